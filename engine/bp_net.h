@@ -1,0 +1,132 @@
+/* bp_net.h: a feed-forward network of fully connected layers.
+ *
+ * The lecture's four stages are four calls: bp_net_forward (forward
+ * propagation), bp_loss_forward (the loss, in bp_ops.h), bp_net_backward (the
+ * chain rule back through every layer) and bp_net_update (gradient descent,
+ * w_new = w_old - lr * dLoss/dw). bp_net_train_step does all four.
+ *
+ * Layers are numbered from 1 as in the lecture: layer l's weight from input i
+ * to neuron n is w_{l,n,i}, stored at layers[l-1].W[(n-1)*I + (i-1)].
+ * Everything a student may want to look at (h, o, their gradients, dW, db) is
+ * kept in the layer after each call, so the structs are public; treat them as
+ * read-only and change weights through the functions below.
+ *
+ * Every fallible function returns 0 on success and -1 on failure with a
+ * sentence in *e (e may be NULL). Nothing here exits or aborts. */
+#ifndef BP_NET_H
+#define BP_NET_H
+
+#include <stddef.h>
+
+#include "bp_err.h"
+#include "bp_ops.h"
+#include "bp_rng.h"
+
+typedef struct bp_layer {
+    int I, O;        /* inputs, outputs (neurons) */
+    bp_act act;      /* activation after the dense product */
+    double alpha;    /* leaky_relu's slope below zero */
+    double *W, *b;   /* O x I weights, O biases */
+    double *dW, *db; /* dLoss/dW and dLoss/db of the last backward */
+    /* Kept by forward for backward, B x O each: */
+    double *h; /* pre-activation h = x W^T + b */
+    double *o; /* activation o = f(h), the next layer's input */
+    /* Filled by backward, B x O each: */
+    double *dh; /* dLoss/dh */
+    double *dout; /* dLoss/do */
+} bp_layer;
+
+typedef struct bp_net {
+    int inputs;       /* width of a sample */
+    int n_layers;
+    bp_layer *layers; /* n_layers of them, layers[0] is the lecture's layer 1 */
+    int B;            /* rows of the last forward */
+    int cap;          /* rows the buffers hold; they grow, never shrink */
+    double *x;        /* B x inputs: the last forward's input, kept for dW */
+} bp_net;
+
+/* Initialisation schemes, for weights and biases separately.
+ * a and b are their parameters: constant a; uniform on [a, b); normal with
+ * mean a and standard deviation b; Xavier/Glorot uniform on +-sqrt(6/(I+O))
+ * and normal with std sqrt(2/(I+O)); He normal with std sqrt(2/I) and uniform
+ * on +-sqrt(6/I). */
+typedef enum bp_init {
+    BP_INIT_CONSTANT,
+    BP_INIT_UNIFORM,
+    BP_INIT_NORMAL,
+    BP_INIT_XAVIER,
+    BP_INIT_XAVIER_NORMAL,
+    BP_INIT_HE,
+    BP_INIT_HE_UNIFORM,
+    BP_INIT_COUNT
+} bp_init;
+
+const char *bp_init_name(bp_init k);
+int bp_init_parse(const char *name); /* -1 for an unknown name */
+
+/* A network taking samples of `inputs` values, with no layers yet.
+ * Returns NULL (and says why) if inputs < 1 or memory runs out.
+ * Free with bp_net_free. */
+bp_net *bp_net_new(int inputs, bp_err *e);
+
+/* Frees everything; accepts NULL. */
+void bp_net_free(bp_net *net);
+
+/* Appends a dense layer of `outputs` neurons with activation act (alpha is the
+ * leaky_relu slope, ignored otherwise). Weights start at zero, biases at zero:
+ * call bp_net_init. Returns -1 if outputs < 1 or memory runs out; the network
+ * is unchanged then. */
+int bp_net_add(bp_net *net, int outputs, bp_act act, double alpha, bp_err *e);
+
+/* Number of outputs of the last layer (inputs if there are no layers). */
+int bp_net_outputs(const bp_net *net);
+
+/* Fills layer l's weights (what = 'w') or biases ('b') by scheme k with
+ * parameters a, b, drawing from r (which may be NULL for BP_INIT_CONSTANT).
+ * Returns -1 for a bad layer, scheme or parameter (uniform needs a <= b,
+ * normal needs b >= 0). */
+int bp_net_init(bp_net *net, int l, char what, bp_init k, double a, double b,
+                bp_rng *r, bp_err *e);
+
+/* Pointers to w_{l,n,i} and b_{l,n} (1-based), or NULL with a message when
+ * an index is out of range. Gradients likewise (dLoss/dw, dLoss/db). */
+double *bp_net_weight(bp_net *net, int l, int n, int i, bp_err *e);
+double *bp_net_bias(bp_net *net, int l, int n, bp_err *e);
+double *bp_net_grad_weight(bp_net *net, int l, int n, int i, bp_err *e);
+double *bp_net_grad_bias(bp_net *net, int l, int n, bp_err *e);
+
+/* Forward propagation of B samples x (B x inputs, row-major). Keeps x, and
+ * every layer's h and o, for backward. Returns a pointer to the output
+ * (B x outputs, owned by the net, valid until the next forward), or NULL if
+ * B < 1, the net has no layers, or memory runs out. */
+const double *bp_net_forward(bp_net *net, const double *x, int B, bp_err *e);
+
+/* Sets every dW and db to zero. */
+void bp_net_zero_grad(bp_net *net);
+
+/* Backpropagation of dout = dLoss/d(output) (B x outputs, B as in the last
+ * forward) through every layer: fills each layer's dout and dh, and ADDS
+ * into dW and db. Returns -1 if there was no forward. */
+int bp_net_backward(bp_net *net, const double *dout, bp_err *e);
+
+/* Gradient descent: w -= lr * dLoss/dw for every weight and bias.
+ * Returns -1, changing nothing, if lr is NaN, infinite or negative. */
+int bp_net_update(bp_net *net, double lr, bp_err *e);
+
+/* One training step on B samples: zero the gradients, forward, loss,
+ * backward, update. Stores the loss (before the update) in *loss_out when it
+ * is not NULL. Refuses softmax_ce after a softmax layer (softmax_ce takes
+ * logits: the last layer must be identity). */
+int bp_net_train_step(bp_net *net, const double *x, const double *y, int B,
+                      bp_loss loss, double lr, double *loss_out, bp_err *e);
+
+/* Checks that `loss` can follow this network's last layer; -1 if not. */
+int bp_net_check_loss(const bp_net *net, bp_loss loss, bp_err *e);
+
+/* All weights and biases in one flat order (layer by layer, W row by row,
+ * then b): their count, and copies out of and into a caller's buffer. */
+size_t bp_net_param_count(const bp_net *net);
+void bp_net_params_get(const bp_net *net, double *out);
+void bp_net_params_set(bp_net *net, const double *in);
+
+#endif

@@ -1,0 +1,37 @@
+/* bp_rng.h: the engine's own seedable random generator.
+ *
+ * xoshiro256** (Blackman and Vigna), seeded through splitmix64. Everything it
+ * returns is computed with integer arithmetic and IEEE +, -, *, / and sqrt
+ * only (its logarithm is the engine's own, not libm's), so the same seed gives
+ * bit-identical numbers on any machine and any C library. rand() is never used.
+ * A bp_rng is a plain value: copy it to save the state, assign it to restore. */
+#ifndef BP_RNG_H
+#define BP_RNG_H
+
+#include <stdint.h>
+
+typedef struct bp_rng {
+    uint64_t s[4];
+} bp_rng;
+
+/* Seeds r; every 64-bit seed (0 included) gives a distinct, valid state. */
+void bp_rng_seed(bp_rng *r, uint64_t seed);
+
+/* The next 64 random bits. */
+uint64_t bp_rng_next(bp_rng *r);
+
+/* Uniform double in [0, 1), 53 random bits. */
+double bp_rng_uniform(bp_rng *r);
+
+/* Uniform integer in [0, n); n must be > 0 (returns 0 otherwise). Unbiased. */
+uint64_t bp_rng_below(bp_rng *r, uint64_t n);
+
+/* Normal deviate with the given mean and standard deviation (Marsaglia's
+ * polar method). */
+double bp_rng_normal(bp_rng *r, double mean, double std);
+
+/* Natural logarithm of x > 0 using only +, -, *, /: the deterministic log the
+ * normal generator needs, exposed so that tests can hold it against libm. */
+double bp_rng_log(double x);
+
+#endif

@@ -1,0 +1,53 @@
+/* check.h: the few assertions the C tests share.
+ *
+ * A failed check prints file:line and what was expected, and the test goes
+ * on so that one run shows every failure; main returns check_report(),
+ * non-zero if anything failed, which is what ctest reads. */
+#ifndef CHECK_H
+#define CHECK_H
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static int check_failures, check_count;
+
+#define CHECK(cond)                                                          \
+    do {                                                                     \
+        check_count++;                                                       \
+        if (!(cond)) {                                                       \
+            check_failures++;                                                \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, \
+                    #cond);                                                  \
+        }                                                                    \
+    } while (0)
+
+/* |got - want| <= tol, NaN never passes. */
+#define CHECK_NEAR(got, want, tol)                                              \
+    do {                                                                        \
+        double g_ = (got), w_ = (want), t_ = (tol);                             \
+        check_count++;                                                          \
+        if (!(fabs(g_ - w_) <= t_)) {                                           \
+            check_failures++;                                                   \
+            fprintf(stderr, "%s:%d: %s = %.17g, want %.17g (tol %g)\n",         \
+                    __FILE__, __LINE__, #got, g_, w_, t_);                      \
+        }                                                                       \
+    } while (0)
+
+#define CHECK_STR(got, want)                                                   \
+    do {                                                                       \
+        const char *g_ = (got), *w_ = (want);                                  \
+        check_count++;                                                         \
+        if (!g_ || strcmp(g_, w_) != 0) {                                      \
+            check_failures++;                                                  \
+            fprintf(stderr, "%s:%d: %s = \"%s\", want \"%s\"\n", __FILE__,     \
+                    __LINE__, #got, g_ ? g_ : "(null)", w_);                   \
+        }                                                                      \
+    } while (0)
+
+static int check_report(const char *name) {
+    printf("%s: %d checks, %d failed\n", name, check_count, check_failures);
+    return check_failures ? 1 : 0;
+}
+
+#endif
