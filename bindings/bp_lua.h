@@ -1,0 +1,40 @@
+/* bp_lua.h: the Lua module `backprop` and what a host tells it.
+ *
+ * luaopen_backprop is what `require "backprop"` calls, inside the backprop
+ * host or from a stock lua5.4 through LUA_CPATH. A host that records runs
+ * also hands the module its parameters and its run log, so that bp.param and
+ * bp.log reach the database; without them (a stock lua) bp.param returns its
+ * defaults and the logging functions do nothing. */
+#ifndef BP_LUA_H
+#define BP_LUA_H
+
+#include <stdint.h>
+
+#include <lua.h>
+
+struct bp_runlog;
+
+/* Opens the module: pushes its table. */
+int luaopen_backprop(lua_State *L);
+
+/* Gives the script the command line's key=value pairs (pairs[0..n-1], each
+ * "key=value"). Returns 0, or -1 with a message pushed on the stack when a
+ * pair is malformed or a key repeats. Call before the script runs. */
+int bp_lua_set_params(lua_State *L, int n, char **pairs);
+
+/* The keys given on the command line that the script never read with
+ * bp.param, as one comma-separated string pushed on the stack, or nothing
+ * pushed (returns 0) when every key was read. Returns the count. */
+int bp_lua_unread_params(lua_State *L);
+
+/* Attaches a run log and the id of the run being recorded: from then on
+ * bp.param records parameters, bp.log metrics, and so on. log is borrowed:
+ * the host closes it after the Lua state. seed is the run's seed: the
+ * module's generator is seeded with it. */
+void bp_lua_attach_run(lua_State *L, struct bp_runlog *log, int64_t run,
+                       uint64_t seed);
+
+/* Seeds the module's generator (bp.seed does the same from Lua). */
+void bp_lua_seed(lua_State *L, uint64_t seed);
+
+#endif

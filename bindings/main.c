@@ -1,0 +1,237 @@
+/* main.c: the `backprop` command, a host for Lua scripts in the manner of
+ * lua.c.
+ *
+ * Everything runs inside one protected call with a message handler that
+ * keeps the traceback, so any error, a script's or our own, ends as
+ * "backprop: message" on stderr and EXIT_FAILURE, never as a crash. A SIGINT
+ * or SIGTERM only sets a hook (as lua.c does) that raises "interrupted" at
+ * the script's next instruction, so the run is closed from ordinary code. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+
+#include "bp_lua.h"
+
+static const char *progname = "backprop";
+
+static void usage(FILE *f) {
+    fprintf(f,
+        "usage: backprop run [options] SCRIPT [key=value ...]\n"
+        "       backprop lua FILE [args ...]\n"
+        "       backprop --help | --version\n"
+        "\n"
+        "commands:\n"
+        "  run SCRIPT [key=value ...]  run an experiment; each key=value reaches the\n"
+        "                              script through bp.param(key, default)\n"
+        "  lua FILE [args ...]         run a plain Lua file with the backprop module\n"
+        "                              (nothing is recorded)\n"
+        "\n"
+        "run options:\n"
+        "  --seed N      seed of the module's random generator (default 1)\n"
+        "\n"
+        "The Lua API, the database schema and examples are in README.md.\n");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Signals: as lua.c's laction/lstop                                         */
+
+static lua_State *globalL;
+static volatile sig_atomic_t interrupted;
+
+static void lstop(lua_State *L, lua_Debug *ar) {
+    (void)ar;
+    lua_sethook(L, NULL, 0, 0);
+    luaL_error(L, "interrupted");
+}
+
+static void laction(int sig) {
+    int flag = LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT;
+    signal(sig, SIG_DFL); /* a second signal ends the process for good */
+    interrupted = sig;
+    if (globalL) lua_sethook(globalL, lstop, flag, 1);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Running a chunk                                                           */
+
+/* The message handler: turns any error value into a string and stores the
+ * traceback in the registry, apart, so that it can be reported (and
+ * recorded) separately from the message. */
+static int msghandler(lua_State *L) {
+    const char *msg = lua_tostring(L, 1);
+    if (msg == NULL) {
+        if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
+            msg = lua_tostring(L, -1);
+        else
+            msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+    }
+    luaL_traceback(L, L, NULL, 1);
+    lua_setfield(L, LUA_REGISTRYINDEX, "backprop.traceback");
+    lua_pushstring(L, msg);
+    return 1;
+}
+
+static int docall(lua_State *L, int narg, int nres) {
+    int base = lua_gettop(L) - narg;
+    lua_pushcfunction(L, msghandler);
+    lua_insert(L, base);
+    globalL = L;
+    signal(SIGINT, laction);
+    signal(SIGTERM, laction);
+    int status = lua_pcall(L, narg, nres, base);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    lua_remove(L, base);
+    return status;
+}
+
+/* Makes `require "backprop"` find the module linked into this program. */
+static void preload_module(lua_State *L) {
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+    lua_pushcfunction(L, luaopen_backprop);
+    lua_setfield(L, -2, "backprop");
+    lua_pop(L, 1);
+    /* Open it now as well, so the host can hand it parameters and a run. */
+    luaL_requiref(L, "backprop", luaopen_backprop, 0);
+    lua_pop(L, 1);
+}
+
+/* The global `arg`, as lua.c builds it: arg[0] the script, then its args. */
+static void create_arg_table(lua_State *L, char **argv, int argc, int script) {
+    lua_createtable(L, argc - script - 1, script + 1);
+    for (int i = 0; i < argc; i++) {
+        lua_pushstring(L, argv[i]);
+        lua_rawseti(L, -2, i - script);
+    }
+    lua_setglobal(L, "arg");
+}
+
+/* Does the traceback show any Lua code? If the error came from the host
+ * itself (a bad option), every frame is C and the traceback is noise. */
+static int has_lua_frame(const char *tb) {
+    for (const char *p = strchr(tb, '\n'); p; p = strchr(p + 1, '\n'))
+        if (p[1] == '\t' && strncmp(p + 2, "[C]", 3) != 0) return 1;
+    return 0;
+}
+
+/* Prints the error at the top of the stack and, when it came from a script,
+ * the traceback the handler kept. */
+static void report(lua_State *L) {
+    const char *msg = lua_tostring(L, -1);
+    fprintf(stderr, "%s: %s\n", progname, msg ? msg : "(no message)");
+    if (lua_getfield(L, LUA_REGISTRYINDEX, "backprop.traceback") == LUA_TSTRING &&
+        has_lua_frame(lua_tostring(L, -1)))
+        fprintf(stderr, "%s\n", lua_tostring(L, -1));
+    lua_pop(L, 1);
+    fflush(stderr);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Commands                                                                  */
+
+typedef struct opts {
+    const char *seed;
+} opts;
+
+static uint64_t parse_seed(lua_State *L, const char *s) {
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end || !*s || *s == '-')
+        luaL_error(L, "bad --seed '%s': expected a non-negative integer", s);
+    return (uint64_t)v;
+}
+
+/* backprop run [options] SCRIPT [key=value ...]: options may come anywhere,
+ * the first other word is the script, and the rest are its parameters. */
+static int cmd_run(lua_State *L, int argc, char **argv) {
+    opts o = {0};
+    const char *script = NULL;
+    char **pairs = malloc(sizeof(char *) * (size_t)argc);
+    int npairs = 0;
+    if (!pairs) return luaL_error(L, "not enough memory");
+    for (int i = 2; i < argc; i++) {
+        if (argv[i][0] == '-' && argv[i][1] == '-') {
+            if (!strcmp(argv[i], "--seed") && i + 1 < argc) o.seed = argv[++i];
+            else {
+                free(pairs);
+                return luaL_error(L, "run: unknown option '%s' (see backprop --help)", argv[i]);
+            }
+        } else if (!script) {
+            script = argv[i];
+        } else {
+            pairs[npairs++] = argv[i];
+        }
+    }
+    if (!script) {
+        free(pairs);
+        return luaL_error(L, "run: no script given (usage: backprop run SCRIPT [key=value ...])");
+    }
+    int bad = bp_lua_set_params(L, npairs, pairs);
+    free(pairs);
+    if (bad) return lua_error(L);
+    uint64_t seed = o.seed ? parse_seed(L, o.seed) : 1;
+    bp_lua_seed(L, seed);
+    lua_createtable(L, 0, 1);
+    lua_pushstring(L, script);
+    lua_rawseti(L, -2, 0);
+    lua_setglobal(L, "arg");
+    if (luaL_loadfile(L, script) != LUA_OK) return lua_error(L);
+    lua_call(L, 0, 0);
+    if (bp_lua_unread_params(L))
+        return luaL_error(L, "parameter given but never read by %s: %s (a typo?)",
+                          script, lua_tostring(L, -1));
+    return 0;
+}
+
+/* backprop lua FILE [args ...] */
+static int cmd_lua(lua_State *L, int argc, char **argv) {
+    if (argc < 3) return luaL_error(L, "lua: no file given (usage: backprop lua FILE [args ...])");
+    create_arg_table(L, argv, argc, 2);
+    if (luaL_loadfile(L, argv[2]) != LUA_OK) return lua_error(L);
+    for (int i = 3; i < argc; i++) lua_pushstring(L, argv[i]);
+    lua_call(L, argc - 3, 0);
+    return 0;
+}
+
+static int pmain(lua_State *L) {
+    int argc = (int)lua_tointeger(L, 1);
+    char **argv = lua_touserdata(L, 2);
+    luaL_checkversion(L);
+    luaL_openlibs(L);
+    preload_module(L);
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "run")) return cmd_run(L, argc, argv);
+    if (!strcmp(cmd, "lua")) return cmd_lua(L, argc, argv);
+    return luaL_error(L, "unknown command '%s' (see backprop --help)", cmd);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+        !strcmp(argv[1], "help")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_FAILURE : EXIT_SUCCESS;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("backprop %s (%s)\n", BP_VERSION, LUA_RELEASE);
+        return EXIT_SUCCESS;
+    }
+    lua_State *L = luaL_newstate();
+    if (!L) {
+        fprintf(stderr, "%s: cannot create Lua state: not enough memory\n", progname);
+        return EXIT_FAILURE;
+    }
+    lua_pushcfunction(L, pmain);
+    lua_pushinteger(L, argc);
+    lua_pushlightuserdata(L, argv);
+    int status = docall(L, 2, 0);
+    if (status != LUA_OK) report(L);
+    lua_close(L);
+    return status == LUA_OK ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,167 @@
+-- test_host.lua: the `backprop` command as a user runs it (LuaUnit).
+-- Each test starts the real program (BP_EXE) and checks its output, its
+-- error text and its exit status.
+local lu = require "luaunit"
+
+local EXE = assert(os.getenv("BP_EXE"), "BP_EXE is not set (run through ctest)")
+local SRC = assert(os.getenv("BP_SOURCE_DIR"), "BP_SOURCE_DIR is not set")
+local TMP = os.tmpname()
+os.remove(TMP)
+os.execute("mkdir -p " .. TMP)
+
+-- Runs `backprop ARGS`, returns stdout, stderr and the exit status.
+local function run(args)
+  local out, err = TMP .. "/out", TMP .. "/err"
+  local ok, _, code = os.execute(string.format("cd %s && BACKPROP_DB=%s/runs.db %s %s >%s 2>%s",
+    SRC, TMP, EXE, args, out, err))
+  local function slurp(p) local f = assert(io.open(p)); local s = f:read("a"); f:close(); return s end
+  return slurp(out), slurp(err), ok and 0 or code
+end
+
+local function write(name, text)
+  local path = TMP .. "/" .. name
+  local f = assert(io.open(path, "w"))
+  f:write(text)
+  f:close()
+  return path
+end
+
+TestHost = {}
+
+function TestHost:test_seed_example_prints_the_lecture()
+  local out, err, code = run("run scripts/seed_example.lua")
+  lu.assertEquals(code, 0, err)
+  -- label, exact value printed, the lecture's figure
+  local want = {
+    {"output", "1.10599", "1.106"},
+    {"dLoss/dOutput", "-1.89401", "-1.894"},
+    {"dLoss/dw211", "-1.68738", "-1.686"},
+    {"new w211", "-0.21313", "-0.213"},
+    {"dOutput/do11", "-0.23000", "-0.23"},
+    {"do11/dh11", "0.09719", "0.0979"},
+    {"dLoss/dw111", "0.04234", "0.0426"},
+    {"new w111", "0.49958", "0.499"},
+  }
+  local pos = 1
+  for _, w in ipairs(want) do
+    local pat = w[1]:gsub("%p", "%%%0") .. "%s*=%s*" .. w[2]:gsub("%p", "%%%0") .. "%s+lecture: " .. w[3]:gsub("%p", "%%%0")
+    local s, e = out:find(pat, pos)
+    lu.assertNotNil(s, "missing, or out of order: " .. w[1] .. " in\n" .. out)
+    pos = e
+  end
+  -- the loss falls to nothing
+  local last = tonumber(out:match("300%s+([%d.e-]+)"))
+  lu.assertTrue(last < 1e-6, out)
+end
+
+function TestHost:test_xor_script()
+  local out, err, code = run("run scripts/xor.lua")
+  lu.assertEquals(code, 0, err)
+  lu.assertStrContains(out, "converged at step")
+end
+
+function TestHost:test_params_reach_the_script()
+  local p = write("p.lua", [[
+local bp = require "backprop"
+print(bp.param("lr", 0.01), math.type(bp.param("hidden", 4)), bp.param("name", "x"), bp.param("flag", false), bp.param("unset", 7))
+]])
+  local out, err, code = run("run " .. p .. " lr=0.5 hidden=8 name=abc flag=true")
+  lu.assertEquals(code, 0, err)
+  lu.assertEquals(out, "0.5\tinteger\tabc\ttrue\t7\n")
+end
+
+function TestHost:test_bad_params()
+  local p = write("q.lua", 'local bp = require "backprop"; local h = bp.param("hidden", 4)\n')
+  local _, err, code = run("run " .. p .. " hidden=4.5")
+  lu.assertEquals(code, 1)
+  lu.assertStrContains(err, "q.lua:1: parameter hidden: '4.5' is not an integer (the default is 4)")
+  _, err, code = run("run " .. p .. " hidden=abc")
+  lu.assertStrContains(err, "parameter hidden: 'abc' is not a number")
+  _, err, code = run("run " .. p .. " hiden=3")
+  lu.assertEquals(code, 1)
+  lu.assertStrContains(err, "backprop: parameter given but never read by " .. p .. ": hiden (a typo?)")
+  _, err, code = run("run " .. p .. " hidden")
+  lu.assertEquals(err, "backprop: bad parameter 'hidden': expected key=value\n")
+  _, err, code = run("run " .. p .. " hidden=1 hidden=2")
+  lu.assertEquals(err, "backprop: parameter 'hidden=2' given twice\n")
+end
+
+function TestHost:test_script_error_has_file_line_and_traceback()
+  local p = write("bad.lua", 'local bp = require "backprop"\nlocal net = bp.net(2)\nnet:add(3, "sigmod")\n')
+  local out, err, code = run("run " .. p)
+  lu.assertEquals(code, 1)
+  lu.assertEquals(out, "")
+  lu.assertStrContains(err, "backprop: " .. p .. ":3: bad argument #2 to 'add' (unknown activation 'sigmod'")
+  lu.assertStrContains(err, "stack traceback:")
+  lu.assertStrContains(err, p .. ":3: in main chunk")
+end
+
+function TestHost:test_syntax_error_and_missing_script()
+  local p = write("syntax.lua", "local x = = 1\n")
+  local _, err, code = run("run " .. p)
+  lu.assertEquals(code, 1)
+  lu.assertStrContains(err, "backprop: " .. p .. ":1: unexpected symbol near '='")
+  _, err, code = run("run " .. TMP .. "/nope.lua")
+  lu.assertEquals(code, 1)
+  lu.assertStrContains(err, "backprop: cannot open " .. TMP .. "/nope.lua")
+end
+
+function TestHost:test_help_version_and_usage_errors()
+  local out, _, code = run("--help")
+  lu.assertEquals(code, 0)
+  lu.assertStrContains(out, "usage: backprop run [options] SCRIPT [key=value ...]")
+  out, _, code = run("--version")
+  lu.assertEquals(code, 0)
+  lu.assertStrMatches(out, "backprop %d+%.%d+%.%d+ %(Lua 5%.4%.%d+%)\n")
+  local _, err
+  _, err, code = run("frobnicate")
+  lu.assertEquals(code, 1)
+  lu.assertEquals(err, "backprop: unknown command 'frobnicate' (see backprop --help)\n")
+  _, err, code = run("run")
+  lu.assertEquals(err, "backprop: run: no script given (usage: backprop run SCRIPT [key=value ...])\n")
+  _, err, code = run("run --seed -3 scripts/xor.lua")
+  lu.assertEquals(err, "backprop: bad --seed '-3': expected a non-negative integer\n")
+  _, err, code = run("run --frob scripts/xor.lua")
+  lu.assertEquals(err, "backprop: run: unknown option '--frob' (see backprop --help)\n")
+end
+
+function TestHost:test_no_script_can_crash_the_host()
+  -- errors of every kind inside C functions come back as Lua errors
+  local p = write("abuse.lua", [[
+local bp = require "backprop"
+local net = bp.net(2):add(3, "relu"):add(2)
+local tries = {
+  function() net:forward({{1, 2}, "x"}) end,
+  function() net:forward(setmetatable({}, {__len = function() return 1e9 end})) end,
+  function() net:backward({{1, 2}, {3, 4}, {5, 6}}) end,
+  function() net:set_params({1, 2}) end,
+  function() net.add(nil, 3) end,
+  function() getmetatable(net).__gc(io.stdout) end,
+  function() net:weights(1e300) end,
+  function() bp.net(2^40) end,
+  function() net:add(2^31) end,
+  function() net:train_step({1, 2}, {0 / 0, 1}, "mse", 0.1) end,
+}
+local failed = 0
+for _, f in ipairs(tries) do if not pcall(f) then failed = failed + 1 end end
+print("raised " .. failed)
+net:close()
+print(pcall(net.forward, net, {1, 2}))
+]])
+  local out, err, code = run("run " .. p)
+  lu.assertEquals(code, 0, err)
+  lu.assertStrContains(out, "raised 9\n")
+  lu.assertStrContains(out, "false\tattempt to use a closed net\n")
+end
+
+function TestHost:test_seed_option_is_deterministic()
+  local a = run("run --seed 7 scripts/xor.lua")
+  local b = run("run scripts/xor.lua --seed 7")
+  local c = run("run --seed 8 scripts/xor.lua")
+  lu.assertEquals(a, b)
+  lu.assertNotEquals(a, c)
+end
+
+local rc = lu.LuaUnit.run()
+os.execute("rm -rf " .. TMP)
+os.exit(rc)
