@@ -1,0 +1,181 @@
+/* bp_optim.h: optimisers, learning-rate schedules and gradient clipping.
+ *
+ * The lecture's update is w_new = w_old - lr * dLoss/dw (bp_net_update). An
+ * optimiser replaces that last stage: after bp_net_backward has filled every
+ * dW and db, bp_optim_step turns them into a change of the weights. The rules
+ * follow PyTorch's documented algorithms (torch.optim.SGD, Adam, AdamW,
+ * RMSprop, torch.optim.lr_scheduler, torch.nn.utils.clip_grad_norm_), so a
+ * student can check a run against PyTorch; optim.c gives each formula.
+ *
+ * "Flat order" below is bp_net_params_get's: layer by layer, W row by row,
+ * then b. Every state buffer (moments, momentum) is a vector in that order,
+ * one entry per parameter.
+ *
+ * An optimiser is made for one network shape and owns its state; all of it is
+ * allocated by bp_optim_new, so bp_optim_step never allocates. Fallible
+ * functions return 0 (or a pointer) on success and -1 (or NULL) on failure
+ * with a sentence in *e (e may be NULL); on failure nothing is changed. */
+#ifndef BP_OPTIM_H
+#define BP_OPTIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bp_err.h"
+#include "bp_net.h"
+
+typedef enum bp_optim_kind {
+    BP_OPTIM_SGD,     /* plain, momentum, Nesterov */
+    BP_OPTIM_ADAM,    /* L2 weight decay added to the gradient */
+    BP_OPTIM_ADAMW,   /* decoupled weight decay */
+    BP_OPTIM_RMSPROP,
+    BP_OPTIM_COUNT
+} bp_optim_kind;
+
+/* Names as scripts write them: "sgd", "adam", "adamw", "rmsprop".
+ * bp_optim_parse returns -1 for an unknown name. */
+const char *bp_optim_name(bp_optim_kind k);
+int bp_optim_parse(const char *name);
+
+/* Hyperparameters. A kind reads only the fields marked for it and ignores
+ * the others. */
+typedef struct bp_optim_config {
+    bp_optim_kind kind;
+    double lr;           /* base learning rate (the schedule scales it) */
+    double weight_decay; /* sgd, adam, rmsprop: L2, wd * w added to the
+                            gradient; adamw: w shrinks by lr * wd * w */
+    double momentum;     /* sgd, rmsprop */
+    double dampening;    /* sgd: momentum takes (1 - dampening) of g */
+    int nesterov;        /* sgd: Nesterov momentum (needs momentum > 0 and
+                            dampening 0) */
+    double beta1, beta2; /* adam, adamw: decay of the first, second moment */
+    double eps;          /* adam, adamw, rmsprop: added to sqrt(v) */
+    double alpha;        /* rmsprop: decay of the mean square */
+    int centered;        /* rmsprop: divide by the variance estimate */
+    double clip_norm;    /* all kinds: > 0 clips the gradients' global norm
+                            to this before each step; 0 = off */
+} bp_optim_config;
+
+/* PyTorch's defaults for kind k: lr 1e-3 (sgd, adam, adamw) or 1e-2
+ * (rmsprop), betas 0.9 and 0.999, eps 1e-8, alpha 0.99, weight_decay 0
+ * (1e-2 for adamw), everything else 0. An unknown kind gets sgd's. */
+bp_optim_config bp_optim_config_default(bp_optim_kind k);
+
+/* Checks every field the kind reads; -1 with the first problem, e.g.
+ * "beta1 must be in [0, 1) (got 1)" or "nesterov needs momentum > 0". */
+int bp_optim_config_check(const bp_optim_config *c, bp_err *e);
+
+/* Learning-rate schedules. The lr of step t (0 for the first step), for
+ * base lr lr0 and W = warmup_steps:
+ *   t < W:   lr0 * (start_factor + (1 - start_factor) * t / W)   (LinearLR)
+ *   t >= W:  with u = t - W,
+ *     none:        lr0
+ *     step:        lr0 * gamma ^ floor(u / step_size)            (StepLR)
+ *     exponential: lr0 * gamma ^ u                               (ExponentialLR)
+ *     cosine:      eta_min + (lr0 - eta_min) * (1 + cos(pi u / t_max)) / 2
+ *                  (CosineAnnealingLR's closed form; past t_max it climbs
+ *                  back up, as PyTorch's does)
+ * A warm-up followed by a decay is thus PyTorch's SequentialLR of the two
+ * with its milestone at W; W = 0 means no warm-up. */
+typedef enum bp_sched_kind {
+    BP_SCHED_NONE,
+    BP_SCHED_STEP,
+    BP_SCHED_EXP,
+    BP_SCHED_COSINE,
+    BP_SCHED_COUNT
+} bp_sched_kind;
+
+typedef struct bp_schedule {
+    bp_sched_kind kind;
+    double gamma;         /* step, exponential: factor, > 0 */
+    int64_t step_size;    /* step: steps between two factors of gamma, >= 1 */
+    int64_t t_max;        /* cosine: steps from lr0 down to eta_min, >= 1 */
+    double eta_min;       /* cosine: the lowest lr, >= 0 */
+    int64_t warmup_steps; /* >= 0 */
+    double start_factor;  /* warm-up's first factor, in (0, 1] */
+} bp_schedule;
+
+/* Names: "none", "step", "exponential", "cosine"; parse returns -1 for an
+ * unknown name. */
+const char *bp_sched_name(bp_sched_kind k);
+int bp_sched_parse(const char *name);
+
+/* Checks the fields the kind reads (and the warm-up's when W > 0). */
+int bp_schedule_check(const bp_schedule *s, bp_err *e);
+
+/* The lr at step t >= 0 for base lr0, by the formulas above. s must have
+ * passed bp_schedule_check; NULL means no schedule (lr0 at every step). */
+double bp_schedule_lr(const bp_schedule *s, double lr0, int64_t t);
+
+typedef struct bp_optim bp_optim;
+
+/* An optimiser for networks shaped like net (its layers' sizes), with the
+ * config c copied in and every state buffer allocated and zeroed. Returns
+ * NULL if c is invalid, net has no layers, or memory runs out. Free with
+ * bp_optim_free. */
+bp_optim *bp_optim_new(const bp_net *net, const bp_optim_config *c, bp_err *e);
+
+/* Frees everything; accepts NULL. */
+void bp_optim_free(bp_optim *o);
+
+/* The copy of the config (base lr included) the optimiser runs with. */
+const bp_optim_config *bp_optim_get_config(const bp_optim *o);
+
+/* Sets the base lr (the schedule still scales it). -1 for NaN, infinite or
+ * negative. */
+int bp_optim_set_lr(bp_optim *o, double lr, bp_err *e);
+
+/* Replaces the schedule (a copy is kept; NULL removes it). Steps already
+ * taken count: the next step uses the new schedule's lr at t = steps. */
+int bp_optim_set_schedule(bp_optim *o, const bp_schedule *s, bp_err *e);
+
+/* One update of every weight and bias of net from its dW and db, with the
+ * lr of the schedule at t = bp_optim_steps(o). With clip_norm > 0 the
+ * gradients are first clipped in place (bp_optim_clip). Weight decay never
+ * changes dW or db. Returns -1, changing nothing, if net's shape is not the
+ * one the optimiser was made for, or if clipping is on and the gradient
+ * norm is not finite. Never allocates. */
+int bp_optim_step(bp_optim *o, bp_net *net, bp_err *e);
+
+/* The lr the next step will use, and the number of steps taken. */
+double bp_optim_lr(const bp_optim *o);
+int64_t bp_optim_steps(const bp_optim *o);
+
+/* The gradient norm the last step measured before clipping (NaN if it did
+ * not clip, or before the first step). */
+double bp_optim_last_norm(const bp_optim *o);
+
+/* Forgets every moment and the step count, as if just made. */
+void bp_optim_reset(bp_optim *o);
+
+/* State buffers by name, in flat order: "momentum" (sgd with momentum > 0,
+ * rmsprop with momentum > 0), "m" and "v" (adam, adamw: first and second
+ * moment), "v" (rmsprop: mean square), "grad_avg" (centered rmsprop).
+ * Returns the buffer and its length in *n (the parameter count), or NULL and
+ * *n = 0 if this optimiser keeps no such buffer. n may be NULL. */
+const double *bp_optim_state(const bp_optim *o, const char *which, size_t *n);
+
+/* The name of the i-th buffer this optimiser keeps (i from 0), NULL past the
+ * last: the order of the buffers in a saved state. */
+const char *bp_optim_state_name(const bp_optim *o, int i);
+
+/* The whole state as doubles, for checkpoints: the step count, then each
+ * buffer in bp_optim_state_name order. size is their number; save copies
+ * them into out (size doubles); load copies them back after checking the
+ * count n, that the step count is a whole number in [0, 2^53], every value
+ * is finite and the mean squares are >= 0 (-1 and nothing changed if not). */
+size_t bp_optim_state_size(const bp_optim *o);
+void bp_optim_state_save(const bp_optim *o, double *out);
+int bp_optim_state_load(bp_optim *o, const double *in, size_t n, bp_err *e);
+
+/* The global (L2) norm of all of net's gradients, as one vector. */
+double bp_optim_grad_norm(const bp_net *net);
+
+/* Clips net's gradients in place to global norm max_norm, as
+ * clip_grad_norm_: with coefficient c = max_norm / (norm + 1e-6), every dW
+ * and db is multiplied by c when c < 1. Returns the norm before clipping.
+ * Gradients are left alone if max_norm is not > 0 or the norm is not
+ * finite (which the returned norm shows). */
+double bp_optim_clip(bp_net *net, double max_norm);
+
+#endif
