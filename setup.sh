@@ -1,0 +1,26 @@
+#!/bin/sh
+# setup.sh: the README's first command. On Debian 12, installs the Debian
+# packages backprop needs that are missing (apt-get, as root or through
+# sudo), builds into build/, and runs the lecture's network.
+set -eu
+cd "$(dirname "$0")"
+
+PACKAGES="gcc cmake make pkg-config lua5.4 liblua5.4-dev libsqlite3-dev sqlite3
+lua-unit libopenblas-dev zlib1g-dev parallel"
+
+missing=""
+for p in $PACKAGES; do
+    dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+        missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    echo "setup: installing$missing"
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
+fi
+
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j"$(nproc)"
+./build/backprop run scripts/seed_example.lua
