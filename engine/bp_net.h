@@ -120,6 +120,12 @@ int bp_net_update(bp_net *net, double lr, bp_err *e);
 int bp_net_train_step(bp_net *net, const double *x, const double *y, int B,
                       bp_loss loss, double lr, double *loss_out, bp_err *e);
 
+/* The first three stages: zero the gradients, forward, loss, backward. Stores
+ * the loss in *loss_out when it is not NULL; the caller then applies any
+ * update rule (bp_net_update, or an optimiser from bp_optim.h). */
+int bp_net_compute_grads(bp_net *net, const double *x, const double *y, int B,
+                         bp_loss loss, double *loss_out, bp_err *e);
+
 /* Checks that `loss` can follow this network's last layer; -1 if not. */
 int bp_net_check_loss(const bp_net *net, bp_loss loss, bp_err *e);
 

@@ -291,9 +291,9 @@ int bp_net_check_loss(const bp_net *net, bp_loss loss, bp_err *e) {
     return 0;
 }
 
-int bp_net_train_step(bp_net *net, const double *x, const double *y, int B,
-                      bp_loss loss, double lr, double *loss_out, bp_err *e) {
-    if (check_lr(lr, e) || bp_net_check_loss(net, loss, e)) return -1;
+int bp_net_compute_grads(bp_net *net, const double *x, const double *y, int B,
+                         bp_loss loss, double *loss_out, bp_err *e) {
+    if (bp_net_check_loss(net, loss, e)) return -1;
     const double *out = bp_net_forward(net, x, B, e);
     if (!out) return -1;
     bp_layer *top = &net->layers[net->n_layers - 1];
@@ -305,7 +305,13 @@ int bp_net_train_step(bp_net *net, const double *x, const double *y, int B,
     memset(dout, 0, sizeof(double) * N);
     bp_loss_backward(dout, out, y, B, top->O, loss);
     bp_net_zero_grad(net);
-    if (bp_net_backward(net, dout, e)) return -1;
+    return bp_net_backward(net, dout, e);
+}
+
+int bp_net_train_step(bp_net *net, const double *x, const double *y, int B,
+                      bp_loss loss, double lr, double *loss_out, bp_err *e) {
+    if (check_lr(lr, e) || bp_net_compute_grads(net, x, y, B, loss, loss_out, e))
+        return -1;
     return bp_net_update(net, lr, e);
 }
 
