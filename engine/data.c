@@ -1,0 +1,957 @@
+/* data.c: loading real data into flat C arrays, and preparing it for training.
+ *
+ * Everything a training loop touches per step is a row-major block of doubles,
+ * so a mini-batch is a pointer and shuffling swaps rows in place: no copy of
+ * the data set per epoch, no per-sample allocation. The loaders are strict
+ * because a silently misread file (a shifted column, a half-decompressed
+ * image file) trains a network that is wrong for reasons nobody can see: every
+ * refusal names the file, and the line and column when there is one.
+ *
+ * CSV files are read whole into one buffer and cut into cells in place, which
+ * keeps the parser a few small loops. IDX files go through zlib's gzread,
+ * which also reads uncompressed files, so a file's first bytes decide, not
+ * its name.
+ *
+ * Dimensions: n = samples, d = inputs, k = targets; B = batch, O = outputs. */
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zlib.h>
+
+#include "bp_data.h"
+
+/* ------------------------------------------------------------------------ */
+/* Making and freeing                                                        */
+
+static char *dup_str(const char *s) {
+    size_t len = strlen(s) + 1;
+    char *copy = malloc(len);
+    if (copy) memcpy(copy, s, len);
+    return copy;
+}
+
+static void free_strings(char **v, int count) {
+    if (!v) return;
+    for (int j = 0; j < count; j++) free(v[j]);
+    free(v);
+}
+
+/* A copy of count strings, or NULL when out of memory; NULL in, NULL out
+ * (which is not a failure: *ok says which). */
+static char **dup_strings(char *const *v, int count, int *ok) {
+    if (!v) return NULL;
+    char **copy = calloc((size_t)count ? (size_t)count : 1, sizeof *copy);
+    if (!copy) {
+        *ok = 0;
+        return NULL;
+    }
+    for (int j = 0; j < count; j++)
+        if (!(copy[j] = dup_str(v[j]))) {
+            free_strings(copy, count);
+            *ok = 0;
+            return NULL;
+        }
+    return copy;
+}
+
+/* An empty data set has n = 0 but its arrays still point somewhere, so that
+ * memcpy and friends never see NULL (UBSan rightly objects even at size 0). */
+static void *alloc_zero(size_t count, size_t size) {
+    return calloc(count ? count : 1, size);
+}
+
+bp_data *bp_data_new(int n, int d, int k, int n_classes, bp_err *e) {
+    if (n < 0 || d < 1 || k < 1) {
+        bp_err_set(e,
+                   "a data set needs n >= 0 samples, d >= 1 inputs and k >= 1 "
+                   "targets (got %d, %d, %d)",
+                   n, d, k);
+        return NULL;
+    }
+    if (n_classes < 0 || (n_classes > 0 && k != n_classes)) {
+        bp_err_set(e, "one-hot targets need k = n_classes (got k = %d, %d classes)",
+                   k, n_classes);
+        return NULL;
+    }
+    if ((size_t)n > SIZE_MAX / sizeof(double) / (size_t)(d > k ? d : k)) {
+        bp_err_set(e, "a data set of %d x %d is too large", n, d);
+        return NULL;
+    }
+    bp_data *data = calloc(1, sizeof *data);
+    if (!data) goto oom;
+    data->n = n;
+    data->d = d;
+    data->k = k;
+    data->n_classes = n_classes;
+    data->x = alloc_zero((size_t)n * d, sizeof(double));
+    data->y = alloc_zero((size_t)n * k, sizeof(double));
+    if (n_classes > 0) data->label = alloc_zero((size_t)n, sizeof(int));
+    if (!data->x || !data->y || (n_classes > 0 && !data->label)) goto oom;
+    return data;
+oom:
+    bp_data_free(data);
+    bp_err_set(e, "out of memory for a data set of %d x %d", n, d);
+    return NULL;
+}
+
+void bp_data_free(bp_data *data) {
+    if (!data) return;
+    free(data->x);
+    free(data->y);
+    free(data->label);
+    free_strings(data->names, data->d);
+    free(data->target);
+    free_strings(data->classes, data->n_classes);
+    free(data);
+}
+
+static int copy_names(bp_data *dst, const bp_data *src, bp_err *e) {
+    int ok = 1;
+    dst->names = dup_strings(src->names, src->d, &ok);
+    dst->classes = dup_strings(src->classes, src->n_classes, &ok);
+    if (src->target && !(dst->target = dup_str(src->target))) ok = 0;
+    return ok ? 0 : bp_err_set(e, "out of memory");
+}
+
+/* ------------------------------------------------------------------------ */
+/* CSV                                                                       */
+
+typedef struct csv {
+    const char *path;
+    char delim;
+    int line;    /* number of the line last cut by next_line, from 1 */
+    char *p;     /* start of the next line, NULL at the end */
+    char **cell; /* the cells of the line last split */
+    int count, cap;
+} csv;
+
+static int read_file(const char *path, char **out, size_t *len, bp_err *e) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return bp_err_set(e, "%s: cannot open: %s", path, strerror(errno));
+    size_t cap = 1 << 16, used = 0;
+    char *buf = malloc(cap);
+    for (;;) {
+        if (!buf) {
+            fclose(f);
+            return bp_err_set(e, "%s: out of memory", path);
+        }
+        used += fread(buf + used, 1, cap - used - 1, f);
+        if (used < cap - 1) break;
+        char *grown = realloc(buf, cap *= 2);
+        if (!grown) free(buf);
+        buf = grown;
+    }
+    int failed = ferror(f);
+    fclose(f);
+    if (failed) {
+        free(buf);
+        return bp_err_set(e, "%s: read error", path);
+    }
+    buf[used] = '\0';
+    *out = buf;
+    *len = used;
+    return 0;
+}
+
+/* Cuts the next line out of the buffer (in place, without its \n or \r\n);
+ * NULL at the end. */
+static char *next_line(csv *c) {
+    char *s = c->p;
+    if (!s) return NULL;
+    char *nl = strchr(s, '\n');
+    if (nl) {
+        *nl = '\0';
+        c->p = nl + 1;
+    } else {
+        c->p = NULL;
+        if (*s == '\0') return NULL; /* the file ended with a newline */
+    }
+    size_t len = strlen(s);
+    if (len && s[len - 1] == '\r') s[len - 1] = '\0';
+    c->line++;
+    return s;
+}
+
+static int is_blank(char ch, char delim) {
+    return (ch == ' ' || ch == '\t') && ch != delim;
+}
+
+static int push_cell(csv *c, char *cell) {
+    if (c->count == c->cap) {
+        int cap = c->cap ? 2 * c->cap : 16;
+        char **grown = realloc(c->cell, sizeof *grown * (size_t)cap);
+        if (!grown) return -1;
+        c->cell = grown;
+        c->cap = cap;
+    }
+    c->cell[c->count++] = cell;
+    return 0;
+}
+
+/* Splits a line into c->cell, in place: blanks trimmed, quotes removed, ""
+ * turned into ". A quoted cell must end on its own line. */
+static int split_cells(csv *c, char *s, bp_err *e) {
+    c->count = 0;
+    for (;;) {
+        int col = c->count + 1;
+        while (is_blank(*s, c->delim)) s++;
+        char *cell = s, *end;
+        if (*s == '"') {
+            char *w = s++;
+            for (;;) {
+                if (*s == '\0')
+                    return bp_err_set(e, "%s:%d:%d: unterminated quote", c->path,
+                                      c->line, col);
+                if (*s == '"') {
+                    if (s[1] != '"') break;
+                    s++;
+                }
+                *w++ = *s++;
+            }
+            end = w;
+            s++;
+            while (is_blank(*s, c->delim)) s++;
+            if (*s != c->delim && *s != '\0')
+                return bp_err_set(e, "%s:%d:%d: text after a closing quote",
+                                  c->path, c->line, col);
+        } else {
+            while (*s != c->delim && *s != '\0') s++;
+            end = s;
+            while (end > cell && is_blank(end[-1], c->delim)) end--;
+        }
+        char sep = *s; /* end may be s: save the separator before cutting */
+        *end = '\0';
+        if (push_cell(c, cell) < 0) return bp_err_set(e, "%s: out of memory", c->path);
+        if (sep == '\0') return 0;
+        s++;
+    }
+}
+
+/* Case-insensitive equality with a lower-case word (strcasecmp is POSIX). */
+static int same_word(const char *s, const char *lower) {
+    for (; *s && *lower; s++, lower++) {
+        char ch = *s >= 'A' && *s <= 'Z' ? (char)(*s - 'A' + 'a') : *s;
+        if (ch != *lower) return 0;
+    }
+    return *s == *lower;
+}
+
+/* The spellings of "no value here" that real exports use. */
+static int is_missing_marker(const char *s) {
+    static const char *markers[] = {"na", "n/a", "nan", "null", "?"};
+    for (size_t j = 0; j < sizeof markers / sizeof *markers; j++)
+        if (same_word(s, markers[j])) return 1;
+    return 0;
+}
+
+static int parse_number(const csv *c, const char *s, int col, double *v,
+                        bp_err *e) {
+    if (*s == '\0')
+        return bp_err_set(e, "%s:%d:%d: missing value", c->path, c->line, col);
+    if (is_missing_marker(s))
+        return bp_err_set(e, "%s:%d:%d: missing value '%s'", c->path, c->line,
+                          col, s);
+    char *end;
+    *v = strtod(s, &end);
+    if (*end != '\0')
+        return bp_err_set(e, "%s:%d:%d: non-numeric cell '%s'", c->path, c->line,
+                          col, s);
+    if (isnan(*v))
+        return bp_err_set(e, "%s:%d:%d: missing value '%s'", c->path, c->line,
+                          col, s);
+    if (isinf(*v))
+        return bp_err_set(e, "%s:%d:%d: not a finite number '%s'", c->path,
+                          c->line, col, s);
+    return 0;
+}
+
+/* Integer class labels sort as numbers: 1, 2, 10, not "1", "10", "2". */
+static int parse_int(const char *s, long long *v) {
+    const char *t = s + (*s == '-' || *s == '+');
+    if (*t < '0' || *t > '9') return 0;
+    char *end;
+    errno = 0;
+    *v = strtoll(s, &end, 10);
+    return *end == '\0' && errno != ERANGE;
+}
+
+typedef struct label_key {
+    const char *s;
+    long long v;
+    int row;
+} label_key;
+
+static int by_int(const void *a, const void *b) {
+    const label_key *p = a, *q = b;
+    if (p->v != q->v) return p->v < q->v ? -1 : 1;
+    return p->row - q->row;
+}
+
+static int by_text(const void *a, const void *b) {
+    const label_key *p = a, *q = b;
+    int c = strcmp(p->s, q->s);
+    return c ? c : p->row - q->row;
+}
+
+/* Numbers the distinct labels in sorted order, fills data->label, classes
+ * and the one-hot y. data->label must be allocated; y and classes are made
+ * here. */
+static int number_classes(bp_data *data, char **text, const char *path,
+                          const char *target, bp_err *e) {
+    int n = data->n, all_int = 1;
+    label_key *key = malloc(sizeof *key * (size_t)n);
+    if (!key) return bp_err_set(e, "%s: out of memory", path);
+    for (int r = 0; r < n; r++) {
+        key[r].s = text[r];
+        key[r].row = r;
+        if (all_int && !parse_int(text[r], &key[r].v)) all_int = 0;
+    }
+    int (*cmp)(const void *, const void *) = all_int ? by_int : by_text;
+    qsort(key, (size_t)n, sizeof *key, cmp);
+    int C = 0;
+    for (int r = 0; r < n; r++) {
+        if (r == 0 || (all_int ? key[r].v != key[r - 1].v
+                               : strcmp(key[r].s, key[r - 1].s) != 0))
+            C++;
+        data->label[key[r].row] = C - 1;
+    }
+    if (C > BP_DATA_MAX_CLASSES) {
+        free(key);
+        return bp_err_set(e,
+                          "%s: column '%s' has %d distinct values, more classes "
+                          "than %d: load it as a regression target",
+                          path, target, C, BP_DATA_MAX_CLASSES);
+    }
+    data->classes = calloc((size_t)C, sizeof(char *));
+    data->y = calloc((size_t)n * C, sizeof(double));
+    if (!data->classes || !data->y) goto oom;
+    data->n_classes = data->k = C;
+    for (int r = 0; r < n; r++) {
+        int c = data->label[key[r].row];
+        if (data->classes[c]) continue;
+        char num[32];
+        if (all_int) snprintf(num, sizeof num, "%lld", key[r].v);
+        if (!(data->classes[c] = dup_str(all_int ? num : key[r].s))) goto oom;
+    }
+    free(key);
+    return bp_data_onehot(data, e);
+oom:
+    free(key);
+    return bp_err_set(e, "%s: out of memory", path);
+}
+
+/* "no column named 'x' (columns: a, b, c)", the list cut short so that the
+ * whole sentence fits in a bp_err. */
+static int no_such_column(const char *path, const char *target, char **names,
+                          int count, bp_err *e) {
+    char list[BP_ERR_MAX] = "";
+    size_t fixed = strlen(path) + strlen(target) + sizeof ": no column named '' (columns: )";
+    size_t room = fixed + 8 < BP_ERR_MAX ? BP_ERR_MAX - fixed : 8, used = 0;
+    for (int j = 0; j < count; j++) {
+        size_t need = strlen(names[j]) + 2;
+        if (used + need + 6 >= room) {
+            strcpy(list + used, j ? ", ..." : "...");
+            break;
+        }
+        used += (size_t)sprintf(list + used, "%s%s", j ? ", " : "", names[j]);
+    }
+    return bp_err_set(e, "%s: no column named '%s' (columns: %s)", path, target,
+                      list);
+}
+
+bp_data *bp_data_load_csv(const char *path, const char *target, char delim,
+                          int classify, bp_err *e) {
+    if (delim == '"' || delim == '\n' || delim == '\r' || delim == '\0') {
+        bp_err_set(e, "%s: a quote or a line end cannot be the delimiter", path);
+        return NULL;
+    }
+    char *buf = NULL, **header = NULL, **text = NULL;
+    size_t len;
+    bp_data *data = NULL;
+    csv c = {.path = path, .delim = delim};
+    if (read_file(path, &buf, &len, e) < 0) return NULL;
+    char *nul = memchr(buf, '\0', len);
+    if (nul) {
+        int line = 1;
+        for (char *s = buf; s < nul; s++) line += *s == '\n';
+        bp_err_set(e, "%s:%d: not a text file (a NUL byte)", path, line);
+        goto fail;
+    }
+    c.p = buf;
+    if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) c.p += 3;
+    if (strspn(c.p, " \t\r\n") == strlen(c.p)) {
+        bp_err_set(e, "%s: empty file", path);
+        goto fail;
+    }
+
+    /* The header: the first line that is not empty. */
+    char *s;
+    while ((s = next_line(&c)) && *s == '\0') {}
+    if (split_cells(&c, s, e) < 0) goto fail;
+    int ncol = c.count, t = ncol - 1;
+    header = malloc(sizeof *header * (size_t)ncol);
+    if (!header) goto oom;
+    memcpy(header, c.cell, sizeof *header * (size_t)ncol);
+    if (target) {
+        t = -1;
+        for (int j = 0; j < ncol; j++) {
+            if (strcmp(header[j], target) != 0) continue;
+            if (t >= 0) {
+                bp_err_set(e, "%s: column name '%s' appears twice (columns %d and %d)",
+                           path, target, t + 1, j + 1);
+                goto fail;
+            }
+            t = j;
+        }
+        if (t < 0) {
+            no_such_column(path, target, header, ncol, e);
+            goto fail;
+        }
+    }
+    if (ncol < 2) {
+        bp_err_set(e, "%s: no input columns besides the target '%s'", path,
+                   header[t]);
+        goto fail;
+    }
+    int d = ncol - 1;
+
+    /* Every row has a line, so the lines left bound the rows. */
+    size_t cap = 1;
+    for (const char *q = c.p; q && (q = strchr(q, '\n')); q++) cap++;
+    if (cap > INT32_MAX / 2) {
+        bp_err_set(e, "%s: too many rows", path);
+        goto fail;
+    }
+    data = calloc(1, sizeof *data);
+    if (!data) goto oom;
+    data->d = d;
+    data->x = malloc(sizeof(double) * cap * (size_t)d);
+    if (classify) {
+        text = malloc(sizeof *text * cap);
+        data->label = malloc(sizeof(int) * cap);
+    } else {
+        data->k = 1;
+        data->y = malloc(sizeof(double) * cap);
+    }
+    if (!data->x || (classify ? !text || !data->label : !data->y)) goto oom;
+
+    int n = 0;
+    while ((s = next_line(&c))) {
+        if (*s == '\0') continue;
+        if (split_cells(&c, s, e) < 0) goto fail;
+        if (c.count != ncol) {
+            bp_err_set(e, "%s:%d: ragged row: %d cells, header has %d", path,
+                       c.line, c.count, ncol);
+            goto fail;
+        }
+        double *xr = data->x + (size_t)n * d;
+        for (int j = 0, i = 0; j < ncol; j++) {
+            if (j != t) {
+                if (parse_number(&c, c.cell[j], j + 1, &xr[i++], e) < 0) goto fail;
+            } else if (!classify) {
+                if (parse_number(&c, c.cell[j], j + 1, &data->y[n], e) < 0)
+                    goto fail;
+            } else if (*c.cell[j] == '\0') {
+                bp_err_set(e, "%s:%d:%d: missing value", path, c.line, j + 1);
+                goto fail;
+            } else {
+                text[n] = c.cell[j];
+            }
+        }
+        n++;
+    }
+    if (n == 0) {
+        bp_err_set(e, "%s: no data rows", path);
+        goto fail;
+    }
+    data->n = n;
+    if (classify && number_classes(data, text, path, header[t], e) < 0) goto fail;
+
+    data->names = calloc((size_t)d, sizeof(char *));
+    if (!data->names || !(data->target = dup_str(header[t]))) goto oom;
+    for (int j = 0, i = 0; j < ncol; j++)
+        if (j != t && !(data->names[i++] = dup_str(header[j]))) goto oom;
+    free(text);
+    free(header);
+    free(c.cell);
+    free(buf);
+    return data;
+oom:
+    bp_err_set(e, "%s: out of memory", path);
+fail:
+    bp_data_free(data);
+    free(text);
+    free(header);
+    free(c.cell);
+    free(buf);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* IDX (MNIST)                                                               */
+
+#define IDX_IMAGES 0x00000803u /* unsigned bytes, 3 dimensions */
+#define IDX_LABELS 0x00000801u /* unsigned bytes, 1 dimension */
+#define IDX_CHUNK (1u << 20)
+
+static uint32_t be32(const unsigned char *b) {
+    return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+static gzFile open_idx(const char *path, bp_err *e) {
+    errno = 0;
+    gzFile f = gzopen(path, "rb");
+    if (!f)
+        bp_err_set(e, "%s: cannot open: %s", path,
+                   errno ? strerror(errno) : "out of memory");
+    return f;
+}
+
+/* Reads up to len bytes: returns how many, fewer only where the data ends
+ * (a short plain file, or a gzip stream cut off), or -1 with a message when
+ * the gzip data is corrupt or the read fails. */
+static long long read_bytes(gzFile f, unsigned char *buf, size_t len,
+                            const char *path, bp_err *e) {
+    size_t got = 0;
+    while (got < len) {
+        size_t want = len - got < IDX_CHUNK ? len - got : IDX_CHUNK;
+        int r = gzread(f, buf + got, (unsigned)want);
+        if (r < 0) {
+            int code;
+            const char *msg = gzerror(f, &code);
+            if (code == Z_ERRNO)
+                return bp_err_set(e, "%s: read error: %s", path, strerror(errno));
+            /* zlib writes "path: what"; the path is already ours. */
+            size_t plen = strlen(path);
+            if (strncmp(msg, path, plen) == 0 && strncmp(msg + plen, ": ", 2) == 0)
+                msg += plen + 2;
+            return bp_err_set(e, "%s: corrupt gzip data (%s)", path, msg);
+        }
+        if (r == 0) break;
+        got += (size_t)r;
+    }
+    return (long long)got;
+}
+
+/* Reads an IDX header of `size` bytes with the given magic. */
+static int read_header(gzFile f, unsigned char *h, size_t size, uint32_t magic,
+                       const char *what, const char *path, bp_err *e) {
+    long long got = read_bytes(f, h, size, path, e);
+    if (got < 0) return -1;
+    if (got >= 4 && be32(h) != magic)
+        return bp_err_set(e, "%s: not an IDX %s file (magic 0x%08x, want 0x%08x)",
+                          path, what, (unsigned)be32(h), (unsigned)magic);
+    if ((size_t)got < size)
+        return bp_err_set(e, "%s: truncated: expected %zu bytes of header, got %lld",
+                          path, size, got);
+    return 0;
+}
+
+/* After the items the header announced the file must end: more data means
+ * the header does not describe the file. Corrupt gzip trailers (a wrong
+ * checksum) also surface here, on the read that reaches them. */
+static int expect_end(gzFile f, const char *path, int count, const char *what,
+                      bp_err *e) {
+    unsigned char extra;
+    long long got = read_bytes(f, &extra, 1, path, e);
+    if (got < 0) return -1;
+    if (got > 0)
+        return bp_err_set(e, "%s: more data after the %d %s its header announces",
+                          path, count, what);
+    /* Every item was there but the gzip stream stops before its checksum:
+     * zlib returns the data and marks the end as premature. */
+    int code;
+    gzerror(f, &code);
+    if (code == Z_BUF_ERROR)
+        return bp_err_set(e, "%s: truncated: the gzip stream ends early", path);
+    return 0;
+}
+
+bp_data *bp_data_load_idx(const char *images_path, const char *labels_path,
+                          int n_classes, bp_err *e) {
+    const char *ip = images_path, *lp = labels_path;
+    gzFile fi = NULL, fl = NULL;
+    unsigned char hi[16], hl[8], *lab = NULL, *chunk = NULL;
+    bp_data *data = NULL;
+    if (n_classes < 0 || n_classes > BP_DATA_MAX_CLASSES) {
+        bp_err_set(e, "the number of classes must be in 0..%d (got %d)",
+                   BP_DATA_MAX_CLASSES, n_classes);
+        return NULL;
+    }
+    if (!(fi = open_idx(ip, e))) goto fail;
+    if (read_header(fi, hi, sizeof hi, IDX_IMAGES, "image", ip, e) < 0) goto fail;
+    uint32_t n = be32(hi + 4), rows = be32(hi + 8), cols = be32(hi + 12);
+    if (n == 0 || n > INT32_MAX) {
+        bp_err_set(e, "%s: bad image count %u", ip, (unsigned)n);
+        goto fail;
+    }
+    if (rows == 0 || cols == 0 || (uint64_t)rows * cols > INT32_MAX) {
+        bp_err_set(e, "%s: bad image size %u x %u", ip, (unsigned)rows,
+                   (unsigned)cols);
+        goto fail;
+    }
+    if (!(fl = open_idx(lp, e))) goto fail;
+    if (read_header(fl, hl, sizeof hl, IDX_LABELS, "label", lp, e) < 0) goto fail;
+    if (be32(hl + 4) != n) {
+        bp_err_set(e, "%s has %u images but %s has %u labels", ip, (unsigned)n, lp,
+                   (unsigned)be32(hl + 4));
+        goto fail;
+    }
+
+    /* Labels first: they are small and decide the width of y. */
+    if (!(lab = malloc(n))) goto oom;
+    long long got = read_bytes(fl, lab, n, lp, e);
+    if (got < 0) goto fail;
+    if (got < (long long)n) {
+        bp_err_set(e, "%s: truncated: expected %u bytes of labels, got %lld", lp,
+                   (unsigned)n, got);
+        goto fail;
+    }
+    if (expect_end(fl, lp, (int)n, "labels", e) < 0) goto fail;
+    int C = n_classes;
+    for (uint32_t r = 0; r < n; r++) {
+        if (n_classes > 0 && lab[r] >= n_classes) {
+            bp_err_set(e, "%s: label %d at index %u is outside 0..%d", lp, lab[r],
+                       (unsigned)r, n_classes - 1);
+            goto fail;
+        }
+        if (n_classes == 0 && lab[r] + 1 > C) C = lab[r] + 1;
+    }
+
+    int d = (int)(rows * cols);
+    if (!(data = bp_data_new((int)n, d, C, C, e))) goto fail;
+    if (!(data->classes = calloc((size_t)C, sizeof(char *)))) goto oom;
+    for (int c = 0; c < C; c++) {
+        char num[16];
+        snprintf(num, sizeof num, "%d", c);
+        if (!(data->classes[c] = dup_str(num))) goto oom;
+    }
+    for (uint32_t r = 0; r < n; r++) data->label[r] = lab[r];
+    bp_data_onehot(data, NULL);
+
+    /* Pixels a chunk at a time: the bytes are never all in memory twice. */
+    if (!(chunk = malloc(IDX_CHUNK))) goto oom;
+    size_t total = (size_t)n * (size_t)d, done = 0;
+    while (done < total) {
+        size_t want = total - done < IDX_CHUNK ? total - done : IDX_CHUNK;
+        got = read_bytes(fi, chunk, want, ip, e);
+        if (got < 0) goto fail;
+        for (long long j = 0; j < got; j++) data->x[done + (size_t)j] = chunk[j];
+        done += (size_t)got;
+        if ((size_t)got < want) {
+            bp_err_set(e, "%s: truncated: expected %zu bytes of pixels, got %zu", ip,
+                       total, done);
+            goto fail;
+        }
+    }
+    if (expect_end(fi, ip, (int)n, "images", e) < 0) goto fail;
+    free(chunk);
+    free(lab);
+    gzclose(fi);
+    gzclose(fl);
+    return data;
+oom:
+    bp_err_set(e, "out of memory loading %s", ip);
+fail:
+    free(chunk);
+    free(lab);
+    bp_data_free(data);
+    if (fi) gzclose(fi);
+    if (fl) gzclose(fl);
+    return NULL;
+}
+
+static const char *fashion_classes[10] = {
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+
+/* dir/stem.gz if it exists, else dir/stem if that does; -1 when neither. */
+static int find_file(char *path, size_t size, const char *dir, const char *stem) {
+    for (int gz = 1; gz >= 0; gz--) {
+        snprintf(path, size, "%s/%s%s", dir, stem, gz ? ".gz" : "");
+        FILE *f = fopen(path, "rb");
+        if (f) {
+            fclose(f);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+bp_data *bp_data_fashion_mnist(const char *dir, int train, bp_err *e) {
+    if (!dir) dir = BP_FASHION_MNIST_DIR;
+    const char *part = train ? "train" : "t10k";
+    char stem[64], images[4096], labels[4096];
+    snprintf(stem, sizeof stem, "%s-images-idx3-ubyte", part);
+    if (find_file(images, sizeof images, dir, stem) < 0) {
+        bp_err_set(e,
+                   "no Fashion-MNIST in %s (no %s[.gz]): install Debian's "
+                   "dataset-fashion-mnist or give the directory of the files",
+                   dir, stem);
+        return NULL;
+    }
+    snprintf(stem, sizeof stem, "%s-labels-idx1-ubyte", part);
+    if (find_file(labels, sizeof labels, dir, stem) < 0) {
+        bp_err_set(e, "no Fashion-MNIST labels in %s (no %s[.gz])", dir, stem);
+        return NULL;
+    }
+    bp_data *data = bp_data_load_idx(images, labels, 10, e);
+    if (!data) return NULL;
+    for (int c = 0; c < 10; c++) {
+        char *name = dup_str(fashion_classes[c]);
+        if (!name) {
+            bp_data_free(data);
+            bp_err_set(e, "out of memory");
+            return NULL;
+        }
+        free(data->classes[c]);
+        data->classes[c] = name;
+    }
+    return data;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Preparing                                                                 */
+
+bp_data *bp_data_slice(const bp_data *data, int start, int count, bp_err *e) {
+    if (start < 0 || count < 0 || start > data->n - count) {
+        bp_err_set(e, "rows %d..%lld are not inside the data's 0..%d", start,
+                   (long long)start + count - 1, data->n - 1);
+        return NULL;
+    }
+    bp_data *part = bp_data_new(count, data->d, data->k, data->n_classes, e);
+    if (!part) return NULL;
+    int d = data->d, k = data->k;
+    memcpy(part->x, data->x + (size_t)start * d, sizeof(double) * (size_t)count * d);
+    memcpy(part->y, data->y + (size_t)start * k, sizeof(double) * (size_t)count * k);
+    if (data->label)
+        memcpy(part->label, data->label + start, sizeof(int) * (size_t)count);
+    if (copy_names(part, data, e) < 0) {
+        bp_data_free(part);
+        return NULL;
+    }
+    return part;
+}
+
+static void swap_rows(double *m, int w, int a, int b, double *tmp) {
+    size_t size = sizeof(double) * (size_t)w;
+    memcpy(tmp, m + (size_t)a * w, size);
+    memcpy(m + (size_t)a * w, m + (size_t)b * w, size);
+    memcpy(m + (size_t)b * w, tmp, size);
+}
+
+int bp_data_shuffle(bp_data *data, bp_rng *r, bp_err *e) {
+    int d = data->d, k = data->k;
+    double *tmp = malloc(sizeof(double) * (size_t)(d > k ? d : k));
+    if (!tmp) return bp_err_set(e, "out of memory");
+    for (int i = data->n - 1; i > 0; i--) {
+        int j = (int)bp_rng_below(r, (uint64_t)i + 1);
+        if (j == i) continue;
+        swap_rows(data->x, d, i, j, tmp);
+        swap_rows(data->y, k, i, j, tmp);
+        if (data->label) {
+            int t = data->label[i];
+            data->label[i] = data->label[j];
+            data->label[j] = t;
+        }
+    }
+    free(tmp);
+    return 0;
+}
+
+int bp_data_split(const bp_data *data, double frac_train, double frac_val,
+                  bp_data **train, bp_data **val, bp_data **test, bp_err *e) {
+    *train = *val = *test = NULL;
+    /* The tolerance lets 0.7 + 0.3 through whatever their rounding. */
+    if (!(frac_train >= 0 && frac_val >= 0 && frac_train + frac_val <= 1 + 1e-9))
+        return bp_err_set(e,
+                          "split fractions must be >= 0 and add up to at most 1 "
+                          "(got train %g, validation %g)",
+                          frac_train, frac_val);
+    int n = data->n;
+    int nt = (int)round(frac_train * n), nv = (int)round(frac_val * n);
+    if (nt > n) nt = n;
+    if (nv > n - nt) nv = n - nt; /* 0.5 and 0.5 of 3 rows round to 2 + 2 */
+    *train = bp_data_slice(data, 0, nt, e);
+    *val = *train ? bp_data_slice(data, nt, nv, e) : NULL;
+    *test = *val ? bp_data_slice(data, nt + nv, n - nt - nv, e) : NULL;
+    if (*test) return 0;
+    bp_data_free(*train);
+    bp_data_free(*val);
+    *train = *val = NULL;
+    return -1;
+}
+
+int bp_data_batch(const bp_data *data, int start, int size, const double **x,
+                  const double **y, const int **label) {
+    if (start < 0 || start >= data->n || size < 1) return 0;
+    int B = data->n - start < size ? data->n - start : size;
+    if (x) *x = data->x + (size_t)start * data->d;
+    if (y) *y = data->y + (size_t)start * data->k;
+    if (label) *label = data->label ? data->label + start : NULL;
+    return B;
+}
+
+int bp_data_onehot(bp_data *data, bp_err *e) {
+    if (!data->label || data->n_classes != data->k)
+        return bp_err_set(e, "one-hot targets need class labels");
+    int C = data->k;
+    for (int r = 0; r < data->n; r++)
+        if (data->label[r] < 0 || data->label[r] >= C)
+            return bp_err_set(e, "label %d of row %d is outside 0..%d",
+                              data->label[r], r + 1, C - 1);
+    memset(data->y, 0, sizeof(double) * (size_t)data->n * C);
+    for (int r = 0; r < data->n; r++) data->y[(size_t)r * C + data->label[r]] = 1.0;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Scaling                                                                   */
+
+static const char *scale_names[BP_SCALE_COUNT] = {"standard", "minmax", "fixed"};
+
+const char *bp_scale_name(bp_scale s) {
+    return (unsigned)s < BP_SCALE_COUNT ? scale_names[s] : "?";
+}
+int bp_scale_parse(const char *name) {
+    for (int s = 0; s < BP_SCALE_COUNT; s++)
+        if (strcmp(name, scale_names[s]) == 0) return s;
+    return -1;
+}
+
+static bp_scaler *scaler_new(bp_scale kind, int d, bp_err *e) {
+    bp_scaler *s = calloc(1, sizeof *s);
+    if (s) {
+        s->kind = kind;
+        s->d = d;
+        s->shift = calloc((size_t)d, sizeof(double));
+        s->scale = calloc((size_t)d, sizeof(double));
+    }
+    if (!s || !s->shift || !s->scale) {
+        bp_scaler_free(s);
+        bp_err_set(e, "out of memory");
+        return NULL;
+    }
+    return s;
+}
+
+bp_scaler *bp_scaler_fit(const bp_data *train, bp_scale kind, bp_err *e) {
+    if (kind != BP_SCALE_STANDARD && kind != BP_SCALE_MINMAX) {
+        bp_err_set(e, "a scaler is fitted as standard or minmax, not %s",
+                   bp_scale_name(kind));
+        return NULL;
+    }
+    if (train->n < 1) {
+        bp_err_set(e, "cannot fit a scaler to 0 samples");
+        return NULL;
+    }
+    int n = train->n, d = train->d;
+    bp_scaler *s = scaler_new(kind, d, e);
+    double *lo = s ? malloc(sizeof(double) * 2 * (size_t)d) : NULL;
+    if (!lo) {
+        if (s) bp_err_set(e, "out of memory");
+        bp_scaler_free(s);
+        return NULL;
+    }
+    double *hi = lo + d, *sum = s->shift, *sq = s->scale; /* calloc'd: 0 */
+    /* Row by row, accumulating every column at once: x is row-major, and a
+     * walk down one column at a time would stride through all of it d times
+     * (seconds instead of a fraction of one on Fashion-MNIST). */
+    memcpy(lo, train->x, sizeof(double) * (size_t)d);
+    memcpy(hi, train->x, sizeof(double) * (size_t)d);
+    for (int r = 0; r < n; r++) {
+        const double *xr = train->x + (size_t)r * d;
+        for (int i = 0; i < d; i++) {
+            lo[i] = xr[i] < lo[i] ? xr[i] : lo[i];
+            hi[i] = xr[i] > hi[i] ? xr[i] : hi[i];
+            sum[i] += xr[i];
+        }
+    }
+    for (int i = 0; i < d; i++) s->shift[i] = sum[i] / n; /* the mean */
+    if (kind == BP_SCALE_STANDARD)
+        for (int r = 0; r < n; r++) {
+            const double *xr = train->x + (size_t)r * d;
+            for (int i = 0; i < d; i++) {
+                double dv = xr[i] - s->shift[i];
+                sq[i] += dv * dv;
+            }
+        }
+    for (int i = 0; i < d; i++) {
+        /* A constant column maps to exactly 0: the mean of n equal values
+         * need not round back to that value, and 1/tiny would blow it up. */
+        if (lo[i] == hi[i]) {
+            s->shift[i] = lo[i];
+            s->scale[i] = 1.0;
+        } else if (kind == BP_SCALE_MINMAX) {
+            s->shift[i] = lo[i];
+            s->scale[i] = hi[i] - lo[i];
+        } else {
+            s->scale[i] = sqrt(sq[i] / n);
+        }
+    }
+    free(lo);
+    return s;
+}
+
+bp_scaler *bp_scaler_fixed(int d, double shift, double scale, bp_err *e) {
+    if (d < 1 || !isfinite(shift) || !isfinite(scale) || scale == 0) {
+        bp_err_set(e,
+                   "a fixed scaler needs d >= 1 and a finite shift and non-zero "
+                   "scale (got %d, %g, %g)",
+                   d, shift, scale);
+        return NULL;
+    }
+    bp_scaler *s = scaler_new(BP_SCALE_FIXED, d, e);
+    if (!s) return NULL;
+    for (int i = 0; i < d; i++) {
+        s->shift[i] = shift;
+        s->scale[i] = scale;
+    }
+    return s;
+}
+
+int bp_scaler_apply(const bp_scaler *s, bp_data *data, bp_err *e) {
+    int d = data->d;
+    if (s->d != d)
+        return bp_err_set(e, "the scaler was fitted to %d columns, the data has %d",
+                          s->d, d);
+    for (int r = 0; r < data->n; r++) {
+        double *xr = data->x + (size_t)r * d;
+        for (int i = 0; i < d; i++) xr[i] = (xr[i] - s->shift[i]) / s->scale[i];
+    }
+    return 0;
+}
+
+void bp_scaler_free(bp_scaler *s) {
+    if (!s) return;
+    free(s->shift);
+    free(s->scale);
+    free(s);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Metrics                                                                   */
+
+int bp_argmax(const double *v, int O) {
+    int best = 0;
+    for (int o = 1; o < O; o++)
+        if (v[o] > v[best]) best = o;
+    return best;
+}
+
+double bp_accuracy(const double *out, const int *label, int B, int O) {
+    if (B < 1) return 0.0;
+    int right = 0;
+    for (int b = 0; b < B; b++) right += bp_argmax(out + (size_t)b * O, O) == label[b];
+    return (double)right / B;
+}
+
+void bp_confusion(int *m, const double *out, const int *label, int B, int O) {
+    for (int b = 0; b < B; b++)
+        if (label[b] >= 0 && label[b] < O)
+            m[label[b] * O + bp_argmax(out + (size_t)b * O, O)]++;
+}
