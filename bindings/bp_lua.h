@@ -34,6 +34,9 @@ int bp_lua_unread_params(lua_State *L);
 void bp_lua_attach_run(lua_State *L, struct bp_runlog *log, int64_t run,
                        uint64_t seed);
 
+/* Whether a loss came out NaN or infinite (the script was stopped). */
+int bp_lua_diverged(lua_State *L);
+
 /* Seeds the module's generator (bp.seed does the same from Lua). */
 void bp_lua_seed(lua_State *L, uint64_t seed);
 

@@ -24,6 +24,7 @@
 #include "bp_lua.h"
 #include "bp_net.h"
 #include "bp_optim.h"
+#include "bp_runlog.h"
 
 #define NET_TYPE "backprop.net"
 #define LOSS_TYPE "backprop.loss"
@@ -37,9 +38,10 @@
 typedef struct state {
     bp_rng rng;
     uint64_t seed;
-    struct bp_runlog *log; /* borrowed from the host; NULL outside `backprop run` */
+    bp_runlog *log; /* borrowed from the host; NULL outside `backprop run` */
     int64_t run;
     int64_t step;   /* steps taken by any net: bp.log's default step */
+    int diverged;   /* a loss came out NaN or infinite */
 } state;
 
 #define STATE(L) ((state *)lua_touserdata(L, lua_upvalueindex(1)))
@@ -507,6 +509,15 @@ static int check_loss_arg(lua_State *L, int arg) {
 
 static int log_metric(lua_State *L, const char *name, int64_t step, double v);
 
+/* A NaN or infinite loss ends the script: nothing after it can mean
+ * anything. The host sees the flag and marks the run diverged. */
+static int diverge(lua_State *L, const char *name, double v, int64_t step) {
+    STATE(L)->diverged = 1;
+    return luaL_error(L, "%s is %s at step %I: the run diverged (try a smaller "
+                      "learning rate)", name, isnan(v) ? "nan" : v > 0 ? "inf" : "-inf",
+                      (lua_Integer)step);
+}
+
 static bp_optim *test_optim(lua_State *L, int i);
 
 /* net:train_step(x, y, loss, lr | optimizer) -> loss: forward, loss,
@@ -535,6 +546,7 @@ static int net_train_step(lua_State *L) {
     state *st = STATE(L);
     st->step++;
     if (n->log_name[0]) log_metric(L, n->log_name, n->steps, loss);
+    if (!isfinite(loss)) diverge(L, "loss", loss, n->steps);
     lua_pushnumber(L, loss);
     return 1;
 }
@@ -1167,6 +1179,9 @@ static int l_seed(lua_State *L) {
         if (!isint) return luaL_typeerror(L, 1, "integer");
         st->seed = (uint64_t)s;
         bp_rng_seed(&st->rng, st->seed);
+        bp_err e;
+        if (st->log && bp_runlog_set_seed(st->log, st->run, (int64_t)st->seed, &e))
+            return luaL_error(L, "%s", e.msg);
     }
     lua_pushinteger(L, (lua_Integer)st->seed);
     return 1;
@@ -1198,7 +1213,7 @@ static int l_randint(lua_State *L) {
 /* ------------------------------------------------------------------------ */
 /* The run log, when the host attached one                                   */
 
-void bp_lua_attach_run(lua_State *L, struct bp_runlog *log, int64_t run, uint64_t seed) {
+void bp_lua_attach_run(lua_State *L, bp_runlog *log, int64_t run, uint64_t seed) {
     state *st = registry_state(L);
     if (!st) return;
     st->log = log;
@@ -1207,18 +1222,141 @@ void bp_lua_attach_run(lua_State *L, struct bp_runlog *log, int64_t run, uint64_
     bp_rng_seed(&st->rng, seed);
 }
 
-static void record_param(lua_State *L, const char *name, int v) {
-    (void)L;
-    (void)name;
-    (void)v;
+int bp_lua_diverged(lua_State *L) {
+    state *st = registry_state(L);
+    return st ? st->diverged : 0;
 }
 
+/* Records parameter `name` with the value at index v, typed as Lua types
+ * it. A failure here is the database's: it stops the script, since a run
+ * whose parameters are not recorded cannot be queried. */
+static void record_param(lua_State *L, const char *name, int v) {
+    state *st = STATE(L);
+    if (!st->log) return;
+    bp_err e;
+    int rc;
+    switch (lua_type(L, v)) {
+    case LUA_TBOOLEAN: rc = bp_runlog_param_bool(st->log, st->run, name, lua_toboolean(L, v), &e); break;
+    case LUA_TNUMBER:
+        rc = lua_isinteger(L, v)
+                 ? bp_runlog_param_int(st->log, st->run, name, lua_tointeger(L, v), &e)
+                 : bp_runlog_param_real(st->log, st->run, name, lua_tonumber(L, v), &e);
+        break;
+    default: rc = bp_runlog_param_text(st->log, st->run, name, lua_tostring(L, v), &e); break;
+    }
+    if (rc) luaL_error(L, "%s", e.msg);
+}
+
+/* The hot path of train_step's own logging: raises if the database fails. */
 static int log_metric(lua_State *L, const char *name, int64_t step, double v) {
-    (void)L;
-    (void)name;
-    (void)step;
-    (void)v;
+    state *st = STATE(L);
+    if (!st->log) return 0;
+    bp_err e;
+    if (bp_runlog_metric(st->log, st->run, name, step, v, &e)) return luaL_error(L, "%s", e.msg);
     return 0;
+}
+
+/* Pushes nil, message for a failure of the run log; returns 2. */
+static int log_failed(lua_State *L, const bp_err *e) {
+    luaL_pushfail(L);
+    lua_pushstring(L, e->msg);
+    return 2;
+}
+
+static int64_t opt_step(lua_State *L, int arg) {
+    if (lua_isnoneornil(L, arg)) return STATE(L)->step;
+    int isint;
+    lua_Integer s = lua_tointegerx(L, arg, &isint);
+    if (!isint) return luaL_typeerror(L, arg, "integer step");
+    return s;
+}
+
+/* bp.log(name, value [, step]) -> true, or nil, message. step defaults to
+ * the number of training steps taken so far. Outside `backprop run` nothing
+ * is recorded and it returns false. A NaN or infinite "loss" is recorded,
+ * then ends the script as diverged. */
+static int l_log(lua_State *L) {
+    size_t len;
+    const char *name = luaL_checklstring(L, 1, &len);
+    luaL_argcheck(L, len > 0, 1, "metric name must not be empty");
+    double v = luaL_checknumber(L, 2);
+    int64_t step = opt_step(L, 3);
+    state *st = STATE(L);
+    if (st->log) {
+        bp_err e;
+        if (bp_runlog_metric(st->log, st->run, name, step, v, &e)) return log_failed(L, &e);
+    }
+    if (!isfinite(v) && strcmp(name, "loss") == 0) diverge(L, name, v, step);
+    lua_pushboolean(L, st->log != NULL);
+    return 1;
+}
+
+/* bp.log_weights(net [, step [, name]]) -> true, or nil, message: a
+ * snapshot of every weight and bias, stored exactly */
+static int l_log_weights(lua_State *L) {
+    bp_net *net = check_net(L, 1);
+    int64_t step = opt_step(L, 2);
+    const char *name = luaL_optstring(L, 3, NULL);
+    state *st = STATE(L);
+    if (!st->log) {
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    size_t N = bp_net_param_count(net);
+    int *sizes = malloc(sizeof(int) * (size_t)(net->n_layers + 1));
+    double *p = malloc(sizeof(double) * (N ? N : 1));
+    if (!sizes || !p) {
+        free(sizes);
+        free(p);
+        return luaL_error(L, "out of memory");
+    }
+    sizes[0] = net->inputs;
+    for (int l = 0; l < net->n_layers; l++) sizes[l + 1] = net->layers[l].O;
+    bp_net_params_get(net, p);
+    bp_err e;
+    int rc = bp_runlog_snapshot(st->log, st->run, step, name, net->n_layers, sizes, p, N, 0, &e);
+    free(sizes);
+    free(p);
+    if (rc) return log_failed(L, &e);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* bp.tag(key [, value]) and bp.note(text) -> true, or nil, message */
+static int l_tag(lua_State *L) {
+    const char *k = luaL_checkstring(L, 1);
+    const char *v = lua_isnoneornil(L, 2) ? NULL : luaL_tolstring(L, 2, NULL);
+    state *st = STATE(L);
+    bp_err e;
+    if (st->log && bp_runlog_tag(st->log, st->run, k, v, &e)) return log_failed(L, &e);
+    lua_pushboolean(L, st->log != NULL);
+    return 1;
+}
+
+static int l_note(lua_State *L) {
+    const char *text = luaL_checkstring(L, 1);
+    state *st = STATE(L);
+    bp_err e;
+    if (st->log && bp_runlog_note(st->log, st->run, text, &e)) return log_failed(L, &e);
+    lua_pushboolean(L, st->log != NULL);
+    return 1;
+}
+
+/* bp.run_id() -> the id of the run being recorded, or nil */
+static int l_run_id(lua_State *L) {
+    state *st = STATE(L);
+    if (st->log) lua_pushinteger(L, st->run);
+    else lua_pushnil(L);
+    return 1;
+}
+
+/* bp.flush() -> true, or nil, message: commit what is buffered now */
+static int l_flush(lua_State *L) {
+    state *st = STATE(L);
+    bp_err e;
+    if (st->log && bp_runlog_flush(st->log, &e)) return log_failed(L, &e);
+    lua_pushboolean(L, st->log != NULL);
+    return 1;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1235,6 +1373,12 @@ static const luaL_Reg funcs[] = {
     {"uniform", l_uniform},
     {"normal", l_normal},
     {"randint", l_randint},
+    {"log", l_log},
+    {"log_weights", l_log_weights},
+    {"tag", l_tag},
+    {"note", l_note},
+    {"run_id", l_run_id},
+    {"flush", l_flush},
     {NULL, NULL}};
 
 /* Creates a metatable with its methods as __index; every function gets the

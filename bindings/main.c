@@ -17,6 +17,7 @@
 #include <lualib.h>
 
 #include "bp_lua.h"
+#include "bp_runlog.h"
 
 static const char *progname = "backprop";
 
@@ -34,6 +35,8 @@ static void usage(FILE *f) {
         "\n"
         "run options:\n"
         "  --seed N      seed of the module's random generator (default 1)\n"
+        "  --name NAME   the run's name (default: the script's file name)\n"
+        "  --db PATH     the database (default $BACKPROP_DB, else results/runs.db)\n"
         "\n"
         "The Lua API, the database schema and examples are in README.md.\n");
 }
@@ -71,14 +74,21 @@ static int msghandler(lua_State *L) {
         else
             msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
     }
-    luaL_traceback(L, L, NULL, 1);
-    lua_setfield(L, LUA_REGISTRYINDEX, "backprop.traceback");
+    /* An error re-raised by the host after a script's (run_recorded) keeps
+     * the script's traceback, not the host's. */
+    if (lua_getfield(L, LUA_REGISTRYINDEX, "backprop.traceback") == LUA_TNIL) {
+        luaL_traceback(L, L, NULL, 1);
+        lua_setfield(L, LUA_REGISTRYINDEX, "backprop.traceback");
+    }
+    lua_pop(L, 1);
     lua_pushstring(L, msg);
     return 1;
 }
 
 static int docall(lua_State *L, int narg, int nres) {
     int base = lua_gettop(L) - narg;
+    lua_pushnil(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, "backprop.traceback");
     lua_pushcfunction(L, msghandler);
     lua_insert(L, base);
     globalL = L;
@@ -136,16 +146,73 @@ static void report(lua_State *L) {
 /* Commands                                                                  */
 
 typedef struct opts {
-    const char *seed;
+    const char *seed, *name, *db;
 } opts;
 
 static uint64_t parse_seed(lua_State *L, const char *s) {
     char *end;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end || !*s || *s == '-')
-        luaL_error(L, "bad --seed '%s': expected a non-negative integer", s);
+    if (errno || *end || !*s || *s == '-' || v > INT64_MAX)
+        luaL_error(L, "bad --seed '%s': expected an integer from 0 to 2^63-1", s);
     return (uint64_t)v;
+}
+
+/* Reads a whole file into a Lua string on the stack, or raises. */
+static const char *push_file(lua_State *L, const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) luaL_error(L, "cannot open %s: %s", path, strerror(errno));
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    size_t n;
+    char chunk[8192];
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) luaL_addlstring(&b, chunk, n);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) luaL_error(L, "cannot read %s", path);
+    luaL_pushresult(&b);
+    return lua_tolstring(L, -1, len);
+}
+
+/* The run being recorded, so that its end can be written whatever happens. */
+typedef struct run_ctx {
+    bp_runlog *log;
+    int64_t id;
+} run_ctx;
+
+static int run_ctx_close(lua_State *L) {
+    run_ctx *r = lua_touserdata(L, 1);
+    bp_runlog_close(r->log);
+    r->log = NULL;
+    return 0;
+}
+
+/* Runs the loaded chunk at the top of the stack under its own protected call
+ * and records how it ended. Returns normally if the script completed;
+ * re-raises its error otherwise, after the run is marked. */
+static void run_recorded(lua_State *L, run_ctx *r, const char *script) {
+    int status = docall(L, 0, 0);
+    const char *outcome = "completed", *msg = NULL, *tb = NULL;
+    if (status == LUA_OK && bp_lua_unread_params(L)) {
+        lua_pushfstring(L, "parameter given but never read by %s: %s (a typo?)",
+                        script, lua_tostring(L, -1));
+        status = LUA_ERRRUN;
+        lua_pushnil(L);
+        lua_setfield(L, LUA_REGISTRYINDEX, "backprop.traceback");
+    }
+    if (status != LUA_OK) {
+        msg = lua_tostring(L, -1);
+        if (lua_getfield(L, LUA_REGISTRYINDEX, "backprop.traceback") == LUA_TSTRING)
+            tb = lua_tostring(L, -1);
+        lua_pop(L, 1);
+        outcome = interrupted ? "interrupted" : bp_lua_diverged(L) ? "diverged" : "failed";
+    }
+    bp_err e;
+    if (bp_runlog_end(r->log, r->id, outcome, msg, tb, &e)) {
+        if (status == LUA_OK) luaL_error(L, "%s", e.msg);
+        fprintf(stderr, "%s: %s\n", progname, e.msg);
+    }
+    if (status != LUA_OK) lua_error(L);
 }
 
 /* backprop run [options] SCRIPT [key=value ...]: options may come anywhere,
@@ -153,40 +220,66 @@ static uint64_t parse_seed(lua_State *L, const char *s) {
 static int cmd_run(lua_State *L, int argc, char **argv) {
     opts o = {0};
     const char *script = NULL;
-    char **pairs = malloc(sizeof(char *) * (size_t)argc);
+    char **pairs = lua_newuserdatauv(L, sizeof(char *) * (size_t)argc, 0);
     int npairs = 0;
-    if (!pairs) return luaL_error(L, "not enough memory");
     for (int i = 2; i < argc; i++) {
         if (argv[i][0] == '-' && argv[i][1] == '-') {
-            if (!strcmp(argv[i], "--seed") && i + 1 < argc) o.seed = argv[++i];
-            else {
-                free(pairs);
-                return luaL_error(L, "run: unknown option '%s' (see backprop --help)", argv[i]);
-            }
+            const char **slot = !strcmp(argv[i], "--seed") ? &o.seed
+                              : !strcmp(argv[i], "--name") ? &o.name
+                              : !strcmp(argv[i], "--db") ? &o.db : NULL;
+            if (!slot) return luaL_error(L, "run: unknown option '%s' (see backprop --help)", argv[i]);
+            if (i + 1 >= argc) return luaL_error(L, "run: option '%s' needs a value", argv[i]);
+            *slot = argv[++i];
         } else if (!script) {
             script = argv[i];
         } else {
             pairs[npairs++] = argv[i];
         }
     }
-    if (!script) {
-        free(pairs);
-        return luaL_error(L, "run: no script given (usage: backprop run SCRIPT [key=value ...])");
-    }
-    int bad = bp_lua_set_params(L, npairs, pairs);
-    free(pairs);
-    if (bad) return lua_error(L);
+    if (!script) return luaL_error(L, "run: no script given (usage: backprop run SCRIPT [key=value ...])");
+    if (bp_lua_set_params(L, npairs, pairs)) return lua_error(L);
     uint64_t seed = o.seed ? parse_seed(L, o.seed) : 1;
-    bp_lua_seed(L, seed);
+    size_t len;
+    const char *text = push_file(L, script, &len);
+
+    /* The run log lives in a userdata whose __gc closes it, so that an error
+     * anywhere below still commits what was logged. */
+    run_ctx *r = lua_newuserdatauv(L, sizeof *r, 0);
+    memset(r, 0, sizeof *r);
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, run_ctx_close);
+    lua_setfield(L, -2, "__gc");
+    lua_setmetatable(L, -2);
+    bp_err e;
+    const char *db = bp_runlog_default_path(o.db);
+    if (!(r->log = bp_runlog_open(db, 0, &e))) return luaL_error(L, "%s", e.msg);
+
+    luaL_Buffer cmd;
+    luaL_buffinit(L, &cmd);
+    for (int i = 0; i < argc; i++) {
+        if (i) luaL_addchar(&cmd, ' ');
+        luaL_addstring(&cmd, argv[i]);
+    }
+    luaL_pushresult(&cmd);
+    bp_run_info info = {.name = o.name, .script_path = script, .script_text = text,
+                        .command = lua_tostring(L, -1), .has_seed = 1,
+                        .seed = (int64_t)seed};
+    if ((r->id = bp_runlog_begin(r->log, &info, &e)) < 0) return luaL_error(L, "%s", e.msg);
+    bp_lua_attach_run(L, r->log, r->id, seed);
+
     lua_createtable(L, 0, 1);
     lua_pushstring(L, script);
     lua_rawseti(L, -2, 0);
     lua_setglobal(L, "arg");
-    if (luaL_loadfile(L, script) != LUA_OK) return lua_error(L);
-    lua_call(L, 0, 0);
-    if (bp_lua_unread_params(L))
-        return luaL_error(L, "parameter given but never read by %s: %s (a typo?)",
-                          script, lua_tostring(L, -1));
+    lua_pushfstring(L, "@%s", script);
+    if (luaL_loadbufferx(L, text, len, lua_tostring(L, -1), "t") != LUA_OK) {
+        const char *m = lua_tostring(L, -1);
+        bp_runlog_end(r->log, r->id, "failed", m, NULL, NULL);
+        return lua_error(L);
+    }
+    run_recorded(L, r, script);
+    bp_runlog_close(r->log);
+    r->log = NULL;
     return 0;
 }
 
@@ -233,5 +326,6 @@ int main(int argc, char **argv) {
     int status = docall(L, 2, 0);
     if (status != LUA_OK) report(L);
     lua_close(L);
-    return status == LUA_OK ? EXIT_SUCCESS : EXIT_FAILURE;
+    if (status == LUA_OK) return EXIT_SUCCESS;
+    return interrupted ? 128 + interrupted : EXIT_FAILURE;
 }

@@ -120,7 +120,7 @@ function TestHost:test_help_version_and_usage_errors()
   _, err, code = run("run")
   lu.assertEquals(err, "backprop: run: no script given (usage: backprop run SCRIPT [key=value ...])\n")
   _, err, code = run("run --seed -3 scripts/xor.lua")
-  lu.assertEquals(err, "backprop: bad --seed '-3': expected a non-negative integer\n")
+  lu.assertEquals(err, "backprop: bad --seed '-3': expected an integer from 0 to 2^63-1\n")
   _, err, code = run("run --frob scripts/xor.lua")
   lu.assertEquals(err, "backprop: run: unknown option '--frob' (see backprop --help)\n")
 end
@@ -150,7 +150,7 @@ print(pcall(net.forward, net, {1, 2}))
 ]])
   local out, err, code = run("run " .. p)
   lu.assertEquals(code, 0, err)
-  lu.assertStrContains(out, "raised 9\n")
+  lu.assertStrContains(out, "raised 10\n")
   lu.assertStrContains(out, "false\tattempt to use a closed net\n")
 end
 
