@@ -22,40 +22,27 @@
 #include <lua.h>
 
 #include "bp_lua.h"
+#include "lbackprop.h"
 #include "bp_net.h"
 #include "bp_optim.h"
 #include "bp_runlog.h"
 
-#define NET_TYPE "backprop.net"
-#define LOSS_TYPE "backprop.loss"
-#define OPTIM_TYPE "backprop.optimizer"
+
+
+
 #define PARAMS_KEY "backprop.params"    /* registry: key -> given string */
 #define READ_KEY "backprop.params_read" /* registry: key -> true once read */
 
 /* ------------------------------------------------------------------------ */
 /* Module state                                                              */
 
-typedef struct state {
-    bp_rng rng;
-    uint64_t seed;
-    bp_runlog *log; /* borrowed from the host; NULL outside `backprop run` */
-    int64_t run;
-    int64_t step;   /* steps taken by any net: bp.log's default step */
-    int diverged;   /* a loss came out NaN or infinite */
-} state;
 
-#define STATE(L) ((state *)lua_touserdata(L, lua_upvalueindex(1)))
 
 /* ------------------------------------------------------------------------ */
 /* Tables <-> matrices                                                       */
 
-/* A growable buffer of doubles that lives in a userdata. */
-typedef struct buf {
-    double *v;
-    size_t cap;
-} buf;
 
-static double *buf_reserve(lua_State *L, buf *b, size_t n) {
+double *bp_lua_buf_reserve(lua_State *L, buf *b, size_t n) {
     if (n > b->cap) {
         double *v = realloc(b->v, sizeof(double) * n);
         if (!v) luaL_error(L, "out of memory");
@@ -95,10 +82,10 @@ static const char *plural(const char *what, int n) {
  * when W is 1) or a batch (a table of such rows) into b. Returns the number
  * of rows; *single says which form it was, so results can mirror it. `what`
  * names the columns in errors ("inputs", "targets"). */
-static int check_matrix(lua_State *L, int arg, int W, buf *b, int *single,
+int bp_lua_check_matrix(lua_State *L, int arg, int W, buf *b, int *single,
                         const char *what) {
     if (lua_type(L, arg) == LUA_TNUMBER && W == 1) {
-        buf_reserve(L, b, 1)[0] = lua_tonumber(L, arg);
+        bp_lua_buf_reserve(L, b, 1)[0] = lua_tonumber(L, arg);
         *single = 1;
         return 1;
     }
@@ -110,7 +97,7 @@ static int check_matrix(lua_State *L, int arg, int W, buf *b, int *single,
         if (n != W)
             return luaL_argerror(L, arg, lua_pushfstring(L,
                 "expected %d %s, got %d", W, plural(what, W), (int)n));
-        double *v = buf_reserve(L, b, (size_t)W);
+        double *v = bp_lua_buf_reserve(L, b, (size_t)W);
         for (int c = 1; c <= W; c++) {
             lua_rawgeti(L, arg, c);
             v[c - 1] = check_cell(L, arg, 1, c, 0);
@@ -121,7 +108,7 @@ static int check_matrix(lua_State *L, int arg, int W, buf *b, int *single,
     lua_pop(L, 1);
     if (n > INT32_MAX / (W > 0 ? W : 1))
         return luaL_argerror(L, arg, "batch too large");
-    double *v = buf_reserve(L, b, (size_t)n * W);
+    double *v = bp_lua_buf_reserve(L, b, (size_t)n * W);
     for (int r = 1; r <= n; r++) {
         if (lua_rawgeti(L, arg, r) != LUA_TTABLE)
             return luaL_argerror(L, arg, lua_pushfstring(L,
@@ -141,7 +128,7 @@ static int check_matrix(lua_State *L, int arg, int W, buf *b, int *single,
 }
 
 /* Pushes B x W values as a flat table (single) or a table of rows. */
-static void push_matrix(lua_State *L, const double *v, int B, int W, int single) {
+void bp_lua_push_matrix(lua_State *L, const double *v, int B, int W, int single) {
     if (single) {
         lua_createtable(L, W, 0);
         for (int c = 0; c < W; c++) {
@@ -213,8 +200,8 @@ static int loss_args(lua_State *L, lloss *c, int *O, int *single) {
     lua_pop(L, 1);
     if (W < 1) luaL_argerror(L, 2, "empty table");
     int s2;
-    int B = check_matrix(L, 2, W, &c->out, single, "outputs");
-    int By = check_matrix(L, 3, W, &c->y, &s2, "targets");
+    int B = bp_lua_check_matrix(L, 2, W, &c->out, single, "outputs");
+    int By = bp_lua_check_matrix(L, 3, W, &c->y, &s2, "targets");
     if (By != B || s2 != *single)
         luaL_argerror(L, 3, lua_pushfstring(L,
             "targets have %d rows, outputs %d", By, B));
@@ -236,10 +223,10 @@ static int loss_backward(lua_State *L) {
     lloss *c = check_loss(L, 1);
     int O, single;
     int B = loss_args(L, c, &O, &single);
-    double *g = buf_reserve(L, &c->grad, (size_t)B * O);
+    double *g = bp_lua_buf_reserve(L, &c->grad, (size_t)B * O);
     memset(g, 0, sizeof(double) * (size_t)B * O);
     bp_loss_backward(g, c->out.v, c->y.v, B, O, c->kind);
-    push_matrix(L, g, B, O, single);
+    bp_lua_push_matrix(L, g, B, O, single);
     return 1;
 }
 
@@ -266,21 +253,14 @@ static const luaL_Reg loss_metamethods[] = {
 /* ------------------------------------------------------------------------ */
 /* backprop.net                                                              */
 
-typedef struct lnet {
-    bp_net *net;  /* NULL once closed */
-    buf x, y;     /* inputs and targets carried in from Lua */
-    int single;   /* the last forward was one sample, not a batch */
-    int64_t steps; /* updates applied */
-    char log_name[64]; /* train_step logs its loss under this name, if set */
-} lnet;
 
-static lnet *check_lnet(lua_State *L, int i) {
+lnet *bp_lua_check_lnet(lua_State *L, int i) {
     lnet *n = luaL_checkudata(L, i, NET_TYPE);
     if (!n->net) luaL_error(L, "attempt to use a closed net");
     return n;
 }
 
-static bp_net *check_net(lua_State *L, int i) { return check_lnet(L, i)->net; }
+bp_net *bp_lua_check_net(lua_State *L, int i) { return bp_lua_check_lnet(L, i)->net; }
 
 static int net_close(lua_State *L) {
     lnet *n = luaL_checkudata(L, 1, NET_TYPE);
@@ -291,7 +271,7 @@ static int net_close(lua_State *L) {
     return 0;
 }
 
-static int check_int_arg(lua_State *L, int arg, const char *what) {
+int bp_lua_check_int(lua_State *L, int arg, const char *what) {
     int isint;
     lua_Integer v = lua_tointegerx(L, arg, &isint);
     if (!isint || lua_type(L, arg) != LUA_TNUMBER) {
@@ -308,7 +288,7 @@ static int check_int_arg(lua_State *L, int arg, const char *what) {
 
 /* bp.net(inputs) -> an empty network taking `inputs` values per sample */
 static int l_net_new(lua_State *L) {
-    int inputs = check_int_arg(L, 1, "number of inputs");
+    int inputs = bp_lua_check_int(L, 1, "number of inputs");
     lnet *n = lua_newuserdatauv(L, sizeof *n, 0);
     memset(n, 0, sizeof *n);
     luaL_setmetatable(L, NET_TYPE);
@@ -410,8 +390,8 @@ static void apply_init(lua_State *L, int arg, bp_net *net, int l, char what) {
 
 /* net:add(outputs [, activation [, {weights=, bias=, alpha=}]]) -> net */
 static int net_add(lua_State *L) {
-    bp_net *net = check_net(L, 1);
-    int outputs = check_int_arg(L, 2, "number of neurons");
+    bp_net *net = bp_lua_check_net(L, 1);
+    int outputs = bp_lua_check_int(L, 2, "number of neurons");
     const char *an = luaL_optstring(L, 3, "identity");
     int act = bp_act_parse(an);
     if (act < 0)
@@ -445,13 +425,13 @@ static int net_add(lua_State *L) {
 
 /* net:forward(x) -> output; x is one sample or a batch (a table of rows) */
 static int net_forward(lua_State *L) {
-    lnet *n = check_lnet(L, 1);
+    lnet *n = bp_lua_check_lnet(L, 1);
     if (n->net->n_layers == 0) return luaL_error(L, "the network has no layers: call net:add first");
-    int B = check_matrix(L, 2, n->net->inputs, &n->x, &n->single, "inputs");
+    int B = bp_lua_check_matrix(L, 2, n->net->inputs, &n->x, &n->single, "inputs");
     bp_err e;
     const double *out = bp_net_forward(n->net, n->x.v, B, &e);
     if (!out) return luaL_error(L, "%s", e.msg);
-    push_matrix(L, out, B, bp_net_outputs(n->net), n->single);
+    bp_lua_push_matrix(L, out, B, bp_net_outputs(n->net), n->single);
     return 1;
 }
 
@@ -459,10 +439,10 @@ static int net_forward(lua_State *L) {
  * gradients are zeroed first (pass true as a second argument to add into
  * them instead, as Torch7's accGradParameters does). */
 static int net_backward(lua_State *L) {
-    lnet *n = check_lnet(L, 1);
+    lnet *n = bp_lua_check_lnet(L, 1);
     if (n->net->B == 0) return luaL_error(L, "backward needs a forward first");
     int single;
-    int B = check_matrix(L, 2, bp_net_outputs(n->net), &n->y, &single, "gradients");
+    int B = bp_lua_check_matrix(L, 2, bp_net_outputs(n->net), &n->y, &single, "gradients");
     if (B != n->net->B)
         return luaL_argerror(L, 2, lua_pushfstring(L,
             "expected %d rows, as the last forward, got %d", n->net->B, B));
@@ -485,7 +465,7 @@ static double check_lr(lua_State *L, int arg) {
 
 /* net:update(lr): w_new = w_old - lr * dLoss/dw, every weight and bias */
 static int net_update(lua_State *L) {
-    lnet *n = check_lnet(L, 1);
+    lnet *n = bp_lua_check_lnet(L, 1);
     double lr = check_lr(L, 2);
     bp_net_update(n->net, lr, NULL);
     n->steps++;
@@ -494,12 +474,12 @@ static int net_update(lua_State *L) {
 }
 
 static int net_zero_grad(lua_State *L) {
-    bp_net_zero_grad(check_net(L, 1));
+    bp_net_zero_grad(bp_lua_check_net(L, 1));
     return 0;
 }
 
 /* The loss argument of train_step: a criterion or a loss name. */
-static int check_loss_arg(lua_State *L, int arg) {
+int bp_lua_check_loss_arg(lua_State *L, int arg) {
     if (lua_type(L, arg) == LUA_TSTRING) return check_loss_name(L, arg);
     lloss *c = luaL_testudata(L, arg, LOSS_TYPE);
     if (!c) return luaL_typeerror(L, arg, "loss name or " LOSS_TYPE);
@@ -507,33 +487,29 @@ static int check_loss_arg(lua_State *L, int arg) {
     return c->kind;
 }
 
-static int log_metric(lua_State *L, const char *name, int64_t step, double v);
-
 /* A NaN or infinite loss ends the script: nothing after it can mean
  * anything. The host sees the flag and marks the run diverged. */
-static int diverge(lua_State *L, const char *name, double v, int64_t step) {
+int bp_lua_diverge(lua_State *L, const char *name, double v, int64_t step) {
     STATE(L)->diverged = 1;
     return luaL_error(L, "%s is %s at step %I: the run diverged (try a smaller "
                       "learning rate)", name, isnan(v) ? "nan" : v > 0 ? "inf" : "-inf",
                       (lua_Integer)step);
 }
 
-static bp_optim *test_optim(lua_State *L, int i);
-
 /* net:train_step(x, y, loss, lr | optimizer) -> loss: forward, loss,
  * backward, and the update: gradient descent with lr, or the optimizer's. */
 static int net_train_step(lua_State *L) {
-    lnet *n = check_lnet(L, 1);
+    lnet *n = bp_lua_check_lnet(L, 1);
     bp_net *net = n->net;
     if (net->n_layers == 0) return luaL_error(L, "the network has no layers: call net:add first");
     int sx, sy;
-    int B = check_matrix(L, 2, net->inputs, &n->x, &sx, "inputs");
-    int By = check_matrix(L, 3, bp_net_outputs(net), &n->y, &sy, "targets");
+    int B = bp_lua_check_matrix(L, 2, net->inputs, &n->x, &sx, "inputs");
+    int By = bp_lua_check_matrix(L, 3, bp_net_outputs(net), &n->y, &sy, "targets");
     if (By != B)
         return luaL_argerror(L, 3, lua_pushfstring(L,
             "expected %d rows of targets, as the inputs, got %d", B, By));
-    int kind = check_loss_arg(L, 4);
-    bp_optim *opt = test_optim(L, 5);
+    int kind = bp_lua_check_loss_arg(L, 4);
+    bp_optim *opt = bp_lua_test_optim(L, 5);
     double lr = opt ? 0 : check_lr(L, 5);
     bp_err e;
     double loss;
@@ -545,8 +521,8 @@ static int net_train_step(lua_State *L) {
     n->steps++;
     state *st = STATE(L);
     st->step++;
-    if (n->log_name[0]) log_metric(L, n->log_name, n->steps, loss);
-    if (!isfinite(loss)) diverge(L, "loss", loss, n->steps);
+    if (n->log_name[0]) bp_lua_log_metric(L, n->log_name, n->steps, loss);
+    if (!isfinite(loss)) bp_lua_diverge(L, "loss", loss, n->steps);
     lua_pushnumber(L, loss);
     return 1;
 }
@@ -554,7 +530,7 @@ static int net_train_step(lua_State *L) {
 /* net:log_loss(name | false): train_step logs its loss under this name at
  * each step (the net's step count), or stops doing so. */
 static int net_log_loss(lua_State *L) {
-    lnet *n = check_lnet(L, 1);
+    lnet *n = bp_lua_check_lnet(L, 1);
     if (!lua_toboolean(L, 2)) {
         n->log_name[0] = 0;
         return 0;
@@ -568,7 +544,7 @@ static int net_log_loss(lua_State *L) {
 }
 
 static int check_layer(lua_State *L, bp_net *net, int arg) {
-    int l = check_int_arg(L, arg, "layer");
+    int l = bp_lua_check_int(L, arg, "layer");
     if (l > net->n_layers)
         luaL_argerror(L, arg, lua_pushfstring(L,
             "layer %d out of range 1..%d", l, net->n_layers));
@@ -577,9 +553,9 @@ static int check_layer(lua_State *L, bp_net *net, int arg) {
 
 /* Indices for weight/bias accessors, checked with the engine's messages. */
 static double *check_param(lua_State *L, int weight, int grad) {
-    bp_net *net = check_net(L, 1);
-    int l = check_int_arg(L, 2, "layer"), nn = check_int_arg(L, 3, "neuron");
-    int i = weight ? check_int_arg(L, 4, "input") : 0;
+    bp_net *net = bp_lua_check_net(L, 1);
+    int l = bp_lua_check_int(L, 2, "layer"), nn = bp_lua_check_int(L, 3, "neuron");
+    int i = weight ? bp_lua_check_int(L, 4, "input") : 0;
     bp_err e;
     double *p = weight ? (grad ? bp_net_grad_weight : bp_net_weight)(net, l, nn, i, &e)
                        : (grad ? bp_net_grad_bias : bp_net_bias)(net, l, nn, &e);
@@ -610,13 +586,13 @@ static int net_set_bias(lua_State *L) {
 /* net:weights(l) -> O rows of I weights; net:biases(l) -> O biases.
  * net:grad_weights(l), net:grad_biases(l) likewise for dLoss/dw, dLoss/db. */
 static int push_layer_params(lua_State *L, int which) {
-    bp_net *net = check_net(L, 1);
+    bp_net *net = bp_lua_check_net(L, 1);
     bp_layer *Lr = &net->layers[check_layer(L, net, 2) - 1];
     switch (which) {
-    case 0: push_matrix(L, Lr->W, Lr->O, Lr->I, 0); break;
-    case 1: push_matrix(L, Lr->b, 1, Lr->O, 1); break;
-    case 2: push_matrix(L, Lr->dW, Lr->O, Lr->I, 0); break;
-    default: push_matrix(L, Lr->db, 1, Lr->O, 1); break;
+    case 0: bp_lua_push_matrix(L, Lr->W, Lr->O, Lr->I, 0); break;
+    case 1: bp_lua_push_matrix(L, Lr->b, 1, Lr->O, 1); break;
+    case 2: bp_lua_push_matrix(L, Lr->dW, Lr->O, Lr->I, 0); break;
+    default: bp_lua_push_matrix(L, Lr->db, 1, Lr->O, 1); break;
     }
     return 1;
 }
@@ -629,13 +605,13 @@ static int net_grad_biases(lua_State *L) { return push_layer_params(L, 3); }
  * (h, o) or backward (dLoss/dh, dLoss/do) left in layer l, shaped like the
  * last input (one sample: a list; a batch: rows). */
 static int push_kept(lua_State *L, int which) {
-    lnet *n = check_lnet(L, 1);
+    lnet *n = bp_lua_check_lnet(L, 1);
     bp_net *net = n->net;
     bp_layer *Lr = &net->layers[check_layer(L, net, 2) - 1];
     if (net->B == 0) return luaL_error(L, "nothing to show: run net:forward first");
     const double *v = which == 0 ? Lr->h : which == 1 ? Lr->o
                     : which == 2 ? Lr->dh : Lr->dout;
-    push_matrix(L, v, net->B, Lr->O, n->single);
+    bp_lua_push_matrix(L, v, net->B, Lr->O, n->single);
     return 1;
 }
 static int net_h(lua_State *L) { return push_kept(L, 0); }
@@ -645,7 +621,7 @@ static int net_grad_o(lua_State *L) { return push_kept(L, 3); }
 
 /* net:layer(l) -> {inputs=, outputs=, activation=, alpha=} */
 static int net_layer(lua_State *L) {
-    bp_net *net = check_net(L, 1);
+    bp_net *net = bp_lua_check_net(L, 1);
     bp_layer *Lr = &net->layers[check_layer(L, net, 2) - 1];
     lua_createtable(L, 0, 4);
     lua_pushinteger(L, Lr->I);
@@ -661,19 +637,19 @@ static int net_layer(lua_State *L) {
     return 1;
 }
 
-static int net_inputs(lua_State *L) { lua_pushinteger(L, check_net(L, 1)->inputs); return 1; }
-static int net_outputs(lua_State *L) { lua_pushinteger(L, bp_net_outputs(check_net(L, 1))); return 1; }
-static int net_len(lua_State *L) { lua_pushinteger(L, check_net(L, 1)->n_layers); return 1; }
+static int net_inputs(lua_State *L) { lua_pushinteger(L, bp_lua_check_net(L, 1)->inputs); return 1; }
+static int net_outputs(lua_State *L) { lua_pushinteger(L, bp_net_outputs(bp_lua_check_net(L, 1))); return 1; }
+static int net_len(lua_State *L) { lua_pushinteger(L, bp_lua_check_net(L, 1)->n_layers); return 1; }
 static int net_param_count(lua_State *L) {
-    lua_pushinteger(L, (lua_Integer)bp_net_param_count(check_net(L, 1)));
+    lua_pushinteger(L, (lua_Integer)bp_net_param_count(bp_lua_check_net(L, 1)));
     return 1;
 }
-static int net_steps(lua_State *L) { lua_pushinteger(L, check_lnet(L, 1)->steps); return 1; }
+static int net_steps(lua_State *L) { lua_pushinteger(L, bp_lua_check_lnet(L, 1)->steps); return 1; }
 
 /* net:params() -> every weight and bias in the engine's flat order;
  * net:set_params(t) puts them back (a copy of a net, a saved state). */
 static int net_params(lua_State *L) {
-    bp_net *net = check_net(L, 1);
+    bp_net *net = bp_lua_check_net(L, 1);
     size_t N = bp_net_param_count(net);
     double *v = malloc(sizeof(double) * (N ? N : 1));
     if (!v) return luaL_error(L, "out of memory");
@@ -688,10 +664,10 @@ static int net_params(lua_State *L) {
 }
 
 static int net_set_params(lua_State *L) {
-    lnet *n = check_lnet(L, 1);
+    lnet *n = bp_lua_check_lnet(L, 1);
     size_t N = bp_net_param_count(n->net);
     int single;
-    check_matrix(L, 2, (int)N, &n->x, &single, "parameters");
+    bp_lua_check_matrix(L, 2, (int)N, &n->x, &single, "parameters");
     if (!single) return luaL_argerror(L, 2, "expected a flat list of parameters");
     bp_net_params_set(n->net, n->x.v);
     n->net->B = 0; /* kept activations no longer match the weights */
@@ -774,7 +750,7 @@ static bp_optim *check_optim(lua_State *L, int i) {
     return p->o;
 }
 
-static bp_optim *test_optim(lua_State *L, int i) {
+bp_optim *bp_lua_test_optim(lua_State *L, int i) {
     loptim *p = luaL_testudata(L, i, OPTIM_TYPE);
     if (p && !p->o) luaL_error(L, "attempt to use a closed optimizer");
     return p ? p->o : NULL;
@@ -836,7 +812,7 @@ static void check_schedule(lua_State *L, int t, bp_schedule *s) {
 /* bp.optimizer(net, kind [, options]) -> an optimizer for nets shaped like
  * net: "sgd", "adam", "adamw" or "rmsprop", with PyTorch's defaults. */
 static int l_optim_new(lua_State *L) {
-    bp_net *net = check_net(L, 1);
+    bp_net *net = bp_lua_check_net(L, 1);
     const char *kname = luaL_checkstring(L, 2);
     int kind = bp_optim_parse(kname);
     if (kind < 0)
@@ -894,7 +870,7 @@ static int l_optim_new(lua_State *L) {
 /* opt:step(net): one update from the gradients of the last backward */
 static int optim_step(lua_State *L) {
     bp_optim *o = check_optim(L, 1);
-    lnet *n = check_lnet(L, 2);
+    lnet *n = bp_lua_check_lnet(L, 2);
     bp_err e;
     if (bp_optim_step(o, n->net, &e)) return luaL_error(L, "%s", e.msg);
     n->steps++;
@@ -951,7 +927,7 @@ static int optim_state(lua_State *L) {
     const double *v = bp_optim_state(o, which, &n);
     if (!v)
         return luaL_argerror(L, 2, lua_pushfstring(L, "this optimizer keeps no '%s'", which));
-    push_matrix(L, v, 1, (int)n, 1);
+    bp_lua_push_matrix(L, v, 1, (int)n, 1);
     return 1;
 }
 
@@ -962,7 +938,7 @@ static int optim_save(lua_State *L) {
     double *v = malloc(sizeof(double) * n);
     if (!v) return luaL_error(L, "out of memory");
     bp_optim_state_save(o, v);
-    push_matrix(L, v, 1, (int)n, 1);
+    bp_lua_push_matrix(L, v, 1, (int)n, 1);
     free(v);
     return 1;
 }
@@ -1002,7 +978,7 @@ static int optim_tostring(lua_State *L) {
 
 /* bp.clip_grad_norm(net, max_norm) -> the norm before clipping */
 static int l_clip(lua_State *L) {
-    bp_net *net = check_net(L, 1);
+    bp_net *net = bp_lua_check_net(L, 1);
     double m = luaL_checknumber(L, 2);
     luaL_argcheck(L, m > 0, 2, "max_norm must be > 0");
     lua_pushnumber(L, bp_optim_clip(net, m));
@@ -1248,7 +1224,7 @@ static void record_param(lua_State *L, const char *name, int v) {
 }
 
 /* The hot path of train_step's own logging: raises if the database fails. */
-static int log_metric(lua_State *L, const char *name, int64_t step, double v) {
+int bp_lua_log_metric(lua_State *L, const char *name, int64_t step, double v) {
     state *st = STATE(L);
     if (!st->log) return 0;
     bp_err e;
@@ -1286,7 +1262,7 @@ static int l_log(lua_State *L) {
         bp_err e;
         if (bp_runlog_metric(st->log, st->run, name, step, v, &e)) return log_failed(L, &e);
     }
-    if (!isfinite(v) && strcmp(name, "loss") == 0) diverge(L, name, v, step);
+    if (!isfinite(v) && strcmp(name, "loss") == 0) bp_lua_diverge(L, name, v, step);
     lua_pushboolean(L, st->log != NULL);
     return 1;
 }
@@ -1294,7 +1270,7 @@ static int l_log(lua_State *L) {
 /* bp.log_weights(net [, step [, name]]) -> true, or nil, message: a
  * snapshot of every weight and bias, stored exactly */
 static int l_log_weights(lua_State *L) {
-    bp_net *net = check_net(L, 1);
+    bp_net *net = bp_lua_check_net(L, 1);
     int64_t step = opt_step(L, 2);
     const char *name = luaL_optstring(L, 3, NULL);
     state *st = STATE(L);
