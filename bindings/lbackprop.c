@@ -1,8 +1,9 @@
 /* lbackprop.c: the Lua module `backprop`, as Lua's own liolib.c binds files.
  *
- * Two userdata types, each with one metatable: backprop.net (a bp_net plus
+ * Three userdata types, each with one metatable: backprop.net (a bp_net plus
  * the scratch buffers that carry Lua tables into C without an allocation per
- * call) and backprop.loss (a criterion, as in Torch7's nn). Each userdata is
+ * call), backprop.loss (a criterion, as in Torch7's nn) and
+ * backprop.optimizer. Data sets are in ldata.c. Each userdata is
  * created empty before its C object is allocated, so an allocation failure
  * leaves nothing to leak, and one close function serves __gc, __close and
  * :close(), safe to call twice.
@@ -23,24 +24,12 @@
 
 #include "bp_lua.h"
 #include "lbackprop.h"
-#include "bp_net.h"
-#include "bp_optim.h"
-#include "bp_runlog.h"
-
-
-
 
 #define PARAMS_KEY "backprop.params"    /* registry: key -> given string */
 #define READ_KEY "backprop.params_read" /* registry: key -> true once read */
 
 /* ------------------------------------------------------------------------ */
-/* Module state                                                              */
-
-
-
-/* ------------------------------------------------------------------------ */
 /* Tables <-> matrices                                                       */
-
 
 double *bp_lua_buf_reserve(lua_State *L, buf *b, size_t n) {
     if (n > b->cap) {
