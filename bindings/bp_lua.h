@@ -8,6 +8,7 @@
 #ifndef BP_LUA_H
 #define BP_LUA_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #include <lua.h>
@@ -36,6 +37,10 @@ void bp_lua_attach_run(lua_State *L, struct bp_runlog *log, int64_t run,
 
 /* Whether a loss came out NaN or infinite (the script was stopped). */
 int bp_lua_diverged(lua_State *L);
+
+/* A flag the host's signal handler sets: loops that run in C (net:fit)
+ * stop at the next step when it is non-zero, and raise "interrupted". */
+void bp_lua_set_stop_flag(lua_State *L, const volatile sig_atomic_t *flag);
 
 /* Seeds the module's generator (bp.seed does the same from Lua). */
 void bp_lua_seed(lua_State *L, uint64_t seed);

@@ -1187,6 +1187,11 @@ void bp_lua_attach_run(lua_State *L, bp_runlog *log, int64_t run, uint64_t seed)
     bp_rng_seed(&st->rng, seed);
 }
 
+void bp_lua_set_stop_flag(lua_State *L, const volatile sig_atomic_t *flag) {
+    state *st = registry_state(L);
+    if (st) st->stop = flag;
+}
+
 int bp_lua_diverged(lua_State *L) {
     state *st = registry_state(L);
     return st ? st->diverged : 0;

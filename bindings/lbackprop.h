@@ -7,6 +7,7 @@
 #ifndef LBACKPROP_H
 #define LBACKPROP_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,6 +29,10 @@ typedef struct state {
     int64_t run;
     int64_t step;   /* steps taken by any net: bp.log's default step */
     int diverged;   /* a loss came out NaN or infinite */
+    /* Set (non-zero) by the host's signal handler: loops that run in C for
+     * long (net:fit) check it at every step, since the Lua hook that stops a
+     * script only fires between Lua instructions. NULL: nothing to check. */
+    const volatile sig_atomic_t *stop;
 } state;
 
 /* The state is upvalue 1 of every function and method of the module. */

@@ -299,6 +299,7 @@ static int pmain(lua_State *L) {
     luaL_checkversion(L);
     luaL_openlibs(L);
     preload_module(L);
+    bp_lua_set_stop_flag(L, &interrupted);
     const char *cmd = argv[1];
     if (!strcmp(cmd, "run")) return cmd_run(L, argc, argv);
     if (!strcmp(cmd, "lua")) return cmd_lua(L, argc, argv);
