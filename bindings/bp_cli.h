@@ -1,0 +1,53 @@
+/* bp_cli.h: backprop's database commands: runs, show, query, rm, export.
+ *
+ * Each takes the database path (NULL: bp_runlog_default_path(NULL), that is
+ * $BACKPROP_DB or results/runs.db), the arguments after the command's name,
+ * and the streams to write to. `--db PATH` (or --db=PATH) among the
+ * arguments overrides db. Each returns the process's exit status: 0 on
+ * success, 1 on any error, after printing one line "backprop: <what went
+ * wrong>" to err (the caller adds nothing). Numbers are printed readably
+ * (%.6g) in tables and exactly (the shortest text that reads back as the
+ * same double) in CSV and JSON.
+ *
+ *   runs [--status S]... [--name GLOB] [--param KEY<OP>VALUE]... [--limit N | --all]
+ *       Recent runs, newest first (20 unless --limit or --all), one line
+ *       each: id, name, status, parameters, final and best loss, steps,
+ *       duration. OP is one of = != < <= > >=, and VALUE compares as a number
+ *       when it is one: --param 'lr<0.05' --param hidden=4.
+ *   show ID
+ *       One run whole: its record, parameters, tags, notes, error and
+ *       traceback, every metric summarised, the loss curve at about ten
+ *       steps, and its snapshots.
+ *   query [--csv | --json | --table] SQL...
+ *       Runs SQL (the arguments joined by spaces) on a read-only connection
+ *       with bp_weights (bp_sqlext.h) loaded; prints an aligned table, CSV
+ *       with a header line, or a JSON array of objects (NaN, Inf and NULL
+ *       are null in JSON, which has no NaN; BLOBs are hex strings). SQLite's
+ *       own message for bad SQL or for any attempt to write.
+ *   rm [--force] ID...
+ *       Deletes runs with everything they logged, all or none; a run still
+ *       running needs --force.
+ *   export ID [--csv] [-o FILE]
+ *       A run's metrics as CSV: a column `step`, then one column per metric
+ *       (sorted by name); an empty cell where a metric was not logged; NaN
+ *       and infinities as nan, inf, -inf. */
+#ifndef BP_CLI_H
+#define BP_CLI_H
+
+#include <stdio.h>
+
+int bp_cli_runs(const char *db, int argc, char **argv, FILE *out, FILE *err);
+int bp_cli_show(const char *db, int argc, char **argv, FILE *out, FILE *err);
+int bp_cli_query(const char *db, int argc, char **argv, FILE *out, FILE *err);
+int bp_cli_rm(const char *db, int argc, char **argv, FILE *out, FILE *err);
+int bp_cli_export(const char *db, int argc, char **argv, FILE *out, FILE *err);
+
+/* Runs command cmd ("runs", "show", "query", "rm" or "export") as above.
+ * Returns -1, printing nothing, when cmd is none of them. */
+int bp_cli_main(const char *cmd, const char *db, int argc, char **argv, FILE *out,
+                FILE *err);
+
+/* One line per command, for the host's usage text. */
+void bp_cli_usage(FILE *out);
+
+#endif

@@ -1,0 +1,168 @@
+/* bp_runlog.h: the run log, every run of backprop recorded in SQLite.
+ *
+ * One database (results/runs.db unless --db or BACKPROP_DB say otherwise)
+ * holds every run: its script, parameters, metrics, weight snapshots, tags
+ * and notes. The schema, its views and the reasons behind them are described
+ * at the top of runlog.c; tests/queries.sql shows how to ask it questions.
+ *
+ * Metrics are the hot path: bp_runlog_metric only appends to a buffer in
+ * memory, and a background writer thread commits the buffer in one short
+ * transaction at least every 0.7 s (so a run killed with SIGKILL loses less
+ * than a second) or as soon as it holds 65,536 rows. Everything else (runs,
+ * parameters, snapshots, tags, notes) is committed before the call returns.
+ * Transactions stay short so that several processes can share a database.
+ *
+ * A bp_runlog is used from one thread at a time (its writer thread aside,
+ * which blocks every signal so that signals reach the caller's threads).
+ * No function here may be called from a signal handler: a host sets a flag
+ * there and calls bp_runlog_end from its normal code.
+ *
+ * Every fallible function returns 0 (or an id) on success and -1 on failure
+ * with one sentence in *e (e may be NULL). Messages name the database file. */
+#ifndef BP_RUNLOG_H
+#define BP_RUNLOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bp_err.h"
+
+/* The schema version this build writes (PRAGMA user_version). */
+#define BP_RUNLOG_SCHEMA 2
+/* PRAGMA application_id of a backprop database: "BPRL". */
+#define BP_RUNLOG_APP_ID 0x4250524c
+
+typedef struct bp_runlog bp_runlog;
+struct sqlite3;
+
+/* The database to use: opt when it is neither NULL nor empty (the --db
+ * option), else $BACKPROP_DB when set and not empty, else "results/runs.db".
+ * The result is opt, getenv's string or a literal: do not free it. */
+const char *bp_runlog_default_path(const char *opt);
+
+/* Flags of bp_runlog_open. */
+enum {
+    BP_RUNLOG_READONLY = 1,  /* read only; the file must exist and be current */
+    BP_RUNLOG_MUSTEXIST = 2, /* fail instead of creating a new database */
+};
+
+/* Opens (or creates) the run log at path.
+ * Writable (flags without BP_RUNLOG_READONLY): creates the missing parent
+ * directories, creates the schema in a new or empty file, migrates an older
+ * one, sets WAL mode, and marks 'crashed' every run left 'running' on this
+ * host by a process that no longer exists.
+ * Read-only: opens with SQLITE_OPEN_READONLY and PRAGMA query_only.
+ * Both register bp_weights (bp_sqlext.h) and turn on foreign keys.
+ * Returns NULL, without creating or modifying any file, when the file is not
+ * a backprop database ("PATH: not a backprop database (file is not a
+ * database)"), was written by a newer backprop ("PATH: database schema
+ * version N is newer than this backprop understands (M); upgrade backprop"),
+ * or cannot be created. Close with bp_runlog_close. */
+bp_runlog *bp_runlog_open(const char *path, int flags, bp_err *e);
+
+/* Commits what is buffered, stops the writer thread, closes; accepts NULL.
+ * A run not ended stays 'running' (and is shown as crashed once its process
+ * is gone): call bp_runlog_end first. */
+void bp_runlog_close(bp_runlog *log);
+
+/* The path given to bp_runlog_open and the SQLite connection, for readers
+ * (the CLI). Do not close the connection; do not use it while another thread
+ * calls into the log. */
+const char *bp_runlog_path(const bp_runlog *log);
+struct sqlite3 *bp_runlog_sqlite(bp_runlog *log);
+
+/* What bp_runlog_begin records about a run. Every pointer may be NULL. */
+typedef struct bp_run_info {
+    const char *name;        /* NULL: the script's file name without .lua */
+    const char *script_path; /* as given on the command line */
+    const char *script_text; /* stored once per distinct text */
+    const char *command;     /* the command line, for `backprop show` */
+    int has_seed;            /* 0: the seed is unknown (NULL) for now */
+    int64_t seed;
+    const char *host; /* NULL: gethostname() */
+    long pid;         /* 0: getpid() */
+    const char *version; /* NULL: this build's BP_VERSION */
+} bp_run_info;
+
+/* Starts a run: status 'running', started now. Returns its id (> 0), or -1. */
+int64_t bp_runlog_begin(bp_runlog *log, const bp_run_info *info, bp_err *e);
+
+/* Change the seed or the name of a run (a script may set them late). */
+int bp_runlog_set_seed(bp_runlog *log, int64_t run, int64_t seed, bp_err *e);
+int bp_runlog_set_name(bp_runlog *log, int64_t run, const char *name, bp_err *e);
+
+/* Records parameter key of a run, with its type (integers and reals compare
+ * as numbers in SQL, so `value < 0.05` works; a bool is stored as 0 or 1
+ * with type 'bool'). Recording a key again replaces its value; repeating
+ * the same key and value costs no write. key must not be NULL or empty. */
+int bp_runlog_param_int(bp_runlog *log, int64_t run, const char *key,
+                        int64_t value, bp_err *e);
+int bp_runlog_param_real(bp_runlog *log, int64_t run, const char *key,
+                         double value, bp_err *e);
+int bp_runlog_param_text(bp_runlog *log, int64_t run, const char *key,
+                         const char *value, bp_err *e);
+int bp_runlog_param_bool(bp_runlog *log, int64_t run, const char *key,
+                         int value, bp_err *e);
+
+/* Logs metric `name` (any name: "loss", "accuracy", "lr"...) of a run at a
+ * step. Buffered; NaN and +-Inf are kept (NaN is read back as NaN). Logging
+ * the same name and step again replaces the value. Fails when the name is
+ * empty, or to report a failure of the writer thread since the last call
+ * (the rows it could not write are kept and retried). */
+int bp_runlog_metric(bp_runlog *log, int64_t run, const char *name,
+                     int64_t step, double value, bp_err *e);
+
+/* Logs the weights and biases of a network at a step, exactly. sizes holds
+ * n_layers + 1 widths (inputs, then each layer's outputs); params holds
+ * n_params values in the engine's flat order (bp_net_params_get: layer by
+ * layer, W row by row, W[n*I + i] = w_{l,n+1,i+1}, then the biases).
+ * float32 != 0 stores them rounded to float (4 bytes each) instead of 8.
+ * name tells several networks apart (NULL: "net"); a second snapshot with the
+ * same run, name and step replaces the first. Fails (writing nothing) when
+ * n_params does not match the sizes. */
+int bp_runlog_snapshot(bp_runlog *log, int64_t run, int64_t step,
+                       const char *name, int n_layers, const int *sizes,
+                       const double *params, size_t n_params, int float32,
+                       bp_err *e);
+
+/* Tags (key, optional value; setting a key again replaces its value) and
+ * free-text notes (kept in order, with their time). */
+int bp_runlog_tag(bp_runlog *log, int64_t run, const char *key,
+                  const char *value, bp_err *e);
+int bp_runlog_note(bp_runlog *log, int64_t run, const char *text, bp_err *e);
+
+/* Commits the buffered metrics now. Returns -1 if that fails (the rows are
+ * kept for the next try) or if the writer thread failed since the last call. */
+int bp_runlog_flush(bp_runlog *log, bp_err *e);
+
+/* Ends a run: flushes, then sets its status ("completed", "failed",
+ * "interrupted", "diverged" or "crashed"), end time, and the error message
+ * and traceback (both may be NULL). Returns -1 for another status or an
+ * unknown run. */
+int bp_runlog_end(bp_runlog *log, int64_t run, const char *status,
+                  const char *message, const char *traceback, bp_err *e);
+
+/* Reading back (each flushes first, so a run sees its own writes).
+ *
+ * bp_runlog_metric_get: the values of metric `name` in run, by step; *steps
+ * and *values are malloc'd arrays of *n entries for the caller to free (both
+ * NULL when n is 0). A NaN that was logged comes back as NaN. */
+int bp_runlog_metric_get(bp_runlog *log, int64_t run, const char *name,
+                         int64_t **steps, double **values, size_t *n,
+                         bp_err *e);
+
+/* bp_runlog_snapshot_get: the snapshot `name` (NULL: "net") of run at step,
+ * or its latest when step < 0. Fills *step_out (may be NULL), *n_layers,
+ * *sizes (malloc'd, n_layers + 1), *params and *n_params (malloc'd, as
+ * doubles); the caller frees sizes and params. -1 when there is none. */
+int bp_runlog_snapshot_get(bp_runlog *log, int64_t run, const char *name,
+                           int64_t step, int64_t *step_out, int *n_layers,
+                           int **sizes, double **params, size_t *n_params,
+                           bp_err *e);
+
+/* Marks 'crashed' every run left 'running' on this host whose process is
+ * gone (or whose pid now belongs to a process started after the run).
+ * Returns how many it marked, or -1. bp_runlog_open does it already. */
+int bp_runlog_reap(bp_runlog *log, bp_err *e);
+
+#endif

@@ -1,0 +1,38 @@
+/* bp_sqlext.h: backprop's SQL functions, for its own connections and, built
+ * as bpsql.so, for the stock sqlite3 shell (`.load build/bpsql`).
+ *
+ * bp_weights(data, shape) is a table-valued function that unpacks a weight
+ * snapshot (snapshots.data, snapshots.shape) into one row per parameter:
+ *
+ *   layer   1-based layer l
+ *   neuron  1-based neuron n of that layer
+ *   input   1-based input i of the neuron; NULL for a bias
+ *   kind    'w' for a weight, 'b' for a bias
+ *   name    the lecture's name: 'w211' is w_{2,1,1}, 'b21' is b_{2,1}; when
+ *           an index is above 9 the indexes are separated by '_':
+ *           'w2_10_3', 'b1_12'
+ *   value   the value (REAL; NULL for a NaN, which SQLite cannot hold)
+ *   idx     0-based position in the engine's flat order
+ *
+ * Whether the data is float64 or float32 follows from its length. The history
+ * of one weight is one SELECT:
+ *   SELECT s.step, w.value FROM snapshots s, bp_weights(s.data, s.shape) w
+ *   WHERE s.run_id = 7 AND w.name = 'w211' ORDER BY s.step;
+ * An equality on name or layer is used to unpack only what it selects. */
+#ifndef BP_SQLEXT_H
+#define BP_SQLEXT_H
+
+struct sqlite3;
+
+/* Most widths a shape may list (layers + 1). */
+#define BP_SHAPE_MAX 257
+
+/* Registers bp_weights on db. Returns an SQLite result code (0 = SQLITE_OK). */
+int bp_sqlext_register(struct sqlite3 *db);
+
+/* Parses a shape "784,128,64,10" into sizes (at most max entries, each
+ * >= 1). Returns the number of entries (>= 2), or -1 if the text is not such
+ * a list. */
+int bp_shape_parse(const char *text, int *sizes, int max);
+
+#endif

@@ -1,0 +1,891 @@
+/* cli.c: the database commands of backprop (see bp_cli.h).
+ *
+ * They are library functions writing to the streams they are given, not a
+ * program: so the host runs them, and tests/test_cli.c checks their output
+ * text exactly. Every read goes through the views and tables documented in
+ * runlog.c; `query` alone runs the user's SQL, on a connection that SQLite
+ * itself keeps read-only (SQLITE_OPEN_READONLY and PRAGMA query_only). */
+#define _XOPEN_SOURCE 700
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "bp_cli.h"
+#include "bp_runlog.h"
+
+static int fail(FILE *err, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+static int fail(FILE *err, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("backprop: ", err);
+    vfprintf(err, fmt, ap);
+    fputc('\n', err);
+    va_end(ap);
+    return 1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Formatting                                                                */
+
+/* The shortest of %.15g, %.16g, %.17g that reads back as v: exact, and 0.1
+ * stays "0.1". */
+static void fmt_exact(char *buf, size_t cap, double v) {
+    if (isnan(v)) {
+        snprintf(buf, cap, "nan");
+        return;
+    }
+    if (isinf(v)) {
+        snprintf(buf, cap, v > 0 ? "inf" : "-inf");
+        return;
+    }
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, cap, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) return;
+    }
+}
+
+static void fmt_short(char *buf, size_t cap, double v) {
+    if (isnan(v)) snprintf(buf, cap, "nan");
+    else if (isinf(v)) snprintf(buf, cap, v > 0 ? "inf" : "-inf");
+    else snprintf(buf, cap, "%.6g", v);
+}
+
+static void fmt_duration(char *buf, size_t cap, double s) {
+    if (s < 60) snprintf(buf, cap, "%.1fs", s);
+    else if (s < 3600) snprintf(buf, cap, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
+    else snprintf(buf, cap, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
+}
+
+/* An aligned table: every cell is kept until the widths are known. */
+typedef struct table {
+    int ncol;
+    size_t n, cap; /* cells, header included */
+    char **cell;
+    unsigned char *right; /* per column: align right (numbers) */
+} table;
+
+static int table_init(table *t, int ncol) {
+    memset(t, 0, sizeof *t);
+    t->ncol = ncol;
+    t->right = calloc((size_t)(ncol > 0 ? ncol : 1), 1);
+    return t->right ? 0 : -1;
+}
+
+static int table_put(table *t, const char *s) {
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? 2 * t->cap : 64;
+        char **v = realloc(t->cell, cap * sizeof *v);
+        if (!v) return -1;
+        t->cell = v, t->cap = cap;
+    }
+    char *copy = strdup(s ? s : "");
+    if (!copy) return -1;
+    t->cell[t->n++] = copy;
+    return 0;
+}
+
+/* Characters on screen: UTF-8 continuation bytes take no room. */
+static size_t width_of(const char *s) {
+    size_t w = 0;
+    for (; *s; s++) w += ((unsigned char)*s & 0xC0) != 0x80;
+    return w;
+}
+
+/* Prints the table, every line indented by `indent` spaces. */
+static void table_print(const table *t, FILE *out, int indent) {
+    size_t *w = calloc((size_t)t->ncol, sizeof *w);
+    if (!w) return;
+    for (size_t k = 0; k < t->n; k++) {
+        size_t cw = width_of(t->cell[k]);
+        if (cw > w[k % t->ncol]) w[k % t->ncol] = cw;
+    }
+    for (size_t k = 0; k < t->n; k++) {
+        int c = (int)(k % t->ncol);
+        size_t pad = w[c] - width_of(t->cell[k]);
+        int last = c == t->ncol - 1;
+        if (c) fputs("  ", out);
+        else fprintf(out, "%*s", indent, "");
+        if (t->right[c]) fprintf(out, "%*s%s", (int)pad, "", t->cell[k]);
+        else fprintf(out, "%s%*s", t->cell[k], last ? 0 : (int)pad, "");
+        if (last) fputc('\n', out);
+    }
+    free(w);
+}
+
+static void table_free(table *t) {
+    for (size_t k = 0; k < t->n; k++) free(t->cell[k]);
+    free(t->cell);
+    free(t->right);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Arguments                                                                 */
+
+/* Removes --db PATH / --db=PATH from argv, returning the path to use. */
+static const char *take_db(const char *db, int *argc, char **argv, FILE *err, int *bad) {
+    int j = 0;
+    for (int k = 0; k < *argc; k++) {
+        if (strcmp(argv[k], "--db") == 0) {
+            if (k + 1 == *argc) {
+                *bad = fail(err, "--db needs a path");
+                return NULL;
+            }
+            db = argv[++k];
+        } else if (strncmp(argv[k], "--db=", 5) == 0) {
+            db = argv[k] + 5;
+        } else {
+            argv[j++] = argv[k];
+        }
+    }
+    *argc = j;
+    return bp_runlog_default_path(db);
+}
+
+static int parse_id(const char *s, int64_t *id) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < 1) return -1;
+    *id = v;
+    return 0;
+}
+
+static bp_runlog *open_log(const char *path, int flags, FILE *err) {
+    bp_err e;
+    bp_runlog *log = bp_runlog_open(path, flags, &e);
+    if (!log) fail(err, "%s", e.msg);
+    return log;
+}
+
+/* Binds text as the number it spells, if it spells one (so that lr=0.1
+ * matches the REAL 0.1), as 1/0 for true/false, else as text. */
+static void bind_value(sqlite3_stmt *st, int k, const char *s) {
+    char *end;
+    errno = 0;
+    long long i = strtoll(s, &end, 10);
+    if (*s && !*end && !errno) {
+        sqlite3_bind_int64(st, k, i);
+        return;
+    }
+    double d = strtod(s, &end);
+    if (*s && !*end) sqlite3_bind_double(st, k, d);
+    else if (strcmp(s, "true") == 0) sqlite3_bind_int(st, k, 1);
+    else if (strcmp(s, "false") == 0) sqlite3_bind_int(st, k, 0);
+    else sqlite3_bind_text(st, k, s, -1, SQLITE_TRANSIENT);
+}
+
+/* ------------------------------------------------------------------------ */
+/* runs                                                                      */
+
+typedef struct param_filter {
+    char key[128];
+    char op[3];
+    const char *value;
+} param_filter;
+
+static int parse_param_filter(const char *s, param_filter *f) {
+    size_t k = strcspn(s, "<>=!");
+    if (k == 0 || k >= sizeof f->key || !s[k]) return -1;
+    memcpy(f->key, s, k);
+    f->key[k] = '\0';
+    size_t n = strspn(s + k, "<>=!");
+    static const char *const ops[] = {"=", "==", "!=", "<", "<=", ">", ">="};
+    int ok = 0;
+    for (size_t j = 0; j < sizeof ops / sizeof *ops; j++)
+        ok |= strlen(ops[j]) == n && strncmp(ops[j], s + k, n) == 0;
+    if (!ok) return -1;
+    memcpy(f->op, s + k, n);
+    f->op[n] = '\0';
+    f->value = s + k + n;
+    return 0;
+}
+
+int bp_cli_runs(const char *db, int argc, char **argv, FILE *out, FILE *err) {
+    int bad = 0;
+    const char *path = take_db(db, &argc, argv, err, &bad);
+    if (bad) return 1;
+    const char *status[16], *name = NULL;
+    param_filter params[16];
+    int n_status = 0, n_params = 0;
+    long long limit = 20;
+    for (int k = 0; k < argc; k++) {
+        const char *a = argv[k];
+        int has = k + 1 < argc;
+        if (strcmp(a, "--all") == 0) {
+            limit = -1;
+        } else if (strcmp(a, "--status") == 0 && has) {
+            if (n_status == 16) return fail(err, "runs: too many --status");
+            status[n_status++] = argv[++k];
+        } else if (strcmp(a, "--name") == 0 && has) {
+            name = argv[++k];
+        } else if (strcmp(a, "--param") == 0 && has) {
+            if (n_params == 16) return fail(err, "runs: too many --param");
+            if (parse_param_filter(argv[++k], &params[n_params]))
+                return fail(err, "runs: --param wants KEY=VALUE (or != < <= > >=), not '%s'",
+                            argv[k]);
+            n_params++;
+        } else if (strcmp(a, "--limit") == 0 && has) {
+            char *end;
+            limit = strtoll(argv[++k], &end, 10);
+            if (*end || limit < 1)
+                return fail(err, "runs: --limit wants a positive number, not '%s'", argv[k]);
+        } else {
+            return fail(err, "runs: unknown argument '%s' (--status S, --name GLOB,"
+                             " --param KEY=VALUE, --limit N, --all)", a);
+        }
+    }
+    bp_runlog *log = open_log(path, BP_RUNLOG_MUSTEXIST, err);
+    if (!log) return 1;
+    sqlite3 *s = bp_runlog_sqlite(log);
+
+    char sql[4096];
+    size_t n = (size_t)snprintf(
+        sql, sizeof sql,
+        "SELECT s.id, s.name, s.status, s.params, s.final_loss, s.best_loss, s.steps,"
+        " s.duration_s, (SELECT m.value IS NULL FROM metrics m JOIN metric_names n"
+        " ON n.id = m.name_id WHERE m.run_id = s.id AND n.name = 'loss'"
+        " ORDER BY m.step DESC LIMIT 1) FROM run_summary s WHERE 1");
+    if (n_status) {
+        n += (size_t)snprintf(sql + n, sizeof sql - n, " AND s.status IN (?");
+        for (int k = 1; k < n_status; k++) n += (size_t)snprintf(sql + n, sizeof sql - n, ", ?");
+        n += (size_t)snprintf(sql + n, sizeof sql - n, ")");
+    }
+    if (name) n += (size_t)snprintf(sql + n, sizeof sql - n, " AND s.name GLOB ?");
+    for (int k = 0; k < n_params; k++)
+        n += (size_t)snprintf(sql + n, sizeof sql - n,
+                              " AND EXISTS (SELECT 1 FROM params p WHERE p.run_id = s.id"
+                              " AND p.key = ? AND p.value %s ?)",
+                              params[k].op);
+    snprintf(sql + n, sizeof sql - n, " ORDER BY s.id DESC LIMIT %lld", limit);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s, sql, -1, &st, NULL) != SQLITE_OK) {
+        fail(err, "%s: %s", path, sqlite3_errmsg(s));
+        bp_runlog_close(log);
+        return 1;
+    }
+    int b = 1;
+    for (int k = 0; k < n_status; k++) sqlite3_bind_text(st, b++, status[k], -1, SQLITE_STATIC);
+    if (name) sqlite3_bind_text(st, b++, name, -1, SQLITE_STATIC);
+    for (int k = 0; k < n_params; k++) {
+        sqlite3_bind_text(st, b++, params[k].key, -1, SQLITE_STATIC);
+        bind_value(st, b++, params[k].value);
+    }
+    table t;
+    int rc = 0, rows = 0, r;
+    if (table_init(&t, 8)) return fail(err, "out of memory");
+    const char *head[] = {"id", "name", "status", "params", "final", "best", "steps", "duration"};
+    for (int c = 0; c < 8; c++) table_put(&t, head[c]);
+    t.right[0] = t.right[4] = t.right[5] = t.right[6] = t.right[7] = 1;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        char buf[64];
+        rows++;
+        snprintf(buf, sizeof buf, "%lld", (long long)sqlite3_column_int64(st, 0));
+        table_put(&t, buf);
+        table_put(&t, (const char *)sqlite3_column_text(st, 1));
+        table_put(&t, (const char *)sqlite3_column_text(st, 2));
+        table_put(&t, (const char *)sqlite3_column_text(st, 3));
+        for (int c = 4; c <= 5; c++) {
+            if (sqlite3_column_type(st, c) != SQLITE_NULL)
+                fmt_short(buf, sizeof buf, sqlite3_column_double(st, c));
+            else
+                snprintf(buf, sizeof buf, c == 4 && sqlite3_column_int(st, 8) ? "nan" : "-");
+            table_put(&t, buf);
+        }
+        if (sqlite3_column_type(st, 6) == SQLITE_NULL) snprintf(buf, sizeof buf, "-");
+        else snprintf(buf, sizeof buf, "%lld", (long long)sqlite3_column_int64(st, 6));
+        table_put(&t, buf);
+        if (sqlite3_column_type(st, 7) == SQLITE_NULL) snprintf(buf, sizeof buf, "-");
+        else fmt_duration(buf, sizeof buf, sqlite3_column_double(st, 7));
+        table_put(&t, buf);
+    }
+    if (r != SQLITE_DONE) rc = fail(err, "%s: %s", path, sqlite3_errmsg(s));
+    else if (rows) table_print(&t, out, 0);
+    else fprintf(out, "no runs\n");
+    table_free(&t);
+    sqlite3_finalize(st);
+    bp_runlog_close(log);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* show                                                                      */
+
+static void show_line(FILE *out, const char *key, const char *value) {
+    if (value && *value) fprintf(out, "  %-9s %s\n", key, value);
+}
+
+/* Prints an indented block of text (a traceback), line by line. */
+static void show_block(FILE *out, const char *title, const char *text) {
+    if (!text || !*text) return;
+    fprintf(out, "%s:\n", title);
+    for (const char *p = text; *p;) {
+        size_t n = strcspn(p, "\n");
+        fprintf(out, "  %.*s\n", (int)n, p);
+        p += n + (p[n] == '\n');
+    }
+}
+
+static int show_run(sqlite3 *s, const char *path, int64_t id, FILE *out, FILE *err) {
+    sqlite3_stmt *st = NULL;
+    int rc = 1;
+    char buf[256];
+#define PREP(sql)                                                              \
+    do {                                                                       \
+        sqlite3_finalize(st);                                                  \
+        st = NULL;                                                             \
+        if (sqlite3_prepare_v2(s, sql, -1, &st, NULL) != SQLITE_OK) goto sqlerr; \
+        sqlite3_bind_int64(st, 1, id);                                         \
+    } while (0)
+#define TEXT(c) ((const char *)sqlite3_column_text(st, c))
+    PREP("SELECT r.name, r.status, r.script_path, sc.hash, length(sc.text), r.command,"
+         " r.seed, strftime('%Y-%m-%d %H:%M:%f', r.started, 'unixepoch'),"
+         " strftime('%Y-%m-%d %H:%M:%f', r.ended, 'unixepoch'), su.duration_s,"
+         " r.host, r.pid, r.version, su.params, r.message, r.traceback"
+         " FROM runs r JOIN run_summary su ON su.id = r.id"
+         " LEFT JOIN scripts sc ON sc.id = r.script_id WHERE r.id = ?");
+    int r = sqlite3_step(st);
+    if (r == SQLITE_DONE) {
+        fail(err, "%s: no run %lld", path, (long long)id);
+        goto out;
+    }
+    if (r != SQLITE_ROW) goto sqlerr;
+    fprintf(out, "run %lld: %s\n", (long long)id, TEXT(0));
+    show_line(out, "status", TEXT(1));
+    if (TEXT(2) && TEXT(3))
+        snprintf(buf, sizeof buf, "%s (%d bytes, fnv1a %s)", TEXT(2), sqlite3_column_int(st, 4),
+                 TEXT(3));
+    else
+        snprintf(buf, sizeof buf, "%s", TEXT(2) ? TEXT(2) : "");
+    show_line(out, "script", buf);
+    show_line(out, "command", TEXT(5));
+    show_line(out, "seed", TEXT(6));
+    if (TEXT(7)) snprintf(buf, sizeof buf, "%s UTC", TEXT(7));
+    show_line(out, "started", TEXT(7) ? buf : NULL);
+    if (TEXT(8)) snprintf(buf, sizeof buf, "%s UTC", TEXT(8));
+    show_line(out, "ended", TEXT(8) ? buf : NULL);
+    if (sqlite3_column_type(st, 9) != SQLITE_NULL) {
+        fmt_duration(buf, sizeof buf, sqlite3_column_double(st, 9));
+        show_line(out, "duration", buf);
+    }
+    if (TEXT(10)) {
+        snprintf(buf, sizeof buf, "%s (pid %lld)", TEXT(10), (long long)sqlite3_column_int64(st, 11));
+        show_line(out, "host", buf);
+    }
+    show_line(out, "version", TEXT(12));
+    show_line(out, "params", TEXT(13));
+    show_line(out, "error", TEXT(14));
+    show_block(out, "traceback", TEXT(15));
+
+    PREP("SELECT group_concat(CASE WHEN value IS NULL THEN key ELSE key || '=' || value END,"
+         " ', ') FROM (SELECT key, value FROM tags WHERE run_id = ? ORDER BY key)");
+    if (sqlite3_step(st) != SQLITE_ROW) goto sqlerr;
+    if (TEXT(0)) {
+        fprintf(out, "tags:\n");
+        fprintf(out, "  %s\n", TEXT(0));
+    }
+
+    PREP("SELECT strftime('%Y-%m-%d %H:%M:%S', time, 'unixepoch'), text FROM notes"
+         " WHERE run_id = ? ORDER BY id");
+    for (int k = 0; (r = sqlite3_step(st)) == SQLITE_ROW; k++) {
+        if (k == 0) fprintf(out, "notes:\n");
+        fprintf(out, "  %s  %s\n", TEXT(0), TEXT(1));
+    }
+    if (r != SQLITE_DONE) goto sqlerr;
+
+    /* Every metric in one line: how many values, over which steps, the last,
+     * the least and the greatest, and how many were NaN. */
+    PREP("SELECT n.name, count(*), min(m.step), max(m.step),"
+         " (SELECT m2.value FROM metrics m2 WHERE m2.run_id = m.run_id"
+         "  AND m2.name_id = m.name_id ORDER BY m2.step DESC LIMIT 1),"
+         " min(m.value), max(m.value), sum(m.value IS NULL),"
+         " (SELECT m2.value IS NULL FROM metrics m2 WHERE m2.run_id = m.run_id"
+         "  AND m2.name_id = m.name_id ORDER BY m2.step DESC LIMIT 1)"
+         " FROM metrics m JOIN metric_names n ON n.id = m.name_id"
+         " WHERE m.run_id = ? GROUP BY m.name_id ORDER BY n.name");
+    table t;
+    if (table_init(&t, 7)) goto out;
+    const char *head[] = {"metric", "values", "steps", "last", "min", "max", "nan"};
+    for (int c = 0; c < 7; c++) table_put(&t, head[c]);
+    for (int c = 1; c < 7; c++) t.right[c] = 1;
+    int metrics = 0;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        metrics++;
+        table_put(&t, TEXT(0));
+        table_put(&t, TEXT(1));
+        snprintf(buf, sizeof buf, "%lld..%lld", (long long)sqlite3_column_int64(st, 2),
+                 (long long)sqlite3_column_int64(st, 3));
+        table_put(&t, buf);
+        for (int c = 4; c <= 6; c++) {
+            if (sqlite3_column_type(st, c) == SQLITE_NULL)
+                snprintf(buf, sizeof buf, c == 4 && sqlite3_column_int(st, 8) ? "nan" : "-");
+            else
+                fmt_short(buf, sizeof buf, sqlite3_column_double(st, c));
+            table_put(&t, buf);
+        }
+        table_put(&t, TEXT(7));
+    }
+    if (r != SQLITE_DONE) {
+        table_free(&t);
+        goto sqlerr;
+    }
+    if (metrics) {
+        fprintf(out, "metrics:\n");
+        table_print(&t, out, 2);
+    }
+    table_free(&t);
+
+    /* The loss curve at about ten evenly spaced points, and its minimum. */
+    PREP("SELECT step, value FROM (SELECT m.step AS step, m.value AS value,"
+         " row_number() OVER (ORDER BY m.step) AS k, count(*) OVER () AS n"
+         " FROM metrics m JOIN metric_names nm ON nm.id = m.name_id"
+         " WHERE m.run_id = ? AND nm.name = 'loss')"
+         " WHERE (k - 1) % max(1, (n - 1) / 9) = 0 OR k = n ORDER BY step");
+    for (int k = 0; (r = sqlite3_step(st)) == SQLITE_ROW; k++) {
+        if (k == 0) fprintf(out, "loss curve:\n");
+        if (sqlite3_column_type(st, 1) == SQLITE_NULL) snprintf(buf, sizeof buf, "nan");
+        else fmt_short(buf, sizeof buf, sqlite3_column_double(st, 1));
+        fprintf(out, "  %10lld  %s\n", (long long)sqlite3_column_int64(st, 0), buf);
+    }
+    if (r != SQLITE_DONE) goto sqlerr;
+    PREP("SELECT m.step, m.value FROM metrics m JOIN metric_names nm ON nm.id = m.name_id"
+         " WHERE m.run_id = ? AND nm.name = 'loss' AND m.value IS NOT NULL"
+         " ORDER BY m.value, m.step LIMIT 1");
+    if ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        fmt_short(buf, sizeof buf, sqlite3_column_double(st, 1));
+        fprintf(out, "  best %s at step %lld\n", buf, (long long)sqlite3_column_int64(st, 0));
+    } else if (r != SQLITE_DONE) {
+        goto sqlerr;
+    }
+
+    PREP("SELECT name, count(*), group_concat(step, ', '), shape, dtype FROM"
+         " (SELECT * FROM snapshots WHERE run_id = ? ORDER BY name, step)"
+         " GROUP BY name ORDER BY name");
+    for (int k = 0; (r = sqlite3_step(st)) == SQLITE_ROW; k++) {
+        if (k == 0) fprintf(out, "snapshots:\n");
+        int count = sqlite3_column_int(st, 1);
+        fprintf(out, "  %s: %d at step%s %s; shape %s, %s\n", TEXT(0), count,
+                count == 1 ? "" : "s", TEXT(2), TEXT(3), TEXT(4));
+    }
+    if (r != SQLITE_DONE) goto sqlerr;
+    rc = 0;
+    goto out;
+sqlerr:
+    fail(err, "%s: %s", path, sqlite3_errmsg(s));
+out:
+    sqlite3_finalize(st);
+    return rc;
+#undef PREP
+#undef TEXT
+}
+
+int bp_cli_show(const char *db, int argc, char **argv, FILE *out, FILE *err) {
+    int bad = 0;
+    const char *path = take_db(db, &argc, argv, err, &bad);
+    if (bad) return 1;
+    int64_t id;
+    if (argc != 1) return fail(err, "show wants one run id");
+    if (parse_id(argv[0], &id)) return fail(err, "show: '%s' is not a run id", argv[0]);
+    bp_runlog *log = open_log(path, BP_RUNLOG_MUSTEXIST, err);
+    if (!log) return 1;
+    int rc = show_run(bp_runlog_sqlite(log), path, id, out, err);
+    bp_runlog_close(log);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* query                                                                     */
+
+enum { FMT_TABLE, FMT_CSV, FMT_JSON };
+
+static void csv_text(FILE *out, const char *s) {
+    if (!s[strcspn(s, ",\"\r\n")]) {
+        fputs(s, out);
+        return;
+    }
+    fputc('"', out);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', out);
+        fputc(*s, out);
+    }
+    fputc('"', out);
+}
+
+static void json_text(FILE *out, const char *s) {
+    fputc('"', out);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') fprintf(out, "\\%c", c);
+        else if (c == '\n') fputs("\\n", out);
+        else if (c == '\t') fputs("\\t", out);
+        else if (c == '\r') fputs("\\r", out);
+        else if (c < 0x20) fprintf(out, "\\u%04x", c);
+        else fputc(c, out);
+    }
+    fputc('"', out);
+}
+
+/* A column's value as text for one format; NULL for SQL NULL. */
+static char *cell_text(sqlite3_stmt *st, int c, int fmt) {
+    char buf[64];
+    switch (sqlite3_column_type(st, c)) {
+    case SQLITE_NULL: return NULL;
+    case SQLITE_INTEGER:
+        snprintf(buf, sizeof buf, "%lld", (long long)sqlite3_column_int64(st, c));
+        return strdup(buf);
+    case SQLITE_FLOAT: {
+        double v = sqlite3_column_double(st, c);
+        if (fmt == FMT_JSON && !isfinite(v)) return NULL;
+        if (fmt == FMT_TABLE) fmt_short(buf, sizeof buf, v);
+        else fmt_exact(buf, sizeof buf, v);
+        return strdup(buf);
+    }
+    case SQLITE_BLOB: {
+        int n = sqlite3_column_bytes(st, c);
+        const unsigned char *p = sqlite3_column_blob(st, c);
+        char *s = malloc(2 * (size_t)n + 1);
+        if (!s) return NULL;
+        for (int k = 0; k < n; k++) snprintf(s + 2 * k, 3, "%02x", p[k]);
+        s[2 * n] = '\0';
+        return s;
+    }
+    default: return strdup((const char *)sqlite3_column_text(st, c));
+    }
+}
+
+/* Runs one statement and prints its rows. */
+static int print_stmt(sqlite3 *s, sqlite3_stmt *st, int fmt, FILE *out, FILE *err) {
+    int ncol = sqlite3_column_count(st), r, rows = 0;
+    table t;
+    if (ncol == 0) {
+        while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        }
+        return r == SQLITE_DONE ? 0 : fail(err, "%s", sqlite3_errmsg(s));
+    }
+    if (fmt == FMT_TABLE) {
+        if (table_init(&t, ncol)) return fail(err, "out of memory");
+        for (int c = 0; c < ncol; c++) {
+            table_put(&t, sqlite3_column_name(st, c));
+            t.right[c] = 1;
+        }
+    } else if (fmt == FMT_CSV) {
+        for (int c = 0; c < ncol; c++) {
+            if (c) fputc(',', out);
+            csv_text(out, sqlite3_column_name(st, c));
+        }
+        fputc('\n', out);
+    }
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        if (fmt == FMT_JSON) fputs(rows ? ",\n  {" : "[\n  {", out);
+        for (int c = 0; c < ncol; c++) {
+            int type = sqlite3_column_type(st, c);
+            char *v = cell_text(st, c, fmt);
+            if (fmt == FMT_TABLE) {
+                table_put(&t, v ? v : "NULL");
+                if (type == SQLITE_TEXT || type == SQLITE_BLOB) t.right[c] = 0;
+            } else if (fmt == FMT_CSV) {
+                if (c) fputc(',', out);
+                if (v) csv_text(out, v);
+            } else {
+                if (c) fputs(", ", out);
+                json_text(out, sqlite3_column_name(st, c));
+                fputs(": ", out);
+                if (!v) fputs("null", out);
+                else if (type == SQLITE_TEXT || type == SQLITE_BLOB) json_text(out, v);
+                else fputs(v, out);
+            }
+            free(v);
+        }
+        if (fmt == FMT_CSV) fputc('\n', out);
+        if (fmt == FMT_JSON) fputc('}', out);
+        rows++;
+    }
+    if (fmt == FMT_JSON) fputs(rows ? "\n]\n" : "[]\n", out);
+    if (fmt == FMT_TABLE) {
+        if (r == SQLITE_DONE) table_print(&t, out, 0);
+        table_free(&t);
+    }
+    return r == SQLITE_DONE ? 0 : fail(err, "%s", sqlite3_errmsg(s));
+}
+
+int bp_cli_query(const char *db, int argc, char **argv, FILE *out, FILE *err) {
+    int bad = 0;
+    const char *path = take_db(db, &argc, argv, err, &bad);
+    if (bad) return 1;
+    int fmt = FMT_TABLE;
+    size_t len = 1;
+    for (int k = 0; k < argc; k++) len += strlen(argv[k]) + 1;
+    char *sql = malloc(len);
+    if (!sql) return fail(err, "out of memory");
+    sql[0] = '\0';
+    for (int k = 0; k < argc; k++) {
+        if (strcmp(argv[k], "--csv") == 0) fmt = FMT_CSV;
+        else if (strcmp(argv[k], "--json") == 0) fmt = FMT_JSON;
+        else if (strcmp(argv[k], "--table") == 0) fmt = FMT_TABLE;
+        else {
+            if (*sql) strcat(sql, " ");
+            strcat(sql, argv[k]);
+        }
+    }
+    if (!sql[strspn(sql, " \t\n;")]) {
+        free(sql);
+        return fail(err, "query wants SQL, e.g. backprop query \"SELECT * FROM run_summary\"");
+    }
+    bp_runlog *log = open_log(path, BP_RUNLOG_READONLY, err);
+    if (!log) {
+        free(sql);
+        return 1;
+    }
+    sqlite3 *s = bp_runlog_sqlite(log);
+    int rc = 0;
+    const char *rest = sql;
+    while (rc == 0 && *rest) {
+        sqlite3_stmt *st = NULL;
+        const char *tail;
+        if (sqlite3_prepare_v2(s, rest, -1, &st, &tail) != SQLITE_OK) {
+            rc = fail(err, "%s", sqlite3_errmsg(s));
+            break;
+        }
+        if (st) rc = print_stmt(s, st, fmt, out, err);
+        sqlite3_finalize(st);
+        rest = tail;
+    }
+    bp_runlog_close(log);
+    free(sql);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* rm                                                                        */
+
+int bp_cli_rm(const char *db, int argc, char **argv, FILE *out, FILE *err) {
+    int bad = 0;
+    const char *path = take_db(db, &argc, argv, err, &bad);
+    if (bad) return 1;
+    int force = 0, n = 0;
+    int64_t *ids = malloc((size_t)(argc > 0 ? argc : 1) * sizeof *ids);
+    if (!ids) return fail(err, "out of memory");
+    for (int k = 0; k < argc; k++) {
+        if (strcmp(argv[k], "--force") == 0) force = 1;
+        else if (parse_id(argv[k], &ids[n++])) {
+            free(ids);
+            return fail(err, "rm: '%s' is not a run id", argv[k]);
+        }
+    }
+    if (n == 0) {
+        free(ids);
+        return fail(err, "rm wants the ids of the runs to delete");
+    }
+    bp_runlog *log = open_log(path, BP_RUNLOG_MUSTEXIST, err);
+    if (!log) {
+        free(ids);
+        return 1;
+    }
+    sqlite3 *s = bp_runlog_sqlite(log);
+    sqlite3_stmt *find = NULL, *del = NULL;
+    int rc = 1;
+    if (sqlite3_exec(s, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s, "SELECT status FROM runs WHERE id = ?", -1, &find, NULL) ||
+        sqlite3_prepare_v2(s, "DELETE FROM runs WHERE id = ?", -1, &del, NULL)) {
+        fail(err, "%s: %s", path, sqlite3_errmsg(s));
+        goto out;
+    }
+    for (int k = 0; k < n; k++) {
+        sqlite3_bind_int64(find, 1, ids[k]);
+        int r = sqlite3_step(find);
+        int running = r == SQLITE_ROW &&
+                      strcmp((const char *)sqlite3_column_text(find, 0), "running") == 0;
+        sqlite3_reset(find);
+        if (r == SQLITE_DONE) {
+            fail(err, "%s: no run %lld; nothing deleted", path, (long long)ids[k]);
+            goto out;
+        }
+        if (r != SQLITE_ROW) {
+            fail(err, "%s: %s", path, sqlite3_errmsg(s));
+            goto out;
+        }
+        if (running && !force) {
+            fail(err, "run %lld is still running (rm --force deletes it anyway); nothing deleted",
+                 (long long)ids[k]);
+            goto out;
+        }
+        sqlite3_bind_int64(del, 1, ids[k]);
+        if (sqlite3_step(del) != SQLITE_DONE) {
+            fail(err, "%s: %s", path, sqlite3_errmsg(s));
+            goto out;
+        }
+        sqlite3_reset(del);
+    }
+    /* Scripts no run refers to any more go too. */
+    if (sqlite3_exec(s,
+                     "DELETE FROM scripts WHERE id NOT IN"
+                     " (SELECT script_id FROM runs WHERE script_id IS NOT NULL);"
+                     "COMMIT",
+                     NULL, NULL, NULL) != SQLITE_OK) {
+        fail(err, "%s: %s", path, sqlite3_errmsg(s));
+        goto out;
+    }
+    for (int k = 0; k < n; k++) fprintf(out, "deleted run %lld\n", (long long)ids[k]);
+    rc = 0;
+out:
+    if (!sqlite3_get_autocommit(s)) sqlite3_exec(s, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_finalize(find);
+    sqlite3_finalize(del);
+    bp_runlog_close(log);
+    free(ids);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* export                                                                    */
+
+static int export_csv(sqlite3 *s, const char *path, int64_t id, FILE *out, FILE *err) {
+    sqlite3_stmt *st = NULL;
+    int64_t *name_ids = NULL;
+    char **cells = NULL;
+    int ncol = 0, rc = 1, r;
+    if (sqlite3_prepare_v2(s, "SELECT 1 FROM runs WHERE id = ?", -1, &st, NULL)) goto sqlerr;
+    sqlite3_bind_int64(st, 1, id);
+    r = sqlite3_step(st);
+    if (r == SQLITE_DONE) {
+        fail(err, "%s: no run %lld", path, (long long)id);
+        goto out;
+    }
+    if (r != SQLITE_ROW) goto sqlerr;
+    sqlite3_finalize(st);
+    st = NULL;
+    if (sqlite3_prepare_v2(s,
+                           "SELECT n.id, n.name FROM metric_names n WHERE n.id IN"
+                           " (SELECT DISTINCT name_id FROM metrics WHERE run_id = ?)"
+                           " ORDER BY n.name",
+                           -1, &st, NULL))
+        goto sqlerr;
+    sqlite3_bind_int64(st, 1, id);
+    fputs("step", out);
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t *v = realloc(name_ids, (size_t)(ncol + 1) * sizeof *v);
+        if (!v) goto oom;
+        name_ids = v;
+        name_ids[ncol++] = sqlite3_column_int64(st, 0);
+        fputc(',', out);
+        csv_text(out, (const char *)sqlite3_column_text(st, 1));
+    }
+    fputc('\n', out);
+    if (r != SQLITE_DONE) goto sqlerr;
+    sqlite3_finalize(st);
+    st = NULL;
+    cells = calloc((size_t)(ncol ? ncol : 1), sizeof *cells);
+    if (!cells) goto oom;
+    if (sqlite3_prepare_v2(s,
+                           "SELECT step, name_id, value FROM metrics WHERE run_id = ?"
+                           " ORDER BY step, name_id",
+                           -1, &st, NULL))
+        goto sqlerr;
+    sqlite3_bind_int64(st, 1, id);
+    /* One line per step: gather its cells, print when the step changes. */
+    int64_t step = 0;
+    int have = 0;
+    for (;;) {
+        r = sqlite3_step(st);
+        int64_t next = r == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+        if (have && (r != SQLITE_ROW || next != step)) {
+            fprintf(out, "%lld", (long long)step);
+            for (int c = 0; c < ncol; c++) {
+                fputc(',', out);
+                if (cells[c]) fputs(cells[c], out);
+                free(cells[c]);
+                cells[c] = NULL;
+            }
+            fputc('\n', out);
+            have = 0;
+        }
+        if (r != SQLITE_ROW) break;
+        step = next, have = 1;
+        int64_t nid = sqlite3_column_int64(st, 1);
+        int c = 0;
+        while (c < ncol && name_ids[c] != nid) c++;
+        if (c == ncol) continue;
+        char buf[64];
+        if (sqlite3_column_type(st, 2) == SQLITE_NULL) snprintf(buf, sizeof buf, "nan");
+        else fmt_exact(buf, sizeof buf, sqlite3_column_double(st, 2));
+        free(cells[c]);
+        cells[c] = strdup(buf);
+    }
+    if (r != SQLITE_DONE) goto sqlerr;
+    rc = 0;
+    goto out;
+oom:
+    fail(err, "out of memory");
+    goto out;
+sqlerr:
+    fail(err, "%s: %s", path, sqlite3_errmsg(s));
+out:
+    if (cells)
+        for (int c = 0; c < ncol; c++) free(cells[c]);
+    free(cells);
+    free(name_ids);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int bp_cli_export(const char *db, int argc, char **argv, FILE *out, FILE *err) {
+    int bad = 0;
+    const char *path = take_db(db, &argc, argv, err, &bad);
+    if (bad) return 1;
+    const char *file = NULL, *id_text = NULL;
+    for (int k = 0; k < argc; k++) {
+        if (strcmp(argv[k], "--csv") == 0) continue;
+        if (strcmp(argv[k], "-o") == 0 && k + 1 < argc) file = argv[++k];
+        else if (argv[k][0] == '-')
+            return fail(err, "export: unknown option '%s' (--csv, -o FILE)", argv[k]);
+        else if (id_text) return fail(err, "export wants one run id");
+        else id_text = argv[k];
+    }
+    int64_t id;
+    if (!id_text) return fail(err, "export wants a run id");
+    if (parse_id(id_text, &id)) return fail(err, "export: '%s' is not a run id", id_text);
+    bp_runlog *log = open_log(path, BP_RUNLOG_MUSTEXIST, err);
+    if (!log) return 1;
+    FILE *f = out;
+    if (file && !(f = fopen(file, "w"))) {
+        int rc = fail(err, "%s: cannot write (%s)", file, strerror(errno));
+        bp_runlog_close(log);
+        return rc;
+    }
+    int rc = export_csv(bp_runlog_sqlite(log), path, id, f, err);
+    if (f != out && fclose(f) != 0 && rc == 0)
+        rc = fail(err, "%s: cannot write (%s)", file, strerror(errno));
+    bp_runlog_close(log);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+
+int bp_cli_main(const char *cmd, const char *db, int argc, char **argv, FILE *out,
+                FILE *err) {
+    if (strcmp(cmd, "runs") == 0) return bp_cli_runs(db, argc, argv, out, err);
+    if (strcmp(cmd, "show") == 0) return bp_cli_show(db, argc, argv, out, err);
+    if (strcmp(cmd, "query") == 0) return bp_cli_query(db, argc, argv, out, err);
+    if (strcmp(cmd, "rm") == 0) return bp_cli_rm(db, argc, argv, out, err);
+    if (strcmp(cmd, "export") == 0) return bp_cli_export(db, argc, argv, out, err);
+    return -1;
+}
+
+void bp_cli_usage(FILE *out) {
+    fputs("  backprop runs [--status S] [--name GLOB] [--param KEY=VALUE] [--limit N | --all]\n"
+          "  backprop show ID\n"
+          "  backprop query [--csv | --json] \"SQL\"\n"
+          "  backprop rm [--force] ID...\n"
+          "  backprop export ID [--csv] [-o FILE]\n",
+          out);
+}

@@ -1,0 +1,334 @@
+/* sqlext.c: bp_weights, a weight snapshot seen from SQL (see bp_sqlext.h).
+ *
+ * Snapshots are stored as one BLOB of raw little-endian values, because that
+ * is exact and no larger than the numbers themselves; this eponymous virtual
+ * table is what makes such a BLOB queryable, modelled on SQLite's own
+ * json_each and series.c. The same file is compiled twice: into the bindings
+ * library, where bp_sqlext_register adds it to backprop's connections, and
+ * with BP_SQLEXT_LOADABLE into bpsql.so, a loadable extension that calls
+ * SQLite only through the API table sqlite3ext.h provides and so links to
+ * nothing but libc.
+ *
+ * Dimensions: P = parameters of the snapshot, L = layers, I = inputs and
+ * O = outputs of a layer. */
+#ifdef BP_SQLEXT_LOADABLE
+#include <sqlite3ext.h>
+SQLITE_EXTENSION_INIT1
+#else
+#include <sqlite3.h>
+#endif
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bp_sqlext.h"
+
+int bp_shape_parse(const char *text, int *sizes, int max) {
+    if (!text) return -1;
+    int n = 0;
+    const char *p = text;
+    for (;;) {
+        if (*p < '0' || *p > '9') return -1;
+        long v = 0;
+        while (*p >= '0' && *p <= '9') {
+            v = v * 10 + (*p++ - '0');
+            if (v > 1L << 30) return -1;
+        }
+        if (v < 1 || n == max) return -1;
+        sizes[n++] = (int)v;
+        if (*p == '\0') break;
+        if (*p++ != ',') return -1;
+    }
+    return n >= 2 ? n : -1;
+}
+
+/* Column numbers, in the order of the CREATE TABLE below. */
+enum { COL_LAYER, COL_NEURON, COL_INPUT, COL_KIND, COL_NAME, COL_VALUE, COL_IDX,
+       COL_DATA, COL_SHAPE };
+
+/* Bits of idxNum: which optional constraints xFilter receives, after data
+ * and shape, in this order. */
+enum { HAS_LAYER = 1, HAS_NAME = 2 };
+
+typedef struct cursor {
+    sqlite3_vtab_cursor base;
+    int L;                     /* layers */
+    int sizes[BP_SHAPE_MAX];   /* L + 1 widths */
+    int64_t off[BP_SHAPE_MAX]; /* off[l-1] = flat index of layer l's first weight */
+    int64_t lo, hi, idx;       /* rows idx in [lo, hi) */
+    double *v;                 /* values of [lo, hi) */
+} cursor;
+
+static int wt_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
+                      sqlite3_vtab **out, char **err) {
+    (void)aux, (void)argc, (void)argv, (void)err;
+    int rc = sqlite3_declare_vtab(
+        db, "CREATE TABLE x(layer INTEGER, neuron INTEGER, input INTEGER,"
+            " kind TEXT, name TEXT, value REAL, idx INTEGER,"
+            " data HIDDEN, shape HIDDEN)");
+    if (rc != SQLITE_OK) return rc;
+    sqlite3_vtab *vt = sqlite3_malloc(sizeof *vt);
+    if (!vt) return SQLITE_NOMEM;
+    memset(vt, 0, sizeof *vt);
+    sqlite3_vtab_config(db, SQLITE_VTAB_INNOCUOUS);
+    *out = vt;
+    return SQLITE_OK;
+}
+
+static int wt_disconnect(sqlite3_vtab *vt) {
+    sqlite3_free(vt);
+    return SQLITE_OK;
+}
+
+/* data and shape are arguments, so a plan without them usable is refused
+ * (SQLITE_CONSTRAINT makes SQLite try another join order). */
+static int wt_best_index(sqlite3_vtab *vt, sqlite3_index_info *info) {
+    int want[COL_SHAPE + 1], seen_data = 0, seen_shape = 0;
+    for (int c = 0; c <= COL_SHAPE; c++) want[c] = -1;
+    for (int k = 0; k < info->nConstraint; k++) {
+        const struct sqlite3_index_constraint *con = &info->aConstraint[k];
+        if (con->iColumn == COL_DATA) seen_data = 1;
+        if (con->iColumn == COL_SHAPE) seen_shape = 1;
+        if (con->iColumn < 0 || !con->usable || con->op != SQLITE_INDEX_CONSTRAINT_EQ)
+            continue;
+        if (want[con->iColumn] < 0) want[con->iColumn] = k;
+    }
+    if (!seen_data || !seen_shape) {
+        sqlite3_free(vt->zErrMsg);
+        vt->zErrMsg = sqlite3_mprintf(
+            "bp_weights needs two arguments: a snapshot's data and shape");
+        return SQLITE_ERROR;
+    }
+    if (want[COL_DATA] < 0 || want[COL_SHAPE] < 0) return SQLITE_CONSTRAINT;
+    int arg = 1, num = 0;
+    const int pinned[] = {COL_DATA, COL_SHAPE, COL_LAYER, COL_NAME};
+    for (int j = 0; j < 4; j++) {
+        int k = want[pinned[j]];
+        if (k < 0) continue;
+        info->aConstraintUsage[k].argvIndex = arg++;
+        /* data and shape are ours alone; SQLite still checks layer and name,
+         * so a narrowing here can only save work, never change an answer. */
+        info->aConstraintUsage[k].omit = j < 2;
+        if (pinned[j] == COL_LAYER) num |= HAS_LAYER;
+        if (pinned[j] == COL_NAME) num |= HAS_NAME;
+    }
+    info->idxNum = num;
+    info->estimatedCost = num & HAS_NAME ? 10 : num & HAS_LAYER ? 1e4 : 1e5;
+    info->estimatedRows = num & HAS_NAME ? 1 : num & HAS_LAYER ? 1000 : 100000;
+    return SQLITE_OK;
+}
+
+static int wt_open(sqlite3_vtab *vt, sqlite3_vtab_cursor **out) {
+    (void)vt;
+    cursor *c = sqlite3_malloc(sizeof *c);
+    if (!c) return SQLITE_NOMEM;
+    memset(c, 0, sizeof *c);
+    *out = &c->base;
+    return SQLITE_OK;
+}
+
+static int wt_close(sqlite3_vtab_cursor *cur) {
+    cursor *c = (cursor *)cur;
+    sqlite3_free(c->v);
+    sqlite3_free(c);
+    return SQLITE_OK;
+}
+
+/* Which layer holds flat index idx. */
+static int layer_of(const cursor *c, int64_t idx) {
+    int l = 1;
+    while (l < c->L && idx >= c->off[l]) l++;
+    return l;
+}
+
+/* Parses 'w211', 'b21', 'w2_10_3' or 'b1_12' into l, n, i (i = 0 for a
+ * bias). Returns 0 for anything else. */
+static int parse_name(const char *s, int *l, int *n, int *i) {
+    if (!s || (s[0] != 'w' && s[0] != 'b')) return 0;
+    int want = s[0] == 'w' ? 3 : 2, got = 0;
+    long v[3] = {0, 0, 0};
+    const char *p = s + 1;
+    if (strchr(p, '_')) {
+        for (;;) {
+            if (*p < '0' || *p > '9' || got == want) return 0;
+            while (*p >= '0' && *p <= '9') {
+                v[got] = v[got] * 10 + (*p++ - '0');
+                if (v[got] > 1L << 30) return 0;
+            }
+            got++;
+            if (*p == '\0') break;
+            if (*p++ != '_') return 0;
+        }
+    } else {
+        for (; *p; p++) {
+            if (*p < '0' || *p > '9' || got == want) return 0;
+            v[got++] = *p - '0';
+        }
+    }
+    if (got != want) return 0;
+    *l = (int)v[0], *n = (int)v[1], *i = want == 3 ? (int)v[2] : 0;
+    return *l >= 1 && *n >= 1 && (want == 2 || *i >= 1);
+}
+
+static uint64_t load_le(const unsigned char *p, int bytes) {
+    uint64_t u = 0;
+    for (int k = bytes - 1; k >= 0; k--) u = u << 8 | p[k];
+    return u;
+}
+
+static int wt_filter(sqlite3_vtab_cursor *cur, int num, const char *idx_str,
+                     int argc, sqlite3_value **argv) {
+    (void)idx_str, (void)argc;
+    cursor *c = (cursor *)cur;
+    sqlite3_vtab *vt = cur->pVtab;
+    sqlite3_free(c->v);
+    c->v = NULL;
+    c->lo = c->hi = c->idx = 0;
+    /* A NULL snapshot (an outer join) has no rows. */
+    if (sqlite3_value_type(argv[0]) == SQLITE_NULL ||
+        sqlite3_value_type(argv[1]) == SQLITE_NULL)
+        return SQLITE_OK;
+    const char *shape = (const char *)sqlite3_value_text(argv[1]);
+    int n = bp_shape_parse(shape, c->sizes, BP_SHAPE_MAX);
+    if (n < 0) {
+        sqlite3_free(vt->zErrMsg);
+        vt->zErrMsg = sqlite3_mprintf(
+            "bp_weights: shape '%s' is not a list of widths like '2,3,1'",
+            shape ? shape : "");
+        return SQLITE_ERROR;
+    }
+    c->L = n - 1;
+    int64_t P = 0;
+    for (int l = 1; l <= c->L; l++) {
+        c->off[l - 1] = P;
+        P += (int64_t)c->sizes[l] * (c->sizes[l - 1] + 1);
+    }
+    c->off[c->L] = P;
+    const unsigned char *data = sqlite3_value_blob(argv[0]);
+    int64_t bytes = sqlite3_value_bytes(argv[0]);
+    int width = bytes == 8 * P ? 8 : bytes == 4 * P ? 4 : 0;
+    if (!width) {
+        sqlite3_free(vt->zErrMsg);
+        vt->zErrMsg = sqlite3_mprintf(
+            "bp_weights: data holds %lld bytes, but shape %s needs %lld "
+            "(float64) or %lld (float32)",
+            (long long)bytes, shape, (long long)(8 * P), (long long)(4 * P));
+        return SQLITE_ERROR;
+    }
+    int64_t lo = 0, hi = P;
+    int a = 2;
+    if (num & HAS_LAYER) {
+        sqlite3_int64 l = sqlite3_value_int64(argv[a++]);
+        if (l < 1 || l > c->L) return SQLITE_OK;
+        lo = c->off[l - 1], hi = c->off[l];
+    }
+    if (num & HAS_NAME) {
+        int l, nn, i;
+        if (!parse_name((const char *)sqlite3_value_text(argv[a++]), &l, &nn, &i) ||
+            l > c->L || nn > c->sizes[l] || i > c->sizes[l - 1])
+            return SQLITE_OK;
+        int I = c->sizes[l - 1], O = c->sizes[l];
+        int64_t k = c->off[l - 1] +
+                    (i ? (int64_t)(nn - 1) * I + (i - 1) : (int64_t)O * I + (nn - 1));
+        if (k < lo || k >= hi) return SQLITE_OK;
+        lo = k, hi = k + 1;
+    }
+    /* The argument's BLOB may not outlive this call: copy what we return. */
+    c->v = sqlite3_malloc64((sqlite3_uint64)(hi - lo > 0 ? hi - lo : 1) * sizeof(double));
+    if (!c->v) return SQLITE_NOMEM;
+    for (int64_t k = lo; k < hi; k++) {
+        uint64_t u = load_le(data + k * width, width);
+        if (width == 8) {
+            memcpy(&c->v[k - lo], &u, 8);
+        } else {
+            uint32_t u32 = (uint32_t)u;
+            float f;
+            memcpy(&f, &u32, 4);
+            c->v[k - lo] = f;
+        }
+    }
+    c->lo = c->idx = lo, c->hi = hi;
+    return SQLITE_OK;
+}
+
+static int wt_next(sqlite3_vtab_cursor *cur) {
+    ((cursor *)cur)->idx++;
+    return SQLITE_OK;
+}
+
+static int wt_eof(sqlite3_vtab_cursor *cur) {
+    cursor *c = (cursor *)cur;
+    return c->idx >= c->hi;
+}
+
+static int wt_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col) {
+    cursor *c = (cursor *)cur;
+    int l = layer_of(c, c->idx);
+    int I = c->sizes[l - 1], O = c->sizes[l];
+    int64_t k = c->idx - c->off[l - 1]; /* position within layer l */
+    int bias = k >= (int64_t)O * I;
+    int n = bias ? (int)(k - (int64_t)O * I) + 1 : (int)(k / I) + 1;
+    int i = bias ? 0 : (int)(k % I) + 1;
+    switch (col) {
+    case COL_LAYER: sqlite3_result_int(ctx, l); break;
+    case COL_NEURON: sqlite3_result_int(ctx, n); break;
+    case COL_INPUT:
+        if (bias) sqlite3_result_null(ctx);
+        else sqlite3_result_int(ctx, i);
+        break;
+    case COL_KIND: sqlite3_result_text(ctx, bias ? "b" : "w", 1, SQLITE_STATIC); break;
+    case COL_NAME: {
+        char s[48];
+        int big = l > 9 || n > 9 || i > 9;
+        if (bias)
+            snprintf(s, sizeof s, big ? "b%d_%d" : "b%d%d", l, n);
+        else
+            snprintf(s, sizeof s, big ? "w%d_%d_%d" : "w%d%d%d", l, n, i);
+        sqlite3_result_text(ctx, s, -1, SQLITE_TRANSIENT);
+        break;
+    }
+    case COL_VALUE: sqlite3_result_double(ctx, c->v[c->idx - c->lo]); break;
+    case COL_IDX: sqlite3_result_int64(ctx, c->idx); break;
+    default: sqlite3_result_null(ctx); break; /* hidden arguments */
+    }
+    return SQLITE_OK;
+}
+
+static int wt_rowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *rowid) {
+    *rowid = ((cursor *)cur)->idx;
+    return SQLITE_OK;
+}
+
+static sqlite3_module weights_module = {
+    .iVersion = 0,
+    .xCreate = NULL, /* eponymous only: no CREATE VIRTUAL TABLE */
+    .xConnect = wt_connect,
+    .xBestIndex = wt_best_index,
+    .xDisconnect = wt_disconnect,
+    .xDestroy = wt_disconnect,
+    .xOpen = wt_open,
+    .xClose = wt_close,
+    .xFilter = wt_filter,
+    .xNext = wt_next,
+    .xEof = wt_eof,
+    .xColumn = wt_column,
+    .xRowid = wt_rowid,
+};
+
+int bp_sqlext_register(sqlite3 *db) {
+    return sqlite3_create_module(db, "bp_weights", &weights_module, NULL);
+}
+
+#ifdef BP_SQLEXT_LOADABLE
+/* The entry point `.load bpsql` looks for (named after the file). */
+#ifdef _WIN32
+__declspec(dllexport)
+#endif
+int sqlite3_bpsql_init(sqlite3 *db, char **err, const sqlite3_api_routines *api) {
+    (void)err;
+    SQLITE_EXTENSION_INIT2(api);
+    return bp_sqlext_register(db);
+}
+#endif
