@@ -1,0 +1,82 @@
+/* bp_sweep.h: what a sweep is made of: its specification and its trials.
+ *
+ * A specification is a list of parameters, each swept over a list of values
+ * (a grid: every combination) or drawn from a distribution (random search:
+ * a number of trials). Trial i is a pure function of the specification, the
+ * sweep's seed and i, never of the trials run before it, so a sweep can be
+ * resumed, run in parallel, or split across machines (--plan, --trial) and
+ * give the same trials with the same seeds. Values are carried as the
+ * strings a user would type (`lr=0.01`), which is exactly what the trial's
+ * script receives through bp.param. No SQLite and no processes here: the
+ * runner is in sweeprun.c. */
+#ifndef BP_SWEEP_H
+#define BP_SWEEP_H
+
+#include <stdint.h>
+
+#include "bp_err.h"
+
+typedef enum bp_sweep_kind {
+    BP_SWEEP_LIST,       /* a,b,c: grid values (a choice in random search) */
+    BP_SWEEP_UNIFORM,    /* uniform:LO:HI, a real in [LO, HI) */
+    BP_SWEEP_LOGUNIFORM, /* loguniform:LO:HI, log-uniform in [LO, HI), 0 < LO */
+    BP_SWEEP_INT,        /* int:LO:HI, an integer in LO..HI inclusive */
+    BP_SWEEP_CHOICE,     /* choice:a,b,c, one of the values */
+} bp_sweep_kind;
+
+typedef struct bp_sweep_param {
+    char *key;
+    bp_sweep_kind kind;
+    int n;          /* LIST and CHOICE: the number of values */
+    char **values;  /* LIST and CHOICE */
+    double lo, hi;  /* UNIFORM, LOGUNIFORM, INT */
+} bp_sweep_param;
+
+typedef struct bp_sweep_spec {
+    int n;                  /* parameters */
+    bp_sweep_param *params; /* in the order given */
+    int64_t trials;         /* random search: how many; 0 for a grid */
+    uint64_t seed;          /* the sweep's seed */
+} bp_sweep_spec;
+
+/* An empty specification (a grid of one trial, seed 0). NULL if out of
+ * memory. Free with bp_sweep_spec_free, which accepts NULL. */
+bp_sweep_spec *bp_sweep_spec_new(void);
+void bp_sweep_spec_free(bp_sweep_spec *s);
+
+/* Adds one parameter from its command-line form, "key=SPEC" where SPEC is
+ * one of the forms of bp_sweep_kind. Returns -1, adding nothing, with a
+ * message naming the argument: an empty list or value, an unknown
+ * distribution, a bound that is not a number, LO > HI, LO <= 0 for
+ * loguniform, non-integer bounds for int, or a key given twice. */
+int bp_sweep_spec_add(bp_sweep_spec *s, const char *arg, bp_err *e);
+
+/* Whether the specification is complete: a random search (trials > 0)
+ * or a grid (trials == 0, every parameter a list). A distribution without
+ * --trials, or a grid of more than 10^6 trials, is an error. */
+int bp_sweep_spec_check(const bp_sweep_spec *s, bp_err *e);
+
+/* The number of trials: the grid's product of list lengths, or trials. */
+int64_t bp_sweep_count(const bp_sweep_spec *s);
+
+/* "random" or "grid". */
+const char *bp_sweep_strategy(const bp_sweep_spec *s);
+
+/* Trial i (0-based, below bp_sweep_count) as s->n strings "key=value" in
+ * the order of the parameters, written into kv[0..n-1], each malloc'd for
+ * the caller to free. A grid varies the last parameter fastest. A random
+ * trial draws from a generator seeded by (s->seed, i) alone. Returns -1 if i
+ * is out of range or memory runs out (nothing to free then). */
+int bp_sweep_trial(const bp_sweep_spec *s, int64_t i, char **kv, bp_err *e);
+
+/* The seed of a trial: a hash of the sweep's seed and the trial's
+ * "key=value" strings (in any order: they are sorted first), in [0, 2^63).
+ * The same parameters in the same sweep always get the same seed. */
+uint64_t bp_sweep_trial_seed(uint64_t sweep_seed, int n, char *const *kv);
+
+/* The specification as one canonical line ("lr=0.1,0.2 hidden=int:2:8
+ * --trials 30 --seed 7"), to store and show; malloc'd, NULL if out of
+ * memory. */
+char *bp_sweep_spec_text(const bp_sweep_spec *s);
+
+#endif

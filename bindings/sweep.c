@@ -1,0 +1,266 @@
+/* sweep.c: parsing sweep specifications and enumerating their trials.
+ *
+ * The one rule everything here keeps: a trial depends on nothing but the
+ * specification, the sweep's seed and its index. Grid trials are the index
+ * written in mixed radix; random trials draw from a generator seeded by
+ * mixing the sweep's seed with the index. That is what lets a killed sweep
+ * resume, and two machines each run half of one, with identical results. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bp_rng.h"
+#include "bp_sweep.h"
+
+#define MAX_GRID 1000000
+
+bp_sweep_spec *bp_sweep_spec_new(void) { return calloc(1, sizeof(bp_sweep_spec)); }
+
+static void param_free(bp_sweep_param *p) {
+    free(p->key);
+    for (int j = 0; j < p->n; j++) free(p->values[j]);
+    free(p->values);
+}
+
+void bp_sweep_spec_free(bp_sweep_spec *s) {
+    if (!s) return;
+    for (int k = 0; k < s->n; k++) param_free(&s->params[k]);
+    free(s->params);
+    free(s);
+}
+
+/* Splits "a,b,c" into values; an empty list or an empty value is an error. */
+static int split_list(bp_sweep_param *p, const char *list, const char *arg, bp_err *e) {
+    if (!*list) return bp_err_set(e, "sweep parameter '%s': empty list of values", arg);
+    int n = 1;
+    for (const char *c = list; *c; c++) n += *c == ',';
+    p->values = calloc((size_t)n, sizeof(char *));
+    if (!p->values) return bp_err_set(e, "out of memory");
+    const char *start = list;
+    for (int j = 0; j < n; j++) {
+        const char *end = strchr(start, ',');
+        size_t len = end ? (size_t)(end - start) : strlen(start);
+        if (len == 0) return bp_err_set(e, "sweep parameter '%s': empty value in list", arg);
+        if (!(p->values[j] = malloc(len + 1))) return bp_err_set(e, "out of memory");
+        memcpy(p->values[j], start, len);
+        p->values[j][len] = 0;
+        p->n = j + 1;
+        start = end ? end + 1 : start + len;
+    }
+    return 0;
+}
+
+static int parse_bound(const char *s, size_t len, double *out) {
+    char buf[64], *end;
+    if (len == 0 || len >= sizeof buf) return -1;
+    memcpy(buf, s, len);
+    buf[len] = 0;
+    errno = 0;
+    *out = strtod(buf, &end);
+    return (*end || errno || !isfinite(*out)) ? -1 : 0;
+}
+
+/* "LO:HI" into p->lo, p->hi, with the checks every distribution shares. */
+static int parse_range(bp_sweep_param *p, const char *dist, const char *range,
+                       const char *arg, bp_err *e) {
+    const char *colon = strchr(range, ':');
+    if (!colon || strchr(colon + 1, ':'))
+        return bp_err_set(e, "sweep parameter '%s': %s takes LO:HI", arg, dist);
+    if (parse_bound(range, (size_t)(colon - range), &p->lo))
+        return bp_err_set(e, "sweep parameter '%s': lower bound '%.*s' is not a number",
+                          arg, (int)(colon - range), range);
+    if (parse_bound(colon + 1, strlen(colon + 1), &p->hi))
+        return bp_err_set(e, "sweep parameter '%s': upper bound '%s' is not a number",
+                          arg, colon + 1);
+    if (p->lo > p->hi)
+        return bp_err_set(e, "sweep parameter '%s': lower bound %g is above upper bound %g",
+                          arg, p->lo, p->hi);
+    if (p->kind == BP_SWEEP_LOGUNIFORM && p->lo <= 0)
+        return bp_err_set(e, "sweep parameter '%s': loguniform needs a lower bound > 0", arg);
+    if (p->kind == BP_SWEEP_INT &&
+        (p->lo != floor(p->lo) || p->hi != floor(p->hi) || fabs(p->lo) > 1e15 || fabs(p->hi) > 1e15))
+        return bp_err_set(e, "sweep parameter '%s': int needs integer bounds", arg);
+    return 0;
+}
+
+int bp_sweep_spec_add(bp_sweep_spec *s, const char *arg, bp_err *e) {
+    const char *eq = strchr(arg, '=');
+    if (!eq || eq == arg)
+        return bp_err_set(e, "sweep parameter '%s': expected key=values", arg);
+    bp_sweep_param p = {0};
+    size_t klen = (size_t)(eq - arg);
+    for (int k = 0; k < s->n; k++)
+        if (strlen(s->params[k].key) == klen && !strncmp(s->params[k].key, arg, klen))
+            return bp_err_set(e, "sweep parameter '%.*s' given twice", (int)klen, arg);
+    const char *spec = eq + 1, *colon = strchr(spec, ':');
+    static const struct {
+        const char *name;
+        bp_sweep_kind kind;
+    } dists[] = {{"uniform", BP_SWEEP_UNIFORM},
+                 {"loguniform", BP_SWEEP_LOGUNIFORM},
+                 {"int", BP_SWEEP_INT},
+                 {"choice", BP_SWEEP_CHOICE}};
+    int rc = 0;
+    p.kind = BP_SWEEP_LIST;
+    if (colon) {
+        size_t dlen = (size_t)(colon - spec);
+        size_t j, nd = sizeof dists / sizeof dists[0];
+        for (j = 0; j < nd; j++)
+            if (strlen(dists[j].name) == dlen && !strncmp(dists[j].name, spec, dlen)) break;
+        if (j == nd)
+            return bp_err_set(e, "sweep parameter '%s': unknown distribution '%.*s' (expected "
+                              "uniform, loguniform, int or choice)", arg, (int)dlen, spec);
+        p.kind = dists[j].kind;
+        rc = p.kind == BP_SWEEP_CHOICE ? split_list(&p, colon + 1, arg, e)
+                                       : parse_range(&p, dists[j].name, colon + 1, arg, e);
+    } else {
+        rc = split_list(&p, spec, arg, e);
+    }
+    if (!rc && !(p.key = malloc(klen + 1))) rc = bp_err_set(e, "out of memory");
+    bp_sweep_param *grown = rc ? NULL : realloc(s->params, sizeof *grown * (size_t)(s->n + 1));
+    if (!grown) {
+        if (!rc) bp_err_set(e, "out of memory");
+        param_free(&p);
+        return -1;
+    }
+    memcpy(p.key, arg, klen);
+    p.key[klen] = 0;
+    s->params = grown;
+    s->params[s->n++] = p;
+    return 0;
+}
+
+int bp_sweep_spec_check(const bp_sweep_spec *s, bp_err *e) {
+    if (s->n == 0) return bp_err_set(e, "a sweep needs at least one parameter (key=values)");
+    if (s->trials < 0) return bp_err_set(e, "--trials must be >= 1");
+    if (s->trials > 0) return 0;
+    double count = 1;
+    for (int k = 0; k < s->n; k++) {
+        if (s->params[k].kind != BP_SWEEP_LIST)
+            return bp_err_set(e, "sweep parameter '%s' is a distribution: random search "
+                              "needs --trials N", s->params[k].key);
+        count *= s->params[k].n;
+    }
+    if (count > MAX_GRID)
+        return bp_err_set(e, "the grid has %.0f trials, more than %d: use random search "
+                          "(--trials N)", count, MAX_GRID);
+    return 0;
+}
+
+int64_t bp_sweep_count(const bp_sweep_spec *s) {
+    if (s->trials > 0) return s->trials;
+    int64_t count = 1;
+    for (int k = 0; k < s->n; k++) count *= s->params[k].n;
+    return count;
+}
+
+const char *bp_sweep_strategy(const bp_sweep_spec *s) {
+    return s->trials > 0 ? "random" : "grid";
+}
+
+/* Draws one value of p as the string a user would type. Reals keep 6
+ * significant digits: the string is the value the trial gets, so nothing
+ * is lost by rounding it, and it reads well in tables. */
+static int draw(char *out, size_t size, const bp_sweep_param *p, bp_rng *r) {
+    double u = bp_rng_uniform(r);
+    switch (p->kind) {
+    case BP_SWEEP_UNIFORM:
+        return snprintf(out, size, "%.6g", p->lo + (p->hi - p->lo) * u);
+    case BP_SWEEP_LOGUNIFORM:
+        return snprintf(out, size, "%.6g", exp(log(p->lo) + (log(p->hi) - log(p->lo)) * u));
+    case BP_SWEEP_INT: {
+        uint64_t span = (uint64_t)(p->hi - p->lo) + 1;
+        (void)u;
+        return snprintf(out, size, "%.0f", p->lo + (double)bp_rng_below(r, span));
+    }
+    default:
+        return snprintf(out, size, "%s", p->values[bp_rng_below(r, (uint64_t)p->n)]);
+    }
+}
+
+static char *join_kv(const char *key, const char *value) {
+    size_t kl = strlen(key), vl = strlen(value);
+    char *s = malloc(kl + vl + 2);
+    if (!s) return NULL;
+    memcpy(s, key, kl);
+    s[kl] = '=';
+    memcpy(s + kl + 1, value, vl + 1);
+    return s;
+}
+
+int bp_sweep_trial(const bp_sweep_spec *s, int64_t i, char **kv, bp_err *e) {
+    int64_t count = bp_sweep_count(s);
+    if (i < 0 || i >= count)
+        return bp_err_set(e, "trial %lld out of range 0..%lld", (long long)i, (long long)count - 1);
+    bp_rng r;
+    bp_rng_seed(&r, s->seed ^ ((uint64_t)i * 0x9e3779b97f4a7c15ULL));
+    int64_t rest = i;
+    for (int k = s->n - 1; k >= 0 && s->trials == 0; k--) {
+        /* grid: the last parameter varies fastest */
+        const bp_sweep_param *p = &s->params[k];
+        kv[k] = join_kv(p->key, p->values[rest % p->n]);
+        rest /= p->n;
+    }
+    for (int k = 0; k < s->n && s->trials > 0; k++) {
+        char value[64];
+        draw(value, sizeof value, &s->params[k], &r);
+        kv[k] = join_kv(s->params[k].key, value);
+    }
+    for (int k = 0; k < s->n; k++)
+        if (!kv[k]) {
+            for (int j = 0; j < s->n; j++) free(kv[j]);
+            return bp_err_set(e, "out of memory");
+        }
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+uint64_t bp_sweep_trial_seed(uint64_t sweep_seed, int n, char *const *kv) {
+    /* FNV-1a over the sorted pairs, then splitmix64's finaliser to spread
+     * the bits; sorting makes the seed independent of argument order. */
+    char **sorted = malloc(sizeof(char *) * (size_t)(n > 0 ? n : 1));
+    uint64_t h = 0xcbf29ce484222325ULL ^ sweep_seed;
+    if (sorted) {
+        memcpy(sorted, kv, sizeof(char *) * (size_t)n);
+        qsort(sorted, (size_t)n, sizeof(char *), cmp_str);
+    }
+    for (int k = 0; k < n; k++) {
+        const char *p = sorted ? sorted[k] : kv[k];
+        for (; *p; p++) h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+        h = (h ^ 0xff) * 0x100000001b3ULL; /* separator: a=bc is not ab=c */
+    }
+    free(sorted);
+    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
+    return (h ^ (h >> 31)) >> 1;
+}
+
+char *bp_sweep_spec_text(const bp_sweep_spec *s) {
+    size_t size = 64;
+    for (int k = 0; k < s->n; k++) {
+        size += strlen(s->params[k].key) + 64;
+        for (int j = 0; j < s->params[k].n; j++) size += strlen(s->params[k].values[j]) + 1;
+    }
+    char *out = malloc(size), *w = out;
+    if (!out) return NULL;
+    *w = 0;
+    static const char *names[] = {"", "uniform", "loguniform", "int", "choice"};
+    for (int k = 0; k < s->n; k++) {
+        const bp_sweep_param *p = &s->params[k];
+        w += sprintf(w, "%s%s=", k ? " " : "", p->key);
+        if (p->kind == BP_SWEEP_LIST || p->kind == BP_SWEEP_CHOICE) {
+            if (p->kind == BP_SWEEP_CHOICE) w += sprintf(w, "choice:");
+            for (int j = 0; j < p->n; j++) w += sprintf(w, "%s%s", j ? "," : "", p->values[j]);
+        } else {
+            w += sprintf(w, "%s:%.17g:%.17g", names[p->kind], p->lo, p->hi);
+        }
+    }
+    if (s->trials > 0) w += sprintf(w, " --trials %lld", (long long)s->trials);
+    sprintf(w, " --seed %llu", (unsigned long long)s->seed);
+    return out;
+}

@@ -1,0 +1,165 @@
+/* test_sweep.c: sweep specifications and their trials (bindings/sweep.c).
+ *
+ * The grid must hold every combination exactly once; random trials must be a
+ * function of (seed, index) alone; every malformed specification must be
+ * refused with a message that names the argument and what is wrong. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bp_sweep.h"
+#include "check.h"
+
+static bp_sweep_spec *spec_of(const char **args, int n, int64_t trials, uint64_t seed) {
+    bp_sweep_spec *s = bp_sweep_spec_new();
+    bp_err e;
+    for (int k = 0; k < n; k++) {
+        int rc = bp_sweep_spec_add(s, args[k], &e);
+        CHECK(rc == 0);
+        if (rc) fprintf(stderr, "  %s\n", e.msg);
+    }
+    s->trials = trials;
+    s->seed = seed;
+    CHECK(bp_sweep_spec_check(s, &e) == 0);
+    return s;
+}
+
+/* Trial i joined as one line "a=1 b=2". */
+static void trial_line(const bp_sweep_spec *s, int64_t i, char *out, size_t size) {
+    char *kv[8];
+    bp_err e;
+    CHECK(bp_sweep_trial(s, i, kv, &e) == 0);
+    out[0] = 0;
+    for (int k = 0; k < s->n; k++) {
+        strncat(out, k ? " " : "", size - strlen(out) - 1);
+        strncat(out, kv[k], size - strlen(out) - 1);
+        free(kv[k]);
+    }
+}
+
+static void test_grid_covers_every_combination_once(void) {
+    const char *args[] = {"lr=0.001,0.01,0.1", "hidden=2,4,8", "act=relu,tanh"};
+    bp_sweep_spec *s = spec_of(args, 3, 0, 0);
+    CHECK(bp_sweep_count(s) == 18);
+    CHECK_STR(bp_sweep_strategy(s), "grid");
+    char seen[18][64];
+    for (int i = 0; i < 18; i++) trial_line(s, i, seen[i], sizeof seen[i]);
+    CHECK_STR(seen[0], "lr=0.001 hidden=2 act=relu");
+    CHECK_STR(seen[1], "lr=0.001 hidden=2 act=tanh"); /* last varies fastest */
+    CHECK_STR(seen[17], "lr=0.1 hidden=8 act=tanh");
+    /* every combination of the three lists, exactly once */
+    const char *lrs[] = {"0.001", "0.01", "0.1"}, *hs[] = {"2", "4", "8"}, *as[] = {"relu", "tanh"};
+    for (int a = 0; a < 3; a++)
+        for (int b = 0; b < 3; b++)
+            for (int c = 0; c < 2; c++) {
+                char want[64];
+                snprintf(want, sizeof want, "lr=%s hidden=%s act=%s", lrs[a], hs[b], as[c]);
+                int found = 0;
+                for (int i = 0; i < 18; i++) found += strcmp(seen[i], want) == 0;
+                CHECK(found == 1);
+            }
+    char *kv[3];
+    bp_err e;
+    CHECK(bp_sweep_trial(s, 18, kv, &e) == -1);
+    CHECK_STR(e.msg, "trial 18 out of range 0..17");
+    char *text = bp_sweep_spec_text(s);
+    CHECK_STR(text, "lr=0.001,0.01,0.1 hidden=2,4,8 act=relu,tanh --seed 0");
+    free(text);
+    bp_sweep_spec_free(s);
+}
+
+static void test_random_is_reproducible(void) {
+    const char *args[] = {"lr=loguniform:1e-4:1e-1", "hidden=int:2:16", "act=choice:relu,tanh",
+                          "drop=uniform:0:0.5"};
+    bp_sweep_spec *a = spec_of(args, 4, 30, 7), *b = spec_of(args, 4, 30, 7),
+                  *c = spec_of(args, 4, 30, 8);
+    CHECK(bp_sweep_count(a) == 30);
+    CHECK_STR(bp_sweep_strategy(a), "random");
+    int differ = 0, relu = 0;
+    char la[128], lb[128], lc[128];
+    for (int i = 0; i < 30; i++) {
+        trial_line(a, i, la, sizeof la);
+        trial_line(b, i, lb, sizeof lb);
+        trial_line(c, i, lc, sizeof lc);
+        CHECK_STR(la, lb);
+        differ += strcmp(la, lc) != 0;
+        double lr, drop;
+        int hidden;
+        char act[16];
+        CHECK(sscanf(la, "lr=%lf hidden=%d act=%15s drop=%lf", &lr, &hidden, act, &drop) == 4);
+        CHECK(lr >= 1e-4 && lr < 1e-1);
+        CHECK(hidden >= 2 && hidden <= 16);
+        CHECK(!strcmp(act, "relu") || !strcmp(act, "tanh"));
+        relu += !strcmp(act, "relu");
+        CHECK(drop >= 0 && drop < 0.5);
+    }
+    CHECK(differ == 30);
+    CHECK(relu > 5 && relu < 25);
+    /* trial 12 alone is trial 12 of the whole sweep (resume, --trial) */
+    bp_sweep_spec *d = spec_of(args, 4, 100, 7);
+    char ld[128];
+    trial_line(a, 12, la, sizeof la);
+    trial_line(d, 12, ld, sizeof ld);
+    CHECK_STR(la, ld);
+    bp_sweep_spec_free(a);
+    bp_sweep_spec_free(b);
+    bp_sweep_spec_free(c);
+    bp_sweep_spec_free(d);
+}
+
+static void test_trial_seed(void) {
+    char *x[] = {"lr=0.1", "hidden=4"}, *y[] = {"hidden=4", "lr=0.1"}, *z[] = {"lr=0.1", "hidden=8"};
+    char *u[] = {"a=bc"}, *v[] = {"ab=c"};
+    uint64_t sx = bp_sweep_trial_seed(1, 2, x);
+    CHECK(sx == bp_sweep_trial_seed(1, 2, y)); /* order does not matter */
+    CHECK(sx != bp_sweep_trial_seed(1, 2, z));
+    CHECK(sx != bp_sweep_trial_seed(2, 2, x));
+    CHECK(bp_sweep_trial_seed(1, 1, u) != bp_sweep_trial_seed(1, 1, v));
+    CHECK(sx < ((uint64_t)1 << 63));
+}
+
+static void expect_add_error(const char *arg, const char *msg) {
+    bp_sweep_spec *s = bp_sweep_spec_new();
+    bp_err e;
+    CHECK(bp_sweep_spec_add(s, arg, &e) == -1);
+    CHECK_STR(e.msg, msg);
+    CHECK(s->n == 0);
+    bp_sweep_spec_free(s);
+}
+
+static void test_bad_specifications(void) {
+    expect_add_error("lr", "sweep parameter 'lr': expected key=values");
+    expect_add_error("=1,2", "sweep parameter '=1,2': expected key=values");
+    expect_add_error("lr=", "sweep parameter 'lr=': empty list of values");
+    expect_add_error("lr=0.1,,0.3", "sweep parameter 'lr=0.1,,0.3': empty value in list");
+    expect_add_error("lr=gauss:0:1", "sweep parameter 'lr=gauss:0:1': unknown distribution "
+                                     "'gauss' (expected uniform, loguniform, int or choice)");
+    expect_add_error("lr=uniform:0.5:0.1", "sweep parameter 'lr=uniform:0.5:0.1': lower bound "
+                                           "0.5 is above upper bound 0.1");
+    expect_add_error("lr=uniform:a:1", "sweep parameter 'lr=uniform:a:1': lower bound 'a' is "
+                                       "not a number");
+    expect_add_error("lr=uniform:0", "sweep parameter 'lr=uniform:0': uniform takes LO:HI");
+    expect_add_error("lr=loguniform:0:1", "sweep parameter 'lr=loguniform:0:1': loguniform "
+                                          "needs a lower bound > 0");
+    expect_add_error("h=int:1.5:4", "sweep parameter 'h=int:1.5:4': int needs integer bounds");
+    expect_add_error("a=choice:", "sweep parameter 'a=choice:': empty list of values");
+
+    bp_sweep_spec *s = bp_sweep_spec_new();
+    bp_err e;
+    CHECK(bp_sweep_spec_check(s, &e) == -1);
+    CHECK_STR(e.msg, "a sweep needs at least one parameter (key=values)");
+    CHECK(bp_sweep_spec_add(s, "lr=0.1,0.2", &e) == 0);
+    CHECK(bp_sweep_spec_add(s, "lr=0.3", &e) == -1);
+    CHECK_STR(e.msg, "sweep parameter 'lr' given twice");
+    CHECK(bp_sweep_spec_add(s, "h=int:2:8", &e) == 0);
+    CHECK(bp_sweep_spec_check(s, &e) == -1);
+    CHECK_STR(e.msg, "sweep parameter 'h' is a distribution: random search needs --trials N");
+    bp_sweep_spec_free(s);
+}
+
+int main(void) {
+    test_grid_covers_every_combination_once();
+    test_random_is_reproducible();
+    test_trial_seed();
+    test_bad_specifications();
+    return check_report("test_sweep");
+}
