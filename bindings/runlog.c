@@ -59,7 +59,8 @@
  *    name_id     INTEGER, a metric_names.id (not declared a foreign key:
  *                checking it would slow every insert)
  *    step        INTEGER
- *    value       REAL; NULL means NaN
+ *    value       a REAL; NULL means NaN. Declared without a type: a REAL
+ *                column would store -0.0 as the integer 0, losing its sign
  *    PRIMARY KEY (run_id, name_id, step), WITHOUT ROWID
  *  snapshots     weights and biases of a network at a step (since version 2)
  *    id          INTEGER PRIMARY KEY
@@ -169,7 +170,7 @@ static const char *const steps[BP_RUNLOG_SCHEMA] = {
     "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
     "  name_id INTEGER NOT NULL,"
     "  step INTEGER NOT NULL,"
-    "  value REAL,"
+    "  value,"
     "  PRIMARY KEY (run_id, name_id, step)) WITHOUT ROWID;"
     "CREATE TABLE tags("
     "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"

@@ -1,0 +1,840 @@
+/* test_runlog.c: the run log against what it promises (bp_runlog.h).
+ *
+ * Round trips compare bits, not approximations: a float64 weight or metric
+ * must come back identical, NaN and the infinities included. The file and
+ * process tests do what a user would: a wrong file as --db (it must stay
+ * byte for byte as it was), a directory that cannot be made, four processes
+ * writing at once, a run killed with SIGKILL. The documented queries of
+ * tests/queries.sql run against a database filled here, with answers worked
+ * out by hand from what was logged. */
+#define _XOPEN_SOURCE 700
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS */
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "bp_runlog.h"
+#include "bp_sqlext.h"
+#include "check.h"
+
+static char dir[64];
+
+static const char *path_in(const char *name) {
+    static char buf[4][256];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
+    return buf[k];
+}
+
+/* All rows of a query as "a|b\n" lines (NULL as "NULL"), in a static buffer. */
+static const char *rows_of(sqlite3 *db, const char *sql) {
+    static char out[1 << 16];
+    size_t n = 0;
+    out[0] = '\0';
+    const char *rest = sql;
+    while (*rest) {
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(db, rest, -1, &st, &rest) != SQLITE_OK) {
+            snprintf(out, sizeof out, "error: %s", sqlite3_errmsg(db));
+            return out;
+        }
+        if (!st) break;
+        int r;
+        while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+            for (int c = 0; c < sqlite3_column_count(st); c++) {
+                const char *v = (const char *)sqlite3_column_text(st, c);
+                n += (size_t)snprintf(out + n, sizeof out - n, "%s%s", c ? "|" : "",
+                                      v ? v : "NULL");
+            }
+            n += (size_t)snprintf(out + n, sizeof out - n, "\n");
+        }
+        if (r != SQLITE_DONE) snprintf(out, sizeof out, "error: %s", sqlite3_errmsg(db));
+        sqlite3_finalize(st);
+        if (r != SQLITE_DONE) break;
+    }
+    return out;
+}
+
+static int same_bits(double a, double b) { return memcmp(&a, &b, sizeof a) == 0; }
+
+/* The whole content of a file (malloc'd), or NULL. */
+static char *slurp(const char *path, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)len + 1);
+    *n = fread(buf, 1, (size_t)len, f);
+    buf[*n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static int exists(const char *path) {
+    struct stat sb;
+    return stat(path, &sb) == 0;
+}
+
+static uint64_t splitmix(uint64_t *s) {
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* ------------------------------------------------------------------------ */
+
+static void test_roundtrip(void) {
+    bp_err e = {{0}};
+    const char *db = path_in("deep/er/runs.db"); /* parents are created */
+    bp_runlog *log = bp_runlog_open(db, 0, &e);
+    CHECK(log != NULL);
+    if (!log) {
+        fprintf(stderr, "%s\n", e.msg);
+        return;
+    }
+    bp_run_info info = {.script_path = "scripts/xor.lua", .script_text = "print('xor')\n",
+                        .command = "backprop run scripts/xor.lua lr=0.1", .has_seed = 1,
+                        .seed = -42, .host = "testhost", .pid = 4242, .version = "9.9.9"};
+    int64_t run = bp_runlog_begin(log, &info, &e);
+    CHECK(run == 1);
+    int64_t run2 = bp_runlog_begin(log, &info, &e);
+    CHECK(run2 == 2);
+    sqlite3 *s = bp_runlog_sqlite(log);
+    CHECK_STR(rows_of(s, "SELECT name, script_path, command, seed, status, host, pid,"
+                         " version, ended IS NULL, started > 1.6e9 FROM runs WHERE id = 1"),
+              "xor|scripts/xor.lua|backprop run scripts/xor.lua lr=0.1|-42|running|testhost|"
+              "4242|9.9.9|1|1\n");
+    /* The same text twice is stored once. */
+    CHECK_STR(rows_of(s, "SELECT count(*), count(DISTINCT script_id) FROM runs"), "2|1\n");
+    CHECK_STR(rows_of(s, "SELECT count(*), length(hash) FROM scripts"), "1|16\n");
+    CHECK(bp_runlog_set_seed(log, run, 7, &e) == 0);
+    CHECK(bp_runlog_set_name(log, run, "xor-a", &e) == 0);
+    CHECK(bp_runlog_set_seed(log, 99, 7, &e) == -1);
+    CHECK(strstr(e.msg, "no such run") != NULL);
+
+    /* Parameters, typed; recording a key again replaces it. */
+    CHECK(bp_runlog_param_real(log, run, "lr", 0.5, &e) == 0);
+    CHECK(bp_runlog_param_real(log, run, "lr", 0.01, &e) == 0);
+    CHECK(bp_runlog_param_real(log, run, "lr", 0.01, &e) == 0);
+    CHECK(bp_runlog_param_int(log, run, "hidden", 4, &e) == 0);
+    CHECK(bp_runlog_param_text(log, run, "act", "tanh", &e) == 0);
+    CHECK(bp_runlog_param_bool(log, run, "shuffle", 1, &e) == 0);
+    CHECK(bp_runlog_param_int(log, run2, "hidden", 8, &e) == 0);
+    CHECK(bp_runlog_param_real(log, run2, "lr", 0.1, &e) == 0);
+    CHECK(bp_runlog_param_int(log, run, "", 1, &e) == -1);
+    CHECK_STR(rows_of(s, "SELECT key, typeof(value), value, type FROM params"
+                         " WHERE run_id = 1 ORDER BY key"),
+              "act|text|tanh|text\nhidden|integer|4|int\nlr|real|0.01|real\n"
+              "shuffle|integer|1|bool\n");
+    CHECK_STR(rows_of(s, "SELECT run_id FROM params WHERE key = 'lr' AND value < 0.05"), "1\n");
+    CHECK_STR(rows_of(s, "SELECT params FROM run_summary WHERE id = 1"),
+              "act=tanh hidden=4 lr=0.01 shuffle=true\n");
+
+    /* Metrics: exact doubles, NaN and the infinities, a repeated step
+     * replacing the value, and steps logged out of order. */
+    uint64_t seed = 1;
+    double vals[1000];
+    for (int k = 0; k < 1000; k++) {
+        uint64_t u = splitmix(&seed);
+        memcpy(&vals[k], &u, 8);
+        if (!isfinite(vals[k])) vals[k] = (double)u; /* keep random bits finite */
+    }
+    vals[10] = NAN, vals[11] = INFINITY, vals[12] = -INFINITY, vals[13] = -0.0;
+    vals[14] = 5e-324, vals[15] = 0.1;
+    CHECK(bp_runlog_metric(log, run, "loss", 999, 1.0, &e) == 0); /* replaced below */
+    for (int k = 999; k >= 0; k--) CHECK(bp_runlog_metric(log, run, "loss", k, vals[k], &e) == 0);
+    for (int k = 0; k < 1000; k++) CHECK(bp_runlog_metric(log, run2, "acc", k, k / 4.0, &e) == 0);
+    CHECK(bp_runlog_metric(log, run, "", 0, 1, &e) == -1);
+    int64_t *steps;
+    double *v;
+    size_t n;
+    CHECK(bp_runlog_metric_get(log, run, "loss", &steps, &v, &n, &e) == 0);
+    CHECK(n == 1000);
+    int exact = 1;
+    for (size_t k = 0; k < n && n == 1000; k++)
+        exact &= steps[k] == (int64_t)k && (same_bits(v[k], vals[k]) || (k == 10 && isnan(v[k])));
+    CHECK(exact);
+    CHECK(isnan(v[10]) && v[11] == INFINITY && v[12] == -INFINITY && signbit(v[13]));
+    free(steps);
+    free(v);
+    CHECK(bp_runlog_metric_get(log, run, "nothing", &steps, &v, &n, &e) == 0);
+    CHECK(n == 0 && steps == NULL && v == NULL);
+    CHECK_STR(rows_of(s, "SELECT step, value_text FROM metrics_view WHERE run_id = 1"
+                         " AND step BETWEEN 10 AND 12 ORDER BY step"),
+              "10|NaN\n11|Inf\n12|-Inf\n");
+    CHECK_STR(rows_of(s, "SELECT count(*), sum(value IS NULL) FROM loss_curve WHERE run_id = 1"),
+              "1000|1\n");
+
+    /* Tags and notes. */
+    CHECK(bp_runlog_tag(log, run, "baseline", NULL, &e) == 0);
+    CHECK(bp_runlog_tag(log, run, "data", "xor", &e) == 0);
+    CHECK(bp_runlog_tag(log, run, "data", "xor4", &e) == 0);
+    CHECK(bp_runlog_note(log, run, "first try", &e) == 0);
+    CHECK(bp_runlog_note(log, run, "second\nline", &e) == 0);
+    CHECK_STR(rows_of(s, "SELECT key, value FROM tags WHERE run_id = 1 ORDER BY key"),
+              "baseline|NULL\ndata|xor4\n");
+    CHECK_STR(rows_of(s, "SELECT text FROM notes WHERE run_id = 1 ORDER BY id"),
+              "first try\nsecond\nline\n");
+
+    /* A snapshot of random bits comes back bit for bit; float32 rounds. */
+    int sizes[3] = {2, 3, 1};
+    double p[13], p32[13];
+    for (int k = 0; k < 13; k++) {
+        uint64_t u = splitmix(&seed) >> 2; /* finite */
+        memcpy(&p[k], &u, 8);
+        p32[k] = (k + 1) / 3.0;
+    }
+    CHECK(bp_runlog_snapshot(log, run, 5, NULL, 2, sizes, p, 13, 0, &e) == 0);
+    CHECK(bp_runlog_snapshot(log, run, 6, "ema", 2, sizes, p32, 13, 1, &e) == 0);
+    CHECK(bp_runlog_snapshot(log, run, 5, NULL, 2, sizes, p, 12, 0, &e) == -1);
+    CHECK_STR(e.msg, "snapshot: shape 2,3,1 needs 13 parameters, got 12");
+    int nl, *sz;
+    double *q;
+    size_t nq;
+    int64_t at;
+    CHECK(bp_runlog_snapshot_get(log, run, NULL, -1, &at, &nl, &sz, &q, &nq, &e) == 0);
+    CHECK(at == 5 && nl == 2 && nq == 13 && sz[0] == 2 && sz[1] == 3 && sz[2] == 1);
+    CHECK(nq == 13 && memcmp(q, p, sizeof p) == 0);
+    free(sz);
+    free(q);
+    CHECK(bp_runlog_snapshot_get(log, run, "ema", 6, &at, &nl, &sz, &q, &nq, &e) == 0);
+    int rounded = nq == 13;
+    for (size_t k = 0; k < nq && rounded; k++) rounded &= q[k] == (double)(float)p32[k];
+    CHECK(rounded);
+    free(sz);
+    free(q);
+    CHECK(bp_runlog_snapshot_get(log, run, NULL, 3, &at, &nl, &sz, &q, &nq, &e) == -1);
+    CHECK(strstr(e.msg, "run 1 has no snapshot 'net' at step 3") != NULL);
+    CHECK_STR(rows_of(s, "SELECT name, step, shape, dtype, length(data) FROM snapshots ORDER BY step"),
+              "net|5|2,3,1|f64|104\nema|6|2,3,1|f32|52\n");
+
+    /* Ending: a status outside the list is refused. */
+    CHECK(bp_runlog_end(log, run, "done", NULL, NULL, &e) == -1);
+    CHECK_STR(e.msg, "cannot end a run as 'done' (completed, failed, interrupted, diverged or crashed)");
+    CHECK(bp_runlog_end(log, run, "failed", "xor.lua:3: boom", "stack traceback:\n\t[C]: in ?", &e) == 0);
+    CHECK(bp_runlog_end(log, run2, "completed", NULL, NULL, &e) == 0);
+    CHECK_STR(rows_of(s, "SELECT status, message, traceback, ended >= started FROM runs WHERE id = 1"),
+              "failed|xor.lua:3: boom|stack traceback:\n\t[C]: in ?|1\n");
+    CHECK_STR(rows_of(s, "SELECT id, name, status, steps FROM run_summary ORDER BY id"),
+              "1|xor-a|failed|999\n2|xor|completed|999\n");
+    bp_runlog_close(log);
+    bp_runlog_close(NULL);
+
+    /* Reopened, everything is still there; foreign keys cascade. */
+    log = bp_runlog_open(db, BP_RUNLOG_MUSTEXIST, &e);
+    CHECK(log != NULL);
+    if (!log) return;
+    s = bp_runlog_sqlite(log);
+    CHECK_STR(rows_of(s, "SELECT count(*) FROM metrics"), "2000\n");
+    CHECK_STR(rows_of(s, "PRAGMA foreign_keys"), "1\n");
+    CHECK_STR(rows_of(s, "PRAGMA journal_mode"), "wal\n");
+    CHECK_STR(rows_of(s, "DELETE FROM runs WHERE id = 1;"
+                         " SELECT (SELECT count(*) FROM metrics), (SELECT count(*) FROM params),"
+                         " (SELECT count(*) FROM tags), (SELECT count(*) FROM notes),"
+                         " (SELECT count(*) FROM snapshots)"),
+              "1000|2|0|0|0\n");
+    bp_runlog_close(log);
+}
+
+/* run_summary: final and best loss, and the parameters' text. */
+static void test_summary(void) {
+    bp_err e = {{0}};
+    bp_runlog *log = bp_runlog_open(path_in("summary.db"), 0, &e);
+    CHECK(log != NULL);
+    if (!log) return;
+    int64_t run = bp_runlog_begin(log, &(bp_run_info){.name = "s"}, &e);
+    const double loss[] = {0.9, 0.3, 0.1, 0.2};
+    for (int k = 0; k < 4; k++) bp_runlog_metric(log, run, "loss", k + 1, loss[k], &e);
+    bp_runlog_metric(log, run, "acc", 7, 0.5, &e);
+    bp_runlog_param_bool(log, run, "shuffle", 0, &e);
+    bp_runlog_param_real(log, run, "lr", NAN, &e);
+    CHECK(bp_runlog_end(log, run, "completed", NULL, NULL, &e) == 0);
+    sqlite3 *s = bp_runlog_sqlite(log);
+    CHECK_STR(rows_of(s, "SELECT name, status, script, steps, final_loss, best_loss, params,"
+                         " duration_s >= 0 FROM run_summary"),
+              "s|completed|NULL|7|0.2|0.1|lr=nan shuffle=false|1\n");
+    bp_runlog_close(log);
+}
+
+/* bp_weights in process: names, indexes and values of the lecture's 2-3-1,
+ * and of a layer wide enough to need the long names. */
+static void test_weights(void) {
+    bp_err e = {{0}};
+    bp_runlog *log = bp_runlog_open(path_in("weights.db"), 0, &e);
+    CHECK(log != NULL);
+    if (!log) return;
+    int64_t run = bp_runlog_begin(log, &(bp_run_info){.name = "w"}, &e);
+    int sizes[3] = {2, 3, 1};
+    double p[13];
+    for (int k = 0; k < 13; k++) p[k] = (k + 1) / 8.0;
+    CHECK(bp_runlog_snapshot(log, run, 0, NULL, 2, sizes, p, 13, 0, &e) == 0);
+    for (int k = 0; k < 13; k++) p[k] = -(k + 1) / 16.0;
+    CHECK(bp_runlog_snapshot(log, run, 10, NULL, 2, sizes, p, 13, 1, &e) == 0);
+    sqlite3 *s = bp_runlog_sqlite(log);
+    /* Layer 1: W is 3 x 2 (idx 0..5), then b (6..8); layer 2: w21i (9..11), b21 (12). */
+    CHECK_STR(rows_of(s, "SELECT w.idx, w.layer, w.neuron, w.input, w.kind, w.name, w.value"
+                         " FROM snapshots s, bp_weights(s.data, s.shape) w WHERE s.step = 0"),
+              "0|1|1|1|w|w111|0.125\n1|1|1|2|w|w112|0.25\n2|1|2|1|w|w121|0.375\n"
+              "3|1|2|2|w|w122|0.5\n4|1|3|1|w|w131|0.625\n5|1|3|2|w|w132|0.75\n"
+              "6|1|1|NULL|b|b11|0.875\n7|1|2|NULL|b|b12|1.0\n8|1|3|NULL|b|b13|1.125\n"
+              "9|2|1|1|w|w211|1.25\n10|2|1|2|w|w212|1.375\n11|2|1|3|w|w213|1.5\n"
+              "12|2|1|NULL|b|b21|1.625\n");
+    /* One weight's history across a float64 and a float32 snapshot. */
+    CHECK_STR(rows_of(s, "SELECT s.step, w.value FROM snapshots s, bp_weights(s.data, s.shape) w"
+                         " WHERE s.run_id = 1 AND w.name = 'w211' ORDER BY s.step"),
+              "0|1.25\n10|-0.625\n");
+    CHECK_STR(rows_of(s, "SELECT s.step, w.name FROM snapshots s, bp_weights(s.data, s.shape) w"
+                         " WHERE w.layer = 2 AND w.neuron = 1 AND w.input = 3 ORDER BY s.step"),
+              "0|w213\n10|w213\n");
+    CHECK_STR(rows_of(s, "SELECT count(*) FROM snapshots s, bp_weights(s.data, s.shape) w"
+                         " WHERE w.name IN ('w999', 'b31', 'x', 'w11')"),
+              "0\n");
+    CHECK_STR(rows_of(s, "SELECT count(*) FROM bp_weights(zeroblob(16), '1,1')"), "2\n");
+    CHECK_STR(rows_of(s, "SELECT count(*) FROM bp_weights(NULL, '1,1')"), "0\n");
+    CHECK_STR(rows_of(s, "SELECT * FROM bp_weights(zeroblob(15), '1,1')"),
+              "error: bp_weights: data holds 15 bytes, but shape 1,1 needs 16 (float64) or 8 (float32)");
+    CHECK_STR(rows_of(s, "SELECT * FROM bp_weights(zeroblob(16), '1,x')"),
+              "error: bp_weights: shape '1,x' is not a list of widths like '2,3,1'");
+    CHECK_STR(rows_of(s, "SELECT * FROM bp_weights"),
+              "error: bp_weights needs two arguments: a snapshot's data and shape");
+    /* Indexes above 9: 'w1_10_12' and 'b1_11'. */
+    int wide[3] = {12, 11, 1};
+    size_t P = 11 * 13 + 12;
+    double *pw = calloc(P, sizeof *pw);
+    pw[9 * 12 + 11] = 3.5;  /* w_{1,10,12} */
+    pw[11 * 12 + 10] = 4.5; /* b_{1,11} */
+    CHECK(bp_runlog_snapshot(log, run, 20, "wide", 2, wide, pw, P, 0, &e) == 0);
+    free(pw);
+    CHECK_STR(rows_of(s, "SELECT w.name, w.value FROM snapshots s, bp_weights(s.data, s.shape) w"
+                         " WHERE s.name = 'wide' AND w.value <> 0"),
+              "w1_10_12|3.5\nb1_11|4.5\n");
+    CHECK_STR(rows_of(s, "SELECT w.idx FROM snapshots s, bp_weights(s.data, s.shape) w"
+                         " WHERE s.name = 'wide' AND w.name IN ('w2_1_3', 'w213', 'w1_1_1', 'b2_1')"
+                         " ORDER BY w.idx"),
+              "145\n"); /* the long form only where an index is above 9 */
+    int parsed[4];
+    CHECK(bp_shape_parse("784,128,64,10", parsed, 4) == 4 && parsed[3] == 10);
+    CHECK(bp_shape_parse("3", parsed, 4) == -1);
+    CHECK(bp_shape_parse("2,0,1", parsed, 4) == -1);
+    CHECK(bp_shape_parse("1,2,3,4,5", parsed, 4) == -1);
+    bp_runlog_close(log);
+
+    /* The stock shell with the loadable build. */
+    const char *bin = getenv("BP_BINARY_DIR");
+    char cmd[1024], out[1024] = "";
+    snprintf(cmd, sizeof cmd,
+             "/usr/bin/sqlite3 %s \".load %s/bpsql\" \"SELECT s.step, w.value FROM"
+             " snapshots s, bp_weights(s.data, s.shape) w WHERE s.run_id = 1 AND"
+             " s.name = 'net' AND w.name = 'w211' ORDER BY s.step\" 2>&1",
+             path_in("weights.db"), bin ? bin : ".");
+    FILE *f = popen(cmd, "r");
+    CHECK(f != NULL);
+    if (f) {
+        size_t n = fread(out, 1, sizeof out - 1, f);
+        out[n] = '\0';
+        CHECK(pclose(f) == 0);
+    }
+    CHECK_STR(out, "0|1.25\n10|-0.625\n");
+}
+
+/* The database's size once the WAL is folded in. */
+static long long file_bytes(sqlite3 *s) {
+    sqlite3_exec(s, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+    return atoll(rows_of(s, "SELECT page_count * page_size FROM pragma_page_count, pragma_page_size"));
+}
+
+/* A 784-128-64-10 network: 109,386 parameters, at most 1.1 x raw. */
+static void test_snapshot_size(void) {
+    bp_err e = {{0}};
+    bp_runlog *log = bp_runlog_open(path_in("size.db"), 0, &e);
+    CHECK(log != NULL);
+    if (!log) return;
+    int64_t run = bp_runlog_begin(log, &(bp_run_info){.name = "mnist"}, &e);
+    int sizes[4] = {784, 128, 64, 10};
+    size_t P = 128 * 785 + 64 * 129 + 10 * 65;
+    CHECK(P == 109386);
+    double *p = malloc(P * sizeof *p);
+    uint64_t seed = 3;
+    for (size_t k = 0; k < P; k++) p[k] = (double)(splitmix(&seed) >> 11) / 9007199254740992.0 - 0.5;
+    sqlite3 *s = bp_runlog_sqlite(log);
+    long long before = file_bytes(s);
+    for (int k = 0; k < 4; k++) CHECK(bp_runlog_snapshot(log, run, k, NULL, 3, sizes, p, P, 0, &e) == 0);
+    CHECK(bp_runlog_snapshot(log, run, 0, "f32", 3, sizes, p, P, 1, &e) == 0);
+    long long after = file_bytes(s);
+    /* Four float64 snapshots and one float32: 4 x 8 + 4 bytes a parameter. */
+    double ratio = (double)(after - before) / (4.0 * 8 * P + 4.0 * P);
+    CHECK(ratio > 0.99 && ratio <= 1.1);
+    CHECK_STR(rows_of(s, "SELECT dtype, length(data) FROM snapshots WHERE step = 0 ORDER BY dtype"),
+              "f32|437544\nf64|875088\n");
+    int nl, *sz;
+    double *q;
+    size_t nq;
+    CHECK(bp_runlog_snapshot_get(log, run, NULL, 3, NULL, &nl, &sz, &q, &nq, &e) == 0);
+    CHECK(nq == P && memcmp(q, p, P * sizeof *p) == 0);
+    free(sz);
+    free(q);
+    free(p);
+    bp_runlog_close(log);
+}
+
+/* ------------------------------------------------------------------------ */
+
+static void test_versions(void) {
+    bp_err e = {{0}};
+    char want[512];
+    /* Newer: refused, the file unchanged. */
+    const char *newer = path_in("newer.db");
+    sqlite3 *raw;
+    sqlite3_open(newer, &raw);
+    char sql[128];
+    snprintf(sql, sizeof sql, "PRAGMA application_id = %d; PRAGMA user_version = 3;"
+                              " CREATE TABLE future(x)", BP_RUNLOG_APP_ID);
+    sqlite3_exec(raw, sql, NULL, NULL, NULL);
+    sqlite3_close(raw);
+    size_t n0, n1;
+    char *b0 = slurp(newer, &n0);
+    CHECK(bp_runlog_open(newer, 0, &e) == NULL);
+    snprintf(want, sizeof want, "%s: database schema version 3 is newer than this backprop"
+                                " understands (2); upgrade backprop", newer);
+    CHECK_STR(e.msg, want);
+    CHECK(bp_runlog_open(newer, BP_RUNLOG_READONLY, &e) == NULL);
+    CHECK_STR(e.msg, want);
+    char *b1 = slurp(newer, &n1);
+    CHECK(b0 && b1 && n0 == n1 && memcmp(b0, b1, n0) == 0);
+    free(b0);
+    free(b1);
+
+    /* Older: a version 1 database (no snapshots table) is migrated, its runs
+     * kept. The version 1 database is made the way it was: the current one
+     * with what step 2 added taken away. */
+    const char *older = path_in("older.db");
+    bp_runlog *log = bp_runlog_open(older, 0, &e);
+    CHECK(log != NULL);
+    if (!log) return;
+    int64_t run = bp_runlog_begin(log, &(bp_run_info){.name = "old"}, &e);
+    bp_runlog_metric(log, run, "loss", 1, 0.5, &e);
+    bp_runlog_end(log, run, "completed", NULL, NULL, &e);
+    bp_runlog_close(log);
+    sqlite3_open(older, &raw);
+    CHECK_STR(rows_of(raw, "DROP TABLE snapshots; PRAGMA user_version = 1;"
+                           " PRAGMA user_version"),
+              "1\n");
+    sqlite3_close(raw);
+    CHECK(bp_runlog_open(older, BP_RUNLOG_READONLY, &e) == NULL);
+    snprintf(want, sizeof want, "%s: database schema version 1 is older than this backprop's"
+                                " (2); open it for writing once (e.g. `backprop runs`) to"
+                                " migrate it", older);
+    CHECK_STR(e.msg, want);
+    log = bp_runlog_open(older, 0, &e);
+    CHECK(log != NULL);
+    if (!log) return;
+    sqlite3 *s = bp_runlog_sqlite(log);
+    CHECK_STR(rows_of(s, "PRAGMA user_version"), "2\n");
+    CHECK_STR(rows_of(s, "SELECT id, name, status, final_loss FROM run_summary"),
+              "1|old|completed|0.5\n");
+    int sizes[2] = {1, 1};
+    double p[2] = {1, 2};
+    CHECK(bp_runlog_snapshot(log, run, 1, NULL, 1, sizes, p, 2, 0, &e) == 0);
+    bp_runlog_close(log);
+}
+
+static void test_bad_files(void) {
+    bp_err e = {{0}};
+    char want[512];
+    size_t n0, n1;
+    /* Not a database at all. */
+    const char *text = path_in("notes.txt");
+    FILE *f = fopen(text, "w");
+    for (int k = 0; k < 200; k++) fprintf(f, "line %d of a file that is not a database\n", k);
+    fclose(f);
+    char *b0 = slurp(text, &n0);
+    CHECK(bp_runlog_open(text, 0, &e) == NULL);
+    snprintf(want, sizeof want, "%s: not a backprop database (file is not a database)", text);
+    CHECK_STR(e.msg, want);
+    CHECK(bp_runlog_open(text, BP_RUNLOG_READONLY, &e) == NULL);
+    CHECK_STR(e.msg, want);
+    char *b1 = slurp(text, &n1);
+    CHECK(b0 && b1 && n0 == n1 && memcmp(b0, b1, n0) == 0);
+    CHECK(!exists(path_in("notes.txt-wal")) && !exists(path_in("notes.txt-journal")));
+    free(b0);
+    free(b1);
+
+    /* A database of another program. */
+    const char *other = path_in("other.db");
+    sqlite3 *raw;
+    sqlite3_open(other, &raw);
+    sqlite3_exec(raw, "CREATE TABLE contacts(name, phone); INSERT INTO contacts VALUES ('a', 1)",
+                 NULL, NULL, NULL);
+    sqlite3_close(raw);
+    b0 = slurp(other, &n0);
+    CHECK(bp_runlog_open(other, 0, &e) == NULL);
+    snprintf(want, sizeof want, "%s: not a backprop database (it holds other tables)", other);
+    CHECK_STR(e.msg, want);
+    b1 = slurp(other, &n1);
+    CHECK(b0 && b1 && n0 == n1 && memcmp(b0, b1, n0) == 0);
+    free(b0);
+    free(b1);
+
+    /* A run log whose header was overwritten. */
+    const char *broken = path_in("broken.db");
+    bp_runlog *log = bp_runlog_open(broken, 0, &e);
+    CHECK(log != NULL);
+    bp_runlog_begin(log, NULL, &e);
+    bp_runlog_close(log);
+    b0 = slurp(broken, &n0);
+    memcpy(b0, "garbage garbage garbage", 23);
+    f = fopen(broken, "wb");
+    fwrite(b0, 1, n0, f);
+    fclose(f);
+    CHECK(bp_runlog_open(broken, 0, &e) == NULL);
+    snprintf(want, sizeof want, "%s: not a backprop database (file is not a database)", broken);
+    CHECK_STR(e.msg, want);
+    b1 = slurp(broken, &n1);
+    CHECK(b1 && n0 == n1 && memcmp(b0, b1, n0) == 0);
+    free(b0);
+    free(b1);
+
+    /* A directory that cannot be made: its parent is a file. */
+    f = fopen(path_in("file"), "w");
+    fclose(f);
+    const char *nodir = path_in("file/sub/runs.db");
+    CHECK(bp_runlog_open(nodir, 0, &e) == NULL);
+    snprintf(want, sizeof want, "%s: cannot create directory %s (Not a directory)", nodir,
+             path_in("file/sub"));
+    CHECK_STR(e.msg, want);
+    /* A directory given as the database; a missing file when it must exist. */
+    CHECK(bp_runlog_open(dir, 0, &e) == NULL);
+    snprintf(want, sizeof want, "%s: is a directory, not a database", dir);
+    CHECK_STR(e.msg, want);
+    const char *missing = path_in("missing.db");
+    CHECK(bp_runlog_open(missing, BP_RUNLOG_MUSTEXIST, &e) == NULL);
+    snprintf(want, sizeof want, "%s: no such database", missing);
+    CHECK_STR(e.msg, want);
+    CHECK(bp_runlog_open(missing, BP_RUNLOG_READONLY, &e) == NULL);
+    CHECK_STR(e.msg, want);
+    CHECK(!exists(missing));
+    /* An empty file becomes a run log. */
+    f = fopen(path_in("empty.db"), "w");
+    fclose(f);
+    log = bp_runlog_open(path_in("empty.db"), 0, &e);
+    CHECK(log != NULL);
+    bp_runlog_close(log);
+}
+
+static void test_readonly(void) {
+    bp_err e = {{0}};
+    const char *db = path_in("ro.db");
+    bp_runlog *log = bp_runlog_open(db, 0, &e);
+    int64_t run = bp_runlog_begin(log, NULL, &e);
+    bp_runlog_metric(log, run, "loss", 1, 0.5, &e);
+    bp_runlog_end(log, run, "completed", NULL, NULL, &e);
+    bp_runlog_close(log);
+    log = bp_runlog_open(db, BP_RUNLOG_READONLY, &e);
+    CHECK(log != NULL);
+    if (!log) return;
+    sqlite3 *s = bp_runlog_sqlite(log);
+    CHECK_STR(rows_of(s, "SELECT name, final_loss FROM run_summary"), "run|0.5\n");
+    CHECK_STR(rows_of(s, "DELETE FROM runs"), "error: attempt to write a readonly database");
+    CHECK_STR(rows_of(s, "SELECT count(*) FROM runs"), "1\n");
+    CHECK(bp_runlog_metric(log, run, "loss", 2, 0.25, &e) == -1);
+    char want[512];
+    snprintf(want, sizeof want, "%s: the run log was opened read-only", db);
+    CHECK_STR(e.msg, want);
+    CHECK(bp_runlog_begin(log, NULL, &e) == -1);
+    CHECK(bp_runlog_flush(log, &e) == 0);
+    bp_runlog_close(log);
+}
+
+/* ------------------------------------------------------------------------ */
+
+/* Four processes create and fill one new database at once. */
+static void test_concurrent(void) {
+    const char *db = path_in("shared/runs.db");
+    enum { WRITERS = 4, STEPS = 30000 };
+    pid_t kids[WRITERS];
+    for (int w = 0; w < WRITERS; w++) {
+        kids[w] = fork();
+        if (kids[w] == 0) {
+            bp_err e;
+            bp_runlog *log = bp_runlog_open(db, 0, &e);
+            if (!log) {
+                fprintf(stderr, "writer %d: %s\n", w, e.msg);
+                _exit(2);
+            }
+            char name[16];
+            snprintf(name, sizeof name, "w%d", w);
+            int64_t run = bp_runlog_begin(log, &(bp_run_info){.name = name}, &e);
+            int bad = run < 0 || bp_runlog_param_int(log, run, "writer", w, &e);
+            int sizes[3] = {2, 3, 1};
+            double p[13] = {0};
+            for (int k = 0; k < STEPS && !bad; k++) {
+                bad |= bp_runlog_metric(log, run, "loss", k, w + k * 1e-6, &e);
+                bad |= bp_runlog_metric(log, run, "acc", k, 0.5, &e);
+                if (k % 3000 == 0) {
+                    p[0] = k;
+                    bad |= bp_runlog_snapshot(log, run, k, NULL, 2, sizes, p, 13, 0, &e);
+                    bad |= bp_runlog_flush(log, &e);
+                }
+            }
+            bad |= bp_runlog_end(log, run, "completed", NULL, NULL, &e);
+            if (bad) fprintf(stderr, "writer %d: %s\n", w, e.msg);
+            bp_runlog_close(log);
+            _exit(bad ? 1 : 0);
+        }
+    }
+    int all_ok = 1;
+    for (int w = 0; w < WRITERS; w++) {
+        int status;
+        waitpid(kids[w], &status, 0);
+        all_ok &= WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    }
+    CHECK(all_ok);
+    sqlite3 *raw;
+    sqlite3_open(db, &raw);
+    CHECK_STR(rows_of(raw, "SELECT r.name, r.status, count(*), sum(m.step), p.value"
+                           " FROM runs r JOIN metrics m ON m.run_id = r.id"
+                           " JOIN params p ON p.run_id = r.id"
+                           " GROUP BY r.id ORDER BY r.name"),
+              "w0|completed|60000|899970000|0\nw1|completed|60000|899970000|1\n"
+              "w2|completed|60000|899970000|2\nw3|completed|60000|899970000|3\n");
+    CHECK_STR(rows_of(raw, "SELECT count(*) FROM snapshots"), "40\n");
+    CHECK_STR(rows_of(raw, "PRAGMA integrity_check"), "ok\n");
+    sqlite3_close(raw);
+}
+
+static double mono(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* SIGKILL: at most the last second is lost, the file stays sound, and the
+ * run shows as crashed afterwards. The child logs a step every millisecond
+ * for a second, then nothing (only the writer thread can commit the tail). */
+static void test_kill(void) {
+    const char *db = path_in("killed.db");
+    enum { MAXSTEPS = 5000 };
+    double *when = mmap(NULL, MAXSTEPS * sizeof(double), PROT_READ | PROT_WRITE,
+                        MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    CHECK(when != MAP_FAILED);
+    if (when == MAP_FAILED) return;
+    for (int k = 0; k < MAXSTEPS; k++) when[k] = 0;
+    pid_t kid = fork();
+    if (kid == 0) {
+        bp_err e;
+        bp_runlog *log = bp_runlog_open(db, 0, &e);
+        if (!log) _exit(2);
+        int64_t run = bp_runlog_begin(log, &(bp_run_info){.name = "victim"}, &e);
+        double t0 = mono();
+        for (int k = 0; k < MAXSTEPS && mono() - t0 < 1.0; k++) {
+            bp_runlog_metric(log, run, "loss", k, 1.0 / (k + 1), &e);
+            when[k] = mono();
+            nanosleep(&(struct timespec){0, 1000000}, NULL);
+        }
+        for (;;) pause();
+    }
+    nanosleep(&(struct timespec){2, 300000000}, NULL);
+    double killed = mono();
+    kill(kid, SIGKILL);
+    int status;
+    waitpid(kid, &status, 0);
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    int old = 0, last = -1;
+    for (int k = 0; k < MAXSTEPS && when[k] > 0; k++) {
+        last = k;
+        if (when[k] < killed - 1.0) old = k + 1;
+    }
+    CHECK(old > 100 && old == last + 1);
+    sqlite3 *raw;
+    sqlite3_open(db, &raw);
+    CHECK_STR(rows_of(raw, "PRAGMA integrity_check"), "ok\n");
+    char want[64];
+    snprintf(want, sizeof want, "%d\n", old);
+    CHECK_STR(rows_of(raw, "SELECT count(*) FROM loss_curve"), want);
+    CHECK_STR(rows_of(raw, "SELECT status FROM runs"), "running\n");
+    sqlite3_close(raw);
+    munmap(when, MAXSTEPS * sizeof(double));
+
+    /* Opening for writing finds the process gone. */
+    bp_err e;
+    bp_runlog *log = bp_runlog_open(db, 0, &e);
+    CHECK(log != NULL);
+    if (!log) return;
+    CHECK_STR(rows_of(bp_runlog_sqlite(log), "SELECT status, message FROM runs"),
+              "crashed|the process ended without recording an end\n");
+    /* A live process's run is left alone, another host's too. */
+    int64_t mine = bp_runlog_begin(log, NULL, &e);
+    int64_t far = bp_runlog_begin(log, &(bp_run_info){.host = "elsewhere", .pid = 1}, &e);
+    int64_t gone = bp_runlog_begin(log, &(bp_run_info){.pid = kid}, &e);
+    CHECK(bp_runlog_reap(log, &e) == 1);
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT id, status FROM runs WHERE id IN (%lld, %lld, %lld) ORDER BY id",
+             (long long)mine, (long long)far, (long long)gone);
+    snprintf(want, sizeof want, "%lld|running\n%lld|running\n%lld|crashed\n", (long long)mine,
+             (long long)far, (long long)gone);
+    CHECK_STR(rows_of(bp_runlog_sqlite(log), sql), want);
+    bp_runlog_close(log);
+}
+
+/* ------------------------------------------------------------------------ */
+
+static uint64_t fnv(const char *s) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+    return h;
+}
+
+/* Fills the database the documented queries are checked against. */
+static void fill_for_queries(bp_runlog *log) {
+    bp_err e;
+    const char *xor_a = "-- xor, first version\n", *xor_b = "-- xor, second version\n";
+    bp_run_info r1 = {.name = "xor-a", .script_path = "scripts/xor.lua", .script_text = xor_a};
+    bp_run_info r2 = {.name = "xor-b", .script_path = "scripts/xor.lua", .script_text = xor_a};
+    bp_run_info r3 = {.name = "xor-c", .script_path = "scripts/xor.lua", .script_text = xor_b};
+    bp_run_info r4 = {.name = "spiral", .script_path = "scripts/spiral.lua", .script_text = "--"};
+    int64_t a = bp_runlog_begin(log, &r1, &e), b = bp_runlog_begin(log, &r2, &e);
+    int64_t c = bp_runlog_begin(log, &r3, &e), d = bp_runlog_begin(log, &r4, &e);
+    const double la[] = {0.5, 0.25, 0.125, 0.0625}, lb[] = {0.75, 0.5, 0.375, 0.25};
+    for (int k = 0; k < 4; k++) {
+        bp_runlog_metric(log, a, "loss", k + 1, la[k], &e);
+        bp_runlog_metric(log, b, "loss", k + 1, lb[k], &e);
+    }
+    bp_runlog_metric(log, c, "loss", 1, 1.0, &e);
+    bp_runlog_metric(log, c, "loss", 2, NAN, &e);
+    bp_runlog_param_real(log, a, "lr", 0.1, &e);
+    bp_runlog_param_real(log, b, "lr", 0.01, &e);
+    bp_runlog_param_real(log, c, "lr", 0.03, &e);
+    bp_runlog_param_real(log, d, "lr", 0.5, &e);
+    bp_runlog_param_int(log, a, "hidden", 4, &e);
+    bp_runlog_param_int(log, b, "hidden", 4, &e);
+    bp_runlog_param_int(log, c, "hidden", 2, &e);
+    bp_runlog_param_int(log, d, "hidden", 8, &e);
+    bp_runlog_tag(log, a, "baseline", NULL, &e);
+    int sizes[3] = {2, 3, 1};
+    double p[13];
+    for (int k = 0; k < 13; k++) p[k] = (k + 1) / 8.0;
+    bp_runlog_snapshot(log, a, 0, NULL, 2, sizes, p, 13, 0, &e);
+    for (int k = 0; k < 13; k++) p[k] = (k + 1) / 16.0;
+    bp_runlog_snapshot(log, a, 4, NULL, 2, sizes, p, 13, 0, &e);
+    bp_runlog_end(log, a, "completed", NULL, NULL, &e);
+    bp_runlog_end(log, b, "completed", NULL, NULL, &e);
+    bp_runlog_end(log, c, "diverged", NULL, NULL, &e);
+    bp_runlog_end(log, d, "failed", "spiral.lua:3: boom", NULL, &e);
+    /* Times fixed so that durations and order are known. */
+    sqlite3_exec(bp_runlog_sqlite(log),
+                 "UPDATE runs SET started = id * 1000.0, ended = id * 1000.0 +"
+                 " CASE id WHEN 1 THEN 10 WHEN 2 THEN 30 WHEN 3 THEN 5 ELSE 1 END",
+                 NULL, NULL, NULL);
+}
+
+static void test_queries(void) {
+    bp_err e = {{0}};
+    bp_runlog *log = bp_runlog_open(path_in("queries.db"), 0, &e);
+    CHECK(log != NULL);
+    if (!log) return;
+    fill_for_queries(log);
+    char same[256];
+    uint64_t ha = fnv("-- xor, first version\n"), hb = fnv("-- xor, second version\n"),
+             hc = fnv("--");
+    /* Ties (one run each) in hash order. */
+    uint64_t lo = hb < hc ? hb : hc, hi = hb < hc ? hc : hb;
+    snprintf(same, sizeof same, "%016llx|2\n%016llx|1\n%016llx|1\n", (unsigned long long)ha,
+             (unsigned long long)lo, (unsigned long long)hi);
+    const struct {
+        const char *name, *want;
+    } answers[] = {
+        {"loss_curve", "1|0.5\n2|0.25\n3|0.125\n4|0.0625\n"},
+        {"best_lr", "0.1|0.0625|1\n"},
+        {"small_lr", "2|xor-b|0.01\n3|xor-c|0.03\n"},
+        {"diverged", "3|xor-c|2\n"},
+        {"failed", "4|spiral|spiral.lua:3: boom\n"},
+        {"mean_final_loss_by_hidden", "4|2|0.15625\n"},
+        {"side_by_side", "2|0.25|0.5\n"},
+        {"weight_history", "0|1.25\n4|0.625\n"},
+        {"biases_at_last_snapshot", "b11|0.4375\nb12|0.5\nb13|0.5625\nb21|0.8125\n"},
+        {"slowest", "2|xor-b|30.0\n1|xor-a|10.0\n"},
+        {"latest_of_script", "3|xor-c|diverged\n"},
+        {"params_wide", "1|0.1|4\n2|0.01|4\n3|0.03|2\n4|0.5|8\n"},
+        {"tagged", "1|xor-a\n"},
+        {"same_script", same},
+    };
+    const int n_answers = (int)(sizeof answers / sizeof *answers);
+    char file[512];
+    const char *src = getenv("BP_SOURCE_DIR");
+    snprintf(file, sizeof file, "%s/tests/queries.sql", src ? src : "..");
+    size_t len;
+    char *text = slurp(file, &len);
+    CHECK(text != NULL);
+    if (!text) {
+        bp_runlog_close(log);
+        return;
+    }
+    /* Split at each "-- name: " line; a block runs up to the next. */
+    int found = 0;
+    for (char *p = strstr(text, "-- name: "); p;) {
+        char *name = p + 9, *eol = strchr(name, '\n');
+        char *next = strstr(name, "-- name: ");
+        if (!eol) break;
+        *eol = '\0';
+        if (next) next[-1] = '\0';
+        const char *want = NULL;
+        for (int k = 0; k < n_answers; k++)
+            if (strcmp(answers[k].name, name) == 0) want = answers[k].want;
+        if (!want) fprintf(stderr, "queries.sql: no answer for query '%s'\n", name);
+        CHECK(want != NULL);
+        const char *got = rows_of(bp_runlog_sqlite(log), eol + 1);
+        if (want && strcmp(got, want) != 0) fprintf(stderr, "query %s:\n", name);
+        if (want) CHECK_STR(got, want);
+        found++;
+        p = next;
+    }
+    CHECK(found == n_answers);
+    free(text);
+    bp_runlog_close(log);
+}
+
+static void test_default_path(void) {
+    unsetenv("BACKPROP_DB");
+    CHECK_STR(bp_runlog_default_path(NULL), "results/runs.db");
+    CHECK_STR(bp_runlog_default_path(""), "results/runs.db");
+    setenv("BACKPROP_DB", "/tmp/elsewhere.db", 1);
+    CHECK_STR(bp_runlog_default_path(NULL), "/tmp/elsewhere.db");
+    CHECK_STR(bp_runlog_default_path("mine.db"), "mine.db");
+    unsetenv("BACKPROP_DB");
+}
+
+int main(void) {
+    snprintf(dir, sizeof dir, "/tmp/test_runlog_XXXXXX");
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    test_default_path();
+    test_roundtrip();
+    test_summary();
+    test_weights();
+    test_snapshot_size();
+    test_versions();
+    test_bad_files();
+    test_readonly();
+    test_concurrent();
+    test_kill();
+    test_queries();
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    return check_report("test_runlog");
+}
