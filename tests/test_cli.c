@@ -1,0 +1,285 @@
+/* test_cli.c: the database commands (bp_cli.h), by their exact output.
+ *
+ * A database is filled through the run log's API with numbers whose text is
+ * known (0.5, 0.25, NaN, Inf), its times fixed by SQL so that durations are
+ * too; each command then writes into memory streams that are compared with
+ * what a user should see, character for character. */
+#define _XOPEN_SOURCE 700
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "bp_cli.h"
+#include "bp_runlog.h"
+#include "check.h"
+
+static char dir[64], db[128];
+
+/* Runs a command with the given arguments; *out and *err get what it
+ * printed (static buffers). */
+static int run(const char *cmd, const char **out, const char **err, int argc, ...) {
+    static char *obuf, *ebuf;
+    size_t on, en;
+    free(obuf);
+    free(ebuf);
+    FILE *o = open_memstream(&obuf, &on), *e = open_memstream(&ebuf, &en);
+    char *argv[16];
+    va_list ap;
+    va_start(ap, argc);
+    for (int k = 0; k < argc; k++) argv[k] = va_arg(ap, char *);
+    va_end(ap);
+    int rc = bp_cli_main(cmd, db, argc, argv, o, e);
+    fclose(o);
+    fclose(e);
+    *out = obuf, *err = ebuf;
+    return rc;
+}
+
+static void fill(void) {
+    bp_err e;
+    bp_runlog *log = bp_runlog_open(db, 0, &e);
+    CHECK(log != NULL);
+    if (!log) return;
+    bp_run_info r1 = {.name = "xor", .script_path = "scripts/xor.lua", .script_text = "x",
+                      .command = "backprop run scripts/xor.lua", .has_seed = 1, .seed = 42,
+                      .host = "box", .pid = 1, .version = "0.1.0"};
+    bp_run_info r2 = {.name = "xor, wide", .script_path = "scripts/xor.lua", .script_text = "x",
+                      .host = "box", .pid = 1, .version = "0.1.0"};
+    bp_run_info r3 = {.name = "spiral", .script_path = "scripts/spiral.lua",
+                      .script_text = "y", .host = "box", .pid = 1, .version = "0.1.0"};
+    int64_t a = bp_runlog_begin(log, &r1, &e), b = bp_runlog_begin(log, &r2, &e);
+    int64_t c = bp_runlog_begin(log, &r3, &e);
+    const double la[] = {0.5, 0.25, 0.375}, acc[] = {0.5, 0.75, 1};
+    for (int k = 0; k < 3; k++) {
+        bp_runlog_metric(log, a, "loss", k + 1, la[k], &e);
+        bp_runlog_metric(log, a, "acc", k + 1, acc[k], &e);
+    }
+    bp_runlog_metric(log, b, "loss", 1, 2.0, &e);
+    bp_runlog_metric(log, b, "loss", 2, INFINITY, &e);
+    bp_runlog_metric(log, b, "loss", 3, NAN, &e);
+    bp_runlog_param_real(log, a, "lr", 0.1, &e);
+    bp_runlog_param_int(log, a, "hidden", 4, &e);
+    bp_runlog_param_real(log, b, "lr", 0.01, &e);
+    bp_runlog_param_int(log, b, "hidden", 16, &e);
+    bp_runlog_tag(log, a, "baseline", NULL, &e);
+    bp_runlog_tag(log, a, "data", "xor4", &e);
+    bp_runlog_note(log, a, "looks good", &e);
+    int sizes[3] = {2, 3, 1};
+    double p[13] = {0};
+    bp_runlog_snapshot(log, a, 1, NULL, 2, sizes, p, 13, 0, &e);
+    bp_runlog_snapshot(log, a, 3, NULL, 2, sizes, p, 13, 0, &e);
+    bp_runlog_end(log, a, "completed", NULL, NULL, &e);
+    bp_runlog_end(log, b, "diverged", NULL, NULL, &e);
+    bp_runlog_end(log, c, "failed", "spiral.lua:3: boom",
+                  "stack traceback:\n\tspiral.lua:3: in main chunk", &e);
+    sqlite3_exec(bp_runlog_sqlite(log),
+                 "UPDATE runs SET started = 1700000000 + 100 * id,"
+                 " ended = 1700000000 + 100 * id + CASE id WHEN 1 THEN 12.5 WHEN 2"
+                 " THEN 75 ELSE 3725 END;"
+                 "UPDATE notes SET time = 1700000050",
+                 NULL, NULL, NULL);
+    bp_runlog_close(log);
+}
+
+static void test_runs(void) {
+    const char *out, *err;
+    CHECK(run("runs", &out, &err, 0) == 0);
+    CHECK_STR(out,
+              "id  name       status     params             final  best  steps  duration\n"
+              " 3  spiral     failed                            -     -      -     1h02m\n"
+              " 2  xor, wide  diverged   hidden=16 lr=0.01    nan     2      3     1m15s\n"
+              " 1  xor        completed  hidden=4 lr=0.1    0.375  0.25      3     12.5s\n");
+    CHECK_STR(err, "");
+    CHECK(run("runs", &out, &err, 2, "--status", "completed") == 0);
+    CHECK(strstr(out, " 1  xor ") && !strstr(out, "spiral") && !strstr(out, "wide"));
+    CHECK(run("runs", &out, &err, 4, "--status", "failed", "--status", "diverged") == 0);
+    CHECK(strstr(out, "spiral") && strstr(out, "wide") && !strstr(out, " 1  xor "));
+    CHECK(run("runs", &out, &err, 2, "--name", "xor*") == 0);
+    CHECK(strstr(out, " 1  xor ") && strstr(out, "wide") && !strstr(out, "spiral"));
+    CHECK(run("runs", &out, &err, 2, "--param", "lr<0.05") == 0);
+    CHECK(!strstr(out, " 1  xor ") && strstr(out, "wide"));
+    CHECK(run("runs", &out, &err, 4, "--param", "lr=0.1", "--param", "hidden>=4") == 0);
+    CHECK(strstr(out, " 1  xor ") && !strstr(out, "wide"));
+    CHECK(run("runs", &out, &err, 2, "--limit", "1") == 0);
+    CHECK(strstr(out, "spiral") && !strstr(out, "wide"));
+    CHECK(run("runs", &out, &err, 2, "--name", "nothing") == 0);
+    CHECK_STR(out, "no runs\n");
+    CHECK(run("runs", &out, &err, 2, "--param", "lr~1") == 1);
+    CHECK_STR(err, "backprop: runs: --param wants KEY=VALUE (or != < <= > >=), not 'lr~1'\n");
+    CHECK(run("runs", &out, &err, 1, "--bogus") == 1);
+    CHECK_STR(err, "backprop: runs: unknown argument '--bogus' (--status S, --name GLOB,"
+                   " --param KEY=VALUE, --limit N, --all)\n");
+    char want[256];
+    snprintf(want, sizeof want, "backprop: %s/none.db: no such database\n", dir);
+    char other[160];
+    snprintf(other, sizeof other, "--db=%s/none.db", dir);
+    CHECK(run("runs", &out, &err, 1, other) == 1);
+    CHECK_STR(err, want);
+}
+
+static void test_show(void) {
+    const char *out, *err;
+    CHECK(run("show", &out, &err, 1, "1") == 0);
+    CHECK_STR(out,
+              "run 1: xor\n"
+              "  status    completed\n"
+              "  script    scripts/xor.lua (1 bytes, fnv1a af63f54c86021707)\n"
+              "  command   backprop run scripts/xor.lua\n"
+              "  seed      42\n"
+              "  started   2023-11-14 22:15:00.000 UTC\n"
+              "  ended     2023-11-14 22:15:12.500 UTC\n"
+              "  duration  12.5s\n"
+              "  host      box (pid 1)\n"
+              "  version   0.1.0\n"
+              "  params    hidden=4 lr=0.1\n"
+              "tags:\n"
+              "  baseline, data=xor4\n"
+              "notes:\n"
+              "  2023-11-14 22:14:10  looks good\n"
+              "metrics:\n"
+              "  metric  values  steps   last   min  max  nan\n"
+              "  acc          3   1..3      1   0.5    1    0\n"
+              "  loss         3   1..3  0.375  0.25  0.5    0\n"
+              "loss curve:\n"
+              "           1  0.5\n"
+              "           2  0.25\n"
+              "           3  0.375\n"
+              "  best 0.25 at step 2\n"
+              "snapshots:\n"
+              "  net: 2 at steps 1, 3; shape 2,3,1, f64\n");
+    CHECK(run("show", &out, &err, 1, "3") == 0);
+    CHECK(strstr(out, "  error     spiral.lua:3: boom\n"
+                      "traceback:\n"
+                      "  stack traceback:\n"
+                      "  \tspiral.lua:3: in main chunk\n") != NULL);
+    CHECK(run("show", &out, &err, 1, "2") == 0);
+    CHECK(strstr(out, "  metric  values  steps  last  min  max  nan\n"
+                      "  loss         3   1..3   nan    2  inf    1\n") != NULL);
+    CHECK(strstr(out, "           2  inf\n           3  nan\n") != NULL);
+    CHECK(run("show", &out, &err, 1, "9") == 1);
+    char want[256];
+    snprintf(want, sizeof want, "backprop: %s: no run 9\n", db);
+    CHECK_STR(err, want);
+    CHECK(run("show", &out, &err, 1, "x") == 1);
+    CHECK_STR(err, "backprop: show: 'x' is not a run id\n");
+}
+
+static void test_query(void) {
+    const char *out, *err;
+    CHECK(run("query", &out, &err, 1,
+              "SELECT id, name, final_loss, params FROM run_summary ORDER BY id") == 0);
+    CHECK_STR(out,
+              "id  name       final_loss  params\n"
+              " 1  xor             0.375  hidden=4 lr=0.1\n"
+              " 2  xor, wide        NULL  hidden=16 lr=0.01\n"
+              " 3  spiral           NULL  NULL\n");
+    CHECK(run("query", &out, &err, 2, "--csv",
+              "SELECT id, name, (SELECT value FROM params WHERE run_id = id AND key = 'lr') AS lr"
+              " FROM runs ORDER BY id") == 0);
+    CHECK_STR(out, "id,name,lr\n1,xor,0.1\n2,\"xor, wide\",0.01\n3,spiral,\n");
+    CHECK(run("query", &out, &err, 2, "--json",
+              "SELECT step, value, value_text FROM metrics_view WHERE run_id = 2 ORDER BY step") == 0);
+    CHECK_STR(out, "[\n"
+                   "  {\"step\": 1, \"value\": 2, \"value_text\": \"2.0\"},\n"
+                   "  {\"step\": 2, \"value\": null, \"value_text\": \"Inf\"},\n"
+                   "  {\"step\": 3, \"value\": null, \"value_text\": \"NaN\"}\n"
+                   "]\n");
+    CHECK(run("query", &out, &err, 2, "--json", "SELECT 1 WHERE 0") == 0);
+    CHECK_STR(out, "[]\n");
+    /* Exact numbers in CSV, readable ones in the table. */
+    CHECK(run("query", &out, &err, 2, "--csv", "SELECT 0.1 + 0.2 AS x, 1.0 / 3 AS y, 1e308 * 10 AS z") == 0);
+    CHECK_STR(out, "x,y,z\n0.30000000000000004,0.3333333333333333,inf\n");
+    CHECK(run("query", &out, &err, 1, "SELECT 0.1 + 0.2 AS x, 'a\"b' AS y") == 0);
+    CHECK_STR(out, "  x  y\n0.3  a\"b\n");
+    /* bp_weights is there. */
+    CHECK(run("query", &out, &err, 3, "--csv", "SELECT count(*) AS n FROM snapshots s,",
+              "bp_weights(s.data, s.shape) w WHERE w.kind = 'b'") == 0);
+    CHECK_STR(out, "n\n8\n");
+    /* SQLite's own messages; the database cannot be changed. */
+    CHECK(run("query", &out, &err, 1, "SELEC 1") == 1);
+    CHECK_STR(err, "backprop: near \"SELEC\": syntax error\n");
+    CHECK(run("query", &out, &err, 1, "DELETE FROM runs") == 1);
+    CHECK_STR(err, "backprop: attempt to write a readonly database\n");
+    CHECK(run("query", &out, &err, 1, "PRAGMA user_version = 7") == 1);
+    CHECK(run("query", &out, &err, 1, "SELECT count(*) FROM runs; PRAGMA user_version") == 0);
+    CHECK_STR(out, "count(*)\n       3\nuser_version\n           2\n");
+    CHECK(run("query", &out, &err, 0) == 1);
+    CHECK_STR(err, "backprop: query wants SQL, e.g. backprop query \"SELECT * FROM run_summary\"\n");
+}
+
+static void test_export(void) {
+    const char *out, *err;
+    CHECK(run("export", &out, &err, 2, "1", "--csv") == 0);
+    CHECK_STR(out, "step,acc,loss\n1,0.5,0.5\n2,0.75,0.25\n3,1,0.375\n");
+    CHECK(run("export", &out, &err, 1, "2") == 0);
+    CHECK_STR(out, "step,loss\n1,2\n2,inf\n3,nan\n");
+    char file[160];
+    snprintf(file, sizeof file, "%s/run1.csv", dir);
+    CHECK(run("export", &out, &err, 3, "1", "-o", file) == 0);
+    CHECK_STR(out, "");
+    FILE *f = fopen(file, "r");
+    char buf[256] = "";
+    if (f) {
+        buf[fread(buf, 1, sizeof buf - 1, f)] = '\0';
+        fclose(f);
+    }
+    CHECK_STR(buf, "step,acc,loss\n1,0.5,0.5\n2,0.75,0.25\n3,1,0.375\n");
+    CHECK(run("export", &out, &err, 1, "3") == 0);
+    CHECK_STR(out, "step\n");
+    CHECK(run("export", &out, &err, 1, "8") == 1);
+    CHECK(strstr(err, ": no run 8\n") != NULL);
+}
+
+static void test_rm(void) {
+    const char *out, *err;
+    /* All or nothing: one unknown id deletes none. */
+    CHECK(run("rm", &out, &err, 2, "2", "9") == 1);
+    char want[256];
+    snprintf(want, sizeof want, "backprop: %s: no run 9; nothing deleted\n", db);
+    CHECK_STR(err, want);
+    CHECK(run("rm", &out, &err, 2, "1", "2") == 0);
+    CHECK_STR(out, "deleted run 1\ndeleted run 2\n");
+    CHECK(run("query", &out, &err, 2, "--csv",
+              "SELECT (SELECT count(*) FROM runs), (SELECT count(*) FROM metrics),"
+              " (SELECT count(*) FROM params), (SELECT count(*) FROM tags),"
+              " (SELECT count(*) FROM notes), (SELECT count(*) FROM snapshots),"
+              " (SELECT count(*) FROM scripts)") == 0);
+    CHECK(strstr(out, "\n1,0,0,0,0,0,1\n") != NULL);
+    /* A running run needs --force. */
+    bp_err e;
+    bp_runlog *log = bp_runlog_open(db, 0, &e);
+    int64_t id = bp_runlog_begin(log, NULL, &e);
+    bp_runlog_close(log);
+    char ids[32];
+    snprintf(ids, sizeof ids, "%lld", (long long)id);
+    CHECK(run("rm", &out, &err, 1, ids) == 1);
+    snprintf(want, sizeof want,
+             "backprop: run %lld is still running (rm --force deletes it anyway); nothing deleted\n",
+             (long long)id);
+    CHECK_STR(err, want);
+    CHECK(run("rm", &out, &err, 2, "--force", ids) == 0);
+    CHECK(run("rm", &out, &err, 1, "abc") == 1);
+    CHECK_STR(err, "backprop: rm: 'abc' is not a run id\n");
+    CHECK(run("rm", &out, &err, 0) == 1);
+    CHECK(run("nothing", &out, &err, 0) == -1);
+}
+
+int main(void) {
+    snprintf(dir, sizeof dir, "/tmp/test_cli_XXXXXX");
+    if (!mkdtemp(dir)) return 1;
+    snprintf(db, sizeof db, "%s/runs.db", dir);
+    fill();
+    test_runs();
+    test_show();
+    test_query();
+    test_export();
+    test_rm();
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    return check_report("test_cli");
+}
