@@ -108,7 +108,8 @@ int bp_runlog_param_bool(bp_runlog *log, int64_t run, const char *key,
  * step. Buffered; NaN and +-Inf are kept (NaN is read back as NaN). Logging
  * the same name and step again replaces the value. Fails when the name is
  * empty, or to report a failure of the writer thread since the last call
- * (the rows it could not write are kept and retried). */
+ * (the rows it could not write are kept and retried, except rows of a run
+ * that does not exist, which can never be written and are dropped). */
 int bp_runlog_metric(bp_runlog *log, int64_t run, const char *name,
                      int64_t step, double value, bp_err *e);
 
@@ -132,7 +133,8 @@ int bp_runlog_tag(bp_runlog *log, int64_t run, const char *key,
 int bp_runlog_note(bp_runlog *log, int64_t run, const char *text, bp_err *e);
 
 /* Commits the buffered metrics now. Returns -1 if that fails (the rows are
- * kept for the next try) or if the writer thread failed since the last call. */
+ * kept for the next try, as above) or if the writer thread failed since the
+ * last call. */
 int bp_runlog_flush(bp_runlog *log, bp_err *e);
 
 /* Ends a run: flushes, then sets its status ("completed", "failed",

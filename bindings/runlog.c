@@ -613,6 +613,58 @@ static void sort_rows(row *v, size_t n) {
     free(tmp);
 }
 
+/* Inserts the rows in one transaction: SQLITE_OK, or the failing result
+ * code with a message in e and nothing written. */
+static int insert_rows(bp_runlog *log, rows *w, bp_err *e) {
+    if (begin_write(log, e)) return SQLITE_BUSY;
+    for (size_t k = 0; k < w->n;) {
+        int m = w->n - k >= INSERT_ROWS ? INSERT_ROWS : 1;
+        sqlite3_stmt *st = m == 1 ? log->ins_one : log->ins_many;
+        for (int j = 0; j < m; j++, k++) {
+            const row *r = &w->v[k];
+            sqlite3_bind_int64(st, 4 * j + 1, r->run);
+            sqlite3_bind_int64(st, 4 * j + 2, r->name_id);
+            sqlite3_bind_int64(st, 4 * j + 3, r->step);
+            if (isnan(r->value)) sqlite3_bind_null(st, 4 * j + 4);
+            else sqlite3_bind_double(st, 4 * j + 4, r->value);
+        }
+        int rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE) {
+            db_fail(log, e, "cannot write metrics");
+            rollback(log);
+            return rc;
+        }
+    }
+    return commit(log, e) ? SQLITE_BUSY : SQLITE_OK;
+}
+
+/* Removes the rows whose run is not in the database; returns how many.
+ * The rows are sorted by run, so each run is looked up once. */
+static size_t drop_orphans(bp_runlog *log, rows *w) {
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(log->db, "SELECT 1 FROM runs WHERE id = ?", -1, &st, NULL))
+        return 0;
+    size_t kept = 0;
+    int64_t run = 0;
+    int known = 0;
+    for (size_t k = 0; k < w->n; k++) {
+        if (k == 0 || w->v[k].run != run) {
+            run = w->v[k].run;
+            sqlite3_bind_int64(st, 1, run);
+            known = sqlite3_step(st) == SQLITE_ROW;
+            sqlite3_reset(st);
+        }
+        if (known) w->v[kept++] = w->v[k];
+    }
+    sqlite3_finalize(st);
+    size_t dropped = w->n - kept;
+    pthread_mutex_lock(&log->buf_lock);
+    w->n = kept;
+    pthread_mutex_unlock(&log->buf_lock);
+    return dropped;
+}
+
 /* Writes the buffered rows in one transaction. On failure the rows stay in
  * `writing` and go first next time. Call with db_lock held. */
 static int flush_locked(bp_runlog *log, bp_err *e) {
@@ -644,28 +696,20 @@ static int flush_locked(bp_runlog *log, bp_err *e) {
                           prepare_insert(log, &log->ins_many, INSERT_ROWS, e)))
         return -1;
     sort_rows(w->v, w->n);
-    if (begin_write(log, e)) return -1;
-    for (size_t k = 0; k < w->n;) {
-        int m = w->n - k >= INSERT_ROWS ? INSERT_ROWS : 1;
-        sqlite3_stmt *st = m == 1 ? log->ins_one : log->ins_many;
-        for (int j = 0; j < m; j++, k++) {
-            const row *r = &w->v[k];
-            sqlite3_bind_int64(st, 4 * j + 1, r->run);
-            sqlite3_bind_int64(st, 4 * j + 2, r->name_id);
-            sqlite3_bind_int64(st, 4 * j + 3, r->step);
-            if (isnan(r->value)) sqlite3_bind_null(st, 4 * j + 4);
-            else sqlite3_bind_double(st, 4 * j + 4, r->value);
-        }
-        int rc = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (rc != SQLITE_DONE) {
-            db_fail(log, e, "cannot write metrics");
-            rollback(log);
-            return -1;
-        }
+    int rc = insert_rows(log, w, e);
+    size_t dropped = 0;
+    if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+        /* Rows of a run that does not exist would fail every retry and hold
+         * back the rows after them: drop those, write the others. */
+        if ((dropped = drop_orphans(log, w)) > 0) rc = insert_rows(log, w, e);
     }
-    if (commit(log, e)) return -1;
+    if (rc != SQLITE_OK) return -1;
+    pthread_mutex_lock(&log->buf_lock); /* the writer thread reads n */
     w->n = 0;
+    pthread_mutex_unlock(&log->buf_lock);
+    if (dropped)
+        return bp_err_set(e, "%s: cannot write metrics of a run that does not exist;"
+                             " %zu rows dropped", log->path, dropped);
     return 0;
 }
 

@@ -158,6 +158,16 @@ static void test_roundtrip(void) {
     for (int k = 999; k >= 0; k--) CHECK(bp_runlog_metric(log, run, "loss", k, vals[k], &e) == 0);
     for (int k = 0; k < 1000; k++) CHECK(bp_runlog_metric(log, run2, "acc", k, k / 4.0, &e) == 0);
     CHECK(bp_runlog_metric(log, run, "", 0, 1, &e) == -1);
+    /* Rows of an unknown run are refused at the commit, and dropped so that
+     * the rows after them still go in. */
+    CHECK(bp_runlog_metric(log, 77, "loss", 0, 1, &e) == 0);
+    CHECK(bp_runlog_flush(log, &e) == -1);
+    char want[512];
+    snprintf(want, sizeof want, "%s: cannot write metrics of a run that does not exist;"
+                                " 1 rows dropped", db);
+    CHECK_STR(e.msg, want);
+    CHECK(bp_runlog_metric(log, run2, "acc", 1000, 1, &e) == 0);
+    CHECK(bp_runlog_flush(log, &e) == 0);
     int64_t *steps;
     double *v;
     size_t n;
@@ -229,7 +239,7 @@ static void test_roundtrip(void) {
     CHECK_STR(rows_of(s, "SELECT status, message, traceback, ended >= started FROM runs WHERE id = 1"),
               "failed|xor.lua:3: boom|stack traceback:\n\t[C]: in ?|1\n");
     CHECK_STR(rows_of(s, "SELECT id, name, status, steps FROM run_summary ORDER BY id"),
-              "1|xor-a|failed|999\n2|xor|completed|999\n");
+              "1|xor-a|failed|999\n2|xor|completed|1000\n");
     bp_runlog_close(log);
     bp_runlog_close(NULL);
 
@@ -238,14 +248,14 @@ static void test_roundtrip(void) {
     CHECK(log != NULL);
     if (!log) return;
     s = bp_runlog_sqlite(log);
-    CHECK_STR(rows_of(s, "SELECT count(*) FROM metrics"), "2000\n");
+    CHECK_STR(rows_of(s, "SELECT count(*) FROM metrics"), "2001\n");
     CHECK_STR(rows_of(s, "PRAGMA foreign_keys"), "1\n");
     CHECK_STR(rows_of(s, "PRAGMA journal_mode"), "wal\n");
     CHECK_STR(rows_of(s, "DELETE FROM runs WHERE id = 1;"
                          " SELECT (SELECT count(*) FROM metrics), (SELECT count(*) FROM params),"
                          " (SELECT count(*) FROM tags), (SELECT count(*) FROM notes),"
                          " (SELECT count(*) FROM snapshots)"),
-              "1000|2|0|0|0\n");
+              "1001|2|0|0|0\n");
     bp_runlog_close(log);
 }
 
@@ -774,7 +784,9 @@ static void test_queries(void) {
     const int n_answers = (int)(sizeof answers / sizeof *answers);
     char file[512];
     const char *src = getenv("BP_SOURCE_DIR");
-    snprintf(file, sizeof file, "%s/tests/queries.sql", src ? src : "..");
+    if (src) snprintf(file, sizeof file, "%s/tests/queries.sql", src);
+    else snprintf(file, sizeof file, "%.*squeries.sql", (int)(strrchr(__FILE__, '/') + 1 - __FILE__),
+                  __FILE__); /* beside this file */
     size_t len;
     char *text = slurp(file, &len);
     CHECK(text != NULL);
