@@ -62,7 +62,8 @@ static void fmt_short(char *buf, size_t cap, double v) {
 }
 
 static void fmt_duration(char *buf, size_t cap, double s) {
-    if (s < 60) snprintf(buf, cap, "%.1fs", s);
+    if (s < 1) snprintf(buf, cap, "%dms", (int)(s * 1000 + 0.5));
+    else if (s < 60) snprintf(buf, cap, "%.1fs", s);
     else if (s < 3600) snprintf(buf, cap, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
     else snprintf(buf, cap, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
 }

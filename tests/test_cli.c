@@ -261,6 +261,8 @@ static void test_rm(void) {
              "backprop: run %lld is still running (rm --force deletes it anyway); nothing deleted\n",
              (long long)id);
     CHECK_STR(err, want);
+    CHECK(run("runs", &out, &err, 2, "--status", "running") == 0);
+    CHECK(strstr(out, "  running  ") != NULL);
     CHECK(run("rm", &out, &err, 2, "--force", ids) == 0);
     CHECK(run("rm", &out, &err, 1, "abc") == 1);
     CHECK_STR(err, "backprop: rm: 'abc' is not a run id\n");
