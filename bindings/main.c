@@ -16,6 +16,7 @@
 #include <lua.h>
 #include <lualib.h>
 
+#include "bp_cli.h"
 #include "bp_lua.h"
 #include "bp_runlog.h"
 
@@ -23,22 +24,22 @@ static const char *progname = "backprop";
 
 static void usage(FILE *f) {
     fprintf(f,
-        "usage: backprop run [options] SCRIPT [key=value ...]\n"
-        "       backprop lua FILE [args ...]\n"
-        "       backprop --help | --version\n"
+        "usage: backprop COMMAND [options] [arguments]\n"
         "\n"
-        "commands:\n"
-        "  run SCRIPT [key=value ...]  run an experiment; each key=value reaches the\n"
-        "                              script through bp.param(key, default)\n"
-        "  lua FILE [args ...]         run a plain Lua file with the backprop module\n"
-        "                              (nothing is recorded)\n"
+        "experiments:\n"
+        "  backprop run [--seed N] [--name NAME] [--db PATH] SCRIPT [key=value ...]\n"
+        "      run an experiment and record it; each key=value reaches the script\n"
+        "      through bp.param(key, default)\n"
+        "  backprop lua FILE [args ...]\n"
+        "      run a plain Lua file with the backprop module (nothing is recorded)\n"
         "\n"
-        "run options:\n"
-        "  --seed N      seed of the module's random generator (default 1)\n"
-        "  --name NAME   the run's name (default: the script's file name)\n"
-        "  --db PATH     the database (default $BACKPROP_DB, else results/runs.db)\n"
+        "the run log (--db PATH, else $BACKPROP_DB, else results/runs.db):\n");
+    bp_cli_usage(f);
+    fprintf(f,
         "\n"
-        "The Lua API, the database schema and examples are in README.md.\n");
+        "  backprop --help | --version\n"
+        "\n"
+        "The Lua API, the database schema and example queries are in README.md.\n");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -316,6 +317,9 @@ int main(int argc, char **argv) {
         printf("backprop %s (%s)\n", BP_VERSION, LUA_RELEASE);
         return EXIT_SUCCESS;
     }
+    /* The database commands need no Lua. */
+    int rc = bp_cli_main(argv[1], NULL, argc - 2, argv + 2, stdout, stderr);
+    if (rc >= 0) return rc ? EXIT_FAILURE : EXIT_SUCCESS;
     lua_State *L = luaL_newstate();
     if (!L) {
         fprintf(stderr, "%s: cannot create Lua state: not enough memory\n", progname);
