@@ -23,6 +23,7 @@ net:add(1, "identity", {
   bias = 1,                       -- b21
 })
 local loss = bp.loss("half_se")
+bp.log_weights(net, 0)   -- every weight, recorded exactly: see README's queries
 local x, y = {1, 2}, {3}
 
 -- Each figure is printed with the lecture's beside it. The lecture rounds
@@ -51,6 +52,8 @@ local w211 = net:weight(2, 1, 1)
 
 -- 4. Gradient descent: w_new = w_old - lr * dLoss/dw.
 net:update(lr)
+bp.log("loss", loss:forward(out, y), 1)
+bp.log_weights(net, 1)
 show("new w211", net:weight(2, 1, 1), "-0.213", "(w211 - lr * dLoss/dw211)")
 show("dOutput/do11", w211, "-0.23", "(w211)")
 show("do11/dh11", o11 * (1 - o11), "0.0979", "(o11 * (1 - o11))")
@@ -62,6 +65,7 @@ net:log_loss("loss")
 print("\nstep   loss")
 for step = 2, steps do
   local l = net:train_step(x, y, loss, lr)
+  if step % 50 == 0 then bp.log_weights(net, step) end
   if step == 2 or step % 50 == 0 or step == steps then
     print(string.format("%4d   %.6f", step, l))
   end

@@ -1,0 +1,180 @@
+-- test_readme.lua: documentation that cannot rot (LuaUnit).
+-- Runs the example scripts into a fresh database, then every ```sql block of
+-- README.md that starts with a `-- name:` line, through `backprop query
+-- --csv`, and checks each answer against what the scripts printed on their
+-- own stdout: an independent path from the one the database took. A query
+-- added to the README without a check here fails the suite.
+local lu = require "luaunit"
+
+local EXE = assert(os.getenv("BP_EXE"), "BP_EXE is not set (run through ctest)")
+local SRC = assert(os.getenv("BP_SOURCE_DIR"), "BP_SOURCE_DIR is not set")
+local TMP = os.tmpname()
+os.remove(TMP)
+os.execute("mkdir -p " .. TMP)
+local DB = TMP .. "/doc.db"
+
+local function slurp(p) local f = assert(io.open(p)); local s = f:read("a"); f:close(); return s end
+
+-- Runs backprop in the source directory; returns stdout, and the status.
+local function backprop(args)
+  local out = TMP .. "/out"
+  local ok = os.execute(string.format("cd %s && %s %s >%s 2>%s/err", SRC, EXE, args, out, TMP))
+  return slurp(out), ok
+end
+
+-- Minimal CSV: quoted cells may hold commas and doubled quotes.
+local function parse_csv(text)
+  local rows = {}
+  for line in text:gmatch("[^\n]+") do
+    local row, pos = {}, 1
+    while pos <= #line + 1 do
+      if line:sub(pos, pos) == '"' then
+        local cell, i = "", pos + 1
+        while true do
+          local q = assert(line:find('"', i, true))
+          cell = cell .. line:sub(i, q - 1)
+          if line:sub(q + 1, q + 1) == '"' then cell, i = cell .. '"', q + 2 else pos = q + 2; break end
+        end
+        row[#row + 1] = cell
+      else
+        local c = line:find(",", pos, true) or #line + 1
+        row[#row + 1] = line:sub(pos, c - 1)
+        pos = c + 1
+      end
+    end
+    rows[#rows + 1] = row
+  end
+  local header = table.remove(rows, 1)
+  return rows, header
+end
+
+-- The runs the README's queries talk about, in id order.
+local printed = {}
+local runs = {
+  "scripts/seed_example.lua lr=0.01 steps=100", -- 1
+  "scripts/seed_example.lua lr=0.02 steps=100", -- 2
+  "scripts/xor.lua hidden=3",                   -- 3
+  "scripts/xor.lua hidden=4",                   -- 4
+  "scripts/xor.lua hidden=4 lr=1.0",            -- 5
+  "scripts/seed_example.lua lr=5",              -- 6: diverges
+}
+for i, r in ipairs(runs) do
+  printed[i] = backprop("run --db " .. DB .. " " .. r)
+end
+
+-- What the scripts printed.
+local function seed_loss(i, step) return tonumber(printed[i]:match("\n%s*" .. step .. "%s+([%d.]+)")) end
+local function xor_loss(i) return tonumber(printed[i]:match("converged at step %d+: loss ([%d.]+)")) end
+
+-- The README's queries, by name.
+local queries = {}
+for block in slurp(SRC .. "/README.md"):gmatch("```sql\n(.-)```") do
+  local name = block:match("^%-%- name: ([%w_]+)")
+  if name then queries[name] = block end
+end
+
+local function ask(name)
+  local sql = assert(queries[name], "README has no query named " .. name)
+  local f = assert(io.open(TMP .. "/q.sql", "w"))
+  f:write(sql)
+  f:close()
+  local out, ok = backprop(string.format("query --db %s --csv \"$(cat %s/q.sql)\"", DB, TMP))
+  lu.assertTrue(ok, "query " .. name .. " failed: " .. slurp(TMP .. "/err"))
+  return parse_csv(out)
+end
+
+local checked = {}
+TestReadme = {}
+
+function TestReadme:test_loss_curve()
+  checked.loss_curve = true
+  local rows = ask("loss_curve")
+  lu.assertEquals(#rows, 100)
+  for _, step in ipairs({2, 50, 100}) do
+    lu.assertAlmostEquals(tonumber(rows[step][2]), seed_loss(1, step), 5e-7)
+  end
+end
+
+function TestReadme:test_best_lr()
+  checked.best_lr = true
+  local rows = ask("best_lr")
+  lu.assertEquals(#rows, 1)
+  local l1, l2 = seed_loss(1, 100), seed_loss(2, 100)
+  lu.assertTrue(l2 < l1)
+  lu.assertEquals(rows[1][1], "0.02")
+  lu.assertAlmostEquals(tonumber(rows[1][2]), l2, 5e-7)
+  lu.assertEquals(rows[1][3], "2")
+end
+
+function TestReadme:test_diverged()
+  checked.diverged = true
+  local rows = ask("diverged")
+  lu.assertEquals(#rows, 1)
+  lu.assertEquals(rows[1][1], "6")
+  lu.assertEquals(rows[1][2], "seed_example")
+  lu.assertStrMatches(rows[1][3], "scripts/seed_example.lua:%d+: loss is inf at step %d+: the run diverged.*")
+end
+
+function TestReadme:test_mean_final_loss_by_hidden()
+  checked.mean_final_loss_by_hidden = true
+  local rows = ask("mean_final_loss_by_hidden")
+  lu.assertEquals(#rows, 2)
+  lu.assertEquals({rows[1][1], rows[1][2]}, {"3", "1"})
+  lu.assertAlmostEquals(tonumber(rows[1][3]), xor_loss(3), 5e-7)
+  lu.assertEquals({rows[2][1], rows[2][2]}, {"4", "2"})
+  lu.assertAlmostEquals(tonumber(rows[2][3]), (xor_loss(4) + xor_loss(5)) / 2, 5e-7)
+end
+
+function TestReadme:test_side_by_side()
+  checked.side_by_side = true
+  local rows = ask("side_by_side")
+  lu.assertEquals(#rows, 1)
+  lu.assertEquals(rows[1][1], "100")
+  lu.assertAlmostEquals(tonumber(rows[1][2]), seed_loss(1, 100), 5e-7)
+  lu.assertAlmostEquals(tonumber(rows[1][3]), seed_loss(2, 100), 5e-7)
+end
+
+function TestReadme:test_weight_history()
+  checked.weight_history = true
+  local rows = ask("weight_history")
+  lu.assertEquals(#rows, 4)
+  lu.assertEquals({rows[1][1], rows[1][2]}, {"0", "-0.23"})
+  lu.assertEquals(rows[2][1], "1")
+  local printed_w211 = tonumber(printed[1]:match("new w211%s*=%s*([%d.-]+)"))
+  lu.assertAlmostEquals(tonumber(rows[2][2]), printed_w211, 5e-6)
+  lu.assertEquals({rows[3][1], rows[4][1]}, {"50", "100"})
+end
+
+function TestReadme:test_slowest()
+  checked.slowest = true
+  local rows = ask("slowest")
+  lu.assertEquals(#rows, 3)
+  for i = 2, 3 do lu.assertTrue(tonumber(rows[i - 1][3]) >= tonumber(rows[i][3])) end
+end
+
+function TestReadme:test_latest_of_script()
+  checked.latest_of_script = true
+  local rows = ask("latest_of_script")
+  lu.assertEquals(rows, {{"5", "xor", "completed"}})
+end
+
+function TestReadme:test_small_lr()
+  checked.small_lr = true
+  local rows = ask("small_lr")
+  lu.assertEquals(rows, {{"1", "0.01"}, {"2", "0.02"}})
+end
+
+-- Runs last (LuaUnit sorts tests by name): every README query was checked.
+function TestReadme:test_zz_every_query_is_checked()
+  local names = {}
+  for name in pairs(queries) do names[#names + 1] = name end
+  table.sort(names)
+  lu.assertTrue(#names >= 8, "README shows fewer than eight queries")
+  for _, name in ipairs(names) do
+    lu.assertTrue(checked[name], "README query '" .. name .. "' has no check in test_readme.lua")
+  end
+end
+
+local rc = lu.LuaUnit.run()
+os.execute("rm -rf " .. TMP)
+os.exit(rc)
