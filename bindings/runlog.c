@@ -1417,11 +1417,27 @@ static double process_start(long pid) {
     return (double)btime + (double)ticks / (double)hz;
 }
 
+/* Whether process pid has died but not yet been waited for (state Z or X in
+ * /proc/PID/stat): kill(pid, 0) still succeeds on such a zombie, and where no
+ * parent reaps orphans (some container inits) it can stay for ever. */
+static int process_dead(long pid) {
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+    return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
+}
+
 /* Is the process that began a run (at `started`) still there? A pid can be
  * reused: a process started after the run is not the run's. */
 static int run_alive(long pid, double started) {
     if (pid <= 0) return 0;
     if (kill((pid_t)pid, 0) != 0 && errno == ESRCH) return 0;
+    if (process_dead(pid)) return 0;
     double t = process_start(pid);
     return !(t > 0 && t > started + 2.0); /* btime is whole seconds */
 }
