@@ -1382,6 +1382,7 @@ int luaopen_backprop(lua_State *L) {
     luaL_newlibtable(L, funcs);
     lua_pushvalue(L, -2);
     luaL_setfuncs(L, funcs, 1);
+    bp_lua_open_data(L);
     lua_pushliteral(L, BP_VERSION);
     lua_setfield(L, -2, "version");
     return 1;

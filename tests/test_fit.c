@@ -1,0 +1,393 @@
+/* test_fit.c: the C training loop against the same steps done by hand.
+ *
+ * A fit must be nothing but bp_net_compute_grads and one update per batch,
+ * in a known row order: so every test runs a fit on a tiny problem and the
+ * same steps written out with bp_net_train_step (or compute_grads and
+ * bp_optim_step), and demands the same bits in every weight and every loss.
+ * With shuffling, the by-hand side shuffles a copy of the data with
+ * bp_data_shuffle from the same generator state and takes its rows in order,
+ * which is what bp_fit.h promises the fit's order equals. Evaluation is held
+ * against outputs worked out by hand. */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "bp_fit.h"
+#include "check.h"
+
+/* n rows of d inputs in [-1, 1) and one-hot targets of C classes. */
+static bp_data *make_data(int n, int d, int C, uint64_t seed) {
+    bp_data *data = bp_data_new(n, d, C, C, NULL);
+    bp_rng r;
+    bp_rng_seed(&r, seed);
+    for (int i = 0; i < n * d; i++) data->x[i] = 2 * bp_rng_uniform(&r) - 1;
+    for (int i = 0; i < n; i++) data->label[i] = (int)bp_rng_below(&r, (uint64_t)C);
+    bp_data_onehot(data, NULL);
+    return data;
+}
+
+/* A d-4-C tanh network with weights from seed. */
+static bp_net *make_net(int d, int C, uint64_t seed) {
+    bp_rng r;
+    bp_rng_seed(&r, seed);
+    bp_net *net = bp_net_new(d, NULL);
+    bp_net_add(net, 4, BP_ACT_TANH, 0, NULL);
+    bp_net_add(net, C, BP_ACT_IDENTITY, 0, NULL);
+    for (int l = 1; l <= 2; l++) {
+        bp_net_init(net, l, 'w', BP_INIT_XAVIER, 0, 0, &r, NULL);
+        bp_net_init(net, l, 'b', BP_INIT_UNIFORM, -0.1, 0.1, &r, NULL);
+    }
+    return net;
+}
+
+/* Every weight and bias of a and b, bit for bit. */
+static int same_params(const bp_net *a, const bp_net *b) {
+    size_t N = bp_net_param_count(a);
+    if (N != bp_net_param_count(b)) return 0;
+    double *pa = malloc(sizeof(double) * N), *pb = malloc(sizeof(double) * N);
+    bp_net_params_get(a, pa);
+    bp_net_params_get(b, pb);
+    int same = memcmp(pa, pb, sizeof(double) * N) == 0;
+    free(pa);
+    free(pb);
+    return same;
+}
+
+/* What the step callback saw, and when it asks to stop. */
+typedef struct seen {
+    int64_t steps[64];
+    double loss[64];
+    int count;
+    int64_t stop_at; /* 0: never */
+} seen;
+
+static int record(void *ud, int64_t step, double loss) {
+    seen *s = ud;
+    if (s->count < 64) {
+        s->steps[s->count] = step;
+        s->loss[s->count] = loss;
+    }
+    s->count++;
+    return s->stop_at && step == s->stop_at;
+}
+
+/* One epoch by hand on rows in their present order, batch B, plain gradient
+ * descent (opt NULL) or an optimiser; losses appended to *loss from
+ * index *count. Returns the epoch's mean loss, summed as bp_fit_epoch sums. */
+static double epoch_by_hand(bp_net *net, const bp_data *data, int B, bp_loss kind,
+                            double lr, bp_optim *opt, int drop_last, double *loss,
+                            int *count) {
+    double sum = 0;
+    int seen_rows = 0;
+    const double *x, *y;
+    int b;
+    for (int s = 0; (b = bp_data_batch(data, s, B, &x, &y, NULL)) > 0; s += b) {
+        if (b < B && drop_last) break;
+        double l;
+        if (opt) {
+            CHECK(bp_net_compute_grads(net, x, y, b, kind, &l, NULL) == 0);
+            CHECK(bp_optim_step(opt, net, NULL) == 0);
+        } else {
+            CHECK(bp_net_train_step(net, x, y, b, kind, lr, &l, NULL) == 0);
+        }
+        loss[(*count)++] = l;
+        sum += l * b;
+        seen_rows += b;
+    }
+    return sum / seen_rows;
+}
+
+static void test_in_order_equals_by_hand(void) {
+    /* 10 rows in batches of 4: 4, 4 and a last batch of 2, kept. */
+    bp_data *data = make_data(10, 3, 2, 11);
+    bp_net *a = make_net(3, 2, 5), *b = make_net(3, 2, 5);
+    seen s = {0};
+    bp_fit_config c = {.batch = 4, .loss = BP_LOSS_SOFTMAX_CE, .lr = 0.3,
+                       .on_step = record, .ud = &s};
+    bp_err e;
+    bp_fit *f = bp_fit_new(data, &c, &e);
+    CHECK(f != NULL);
+    double want[64];
+    int count = 0;
+    for (int epoch = 1; epoch <= 3; epoch++) {
+        double mean, hand;
+        CHECK(bp_fit_epoch(f, a, data, &mean, &e) == 0);
+        hand = epoch_by_hand(b, data, 4, BP_LOSS_SOFTMAX_CE, 0.3, NULL, 0, want, &count);
+        CHECK(mean == hand);
+        CHECK(same_params(a, b));
+    }
+    CHECK(bp_fit_steps(f) == 9);
+    CHECK(bp_fit_epochs(f) == 3);
+    CHECK(s.count == 9 && count == 9);
+    for (int j = 0; j < 9; j++) {
+        CHECK(s.steps[j] == j + 1);
+        CHECK(s.loss[j] == want[j]);
+    }
+    CHECK(bp_fit_last_loss(f) == want[8]);
+    /* Without shuffling, rows are taken as they lie. */
+    for (int i = 0; i < 10; i++) CHECK(bp_fit_order(f)[i] == i);
+    /* The losses fell: the loop trains. */
+    CHECK(want[8] < want[2]);
+    bp_fit_free(f);
+    bp_net_free(a);
+    bp_net_free(b);
+    bp_data_free(data);
+}
+
+static void test_shuffled_equals_by_hand(void) {
+    bp_data *data = make_data(13, 3, 3, 12);
+    bp_net *a = make_net(3, 3, 6), *b = make_net(3, 3, 6);
+    bp_optim_config oc = bp_optim_config_default(BP_OPTIM_ADAM);
+    oc.lr = 0.05;
+    bp_optim *oa = bp_optim_new(a, &oc, NULL), *ob = bp_optim_new(b, &oc, NULL);
+    bp_rng ra, rb;
+    bp_rng_seed(&ra, 99);
+    rb = ra;
+    seen s = {0};
+    bp_fit_config c = {.batch = 5, .loss = BP_LOSS_SOFTMAX_CE, .opt = oa,
+                       .shuffle = 1, .rng = &ra, .on_step = record, .ud = &s};
+    bp_err e;
+    bp_fit *f = bp_fit_new(data, &c, &e);
+    CHECK(f != NULL);
+    double want[64];
+    int count = 0, moved = 0;
+    for (int epoch = 1; epoch <= 3; epoch++) {
+        double mean;
+        CHECK(bp_fit_epoch(f, a, data, &mean, &e) == 0);
+        /* By hand: a fresh copy in the original order, shuffled in place. */
+        bp_data *copy = bp_data_slice(data, 0, data->n, NULL);
+        CHECK(bp_data_shuffle(copy, &rb, NULL) == 0);
+        const int *order = bp_fit_order(f);
+        for (int i = 0; i < 13; i++) {
+            CHECK(memcmp(copy->x + i * 3, data->x + order[i] * 3, 3 * sizeof(double)) == 0);
+            CHECK(copy->label[i] == data->label[order[i]]);
+            moved += order[i] != i;
+        }
+        double hand = epoch_by_hand(b, copy, 5, BP_LOSS_SOFTMAX_CE, 0, ob, 0, want, &count);
+        CHECK(mean == hand);
+        CHECK(same_params(a, b));
+        bp_data_free(copy);
+    }
+    CHECK(moved > 0); /* the order did change */
+    CHECK(memcmp(&ra, &rb, sizeof ra) == 0); /* the same draws, no more */
+    CHECK(s.count == 9 && count == 9);
+    for (int j = 0; j < 9; j++) CHECK(s.loss[j] == want[j]);
+    CHECK(bp_optim_steps(oa) == 9);
+    /* The data itself never moved. */
+    bp_data *again = make_data(13, 3, 3, 12);
+    CHECK(memcmp(again->x, data->x, sizeof(double) * 13 * 3) == 0);
+    bp_data_free(again);
+    bp_fit_free(f);
+    bp_optim_free(oa);
+    bp_optim_free(ob);
+    bp_net_free(a);
+    bp_net_free(b);
+    bp_data_free(data);
+}
+
+static void test_drop_last(void) {
+    bp_data *data = make_data(10, 3, 2, 13);
+    bp_net *a = make_net(3, 2, 7), *b = make_net(3, 2, 7);
+    bp_fit_config c = {.batch = 4, .loss = BP_LOSS_MSE, .lr = 0.1, .drop_last = 1};
+    bp_fit *f = bp_fit_new(data, &c, NULL);
+    double mean, want[8];
+    int count = 0;
+    CHECK(bp_fit_epoch(f, a, data, &mean, NULL) == 0);
+    double hand = epoch_by_hand(b, data, 4, BP_LOSS_MSE, 0.1, NULL, 1, want, &count);
+    CHECK(count == 2 && bp_fit_steps(f) == 2); /* rows 8 and 9 left out */
+    CHECK(mean == hand);
+    CHECK(mean == (want[0] * 4 + want[1] * 4) / 8);
+    CHECK(same_params(a, b));
+    bp_fit_free(f);
+    bp_net_free(a);
+    bp_net_free(b);
+    bp_data_free(data);
+}
+
+static void test_stop(void) {
+    bp_data *data = make_data(10, 3, 2, 14);
+    bp_net *a = make_net(3, 2, 8), *b = make_net(3, 2, 8);
+    seen s = {.stop_at = 2};
+    bp_fit_config c = {.batch = 3, .loss = BP_LOSS_SOFTMAX_CE, .lr = 0.2,
+                       .on_step = record, .ud = &s};
+    bp_fit *f = bp_fit_new(data, &c, NULL);
+    double mean;
+    CHECK(bp_fit_epoch(f, a, data, &mean, NULL) == 1);
+    CHECK(bp_fit_steps(f) == 2 && s.count == 2);
+    /* The same two steps by hand, on the first 6 rows. */
+    bp_data *head = bp_data_slice(data, 0, 6, NULL);
+    double want[4];
+    int count = 0;
+    double hand = epoch_by_hand(b, head, 3, BP_LOSS_SOFTMAX_CE, 0.2, NULL, 0, want, &count);
+    CHECK(mean == hand); /* the mean over the rows seen */
+    CHECK(same_params(a, b));
+    /* The next epoch starts afresh and runs to its end. */
+    s.stop_at = 0;
+    CHECK(bp_fit_epoch(f, a, data, &mean, NULL) == 0);
+    CHECK(bp_fit_steps(f) == 6 && bp_fit_epochs(f) == 2);
+    bp_data_free(head);
+    bp_fit_free(f);
+    bp_net_free(a);
+    bp_net_free(b);
+    bp_data_free(data);
+}
+
+static void test_divergence(void) {
+    bp_err e;
+    double mean;
+    /* Row 5 is NaN: batch 2 (rows 4..7) of the first epoch fails. */
+    bp_data *data = make_data(10, 3, 2, 15);
+    data->x[5 * 3 + 1] = NAN;
+    bp_net *a = make_net(3, 2, 9), *b = make_net(3, 2, 9);
+    seen s = {0};
+    bp_fit_config c = {.batch = 4, .loss = BP_LOSS_SOFTMAX_CE, .lr = 0.2,
+                       .on_step = record, .ud = &s};
+    bp_fit *f = bp_fit_new(data, &c, NULL);
+    CHECK(bp_fit_epoch(f, a, data, &mean, &e) == -1);
+    CHECK_STR(e.msg, "loss is nan at step 2 (epoch 1): the run diverged");
+    CHECK(isnan(bp_fit_last_loss(f)) && bp_fit_diverged(f));
+    CHECK(bp_fit_steps(f) == 1 && s.count == 1); /* the NaN step was not applied */
+    bp_data *head = bp_data_slice(data, 0, 4, NULL);
+    double want[2];
+    int count = 0;
+    CHECK(mean == epoch_by_hand(b, head, 4, BP_LOSS_SOFTMAX_CE, 0.2, NULL, 0, want, &count));
+    CHECK(same_params(a, b));
+    bp_data_free(head);
+    bp_fit_free(f);
+    bp_data_free(data);
+
+    /* An infinite loss: a target no output can reach in double. */
+    data = make_data(4, 3, 2, 16);
+    data->y[0] = 1e300;
+    c = (bp_fit_config){.batch = 4, .loss = BP_LOSS_HALF_SE, .lr = 0.2};
+    f = bp_fit_new(data, &c, NULL);
+    CHECK(bp_fit_epoch(f, a, data, &mean, &e) == -1);
+    CHECK_STR(e.msg, "loss is inf at step 1 (epoch 1): the run diverged");
+    CHECK(isinf(bp_fit_last_loss(f)));
+    CHECK(same_params(a, b)); /* nothing applied */
+    bp_fit_free(f);
+    bp_net_free(a);
+    bp_net_free(b);
+    bp_data_free(data);
+}
+
+#define NEW_FAILS(data, cfg, message)                                          \
+    do {                                                                       \
+        bp_err e_;                                                             \
+        bp_fit *f_ = bp_fit_new(data, cfg, &e_);                               \
+        CHECK(f_ == NULL);                                                     \
+        if (!f_) CHECK_STR(e_.msg, message);                                   \
+        bp_fit_free(f_);                                                       \
+    } while (0)
+
+static void test_refusals(void) {
+    bp_data *data = make_data(5, 3, 2, 17), *empty = bp_data_new(0, 3, 2, 2, NULL);
+    bp_fit_config c = {.batch = 0, .loss = BP_LOSS_MSE, .lr = 0.1};
+    NEW_FAILS(data, &c, "a batch needs at least 1 row (got 0)");
+    c.batch = 2;
+    c.loss = BP_LOSS_COUNT;
+    NEW_FAILS(data, &c, "unknown loss 4");
+    c.loss = BP_LOSS_MSE;
+    c.lr = -1;
+    NEW_FAILS(data, &c, "learning rate must be a finite number >= 0 (got -1)");
+    c.lr = NAN;
+    NEW_FAILS(data, &c, "learning rate must be a finite number >= 0 (got nan)");
+    c.lr = 0.1;
+    c.shuffle = 1;
+    NEW_FAILS(data, &c, "shuffling needs a random generator");
+    c.shuffle = 0;
+    NEW_FAILS(empty, &c, "cannot fit on a data set of 0 rows");
+    c.batch = 6;
+    c.drop_last = 1;
+    NEW_FAILS(data, &c, "drop_last with 5 rows and batches of 6 leaves no batch");
+
+    /* Shapes checked at every epoch. */
+    c = (bp_fit_config){.batch = 2, .loss = BP_LOSS_SOFTMAX_CE, .lr = 0.1};
+    bp_fit *f = bp_fit_new(data, &c, NULL);
+    bp_err e;
+    bp_net *wide = make_net(4, 2, 1), *three = make_net(3, 3, 1), *bare = bp_net_new(3, NULL);
+    CHECK(bp_fit_epoch(f, wide, data, NULL, &e) == -1);
+    CHECK_STR(e.msg, "the network takes 4 inputs, the data has 3");
+    CHECK(bp_fit_epoch(f, three, data, NULL, &e) == -1);
+    CHECK_STR(e.msg, "the network gives 3 outputs, the data has 2 targets");
+    CHECK(bp_fit_epoch(f, bare, data, NULL, &e) == -1);
+    CHECK_STR(e.msg, "the network has no layers");
+    bp_data *other = make_data(6, 3, 2, 18);
+    bp_net *net = make_net(3, 2, 1);
+    CHECK(bp_fit_epoch(f, net, other, NULL, &e) == -1);
+    CHECK_STR(e.msg, "the data is 6 x 3 with 2 targets, the training loop was made "
+                     "for 5 x 3 with 2");
+    bp_net_add(net, 2, BP_ACT_SOFTMAX, 0, NULL);
+    CHECK(bp_fit_epoch(f, net, data, NULL, &e) == -1);
+    CHECK_STR(e.msg, "softmax_ce takes logits: make the last layer 'identity' "
+                     "(softmax_ce applies the softmax itself)");
+    CHECK(bp_fit_steps(f) == 0 && bp_fit_epochs(f) == 0);
+    CHECK(!bp_fit_diverged(f) && isnan(bp_fit_last_loss(f)));
+    bp_fit_free(NULL);
+    bp_fit_free(f);
+    bp_net_free(wide);
+    bp_net_free(three);
+    bp_net_free(bare);
+    bp_net_free(net);
+    bp_data_free(other);
+    bp_data_free(empty);
+    bp_data_free(data);
+}
+
+static void test_evaluate(void) {
+    /* out = x (a 2-2 identity layer with weights I and no bias), so every
+     * output is known: row 0 (2, 1) -> class 0, row 1 (0, 3) -> 1, row 2
+     * (5, 4) -> 0. Labels 0, 0, 0: two right. */
+    bp_data *data = bp_data_new(3, 2, 2, 2, NULL);
+    double x[] = {2, 1, 0, 3, 5, 4};
+    memcpy(data->x, x, sizeof x);
+    bp_data_onehot(data, NULL);
+    bp_net *net = bp_net_new(2, NULL);
+    bp_net_add(net, 2, BP_ACT_IDENTITY, 0, NULL);
+    bp_net_init(net, 1, 'w', BP_INIT_CONSTANT, 0, 0, NULL, NULL);
+    *bp_net_weight(net, 1, 1, 1, NULL) = 1;
+    *bp_net_weight(net, 1, 2, 2, NULL) = 1;
+    double loss, acc;
+    int m[4];
+    bp_err e;
+    /* batch 2: rows 0-1, then row 2 alone */
+    CHECK(bp_fit_evaluate(net, data, 2, BP_LOSS_SOFTMAX_CE, &loss, &acc, m, &e) == 0);
+    /* softmax_ce of row (a, b) against class 0: log(1 + e^(b - a)) */
+    double want = (log1p(exp(-1.0)) + log1p(exp(3.0)) + log1p(exp(-1.0))) / 3;
+    CHECK_NEAR(loss, want, 1e-15);
+    CHECK(acc == 2.0 / 3);
+    CHECK(m[0] == 2 && m[1] == 1 && m[2] == 0 && m[3] == 0);
+    /* Any batch size gives the same answer. */
+    double loss1, acc1;
+    CHECK(bp_fit_evaluate(net, data, 1, BP_LOSS_SOFTMAX_CE, &loss1, &acc1, NULL, &e) == 0);
+    CHECK_NEAR(loss1, want, 1e-15);
+    CHECK(acc1 == acc);
+    /* Half squared error summed over outputs, mean over rows, on targets
+     * (1, 0): ((1)^2 + 1 + 1 + 9 + 16 + 16) / 2 / 3 */
+    CHECK(bp_fit_evaluate(net, data, 3, BP_LOSS_HALF_SE, &loss, NULL, NULL, &e) == 0);
+    CHECK_NEAR(loss, (1.0 + 1 + 1 + 9 + 16 + 16) / 2 / 3, 1e-15);
+
+    CHECK(bp_fit_evaluate(net, data, 0, BP_LOSS_MSE, &loss, NULL, NULL, &e) == -1);
+    CHECK_STR(e.msg, "a batch needs at least 1 row (got 0)");
+    free(data->label);
+    data->label = NULL;
+    CHECK(bp_fit_evaluate(net, data, 2, BP_LOSS_MSE, NULL, &acc, NULL, &e) == -1);
+    CHECK_STR(e.msg, "accuracy needs class labels, and the data has none");
+    CHECK(bp_fit_evaluate(net, data, 2, BP_LOSS_MSE, &loss, NULL, NULL, &e) == 0);
+    bp_data *empty = bp_data_new(0, 2, 2, 0, NULL);
+    CHECK(bp_fit_evaluate(net, empty, 2, BP_LOSS_MSE, &loss, NULL, NULL, &e) == -1);
+    CHECK_STR(e.msg, "cannot evaluate on a data set of 0 rows");
+    bp_data_free(empty);
+    bp_net_free(net);
+    bp_data_free(data);
+}
+
+int main(void) {
+    test_in_order_equals_by_hand();
+    test_shuffled_equals_by_hand();
+    test_drop_last();
+    test_stop();
+    test_divergence();
+    test_refusals();
+    test_evaluate();
+    return check_report("test_fit");
+}
