@@ -370,7 +370,7 @@ bp_data *bp_data_load_csv(const char *path, const char *target, char delim,
         return NULL;
     }
     char *buf = NULL, **header = NULL, **text = NULL;
-    size_t len;
+    size_t len = 0; /* read_file sets it; gcc -O3 cannot see that */
     bp_data *data = NULL;
     csv c = {.path = path, .delim = delim};
     if (read_file(path, &buf, &len, e) < 0) return NULL;
