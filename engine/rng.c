@@ -50,23 +50,25 @@ uint64_t bp_rng_below(bp_rng *r, uint64_t n) {
 
 double bp_rng_log(double x) {
     /* x = m * 2^k with m in [sqrt(1/2), sqrt(2)); log m = 2 atanh(s) with
-     * s = (m-1)/(m+1), |s| < 0.1716, whose odd series converges to below one
-     * ulp in 14 terms. frexp and ldexp are exact bit manipulations. */
+     * s = (m-1)/(m+1) = f/(2+f), |s| < 0.1716, whose odd series converges to
+     * below one ulp in 14 terms. frexp and ldexp are exact bit manipulations.
+     * Summing 2s + 2s^3/3 + ... directly loses up to 3 ulps to the rounding
+     * of s; as in fdlibm's log, the leading part is instead carried by the
+     * exact f = m - 1 (Sterbenz), using 2s = f - s*f = f - hfsq + s*hfsq with
+     * hfsq = f^2/2, so only the small corrections carry s's rounding. */
     int k;
     double m = frexp(x, &k);
     if (m < 0.70710678118654752440) {
         m *= 2.0;
         k -= 1;
     }
-    double s = (m - 1.0) / (m + 1.0), s2 = s * s, term = s, sum = 0.0;
-    for (int n = 1; n <= 29; n += 2) {
-        sum += term / n;
-        term *= s2;
-    }
+    double f = m - 1.0, s = f / (2.0 + f), z = s * s, P = 0.0;
+    for (int n = 29; n >= 3; n -= 2) P = P * z + 1.0 / n; /* 1/3 + z/5 + ... */
+    double R = 2.0 * z * P, hfsq = 0.5 * f * f;
     /* ln 2 split in two so that k * LN2_HI is exact for |k| < 2^11. */
     const double LN2_HI = 6.93147180369123816490e-01;
     const double LN2_LO = 1.90821492927058770002e-10;
-    return (k * LN2_LO + 2.0 * sum) + k * LN2_HI;
+    return k * LN2_HI - ((hfsq - (s * (hfsq + R) + k * LN2_LO)) - f);
 }
 
 double bp_rng_normal(bp_rng *r, double mean, double std) {
