@@ -6,7 +6,7 @@ set -eu
 cd "$(dirname "$0")"
 
 PACKAGES="gcc cmake make pkg-config lua5.4 liblua5.4-dev libsqlite3-dev sqlite3
-lua-unit libopenblas-dev zlib1g-dev parallel"
+lua-unit libopenblas-dev zlib1g-dev parallel dataset-fashion-mnist"
 
 missing=""
 for p in $PACKAGES; do

@@ -57,6 +57,7 @@ local runs = {
   "scripts/xor.lua hidden=4",                   -- 4
   "scripts/xor.lua hidden=4 lr=1.0",            -- 5
   "scripts/seed_example.lua lr=5",              -- 6: diverges
+  "scripts/iris.lua",                           -- 7
 }
 for i, r in ipairs(runs) do
   printed[i] = backprop("run --db " .. DB .. " " .. r)
@@ -161,7 +162,21 @@ end
 function TestReadme:test_small_lr()
   checked.small_lr = true
   local rows = ask("small_lr")
-  lu.assertEquals(rows, {{"1", "0.01"}, {"2", "0.02"}})
+  lu.assertEquals(rows, {{"1", "0.01"}, {"2", "0.02"}, {"7", "0.01"}})
+end
+
+function TestReadme:test_epoch_accuracy()
+  checked.epoch_accuracy = true
+  local rows = ask("epoch_accuracy")
+  lu.assertEquals(#rows, 100)
+  -- iris.lua prints epochs 1, 20, 40, ... with val_accuracy to 3 decimals
+  local n = 0
+  for epoch, acc in printed[7]:gmatch("epoch%s+(%d+).-val_accuracy ([%d.]+)") do
+    lu.assertEquals(rows[tonumber(epoch)][1], epoch)
+    lu.assertAlmostEquals(tonumber(rows[tonumber(epoch)][2]), tonumber(acc), 5e-4)
+    n = n + 1
+  end
+  lu.assertEquals(n, 6)
 end
 
 -- Runs last (LuaUnit sorts tests by name): every README query was checked.
