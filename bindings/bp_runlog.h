@@ -28,7 +28,7 @@
 #include "bp_err.h"
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define BP_RUNLOG_SCHEMA 2
+#define BP_RUNLOG_SCHEMA 3
 /* PRAGMA application_id of a backprop database: "BPRL". */
 #define BP_RUNLOG_APP_ID 0x4250524c
 
@@ -82,6 +82,8 @@ typedef struct bp_run_info {
     const char *host; /* NULL: gethostname() */
     long pid;         /* 0: getpid() */
     const char *version; /* NULL: this build's BP_VERSION */
+    int64_t sweep_id; /* > 0: the run is trial `trial` of this sweep */
+    int64_t trial;
 } bp_run_info;
 
 /* Starts a run: status 'running', started now. Returns its id (> 0), or -1. */
@@ -138,9 +140,9 @@ int bp_runlog_note(bp_runlog *log, int64_t run, const char *text, bp_err *e);
 int bp_runlog_flush(bp_runlog *log, bp_err *e);
 
 /* Ends a run: flushes, then sets its status ("completed", "failed",
- * "interrupted", "diverged" or "crashed"), end time, and the error message
- * and traceback (both may be NULL). Returns -1 for another status or an
- * unknown run. */
+ * "interrupted", "diverged", "crashed" or "pruned": a sweep's trial stopped
+ * early), end time, and the error message and traceback (both may be NULL).
+ * Returns -1 for another status or an unknown run. */
 int bp_runlog_end(bp_runlog *log, int64_t run, const char *status,
                   const char *message, const char *traceback, bp_err *e);
 
@@ -163,8 +165,50 @@ int bp_runlog_snapshot_get(bp_runlog *log, int64_t run, const char *name,
                            bp_err *e);
 
 /* Marks 'crashed' every run left 'running' on this host whose process is
- * gone (or whose pid now belongs to a process started after the run).
- * Returns how many it marked, or -1. bp_runlog_open does it already. */
+ * gone (or whose pid now belongs to a process started after the run), and
+ * 'interrupted' every such sweep. Returns how many it marked, or -1.
+ * bp_runlog_open does it already. */
 int bp_runlog_reap(bp_runlog *log, bp_err *e);
+
+/* A sweep's row (see the sweeps table in runlog.c; bp_sweeprun.h runs
+ * them). Pointers may be NULL where the table allows NULL. */
+typedef struct bp_sweep_record {
+    const char *uid;                       /* required: identity across databases */
+    const char *name;                      /* NULL: the script's name */
+    const char *script_path, *script_text; /* the text is stored once, as a run's */
+    const char *spec;                      /* required: bp_sweep_spec_text */
+    const char *keys;                      /* required: swept keys, space-separated */
+    const char *strategy;                  /* required: "grid" or "random" */
+    int64_t trials, seed;
+    const char *objective; /* required: the metric */
+    int maximize;          /* 0: direction 'min', else 'max' */
+    const char *prune;     /* NULL: off */
+    const char *status;    /* of a new row: NULL is "running" (this process
+                              takes it), or "partial" */
+    const char *command;
+} bp_sweep_record;
+
+/* The id of the sweep whose uid is rec->uid, recording it first if there is
+ * none (*created, when not NULL, says which). -1 on failure. */
+int64_t bp_runlog_sweep(bp_runlog *log, const bp_sweep_record *rec, int *created,
+                        bp_err *e);
+
+/* Sets a sweep's status ("running", "completed", "interrupted", "failed" or
+ * "partial") and message (may be NULL). "running" also takes the sweep for
+ * this process (host, pid, claimed now) and clears its end time; the others
+ * set it. -1 for another status or an unknown sweep. */
+int bp_runlog_sweep_status(bp_runlog *log, int64_t sweep, const char *status,
+                           const char *message, bp_err *e);
+
+/* Holds the connection for the caller between the two calls, so that
+ * bp_runlog_sqlite can be used while the writer thread may be committing
+ * metrics. Call no other function of the log in between. */
+void bp_runlog_lock(bp_runlog *log);
+void bp_runlog_unlock(bp_runlog *log);
+
+/* The SQL that takes a database from schema version `version` to the next
+ * (0 builds version 1), as run by bp_runlog_open; NULL when out of range.
+ * For tests that build a database as an older backprop left it. */
+const char *bp_runlog_schema_step(int version);
 
 #endif

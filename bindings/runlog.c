@@ -19,7 +19,7 @@
  *  - A non-database file is opened without SQLITE_OPEN_CREATE and only read,
  *    so that a wrong --db never damages the file it names.
  *
- * The schema (version 2). Times are seconds since 1970-01-01 UTC (REAL, to
+ * The schema (version 3). Times are seconds since 1970-01-01 UTC (REAL, to
  * the millisecond); the views show them as 'YYYY-MM-DD HH:MM:SS' UTC.
  *
  *  scripts       one row per distinct script text
@@ -37,12 +37,42 @@
  *    started     REAL, start time
  *    ended       REAL, end time (NULL while running)
  *    status      TEXT: running, completed, failed, interrupted, diverged,
- *                crashed
+ *                crashed, pruned (a sweep's trial stopped early, since 3)
  *    message     TEXT, the error of a failed run (or NULL)
  *    traceback   TEXT, its Lua traceback (or NULL)
  *    host        TEXT, host name
  *    pid         INTEGER, process id
  *    version     TEXT, the backprop version that ran it
+ *    sweep_id    INTEGER -> sweeps.id, ON DELETE SET NULL: the sweep whose
+ *                trial this run is (NULL: none; since 3)
+ *    trial       INTEGER, the trial's index in the sweep, from 0 (since 3)
+ *    uid         TEXT UNIQUE, the run's identity across databases (merge):
+ *                128 random bits in hex; 'v2:host:pid:started:id' for a run
+ *                recorded before version 3 (since 3)
+ *                indexes runs_status (status), runs_script (script_id),
+ *                runs_sweep (sweep_id, trial)
+ *  sweeps        one row per sweep (since version 3); see bp_sweeprun.h
+ *    id          INTEGER PRIMARY KEY
+ *    uid         TEXT UNIQUE: FNV-1a 64 of the script's text, the spec, the
+ *                objective and the pruning rule, so that the shards of one
+ *                sweep run on several machines (--plan, --trial) are one
+ *                sweep again when their databases are merged
+ *    name        TEXT
+ *    script_path TEXT, script_id -> scripts.id: the script as when it began
+ *    spec        TEXT, the canonical specification (bp_sweep_spec_text)
+ *    keys        TEXT, the swept parameters, space-separated, in order
+ *    strategy    TEXT: grid or random
+ *    trials      INTEGER, how many
+ *    seed        INTEGER, the sweep's seed
+ *    objective   TEXT, the metric judged (its value at its last step)
+ *    direction   TEXT: min or max
+ *    prune       TEXT: 'median:K', 'halving:MIN_STEP:ETA' or NULL (off)
+ *    status      TEXT: running, completed, interrupted, failed, partial
+ *                (a shard's: some trials ran elsewhere)
+ *    message     TEXT, why it failed (or NULL)
+ *    started, ended REAL; claimed REAL: when the process running it now
+ *                took it (it may be a resume); host, pid: that process
+ *    command     TEXT, the command line that began it
  *  params        one row per parameter of a run
  *    run_id      INTEGER -> runs.id, ON DELETE CASCADE
  *    key         TEXT
@@ -91,9 +121,18 @@
  *                duration_s, steps (the last step at which anything was
  *                logged), final_loss (the last 'loss'; NULL if it was NaN),
  *                best_loss (the least 'loss'), params ('hidden=4 lr=0.1',
- *                sorted by key), seed, host, pid.
+ *                sorted by key), seed, host, pid, sweep_id and trial
+ *                (the last two since 3).
  *  run_params    (run_id, name, status, key, value, type): every parameter
- *                with its run's name and status. */
+ *                with its run's name and status.
+ *  sweep_trials  one row per trial of every sweep: sweep_id, trial, run_id,
+ *                status, params (the swept ones, 'lr=0.1 hidden=4'),
+ *                objective (NULL if NaN or never logged), seed, duration_s,
+ *                attempts (runs of the trial). Of several attempts, the
+ *                latest with a final outcome (completed, failed, diverged,
+ *                pruned), else the latest.
+ *  sweep_param_stats  (sweep_id, key, value, trials, best, mean): for each
+ *                swept parameter and value, over the completed trials. */
 #define _XOPEN_SOURCE 700
 #include <errno.h>
 #include <math.h>
@@ -193,6 +232,71 @@ static const char *const steps[BP_RUNLOG_SCHEMA] = {
     "  dtype TEXT NOT NULL CHECK (dtype IN ('f64', 'f32')),"
     "  data BLOB NOT NULL,"
     "  UNIQUE (run_id, name, step));",
+    /* 2 -> 3: sweeps, runs linked to them, a run's uid, status 'pruned'.
+     * A CHECK constraint cannot be altered, so runs is rebuilt (SQLite's
+     * "making other kinds of table schema changes"): the views go first,
+     * since renaming a table checks every view; migrate() has turned the
+     * foreign keys off, or dropping the old runs would delete what every
+     * other table holds of them. A migrated run's uid is made of what
+     * identified it already, so two copies of one old database give their
+     * runs the same uids and a merge of both keeps one of each. */
+    "DROP VIEW IF EXISTS metrics_view;"
+    "DROP VIEW IF EXISTS loss_curve;"
+    "DROP VIEW IF EXISTS run_summary;"
+    "DROP VIEW IF EXISTS run_params;"
+    "CREATE TABLE sweeps("
+    "  id INTEGER PRIMARY KEY,"
+    "  uid TEXT NOT NULL UNIQUE,"
+    "  name TEXT NOT NULL,"
+    "  script_path TEXT,"
+    "  script_id INTEGER REFERENCES scripts(id),"
+    "  spec TEXT NOT NULL,"
+    "  keys TEXT NOT NULL,"
+    "  strategy TEXT NOT NULL CHECK (strategy IN ('grid', 'random')),"
+    "  trials INTEGER NOT NULL,"
+    "  seed INTEGER NOT NULL,"
+    "  objective TEXT NOT NULL,"
+    "  direction TEXT NOT NULL CHECK (direction IN ('min', 'max')),"
+    "  prune TEXT,"
+    "  status TEXT NOT NULL CHECK (status IN ('running', 'completed',"
+    "    'interrupted', 'failed', 'partial')),"
+    "  message TEXT,"
+    "  started REAL NOT NULL,"
+    "  ended REAL,"
+    "  claimed REAL,"
+    "  host TEXT,"
+    "  pid INTEGER,"
+    "  command TEXT);"
+    "CREATE TABLE runs_v3("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL,"
+    "  script_path TEXT,"
+    "  script_id INTEGER REFERENCES scripts(id),"
+    "  command TEXT,"
+    "  seed INTEGER,"
+    "  started REAL NOT NULL,"
+    "  ended REAL,"
+    "  status TEXT NOT NULL DEFAULT 'running' CHECK (status IN ('running',"
+    "    'completed', 'failed', 'interrupted', 'diverged', 'crashed', 'pruned')),"
+    "  message TEXT,"
+    "  traceback TEXT,"
+    "  host TEXT,"
+    "  pid INTEGER,"
+    "  version TEXT,"
+    "  sweep_id INTEGER REFERENCES sweeps(id) ON DELETE SET NULL,"
+    "  trial INTEGER,"
+    "  uid TEXT NOT NULL UNIQUE DEFAULT (lower(hex(randomblob(16)))));"
+    "INSERT INTO runs_v3(id, name, script_path, script_id, command, seed, started,"
+    "  ended, status, message, traceback, host, pid, version, uid)"
+    "  SELECT id, name, script_path, script_id, command, seed, started, ended,"
+    "    status, message, traceback, host, pid, version,"
+    "    printf('v2:%s:%d:%.3f:%d', coalesce(host, ''), coalesce(pid, 0), started, id)"
+    "  FROM runs ORDER BY id;"
+    "DROP TABLE runs;"
+    "ALTER TABLE runs_v3 RENAME TO runs;"
+    "CREATE INDEX runs_status ON runs(status);"
+    "CREATE INDEX runs_script ON runs(script_id);"
+    "CREATE INDEX runs_sweep ON runs(sweep_id, trial);",
 };
 
 /* Views use only SQLite's built-in functions, so the stock shell reads them
@@ -202,6 +306,8 @@ static const char *const VIEWS =
     "DROP VIEW IF EXISTS loss_curve;"
     "DROP VIEW IF EXISTS run_summary;"
     "DROP VIEW IF EXISTS run_params;"
+    "DROP VIEW IF EXISTS sweep_trials;"
+    "DROP VIEW IF EXISTS sweep_param_stats;"
     "CREATE VIEW metrics_view AS"
     "  SELECT m.run_id AS run_id, n.name AS name, m.step AS step,"
     "    m.value AS value,"
@@ -234,12 +340,50 @@ static const char *const VIEWS =
     "       CASE WHEN p.type = 'bool' THEN CASE WHEN p.value THEN 'true'"
     "         ELSE 'false' END ELSE coalesce(p.value, 'nan') END AS kv"
     "       FROM params p WHERE p.run_id = r.id ORDER BY p.key)) AS params,"
-    "    r.seed AS seed, r.host AS host, r.pid AS pid"
+    "    r.seed AS seed, r.host AS host, r.pid AS pid,"
+    "    r.sweep_id AS sweep_id, r.trial AS trial"
     "  FROM runs r;"
     "CREATE VIEW run_params AS"
     "  SELECT p.run_id AS run_id, r.name AS name, r.status AS status,"
     "    p.key AS key, p.value AS value, p.type AS type"
-    "  FROM params p JOIN runs r ON r.id = p.run_id;";
+    "  FROM params p JOIN runs r ON r.id = p.run_id;"
+    /* One row per trial: of its attempts (runs), the latest that ended with
+     * an outcome a resume keeps (completed, failed, diverged, pruned), else
+     * the latest. The objective is the metric's value at its last step. */
+    "CREATE VIEW sweep_trials AS"
+    "  SELECT sweep_id, trial, run_id, status, params, objective, seed,"
+    "    duration_s, attempts FROM ("
+    "  SELECT r.sweep_id AS sweep_id, r.trial AS trial, r.id AS run_id,"
+    "    r.status AS status,"
+    "    (SELECT group_concat(kv, ' ') FROM (SELECT p.key || '=' ||"
+    "       CASE WHEN p.type = 'bool' THEN CASE WHEN p.value THEN 'true'"
+    "         ELSE 'false' END ELSE coalesce(p.value, 'nan') END AS kv"
+    "       FROM params p WHERE p.run_id = r.id"
+    "       AND instr(' ' || s.keys || ' ', ' ' || p.key || ' ') > 0"
+    "       ORDER BY instr(' ' || s.keys || ' ', ' ' || p.key || ' '))) AS params,"
+    "    (SELECT m.value FROM metrics m JOIN metric_names n ON n.id = m.name_id"
+    "     WHERE m.run_id = r.id AND n.name = s.objective"
+    "     ORDER BY m.step DESC LIMIT 1) AS objective,"
+    "    r.seed AS seed, round(r.ended - r.started, 3) AS duration_s,"
+    "    count(*) OVER (PARTITION BY r.sweep_id, r.trial) AS attempts,"
+    "    row_number() OVER (PARTITION BY r.sweep_id, r.trial ORDER BY"
+    "      r.status IN ('completed', 'failed', 'diverged', 'pruned') DESC,"
+    "      r.started DESC, r.id DESC) AS k"
+    "  FROM runs r JOIN sweeps s ON s.id = r.sweep_id"
+    "  WHERE r.trial IS NOT NULL) WHERE k = 1;"
+    /* Per swept parameter and value, over the completed trials: how many,
+     * the best objective (by the sweep's direction) and the mean. */
+    "CREATE VIEW sweep_param_stats AS"
+    "  SELECT t.sweep_id AS sweep_id, p.key AS key, p.value AS value,"
+    "    count(t.objective) AS trials,"
+    "    CASE s.direction WHEN 'max' THEN max(t.objective)"
+    "      ELSE min(t.objective) END AS best,"
+    "    avg(t.objective) AS mean"
+    "  FROM sweep_trials t JOIN sweeps s ON s.id = t.sweep_id"
+    "  JOIN params p ON p.run_id = t.run_id"
+    "  WHERE t.status = 'completed'"
+    "  AND instr(' ' || s.keys || ' ', ' ' || p.key || ' ') > 0"
+    "  GROUP BY t.sweep_id, p.key, p.value;";
 
 /* ------------------------------------------------------------------------ */
 /* The log                                                                   */
@@ -462,10 +606,8 @@ static int check_header(bp_runlog *log, bp_err *e) {
 
 /* Brings the schema to BP_RUNLOG_SCHEMA in one transaction. The header is
  * read again inside it: another process may have just done the work. */
-static int migrate(bp_runlog *log, bp_err *e) {
+static int migrate_steps(bp_runlog *log, bp_err *e) {
     int64_t app, version, tables;
-    if (read_header(log, &app, &version, &tables, e)) return -1;
-    if (version == BP_RUNLOG_SCHEMA) return 0; /* no write lock needed */
     if (begin_write(log, e)) return -1;
     if (read_header(log, &app, &version, &tables, e)) goto fail;
     if (version > BP_RUNLOG_SCHEMA) {
@@ -482,11 +624,35 @@ static int migrate(bp_runlog *log, bp_err *e) {
         if (exec(log, sql, "cannot set the schema version", e) ||
             exec(log, VIEWS, "cannot create the views", e))
             goto fail;
+        /* The steps ran without foreign keys: check that every reference
+         * still holds before anything is committed. */
+        sqlite3_stmt *st = prepare(log, "PRAGMA foreign_key_check", e);
+        if (!st) goto fail;
+        int rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE) {
+            bp_err_set(e, "%s: migrating the schema would break a reference between"
+                          " tables; nothing changed", log->path);
+            goto fail;
+        }
     }
     return commit(log, e);
 fail:
     rollback(log);
     return -1;
+}
+
+/* Foreign keys can only be switched off outside a transaction, and must be
+ * while the steps rebuild a table (see step 3). */
+static int migrate(bp_runlog *log, bp_err *e) {
+    int64_t app, version, tables;
+    if (read_header(log, &app, &version, &tables, e)) return -1;
+    if (version == BP_RUNLOG_SCHEMA) return 0; /* no write lock needed */
+    if (exec(log, "PRAGMA foreign_keys = OFF", "cannot disable foreign keys", e)) return -1;
+    int rc = migrate_steps(log, e);
+    if (exec(log, "PRAGMA foreign_keys = ON", "cannot enable foreign keys", rc ? NULL : e))
+        rc = -1;
+    return rc;
 }
 
 /* Switching to WAL needs a moment alone with the file; another process
@@ -887,8 +1053,8 @@ int64_t bp_runlog_begin(bp_runlog *log, const bp_run_info *info, bp_err *e) {
     if (info->script_text && (sid = script_id(log, info->script_text, e)) < 0) goto fail;
     st = prepare(log,
                  "INSERT INTO runs(name, script_path, script_id, command, seed,"
-                 " started, status, host, pid, version)"
-                 " VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)",
+                 " started, status, host, pid, version, sweep_id, trial)"
+                 " VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)",
                  e);
     if (!st) goto fail;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -901,7 +1067,13 @@ int64_t bp_runlog_begin(bp_runlog *log, const bp_run_info *info, bp_err *e) {
     sqlite3_bind_int64(st, 8, info->pid ? info->pid : (long)getpid());
     sqlite3_bind_text(st, 9, info->version ? info->version : BP_VERSION, -1,
                       SQLITE_STATIC);
-    if (run_stmt(log, st, "cannot record the run", e)) goto fail;
+    if (info->sweep_id > 0) {
+        sqlite3_bind_int64(st, 10, info->sweep_id);
+        sqlite3_bind_int64(st, 11, info->trial);
+    }
+    if (run_stmt(log, st, info->sweep_id > 0 ? "cannot record the run (is there a sweep"
+                                               " with that id?)" : "cannot record the run", e))
+        goto fail;
     run = sqlite3_last_insert_rowid(log->db);
     if (commit(log, e)) run = -1;
     goto out;
@@ -1226,13 +1398,13 @@ int bp_runlog_note(bp_runlog *log, int64_t run, const char *text, bp_err *e) {
 int bp_runlog_end(bp_runlog *log, int64_t run, const char *status, const char *message,
                   const char *traceback, bp_err *e) {
     static const char *const ends[] = {"completed", "failed", "interrupted", "diverged",
-                                       "crashed"};
+                                       "crashed", "pruned"};
     int ok = 0;
     for (size_t k = 0; status && k < sizeof ends / sizeof *ends; k++)
         ok |= strcmp(status, ends[k]) == 0;
     if (!ok)
         return bp_err_set(e, "cannot end a run as '%s' (completed, failed, interrupted,"
-                             " diverged or crashed)", status ? status : "(null)");
+                             " diverged, crashed or pruned)", status ? status : "(null)");
     if (writable(log, e)) return -1;
     /* The rows go in even if the writer failed before: the error is reported,
      * the status still set. */
@@ -1449,26 +1621,31 @@ int bp_runlog_reap(bp_runlog *log, bp_err *e) {
     host[sizeof host - 1] = '\0';
     pthread_mutex_lock(&log->db_lock);
     int marked = -1, n = 0, cap = 0, r;
-    int64_t *dead = NULL;
+    int64_t *dead = NULL; /* pairs: 0 for a run or 1 for a sweep, its id */
+    /* A sweep is judged by when its current process took it (a resume). */
     sqlite3_stmt *st = prepare(log,
-                               "SELECT id, pid, started FROM runs"
-                               " WHERE status = 'running' AND host = ?",
+                               "SELECT 0, id, pid, started FROM runs"
+                               " WHERE status = 'running' AND host = ?1"
+                               " UNION ALL SELECT 1, id, pid, coalesce(claimed, started)"
+                               " FROM sweeps WHERE status = 'running' AND host = ?1",
                                e);
     if (!st) goto out;
     sqlite3_bind_text(st, 1, host, -1, SQLITE_STATIC);
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-        if (run_alive((long)sqlite3_column_int64(st, 1), sqlite3_column_double(st, 2)))
+        if (run_alive((long)sqlite3_column_int64(st, 2), sqlite3_column_double(st, 3)))
             continue;
         if (n == cap) {
             cap = cap ? 2 * cap : 16;
-            int64_t *v = realloc(dead, (size_t)cap * sizeof *v);
+            int64_t *v = realloc(dead, 2 * (size_t)cap * sizeof *v);
             if (!v) {
                 bp_err_set(e, "out of memory");
                 goto out;
             }
             dead = v;
         }
-        dead[n++] = sqlite3_column_int64(st, 0);
+        dead[2 * n] = sqlite3_column_int64(st, 0);
+        dead[2 * n + 1] = sqlite3_column_int64(st, 1);
+        n++;
     }
     if (r != SQLITE_DONE) {
         db_fail(log, e, "cannot look for crashed runs");
@@ -1482,30 +1659,170 @@ int bp_runlog_reap(bp_runlog *log, bp_err *e) {
         marked = -1;
         goto out;
     }
-    st = prepare(log,
-                 "UPDATE runs SET status = 'crashed', message = coalesce(message,"
-                 " 'the process ended without recording an end')"
-                 " WHERE id = ? AND status = 'running'",
-                 e);
-    for (int k = 0; st && k < n; k++) {
-        sqlite3_bind_int64(st, 1, dead[k]);
-        if (sqlite3_step(st) != SQLITE_DONE) {
-            db_fail(log, e, "cannot mark a crashed run");
+    sqlite3_stmt *upd[2] = {
+        prepare(log,
+                "UPDATE runs SET status = 'crashed', message = coalesce(message,"
+                " 'the process ended without recording an end')"
+                " WHERE id = ? AND status = 'running'",
+                e),
+        prepare(log,
+                "UPDATE sweeps SET status = 'interrupted', ended = coalesce(ended, ?2)"
+                " WHERE id = ?1 AND status = 'running'",
+                e)};
+    for (int k = 0; upd[0] && upd[1] && k < n; k++) {
+        sqlite3_stmt *u = upd[dead[2 * k]];
+        sqlite3_bind_int64(u, 1, dead[2 * k + 1]);
+        if (dead[2 * k]) sqlite3_bind_double(u, 2, wall_now());
+        if (sqlite3_step(u) != SQLITE_DONE) {
+            db_fail(log, e, dead[2 * k] ? "cannot mark an interrupted sweep"
+                                        : "cannot mark a crashed run");
             marked = -1;
             break;
         }
         marked += sqlite3_changes(log->db);
-        sqlite3_reset(st);
+        sqlite3_reset(u);
     }
-    if (!st || marked < 0) {
+    if (!upd[0] || !upd[1] || marked < 0) {
         marked = -1;
         rollback(log);
     } else if (commit(log, e)) {
         marked = -1;
     }
+    sqlite3_finalize(upd[0]);
+    sqlite3_finalize(upd[1]);
 out:
     sqlite3_finalize(st);
     pthread_mutex_unlock(&log->db_lock);
     free(dead);
     return marked;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Sweeps                                                                    */
+
+int64_t bp_runlog_sweep(bp_runlog *log, const bp_sweep_record *rec, int *created,
+                        bp_err *e) {
+    if (created) *created = 0;
+    if (writable(log, e)) return -1;
+    if (!rec->uid || !rec->spec || !rec->keys || !rec->strategy || !rec->objective)
+        return bp_err_set(e, "a sweep needs its uid, spec, keys, strategy and objective");
+    char name[256], host[256];
+    if (rec->name && *rec->name) snprintf(name, sizeof name, "%s", rec->name);
+    else default_name(rec->script_path, name, sizeof name);
+    if (gethostname(host, sizeof host) != 0) snprintf(host, sizeof host, "?");
+    host[sizeof host - 1] = '\0';
+    const char *status = rec->status ? rec->status : "running";
+
+    pthread_mutex_lock(&log->db_lock);
+    int64_t id = -1, sid = 0;
+    sqlite3_stmt *st = NULL;
+    if (begin_write(log, e)) goto out;
+    st = prepare(log, "SELECT id FROM sweeps WHERE uid = ?", e);
+    if (!st) goto fail;
+    sqlite3_bind_text(st, 1, rec->uid, -1, SQLITE_STATIC);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW) id = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    st = NULL;
+    if (r == SQLITE_ROW) {
+        rollback(log);
+        goto out;
+    }
+    if (r != SQLITE_DONE) {
+        db_fail(log, e, "cannot look up the sweep");
+        goto fail;
+    }
+    if (rec->script_text && (sid = script_id(log, rec->script_text, e)) < 0) goto fail;
+    st = prepare(log,
+                 "INSERT INTO sweeps(uid, name, script_path, script_id, spec, keys,"
+                 " strategy, trials, seed, objective, direction, prune, status, started,"
+                 " claimed, host, pid, command)"
+                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
+                 " CASE WHEN ?13 = 'running' THEN ?14 END,"
+                 " CASE WHEN ?13 = 'running' THEN ?15 END,"
+                 " CASE WHEN ?13 = 'running' THEN ?16 END, ?17)",
+                 e);
+    if (!st) goto fail;
+    sqlite3_bind_text(st, 1, rec->uid, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+    if (rec->script_path) sqlite3_bind_text(st, 3, rec->script_path, -1, SQLITE_STATIC);
+    if (sid) sqlite3_bind_int64(st, 4, sid);
+    sqlite3_bind_text(st, 5, rec->spec, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, rec->keys, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, rec->strategy, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 8, rec->trials);
+    sqlite3_bind_int64(st, 9, rec->seed);
+    sqlite3_bind_text(st, 10, rec->objective, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 11, rec->maximize ? "max" : "min", -1, SQLITE_STATIC);
+    if (rec->prune && *rec->prune) sqlite3_bind_text(st, 12, rec->prune, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 13, status, -1, SQLITE_STATIC);
+    sqlite3_bind_double(st, 14, wall_now());
+    sqlite3_bind_text(st, 15, host, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 16, (long)getpid());
+    if (rec->command) sqlite3_bind_text(st, 17, rec->command, -1, SQLITE_STATIC);
+    if (run_stmt(log, st, "cannot record the sweep", e)) goto fail;
+    st = NULL;
+    id = sqlite3_last_insert_rowid(log->db);
+    if (commit(log, e)) id = -1;
+    else if (created) *created = 1;
+    goto out;
+fail:
+    rollback(log);
+out:
+    pthread_mutex_unlock(&log->db_lock);
+    return id;
+}
+
+int bp_runlog_sweep_status(bp_runlog *log, int64_t sweep, const char *status,
+                           const char *message, bp_err *e) {
+    static const char *const ok[] = {"running", "completed", "interrupted", "failed",
+                                     "partial"};
+    int known = 0;
+    for (size_t k = 0; status && k < sizeof ok / sizeof *ok; k++)
+        known |= strcmp(status, ok[k]) == 0;
+    if (!known)
+        return bp_err_set(e, "cannot set a sweep's status to '%s' (running, completed,"
+                             " interrupted, failed or partial)", status ? status : "(null)");
+    if (writable(log, e)) return -1;
+    char host[256];
+    if (gethostname(host, sizeof host) != 0) snprintf(host, sizeof host, "?");
+    host[sizeof host - 1] = '\0';
+    pthread_mutex_lock(&log->db_lock);
+    int rc = -1;
+    /* 'running' takes the sweep for this process; anything else ends it. */
+    sqlite3_stmt *st = prepare(log,
+                               "UPDATE sweeps SET status = ?1, message = ?2,"
+                               " ended = CASE WHEN ?1 = 'running' THEN NULL ELSE ?3 END,"
+                               " claimed = CASE WHEN ?1 = 'running' THEN ?3 ELSE claimed END,"
+                               " host = CASE WHEN ?1 = 'running' THEN ?4 ELSE host END,"
+                               " pid = CASE WHEN ?1 = 'running' THEN ?5 ELSE pid END"
+                               " WHERE id = ?6",
+                               e);
+    if (st) {
+        sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
+        if (message) sqlite3_bind_text(st, 2, message, -1, SQLITE_STATIC);
+        sqlite3_bind_double(st, 3, wall_now());
+        sqlite3_bind_text(st, 4, host, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 5, (long)getpid());
+        sqlite3_bind_int64(st, 6, sweep);
+        if (begin_write(log, e)) {
+            sqlite3_finalize(st);
+        } else if (run_stmt(log, st, "cannot update the sweep", e)) {
+            rollback(log);
+        } else if (sqlite3_changes(log->db) == 0) {
+            rollback(log);
+            bp_err_set(e, "%s: no sweep %lld", log->path, (long long)sweep);
+        } else {
+            rc = commit(log, e);
+        }
+    }
+    pthread_mutex_unlock(&log->db_lock);
+    return rc;
+}
+
+void bp_runlog_lock(bp_runlog *log) { pthread_mutex_lock(&log->db_lock); }
+void bp_runlog_unlock(bp_runlog *log) { pthread_mutex_unlock(&log->db_lock); }
+
+const char *bp_runlog_schema_step(int version) {
+    return version >= 0 && version < BP_RUNLOG_SCHEMA ? steps[version] : NULL;
 }

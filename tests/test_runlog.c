@@ -233,7 +233,7 @@ static void test_roundtrip(void) {
 
     /* Ending: a status outside the list is refused. */
     CHECK(bp_runlog_end(log, run, "done", NULL, NULL, &e) == -1);
-    CHECK_STR(e.msg, "cannot end a run as 'done' (completed, failed, interrupted, diverged or crashed)");
+    CHECK_STR(e.msg, "cannot end a run as 'done' (completed, failed, interrupted, diverged, crashed or pruned)");
     CHECK(bp_runlog_end(log, run, "failed", "xor.lua:3: boom", "stack traceback:\n\t[C]: in ?", &e) == 0);
     CHECK(bp_runlog_end(log, run2, "completed", NULL, NULL, &e) == 0);
     CHECK_STR(rows_of(s, "SELECT status, message, traceback, ended >= started FROM runs WHERE id = 1"),
@@ -410,15 +410,16 @@ static void test_versions(void) {
     sqlite3 *raw;
     sqlite3_open(newer, &raw);
     char sql[128];
-    snprintf(sql, sizeof sql, "PRAGMA application_id = %d; PRAGMA user_version = 3;"
-                              " CREATE TABLE future(x)", BP_RUNLOG_APP_ID);
+    snprintf(sql, sizeof sql, "PRAGMA application_id = %d; PRAGMA user_version = %d;"
+                              " CREATE TABLE future(x)", BP_RUNLOG_APP_ID, BP_RUNLOG_SCHEMA + 1);
     sqlite3_exec(raw, sql, NULL, NULL, NULL);
     sqlite3_close(raw);
     size_t n0, n1;
     char *b0 = slurp(newer, &n0);
     CHECK(bp_runlog_open(newer, 0, &e) == NULL);
-    snprintf(want, sizeof want, "%s: database schema version 3 is newer than this backprop"
-                                " understands (2); upgrade backprop", newer);
+    snprintf(want, sizeof want, "%s: database schema version %d is newer than this backprop"
+                                " understands (%d); upgrade backprop", newer,
+             BP_RUNLOG_SCHEMA + 1, BP_RUNLOG_SCHEMA);
     CHECK_STR(e.msg, want);
     CHECK(bp_runlog_open(newer, BP_RUNLOG_READONLY, &e) == NULL);
     CHECK_STR(e.msg, want);
@@ -428,31 +429,31 @@ static void test_versions(void) {
     free(b1);
 
     /* Older: a version 1 database (no snapshots table) is migrated, its runs
-     * kept. The version 1 database is made the way it was: the current one
-     * with what step 2 added taken away. */
+     * kept. The version 1 database is made the way it was: by the first of
+     * the schema's steps, with a run written by SQL as version 1 wrote it. */
     const char *older = path_in("older.db");
+    sqlite3_open(older, &raw);
+    snprintf(sql, sizeof sql, "PRAGMA application_id = %d; PRAGMA user_version = 1;",
+             BP_RUNLOG_APP_ID);
+    CHECK(sqlite3_exec(raw, bp_runlog_schema_step(0), NULL, NULL, NULL) == SQLITE_OK);
+    CHECK(sqlite3_exec(raw, sql, NULL, NULL, NULL) == SQLITE_OK);
+    CHECK_STR(rows_of(raw, "INSERT INTO runs(name, started, status) VALUES ('old', 1.7e9,"
+                           " 'completed'); INSERT INTO metric_names(name) VALUES ('loss');"
+                           " INSERT INTO metrics VALUES (1, 1, 1, 0.5); PRAGMA user_version"),
+              "1\n");
+    sqlite3_close(raw);
+    int64_t run = 1;
+    CHECK(bp_runlog_open(older, BP_RUNLOG_READONLY, &e) == NULL);
+    snprintf(want, sizeof want, "%s: database schema version 1 is older than this backprop's"
+                                " (%d); open it for writing once (e.g. `backprop runs`) to"
+                                " migrate it", older, BP_RUNLOG_SCHEMA);
+    CHECK_STR(e.msg, want);
     bp_runlog *log = bp_runlog_open(older, 0, &e);
     CHECK(log != NULL);
     if (!log) return;
-    int64_t run = bp_runlog_begin(log, &(bp_run_info){.name = "old"}, &e);
-    bp_runlog_metric(log, run, "loss", 1, 0.5, &e);
-    bp_runlog_end(log, run, "completed", NULL, NULL, &e);
-    bp_runlog_close(log);
-    sqlite3_open(older, &raw);
-    CHECK_STR(rows_of(raw, "DROP TABLE snapshots; PRAGMA user_version = 1;"
-                           " PRAGMA user_version"),
-              "1\n");
-    sqlite3_close(raw);
-    CHECK(bp_runlog_open(older, BP_RUNLOG_READONLY, &e) == NULL);
-    snprintf(want, sizeof want, "%s: database schema version 1 is older than this backprop's"
-                                " (2); open it for writing once (e.g. `backprop runs`) to"
-                                " migrate it", older);
-    CHECK_STR(e.msg, want);
-    log = bp_runlog_open(older, 0, &e);
-    CHECK(log != NULL);
-    if (!log) return;
     sqlite3 *s = bp_runlog_sqlite(log);
-    CHECK_STR(rows_of(s, "PRAGMA user_version"), "2\n");
+    snprintf(want, sizeof want, "%d\n", BP_RUNLOG_SCHEMA);
+    CHECK_STR(rows_of(s, "PRAGMA user_version"), want);
     CHECK_STR(rows_of(s, "SELECT id, name, status, final_loss FROM run_summary"),
               "1|old|completed|0.5\n");
     int sizes[2] = {1, 1};
