@@ -15,9 +15,11 @@
  * Every function of the module and every method shares one upvalue, the
  * module's state (generator, run log, parameters' bookkeeping), so the hot
  * path (net:train_step) never looks anything up in a table. */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime, for bp.clock */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -172,6 +174,7 @@ static int l_loss_new(lua_State *L) {
 
 static int loss_close(lua_State *L) {
     lloss *c = luaL_checkudata(L, 1, LOSS_TYPE);
+    if (STATE(L)->checked_loss == c) STATE(L)->checked_loss = NULL;
     free(c->out.v);
     free(c->y.v);
     free(c->grad.v);
@@ -253,6 +256,7 @@ bp_net *bp_lua_check_net(lua_State *L, int i) { return bp_lua_check_lnet(L, i)->
 
 static int net_close(lua_State *L) {
     lnet *n = luaL_checkudata(L, 1, NET_TYPE);
+    if (STATE(L)->checked_net == n) STATE(L)->checked_net = NULL;
     bp_net_free(n->net);
     free(n->x.v);
     free(n->y.v);
@@ -275,14 +279,34 @@ int bp_lua_check_int(lua_State *L, int arg, const char *what) {
     return (int)v;
 }
 
-/* bp.net(inputs) -> an empty network taking `inputs` values per sample */
+/* bp.net(inputs [, {dtype = "float64" | "float32"}]) -> an empty network
+ * taking `inputs` values per sample, computing in dtype (float64 default) */
 static int l_net_new(lua_State *L) {
     int inputs = bp_lua_check_int(L, 1, "number of inputs");
+    int dtype = BP_F64;
+    if (!lua_isnoneornil(L, 2)) {
+        luaL_checktype(L, 2, LUA_TTABLE);
+        lua_pushnil(L);
+        while (lua_next(L, 2)) {
+            lua_pop(L, 1);
+            if (lua_type(L, -1) != LUA_TSTRING || strcmp(lua_tostring(L, -1), "dtype"))
+                return luaL_argerror(L, 2, lua_pushfstring(L, "unknown option '%s' "
+                    "(expected dtype)", luaL_tolstring(L, -1, NULL)));
+        }
+        if (lua_getfield(L, 2, "dtype") != LUA_TNIL) {
+            const char *name = luaL_tolstring(L, -1, NULL);
+            dtype = bp_dtype_parse(name);
+            if (dtype < 0 || lua_type(L, -2) != LUA_TSTRING)
+                return luaL_argerror(L, 2, lua_pushfstring(L,
+                    "unknown dtype '%s' (expected float64 or float32)", name));
+        }
+        lua_settop(L, 1);
+    }
     lnet *n = lua_newuserdatauv(L, sizeof *n, 0);
     memset(n, 0, sizeof *n);
     luaL_setmetatable(L, NET_TYPE);
     bp_err e;
-    n->net = bp_net_new(inputs, &e);
+    n->net = bp_net_new_dtype(inputs, dtype, &e);
     if (!n->net) return luaL_error(L, "%s", e.msg);
     return 1;
 }
@@ -346,7 +370,7 @@ static void apply_init(lua_State *L, int arg, bp_net *net, int l, char what) {
                                "expected, got %s)", n, luaL_typename(L, -1));
                     return;
                 }
-                Lr->b[n - 1] = lua_tonumber(L, -1);
+                bp_layer_set(Lr, BP_FIELD_B, (size_t)(n - 1), lua_tonumber(L, -1));
                 lua_pop(L, 1);
                 continue;
             }
@@ -362,7 +386,8 @@ static void apply_init(lua_State *L, int arg, bp_net *net, int l, char what) {
                                "number expected, got %s)", n, i, luaL_typename(L, -1));
                     return;
                 }
-                Lr->W[(size_t)(n - 1) * I + (i - 1)] = lua_tonumber(L, -1);
+                bp_layer_set(Lr, BP_FIELD_W, (size_t)(n - 1) * I + (i - 1),
+                             lua_tonumber(L, -1));
                 lua_pop(L, 1);
             }
             lua_pop(L, 1);
@@ -485,34 +510,119 @@ int bp_lua_diverge(lua_State *L, const char *name, double v, int64_t step) {
                       (lua_Integer)step);
 }
 
+/* The common case of bp_lua_check_matrix, fast: one sample as a plain table
+ * (no metatable) of W numbers, into b, which already has room. Returns 0,
+ * having read nothing, for anything else: the general reader then takes
+ * over, and raises its errors. */
+static int read_sample(lua_State *L, int arg, int W, buf *b) {
+    if (lua_type(L, arg) != LUA_TTABLE || W > 8 || b->cap < (size_t)W ||
+        lua_rawlen(L, arg) != (size_t)W)
+        return 0;
+    if (lua_getmetatable(L, arg)) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    int top = lua_gettop(L), ok = 1;
+    for (int c = 1; c <= W; c++) ok &= lua_rawgeti(L, arg, c) == LUA_TNUMBER;
+    for (int c = 1; ok && c <= W; c++) b->v[c - 1] = lua_tonumber(L, top + c);
+    lua_settop(L, top);
+    return ok;
+}
+
+/* The arguments of train_step and train_steps: the net (returned), x and y
+ * into its buffers (*B rows, *single: one sample), the loss kind and the
+ * update (*opt, or *lr when *opt is NULL). The first three checks pass on a
+ * pointer compare or a table read when the call is the same as the last one
+ * (the lecture's loop), so the step is most of the call's cost. */
+static lnet *step_args(lua_State *L, int *B, int *single, int *kind,
+                       bp_optim **opt, double *lr) {
+    state *st = STATE(L);
+    lnet *n = lua_touserdata(L, 1);
+    if (!n || n != st->checked_net) {
+        n = bp_lua_check_lnet(L, 1);
+        st->checked_net = n;
+    }
+    bp_net *net = n->net;
+    if (net->n_layers == 0) luaL_error(L, "the network has no layers: call net:add first");
+    if (read_sample(L, 2, net->inputs, &n->x) &&
+        read_sample(L, 3, bp_net_outputs(net), &n->y)) {
+        *B = *single = 1;
+    } else {
+        int sy;
+        *B = bp_lua_check_matrix(L, 2, net->inputs, &n->x, single, "inputs");
+        int By = bp_lua_check_matrix(L, 3, bp_net_outputs(net), &n->y, &sy, "targets");
+        if (By != *B)
+            luaL_argerror(L, 3, lua_pushfstring(L,
+                "expected %d rows of targets, as the inputs, got %d", *B, By));
+    }
+    const lloss *c = lua_touserdata(L, 4);
+    if (c && c == st->checked_loss) {
+        *kind = c->kind;
+    } else {
+        *kind = bp_lua_check_loss_arg(L, 4);
+        if (lua_type(L, 4) == LUA_TUSERDATA) st->checked_loss = lua_touserdata(L, 4);
+    }
+    *lr = lua_tonumber(L, 5);
+    *opt = NULL;
+    if (lua_type(L, 5) != LUA_TNUMBER || !(*lr >= 0 && *lr < INFINITY)) {
+        *opt = bp_lua_test_optim(L, 5);
+        *lr = *opt ? 0 : check_lr(L, 5);
+    }
+    return n;
+}
+
+/* One step of n->net on the x and y in its buffers; raises on failure. */
+static double step(lua_State *L, lnet *n, int B, int kind, bp_optim *opt, double lr) {
+    bp_err e;
+    double loss;
+    int rc = opt ? bp_net_compute_grads(n->net, n->x.v, n->y.v, B, kind, &loss, &e) ||
+                       bp_optim_step(opt, n->net, &e)
+                 : bp_net_train_step(n->net, n->x.v, n->y.v, B, kind, lr, &loss, &e);
+    if (rc) luaL_error(L, "%s", e.msg);
+    n->steps++;
+    STATE(L)->step++;
+    if (n->log_name[0]) bp_lua_log_metric(L, n->log_name, n->steps, loss);
+    if (!isfinite(loss)) bp_lua_diverge(L, "loss", loss, n->steps);
+    return loss;
+}
+
 /* net:train_step(x, y, loss, lr | optimizer) -> loss: forward, loss,
  * backward, and the update: gradient descent with lr, or the optimizer's. */
 static int net_train_step(lua_State *L) {
-    lnet *n = bp_lua_check_lnet(L, 1);
-    bp_net *net = n->net;
-    if (net->n_layers == 0) return luaL_error(L, "the network has no layers: call net:add first");
-    int sx, sy;
-    int B = bp_lua_check_matrix(L, 2, net->inputs, &n->x, &sx, "inputs");
-    int By = bp_lua_check_matrix(L, 3, bp_net_outputs(net), &n->y, &sy, "targets");
-    if (By != B)
-        return luaL_argerror(L, 3, lua_pushfstring(L,
-            "expected %d rows of targets, as the inputs, got %d", B, By));
-    int kind = bp_lua_check_loss_arg(L, 4);
-    bp_optim *opt = bp_lua_test_optim(L, 5);
-    double lr = opt ? 0 : check_lr(L, 5);
-    bp_err e;
-    double loss;
-    int rc = opt ? bp_net_compute_grads(net, n->x.v, n->y.v, B, kind, &loss, &e) ||
-                       bp_optim_step(opt, net, &e)
-                 : bp_net_train_step(net, n->x.v, n->y.v, B, kind, lr, &loss, &e);
-    if (rc) return luaL_error(L, "%s", e.msg);
-    n->single = sx;
-    n->steps++;
-    state *st = STATE(L);
-    st->step++;
-    if (n->log_name[0]) bp_lua_log_metric(L, n->log_name, n->steps, loss);
-    if (!isfinite(loss)) bp_lua_diverge(L, "loss", loss, n->steps);
+    int B, single, kind;
+    bp_optim *opt;
+    double lr;
+    lnet *n = step_args(L, &B, &single, &kind, &opt, &lr);
+    double loss = step(L, n, B, kind, opt, lr);
+    n->single = single;
     lua_pushnumber(L, loss);
+    return 1;
+}
+
+/* net:train_steps(x, y, loss, lr | optimizer, count) -> the last loss:
+ * count steps on the same x and y, run in C (the lecture's loop without a
+ * Lua call per step); each step is train_step's, logging included. */
+static int net_train_steps(lua_State *L) {
+    int B, single, kind;
+    bp_optim *opt;
+    double lr;
+    lnet *n = step_args(L, &B, &single, &kind, &opt, &lr);
+    lua_Integer count = luaL_checkinteger(L, 6);
+    luaL_argcheck(L, count >= 1, 6, "count must be >= 1");
+    const volatile sig_atomic_t *stop = STATE(L)->stop;
+    double loss = 0;
+    for (lua_Integer k = 0; k < count; k++) {
+        if (stop && *stop) return luaL_error(L, "interrupted");
+        loss = step(L, n, B, kind, opt, lr);
+    }
+    n->single = single;
+    lua_pushnumber(L, loss);
+    return 1;
+}
+
+/* net:dtype() -> "float64" or "float32" */
+static int net_dtype(lua_State *L) {
+    lua_pushstring(L, bp_dtype_name(bp_lua_check_net(L, 1)->dtype));
     return 1;
 }
 
@@ -540,36 +650,68 @@ static int check_layer(lua_State *L, bp_net *net, int arg) {
     return l;
 }
 
-/* Indices for weight/bias accessors, checked with the engine's messages. */
-static double *check_param(lua_State *L, int weight, int grad) {
+/* Indices for weight/bias accessors, checked with the engine's messages:
+ * the layer of w_{l,n,i} (weight) or b_{l,n}, and the place in its array. */
+static bp_layer *check_param(lua_State *L, int weight, size_t *k) {
     bp_net *net = bp_lua_check_net(L, 1);
     int l = bp_lua_check_int(L, 2, "layer"), nn = bp_lua_check_int(L, 3, "neuron");
     int i = weight ? bp_lua_check_int(L, 4, "input") : 0;
     bp_err e;
-    double *p = weight ? (grad ? bp_net_grad_weight : bp_net_weight)(net, l, nn, i, &e)
-                       : (grad ? bp_net_grad_bias : bp_net_bias)(net, l, nn, &e);
-    if (!p) {
+    long at = bp_net_param_index(net, l, nn, i, &e);
+    if (at < 0) {
         /* Point at the argument that is out of range. */
         int arg = strncmp(e.msg, "layer", 5) == 0 ? 2 : strncmp(e.msg, "neuron", 6) == 0 ? 3 : 4;
         luaL_argerror(L, arg, e.msg);
     }
-    return p;
+    *k = (size_t)at;
+    return &net->layers[l - 1];
 }
 
-static int net_weight(lua_State *L) { lua_pushnumber(L, *check_param(L, 1, 0)); return 1; }
-static int net_bias(lua_State *L) { lua_pushnumber(L, *check_param(L, 0, 0)); return 1; }
-static int net_grad_weight(lua_State *L) { lua_pushnumber(L, *check_param(L, 1, 1)); return 1; }
-static int net_grad_bias(lua_State *L) { lua_pushnumber(L, *check_param(L, 0, 1)); return 1; }
+/* Pushes one number of the array f (W, b, dW or db) named by the indices. */
+static int push_param(lua_State *L, bp_field f) {
+    size_t k;
+    bp_layer *Lr = check_param(L, f == BP_FIELD_W || f == BP_FIELD_DW, &k);
+    lua_pushnumber(L, bp_layer_get(Lr, f, k));
+    return 1;
+}
+
+static int net_weight(lua_State *L) { return push_param(L, BP_FIELD_W); }
+static int net_bias(lua_State *L) { return push_param(L, BP_FIELD_B); }
+static int net_grad_weight(lua_State *L) { return push_param(L, BP_FIELD_DW); }
+static int net_grad_bias(lua_State *L) { return push_param(L, BP_FIELD_DB); }
 
 static int net_set_weight(lua_State *L) {
     double v = luaL_checknumber(L, 5);
-    *check_param(L, 1, 0) = v;
+    size_t k;
+    bp_layer *Lr = check_param(L, 1, &k);
+    bp_layer_set(Lr, BP_FIELD_W, k, v);
     return 0;
 }
 static int net_set_bias(lua_State *L) {
     double v = luaL_checknumber(L, 4);
-    *check_param(L, 0, 0) = v;
+    size_t k;
+    bp_layer *Lr = check_param(L, 0, &k);
+    bp_layer_set(Lr, BP_FIELD_B, k, v);
     return 0;
+}
+
+/* Pushes rows x cols values of layer Lr's array f as bp_lua_push_matrix
+ * does, converted to doubles whatever the dtype. */
+static void push_field(lua_State *L, const bp_layer *Lr, bp_field f, int rows,
+                       int cols, int single) {
+    if (Lr->dtype == BP_F64) {
+        bp_lua_push_matrix(L, Lr->mem[f], rows, cols, single);
+        return;
+    }
+    lua_createtable(L, single ? cols : rows, 0);
+    for (int r = 0; r < rows; r++) {
+        if (!single) lua_createtable(L, cols, 0);
+        for (int c = 0; c < cols; c++) {
+            lua_pushnumber(L, bp_layer_get(Lr, f, (size_t)r * cols + c));
+            lua_rawseti(L, -2, c + 1);
+        }
+        if (!single) lua_rawseti(L, -2, r + 1);
+    }
 }
 
 /* net:weights(l) -> O rows of I weights; net:biases(l) -> O biases.
@@ -578,10 +720,10 @@ static int push_layer_params(lua_State *L, int which) {
     bp_net *net = bp_lua_check_net(L, 1);
     bp_layer *Lr = &net->layers[check_layer(L, net, 2) - 1];
     switch (which) {
-    case 0: bp_lua_push_matrix(L, Lr->W, Lr->O, Lr->I, 0); break;
-    case 1: bp_lua_push_matrix(L, Lr->b, 1, Lr->O, 1); break;
-    case 2: bp_lua_push_matrix(L, Lr->dW, Lr->O, Lr->I, 0); break;
-    default: bp_lua_push_matrix(L, Lr->db, 1, Lr->O, 1); break;
+    case 0: push_field(L, Lr, BP_FIELD_W, Lr->O, Lr->I, 0); break;
+    case 1: push_field(L, Lr, BP_FIELD_B, 1, Lr->O, 1); break;
+    case 2: push_field(L, Lr, BP_FIELD_DW, Lr->O, Lr->I, 0); break;
+    default: push_field(L, Lr, BP_FIELD_DB, 1, Lr->O, 1); break;
     }
     return 1;
 }
@@ -598,9 +740,8 @@ static int push_kept(lua_State *L, int which) {
     bp_net *net = n->net;
     bp_layer *Lr = &net->layers[check_layer(L, net, 2) - 1];
     if (net->B == 0) return luaL_error(L, "nothing to show: run net:forward first");
-    const double *v = which == 0 ? Lr->h : which == 1 ? Lr->o
-                    : which == 2 ? Lr->dh : Lr->dout;
-    bp_lua_push_matrix(L, v, net->B, Lr->O, n->single);
+    static const bp_field f[] = {BP_FIELD_H, BP_FIELD_O, BP_FIELD_DH, BP_FIELD_DOUT};
+    push_field(L, Lr, f[which], net->B, Lr->O, n->single);
     return 1;
 }
 static int net_h(lua_State *L) { return push_kept(L, 0); }
@@ -693,6 +834,8 @@ static const luaL_Reg net_methods[] = {
     {"update", net_update},
     {"zero_grad", net_zero_grad},
     {"train_step", net_train_step},
+    {"train_steps", net_train_steps},
+    {"dtype", net_dtype},
     {"log_loss", net_log_loss},
     {"weight", net_weight},
     {"set_weight", net_set_weight},
@@ -1329,6 +1472,27 @@ static int l_flush(lua_State *L) {
     return 1;
 }
 
+/* bp.threads([n]) -> the threads a matrix product may use (OpenBLAS's count:
+ * OPENBLAS_NUM_THREADS, or the cores); with n, sets it first. */
+static int l_threads(lua_State *L) {
+    if (!lua_isnoneornil(L, 1)) {
+        bp_err e;
+        if (bp_set_threads(bp_lua_check_int(L, 1, "threads"), &e))
+            return luaL_argerror(L, 1, e.msg);
+    }
+    lua_pushinteger(L, bp_threads());
+    return 1;
+}
+
+/* bp.clock() -> seconds on a monotonic wall clock (os.clock is processor
+ * time, which counts every thread of a parallel product), for timing. */
+static int l_clock(lua_State *L) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    lua_pushnumber(L, (double)ts.tv_sec + ts.tv_nsec * 1e-9);
+    return 1;
+}
+
 /* ------------------------------------------------------------------------ */
 /* The module                                                                */
 
@@ -1349,6 +1513,8 @@ static const luaL_Reg funcs[] = {
     {"note", l_note},
     {"run_id", l_run_id},
     {"flush", l_flush},
+    {"threads", l_threads},
+    {"clock", l_clock},
     {NULL, NULL}};
 
 /* Creates a metatable with its methods as __index; every function gets the

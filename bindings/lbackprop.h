@@ -33,6 +33,10 @@ typedef struct state {
      * long (net:fit) check it at every step, since the Lua hook that stops a
      * script only fires between Lua instructions. NULL: nothing to check. */
     const volatile sig_atomic_t *stop;
+    /* The last net and criterion whose type train_step checked: while they
+     * live, the same userdata passes on a pointer compare instead of a
+     * metatable lookup. Their close (and so their __gc) clears these. */
+    const void *checked_net, *checked_loss;
 } state;
 
 /* The state is upvalue 1 of every function and method of the module. */

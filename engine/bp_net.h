@@ -11,6 +11,17 @@
  * kept in the layer after each call, so the structs are public; treat them as
  * read-only and change weights through the functions below.
  *
+ * A network computes in double (float64, the default: Lua's numbers, and the
+ * lecture exactly) or in float (float32: half the memory and twice the SIMD
+ * width), chosen once by bp_net_new_dtype. The functions that take or return
+ * numbers use doubles for both and convert at the boundary; inside, a layer's
+ * arrays are double (W, b, ...) or float (W32, b32, ...), the other set NULL.
+ *
+ * Memory: every buffer a training step needs lives in the network, made on
+ * the first step and grown only when a batch is larger than any before, so
+ * that steps after the first never allocate; bp_set_allocator lets a test
+ * count that.
+ *
  * Every fallible function returns 0 on success and -1 on failure with a
  * sentence in *e (e may be NULL). Nothing here exits or aborts. */
 #ifndef BP_NET_H
@@ -22,10 +33,25 @@
 #include "bp_ops.h"
 #include "bp_rng.h"
 
+/* The arrays of a layer, for the functions that reach any of them by name. */
+typedef enum bp_field {
+    BP_FIELD_W,    /* O x I weights */
+    BP_FIELD_B,    /* O biases */
+    BP_FIELD_DW,   /* O x I, dLoss/dW of the last backward */
+    BP_FIELD_DB,   /* O, dLoss/db */
+    BP_FIELD_H,    /* B x O pre-activations of the last forward */
+    BP_FIELD_O,    /* B x O activations */
+    BP_FIELD_DH,   /* B x O, dLoss/dh of the last backward */
+    BP_FIELD_DOUT, /* B x O, dLoss/do */
+    BP_FIELD_COUNT
+} bp_field;
+
 typedef struct bp_layer {
     int I, O;        /* inputs, outputs (neurons) */
     bp_act act;      /* activation after the dense product */
     double alpha;    /* leaky_relu's slope below zero */
+    bp_dtype dtype;  /* the network's: which of the two sets below is used */
+    /* A float64 network's numbers (all NULL in a float32 network): */
     double *W, *b;   /* O x I weights, O biases */
     double *dW, *db; /* dLoss/dW and dLoss/db of the last backward */
     /* Kept by forward for backward, B x O each: */
@@ -34,6 +60,10 @@ typedef struct bp_layer {
     /* Filled by backward, B x O each: */
     double *dh; /* dLoss/dh */
     double *dout; /* dLoss/do */
+    /* A float32 network's, the same arrays as floats (NULL in a float64 one): */
+    float *W32, *b32, *dW32, *db32, *h32, *o32, *dh32, *dout32;
+    /* The memory behind whichever set is used, by bp_field (net.c's). */
+    void *mem[BP_FIELD_COUNT];
 } bp_layer;
 
 typedef struct bp_net {
@@ -42,7 +72,15 @@ typedef struct bp_net {
     bp_layer *layers; /* n_layers of them, layers[0] is the lecture's layer 1 */
     int B;            /* rows of the last forward */
     int cap;          /* rows the buffers hold; they grow, never shrink */
-    double *x;        /* B x inputs: the last forward's input, kept for dW */
+    bp_dtype dtype;   /* chosen by bp_net_new_dtype, for every layer */
+    /* B x inputs: the last forward's input, kept for dW (x in a float64
+     * network, x32 in a float32 one, where it is converted on the way in). */
+    double *x;
+    float *x32;
+    /* float32 only: the targets converted for the loss (B x outputs), and the
+     * output converted back for bp_net_forward's caller (B x outputs). */
+    float *y32;
+    double *out;
 } bp_net;
 
 /* Initialisation schemes, for weights and biases separately.
@@ -64,10 +102,14 @@ typedef enum bp_init {
 const char *bp_init_name(bp_init k);
 int bp_init_parse(const char *name); /* -1 for an unknown name */
 
-/* A network taking samples of `inputs` values, with no layers yet.
+/* A float64 network taking samples of `inputs` values, with no layers yet.
  * Returns NULL (and says why) if inputs < 1 or memory runs out.
  * Free with bp_net_free. */
 bp_net *bp_net_new(int inputs, bp_err *e);
+
+/* The same, computing in dtype (BP_F64 or BP_F32); NULL also for an unknown
+ * dtype. */
+bp_net *bp_net_new_dtype(int inputs, bp_dtype dtype, bp_err *e);
 
 /* Frees everything; accepts NULL. */
 void bp_net_free(bp_net *net);
@@ -89,16 +131,31 @@ int bp_net_init(bp_net *net, int l, char what, bp_init k, double a, double b,
                 bp_rng *r, bp_err *e);
 
 /* Pointers to w_{l,n,i} and b_{l,n} (1-based), or NULL with a message when
- * an index is out of range. Gradients likewise (dLoss/dw, dLoss/db). */
+ * an index is out of range. Gradients likewise (dLoss/dw, dLoss/db).
+ * float64 networks only: in a float32 network they return NULL and say to
+ * use bp_net_param_index with bp_layer_get and bp_layer_set. */
 double *bp_net_weight(bp_net *net, int l, int n, int i, bp_err *e);
 double *bp_net_bias(bp_net *net, int l, int n, bp_err *e);
 double *bp_net_grad_weight(bp_net *net, int l, int n, int i, bp_err *e);
 double *bp_net_grad_bias(bp_net *net, int l, int n, bp_err *e);
 
+/* Where w_{l,n,i} sits in layer l's W and dW, (n-1)*I + (i-1); with i = 0,
+ * where b_{l,n} sits in b and db, n-1. -1 with the same messages as
+ * bp_net_weight when l, n or i (i >= 1) is out of range. Any dtype. */
+long bp_net_param_index(const bp_net *net, int l, int n, int i, bp_err *e);
+
+/* Entry k of layer L's array f, as a double whatever the dtype; and set from
+ * a double (rounded to the nearest float in a float32 network). k is not
+ * checked: W and dW have O*I entries, b and db O, the others B*O of the last
+ * forward. */
+double bp_layer_get(const bp_layer *L, bp_field f, size_t k);
+void bp_layer_set(bp_layer *L, bp_field f, size_t k, double v);
+
 /* Forward propagation of B samples x (B x inputs, row-major). Keeps x, and
  * every layer's h and o, for backward. Returns a pointer to the output
- * (B x outputs, owned by the net, valid until the next forward), or NULL if
- * B < 1, the net has no layers, or memory runs out. */
+ * (B x outputs, owned by the net, valid until the next forward; in a float32
+ * network a copy converted to double), or NULL if B < 1, the net has no
+ * layers, or memory runs out. */
 const double *bp_net_forward(bp_net *net, const double *x, int B, bp_err *e);
 
 /* Sets every dW and db to zero. */
@@ -109,18 +166,23 @@ void bp_net_zero_grad(bp_net *net);
  * into dW and db. Returns -1 if there was no forward. */
 int bp_net_backward(bp_net *net, const double *dout, bp_err *e);
 
-/* Gradient descent: w -= lr * dLoss/dw for every weight and bias.
- * Returns -1, changing nothing, if lr is NaN, infinite or negative. */
+/* Gradient descent: w -= lr * dLoss/dw for every weight and bias (in a
+ * float32 network computed in double and rounded to float once, as
+ * bp_optim_step does). Returns -1, changing nothing, if lr is NaN, infinite
+ * or negative. */
 int bp_net_update(bp_net *net, double lr, bp_err *e);
 
 /* One training step on B samples: zero the gradients, forward, loss,
  * backward, update. Stores the loss (before the update) in *loss_out when it
  * is not NULL. Refuses softmax_ce after a softmax layer (softmax_ce takes
- * logits: the last layer must be identity). */
+ * logits: the last layer must be identity). The result is bp_net_compute_grads
+ * then bp_net_update to the last bit; each layer is updated as soon as its
+ * gradients are known, which saves a pass over the weights. */
 int bp_net_train_step(bp_net *net, const double *x, const double *y, int B,
                       bp_loss loss, double lr, double *loss_out, bp_err *e);
 
-/* The first three stages: zero the gradients, forward, loss, backward. Stores
+/* The first three stages: forward, loss, backward, with the gradients
+ * overwritten rather than added to (as if zeroed first). Stores
  * the loss in *loss_out when it is not NULL; the caller then applies any
  * update rule (bp_net_update, or an optimiser from bp_optim.h). */
 int bp_net_compute_grads(bp_net *net, const double *x, const double *y, int B,
@@ -130,9 +192,24 @@ int bp_net_compute_grads(bp_net *net, const double *x, const double *y, int B,
 int bp_net_check_loss(const bp_net *net, bp_loss loss, bp_err *e);
 
 /* All weights and biases in one flat order (layer by layer, W row by row,
- * then b): their count, and copies out of and into a caller's buffer. */
+ * then b): their count, and copies out of and into a caller's buffer
+ * (converted, in a float32 network). */
 size_t bp_net_param_count(const bp_net *net);
 void bp_net_params_get(const bp_net *net, double *out);
 void bp_net_params_set(bp_net *net, const double *in);
+
+/* The allocator of networks and optimisers: malloc, realloc and free until
+ * changed. Call it before making any, or with functions that can free what
+ * the ones in force gave out (a counting wrapper around malloc can). NULL
+ * for any of the three puts back the C library's three. */
+void bp_set_allocator(void *(*malloc_fn)(size_t), void *(*realloc_fn)(void *, size_t),
+                      void (*free_fn)(void *));
+
+/* Allocation through that allocator, as malloc, calloc (zeroed; NULL when
+ * n * size overflows), realloc and free do. */
+void *bp_malloc(size_t size);
+void *bp_calloc(size_t n, size_t size);
+void *bp_realloc(void *p, size_t size);
+void bp_free(void *p);
 
 #endif

@@ -3,13 +3,22 @@
  * Dimensions, used as the letters of every loop:
  *   B = batch (rows of every matrix are samples), I = inputs of a layer,
  *   O = outputs (neurons) of a layer.
- * Matrices are row-major doubles: x is B x I, h and o are B x O, W is O x I
- * with W[n*I + i] the lecture's w_{l,n+1,i+1}, b has O entries.
+ * Matrices are row-major: x is B x I, h and o are B x O, W is O x I with
+ * W[n*I + i] the lecture's w_{l,n+1,i+1}, b has O entries.
  * Argument order is outputs, inputs, sizes. Every backward ADDS into the
- * gradients it is given, so callers zero them first (or accumulate on purpose).
- * No kernel allocates or fails: sizes are checked by bp_net. */
+ * gradients it is given, so callers zero them first (or accumulate on purpose),
+ * except the fused layer kernels at the end, which say what they overwrite.
+ * No kernel allocates or fails: sizes are checked by bp_net.
+ *
+ * Every kernel exists for doubles (the name as written) and for floats (the
+ * same name ending in _f32), with the same contract; losses are summed in
+ * double for both. */
 #ifndef BP_OPS_H
 #define BP_OPS_H
+
+#include <stddef.h>
+
+#include "bp_err.h"
 
 typedef enum bp_act {
     BP_ACT_IDENTITY,
@@ -29,12 +38,23 @@ typedef enum bp_loss {
     BP_LOSS_COUNT
 } bp_loss;
 
-/* Names as scripts write them ("sigmoid", "leaky_relu", "half_se", ...), and
- * back. The parse functions return -1 for an unknown name. */
+/* The number type a network computes in. */
+typedef enum bp_dtype {
+    BP_F64, /* double: the default, and the lecture's exact figures */
+    BP_F32, /* float: half the memory traffic, twice the SIMD width */
+    BP_DTYPE_COUNT
+} bp_dtype;
+
+/* Names as scripts write them ("sigmoid", "leaky_relu", "half_se",
+ * "float32", ...), and back. The parse functions return -1 for an unknown
+ * name. bp_dtype_size is sizeof(double) or sizeof(float). */
 const char *bp_act_name(bp_act a);
 int bp_act_parse(const char *name);
 const char *bp_loss_name(bp_loss l);
 int bp_loss_parse(const char *name);
+const char *bp_dtype_name(bp_dtype d);
+int bp_dtype_parse(const char *name);
+size_t bp_dtype_size(bp_dtype d);
 
 /* Dense layer: h = x W^T + b. Large products go to OpenBLAS, tiny ones stay
  * in plain loops (a BLAS call costs more than the lecture's whole network). */
@@ -60,5 +80,63 @@ double bp_loss_forward(const double *out, const double *y, int B, int O,
  * the softmax is fused in, stable for any logit size. */
 void bp_loss_backward(double *dout, const double *out, const double *y, int B,
                       int O, bp_loss loss);
+
+/* The loss and dLoss/dout together: returns bp_loss_forward's value and
+ * OVERWRITES dout with what bp_loss_backward would add to zeros. */
+double bp_loss_grad(double *dout, const double *out, const double *y, int B,
+                    int O, bp_loss loss);
+
+/* The same kernels on floats. */
+void bp_dense_forward_f32(float *h, const float *x, const float *W,
+                          const float *b, int B, int I, int O);
+void bp_dense_backward_f32(float *dx, float *dW, float *db, const float *dh,
+                           const float *x, const float *W, int B, int I, int O);
+void bp_act_forward_f32(float *o, const float *h, int B, int O, bp_act act,
+                        double alpha);
+void bp_act_backward_f32(float *dh, const float *dout, const float *h,
+                         const float *o, int B, int O, bp_act act, double alpha);
+double bp_loss_forward_f32(const float *out, const float *y, int B, int O,
+                           bp_loss loss);
+void bp_loss_backward_f32(float *dout, const float *out, const float *y, int B,
+                          int O, bp_loss loss);
+double bp_loss_grad_f32(float *dout, const float *out, const float *y, int B,
+                        int O, bp_loss loss);
+
+/* A dense layer and its activation fused, as bp_net's training step runs
+ * them: each makes one pass over the B x O values where the kernels above
+ * make two or three, and overwrites instead of adding, so that nothing
+ * needs zeroing first.
+ *   forward:  h = x W^T + b, o = f(h).
+ *   backward: dh = dLoss/dh from dout (overwritten); dW = dh^T x and
+ *             db = column sums of dh, overwritten when acc is 0 and added
+ *             into when it is 1; dx = dh W, overwritten (NULL: skipped);
+ *             then, when lr >= 0, gradient descent on the layer:
+ *             W -= lr * dW, b -= lr * db (in double, rounded once to the
+ *             layer's type). dx is computed with the weights before the step.
+ * The sums are the kernels' above in the same order, so the results agree
+ * with theirs to the last bit on the plain-loop path (taken below
+ * BP_BLAS_MIN_WORK multiply-adds) and to BLAS's rounding on the other. */
+#define BP_BLAS_MIN_WORK 4096
+
+void bp_layer_forward(double *h, double *o, const double *x, const double *W,
+                      const double *b, int B, int I, int O, bp_act act,
+                      double alpha);
+void bp_layer_backward(double *dx, double *dW, double *db, double *dh,
+                       const double *dout, const double *h, const double *o,
+                       const double *x, double *W, double *b, int B, int I,
+                       int O, bp_act act, double alpha, int acc, double lr);
+void bp_layer_forward_f32(float *h, float *o, const float *x, const float *W,
+                          const float *b, int B, int I, int O, bp_act act,
+                          double alpha);
+void bp_layer_backward_f32(float *dx, float *dW, float *db, float *dh,
+                           const float *dout, const float *h, const float *o,
+                           const float *x, float *W, float *b, int B, int I,
+                           int O, bp_act act, double alpha, int acc, double lr);
+
+/* Threads OpenBLAS may use for one product. The default is OpenBLAS's own:
+ * OPENBLAS_NUM_THREADS when set, else the number of cores. bp_set_threads
+ * returns -1 for n < 1. Plain-loop layers always run on the calling thread. */
+int bp_threads(void);
+int bp_set_threads(int n, bp_err *e);
 
 #endif

@@ -12,7 +12,9 @@
  * one entry per parameter.
  *
  * An optimiser is made for one network shape and owns its state; all of it is
- * allocated by bp_optim_new, so bp_optim_step never allocates. Fallible
+ * allocated by bp_optim_new, so bp_optim_step never allocates. The state is
+ * double for both dtypes: a float32 network's weights and gradients are
+ * read as doubles, updated by the same formulas, and rounded back to float. Fallible
  * functions return 0 (or a pointer) on success and -1 (or NULL) on failure
  * with a sentence in *e (e may be NULL); on failure nothing is changed. */
 #ifndef BP_OPTIM_H

@@ -4,12 +4,68 @@
  * gradients), sized for the largest batch seen so far, so that a training
  * loop allocates only on its first step or when the batch grows. Everything
  * that can fail is checked here, before the kernels in ops.c run: they
- * assume their sizes are right. */
+ * assume their sizes are right.
+ *
+ * The stages themselves are in net_real.h, compiled twice (double, float);
+ * this file checks, allocates and converts at the boundary, where the public
+ * functions take and return doubles whatever the network computes in. A
+ * layer's arrays are owned through mem[] (void pointers, one per bp_field),
+ * and W, b, ... or W32, b32, ... are typed views of the same memory. */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bp_net.h"
+
+/* ------------------------------------------------------------------------ */
+/* The allocator                                                             */
+
+static void *(*alloc_fn)(size_t) = malloc;
+static void *(*realloc_fn_)(void *, size_t) = realloc;
+static void (*free_fn_)(void *) = free;
+
+void bp_set_allocator(void *(*malloc_fn)(size_t), void *(*realloc_fn)(void *, size_t),
+                      void (*free_fn)(void *)) {
+    int dflt = !malloc_fn || !realloc_fn || !free_fn;
+    alloc_fn = dflt ? malloc : malloc_fn;
+    realloc_fn_ = dflt ? realloc : realloc_fn;
+    free_fn_ = dflt ? free : free_fn;
+}
+
+void *bp_malloc(size_t size) { return alloc_fn(size ? size : 1); }
+void *bp_realloc(void *p, size_t size) { return realloc_fn_(p, size ? size : 1); }
+void bp_free(void *p) {
+    if (p) free_fn_(p);
+}
+void *bp_calloc(size_t n, size_t size) {
+    if (size && n > SIZE_MAX / size) return NULL;
+    void *p = bp_malloc(n * size);
+    if (p) memset(p, 0, n * size);
+    return p;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The two instantiations of the stages                                      */
+
+#define REAL double
+#define SFX(name) name
+#define F(field) field
+#include "net_real.h"
+#undef REAL
+#undef SFX
+#undef F
+
+#define REAL float
+#define SFX(name) name##_f32
+#define F(field) field##32
+#include "net_real.h"
+#undef REAL
+#undef SFX
+#undef F
+
+/* ------------------------------------------------------------------------ */
+/* Layers' memory                                                            */
 
 static const char *init_names[BP_INIT_COUNT] = {
     "constant", "uniform", "normal", "xavier", "xavier_normal", "he",
@@ -24,41 +80,107 @@ int bp_init_parse(const char *name) {
     return -1;
 }
 
-bp_net *bp_net_new(int inputs, bp_err *e) {
+/* Points the typed views of L at mem[], the set of L's dtype. */
+static void set_views(bp_layer *L) {
+    void **m = L->mem;
+    if (L->dtype == BP_F32) {
+        L->W32 = m[BP_FIELD_W], L->b32 = m[BP_FIELD_B];
+        L->dW32 = m[BP_FIELD_DW], L->db32 = m[BP_FIELD_DB];
+        L->h32 = m[BP_FIELD_H], L->o32 = m[BP_FIELD_O];
+        L->dh32 = m[BP_FIELD_DH], L->dout32 = m[BP_FIELD_DOUT];
+    } else {
+        L->W = m[BP_FIELD_W], L->b = m[BP_FIELD_B];
+        L->dW = m[BP_FIELD_DW], L->db = m[BP_FIELD_DB];
+        L->h = m[BP_FIELD_H], L->o = m[BP_FIELD_O];
+        L->dh = m[BP_FIELD_DH], L->dout = m[BP_FIELD_DOUT];
+    }
+}
+
+static int is_batch_field(int f) { return f >= BP_FIELD_H; }
+
+static void free_fields(bp_layer *L, int batch) {
+    for (int f = 0; f < BP_FIELD_COUNT; f++)
+        if (is_batch_field(f) == batch) {
+            bp_free(L->mem[f]);
+            L->mem[f] = NULL;
+        }
+    set_views(L);
+}
+
+double bp_layer_get(const bp_layer *L, bp_field f, size_t k) {
+    return L->dtype == BP_F32 ? ((const float *)L->mem[f])[k]
+                              : ((const double *)L->mem[f])[k];
+}
+
+void bp_layer_set(bp_layer *L, bp_field f, size_t k, double v) {
+    if (L->dtype == BP_F32) ((float *)L->mem[f])[k] = (float)v;
+    else ((double *)L->mem[f])[k] = v;
+}
+
+/* n values from doubles into the dtype's array, and back. */
+static void from_double(void *dst, bp_dtype t, const double *src, size_t n) {
+    if (t == BP_F64) {
+        if (dst != src) memcpy(dst, src, sizeof(double) * n);
+        return;
+    }
+    float *d = dst;
+    for (size_t k = 0; k < n; k++) d[k] = (float)src[k];
+}
+
+static void to_double(double *dst, const void *src, bp_dtype t, size_t n) {
+    if (t == BP_F64) {
+        if (dst != src) memcpy(dst, src, sizeof(double) * n);
+        return;
+    }
+    const float *s = src;
+    for (size_t k = 0; k < n; k++) dst[k] = s[k];
+}
+
+/* ------------------------------------------------------------------------ */
+/* Making a network                                                          */
+
+bp_net *bp_net_new_dtype(int inputs, bp_dtype dtype, bp_err *e) {
     if (inputs < 1) {
         bp_err_set(e, "a network needs at least 1 input (got %d)", inputs);
         return NULL;
     }
-    bp_net *net = calloc(1, sizeof *net);
+    if ((unsigned)dtype >= BP_DTYPE_COUNT) {
+        bp_err_set(e, "unknown dtype %d", (int)dtype);
+        return NULL;
+    }
+    bp_net *net = bp_calloc(1, sizeof *net);
     if (!net) {
         bp_err_set(e, "out of memory");
         return NULL;
     }
     net->inputs = inputs;
+    net->dtype = dtype;
     return net;
 }
 
-static void free_batch_buffers(bp_layer *L) {
-    free(L->h);
-    free(L->o);
-    free(L->dh);
-    free(L->dout);
-    L->h = L->o = L->dh = L->dout = NULL;
+bp_net *bp_net_new(int inputs, bp_err *e) {
+    return bp_net_new_dtype(inputs, BP_F64, e);
+}
+
+static void free_net_batch(bp_net *net) {
+    bp_free(net->x);
+    bp_free(net->x32);
+    bp_free(net->y32);
+    bp_free(net->out);
+    net->x = NULL;
+    net->x32 = net->y32 = NULL;
+    net->out = NULL;
 }
 
 void bp_net_free(bp_net *net) {
     if (!net) return;
     for (int l = 0; l < net->n_layers; l++) {
-        bp_layer *L = &net->layers[l];
-        free(L->W);
-        free(L->b);
-        free(L->dW);
-        free(L->db);
-        free_batch_buffers(L);
+        free_fields(&net->layers[l], 0);
+        free_fields(&net->layers[l], 1);
     }
-    free(net->layers);
-    free(net->x);
-    free(net);
+    bp_free(net->layers);
+    free_net_batch(net);
+    bp_free(net);
 }
 
 int bp_net_outputs(const bp_net *net) {
@@ -73,21 +195,21 @@ int bp_net_add(bp_net *net, int outputs, bp_act act, double alpha, bp_err *e) {
     int I = bp_net_outputs(net), O = outputs;
     if ((size_t)I * O > (size_t)1 << 31)
         return bp_err_set(e, "layer of %d x %d weights is too large", O, I);
-    bp_layer *grown = realloc(net->layers, sizeof *grown * (net->n_layers + 1));
+    bp_layer *grown = bp_realloc(net->layers, sizeof *grown * (net->n_layers + 1));
     if (!grown) return bp_err_set(e, "out of memory");
     net->layers = grown;
-    bp_layer L = {.I = I, .O = O, .act = act, .alpha = alpha};
-    L.W = calloc((size_t)O * I, sizeof(double));
-    L.dW = calloc((size_t)O * I, sizeof(double));
-    L.b = calloc((size_t)O, sizeof(double));
-    L.db = calloc((size_t)O, sizeof(double));
-    if (!L.W || !L.dW || !L.b || !L.db) {
-        free(L.W);
-        free(L.dW);
-        free(L.b);
-        free(L.db);
+    bp_layer L = {.I = I, .O = O, .act = act, .alpha = alpha, .dtype = net->dtype};
+    size_t z = bp_dtype_size(net->dtype);
+    L.mem[BP_FIELD_W] = bp_calloc((size_t)O * I, z);
+    L.mem[BP_FIELD_DW] = bp_calloc((size_t)O * I, z);
+    L.mem[BP_FIELD_B] = bp_calloc((size_t)O, z);
+    L.mem[BP_FIELD_DB] = bp_calloc((size_t)O, z);
+    if (!L.mem[BP_FIELD_W] || !L.mem[BP_FIELD_DW] || !L.mem[BP_FIELD_B] ||
+        !L.mem[BP_FIELD_DB]) {
+        free_fields(&L, 0);
         return bp_err_set(e, "out of memory");
     }
+    set_views(&L);
     net->layers[net->n_layers++] = L;
     /* Batch buffers of the earlier layers stay; the new layer's are made by
      * the next forward, which sees cap smaller than needed. */
@@ -115,33 +237,40 @@ int bp_net_init(bp_net *net, int l, char what, bp_init k, double a, double b,
         return bp_err_set(e, "%s initialisation needs a random generator",
                           init_names[k]);
     bp_layer *L = &net->layers[l - 1];
-    double *v = what == 'w' ? L->W : L->b;
+    bp_field f = what == 'w' ? BP_FIELD_W : BP_FIELD_B;
     size_t count = what == 'w' ? (size_t)L->O * L->I : (size_t)L->O;
     double fan = L->I + L->O;
+    /* The same draws for both dtypes: a float32 network gets the float64
+     * one's values, rounded. */
     for (size_t j = 0; j < count; j++) {
+        double v = 0;
         switch (k) {
-        case BP_INIT_CONSTANT: v[j] = a; break;
-        case BP_INIT_UNIFORM: v[j] = a + (b - a) * bp_rng_uniform(r); break;
-        case BP_INIT_NORMAL: v[j] = bp_rng_normal(r, a, b); break;
+        case BP_INIT_CONSTANT: v = a; break;
+        case BP_INIT_UNIFORM: v = a + (b - a) * bp_rng_uniform(r); break;
+        case BP_INIT_NORMAL: v = bp_rng_normal(r, a, b); break;
         case BP_INIT_XAVIER: {
             double lim = sqrt(6.0 / fan);
-            v[j] = -lim + 2.0 * lim * bp_rng_uniform(r);
+            v = -lim + 2.0 * lim * bp_rng_uniform(r);
             break;
         }
-        case BP_INIT_XAVIER_NORMAL: v[j] = bp_rng_normal(r, 0.0, sqrt(2.0 / fan)); break;
-        case BP_INIT_HE: v[j] = bp_rng_normal(r, 0.0, sqrt(2.0 / L->I)); break;
+        case BP_INIT_XAVIER_NORMAL: v = bp_rng_normal(r, 0.0, sqrt(2.0 / fan)); break;
+        case BP_INIT_HE: v = bp_rng_normal(r, 0.0, sqrt(2.0 / L->I)); break;
         case BP_INIT_HE_UNIFORM: {
             double lim = sqrt(6.0 / L->I);
-            v[j] = -lim + 2.0 * lim * bp_rng_uniform(r);
+            v = -lim + 2.0 * lim * bp_rng_uniform(r);
             break;
         }
         default: break;
         }
+        bp_layer_set(L, f, j, v);
     }
     return 0;
 }
 
-static bp_layer *layer_at(bp_net *net, int l, int n, bp_err *e) {
+/* ------------------------------------------------------------------------ */
+/* Reaching single numbers                                                   */
+
+static bp_layer *layer_at(const bp_net *net, int l, int n, bp_err *e) {
     if (l < 1 || l > net->n_layers) {
         bp_err_set(e, "layer %d out of range 1..%d", l, net->n_layers);
         return NULL;
@@ -154,113 +283,143 @@ static bp_layer *layer_at(bp_net *net, int l, int n, bp_err *e) {
     return L;
 }
 
-static double *weight_in(bp_net *net, int l, int n, int i, int grad, bp_err *e) {
+/* The place of w_{l,n,i} (weight) or b_{l,n} (not weight; i ignored). */
+static long index_of(const bp_net *net, int l, int n, int i, int weight, bp_err *e) {
     bp_layer *L = layer_at(net, l, n, e);
-    if (!L) return NULL;
+    if (!L) return -1;
+    if (!weight) return n - 1;
     if (i < 1 || i > L->I) {
         bp_err_set(e, "input %d out of range 1..%d in layer %d", i, L->I, l);
+        return -1;
+    }
+    return (long)(n - 1) * L->I + (i - 1);
+}
+
+long bp_net_param_index(const bp_net *net, int l, int n, int i, bp_err *e) {
+    return index_of(net, l, n, i, i != 0, e);
+}
+
+/* A pointer into a float64 network's array f (W, b, dW or db). */
+static double *param_ptr(bp_net *net, bp_field f, int l, int n, int i, bp_err *e) {
+    int weight = f == BP_FIELD_W || f == BP_FIELD_DW;
+    long k = index_of(net, l, n, i, weight, e);
+    if (k < 0) return NULL;
+    if (net->dtype != BP_F64) {
+        bp_err_set(e, "the network is float32: its numbers are floats (use "
+                      "bp_net_param_index with bp_layer_get and bp_layer_set)");
         return NULL;
     }
-    return (grad ? L->dW : L->W) + (size_t)(n - 1) * L->I + (i - 1);
+    return (double *)net->layers[l - 1].mem[f] + k;
 }
 
 double *bp_net_weight(bp_net *net, int l, int n, int i, bp_err *e) {
-    return weight_in(net, l, n, i, 0, e);
+    return param_ptr(net, BP_FIELD_W, l, n, i, e);
 }
 double *bp_net_grad_weight(bp_net *net, int l, int n, int i, bp_err *e) {
-    return weight_in(net, l, n, i, 1, e);
+    return param_ptr(net, BP_FIELD_DW, l, n, i, e);
 }
 double *bp_net_bias(bp_net *net, int l, int n, bp_err *e) {
-    bp_layer *L = layer_at(net, l, n, e);
-    return L ? L->b + (n - 1) : NULL;
+    return param_ptr(net, BP_FIELD_B, l, n, 0, e);
 }
 double *bp_net_grad_bias(bp_net *net, int l, int n, bp_err *e) {
-    bp_layer *L = layer_at(net, l, n, e);
-    return L ? L->db + (n - 1) : NULL;
+    return param_ptr(net, BP_FIELD_DB, l, n, 0, e);
 }
+
+/* ------------------------------------------------------------------------ */
+/* The stages                                                                */
 
 /* Makes every per-batch buffer hold B rows. Only grows; on failure the old
  * buffers are kept (and cap is unchanged) so the net stays usable. */
 static int reserve(bp_net *net, int B, bp_err *e) {
     if (B <= net->cap) return 0;
-    double *x = malloc(sizeof(double) * (size_t)B * net->inputs);
-    if (!x) goto oom;
+    size_t z = bp_dtype_size(net->dtype), out = (size_t)B * bp_net_outputs(net);
+    int f32 = net->dtype == BP_F32;
+    void *x = bp_malloc(z * B * net->inputs);
+    void *y32 = f32 ? bp_malloc(sizeof(float) * out) : NULL;
+    double *out64 = f32 ? bp_malloc(sizeof(double) * out) : NULL;
+    if (!x || (f32 && (!y32 || !out64))) {
+        bp_free(x);
+        bp_free(y32);
+        bp_free(out64);
+        goto oom;
+    }
     for (int l = 0; l < net->n_layers; l++) {
         bp_layer *L = &net->layers[l];
-        size_t N = (size_t)B * L->O;
-        double *h = malloc(sizeof(double) * N), *o = malloc(sizeof(double) * N);
-        double *dh = malloc(sizeof(double) * N), *d = malloc(sizeof(double) * N);
-        if (!h || !o || !dh || !d) {
-            free(h);
-            free(o);
-            free(dh);
-            free(d);
+        void *m[BP_FIELD_COUNT] = {0};
+        int ok = 1;
+        for (int f = BP_FIELD_H; f < BP_FIELD_COUNT; f++)
+            ok &= (m[f] = bp_malloc(z * B * L->O)) != NULL;
+        if (!ok) {
+            for (int f = BP_FIELD_H; f < BP_FIELD_COUNT; f++) bp_free(m[f]);
+            bp_free(x);
+            bp_free(y32);
+            bp_free(out64);
             goto oom;
         }
-        free_batch_buffers(L);
-        L->h = h;
-        L->o = o;
-        L->dh = dh;
-        L->dout = d;
+        free_fields(L, 1);
+        for (int f = BP_FIELD_H; f < BP_FIELD_COUNT; f++) L->mem[f] = m[f];
+        set_views(L);
     }
-    free(net->x);
-    net->x = x;
+    free_net_batch(net);
+    if (f32) net->x32 = x;
+    else net->x = x;
+    net->y32 = y32;
+    net->out = out64;
     net->cap = B;
     return 0;
 oom:
-    free(x);
     /* Some layers may already hold B rows and others not: force a retry. */
     net->cap = 0;
     net->B = 0;
     return bp_err_set(e, "out of memory for a batch of %d", B);
 }
 
-const double *bp_net_forward(bp_net *net, const double *x, int B, bp_err *e) {
-    if (net->n_layers == 0) {
-        bp_err_set(e, "the network has no layers");
-        return NULL;
-    }
-    if (B < 1) {
-        bp_err_set(e, "a batch needs at least 1 sample (got %d)", B);
-        return NULL;
-    }
-    if (reserve(net, B, e)) return NULL;
+/* Checks, makes room for B rows and takes in x: what precedes every forward. */
+static int begin_forward(bp_net *net, const double *x, int B, bp_err *e) {
+    if (net->n_layers == 0) return bp_err_set(e, "the network has no layers");
+    if (B < 1) return bp_err_set(e, "a batch needs at least 1 sample (got %d)", B);
+    if (reserve(net, B, e)) return -1;
     net->B = B;
-    memcpy(net->x, x, sizeof(double) * (size_t)B * net->inputs);
-    const double *in = net->x;
-    for (int l = 0; l < net->n_layers; l++) {
-        bp_layer *L = &net->layers[l];
-        bp_dense_forward(L->h, in, L->W, L->b, B, L->I, L->O);
-        bp_act_forward(L->o, L->h, B, L->O, L->act, L->alpha);
-        in = L->o;
-    }
-    return in;
+    size_t N = (size_t)B * net->inputs;
+    if (net->dtype == BP_F32) from_double(net->x32, BP_F32, x, N);
+    else from_double(net->x, BP_F64, x, N);
+    return 0;
+}
+
+static void forward_layers_any(bp_net *net) {
+    if (net->dtype == BP_F32) forward_layers_f32(net, net->B);
+    else forward_layers(net, net->B);
+}
+
+const double *bp_net_forward(bp_net *net, const double *x, int B, bp_err *e) {
+    if (begin_forward(net, x, B, e)) return NULL;
+    forward_layers_any(net);
+    bp_layer *top = &net->layers[net->n_layers - 1];
+    if (net->dtype == BP_F64) return top->o;
+    to_double(net->out, top->o32, BP_F32, (size_t)B * top->O);
+    return net->out;
 }
 
 void bp_net_zero_grad(bp_net *net) {
+    size_t z = bp_dtype_size(net->dtype);
     for (int l = 0; l < net->n_layers; l++) {
         bp_layer *L = &net->layers[l];
-        memset(L->dW, 0, sizeof(double) * (size_t)L->O * L->I);
-        memset(L->db, 0, sizeof(double) * (size_t)L->O);
+        memset(L->mem[BP_FIELD_DW], 0, z * L->O * L->I);
+        memset(L->mem[BP_FIELD_DB], 0, z * L->O);
     }
+}
+
+static void backward_layers_any(bp_net *net, int acc, double lr) {
+    if (net->dtype == BP_F32) backward_layers_f32(net, acc, lr);
+    else backward_layers(net, acc, lr);
 }
 
 int bp_net_backward(bp_net *net, const double *dout, bp_err *e) {
     if (net->n_layers == 0 || net->B == 0)
         return bp_err_set(e, "backward needs a forward first");
-    int B = net->B;
     bp_layer *top = &net->layers[net->n_layers - 1];
-    if (dout != top->dout) /* train_step writes it in place */
-        memcpy(top->dout, dout, sizeof(double) * (size_t)B * top->O);
-    for (int l = net->n_layers - 1; l >= 0; l--) {
-        bp_layer *L = &net->layers[l];
-        const double *in = l > 0 ? net->layers[l - 1].o : net->x;
-        double *din = l > 0 ? net->layers[l - 1].dout : NULL;
-        memset(L->dh, 0, sizeof(double) * (size_t)B * L->O);
-        bp_act_backward(L->dh, L->dout, L->h, L->o, B, L->O, L->act, L->alpha);
-        if (din) memset(din, 0, sizeof(double) * (size_t)B * L->I);
-        bp_dense_backward(din, L->dW, L->db, L->dh, in, L->W, B, L->I, L->O);
-    }
+    from_double(top->mem[BP_FIELD_DOUT], net->dtype, dout, (size_t)net->B * top->O);
+    backward_layers_any(net, 1, -1);
     return 0;
 }
 
@@ -273,10 +432,8 @@ static int check_lr(double lr, bp_err *e) {
 int bp_net_update(bp_net *net, double lr, bp_err *e) {
     if (check_lr(lr, e)) return -1;
     for (int l = 0; l < net->n_layers; l++) {
-        bp_layer *L = &net->layers[l];
-        size_t N = (size_t)L->O * L->I;
-        for (size_t k = 0; k < N; k++) L->W[k] -= lr * L->dW[k];
-        for (int n = 0; n < L->O; n++) L->b[n] -= lr * L->db[n];
+        if (net->dtype == BP_F32) sgd_layer_f32(&net->layers[l], lr);
+        else sgd_layer(&net->layers[l], lr);
     }
     return 0;
 }
@@ -291,29 +448,37 @@ int bp_net_check_loss(const bp_net *net, bp_loss loss, bp_err *e) {
     return 0;
 }
 
+/* Forward, loss and its gradient: the part of a step before backward. The
+ * loss gradient goes straight into the top layer's dout. */
+static int forward_loss(bp_net *net, const double *x, const double *y, int B,
+                        bp_loss loss, double *loss_out, bp_err *e) {
+    if (bp_net_check_loss(net, loss, e) || begin_forward(net, x, B, e)) return -1;
+    forward_layers_any(net);
+    if (net->dtype == BP_F32) {
+        from_double(net->y32, BP_F32, y, (size_t)B * bp_net_outputs(net));
+        loss_grad_f32(net, net->y32, loss, loss_out);
+    } else {
+        loss_grad(net, y, loss, loss_out);
+    }
+    return 0;
+}
+
 int bp_net_compute_grads(bp_net *net, const double *x, const double *y, int B,
                          bp_loss loss, double *loss_out, bp_err *e) {
-    if (bp_net_check_loss(net, loss, e)) return -1;
-    const double *out = bp_net_forward(net, x, B, e);
-    if (!out) return -1;
-    bp_layer *top = &net->layers[net->n_layers - 1];
-    /* The loss gradient goes straight into the top layer's dout, where
-     * backward would have copied it. */
-    double *dout = top->dout;
-    size_t N = (size_t)B * top->O;
-    if (loss_out) *loss_out = bp_loss_forward(out, y, B, top->O, loss);
-    memset(dout, 0, sizeof(double) * N);
-    bp_loss_backward(dout, out, y, B, top->O, loss);
-    bp_net_zero_grad(net);
-    return bp_net_backward(net, dout, e);
+    if (forward_loss(net, x, y, B, loss, loss_out, e)) return -1;
+    backward_layers_any(net, 0, -1);
+    return 0;
 }
 
 int bp_net_train_step(bp_net *net, const double *x, const double *y, int B,
                       bp_loss loss, double lr, double *loss_out, bp_err *e) {
-    if (check_lr(lr, e) || bp_net_compute_grads(net, x, y, B, loss, loss_out, e))
-        return -1;
-    return bp_net_update(net, lr, e);
+    if (check_lr(lr, e) || forward_loss(net, x, y, B, loss, loss_out, e)) return -1;
+    backward_layers_any(net, 0, lr);
+    return 0;
 }
+
+/* ------------------------------------------------------------------------ */
+/* Every parameter at once                                                   */
 
 size_t bp_net_param_count(const bp_net *net) {
     size_t n = 0;
@@ -326,9 +491,9 @@ void bp_net_params_get(const bp_net *net, double *out) {
     for (int l = 0; l < net->n_layers; l++) {
         const bp_layer *L = &net->layers[l];
         size_t N = (size_t)L->O * L->I;
-        memcpy(out, L->W, sizeof(double) * N);
+        to_double(out, L->mem[BP_FIELD_W], net->dtype, N);
         out += N;
-        memcpy(out, L->b, sizeof(double) * (size_t)L->O);
+        to_double(out, L->mem[BP_FIELD_B], net->dtype, (size_t)L->O);
         out += L->O;
     }
 }
@@ -337,9 +502,9 @@ void bp_net_params_set(bp_net *net, const double *in) {
     for (int l = 0; l < net->n_layers; l++) {
         bp_layer *L = &net->layers[l];
         size_t N = (size_t)L->O * L->I;
-        memcpy(L->W, in, sizeof(double) * N);
+        from_double(L->mem[BP_FIELD_W], net->dtype, in, N);
         in += N;
-        memcpy(L->b, in, sizeof(double) * (size_t)L->O);
+        from_double(L->mem[BP_FIELD_B], net->dtype, in, (size_t)L->O);
         in += L->O;
     }
 }

@@ -13,6 +13,11 @@
  * optimiser remembers the shape of the net it was made for rather than the
  * net itself, so any net of that shape (a copy, a reloaded one) can use it.
  *
+ * A float32 network's parameters go through the same double rules a block
+ * at a time (converted into a buffer on the stack, updated, rounded back to
+ * float once), and its state stays double: one set of rules to check against
+ * PyTorch, and no allocation either way.
+ *
  * Dimensions: I = inputs of a layer, O = outputs of a layer, N = entries of
  * one parameter array (O * I for W, O for b), P = parameters of the net. */
 #include <inttypes.h>
@@ -220,14 +225,14 @@ bp_optim *bp_optim_new(const bp_net *net, const bp_optim_config *c, bp_err *e) {
         bp_err_set(e, "the network has no layers");
         return NULL;
     }
-    bp_optim *o = calloc(1, sizeof *o);
+    bp_optim *o = bp_calloc(1, sizeof *o);
     if (!o) goto oom;
     o->c = *c;
     o->c.nesterov = c->nesterov != 0;
     o->c.centered = c->centered != 0;
     o->last_norm = NAN;
     o->n_layers = net->n_layers;
-    o->shape = malloc(sizeof(int) * 2 * (size_t)net->n_layers);
+    o->shape = bp_malloc(sizeof(int) * 2 * (size_t)net->n_layers);
     if (!o->shape) goto oom;
     for (int l = 0; l < net->n_layers; l++) {
         o->shape[2 * l] = net->layers[l].I;
@@ -253,7 +258,7 @@ bp_optim *bp_optim_new(const bp_net *net, const bp_optim_config *c, bp_err *e) {
     default: break;
     }
     if (o->n_bufs) {
-        o->state = calloc((size_t)o->n_bufs * o->P, sizeof(double));
+        o->state = bp_calloc((size_t)o->n_bufs * o->P, sizeof(double));
         if (!o->state) goto oom;
     }
     for (int i = 0; i < o->n_bufs; i++) {
@@ -274,9 +279,9 @@ oom:
 
 void bp_optim_free(bp_optim *o) {
     if (!o) return;
-    free(o->shape);
-    free(o->state);
-    free(o);
+    bp_free(o->shape);
+    bp_free(o->state);
+    bp_free(o);
 }
 
 const bp_optim_config *bp_optim_get_config(const bp_optim *o) { return &o->c; }
@@ -368,23 +373,43 @@ int bp_optim_state_load(bp_optim *o, const double *in, size_t n, bp_err *e) {
 /* c = max_norm / (norm + 1e-6) if c < 1: the 1e-6 keeps c finite for a zero */
 /* gradient and makes the clipped norm land just under max_norm.             */
 
+/* ss plus the squares of N numbers of type t at p, added in order. */
+static double add_squares(double ss, const void *p, bp_dtype t, size_t N) {
+    if (t == BP_F32) {
+        const float *v = p;
+        for (size_t k = 0; k < N; k++) ss += (double)v[k] * v[k];
+    } else {
+        const double *v = p;
+        for (size_t k = 0; k < N; k++) ss += v[k] * v[k];
+    }
+    return ss;
+}
+
 double bp_optim_grad_norm(const bp_net *net) {
     double ss = 0;
     for (int l = 0; l < net->n_layers; l++) {
         const bp_layer *L = &net->layers[l];
-        size_t N = (size_t)L->O * L->I;
-        for (size_t k = 0; k < N; k++) ss += L->dW[k] * L->dW[k];
-        for (int n = 0; n < L->O; n++) ss += L->db[n] * L->db[n];
+        ss = add_squares(ss, L->mem[BP_FIELD_DW], net->dtype, (size_t)L->O * L->I);
+        ss = add_squares(ss, L->mem[BP_FIELD_DB], net->dtype, (size_t)L->O);
     }
     return sqrt(ss);
+}
+
+static void scale(void *p, bp_dtype t, size_t N, double c) {
+    if (t == BP_F32) {
+        float *v = p;
+        for (size_t k = 0; k < N; k++) v[k] = (float)(v[k] * c);
+    } else {
+        double *v = p;
+        for (size_t k = 0; k < N; k++) v[k] *= c;
+    }
 }
 
 static void scale_grads(bp_net *net, double c) {
     for (int l = 0; l < net->n_layers; l++) {
         bp_layer *L = &net->layers[l];
-        size_t N = (size_t)L->O * L->I;
-        for (size_t k = 0; k < N; k++) L->dW[k] *= c;
-        for (int n = 0; n < L->O; n++) L->db[n] *= c;
+        scale(L->mem[BP_FIELD_DW], net->dtype, (size_t)L->O * L->I, c);
+        scale(L->mem[BP_FIELD_DB], net->dtype, (size_t)L->O, c);
     }
 }
 
@@ -510,6 +535,23 @@ static void update(bp_optim *o, double *w, const double *g, size_t N,
     }
 }
 
+/* A float32 array through the double rule, BLOCK entries at a time. */
+#define BLOCK 256
+
+static void update_f32(bp_optim *o, float *w, const float *g, size_t N,
+                       size_t off, double lr) {
+    double wb[BLOCK], gb[BLOCK];
+    for (size_t k0 = 0; k0 < N; k0 += BLOCK) {
+        size_t n = N - k0 < BLOCK ? N - k0 : BLOCK;
+        for (size_t k = 0; k < n; k++) {
+            wb[k] = w[k0 + k];
+            gb[k] = g[k0 + k];
+        }
+        update(o, wb, gb, n, off + k0, lr);
+        for (size_t k = 0; k < n; k++) w[k0 + k] = (float)wb[k];
+    }
+}
+
 static int check_shape(const bp_optim *o, const bp_net *net, bp_err *e) {
     if (net->n_layers != o->n_layers)
         return bp_err_set(e, "the network has %d layers but the optimiser was "
@@ -544,10 +586,14 @@ int bp_optim_step(bp_optim *o, bp_net *net, bp_err *e) {
     for (int l = 0; l < net->n_layers; l++) {
         bp_layer *L = &net->layers[l];
         size_t N = (size_t)L->O * L->I;
-        update(o, L->W, L->dW, N, off, lr);
-        off += N;
-        update(o, L->b, L->db, (size_t)L->O, off, lr);
-        off += (size_t)L->O;
+        if (net->dtype == BP_F32) {
+            update_f32(o, L->W32, L->dW32, N, off, lr);
+            update_f32(o, L->b32, L->db32, (size_t)L->O, off + N, lr);
+        } else {
+            update(o, L->W, L->dW, N, off, lr);
+            update(o, L->b, L->db, (size_t)L->O, off + N, lr);
+        }
+        off += N + (size_t)L->O;
     }
     o->steps++;
     return 0;

@@ -7,7 +7,9 @@
  * derived from the exact ones the way the lecture derived them, rounding o11
  * to 0.89 first. */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "bp_net.h"
 #include "check.h"
@@ -182,10 +184,260 @@ static void test_init(void) {
     bp_net_free(net);
 }
 
+/* ------------------------------------------------------------------------ */
+/* float32, the fused kernels, threads                                       */
+
+/* A net of the given sizes and dtype with weights and biases drawn from a
+ * generator seeded with `seed`: the same values for both dtypes (rounded to
+ * float in float32). */
+static bp_net *random_net(bp_dtype t, const int *sizes, int n, const bp_act *acts,
+                          uint64_t seed) {
+    bp_err e;
+    bp_rng r;
+    bp_rng_seed(&r, seed);
+    bp_net *net = bp_net_new_dtype(sizes[0], t, &e);
+    for (int l = 1; l <= n; l++) {
+        CHECK(bp_net_add(net, sizes[l], acts[l - 1], 0.1, &e) == 0);
+        CHECK(bp_net_init(net, l, 'w', BP_INIT_XAVIER, 0, 0, &r, &e) == 0);
+        CHECK(bp_net_init(net, l, 'b', BP_INIT_UNIFORM, -0.1, 0.1, &r, &e) == 0);
+    }
+    return net;
+}
+
+static void fill(double *v, size_t n, uint64_t seed) {
+    bp_rng r;
+    bp_rng_seed(&r, seed);
+    for (size_t k = 0; k < n; k++) v[k] = bp_rng_uniform(&r);
+}
+
+/* One-hot targets of B rows over O classes. */
+static void one_hot(double *y, int B, int O) {
+    memset(y, 0, sizeof(double) * (size_t)B * O);
+    for (int s = 0; s < B; s++) y[(size_t)s * O + (s * 7) % O] = 1;
+}
+
+/* The lecture's network in float32: every figure within float's rounding of
+ * the exact one. */
+static void test_lecture_float32(void) {
+    bp_err e;
+    bp_net *net = bp_net_new_dtype(2, BP_F32, &e);
+    CHECK(net && net->dtype == BP_F32);
+    CHECK(bp_net_add(net, 3, BP_ACT_SIGMOID, 0, &e) == 0);
+    CHECK(bp_net_add(net, 1, BP_ACT_IDENTITY, 0, &e) == 0);
+    CHECK(net->layers[0].W == NULL && net->layers[0].W32 != NULL);
+    CHECK(bp_net_weight(net, 1, 1, 1, &e) == NULL);
+    CHECK_STR(e.msg, "the network is float32: its numbers are floats (use "
+                     "bp_net_param_index with bp_layer_get and bp_layer_set)");
+    for (int n = 1; n <= 3; n++) {
+        for (int i = 1; i <= 2; i++)
+            bp_layer_set(&net->layers[0], BP_FIELD_W, bp_net_param_index(net, 1, n, i, &e),
+                         W1[n - 1][i - 1]);
+        bp_layer_set(&net->layers[0], BP_FIELD_B, bp_net_param_index(net, 1, n, 0, &e), B1[n - 1]);
+        bp_layer_set(&net->layers[1], BP_FIELD_W, bp_net_param_index(net, 2, 1, n, &e), W2[n - 1]);
+    }
+    bp_layer_set(&net->layers[1], BP_FIELD_B, 0, B2);
+    CHECK(bp_net_param_index(net, 1, 2, 1, &e) == 2);
+    CHECK(bp_net_param_index(net, 1, 1, 3, &e) == -1);
+    CHECK_STR(e.msg, "input 3 out of range 1..2 in layer 1");
+    /* 0.3 is not a float: the weight reads back as the nearest one */
+    CHECK(bp_layer_get(&net->layers[0], BP_FIELD_W, 1) == (double)0.3f);
+
+    const double x[2] = {1, 2}, y[1] = {3};
+    double loss;
+    CHECK(bp_net_compute_grads(net, x, y, 1, BP_LOSS_HALF_SE, &loss, &e) == 0);
+    CHECK_NEAR(loss, 1.79365, 0.00001);
+    CHECK_NEAR(bp_layer_get(&net->layers[0], BP_FIELD_H, 0), 2.1, 1e-6);
+    CHECK_NEAR(bp_layer_get(&net->layers[0], BP_FIELD_DW, 0), 0.04234, 0.000005);
+    CHECK_NEAR(bp_layer_get(&net->layers[1], BP_FIELD_DW, 0), -1.68738, 0.000005);
+    CHECK(bp_net_update(net, 0.01, &e) == 0);
+    CHECK_NEAR(bp_layer_get(&net->layers[0], BP_FIELD_W, 0), 0.49958, 0.000005);
+    const double *out = bp_net_forward(net, x, 1, &e);
+    CHECK(out == net->out); /* converted into the net's double buffer */
+    bp_net_free(net);
+}
+
+/* train_step is compute_grads then update to the last bit (the update is
+ * fused into the backward pass); in both dtypes, on plain loops and BLAS. */
+static void test_fused_step_is_stages(void) {
+    static const int sizes[] = {40, 32, 16, 5};
+    static const bp_act acts[] = {BP_ACT_RELU, BP_ACT_TANH, BP_ACT_IDENTITY};
+    enum { B = 16 };
+    double x[B * 40], y[B * 5];
+    fill(x, B * 40, 3);
+    one_hot(y, B, 5);
+    bp_err e;
+    for (int t = 0; t < BP_DTYPE_COUNT; t++)
+        for (int rows = 1; rows <= B; rows += B - 1) {
+            bp_net *a = random_net(t, sizes, 3, acts, 11), *b = random_net(t, sizes, 3, acts, 11);
+            for (int s = 0; s < 5; s++) {
+                double la, lb;
+                CHECK(bp_net_train_step(a, x, y, rows, BP_LOSS_SOFTMAX_CE, 0.05, &la, &e) == 0);
+                CHECK(bp_net_compute_grads(b, x, y, rows, BP_LOSS_SOFTMAX_CE, &lb, &e) == 0);
+                CHECK(bp_net_update(b, 0.05, &e) == 0);
+                CHECK(la == lb);
+            }
+            size_t P = bp_net_param_count(a);
+            double *pa = malloc(sizeof(double) * P), *pb = malloc(sizeof(double) * P);
+            bp_net_params_get(a, pa);
+            bp_net_params_get(b, pb);
+            CHECK(memcmp(pa, pb, sizeof(double) * P) == 0);
+            free(pa);
+            free(pb);
+            bp_net_free(a);
+            bp_net_free(b);
+        }
+}
+
+/* The fused layer kernels against the plain ones they replace: the same
+ * sums, so the same bits on the loop path; BLAS's own rounding on the
+ * other (the products are the same calls with beta 0 instead of 1). */
+static void test_fused_kernels(void) {
+    enum { Bm = 64, I = 24, O = 12 };
+    double x[Bm * I], W[O * I], b[O], dout[Bm * O];
+    fill(x, Bm * I, 1);
+    fill(W, O * I, 2);
+    fill(b, O, 3);
+    fill(dout, Bm * O, 4);
+    for (int k = 0; k < O * I; k++) W[k] -= 0.5;
+    for (int B = 1; B <= Bm; B += Bm - 1) {
+        double tol = (long)B * I * O >= BP_BLAS_MIN_WORK ? 1e-13 : 0;
+        for (int act = 0; act < BP_ACT_COUNT; act++) {
+            double h1[Bm * O], o1[Bm * O], h2[Bm * O], o2[Bm * O];
+            bp_layer_forward(h1, o1, x, W, b, B, I, O, act, 0.1);
+            bp_dense_forward(h2, x, W, b, B, I, O);
+            bp_act_forward(o2, h2, B, O, act, 0.1);
+            double worst = 0;
+            for (int k = 0; k < B * O; k++)
+                worst = fmax(worst, fmax(fabs(h1[k] - h2[k]), fabs(o1[k] - o2[k])));
+            CHECK(worst <= tol);
+
+            double dh1[Bm * O], dW1[O * I], db1[O], dx1[Bm * I], Wc[O * I], bc[O];
+            double dh2[Bm * O] = {0}, dW2[O * I] = {0}, db2[O] = {0}, dx2[Bm * I] = {0};
+            memcpy(Wc, W, sizeof W);
+            memcpy(bc, b, sizeof b);
+            bp_layer_backward(dx1, dW1, db1, dh1, dout, h1, o1, x, Wc, bc, B, I, O, act,
+                              0.1, 0, 0.5);
+            bp_act_backward(dh2, dout, h2, o2, B, O, act, 0.1);
+            bp_dense_backward(dx2, dW2, db2, dh2, x, W, B, I, O);
+            worst = 0;
+            for (int k = 0; k < B * O; k++) worst = fmax(worst, fabs(dh1[k] - dh2[k]));
+            for (int k = 0; k < O * I; k++) {
+                worst = fmax(worst, fabs(dW1[k] - dW2[k]));
+                /* the fused step, with lr 0.5 */
+                worst = fmax(worst, fabs(Wc[k] - (W[k] - 0.5 * dW2[k])));
+            }
+            for (int k = 0; k < O; k++) {
+                worst = fmax(worst, fabs(db1[k] - db2[k]));
+                worst = fmax(worst, fabs(bc[k] - (b[k] - 0.5 * db2[k])));
+            }
+            for (int k = 0; k < B * I; k++) worst = fmax(worst, fabs(dx1[k] - dx2[k]));
+            CHECK(worst <= tol);
+        }
+    }
+}
+
+/* Backpropagation against finite differences of the loss, on both paths
+ * (a batch of 2: loops; of 64: BLAS) and every activation. */
+static void test_finite_differences(void) {
+    static const int sizes[] = {9, 16, 8, 4};
+    bp_err e;
+    for (int act = 0; act < BP_ACT_SOFTMAX; act++)
+        for (int B = 2; B <= 64; B += 62) {
+            bp_act acts[] = {act, BP_ACT_SOFTMAX == act ? BP_ACT_TANH : act, BP_ACT_IDENTITY};
+            bp_net *net = random_net(BP_F64, sizes, 3, acts, 21 + act);
+            double x[64 * 9], y[64 * 4];
+            fill(x, (size_t)B * 9, 5);
+            for (int k = 0; k < B * 9; k++) x[k] = 2 * x[k] - 1;
+            one_hot(y, B, 4);
+            CHECK(bp_net_compute_grads(net, x, y, B, BP_LOSS_SOFTMAX_CE, NULL, &e) == 0);
+            double worst = 0;
+            for (int l = 1; l <= 3; l++) {
+                bp_layer *L = &net->layers[l - 1];
+                for (size_t k = 0; k < (size_t)L->O * L->I; k += 7) {
+                    double w = L->W[k], g = L->dW[k], lp, lm;
+                    L->W[k] = w + 1e-6;
+                    bp_loss_forward(bp_net_forward(net, x, B, &e), y, B, 4, BP_LOSS_SOFTMAX_CE);
+                    lp = bp_loss_forward(net->layers[2].o, y, B, 4, BP_LOSS_SOFTMAX_CE);
+                    L->W[k] = w - 1e-6;
+                    bp_net_forward(net, x, B, &e);
+                    lm = bp_loss_forward(net->layers[2].o, y, B, 4, BP_LOSS_SOFTMAX_CE);
+                    L->W[k] = w;
+                    worst = fmax(worst, fabs((lp - lm) / 2e-6 - g));
+                }
+            }
+            CHECK(worst < 1e-7);
+            bp_net_free(net);
+        }
+}
+
+/* The stated tolerance: a float32 network trained from the float64 one's
+ * weights follows it. After 50 SGD steps of a 20-32-16-4 ReLU network on a
+ * batch of 64 (the BLAS path), the losses agree to 1e-6 relative and every
+ * weight to 1e-5 absolute (measured: 2e-8 and 2e-7). */
+static void test_float32_follows_float64(void) {
+    static const int sizes[] = {20, 32, 16, 4};
+    static const bp_act acts[] = {BP_ACT_RELU, BP_ACT_RELU, BP_ACT_IDENTITY};
+    enum { B = 64 };
+    double x[B * 20], y[B * 4];
+    fill(x, B * 20, 8);
+    one_hot(y, B, 4);
+    bp_net *d = random_net(BP_F64, sizes, 3, acts, 31), *f = random_net(BP_F32, sizes, 3, acts, 31);
+    size_t P = bp_net_param_count(d);
+    double *pd = malloc(sizeof(double) * P), *pf = malloc(sizeof(double) * P);
+    bp_net_params_get(f, pf);
+    bp_net_params_set(d, pf); /* the same starting point, exactly */
+    bp_err e;
+    double ld = 0, lf = 0, first = 0, worst_loss = 0;
+    for (int s = 0; s < 50; s++) {
+        CHECK(bp_net_train_step(d, x, y, B, BP_LOSS_SOFTMAX_CE, 0.1, &ld, &e) == 0);
+        CHECK(bp_net_train_step(f, x, y, B, BP_LOSS_SOFTMAX_CE, 0.1, &lf, &e) == 0);
+        worst_loss = fmax(worst_loss, fabs(lf - ld) / ld);
+        if (s == 0) first = ld;
+        if (getenv("BP_VERBOSE") && s == 49) printf("loss %g -> %g\n", first, ld);
+    }
+    CHECK(worst_loss < 1e-6);
+    CHECK(ld < 0.95 * first); /* it learnt: the comparison is not of noise */
+    bp_net_params_get(d, pd);
+    bp_net_params_get(f, pf);
+    double worst = 0;
+    for (size_t k = 0; k < P; k++) worst = fmax(worst, fabs(pd[k] - pf[k]));
+    CHECK(worst < 1e-5);
+    CHECK(worst > 0); /* float32 really computed in float */
+    if (getenv("BP_VERBOSE"))
+        printf("float32 vs float64: loss %.3g relative, weights %.3g absolute\n",
+               worst_loss, worst);
+    free(pd);
+    free(pf);
+    bp_net_free(d);
+    bp_net_free(f);
+}
+
+static void test_threads_and_names(void) {
+    bp_err e;
+    int before = bp_threads();
+    CHECK(before >= 1);
+    CHECK(bp_set_threads(1, &e) == 0);
+    CHECK(bp_threads() == 1);
+    CHECK(bp_set_threads(0, &e) == -1);
+    CHECK_STR(e.msg, "threads must be >= 1 (got 0)");
+    CHECK(bp_set_threads(before, &e) == 0);
+    CHECK_STR(bp_dtype_name(BP_F32), "float32");
+    CHECK(bp_dtype_parse("float64") == BP_F64);
+    CHECK(bp_dtype_parse("double") == -1);
+    CHECK(bp_net_new_dtype(2, BP_DTYPE_COUNT, &e) == NULL);
+    CHECK_STR(e.msg, "unknown dtype 2");
+}
+
 int main(void) {
     test_lecture();
     test_train_step_equals_stages();
     test_errors();
     test_init();
+    test_lecture_float32();
+    test_fused_step_is_stages();
+    test_fused_kernels();
+    test_finite_differences();
+    test_float32_follows_float64();
+    test_threads_and_names();
     return check_report("test_net");
 }

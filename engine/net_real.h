@@ -1,0 +1,56 @@
+/* net_real.h: the four stages over a whole network, for one number type.
+ *
+ * Included only by net.c, twice: with REAL double, SFX(name) as name and
+ * F(field) as the layer's double arrays (W, h, ...); then with REAL float,
+ * _f32 names and the float arrays (W32, h32, ...). Everything that checks
+ * arguments or allocates is in net.c: these run once the sizes are known to
+ * be right and the buffers to be there.
+ *
+ * Dimensions: B = batch, I = inputs of a layer, O = outputs of a layer. */
+
+/* Every layer's h and o from the input already in the net's x. */
+static void SFX(forward_layers)(bp_net *net, int B) {
+    const REAL *in = net->F(x);
+    for (int l = 0; l < net->n_layers; l++) {
+        bp_layer *L = &net->layers[l];
+        SFX(bp_layer_forward)(L->F(h), L->F(o), in, L->F(W), L->F(b), B, L->I,
+                              L->O, L->act, L->alpha);
+        in = L->F(o);
+    }
+}
+
+/* w -= lr * dLoss/dw over one layer. A float network's step is computed in
+ * double and rounded once, as bp_optim does it, so that the two agree. */
+static void SFX(sgd_layer)(bp_layer *L, double lr) {
+    REAL *w = L->F(W), *b = L->F(b);
+    const REAL *dw = L->F(dW), *db = L->F(db);
+    size_t N = (size_t)L->O * L->I;
+    for (size_t k = 0; k < N; k++) w[k] = (REAL)(w[k] - lr * dw[k]);
+    for (int n = 0; n < L->O; n++) b[n] = (REAL)(b[n] - lr * db[n]);
+}
+
+/* Backpropagation from the top layer's dout, which the caller has filled.
+ * acc: add into dW and db rather than overwrite them. lr >= 0: gradient
+ * descent on each layer as soon as its gradients are known (the layers below
+ * need its dout, computed with the weights before the step, and never its
+ * weights), which saves a second pass over every layer; lr < 0: no update. */
+static void SFX(backward_layers)(bp_net *net, int acc, double lr) {
+    int B = net->B;
+    for (int l = net->n_layers - 1; l >= 0; l--) {
+        bp_layer *L = &net->layers[l];
+        const REAL *in = l > 0 ? net->layers[l - 1].F(o) : net->F(x);
+        REAL *din = l > 0 ? net->layers[l - 1].F(dout) : NULL;
+        SFX(bp_layer_backward)(din, L->F(dW), L->F(db), L->F(dh), L->F(dout),
+                               L->F(h), L->F(o), in, L->F(W), L->F(b), B, L->I,
+                               L->O, L->act, L->alpha, acc, lr);
+    }
+}
+
+/* The loss of the last forward against y (B x outputs) into *loss_out when
+ * it is not NULL, and its gradient into the top layer's dout. */
+static void SFX(loss_grad)(bp_net *net, const REAL *y, bp_loss loss,
+                           double *loss_out) {
+    bp_layer *top = &net->layers[net->n_layers - 1];
+    double l = SFX(bp_loss_grad)(top->F(dout), top->F(o), y, net->B, top->O, loss);
+    if (loss_out) *loss_out = l;
+}

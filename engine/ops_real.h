@@ -1,0 +1,436 @@
+/* ops_real.h: the kernels of bp_ops.h, written once for one number type.
+ *
+ * Not a header to include anywhere but ops.c, which includes it twice: with
+ * REAL double and names as written, then with REAL float and names ending in
+ * _f32 (SFX). The includer also defines GEMM (cblas_dgemm or cblas_sgemm),
+ * EXP, LOG, TANH and BCE_EPS for the type. A template header keeps the two
+ * types' kernels from drifting apart: a fix made here is made for both.
+ *
+ * The loops read like the chain rule on paper; only the dense products go to
+ * OpenBLAS, because that is the one place where the work grows as B x I x O.
+ *
+ * Dimensions: B = batch, I = inputs of a layer, O = outputs of a layer. */
+
+/* ------------------------------------------------------------------------ */
+/* Dense layer: h[b][n] = b[n] + sum_i W[n][i] x[b][i]                       */
+
+void SFX(bp_dense_forward)(REAL *h, const REAL *x, const REAL *W,
+                           const REAL *b, int B, int I, int O) {
+    for (int s = 0; s < B; s++)
+        memcpy(h + (size_t)s * O, b, sizeof(REAL) * (size_t)O);
+    if ((long)B * I * O >= BLAS_MIN_WORK) {
+        GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, B, O, I, 1, x, I, W, I, 1,
+             h, O);
+        return;
+    }
+    for (int s = 0; s < B; s++) {
+        const REAL *xs = x + (size_t)s * I;
+        REAL *hs = h + (size_t)s * O;
+        for (int n = 0; n < O; n++) {
+            const REAL *wn = W + (size_t)n * I;
+            REAL acc = hs[n];
+            for (int i = 0; i < I; i++) acc += wn[i] * xs[i];
+            hs[n] = acc;
+        }
+    }
+}
+
+/* dLoss/dw_{n,i} = sum_b dLoss/dh_{b,n} * x_{b,i}   (dh/dw = the input)
+ * dLoss/db_n     = sum_b dLoss/dh_{b,n}            (dh/db = 1)
+ * dLoss/dx_{b,i} = sum_n dLoss/dh_{b,n} * w_{n,i}   (dh/dx = the weight) */
+void SFX(bp_dense_backward)(REAL *dx, REAL *dW, REAL *db, const REAL *dh,
+                            const REAL *x, const REAL *W, int B, int I, int O) {
+    for (int s = 0; s < B; s++) {
+        const REAL *dhs = dh + (size_t)s * O;
+        for (int n = 0; n < O; n++) db[n] += dhs[n];
+    }
+    if ((long)B * I * O >= BLAS_MIN_WORK) {
+        GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, O, I, B, 1, dh, O, x, I, 1,
+             dW, I);
+        if (dx)
+            GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, I, O, 1, dh, O, W,
+                 I, 1, dx, I);
+        return;
+    }
+    for (int s = 0; s < B; s++) {
+        const REAL *xs = x + (size_t)s * I;
+        const REAL *dhs = dh + (size_t)s * O;
+        REAL *dxs = dx ? dx + (size_t)s * I : NULL;
+        for (int n = 0; n < O; n++) {
+            const REAL g = dhs[n];
+            REAL *dwn = dW + (size_t)n * I;
+            const REAL *wn = W + (size_t)n * I;
+            for (int i = 0; i < I; i++) dwn[i] += g * xs[i];
+            if (dxs)
+                for (int i = 0; i < I; i++) dxs[i] += g * wn[i];
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Activations: o = f(h)                                                     */
+
+static REAL SFX(sigmoid)(REAL h) {
+    /* Written two ways so that exp never overflows for large |h|. */
+    if (h >= 0) return 1 / (1 + EXP(-h));
+    REAL e = EXP(h);
+    return e / (1 + e);
+}
+
+static void SFX(softmax_row)(REAL *o, const REAL *h, int O) {
+    REAL m = h[0];
+    for (int n = 1; n < O; n++)
+        if (h[n] > m) m = h[n];
+    REAL sum = 0;
+    for (int n = 0; n < O; n++) sum += (o[n] = EXP(h[n] - m));
+    for (int n = 0; n < O; n++) o[n] /= sum;
+}
+
+/* o = f(h) over B rows; with b, first h += b in the same pass (the fused
+ * layer's bias), so each value is read and written once. EACH(F) is that
+ * pass, F an expression of v, the value of h. */
+static void SFX(bias_act)(REAL *o, REAL *h, const REAL *b, int B, int O,
+                          bp_act act, double alpha) {
+    const REAL a = (REAL)alpha;
+#define EACH(F)                                                      \
+    for (int s = 0; s < B; s++) {                                    \
+        REAL *hs = h + (size_t)s * O, *os = o + (size_t)s * O;       \
+        if (b)                                                       \
+            for (int n = 0; n < O; n++) {                            \
+                REAL v = hs[n] + b[n];                               \
+                hs[n] = v;                                           \
+                os[n] = (F);                                         \
+            }                                                        \
+        else                                                         \
+            for (int n = 0; n < O; n++) {                            \
+                REAL v = hs[n];                                      \
+                os[n] = (F);                                         \
+            }                                                        \
+    }
+    switch (act) {
+    case BP_ACT_IDENTITY: EACH(v); break;
+    case BP_ACT_SIGMOID: EACH(SFX(sigmoid)(v)); break;
+    case BP_ACT_TANH: EACH(TANH(v)); break;
+    case BP_ACT_RELU: EACH(v > 0 ? v : 0); break;
+    case BP_ACT_LEAKY_RELU: EACH(v > 0 ? v : a * v); break;
+    case BP_ACT_SOFTMAX:
+        if (b) EACH(v);
+        for (int s = 0; s < B; s++)
+            SFX(softmax_row)(o + (size_t)s * O, h + (size_t)s * O, O);
+        break;
+    default: break;
+    }
+#undef EACH
+}
+
+void SFX(bp_act_forward)(REAL *o, const REAL *h, int B, int O, bp_act act,
+                         double alpha) {
+    if (act == BP_ACT_IDENTITY) {
+        if (o != h) memcpy(o, h, sizeof(REAL) * (size_t)B * O);
+        return;
+    }
+    /* Without a bias h is only read. */
+    SFX(bias_act)(o, (REAL *)h, NULL, B, O, act, alpha);
+}
+
+/* dLoss/dh = dLoss/do * do/dh. For the elementwise functions do/dh is
+ * written in terms of o where that is cheaper (sigmoid: o(1-o), the lecture's
+ * do11/dh11). Softmax couples a row: dh_n = o_n (dout_n - sum_k dout_k o_k).
+ * add: dh += g, else dh = g; with db, also db += g in the same pass (the
+ * fused layer's bias gradient). */
+static void SFX(act_grad)(REAL *dh, REAL *db, const REAL *dout, const REAL *h,
+                          const REAL *o, int B, int O, bp_act act, double alpha,
+                          int add) {
+    const REAL a = (REAL)alpha;
+#define EACH(G)                                                              \
+    for (int s = 0; s < B; s++) {                                            \
+        size_t r = (size_t)s * O;                                            \
+        for (int n = 0; n < O; n++) {                                        \
+            size_t k = r + n;                                                \
+            REAL g = (G);                                                    \
+            if (add) dh[k] += g;                                             \
+            else dh[k] = g;                                                  \
+            if (db) db[n] += g;                                              \
+        }                                                                    \
+    }
+    switch (act) {
+    case BP_ACT_IDENTITY: EACH(dout[k]); break;
+    case BP_ACT_SIGMOID: EACH(dout[k] * o[k] * (1 - o[k])); break;
+    case BP_ACT_TANH: EACH(dout[k] * (1 - o[k] * o[k])); break;
+    case BP_ACT_RELU: EACH(h[k] > 0 ? dout[k] : 0); break;
+    case BP_ACT_LEAKY_RELU: EACH(h[k] > 0 ? dout[k] : a * dout[k]); break;
+    case BP_ACT_SOFTMAX:
+        for (int s = 0; s < B; s++) {
+            const REAL *os = o + (size_t)s * O, *ds = dout + (size_t)s * O;
+            REAL *dhs = dh + (size_t)s * O;
+            REAL dot = 0;
+            for (int n = 0; n < O; n++) dot += ds[n] * os[n];
+            for (int n = 0; n < O; n++) {
+                REAL g = os[n] * (ds[n] - dot);
+                if (add) dhs[n] += g;
+                else dhs[n] = g;
+                if (db) db[n] += g;
+            }
+        }
+        break;
+    default: break;
+    }
+#undef EACH
+}
+
+void SFX(bp_act_backward)(REAL *dh, const REAL *dout, const REAL *h,
+                          const REAL *o, int B, int O, bp_act act,
+                          double alpha) {
+    SFX(act_grad)(dh, NULL, dout, h, o, B, O, act, alpha, 1);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The fused layer (see bp_ops.h)                                            */
+
+/* f(v) for the elementwise activations, for the one-sample loops below. */
+static REAL SFX(act_one)(REAL v, bp_act act, REAL a) {
+    switch (act) {
+    case BP_ACT_SIGMOID: return SFX(sigmoid)(v);
+    case BP_ACT_TANH: return TANH(v);
+    case BP_ACT_RELU: return v > 0 ? v : 0;
+    case BP_ACT_LEAKY_RELU: return v > 0 ? v : a * v;
+    default: return v;
+    }
+}
+
+void SFX(bp_layer_forward)(REAL *h, REAL *o, const REAL *x, const REAL *W,
+                           const REAL *b, int B, int I, int O, bp_act act,
+                           double alpha) {
+    if ((long)B * I * O >= BLAS_MIN_WORK) {
+        /* beta 0: the product overwrites h, and the bias joins the
+         * activation's pass instead of a pass of its own. */
+        GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, B, O, I, 1, x, I, W, I, 0,
+             h, O);
+        SFX(bias_act)(o, h, b, B, O, act, alpha);
+        return;
+    }
+    if (B == 1 && act != BP_ACT_SOFTMAX) {
+        /* One sample through a small layer (the lecture's case): each neuron
+         * in one go, with no pass of its own for the activation. */
+        for (int n = 0; n < O; n++) {
+            const REAL *wn = W + (size_t)n * I;
+            REAL acc = b[n];
+            for (int i = 0; i < I; i++) acc += wn[i] * x[i];
+            h[n] = acc;
+            o[n] = SFX(act_one)(acc, act, (REAL)alpha);
+        }
+        return;
+    }
+    for (int s = 0; s < B; s++) {
+        const REAL *xs = x + (size_t)s * I;
+        REAL *hs = h + (size_t)s * O;
+        for (int n = 0; n < O; n++) {
+            const REAL *wn = W + (size_t)n * I;
+            REAL acc = b[n];
+            for (int i = 0; i < I; i++) acc += wn[i] * xs[i];
+            hs[n] = acc;
+        }
+    }
+    SFX(bias_act)(o, h, NULL, B, O, act, alpha);
+}
+
+/* w -= lr * dLoss/dw over N values, computed in double and rounded to REAL
+ * once (so a float layer's step is the one bp_optim computes). */
+static void SFX(descend)(REAL *w, const REAL *dw, size_t N, double lr) {
+    for (size_t k = 0; k < N; k++) w[k] = (REAL)(w[k] - lr * dw[k]);
+}
+
+/* One sample back through a small layer, and its update: everything about
+ * neuron n (its dh, its row of dW, its share of dx, its step) in one go. The
+ * sums and products are the general loops', in the same order. */
+static void SFX(backward_one)(REAL *restrict dx, REAL *restrict dW,
+                              REAL *restrict db, REAL *restrict dh,
+                              const REAL *restrict dout, const REAL *restrict h,
+                              const REAL *restrict o, const REAL *restrict x,
+                              REAL *restrict W, REAL *restrict b, int I, int O,
+                              bp_act act, REAL a, int acc, double lr) {
+    for (int n = 0; n < O; n++) {
+        REAL g;
+        switch (act) {
+        case BP_ACT_SIGMOID: g = dout[n] * o[n] * (1 - o[n]); break;
+        case BP_ACT_TANH: g = dout[n] * (1 - o[n] * o[n]); break;
+        case BP_ACT_RELU: g = h[n] > 0 ? dout[n] : 0; break;
+        case BP_ACT_LEAKY_RELU: g = h[n] > 0 ? dout[n] : a * dout[n]; break;
+        default: g = dout[n]; break;
+        }
+        dh[n] = g;
+        db[n] = acc ? db[n] + g : g;
+        REAL *wn = W + (size_t)n * I, *dwn = dW + (size_t)n * I;
+        for (int i = 0; i < I; i++) {
+            dwn[i] = acc ? dwn[i] + g * x[i] : g * x[i];
+            if (dx) dx[i] = n ? dx[i] + g * wn[i] : g * wn[i];
+            if (lr >= 0) wn[i] = (REAL)(wn[i] - lr * dwn[i]);
+        }
+        if (lr >= 0) b[n] = (REAL)(b[n] - lr * db[n]);
+    }
+}
+
+void SFX(bp_layer_backward)(REAL *dx, REAL *dW, REAL *db, REAL *dh,
+                            const REAL *dout, const REAL *h, const REAL *o,
+                            const REAL *x, REAL *W, REAL *b, int B, int I, int O,
+                            bp_act act, double alpha, int acc, double lr) {
+    int blas = (long)B * I * O >= BLAS_MIN_WORK;
+    if (B == 1 && !blas && act != BP_ACT_SOFTMAX) {
+        SFX(backward_one)(dx, dW, db, dh, dout, h, o, x, W, b, I, O, act,
+                          (REAL)alpha, acc, lr);
+        return;
+    }
+    if (!acc) memset(db, 0, sizeof(REAL) * (size_t)O);
+    SFX(act_grad)(dh, db, dout, h, o, B, O, act, alpha, 0);
+    if (blas) {
+        GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, O, I, B, 1, dh, O, x, I,
+             acc ? 1 : 0, dW, I);
+        if (dx)
+            GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, I, O, 1, dh, O, W,
+                 I, 0, dx, I);
+    } else {
+        /* The first term of each sum is stored rather than added to a zero,
+         * so no buffer needs clearing first. */
+        for (int s = 0; s < B; s++) {
+            const REAL *xs = x + (size_t)s * I;
+            const REAL *dhs = dh + (size_t)s * O;
+            REAL *dxs = dx ? dx + (size_t)s * I : NULL;
+            const int store = s == 0 && !acc;
+            for (int n = 0; n < O; n++) {
+                const REAL g = dhs[n];
+                REAL *dwn = dW + (size_t)n * I;
+                const REAL *wn = W + (size_t)n * I;
+                if (store)
+                    for (int i = 0; i < I; i++) dwn[i] = g * xs[i];
+                else
+                    for (int i = 0; i < I; i++) dwn[i] += g * xs[i];
+                if (!dxs) continue;
+                if (n == 0)
+                    for (int i = 0; i < I; i++) dxs[i] = g * wn[i];
+                else
+                    for (int i = 0; i < I; i++) dxs[i] += g * wn[i];
+            }
+        }
+    }
+    if (lr >= 0) {
+        SFX(descend)(W, dW, (size_t)O * I, lr);
+        SFX(descend)(b, db, (size_t)O, lr);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Losses: the mean over the batch of each sample's loss, summed in double   */
+
+/* BCE takes probabilities; clamping keeps log finite when a sigmoid saturates
+ * to exactly 0 or 1 (the gradient uses the same clamped p, consistently). */
+static REAL SFX(clamp_p)(REAL p) {
+    return p < BCE_EPS ? BCE_EPS : p > 1 - BCE_EPS ? 1 - BCE_EPS : p;
+}
+
+/* log(sum_n exp(z_n)) without overflow: shift by the largest logit. */
+static REAL SFX(logsumexp)(const REAL *z, int O) {
+    REAL m = z[0];
+    for (int n = 1; n < O; n++)
+        if (z[n] > m) m = z[n];
+    REAL sum = 0;
+    for (int n = 0; n < O; n++) sum += EXP(z[n] - m);
+    return m + LOG(sum);
+}
+
+double SFX(bp_loss_forward)(const REAL *out, const REAL *y, int B, int O,
+                            bp_loss loss) {
+    double total = 0.0;
+    for (int s = 0; s < B; s++) {
+        const REAL *os = out + (size_t)s * O, *ys = y + (size_t)s * O;
+        double l = 0.0;
+        switch (loss) {
+        case BP_LOSS_HALF_SE:
+            for (int n = 0; n < O; n++) l += 0.5 * (ys[n] - os[n]) * (ys[n] - os[n]);
+            break;
+        case BP_LOSS_MSE:
+            for (int n = 0; n < O; n++) l += (ys[n] - os[n]) * (ys[n] - os[n]);
+            l /= O;
+            break;
+        case BP_LOSS_BCE:
+            for (int n = 0; n < O; n++) {
+                REAL p = SFX(clamp_p)(os[n]);
+                l -= ys[n] * LOG(p) + (1 - ys[n]) * LOG(1 - p);
+            }
+            l /= O;
+            break;
+        case BP_LOSS_SOFTMAX_CE: {
+            /* -sum_n y_n log softmax_n = sum_n y_n (lse - z_n) */
+            REAL lse = SFX(logsumexp)(os, O);
+            for (int n = 0; n < O; n++) l += ys[n] * (lse - os[n]);
+            break;
+        }
+        default:
+            break;
+        }
+        total += l;
+    }
+    return total / B;
+}
+
+void SFX(bp_loss_backward)(REAL *dout, const REAL *out, const REAL *y, int B,
+                           int O, bp_loss loss) {
+    for (int s = 0; s < B; s++) {
+        const REAL *os = out + (size_t)s * O, *ys = y + (size_t)s * O;
+        REAL *ds = dout + (size_t)s * O;
+        switch (loss) {
+        case BP_LOSS_HALF_SE: /* d/dout (y - out)^2/2 = -(y - out) */
+            for (int n = 0; n < O; n++) ds[n] += -(ys[n] - os[n]) / B;
+            break;
+        case BP_LOSS_MSE:
+            for (int n = 0; n < O; n++)
+                ds[n] += -2.0 * (ys[n] - os[n]) / ((double)B * O);
+            break;
+        case BP_LOSS_BCE:
+            for (int n = 0; n < O; n++) {
+                REAL p = SFX(clamp_p)(os[n]);
+                ds[n] += (p - ys[n]) / (p * (1 - p)) / ((double)B * O);
+            }
+            break;
+        case BP_LOSS_SOFTMAX_CE: {
+            REAL lse = SFX(logsumexp)(os, O), ysum = 0;
+            for (int n = 0; n < O; n++) ysum += ys[n];
+            for (int n = 0; n < O; n++)
+                ds[n] += (EXP(os[n] - lse) * ysum - ys[n]) / B;
+            break;
+        }
+        default:
+            break;
+        }
+    }
+}
+
+/* The loss and its gradient (see bp_ops.h). The squared errors, the common
+ * case of a small network, take one pass; the others are the two kernels
+ * above, whose sums they are. */
+double SFX(bp_loss_grad)(REAL *dout, const REAL *out, const REAL *y, int B,
+                         int O, bp_loss loss) {
+    if (loss != BP_LOSS_HALF_SE && loss != BP_LOSS_MSE) {
+        double total = SFX(bp_loss_forward)(out, y, B, O, loss);
+        memset(dout, 0, sizeof(REAL) * (size_t)B * O);
+        SFX(bp_loss_backward)(dout, out, y, B, O, loss);
+        return total;
+    }
+    double total = 0.0;
+    const int half = loss == BP_LOSS_HALF_SE;
+    for (int s = 0; s < B; s++) {
+        const REAL *os = out + (size_t)s * O, *ys = y + (size_t)s * O;
+        REAL *ds = dout + (size_t)s * O;
+        double l = 0.0;
+        for (int n = 0; n < O; n++) {
+            if (half) {
+                l += 0.5 * (ys[n] - os[n]) * (ys[n] - os[n]);
+                ds[n] = -(ys[n] - os[n]) / B;
+            } else {
+                l += (ys[n] - os[n]) * (ys[n] - os[n]);
+                ds[n] = -2.0 * (ys[n] - os[n]) / ((double)B * O);
+            }
+        }
+        total += half ? l : l / O;
+    }
+    return total / B;
+}

@@ -1,0 +1,189 @@
+/* test_alloc.c: no heap allocation in a training step after the first.
+ *
+ * The engine allocates networks and optimisers through bp_set_allocator's
+ * functions; here they are malloc, realloc and free wrapped in counters. The
+ * first step of a network may allocate (its batch buffers); every step after
+ * it, of the same batch size or smaller, must not: train_step, and
+ * compute_grads followed by an optimiser's step, in float64 and float32,
+ * for the lecture's network (plain loops) and for one large enough to go
+ * through OpenBLAS. A larger batch grows the buffers once, then steps are
+ * free again. The same holds through Lua: net:train_step and
+ * net:train_steps with an optimizer allocate nothing in the engine and
+ * nothing in Lua's own heap (counted by a lua_Alloc wrapper). */
+#include <stdlib.h>
+#include <string.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+
+#include "bp_lua.h"
+#include "bp_net.h"
+#include "bp_optim.h"
+#include "check.h"
+
+static long n_malloc, n_realloc, n_free;
+
+static void *count_malloc(size_t n) {
+    n_malloc++;
+    return malloc(n);
+}
+static void *count_realloc(void *p, size_t n) {
+    n_realloc++;
+    return realloc(p, n);
+}
+static void count_free(void *p) {
+    n_free++;
+    free(p);
+}
+
+static long allocations(void) { return n_malloc + n_realloc; }
+
+/* A net of sizes[0] inputs and the layers after it, weights drawn from r. */
+static bp_net *make_net(bp_dtype t, const int *sizes, int n_layers, bp_rng *r) {
+    bp_err e;
+    bp_net *net = bp_net_new_dtype(sizes[0], t, &e);
+    CHECK(net != NULL);
+    for (int l = 1; l <= n_layers; l++) {
+        bp_act act = l == n_layers ? BP_ACT_IDENTITY : BP_ACT_SIGMOID;
+        CHECK(bp_net_add(net, sizes[l], act, 0, &e) == 0);
+        CHECK(bp_net_init(net, l, 'w', BP_INIT_XAVIER, 0, 0, r, &e) == 0);
+    }
+    return net;
+}
+
+/* Steps of each kind on a batch of B rows of x and y, after a first step;
+ * checks that the ones after the first allocate nothing. */
+static void check_steps(bp_dtype t, const int *sizes, int n_layers, int B) {
+    bp_rng r;
+    bp_rng_seed(&r, 5);
+    bp_err e;
+    int I = sizes[0], O = sizes[n_layers];
+    double *x = malloc(sizeof(double) * (size_t)B * I);
+    double *y = malloc(sizeof(double) * (size_t)B * O);
+    for (int k = 0; k < B * I; k++) x[k] = bp_rng_uniform(&r);
+    for (int k = 0; k < B * O; k++) y[k] = bp_rng_uniform(&r);
+
+    bp_net *net = make_net(t, sizes, n_layers, &r);
+    bp_optim_config c = bp_optim_config_default(BP_OPTIM_ADAM);
+    c.clip_norm = 1;
+    bp_optim *opt = bp_optim_new(net, &c, &e);
+    CHECK(opt != NULL);
+    double loss;
+    long before = allocations();
+    CHECK(bp_net_train_step(net, x, y, B, BP_LOSS_MSE, 0.01, &loss, &e) == 0);
+    CHECK(allocations() > before); /* the batch buffers: the counter works */
+
+    before = allocations();
+    for (int s = 0; s < 20; s++) {
+        CHECK(bp_net_train_step(net, x, y, B, BP_LOSS_MSE, 0.01, &loss, &e) == 0);
+        CHECK(bp_net_compute_grads(net, x, y, B, BP_LOSS_MSE, &loss, &e) == 0);
+        CHECK(bp_optim_step(opt, net, &e) == 0);
+        CHECK(bp_net_update(net, 0.01, &e) == 0);
+        /* a smaller batch fits in the same buffers */
+        CHECK(bp_net_train_step(net, x, y, 1, BP_LOSS_HALF_SE, 0.01, &loss, &e) == 0);
+        CHECK(bp_net_forward(net, x, B, &e) != NULL);
+    }
+    CHECK(allocations() == before);
+    bp_optim_free(opt);
+    bp_net_free(net);
+    free(x);
+    free(y);
+}
+
+static void test_engine(void) {
+    static const int lecture[] = {2, 3, 1};
+    static const int wide[] = {64, 128, 32, 10}; /* B x I x O >= 4096: BLAS */
+    for (int t = 0; t < BP_DTYPE_COUNT; t++) {
+        check_steps(t, lecture, 2, 1);
+        check_steps(t, lecture, 2, 8);
+        check_steps(t, wide, 3, 1);
+        check_steps(t, wide, 3, 64);
+    }
+    /* Everything made is freed, through the same counter. */
+    CHECK(n_free > 0);
+}
+
+/* A batch larger than any before grows the buffers once, then no more. */
+static void test_growth(void) {
+    bp_rng r;
+    bp_rng_seed(&r, 9);
+    static const int sizes[] = {4, 5, 3};
+    bp_net *net = make_net(BP_F32, sizes, 2, &r);
+    double x[10 * 4] = {0}, y[10 * 3] = {0};
+    bp_err e;
+    CHECK(bp_net_train_step(net, x, y, 2, BP_LOSS_MSE, 0.1, NULL, &e) == 0);
+    long before = allocations();
+    CHECK(bp_net_train_step(net, x, y, 10, BP_LOSS_MSE, 0.1, NULL, &e) == 0);
+    CHECK(allocations() > before);
+    before = allocations();
+    for (int B = 1; B <= 10; B++)
+        CHECK(bp_net_train_step(net, x, y, B, BP_LOSS_MSE, 0.1, NULL, &e) == 0);
+    CHECK(allocations() == before);
+    bp_net_free(net);
+}
+
+/* Lua's heap, counted by the state's allocator. */
+static long lua_allocs;
+
+static void *count_lua_alloc(void *ud, void *p, size_t osize, size_t nsize) {
+    (void)ud;
+    (void)osize;
+    if (nsize == 0) {
+        free(p);
+        return NULL;
+    }
+    if (!p || nsize > osize) lua_allocs++;
+    return realloc(p, nsize);
+}
+
+static const char *lua_steps =
+    "local bp = require 'backprop'\n"
+    "local dtype = ...\n"
+    "local net = bp.net(2, {dtype = dtype})\n"
+    "net:add(3, 'sigmoid', {weights = {{0.5, 0.3}, {-0.1, 0.1}, {-0.4, 0.6}}, bias = 1})\n"
+    "net:add(1, 'identity', {weights = {{-0.23, 0.3, 0.1}}, bias = 1})\n"
+    "local loss, x, y = bp.loss('half_se'), {1, 2}, {3}\n"
+    "local opt = bp.optimizer(net, 'sgd', {lr = 0.01, momentum = 0.9})\n"
+    "net:train_step(x, y, loss, 0.01)\n"
+    "net:train_step(x, y, 'mse', opt)\n"
+    "return function()\n"
+    "  for _ = 1, 100 do\n"
+    "    net:train_step(x, y, loss, 0.01)\n"
+    "    net:train_step(x, y, loss, opt)\n"
+    "  end\n"
+    "  net:train_steps(x, y, loss, 0.01, 100)\n"
+    "  return net:steps()\n"
+    "end\n";
+
+static void test_lua(void) {
+    for (int t = 0; t < BP_DTYPE_COUNT; t++) {
+        lua_State *L = lua_newstate(count_lua_alloc, NULL);
+        CHECK(L != NULL);
+        luaL_openlibs(L);
+        luaL_requiref(L, "backprop", luaopen_backprop, 0);
+        lua_pop(L, 1);
+        CHECK(luaL_loadstring(L, lua_steps) == LUA_OK);
+        lua_pushstring(L, bp_dtype_name(t));
+        if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+            fprintf(stderr, "%s\n", lua_tostring(L, -1));
+            CHECK(0);
+        }
+        lua_gc(L, LUA_GCSTOP);
+        long engine = allocations(), lua = lua_allocs;
+        CHECK(lua_pcall(L, 0, 1, 0) == LUA_OK);
+        CHECK(lua_tointeger(L, -1) == 2 + 300);
+        CHECK(allocations() == engine);
+        CHECK(lua_allocs == lua);
+        lua_close(L);
+    }
+}
+
+int main(void) {
+    bp_set_allocator(count_malloc, count_realloc, count_free);
+    test_engine();
+    test_growth();
+    test_lua();
+    bp_set_allocator(NULL, NULL, NULL);
+    return check_report("test_alloc");
+}
