@@ -1,0 +1,156 @@
+-- common.lua: what the benchmarks of scripts/bench/ share.
+--
+-- Each benchmark is an experiment like any other: `backprop run --db
+-- results/bench.db scripts/bench/wN.lua threads=1` records its parameters
+-- and every figure (bp.log) as a run. This file times repetitions and
+-- summarises them (median, min, max), runs the C floors and the PyTorch side
+-- (scripts/bench/torch_bench.py, one process per benchmark, the same thread
+-- count), and writes the synthetic IDX data the data-set loader reads, so
+-- that 60,000 rows reach C memory without a Lua table per row.
+local bp = require "backprop"
+
+local C = {}
+C.build = bp.param("build", "build")  -- where w1_floor and blas_floor are
+C.reps = bp.param("reps", 5)
+C.threads = bp.param("threads", 1)
+bp.threads(C.threads)
+
+-- median, min and max of a list of figures
+function C.stats(xs)
+  local s = {}
+  for i, v in ipairs(xs) do s[i] = v end
+  table.sort(s)
+  local n = #s
+  local med = n % 2 == 1 and s[(n + 1) // 2] or (s[n // 2] + s[n // 2 + 1]) / 2
+  return {med = med, min = s[1], max = s[n]}
+end
+
+-- runs f() reps times, each timed on the wall clock; returns the list of
+-- figure(seconds) for each repetition
+function C.repeat_timed(reps, f, figure)
+  local out = {}
+  for r = 1, reps do
+    local t0 = bp.clock()
+    f(r)
+    out[r] = figure(bp.clock() - t0)
+  end
+  return out
+end
+
+-- the lines a command prints; raises if it fails
+function C.run(cmd)
+  local p = assert(io.popen(cmd .. " 2>&1"))
+  local lines = {}
+  for line in p:lines() do lines[#lines + 1] = line end
+  local ok, _, code = p:close()
+  if not ok then
+    error(cmd .. " failed (" .. tostring(code) .. "):\n" .. table.concat(lines, "\n"))
+  end
+  return lines
+end
+
+-- the numbers after `key` on each line that has it
+function C.numbers(lines, key)
+  local xs = {}
+  for _, line in ipairs(lines) do
+    local v = line:match("^" .. key .. " ([%d%.e+-]+)")
+    if v then xs[#xs + 1] = tonumber(v) end
+  end
+  return xs
+end
+
+-- PyTorch is Debian's python3-torch, for /usr/bin/python3 (not a python3
+-- that happens to come first on PATH); installed here if missing
+function C.ensure_torch()
+  if os.execute("/usr/bin/python3 -c 'import torch' 2>/dev/null") then return end
+  print("installing python3-torch (apt-get) ...")
+  assert(os.execute("apt-get install -y python3-torch >/dev/null"),
+         "cannot install python3-torch: run apt-get install -y python3-torch")
+end
+
+-- runs a PyTorch workload; returns {med, min, max, fields = {name = value}}
+function C.torch(workload, args)
+  C.ensure_torch()
+  local cmd = string.format(
+    "OPENBLAS_NUM_THREADS=%d OMP_NUM_THREADS=%d /usr/bin/python3 scripts/bench/torch_bench.py %s threads=%d reps=%d %s",
+    C.threads, C.threads, workload, C.threads, C.reps, args or "")
+  local lines = C.run(cmd)
+  local last = lines[#lines]
+  local r = {fields = {}}
+  r.med, r.min, r.max = last:match("^result (%S+) min (%S+) max (%S+)")
+  assert(r.med, "unexpected output of " .. cmd .. ":\n" .. table.concat(lines, "\n"))
+  r.med, r.min, r.max = tonumber(r.med), tonumber(r.min), tonumber(r.max)
+  for k, v in last:gmatch("(%S+) (%S+)") do r.fields[k] = tonumber(v) or v end
+  return r
+end
+
+-- the peak resident set of this process so far, in kB
+function C.peak_rss_kb()
+  for line in io.lines("/proc/self/status") do
+    local v = line:match("^VmHWM:%s+(%d+)")
+    if v then return tonumber(v) end
+  end
+end
+
+-- logs name_med, name_min and name_max of a stats table, and prints a line
+function C.report(name, s, unit)
+  bp.log(name, s.med, 0)
+  bp.log(name .. "_min", s.min, 0)
+  bp.log(name .. "_max", s.max, 0)
+  print(string.format("%-28s %12.6g %-8s (min %.6g, max %.6g)", name, s.med,
+                      unit or "", s.min, s.max))
+end
+
+-- logs and prints one figure
+function C.figure(name, v, unit)
+  bp.log(name, v, 0)
+  print(string.format("%-28s %12.6g %s", name, v, unit or ""))
+end
+
+-- Writes n images of `side` x `side` random bytes (uniform 0..255) and n
+-- labels (uniform 0..classes-1) as IDX files PREFIX-images-idx3-ubyte and
+-- PREFIX-labels-idx1-ubyte, drawn from Lua's generator seeded with `seed`,
+-- unless they exist. Scaled by 1/256 they are inputs uniform in [0, 1) (on
+-- a grid of 1/256). Returns the prefix.
+function C.idx_data(prefix, n, side, classes, seed)
+  local img, lab = prefix .. "-images-idx3-ubyte", prefix .. "-labels-idx1-ubyte"
+  local f = io.open(img, "rb")
+  if f then f:close() return prefix end
+  os.execute("mkdir -p " .. prefix:match("^(.*)/"))
+  math.randomseed(seed)
+  local fi = assert(io.open(img .. ".tmp", "wb"))
+  fi:write(string.pack(">I4I4I4I4", 0x803, n, side, side))
+  local d, row = side * side, {}
+  for _ = 1, n do
+    for i = 1, d do row[i] = math.random(0, 255) end
+    fi:write(string.char(table.unpack(row, 1, d)))
+  end
+  fi:close()
+  local fl = assert(io.open(lab, "wb"))
+  fl:write(string.pack(">I4I4", 0x801, n))
+  for _ = 1, n do fl:write(string.char(math.random(0, classes - 1))) end
+  fl:close()
+  assert(os.rename(img .. ".tmp", img))
+  return prefix
+end
+
+-- the data set an idx_data prefix holds, scaled into [0, 1)
+function C.load_idx(prefix, classes)
+  local d = assert(bp.load_idx(prefix .. "-images-idx3-ubyte",
+                               prefix .. "-labels-idx1-ubyte", classes))
+  d:scale{shift = 0, scale = 256}
+  return d
+end
+
+-- a line for the machine: lscpu's model name and the core count
+function C.machine()
+  local model, cores = "?", "?"
+  for _, line in ipairs(C.run("lscpu")) do
+    model = line:match("^Model name:%s+(.+)$") or model
+    cores = line:match("^CPU%(s%):%s+(%d+)$") or cores
+  end
+  bp.tag("machine", model .. ", " .. cores .. " cores")
+  return model .. ", " .. cores .. " cores"
+end
+
+return C

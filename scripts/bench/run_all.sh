@@ -1,0 +1,38 @@
+#!/bin/sh
+# run_all.sh: every benchmark of issue 5, side by side with PyTorch, in one
+# command; each is recorded as a run in results/bench.db and prints its
+# figures. W2 and W3 run at 1 and 2 threads.
+#
+#   scripts/bench/run_all.sh            (from the repository's root)
+#
+# Builds build/ in Release first (the figures mean nothing in Debug or under
+# sanitizers) and installs Debian's python3-torch if /usr/bin/python3 lacks
+# it. REPS (default 5) repetitions per figure; BUILD (default build) is the
+# build directory. The machine should be otherwise idle: the figures are
+# medians, but a busy machine still moves them.
+set -eu
+cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build}
+REPS=${REPS:-5}
+DB=results/bench.db
+
+if ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+    apt-get install -y python3-torch
+fi
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$BUILD" -j2 --target backprop w1_floor blas_floor >/dev/null
+mkdir -p results
+
+run() {
+    w=$1
+    shift
+    "$BUILD/backprop" run --db "$DB" --name "bench-$w" "scripts/bench/$w.lua" \
+        build="$BUILD" reps="$REPS" "$@"
+    echo
+}
+run w1
+run w4
+run w2 threads=1
+run w2 threads=2
+run w3 threads=1
+run w3 threads=2

@@ -1,0 +1,171 @@
+"""torch_bench.py: the PyTorch side of the benchmarks in scripts/bench/.
+
+Each workload is written the way a PyTorch user writes it (eager mode, an
+nn.Module, an optimizer, loss.backward()), and does the same arithmetic as
+the backprop side: same network, dtype, batch, learning rate and data. The
+Lua scripts run it through io.popen and read its last line,
+"result <figure> ... peak_rss_kb <kb>"; one repetition per line before that
+("rep <figure>") so that the caller takes the median, min and max itself.
+
+Threads: torch.set_num_threads(n) for PyTorch's own loops; its matrix
+products go to the same OpenBLAS as backprop's (Debian builds PyTorch
+against libblas), and the caller sets OPENBLAS_NUM_THREADS=n for those.
+
+Usage: /usr/bin/python3 torch_bench.py WORKLOAD threads=N reps=R [key=value ...]
+  w1 steps=S            the lecture's 2-3-1, float64, one step per loop turn
+  w4 steps=S db=PATH    w1, each step's loss inserted into SQLite
+  w2 idx=PREFIX         784-128-64-10 on the IDX data the Lua side wrote
+  w3 steps=S            1024-1024-1024-10, batch 256, GFLOP/s
+"""
+import resource
+import sqlite3
+import sys
+import time
+
+import torch
+
+
+def args():
+    kv = dict(a.split("=", 1) for a in sys.argv[2:])
+    return sys.argv[1], kv
+
+
+def lecture_model():
+    model = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Sigmoid(),
+                                torch.nn.Linear(3, 1)).double()
+    with torch.no_grad():
+        model[0].weight.copy_(torch.tensor([[0.5, 0.3], [-0.1, 0.1], [-0.4, 0.6]]))
+        model[0].bias.fill_(1)
+        model[2].weight.copy_(torch.tensor([[-0.23, 0.3, 0.1]]))
+        model[2].bias.fill_(1)
+    return model
+
+
+def w1(kv, db=None):
+    """ns per step; with db, each step's loss goes to SQLite (rows/s)."""
+    steps = int(kv.get("steps", 20000))
+    x = torch.tensor([1.0, 2.0], dtype=torch.float64)
+    y = torch.tensor([3.0], dtype=torch.float64)
+    figures = []
+    for _ in range(int(kv["reps"])):
+        model = lecture_model()
+        opt = torch.optim.SGD(model.parameters(), lr=0.01)
+        con = None
+        if db:
+            con = sqlite3.connect(db)
+            con.execute("create table if not exists metric(step integer, name text, value real)")
+            con.execute("delete from metric")
+            con.commit()
+        t0 = time.perf_counter()
+        for step in range(steps):
+            opt.zero_grad()
+            out = model(x)
+            loss = ((y - out) ** 2 / 2).sum()
+            loss.backward()
+            opt.step()
+            if con:
+                con.execute("insert into metric values (?, 'loss', ?)", (step + 1, loss.item()))
+        if con:
+            con.commit()
+            con.close()
+        t = time.perf_counter() - t0
+        figures.append(steps / t if db else t / steps * 1e9)
+        print("rep %.6g" % figures[-1], flush=True)
+    w111 = model[0].weight[0, 0].item()
+    return figures, "w111 %.17g" % w111
+
+
+def read_idx(prefix):
+    """The images and labels the Lua side wrote (IDX, unsigned bytes)."""
+    with open(prefix + "-images-idx3-ubyte", "rb") as f:
+        head = f.read(16)
+        n = int.from_bytes(head[4:8], "big")
+        d = int.from_bytes(head[8:12], "big") * int.from_bytes(head[12:16], "big")
+        x = torch.frombuffer(bytearray(f.read()), dtype=torch.uint8).reshape(n, d)
+    with open(prefix + "-labels-idx1-ubyte", "rb") as f:
+        f.read(8)
+        y = torch.frombuffer(bytearray(f.read()), dtype=torch.uint8).long()
+    return x.float() / 256, y
+
+
+def mlp(sizes):
+    layers = []
+    for i in range(len(sizes) - 1):
+        layers.append(torch.nn.Linear(sizes[i], sizes[i + 1]))
+        if i < len(sizes) - 2:
+            layers.append(torch.nn.ReLU())
+    return torch.nn.Sequential(*layers)
+
+
+def w2(kv):
+    """Seconds per epoch: 784-128-64-10, batch 64, shuffled every epoch."""
+    torch.manual_seed(1)
+    x, y = read_idx(kv["idx"])
+    n, B = x.shape[0], 64
+    model = mlp([784, 128, 64, 10])
+    opt = torch.optim.SGD(model.parameters(), lr=0.05)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    figures = []
+    for rep in range(int(kv["reps"]) + 1):  # the first epoch warms up
+        t0 = time.perf_counter()
+        perm = torch.randperm(n)
+        for i in range(0, n, B):
+            idx = perm[i:i + B]
+            opt.zero_grad()
+            loss = loss_fn(model(x[idx]), y[idx])
+            loss.backward()
+            opt.step()
+        t = time.perf_counter() - t0
+        if rep:
+            figures.append(t)
+            print("rep %.6g" % t, flush=True)
+    return figures, "last_loss %.6g" % loss.item()
+
+
+def w3(kv):
+    """GFLOP/s of 1024-1024-1024-10, batch 256: 6 x params x batch a step."""
+    torch.manual_seed(1)
+    B, steps = 256, int(kv.get("steps", 20))
+    model = mlp([1024, 1024, 1024, 10])
+    params = sum(p.numel() for p in model.parameters())
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    x = torch.rand(steps, B, 1024)
+    y = torch.randint(0, 10, (steps, B))
+    figures = []
+    for rep in range(int(kv["reps"]) + 1):
+        t0 = time.perf_counter()
+        for s in range(steps):
+            opt.zero_grad()
+            loss = loss_fn(model(x[s]), y[s])
+            loss.backward()
+            opt.step()
+        t = time.perf_counter() - t0
+        if rep:
+            figures.append(6.0 * params * B * steps / t / 1e9)
+            print("rep %.6g" % figures[-1], flush=True)
+    return figures, "params %d" % params
+
+
+def main():
+    workload, kv = args()
+    torch.set_num_threads(int(kv.get("threads", 1)))
+    if workload == "w1":
+        figures, extra = w1(kv)
+    elif workload == "w4":
+        figures, extra = w1(kv, db=kv["db"])
+    elif workload == "w2":
+        figures, extra = w2(kv)
+    elif workload == "w3":
+        figures, extra = w3(kv)
+    else:
+        sys.exit("unknown workload " + workload)
+    figures.sort()
+    med = figures[len(figures) // 2] if len(figures) % 2 else \
+        (figures[len(figures) // 2 - 1] + figures[len(figures) // 2]) / 2
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print("result %.6g min %.6g max %.6g %s peak_rss_kb %d torch %s"
+          % (med, figures[0], figures[-1], extra, rss, torch.__version__))
+
+
+main()

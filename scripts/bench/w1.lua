@@ -1,0 +1,59 @@
+-- w1.lua: W1, the lecture's 2-3-1 network trained one step at a time.
+--
+-- Sigmoid hidden layer, identity output, loss (y - out)^2 / 2, SGD lr 0.01,
+-- x = (1, 2), y = 3, float64, `steps` training steps (1,000,000) per
+-- repetition, each from the lecture's weights:
+--   (a) one Lua call per step, net:train_step in a Lua for-loop;
+--   (b) the loop in C, net:train_steps;
+--   the floor: build/w1_floor, a loop written by hand for exactly this net;
+--   PyTorch: the same network as an nn.Sequential, one eager step per turn.
+-- Metric: nanoseconds per step (median, min and max of `reps`). All four
+-- must end with the same w_{1,1,1}: the same arithmetic, step for step.
+--
+--   backprop run --db results/bench.db scripts/bench/w1.lua [steps=N reps=R]
+local bp = require "backprop"
+local C = dofile("scripts/bench/common.lua")
+local steps = bp.param("steps", 1000000)
+local torch_steps = bp.param("torch_steps", 20000) -- PyTorch is ~1000x slower
+
+local function lecture_net()
+  local net = bp.net(2)
+  net:add(3, "sigmoid", {weights = {{0.5, 0.3}, {-0.1, 0.1}, {-0.4, 0.6}}, bias = 1})
+  net:add(1, "identity", {weights = {{-0.23, 0.3, 0.1}}, bias = 1})
+  return net
+end
+
+local loss, x, y = bp.loss("half_se"), {1, 2}, {3}
+print("W1 seed: 2-3-1, float64, " .. steps .. " steps, " .. C.machine())
+
+local w111 = {}
+local a = C.stats(C.repeat_timed(C.reps, function()
+  local net = lecture_net()
+  for _ = 1, steps do net:train_step(x, y, loss, 0.01) end
+  w111.a = net:weight(1, 1, 1)
+end, function(t) return t / steps * 1e9 end))
+
+local b = C.stats(C.repeat_timed(C.reps, function()
+  local net = lecture_net()
+  net:train_steps(x, y, loss, 0.01, steps)
+  w111.b = net:weight(1, 1, 1)
+end, function(t) return t / steps * 1e9 end))
+
+local lines = C.run(string.format("%s/w1_floor %d %d", C.build, steps, C.reps))
+local floor = C.stats(C.numbers(lines, "ns_per_step"))
+w111.floor = tonumber(lines[#lines]:match("w111 (%S+)"))
+
+local torch = C.torch("w1", "steps=" .. torch_steps)
+
+C.report("w1a_ns_per_step", a, "ns")
+C.report("w1b_ns_per_step", b, "ns")
+C.report("floor_ns_per_step", floor, "ns")
+C.report("torch_ns_per_step", torch, "ns")
+C.figure("torch_over_w1a", torch.med / a.med, "x")
+C.figure("w1b_over_floor", b.med / floor.med, "x")
+C.figure("w1a_over_floor", a.med / floor.med, "x")
+-- the same arithmetic everywhere: one w_{1,1,1} after `steps` steps
+assert(w111.a == w111.b and w111.b == w111.floor,
+       string.format("w111 differs: %.17g %.17g %.17g", w111.a, w111.b, w111.floor))
+print(string.format("w111 after %d steps: %.17g (a, b and the floor agree bit for bit)",
+                    steps, w111.a))

@@ -1,0 +1,49 @@
+-- w2.lua: W2, a 784-128-64-10 MLP on 60,000 synthetic samples.
+--
+-- ReLU hidden layers, softmax cross-entropy, float32, mini-batches of 64
+-- (shuffled each epoch), SGD lr 0.05. Inputs uniform in [0, 1) (random
+-- bytes / 256, written once as IDX files under results/bench_data and
+-- loaded by bp.load_idx, so no Lua table per row), random labels 0..9,
+-- seed 1. The loop is net:fit's, in C. Metric: seconds per epoch (median,
+-- min and max of `reps` epochs after one to warm up), against:
+--   PyTorch: the same network, data and loop (a randperm, index, step);
+--   the floor: build/blas_floor w2, only the OpenBLAS calls of the steps;
+--   logging: the same epochs with every mini-batch's loss in the run log.
+-- Also the peak resident set of both processes.
+--
+--   backprop run --db results/bench.db scripts/bench/w2.lua threads=1
+local bp = require "backprop"
+local C = dofile("scripts/bench/common.lua")
+local prefix = C.idx_data("results/bench_data/w2", 60000, 28, 10, 1)
+print(string.format("W2 mlp: 784-128-64-10, float32, batch 64, %d thread(s), %s",
+                    C.threads, C.machine()))
+
+local d = C.load_idx(prefix, 10)
+bp.seed(1)
+local net = bp.net(784, {dtype = "float32"})
+net:add(128, "relu"):add(64, "relu"):add(10)
+local function epoch(log)
+  net:fit{data = d, loss = "softmax_ce", lr = 0.05, batch = 64, epochs = 1,
+          shuffle = true, log = log, epoch_log = false}
+end
+epoch(false) -- warm-up: buffers, pages, OpenBLAS's threads
+local plain = C.repeat_timed(C.reps, function() epoch(false) end,
+                             function(t) return t end)
+local logged = C.repeat_timed(C.reps, function() epoch("batch_loss") end,
+                              function(t) return t end)
+local rss = C.peak_rss_kb()
+local ours, with_log = C.stats(plain), C.stats(logged)
+local floor = C.stats(C.numbers(C.run(string.format("%s/blas_floor w2 %d %d",
+                                C.build, C.threads, C.reps)), "seconds"))
+local torch = C.torch("w2", "idx=" .. prefix)
+
+C.report("w2_s_per_epoch", ours, "s")
+C.report("w2_logged_s_per_epoch", with_log, "s")
+C.report("floor_s_per_epoch", floor, "s")
+C.report("torch_s_per_epoch", torch, "s")
+C.figure("w2_over_torch", ours.med / torch.med, "x")
+C.figure("w2_over_floor", ours.med / floor.med, "x")
+C.figure("logging_overhead_pct", (with_log.med / ours.med - 1) * 100, "%")
+C.figure("peak_rss_mb", rss / 1024, "MB")
+C.figure("torch_peak_rss_mb", torch.fields.peak_rss_kb / 1024, "MB")
+C.figure("rss_over_torch", rss / torch.fields.peak_rss_kb, "x")
