@@ -1,0 +1,757 @@
+/* test_ops.c: the kernels of bp_ops.h, against oracles that do not share
+ * their code.
+ *
+ *  - Gradients by central finite differences, through whole networks
+ *    (bp_net_forward, bp_loss_forward/backward, bp_net_backward): every
+ *    activation with every loss, on several shapes, batch sizes 1 and more,
+ *    one shape large enough for the OpenBLAS path. Checked: every dW and db,
+ *    and every layer's dout.
+ *  - The dense layer against naive triple loops, on both sides of the BLAS
+ *    threshold, including that backward adds and that dx may be NULL.
+ *  - Losses and activations on values worked out by hand, huge logits
+ *    included; the names' round trip.
+ *
+ * Dimensions: B = batch, I = inputs of a layer, O = outputs of a layer. */
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bp_net.h"
+#include "bp_ops.h"
+#include "check.h"
+
+/* ------------------------------------------------------------------------ */
+/* Finite-difference gradient checks                                         */
+
+/* Central differences err by ~h^2 times the third derivative, plus
+ * rounding ~eps |L| / h; h = 1e-5 keeps both small. The rounding part does
+ * not shrink with the gradient, though: whatever the gradient,
+ * (L(w+h) - L(w-h)) / 2h is off by up to ~1e-10 |L| absolutely (measured
+ * here), so a gradient of 1e-8 cannot be known to a relative 1e-6 in double.
+ * The relative error is therefore taken against
+ * max(|analytic|, |numeric|, FD_FLOOR * max(1, |L|)): gradients from
+ * 1e-3 |L| up are held to a relative 1e-6, smaller ones to an absolute
+ * 1e-9 |L|. (The worst relative error seen is 1.1e-7; a wrong derivative,
+ * even a 0.1% one, shows as 1e-3.) */
+#define FD_H 1e-5
+#define FD_TOL 1e-6
+#define FD_FLOOR 1e-3
+/* relu and leaky_relu are not differentiable at 0: every pre-activation of
+ * such a layer is kept at least this far from it, which no step of FD_H
+ * times a weight or input of order 1 can cross. */
+#define KINK_MARGIN 1e-3
+
+static double rel_err(double a, double b, double floor) {
+    double d = fmax(fmax(fabs(a), fabs(b)), floor);
+    return fabs(a - b) / d;
+}
+
+/* What one network's check found, for the message and for coverage. */
+typedef struct fd_stats {
+    double worst;  /* largest relative error */
+    int compared;  /* gradients compared */
+    int nonzero;   /* of which the analytic one was not exactly 0 */
+    double floor;  /* the denominator's least value, see FD_FLOOR */
+    double worst_a, worst_n; /* the pair behind worst, for the message */
+} fd_stats;
+
+static void fd_note(fd_stats *st, double analytic, double numeric) {
+    double r = rel_err(analytic, numeric, st->floor);
+    if (!(r <= st->worst)) { /* NaN sticks */
+        st->worst = r;
+        st->worst_a = analytic;
+        st->worst_n = numeric;
+    }
+    st->compared++;
+    st->nonzero += analytic != 0.0;
+}
+
+static double net_loss(bp_net *net, const double *x, const double *y, int B,
+                       bp_loss loss) {
+    bp_err e;
+    const double *out = bp_net_forward(net, x, B, &e);
+    if (!out) return NAN;
+    return bp_loss_forward(out, y, B, bp_net_outputs(net), loss);
+}
+
+/* dLoss/d*p by central differences, *p restored after. The step actually
+ * taken, (p+h) - (p-h), is the denominator, not 2h. */
+static double fd_param(bp_net *net, double *p, const double *x,
+                       const double *y, int B, bp_loss loss) {
+    double saved = *p, up = saved + FD_H, down = saved - FD_H;
+    *p = up;
+    double lp = net_loss(net, x, y, B, loss);
+    *p = down;
+    double lm = net_loss(net, x, y, B, loss);
+    *p = saved;
+    return (lp - lm) / (up - down);
+}
+
+/* Whether the last forward is fit for differences: every h of a layer with
+ * a kink at least KINK_MARGIN from it, and at least half of a relu layer's
+ * values alive (a dead relu unit has gradient 0 on both sides, which checks
+ * nothing). */
+static int fit_for_differences(const bp_net *net) {
+    for (int l = 0; l < net->n_layers; l++) {
+        const bp_layer *L = &net->layers[l];
+        if (L->act != BP_ACT_RELU && L->act != BP_ACT_LEAKY_RELU) continue;
+        int N = net->B * L->O, alive = 0;
+        for (int k = 0; k < N; k++) {
+            if (fabs(L->h[k]) < KINK_MARGIN) return 0;
+            alive += L->h[k] > 0;
+        }
+        if (L->act == BP_ACT_RELU && 2 * alive < N) return 0;
+    }
+    return 1;
+}
+
+/* The top layer that can carry `loss` for the activation under test: the
+ * activation itself wherever it can, else the nearest that works (the
+ * activation under test is then checked in the hidden layers only):
+ *  - bce needs probabilities: sigmoid, or softmax over more than 1 output;
+ *  - softmax_ce takes logits and is refused after softmax: identity there;
+ *  - softmax over a single output is the constant 1, which checks nothing:
+ *    identity there for half_se and mse, sigmoid for bce. */
+static bp_act top_act(bp_act act, bp_loss loss, int O) {
+    switch (loss) {
+    case BP_LOSS_BCE:
+        return act == BP_ACT_SIGMOID || (act == BP_ACT_SOFTMAX && O > 1) ? act
+                                                                         : BP_ACT_SIGMOID;
+    case BP_LOSS_SOFTMAX_CE:
+        return act == BP_ACT_SOFTMAX ? BP_ACT_IDENTITY : act;
+    default:
+        return act == BP_ACT_SOFTMAX && O == 1 ? BP_ACT_IDENTITY : act;
+    }
+}
+
+/* Targets the loss is defined on: anything for the squared errors,
+ * probabilities in [0, 1] for bce, a distribution per row for softmax_ce. */
+static void make_targets(double *y, int B, int O, bp_loss loss, bp_rng *r) {
+    for (int s = 0; s < B; s++) {
+        double *ys = y + (size_t)s * O, sum = 0;
+        for (int n = 0; n < O; n++) {
+            switch (loss) {
+            case BP_LOSS_HALF_SE:
+            case BP_LOSS_MSE: ys[n] = 2 * bp_rng_uniform(r) - 1; break;
+            default: ys[n] = bp_rng_uniform(r); break;
+            }
+            sum += ys[n];
+        }
+        if (loss == BP_LOSS_SOFTMAX_CE)
+            for (int n = 0; n < O; n++) ys[n] /= sum;
+    }
+}
+
+enum { MAX_LAYERS = 3 };
+
+typedef struct shape {
+    int n;                      /* entries in sizes: inputs, then each layer */
+    int sizes[MAX_LAYERS + 1];
+    int B;
+} shape;
+
+/* A network of the given shape, act in every hidden layer and top on top,
+ * with Xavier weights and small random biases. */
+static bp_net *make_net(const shape *sh, bp_act act, bp_act top, bp_rng *r) {
+    bp_err e;
+    bp_net *net = bp_net_new(sh->sizes[0], &e);
+    for (int l = 1; l < sh->n; l++) {
+        bp_act a = l == sh->n - 1 ? top : act;
+        CHECK(bp_net_add(net, sh->sizes[l], a, 0.1, &e) == 0);
+        CHECK(bp_net_init(net, l, 'w', BP_INIT_XAVIER, 0, 0, r, &e) == 0);
+        CHECK(bp_net_init(net, l, 'b', BP_INIT_UNIFORM, -0.5, 0.5, r, &e) == 0);
+    }
+    return net;
+}
+
+/* Checks one network: the analytic gradients of one backward against
+ * finite differences of the loss. */
+static void gradcheck(const shape *sh, bp_act act, bp_loss loss, uint64_t seed) {
+    int B = sh->B, In = sh->sizes[0], L_n = sh->n - 1, Out = sh->sizes[L_n];
+    bp_act top = top_act(act, loss, Out);
+    bp_err e;
+    bp_rng r;
+    bp_rng_seed(&r, seed);
+    double *x = malloc(sizeof(double) * (size_t)B * In);
+    double *y = malloc(sizeof(double) * (size_t)B * Out);
+    double *dout = malloc(sizeof(double) * (size_t)B * Out);
+
+    /* Draw networks and inputs until they are fit for differences. */
+    bp_net *net = NULL;
+    int fit = 0;
+    for (int tries = 0; tries < 200 && !fit; tries++) {
+        bp_net_free(net);
+        net = make_net(sh, act, top, &r);
+        for (int k = 0; k < B * In; k++) x[k] = 2 * bp_rng_uniform(&r) - 1;
+        CHECK(bp_net_forward(net, x, B, &e) != NULL);
+        fit = fit_for_differences(net);
+    }
+    CHECK(fit);
+    CHECK(bp_net_check_loss(net, loss, &e) == 0);
+    make_targets(y, B, Out, loss, &r);
+
+    /* The analytic gradients, copied out before the differences reuse the
+     * network's buffers. */
+    const double *out = bp_net_forward(net, x, B, &e);
+    memset(dout, 0, sizeof(double) * (size_t)B * Out);
+    bp_loss_backward(dout, out, y, B, Out, loss);
+    bp_net_zero_grad(net);
+    CHECK(bp_net_backward(net, dout, &e) == 0);
+    size_t P = bp_net_param_count(net);
+    double *params = malloc(sizeof(double) * P);
+    double *grads[MAX_LAYERS][3]; /* dW, db, dout of each layer */
+    for (int l = 0; l < L_n; l++) {
+        const bp_layer *Ly = &net->layers[l];
+        size_t n[3] = {(size_t)Ly->O * Ly->I, (size_t)Ly->O, (size_t)B * Ly->O};
+        const double *src[3] = {Ly->dW, Ly->db, Ly->dout};
+        for (int j = 0; j < 3; j++) {
+            grads[l][j] = malloc(sizeof(double) * n[j]);
+            memcpy(grads[l][j], src[j], sizeof(double) * n[j]);
+        }
+    }
+    /* The top layer's dout is the loss gradient itself. */
+    CHECK(memcmp(grads[L_n - 1][2], dout, sizeof(double) * (size_t)B * Out) == 0);
+    /* Backward adds into dW and db: a second one without zeroing doubles
+     * them (to rounding: BLAS may add in another order). */
+    CHECK(bp_net_backward(net, dout, &e) == 0);
+    double doubled = 0;
+    for (int l = 0; l < L_n; l++) {
+        const bp_layer *Ly = &net->layers[l];
+        for (int k = 0; k < Ly->O * Ly->I; k++)
+            doubled = fmax(doubled, rel_err(Ly->dW[k], 2 * grads[l][0][k], 1e-300));
+        for (int k = 0; k < Ly->O; k++)
+            doubled = fmax(doubled, rel_err(Ly->db[k], 2 * grads[l][1][k], 1e-300));
+    }
+    CHECK(doubled < 1e-14);
+
+    fd_stats st = {0, 0, 0, 0, 0, 0};
+    st.floor = FD_FLOOR * fmax(1, fabs(net_loss(net, x, y, B, loss)));
+    for (int l = 1; l <= L_n; l++) {
+        const bp_layer *Ly = &net->layers[l - 1];
+        for (int n = 1; n <= Ly->O; n++) {
+            for (int i = 1; i <= Ly->I; i++)
+                fd_note(&st, grads[l - 1][0][(size_t)(n - 1) * Ly->I + (i - 1)],
+                        fd_param(net, bp_net_weight(net, l, n, i, &e), x, y, B, loss));
+            fd_note(&st, grads[l - 1][1][n - 1],
+                    fd_param(net, bp_net_bias(net, l, n, &e), x, y, B, loss));
+        }
+    }
+
+    /* dLoss/do of layer l: perturb o_l and run the layers above it, as a
+     * network of their own (same weights: the flat parameter order puts
+     * them last). The top layer's o is the loss's input directly. The
+     * forward puts back the o of the unperturbed weights. */
+    CHECK(bp_net_forward(net, x, B, &e) != NULL);
+    bp_net_params_get(net, params);
+    size_t offset = 0;
+    for (int l = 0; l < L_n; l++) {
+        const bp_layer *Ly = &net->layers[l];
+        size_t N = (size_t)B * Ly->O;
+        double *o = malloc(sizeof(double) * N);
+        memcpy(o, Ly->o, sizeof(double) * N);
+        offset += (size_t)Ly->O * (Ly->I + 1);
+        bp_net *tail = NULL;
+        if (l < L_n - 1) {
+            tail = bp_net_new(Ly->O, &e);
+            for (int j = l + 1; j < L_n; j++)
+                CHECK(bp_net_add(tail, net->layers[j].O, net->layers[j].act,
+                                 net->layers[j].alpha, &e) == 0);
+            bp_net_params_set(tail, params + offset);
+        }
+        for (size_t k = 0; k < N; k++) {
+            double saved = o[k], up = saved + FD_H, down = saved - FD_H, lp, lm;
+            o[k] = up;
+            lp = tail ? net_loss(tail, o, y, B, loss) : bp_loss_forward(o, y, B, Out, loss);
+            o[k] = down;
+            lm = tail ? net_loss(tail, o, y, B, loss) : bp_loss_forward(o, y, B, Out, loss);
+            o[k] = saved;
+            fd_note(&st, grads[l][2][k], (lp - lm) / (up - down));
+        }
+        bp_net_free(tail);
+        free(o);
+    }
+
+    /* Every weight, bias and layer output was compared, and enough of the
+     * gradients were non-zero for the comparison to mean something. */
+    size_t douts = 0;
+    for (int l = 0; l < L_n; l++) douts += (size_t)B * net->layers[l].O;
+    CHECK((size_t)st.compared == P + douts);
+    /* (softmax_ce over one logit is the constant 0: nothing to see there.) */
+    if (!(loss == BP_LOSS_SOFTMAX_CE && Out == 1)) {
+        CHECK(st.nonzero > st.compared / 4);
+    }
+    if (!(st.worst < FD_TOL)) {
+        char name[64];
+        int len = 0;
+        for (int l = 0; l < sh->n; l++)
+            len += snprintf(name + len, sizeof name - (size_t)len, "%s%d",
+                            l ? "-" : "", sh->sizes[l]);
+        fprintf(stderr, "gradcheck %s B=%d act=%s top=%s loss=%s: relative error %.3g "
+                "(analytic %.17g, numeric %.17g)\n",
+                name, B, bp_act_name(act), bp_act_name(top), bp_loss_name(loss),
+                st.worst, st.worst_a, st.worst_n);
+    }
+    CHECK(st.worst < FD_TOL);
+
+    for (int l = 0; l < L_n; l++)
+        for (int j = 0; j < 3; j++) free(grads[l][j]);
+    free(params);
+    free(x);
+    free(y);
+    free(dout);
+    bp_net_free(net);
+}
+
+static void test_gradients(void) {
+    /* The last shape takes OpenBLAS in both layers: B*I*O = 16*32*16 = 8192
+     * and 16*16*16 = 4096, at least BP_BLAS_MIN_WORK (4096). Batches of 1
+     * and more for each of the others. (With one output, softmax_ce is the
+     * constant 0 and checks nothing; the other shapes carry it.) */
+    static const shape shapes[] = {
+        {3, {2, 3, 1}, 1},     {3, {2, 3, 1}, 4},    {3, {4, 5, 3}, 1},
+        {3, {4, 5, 3}, 3},     {4, {3, 7, 6, 2}, 1}, {4, {3, 7, 6, 2}, 2},
+        {3, {32, 16, 16}, 16},
+    };
+    uint64_t seed = 1;
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int a = 0; a < BP_ACT_COUNT; a++)
+            for (int l = 0; l < BP_LOSS_COUNT; l++)
+                gradcheck(&shapes[s], (bp_act)a, (bp_loss)l, seed++);
+}
+
+/* The loss gradients on their own, with targets no network would meet:
+ * softmax_ce's y need not sum to 1 (its gradient is softmax * sum(y) - y). */
+static void test_loss_gradients(void) {
+    enum { B = 3, O = 4 };
+    bp_rng r;
+    bp_rng_seed(&r, 77);
+    for (int l = 0; l < BP_LOSS_COUNT; l++) {
+        double out[B * O], y[B * O], d[B * O];
+        for (int k = 0; k < B * O; k++) {
+            out[k] = l == BP_LOSS_BCE ? 0.05 + 0.9 * bp_rng_uniform(&r)
+                                      : 6 * bp_rng_uniform(&r) - 3;
+            y[k] = l == BP_LOSS_BCE ? bp_rng_uniform(&r) : 4 * bp_rng_uniform(&r) - 2;
+        }
+        if (l == BP_LOSS_SOFTMAX_CE)
+            for (int k = 0; k < B * O; k++) y[k] = fabs(y[k]);
+        for (int k = 0; k < B * O; k++) d[k] = 0.5; /* backward adds */
+        bp_loss_backward(d, out, y, B, O, (bp_loss)l);
+        double worst = 0;
+        for (int k = 0; k < B * O; k++) {
+            double saved = out[k], up = saved + FD_H, down = saved - FD_H;
+            out[k] = up;
+            double lp = bp_loss_forward(out, y, B, O, (bp_loss)l);
+            out[k] = down;
+            double lm = bp_loss_forward(out, y, B, O, (bp_loss)l);
+            out[k] = saved;
+            worst = fmax(worst, rel_err(d[k] - 0.5, (lp - lm) / (up - down), FD_FLOOR));
+        }
+        CHECK(worst < FD_TOL);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* The dense layer against naive loops                                       */
+
+/* h = x W^T + b, with mag the same sums of absolute values: the scale that
+ * any order of summation may round against. */
+static void naive_forward(double *h, double *mag, const double *x, const double *W,
+                          const double *b, int B, int I, int O) {
+    for (int s = 0; s < B; s++)
+        for (int n = 0; n < O; n++) {
+            double acc = b[n], m = fabs(b[n]);
+            for (int i = 0; i < I; i++) {
+                acc += W[n * I + i] * x[s * I + i];
+                m += fabs(W[n * I + i] * x[s * I + i]);
+            }
+            h[s * O + n] = acc;
+            mag[s * O + n] = m;
+        }
+}
+
+/* dW += dh^T x, db += sums of dh over the batch, dx += dh W, each with its
+ * mag likewise (the starting value counts). */
+static void naive_backward(double *dx, double *dxm, double *dW, double *dWm,
+                           double *db, double *dbm, const double *dh,
+                           const double *x, const double *W, int B, int I, int O) {
+    for (int n = 0; n < O; n++) {
+        for (int i = 0; i < I; i++) {
+            double acc = dW[n * I + i], m = fabs(acc);
+            for (int s = 0; s < B; s++) {
+                acc += dh[s * O + n] * x[s * I + i];
+                m += fabs(dh[s * O + n] * x[s * I + i]);
+            }
+            dW[n * I + i] = acc;
+            dWm[n * I + i] = m;
+        }
+        double acc = db[n], m = fabs(acc);
+        for (int s = 0; s < B; s++) {
+            acc += dh[s * O + n];
+            m += fabs(dh[s * O + n]);
+        }
+        db[n] = acc;
+        dbm[n] = m;
+    }
+    for (int s = 0; s < B; s++)
+        for (int i = 0; i < I; i++) {
+            double acc = dx[s * I + i], m = fabs(acc);
+            for (int n = 0; n < O; n++) {
+                acc += dh[s * O + n] * W[n * I + i];
+                m += fabs(dh[s * O + n] * W[n * I + i]);
+            }
+            dx[s * I + i] = acc;
+            dxm[s * I + i] = m;
+        }
+}
+
+/* Largest |got - want| / mag over n entries (0 when they agree exactly). */
+static double worst_scaled(const double *got, const double *want,
+                           const double *mag, size_t n) {
+    double w = 0;
+    for (size_t k = 0; k < n; k++) {
+        double d = fabs(got[k] - want[k]);
+        double r = d == 0 ? 0 : d / mag[k];
+        if (!(r <= w)) w = r;
+    }
+    return w;
+}
+
+static void fill(double *v, size_t n, double lo, double hi, bp_rng *r) {
+    for (size_t k = 0; k < n; k++) v[k] = lo + (hi - lo) * bp_rng_uniform(r);
+}
+
+static double *alloc_fill(size_t n, double lo, double hi, bp_rng *r) {
+    double *v = malloc(sizeof(double) * n);
+    fill(v, n, lo, hi, r);
+    return v;
+}
+
+static void dense_case(int B, int I, int O, bp_rng *r) {
+    size_t nx = (size_t)B * I, nh = (size_t)B * O, nw = (size_t)O * I;
+    double *x = alloc_fill(nx, -1, 1, r), *W = alloc_fill(nw, -1, 1, r);
+    double *b = alloc_fill(O, -1, 1, r), *dh = alloc_fill(nh, -1, 1, r);
+
+    /* Forward overwrites h: NaN left behind by an accumulation would show. */
+    double *h = malloc(sizeof(double) * nh), *h_ref = malloc(sizeof(double) * nh);
+    double *mag = malloc(sizeof(double) * nh);
+    for (size_t k = 0; k < nh; k++) h[k] = NAN;
+    bp_dense_forward(h, x, W, b, B, I, O);
+    naive_forward(h_ref, mag, x, W, b, B, I, O);
+    CHECK(worst_scaled(h, h_ref, mag, nh) < 1e-12);
+
+    /* The naive gradients from zero, with their scales. */
+    double *dW_ref = calloc(nw, sizeof(double)), *dWm = malloc(sizeof(double) * nw);
+    double *db_ref = calloc(O, sizeof(double)), *dbm = malloc(sizeof(double) * O);
+    double *dx_ref = calloc(nx, sizeof(double)), *dxm = malloc(sizeof(double) * nx);
+    naive_backward(dx_ref, dxm, dW_ref, dWm, db_ref, dbm, dh, x, W, B, I, O);
+
+    /* Backward adds into non-zero gradients: pre-filled with values far from
+     * the contributions, the result is pre-fill + contribution. */
+    double *dW = alloc_fill(nw, 2, 3, r), *db = alloc_fill(O, -3, -2, r);
+    double *dx = alloc_fill(nx, 5, 6, r);
+    double *dW0 = malloc(sizeof(double) * nw), *db0 = malloc(sizeof(double) * O);
+    double *dx0 = malloc(sizeof(double) * nx);
+    memcpy(dW0, dW, sizeof(double) * nw);
+    memcpy(db0, db, sizeof(double) * O);
+    memcpy(dx0, dx, sizeof(double) * nx);
+    bp_dense_backward(dx, dW, db, dh, x, W, B, I, O);
+    for (size_t k = 0; k < nw; k++) dW[k] -= dW0[k];
+    for (int k = 0; k < O; k++) db[k] -= db0[k];
+    for (size_t k = 0; k < nx; k++) dx[k] -= dx0[k];
+    /* Subtracting the pre-fill back costs a rounding of its size (< 6). */
+    for (size_t k = 0; k < nw; k++) dWm[k] += 3;
+    for (int k = 0; k < O; k++) dbm[k] += 3;
+    for (size_t k = 0; k < nx; k++) dxm[k] += 6;
+    CHECK(worst_scaled(dW, dW_ref, dWm, nw) < 1e-12);
+    CHECK(worst_scaled(db, db_ref, dbm, O) < 1e-12);
+    CHECK(worst_scaled(dx, dx_ref, dxm, nx) < 1e-12);
+    for (size_t k = 0; k < nw; k++) dWm[k] -= 3;
+    for (int k = 0; k < O; k++) dbm[k] -= 3;
+
+    /* dx NULL: the same dW and db; twice on zeros: twice the contribution. */
+    double *dW2 = calloc(nw, sizeof(double)), *db2 = calloc(O, sizeof(double));
+    bp_dense_backward(NULL, dW2, db2, dh, x, W, B, I, O);
+    CHECK(worst_scaled(dW2, dW_ref, dWm, nw) < 1e-12);
+    CHECK(worst_scaled(db2, db_ref, dbm, O) < 1e-12);
+    bp_dense_backward(NULL, dW2, db2, dh, x, W, B, I, O);
+    for (size_t k = 0; k < nw; k++) dW_ref[k] *= 2, dWm[k] *= 2;
+    for (int k = 0; k < O; k++) db_ref[k] *= 2, dbm[k] *= 2;
+    CHECK(worst_scaled(dW2, dW_ref, dWm, nw) < 1e-12);
+    CHECK(worst_scaled(db2, db_ref, dbm, O) < 1e-12);
+
+    double *all[] = {x, W, b, dh, h, h_ref, mag, dW_ref, dWm, db_ref, dbm, dx_ref,
+                     dxm, dW, db, dx, dW0, db0, dx0, dW2, db2};
+    for (size_t k = 0; k < sizeof all / sizeof all[0]; k++) free(all[k]);
+}
+
+static void test_dense_reference(void) {
+    bp_rng r;
+    bp_rng_seed(&r, 5);
+    /* Plain loops below BP_BLAS_MIN_WORK (4096) multiply-adds, OpenBLAS
+     * from it: 1, 24 and 5*9*91 = 4095 one side, 16*16*16 = 4096,
+     * 16*32*8 = 4096, 16*32*16, 7*33*29 (odd sizes) and 1*64*100 (one
+     * sample) the other. */
+    static const int cases[][3] = {{1, 1, 1},   {2, 3, 4},    {5, 9, 91},
+                                   {16, 16, 16}, {16, 32, 8}, {16, 32, 16},
+                                   {7, 33, 29},  {1, 64, 100}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+        dense_case(cases[c][0], cases[c][1], cases[c][2], &r);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Losses by hand                                                            */
+
+static void test_losses(void) {
+    /* The lecture: out 1.106, y 3: (3 - 1.106)^2 / 2 = 1.894^2 / 2
+     * = 3.587236 / 2 = 1.793618; dLoss/dout = -(3 - 1.106) = -1.894. */
+    double out1[1] = {1.106}, y1[1] = {3}, d1[1] = {0};
+    CHECK_NEAR(bp_loss_forward(out1, y1, 1, 1, BP_LOSS_HALF_SE), 1.793618, 1e-12);
+    bp_loss_backward(d1, out1, y1, 1, 1, BP_LOSS_HALF_SE);
+    CHECK_NEAR(d1[0], -1.894, 1e-12);
+    /* half_se sums over outputs: (1, 2) against (0, 4): (1 + 4) / 2 = 2.5. */
+    double out2[2] = {1, 2}, y2[2] = {0, 4};
+    CHECK(bp_loss_forward(out2, y2, 1, 2, BP_LOSS_HALF_SE) == 2.5);
+
+    /* mse: the mean over outputs, then over samples.
+     * Sample 1: out (1, 2), y (0, 4): (1 + 4) / 2 = 2.5.
+     * Sample 2: out (3, 3), y (3, 1): (0 + 4) / 2 = 2.    Batch: 2.25.
+     * dLoss/dout = -2 (y - out) / (B O) = -(y - out) / 2:
+     * (0.5, -1) and (0, 1). */
+    double out3[4] = {1, 2, 3, 3}, y3[4] = {0, 4, 3, 1};
+    CHECK(bp_loss_forward(out3, y3, 1, 2, BP_LOSS_MSE) == 2.5);
+    CHECK(bp_loss_forward(out3, y3, 2, 2, BP_LOSS_MSE) == 2.25);
+    double d3[4] = {0, 0, 0, 0};
+    bp_loss_backward(d3, out3, y3, 2, 2, BP_LOSS_MSE);
+    CHECK(d3[0] == 0.5 && d3[1] == -1 && d3[2] == 0 && d3[3] == 1);
+
+    /* bce: p (0.8, 0.25), y (1, 0): (-ln 0.8 - ln 0.75) / 2 = -ln(0.6) / 2
+     * = 0.2554128118829953. dLoss/dp = (p - y) / (p (1 - p)) / O:
+     * -0.2 / 0.16 / 2 = -0.625 and 0.25 / 0.1875 / 2 = 2/3. */
+    double p4[2] = {0.8, 0.25}, y4[2] = {1, 0}, d4[2] = {0, 0};
+    CHECK_NEAR(bp_loss_forward(p4, y4, 1, 2, BP_LOSS_BCE), -log(0.6) / 2, 1e-15);
+    CHECK_NEAR(bp_loss_forward(p4, y4, 1, 2, BP_LOSS_BCE), 0.2554128118829953, 1e-15);
+    bp_loss_backward(d4, p4, y4, 1, 2, BP_LOSS_BCE);
+    CHECK_NEAR(d4[0], -0.625, 1e-15);
+    CHECK_NEAR(d4[1], 2.0 / 3, 1e-15);
+    /* A soft target: p 0.5, y 0.3: -(0.3 + 0.7) ln 0.5 = ln 2; gradient
+     * 0.2 / 0.25 = 0.8. */
+    double p5[1] = {0.5}, y5[1] = {0.3}, d5[1] = {0};
+    CHECK_NEAR(bp_loss_forward(p5, y5, 1, 1, BP_LOSS_BCE), log(2.0), 1e-15);
+    bp_loss_backward(d5, p5, y5, 1, 1, BP_LOSS_BCE);
+    CHECK_NEAR(d5[0], 0.8, 1e-15);
+    /* A saturated p is clamped to 1e-12 from the ends, not sent to log(0):
+     * p 0 against y 1 costs -ln(1e-12) = 27.631021115928547. */
+    double p6[2] = {0, 1}, y6[2] = {1, 1}, d6[2] = {0, 0};
+    CHECK_NEAR(bp_loss_forward(p6, y6, 1, 1, BP_LOSS_BCE), 27.631021115928547, 1e-9);
+    CHECK(isfinite(bp_loss_forward(p6, y6, 1, 2, BP_LOSS_BCE)));
+    CHECK(bp_loss_forward(p6 + 1, y6 + 1, 1, 1, BP_LOSS_BCE) < 1e-11);
+    bp_loss_backward(d6, p6, y6, 1, 2, BP_LOSS_BCE);
+    CHECK(isfinite(d6[0]) && isfinite(d6[1]));
+
+    /* softmax_ce on logits (1, 2, 3) against class 3:
+     * ln(e + e^2 + e^3) - 3 = ln(1 + e^-1 + e^-2) = 0.4076059644443803;
+     * gradient softmax - y = (0.0900306, 0.2447285, 0.6652410 - 1). */
+    const double lse3 = log1p(exp(-1.0) + exp(-2.0));
+    const double sm[3] = {exp(-2.0 - lse3), exp(-1.0 - lse3), exp(-lse3)};
+    CHECK_NEAR(lse3, 0.4076059644443803, 1e-15);
+    CHECK_NEAR(sm[0], 0.09003057317038046, 1e-15);
+    CHECK_NEAR(sm[1], 0.24472847105479764, 1e-15);
+    CHECK_NEAR(sm[2], 0.6652409557748219, 1e-15);
+    double z7[3] = {1, 2, 3}, y7[3] = {0, 0, 1}, d7[3] = {0, 0, 0};
+    CHECK_NEAR(bp_loss_forward(z7, y7, 1, 3, BP_LOSS_SOFTMAX_CE), lse3, 1e-15);
+    bp_loss_backward(d7, z7, y7, 1, 3, BP_LOSS_SOFTMAX_CE);
+    CHECK_NEAR(d7[0], sm[0], 1e-15);
+    CHECK_NEAR(d7[1], sm[1], 1e-15);
+    CHECK_NEAR(d7[2], sm[2] - 1, 1e-15);
+    /* Uniform logits: ln 3 whatever the class. */
+    double z8[3] = {0.5, 0.5, 0.5}, y8[3] = {0, 1, 0};
+    CHECK_NEAR(bp_loss_forward(z8, y8, 1, 3, BP_LOSS_SOFTMAX_CE), log(3.0), 1e-15);
+
+    /* Huge logits, where exp overflows (e^1000 = inf): shifting by the
+     * largest leaves the same numbers as above.
+     * (1000, 1001, 999) against class 2 = (0, 1, -1) + 1000 against the
+     * largest: ln(1 + e^-1 + e^-2) again, gradient (sm1, sm2 - 1, sm0). */
+    CHECK(isinf(exp(1000.0))); /* so a naive exp would fail here */
+    /* The gradient is exp(z - lse): lse near 1001 is only known to its ulp,
+     * 1.1e-13, and so is the gradient (found 3e-14 off here). */
+    double z9[3] = {1000, 1001, 999}, y9[3] = {0, 1, 0}, d9[3] = {0, 0, 0};
+    CHECK_NEAR(bp_loss_forward(z9, y9, 1, 3, BP_LOSS_SOFTMAX_CE), lse3, 1e-12);
+    bp_loss_backward(d9, z9, y9, 1, 3, BP_LOSS_SOFTMAX_CE);
+    CHECK_NEAR(d9[0], sm[1], 2e-13);
+    CHECK_NEAR(d9[1], sm[2] - 1, 2e-13);
+    CHECK_NEAR(d9[2], sm[0], 2e-13);
+    /* (-1000, -1001, -999) against class 1: logits (-1, -2, 0) shifted,
+     * 1 + ln(1 + e^-1 + e^-2) = 1.4076059644443803. Here naive exps all
+     * underflow to 0 and the loss would be ln 0. */
+    double z10[3] = {-1000, -1001, -999}, y10[3] = {1, 0, 0}, d10[3] = {0, 0, 0};
+    CHECK_NEAR(bp_loss_forward(z10, y10, 1, 3, BP_LOSS_SOFTMAX_CE), 1 + lse3, 1e-12);
+    bp_loss_backward(d10, z10, y10, 1, 3, BP_LOSS_SOFTMAX_CE);
+    CHECK_NEAR(d10[0], sm[1] - 1, 2e-13);
+    CHECK_NEAR(d10[1], sm[0], 2e-13);
+    CHECK_NEAR(d10[2], sm[2], 2e-13);
+    /* (1000, -1000, 0) against class 2: softmax is (1, 0, 0) to double
+     * precision, the loss 1000 - (-1000) = 2000, the gradient (1, -1, 0). */
+    double z11[3] = {1000, -1000, 0}, y11[3] = {0, 1, 0}, d11[3] = {0, 0, 0};
+    CHECK(bp_loss_forward(z11, y11, 1, 3, BP_LOSS_SOFTMAX_CE) == 2000);
+    bp_loss_backward(d11, z11, y11, 1, 3, BP_LOSS_SOFTMAX_CE);
+    CHECK(d11[0] == 1 && d11[1] == -1 && d11[2] == 0);
+
+    /* The batch loss is the mean: two copies of a sample cost what one does,
+     * and each copy's gradient is half the single one's. Two different
+     * samples cost the average of their losses. */
+    double z12[6] = {1, 2, 3, 1, 2, 3}, y12[6] = {0.2, 0.3, 0.5, 0.2, 0.3, 0.5};
+    for (int l = 0; l < BP_LOSS_COUNT; l++) {
+        double zz[6], one[3] = {0, 0, 0}, two[6] = {0, 0, 0, 0, 0, 0};
+        for (int k = 0; k < 6; k++) zz[k] = l == BP_LOSS_BCE ? z12[k] / 4 : z12[k];
+        double l1 = bp_loss_forward(zz, y12, 1, 3, (bp_loss)l);
+        CHECK_NEAR(bp_loss_forward(zz, y12, 2, 3, (bp_loss)l), l1, 1e-15 * fabs(l1));
+        bp_loss_backward(one, zz, y12, 1, 3, (bp_loss)l);
+        bp_loss_backward(two, zz, y12, 2, 3, (bp_loss)l);
+        for (int k = 0; k < 6; k++) CHECK_NEAR(two[k], one[k % 3] / 2, 1e-16);
+    }
+    double y13[6] = {0, 0, 1, 0, 1, 0};
+    double la = bp_loss_forward(z7, y13, 1, 3, BP_LOSS_SOFTMAX_CE);
+    double lb = bp_loss_forward(z7, y13 + 3, 1, 3, BP_LOSS_SOFTMAX_CE);
+    double z13[6] = {1, 2, 3, 1, 2, 3};
+    CHECK_NEAR(bp_loss_forward(z13, y13, 2, 3, BP_LOSS_SOFTMAX_CE), (la + lb) / 2, 1e-15);
+    CHECK_NEAR(lb, 1 + lse3, 1e-15); /* class 2: ln(...) + 3 - 2 */
+}
+
+/* ------------------------------------------------------------------------ */
+/* Activations by hand                                                       */
+
+static void test_activations(void) {
+    /* sigmoid: 1/2 at 0, e^2/(1 + e^2) at 2, its mirror at -2; at +-800
+     * exp would overflow one way, and the result is exactly 1 and 0, never
+     * NaN; at -40 the small value keeps its digits (e^-40/(1 + e^-40)). */
+    double h[8] = {0, 2, -2, 800, -800, -40, 40, -1e308}, o[8], dh[8], d[8];
+    bp_act_forward(o, h, 1, 8, BP_ACT_SIGMOID, 0);
+    CHECK(o[0] == 0.5);
+    CHECK_NEAR(o[1], 0.8807970779778823, 1e-16);
+    CHECK_NEAR(o[2], 0.11920292202211755, 1e-16);
+    CHECK(o[3] == 1.0 && o[4] == 0.0);
+    CHECK_NEAR(o[5], 4.248354255291589e-18, 1e-31);
+    CHECK(o[6] == 1.0 && o[7] == 0.0);
+    for (int k = 0; k < 8; k++) d[k] = 1, dh[k] = 0;
+    bp_act_backward(dh, d, h, o, 1, 8, BP_ACT_SIGMOID, 0);
+    CHECK(dh[0] == 0.25);
+    CHECK(dh[3] == 0 && dh[4] == 0 && dh[7] == 0); /* saturated: 0, not NaN */
+
+    /* tanh */
+    double th[4] = {0, 0.5, -800, 800}, to[4], td[4] = {1, 1, 1, 1}, tdh[4] = {0, 0, 0, 0};
+    bp_act_forward(to, th, 1, 4, BP_ACT_TANH, 0);
+    CHECK(to[0] == 0);
+    CHECK_NEAR(to[1], 0.46211715726000974, 1e-16);
+    CHECK(to[2] == -1 && to[3] == 1);
+    bp_act_backward(tdh, td, th, to, 1, 4, BP_ACT_TANH, 0);
+    CHECK(tdh[0] == 1);
+    CHECK_NEAR(tdh[1], 1 - 0.46211715726000974 * 0.46211715726000974, 1e-16);
+
+    /* relu and leaky_relu (alpha 0.1); backward adds into dh = 10. */
+    double rh[4] = {-2, 3, -0.5, 0.25}, ro[4], rd[4] = {1, 1, 2, 2};
+    double rdh[4] = {10, 10, 10, 10};
+    bp_act_forward(ro, rh, 2, 2, BP_ACT_RELU, 0);
+    CHECK(ro[0] == 0 && ro[1] == 3 && ro[2] == 0 && ro[3] == 0.25);
+    bp_act_backward(rdh, rd, rh, ro, 2, 2, BP_ACT_RELU, 0);
+    CHECK(rdh[0] == 10 && rdh[1] == 11 && rdh[2] == 10 && rdh[3] == 12);
+    bp_act_forward(ro, rh, 2, 2, BP_ACT_LEAKY_RELU, 0.1);
+    CHECK_NEAR(ro[0], -0.2, 1e-16);
+    CHECK(ro[1] == 3);
+    CHECK_NEAR(ro[2], -0.05, 1e-16);
+    CHECK(ro[3] == 0.25);
+    for (int k = 0; k < 4; k++) rdh[k] = 10;
+    bp_act_backward(rdh, rd, rh, ro, 2, 2, BP_ACT_LEAKY_RELU, 0.1);
+    CHECK_NEAR(rdh[0], 10.1, 1e-14);
+    CHECK(rdh[1] == 11);
+    CHECK_NEAR(rdh[2], 10.2, 1e-14);
+    CHECK(rdh[3] == 12);
+
+    /* identity copies, and its backward adds dout as it is. */
+    double ih[3] = {-1.5, 0, 7}, io[3], id[3] = {1, 2, 3}, idh[3] = {1, 1, 1};
+    bp_act_forward(io, ih, 1, 3, BP_ACT_IDENTITY, 0);
+    CHECK(memcmp(io, ih, sizeof ih) == 0);
+    bp_act_backward(idh, id, ih, io, 1, 3, BP_ACT_IDENTITY, 0);
+    CHECK(idh[0] == 2 && idh[1] == 3 && idh[2] == 4);
+
+    /* softmax, row by row: (0, ln 3) is (1/4, 3/4); huge and tiny rows are
+     * finite and sum to 1; (1000, 1001, 999) equals (1, 2, 0)'s softmax. */
+    double sh[3 * 3] = {0, log(3.0), -INFINITY, 1000, 1001, 999, -1000, -1000, -1000};
+    double so[9];
+    /* First row with O = 2 on its own (the -inf is not part of it). */
+    bp_act_forward(so, sh, 1, 2, BP_ACT_SOFTMAX, 0);
+    CHECK_NEAR(so[0], 0.25, 1e-16);
+    CHECK_NEAR(so[1], 0.75, 1e-16);
+    double sd[2] = {1, 0}, sdh[2] = {0, 0};
+    /* dh_n = o_n (dout_n - sum_k dout_k o_k): 0.25 * 0.75 and 0.75 * -0.25. */
+    bp_act_backward(sdh, sd, sh, so, 1, 2, BP_ACT_SOFTMAX, 0);
+    CHECK_NEAR(sdh[0], 0.1875, 1e-16);
+    CHECK_NEAR(sdh[1], -0.1875, 1e-16);
+    bp_act_forward(so + 3, sh + 3, 2, 3, BP_ACT_SOFTMAX, 0);
+    double ref_row[3] = {1, 2, 0}, ref_o[3];
+    bp_act_forward(ref_o, ref_row, 1, 3, BP_ACT_SOFTMAX, 0);
+    CHECK_NEAR(ref_o[2], exp(-2.0) / (1 + exp(-1.0) + exp(-2.0)), 1e-16);
+    for (int s = 1; s < 3; s++) {
+        double sum = 0;
+        for (int n = 0; n < 3; n++) {
+            CHECK(isfinite(so[3 * s + n]));
+            sum += so[3 * s + n];
+        }
+        CHECK_NEAR(sum, 1, 1e-15);
+    }
+    for (int n = 0; n < 3; n++) CHECK_NEAR(so[3 + n], ref_o[n], 1e-16);
+    for (int n = 0; n < 3; n++) CHECK_NEAR(so[6 + n], 1.0 / 3, 1e-16);
+    /* Random rows sum to 1 as well. */
+    bp_rng r;
+    bp_rng_seed(&r, 3);
+    double rows[5 * 7], ro7[5 * 7];
+    fill(rows, 35, -20, 20, &r);
+    bp_act_forward(ro7, rows, 5, 7, BP_ACT_SOFTMAX, 0);
+    for (int s = 0; s < 5; s++) {
+        double sum = 0;
+        for (int n = 0; n < 7; n++) sum += ro7[7 * s + n];
+        CHECK_NEAR(sum, 1, 1e-15);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Names                                                                     */
+
+static void test_names(void) {
+    static const char *acts[] = {"identity", "sigmoid", "tanh",
+                                 "relu", "leaky_relu", "softmax"};
+    static const char *losses[] = {"half_se", "mse", "bce", "softmax_ce"};
+    CHECK(sizeof acts / sizeof acts[0] == BP_ACT_COUNT);
+    CHECK(sizeof losses / sizeof losses[0] == BP_LOSS_COUNT);
+    for (int a = 0; a < BP_ACT_COUNT; a++) {
+        CHECK_STR(bp_act_name((bp_act)a), acts[a]);
+        CHECK(bp_act_parse(acts[a]) == a);
+        CHECK(bp_act_parse(bp_act_name((bp_act)a)) == a);
+    }
+    for (int l = 0; l < BP_LOSS_COUNT; l++) {
+        CHECK_STR(bp_loss_name((bp_loss)l), losses[l]);
+        CHECK(bp_loss_parse(losses[l]) == l);
+        CHECK(bp_loss_parse(bp_loss_name((bp_loss)l)) == l);
+    }
+    static const char *unknown[] = {"", "Sigmoid", "relu ", "leaky", "softmax_ce",
+                                    "mse2", "half-se", "bce\n", "cross_entropy"};
+    for (size_t k = 0; k < sizeof unknown / sizeof unknown[0]; k++) {
+        int as_act = bp_act_parse(unknown[k]), as_loss = bp_loss_parse(unknown[k]);
+        /* softmax_ce is a loss, not an activation. */
+        CHECK(as_act == -1);
+        CHECK(as_loss == (strcmp(unknown[k], "softmax_ce") == 0 ? BP_LOSS_SOFTMAX_CE : -1));
+    }
+    CHECK(bp_loss_parse("sigmoid") == -1);
+    CHECK_STR(bp_act_name(BP_ACT_COUNT), "?");
+    CHECK_STR(bp_loss_name(BP_LOSS_COUNT), "?");
+}
+
+int main(void) {
+    test_names();
+    test_activations();
+    test_losses();
+    test_loss_gradients();
+    test_dense_reference();
+    test_gradients();
+    return check_report("test_ops");
+}
