@@ -1,0 +1,261 @@
+/* save.c: network files (the format is in bp_save.h).
+ *
+ * Bytes are written and read one by one with shifts, never by copying
+ * structs, so a file is the same on every machine whatever its byte order
+ * or padding. Decoding checks every size against the length before reading
+ * and against limits before allocating, since a network file may come from
+ * anywhere: a corrupt one must give a message, never a crash or a huge
+ * allocation. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <zlib.h>
+
+#include "bp_save.h"
+
+static const unsigned char MAGIC[8] = {0x89, 'B', 'P', 'N', '\r', '\n', 0x1a, '\n'};
+#define HEADER 24
+#define LAYER 16
+#define MAX_WIDTH (1u << 24)
+#define MAX_LAYERS 4096u
+#define MAX_FILE ((size_t)1 << 34)
+
+static void put32(unsigned char *p, uint32_t v) {
+    for (int k = 0; k < 4; k++) p[k] = (unsigned char)(v >> (8 * k));
+}
+static void put64(unsigned char *p, uint64_t v) {
+    for (int k = 0; k < 8; k++) p[k] = (unsigned char)(v >> (8 * k));
+}
+static uint32_t get32(const unsigned char *p) {
+    uint32_t v = 0;
+    for (int k = 0; k < 4; k++) v |= (uint32_t)p[k] << (8 * k);
+    return v;
+}
+static uint64_t get64(const unsigned char *p) {
+    uint64_t v = 0;
+    for (int k = 0; k < 8; k++) v |= (uint64_t)p[k] << (8 * k);
+    return v;
+}
+static void put_double(unsigned char *p, double d) {
+    uint64_t v;
+    memcpy(&v, &d, 8);
+    put64(p, v);
+}
+static double get_double(const unsigned char *p) {
+    uint64_t v = get64(p);
+    double d;
+    memcpy(&d, &v, 8);
+    return d;
+}
+static void put_float(unsigned char *p, float f) {
+    uint32_t v;
+    memcpy(&v, &f, 4);
+    put32(p, v);
+}
+static float get_float(const unsigned char *p) {
+    uint32_t v = get32(p);
+    float f;
+    memcpy(&f, &v, 4);
+    return f;
+}
+
+/* zlib's crc32 takes a uInt length: feed it in pieces. */
+static uint32_t crc_of(const unsigned char *p, size_t n) {
+    uLong crc = crc32(0L, Z_NULL, 0);
+    while (n > 0) {
+        uInt piece = n > (1u << 30) ? (1u << 30) : (uInt)n;
+        crc = crc32(crc, p, piece);
+        p += piece;
+        n -= piece;
+    }
+    return (uint32_t)crc;
+}
+
+int bp_net_encode(const bp_net *net, unsigned char **out, size_t *len, bp_err *e) {
+    size_t N = bp_net_param_count(net), s = net->dtype == BP_F32 ? 4 : 8;
+    size_t total = HEADER + LAYER * (size_t)net->n_layers + N * s + 4;
+    unsigned char *buf = bp_malloc(total);
+    double *params = bp_malloc(sizeof(double) * (N ? N : 1));
+    if (!buf || !params) {
+        bp_free(buf);
+        bp_free(params);
+        return bp_err_set(e, "out of memory for a network file of %zu bytes", total);
+    }
+    memcpy(buf, MAGIC, 8);
+    put32(buf + 8, BP_SAVE_VERSION);
+    put32(buf + 12, net->dtype == BP_F32 ? 32 : 64);
+    put32(buf + 16, (uint32_t)net->inputs);
+    put32(buf + 20, (uint32_t)net->n_layers);
+    unsigned char *p = buf + HEADER;
+    for (int l = 0; l < net->n_layers; l++, p += LAYER) {
+        put32(p, (uint32_t)net->layers[l].O);
+        put32(p + 4, (uint32_t)net->layers[l].act);
+        put_double(p + 8, net->layers[l].alpha);
+    }
+    /* A float32 network's values are floats already: converting them to
+     * double and back is exact. */
+    bp_net_params_get(net, params);
+    for (size_t k = 0; k < N; k++, p += s) {
+        if (s == 4) put_float(p, (float)params[k]);
+        else put_double(p, params[k]);
+    }
+    put32(p, crc_of(buf, total - 4));
+    bp_free(params);
+    *out = buf;
+    *len = total;
+    return 0;
+}
+
+bp_net *bp_net_decode(const unsigned char *buf, size_t len, const char *name,
+                      bp_err *e) {
+    if (len < HEADER || memcmp(buf, MAGIC, 8) != 0) {
+        bp_err_set(e, "%s: not a backprop network file", name);
+        return NULL;
+    }
+    uint32_t version = get32(buf + 8), bits = get32(buf + 12);
+    uint32_t inputs = get32(buf + 16), L = get32(buf + 20);
+    if (version > BP_SAVE_VERSION) {
+        bp_err_set(e, "%s: network file version %u is newer than this backprop "
+                   "reads (%d); upgrade backprop", name, version, BP_SAVE_VERSION);
+        return NULL;
+    }
+    if (version == 0 || (bits != 64 && bits != 32) || inputs < 1 || inputs > MAX_WIDTH ||
+        L < 1 || L > MAX_LAYERS) {
+        bp_err_set(e, "%s: corrupt header (version %u, dtype %u, %u inputs, %u layers)",
+                   name, version, bits, inputs, L);
+        return NULL;
+    }
+    if (len < HEADER + (size_t)LAYER * L) {
+        bp_err_set(e, "%s: truncated: %zu bytes, the layers alone need %zu", name, len,
+                   HEADER + (size_t)LAYER * L);
+        return NULL;
+    }
+    /* The parameter count, from sizes already bounded: no overflow. */
+    size_t N = 0, I = inputs, s = bits / 8;
+    for (uint32_t l = 0; l < L; l++) {
+        uint32_t O = get32(buf + HEADER + LAYER * l);
+        if (O < 1 || O > MAX_WIDTH) {
+            bp_err_set(e, "%s: corrupt: layer %u has %u outputs", name, l + 1, O);
+            return NULL;
+        }
+        N += (size_t)O * (I + 1);
+        if (N * s > MAX_FILE) {
+            bp_err_set(e, "%s: corrupt: more than %zu bytes of parameters", name, MAX_FILE);
+            return NULL;
+        }
+        I = O;
+    }
+    size_t want = HEADER + (size_t)LAYER * L + N * s + 4;
+    if (len < want) {
+        bp_err_set(e, "%s: truncated: %zu bytes, the network needs %zu", name, len, want);
+        return NULL;
+    }
+    if (len > want) {
+        bp_err_set(e, "%s: %zu bytes after the end of the network", name, len - want);
+        return NULL;
+    }
+    if (crc_of(buf, want - 4) != get32(buf + want - 4)) {
+        bp_err_set(e, "%s: corrupt: checksum mismatch", name);
+        return NULL;
+    }
+    bp_err sub;
+    bp_net *net = bp_net_new_dtype((int)inputs, bits == 32 ? BP_F32 : BP_F64, &sub);
+    double *params = bp_malloc(sizeof(double) * (N ? N : 1));
+    if (!net || !params) goto fail;
+    for (uint32_t l = 0; l < L; l++) {
+        const unsigned char *p = buf + HEADER + LAYER * l;
+        uint32_t act = get32(p + 4);
+        if (act >= BP_ACT_COUNT) {
+            bp_err_set(&sub, "corrupt: layer %u has activation code %u", l + 1, act);
+            goto fail;
+        }
+        if (bp_net_add(net, (int)get32(p), (bp_act)act, get_double(p + 8), &sub)) goto fail;
+    }
+    const unsigned char *p = buf + HEADER + (size_t)LAYER * L;
+    for (size_t k = 0; k < N; k++, p += s)
+        params[k] = s == 4 ? (double)get_float(p) : get_double(p);
+    bp_net_params_set(net, params);
+    bp_free(params);
+    return net;
+fail:
+    bp_err_set(e, "%s: %s", name, sub.msg);
+    bp_free(params);
+    bp_net_free(net);
+    return NULL;
+}
+
+int bp_net_save(const bp_net *net, const char *path, bp_err *e) {
+    unsigned char *buf;
+    size_t len;
+    if (bp_net_encode(net, &buf, &len, e)) return -1;
+    size_t plen = strlen(path);
+    char *tmp = bp_malloc(plen + 16);
+    if (!tmp) {
+        bp_free(buf);
+        return bp_err_set(e, "out of memory");
+    }
+    snprintf(tmp, plen + 16, "%s.tmp%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "wb");
+    int rc = 0;
+    if (!f) {
+        rc = bp_err_set(e, "cannot write %s: %s", path, strerror(errno));
+    } else {
+        int bad = fwrite(buf, 1, len, f) != len || fflush(f) != 0 || fsync(fileno(f)) != 0;
+        int err = errno;
+        if (fclose(f) != 0 && !bad) {
+            bad = 1;
+            err = errno;
+        }
+        if (bad || rename(tmp, path) != 0) {
+            if (!bad) err = errno;
+            remove(tmp);
+            rc = bp_err_set(e, "cannot write %s: %s", path, strerror(err));
+        }
+    }
+    bp_free(tmp);
+    bp_free(buf);
+    return rc;
+}
+
+bp_net *bp_net_load(const char *path, bp_err *e) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        bp_err_set(e, "cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    unsigned char *buf = NULL;
+    size_t len = 0, cap = 0;
+    bp_net *net = NULL;
+    for (;;) {
+        if (len == cap) {
+            if (cap >= MAX_FILE) {
+                bp_err_set(e, "%s: too large for a network file", path);
+                goto done;
+            }
+            cap = cap ? cap * 2 : 65536;
+            unsigned char *grown = bp_realloc(buf, cap);
+            if (!grown) {
+                bp_err_set(e, "%s: out of memory", path);
+                goto done;
+            }
+            buf = grown;
+        }
+        size_t n = fread(buf + len, 1, cap - len, f);
+        len += n;
+        if (n == 0) break;
+    }
+    if (ferror(f)) {
+        bp_err_set(e, "cannot read %s: %s", path, strerror(errno));
+        goto done;
+    }
+    net = bp_net_decode(buf, len, path, e);
+done:
+    fclose(f);
+    bp_free(buf);
+    return net;
+}
