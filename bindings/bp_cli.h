@@ -42,6 +42,16 @@ int bp_cli_query(const char *db, int argc, char **argv, FILE *out, FILE *err);
 int bp_cli_rm(const char *db, int argc, char **argv, FILE *out, FILE *err);
 int bp_cli_export(const char *db, int argc, char **argv, FILE *out, FILE *err);
 
+/* sweep show [ID] [--csv] (`backprop sweep show`): without ID, every sweep,
+ * newest first (id, name, status, strategy, trials done, objective, best,
+ * start). With ID, the sweep's record, then its trials (sweep_trials: one
+ * row per trial) ranked by the objective, best first, each with its swept
+ * parameters, seed and duration (trials not completed come last, unranked),
+ * then for each parameter and value the number of completed trials and the
+ * best and mean objective (sweep_param_stats). --csv prints the trials
+ * table alone, numbers exact. */
+int bp_cli_sweep_show(const char *db, int argc, char **argv, FILE *out, FILE *err);
+
 /* Runs command cmd ("runs", "show", "query", "rm" or "export") as above.
  * Returns -1, printing nothing, when cmd is none of them. */
 int bp_cli_main(const char *cmd, const char *db, int argc, char **argv, FILE *out,

@@ -48,7 +48,8 @@ void bp_sweep_spec_free(bp_sweep_spec *s);
  * one of the forms of bp_sweep_kind. Returns -1, adding nothing, with a
  * message naming the argument: an empty list or value, an unknown
  * distribution, a bound that is not a number, LO > HI, LO <= 0 for
- * loguniform, non-integer bounds for int, or a key given twice. */
+ * loguniform, non-integer bounds for int, a key given twice, or a space
+ * anywhere (so that the canonical line below splits back into arguments). */
 int bp_sweep_spec_add(bp_sweep_spec *s, const char *arg, bp_err *e);
 
 /* Whether the specification is complete: a random search (trials > 0)
@@ -78,5 +79,10 @@ uint64_t bp_sweep_trial_seed(uint64_t sweep_seed, int n, char *const *kv);
  * --trials 30 --seed 7"), to store and show; malloc'd, NULL if out of
  * memory. */
 char *bp_sweep_spec_text(const bp_sweep_spec *s);
+
+/* The specification a canonical line describes (a sweep's stored spec, for
+ * --resume), checked by bp_sweep_spec_check. NULL, with a message, when the
+ * line is not one. Free with bp_sweep_spec_free. */
+bp_sweep_spec *bp_sweep_spec_parse(const char *text, bp_err *e);
 
 #endif

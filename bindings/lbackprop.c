@@ -1549,6 +1549,7 @@ int luaopen_backprop(lua_State *L) {
     lua_pushvalue(L, -2);
     luaL_setfuncs(L, funcs, 1);
     bp_lua_open_data(L);
+    bp_lua_open_sweep(L);
     lua_pushliteral(L, BP_VERSION);
     lua_setfield(L, -2, "version");
     return 1;

@@ -89,4 +89,5 @@ int bp_lua_log_metric(lua_State *L, const char *name, int64_t step, double v);
 int bp_lua_diverge(lua_State *L, const char *name, double v, int64_t step);
 
 void bp_lua_open_data(lua_State *L); /* ldata.c: data sets, net:fit; module table on top */
+void bp_lua_open_sweep(lua_State *L); /* lsweep.c: bp.report, bp.sweep; module table on top */
 #endif

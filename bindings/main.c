@@ -6,11 +6,13 @@
  * "backprop: message" on stderr and EXIT_FAILURE, never as a crash. A SIGINT
  * or SIGTERM only sets a hook (as lua.c does) that raises "interrupted" at
  * the script's next instruction, so the run is closed from ordinary code. */
+#define _XOPEN_SOURCE 700 /* readlink */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -19,6 +21,7 @@
 #include "bp_cli.h"
 #include "bp_lua.h"
 #include "bp_runlog.h"
+#include "bp_sweeprun.h"
 
 static const char *progname = "backprop";
 
@@ -32,6 +35,18 @@ static void usage(FILE *f) {
         "      through bp.param(key, default)\n"
         "  backprop lua FILE [args ...]\n"
         "      run a plain Lua file with the backprop module (nothing is recorded)\n"
+        "\n"
+        "sweeps (each trial a run of its own; README.md has the details):\n"
+        "  backprop sweep [--db PATH] [--name NAME] [-j N] [--trials N] [--seed S]\n"
+        "                 [--objective [min:|max:]METRIC] [--prune median[:K]|halving[:S[:ETA]]]\n"
+        "                 [--spec FILE.lua] [-v] SCRIPT key=SPEC ...\n"
+        "      SPEC: a,b,c (grid), uniform:LO:HI, loguniform:LO:HI, int:LO:HI or choice:a,b,c\n"
+        "      (random search, with --trials N)\n"
+        "  backprop sweep --resume ID [--db PATH] [-j N]\n"
+        "  backprop sweep show [ID] [--csv] [--db PATH]\n"
+        "  backprop sweep --plan [--shard-db PATTERN] [--shards N] [options] SCRIPT key=SPEC ...\n"
+        "  backprop sweep --trial I [options] SCRIPT key=SPEC ...\n"
+        "  backprop merge OUT.db IN.db ...\n"
         "\n"
         "the run log (--db PATH, else $BACKPROP_DB, else results/runs.db):\n");
     bp_cli_usage(f);
@@ -147,7 +162,7 @@ static void report(lua_State *L) {
 /* Commands                                                                  */
 
 typedef struct opts {
-    const char *seed, *name, *db;
+    const char *seed, *name, *db, *sweep, *trial;
 } opts;
 
 static uint64_t parse_seed(lua_State *L, const char *s) {
@@ -206,7 +221,10 @@ static void run_recorded(lua_State *L, run_ctx *r, const char *script) {
         if (lua_getfield(L, LUA_REGISTRYINDEX, "backprop.traceback") == LUA_TSTRING)
             tb = lua_tostring(L, -1);
         lua_pop(L, 1);
-        outcome = interrupted ? "interrupted" : bp_lua_diverged(L) ? "diverged" : "failed";
+        outcome = interrupted            ? "interrupted"
+                : bp_lua_sweep_pruned(L) ? "pruned"
+                : bp_lua_diverged(L)     ? "diverged"
+                                         : "failed";
     }
     bp_err e;
     if (bp_runlog_end(r->log, r->id, outcome, msg, tb, &e)) {
@@ -227,7 +245,9 @@ static int cmd_run(lua_State *L, int argc, char **argv) {
         if (argv[i][0] == '-' && argv[i][1] == '-') {
             const char **slot = !strcmp(argv[i], "--seed") ? &o.seed
                               : !strcmp(argv[i], "--name") ? &o.name
-                              : !strcmp(argv[i], "--db") ? &o.db : NULL;
+                              : !strcmp(argv[i], "--db") ? &o.db
+                              : !strcmp(argv[i], "--sweep") ? &o.sweep
+                              : !strcmp(argv[i], "--trial") ? &o.trial : NULL;
             if (!slot) return luaL_error(L, "run: unknown option '%s' (see backprop --help)", argv[i]);
             if (i + 1 >= argc) return luaL_error(L, "run: option '%s' needs a value", argv[i]);
             *slot = argv[++i];
@@ -240,6 +260,12 @@ static int cmd_run(lua_State *L, int argc, char **argv) {
     if (!script) return luaL_error(L, "run: no script given (usage: backprop run SCRIPT [key=value ...])");
     if (bp_lua_set_params(L, npairs, pairs)) return lua_error(L);
     uint64_t seed = o.seed ? parse_seed(L, o.seed) : 1;
+    /* --sweep ID --trial I: how `backprop sweep` starts a trial. */
+    int64_t sweep = 0, trial = 0;
+    if (!o.sweep != !o.trial) return luaL_error(L, "run: --sweep and --trial go together");
+    if (o.sweep && ((sweep = (int64_t)parse_seed(L, o.sweep)) < 1))
+        return luaL_error(L, "run: bad --sweep '%s'", o.sweep);
+    if (o.trial) trial = (int64_t)parse_seed(L, o.trial);
     size_t len;
     const char *text = push_file(L, script, &len);
 
@@ -264,9 +290,13 @@ static int cmd_run(lua_State *L, int argc, char **argv) {
     luaL_pushresult(&cmd);
     bp_run_info info = {.name = o.name, .script_path = script, .script_text = text,
                         .command = lua_tostring(L, -1), .has_seed = 1,
-                        .seed = (int64_t)seed};
+                        .seed = (int64_t)seed, .sweep_id = sweep, .trial = trial};
     if ((r->id = bp_runlog_begin(r->log, &info, &e)) < 0) return luaL_error(L, "%s", e.msg);
     bp_lua_attach_run(L, r->log, r->id, seed);
+    if (sweep && bp_lua_sweep_attach(L, r->log, sweep, trial, &e)) {
+        bp_runlog_end(r->log, r->id, "failed", e.msg, NULL, NULL);
+        return luaL_error(L, "%s", e.msg);
+    }
 
     lua_createtable(L, 0, 1);
     lua_pushstring(L, script);
@@ -281,6 +311,55 @@ static int cmd_run(lua_State *L, int argc, char **argv) {
     run_recorded(L, r, script);
     bp_runlog_close(r->log);
     r->log = NULL;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Sweeps                                                                    */
+
+static int exit_code; /* of a command that prints its own errors */
+
+/* The backprop executable, for the trials' processes: this very program. */
+static const char *self_exe(const char *argv0) {
+    static char path[4096];
+    ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
+    if (n <= 0) return argv0;
+    path[n] = '\0';
+    return path;
+}
+
+/* backprop sweep ...: a sweep written in Lua (--spec FILE) becomes the
+ * arguments it stands for, placed before the command line's, so that the
+ * command line's options win. */
+static int cmd_sweep(lua_State *L, int argc, char **argv) {
+    int n = 0;
+    char **args = lua_newuserdatauv(L, sizeof(char *) * (size_t)(argc + 1), 0);
+    const char *spec = NULL;
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--spec")) {
+            if (i + 1 >= argc) return luaL_error(L, "sweep: option '--spec' needs a value");
+            spec = argv[++i];
+        } else if (!strncmp(argv[i], "--spec=", 7)) {
+            spec = argv[i] + 7;
+        } else {
+            args[n++] = argv[i];
+        }
+    }
+    if (spec) {
+        bp_lua_sweep_file(L, spec);
+        int list = lua_gettop(L);
+        int m = (int)lua_rawlen(L, list);
+        char **all = lua_newuserdatauv(L, sizeof(char *) * (size_t)(m + n + 1), 0);
+        for (int k = 0; k < m; k++) {
+            lua_rawgeti(L, list, k + 1);
+            all[k] = (char *)lua_tostring(L, -1); /* anchored in the list */
+            lua_pop(L, 1);
+        }
+        memcpy(all + m, args, sizeof(char *) * (size_t)n);
+        args = all, n += m;
+    }
+    bp_sweep_host h = {.exe = self_exe(argv[0]), .argv0 = argv[0], .out = stdout, .err = stderr};
+    exit_code = bp_sweep_main(n, args, &h);
     return 0;
 }
 
@@ -304,6 +383,7 @@ static int pmain(lua_State *L) {
     const char *cmd = argv[1];
     if (!strcmp(cmd, "run")) return cmd_run(L, argc, argv);
     if (!strcmp(cmd, "lua")) return cmd_lua(L, argc, argv);
+    if (!strcmp(cmd, "sweep")) return cmd_sweep(L, argc, argv);
     return luaL_error(L, "unknown command '%s' (see backprop --help)", cmd);
 }
 
@@ -320,6 +400,8 @@ int main(int argc, char **argv) {
     /* The database commands need no Lua. */
     int rc = bp_cli_main(argv[1], NULL, argc - 2, argv + 2, stdout, stderr);
     if (rc >= 0) return rc ? EXIT_FAILURE : EXIT_SUCCESS;
+    if (!strcmp(argv[1], "merge"))
+        return bp_merge_main(argc - 2, argv + 2, stdout, stderr) ? EXIT_FAILURE : EXIT_SUCCESS;
     lua_State *L = luaL_newstate();
     if (!L) {
         fprintf(stderr, "%s: cannot create Lua state: not enough memory\n", progname);
@@ -331,6 +413,6 @@ int main(int argc, char **argv) {
     int status = docall(L, 2, 0);
     if (status != LUA_OK) report(L);
     lua_close(L);
-    if (status == LUA_OK) return EXIT_SUCCESS;
+    if (status == LUA_OK) return exit_code;
     return interrupted ? 128 + interrupted : EXIT_FAILURE;
 }

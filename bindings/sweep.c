@@ -5,6 +5,7 @@
  * written in mixed radix; random trials draw from a generator seeded by
  * mixing the sweep's seed with the index. That is what lets a killed sweep
  * resume, and two machines each run half of one, with identical results. */
+#define _XOPEN_SOURCE 700 /* strtok_r, strdup */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -89,6 +90,9 @@ int bp_sweep_spec_add(bp_sweep_spec *s, const char *arg, bp_err *e) {
     const char *eq = strchr(arg, '=');
     if (!eq || eq == arg)
         return bp_err_set(e, "sweep parameter '%s': expected key=values", arg);
+    if (arg[strcspn(arg, " \t\n\r")])
+        return bp_err_set(e, "sweep parameter '%s': spaces are not allowed in a sweep's keys"
+                          " or values", arg);
     bp_sweep_param p = {0};
     size_t klen = (size_t)(eq - arg);
     for (int k = 0; k < s->n; k++)
@@ -160,23 +164,28 @@ const char *bp_sweep_strategy(const bp_sweep_spec *s) {
     return s->trials > 0 ? "random" : "grid";
 }
 
-/* Draws one value of p as the string a user would type. Reals keep 6
- * significant digits: the string is the value the trial gets, so nothing
- * is lost by rounding it, and it reads well in tables. */
-static int draw(char *out, size_t size, const bp_sweep_param *p, bp_rng *r) {
+/* Draws one value of p as the string a user would type: a number written
+ * into out, or one of p's own values, returned whole (a list value can be
+ * longer than out). Reals keep 6 significant digits: the string is the
+ * value the trial gets, so nothing is lost by rounding it, and it reads
+ * well in tables. */
+static const char *draw(char *out, size_t size, const bp_sweep_param *p, bp_rng *r) {
     double u = bp_rng_uniform(r);
     switch (p->kind) {
     case BP_SWEEP_UNIFORM:
-        return snprintf(out, size, "%.6g", p->lo + (p->hi - p->lo) * u);
+        snprintf(out, size, "%.6g", p->lo + (p->hi - p->lo) * u);
+        return out;
     case BP_SWEEP_LOGUNIFORM:
-        return snprintf(out, size, "%.6g", exp(log(p->lo) + (log(p->hi) - log(p->lo)) * u));
+        snprintf(out, size, "%.6g", exp(log(p->lo) + (log(p->hi) - log(p->lo)) * u));
+        return out;
     case BP_SWEEP_INT: {
         uint64_t span = (uint64_t)(p->hi - p->lo) + 1;
         (void)u;
-        return snprintf(out, size, "%.0f", p->lo + (double)bp_rng_below(r, span));
+        snprintf(out, size, "%.0f", p->lo + (double)bp_rng_below(r, span));
+        return out;
     }
     default:
-        return snprintf(out, size, "%s", p->values[bp_rng_below(r, (uint64_t)p->n)]);
+        return p->values[bp_rng_below(r, (uint64_t)p->n)];
     }
 }
 
@@ -205,8 +214,7 @@ int bp_sweep_trial(const bp_sweep_spec *s, int64_t i, char **kv, bp_err *e) {
     }
     for (int k = 0; k < s->n && s->trials > 0; k++) {
         char value[64];
-        draw(value, sizeof value, &s->params[k], &r);
-        kv[k] = join_kv(s->params[k].key, value);
+        kv[k] = join_kv(s->params[k].key, draw(value, sizeof value, &s->params[k], &r));
     }
     for (int k = 0; k < s->n; k++)
         if (!kv[k]) {
@@ -263,4 +271,45 @@ char *bp_sweep_spec_text(const bp_sweep_spec *s) {
     if (s->trials > 0) w += sprintf(w, " --trials %lld", (long long)s->trials);
     sprintf(w, " --seed %llu", (unsigned long long)s->seed);
     return out;
+}
+
+bp_sweep_spec *bp_sweep_spec_parse(const char *text, bp_err *e) {
+    bp_sweep_spec *s = bp_sweep_spec_new();
+    char *copy = strdup(text ? text : "");
+    if (!s || !copy) {
+        bp_sweep_spec_free(s);
+        free(copy);
+        bp_err_set(e, "out of memory");
+        return NULL;
+    }
+    /* Words are separated by single spaces; no key or value holds one. */
+    int bad = 0, seeded = 0;
+    char *save = NULL;
+    for (char *w = strtok_r(copy, " ", &save); w && !bad; w = strtok_r(NULL, " ", &save)) {
+        if (!strcmp(w, "--trials") || !strcmp(w, "--seed")) {
+            char *v = strtok_r(NULL, " ", &save), *end;
+            errno = 0;
+            unsigned long long n = v ? strtoull(v, &end, 10) : 0;
+            if (!v || *end || errno || *v == '-' || n > INT64_MAX) {
+                bad = bp_err_set(e, "bad sweep specification '%s': %s needs a number", text, w);
+            } else if (w[2] == 't') {
+                s->trials = (int64_t)n;
+                bad = n < 1 ? bp_err_set(e, "bad sweep specification '%s': --trials must be"
+                                            " >= 1", text) : 0;
+            } else {
+                s->seed = (uint64_t)n;
+                seeded = 1;
+            }
+        } else {
+            bad = bp_sweep_spec_add(s, w, e);
+        }
+    }
+    free(copy);
+    if (!bad && !seeded) bad = bp_err_set(e, "bad sweep specification '%s': no --seed", text);
+    if (!bad) bad = bp_sweep_spec_check(s, e);
+    if (bad) {
+        bp_sweep_spec_free(s);
+        return NULL;
+    }
+    return s;
 }

@@ -142,6 +142,8 @@ static void test_bad_specifications(void) {
                                           "needs a lower bound > 0");
     expect_add_error("h=int:1.5:4", "sweep parameter 'h=int:1.5:4': int needs integer bounds");
     expect_add_error("a=choice:", "sweep parameter 'a=choice:': empty list of values");
+    expect_add_error("a=x y,z", "sweep parameter 'a=x y,z': spaces are not allowed in a"
+                                " sweep's keys or values");
 
     bp_sweep_spec *s = bp_sweep_spec_new();
     bp_err e;
@@ -156,10 +158,51 @@ static void test_bad_specifications(void) {
     bp_sweep_spec_free(s);
 }
 
+/* The canonical line reads back as the same specification: the same line,
+ * the same trials (a resumed sweep reads its specification from it). */
+static void test_text_round_trip(void) {
+    const char *grid[] = {"lr=0.001,0.01,0.1", "hidden=2,4"};
+    const char *rnd[] = {"lr=loguniform:1e-4:0.1", "h=int:2:16", "act=choice:relu,tanh",
+                         "d=uniform:0:0.3"};
+    bp_sweep_spec *specs[2] = {spec_of(grid, 2, 0, 5), spec_of(rnd, 4, 12, 99)};
+    for (int k = 0; k < 2; k++) {
+        bp_err e;
+        char *text = bp_sweep_spec_text(specs[k]);
+        bp_sweep_spec *back = bp_sweep_spec_parse(text, &e);
+        CHECK(back != NULL);
+        if (!back) {
+            fprintf(stderr, "  %s\n", e.msg);
+            free(text);
+            continue;
+        }
+        char *again = bp_sweep_spec_text(back);
+        CHECK_STR(again, text);
+        CHECK(bp_sweep_count(back) == bp_sweep_count(specs[k]));
+        for (int64_t i = 0; i < bp_sweep_count(back); i++) {
+            char a[128], b[128];
+            trial_line(specs[k], i, a, sizeof a);
+            trial_line(back, i, b, sizeof b);
+            CHECK_STR(b, a);
+        }
+        free(text);
+        free(again);
+        bp_sweep_spec_free(back);
+        bp_sweep_spec_free(specs[k]);
+    }
+    bp_err e;
+    CHECK(bp_sweep_spec_parse("lr=0.1,0.2", &e) == NULL);
+    CHECK_STR(e.msg, "bad sweep specification 'lr=0.1,0.2': no --seed");
+    CHECK(bp_sweep_spec_parse("lr=0.1 --seed x", &e) == NULL);
+    CHECK_STR(e.msg, "bad sweep specification 'lr=0.1 --seed x': --seed needs a number");
+    CHECK(bp_sweep_spec_parse("lr=int:1:4 --seed 1", &e) == NULL);
+    CHECK_STR(e.msg, "sweep parameter 'lr' is a distribution: random search needs --trials N");
+}
+
 int main(void) {
     test_grid_covers_every_combination_once();
     test_random_is_reproducible();
     test_trial_seed();
     test_bad_specifications();
+    test_text_round_trip();
     return check_report("test_sweep");
 }

@@ -1,0 +1,247 @@
+/* lsweep.c: the Lua side of sweeps: bp.report, bp.sweep, and sweep files.
+ *
+ * A trial is an ordinary `backprop run` that the host has told which sweep
+ * and trial it is (bp_lua_sweep_attach). The script learns nothing else: it
+ * reads its parameters with bp.param as always, and reports its objective
+ * with bp.report(value, step) as it goes, which logs the value under the
+ * sweep's objective metric and, when the sweep prunes, asks the other
+ * trials' values (bp_sweep_prune_check) whether to go on. A pruned trial is
+ * stopped by an error the script does not need to handle: the host sees
+ * the flag set here and records the run as 'pruned', not 'failed'.
+ *
+ * The trial's state is a userdata in the registry, not in the module's
+ * state (lbackprop.h), so that the module knows nothing of sweeps. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "bp_sweeprun.h"
+#include "lbackprop.h"
+
+#define TRIAL_KEY "backprop.sweep_trial"
+
+typedef struct trial {
+    bp_sweep_info info;
+    int64_t trial;
+    int64_t prev_step; /* of the last report, -1 before the first */
+    double best;       /* the best value reported so far */
+    int have_best;
+    int pruned;
+} trial;
+
+static trial *get_trial(lua_State *L) {
+    lua_getfield(L, LUA_REGISTRYINDEX, TRIAL_KEY);
+    trial *t = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return t;
+}
+
+int bp_lua_sweep_attach(lua_State *L, bp_runlog *log, int64_t sweep, int64_t index, bp_err *e) {
+    bp_sweep_info info;
+    if (bp_sweep_info_load(log, sweep, &info, e)) return -1;
+    trial *t = lua_newuserdatauv(L, sizeof *t, 0);
+    memset(t, 0, sizeof *t);
+    t->info = info;
+    t->trial = index;
+    t->prev_step = -1;
+    lua_setfield(L, LUA_REGISTRYINDEX, TRIAL_KEY);
+    return 0;
+}
+
+int bp_lua_sweep_pruned(lua_State *L) {
+    trial *t = get_trial(L);
+    return t ? t->pruned : 0;
+}
+
+/* bp.report(value [, step]) -> true (false outside `backprop run`): logs the
+ * objective (in a sweep, under its metric's name; else as "objective") at
+ * step (default: the training steps taken so far). A NaN or infinite value
+ * ends the run as diverged; a value the sweep's pruning rule judges poor
+ * ends it as pruned. */
+static int l_report(lua_State *L) {
+    double v = luaL_checknumber(L, 1);
+    state *st = STATE(L);
+    int64_t step = st->step;
+    if (!lua_isnoneornil(L, 2)) {
+        int isint;
+        step = (int64_t)lua_tointegerx(L, 2, &isint);
+        if (!isint) return luaL_typeerror(L, 2, "integer step");
+    }
+    trial *t = get_trial(L);
+    const char *name = t ? t->info.objective.metric : "objective";
+    bp_err e;
+    if (st->log && bp_runlog_metric(st->log, st->run, name, step, v, &e))
+        return luaL_error(L, "%s", e.msg);
+    if (!isfinite(v)) return bp_lua_diverge(L, name, v, step);
+    if (!t) {
+        lua_pushboolean(L, st->log != NULL);
+        return 1;
+    }
+    if (!t->have_best || (t->info.objective.maximize ? v > t->best : v < t->best))
+        t->best = v, t->have_best = 1;
+    int64_t prev = t->prev_step;
+    if (step > t->prev_step) t->prev_step = step;
+    if (st->log && t->info.prune.rule != BP_PRUNE_NONE) {
+        char why[BP_ERR_MAX];
+        int r = bp_sweep_prune_check(st->log, &t->info, t->trial, prev, step, v, t->best, why,
+                                     sizeof why, &e);
+        if (r < 0) return luaL_error(L, "%s", e.msg);
+        if (r > 0) {
+            t->pruned = 1;
+            lua_pushstring(L, why); /* no position: it is not the script's error */
+            return lua_error(L);
+        }
+    }
+    lua_pushboolean(L, st->log != NULL);
+    return 1;
+}
+
+/* bp.sweep() -> {id =, trial =, objective =, direction = "min"|"max",
+ * prune = "median:3"|...|nil} for a sweep's trial, else nil. */
+static int l_sweep(lua_State *L) {
+    trial *t = get_trial(L);
+    if (!t) {
+        lua_pushnil(L);
+        return 1;
+    }
+    lua_createtable(L, 0, 5);
+    lua_pushinteger(L, (lua_Integer)t->info.id);
+    lua_setfield(L, -2, "id");
+    lua_pushinteger(L, (lua_Integer)t->trial);
+    lua_setfield(L, -2, "trial");
+    lua_pushstring(L, t->info.objective.metric);
+    lua_setfield(L, -2, "objective");
+    lua_pushstring(L, t->info.objective.maximize ? "max" : "min");
+    lua_setfield(L, -2, "direction");
+    char prune[48];
+    bp_prune_text(&t->info.prune, prune, sizeof prune);
+    if (prune[0]) {
+        lua_pushstring(L, prune);
+        lua_setfield(L, -2, "prune");
+    }
+    return 1;
+}
+
+static const luaL_Reg funcs[] = {{"report", l_report}, {"sweep", l_sweep}, {NULL, NULL}};
+
+void bp_lua_open_sweep(lua_State *L) {
+    lua_getfield(L, LUA_REGISTRYINDEX, "backprop.state");
+    luaL_setfuncs(L, funcs, 1); /* into the module table, below the state */
+}
+
+/* ------------------------------------------------------------------------ */
+/* Sweep files                                                               */
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Appends the string at the top of the stack to the list at index list. */
+static void append(lua_State *L, int list) {
+    lua_rawseti(L, list, (lua_Integer)lua_rawlen(L, list) + 1);
+}
+
+/* One parameter's SPEC: a string as written, a number, or a list of values
+ * joined with commas (a grid's values, in order). */
+static void push_spec(lua_State *L, const char *path, const char *key, int v) {
+    if (lua_type(L, v) == LUA_TSTRING || lua_type(L, v) == LUA_TNUMBER) {
+        lua_pushstring(L, lua_tostring(L, v));
+        return;
+    }
+    if (lua_type(L, v) != LUA_TTABLE || lua_rawlen(L, v) == 0)
+        luaL_error(L, "%s: params.%s must be a string (\"loguniform:1e-4:1e-1\") or a"
+                      " non-empty list of values", path, key);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (lua_Integer k = 1; k <= (lua_Integer)lua_rawlen(L, v); k++) {
+        int t = lua_rawgeti(L, v, k);
+        if (t != LUA_TNUMBER && t != LUA_TSTRING && t != LUA_TBOOLEAN)
+            luaL_error(L, "%s: params.%s[%d] is a %s, not a value", path, key, (int)k,
+                       lua_typename(L, t));
+        size_t len;
+        const char *s = luaL_tolstring(L, -1, &len);
+        lua_remove(L, -2);
+        if (k > 1) luaL_addchar(&b, ',');
+        luaL_addvalue(&b);
+        (void)s;
+    }
+    luaL_pushresult(&b);
+}
+
+int bp_lua_sweep_file(lua_State *L, const char *path) {
+    static const char *const fields[] = {"script", "params", "trials", "seed", "objective",
+                                         "prune", "name", NULL};
+    static const char *const options[] = {"trials", "seed", "objective", "prune", "name", NULL};
+    if (luaL_loadfile(L, path) != LUA_OK) return lua_error(L);
+    lua_call(L, 0, 1);
+    if (!lua_istable(L, -1))
+        return luaL_error(L, "%s: a sweep file returns a table {script = ..., params = {...}}",
+                          path);
+    int spec = lua_gettop(L);
+    lua_pushnil(L);
+    while (lua_next(L, spec)) {
+        lua_pop(L, 1);
+        int known = 0;
+        for (int k = 0; fields[k] && lua_type(L, -1) == LUA_TSTRING; k++)
+            known |= !strcmp(lua_tostring(L, -1), fields[k]);
+        if (!known)
+            return luaL_error(L, "%s: unknown field '%s' (script, params, trials, seed,"
+                                 " objective, prune, name)", path, luaL_tolstring(L, -1, NULL));
+    }
+    lua_newtable(L);
+    int list = lua_gettop(L);
+    for (int k = 0; options[k]; k++) {
+        int t = lua_getfield(L, spec, options[k]);
+        if (t == LUA_TNIL) {
+            lua_pop(L, 1);
+            continue;
+        }
+        int integer = k < 2;
+        if (integer ? !lua_isinteger(L, -1) : t != LUA_TSTRING)
+            return luaL_error(L, "%s: %s must be %s", path, options[k],
+                              integer ? "an integer" : "a string");
+        lua_pushfstring(L, "--%s", options[k]);
+        append(L, list);
+        lua_pushstring(L, lua_tostring(L, -1));
+        append(L, list);
+        lua_pop(L, 1);
+    }
+    if (lua_getfield(L, spec, "script") != LUA_TSTRING)
+        return luaL_error(L, "%s: script must be the path of the script to sweep", path);
+    append(L, list);
+    if (lua_getfield(L, spec, "params") != LUA_TTABLE)
+        return luaL_error(L, "%s: params must be a table {key = SPEC, ...}", path);
+    int params = lua_gettop(L);
+    /* A table's keys come in no order: sorted, the grid is the same every
+     * time and the canonical spec (and so the sweep's uid) too. */
+    int n = 0;
+    lua_pushnil(L);
+    while (lua_next(L, params)) {
+        lua_pop(L, 1);
+        if (lua_type(L, -1) != LUA_TSTRING)
+            return luaL_error(L, "%s: params' keys must be names", path);
+        n++;
+    }
+    const char **keys = lua_newuserdatauv(L, sizeof(char *) * (size_t)(n ? n : 1), 0);
+    n = 0;
+    lua_pushnil(L);
+    while (lua_next(L, params)) {
+        lua_pop(L, 1);
+        keys[n++] = lua_tostring(L, -1); /* anchored: a key of params */
+    }
+    qsort(keys, (size_t)n, sizeof *keys, cmp_str);
+    for (int k = 0; k < n; k++) {
+        lua_getfield(L, params, keys[k]);
+        push_spec(L, path, keys[k], lua_gettop(L));
+        lua_pushfstring(L, "%s=%s", keys[k], lua_tostring(L, -1));
+        append(L, list);
+        lua_pop(L, 2);
+    }
+    lua_pushvalue(L, list);
+    lua_replace(L, spec);
+    lua_settop(L, spec);
+    return 1;
+}

@@ -1,0 +1,1542 @@
+/* sweeprun.c: running sweeps (see bp_sweeprun.h), pruning their trials, and
+ * merging the databases that shards of a sweep wrote.
+ *
+ * Why it is built this way:
+ *  - Each trial is a process: fork and exec of the backprop executable
+ *    itself as `backprop run --sweep ID --trial I ...`. A trial that
+ *    crashes, leaks or loops takes nothing else down, the run log's writer
+ *    and the Lua state need nothing new, and the trial is exactly the run a
+ *    user can repeat by hand from its recorded command.
+ *  - The parent blocks SIGCHLD, SIGINT and SIGTERM and takes them with
+ *    sigtimedwait: no handler runs in the middle of anything, and no signal
+ *    is lost between looking at the children and waiting for the next.
+ *  - Everything the parent knows about a trial it reads back from the
+ *    database (the run with the trial's pid), so the summary, a resume and
+ *    `sweep show` all agree with what is recorded.
+ *  - A sweep's uid is a hash of what determines its trials and their
+ *    results, so shards run on other machines into other databases are the
+ *    same sweep again after bp_merge, which matches sweeps and runs by uid
+ *    and renumbers everything else. */
+#define _XOPEN_SOURCE 700
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+
+#include <sqlite3.h>
+
+#include "bp_cli.h"
+#include "bp_runlog.h"
+#include "bp_sweep.h"
+#include "bp_sweeprun.h"
+
+/* The message of `backprop run` for a key the script never read. */
+#define UNREAD_PREFIX "parameter given but never read by "
+/* After SIGINT or SIGTERM, how long the trials have to stop by themselves
+ * (a terminal sends the signal to all of them too) before it is passed on. */
+#define GRACE_S 1.0
+
+static int say(FILE *err, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+static int say(FILE *err, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("backprop: ", err);
+    vfprintf(err, fmt, ap);
+    fputc('\n', err);
+    va_end(ap);
+    return 1;
+}
+
+static double mono_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static double wall_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)(ts.tv_nsec / 1000000) / 1000.0;
+}
+
+static uint64_t fnv1a(uint64_t h, const char *s, size_t n) {
+    for (size_t k = 0; k < n; k++) h = (h ^ (unsigned char)s[k]) * 1099511628211ull;
+    return h;
+}
+
+static void fmt_duration(char *buf, size_t cap, double s) {
+    if (s < 1) snprintf(buf, cap, "%dms", (int)(s * 1000 + 0.5));
+    else if (s < 60) snprintf(buf, cap, "%.1fs", s);
+    else if (s < 3600) snprintf(buf, cap, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
+    else snprintf(buf, cap, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
+}
+
+/* A whole integer in [lo, hi], or -1. */
+static int parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Objective and pruning rule                                                */
+
+int bp_objective_parse(const char *text, bp_objective *o, bp_err *e) {
+    const char *m = text ? text : "";
+    o->maximize = 0;
+    if (!strncmp(m, "min:", 4)) m += 4;
+    else if (!strncmp(m, "max:", 4)) m += 4, o->maximize = 1;
+    if (!*m) return bp_err_set(e, "bad --objective '%s': expected [min:|max:]METRIC", text ? text : "");
+    if (strlen(m) >= sizeof o->metric)
+        return bp_err_set(e, "bad --objective '%s': the metric's name is too long", text);
+    if (m[strcspn(m, " \t\n:")])
+        return bp_err_set(e, "bad --objective '%s': a metric's name has no spaces or colons", text);
+    snprintf(o->metric, sizeof o->metric, "%s", m);
+    return 0;
+}
+
+int bp_prune_parse(const char *text, bp_prune *p, bp_err *e) {
+    *p = (bp_prune){BP_PRUNE_NONE, 3, 1, 3};
+    if (!text || !*text || !strcmp(text, "none")) return 0;
+    char rule[16];
+    size_t n = strcspn(text, ":");
+    if (n >= sizeof rule) n = sizeof rule - 1;
+    memcpy(rule, text, n);
+    rule[n] = '\0';
+    const char *rest = text[strcspn(text, ":")] ? text + strcspn(text, ":") + 1 : NULL;
+    int64_t a, b;
+    if (!strcmp(rule, "median")) {
+        p->rule = BP_PRUNE_MEDIAN;
+        if (rest && parse_i64(rest, 1, 1000000, &a))
+            return bp_err_set(e, "bad --prune '%s': median:K wants K >= 1 completed trials", text);
+        if (rest) p->min_trials = (int)a;
+        return 0;
+    }
+    if (!strcmp(rule, "halving")) {
+        p->rule = BP_PRUNE_HALVING;
+        if (!rest) return 0;
+        char first[32];
+        size_t m = strcspn(rest, ":");
+        if (m >= sizeof first) m = sizeof first - 1;
+        memcpy(first, rest, m);
+        first[m] = '\0';
+        if (parse_i64(first, 1, INT64_MAX / 2, &a) ||
+            (rest[m] && parse_i64(rest + m + 1, 2, 1000, &b)))
+            return bp_err_set(e, "bad --prune '%s': halving:MIN_STEP:ETA wants MIN_STEP >= 1"
+                                 " and ETA >= 2", text);
+        p->min_step = a;
+        if (rest[m]) p->eta = (int)b;
+        return 0;
+    }
+    return bp_err_set(e, "bad --prune '%s': expected median[:K] or halving[:MIN_STEP[:ETA]]",
+                      text);
+}
+
+void bp_prune_text(const bp_prune *p, char *buf, size_t size) {
+    if (p->rule == BP_PRUNE_MEDIAN) snprintf(buf, size, "median:%d", p->min_trials);
+    else if (p->rule == BP_PRUNE_HALVING)
+        snprintf(buf, size, "halving:%lld:%d", (long long)p->min_step, p->eta);
+    else if (size) buf[0] = '\0';
+}
+
+/* ------------------------------------------------------------------------ */
+/* A trial's view: the sweep, and what the other trials reported             */
+
+static int sql_fail(bp_runlog *log, bp_err *e, const char *what) {
+    return bp_err_set(e, "%s: %s (%s)", bp_runlog_path(log), what,
+                      sqlite3_errmsg(bp_runlog_sqlite(log)));
+}
+
+int bp_sweep_info_load(bp_runlog *log, int64_t id, bp_sweep_info *out, bp_err *e) {
+    sqlite3 *s = bp_runlog_sqlite(log);
+    sqlite3_stmt *st = NULL;
+    int rc = -1;
+    bp_runlog_lock(log);
+    if (sqlite3_prepare_v2(s, "SELECT objective, direction, prune FROM sweeps WHERE id = ?",
+                           -1, &st, NULL) != SQLITE_OK) {
+        sql_fail(log, e, "cannot read the sweep");
+        goto out;
+    }
+    sqlite3_bind_int64(st, 1, id);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_DONE) {
+        bp_err_set(e, "%s: no sweep %lld", bp_runlog_path(log), (long long)id);
+        goto out;
+    }
+    if (r != SQLITE_ROW) {
+        sql_fail(log, e, "cannot read the sweep");
+        goto out;
+    }
+    out->id = id;
+    const char *dir = (const char *)sqlite3_column_text(st, 1);
+    char obj[80];
+    snprintf(obj, sizeof obj, "%s:%s", dir ? dir : "min",
+             (const char *)sqlite3_column_text(st, 0));
+    rc = bp_objective_parse(obj, &out->objective, e);
+    if (!rc) rc = bp_prune_parse((const char *)sqlite3_column_text(st, 2), &out->prune, e);
+out:
+    sqlite3_finalize(st);
+    bp_runlog_unlock(log);
+    return rc;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The values a statement returns in its first column, sorted ascending
+ * (NULLs, stored NaNs, left out). *v is malloc'd. */
+static int collect(bp_runlog *log, sqlite3_stmt *st, double **v, int *n, bp_err *e) {
+    int cap = 0, r;
+    *v = NULL, *n = 0;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        if (sqlite3_column_type(st, 0) == SQLITE_NULL) continue;
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 16;
+            double *g = realloc(*v, (size_t)cap * sizeof *g);
+            if (!g) return bp_err_set(e, "out of memory");
+            *v = g;
+        }
+        (*v)[(*n)++] = sqlite3_column_double(st, 0);
+    }
+    if (r != SQLITE_DONE) return sql_fail(log, e, "cannot read the other trials' values");
+    qsort(*v, (size_t)*n, sizeof **v, cmp_double);
+    return 0;
+}
+
+/* worse(a, b): a is strictly worse than b in this sweep's direction. */
+static int worse(const bp_sweep_info *s, double a, double b) {
+    return s->objective.maximize ? a < b : a > b;
+}
+
+/* The median rule: the other completed trials' values at exactly `step`
+ * (one per trial: its latest completed run), against this trial's best. */
+static int check_median(bp_runlog *log, const bp_sweep_info *s, int64_t trial, int64_t step,
+                        double best, char *why, size_t size, bp_err *e) {
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(bp_runlog_sqlite(log),
+                           "SELECT v FROM (SELECT m.value AS v, row_number() OVER"
+                           " (PARTITION BY r.trial ORDER BY r.id DESC) AS k"
+                           " FROM runs r JOIN metrics m ON m.run_id = r.id"
+                           " WHERE r.sweep_id = ?1 AND r.trial IS NOT NULL AND r.trial != ?2"
+                           " AND r.status = 'completed' AND m.step = ?4 AND m.value IS NOT NULL"
+                           " AND m.name_id = (SELECT id FROM metric_names WHERE name = ?3))"
+                           " WHERE k = 1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return sql_fail(log, e, "cannot read the other trials' values");
+    sqlite3_bind_int64(st, 1, s->id);
+    sqlite3_bind_int64(st, 2, trial);
+    sqlite3_bind_text(st, 3, s->objective.metric, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, step);
+    double *v;
+    int n, rc = collect(log, st, &v, &n, e);
+    sqlite3_finalize(st);
+    if (rc) {
+        free(v);
+        return -1;
+    }
+    int prune = 0;
+    if (n >= s->prune.min_trials) {
+        double median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+        if ((prune = worse(s, best, median)))
+            snprintf(why, size, "pruned at step %lld: the best %s so far, %.6g, is worse than"
+                     " the median %.6g of %d completed trials at that step", (long long)step,
+                     s->objective.metric, best, median, n);
+    }
+    free(v);
+    return prune;
+}
+
+/* Successive halving: every rung in (prev_step, step] is judged with this
+ * report's value, against each other trial's first value at or past it. */
+static int check_halving(bp_runlog *log, const bp_sweep_info *s, int64_t trial,
+                         int64_t prev_step, int64_t step, double value, char *why,
+                         size_t size, bp_err *e) {
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(bp_runlog_sqlite(log),
+                           "SELECT v FROM (SELECT v, row_number() OVER (PARTITION BY trial"
+                           " ORDER BY id DESC) AS k FROM (SELECT r.trial AS trial, r.id AS id,"
+                           " (SELECT m.value FROM metrics m WHERE m.run_id = r.id"
+                           "  AND m.name_id = n.id AND m.step >= ?4 ORDER BY m.step LIMIT 1) AS v"
+                           " FROM runs r, metric_names n WHERE n.name = ?3 AND r.sweep_id = ?1"
+                           " AND r.trial IS NOT NULL AND r.trial != ?2) WHERE v IS NOT NULL)"
+                           " WHERE k = 1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return sql_fail(log, e, "cannot read the other trials' values");
+    int prune = 0;
+    for (int64_t rung = s->prune.min_step; rung <= step && !prune; rung *= s->prune.eta) {
+        if (rung <= prev_step) continue;
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, s->id);
+        sqlite3_bind_int64(st, 2, trial);
+        sqlite3_bind_text(st, 3, s->objective.metric, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, rung);
+        double *v;
+        int n;
+        if (collect(log, st, &v, &n, e)) {
+            free(v);
+            sqlite3_finalize(st);
+            return -1;
+        }
+        /* This trial is one of the n + 1 at the rung; the best
+         * (n + 1) / eta of them go on, and at least the best one. */
+        int keep = (n + 1) / s->prune.eta;
+        if (keep < 1) keep = 1;
+        double *all = realloc(v, (size_t)(n + 1) * sizeof *all);
+        if (!all) {
+            free(v);
+            sqlite3_finalize(st);
+            return bp_err_set(e, "out of memory");
+        }
+        all[n] = value;
+        qsort(all, (size_t)n + 1, sizeof *all, cmp_double);
+        double bar = s->objective.maximize ? all[n + 1 - keep] : all[keep - 1];
+        if ((prune = worse(s, value, bar)))
+            snprintf(why, size, "pruned at step %lld: %s %.6g is not among the best %d of"
+                     " the %d trials at rung %lld (the bar is %.6g)", (long long)step,
+                     s->objective.metric, value, keep, n + 1, (long long)rung, bar);
+        free(all);
+        if (rung > INT64_MAX / s->prune.eta) break;
+    }
+    sqlite3_finalize(st);
+    return prune;
+}
+
+int bp_sweep_prune_check(bp_runlog *log, const bp_sweep_info *s, int64_t trial,
+                         int64_t prev_step, int64_t step, double value, double best,
+                         char *why, size_t size, bp_err *e) {
+    if (size) why[0] = '\0';
+    if (s->prune.rule == BP_PRUNE_NONE) return 0;
+    bp_runlog_lock(log);
+    int rc = s->prune.rule == BP_PRUNE_MEDIAN
+                 ? check_median(log, s, trial, step, best, why, size, e)
+                 : check_halving(log, s, trial, prev_step, step, value, why, size, e);
+    bp_runlog_unlock(log);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The command's arguments, and the sweep they describe                      */
+
+typedef struct args {
+    const char *db, *name, *objective, *prune, *seed, *script, *shard_db;
+    int64_t jobs, trials, trial, resume, shards;
+    int plan, verbose, n;
+    char **params; /* key=SPEC, n of them */
+} args;
+
+/* Options that take a value: the long name, and -j's short one. */
+static const char *const valued[] = {"--db", "--name", "--objective", "--prune", "--seed",
+                                     "--shard-db", "--jobs", "--trials", "--trial",
+                                     "--resume", "--shards", NULL};
+
+static int parse_args(int argc, char **argv, args *a, FILE *err) {
+    memset(a, 0, sizeof *a);
+    a->trials = a->trial = -1;
+    if (!(a->params = calloc((size_t)(argc > 0 ? argc : 1), sizeof *a->params)))
+        return say(err, "out of memory");
+    for (int k = 0; k < argc; k++) {
+        const char *s = argv[k], *v = NULL, *opt = s;
+        char name[32];
+        if (!strcmp(s, "--plan")) {
+            a->plan = 1;
+            continue;
+        }
+        if (!strcmp(s, "-v") || !strcmp(s, "--verbose")) {
+            a->verbose = 1;
+            continue;
+        }
+        if (!strncmp(s, "-j", 2) && strncmp(s, "--", 2)) {
+            opt = "--jobs";
+            v = s[2] ? s + 2 : NULL;
+        } else if (s[0] == '-') {
+            size_t n = strcspn(s, "=");
+            if (n >= sizeof name) n = sizeof name - 1;
+            memcpy(name, s, n);
+            name[n] = '\0';
+            opt = name;
+            if (s[strcspn(s, "=")]) v = s + strcspn(s, "=") + 1;
+            int known = 0;
+            for (int j = 0; valued[j]; j++) known |= !strcmp(valued[j], opt);
+            if (!known) return say(err, "sweep: unknown option '%s' (see backprop --help)", s);
+        } else if (strchr(s, '=')) {
+            a->params[a->n++] = argv[k];
+            continue;
+        } else if (!a->script) {
+            a->script = s;
+            continue;
+        } else {
+            return say(err, "sweep: two scripts given ('%s' and '%s'); parameters are"
+                            " key=SPEC", a->script, s);
+        }
+        if (!v) {
+            if (k + 1 >= argc) return say(err, "sweep: option '%s' needs a value", opt);
+            v = argv[++k];
+        }
+        int64_t *num = !strcmp(opt, "--jobs") ? &a->jobs
+                     : !strcmp(opt, "--trials") ? &a->trials
+                     : !strcmp(opt, "--trial") ? &a->trial
+                     : !strcmp(opt, "--resume") ? &a->resume
+                     : !strcmp(opt, "--shards") ? &a->shards : NULL;
+        if (num) {
+            int64_t lo = !strcmp(opt, "--trial") ? 0 : 1;
+            if (parse_i64(v, lo, !strcmp(opt, "--jobs") ? 4096 : INT64_MAX / 2, num))
+                return say(err, "sweep: %s wants a whole number >= %lld, not '%s'", opt,
+                           (long long)lo, v);
+            continue;
+        }
+        const char **slot = !strcmp(opt, "--db") ? &a->db
+                          : !strcmp(opt, "--name") ? &a->name
+                          : !strcmp(opt, "--objective") ? &a->objective
+                          : !strcmp(opt, "--prune") ? &a->prune
+                          : !strcmp(opt, "--seed") ? &a->seed : &a->shard_db;
+        *slot = v;
+    }
+    return 0;
+}
+
+/* A sweep as the arguments (or a stored row) define it. */
+typedef struct sweep_def {
+    bp_sweep_spec *spec;
+    char *spec_text, *keys, *script, *text;
+    const char *name; /* NULL: the script's */
+    bp_objective obj;
+    bp_prune prune;
+    char prune_text[48];
+    char uid[17];
+} sweep_def;
+
+static void def_free(sweep_def *d) {
+    bp_sweep_spec_free(d->spec);
+    free(d->spec_text);
+    free(d->keys);
+    free(d->script);
+    free(d->text);
+    memset(d, 0, sizeof *d);
+}
+
+static char *read_file(const char *path, bp_err *e) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        bp_err_set(e, "cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t n = 0, cap = 8192;
+    char *s = malloc(cap);
+    for (size_t got; s && (got = fread(s + n, 1, cap - n - 1, f)) > 0;) {
+        n += got;
+        if (cap - n - 1 == 0) {
+            char *g = realloc(s, cap *= 2);
+            if (!g) free(s);
+            s = g;
+        }
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (!s || bad) {
+        free(s);
+        bp_err_set(e, s ? "cannot read %s" : "out of memory reading %s", path);
+        return NULL;
+    }
+    s[n] = '\0';
+    return s;
+}
+
+/* What the uid covers: everything that decides the trials and their
+ * results (the script's text, the spec with its seed, the objective and
+ * the pruning rule), and nothing else (not the name, path or database). */
+static void make_uid(sweep_def *d) {
+    char obj[80];
+    snprintf(obj, sizeof obj, "%s:%s", d->obj.maximize ? "max" : "min", d->obj.metric);
+    const char *parts[] = {d->text, d->spec_text, obj, d->prune_text};
+    uint64_t h = 14695981039346656037ull;
+    for (int k = 0; k < 4; k++) h = fnv1a(h, parts[k], strlen(parts[k]) + 1);
+    snprintf(d->uid, sizeof d->uid, "%016llx", (unsigned long long)h);
+}
+
+/* Fills d->spec_text, keys and uid, and reads the script. */
+static int finish_def(sweep_def *d, bp_err *e) {
+    size_t len = 1;
+    for (int k = 0; k < d->spec->n; k++) len += strlen(d->spec->params[k].key) + 1;
+    if (!(d->keys = malloc(len)) || !(d->spec_text = bp_sweep_spec_text(d->spec)))
+        return bp_err_set(e, "out of memory");
+    d->keys[0] = '\0';
+    for (int k = 0; k < d->spec->n; k++) {
+        if (k) strcat(d->keys, " ");
+        strcat(d->keys, d->spec->params[k].key);
+    }
+    bp_prune_text(&d->prune, d->prune_text, sizeof d->prune_text);
+    if (!(d->text = read_file(d->script, e))) return -1;
+    make_uid(d);
+    return 0;
+}
+
+/* The sweep the arguments describe, checked whole before any database is
+ * touched. */
+static int def_from_args(const args *a, sweep_def *d, bp_err *e) {
+    memset(d, 0, sizeof *d);
+    if (bp_objective_parse(a->objective ? a->objective : "loss", &d->obj, e) ||
+        bp_prune_parse(a->prune, &d->prune, e))
+        return -1;
+    if (!(d->spec = bp_sweep_spec_new())) return bp_err_set(e, "out of memory");
+    for (int k = 0; k < a->n; k++)
+        if (bp_sweep_spec_add(d->spec, a->params[k], e)) return -1;
+    if (a->trials > 0) d->spec->trials = a->trials;
+    int64_t seed = 1;
+    if (a->seed && parse_i64(a->seed, 0, INT64_MAX, &seed))
+        return bp_err_set(e, "bad --seed '%s': expected an integer from 0 to 2^63-1", a->seed);
+    d->spec->seed = (uint64_t)seed;
+    if (bp_sweep_spec_check(d->spec, e)) return -1;
+    if (!a->script)
+        return bp_err_set(e, "sweep: no script given (usage: backprop sweep SCRIPT key=SPEC...)");
+    if (!(d->script = strdup(a->script))) return bp_err_set(e, "out of memory");
+    d->name = a->name;
+    return finish_def(d, e);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Reading the database                                                      */
+
+/* Runs sql (one int64 parameter bound to ?1, another to ?2) and returns the
+ * first column of its first row as an int64, or dflt when there is none. */
+static int64_t query_i64(bp_runlog *log, const char *sql, int64_t p1, int64_t p2, int64_t dflt) {
+    sqlite3_stmt *st = NULL;
+    int64_t v = dflt;
+    bp_runlog_lock(log);
+    if (sqlite3_prepare_v2(bp_runlog_sqlite(log), sql, -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, p1);
+        sqlite3_bind_int64(st, 2, p2);
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+            v = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    bp_runlog_unlock(log);
+    return v;
+}
+
+/* The state of each trial of a sweep, from sweep_trials. */
+enum { T_NEW, T_DONE, T_RUNNING, T_RETRY };
+
+static int trial_states(bp_runlog *log, int64_t sweep, int64_t count, unsigned char *state,
+                        bp_err *e) {
+    memset(state, T_NEW, (size_t)count);
+    sqlite3_stmt *st = NULL;
+    bp_runlog_lock(log);
+    int rc = -1, r;
+    if (sqlite3_prepare_v2(bp_runlog_sqlite(log),
+                           "SELECT trial, status FROM sweep_trials WHERE sweep_id = ?", -1, &st,
+                           NULL) != SQLITE_OK)
+        goto out;
+    sqlite3_bind_int64(st, 1, sweep);
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t t = sqlite3_column_int64(st, 0);
+        const char *s = (const char *)sqlite3_column_text(st, 1);
+        if (t < 0 || t >= count || !s) continue;
+        state[t] = !strcmp(s, "running") ? T_RUNNING
+                 : (!strcmp(s, "completed") || !strcmp(s, "failed") || !strcmp(s, "diverged") ||
+                    !strcmp(s, "pruned")) ? T_DONE : T_RETRY;
+    }
+    rc = r == SQLITE_DONE ? 0 : -1;
+out:
+    if (rc) sql_fail(log, e, "cannot read the sweep's trials");
+    sqlite3_finalize(st);
+    bp_runlog_unlock(log);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Running trials                                                            */
+
+typedef struct proc {
+    pid_t pid;
+    int64_t trial;
+    FILE *errf; /* the trial's stderr (NULL with -v: it goes to ours) */
+    double t0;
+} proc;
+
+typedef struct runner {
+    const bp_sweep_host *h;
+    bp_runlog *log;
+    const char *db;
+    int64_t id;
+    const sweep_def *d;
+    char name[256]; /* the sweep's; trial runs are NAME#I */
+    int jobs, verbose, tty, quiet;
+    proc *procs;
+    int running, finished;
+    sigset_t oldmask; /* the mask before the runner blocked its signals */
+    /* Over the whole sweep, this invocation's trials and the ones before. */
+    int64_t total, done, failed, diverged, pruned, crashed;
+    int have_best;
+    double best;
+    int64_t best_trial;
+    /* Why the runner stopped early: a signal, or an unread parameter. */
+    int signal, unread;
+    char message[2 * BP_ERR_MAX];
+} runner;
+
+/* The last non-empty line of what a trial wrote on stderr, into buf. */
+static void last_line(FILE *f, char *buf, size_t size) {
+    buf[0] = '\0';
+    if (!f || fseek(f, 0, SEEK_END) != 0) return;
+    long end = ftell(f);
+    long from = end > 4096 ? end - 4096 : 0;
+    char tail[4097];
+    fseek(f, from, SEEK_SET);
+    size_t n = fread(tail, 1, (size_t)(end - from), f);
+    tail[n] = '\0';
+    while (n > 0 && (tail[n - 1] == '\n' || tail[n - 1] == '\r')) tail[--n] = '\0';
+    const char *line = strrchr(tail, '\n') ? strrchr(tail, '\n') + 1 : tail;
+    size_t len = strlen(line) < size ? strlen(line) : size - 1;
+    memcpy(buf, line, len);
+    buf[len] = '\0';
+}
+
+static int spawn(runner *R, int64_t trial, bp_err *e) {
+    const bp_sweep_spec *spec = R->d->spec;
+    char **kv = calloc((size_t)spec->n + 1, sizeof *kv);
+    if (!kv) return bp_err_set(e, "out of memory");
+    if (bp_sweep_trial(spec, trial, kv, e)) {
+        free(kv);
+        return -1;
+    }
+    char id[32], tr[32], seed[32], name[300];
+    snprintf(id, sizeof id, "%lld", (long long)R->id);
+    snprintf(tr, sizeof tr, "%lld", (long long)trial);
+    snprintf(seed, sizeof seed, "%llu",
+             (unsigned long long)bp_sweep_trial_seed(spec->seed, spec->n, kv));
+    snprintf(name, sizeof name, "%s#%lld", R->name, (long long)trial);
+    const char *fixed[] = {R->h->exe, "run", "--db", R->db, "--sweep", id, "--trial", tr,
+                           "--seed", seed, "--name", name, R->d->script};
+    size_t nf = sizeof fixed / sizeof *fixed;
+    char **argv = calloc(nf + (size_t)spec->n + 1, sizeof *argv);
+    FILE *errf = R->verbose ? NULL : tmpfile();
+    int rc = -1;
+    if (!argv || (!R->verbose && !errf)) {
+        bp_err_set(e, "cannot start trial %lld: %s", (long long)trial,
+                   argv ? "no temporary file for its output" : "out of memory");
+        goto out;
+    }
+    for (size_t k = 0; k < nf; k++) argv[k] = (char *)fixed[k];
+    for (int k = 0; k < spec->n; k++) argv[nf + (size_t)k] = kv[k];
+    fflush(R->h->out);
+    fflush(R->h->err);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        bp_err_set(e, "cannot start trial %lld: %s", (long long)trial, strerror(errno));
+        goto out;
+    }
+    if (pid == 0) {
+        /* Only async-signal-safe calls until exec: the parent has threads. */
+        sigprocmask(SIG_SETMASK, &R->oldmask, NULL);
+#ifdef __linux__
+        /* A sweep killed outright takes its trials with it (they end as
+         * interrupted, and a resume runs them again). */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent) _exit(127);
+#else
+        (void)parent;
+#endif
+        int null = open("/dev/null", O_RDWR);
+        if (null >= 0) {
+            dup2(null, 0);
+            if (errf) dup2(null, 1);
+        }
+        if (errf) dup2(fileno(errf), 2);
+        execv(R->h->exe, argv);
+        _exit(127);
+    }
+    for (int k = 0; k < R->jobs; k++)
+        if (R->procs[k].pid == 0) {
+            R->procs[k] = (proc){pid, trial, errf, mono_now()};
+            errf = NULL;
+            break;
+        }
+    R->running++;
+    rc = 0;
+out:
+    if (errf) fclose(errf);
+    for (int k = 0; k < spec->n; k++) free(kv[k]);
+    free(kv);
+    free(argv);
+    return rc;
+}
+
+static void fmt_value(char *buf, size_t size, int have, double v) {
+    if (!have) snprintf(buf, size, "-");
+    else snprintf(buf, size, "%.6g", v);
+}
+
+static void progress(runner *R, int64_t trial, const char *status, const char *params,
+                     int have_obj, double obj, double dt) {
+    if (R->quiet) return;
+    char best[64], val[64], dur[32];
+    fmt_value(best, sizeof best, R->have_best, R->best);
+    if (R->tty) {
+        fprintf(R->h->err, "\r\033[Ksweep %lld: %lld/%lld done, %d running, %lld failed,"
+                " %lld pruned; best %s %s", (long long)R->id, (long long)R->done,
+                (long long)R->total, R->running, (long long)(R->failed + R->diverged),
+                (long long)R->pruned, R->d->obj.metric, best);
+        if (R->have_best) fprintf(R->h->err, " (trial %lld)", (long long)R->best_trial);
+    } else {
+        fmt_value(val, sizeof val, have_obj, obj);
+        fmt_duration(dur, sizeof dur, dt);
+        fprintf(R->h->err, "trial %lld %s  %s %s  %s  %s  [%lld/%lld done, %d running,"
+                " %lld failed, %lld pruned; best %s", (long long)trial, status,
+                R->d->obj.metric, val, params ? params : "", dur, (long long)R->done,
+                (long long)R->total, R->running, (long long)(R->failed + R->diverged),
+                (long long)R->pruned, best);
+        if (R->have_best) fprintf(R->h->err, " (trial %lld)", (long long)R->best_trial);
+        fputs("]\n", R->h->err);
+    }
+    fflush(R->h->err);
+}
+
+/* A trial's process has ended: reads its run back and counts it. */
+static void finish(runner *R, proc *p, int wstatus) {
+    double dt = mono_now() - p->t0;
+    R->running--;
+    R->finished++;
+    char why[BP_ERR_MAX];
+    last_line(p->errf, why, sizeof why);
+    bp_runlog *log = R->log;
+    sqlite3 *s = bp_runlog_sqlite(log);
+    bp_runlog_lock(log);
+    if (WIFSIGNALED(wstatus)) {
+        /* Its run could not record its end: it crashed (or was stopped). */
+        sqlite3_stmt *u = NULL;
+        char msg[128];
+        snprintf(msg, sizeof msg, "the trial's process was killed by signal %d (%s)",
+                 WTERMSIG(wstatus), strsignal(WTERMSIG(wstatus)));
+        if (sqlite3_prepare_v2(s, "UPDATE runs SET status = 'crashed', ended = ?4,"
+                                  " message = coalesce(message, ?5) WHERE sweep_id = ?1"
+                                  " AND trial = ?2 AND pid = ?3 AND status = 'running'",
+                               -1, &u, NULL) == SQLITE_OK) {
+            sqlite3_bind_int64(u, 1, R->id);
+            sqlite3_bind_int64(u, 2, p->trial);
+            sqlite3_bind_int64(u, 3, p->pid);
+            sqlite3_bind_double(u, 4, wall_now());
+            sqlite3_bind_text(u, 5, msg, -1, SQLITE_STATIC);
+            sqlite3_step(u);
+        }
+        sqlite3_finalize(u);
+    }
+    sqlite3_stmt *st = NULL;
+    char status[16] = "", message[2 * BP_ERR_MAX] = "", params[512] = "";
+    int have_obj = 0;
+    double obj = 0;
+    if (sqlite3_prepare_v2(s, "SELECT r.status, r.message, (SELECT m.value FROM metrics m"
+                              " JOIN metric_names n ON n.id = m.name_id WHERE m.run_id = r.id"
+                              " AND n.name = ?4 ORDER BY m.step DESC LIMIT 1),"
+                              " (SELECT params FROM sweep_trials WHERE run_id = r.id)"
+                              " FROM runs r WHERE r.sweep_id = ?1 AND r.trial = ?2"
+                              " AND r.pid = ?3 ORDER BY r.id DESC LIMIT 1",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, R->id);
+        sqlite3_bind_int64(st, 2, p->trial);
+        sqlite3_bind_int64(st, 3, p->pid);
+        sqlite3_bind_text(st, 4, R->d->obj.metric, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            snprintf(status, sizeof status, "%s", (const char *)sqlite3_column_text(st, 0));
+            if (sqlite3_column_text(st, 1))
+                snprintf(message, sizeof message, "%s", (const char *)sqlite3_column_text(st, 1));
+            have_obj = sqlite3_column_type(st, 2) != SQLITE_NULL;
+            obj = sqlite3_column_double(st, 2);
+            if (sqlite3_column_text(st, 3))
+                snprintf(params, sizeof params, "%s", (const char *)sqlite3_column_text(st, 3));
+        }
+    }
+    sqlite3_finalize(st);
+    bp_runlog_unlock(log);
+    if (!status[0]) {
+        /* No run at all: the process failed before it could record one. */
+        snprintf(status, sizeof status, "crashed");
+        if (WIFEXITED(wstatus))
+            snprintf(message, sizeof message, "trial %lld: the process exited with status %d"
+                     " before recording a run%s%s", (long long)p->trial, WEXITSTATUS(wstatus),
+                     why[0] ? ": " : "", why);
+        else
+            snprintf(message, sizeof message, "trial %lld: the process was killed by signal"
+                     " %d before recording a run", (long long)p->trial, WTERMSIG(wstatus));
+        if (!R->quiet) say(R->h->err, "%s", message);
+    }
+    int done = !strcmp(status, "completed") || !strcmp(status, "failed") ||
+               !strcmp(status, "diverged") || !strcmp(status, "pruned");
+    R->done += done;
+    R->failed += !strcmp(status, "failed");
+    R->diverged += !strcmp(status, "diverged");
+    R->pruned += !strcmp(status, "pruned");
+    R->crashed += !strcmp(status, "crashed");
+    if (!strcmp(status, "completed") && have_obj &&
+        (!R->have_best || (R->d->obj.maximize ? obj > R->best : obj < R->best) ||
+         (obj == R->best && p->trial < R->best_trial))) {
+        R->have_best = 1;
+        R->best = obj;
+        R->best_trial = p->trial;
+    }
+    if (!strcmp(status, "failed") && !strncmp(message, UNREAD_PREFIX, strlen(UNREAD_PREFIX)) &&
+        !R->unread) {
+        R->unread = 1;
+        snprintf(R->message, sizeof R->message, "%s", message);
+    }
+    int64_t trial = p->trial;
+    if (p->errf) fclose(p->errf);
+    memset(p, 0, sizeof *p);
+    progress(R, trial, status, params, have_obj, obj, dt);
+}
+
+static void signal_all(runner *R, int sig) {
+    for (int k = 0; k < R->jobs; k++)
+        if (R->procs[k].pid > 0) kill(R->procs[k].pid, sig);
+}
+
+static void on_sigchld(int sig) { (void)sig; }
+
+/* Runs the trials todo[0..n-1], R->jobs at a time. Returns how many were
+ * started; stops starting new ones on a signal or an unread parameter. */
+static int64_t run_trials(runner *R, const int64_t *todo, int64_t n, bp_err *e) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    /* SIGCHLD's default action is to discard it: a handler that does
+     * nothing keeps it pending for sigtimedwait on every system. */
+    struct sigaction nop, old_chld;
+    memset(&nop, 0, sizeof nop);
+    nop.sa_handler = on_sigchld;
+    sigemptyset(&nop.sa_mask);
+    sigaction(SIGCHLD, &nop, &old_chld);
+    sigprocmask(SIG_BLOCK, &set, &R->oldmask);
+    if (!(R->procs = calloc((size_t)R->jobs, sizeof *R->procs))) {
+        sigprocmask(SIG_SETMASK, &R->oldmask, NULL);
+        bp_err_set(e, "out of memory");
+        return 0;
+    }
+    int64_t next = 0;
+    int forwarded = 0, failed = 0;
+    double t_signal = 0;
+    for (;;) {
+        /* Until one trial of the sweep has ended, one runs alone: a script
+         * that fails for every trial (a parameter it never reads) is
+         * caught after one trial, not after -j of them. */
+        int cap = R->done > 0 || R->finished > 0 ? R->jobs : 1;
+        while (!R->signal && !R->unread && !failed && R->running < cap && next < n) {
+            if (spawn(R, todo[next], e)) {
+                failed = 1;
+                break;
+            }
+            next++;
+        }
+        int status;
+        pid_t pid;
+        int reaped = 0;
+        while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+            for (int k = 0; k < R->jobs; k++)
+                if (R->procs[k].pid == pid) finish(R, &R->procs[k], status);
+            reaped = 1;
+        }
+        if (R->unread && !forwarded) {
+            /* The others would fail the same way: stop them now. */
+            signal_all(R, SIGTERM);
+            forwarded = 1;
+        }
+        if (R->running == 0 && (R->signal || R->unread || failed || next >= n)) break;
+        if (reaped) continue;
+        if (R->signal && !forwarded && mono_now() - t_signal > GRACE_S) {
+            signal_all(R, R->signal);
+            forwarded = 1;
+        }
+        struct timespec ts = {0, 100 * 1000000L};
+        siginfo_t si;
+        int sig = sigtimedwait(&set, &si, &ts);
+        if (sig == SIGINT || sig == SIGTERM) {
+            if (R->signal) {
+                signal_all(R, SIGKILL); /* a second one: stop now */
+            } else {
+                R->signal = sig;
+                t_signal = mono_now();
+                if (!R->quiet && R->tty) fputc('\n', R->h->err);
+                if (!R->quiet)
+                    fprintf(R->h->err, "backprop: %s: stopping the sweep (%d trial%s running;"
+                            " again to kill them)\n", sig == SIGINT ? "interrupted" : "terminated",
+                            R->running, R->running == 1 ? "" : "s");
+            }
+        }
+    }
+    free(R->procs);
+    R->procs = NULL;
+    /* Signals that came meanwhile are taken, not left for the host. */
+    struct timespec zero = {0, 0};
+    while (sigtimedwait(&set, NULL, &zero) > 0) {
+    }
+    sigaction(SIGCHLD, &old_chld, NULL);
+    sigprocmask(SIG_SETMASK, &R->oldmask, NULL);
+    if (R->tty && !R->quiet) fputc('\n', R->h->err);
+    return failed ? -1 : next;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The summary                                                               */
+
+/* The first line of s, at most `width` characters, into buf. */
+static void first_line(char *buf, size_t size, const char *s, int width) {
+    s = s ? s : "";
+    int n = (int)strcspn(s, "\n");
+    if (n > width) snprintf(buf, size, "%.*s...", width - 3, s);
+    else snprintf(buf, size, "%.*s", n, s);
+}
+
+/* The best completed trial: 0 and its numbers, or -1 when there is none. */
+static int best_trial(bp_runlog *log, const sweep_def *d, int64_t sweep, int64_t *trial,
+                      int64_t *run, double *obj, char *params, size_t size) {
+    sqlite3_stmt *st = NULL;
+    int rc = -1;
+    bp_runlog_lock(log);
+    const char *sql = d->obj.maximize
+        ? "SELECT trial, run_id, objective, params FROM sweep_trials WHERE sweep_id = ?"
+          " AND status = 'completed' AND objective IS NOT NULL ORDER BY objective DESC, trial LIMIT 1"
+        : "SELECT trial, run_id, objective, params FROM sweep_trials WHERE sweep_id = ?"
+          " AND status = 'completed' AND objective IS NOT NULL ORDER BY objective, trial LIMIT 1";
+    if (sqlite3_prepare_v2(bp_runlog_sqlite(log), sql, -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, sweep);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            *trial = sqlite3_column_int64(st, 0);
+            *run = sqlite3_column_int64(st, 1);
+            *obj = sqlite3_column_double(st, 2);
+            if (params)
+                snprintf(params, size, "%s", sqlite3_column_text(st, 3)
+                                                 ? (const char *)sqlite3_column_text(st, 3) : "");
+            rc = 0;
+        }
+    }
+    sqlite3_finalize(st);
+    bp_runlog_unlock(log);
+    return rc;
+}
+
+static void summary(runner *R, const char *status, double wall, int64_t ran) {
+    FILE *out = R->h->out;
+    bp_runlog *log = R->log;
+    sqlite3 *s = bp_runlog_sqlite(log);
+    char buf[640], dur[32];
+    fmt_duration(dur, sizeof dur, wall);
+    fprintf(out, "sweep %lld (%s): %s; %lld trials, %lld run now in %s with -j %d\n",
+            (long long)R->id, R->name, status, (long long)R->total, (long long)ran, dur,
+            R->jobs);
+    sqlite3_stmt *st = NULL;
+    bp_runlog_lock(log);
+    if (sqlite3_prepare_v2(s, "SELECT sum(status = 'completed'), sum(status = 'failed'),"
+                              " sum(status = 'diverged'), sum(status = 'pruned'),"
+                              " sum(status IN ('crashed', 'interrupted', 'running')),"
+                              " count(*) FROM sweep_trials WHERE sweep_id = ?",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, R->id);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            fprintf(out, "  trials: %lld completed, %lld failed, %lld diverged, %lld pruned,"
+                    " %lld crashed or interrupted, %lld never run\n",
+                    (long long)sqlite3_column_int64(st, 0), (long long)sqlite3_column_int64(st, 1),
+                    (long long)sqlite3_column_int64(st, 2), (long long)sqlite3_column_int64(st, 3),
+                    (long long)sqlite3_column_int64(st, 4),
+                    (long long)(R->total - sqlite3_column_int64(st, 5)));
+    }
+    sqlite3_finalize(st);
+    bp_runlog_unlock(log);
+
+    int64_t trial, run;
+    double obj;
+    if (best_trial(log, R->d, R->id, &trial, &run, &obj, buf, sizeof buf) == 0)
+        fprintf(out, "  best: trial %lld, %s %.6g (run %lld): %s\n", (long long)trial,
+                R->d->obj.metric, obj, (long long)run, buf);
+    else
+        fprintf(out, "  best: none (no completed trial logged %s)\n", R->d->obj.metric);
+
+    /* What went wrong, trial by trial (ten at most of each kind). */
+    bp_runlog_lock(log);
+    if (sqlite3_prepare_v2(s, "SELECT t.status, t.trial, t.run_id, r.message,"
+                              " row_number() OVER (PARTITION BY t.status ORDER BY t.trial),"
+                              " count(*) OVER (PARTITION BY t.status)"
+                              " FROM sweep_trials t JOIN runs r ON r.id = t.run_id"
+                              " WHERE t.sweep_id = ? AND t.status IN ('failed', 'diverged',"
+                              " 'crashed', 'interrupted') ORDER BY t.status, t.trial",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, R->id);
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            int64_t k = sqlite3_column_int64(st, 4), n = sqlite3_column_int64(st, 5);
+            if (k > 10) continue;
+            first_line(buf, sizeof buf, (const char *)sqlite3_column_text(st, 3), 100);
+            fprintf(out, "  %s: trial %lld (run %lld)%s%s\n", sqlite3_column_text(st, 0),
+                    (long long)sqlite3_column_int64(st, 1), (long long)sqlite3_column_int64(st, 2),
+                    buf[0] ? ": " : "", buf);
+            if (k == 10 && n > 10)
+                fprintf(out, "  ... and %lld more %s\n", (long long)(n - 10), sqlite3_column_text(st, 0));
+        }
+    }
+    sqlite3_finalize(st);
+    /* Pruned trials, and the time pruning saved: each would have taken
+     * about as long as the mean completed trial. */
+    if (sqlite3_prepare_v2(s, "SELECT t.trial, (SELECT max(m.step) FROM metrics m"
+                              " WHERE m.run_id = t.run_id), t.duration_s,"
+                              " (SELECT avg(duration_s) FROM sweep_trials"
+                              "  WHERE sweep_id = t.sweep_id AND status = 'completed')"
+                              " FROM sweep_trials t WHERE t.sweep_id = ? AND t.status = 'pruned'"
+                              " ORDER BY t.trial",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, R->id);
+        double saved = 0;
+        int n = 0, mean_known = 0;
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            if (n == 0) fprintf(out, "  pruned: trial");
+            if (n < 20)
+                fprintf(out, "%s %lld (step %lld)", n ? "," : "", (long long)sqlite3_column_int64(st, 0),
+                        (long long)sqlite3_column_int64(st, 1));
+            else if (n == 20)
+                fprintf(out, ", ...");
+            if (sqlite3_column_type(st, 3) != SQLITE_NULL) {
+                mean_known = 1;
+                double left = sqlite3_column_double(st, 3) - sqlite3_column_double(st, 2);
+                if (left > 0) saved += left;
+            }
+            n++;
+        }
+        if (n) {
+            fmt_duration(dur, sizeof dur, saved);
+            if (mean_known) fprintf(out, "; about %s saved\n", dur);
+            else fprintf(out, "; no trial completed to tell the time saved\n");
+        }
+    }
+    sqlite3_finalize(st);
+    bp_runlog_unlock(log);
+    fprintf(out, "  every trial, ranked: backprop sweep show %lld%s%s\n", (long long)R->id,
+            strcmp(R->db, bp_runlog_default_path(NULL)) ? " --db " : "",
+            strcmp(R->db, bp_runlog_default_path(NULL)) ? R->db : "");
+    fflush(out);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The modes: a sweep, a resume, one trial (--trial), the plan (--plan)      */
+
+static int ncores(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+/* Runs the trials of sweep id that are not done (only `only` when >= 0,
+ * for --trial), then sets the sweep's status and prints the summary.
+ * shard: the sweep is one shard's (--trial), never taken as 'running'. */
+static int execute(bp_runlog *log, const char *db, int64_t id, const sweep_def *d,
+                   const args *a, const bp_sweep_host *h, int64_t only) {
+    bp_err e;
+    int64_t count = bp_sweep_count(d->spec);
+    unsigned char *state = malloc((size_t)count);
+    int64_t *todo = malloc((size_t)count * sizeof *todo);
+    runner R;
+    memset(&R, 0, sizeof R);
+    int rc = 1;
+    if (!state || !todo) {
+        say(h->err, "out of memory");
+        goto out;
+    }
+    if (trial_states(log, id, count, state, &e)) {
+        say(h->err, "%s", e.msg);
+        goto out;
+    }
+    int64_t n = 0, elsewhere = 0, done = 0;
+    for (int64_t i = 0; i < count; i++) {
+        done += state[i] == T_DONE;
+        elsewhere += state[i] == T_RUNNING && (only < 0 || i == only);
+        if ((state[i] == T_NEW || state[i] == T_RETRY) && (only < 0 || i == only)) todo[n++] = i;
+    }
+    R.h = h, R.log = log, R.db = db, R.id = id, R.d = d, R.verbose = a->verbose;
+    R.tty = isatty(fileno(h->err)) && only < 0;
+    R.total = count, R.done = done;
+    R.failed = query_i64(log, "SELECT count(*) FROM sweep_trials WHERE sweep_id = ?1"
+                              " AND status = 'failed'", id, 0, 0);
+    R.diverged = query_i64(log, "SELECT count(*) FROM sweep_trials WHERE sweep_id = ?1"
+                                " AND status = 'diverged'", id, 0, 0);
+    R.pruned = query_i64(log, "SELECT count(*) FROM sweep_trials WHERE sweep_id = ?1"
+                              " AND status = 'pruned'", id, 0, 0);
+    int64_t bt, br;
+    double bo;
+    if (best_trial(log, d, id, &bt, &br, &bo, NULL, 0) == 0)
+        R.have_best = 1, R.best = bo, R.best_trial = bt;
+    {
+        sqlite3_stmt *st = NULL;
+        bp_runlog_lock(log);
+        if (sqlite3_prepare_v2(bp_runlog_sqlite(log), "SELECT name FROM sweeps WHERE id = ?",
+                               -1, &st, NULL) == SQLITE_OK) {
+            sqlite3_bind_int64(st, 1, id);
+            if (sqlite3_step(st) == SQLITE_ROW)
+                snprintf(R.name, sizeof R.name, "%s", sqlite3_column_text(st, 0));
+        }
+        sqlite3_finalize(st);
+        bp_runlog_unlock(log);
+    }
+    int jobs = a->jobs > 0 ? (int)a->jobs : ncores();
+    R.jobs = n > 0 && jobs > n ? (int)n : jobs;
+    if (elsewhere)
+        fprintf(h->err, "backprop: sweep %lld: %lld trial%s still running in another process;"
+                " not started again\n", (long long)id, (long long)elsewhere,
+                elsewhere == 1 ? " is" : "s are");
+    if (only >= 0 && n == 0 && !elsewhere) {
+        fprintf(h->out, "sweep %lld: trial %lld is done already\n", (long long)id, (long long)only);
+        rc = 0;
+        goto out;
+    }
+    if (only < 0 && bp_runlog_sweep_status(log, id, "running", NULL, &e)) {
+        say(h->err, "%s", e.msg);
+        goto out;
+    }
+    double t0 = mono_now();
+    int64_t ran = n ? run_trials(&R, todo, n, &e) : 0;
+    if (ran < 0) say(h->err, "%s", e.msg);
+    const char *status;
+    const char *message = NULL;
+    if (R.unread) status = "failed", message = R.message;
+    else if (R.signal) status = "interrupted";
+    else if (ran < 0) status = "interrupted", message = e.msg;
+    else if (only >= 0) status = R.done == count ? "completed" : "partial";
+    else status = elsewhere ? "interrupted" : "completed";
+    /* A shard does not take over a sweep another process is running. */
+    if (only < 0 || query_i64(log, "SELECT status = 'running' FROM sweeps WHERE id = ?1",
+                              id, 0, 0) == 0) {
+        if (bp_runlog_sweep_status(log, id, status, message, &e)) say(h->err, "%s", e.msg);
+    }
+    if (R.unread) say(h->err, "sweep %lld stopped: %s", (long long)id, R.message);
+    if (only < 0) summary(&R, status, mono_now() - t0, ran < 0 ? 0 : ran);
+    rc = R.unread || ran < 0                         ? 1
+       : R.signal                                    ? 128 + R.signal
+       : only >= 0                                   ? (R.crashed ? 1 : 0)
+       : !strcmp(status, "completed") && R.have_best ? 0
+                                                     : 1;
+    if (only < 0 && !R.signal && !R.unread && ran >= 0 && !R.have_best)
+        say(h->err, "sweep %lld: no trial completed with a value of %s", (long long)id,
+            d->obj.metric);
+out:
+    free(state);
+    free(todo);
+    return rc;
+}
+
+static bp_runlog *open_db(const char *db, int flags, FILE *err) {
+    bp_err e;
+    bp_runlog *log = bp_runlog_open(db, flags, &e);
+    if (!log) say(err, "%s", e.msg);
+    return log;
+}
+
+/* The command line, for the sweep's row. */
+static char *command_text(const bp_sweep_host *h, int argc, char **argv) {
+    size_t len = strlen(h->argv0) + 8;
+    for (int k = 0; k < argc; k++) len += strlen(argv[k]) + 1;
+    char *s = malloc(len);
+    if (!s) return NULL;
+    snprintf(s, len, "%s sweep", h->argv0);
+    for (int k = 0; k < argc; k++) strcat(strcat(s, " "), argv[k]);
+    return s;
+}
+
+/* Records the sweep (or finds it by uid), then runs it or its trial. */
+static int start(const args *a, const sweep_def *d, const bp_sweep_host *h, int argc,
+                 char **argv) {
+    const char *db = bp_runlog_default_path(a->db);
+    bp_runlog *log = open_db(db, 0, h->err);
+    if (!log) return 1;
+    char *command = command_text(h, argc, argv);
+    bp_sweep_record rec = {.uid = d->uid, .name = d->name, .script_path = d->script,
+                           .script_text = d->text, .spec = d->spec_text, .keys = d->keys,
+                           .strategy = bp_sweep_strategy(d->spec),
+                           .trials = bp_sweep_count(d->spec), .seed = (int64_t)d->spec->seed,
+                           .objective = d->obj.metric, .maximize = d->obj.maximize,
+                           .prune = d->prune_text[0] ? d->prune_text : NULL,
+                           .status = a->trial >= 0 ? "partial" : NULL, .command = command};
+    bp_err e;
+    int created = 0, rc = 1;
+    int64_t id = bp_runlog_sweep(log, &rec, &created, &e);
+    free(command);
+    if (id < 0) {
+        say(h->err, "%s", e.msg);
+        goto out;
+    }
+    if (!created && a->trial < 0) {
+        int64_t running = query_i64(log, "SELECT status = 'running' FROM sweeps WHERE id = ?1",
+                                    id, 0, 0);
+        if (running) {
+            say(h->err, "sweep %lld (the same script, specification and objective) is running"
+                        " in another process", (long long)id);
+            goto out;
+        }
+        fprintf(h->err, "backprop: sweep %lld has the same script, specification and"
+                " objective: resuming it (only the trials not done run)\n", (long long)id);
+    }
+    rc = execute(log, db, id, d, a, h, a->trial);
+out:
+    bp_runlog_close(log);
+    return rc;
+}
+
+/* --resume ID: the sweep as stored, the script as it is now (which must be
+ * the same text). */
+static int resume(const args *a, const bp_sweep_host *h) {
+    const char *db = bp_runlog_default_path(a->db);
+    bp_runlog *log = open_db(db, BP_RUNLOG_MUSTEXIST, h->err);
+    if (!log) return 1;
+    sweep_def d;
+    memset(&d, 0, sizeof d);
+    bp_err e;
+    int rc = 1;
+    char name[256] = "", status[16] = "", obj[80] = "", prune[48] = "";
+    char *stored = NULL, *spec = NULL;
+    sqlite3_stmt *st = NULL;
+    bp_runlog_lock(log);
+    if (sqlite3_prepare_v2(bp_runlog_sqlite(log),
+                           "SELECT w.name, w.script_path, w.spec, w.direction || ':' ||"
+                           " w.objective, w.prune, w.status, s.text, w.uid FROM sweeps w"
+                           " LEFT JOIN scripts s ON s.id = w.script_id WHERE w.id = ?",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, a->resume);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            snprintf(name, sizeof name, "%s", sqlite3_column_text(st, 0));
+            d.script = sqlite3_column_text(st, 1) ? strdup((const char *)sqlite3_column_text(st, 1))
+                                                  : NULL;
+            spec = strdup((const char *)sqlite3_column_text(st, 2));
+            snprintf(obj, sizeof obj, "%s", sqlite3_column_text(st, 3));
+            if (sqlite3_column_text(st, 4))
+                snprintf(prune, sizeof prune, "%s", sqlite3_column_text(st, 4));
+            snprintf(status, sizeof status, "%s", sqlite3_column_text(st, 5));
+            if (sqlite3_column_text(st, 6)) stored = strdup((const char *)sqlite3_column_text(st, 6));
+        }
+    }
+    sqlite3_finalize(st);
+    bp_runlog_unlock(log);
+    if (!status[0]) {
+        say(h->err, "%s: no sweep %lld", db, (long long)a->resume);
+        goto out;
+    }
+    if (!strcmp(status, "running")) {
+        say(h->err, "sweep %lld is running in another process", (long long)a->resume);
+        goto out;
+    }
+    if (!d.script || !spec) {
+        say(h->err, "sweep %lld has no script recorded: it cannot be resumed", (long long)a->resume);
+        goto out;
+    }
+    if (!(d.spec = bp_sweep_spec_parse(spec, &e)) || bp_objective_parse(obj, &d.obj, &e) ||
+        bp_prune_parse(prune, &d.prune, &e) || finish_def(&d, &e)) {
+        say(h->err, "sweep %lld: %s", (long long)a->resume, e.msg);
+        goto out;
+    }
+    if (stored && strcmp(stored, d.text) != 0) {
+        say(h->err, "%s has changed since sweep %lld began: its trials would not be the same"
+                    " (restore the script, or start a new sweep)", d.script, (long long)a->resume);
+        goto out;
+    }
+    d.name = name;
+    rc = execute(log, db, a->resume, &d, a, h, -1);
+out:
+    free(stored);
+    free(spec);
+    def_free(&d);
+    bp_runlog_close(log);
+    return rc;
+}
+
+/* Prints s for a POSIX shell: bare when it is safe, else in single quotes. */
+static void sh_word(FILE *out, const char *s) {
+    int safe = *s != '\0';
+    for (const char *p = s; *p; p++)
+        safe &= (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                strchr("_./:=,+-%@", *p) != NULL;
+    if (safe) {
+        fputs(s, out);
+        return;
+    }
+    fputc('\'', out);
+    for (; *s; s++) {
+        if (*s == '\'') fputs("'\\''", out);
+        else fputc(*s, out);
+    }
+    fputc('\'', out);
+}
+
+/* --plan: one self-contained command line per trial. */
+static int plan(const args *a, const sweep_def *d, const bp_sweep_host *h) {
+    const char *pattern = a->shard_db ? a->shard_db : "results/shard-%d.db";
+    const char *pct = strstr(pattern, "%d");
+    int64_t count = bp_sweep_count(d->spec);
+    char seed[32], obj[80], trials[32];
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)d->spec->seed);
+    snprintf(obj, sizeof obj, "%s:%s", d->obj.maximize ? "max" : "min", d->obj.metric);
+    snprintf(trials, sizeof trials, "%lld", (long long)d->spec->trials);
+    for (int64_t i = 0; i < count; i++) {
+        char db[1024], num[32];
+        int64_t shard = a->shards > 0 ? i % a->shards : i;
+        snprintf(num, sizeof num, "%lld", (long long)shard);
+        if (pct) snprintf(db, sizeof db, "%.*s%s%s", (int)(pct - pattern), pattern, num, pct + 2);
+        else snprintf(db, sizeof db, "%s", pattern);
+        sh_word(h->out, h->argv0);
+        fprintf(h->out, " sweep --trial %lld --db ", (long long)i);
+        sh_word(h->out, db);
+        if (a->name) {
+            fputs(" --name ", h->out);
+            sh_word(h->out, a->name);
+        }
+        fputs(" --objective ", h->out);
+        sh_word(h->out, obj);
+        if (d->prune_text[0]) fprintf(h->out, " --prune %s", d->prune_text);
+        if (d->spec->trials > 0) fprintf(h->out, " --trials %s", trials);
+        fprintf(h->out, " --seed %s ", seed);
+        sh_word(h->out, d->script);
+        for (int k = 0; k < a->n; k++) {
+            fputc(' ', h->out);
+            sh_word(h->out, a->params[k]);
+        }
+        fputc('\n', h->out);
+    }
+    fflush(h->out);
+    return 0;
+}
+
+int bp_sweep_main(int argc, char **argv, const bp_sweep_host *h) {
+    if (argc > 0 && !strcmp(argv[0], "show"))
+        return bp_cli_sweep_show(NULL, argc - 1, argv + 1, h->out, h->err);
+    args a;
+    if (parse_args(argc, argv, &a, h->err)) {
+        free(a.params);
+        return 1;
+    }
+    int rc = 1;
+    if (a.resume) {
+        if (a.n || a.script || a.plan || a.trial >= 0 || a.trials > 0 || a.seed ||
+            a.objective || a.prune || a.name || a.shard_db || a.shards)
+            rc = say(h->err, "sweep --resume ID takes no other options than --db, -j and -v:"
+                             " the sweep is as it was recorded");
+        else
+            rc = resume(&a, h);
+        free(a.params);
+        return rc;
+    }
+    if (a.plan && a.trial >= 0) {
+        free(a.params);
+        return say(h->err, "sweep: --plan prints the --trial commands; give one or the other");
+    }
+    sweep_def d;
+    bp_err e;
+    if (def_from_args(&a, &d, &e)) {
+        say(h->err, "%s", e.msg);
+    } else if (a.trial >= bp_sweep_count(d.spec)) {
+        say(h->err, "sweep: --trial %lld is out of range: the sweep has trials 0 to %lld",
+            (long long)a.trial, (long long)bp_sweep_count(d.spec) - 1);
+    } else if (a.plan) {
+        rc = plan(&a, &d, h);
+    } else {
+        rc = start(&a, &d, h, argc, argv);
+    }
+    def_free(&d);
+    free(a.params);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Merging                                                                   */
+
+/* The statements of one merge, in order, on OUT (main) with IN attached as
+ * src. Sweeps and runs are matched by uid; everything else follows the
+ * runs it belongs to, through temporary maps from IN's ids to OUT's. */
+static const char *const MERGE_SQL[] = {
+    "CREATE TEMP TABLE new_sweeps AS SELECT id AS src FROM src.sweeps"
+    " WHERE uid NOT IN (SELECT uid FROM main.sweeps)",
+    /* A run still running may still log: it is merged once it has ended. */
+    "CREATE TEMP TABLE new_runs AS SELECT id AS src FROM src.runs"
+    " WHERE status != 'running' AND uid NOT IN (SELECT uid FROM main.runs)",
+    "INSERT INTO main.scripts(hash, text) SELECT s.hash, s.text FROM src.scripts s"
+    " WHERE (s.id IN (SELECT script_id FROM src.runs WHERE id IN (SELECT src FROM new_runs))"
+    "   OR s.id IN (SELECT script_id FROM src.sweeps WHERE id IN (SELECT src FROM new_sweeps)))"
+    " AND NOT EXISTS (SELECT 1 FROM main.scripts m WHERE m.hash = s.hash AND m.text = s.text)"
+    " ORDER BY s.id",
+    "CREATE TEMP TABLE map_scripts AS SELECT s.id AS src, (SELECT min(m.id) FROM main.scripts m"
+    " WHERE m.hash = s.hash AND m.text = s.text) AS dst FROM src.scripts s",
+    "INSERT INTO main.sweeps(uid, name, script_path, script_id, spec, keys, strategy, trials,"
+    " seed, objective, direction, prune, status, message, started, ended, claimed, host, pid,"
+    " command) SELECT s.uid, s.name, s.script_path,"
+    " (SELECT dst FROM map_scripts WHERE src = s.script_id), s.spec, s.keys, s.strategy,"
+    " s.trials, s.seed, s.objective, s.direction, s.prune,"
+    " CASE WHEN s.status = 'running' THEN 'partial' ELSE s.status END, s.message, s.started,"
+    " s.ended, s.claimed, s.host, s.pid, s.command"
+    " FROM src.sweeps s WHERE s.id IN (SELECT src FROM new_sweeps) ORDER BY s.id",
+    "CREATE TEMP TABLE map_sweeps AS SELECT s.id AS src, m.id AS dst FROM src.sweeps s"
+    " JOIN main.sweeps m ON m.uid = s.uid",
+    "INSERT OR IGNORE INTO main.metric_names(name) SELECT name FROM src.metric_names ORDER BY id",
+    "CREATE TEMP TABLE map_names AS SELECT s.id AS src, m.id AS dst FROM src.metric_names s"
+    " JOIN main.metric_names m ON m.name = s.name",
+    "INSERT INTO main.runs(name, script_path, script_id, command, seed, started, ended, status,"
+    " message, traceback, host, pid, version, sweep_id, trial, uid)"
+    " SELECT r.name, r.script_path, (SELECT dst FROM map_scripts WHERE src = r.script_id),"
+    " r.command, r.seed, r.started, r.ended, r.status, r.message, r.traceback, r.host, r.pid,"
+    " r.version, (SELECT dst FROM map_sweeps WHERE src = r.sweep_id), r.trial, r.uid"
+    " FROM src.runs r WHERE r.id IN (SELECT src FROM new_runs) ORDER BY r.id",
+    "CREATE TEMP TABLE map_runs AS SELECT r.id AS src, m.id AS dst FROM src.runs r"
+    " JOIN main.runs m ON m.uid = r.uid WHERE r.id IN (SELECT src FROM new_runs)",
+    "INSERT INTO main.params(run_id, key, value, type) SELECT mr.dst, p.key, p.value, p.type"
+    " FROM src.params p JOIN map_runs mr ON mr.src = p.run_id",
+    "INSERT INTO main.metrics(run_id, name_id, step, value) SELECT mr.dst, mn.dst, m.step,"
+    " m.value FROM src.metrics m JOIN map_runs mr ON mr.src = m.run_id"
+    " JOIN map_names mn ON mn.src = m.name_id",
+    "INSERT INTO main.snapshots(run_id, step, name, shape, dtype, data) SELECT mr.dst, s.step,"
+    " s.name, s.shape, s.dtype, s.data FROM src.snapshots s JOIN map_runs mr"
+    " ON mr.src = s.run_id ORDER BY s.id",
+    "INSERT INTO main.tags(run_id, key, value) SELECT mr.dst, t.key, t.value FROM src.tags t"
+    " JOIN map_runs mr ON mr.src = t.run_id",
+    "INSERT INTO main.notes(run_id, time, text) SELECT mr.dst, n.time, n.text FROM src.notes n"
+    " JOIN map_runs mr ON mr.src = n.run_id ORDER BY n.id",
+    /* A sweep whose shards are all here now is complete; its end is its
+     * last trial's, so that merging again changes nothing. */
+    "UPDATE main.sweeps SET status = 'completed', ended = (SELECT max(r.ended) FROM main.runs r"
+    " WHERE r.sweep_id = sweeps.id) WHERE id IN (SELECT dst FROM map_sweeps)"
+    " AND status IN ('partial', 'interrupted') AND trials = (SELECT count(*) FROM"
+    " main.sweep_trials t WHERE t.sweep_id = sweeps.id AND t.status IN ('completed', 'failed',"
+    " 'diverged', 'pruned'))",
+};
+
+/* "file:" and the path with every byte a URI must escape escaped. */
+static char *file_uri(const char *path) {
+    char *u = malloc(strlen(path) * 3 + 16), *w = u;
+    if (!u) return NULL;
+    w += sprintf(w, "file:");
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            strchr("/._-~", *p))
+            *w++ = (char)*p;
+        else
+            w += sprintf(w, "%%%02X", *p);
+    }
+    sprintf(w, "?mode=ro");
+    return u;
+}
+
+static int64_t count_of(sqlite3 *s, const char *sql) {
+    sqlite3_stmt *st = NULL;
+    int64_t n = -1;
+    if (sqlite3_prepare_v2(s, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+int bp_merge(const char *out_path, const char *in_path, bp_merge_counts *c, bp_err *e) {
+    memset(c, 0, sizeof *c);
+    /* The input must be a backprop database of this version; the output is
+     * made or migrated as any run log is. */
+    bp_runlog *log = bp_runlog_open(in_path, BP_RUNLOG_READONLY, e);
+    if (!log) return -1;
+    bp_runlog_close(log);
+    if (!(log = bp_runlog_open(out_path, 0, e))) return -1;
+    bp_runlog_close(log);
+    sqlite3 *s = NULL;
+    char *uri = file_uri(in_path);
+    int rc = -1;
+    if (!uri) return bp_err_set(e, "out of memory");
+    if (sqlite3_open_v2(out_path, &s, SQLITE_OPEN_READWRITE | SQLITE_OPEN_URI, NULL) != SQLITE_OK) {
+        bp_err_set(e, "%s: cannot open the database (%s)", out_path,
+                   s ? sqlite3_errmsg(s) : "out of memory");
+        goto out;
+    }
+    sqlite3_busy_timeout(s, 10000);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_exec(s, "PRAGMA foreign_keys = ON", NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s, "ATTACH ? AS src", -1, &st, NULL) != SQLITE_OK) {
+        bp_err_set(e, "%s: %s", out_path, sqlite3_errmsg(s));
+        goto out;
+    }
+    sqlite3_bind_text(st, 1, uri, -1, SQLITE_STATIC);
+    int r = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (r != SQLITE_DONE) {
+        bp_err_set(e, "%s: cannot attach it (%s)", in_path, sqlite3_errmsg(s));
+        goto out;
+    }
+    /* One file under two names would merge into itself. */
+    if (count_of(s, "SELECT (SELECT file FROM pragma_database_list WHERE name = 'main') ="
+                    " (SELECT file FROM pragma_database_list WHERE name = 'src')") == 1) {
+        bp_err_set(e, "%s: cannot merge a database into itself", in_path);
+        goto out;
+    }
+    if (sqlite3_exec(s, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        bp_err_set(e, "%s: cannot start a write (%s)", out_path, sqlite3_errmsg(s));
+        goto out;
+    }
+    for (size_t k = 0; k < sizeof MERGE_SQL / sizeof *MERGE_SQL; k++) {
+        if (sqlite3_exec(s, MERGE_SQL[k], NULL, NULL, NULL) != SQLITE_OK) {
+            bp_err_set(e, "%s: cannot merge %s (%s); nothing merged", out_path, in_path,
+                       sqlite3_errmsg(s));
+            goto rollback;
+        }
+        if (!strncmp(MERGE_SQL[k], "INSERT INTO main.sweeps", 23)) c->sweeps = sqlite3_changes(s);
+        if (!strncmp(MERGE_SQL[k], "INSERT INTO main.runs", 21)) c->runs = sqlite3_changes(s);
+    }
+    c->skipped = count_of(s, "SELECT count(*) FROM src.runs WHERE uid IN (SELECT uid FROM main.runs)") -
+                 c->runs;
+    c->running = count_of(s, "SELECT count(*) FROM src.runs WHERE status = 'running'"
+                             " AND uid NOT IN (SELECT uid FROM main.runs)");
+    if (count_of(s, "SELECT count(*) FROM pragma_foreign_key_check") != 0) {
+        bp_err_set(e, "%s: merging %s would break a reference between tables; nothing merged",
+                   out_path, in_path);
+        goto rollback;
+    }
+    if (sqlite3_exec(s, "DROP TABLE temp.new_sweeps; DROP TABLE temp.new_runs;"
+                        " DROP TABLE temp.map_scripts; DROP TABLE temp.map_sweeps;"
+                        " DROP TABLE temp.map_names; DROP TABLE temp.map_runs; COMMIT",
+                     NULL, NULL, NULL) != SQLITE_OK) {
+        bp_err_set(e, "%s: cannot commit the merge (%s)", out_path, sqlite3_errmsg(s));
+        goto rollback;
+    }
+    rc = 0;
+    goto out;
+rollback:
+    sqlite3_exec(s, "ROLLBACK", NULL, NULL, NULL);
+out:
+    if (s) {
+        sqlite3_exec(s, "DETACH src", NULL, NULL, NULL);
+        sqlite3_close(s);
+    }
+    free(uri);
+    return rc;
+}
+
+int bp_merge_main(int argc, char **argv, FILE *out, FILE *err) {
+    if (argc < 2) return say(err, "merge wants OUT.db and at least one IN.db (backprop merge OUT.db IN.db...)");
+    for (int k = 0; k < argc; k++)
+        if (argv[k][0] == '-') return say(err, "merge: unknown option '%s'", argv[k]);
+    for (int k = 1; k < argc; k++) {
+        bp_merge_counts c;
+        bp_err e;
+        if (bp_merge(argv[0], argv[k], &c, &e)) return say(err, "%s", e.msg);
+        fprintf(out, "%s: %lld run%s and %lld sweep%s merged into %s", argv[k], (long long)c.runs,
+                c.runs == 1 ? "" : "s", (long long)c.sweeps, c.sweeps == 1 ? "" : "s", argv[0]);
+        if (c.skipped) fprintf(out, "; %lld there already", (long long)c.skipped);
+        if (c.running) fprintf(out, "; %lld still running, left out", (long long)c.running);
+        fputc('\n', out);
+    }
+    return 0;
+}
