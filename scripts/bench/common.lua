@@ -142,6 +142,14 @@ function C.load_idx(prefix, classes)
   return d
 end
 
+-- the lecture's 2-3-1 network, from its weights (W1 and W4)
+function C.lecture_net()
+  local net = bp.net(2)
+  net:add(3, "sigmoid", {weights = {{0.5, 0.3}, {-0.1, 0.1}, {-0.4, 0.6}}, bias = 1})
+  net:add(1, "identity", {weights = {{-0.23, 0.3, 0.1}}, bias = 1})
+  return net
+end
+
 -- a line for the machine: lscpu's model name and the core count
 function C.machine()
   local model, cores = "?", "?"

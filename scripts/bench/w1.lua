@@ -16,12 +16,7 @@ local C = dofile("scripts/bench/common.lua")
 local steps = bp.param("steps", 1000000)
 local torch_steps = bp.param("torch_steps", 20000) -- PyTorch is ~1000x slower
 
-local function lecture_net()
-  local net = bp.net(2)
-  net:add(3, "sigmoid", {weights = {{0.5, 0.3}, {-0.1, 0.1}, {-0.4, 0.6}}, bias = 1})
-  net:add(1, "identity", {weights = {{-0.23, 0.3, 0.1}}, bias = 1})
-  return net
-end
+local lecture_net = C.lecture_net
 
 local loss, x, y = bp.loss("half_se"), {1, 2}, {3}
 print("W1 seed: 2-3-1, float64, " .. steps .. " steps, " .. C.machine())

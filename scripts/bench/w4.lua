@@ -15,12 +15,7 @@ local steps = bp.param("steps", 1000000)
 local torch_steps = bp.param("torch_steps", 20000)
 print("W4 logging: W1 (a) logging every loss, " .. steps .. " steps, " .. C.machine())
 
-local function lecture_net()
-  local net = bp.net(2)
-  net:add(3, "sigmoid", {weights = {{0.5, 0.3}, {-0.1, 0.1}, {-0.4, 0.6}}, bias = 1})
-  net:add(1, "identity", {weights = {{-0.23, 0.3, 0.1}}, bias = 1})
-  return net
-end
+local lecture_net = C.lecture_net
 local loss, x, y = bp.loss("half_se"), {1, 2}, {3}
 
 local plain = C.stats(C.repeat_timed(C.reps, function()
