@@ -279,6 +279,13 @@ int bp_lua_check_int(lua_State *L, int arg, const char *what) {
     return (int)v;
 }
 
+lnet *bp_lua_new_lnet(lua_State *L) {
+    lnet *n = lua_newuserdatauv(L, sizeof *n, 0);
+    memset(n, 0, sizeof *n);
+    luaL_setmetatable(L, NET_TYPE);
+    return n;
+}
+
 /* bp.net(inputs [, {dtype = "float64" | "float32"}]) -> an empty network
  * taking `inputs` values per sample, computing in dtype (float64 default) */
 static int l_net_new(lua_State *L) {
@@ -302,9 +309,7 @@ static int l_net_new(lua_State *L) {
         }
         lua_settop(L, 1);
     }
-    lnet *n = lua_newuserdatauv(L, sizeof *n, 0);
-    memset(n, 0, sizeof *n);
-    luaL_setmetatable(L, NET_TYPE);
+    lnet *n = bp_lua_new_lnet(L);
     bp_err e;
     n->net = bp_net_new_dtype(inputs, dtype, &e);
     if (!n->net) return luaL_error(L, "%s", e.msg);
@@ -1550,6 +1555,7 @@ int luaopen_backprop(lua_State *L) {
     luaL_setfuncs(L, funcs, 1);
     bp_lua_open_data(L);
     bp_lua_open_sweep(L);
+    bp_lua_open_model(L);
     lua_pushliteral(L, BP_VERSION);
     lua_setfield(L, -2, "version");
     return 1;

@@ -68,6 +68,10 @@ int bp_lua_check_matrix(lua_State *L, int arg, int W, buf *b, int *single,
 /* Pushes B x W values as a list (single) or a list of rows. */
 void bp_lua_push_matrix(lua_State *L, const double *v, int B, int W, int single);
 
+/* Pushes a new, empty net userdata (its net NULL: set it before any use),
+ * created before the C object so that nothing leaks if that fails. */
+lnet *bp_lua_new_lnet(lua_State *L);
+
 /* The net at index i; raises if it is not one or is closed. */
 lnet *bp_lua_check_lnet(lua_State *L, int i);
 bp_net *bp_lua_check_net(lua_State *L, int i);
@@ -88,6 +92,10 @@ int bp_lua_log_metric(lua_State *L, const char *name, int64_t step, double v);
 /* Marks the run diverged and raises "<name> is nan at step N: ...". */
 int bp_lua_diverge(lua_State *L, const char *name, double v, int64_t step);
 
-void bp_lua_open_data(lua_State *L); /* ldata.c: data sets, net:fit; module table on top */
-void bp_lua_open_sweep(lua_State *L); /* lsweep.c: bp.report, bp.sweep; module table on top */
+/* The module's other files, each called by luaopen_backprop with the module
+ * table on top of the stack: */
+void bp_lua_open_data(lua_State *L);  /* ldata.c: data sets, net:fit */
+void bp_lua_open_sweep(lua_State *L); /* lsweep.c: bp.report, bp.sweep */
+void bp_lua_open_model(lua_State *L); /* lmodel.c: net:save, bp.load */
+
 #endif
