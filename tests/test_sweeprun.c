@@ -1,0 +1,572 @@
+/* test_sweeprun.c: sweeps as a user runs them (bindings/sweeprun.c,
+ * lsweep.c, the sweep commands of main.c) and the schema step that holds
+ * them (runlog.c, version 3).
+ *
+ * Each test starts the real `backprop` (BP_BINARY_DIR/backprop) on a small
+ * script. Results are either known by hand (scripts whose objective is a
+ * formula of their parameters, so the ranking, the per-value statistics
+ * and the pruned trials can be worked out on paper) or compared between
+ * two ways of running one sweep that must agree to the bit: -j 1 and -j 2,
+ * killed with SIGKILL and resumed, split in two shards run by GNU parallel
+ * and merged. What is compared is the sweep_trials view (trial, status,
+ * parameters, objective, seed), every trial's loss at every step, and its
+ * final weights. */
+#define _XOPEN_SOURCE 700
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "bp_runlog.h"
+#include "bp_sweep.h"
+#include "check.h"
+
+static char dir[64], exe[1024], xor_script[1024];
+static char *out_text, *err_text; /* of the last sh() */
+
+/* The grid every comparison runs: 9 trials of a 2-H-1 XOR network. */
+#define XOR_SPEC "lr=0.1,0.5,2 hidden=2,4,8 steps=20000"
+
+static const char *path_in(const char *name) {
+    static char buf[8][512];
+    static int k;
+    k = (k + 1) % 8;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
+    return buf[k];
+}
+
+static char *slurp(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return strdup("");
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)n + 1);
+    s[fread(s, 1, (size_t)n, f)] = '\0';
+    fclose(f);
+    return s;
+}
+
+static int exists(const char *path) {
+    struct stat sb;
+    return stat(path, &sb) == 0;
+}
+
+/* Runs a shell command in the test's directory, $BP (the backprop
+ * executable) and $XOR (scripts/sweep_xor.lua) set; keeps what it printed
+ * in out_text and err_text. Returns its exit status. */
+static int sh(const char *fmt, ...) {
+    char cmd[4096], full[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    snprintf(full, sizeof full, "cd %s && BP=%s XOR=%s; { %s; } >%s/out.txt 2>%s/err.txt", dir, exe,
+             xor_script, cmd, dir, dir);
+    int st = system(full);
+    free(out_text);
+    free(err_text);
+    out_text = slurp(path_in("out.txt"));
+    err_text = slurp(path_in("err.txt"));
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* All rows of a query on db, "a|b\n" lines; malloc'd (free it). */
+static char *rows(const char *db, const char *sql) {
+    sqlite3 *s = NULL;
+    sqlite3_stmt *st = NULL;
+    size_t n = 0, cap = 256;
+    char *out = malloc(cap);
+    out[0] = '\0';
+    if (sqlite3_open_v2(db, &s, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s, sql, -1, &st, NULL) != SQLITE_OK) {
+        snprintf(out, cap, "error: %s", sqlite3_errmsg(s));
+        sqlite3_close(s);
+        return out;
+    }
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        for (int c = 0; c < sqlite3_column_count(st); c++) {
+            const char *v = (const char *)sqlite3_column_text(st, c);
+            size_t len = strlen(v ? v : "NULL") + 2;
+            if (n + len + 1 > cap) out = realloc(out, cap = 2 * (n + len + 1));
+            n += (size_t)sprintf(out + n, "%s%s", c ? "|" : "", v ? v : "NULL");
+        }
+        out[n++] = '\n';
+        out[n] = '\0';
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(s);
+    return out;
+}
+
+#define CHECK_ROWS(db, sql, want)          \
+    do {                                   \
+        char *got_ = rows(db, sql);        \
+        CHECK_STR(got_, want);             \
+        free(got_);                        \
+    } while (0)
+
+/* The three things two runs of one sweep must agree on. */
+static const char *const SAME[] = {
+    "SELECT trial, status, params, quote(objective), seed FROM sweep_trials ORDER BY trial",
+    "SELECT t.trial, m.step, quote(m.value) FROM sweep_trials t JOIN metrics m"
+    " ON m.run_id = t.run_id JOIN metric_names n ON n.id = m.name_id"
+    " WHERE n.name = 'loss' ORDER BY t.trial, m.step",
+    "SELECT t.trial, s.step, s.shape, hex(s.data) FROM sweep_trials t JOIN snapshots s"
+    " ON s.run_id = t.run_id ORDER BY t.trial",
+};
+
+static void check_same_sweep(const char *a, const char *b, int64_t trials) {
+    for (int k = 0; k < 3; k++) {
+        char *x = rows(a, SAME[k]), *y = rows(b, SAME[k]);
+        CHECK(strcmp(x, y) == 0);
+        if (strcmp(x, y)) fprintf(stderr, "  %s and %s differ in: %s\n", a, b, SAME[k]);
+        free(x);
+        free(y);
+    }
+    char want[32];
+    snprintf(want, sizeof want, "%lld\n", (long long)trials);
+    CHECK_ROWS(a, "SELECT count(*) FROM sweep_trials WHERE status = 'completed'", want);
+    /* The loss curves are whole: 20000 steps in each of the 9 trials. */
+    CHECK_ROWS(a, "SELECT count(*) FROM sweep_trials t JOIN metrics m ON m.run_id = t.run_id"
+                  " JOIN metric_names n ON n.id = m.name_id WHERE n.name = 'loss'",
+               "180000\n");
+}
+
+static void write_file(const char *name, const char *text) {
+    FILE *f = fopen(path_in(name), "w");
+    fputs(text, f);
+    fclose(f);
+}
+
+/* ------------------------------------------------------------------------ */
+
+/* A database that version 2 left, with a run and everything a run holds,
+ * migrated to 3: every row and index kept, references intact, the foreign
+ * keys on again, and the new columns and status working. */
+static void test_migration_from_v2(void) {
+    const char *db = path_in("v2.db");
+    sqlite3 *s;
+    CHECK(sqlite3_open(db, &s) == SQLITE_OK);
+    CHECK(sqlite3_exec(s, bp_runlog_schema_step(0), NULL, NULL, NULL) == SQLITE_OK);
+    CHECK(sqlite3_exec(s, bp_runlog_schema_step(1), NULL, NULL, NULL) == SQLITE_OK);
+    char sql[2048];
+    snprintf(sql, sizeof sql,
+             "PRAGMA application_id = %d; PRAGMA user_version = 2;"
+             /* views as version 2 had them: they must go before runs is rebuilt */
+             "CREATE VIEW run_summary AS SELECT id, name FROM runs;"
+             "CREATE VIEW loss_curve AS SELECT run_id, step FROM metrics;"
+             "INSERT INTO scripts(hash, text) VALUES ('00', 'print(1)');"
+             "INSERT INTO runs(name, script_id, started, ended, status, host, pid)"
+             " VALUES ('a', 1, 1700000000.5, 1700000001, 'completed', 'box', 42),"
+             " ('b', 1, 1700000002, NULL, 'crashed', NULL, NULL);"
+             "INSERT INTO params VALUES (1, 'lr', 0.5, 'real'), (2, 'lr', 1, 'int');"
+             "INSERT INTO metric_names(name) VALUES ('loss');"
+             "INSERT INTO metrics VALUES (1, 1, 1, 0.25), (1, 1, 2, 0.125), (2, 1, 1, NULL);"
+             "INSERT INTO snapshots(run_id, step, shape, dtype, data)"
+             " VALUES (1, 2, '1,1', 'f64', zeroblob(16));"
+             "INSERT INTO tags VALUES (1, 'best', NULL);"
+             "INSERT INTO notes(run_id, time, text) VALUES (1, 1700000001, 'fine');",
+             BP_RUNLOG_APP_ID);
+    CHECK(sqlite3_exec(s, sql, NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(s);
+
+    bp_err e;
+    bp_runlog *log = bp_runlog_open(db, 0, &e);
+    CHECK(log != NULL);
+    if (!log) {
+        fprintf(stderr, "  %s\n", e.msg);
+        return;
+    }
+    CHECK_ROWS(db, "PRAGMA user_version", "3\n");
+    CHECK_ROWS(db, "SELECT id, name, script_id, status, host, pid, sweep_id, trial, uid"
+                   " FROM runs ORDER BY id",
+               "1|a|1|completed|box|42|NULL|NULL|v2:box:42:1700000000.500:1\n"
+               "2|b|1|crashed|NULL|NULL|NULL|NULL|v2::0:1700000002.000:2\n");
+    CHECK_ROWS(db, "SELECT (SELECT count(*) FROM params), (SELECT count(*) FROM metrics),"
+                   " (SELECT count(*) FROM snapshots), (SELECT count(*) FROM tags),"
+                   " (SELECT count(*) FROM notes), (SELECT count(*) FROM scripts)",
+               "2|3|1|1|1|1\n");
+    CHECK_ROWS(db, "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'runs_%'"
+                   " ORDER BY name",
+               "runs_script\nruns_status\nruns_sweep\n");
+    CHECK_ROWS(db, "SELECT count(*) FROM pragma_foreign_key_check", "0\n");
+    CHECK_ROWS(db, "SELECT id, name, status, final_loss, params, sweep_id FROM run_summary"
+                   " ORDER BY id",
+               "1|a|completed|0.125|lr=0.5|NULL\n2|b|crashed|NULL|lr=1|NULL\n");
+    sqlite3 *c = bp_runlog_sqlite(log);
+    sqlite3_stmt *st;
+    sqlite3_prepare_v2(c, "PRAGMA foreign_keys", -1, &st, NULL);
+    CHECK(sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 1);
+    sqlite3_finalize(st);
+    /* The rebuilt runs still cascade to what its runs logged. */
+    CHECK(sqlite3_exec(c, "DELETE FROM runs WHERE id = 2", NULL, NULL, NULL) == SQLITE_OK);
+    CHECK_ROWS(db, "SELECT count(*) FROM params WHERE run_id = 2", "0\n");
+    CHECK_ROWS(db, "SELECT count(*) FROM metrics WHERE run_id = 2", "0\n");
+    /* New runs get a uid of their own; 'pruned' is a way to end. */
+    int64_t run = bp_runlog_begin(log, &(bp_run_info){.name = "new"}, &e);
+    CHECK(run > 1);
+    CHECK(bp_runlog_end(log, run, "pruned", "pruned at step 1", NULL, &e) == 0);
+    CHECK_ROWS(db, "SELECT status, length(uid), uid NOT GLOB '*[^0-9a-f]*' FROM runs"
+                   " WHERE name = 'new'",
+               "pruned|32|1\n");
+    bp_runlog_close(log);
+}
+
+/* The grid runs every combination once, each trial with its own seed; the
+ * objective (a formula of the parameters) ranks them, and the per-value
+ * best and mean are what the formula gives by hand. */
+static void test_grid_runs_every_combination(void) {
+    write_file("product.lua", "local bp = require 'backprop'\n"
+                              "local lr, h = bp.param('lr', 1.0), bp.param('hidden', 1)\n"
+                              "bp.log('loss', lr * h, 1)\n");
+    const char *db = path_in("grid.db");
+    CHECK(sh("$BP sweep --db grid.db -j 2 product.lua lr=0.5,0.25,2 hidden=1,2,3") == 0);
+    CHECK(strstr(out_text, "sweep 1 (product): completed; 9 trials, 9 run now in ") == out_text);
+    CHECK(strstr(out_text, "  trials: 9 completed, 0 failed, 0 diverged, 0 pruned, 0 crashed or"
+                           " interrupted, 0 never run\n"
+                           "  best: trial 3, loss 0.25 (run ") != NULL);
+    /* Every combination once, in grid order (the last key fastest), its
+     * objective lr * hidden, its seed the hash of the sweep's seed (1) and
+     * its parameters. */
+    const char *lrs[] = {"0.5", "0.25", "2"}, *hs[] = {"1", "2", "3"};
+    const double lv[] = {0.5, 0.25, 2};
+    char want[2048] = "", line[256];
+    for (int i = 0; i < 9; i++) {
+        char kv0[32], kv1[32];
+        snprintf(kv0, sizeof kv0, "lr=%s", lrs[i / 3]);
+        snprintf(kv1, sizeof kv1, "hidden=%s", hs[i % 3]);
+        char *kv[2] = {kv0, kv1};
+        snprintf(line, sizeof line, "%d|completed|lr=%s hidden=%s|%.17g|%llu\n", i, lrs[i / 3],
+                 hs[i % 3], lv[i / 3] * (i % 3 + 1),
+                 (unsigned long long)bp_sweep_trial_seed(1, 2, kv));
+        strcat(want, line);
+    }
+    char *got = rows(db, "SELECT trial, status, params, printf('%.17g', objective), seed"
+                         " FROM sweep_trials ORDER BY trial");
+    CHECK_STR(got, want);
+    free(got);
+    CHECK_ROWS(db, "SELECT count(*), count(DISTINCT seed), count(DISTINCT params) FROM sweep_trials",
+               "9|9|9\n");
+    /* sweep show: ranked by the objective (ties by trial), then each value's
+     * best and mean: lr=0.5 gives 0.5, 1, 1.5 (best 0.5, mean 1), ... */
+    CHECK(sh("$BP sweep show 1 --db grid.db") == 0);
+    const char *ranked = strstr(out_text, "trials, best first:\n");
+    CHECK(ranked != NULL);
+    if (ranked) {
+        const char *order[] = {"     1      3", "     2      0", "     3      4", "     4      5",
+                               "     5      1", "     6      2", "     7      6", "     8      7",
+                               "     9      8"};
+        const char *p = ranked;
+        for (int k = 0; k < 9; k++) {
+            const char *q = strstr(p, order[k]);
+            CHECK(q != NULL);
+            if (q) p = q;
+        }
+    }
+    CHECK(strstr(out_text, "by parameter (completed trials; best and mean loss):\n"
+                           "  parameter  value  trials  best      mean\n"
+                           "  lr          0.25       3  0.25       0.5\n"
+                           "               0.5       3   0.5         1\n"
+                           "                 2       3     2         4\n"
+                           "  hidden         1       3  0.25  0.916667\n"
+                           "                 2       3   0.5   1.83333\n"
+                           "                 3       3  0.75      2.75\n") != NULL);
+    if (!strstr(out_text, "by parameter")) fprintf(stderr, "%s", out_text);
+    CHECK_ROWS(db, "SELECT key, value, trials, best, mean FROM sweep_param_stats"
+                   " WHERE key = 'hidden' ORDER BY value",
+               "hidden|1|3|0.25|0.916666666666667\nhidden|2|3|0.5|1.83333333333333\n"
+               "hidden|3|3|0.75|2.75\n");
+    /* The same command again is the same sweep: nothing left to run. */
+    CHECK(sh("$BP sweep --db grid.db product.lua lr=0.5,0.25,2 hidden=1,2,3") == 0);
+    CHECK(strstr(err_text, "backprop: sweep 1 has the same script, specification and objective:"
+                           " resuming it (only the trials not done run)\n") != NULL);
+    CHECK(strstr(out_text, "9 trials, 0 run now") != NULL);
+    CHECK_ROWS(db, "SELECT count(*) FROM runs", "9\n");
+    /* Random search: the trials are the sweep seed's, whatever ran before. */
+    CHECK(sh("$BP sweep --db rnd1.db --trials 5 --seed 3 product.lua lr=uniform:0:1"
+             " hidden=int:1:9") == 0);
+    CHECK(sh("$BP sweep --db rnd2.db --trials 5 --seed 3 -j 1 product.lua lr=uniform:0:1"
+             " hidden=int:1:9") == 0);
+    char *r1 = rows(path_in("rnd1.db"), SAME[0]), *r2 = rows(path_in("rnd2.db"), SAME[0]);
+    CHECK_STR(r1, r2);
+    CHECK(strstr(r1, "4|completed|lr=") != NULL);
+    free(r1);
+    free(r2);
+}
+
+/* -j 2 gives what -j 1 gives, bit for bit. */
+static void test_parallel_equals_sequential(void) {
+    CHECK(sh("$BP sweep --db seq.db -j 1 $XOR " XOR_SPEC) == 0);
+    CHECK(sh("$BP sweep --db par.db -j 2 $XOR " XOR_SPEC) == 0);
+    CHECK(strstr(out_text, "with -j 2\n") != NULL);
+    check_same_sweep(path_in("seq.db"), path_in("par.db"), 9);
+}
+
+/* SIGKILL to the sweep and every trial at once (their process group), part
+ * way through; --resume runs what is left, and the sweep is then the one
+ * that was never interrupted. */
+static void test_resume_after_sigkill(void) {
+    const char *db = path_in("killed.db");
+    pid_t kid = fork();
+    if (kid == 0) {
+        setpgid(0, 0);
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        dup2(null, 2);
+        char *argv[] = {exe, "sweep", "--db", (char *)db, "-j", "2", xor_script, "lr=0.1,0.5,2",
+                        "hidden=2,4,8", "steps=20000", NULL};
+        execv(exe, argv);
+        _exit(127);
+    }
+    setpgid(kid, kid);
+    /* Kill once three trials are complete (and so others are running). */
+    int done = 0;
+    for (int t = 0; t < 3000 && done < 3; t++) {
+        struct timespec ts = {0, 2 * 1000000L};
+        nanosleep(&ts, NULL);
+        char *n = exists(db) ? rows(db, "SELECT count(*) FROM runs WHERE status = 'completed'")
+                             : strdup("0");
+        done = atoi(n);
+        free(n);
+    }
+    CHECK(done >= 3 && done < 9);
+    kill(-kid, SIGKILL);
+    int status;
+    waitpid(kid, &status, 0);
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    struct timespec settle = {0, 100 * 1000000L}; /* the orphans, reaped by init */
+    nanosleep(&settle, NULL);
+    char *left = rows(db, "SELECT count(*) FROM sweep_trials WHERE status = 'completed'");
+    CHECK(atoi(left) < 9);
+    free(left);
+    CHECK_ROWS(db, "SELECT status FROM sweeps", "running\n");
+    CHECK(sh("$BP sweep --db killed.db --resume 1 -j 2") == 0);
+    CHECK(strstr(out_text, "sweep 1 (sweep_xor): completed; 9 trials, ") != NULL);
+    CHECK_ROWS(db, "SELECT status FROM sweeps", "completed\n");
+    /* What was killed is on record, as crashed. */
+    char *runs = rows(db, "SELECT sum(status = 'crashed') = count(*) - 9 FROM runs");
+    CHECK_STR(runs, "1\n");
+    free(runs);
+    check_same_sweep(db, path_in("seq.db"), 9);
+    /* Resuming a complete sweep runs nothing. */
+    CHECK(sh("$BP sweep --db killed.db --resume 1") == 0);
+    CHECK(strstr(out_text, "9 trials, 0 run now") != NULL);
+    CHECK(sh("$BP sweep --db killed.db --resume 1 lr=1") == 1);
+    CHECK_STR(err_text, "backprop: sweep --resume ID takes no other options than --db, -j and"
+                        " -v: the sweep is as it was recorded\n");
+    CHECK(sh("$BP sweep --db killed.db --resume 7") == 1);
+    CHECK(strstr(err_text, "killed.db: no sweep 7\n") != NULL);
+}
+
+/* Pruning, worked out by hand. The script reports a + 1/s at steps 1..8,
+ * so trials compare by a alone (below, the values less that 1/s); with -j 1
+ * they run in the order a = 3, 1, 4, 5, 2, 6 and each sees the ones before.
+ * median:2 (prune when the best so far is worse than the median of >= 2
+ * completed trials at that step): trials 0 (a=3) and 1 (a=1) have too few
+ * to compare with and complete; trial 2 (a=4) is worse than the median 2
+ * of {3, 1} at step 1, so is 3 (a=5); 4 (a=2) equals the median, which is
+ * not worse, and completes; 5 (a=6) is worse than the median 2 of {3, 1, 2}.
+ * halving:1:2 (rungs 1, 2, 4, 8; of the n trials at a rung the best n/2,
+ * at least one, go on): trial 2 is 3rd of 3 at rung 1 (keep 1); 3 is 4th of
+ * 4 (keep 2); 4 is 2nd of 5 at rung 1 (keep 2), then at rung 2 the others
+ * there are trials 0 and 1 only, and it is 2nd of 3 (keep 1): pruned at
+ * step 2; 5 is last of 6. */
+static void test_pruning_by_hand(void) {
+    write_file("curve.lua", "local bp = require 'backprop'\n"
+                            "local a = bp.param('a', 1)\n"
+                            "for s = 1, 8 do bp.report(a + 1 / s, s) end\n");
+    CHECK(sh("$BP sweep --db median.db -j 1 --prune median:2 curve.lua a=3,1,4,5,2,6") == 0);
+    CHECK_ROWS(path_in("median.db"), "SELECT trial, status, params FROM sweep_trials ORDER BY trial",
+               "0|completed|a=3\n1|completed|a=1\n2|pruned|a=4\n3|pruned|a=5\n4|completed|a=2\n"
+               "5|pruned|a=6\n");
+    CHECK_ROWS(path_in("median.db"), "SELECT message FROM runs WHERE id = 3",
+               "pruned at step 1: the best loss so far, 5, is worse than the median 3 of 2"
+               " completed trials at that step\n");
+    CHECK(strstr(out_text, "  pruned: trial 2 (step 1), 3 (step 1), 5 (step 1); about ") != NULL);
+    CHECK(sh("$BP sweep --db halving.db -j 1 --prune halving:1:2 --objective objective"
+             " curve.lua a=3,1,4,5,2,6") == 0);
+    CHECK_ROWS(path_in("halving.db"), "SELECT t.trial, t.status, (SELECT max(step) FROM metrics"
+                                      " WHERE run_id = t.run_id) FROM sweep_trials t ORDER BY trial",
+               "0|completed|8\n1|completed|8\n2|pruned|1\n3|pruned|1\n4|pruned|2\n5|pruned|1\n");
+    CHECK_ROWS(path_in("halving.db"), "SELECT message FROM runs WHERE trial = 4",
+               "pruned at step 2: objective 2.5 is not among the best 1 of the 3 trials at rung"
+               " 2 (the bar is 1.5)\n");
+    /* Off by default: the same sweep prunes nothing. */
+    CHECK(sh("$BP sweep --db noprune.db -j 1 curve.lua a=3,1,4,5,2,6") == 0);
+    CHECK_ROWS(path_in("noprune.db"), "SELECT count(*) FROM sweep_trials WHERE status = 'completed'",
+               "6\n");
+}
+
+/* A swept key the script never reads stops the sweep after its first
+ * trial, even with two workers: the first trial runs alone. */
+static void test_unread_parameter(void) {
+    write_file("typo.lua", "local bp = require 'backprop'\n"
+                           "bp.log('loss', bp.param('lr', 0.1), 1)\n");
+    CHECK(sh("$BP sweep --db typo.db -j 2 typo.lua lr=0.1,0.2,0.3 hiden=2,4") == 1);
+    CHECK(strstr(err_text, "backprop: sweep 1 stopped: parameter given but never read by"
+                           " typo.lua: hiden (a typo?)\n") != NULL);
+    CHECK_ROWS(path_in("typo.db"), "SELECT status, message FROM sweeps",
+               "failed|parameter given but never read by typo.lua: hiden (a typo?)\n");
+    CHECK_ROWS(path_in("typo.db"), "SELECT count(*), trial, status FROM runs", "1|0|failed\n");
+}
+
+/* Bad specifications are refused before anything runs: no database is
+ * even created. */
+static void test_bad_specs_run_nothing(void) {
+    static const struct {
+        const char *args, *err;
+    } cases[] = {
+        {"typo.lua lr=gauss:0:1", "backprop: sweep parameter 'lr=gauss:0:1': unknown distribution"
+                                  " 'gauss' (expected uniform, loguniform, int or choice)\n"},
+        {"typo.lua lr=", "backprop: sweep parameter 'lr=': empty list of values\n"},
+        {"typo.lua lr=uniform:1:0 --trials 3", "backprop: sweep parameter 'lr=uniform:1:0':"
+                                               " lower bound 1 is above upper bound 0\n"},
+        {"typo.lua lr=loguniform:1e-4:1", "backprop: sweep parameter 'lr' is a distribution:"
+                                          " random search needs --trials N\n"},
+        {"typo.lua", "backprop: a sweep needs at least one parameter (key=values)\n"},
+        {"--prune mean typo.lua lr=1", "backprop: bad --prune 'mean': expected median[:K] or"
+                                       " halving[:MIN_STEP[:ETA]]\n"},
+        {"--objective max: typo.lua lr=1", "backprop: bad --objective 'max:': expected"
+                                           " [min:|max:]METRIC\n"},
+        {"missing.lua lr=1", "backprop: cannot open missing.lua: No such file or directory\n"},
+        {"--trial 2 typo.lua lr=1,2", "backprop: sweep: --trial 2 is out of range: the sweep has"
+                                      " trials 0 to 1\n"},
+        {"-j 0 typo.lua lr=1", "backprop: sweep: --jobs wants a whole number >= 1, not '0'\n"},
+        {"--frobnicate typo.lua lr=1", "backprop: sweep: unknown option '--frobnicate' (see"
+                                       " backprop --help)\n"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        CHECK(sh("$BP sweep --db never.db %s", cases[k].args) == 1);
+        CHECK_STR(err_text, cases[k].err);
+        CHECK(!exists(path_in("never.db")));
+    }
+}
+
+/* --plan's lines through GNU parallel, two shards into two databases,
+ * merged: the sweep run locally, bit for bit. Merging again changes
+ * nothing. */
+static void test_plan_parallel_merge(void) {
+    CHECK(sh("$BP sweep --plan --shards 2 --shard-db 'shards/s-%%d.db' $XOR " XOR_SPEC
+             " > plan.txt") == 0);
+    char *plan = slurp(path_in("plan.txt"));
+    int lines = 0;
+    for (char *p = plan; *p; p++) lines += *p == '\n';
+    CHECK(lines == 9);
+    char want[4096];
+    snprintf(want, sizeof want, "%s sweep --trial 3 --db shards/s-1.db --objective min:loss"
+             " --seed 1 %s lr=0.1,0.5,2 hidden=2,4,8 steps=20000\n", exe, xor_script);
+    CHECK(strstr(plan, want) != NULL);
+    free(plan);
+    CHECK(!exists(path_in("shards"))); /* --plan runs nothing */
+    CHECK(sh("mkdir -p shards && parallel --will-cite -j 2 < plan.txt") == 0);
+    CHECK(exists(path_in("shards/s-0.db")) && exists(path_in("shards/s-1.db")));
+    CHECK_ROWS(path_in("shards/s-0.db"), "SELECT status, trials FROM sweeps", "partial|9\n");
+    CHECK_ROWS(path_in("shards/s-1.db"), "SELECT group_concat(trial) FROM sweep_trials",
+               "1,3,5,7\n");
+    CHECK(sh("$BP merge merged.db shards/s-0.db shards/s-1.db") == 0);
+    CHECK_STR(out_text, "shards/s-0.db: 5 runs and 1 sweep merged into merged.db\n"
+                        "shards/s-1.db: 4 runs and 0 sweeps merged into merged.db\n");
+    check_same_sweep(path_in("merged.db"), path_in("seq.db"), 9);
+    char *u1 = rows(path_in("merged.db"), "SELECT uid, spec, status FROM sweeps");
+    char *u2 = rows(path_in("seq.db"), "SELECT uid, spec, status FROM sweeps");
+    CHECK_STR(u1, u2);
+    free(u1);
+    free(u2);
+    /* Idempotent: a second merge adds nothing, to the last byte of every
+     * table. */
+    static const char *dump = "SELECT 'r', * FROM runs UNION ALL SELECT 's', * FROM sweeps";
+    char *before = rows(path_in("merged.db"), dump);
+    char *metrics0 = rows(path_in("merged.db"), "SELECT count(*), sum(step), total(value) FROM"
+                                                " metrics UNION ALL SELECT count(*), 0, 0 FROM"
+                                                " params UNION ALL SELECT count(*), 0, 0 FROM"
+                                                " snapshots UNION ALL SELECT count(*), 0, 0 FROM"
+                                                " scripts");
+    CHECK(sh("$BP merge merged.db shards/s-1.db shards/s-0.db") == 0);
+    CHECK_STR(out_text, "shards/s-1.db: 0 runs and 0 sweeps merged into merged.db; 4 there"
+                        " already\nshards/s-0.db: 0 runs and 0 sweeps merged into merged.db;"
+                        " 5 there already\n");
+    char *after = rows(path_in("merged.db"), dump);
+    char *metrics1 = rows(path_in("merged.db"), "SELECT count(*), sum(step), total(value) FROM"
+                                                " metrics UNION ALL SELECT count(*), 0, 0 FROM"
+                                                " params UNION ALL SELECT count(*), 0, 0 FROM"
+                                                " snapshots UNION ALL SELECT count(*), 0, 0 FROM"
+                                                " scripts");
+    CHECK_STR(after, before);
+    CHECK_STR(metrics1, metrics0);
+    free(before);
+    free(after);
+    free(metrics0);
+    free(metrics1);
+    /* Into a database with runs of its own: ids do not collide, the old
+     * runs stay as they were. */
+    CHECK(sh("$BP merge grid.db merged.db") == 0);
+    CHECK_ROWS(path_in("grid.db"), "SELECT count(*), count(DISTINCT uid), max(id) FROM runs",
+               "18|18|18\n");
+    CHECK_ROWS(path_in("grid.db"), "SELECT id, name FROM sweeps ORDER BY id",
+               "1|product\n2|sweep_xor\n");
+    CHECK_ROWS(path_in("grid.db"), "SELECT count(*) FROM sweep_trials WHERE sweep_id = 2"
+                                   " AND status = 'completed'",
+               "9\n");
+    CHECK(sh("$BP merge merged.db merged.db") == 1);
+    CHECK_STR(err_text, "backprop: merged.db: cannot merge a database into itself\n");
+}
+
+/* A sweep written in Lua is the same sweep (the same uid) as its command
+ * line; a file with a mistake names it. */
+static void test_spec_file(void) {
+    write_file("sweep.lua", "return {script = 'product.lua', params = {hidden = {1, 2},"
+                            " lr = 'uniform:0:1'}, trials = 4, seed = 9, objective = 'max:loss',"
+                            " prune = 'median'}\n");
+    CHECK(sh("$BP sweep --db spec.db --spec sweep.lua") == 0);
+    CHECK(sh("$BP sweep --db cli.db --trials 4 --seed 9 --objective max:loss --prune median"
+             " product.lua hidden=1,2 lr=uniform:0:1") == 0);
+    char *a = rows(path_in("spec.db"), "SELECT uid, spec, direction, prune FROM sweeps");
+    char *b = rows(path_in("cli.db"), "SELECT uid, spec, direction, prune FROM sweeps");
+    CHECK_STR(a, b);
+    CHECK(strstr(a, "|hidden=1,2 lr=uniform:0:1 --trials 4 --seed 9|max|median:3\n") != NULL);
+    free(a);
+    free(b);
+    write_file("bad.lua", "return {script = 'product.lua', param = {}}\n");
+    CHECK(sh("$BP sweep --spec bad.lua") == 1);
+    CHECK_STR(err_text, "backprop: bad.lua: unknown field 'param' (script, params, trials, seed,"
+                        " objective, prune, name)\n");
+}
+
+int main(void) {
+    const char *bin = getenv("BP_BINARY_DIR"), *srcdir = getenv("BP_SOURCE_DIR");
+    if (!bin || !srcdir) {
+        fprintf(stderr, "BP_BINARY_DIR and BP_SOURCE_DIR must be set (run through ctest)\n");
+        return 1;
+    }
+    snprintf(exe, sizeof exe, "%s/backprop", bin);
+    snprintf(xor_script, sizeof xor_script, "%s/scripts/sweep_xor.lua", srcdir);
+    snprintf(dir, sizeof dir, "/tmp/test_sweeprun_XXXXXX");
+    if (!mkdtemp(dir)) return 1;
+    test_migration_from_v2();
+    test_grid_runs_every_combination();
+    test_parallel_equals_sequential();
+    test_resume_after_sigkill();
+    test_pruning_by_hand();
+    test_unread_parameter();
+    test_bad_specs_run_nothing();
+    test_plan_parallel_merge();
+    test_spec_file();
+    int rc = check_report("test_sweeprun");
+    if (rc == 0) {
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    } else {
+        fprintf(stderr, "the databases are kept in %s\n", dir);
+    }
+    return rc;
+}
