@@ -1,0 +1,676 @@
+/* test_plot.c: `backprop plot` (bp_plot.h), through bp_plot_main.
+ *
+ * A database is filled through the run log's API with curves whose points
+ * are known, NaN, Inf and zeros among them, and with a sweep; a second one
+ * by `backprop run scripts/xor.lua`, when the host is built. Each picture is
+ * then read back as a viewer would: the PNG's signature and IHDR size, its
+ * pixels (inflated with zlib: each curve's colour is there, and no other
+ * series'), its iTXt legend; the SVG's header, size, <desc> legend and the
+ * curves' paths, whose vertices are counted and whose breaks are where a
+ * value was left out. Errors are checked by their exact text, and PLplot by
+ * what it must not do: print, or leave a file behind. */
+#define _XOPEN_SOURCE 700
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+#include <zlib.h>
+
+#include "bp_plot.h"
+#include "bp_runlog.h"
+#include "check.h"
+
+static char dir[64], db[128];
+
+static const char *path_in(const char *name) {
+    static char buf[4][256];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
+    return buf[k];
+}
+
+/* Runs `backprop plot` with the arguments given (NULL-terminated); *err
+ * gets what it printed (a static buffer). Whatever reached the process's
+ * own stderr meanwhile (PLplot's voice) is in *leak. */
+static int plot(const char **err, const char **leak, ...) {
+    static char *ebuf, lbuf[4096];
+    size_t en;
+    free(ebuf);
+    FILE *o = fopen("/dev/null", "w"), *e = open_memstream(&ebuf, &en);
+    char *argv[32];
+    int argc = 0;
+    va_list ap;
+    va_start(ap, leak);
+    for (char *a; (a = va_arg(ap, char *)) != NULL && argc < 32;) argv[argc++] = a;
+    va_end(ap);
+    fflush(stderr);
+    int saved = dup(2), fd = open(path_in("stderr.txt"), O_RDWR | O_CREAT | O_TRUNC, 0600);
+    dup2(fd, 2);
+    int rc = bp_plot_main(argc, argv, o, e);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    ssize_t n = pread(fd, lbuf, sizeof lbuf - 1, 0);
+    lbuf[n > 0 ? n : 0] = '\0';
+    close(fd);
+    fclose(o);
+    fclose(e);
+    *err = ebuf;
+    if (leak) *leak = lbuf;
+    else if (*lbuf) fprintf(stderr, "PLplot printed: %s\n", lbuf);
+    return rc;
+}
+
+static unsigned char *slurp(const char *path, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    *n = 0;
+    if (!f) return NULL;
+    unsigned char *p = NULL;
+    size_t cap = 0;
+    for (;;) {
+        if (*n == cap && !(p = realloc(p, cap = cap ? 2 * cap : 65536))) break;
+        size_t got = fread(p + *n, 1, cap - *n, f);
+        if (!got) break;
+        *n += got;
+    }
+    fclose(f);
+    if (p) p[*n < cap ? *n : cap - 1] = '\0';
+    return p;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Reading a PNG                                                             */
+
+static uint32_t be32(const unsigned char *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Checks the signature and every chunk's CRC; fills the IHDR size. */
+static int png_check(const unsigned char *p, size_t n, int *w, int *h) {
+    static const unsigned char sig[8] = {137, 'P', 'N', 'G', '\r', '\n', 26, '\n'};
+    if (n < 33 || memcmp(p, sig, 8) || memcmp(p + 12, "IHDR", 4)) return -1;
+    *w = (int)be32(p + 16), *h = (int)be32(p + 20);
+    for (size_t at = 8; at < n;) {
+        uint32_t len = be32(p + at);
+        if (at + 12 + len > n) return -1;
+        if (crc32(crc32(0, NULL, 0), p + at + 4, len + 4) != be32(p + at + 8 + len)) return -1;
+        if (!memcmp(p + at + 4, "IEND", 4)) return 0;
+        at += 12 + len;
+    }
+    return -1;
+}
+
+/* The text of iTXt chunk `key` (static buffer), or NULL. */
+static const char *png_itxt(const unsigned char *p, size_t n, const char *key) {
+    static char text[4096];
+    for (size_t at = 8; at + 12 <= n;) {
+        uint32_t len = be32(p + at);
+        const unsigned char *d = p + at + 8;
+        size_t kn = strlen(key);
+        if (!memcmp(p + at + 4, "iTXt", 4) && len > kn + 5 && !memcmp(d, key, kn + 1)) {
+            size_t tn = len - kn - 5 < sizeof text - 1 ? len - kn - 5 : sizeof text - 1;
+            memcpy(text, d + kn + 5, tn);
+            text[tn] = '\0';
+            return text;
+        }
+        at += 12 + len;
+    }
+    return NULL;
+}
+
+static int paeth(int a, int b, int c) {
+    int p = a + b - c, pa = abs(p - a), pb = abs(p - b), pc = abs(p - c);
+    return pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+}
+
+/* The pixels as RGB triples (malloc'd), for 8-bit RGB or RGBA without
+ * interlacing, as pngcairo writes them. */
+static unsigned char *png_rgb(const unsigned char *p, size_t n, int *w, int *h) {
+    if (png_check(p, n, w, h) || p[24] != 8 || (p[25] != 2 && p[25] != 6) || p[28]) return NULL;
+    int bpp = p[25] == 6 ? 4 : 3;
+    size_t stride = (size_t)*w * (size_t)bpp, zn = 0;
+    unsigned char *z = malloc(n), *raw = malloc((stride + 1) * (size_t)*h);
+    unsigned char *rgb = malloc((size_t)*w * (size_t)*h * 3);
+    for (size_t at = 8; z && at + 12 <= n; at += 12 + be32(p + at))
+        if (!memcmp(p + at + 4, "IDAT", 4)) {
+            memcpy(z + zn, p + at + 8, be32(p + at));
+            zn += be32(p + at);
+        }
+    uLongf rn = (uLongf)((stride + 1) * (size_t)*h);
+    if (!z || !raw || !rgb || uncompress(raw, &rn, z, (uLong)zn) != Z_OK ||
+        rn != (stride + 1) * (size_t)*h) {
+        free(z), free(raw), free(rgb);
+        return NULL;
+    }
+    for (int y = 0; y < *h; y++) {
+        unsigned char *row = raw + (size_t)y * (stride + 1), *cur = row + 1;
+        const unsigned char *up = y ? raw + (size_t)(y - 1) * (stride + 1) + 1 : NULL;
+        for (size_t i = 0; i < stride; i++) {
+            int a = i >= (size_t)bpp ? cur[i - (size_t)bpp] : 0, b = up ? up[i] : 0;
+            int c = up && i >= (size_t)bpp ? up[i - (size_t)bpp] : 0;
+            int add = row[0] == 1 ? a : row[0] == 2 ? b : row[0] == 3 ? (a + b) / 2
+                    : row[0] == 4 ? paeth(a, b, c) : 0;
+            cur[i] = (unsigned char)(cur[i] + add);
+        }
+        for (int x = 0; x < *w; x++)
+            memcpy(rgb + ((size_t)y * (size_t)*w + (size_t)x) * 3, cur + (size_t)x * (size_t)bpp, 3);
+    }
+    free(z), free(raw);
+    return rgb;
+}
+
+static long count_rgb(const unsigned char *rgb, int w, int h, int r, int g, int b) {
+    long k = 0;
+    for (long i = 0; rgb && i < (long)w * h; i++)
+        k += rgb[3 * i] == r && rgb[3 * i + 1] == g && rgb[3 * i + 2] == b;
+    return k;
+}
+
+/* The series' colours (plot.c's palette: matplotlib's tab10). */
+static const int BLUE[3] = {31, 119, 180}, ORANGE[3] = {255, 127, 14}, GREEN[3] = {44, 160, 44},
+                 RED[3] = {214, 39, 40};
+
+/* ------------------------------------------------------------------------ */
+/* Reading an SVG                                                            */
+
+/* A curve of colour c as svgcairo writes it: paths "fill:none;
+ * stroke-width:2;...;stroke:rgb(R%,G%,B%)" with "M x y L x y ...". PLplot
+ * cuts a long line into several paths, each starting where the last ended,
+ * and cairo merges a point into the segment before it when both have the
+ * same slope; the ends of an unbroken line are kept. The legend's sample,
+ * a horizontal path of two points, is not counted. Fills *vertices (a point
+ * repeated at a cut counted once), *segments (unbroken lines), for each of
+ * the first 16 the x of its two ends, and the least x. */
+typedef struct curve {
+    int vertices, segments;
+    double x0[16], x1[16];
+    double xmin; /* the least x of any vertex */
+} curve;
+
+static curve svg_curve(const char *svg, const int c[3]) {
+    curve k = {0, 0, {0}, {0}, INFINITY};
+    char color[128], pct[3][32];
+    for (int i = 0; i < 3; i++) { /* cairo's spelling: "%f", zeros trimmed */
+        snprintf(pct[i], sizeof pct[i], "%f", c[i] * 100.0 / 255);
+        char *e = pct[i] + strlen(pct[i]) - 1;
+        while (*e == '0') *e-- = '\0';
+        if (*e == '.') *e = '\0';
+    }
+    snprintf(color, sizeof color, "stroke:rgb(%s%%,%s%%,%s%%);", pct[0], pct[1], pct[2]);
+    double lx = NAN, ly = NAN;
+    for (const char *p = svg; p && (p = strstr(p, "<path style=\"fill:none;stroke-width:2;")); p++) {
+        const char *end = strchr(p, '>'), *col = strstr(p, color), *d = strstr(p, " d=\"");
+        if (!end || !col || col > end || !d || d > end) continue;
+        double x[2048], y[2048];
+        int n = 0, used;
+        char op;
+        for (const char *q = d + 4; n < 2048 && sscanf(q, " %c %lf %lf%n", &op, &x[n], &y[n],
+                                                       &used) == 3 && (op == 'M' || op == 'L');
+             q += used)
+            n++;
+        if (n == 0 || (n == 2 && y[0] == y[1])) continue; /* the legend's sample */
+        int cut = x[0] == lx && y[0] == ly;
+        if (!cut && k.segments < 16) k.x0[k.segments] = x[0];
+        if (!cut) k.segments++;
+        if (k.segments <= 16) k.x1[k.segments - 1] = x[n - 1];
+        k.vertices += n - cut;
+        for (int i = 0; i < n; i++) k.xmin = fmin(k.xmin, x[i]);
+        lx = x[n - 1], ly = y[n - 1];
+    }
+    return k;
+}
+
+/* Whether x is where step `step` is drawn, the steps first..last spanning
+ * x_first..x_last (a linear axis), to a tenth of a pixel: PLplot rounds
+ * coordinates to its device units, a few hundredths of a pixel. */
+static int at_step(double x, int step, int first, int last, double x_first, double x_last) {
+    return fabs(x - (x_first + (x_last - x_first) * (step - first) / (last - first))) < 0.1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The database                                                              */
+
+static int has_sweeps;
+
+/* Run 1 "xor": loss 1/k at steps 1..40 and accuracy; hidden=4 lr=0.5.
+ * Run 2 "wide": loss 2/k at steps 1..30, NaN at 10, +Inf at 20, 0 at 25;
+ * hidden=16 lr=0.5; diverged. Run 3 "empty" logs nothing; run 4 "nan" only
+ * NaNs. Then a sweep over lr (real) and act (text): trials 0..5. */
+static void fill(void) {
+    bp_err e = {{0}};
+    bp_runlog *log = bp_runlog_open(db, 0, &e);
+    CHECK(log != NULL);
+    if (!log) return;
+    int64_t r1 = bp_runlog_begin(log, &(bp_run_info){.name = "xor"}, &e);
+    int64_t r2 = bp_runlog_begin(log, &(bp_run_info){.name = "wide"}, &e);
+    int64_t r3 = bp_runlog_begin(log, &(bp_run_info){.name = "empty"}, &e);
+    int64_t r4 = bp_runlog_begin(log, &(bp_run_info){.name = "nan"}, &e);
+    CHECK(r1 == 1 && r2 == 2 && r3 == 3 && r4 == 4);
+    for (int k = 1; k <= 40; k++) {
+        bp_runlog_metric(log, r1, "loss", k, 1.0 / k, &e);
+        bp_runlog_metric(log, r1, "accuracy", k, 1 - 1.0 / k, &e);
+    }
+    for (int k = 1; k <= 30; k++)
+        bp_runlog_metric(log, r2, "loss", k,
+                         k == 10 ? NAN : k == 20 ? INFINITY : k == 25 ? 0 : 2.0 / k, &e);
+    for (int k = 1; k <= 3; k++) bp_runlog_metric(log, r4, "loss", k, NAN, &e);
+    bp_runlog_param_int(log, r1, "hidden", 4, &e);
+    bp_runlog_param_real(log, r1, "lr", 0.5, &e);
+    bp_runlog_param_int(log, r2, "hidden", 16, &e);
+    bp_runlog_param_real(log, r2, "lr", 0.5, &e);
+    bp_runlog_end(log, r1, "completed", NULL, NULL, &e);
+    bp_runlog_end(log, r2, "diverged", NULL, NULL, &e);
+    bp_runlog_end(log, r3, "completed", NULL, NULL, &e);
+    bp_runlog_end(log, r4, "diverged", NULL, NULL, &e);
+
+    /* The sweeps came with schema 3; their view must work too. */
+    sqlite3 *s = bp_runlog_sqlite(log);
+    sqlite3_stmt *st;
+    has_sweeps = sqlite3_prepare_v2(s, "SELECT id FROM sweeps", -1, &st, NULL) == SQLITE_OK;
+    sqlite3_finalize(st);
+    if (has_sweeps && sqlite3_prepare_v2(s, "SELECT * FROM sweep_trials", -1, &st, NULL)) {
+        printf("test_plot: the view sweep_trials does not work with this SQLite (%s): %s;"
+               " sweep plots not tested\n", sqlite3_libversion(), sqlite3_errmsg(s));
+        has_sweeps = -1;
+    }
+    sqlite3_finalize(st);
+    if (has_sweeps > 0) {
+        CHECK(sqlite3_exec(s, "INSERT INTO sweeps(id, uid, name, spec, keys, strategy, trials,"
+                              " seed, objective, direction, status, started) VALUES (1, 'u1',"
+                              " 'lr-search', 'lr=... act=...', 'lr act', 'grid', 6, 0, 'loss',"
+                              " 'min', 'completed', 0)",
+                           NULL, NULL, NULL) == SQLITE_OK);
+        /* trial: lr, act, last loss, status */
+        static const struct {
+            double lr;
+            const char *act, *status;
+            double loss;
+        } t[6] = {{0.001, "tanh", "completed", 0.5}, {0.01, "relu", "completed", 0.05},
+                  {0.1, "tanh", "completed", 0.2},   {1, "relu", "pruned", 0.9},
+                  {0.3, "relu", "failed", 0.7},      {0.03, "tanh", "completed", NAN}};
+        for (int k = 0; k < 6; k++) {
+            int64_t r = bp_runlog_begin(
+                log, &(bp_run_info){.name = "lr-search", .sweep_id = 1, .trial = k}, &e);
+            bp_runlog_param_real(log, r, "lr", t[k].lr, &e);
+            bp_runlog_param_text(log, r, "act", t[k].act, &e);
+            bp_runlog_metric(log, r, "loss", 1, 1.0, &e);
+            bp_runlog_metric(log, r, "loss", 2, t[k].loss, &e);
+            bp_runlog_end(log, r, t[k].status, NULL, NULL, &e);
+        }
+        /* Sweep 2, of lr alone, its trials not in lr's order. */
+        CHECK(sqlite3_exec(s, "INSERT INTO sweeps(id, uid, name, spec, keys, strategy, trials,"
+                              " seed, objective, direction, status, started) VALUES (2, 'u2',"
+                              " 'lr-only', 'lr=0.2,0.1,0.4', 'lr', 'grid', 3, 0, 'loss', 'min',"
+                              " 'completed', 0)",
+                           NULL, NULL, NULL) == SQLITE_OK);
+        static const double lr[3] = {0.2, 0.1, 0.4}, loss[3] = {0.3, 0.5, 0.1};
+        for (int k = 0; k < 3; k++) {
+            int64_t r = bp_runlog_begin(
+                log, &(bp_run_info){.name = "lr-only", .sweep_id = 2, .trial = k}, &e);
+            bp_runlog_param_real(log, r, "lr", lr[k], &e);
+            bp_runlog_metric(log, r, "loss", 1, loss[k], &e);
+            bp_runlog_end(log, r, "completed", NULL, NULL, &e);
+        }
+    }
+    CHECK(e.msg[0] == '\0');
+    if (e.msg[0]) fprintf(stderr, "fill: %s\n", e.msg);
+    bp_runlog_close(log);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The tests                                                                 */
+
+static void test_png(void) {
+    const char *err, *leak;
+    CHECK(plot(&err, &leak, "1", "--db", db, "-o", path_in("one.png"), NULL) == 0);
+    CHECK_STR(err, "");
+    CHECK_STR(leak, ""); /* PLplot printed nothing */
+    size_t n;
+    unsigned char *p = slurp(path_in("one.png"), &n);
+    int w = 0, h = 0;
+    unsigned char *rgb = p ? png_rgb(p, n, &w, &h) : NULL;
+    CHECK(rgb != NULL);
+    CHECK(w == 800 && h == 500); /* the default size */
+    CHECK_STR(png_itxt(p, n, "Title"), "loss of run 1");
+    CHECK_STR(png_itxt(p, n, "Description"), "run 1 xor (hidden=4 lr=0.5)");
+    /* A curve 2 px wide across the plot: hundreds of pixels of its colour
+     * exactly; no pixel of the second series' colour. */
+    CHECK(count_rgb(rgb, w, h, BLUE[0], BLUE[1], BLUE[2]) > 300);
+    CHECK(count_rgb(rgb, w, h, ORANGE[0], ORANGE[1], ORANGE[2]) == 0);
+    CHECK(count_rgb(rgb, w, h, 255, 255, 255) > w * h / 2); /* a white page */
+    free(rgb), free(p);
+
+    /* Two runs overlaid, another size, log y: both colours, not a third. */
+    CHECK(plot(&err, NULL, "1", "2", "--log-y", "--size", "640x400", "--db", db, "-o",
+               path_in("two.PNG"), NULL) == 0);
+    CHECK_STR(err, "");
+    p = slurp(path_in("two.PNG"), &n);
+    rgb = p ? png_rgb(p, n, &w, &h) : NULL;
+    CHECK(rgb != NULL && w == 640 && h == 400);
+    CHECK(count_rgb(rgb, w, h, BLUE[0], BLUE[1], BLUE[2]) > 200);
+    CHECK(count_rgb(rgb, w, h, ORANGE[0], ORANGE[1], ORANGE[2]) > 200);
+    CHECK(count_rgb(rgb, w, h, GREEN[0], GREEN[1], GREEN[2]) == 0);
+    CHECK_STR(png_itxt(p, n, "Description"),
+              "run 1 xor (hidden=4)\n"
+              "run 2 wide (hidden=16), diverged, 2 NaN/inf and 1 <= 0 (log axis) not drawn\n"
+              "all: lr=0.5");
+    free(rgb), free(p);
+
+    /* Another metric, a title with PLplot's escape character. */
+    CHECK(plot(&err, NULL, "1", "--metric", "accuracy", "--title", "#1 acc", "--db", db, "-o",
+               path_in("acc.png"), NULL) == 0);
+    p = slurp(path_in("acc.png"), &n);
+    CHECK(p && png_check(p, n, &w, &h) == 0);
+    CHECK_STR(p ? png_itxt(p, n, "Title") : NULL, "#1 acc");
+    free(p);
+}
+
+static void test_svg(void) {
+    const char *err;
+    CHECK(plot(&err, NULL, "1", "2", "--db", db, "--size", "900x600", "-o", path_in("two.svg"),
+               NULL) == 0);
+    CHECK_STR(err, "");
+    size_t n;
+    char *svg = (char *)slurp(path_in("two.svg"), &n);
+    CHECK(svg != NULL);
+    if (!svg) return;
+    CHECK(strncmp(svg, "<?xml", 5) == 0);
+    const char *tag = strstr(svg, "<svg");
+    CHECK(tag && strstr(tag, "width=\"900pt\" height=\"600pt\"") < strchr(tag, '>'));
+    CHECK(strstr(svg, "<title>loss of runs 1, 2</title>") != NULL);
+    CHECK(strstr(svg, "<desc>run 1 xor (hidden=4)\n"
+                      "run 2 wide (hidden=16), diverged, 2 NaN/inf not drawn\n"
+                      "all: lr=0.5</desc>") != NULL);
+    CHECK(strstr(svg, "</svg>") != NULL);
+    /* Run 1: 40 points in one line, steps 1 to 40. Run 2: 30 points less
+     * the NaN at 10 and the Inf at 20 (its 0 is drawn, on a linear axis):
+     * three lines, 1-9, 11-19 and 21-30. No third series. */
+    curve b = svg_curve(svg, BLUE), o = svg_curve(svg, ORANGE), g = svg_curve(svg, GREEN);
+    CHECK(b.segments == 1 && b.vertices <= 40 && b.vertices >= 30);
+    CHECK(o.segments == 3 && o.vertices <= 28 && o.vertices >= 20);
+    CHECK(g.segments == 0 && g.vertices == 0);
+    static const int ends[3][2] = {{1, 9}, {11, 19}, {21, 30}};
+    for (int k = 0; k < 3; k++) {
+        CHECK(at_step(o.x0[k], ends[k][0], 1, 40, b.x0[0], b.x1[0]));
+        CHECK(at_step(o.x1[k], ends[k][1], 1, 40, b.x0[0], b.x1[0]));
+    }
+    free(svg);
+
+    /* --log-y leaves the 0 out too, and breaks the line there: 1-9, 11-19,
+     * 21-24, 26-30. */
+    CHECK(plot(&err, NULL, "2", "--log-y", "--db", db, "-o", path_in("log.svg"), NULL) == 0);
+    svg = (char *)slurp(path_in("log.svg"), &n);
+    CHECK(svg && strstr(svg, "<desc>run 2 wide (hidden=16 lr=0.5), diverged,"
+                             " 2 NaN/inf and 1 &lt;= 0 (log axis) not drawn</desc>"));
+    b = svg_curve(svg, BLUE);
+    CHECK(b.segments == 4 && b.vertices <= 27 && b.vertices >= 20);
+    static const int log_ends[4][2] = {{1, 9}, {11, 19}, {21, 24}, {26, 30}};
+    for (int k = 0; k < 4 && b.segments == 4; k++) {
+        CHECK(at_step(b.x0[k], log_ends[k][0], 1, 30, b.x0[0], b.x1[3]));
+        CHECK(at_step(b.x1[k], log_ends[k][1], 1, 30, b.x0[0], b.x1[3]));
+    }
+    free(svg);
+}
+
+/* A database made by the host itself: `backprop run scripts/xor.lua`. */
+static void test_real_run(void) {
+    const char *bin = getenv("BP_BINARY_DIR"), *src = getenv("BP_SOURCE_DIR");
+    char exe[512], cmd[2048];
+    snprintf(exe, sizeof exe, "%s/backprop", bin ? bin : ".");
+    if (!bin || !src || access(exe, X_OK) != 0) {
+        printf("test_plot: no backprop host at %s; the real run is not plotted\n", exe);
+        return;
+    }
+    snprintf(cmd, sizeof cmd, "cd %s && %s run --db %s scripts/xor.lua >/dev/null 2>&1", src,
+             exe, path_in("real.db"));
+    CHECK(system(cmd) == 0);
+    const char *err;
+    CHECK(plot(&err, NULL, "1", "--db", path_in("real.db"), "-o", path_in("real.svg"), NULL) == 0);
+    CHECK_STR(err, "");
+    sqlite3 *s;
+    sqlite3_stmt *st;
+    int steps = 0;
+    if (sqlite3_open(path_in("real.db"), &s) == SQLITE_OK &&
+        sqlite3_prepare_v2(s, "SELECT count(*) FROM loss_curve WHERE run_id = 1", -1, &st,
+                           NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW) steps = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(s);
+    size_t n;
+    char *svg = (char *)slurp(path_in("real.svg"), &n);
+    curve b = svg_curve(svg, BLUE);
+    CHECK(steps > 100 && b.segments == 1 && b.vertices <= steps && b.vertices >= steps / 2);
+    CHECK(svg && strstr(svg, "<desc>run 1 xor (hidden=4 lr=0.5 steps=5000 target=0.01)</desc>"));
+    free(svg);
+}
+
+static void test_sweep(void) {
+    const char *err;
+    if (!has_sweeps) printf("test_plot: the run log has no sweeps; sweep plots not tested\n");
+    if (has_sweeps <= 0) return;
+    CHECK(plot(&err, NULL, "--sweep", "1", "--param", "lr", "--log-x", "--db", db, "-o",
+               path_in("sweep.svg"), NULL) == 0);
+    CHECK_STR(err, "");
+    size_t n;
+    char *svg = (char *)slurp(path_in("sweep.svg"), &n);
+    CHECK(svg && strstr(svg, "<title>sweep 1 lr-search: loss (min) against lr</title>"));
+    CHECK(svg && strstr(svg, "<desc>completed trials (3)\n"
+                             "pruned trials, objective when stopped (1)\n"
+                             "best: trial 1, lr=0.01, loss 0.05\n"
+                             "not drawn: 1 failed or unfinished, 1 without an objective</desc>"));
+    /* Points, not joined: act is swept too. */
+    curve b = svg_curve(svg, BLUE);
+    CHECK(b.segments == 0 && b.vertices == 0);
+    free(svg);
+
+    /* A sweep of lr alone: its points joined by a line, in lr's order. */
+    CHECK(plot(&err, NULL, "--sweep", "2", "--param", "lr", "--db", db, "-o",
+               path_in("sweep2.svg"), NULL) == 0);
+    svg = (char *)slurp(path_in("sweep2.svg"), &n);
+    CHECK(svg && strstr(svg, "<desc>completed trials (3)\nbest: trial 2, lr=0.4, loss 0.1</desc>"));
+    b = svg_curve(svg, BLUE);
+    CHECK(b.segments == 1 && b.vertices == 3);
+    CHECK(b.x0[0] == b.xmin); /* from lr 0.1 on, though trial 0 had lr 0.2 */
+    free(svg);
+
+    /* A text parameter: one column per value. */
+    CHECK(plot(&err, NULL, "--sweep", "1", "--param", "act", "--db", db, "-o",
+               path_in("act.png"), NULL) == 0);
+    CHECK_STR(err, "");
+    unsigned char *p = slurp(path_in("act.png"), &n);
+    int w, h;
+    unsigned char *rgb = p ? png_rgb(p, n, &w, &h) : NULL;
+    CHECK(rgb && w == 800 && h == 500);
+    CHECK_STR(p ? png_itxt(p, n, "Description") : NULL,
+              "completed trials (3)\npruned trials, objective when stopped (1)\n"
+              "best: trial 1, act=relu, loss 0.05\n"
+              "not drawn: 1 failed or unfinished, 1 without an objective");
+    CHECK(count_rgb(rgb, w, h, RED[0], RED[1], RED[2]) > 20); /* the best trial's star */
+    free(rgb), free(p);
+
+    CHECK(plot(&err, NULL, "--sweep", "1", "--param", "nope", "--db", db, "-o",
+               path_in("x.png"), NULL) == 1);
+    CHECK_STR(err, "backprop: sweep 1 (lr-search) has no parameter 'nope' (it sweeps: lr act)\n");
+    CHECK(plot(&err, NULL, "--sweep", "1", "--param", "act", "--log-x", "--db", db, "-o",
+               path_in("x.png"), NULL) == 1);
+    CHECK_STR(err, "backprop: plot: --log-x: parameter 'act' of sweep 1 is not a number\n");
+    CHECK(plot(&err, NULL, "--sweep", "7", "--param", "lr", "--db", db, "-o", path_in("x.png"),
+               NULL) == 1);
+    char want[512];
+    snprintf(want, sizeof want, "backprop: %s: no sweep 7\n", db);
+    CHECK_STR(err, want);
+}
+
+static void test_errors(void) {
+    const char *err;
+    char want[512];
+    CHECK(plot(&err, NULL, "99", "--db", db, "-o", path_in("x.png"), NULL) == 1);
+    snprintf(want, sizeof want, "backprop: %s: no run 99\n", db);
+    CHECK_STR(err, want);
+    CHECK(plot(&err, NULL, "1", "--metric", "acc", "--db", db, "-o", path_in("x.png"), NULL) == 1);
+    CHECK_STR(err, "backprop: run 1 (xor) has no metric 'acc' (it has: accuracy, loss)\n");
+    CHECK(plot(&err, NULL, "1", "3", "--db", db, "-o", path_in("x.png"), NULL) == 1);
+    CHECK_STR(err, "backprop: run 3 (empty) has no metric 'loss' (it logged none)\n");
+    CHECK(plot(&err, NULL, "4", "--db", db, "-o", path_in("x.png"), NULL) == 1);
+    CHECK_STR(err, "backprop: plot: nothing to draw: every value of loss is NaN or infinite\n");
+    CHECK(plot(&err, NULL, "1", "--db", db, NULL) == 1);
+    CHECK_STR(err, "backprop: plot: no output file: -o FILE.png or -o FILE.svg\n");
+    CHECK(plot(&err, NULL, "1", "--db", db, "-o", path_in("x.pdf"), NULL) == 1);
+    snprintf(want, sizeof want,
+             "backprop: plot: cannot tell the format of '%s': FILE must end in .png or .svg\n",
+             path_in("x.pdf"));
+    CHECK_STR(err, want);
+    CHECK(plot(&err, NULL, "1", "--db", path_in("none.db"), "-o", path_in("x.png"), NULL) == 1);
+    snprintf(want, sizeof want, "backprop: %s: no such database\n", path_in("none.db"));
+    CHECK_STR(err, want);
+    CHECK(access(path_in("none.db"), F_OK) != 0); /* not created */
+    CHECK(plot(&err, NULL, "1", "--db", db, "-o", path_in("no/such/dir/x.png"), NULL) == 1);
+    snprintf(want, sizeof want, "backprop: %s: cannot write (No such file or directory)\n",
+             path_in("no/such/dir/x.png"));
+    CHECK_STR(err, want);
+    CHECK(plot(&err, NULL, "1", "--size", "80x50", "--db", db, "-o", path_in("x.png"), NULL) == 1);
+    CHECK_STR(err, "backprop: plot: --size wants WIDTHxHEIGHT, each 200 to 10000, e.g. 800x500,"
+                   " not '80x50'\n");
+    CHECK(plot(&err, NULL, "one", "-o", path_in("x.png"), NULL) == 1);
+    CHECK_STR(err, "backprop: plot: 'one' is not a run id\n");
+    CHECK(plot(&err, NULL, "1", "--color", "-o", path_in("x.png"), NULL) == 1);
+    CHECK_STR(err, "backprop: plot: unknown option '--color' (see backprop --help)\n");
+    CHECK(plot(&err, NULL, "1", "1", "-o", path_in("x.png"), NULL) == 1);
+    CHECK_STR(err, "backprop: plot: run 1 is given twice\n");
+    CHECK(plot(&err, NULL, "-o", path_in("x.png"), NULL) == 1);
+    CHECK_STR(err, "backprop: plot wants run ids or --sweep ID, e.g. backprop plot 1 2 -o"
+                   " loss.png\n");
+    CHECK(plot(&err, NULL, "1", "--metric", NULL) == 1);
+    CHECK_STR(err, "backprop: plot: --metric wants a value\n");
+    CHECK(plot(&err, NULL, "--sweep", "1", "-o", path_in("x.png"), NULL) == 1);
+    CHECK_STR(err, "backprop: plot: --sweep wants --param KEY, the parameter for the x axis\n");
+    CHECK(plot(&err, NULL, "1", "--param", "lr", "-o", path_in("x.png"), NULL) == 1);
+    CHECK_STR(err, "backprop: plot: --param goes with --sweep ID\n");
+    CHECK(plot(&err, NULL, "1", "--sweep", "1", "--param", "lr", "-o", path_in("x.png"), NULL) ==
+          1);
+    CHECK_STR(err, "backprop: plot: give run ids or --sweep ID, not both\n");
+    CHECK(access(path_in("x.png"), F_OK) != 0); /* no error left a picture */
+
+    /* An error leaves the file that was there as it was, and no temporary
+     * file beside it. */
+    FILE *f = fopen(path_in("keep.png"), "w");
+    if (f) fputs("mine", f), fclose(f);
+    CHECK(plot(&err, NULL, "99", "--db", db, "-o", path_in("keep.png"), NULL) == 1);
+    size_t n;
+    char *kept = (char *)slurp(path_in("keep.png"), &n);
+    CHECK_STR(kept, "mine");
+    free(kept);
+    char cmd[256], out[64] = "";
+    snprintf(cmd, sizeof cmd, "ls %s | grep -c tmp", dir);
+    FILE *ls = popen(cmd, "r");
+    if (ls) {
+        if (!fgets(out, sizeof out, ls)) out[0] = '\0';
+        pclose(ls);
+    }
+    CHECK_STR(out, "0\n");
+}
+
+/* `plot 1 -o drv.png` in a new process (this program again, with
+ * --child) whose PLplot loads its drivers from drv (PLPLOT_DRV_DIR): PLplot
+ * reads its driver table once, so it must be a process of its own. Returns
+ * what bp_plot_main printed, then "returned N" if it returned (rather than
+ * PLplot ending the process), then what reached the child's stderr behind
+ * its back, if anything. */
+static const char *plot_with_drivers(const char *drv) {
+    static char buf[2048];
+    fflush(stdout), fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        setenv("PLPLOT_DRV_DIR", drv, 1);
+        int fd = open(path_in("child_stderr.txt"), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(fd, 2);
+        execl("/proc/self/exe", "test_plot", "--child", dir, (char *)NULL);
+        _exit(127);
+    }
+    int status;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return "no child";
+    size_t n;
+    char *got = (char *)slurp(path_in("child.txt"), &n);
+    char *leak = (char *)slurp(path_in("child_stderr.txt"), &n);
+    snprintf(buf, sizeof buf, "%s%s", got ? got : "(nothing)\n", leak ? leak : "");
+    free(got), free(leak);
+    remove(path_in("child.txt"));
+    return buf;
+}
+
+static int child(void) {
+    char *ebuf;
+    size_t en;
+    FILE *e = open_memstream(&ebuf, &en);
+    char *argv[] = {"1", "--db", db, "-o", (char *)path_in("drv.png")};
+    int rc = bp_plot_main(5, argv, stdout, e);
+    fclose(e);
+    FILE *r = fopen(path_in("child.txt"), "w");
+    if (r) fprintf(r, "%sreturned %d\n", ebuf, rc), fclose(r);
+    free(ebuf);
+    return 0;
+}
+
+/* PLplot without its drivers: no directory (a warning it would print),
+ * an empty one (a fatal error it would exit on), one without cairo (a
+ * device it would ask for on stdin). Each becomes our error. */
+static void test_plplot_failures(void) {
+    char want[512], empty[300], svg_only[300];
+    snprintf(empty, sizeof empty, "%s", path_in("drivers-none"));
+    snprintf(svg_only, sizeof svg_only, "%s", path_in("drivers-svg"));
+    mkdir(empty, 0700);
+    mkdir(svg_only, 0700);
+    snprintf(want, sizeof want,
+             "backprop: %s: PLplot has no pngcairo driver: plInitDispatchTable: Could not"
+             " open drivers directory (is plplot-driver-cairo installed?)\nreturned 1\n",
+             path_in("drv.png"));
+    CHECK_STR(plot_with_drivers(path_in("no-such-dir")), want);
+    snprintf(want, sizeof want,
+             "backprop: %s: PLplot failed: No device drivers found - please check the"
+             " environment variable PLPLOT_DRV_DIR\nreturned 1\n",
+             path_in("drv.png"));
+    CHECK_STR(plot_with_drivers(empty), want);
+    /* PLplot's own SVG driver, not cairo's: copied from where it is. */
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "cp $(pkg-config --variable=libdir plplot)/plplot*/drivers/svg.*"
+                              " %s/ 2>/dev/null", svg_only);
+    if (system(cmd) == 0) {
+        snprintf(want, sizeof want,
+                 "backprop: %s: PLplot has no pngcairo driver (is plplot-driver-cairo"
+                 " installed?)\nreturned 1\n",
+                 path_in("drv.png"));
+        CHECK_STR(plot_with_drivers(svg_only), want);
+    }
+    CHECK(access(path_in("drv.png"), F_OK) != 0);
+}
+
+int main(int argc, char **argv) {
+    if (argc == 3 && !strcmp(argv[1], "--child")) { /* plot_with_drivers */
+        snprintf(dir, sizeof dir, "%s", argv[2]);
+        snprintf(db, sizeof db, "%s/runs.db", dir);
+        return child();
+    }
+    snprintf(dir, sizeof dir, "/tmp/test_plot_XXXXXX");
+    if (!mkdtemp(dir)) return 1;
+    snprintf(db, sizeof db, "%s/runs.db", dir);
+    fill();
+    test_png();
+    test_svg();
+    test_real_run();
+    test_sweep();
+    test_errors();
+    test_plplot_failures();
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (check_failures == 0 && system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    return check_report("test_plot");
+}
