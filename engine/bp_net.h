@@ -70,7 +70,7 @@ typedef struct bp_net {
     int inputs;       /* width of a sample */
     int n_layers;
     bp_layer *layers; /* n_layers of them, layers[0] is the lecture's layer 1 */
-    int B;            /* rows of the last forward */
+    int B;            /* rows of the last forward; 0 if none since the last add */
     int cap;          /* rows the buffers hold; they grow, never shrink */
     bp_dtype dtype;   /* chosen by bp_net_new_dtype, for every layer */
     /* B x inputs: the last forward's input, kept for dW (x in a float64

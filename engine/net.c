@@ -212,8 +212,11 @@ int bp_net_add(bp_net *net, int outputs, bp_act act, double alpha, bp_err *e) {
     set_views(&L);
     net->layers[net->n_layers++] = L;
     /* Batch buffers of the earlier layers stay; the new layer's are made by
-     * the next forward, which sees cap smaller than needed. */
+     * the next forward, which sees cap smaller than needed. Until then the
+     * last forward's values do not reach the new layer, so there is none:
+     * backward (and anything reading h, o) must wait for a new forward. */
     net->cap = 0;
+    net->B = 0;
     return 0;
 }
 
