@@ -1159,9 +1159,8 @@ done:
 }
 
 void bp_plot_usage(FILE *out) {
-    fputs("  backprop plot RUN... [--metric NAME] [--log-x] [--log-y] [--title T]"
-          " [--size WxH] -o FILE.png|svg\n"
-          "  backprop plot --sweep ID --param KEY [--log-x] [--log-y] [--title T]"
-          " [--size WxH] -o FILE.png|svg\n",
+    fputs("  backprop plot RUN... [--metric NAME] [--log-x] [--log-y] -o FILE.png|FILE.svg\n"
+          "  backprop plot --sweep ID --param KEY [--log-x] [--log-y] -o FILE.png|FILE.svg\n"
+          "      (both: [--title TEXT] [--size WxH])\n",
           out);
 }

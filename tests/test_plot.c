@@ -1,14 +1,15 @@
 /* test_plot.c: `backprop plot` (bp_plot.h), through bp_plot_main.
  *
  * A database is filled through the run log's API with curves whose points
- * are known, NaN, Inf and zeros among them, and with a sweep; a second one
- * by `backprop run scripts/xor.lua`, when the host is built. Each picture is
- * then read back as a viewer would: the PNG's signature and IHDR size, its
- * pixels (inflated with zlib: each curve's colour is there, and no other
- * series'), its iTXt legend; the SVG's header, size, <desc> legend and the
- * curves' paths, whose vertices are counted and whose breaks are where a
- * value was left out. Errors are checked by their exact text, and PLplot by
- * what it must not do: print, or leave a file behind. */
+ * are known, NaN, Inf and zeros among them, and with two sweeps; a second
+ * one by `backprop run scripts/xor.lua`, when the host is built. Each
+ * picture is then read back as a viewer would: the PNG's signature, CRCs and
+ * IHDR size, its pixels (inflated with zlib: each curve's colour is there,
+ * and no other series'), its iTXt legend; the SVG's header, size, <desc>
+ * legend and the curves' paths: their vertices counted, their ends at the
+ * steps where a value was left out. Errors are checked by their exact text,
+ * and PLplot by what it must not do: print, exit, read stdin, or leave a
+ * file behind, even without its drivers (in a child process). */
 #define _XOPEN_SOURCE 700
 #include <fcntl.h>
 #include <math.h>
@@ -243,7 +244,8 @@ static int has_sweeps;
 /* Run 1 "xor": loss 1/k at steps 1..40 and accuracy; hidden=4 lr=0.5.
  * Run 2 "wide": loss 2/k at steps 1..30, NaN at 10, +Inf at 20, 0 at 25;
  * hidden=16 lr=0.5; diverged. Run 3 "empty" logs nothing; run 4 "nan" only
- * NaNs. Then a sweep over lr (real) and act (text): trials 0..5. */
+ * NaNs. Then sweep 1 over lr (real) and act (text), trials 0..5, and
+ * sweep 2 over lr alone. */
 static void fill(void) {
     bp_err e = {{0}};
     bp_runlog *log = bp_runlog_open(db, 0, &e);
