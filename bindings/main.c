@@ -5,7 +5,11 @@
  * keeps the traceback, so any error, a script's or our own, ends as
  * "backprop: message" on stderr and EXIT_FAILURE, never as a crash. A SIGINT
  * or SIGTERM only sets a hook (as lua.c does) that raises "interrupted" at
- * the script's next instruction, so the run is closed from ordinary code. */
+ * the script's next instruction, so the run is closed from ordinary code.
+ *
+ * `backprop sweep` runs each trial as `backprop run --sweep ID --trial I`,
+ * this same program in a process of its own (bp_sweeprun.h); `sweep` and
+ * `merge` print their own errors and return their own exit status. */
 #define _XOPEN_SOURCE 700 /* readlink */
 #include <errno.h>
 #include <signal.h>
@@ -174,6 +178,16 @@ static uint64_t parse_seed(lua_State *L, const char *s) {
     return (uint64_t)v;
 }
 
+/* A whole number >= 0 given to option `opt`, or raises. */
+static int64_t parse_count(lua_State *L, const char *opt, const char *s) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end || !*s || v < 0)
+        luaL_error(L, "run: bad %s '%s': expected a whole number", opt, s);
+    return (int64_t)v;
+}
+
 /* Reads a whole file into a Lua string on the stack, or raises. */
 static const char *push_file(lua_State *L, const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
@@ -263,9 +277,9 @@ static int cmd_run(lua_State *L, int argc, char **argv) {
     /* --sweep ID --trial I: how `backprop sweep` starts a trial. */
     int64_t sweep = 0, trial = 0;
     if (!o.sweep != !o.trial) return luaL_error(L, "run: --sweep and --trial go together");
-    if (o.sweep && ((sweep = (int64_t)parse_seed(L, o.sweep)) < 1))
-        return luaL_error(L, "run: bad --sweep '%s'", o.sweep);
-    if (o.trial) trial = (int64_t)parse_seed(L, o.trial);
+    if (o.sweep && ((sweep = parse_count(L, "--sweep", o.sweep)) < 1))
+        return luaL_error(L, "run: bad --sweep '%s': expected a sweep id", o.sweep);
+    if (o.trial) trial = parse_count(L, "--trial", o.trial);
     size_t len;
     const char *text = push_file(L, script, &len);
 

@@ -220,7 +220,7 @@ static int collect(bp_runlog *log, sqlite3_stmt *st, double **v, int *n, bp_err 
         (*v)[(*n)++] = sqlite3_column_double(st, 0);
     }
     if (r != SQLITE_DONE) return sql_fail(log, e, "cannot read the other trials' values");
-    qsort(*v, (size_t)*n, sizeof **v, cmp_double);
+    if (*n > 1) qsort(*v, (size_t)*n, sizeof **v, cmp_double);
     return 0;
 }
 
@@ -723,12 +723,17 @@ static void finish(runner *R, proc *p, int wstatus) {
     bp_runlog *log = R->log;
     sqlite3 *s = bp_runlog_sqlite(log);
     bp_runlog_lock(log);
-    if (WIFSIGNALED(wstatus)) {
-        /* Its run could not record its end: it crashed (or was stopped). */
+    {
+        /* A run the process left 'running' could not record its end: it
+         * crashed (or was stopped), and says so with what it printed last. */
         sqlite3_stmt *u = NULL;
-        char msg[128];
-        snprintf(msg, sizeof msg, "the trial's process was killed by signal %d (%s)",
-                 WTERMSIG(wstatus), strsignal(WTERMSIG(wstatus)));
+        char msg[BP_ERR_MAX + 128];
+        if (WIFSIGNALED(wstatus))
+            snprintf(msg, sizeof msg, "the trial's process was killed by signal %d (%s)",
+                     WTERMSIG(wstatus), strsignal(WTERMSIG(wstatus)));
+        else
+            snprintf(msg, sizeof msg, "the trial's process exited with status %d without"
+                     " recording an end%s%s", WEXITSTATUS(wstatus), why[0] ? ": " : "", why);
         if (sqlite3_prepare_v2(s, "UPDATE runs SET status = 'crashed', ended = ?4,"
                                   " message = coalesce(message, ?5) WHERE sweep_id = ?1"
                                   " AND trial = ?2 AND pid = ?3 AND status = 'running'",
