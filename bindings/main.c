@@ -25,6 +25,7 @@
 #include "bp_cli.h"
 #include "bp_lua.h"
 #include "bp_runlog.h"
+#include "bp_plot.h"
 #include "bp_sweeprun.h"
 
 static const char *progname = "backprop";
@@ -54,6 +55,8 @@ static void usage(FILE *f) {
         "\n"
         "the run log (--db PATH, else $BACKPROP_DB, else results/runs.db):\n");
     bp_cli_usage(f);
+    fprintf(f, "\nplots (PNG or SVG, by the file's extension):\n");
+    bp_plot_usage(f);
     fprintf(f,
         "\n"
         "  backprop --help | --version\n"
@@ -416,6 +419,8 @@ int main(int argc, char **argv) {
     if (rc >= 0) return rc ? EXIT_FAILURE : EXIT_SUCCESS;
     if (!strcmp(argv[1], "merge"))
         return bp_merge_main(argc - 2, argv + 2, stdout, stderr) ? EXIT_FAILURE : EXIT_SUCCESS;
+    if (!strcmp(argv[1], "plot"))
+        return bp_plot_main(argc - 2, argv + 2, stdout, stderr) ? EXIT_FAILURE : EXIT_SUCCESS;
     lua_State *L = luaL_newstate();
     if (!L) {
         fprintf(stderr, "%s: cannot create Lua state: not enough memory\n", progname);
