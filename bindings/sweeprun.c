@@ -688,12 +688,18 @@ static void fmt_value(char *buf, size_t size, int have, double v) {
     else snprintf(buf, size, "%.6g", v);
 }
 
+/* On a terminal, one line rewritten in place (trial < 0: a trial started),
+ * above which the trials that did not complete stay; elsewhere, a line per
+ * trial that ended. */
 static void progress(runner *R, int64_t trial, const char *status, const char *params,
                      int have_obj, double obj, double dt) {
     if (R->quiet) return;
     char best[64], val[64], dur[32];
     fmt_value(best, sizeof best, R->have_best, R->best);
     if (R->tty) {
+        if (trial >= 0 && strcmp(status, "completed") && strcmp(status, "pruned"))
+            fprintf(R->h->err, "\r\033[Ktrial %lld %s  %s\n", (long long)trial, status,
+                    params ? params : "");
         fprintf(R->h->err, "\r\033[Ksweep %lld: %lld/%lld done, %d running, %lld failed,"
                 " %lld pruned; best %s %s", (long long)R->id, (long long)R->done,
                 (long long)R->total, R->running, (long long)(R->failed + R->diverged),
@@ -847,13 +853,16 @@ static int64_t run_trials(runner *R, const int64_t *todo, int64_t n, bp_err *e) 
          * that fails for every trial (a parameter it never reads) is
          * caught after one trial, not after -j of them. */
         int cap = R->done > 0 || R->finished > 0 ? R->jobs : 1;
+        int started = 0;
         while (!R->signal && !R->unread && !failed && R->running < cap && next < n) {
             if (spawn(R, todo[next], e)) {
                 failed = 1;
                 break;
             }
             next++;
+            started = 1;
         }
+        if (started && R->tty) progress(R, -1, NULL, NULL, 0, 0, 0);
         int status;
         pid_t pid;
         int reaped = 0;
