@@ -532,7 +532,11 @@ static int data_scale(lua_State *L) {
 static int batches_next(lua_State *L) {
     bp_data *d = check_data(L, 1);
     lua_Integer size = lua_tointeger(L, lua_upvalueindex(1));
-    lua_Integer first = luaL_checkinteger(L, 2) + size;
+    lua_Integer prev = luaL_checkinteger(L, 2);
+    /* A control value the loop never passes (the iterator called by hand)
+     * ends it, before prev + size or n - first could overflow. */
+    if (prev < 1 - size || prev >= d->n) return 0;
+    lua_Integer first = prev + size;
     if (first > d->n) return 0;
     lua_pushinteger(L, first);
     lua_pushinteger(L, d->n - first + 1 < size ? d->n - first + 1 : size);

@@ -61,6 +61,22 @@ static void test_add_after_forward(void) {
     CHECK_STR(run_lua(code), "ok");
 }
 
+/* fuzz/regressions/lua/batches_iterator_overflow: the iterator of
+ * d:batches, called by hand with a control value far outside the rows,
+ * computed control + size and n - first in lua_Integer, overflowing (UB);
+ * such a value now ends the loop, as one past the end always did. */
+static void test_batches_iterator_overflow(void) {
+    CHECK_STR(run_lua("local d = bp.data({{1}, {2}, {3}, {4}, {5}}, {1, 2, 3, 4, 5}) "
+                      "local f, s, c = d:batches(2) "
+                      "assert(select('#', f(s, math.mininteger)) == 0) "
+                      "assert(select('#', f(s, math.maxinteger)) == 0) "
+                      "assert(select('#', f(s, 5)) == 0) "
+                      "local seen = {} "
+                      "for first, count in d:batches(2) do seen[#seen + 1] = first .. ':' .. count end "
+                      "assert(table.concat(seen, ' ') == '1:2 3:2 5:1', table.concat(seen, ' '))"),
+              "ok");
+}
+
 /* fuzz/regressions/sweep/random_trial_long_list_value: a random search
  * drew list and choice values through a 64-byte buffer, so a value of 64
  * characters or more reached the trial cut to 63 (a grid gave it whole). */
@@ -90,6 +106,7 @@ static void test_sweep_random_long_value(void) {
 
 int main(void) {
     test_add_after_forward();
+    test_batches_iterator_overflow();
     test_sweep_random_long_value();
     return check_report("fuzz_regressions");
 }
