@@ -581,7 +581,7 @@ typedef struct runner {
     int64_t id;
     const sweep_def *d;
     char name[256]; /* the sweep's; trial runs are NAME#I */
-    int jobs, verbose, tty, quiet;
+    int jobs, verbose, tty;
     proc *procs;
     int running, finished;
     sigset_t oldmask; /* the mask before the runner blocked its signals */
@@ -639,6 +639,9 @@ static int spawn(runner *R, int64_t trial, bp_err *e) {
     }
     for (size_t k = 0; k < nf; k++) argv[k] = (char *)fixed[k];
     for (int k = 0; k < spec->n; k++) argv[nf + (size_t)k] = kv[k];
+    /* Only this trial gets its file: not the trials started after it. */
+    int errfd = errf ? fileno(errf) : -1;
+    if (errfd >= 0) fcntl(errfd, F_SETFD, FD_CLOEXEC);
     fflush(R->h->out);
     fflush(R->h->err);
     pid_t parent = getpid();
@@ -663,7 +666,7 @@ static int spawn(runner *R, int64_t trial, bp_err *e) {
             dup2(null, 0);
             if (errf) dup2(null, 1);
         }
-        if (errf) dup2(fileno(errf), 2);
+        if (errfd >= 0) dup2(errfd, 2);
         execv(R->h->exe, argv);
         _exit(127);
     }
@@ -693,7 +696,6 @@ static void fmt_value(char *buf, size_t size, int have, double v) {
  * trial that ended. */
 static void progress(runner *R, int64_t trial, const char *status, const char *params,
                      int have_obj, double obj, double dt) {
-    if (R->quiet) return;
     char best[64], val[64], dur[32];
     fmt_value(best, sizeof best, R->have_best, R->best);
     if (R->tty) {
@@ -790,7 +792,7 @@ static void finish(runner *R, proc *p, int wstatus) {
         else
             snprintf(message, sizeof message, "trial %lld: the process was killed by signal"
                      " %d before recording a run", (long long)p->trial, WTERMSIG(wstatus));
-        if (!R->quiet) say(R->h->err, "%s", message);
+        say(R->h->err, "%s", message);
     }
     int done = !strcmp(status, "completed") || !strcmp(status, "failed") ||
                !strcmp(status, "diverged") || !strcmp(status, "pruned");
@@ -891,11 +893,10 @@ static int64_t run_trials(runner *R, const int64_t *todo, int64_t n, bp_err *e) 
             } else {
                 R->signal = sig;
                 t_signal = mono_now();
-                if (!R->quiet && R->tty) fputc('\n', R->h->err);
-                if (!R->quiet)
-                    fprintf(R->h->err, "backprop: %s: stopping the sweep (%d trial%s running;"
-                            " again to kill them)\n", sig == SIGINT ? "interrupted" : "terminated",
-                            R->running, R->running == 1 ? "" : "s");
+                if (R->tty) fputc('\n', R->h->err);
+                fprintf(R->h->err, "backprop: %s: stopping the sweep (%d trial%s running;"
+                        " again to kill them)\n", sig == SIGINT ? "interrupted" : "terminated",
+                        R->running, R->running == 1 ? "" : "s");
             }
         }
     }
@@ -907,7 +908,7 @@ static int64_t run_trials(runner *R, const int64_t *todo, int64_t n, bp_err *e) 
     }
     sigaction(SIGCHLD, &old_chld, NULL);
     sigprocmask(SIG_SETMASK, &R->oldmask, NULL);
-    if (R->tty && !R->quiet) fputc('\n', R->h->err);
+    if (R->tty) fputc('\n', R->h->err);
     return failed ? -1 : next;
 }
 
@@ -1171,6 +1172,28 @@ static char *command_text(const bp_sweep_host *h, int argc, char **argv) {
     return s;
 }
 
+/* A sweep that failed (a parameter its script never reads) would fail the
+ * same way again: its script or specification must change, which makes it
+ * another sweep. Returns 1 (after saying so) for such a sweep. */
+static int refuse_failed(bp_runlog *log, int64_t id, FILE *err) {
+    sqlite3_stmt *st = NULL;
+    int failed = 0;
+    bp_runlog_lock(log);
+    if (sqlite3_prepare_v2(bp_runlog_sqlite(log), "SELECT message FROM sweeps WHERE id = ?"
+                           " AND status = 'failed'", -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, id);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            failed = 1;
+            say(err, "sweep %lld failed (%s); correct the script or the specification, which"
+                     " makes a new sweep", (long long)id,
+                sqlite3_column_text(st, 0) ? (const char *)sqlite3_column_text(st, 0) : "");
+        }
+    }
+    sqlite3_finalize(st);
+    bp_runlog_unlock(log);
+    return failed;
+}
+
 /* Records the sweep (or finds it by uid), then runs it or its trial. */
 static int start(const args *a, const sweep_def *d, const bp_sweep_host *h, int argc,
                  char **argv) {
@@ -1201,6 +1224,7 @@ static int start(const args *a, const sweep_def *d, const bp_sweep_host *h, int 
                         " in another process", (long long)id);
             goto out;
         }
+        if (refuse_failed(log, id, h->err)) goto out;
         fprintf(h->err, "backprop: sweep %lld has the same script, specification and"
                 " objective: resuming it (only the trials not done run)\n", (long long)id);
     }
@@ -1252,6 +1276,7 @@ static int resume(const args *a, const bp_sweep_host *h) {
         say(h->err, "sweep %lld is running in another process", (long long)a->resume);
         goto out;
     }
+    if (refuse_failed(log, a->resume, h->err)) goto out;
     if (!d.script || !spec) {
         say(h->err, "sweep %lld has no script recorded: it cannot be resumed", (long long)a->resume);
         goto out;

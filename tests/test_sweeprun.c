@@ -417,6 +417,14 @@ static void test_unread_parameter(void) {
     CHECK_ROWS(path_in("typo.db"), "SELECT status, message FROM sweeps",
                "failed|parameter given but never read by typo.lua: hiden (a typo?)\n");
     CHECK_ROWS(path_in("typo.db"), "SELECT count(*), trial, status FROM runs", "1|0|failed\n");
+    /* It would fail the same way again: neither --resume nor the same
+     * command runs it. */
+    CHECK(sh("$BP sweep --db typo.db --resume 1") == 1);
+    CHECK_STR(err_text, "backprop: sweep 1 failed (parameter given but never read by typo.lua:"
+                        " hiden (a typo?)); correct the script or the specification, which makes"
+                        " a new sweep\n");
+    CHECK(sh("$BP sweep --db typo.db typo.lua lr=0.1,0.2,0.3 hiden=2,4") == 1);
+    CHECK_ROWS(path_in("typo.db"), "SELECT count(*) FROM runs", "1\n");
 }
 
 /* Bad specifications are refused before anything runs: no database is
