@@ -50,9 +50,23 @@
 #define MAX_COUNT 8  /* train_steps' count, fit's epochs */
 #define MAX_NAMES 160
 
-/* Module functions left out: they read files (a loader has its own target)
- * or set the number of BLAS threads (the fuzzer must stay on one core). */
-static const char *const SKIP[] = {"load_csv", "load_idx", "fashion_mnist", "threads", NULL};
+/* Left out: what reads or writes files (the loaders have their own
+ * targets, and a fuzzer must not write files named by its input) and what
+ * sets the number of BLAS threads (the fuzzer stays on one core). A type
+ * of NULL is a module function. */
+static const struct {
+    const char *type, *name;
+} SKIP[] = {{NULL, "load_csv"}, {NULL, "load_idx"}, {NULL, "fashion_mnist"},
+            {NULL, "load"},     {NULL, "threads"},  {"backprop.net", "save"},
+            {NULL, NULL}};
+
+static int skipped(const char *type, const char *name) {
+    for (int k = 0; SKIP[k].name; k++)
+        if (!strcmp(SKIP[k].name, name) &&
+            (type ? SKIP[k].type && !strcmp(SKIP[k].type, type) : !SKIP[k].type))
+            return 1;
+    return 0;
+}
 
 /* Words the API knows, so that a string argument is often a valid one. */
 static const char *const WORDS[] = {
@@ -103,8 +117,8 @@ static void add_functions(lua_State *L, const char *type) {
     int first = n_names;
     lua_pushnil(L);
     while (lua_next(L, -2)) {
-        int skip = lua_type(L, -2) != LUA_TSTRING || !lua_isfunction(L, -1);
-        for (int k = 0; !skip && SKIP[k] && !type; k++) skip = !strcmp(SKIP[k], lua_tostring(L, -2));
+        int skip = lua_type(L, -2) != LUA_TSTRING || !lua_isfunction(L, -1) ||
+                   skipped(type, lua_tostring(L, -2));
         if (!skip && n_names < MAX_NAMES)
             names[n_names++] = (callable){type, keep(lua_tostring(L, -2))};
         lua_pop(L, 1);
