@@ -11,7 +11,10 @@
  * after a resume or on another machine.
  *
  * A trial is done once a run of it has ended completed, failed, diverged or
- * pruned; a resume runs the others (never run, crashed, interrupted).
+ * pruned; a resume runs the others (never run, crashed, interrupted). The
+ * first trial of a sweep runs alone: a trial that fails because the script
+ * never reads a swept key ("parameter given but never read") stops the
+ * sweep (status 'failed') after one trial rather than -j of them.
  *
  * Pruning (off unless asked for): the script reports its objective as it
  * goes (bp.report(value, step), lsweep.c), and at each report the trial's
@@ -108,9 +111,15 @@ typedef struct bp_sweep_host {
  * options: --db PATH, --name NAME, -j N, --trials N, --seed S,
  * --objective [min:|max:]METRIC, --prune RULE, -v (trials' output shown).
  * Every error in the arguments, the specification or the script's file is
- * reported before the database is opened. Returns 0 when the sweep ran to
- * the end with at least one completed trial, 1 on an error, 128 + the
- * signal when interrupted by SIGINT or SIGTERM. */
+ * reported before the database is opened. Progress goes to h->err (one
+ * line rewritten in place on a terminal, else a line per trial), the
+ * summary (counts, the best trial, the trials that failed, diverged or
+ * crashed, the pruned ones and the time pruning saved) to h->out. Returns 0
+ * when the sweep ran to the end with at least one completed trial (--trial:
+ * when the trial's outcome is recorded, whatever it is), 1 on an error or
+ * an unread parameter, 128 + the signal when stopped by SIGINT or SIGTERM
+ * (the trials get a second to stop by themselves, then the signal; a second
+ * signal kills them). */
 int bp_sweep_main(int argc, char **argv, const bp_sweep_host *h);
 
 /* How many rows bp_merge copied (and skipped, being there already). */

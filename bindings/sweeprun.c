@@ -1358,7 +1358,10 @@ static int plan(const args *a, const sweep_def *d, const bp_sweep_host *h) {
 }
 
 int bp_sweep_main(int argc, char **argv, const bp_sweep_host *h) {
-    if (argc > 0 && !strcmp(argv[0], "show"))
+    if (argc == 0)
+        return say(h->err, "sweep wants a script and its parameters: backprop sweep SCRIPT"
+                           " key=SPEC... (see backprop --help)");
+    if (!strcmp(argv[0], "show"))
         return bp_cli_sweep_show(NULL, argc - 1, argv + 1, h->out, h->err);
     args a;
     if (parse_args(argc, argv, &a, h->err)) {
