@@ -475,6 +475,9 @@ static void test_plan_parallel_merge(void) {
     CHECK(strstr(plan, want) != NULL);
     free(plan);
     CHECK(!exists(path_in("shards"))); /* --plan runs nothing */
+    int have_parallel = sh("command -v parallel") == 0;
+    CHECK(have_parallel);
+    if (!have_parallel) fprintf(stderr, "  GNU parallel is not installed (setup.sh installs it)\n");
     CHECK(sh("mkdir -p shards && parallel --will-cite -j 2 < plan.txt") == 0);
     CHECK(exists(path_in("shards/s-0.db")) && exists(path_in("shards/s-1.db")));
     CHECK_ROWS(path_in("shards/s-0.db"), "SELECT status, trials FROM sweeps", "partial|9\n");
