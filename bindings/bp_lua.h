@@ -42,6 +42,10 @@ int bp_lua_diverged(lua_State *L);
  * stop at the next step when it is non-zero, and raise "interrupted". */
 void bp_lua_set_stop_flag(lua_State *L, const volatile sig_atomic_t *flag);
 
+/* For `backprop run --resume`: the script's bp.resume{...} will restore the
+ * attached run's latest checkpoint. Call after bp_lua_attach_run. */
+void bp_lua_set_resuming(lua_State *L);
+
 /* Seeds the module's generator (bp.seed does the same from Lua). */
 void bp_lua_seed(lua_State *L, uint64_t seed);
 

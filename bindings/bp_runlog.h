@@ -28,7 +28,7 @@
 #include "bp_err.h"
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define BP_RUNLOG_SCHEMA 3
+#define BP_RUNLOG_SCHEMA 4
 /* PRAGMA application_id of a backprop database: "BPRL". */
 #define BP_RUNLOG_APP_ID 0x4250524c
 
@@ -210,5 +210,44 @@ void bp_runlog_unlock(bp_runlog *log);
  * (0 builds version 1), as run by bp_runlog_open; NULL when out of range.
  * For tests that build a database as an older backprop left it. */
 const char *bp_runlog_schema_step(int version);
+
+/* Whole networks: the bytes of a network file (bp_save.h) of a run at a step,
+ * under a name (NULL: "net"); storing the same run, name and step again
+ * replaces it. _get reads the one at step, or the latest when step < 0, into
+ * *data (malloc'd, the caller frees) and sets *step_out (may be NULL);
+ * -1 with "run N saved no network 'name'" when there is none. */
+int bp_runlog_network_put(bp_runlog *log, int64_t run, int64_t step, const char *name,
+                          const void *data, size_t len, bp_err *e);
+int bp_runlog_network_get(bp_runlog *log, int64_t run, const char *name, int64_t step,
+                          void **data, size_t *len, int64_t *step_out, bp_err *e);
+
+/* Checkpoints: an opaque blob (the Lua module's) holding what a run needs to
+ * go on from a step. Only the latest is kept: _put replaces every older one
+ * of the run. _get reads the latest into *data (malloc'd), or sets *data to
+ * NULL when the run has none; -1 only on a database failure. */
+int bp_runlog_checkpoint_put(bp_runlog *log, int64_t run, int64_t step, const void *data,
+                             size_t len, bp_err *e);
+int bp_runlog_checkpoint_get(bp_runlog *log, int64_t run, void **data, size_t *len,
+                             int64_t *step_out, bp_err *e);
+
+/* What it takes to run a run again (`backprop run --resume ID`): its name,
+ * script, the stored text of the script, status, seed and parameters as
+ * "key=value" strings whose values read back as the recorded ones. Strings
+ * are malloc'd (script_path and script_text may be NULL); free with
+ * bp_run_record_free. -1 for an unknown run. */
+typedef struct bp_run_record {
+    char *name, *script_path, *script_text, *status;
+    int has_seed;
+    int64_t seed;
+    int n_params;
+    char **params;
+    int64_t sweep_id, trial; /* 0 when not a sweep's trial */
+} bp_run_record;
+int bp_runlog_run_get(bp_runlog *log, int64_t run, bp_run_record *r, bp_err *e);
+void bp_run_record_free(bp_run_record *r);
+
+/* Marks a run 'running' again in this process (host and pid), its end,
+ * message and traceback cleared: the run goes on. */
+int bp_runlog_reopen(bp_runlog *log, int64_t run, bp_err *e);
 
 #endif

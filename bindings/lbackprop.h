@@ -37,6 +37,9 @@ typedef struct state {
      * live, the same userdata passes on a pointer compare instead of a
      * metatable lookup. Their close (and so their __gc) clears these. */
     const void *checked_net, *checked_loss;
+    /* Set by the host for `backprop run --resume`: bp.resume restores the
+     * run's latest checkpoint (lmodel.c) instead of starting afresh. */
+    int resuming;
 } state;
 
 /* The state is upvalue 1 of every function and method of the module. */

@@ -1,15 +1,42 @@
-/* lmodel.c: networks saved and loaded, from Lua.
+/* lmodel.c: networks saved and loaded, and checkpoints, from Lua.
  *
  * net:save(path) and bp.load(path) move a whole network (architecture and
- * every weight, exactly) through the file format of engine/bp_save.h. A file
- * is the environment, not the program: a missing, unwritable, truncated or
- * corrupt file returns nil and a message naming it, as io.open does, and
- * only a wrong argument raises. */
+ * every weight, exactly) through the file format of engine/bp_save.h;
+ * bp.save_net and bp.load_net do the same through the run log, so that a
+ * script can take up the network of run N at step k. bp.checkpoint and
+ * bp.resume let `backprop run --resume ID` continue a killed run with the
+ * same numbers it would have had: a checkpoint holds, besides each network's
+ * weights and step count and each optimiser's moments, the module's random
+ * generator, since shuffles and initialisations draw from it.
+ *
+ * A file or the database is the environment, not the program: a missing,
+ * unwritable, truncated or corrupt one returns nil and a message naming it,
+ * as io.open does, and only a wrong argument raises. */
+#include <stdlib.h>
+#include <string.h>
+
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "bp_lua.h"
 #include "bp_save.h"
 #include "lbackprop.h"
+
+static int fail(lua_State *L, const char *msg) {
+    luaL_pushfail(L);
+    lua_pushstring(L, msg);
+    return 2;
+}
+
+static state *get_state(lua_State *L) {
+    lua_getfield(L, LUA_REGISTRYINDEX, "backprop.state");
+    state *st = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return st;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Files                                                                     */
 
 /* net:save(path) -> true, or nil, message */
 static int net_save(lua_State *L) {
@@ -17,11 +44,7 @@ static int net_save(lua_State *L) {
     const char *path = luaL_checkstring(L, 2);
     bp_err e;
     if (net->n_layers == 0) return luaL_error(L, "the network has no layers: nothing to save");
-    if (bp_net_save(net, path, &e)) {
-        luaL_pushfail(L);
-        lua_pushstring(L, e.msg);
-        return 2;
-    }
+    if (bp_net_save(net, path, &e)) return fail(L, e.msg);
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -31,15 +54,373 @@ static int l_load(lua_State *L) {
     const char *path = luaL_checkstring(L, 1);
     lnet *n = bp_lua_new_lnet(L);
     bp_err e;
-    if (!(n->net = bp_net_load(path, &e))) {
-        luaL_pushfail(L);
-        lua_pushstring(L, e.msg);
-        return 2;
-    }
+    if (!(n->net = bp_net_load(path, &e))) return fail(L, e.msg);
     return 1;
 }
 
-static const luaL_Reg funcs[] = {{"load", l_load}, {NULL, NULL}};
+/* ------------------------------------------------------------------------ */
+/* The run log                                                               */
+
+static int64_t opt_int(lua_State *L, int arg, int64_t dflt) {
+    if (lua_isnoneornil(L, arg)) return dflt;
+    int isint;
+    lua_Integer v = lua_tointegerx(L, arg, &isint);
+    if (!isint) return luaL_typeerror(L, arg, "integer");
+    return v;
+}
+
+/* bp.save_net(net [, step [, name]]) -> true, or nil, message: the whole
+ * network into the run log (step: the steps taken so far). Outside a
+ * recorded run nothing is stored and it returns false. */
+static int l_save_net(lua_State *L) {
+    bp_net *net = bp_lua_check_net(L, 1);
+    state *st = STATE(L);
+    int64_t step = opt_int(L, 2, st->step);
+    const char *name = luaL_optstring(L, 3, "net");
+    if (net->n_layers == 0) return luaL_error(L, "the network has no layers: nothing to save");
+    if (!st->log) {
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    unsigned char *buf;
+    size_t len;
+    bp_err e;
+    if (bp_net_encode(net, &buf, &len, &e)) return luaL_error(L, "%s", e.msg);
+    int rc = bp_runlog_network_put(st->log, st->run, step, name, buf, len, &e);
+    bp_free(buf);
+    if (rc) return fail(L, e.msg);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* bp.load_net(run [, step [, name]]) -> net, or nil, message: the network
+ * run `run` saved at `step` (default: its latest), from this run's
+ * database. */
+static int l_load_net(lua_State *L) {
+    int64_t run = opt_int(L, 1, -1);
+    luaL_argcheck(L, run >= 1, 1, "a run id expected");
+    int64_t step = opt_int(L, 2, -1);
+    const char *name = luaL_optstring(L, 3, "net");
+    state *st = STATE(L);
+    if (!st->log) return fail(L, "no run log: bp.load_net works inside `backprop run`");
+    void *data;
+    size_t len;
+    int64_t at;
+    bp_err e;
+    if (bp_runlog_network_get(st->log, run, name, step, &data, &len, &at, &e))
+        return fail(L, e.msg);
+    char what[64];
+    snprintf(what, sizeof what, "network '%.20s' of run %lld", name, (long long)run);
+    lnet *n = bp_lua_new_lnet(L);
+    n->net = bp_net_decode(data, len, what, &e);
+    free(data);
+    if (!n->net) return fail(L, e.msg);
+    n->steps = at;
+    return 1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Checkpoints                                                               */
+
+/* A checkpoint's bytes, little-endian, private to this file:
+ *   "BPCK", version (u32, 1), step (i64), the module's step count (i64),
+ *   the generator's state (4 x u64), the number of objects (u32), then each:
+ *   name length (u32), name, kind (u32: 1 net, 2 optimizer), and
+ *   net: its step count (i64), its network file's length (u64) and bytes;
+ *   optimizer: its state's length n (u64) and n doubles.
+ * Objects are stored by the names of the table given to bp.checkpoint, so
+ * bp.resume puts each back into the object given under the same name. */
+
+typedef struct wbuf {
+    unsigned char *p;
+    size_t len, cap;
+    int oom;
+} wbuf;
+
+static void put(wbuf *w, const void *src, size_t n) {
+    if (w->oom) return;
+    if (w->len + n > w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : 256;
+        while (cap < w->len + n) cap *= 2;
+        unsigned char *p = realloc(w->p, cap);
+        if (!p) {
+            w->oom = 1;
+            return;
+        }
+        w->p = p;
+        w->cap = cap;
+    }
+    memcpy(w->p + w->len, src, n);
+    w->len += n;
+}
+
+static void put_u64(wbuf *w, uint64_t v) {
+    unsigned char b[8];
+    for (int k = 0; k < 8; k++) b[k] = (unsigned char)(v >> (8 * k));
+    put(w, b, 8);
+}
+
+static void put_u32(wbuf *w, uint32_t v) {
+    unsigned char b[4];
+    for (int k = 0; k < 4; k++) b[k] = (unsigned char)(v >> (8 * k));
+    put(w, b, 4);
+}
+
+typedef struct rbuf {
+    const unsigned char *p;
+    size_t len, at;
+    int bad;
+} rbuf;
+
+static const unsigned char *take(rbuf *r, size_t n) {
+    if (r->bad || r->len - r->at < n) {
+        r->bad = 1;
+        return NULL;
+    }
+    r->at += n;
+    return r->p + r->at - n;
+}
+
+static uint64_t get_u64(rbuf *r) {
+    const unsigned char *b = take(r, 8);
+    uint64_t v = 0;
+    for (int k = 0; b && k < 8; k++) v |= (uint64_t)b[k] << (8 * k);
+    return v;
+}
+
+static uint32_t get_u32(rbuf *r) {
+    const unsigned char *b = take(r, 4);
+    uint32_t v = 0;
+    for (int k = 0; b && k < 4; k++) v |= (uint32_t)b[k] << (8 * k);
+    return v;
+}
+
+static void check_objects(lua_State *L, int arg) {
+    luaL_checktype(L, arg, LUA_TTABLE);
+    lua_pushnil(L);
+    while (lua_next(L, arg)) {
+        if (lua_type(L, -2) != LUA_TSTRING)
+            luaL_argerror(L, arg, "keys must be names (strings)");
+        if (!luaL_testudata(L, -1, NET_TYPE) && !luaL_testudata(L, -1, OPTIM_TYPE))
+            luaL_argerror(L, arg, lua_pushfstring(L, "'%s' is a %s, not a net or an optimizer",
+                                                  lua_tostring(L, -2), luaL_typename(L, -1)));
+        lua_pop(L, 1);
+    }
+}
+
+/* bp.checkpoint(step, {name = net or optimizer, ...}) -> true, or nil,
+ * message: what bp.resume needs to go on after `step`. Outside a recorded
+ * run it does nothing and returns false. */
+static int l_checkpoint(lua_State *L) {
+    int64_t step = opt_int(L, 1, -1);
+    luaL_argcheck(L, step >= 0, 1, "a step (integer >= 0) expected");
+    check_objects(L, 2);
+    state *st = STATE(L);
+    if (!st->log) {
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    wbuf w = {0};
+    put(&w, "BPCK", 4);
+    put_u32(&w, 1);
+    put_u64(&w, (uint64_t)step);
+    put_u64(&w, (uint64_t)st->step);
+    for (int k = 0; k < 4; k++) put_u64(&w, st->rng.s[k]);
+    /* Sorted by name, so that the bytes do not depend on table order. */
+    lua_newtable(L);
+    int names = lua_gettop(L), count = 0;
+    lua_pushnil(L);
+    while (lua_next(L, 2)) {
+        lua_pop(L, 1);
+        lua_pushvalue(L, -1);
+        lua_rawseti(L, names, ++count);
+    }
+    lua_getglobal(L, "table");
+    lua_getfield(L, -1, "sort");
+    lua_pushvalue(L, names);
+    lua_call(L, 1, 0);
+    lua_pop(L, 1);
+    put_u32(&w, (uint32_t)count);
+    bp_err e;
+    for (int k = 1; k <= count; k++) {
+        lua_rawgeti(L, names, k);
+        lua_gettable(L, 2); /* the object */
+        lua_rawgeti(L, names, k);
+        size_t nlen;
+        const char *name = lua_tolstring(L, -1, &nlen);
+        put_u32(&w, (uint32_t)nlen);
+        put(&w, name, nlen);
+        lnet *n = luaL_testudata(L, -2, NET_TYPE);
+        if (n) {
+            if (!n->net) return luaL_error(L, "attempt to use a closed net");
+            unsigned char *buf;
+            size_t len;
+            if (bp_net_encode(n->net, &buf, &len, &e)) {
+                free(w.p);
+                return luaL_error(L, "%s", e.msg);
+            }
+            put_u32(&w, 1);
+            put_u64(&w, (uint64_t)n->steps);
+            put_u64(&w, len);
+            put(&w, buf, len);
+            bp_free(buf);
+        } else {
+            bp_optim *o = bp_lua_test_optim(L, -2);
+            size_t len = bp_optim_state_size(o);
+            double *v = malloc(sizeof(double) * (len ? len : 1));
+            if (!v) {
+                free(w.p);
+                return luaL_error(L, "out of memory");
+            }
+            bp_optim_state_save(o, v);
+            put_u32(&w, 2);
+            put_u64(&w, len);
+            for (size_t j = 0; j < len; j++) {
+                uint64_t u;
+                memcpy(&u, &v[j], 8);
+                put_u64(&w, u);
+            }
+            free(v);
+        }
+        lua_pop(L, 2);
+    }
+    if (w.oom) {
+        free(w.p);
+        return luaL_error(L, "out of memory for a checkpoint");
+    }
+    /* Metrics logged so far are committed first: a resumed run goes on
+     * after the checkpoint, so any buffered metric lost with the process
+     * would stay missing for good. */
+    int rc = bp_runlog_flush(st->log, &e) ||
+             bp_runlog_checkpoint_put(st->log, st->run, step, w.p, w.len, &e);
+    free(w.p);
+    if (rc) return fail(L, e.msg);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* Puts a decoded network's weights into the live one, which must have the
+ * same architecture (the script built it the same way). */
+static void restore_net(lua_State *L, lnet *n, const char *name, rbuf *r) {
+    int64_t steps = (int64_t)get_u64(r);
+    uint64_t len = get_u64(r);
+    const unsigned char *bytes = take(r, (size_t)len);
+    if (!bytes) luaL_error(L, "bp.resume: the checkpoint is truncated");
+    bp_err e;
+    bp_net *saved = bp_net_decode(bytes, (size_t)len, name, &e);
+    if (!saved) luaL_error(L, "bp.resume: %s", e.msg);
+    bp_net *net = n->net;
+    int same = saved->inputs == net->inputs && saved->n_layers == net->n_layers &&
+               saved->dtype == net->dtype;
+    for (int l = 0; same && l < net->n_layers; l++)
+        same = saved->layers[l].O == net->layers[l].O && saved->layers[l].act == net->layers[l].act;
+    if (!same) {
+        bp_net_free(saved);
+        luaL_error(L, "bp.resume: net '%s' is not built as it was when the checkpoint was "
+                   "made", name);
+    }
+    size_t N = bp_net_param_count(net);
+    double *p = malloc(sizeof(double) * (N ? N : 1));
+    if (!p) {
+        bp_net_free(saved);
+        luaL_error(L, "out of memory");
+    }
+    bp_net_params_get(saved, p);
+    bp_net_params_set(net, p);
+    for (int l = 0; l < net->n_layers; l++) net->layers[l].alpha = saved->layers[l].alpha;
+    net->B = 0; /* kept activations no longer match the weights */
+    free(p);
+    bp_net_free(saved);
+    n->steps = steps;
+}
+
+static void restore_optim(lua_State *L, bp_optim *o, const char *name, rbuf *r) {
+    uint64_t len = get_u64(r);
+    if (r->bad || len > (r->len - r->at) / 8) luaL_error(L, "bp.resume: the checkpoint is truncated");
+    double *v = malloc(sizeof(double) * (len ? len : 1));
+    if (!v) luaL_error(L, "out of memory");
+    for (uint64_t j = 0; j < len; j++) {
+        uint64_t u = get_u64(r);
+        memcpy(&v[j], &u, 8);
+    }
+    bp_err e;
+    int rc = bp_optim_state_load(o, v, (size_t)len, &e);
+    free(v);
+    if (rc) luaL_error(L, "bp.resume: optimizer '%s': %s", name, e.msg);
+}
+
+/* bp.resume({name = net or optimizer, ...}) -> step: under `backprop run
+ * --resume`, puts back what the run's latest checkpoint holds into the
+ * objects given under the same names (and the module's generator), and
+ * returns the checkpoint's step, so the script goes on after it; otherwise
+ * (a fresh run, or no checkpoint yet) changes nothing and returns 0. */
+static int l_resume(lua_State *L) {
+    check_objects(L, 1);
+    state *st = STATE(L);
+    if (!st->log || !st->resuming) {
+        lua_pushinteger(L, 0);
+        return 1;
+    }
+    st->resuming = 0; /* once: a second call is a fresh start's */
+    void *data;
+    size_t len;
+    int64_t step;
+    bp_err e;
+    if (bp_runlog_checkpoint_get(st->log, st->run, &data, &len, &step, &e))
+        return luaL_error(L, "bp.resume: %s", e.msg);
+    if (!data) {
+        lua_pushinteger(L, 0);
+        return 1;
+    }
+    /* Copied into a Lua string so that an error below frees it. */
+    lua_pushlstring(L, data, len);
+    free(data);
+    rbuf r = {(const unsigned char *)lua_tostring(L, -1), len, 0, 0};
+    const unsigned char *magic = take(&r, 4);
+    if (!magic || memcmp(magic, "BPCK", 4) != 0 || get_u32(&r) != 1)
+        return luaL_error(L, "bp.resume: the checkpoint of run %lld is not one this backprop "
+                          "reads", (long long)st->run);
+    int64_t at = (int64_t)get_u64(&r), mstep = (int64_t)get_u64(&r);
+    bp_rng rng;
+    for (int k = 0; k < 4; k++) rng.s[k] = get_u64(&r);
+    uint32_t count = get_u32(&r);
+    for (uint32_t k = 0; k < count && !r.bad; k++) {
+        uint32_t nlen = get_u32(&r);
+        const unsigned char *nm = take(&r, nlen);
+        uint32_t kind = get_u32(&r);
+        if (!nm) break;
+        lua_pushlstring(L, (const char *)nm, nlen);
+        const char *name = lua_tostring(L, -1);
+        if (lua_getfield(L, 1, name) == LUA_TNIL)
+            return luaL_error(L, "bp.resume: the checkpoint holds '%s', which was not given", name);
+        lnet *n = luaL_testudata(L, -1, NET_TYPE);
+        bp_optim *o = n ? NULL : bp_lua_test_optim(L, -1);
+        if (kind == 1 && n && n->net) restore_net(L, n, name, &r);
+        else if (kind == 2 && o) restore_optim(L, o, name, &r);
+        else
+            return luaL_error(L, "bp.resume: '%s' was a%s when the checkpoint was made", name,
+                              kind == 1 ? " net" : "n optimizer");
+        lua_pop(L, 2);
+    }
+    if (r.bad) return luaL_error(L, "bp.resume: the checkpoint is truncated");
+    st->rng = rng;
+    st->step = mstep;
+    lua_pushinteger(L, at);
+    return 1;
+}
+
+void bp_lua_set_resuming(lua_State *L) {
+    state *st = get_state(L);
+    if (st) st->resuming = 1;
+}
+
+static const luaL_Reg funcs[] = {
+    {"load", l_load},
+    {"save_net", l_save_net},
+    {"load_net", l_load_net},
+    {"checkpoint", l_checkpoint},
+    {"resume", l_resume},
+    {NULL, NULL}};
 static const luaL_Reg net_methods[] = {{"save", net_save}, {NULL, NULL}};
 
 void bp_lua_open_model(lua_State *L) {

@@ -38,6 +38,8 @@ static void usage(FILE *f) {
         "  backprop run [--seed N] [--name NAME] [--db PATH] SCRIPT [key=value ...]\n"
         "      run an experiment and record it; each key=value reaches the script\n"
         "      through bp.param(key, default)\n"
+        "  backprop run --resume ID [--db PATH]\n"
+        "      go on with a killed or interrupted run from its latest bp.checkpoint\n"
         "  backprop lua FILE [args ...]\n"
         "      run a plain Lua file with the backprop module (nothing is recorded)\n"
         "\n"
@@ -169,7 +171,7 @@ static void report(lua_State *L) {
 /* Commands                                                                  */
 
 typedef struct opts {
-    const char *seed, *name, *db, *sweep, *trial;
+    const char *seed, *name, *db, *sweep, *trial, *resume;
 } opts;
 
 static uint64_t parse_seed(lua_State *L, const char *s) {
@@ -251,6 +253,72 @@ static void run_recorded(lua_State *L, run_ctx *r, const char *script) {
     if (status != LUA_OK) lua_error(L);
 }
 
+/* Loads the script's text as its file and runs it as run r; closes the run
+ * log after. */
+static int execute(lua_State *L, run_ctx *r, const char *script, const char *text,
+                   size_t len) {
+    lua_createtable(L, 0, 1);
+    lua_pushstring(L, script);
+    lua_rawseti(L, -2, 0);
+    lua_setglobal(L, "arg");
+    lua_pushfstring(L, "@%s", script);
+    if (luaL_loadbufferx(L, text, len, lua_tostring(L, -1), "t") != LUA_OK) {
+        const char *m = lua_tostring(L, -1);
+        bp_runlog_end(r->log, r->id, "failed", m, NULL, NULL);
+        return lua_error(L);
+    }
+    run_recorded(L, r, script);
+    bp_runlog_close(r->log);
+    r->log = NULL;
+    return 0;
+}
+
+/* The run log in a userdata whose __gc closes it, so that an error anywhere
+ * after still commits what was logged. */
+static run_ctx *push_run_ctx(lua_State *L) {
+    run_ctx *r = lua_newuserdatauv(L, sizeof *r, 0);
+    memset(r, 0, sizeof *r);
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, run_ctx_close);
+    lua_setfield(L, -2, "__gc");
+    lua_setmetatable(L, -2);
+    return r;
+}
+
+/* backprop run --resume ID: the run again, from its own record (the script's
+ * text as it was stored, its parameters, its seed), as the same run; the
+ * script's bp.resume{...} puts back its latest checkpoint. */
+static int resume_run(lua_State *L, const opts *o) {
+    int64_t id = parse_count(L, "--resume", o->resume);
+    if (id < 1) return luaL_error(L, "run: bad --resume '%s': expected a run id", o->resume);
+    run_ctx *r = push_run_ctx(L);
+    bp_err e;
+    const char *db = bp_runlog_default_path(o->db);
+    if (!(r->log = bp_runlog_open(db, BP_RUNLOG_MUSTEXIST, &e))) return luaL_error(L, "%s", e.msg);
+    bp_run_record rec;
+    if (bp_runlog_run_get(r->log, id, &rec, &e)) return luaL_error(L, "%s", e.msg);
+    const char *refuse = !strcmp(rec.status, "running") ? "is still running"
+                       : !strcmp(rec.status, "completed") ? "completed: there is nothing to resume"
+                       : !rec.script_text ? "has no stored script" : NULL;
+    if (refuse) {
+        lua_pushfstring(L, "run: run %I %s", (lua_Integer)id, refuse);
+        bp_run_record_free(&rec);
+        return lua_error(L);
+    }
+    const char *script = lua_pushstring(L, rec.script_path ? rec.script_path : rec.name);
+    size_t len = strlen(rec.script_text);
+    const char *text = lua_pushlstring(L, rec.script_text, len);
+    uint64_t seed = rec.has_seed ? (uint64_t)rec.seed : 1;
+    int bad = bp_lua_set_params(L, rec.n_params, rec.params);
+    bp_run_record_free(&rec);
+    if (bad) return lua_error(L);
+    r->id = id;
+    if (bp_runlog_reopen(r->log, id, &e)) return luaL_error(L, "%s", e.msg);
+    bp_lua_attach_run(L, r->log, id, seed);
+    bp_lua_set_resuming(L);
+    return execute(L, r, script, text, len);
+}
+
 /* backprop run [options] SCRIPT [key=value ...]: options may come anywhere,
  * the first other word is the script, and the rest are its parameters. */
 static int cmd_run(lua_State *L, int argc, char **argv) {
@@ -264,7 +332,8 @@ static int cmd_run(lua_State *L, int argc, char **argv) {
                               : !strcmp(argv[i], "--name") ? &o.name
                               : !strcmp(argv[i], "--db") ? &o.db
                               : !strcmp(argv[i], "--sweep") ? &o.sweep
-                              : !strcmp(argv[i], "--trial") ? &o.trial : NULL;
+                              : !strcmp(argv[i], "--trial") ? &o.trial
+                              : !strcmp(argv[i], "--resume") ? &o.resume : NULL;
             if (!slot) return luaL_error(L, "run: unknown option '%s' (see backprop --help)", argv[i]);
             if (i + 1 >= argc) return luaL_error(L, "run: option '%s' needs a value", argv[i]);
             *slot = argv[++i];
@@ -273,6 +342,12 @@ static int cmd_run(lua_State *L, int argc, char **argv) {
         } else {
             pairs[npairs++] = argv[i];
         }
+    }
+    if (o.resume) {
+        if (script || o.seed || o.name || o.sweep)
+            return luaL_error(L, "run: --resume ID takes no script, parameters, --seed, --name "
+                              "or --sweep: the run's own are used");
+        return resume_run(L, &o);
     }
     if (!script) return luaL_error(L, "run: no script given (usage: backprop run SCRIPT [key=value ...])");
     if (bp_lua_set_params(L, npairs, pairs)) return lua_error(L);
@@ -286,14 +361,7 @@ static int cmd_run(lua_State *L, int argc, char **argv) {
     size_t len;
     const char *text = push_file(L, script, &len);
 
-    /* The run log lives in a userdata whose __gc closes it, so that an error
-     * anywhere below still commits what was logged. */
-    run_ctx *r = lua_newuserdatauv(L, sizeof *r, 0);
-    memset(r, 0, sizeof *r);
-    lua_createtable(L, 0, 1);
-    lua_pushcfunction(L, run_ctx_close);
-    lua_setfield(L, -2, "__gc");
-    lua_setmetatable(L, -2);
+    run_ctx *r = push_run_ctx(L);
     bp_err e;
     const char *db = bp_runlog_default_path(o.db);
     if (!(r->log = bp_runlog_open(db, 0, &e))) return luaL_error(L, "%s", e.msg);
@@ -315,20 +383,7 @@ static int cmd_run(lua_State *L, int argc, char **argv) {
         return luaL_error(L, "%s", e.msg);
     }
 
-    lua_createtable(L, 0, 1);
-    lua_pushstring(L, script);
-    lua_rawseti(L, -2, 0);
-    lua_setglobal(L, "arg");
-    lua_pushfstring(L, "@%s", script);
-    if (luaL_loadbufferx(L, text, len, lua_tostring(L, -1), "t") != LUA_OK) {
-        const char *m = lua_tostring(L, -1);
-        bp_runlog_end(r->log, r->id, "failed", m, NULL, NULL);
-        return lua_error(L);
-    }
-    run_recorded(L, r, script);
-    bp_runlog_close(r->log);
-    r->log = NULL;
-    return 0;
+    return execute(L, r, script, text, len);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -19,7 +19,7 @@
  *  - A non-database file is opened without SQLITE_OPEN_CREATE and only read,
  *    so that a wrong --db never damages the file it names.
  *
- * The schema (version 3). Times are seconds since 1970-01-01 UTC (REAL, to
+ * The schema (version 4). Times are seconds since 1970-01-01 UTC (REAL, to
  * the millisecond); the views show them as 'YYYY-MM-DD HH:MM:SS' UTC.
  *
  *  scripts       one row per distinct script text
@@ -112,6 +112,21 @@
  *    run_id      INTEGER -> runs.id, ON DELETE CASCADE
  *    time        REAL
  *    text        TEXT
+ *  networks      whole networks (since version 4): what bp.load_net reads
+ *    id          INTEGER PRIMARY KEY
+ *    run_id      INTEGER -> runs.id, ON DELETE CASCADE
+ *    step        INTEGER
+ *    name        TEXT ('net' unless named)
+ *    data        BLOB, a network file (engine/bp_save.h: architecture and
+ *                every weight, exactly)
+ *    UNIQUE (run_id, name, step)
+ *  checkpoints   the latest checkpoint of a run (since version 4)
+ *    run_id      INTEGER -> runs.id, ON DELETE CASCADE
+ *    step        INTEGER
+ *    time        REAL
+ *    data        BLOB, the Lua module's (bindings/lmodel.c): networks,
+ *                optimiser states, the generator's state
+ *    PRIMARY KEY (run_id, step)
  *
  * Views (made again whenever the schema changes; see VIEWS below):
  *  metrics_view  (run_id, name, step, value, value_text): metrics with their
@@ -297,6 +312,21 @@ static const char *const steps[BP_RUNLOG_SCHEMA] = {
     "CREATE INDEX runs_status ON runs(status);"
     "CREATE INDEX runs_script ON runs(script_id);"
     "CREATE INDEX runs_sweep ON runs(sweep_id, trial);",
+    /* 3 -> 4: whole networks (bp_save.h's bytes: architecture and weights),
+     * and checkpoints (everything a run needs to go on where it stopped). */
+    "CREATE TABLE networks("
+    "  id INTEGER PRIMARY KEY,"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "  step INTEGER NOT NULL,"
+    "  name TEXT NOT NULL DEFAULT 'net',"
+    "  data BLOB NOT NULL,"
+    "  UNIQUE (run_id, name, step));"
+    "CREATE TABLE checkpoints("
+    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "  step INTEGER NOT NULL,"
+    "  time REAL NOT NULL,"
+    "  data BLOB NOT NULL,"
+    "  PRIMARY KEY (run_id, step));",
 };
 
 /* Views use only SQLite's built-in functions, so the stock shell reads them
@@ -1825,4 +1855,239 @@ void bp_runlog_unlock(bp_runlog *log) { pthread_mutex_unlock(&log->db_lock); }
 
 const char *bp_runlog_schema_step(int version) {
     return version >= 0 && version < BP_RUNLOG_SCHEMA ? steps[version] : NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Networks and checkpoints                                                  */
+
+/* Stores one blob row: the statement's parameters are run, step, (name),
+ * data, in that order. */
+static int put_blob(bp_runlog *log, const char *sql, int64_t run, int64_t step,
+                    const char *name, const void *data, size_t len, const char *what,
+                    bp_err *e) {
+    if (writable(log, e)) return -1;
+    pthread_mutex_lock(&log->db_lock);
+    int rc = -1;
+    sqlite3_stmt *st = prepare(log, sql, e);
+    if (st) {
+        int k = 1;
+        sqlite3_bind_int64(st, k++, run);
+        sqlite3_bind_int64(st, k++, step);
+        if (name) sqlite3_bind_text(st, k++, name, -1, SQLITE_STATIC);
+        else sqlite3_bind_double(st, k++, wall_now());
+        sqlite3_bind_blob64(st, k, data, len, SQLITE_STATIC);
+        rc = write_one(log, st, what, e);
+    }
+    pthread_mutex_unlock(&log->db_lock);
+    return rc;
+}
+
+/* Reads the first row of a query returning (step, data) into a malloc'd
+ * copy. Returns 0 with *data NULL when there is no row. */
+static int get_blob(bp_runlog *log, sqlite3_stmt *st, void **data, size_t *len,
+                    int64_t *step_out, const char *what, bp_err *e) {
+    *data = NULL;
+    *len = 0;
+    int rc = 0, r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        size_t n = (size_t)sqlite3_column_bytes(st, 1);
+        void *copy = malloc(n ? n : 1);
+        if (!copy) {
+            rc = bp_err_set(e, "out of memory");
+        } else {
+            memcpy(copy, sqlite3_column_blob(st, 1), n);
+            *data = copy;
+            *len = n;
+            if (step_out) *step_out = sqlite3_column_int64(st, 0);
+        }
+    } else if (r != SQLITE_DONE) {
+        rc = db_fail(log, e, what);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int bp_runlog_network_put(bp_runlog *log, int64_t run, int64_t step, const char *name,
+                          const void *data, size_t len, bp_err *e) {
+    return put_blob(log, "INSERT OR REPLACE INTO networks(run_id, step, name, data)"
+                         " VALUES (?, ?, ?, ?)",
+                    run, step, name ? name : "net", data, len, "cannot store a network", e);
+}
+
+int bp_runlog_network_get(bp_runlog *log, int64_t run, const char *name, int64_t step,
+                          void **data, size_t *len, int64_t *step_out, bp_err *e) {
+    if (!name) name = "net";
+    pthread_mutex_lock(&log->db_lock);
+    int rc = -1;
+    sqlite3_stmt *st = prepare(log, "SELECT step, data FROM networks WHERE run_id = ?1"
+                                    " AND name = ?2 AND (?3 < 0 OR step = ?3)"
+                                    " ORDER BY step DESC LIMIT 1", e);
+    if (st) {
+        sqlite3_bind_int64(st, 1, run);
+        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, step);
+        rc = get_blob(log, st, data, len, step_out, "cannot read a network", e);
+    }
+    pthread_mutex_unlock(&log->db_lock);
+    if (rc == 0 && !*data) {
+        if (step < 0)
+            return bp_err_set(e, "%s: run %lld saved no network '%s'", log->path,
+                              (long long)run, name);
+        return bp_err_set(e, "%s: run %lld saved no network '%s' at step %lld", log->path,
+                          (long long)run, name, (long long)step);
+    }
+    return rc;
+}
+
+int bp_runlog_checkpoint_put(bp_runlog *log, int64_t run, int64_t step, const void *data,
+                             size_t len, bp_err *e) {
+    /* Older checkpoints go in the same transaction: only the latest is
+     * ever resumed from, and a checkpoint can be large. */
+    if (put_blob(log, "INSERT OR REPLACE INTO checkpoints(run_id, step, time, data)"
+                      " VALUES (?, ?, ?, ?)",
+                 run, step, NULL, data, len, "cannot store a checkpoint", e))
+        return -1;
+    pthread_mutex_lock(&log->db_lock);
+    int rc = -1;
+    sqlite3_stmt *st = prepare(log, "DELETE FROM checkpoints WHERE run_id = ?1 AND step <> ?2", e);
+    if (st) {
+        sqlite3_bind_int64(st, 1, run);
+        sqlite3_bind_int64(st, 2, step);
+        if (begin_write(log, e)) {
+            sqlite3_finalize(st);
+        } else if (run_stmt(log, st, "cannot drop old checkpoints", e)) {
+            rollback(log);
+        } else {
+            rc = commit(log, e);
+        }
+    }
+    pthread_mutex_unlock(&log->db_lock);
+    return rc;
+}
+
+int bp_runlog_checkpoint_get(bp_runlog *log, int64_t run, void **data, size_t *len,
+                             int64_t *step_out, bp_err *e) {
+    pthread_mutex_lock(&log->db_lock);
+    int rc = -1;
+    sqlite3_stmt *st = prepare(log, "SELECT step, data FROM checkpoints WHERE run_id = ?1"
+                                    " ORDER BY step DESC LIMIT 1", e);
+    if (st) {
+        sqlite3_bind_int64(st, 1, run);
+        rc = get_blob(log, st, data, len, step_out, "cannot read a checkpoint", e);
+    }
+    pthread_mutex_unlock(&log->db_lock);
+    return rc;
+}
+
+void bp_run_record_free(bp_run_record *r) {
+    if (!r) return;
+    free(r->name);
+    free(r->script_path);
+    free(r->script_text);
+    free(r->status);
+    for (int k = 0; k < r->n_params; k++) free(r->params[k]);
+    free(r->params);
+    memset(r, 0, sizeof *r);
+}
+
+static char *dup_column(sqlite3_stmt *st, int col) {
+    const char *t = (const char *)sqlite3_column_text(st, col);
+    if (!t) return NULL;
+    size_t n = strlen(t) + 1;
+    char *c = malloc(n);
+    if (c) memcpy(c, t, n);
+    return c;
+}
+
+int bp_runlog_run_get(bp_runlog *log, int64_t run, bp_run_record *r, bp_err *e) {
+    memset(r, 0, sizeof *r);
+    pthread_mutex_lock(&log->db_lock);
+    int rc = -1;
+    sqlite3_stmt *st = prepare(log, "SELECT r.name, r.script_path, s.text, r.status, r.seed,"
+                                    " r.sweep_id, r.trial FROM runs r"
+                                    " LEFT JOIN scripts s ON s.id = r.script_id WHERE r.id = ?1", e);
+    sqlite3_stmt *ps = NULL;
+    if (!st) goto out;
+    sqlite3_bind_int64(st, 1, run);
+    int step = sqlite3_step(st);
+    if (step != SQLITE_ROW) {
+        if (step == SQLITE_DONE)
+            bp_err_set(e, "%s: no run %lld", log->path, (long long)run);
+        else
+            db_fail(log, e, "cannot read a run");
+        goto out;
+    }
+    r->name = dup_column(st, 0);
+    r->script_path = dup_column(st, 1);
+    r->script_text = dup_column(st, 2);
+    r->status = dup_column(st, 3);
+    r->has_seed = sqlite3_column_type(st, 4) != SQLITE_NULL;
+    r->seed = sqlite3_column_int64(st, 4);
+    r->sweep_id = sqlite3_column_int64(st, 5);
+    r->trial = sqlite3_column_int64(st, 6);
+    if (!r->name || !r->status) {
+        bp_err_set(e, "out of memory");
+        goto out;
+    }
+    /* Parameters as the command line would give them: the text of each
+     * value reads back as the same value (%.17g for reals). */
+    ps = prepare(log, "SELECT key, type, value FROM params WHERE run_id = ?1 ORDER BY key", e);
+    if (!ps) goto out;
+    sqlite3_bind_int64(ps, 1, run);
+    while ((step = sqlite3_step(ps)) == SQLITE_ROW) {
+        const char *key = (const char *)sqlite3_column_text(ps, 0);
+        const char *type = (const char *)sqlite3_column_text(ps, 1);
+        char num[64];
+        const char *value = num;
+        if (!strcmp(type, "real"))
+            snprintf(num, sizeof num, "%.17g", sqlite3_column_double(ps, 2));
+        else if (!strcmp(type, "int"))
+            snprintf(num, sizeof num, "%lld", (long long)sqlite3_column_int64(ps, 2));
+        else if (!strcmp(type, "bool"))
+            snprintf(num, sizeof num, "%s", sqlite3_column_int64(ps, 2) ? "true" : "false");
+        else
+            value = (const char *)sqlite3_column_text(ps, 2);
+        size_t n = strlen(key) + strlen(value) + 2;
+        char **grown = realloc(r->params, sizeof *grown * (size_t)(r->n_params + 1));
+        char *kv = malloc(n);
+        if (!grown || !kv) {
+            free(kv);
+            if (grown) r->params = grown;
+            bp_err_set(e, "out of memory");
+            goto out;
+        }
+        r->params = grown;
+        snprintf(kv, n, "%s=%s", key, value);
+        r->params[r->n_params++] = kv;
+    }
+    if (step != SQLITE_DONE) {
+        db_fail(log, e, "cannot read a run's parameters");
+        goto out;
+    }
+    rc = 0;
+out:
+    sqlite3_finalize(st);
+    sqlite3_finalize(ps);
+    pthread_mutex_unlock(&log->db_lock);
+    if (rc) bp_run_record_free(r);
+    return rc;
+}
+
+int bp_runlog_reopen(bp_runlog *log, int64_t run, bp_err *e) {
+    if (writable(log, e)) return -1;
+    char host[256];
+    if (gethostname(host, sizeof host) != 0) snprintf(host, sizeof host, "?");
+    pthread_mutex_lock(&log->db_lock);
+    int rc = -1;
+    sqlite3_stmt *st = prepare(log, "UPDATE runs SET status = 'running', ended = NULL,"
+                                    " message = NULL, traceback = NULL, host = ?1, pid = ?2"
+                                    " WHERE id = ?3", e);
+    if (st) {
+        sqlite3_bind_text(st, 1, host, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 2, (long)getpid());
+        sqlite3_bind_int64(st, 3, run);
+        rc = write_one(log, st, "cannot reopen the run", e);
+    }
+    pthread_mutex_unlock(&log->db_lock);
+    return rc;
 }

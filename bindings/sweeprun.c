@@ -1448,6 +1448,10 @@ static const char *const MERGE_SQL[] = {
     "INSERT INTO main.snapshots(run_id, step, name, shape, dtype, data) SELECT mr.dst, s.step,"
     " s.name, s.shape, s.dtype, s.data FROM src.snapshots s JOIN map_runs mr"
     " ON mr.src = s.run_id ORDER BY s.id",
+    "INSERT INTO main.networks(run_id, step, name, data) SELECT mr.dst, n.step, n.name,"
+    " n.data FROM src.networks n JOIN map_runs mr ON mr.src = n.run_id ORDER BY n.id",
+    "INSERT INTO main.checkpoints(run_id, step, time, data) SELECT mr.dst, c.step, c.time,"
+    " c.data FROM src.checkpoints c JOIN map_runs mr ON mr.src = c.run_id",
     "INSERT INTO main.tags(run_id, key, value) SELECT mr.dst, t.key, t.value FROM src.tags t"
     " JOIN map_runs mr ON mr.src = t.run_id",
     "INSERT INTO main.notes(run_id, time, text) SELECT mr.dst, n.time, n.text FROM src.notes n"

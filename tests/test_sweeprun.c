@@ -186,7 +186,9 @@ static void test_migration_from_v2(void) {
         fprintf(stderr, "  %s\n", e.msg);
         return;
     }
-    CHECK_ROWS(db, "PRAGMA user_version", "3\n");
+    char version[16];
+    snprintf(version, sizeof version, "%d\n", BP_RUNLOG_SCHEMA);
+    CHECK_ROWS(db, "PRAGMA user_version", version);
     CHECK_ROWS(db, "SELECT id, name, script_id, status, host, pid, sweep_id, trial, uid"
                    " FROM runs ORDER BY id",
                "1|a|1|completed|box|42|NULL|NULL|v2:box:42:1700000000.500:1\n"
