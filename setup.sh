@@ -7,7 +7,7 @@ cd "$(dirname "$0")"
 
 PACKAGES="gcc cmake make pkg-config lua5.4 liblua5.4-dev libsqlite3-dev sqlite3
 lua-unit libopenblas-dev zlib1g-dev parallel dataset-fashion-mnist
-libplplot-dev plplot-driver-cairo fonts-dejavu-core"
+libplplot-dev plplot-driver-cairo fonts-dejavu-core libedit-dev"
 
 missing=""
 for p in $PACKAGES; do

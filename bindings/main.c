@@ -26,6 +26,7 @@
 #include "bp_lua.h"
 #include "bp_runlog.h"
 #include "bp_plot.h"
+#include "bp_repl.h"
 #include "bp_sweeprun.h"
 
 static const char *progname = "backprop";
@@ -42,6 +43,8 @@ static void usage(FILE *f) {
         "      go on with a killed or interrupted run from its latest bp.checkpoint\n"
         "  backprop lua FILE [args ...]\n"
         "      run a plain Lua file with the backprop module (nothing is recorded)\n"
+        "  backprop repl   (or backprop alone, on a terminal)\n"
+        "      an interactive Lua prompt with the module loaded as bp\n"
         "\n"
         "sweeps (each trial a run of its own; README.md has the details):\n"
         "  backprop sweep [--db PATH] [--name NAME] [-j N] [--trials N] [--seed S]\n"
@@ -83,6 +86,15 @@ static void laction(int sig) {
     signal(sig, SIG_DFL); /* a second signal ends the process for good */
     interrupted = sig;
     if (globalL) lua_sethook(globalL, lstop, flag, 1);
+}
+
+/* The prompt's signals: while a line runs, SIGINT stops it (laction); while
+ * the prompt waits, it is ignored, and the flag of a line it stopped is
+ * cleared so that the next line, and the exit status, start afresh. */
+static void repl_signals(lua_State *L, int running) {
+    globalL = L;
+    interrupted = 0;
+    signal(SIGINT, running ? laction : SIG_IGN);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -456,10 +468,17 @@ static int pmain(lua_State *L) {
     if (!strcmp(cmd, "run")) return cmd_run(L, argc, argv);
     if (!strcmp(cmd, "lua")) return cmd_lua(L, argc, argv);
     if (!strcmp(cmd, "sweep")) return cmd_sweep(L, argc, argv);
+    if (!strcmp(cmd, "repl")) return bp_repl(L, repl_signals);
     return luaL_error(L, "unknown command '%s' (see backprop --help)", cmd);
 }
 
 int main(int argc, char **argv) {
+    /* `backprop` alone: the prompt on a terminal, the usage elsewhere. */
+    char *repl_argv[] = {argv[0], "repl", NULL};
+    if (argc < 2 && isatty(STDIN_FILENO)) {
+        argc = 2;
+        argv = repl_argv;
+    }
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
         !strcmp(argv[1], "help")) {
         usage(argc < 2 ? stderr : stdout);

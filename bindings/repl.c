@@ -1,0 +1,230 @@
+/* repl.c: the interactive prompt (see bp_repl.h), in the manner of lua.c's
+ * doREPL: a line is tried first as an expression ("return " .. line), then as
+ * a statement; while the parser says the input ends too early ("<eof>") more
+ * lines are read. The printer that shows values is Lua, kept here as a
+ * string: it is the part a user may want to read or change, and in Lua it
+ * is a dozen lines where C would need a hundred. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <editline/readline.h>
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "bp_repl.h"
+
+/* bp.show(v): one value as text, readably. Networks list their layers;
+ * lists of numbers print on a line; a small matrix (rows of numbers of one
+ * length) prints as aligned rows; other tables as {k = v, ...}, two levels
+ * deep and forty entries at most. */
+static const char *SHOW =
+    "local bp = ...\n"
+    "local function num(x)\n"
+    "  if math.type(x) == 'integer' then return tostring(x) end\n"
+    "  return string.format('%.6g', x)\n"
+    "end\n"
+    "local function matrix(t)\n"
+    "  local n, w = #t, nil\n"
+    "  if n == 0 or n > 30 then return false end\n"
+    "  for k in pairs(t) do if math.type(k) ~= 'integer' or k < 1 or k > n then return false end end\n"
+    "  for _, row in ipairs(t) do\n"
+    "    if type(row) ~= 'table' then return false end\n"
+    "    w = w or #row\n"
+    "    if #row ~= w or w == 0 or w > 12 then return false end\n"
+    "    for _, x in ipairs(row) do if type(x) ~= 'number' then return false end end\n"
+    "  end\n"
+    "  return true\n"
+    "end\n"
+    "local show\n"
+    "local function tablestr(t, depth)\n"
+    "  if matrix(t) then\n"
+    "    local cells, width = {}, 0\n"
+    "    for i, row in ipairs(t) do\n"
+    "      cells[i] = {}\n"
+    "      for j, x in ipairs(row) do cells[i][j] = num(x); width = math.max(width, #cells[i][j]) end\n"
+    "    end\n"
+    "    local lines = {}\n"
+    "    for i, row in ipairs(cells) do\n"
+    "      for j, c in ipairs(row) do row[j] = string.rep(' ', width - #c) .. c end\n"
+    "      lines[i] = '  ' .. table.concat(row, '  ')\n"
+    "    end\n"
+    "    return string.format('%d x %d\\n', #t, #t[1]) .. table.concat(lines, '\\n')\n"
+    "  end\n"
+    "  if depth > 2 then return '{...}' end\n"
+    "  local parts, count = {}, 0\n"
+    "  for i, v in ipairs(t) do\n"
+    "    count = count + 1\n"
+    "    if count > 40 then parts[#parts + 1] = '...'; return '{' .. table.concat(parts, ', ') .. '}' end\n"
+    "    parts[#parts + 1] = show(v, depth + 1)\n"
+    "  end\n"
+    "  local keys = {}\n"
+    "  for k in pairs(t) do\n"
+    "    if not (math.type(k) == 'integer' and k >= 1 and k <= #t) then keys[#keys + 1] = k end\n"
+    "  end\n"
+    "  table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)\n"
+    "  for _, k in ipairs(keys) do\n"
+    "    count = count + 1\n"
+    "    if count > 40 then parts[#parts + 1] = '...'; break end\n"
+    "    local key = type(k) == 'string' and k:match('^[%a_][%w_]*$') and k or '[' .. show(k, depth + 1) .. ']'\n"
+    "    parts[#parts + 1] = key .. ' = ' .. show(t[k], depth + 1)\n"
+    "  end\n"
+    "  return '{' .. table.concat(parts, ', ') .. '}'\n"
+    "end\n"
+    "local function netstr(net)\n"
+    "  local ok, n = pcall(function() return #net end)\n"
+    "  if not ok then return tostring(net) end\n"
+    "  local lines = {string.format('%s, %s, %d parameters', tostring(net), net:dtype(),\n"
+    "                               net:param_count())}\n"
+    "  for l = 1, n do\n"
+    "    local L = net:layer(l)\n"
+    "    lines[#lines + 1] = string.format('  layer %d: %d -> %d %s', l, L.inputs, L.outputs,\n"
+    "                                      L.activation)\n"
+    "  end\n"
+    "  return table.concat(lines, '\\n')\n"
+    "end\n"
+    "show = function(v, depth)\n"
+    "  depth = depth or 0\n"
+    "  local t = type(v)\n"
+    "  if t == 'number' then return num(v) end\n"
+    "  if t == 'string' then return depth > 0 and string.format('%q', v) or v end\n"
+    "  if t == 'table' then return tablestr(v, depth) end\n"
+    "  local mt = getmetatable(v)\n"
+    "  if t == 'userdata' and type(mt) == 'table' and mt.__name == 'backprop.net' then\n"
+    "    return netstr(v)\n"
+    "  end\n"
+    "  return tostring(v)\n"
+    "end\n"
+    "bp.show = function(...)\n"
+    "  local out = {}\n"
+    "  for i = 1, select('#', ...) do out[i] = show((select(i, ...))) end\n"
+    "  return table.concat(out, '\\t')\n"
+    "end\n";
+
+static int interactive;
+
+/* A line of input without its newline, pushed; 0 at end of input. */
+static int push_line(lua_State *L, int first) {
+    if (interactive) {
+        char *line = readline(first ? "bp> " : ">> ");
+        if (!line) return 0;
+        if (*line) add_history(line);
+        lua_pushstring(L, line);
+        free(line);
+        return 1;
+    }
+    char buf[4096];
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    int any = 0;
+    while (fgets(buf, sizeof buf, stdin)) {
+        any = 1;
+        size_t n = strlen(buf);
+        int end = n > 0 && buf[n - 1] == '\n';
+        luaL_addlstring(&b, buf, end ? n - 1 : n);
+        if (end) break;
+    }
+    luaL_pushresult(&b);
+    if (!any) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    return 1;
+}
+
+/* Is the error at the top an "input ends too early" one? */
+static int incomplete(lua_State *L, int status) {
+    if (status != LUA_ERRSYNTAX) return 0;
+    size_t len;
+    const char *msg = lua_tolstring(L, -1, &len);
+    return len >= 5 && strcmp(msg + len - 5, "<eof>") == 0;
+}
+
+/* Compiles the chunk being read (the string at the top), reading more lines
+ * while it is incomplete. Leaves the function (or an error message) on top
+ * and returns the load status, or -1 at end of input. */
+static int load_chunk(lua_State *L) {
+    if (!push_line(L, 1)) return -1;
+    /* An expression first, so that `net` or `1 + 1` prints its value. */
+    const char *expr = lua_pushfstring(L, "return %s;", lua_tostring(L, -1));
+    if (luaL_loadbuffer(L, expr, strlen(expr), "=stdin") == LUA_OK) {
+        lua_remove(L, -2); /* the expression's text */
+        lua_remove(L, -2); /* the line */
+        return LUA_OK;
+    }
+    lua_pop(L, 2);
+    for (;;) {
+        size_t len;
+        const char *text = lua_tolstring(L, -1, &len);
+        int status = luaL_loadbuffer(L, text, len, "=stdin");
+        if (!incomplete(L, status)) {
+            lua_remove(L, -2);
+            return status;
+        }
+        lua_pop(L, 1);
+        if (!push_line(L, 0)) { /* input ended inside a chunk */
+            lua_pop(L, 1);
+            lua_pushliteral(L, "stdin: input ended inside an unfinished chunk");
+            return LUA_ERRSYNTAX;
+        }
+        lua_pushliteral(L, "\n");
+        lua_insert(L, -2);
+        lua_concat(L, 3);
+    }
+}
+
+static int traceback(lua_State *L) {
+    const char *msg = lua_tostring(L, 1);
+    if (!msg) msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+    luaL_traceback(L, L, msg, 1);
+    return 1;
+}
+
+int bp_repl(lua_State *L, void (*signals)(lua_State *L, int running)) {
+    interactive = isatty(STDIN_FILENO);
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "backprop");
+    lua_call(L, 1, 1);
+    lua_pushvalue(L, -1);
+    lua_setglobal(L, "bp");
+    if (luaL_loadstring(L, SHOW) != LUA_OK) return lua_error(L);
+    lua_insert(L, -2);
+    lua_call(L, 1, 0);
+    if (interactive)
+        printf("backprop %s: the module is `bp`; bp.show(x) prints x; Ctrl-D leaves.\n",
+               BP_VERSION);
+    int status;
+    for (;;) {
+        signals(L, 0);
+        if ((status = load_chunk(L)) == -1) break;
+        int base = lua_gettop(L);
+        if (status == LUA_OK) {
+            lua_pushcfunction(L, traceback);
+            lua_insert(L, base);
+            signals(L, 1);
+            status = lua_pcall(L, 0, LUA_MULTRET, base);
+            signals(L, 0);
+            lua_remove(L, base);
+        }
+        if (status != LUA_OK) {
+            fprintf(stderr, "%s\n", lua_tostring(L, -1));
+            fflush(stderr);
+            lua_settop(L, base - 1);
+            continue;
+        }
+        int n = lua_gettop(L) - base + 1;
+        if (n > 0) { /* print the results through bp.show */
+            lua_getglobal(L, "bp");
+            lua_getfield(L, -1, "show");
+            lua_remove(L, -2);
+            lua_insert(L, base);
+            if (lua_pcall(L, n, 1, 0) != LUA_OK) fprintf(stderr, "%s\n", lua_tostring(L, -1));
+            else printf("%s\n", lua_tostring(L, -1));
+            fflush(stdout);
+        }
+        lua_settop(L, base - 1);
+    }
+    if (interactive) printf("\n");
+    return 0;
+}

@@ -1,0 +1,67 @@
+-- test_repl.lua: `backprop repl` fed from a pipe (LuaUnit): each line run
+-- when complete, values printed readably, errors printed and the prompt
+-- going on. (On a terminal the same loop adds prompts and line editing.)
+local lu = require "luaunit"
+
+local EXE = assert(os.getenv("BP_EXE"), "BP_EXE is not set (run through ctest)")
+local TMP = os.tmpname()
+
+local function repl(input)
+  local f = assert(io.open(TMP .. ".in", "w"))
+  f:write(input)
+  f:close()
+  local ok, _, code = os.execute(string.format("%s repl <%s.in >%s.out 2>%s.err", EXE, TMP, TMP, TMP))
+  local function slurp(p) local h = assert(io.open(p)); local s = h:read("a"); h:close(); return s end
+  return slurp(TMP .. ".out"), slurp(TMP .. ".err"), ok and 0 or code
+end
+
+TestRepl = {}
+
+function TestRepl:test_the_lecture_by_hand()
+  local out, err, code = repl([[
+net = bp.net(2):add(3, "sigmoid", {weights = {{0.5, 0.3}, {-0.1, 0.1}, {-0.4, 0.6}}, bias = 1})
+net:add(1, "identity", {weights = {{-0.23, 0.3, 0.1}}, bias = 1})
+net
+net:forward({1, 2})
+net:o(1)
+net:weights(1)
+loss = bp.loss("half_se")
+net:backward(loss:backward(net:forward({1, 2}), {3}))
+net:grad_weight(2, 1, 1), net:grad_weight(1, 1, 1)
+]])
+  lu.assertEquals(code, 0, err)
+  lu.assertEquals(err, "")
+  lu.assertEquals(out, table.concat({
+    -- the add line returns the net, shown as the next line shows it
+    "net 2-3-1 (sigmoid, identity), float64, 13 parameters\n  layer 1: 2 -> 3 sigmoid\n  layer 2: 3 -> 1 identity",
+    "net 2-3-1 (sigmoid, identity), float64, 13 parameters\n  layer 1: 2 -> 3 sigmoid\n  layer 2: 3 -> 1 identity",
+    "{1.10599}",
+    "{0.890903, 0.75026, 0.858149}",
+    "3 x 2\n   0.5   0.3\n  -0.1   0.1\n  -0.4   0.6",
+    "-1.68738\t0.0423403",
+  }, "\n") .. "\n")
+end
+
+function TestRepl:test_errors_and_unfinished_lines()
+  local out, err, code = repl([[
+for i = 1,
+  3 do io.write(i, " ") end
+print()
+error("boom")
+nosuch.field
+{a = 1, 2, "x"}
+function f(
+]])
+  lu.assertEquals(code, 0)
+  lu.assertEquals(out, "1 2 3 \n{2, \"x\", a = 1}\n")
+  lu.assertStrContains(err, "stdin:1: boom\nstack traceback:")
+  lu.assertStrContains(err, "stdin:1: attempt to index a nil value (global 'nosuch')")
+  lu.assertStrContains(err, "stdin: input ended inside an unfinished chunk\n")
+end
+
+local rc = lu.LuaUnit.run()
+os.remove(TMP)
+os.remove(TMP .. ".in")
+os.remove(TMP .. ".out")
+os.remove(TMP .. ".err")
+os.exit(rc)
