@@ -81,6 +81,9 @@ typedef struct bp_net {
      * output converted back for bp_net_forward's caller (B x outputs). */
     float *y32;
     double *out;
+    /* The single-sample path (bp_net_set_fast): fast_off is the caller's
+     * switch, fast whether the path applies to this net's layers. */
+    int fast, fast_off;
 } bp_net;
 
 /* Initialisation schemes, for weights and biases separately.
@@ -187,6 +190,19 @@ int bp_net_train_step(bp_net *net, const double *x, const double *y, int B,
  * update rule (bp_net_update, or an optimiser from bp_optim.h). */
 int bp_net_compute_grads(bp_net *net, const double *x, const double *y, int B,
                          bp_loss loss, double *loss_out, bp_err *e);
+
+/* The single-sample path. With B = 1, bp_net_train_step and
+ * bp_net_compute_grads run the whole step (forward, loss, backward, update)
+ * in one function specialised for one sample, without the batch kernels'
+ * generality: the lecture's loop, a sample at a time, costs several times
+ * less. Its arithmetic is the general path's operation for operation, so
+ * the results are the same to the last bit. It applies when every layer
+ * has fewer than BP_BLAS_MIN_WORK weights (where the general path runs
+ * plain loops) and none is softmax. bp_net_fast says whether it applies
+ * now; bp_net_set_fast(net, 0) turns it off (the general path always runs)
+ * and (net, 1) back on, for layers added later too. */
+int bp_net_fast(const bp_net *net);
+void bp_net_set_fast(bp_net *net, int on);
 
 /* Checks that `loss` can follow this network's last layer; -1 if not. */
 int bp_net_check_loss(const bp_net *net, bp_loss loss, bp_err *e);

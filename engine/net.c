@@ -9,6 +9,9 @@
  * The stages themselves are in net_real.h, compiled twice (double, float);
  * this file checks, allocates and converts at the boundary, where the public
  * functions take and return doubles whatever the network computes in. A
+ * training step on one sample through small layers, the lecture's loop,
+ * goes to net_real.h's single-sample path instead (bp_net_set_fast), which
+ * gives the same bits several times faster; this file decides when. A
  * layer's arrays are owned through mem[] (void pointers, one per bp_field),
  * and W, b, ... or W32, b32, ... are typed views of the same memory. */
 #include <math.h>
@@ -51,18 +54,26 @@ void *bp_calloc(size_t n, size_t size) {
 #define REAL double
 #define SFX(name) name
 #define F(field) field
+#define EXP exp
+#define TANH tanh
 #include "net_real.h"
 #undef REAL
 #undef SFX
 #undef F
+#undef EXP
+#undef TANH
 
 #define REAL float
 #define SFX(name) name##_f32
 #define F(field) field##32
+#define EXP expf
+#define TANH tanhf
 #include "net_real.h"
 #undef REAL
 #undef SFX
 #undef F
+#undef EXP
+#undef TANH
 
 /* ------------------------------------------------------------------------ */
 /* Layers' memory                                                            */
@@ -134,6 +145,28 @@ static void to_double(double *dst, const void *src, bp_dtype t, size_t n) {
     }
     const float *s = src;
     for (size_t k = 0; k < n; k++) dst[k] = s[k];
+}
+
+/* ------------------------------------------------------------------------ */
+/* The single-sample path                                                    */
+
+/* Whether step_one may run this net: layers the general path runs in plain
+ * loops for one sample, none of them softmax (whose row couples the
+ * outputs), and the caller has not turned it off. */
+static void decide_fast(bp_net *net) {
+    int ok = net->n_layers > 0 && !net->fast_off;
+    for (int l = 0; l < net->n_layers && ok; l++) {
+        const bp_layer *L = &net->layers[l];
+        ok = (long)L->I * L->O < BP_BLAS_MIN_WORK && L->act != BP_ACT_SOFTMAX;
+    }
+    net->fast = ok;
+}
+
+int bp_net_fast(const bp_net *net) { return net->fast; }
+
+void bp_net_set_fast(bp_net *net, int on) {
+    net->fast_off = !on;
+    decide_fast(net);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -217,6 +250,7 @@ int bp_net_add(bp_net *net, int outputs, bp_act act, double alpha, bp_err *e) {
      * backward (and anything reading h, o) must wait for a new forward. */
     net->cap = 0;
     net->B = 0;
+    decide_fast(net);
     return 0;
 }
 
@@ -466,8 +500,39 @@ static int forward_loss(bp_net *net, const double *x, const double *y, int B,
     return 0;
 }
 
+/* Whether a step of B samples can take the single-sample path: the net
+ * allows it, its buffers are made (the general path makes them on a net's
+ * first step), and the loss is one the general path would accept (no
+ * softmax layer, so only an unknown loss is refused). */
+static int take_fast(const bp_net *net, int B, bp_loss loss) {
+    return B == 1 && net->fast && net->cap > 0 && (unsigned)loss < BP_LOSS_COUNT;
+}
+
+/* The single-sample path's step: x and y taken in as the general path takes
+ * them (y converted only in a float32 net), the loss into *loss_out when it
+ * is not NULL; lr < 0: no update. Returns 0, as the step cannot fail. */
+static int one(bp_net *net, const double *x, const double *y, bp_loss loss,
+               double lr, double *loss_out) {
+    const int I = net->inputs;
+    double l;
+    net->B = 1;
+    if (net->dtype == BP_F64) {
+        if (x != net->x)
+            for (int i = 0; i < I; i++) net->x[i] = x[i];
+        l = step_one(net, y, loss, lr);
+    } else {
+        const int O = net->layers[net->n_layers - 1].O;
+        for (int i = 0; i < I; i++) net->x32[i] = (float)x[i];
+        for (int n = 0; n < O; n++) net->y32[n] = (float)y[n];
+        l = step_one_f32(net, net->y32, loss, lr);
+    }
+    if (loss_out) *loss_out = l;
+    return 0;
+}
+
 int bp_net_compute_grads(bp_net *net, const double *x, const double *y, int B,
                          bp_loss loss, double *loss_out, bp_err *e) {
+    if (take_fast(net, B, loss)) return one(net, x, y, loss, -1, loss_out);
     if (forward_loss(net, x, y, B, loss, loss_out, e)) return -1;
     backward_layers_any(net, 0, -1);
     return 0;
@@ -475,6 +540,8 @@ int bp_net_compute_grads(bp_net *net, const double *x, const double *y, int B,
 
 int bp_net_train_step(bp_net *net, const double *x, const double *y, int B,
                       bp_loss loss, double lr, double *loss_out, bp_err *e) {
+    if (take_fast(net, B, loss) && lr >= 0 && lr < INFINITY)
+        return one(net, x, y, loss, lr, loss_out);
     if (check_lr(lr, e) || forward_loss(net, x, y, B, loss, loss_out, e)) return -1;
     backward_layers_any(net, 0, lr);
     return 0;

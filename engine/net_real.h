@@ -54,3 +54,169 @@ static void SFX(loss_grad)(bp_net *net, const REAL *y, bp_loss loss,
     double l = SFX(bp_loss_grad)(top->F(dout), top->F(o), y, net->B, top->O, loss);
     if (loss_out) *loss_out = l;
 }
+
+/* ------------------------------------------------------------------------ */
+/* The single-sample path (bp_net_set_fast)                                  */
+
+/* One sample through a net of small layers, the whole step in one function.
+ * Its arithmetic is the general path's, operation for operation (the
+ * one-sample loops of bp_layer_forward and backward_one in ops_real.h, and
+ * bp_loss_grad's sums with B = 1), which is what makes its results the same
+ * to the last bit; test_net.c holds the two paths to that. What it leaves
+ * out is what the profile of the lecture's 2-3-1 showed to cost at this
+ * size: checks and conversions on every call, a kernel call of 17 arguments
+ * per layer, tests inside every loop (accumulate? update? a dx?), a switch
+ * per neuron for the activation and per sample for the loss, and loops of
+ * two or three turns that the compiler vectorises at a loss. Here each
+ * switch is taken once per layer, a layer of 1 to 4 inputs runs loops of
+ * constant length (which the compiler unrolls), and GCC does not vectorise. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC optimize("no-tree-vectorize")
+#endif
+
+/* The logistic function as ops_real.h computes it. */
+static REAL SFX(sigmoid_one)(REAL h) {
+    if (h >= 0) return 1 / (1 + EXP(-h));
+    REAL e = EXP(h);
+    return e / (1 + e);
+}
+
+/* Runs BODY(I) with I a constant for 1 to 4 inputs, else with I itself. */
+#define BY_WIDTH(I, BODY)            \
+    switch (I) {                     \
+    case 1: BODY(1); break;          \
+    case 2: BODY(2); break;          \
+    case 3: BODY(3); break;          \
+    case 4: BODY(4); break;          \
+    default: BODY(I); break;         \
+    }
+
+/* Layer L's h and o from its input row: h_n = b_n + sum_i w_ni in_i summed
+ * in input order, then o = f(h). */
+static void SFX(forward_one)(bp_layer *L, const REAL *restrict in) {
+    const int I = L->I, O = L->O;
+    const REAL *restrict W = L->F(W), *restrict b = L->F(b);
+    REAL *restrict h = L->F(h), *restrict o = L->F(o);
+    const REAL a = (REAL)L->alpha;
+#define DENSE(I_)                                                \
+    for (int n = 0; n < O; n++) {                                \
+        const REAL *wn = W + (size_t)n * (I_);                   \
+        REAL v = b[n];                                           \
+        for (int i = 0; i < (I_); i++) v += wn[i] * in[i];       \
+        h[n] = v;                                                \
+    }
+    BY_WIDTH(I, DENSE)
+#undef DENSE
+#define EACH(F)                                                  \
+    for (int n = 0; n < O; n++) {                                \
+        const REAL v = h[n];                                     \
+        o[n] = (F);                                              \
+    }
+    switch (L->act) {
+    case BP_ACT_SIGMOID: EACH(SFX(sigmoid_one)(v)); break;
+    case BP_ACT_TANH: EACH(TANH(v)); break;
+    case BP_ACT_RELU: EACH(v > 0 ? v : 0); break;
+    case BP_ACT_LEAKY_RELU: EACH(v > 0 ? v : a * v); break;
+    default: EACH(v); break;
+    }
+#undef EACH
+}
+
+/* The loss of the top layer's o against y, and its gradient into d. The
+ * squared errors are bp_loss_grad's sums for B = 1 (the division by B = 1
+ * is exact, so leaving it out changes no bit); bce and softmax_ce are
+ * bp_loss_grad itself. */
+static double SFX(loss_one)(REAL *restrict d, const REAL *restrict o,
+                            const REAL *restrict y, int O, bp_loss loss) {
+    double l = 0.0, total = 0.0;
+    switch (loss) {
+    case BP_LOSS_HALF_SE:
+        for (int n = 0; n < O; n++) {
+            l += 0.5 * (y[n] - o[n]) * (y[n] - o[n]);
+            d[n] = -(y[n] - o[n]);
+        }
+        return total + l;
+    case BP_LOSS_MSE:
+        for (int n = 0; n < O; n++) {
+            l += (y[n] - o[n]) * (y[n] - o[n]);
+            d[n] = -2.0 * (y[n] - o[n]) / (double)O;
+        }
+        return total + l / O;
+    default:
+        return SFX(bp_loss_grad)(d, o, y, 1, O, loss);
+    }
+}
+
+/* Layer L backwards from its dout (filled by the layer above, or the
+ * loss): dh, db and dW overwritten; din, the layer below's dout, overwritten
+ * (NULL for the first layer); then, if lr >= 0, the layer's step. din sums
+ * over the neurons in order, with the weights before the step. */
+static void SFX(backward_one_fast)(bp_layer *L, const REAL *restrict in,
+                                   REAL *restrict din, double lr) {
+    const int I = L->I, O = L->O;
+    const REAL *restrict dout = L->F(dout), *restrict h = L->F(h),
+               *restrict o = L->F(o);
+    REAL *restrict dh = L->F(dh), *restrict db = L->F(db),
+         *restrict dW = L->F(dW), *restrict W = L->F(W), *restrict b = L->F(b);
+    const REAL a = (REAL)L->alpha;
+#define EACH(G)                                                  \
+    for (int n = 0; n < O; n++) {                                \
+        const REAL g = (G);                                      \
+        dh[n] = g;                                               \
+        db[n] = g;                                               \
+    }
+    switch (L->act) {
+    case BP_ACT_SIGMOID: EACH(dout[n] * o[n] * (1 - o[n])); break;
+    case BP_ACT_TANH: EACH(dout[n] * (1 - o[n] * o[n])); break;
+    case BP_ACT_RELU: EACH(h[n] > 0 ? dout[n] : 0); break;
+    case BP_ACT_LEAKY_RELU: EACH(h[n] > 0 ? dout[n] : a * dout[n]); break;
+    default: EACH(dout[n]); break;
+    }
+#undef EACH
+#define GRAD(I_)                                                         \
+    for (int n = 0; n < O; n++) {                                        \
+        const REAL g = dh[n];                                            \
+        REAL *wn = W + (size_t)n * (I_), *dwn = dW + (size_t)n * (I_);   \
+        if (din) {                                                       \
+            for (int i = 0; i < (I_); i++) {                             \
+                const REAL d = g * in[i], w = wn[i];                     \
+                dwn[i] = d;                                              \
+                din[i] = n ? din[i] + g * w : g * w;                     \
+                if (lr >= 0) wn[i] = (REAL)(w - lr * d);                 \
+            }                                                            \
+        } else {                                                         \
+            for (int i = 0; i < (I_); i++) {                             \
+                const REAL d = g * in[i];                                \
+                dwn[i] = d;                                              \
+                if (lr >= 0) wn[i] = (REAL)(wn[i] - lr * d);             \
+            }                                                            \
+        }                                                                \
+        if (lr >= 0) b[n] = (REAL)(b[n] - lr * g);                       \
+    }
+    BY_WIDTH(I, GRAD)
+#undef GRAD
+}
+
+#undef BY_WIDTH
+
+/* The step on the sample in the net's x and the targets y; returns the
+ * loss. lr < 0: no update (bp_net_compute_grads). */
+static double SFX(step_one)(bp_net *net, const REAL *y, bp_loss loss, double lr) {
+    bp_layer *Ls = net->layers;
+    const int top = net->n_layers - 1;
+    const REAL *in = net->F(x);
+    for (int l = 0; l <= top; l++) {
+        SFX(forward_one)(&Ls[l], in);
+        in = Ls[l].F(o);
+    }
+    double v = SFX(loss_one)(Ls[top].F(dout), Ls[top].F(o), y, Ls[top].O, loss);
+    for (int l = top; l > 0; l--)
+        SFX(backward_one_fast)(&Ls[l], Ls[l - 1].F(o), Ls[l - 1].F(dout), lr);
+    SFX(backward_one_fast)(&Ls[0], net->F(x), NULL, lr);
+    return v;
+}
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif

@@ -412,6 +412,140 @@ static void test_float32_follows_float64(void) {
     bp_net_free(f);
 }
 
+/* ------------------------------------------------------------------------ */
+/* The single-sample path                                                    */
+
+/* 1 if a and b hold the same bits everywhere a step writes: every weight
+ * and bias, dW, db, and the h, o, dh, dout of the last step's B rows. */
+static int same_state(const bp_net *a, const bp_net *b) {
+    size_t P = bp_net_param_count(a);
+    double *pa = malloc(sizeof(double) * P), *pb = malloc(sizeof(double) * P);
+    bp_net_params_get(a, pa);
+    bp_net_params_get(b, pb);
+    int same = a->B == b->B && memcmp(pa, pb, sizeof(double) * P) == 0;
+    free(pa);
+    free(pb);
+    for (int l = 0; l < a->n_layers && same; l++) {
+        const bp_layer *La = &a->layers[l], *Lb = &b->layers[l];
+        size_t W = (size_t)La->O * La->I, rows = (size_t)a->B * La->O;
+        size_t n[BP_FIELD_COUNT] = {
+            [BP_FIELD_W] = W, [BP_FIELD_DW] = W, [BP_FIELD_B] = La->O,
+            [BP_FIELD_DB] = La->O, [BP_FIELD_H] = rows, [BP_FIELD_O] = rows,
+            [BP_FIELD_DH] = rows, [BP_FIELD_DOUT] = rows};
+        for (int f = 0; f < BP_FIELD_COUNT; f++)
+            for (size_t k = 0; k < n[f]; k++) {
+                double va = bp_layer_get(La, f, k), vb = bp_layer_get(Lb, f, k);
+                same &= memcmp(&va, &vb, sizeof va) == 0;
+            }
+    }
+    return same;
+}
+
+/* A sample for the loss: x in [-1, 1); targets in [0, 1) (a probability for
+ * bce), or one-hot for softmax_ce. */
+static void sample(double *x, int I, double *y, int O, bp_loss loss, bp_rng *r) {
+    for (int i = 0; i < I; i++) x[i] = 2 * bp_rng_uniform(r) - 1;
+    for (int n = 0; n < O; n++) y[n] = loss == BP_LOSS_SOFTMAX_CE ? 0 : bp_rng_uniform(r);
+    if (loss == BP_LOSS_SOFTMAX_CE) y[bp_rng_below(r, (uint64_t)O)] = 1;
+}
+
+/* bp_net_train_step and bp_net_compute_grads on one sample take a path of
+ * their own through a small network (bp_net_set_fast); it must give the
+ * general path's results to the last bit: the same loss, and the same
+ * weights, gradients, h, o, dh and dout after every step, for every
+ * activation, loss and dtype, over shapes 1-1, 2-3-1, 4-8-3 and 3-5-5-2.
+ * Each step draws a new sample; every fourth is compute_grads then
+ * bp_net_update, and a batch of two now and then moves net->B. The learning
+ * rate is large enough to move the weights far from where they start. */
+static void test_fast_path(void) {
+    static const int shapes[][5] = {{1, 1}, {2, 3, 1}, {4, 8, 3}, {3, 5, 5, 2}};
+    static const int depth[] = {1, 2, 2, 3};
+    bp_err ef, es;
+    int combos = 0, fast_combos = 0;
+    for (int t = 0; t < BP_DTYPE_COUNT; t++)
+        for (int sh = 0; sh < 4; sh++)
+            for (int act = 0; act < BP_ACT_COUNT; act++)
+                for (int loss = 0; loss < BP_LOSS_COUNT; loss++) {
+                    const int *sizes = shapes[sh], n = depth[sh];
+                    const int I = sizes[0], O = sizes[n];
+                    bp_act acts[3] = {act, act, act};
+                    uint64_t seed = 100 + 16 * sh + act;
+                    bp_net *f = random_net(t, sizes, n, acts, seed);
+                    bp_net *s = random_net(t, sizes, n, acts, seed);
+                    bp_net_set_fast(s, 0);
+                    CHECK(bp_net_fast(f) == (act != BP_ACT_SOFTMAX));
+                    CHECK(!bp_net_fast(s));
+                    bp_rng r;
+                    bp_rng_seed(&r, seed);
+                    double x[2 * 4], y[2 * 3], lf = 0, ls = 0;
+                    int same = 1, rcf = 0, rcs = 0;
+                    for (int step = 0; step < 100 && same && !rcf; step++) {
+                        sample(x, I, y, O, loss, &r);
+                        if (step % 4 == 3) {
+                            rcf = bp_net_compute_grads(f, x, y, 1, loss, &lf, &ef) ||
+                                  bp_net_update(f, 0.1, &ef);
+                            rcs = bp_net_compute_grads(s, x, y, 1, loss, &ls, &es) ||
+                                  bp_net_update(s, 0.1, &es);
+                        } else if (step % 25 == 24) {
+                            sample(x + I, I, y + O, O, loss, &r);
+                            rcf = bp_net_train_step(f, x, y, 2, loss, 0.1, &lf, &ef) != 0;
+                            rcs = bp_net_train_step(s, x, y, 2, loss, 0.1, &ls, &es) != 0;
+                        } else {
+                            rcf = bp_net_train_step(f, x, y, 1, loss, 0.1, &lf, &ef) != 0;
+                            rcs = bp_net_train_step(s, x, y, 1, loss, 0.1, &ls, &es) != 0;
+                        }
+                        same = rcf == rcs && memcmp(&lf, &ls, sizeof lf) == 0 &&
+                               same_state(f, s);
+                    }
+                    if (!same)
+                        fprintf(stderr, "fast path differs: %s, shape %d, %s, %s\n",
+                                bp_dtype_name(t), sh, bp_act_name(act),
+                                bp_loss_name(loss));
+                    CHECK(same);
+                    /* Only softmax_ce after a softmax layer is refused, by both. */
+                    CHECK(rcf == (act == BP_ACT_SOFTMAX && loss == BP_LOSS_SOFTMAX_CE));
+                    if (rcf) CHECK_STR(ef.msg, es.msg);
+                    combos++;
+                    fast_combos += bp_net_fast(f);
+                    bp_net_free(f);
+                    bp_net_free(s);
+                }
+    CHECK(combos == 2 * 4 * BP_ACT_COUNT * BP_LOSS_COUNT);
+    CHECK(fast_combos == 2 * 4 * (BP_ACT_COUNT - 1) * BP_LOSS_COUNT);
+}
+
+/* Which networks take the single-sample path: small layers (fewer than
+ * BP_BLAS_MIN_WORK weights, where the general path runs plain loops), no
+ * softmax layer, and not turned off; a layer added later decides again. */
+static void test_fast_path_choice(void) {
+    bp_err e;
+    bp_net *net = bp_net_new(64, &e);
+    CHECK(!bp_net_fast(net)); /* no layers */
+    CHECK(bp_net_add(net, 63, BP_ACT_RELU, 0, &e) == 0);
+    CHECK(bp_net_fast(net)); /* 4032 weights */
+    CHECK(bp_net_add(net, 65, BP_ACT_RELU, 0, &e) == 0);
+    CHECK(bp_net_fast(net)); /* 63 x 65 = 4095 */
+    CHECK(bp_net_add(net, 64, BP_ACT_RELU, 0, &e) == 0);
+    CHECK(!bp_net_fast(net)); /* 65 x 64 = 4160 */
+    bp_net_free(net);
+    net = bp_net_new(64, &e);
+    CHECK(bp_net_add(net, 64, BP_ACT_TANH, 0, &e) == 0);
+    CHECK(!bp_net_fast(net)); /* 4096: BLAS */
+    bp_net_free(net);
+    net = bp_net_new_dtype(2, BP_F32, &e);
+    CHECK(bp_net_add(net, 3, BP_ACT_SIGMOID, 0, &e) == 0);
+    CHECK(bp_net_fast(net));
+    bp_net_set_fast(net, 0);
+    CHECK(!bp_net_fast(net));
+    CHECK(bp_net_add(net, 1, BP_ACT_IDENTITY, 0, &e) == 0);
+    CHECK(!bp_net_fast(net)); /* off stays off */
+    bp_net_set_fast(net, 1);
+    CHECK(bp_net_fast(net));
+    CHECK(bp_net_add(net, 2, BP_ACT_SOFTMAX, 0, &e) == 0);
+    CHECK(!bp_net_fast(net));
+    bp_net_free(net);
+}
+
 static void test_threads_and_names(void) {
     bp_err e;
     int before = bp_threads();
@@ -439,5 +573,7 @@ int main(void) {
     test_finite_differences();
     test_float32_follows_float64();
     test_threads_and_names();
+    test_fast_path();
+    test_fast_path_choice();
     return check_report("test_net");
 }
