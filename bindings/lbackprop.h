@@ -40,6 +40,9 @@ typedef struct state {
     /* Set by the host for `backprop run --resume`: bp.resume restores the
      * run's latest checkpoint (lmodel.c) instead of starting afresh. */
     int resuming;
+    /* The host's progress line, filled after every training step; NULL when
+     * nothing is drawn (not a terminal, --quiet, a stock lua). */
+    struct bp_progress *progress;
 } state;
 
 /* The state is upvalue 1 of every function and method of the module. */

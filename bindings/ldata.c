@@ -28,6 +28,7 @@
 
 #include "bp_data.h"
 #include "bp_fit.h"
+#include "bp_progress.h"
 #include "lbackprop.h"
 
 #define DATA_TYPE "backprop.data"
@@ -703,6 +704,7 @@ static int fit_step(void *ud, int64_t step, double loss) {
     fit_ctx *c = ud;
     c->n->steps++;
     c->st->step++;
+    bp_progress_step(c->st->progress, c->st->step, loss);
     if (c->log && c->st->log &&
         bp_runlog_metric(c->st->log, c->st->run, c->log, c->n->steps, loss, &c->e)) {
         c->failed = 1;
@@ -795,6 +797,12 @@ static int net_fit(lua_State *L) {
     }
     c.opt = lua_isnil(L, S_OPT) ? NULL : bp_lua_test_optim(L, S_OPT);
     fit_ctx ctx = {.st = st, .n = n, .log = log};
+    if (st->progress) { /* the progress line can count down to the end */
+        const bp_data *d = check_data(L, S_DATA);
+        int64_t per = c.drop_last ? d->n / c.batch : (d->n + c.batch - 1) / c.batch;
+        atomic_store_explicit(&st->progress->total, st->step + per * epochs, memory_order_relaxed);
+        atomic_store_explicit(&st->progress->epochs, first_epoch + epochs - 1, memory_order_relaxed);
+    }
     c.on_step = fit_step;
     c.ud = &ctx;
 
@@ -810,6 +818,7 @@ static int net_fit(lua_State *L) {
     lua_newtable(L);                                                  /* S_HIST */
 
     for (int epoch = first_epoch; epoch < first_epoch + epochs; epoch++) {
+        if (st->progress) atomic_store_explicit(&st->progress->epoch, epoch, memory_order_relaxed);
         /* A callback may have closed any of these: look again each time. */
         bp_net *net = bp_lua_check_lnet(L, S_NET)->net;
         data = check_data(L, S_DATA);

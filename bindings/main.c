@@ -26,6 +26,7 @@
 #include "bp_lua.h"
 #include "bp_runlog.h"
 #include "bp_plot.h"
+#include "bp_progress.h"
 #include "bp_repl.h"
 #include "bp_sweeprun.h"
 
@@ -36,9 +37,10 @@ static void usage(FILE *f) {
         "usage: backprop COMMAND [options] [arguments]\n"
         "\n"
         "experiments:\n"
-        "  backprop run [--seed N] [--name NAME] [--db PATH] SCRIPT [key=value ...]\n"
+        "  backprop run [--seed N] [--name NAME] [--db PATH] [--quiet] SCRIPT [key=value ...]\n"
         "      run an experiment and record it; each key=value reaches the script\n"
-        "      through bp.param(key, default)\n"
+        "      through bp.param(key, default); on a terminal a progress line shows\n"
+        "      on stderr (--quiet: none)\n"
         "  backprop run --resume ID [--db PATH]\n"
         "      go on with a killed or interrupted run from its latest bp.checkpoint\n"
         "  backprop lua FILE [args ...]\n"
@@ -184,6 +186,7 @@ static void report(lua_State *L) {
 
 typedef struct opts {
     const char *seed, *name, *db, *sweep, *trial, *resume;
+    int quiet;
 } opts;
 
 static uint64_t parse_seed(lua_State *L, const char *s) {
@@ -239,6 +242,7 @@ static int run_ctx_close(lua_State *L) {
  * re-raises its error otherwise, after the run is marked. */
 static void run_recorded(lua_State *L, run_ctx *r, const char *script) {
     int status = docall(L, 0, 0);
+    bp_progress_stop(); /* before anything more is written to stderr */
     const char *outcome = "completed", *msg = NULL, *tb = NULL;
     if (status == LUA_OK && bp_lua_unread_params(L)) {
         lua_pushfstring(L, "parameter given but never read by %s: %s (a typo?)",
@@ -265,10 +269,33 @@ static void run_recorded(lua_State *L, run_ctx *r, const char *script) {
     if (status != LUA_OK) lua_error(L);
 }
 
+/* The progress line, drawn while a script runs when stderr is a terminal
+ * and --quiet was not given. */
+static bp_progress progress;
+
+static int print_over_progress(lua_State *L) {
+    fputs("\r\033[K", stderr);
+    fflush(stderr);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 0);
+    return 0;
+}
+
 /* Loads the script's text as its file and runs it as run r; closes the run
  * log after. */
 static int execute(lua_State *L, run_ctx *r, const char *script, const char *text,
-                   size_t len) {
+                   size_t len, int quiet) {
+    if (!quiet && isatty(STDERR_FILENO)) {
+        bp_progress_init(&progress);
+        bp_lua_set_progress(L, &progress);
+        bp_progress_start(&progress, stderr);
+        /* print clears the progress line first, so the two do not share a
+         * line of the terminal; the next redraw puts it back below. */
+        lua_getglobal(L, "print");
+        lua_pushcclosure(L, print_over_progress, 1);
+        lua_setglobal(L, "print");
+    }
     lua_createtable(L, 0, 1);
     lua_pushstring(L, script);
     lua_rawseti(L, -2, 0);
@@ -328,7 +355,7 @@ static int resume_run(lua_State *L, const opts *o) {
     if (bp_runlog_reopen(r->log, id, &e)) return luaL_error(L, "%s", e.msg);
     bp_lua_attach_run(L, r->log, id, seed);
     bp_lua_set_resuming(L);
-    return execute(L, r, script, text, len);
+    return execute(L, r, script, text, len, o->quiet);
 }
 
 /* backprop run [options] SCRIPT [key=value ...]: options may come anywhere,
@@ -339,7 +366,9 @@ static int cmd_run(lua_State *L, int argc, char **argv) {
     char **pairs = lua_newuserdatauv(L, sizeof(char *) * (size_t)argc, 0);
     int npairs = 0;
     for (int i = 2; i < argc; i++) {
-        if (argv[i][0] == '-' && argv[i][1] == '-') {
+        if (!strcmp(argv[i], "--quiet")) {
+            o.quiet = 1;
+        } else if (argv[i][0] == '-' && argv[i][1] == '-') {
             const char **slot = !strcmp(argv[i], "--seed") ? &o.seed
                               : !strcmp(argv[i], "--name") ? &o.name
                               : !strcmp(argv[i], "--db") ? &o.db
@@ -395,7 +424,7 @@ static int cmd_run(lua_State *L, int argc, char **argv) {
         return luaL_error(L, "%s", e.msg);
     }
 
-    return execute(L, r, script, text, len);
+    return execute(L, r, script, text, len, o.quiet);
 }
 
 /* ------------------------------------------------------------------------ */

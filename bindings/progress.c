@@ -1,0 +1,153 @@
+/* progress.c: the progress line (see bp_progress.h).
+ *
+ * One thread, started by the host only when stderr is a terminal, samples
+ * the counters and redraws. The rate is measured over the last few seconds,
+ * not since the start, so that it follows a run whose steps change speed
+ * (a validation pass, another process on the machine). */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+
+#include <lauxlib.h>
+
+#include "bp_progress.h"
+#include "lbackprop.h"
+
+static pthread_t thread;
+static int running;
+static _Atomic int stopping;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
+static bp_progress *shown;
+static FILE *out;
+
+void bp_progress_init(bp_progress *p) {
+    atomic_store(&p->step, 0);
+    atomic_store(&p->total, 0);
+    atomic_store(&p->loss, NAN);
+    atomic_store(&p->epoch, 0);
+    atomic_store(&p->epochs, 0);
+}
+
+static double seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* "1h02m", "3m05s", "12s" */
+static void duration(char *buf, size_t size, double s) {
+    long t = (long)(s + 0.5);
+    if (t >= 3600) snprintf(buf, size, "%ldh%02ldm", t / 3600, t / 60 % 60);
+    else if (t >= 60) snprintf(buf, size, "%ldm%02lds", t / 60, t % 60);
+    else snprintf(buf, size, "%lds", t);
+}
+
+static void draw(double rate) {
+    char line[160], left[32] = "";
+    int64_t step = atomic_load_explicit(&shown->step, memory_order_relaxed);
+    int64_t total = atomic_load_explicit(&shown->total, memory_order_relaxed);
+    double loss = atomic_load_explicit(&shown->loss, memory_order_relaxed);
+    int epoch = atomic_load_explicit(&shown->epoch, memory_order_relaxed);
+    int epochs = atomic_load_explicit(&shown->epochs, memory_order_relaxed);
+    int n = 0;
+    if (epoch > 0) n += snprintf(line + n, sizeof line - n, "epoch %d/%d  ", epoch, epochs);
+    if (total > 0)
+        n += snprintf(line + n, sizeof line - n, "step %lld/%lld", (long long)step, (long long)total);
+    else
+        n += snprintf(line + n, sizeof line - n, "step %lld", (long long)step);
+    if (!isnan(loss)) n += snprintf(line + n, sizeof line - n, "  loss %.6g", loss);
+    if (rate > 0) n += snprintf(line + n, sizeof line - n, "  %.0f steps/s", rate);
+    if (rate > 0 && total > step) {
+        duration(left, sizeof left, (double)(total - step) / rate);
+        snprintf(line + n, sizeof line - n, "  %s left", left);
+    }
+    /* \r, the line, then erase what a longer previous line left */
+    fprintf(out, "\r%s\033[K", line);
+    fflush(out);
+}
+
+static void *loop(void *arg) {
+    (void)arg;
+    /* A short window of samples: the rate over the last ~3 s. */
+    enum { W = 16 };
+    double t[W];
+    int64_t s[W];
+    int k = 0, filled = 0, drawn = 0;
+    pthread_mutex_lock(&lock);
+    while (!atomic_load(&stopping)) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 200000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&wake, &lock, &until);
+        if (atomic_load(&stopping)) break;
+        int64_t step = atomic_load_explicit(&shown->step, memory_order_relaxed);
+        if (step == 0 && !drawn) continue; /* nothing trains: no line at all */
+        t[k] = seconds();
+        s[k] = step;
+        int oldest = filled < W ? 0 : (k + 1) % W;
+        k = (k + 1) % W;
+        if (filled < W) filled++;
+        int newest = (k + W - 1) % W;
+        double dt = t[newest] - t[oldest];
+        draw(filled > 1 && dt > 0 ? (double)(s[newest] - s[oldest]) / dt : 0);
+        drawn = 1;
+    }
+    pthread_mutex_unlock(&lock);
+    if (drawn) {
+        fputs("\r\033[K", out);
+        fflush(out);
+    }
+    return NULL;
+}
+
+int bp_progress_start(bp_progress *p, FILE *f) {
+    shown = p;
+    out = f;
+    atomic_store(&stopping, 0);
+    if (pthread_create(&thread, NULL, loop, NULL) != 0) return -1;
+    running = 1;
+    return 0;
+}
+
+void bp_progress_stop(void) {
+    if (!running) return;
+    pthread_mutex_lock(&lock);
+    atomic_store(&stopping, 1);
+    pthread_cond_signal(&wake);
+    pthread_mutex_unlock(&lock);
+    pthread_join(thread, NULL);
+    running = 0;
+}
+
+void bp_lua_set_progress(lua_State *L, bp_progress *p) {
+    lua_getfield(L, LUA_REGISTRYINDEX, "backprop.state");
+    state *st = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    if (st) st->progress = p;
+}
+
+/* bp.progress{total = N}: the steps the run will take in all, so that the
+ * progress line can say how long is left (net:fit says it by itself). */
+static int l_progress(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_getfield(L, 1, "total");
+    int isint;
+    lua_Integer total = lua_tointegerx(L, -1, &isint);
+    luaL_argcheck(L, isint && total >= 0, 1, "field 'total' must be an integer >= 0");
+    state *st = STATE(L);
+    if (st->progress) atomic_store_explicit(&st->progress->total, total, memory_order_relaxed);
+    return 0;
+}
+
+void bp_lua_open_progress(lua_State *L) {
+    lua_getfield(L, LUA_REGISTRYINDEX, "backprop.state");
+    lua_pushcclosure(L, l_progress, 1);
+    lua_setfield(L, -2, "progress");
+}
