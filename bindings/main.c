@@ -12,6 +12,7 @@
  * `merge` print their own errors and return their own exit status. */
 #define _XOPEN_SOURCE 700 /* readlink */
 #include <errno.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@
 
 #include "bp_cli.h"
 #include "bp_lua.h"
+#include "bp_net.h"
 #include "bp_runlog.h"
 #include "bp_plot.h"
 #include "bp_progress.h"
@@ -40,7 +42,8 @@ static void usage(FILE *f) {
         "  backprop run [--seed N] [--name NAME] [--db PATH] [--quiet] SCRIPT [key=value ...]\n"
         "      run an experiment and record it; each key=value reaches the script\n"
         "      through bp.param(key, default); on a terminal a progress line shows\n"
-        "      on stderr (--quiet: none)\n"
+        "      on stderr (--quiet: none). Limits: --max-memory SIZE (512M, 2G) and\n"
+        "      --time-limit T (90, 30s, 5m, 2h) stop the script with a clear error\n"
         "  backprop run --resume ID [--db PATH]\n"
         "      go on with a killed or interrupted run from its latest bp.checkpoint\n"
         "  backprop lua FILE [args ...]\n"
@@ -77,9 +80,14 @@ static void usage(FILE *f) {
 static lua_State *globalL;
 static volatile sig_atomic_t interrupted;
 
+/* --time-limit: SIGALRM stops the script the way SIGINT does, with its own
+ * message; the text is kept here for it. */
+static char time_limit_text[32];
+
 static void lstop(lua_State *L, lua_Debug *ar) {
     (void)ar;
     lua_sethook(L, NULL, 0, 0);
+    if (interrupted == SIGALRM) luaL_error(L, "time limit of %s reached", time_limit_text);
     luaL_error(L, "interrupted");
 }
 
@@ -97,6 +105,107 @@ static void repl_signals(lua_State *L, int running) {
     globalL = L;
     interrupted = 0;
     signal(SIGINT, running ? laction : SIG_IGN);
+}
+
+/* ------------------------------------------------------------------------ */
+/* --max-memory: what Lua and the engine allocate, counted against a limit    */
+
+/* Counted: every allocation of the Lua state (tables, strings, userdata) and
+ * of the engine (networks, data sets, optimisers: bp_set_allocator). Not
+ * counted: SQLite's page cache, OpenBLAS's buffers, the C library's own:
+ * they are bounded and small beside what a script can make. At the limit an
+ * allocation fails as if memory had run out, and each caller already turns
+ * that into an error ("not enough memory", "out of memory for a batch"). */
+static size_t mem_limit, mem_used;
+static int mem_hit;
+
+static int mem_over(size_t more) {
+    if (mem_limit && more > mem_limit - (mem_used < mem_limit ? mem_used : mem_limit)) {
+        mem_hit = 1;
+        return 1;
+    }
+    return 0;
+}
+
+static void *lua_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+    (void)ud;
+    size_t old = ptr ? osize : 0; /* without ptr, osize is a type code */
+    if (nsize == 0) {
+        mem_used -= old;
+        free(ptr);
+        return NULL;
+    }
+    if (nsize > old && mem_over(nsize - old)) return NULL;
+    void *p = realloc(ptr, nsize);
+    if (p) mem_used = mem_used - old + nsize;
+    return p;
+}
+
+static int lua_panic(lua_State *L) {
+    const char *msg = lua_tostring(L, -1);
+    fprintf(stderr, "%s: unprotected error in a call to Lua: %s\n", progname,
+            msg ? msg : "(no message)");
+    return 0; /* Lua aborts after this: nothing here raises outside a pcall */
+}
+
+/* The engine's blocks carry their size in front, so free can count. */
+typedef union block {
+    size_t n;
+    max_align_t align;
+} block;
+
+static void *engine_malloc(size_t n) {
+    if (mem_over(n)) return NULL;
+    block *b = malloc(sizeof(block) + n);
+    if (!b) return NULL;
+    b->n = n;
+    mem_used += n;
+    return b + 1;
+}
+
+static void *engine_realloc(void *p, size_t n) {
+    if (!p) return engine_malloc(n);
+    block *b = (block *)p - 1;
+    size_t old = b->n;
+    if (n > old && mem_over(n - old)) return NULL;
+    block *grown = realloc(b, sizeof(block) + n);
+    if (!grown) return NULL;
+    grown->n = n;
+    mem_used = mem_used - old + n;
+    return grown + 1;
+}
+
+static void engine_free(void *p) {
+    if (!p) return;
+    block *b = (block *)p - 1;
+    mem_used -= b->n;
+    free(b);
+}
+
+/* "512M", "2G", "1.5G", "100000" (bytes) */
+static size_t parse_size(lua_State *L, const char *s) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    double unit = !strcmp(end, "") ? 1 : !strcmp(end, "K") || !strcmp(end, "k") ? 1024.0
+                : !strcmp(end, "M") ? 1048576.0 : !strcmp(end, "G") ? 1073741824.0 : 0;
+    if (errno || end == s || unit == 0 || !(v * unit >= 1048576.0) || v * unit > 1e18)
+        luaL_error(L, "run: bad --max-memory '%s': expected a size of at least 1M, such as "
+                   "512M or 2G", s);
+    return (size_t)(v * unit);
+}
+
+/* "30", "30s", "5m", "2h" */
+static unsigned parse_seconds(lua_State *L, const char *s) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    double unit = !strcmp(end, "") || !strcmp(end, "s") ? 1 : !strcmp(end, "m") ? 60
+                : !strcmp(end, "h") ? 3600 : 0;
+    if (errno || end == s || unit == 0 || !(v * unit >= 1) || v * unit > 1e7)
+        luaL_error(L, "run: bad --time-limit '%s': expected a duration of at least 1s, such "
+                   "as 90, 30s, 5m or 2h", s);
+    return (unsigned)(v * unit + 0.5);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -185,7 +294,7 @@ static void report(lua_State *L) {
 /* Commands                                                                  */
 
 typedef struct opts {
-    const char *seed, *name, *db, *sweep, *trial, *resume;
+    const char *seed, *name, *db, *sweep, *trial, *resume, *max_memory, *time_limit;
     int quiet;
 } opts;
 
@@ -251,12 +360,24 @@ static void run_recorded(lua_State *L, run_ctx *r, const char *script) {
         lua_pushnil(L);
         lua_setfield(L, LUA_REGISTRYINDEX, "backprop.traceback");
     }
+    alarm(0);
     if (status != LUA_OK) {
+        /* A C loop stopped by the alarm says "interrupted"; the memory
+         * limit shows as "not enough memory": say which limit it was. */
+        if (interrupted == SIGALRM)
+            lua_pushfstring(L, "time limit of %s reached (--time-limit)", time_limit_text);
+        else if (mem_hit)
+            lua_pushfstring(L, "%s: the --max-memory limit of %d MB was reached",
+                            lua_tostring(L, -1), (int)(mem_limit >> 20));
+        else
+            lua_pushvalue(L, -1);
+        lua_replace(L, -2);
         msg = lua_tostring(L, -1);
         if (lua_getfield(L, LUA_REGISTRYINDEX, "backprop.traceback") == LUA_TSTRING)
             tb = lua_tostring(L, -1);
         lua_pop(L, 1);
-        outcome = interrupted            ? "interrupted"
+        outcome = interrupted == SIGALRM ? "failed"
+                : interrupted            ? "interrupted"
                 : bp_lua_sweep_pruned(L) ? "pruned"
                 : bp_lua_diverged(L)     ? "diverged"
                                          : "failed";
@@ -285,7 +406,18 @@ static int print_over_progress(lua_State *L) {
 /* Loads the script's text as its file and runs it as run r; closes the run
  * log after. */
 static int execute(lua_State *L, run_ctx *r, const char *script, const char *text,
-                   size_t len, int quiet) {
+                   size_t len, const opts *o) {
+    if (o->max_memory) {
+        mem_limit = parse_size(L, o->max_memory);
+        bp_set_allocator(engine_malloc, engine_realloc, engine_free);
+    }
+    if (o->time_limit) {
+        unsigned t = parse_seconds(L, o->time_limit);
+        snprintf(time_limit_text, sizeof time_limit_text, "%us", t);
+        signal(SIGALRM, laction);
+        alarm(t);
+    }
+    int quiet = o->quiet;
     if (!quiet && isatty(STDERR_FILENO)) {
         bp_progress_init(&progress);
         bp_lua_set_progress(L, &progress);
@@ -355,7 +487,7 @@ static int resume_run(lua_State *L, const opts *o) {
     if (bp_runlog_reopen(r->log, id, &e)) return luaL_error(L, "%s", e.msg);
     bp_lua_attach_run(L, r->log, id, seed);
     bp_lua_set_resuming(L);
-    return execute(L, r, script, text, len, o->quiet);
+    return execute(L, r, script, text, len, o);
 }
 
 /* backprop run [options] SCRIPT [key=value ...]: options may come anywhere,
@@ -374,7 +506,9 @@ static int cmd_run(lua_State *L, int argc, char **argv) {
                               : !strcmp(argv[i], "--db") ? &o.db
                               : !strcmp(argv[i], "--sweep") ? &o.sweep
                               : !strcmp(argv[i], "--trial") ? &o.trial
-                              : !strcmp(argv[i], "--resume") ? &o.resume : NULL;
+                              : !strcmp(argv[i], "--resume") ? &o.resume
+                              : !strcmp(argv[i], "--max-memory") ? &o.max_memory
+                              : !strcmp(argv[i], "--time-limit") ? &o.time_limit : NULL;
             if (!slot) return luaL_error(L, "run: unknown option '%s' (see backprop --help)", argv[i]);
             if (i + 1 >= argc) return luaL_error(L, "run: option '%s' needs a value", argv[i]);
             *slot = argv[++i];
@@ -424,7 +558,7 @@ static int cmd_run(lua_State *L, int argc, char **argv) {
         return luaL_error(L, "%s", e.msg);
     }
 
-    return execute(L, r, script, text, len, o.quiet);
+    return execute(L, r, script, text, len, &o);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -524,7 +658,8 @@ int main(int argc, char **argv) {
         return bp_merge_main(argc - 2, argv + 2, stdout, stderr) ? EXIT_FAILURE : EXIT_SUCCESS;
     if (!strcmp(argv[1], "plot"))
         return bp_plot_main(argc - 2, argv + 2, stdout, stderr) ? EXIT_FAILURE : EXIT_SUCCESS;
-    lua_State *L = luaL_newstate();
+    lua_State *L = lua_newstate(lua_alloc, NULL);
+    if (L) lua_atpanic(L, lua_panic);
     if (!L) {
         fprintf(stderr, "%s: cannot create Lua state: not enough memory\n", progname);
         return EXIT_FAILURE;
@@ -536,5 +671,5 @@ int main(int argc, char **argv) {
     if (status != LUA_OK) report(L);
     lua_close(L);
     if (status == LUA_OK) return exit_code;
-    return interrupted ? 128 + interrupted : EXIT_FAILURE;
+    return interrupted && interrupted != SIGALRM ? 128 + interrupted : EXIT_FAILURE;
 }

@@ -173,6 +173,18 @@
  * attempts a write makes. */
 #define BUSY_TIMEOUT_MS 10000
 #define BUSY_TRIES 6
+
+/* One attempt's wait: BUSY_TIMEOUT_MS, or $BACKPROP_BUSY_TIMEOUT seconds
+ * (the whole patience, all attempts together) when it is set. */
+static double busy_seconds(void) {
+    const char *env = getenv("BACKPROP_BUSY_TIMEOUT");
+    char *end;
+    double s = env && *env ? strtod(env, &end) : -1;
+    if (s < 0 || (env && *env && *end) || s > 86400) return BUSY_TIMEOUT_MS * BUSY_TRIES / 1000.0;
+    return s;
+}
+
+static int busy_ms(void) { return (int)(busy_seconds() * 1000 / BUSY_TRIES); }
 /* The writer commits when the buffer is this old (seconds) or this full. */
 #define FLUSH_AGE 0.5
 #define FLUSH_ROWS 65536
@@ -485,6 +497,10 @@ static double wall_now(void) {
 }
 
 static int db_fail(bp_runlog *log, bp_err *e, const char *what) {
+    if ((sqlite3_extended_errcode(log->db) & 0xff) == SQLITE_BUSY)
+        return bp_err_set(e, "%s: %s (%s: another process held it for more than %g s; "
+                          "BACKPROP_BUSY_TIMEOUT sets how long to wait)", log->path, what,
+                          sqlite3_errmsg(log->db), busy_seconds());
     return bp_err_set(e, "%s: %s (%s)", log->path, what, sqlite3_errmsg(log->db));
 }
 
@@ -740,7 +756,7 @@ bp_runlog *bp_runlog_open(const char *path, int flags, bp_err *e) {
         goto fail;
     }
     sqlite3_extended_result_codes(log->db, 1);
-    sqlite3_busy_timeout(log->db, BUSY_TIMEOUT_MS);
+    sqlite3_busy_timeout(log->db, busy_ms());
     if (check_header(log, e)) goto fail;
     if (exec(log, "PRAGMA foreign_keys = ON", "cannot enable foreign keys", e))
         goto fail;

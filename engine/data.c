@@ -23,28 +23,29 @@
 #include <zlib.h>
 
 #include "bp_data.h"
+#include "bp_net.h" /* bp_malloc: the engine's allocator, which a host may limit */
 
 /* ------------------------------------------------------------------------ */
 /* Making and freeing                                                        */
 
 static char *dup_str(const char *s) {
     size_t len = strlen(s) + 1;
-    char *copy = malloc(len);
+    char *copy = bp_malloc(len);
     if (copy) memcpy(copy, s, len);
     return copy;
 }
 
 static void free_strings(char **v, int count) {
     if (!v) return;
-    for (int j = 0; j < count; j++) free(v[j]);
-    free(v);
+    for (int j = 0; j < count; j++) bp_free(v[j]);
+    bp_free(v);
 }
 
 /* A copy of count strings, or NULL when out of memory; NULL in, NULL out
  * (which is not a failure: *ok says which). */
 static char **dup_strings(char *const *v, int count, int *ok) {
     if (!v) return NULL;
-    char **copy = calloc((size_t)count ? (size_t)count : 1, sizeof *copy);
+    char **copy = bp_calloc((size_t)count ? (size_t)count : 1, sizeof *copy);
     if (!copy) {
         *ok = 0;
         return NULL;
@@ -61,7 +62,7 @@ static char **dup_strings(char *const *v, int count, int *ok) {
 /* An empty data set has n = 0 but its arrays still point somewhere, so that
  * memcpy and friends never see NULL (UBSan rightly objects even at size 0). */
 static void *alloc_zero(size_t count, size_t size) {
-    return calloc(count ? count : 1, size);
+    return bp_calloc(count ? count : 1, size);
 }
 
 bp_data *bp_data_new(int n, int d, int k, int n_classes, bp_err *e) {
@@ -81,7 +82,7 @@ bp_data *bp_data_new(int n, int d, int k, int n_classes, bp_err *e) {
         bp_err_set(e, "a data set of %d x %d is too large", n, d);
         return NULL;
     }
-    bp_data *data = calloc(1, sizeof *data);
+    bp_data *data = bp_calloc(1, sizeof *data);
     if (!data) goto oom;
     data->n = n;
     data->d = d;
@@ -100,13 +101,13 @@ oom:
 
 void bp_data_free(bp_data *data) {
     if (!data) return;
-    free(data->x);
-    free(data->y);
-    free(data->label);
+    bp_free(data->x);
+    bp_free(data->y);
+    bp_free(data->label);
     free_strings(data->names, data->d);
-    free(data->target);
+    bp_free(data->target);
     free_strings(data->classes, data->n_classes);
-    free(data);
+    bp_free(data);
 }
 
 static int copy_names(bp_data *dst, const bp_data *src, bp_err *e) {
@@ -133,7 +134,7 @@ static int read_file(const char *path, char **out, size_t *len, bp_err *e) {
     FILE *f = fopen(path, "rb");
     if (!f) return bp_err_set(e, "%s: cannot open: %s", path, strerror(errno));
     size_t cap = 1 << 16, used = 0;
-    char *buf = malloc(cap);
+    char *buf = bp_malloc(cap);
     for (;;) {
         if (!buf) {
             fclose(f);
@@ -141,14 +142,14 @@ static int read_file(const char *path, char **out, size_t *len, bp_err *e) {
         }
         used += fread(buf + used, 1, cap - used - 1, f);
         if (used < cap - 1) break;
-        char *grown = realloc(buf, cap *= 2);
-        if (!grown) free(buf);
+        char *grown = bp_realloc(buf, cap *= 2);
+        if (!grown) bp_free(buf);
         buf = grown;
     }
     int failed = ferror(f);
     fclose(f);
     if (failed) {
-        free(buf);
+        bp_free(buf);
         return bp_err_set(e, "%s: read error", path);
     }
     buf[used] = '\0';
@@ -183,7 +184,7 @@ static int is_blank(char ch, char delim) {
 static int push_cell(csv *c, char *cell) {
     if (c->count == c->cap) {
         int cap = c->cap ? 2 * c->cap : 16;
-        char **grown = realloc(c->cell, sizeof *grown * (size_t)cap);
+        char **grown = bp_realloc(c->cell, sizeof *grown * (size_t)cap);
         if (!grown) return -1;
         c->cell = grown;
         c->cap = cap;
@@ -303,7 +304,7 @@ static int by_text(const void *a, const void *b) {
 static int number_classes(bp_data *data, char **text, const char *path,
                           const char *target, bp_err *e) {
     int n = data->n, all_int = 1;
-    label_key *key = malloc(sizeof *key * (size_t)n);
+    label_key *key = bp_malloc(sizeof *key * (size_t)n);
     if (!key) return bp_err_set(e, "%s: out of memory", path);
     for (int r = 0; r < n; r++) {
         key[r].s = text[r];
@@ -320,14 +321,14 @@ static int number_classes(bp_data *data, char **text, const char *path,
         data->label[key[r].row] = C - 1;
     }
     if (C > BP_DATA_MAX_CLASSES) {
-        free(key);
+        bp_free(key);
         return bp_err_set(e,
                           "%s: column '%s' has %d distinct values, more classes "
                           "than %d: load it as a regression target",
                           path, target, C, BP_DATA_MAX_CLASSES);
     }
-    data->classes = calloc((size_t)C, sizeof(char *));
-    data->y = calloc((size_t)n * C, sizeof(double));
+    data->classes = bp_calloc((size_t)C, sizeof(char *));
+    data->y = bp_calloc((size_t)n * C, sizeof(double));
     if (!data->classes || !data->y) goto oom;
     data->n_classes = data->k = C;
     for (int r = 0; r < n; r++) {
@@ -337,10 +338,10 @@ static int number_classes(bp_data *data, char **text, const char *path,
         if (all_int) snprintf(num, sizeof num, "%lld", key[r].v);
         if (!(data->classes[c] = dup_str(all_int ? num : key[r].s))) goto oom;
     }
-    free(key);
+    bp_free(key);
     return bp_data_onehot(data, e);
 oom:
-    free(key);
+    bp_free(key);
     return bp_err_set(e, "%s: out of memory", path);
 }
 
@@ -393,7 +394,7 @@ bp_data *bp_data_load_csv(const char *path, const char *target, char delim,
     while ((s = next_line(&c)) && *s == '\0') {}
     if (split_cells(&c, s, e) < 0) goto fail;
     int ncol = c.count, t = ncol - 1;
-    header = malloc(sizeof *header * (size_t)ncol);
+    header = bp_malloc(sizeof *header * (size_t)ncol);
     if (!header) goto oom;
     memcpy(header, c.cell, sizeof *header * (size_t)ncol);
     if (target) {
@@ -426,16 +427,16 @@ bp_data *bp_data_load_csv(const char *path, const char *target, char delim,
         bp_err_set(e, "%s: too many rows", path);
         goto fail;
     }
-    data = calloc(1, sizeof *data);
+    data = bp_calloc(1, sizeof *data);
     if (!data) goto oom;
     data->d = d;
-    data->x = malloc(sizeof(double) * cap * (size_t)d);
+    data->x = bp_malloc(sizeof(double) * cap * (size_t)d);
     if (classify) {
-        text = malloc(sizeof *text * cap);
-        data->label = malloc(sizeof(int) * cap);
+        text = bp_malloc(sizeof *text * cap);
+        data->label = bp_malloc(sizeof(int) * cap);
     } else {
         data->k = 1;
-        data->y = malloc(sizeof(double) * cap);
+        data->y = bp_malloc(sizeof(double) * cap);
     }
     if (!data->x || (classify ? !text || !data->label : !data->y)) goto oom;
 
@@ -471,23 +472,23 @@ bp_data *bp_data_load_csv(const char *path, const char *target, char delim,
     data->n = n;
     if (classify && number_classes(data, text, path, header[t], e) < 0) goto fail;
 
-    data->names = calloc((size_t)d, sizeof(char *));
+    data->names = bp_calloc((size_t)d, sizeof(char *));
     if (!data->names || !(data->target = dup_str(header[t]))) goto oom;
     for (int j = 0, i = 0; j < ncol; j++)
         if (j != t && !(data->names[i++] = dup_str(header[j]))) goto oom;
-    free(text);
-    free(header);
-    free(c.cell);
-    free(buf);
+    bp_free(text);
+    bp_free(header);
+    bp_free(c.cell);
+    bp_free(buf);
     return data;
 oom:
     bp_err_set(e, "%s: out of memory", path);
 fail:
     bp_data_free(data);
-    free(text);
-    free(header);
-    free(c.cell);
-    free(buf);
+    bp_free(text);
+    bp_free(header);
+    bp_free(c.cell);
+    bp_free(buf);
     return NULL;
 }
 
@@ -603,7 +604,7 @@ bp_data *bp_data_load_idx(const char *images_path, const char *labels_path,
     }
 
     /* Labels first: they are small and decide the width of y. */
-    if (!(lab = malloc(n))) goto oom;
+    if (!(lab = bp_malloc(n))) goto oom;
     long long got = read_bytes(fl, lab, n, lp, e);
     if (got < 0) goto fail;
     if (got < (long long)n) {
@@ -624,7 +625,7 @@ bp_data *bp_data_load_idx(const char *images_path, const char *labels_path,
 
     int d = (int)(rows * cols);
     if (!(data = bp_data_new((int)n, d, C, C, e))) goto fail;
-    if (!(data->classes = calloc((size_t)C, sizeof(char *)))) goto oom;
+    if (!(data->classes = bp_calloc((size_t)C, sizeof(char *)))) goto oom;
     for (int c = 0; c < C; c++) {
         char num[16];
         snprintf(num, sizeof num, "%d", c);
@@ -634,7 +635,7 @@ bp_data *bp_data_load_idx(const char *images_path, const char *labels_path,
     bp_data_onehot(data, NULL);
 
     /* Pixels a chunk at a time: the bytes are never all in memory twice. */
-    if (!(chunk = malloc(IDX_CHUNK))) goto oom;
+    if (!(chunk = bp_malloc(IDX_CHUNK))) goto oom;
     size_t total = (size_t)n * (size_t)d, done = 0;
     while (done < total) {
         size_t want = total - done < IDX_CHUNK ? total - done : IDX_CHUNK;
@@ -649,16 +650,16 @@ bp_data *bp_data_load_idx(const char *images_path, const char *labels_path,
         }
     }
     if (expect_end(fi, ip, (int)n, "images", e) < 0) goto fail;
-    free(chunk);
-    free(lab);
+    bp_free(chunk);
+    bp_free(lab);
     gzclose(fi);
     gzclose(fl);
     return data;
 oom:
     bp_err_set(e, "out of memory loading %s", ip);
 fail:
-    free(chunk);
-    free(lab);
+    bp_free(chunk);
+    bp_free(lab);
     bp_data_free(data);
     if (fi) gzclose(fi);
     if (fl) gzclose(fl);
@@ -708,7 +709,7 @@ bp_data *bp_data_fashion_mnist(const char *dir, int train, bp_err *e) {
             bp_err_set(e, "out of memory");
             return NULL;
         }
-        free(data->classes[c]);
+        bp_free(data->classes[c]);
         data->classes[c] = name;
     }
     return data;
@@ -746,7 +747,7 @@ static void swap_rows(double *m, int w, int a, int b, double *tmp) {
 
 int bp_data_shuffle(bp_data *data, bp_rng *r, bp_err *e) {
     int d = data->d, k = data->k;
-    double *tmp = malloc(sizeof(double) * (size_t)(d > k ? d : k));
+    double *tmp = bp_malloc(sizeof(double) * (size_t)(d > k ? d : k));
     if (!tmp) return bp_err_set(e, "out of memory");
     for (int i = data->n - 1; i > 0; i--) {
         int j = (int)bp_rng_below(r, (uint64_t)i + 1);
@@ -759,7 +760,7 @@ int bp_data_shuffle(bp_data *data, bp_rng *r, bp_err *e) {
             data->label[j] = t;
         }
     }
-    free(tmp);
+    bp_free(tmp);
     return 0;
 }
 
@@ -824,12 +825,12 @@ int bp_scale_parse(const char *name) {
 }
 
 static bp_scaler *scaler_new(bp_scale kind, int d, bp_err *e) {
-    bp_scaler *s = calloc(1, sizeof *s);
+    bp_scaler *s = bp_calloc(1, sizeof *s);
     if (s) {
         s->kind = kind;
         s->d = d;
-        s->shift = calloc((size_t)d, sizeof(double));
-        s->scale = calloc((size_t)d, sizeof(double));
+        s->shift = bp_calloc((size_t)d, sizeof(double));
+        s->scale = bp_calloc((size_t)d, sizeof(double));
     }
     if (!s || !s->shift || !s->scale) {
         bp_scaler_free(s);
@@ -851,7 +852,7 @@ bp_scaler *bp_scaler_fit(const bp_data *train, bp_scale kind, bp_err *e) {
     }
     int n = train->n, d = train->d;
     bp_scaler *s = scaler_new(kind, d, e);
-    double *lo = s ? malloc(sizeof(double) * 2 * (size_t)d) : NULL;
+    double *lo = s ? bp_malloc(sizeof(double) * 2 * (size_t)d) : NULL;
     if (!lo) {
         if (s) bp_err_set(e, "out of memory");
         bp_scaler_free(s);
@@ -893,7 +894,7 @@ bp_scaler *bp_scaler_fit(const bp_data *train, bp_scale kind, bp_err *e) {
             s->scale[i] = sqrt(sq[i] / n);
         }
     }
-    free(lo);
+    bp_free(lo);
     return s;
 }
 
@@ -928,9 +929,9 @@ int bp_scaler_apply(const bp_scaler *s, bp_data *data, bp_err *e) {
 
 void bp_scaler_free(bp_scaler *s) {
     if (!s) return;
-    free(s->shift);
-    free(s->scale);
-    free(s);
+    bp_free(s->shift);
+    bp_free(s->scale);
+    bp_free(s);
 }
 
 /* ------------------------------------------------------------------------ */

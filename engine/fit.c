@@ -56,11 +56,11 @@ bp_fit *bp_fit_new(const bp_data *data, const bp_fit_config *c, bp_err *e) {
         return NULL;
     }
     int B = c->batch < data->n ? c->batch : data->n;
-    bp_fit *f = calloc(1, sizeof *f);
+    bp_fit *f = bp_calloc(1, sizeof *f);
     if (f) {
-        f->order = malloc(sizeof(int) * (size_t)data->n);
-        f->xb = malloc(sizeof(double) * (size_t)B * data->d);
-        f->yb = malloc(sizeof(double) * (size_t)B * data->k);
+        f->order = bp_malloc(sizeof(int) * (size_t)data->n);
+        f->xb = bp_malloc(sizeof(double) * (size_t)B * data->d);
+        f->yb = bp_malloc(sizeof(double) * (size_t)B * data->k);
     }
     if (!f || !f->order || !f->xb || !f->yb) {
         bp_fit_free(f);
@@ -78,10 +78,10 @@ bp_fit *bp_fit_new(const bp_data *data, const bp_fit_config *c, bp_err *e) {
 
 void bp_fit_free(bp_fit *f) {
     if (!f) return;
-    free(f->order);
-    free(f->xb);
-    free(f->yb);
-    free(f);
+    bp_free(f->order);
+    bp_free(f->xb);
+    bp_free(f->yb);
+    bp_free(f);
 }
 
 int64_t bp_fit_steps(const bp_fit *f) { return f->steps; }

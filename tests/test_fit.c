@@ -368,7 +368,7 @@ static void test_evaluate(void) {
 
     CHECK(bp_fit_evaluate(net, data, 0, BP_LOSS_MSE, &loss, NULL, NULL, &e) == -1);
     CHECK_STR(e.msg, "a batch needs at least 1 row (got 0)");
-    free(data->label);
+    bp_free(data->label);
     data->label = NULL;
     CHECK(bp_fit_evaluate(net, data, 2, BP_LOSS_MSE, NULL, &acc, NULL, &e) == -1);
     CHECK_STR(e.msg, "accuracy needs class labels, and the data has none");

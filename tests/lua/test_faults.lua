@@ -166,6 +166,94 @@ function TestFaults:test_directory_that_cannot_be_written()
   lu.assertStrContains(err, "Not a directory")
 end
 
+
+function TestFaults:test_database_locked_longer_than_the_wait()
+  local db = TMP .. "/locked.db"
+  local s = write("quick.lua", 'local bp = require "backprop"\nbp.log("loss", 1, 1)\n')
+  local _, err, code = backprop("run --db " .. db .. " " .. s)
+  lu.assertEquals(code, 0, err)
+  -- another process holds the write lock for 3 s; we wait 0.5 s at most
+  os.execute(string.format("((echo 'BEGIN EXCLUSIVE; SELECT 1;'; sleep 3; echo 'COMMIT;') | sqlite3 %s >/dev/null &)", db))
+  os.execute("sleep 0.3")
+  local ok
+  ok, _, code = os.execute(string.format("BACKPROP_BUSY_TIMEOUT=0.5 %s run --db %s %s >%s/out 2>%s/err",
+    EXE, db, s, TMP, TMP))
+  lu.assertEquals(code, 1)
+  lu.assertStrContains(slurp(TMP .. "/err"), "backprop: " .. db .. ": ")
+  lu.assertStrContains(slurp(TMP .. "/err"), "database is locked: another process held it for more than 0.5 s; BACKPROP_BUSY_TIMEOUT sets how long to wait)")
+  os.execute("sleep 3")
+  -- what was there is still there, and the database is sound
+  lu.assertEquals(query(db, "SELECT id, status FROM runs"), {"1,completed"})
+  lu.assertEquals(query(db, "PRAGMA integrity_check"), {"ok"})
+end
+
+function TestFaults:test_corrupt_database_file()
+  local db = TMP .. "/corrupt.db"
+  local s = write("some.lua", 'local bp = require "backprop"\nfor i = 1, 5000 do bp.log("loss", i, i) end\n')
+  for _ = 1, 3 do backprop("run --db " .. db .. " " .. s) end
+  os.execute("sqlite3 " .. db .. " 'PRAGMA wal_checkpoint(TRUNCATE)' >/dev/null")
+  -- garbage over pages 3 to 6, the header left as it is
+  os.execute(string.format("dd if=/dev/urandom of=%s bs=4096 seek=2 count=4 conv=notrunc 2>/dev/null", db))
+  local _, err, code = backprop("runs --db " .. db)
+  lu.assertEquals(code, 1)
+  lu.assertStrMatches(err, "backprop: .*malformed.*\n")
+  _, err, code = backprop("run --db " .. db .. " " .. s)
+  lu.assertEquals(code, 1)
+  lu.assertStrMatches(err, "backprop: .*" .. db:gsub("%p", "%%%0") .. ".*\n")
+end
+
+function TestFaults:test_full_disk()
+  local mnt = TMP .. "/small"
+  os.execute("mkdir -p " .. mnt)
+  if not os.execute("mount -t tmpfs -o size=256k tmpfs " .. mnt .. " 2>/dev/null") then
+    print("  (skipped: cannot mount a small tmpfs here; the test needs root)")
+    return
+  end
+  local s = write("fill.lua", [[
+local bp = require "backprop"
+for step = 1, 1e7 do
+  local ok, err = bp.log("loss", 1 / step, step)
+  if not ok then error(err, 0) end
+end
+]])
+  local _, err, code = backprop("run --db " .. mnt .. "/full.db " .. s)
+  lu.assertEquals(code, 1)
+  lu.assertStrContains(err, mnt .. "/full.db: cannot commit (database or disk is full)")
+  lu.assertEquals(query(mnt .. "/full.db", "PRAGMA integrity_check"), {"ok"})
+  lu.assertStrMatches(query(mnt .. "/full.db", "SELECT status, message FROM runs")[1],
+                      "failed,.*database or disk is full.*")
+  os.execute("umount " .. mnt)
+end
+
+function TestFaults:test_memory_limit()
+  local db = TMP .. "/mem.db"
+  local tables = write("tables.lua", "local t = {}\nfor i = 1, 1e9 do t[i] = {i, i, i} end\n")
+  local out, err, code = backprop("run --db " .. db .. " --max-memory 64M " .. tables)
+  lu.assertEquals(code, 1)
+  lu.assertEquals(out, "")
+  lu.assertStrContains(err, "backprop: not enough memory: the --max-memory limit of 64 MB was reached")
+  local nets = write("nets.lua", 'local bp = require "backprop"\nlocal n = {}\nfor i = 1, 1e6 do n[i] = bp.net(1000):add(1000) end\n')
+  _, err, code = backprop("run --db " .. db .. " --max-memory 100M " .. nets)
+  lu.assertEquals(code, 1)
+  lu.assertStrContains(err, "nets.lua:3: out of memory: the --max-memory limit of 100 MB was reached")
+  lu.assertEquals(query(db, "SELECT status FROM runs ORDER BY id"), {"failed", "failed"})
+  _, err, code = backprop("run --db " .. db .. " --max-memory lots " .. nets)
+  lu.assertEquals(err, "backprop: run: bad --max-memory 'lots': expected a size of at least 1M, such as 512M or 2G\n")
+end
+
+function TestFaults:test_time_limit()
+  local db = TMP .. "/time.db"
+  local spin = write("spin.lua", "local n = 0\nwhile true do n = n + 1 end\n")
+  local t0 = os.time()
+  local _, err, code = backprop("run --db " .. db .. " --time-limit 1 " .. spin)
+  lu.assertEquals(code, 1)
+  lu.assertTrue(os.time() - t0 <= 3)
+  lu.assertStrContains(err, "backprop: time limit of 1s reached (--time-limit)\n")
+  lu.assertStrMatches(query(db, "SELECT status, message FROM runs")[1], "failed,time limit of 1s reached %(%-%-time%-limit%)")
+  _, err = backprop("run --db " .. db .. " --time-limit soon " .. spin)
+  lu.assertEquals(err, "backprop: run: bad --time-limit 'soon': expected a duration of at least 1s, such as 90, 30s, 5m or 2h\n")
+end
+
 local rc = lu.LuaUnit.run()
 os.execute("rm -rf " .. TMP)
 os.exit(rc)
