@@ -66,10 +66,13 @@ static void SFX(loss_grad)(bp_net *net, const REAL *y, bp_loss loss,
  * out is what the profile of the lecture's 2-3-1 showed to cost at this
  * size: checks and conversions on every call, a kernel call of 17 arguments
  * per layer, tests inside every loop (accumulate? update? a dx?), a switch
- * per neuron for the activation and per sample for the loss, and loops of
- * two or three turns that the compiler vectorises at a loss. Here each
- * switch is taken once per layer, a layer of 1 to 4 inputs runs loops of
- * constant length (which the compiler unrolls), and GCC does not vectorise. */
+ * per neuron for the activation and per sample for the loss, loops of two
+ * or three turns that the compiler vectorises at a loss, and values stored
+ * by one pass to be loaded by the next (each such trip through memory
+ * lengthens the chain of dependent operations a step is). Here each switch
+ * is taken once per layer, a layer of 1 to 4 inputs runs loops of constant
+ * length (which the compiler unrolls), each neuron is finished while its
+ * values are in registers, and GCC does not vectorise. */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC push_options
 #pragma GCC optimize("no-tree-vectorize")
@@ -92,35 +95,35 @@ static REAL SFX(sigmoid_one)(REAL h) {
     default: BODY(I); break;         \
     }
 
-/* Layer L's h and o from its input row: h_n = b_n + sum_i w_ni in_i summed
- * in input order, then o = f(h). */
+/* Layer L's h and o from its input row: each neuron's sum from its bias in
+ * input order, then its activation, straight from the register (a pass of
+ * its own would store h and load it back, which puts a trip through memory
+ * on the step's critical path). DENSE(I, F) is that loop, F an expression
+ * of v, the sum; ACTS(I) chooses F. */
 static void SFX(forward_one)(bp_layer *L, const REAL *restrict in) {
     const int I = L->I, O = L->O;
     const REAL *restrict W = L->F(W), *restrict b = L->F(b);
     REAL *restrict h = L->F(h), *restrict o = L->F(o);
     const REAL a = (REAL)L->alpha;
-#define DENSE(I_)                                                \
+#define DENSE(I_, F)                                             \
     for (int n = 0; n < O; n++) {                                \
         const REAL *wn = W + (size_t)n * (I_);                   \
         REAL v = b[n];                                           \
         for (int i = 0; i < (I_); i++) v += wn[i] * in[i];       \
         h[n] = v;                                                \
-    }
-    BY_WIDTH(I, DENSE)
-#undef DENSE
-#define EACH(F)                                                  \
-    for (int n = 0; n < O; n++) {                                \
-        const REAL v = h[n];                                     \
         o[n] = (F);                                              \
     }
-    switch (L->act) {
-    case BP_ACT_SIGMOID: EACH(SFX(sigmoid_one)(v)); break;
-    case BP_ACT_TANH: EACH(TANH(v)); break;
-    case BP_ACT_RELU: EACH(v > 0 ? v : 0); break;
-    case BP_ACT_LEAKY_RELU: EACH(v > 0 ? v : a * v); break;
-    default: EACH(v); break;
+#define ACTS(I_)                                                 \
+    switch (L->act) {                                            \
+    case BP_ACT_SIGMOID: DENSE(I_, SFX(sigmoid_one)(v)); break;  \
+    case BP_ACT_TANH: DENSE(I_, TANH(v)); break;                 \
+    case BP_ACT_RELU: DENSE(I_, v > 0 ? v : 0); break;           \
+    case BP_ACT_LEAKY_RELU: DENSE(I_, v > 0 ? v : a * v); break; \
+    default: DENSE(I_, v); break;                                \
     }
-#undef EACH
+    BY_WIDTH(I, ACTS)
+#undef ACTS
+#undef DENSE
 }
 
 /* The loss of the top layer's o against y, and its gradient into d. The
@@ -150,8 +153,10 @@ static double SFX(loss_one)(REAL *restrict d, const REAL *restrict o,
 
 /* Layer L backwards from its dout (filled by the layer above, or the
  * loss): dh, db and dW overwritten; din, the layer below's dout, overwritten
- * (NULL for the first layer); then, if lr >= 0, the layer's step. din sums
- * over the neurons in order, with the weights before the step. */
+ * (NULL for the first layer); then, if lr >= 0, the layer's step. Neuron by
+ * neuron, its dh used from the register: din sums over the neurons in
+ * order, with the weights before the step. GRAD(I, G) is that loop, G an
+ * expression of n, the neuron's dh; ACTS(I) chooses G. */
 static void SFX(backward_one_fast)(bp_layer *L, const REAL *restrict in,
                                    REAL *restrict din, double lr) {
     const int I = L->I, O = L->O;
@@ -160,24 +165,12 @@ static void SFX(backward_one_fast)(bp_layer *L, const REAL *restrict in,
     REAL *restrict dh = L->F(dh), *restrict db = L->F(db),
          *restrict dW = L->F(dW), *restrict W = L->F(W), *restrict b = L->F(b);
     const REAL a = (REAL)L->alpha;
-#define EACH(G)                                                  \
-    for (int n = 0; n < O; n++) {                                \
-        const REAL g = (G);                                      \
-        dh[n] = g;                                               \
-        db[n] = g;                                               \
-    }
-    switch (L->act) {
-    case BP_ACT_SIGMOID: EACH(dout[n] * o[n] * (1 - o[n])); break;
-    case BP_ACT_TANH: EACH(dout[n] * (1 - o[n] * o[n])); break;
-    case BP_ACT_RELU: EACH(h[n] > 0 ? dout[n] : 0); break;
-    case BP_ACT_LEAKY_RELU: EACH(h[n] > 0 ? dout[n] : a * dout[n]); break;
-    default: EACH(dout[n]); break;
-    }
-#undef EACH
-#define GRAD(I_)                                                         \
+#define GRAD(I_, G)                                                      \
     for (int n = 0; n < O; n++) {                                        \
-        const REAL g = dh[n];                                            \
+        const REAL g = (G);                                              \
         REAL *wn = W + (size_t)n * (I_), *dwn = dW + (size_t)n * (I_);   \
+        dh[n] = g;                                                       \
+        db[n] = g;                                                       \
         if (din) {                                                       \
             for (int i = 0; i < (I_); i++) {                             \
                 const REAL d = g * in[i], w = wn[i];                     \
@@ -194,7 +187,16 @@ static void SFX(backward_one_fast)(bp_layer *L, const REAL *restrict in,
         }                                                                \
         if (lr >= 0) b[n] = (REAL)(b[n] - lr * g);                       \
     }
-    BY_WIDTH(I, GRAD)
+#define ACTS(I_)                                                               \
+    switch (L->act) {                                                          \
+    case BP_ACT_SIGMOID: GRAD(I_, dout[n] * o[n] * (1 - o[n])); break;         \
+    case BP_ACT_TANH: GRAD(I_, dout[n] * (1 - o[n] * o[n])); break;            \
+    case BP_ACT_RELU: GRAD(I_, h[n] > 0 ? dout[n] : 0); break;                 \
+    case BP_ACT_LEAKY_RELU: GRAD(I_, h[n] > 0 ? dout[n] : a * dout[n]); break; \
+    default: GRAD(I_, dout[n]); break;                                         \
+    }
+    BY_WIDTH(I, ACTS)
+#undef ACTS
 #undef GRAD
 }
 
