@@ -516,20 +516,18 @@ int bp_lua_diverge(lua_State *L, const char *name, double v, int64_t step) {
 }
 
 /* The common case of bp_lua_check_matrix, fast: one sample as a plain table
- * (no metatable) of W numbers, into b, which already has room. Returns 0,
- * having read nothing, for anything else: the general reader then takes
- * over, and raises its errors. */
-static int read_sample(lua_State *L, int arg, int W, buf *b) {
-    if (lua_type(L, arg) != LUA_TTABLE || W > 8 || b->cap < (size_t)W ||
-        lua_rawlen(L, arg) != (size_t)W)
+ * (no metatable, so no __len to ask) of W numbers, into b, which already has
+ * room: a call to learn the type, one for the metatable, one for the length,
+ * and for each value one to push it and one to read it. Returns 0 for
+ * anything else, having only read: the general reader then takes over and
+ * raises its errors. top is the stack's top, put back on the way out. */
+static int read_sample(lua_State *L, int arg, int W, buf *b, int top) {
+    if (W > 8 || b->cap < (size_t)W || lua_type(L, arg) != LUA_TTABLE)
         return 0;
-    if (lua_getmetatable(L, arg)) {
-        lua_pop(L, 1);
-        return 0;
-    }
-    int top = lua_gettop(L), ok = 1;
-    for (int c = 1; c <= W; c++) ok &= lua_rawgeti(L, arg, c) == LUA_TNUMBER;
-    for (int c = 1; ok && c <= W; c++) b->v[c - 1] = lua_tonumber(L, top + c);
+    int ok = !lua_getmetatable(L, arg) && lua_rawlen(L, arg) == (size_t)W;
+    for (int c = 1; ok && c <= W; c++)
+        if ((ok = lua_rawgeti(L, arg, c) == LUA_TNUMBER))
+            b->v[c - 1] = lua_tonumberx(L, -1, NULL);
     lua_settop(L, top);
     return ok;
 }
@@ -537,11 +535,10 @@ static int read_sample(lua_State *L, int arg, int W, buf *b) {
 /* The arguments of train_step and train_steps: the net (returned), x and y
  * into its buffers (*B rows, *single: one sample), the loss kind and the
  * update (*opt, or *lr when *opt is NULL). The first three checks pass on a
- * pointer compare or a table read when the call is the same as the last one
- * (the lecture's loop), so the step is most of the call's cost. */
-static lnet *step_args(lua_State *L, int *B, int *single, int *kind,
+ * pointer compare or a plain table read when the call is the same as the
+ * last one (the lecture's loop), so the step is most of the call's cost. */
+static lnet *step_args(lua_State *L, state *st, int *B, int *single, int *kind,
                        bp_optim **opt, double *lr) {
-    state *st = STATE(L);
     lnet *n = lua_touserdata(L, 1);
     if (!n || n != st->checked_net) {
         n = bp_lua_check_lnet(L, 1);
@@ -549,13 +546,13 @@ static lnet *step_args(lua_State *L, int *B, int *single, int *kind,
     }
     bp_net *net = n->net;
     if (net->n_layers == 0) luaL_error(L, "the network has no layers: call net:add first");
-    if (read_sample(L, 2, net->inputs, &n->x) &&
-        read_sample(L, 3, bp_net_outputs(net), &n->y)) {
+    int top = lua_gettop(L), O = net->layers[net->n_layers - 1].O;
+    if (read_sample(L, 2, net->inputs, &n->x, top) && read_sample(L, 3, O, &n->y, top)) {
         *B = *single = 1;
     } else {
         int sy;
         *B = bp_lua_check_matrix(L, 2, net->inputs, &n->x, single, "inputs");
-        int By = bp_lua_check_matrix(L, 3, bp_net_outputs(net), &n->y, &sy, "targets");
+        int By = bp_lua_check_matrix(L, 3, O, &n->y, &sy, "targets");
         if (By != *B)
             luaL_argerror(L, 3, lua_pushfstring(L,
                 "expected %d rows of targets, as the inputs, got %d", *B, By));
@@ -567,9 +564,12 @@ static lnet *step_args(lua_State *L, int *B, int *single, int *kind,
         *kind = bp_lua_check_loss_arg(L, 4);
         if (lua_type(L, 4) == LUA_TUSERDATA) st->checked_loss = lua_touserdata(L, 4);
     }
-    *lr = lua_tonumber(L, 5);
+    /* A number (or a numeric string, as luaL_checknumber takes) is a
+     * learning rate; anything else must be an optimizer. */
+    int isnum;
+    *lr = lua_tonumberx(L, 5, &isnum);
     *opt = NULL;
-    if (lua_type(L, 5) != LUA_TNUMBER || !(*lr >= 0 && *lr < INFINITY)) {
+    if (!isnum || !(*lr >= 0 && *lr < INFINITY)) {
         *opt = bp_lua_test_optim(L, 5);
         *lr = *opt ? 0 : check_lr(L, 5);
     }
@@ -577,7 +577,8 @@ static lnet *step_args(lua_State *L, int *B, int *single, int *kind,
 }
 
 /* One step of n->net on the x and y in its buffers; raises on failure. */
-static double step(lua_State *L, lnet *n, int B, int kind, bp_optim *opt, double lr) {
+static double step(lua_State *L, state *st, lnet *n, int B, int kind,
+                   bp_optim *opt, double lr) {
     bp_err e;
     double loss;
     int rc = opt ? bp_net_compute_grads(n->net, n->x.v, n->y.v, B, kind, &loss, &e) ||
@@ -585,7 +586,7 @@ static double step(lua_State *L, lnet *n, int B, int kind, bp_optim *opt, double
                  : bp_net_train_step(n->net, n->x.v, n->y.v, B, kind, lr, &loss, &e);
     if (rc) luaL_error(L, "%s", e.msg);
     n->steps++;
-    STATE(L)->step++;
+    st->step++;
     if (n->log_name[0]) bp_lua_log_metric(L, n->log_name, n->steps, loss);
     if (!isfinite(loss)) bp_lua_diverge(L, "loss", loss, n->steps);
     return loss;
@@ -594,11 +595,12 @@ static double step(lua_State *L, lnet *n, int B, int kind, bp_optim *opt, double
 /* net:train_step(x, y, loss, lr | optimizer) -> loss: forward, loss,
  * backward, and the update: gradient descent with lr, or the optimizer's. */
 static int net_train_step(lua_State *L) {
+    state *st = STATE(L);
     int B, single, kind;
     bp_optim *opt;
     double lr;
-    lnet *n = step_args(L, &B, &single, &kind, &opt, &lr);
-    double loss = step(L, n, B, kind, opt, lr);
+    lnet *n = step_args(L, st, &B, &single, &kind, &opt, &lr);
+    double loss = step(L, st, n, B, kind, opt, lr);
     n->single = single;
     lua_pushnumber(L, loss);
     return 1;
@@ -608,17 +610,18 @@ static int net_train_step(lua_State *L) {
  * count steps on the same x and y, run in C (the lecture's loop without a
  * Lua call per step); each step is train_step's, logging included. */
 static int net_train_steps(lua_State *L) {
+    state *st = STATE(L);
     int B, single, kind;
     bp_optim *opt;
     double lr;
-    lnet *n = step_args(L, &B, &single, &kind, &opt, &lr);
+    lnet *n = step_args(L, st, &B, &single, &kind, &opt, &lr);
     lua_Integer count = luaL_checkinteger(L, 6);
     luaL_argcheck(L, count >= 1, 6, "count must be >= 1");
-    const volatile sig_atomic_t *stop = STATE(L)->stop;
+    const volatile sig_atomic_t *stop = st->stop;
     double loss = 0;
     for (lua_Integer k = 0; k < count; k++) {
         if (stop && *stop) return luaL_error(L, "interrupted");
-        loss = step(L, n, B, kind, opt, lr);
+        loss = step(L, st, n, B, kind, opt, lr);
     }
     n->single = single;
     lua_pushnumber(L, loss);
