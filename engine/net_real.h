@@ -126,31 +126,6 @@ static void SFX(forward_one)(bp_layer *L, const REAL *restrict in) {
 #undef DENSE
 }
 
-/* The loss of the top layer's o against y, and its gradient into d. The
- * squared errors are bp_loss_grad's sums for B = 1 (the division by B = 1
- * is exact, so leaving it out changes no bit); bce and softmax_ce are
- * bp_loss_grad itself. */
-static double SFX(loss_one)(REAL *restrict d, const REAL *restrict o,
-                            const REAL *restrict y, int O, bp_loss loss) {
-    double l = 0.0, total = 0.0;
-    switch (loss) {
-    case BP_LOSS_HALF_SE:
-        for (int n = 0; n < O; n++) {
-            l += 0.5 * (y[n] - o[n]) * (y[n] - o[n]);
-            d[n] = -(y[n] - o[n]);
-        }
-        return total + l;
-    case BP_LOSS_MSE:
-        for (int n = 0; n < O; n++) {
-            l += (y[n] - o[n]) * (y[n] - o[n]);
-            d[n] = -2.0 * (y[n] - o[n]) / (double)O;
-        }
-        return total + l / O;
-    default:
-        return SFX(bp_loss_grad)(d, o, y, 1, O, loss);
-    }
-}
-
 /* Layer L backwards from its dout (filled by the layer above, or the
  * loss): dh, db and dW overwritten; din, the layer below's dout, overwritten
  * (NULL for the first layer); then, if lr >= 0, the layer's step. Neuron by
@@ -200,22 +175,99 @@ static void SFX(backward_one_fast)(bp_layer *L, const REAL *restrict in,
 #undef GRAD
 }
 
+/* The top layer under a squared error (half: half_se, else mse), its
+ * forward, the loss and its backward in one pass: each neuron's o goes from
+ * the register into its loss term and its dLoss/do (bp_loss_grad's sums for
+ * B = 1), and that into its dh, without the trips through memory of o to
+ * the loss and of dout back. Its update can follow at once: the neurons
+ * after it read their own weights only. TOP(I, F, G) is that loop, F the
+ * activation of v and G the dh of d = dLoss/do; ACTS(I) chooses them.
+ * Returns the loss. */
+static double SFX(top_one)(bp_layer *L, const REAL *restrict in,
+                           REAL *restrict din, const REAL *restrict y,
+                           int half, double lr) {
+    const int I = L->I, O = L->O;
+    REAL *restrict h = L->F(h), *restrict o = L->F(o), *restrict dout = L->F(dout);
+    REAL *restrict dh = L->F(dh), *restrict db = L->F(db),
+         *restrict dW = L->F(dW), *restrict W = L->F(W), *restrict b = L->F(b);
+    const REAL a = (REAL)L->alpha;
+    double l = 0.0, total = 0.0;
+#define TOP(I_, F, G)                                                    \
+    for (int n = 0; n < O; n++) {                                        \
+        REAL *wn = W + (size_t)n * (I_), *dwn = dW + (size_t)n * (I_);   \
+        REAL v = b[n];                                                   \
+        for (int i = 0; i < (I_); i++) v += wn[i] * in[i];               \
+        h[n] = v;                                                        \
+        const REAL on = (F);                                             \
+        o[n] = on;                                                       \
+        REAL d;                                                          \
+        if (half) {                                                      \
+            l += 0.5 * (y[n] - on) * (y[n] - on);                        \
+            d = -(y[n] - on);                                            \
+        } else {                                                         \
+            l += (y[n] - on) * (y[n] - on);                              \
+            d = -2.0 * (y[n] - on) / (double)O;                          \
+        }                                                                \
+        dout[n] = d;                                                     \
+        const REAL g = (G);                                              \
+        dh[n] = g;                                                       \
+        db[n] = g;                                                       \
+        if (din) {                                                       \
+            for (int i = 0; i < (I_); i++) {                             \
+                const REAL dw = g * in[i], w = wn[i];                    \
+                dwn[i] = dw;                                             \
+                din[i] = n ? din[i] + g * w : g * w;                     \
+                if (lr >= 0) wn[i] = (REAL)(w - lr * dw);                \
+            }                                                            \
+        } else {                                                         \
+            for (int i = 0; i < (I_); i++) {                             \
+                const REAL dw = g * in[i];                               \
+                dwn[i] = dw;                                             \
+                if (lr >= 0) wn[i] = (REAL)(wn[i] - lr * dw);            \
+            }                                                            \
+        }                                                                \
+        if (lr >= 0) b[n] = (REAL)(b[n] - lr * g);                       \
+    }
+#define ACTS(I_)                                                                   \
+    switch (L->act) {                                                              \
+    case BP_ACT_SIGMOID: TOP(I_, SFX(sigmoid_one)(v), d * on * (1 - on)); break;   \
+    case BP_ACT_TANH: TOP(I_, TANH(v), d * (1 - on * on)); break;                  \
+    case BP_ACT_RELU: TOP(I_, v > 0 ? v : 0, v > 0 ? d : 0); break;                \
+    case BP_ACT_LEAKY_RELU: TOP(I_, v > 0 ? v : a * v, v > 0 ? d : a * d); break;  \
+    default: TOP(I_, v, d); break;                                                 \
+    }
+    BY_WIDTH(I, ACTS)
+#undef ACTS
+#undef TOP
+    return half ? total + l : total + l / O;
+}
+
 #undef BY_WIDTH
 
 /* The step on the sample in the net's x and the targets y; returns the
- * loss. lr < 0: no update (bp_net_compute_grads). */
+ * loss. lr < 0: no update (bp_net_compute_grads). The squared errors fuse
+ * the top layer with the loss; bce and softmax_ce are bp_loss_grad between
+ * the top layer's forward and backward, as in the general path. */
 static double SFX(step_one)(bp_net *net, const REAL *y, bp_loss loss, double lr) {
     bp_layer *Ls = net->layers;
     const int top = net->n_layers - 1;
     const REAL *in = net->F(x);
-    for (int l = 0; l <= top; l++) {
+    REAL *din = top ? Ls[top - 1].F(dout) : NULL;
+    double v;
+    for (int l = 0; l < top; l++) {
         SFX(forward_one)(&Ls[l], in);
         in = Ls[l].F(o);
     }
-    double v = SFX(loss_one)(Ls[top].F(dout), Ls[top].F(o), y, Ls[top].O, loss);
-    for (int l = top; l > 0; l--)
+    if (loss == BP_LOSS_HALF_SE || loss == BP_LOSS_MSE) {
+        v = SFX(top_one)(&Ls[top], in, din, y, loss == BP_LOSS_HALF_SE, lr);
+    } else {
+        SFX(forward_one)(&Ls[top], in);
+        v = SFX(bp_loss_grad)(Ls[top].F(dout), Ls[top].F(o), y, 1, Ls[top].O, loss);
+        SFX(backward_one_fast)(&Ls[top], in, din, lr);
+    }
+    for (int l = top - 1; l > 0; l--)
         SFX(backward_one_fast)(&Ls[l], Ls[l - 1].F(o), Ls[l - 1].F(dout), lr);
-    SFX(backward_one_fast)(&Ls[0], net->F(x), NULL, lr);
+    if (top) SFX(backward_one_fast)(&Ls[0], net->F(x), NULL, lr);
     return v;
 }
 
