@@ -70,9 +70,11 @@ static void SFX(loss_grad)(bp_net *net, const REAL *y, bp_loss loss,
  * or three turns that the compiler vectorises at a loss, and values stored
  * by one pass to be loaded by the next (each such trip through memory
  * lengthens the chain of dependent operations a step is). Here each switch
- * is taken once per layer, a layer of 1 to 4 inputs runs loops of constant
- * length (which the compiler unrolls), each neuron is finished while its
- * values are in registers, and GCC does not vectorise. */
+ * is taken once per layer, each neuron is finished while its values are
+ * in registers, and GCC does not vectorise. (Loops of constant length for
+ * layers of 1 to 4 inputs, which the compiler unrolls, took 20% fewer
+ * instructions and no less time: the step is a chain of dependent
+ * operations, and latency, not throughput, sets its time.) */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC push_options
 #pragma GCC optimize("no-tree-vectorize")
@@ -85,53 +87,64 @@ static REAL SFX(sigmoid_one)(REAL h) {
     return e / (1 + e);
 }
 
-/* Runs BODY(I) with I a constant for 1 to 4 inputs, else with I itself. */
-#define BY_WIDTH(I, BODY)            \
-    switch (I) {                     \
-    case 1: BODY(1); break;          \
-    case 2: BODY(2); break;          \
-    case 3: BODY(3); break;          \
-    case 4: BODY(4); break;          \
-    default: BODY(I); break;         \
-    }
-
 /* Layer L's h and o from its input row: each neuron's sum from its bias in
  * input order, then its activation, straight from the register (a pass of
  * its own would store h and load it back, which puts a trip through memory
- * on the step's critical path). DENSE(I, F) is that loop, F an expression
- * of v, the sum; ACTS(I) chooses F. */
+ * on the step's critical path). DENSE(F) is that loop, F an expression of
+ * v, the sum. */
 static void SFX(forward_one)(bp_layer *L, const REAL *restrict in) {
     const int I = L->I, O = L->O;
     const REAL *restrict W = L->F(W), *restrict b = L->F(b);
     REAL *restrict h = L->F(h), *restrict o = L->F(o);
     const REAL a = (REAL)L->alpha;
-#define DENSE(I_, F)                                             \
-    for (int n = 0; n < O; n++) {                                \
-        const REAL *wn = W + (size_t)n * (I_);                   \
-        REAL v = b[n];                                           \
-        for (int i = 0; i < (I_); i++) v += wn[i] * in[i];       \
-        h[n] = v;                                                \
-        o[n] = (F);                                              \
+#define DENSE(F)                                                        \
+    for (int n = 0; n < O; n++) {                                       \
+        const REAL *wn = W + (size_t)n * I;                             \
+        REAL v = b[n];                                                  \
+        for (int i = 0; i < I; i++) v += wn[i] * in[i];                 \
+        h[n] = v;                                                       \
+        o[n] = (F);                                                     \
     }
-#define ACTS(I_)                                                 \
-    switch (L->act) {                                            \
-    case BP_ACT_SIGMOID: DENSE(I_, SFX(sigmoid_one)(v)); break;  \
-    case BP_ACT_TANH: DENSE(I_, TANH(v)); break;                 \
-    case BP_ACT_RELU: DENSE(I_, v > 0 ? v : 0); break;           \
-    case BP_ACT_LEAKY_RELU: DENSE(I_, v > 0 ? v : a * v); break; \
-    default: DENSE(I_, v); break;                                \
+    switch (L->act) {
+    case BP_ACT_SIGMOID: DENSE(SFX(sigmoid_one)(v)); break;
+    case BP_ACT_TANH: DENSE(TANH(v)); break;
+    case BP_ACT_RELU: DENSE(v > 0 ? v : 0); break;
+    case BP_ACT_LEAKY_RELU: DENSE(v > 0 ? v : a * v); break;
+    default: DENSE(v); break;
     }
-    BY_WIDTH(I, ACTS)
-#undef ACTS
 #undef DENSE
+}
+
+/* The rest of neuron n's backward once its dh, g, is known: its row of dW,
+ * its share of din (the layer below's dout: stored by the first neuron,
+ * added to by the others, with the weight before the step; NULL: none), and
+ * its step when lr >= 0. backward_one's inner loop, for this one neuron. */
+static inline void SFX(row_back)(REAL g, int n, int I, const REAL *restrict in,
+                                 REAL *restrict din, REAL *restrict wn,
+                                 REAL *restrict dwn, REAL *restrict bn,
+                                 double lr) {
+    if (din) {
+        for (int i = 0; i < I; i++) {
+            const REAL d = g * in[i], w = wn[i];
+            dwn[i] = d;
+            din[i] = n ? din[i] + g * w : g * w;
+            if (lr >= 0) wn[i] = (REAL)(w - lr * d);
+        }
+    } else {
+        for (int i = 0; i < I; i++) {
+            const REAL d = g * in[i];
+            dwn[i] = d;
+            if (lr >= 0) wn[i] = (REAL)(wn[i] - lr * d);
+        }
+    }
+    if (lr >= 0) *bn = (REAL)(*bn - lr * g);
 }
 
 /* Layer L backwards from its dout (filled by the layer above, or the
  * loss): dh, db and dW overwritten; din, the layer below's dout, overwritten
  * (NULL for the first layer); then, if lr >= 0, the layer's step. Neuron by
- * neuron, its dh used from the register: din sums over the neurons in
- * order, with the weights before the step. GRAD(I, G) is that loop, G an
- * expression of n, the neuron's dh; ACTS(I) chooses G. */
+ * neuron, each finished from its dh in the register. GRAD(G) is that loop,
+ * G an expression of n, the neuron's dh. */
 static void SFX(backward_one_fast)(bp_layer *L, const REAL *restrict in,
                                    REAL *restrict din, double lr) {
     const int I = L->I, O = L->O;
@@ -140,38 +153,21 @@ static void SFX(backward_one_fast)(bp_layer *L, const REAL *restrict in,
     REAL *restrict dh = L->F(dh), *restrict db = L->F(db),
          *restrict dW = L->F(dW), *restrict W = L->F(W), *restrict b = L->F(b);
     const REAL a = (REAL)L->alpha;
-#define GRAD(I_, G)                                                      \
-    for (int n = 0; n < O; n++) {                                        \
-        const REAL g = (G);                                              \
-        REAL *wn = W + (size_t)n * (I_), *dwn = dW + (size_t)n * (I_);   \
-        dh[n] = g;                                                       \
-        db[n] = g;                                                       \
-        if (din) {                                                       \
-            for (int i = 0; i < (I_); i++) {                             \
-                const REAL d = g * in[i], w = wn[i];                     \
-                dwn[i] = d;                                              \
-                din[i] = n ? din[i] + g * w : g * w;                     \
-                if (lr >= 0) wn[i] = (REAL)(w - lr * d);                 \
-            }                                                            \
-        } else {                                                         \
-            for (int i = 0; i < (I_); i++) {                             \
-                const REAL d = g * in[i];                                \
-                dwn[i] = d;                                              \
-                if (lr >= 0) wn[i] = (REAL)(wn[i] - lr * d);             \
-            }                                                            \
-        }                                                                \
-        if (lr >= 0) b[n] = (REAL)(b[n] - lr * g);                       \
+#define GRAD(G)                                                         \
+    for (int n = 0; n < O; n++) {                                       \
+        const REAL g = (G);                                             \
+        dh[n] = g;                                                      \
+        db[n] = g;                                                      \
+        SFX(row_back)(g, n, I, in, din, W + (size_t)n * I,              \
+                      dW + (size_t)n * I, b + n, lr);                   \
     }
-#define ACTS(I_)                                                               \
-    switch (L->act) {                                                          \
-    case BP_ACT_SIGMOID: GRAD(I_, dout[n] * o[n] * (1 - o[n])); break;         \
-    case BP_ACT_TANH: GRAD(I_, dout[n] * (1 - o[n] * o[n])); break;            \
-    case BP_ACT_RELU: GRAD(I_, h[n] > 0 ? dout[n] : 0); break;                 \
-    case BP_ACT_LEAKY_RELU: GRAD(I_, h[n] > 0 ? dout[n] : a * dout[n]); break; \
-    default: GRAD(I_, dout[n]); break;                                         \
+    switch (L->act) {
+    case BP_ACT_SIGMOID: GRAD(dout[n] * o[n] * (1 - o[n])); break;
+    case BP_ACT_TANH: GRAD(dout[n] * (1 - o[n] * o[n])); break;
+    case BP_ACT_RELU: GRAD(h[n] > 0 ? dout[n] : 0); break;
+    case BP_ACT_LEAKY_RELU: GRAD(h[n] > 0 ? dout[n] : a * dout[n]); break;
+    default: GRAD(dout[n]); break;
     }
-    BY_WIDTH(I, ACTS)
-#undef ACTS
 #undef GRAD
 }
 
@@ -180,69 +176,50 @@ static void SFX(backward_one_fast)(bp_layer *L, const REAL *restrict in,
  * the register into its loss term and its dLoss/do (bp_loss_grad's sums for
  * B = 1), and that into its dh, without the trips through memory of o to
  * the loss and of dout back. Its update can follow at once: the neurons
- * after it read their own weights only. TOP(I, F, G) is that loop, F the
- * activation of v and G the dh of d = dLoss/do; ACTS(I) chooses them.
- * Returns the loss. */
+ * after it read their own weights only. TOP(F, G) is that loop, F the
+ * activation of v and G the dh of d = dLoss/do. Returns the loss. */
 static double SFX(top_one)(bp_layer *L, const REAL *restrict in,
                            REAL *restrict din, const REAL *restrict y,
                            int half, double lr) {
     const int I = L->I, O = L->O;
     REAL *restrict h = L->F(h), *restrict o = L->F(o), *restrict dout = L->F(dout);
-    REAL *restrict dh = L->F(dh), *restrict db = L->F(db),
-         *restrict dW = L->F(dW), *restrict W = L->F(W), *restrict b = L->F(b);
+    REAL *restrict dh = L->F(dh), *restrict db = L->F(db), *restrict dW = L->F(dW),
+         *restrict W = L->F(W), *restrict b = L->F(b);
     const REAL a = (REAL)L->alpha;
     double l = 0.0, total = 0.0;
-#define TOP(I_, F, G)                                                    \
-    for (int n = 0; n < O; n++) {                                        \
-        REAL *wn = W + (size_t)n * (I_), *dwn = dW + (size_t)n * (I_);   \
-        REAL v = b[n];                                                   \
-        for (int i = 0; i < (I_); i++) v += wn[i] * in[i];               \
-        h[n] = v;                                                        \
-        const REAL on = (F);                                             \
-        o[n] = on;                                                       \
-        REAL d;                                                          \
-        if (half) {                                                      \
-            l += 0.5 * (y[n] - on) * (y[n] - on);                        \
-            d = -(y[n] - on);                                            \
-        } else {                                                         \
-            l += (y[n] - on) * (y[n] - on);                              \
-            d = -2.0 * (y[n] - on) / (double)O;                          \
-        }                                                                \
-        dout[n] = d;                                                     \
-        const REAL g = (G);                                              \
-        dh[n] = g;                                                       \
-        db[n] = g;                                                       \
-        if (din) {                                                       \
-            for (int i = 0; i < (I_); i++) {                             \
-                const REAL dw = g * in[i], w = wn[i];                    \
-                dwn[i] = dw;                                             \
-                din[i] = n ? din[i] + g * w : g * w;                     \
-                if (lr >= 0) wn[i] = (REAL)(w - lr * dw);                \
-            }                                                            \
-        } else {                                                         \
-            for (int i = 0; i < (I_); i++) {                             \
-                const REAL dw = g * in[i];                               \
-                dwn[i] = dw;                                             \
-                if (lr >= 0) wn[i] = (REAL)(wn[i] - lr * dw);            \
-            }                                                            \
-        }                                                                \
-        if (lr >= 0) b[n] = (REAL)(b[n] - lr * g);                       \
+#define TOP(F, G)                                                       \
+    for (int n = 0; n < O; n++) {                                       \
+        REAL *wn = W + (size_t)n * I;                                   \
+        REAL v = b[n];                                                  \
+        for (int i = 0; i < I; i++) v += wn[i] * in[i];                 \
+        h[n] = v;                                                       \
+        const REAL on = (F);                                            \
+        o[n] = on;                                                      \
+        REAL d;                                                         \
+        if (half) {                                                     \
+            l += 0.5 * (y[n] - on) * (y[n] - on);                       \
+            d = -(y[n] - on);                                           \
+        } else {                                                        \
+            l += (y[n] - on) * (y[n] - on);                             \
+            d = -2.0 * (y[n] - on) / (double)O;                         \
+        }                                                               \
+        dout[n] = d;                                                    \
+        const REAL g = (G);                                             \
+        dh[n] = g;                                                      \
+        db[n] = g;                                                      \
+        SFX(row_back)(g, n, I, in, din, wn, dW + (size_t)n * I, b + n,  \
+                      lr);                                              \
     }
-#define ACTS(I_)                                                                   \
-    switch (L->act) {                                                              \
-    case BP_ACT_SIGMOID: TOP(I_, SFX(sigmoid_one)(v), d * on * (1 - on)); break;   \
-    case BP_ACT_TANH: TOP(I_, TANH(v), d * (1 - on * on)); break;                  \
-    case BP_ACT_RELU: TOP(I_, v > 0 ? v : 0, v > 0 ? d : 0); break;                \
-    case BP_ACT_LEAKY_RELU: TOP(I_, v > 0 ? v : a * v, v > 0 ? d : a * d); break;  \
-    default: TOP(I_, v, d); break;                                                 \
+    switch (L->act) {
+    case BP_ACT_SIGMOID: TOP(SFX(sigmoid_one)(v), d * on * (1 - on)); break;
+    case BP_ACT_TANH: TOP(TANH(v), d * (1 - on * on)); break;
+    case BP_ACT_RELU: TOP(v > 0 ? v : 0, v > 0 ? d : 0); break;
+    case BP_ACT_LEAKY_RELU: TOP(v > 0 ? v : a * v, v > 0 ? d : a * d); break;
+    default: TOP(v, d); break;
     }
-    BY_WIDTH(I, ACTS)
-#undef ACTS
 #undef TOP
     return half ? total + l : total + l / O;
 }
-
-#undef BY_WIDTH
 
 /* The step on the sample in the net's x and the targets y; returns the
  * loss. lr < 0: no update (bp_net_compute_grads). The squared errors fuse
