@@ -789,15 +789,15 @@ static int net_steps(lua_State *L) { lua_pushinteger(L, bp_lua_check_lnet(L, 1)-
 static int net_params(lua_State *L) {
     bp_net *net = bp_lua_check_net(L, 1);
     size_t N = bp_net_param_count(net);
-    double *v = malloc(sizeof(double) * (N ? N : 1));
-    if (!v) return luaL_error(L, "out of memory");
+    /* A userdata, not malloc: making the table can raise (out of memory),
+     * and the collector frees what an error leaves behind. */
+    double *v = lua_newuserdatauv(L, sizeof(double) * (N ? N : 1), 0);
     bp_net_params_get(net, v);
     lua_createtable(L, (int)N, 0);
     for (size_t k = 0; k < N; k++) {
         lua_pushnumber(L, v[k]);
         lua_rawseti(L, -2, (lua_Integer)k + 1);
     }
-    free(v);
     return 1;
 }
 
@@ -1075,11 +1075,9 @@ static int optim_state(lua_State *L) {
 static int optim_save(lua_State *L) {
     bp_optim *o = check_optim(L, 1);
     size_t n = bp_optim_state_size(o);
-    double *v = malloc(sizeof(double) * n);
-    if (!v) return luaL_error(L, "out of memory");
+    double *v = lua_newuserdatauv(L, sizeof(double) * (n ? n : 1), 0); /* as net:params */
     bp_optim_state_save(o, v);
     bp_lua_push_matrix(L, v, 1, (int)n, 1);
-    free(v);
     return 1;
 }
 

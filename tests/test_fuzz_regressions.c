@@ -77,6 +77,52 @@ static void test_batches_iterator_overflow(void) {
               "ok");
 }
 
+/* A Lua allocator with a budget, to make the module's own calls run out. */
+static size_t lua_budget;
+
+static void *budget_alloc(void *ud, void *p, size_t osize, size_t nsize) {
+    (void)ud;
+    if (!p) osize = 0;
+    if (nsize == 0) {
+        free(p);
+        lua_budget += osize;
+        return NULL;
+    }
+    if (nsize > osize && nsize - osize > lua_budget) return NULL;
+    void *q = realloc(p, nsize);
+    if (q) lua_budget -= nsize - osize; /* wraps back on a shrink: fine */
+    return q;
+}
+
+/* fuzz/regressions/lua/params_leak_on_lua_oom: net:params() and
+ * opt:save() copied the numbers into a malloc'd buffer, then built the Lua
+ * table; when Lua ran out of memory there, the error skipped the free. The
+ * buffers are now userdata. The leak itself is what LeakSanitizer reports
+ * at exit (-DBP_SANITIZE=ON); without it this checks the error. */
+static void test_params_out_of_lua_memory(void) {
+    lua_budget = (size_t)64 << 20;
+    lua_State *L = lua_newstate(budget_alloc, NULL);
+    luaL_openlibs(L);
+    luaL_requiref(L, "bp", luaopen_backprop, 1);
+    lua_pop(L, 1);
+    CHECK(luaL_dostring(L, "net = bp.net(100):add(100) opt = bp.optimizer(net, 'adam') "
+                           "net:forward({}) ") != LUA_OK); /* a wrong call, to warm up */
+    lua_settop(L, 0);
+    lua_gc(L, LUA_GCCOLLECT);
+    lua_gc(L, LUA_GCSTOP);
+    for (int j = 0; j < 2; j++) {
+        lua_getglobal(L, j ? "opt" : "net");
+        lua_getfield(L, -1, j ? "save" : "params");
+        lua_insert(L, -2);
+        lua_budget = 16 << 10; /* far less than a table of 10,100 numbers */
+        CHECK(lua_pcall(L, 1, 1, 0) == LUA_ERRMEM);
+        lua_budget = (size_t)64 << 20;
+        lua_settop(L, 0);
+    }
+    lua_gc(L, LUA_GCRESTART);
+    lua_close(L);
+}
+
 /* fuzz/regressions/sweep/random_trial_long_list_value: a random search
  * drew list and choice values through a 64-byte buffer, so a value of 64
  * characters or more reached the trial cut to 63 (a grid gave it whole). */
@@ -107,6 +153,7 @@ static void test_sweep_random_long_value(void) {
 int main(void) {
     test_add_after_forward();
     test_batches_iterator_overflow();
+    test_params_out_of_lua_memory();
     test_sweep_random_long_value();
     return check_report("fuzz_regressions");
 }
