@@ -8,7 +8,11 @@
 -- min and max of `reps` epochs after one to warm up), against:
 --   PyTorch: the same network, data and loop (a randperm, index, step);
 --   the floor: build/blas_floor w2, only the OpenBLAS calls of the steps;
---   logging: the same epochs with every mini-batch's loss in the run log.
+--   logging: the same epochs with every mini-batch's loss in the run log,
+--   committed (bp.flush) before the epoch's clock stops. Plain and logged
+--   epochs alternate, so that a change in the machine's load (another
+--   process taking the other core, or this one's sibling thread) falls on
+--   both alike instead of passing for the cost of logging.
 -- Also the peak resident set of both processes.
 --
 --   backprop run --db results/bench.db scripts/bench/w2.lua threads=1
@@ -27,10 +31,16 @@ local function epoch(log)
           shuffle = true, log = log, epoch_log = false}
 end
 epoch(false) -- warm-up: buffers, pages, OpenBLAS's threads
-local plain = C.repeat_timed(C.reps, function() epoch(false) end,
-                             function(t) return t end)
-local logged = C.repeat_timed(C.reps, function() epoch("batch_loss") end,
-                              function(t) return t end)
+local plain, logged = {}, {}
+for r = 1, C.reps do
+  local t0 = bp.clock()
+  epoch(false)
+  plain[r] = bp.clock() - t0
+  t0 = bp.clock()
+  epoch("batch_loss")
+  assert(bp.flush())
+  logged[r] = bp.clock() - t0
+end
 local rss = C.peak_rss_kb()
 local ours, with_log = C.stats(plain), C.stats(logged)
 local floor = C.stats(C.numbers(C.run(string.format("%s/blas_floor w2 %d %d",
