@@ -201,9 +201,14 @@ static void check_objects(lua_State *L, int arg) {
     while (lua_next(L, arg)) {
         if (lua_type(L, -2) != LUA_TSTRING)
             luaL_argerror(L, arg, "keys must be names (strings)");
-        if (!luaL_testudata(L, -1, NET_TYPE) && !luaL_testudata(L, -1, OPTIM_TYPE))
+        lnet *n = luaL_testudata(L, -1, NET_TYPE);
+        if (!n && !luaL_testudata(L, -1, OPTIM_TYPE))
             luaL_argerror(L, arg, lua_pushfstring(L, "'%s' is a %s, not a net or an optimizer",
                                                   lua_tostring(L, -2), luaL_typename(L, -1)));
+        /* Closed objects raise here, before bp.checkpoint allocates
+         * anything that an error would leak. */
+        if (n) bp_lua_check_lnet(L, -1);
+        else bp_lua_test_optim(L, -1);
         lua_pop(L, 1);
     }
 }
@@ -252,7 +257,6 @@ static int l_checkpoint(lua_State *L) {
         put(&w, name, nlen);
         lnet *n = luaL_testudata(L, -2, NET_TYPE);
         if (n) {
-            if (!n->net) return luaL_error(L, "attempt to use a closed net");
             unsigned char *buf;
             size_t len;
             if (bp_net_encode(n->net, &buf, &len, &e)) {

@@ -123,7 +123,7 @@ int bp_prune_parse(const char *text, bp_prune *p, bp_err *e) {
     memcpy(rule, text, n);
     rule[n] = '\0';
     const char *rest = text[strcspn(text, ":")] ? text + strcspn(text, ":") + 1 : NULL;
-    int64_t a, b;
+    int64_t a = 0, b = 0; /* set by the scans below; gcc -O3 cannot see it */
     if (!strcmp(rule, "median")) {
         p->rule = BP_PRUNE_MEDIAN;
         if (rest && parse_i64(rest, 1, 1000000, &a))
