@@ -521,7 +521,7 @@ int bp_lua_diverge(lua_State *L, const char *name, double v, int64_t step) {
  * and for each value one to push it and one to read it. Returns 0 for
  * anything else, having only read: the general reader then takes over and
  * raises its errors. top is the stack's top, put back on the way out. */
-static int read_sample(lua_State *L, int arg, int W, buf *b, int top) {
+static inline int read_sample(lua_State *L, int arg, int W, buf *b, int top) {
     if (W > 8 || b->cap < (size_t)W || lua_type(L, arg) != LUA_TTABLE)
         return 0;
     int ok = !lua_getmetatable(L, arg) && lua_rawlen(L, arg) == (size_t)W;
