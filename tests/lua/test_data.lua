@@ -11,17 +11,9 @@
 local lu = require "luaunit"
 local bp = require "backprop"
 
-local TMP = os.tmpname()
-os.remove(TMP)
-assert(os.execute("mkdir -p " .. TMP))
-
-local function write(name, text)
-  local path = TMP .. "/" .. name
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-  return path
-end
+package.path = (os.getenv("BP_SOURCE_DIR") or ".") .. "/tests/lua/?.lua;" .. package.path
+local S = require "support"
+local TMP, write = S.TMP, S.write
 
 local function assert_error_text(text, f, ...)
   local ok, err = pcall(f, ...)
@@ -511,6 +503,4 @@ function TestTrain:test_fit_logs_to_the_run_log()
     "val_loss|3|1|3", ""}, "\n"))
 end
 
-local rc = lu.LuaUnit.run()
-os.execute("rm -rf " .. TMP)
-os.exit(rc)
+S.finish()

@@ -1,6 +1,8 @@
 -- test_float32.lua: float32 networks, bp.threads, train_steps and the lean
 -- train_step path, through the Lua API (LuaUnit).
 local lu = require "luaunit"
+package.path = (os.getenv("BP_SOURCE_DIR") or ".") .. "/tests/lua/?.lua;" .. package.path
+local S = require "support"
 local bp = require "backprop"
 
 local function lecture_net(dtype)
@@ -10,11 +12,7 @@ local function lecture_net(dtype)
   return net
 end
 
-local function assert_error_text(text, f)
-  local ok, err = pcall(f)
-  lu.assertFalse(ok, "expected an error: " .. text)
-  lu.assertStrContains(tostring(err), text, false)
-end
+local assert_error_text = S.assert_error_text
 
 TestFloat32 = {}
 
@@ -165,4 +163,4 @@ function TestSpeedPaths:test_threads()
   lu.assertTrue(bp.clock() > 0)
 end
 
-os.exit(lu.LuaUnit.run())
+S.finish()

@@ -3,28 +3,12 @@
 -- error text and its exit status.
 local lu = require "luaunit"
 
-local EXE = assert(os.getenv("BP_EXE"), "BP_EXE is not set (run through ctest)")
-local SRC = assert(os.getenv("BP_SOURCE_DIR"), "BP_SOURCE_DIR is not set")
-local TMP = os.tmpname()
-os.remove(TMP)
-os.execute("mkdir -p " .. TMP)
+package.path = (os.getenv("BP_SOURCE_DIR") or ".") .. "/tests/lua/?.lua;" .. package.path
+local S = require "support"
+local EXE, TMP, write = S.EXE, S.TMP, S.write
 
--- Runs `backprop ARGS`, returns stdout, stderr and the exit status.
-local function run(args)
-  local out, err = TMP .. "/out", TMP .. "/err"
-  local ok, _, code = os.execute(string.format("cd %s && BACKPROP_DB=%s/runs.db %s %s >%s 2>%s",
-    SRC, TMP, EXE, args, out, err))
-  local function slurp(p) local f = assert(io.open(p)); local s = f:read("a"); f:close(); return s end
-  return slurp(out), slurp(err), ok and 0 or code
-end
-
-local function write(name, text)
-  local path = TMP .. "/" .. name
-  local f = assert(io.open(path, "w"))
-  f:write(text)
-  f:close()
-  return path
-end
+-- Runs `backprop ARGS` with a database of the scratch directory.
+local function run(args) return S.backprop(args, "BACKPROP_DB=" .. TMP .. "/runs.db") end
 
 TestHost = {}
 
@@ -164,6 +148,4 @@ function TestHost:test_seed_option_is_deterministic()
   lu.assertNotEquals(a, c)
 end
 
-local rc = lu.LuaUnit.run()
-os.execute("rm -rf " .. TMP)
-os.exit(rc)
+S.finish()

@@ -5,9 +5,9 @@
 local lu = require "luaunit"
 local bp = require "backprop"
 
-local TMP = os.tmpname()
-os.remove(TMP)
-assert(os.execute("mkdir -p " .. TMP))
+package.path = (os.getenv("BP_SOURCE_DIR") or ".") .. "/tests/lua/?.lua;" .. package.path
+local S = require "support"
+local TMP = S.TMP
 
 local function trained(dtype)
   bp.seed(5)
@@ -74,6 +74,4 @@ function TestModel:test_wrong_arguments_raise()
   lu.assertStrContains(err, "bad argument #1 to 'load' (string expected, got no value)")
 end
 
-local rc = lu.LuaUnit.run()
-os.execute("rm -rf " .. TMP)
-os.exit(rc)
+S.finish()

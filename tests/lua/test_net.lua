@@ -2,6 +2,8 @@
 -- The lecture's figures through the API, finite-difference gradients,
 -- determinism, and the exact text of every bad-input error.
 local lu = require "luaunit"
+package.path = (os.getenv("BP_SOURCE_DIR") or ".") .. "/tests/lua/?.lua;" .. package.path
+local S = require "support"
 local bp = require "backprop"
 
 local function lecture_net()
@@ -13,14 +15,7 @@ end
 
 local function sig(h) return 1 / (1 + math.exp(-h)) end
 
--- Asserts that f raises an error whose message contains `text` exactly.
--- f is a closure, so that the call is made as a script makes it (a method
--- call names its method; a bare pcall(net.forward, ...) would not).
-local function assert_error_text(text, f)
-  local ok, err = pcall(f)
-  lu.assertFalse(ok, "expected an error: " .. text)
-  lu.assertStrContains(tostring(err), text, false)
-end
+local assert_error_text = S.assert_error_text
 
 TestLecture = {}
 
@@ -264,4 +259,4 @@ function TestErrors:test_no_layers()
   assert_error_text("backward needs a forward first", function() return lecture_net():backward({1}) end)
 end
 
-os.exit(lu.LuaUnit.run())
+S.finish()

@@ -3,13 +3,11 @@
 -- reaches them, that plain SGD is the lecture's update bit for bit, and
 -- the exact text of every bad option.
 local lu = require "luaunit"
+package.path = (os.getenv("BP_SOURCE_DIR") or ".") .. "/tests/lua/?.lua;" .. package.path
+local S = require "support"
 local bp = require "backprop"
 
-local function assert_error_text(text, f)
-  local ok, err = pcall(f)
-  lu.assertFalse(ok, "expected an error: " .. text)
-  lu.assertStrContains(tostring(err), text, false)
-end
+local assert_error_text = S.assert_error_text
 
 -- one weight, one bias, identity: out = w x + b, loss (y - out)^2 / 2
 local function tiny()
@@ -107,4 +105,4 @@ function TestOptim:test_errors()
   assert_error_text("attempt to use a closed optimizer", function() return opt:lr() end)
 end
 
-os.exit(lu.LuaUnit.run())
+S.finish()

@@ -6,20 +6,16 @@
 -- added to the README without a check here fails the suite.
 local lu = require "luaunit"
 
-local EXE = assert(os.getenv("BP_EXE"), "BP_EXE is not set (run through ctest)")
-local SRC = assert(os.getenv("BP_SOURCE_DIR"), "BP_SOURCE_DIR is not set")
-local TMP = os.tmpname()
-os.remove(TMP)
-os.execute("mkdir -p " .. TMP)
+package.path = (os.getenv("BP_SOURCE_DIR") or ".") .. "/tests/lua/?.lua;" .. package.path
+local S = require "support"
+local SRC, TMP, slurp = S.SRC, S.TMP, S.slurp
 local DB = TMP .. "/doc.db"
 
-local function slurp(p) local f = assert(io.open(p)); local s = f:read("a"); f:close(); return s end
-
--- Runs backprop in the source directory; returns stdout, and the status.
+-- Runs backprop in the source directory; returns stdout, and whether it
+-- succeeded.
 local function backprop(args)
-  local out = TMP .. "/out"
-  local ok = os.execute(string.format("cd %s && %s %s >%s 2>%s/err", SRC, EXE, args, out, TMP))
-  return slurp(out), ok
+  local out, _, code = S.backprop(args)
+  return out, code == 0
 end
 
 -- Minimal CSV: quoted cells may hold commas and doubled quotes.
@@ -190,6 +186,4 @@ function TestReadme:test_zz_every_query_is_checked()
   end
 end
 
-local rc = lu.LuaUnit.run()
-os.execute("rm -rf " .. TMP)
-os.exit(rc)
+S.finish()

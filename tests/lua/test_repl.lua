@@ -3,16 +3,13 @@
 -- going on. (On a terminal the same loop adds prompts and line editing.)
 local lu = require "luaunit"
 
-local EXE = assert(os.getenv("BP_EXE"), "BP_EXE is not set (run through ctest)")
-local TMP = os.tmpname()
+package.path = (os.getenv("BP_SOURCE_DIR") or ".") .. "/tests/lua/?.lua;" .. package.path
+local S = require "support"
 
+-- Feeds input to `backprop repl`; returns stdout, stderr, exit status.
 local function repl(input)
-  local f = assert(io.open(TMP .. ".in", "w"))
-  f:write(input)
-  f:close()
-  local ok, _, code = os.execute(string.format("%s repl <%s.in >%s.out 2>%s.err", EXE, TMP, TMP, TMP))
-  local function slurp(p) local h = assert(io.open(p)); local s = h:read("a"); h:close(); return s end
-  return slurp(TMP .. ".out"), slurp(TMP .. ".err"), ok and 0 or code
+  S.write("repl.in", input)
+  return S.backprop("repl <" .. S.TMP .. "/repl.in")
 end
 
 TestRepl = {}
@@ -59,9 +56,4 @@ function f(
   lu.assertStrContains(err, "stdin: input ended inside an unfinished chunk\n")
 end
 
-local rc = lu.LuaUnit.run()
-os.remove(TMP)
-os.remove(TMP .. ".in")
-os.remove(TMP .. ".out")
-os.remove(TMP .. ".err")
-os.exit(rc)
+S.finish()

@@ -3,35 +3,9 @@
 -- the losses and weights of a run that was never stopped, to the bit.
 local lu = require "luaunit"
 
-local EXE = assert(os.getenv("BP_EXE"), "BP_EXE is not set (run through ctest)")
-local SRC = assert(os.getenv("BP_SOURCE_DIR"), "BP_SOURCE_DIR is not set")
-local TMP = os.tmpname()
-os.remove(TMP)
-os.execute("mkdir -p " .. TMP)
-
-local function slurp(p) local f = assert(io.open(p, "rb")); local s = f:read("a"); f:close(); return s end
-local function write(name, text)
-  local path = TMP .. "/" .. name
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-  return path
-end
-
--- Runs backprop in the source directory; returns stdout, stderr, status.
-local function backprop(args)
-  local ok, _, code = os.execute(string.format("cd %s && %s %s >%s/out 2>%s/err", SRC, EXE, args, TMP, TMP))
-  return slurp(TMP .. "/out"), slurp(TMP .. "/err"), ok and 0 or code
-end
-
-local function query(db, sql)
-  local out, err, code = backprop(string.format("query --db %s --csv %q", db, sql))
-  lu.assertEquals(code, 0, err)
-  local rows = {}
-  for line in out:gmatch("[^\n]+") do rows[#rows + 1] = line end
-  table.remove(rows, 1)
-  return rows
-end
+package.path = (os.getenv("BP_SOURCE_DIR") or ".") .. "/tests/lua/?.lua;" .. package.path
+local S = require "support"
+local EXE, SRC, TMP, slurp, write, backprop, query = S.EXE, S.SRC, S.TMP, S.slurp, S.write, S.backprop, S.query
 
 TestResume = {}
 
@@ -123,6 +97,4 @@ print(bp.load_net(1, nil, "other"))
   lu.assertEquals(lines[5], "nil\t" .. db .. ": run 1 saved no network 'other'\n")
 end
 
-local rc = lu.LuaUnit.run()
-os.execute("rm -rf " .. TMP)
-os.exit(rc)
+S.finish()

@@ -1,0 +1,66 @@
+-- support.lua: what the LuaUnit suites share. A scratch directory removed at
+-- the end, files written into it, the backprop command run as a user runs
+-- it (from the source directory, as ctest's BP_EXE), queries through
+-- `backprop query --csv`, and the one way the suites assert an error's text.
+local lu = require "luaunit"
+
+local M = {}
+
+M.EXE = os.getenv("BP_EXE")
+M.SRC = os.getenv("BP_SOURCE_DIR") or "."
+M.TMP = os.tmpname()
+os.remove(M.TMP)
+assert(os.execute("mkdir -p " .. M.TMP))
+
+function M.slurp(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+-- Writes text to a file of the scratch directory; returns its path.
+function M.write(name, text)
+  local path = M.TMP .. "/" .. name
+  local f = assert(io.open(path, "wb"))
+  f:write(text)
+  f:close()
+  return path
+end
+
+-- Runs `backprop ARGS` in the source directory, with `env` ("K=V ...")
+-- before it if given; returns stdout, stderr and the exit status.
+function M.backprop(args, env)
+  assert(M.EXE, "BP_EXE is not set (run through ctest)")
+  local ok, _, code = os.execute(string.format("cd %s && %s %s %s >%s/out 2>%s/err",
+    M.SRC, env or "", M.EXE, args, M.TMP, M.TMP))
+  return M.slurp(M.TMP .. "/out"), M.slurp(M.TMP .. "/err"), ok and 0 or code
+end
+
+-- The rows of `backprop query --csv` as lines, without the header.
+function M.query(db, sql)
+  local out, err, code = M.backprop(string.format("query --db %s --csv %q", db, sql))
+  lu.assertEquals(code, 0, err)
+  local rows = {}
+  for line in out:gmatch("[^\n]+") do rows[#rows + 1] = line end
+  table.remove(rows, 1)
+  return rows
+end
+
+-- Asserts that f raises an error containing `text`. f is a closure, so that
+-- the call is made as a script makes it (a method call names its method; a
+-- bare pcall(net.forward, ...) would not).
+function M.assert_error_text(text, f)
+  local ok, err = pcall(f)
+  lu.assertFalse(ok, "expected an error: " .. text)
+  lu.assertStrContains(tostring(err), text, false)
+end
+
+-- Runs the suite, removes the scratch directory, exits with LuaUnit's code.
+function M.finish()
+  local rc = lu.LuaUnit.run()
+  os.execute("rm -rf " .. M.TMP)
+  os.exit(rc)
+end
+
+return M
