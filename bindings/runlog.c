@@ -510,23 +510,40 @@ static int exec(bp_runlog *log, const char *sql, const char *what, bp_err *e) {
     return 0;
 }
 
+/* Whether a call that returned rc (at attempt t, the first at `start`)
+ * should be tried again. SQLite's busy handler waits inside most calls, but
+ * some return SQLITE_BUSY at once (a change of journal mode, a lock it must
+ * not wait for lest two connections deadlock), so a retry also naps here,
+ * 5 ms doubling to 0.64 s, until busy_seconds() have passed since the first
+ * attempt: a busy database costs time, and fails only after all of it. */
+static int retry_busy(int rc, int t, double start) {
+    if ((rc & 0xff) != SQLITE_BUSY) return 0;
+    double left = busy_seconds() - (mono_now() - start);
+    if (left <= 0) return 0;
+    double nap = 0.005 * (double)(1 << (t < 7 ? t : 7));
+    if (nap > left) nap = left;
+    struct timespec ts = {(time_t)nap, (long)((nap - (double)(time_t)nap) * 1e9)};
+    nanosleep(&ts, NULL);
+    return 1;
+}
+
 /* BEGIN IMMEDIATE takes the write lock at once (no deadlock between two
- * readers upgrading); busy_timeout waits for it, and we try again a few times
- * beyond that, so a busy database costs time, never a failure. */
+ * readers upgrading); busy_timeout waits for it, and retry_busy beyond. */
 static int begin_write(bp_runlog *log, bp_err *e) {
+    double start = mono_now();
     for (int t = 0;; t++) {
         int rc = sqlite3_exec(log->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
         if (rc == SQLITE_OK) return 0;
-        if ((rc & 0xff) != SQLITE_BUSY || t + 1 == BUSY_TRIES)
-            return db_fail(log, e, "cannot start a write");
+        if (!retry_busy(rc, t, start)) return db_fail(log, e, "cannot start a write");
     }
 }
 
 static int commit(bp_runlog *log, bp_err *e) {
+    double start = mono_now();
     for (int t = 0;; t++) {
         int rc = sqlite3_exec(log->db, "COMMIT", NULL, NULL, NULL);
         if (rc == SQLITE_OK) return 0;
-        if ((rc & 0xff) != SQLITE_BUSY || t + 1 == BUSY_TRIES) {
+        if (!retry_busy(rc, t, start)) {
             db_fail(log, e, "cannot commit");
             sqlite3_exec(log->db, "ROLLBACK", NULL, NULL, NULL);
             return -1;
@@ -704,14 +721,14 @@ static int migrate(bp_runlog *log, bp_err *e) {
 /* Switching to WAL needs a moment alone with the file; another process
  * opening it at the same time makes that busy, so try again. */
 static int set_wal(bp_runlog *log, bp_err *e) {
+    double start = mono_now();
     for (int t = 0;; t++) {
         sqlite3_stmt *st = prepare(log, "PRAGMA journal_mode = WAL", e);
         if (!st) return -1;
         int rc = sqlite3_step(st);
         sqlite3_finalize(st);
         if (rc == SQLITE_ROW || rc == SQLITE_DONE) return 0;
-        if ((rc & 0xff) != SQLITE_BUSY || t + 1 == BUSY_TRIES)
-            return db_fail(log, e, "cannot switch to WAL mode");
+        if (!retry_busy(rc, t, start)) return db_fail(log, e, "cannot switch to WAL mode");
     }
 }
 
