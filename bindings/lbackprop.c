@@ -520,15 +520,17 @@ int bp_lua_diverge(lua_State *L, const char *name, double v, int64_t step) {
  * room: a call to learn the type, one for the metatable, one for the length,
  * and for each value one to push it and one to read it. Returns 0 for
  * anything else, having only read: the general reader then takes over and
- * raises its errors. top is the stack's top, put back on the way out. */
-static inline int read_sample(lua_State *L, int arg, int W, buf *b, int top) {
+ * raises its errors. Leaves up to W + 1 values on the stack, for the caller
+ * to pop with those of the next call (a lua_settop costs as much as a read):
+ * with W <= 8, two calls stay within the LUA_MINSTACK slots a C function
+ * may use without lua_checkstack. */
+static inline int read_sample(lua_State *L, int arg, int W, buf *b) {
     if (W > 8 || b->cap < (size_t)W || lua_type(L, arg) != LUA_TTABLE)
         return 0;
     int ok = !lua_getmetatable(L, arg) && lua_rawlen(L, arg) == (size_t)W;
     for (int c = 1; ok && c <= W; c++)
         if ((ok = lua_rawgeti(L, arg, c) == LUA_TNUMBER))
             b->v[c - 1] = lua_tonumberx(L, -1, NULL);
-    lua_settop(L, top);
     return ok;
 }
 
@@ -547,7 +549,9 @@ static lnet *step_args(lua_State *L, state *st, int *B, int *single, int *kind,
     bp_net *net = n->net;
     if (net->n_layers == 0) luaL_error(L, "the network has no layers: call net:add first");
     int top = lua_gettop(L), O = net->layers[net->n_layers - 1].O;
-    if (read_sample(L, 2, net->inputs, &n->x, top) && read_sample(L, 3, O, &n->y, top)) {
+    int fast = read_sample(L, 2, net->inputs, &n->x) && read_sample(L, 3, O, &n->y);
+    lua_settop(L, top);
+    if (fast) {
         *B = *single = 1;
     } else {
         int sy;
