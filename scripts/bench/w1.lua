@@ -7,8 +7,11 @@
 --   (b) the loop in C, net:train_steps;
 --   the floor: build/w1_floor, a loop written by hand for exactly this net;
 --   PyTorch: the same network as an nn.Sequential, one eager step per turn.
--- Metric: nanoseconds per step (median, min and max of `reps`). All four
--- must end with the same w_{1,1,1}: the same arithmetic, step for step.
+-- Metric: nanoseconds per step (median, min and max of `reps`). (a), (b)
+-- and the floor run in rounds, one repetition of each per round after a
+-- round to warm up, so that a burst of load from another process falls on
+-- all three alike rather than on all of one. All four must end with the
+-- same w_{1,1,1}: the same arithmetic, step for step.
 --
 --   backprop run --db results/bench.db scripts/bench/w1.lua [steps=N reps=R]
 local bp = require "backprop"
@@ -22,21 +25,36 @@ local loss, x, y = bp.loss("half_se"), {1, 2}, {3}
 print("W1 seed: 2-3-1, float64, " .. steps .. " steps, " .. C.machine())
 
 local w111 = {}
-local a = C.stats(C.repeat_timed(C.reps, function()
+local function ns_per_step(f)
+  local t0 = bp.clock()
+  f()
+  return (bp.clock() - t0) / steps * 1e9
+end
+local function loop_a()
   local net = lecture_net()
   for _ = 1, steps do net:train_step(x, y, loss, 0.01) end
   w111.a = net:weight(1, 1, 1)
-end, function(t) return t / steps * 1e9 end))
-
-local b = C.stats(C.repeat_timed(C.reps, function()
+end
+local function loop_b()
   local net = lecture_net()
   net:train_steps(x, y, loss, 0.01, steps)
   w111.b = net:weight(1, 1, 1)
-end, function(t) return t / steps * 1e9 end))
-
-local lines = C.run(string.format("%s/w1_floor %d %d", C.build, steps, C.reps))
-local floor = C.stats(C.numbers(lines, "ns_per_step"))
-w111.floor = tonumber(lines[#lines]:match("w111 (%S+)"))
+end
+local function floor_once()
+  local lines = C.run(string.format("%s/w1_floor %d 1", C.build, steps))
+  w111.floor = tonumber(lines[#lines]:match("w111 (%S+)"))
+  return C.numbers(lines, "ns_per_step")[1]
+end
+ns_per_step(loop_a) -- a round to warm up
+ns_per_step(loop_b)
+floor_once()
+local as, bs, floors = {}, {}, {}
+for r = 1, C.reps do
+  as[r] = ns_per_step(loop_a)
+  bs[r] = ns_per_step(loop_b)
+  floors[r] = floor_once()
+end
+local a, b, floor = C.stats(as), C.stats(bs), C.stats(floors)
 
 local torch = C.torch("w1", "steps=" .. torch_steps)
 
