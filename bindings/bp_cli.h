@@ -36,6 +36,15 @@
 
 #include <stdio.h>
 
+/* Prints "backprop: " and the formatted message on a line of err; returns
+ * 1, the exit status of a failed command. Every command's errors go through
+ * it, so they all read alike. */
+int bp_cli_fail(FILE *err, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
 int bp_cli_runs(const char *db, int argc, char **argv, FILE *out, FILE *err);
 int bp_cli_show(const char *db, int argc, char **argv, FILE *out, FILE *err);
 int bp_cli_query(const char *db, int argc, char **argv, FILE *out, FILE *err);

@@ -19,13 +19,7 @@
 #include "bp_cli.h"
 #include "bp_runlog.h"
 
-static int fail(FILE *err, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-
-static int fail(FILE *err, const char *fmt, ...) {
+int bp_cli_fail(FILE *err, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     fputs("backprop: ", err);
@@ -139,7 +133,7 @@ static const char *take_db(const char *db, int *argc, char **argv, FILE *err, in
     for (int k = 0; k < *argc; k++) {
         if (strcmp(argv[k], "--db") == 0) {
             if (k + 1 == *argc) {
-                *bad = fail(err, "--db needs a path");
+                *bad = bp_cli_fail(err, "--db needs a path");
                 return NULL;
             }
             db = argv[++k];
@@ -165,7 +159,7 @@ static int parse_id(const char *s, int64_t *id) {
 static bp_runlog *open_log(const char *path, int flags, FILE *err) {
     bp_err e;
     bp_runlog *log = bp_runlog_open(path, flags, &e);
-    if (!log) fail(err, "%s", e.msg);
+    if (!log) bp_cli_fail(err, "%s", e.msg);
     return log;
 }
 
@@ -226,23 +220,23 @@ int bp_cli_runs(const char *db, int argc, char **argv, FILE *out, FILE *err) {
         if (strcmp(a, "--all") == 0) {
             limit = -1;
         } else if (strcmp(a, "--status") == 0 && has) {
-            if (n_status == 16) return fail(err, "runs: too many --status");
+            if (n_status == 16) return bp_cli_fail(err, "runs: too many --status");
             status[n_status++] = argv[++k];
         } else if (strcmp(a, "--name") == 0 && has) {
             name = argv[++k];
         } else if (strcmp(a, "--param") == 0 && has) {
-            if (n_params == 16) return fail(err, "runs: too many --param");
+            if (n_params == 16) return bp_cli_fail(err, "runs: too many --param");
             if (parse_param_filter(argv[++k], &params[n_params]))
-                return fail(err, "runs: --param wants KEY=VALUE (or != < <= > >=), not '%s'",
+                return bp_cli_fail(err, "runs: --param wants KEY=VALUE (or != < <= > >=), not '%s'",
                             argv[k]);
             n_params++;
         } else if (strcmp(a, "--limit") == 0 && has) {
             char *end;
             limit = strtoll(argv[++k], &end, 10);
             if (*end || limit < 1)
-                return fail(err, "runs: --limit wants a positive number, not '%s'", argv[k]);
+                return bp_cli_fail(err, "runs: --limit wants a positive number, not '%s'", argv[k]);
         } else {
-            return fail(err, "runs: unknown argument '%s' (--status S, --name GLOB,"
+            return bp_cli_fail(err, "runs: unknown argument '%s' (--status S, --name GLOB,"
                              " --param KEY=VALUE, --limit N, --all)", a);
         }
     }
@@ -271,7 +265,7 @@ int bp_cli_runs(const char *db, int argc, char **argv, FILE *out, FILE *err) {
     snprintf(sql + n, sizeof sql - n, " ORDER BY s.id DESC LIMIT %lld", limit);
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(s, sql, -1, &st, NULL) != SQLITE_OK) {
-        fail(err, "%s: %s", path, sqlite3_errmsg(s));
+        bp_cli_fail(err, "%s: %s", path, sqlite3_errmsg(s));
         bp_runlog_close(log);
         return 1;
     }
@@ -284,7 +278,7 @@ int bp_cli_runs(const char *db, int argc, char **argv, FILE *out, FILE *err) {
     }
     table t;
     int rc = 0, rows = 0, r;
-    if (table_init(&t, 8)) return fail(err, "out of memory");
+    if (table_init(&t, 8)) return bp_cli_fail(err, "out of memory");
     const char *head[] = {"id", "name", "status", "params", "final", "best", "steps", "duration"};
     for (int c = 0; c < 8; c++) table_put(&t, head[c]);
     t.right[0] = t.right[4] = t.right[5] = t.right[6] = t.right[7] = 1;
@@ -310,7 +304,7 @@ int bp_cli_runs(const char *db, int argc, char **argv, FILE *out, FILE *err) {
         else fmt_duration(buf, sizeof buf, sqlite3_column_double(st, 7));
         table_put(&t, buf);
     }
-    if (r != SQLITE_DONE) rc = fail(err, "%s: %s", path, sqlite3_errmsg(s));
+    if (r != SQLITE_DONE) rc = bp_cli_fail(err, "%s: %s", path, sqlite3_errmsg(s));
     else if (rows) table_print(&t, out, 0);
     else fprintf(out, "no runs\n");
     table_free(&t);
@@ -360,7 +354,7 @@ static int show_run(sqlite3 *s, const char *path, int64_t id, FILE *out, FILE *e
          " LEFT JOIN sweeps w ON w.id = r.sweep_id WHERE r.id = ?");
     int r = sqlite3_step(st);
     if (r == SQLITE_DONE) {
-        fail(err, "%s: no run %lld", path, (long long)id);
+        bp_cli_fail(err, "%s: no run %lld", path, (long long)id);
         goto out;
     }
     if (r != SQLITE_ROW) goto sqlerr;
@@ -486,7 +480,7 @@ static int show_run(sqlite3 *s, const char *path, int64_t id, FILE *out, FILE *e
     rc = 0;
     goto out;
 sqlerr:
-    fail(err, "%s: %s", path, sqlite3_errmsg(s));
+    bp_cli_fail(err, "%s: %s", path, sqlite3_errmsg(s));
 out:
     sqlite3_finalize(st);
     return rc;
@@ -499,8 +493,8 @@ int bp_cli_show(const char *db, int argc, char **argv, FILE *out, FILE *err) {
     const char *path = take_db(db, &argc, argv, err, &bad);
     if (bad) return 1;
     int64_t id;
-    if (argc != 1) return fail(err, "show wants one run id");
-    if (parse_id(argv[0], &id)) return fail(err, "show: '%s' is not a run id", argv[0]);
+    if (argc != 1) return bp_cli_fail(err, "show wants one run id");
+    if (parse_id(argv[0], &id)) return bp_cli_fail(err, "show: '%s' is not a run id", argv[0]);
     bp_runlog *log = open_log(path, BP_RUNLOG_MUSTEXIST, err);
     if (!log) return 1;
     int rc = show_run(bp_runlog_sqlite(log), path, id, out, err);
@@ -575,10 +569,10 @@ static int print_stmt(sqlite3 *s, sqlite3_stmt *st, int fmt, FILE *out, FILE *er
     if (ncol == 0) {
         while ((r = sqlite3_step(st)) == SQLITE_ROW) {
         }
-        return r == SQLITE_DONE ? 0 : fail(err, "%s", sqlite3_errmsg(s));
+        return r == SQLITE_DONE ? 0 : bp_cli_fail(err, "%s", sqlite3_errmsg(s));
     }
     if (fmt == FMT_TABLE) {
-        if (table_init(&t, ncol)) return fail(err, "out of memory");
+        if (table_init(&t, ncol)) return bp_cli_fail(err, "out of memory");
         for (int c = 0; c < ncol; c++) {
             table_put(&t, sqlite3_column_name(st, c));
             t.right[c] = 1;
@@ -620,7 +614,7 @@ static int print_stmt(sqlite3 *s, sqlite3_stmt *st, int fmt, FILE *out, FILE *er
         if (r == SQLITE_DONE) table_print(&t, out, 0);
         table_free(&t);
     }
-    return r == SQLITE_DONE ? 0 : fail(err, "%s", sqlite3_errmsg(s));
+    return r == SQLITE_DONE ? 0 : bp_cli_fail(err, "%s", sqlite3_errmsg(s));
 }
 
 int bp_cli_query(const char *db, int argc, char **argv, FILE *out, FILE *err) {
@@ -631,7 +625,7 @@ int bp_cli_query(const char *db, int argc, char **argv, FILE *out, FILE *err) {
     size_t len = 1;
     for (int k = 0; k < argc; k++) len += strlen(argv[k]) + 1;
     char *sql = malloc(len);
-    if (!sql) return fail(err, "out of memory");
+    if (!sql) return bp_cli_fail(err, "out of memory");
     sql[0] = '\0';
     for (int k = 0; k < argc; k++) {
         if (strcmp(argv[k], "--csv") == 0) fmt = FMT_CSV;
@@ -644,7 +638,7 @@ int bp_cli_query(const char *db, int argc, char **argv, FILE *out, FILE *err) {
     }
     if (!sql[strspn(sql, " \t\n;")]) {
         free(sql);
-        return fail(err, "query wants SQL, e.g. backprop query \"SELECT * FROM run_summary\"");
+        return bp_cli_fail(err, "query wants SQL, e.g. backprop query \"SELECT * FROM run_summary\"");
     }
     bp_runlog *log = open_log(path, BP_RUNLOG_READONLY, err);
     if (!log) {
@@ -658,7 +652,7 @@ int bp_cli_query(const char *db, int argc, char **argv, FILE *out, FILE *err) {
         sqlite3_stmt *st = NULL;
         const char *tail;
         if (sqlite3_prepare_v2(s, rest, -1, &st, &tail) != SQLITE_OK) {
-            rc = fail(err, "%s", sqlite3_errmsg(s));
+            rc = bp_cli_fail(err, "%s", sqlite3_errmsg(s));
             break;
         }
         if (st) rc = print_stmt(s, st, fmt, out, err);
@@ -679,17 +673,17 @@ int bp_cli_rm(const char *db, int argc, char **argv, FILE *out, FILE *err) {
     if (bad) return 1;
     int force = 0, n = 0;
     int64_t *ids = malloc((size_t)(argc > 0 ? argc : 1) * sizeof *ids);
-    if (!ids) return fail(err, "out of memory");
+    if (!ids) return bp_cli_fail(err, "out of memory");
     for (int k = 0; k < argc; k++) {
         if (strcmp(argv[k], "--force") == 0) force = 1;
         else if (parse_id(argv[k], &ids[n++])) {
             free(ids);
-            return fail(err, "rm: '%s' is not a run id", argv[k]);
+            return bp_cli_fail(err, "rm: '%s' is not a run id", argv[k]);
         }
     }
     if (n == 0) {
         free(ids);
-        return fail(err, "rm wants the ids of the runs to delete");
+        return bp_cli_fail(err, "rm wants the ids of the runs to delete");
     }
     bp_runlog *log = open_log(path, BP_RUNLOG_MUSTEXIST, err);
     if (!log) {
@@ -702,7 +696,7 @@ int bp_cli_rm(const char *db, int argc, char **argv, FILE *out, FILE *err) {
     if (sqlite3_exec(s, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s, "SELECT status FROM runs WHERE id = ?", -1, &find, NULL) ||
         sqlite3_prepare_v2(s, "DELETE FROM runs WHERE id = ?", -1, &del, NULL)) {
-        fail(err, "%s: %s", path, sqlite3_errmsg(s));
+        bp_cli_fail(err, "%s: %s", path, sqlite3_errmsg(s));
         goto out;
     }
     for (int k = 0; k < n; k++) {
@@ -712,21 +706,21 @@ int bp_cli_rm(const char *db, int argc, char **argv, FILE *out, FILE *err) {
                       strcmp((const char *)sqlite3_column_text(find, 0), "running") == 0;
         sqlite3_reset(find);
         if (r == SQLITE_DONE) {
-            fail(err, "%s: no run %lld; nothing deleted", path, (long long)ids[k]);
+            bp_cli_fail(err, "%s: no run %lld; nothing deleted", path, (long long)ids[k]);
             goto out;
         }
         if (r != SQLITE_ROW) {
-            fail(err, "%s: %s", path, sqlite3_errmsg(s));
+            bp_cli_fail(err, "%s: %s", path, sqlite3_errmsg(s));
             goto out;
         }
         if (running && !force) {
-            fail(err, "run %lld is still running (rm --force deletes it anyway); nothing deleted",
+            bp_cli_fail(err, "run %lld is still running (rm --force deletes it anyway); nothing deleted",
                  (long long)ids[k]);
             goto out;
         }
         sqlite3_bind_int64(del, 1, ids[k]);
         if (sqlite3_step(del) != SQLITE_DONE) {
-            fail(err, "%s: %s", path, sqlite3_errmsg(s));
+            bp_cli_fail(err, "%s: %s", path, sqlite3_errmsg(s));
             goto out;
         }
         sqlite3_reset(del);
@@ -737,7 +731,7 @@ int bp_cli_rm(const char *db, int argc, char **argv, FILE *out, FILE *err) {
                      " (SELECT script_id FROM runs WHERE script_id IS NOT NULL);"
                      "COMMIT",
                      NULL, NULL, NULL) != SQLITE_OK) {
-        fail(err, "%s: %s", path, sqlite3_errmsg(s));
+        bp_cli_fail(err, "%s: %s", path, sqlite3_errmsg(s));
         goto out;
     }
     for (int k = 0; k < n; k++) fprintf(out, "deleted run %lld\n", (long long)ids[k]);
@@ -763,7 +757,7 @@ static int export_csv(sqlite3 *s, const char *path, int64_t id, FILE *out, FILE 
     sqlite3_bind_int64(st, 1, id);
     r = sqlite3_step(st);
     if (r == SQLITE_DONE) {
-        fail(err, "%s: no run %lld", path, (long long)id);
+        bp_cli_fail(err, "%s: no run %lld", path, (long long)id);
         goto out;
     }
     if (r != SQLITE_ROW) goto sqlerr;
@@ -830,10 +824,10 @@ static int export_csv(sqlite3 *s, const char *path, int64_t id, FILE *out, FILE 
     rc = 0;
     goto out;
 oom:
-    fail(err, "out of memory");
+    bp_cli_fail(err, "out of memory");
     goto out;
 sqlerr:
-    fail(err, "%s: %s", path, sqlite3_errmsg(s));
+    bp_cli_fail(err, "%s: %s", path, sqlite3_errmsg(s));
 out:
     if (cells)
         for (int c = 0; c < ncol; c++) free(cells[c]);
@@ -852,24 +846,24 @@ int bp_cli_export(const char *db, int argc, char **argv, FILE *out, FILE *err) {
         if (strcmp(argv[k], "--csv") == 0) continue;
         if (strcmp(argv[k], "-o") == 0 && k + 1 < argc) file = argv[++k];
         else if (argv[k][0] == '-')
-            return fail(err, "export: unknown option '%s' (--csv, -o FILE)", argv[k]);
-        else if (id_text) return fail(err, "export wants one run id");
+            return bp_cli_fail(err, "export: unknown option '%s' (--csv, -o FILE)", argv[k]);
+        else if (id_text) return bp_cli_fail(err, "export wants one run id");
         else id_text = argv[k];
     }
     int64_t id;
-    if (!id_text) return fail(err, "export wants a run id");
-    if (parse_id(id_text, &id)) return fail(err, "export: '%s' is not a run id", id_text);
+    if (!id_text) return bp_cli_fail(err, "export wants a run id");
+    if (parse_id(id_text, &id)) return bp_cli_fail(err, "export: '%s' is not a run id", id_text);
     bp_runlog *log = open_log(path, BP_RUNLOG_MUSTEXIST, err);
     if (!log) return 1;
     FILE *f = out;
     if (file && !(f = fopen(file, "w"))) {
-        int rc = fail(err, "%s: cannot write (%s)", file, strerror(errno));
+        int rc = bp_cli_fail(err, "%s: cannot write (%s)", file, strerror(errno));
         bp_runlog_close(log);
         return rc;
     }
     int rc = export_csv(bp_runlog_sqlite(log), path, id, f, err);
     if (f != out && fclose(f) != 0 && rc == 0)
-        rc = fail(err, "%s: cannot write (%s)", file, strerror(errno));
+        rc = bp_cli_fail(err, "%s: cannot write (%s)", file, strerror(errno));
     bp_runlog_close(log);
     return rc;
 }
@@ -900,11 +894,11 @@ static int list_sweeps(sqlite3 *s, const char *path, FILE *out, FILE *err) {
                            " t.sweep_id = w.id AND t.status = 'completed') END,"
                            " datetime(w.started, 'unixepoch') FROM sweeps w ORDER BY w.id DESC",
                            -1, &st, NULL) != SQLITE_OK)
-        return fail(err, "%s: %s", path, sqlite3_errmsg(s));
+        return bp_cli_fail(err, "%s: %s", path, sqlite3_errmsg(s));
     table t;
     if (table_init(&t, 8)) {
         sqlite3_finalize(st);
-        return fail(err, "out of memory");
+        return bp_cli_fail(err, "out of memory");
     }
     const char *head[] = {"id", "name", "status", "strategy", "done", "objective", "best", "started"};
     for (int c = 0; c < 8; c++) table_put(&t, head[c]);
@@ -924,7 +918,7 @@ static int list_sweeps(sqlite3 *s, const char *path, FILE *out, FILE *err) {
         table_put(&t, (const char *)sqlite3_column_text(st, 8));
     }
     int rc = 0;
-    if (r != SQLITE_DONE) rc = fail(err, "%s: %s", path, sqlite3_errmsg(s));
+    if (r != SQLITE_DONE) rc = bp_cli_fail(err, "%s: %s", path, sqlite3_errmsg(s));
     else if (rows) table_print(&t, out, 0);
     else fprintf(out, "no sweeps\n");
     table_free(&t);
@@ -955,7 +949,7 @@ static int show_sweep(sqlite3 *s, const char *path, int64_t id, int csv, FILE *o
         goto sqlerr;
     sqlite3_bind_int64(st, 1, id);
     if ((r = sqlite3_step(st)) == SQLITE_DONE) {
-        fail(err, "%s: no sweep %lld", path, (long long)id);
+        bp_cli_fail(err, "%s: no sweep %lld", path, (long long)id);
         goto out;
     }
     if (r != SQLITE_ROW) goto sqlerr;
@@ -1095,10 +1089,10 @@ static int show_sweep(sqlite3 *s, const char *path, int64_t id, int csv, FILE *o
     rc = 0;
     goto out;
 oom:
-    fail(err, "out of memory");
+    bp_cli_fail(err, "out of memory");
     goto out;
 sqlerr:
-    fail(err, "%s: %s", path, sqlite3_errmsg(s));
+    bp_cli_fail(err, "%s: %s", path, sqlite3_errmsg(s));
 out:
     if (t.right) table_free(&t);
     sqlite3_finalize(st);
@@ -1114,13 +1108,13 @@ int bp_cli_sweep_show(const char *db, int argc, char **argv, FILE *out, FILE *er
     const char *id_text = NULL;
     for (int k = 0; k < argc; k++) {
         if (strcmp(argv[k], "--csv") == 0) csv = 1;
-        else if (argv[k][0] == '-') return fail(err, "sweep show: unknown option '%s' (--csv)", argv[k]);
-        else if (id_text) return fail(err, "sweep show wants one sweep id");
+        else if (argv[k][0] == '-') return bp_cli_fail(err, "sweep show: unknown option '%s' (--csv)", argv[k]);
+        else if (id_text) return bp_cli_fail(err, "sweep show wants one sweep id");
         else id_text = argv[k];
     }
     int64_t id = 0;
     if (id_text && parse_id(id_text, &id))
-        return fail(err, "sweep show: '%s' is not a sweep id", id_text);
+        return bp_cli_fail(err, "sweep show: '%s' is not a sweep id", id_text);
     bp_runlog *log = open_log(path, BP_RUNLOG_MUSTEXIST, err);
     if (!log) return 1;
     int rc = id_text ? show_sweep(bp_runlog_sqlite(log), path, id, csv, out, err)

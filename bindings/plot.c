@@ -47,23 +47,9 @@
 #include <zlib.h>
 
 #include "bp_plot.h"
+#include "bp_cli.h"
 #include "bp_runlog.h"
 
-static int fail(FILE *err, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-
-static int fail(FILE *err, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("backprop: ", err);
-    vfprintf(err, fmt, ap);
-    fputc('\n', err);
-    va_end(ap);
-    return 1;
-}
 
 /* A malloc'd string, or NULL when memory runs out. */
 static char *format(const char *fmt, ...)
@@ -243,7 +229,7 @@ static int parse_args(int argc, char **argv, options *o, FILE *err) {
     o->width = 800, o->height = 500;
     const char *metric = NULL, *size = NULL, *sweep = NULL, *v;
     if (argc > 0 && !(o->runs = malloc((size_t)argc * sizeof *o->runs)))
-        return fail(err, "out of memory");
+        return bp_cli_fail(err, "out of memory");
     for (int k = 0; k < argc; k++) {
         const char *a = argv[k];
         int known = 1;
@@ -259,36 +245,36 @@ static int parse_args(int argc, char **argv, options *o, FILE *err) {
         else if (strcmp(a, "--log-y") == 0) o->log_y = 1, v = a;
         else known = 0;
         if (known) {
-            if (!v || !*v) return fail(err, "plot: %s wants a value", a);
+            if (!v || !*v) return bp_cli_fail(err, "plot: %s wants a value", a);
             continue;
         }
         if (a[0] == '-' && a[1])
-            return fail(err, "plot: unknown option '%s' (see backprop --help)", a);
-        if (parse_id(a, &o->runs[o->nruns])) return fail(err, "plot: '%s' is not a run id", a);
+            return bp_cli_fail(err, "plot: unknown option '%s' (see backprop --help)", a);
+        if (parse_id(a, &o->runs[o->nruns])) return bp_cli_fail(err, "plot: '%s' is not a run id", a);
         for (int j = 0; j < o->nruns; j++)
             if (o->runs[j] == o->runs[o->nruns])
-                return fail(err, "plot: run %s is given twice", a);
+                return bp_cli_fail(err, "plot: run %s is given twice", a);
         o->nruns++;
     }
     if (sweep && parse_id(sweep, &o->sweep))
-        return fail(err, "plot: --sweep wants a sweep id, not '%s'", sweep);
+        return bp_cli_fail(err, "plot: --sweep wants a sweep id, not '%s'", sweep);
     if (!sweep && !o->nruns)
-        return fail(err, "plot wants run ids or --sweep ID, e.g. backprop plot 1 2 -o loss.png");
-    if (sweep && o->nruns) return fail(err, "plot: give run ids or --sweep ID, not both");
+        return bp_cli_fail(err, "plot wants run ids or --sweep ID, e.g. backprop plot 1 2 -o loss.png");
+    if (sweep && o->nruns) return bp_cli_fail(err, "plot: give run ids or --sweep ID, not both");
     if (sweep && !o->param)
-        return fail(err, "plot: --sweep wants --param KEY, the parameter for the x axis");
-    if (!sweep && o->param) return fail(err, "plot: --param goes with --sweep ID");
+        return bp_cli_fail(err, "plot: --sweep wants --param KEY, the parameter for the x axis");
+    if (!sweep && o->param) return bp_cli_fail(err, "plot: --param goes with --sweep ID");
     if (sweep && metric)
-        return fail(err, "plot: --metric is for runs; a sweep's plot shows its objective");
+        return bp_cli_fail(err, "plot: --metric is for runs; a sweep's plot shows its objective");
     if (size && parse_size(size, &o->width, &o->height))
-        return fail(err, "plot: --size wants WIDTHxHEIGHT, each 200 to 10000, e.g. 800x500,"
+        return bp_cli_fail(err, "plot: --size wants WIDTHxHEIGHT, each 200 to 10000, e.g. 800x500,"
                          " not '%s'", size);
-    if (!o->output) return fail(err, "plot: no output file: -o FILE.png or -o FILE.svg");
+    if (!o->output) return bp_cli_fail(err, "plot: no output file: -o FILE.png or -o FILE.svg");
     const char *dot = strrchr(o->output, '.');
     if (dot && strcasecmp(dot, ".png") == 0) o->device = "pngcairo";
     else if (dot && strcasecmp(dot, ".svg") == 0) o->device = "svgcairo", o->svg = 1;
     else
-        return fail(err, "plot: cannot tell the format of '%s': FILE must end in .png or .svg",
+        return bp_cli_fail(err, "plot: cannot tell the format of '%s': FILE must end in .png or .svg",
                     o->output);
     o->db = bp_runlog_default_path(o->db);
     return 0;
@@ -327,7 +313,7 @@ static int load_run(sqlite3 *db, const options *o, int64_t run, figure *f, run_t
                     FILE *err) {
     sqlite3_stmt *st = NULL;
     series *s = series_add(f);
-    if (!s) return fail(err, "out of memory");
+    if (!s) return bp_cli_fail(err, "out of memory");
     int k = f->ns - 1;
     s->line = 1;
     s->color = C_SERIES + k % 10;
@@ -340,7 +326,7 @@ static int load_run(sqlite3 *db, const options *o, int64_t run, figure *f, run_t
     int r = sqlite3_step(st);
     if (r == SQLITE_DONE) {
         sqlite3_finalize(st);
-        return fail(err, "%s: no run %lld", o->db, (long long)run);
+        return bp_cli_fail(err, "%s: no run %lld", o->db, (long long)run);
     }
     if (r != SQLITE_ROW) goto sql_error;
     snprintf(rt->name, sizeof rt->name, "%s", (const char *)sqlite3_column_text(st, 0));
@@ -399,16 +385,16 @@ static int load_run(sqlite3 *db, const options *o, int64_t run, figure *f, run_t
         sqlite3_bind_int64(st, 1, run) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW)
         goto sql_error;
     const char *has = (const char *)sqlite3_column_text(st, 0);
-    fail(err, "run %lld (%s) has no metric '%s' (%s%s)", (long long)run, rt->name, o->metric,
+    bp_cli_fail(err, "run %lld (%s) has no metric '%s' (%s%s)", (long long)run, rt->name, o->metric,
          has ? "it has: " : "it logged none", has ? has : "");
     sqlite3_finalize(st);
     return 1;
 
 oom:
     sqlite3_finalize(st);
-    return fail(err, "out of memory");
+    return bp_cli_fail(err, "out of memory");
 sql_error:
-    fail(err, "%s: %s", o->db, sqlite3_errmsg(db));
+    bp_cli_fail(err, "%s: %s", o->db, sqlite3_errmsg(db));
     sqlite3_finalize(st);
     return 1;
 }
@@ -426,7 +412,7 @@ static int shared(const run_text *rt, int n, const char *kv) {
 static int load_runs(sqlite3 *db, const options *o, figure *f, FILE *err) {
     int n = o->nruns, rc = 0;
     run_text *rt = calloc((size_t)n, sizeof *rt);
-    if (!rt) return fail(err, "out of memory");
+    if (!rt) return bp_cli_fail(err, "out of memory");
     for (int k = 0; k < n && !rc; k++) rc = load_run(db, o, o->runs[k], f, &rt[k], err);
     for (int k = 0; k < n && !rc; k++) {
         char params[MAX_PARAMS_TEXT + 1] = "", note[96];
@@ -437,7 +423,7 @@ static int load_runs(sqlite3 *db, const options *o, figure *f, FILE *err) {
         f->s[k].label = format("run %lld %s%s%s%s%s%s%s", (long long)o->runs[k], rt[k].name,
                                *params ? " (" : "", params, *params ? ")" : "", done ? "" : ", ",
                                done ? "" : rt[k].status, note);
-        if (!f->s[k].label) rc = fail(err, "out of memory");
+        if (!f->s[k].label) rc = bp_cli_fail(err, "out of memory");
     }
     if (!rc && n > 1) {
         char common[2 * MAX_PARAMS_TEXT + 1] = "";
@@ -445,7 +431,7 @@ static int load_runs(sqlite3 *db, const options *o, figure *f, FILE *err) {
             if (shared(rt, n, rt[0].kv[j])) add_word(common, sizeof common, rt[0].kv[j]);
         series *words = *common ? series_add(f) : NULL;
         if (*common && (!words || !(words->label = format("all: %s", common))))
-            rc = fail(err, "out of memory");
+            rc = bp_cli_fail(err, "out of memory");
     }
     for (int k = 0; k < n; k++) {
         for (int j = 0; j < rt[k].nkv; j++) free(rt[k].kv[j]);
@@ -468,7 +454,7 @@ static int load_runs(sqlite3 *db, const options *o, figure *f, FILE *err) {
     f->xlabel = format("step%s", o->log_x ? " (log scale)" : "");
     f->ylabel = format("%s%s", o->metric, o->log_y ? " (log scale)" : "");
     f->log_x = o->log_x, f->log_y = o->log_y;
-    return f->title && f->xlabel && f->ylabel ? 0 : fail(err, "out of memory");
+    return f->title && f->xlabel && f->ylabel ? 0 : bp_cli_fail(err, "out of memory");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -506,7 +492,7 @@ static int load_sweep(sqlite3 *db, const options *o, figure *f, FILE *err) {
     if (sqlite3_prepare_v2(db, "SELECT name, objective, direction, keys FROM sweeps WHERE id = ?",
                            -1, &st, NULL) != SQLITE_OK) {
         if (strstr(sqlite3_errmsg(db), "no such table"))
-            return fail(err, "%s: this database has no sweeps (an older backprop made it)",
+            return bp_cli_fail(err, "%s: this database has no sweeps (an older backprop made it)",
                         o->db);
         goto sql_error;
     }
@@ -514,7 +500,7 @@ static int load_sweep(sqlite3 *db, const options *o, figure *f, FILE *err) {
     int r = sqlite3_step(st);
     if (r == SQLITE_DONE) {
         sqlite3_finalize(st);
-        return fail(err, "%s: no sweep %lld", o->db, (long long)o->sweep);
+        return bp_cli_fail(err, "%s: no sweep %lld", o->db, (long long)o->sweep);
     }
     if (r != SQLITE_ROW) goto sql_error;
     snprintf(name, sizeof name, "%s", (const char *)sqlite3_column_text(st, 0));
@@ -566,12 +552,12 @@ static int load_sweep(sqlite3 *db, const options *o, figure *f, FILE *err) {
     sqlite3_finalize(st);
     st = NULL;
     if (!any_param) {
-        fail(err, "sweep %lld (%s) has no parameter '%s' (it sweeps: %s)", (long long)o->sweep,
+        bp_cli_fail(err, "sweep %lld (%s) has no parameter '%s' (it sweeps: %s)", (long long)o->sweep,
              name, o->param, keys);
         goto out;
     }
     if (text_param && o->log_x) {
-        fail(err, "plot: --log-x: parameter '%s' of sweep %lld is not a number", o->param,
+        bp_cli_fail(err, "plot: --log-x: parameter '%s' of sweep %lld is not a number", o->param,
              (long long)o->sweep);
         goto out;
     }
@@ -640,7 +626,7 @@ static int load_sweep(sqlite3 *db, const options *o, figure *f, FILE *err) {
     }
     done = &f->s[0];
     if (!done->n && !(pruned && pruned->n)) {
-        fail(err, "sweep %lld (%s): no trial has a value of '%s' and an objective to draw"
+        bp_cli_fail(err, "sweep %lld (%s): no trial has a value of '%s' and an objective to draw"
                   " yet", (long long)o->sweep, name, o->param);
         goto out;
     }
@@ -709,10 +695,10 @@ static int load_sweep(sqlite3 *db, const options *o, figure *f, FILE *err) {
     goto out;
 
 oom:
-    fail(err, "out of memory");
+    bp_cli_fail(err, "out of memory");
     goto out;
 sql_error:
-    fail(err, "%s: %s", o->db, sqlite3_errmsg(db));
+    bp_cli_fail(err, "%s: %s", o->db, sqlite3_errmsg(db));
 out:
     sqlite3_finalize(st);
     for (size_t k = 0; k < nt; k++) free(t[k].text);
@@ -1049,11 +1035,11 @@ static int write_picture(const options *o, const figure *f, const bytes *img, FI
     char *desc = description(f), *tmp = format("%s.%ld.tmp", o->output, (long)getpid());
     if (!desc || !tmp) {
         free(desc), free(tmp);
-        return fail(err, "out of memory");
+        return bp_cli_fail(err, "out of memory");
     }
     FILE *m = fopen(tmp, "wb");
     if (!m) {
-        int rc = fail(err, "%s: cannot write (%s)", o->output, strerror(errno));
+        int rc = bp_cli_fail(err, "%s: cannot write (%s)", o->output, strerror(errno));
         free(desc), free(tmp);
         return rc;
     }
@@ -1081,7 +1067,7 @@ static int write_picture(const options *o, const figure *f, const bytes *img, FI
     bad |= fclose(m) != 0;
     int rc = 0;
     if (bad || rename(tmp, o->output) != 0) {
-        rc = fail(err, "%s: cannot write (%s)", o->output, strerror(errno));
+        rc = bp_cli_fail(err, "%s: cannot write (%s)", o->output, strerror(errno));
         remove(tmp);
     }
     free(desc), free(tmp);
@@ -1112,7 +1098,7 @@ int bp_plot_main(int argc, char **argv, FILE *out, FILE *err) {
     if (rc) goto done;
     bp_err e;
     if (!(log = bp_runlog_open(o.db, BP_RUNLOG_READONLY, &e))) {
-        rc = fail(err, "%s", e.msg);
+        rc = bp_cli_fail(err, "%s", e.msg);
         goto done;
     }
     sqlite3 *db = bp_runlog_sqlite(log);
@@ -1122,7 +1108,7 @@ int bp_plot_main(int argc, char **argv, FILE *out, FILE *err) {
     int points = 0;
     for (int k = 0; k < f.ns; k++) points |= f.s[k].n > 0;
     if (!points) {
-        rc = fail(err, "plot: nothing to draw: every value of %s is NaN or infinite%s", o.metric,
+        rc = bp_cli_fail(err, "plot: nothing to draw: every value of %s is NaN or infinite%s", o.metric,
                   o.log_x || o.log_y ? ", or not positive on a log axis" : "");
         goto done;
     }
@@ -1134,7 +1120,7 @@ int bp_plot_main(int argc, char **argv, FILE *out, FILE *err) {
     int corner = 0;
     for (int pass = 0;; pass++) {
         if (render(&f, o.device, o.width, o.height, corner, legend, &img, &e)) {
-            rc = fail(err, "%s: %s", o.output, e.msg);
+            rc = bp_cli_fail(err, "%s: %s", o.output, e.msg);
             goto done;
         }
         if (pass == 2) break;

@@ -47,21 +47,6 @@
  * (a terminal sends the signal to all of them too) before it is passed on. */
 #define GRACE_S 1.0
 
-static int say(FILE *err, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-
-static int say(FILE *err, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("backprop: ", err);
-    vfprintf(err, fmt, ap);
-    fputc('\n', err);
-    va_end(ap);
-    return 1;
-}
 
 static double mono_now(void) {
     struct timespec ts;
@@ -354,7 +339,7 @@ static int parse_args(int argc, char **argv, args *a, FILE *err) {
     memset(a, 0, sizeof *a);
     a->trials = a->trial = -1;
     if (!(a->params = calloc((size_t)(argc > 0 ? argc : 1), sizeof *a->params)))
-        return say(err, "out of memory");
+        return bp_cli_fail(err, "out of memory");
     for (int k = 0; k < argc; k++) {
         const char *s = argv[k], *v = NULL, *opt = s;
         char name[32];
@@ -378,7 +363,7 @@ static int parse_args(int argc, char **argv, args *a, FILE *err) {
             if (s[strcspn(s, "=")]) v = s + strcspn(s, "=") + 1;
             int known = 0;
             for (int j = 0; valued[j]; j++) known |= !strcmp(valued[j], opt);
-            if (!known) return say(err, "sweep: unknown option '%s' (see backprop --help)", s);
+            if (!known) return bp_cli_fail(err, "sweep: unknown option '%s' (see backprop --help)", s);
         } else if (strchr(s, '=')) {
             a->params[a->n++] = argv[k];
             continue;
@@ -386,11 +371,11 @@ static int parse_args(int argc, char **argv, args *a, FILE *err) {
             a->script = s;
             continue;
         } else {
-            return say(err, "sweep: two scripts given ('%s' and '%s'); parameters are"
+            return bp_cli_fail(err, "sweep: two scripts given ('%s' and '%s'); parameters are"
                             " key=SPEC", a->script, s);
         }
         if (!v) {
-            if (k + 1 >= argc) return say(err, "sweep: option '%s' needs a value", opt);
+            if (k + 1 >= argc) return bp_cli_fail(err, "sweep: option '%s' needs a value", opt);
             v = argv[++k];
         }
         int64_t *num = !strcmp(opt, "--jobs") ? &a->jobs
@@ -401,7 +386,7 @@ static int parse_args(int argc, char **argv, args *a, FILE *err) {
         if (num) {
             int64_t lo = !strcmp(opt, "--trial") ? 0 : 1;
             if (parse_i64(v, lo, !strcmp(opt, "--jobs") ? 4096 : INT64_MAX / 2, num))
-                return say(err, "sweep: %s wants a whole number >= %lld, not '%s'", opt,
+                return bp_cli_fail(err, "sweep: %s wants a whole number >= %lld, not '%s'", opt,
                            (long long)lo, v);
             continue;
         }
@@ -792,7 +777,7 @@ static void finish(runner *R, proc *p, int wstatus) {
         else
             snprintf(message, sizeof message, "trial %lld: the process was killed by signal"
                      " %d before recording a run", (long long)p->trial, WTERMSIG(wstatus));
-        say(R->h->err, "%s", message);
+        bp_cli_fail(R->h->err, "%s", message);
     }
     int done = !strcmp(status, "completed") || !strcmp(status, "failed") ||
                !strcmp(status, "diverged") || !strcmp(status, "pruned");
@@ -1070,11 +1055,11 @@ static int execute(bp_runlog *log, const char *db, int64_t id, const sweep_def *
     memset(&R, 0, sizeof R);
     int rc = 1;
     if (!state || !todo) {
-        say(h->err, "out of memory");
+        bp_cli_fail(h->err, "out of memory");
         goto out;
     }
     if (trial_states(log, id, count, state, &e)) {
-        say(h->err, "%s", e.msg);
+        bp_cli_fail(h->err, "%s", e.msg);
         goto out;
     }
     int64_t n = 0, elsewhere = 0, done = 0;
@@ -1120,12 +1105,12 @@ static int execute(bp_runlog *log, const char *db, int64_t id, const sweep_def *
         goto out;
     }
     if (only < 0 && bp_runlog_sweep_status(log, id, "running", NULL, &e)) {
-        say(h->err, "%s", e.msg);
+        bp_cli_fail(h->err, "%s", e.msg);
         goto out;
     }
     double t0 = mono_now();
     int64_t ran = n ? run_trials(&R, todo, n, &e) : 0;
-    if (ran < 0) say(h->err, "%s", e.msg);
+    if (ran < 0) bp_cli_fail(h->err, "%s", e.msg);
     const char *status;
     const char *message = NULL;
     if (R.unread) status = "failed", message = R.message;
@@ -1136,9 +1121,9 @@ static int execute(bp_runlog *log, const char *db, int64_t id, const sweep_def *
     /* A shard does not take over a sweep another process is running. */
     if (only < 0 || query_i64(log, "SELECT status = 'running' FROM sweeps WHERE id = ?1",
                               id, 0, 0) == 0) {
-        if (bp_runlog_sweep_status(log, id, status, message, &e)) say(h->err, "%s", e.msg);
+        if (bp_runlog_sweep_status(log, id, status, message, &e)) bp_cli_fail(h->err, "%s", e.msg);
     }
-    if (R.unread) say(h->err, "sweep %lld stopped: %s", (long long)id, R.message);
+    if (R.unread) bp_cli_fail(h->err, "sweep %lld stopped: %s", (long long)id, R.message);
     if (only < 0) summary(&R, status, mono_now() - t0, ran < 0 ? 0 : ran);
     rc = R.unread || ran < 0                         ? 1
        : R.signal                                    ? 128 + R.signal
@@ -1146,7 +1131,7 @@ static int execute(bp_runlog *log, const char *db, int64_t id, const sweep_def *
        : !strcmp(status, "completed") && R.have_best ? 0
                                                      : 1;
     if (only < 0 && !R.signal && !R.unread && ran >= 0 && !R.have_best)
-        say(h->err, "sweep %lld: no trial completed with a value of %s", (long long)id,
+        bp_cli_fail(h->err, "sweep %lld: no trial completed with a value of %s", (long long)id,
             d->obj.metric);
 out:
     free(state);
@@ -1157,7 +1142,7 @@ out:
 static bp_runlog *open_db(const char *db, int flags, FILE *err) {
     bp_err e;
     bp_runlog *log = bp_runlog_open(db, flags, &e);
-    if (!log) say(err, "%s", e.msg);
+    if (!log) bp_cli_fail(err, "%s", e.msg);
     return log;
 }
 
@@ -1184,7 +1169,7 @@ static int refuse_failed(bp_runlog *log, int64_t id, FILE *err) {
         sqlite3_bind_int64(st, 1, id);
         if (sqlite3_step(st) == SQLITE_ROW) {
             failed = 1;
-            say(err, "sweep %lld failed (%s); correct the script or the specification, which"
+            bp_cli_fail(err, "sweep %lld failed (%s); correct the script or the specification, which"
                      " makes a new sweep", (long long)id,
                 sqlite3_column_text(st, 0) ? (const char *)sqlite3_column_text(st, 0) : "");
         }
@@ -1213,14 +1198,14 @@ static int start(const args *a, const sweep_def *d, const bp_sweep_host *h, int 
     int64_t id = bp_runlog_sweep(log, &rec, &created, &e);
     free(command);
     if (id < 0) {
-        say(h->err, "%s", e.msg);
+        bp_cli_fail(h->err, "%s", e.msg);
         goto out;
     }
     if (!created && a->trial < 0) {
         int64_t running = query_i64(log, "SELECT status = 'running' FROM sweeps WHERE id = ?1",
                                     id, 0, 0);
         if (running) {
-            say(h->err, "sweep %lld (the same script, specification and objective) is running"
+            bp_cli_fail(h->err, "sweep %lld (the same script, specification and objective) is running"
                         " in another process", (long long)id);
             goto out;
         }
@@ -1269,25 +1254,25 @@ static int resume(const args *a, const bp_sweep_host *h) {
     sqlite3_finalize(st);
     bp_runlog_unlock(log);
     if (!status[0]) {
-        say(h->err, "%s: no sweep %lld", db, (long long)a->resume);
+        bp_cli_fail(h->err, "%s: no sweep %lld", db, (long long)a->resume);
         goto out;
     }
     if (!strcmp(status, "running")) {
-        say(h->err, "sweep %lld is running in another process", (long long)a->resume);
+        bp_cli_fail(h->err, "sweep %lld is running in another process", (long long)a->resume);
         goto out;
     }
     if (refuse_failed(log, a->resume, h->err)) goto out;
     if (!d.script || !spec) {
-        say(h->err, "sweep %lld has no script recorded: it cannot be resumed", (long long)a->resume);
+        bp_cli_fail(h->err, "sweep %lld has no script recorded: it cannot be resumed", (long long)a->resume);
         goto out;
     }
     if (!(d.spec = bp_sweep_spec_parse(spec, &e)) || bp_objective_parse(obj, &d.obj, &e) ||
         bp_prune_parse(prune, &d.prune, &e) || finish_def(&d, &e)) {
-        say(h->err, "sweep %lld: %s", (long long)a->resume, e.msg);
+        bp_cli_fail(h->err, "sweep %lld: %s", (long long)a->resume, e.msg);
         goto out;
     }
     if (stored && strcmp(stored, d.text) != 0) {
-        say(h->err, "%s has changed since sweep %lld began: its trials would not be the same"
+        bp_cli_fail(h->err, "%s has changed since sweep %lld began: its trials would not be the same"
                     " (restore the script, or start a new sweep)", d.script, (long long)a->resume);
         goto out;
     }
@@ -1359,7 +1344,7 @@ static int plan(const args *a, const sweep_def *d, const bp_sweep_host *h) {
 
 int bp_sweep_main(int argc, char **argv, const bp_sweep_host *h) {
     if (argc == 0)
-        return say(h->err, "sweep wants a script and its parameters: backprop sweep SCRIPT"
+        return bp_cli_fail(h->err, "sweep wants a script and its parameters: backprop sweep SCRIPT"
                            " key=SPEC... (see backprop --help)");
     if (!strcmp(argv[0], "show"))
         return bp_cli_sweep_show(NULL, argc - 1, argv + 1, h->out, h->err);
@@ -1372,7 +1357,7 @@ int bp_sweep_main(int argc, char **argv, const bp_sweep_host *h) {
     if (a.resume) {
         if (a.n || a.script || a.plan || a.trial >= 0 || a.trials > 0 || a.seed ||
             a.objective || a.prune || a.name || a.shard_db || a.shards)
-            rc = say(h->err, "sweep --resume ID takes no other options than --db, -j and -v:"
+            rc = bp_cli_fail(h->err, "sweep --resume ID takes no other options than --db, -j and -v:"
                              " the sweep is as it was recorded");
         else
             rc = resume(&a, h);
@@ -1381,14 +1366,14 @@ int bp_sweep_main(int argc, char **argv, const bp_sweep_host *h) {
     }
     if (a.plan && a.trial >= 0) {
         free(a.params);
-        return say(h->err, "sweep: --plan prints the --trial commands; give one or the other");
+        return bp_cli_fail(h->err, "sweep: --plan prints the --trial commands; give one or the other");
     }
     sweep_def d;
     bp_err e;
     if (def_from_args(&a, &d, &e)) {
-        say(h->err, "%s", e.msg);
+        bp_cli_fail(h->err, "%s", e.msg);
     } else if (a.trial >= bp_sweep_count(d.spec)) {
-        say(h->err, "sweep: --trial %lld is out of range: the sweep has trials 0 to %lld",
+        bp_cli_fail(h->err, "sweep: --trial %lld is out of range: the sweep has trials 0 to %lld",
             (long long)a.trial, (long long)bp_sweep_count(d.spec) - 1);
     } else if (a.plan) {
         rc = plan(&a, &d, h);
@@ -1571,13 +1556,13 @@ out:
 }
 
 int bp_merge_main(int argc, char **argv, FILE *out, FILE *err) {
-    if (argc < 2) return say(err, "merge wants OUT.db and at least one IN.db (backprop merge OUT.db IN.db...)");
+    if (argc < 2) return bp_cli_fail(err, "merge wants OUT.db and at least one IN.db (backprop merge OUT.db IN.db...)");
     for (int k = 0; k < argc; k++)
-        if (argv[k][0] == '-') return say(err, "merge: unknown option '%s'", argv[k]);
+        if (argv[k][0] == '-') return bp_cli_fail(err, "merge: unknown option '%s'", argv[k]);
     for (int k = 1; k < argc; k++) {
         bp_merge_counts c;
         bp_err e;
-        if (bp_merge(argv[0], argv[k], &c, &e)) return say(err, "%s", e.msg);
+        if (bp_merge(argv[0], argv[k], &c, &e)) return bp_cli_fail(err, "%s", e.msg);
         fprintf(out, "%s: %lld run%s and %lld sweep%s merged into %s", argv[k], (long long)c.runs,
                 c.runs == 1 ? "" : "s", (long long)c.sweeps, c.sweeps == 1 ? "" : "s", argv[0]);
         if (c.skipped) fprintf(out, "; %lld there already", (long long)c.skipped);
