@@ -25,6 +25,7 @@
 #include <lua.h>
 
 #include "bp_lua.h"
+#include "bp_progress.h"
 #include "lbackprop.h"
 
 #define PARAMS_KEY "backprop.params"    /* registry: key -> given string */
@@ -488,7 +489,10 @@ static int net_update(lua_State *L) {
     double lr = check_lr(L, 2);
     bp_net_update(n->net, lr, NULL);
     n->steps++;
-    STATE(L)->step++;
+    state *st = STATE(L);
+    st->step++;
+    if (st->progress) /* a step by hand: no loss to show */
+        atomic_store_explicit(&st->progress->step, st->step, memory_order_relaxed);
     return 0;
 }
 
@@ -591,6 +595,7 @@ static double step(lua_State *L, state *st, lnet *n, int B, int kind,
     if (rc) luaL_error(L, "%s", e.msg);
     n->steps++;
     st->step++;
+    bp_progress_step(st->progress, st->step, loss);
     if (n->log_name[0]) bp_lua_log_metric(L, n->log_name, n->steps, loss);
     if (!isfinite(loss)) bp_lua_diverge(L, "loss", loss, n->steps);
     return loss;
@@ -1561,6 +1566,7 @@ int luaopen_backprop(lua_State *L) {
     bp_lua_open_data(L);
     bp_lua_open_sweep(L);
     bp_lua_open_model(L);
+    bp_lua_open_progress(L);
     lua_pushliteral(L, BP_VERSION);
     lua_setfield(L, -2, "version");
     return 1;

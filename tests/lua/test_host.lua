@@ -148,4 +148,39 @@ function TestHost:test_seed_option_is_deterministic()
   lu.assertNotEquals(a, c)
 end
 
+
+function TestHost:test_progress_line_only_on_a_terminal()
+  local p = write("long.lua", [[
+local bp = require "backprop"
+local net = bp.net(2):add(3, "sigmoid"):add(1)
+local x, y, crit = {1, 2}, {3}, bp.loss("half_se")
+local n = bp.param("steps", 1)
+bp.progress{total = n}
+local t0 = bp.clock()
+while bp.clock() - t0 < 0.7 do net:train_step(x, y, crit, 0.01) end
+print("done")
+]])
+  -- not a terminal: nothing but the script's own output
+  local out, err, code = run("run " .. p .. " steps=100000000")
+  lu.assertEquals(code, 0, err)
+  lu.assertEquals(out, "done\n")
+  lu.assertEquals(err, "")
+  -- a terminal (script(1) gives the command one): a line redrawn with \r
+  if not os.execute("command -v script >/dev/null") then
+    print("  (skipped the terminal half: no script(1) here)")
+    return
+  end
+  local function on_tty(args)
+    os.execute(string.format("BACKPROP_DB=%s/runs.db script -qfec %q /dev/null </dev/null >%s/tty",
+                             TMP, S.EXE .. " " .. args, TMP))
+    return S.slurp(TMP .. "/tty")
+  end
+  out = on_tty("run " .. p .. " steps=100000000")
+  lu.assertStrMatches(out, ".*\rstep %d+/100000000  loss [%d.e+-]+  %d+ steps/s  [%dhms]+ left.*")
+  lu.assertStrContains(out, "\27[Kdone") -- print erases the line first
+  out = on_tty("run --quiet " .. p)
+  lu.assertNotStrContains(out, "steps/s")
+  lu.assertStrContains(out, "done")
+end
+
 S.finish()
