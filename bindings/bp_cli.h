@@ -34,6 +34,7 @@
 #ifndef BP_CLI_H
 #define BP_CLI_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 /* Prints "backprop: " and the formatted message on a line of err; returns
@@ -44,6 +45,10 @@ int bp_cli_fail(FILE *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+
+/* A run's or a sweep's id: a whole decimal number >= 1, nothing around it.
+ * 0 and *id set, or -1. */
+int bp_cli_parse_id(const char *s, int64_t *id);
 
 int bp_cli_runs(const char *db, int argc, char **argv, FILE *out, FILE *err);
 int bp_cli_show(const char *db, int argc, char **argv, FILE *out, FILE *err);

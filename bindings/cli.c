@@ -147,7 +147,7 @@ static const char *take_db(const char *db, int *argc, char **argv, FILE *err, in
     return bp_runlog_default_path(db);
 }
 
-static int parse_id(const char *s, int64_t *id) {
+int bp_cli_parse_id(const char *s, int64_t *id) {
     char *end;
     errno = 0;
     long long v = strtoll(s, &end, 10);
@@ -494,7 +494,7 @@ int bp_cli_show(const char *db, int argc, char **argv, FILE *out, FILE *err) {
     if (bad) return 1;
     int64_t id;
     if (argc != 1) return bp_cli_fail(err, "show wants one run id");
-    if (parse_id(argv[0], &id)) return bp_cli_fail(err, "show: '%s' is not a run id", argv[0]);
+    if (bp_cli_parse_id(argv[0], &id)) return bp_cli_fail(err, "show: '%s' is not a run id", argv[0]);
     bp_runlog *log = open_log(path, BP_RUNLOG_MUSTEXIST, err);
     if (!log) return 1;
     int rc = show_run(bp_runlog_sqlite(log), path, id, out, err);
@@ -676,7 +676,7 @@ int bp_cli_rm(const char *db, int argc, char **argv, FILE *out, FILE *err) {
     if (!ids) return bp_cli_fail(err, "out of memory");
     for (int k = 0; k < argc; k++) {
         if (strcmp(argv[k], "--force") == 0) force = 1;
-        else if (parse_id(argv[k], &ids[n++])) {
+        else if (bp_cli_parse_id(argv[k], &ids[n++])) {
             free(ids);
             return bp_cli_fail(err, "rm: '%s' is not a run id", argv[k]);
         }
@@ -852,7 +852,7 @@ int bp_cli_export(const char *db, int argc, char **argv, FILE *out, FILE *err) {
     }
     int64_t id;
     if (!id_text) return bp_cli_fail(err, "export wants a run id");
-    if (parse_id(id_text, &id)) return bp_cli_fail(err, "export: '%s' is not a run id", id_text);
+    if (bp_cli_parse_id(id_text, &id)) return bp_cli_fail(err, "export: '%s' is not a run id", id_text);
     bp_runlog *log = open_log(path, BP_RUNLOG_MUSTEXIST, err);
     if (!log) return 1;
     FILE *f = out;
@@ -1113,7 +1113,7 @@ int bp_cli_sweep_show(const char *db, int argc, char **argv, FILE *out, FILE *er
         else id_text = argv[k];
     }
     int64_t id = 0;
-    if (id_text && parse_id(id_text, &id))
+    if (id_text && bp_cli_parse_id(id_text, &id))
         return bp_cli_fail(err, "sweep show: '%s' is not a sweep id", id_text);
     bp_runlog *log = open_log(path, BP_RUNLOG_MUSTEXIST, err);
     if (!log) return 1;

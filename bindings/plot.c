@@ -187,14 +187,6 @@ typedef struct options {
     int nruns;
 } options;
 
-static int parse_id(const char *s, int64_t *id) {
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end || v < 1) return -1;
-    *id = v;
-    return 0;
-}
 
 /* Whether argv[*k] is option `name`, as "--name VALUE" or "--name=VALUE";
  * then *v is the value (NULL when it is missing) and *k its index. */
@@ -250,13 +242,13 @@ static int parse_args(int argc, char **argv, options *o, FILE *err) {
         }
         if (a[0] == '-' && a[1])
             return bp_cli_fail(err, "plot: unknown option '%s' (see backprop --help)", a);
-        if (parse_id(a, &o->runs[o->nruns])) return bp_cli_fail(err, "plot: '%s' is not a run id", a);
+        if (bp_cli_parse_id(a, &o->runs[o->nruns])) return bp_cli_fail(err, "plot: '%s' is not a run id", a);
         for (int j = 0; j < o->nruns; j++)
             if (o->runs[j] == o->runs[o->nruns])
                 return bp_cli_fail(err, "plot: run %s is given twice", a);
         o->nruns++;
     }
-    if (sweep && parse_id(sweep, &o->sweep))
+    if (sweep && bp_cli_parse_id(sweep, &o->sweep))
         return bp_cli_fail(err, "plot: --sweep wants a sweep id, not '%s'", sweep);
     if (!sweep && !o->nruns)
         return bp_cli_fail(err, "plot wants run ids or --sweep ID, e.g. backprop plot 1 2 -o loss.png");
