@@ -191,6 +191,18 @@ int bp_net_train_step(bp_net *net, const double *x, const double *y, int B,
 int bp_net_compute_grads(bp_net *net, const double *x, const double *y, int B,
                          bp_loss loss, double *loss_out, bp_err *e);
 
+/* A step on rows of a data set, for a training loop that shuffles: the
+ * inputs are rows[0..B-1] of x (a matrix of rows of `inputs` values),
+ * gathered straight into the network's input buffer in its dtype, without a
+ * staging copy; rows NULL: the first B rows. y is the B x outputs targets,
+ * already in batch order. lr >= 0: bp_net_train_step, except that a step
+ * whose loss is not finite updates nothing (a training loop that stops on
+ * divergence keeps the last good weights); lr < 0: no update, as
+ * bp_net_compute_grads. The same bits as those calls on the gathered rows. */
+int bp_net_step_rows(bp_net *net, const double *x, const int *rows,
+                     const double *y, int B, bp_loss loss, double lr,
+                     double *loss_out, bp_err *e);
+
 /* The single-sample path. With B = 1, bp_net_train_step and
  * bp_net_compute_grads run the whole step (forward, loss, backward, update)
  * in one function specialised for one sample, without the batch kernels'

@@ -6,10 +6,15 @@
  * order, the gathered batch) is allocated by bp_fit_new, so that an epoch
  * allocates nothing; the network's own buffers grow on its first batch.
  *
- * Each step is bp_net_compute_grads followed by one update, the same calls in
- * the same order as bp_net_train_step (or a binding's train_step with an
- * optimiser), so that a fit and the same steps done by hand give the same
- * bits (tests/test_fit.c holds them to that).
+ * Each step is bp_net_step_rows: with plain SGD, bp_net_train_step's fused
+ * step (each layer updated as soon as its gradients are known, which saves
+ * a pass over the weights); with an optimiser, the gradients and then
+ * bp_optim_step. Either way a fit and the same steps done by hand give the
+ * same bits (tests/test_fit.c holds them to that). A shuffled batch's inputs
+ * go from the data's rows straight into the network's input buffer
+ * (converted there in a float32 network): a gather into doubles here would
+ * be a second copy of every input, which the profile of W2 showed as a
+ * tenth of an epoch. Only the targets, a few values a row, are gathered.
  *
  * Dimensions: n = rows, d = inputs, k = targets; B = batch, O = outputs. */
 #include <math.h>
@@ -17,12 +22,31 @@
 #include <string.h>
 
 #include "bp_fit.h"
+#define PF_STRIDE 2048
+#define PF_LOC 1
+#define PF_ON 1
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
 
 struct bp_fit {
     bp_fit_config c;
     int n, d, k;
     int *order;      /* n row indexes: this epoch's order */
-    double *xb, *yb; /* B x d and B x k: the rows of a shuffled batch */
+    double *yb;      /* B x k: the targets of a shuffled batch */
     int64_t steps;
     int epochs;
     double last_loss;
@@ -59,10 +83,9 @@ bp_fit *bp_fit_new(const bp_data *data, const bp_fit_config *c, bp_err *e) {
     bp_fit *f = bp_calloc(1, sizeof *f);
     if (f) {
         f->order = bp_malloc(sizeof(int) * (size_t)data->n);
-        f->xb = bp_malloc(sizeof(double) * (size_t)B * data->d);
         f->yb = bp_malloc(sizeof(double) * (size_t)B * data->k);
     }
-    if (!f || !f->order || !f->xb || !f->yb) {
+    if (!f || !f->order || !f->yb) {
         bp_fit_free(f);
         bp_err_set(e, "out of memory for a training loop over %d rows", data->n);
         return NULL;
@@ -79,7 +102,6 @@ bp_fit *bp_fit_new(const bp_data *data, const bp_fit_config *c, bp_err *e) {
 void bp_fit_free(bp_fit *f) {
     if (!f) return;
     bp_free(f->order);
-    bp_free(f->xb);
     bp_free(f->yb);
     bp_free(f);
 }
@@ -102,14 +124,12 @@ static int check_shapes(const bp_net *net, const bp_data *data, bp_err *e) {
     return 0;
 }
 
-/* Rows order[s .. s+B-1] of data, copied into xb and yb. */
-static void gather(bp_fit *f, const bp_data *data, int s, int B) {
-    int d = f->d, k = f->k;
-    for (int b = 0; b < B; b++) {
-        int r = f->order[s + b];
-        memcpy(f->xb + (size_t)b * d, data->x + (size_t)r * d, sizeof(double) * d);
-        memcpy(f->yb + (size_t)b * k, data->y + (size_t)r * k, sizeof(double) * k);
-    }
+/* The targets of rows order[s .. s+B-1] of data, copied into yb. */
+static void gather_targets(bp_fit *f, const bp_data *data, int s, int B) {
+    int k = f->k;
+    for (int b = 0; b < B; b++)
+        memcpy(f->yb + (size_t)b * k, data->y + (size_t)f->order[s + b] * k,
+               sizeof(double) * k);
 }
 
 int bp_fit_epoch(bp_fit *f, bp_net *net, const bp_data *data, double *mean_loss,
@@ -136,17 +156,19 @@ int bp_fit_epoch(bp_fit *f, bp_net *net, const bp_data *data, double *mean_loss,
     for (int s = 0; s < n && !stop; s += f->c.batch) {
         int B = n - s < f->c.batch ? n - s : f->c.batch;
         if (B < f->c.batch && f->c.drop_last) break;
-        const double *x, *y;
+        const double *x = data->x, *y = f->yb;
+        const int *rows = NULL;
         if (f->c.shuffle) {
-            gather(f, data, s, B);
-            x = f->xb;
-            y = f->yb;
+            gather_targets(f, data, s, B);
+            rows = f->order + s;
         } else {
             x = data->x + (size_t)s * f->d;
             y = data->y + (size_t)s * f->k;
         }
         double loss;
-        if (bp_net_compute_grads(net, x, y, B, f->c.loss, &loss, e)) return -1;
+        if (bp_net_step_rows(net, x, rows, y, B, f->c.loss, f->c.opt ? -1 : f->c.lr,
+                             &loss, e))
+            return -1;
         f->last_loss = loss;
         if (!isfinite(loss)) {
             f->diverged = 1;
@@ -154,8 +176,7 @@ int bp_fit_epoch(bp_fit *f, bp_net *net, const bp_data *data, double *mean_loss,
                               isnan(loss) ? "nan" : loss > 0 ? "inf" : "-inf",
                               (long long)f->steps + 1, f->epochs);
         }
-        if (f->c.opt ? bp_optim_step(f->c.opt, net, e) : bp_net_update(net, f->c.lr, e))
-            return -1;
+        if (f->c.opt && bp_optim_step(f->c.opt, net, e)) return -1;
         f->steps++;
         sum += loss * B;
         seen += B;

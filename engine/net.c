@@ -411,15 +411,27 @@ oom:
     return bp_err_set(e, "out of memory for a batch of %d", B);
 }
 
-/* Checks, makes room for B rows and takes in x: what precedes every forward. */
-static int begin_forward(bp_net *net, const double *x, int B, bp_err *e) {
+/* Checks, makes room for B rows and takes in x (rows[0..B-1] of it, or its
+ * first B rows when rows is NULL): what precedes every forward. A shuffled
+ * batch's rows go from the data straight into the input buffer, converted
+ * on the way in a float32 network: one pass over them, not a gather into
+ * doubles and a second pass to convert. */
+static int begin_forward(bp_net *net, const double *x, const int *rows, int B,
+                         bp_err *e) {
     if (net->n_layers == 0) return bp_err_set(e, "the network has no layers");
     if (B < 1) return bp_err_set(e, "a batch needs at least 1 sample (got %d)", B);
     if (reserve(net, B, e)) return -1;
     net->B = B;
-    size_t N = (size_t)B * net->inputs;
-    if (net->dtype == BP_F32) from_double(net->x32, BP_F32, x, N);
-    else from_double(net->x, BP_F64, x, N);
+    const int I = net->inputs;
+    void *in = net->dtype == BP_F32 ? (void *)net->x32 : (void *)net->x;
+    if (!rows) {
+        from_double(in, net->dtype, x, (size_t)B * I);
+        return 0;
+    }
+    size_t z = bp_dtype_size(net->dtype);
+    for (int s = 0; s < B; s++)
+        from_double((char *)in + z * I * s, net->dtype, x + (size_t)rows[s] * I,
+                    (size_t)I);
     return 0;
 }
 
@@ -429,7 +441,7 @@ static void forward_layers_any(bp_net *net) {
 }
 
 const double *bp_net_forward(bp_net *net, const double *x, int B, bp_err *e) {
-    if (begin_forward(net, x, B, e)) return NULL;
+    if (begin_forward(net, x, NULL, B, e)) return NULL;
     forward_layers_any(net);
     bp_layer *top = &net->layers[net->n_layers - 1];
     if (net->dtype == BP_F64) return top->o;
@@ -466,12 +478,16 @@ static int check_lr(double lr, bp_err *e) {
     return 0;
 }
 
-int bp_net_update(bp_net *net, double lr, bp_err *e) {
-    if (check_lr(lr, e)) return -1;
+static void sgd_all(bp_net *net, double lr) {
     for (int l = 0; l < net->n_layers; l++) {
         if (net->dtype == BP_F32) sgd_layer_f32(&net->layers[l], lr);
         else sgd_layer(&net->layers[l], lr);
     }
+}
+
+int bp_net_update(bp_net *net, double lr, bp_err *e) {
+    if (check_lr(lr, e)) return -1;
+    sgd_all(net, lr);
     return 0;
 }
 
@@ -487,9 +503,11 @@ int bp_net_check_loss(const bp_net *net, bp_loss loss, bp_err *e) {
 
 /* Forward, loss and its gradient: the part of a step before backward. The
  * loss gradient goes straight into the top layer's dout. */
-static int forward_loss(bp_net *net, const double *x, const double *y, int B,
-                        bp_loss loss, double *loss_out, bp_err *e) {
-    if (bp_net_check_loss(net, loss, e) || begin_forward(net, x, B, e)) return -1;
+static int forward_loss(bp_net *net, const double *x, const int *rows,
+                        const double *y, int B, bp_loss loss, double *loss_out,
+                        bp_err *e) {
+    if (bp_net_check_loss(net, loss, e) || begin_forward(net, x, rows, B, e))
+        return -1;
     forward_layers_any(net);
     if (net->dtype == BP_F32) {
         from_double(net->y32, BP_F32, y, (size_t)B * bp_net_outputs(net));
@@ -530,10 +548,28 @@ static int one(bp_net *net, const double *x, const double *y, bp_loss loss,
     return 0;
 }
 
+int bp_net_step_rows(bp_net *net, const double *x, const int *rows,
+                     const double *y, int B, bp_loss loss, double lr,
+                     double *loss_out, bp_err *e) {
+    double l;
+    if ((lr >= 0 || isnan(lr)) && check_lr(lr, e)) return -1;
+    if (take_fast(net, B, loss)) {
+        /* one's fused update cannot wait for the loss: the step's update
+         * is a pass of its own, as in bp_net_update. */
+        one(net, rows ? x + (size_t)rows[0] * net->inputs : x, y, loss, -1, &l);
+        if (lr >= 0 && isfinite(l)) sgd_all(net, lr);
+    } else {
+        if (forward_loss(net, x, rows, y, B, loss, &l, e)) return -1;
+        backward_layers_any(net, 0, lr >= 0 && isfinite(l) ? lr : -1);
+    }
+    if (loss_out) *loss_out = l;
+    return 0;
+}
+
 int bp_net_compute_grads(bp_net *net, const double *x, const double *y, int B,
                          bp_loss loss, double *loss_out, bp_err *e) {
     if (take_fast(net, B, loss)) return one(net, x, y, loss, -1, loss_out);
-    if (forward_loss(net, x, y, B, loss, loss_out, e)) return -1;
+    if (forward_loss(net, x, NULL, y, B, loss, loss_out, e)) return -1;
     backward_layers_any(net, 0, -1);
     return 0;
 }
@@ -542,7 +578,8 @@ int bp_net_train_step(bp_net *net, const double *x, const double *y, int B,
                       bp_loss loss, double lr, double *loss_out, bp_err *e) {
     if (take_fast(net, B, loss) && lr >= 0 && lr < INFINITY)
         return one(net, x, y, loss, lr, loss_out);
-    if (check_lr(lr, e) || forward_loss(net, x, y, B, loss, loss_out, e)) return -1;
+    if (check_lr(lr, e) || forward_loss(net, x, NULL, y, B, loss, loss_out, e))
+        return -1;
     backward_layers_any(net, 0, lr);
     return 0;
 }

@@ -288,6 +288,57 @@ static void test_fused_step_is_stages(void) {
         }
 }
 
+/* bp_net_step_rows on rows picked out of a data matrix is train_step (lr
+ * >= 0) or compute_grads (lr < 0) on those rows gathered by hand, to the last
+ * bit, in both dtypes, on plain loops, BLAS and the single-sample path; a
+ * step whose loss is not finite computes the gradients and updates nothing;
+ * a NaN or infinite rate is refused. */
+static int same_state(const bp_net *a, const bp_net *b);
+static void test_step_rows(void) {
+    static const int sizes[] = {40, 32, 16, 5};
+    static const bp_act acts[] = {BP_ACT_RELU, BP_ACT_TANH, BP_ACT_IDENTITY};
+    enum { N = 20, B = 16 };
+    static const int pick[B] = {7, 0, 19, 3, 3, 12, 5, 18, 1, 9, 14, 2, 11, 16, 8, 6};
+    double data[N * 40], x[B * 40], y[B * 5];
+    fill(data, N * 40, 5);
+    for (int s = 0; s < B; s++) memcpy(x + s * 40, data + pick[s] * 40, sizeof(double) * 40);
+    one_hot(y, B, 5);
+    bp_err e;
+    for (int t = 0; t < BP_DTYPE_COUNT; t++)
+        for (int rows = 1; rows <= B; rows += B - 1)
+            for (int upd = 0; upd < 2; upd++) {
+                bp_net *a = random_net(t, sizes, 3, acts, 11), *b = random_net(t, sizes, 3, acts, 11);
+                for (int s = 0; s < 3; s++) {
+                    double la, lb;
+                    CHECK(bp_net_step_rows(a, data, pick, y, rows, BP_LOSS_SOFTMAX_CE,
+                                           upd ? 0.05 : -1, &la, &e) == 0);
+                    if (upd)
+                        CHECK(bp_net_train_step(b, x, y, rows, BP_LOSS_SOFTMAX_CE, 0.05, &lb, &e) == 0);
+                    else
+                        CHECK(bp_net_compute_grads(b, x, y, rows, BP_LOSS_SOFTMAX_CE, &lb, &e) == 0);
+                    CHECK(la == lb);
+                }
+                CHECK(same_state(a, b));
+                bp_net_free(a);
+                bp_net_free(b);
+            }
+    /* A target of inf makes the loss inf: gradients, but no step. */
+    bp_net *a = random_net(BP_F32, sizes, 3, acts, 11), *b = random_net(BP_F32, sizes, 3, acts, 11);
+    double yinf[B * 5], l;
+    memcpy(yinf, y, sizeof yinf);
+    yinf[3] = INFINITY;
+    CHECK(bp_net_step_rows(a, data, pick, yinf, B, BP_LOSS_HALF_SE, 0.05, &l, &e) == 0);
+    CHECK(isinf(l));
+    CHECK(bp_net_compute_grads(b, x, yinf, B, BP_LOSS_HALF_SE, &l, &e) == 0);
+    CHECK(same_state(a, b));
+    CHECK(bp_net_step_rows(a, data, pick, y, B, BP_LOSS_HALF_SE, NAN, &l, &e) == -1);
+    CHECK_STR(e.msg, "learning rate must be a finite number >= 0 (got nan)");
+    CHECK(bp_net_step_rows(a, data, pick, y, B, BP_LOSS_HALF_SE, INFINITY, &l, &e) == -1);
+    CHECK_STR(e.msg, "learning rate must be a finite number >= 0 (got inf)");
+    bp_net_free(a);
+    bp_net_free(b);
+}
+
 /* The fused layer kernels against the plain ones they replace: the same
  * sums, so the same bits on the loop path; BLAS's own rounding on the
  * other (the products are the same calls with beta 0 instead of 1). */
@@ -569,6 +620,7 @@ int main(void) {
     test_init();
     test_lecture_float32();
     test_fused_step_is_stages();
+    test_step_rows();
     test_fused_kernels();
     test_finite_differences();
     test_float32_follows_float64();
