@@ -248,6 +248,7 @@ void SFX(bp_layer_forward)(REAL *h, REAL *o, const REAL *x, const REAL *W,
 
 /* w -= lr * dLoss/dw over N values, computed in double and rounded to REAL
  * once (so a float layer's step is the one bp_optim computes). */
+DESCEND_CLONES
 static void SFX(descend)(REAL *w, const REAL *dw, size_t N, double lr) {
     for (size_t k = 0; k < N; k++) w[k] = (REAL)(w[k] - lr * dw[k]);
 }
