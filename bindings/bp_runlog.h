@@ -40,6 +40,10 @@ struct sqlite3;
  * The result is opt, getenv's string or a literal: do not free it. */
 const char *bp_runlog_default_path(const char *opt);
 
+/* Now as the run log stores times: seconds since 1970-01-01 UTC, to the
+ * millisecond. For anyone writing a time into the same database. */
+double bp_runlog_time(void);
+
 /* Flags of bp_runlog_open. */
 enum {
     BP_RUNLOG_READONLY = 1,  /* read only; the file must exist and be current */

@@ -490,11 +490,12 @@ static double mono_now(void) {
 }
 
 /* Wall-clock time to the millisecond, as stored. */
-static double wall_now(void) {
+double bp_runlog_time(void) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (double)ts.tv_sec + (double)(ts.tv_nsec / 1000000) / 1000.0;
 }
+
 
 static int db_fail(bp_runlog *log, bp_err *e, const char *what) {
     if ((sqlite3_extended_errcode(log->db) & 0xff) == SQLITE_BUSY)
@@ -1125,7 +1126,7 @@ int64_t bp_runlog_begin(bp_runlog *log, const bp_run_info *info, bp_err *e) {
     if (sid) sqlite3_bind_int64(st, 3, sid);
     if (info->command) sqlite3_bind_text(st, 4, info->command, -1, SQLITE_STATIC);
     if (info->has_seed) sqlite3_bind_int64(st, 5, info->seed);
-    sqlite3_bind_double(st, 6, wall_now());
+    sqlite3_bind_double(st, 6, bp_runlog_time());
     sqlite3_bind_text(st, 7, host, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 8, info->pid ? info->pid : (long)getpid());
     sqlite3_bind_text(st, 9, info->version ? info->version : BP_VERSION, -1,
@@ -1450,7 +1451,7 @@ int bp_runlog_note(bp_runlog *log, int64_t run, const char *text, bp_err *e) {
     sqlite3_stmt *st = prepare(log, "INSERT INTO notes(run_id, time, text) VALUES (?, ?, ?)", e);
     if (st) {
         sqlite3_bind_int64(st, 1, run);
-        sqlite3_bind_double(st, 2, wall_now());
+        sqlite3_bind_double(st, 2, bp_runlog_time());
         sqlite3_bind_text(st, 3, text, -1, SQLITE_STATIC);
         rc = write_one(log, st, "cannot record a note", e);
     }
@@ -1482,7 +1483,7 @@ int bp_runlog_end(bp_runlog *log, int64_t run, const char *status, const char *m
                                e);
     if (st) {
         sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
-        sqlite3_bind_double(st, 2, wall_now());
+        sqlite3_bind_double(st, 2, bp_runlog_time());
         if (message) sqlite3_bind_text(st, 3, message, -1, SQLITE_STATIC);
         if (traceback) sqlite3_bind_text(st, 4, traceback, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 5, run);
@@ -1735,7 +1736,7 @@ int bp_runlog_reap(bp_runlog *log, bp_err *e) {
     for (int k = 0; upd[0] && upd[1] && k < n; k++) {
         sqlite3_stmt *u = upd[dead[2 * k]];
         sqlite3_bind_int64(u, 1, dead[2 * k + 1]);
-        if (dead[2 * k]) sqlite3_bind_double(u, 2, wall_now());
+        if (dead[2 * k]) sqlite3_bind_double(u, 2, bp_runlog_time());
         if (sqlite3_step(u) != SQLITE_DONE) {
             db_fail(log, e, dead[2 * k] ? "cannot mark an interrupted sweep"
                                         : "cannot mark a crashed run");
@@ -1819,7 +1820,7 @@ int64_t bp_runlog_sweep(bp_runlog *log, const bp_sweep_record *rec, int *created
     sqlite3_bind_text(st, 11, rec->maximize ? "max" : "min", -1, SQLITE_STATIC);
     if (rec->prune && *rec->prune) sqlite3_bind_text(st, 12, rec->prune, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 13, status, -1, SQLITE_STATIC);
-    sqlite3_bind_double(st, 14, wall_now());
+    sqlite3_bind_double(st, 14, bp_runlog_time());
     sqlite3_bind_text(st, 15, host, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 16, (long)getpid());
     if (rec->command) sqlite3_bind_text(st, 17, rec->command, -1, SQLITE_STATIC);
@@ -1864,7 +1865,7 @@ int bp_runlog_sweep_status(bp_runlog *log, int64_t sweep, const char *status,
     if (st) {
         sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
         if (message) sqlite3_bind_text(st, 2, message, -1, SQLITE_STATIC);
-        sqlite3_bind_double(st, 3, wall_now());
+        sqlite3_bind_double(st, 3, bp_runlog_time());
         sqlite3_bind_text(st, 4, host, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 5, (long)getpid());
         sqlite3_bind_int64(st, 6, sweep);
@@ -1907,7 +1908,7 @@ static int put_blob(bp_runlog *log, const char *sql, int64_t run, int64_t step,
         sqlite3_bind_int64(st, k++, run);
         sqlite3_bind_int64(st, k++, step);
         if (name) sqlite3_bind_text(st, k++, name, -1, SQLITE_STATIC);
-        else sqlite3_bind_double(st, k++, wall_now());
+        else sqlite3_bind_double(st, k++, bp_runlog_time());
         sqlite3_bind_blob64(st, k, data, len, SQLITE_STATIC);
         rc = write_one(log, st, what, e);
     }

@@ -54,11 +54,6 @@ static double mono_now(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static double wall_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)(ts.tv_nsec / 1000000) / 1000.0;
-}
 
 static uint64_t fnv1a(uint64_t h, const char *s, size_t n) {
     for (size_t k = 0; k < n; k++) h = (h ^ (unsigned char)s[k]) * 1099511628211ull;
@@ -734,7 +729,7 @@ static void finish(runner *R, proc *p, int wstatus) {
             sqlite3_bind_int64(u, 1, R->id);
             sqlite3_bind_int64(u, 2, p->trial);
             sqlite3_bind_int64(u, 3, p->pid);
-            sqlite3_bind_double(u, 4, wall_now());
+            sqlite3_bind_double(u, 4, bp_runlog_time());
             sqlite3_bind_text(u, 5, msg, -1, SQLITE_STATIC);
             sqlite3_step(u);
         }
