@@ -22,25 +22,6 @@
 #include <string.h>
 
 #include "bp_fit.h"
-#define PF_STRIDE 2048
-#define PF_LOC 1
-#define PF_ON 1
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 struct bp_fit {
     bp_fit_config c;
