@@ -133,9 +133,38 @@ void bp_layer_backward_f32(float *dx, float *dW, float *db, float *dh,
                            const float *x, float *W, float *b, int B, int I,
                            int O, bp_act act, double alpha, int acc, double lr);
 
-/* Threads OpenBLAS may use for one product. The default is OpenBLAS's own:
- * OPENBLAS_NUM_THREADS when set, else the number of cores. bp_set_threads
- * returns -1 for n < 1. Plain-loop layers always run on the calling thread. */
+/* The same step split between the members of a team of threads (bp_net.h):
+ * S = a member's rows, n0 .. n1-1 its neurons.
+ *   loss_grad_rows: S rows' dLoss/dout for a mean over B rows, overwritten,
+ *     and each row's loss into row_loss[0 .. S-1] (bp_loss_grad's total is
+ *     their sum in row order over B).
+ *   backward_rows: dh and dx = dh W (NULL: skipped) of S rows, overwritten.
+ *   backward_cols: after every member's backward_rows, dW and db of neurons
+ *     n0 .. n1-1 over all B rows, overwritten, then their step if lr >= 0.
+ * backward_rows over all rows then backward_cols over all neurons is
+ * bp_layer_backward with acc 0, which is how it runs its BLAS-sized layers. */
+void bp_loss_grad_rows(double *dout, double *row_loss, const double *out,
+                       const double *y, int S, int B, int O, bp_loss loss);
+void bp_layer_backward_rows(double *dx, double *dh, const double *dout,
+                            const double *h, const double *o, const double *W,
+                            int S, int I, int O, bp_act act, double alpha);
+void bp_layer_backward_cols(double *dW, double *db, double *W, double *b,
+                            const double *dh, const double *x, int B, int I,
+                            int O, int n0, int n1, double lr);
+void bp_loss_grad_rows_f32(float *dout, double *row_loss, const float *out,
+                           const float *y, int S, int B, int O, bp_loss loss);
+void bp_layer_backward_rows_f32(float *dx, float *dh, const float *dout,
+                                const float *h, const float *o, const float *W,
+                                int S, int I, int O, bp_act act, double alpha);
+void bp_layer_backward_cols_f32(float *dW, float *db, float *W, float *b,
+                                const float *dh, const float *x, int B, int I,
+                                int O, int n0, int n1, double lr);
+
+/* Threads a step may use: OpenBLAS's count for one product, and the size of
+ * a network's team for a large mini-batch step (bp_net.h). The default is
+ * OpenBLAS's own: OPENBLAS_NUM_THREADS when set, else the number of cores.
+ * bp_set_threads returns -1 for n < 1. Plain-loop layers of a step that is
+ * not the team's run on the calling thread. */
 int bp_threads(void);
 int bp_set_threads(int n, bp_err *e);
 

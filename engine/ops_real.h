@@ -283,6 +283,72 @@ static void SFX(backward_one)(REAL *restrict dx, REAL *restrict dW,
     }
 }
 
+/* The two halves of a layer's backward that a team of threads splits
+ * (bp_net.h's threads): S = a member's rows of the batch, n0 .. n1-1 its
+ * neurons. The first half needs the member's own rows only; the second
+ * sums over every row of dh, so the team meets between them. */
+
+/* Rows: dh = dLoss/dh from dout, and dx = dh W (with the weights before the
+ * step; NULL: skipped), both overwritten, over S rows. */
+void SFX(bp_layer_backward_rows)(REAL *dx, REAL *dh, const REAL *dout,
+                                 const REAL *h, const REAL *o, const REAL *W,
+                                 int S, int I, int O, bp_act act, double alpha) {
+    SFX(act_grad)(dh, NULL, dout, h, o, S, O, act, alpha, 0);
+    if (!dx) return;
+    if ((long)S * I * O >= BLAS_MIN_WORK) {
+        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, S, I, O, 1, dh, O, W, I, 0,
+             dx, I);
+        return;
+    }
+    for (int s = 0; s < S; s++) {
+        const REAL *dhs = dh + (size_t)s * O;
+        REAL *dxs = dx + (size_t)s * I;
+        for (int n = 0; n < O; n++) {
+            const REAL g = dhs[n], *wn = W + (size_t)n * I;
+            if (n == 0)
+                for (int i = 0; i < I; i++) dxs[i] = g * wn[i];
+            else
+                for (int i = 0; i < I; i++) dxs[i] += g * wn[i];
+        }
+    }
+}
+
+/* Neurons n0 .. n1-1: their rows of dW = dh^T x and their db = the sums of
+ * their columns of dh, over all B rows, overwritten; then, if lr >= 0, their
+ * step. No other neuron's weights are read, so members can step their own
+ * while the others still compute. */
+void SFX(bp_layer_backward_cols)(REAL *dW, REAL *db, REAL *W, REAL *b,
+                                 const REAL *dh, const REAL *x, int B, int I,
+                                 int O, int n0, int n1, double lr) {
+    const int N = n1 - n0;
+    if (N < 1) return;
+    for (int n = n0; n < n1; n++) db[n] = 0;
+    for (int s = 0; s < B; s++) {
+        const REAL *dhs = dh + (size_t)s * O;
+        for (int n = n0; n < n1; n++) db[n] += dhs[n];
+    }
+    if ((long)B * I * N >= BLAS_MIN_WORK) {
+        GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, N, I, B, 1, dh + n0, O, x, I,
+             0, dW + (size_t)n0 * I, I);
+    } else {
+        for (int s = 0; s < B; s++) {
+            const REAL *xs = x + (size_t)s * I, *dhs = dh + (size_t)s * O;
+            for (int n = n0; n < n1; n++) {
+                const REAL g = dhs[n];
+                REAL *dwn = dW + (size_t)n * I;
+                if (s == 0)
+                    for (int i = 0; i < I; i++) dwn[i] = g * xs[i];
+                else
+                    for (int i = 0; i < I; i++) dwn[i] += g * xs[i];
+            }
+        }
+    }
+    if (lr >= 0) {
+        SFX(descend)(W + (size_t)n0 * I, dW + (size_t)n0 * I, (size_t)N * I, lr);
+        SFX(descend)(b + n0, db + n0, (size_t)N, lr);
+    }
+}
+
 void SFX(bp_layer_backward)(REAL *dx, REAL *dW, REAL *db, REAL *dh,
                             const REAL *dout, const REAL *h, const REAL *o,
                             const REAL *x, REAL *W, REAL *b, int B, int I, int O,
@@ -293,11 +359,17 @@ void SFX(bp_layer_backward)(REAL *dx, REAL *dW, REAL *db, REAL *dh,
                           (REAL)alpha, acc, lr);
         return;
     }
+    if (blas && !acc) {
+        /* dx before the step, which the halves' order gives. */
+        SFX(bp_layer_backward_rows)(dx, dh, dout, h, o, W, B, I, O, act, alpha);
+        SFX(bp_layer_backward_cols)(dW, db, W, b, dh, x, B, I, O, 0, O, lr);
+        return;
+    }
     if (!acc) memset(db, 0, sizeof(REAL) * (size_t)O);
     SFX(act_grad)(dh, db, dout, h, o, B, O, act, alpha, 0);
     if (blas) {
-        GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, O, I, B, 1, dh, O, x, I,
-             acc ? 1 : 0, dW, I);
+        GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, O, I, B, 1, dh, O, x, I, 1, dW,
+             I);
         if (dx)
             GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, I, O, 1, dh, O, W,
                  I, 0, dx, I);
@@ -350,71 +422,94 @@ static REAL SFX(logsumexp)(const REAL *z, int O) {
     return m + LOG(sum);
 }
 
+/* One row's loss: its terms summed in double, and for mse and bce their mean
+ * over the O outputs. */
+static double SFX(loss_of_row)(const REAL *os, const REAL *ys, int O, bp_loss loss) {
+    double l = 0.0;
+    switch (loss) {
+    case BP_LOSS_HALF_SE:
+        for (int n = 0; n < O; n++) l += 0.5 * (ys[n] - os[n]) * (ys[n] - os[n]);
+        break;
+    case BP_LOSS_MSE:
+        for (int n = 0; n < O; n++) l += (ys[n] - os[n]) * (ys[n] - os[n]);
+        l /= O;
+        break;
+    case BP_LOSS_BCE:
+        for (int n = 0; n < O; n++) {
+            REAL p = SFX(clamp_p)(os[n]);
+            l -= ys[n] * LOG(p) + (1 - ys[n]) * LOG(1 - p);
+        }
+        l /= O;
+        break;
+    case BP_LOSS_SOFTMAX_CE: {
+        /* -sum_n y_n log softmax_n = sum_n y_n (lse - z_n) */
+        REAL lse = SFX(logsumexp)(os, O);
+        for (int n = 0; n < O; n++) l += ys[n] * (lse - os[n]);
+        break;
+    }
+    default:
+        break;
+    }
+    return l;
+}
+
 double SFX(bp_loss_forward)(const REAL *out, const REAL *y, int B, int O,
                             bp_loss loss) {
     double total = 0.0;
-    for (int s = 0; s < B; s++) {
-        const REAL *os = out + (size_t)s * O, *ys = y + (size_t)s * O;
-        double l = 0.0;
-        switch (loss) {
-        case BP_LOSS_HALF_SE:
-            for (int n = 0; n < O; n++) l += 0.5 * (ys[n] - os[n]) * (ys[n] - os[n]);
-            break;
-        case BP_LOSS_MSE:
-            for (int n = 0; n < O; n++) l += (ys[n] - os[n]) * (ys[n] - os[n]);
-            l /= O;
-            break;
-        case BP_LOSS_BCE:
-            for (int n = 0; n < O; n++) {
-                REAL p = SFX(clamp_p)(os[n]);
-                l -= ys[n] * LOG(p) + (1 - ys[n]) * LOG(1 - p);
-            }
-            l /= O;
-            break;
-        case BP_LOSS_SOFTMAX_CE: {
-            /* -sum_n y_n log softmax_n = sum_n y_n (lse - z_n) */
-            REAL lse = SFX(logsumexp)(os, O);
-            for (int n = 0; n < O; n++) l += ys[n] * (lse - os[n]);
-            break;
-        }
-        default:
-            break;
-        }
-        total += l;
-    }
+    for (int s = 0; s < B; s++)
+        total += SFX(loss_of_row)(out + (size_t)s * O, y + (size_t)s * O, O, loss);
     return total / B;
+}
+
+/* One row's share of dLoss/dout added into ds, for a mean over B rows. */
+static void SFX(grad_of_row)(REAL *ds, const REAL *os, const REAL *ys, int B, int O,
+                          bp_loss loss) {
+    switch (loss) {
+    case BP_LOSS_HALF_SE: /* d/dout (y - out)^2/2 = -(y - out) */
+        for (int n = 0; n < O; n++) ds[n] += -(ys[n] - os[n]) / B;
+        break;
+    case BP_LOSS_MSE:
+        for (int n = 0; n < O; n++) ds[n] += -2.0 * (ys[n] - os[n]) / ((double)B * O);
+        break;
+    case BP_LOSS_BCE:
+        for (int n = 0; n < O; n++) {
+            REAL p = SFX(clamp_p)(os[n]);
+            ds[n] += (p - ys[n]) / (p * (1 - p)) / ((double)B * O);
+        }
+        break;
+    case BP_LOSS_SOFTMAX_CE: {
+        REAL lse = SFX(logsumexp)(os, O), ysum = 0;
+        for (int n = 0; n < O; n++) ysum += ys[n];
+        for (int n = 0; n < O; n++) ds[n] += (EXP(os[n] - lse) * ysum - ys[n]) / B;
+        break;
+    }
+    default:
+        break;
+    }
 }
 
 void SFX(bp_loss_backward)(REAL *dout, const REAL *out, const REAL *y, int B,
                            int O, bp_loss loss) {
-    for (int s = 0; s < B; s++) {
-        const REAL *os = out + (size_t)s * O, *ys = y + (size_t)s * O;
-        REAL *ds = dout + (size_t)s * O;
-        switch (loss) {
-        case BP_LOSS_HALF_SE: /* d/dout (y - out)^2/2 = -(y - out) */
-            for (int n = 0; n < O; n++) ds[n] += -(ys[n] - os[n]) / B;
-            break;
-        case BP_LOSS_MSE:
-            for (int n = 0; n < O; n++)
-                ds[n] += -2.0 * (ys[n] - os[n]) / ((double)B * O);
-            break;
-        case BP_LOSS_BCE:
-            for (int n = 0; n < O; n++) {
-                REAL p = SFX(clamp_p)(os[n]);
-                ds[n] += (p - ys[n]) / (p * (1 - p)) / ((double)B * O);
-            }
-            break;
-        case BP_LOSS_SOFTMAX_CE: {
-            REAL lse = SFX(logsumexp)(os, O), ysum = 0;
-            for (int n = 0; n < O; n++) ysum += ys[n];
-            for (int n = 0; n < O; n++)
-                ds[n] += (EXP(os[n] - lse) * ysum - ys[n]) / B;
-            break;
-        }
-        default:
-            break;
+    for (int s = 0; s < B; s++)
+        SFX(grad_of_row)(dout + (size_t)s * O, out + (size_t)s * O, y + (size_t)s * O, B,
+                      O, loss);
+}
+
+/* A squared error's row in one pass: dLoss/dout stored into ds for a mean
+ * over B rows, the row's loss returned (half: half_se, else mse). */
+static double SFX(se_row)(REAL *ds, const REAL *os, const REAL *ys, int B, int O,
+                          int half) {
+    double l = 0.0;
+    for (int n = 0; n < O; n++) {
+        if (half) {
+            l += 0.5 * (ys[n] - os[n]) * (ys[n] - os[n]);
+            ds[n] = -(ys[n] - os[n]) / B;
+        } else {
+            l += (ys[n] - os[n]) * (ys[n] - os[n]);
+            ds[n] = -2.0 * (ys[n] - os[n]) / ((double)B * O);
         }
     }
+    return half ? l : l / O;
 }
 
 /* The loss and its gradient (see bp_ops.h). The squared errors, the common
@@ -429,21 +524,23 @@ double SFX(bp_loss_grad)(REAL *dout, const REAL *out, const REAL *y, int B,
         return total;
     }
     double total = 0.0;
-    const int half = loss == BP_LOSS_HALF_SE;
-    for (int s = 0; s < B; s++) {
-        const REAL *os = out + (size_t)s * O, *ys = y + (size_t)s * O;
-        REAL *ds = dout + (size_t)s * O;
-        double l = 0.0;
-        for (int n = 0; n < O; n++) {
-            if (half) {
-                l += 0.5 * (ys[n] - os[n]) * (ys[n] - os[n]);
-                ds[n] = -(ys[n] - os[n]) / B;
-            } else {
-                l += (ys[n] - os[n]) * (ys[n] - os[n]);
-                ds[n] = -2.0 * (ys[n] - os[n]) / ((double)B * O);
-            }
-        }
-        total += half ? l : l / O;
-    }
+    for (int s = 0; s < B; s++)
+        total += SFX(se_row)(dout + (size_t)s * O, out + (size_t)s * O,
+                             y + (size_t)s * O, B, O, loss == BP_LOSS_HALF_SE);
     return total / B;
+}
+
+void SFX(bp_loss_grad_rows)(REAL *dout, double *row_loss, const REAL *out,
+                            const REAL *y, int S, int B, int O, bp_loss loss) {
+    for (int s = 0; s < S; s++) {
+        REAL *ds = dout + (size_t)s * O;
+        const REAL *os = out + (size_t)s * O, *ys = y + (size_t)s * O;
+        if (loss == BP_LOSS_HALF_SE || loss == BP_LOSS_MSE) {
+            row_loss[s] = SFX(se_row)(ds, os, ys, B, O, loss == BP_LOSS_HALF_SE);
+        } else {
+            row_loss[s] = SFX(loss_of_row)(os, ys, O, loss);
+            memset(ds, 0, sizeof(REAL) * (size_t)O);
+            SFX(grad_of_row)(ds, os, ys, B, O, loss);
+        }
+    }
 }

@@ -10,6 +10,8 @@
  *    threshold, including that backward adds and that dx may be NULL.
  *  - Losses and activations on values worked out by hand, huge logits
  *    included; the names' round trip.
+ *  - The halves a team of threads splits a layer's backward and the loss
+ *    into, run member after member, against the whole kernels.
  *
  * Dimensions: B = batch, I = inputs of a layer, O = outputs of a layer. */
 #include <float.h>
@@ -746,6 +748,108 @@ static void test_names(void) {
     CHECK_STR(bp_loss_name(BP_LOSS_COUNT), "?");
 }
 
+/* ------------------------------------------------------------------------ */
+/* The team's halves against the whole                                       */
+
+/* Largest |a - b| / (1 + |b|) over n entries. */
+static double worst_diff(const double *a, const double *b, size_t n) {
+    double w = 0;
+    for (size_t k = 0; k < n; k++) {
+        double d = fabs(a[k] - b[k]) / (1 + fabs(b[k]));
+        if (!(d <= w)) w = d;
+    }
+    return w;
+}
+
+/* bp_layer_backward (acc 0, with a step) against its halves run as a team
+ * of T would run them, one member after another: backward_rows on each
+ * member's rows, then backward_cols on each member's neurons. On the
+ * plain-loop path (small layers) every sum is the same in the same order,
+ * so the bits must agree; on the BLAS path a member's product has fewer
+ * rows than the whole one, which OpenBLAS may round differently. */
+static void split_case(int B, int I, int O, bp_act act, int T, bp_rng *r) {
+    size_t nx = (size_t)B * I, nh = (size_t)B * O, nw = (size_t)O * I;
+    double *x = alloc_fill(nx, -1, 1, r), *h = alloc_fill(nh, -2, 2, r);
+    double *dout = alloc_fill(nh, -1, 1, r), *o = malloc(sizeof(double) * nh);
+    bp_act_forward(o, h, B, O, act, 0.1);
+    double *W[2], *b[2], *dW[2], *db[2], *dh[2], *dx[2];
+    W[0] = alloc_fill(nw, -1, 1, r);
+    b[0] = alloc_fill(O, -1, 1, r);
+    W[1] = malloc(sizeof(double) * nw);
+    b[1] = malloc(sizeof(double) * O);
+    memcpy(W[1], W[0], sizeof(double) * nw);
+    memcpy(b[1], b[0], sizeof(double) * O);
+    for (int k = 0; k < 2; k++) {
+        /* NaN everywhere the kernels must overwrite. */
+        dW[k] = alloc_fill(nw, NAN, NAN, r);
+        db[k] = alloc_fill(O, NAN, NAN, r);
+        dh[k] = alloc_fill(nh, NAN, NAN, r);
+        dx[k] = alloc_fill(nx, NAN, NAN, r);
+    }
+    bp_layer_backward(dx[0], dW[0], db[0], dh[0], dout, h, o, x, W[0], b[0], B, I, O,
+                      act, 0.1, 0, 0.05);
+    for (int t = 0; t < T; t++) {
+        int r0 = B * t / T, r1 = B * (t + 1) / T;
+        bp_layer_backward_rows(dx[1] + (size_t)r0 * I, dh[1] + (size_t)r0 * O,
+                               dout + (size_t)r0 * O, h + (size_t)r0 * O,
+                               o + (size_t)r0 * O, W[1], r1 - r0, I, O, act, 0.1);
+    }
+    for (int t = 0; t < T; t++)
+        bp_layer_backward_cols(dW[1], db[1], W[1], b[1], dh[1], x, B, I, O, O * t / T,
+                               O * (t + 1) / T, 0.05);
+    int blas = (long)B * I * O >= BP_BLAS_MIN_WORK;
+    double tol = blas ? 1e-13 : 0;
+    CHECK(worst_diff(dh[1], dh[0], nh) == 0);
+    CHECK(worst_diff(db[1], db[0], O) == 0);
+    CHECK(worst_diff(dx[1], dx[0], nx) <= tol);
+    CHECK(worst_diff(dW[1], dW[0], nw) <= tol);
+    CHECK(worst_diff(W[1], W[0], nw) <= tol);
+    CHECK(worst_diff(b[1], b[0], O) == 0);
+    double *all[] = {x, h, dout, o, W[0], b[0], W[1], b[1], dW[0], dW[1], db[0], db[1],
+                     dh[0], dh[1], dx[0], dx[1]};
+    for (size_t k = 0; k < sizeof all / sizeof all[0]; k++) free(all[k]);
+}
+
+/* bp_loss_grad against bp_loss_grad_rows on each member's rows: the same
+ * dLoss/dout, and the rows' losses summed in row order over B give the same
+ * total, to the bit. */
+static void split_loss_case(int B, int O, bp_loss loss, int T, bp_rng *r) {
+    size_t n = (size_t)B * O;
+    double *out = alloc_fill(n, -2, 2, r), *y = alloc_fill(n, 0, 1, r);
+    if (loss == BP_LOSS_BCE)
+        for (size_t k = 0; k < n; k++) out[k] = 0.05 + 0.9 * (out[k] + 2) / 4;
+    double *d0 = alloc_fill(n, NAN, NAN, r), *d1 = alloc_fill(n, NAN, NAN, r);
+    double *rl = alloc_fill(B, NAN, NAN, r);
+    double total = bp_loss_grad(d0, out, y, B, O, loss);
+    for (int t = 0; t < T; t++) {
+        int r0 = B * t / T, r1 = B * (t + 1) / T;
+        bp_loss_grad_rows(d1 + (size_t)r0 * O, rl + r0, out + (size_t)r0 * O,
+                          y + (size_t)r0 * O, r1 - r0, B, O, loss);
+    }
+    double sum = 0;
+    for (int s = 0; s < B; s++) sum += rl[s];
+    CHECK(sum / B == total);
+    CHECK(memcmp(d0, d1, sizeof(double) * n) == 0);
+    free(out), free(y), free(d0), free(d1), free(rl);
+}
+
+static void test_split_backward(void) {
+    bp_rng r;
+    bp_rng_seed(&r, 11);
+    static const int shapes[][3] = {{6, 5, 4}, {8, 3, 7}, {64, 40, 30}, {33, 17, 9}};
+    static const bp_act acts[] = {BP_ACT_IDENTITY, BP_ACT_SIGMOID, BP_ACT_RELU,
+                                  BP_ACT_LEAKY_RELU, BP_ACT_SOFTMAX};
+    for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++)
+        for (size_t a = 0; a < sizeof acts / sizeof acts[0]; a++)
+            for (int T = 1; T <= 3; T++)
+                split_case(shapes[c][0], shapes[c][1], shapes[c][2], acts[a], T, &r);
+    for (int loss = 0; loss < BP_LOSS_COUNT; loss++)
+        for (int T = 1; T <= 3; T++) {
+            split_loss_case(7, 3, (bp_loss)loss, T, &r);
+            split_loss_case(64, 10, (bp_loss)loss, T, &r);
+        }
+}
+
 int main(void) {
     test_names();
     test_activations();
@@ -753,5 +857,6 @@ int main(void) {
     test_loss_gradients();
     test_dense_reference();
     test_gradients();
+    test_split_backward();
     return check_report("test_ops");
 }
