@@ -22,6 +22,18 @@
  * that steps after the first never allocate; bp_set_allocator lets a test
  * count that.
  *
+ * Threads: with bp_set_threads(T >= 2), a mini-batch step of at least 2^20
+ * multiply-adds (bp_net_train_step, bp_net_compute_grads, bp_net_step_rows)
+ * is split between the network's own team of T threads (bp_team.h), made on
+ * the first such step and freed with the network: each takes B/T rows of the
+ * batch through the forward pass and the row-wise half of each layer's
+ * backward, and O/T neurons of each layer's dW, db and step, with OpenBLAS
+ * single-threaded inside. Splitting the work, not each product, keeps both
+ * cores busy through the activations, the loss and the update too, which on
+ * W2 (scripts/bench) were a third of a step on one thread while OpenBLAS's
+ * other thread waited. The same T gives the same bits every time; another T
+ * may differ in the last bits, as a thread's products have fewer rows.
+ *
  * Every fallible function returns 0 on success and -1 on failure with a
  * sentence in *e (e may be NULL). Nothing here exits or aborts. */
 #ifndef BP_NET_H
@@ -84,6 +96,11 @@ typedef struct bp_net {
     /* The single-sample path (bp_net_set_fast): fast_off is the caller's
      * switch, fast whether the path applies to this net's layers. */
     int fast, fast_off;
+    /* The threads a large mini-batch step is split between (see
+     * bp_net_train_step), made on the first such step; NULL until then.
+     * row_loss: each row's loss of the last such step (B of them). */
+    struct bp_team *team;
+    double *row_loss;
 } bp_net;
 
 /* Initialisation schemes, for weights and biases separately.

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "bp_net.h"
+#include "bp_team.h"
 
 /* ------------------------------------------------------------------------ */
 /* The allocator                                                             */
@@ -50,6 +51,19 @@ void *bp_calloc(size_t n, size_t size) {
 
 /* ------------------------------------------------------------------------ */
 /* The two instantiations of the stages                                      */
+
+/* A mini-batch step for the net's team of threads (team_member). */
+typedef struct team_job {
+    bp_net *net;
+    const double *x;  /* the inputs: rows[0 .. B-1] of x, or its first B rows */
+    const int *rows;
+    const void *y;    /* B x outputs targets, in the net's number type */
+    int B;
+    bp_loss kind;
+    double lr;        /* < 0: no step */
+    int guard;        /* no step either when the loss is not finite */
+    double loss;      /* out: the batch's loss */
+} team_job;
 
 #define REAL double
 #define SFX(name) name
@@ -200,9 +214,11 @@ static void free_net_batch(bp_net *net) {
     bp_free(net->x32);
     bp_free(net->y32);
     bp_free(net->out);
+    bp_free(net->row_loss);
     net->x = NULL;
     net->x32 = net->y32 = NULL;
     net->out = NULL;
+    net->row_loss = NULL;
 }
 
 void bp_net_free(bp_net *net) {
@@ -213,6 +229,7 @@ void bp_net_free(bp_net *net) {
     }
     bp_free(net->layers);
     free_net_batch(net);
+    bp_team_free(net->team);
     bp_free(net);
 }
 
@@ -374,10 +391,12 @@ static int reserve(bp_net *net, int B, bp_err *e) {
     void *x = bp_malloc(z * B * net->inputs);
     void *y32 = f32 ? bp_malloc(sizeof(float) * out) : NULL;
     double *out64 = f32 ? bp_malloc(sizeof(double) * out) : NULL;
-    if (!x || (f32 && (!y32 || !out64))) {
+    double *row_loss = bp_malloc(sizeof(double) * B);
+    if (!x || !row_loss || (f32 && (!y32 || !out64))) {
         bp_free(x);
         bp_free(y32);
         bp_free(out64);
+        bp_free(row_loss);
         goto oom;
     }
     for (int l = 0; l < net->n_layers; l++) {
@@ -391,6 +410,7 @@ static int reserve(bp_net *net, int B, bp_err *e) {
             bp_free(x);
             bp_free(y32);
             bp_free(out64);
+            bp_free(row_loss);
             goto oom;
         }
         free_fields(L, 1);
@@ -402,6 +422,7 @@ static int reserve(bp_net *net, int B, bp_err *e) {
     else net->x = x;
     net->y32 = y32;
     net->out = out64;
+    net->row_loss = row_loss;
     net->cap = B;
     return 0;
 oom:
@@ -548,6 +569,49 @@ static int one(bp_net *net, const double *x, const double *y, bp_loss loss,
     return 0;
 }
 
+/* Whether a step of B rows goes to the team of bp_threads() threads, made
+ * (or remade, when the count changed) here. Only for a step with enough
+ * arithmetic to pay for the team's meetings (a few microseconds a step) and
+ * with at least 2 rows for each member. Without a team (threads could not
+ * be had) the step runs on this thread, with OpenBLAS's. */
+#define TEAM_MIN_WORK (1L << 20)
+static int take_team(bp_net *net, int B) {
+    int T = bp_threads();
+    if (T < 2 || B < 2 * T || net->n_layers == 0) return 0;
+    long work = 0;
+    for (int l = 0; l < net->n_layers; l++)
+        work += (long)B * net->layers[l].I * net->layers[l].O;
+    if (work < TEAM_MIN_WORK) return 0;
+    if (net->team && bp_team_size(net->team) != T) {
+        bp_team_free(net->team);
+        net->team = NULL;
+    }
+    if (!net->team) net->team = bp_team_new(T, NULL);
+    return net->team != NULL;
+}
+
+/* The step of bp_net_step_rows (x, rows) or bp_net_train_step (rows NULL)
+ * by the team. OpenBLAS runs single-threaded inside it: each member makes
+ * its own products, and OpenBLAS's threads would only compete for the same
+ * cores. */
+static int team_step(bp_net *net, const double *x, const int *rows, const double *y,
+                     int B, bp_loss loss, double lr, int guard, double *loss_out,
+                     bp_err *e) {
+    if (bp_net_check_loss(net, loss, e) || reserve(net, B, e)) return -1;
+    net->B = B;
+    team_job j = {net, x, rows, y, B, loss, lr, guard, NAN};
+    if (net->dtype == BP_F32) {
+        from_double(net->y32, BP_F32, y, (size_t)B * bp_net_outputs(net));
+        j.y = net->y32;
+    }
+    int T = bp_team_size(net->team);
+    bp_set_threads(1, NULL);
+    bp_team_run(net->team, net->dtype == BP_F32 ? team_member_f32 : team_member, &j);
+    bp_set_threads(T, NULL);
+    if (loss_out) *loss_out = j.loss;
+    return 0;
+}
+
 int bp_net_step_rows(bp_net *net, const double *x, const int *rows,
                      const double *y, int B, bp_loss loss, double lr,
                      double *loss_out, bp_err *e) {
@@ -558,6 +622,8 @@ int bp_net_step_rows(bp_net *net, const double *x, const int *rows,
          * is a pass of its own, as in bp_net_update. */
         one(net, rows ? x + (size_t)rows[0] * net->inputs : x, y, loss, -1, &l);
         if (lr >= 0 && isfinite(l)) sgd_all(net, lr);
+    } else if (take_team(net, B)) {
+        return team_step(net, x, rows, y, B, loss, lr, 1, loss_out, e);
     } else {
         if (forward_loss(net, x, rows, y, B, loss, &l, e)) return -1;
         backward_layers_any(net, 0, lr >= 0 && isfinite(l) ? lr : -1);
@@ -569,6 +635,7 @@ int bp_net_step_rows(bp_net *net, const double *x, const int *rows,
 int bp_net_compute_grads(bp_net *net, const double *x, const double *y, int B,
                          bp_loss loss, double *loss_out, bp_err *e) {
     if (take_fast(net, B, loss)) return one(net, x, y, loss, -1, loss_out);
+    if (take_team(net, B)) return team_step(net, x, NULL, y, B, loss, -1, 0, loss_out, e);
     if (forward_loss(net, x, NULL, y, B, loss, loss_out, e)) return -1;
     backward_layers_any(net, 0, -1);
     return 0;
@@ -578,8 +645,9 @@ int bp_net_train_step(bp_net *net, const double *x, const double *y, int B,
                       bp_loss loss, double lr, double *loss_out, bp_err *e) {
     if (take_fast(net, B, loss) && lr >= 0 && lr < INFINITY)
         return one(net, x, y, loss, lr, loss_out);
-    if (check_lr(lr, e) || forward_loss(net, x, NULL, y, B, loss, loss_out, e))
-        return -1;
+    if (check_lr(lr, e)) return -1;
+    if (take_team(net, B)) return team_step(net, x, NULL, y, B, loss, lr, 0, loss_out, e);
+    if (forward_loss(net, x, NULL, y, B, loss, loss_out, e)) return -1;
     backward_layers_any(net, 0, lr);
     return 0;
 }

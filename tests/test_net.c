@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "bp_net.h"
+#include "bp_team.h"
 #include "check.h"
 
 /* The weights of scripts/seed_example.lua: w111, w112 from the lecture, the
@@ -597,6 +598,104 @@ static void test_fast_path_choice(void) {
     bp_net_free(net);
 }
 
+/* Largest |a - b| / (1 + |b|) over the parameters of two nets. */
+static double params_diff(const bp_net *a, const bp_net *b) {
+    size_t P = bp_net_param_count(a);
+    double *pa = malloc(sizeof(double) * P), *pb = malloc(sizeof(double) * P), w = 0;
+    bp_net_params_get(a, pa);
+    bp_net_params_get(b, pb);
+    for (size_t k = 0; k < P; k++) {
+        double d = fabs(pa[k] - pb[k]) / (1 + fabs(pb[k]));
+        if (!(d <= w)) w = d;
+    }
+    free(pa);
+    free(pb);
+    return w;
+}
+
+/* A mini-batch step large enough for the team of threads (1.6 M
+ * multiply-adds a step, with bp_threads() >= 2), in both dtypes: against the
+ * same steps on one thread, equal to BLAS's rounding (a member's products
+ * have fewer rows); against itself and between step_rows and train_step,
+ * equal to the bit; compute_grads leaves the weights alone; a loss that is
+ * not finite steps nothing; a new thread count makes a new team. Three
+ * members on two cores also runs the waits that must yield. */
+static void test_team_step(void) {
+    static const int sizes[] = {200, 100, 50, 10};
+    static const bp_act acts[] = {BP_ACT_RELU, BP_ACT_SIGMOID, BP_ACT_IDENTITY};
+    enum { N = 100, B = 64, I = 200, K = 10 };
+    int pick[B];
+    double *data = malloc(sizeof(double) * N * I), *x = malloc(sizeof(double) * B * I);
+    double y[B * K], l1, la, lb;
+    fill(data, (size_t)N * I, 7);
+    for (int s = 0; s < B; s++) {
+        pick[s] = (s * 37 + 5) % N;
+        memcpy(x + (size_t)s * I, data + (size_t)pick[s] * I, sizeof(double) * I);
+    }
+    one_hot(y, B, K);
+    bp_err e;
+    int before = bp_threads();
+    for (int t = 0; t < BP_DTYPE_COUNT; t++) {
+        double tol = t == BP_F64 ? 1e-12 : 1e-5;
+        bp_net *one = random_net(t, sizes, 3, acts, 11), *a = random_net(t, sizes, 3, acts, 11);
+        bp_net *b = random_net(t, sizes, 3, acts, 11);
+        for (int step = 0; step < 3; step++) {
+            CHECK(bp_set_threads(1, &e) == 0);
+            CHECK(bp_net_step_rows(one, data, pick, y, B, BP_LOSS_SOFTMAX_CE, 0.05, &l1, &e) == 0);
+            CHECK(bp_set_threads(3, &e) == 0);
+            CHECK(bp_net_step_rows(a, data, pick, y, B, BP_LOSS_SOFTMAX_CE, 0.05, &la, &e) == 0);
+            CHECK(bp_net_train_step(b, x, y, B, BP_LOSS_SOFTMAX_CE, 0.05, &lb, &e) == 0);
+            CHECK(bp_threads() == 3); /* OpenBLAS's count is put back after a step */
+            CHECK(la == lb);
+            CHECK_NEAR(la, l1, tol * (1 + fabs(l1)));
+        }
+        CHECK(one->team == NULL);
+        CHECK(a->team != NULL && bp_team_size(a->team) == 3);
+        CHECK(same_state(a, b));
+        CHECK(params_diff(a, one) <= tol);
+        bp_net *fresh = random_net(t, sizes, 3, acts, 11);
+        CHECK(params_diff(a, fresh) > 1e-4); /* the steps did move the weights */
+        bp_net_free(fresh);
+
+        /* compute_grads: the one-thread gradients, no step. */
+        bp_net *g1 = random_net(t, sizes, 3, acts, 11), *g3 = random_net(t, sizes, 3, acts, 11);
+        CHECK(bp_set_threads(1, &e) == 0);
+        CHECK(bp_net_compute_grads(g1, x, y, B, BP_LOSS_SOFTMAX_CE, &l1, &e) == 0);
+        CHECK(bp_set_threads(3, &e) == 0);
+        CHECK(bp_net_compute_grads(g3, x, y, B, BP_LOSS_SOFTMAX_CE, &la, &e) == 0);
+        CHECK(g3->team != NULL);
+        CHECK_NEAR(la, l1, tol * (1 + fabs(l1)));
+        CHECK(params_diff(g3, g1) == 0);
+        double worst = 0;
+        for (int l = 0; l < 3; l++)
+            for (size_t k = 0; k < (size_t)sizes[l] * sizes[l + 1]; k++) {
+                double u = bp_layer_get(&g3->layers[l], BP_FIELD_DW, k);
+                double v = bp_layer_get(&g1->layers[l], BP_FIELD_DW, k);
+                double d = fabs(u - v) / (1 + fabs(v));
+                if (!(d <= worst)) worst = d;
+            }
+        CHECK(worst <= tol);
+
+        /* A target of inf: the loss is inf and step_rows steps nothing. */
+        double yinf[B * K];
+        memcpy(yinf, y, sizeof yinf);
+        yinf[3] = INFINITY;
+        CHECK(bp_net_step_rows(g3, data, pick, yinf, B, BP_LOSS_HALF_SE, 0.05, &la, &e) == 0);
+        CHECK(isinf(la));
+        CHECK(params_diff(g3, g1) == 0);
+
+        /* Two threads now: the team is made again, of two. */
+        CHECK(bp_set_threads(2, &e) == 0);
+        CHECK(bp_net_step_rows(a, data, pick, y, B, BP_LOSS_SOFTMAX_CE, 0.05, &la, &e) == 0);
+        CHECK(a->team != NULL && bp_team_size(a->team) == 2);
+        bp_net *nets[] = {one, a, b, g1, g3};
+        for (size_t k = 0; k < sizeof nets / sizeof *nets; k++) bp_net_free(nets[k]);
+    }
+    CHECK(bp_set_threads(before, &e) == 0);
+    free(data);
+    free(x);
+}
+
 static void test_threads_and_names(void) {
     bp_err e;
     int before = bp_threads();
@@ -625,6 +724,7 @@ int main(void) {
     test_finite_differences();
     test_float32_follows_float64();
     test_threads_and_names();
+    test_team_step();
     test_fast_path();
     test_fast_path_choice();
     return check_report("test_net");
