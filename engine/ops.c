@@ -25,7 +25,10 @@
  * values at a time: GCC also builds it for AVX2 and picks at load time
  * (W2: 2% of an epoch). The operations are IEEE's exact ones either way, and
  * AVX2 alone has no FMA to contract into, so the bits are the same. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+/* (Not under ThreadSanitizer, which would run the clones' resolver, called
+ * by the loader, before it is set up.) */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
+    !defined(__SANITIZE_THREAD__)
 #define DESCEND_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define DESCEND_CLONES
