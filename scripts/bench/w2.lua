@@ -9,10 +9,12 @@
 --   PyTorch: the same network, data and loop (a randperm, index, step);
 --   the floor: build/blas_floor w2, only the OpenBLAS calls of the steps;
 --   logging: the same epochs with every mini-batch's loss in the run log,
---   committed (bp.flush) before the epoch's clock stops. Plain and logged
---   epochs alternate, so that a change in the machine's load (another
---   process taking the other core, or this one's sibling thread) falls on
---   both alike instead of passing for the cost of logging.
+--   committed (bp.flush) before the epoch's clock stops.
+-- Plain epochs, logged epochs and the floor's epochs take turns, one of
+-- each per repetition, so that a change in the machine's load (another
+-- guest taking a core for a while, which moves the 2-thread figures most)
+-- falls on all three alike instead of passing for a cost of logging or a
+-- distance from the floor.
 -- Also the peak resident set of both processes.
 --
 --   backprop run --db results/bench.db scripts/bench/w2.lua threads=1
@@ -31,7 +33,7 @@ local function epoch(log)
           shuffle = true, log = log, epoch_log = false}
 end
 epoch(false) -- warm-up: buffers, pages, OpenBLAS's threads
-local plain, logged = {}, {}
+local plain, logged, floors = {}, {}, {}
 for r = 1, C.reps do
   local t0 = bp.clock()
   epoch(false)
@@ -40,11 +42,12 @@ for r = 1, C.reps do
   epoch("batch_loss")
   assert(bp.flush())
   logged[r] = bp.clock() - t0
+  -- one timed epoch after blas_floor's own warm-up one
+  floors[r] = C.numbers(C.run(string.format("%s/blas_floor w2 %d 1", C.build,
+                                            C.threads)), "seconds")[1]
 end
 local rss = C.peak_rss_kb()
-local ours, with_log = C.stats(plain), C.stats(logged)
-local floor = C.stats(C.numbers(C.run(string.format("%s/blas_floor w2 %d %d",
-                                C.build, C.threads, C.reps)), "seconds"))
+local ours, with_log, floor = C.stats(plain), C.stats(logged), C.stats(floors)
 local torch = C.torch("w2", "idx=" .. prefix)
 
 C.report("w2_s_per_epoch", ours, "s")
