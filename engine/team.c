@@ -12,6 +12,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,6 +119,12 @@ bp_team *bp_team_new(int T, bp_err *e) {
     team->T = 1; /* members started so far, with the caller */
     pthread_mutex_init(&team->mu, NULL);
     pthread_cond_init(&team->wake, NULL);
+    /* The members block every signal (they inherit the mask they are made
+     * with), so that SIGINT or a time limit's alarm reaches the thread that
+     * runs the script, whose handlers expect to be there. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
     for (int t = 1; t < T; t++) {
         /* malloc, not bp_malloc: freed by the member's own thread, which
          * an allocator hook counting a step's allocations would miss. */
@@ -130,6 +137,7 @@ bp_team *bp_team_new(int T, bp_err *e) {
         }
         if (rc) {
             free(m);
+            pthread_sigmask(SIG_SETMASK, &old, NULL);
             bp_team_free(team);
             bp_err_set(e, "cannot start thread %d of %d: %s", t + 1, T,
                        rc > 0 ? strerror(rc) : "out of memory");
@@ -137,6 +145,7 @@ bp_team *bp_team_new(int T, bp_err *e) {
         }
         team->T++;
     }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     return team;
 }
 
