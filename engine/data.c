@@ -1,8 +1,10 @@
 /* data.c: loading real data into flat C arrays, and preparing it for training.
  *
- * Everything a training loop touches per step is a row-major block of doubles,
- * so a mini-batch is a pointer and shuffling swaps rows in place: no copy of
- * the data set per epoch, no per-sample allocation. The loaders are strict
+ * Everything a training loop touches per step is a row-major block of doubles
+ * (or of floats, for float32 inputs: half the bytes read per epoch, and what a
+ * float32 network computes in), so a mini-batch is a pointer and shuffling
+ * swaps rows in place: no copy of the data set per epoch, no per-sample
+ * allocation. Statistics and scaling go through doubles for both types. The loaders are strict
  * because a silently misread file (a shifted column, a half-decompressed
  * image file) trains a network that is wrong for reasons nobody can see: every
  * refusal names the file, and the line and column when there is one.
@@ -65,7 +67,15 @@ static void *alloc_zero(size_t count, size_t size) {
     return bp_calloc(count ? count : 1, size);
 }
 
+static bp_data *data_new(int n, int d, int k, int n_classes, bp_dtype dtype,
+                         bp_err *e);
+
 bp_data *bp_data_new(int n, int d, int k, int n_classes, bp_err *e) {
+    return data_new(n, d, k, n_classes, BP_F64, e);
+}
+
+static bp_data *data_new(int n, int d, int k, int n_classes, bp_dtype dtype,
+                         bp_err *e) {
     if (n < 0 || d < 1 || k < 1) {
         bp_err_set(e,
                    "a data set needs n >= 0 samples, d >= 1 inputs and k >= 1 "
@@ -88,10 +98,13 @@ bp_data *bp_data_new(int n, int d, int k, int n_classes, bp_err *e) {
     data->d = d;
     data->k = k;
     data->n_classes = n_classes;
-    data->x = alloc_zero((size_t)n * d, sizeof(double));
+    data->dtype = dtype;
+    if (dtype == BP_F32) data->x32 = alloc_zero((size_t)n * d, sizeof(float));
+    else data->x = alloc_zero((size_t)n * d, sizeof(double));
     data->y = alloc_zero((size_t)n * k, sizeof(double));
     if (n_classes > 0) data->label = alloc_zero((size_t)n, sizeof(int));
-    if (!data->x || !data->y || (n_classes > 0 && !data->label)) goto oom;
+    if (!(data->x || data->x32) || !data->y || (n_classes > 0 && !data->label))
+        goto oom;
     return data;
 oom:
     bp_data_free(data);
@@ -102,12 +115,46 @@ oom:
 void bp_data_free(bp_data *data) {
     if (!data) return;
     bp_free(data->x);
+    bp_free(data->x32);
     bp_free(data->y);
     bp_free(data->label);
     free_strings(data->names, data->d);
     bp_free(data->target);
     free_strings(data->classes, data->n_classes);
     bp_free(data);
+}
+
+int bp_data_set_dtype(bp_data *data, bp_dtype t, bp_err *e) {
+    if ((unsigned)t >= BP_DTYPE_COUNT) return bp_err_set(e, "unknown dtype %d", (int)t);
+    if (t == data->dtype) return 0;
+    size_t N = (size_t)data->n * data->d;
+    if (t == BP_F32) {
+        float *x32 = alloc_zero(N, sizeof(float));
+        if (!x32) return bp_err_set(e, "out of memory for %zu float32 inputs", N);
+        for (size_t k = 0; k < N; k++) x32[k] = (float)data->x[k];
+        bp_free(data->x);
+        data->x = NULL;
+        data->x32 = x32;
+    } else {
+        double *x = alloc_zero(N, sizeof(double));
+        if (!x) return bp_err_set(e, "out of memory for %zu float64 inputs", N);
+        for (size_t k = 0; k < N; k++) x[k] = data->x32[k];
+        bp_free(data->x32);
+        data->x32 = NULL;
+        data->x = x;
+    }
+    data->dtype = t;
+    return 0;
+}
+
+const void *bp_data_row(const bp_data *data, int r) {
+    size_t at = (size_t)r * data->d;
+    return data->dtype == BP_F32 ? (const void *)(data->x32 + at)
+                                 : (const void *)(data->x + at);
+}
+
+double bp_data_get(const bp_data *data, size_t k) {
+    return data->dtype == BP_F32 ? data->x32[k] : data->x[k];
 }
 
 static int copy_names(bp_data *dst, const bp_data *src, bp_err *e) {
@@ -573,7 +620,7 @@ static int expect_end(gzFile f, const char *path, int count, const char *what,
 }
 
 bp_data *bp_data_load_idx(const char *images_path, const char *labels_path,
-                          int n_classes, bp_err *e) {
+                          int n_classes, bp_dtype dtype, bp_err *e) {
     const char *ip = images_path, *lp = labels_path;
     gzFile fi = NULL, fl = NULL;
     unsigned char hi[16], hl[8], *lab = NULL, *chunk = NULL;
@@ -581,6 +628,10 @@ bp_data *bp_data_load_idx(const char *images_path, const char *labels_path,
     if (n_classes < 0 || n_classes > BP_DATA_MAX_CLASSES) {
         bp_err_set(e, "the number of classes must be in 0..%d (got %d)",
                    BP_DATA_MAX_CLASSES, n_classes);
+        return NULL;
+    }
+    if ((unsigned)dtype >= BP_DTYPE_COUNT) {
+        bp_err_set(e, "unknown dtype %d", (int)dtype);
         return NULL;
     }
     if (!(fi = open_idx(ip, e))) goto fail;
@@ -624,7 +675,7 @@ bp_data *bp_data_load_idx(const char *images_path, const char *labels_path,
     }
 
     int d = (int)(rows * cols);
-    if (!(data = bp_data_new((int)n, d, C, C, e))) goto fail;
+    if (!(data = data_new((int)n, d, C, C, dtype, e))) goto fail;
     if (!(data->classes = bp_calloc((size_t)C, sizeof(char *)))) goto oom;
     for (int c = 0; c < C; c++) {
         char num[16];
@@ -641,7 +692,10 @@ bp_data *bp_data_load_idx(const char *images_path, const char *labels_path,
         size_t want = total - done < IDX_CHUNK ? total - done : IDX_CHUNK;
         got = read_bytes(fi, chunk, want, ip, e);
         if (got < 0) goto fail;
-        for (long long j = 0; j < got; j++) data->x[done + (size_t)j] = chunk[j];
+        if (dtype == BP_F32)
+            for (long long j = 0; j < got; j++) data->x32[done + (size_t)j] = chunk[j];
+        else
+            for (long long j = 0; j < got; j++) data->x[done + (size_t)j] = chunk[j];
         done += (size_t)got;
         if ((size_t)got < want) {
             bp_err_set(e, "%s: truncated: expected %zu bytes of pixels, got %zu", ip,
@@ -683,7 +737,7 @@ static int find_file(char *path, size_t size, const char *dir, const char *stem)
     return -1;
 }
 
-bp_data *bp_data_fashion_mnist(const char *dir, int train, bp_err *e) {
+bp_data *bp_data_fashion_mnist(const char *dir, int train, bp_dtype dtype, bp_err *e) {
     if (!dir) dir = BP_FASHION_MNIST_DIR;
     const char *part = train ? "train" : "t10k";
     char stem[64], images[4096], labels[4096];
@@ -700,7 +754,7 @@ bp_data *bp_data_fashion_mnist(const char *dir, int train, bp_err *e) {
         bp_err_set(e, "no Fashion-MNIST labels in %s (no %s[.gz])", dir, stem);
         return NULL;
     }
-    bp_data *data = bp_data_load_idx(images, labels, 10, e);
+    bp_data *data = bp_data_load_idx(images, labels, 10, dtype, e);
     if (!data) return NULL;
     for (int c = 0; c < 10; c++) {
         char *name = dup_str(fashion_classes[c]);
@@ -724,10 +778,11 @@ bp_data *bp_data_slice(const bp_data *data, int start, int count, bp_err *e) {
                    (long long)start + count - 1, data->n - 1);
         return NULL;
     }
-    bp_data *part = bp_data_new(count, data->d, data->k, data->n_classes, e);
+    bp_data *part = data_new(count, data->d, data->k, data->n_classes, data->dtype, e);
     if (!part) return NULL;
     int d = data->d, k = data->k;
-    memcpy(part->x, data->x + (size_t)start * d, sizeof(double) * (size_t)count * d);
+    memcpy((void *)bp_data_row(part, 0), bp_data_row(data, start),
+           bp_dtype_size(data->dtype) * (size_t)count * d);
     memcpy(part->y, data->y + (size_t)start * k, sizeof(double) * (size_t)count * k);
     if (data->label)
         memcpy(part->label, data->label + start, sizeof(int) * (size_t)count);
@@ -738,11 +793,12 @@ bp_data *bp_data_slice(const bp_data *data, int start, int count, bp_err *e) {
     return part;
 }
 
-static void swap_rows(double *m, int w, int a, int b, double *tmp) {
-    size_t size = sizeof(double) * (size_t)w;
-    memcpy(tmp, m + (size_t)a * w, size);
-    memcpy(m + (size_t)a * w, m + (size_t)b * w, size);
-    memcpy(m + (size_t)b * w, tmp, size);
+/* Swaps rows a and b of a matrix of rows of `size` bytes. */
+static void swap_rows(void *m, size_t size, int a, int b, void *tmp) {
+    char *ra = (char *)m + size * a, *rb = (char *)m + size * b;
+    memcpy(tmp, ra, size);
+    memcpy(ra, rb, size);
+    memcpy(rb, tmp, size);
 }
 
 int bp_data_shuffle(bp_data *data, bp_rng *r, bp_err *e) {
@@ -752,8 +808,9 @@ int bp_data_shuffle(bp_data *data, bp_rng *r, bp_err *e) {
     for (int i = data->n - 1; i > 0; i--) {
         int j = (int)bp_rng_below(r, (uint64_t)i + 1);
         if (j == i) continue;
-        swap_rows(data->x, d, i, j, tmp);
-        swap_rows(data->y, k, i, j, tmp);
+        swap_rows((void *)bp_data_row(data, 0), bp_dtype_size(data->dtype) * d, i, j,
+                  tmp);
+        swap_rows(data->y, sizeof(double) * k, i, j, tmp);
         if (data->label) {
             int t = data->label[i];
             data->label[i] = data->label[j];
@@ -791,7 +848,7 @@ int bp_data_batch(const bp_data *data, int start, int size, const double **x,
                   const double **y, const int **label) {
     if (start < 0 || start >= data->n || size < 1) return 0;
     int B = data->n - start < size ? data->n - start : size;
-    if (x) *x = data->x + (size_t)start * data->d;
+    if (x) *x = data->x ? data->x + (size_t)start * data->d : NULL;
     if (y) *y = data->y + (size_t)start * data->k;
     if (label) *label = data->label ? data->label + start : NULL;
     return B;
@@ -840,6 +897,15 @@ static bp_scaler *scaler_new(bp_scale kind, int d, bp_err *e) {
     return s;
 }
 
+/* Row r of data's inputs as doubles: where it lies in float64 data, else
+ * converted into buf (d values). */
+static const double *row_f64(const bp_data *data, int r, double *buf) {
+    if (data->dtype == BP_F64) return data->x + (size_t)r * data->d;
+    const float *xr = data->x32 + (size_t)r * data->d;
+    for (int i = 0; i < data->d; i++) buf[i] = xr[i];
+    return buf;
+}
+
 bp_scaler *bp_scaler_fit(const bp_data *train, bp_scale kind, bp_err *e) {
     if (kind != BP_SCALE_STANDARD && kind != BP_SCALE_MINMAX) {
         bp_err_set(e, "a scaler is fitted as standard or minmax, not %s",
@@ -859,13 +925,20 @@ bp_scaler *bp_scaler_fit(const bp_data *train, bp_scale kind, bp_err *e) {
         return NULL;
     }
     double *hi = lo + d, *sum = s->shift, *sq = s->scale; /* calloc'd: 0 */
+    double *buf = s ? bp_malloc(sizeof(double) * (size_t)d) : NULL;
+    if (!buf) {
+        bp_free(lo);
+        bp_scaler_free(s);
+        bp_err_set(e, "out of memory");
+        return NULL;
+    }
     /* Row by row, accumulating every column at once: x is row-major, and a
      * walk down one column at a time would stride through all of it d times
      * (seconds instead of a fraction of one on Fashion-MNIST). */
-    memcpy(lo, train->x, sizeof(double) * (size_t)d);
-    memcpy(hi, train->x, sizeof(double) * (size_t)d);
+    memcpy(lo, row_f64(train, 0, buf), sizeof(double) * (size_t)d);
+    memcpy(hi, lo, sizeof(double) * (size_t)d);
     for (int r = 0; r < n; r++) {
-        const double *xr = train->x + (size_t)r * d;
+        const double *xr = row_f64(train, r, buf);
         for (int i = 0; i < d; i++) {
             lo[i] = xr[i] < lo[i] ? xr[i] : lo[i];
             hi[i] = xr[i] > hi[i] ? xr[i] : hi[i];
@@ -875,7 +948,7 @@ bp_scaler *bp_scaler_fit(const bp_data *train, bp_scale kind, bp_err *e) {
     for (int i = 0; i < d; i++) s->shift[i] = sum[i] / n; /* the mean */
     if (kind == BP_SCALE_STANDARD)
         for (int r = 0; r < n; r++) {
-            const double *xr = train->x + (size_t)r * d;
+            const double *xr = row_f64(train, r, buf);
             for (int i = 0; i < d; i++) {
                 double dv = xr[i] - s->shift[i];
                 sq[i] += dv * dv;
@@ -895,6 +968,7 @@ bp_scaler *bp_scaler_fit(const bp_data *train, bp_scale kind, bp_err *e) {
         }
     }
     bp_free(lo);
+    bp_free(buf);
     return s;
 }
 
@@ -921,8 +995,14 @@ int bp_scaler_apply(const bp_scaler *s, bp_data *data, bp_err *e) {
         return bp_err_set(e, "the scaler was fitted to %d columns, the data has %d",
                           s->d, d);
     for (int r = 0; r < data->n; r++) {
-        double *xr = data->x + (size_t)r * d;
-        for (int i = 0; i < d; i++) xr[i] = (xr[i] - s->shift[i]) / s->scale[i];
+        if (data->dtype == BP_F32) {
+            float *xr = data->x32 + (size_t)r * d;
+            for (int i = 0; i < d; i++)
+                xr[i] = (float)(((double)xr[i] - s->shift[i]) / s->scale[i]);
+        } else {
+            double *xr = data->x + (size_t)r * d;
+            for (int i = 0; i < d; i++) xr[i] = (xr[i] - s->shift[i]) / s->scale[i];
+        }
     }
     return 0;
 }

@@ -2,7 +2,8 @@
  * images file and a labels file, each plain or gzip-compressed.
  *
  * Input: a flags byte (which of the two files to gzip, whether to cut or
- * corrupt the compressed images, the number of classes to ask for), a
+ * corrupt the compressed images, the number of classes to ask for, the
+ * inputs' dtype), a
  * 16-bit length of the images file, its bytes, then the labels file. The
  * fuzzer writes raw headers (the seeds show it valid ones); compressing
  * here, rather than asking it to find a gzip stream, is what reaches the
@@ -80,20 +81,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *lp = write_part(1, labels, llen, flags & 2, 0, 0);
     if (!ip || !lp) return 0;
     bp_err e = {{0}};
-    bp_data *d = bp_data_load_idx(ip, lp, n_classes, &e);
+    bp_dtype dtype = flags & 128 ? BP_F32 : BP_F64;
+    bp_data *d = bp_data_load_idx(ip, lp, n_classes, dtype, &e);
     if (!d) {
         EXPECT(e.msg[0]);
         return 0;
     }
     EXPECT(n_classes >= 0 && n_classes <= BP_DATA_MAX_CLASSES);
-    EXPECT(d->n >= 1 && d->d >= 1 && d->label && d->classes);
+    EXPECT(d->n >= 1 && d->d >= 1 && d->label && d->classes && d->dtype == dtype);
     EXPECT(d->k == d->n_classes && (n_classes == 0 || d->k == n_classes));
     /* The pixels are the bytes after the 16-byte header of a plain file. */
     EXPECT(ilen >= 16 + (size_t)d->n * d->d || (flags & 1));
-    for (size_t j = 0; j < (size_t)d->n * d->d; j++)
-        EXPECT(d->x[j] >= 0 && d->x[j] <= 255 && d->x[j] == (int)d->x[j]);
+    for (size_t j = 0; j < (size_t)d->n * d->d; j++) {
+        double v = bp_data_get(d, j);
+        EXPECT(v >= 0 && v <= 255 && v == (int)v);
+    }
     if (!(flags & 1))
-        for (size_t j = 0; j < (size_t)d->n * d->d; j++) EXPECT(d->x[j] == images[16 + j]);
+        for (size_t j = 0; j < (size_t)d->n * d->d; j++)
+            EXPECT(bp_data_get(d, j) == images[16 + j]);
     for (int r = 0; r < d->n; r++) {
         EXPECT(d->label[r] >= 0 && d->label[r] < d->k);
         for (int c = 0; c < d->k; c++)

@@ -336,7 +336,7 @@ static const unsigned char LAB[3] = {2, 0, 1};
 #define IDX_FAILS(images, labels, C, message)                                 \
     do {                                                                      \
         bp_err e_ = {{0}};                                                    \
-        bp_data *d_ = bp_data_load_idx(images, labels, C, &e_);               \
+        bp_data *d_ = bp_data_load_idx(images, labels, C, BP_F64, &e_);               \
         CHECK(d_ == NULL);                                                    \
         bp_data_free(d_);                                                     \
         CHECK_STR(e_.msg, message);                                           \
@@ -365,13 +365,13 @@ static void test_idx(void) {
     bp_err e;
     const char *pairs[4][2] = {{ip, lp}, {gi, gl}, {gi, lp}, {hidden, gl}};
     for (int j = 0; j < 4; j++) {
-        bp_data *d = bp_data_load_idx(pairs[j][0], pairs[j][1], 0, &e);
+        bp_data *d = bp_data_load_idx(pairs[j][0], pairs[j][1], 0, BP_F64, &e);
         CHECK(d != NULL);
         if (d) check_small_idx(d, 3);
         if (d) CHECK_STR(d->classes[2], "2");
         bp_data_free(d);
     }
-    bp_data *d = bp_data_load_idx(gi, gl, 10, &e);
+    bp_data *d = bp_data_load_idx(gi, gl, 10, BP_F64, &e);
     CHECK(d != NULL);
     if (d) check_small_idx(d, 10);
     if (d) CHECK_STR(d->classes[9], "9");
@@ -459,14 +459,14 @@ static void test_idx_errors(void) {
     len = idx_labels(many, 0x801, N, zeros, N);
     const char *ml = write_bytes("many-labels", many, len);
     bp_err e;
-    CHECK(bp_data_load_idx(p, ml, 0, &e) == NULL);
+    CHECK(bp_data_load_idx(p, ml, 0, BP_F64, &e) == NULL);
     const char *head = want("%s: truncated: expected 39200 bytes of pixels, got ", p);
     CHECK(strncmp(e.msg, head, strlen(head)) == 0);
     long got = strtol(e.msg + strlen(head), NULL, 10);
     CHECK(got > 0 && got < N * D);
     /* The same file whole loads, byte for byte. */
     p = at("big.gz");
-    bp_data *d = bp_data_load_idx(p, ml, 0, &e);
+    bp_data *d = bp_data_load_idx(p, ml, 0, BP_F64, &e);
     CHECK(d && d->n == N && d->d == D && d->n_classes == 1);
     if (d)
         for (int j = 0; j < N * D; j++) CHECK(d->x[j] == noise[j]);
@@ -481,7 +481,7 @@ static void test_fashion_mnist(void) {
     write_gz("t10k-images-idx3-ubyte.gz", img, li);
     write_bytes("t10k-labels-idx1-ubyte", lab, ll);
     bp_err e;
-    bp_data *d = bp_data_fashion_mnist(dir, 0, &e);
+    bp_data *d = bp_data_fashion_mnist(dir, 0, BP_F64, &e);
     CHECK(d != NULL);
     if (d) {
         check_small_idx(d, 10);
@@ -489,7 +489,7 @@ static void test_fashion_mnist(void) {
         CHECK_STR(d->classes[9], "Ankle boot");
     }
     bp_data_free(d);
-    CHECK(bp_data_fashion_mnist(dir, 1, &e) == NULL);
+    CHECK(bp_data_fashion_mnist(dir, 1, BP_F64, &e) == NULL);
     CHECK_STR(e.msg, want("no Fashion-MNIST in %s (no train-images-idx3-ubyte[.gz]): "
                           "install Debian's dataset-fashion-mnist or give the "
                           "directory of the files",
@@ -504,7 +504,7 @@ static void test_fashion_mnist(void) {
         return;
     }
     fclose(f);
-    d = bp_data_fashion_mnist(NULL, 0, &e);
+    d = bp_data_fashion_mnist(NULL, 0, BP_F64, &e);
     CHECK(d && d->n == 10000 && d->d == 784 && d->k == 10);
     if (!d) return;
     int count[10] = {0};
@@ -791,6 +791,65 @@ static void test_metrics(void) {
     CHECK(memcmp(m, want2, sizeof m) == 0);
 }
 
+/* float32 inputs: the IDX loader writes them as floats, and every
+ * operation on a data set gives in float32 what it gives in float64,
+ * rounded once to float (the IDX pixels are exact in both). */
+static void test_float32(void) {
+    unsigned char img[64], lab[16];
+    size_t li = idx_images(img, 0x803, 3, 2, 2, PX, 12);
+    size_t ll = idx_labels(lab, 0x801, 3, LAB, 3);
+    const char *ip = write_bytes("f32-idx3-ubyte", img, li);
+    const char *lp = write_bytes("f32-idx1-ubyte", lab, ll);
+    bp_err e;
+    bp_data *a = bp_data_load_idx(ip, lp, 0, BP_F64, &e);
+    bp_data *b = bp_data_load_idx(ip, lp, 0, BP_F32, &e);
+    CHECK(a && b);
+    if (!a || !b) return;
+    CHECK(a->dtype == BP_F64 && a->x && !a->x32);
+    CHECK(b->dtype == BP_F32 && b->x32 && !b->x);
+    for (int j = 0; j < 12; j++) CHECK(b->x32[j] == PX[j] && bp_data_get(b, j) == PX[j]);
+    CHECK(bp_data_row(b, 2) == b->x32 + 8 && bp_data_row(a, 1) == a->x + 4);
+    const double *x = a->x, *y;
+    CHECK(bp_data_batch(b, 1, 2, &x, &y, NULL) == 2 && x == NULL && y == b->y + 3);
+    CHECK(bp_data_load_idx(ip, lp, 0, (bp_dtype)7, &e) == NULL);
+    CHECK_STR(e.msg, "unknown dtype 7");
+
+    /* Shuffle, slice, standard scaling: the float64 figures, rounded. */
+    bp_rng ra, rb;
+    bp_rng_seed(&ra, 4);
+    rb = ra;
+    CHECK(bp_data_shuffle(a, &ra, NULL) == 0 && bp_data_shuffle(b, &rb, NULL) == 0);
+    bp_data *sa = bp_data_slice(a, 1, 2, NULL), *sb = bp_data_slice(b, 1, 2, NULL);
+    CHECK(sa && sb && sb->dtype == BP_F32);
+    bp_scaler *fa = bp_scaler_fit(a, BP_SCALE_STANDARD, &e);
+    bp_scaler *fb = bp_scaler_fit(b, BP_SCALE_STANDARD, &e);
+    CHECK(fa && fb);
+    for (int i = 0; fa && fb && i < 4; i++)
+        CHECK(fa->shift[i] == fb->shift[i] && fa->scale[i] == fb->scale[i]);
+    CHECK(bp_scaler_apply(fa, sa, &e) == 0 && bp_scaler_apply(fb, sb, &e) == 0);
+    int scaled = 0;
+    for (int j = 0; j < 8; j++) {
+        CHECK(sb->x32[j] == (float)sa->x[j]);
+        scaled += sa->x[j] != (float)sa->x[j]; /* some need the rounding */
+    }
+    CHECK(scaled > 0);
+    for (int r = 0; r < 2; r++) CHECK(sa->label[r] == sb->label[r]);
+
+    /* Converting in place, both ways. */
+    CHECK(bp_data_set_dtype(sa, BP_F32, &e) == 0);
+    CHECK(sa->dtype == BP_F32 && !sa->x && memcmp(sa->x32, sb->x32, 8 * sizeof(float)) == 0);
+    CHECK(bp_data_set_dtype(sb, BP_F64, &e) == 0);
+    CHECK(sb->dtype == BP_F64 && !sb->x32);
+    for (int j = 0; j < 8; j++) CHECK(sb->x[j] == sa->x32[j]);
+    CHECK(bp_data_set_dtype(sb, BP_F64, &e) == 0); /* already: nothing to do */
+    CHECK(bp_data_set_dtype(sb, BP_DTYPE_COUNT, &e) == -1);
+    CHECK_STR(e.msg, "unknown dtype 2");
+    bp_scaler_free(fa);
+    bp_scaler_free(fb);
+    bp_data *all[] = {a, b, sa, sb};
+    for (int k = 0; k < 4; k++) bp_data_free(all[k]);
+}
+
 int main(void) {
     strcpy(dir, "/tmp/bp_test_data.XXXXXX");
     if (!mkdtemp(dir)) {
@@ -804,6 +863,7 @@ int main(void) {
     test_csv_real();
     test_idx();
     test_idx_errors();
+    test_float32();
     test_fashion_mnist();
     test_shuffle();
     test_split();
