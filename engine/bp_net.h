@@ -178,6 +178,11 @@ void bp_layer_set(bp_layer *L, bp_field f, size_t k, double v);
  * layers, or memory runs out. */
 const double *bp_net_forward(bp_net *net, const double *x, int B, bp_err *e);
 
+/* The same with x of type xt: doubles (bp_net_forward) or floats, as a
+ * float32 data set keeps its rows. */
+const double *bp_net_forward_as(bp_net *net, const void *x, bp_dtype xt, int B,
+                                bp_err *e);
+
 /* Sets every dW and db to zero. */
 void bp_net_zero_grad(bp_net *net);
 
@@ -209,14 +214,15 @@ int bp_net_compute_grads(bp_net *net, const double *x, const double *y, int B,
                          bp_loss loss, double *loss_out, bp_err *e);
 
 /* A step on rows of a data set, for a training loop that shuffles: the
- * inputs are rows[0..B-1] of x (a matrix of rows of `inputs` values),
+ * inputs are rows[0..B-1] of x (a matrix of rows of `inputs` values, of
+ * type xt: doubles, or floats as a float32 data set keeps them),
  * gathered straight into the network's input buffer in its dtype, without a
  * staging copy; rows NULL: the first B rows. y is the B x outputs targets,
  * already in batch order. lr >= 0: bp_net_train_step, except that a step
  * whose loss is not finite updates nothing (a training loop that stops on
  * divergence keeps the last good weights); lr < 0: no update, as
  * bp_net_compute_grads. The same bits as those calls on the gathered rows. */
-int bp_net_step_rows(bp_net *net, const double *x, const int *rows,
+int bp_net_step_rows(bp_net *net, const void *x, bp_dtype xt, const int *rows,
                      const double *y, int B, bp_loss loss, double lr,
                      double *loss_out, bp_err *e);
 

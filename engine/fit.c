@@ -137,18 +137,19 @@ int bp_fit_epoch(bp_fit *f, bp_net *net, const bp_data *data, double *mean_loss,
     for (int s = 0; s < n && !stop; s += f->c.batch) {
         int B = n - s < f->c.batch ? n - s : f->c.batch;
         if (B < f->c.batch && f->c.drop_last) break;
-        const double *x = data->x, *y = f->yb;
+        const void *x = bp_data_row(data, 0);
+        const double *y = f->yb;
         const int *rows = NULL;
         if (f->c.shuffle) {
             gather_targets(f, data, s, B);
             rows = f->order + s;
         } else {
-            x = data->x + (size_t)s * f->d;
+            x = bp_data_row(data, s);
             y = data->y + (size_t)s * f->k;
         }
         double loss;
-        if (bp_net_step_rows(net, x, rows, y, B, f->c.loss, f->c.opt ? -1 : f->c.lr,
-                             &loss, e))
+        if (bp_net_step_rows(net, x, data->dtype, rows, y, B, f->c.loss,
+                             f->c.opt ? -1 : f->c.lr, &loss, e))
             return -1;
         f->last_loss = loss;
         if (!isfinite(loss)) {
@@ -181,8 +182,7 @@ int bp_fit_evaluate(bp_net *net, const bp_data *data, int batch, bp_loss loss,
     if (confusion) memset(confusion, 0, sizeof(int) * (size_t)O * O);
     for (int s = 0; s < data->n; s += batch) {
         int B = data->n - s < batch ? data->n - s : batch;
-        const double *x = data->x + (size_t)s * data->d;
-        const double *out = bp_net_forward(net, x, B, e);
+        const double *out = bp_net_forward_as(net, bp_data_row(data, s), data->dtype, B, e);
         if (!out) return -1;
         if (loss_out) sum += bp_loss_forward(out, data->y + (size_t)s * O, B, O, loss) * B;
         if (accuracy)

@@ -55,7 +55,8 @@ void *bp_calloc(size_t n, size_t size) {
 /* A mini-batch step for the net's team of threads (team_member). */
 typedef struct team_job {
     bp_net *net;
-    const double *x;  /* the inputs: rows[0 .. B-1] of x, or its first B rows */
+    const void *x;    /* the inputs: rows[0 .. B-1] of x, or its first B rows */
+    bp_dtype xt;      /* x's number type */
     const int *rows;
     const void *y;    /* B x outputs targets, in the net's number type */
     int B;
@@ -150,6 +151,20 @@ static void from_double(void *dst, bp_dtype t, const double *src, size_t n) {
     }
     float *d = dst;
     for (size_t k = 0; k < n; k++) d[k] = (float)src[k];
+}
+
+/* n inputs of type st into the net's array of type t: a copy when the two
+ * agree, else each value converted (float to double exactly). */
+static void take_in(void *dst, bp_dtype t, const void *src, bp_dtype st, size_t n) {
+    if (st == BP_F64) {
+        from_double(dst, t, src, n);
+    } else if (t == BP_F32) {
+        memcpy(dst, src, sizeof(float) * n);
+    } else {
+        double *d = dst;
+        const float *f = src;
+        for (size_t k = 0; k < n; k++) d[k] = f[k];
+    }
 }
 
 static void to_double(double *dst, const void *src, bp_dtype t, size_t n) {
@@ -437,22 +452,23 @@ oom:
  * batch's rows go from the data straight into the input buffer, converted
  * on the way in a float32 network: one pass over them, not a gather into
  * doubles and a second pass to convert. */
-static int begin_forward(bp_net *net, const double *x, const int *rows, int B,
-                         bp_err *e) {
+static int begin_forward(bp_net *net, const void *x, bp_dtype xt, const int *rows,
+                         int B, bp_err *e) {
     if (net->n_layers == 0) return bp_err_set(e, "the network has no layers");
     if (B < 1) return bp_err_set(e, "a batch needs at least 1 sample (got %d)", B);
+    if ((unsigned)xt >= BP_DTYPE_COUNT) return bp_err_set(e, "unknown dtype %d", (int)xt);
     if (reserve(net, B, e)) return -1;
     net->B = B;
     const int I = net->inputs;
     void *in = net->dtype == BP_F32 ? (void *)net->x32 : (void *)net->x;
     if (!rows) {
-        from_double(in, net->dtype, x, (size_t)B * I);
+        take_in(in, net->dtype, x, xt, (size_t)B * I);
         return 0;
     }
-    size_t z = bp_dtype_size(net->dtype);
+    size_t z = bp_dtype_size(net->dtype), zx = bp_dtype_size(xt);
     for (int s = 0; s < B; s++)
-        from_double((char *)in + z * I * s, net->dtype, x + (size_t)rows[s] * I,
-                    (size_t)I);
+        take_in((char *)in + z * I * s, net->dtype,
+                (const char *)x + zx * I * (size_t)rows[s], xt, (size_t)I);
     return 0;
 }
 
@@ -462,7 +478,12 @@ static void forward_layers_any(bp_net *net) {
 }
 
 const double *bp_net_forward(bp_net *net, const double *x, int B, bp_err *e) {
-    if (begin_forward(net, x, NULL, B, e)) return NULL;
+    return bp_net_forward_as(net, x, BP_F64, B, e);
+}
+
+const double *bp_net_forward_as(bp_net *net, const void *x, bp_dtype xt, int B,
+                                bp_err *e) {
+    if (begin_forward(net, x, xt, NULL, B, e)) return NULL;
     forward_layers_any(net);
     bp_layer *top = &net->layers[net->n_layers - 1];
     if (net->dtype == BP_F64) return top->o;
@@ -524,10 +545,10 @@ int bp_net_check_loss(const bp_net *net, bp_loss loss, bp_err *e) {
 
 /* Forward, loss and its gradient: the part of a step before backward. The
  * loss gradient goes straight into the top layer's dout. */
-static int forward_loss(bp_net *net, const double *x, const int *rows,
+static int forward_loss(bp_net *net, const void *x, bp_dtype xt, const int *rows,
                         const double *y, int B, bp_loss loss, double *loss_out,
                         bp_err *e) {
-    if (bp_net_check_loss(net, loss, e) || begin_forward(net, x, rows, B, e))
+    if (bp_net_check_loss(net, loss, e) || begin_forward(net, x, xt, rows, B, e))
         return -1;
     forward_layers_any(net);
     if (net->dtype == BP_F32) {
@@ -594,12 +615,12 @@ static int take_team(bp_net *net, int B) {
  * by the team. OpenBLAS runs single-threaded inside it: each member makes
  * its own products, and OpenBLAS's threads would only compete for the same
  * cores. */
-static int team_step(bp_net *net, const double *x, const int *rows, const double *y,
-                     int B, bp_loss loss, double lr, int guard, double *loss_out,
-                     bp_err *e) {
+static int team_step(bp_net *net, const void *x, bp_dtype xt, const int *rows,
+                     const double *y, int B, bp_loss loss, double lr, int guard,
+                     double *loss_out, bp_err *e) {
     if (bp_net_check_loss(net, loss, e) || reserve(net, B, e)) return -1;
     net->B = B;
-    team_job j = {net, x, rows, y, B, loss, lr, guard, NAN};
+    team_job j = {net, x, xt, rows, y, B, loss, lr, guard, NAN};
     if (net->dtype == BP_F32) {
         from_double(net->y32, BP_F32, y, (size_t)B * bp_net_outputs(net));
         j.y = net->y32;
@@ -612,20 +633,22 @@ static int team_step(bp_net *net, const double *x, const int *rows, const double
     return 0;
 }
 
-int bp_net_step_rows(bp_net *net, const double *x, const int *rows,
+int bp_net_step_rows(bp_net *net, const void *x, bp_dtype xt, const int *rows,
                      const double *y, int B, bp_loss loss, double lr,
                      double *loss_out, bp_err *e) {
     double l;
     if ((lr >= 0 || isnan(lr)) && check_lr(lr, e)) return -1;
-    if (take_fast(net, B, loss)) {
+    if ((unsigned)xt >= BP_DTYPE_COUNT) return bp_err_set(e, "unknown dtype %d", (int)xt);
+    if (xt == BP_F64 && take_fast(net, B, loss)) {
         /* one's fused update cannot wait for the loss: the step's update
          * is a pass of its own, as in bp_net_update. */
-        one(net, rows ? x + (size_t)rows[0] * net->inputs : x, y, loss, -1, &l);
+        const double *xd = x;
+        one(net, rows ? xd + (size_t)rows[0] * net->inputs : xd, y, loss, -1, &l);
         if (lr >= 0 && isfinite(l)) sgd_all(net, lr);
     } else if (take_team(net, B)) {
-        return team_step(net, x, rows, y, B, loss, lr, 1, loss_out, e);
+        return team_step(net, x, xt, rows, y, B, loss, lr, 1, loss_out, e);
     } else {
-        if (forward_loss(net, x, rows, y, B, loss, &l, e)) return -1;
+        if (forward_loss(net, x, xt, rows, y, B, loss, &l, e)) return -1;
         backward_layers_any(net, 0, lr >= 0 && isfinite(l) ? lr : -1);
     }
     if (loss_out) *loss_out = l;
@@ -635,8 +658,8 @@ int bp_net_step_rows(bp_net *net, const double *x, const int *rows,
 int bp_net_compute_grads(bp_net *net, const double *x, const double *y, int B,
                          bp_loss loss, double *loss_out, bp_err *e) {
     if (take_fast(net, B, loss)) return one(net, x, y, loss, -1, loss_out);
-    if (take_team(net, B)) return team_step(net, x, NULL, y, B, loss, -1, 0, loss_out, e);
-    if (forward_loss(net, x, NULL, y, B, loss, loss_out, e)) return -1;
+    if (take_team(net, B)) return team_step(net, x, BP_F64, NULL, y, B, loss, -1, 0, loss_out, e);
+    if (forward_loss(net, x, BP_F64, NULL, y, B, loss, loss_out, e)) return -1;
     backward_layers_any(net, 0, -1);
     return 0;
 }
@@ -646,8 +669,8 @@ int bp_net_train_step(bp_net *net, const double *x, const double *y, int B,
     if (take_fast(net, B, loss) && lr >= 0 && lr < INFINITY)
         return one(net, x, y, loss, lr, loss_out);
     if (check_lr(lr, e)) return -1;
-    if (take_team(net, B)) return team_step(net, x, NULL, y, B, loss, lr, 0, loss_out, e);
-    if (forward_loss(net, x, NULL, y, B, loss, loss_out, e)) return -1;
+    if (take_team(net, B)) return team_step(net, x, BP_F64, NULL, y, B, loss, lr, 0, loss_out, e);
+    if (forward_loss(net, x, BP_F64, NULL, y, B, loss, loss_out, e)) return -1;
     backward_layers_any(net, 0, lr);
     return 0;
 }

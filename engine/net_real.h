@@ -75,10 +75,17 @@ static void SFX(team_member)(void *arg, int t, int T) {
     const int B = j->B, r0 = (int)((long)B * t / T), r1 = (int)((long)B * (t + 1) / T);
     const int S = r1 - r0, top = net->n_layers - 1, K = Ls[top].O;
     REAL *x = net->F(x);
+    const int D = net->inputs;
     for (int s = r0; s < r1; s++) {
-        const double *src = j->x + (size_t)(j->rows ? j->rows[s] : s) * net->inputs;
-        REAL *dst = x + (size_t)s * net->inputs;
-        for (int i = 0; i < net->inputs; i++) dst[i] = (REAL)src[i];
+        size_t at = (size_t)(j->rows ? j->rows[s] : s) * D;
+        REAL *dst = x + (size_t)s * D;
+        if (j->xt == BP_F32) {
+            const float *src = (const float *)j->x + at;
+            for (int i = 0; i < D; i++) dst[i] = (REAL)src[i];
+        } else {
+            const double *src = (const double *)j->x + at;
+            for (int i = 0; i < D; i++) dst[i] = (REAL)src[i];
+        }
     }
     const REAL *in = x;
     for (int l = 0; l <= top; l++) {

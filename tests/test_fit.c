@@ -7,7 +7,9 @@
  * With shuffling, the by-hand side shuffles a copy of the data with
  * bp_data_shuffle from the same generator state and takes its rows in order,
  * which is what bp_fit.h promises the fit's order equals. Evaluation is held
- * against outputs worked out by hand. */
+ * against outputs worked out by hand. Float32 inputs must give a float32
+ * network the bits of the same rows in float64, on one thread and on the
+ * team of threads. */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -381,6 +383,79 @@ static void test_evaluate(void) {
     bp_data_free(data);
 }
 
+/* A 200-100-50-C ReLU network of dtype t with weights from seed: at batch
+ * 64, 1.6 M multiply-adds a step, enough for the team of threads. */
+static bp_net *make_wide_net(bp_dtype t, int C, uint64_t seed) {
+    bp_rng r;
+    bp_rng_seed(&r, seed);
+    bp_net *net = bp_net_new_dtype(200, t, NULL);
+    bp_net_add(net, 100, BP_ACT_RELU, 0, NULL);
+    bp_net_add(net, 50, BP_ACT_RELU, 0, NULL);
+    bp_net_add(net, C, BP_ACT_IDENTITY, 0, NULL);
+    for (int l = 1; l <= 3; l++) {
+        bp_net_init(net, l, 'w', BP_INIT_HE, 0, 0, &r, NULL);
+        bp_net_init(net, l, 'b', BP_INIT_UNIFORM, -0.1, 0.1, &r, NULL);
+    }
+    return net;
+}
+
+/* Two epochs of shuffled plain SGD from the generator seeded with 5; the
+ * mean losses into loss[0..1]. */
+static void fit_two(bp_net *net, const bp_data *data, double *loss) {
+    bp_rng r;
+    bp_rng_seed(&r, 5);
+    bp_fit_config c = {.batch = 64, .loss = BP_LOSS_SOFTMAX_CE, .lr = 0.05,
+                       .shuffle = 1, .rng = &r};
+    bp_err e;
+    bp_fit *f = bp_fit_new(data, &c, &e);
+    CHECK(f != NULL);
+    for (int k = 0; f && k < 2; k++) CHECK(bp_fit_epoch(f, net, data, &loss[k], &e) == 0);
+    bp_fit_free(f);
+}
+
+/* float32 inputs: a float32 network converts every input to float anyway,
+ * so data kept in float32 must give it the bits of the same data in
+ * float64; a float64 network on float32 data must see exactly the
+ * float64 data rounded to float. On one thread and on the team (and its
+ * last batch of 22 rows, on one thread again). */
+static void test_float32_data(void) {
+    bp_data *d64 = make_data(150, 200, 10, 8);
+    bp_data *d32 = bp_data_slice(d64, 0, 150, NULL), *rounded = bp_data_slice(d64, 0, 150, NULL);
+    bp_err e;
+    CHECK(bp_data_set_dtype(d32, BP_F32, &e) == 0);
+    for (int i = 0; i < 150 * 200; i++) rounded->x[i] = (float)rounded->x[i];
+    int before = bp_threads();
+    for (int T = 1; T <= 2; T++) {
+        CHECK(bp_set_threads(T, &e) == 0);
+        double la[2], lb[2];
+        bp_net *a = make_wide_net(BP_F32, 10, 3), *b = make_wide_net(BP_F32, 10, 3);
+        fit_two(a, d64, la);
+        fit_two(b, d32, lb);
+        CHECK(same_params(a, b));
+        CHECK(la[0] == lb[0] && la[1] == lb[1]);
+        CHECK(la[1] < la[0]); /* it learned */
+        double l64, l32, acc64, acc32;
+        CHECK(bp_fit_evaluate(a, d64, 64, BP_LOSS_SOFTMAX_CE, &l64, &acc64, NULL, &e) == 0);
+        CHECK(bp_fit_evaluate(a, d32, 64, BP_LOSS_SOFTMAX_CE, &l32, &acc32, NULL, &e) == 0);
+        CHECK(l64 == l32 && acc64 == acc32);
+        bp_net_free(a);
+        bp_net_free(b);
+        a = make_wide_net(BP_F64, 10, 3);
+        b = make_wide_net(BP_F64, 10, 3);
+        fit_two(a, rounded, la);
+        fit_two(b, d32, lb);
+        CHECK(same_params(a, b));
+        CHECK(la[0] == lb[0] && la[1] == lb[1]);
+        CHECK(T == 1 || a->team != NULL);
+        bp_net_free(a);
+        bp_net_free(b);
+    }
+    CHECK(bp_set_threads(before, &e) == 0);
+    bp_data_free(d64);
+    bp_data_free(d32);
+    bp_data_free(rounded);
+}
+
 int main(void) {
     test_in_order_equals_by_hand();
     test_shuffled_equals_by_hand();
@@ -389,5 +464,6 @@ int main(void) {
     test_divergence();
     test_refusals();
     test_evaluate();
+    test_float32_data();
     return check_report("test_fit");
 }

@@ -311,7 +311,7 @@ static void test_step_rows(void) {
                 bp_net *a = random_net(t, sizes, 3, acts, 11), *b = random_net(t, sizes, 3, acts, 11);
                 for (int s = 0; s < 3; s++) {
                     double la, lb;
-                    CHECK(bp_net_step_rows(a, data, pick, y, rows, BP_LOSS_SOFTMAX_CE,
+                    CHECK(bp_net_step_rows(a, data, BP_F64, pick, y, rows, BP_LOSS_SOFTMAX_CE,
                                            upd ? 0.05 : -1, &la, &e) == 0);
                     if (upd)
                         CHECK(bp_net_train_step(b, x, y, rows, BP_LOSS_SOFTMAX_CE, 0.05, &lb, &e) == 0);
@@ -328,13 +328,13 @@ static void test_step_rows(void) {
     double yinf[B * 5], l;
     memcpy(yinf, y, sizeof yinf);
     yinf[3] = INFINITY;
-    CHECK(bp_net_step_rows(a, data, pick, yinf, B, BP_LOSS_HALF_SE, 0.05, &l, &e) == 0);
+    CHECK(bp_net_step_rows(a, data, BP_F64, pick, yinf, B, BP_LOSS_HALF_SE, 0.05, &l, &e) == 0);
     CHECK(isinf(l));
     CHECK(bp_net_compute_grads(b, x, yinf, B, BP_LOSS_HALF_SE, &l, &e) == 0);
     CHECK(same_state(a, b));
-    CHECK(bp_net_step_rows(a, data, pick, y, B, BP_LOSS_HALF_SE, NAN, &l, &e) == -1);
+    CHECK(bp_net_step_rows(a, data, BP_F64, pick, y, B, BP_LOSS_HALF_SE, NAN, &l, &e) == -1);
     CHECK_STR(e.msg, "learning rate must be a finite number >= 0 (got nan)");
-    CHECK(bp_net_step_rows(a, data, pick, y, B, BP_LOSS_HALF_SE, INFINITY, &l, &e) == -1);
+    CHECK(bp_net_step_rows(a, data, BP_F64, pick, y, B, BP_LOSS_HALF_SE, INFINITY, &l, &e) == -1);
     CHECK_STR(e.msg, "learning rate must be a finite number >= 0 (got inf)");
     bp_net_free(a);
     bp_net_free(b);
@@ -641,9 +641,9 @@ static void test_team_step(void) {
         bp_net *b = random_net(t, sizes, 3, acts, 11);
         for (int step = 0; step < 3; step++) {
             CHECK(bp_set_threads(1, &e) == 0);
-            CHECK(bp_net_step_rows(one, data, pick, y, B, BP_LOSS_SOFTMAX_CE, 0.05, &l1, &e) == 0);
+            CHECK(bp_net_step_rows(one, data, BP_F64, pick, y, B, BP_LOSS_SOFTMAX_CE, 0.05, &l1, &e) == 0);
             CHECK(bp_set_threads(3, &e) == 0);
-            CHECK(bp_net_step_rows(a, data, pick, y, B, BP_LOSS_SOFTMAX_CE, 0.05, &la, &e) == 0);
+            CHECK(bp_net_step_rows(a, data, BP_F64, pick, y, B, BP_LOSS_SOFTMAX_CE, 0.05, &la, &e) == 0);
             CHECK(bp_net_train_step(b, x, y, B, BP_LOSS_SOFTMAX_CE, 0.05, &lb, &e) == 0);
             CHECK(bp_threads() == 3); /* OpenBLAS's count is put back after a step */
             CHECK(la == lb);
@@ -680,13 +680,13 @@ static void test_team_step(void) {
         double yinf[B * K];
         memcpy(yinf, y, sizeof yinf);
         yinf[3] = INFINITY;
-        CHECK(bp_net_step_rows(g3, data, pick, yinf, B, BP_LOSS_HALF_SE, 0.05, &la, &e) == 0);
+        CHECK(bp_net_step_rows(g3, data, BP_F64, pick, yinf, B, BP_LOSS_HALF_SE, 0.05, &la, &e) == 0);
         CHECK(isinf(la));
         CHECK(params_diff(g3, g1) == 0);
 
         /* Two threads now: the team is made again, of two. */
         CHECK(bp_set_threads(2, &e) == 0);
-        CHECK(bp_net_step_rows(a, data, pick, y, B, BP_LOSS_SOFTMAX_CE, 0.05, &la, &e) == 0);
+        CHECK(bp_net_step_rows(a, data, BP_F64, pick, y, B, BP_LOSS_SOFTMAX_CE, 0.05, &la, &e) == 0);
         CHECK(a->team != NULL && bp_team_size(a->team) == 2);
         bp_net *nets[] = {one, a, b, g1, g3};
         for (size_t k = 0; k < sizeof nets / sizeof *nets; k++) bp_net_free(nets[k]);
