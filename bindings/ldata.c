@@ -147,20 +147,42 @@ static const char *opt_str(lua_State *L, int arg, const char *name, const char *
     return s;
 }
 
+/* The dtype named by the string at the top of the stack, or an argument
+ * error at arg with bp.net's wording. */
+static bp_dtype dtype_at_top(lua_State *L, int arg, const char *field) {
+    const char *name = luaL_tolstring(L, -1, NULL);
+    int t = bp_dtype_parse(name);
+    if (t < 0 || lua_type(L, -2) != LUA_TSTRING)
+        luaL_argerror(L, arg, lua_pushfstring(L, "%s%s%sunknown dtype '%s' (expected "
+                                              "float64 or float32)", field ? "field '" : "",
+                                              field ? field : "", field ? "': " : "", name));
+    lua_pop(L, 1);
+    return (bp_dtype)t;
+}
+
+/* The option table's dtype field: float64 when absent. */
+static bp_dtype opt_dtype(lua_State *L, int arg) {
+    bp_dtype t = BP_F64;
+    if (lua_getfield(L, arg, "dtype") != LUA_TNIL) t = dtype_at_top(L, arg, "dtype");
+    lua_pop(L, 1);
+    return t;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Loading                                                                   */
 
-static const char *const csv_options[] = {"target", "delim", "classify", NULL};
+static const char *const csv_options[] = {"target", "delim", "classify", "dtype", NULL};
 
-/* bp.load_csv(path [, {target =, delim =, classify =}]) -> data, or nil,
- * message. target: the target column's name (default: the last column);
+/* bp.load_csv(path [, {target =, delim =, classify =, dtype =}]) -> data, or
+ * nil, message. target: the target column's name (default: the last column);
  * delim: one character (default ","); classify: the target is a class label
- * (default true), else a number. */
+ * (default true), else a number; dtype: of the inputs (default float64). */
 static int l_load_csv(lua_State *L) {
     const char *path = luaL_checkstring(L, 1);
     char target[256], delim = ',';
     const char *tgt = NULL;
     int classify = 1;
+    bp_dtype dtype = BP_F64;
     if (!lua_isnoneornil(L, 2)) {
         luaL_checktype(L, 2, LUA_TTABLE);
         check_keys(L, 2, csv_options);
@@ -172,40 +194,58 @@ static int l_load_csv(lua_State *L) {
                                                 "expected, got '%s'", ds));
         delim = ds[0];
         classify = opt_bool(L, 2, "classify", 1);
+        dtype = opt_dtype(L, 2);
     }
     ldata *u = new_data(L);
     bp_err e;
-    if (!(u->d = bp_data_load_csv(path, tgt, delim, classify, &e))) return fail(L, &e);
+    if (!(u->d = bp_data_load_csv(path, tgt, delim, classify, &e)) ||
+        bp_data_set_dtype(u->d, dtype, &e))
+        return fail(L, &e);
     return 1;
 }
 
-/* bp.load_idx(images, labels [, classes]) -> data, or nil, message */
+static const char *const idx_options[] = {"dtype", NULL};
+
+/* bp.load_idx(images, labels [, classes] [, {dtype =}]) -> data, or nil,
+ * message */
 static int l_load_idx(lua_State *L) {
     const char *images = luaL_checkstring(L, 1), *labels = luaL_checkstring(L, 2);
-    int classes = 0;
-    if (!lua_isnoneornil(L, 3)) classes = bp_lua_check_int(L, 3, "number of classes");
+    int classes = 0, opts = 3;
+    bp_dtype dtype = BP_F64;
+    if (!lua_isnoneornil(L, 3) && !lua_istable(L, 3)) {
+        classes = bp_lua_check_int(L, 3, "number of classes");
+        opts = 4;
+    }
+    if (!lua_isnoneornil(L, opts)) {
+        luaL_checktype(L, opts, LUA_TTABLE);
+        check_keys(L, opts, idx_options);
+        dtype = opt_dtype(L, opts);
+    }
     ldata *u = new_data(L);
     bp_err e;
-    if (!(u->d = bp_data_load_idx(images, labels, classes, &e))) return fail(L, &e);
+    if (!(u->d = bp_data_load_idx(images, labels, classes, dtype, &e))) return fail(L, &e);
     return 1;
 }
 
-static const char *const fashion_options[] = {"train", "dir", NULL};
+static const char *const fashion_options[] = {"train", "dir", "dtype", NULL};
 
-/* bp.fashion_mnist([{train = true, dir = nil}]) -> data, or nil, message */
+/* bp.fashion_mnist([{train = true, dir = nil, dtype = "float64"}]) -> data,
+ * or nil, message */
 static int l_fashion_mnist(lua_State *L) {
     int train = 1;
     char dir[4096];
     const char *d = NULL;
+    bp_dtype dtype = BP_F64;
     if (!lua_isnoneornil(L, 1)) {
         luaL_checktype(L, 1, LUA_TTABLE);
         check_keys(L, 1, fashion_options);
         train = opt_bool(L, 1, "train", 1);
         d = opt_str(L, 1, "dir", NULL, dir, sizeof dir);
+        dtype = opt_dtype(L, 1);
     }
     ldata *u = new_data(L);
     bp_err e;
-    if (!(u->d = bp_data_fashion_mnist(d, train, &e))) return fail(L, &e);
+    if (!(u->d = bp_data_fashion_mnist(d, train, dtype, &e))) return fail(L, &e);
     return 1;
 }
 
@@ -257,19 +297,30 @@ static void read_rows(lua_State *L, int arg, int n, int w, double *m) {
     }
 }
 
-static const char *const data_options[] = {"classes", NULL};
+static const char *const data_options[] = {"classes", "dtype", NULL};
 
-/* bp.data(x, y [, {classes = C | {names}}]) -> data, from Lua tables: x a
- * list of rows, y a list of target rows (or of numbers, one target each),
- * or with `classes`, a list of class labels 1..C (one-hot targets). */
+/* bp.data(x, y [, {classes = C | {names}, dtype =}]) -> data, from Lua
+ * tables: x a list of rows, y a list of target rows (or of numbers, one
+ * target each), or with `classes`, a list of class labels 1..C (one-hot
+ * targets); dtype: of the inputs (default float64). */
+/* Converts a new data set's inputs to dtype; raises on failure. Returns 1,
+ * the data set being at the top of the stack. */
+static int with_dtype(lua_State *L, bp_data *data, bp_dtype dtype) {
+    bp_err e;
+    if (bp_data_set_dtype(data, dtype, &e)) return luaL_error(L, "%s", e.msg);
+    return 1;
+}
+
 static int l_data(lua_State *L) {
     int d = first_width(L, 1, 0);
     lua_Integer n = luaL_len(L, 1);
     if (n > INT32_MAX) luaL_argerror(L, 1, "too many rows");
     int C = 0, named = 0;
+    bp_dtype dtype = BP_F64;
     if (!lua_isnoneornil(L, 3)) {
         luaL_checktype(L, 3, LUA_TTABLE);
         check_keys(L, 3, data_options);
+        dtype = opt_dtype(L, 3);
         int t = lua_getfield(L, 3, "classes");
         if (t == LUA_TTABLE) {
             C = (int)luaL_len(L, -1);
@@ -295,7 +346,7 @@ static int l_data(lua_State *L) {
     read_rows(L, 1, (int)n, d, data->x);
     if (!C) {
         read_rows(L, 2, (int)n, k, data->y);
-        return 1;
+        return with_dtype(L, data, dtype);
     }
     if ((int)luaL_len(L, 2) != n)
         luaL_argerror(L, 2, lua_pushfstring(L, "expected %d labels, got %d", (int)n,
@@ -325,7 +376,7 @@ static int l_data(lua_State *L) {
         }
     }
     lua_settop(L, result);
-    return 1;
+    return with_dtype(L, data, dtype);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -382,6 +433,15 @@ static void push_row(lua_State *L, const double *v, int w) {
     }
 }
 
+/* Row r of d's inputs, in either dtype, as a list of numbers. */
+static void push_inputs(lua_State *L, const bp_data *d, size_t r) {
+    lua_createtable(L, d->d, 0);
+    for (int c = 0; c < d->d; c++) {
+        lua_pushnumber(L, bp_data_get(d, r * d->d + c));
+        lua_rawseti(L, -2, c + 1);
+    }
+}
+
 /* d:row(i) -> x, y (lists), and the class 1..C when there are labels */
 static int data_row(lua_State *L) {
     bp_data *d = check_data(L, 1);
@@ -389,7 +449,7 @@ static int data_row(lua_State *L) {
     if (i < 1 || i > d->n)
         return luaL_argerror(L, 2, lua_pushfstring(L, "row %I out of range 1..%d", i, d->n));
     size_t r = (size_t)i - 1;
-    push_row(L, d->x + r * d->d, d->d);
+    push_inputs(L, d, r);
     push_row(L, d->y + r * d->k, d->k);
     if (!d->label) return 2;
     lua_pushinteger(L, d->label[r] + 1);
@@ -399,11 +459,30 @@ static int data_row(lua_State *L) {
 static int data_tostring(lua_State *L) {
     ldata *u = luaL_checkudata(L, 1, DATA_TYPE);
     bp_data *d = u->d;
+    const char *t = d && d->dtype == BP_F32 ? " float32" : "";
     if (!d) lua_pushliteral(L, "data (closed)");
     else if (d->n_classes)
-        lua_pushfstring(L, "data %d x %d, %d classes", d->n, d->d, d->n_classes);
+        lua_pushfstring(L, "data %d x %d%s, %d classes", d->n, d->d, t, d->n_classes);
     else
-        lua_pushfstring(L, "data %d x %d, %d target%s", d->n, d->d, d->k, d->k == 1 ? "" : "s");
+        lua_pushfstring(L, "data %d x %d%s, %d target%s", d->n, d->d, t, d->k,
+                        d->k == 1 ? "" : "s");
+    return 1;
+}
+
+/* d:dtype() -> "float64" or "float32"; d:dtype(name) -> d, its inputs
+ * converted in place, or nil, message when memory runs out */
+static int data_dtype(lua_State *L) {
+    bp_data *d = check_data(L, 1);
+    if (lua_isnoneornil(L, 2)) {
+        lua_pushstring(L, bp_dtype_name(d->dtype));
+        return 1;
+    }
+    luaL_checkany(L, 2);
+    lua_pushvalue(L, 2);
+    bp_dtype t = dtype_at_top(L, 2, NULL);
+    bp_err e;
+    if (bp_data_set_dtype(d, t, &e)) return fail(L, &e);
+    lua_settop(L, 1);
     return 1;
 }
 
@@ -588,13 +667,14 @@ static int net_train_batch(lua_State *L) {
         return luaL_argerror(L, 2, lua_pushfstring(L, "the network maps %d inputs to %d "
                                                    "outputs, the data %d to %d", net->inputs,
                                                    bp_net_outputs(net), d->d, d->k));
-    const double *x, *y;
-    int B = bp_data_batch(d, (int)first - 1, count, &x, &y, NULL);
+    const double *y;
+    int B = bp_data_batch(d, (int)first - 1, count, NULL, &y, NULL);
     bp_err e;
     double loss;
-    int rc = opt ? bp_net_compute_grads(net, x, y, B, kind, &loss, &e) ||
-                       bp_optim_step(opt, net, &e)
-                 : bp_net_train_step(net, x, y, B, kind, lr, &loss, &e);
+    /* the rows in either dtype; lr -1: gradients only, for the optimiser */
+    int rc = bp_net_step_rows(net, bp_data_row(d, (int)first - 1), d->dtype, NULL, y, B,
+                              kind, opt ? -1 : lr, &loss, &e) ||
+             (opt && bp_optim_step(opt, net, &e));
     if (rc) return luaL_error(L, "%s", e.msg);
     n->single = 0;
     n->steps++;
@@ -665,7 +745,7 @@ static int net_predict(lua_State *L) {
     for (int s = 0; s < d->n; s += EVAL_BATCH) {
         int B = d->n - s < EVAL_BATCH ? d->n - s : EVAL_BATCH;
         bp_err e;
-        const double *out = bp_net_forward(net, d->x + (size_t)s * d->d, B, &e);
+        const double *out = bp_net_forward_as(net, bp_data_row(d, s), d->dtype, B, &e);
         if (!out) return luaL_error(L, "%s", e.msg);
         for (int b = 0; b < B; b++) {
             if (outputs) push_row(L, out + (size_t)b * O, O);
@@ -909,6 +989,7 @@ static const luaL_Reg data_methods[] = {
     {"classes", data_classes},
     {"names", data_names},
     {"row", data_row},
+    {"dtype", data_dtype},
     {"shuffle", data_shuffle},
     {"split", data_split},
     {"slice", data_slice},

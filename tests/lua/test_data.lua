@@ -161,6 +161,58 @@ function TestLoad:test_idx_errors()
     bp.load_idx, ip, lp, 0)
 end
 
+function TestLoad:test_float32_inputs()
+  local ip = write("img32.idx", idx_images(3, 2, 2, {0, 255, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10}))
+  local lp = write("lab32.idx", idx_labels(3, {2, 0, 1}))
+  local d = assert(bp.load_idx(ip, lp, {dtype = "float32"}))
+  lu.assertEquals(d:dtype(), "float32")
+  lu.assertEquals(tostring(d), "data 3 x 4 float32, 3 classes")
+  lu.assertEquals({d:row(1)}, {{0, 255, 1, 2}, {0, 0, 1}, 3})
+  lu.assertEquals(assert(bp.load_idx(ip, lp, 10, {dtype = "float32"})):outputs(), 10)
+  lu.assertEquals(assert(bp.load_idx(ip, lp)):dtype(), "float64")
+  -- 0.1 is not a float: it reads back as the nearest one, and stays that
+  -- value when widened back to float64
+  local f01 = string.unpack("f", string.pack("f", 0.1))
+  lu.assertNotEquals(f01, 0.1)
+  local t = bp.data({{0.1, 2}, {3, 4}}, {1, 2}, {classes = 2, dtype = "float32"})
+  lu.assertEquals(t:row(1)[1], f01)
+  lu.assertIs(t:dtype("float64"), t)
+  lu.assertEquals(t:dtype(), "float64")
+  lu.assertEquals(t:row(1)[1], f01)
+  local c = assert(bp.load_csv(write("f32.csv", "a,b,y\n0.1,2,x\n3,4,y\n"), {dtype = "float32"}))
+  lu.assertEquals({c:dtype(), c:row(1)[1]}, {"float32", f01})
+  assert_error_text("bad argument #3 to 'backprop.load_idx' (field 'dtype': unknown dtype "
+    .. "'float16' (expected float64 or float32))", bp.load_idx, ip, lp, {dtype = "float16"})
+  assert_error_text("bad argument #1 to 'dtype' (unknown dtype 'half' (expected float64 or "
+    .. "float32))", function() return t:dtype("half") end)
+  assert_error_text("bad argument #3 to 'backprop.data' (field 'dtype': unknown dtype '32' "
+    .. "(expected float64 or float32))", bp.data, {{1}}, {1}, {dtype = 32})
+  assert_error_text("bad argument #4 to 'backprop.load_idx' (unknown option 'type')",
+    bp.load_idx, ip, lp, 10, {type = "float32"})
+end
+
+function TestLoad:test_float32_inputs_train_a_float32_net_alike()
+  -- A float32 network rounds its inputs to float anyway: the same fit on
+  -- the same rows, kept as doubles or as floats, gives the same bits.
+  local x, y = {}, {}
+  for i = 1, 40 do
+    x[i] = {math.sin(i), math.cos(3 * i), i / 40}
+    y[i] = i % 3 + 1
+  end
+  local function fit(dtype)
+    local d = bp.data(x, y, {classes = 3, dtype = dtype})
+    bp.seed(9)
+    local net = bp.net(3, {dtype = "float32"}):add(8, "tanh"):add(3)
+    local hist = net:fit{data = d, loss = "softmax_ce", lr = 0.1, epochs = 3, batch = 8}
+    return net:params(), hist, net:evaluate(d, "softmax_ce")
+  end
+  local p64, h64, e64 = fit("float64")
+  local p32, h32, e32 = fit("float32")
+  lu.assertEquals(p32, p64)
+  for k = 1, 3 do lu.assertEquals(h32[k].train_loss, h64[k].train_loss) end
+  lu.assertEquals(e32, e64)
+end
+
 function TestLoad:test_fashion_mnist()
   local d, err = bp.fashion_mnist{train = false, dir = TMP}
   lu.assertNil(d)
