@@ -135,9 +135,12 @@ function C.idx_data(prefix, n, side, classes, seed)
 end
 
 -- the data set an idx_data prefix holds, scaled into [0, 1)
-function C.load_idx(prefix, classes)
+-- dtype: of the inputs, "float32" for a float32 network as torch_bench.py
+-- holds them (default float64)
+function C.load_idx(prefix, classes, dtype)
   local d = assert(bp.load_idx(prefix .. "-images-idx3-ubyte",
-                               prefix .. "-labels-idx1-ubyte", classes))
+                               prefix .. "-labels-idx1-ubyte", classes,
+                               {dtype = dtype or "float64"}))
   d:scale{shift = 0, scale = 256}
   return d
 end

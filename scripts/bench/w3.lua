@@ -16,7 +16,7 @@ local prefix = C.idx_data("results/bench_data/w3", steps * B, 32, 10, 3)
 print(string.format("W3 wide: 1024-1024-1024-10, float32, batch 256, %d thread(s), %s",
                     C.threads, C.machine()))
 
-local d = C.load_idx(prefix, 10)
+local d = C.load_idx(prefix, 10, "float32")
 bp.seed(3)
 local net = bp.net(1024, {dtype = "float32"})
 net:add(1024, "relu"):add(1024, "relu"):add(10)
