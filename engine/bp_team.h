@@ -4,9 +4,10 @@
  * calls bp_team_run is member 0 and does its share, the others are threads
  * made once by bp_team_new. A mini-batch step hands each member its rows and
  * its neurons; the members meet at bp_team_sync where one's results become
- * another's inputs. Members wait by spinning a while, then yielding, then
- * (between runs only) sleeping, because a step lasts a fraction of a
- * millisecond and waking a sleeping thread costs several microseconds.
+ * another's inputs. Members wait by spinning a while, then sleeping: a step
+ * lasts a fraction of a millisecond and waking a sleeping thread costs
+ * several microseconds, but a member whose core another program took must
+ * not be kept from it by members spinning for it.
  *
  * Dimensions: T = members, t = a member's index, 0 .. T-1. */
 #ifndef BP_TEAM_H

@@ -1,17 +1,20 @@
 /* team.c: the threads of bp_team.h.
  *
  * A run is announced by bumping a generation counter, which the members
- * watch; a member that has watched long enough without news goes to sleep
- * on a condition variable, and the run that follows wakes it. The meeting
- * point inside a run (bp_team_sync) is a counting barrier with a phase
- * number, never a sleep: a step of a mid-sized network meets three times in
- * a few hundred microseconds, and a futex wake-up would cost as much as the
- * work between two meetings. Spinning uses the CPU's pause hint first and
- * sched_yield after, so a member sharing its core with another program (or
- * with more members than cores) gives the core up. */
+ * watch; a run ends at a meeting of all members, as bp_team_sync is. Every
+ * wait (for a run, at a meeting) spins a while on the CPU's pause hint and
+ * then sleeps on a condition variable until the counter it watches moves.
+ * The spin covers what a step of a mid-sized network waits between two
+ * meetings when each member has a core (microseconds), where a sleep and a
+ * wake-up would cost as much as the work. The sleep is for a member whose
+ * core another program took: spinning or yielding would only burn the time
+ * the others need. No way of waiting makes a team fast without its cores,
+ * though: two W2 processes with a team of two each on two cores took 2.5 s
+ * for 4 epochs (spinning and yielding, or sleeping alike), against 1.6 s
+ * with one thread each, which is why a sweep gives each trial its share of
+ * the cores (bindings/sweeprun.c). */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -20,25 +23,23 @@
 #include "bp_net.h" /* bp_calloc, bp_free */
 #include "bp_team.h"
 
-/* Pauses before a waiting member starts yielding, and yields before one
- * between runs goes to sleep (about a millisecond here): a fit's steps
- * follow each other within microseconds, so its members never sleep. */
+/* Pauses before a wait turns into a sleep: about 50 us here, longer than a
+ * member waits for the others at a meeting when each has a core, and for
+ * the next step of a fit. */
 #define SPINS 2000
-#define YIELDS 1000
 
 struct bp_team {
     int T;
     pthread_t *threads; /* T - 1 of them */
     bp_team_fn fn;
     void *arg;
-    atomic_uint gen;  /* runs announced */
-    atomic_int done;  /* members 1.. that have finished this run */
+    atomic_uint gen;     /* runs announced */
     atomic_int quit;
-    atomic_int sleepers;
+    atomic_int arrived;  /* at the meeting, this phase */
+    atomic_uint phase;   /* meetings passed */
+    atomic_int sleepers; /* waits asleep on wake */
     pthread_mutex_t mu;
     pthread_cond_t wake;
-    atomic_int arrived;  /* at the barrier, this phase */
-    atomic_uint phase;   /* barriers passed */
 };
 
 typedef struct member {
@@ -52,14 +53,30 @@ static void relax(void) {
 #endif
 }
 
-/* Waits, spinning then yielding, until *v differs from old; returns it. */
-static unsigned wait_change(atomic_uint *v, unsigned old) {
-    unsigned now;
-    for (int k = 0; (now = atomic_load_explicit(v, memory_order_acquire)) == old; k++) {
-        if (k < SPINS) relax();
-        else sched_yield();
+/* Waits until *v differs from old: spinning, then asleep on the team's
+ * condition variable. Dekker's handshake with bump(): this raises sleepers
+ * and then reads *v, bump raises *v and then reads sleepers (all
+ * sequentially consistent), so one of the two sees the other. */
+static void wait_change(bp_team *team, atomic_uint *v, unsigned old) {
+    for (int k = 0; k < SPINS; k++) {
+        if (atomic_load_explicit(v, memory_order_acquire) != old) return;
+        relax();
     }
-    return now;
+    pthread_mutex_lock(&team->mu);
+    atomic_fetch_add(&team->sleepers, 1);
+    while (atomic_load(v) == old) pthread_cond_wait(&team->wake, &team->mu);
+    atomic_fetch_sub(&team->sleepers, 1);
+    pthread_mutex_unlock(&team->mu);
+}
+
+/* Moves *v on, waking whoever sleeps on the team's condition variable. */
+static void bump(bp_team *team, atomic_uint *v) {
+    atomic_fetch_add(v, 1);
+    if (atomic_load(&team->sleepers)) {
+        pthread_mutex_lock(&team->mu);
+        pthread_cond_broadcast(&team->wake);
+        pthread_mutex_unlock(&team->mu);
+    }
 }
 
 static void *member_main(void *p) {
@@ -67,42 +84,14 @@ static void *member_main(void *p) {
     bp_team *team = m->team;
     unsigned seen = 0;
     for (;;) {
-        unsigned g;
-        for (int k = 0; (g = atomic_load(&team->gen)) == seen; k++) {
-            if (k < SPINS) {
-                relax();
-            } else if (k < SPINS + YIELDS) {
-                sched_yield();
-            } else {
-                /* Dekker's handshake with bp_team_run: it bumps gen and
-                 * then reads sleepers; this raises sleepers and then reads
-                 * gen, so one of the two sees the other. */
-                pthread_mutex_lock(&team->mu);
-                atomic_fetch_add(&team->sleepers, 1);
-                while (atomic_load(&team->gen) == seen)
-                    pthread_cond_wait(&team->wake, &team->mu);
-                atomic_fetch_sub(&team->sleepers, 1);
-                pthread_mutex_unlock(&team->mu);
-                k = 0;
-            }
-        }
-        seen = g;
+        wait_change(team, &team->gen, seen);
+        seen = atomic_load(&team->gen);
         if (atomic_load(&team->quit)) break;
         team->fn(team->arg, m->t, team->T);
-        atomic_fetch_add_explicit(&team->done, 1, memory_order_release);
+        bp_team_sync(team); /* the end of the run */
     }
     free(m);
     return NULL;
-}
-
-/* Announces a run (or the end) to the members, waking any asleep. */
-static void announce(bp_team *team) {
-    atomic_fetch_add(&team->gen, 1);
-    if (atomic_load(&team->sleepers)) {
-        pthread_mutex_lock(&team->mu);
-        pthread_cond_broadcast(&team->wake);
-        pthread_mutex_unlock(&team->mu);
-    }
 }
 
 bp_team *bp_team_new(int T, bp_err *e) {
@@ -152,7 +141,7 @@ bp_team *bp_team_new(int T, bp_err *e) {
 void bp_team_free(bp_team *team) {
     if (!team) return;
     atomic_store(&team->quit, 1);
-    announce(team);
+    bump(team, &team->gen);
     for (int t = 1; t < team->T; t++) pthread_join(team->threads[t - 1], NULL);
     pthread_mutex_destroy(&team->mu);
     pthread_cond_destroy(&team->wake);
@@ -165,14 +154,9 @@ int bp_team_size(const bp_team *team) { return team->T; }
 void bp_team_run(bp_team *team, bp_team_fn fn, void *arg) {
     team->fn = fn;
     team->arg = arg;
-    atomic_store_explicit(&team->done, 0, memory_order_relaxed);
-    announce(team);
+    bump(team, &team->gen);
     fn(arg, 0, team->T);
-    for (int k = 0; atomic_load_explicit(&team->done, memory_order_acquire) < team->T - 1;
-         k++) {
-        if (k < SPINS) relax();
-        else sched_yield();
-    }
+    bp_team_sync(team);
 }
 
 void bp_team_sync(bp_team *team) {
@@ -180,8 +164,8 @@ void bp_team_sync(bp_team *team) {
     if (atomic_fetch_add_explicit(&team->arrived, 1, memory_order_acq_rel) ==
         team->T - 1) {
         atomic_store_explicit(&team->arrived, 0, memory_order_relaxed);
-        atomic_fetch_add_explicit(&team->phase, 1, memory_order_release);
+        bump(team, &team->phase);
         return;
     }
-    wait_change(&team->phase, ph);
+    wait_change(team, &team->phase, ph);
 }
