@@ -41,6 +41,8 @@
 #include "bp_sweep.h"
 #include "bp_sweeprun.h"
 
+extern char **environ;
+
 /* The message of `backprop run` for a key the script never read. */
 #define UNREAD_PREFIX "parameter given but never read by "
 /* After SIGINT or SIGTERM, how long the trials have to stop by themselves
@@ -562,6 +564,11 @@ typedef struct runner {
     const sweep_def *d;
     char name[256]; /* the sweep's; trial runs are NAME#I */
     int jobs, verbose, tty;
+    /* The trials' environment: the runner's, with OPENBLAS_NUM_THREADS set
+     * to their share of the cores unless the user chose a thread count
+     * (see trial_env). */
+    char **envp;
+    char threads_var[48];
     proc *procs;
     int running, finished;
     sigset_t oldmask; /* the mask before the runner blocked its signals */
@@ -647,7 +654,7 @@ static int spawn(runner *R, int64_t trial, bp_err *e) {
             if (errf) dup2(null, 1);
         }
         if (errfd >= 0) dup2(errfd, 2);
-        execv(R->h->exe, argv);
+        execve(R->h->exe, argv, R->envp ? R->envp : environ);
         _exit(127);
     }
     for (int k = 0; k < R->jobs; k++)
@@ -806,8 +813,34 @@ static void signal_all(runner *R, int sig) {
 
 static void on_sigchld(int sig) { (void)sig; }
 
+static int ncores(void);
+
+/* The environment trials run in. Left as it is when the user named a thread
+ * count (OPENBLAS_NUM_THREADS, or GOTO_NUM_THREADS or OMP_NUM_THREADS,
+ * which OpenBLAS also reads); else OPENBLAS_NUM_THREADS = cores / jobs, at
+ * least 1. Trials that each took every core would share them, and a step
+ * split between threads (bp_net.h) waits at every meeting for a member
+ * whose core another trial holds: two W2 trials at once on two cores took
+ * 1.6 times as long with two threads each as with one. Returns 0, or -1
+ * when memory runs out. */
+static int trial_env(runner *R) {
+    if (getenv("OPENBLAS_NUM_THREADS") || getenv("GOTO_NUM_THREADS") ||
+        getenv("OMP_NUM_THREADS"))
+        return 0;
+    size_t n = 0;
+    while (environ[n]) n++;
+    if (!(R->envp = calloc(n + 2, sizeof *R->envp))) return -1;
+    memcpy(R->envp, environ, n * sizeof *R->envp);
+    int share = ncores() / (R->jobs > 0 ? R->jobs : 1);
+    snprintf(R->threads_var, sizeof R->threads_var, "OPENBLAS_NUM_THREADS=%d",
+             share > 1 ? share : 1);
+    R->envp[n] = R->threads_var;
+    return 0;
+}
+
 /* Runs the trials todo[0..n-1], R->jobs at a time. Returns how many were
- * started; stops starting new ones on a signal or an unread parameter. */
+ * started (-1 when memory for the runner's tables runs out); stops starting
+ * new ones on a signal or an unread parameter. */
 static int64_t run_trials(runner *R, const int64_t *todo, int64_t n, bp_err *e) {
     sigset_t set;
     sigemptyset(&set);
@@ -822,10 +855,12 @@ static int64_t run_trials(runner *R, const int64_t *todo, int64_t n, bp_err *e) 
     sigemptyset(&nop.sa_mask);
     sigaction(SIGCHLD, &nop, &old_chld);
     sigprocmask(SIG_BLOCK, &set, &R->oldmask);
-    if (!(R->procs = calloc((size_t)R->jobs, sizeof *R->procs))) {
+    if (!(R->procs = calloc((size_t)R->jobs, sizeof *R->procs)) || trial_env(R)) {
+        free(R->procs);
+        R->procs = NULL;
         sigprocmask(SIG_SETMASK, &R->oldmask, NULL);
         bp_err_set(e, "out of memory");
-        return 0;
+        return -1;
     }
     int64_t next = 0;
     int forwarded = 0, failed = 0;
@@ -882,6 +917,8 @@ static int64_t run_trials(runner *R, const int64_t *todo, int64_t n, bp_err *e) 
     }
     free(R->procs);
     R->procs = NULL;
+    free(R->envp);
+    R->envp = NULL;
     /* Signals that came meanwhile are taken, not left for the host. */
     struct timespec zero = {0, 0};
     while (sigtimedwait(&set, NULL, &zero) > 0) {

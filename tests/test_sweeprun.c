@@ -8,7 +8,8 @@
  * and the pruned trials can be worked out on paper) or compared between
  * two ways of running one sweep that must agree to the bit: -j 1 and -j 2,
  * killed with SIGKILL and resumed, split in two shards run by GNU parallel
- * and merged. What is compared is the sweep_trials view (trial, status,
+ * and merged; each trial's thread count comes back from the trial itself.
+ * What is compared is the sweep_trials view (trial, status,
  * parameters, objective, seed), every trial's loss at every step, and its
  * final weights. */
 #define _XOPEN_SOURCE 700
@@ -554,6 +555,31 @@ static void test_spec_file(void) {
                         " objective, prune, name)\n");
 }
 
+/* Each trial's thread count: its share of the cores, cores / jobs (at least
+ * 1), unless the user named one, which every trial then gets. Read back from
+ * what bp.threads() said inside each trial. */
+static void test_trial_threads(void) {
+    write_file("threads.lua", "local bp = require 'backprop'\n"
+                              "local x = bp.param('x', 1)\n"
+                              "bp.log('threads', bp.threads(), 1)\n"
+                              "bp.log('loss', x, 1)\n");
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    const char *clean = "env -u OPENBLAS_NUM_THREADS -u GOTO_NUM_THREADS -u OMP_NUM_THREADS";
+    const char *q = "SELECT DISTINCT m.value FROM metrics m JOIN metric_names n"
+                    " ON n.id = m.name_id WHERE n.name = 'threads'";
+    char want[64];
+    CHECK(sh("%s $BP sweep --db t2.db -j 2 threads.lua x=1,2,3", clean) == 0);
+    snprintf(want, sizeof want, "%ld.0\n", cores / 2 > 1 ? cores / 2 : 1);
+    CHECK_ROWS(path_in("t2.db"), q, want);
+    CHECK(sh("%s $BP sweep --db t1.db -j 1 threads.lua x=1,2", clean) == 0);
+    snprintf(want, sizeof want, "%ld.0\n", cores);
+    CHECK_ROWS(path_in("t1.db"), q, want);
+    /* (OpenBLAS takes no more threads than cores: 1 is the count that
+     * differs from -j 1's share on any machine.) */
+    CHECK(sh("%s OPENBLAS_NUM_THREADS=1 $BP sweep --db t3.db -j 1 threads.lua x=1,2", clean) == 0);
+    CHECK_ROWS(path_in("t3.db"), q, "1.0\n");
+}
+
 int main(void) {
     const char *bin = getenv("BP_BINARY_DIR"), *srcdir = getenv("BP_SOURCE_DIR");
     if (!bin || !srcdir) {
@@ -573,6 +599,7 @@ int main(void) {
     test_bad_specs_run_nothing();
     test_plan_parallel_merge();
     test_spec_file();
+    test_trial_threads();
     int rc = check_report("test_sweeprun");
     if (rc == 0) {
         char cmd[128];
