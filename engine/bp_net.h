@@ -101,6 +101,10 @@ typedef struct bp_net {
      * row_loss: each row's loss of the last such step (B of them). */
     struct bp_team *team;
     double *row_loss;
+    /* A thread count whose team could not be made (no thread or memory to
+     * be had): its steps run on the calling thread, without trying again
+     * at every step. 0: none. */
+    int team_failed;
 } bp_net;
 
 /* Initialisation schemes, for weights and biases separately.

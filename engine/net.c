@@ -593,8 +593,9 @@ static int one(bp_net *net, const double *x, const double *y, bp_loss loss,
 /* Whether a step of B rows goes to the team of bp_threads() threads, made
  * (or remade, when the count changed) here. Only for a step with enough
  * arithmetic to pay for the team's meetings (a few microseconds a step) and
- * with at least 2 rows for each member. Without a team (threads could not
- * be had) the step runs on this thread, with OpenBLAS's. */
+ * with at least 2 rows for each member. Without a team (threads or memory
+ * could not be had, which is not tried again for that count) the step runs
+ * on this thread, with OpenBLAS's. */
 #define TEAM_MIN_WORK (1L << 20)
 static int take_team(bp_net *net, int B) {
     int T = bp_threads();
@@ -602,12 +603,12 @@ static int take_team(bp_net *net, int B) {
     long work = 0;
     for (int l = 0; l < net->n_layers; l++)
         work += (long)B * net->layers[l].I * net->layers[l].O;
-    if (work < TEAM_MIN_WORK) return 0;
+    if (work < TEAM_MIN_WORK || T == net->team_failed) return 0;
     if (net->team && bp_team_size(net->team) != T) {
         bp_team_free(net->team);
         net->team = NULL;
     }
-    if (!net->team) net->team = bp_team_new(T, NULL);
+    if (!net->team && !(net->team = bp_team_new(T, NULL))) net->team_failed = T;
     return net->team != NULL;
 }
 

@@ -9,7 +9,8 @@
  * through OpenBLAS. A larger batch grows the buffers once, then steps are
  * free again. The same holds through Lua: net:train_step and
  * net:train_steps with an optimizer allocate nothing in the engine and
- * nothing in Lua's own heap (counted by a lua_Alloc wrapper). */
+ * nothing in Lua's own heap (counted by a lua_Alloc wrapper). A team of
+ * threads whose memory is refused leaves the steps to one thread. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -179,11 +180,69 @@ static void test_lua(void) {
     }
 }
 
+/* A team of threads that cannot be made (here: its memory refused) leaves
+ * the step to the calling thread, which gives what one thread gives, and is
+ * not asked for again at every step. */
+static int refuse;
+static void *refusing_malloc(size_t n) {
+    n_malloc++;
+    return refuse ? NULL : malloc(n);
+}
+
+static void test_team_refused(void) {
+    enum { B = 64, I = 200, K = 10 };
+    static double x[B * I], y[B * K];
+    for (int k = 0; k < B * I; k++) x[k] = (k % 17) / 17.0 - 0.5;
+    for (int s = 0; s < B; s++) y[s * K + s % K] = 1;
+    bp_net *a = bp_net_new(I, NULL), *b = bp_net_new(I, NULL);
+    bp_net *nets[2] = {a, b};
+    for (int k = 0; k < 2; k++) {
+        bp_net_add(nets[k], 100, BP_ACT_RELU, 0, NULL);
+        bp_net_add(nets[k], 50, BP_ACT_RELU, 0, NULL);
+        bp_net_add(nets[k], K, BP_ACT_IDENTITY, 0, NULL);
+        for (int l = 1; l <= 3; l++)
+            bp_net_init(nets[k], l, 'w', BP_INIT_CONSTANT, 0.01 * l, 0, NULL, NULL);
+    }
+    int before = bp_threads();
+    double la, lb;
+    bp_set_threads(1, NULL);
+    CHECK(bp_net_train_step(a, x, y, B, BP_LOSS_SOFTMAX_CE, 0.1, &la, NULL) == 0);
+    CHECK(bp_net_train_step(b, x, y, B, BP_LOSS_SOFTMAX_CE, 0.1, &lb, NULL) == 0);
+    bp_set_allocator(refusing_malloc, count_realloc, count_free);
+    refuse = 1;
+    bp_set_threads(2, NULL);
+    long m0 = n_malloc;
+    CHECK(bp_net_train_step(a, x, y, B, BP_LOSS_SOFTMAX_CE, 0.1, &la, NULL) == 0);
+    CHECK(a->team == NULL && a->team_failed == 2);
+    CHECK(n_malloc == m0 + 1); /* the team's one try */
+    CHECK(bp_net_train_step(a, x, y, B, BP_LOSS_SOFTMAX_CE, 0.1, &la, NULL) == 0);
+    CHECK(n_malloc == m0 + 1); /* and no other */
+    refuse = 0;
+    bp_set_allocator(count_malloc, count_realloc, count_free);
+    /* b as a would be without a team of 2: the same path, the same bits */
+    b->team_failed = 2;
+    for (int k = 0; k < 2; k++)
+        CHECK(bp_net_train_step(b, x, y, B, BP_LOSS_SOFTMAX_CE, 0.1, &lb, NULL) == 0);
+    CHECK(b->team == NULL);
+    CHECK(la == lb);
+    size_t P = bp_net_param_count(a);
+    double *pa = malloc(sizeof(double) * P), *pb = malloc(sizeof(double) * P);
+    bp_net_params_get(a, pa);
+    bp_net_params_get(b, pb);
+    CHECK(memcmp(pa, pb, sizeof(double) * P) == 0);
+    free(pa);
+    free(pb);
+    bp_set_threads(before, NULL);
+    bp_net_free(a);
+    bp_net_free(b);
+}
+
 int main(void) {
     bp_set_allocator(count_malloc, count_realloc, count_free);
     test_engine();
     test_growth();
     test_lua();
+    test_team_refused();
     bp_set_allocator(NULL, NULL, NULL);
     return check_report("test_alloc");
 }
