@@ -795,11 +795,8 @@ static void test_metrics(void) {
  * operation on a data set gives in float32 what it gives in float64,
  * rounded once to float (the IDX pixels are exact in both). */
 static void test_float32(void) {
-    unsigned char img[64], lab[16];
-    size_t li = idx_images(img, 0x803, 3, 2, 2, PX, 12);
-    size_t ll = idx_labels(lab, 0x801, 3, LAB, 3);
-    const char *ip = write_bytes("f32-idx3-ubyte", img, li);
-    const char *lp = write_bytes("f32-idx1-ubyte", lab, ll);
+    /* test_idx's plain pair: PX and LAB */
+    const char *ip = at("img-idx3-ubyte"), *lp = at("lab-idx1-ubyte");
     bp_err e;
     bp_data *a = bp_data_load_idx(ip, lp, 0, BP_F64, &e);
     bp_data *b = bp_data_load_idx(ip, lp, 0, BP_F32, &e);
