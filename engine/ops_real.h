@@ -16,9 +16,9 @@
 
 void SFX(bp_dense_forward)(REAL *h, const REAL *x, const REAL *W,
                            const REAL *b, int B, int I, int O) {
-    for (int s = 0; s < B; s++)
-        memcpy(h + (size_t)s * O, b, sizeof(REAL) * (size_t)O);
     if ((long)B * I * O >= BLAS_MIN_WORK) {
+        for (int s = 0; s < B; s++)
+            memcpy(h + (size_t)s * O, b, sizeof(REAL) * (size_t)O);
         GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, B, O, I, 1, x, I, W, I, 1,
              h, O);
         return;
@@ -28,7 +28,7 @@ void SFX(bp_dense_forward)(REAL *h, const REAL *x, const REAL *W,
         REAL *hs = h + (size_t)s * O;
         for (int n = 0; n < O; n++) {
             const REAL *wn = W + (size_t)n * I;
-            REAL acc = hs[n];
+            REAL acc = b[n];
             for (int i = 0; i < I; i++) acc += wn[i] * xs[i];
             hs[n] = acc;
         }
@@ -233,16 +233,7 @@ void SFX(bp_layer_forward)(REAL *h, REAL *o, const REAL *x, const REAL *W,
         }
         return;
     }
-    for (int s = 0; s < B; s++) {
-        const REAL *xs = x + (size_t)s * I;
-        REAL *hs = h + (size_t)s * O;
-        for (int n = 0; n < O; n++) {
-            const REAL *wn = W + (size_t)n * I;
-            REAL acc = b[n];
-            for (int i = 0; i < I; i++) acc += wn[i] * xs[i];
-            hs[n] = acc;
-        }
-    }
+    SFX(bp_dense_forward)(h, x, W, b, B, I, O); /* the plain loops, below BLAS */
     SFX(bias_act)(o, h, NULL, B, O, act, alpha);
 }
 
