@@ -52,6 +52,8 @@ void *bp_calloc(size_t n, size_t size) {
 /* ------------------------------------------------------------------------ */
 /* The two instantiations of the stages                                      */
 
+static void take_in(void *dst, bp_dtype t, const void *src, bp_dtype st, size_t n);
+
 /* A mini-batch step for the net's team of threads (team_member). */
 typedef struct team_job {
     bp_net *net;

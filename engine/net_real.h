@@ -76,17 +76,11 @@ static void SFX(team_member)(void *arg, int t, int T) {
     const int S = r1 - r0, top = net->n_layers - 1, K = Ls[top].O;
     REAL *x = net->F(x);
     const int D = net->inputs;
-    for (int s = r0; s < r1; s++) {
-        size_t at = (size_t)(j->rows ? j->rows[s] : s) * D;
-        REAL *dst = x + (size_t)s * D;
-        if (j->xt == BP_F32) {
-            const float *src = (const float *)j->x + at;
-            for (int i = 0; i < D; i++) dst[i] = (REAL)src[i];
-        } else {
-            const double *src = (const double *)j->x + at;
-            for (int i = 0; i < D; i++) dst[i] = (REAL)src[i];
-        }
-    }
+    const size_t zx = bp_dtype_size(j->xt);
+    for (int s = r0; s < r1; s++)
+        take_in(x + (size_t)s * D, net->dtype,
+                (const char *)j->x + zx * D * (size_t)(j->rows ? j->rows[s] : s), j->xt,
+                (size_t)D);
     const REAL *in = x;
     for (int l = 0; l <= top; l++) {
         bp_layer *L = &Ls[l];
