@@ -287,6 +287,17 @@ lnet *bp_lua_new_lnet(lua_State *L) {
     return n;
 }
 
+bp_dtype bp_lua_dtype_at_top(lua_State *L, int arg, const char *field) {
+    const char *name = luaL_tolstring(L, -1, NULL);
+    int t = bp_dtype_parse(name);
+    if (t < 0 || lua_type(L, -2) != LUA_TSTRING)
+        luaL_argerror(L, arg, lua_pushfstring(L, "%s%s%sunknown dtype '%s' (expected "
+                                              "float64 or float32)", field ? "field '" : "",
+                                              field ? field : "", field ? "': " : "", name));
+    lua_pop(L, 1); /* the string; the value stays */
+    return (bp_dtype)t;
+}
+
 /* bp.net(inputs [, {dtype = "float64" | "float32"}]) -> an empty network
  * taking `inputs` values per sample, computing in dtype (float64 default) */
 static int l_net_new(lua_State *L) {
@@ -301,13 +312,7 @@ static int l_net_new(lua_State *L) {
                 return luaL_argerror(L, 2, lua_pushfstring(L, "unknown option '%s' "
                     "(expected dtype)", luaL_tolstring(L, -1, NULL)));
         }
-        if (lua_getfield(L, 2, "dtype") != LUA_TNIL) {
-            const char *name = luaL_tolstring(L, -1, NULL);
-            dtype = bp_dtype_parse(name);
-            if (dtype < 0 || lua_type(L, -2) != LUA_TSTRING)
-                return luaL_argerror(L, 2, lua_pushfstring(L,
-                    "unknown dtype '%s' (expected float64 or float32)", name));
-        }
+        if (lua_getfield(L, 2, "dtype") != LUA_TNIL) dtype = bp_lua_dtype_at_top(L, 2, NULL);
         lua_settop(L, 1);
     }
     lnet *n = bp_lua_new_lnet(L);

@@ -88,6 +88,11 @@ int bp_lua_check_int(lua_State *L, int arg, const char *what);
 /* A loss argument: a name or a backprop.loss; returns its bp_loss. */
 int bp_lua_check_loss_arg(lua_State *L, int arg);
 
+/* The dtype named by the value at the top of the stack ("float64",
+ * "float32"), which stays there; else an argument error at arg, prefixed
+ * "field 'F': " when field is not NULL. */
+bp_dtype bp_lua_dtype_at_top(lua_State *L, int arg, const char *field);
+
 /* The optimizer at index i, or NULL if it is not one; raises if closed. */
 bp_optim *bp_lua_test_optim(lua_State *L, int i);
 

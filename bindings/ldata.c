@@ -147,23 +147,10 @@ static const char *opt_str(lua_State *L, int arg, const char *name, const char *
     return s;
 }
 
-/* The dtype named by the string at the top of the stack, or an argument
- * error at arg with bp.net's wording. */
-static bp_dtype dtype_at_top(lua_State *L, int arg, const char *field) {
-    const char *name = luaL_tolstring(L, -1, NULL);
-    int t = bp_dtype_parse(name);
-    if (t < 0 || lua_type(L, -2) != LUA_TSTRING)
-        luaL_argerror(L, arg, lua_pushfstring(L, "%s%s%sunknown dtype '%s' (expected "
-                                              "float64 or float32)", field ? "field '" : "",
-                                              field ? field : "", field ? "': " : "", name));
-    lua_pop(L, 1);
-    return (bp_dtype)t;
-}
-
 /* The option table's dtype field: float64 when absent. */
 static bp_dtype opt_dtype(lua_State *L, int arg) {
     bp_dtype t = BP_F64;
-    if (lua_getfield(L, arg, "dtype") != LUA_TNIL) t = dtype_at_top(L, arg, "dtype");
+    if (lua_getfield(L, arg, "dtype") != LUA_TNIL) t = bp_lua_dtype_at_top(L, arg, "dtype");
     lua_pop(L, 1);
     return t;
 }
@@ -479,7 +466,7 @@ static int data_dtype(lua_State *L) {
     }
     luaL_checkany(L, 2);
     lua_pushvalue(L, 2);
-    bp_dtype t = dtype_at_top(L, 2, NULL);
+    bp_dtype t = bp_lua_dtype_at_top(L, 2, NULL);
     bp_err e;
     if (bp_data_set_dtype(d, t, &e)) return fail(L, &e);
     lua_settop(L, 1);
