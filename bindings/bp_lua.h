@@ -13,6 +13,8 @@
 
 #include <lua.h>
 
+#include "bp_err.h"
+
 struct bp_runlog;
 
 /* Opens the module: pushes its table. */
@@ -48,5 +50,25 @@ void bp_lua_set_resuming(lua_State *L);
 
 /* Seeds the module's generator (bp.seed does the same from Lua). */
 void bp_lua_seed(lua_State *L, uint64_t seed);
+
+/* ------------------------------------------------------------------------ */
+/* Sweeps (lsweep.c)                                                         */
+
+/* Makes the running script trial `trial` of sweep `sweep`: bp.report then
+ * logs the sweep's objective and prunes by its rule, and bp.sweep() tells
+ * the script. Call after bp_lua_attach_run; log is borrowed. -1 when the
+ * sweep is not in the log. */
+int bp_lua_sweep_attach(lua_State *L, struct bp_runlog *log, int64_t sweep, int64_t trial,
+                        bp_err *e);
+
+/* Whether bp.report pruned the trial (its error then ends the script). */
+int bp_lua_sweep_pruned(lua_State *L);
+
+/* Runs a sweep written in Lua, a file returning {script = ..., params =
+ * {lr = "loguniform:1e-4:1e-1", hidden = {2, 4, 8}}, trials =, seed =,
+ * objective =, prune =, name =}, and pushes the same sweep as a list of
+ * command-line arguments (options first, then the script, then key=SPEC in
+ * the order of the keys). Raises a Lua error naming the file otherwise. */
+int bp_lua_sweep_file(lua_State *L, const char *path);
 
 #endif

@@ -18,7 +18,8 @@
 #include <lauxlib.h>
 #include <lua.h>
 
-#include "bp_sweeprun.h"
+#include "bp_lua.h"
+#include "bp_prune.h"
 #include "lbackprop.h"
 
 #define TRIAL_KEY "backprop.sweep_trial"

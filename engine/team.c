@@ -12,7 +12,7 @@
  * though: two W2 processes with a team of two each on two cores took 2.5 s
  * for 4 epochs (spinning and yielding, or sleeping alike), against 1.6 s
  * with one thread each, which is why a sweep gives each trial its share of
- * the cores (bindings/sweeprun.c). */
+ * the cores (cli/sweeprun.c). */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <signal.h>

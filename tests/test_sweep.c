@@ -1,4 +1,4 @@
-/* test_sweep.c: sweep specifications and their trials (bindings/sweep.c).
+/* test_sweep.c: sweep specifications and their trials (cli/sweep.c).
  *
  * The grid must hold every combination exactly once; random trials must be a
  * function of (seed, index) alone; every malformed specification must be

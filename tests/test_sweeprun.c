@@ -1,4 +1,4 @@
-/* test_sweeprun.c: sweeps as a user runs them (bindings/sweeprun.c,
+/* test_sweeprun.c: sweeps as a user runs them (cli/sweeprun.c,
  * lsweep.c, the sweep commands of main.c) and the schema step that holds
  * them (runlog.c, version 3).
  *

@@ -1,0 +1,86 @@
+/* bp_sweeprun.h: running sweeps and merging the
+ * databases that shards of a sweep wrote.
+ *
+ * bp_sweep.h says what a sweep is (its specification and its trials); this
+ * runs one. A sweep is a row of the run log's sweeps table (runlog.c); each
+ * trial is a run of the script, `backprop run --sweep ID --trial I --seed S
+ * SCRIPT key=value...`, in a process of its own, so that a trial that
+ * crashes takes nothing else down, linked to the sweep by the run's sweep_id
+ * and trial. The trial's seed is bp_sweep_trial_seed of the sweep's seed and
+ * the trial's parameters, so a trial gives the same bits alone, in parallel,
+ * after a resume or on another machine.
+ *
+ * A trial is done once a run of it has ended completed, failed, diverged or
+ * pruned; a resume runs the others (never run, crashed, interrupted). The
+ * first trial of a sweep runs alone: a trial that fails because the script
+ * never reads a swept key ("parameter given but never read") stops the
+ * sweep (status 'failed') after one trial rather than -j of them.
+ *
+ * Pruning (off unless asked for) follows the rules of bp_prune.h: the
+ * script reports its objective as it goes (bp.report(value, step)), and at
+ * each report the trial's process asks the run log whether to go on.
+ *
+ * Every fallible function returns 0 (or an id) on success and -1 with one
+ * sentence in *e. The two *_main functions are commands: they print, and
+ * return an exit status. */
+#ifndef BP_SWEEPRUN_H
+#define BP_SWEEPRUN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "bp_err.h"
+#include "bp_prune.h"
+#include "bp_runlog.h"
+
+/* ------------------------------------------------------------------------ */
+/* The commands                                                              */
+
+/* What the host tells the sweep command. */
+typedef struct bp_sweep_host {
+    const char *exe;   /* the backprop executable the trials run with */
+    const char *argv0; /* how the user named it: --plan's lines begin so */
+    FILE *out, *err;   /* results (the summary, --plan's lines); progress */
+} bp_sweep_host;
+
+/* backprop sweep ARGS (argv[0] is the first argument after "sweep"):
+ *   [options] SCRIPT key=SPEC...   run a sweep (a sweep with the same uid
+ *                                  in the database is resumed instead)
+ *   --resume ID [--db P] [-j N]    run the trials of sweep ID not done
+ *   --plan [--shard-db PATTERN] [--shards N] [options] SCRIPT key=SPEC...
+ *                                  print one command line per trial
+ *   --trial I [options] SCRIPT key=SPEC...   run trial I alone
+ *   show [ID] [--csv]              bp_cli_sweep_show
+ * options: --db PATH, --name NAME, -j N, --trials N, --seed S,
+ * --objective [min:|max:]METRIC, --prune RULE, -v (trials' output shown).
+ * Every error in the arguments, the specification or the script's file is
+ * reported before the database is opened. Progress goes to h->err (one
+ * line rewritten in place on a terminal, else a line per trial), the
+ * summary (counts, the best trial, the trials that failed, diverged or
+ * crashed, the pruned ones and the time pruning saved) to h->out. Returns 0
+ * when the sweep ran to the end with at least one completed trial (--trial:
+ * when the trial's outcome is recorded, whatever it is), 1 on an error or
+ * an unread parameter, 128 + the signal when stopped by SIGINT or SIGTERM
+ * (the trials get a second to stop by themselves, then the signal; a second
+ * signal kills them). */
+int bp_sweep_main(int argc, char **argv, const bp_sweep_host *h);
+
+/* How many rows bp_merge copied (and skipped, being there already). */
+typedef struct bp_merge_counts {
+    int64_t sweeps, runs, skipped, running;
+} bp_merge_counts;
+
+/* Copies into the run log at out_path (created if missing) every sweep and
+ * run of the database in_path that it does not hold yet, known by their
+ * uids, with everything they logged; ids are renumbered, references follow.
+ * Runs still running in in_path are left out (counted in c->running): merge
+ * again once they end. All of one input or nothing; merging the same input
+ * twice adds nothing. in_path is only read, and must be at this backprop's
+ * schema version. */
+int bp_merge(const char *out_path, const char *in_path, bp_merge_counts *c, bp_err *e);
+
+/* backprop merge OUT.db IN.db...: bp_merge of each input, a line each. */
+int bp_merge_main(int argc, char **argv, FILE *out, FILE *err);
+
+#endif
