@@ -18,6 +18,7 @@
 
 #include "bp_cli.h"
 #include "bp_runlog.h"
+#include "runlog_int.h" /* bp_runlog_sqlite: to be replaced by named reads */
 
 int bp_cli_fail(FILE *err, const char *fmt, ...) {
     va_list ap;

@@ -49,6 +49,7 @@
 #include "bp_plot.h"
 #include "bp_cli.h"
 #include "bp_runlog.h"
+#include "runlog_int.h" /* bp_runlog_sqlite: to be replaced by named reads */
 
 
 /* A malloc'd string, or NULL when memory runs out. */

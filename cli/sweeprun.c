@@ -38,6 +38,7 @@
 
 #include "bp_cli.h"
 #include "bp_runlog.h"
+#include "runlog_int.h" /* bp_runlog_sqlite: to be replaced by named reads */
 #include "bp_sweep.h"
 #include "bp_sweeprun.h"
 

@@ -33,7 +33,6 @@
 #define BP_RUNLOG_APP_ID 0x4250524c
 
 typedef struct bp_runlog bp_runlog;
-struct sqlite3;
 
 /* The database to use: opt when it is neither NULL nor empty (the --db
  * option), else $BACKPROP_DB when set and not empty, else "results/runs.db".
@@ -69,11 +68,8 @@ bp_runlog *bp_runlog_open(const char *path, int flags, bp_err *e);
  * is gone): call bp_runlog_end first. */
 void bp_runlog_close(bp_runlog *log);
 
-/* The path given to bp_runlog_open and the SQLite connection, for readers
- * (the CLI). Do not close the connection; do not use it while another thread
- * calls into the log. */
+/* The path given to bp_runlog_open. */
 const char *bp_runlog_path(const bp_runlog *log);
-struct sqlite3 *bp_runlog_sqlite(bp_runlog *log);
 
 /* What bp_runlog_begin records about a run. Every pointer may be NULL. */
 typedef struct bp_run_info {
@@ -203,12 +199,6 @@ int64_t bp_runlog_sweep(bp_runlog *log, const bp_sweep_record *rec, int *created
  * set it. -1 for another status or an unknown sweep. */
 int bp_runlog_sweep_status(bp_runlog *log, int64_t sweep, const char *status,
                            const char *message, bp_err *e);
-
-/* Holds the connection for the caller between the two calls, so that
- * bp_runlog_sqlite can be used while the writer thread may be committing
- * metrics. Call no other function of the log in between. */
-void bp_runlog_lock(bp_runlog *log);
-void bp_runlog_unlock(bp_runlog *log);
 
 /* The SQL that takes a database from schema version `version` to the next
  * (0 builds version 1), as run by bp_runlog_open; NULL when out of range.

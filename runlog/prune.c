@@ -11,6 +11,7 @@
 #include <sqlite3.h>
 
 #include "bp_prune.h"
+#include "runlog_int.h"
 
 /* A whole integer in [lo, hi], or -1. */
 static int parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out) {

@@ -164,6 +164,8 @@
 
 #include "bp_runlog.h"
 #include "bp_sqlext.h"
+#include "bp_util.h"
+#include "runlog_int.h"
 
 #ifndef BP_VERSION
 #define BP_VERSION "unknown"
@@ -176,7 +178,7 @@
 
 /* One attempt's wait: BUSY_TIMEOUT_MS, or $BACKPROP_BUSY_TIMEOUT seconds
  * (the whole patience, all attempts together) when it is set. */
-static double busy_seconds(void) {
+double rl_busy_seconds(void) {
     const char *env = getenv("BACKPROP_BUSY_TIMEOUT");
     char *end;
     double s = env && *env ? strtod(env, &end) : -1;
@@ -184,7 +186,7 @@ static double busy_seconds(void) {
     return s;
 }
 
-static int busy_ms(void) { return (int)(busy_seconds() * 1000 / BUSY_TRIES); }
+static int busy_ms(void) { return (int)(rl_busy_seconds() * 1000 / BUSY_TRIES); }
 /* The writer commits when the buffer is this old (seconds) or this full. */
 #define FLUSH_AGE 0.5
 #define FLUSH_ROWS 65536
@@ -430,49 +432,6 @@ static const char *const VIEWS =
 /* ------------------------------------------------------------------------ */
 /* The log                                                                   */
 
-typedef struct row {
-    int64_t run, name_id, step;
-    double value;
-} row;
-
-typedef struct rows {
-    row *v;
-    size_t n, cap;
-} rows;
-
-typedef struct name_slot {
-    char *name; /* NULL: empty slot */
-    int64_t id;
-} name_slot;
-
-/* A parameter already written, so that recording it again is free. */
-typedef struct param_seen {
-    int64_t run;
-    char *key;
-    char *value; /* type and value, as text */
-} param_seen;
-
-struct bp_runlog {
-    sqlite3 *db;
-    char *path;
-    int readonly;
-    /* db_lock guards the connection and the statements; buf_lock the buffers,
-     * last_flush, stop and bg_err. Taken in that order when both are. */
-    pthread_mutex_t db_lock, buf_lock;
-    pthread_cond_t wake;
-    pthread_t writer;
-    int writer_running, stop;
-    rows pending; /* filled by bp_runlog_metric */
-    rows writing; /* being written, or left by a failed commit */
-    double last_flush;
-    char bg_err[BP_ERR_MAX];
-    name_slot *names; /* open addressing, names_cap a power of two */
-    size_t names_cap, names_n;
-    param_seen *seen;
-    size_t seen_n, seen_cap;
-    sqlite3_stmt *ins_one, *ins_many; /* metric inserts, 1 and INSERT_ROWS rows */
-};
-
 const char *bp_runlog_default_path(const char *opt) {
     if (opt && *opt) return opt;
     const char *env = getenv("BACKPROP_DB");
@@ -483,12 +442,6 @@ const char *bp_runlog_default_path(const char *opt) {
 const char *bp_runlog_path(const bp_runlog *log) { return log->path; }
 sqlite3 *bp_runlog_sqlite(bp_runlog *log) { return log->db; }
 
-static double mono_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* Wall-clock time to the millisecond, as stored. */
 double bp_runlog_time(void) {
     struct timespec ts;
@@ -497,17 +450,17 @@ double bp_runlog_time(void) {
 }
 
 
-static int db_fail(bp_runlog *log, bp_err *e, const char *what) {
+int rl_fail(bp_runlog *log, bp_err *e, const char *what) {
     if ((sqlite3_extended_errcode(log->db) & 0xff) == SQLITE_BUSY)
         return bp_err_set(e, "%s: %s (%s: another process held it for more than %g s; "
                           "BACKPROP_BUSY_TIMEOUT sets how long to wait)", log->path, what,
-                          sqlite3_errmsg(log->db), busy_seconds());
+                          sqlite3_errmsg(log->db), rl_busy_seconds());
     return bp_err_set(e, "%s: %s (%s)", log->path, what, sqlite3_errmsg(log->db));
 }
 
-static int exec(bp_runlog *log, const char *sql, const char *what, bp_err *e) {
+int rl_exec(bp_runlog *log, const char *sql, const char *what, bp_err *e) {
     if (sqlite3_exec(log->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-        return db_fail(log, e, what);
+        return rl_fail(log, e, what);
     return 0;
 }
 
@@ -515,11 +468,11 @@ static int exec(bp_runlog *log, const char *sql, const char *what, bp_err *e) {
  * should be tried again. SQLite's busy handler waits inside most calls, but
  * some return SQLITE_BUSY at once (a change of journal mode, a lock it must
  * not wait for lest two connections deadlock), so a retry also naps here,
- * 5 ms doubling to 0.64 s, until busy_seconds() have passed since the first
+ * 5 ms doubling to 0.64 s, until rl_busy_seconds() have passed since the first
  * attempt: a busy database costs time, and fails only after all of it. */
 static int retry_busy(int rc, int t, double start) {
     if ((rc & 0xff) != SQLITE_BUSY) return 0;
-    double left = busy_seconds() - (mono_now() - start);
+    double left = rl_busy_seconds() - (bp_clock() - start);
     if (left <= 0) return 0;
     double nap = 0.005 * (double)(1 << (t < 7 ? t : 7));
     if (nap > left) nap = left;
@@ -530,63 +483,54 @@ static int retry_busy(int rc, int t, double start) {
 
 /* BEGIN IMMEDIATE takes the write lock at once (no deadlock between two
  * readers upgrading); busy_timeout waits for it, and retry_busy beyond. */
-static int begin_write(bp_runlog *log, bp_err *e) {
-    double start = mono_now();
+int rl_begin_write(bp_runlog *log, bp_err *e) {
+    double start = bp_clock();
     for (int t = 0;; t++) {
         int rc = sqlite3_exec(log->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
         if (rc == SQLITE_OK) return 0;
-        if (!retry_busy(rc, t, start)) return db_fail(log, e, "cannot start a write");
+        if (!retry_busy(rc, t, start)) return rl_fail(log, e, "cannot start a write");
     }
 }
 
-static int commit(bp_runlog *log, bp_err *e) {
-    double start = mono_now();
+int rl_commit(bp_runlog *log, bp_err *e) {
+    double start = bp_clock();
     for (int t = 0;; t++) {
         int rc = sqlite3_exec(log->db, "COMMIT", NULL, NULL, NULL);
         if (rc == SQLITE_OK) return 0;
         if (!retry_busy(rc, t, start)) {
-            db_fail(log, e, "cannot commit");
+            rl_fail(log, e, "cannot commit");
             sqlite3_exec(log->db, "ROLLBACK", NULL, NULL, NULL);
             return -1;
         }
     }
 }
 
-static void rollback(bp_runlog *log) {
+void rl_rollback(bp_runlog *log) {
     if (!sqlite3_get_autocommit(log->db))
         sqlite3_exec(log->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
-static sqlite3_stmt *prepare(bp_runlog *log, const char *sql, bp_err *e) {
+sqlite3_stmt *rl_prepare(bp_runlog *log, const char *sql, bp_err *e) {
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(log->db, sql, -1, &st, NULL) != SQLITE_OK) {
-        db_fail(log, e, "cannot prepare a statement");
+        rl_fail(log, e, "cannot prepare a statement");
         return NULL;
     }
     return st;
 }
 
 /* Steps st to its end and finalizes it; -1 with `what` on failure. */
-static int run_stmt(bp_runlog *log, sqlite3_stmt *st, const char *what, bp_err *e) {
+int rl_run_stmt(bp_runlog *log, sqlite3_stmt *st, const char *what, bp_err *e) {
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     }
     if (rc != SQLITE_DONE) {
-        db_fail(log, e, what);
+        rl_fail(log, e, what);
         sqlite3_finalize(st);
         return -1;
     }
     sqlite3_finalize(st);
     return 0;
-}
-
-static uint64_t fnv1a(const char *s, size_t n) {
-    uint64_t h = 14695981039346656037ull;
-    for (size_t k = 0; k < n; k++) {
-        h ^= (unsigned char)s[k];
-        h *= 1099511628211ull;
-    }
-    return h;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -672,25 +616,25 @@ static int check_header(bp_runlog *log, bp_err *e) {
  * read again inside it: another process may have just done the work. */
 static int migrate_steps(bp_runlog *log, bp_err *e) {
     int64_t app, version, tables;
-    if (begin_write(log, e)) return -1;
+    if (rl_begin_write(log, e)) return -1;
     if (read_header(log, &app, &version, &tables, e)) goto fail;
     if (version > BP_RUNLOG_SCHEMA) {
-        rollback(log);
+        rl_rollback(log);
         return check_header(log, e);
     }
     if (version < BP_RUNLOG_SCHEMA) {
         for (int64_t v = version; v < BP_RUNLOG_SCHEMA; v++)
-            if (exec(log, steps[v], "cannot create or migrate the schema", e))
+            if (rl_exec(log, steps[v], "cannot create or migrate the schema", e))
                 goto fail;
         char sql[96];
         snprintf(sql, sizeof sql, "PRAGMA application_id = %d; PRAGMA user_version = %d;",
                  BP_RUNLOG_APP_ID, BP_RUNLOG_SCHEMA);
-        if (exec(log, sql, "cannot set the schema version", e) ||
-            exec(log, VIEWS, "cannot create the views", e))
+        if (rl_exec(log, sql, "cannot set the schema version", e) ||
+            rl_exec(log, VIEWS, "cannot create the views", e))
             goto fail;
         /* The steps ran without foreign keys: check that every reference
          * still holds before anything is committed. */
-        sqlite3_stmt *st = prepare(log, "PRAGMA foreign_key_check", e);
+        sqlite3_stmt *st = rl_prepare(log, "PRAGMA foreign_key_check", e);
         if (!st) goto fail;
         int rc = sqlite3_step(st);
         sqlite3_finalize(st);
@@ -700,9 +644,9 @@ static int migrate_steps(bp_runlog *log, bp_err *e) {
             goto fail;
         }
     }
-    return commit(log, e);
+    return rl_commit(log, e);
 fail:
-    rollback(log);
+    rl_rollback(log);
     return -1;
 }
 
@@ -712,9 +656,9 @@ static int migrate(bp_runlog *log, bp_err *e) {
     int64_t app, version, tables;
     if (read_header(log, &app, &version, &tables, e)) return -1;
     if (version == BP_RUNLOG_SCHEMA) return 0; /* no write lock needed */
-    if (exec(log, "PRAGMA foreign_keys = OFF", "cannot disable foreign keys", e)) return -1;
+    if (rl_exec(log, "PRAGMA foreign_keys = OFF", "cannot disable foreign keys", e)) return -1;
     int rc = migrate_steps(log, e);
-    if (exec(log, "PRAGMA foreign_keys = ON", "cannot enable foreign keys", rc ? NULL : e))
+    if (rl_exec(log, "PRAGMA foreign_keys = ON", "cannot enable foreign keys", rc ? NULL : e))
         rc = -1;
     return rc;
 }
@@ -722,14 +666,14 @@ static int migrate(bp_runlog *log, bp_err *e) {
 /* Switching to WAL needs a moment alone with the file; another process
  * opening it at the same time makes that busy, so try again. */
 static int set_wal(bp_runlog *log, bp_err *e) {
-    double start = mono_now();
+    double start = bp_clock();
     for (int t = 0;; t++) {
-        sqlite3_stmt *st = prepare(log, "PRAGMA journal_mode = WAL", e);
+        sqlite3_stmt *st = rl_prepare(log, "PRAGMA journal_mode = WAL", e);
         if (!st) return -1;
         int rc = sqlite3_step(st);
         sqlite3_finalize(st);
         if (rc == SQLITE_ROW || rc == SQLITE_DONE) return 0;
-        if (!retry_busy(rc, t, start)) return db_fail(log, e, "cannot switch to WAL mode");
+        if (!retry_busy(rc, t, start)) return rl_fail(log, e, "cannot switch to WAL mode");
     }
 }
 
@@ -776,19 +720,19 @@ bp_runlog *bp_runlog_open(const char *path, int flags, bp_err *e) {
     sqlite3_extended_result_codes(log->db, 1);
     sqlite3_busy_timeout(log->db, busy_ms());
     if (check_header(log, e)) goto fail;
-    if (exec(log, "PRAGMA foreign_keys = ON", "cannot enable foreign keys", e))
+    if (rl_exec(log, "PRAGMA foreign_keys = ON", "cannot enable foreign keys", e))
         goto fail;
     if (bp_sqlext_register(log->db) != SQLITE_OK) {
-        db_fail(log, e, "cannot register bp_weights");
+        rl_fail(log, e, "cannot register bp_weights");
         goto fail;
     }
     if (log->readonly) {
-        if (exec(log, "PRAGMA query_only = 1", "cannot make the connection read-only", e))
+        if (rl_exec(log, "PRAGMA query_only = 1", "cannot make the connection read-only", e))
             goto fail;
         return log;
     }
     if (set_wal(log, e) ||
-        exec(log, "PRAGMA synchronous = NORMAL", "cannot set synchronous", e) ||
+        rl_exec(log, "PRAGMA synchronous = NORMAL", "cannot set synchronous", e) ||
         migrate(log, e) || bp_runlog_reap(log, e) < 0)
         goto fail;
     return log;
@@ -809,11 +753,11 @@ static int prepare_insert(bp_runlog *log, sqlite3_stmt **st, int m, bp_err *e) {
                                       " step, value) VALUES (?, ?, ?, ?)");
     for (int j = 1; j < m; j++) n += snprintf(sql + n, sizeof sql - n, ", (?, ?, ?, ?)");
     if (sqlite3_prepare_v3(log->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) != SQLITE_OK)
-        return db_fail(log, e, "cannot prepare the metric insert");
+        return rl_fail(log, e, "cannot prepare the metric insert");
     return 0;
 }
 
-static int row_before(const row *a, const row *b) {
+static int row_before(const rl_row *a, const rl_row *b) {
     if (a->run != b->run) return a->run < b->run;
     if (a->name_id != b->name_id) return a->name_id < b->name_id;
     return a->step < b->step;
@@ -823,12 +767,12 @@ static int row_before(const row *a, const row *b) {
  * value logged wins): inserting in key order appends to the B-tree instead
  * of writing in several places at once, which doubles the rate when a step
  * logs several metrics. Rows that are in order already cost one pass. */
-static void sort_rows(row *v, size_t n) {
+static void sort_rows(rl_row *v, size_t n) {
     size_t k = 1;
     while (k < n && !row_before(&v[k], &v[k - 1])) k++;
     if (k >= n) return;
-    row *tmp = malloc(n * sizeof *tmp);
-    if (!tmp) return; /* unsorted rows are only slower to insert */
+    rl_row *tmp = malloc(n * sizeof *tmp);
+    if (!tmp) return; /* unsorted rl_rows are only slower to insert */
     for (size_t width = 1; width < n; width *= 2) {
         for (size_t lo = 0; lo < n; lo += 2 * width) {
             size_t mid = lo + width < n ? lo + width : n;
@@ -845,13 +789,13 @@ static void sort_rows(row *v, size_t n) {
 
 /* Inserts the rows in one transaction: SQLITE_OK, or the failing result
  * code with a message in e and nothing written. */
-static int insert_rows(bp_runlog *log, rows *w, bp_err *e) {
-    if (begin_write(log, e)) return SQLITE_BUSY;
+static int insert_rows(bp_runlog *log, rl_rows *w, bp_err *e) {
+    if (rl_begin_write(log, e)) return SQLITE_BUSY;
     for (size_t k = 0; k < w->n;) {
         int m = w->n - k >= INSERT_ROWS ? INSERT_ROWS : 1;
         sqlite3_stmt *st = m == 1 ? log->ins_one : log->ins_many;
         for (int j = 0; j < m; j++, k++) {
-            const row *r = &w->v[k];
+            const rl_row *r = &w->v[k];
             sqlite3_bind_int64(st, 4 * j + 1, r->run);
             sqlite3_bind_int64(st, 4 * j + 2, r->name_id);
             sqlite3_bind_int64(st, 4 * j + 3, r->step);
@@ -861,17 +805,17 @@ static int insert_rows(bp_runlog *log, rows *w, bp_err *e) {
         int rc = sqlite3_step(st);
         sqlite3_reset(st);
         if (rc != SQLITE_DONE) {
-            db_fail(log, e, "cannot write metrics");
-            rollback(log);
+            rl_fail(log, e, "cannot write metrics");
+            rl_rollback(log);
             return rc;
         }
     }
-    return commit(log, e) ? SQLITE_BUSY : SQLITE_OK;
+    return rl_commit(log, e) ? SQLITE_BUSY : SQLITE_OK;
 }
 
 /* Removes the rows whose run is not in the database; returns how many.
  * The rows are sorted by run, so each run is looked up once. */
-static size_t drop_orphans(bp_runlog *log, rows *w) {
+static size_t drop_orphans(bp_runlog *log, rl_rows *w) {
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(log->db, "SELECT 1 FROM runs WHERE id = ?", -1, &st, NULL))
         return 0;
@@ -900,14 +844,14 @@ static size_t drop_orphans(bp_runlog *log, rows *w) {
 static int flush_locked(bp_runlog *log, bp_err *e) {
     pthread_mutex_lock(&log->buf_lock);
     if (log->writing.n == 0) {
-        rows t = log->writing;
+        rl_rows t = log->writing;
         log->writing = log->pending;
         log->pending = t;
     } else if (log->pending.n) {
-        rows *w = &log->writing, *p = &log->pending;
+        rl_rows *w = &log->writing, *p = &log->pending;
         if (w->n + p->n > w->cap) {
             size_t cap = w->n + p->n;
-            row *v = realloc(w->v, cap * sizeof *v);
+            rl_row *v = realloc(w->v, cap * sizeof *v);
             if (!v) {
                 pthread_mutex_unlock(&log->buf_lock);
                 return bp_err_set(e, "%s: out of memory", log->path);
@@ -918,9 +862,9 @@ static int flush_locked(bp_runlog *log, bp_err *e) {
         w->n += p->n;
         p->n = 0;
     }
-    log->last_flush = mono_now();
+    log->last_flush = bp_clock();
     pthread_mutex_unlock(&log->buf_lock);
-    rows *w = &log->writing;
+    rl_rows *w = &log->writing;
     if (w->n == 0) return 0;
     if (!log->ins_one && (prepare_insert(log, &log->ins_one, 1, e) ||
                           prepare_insert(log, &log->ins_many, INSERT_ROWS, e)))
@@ -954,7 +898,7 @@ static void *writer_main(void *arg) {
         pthread_cond_timedwait(&log->wake, &log->buf_lock, &ts);
         if (log->stop) break;
         size_t n = log->pending.n + log->writing.n;
-        if (n == 0 || (n < FLUSH_ROWS && mono_now() - log->last_flush < FLUSH_AGE))
+        if (n == 0 || (n < FLUSH_ROWS && bp_clock() - log->last_flush < FLUSH_AGE))
             continue;
         pthread_mutex_unlock(&log->buf_lock);
         bp_err err;
@@ -974,7 +918,7 @@ static int start_writer(bp_runlog *log, bp_err *e) {
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    log->last_flush = mono_now();
+    log->last_flush = bp_clock();
     int rc = pthread_create(&log->writer, NULL, writer_main, log);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc) return bp_err_set(e, "%s: cannot start the writer thread (%s)", log->path,
@@ -1049,26 +993,26 @@ static int writable(bp_runlog *log, bp_err *e) {
 /* Runs one prepared, bound statement as its own transaction; finalizes it.
  * Call with db_lock held. */
 static int write_one(bp_runlog *log, sqlite3_stmt *st, const char *what, bp_err *e) {
-    if (begin_write(log, e)) {
+    if (rl_begin_write(log, e)) {
         sqlite3_finalize(st);
         return -1;
     }
-    if (run_stmt(log, st, what, e)) {
-        rollback(log);
+    if (rl_run_stmt(log, st, what, e)) {
+        rl_rollback(log);
         return -1;
     }
     if (sqlite3_changes(log->db) == 0) {
-        rollback(log);
+        rl_rollback(log);
         return bp_err_set(e, "%s: %s (no such run)", log->path, what);
     }
-    return commit(log, e);
+    return rl_commit(log, e);
 }
 
 static int64_t script_id(bp_runlog *log, const char *text, bp_err *e) {
     size_t n = strlen(text);
     char hash[17];
-    snprintf(hash, sizeof hash, "%016llx", (unsigned long long)fnv1a(text, n));
-    sqlite3_stmt *st = prepare(log, "SELECT id FROM scripts WHERE hash = ?1 AND text = ?2", e);
+    snprintf(hash, sizeof hash, "%016llx", (unsigned long long)bp_fnv1a(BP_FNV1A_INIT, text, n));
+    sqlite3_stmt *st = rl_prepare(log, "SELECT id FROM scripts WHERE hash = ?1 AND text = ?2", e);
     if (!st) return -1;
     sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, text, (int)n, SQLITE_STATIC);
@@ -1076,12 +1020,12 @@ static int64_t script_id(bp_runlog *log, const char *text, bp_err *e) {
     int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
     sqlite3_finalize(st);
     if (rc == SQLITE_ROW) return id;
-    if (rc != SQLITE_DONE) return db_fail(log, e, "cannot look up the script");
-    st = prepare(log, "INSERT INTO scripts(hash, text) VALUES (?1, ?2)", e);
+    if (rc != SQLITE_DONE) return rl_fail(log, e, "cannot look up the script");
+    st = rl_prepare(log, "INSERT INTO scripts(hash, text) VALUES (?1, ?2)", e);
     if (!st) return -1;
     sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, text, (int)n, SQLITE_STATIC);
-    if (run_stmt(log, st, "cannot store the script", e)) return -1;
+    if (rl_run_stmt(log, st, "cannot store the script", e)) return -1;
     return sqlite3_last_insert_rowid(log->db);
 }
 
@@ -1113,9 +1057,9 @@ int64_t bp_runlog_begin(bp_runlog *log, const bp_run_info *info, bp_err *e) {
     pthread_mutex_lock(&log->db_lock);
     int64_t run = -1, sid = 0;
     sqlite3_stmt *st = NULL;
-    if (begin_write(log, e)) goto out;
+    if (rl_begin_write(log, e)) goto out;
     if (info->script_text && (sid = script_id(log, info->script_text, e)) < 0) goto fail;
-    st = prepare(log,
+    st = rl_prepare(log,
                  "INSERT INTO runs(name, script_path, script_id, command, seed,"
                  " started, status, host, pid, version, sweep_id, trial)"
                  " VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)",
@@ -1135,14 +1079,14 @@ int64_t bp_runlog_begin(bp_runlog *log, const bp_run_info *info, bp_err *e) {
         sqlite3_bind_int64(st, 10, info->sweep_id);
         sqlite3_bind_int64(st, 11, info->trial);
     }
-    if (run_stmt(log, st, info->sweep_id > 0 ? "cannot record the run (is there a sweep"
+    if (rl_run_stmt(log, st, info->sweep_id > 0 ? "cannot record the run (is there a sweep"
                                                " with that id?)" : "cannot record the run", e))
         goto fail;
     run = sqlite3_last_insert_rowid(log->db);
-    if (commit(log, e)) run = -1;
+    if (rl_commit(log, e)) run = -1;
     goto out;
 fail:
-    rollback(log);
+    rl_rollback(log);
 out:
     pthread_mutex_unlock(&log->db_lock);
     return run;
@@ -1153,7 +1097,7 @@ static int set_column(bp_runlog *log, int64_t run, const char *sql, int64_t i,
     if (writable(log, e)) return -1;
     pthread_mutex_lock(&log->db_lock);
     int rc = -1;
-    sqlite3_stmt *st = prepare(log, sql, e);
+    sqlite3_stmt *st = rl_prepare(log, sql, e);
     if (st) {
         if (s) sqlite3_bind_text(st, 1, s, -1, SQLITE_STATIC);
         else sqlite3_bind_int64(st, 1, i);
@@ -1199,7 +1143,7 @@ static int param(bp_runlog *log, int64_t run, const char *key, int type, int64_t
     } else {
         snprintf(small, sizeof small, "%c%lld", type == P_BOOL ? 'b' : 'i', (long long)i);
     }
-    param_seen *p = NULL;
+    rl_param_seen *p = NULL;
     for (size_t k = 0; k < log->seen_n; k++)
         if (log->seen[k].run == run && strcmp(log->seen[k].key, key) == 0) {
             p = &log->seen[k];
@@ -1211,7 +1155,7 @@ static int param(bp_runlog *log, int64_t run, const char *key, int type, int64_t
     }
     pthread_mutex_lock(&log->db_lock);
     int rc = -1;
-    sqlite3_stmt *st = prepare(log,
+    sqlite3_stmt *st = rl_prepare(log,
                                "INSERT INTO params(run_id, key, value, type)"
                                " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (run_id, key)"
                                " DO UPDATE SET value = excluded.value, type = excluded.type",
@@ -1235,11 +1179,11 @@ static int param(bp_runlog *log, int64_t run, const char *key, int type, int64_t
             char *kcopy = strdup(key);
             if (log->seen_n == log->seen_cap) {
                 size_t cap = log->seen_cap ? 2 * log->seen_cap : 16;
-                param_seen *v = realloc(log->seen, cap * sizeof *v);
+                rl_param_seen *v = realloc(log->seen, cap * sizeof *v);
                 if (v) log->seen = v, log->seen_cap = cap;
             }
             if (kcopy && log->seen_n < log->seen_cap) {
-                log->seen[log->seen_n++] = (param_seen){run, kcopy, copy};
+                log->seen[log->seen_n++] = (rl_param_seen){run, kcopy, copy};
             } else {
                 free(kcopy);
                 free(copy);
@@ -1270,24 +1214,24 @@ int bp_runlog_param_bool(bp_runlog *log, int64_t run, const char *key, int value
 /* The metric_names id of name: from the table in memory, or once per name
  * and log from the database. */
 static int64_t name_id(bp_runlog *log, const char *name, bp_err *e) {
-    uint64_t h = fnv1a(name, strlen(name));
+    uint64_t h = bp_fnv1a(BP_FNV1A_INIT, name, strlen(name));
     if (log->names_cap) {
         for (size_t k = h & (log->names_cap - 1);; k = (k + 1) & (log->names_cap - 1)) {
-            name_slot *s = &log->names[k];
+            rl_name_slot *s = &log->names[k];
             if (!s->name) break;
             if (strcmp(s->name, name) == 0) return s->id;
         }
     }
     pthread_mutex_lock(&log->db_lock);
     int64_t id = -1;
-    sqlite3_stmt *st = prepare(log, "INSERT OR IGNORE INTO metric_names(name) VALUES (?)", e);
+    sqlite3_stmt *st = rl_prepare(log, "INSERT OR IGNORE INTO metric_names(name) VALUES (?)", e);
     if (st) {
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-        if (run_stmt(log, st, "cannot record a metric name", e) == 0 &&
-            (st = prepare(log, "SELECT id FROM metric_names WHERE name = ?", e))) {
+        if (rl_run_stmt(log, st, "cannot record a metric name", e) == 0 &&
+            (st = rl_prepare(log, "SELECT id FROM metric_names WHERE name = ?", e))) {
             sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
             if (sqlite3_step(st) == SQLITE_ROW) id = sqlite3_column_int64(st, 0);
-            else db_fail(log, e, "cannot read a metric name");
+            else rl_fail(log, e, "cannot read a metric name");
             sqlite3_finalize(st);
         }
     }
@@ -1296,12 +1240,12 @@ static int64_t name_id(bp_runlog *log, const char *name, bp_err *e) {
     /* Keep the table at most half full. */
     if (2 * (log->names_n + 1) > log->names_cap) {
         size_t cap = log->names_cap ? 2 * log->names_cap : 16;
-        name_slot *v = calloc(cap, sizeof *v);
+        rl_name_slot *v = calloc(cap, sizeof *v);
         if (!v) return id; /* works, only slower */
         for (size_t k = 0; k < log->names_cap; k++) {
-            name_slot s = log->names[k];
+            rl_name_slot s = log->names[k];
             if (!s.name) continue;
-            size_t j = fnv1a(s.name, strlen(s.name)) & (cap - 1);
+            size_t j = bp_fnv1a(BP_FNV1A_INIT, s.name, strlen(s.name)) & (cap - 1);
             while (v[j].name) j = (j + 1) & (cap - 1);
             v[j] = s;
         }
@@ -1312,7 +1256,7 @@ static int64_t name_id(bp_runlog *log, const char *name, bp_err *e) {
     if (!copy) return id;
     size_t j = h & (log->names_cap - 1);
     while (log->names[j].name) j = (j + 1) & (log->names_cap - 1);
-    log->names[j] = (name_slot){copy, id};
+    log->names[j] = (rl_name_slot){copy, id};
     log->names_n++;
     return id;
 }
@@ -1331,17 +1275,17 @@ int bp_runlog_metric(bp_runlog *log, int64_t run, const char *name, int64_t step
         pthread_mutex_unlock(&log->buf_lock);
         return -1;
     }
-    rows *p = &log->pending;
+    rl_rows *p = &log->pending;
     if (p->n == p->cap) {
         size_t cap = p->cap ? 2 * p->cap : 4096;
-        row *v = realloc(p->v, cap * sizeof *v);
+        rl_row *v = realloc(p->v, cap * sizeof *v);
         if (!v) {
             pthread_mutex_unlock(&log->buf_lock);
             return bp_err_set(e, "%s: out of memory for metrics", log->path);
         }
         p->v = v, p->cap = cap;
     }
-    p->v[p->n++] = (row){run, id, step, value};
+    p->v[p->n++] = (rl_row){run, id, step, value};
     size_t n = p->n;
     if (n == FLUSH_ROWS) pthread_cond_signal(&log->wake);
     pthread_mutex_unlock(&log->buf_lock);
@@ -1406,7 +1350,7 @@ int bp_runlog_snapshot(bp_runlog *log, int64_t run, int64_t step, const char *na
     }
     pthread_mutex_lock(&log->db_lock);
     int rc = -1;
-    sqlite3_stmt *st = prepare(log,
+    sqlite3_stmt *st = rl_prepare(log,
                                "INSERT OR REPLACE INTO snapshots(run_id, step, name,"
                                " shape, dtype, data) VALUES (?, ?, ?, ?, ?, ?)",
                                e);
@@ -1431,7 +1375,7 @@ int bp_runlog_tag(bp_runlog *log, int64_t run, const char *key, const char *valu
     if (!key || !*key) return bp_err_set(e, "a tag needs a name");
     pthread_mutex_lock(&log->db_lock);
     int rc = -1;
-    sqlite3_stmt *st = prepare(log, "INSERT OR REPLACE INTO tags(run_id, key, value)"
+    sqlite3_stmt *st = rl_prepare(log, "INSERT OR REPLACE INTO tags(run_id, key, value)"
                                     " VALUES (?, ?, ?)", e);
     if (st) {
         sqlite3_bind_int64(st, 1, run);
@@ -1448,7 +1392,7 @@ int bp_runlog_note(bp_runlog *log, int64_t run, const char *text, bp_err *e) {
     if (!text) return bp_err_set(e, "a note needs text");
     pthread_mutex_lock(&log->db_lock);
     int rc = -1;
-    sqlite3_stmt *st = prepare(log, "INSERT INTO notes(run_id, time, text) VALUES (?, ?, ?)", e);
+    sqlite3_stmt *st = rl_prepare(log, "INSERT INTO notes(run_id, time, text) VALUES (?, ?, ?)", e);
     if (st) {
         sqlite3_bind_int64(st, 1, run);
         sqlite3_bind_double(st, 2, bp_runlog_time());
@@ -1477,7 +1421,7 @@ int bp_runlog_end(bp_runlog *log, int64_t run, const char *status, const char *m
     pthread_mutex_lock(&log->db_lock);
     int rc = flush_locked(log, bad ? NULL : &first);
     bad |= rc;
-    sqlite3_stmt *st = prepare(log,
+    sqlite3_stmt *st = rl_prepare(log,
                                "UPDATE runs SET status = ?1, ended = ?2, message = ?3,"
                                " traceback = ?4 WHERE id = ?5",
                                e);
@@ -1509,7 +1453,7 @@ int bp_runlog_metric_get(bp_runlog *log, int64_t run, const char *name, int64_t 
     size_t n = 0, cap = 0;
     int64_t *st_v = NULL;
     double *va = NULL;
-    sqlite3_stmt *st = prepare(log,
+    sqlite3_stmt *st = rl_prepare(log,
                                "SELECT m.step, m.value FROM metrics m JOIN metric_names n"
                                " ON n.id = m.name_id WHERE m.run_id = ? AND n.name = ?"
                                " ORDER BY m.step",
@@ -1535,7 +1479,7 @@ int bp_runlog_metric_get(bp_runlog *log, int64_t run, const char *name, int64_t 
         n++;
     }
     if (r != SQLITE_DONE) {
-        db_fail(log, e, "cannot read metrics");
+        rl_fail(log, e, "cannot read metrics");
         goto out;
     }
     *steps_out = st_v, *values_out = va, *n_out = n;
@@ -1558,7 +1502,7 @@ int bp_runlog_snapshot_get(bp_runlog *log, int64_t run, const char *name, int64_
     int rc = -1;
     int *sizes = NULL;
     double *v = NULL;
-    sqlite3_stmt *st = prepare(log,
+    sqlite3_stmt *st = rl_prepare(log,
                                "SELECT step, shape, data FROM snapshots WHERE run_id = ?1"
                                " AND name = ?2 AND (?3 < 0 OR step = ?3)"
                                " ORDER BY step DESC LIMIT 1",
@@ -1575,7 +1519,7 @@ int bp_runlog_snapshot_get(bp_runlog *log, int64_t run, const char *name, int64_
             bp_err_set(e, "%s: run %lld has no snapshot '%s' at step %lld", log->path,
                        (long long)run, name, (long long)step);
         else
-            db_fail(log, e, "cannot read a snapshot");
+            rl_fail(log, e, "cannot read a snapshot");
         goto out;
     }
     int tmp[BP_SHAPE_MAX];
@@ -1687,7 +1631,7 @@ int bp_runlog_reap(bp_runlog *log, bp_err *e) {
     int marked = -1, n = 0, cap = 0, r;
     int64_t *dead = NULL; /* pairs: 0 for a run or 1 for a sweep, its id */
     /* A sweep is judged by when its current process took it (a resume). */
-    sqlite3_stmt *st = prepare(log,
+    sqlite3_stmt *st = rl_prepare(log,
                                "SELECT 0, id, pid, started FROM runs"
                                " WHERE status = 'running' AND host = ?1"
                                " UNION ALL SELECT 1, id, pid, coalesce(claimed, started)"
@@ -1712,24 +1656,24 @@ int bp_runlog_reap(bp_runlog *log, bp_err *e) {
         n++;
     }
     if (r != SQLITE_DONE) {
-        db_fail(log, e, "cannot look for crashed runs");
+        rl_fail(log, e, "cannot look for crashed runs");
         goto out;
     }
     sqlite3_finalize(st);
     st = NULL;
     marked = 0;
     if (n == 0) goto out;
-    if (begin_write(log, e)) {
+    if (rl_begin_write(log, e)) {
         marked = -1;
         goto out;
     }
     sqlite3_stmt *upd[2] = {
-        prepare(log,
+        rl_prepare(log,
                 "UPDATE runs SET status = 'crashed', message = coalesce(message,"
                 " 'the process ended without recording an end')"
                 " WHERE id = ? AND status = 'running'",
                 e),
-        prepare(log,
+        rl_prepare(log,
                 "UPDATE sweeps SET status = 'interrupted', ended = coalesce(ended, ?2)"
                 " WHERE id = ?1 AND status = 'running'",
                 e)};
@@ -1738,7 +1682,7 @@ int bp_runlog_reap(bp_runlog *log, bp_err *e) {
         sqlite3_bind_int64(u, 1, dead[2 * k + 1]);
         if (dead[2 * k]) sqlite3_bind_double(u, 2, bp_runlog_time());
         if (sqlite3_step(u) != SQLITE_DONE) {
-            db_fail(log, e, dead[2 * k] ? "cannot mark an interrupted sweep"
+            rl_fail(log, e, dead[2 * k] ? "cannot mark an interrupted sweep"
                                         : "cannot mark a crashed run");
             marked = -1;
             break;
@@ -1748,8 +1692,8 @@ int bp_runlog_reap(bp_runlog *log, bp_err *e) {
     }
     if (!upd[0] || !upd[1] || marked < 0) {
         marked = -1;
-        rollback(log);
-    } else if (commit(log, e)) {
+        rl_rollback(log);
+    } else if (rl_commit(log, e)) {
         marked = -1;
     }
     sqlite3_finalize(upd[0]);
@@ -1780,8 +1724,8 @@ int64_t bp_runlog_sweep(bp_runlog *log, const bp_sweep_record *rec, int *created
     pthread_mutex_lock(&log->db_lock);
     int64_t id = -1, sid = 0;
     sqlite3_stmt *st = NULL;
-    if (begin_write(log, e)) goto out;
-    st = prepare(log, "SELECT id FROM sweeps WHERE uid = ?", e);
+    if (rl_begin_write(log, e)) goto out;
+    st = rl_prepare(log, "SELECT id FROM sweeps WHERE uid = ?", e);
     if (!st) goto fail;
     sqlite3_bind_text(st, 1, rec->uid, -1, SQLITE_STATIC);
     int r = sqlite3_step(st);
@@ -1789,15 +1733,15 @@ int64_t bp_runlog_sweep(bp_runlog *log, const bp_sweep_record *rec, int *created
     sqlite3_finalize(st);
     st = NULL;
     if (r == SQLITE_ROW) {
-        rollback(log);
+        rl_rollback(log);
         goto out;
     }
     if (r != SQLITE_DONE) {
-        db_fail(log, e, "cannot look up the sweep");
+        rl_fail(log, e, "cannot look up the sweep");
         goto fail;
     }
     if (rec->script_text && (sid = script_id(log, rec->script_text, e)) < 0) goto fail;
-    st = prepare(log,
+    st = rl_prepare(log,
                  "INSERT INTO sweeps(uid, name, script_path, script_id, spec, keys,"
                  " strategy, trials, seed, objective, direction, prune, status, started,"
                  " claimed, host, pid, command)"
@@ -1824,14 +1768,14 @@ int64_t bp_runlog_sweep(bp_runlog *log, const bp_sweep_record *rec, int *created
     sqlite3_bind_text(st, 15, host, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 16, (long)getpid());
     if (rec->command) sqlite3_bind_text(st, 17, rec->command, -1, SQLITE_STATIC);
-    if (run_stmt(log, st, "cannot record the sweep", e)) goto fail;
+    if (rl_run_stmt(log, st, "cannot record the sweep", e)) goto fail;
     st = NULL;
     id = sqlite3_last_insert_rowid(log->db);
-    if (commit(log, e)) id = -1;
+    if (rl_commit(log, e)) id = -1;
     else if (created) *created = 1;
     goto out;
 fail:
-    rollback(log);
+    rl_rollback(log);
 out:
     pthread_mutex_unlock(&log->db_lock);
     return id;
@@ -1854,7 +1798,7 @@ int bp_runlog_sweep_status(bp_runlog *log, int64_t sweep, const char *status,
     pthread_mutex_lock(&log->db_lock);
     int rc = -1;
     /* 'running' takes the sweep for this process; anything else ends it. */
-    sqlite3_stmt *st = prepare(log,
+    sqlite3_stmt *st = rl_prepare(log,
                                "UPDATE sweeps SET status = ?1, message = ?2,"
                                " ended = CASE WHEN ?1 = 'running' THEN NULL ELSE ?3 END,"
                                " claimed = CASE WHEN ?1 = 'running' THEN ?3 ELSE claimed END,"
@@ -1869,15 +1813,15 @@ int bp_runlog_sweep_status(bp_runlog *log, int64_t sweep, const char *status,
         sqlite3_bind_text(st, 4, host, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 5, (long)getpid());
         sqlite3_bind_int64(st, 6, sweep);
-        if (begin_write(log, e)) {
+        if (rl_begin_write(log, e)) {
             sqlite3_finalize(st);
-        } else if (run_stmt(log, st, "cannot update the sweep", e)) {
-            rollback(log);
+        } else if (rl_run_stmt(log, st, "cannot update the sweep", e)) {
+            rl_rollback(log);
         } else if (sqlite3_changes(log->db) == 0) {
-            rollback(log);
+            rl_rollback(log);
             bp_err_set(e, "%s: no sweep %lld", log->path, (long long)sweep);
         } else {
-            rc = commit(log, e);
+            rc = rl_commit(log, e);
         }
     }
     pthread_mutex_unlock(&log->db_lock);
@@ -1902,7 +1846,7 @@ static int put_blob(bp_runlog *log, const char *sql, int64_t run, int64_t step,
     if (writable(log, e)) return -1;
     pthread_mutex_lock(&log->db_lock);
     int rc = -1;
-    sqlite3_stmt *st = prepare(log, sql, e);
+    sqlite3_stmt *st = rl_prepare(log, sql, e);
     if (st) {
         int k = 1;
         sqlite3_bind_int64(st, k++, run);
@@ -1935,7 +1879,7 @@ static int get_blob(bp_runlog *log, sqlite3_stmt *st, void **data, size_t *len,
             if (step_out) *step_out = sqlite3_column_int64(st, 0);
         }
     } else if (r != SQLITE_DONE) {
-        rc = db_fail(log, e, what);
+        rc = rl_fail(log, e, what);
     }
     sqlite3_finalize(st);
     return rc;
@@ -1953,7 +1897,7 @@ int bp_runlog_network_get(bp_runlog *log, int64_t run, const char *name, int64_t
     if (!name) name = "net";
     pthread_mutex_lock(&log->db_lock);
     int rc = -1;
-    sqlite3_stmt *st = prepare(log, "SELECT step, data FROM networks WHERE run_id = ?1"
+    sqlite3_stmt *st = rl_prepare(log, "SELECT step, data FROM networks WHERE run_id = ?1"
                                     " AND name = ?2 AND (?3 < 0 OR step = ?3)"
                                     " ORDER BY step DESC LIMIT 1", e);
     if (st) {
@@ -1983,16 +1927,16 @@ int bp_runlog_checkpoint_put(bp_runlog *log, int64_t run, int64_t step, const vo
         return -1;
     pthread_mutex_lock(&log->db_lock);
     int rc = -1;
-    sqlite3_stmt *st = prepare(log, "DELETE FROM checkpoints WHERE run_id = ?1 AND step <> ?2", e);
+    sqlite3_stmt *st = rl_prepare(log, "DELETE FROM checkpoints WHERE run_id = ?1 AND step <> ?2", e);
     if (st) {
         sqlite3_bind_int64(st, 1, run);
         sqlite3_bind_int64(st, 2, step);
-        if (begin_write(log, e)) {
+        if (rl_begin_write(log, e)) {
             sqlite3_finalize(st);
-        } else if (run_stmt(log, st, "cannot drop old checkpoints", e)) {
-            rollback(log);
+        } else if (rl_run_stmt(log, st, "cannot drop old checkpoints", e)) {
+            rl_rollback(log);
         } else {
-            rc = commit(log, e);
+            rc = rl_commit(log, e);
         }
     }
     pthread_mutex_unlock(&log->db_lock);
@@ -2003,7 +1947,7 @@ int bp_runlog_checkpoint_get(bp_runlog *log, int64_t run, void **data, size_t *l
                              int64_t *step_out, bp_err *e) {
     pthread_mutex_lock(&log->db_lock);
     int rc = -1;
-    sqlite3_stmt *st = prepare(log, "SELECT step, data FROM checkpoints WHERE run_id = ?1"
+    sqlite3_stmt *st = rl_prepare(log, "SELECT step, data FROM checkpoints WHERE run_id = ?1"
                                     " ORDER BY step DESC LIMIT 1", e);
     if (st) {
         sqlite3_bind_int64(st, 1, run);
@@ -2037,7 +1981,7 @@ int bp_runlog_run_get(bp_runlog *log, int64_t run, bp_run_record *r, bp_err *e) 
     memset(r, 0, sizeof *r);
     pthread_mutex_lock(&log->db_lock);
     int rc = -1;
-    sqlite3_stmt *st = prepare(log, "SELECT r.name, r.script_path, s.text, r.status, r.seed,"
+    sqlite3_stmt *st = rl_prepare(log, "SELECT r.name, r.script_path, s.text, r.status, r.seed,"
                                     " r.sweep_id, r.trial FROM runs r"
                                     " LEFT JOIN scripts s ON s.id = r.script_id WHERE r.id = ?1", e);
     sqlite3_stmt *ps = NULL;
@@ -2048,7 +1992,7 @@ int bp_runlog_run_get(bp_runlog *log, int64_t run, bp_run_record *r, bp_err *e) 
         if (step == SQLITE_DONE)
             bp_err_set(e, "%s: no run %lld", log->path, (long long)run);
         else
-            db_fail(log, e, "cannot read a run");
+            rl_fail(log, e, "cannot read a run");
         goto out;
     }
     r->name = dup_column(st, 0);
@@ -2065,7 +2009,7 @@ int bp_runlog_run_get(bp_runlog *log, int64_t run, bp_run_record *r, bp_err *e) 
     }
     /* Parameters as the command line would give them: the text of each
      * value reads back as the same value (%.17g for reals). */
-    ps = prepare(log, "SELECT key, type, value FROM params WHERE run_id = ?1 ORDER BY key", e);
+    ps = rl_prepare(log, "SELECT key, type, value FROM params WHERE run_id = ?1 ORDER BY key", e);
     if (!ps) goto out;
     sqlite3_bind_int64(ps, 1, run);
     while ((step = sqlite3_step(ps)) == SQLITE_ROW) {
@@ -2095,7 +2039,7 @@ int bp_runlog_run_get(bp_runlog *log, int64_t run, bp_run_record *r, bp_err *e) 
         r->params[r->n_params++] = kv;
     }
     if (step != SQLITE_DONE) {
-        db_fail(log, e, "cannot read a run's parameters");
+        rl_fail(log, e, "cannot read a run's parameters");
         goto out;
     }
     rc = 0;
@@ -2113,7 +2057,7 @@ int bp_runlog_reopen(bp_runlog *log, int64_t run, bp_err *e) {
     if (gethostname(host, sizeof host) != 0) snprintf(host, sizeof host, "?");
     pthread_mutex_lock(&log->db_lock);
     int rc = -1;
-    sqlite3_stmt *st = prepare(log, "UPDATE runs SET status = 'running', ended = NULL,"
+    sqlite3_stmt *st = rl_prepare(log, "UPDATE runs SET status = 'running', ended = NULL,"
                                     " message = NULL, traceback = NULL, host = ?1, pid = ?2"
                                     " WHERE id = ?3", e);
     if (st) {

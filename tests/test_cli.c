@@ -15,6 +15,7 @@
 
 #include "bp_cli.h"
 #include "bp_runlog.h"
+#include "runlog_int.h"
 #include "check.h"
 
 static char dir[64], db[128];

@@ -26,6 +26,7 @@
 
 #include "bp_plot.h"
 #include "bp_runlog.h"
+#include "runlog_int.h"
 #include "check.h"
 
 static char dir[64], db[128];

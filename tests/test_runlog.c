@@ -24,6 +24,7 @@
 #include <sqlite3.h>
 
 #include "bp_runlog.h"
+#include "runlog_int.h"
 #include "bp_sqlext.h"
 #include "check.h"
 

@@ -27,6 +27,7 @@
 #include <sqlite3.h>
 
 #include "bp_runlog.h"
+#include "runlog_int.h"
 #include "bp_sweep.h"
 #include "check.h"
 

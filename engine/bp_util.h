@@ -1,0 +1,34 @@
+/* bp_util.h: the few small helpers every room of backprop needs, written once.
+ *
+ * A clock for measuring intervals, a hash for naming things by their
+ * content, a file read whole, and a duration as people read it. They live in
+ * the engine because every other room depends on it; none of them touches
+ * the mathematics. */
+#ifndef BP_UTIL_H
+#define BP_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bp_err.h"
+
+/* Seconds on the monotonic clock (CLOCK_MONOTONIC): for intervals only, it
+ * has no relation to the time of day and never goes back. */
+double bp_clock(void);
+
+/* FNV-1a 64 of n bytes, continuing from hash h: start with BP_FNV1A_INIT.
+ * Not for security: a content hash for indexes and identities, where the
+ * content itself is compared too or a collision is harmless. */
+#define BP_FNV1A_INIT 14695981039346656037ull
+uint64_t bp_fnv1a(uint64_t h, const void *data, size_t n);
+
+/* The whole file at path, NUL-terminated (its length, without the NUL, in
+ * *len when len is not NULL); malloc'd, the caller frees. NULL with
+ * "cannot open PATH: reason", "cannot read PATH" or "out of memory reading
+ * PATH" in *e. */
+char *bp_read_file(const char *path, size_t *len, bp_err *e);
+
+/* A duration for a table or a summary: "250ms", "12.5s", "3m05s", "2h07m". */
+void bp_format_duration(char *buf, size_t cap, double seconds);
+
+#endif

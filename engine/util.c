@@ -1,0 +1,57 @@
+/* util.c: the small shared helpers of bp_util.h. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bp_util.h"
+
+double bp_clock(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+uint64_t bp_fnv1a(uint64_t h, const void *data, size_t n) {
+    const unsigned char *s = data;
+    for (size_t k = 0; k < n; k++) h = (h ^ s[k]) * 1099511628211ull;
+    return h;
+}
+
+char *bp_read_file(const char *path, size_t *len, bp_err *e) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        bp_err_set(e, "cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t n = 0, cap = 8192;
+    char *s = malloc(cap);
+    for (size_t got; s && (got = fread(s + n, 1, cap - n - 1, f)) > 0;) {
+        n += got;
+        if (cap - n - 1 == 0) {
+            char *g = realloc(s, cap *= 2);
+            if (!g) free(s);
+            s = g;
+        }
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (!s || bad) {
+        bp_err_set(e, s ? "cannot read %s" : "out of memory reading %s", path);
+        free(s);
+        return NULL;
+    }
+    s[n] = '\0';
+    if (len) *len = n;
+    return s;
+}
+
+void bp_format_duration(char *buf, size_t cap, double s) {
+    if (s < 1) snprintf(buf, cap, "%dms", (int)(s * 1000 + 0.5));
+    else if (s < 60) snprintf(buf, cap, "%.1fs", s);
+    else if (s < 3600) snprintf(buf, cap, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
+    else snprintf(buf, cap, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
+}
