@@ -34,8 +34,7 @@ int bp_lua_unread_params(lua_State *L);
  * bp.param records parameters, bp.log metrics, and so on. log is borrowed:
  * the host closes it after the Lua state. seed is the run's seed: the
  * module's generator is seeded with it. */
-void bp_lua_attach_run(lua_State *L, struct bp_runlog *log, int64_t run,
-                       uint64_t seed);
+void bp_lua_attach_run(lua_State *L, struct bp_runlog *log, int64_t run, uint64_t seed);
 
 /* Whether a loss came out NaN or infinite (the script was stopped). */
 int bp_lua_diverged(lua_State *L);

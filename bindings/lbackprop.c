@@ -50,10 +50,12 @@ static double check_cell(lua_State *L, int arg, int row, int col, int batch) {
     if (!isnum || lua_type(L, -1) != LUA_TNUMBER) {
         const char *tn = luaL_typename(L, -1);
         if (batch)
-            return luaL_argerror(L, arg, lua_pushfstring(L,
-                "row %d, column %d: number expected, got %s", row, col, tn));
-        return luaL_argerror(L, arg, lua_pushfstring(L,
-            "element %d: number expected, got %s", col, tn));
+            return luaL_argerror(
+                L, arg,
+                lua_pushfstring(L, "row %d, column %d: number expected, got %s", row, col,
+                                tn));
+        return luaL_argerror(
+            L, arg, lua_pushfstring(L, "element %d: number expected, got %s", col, tn));
     }
     lua_pop(L, 1);
     return v;
@@ -87,8 +89,9 @@ int bp_lua_check_matrix(lua_State *L, int arg, int W, buf *b, int *single,
     if (lua_rawgeti(L, arg, 1) != LUA_TTABLE) { /* one sample */
         lua_pop(L, 1);
         if (n != W)
-            return luaL_argerror(L, arg, lua_pushfstring(L,
-                "expected %d %s, got %d", W, plural(what, W), (int)n));
+            return luaL_argerror(
+                L, arg,
+                lua_pushfstring(L, "expected %d %s, got %d", W, plural(what, W), (int)n));
         double *v = bp_lua_buf_reserve(L, b, (size_t)W);
         for (int c = 1; c <= W; c++) {
             lua_rawgeti(L, arg, c);
@@ -98,17 +101,18 @@ int bp_lua_check_matrix(lua_State *L, int arg, int W, buf *b, int *single,
         return 1;
     }
     lua_pop(L, 1);
-    if (n > INT32_MAX / (W > 0 ? W : 1))
-        return luaL_argerror(L, arg, "batch too large");
+    if (n > INT32_MAX / (W > 0 ? W : 1)) return luaL_argerror(L, arg, "batch too large");
     double *v = bp_lua_buf_reserve(L, b, (size_t)n * W);
     for (int r = 1; r <= n; r++) {
         if (lua_rawgeti(L, arg, r) != LUA_TTABLE)
-            return luaL_argerror(L, arg, lua_pushfstring(L,
-                "row %d: table expected, got %s", r, luaL_typename(L, -1)));
+            return luaL_argerror(L, arg,
+                                 lua_pushfstring(L, "row %d: table expected, got %s", r,
+                                                 luaL_typename(L, -1)));
         int rl = (int)luaL_len(L, -1);
         if (rl != W)
-            return luaL_argerror(L, arg, lua_pushfstring(L,
-                "row %d: expected %d %s, got %d", r, W, plural(what, W), rl));
+            return luaL_argerror(L, arg,
+                                 lua_pushfstring(L, "row %d: expected %d %s, got %d", r,
+                                                 W, plural(what, W), rl));
         for (int c = 1; c <= W; c++) {
             lua_rawgeti(L, -1, c);
             v[(size_t)(r - 1) * W + (c - 1)] = check_cell(L, arg, r, c, 1);
@@ -158,8 +162,10 @@ static int check_loss_name(lua_State *L, int arg) {
     const char *name = luaL_checkstring(L, arg);
     int kind = bp_loss_parse(name);
     if (kind < 0)
-        return luaL_argerror(L, arg, lua_pushfstring(L,
-            "unknown loss '%s' (expected half_se, mse, bce or softmax_ce)", name));
+        return luaL_argerror(
+            L, arg,
+            lua_pushfstring(
+                L, "unknown loss '%s' (expected half_se, mse, bce or softmax_ce)", name));
     return kind;
 }
 
@@ -196,8 +202,8 @@ static int loss_args(lua_State *L, lloss *c, int *O, int *single) {
     int B = bp_lua_check_matrix(L, 2, W, &c->out, single, "outputs");
     int By = bp_lua_check_matrix(L, 3, W, &c->y, &s2, "targets");
     if (By != B || s2 != *single)
-        luaL_argerror(L, 3, lua_pushfstring(L,
-            "targets have %d rows, outputs %d", By, B));
+        luaL_argerror(L, 3,
+                      lua_pushfstring(L, "targets have %d rows, outputs %d", By, B));
     *O = W;
     return B;
 }
@@ -230,11 +236,10 @@ static int loss_tostring(lua_State *L) {
     return 1;
 }
 
-static const luaL_Reg loss_methods[] = {
-    {"forward", loss_forward},
-    {"backward", loss_backward},
-    {"close", loss_close},
-    {NULL, NULL}};
+static const luaL_Reg loss_methods[] = {{"forward", loss_forward},
+                                        {"backward", loss_backward},
+                                        {"close", loss_close},
+                                        {NULL, NULL}};
 
 static const luaL_Reg loss_metamethods[] = {
     {"__index", NULL}, /* set to the methods table below */
@@ -245,7 +250,6 @@ static const luaL_Reg loss_metamethods[] = {
 
 /* ------------------------------------------------------------------------ */
 /* backprop.net                                                              */
-
 
 lnet *bp_lua_check_lnet(lua_State *L, int i) {
     lnet *n = luaL_checkudata(L, i, NET_TYPE);
@@ -270,13 +274,14 @@ int bp_lua_check_int(lua_State *L, int arg, const char *what) {
     lua_Integer v = lua_tointegerx(L, arg, &isint);
     if (!isint || lua_type(L, arg) != LUA_TNUMBER) {
         if (lua_type(L, arg) == LUA_TNUMBER)
-            return luaL_argerror(L, arg, lua_pushfstring(L,
-                "%s must be an integer, got %s", what, lua_tostring(L, arg)));
+            return luaL_argerror(L, arg,
+                                 lua_pushfstring(L, "%s must be an integer, got %s", what,
+                                                 lua_tostring(L, arg)));
         return luaL_typeerror(L, arg, "integer");
     }
     if (v < 1 || v > INT32_MAX)
-        return luaL_argerror(L, arg, lua_pushfstring(L,
-            "%s must be a positive integer, got %I", what, v));
+        return luaL_argerror(
+            L, arg, lua_pushfstring(L, "%s must be a positive integer, got %I", what, v));
     return (int)v;
 }
 
@@ -291,9 +296,12 @@ bp_dtype bp_lua_dtype_at_top(lua_State *L, int arg, const char *field) {
     const char *name = luaL_tolstring(L, -1, NULL);
     int t = bp_dtype_parse(name);
     if (t < 0 || lua_type(L, -2) != LUA_TSTRING)
-        luaL_argerror(L, arg, lua_pushfstring(L, "%s%s%sunknown dtype '%s' (expected "
-                                              "float64 or float32)", field ? "field '" : "",
-                                              field ? field : "", field ? "': " : "", name));
+        luaL_argerror(L, arg,
+                      lua_pushfstring(L,
+                                      "%s%s%sunknown dtype '%s' (expected "
+                                      "float64 or float32)",
+                                      field ? "field '" : "", field ? field : "",
+                                      field ? "': " : "", name));
     lua_pop(L, 1); /* the string; the value stays */
     return (bp_dtype)t;
 }
@@ -309,10 +317,14 @@ static int l_net_new(lua_State *L) {
         while (lua_next(L, 2)) {
             lua_pop(L, 1);
             if (lua_type(L, -1) != LUA_TSTRING || strcmp(lua_tostring(L, -1), "dtype"))
-                return luaL_argerror(L, 2, lua_pushfstring(L, "unknown option '%s' "
-                    "(expected dtype)", luaL_tolstring(L, -1, NULL)));
+                return luaL_argerror(L, 2,
+                                     lua_pushfstring(L,
+                                                     "unknown option '%s' "
+                                                     "(expected dtype)",
+                                                     luaL_tolstring(L, -1, NULL)));
         }
-        if (lua_getfield(L, 2, "dtype") != LUA_TNIL) dtype = bp_lua_dtype_at_top(L, 2, NULL);
+        if (lua_getfield(L, 2, "dtype") != LUA_TNIL)
+            dtype = bp_lua_dtype_at_top(L, 2, NULL);
         lua_settop(L, 1);
     }
     lnet *n = bp_lua_new_lnet(L);
@@ -331,84 +343,93 @@ static void apply_init(lua_State *L, int arg, bp_net *net, int l, char what) {
     const char *field = what == 'w' ? "weights" : "bias";
     int rc = 0;
     switch (lua_type(L, arg)) {
-    case LUA_TNUMBER:
-        rc = bp_net_init(net, l, what, BP_INIT_CONSTANT, lua_tonumber(L, arg), 0,
-                         NULL, &e);
-        break;
-    case LUA_TSTRING: {
-        const char *s = lua_tostring(L, arg);
-        int k = bp_init_parse(s);
-        if (k < 0 || k == BP_INIT_UNIFORM || k == BP_INIT_NORMAL) {
-            luaL_error(L, "bad option '%s' to 'add' (unknown initialisation '%s'; "
-                       "expected constant, xavier, xavier_normal, he, he_uniform, "
-                       "or {\"uniform\", low, high}, {\"normal\", mean, std})",
-                       field, s);
-            return;
-        }
-        rc = bp_net_init(net, l, what, k, 0, 0, &st->rng, &e);
-        break;
-    }
-    case LUA_TTABLE: {
-        int t1 = lua_rawgeti(L, arg, 1);
-        if (t1 == LUA_TSTRING) { /* {"uniform", a, b} */
-            const char *s = lua_tostring(L, -1);
+        case LUA_TNUMBER:
+            rc = bp_net_init(net, l, what, BP_INIT_CONSTANT, lua_tonumber(L, arg), 0,
+                             NULL, &e);
+            break;
+        case LUA_TSTRING: {
+            const char *s = lua_tostring(L, arg);
             int k = bp_init_parse(s);
-            lua_pop(L, 1);
-            if (k < 0) {
-                luaL_error(L, "bad option '%s' to 'add' (unknown initialisation '%s')",
+            if (k < 0 || k == BP_INIT_UNIFORM || k == BP_INIT_NORMAL) {
+                luaL_error(L,
+                           "bad option '%s' to 'add' (unknown initialisation '%s'; "
+                           "expected constant, xavier, xavier_normal, he, he_uniform, "
+                           "or {\"uniform\", low, high}, {\"normal\", mean, std})",
                            field, s);
                 return;
             }
-            lua_rawgeti(L, arg, 2);
-            lua_rawgeti(L, arg, 3);
-            double a = luaL_optnumber(L, -2, 0), b = luaL_optnumber(L, -1, 0);
-            lua_pop(L, 2);
-            rc = bp_net_init(net, l, what, k, a, b, &st->rng, &e);
+            rc = bp_net_init(net, l, what, k, 0, 0, &st->rng, &e);
             break;
         }
-        lua_pop(L, 1);
-        /* Explicit values, in the lecture's order: w[n][i], b[n]. */
-        int O = Lr->O, I = Lr->I;
-        if ((int)luaL_len(L, arg) != O) {
-            luaL_error(L, "bad option '%s' to 'add' (expected %d rows, got %d)",
-                       field, O, (int)luaL_len(L, arg));
-            return;
-        }
-        for (int n = 1; n <= O; n++) {
-            if (what == 'b') {
-                if (lua_rawgeti(L, arg, n) != LUA_TNUMBER) {
-                    luaL_error(L, "bad option 'bias' to 'add' (element %d: number "
-                               "expected, got %s)", n, luaL_typename(L, -1));
+        case LUA_TTABLE: {
+            int t1 = lua_rawgeti(L, arg, 1);
+            if (t1 == LUA_TSTRING) { /* {"uniform", a, b} */
+                const char *s = lua_tostring(L, -1);
+                int k = bp_init_parse(s);
+                lua_pop(L, 1);
+                if (k < 0) {
+                    luaL_error(L,
+                               "bad option '%s' to 'add' (unknown initialisation '%s')",
+                               field, s);
                     return;
                 }
-                bp_layer_set(Lr, BP_FIELD_B, (size_t)(n - 1), lua_tonumber(L, -1));
-                lua_pop(L, 1);
-                continue;
-            }
-            if (lua_rawgeti(L, arg, n) != LUA_TTABLE ||
-                (int)luaL_len(L, -1) != I) {
-                luaL_error(L, "bad option 'weights' to 'add' (row %d: expected a "
-                           "table of %d numbers)", n, I);
-                return;
-            }
-            for (int i = 1; i <= I; i++) {
-                if (lua_rawgeti(L, -1, i) != LUA_TNUMBER) {
-                    luaL_error(L, "bad option 'weights' to 'add' (row %d, column %d: "
-                               "number expected, got %s)", n, i, luaL_typename(L, -1));
-                    return;
-                }
-                bp_layer_set(Lr, BP_FIELD_W, (size_t)(n - 1) * I + (i - 1),
-                             lua_tonumber(L, -1));
-                lua_pop(L, 1);
+                lua_rawgeti(L, arg, 2);
+                lua_rawgeti(L, arg, 3);
+                double a = luaL_optnumber(L, -2, 0), b = luaL_optnumber(L, -1, 0);
+                lua_pop(L, 2);
+                rc = bp_net_init(net, l, what, k, a, b, &st->rng, &e);
+                break;
             }
             lua_pop(L, 1);
+            /* Explicit values, in the lecture's order: w[n][i], b[n]. */
+            int O = Lr->O, I = Lr->I;
+            if ((int)luaL_len(L, arg) != O) {
+                luaL_error(L, "bad option '%s' to 'add' (expected %d rows, got %d)",
+                           field, O, (int)luaL_len(L, arg));
+                return;
+            }
+            for (int n = 1; n <= O; n++) {
+                if (what == 'b') {
+                    if (lua_rawgeti(L, arg, n) != LUA_TNUMBER) {
+                        luaL_error(L,
+                                   "bad option 'bias' to 'add' (element %d: number "
+                                   "expected, got %s)",
+                                   n, luaL_typename(L, -1));
+                        return;
+                    }
+                    bp_layer_set(Lr, BP_FIELD_B, (size_t)(n - 1), lua_tonumber(L, -1));
+                    lua_pop(L, 1);
+                    continue;
+                }
+                if (lua_rawgeti(L, arg, n) != LUA_TTABLE || (int)luaL_len(L, -1) != I) {
+                    luaL_error(L,
+                               "bad option 'weights' to 'add' (row %d: expected a "
+                               "table of %d numbers)",
+                               n, I);
+                    return;
+                }
+                for (int i = 1; i <= I; i++) {
+                    if (lua_rawgeti(L, -1, i) != LUA_TNUMBER) {
+                        luaL_error(L,
+                                   "bad option 'weights' to 'add' (row %d, column %d: "
+                                   "number expected, got %s)",
+                                   n, i, luaL_typename(L, -1));
+                        return;
+                    }
+                    bp_layer_set(Lr, BP_FIELD_W, (size_t)(n - 1) * I + (i - 1),
+                                 lua_tonumber(L, -1));
+                    lua_pop(L, 1);
+                }
+                lua_pop(L, 1);
+            }
+            return;
         }
-        return;
-    }
-    default:
-        luaL_error(L, "bad option '%s' to 'add' (number, string or table expected, "
-                   "got %s)", field, luaL_typename(L, arg));
-        return;
+        default:
+            luaL_error(L,
+                       "bad option '%s' to 'add' (number, string or table expected, "
+                       "got %s)",
+                       field, luaL_typename(L, arg));
+            return;
     }
     if (rc) luaL_error(L, "bad option '%s' to 'add' (%s)", field, e.msg);
 }
@@ -420,9 +441,13 @@ static int net_add(lua_State *L) {
     const char *an = luaL_optstring(L, 3, "identity");
     int act = bp_act_parse(an);
     if (act < 0)
-        return luaL_argerror(L, 3, lua_pushfstring(L,
-            "unknown activation '%s' (expected identity, sigmoid, tanh, relu, "
-            "leaky_relu or softmax)", an));
+        return luaL_argerror(
+            L, 3,
+            lua_pushfstring(
+                L,
+                "unknown activation '%s' (expected identity, sigmoid, tanh, relu, "
+                "leaky_relu or softmax)",
+                an));
     double alpha = 0.01;
     int opts = lua_isnoneornil(L, 4) ? 0 : 4;
     if (opts) {
@@ -436,12 +461,14 @@ static int net_add(lua_State *L) {
     /* Defaults: Xavier for the saturating activations, He for the ReLUs
      * (the schemes their authors derived them for), biases at zero. */
     int relu = act == BP_ACT_RELU || act == BP_ACT_LEAKY_RELU;
-    bp_net_init(net, l, 'w', relu ? BP_INIT_HE : BP_INIT_XAVIER, 0, 0,
-                &STATE(L)->rng, NULL);
+    bp_net_init(net, l, 'w', relu ? BP_INIT_HE : BP_INIT_XAVIER, 0, 0, &STATE(L)->rng,
+                NULL);
     if (opts) {
-        if (lua_getfield(L, 4, "weights") != LUA_TNIL) apply_init(L, lua_gettop(L), net, l, 'w');
+        if (lua_getfield(L, 4, "weights") != LUA_TNIL)
+            apply_init(L, lua_gettop(L), net, l, 'w');
         lua_pop(L, 1);
-        if (lua_getfield(L, 4, "bias") != LUA_TNIL) apply_init(L, lua_gettop(L), net, l, 'b');
+        if (lua_getfield(L, 4, "bias") != LUA_TNIL)
+            apply_init(L, lua_gettop(L), net, l, 'b');
         lua_pop(L, 1);
     }
     lua_settop(L, 1);
@@ -451,7 +478,8 @@ static int net_add(lua_State *L) {
 /* net:forward(x) -> output; x is one sample or a batch (a table of rows) */
 static int net_forward(lua_State *L) {
     lnet *n = bp_lua_check_lnet(L, 1);
-    if (n->net->n_layers == 0) return luaL_error(L, "the network has no layers: call net:add first");
+    if (n->net->n_layers == 0)
+        return luaL_error(L, "the network has no layers: call net:add first");
     int B = bp_lua_check_matrix(L, 2, n->net->inputs, &n->x, &n->single, "inputs");
     bp_err e;
     const double *out = bp_net_forward(n->net, n->x.v, B, &e);
@@ -467,10 +495,13 @@ static int net_backward(lua_State *L) {
     lnet *n = bp_lua_check_lnet(L, 1);
     if (n->net->B == 0) return luaL_error(L, "backward needs a forward first");
     int single;
-    int B = bp_lua_check_matrix(L, 2, bp_net_outputs(n->net), &n->y, &single, "gradients");
+    int B =
+        bp_lua_check_matrix(L, 2, bp_net_outputs(n->net), &n->y, &single, "gradients");
     if (B != n->net->B)
-        return luaL_argerror(L, 2, lua_pushfstring(L,
-            "expected %d rows, as the last forward, got %d", n->net->B, B));
+        return luaL_argerror(
+            L, 2,
+            lua_pushfstring(L, "expected %d rows, as the last forward, got %d", n->net->B,
+                            B));
     if (!lua_toboolean(L, 3)) bp_net_zero_grad(n->net);
     bp_err e;
     if (bp_net_backward(n->net, n->y.v, &e)) return luaL_error(L, "%s", e.msg);
@@ -482,9 +513,10 @@ static double check_lr(lua_State *L, int arg) {
     if (isnan(lr))
         luaL_argerror(L, arg, "learning rate must be a finite number >= 0, got nan");
     if (lr < 0 || isinf(lr))
-        luaL_argerror(L, arg, lua_pushfstring(L,
-            "learning rate must be a finite number >= 0, got %s",
-            lua_tostring(L, arg)));
+        luaL_argerror(
+            L, arg,
+            lua_pushfstring(L, "learning rate must be a finite number >= 0, got %s",
+                            lua_tostring(L, arg)));
     return lr;
 }
 
@@ -519,8 +551,13 @@ int bp_lua_check_loss_arg(lua_State *L, int arg) {
  * anything. The host sees the flag and marks the run diverged. */
 int bp_lua_diverge(lua_State *L, const char *name, double v, int64_t step) {
     STATE(L)->diverged = 1;
-    return luaL_error(L, "%s is %s at step %I: the run diverged (try a smaller "
-                      "learning rate)", name, isnan(v) ? "nan" : v > 0 ? "inf" : "-inf",
+    return luaL_error(L,
+                      "%s is %s at step %I: the run diverged (try a smaller "
+                      "learning rate)",
+                      name,
+                      isnan(v) ? "nan"
+                      : v > 0  ? "inf"
+                               : "-inf",
                       (lua_Integer)step);
 }
 
@@ -534,8 +571,7 @@ int bp_lua_diverge(lua_State *L, const char *name, double v, int64_t step) {
  * with W <= 8, two calls stay within the LUA_MINSTACK slots a C function
  * may use without lua_checkstack. */
 static inline int read_sample(lua_State *L, int arg, int W, buf *b) {
-    if (W > 8 || b->cap < (size_t)W || lua_type(L, arg) != LUA_TTABLE)
-        return 0;
+    if (W > 8 || b->cap < (size_t)W || lua_type(L, arg) != LUA_TTABLE) return 0;
     int ok = !lua_getmetatable(L, arg) && lua_rawlen(L, arg) == (size_t)W;
     for (int c = 1; ok && c <= W; c++)
         if ((ok = lua_rawgeti(L, arg, c) == LUA_TNUMBER))
@@ -556,7 +592,8 @@ static lnet *step_args(lua_State *L, state *st, int *B, int *single, int *kind,
         st->checked_net = n;
     }
     bp_net *net = n->net;
-    if (net->n_layers == 0) luaL_error(L, "the network has no layers: call net:add first");
+    if (net->n_layers == 0)
+        luaL_error(L, "the network has no layers: call net:add first");
     int top = lua_gettop(L), O = net->layers[net->n_layers - 1].O;
     int fast = read_sample(L, 2, net->inputs, &n->x) && read_sample(L, 3, O, &n->y);
     lua_settop(L, top);
@@ -567,8 +604,10 @@ static lnet *step_args(lua_State *L, state *st, int *B, int *single, int *kind,
         *B = bp_lua_check_matrix(L, 2, net->inputs, &n->x, single, "inputs");
         int By = bp_lua_check_matrix(L, 3, O, &n->y, &sy, "targets");
         if (By != *B)
-            luaL_argerror(L, 3, lua_pushfstring(L,
-                "expected %d rows of targets, as the inputs, got %d", *B, By));
+            luaL_argerror(
+                L, 3,
+                lua_pushfstring(L, "expected %d rows of targets, as the inputs, got %d",
+                                *B, By));
     }
     const lloss *c = lua_touserdata(L, 4);
     if (c && c == st->checked_loss) {
@@ -590,8 +629,8 @@ static lnet *step_args(lua_State *L, state *st, int *B, int *single, int *kind,
 }
 
 /* One step of n->net on the x and y in its buffers; raises on failure. */
-static double step(lua_State *L, state *st, lnet *n, int B, int kind,
-                   bp_optim *opt, double lr) {
+static double step(lua_State *L, state *st, lnet *n, int B, int kind, bp_optim *opt,
+                   double lr) {
     bp_err e;
     double loss;
     int rc = opt ? bp_net_compute_grads(n->net, n->x.v, n->y.v, B, kind, &loss, &e) ||
@@ -667,8 +706,8 @@ static int net_log_loss(lua_State *L) {
 static int check_layer(lua_State *L, bp_net *net, int arg) {
     int l = bp_lua_check_int(L, arg, "layer");
     if (l > net->n_layers)
-        luaL_argerror(L, arg, lua_pushfstring(L,
-            "layer %d out of range 1..%d", l, net->n_layers));
+        luaL_argerror(
+            L, arg, lua_pushfstring(L, "layer %d out of range 1..%d", l, net->n_layers));
     return l;
 }
 
@@ -682,7 +721,9 @@ static bp_layer *check_param(lua_State *L, int weight, size_t *k) {
     long at = bp_net_param_index(net, l, nn, i, &e);
     if (at < 0) {
         /* Point at the argument that is out of range. */
-        int arg = strncmp(e.msg, "layer", 5) == 0 ? 2 : strncmp(e.msg, "neuron", 6) == 0 ? 3 : 4;
+        int arg = strncmp(e.msg, "layer", 5) == 0    ? 2
+                  : strncmp(e.msg, "neuron", 6) == 0 ? 3
+                                                     : 4;
         luaL_argerror(L, arg, e.msg);
     }
     *k = (size_t)at;
@@ -719,8 +760,8 @@ static int net_set_bias(lua_State *L) {
 
 /* Pushes rows x cols values of layer Lr's array f as bp_lua_push_matrix
  * does, converted to doubles whatever the dtype. */
-static void push_field(lua_State *L, const bp_layer *Lr, bp_field f, int rows,
-                       int cols, int single) {
+static void push_field(lua_State *L, const bp_layer *Lr, bp_field f, int rows, int cols,
+                       int single) {
     if (Lr->dtype == BP_F64) {
         bp_lua_push_matrix(L, Lr->mem[f], rows, cols, single);
         return;
@@ -742,10 +783,10 @@ static int push_layer_params(lua_State *L, int which) {
     bp_net *net = bp_lua_check_net(L, 1);
     bp_layer *Lr = &net->layers[check_layer(L, net, 2) - 1];
     switch (which) {
-    case 0: push_field(L, Lr, BP_FIELD_W, Lr->O, Lr->I, 0); break;
-    case 1: push_field(L, Lr, BP_FIELD_B, 1, Lr->O, 1); break;
-    case 2: push_field(L, Lr, BP_FIELD_DW, Lr->O, Lr->I, 0); break;
-    default: push_field(L, Lr, BP_FIELD_DB, 1, Lr->O, 1); break;
+        case 0: push_field(L, Lr, BP_FIELD_W, Lr->O, Lr->I, 0); break;
+        case 1: push_field(L, Lr, BP_FIELD_B, 1, Lr->O, 1); break;
+        case 2: push_field(L, Lr, BP_FIELD_DW, Lr->O, Lr->I, 0); break;
+        default: push_field(L, Lr, BP_FIELD_DB, 1, Lr->O, 1); break;
     }
     return 1;
 }
@@ -789,14 +830,26 @@ static int net_layer(lua_State *L) {
     return 1;
 }
 
-static int net_inputs(lua_State *L) { lua_pushinteger(L, bp_lua_check_net(L, 1)->inputs); return 1; }
-static int net_outputs(lua_State *L) { lua_pushinteger(L, bp_net_outputs(bp_lua_check_net(L, 1))); return 1; }
-static int net_len(lua_State *L) { lua_pushinteger(L, bp_lua_check_net(L, 1)->n_layers); return 1; }
+static int net_inputs(lua_State *L) {
+    lua_pushinteger(L, bp_lua_check_net(L, 1)->inputs);
+    return 1;
+}
+static int net_outputs(lua_State *L) {
+    lua_pushinteger(L, bp_net_outputs(bp_lua_check_net(L, 1)));
+    return 1;
+}
+static int net_len(lua_State *L) {
+    lua_pushinteger(L, bp_lua_check_net(L, 1)->n_layers);
+    return 1;
+}
 static int net_param_count(lua_State *L) {
     lua_pushinteger(L, (lua_Integer)bp_net_param_count(bp_lua_check_net(L, 1)));
     return 1;
 }
-static int net_steps(lua_State *L) { lua_pushinteger(L, bp_lua_check_lnet(L, 1)->steps); return 1; }
+static int net_steps(lua_State *L) {
+    lua_pushinteger(L, bp_lua_check_lnet(L, 1)->steps);
+    return 1;
+}
 
 /* net:params() -> every weight and bias in the engine's flat order;
  * net:set_params(t) puts them back (a copy of a net, a saved state). */
@@ -849,47 +902,42 @@ static int net_tostring(lua_State *L) {
     return 1;
 }
 
-static const luaL_Reg net_methods[] = {
-    {"add", net_add},
-    {"forward", net_forward},
-    {"backward", net_backward},
-    {"update", net_update},
-    {"zero_grad", net_zero_grad},
-    {"train_step", net_train_step},
-    {"train_steps", net_train_steps},
-    {"dtype", net_dtype},
-    {"log_loss", net_log_loss},
-    {"weight", net_weight},
-    {"set_weight", net_set_weight},
-    {"bias", net_bias},
-    {"set_bias", net_set_bias},
-    {"grad_weight", net_grad_weight},
-    {"grad_bias", net_grad_bias},
-    {"weights", net_weights},
-    {"biases", net_biases},
-    {"grad_weights", net_grad_weights},
-    {"grad_biases", net_grad_biases},
-    {"h", net_h},
-    {"o", net_o},
-    {"grad_h", net_grad_h},
-    {"grad_o", net_grad_o},
-    {"layer", net_layer},
-    {"inputs", net_inputs},
-    {"outputs", net_outputs},
-    {"param_count", net_param_count},
-    {"params", net_params},
-    {"set_params", net_set_params},
-    {"steps", net_steps},
-    {"close", net_close},
-    {NULL, NULL}};
+static const luaL_Reg net_methods[] = {{"add", net_add},
+                                       {"forward", net_forward},
+                                       {"backward", net_backward},
+                                       {"update", net_update},
+                                       {"zero_grad", net_zero_grad},
+                                       {"train_step", net_train_step},
+                                       {"train_steps", net_train_steps},
+                                       {"dtype", net_dtype},
+                                       {"log_loss", net_log_loss},
+                                       {"weight", net_weight},
+                                       {"set_weight", net_set_weight},
+                                       {"bias", net_bias},
+                                       {"set_bias", net_set_bias},
+                                       {"grad_weight", net_grad_weight},
+                                       {"grad_bias", net_grad_bias},
+                                       {"weights", net_weights},
+                                       {"biases", net_biases},
+                                       {"grad_weights", net_grad_weights},
+                                       {"grad_biases", net_grad_biases},
+                                       {"h", net_h},
+                                       {"o", net_o},
+                                       {"grad_h", net_grad_h},
+                                       {"grad_o", net_grad_o},
+                                       {"layer", net_layer},
+                                       {"inputs", net_inputs},
+                                       {"outputs", net_outputs},
+                                       {"param_count", net_param_count},
+                                       {"params", net_params},
+                                       {"set_params", net_set_params},
+                                       {"steps", net_steps},
+                                       {"close", net_close},
+                                       {NULL, NULL}};
 
 static const luaL_Reg net_metamethods[] = {
-    {"__index", NULL},
-    {"__gc", net_close},
-    {"__close", net_close},
-    {"__len", net_len},
-    {"__tostring", net_tostring},
-    {NULL, NULL}};
+    {"__index", NULL},  {"__gc", net_close},          {"__close", net_close},
+    {"__len", net_len}, {"__tostring", net_tostring}, {NULL, NULL}};
 
 /* ------------------------------------------------------------------------ */
 /* backprop.optimizer                                                        */
@@ -923,16 +971,17 @@ static const struct {
     const char *name;
     unsigned kinds;
 } optim_options[] = {
-    {"lr", 15},       {"weight_decay", 15}, {"clip_norm", 15}, {"schedule", 15},
-    {"momentum", 9},  {"dampening", 1},     {"nesterov", 1},   {"beta1", 6},
-    {"beta2", 6},     {"eps", 14},          {"alpha", 8},      {"centered", 8},
+    {"lr", 15},      {"weight_decay", 15}, {"clip_norm", 15}, {"schedule", 15},
+    {"momentum", 9}, {"dampening", 1},     {"nesterov", 1},   {"beta1", 6},
+    {"beta2", 6},    {"eps", 14},          {"alpha", 8},      {"centered", 8},
 };
 
 static double opt_number(lua_State *L, int t, const char *k, double dflt) {
     double v = dflt;
     if (lua_getfield(L, t, k) != LUA_TNIL) {
         if (lua_type(L, -1) != LUA_TNUMBER)
-            luaL_error(L, "option '%s': number expected, got %s", k, luaL_typename(L, -1));
+            luaL_error(L, "option '%s': number expected, got %s", k,
+                       luaL_typename(L, -1));
         v = lua_tonumber(L, -1);
     }
     lua_pop(L, 1);
@@ -948,8 +997,10 @@ static void check_schedule(lua_State *L, int t, bp_schedule *s) {
     const char *name = lua_isstring(L, -1) ? lua_tostring(L, -1) : "none";
     int k = bp_sched_parse(name);
     if (k < 0)
-        luaL_error(L, "option 'schedule': unknown schedule '%s' (expected none, step, "
-                   "exponential or cosine)", name);
+        luaL_error(L,
+                   "option 'schedule': unknown schedule '%s' (expected none, step, "
+                   "exponential or cosine)",
+                   name);
     lua_pop(L, 1);
     memset(s, 0, sizeof *s);
     s->kind = k;
@@ -970,8 +1021,11 @@ static int l_optim_new(lua_State *L) {
     const char *kname = luaL_checkstring(L, 2);
     int kind = bp_optim_parse(kname);
     if (kind < 0)
-        return luaL_argerror(L, 2, lua_pushfstring(L,
-            "unknown optimizer '%s' (expected sgd, adam, adamw or rmsprop)", kname));
+        return luaL_argerror(
+            L, 2,
+            lua_pushfstring(
+                L, "unknown optimizer '%s' (expected sgd, adam, adamw or rmsprop)",
+                kname));
     bp_optim_config c = bp_optim_config_default(kind);
     bp_schedule sched;
     int has_sched = 0;
@@ -988,8 +1042,9 @@ static int l_optim_new(lua_State *L) {
             if (j == n)
                 return luaL_argerror(L, 3, lua_pushfstring(L, "unknown option '%s'", k));
             if (!(optim_options[j].kinds & (1u << kind)))
-                return luaL_argerror(L, 3, lua_pushfstring(L,
-                    "option '%s' does not apply to %s", k, kname));
+                return luaL_argerror(
+                    L, 3,
+                    lua_pushfstring(L, "option '%s' does not apply to %s", k, kname));
         }
         c.lr = opt_number(L, 3, "lr", c.lr);
         c.weight_decay = opt_number(L, 3, "weight_decay", c.weight_decay);
@@ -1017,7 +1072,8 @@ static int l_optim_new(lua_State *L) {
     bp_err e;
     p->o = bp_optim_new(net, &c, &e);
     if (!p->o) return luaL_argerror(L, 3, e.msg);
-    if (has_sched && bp_optim_set_schedule(p->o, &sched, &e)) return luaL_error(L, "%s", e.msg);
+    if (has_sched && bp_optim_set_schedule(p->o, &sched, &e))
+        return luaL_error(L, "%s", e.msg);
     return 1;
 }
 
@@ -1037,7 +1093,8 @@ static int optim_lr(lua_State *L) {
     bp_optim *o = check_optim(L, 1);
     if (!lua_isnoneornil(L, 2)) {
         bp_err e;
-        if (bp_optim_set_lr(o, luaL_checknumber(L, 2), &e)) return luaL_argerror(L, 2, e.msg);
+        if (bp_optim_set_lr(o, luaL_checknumber(L, 2), &e))
+            return luaL_argerror(L, 2, e.msg);
         return 0;
     }
     lua_pushnumber(L, bp_optim_lr(o));
@@ -1080,7 +1137,8 @@ static int optim_state(lua_State *L) {
     size_t n;
     const double *v = bp_optim_state(o, which, &n);
     if (!v)
-        return luaL_argerror(L, 2, lua_pushfstring(L, "this optimizer keeps no '%s'", which));
+        return luaL_argerror(L, 2,
+                             lua_pushfstring(L, "this optimizer keeps no '%s'", which));
     bp_lua_push_matrix(L, v, 1, (int)n, 1);
     return 1;
 }
@@ -1138,23 +1196,17 @@ static int l_clip(lua_State *L) {
 }
 
 static const luaL_Reg optim_methods[] = {
-    {"step", optim_step},
-    {"lr", optim_lr},
-    {"steps", optim_steps},
-    {"schedule", optim_schedule},
-    {"state", optim_state},
-    {"save", optim_save},
-    {"load", optim_load},
-    {"reset", optim_reset},
-    {"close", optim_close},
-    {NULL, NULL}};
+    {"step", optim_step},   {"lr", optim_lr},
+    {"steps", optim_steps}, {"schedule", optim_schedule},
+    {"state", optim_state}, {"save", optim_save},
+    {"load", optim_load},   {"reset", optim_reset},
+    {"close", optim_close}, {NULL, NULL}};
 
-static const luaL_Reg optim_metamethods[] = {
-    {"__index", NULL},
-    {"__gc", optim_close},
-    {"__close", optim_close},
-    {"__tostring", optim_tostring},
-    {NULL, NULL}};
+static const luaL_Reg optim_metamethods[] = {{"__index", NULL},
+                                             {"__gc", optim_close},
+                                             {"__close", optim_close},
+                                             {"__tostring", optim_tostring},
+                                             {NULL, NULL}};
 
 /* ------------------------------------------------------------------------ */
 /* Parameters, seed, random numbers                                          */
@@ -1162,27 +1214,28 @@ static const luaL_Reg optim_metamethods[] = {
 /* Converts the given string s to the type of the default at index d. */
 static void push_param_value(lua_State *L, const char *name, const char *s, int d) {
     switch (lua_type(L, d)) {
-    case LUA_TNUMBER:
-        if (!lua_stringtonumber(L, s))
-            luaL_error(L, "parameter %s: '%s' is not a number", name, s);
-        if (lua_isinteger(L, d) && !lua_isinteger(L, -1))
-            luaL_error(L, "parameter %s: '%s' is not an integer (the default is %I)",
-                       name, s, lua_tointeger(L, d));
-        return;
-    case LUA_TBOOLEAN:
-        if (!strcmp(s, "true") || !strcmp(s, "1") || !strcmp(s, "yes") || !strcmp(s, "on"))
-            lua_pushboolean(L, 1);
-        else if (!strcmp(s, "false") || !strcmp(s, "0") || !strcmp(s, "no") || !strcmp(s, "off"))
-            lua_pushboolean(L, 0);
-        else
-            luaL_error(L, "parameter %s: '%s' is not a boolean (true or false)", name, s);
-        return;
-    case LUA_TSTRING:
-        lua_pushstring(L, s);
-        return;
-    default: /* no default: a number if it reads as one, else the string */
-        if (!lua_stringtonumber(L, s)) lua_pushstring(L, s);
-        return;
+        case LUA_TNUMBER:
+            if (!lua_stringtonumber(L, s))
+                luaL_error(L, "parameter %s: '%s' is not a number", name, s);
+            if (lua_isinteger(L, d) && !lua_isinteger(L, -1))
+                luaL_error(L, "parameter %s: '%s' is not an integer (the default is %I)",
+                           name, s, lua_tointeger(L, d));
+            return;
+        case LUA_TBOOLEAN:
+            if (!strcmp(s, "true") || !strcmp(s, "1") || !strcmp(s, "yes") ||
+                !strcmp(s, "on"))
+                lua_pushboolean(L, 1);
+            else if (!strcmp(s, "false") || !strcmp(s, "0") || !strcmp(s, "no") ||
+                     !strcmp(s, "off"))
+                lua_pushboolean(L, 0);
+            else
+                luaL_error(L, "parameter %s: '%s' is not a boolean (true or false)", name,
+                           s);
+            return;
+        case LUA_TSTRING: lua_pushstring(L, s); return;
+        default: /* no default: a number if it reads as one, else the string */
+            if (!lua_stringtonumber(L, s)) lua_pushstring(L, s);
+            return;
     }
 }
 
@@ -1272,8 +1325,8 @@ int bp_lua_unread_params(lua_State *L) {
         lua_pop(L, 1);
         lua_pushvalue(L, -1);
         if (lua_rawget(L, top + 2) == LUA_TNIL) {
-            lua_pushfstring(L, "%s%s%s", lua_tostring(L, top + 3),
-                            count++ ? ", " : "", lua_tostring(L, -2));
+            lua_pushfstring(L, "%s%s%s", lua_tostring(L, top + 3), count++ ? ", " : "",
+                            lua_tostring(L, -2));
             lua_replace(L, top + 3);
         }
         lua_pop(L, 1);
@@ -1369,13 +1422,18 @@ static void record_param(lua_State *L, const char *name, int v) {
     bp_err e;
     int rc;
     switch (lua_type(L, v)) {
-    case LUA_TBOOLEAN: rc = bp_runlog_param_bool(st->log, st->run, name, lua_toboolean(L, v), &e); break;
-    case LUA_TNUMBER:
-        rc = lua_isinteger(L, v)
-                 ? bp_runlog_param_int(st->log, st->run, name, lua_tointeger(L, v), &e)
-                 : bp_runlog_param_real(st->log, st->run, name, lua_tonumber(L, v), &e);
-        break;
-    default: rc = bp_runlog_param_text(st->log, st->run, name, lua_tostring(L, v), &e); break;
+        case LUA_TBOOLEAN:
+            rc = bp_runlog_param_bool(st->log, st->run, name, lua_toboolean(L, v), &e);
+            break;
+        case LUA_TNUMBER:
+            rc = lua_isinteger(L, v) ? bp_runlog_param_int(st->log, st->run, name,
+                                                           lua_tointeger(L, v), &e)
+                                     : bp_runlog_param_real(st->log, st->run, name,
+                                                            lua_tonumber(L, v), &e);
+            break;
+        default:
+            rc = bp_runlog_param_text(st->log, st->run, name, lua_tostring(L, v), &e);
+            break;
     }
     if (rc) luaL_error(L, "%s", e.msg);
 }
@@ -1385,7 +1443,8 @@ int bp_lua_log_metric(lua_State *L, const char *name, int64_t step, double v) {
     state *st = STATE(L);
     if (!st->log) return 0;
     bp_err e;
-    if (bp_runlog_metric(st->log, st->run, name, step, v, &e)) return luaL_error(L, "%s", e.msg);
+    if (bp_runlog_metric(st->log, st->run, name, step, v, &e))
+        return luaL_error(L, "%s", e.msg);
     return 0;
 }
 
@@ -1417,7 +1476,8 @@ static int l_log(lua_State *L) {
     state *st = STATE(L);
     if (st->log) {
         bp_err e;
-        if (bp_runlog_metric(st->log, st->run, name, step, v, &e)) return log_failed(L, &e);
+        if (bp_runlog_metric(st->log, st->run, name, step, v, &e))
+            return log_failed(L, &e);
     }
     if (!isfinite(v) && strcmp(name, "loss") == 0) bp_lua_diverge(L, name, v, step);
     lua_pushboolean(L, st->log != NULL);
@@ -1447,7 +1507,8 @@ static int l_log_weights(lua_State *L) {
     for (int l = 0; l < net->n_layers; l++) sizes[l + 1] = net->layers[l].O;
     bp_net_params_get(net, p);
     bp_err e;
-    int rc = bp_runlog_snapshot(st->log, st->run, step, name, net->n_layers, sizes, p, N, 0, &e);
+    int rc = bp_runlog_snapshot(st->log, st->run, step, name, net->n_layers, sizes, p, N,
+                                0, &e);
     free(sizes);
     free(p);
     if (rc) return log_failed(L, &e);
@@ -1516,26 +1577,25 @@ static int l_clock(lua_State *L) {
 /* ------------------------------------------------------------------------ */
 /* The module                                                                */
 
-static const luaL_Reg funcs[] = {
-    {"net", l_net_new},
-    {"loss", l_loss_new},
-    {"optimizer", l_optim_new},
-    {"clip_grad_norm", l_clip},
-    {"param", l_param},
-    {"params", l_params},
-    {"seed", l_seed},
-    {"uniform", l_uniform},
-    {"normal", l_normal},
-    {"randint", l_randint},
-    {"log", l_log},
-    {"log_weights", l_log_weights},
-    {"tag", l_tag},
-    {"note", l_note},
-    {"run_id", l_run_id},
-    {"flush", l_flush},
-    {"threads", l_threads},
-    {"clock", l_clock},
-    {NULL, NULL}};
+static const luaL_Reg funcs[] = {{"net", l_net_new},
+                                 {"loss", l_loss_new},
+                                 {"optimizer", l_optim_new},
+                                 {"clip_grad_norm", l_clip},
+                                 {"param", l_param},
+                                 {"params", l_params},
+                                 {"seed", l_seed},
+                                 {"uniform", l_uniform},
+                                 {"normal", l_normal},
+                                 {"randint", l_randint},
+                                 {"log", l_log},
+                                 {"log_weights", l_log_weights},
+                                 {"tag", l_tag},
+                                 {"note", l_note},
+                                 {"run_id", l_run_id},
+                                 {"flush", l_flush},
+                                 {"threads", l_threads},
+                                 {"clock", l_clock},
+                                 {NULL, NULL}};
 
 /* Creates a metatable with its methods as __index; every function gets the
  * state (at the top of the stack) as upvalue 1. */

@@ -27,8 +27,8 @@ typedef struct state {
     uint64_t seed;
     bp_runlog *log; /* borrowed from the host; NULL outside `backprop run` */
     int64_t run;
-    int64_t step;   /* steps taken by any net: bp.log's default step */
-    int diverged;   /* a loss came out NaN or infinite */
+    int64_t step; /* steps taken by any net: bp.log's default step */
+    int diverged; /* a loss came out NaN or infinite */
     /* Set (non-zero) by the host's signal handler: loops that run in C for
      * long (net:fit) check it at every step, since the Lua hook that stops a
      * script only fires between Lua instructions. NULL: nothing to check. */
@@ -55,10 +55,10 @@ typedef struct buf {
 } buf;
 
 typedef struct lnet {
-    bp_net *net;  /* NULL once closed */
-    buf x, y;     /* inputs and targets carried in from Lua */
-    int single;   /* the last forward was one sample, not a batch */
-    int64_t steps; /* updates applied */
+    bp_net *net;       /* NULL once closed */
+    buf x, y;          /* inputs and targets carried in from Lua */
+    int single;        /* the last forward was one sample, not a batch */
+    int64_t steps;     /* updates applied */
     char log_name[64]; /* train_step logs its loss under this name, if set */
 } lnet;
 

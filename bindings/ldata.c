@@ -92,14 +92,16 @@ static void check_keys(lua_State *L, int arg, const char *const names[]) {
             for (int j = 0; names[j] && !known; j++)
                 known = strcmp(lua_tostring(L, -1), names[j]) == 0;
         if (!known)
-            luaL_argerror(L, arg, lua_pushfstring(L, "unknown option '%s'",
-                                                  luaL_tolstring(L, -1, NULL)));
+            luaL_argerror(
+                L, arg,
+                lua_pushfstring(L, "unknown option '%s'", luaL_tolstring(L, -1, NULL)));
     }
 }
 
 static int field_error(lua_State *L, int arg, const char *name, const char *expected) {
-    return luaL_argerror(L, arg, lua_pushfstring(L, "field '%s': %s expected, got %s",
-                                                 name, expected, luaL_typename(L, -1)));
+    return luaL_argerror(L, arg,
+                         lua_pushfstring(L, "field '%s': %s expected, got %s", name,
+                                         expected, luaL_typename(L, -1)));
 }
 
 static int opt_bool(lua_State *L, int arg, const char *name, int def) {
@@ -119,8 +121,11 @@ static int opt_int(lua_State *L, int arg, const char *name, int def, int lo) {
         if (!lua_isinteger(L, -1)) field_error(L, arg, name, "integer");
         lua_Integer i = lua_tointeger(L, -1);
         if (i < lo || i > INT32_MAX)
-            luaL_argerror(L, arg, lua_pushfstring(L, "field '%s': must be an integer "
-                                                  ">= %d, got %I", name, lo, i));
+            luaL_argerror(L, arg,
+                          lua_pushfstring(L,
+                                          "field '%s': must be an integer "
+                                          ">= %d, got %I",
+                                          name, lo, i));
         v = (int)i;
     }
     lua_pop(L, 1);
@@ -137,8 +142,9 @@ static const char *opt_str(lua_State *L, int arg, const char *name, const char *
         s = lua_tostring(L, -1);
     }
     if (s && strlen(s) >= n)
-        luaL_argerror(L, arg, lua_pushfstring(L, "field '%s': at most %d characters",
-                                              name, (int)n - 1));
+        luaL_argerror(
+            L, arg,
+            lua_pushfstring(L, "field '%s': at most %d characters", name, (int)n - 1));
     if (s) {
         memcpy(buf, s, strlen(s) + 1);
         s = buf;
@@ -150,7 +156,8 @@ static const char *opt_str(lua_State *L, int arg, const char *name, const char *
 /* The option table's dtype field: float64 when absent. */
 static bp_dtype opt_dtype(lua_State *L, int arg) {
     bp_dtype t = BP_F64;
-    if (lua_getfield(L, arg, "dtype") != LUA_TNIL) t = bp_lua_dtype_at_top(L, arg, "dtype");
+    if (lua_getfield(L, arg, "dtype") != LUA_TNIL)
+        t = bp_lua_dtype_at_top(L, arg, "dtype");
     lua_pop(L, 1);
     return t;
 }
@@ -177,8 +184,11 @@ static int l_load_csv(lua_State *L) {
         char dl[8];
         const char *ds = opt_str(L, 2, "delim", ",", dl, sizeof dl);
         if (strlen(ds) != 1)
-            luaL_argerror(L, 2, lua_pushfstring(L, "field 'delim': one character "
-                                                "expected, got '%s'", ds));
+            luaL_argerror(L, 2,
+                          lua_pushfstring(L,
+                                          "field 'delim': one character "
+                                          "expected, got '%s'",
+                                          ds));
         delim = ds[0];
         classify = opt_bool(L, 2, "classify", 1);
         dtype = opt_dtype(L, 2);
@@ -210,7 +220,8 @@ static int l_load_idx(lua_State *L) {
     }
     ldata *u = new_data(L);
     bp_err e;
-    if (!(u->d = bp_data_load_idx(images, labels, classes, dtype, &e))) return fail(L, &e);
+    if (!(u->d = bp_data_load_idx(images, labels, classes, dtype, &e)))
+        return fail(L, &e);
     return 1;
 }
 
@@ -239,8 +250,11 @@ static int l_fashion_mnist(lua_State *L) {
 /* One number of a row table (at the top of the stack), or an argument error. */
 static double cell(lua_State *L, int arg, int row, int col) {
     if (lua_rawgeti(L, -1, col) != LUA_TNUMBER)
-        luaL_argerror(L, arg, lua_pushfstring(L, "row %d, column %d: number expected, "
-                                              "got %s", row, col, luaL_typename(L, -1)));
+        luaL_argerror(L, arg,
+                      lua_pushfstring(L,
+                                      "row %d, column %d: number expected, "
+                                      "got %s",
+                                      row, col, luaL_typename(L, -1)));
     double v = lua_tonumber(L, -1);
     lua_pop(L, 1);
     return v;
@@ -254,8 +268,9 @@ static int first_width(lua_State *L, int arg, int numbers) {
     int t = lua_rawgeti(L, arg, 1), w = 1;
     if (t == LUA_TTABLE) w = (int)luaL_len(L, -1);
     else if (!(numbers && t == LUA_TNUMBER))
-        luaL_argerror(L, arg, lua_pushfstring(L, "row 1: table expected, got %s",
-                                              luaL_typename(L, -1)));
+        luaL_argerror(
+            L, arg,
+            lua_pushfstring(L, "row 1: table expected, got %s", luaL_typename(L, -1)));
     lua_pop(L, 1);
     if (w < 1) luaL_argerror(L, arg, "row 1 is empty");
     return w;
@@ -265,20 +280,26 @@ static int first_width(lua_State *L, int arg, int numbers) {
  * from the table at arg into m. */
 static void read_rows(lua_State *L, int arg, int n, int w, double *m) {
     if ((int)luaL_len(L, arg) != n)
-        luaL_argerror(L, arg, lua_pushfstring(L, "expected %d rows, got %d", n,
-                                              (int)luaL_len(L, arg)));
+        luaL_argerror(
+            L, arg,
+            lua_pushfstring(L, "expected %d rows, got %d", n, (int)luaL_len(L, arg)));
     for (int r = 1; r <= n; r++) {
         int t = lua_rawgeti(L, arg, r);
         if (t == LUA_TNUMBER && w == 1) {
             m[r - 1] = lua_tonumber(L, -1);
         } else if (t == LUA_TTABLE) {
             if ((int)luaL_len(L, -1) != w)
-                luaL_argerror(L, arg, lua_pushfstring(L, "row %d: expected %d values, "
-                                                      "got %d", r, w, (int)luaL_len(L, -1)));
-            for (int c = 1; c <= w; c++) m[(size_t)(r - 1) * w + c - 1] = cell(L, arg, r, c);
+                luaL_argerror(L, arg,
+                              lua_pushfstring(L,
+                                              "row %d: expected %d values, "
+                                              "got %d",
+                                              r, w, (int)luaL_len(L, -1)));
+            for (int c = 1; c <= w; c++)
+                m[(size_t)(r - 1) * w + c - 1] = cell(L, arg, r, c);
         } else {
-            luaL_argerror(L, arg, lua_pushfstring(L, "row %d: table expected, got %s",
-                                                  r, luaL_typename(L, -1)));
+            luaL_argerror(L, arg,
+                          lua_pushfstring(L, "row %d: table expected, got %s", r,
+                                          luaL_typename(L, -1)));
         }
         lua_pop(L, 1);
     }
@@ -319,8 +340,9 @@ static int l_data(lua_State *L) {
             field_error(L, 3, "classes", "integer or list of names");
         }
         if (C < 0 || (named && C < 1))
-            luaL_argerror(L, 3, lua_pushfstring(L, "field 'classes': 1 to %d classes",
-                                                BP_DATA_MAX_CLASSES));
+            luaL_argerror(L, 3,
+                          lua_pushfstring(L, "field 'classes': 1 to %d classes",
+                                          BP_DATA_MAX_CLASSES));
         lua_pop(L, 1);
     }
     int k = C ? C : first_width(L, 2, 1);
@@ -336,24 +358,32 @@ static int l_data(lua_State *L) {
         return with_dtype(L, data, dtype);
     }
     if ((int)luaL_len(L, 2) != n)
-        luaL_argerror(L, 2, lua_pushfstring(L, "expected %d labels, got %d", (int)n,
-                                            (int)luaL_len(L, 2)));
+        luaL_argerror(L, 2,
+                      lua_pushfstring(L, "expected %d labels, got %d", (int)n,
+                                      (int)luaL_len(L, 2)));
     for (int r = 1; r <= n; r++) {
         lua_rawgeti(L, 2, r);
         if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1 || lua_tointeger(L, -1) > C)
-            luaL_argerror(L, 2, lua_pushfstring(L, "label %d: an integer 1..%d expected, "
-                                                "got %s", r, C, luaL_tolstring(L, -1, NULL)));
+            luaL_argerror(L, 2,
+                          lua_pushfstring(L,
+                                          "label %d: an integer 1..%d expected, "
+                                          "got %s",
+                                          r, C, luaL_tolstring(L, -1, NULL)));
         data->label[r - 1] = (int)lua_tointeger(L, -1) - 1;
         lua_pop(L, 1);
     }
     bp_data_onehot(data, NULL);
-    if (!(data->classes = calloc((size_t)C, sizeof(char *)))) return luaL_error(L, "out of memory");
+    if (!(data->classes = calloc((size_t)C, sizeof(char *))))
+        return luaL_error(L, "out of memory");
     for (int c = 1; c <= C; c++) {
         if (named) {
             lua_getfield(L, 3, "classes");
             if (lua_rawgeti(L, -1, c) != LUA_TSTRING)
-                luaL_argerror(L, 3, lua_pushfstring(L, "field 'classes': name %d is not "
-                                                    "a string", c));
+                luaL_argerror(L, 3,
+                              lua_pushfstring(L,
+                                              "field 'classes': name %d is not "
+                                              "a string",
+                                              c));
             data->classes[c - 1] = dup_str(L, lua_tostring(L, -1));
             lua_pop(L, 2);
         } else {
@@ -434,7 +464,8 @@ static int data_row(lua_State *L) {
     bp_data *d = check_data(L, 1);
     lua_Integer i = luaL_checkinteger(L, 2);
     if (i < 1 || i > d->n)
-        return luaL_argerror(L, 2, lua_pushfstring(L, "row %I out of range 1..%d", i, d->n));
+        return luaL_argerror(L, 2,
+                             lua_pushfstring(L, "row %I out of range 1..%d", i, d->n));
     size_t r = (size_t)i - 1;
     push_inputs(L, d, r);
     push_row(L, d->y + r * d->k, d->k);
@@ -495,7 +526,8 @@ static int data_split(lua_State *L) {
     for (int j = 0; j < 3; j++) parts[j] = new_data(L);
     bp_err e;
     if (bp_data_split(d, ft, fv, &parts[0]->d, &parts[1]->d, &parts[2]->d, &e)) {
-        if (!(ft >= 0 && fv >= 0 && ft + fv <= 1 + 1e-9)) return luaL_argerror(L, 2, e.msg);
+        if (!(ft >= 0 && fv >= 0 && ft + fv <= 1 + 1e-9))
+            return luaL_argerror(L, 2, e.msg);
         return luaL_error(L, "%s", e.msg);
     }
     return 3;
@@ -507,10 +539,11 @@ static int data_slice(lua_State *L) {
     bp_data *d = check_data(L, 1);
     lua_Integer i = luaL_checkinteger(L, 2), j = luaL_optinteger(L, 3, d->n);
     if (i < 1 || i > (lua_Integer)d->n + 1)
-        return luaL_argerror(L, 2, lua_pushfstring(L, "row %I out of range 1..%d", i, d->n));
+        return luaL_argerror(L, 2,
+                             lua_pushfstring(L, "row %I out of range 1..%d", i, d->n));
     if (j < i - 1 || j > d->n)
-        return luaL_argerror(L, 3, lua_pushfstring(L, "last row %I out of range %I..%d",
-                                                   j, i - 1, d->n));
+        return luaL_argerror(
+            L, 3, lua_pushfstring(L, "last row %I out of range %I..%d", j, i - 1, d->n));
     ldata *u = new_data(L);
     bp_err e;
     if (!(u->d = bp_data_slice(d, (int)i - 1, (int)(j - i + 1), &e)))
@@ -530,8 +563,11 @@ static int data_scaler(lua_State *L) {
     const char *name = luaL_checkstring(L, 2);
     int kind = bp_scale_parse(name);
     if (kind != BP_SCALE_STANDARD && kind != BP_SCALE_MINMAX)
-        return luaL_argerror(L, 2, lua_pushfstring(L, "unknown scaler '%s' (expected "
-                                                   "standard or minmax)", name));
+        return luaL_argerror(L, 2,
+                             lua_pushfstring(L,
+                                             "unknown scaler '%s' (expected "
+                                             "standard or minmax)",
+                                             name));
     /* The buffer first: pushing can raise, and the scaler must be freed. */
     double *v = lua_newuserdatauv(L, sizeof(double) * 2 * (size_t)d->d, 0);
     bp_err e;
@@ -557,12 +593,18 @@ static void scaler_field(lua_State *L, int arg, const char *name, int d, double 
         for (int i = 0; i < d; i++) v[i] = lua_tonumber(L, -1);
     } else if (t == LUA_TTABLE) {
         if ((int)luaL_len(L, -1) != d)
-            luaL_argerror(L, arg, lua_pushfstring(L, "field '%s': expected %d numbers, "
-                                                  "got %d", name, d, (int)luaL_len(L, -1)));
+            luaL_argerror(L, arg,
+                          lua_pushfstring(L,
+                                          "field '%s': expected %d numbers, "
+                                          "got %d",
+                                          name, d, (int)luaL_len(L, -1)));
         for (int i = 0; i < d; i++) {
             if (lua_rawgeti(L, -1, i + 1) != LUA_TNUMBER)
-                luaL_argerror(L, arg, lua_pushfstring(L, "field '%s': element %d is not "
-                                                      "a number", name, i + 1));
+                luaL_argerror(L, arg,
+                              lua_pushfstring(L,
+                                              "field '%s': element %d is not "
+                                              "a number",
+                                              name, i + 1));
             v[i] = lua_tonumber(L, -1);
             lua_pop(L, 1);
         }
@@ -573,9 +615,11 @@ static void scaler_field(lua_State *L, int arg, const char *name, int d, double 
     int scale = name[1] == 'c';
     for (int i = 0; i < d; i++)
         if (!isfinite(v[i]) || (scale && v[i] == 0))
-            luaL_argerror(L, arg, lua_pushfstring(L, "field '%s': element %d must be "
-                                                  "finite%s", name, i + 1,
-                                                  scale ? " and non-zero" : ""));
+            luaL_argerror(L, arg,
+                          lua_pushfstring(L,
+                                          "field '%s': element %d must be "
+                                          "finite%s",
+                                          name, i + 1, scale ? " and non-zero" : ""));
 }
 
 /* d:scale(scaler) -> d: x = (x - shift) / scale, column by column, in
@@ -629,9 +673,11 @@ static int data_batches(lua_State *L) {
 static double check_lr(lua_State *L, int arg) {
     double lr = luaL_checknumber(L, arg);
     if (!(isfinite(lr) && lr >= 0))
-        luaL_argerror(L, arg, lua_pushfstring(L, "learning rate must be a finite "
-                                              "number >= 0, got %s",
-                                              isnan(lr) ? "nan" : lua_tostring(L, arg)));
+        luaL_argerror(L, arg,
+                      lua_pushfstring(L,
+                                      "learning rate must be a finite "
+                                      "number >= 0, got %s",
+                                      isnan(lr) ? "nan" : lua_tostring(L, arg)));
     return lr;
 }
 
@@ -644,16 +690,21 @@ static int net_train_batch(lua_State *L) {
     bp_data *d = check_data(L, 2);
     lua_Integer first = luaL_checkinteger(L, 3);
     if (first < 1 || first > d->n)
-        return luaL_argerror(L, 3, lua_pushfstring(L, "row %I out of range 1..%d", first, d->n));
+        return luaL_argerror(
+            L, 3, lua_pushfstring(L, "row %I out of range 1..%d", first, d->n));
     int count = bp_lua_check_int(L, 4, "batch size");
     int kind = bp_lua_check_loss_arg(L, 5);
     bp_optim *opt = bp_lua_test_optim(L, 6);
     double lr = opt ? 0 : check_lr(L, 6);
-    if (net->n_layers == 0) return luaL_error(L, "the network has no layers: call net:add first");
+    if (net->n_layers == 0)
+        return luaL_error(L, "the network has no layers: call net:add first");
     if (net->inputs != d->d || bp_net_outputs(net) != d->k)
-        return luaL_argerror(L, 2, lua_pushfstring(L, "the network maps %d inputs to %d "
-                                                   "outputs, the data %d to %d", net->inputs,
-                                                   bp_net_outputs(net), d->d, d->k));
+        return luaL_argerror(L, 2,
+                             lua_pushfstring(L,
+                                             "the network maps %d inputs to %d "
+                                             "outputs, the data %d to %d",
+                                             net->inputs, bp_net_outputs(net), d->d,
+                                             d->k));
     const double *y;
     int B = bp_data_batch(d, (int)first - 1, count, NULL, &y, NULL);
     bp_err e;
@@ -723,10 +774,14 @@ static int net_predict(lua_State *L) {
     bp_data *d = check_data(L, 2);
     static const char *const what[] = {"class", "output", NULL};
     int outputs = luaL_checkoption(L, 3, d->label ? "class" : "output", what);
-    if (net->n_layers == 0) return luaL_error(L, "the network has no layers: call net:add first");
+    if (net->n_layers == 0)
+        return luaL_error(L, "the network has no layers: call net:add first");
     if (net->inputs != d->d)
-        return luaL_argerror(L, 2, lua_pushfstring(L, "the network takes %d inputs, the "
-                                                   "data has %d", net->inputs, d->d));
+        return luaL_argerror(L, 2,
+                             lua_pushfstring(L,
+                                             "the network takes %d inputs, the "
+                                             "data has %d",
+                                             net->inputs, d->d));
     int O = bp_net_outputs(net);
     lua_createtable(L, d->n, 0);
     for (int s = 0; s < d->n; s += EVAL_BATCH) {
@@ -791,9 +846,9 @@ static double now(void) {
 }
 
 static const char *const fit_options[] = {
-    "data", "epochs", "batch", "loss", "lr", "optimizer", "shuffle", "drop_last",
-    "log", "epoch_log", "validation", "val_name", "confusion", "callback",
-    "first_epoch", NULL};
+    "data",      "epochs",    "batch",       "loss",      "lr",         "optimizer",
+    "shuffle",   "drop_last", "log",         "epoch_log", "validation", "val_name",
+    "confusion", "callback",  "first_epoch", NULL};
 
 /* Stack slots of net:fit, so that what the options name stays anchored even
  * if a callback changes the table. */
@@ -816,19 +871,22 @@ static int net_fit(lua_State *L) {
     luaL_checktype(L, 2, LUA_TTABLE);
     lua_settop(L, 2);
     check_keys(L, S_OPTS, fit_options);
-    udata_field(L, "data", DATA_TYPE, 1);                 /* S_DATA */
-    udata_field(L, "optimizer", OPTIM_TYPE, 0);           /* S_OPT */
-    udata_field(L, "validation", DATA_TYPE, 0);           /* S_VAL */
+    udata_field(L, "data", DATA_TYPE, 1);       /* S_DATA */
+    udata_field(L, "optimizer", OPTIM_TYPE, 0); /* S_OPT */
+    udata_field(L, "validation", DATA_TYPE, 0); /* S_VAL */
     if (lua_getfield(L, S_OPTS, "callback") != LUA_TNIL && !lua_isfunction(L, -1))
-        field_error(L, S_OPTS, "callback", "function");   /* S_CB */
-    int t = lua_getfield(L, S_OPTS, "loss");              /* S_LOSS */
+        field_error(L, S_OPTS, "callback", "function"); /* S_CB */
+    int t = lua_getfield(L, S_OPTS, "loss");            /* S_LOSS */
     if (t == LUA_TNIL) luaL_argerror(L, S_OPTS, "field 'loss' is required");
     if (t != LUA_TSTRING && !luaL_testudata(L, -1, LOSS_TYPE))
         field_error(L, S_OPTS, "loss", "loss name or " LOSS_TYPE);
     if (t == LUA_TSTRING && bp_loss_parse(lua_tostring(L, -1)) < 0)
-        luaL_argerror(L, S_OPTS, lua_pushfstring(L, "field 'loss': unknown loss '%s' "
-                                                 "(expected half_se, mse, bce or "
-                                                 "softmax_ce)", lua_tostring(L, -1)));
+        luaL_argerror(L, S_OPTS,
+                      lua_pushfstring(L,
+                                      "field 'loss': unknown loss '%s' "
+                                      "(expected half_se, mse, bce or "
+                                      "softmax_ce)",
+                                      lua_tostring(L, -1)));
     bp_fit_config c = {0};
     c.loss = bp_lua_check_loss_arg(L, S_LOSS);
     c.batch = opt_int(L, S_OPTS, "batch", 32, 1);
@@ -842,24 +900,31 @@ static int net_fit(lua_State *L) {
     char val_name[32], log_name[64];
     opt_str(L, S_OPTS, "val_name", "val", val_name, sizeof val_name);
     const char *log = n->log_name[0] ? n->log_name : NULL;
-    if (lua_getfield(L, S_OPTS, "log") == LUA_TBOOLEAN && !lua_toboolean(L, -1)) log = NULL;
-    else if (!lua_isnil(L, -1) && !lua_isstring(L, -1)) field_error(L, S_OPTS, "log", "string or false");
-    else if (lua_isstring(L, -1)) log = opt_str(L, S_OPTS, "log", NULL, log_name, sizeof log_name);
+    if (lua_getfield(L, S_OPTS, "log") == LUA_TBOOLEAN && !lua_toboolean(L, -1))
+        log = NULL;
+    else if (!lua_isnil(L, -1) && !lua_isstring(L, -1))
+        field_error(L, S_OPTS, "log", "string or false");
+    else if (lua_isstring(L, -1))
+        log = opt_str(L, S_OPTS, "log", NULL, log_name, sizeof log_name);
     lua_pop(L, 1);
-    if (log && !log[0]) luaL_argerror(L, S_OPTS, "field 'log': metric name must not be empty");
+    if (log && !log[0])
+        luaL_argerror(L, S_OPTS, "field 'log': metric name must not be empty");
     int has_lr = lua_getfield(L, S_OPTS, "lr") != LUA_TNIL;
     lua_pop(L, 1);
     if (has_lr == !lua_isnil(L, S_OPT))
-        luaL_argerror(L, S_OPTS, has_lr ? "give lr or optimizer, not both"
-                                        : "field 'lr' or 'optimizer' is required");
+        luaL_argerror(L, S_OPTS,
+                      has_lr ? "give lr or optimizer, not both"
+                             : "field 'lr' or 'optimizer' is required");
     if (has_lr) {
         lua_getfield(L, S_OPTS, "lr");
         if (lua_type(L, -1) != LUA_TNUMBER) field_error(L, S_OPTS, "lr", "number");
         c.lr = lua_tonumber(L, -1);
         if (!(isfinite(c.lr) && c.lr >= 0))
-            luaL_argerror(L, S_OPTS, lua_pushfstring(L, "field 'lr': must be a finite "
-                                                     "number >= 0, got %s",
-                                                     isnan(c.lr) ? "nan" : lua_tostring(L, -1)));
+            luaL_argerror(L, S_OPTS,
+                          lua_pushfstring(L,
+                                          "field 'lr': must be a finite "
+                                          "number >= 0, got %s",
+                                          isnan(c.lr) ? "nan" : lua_tostring(L, -1)));
         lua_pop(L, 1);
     }
     c.opt = lua_isnil(L, S_OPT) ? NULL : bp_lua_test_optim(L, S_OPT);
@@ -867,8 +932,10 @@ static int net_fit(lua_State *L) {
     if (st->progress) { /* the progress line can count down to the end */
         const bp_data *d = check_data(L, S_DATA);
         int64_t per = c.drop_last ? d->n / c.batch : (d->n + c.batch - 1) / c.batch;
-        atomic_store_explicit(&st->progress->total, st->step + per * epochs, memory_order_relaxed);
-        atomic_store_explicit(&st->progress->epochs, first_epoch + epochs - 1, memory_order_relaxed);
+        atomic_store_explicit(&st->progress->total, st->step + per * epochs,
+                              memory_order_relaxed);
+        atomic_store_explicit(&st->progress->epochs, first_epoch + epochs - 1,
+                              memory_order_relaxed);
     }
     c.on_step = fit_step;
     c.ud = &ctx;
@@ -878,14 +945,14 @@ static int net_fit(lua_State *L) {
     box->f = NULL;
     luaL_setmetatable(L, FIT_TYPE);
     bp_err e;
-    if (!(box->f = bp_fit_new(data, &c, &e)))
-        return luaL_argerror(L, S_OPTS, e.msg);
+    if (!(box->f = bp_fit_new(data, &c, &e))) return luaL_argerror(L, S_OPTS, e.msg);
     int O = data->k;
     int *conf = lua_newuserdatauv(L, sizeof(int) * (size_t)O * O, 0); /* S_CONF */
     lua_newtable(L);                                                  /* S_HIST */
 
     for (int epoch = first_epoch; epoch < first_epoch + epochs; epoch++) {
-        if (st->progress) atomic_store_explicit(&st->progress->epoch, epoch, memory_order_relaxed);
+        if (st->progress)
+            atomic_store_explicit(&st->progress->epoch, epoch, memory_order_relaxed);
         /* A callback may have closed any of these: look again each time. */
         bp_net *net = bp_lua_check_lnet(L, S_NET)->net;
         data = check_data(L, S_DATA);
@@ -933,8 +1000,8 @@ static int net_fit(lua_State *L) {
                 push_confusion(L, conf, O);
                 lua_setfield(L, -2, name);
                 for (int j = 0; epoch_log && log_confusion && j < O * O; j++) {
-                    snprintf(name, sizeof name, "%s_confusion_%d_%d", val_name,
-                             j / O + 1, j % O + 1);
+                    snprintf(name, sizeof name, "%s_confusion_%d_%d", val_name, j / O + 1,
+                             j % O + 1);
                     bp_lua_log_metric(L, name, epoch, conf[j]);
                 }
             }
@@ -963,42 +1030,32 @@ static int net_fit(lua_State *L) {
 /* ------------------------------------------------------------------------ */
 /* Registration                                                              */
 
-static const luaL_Reg funcs[] = {
-    {"load_csv", l_load_csv},
-    {"load_idx", l_load_idx},
-    {"fashion_mnist", l_fashion_mnist},
-    {"data", l_data},
-    {NULL, NULL}};
+static const luaL_Reg funcs[] = {{"load_csv", l_load_csv},
+                                 {"load_idx", l_load_idx},
+                                 {"fashion_mnist", l_fashion_mnist},
+                                 {"data", l_data},
+                                 {NULL, NULL}};
 
 static const luaL_Reg data_methods[] = {
-    {"inputs", data_inputs},
-    {"outputs", data_outputs},
-    {"classes", data_classes},
-    {"names", data_names},
-    {"row", data_row},
-    {"dtype", data_dtype},
-    {"shuffle", data_shuffle},
-    {"split", data_split},
-    {"slice", data_slice},
-    {"scaler", data_scaler},
-    {"scale", data_scale},
-    {"batches", data_batches},
-    {"close", data_close},
-    {NULL, NULL}};
+    {"inputs", data_inputs},   {"outputs", data_outputs},
+    {"classes", data_classes}, {"names", data_names},
+    {"row", data_row},         {"dtype", data_dtype},
+    {"shuffle", data_shuffle}, {"split", data_split},
+    {"slice", data_slice},     {"scaler", data_scaler},
+    {"scale", data_scale},     {"batches", data_batches},
+    {"close", data_close},     {NULL, NULL}};
 
-static const luaL_Reg data_metamethods[] = {
-    {"__gc", data_close},
-    {"__close", data_close},
-    {"__len", data_len},
-    {"__tostring", data_tostring},
-    {NULL, NULL}};
+static const luaL_Reg data_metamethods[] = {{"__gc", data_close},
+                                            {"__close", data_close},
+                                            {"__len", data_len},
+                                            {"__tostring", data_tostring},
+                                            {NULL, NULL}};
 
-static const luaL_Reg net_methods[] = {
-    {"train_batch", net_train_batch},
-    {"fit", net_fit},
-    {"evaluate", net_evaluate},
-    {"predict", net_predict},
-    {NULL, NULL}};
+static const luaL_Reg net_methods[] = {{"train_batch", net_train_batch},
+                                       {"fit", net_fit},
+                                       {"evaluate", net_evaluate},
+                                       {"predict", net_predict},
+                                       {NULL, NULL}};
 
 /* Called by luaopen_backprop with the module table at the top of the stack,
  * after the net's metatable exists; leaves the stack as it found it. Every

@@ -43,7 +43,8 @@ static int net_save(lua_State *L) {
     bp_net *net = bp_lua_check_net(L, 1);
     const char *path = luaL_checkstring(L, 2);
     bp_err e;
-    if (net->n_layers == 0) return luaL_error(L, "the network has no layers: nothing to save");
+    if (net->n_layers == 0)
+        return luaL_error(L, "the network has no layers: nothing to save");
     if (bp_net_save(net, path, &e)) return fail(L, e.msg);
     lua_pushboolean(L, 1);
     return 1;
@@ -77,7 +78,8 @@ static int l_save_net(lua_State *L) {
     state *st = STATE(L);
     int64_t step = opt_int(L, 2, st->step);
     const char *name = luaL_optstring(L, 3, "net");
-    if (net->n_layers == 0) return luaL_error(L, "the network has no layers: nothing to save");
+    if (net->n_layers == 0)
+        return luaL_error(L, "the network has no layers: nothing to save");
     if (!st->log) {
         lua_pushboolean(L, 0);
         return 1;
@@ -203,8 +205,9 @@ static void check_objects(lua_State *L, int arg) {
             luaL_argerror(L, arg, "keys must be names (strings)");
         lnet *n = luaL_testudata(L, -1, NET_TYPE);
         if (!n && !luaL_testudata(L, -1, OPTIM_TYPE))
-            luaL_argerror(L, arg, lua_pushfstring(L, "'%s' is a %s, not a net or an optimizer",
-                                                  lua_tostring(L, -2), luaL_typename(L, -1)));
+            luaL_argerror(L, arg,
+                          lua_pushfstring(L, "'%s' is a %s, not a net or an optimizer",
+                                          lua_tostring(L, -2), luaL_typename(L, -1)));
         /* Closed objects raise here, before bp.checkpoint allocates
          * anything that an error would leak. */
         if (n) bp_lua_check_lnet(L, -1);
@@ -317,11 +320,14 @@ static void restore_net(lua_State *L, lnet *n, const char *name, rbuf *r) {
     int same = saved->inputs == net->inputs && saved->n_layers == net->n_layers &&
                saved->dtype == net->dtype;
     for (int l = 0; same && l < net->n_layers; l++)
-        same = saved->layers[l].O == net->layers[l].O && saved->layers[l].act == net->layers[l].act;
+        same = saved->layers[l].O == net->layers[l].O &&
+               saved->layers[l].act == net->layers[l].act;
     if (!same) {
         bp_net_free(saved);
-        luaL_error(L, "bp.resume: net '%s' is not built as it was when the checkpoint was "
-                   "made", name);
+        luaL_error(L,
+                   "bp.resume: net '%s' is not built as it was when the checkpoint was "
+                   "made",
+                   name);
     }
     size_t N = bp_net_param_count(net);
     double *p = malloc(sizeof(double) * (N ? N : 1));
@@ -340,7 +346,8 @@ static void restore_net(lua_State *L, lnet *n, const char *name, rbuf *r) {
 
 static void restore_optim(lua_State *L, bp_optim *o, const char *name, rbuf *r) {
     uint64_t len = get_u64(r);
-    if (r->bad || len > (r->len - r->at) / 8) luaL_error(L, "bp.resume: the checkpoint is truncated");
+    if (r->bad || len > (r->len - r->at) / 8)
+        luaL_error(L, "bp.resume: the checkpoint is truncated");
     double *v = malloc(sizeof(double) * (len ? len : 1));
     if (!v) luaL_error(L, "out of memory");
     for (uint64_t j = 0; j < len; j++) {
@@ -382,8 +389,11 @@ static int l_resume(lua_State *L) {
     rbuf r = {(const unsigned char *)lua_tostring(L, -1), len, 0, 0};
     const unsigned char *magic = take(&r, 4);
     if (!magic || memcmp(magic, "BPCK", 4) != 0 || get_u32(&r) != 1)
-        return luaL_error(L, "bp.resume: the checkpoint of run %lld is not one this backprop "
-                          "reads", (long long)st->run);
+        return luaL_error(
+            L,
+            "bp.resume: the checkpoint of run %lld is not one this backprop "
+            "reads",
+            (long long)st->run);
     int64_t at = (int64_t)get_u64(&r), mstep = (int64_t)get_u64(&r);
     bp_rng rng;
     for (int k = 0; k < 4; k++) rng.s[k] = get_u64(&r);
@@ -396,14 +406,15 @@ static int l_resume(lua_State *L) {
         lua_pushlstring(L, (const char *)nm, nlen);
         const char *name = lua_tostring(L, -1);
         if (lua_getfield(L, 1, name) == LUA_TNIL)
-            return luaL_error(L, "bp.resume: the checkpoint holds '%s', which was not given", name);
+            return luaL_error(
+                L, "bp.resume: the checkpoint holds '%s', which was not given", name);
         lnet *n = luaL_testudata(L, -1, NET_TYPE);
         bp_optim *o = n ? NULL : bp_lua_test_optim(L, -1);
         if (kind == 1 && n && n->net) restore_net(L, n, name, &r);
         else if (kind == 2 && o) restore_optim(L, o, name, &r);
         else
-            return luaL_error(L, "bp.resume: '%s' was a%s when the checkpoint was made", name,
-                              kind == 1 ? " net" : "n optimizer");
+            return luaL_error(L, "bp.resume: '%s' was a%s when the checkpoint was made",
+                              name, kind == 1 ? " net" : "n optimizer");
         lua_pop(L, 2);
     }
     if (r.bad) return luaL_error(L, "bp.resume: the checkpoint is truncated");
@@ -418,13 +429,9 @@ void bp_lua_set_resuming(lua_State *L) {
     if (st) st->resuming = 1;
 }
 
-static const luaL_Reg funcs[] = {
-    {"load", l_load},
-    {"save_net", l_save_net},
-    {"load_net", l_load_net},
-    {"checkpoint", l_checkpoint},
-    {"resume", l_resume},
-    {NULL, NULL}};
+static const luaL_Reg funcs[] = {{"load", l_load},         {"save_net", l_save_net},
+                                 {"load_net", l_load_net}, {"checkpoint", l_checkpoint},
+                                 {"resume", l_resume},     {NULL, NULL}};
 static const luaL_Reg net_methods[] = {{"save", net_save}, {NULL, NULL}};
 
 void bp_lua_open_model(lua_State *L) {

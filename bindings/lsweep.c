@@ -40,7 +40,8 @@ static trial *get_trial(lua_State *L) {
     return t;
 }
 
-int bp_lua_sweep_attach(lua_State *L, bp_runlog *log, int64_t sweep, int64_t index, bp_err *e) {
+int bp_lua_sweep_attach(lua_State *L, bp_runlog *log, int64_t sweep, int64_t index,
+                        bp_err *e) {
     bp_sweep_info info;
     if (bp_sweep_info_load(log, sweep, &info, e)) return -1;
     trial *t = lua_newuserdatauv(L, sizeof *t, 0);
@@ -87,8 +88,8 @@ static int l_report(lua_State *L) {
     if (step > t->prev_step) t->prev_step = step;
     if (st->log && t->info.prune.rule != BP_PRUNE_NONE) {
         char why[BP_ERR_MAX];
-        int r = bp_sweep_prune_check(st->log, &t->info, t->trial, prev, step, v, t->best, why,
-                                     sizeof why, &e);
+        int r = bp_sweep_prune_check(st->log, &t->info, t->trial, prev, step, v, t->best,
+                                     why, sizeof why, &e);
         if (r < 0) return luaL_error(L, "%s", e.msg);
         if (r > 0) {
             t->pruned = 1;
@@ -153,8 +154,10 @@ static void push_spec(lua_State *L, const char *path, const char *key, int v) {
         return;
     }
     if (lua_type(L, v) != LUA_TTABLE || lua_rawlen(L, v) == 0)
-        luaL_error(L, "%s: params.%s must be a string (\"loguniform:1e-4:1e-1\") or a"
-                      " non-empty list of values", path, key);
+        luaL_error(L,
+                   "%s: params.%s must be a string (\"loguniform:1e-4:1e-1\") or a"
+                   " non-empty list of values",
+                   path, key);
     luaL_Buffer b;
     luaL_buffinit(L, &b);
     for (lua_Integer k = 1; k <= (lua_Integer)lua_rawlen(L, v); k++) {
@@ -173,14 +176,15 @@ static void push_spec(lua_State *L, const char *path, const char *key, int v) {
 }
 
 int bp_lua_sweep_file(lua_State *L, const char *path) {
-    static const char *const fields[] = {"script", "params", "trials", "seed", "objective",
-                                         "prune", "name", NULL};
-    static const char *const options[] = {"trials", "seed", "objective", "prune", "name", NULL};
+    static const char *const fields[] = {"script",    "params", "trials", "seed",
+                                         "objective", "prune",  "name",   NULL};
+    static const char *const options[] = {"trials", "seed", "objective",
+                                          "prune",  "name", NULL};
     if (luaL_loadfile(L, path) != LUA_OK) return lua_error(L);
     lua_call(L, 0, 1);
     if (!lua_istable(L, -1))
-        return luaL_error(L, "%s: a sweep file returns a table {script = ..., params = {...}}",
-                          path);
+        return luaL_error(
+            L, "%s: a sweep file returns a table {script = ..., params = {...}}", path);
     int spec = lua_gettop(L);
     lua_pushnil(L);
     while (lua_next(L, spec)) {
@@ -189,8 +193,10 @@ int bp_lua_sweep_file(lua_State *L, const char *path) {
         for (int k = 0; fields[k] && lua_type(L, -1) == LUA_TSTRING; k++)
             known |= !strcmp(lua_tostring(L, -1), fields[k]);
         if (!known)
-            return luaL_error(L, "%s: unknown field '%s' (script, params, trials, seed,"
-                                 " objective, prune, name)", path, luaL_tolstring(L, -1, NULL));
+            return luaL_error(L,
+                              "%s: unknown field '%s' (script, params, trials, seed,"
+                              " objective, prune, name)",
+                              path, luaL_tolstring(L, -1, NULL));
     }
     lua_newtable(L);
     int list = lua_gettop(L);

@@ -53,11 +53,12 @@ static void draw(double rate) {
     int epoch = atomic_load_explicit(&shown->epoch, memory_order_relaxed);
     int epochs = atomic_load_explicit(&shown->epochs, memory_order_relaxed);
     int n = 0;
-    if (epoch > 0) n += snprintf(line + n, sizeof line - n, "epoch %d/%d  ", epoch, epochs);
+    if (epoch > 0)
+        n += snprintf(line + n, sizeof line - n, "epoch %d/%d  ", epoch, epochs);
     if (total > 0)
-        n += snprintf(line + n, sizeof line - n, "step %lld/%lld", (long long)step, (long long)total);
-    else
-        n += snprintf(line + n, sizeof line - n, "step %lld", (long long)step);
+        n += snprintf(line + n, sizeof line - n, "step %lld/%lld", (long long)step,
+                      (long long)total);
+    else n += snprintf(line + n, sizeof line - n, "step %lld", (long long)step);
     if (!isnan(loss)) n += snprintf(line + n, sizeof line - n, "  loss %.6g", loss);
     if (rate > 0) n += snprintf(line + n, sizeof line - n, "  %.0f steps/s", rate);
     if (rate > 0 && total > step) {
@@ -142,7 +143,8 @@ static int l_progress(lua_State *L) {
     lua_Integer total = lua_tointegerx(L, -1, &isint);
     luaL_argcheck(L, isint && total >= 0, 1, "field 'total' must be an integer >= 0");
     state *st = STATE(L);
-    if (st->progress) atomic_store_explicit(&st->progress->total, total, memory_order_relaxed);
+    if (st->progress)
+        atomic_store_explicit(&st->progress->total, total, memory_order_relaxed);
     return 0;
 }
 

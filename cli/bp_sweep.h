@@ -27,9 +27,9 @@ typedef enum bp_sweep_kind {
 typedef struct bp_sweep_param {
     char *key;
     bp_sweep_kind kind;
-    int n;          /* LIST and CHOICE: the number of values */
-    char **values;  /* LIST and CHOICE */
-    double lo, hi;  /* UNIFORM, LOGUNIFORM, INT */
+    int n;         /* LIST and CHOICE: the number of values */
+    char **values; /* LIST and CHOICE */
+    double lo, hi; /* UNIFORM, LOGUNIFORM, INT */
 } bp_sweep_param;
 
 typedef struct bp_sweep_spec {

@@ -228,17 +228,21 @@ int bp_cli_runs(const char *db, int argc, char **argv, FILE *out, FILE *err) {
         } else if (strcmp(a, "--param") == 0 && has) {
             if (n_params == 16) return bp_cli_fail(err, "runs: too many --param");
             if (parse_param_filter(argv[++k], &params[n_params]))
-                return bp_cli_fail(err, "runs: --param wants KEY=VALUE (or != < <= > >=), not '%s'",
-                            argv[k]);
+                return bp_cli_fail(
+                    err, "runs: --param wants KEY=VALUE (or != < <= > >=), not '%s'",
+                    argv[k]);
             n_params++;
         } else if (strcmp(a, "--limit") == 0 && has) {
             char *end;
             limit = strtoll(argv[++k], &end, 10);
             if (*end || limit < 1)
-                return bp_cli_fail(err, "runs: --limit wants a positive number, not '%s'", argv[k]);
+                return bp_cli_fail(err, "runs: --limit wants a positive number, not '%s'",
+                                   argv[k]);
         } else {
-            return bp_cli_fail(err, "runs: unknown argument '%s' (--status S, --name GLOB,"
-                             " --param KEY=VALUE, --limit N, --all)", a);
+            return bp_cli_fail(err,
+                               "runs: unknown argument '%s' (--status S, --name GLOB,"
+                               " --param KEY=VALUE, --limit N, --all)",
+                               a);
         }
     }
     bp_runlog *log = open_log(path, BP_RUNLOG_MUSTEXIST, err);
@@ -254,7 +258,8 @@ int bp_cli_runs(const char *db, int argc, char **argv, FILE *out, FILE *err) {
         " ORDER BY m.step DESC LIMIT 1) FROM run_summary s WHERE 1");
     if (n_status) {
         n += (size_t)snprintf(sql + n, sizeof sql - n, " AND s.status IN (?");
-        for (int k = 1; k < n_status; k++) n += (size_t)snprintf(sql + n, sizeof sql - n, ", ?");
+        for (int k = 1; k < n_status; k++)
+            n += (size_t)snprintf(sql + n, sizeof sql - n, ", ?");
         n += (size_t)snprintf(sql + n, sizeof sql - n, ")");
     }
     if (name) n += (size_t)snprintf(sql + n, sizeof sql - n, " AND s.name GLOB ?");
@@ -271,7 +276,8 @@ int bp_cli_runs(const char *db, int argc, char **argv, FILE *out, FILE *err) {
         return 1;
     }
     int b = 1;
-    for (int k = 0; k < n_status; k++) sqlite3_bind_text(st, b++, status[k], -1, SQLITE_STATIC);
+    for (int k = 0; k < n_status; k++)
+        sqlite3_bind_text(st, b++, status[k], -1, SQLITE_STATIC);
     if (name) sqlite3_bind_text(st, b++, name, -1, SQLITE_STATIC);
     for (int k = 0; k < n_params; k++) {
         sqlite3_bind_text(st, b++, params[k].key, -1, SQLITE_STATIC);
@@ -280,7 +286,8 @@ int bp_cli_runs(const char *db, int argc, char **argv, FILE *out, FILE *err) {
     table t;
     int rc = 0, rows = 0, r;
     if (table_init(&t, 8)) return bp_cli_fail(err, "out of memory");
-    const char *head[] = {"id", "name", "status", "params", "final", "best", "steps", "duration"};
+    const char *head[] = {"id",    "name", "status", "params",
+                          "final", "best", "steps",  "duration"};
     for (int c = 0; c < 8; c++) table_put(&t, head[c]);
     t.right[0] = t.right[4] = t.right[5] = t.right[6] = t.right[7] = 1;
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
@@ -295,7 +302,8 @@ int bp_cli_runs(const char *db, int argc, char **argv, FILE *out, FILE *err) {
             if (sqlite3_column_type(st, c) != SQLITE_NULL)
                 fmt_short(buf, sizeof buf, sqlite3_column_double(st, c));
             else
-                snprintf(buf, sizeof buf, c == 4 && sqlite3_column_int(st, 8) ? "nan" : "-");
+                snprintf(buf, sizeof buf,
+                         c == 4 && sqlite3_column_int(st, 8) ? "nan" : "-");
             table_put(&t, buf);
         }
         if (sqlite3_column_type(st, 6) == SQLITE_NULL) snprintf(buf, sizeof buf, "-");
@@ -336,23 +344,24 @@ static int show_run(sqlite3 *s, const char *path, int64_t id, FILE *out, FILE *e
     sqlite3_stmt *st = NULL;
     int rc = 1;
     char buf[256];
-#define PREP(sql)                                                              \
-    do {                                                                       \
-        sqlite3_finalize(st);                                                  \
-        st = NULL;                                                             \
+#define PREP(sql)                                                                \
+    do {                                                                         \
+        sqlite3_finalize(st);                                                    \
+        st = NULL;                                                               \
         if (sqlite3_prepare_v2(s, sql, -1, &st, NULL) != SQLITE_OK) goto sqlerr; \
-        sqlite3_bind_int64(st, 1, id);                                         \
+        sqlite3_bind_int64(st, 1, id);                                           \
     } while (0)
 #define TEXT(c) ((const char *)sqlite3_column_text(st, c))
-    PREP("SELECT r.name, r.status, r.script_path, sc.hash, length(sc.text), r.command,"
-         " r.seed, strftime('%Y-%m-%d %H:%M:%f', r.started, 'unixepoch'),"
-         " strftime('%Y-%m-%d %H:%M:%f', r.ended, 'unixepoch'), su.duration_s,"
-         " r.host, r.pid, r.version, su.params, r.message, r.traceback,"
-         " CASE WHEN r.sweep_id IS NOT NULL THEN r.sweep_id || ' (' || w.name || '), trial '"
-         "   || r.trial || ' of ' || w.trials END"
-         " FROM runs r JOIN run_summary su ON su.id = r.id"
-         " LEFT JOIN scripts sc ON sc.id = r.script_id"
-         " LEFT JOIN sweeps w ON w.id = r.sweep_id WHERE r.id = ?");
+    PREP(
+        "SELECT r.name, r.status, r.script_path, sc.hash, length(sc.text), r.command,"
+        " r.seed, strftime('%Y-%m-%d %H:%M:%f', r.started, 'unixepoch'),"
+        " strftime('%Y-%m-%d %H:%M:%f', r.ended, 'unixepoch'), su.duration_s,"
+        " r.host, r.pid, r.version, su.params, r.message, r.traceback,"
+        " CASE WHEN r.sweep_id IS NOT NULL THEN r.sweep_id || ' (' || w.name || '), trial '"
+        "   || r.trial || ' of ' || w.trials END"
+        " FROM runs r JOIN run_summary su ON su.id = r.id"
+        " LEFT JOIN scripts sc ON sc.id = r.script_id"
+        " LEFT JOIN sweeps w ON w.id = r.sweep_id WHERE r.id = ?");
     int r = sqlite3_step(st);
     if (r == SQLITE_DONE) {
         bp_cli_fail(err, "%s: no run %lld", path, (long long)id);
@@ -363,10 +372,9 @@ static int show_run(sqlite3 *s, const char *path, int64_t id, FILE *out, FILE *e
     show_line(out, "status", TEXT(1));
     show_line(out, "sweep", TEXT(16));
     if (TEXT(2) && TEXT(3))
-        snprintf(buf, sizeof buf, "%s (%d bytes, fnv1a %s)", TEXT(2), sqlite3_column_int(st, 4),
-                 TEXT(3));
-    else
-        snprintf(buf, sizeof buf, "%s", TEXT(2) ? TEXT(2) : "");
+        snprintf(buf, sizeof buf, "%s (%d bytes, fnv1a %s)", TEXT(2),
+                 sqlite3_column_int(st, 4), TEXT(3));
+    else snprintf(buf, sizeof buf, "%s", TEXT(2) ? TEXT(2) : "");
     show_line(out, "script", buf);
     show_line(out, "command", TEXT(5));
     show_line(out, "seed", TEXT(6));
@@ -379,7 +387,8 @@ static int show_run(sqlite3 *s, const char *path, int64_t id, FILE *out, FILE *e
         show_line(out, "duration", buf);
     }
     if (TEXT(10)) {
-        snprintf(buf, sizeof buf, "%s (pid %lld)", TEXT(10), (long long)sqlite3_column_int64(st, 11));
+        snprintf(buf, sizeof buf, "%s (pid %lld)", TEXT(10),
+                 (long long)sqlite3_column_int64(st, 11));
         show_line(out, "host", buf);
     }
     show_line(out, "version", TEXT(12));
@@ -387,8 +396,9 @@ static int show_run(sqlite3 *s, const char *path, int64_t id, FILE *out, FILE *e
     show_line(out, "error", TEXT(14));
     show_block(out, "traceback", TEXT(15));
 
-    PREP("SELECT group_concat(CASE WHEN value IS NULL THEN key ELSE key || '=' || value END,"
-         " ', ') FROM (SELECT key, value FROM tags WHERE run_id = ? ORDER BY key)");
+    PREP(
+        "SELECT group_concat(CASE WHEN value IS NULL THEN key ELSE key || '=' || value END,"
+        " ', ') FROM (SELECT key, value FROM tags WHERE run_id = ? ORDER BY key)");
     if (sqlite3_step(st) != SQLITE_ROW) goto sqlerr;
     if (TEXT(0)) {
         fprintf(out, "tags:\n");
@@ -428,9 +438,9 @@ static int show_run(sqlite3 *s, const char *path, int64_t id, FILE *out, FILE *e
         table_put(&t, buf);
         for (int c = 4; c <= 6; c++) {
             if (sqlite3_column_type(st, c) == SQLITE_NULL)
-                snprintf(buf, sizeof buf, c == 4 && sqlite3_column_int(st, 8) ? "nan" : "-");
-            else
-                fmt_short(buf, sizeof buf, sqlite3_column_double(st, c));
+                snprintf(buf, sizeof buf,
+                         c == 4 && sqlite3_column_int(st, 8) ? "nan" : "-");
+            else fmt_short(buf, sizeof buf, sqlite3_column_double(st, c));
             table_put(&t, buf);
         }
         table_put(&t, TEXT(7));
@@ -463,7 +473,8 @@ static int show_run(sqlite3 *s, const char *path, int64_t id, FILE *out, FILE *e
          " ORDER BY m.value, m.step LIMIT 1");
     if ((r = sqlite3_step(st)) == SQLITE_ROW) {
         fmt_short(buf, sizeof buf, sqlite3_column_double(st, 1));
-        fprintf(out, "  best %s at step %lld\n", buf, (long long)sqlite3_column_int64(st, 0));
+        fprintf(out, "  best %s at step %lld\n", buf,
+                (long long)sqlite3_column_int64(st, 0));
     } else if (r != SQLITE_DONE) {
         goto sqlerr;
     }
@@ -495,7 +506,8 @@ int bp_cli_show(const char *db, int argc, char **argv, FILE *out, FILE *err) {
     if (bad) return 1;
     int64_t id;
     if (argc != 1) return bp_cli_fail(err, "show wants one run id");
-    if (bp_cli_parse_id(argv[0], &id)) return bp_cli_fail(err, "show: '%s' is not a run id", argv[0]);
+    if (bp_cli_parse_id(argv[0], &id))
+        return bp_cli_fail(err, "show: '%s' is not a run id", argv[0]);
     bp_runlog *log = open_log(path, BP_RUNLOG_MUSTEXIST, err);
     if (!log) return 1;
     int rc = show_run(bp_runlog_sqlite(log), path, id, out, err);
@@ -539,27 +551,27 @@ static void json_text(FILE *out, const char *s) {
 static char *cell_text(sqlite3_stmt *st, int c, int fmt) {
     char buf[64];
     switch (sqlite3_column_type(st, c)) {
-    case SQLITE_NULL: return NULL;
-    case SQLITE_INTEGER:
-        snprintf(buf, sizeof buf, "%lld", (long long)sqlite3_column_int64(st, c));
-        return strdup(buf);
-    case SQLITE_FLOAT: {
-        double v = sqlite3_column_double(st, c);
-        if (fmt == FMT_JSON && !isfinite(v)) return NULL;
-        if (fmt == FMT_TABLE) fmt_short(buf, sizeof buf, v);
-        else fmt_exact(buf, sizeof buf, v);
-        return strdup(buf);
-    }
-    case SQLITE_BLOB: {
-        int n = sqlite3_column_bytes(st, c);
-        const unsigned char *p = sqlite3_column_blob(st, c);
-        char *s = malloc(2 * (size_t)n + 1);
-        if (!s) return NULL;
-        for (int k = 0; k < n; k++) snprintf(s + 2 * k, 3, "%02x", p[k]);
-        s[2 * n] = '\0';
-        return s;
-    }
-    default: return strdup((const char *)sqlite3_column_text(st, c));
+        case SQLITE_NULL: return NULL;
+        case SQLITE_INTEGER:
+            snprintf(buf, sizeof buf, "%lld", (long long)sqlite3_column_int64(st, c));
+            return strdup(buf);
+        case SQLITE_FLOAT: {
+            double v = sqlite3_column_double(st, c);
+            if (fmt == FMT_JSON && !isfinite(v)) return NULL;
+            if (fmt == FMT_TABLE) fmt_short(buf, sizeof buf, v);
+            else fmt_exact(buf, sizeof buf, v);
+            return strdup(buf);
+        }
+        case SQLITE_BLOB: {
+            int n = sqlite3_column_bytes(st, c);
+            const unsigned char *p = sqlite3_column_blob(st, c);
+            char *s = malloc(2 * (size_t)n + 1);
+            if (!s) return NULL;
+            for (int k = 0; k < n; k++) snprintf(s + 2 * k, 3, "%02x", p[k]);
+            s[2 * n] = '\0';
+            return s;
+        }
+        default: return strdup((const char *)sqlite3_column_text(st, c));
     }
 }
 
@@ -568,8 +580,7 @@ static int print_stmt(sqlite3 *s, sqlite3_stmt *st, int fmt, FILE *out, FILE *er
     int ncol = sqlite3_column_count(st), r, rows = 0;
     table t;
     if (ncol == 0) {
-        while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-        }
+        while ((r = sqlite3_step(st)) == SQLITE_ROW) {}
         return r == SQLITE_DONE ? 0 : bp_cli_fail(err, "%s", sqlite3_errmsg(s));
     }
     if (fmt == FMT_TABLE) {
@@ -639,7 +650,8 @@ int bp_cli_query(const char *db, int argc, char **argv, FILE *out, FILE *err) {
     }
     if (!sql[strspn(sql, " \t\n;")]) {
         free(sql);
-        return bp_cli_fail(err, "query wants SQL, e.g. backprop query \"SELECT * FROM run_summary\"");
+        return bp_cli_fail(
+            err, "query wants SQL, e.g. backprop query \"SELECT * FROM run_summary\"");
     }
     bp_runlog *log = open_log(path, BP_RUNLOG_READONLY, err);
     if (!log) {
@@ -715,8 +727,10 @@ int bp_cli_rm(const char *db, int argc, char **argv, FILE *out, FILE *err) {
             goto out;
         }
         if (running && !force) {
-            bp_cli_fail(err, "run %lld is still running (rm --force deletes it anyway); nothing deleted",
-                 (long long)ids[k]);
+            bp_cli_fail(
+                err,
+                "run %lld is still running (rm --force deletes it anyway); nothing deleted",
+                (long long)ids[k]);
             goto out;
         }
         sqlite3_bind_int64(del, 1, ids[k]);
@@ -754,7 +768,8 @@ static int export_csv(sqlite3 *s, const char *path, int64_t id, FILE *out, FILE 
     int64_t *name_ids = NULL;
     char **cells = NULL;
     int ncol = 0, rc = 1, r;
-    if (sqlite3_prepare_v2(s, "SELECT 1 FROM runs WHERE id = ?", -1, &st, NULL)) goto sqlerr;
+    if (sqlite3_prepare_v2(s, "SELECT 1 FROM runs WHERE id = ?", -1, &st, NULL))
+        goto sqlerr;
     sqlite3_bind_int64(st, 1, id);
     r = sqlite3_step(st);
     if (r == SQLITE_DONE) {
@@ -847,13 +862,15 @@ int bp_cli_export(const char *db, int argc, char **argv, FILE *out, FILE *err) {
         if (strcmp(argv[k], "--csv") == 0) continue;
         if (strcmp(argv[k], "-o") == 0 && k + 1 < argc) file = argv[++k];
         else if (argv[k][0] == '-')
-            return bp_cli_fail(err, "export: unknown option '%s' (--csv, -o FILE)", argv[k]);
+            return bp_cli_fail(err, "export: unknown option '%s' (--csv, -o FILE)",
+                               argv[k]);
         else if (id_text) return bp_cli_fail(err, "export wants one run id");
         else id_text = argv[k];
     }
     int64_t id;
     if (!id_text) return bp_cli_fail(err, "export wants a run id");
-    if (bp_cli_parse_id(id_text, &id)) return bp_cli_fail(err, "export: '%s' is not a run id", id_text);
+    if (bp_cli_parse_id(id_text, &id))
+        return bp_cli_fail(err, "export: '%s' is not a run id", id_text);
     bp_runlog *log = open_log(path, BP_RUNLOG_MUSTEXIST, err);
     if (!log) return 1;
     FILE *f = out;
@@ -885,23 +902,25 @@ static void number_cell(char *buf, size_t cap, sqlite3_stmt *st, int c, int csv)
 /* Every sweep, newest first. */
 static int list_sweeps(sqlite3 *s, const char *path, FILE *out, FILE *err) {
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(s,
-                           "SELECT w.id, w.name, w.status, w.strategy, (SELECT count(*) FROM"
-                           " sweep_trials t WHERE t.sweep_id = w.id AND t.status IN ('completed',"
-                           " 'failed', 'diverged', 'pruned')), w.trials, w.direction || ' ' ||"
-                           " w.objective, CASE w.direction WHEN 'max' THEN (SELECT max(objective)"
-                           " FROM sweep_trials t WHERE t.sweep_id = w.id AND t.status ="
-                           " 'completed') ELSE (SELECT min(objective) FROM sweep_trials t WHERE"
-                           " t.sweep_id = w.id AND t.status = 'completed') END,"
-                           " datetime(w.started, 'unixepoch') FROM sweeps w ORDER BY w.id DESC",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(
+            s,
+            "SELECT w.id, w.name, w.status, w.strategy, (SELECT count(*) FROM"
+            " sweep_trials t WHERE t.sweep_id = w.id AND t.status IN ('completed',"
+            " 'failed', 'diverged', 'pruned')), w.trials, w.direction || ' ' ||"
+            " w.objective, CASE w.direction WHEN 'max' THEN (SELECT max(objective)"
+            " FROM sweep_trials t WHERE t.sweep_id = w.id AND t.status ="
+            " 'completed') ELSE (SELECT min(objective) FROM sweep_trials t WHERE"
+            " t.sweep_id = w.id AND t.status = 'completed') END,"
+            " datetime(w.started, 'unixepoch') FROM sweeps w ORDER BY w.id DESC",
+            -1, &st, NULL) != SQLITE_OK)
         return bp_cli_fail(err, "%s: %s", path, sqlite3_errmsg(s));
     table t;
     if (table_init(&t, 8)) {
         sqlite3_finalize(st);
         return bp_cli_fail(err, "out of memory");
     }
-    const char *head[] = {"id", "name", "status", "strategy", "done", "objective", "best", "started"};
+    const char *head[] = {"id",   "name",      "status", "strategy",
+                          "done", "objective", "best",   "started"};
     for (int c = 0; c < 8; c++) table_put(&t, head[c]);
     t.right[0] = t.right[4] = t.right[6] = 1;
     int r, rows = 0;
@@ -909,7 +928,8 @@ static int list_sweeps(sqlite3 *s, const char *path, FILE *out, FILE *err) {
         char buf[64];
         rows++;
         table_put(&t, (const char *)sqlite3_column_text(st, 0));
-        for (int c = 1; c <= 3; c++) table_put(&t, (const char *)sqlite3_column_text(st, c));
+        for (int c = 1; c <= 3; c++)
+            table_put(&t, (const char *)sqlite3_column_text(st, c));
         snprintf(buf, sizeof buf, "%lld/%lld", (long long)sqlite3_column_int64(st, 4),
                  (long long)sqlite3_column_int64(st, 5));
         table_put(&t, buf);
@@ -934,19 +954,21 @@ static int split_keys(char *copy, char **keys, int max) {
     return n;
 }
 
-static int show_sweep(sqlite3 *s, const char *path, int64_t id, int csv, FILE *out, FILE *err) {
+static int show_sweep(sqlite3 *s, const char *path, int64_t id, int csv, FILE *out,
+                      FILE *err) {
     sqlite3_stmt *st = NULL, *pv = NULL;
     int rc = 1, r;
     char buf[512], keys_copy[1024] = "", metric[128] = "", dir[8] = "min";
     char *keys[64];
     int nkeys = 0;
     table t = {0};
-    if (sqlite3_prepare_v2(s,
-                           "SELECT name, status, script_path, spec, strategy, trials, direction,"
-                           " objective, prune, strftime('%Y-%m-%d %H:%M:%S', started, 'unixepoch'),"
-                           " strftime('%Y-%m-%d %H:%M:%S', ended, 'unixepoch'), command, uid,"
-                           " keys, message FROM sweeps WHERE id = ?",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(
+            s,
+            "SELECT name, status, script_path, spec, strategy, trials, direction,"
+            " objective, prune, strftime('%Y-%m-%d %H:%M:%S', started, 'unixepoch'),"
+            " strftime('%Y-%m-%d %H:%M:%S', ended, 'unixepoch'), command, uid,"
+            " keys, message FROM sweeps WHERE id = ?",
+            -1, &st, NULL) != SQLITE_OK)
         goto sqlerr;
     sqlite3_bind_int64(st, 1, id);
     if ((r = sqlite3_step(st)) == SQLITE_DONE) {
@@ -965,7 +987,8 @@ static int show_sweep(sqlite3 *s, const char *path, int64_t id, int csv, FILE *o
         show_line(out, "error", TEXT(14));
         show_line(out, "script", TEXT(2));
         show_line(out, "spec", TEXT(3));
-        snprintf(buf, sizeof buf, "%s, %lld trials", TEXT(4), (long long)sqlite3_column_int64(st, 5));
+        snprintf(buf, sizeof buf, "%s, %lld trials", TEXT(4),
+                 (long long)sqlite3_column_int64(st, 5));
         show_line(out, "strategy", buf);
         snprintf(buf, sizeof buf, "%s %s", dir, metric);
         show_line(out, "objective", buf);
@@ -990,10 +1013,12 @@ static int show_sweep(sqlite3 *s, const char *path, int64_t id, int csv, FILE *o
              " ORDER BY ranked DESC, CASE WHEN ranked THEN t.objective END %s, t.trial",
              strcmp(dir, "max") ? "ASC" : "DESC");
     if (sqlite3_prepare_v2(s, buf, -1, &st, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(s, "SELECT CASE WHEN type = 'bool' THEN CASE WHEN value THEN 'true'"
-                              " ELSE 'false' END ELSE value END FROM params"
-                              " WHERE run_id = ? AND key = ?",
-                           -1, &pv, NULL) != SQLITE_OK)
+        sqlite3_prepare_v2(
+            s,
+            "SELECT CASE WHEN type = 'bool' THEN CASE WHEN value THEN 'true'"
+            " ELSE 'false' END ELSE value END FROM params"
+            " WHERE run_id = ? AND key = ?",
+            -1, &pv, NULL) != SQLITE_OK)
         goto sqlerr;
     sqlite3_bind_int64(st, 1, id);
     int ncol = 7 + nkeys;
@@ -1028,7 +1053,8 @@ static int show_sweep(sqlite3 *s, const char *path, int64_t id, int csv, FILE *o
             table_put(&t, buf);
         }
         table_put(&t, (const char *)sqlite3_column_text(st, 4));
-        if (sqlite3_column_type(st, 5) == SQLITE_NULL) snprintf(buf, sizeof buf, csv ? "" : "-");
+        if (sqlite3_column_type(st, 5) == SQLITE_NULL)
+            snprintf(buf, sizeof buf, csv ? "" : "-");
         else if (csv) fmt_exact(buf, sizeof buf, sqlite3_column_double(st, 5));
         else fmt_duration(buf, sizeof buf, sqlite3_column_double(st, 5));
         table_put(&t, buf);
@@ -1055,10 +1081,12 @@ static int show_sweep(sqlite3 *s, const char *path, int64_t id, int csv, FILE *o
 
     /* What a user looks at first: for each parameter, how each of its
      * values did over the completed trials. */
-    if (sqlite3_prepare_v2(s, "SELECT key, value, trials, best, mean FROM sweep_param_stats"
-                              " WHERE sweep_id = ? ORDER BY instr(' ' || (SELECT keys FROM"
-                              " sweeps WHERE id = sweep_id) || ' ', ' ' || key || ' '), value",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(
+            s,
+            "SELECT key, value, trials, best, mean FROM sweep_param_stats"
+            " WHERE sweep_id = ? ORDER BY instr(' ' || (SELECT keys FROM"
+            " sweeps WHERE id = sweep_id) || ' ', ' ' || key || ' '), value",
+            -1, &st, NULL) != SQLITE_OK)
         goto sqlerr;
     sqlite3_bind_int64(st, 1, id);
     if (table_init(&t, 5)) goto oom;
@@ -1074,8 +1102,7 @@ static int show_sweep(sqlite3 *s, const char *path, int64_t id, int csv, FILE *o
         rows++;
         if (sqlite3_column_type(st, 1) == SQLITE_TEXT)
             snprintf(buf, sizeof buf, "%s", (const char *)sqlite3_column_text(st, 1));
-        else
-            number_cell(buf, sizeof buf, st, 1, 0);
+        else number_cell(buf, sizeof buf, st, 1, 0);
         table_put(&t, buf);
         for (int c = 2; c <= 4; c++) {
             number_cell(buf, sizeof buf, st, c, 0);
@@ -1109,7 +1136,8 @@ int bp_cli_sweep_show(const char *db, int argc, char **argv, FILE *out, FILE *er
     const char *id_text = NULL;
     for (int k = 0; k < argc; k++) {
         if (strcmp(argv[k], "--csv") == 0) csv = 1;
-        else if (argv[k][0] == '-') return bp_cli_fail(err, "sweep show: unknown option '%s' (--csv)", argv[k]);
+        else if (argv[k][0] == '-')
+            return bp_cli_fail(err, "sweep show: unknown option '%s' (--csv)", argv[k]);
         else if (id_text) return bp_cli_fail(err, "sweep show wants one sweep id");
         else id_text = argv[k];
     }
@@ -1137,10 +1165,11 @@ int bp_cli_main(const char *cmd, const char *db, int argc, char **argv, FILE *ou
 }
 
 void bp_cli_usage(FILE *out) {
-    fputs("  backprop runs [--status S] [--name GLOB] [--param KEY=VALUE] [--limit N | --all]\n"
-          "  backprop show ID\n"
-          "  backprop query [--csv | --json] \"SQL\"\n"
-          "  backprop rm [--force] ID...\n"
-          "  backprop export ID [--csv] [-o FILE]\n",
-          out);
+    fputs(
+        "  backprop runs [--status S] [--name GLOB] [--param KEY=VALUE] [--limit N | --all]\n"
+        "  backprop show ID\n"
+        "  backprop query [--csv | --json] \"SQL\"\n"
+        "  backprop rm [--force] ID...\n"
+        "  backprop export ID [--csv] [-o FILE]\n",
+        out);
 }

@@ -35,7 +35,8 @@
 static const char *progname = "backprop";
 
 static void usage(FILE *f) {
-    fprintf(f,
+    fprintf(
+        f,
         "usage: backprop COMMAND [options] [arguments]\n"
         "\n"
         "experiments:\n"
@@ -68,10 +69,10 @@ static void usage(FILE *f) {
     fprintf(f, "\nplots (PNG or SVG, by the file's extension):\n");
     bp_plot_usage(f);
     fprintf(f,
-        "\n"
-        "  backprop --help | --version\n"
-        "\n"
-        "The Lua API, the database schema and example queries are in README.md.\n");
+            "\n"
+            "  backprop --help | --version\n"
+            "\n"
+            "The Lua API, the database schema and example queries are in README.md.\n");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -87,7 +88,8 @@ static char time_limit_text[32];
 static void lstop(lua_State *L, lua_Debug *ar) {
     (void)ar;
     lua_sethook(L, NULL, 0, 0);
-    if (interrupted == SIGALRM) luaL_error(L, "time limit of %s reached", time_limit_text);
+    if (interrupted == SIGALRM)
+        luaL_error(L, "time limit of %s reached", time_limit_text);
     luaL_error(L, "interrupted");
 }
 
@@ -187,11 +189,16 @@ static size_t parse_size(lua_State *L, const char *s) {
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    double unit = !strcmp(end, "") ? 1 : !strcmp(end, "K") || !strcmp(end, "k") ? 1024.0
-                : !strcmp(end, "M") ? 1048576.0 : !strcmp(end, "G") ? 1073741824.0 : 0;
+    double unit = !strcmp(end, "")                         ? 1
+                  : !strcmp(end, "K") || !strcmp(end, "k") ? 1024.0
+                  : !strcmp(end, "M")                      ? 1048576.0
+                  : !strcmp(end, "G")                      ? 1073741824.0
+                                                           : 0;
     if (errno || end == s || unit == 0 || !(v * unit >= 1048576.0) || v * unit > 1e18)
-        luaL_error(L, "run: bad --max-memory '%s': expected a size of at least 1M, such as "
-                   "512M or 2G", s);
+        luaL_error(L,
+                   "run: bad --max-memory '%s': expected a size of at least 1M, such as "
+                   "512M or 2G",
+                   s);
     return (size_t)(v * unit);
 }
 
@@ -200,11 +207,15 @@ static unsigned parse_seconds(lua_State *L, const char *s) {
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    double unit = !strcmp(end, "") || !strcmp(end, "s") ? 1 : !strcmp(end, "m") ? 60
-                : !strcmp(end, "h") ? 3600 : 0;
+    double unit = !strcmp(end, "") || !strcmp(end, "s") ? 1
+                  : !strcmp(end, "m")                   ? 60
+                  : !strcmp(end, "h")                   ? 3600
+                                                        : 0;
     if (errno || end == s || unit == 0 || !(v * unit >= 1) || v * unit > 1e7)
-        luaL_error(L, "run: bad --time-limit '%s': expected a duration of at least 1s, such "
-                   "as 90, 30s, 5m or 2h", s);
+        luaL_error(L,
+                   "run: bad --time-limit '%s': expected a duration of at least 1s, such "
+                   "as 90, 30s, 5m or 2h",
+                   s);
     return (unsigned)(v * unit + 0.5);
 }
 
@@ -354,8 +365,8 @@ static void run_recorded(lua_State *L, run_ctx *r, const char *script) {
     bp_progress_stop(); /* before anything more is written to stderr */
     const char *outcome = "completed", *msg = NULL, *tb = NULL;
     if (status == LUA_OK && bp_lua_unread_params(L)) {
-        lua_pushfstring(L, "parameter given but never read by %s: %s (a typo?)",
-                        script, lua_tostring(L, -1));
+        lua_pushfstring(L, "parameter given but never read by %s: %s (a typo?)", script,
+                        lua_tostring(L, -1));
         status = LUA_ERRRUN;
         lua_pushnil(L);
         lua_setfield(L, LUA_REGISTRYINDEX, "backprop.traceback");
@@ -365,22 +376,22 @@ static void run_recorded(lua_State *L, run_ctx *r, const char *script) {
         /* A C loop stopped by the alarm says "interrupted"; the memory
          * limit shows as "not enough memory": say which limit it was. */
         if (interrupted == SIGALRM)
-            lua_pushfstring(L, "time limit of %s reached (--time-limit)", time_limit_text);
+            lua_pushfstring(L, "time limit of %s reached (--time-limit)",
+                            time_limit_text);
         else if (mem_hit)
             lua_pushfstring(L, "%s: the --max-memory limit of %d MB was reached",
                             lua_tostring(L, -1), (int)(mem_limit >> 20));
-        else
-            lua_pushvalue(L, -1);
+        else lua_pushvalue(L, -1);
         lua_replace(L, -2);
         msg = lua_tostring(L, -1);
         if (lua_getfield(L, LUA_REGISTRYINDEX, "backprop.traceback") == LUA_TSTRING)
             tb = lua_tostring(L, -1);
         lua_pop(L, 1);
-        outcome = interrupted == SIGALRM ? "failed"
-                : interrupted            ? "interrupted"
-                : bp_lua_sweep_pruned(L) ? "pruned"
-                : bp_lua_diverged(L)     ? "diverged"
-                                         : "failed";
+        outcome = interrupted == SIGALRM   ? "failed"
+                  : interrupted            ? "interrupted"
+                  : bp_lua_sweep_pruned(L) ? "pruned"
+                  : bp_lua_diverged(L)     ? "diverged"
+                                           : "failed";
     }
     bp_err e;
     if (bp_runlog_end(r->log, r->id, outcome, msg, tb, &e)) {
@@ -461,16 +472,20 @@ static run_ctx *push_run_ctx(lua_State *L) {
  * script's bp.resume{...} puts back its latest checkpoint. */
 static int resume_run(lua_State *L, const opts *o) {
     int64_t id = parse_count(L, "--resume", o->resume);
-    if (id < 1) return luaL_error(L, "run: bad --resume '%s': expected a run id", o->resume);
+    if (id < 1)
+        return luaL_error(L, "run: bad --resume '%s': expected a run id", o->resume);
     run_ctx *r = push_run_ctx(L);
     bp_err e;
     const char *db = bp_runlog_default_path(o->db);
-    if (!(r->log = bp_runlog_open(db, BP_RUNLOG_MUSTEXIST, &e))) return luaL_error(L, "%s", e.msg);
+    if (!(r->log = bp_runlog_open(db, BP_RUNLOG_MUSTEXIST, &e)))
+        return luaL_error(L, "%s", e.msg);
     bp_run_record rec;
     if (bp_runlog_run_get(r->log, id, &rec, &e)) return luaL_error(L, "%s", e.msg);
     const char *refuse = !strcmp(rec.status, "running") ? "is still running"
-                       : !strcmp(rec.status, "completed") ? "completed: there is nothing to resume"
-                       : !rec.script_text ? "has no stored script" : NULL;
+                         : !strcmp(rec.status, "completed")
+                             ? "completed: there is nothing to resume"
+                         : !rec.script_text ? "has no stored script"
+                                            : NULL;
     if (refuse) {
         lua_pushfstring(L, "run: run %I %s", (lua_Integer)id, refuse);
         bp_run_record_free(&rec);
@@ -501,16 +516,20 @@ static int cmd_run(lua_State *L, int argc, char **argv) {
         if (!strcmp(argv[i], "--quiet")) {
             o.quiet = 1;
         } else if (argv[i][0] == '-' && argv[i][1] == '-') {
-            const char **slot = !strcmp(argv[i], "--seed") ? &o.seed
-                              : !strcmp(argv[i], "--name") ? &o.name
-                              : !strcmp(argv[i], "--db") ? &o.db
-                              : !strcmp(argv[i], "--sweep") ? &o.sweep
-                              : !strcmp(argv[i], "--trial") ? &o.trial
-                              : !strcmp(argv[i], "--resume") ? &o.resume
-                              : !strcmp(argv[i], "--max-memory") ? &o.max_memory
-                              : !strcmp(argv[i], "--time-limit") ? &o.time_limit : NULL;
-            if (!slot) return luaL_error(L, "run: unknown option '%s' (see backprop --help)", argv[i]);
-            if (i + 1 >= argc) return luaL_error(L, "run: option '%s' needs a value", argv[i]);
+            const char **slot = !strcmp(argv[i], "--seed")         ? &o.seed
+                                : !strcmp(argv[i], "--name")       ? &o.name
+                                : !strcmp(argv[i], "--db")         ? &o.db
+                                : !strcmp(argv[i], "--sweep")      ? &o.sweep
+                                : !strcmp(argv[i], "--trial")      ? &o.trial
+                                : !strcmp(argv[i], "--resume")     ? &o.resume
+                                : !strcmp(argv[i], "--max-memory") ? &o.max_memory
+                                : !strcmp(argv[i], "--time-limit") ? &o.time_limit
+                                                                   : NULL;
+            if (!slot)
+                return luaL_error(L, "run: unknown option '%s' (see backprop --help)",
+                                  argv[i]);
+            if (i + 1 >= argc)
+                return luaL_error(L, "run: option '%s' needs a value", argv[i]);
             *slot = argv[++i];
         } else if (!script) {
             script = argv[i];
@@ -520,16 +539,20 @@ static int cmd_run(lua_State *L, int argc, char **argv) {
     }
     if (o.resume) {
         if (script || o.seed || o.name || o.sweep)
-            return luaL_error(L, "run: --resume ID takes no script, parameters, --seed, --name "
-                              "or --sweep: the run's own are used");
+            return luaL_error(
+                L, "run: --resume ID takes no script, parameters, --seed, --name "
+                   "or --sweep: the run's own are used");
         return resume_run(L, &o);
     }
-    if (!script) return luaL_error(L, "run: no script given (usage: backprop run SCRIPT [key=value ...])");
+    if (!script)
+        return luaL_error(
+            L, "run: no script given (usage: backprop run SCRIPT [key=value ...])");
     if (bp_lua_set_params(L, npairs, pairs)) return lua_error(L);
     uint64_t seed = o.seed ? parse_seed(L, o.seed) : 1;
     /* --sweep ID --trial I: how `backprop sweep` starts a trial. */
     int64_t sweep = 0, trial = 0;
-    if (!o.sweep != !o.trial) return luaL_error(L, "run: --sweep and --trial go together");
+    if (!o.sweep != !o.trial)
+        return luaL_error(L, "run: --sweep and --trial go together");
     if (o.sweep && ((sweep = parse_count(L, "--sweep", o.sweep)) < 1))
         return luaL_error(L, "run: bad --sweep '%s': expected a sweep id", o.sweep);
     if (o.trial) trial = parse_count(L, "--trial", o.trial);
@@ -548,10 +571,16 @@ static int cmd_run(lua_State *L, int argc, char **argv) {
         luaL_addstring(&cmd, argv[i]);
     }
     luaL_pushresult(&cmd);
-    bp_run_info info = {.name = o.name, .script_path = script, .script_text = text,
-                        .command = lua_tostring(L, -1), .has_seed = 1,
-                        .seed = (int64_t)seed, .sweep_id = sweep, .trial = trial};
-    if ((r->id = bp_runlog_begin(r->log, &info, &e)) < 0) return luaL_error(L, "%s", e.msg);
+    bp_run_info info = {.name = o.name,
+                        .script_path = script,
+                        .script_text = text,
+                        .command = lua_tostring(L, -1),
+                        .has_seed = 1,
+                        .seed = (int64_t)seed,
+                        .sweep_id = sweep,
+                        .trial = trial};
+    if ((r->id = bp_runlog_begin(r->log, &info, &e)) < 0)
+        return luaL_error(L, "%s", e.msg);
     bp_lua_attach_run(L, r->log, r->id, seed);
     if (sweep && bp_lua_sweep_attach(L, r->log, sweep, trial, &e)) {
         bp_runlog_end(r->log, r->id, "failed", e.msg, NULL, NULL);
@@ -584,7 +613,8 @@ static int cmd_sweep(lua_State *L, int argc, char **argv) {
     const char *spec = NULL;
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--spec")) {
-            if (i + 1 >= argc) return luaL_error(L, "sweep: option '--spec' needs a value");
+            if (i + 1 >= argc)
+                return luaL_error(L, "sweep: option '--spec' needs a value");
             spec = argv[++i];
         } else if (!strncmp(argv[i], "--spec=", 7)) {
             spec = argv[i] + 7;
@@ -605,14 +635,16 @@ static int cmd_sweep(lua_State *L, int argc, char **argv) {
         memcpy(all + m, args, sizeof(char *) * (size_t)n);
         args = all, n += m;
     }
-    bp_sweep_host h = {.exe = self_exe(argv[0]), .argv0 = argv[0], .out = stdout, .err = stderr};
+    bp_sweep_host h = {
+        .exe = self_exe(argv[0]), .argv0 = argv[0], .out = stdout, .err = stderr};
     exit_code = bp_sweep_main(n, args, &h);
     return 0;
 }
 
 /* backprop lua FILE [args ...] */
 static int cmd_lua(lua_State *L, int argc, char **argv) {
-    if (argc < 3) return luaL_error(L, "lua: no file given (usage: backprop lua FILE [args ...])");
+    if (argc < 3)
+        return luaL_error(L, "lua: no file given (usage: backprop lua FILE [args ...])");
     create_arg_table(L, argv, argc, 2);
     if (luaL_loadfile(L, argv[2]) != LUA_OK) return lua_error(L);
     for (int i = 3; i < argc; i++) lua_pushstring(L, argv[i]);
@@ -655,9 +687,11 @@ int main(int argc, char **argv) {
     int rc = bp_cli_main(argv[1], NULL, argc - 2, argv + 2, stdout, stderr);
     if (rc >= 0) return rc ? EXIT_FAILURE : EXIT_SUCCESS;
     if (!strcmp(argv[1], "merge"))
-        return bp_merge_main(argc - 2, argv + 2, stdout, stderr) ? EXIT_FAILURE : EXIT_SUCCESS;
+        return bp_merge_main(argc - 2, argv + 2, stdout, stderr) ? EXIT_FAILURE
+                                                                 : EXIT_SUCCESS;
     if (!strcmp(argv[1], "plot"))
-        return bp_plot_main(argc - 2, argv + 2, stdout, stderr) ? EXIT_FAILURE : EXIT_SUCCESS;
+        return bp_plot_main(argc - 2, argv + 2, stdout, stderr) ? EXIT_FAILURE
+                                                                : EXIT_SUCCESS;
     lua_State *L = lua_newstate(lua_alloc, NULL);
     if (L) lua_atpanic(L, lua_panic);
     if (!L) {

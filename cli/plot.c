@@ -51,7 +51,6 @@
 #include "bp_runlog.h"
 #include "runlog_int.h" /* bp_runlog_sqlite: to be replaced by named reads */
 
-
 /* A malloc'd string, or NULL when memory runs out. */
 static char *format(const char *fmt, ...)
 #if defined(__GNUC__)
@@ -85,7 +84,7 @@ typedef struct series {
     int line;           /* join the points */
     const char *marker; /* draw this glyph at each point, or NULL */
     double marker_scale;
-    int color, style;   /* cmap0 index, line style 1..8 */
+    int color, style; /* cmap0 index, line style 1..8 */
 } series;
 
 typedef struct figure {
@@ -103,10 +102,9 @@ typedef struct figure {
  * "tab10"); past ten, the colours repeat with another line style. */
 enum { C_BG, C_INK, C_GRID, C_FRAME, C_LEGEND_BG, C_SERIES, N_COLORS = C_SERIES + 10 };
 static const unsigned char palette[N_COLORS][3] = {
-    {255, 255, 255}, {38, 38, 38},   {229, 229, 229}, {140, 140, 140},
-    {255, 255, 255}, {31, 119, 180}, {255, 127, 14},  {44, 160, 44},
-    {214, 39, 40},   {148, 103, 189}, {140, 86, 75},  {227, 119, 194},
-    {127, 127, 127}, {188, 189, 34}, {23, 190, 207}};
+    {255, 255, 255}, {38, 38, 38},    {229, 229, 229}, {140, 140, 140}, {255, 255, 255},
+    {31, 119, 180},  {255, 127, 14},  {44, 160, 44},   {214, 39, 40},   {148, 103, 189},
+    {140, 86, 75},   {227, 119, 194}, {127, 127, 127}, {188, 189, 34},  {23, 190, 207}};
 
 static series *series_add(figure *f) {
     series *s = realloc(f->s, (size_t)(f->ns + 1) * sizeof *s);
@@ -170,7 +168,8 @@ static void left_out(char *buf, size_t cap, size_t nonfinite, size_t nonpositive
         snprintf(buf, cap, ", %zu NaN/inf and %zu <= 0 (log axis) not drawn", nonfinite,
                  nonpositive);
     else if (nonfinite) snprintf(buf, cap, ", %zu NaN/inf not drawn", nonfinite);
-    else if (nonpositive) snprintf(buf, cap, ", %zu <= 0 (log axis) not drawn", nonpositive);
+    else if (nonpositive)
+        snprintf(buf, cap, ", %zu <= 0 (log axis) not drawn", nonpositive);
     else buf[0] = '\0';
 }
 
@@ -187,7 +186,6 @@ typedef struct options {
     int64_t *runs;
     int nruns;
 } options;
-
 
 /* Whether argv[*k] is option `name`, as "--name VALUE" or "--name=VALUE";
  * then *v is the value (NULL when it is missing) and *k its index. */
@@ -243,7 +241,8 @@ static int parse_args(int argc, char **argv, options *o, FILE *err) {
         }
         if (a[0] == '-' && a[1])
             return bp_cli_fail(err, "plot: unknown option '%s' (see backprop --help)", a);
-        if (bp_cli_parse_id(a, &o->runs[o->nruns])) return bp_cli_fail(err, "plot: '%s' is not a run id", a);
+        if (bp_cli_parse_id(a, &o->runs[o->nruns]))
+            return bp_cli_fail(err, "plot: '%s' is not a run id", a);
         for (int j = 0; j < o->nruns; j++)
             if (o->runs[j] == o->runs[o->nruns])
                 return bp_cli_fail(err, "plot: run %s is given twice", a);
@@ -252,23 +251,32 @@ static int parse_args(int argc, char **argv, options *o, FILE *err) {
     if (sweep && bp_cli_parse_id(sweep, &o->sweep))
         return bp_cli_fail(err, "plot: --sweep wants a sweep id, not '%s'", sweep);
     if (!sweep && !o->nruns)
-        return bp_cli_fail(err, "plot wants run ids or --sweep ID, e.g. backprop plot 1 2 -o loss.png");
-    if (sweep && o->nruns) return bp_cli_fail(err, "plot: give run ids or --sweep ID, not both");
+        return bp_cli_fail(
+            err, "plot wants run ids or --sweep ID, e.g. backprop plot 1 2 -o loss.png");
+    if (sweep && o->nruns)
+        return bp_cli_fail(err, "plot: give run ids or --sweep ID, not both");
     if (sweep && !o->param)
-        return bp_cli_fail(err, "plot: --sweep wants --param KEY, the parameter for the x axis");
+        return bp_cli_fail(
+            err, "plot: --sweep wants --param KEY, the parameter for the x axis");
     if (!sweep && o->param) return bp_cli_fail(err, "plot: --param goes with --sweep ID");
     if (sweep && metric)
-        return bp_cli_fail(err, "plot: --metric is for runs; a sweep's plot shows its objective");
+        return bp_cli_fail(
+            err, "plot: --metric is for runs; a sweep's plot shows its objective");
     if (size && parse_size(size, &o->width, &o->height))
-        return bp_cli_fail(err, "plot: --size wants WIDTHxHEIGHT, each 200 to 10000, e.g. 800x500,"
-                         " not '%s'", size);
-    if (!o->output) return bp_cli_fail(err, "plot: no output file: -o FILE.png or -o FILE.svg");
+        return bp_cli_fail(
+            err,
+            "plot: --size wants WIDTHxHEIGHT, each 200 to 10000, e.g. 800x500,"
+            " not '%s'",
+            size);
+    if (!o->output)
+        return bp_cli_fail(err, "plot: no output file: -o FILE.png or -o FILE.svg");
     const char *dot = strrchr(o->output, '.');
     if (dot && strcasecmp(dot, ".png") == 0) o->device = "pngcairo";
     else if (dot && strcasecmp(dot, ".svg") == 0) o->device = "svgcairo", o->svg = 1;
     else
-        return bp_cli_fail(err, "plot: cannot tell the format of '%s': FILE must end in .png or .svg",
-                    o->output);
+        return bp_cli_fail(
+            err, "plot: cannot tell the format of '%s': FILE must end in .png or .svg",
+            o->output);
     o->db = bp_runlog_default_path(o->db);
     return 0;
 }
@@ -312,8 +320,8 @@ static int load_run(sqlite3 *db, const options *o, int64_t run, figure *f, run_t
     s->color = C_SERIES + k % 10;
     s->style = 1 + (k / 10) % 8;
 
-    if (sqlite3_prepare_v2(db, "SELECT name, status FROM runs WHERE id = ?", -1, &st, NULL) !=
-        SQLITE_OK)
+    if (sqlite3_prepare_v2(db, "SELECT name, status FROM runs WHERE id = ?", -1, &st,
+                           NULL) != SQLITE_OK)
         goto sql_error;
     sqlite3_bind_int64(st, 1, run);
     int r = sqlite3_step(st);
@@ -323,28 +331,33 @@ static int load_run(sqlite3 *db, const options *o, int64_t run, figure *f, run_t
     }
     if (r != SQLITE_ROW) goto sql_error;
     snprintf(rt->name, sizeof rt->name, "%s", (const char *)sqlite3_column_text(st, 0));
-    snprintf(rt->status, sizeof rt->status, "%s", (const char *)sqlite3_column_text(st, 1));
+    snprintf(rt->status, sizeof rt->status, "%s",
+             (const char *)sqlite3_column_text(st, 1));
     sqlite3_finalize(st);
 
     /* As run_summary spells them (runlog.c). */
-    if (sqlite3_prepare_v2(db, "SELECT key || '=' || CASE WHEN type = 'bool' THEN CASE WHEN"
-                               " value THEN 'true' ELSE 'false' END ELSE coalesce(value, 'nan')"
-                               " END FROM params WHERE run_id = ? ORDER BY key",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(
+            db,
+            "SELECT key || '=' || CASE WHEN type = 'bool' THEN CASE WHEN"
+            " value THEN 'true' ELSE 'false' END ELSE coalesce(value, 'nan')"
+            " END FROM params WHERE run_id = ? ORDER BY key",
+            -1, &st, NULL) != SQLITE_OK)
         goto sql_error;
     sqlite3_bind_int64(st, 1, run);
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
         char **kv = realloc(rt->kv, (size_t)(rt->nkv + 1) * sizeof *kv);
         if (!kv) goto oom;
         rt->kv = kv;
-        if (!(kv[rt->nkv] = format("%s", (const char *)sqlite3_column_text(st, 0)))) goto oom;
+        if (!(kv[rt->nkv] = format("%s", (const char *)sqlite3_column_text(st, 0))))
+            goto oom;
         rt->nkv++;
     }
     if (r != SQLITE_DONE) goto sql_error;
     sqlite3_finalize(st);
 
-    if (sqlite3_prepare_v2(db, "SELECT step, value FROM metrics_view"
-                               " WHERE run_id = ? AND name = ? ORDER BY step",
+    if (sqlite3_prepare_v2(db,
+                           "SELECT step, value FROM metrics_view"
+                           " WHERE run_id = ? AND name = ? ORDER BY step",
                            -1, &st, NULL) != SQLITE_OK)
         goto sql_error;
     sqlite3_bind_int64(st, 1, run);
@@ -354,7 +367,9 @@ static int load_run(sqlite3 *db, const options *o, int64_t run, figure *f, run_t
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
         values++;
         double x = (double)sqlite3_column_int64(st, 0);
-        double y = sqlite3_column_type(st, 1) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 1);
+        double y = sqlite3_column_type(st, 1) == SQLITE_NULL
+                       ? NAN
+                       : sqlite3_column_double(st, 1);
         if (!isfinite(y)) {
             rt->nonfinite++, gap = 1;
             continue;
@@ -372,14 +387,15 @@ static int load_run(sqlite3 *db, const options *o, int64_t run, figure *f, run_t
     if (values) return 0;
 
     /* No such metric: say which the run has. */
-    if (sqlite3_prepare_v2(db, "SELECT group_concat(name, ', ') FROM (SELECT DISTINCT"
-                               " name FROM metrics_view WHERE run_id = ? ORDER BY name)",
+    if (sqlite3_prepare_v2(db,
+                           "SELECT group_concat(name, ', ') FROM (SELECT DISTINCT"
+                           " name FROM metrics_view WHERE run_id = ? ORDER BY name)",
                            -1, &st, NULL) != SQLITE_OK ||
         sqlite3_bind_int64(st, 1, run) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW)
         goto sql_error;
     const char *has = (const char *)sqlite3_column_text(st, 0);
-    bp_cli_fail(err, "run %lld (%s) has no metric '%s' (%s%s)", (long long)run, rt->name, o->metric,
-         has ? "it has: " : "it logged none", has ? has : "");
+    bp_cli_fail(err, "run %lld (%s) has no metric '%s' (%s%s)", (long long)run, rt->name,
+                o->metric, has ? "it has: " : "it logged none", has ? has : "");
     sqlite3_finalize(st);
     return 1;
 
@@ -410,12 +426,14 @@ static int load_runs(sqlite3 *db, const options *o, figure *f, FILE *err) {
     for (int k = 0; k < n && !rc; k++) {
         char params[MAX_PARAMS_TEXT + 1] = "", note[96];
         for (int j = 0; j < rt[k].nkv; j++)
-            if (n == 1 || !shared(rt, n, rt[k].kv[j])) add_word(params, sizeof params, rt[k].kv[j]);
+            if (n == 1 || !shared(rt, n, rt[k].kv[j]))
+                add_word(params, sizeof params, rt[k].kv[j]);
         left_out(note, sizeof note, rt[k].nonfinite, rt[k].nonpositive);
         int done = !strcmp(rt[k].status, "completed");
-        f->s[k].label = format("run %lld %s%s%s%s%s%s%s", (long long)o->runs[k], rt[k].name,
-                               *params ? " (" : "", params, *params ? ")" : "", done ? "" : ", ",
-                               done ? "" : rt[k].status, note);
+        f->s[k].label =
+            format("run %lld %s%s%s%s%s%s%s", (long long)o->runs[k], rt[k].name,
+                   *params ? " (" : "", params, *params ? ")" : "", done ? "" : ", ",
+                   done ? "" : rt[k].status, note);
         if (!f->s[k].label) rc = bp_cli_fail(err, "out of memory");
     }
     if (!rc && n > 1) {
@@ -434,7 +452,8 @@ static int load_runs(sqlite3 *db, const options *o, figure *f, FILE *err) {
     if (rc) return rc;
 
     if (o->title) f->title = format("%s", o->title);
-    else if (n == 1) f->title = format("%s of run %lld", o->metric, (long long)o->runs[0]);
+    else if (n == 1)
+        f->title = format("%s of run %lld", o->metric, (long long)o->runs[0]);
     else if (n <= 6) {
         char ids[128] = "";
         for (int k = 0; k < n; k++)
@@ -482,11 +501,13 @@ static int load_sweep(sqlite3 *db, const options *o, figure *f, FILE *err) {
     int rc = 1;
     char name[128], objective[128], direction[8], keys[256];
 
-    if (sqlite3_prepare_v2(db, "SELECT name, objective, direction, keys FROM sweeps WHERE id = ?",
-                           -1, &st, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(
+            db, "SELECT name, objective, direction, keys FROM sweeps WHERE id = ?", -1,
+            &st, NULL) != SQLITE_OK) {
         if (strstr(sqlite3_errmsg(db), "no such table"))
-            return bp_cli_fail(err, "%s: this database has no sweeps (an older backprop made it)",
-                        o->db);
+            return bp_cli_fail(
+                err, "%s: this database has no sweeps (an older backprop made it)",
+                o->db);
         goto sql_error;
     }
     sqlite3_bind_int64(st, 1, o->sweep);
@@ -504,10 +525,11 @@ static int load_sweep(sqlite3 *db, const options *o, figure *f, FILE *err) {
 
     /* The parameter's value comes from params, with its type: a text
      * parameter is drawn as categories, a number on a numeric axis. */
-    if (sqlite3_prepare_v2(db, "SELECT t.trial, t.status, t.objective, p.value, p.type"
-                               " FROM sweep_trials t LEFT JOIN params p"
-                               " ON p.run_id = t.run_id AND p.key = ?"
-                               " WHERE t.sweep_id = ? ORDER BY t.trial",
+    if (sqlite3_prepare_v2(db,
+                           "SELECT t.trial, t.status, t.objective, p.value, p.type"
+                           " FROM sweep_trials t LEFT JOIN params p"
+                           " ON p.run_id = t.run_id AND p.key = ?"
+                           " WHERE t.sweep_id = ? ORDER BY t.trial",
                            -1, &st, NULL) != SQLITE_OK)
         goto sql_error;
     sqlite3_bind_text(st, 1, o->param, -1, SQLITE_STATIC);
@@ -525,7 +547,8 @@ static int load_sweep(sqlite3 *db, const options *o, figure *f, FILE *err) {
         tr->trial = sqlite3_column_int64(st, 0);
         const char *status = (const char *)sqlite3_column_text(st, 1);
         tr->status = status && !strcmp(status, "completed") ? 0
-                     : status && !strcmp(status, "pruned") ? 1 : 2;
+                     : status && !strcmp(status, "pruned")  ? 1
+                                                            : 2;
         tr->has_y = sqlite3_column_type(st, 2) != SQLITE_NULL;
         tr->y = sqlite3_column_double(st, 2);
         if (sqlite3_column_type(st, 3) != SQLITE_NULL) {
@@ -534,7 +557,8 @@ static int load_sweep(sqlite3 *db, const options *o, figure *f, FILE *err) {
             if (type && (!strcmp(type, "text") || !strcmp(type, "bool"))) {
                 text_param = 1;
                 const char *v = (const char *)sqlite3_column_text(st, 3);
-                tr->text = format("%s", !strcmp(type, "bool") ? (atoi(v) ? "true" : "false") : v);
+                tr->text = format(
+                    "%s", !strcmp(type, "bool") ? (atoi(v) ? "true" : "false") : v);
                 if (!tr->text) goto oom;
             } else {
                 tr->x = sqlite3_column_double(st, 3);
@@ -545,13 +569,13 @@ static int load_sweep(sqlite3 *db, const options *o, figure *f, FILE *err) {
     sqlite3_finalize(st);
     st = NULL;
     if (!any_param) {
-        bp_cli_fail(err, "sweep %lld (%s) has no parameter '%s' (it sweeps: %s)", (long long)o->sweep,
-             name, o->param, keys);
+        bp_cli_fail(err, "sweep %lld (%s) has no parameter '%s' (it sweeps: %s)",
+                    (long long)o->sweep, name, o->param, keys);
         goto out;
     }
     if (text_param && o->log_x) {
-        bp_cli_fail(err, "plot: --log-x: parameter '%s' of sweep %lld is not a number", o->param,
-             (long long)o->sweep);
+        bp_cli_fail(err, "plot: --log-x: parameter '%s' of sweep %lld is not a number",
+                    o->param, (long long)o->sweep);
         goto out;
     }
 
@@ -565,8 +589,10 @@ static int load_sweep(sqlite3 *db, const options *o, figure *f, FILE *err) {
             if (!t[k].has_x) continue;
             if (!t[k].text && !(t[k].text = format("%.4g", t[k].x))) goto oom;
             int seen = 0;
-            for (int j = 0; j < f->ncategory; j++) seen |= !strcmp(f->category[j], t[k].text);
-            if (!seen && !(f->category[f->ncategory++] = format("%s", t[k].text))) goto oom;
+            for (int j = 0; j < f->ncategory; j++)
+                seen |= !strcmp(f->category[j], t[k].text);
+            if (!seen && !(f->category[f->ncategory++] = format("%s", t[k].text)))
+                goto oom;
         }
         qsort(f->category, (size_t)f->ncategory, sizeof *f->category, cmp_str);
         for (size_t k = 0; k < nt; k++)
@@ -619,8 +645,11 @@ static int load_sweep(sqlite3 *db, const options *o, figure *f, FILE *err) {
     }
     done = &f->s[0];
     if (!done->n && !(pruned && pruned->n)) {
-        bp_cli_fail(err, "sweep %lld (%s): no trial has a value of '%s' and an objective to draw"
-                  " yet", (long long)o->sweep, name, o->param);
+        bp_cli_fail(
+            err,
+            "sweep %lld (%s): no trial has a value of '%s' and an objective to draw"
+            " yet",
+            (long long)o->sweep, name, o->param);
         goto out;
     }
 
@@ -630,18 +659,21 @@ static int load_sweep(sqlite3 *db, const options *o, figure *f, FILE *err) {
     if (!text_param && done->n >= 2 && !strcmp(keys, o->param)) {
         double *xy = malloc(2 * done->n * sizeof *xy);
         if (!xy) goto oom;
-        for (size_t k = 0; k < done->n; k++) xy[2 * k] = done->x[k], xy[2 * k + 1] = done->y[k];
+        for (size_t k = 0; k < done->n; k++)
+            xy[2 * k] = done->x[k], xy[2 * k + 1] = done->y[k];
         qsort(xy, done->n, 2 * sizeof *xy, cmp_x);
         int distinct = 1;
         for (size_t k = 1; k < done->n; k++) distinct &= xy[2 * k] != xy[2 * k - 2];
         if (distinct) {
-            for (size_t k = 0; k < done->n; k++) done->x[k] = xy[2 * k], done->y[k] = xy[2 * k + 1];
+            for (size_t k = 0; k < done->n; k++)
+                done->x[k] = xy[2 * k], done->y[k] = xy[2 * k + 1];
             done->line = 1;
         }
         free(xy);
     }
     done->label = format("completed trials (%zu)", done->n);
-    if (pruned) pruned->label = format("pruned trials, objective when stopped (%zu)", npruned);
+    if (pruned)
+        pruned->label = format("pruned trials, objective when stopped (%zu)", npruned);
     if (!done->label || (pruned && !pruned->label)) goto oom;
 
     if (best_trial >= 0) {
@@ -654,18 +686,18 @@ static int load_sweep(sqlite3 *db, const options *o, figure *f, FILE *err) {
         if (best_text) snprintf(xv, sizeof xv, "%s", best_text);
         else fmt_num(xv, sizeof xv, best_x);
         fmt_num(yv, sizeof yv, best_y);
-        if (!(best->label = format("best: trial %lld, %s=%s, %s %s", (long long)best_trial,
-                                   o->param, xv, objective, yv)))
+        if (!(best->label = format("best: trial %lld, %s=%s, %s %s",
+                                   (long long)best_trial, o->param, xv, objective, yv)))
             goto oom;
     }
     /* What was not drawn, as one line of words. */
     char note[256] = "";
     if (unfinished)
-        snprintf(note + strlen(note), sizeof note - strlen(note), "%s%zu failed or unfinished",
-                 *note ? ", " : "", unfinished);
+        snprintf(note + strlen(note), sizeof note - strlen(note),
+                 "%s%zu failed or unfinished", *note ? ", " : "", unfinished);
     if (no_objective)
-        snprintf(note + strlen(note), sizeof note - strlen(note), "%s%zu without an objective",
-                 *note ? ", " : "", no_objective);
+        snprintf(note + strlen(note), sizeof note - strlen(note),
+                 "%s%zu without an objective", *note ? ", " : "", no_objective);
     if (no_param)
         snprintf(note + strlen(note), sizeof note - strlen(note), "%s%zu without %s",
                  *note ? ", " : "", no_param, o->param);
@@ -678,10 +710,12 @@ static int load_sweep(sqlite3 *db, const options *o, figure *f, FILE *err) {
     }
 
     if (o->title) f->title = format("%s", o->title);
-    else f->title = format("sweep %lld %s: %s (%s) against %s", (long long)o->sweep, name,
-                           objective, direction, o->param);
+    else
+        f->title = format("sweep %lld %s: %s (%s) against %s", (long long)o->sweep, name,
+                          objective, direction, o->param);
     f->xlabel = format("%s%s", o->param, o->log_x ? " (log scale)" : "");
-    f->ylabel = format("%s at the last step%s", objective, o->log_y ? " (log scale)" : "");
+    f->ylabel =
+        format("%s at the last step%s", objective, o->log_y ? " (log scale)" : "");
     f->log_x = o->log_x, f->log_y = o->log_y, f->pad_x = 1;
     if (!f->title || !f->xlabel || !f->ylabel) goto oom;
     rc = 0;
@@ -717,11 +751,13 @@ static char *pl_text(const char *s) {
 }
 
 /* The labels of a text parameter's columns, for plslabelfunc. */
-static void category_label(PLINT axis, PLFLT value, char *label, PLINT length, PLPointer data) {
+static void category_label(PLINT axis, PLFLT value, char *label, PLINT length,
+                           PLPointer data) {
     const figure *f = data;
     long k = lround(value);
     label[0] = '\0';
-    if (axis == PL_X_AXIS && fabs(value - (double)k) < 1e-6 && k >= 0 && k < f->ncategory) {
+    if (axis == PL_X_AXIS && fabs(value - (double)k) < 1e-6 && k >= 0 &&
+        k < f->ncategory) {
         char *t = pl_text(f->category[k]);
         if (t) snprintf(label, (size_t)length, "%s", t);
         free(t);
@@ -841,11 +877,15 @@ static int draw(figure *f, int corner, double *legend_w, double *legend_h) {
     }
 
     int n = f->ns;
-    PLINT *opt = calloc((size_t)n, sizeof *opt), *color = calloc((size_t)n, sizeof *color);
-    PLINT *ink = calloc((size_t)n, sizeof *ink), *style = calloc((size_t)n, sizeof *style);
+    PLINT *opt = calloc((size_t)n, sizeof *opt),
+          *color = calloc((size_t)n, sizeof *color);
+    PLINT *ink = calloc((size_t)n, sizeof *ink),
+          *style = calloc((size_t)n, sizeof *style);
     PLINT *nsym = calloc((size_t)n, sizeof *nsym);
-    PLFLT *width = calloc((size_t)n, sizeof *width), *scale = calloc((size_t)n, sizeof *scale);
-    const char **text = calloc((size_t)n, sizeof *text), **sym = calloc((size_t)n, sizeof *sym);
+    PLFLT *width = calloc((size_t)n, sizeof *width),
+          *scale = calloc((size_t)n, sizeof *scale);
+    const char **text = calloc((size_t)n, sizeof *text),
+               **sym = calloc((size_t)n, sizeof *sym);
     int ok = opt && color && ink && style && nsym && width && scale && text && sym;
     for (int k = 0; ok && k < n; k++) {
         series *s = &f->s[k];
@@ -860,9 +900,9 @@ static int draw(figure *f, int corner, double *legend_w, double *legend_h) {
         PLFLT lw, lh;
         plwidth(1);
         pllegend(&lw, &lh, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX,
-                 corners[corner] | PL_POSITION_INSIDE, LEGEND_DX, LEGEND_DY, 0.06, C_LEGEND_BG,
-                 C_FRAME, 1, 0, 0, n, opt, 0.6, 0.8, 2.0, 0.0, ink, text, NULL, NULL, NULL, NULL,
-                 color, style, width, color, scale, nsym, sym);
+                 corners[corner] | PL_POSITION_INSIDE, LEGEND_DX, LEGEND_DY, 0.06,
+                 C_LEGEND_BG, C_FRAME, 1, 0, 0, n, opt, 0.6, 0.8, 2.0, 0.0, ink, text,
+                 NULL, NULL, NULL, NULL, color, style, width, color, scale, nsym, sym);
         *legend_w = lw, *legend_h = lh;
     }
     for (int k = 0; text && k < n; k++) free((char *)text[k]);
@@ -921,10 +961,10 @@ static void on_plabort(const char *msg) { keep_message(msg); }
  * (its size in *legend). Returns 0, or -1 with the reason in *e. */
 static int render(figure *f, const char *device, int width, int height, int corner,
                   double legend[2], bytes *img, bp_err *e) {
-    FILE *stream = fopencookie(img, "w", (cookie_io_functions_t){.write = bytes_write,
-                                                                 .close = bytes_close});
+    FILE *stream = fopencookie(
+        img, "w", (cookie_io_functions_t){.write = bytes_write, .close = bytes_close});
     if (!stream) return bp_err_set(e, "cannot draw: %s", strerror(errno));
-    static PLINT errcode;             /* plsError's: static, as they must */
+    static PLINT errcode;                  /* plsError's: static, as they must */
     static char errmsg[1024 + BP_ERR_MAX]; /* outlive a longjmp */
     volatile int started = 0;
     pl_message[0] = '\0';
@@ -953,8 +993,9 @@ static int render(figure *f, const char *device, int width, int height, int corn
         plsexit(NULL);
         plsabort(NULL);
         fclose(stream);
-        return bp_err_set(e, "PLplot has no %s driver%s%s (is plplot-driver-cairo installed?)",
-                          device, pl_message[0] ? ": " : "", pl_message);
+        return bp_err_set(
+            e, "PLplot has no %s driver%s%s (is plplot-driver-cairo installed?)", device,
+            pl_message[0] ? ": " : "", pl_message);
     }
     plsdev(device);
     plsfile(stream);
@@ -974,7 +1015,8 @@ static int render(figure *f, const char *device, int width, int height, int corn
     if (!img->closed) fclose(stream);
     if (drawn || img->oom) return bp_err_set(e, "out of memory");
     if (pl_message[0] || errcode)
-        return bp_err_set(e, "PLplot failed: %s", pl_message[0] ? pl_message : "unknown error");
+        return bp_err_set(e, "PLplot failed: %s",
+                          pl_message[0] ? pl_message : "unknown error");
     if (!img->n) return bp_err_set(e, "PLplot wrote nothing");
     return 0;
 }
@@ -1005,8 +1047,14 @@ static void xml_text(FILE *m, const char *s) {
 /* An iTXt chunk (UTF-8 text): keyword, no compression, no language. */
 static void png_itxt(FILE *m, const char *key, const char *text) {
     size_t kn = strlen(key), tn = strlen(text), n = kn + 5 + tn;
-    unsigned char head[8] = {(unsigned char)(n >> 24), (unsigned char)(n >> 16),
-                             (unsigned char)(n >> 8), (unsigned char)n, 'i', 'T', 'X', 't'};
+    unsigned char head[8] = {(unsigned char)(n >> 24),
+                             (unsigned char)(n >> 16),
+                             (unsigned char)(n >> 8),
+                             (unsigned char)n,
+                             'i',
+                             'T',
+                             'X',
+                             't'};
     const unsigned char zeros[5] = {0, 0, 0, 0, 0}; /* \0, flag, method, "", "" */
     fwrite(head, 1, 8, m);
     fwrite(key, 1, kn, m);
@@ -1039,7 +1087,8 @@ static int write_picture(const options *o, const figure *f, const bytes *img, FI
     size_t head = 0;
     if (o->svg) {
         const unsigned char *svg = memmem(img->p, img->n, "<svg", 4);
-        const unsigned char *end = svg ? memchr(svg, '>', img->n - (size_t)(svg - img->p)) : NULL;
+        const unsigned char *end =
+            svg ? memchr(svg, '>', img->n - (size_t)(svg - img->p)) : NULL;
         head = end ? (size_t)(end - img->p) + 1 : 0;
         fwrite(img->p, 1, head, m);
         if (head) {
@@ -1101,8 +1150,9 @@ int bp_plot_main(int argc, char **argv, FILE *out, FILE *err) {
     int points = 0;
     for (int k = 0; k < f.ns; k++) points |= f.s[k].n > 0;
     if (!points) {
-        rc = bp_cli_fail(err, "plot: nothing to draw: every value of %s is NaN or infinite%s", o.metric,
-                  o.log_x || o.log_y ? ", or not positive on a log axis" : "");
+        rc = bp_cli_fail(
+            err, "plot: nothing to draw: every value of %s is NaN or infinite%s",
+            o.metric, o.log_x || o.log_y ? ", or not positive on a log axis" : "");
         goto done;
     }
     /* PLplot tells the legend's size once it is drawn: so draw, see where
@@ -1138,8 +1188,9 @@ done:
 }
 
 void bp_plot_usage(FILE *out) {
-    fputs("  backprop plot RUN... [--metric NAME] [--log-x] [--log-y] -o FILE.png|FILE.svg\n"
-          "  backprop plot --sweep ID --param KEY [--log-x] [--log-y] -o FILE.png|FILE.svg\n"
-          "      (both: [--title TEXT] [--size WxH])\n",
-          out);
+    fputs(
+        "  backprop plot RUN... [--metric NAME] [--log-x] [--log-y] -o FILE.png|FILE.svg\n"
+        "  backprop plot --sweep ID --param KEY [--log-x] [--log-y] -o FILE.png|FILE.svg\n"
+        "      (both: [--title TEXT] [--size WxH])\n",
+        out);
 }

@@ -176,7 +176,8 @@ static int load_chunk(lua_State *L) {
 
 static int traceback(lua_State *L) {
     const char *msg = lua_tostring(L, 1);
-    if (!msg) msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+    if (!msg)
+        msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
     luaL_traceback(L, L, msg, 1);
     return 1;
 }
@@ -219,7 +220,8 @@ int bp_repl(lua_State *L, void (*signals)(lua_State *L, int running)) {
             lua_getfield(L, -1, "show");
             lua_remove(L, -2);
             lua_insert(L, base);
-            if (lua_pcall(L, n, 1, 0) != LUA_OK) fprintf(stderr, "%s\n", lua_tostring(L, -1));
+            if (lua_pcall(L, n, 1, 0) != LUA_OK)
+                fprintf(stderr, "%s\n", lua_tostring(L, -1));
             else printf("%s\n", lua_tostring(L, -1));
             fflush(stdout);
         }

@@ -43,7 +43,8 @@ static int split_list(bp_sweep_param *p, const char *list, const char *arg, bp_e
     for (int j = 0; j < n; j++) {
         const char *end = strchr(start, ',');
         size_t len = end ? (size_t)(end - start) : strlen(start);
-        if (len == 0) return bp_err_set(e, "sweep parameter '%s': empty value in list", arg);
+        if (len == 0)
+            return bp_err_set(e, "sweep parameter '%s': empty value in list", arg);
         if (!(p->values[j] = malloc(len + 1))) return bp_err_set(e, "out of memory");
         memcpy(p->values[j], start, len);
         p->values[j][len] = 0;
@@ -76,12 +77,14 @@ static int parse_range(bp_sweep_param *p, const char *dist, const char *range,
         return bp_err_set(e, "sweep parameter '%s': upper bound '%s' is not a number",
                           arg, colon + 1);
     if (p->lo > p->hi)
-        return bp_err_set(e, "sweep parameter '%s': lower bound %g is above upper bound %g",
+        return bp_err_set(e,
+                          "sweep parameter '%s': lower bound %g is above upper bound %g",
                           arg, p->lo, p->hi);
     if (p->kind == BP_SWEEP_LOGUNIFORM && p->lo <= 0)
-        return bp_err_set(e, "sweep parameter '%s': loguniform needs a lower bound > 0", arg);
-    if (p->kind == BP_SWEEP_INT &&
-        (p->lo != floor(p->lo) || p->hi != floor(p->hi) || fabs(p->lo) > 1e15 || fabs(p->hi) > 1e15))
+        return bp_err_set(e, "sweep parameter '%s': loguniform needs a lower bound > 0",
+                          arg);
+    if (p->kind == BP_SWEEP_INT && (p->lo != floor(p->lo) || p->hi != floor(p->hi) ||
+                                    fabs(p->lo) > 1e15 || fabs(p->hi) > 1e15))
         return bp_err_set(e, "sweep parameter '%s': int needs integer bounds", arg);
     return 0;
 }
@@ -91,8 +94,10 @@ int bp_sweep_spec_add(bp_sweep_spec *s, const char *arg, bp_err *e) {
     if (!eq || eq == arg)
         return bp_err_set(e, "sweep parameter '%s': expected key=values", arg);
     if (arg[strcspn(arg, " \t\n\r")])
-        return bp_err_set(e, "sweep parameter '%s': spaces are not allowed in a sweep's keys"
-                          " or values", arg);
+        return bp_err_set(e,
+                          "sweep parameter '%s': spaces are not allowed in a sweep's keys"
+                          " or values",
+                          arg);
     bp_sweep_param p = {0};
     size_t klen = (size_t)(eq - arg);
     for (int k = 0; k < s->n; k++)
@@ -112,18 +117,24 @@ int bp_sweep_spec_add(bp_sweep_spec *s, const char *arg, bp_err *e) {
         size_t dlen = (size_t)(colon - spec);
         size_t j, nd = sizeof dists / sizeof dists[0];
         for (j = 0; j < nd; j++)
-            if (strlen(dists[j].name) == dlen && !strncmp(dists[j].name, spec, dlen)) break;
+            if (strlen(dists[j].name) == dlen && !strncmp(dists[j].name, spec, dlen))
+                break;
         if (j == nd)
-            return bp_err_set(e, "sweep parameter '%s': unknown distribution '%.*s' (expected "
-                              "uniform, loguniform, int or choice)", arg, (int)dlen, spec);
+            return bp_err_set(
+                e,
+                "sweep parameter '%s': unknown distribution '%.*s' (expected "
+                "uniform, loguniform, int or choice)",
+                arg, (int)dlen, spec);
         p.kind = dists[j].kind;
-        rc = p.kind == BP_SWEEP_CHOICE ? split_list(&p, colon + 1, arg, e)
-                                       : parse_range(&p, dists[j].name, colon + 1, arg, e);
+        rc = p.kind == BP_SWEEP_CHOICE
+                 ? split_list(&p, colon + 1, arg, e)
+                 : parse_range(&p, dists[j].name, colon + 1, arg, e);
     } else {
         rc = split_list(&p, spec, arg, e);
     }
     if (!rc && !(p.key = malloc(klen + 1))) rc = bp_err_set(e, "out of memory");
-    bp_sweep_param *grown = rc ? NULL : realloc(s->params, sizeof *grown * (size_t)(s->n + 1));
+    bp_sweep_param *grown =
+        rc ? NULL : realloc(s->params, sizeof *grown * (size_t)(s->n + 1));
     if (!grown) {
         if (!rc) bp_err_set(e, "out of memory");
         param_free(&p);
@@ -137,19 +148,24 @@ int bp_sweep_spec_add(bp_sweep_spec *s, const char *arg, bp_err *e) {
 }
 
 int bp_sweep_spec_check(const bp_sweep_spec *s, bp_err *e) {
-    if (s->n == 0) return bp_err_set(e, "a sweep needs at least one parameter (key=values)");
+    if (s->n == 0)
+        return bp_err_set(e, "a sweep needs at least one parameter (key=values)");
     if (s->trials < 0) return bp_err_set(e, "--trials must be >= 1");
     if (s->trials > 0) return 0;
     double count = 1;
     for (int k = 0; k < s->n; k++) {
         if (s->params[k].kind != BP_SWEEP_LIST)
-            return bp_err_set(e, "sweep parameter '%s' is a distribution: random search "
-                              "needs --trials N", s->params[k].key);
+            return bp_err_set(e,
+                              "sweep parameter '%s' is a distribution: random search "
+                              "needs --trials N",
+                              s->params[k].key);
         count *= s->params[k].n;
     }
     if (count > MAX_GRID)
-        return bp_err_set(e, "the grid has %.0f trials, more than %d: use random search "
-                          "(--trials N)", count, MAX_GRID);
+        return bp_err_set(e,
+                          "the grid has %.0f trials, more than %d: use random search "
+                          "(--trials N)",
+                          count, MAX_GRID);
     return 0;
 }
 
@@ -172,20 +188,19 @@ const char *bp_sweep_strategy(const bp_sweep_spec *s) {
 static const char *draw(char *out, size_t size, const bp_sweep_param *p, bp_rng *r) {
     double u = bp_rng_uniform(r);
     switch (p->kind) {
-    case BP_SWEEP_UNIFORM:
-        snprintf(out, size, "%.6g", p->lo + (p->hi - p->lo) * u);
-        return out;
-    case BP_SWEEP_LOGUNIFORM:
-        snprintf(out, size, "%.6g", exp(log(p->lo) + (log(p->hi) - log(p->lo)) * u));
-        return out;
-    case BP_SWEEP_INT: {
-        uint64_t span = (uint64_t)(p->hi - p->lo) + 1;
-        (void)u;
-        snprintf(out, size, "%.0f", p->lo + (double)bp_rng_below(r, span));
-        return out;
-    }
-    default:
-        return p->values[bp_rng_below(r, (uint64_t)p->n)];
+        case BP_SWEEP_UNIFORM:
+            snprintf(out, size, "%.6g", p->lo + (p->hi - p->lo) * u);
+            return out;
+        case BP_SWEEP_LOGUNIFORM:
+            snprintf(out, size, "%.6g", exp(log(p->lo) + (log(p->hi) - log(p->lo)) * u));
+            return out;
+        case BP_SWEEP_INT: {
+            uint64_t span = (uint64_t)(p->hi - p->lo) + 1;
+            (void)u;
+            snprintf(out, size, "%.0f", p->lo + (double)bp_rng_below(r, span));
+            return out;
+        }
+        default: return p->values[bp_rng_below(r, (uint64_t)p->n)];
     }
 }
 
@@ -202,7 +217,8 @@ static char *join_kv(const char *key, const char *value) {
 int bp_sweep_trial(const bp_sweep_spec *s, int64_t i, char **kv, bp_err *e) {
     int64_t count = bp_sweep_count(s);
     if (i < 0 || i >= count)
-        return bp_err_set(e, "trial %lld out of range 0..%lld", (long long)i, (long long)count - 1);
+        return bp_err_set(e, "trial %lld out of range 0..%lld", (long long)i,
+                          (long long)count - 1);
     bp_rng r;
     bp_rng_seed(&r, s->seed ^ ((uint64_t)i * 0x9e3779b97f4a7c15ULL));
     int64_t rest = i;
@@ -252,7 +268,8 @@ char *bp_sweep_spec_text(const bp_sweep_spec *s) {
     size_t size = 64;
     for (int k = 0; k < s->n; k++) {
         size += strlen(s->params[k].key) + 64;
-        for (int j = 0; j < s->params[k].n; j++) size += strlen(s->params[k].values[j]) + 1;
+        for (int j = 0; j < s->params[k].n; j++)
+            size += strlen(s->params[k].values[j]) + 1;
     }
     char *out = malloc(size), *w = out;
     if (!out) return NULL;
@@ -263,7 +280,8 @@ char *bp_sweep_spec_text(const bp_sweep_spec *s) {
         w += sprintf(w, "%s%s=", k ? " " : "", p->key);
         if (p->kind == BP_SWEEP_LIST || p->kind == BP_SWEEP_CHOICE) {
             if (p->kind == BP_SWEEP_CHOICE) w += sprintf(w, "choice:");
-            for (int j = 0; j < p->n; j++) w += sprintf(w, "%s%s", j ? "," : "", p->values[j]);
+            for (int j = 0; j < p->n; j++)
+                w += sprintf(w, "%s%s", j ? "," : "", p->values[j]);
         } else {
             w += sprintf(w, "%s:%.17g:%.17g", names[p->kind], p->lo, p->hi);
         }
@@ -285,17 +303,22 @@ bp_sweep_spec *bp_sweep_spec_parse(const char *text, bp_err *e) {
     /* Words are separated by single spaces; no key or value holds one. */
     int bad = 0, seeded = 0;
     char *save = NULL;
-    for (char *w = strtok_r(copy, " ", &save); w && !bad; w = strtok_r(NULL, " ", &save)) {
+    for (char *w = strtok_r(copy, " ", &save); w && !bad;
+         w = strtok_r(NULL, " ", &save)) {
         if (!strcmp(w, "--trials") || !strcmp(w, "--seed")) {
             char *v = strtok_r(NULL, " ", &save), *end;
             errno = 0;
             unsigned long long n = v ? strtoull(v, &end, 10) : 0;
             if (!v || *end || errno || *v == '-' || n > INT64_MAX) {
-                bad = bp_err_set(e, "bad sweep specification '%s': %s needs a number", text, w);
+                bad = bp_err_set(e, "bad sweep specification '%s': %s needs a number",
+                                 text, w);
             } else if (w[2] == 't') {
                 s->trials = (int64_t)n;
-                bad = n < 1 ? bp_err_set(e, "bad sweep specification '%s': --trials must be"
-                                            " >= 1", text) : 0;
+                bad = n < 1 ? bp_err_set(e,
+                                         "bad sweep specification '%s': --trials must be"
+                                         " >= 1",
+                                         text)
+                            : 0;
             } else {
                 s->seed = (uint64_t)n;
                 seeded = 1;
@@ -305,7 +328,8 @@ bp_sweep_spec *bp_sweep_spec_parse(const char *text, bp_err *e) {
         }
     }
     free(copy);
-    if (!bad && !seeded) bad = bp_err_set(e, "bad sweep specification '%s': no --seed", text);
+    if (!bad && !seeded)
+        bad = bp_err_set(e, "bad sweep specification '%s': no --seed", text);
     if (!bad) bad = bp_sweep_spec_check(s, e);
     if (bad) {
         bp_sweep_spec_free(s);

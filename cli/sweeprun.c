@@ -50,13 +50,11 @@ extern char **environ;
  * (a terminal sends the signal to all of them too) before it is passed on. */
 #define GRACE_S 1.0
 
-
 static double mono_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
-
 
 static uint64_t fnv1a(uint64_t h, const char *s, size_t n) {
     for (size_t k = 0; k < n; k++) h = (h ^ (unsigned char)s[k]) * 1099511628211ull;
@@ -96,9 +94,9 @@ typedef struct args {
 } args;
 
 /* Options that take a value: the long name, and -j's short one. */
-static const char *const valued[] = {"--db", "--name", "--objective", "--prune", "--seed",
-                                     "--shard-db", "--jobs", "--trials", "--trial",
-                                     "--resume", "--shards", NULL};
+static const char *const valued[] = {"--db",    "--name",     "--objective", "--prune",
+                                     "--seed",  "--shard-db", "--jobs",      "--trials",
+                                     "--trial", "--resume",   "--shards",    NULL};
 
 static int parse_args(int argc, char **argv, args *a, FILE *err) {
     memset(a, 0, sizeof *a);
@@ -128,7 +126,9 @@ static int parse_args(int argc, char **argv, args *a, FILE *err) {
             if (s[strcspn(s, "=")]) v = s + strcspn(s, "=") + 1;
             int known = 0;
             for (int j = 0; valued[j]; j++) known |= !strcmp(valued[j], opt);
-            if (!known) return bp_cli_fail(err, "sweep: unknown option '%s' (see backprop --help)", s);
+            if (!known)
+                return bp_cli_fail(err,
+                                   "sweep: unknown option '%s' (see backprop --help)", s);
         } else if (strchr(s, '=')) {
             a->params[a->n++] = argv[k];
             continue;
@@ -136,30 +136,36 @@ static int parse_args(int argc, char **argv, args *a, FILE *err) {
             a->script = s;
             continue;
         } else {
-            return bp_cli_fail(err, "sweep: two scripts given ('%s' and '%s'); parameters are"
-                            " key=SPEC", a->script, s);
+            return bp_cli_fail(err,
+                               "sweep: two scripts given ('%s' and '%s'); parameters are"
+                               " key=SPEC",
+                               a->script, s);
         }
         if (!v) {
-            if (k + 1 >= argc) return bp_cli_fail(err, "sweep: option '%s' needs a value", opt);
+            if (k + 1 >= argc)
+                return bp_cli_fail(err, "sweep: option '%s' needs a value", opt);
             v = argv[++k];
         }
-        int64_t *num = !strcmp(opt, "--jobs") ? &a->jobs
-                     : !strcmp(opt, "--trials") ? &a->trials
-                     : !strcmp(opt, "--trial") ? &a->trial
-                     : !strcmp(opt, "--resume") ? &a->resume
-                     : !strcmp(opt, "--shards") ? &a->shards : NULL;
+        int64_t *num = !strcmp(opt, "--jobs")     ? &a->jobs
+                       : !strcmp(opt, "--trials") ? &a->trials
+                       : !strcmp(opt, "--trial")  ? &a->trial
+                       : !strcmp(opt, "--resume") ? &a->resume
+                       : !strcmp(opt, "--shards") ? &a->shards
+                                                  : NULL;
         if (num) {
             int64_t lo = !strcmp(opt, "--trial") ? 0 : 1;
             if (parse_i64(v, lo, !strcmp(opt, "--jobs") ? 4096 : INT64_MAX / 2, num))
-                return bp_cli_fail(err, "sweep: %s wants a whole number >= %lld, not '%s'", opt,
-                           (long long)lo, v);
+                return bp_cli_fail(err,
+                                   "sweep: %s wants a whole number >= %lld, not '%s'",
+                                   opt, (long long)lo, v);
             continue;
         }
-        const char **slot = !strcmp(opt, "--db") ? &a->db
-                          : !strcmp(opt, "--name") ? &a->name
-                          : !strcmp(opt, "--objective") ? &a->objective
-                          : !strcmp(opt, "--prune") ? &a->prune
-                          : !strcmp(opt, "--seed") ? &a->seed : &a->shard_db;
+        const char **slot = !strcmp(opt, "--db")          ? &a->db
+                            : !strcmp(opt, "--name")      ? &a->name
+                            : !strcmp(opt, "--objective") ? &a->objective
+                            : !strcmp(opt, "--prune")     ? &a->prune
+                            : !strcmp(opt, "--seed")      ? &a->seed
+                                                          : &a->shard_db;
         *slot = v;
     }
     return 0;
@@ -254,11 +260,13 @@ static int def_from_args(const args *a, sweep_def *d, bp_err *e) {
     if (a->trials > 0) d->spec->trials = a->trials;
     int64_t seed = 1;
     if (a->seed && parse_i64(a->seed, 0, INT64_MAX, &seed))
-        return bp_err_set(e, "bad --seed '%s': expected an integer from 0 to 2^63-1", a->seed);
+        return bp_err_set(e, "bad --seed '%s': expected an integer from 0 to 2^63-1",
+                          a->seed);
     d->spec->seed = (uint64_t)seed;
     if (bp_sweep_spec_check(d->spec, e)) return -1;
     if (!a->script)
-        return bp_err_set(e, "sweep: no script given (usage: backprop sweep SCRIPT key=SPEC...)");
+        return bp_err_set(
+            e, "sweep: no script given (usage: backprop sweep SCRIPT key=SPEC...)");
     if (!(d->script = strdup(a->script))) return bp_err_set(e, "out of memory");
     d->name = a->name;
     return finish_def(d, e);
@@ -269,7 +277,8 @@ static int def_from_args(const args *a, sweep_def *d, bp_err *e) {
 
 /* Runs sql (one int64 parameter bound to ?1, another to ?2) and returns the
  * first column of its first row as an int64, or dflt when there is none. */
-static int64_t query_i64(bp_runlog *log, const char *sql, int64_t p1, int64_t p2, int64_t dflt) {
+static int64_t query_i64(bp_runlog *log, const char *sql, int64_t p1, int64_t p2,
+                         int64_t dflt) {
     sqlite3_stmt *st = NULL;
     int64_t v = dflt;
     bp_runlog_lock(log);
@@ -287,15 +296,15 @@ static int64_t query_i64(bp_runlog *log, const char *sql, int64_t p1, int64_t p2
 /* The state of each trial of a sweep, from sweep_trials. */
 enum { T_NEW, T_DONE, T_RUNNING, T_RETRY };
 
-static int trial_states(bp_runlog *log, int64_t sweep, int64_t count, unsigned char *state,
-                        bp_err *e) {
+static int trial_states(bp_runlog *log, int64_t sweep, int64_t count,
+                        unsigned char *state, bp_err *e) {
     memset(state, T_NEW, (size_t)count);
     sqlite3_stmt *st = NULL;
     bp_runlog_lock(log);
     int rc = -1, r;
     if (sqlite3_prepare_v2(bp_runlog_sqlite(log),
-                           "SELECT trial, status FROM sweep_trials WHERE sweep_id = ?", -1, &st,
-                           NULL) != SQLITE_OK)
+                           "SELECT trial, status FROM sweep_trials WHERE sweep_id = ?",
+                           -1, &st, NULL) != SQLITE_OK)
         goto out;
     sqlite3_bind_int64(st, 1, sweep);
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
@@ -303,8 +312,10 @@ static int trial_states(bp_runlog *log, int64_t sweep, int64_t count, unsigned c
         const char *s = (const char *)sqlite3_column_text(st, 1);
         if (t < 0 || t >= count || !s) continue;
         state[t] = !strcmp(s, "running") ? T_RUNNING
-                 : (!strcmp(s, "completed") || !strcmp(s, "failed") || !strcmp(s, "diverged") ||
-                    !strcmp(s, "pruned")) ? T_DONE : T_RETRY;
+                   : (!strcmp(s, "completed") || !strcmp(s, "failed") ||
+                      !strcmp(s, "diverged") || !strcmp(s, "pruned"))
+                       ? T_DONE
+                       : T_RETRY;
     }
     rc = r == SQLITE_DONE ? 0 : -1;
 out:
@@ -381,8 +392,9 @@ static int spawn(runner *R, int64_t trial, bp_err *e) {
     snprintf(seed, sizeof seed, "%llu",
              (unsigned long long)bp_sweep_trial_seed(spec->seed, spec->n, kv));
     snprintf(name, sizeof name, "%s#%lld", R->name, (long long)trial);
-    const char *fixed[] = {R->h->exe, "run", "--db", R->db, "--sweep", id, "--trial", tr,
-                           "--seed", seed, "--name", name, R->d->script};
+    const char *fixed[] = {R->h->exe, "run",     "--db",      R->db,    "--sweep",
+                           id,        "--trial", tr,          "--seed", seed,
+                           "--name",  name,      R->d->script};
     size_t nf = sizeof fixed / sizeof *fixed;
     char **argv = calloc(nf + (size_t)spec->n + 1, sizeof *argv);
     FILE *errf = R->verbose ? NULL : tmpfile();
@@ -457,19 +469,22 @@ static void progress(runner *R, int64_t trial, const char *status, const char *p
         if (trial >= 0 && strcmp(status, "completed") && strcmp(status, "pruned"))
             fprintf(R->h->err, "\r\033[Ktrial %lld %s  %s\n", (long long)trial, status,
                     params ? params : "");
-        fprintf(R->h->err, "\r\033[Ksweep %lld: %lld/%lld done, %d running, %lld failed,"
-                " %lld pruned; best %s %s", (long long)R->id, (long long)R->done,
-                (long long)R->total, R->running, (long long)(R->failed + R->diverged),
-                (long long)R->pruned, R->d->obj.metric, best);
+        fprintf(R->h->err,
+                "\r\033[Ksweep %lld: %lld/%lld done, %d running, %lld failed,"
+                " %lld pruned; best %s %s",
+                (long long)R->id, (long long)R->done, (long long)R->total, R->running,
+                (long long)(R->failed + R->diverged), (long long)R->pruned,
+                R->d->obj.metric, best);
         if (R->have_best) fprintf(R->h->err, " (trial %lld)", (long long)R->best_trial);
     } else {
         fmt_value(val, sizeof val, have_obj, obj);
         fmt_duration(dur, sizeof dur, dt);
-        fprintf(R->h->err, "trial %lld %s  %s %s  %s  %s  [%lld/%lld done, %d running,"
-                " %lld failed, %lld pruned; best %s", (long long)trial, status,
-                R->d->obj.metric, val, params ? params : "", dur, (long long)R->done,
-                (long long)R->total, R->running, (long long)(R->failed + R->diverged),
-                (long long)R->pruned, best);
+        fprintf(R->h->err,
+                "trial %lld %s  %s %s  %s  %s  [%lld/%lld done, %d running,"
+                " %lld failed, %lld pruned; best %s",
+                (long long)trial, status, R->d->obj.metric, val, params ? params : "",
+                dur, (long long)R->done, (long long)R->total, R->running,
+                (long long)(R->failed + R->diverged), (long long)R->pruned, best);
         if (R->have_best) fprintf(R->h->err, " (trial %lld)", (long long)R->best_trial);
         fputs("]\n", R->h->err);
     }
@@ -495,11 +510,14 @@ static void finish(runner *R, proc *p, int wstatus) {
             snprintf(msg, sizeof msg, "the trial's process was killed by signal %d (%s)",
                      WTERMSIG(wstatus), strsignal(WTERMSIG(wstatus)));
         else
-            snprintf(msg, sizeof msg, "the trial's process exited with status %d without"
-                     " recording an end%s%s", WEXITSTATUS(wstatus), why[0] ? ": " : "", why);
-        if (sqlite3_prepare_v2(s, "UPDATE runs SET status = 'crashed', ended = ?4,"
-                                  " message = coalesce(message, ?5) WHERE sweep_id = ?1"
-                                  " AND trial = ?2 AND pid = ?3 AND status = 'running'",
+            snprintf(msg, sizeof msg,
+                     "the trial's process exited with status %d without"
+                     " recording an end%s%s",
+                     WEXITSTATUS(wstatus), why[0] ? ": " : "", why);
+        if (sqlite3_prepare_v2(s,
+                               "UPDATE runs SET status = 'crashed', ended = ?4,"
+                               " message = coalesce(message, ?5) WHERE sweep_id = ?1"
+                               " AND trial = ?2 AND pid = ?3 AND status = 'running'",
                                -1, &u, NULL) == SQLITE_OK) {
             sqlite3_bind_int64(u, 1, R->id);
             sqlite3_bind_int64(u, 2, p->trial);
@@ -514,25 +532,30 @@ static void finish(runner *R, proc *p, int wstatus) {
     char status[16] = "", message[2 * BP_ERR_MAX] = "", params[512] = "";
     int have_obj = 0;
     double obj = 0;
-    if (sqlite3_prepare_v2(s, "SELECT r.status, r.message, (SELECT m.value FROM metrics m"
-                              " JOIN metric_names n ON n.id = m.name_id WHERE m.run_id = r.id"
-                              " AND n.name = ?4 ORDER BY m.step DESC LIMIT 1),"
-                              " (SELECT params FROM sweep_trials WHERE run_id = r.id)"
-                              " FROM runs r WHERE r.sweep_id = ?1 AND r.trial = ?2"
-                              " AND r.pid = ?3 ORDER BY r.id DESC LIMIT 1",
-                           -1, &st, NULL) == SQLITE_OK) {
+    if (sqlite3_prepare_v2(
+            s,
+            "SELECT r.status, r.message, (SELECT m.value FROM metrics m"
+            " JOIN metric_names n ON n.id = m.name_id WHERE m.run_id = r.id"
+            " AND n.name = ?4 ORDER BY m.step DESC LIMIT 1),"
+            " (SELECT params FROM sweep_trials WHERE run_id = r.id)"
+            " FROM runs r WHERE r.sweep_id = ?1 AND r.trial = ?2"
+            " AND r.pid = ?3 ORDER BY r.id DESC LIMIT 1",
+            -1, &st, NULL) == SQLITE_OK) {
         sqlite3_bind_int64(st, 1, R->id);
         sqlite3_bind_int64(st, 2, p->trial);
         sqlite3_bind_int64(st, 3, p->pid);
         sqlite3_bind_text(st, 4, R->d->obj.metric, -1, SQLITE_STATIC);
         if (sqlite3_step(st) == SQLITE_ROW) {
-            snprintf(status, sizeof status, "%s", (const char *)sqlite3_column_text(st, 0));
+            snprintf(status, sizeof status, "%s",
+                     (const char *)sqlite3_column_text(st, 0));
             if (sqlite3_column_text(st, 1))
-                snprintf(message, sizeof message, "%s", (const char *)sqlite3_column_text(st, 1));
+                snprintf(message, sizeof message, "%s",
+                         (const char *)sqlite3_column_text(st, 1));
             have_obj = sqlite3_column_type(st, 2) != SQLITE_NULL;
             obj = sqlite3_column_double(st, 2);
             if (sqlite3_column_text(st, 3))
-                snprintf(params, sizeof params, "%s", (const char *)sqlite3_column_text(st, 3));
+                snprintf(params, sizeof params, "%s",
+                         (const char *)sqlite3_column_text(st, 3));
         }
     }
     sqlite3_finalize(st);
@@ -541,12 +564,15 @@ static void finish(runner *R, proc *p, int wstatus) {
         /* No run at all: the process failed before it could record one. */
         snprintf(status, sizeof status, "crashed");
         if (WIFEXITED(wstatus))
-            snprintf(message, sizeof message, "trial %lld: the process exited with status %d"
-                     " before recording a run%s%s", (long long)p->trial, WEXITSTATUS(wstatus),
-                     why[0] ? ": " : "", why);
+            snprintf(message, sizeof message,
+                     "trial %lld: the process exited with status %d"
+                     " before recording a run%s%s",
+                     (long long)p->trial, WEXITSTATUS(wstatus), why[0] ? ": " : "", why);
         else
-            snprintf(message, sizeof message, "trial %lld: the process was killed by signal"
-                     " %d before recording a run", (long long)p->trial, WTERMSIG(wstatus));
+            snprintf(message, sizeof message,
+                     "trial %lld: the process was killed by signal"
+                     " %d before recording a run",
+                     (long long)p->trial, WTERMSIG(wstatus));
         bp_cli_fail(R->h->err, "%s", message);
     }
     int done = !strcmp(status, "completed") || !strcmp(status, "failed") ||
@@ -563,8 +589,8 @@ static void finish(runner *R, proc *p, int wstatus) {
         R->best = obj;
         R->best_trial = p->trial;
     }
-    if (!strcmp(status, "failed") && !strncmp(message, UNREAD_PREFIX, strlen(UNREAD_PREFIX)) &&
-        !R->unread) {
+    if (!strcmp(status, "failed") &&
+        !strncmp(message, UNREAD_PREFIX, strlen(UNREAD_PREFIX)) && !R->unread) {
         R->unread = 1;
         snprintf(R->message, sizeof R->message, "%s", message);
     }
@@ -677,9 +703,11 @@ static int64_t run_trials(runner *R, const int64_t *todo, int64_t n, bp_err *e) 
                 R->signal = sig;
                 t_signal = mono_now();
                 if (R->tty) fputc('\n', R->h->err);
-                fprintf(R->h->err, "backprop: %s: stopping the sweep (%d trial%s running;"
-                        " again to kill them)\n", sig == SIGINT ? "interrupted" : "terminated",
-                        R->running, R->running == 1 ? "" : "s");
+                fprintf(R->h->err,
+                        "backprop: %s: stopping the sweep (%d trial%s running;"
+                        " again to kill them)\n",
+                        sig == SIGINT ? "interrupted" : "terminated", R->running,
+                        R->running == 1 ? "" : "s");
             }
         }
     }
@@ -689,8 +717,7 @@ static int64_t run_trials(runner *R, const int64_t *todo, int64_t n, bp_err *e) 
     R->envp = NULL;
     /* Signals that came meanwhile are taken, not left for the host. */
     struct timespec zero = {0, 0};
-    while (sigtimedwait(&set, NULL, &zero) > 0) {
-    }
+    while (sigtimedwait(&set, NULL, &zero) > 0) {}
     sigaction(SIGCHLD, &old_chld, NULL);
     sigprocmask(SIG_SETMASK, &R->oldmask, NULL);
     if (R->tty) fputc('\n', R->h->err);
@@ -714,11 +741,12 @@ static int best_trial(bp_runlog *log, const sweep_def *d, int64_t sweep, int64_t
     sqlite3_stmt *st = NULL;
     int rc = -1;
     bp_runlog_lock(log);
-    const char *sql = d->obj.maximize
-        ? "SELECT trial, run_id, objective, params FROM sweep_trials WHERE sweep_id = ?"
-          " AND status = 'completed' AND objective IS NOT NULL ORDER BY objective DESC, trial LIMIT 1"
-        : "SELECT trial, run_id, objective, params FROM sweep_trials WHERE sweep_id = ?"
-          " AND status = 'completed' AND objective IS NOT NULL ORDER BY objective, trial LIMIT 1";
+    const char *sql =
+        d->obj.maximize
+            ? "SELECT trial, run_id, objective, params FROM sweep_trials WHERE sweep_id = ?"
+              " AND status = 'completed' AND objective IS NOT NULL ORDER BY objective DESC, trial LIMIT 1"
+            : "SELECT trial, run_id, objective, params FROM sweep_trials WHERE sweep_id = ?"
+              " AND status = 'completed' AND objective IS NOT NULL ORDER BY objective, trial LIMIT 1";
     if (sqlite3_prepare_v2(bp_runlog_sqlite(log), sql, -1, &st, NULL) == SQLITE_OK) {
         sqlite3_bind_int64(st, 1, sweep);
         if (sqlite3_step(st) == SQLITE_ROW) {
@@ -726,8 +754,10 @@ static int best_trial(bp_runlog *log, const sweep_def *d, int64_t sweep, int64_t
             *run = sqlite3_column_int64(st, 1);
             *obj = sqlite3_column_double(st, 2);
             if (params)
-                snprintf(params, size, "%s", sqlite3_column_text(st, 3)
-                                                 ? (const char *)sqlite3_column_text(st, 3) : "");
+                snprintf(params, size, "%s",
+                         sqlite3_column_text(st, 3)
+                             ? (const char *)sqlite3_column_text(st, 3)
+                             : "");
             rc = 0;
         }
     }
@@ -747,17 +777,21 @@ static void summary(runner *R, const char *status, double wall, int64_t ran) {
             R->jobs);
     sqlite3_stmt *st = NULL;
     bp_runlog_lock(log);
-    if (sqlite3_prepare_v2(s, "SELECT sum(status = 'completed'), sum(status = 'failed'),"
-                              " sum(status = 'diverged'), sum(status = 'pruned'),"
-                              " sum(status IN ('crashed', 'interrupted', 'running')),"
-                              " count(*) FROM sweep_trials WHERE sweep_id = ?",
+    if (sqlite3_prepare_v2(s,
+                           "SELECT sum(status = 'completed'), sum(status = 'failed'),"
+                           " sum(status = 'diverged'), sum(status = 'pruned'),"
+                           " sum(status IN ('crashed', 'interrupted', 'running')),"
+                           " count(*) FROM sweep_trials WHERE sweep_id = ?",
                            -1, &st, NULL) == SQLITE_OK) {
         sqlite3_bind_int64(st, 1, R->id);
         if (sqlite3_step(st) == SQLITE_ROW)
-            fprintf(out, "  trials: %lld completed, %lld failed, %lld diverged, %lld pruned,"
+            fprintf(out,
+                    "  trials: %lld completed, %lld failed, %lld diverged, %lld pruned,"
                     " %lld crashed or interrupted, %lld never run\n",
-                    (long long)sqlite3_column_int64(st, 0), (long long)sqlite3_column_int64(st, 1),
-                    (long long)sqlite3_column_int64(st, 2), (long long)sqlite3_column_int64(st, 3),
+                    (long long)sqlite3_column_int64(st, 0),
+                    (long long)sqlite3_column_int64(st, 1),
+                    (long long)sqlite3_column_int64(st, 2),
+                    (long long)sqlite3_column_int64(st, 3),
                     (long long)sqlite3_column_int64(st, 4),
                     (long long)(R->total - sqlite3_column_int64(st, 5)));
     }
@@ -769,17 +803,17 @@ static void summary(runner *R, const char *status, double wall, int64_t ran) {
     if (best_trial(log, R->d, R->id, &trial, &run, &obj, buf, sizeof buf) == 0)
         fprintf(out, "  best: trial %lld, %s %.6g (run %lld): %s\n", (long long)trial,
                 R->d->obj.metric, obj, (long long)run, buf);
-    else
-        fprintf(out, "  best: none (no completed trial logged %s)\n", R->d->obj.metric);
+    else fprintf(out, "  best: none (no completed trial logged %s)\n", R->d->obj.metric);
 
     /* What went wrong, trial by trial (ten at most of each kind). */
     bp_runlog_lock(log);
-    if (sqlite3_prepare_v2(s, "SELECT t.status, t.trial, t.run_id, r.message,"
-                              " row_number() OVER (PARTITION BY t.status ORDER BY t.trial),"
-                              " count(*) OVER (PARTITION BY t.status)"
-                              " FROM sweep_trials t JOIN runs r ON r.id = t.run_id"
-                              " WHERE t.sweep_id = ? AND t.status IN ('failed', 'diverged',"
-                              " 'crashed', 'interrupted') ORDER BY t.status, t.trial",
+    if (sqlite3_prepare_v2(s,
+                           "SELECT t.status, t.trial, t.run_id, r.message,"
+                           " row_number() OVER (PARTITION BY t.status ORDER BY t.trial),"
+                           " count(*) OVER (PARTITION BY t.status)"
+                           " FROM sweep_trials t JOIN runs r ON r.id = t.run_id"
+                           " WHERE t.sweep_id = ? AND t.status IN ('failed', 'diverged',"
+                           " 'crashed', 'interrupted') ORDER BY t.status, t.trial",
                            -1, &st, NULL) == SQLITE_OK) {
         sqlite3_bind_int64(st, 1, R->id);
         while (sqlite3_step(st) == SQLITE_ROW) {
@@ -787,32 +821,35 @@ static void summary(runner *R, const char *status, double wall, int64_t ran) {
             if (k > 10) continue;
             first_line(buf, sizeof buf, (const char *)sqlite3_column_text(st, 3), 100);
             fprintf(out, "  %s: trial %lld (run %lld)%s%s\n", sqlite3_column_text(st, 0),
-                    (long long)sqlite3_column_int64(st, 1), (long long)sqlite3_column_int64(st, 2),
-                    buf[0] ? ": " : "", buf);
+                    (long long)sqlite3_column_int64(st, 1),
+                    (long long)sqlite3_column_int64(st, 2), buf[0] ? ": " : "", buf);
             if (k == 10 && n > 10)
-                fprintf(out, "  ... and %lld more %s\n", (long long)(n - 10), sqlite3_column_text(st, 0));
+                fprintf(out, "  ... and %lld more %s\n", (long long)(n - 10),
+                        sqlite3_column_text(st, 0));
         }
     }
     sqlite3_finalize(st);
     /* Pruned trials, and the time pruning saved: each would have taken
      * about as long as the mean completed trial. */
-    if (sqlite3_prepare_v2(s, "SELECT t.trial, (SELECT max(m.step) FROM metrics m"
-                              " WHERE m.run_id = t.run_id), t.duration_s,"
-                              " (SELECT avg(duration_s) FROM sweep_trials"
-                              "  WHERE sweep_id = t.sweep_id AND status = 'completed')"
-                              " FROM sweep_trials t WHERE t.sweep_id = ? AND t.status = 'pruned'"
-                              " ORDER BY t.trial",
-                           -1, &st, NULL) == SQLITE_OK) {
+    if (sqlite3_prepare_v2(
+            s,
+            "SELECT t.trial, (SELECT max(m.step) FROM metrics m"
+            " WHERE m.run_id = t.run_id), t.duration_s,"
+            " (SELECT avg(duration_s) FROM sweep_trials"
+            "  WHERE sweep_id = t.sweep_id AND status = 'completed')"
+            " FROM sweep_trials t WHERE t.sweep_id = ? AND t.status = 'pruned'"
+            " ORDER BY t.trial",
+            -1, &st, NULL) == SQLITE_OK) {
         sqlite3_bind_int64(st, 1, R->id);
         double saved = 0;
         int n = 0, mean_known = 0;
         while (sqlite3_step(st) == SQLITE_ROW) {
             if (n == 0) fprintf(out, "  pruned: trial");
             if (n < 20)
-                fprintf(out, "%s %lld (step %lld)", n ? "," : "", (long long)sqlite3_column_int64(st, 0),
+                fprintf(out, "%s %lld (step %lld)", n ? "," : "",
+                        (long long)sqlite3_column_int64(st, 0),
                         (long long)sqlite3_column_int64(st, 1));
-            else if (n == 20)
-                fprintf(out, ", ...");
+            else if (n == 20) fprintf(out, ", ...");
             if (sqlite3_column_type(st, 3) != SQLITE_NULL) {
                 mean_known = 1;
                 double left = sqlite3_column_double(st, 3) - sqlite3_column_double(st, 2);
@@ -828,8 +865,8 @@ static void summary(runner *R, const char *status, double wall, int64_t ran) {
     }
     sqlite3_finalize(st);
     bp_runlog_unlock(log);
-    fprintf(out, "  every trial, ranked: backprop sweep show %lld%s%s\n", (long long)R->id,
-            strcmp(R->db, bp_runlog_default_path(NULL)) ? " --db " : "",
+    fprintf(out, "  every trial, ranked: backprop sweep show %lld%s%s\n",
+            (long long)R->id, strcmp(R->db, bp_runlog_default_path(NULL)) ? " --db " : "",
             strcmp(R->db, bp_runlog_default_path(NULL)) ? R->db : "");
     fflush(out);
 }
@@ -866,17 +903,24 @@ static int execute(bp_runlog *log, const char *db, int64_t id, const sweep_def *
     for (int64_t i = 0; i < count; i++) {
         done += state[i] == T_DONE;
         elsewhere += state[i] == T_RUNNING && (only < 0 || i == only);
-        if ((state[i] == T_NEW || state[i] == T_RETRY) && (only < 0 || i == only)) todo[n++] = i;
+        if ((state[i] == T_NEW || state[i] == T_RETRY) && (only < 0 || i == only))
+            todo[n++] = i;
     }
     R.h = h, R.log = log, R.db = db, R.id = id, R.d = d, R.verbose = a->verbose;
     R.tty = isatty(fileno(h->err)) && only < 0;
     R.total = count, R.done = done;
-    R.failed = query_i64(log, "SELECT count(*) FROM sweep_trials WHERE sweep_id = ?1"
-                              " AND status = 'failed'", id, 0, 0);
-    R.diverged = query_i64(log, "SELECT count(*) FROM sweep_trials WHERE sweep_id = ?1"
-                                " AND status = 'diverged'", id, 0, 0);
-    R.pruned = query_i64(log, "SELECT count(*) FROM sweep_trials WHERE sweep_id = ?1"
-                              " AND status = 'pruned'", id, 0, 0);
+    R.failed = query_i64(log,
+                         "SELECT count(*) FROM sweep_trials WHERE sweep_id = ?1"
+                         " AND status = 'failed'",
+                         id, 0, 0);
+    R.diverged = query_i64(log,
+                           "SELECT count(*) FROM sweep_trials WHERE sweep_id = ?1"
+                           " AND status = 'diverged'",
+                           id, 0, 0);
+    R.pruned = query_i64(log,
+                         "SELECT count(*) FROM sweep_trials WHERE sweep_id = ?1"
+                         " AND status = 'pruned'",
+                         id, 0, 0);
     int64_t bt, br;
     double bo;
     if (best_trial(log, d, id, &bt, &br, &bo, NULL, 0) == 0)
@@ -884,8 +928,9 @@ static int execute(bp_runlog *log, const char *db, int64_t id, const sweep_def *
     {
         sqlite3_stmt *st = NULL;
         bp_runlog_lock(log);
-        if (sqlite3_prepare_v2(bp_runlog_sqlite(log), "SELECT name FROM sweeps WHERE id = ?",
-                               -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_prepare_v2(bp_runlog_sqlite(log),
+                               "SELECT name FROM sweeps WHERE id = ?", -1, &st,
+                               NULL) == SQLITE_OK) {
             sqlite3_bind_int64(st, 1, id);
             if (sqlite3_step(st) == SQLITE_ROW)
                 snprintf(R.name, sizeof R.name, "%s", sqlite3_column_text(st, 0));
@@ -896,11 +941,13 @@ static int execute(bp_runlog *log, const char *db, int64_t id, const sweep_def *
     int jobs = a->jobs > 0 ? (int)a->jobs : ncores();
     R.jobs = n > 0 && jobs > n ? (int)n : jobs;
     if (elsewhere)
-        fprintf(h->err, "backprop: sweep %lld: %lld trial%s still running in another process;"
-                " not started again\n", (long long)id, (long long)elsewhere,
-                elsewhere == 1 ? " is" : "s are");
+        fprintf(h->err,
+                "backprop: sweep %lld: %lld trial%s still running in another process;"
+                " not started again\n",
+                (long long)id, (long long)elsewhere, elsewhere == 1 ? " is" : "s are");
     if (only >= 0 && n == 0 && !elsewhere) {
-        fprintf(h->out, "sweep %lld: trial %lld is done already\n", (long long)id, (long long)only);
+        fprintf(h->out, "sweep %lld: trial %lld is done already\n", (long long)id,
+                (long long)only);
         rc = 0;
         goto out;
     }
@@ -921,18 +968,19 @@ static int execute(bp_runlog *log, const char *db, int64_t id, const sweep_def *
     /* A shard does not take over a sweep another process is running. */
     if (only < 0 || query_i64(log, "SELECT status = 'running' FROM sweeps WHERE id = ?1",
                               id, 0, 0) == 0) {
-        if (bp_runlog_sweep_status(log, id, status, message, &e)) bp_cli_fail(h->err, "%s", e.msg);
+        if (bp_runlog_sweep_status(log, id, status, message, &e))
+            bp_cli_fail(h->err, "%s", e.msg);
     }
     if (R.unread) bp_cli_fail(h->err, "sweep %lld stopped: %s", (long long)id, R.message);
     if (only < 0) summary(&R, status, mono_now() - t0, ran < 0 ? 0 : ran);
-    rc = R.unread || ran < 0                         ? 1
-       : R.signal                                    ? 128 + R.signal
-       : only >= 0                                   ? (R.crashed ? 1 : 0)
-       : !strcmp(status, "completed") && R.have_best ? 0
-                                                     : 1;
+    rc = R.unread || ran < 0                           ? 1
+         : R.signal                                    ? 128 + R.signal
+         : only >= 0                                   ? (R.crashed ? 1 : 0)
+         : !strcmp(status, "completed") && R.have_best ? 0
+                                                       : 1;
     if (only < 0 && !R.signal && !R.unread && ran >= 0 && !R.have_best)
-        bp_cli_fail(h->err, "sweep %lld: no trial completed with a value of %s", (long long)id,
-            d->obj.metric);
+        bp_cli_fail(h->err, "sweep %lld: no trial completed with a value of %s",
+                    (long long)id, d->obj.metric);
 out:
     free(state);
     free(todo);
@@ -964,14 +1012,20 @@ static int refuse_failed(bp_runlog *log, int64_t id, FILE *err) {
     sqlite3_stmt *st = NULL;
     int failed = 0;
     bp_runlog_lock(log);
-    if (sqlite3_prepare_v2(bp_runlog_sqlite(log), "SELECT message FROM sweeps WHERE id = ?"
-                           " AND status = 'failed'", -1, &st, NULL) == SQLITE_OK) {
+    if (sqlite3_prepare_v2(bp_runlog_sqlite(log),
+                           "SELECT message FROM sweeps WHERE id = ?"
+                           " AND status = 'failed'",
+                           -1, &st, NULL) == SQLITE_OK) {
         sqlite3_bind_int64(st, 1, id);
         if (sqlite3_step(st) == SQLITE_ROW) {
             failed = 1;
-            bp_cli_fail(err, "sweep %lld failed (%s); correct the script or the specification, which"
-                     " makes a new sweep", (long long)id,
-                sqlite3_column_text(st, 0) ? (const char *)sqlite3_column_text(st, 0) : "");
+            bp_cli_fail(
+                err,
+                "sweep %lld failed (%s); correct the script or the specification, which"
+                " makes a new sweep",
+                (long long)id,
+                sqlite3_column_text(st, 0) ? (const char *)sqlite3_column_text(st, 0)
+                                           : "");
         }
     }
     sqlite3_finalize(st);
@@ -986,13 +1040,20 @@ static int start(const args *a, const sweep_def *d, const bp_sweep_host *h, int 
     bp_runlog *log = open_db(db, 0, h->err);
     if (!log) return 1;
     char *command = command_text(h, argc, argv);
-    bp_sweep_record rec = {.uid = d->uid, .name = d->name, .script_path = d->script,
-                           .script_text = d->text, .spec = d->spec_text, .keys = d->keys,
+    bp_sweep_record rec = {.uid = d->uid,
+                           .name = d->name,
+                           .script_path = d->script,
+                           .script_text = d->text,
+                           .spec = d->spec_text,
+                           .keys = d->keys,
                            .strategy = bp_sweep_strategy(d->spec),
-                           .trials = bp_sweep_count(d->spec), .seed = (int64_t)d->spec->seed,
-                           .objective = d->obj.metric, .maximize = d->obj.maximize,
+                           .trials = bp_sweep_count(d->spec),
+                           .seed = (int64_t)d->spec->seed,
+                           .objective = d->obj.metric,
+                           .maximize = d->obj.maximize,
                            .prune = d->prune_text[0] ? d->prune_text : NULL,
-                           .status = a->trial >= 0 ? "partial" : NULL, .command = command};
+                           .status = a->trial >= 0 ? "partial" : NULL,
+                           .command = command};
     bp_err e;
     int created = 0, rc = 1;
     int64_t id = bp_runlog_sweep(log, &rec, &created, &e);
@@ -1002,16 +1063,21 @@ static int start(const args *a, const sweep_def *d, const bp_sweep_host *h, int 
         goto out;
     }
     if (!created && a->trial < 0) {
-        int64_t running = query_i64(log, "SELECT status = 'running' FROM sweeps WHERE id = ?1",
-                                    id, 0, 0);
+        int64_t running = query_i64(
+            log, "SELECT status = 'running' FROM sweeps WHERE id = ?1", id, 0, 0);
         if (running) {
-            bp_cli_fail(h->err, "sweep %lld (the same script, specification and objective) is running"
-                        " in another process", (long long)id);
+            bp_cli_fail(
+                h->err,
+                "sweep %lld (the same script, specification and objective) is running"
+                " in another process",
+                (long long)id);
             goto out;
         }
         if (refuse_failed(log, id, h->err)) goto out;
-        fprintf(h->err, "backprop: sweep %lld has the same script, specification and"
-                " objective: resuming it (only the trials not done run)\n", (long long)id);
+        fprintf(h->err,
+                "backprop: sweep %lld has the same script, specification and"
+                " objective: resuming it (only the trials not done run)\n",
+                (long long)id);
     }
     rc = execute(log, db, id, d, a, h, a->trial);
 out:
@@ -1041,14 +1107,16 @@ static int resume(const args *a, const bp_sweep_host *h) {
         sqlite3_bind_int64(st, 1, a->resume);
         if (sqlite3_step(st) == SQLITE_ROW) {
             snprintf(name, sizeof name, "%s", sqlite3_column_text(st, 0));
-            d.script = sqlite3_column_text(st, 1) ? strdup((const char *)sqlite3_column_text(st, 1))
-                                                  : NULL;
+            d.script = sqlite3_column_text(st, 1)
+                           ? strdup((const char *)sqlite3_column_text(st, 1))
+                           : NULL;
             spec = strdup((const char *)sqlite3_column_text(st, 2));
             snprintf(obj, sizeof obj, "%s", sqlite3_column_text(st, 3));
             if (sqlite3_column_text(st, 4))
                 snprintf(prune, sizeof prune, "%s", sqlite3_column_text(st, 4));
             snprintf(status, sizeof status, "%s", sqlite3_column_text(st, 5));
-            if (sqlite3_column_text(st, 6)) stored = strdup((const char *)sqlite3_column_text(st, 6));
+            if (sqlite3_column_text(st, 6))
+                stored = strdup((const char *)sqlite3_column_text(st, 6));
         }
     }
     sqlite3_finalize(st);
@@ -1058,22 +1126,28 @@ static int resume(const args *a, const bp_sweep_host *h) {
         goto out;
     }
     if (!strcmp(status, "running")) {
-        bp_cli_fail(h->err, "sweep %lld is running in another process", (long long)a->resume);
+        bp_cli_fail(h->err, "sweep %lld is running in another process",
+                    (long long)a->resume);
         goto out;
     }
     if (refuse_failed(log, a->resume, h->err)) goto out;
     if (!d.script || !spec) {
-        bp_cli_fail(h->err, "sweep %lld has no script recorded: it cannot be resumed", (long long)a->resume);
+        bp_cli_fail(h->err, "sweep %lld has no script recorded: it cannot be resumed",
+                    (long long)a->resume);
         goto out;
     }
-    if (!(d.spec = bp_sweep_spec_parse(spec, &e)) || bp_objective_parse(obj, &d.obj, &e) ||
-        bp_prune_parse(prune, &d.prune, &e) || finish_def(&d, &e)) {
+    if (!(d.spec = bp_sweep_spec_parse(spec, &e)) ||
+        bp_objective_parse(obj, &d.obj, &e) || bp_prune_parse(prune, &d.prune, &e) ||
+        finish_def(&d, &e)) {
         bp_cli_fail(h->err, "sweep %lld: %s", (long long)a->resume, e.msg);
         goto out;
     }
     if (stored && strcmp(stored, d.text) != 0) {
-        bp_cli_fail(h->err, "%s has changed since sweep %lld began: its trials would not be the same"
-                    " (restore the script, or start a new sweep)", d.script, (long long)a->resume);
+        bp_cli_fail(
+            h->err,
+            "%s has changed since sweep %lld began: its trials would not be the same"
+            " (restore the script, or start a new sweep)",
+            d.script, (long long)a->resume);
         goto out;
     }
     d.name = name;
@@ -1090,8 +1164,8 @@ out:
 static void sh_word(FILE *out, const char *s) {
     int safe = *s != '\0';
     for (const char *p = s; *p; p++)
-        safe &= (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-                strchr("_./:=,+-%@", *p) != NULL;
+        safe &= (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                (*p >= '0' && *p <= '9') || strchr("_./:=,+-%@", *p) != NULL;
     if (safe) {
         fputs(s, out);
         return;
@@ -1117,7 +1191,9 @@ static int plan(const args *a, const sweep_def *d, const bp_sweep_host *h) {
         char db[1024], num[32];
         int64_t shard = a->shards > 0 ? i % a->shards : i;
         snprintf(num, sizeof num, "%lld", (long long)shard);
-        if (pct) snprintf(db, sizeof db, "%.*s%s%s", (int)(pct - pattern), pattern, num, pct + 2);
+        if (pct)
+            snprintf(db, sizeof db, "%.*s%s%s", (int)(pct - pattern), pattern, num,
+                     pct + 2);
         else snprintf(db, sizeof db, "%s", pattern);
         sh_word(h->out, h->argv0);
         fprintf(h->out, " sweep --trial %lld --db ", (long long)i);
@@ -1144,8 +1220,9 @@ static int plan(const args *a, const sweep_def *d, const bp_sweep_host *h) {
 
 int bp_sweep_main(int argc, char **argv, const bp_sweep_host *h) {
     if (argc == 0)
-        return bp_cli_fail(h->err, "sweep wants a script and its parameters: backprop sweep SCRIPT"
-                           " key=SPEC... (see backprop --help)");
+        return bp_cli_fail(
+            h->err, "sweep wants a script and its parameters: backprop sweep SCRIPT"
+                    " key=SPEC... (see backprop --help)");
     if (!strcmp(argv[0], "show"))
         return bp_cli_sweep_show(NULL, argc - 1, argv + 1, h->out, h->err);
     args a;
@@ -1157,24 +1234,26 @@ int bp_sweep_main(int argc, char **argv, const bp_sweep_host *h) {
     if (a.resume) {
         if (a.n || a.script || a.plan || a.trial >= 0 || a.trials > 0 || a.seed ||
             a.objective || a.prune || a.name || a.shard_db || a.shards)
-            rc = bp_cli_fail(h->err, "sweep --resume ID takes no other options than --db, -j and -v:"
-                             " the sweep is as it was recorded");
-        else
-            rc = resume(&a, h);
+            rc = bp_cli_fail(
+                h->err, "sweep --resume ID takes no other options than --db, -j and -v:"
+                        " the sweep is as it was recorded");
+        else rc = resume(&a, h);
         free(a.params);
         return rc;
     }
     if (a.plan && a.trial >= 0) {
         free(a.params);
-        return bp_cli_fail(h->err, "sweep: --plan prints the --trial commands; give one or the other");
+        return bp_cli_fail(
+            h->err, "sweep: --plan prints the --trial commands; give one or the other");
     }
     sweep_def d;
     bp_err e;
     if (def_from_args(&a, &d, &e)) {
         bp_cli_fail(h->err, "%s", e.msg);
     } else if (a.trial >= bp_sweep_count(d.spec)) {
-        bp_cli_fail(h->err, "sweep: --trial %lld is out of range: the sweep has trials 0 to %lld",
-            (long long)a.trial, (long long)bp_sweep_count(d.spec) - 1);
+        bp_cli_fail(h->err,
+                    "sweep: --trial %lld is out of range: the sweep has trials 0 to %lld",
+                    (long long)a.trial, (long long)bp_sweep_count(d.spec) - 1);
     } else if (a.plan) {
         rc = plan(&a, &d, h);
     } else {
@@ -1256,11 +1335,10 @@ static char *file_uri(const char *path) {
     if (!u) return NULL;
     w += sprintf(w, "file:");
     for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
-        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-            strchr("/._-~", *p))
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+            (*p >= '0' && *p <= '9') || strchr("/._-~", *p))
             *w++ = (char)*p;
-        else
-            w += sprintf(w, "%%%02X", *p);
+        else w += sprintf(w, "%%%02X", *p);
     }
     sprintf(w, "?mode=ro");
     return u;
@@ -1269,7 +1347,8 @@ static char *file_uri(const char *path) {
 static int64_t count_of(sqlite3 *s, const char *sql) {
     sqlite3_stmt *st = NULL;
     int64_t n = -1;
-    if (sqlite3_prepare_v2(s, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+    if (sqlite3_prepare_v2(s, sql, -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
         n = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     return n;
@@ -1288,7 +1367,8 @@ int bp_merge(const char *out_path, const char *in_path, bp_merge_counts *c, bp_e
     char *uri = file_uri(in_path);
     int rc = -1;
     if (!uri) return bp_err_set(e, "out of memory");
-    if (sqlite3_open_v2(out_path, &s, SQLITE_OPEN_READWRITE | SQLITE_OPEN_URI, NULL) != SQLITE_OK) {
+    if (sqlite3_open_v2(out_path, &s, SQLITE_OPEN_READWRITE | SQLITE_OPEN_URI, NULL) !=
+        SQLITE_OK) {
         bp_err_set(e, "%s: cannot open the database (%s)", out_path,
                    s ? sqlite3_errmsg(s) : "out of memory");
         goto out;
@@ -1323,21 +1403,27 @@ int bp_merge(const char *out_path, const char *in_path, bp_merge_counts *c, bp_e
                        sqlite3_errmsg(s));
             goto rollback;
         }
-        if (!strncmp(MERGE_SQL[k], "INSERT INTO main.sweeps", 23)) c->sweeps = sqlite3_changes(s);
-        if (!strncmp(MERGE_SQL[k], "INSERT INTO main.runs", 21)) c->runs = sqlite3_changes(s);
+        if (!strncmp(MERGE_SQL[k], "INSERT INTO main.sweeps", 23))
+            c->sweeps = sqlite3_changes(s);
+        if (!strncmp(MERGE_SQL[k], "INSERT INTO main.runs", 21))
+            c->runs = sqlite3_changes(s);
     }
-    c->skipped = count_of(s, "SELECT count(*) FROM src.runs WHERE uid IN (SELECT uid FROM main.runs)") -
-                 c->runs;
+    c->skipped =
+        count_of(
+            s, "SELECT count(*) FROM src.runs WHERE uid IN (SELECT uid FROM main.runs)") -
+        c->runs;
     c->running = count_of(s, "SELECT count(*) FROM src.runs WHERE status = 'running'"
                              " AND uid NOT IN (SELECT uid FROM main.runs)");
     if (count_of(s, "SELECT count(*) FROM pragma_foreign_key_check") != 0) {
-        bp_err_set(e, "%s: merging %s would break a reference between tables; nothing merged",
-                   out_path, in_path);
+        bp_err_set(
+            e, "%s: merging %s would break a reference between tables; nothing merged",
+            out_path, in_path);
         goto rollback;
     }
-    if (sqlite3_exec(s, "DROP TABLE temp.new_sweeps; DROP TABLE temp.new_runs;"
-                        " DROP TABLE temp.map_scripts; DROP TABLE temp.map_sweeps;"
-                        " DROP TABLE temp.map_names; DROP TABLE temp.map_runs; COMMIT",
+    if (sqlite3_exec(s,
+                     "DROP TABLE temp.new_sweeps; DROP TABLE temp.new_runs;"
+                     " DROP TABLE temp.map_scripts; DROP TABLE temp.map_sweeps;"
+                     " DROP TABLE temp.map_names; DROP TABLE temp.map_runs; COMMIT",
                      NULL, NULL, NULL) != SQLITE_OK) {
         bp_err_set(e, "%s: cannot commit the merge (%s)", out_path, sqlite3_errmsg(s));
         goto rollback;
@@ -1356,17 +1442,23 @@ out:
 }
 
 int bp_merge_main(int argc, char **argv, FILE *out, FILE *err) {
-    if (argc < 2) return bp_cli_fail(err, "merge wants OUT.db and at least one IN.db (backprop merge OUT.db IN.db...)");
+    if (argc < 2)
+        return bp_cli_fail(
+            err,
+            "merge wants OUT.db and at least one IN.db (backprop merge OUT.db IN.db...)");
     for (int k = 0; k < argc; k++)
-        if (argv[k][0] == '-') return bp_cli_fail(err, "merge: unknown option '%s'", argv[k]);
+        if (argv[k][0] == '-')
+            return bp_cli_fail(err, "merge: unknown option '%s'", argv[k]);
     for (int k = 1; k < argc; k++) {
         bp_merge_counts c;
         bp_err e;
         if (bp_merge(argv[0], argv[k], &c, &e)) return bp_cli_fail(err, "%s", e.msg);
-        fprintf(out, "%s: %lld run%s and %lld sweep%s merged into %s", argv[k], (long long)c.runs,
-                c.runs == 1 ? "" : "s", (long long)c.sweeps, c.sweeps == 1 ? "" : "s", argv[0]);
+        fprintf(out, "%s: %lld run%s and %lld sweep%s merged into %s", argv[k],
+                (long long)c.runs, c.runs == 1 ? "" : "s", (long long)c.sweeps,
+                c.sweeps == 1 ? "" : "s", argv[0]);
         if (c.skipped) fprintf(out, "; %lld there already", (long long)c.skipped);
-        if (c.running) fprintf(out, "; %lld still running, left out", (long long)c.running);
+        if (c.running)
+            fprintf(out, "; %lld still running, left out", (long long)c.running);
         fputc('\n', out);
     }
     return 0;

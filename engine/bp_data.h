@@ -37,11 +37,11 @@ typedef struct bp_data {
      * in x32, at half the memory (Fashion-MNIST's training set: 188 MB), for
      * float32 networks, which compute in float anyway. The other is NULL. */
     bp_dtype dtype;
-    double *x;      /* n x d inputs, float64 */
-    float *x32;     /* n x d inputs, float32 */
-    double *y;      /* n x k targets: one-hot rows when there are labels */
-    int *label;     /* n class indexes in 0..n_classes-1, or NULL (regression) */
-    int n_classes;  /* 0 when label is NULL, else k */
+    double *x;     /* n x d inputs, float64 */
+    float *x32;    /* n x d inputs, float32 */
+    double *y;     /* n x k targets: one-hot rows when there are labels */
+    int *label;    /* n class indexes in 0..n_classes-1, or NULL (regression) */
+    int n_classes; /* 0 when label is NULL, else k */
     /* Names, each NULL when unknown; all strings are owned by the data set
      * and freed (with free()) by bp_data_free. */
     char **names;   /* d input column names (CSV header) */
@@ -99,8 +99,8 @@ double bp_data_get(const bp_data *data, size_t k);
  *   "data.csv: no column named 'species' (columns: a, b, c)"
  * and also: a file that cannot be opened or is not text, an unterminated
  * quote, a duplicated target name, no input column, too many classes. */
-bp_data *bp_data_load_csv(const char *path, const char *target, char delim,
-                          int classify, bp_err *e);
+bp_data *bp_data_load_csv(const char *path, const char *target, char delim, int classify,
+                          bp_err *e);
 
 /* Loads an IDX pair, the MNIST format: an images file (magic 0x00000803,
  * n x rows x cols unsigned bytes) and a labels file (magic 0x00000801, n
@@ -118,8 +118,8 @@ bp_data *bp_data_load_csv(const char *path, const char *target, char delim,
  * gzip stream that ends early ("a.gz: truncated: the gzip stream ends
  * early"), corrupt gzip data ("a.gz: corrupt gzip data (incorrect data
  * check)"). */
-bp_data *bp_data_load_idx(const char *images_path, const char *labels_path,
-                          int n_classes, bp_dtype dtype, bp_err *e);
+bp_data *bp_data_load_idx(const char *images_path, const char *labels_path, int n_classes,
+                          bp_dtype dtype, bp_err *e);
 
 /* Loads Fashion-MNIST, train = 1: the 60,000 training images, train = 0: the
  * 10,000 test images, with inputs of the given dtype (the pixel values are

@@ -43,15 +43,15 @@
 typedef int (*bp_fit_step_fn)(void *ud, int64_t step, double loss);
 
 typedef struct bp_fit_config {
-    int batch;       /* rows per step, >= 1 */
+    int batch; /* rows per step, >= 1 */
     bp_loss loss;
-    double lr;       /* gradient descent's learning rate when opt is NULL */
-    bp_optim *opt;   /* NULL: bp_net_update(lr); else bp_optim_step (borrowed) */
-    int shuffle;     /* non-zero: a new row order every epoch, drawn from rng */
-    int drop_last;   /* non-zero: leave out the last batch when it is short */
-    bp_rng *rng;     /* needed when shuffle is set (borrowed) */
+    double lr;              /* gradient descent's learning rate when opt is NULL */
+    bp_optim *opt;          /* NULL: bp_net_update(lr); else bp_optim_step (borrowed) */
+    int shuffle;            /* non-zero: a new row order every epoch, drawn from rng */
+    int drop_last;          /* non-zero: leave out the last batch when it is short */
+    bp_rng *rng;            /* needed when shuffle is set (borrowed) */
     bp_fit_step_fn on_step; /* NULL, or called after every step */
-    void *ud;        /* on_step's first argument */
+    void *ud;               /* on_step's first argument */
 } bp_fit_config;
 
 typedef struct bp_fit bp_fit;
@@ -106,7 +106,6 @@ const int *bp_fit_order(const bp_fit *f);
  * cannot follow the net, or accuracy or confusion is asked of data without
  * labels. What the net's last forward kept is overwritten. */
 int bp_fit_evaluate(bp_net *net, const bp_data *data, int batch, bp_loss loss,
-                    double *loss_out, double *accuracy, int *confusion,
-                    bp_err *e);
+                    double *loss_out, double *accuracy, int *confusion, bp_err *e);
 
 #endif

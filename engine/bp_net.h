@@ -59,10 +59,10 @@ typedef enum bp_field {
 } bp_field;
 
 typedef struct bp_layer {
-    int I, O;        /* inputs, outputs (neurons) */
-    bp_act act;      /* activation after the dense product */
-    double alpha;    /* leaky_relu's slope below zero */
-    bp_dtype dtype;  /* the network's: which of the two sets below is used */
+    int I, O;       /* inputs, outputs (neurons) */
+    bp_act act;     /* activation after the dense product */
+    double alpha;   /* leaky_relu's slope below zero */
+    bp_dtype dtype; /* the network's: which of the two sets below is used */
     /* A float64 network's numbers (all NULL in a float32 network): */
     double *W, *b;   /* O x I weights, O biases */
     double *dW, *db; /* dLoss/dW and dLoss/db of the last backward */
@@ -70,7 +70,7 @@ typedef struct bp_layer {
     double *h; /* pre-activation h = x W^T + b */
     double *o; /* activation o = f(h), the next layer's input */
     /* Filled by backward, B x O each: */
-    double *dh; /* dLoss/dh */
+    double *dh;   /* dLoss/dh */
     double *dout; /* dLoss/do */
     /* A float32 network's, the same arrays as floats (NULL in a float64 one): */
     float *W32, *b32, *dW32, *db32, *h32, *o32, *dh32, *dout32;
@@ -79,7 +79,7 @@ typedef struct bp_layer {
 } bp_layer;
 
 typedef struct bp_net {
-    int inputs;       /* width of a sample */
+    int inputs; /* width of a sample */
     int n_layers;
     bp_layer *layers; /* n_layers of them, layers[0] is the lecture's layer 1 */
     int B;            /* rows of the last forward; 0 if none since the last add */
@@ -151,8 +151,8 @@ int bp_net_outputs(const bp_net *net);
  * parameters a, b, drawing from r (which may be NULL for BP_INIT_CONSTANT).
  * Returns -1 for a bad layer, scheme or parameter (uniform needs a <= b,
  * normal needs b >= 0). */
-int bp_net_init(bp_net *net, int l, char what, bp_init k, double a, double b,
-                bp_rng *r, bp_err *e);
+int bp_net_init(bp_net *net, int l, char what, bp_init k, double a, double b, bp_rng *r,
+                bp_err *e);
 
 /* Pointers to w_{l,n,i} and b_{l,n} (1-based), or NULL with a message when
  * an index is out of range. Gradients likewise (dLoss/dw, dLoss/db).
@@ -207,8 +207,8 @@ int bp_net_update(bp_net *net, double lr, bp_err *e);
  * logits: the last layer must be identity). The result is bp_net_compute_grads
  * then bp_net_update to the last bit; each layer is updated as soon as its
  * gradients are known, which saves a pass over the weights. */
-int bp_net_train_step(bp_net *net, const double *x, const double *y, int B,
-                      bp_loss loss, double lr, double *loss_out, bp_err *e);
+int bp_net_train_step(bp_net *net, const double *x, const double *y, int B, bp_loss loss,
+                      double lr, double *loss_out, bp_err *e);
 
 /* The first three stages: forward, loss, backward, with the gradients
  * overwritten rather than added to (as if zeroed first). Stores
@@ -227,8 +227,8 @@ int bp_net_compute_grads(bp_net *net, const double *x, const double *y, int B,
  * divergence keeps the last good weights); lr < 0: no update, as
  * bp_net_compute_grads. The same bits as those calls on the gathered rows. */
 int bp_net_step_rows(bp_net *net, const void *x, bp_dtype xt, const int *rows,
-                     const double *y, int B, bp_loss loss, double lr,
-                     double *loss_out, bp_err *e);
+                     const double *y, int B, bp_loss loss, double lr, double *loss_out,
+                     bp_err *e);
 
 /* The single-sample path. With B = 1, bp_net_train_step and
  * bp_net_compute_grads run the whole step (forward, loss, backward, update)

@@ -58,49 +58,45 @@ size_t bp_dtype_size(bp_dtype d);
 
 /* Dense layer: h = x W^T + b. Large products go to OpenBLAS, tiny ones stay
  * in plain loops (a BLAS call costs more than the lecture's whole network). */
-void bp_dense_forward(double *h, const double *x, const double *W,
-                      const double *b, int B, int I, int O);
+void bp_dense_forward(double *h, const double *x, const double *W, const double *b, int B,
+                      int I, int O);
 /* dW += dh^T x, db += column sums of dh, dx += dh W (dx may be NULL: the
  * first layer has nobody to pass its input gradient to). */
 void bp_dense_backward(double *dx, double *dW, double *db, const double *dh,
                        const double *x, const double *W, int B, int I, int O);
 
 /* Activation: o = f(h), elementwise except softmax (per row). */
-void bp_act_forward(double *o, const double *h, int B, int O, bp_act act,
-                    double alpha);
+void bp_act_forward(double *o, const double *h, int B, int O, bp_act act, double alpha);
 /* dh += dLoss/dh given dout = dLoss/do. Uses the h and o that forward kept. */
-void bp_act_backward(double *dh, const double *dout, const double *h,
-                     const double *o, int B, int O, bp_act act, double alpha);
+void bp_act_backward(double *dh, const double *dout, const double *h, const double *o,
+                     int B, int O, bp_act act, double alpha);
 
 /* Loss over a batch: the mean over the B samples of each sample's loss, so a
  * single sample gives exactly the lecture's loss. out and y are B x O. */
-double bp_loss_forward(const double *out, const double *y, int B, int O,
-                       bp_loss loss);
+double bp_loss_forward(const double *out, const double *y, int B, int O, bp_loss loss);
 /* dout += dLoss/dout. For BP_LOSS_SOFTMAX_CE this is softmax(out) - y over B:
  * the softmax is fused in, stable for any logit size. */
-void bp_loss_backward(double *dout, const double *out, const double *y, int B,
-                      int O, bp_loss loss);
+void bp_loss_backward(double *dout, const double *out, const double *y, int B, int O,
+                      bp_loss loss);
 
 /* The loss and dLoss/dout together: returns bp_loss_forward's value and
  * OVERWRITES dout with what bp_loss_backward would add to zeros. */
-double bp_loss_grad(double *dout, const double *out, const double *y, int B,
-                    int O, bp_loss loss);
+double bp_loss_grad(double *dout, const double *out, const double *y, int B, int O,
+                    bp_loss loss);
 
 /* The same kernels on floats. */
-void bp_dense_forward_f32(float *h, const float *x, const float *W,
-                          const float *b, int B, int I, int O);
+void bp_dense_forward_f32(float *h, const float *x, const float *W, const float *b, int B,
+                          int I, int O);
 void bp_dense_backward_f32(float *dx, float *dW, float *db, const float *dh,
                            const float *x, const float *W, int B, int I, int O);
-void bp_act_forward_f32(float *o, const float *h, int B, int O, bp_act act,
-                        double alpha);
-void bp_act_backward_f32(float *dh, const float *dout, const float *h,
-                         const float *o, int B, int O, bp_act act, double alpha);
-double bp_loss_forward_f32(const float *out, const float *y, int B, int O,
-                           bp_loss loss);
-void bp_loss_backward_f32(float *dout, const float *out, const float *y, int B,
-                          int O, bp_loss loss);
-double bp_loss_grad_f32(float *dout, const float *out, const float *y, int B,
-                        int O, bp_loss loss);
+void bp_act_forward_f32(float *o, const float *h, int B, int O, bp_act act, double alpha);
+void bp_act_backward_f32(float *dh, const float *dout, const float *h, const float *o,
+                         int B, int O, bp_act act, double alpha);
+double bp_loss_forward_f32(const float *out, const float *y, int B, int O, bp_loss loss);
+void bp_loss_backward_f32(float *dout, const float *out, const float *y, int B, int O,
+                          bp_loss loss);
+double bp_loss_grad_f32(float *dout, const float *out, const float *y, int B, int O,
+                        bp_loss loss);
 
 /* A dense layer and its activation fused, as bp_net's training step runs
  * them: each makes one pass over the B x O values where the kernels above
@@ -119,19 +115,17 @@ double bp_loss_grad_f32(float *dout, const float *out, const float *y, int B,
 #define BP_BLAS_MIN_WORK 4096
 
 void bp_layer_forward(double *h, double *o, const double *x, const double *W,
-                      const double *b, int B, int I, int O, bp_act act,
-                      double alpha);
-void bp_layer_backward(double *dx, double *dW, double *db, double *dh,
-                       const double *dout, const double *h, const double *o,
-                       const double *x, double *W, double *b, int B, int I,
-                       int O, bp_act act, double alpha, int acc, double lr);
+                      const double *b, int B, int I, int O, bp_act act, double alpha);
+void bp_layer_backward(double *dx, double *dW, double *db, double *dh, const double *dout,
+                       const double *h, const double *o, const double *x, double *W,
+                       double *b, int B, int I, int O, bp_act act, double alpha, int acc,
+                       double lr);
 void bp_layer_forward_f32(float *h, float *o, const float *x, const float *W,
-                          const float *b, int B, int I, int O, bp_act act,
-                          double alpha);
-void bp_layer_backward_f32(float *dx, float *dW, float *db, float *dh,
-                           const float *dout, const float *h, const float *o,
-                           const float *x, float *W, float *b, int B, int I,
-                           int O, bp_act act, double alpha, int acc, double lr);
+                          const float *b, int B, int I, int O, bp_act act, double alpha);
+void bp_layer_backward_f32(float *dx, float *dW, float *db, float *dh, const float *dout,
+                           const float *h, const float *o, const float *x, float *W,
+                           float *b, int B, int I, int O, bp_act act, double alpha,
+                           int acc, double lr);
 
 /* The same step split between the members of a team of threads (bp_net.h):
  * S = a member's rows, n0 .. n1-1 its neurons.
@@ -143,22 +137,22 @@ void bp_layer_backward_f32(float *dx, float *dW, float *db, float *dh,
  *     n0 .. n1-1 over all B rows, overwritten, then their step if lr >= 0.
  * backward_rows over all rows then backward_cols over all neurons is
  * bp_layer_backward with acc 0, which is how it runs its BLAS-sized layers. */
-void bp_loss_grad_rows(double *dout, double *row_loss, const double *out,
-                       const double *y, int S, int B, int O, bp_loss loss);
-void bp_layer_backward_rows(double *dx, double *dh, const double *dout,
-                            const double *h, const double *o, const double *W,
-                            int S, int I, int O, bp_act act, double alpha);
+void bp_loss_grad_rows(double *dout, double *row_loss, const double *out, const double *y,
+                       int S, int B, int O, bp_loss loss);
+void bp_layer_backward_rows(double *dx, double *dh, const double *dout, const double *h,
+                            const double *o, const double *W, int S, int I, int O,
+                            bp_act act, double alpha);
 void bp_layer_backward_cols(double *dW, double *db, double *W, double *b,
-                            const double *dh, const double *x, int B, int I,
-                            int O, int n0, int n1, double lr);
+                            const double *dh, const double *x, int B, int I, int O,
+                            int n0, int n1, double lr);
 void bp_loss_grad_rows_f32(float *dout, double *row_loss, const float *out,
                            const float *y, int S, int B, int O, bp_loss loss);
-void bp_layer_backward_rows_f32(float *dx, float *dh, const float *dout,
-                                const float *h, const float *o, const float *W,
-                                int S, int I, int O, bp_act act, double alpha);
-void bp_layer_backward_cols_f32(float *dW, float *db, float *W, float *b,
-                                const float *dh, const float *x, int B, int I,
-                                int O, int n0, int n1, double lr);
+void bp_layer_backward_rows_f32(float *dx, float *dh, const float *dout, const float *h,
+                                const float *o, const float *W, int S, int I, int O,
+                                bp_act act, double alpha);
+void bp_layer_backward_cols_f32(float *dW, float *db, float *W, float *b, const float *dh,
+                                const float *x, int B, int I, int O, int n0, int n1,
+                                double lr);
 
 /* Threads a step may use: OpenBLAS's count for one product, and the size of
  * a network's team for a large mini-batch step (bp_net.h). The default is

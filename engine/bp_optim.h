@@ -27,9 +27,9 @@
 #include "bp_net.h"
 
 typedef enum bp_optim_kind {
-    BP_OPTIM_SGD,     /* plain, momentum, Nesterov */
-    BP_OPTIM_ADAM,    /* L2 weight decay added to the gradient */
-    BP_OPTIM_ADAMW,   /* decoupled weight decay */
+    BP_OPTIM_SGD,   /* plain, momentum, Nesterov */
+    BP_OPTIM_ADAM,  /* L2 weight decay added to the gradient */
+    BP_OPTIM_ADAMW, /* decoupled weight decay */
     BP_OPTIM_RMSPROP,
     BP_OPTIM_COUNT
 } bp_optim_kind;

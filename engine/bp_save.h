@@ -40,8 +40,7 @@ int bp_net_encode(const bp_net *net, unsigned char **out, size_t *len, bp_err *e
 /* A network from the bytes of a network file; `name` (a path, or any label)
  * starts every message. Returns NULL with a message if the bytes are not a
  * valid network file of this or an older version. Free with bp_net_free. */
-bp_net *bp_net_decode(const unsigned char *buf, size_t len, const char *name,
-                      bp_err *e);
+bp_net *bp_net_decode(const unsigned char *buf, size_t len, const char *name, bp_err *e);
 
 /* Writes net to path: to a temporary file beside it first, flushed to disk,
  * then renamed over path, so that a crash leaves the old file or the new one

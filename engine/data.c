@@ -67,15 +67,13 @@ static void *alloc_zero(size_t count, size_t size) {
     return bp_calloc(count ? count : 1, size);
 }
 
-static bp_data *data_new(int n, int d, int k, int n_classes, bp_dtype dtype,
-                         bp_err *e);
+static bp_data *data_new(int n, int d, int k, int n_classes, bp_dtype dtype, bp_err *e);
 
 bp_data *bp_data_new(int n, int d, int k, int n_classes, bp_err *e) {
     return data_new(n, d, k, n_classes, BP_F64, e);
 }
 
-static bp_data *data_new(int n, int d, int k, int n_classes, bp_dtype dtype,
-                         bp_err *e) {
+static bp_data *data_new(int n, int d, int k, int n_classes, bp_dtype dtype, bp_err *e) {
     if (n < 0 || d < 1 || k < 1) {
         bp_err_set(e,
                    "a data set needs n >= 0 samples, d >= 1 inputs and k >= 1 "
@@ -84,8 +82,8 @@ static bp_data *data_new(int n, int d, int k, int n_classes, bp_dtype dtype,
         return NULL;
     }
     if (n_classes < 0 || (n_classes > 0 && k != n_classes)) {
-        bp_err_set(e, "one-hot targets need k = n_classes (got k = %d, %d classes)",
-                   k, n_classes);
+        bp_err_set(e, "one-hot targets need k = n_classes (got k = %d, %d classes)", k,
+                   n_classes);
         return NULL;
     }
     if ((size_t)n > SIZE_MAX / sizeof(double) / (size_t)(d > k ? d : k)) {
@@ -103,8 +101,7 @@ static bp_data *data_new(int n, int d, int k, int n_classes, bp_dtype dtype,
     else data->x = alloc_zero((size_t)n * d, sizeof(double));
     data->y = alloc_zero((size_t)n * k, sizeof(double));
     if (n_classes > 0) data->label = alloc_zero((size_t)n, sizeof(int));
-    if (!(data->x || data->x32) || !data->y || (n_classes > 0 && !data->label))
-        goto oom;
+    if (!(data->x || data->x32) || !data->y || (n_classes > 0 && !data->label)) goto oom;
     return data;
 oom:
     bp_data_free(data);
@@ -252,8 +249,8 @@ static int split_cells(csv *c, char *s, bp_err *e) {
             char *w = s++;
             for (;;) {
                 if (*s == '\0')
-                    return bp_err_set(e, "%s:%d:%d: unterminated quote", c->path,
-                                      c->line, col);
+                    return bp_err_set(e, "%s:%d:%d: unterminated quote", c->path, c->line,
+                                      col);
                 if (*s == '"') {
                     if (s[1] != '"') break;
                     s++;
@@ -264,8 +261,8 @@ static int split_cells(csv *c, char *s, bp_err *e) {
             s++;
             while (is_blank(*s, c->delim)) s++;
             if (*s != c->delim && *s != '\0')
-                return bp_err_set(e, "%s:%d:%d: text after a closing quote",
-                                  c->path, c->line, col);
+                return bp_err_set(e, "%s:%d:%d: text after a closing quote", c->path,
+                                  c->line, col);
         } else {
             while (*s != c->delim && *s != '\0') s++;
             end = s;
@@ -296,24 +293,20 @@ static int is_missing_marker(const char *s) {
     return 0;
 }
 
-static int parse_number(const csv *c, const char *s, int col, double *v,
-                        bp_err *e) {
+static int parse_number(const csv *c, const char *s, int col, double *v, bp_err *e) {
     if (*s == '\0')
         return bp_err_set(e, "%s:%d:%d: missing value", c->path, c->line, col);
     if (is_missing_marker(s))
-        return bp_err_set(e, "%s:%d:%d: missing value '%s'", c->path, c->line,
-                          col, s);
+        return bp_err_set(e, "%s:%d:%d: missing value '%s'", c->path, c->line, col, s);
     char *end;
     *v = strtod(s, &end);
     if (*end != '\0')
-        return bp_err_set(e, "%s:%d:%d: non-numeric cell '%s'", c->path, c->line,
-                          col, s);
+        return bp_err_set(e, "%s:%d:%d: non-numeric cell '%s'", c->path, c->line, col, s);
     if (isnan(*v))
-        return bp_err_set(e, "%s:%d:%d: missing value '%s'", c->path, c->line,
-                          col, s);
+        return bp_err_set(e, "%s:%d:%d: missing value '%s'", c->path, c->line, col, s);
     if (isinf(*v))
-        return bp_err_set(e, "%s:%d:%d: not a finite number '%s'", c->path,
-                          c->line, col, s);
+        return bp_err_set(e, "%s:%d:%d: not a finite number '%s'", c->path, c->line, col,
+                          s);
     return 0;
 }
 
@@ -362,8 +355,8 @@ static int number_classes(bp_data *data, char **text, const char *path,
     qsort(key, (size_t)n, sizeof *key, cmp);
     int C = 0;
     for (int r = 0; r < n; r++) {
-        if (r == 0 || (all_int ? key[r].v != key[r - 1].v
-                               : strcmp(key[r].s, key[r - 1].s) != 0))
+        if (r == 0 ||
+            (all_int ? key[r].v != key[r - 1].v : strcmp(key[r].s, key[r - 1].s) != 0))
             C++;
         data->label[key[r].row] = C - 1;
     }
@@ -394,10 +387,11 @@ oom:
 
 /* "no column named 'x' (columns: a, b, c)", the list cut short so that the
  * whole sentence fits in a bp_err. */
-static int no_such_column(const char *path, const char *target, char **names,
-                          int count, bp_err *e) {
+static int no_such_column(const char *path, const char *target, char **names, int count,
+                          bp_err *e) {
     char list[BP_ERR_MAX] = "";
-    size_t fixed = strlen(path) + strlen(target) + sizeof ": no column named '' (columns: )";
+    size_t fixed =
+        strlen(path) + strlen(target) + sizeof ": no column named '' (columns: )";
     size_t room = fixed + 8 < BP_ERR_MAX ? BP_ERR_MAX - fixed : 8, used = 0;
     for (int j = 0; j < count; j++) {
         size_t need = strlen(names[j]) + 2;
@@ -407,12 +401,11 @@ static int no_such_column(const char *path, const char *target, char **names,
         }
         used += (size_t)sprintf(list + used, "%s%s", j ? ", " : "", names[j]);
     }
-    return bp_err_set(e, "%s: no column named '%s' (columns: %s)", path, target,
-                      list);
+    return bp_err_set(e, "%s: no column named '%s' (columns: %s)", path, target, list);
 }
 
-bp_data *bp_data_load_csv(const char *path, const char *target, char delim,
-                          int classify, bp_err *e) {
+bp_data *bp_data_load_csv(const char *path, const char *target, char delim, int classify,
+                          bp_err *e) {
     if (delim == '"' || delim == '\n' || delim == '\r' || delim == '\0') {
         bp_err_set(e, "%s: a quote or a line end cannot be the delimiter", path);
         return NULL;
@@ -461,8 +454,7 @@ bp_data *bp_data_load_csv(const char *path, const char *target, char delim,
         }
     }
     if (ncol < 2) {
-        bp_err_set(e, "%s: no input columns besides the target '%s'", path,
-                   header[t]);
+        bp_err_set(e, "%s: no input columns besides the target '%s'", path, header[t]);
         goto fail;
     }
     int d = ncol - 1;
@@ -492,8 +484,8 @@ bp_data *bp_data_load_csv(const char *path, const char *target, char delim,
         if (*s == '\0') continue;
         if (split_cells(&c, s, e) < 0) goto fail;
         if (c.count != ncol) {
-            bp_err_set(e, "%s:%d: ragged row: %d cells, header has %d", path,
-                       c.line, c.count, ncol);
+            bp_err_set(e, "%s:%d: ragged row: %d cells, header has %d", path, c.line,
+                       c.count, ncol);
             goto fail;
         }
         double *xr = data->x + (size_t)n * d;
@@ -501,8 +493,7 @@ bp_data *bp_data_load_csv(const char *path, const char *target, char delim,
             if (j != t) {
                 if (parse_number(&c, c.cell[j], j + 1, &xr[i++], e) < 0) goto fail;
             } else if (!classify) {
-                if (parse_number(&c, c.cell[j], j + 1, &data->y[n], e) < 0)
-                    goto fail;
+                if (parse_number(&c, c.cell[j], j + 1, &data->y[n], e) < 0) goto fail;
             } else if (*c.cell[j] == '\0') {
                 bp_err_set(e, "%s:%d:%d: missing value", path, c.line, j + 1);
                 goto fail;
@@ -562,8 +553,8 @@ static gzFile open_idx(const char *path, bp_err *e) {
 /* Reads up to len bytes: returns how many, fewer only where the data ends
  * (a short plain file, or a gzip stream cut off), or -1 with a message when
  * the gzip data is corrupt or the read fails. */
-static long long read_bytes(gzFile f, unsigned char *buf, size_t len,
-                            const char *path, bp_err *e) {
+static long long read_bytes(gzFile f, unsigned char *buf, size_t len, const char *path,
+                            bp_err *e) {
     size_t got = 0;
     while (got < len) {
         size_t want = len - got < IDX_CHUNK ? len - got : IDX_CHUNK;
@@ -591,8 +582,8 @@ static int read_header(gzFile f, unsigned char *h, size_t size, uint32_t magic,
     long long got = read_bytes(f, h, size, path, e);
     if (got < 0) return -1;
     if (got >= 4 && be32(h) != magic)
-        return bp_err_set(e, "%s: not an IDX %s file (magic 0x%08x, want 0x%08x)",
-                          path, what, (unsigned)be32(h), (unsigned)magic);
+        return bp_err_set(e, "%s: not an IDX %s file (magic 0x%08x, want 0x%08x)", path,
+                          what, (unsigned)be32(h), (unsigned)magic);
     if ((size_t)got < size)
         return bp_err_set(e, "%s: truncated: expected %zu bytes of header, got %lld",
                           path, size, got);
@@ -608,8 +599,8 @@ static int expect_end(gzFile f, const char *path, int count, const char *what,
     long long got = read_bytes(f, &extra, 1, path, e);
     if (got < 0) return -1;
     if (got > 0)
-        return bp_err_set(e, "%s: more data after the %d %s its header announces",
-                          path, count, what);
+        return bp_err_set(e, "%s: more data after the %d %s its header announces", path,
+                          count, what);
     /* Every item was there but the gzip stream stops before its checksum:
      * zlib returns the data and marks the end as premature. */
     int code;
@@ -619,8 +610,8 @@ static int expect_end(gzFile f, const char *path, int count, const char *what,
     return 0;
 }
 
-bp_data *bp_data_load_idx(const char *images_path, const char *labels_path,
-                          int n_classes, bp_dtype dtype, bp_err *e) {
+bp_data *bp_data_load_idx(const char *images_path, const char *labels_path, int n_classes,
+                          bp_dtype dtype, bp_err *e) {
     const char *ip = images_path, *lp = labels_path;
     gzFile fi = NULL, fl = NULL;
     unsigned char hi[16], hl[8], *lab = NULL, *chunk = NULL;
@@ -642,8 +633,7 @@ bp_data *bp_data_load_idx(const char *images_path, const char *labels_path,
         goto fail;
     }
     if (rows == 0 || cols == 0 || (uint64_t)rows * cols > INT32_MAX) {
-        bp_err_set(e, "%s: bad image size %u x %u", ip, (unsigned)rows,
-                   (unsigned)cols);
+        bp_err_set(e, "%s: bad image size %u x %u", ip, (unsigned)rows, (unsigned)cols);
         goto fail;
     }
     if (!(fl = open_idx(lp, e))) goto fail;
@@ -860,8 +850,8 @@ int bp_data_onehot(bp_data *data, bp_err *e) {
     int C = data->k;
     for (int r = 0; r < data->n; r++)
         if (data->label[r] < 0 || data->label[r] >= C)
-            return bp_err_set(e, "label %d of row %d is outside 0..%d",
-                              data->label[r], r + 1, C - 1);
+            return bp_err_set(e, "label %d of row %d is outside 0..%d", data->label[r],
+                              r + 1, C - 1);
     memset(data->y, 0, sizeof(double) * (size_t)data->n * C);
     for (int r = 0; r < data->n; r++) data->y[(size_t)r * C + data->label[r]] = 1.0;
     return 0;
@@ -992,8 +982,8 @@ bp_scaler *bp_scaler_fixed(int d, double shift, double scale, bp_err *e) {
 int bp_scaler_apply(const bp_scaler *s, bp_data *data, bp_err *e) {
     int d = data->d;
     if (s->d != d)
-        return bp_err_set(e, "the scaler was fitted to %d columns, the data has %d",
-                          s->d, d);
+        return bp_err_set(e, "the scaler was fitted to %d columns, the data has %d", s->d,
+                          d);
     for (int r = 0; r < data->n; r++) {
         if (data->dtype == BP_F32) {
             float *xr = data->x32 + (size_t)r * d;

@@ -26,8 +26,8 @@
 struct bp_fit {
     bp_fit_config c;
     int n, d, k;
-    int *order;      /* n row indexes: this epoch's order */
-    double *yb;      /* B x k: the targets of a shuffled batch */
+    int *order; /* n row indexes: this epoch's order */
+    double *yb; /* B x k: the targets of a shuffled batch */
     int64_t steps;
     int epochs;
     double last_loss;
@@ -56,8 +56,8 @@ bp_fit *bp_fit_new(const bp_data *data, const bp_fit_config *c, bp_err *e) {
         return NULL;
     }
     if (c->drop_last && data->n < c->batch) {
-        bp_err_set(e, "drop_last with %d rows and batches of %d leaves no batch",
-                   data->n, c->batch);
+        bp_err_set(e, "drop_last with %d rows and batches of %d leaves no batch", data->n,
+                   c->batch);
         return NULL;
     }
     int B = c->batch < data->n ? c->batch : data->n;
@@ -97,8 +97,8 @@ const int *bp_fit_order(const bp_fit *f) { return f->order; }
 static int check_shapes(const bp_net *net, const bp_data *data, bp_err *e) {
     if (net->n_layers == 0) return bp_err_set(e, "the network has no layers");
     if (net->inputs != data->d)
-        return bp_err_set(e, "the network takes %d inputs, the data has %d",
-                          net->inputs, data->d);
+        return bp_err_set(e, "the network takes %d inputs, the data has %d", net->inputs,
+                          data->d);
     if (bp_net_outputs(net) != data->k)
         return bp_err_set(e, "the network gives %d outputs, the data has %d targets",
                           bp_net_outputs(net), data->k);
@@ -155,7 +155,9 @@ int bp_fit_epoch(bp_fit *f, bp_net *net, const bp_data *data, double *mean_loss,
         if (!isfinite(loss)) {
             f->diverged = 1;
             return bp_err_set(e, "loss is %s at step %lld (epoch %d): the run diverged",
-                              isnan(loss) ? "nan" : loss > 0 ? "inf" : "-inf",
+                              isnan(loss) ? "nan"
+                              : loss > 0  ? "inf"
+                                          : "-inf",
                               (long long)f->steps + 1, f->epochs);
         }
         if (f->c.opt && bp_optim_step(f->c.opt, net, e)) return -1;
@@ -169,8 +171,7 @@ int bp_fit_epoch(bp_fit *f, bp_net *net, const bp_data *data, double *mean_loss,
 }
 
 int bp_fit_evaluate(bp_net *net, const bp_data *data, int batch, bp_loss loss,
-                    double *loss_out, double *accuracy, int *confusion,
-                    bp_err *e) {
+                    double *loss_out, double *accuracy, int *confusion, bp_err *e) {
     if (batch < 1) return bp_err_set(e, "a batch needs at least 1 row (got %d)", batch);
     if (data->n < 1) return bp_err_set(e, "cannot evaluate on a data set of 0 rows");
     if (check_shapes(net, data, e)) return -1;
@@ -182,9 +183,11 @@ int bp_fit_evaluate(bp_net *net, const bp_data *data, int batch, bp_loss loss,
     if (confusion) memset(confusion, 0, sizeof(int) * (size_t)O * O);
     for (int s = 0; s < data->n; s += batch) {
         int B = data->n - s < batch ? data->n - s : batch;
-        const double *out = bp_net_forward_as(net, bp_data_row(data, s), data->dtype, B, e);
+        const double *out =
+            bp_net_forward_as(net, bp_data_row(data, s), data->dtype, B, e);
         if (!out) return -1;
-        if (loss_out) sum += bp_loss_forward(out, data->y + (size_t)s * O, B, O, loss) * B;
+        if (loss_out)
+            sum += bp_loss_forward(out, data->y + (size_t)s * O, B, O, loss) * B;
         if (accuracy)
             for (int b = 0; b < B; b++)
                 right += bp_argmax(out + (size_t)b * O, O) == data->label[s + b];

@@ -57,15 +57,15 @@ static void take_in(void *dst, bp_dtype t, const void *src, bp_dtype st, size_t 
 /* A mini-batch step for the net's team of threads (team_member). */
 typedef struct team_job {
     bp_net *net;
-    const void *x;    /* the inputs: rows[0 .. B-1] of x, or its first B rows */
-    bp_dtype xt;      /* x's number type */
+    const void *x; /* the inputs: rows[0 .. B-1] of x, or its first B rows */
+    bp_dtype xt;   /* x's number type */
     const int *rows;
-    const void *y;    /* B x outputs targets, in the net's number type */
+    const void *y; /* B x outputs targets, in the net's number type */
     int B;
     bp_loss kind;
-    double lr;        /* < 0: no step */
-    int guard;        /* no step either when the loss is not finite */
-    double loss;      /* out: the batch's loss */
+    double lr;   /* < 0: no step */
+    int guard;   /* no step either when the loss is not finite */
+    double loss; /* out: the batch's loss */
 } team_job;
 
 #define REAL double
@@ -96,8 +96,7 @@ typedef struct team_job {
 /* Layers' memory                                                            */
 
 static const char *init_names[BP_INIT_COUNT] = {
-    "constant", "uniform", "normal", "xavier", "xavier_normal", "he",
-    "he_uniform"};
+    "constant", "uniform", "normal", "xavier", "xavier_normal", "he", "he_uniform"};
 
 const char *bp_init_name(bp_init k) {
     return (unsigned)k < BP_INIT_COUNT ? init_names[k] : "?";
@@ -222,9 +221,7 @@ bp_net *bp_net_new_dtype(int inputs, bp_dtype dtype, bp_err *e) {
     return net;
 }
 
-bp_net *bp_net_new(int inputs, bp_err *e) {
-    return bp_net_new_dtype(inputs, BP_F64, e);
-}
+bp_net *bp_net_new(int inputs, bp_err *e) { return bp_net_new_dtype(inputs, BP_F64, e); }
 
 static void free_net_batch(bp_net *net) {
     bp_free(net->x);
@@ -288,8 +285,8 @@ int bp_net_add(bp_net *net, int outputs, bp_act act, double alpha, bp_err *e) {
     return 0;
 }
 
-int bp_net_init(bp_net *net, int l, char what, bp_init k, double a, double b,
-                bp_rng *r, bp_err *e) {
+int bp_net_init(bp_net *net, int l, char what, bp_init k, double a, double b, bp_rng *r,
+                bp_err *e) {
     if (l < 1 || l > net->n_layers)
         return bp_err_set(e, "layer %d out of range 1..%d", l, net->n_layers);
     if (what != 'w' && what != 'b')
@@ -297,16 +294,14 @@ int bp_net_init(bp_net *net, int l, char what, bp_init k, double a, double b,
     if ((unsigned)k >= BP_INIT_COUNT)
         return bp_err_set(e, "unknown initialisation %d", (int)k);
     if (!isfinite(a) || !isfinite(b))
-        return bp_err_set(e, "%s initialisation needs finite parameters",
-                          init_names[k]);
+        return bp_err_set(e, "%s initialisation needs finite parameters", init_names[k]);
     if (k == BP_INIT_UNIFORM && a > b)
-        return bp_err_set(e, "uniform initialisation needs low <= high (got %g > %g)",
-                          a, b);
+        return bp_err_set(e, "uniform initialisation needs low <= high (got %g > %g)", a,
+                          b);
     if (k == BP_INIT_NORMAL && b < 0)
         return bp_err_set(e, "normal initialisation needs std >= 0 (got %g)", b);
     if (k != BP_INIT_CONSTANT && !r)
-        return bp_err_set(e, "%s initialisation needs a random generator",
-                          init_names[k]);
+        return bp_err_set(e, "%s initialisation needs a random generator", init_names[k]);
     bp_layer *L = &net->layers[l - 1];
     bp_field f = what == 'w' ? BP_FIELD_W : BP_FIELD_B;
     size_t count = what == 'w' ? (size_t)L->O * L->I : (size_t)L->O;
@@ -316,22 +311,22 @@ int bp_net_init(bp_net *net, int l, char what, bp_init k, double a, double b,
     for (size_t j = 0; j < count; j++) {
         double v = 0;
         switch (k) {
-        case BP_INIT_CONSTANT: v = a; break;
-        case BP_INIT_UNIFORM: v = a + (b - a) * bp_rng_uniform(r); break;
-        case BP_INIT_NORMAL: v = bp_rng_normal(r, a, b); break;
-        case BP_INIT_XAVIER: {
-            double lim = sqrt(6.0 / fan);
-            v = -lim + 2.0 * lim * bp_rng_uniform(r);
-            break;
-        }
-        case BP_INIT_XAVIER_NORMAL: v = bp_rng_normal(r, 0.0, sqrt(2.0 / fan)); break;
-        case BP_INIT_HE: v = bp_rng_normal(r, 0.0, sqrt(2.0 / L->I)); break;
-        case BP_INIT_HE_UNIFORM: {
-            double lim = sqrt(6.0 / L->I);
-            v = -lim + 2.0 * lim * bp_rng_uniform(r);
-            break;
-        }
-        default: break;
+            case BP_INIT_CONSTANT: v = a; break;
+            case BP_INIT_UNIFORM: v = a + (b - a) * bp_rng_uniform(r); break;
+            case BP_INIT_NORMAL: v = bp_rng_normal(r, a, b); break;
+            case BP_INIT_XAVIER: {
+                double lim = sqrt(6.0 / fan);
+                v = -lim + 2.0 * lim * bp_rng_uniform(r);
+                break;
+            }
+            case BP_INIT_XAVIER_NORMAL: v = bp_rng_normal(r, 0.0, sqrt(2.0 / fan)); break;
+            case BP_INIT_HE: v = bp_rng_normal(r, 0.0, sqrt(2.0 / L->I)); break;
+            case BP_INIT_HE_UNIFORM: {
+                double lim = sqrt(6.0 / L->I);
+                v = -lim + 2.0 * lim * bp_rng_uniform(r);
+                break;
+            }
+            default: break;
         }
         bp_layer_set(L, f, j, v);
     }
@@ -454,8 +449,8 @@ oom:
  * batch's rows go from the data straight into the input buffer, converted
  * on the way in a float32 network: one pass over them, not a gather into
  * doubles and a second pass to convert. */
-static int begin_forward(bp_net *net, const void *x, bp_dtype xt, const int *rows,
-                         int B, bp_err *e) {
+static int begin_forward(bp_net *net, const void *x, bp_dtype xt, const int *rows, int B,
+                         bp_err *e) {
     if (net->n_layers == 0) return bp_err_set(e, "the network has no layers");
     if (B < 1) return bp_err_set(e, "a batch needs at least 1 sample (got %d)", B);
     if ((unsigned)xt >= BP_DTYPE_COUNT) return bp_err_set(e, "unknown dtype %d", (int)xt);
@@ -573,8 +568,8 @@ static int take_fast(const bp_net *net, int B, bp_loss loss) {
 /* The single-sample path's step: x and y taken in as the general path takes
  * them (y converted only in a float32 net), the loss into *loss_out when it
  * is not NULL; lr < 0: no update. Returns 0, as the step cannot fail. */
-static int one(bp_net *net, const double *x, const double *y, bp_loss loss,
-               double lr, double *loss_out) {
+static int one(bp_net *net, const double *x, const double *y, bp_loss loss, double lr,
+               double *loss_out) {
     const int I = net->inputs;
     double l;
     net->B = 1;
@@ -637,8 +632,8 @@ static int team_step(bp_net *net, const void *x, bp_dtype xt, const int *rows,
 }
 
 int bp_net_step_rows(bp_net *net, const void *x, bp_dtype xt, const int *rows,
-                     const double *y, int B, bp_loss loss, double lr,
-                     double *loss_out, bp_err *e) {
+                     const double *y, int B, bp_loss loss, double lr, double *loss_out,
+                     bp_err *e) {
     double l;
     if ((lr >= 0 || isnan(lr)) && check_lr(lr, e)) return -1;
     if ((unsigned)xt >= BP_DTYPE_COUNT) return bp_err_set(e, "unknown dtype %d", (int)xt);
@@ -661,18 +656,20 @@ int bp_net_step_rows(bp_net *net, const void *x, bp_dtype xt, const int *rows,
 int bp_net_compute_grads(bp_net *net, const double *x, const double *y, int B,
                          bp_loss loss, double *loss_out, bp_err *e) {
     if (take_fast(net, B, loss)) return one(net, x, y, loss, -1, loss_out);
-    if (take_team(net, B)) return team_step(net, x, BP_F64, NULL, y, B, loss, -1, 0, loss_out, e);
+    if (take_team(net, B))
+        return team_step(net, x, BP_F64, NULL, y, B, loss, -1, 0, loss_out, e);
     if (forward_loss(net, x, BP_F64, NULL, y, B, loss, loss_out, e)) return -1;
     backward_layers_any(net, 0, -1);
     return 0;
 }
 
-int bp_net_train_step(bp_net *net, const double *x, const double *y, int B,
-                      bp_loss loss, double lr, double *loss_out, bp_err *e) {
+int bp_net_train_step(bp_net *net, const double *x, const double *y, int B, bp_loss loss,
+                      double lr, double *loss_out, bp_err *e) {
     if (take_fast(net, B, loss) && lr >= 0 && lr < INFINITY)
         return one(net, x, y, loss, lr, loss_out);
     if (check_lr(lr, e)) return -1;
-    if (take_team(net, B)) return team_step(net, x, BP_F64, NULL, y, B, loss, lr, 0, loss_out, e);
+    if (take_team(net, B))
+        return team_step(net, x, BP_F64, NULL, y, B, loss, lr, 0, loss_out, e);
     if (forward_loss(net, x, BP_F64, NULL, y, B, loss, loss_out, e)) return -1;
     backward_layers_any(net, 0, lr);
     return 0;

@@ -13,8 +13,8 @@ static void SFX(forward_layers)(bp_net *net, int B) {
     const REAL *in = net->F(x);
     for (int l = 0; l < net->n_layers; l++) {
         bp_layer *L = &net->layers[l];
-        SFX(bp_layer_forward)(L->F(h), L->F(o), in, L->F(W), L->F(b), B, L->I,
-                              L->O, L->act, L->alpha);
+        SFX(bp_layer_forward)
+        (L->F(h), L->F(o), in, L->F(W), L->F(b), B, L->I, L->O, L->act, L->alpha);
         in = L->F(o);
     }
 }
@@ -40,16 +40,15 @@ static void SFX(backward_layers)(bp_net *net, int acc, double lr) {
         bp_layer *L = &net->layers[l];
         const REAL *in = l > 0 ? net->layers[l - 1].F(o) : net->F(x);
         REAL *din = l > 0 ? net->layers[l - 1].F(dout) : NULL;
-        SFX(bp_layer_backward)(din, L->F(dW), L->F(db), L->F(dh), L->F(dout),
-                               L->F(h), L->F(o), in, L->F(W), L->F(b), B, L->I,
-                               L->O, L->act, L->alpha, acc, lr);
+        SFX(bp_layer_backward)
+        (din, L->F(dW), L->F(db), L->F(dh), L->F(dout), L->F(h), L->F(o), in, L->F(W),
+         L->F(b), B, L->I, L->O, L->act, L->alpha, acc, lr);
     }
 }
 
 /* The loss of the last forward against y (B x outputs) into *loss_out when
  * it is not NULL, and its gradient into the top layer's dout. */
-static void SFX(loss_grad)(bp_net *net, const REAL *y, bp_loss loss,
-                           double *loss_out) {
+static void SFX(loss_grad)(bp_net *net, const REAL *y, bp_loss loss, double *loss_out) {
     bp_layer *top = &net->layers[net->n_layers - 1];
     double l = SFX(bp_loss_grad)(top->F(dout), top->F(o), y, net->B, top->O, loss);
     if (loss_out) *loss_out = l;
@@ -85,22 +84,24 @@ static void SFX(team_member)(void *arg, int t, int T) {
     for (int l = 0; l <= top; l++) {
         bp_layer *L = &Ls[l];
         const size_t at = (size_t)r0 * L->O;
-        SFX(bp_layer_forward)(L->F(h) + at, L->F(o) + at, in + (size_t)r0 * L->I,
-                              L->F(W), L->F(b), S, L->I, L->O, L->act, L->alpha);
+        SFX(bp_layer_forward)
+        (L->F(h) + at, L->F(o) + at, in + (size_t)r0 * L->I, L->F(W), L->F(b), S, L->I,
+         L->O, L->act, L->alpha);
         in = L->F(o);
     }
     const REAL *y = j->y;
-    SFX(bp_loss_grad_rows)(Ls[top].F(dout) + (size_t)r0 * K, net->row_loss + r0,
-                           Ls[top].F(o) + (size_t)r0 * K, y + (size_t)r0 * K, S, B,
-                           K, j->kind);
+    SFX(bp_loss_grad_rows)
+    (Ls[top].F(dout) + (size_t)r0 * K, net->row_loss + r0, Ls[top].F(o) + (size_t)r0 * K,
+     y + (size_t)r0 * K, S, B, K, j->kind);
     double lr = j->lr;
     for (int l = top; l >= 0; l--) {
         bp_layer *L = &Ls[l];
         const int I = L->I, O = L->O;
         const size_t at = (size_t)r0 * O;
         REAL *din = l > 0 ? Ls[l - 1].F(dout) + (size_t)r0 * I : NULL;
-        SFX(bp_layer_backward_rows)(din, L->F(dh) + at, L->F(dout) + at, L->F(h) + at,
-                                    L->F(o) + at, L->F(W), S, I, O, L->act, L->alpha);
+        SFX(bp_layer_backward_rows)
+        (din, L->F(dh) + at, L->F(dout) + at, L->F(h) + at, L->F(o) + at, L->F(W), S, I,
+         O, L->act, L->alpha);
         bp_team_sync(net->team);
         if (l == top) {
             double total = 0.0;
@@ -109,10 +110,9 @@ static void SFX(team_member)(void *arg, int t, int T) {
             if (t == 0) j->loss = total;
             if (j->guard && !isfinite(total)) lr = -1;
         }
-        SFX(bp_layer_backward_cols)(L->F(dW), L->F(db), L->F(W), L->F(b), L->F(dh),
-                                    l > 0 ? Ls[l - 1].F(o) : x, B, I, O,
-                                    (int)((long)O * t / T), (int)((long)O * (t + 1) / T),
-                                    lr);
+        SFX(bp_layer_backward_cols)
+        (L->F(dW), L->F(db), L->F(W), L->F(b), L->F(dh), l > 0 ? Ls[l - 1].F(o) : x, B, I,
+         O, (int)((long)O * t / T), (int)((long)O * (t + 1) / T), lr);
     }
 }
 
@@ -158,20 +158,20 @@ static void SFX(forward_one)(bp_layer *L, const REAL *restrict in) {
     const REAL *restrict W = L->F(W), *restrict b = L->F(b);
     REAL *restrict h = L->F(h), *restrict o = L->F(o);
     const REAL a = (REAL)L->alpha;
-#define DENSE(F)                                                        \
-    for (int n = 0; n < O; n++) {                                       \
-        const REAL *wn = W + (size_t)n * I;                             \
-        REAL v = b[n];                                                  \
-        for (int i = 0; i < I; i++) v += wn[i] * in[i];                 \
-        h[n] = v;                                                       \
-        o[n] = (F);                                                     \
+#define DENSE(F)                                        \
+    for (int n = 0; n < O; n++) {                       \
+        const REAL *wn = W + (size_t)n * I;             \
+        REAL v = b[n];                                  \
+        for (int i = 0; i < I; i++) v += wn[i] * in[i]; \
+        h[n] = v;                                       \
+        o[n] = (F);                                     \
     }
     switch (L->act) {
-    case BP_ACT_SIGMOID: DENSE(SFX(sigmoid_one)(v)); break;
-    case BP_ACT_TANH: DENSE(TANH(v)); break;
-    case BP_ACT_RELU: DENSE(v > 0 ? v : 0); break;
-    case BP_ACT_LEAKY_RELU: DENSE(v > 0 ? v : a * v); break;
-    default: DENSE(v); break;
+        case BP_ACT_SIGMOID: DENSE(SFX(sigmoid_one)(v)); break;
+        case BP_ACT_TANH: DENSE(TANH(v)); break;
+        case BP_ACT_RELU: DENSE(v > 0 ? v : 0); break;
+        case BP_ACT_LEAKY_RELU: DENSE(v > 0 ? v : a * v); break;
+        default: DENSE(v); break;
     }
 #undef DENSE
 }
@@ -182,8 +182,7 @@ static void SFX(forward_one)(bp_layer *L, const REAL *restrict in) {
  * its step when lr >= 0. backward_one's inner loop, for this one neuron. */
 static inline void SFX(row_back)(REAL g, int n, int I, const REAL *restrict in,
                                  REAL *restrict din, REAL *restrict wn,
-                                 REAL *restrict dwn, REAL *restrict bn,
-                                 double lr) {
+                                 REAL *restrict dwn, REAL *restrict bn, double lr) {
     if (din) {
         for (int i = 0; i < I; i++) {
             const REAL d = g * in[i], w = wn[i];
@@ -209,25 +208,24 @@ static inline void SFX(row_back)(REAL g, int n, int I, const REAL *restrict in,
 static void SFX(backward_one_fast)(bp_layer *L, const REAL *restrict in,
                                    REAL *restrict din, double lr) {
     const int I = L->I, O = L->O;
-    const REAL *restrict dout = L->F(dout), *restrict h = L->F(h),
-               *restrict o = L->F(o);
-    REAL *restrict dh = L->F(dh), *restrict db = L->F(db),
-         *restrict dW = L->F(dW), *restrict W = L->F(W), *restrict b = L->F(b);
+    const REAL *restrict dout = L->F(dout), *restrict h = L->F(h), *restrict o = L->F(o);
+    REAL *restrict dh = L->F(dh), *restrict db = L->F(db), *restrict dW = L->F(dW),
+                   *restrict W = L->F(W), *restrict b = L->F(b);
     const REAL a = (REAL)L->alpha;
-#define GRAD(G)                                                         \
-    for (int n = 0; n < O; n++) {                                       \
-        const REAL g = (G);                                             \
-        dh[n] = g;                                                      \
-        db[n] = g;                                                      \
-        SFX(row_back)(g, n, I, in, din, W + (size_t)n * I,              \
-                      dW + (size_t)n * I, b + n, lr);                   \
+#define GRAD(G)                                                               \
+    for (int n = 0; n < O; n++) {                                             \
+        const REAL g = (G);                                                   \
+        dh[n] = g;                                                            \
+        db[n] = g;                                                            \
+        SFX(row_back)                                                         \
+        (g, n, I, in, din, W + (size_t)n * I, dW + (size_t)n * I, b + n, lr); \
     }
     switch (L->act) {
-    case BP_ACT_SIGMOID: GRAD(dout[n] * o[n] * (1 - o[n])); break;
-    case BP_ACT_TANH: GRAD(dout[n] * (1 - o[n] * o[n])); break;
-    case BP_ACT_RELU: GRAD(h[n] > 0 ? dout[n] : 0); break;
-    case BP_ACT_LEAKY_RELU: GRAD(h[n] > 0 ? dout[n] : a * dout[n]); break;
-    default: GRAD(dout[n]); break;
+        case BP_ACT_SIGMOID: GRAD(dout[n] * o[n] * (1 - o[n])); break;
+        case BP_ACT_TANH: GRAD(dout[n] * (1 - o[n] * o[n])); break;
+        case BP_ACT_RELU: GRAD(h[n] > 0 ? dout[n] : 0); break;
+        case BP_ACT_LEAKY_RELU: GRAD(h[n] > 0 ? dout[n] : a * dout[n]); break;
+        default: GRAD(dout[n]); break;
     }
 #undef GRAD
 }
@@ -239,44 +237,42 @@ static void SFX(backward_one_fast)(bp_layer *L, const REAL *restrict in,
  * the loss and of dout back. Its update can follow at once: the neurons
  * after it read their own weights only. TOP(F, G) is that loop, F the
  * activation of v and G the dh of d = dLoss/do. Returns the loss. */
-static double SFX(top_one)(bp_layer *L, const REAL *restrict in,
-                           REAL *restrict din, const REAL *restrict y,
-                           int half, double lr) {
+static double SFX(top_one)(bp_layer *L, const REAL *restrict in, REAL *restrict din,
+                           const REAL *restrict y, int half, double lr) {
     const int I = L->I, O = L->O;
     REAL *restrict h = L->F(h), *restrict o = L->F(o), *restrict dout = L->F(dout);
     REAL *restrict dh = L->F(dh), *restrict db = L->F(db), *restrict dW = L->F(dW),
-         *restrict W = L->F(W), *restrict b = L->F(b);
+                   *restrict W = L->F(W), *restrict b = L->F(b);
     const REAL a = (REAL)L->alpha;
     double l = 0.0, total = 0.0;
-#define TOP(F, G)                                                       \
-    for (int n = 0; n < O; n++) {                                       \
-        REAL *wn = W + (size_t)n * I;                                   \
-        REAL v = b[n];                                                  \
-        for (int i = 0; i < I; i++) v += wn[i] * in[i];                 \
-        h[n] = v;                                                       \
-        const REAL on = (F);                                            \
-        o[n] = on;                                                      \
-        REAL d;                                                         \
-        if (half) {                                                     \
-            l += 0.5 * (y[n] - on) * (y[n] - on);                       \
-            d = -(y[n] - on);                                           \
-        } else {                                                        \
-            l += (y[n] - on) * (y[n] - on);                             \
-            d = -2.0 * (y[n] - on) / (double)O;                         \
-        }                                                               \
-        dout[n] = d;                                                    \
-        const REAL g = (G);                                             \
-        dh[n] = g;                                                      \
-        db[n] = g;                                                      \
-        SFX(row_back)(g, n, I, in, din, wn, dW + (size_t)n * I, b + n,  \
-                      lr);                                              \
+#define TOP(F, G)                                                           \
+    for (int n = 0; n < O; n++) {                                           \
+        REAL *wn = W + (size_t)n * I;                                       \
+        REAL v = b[n];                                                      \
+        for (int i = 0; i < I; i++) v += wn[i] * in[i];                     \
+        h[n] = v;                                                           \
+        const REAL on = (F);                                                \
+        o[n] = on;                                                          \
+        REAL d;                                                             \
+        if (half) {                                                         \
+            l += 0.5 * (y[n] - on) * (y[n] - on);                           \
+            d = -(y[n] - on);                                               \
+        } else {                                                            \
+            l += (y[n] - on) * (y[n] - on);                                 \
+            d = -2.0 * (y[n] - on) / (double)O;                             \
+        }                                                                   \
+        dout[n] = d;                                                        \
+        const REAL g = (G);                                                 \
+        dh[n] = g;                                                          \
+        db[n] = g;                                                          \
+        SFX(row_back)(g, n, I, in, din, wn, dW + (size_t)n * I, b + n, lr); \
     }
     switch (L->act) {
-    case BP_ACT_SIGMOID: TOP(SFX(sigmoid_one)(v), d * on * (1 - on)); break;
-    case BP_ACT_TANH: TOP(TANH(v), d * (1 - on * on)); break;
-    case BP_ACT_RELU: TOP(v > 0 ? v : 0, v > 0 ? d : 0); break;
-    case BP_ACT_LEAKY_RELU: TOP(v > 0 ? v : a * v, v > 0 ? d : a * d); break;
-    default: TOP(v, d); break;
+        case BP_ACT_SIGMOID: TOP(SFX(sigmoid_one)(v), d * on * (1 - on)); break;
+        case BP_ACT_TANH: TOP(TANH(v), d * (1 - on * on)); break;
+        case BP_ACT_RELU: TOP(v > 0 ? v : 0, v > 0 ? d : 0); break;
+        case BP_ACT_LEAKY_RELU: TOP(v > 0 ? v : a * v, v > 0 ? d : a * d); break;
+        default: TOP(v, d); break;
     }
 #undef TOP
     return half ? total + l : total + l / O;

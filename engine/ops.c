@@ -34,10 +34,9 @@
 #define DESCEND_CLONES
 #endif
 
-static const char *act_names[BP_ACT_COUNT] = {
-    "identity", "sigmoid", "tanh", "relu", "leaky_relu", "softmax"};
-static const char *loss_names[BP_LOSS_COUNT] = {"half_se", "mse", "bce",
-                                                "softmax_ce"};
+static const char *act_names[BP_ACT_COUNT] = {"identity", "sigmoid",    "tanh",
+                                              "relu",     "leaky_relu", "softmax"};
+static const char *loss_names[BP_LOSS_COUNT] = {"half_se", "mse", "bce", "softmax_ce"};
 static const char *dtype_names[BP_DTYPE_COUNT] = {"float64", "float32"};
 
 const char *bp_act_name(bp_act a) {
@@ -65,9 +64,7 @@ int bp_dtype_parse(const char *name) {
         if (strcmp(name, dtype_names[d]) == 0) return d;
     return -1;
 }
-size_t bp_dtype_size(bp_dtype d) {
-    return d == BP_F32 ? sizeof(float) : sizeof(double);
-}
+size_t bp_dtype_size(bp_dtype d) { return d == BP_F32 ? sizeof(float) : sizeof(double); }
 
 /* OpenBLAS reads OPENBLAS_NUM_THREADS when it starts; these only change the
  * count later (openblas_set_num_threads is OpenBLAS's own extension). */

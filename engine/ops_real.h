@@ -14,13 +14,12 @@
 /* ------------------------------------------------------------------------ */
 /* Dense layer: h[b][n] = b[n] + sum_i W[n][i] x[b][i]                       */
 
-void SFX(bp_dense_forward)(REAL *h, const REAL *x, const REAL *W,
-                           const REAL *b, int B, int I, int O) {
+void SFX(bp_dense_forward)(REAL *h, const REAL *x, const REAL *W, const REAL *b, int B,
+                           int I, int O) {
     if ((long)B * I * O >= BLAS_MIN_WORK) {
         for (int s = 0; s < B; s++)
             memcpy(h + (size_t)s * O, b, sizeof(REAL) * (size_t)O);
-        GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, B, O, I, 1, x, I, W, I, 1,
-             h, O);
+        GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, B, O, I, 1, x, I, W, I, 1, h, O);
         return;
     }
     for (int s = 0; s < B; s++) {
@@ -38,18 +37,17 @@ void SFX(bp_dense_forward)(REAL *h, const REAL *x, const REAL *W,
 /* dLoss/dw_{n,i} = sum_b dLoss/dh_{b,n} * x_{b,i}   (dh/dw = the input)
  * dLoss/db_n     = sum_b dLoss/dh_{b,n}            (dh/db = 1)
  * dLoss/dx_{b,i} = sum_n dLoss/dh_{b,n} * w_{n,i}   (dh/dx = the weight) */
-void SFX(bp_dense_backward)(REAL *dx, REAL *dW, REAL *db, const REAL *dh,
-                            const REAL *x, const REAL *W, int B, int I, int O) {
+void SFX(bp_dense_backward)(REAL *dx, REAL *dW, REAL *db, const REAL *dh, const REAL *x,
+                            const REAL *W, int B, int I, int O) {
     for (int s = 0; s < B; s++) {
         const REAL *dhs = dh + (size_t)s * O;
         for (int n = 0; n < O; n++) db[n] += dhs[n];
     }
     if ((long)B * I * O >= BLAS_MIN_WORK) {
-        GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, O, I, B, 1, dh, O, x, I, 1,
-             dW, I);
+        GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, O, I, B, 1, dh, O, x, I, 1, dW, I);
         if (dx)
-            GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, I, O, 1, dh, O, W,
-                 I, 1, dx, I);
+            GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, I, O, 1, dh, O, W, I, 1,
+                 dx, I);
         return;
     }
     for (int s = 0; s < B; s++) {
@@ -89,42 +87,41 @@ static void SFX(softmax_row)(REAL *o, const REAL *h, int O) {
 /* o = f(h) over B rows; with b, first h += b in the same pass (the fused
  * layer's bias), so each value is read and written once. EACH(F) is that
  * pass, F an expression of v, the value of h. */
-static void SFX(bias_act)(REAL *o, REAL *h, const REAL *b, int B, int O,
-                          bp_act act, double alpha) {
+static void SFX(bias_act)(REAL *o, REAL *h, const REAL *b, int B, int O, bp_act act,
+                          double alpha) {
     const REAL a = (REAL)alpha;
-#define EACH(F)                                                      \
-    for (int s = 0; s < B; s++) {                                    \
-        REAL *hs = h + (size_t)s * O, *os = o + (size_t)s * O;       \
-        if (b)                                                       \
-            for (int n = 0; n < O; n++) {                            \
-                REAL v = hs[n] + b[n];                               \
-                hs[n] = v;                                           \
-                os[n] = (F);                                         \
-            }                                                        \
-        else                                                         \
-            for (int n = 0; n < O; n++) {                            \
-                REAL v = hs[n];                                      \
-                os[n] = (F);                                         \
-            }                                                        \
+#define EACH(F)                                                \
+    for (int s = 0; s < B; s++) {                              \
+        REAL *hs = h + (size_t)s * O, *os = o + (size_t)s * O; \
+        if (b)                                                 \
+            for (int n = 0; n < O; n++) {                      \
+                REAL v = hs[n] + b[n];                         \
+                hs[n] = v;                                     \
+                os[n] = (F);                                   \
+            }                                                  \
+        else                                                   \
+            for (int n = 0; n < O; n++) {                      \
+                REAL v = hs[n];                                \
+                os[n] = (F);                                   \
+            }                                                  \
     }
     switch (act) {
-    case BP_ACT_IDENTITY: EACH(v); break;
-    case BP_ACT_SIGMOID: EACH(SFX(sigmoid)(v)); break;
-    case BP_ACT_TANH: EACH(TANH(v)); break;
-    case BP_ACT_RELU: EACH(v > 0 ? v : 0); break;
-    case BP_ACT_LEAKY_RELU: EACH(v > 0 ? v : a * v); break;
-    case BP_ACT_SOFTMAX:
-        if (b) EACH(v);
-        for (int s = 0; s < B; s++)
-            SFX(softmax_row)(o + (size_t)s * O, h + (size_t)s * O, O);
-        break;
-    default: break;
+        case BP_ACT_IDENTITY: EACH(v); break;
+        case BP_ACT_SIGMOID: EACH(SFX(sigmoid)(v)); break;
+        case BP_ACT_TANH: EACH(TANH(v)); break;
+        case BP_ACT_RELU: EACH(v > 0 ? v : 0); break;
+        case BP_ACT_LEAKY_RELU: EACH(v > 0 ? v : a * v); break;
+        case BP_ACT_SOFTMAX:
+            if (b) EACH(v);
+            for (int s = 0; s < B; s++)
+                SFX(softmax_row)(o + (size_t)s * O, h + (size_t)s * O, O);
+            break;
+        default: break;
     }
 #undef EACH
 }
 
-void SFX(bp_act_forward)(REAL *o, const REAL *h, int B, int O, bp_act act,
-                         double alpha) {
+void SFX(bp_act_forward)(REAL *o, const REAL *h, int B, int O, bp_act act, double alpha) {
     if (act == BP_ACT_IDENTITY) {
         if (o != h) memcpy(o, h, sizeof(REAL) * (size_t)B * O);
         return;
@@ -151,48 +148,47 @@ static void SFX(act_grad)(REAL *dh, REAL *db, const REAL *dout, const REAL *h,
     const REAL a = (REAL)alpha;
     /* One loop per case of add and db, so that none tests them per value
      * and each can be vectorised over n. */
-#define ROWS(STORE)                                                          \
-    for (int s = 0; s < B; s++) {                                            \
-        size_t r = (size_t)s * O;                                            \
-        for (int n = 0; n < O; n++) {                                        \
-            size_t k = r + n;                                                \
-            STORE;                                                           \
-        }                                                                    \
+#define ROWS(STORE)                   \
+    for (int s = 0; s < B; s++) {     \
+        size_t r = (size_t)s * O;     \
+        for (int n = 0; n < O; n++) { \
+            size_t k = r + n;         \
+            STORE;                    \
+        }                             \
     }
-#define EACH(G)                                                              \
-    if (add && db) ROWS(REAL g = (G); dh[k] += g; db[n] += g)                \
-    else if (add) ROWS(dh[k] += (G))                                         \
-    else if (db) ROWS(REAL g = (G); dh[k] = g; db[n] += g)                   \
+#define EACH(G)                                               \
+    if (add && db) ROWS(REAL g = (G); dh[k] += g; db[n] += g) \
+    else if (add) ROWS(dh[k] += (G))                          \
+    else if (db) ROWS(REAL g = (G); dh[k] = g; db[n] += g)    \
     else ROWS(dh[k] = (G))
     switch (act) {
-    case BP_ACT_IDENTITY: EACH(dout[k]); break;
-    case BP_ACT_SIGMOID: EACH(dout[k] * o[k] * (1 - o[k])); break;
-    case BP_ACT_TANH: EACH(dout[k] * (1 - o[k] * o[k])); break;
-    case BP_ACT_RELU: EACH(SFX(pick)(h[k], dout[k], 0)); break;
-    case BP_ACT_LEAKY_RELU: EACH(SFX(pick)(h[k], dout[k], a * dout[k])); break;
-    case BP_ACT_SOFTMAX:
-        for (int s = 0; s < B; s++) {
-            const REAL *os = o + (size_t)s * O, *ds = dout + (size_t)s * O;
-            REAL *dhs = dh + (size_t)s * O;
-            REAL dot = 0;
-            for (int n = 0; n < O; n++) dot += ds[n] * os[n];
-            for (int n = 0; n < O; n++) {
-                REAL g = os[n] * (ds[n] - dot);
-                if (add) dhs[n] += g;
-                else dhs[n] = g;
-                if (db) db[n] += g;
+        case BP_ACT_IDENTITY: EACH(dout[k]); break;
+        case BP_ACT_SIGMOID: EACH(dout[k] * o[k] * (1 - o[k])); break;
+        case BP_ACT_TANH: EACH(dout[k] * (1 - o[k] * o[k])); break;
+        case BP_ACT_RELU: EACH(SFX(pick)(h[k], dout[k], 0)); break;
+        case BP_ACT_LEAKY_RELU: EACH(SFX(pick)(h[k], dout[k], a * dout[k])); break;
+        case BP_ACT_SOFTMAX:
+            for (int s = 0; s < B; s++) {
+                const REAL *os = o + (size_t)s * O, *ds = dout + (size_t)s * O;
+                REAL *dhs = dh + (size_t)s * O;
+                REAL dot = 0;
+                for (int n = 0; n < O; n++) dot += ds[n] * os[n];
+                for (int n = 0; n < O; n++) {
+                    REAL g = os[n] * (ds[n] - dot);
+                    if (add) dhs[n] += g;
+                    else dhs[n] = g;
+                    if (db) db[n] += g;
+                }
             }
-        }
-        break;
-    default: break;
+            break;
+        default: break;
     }
 #undef EACH
 #undef ROWS
 }
 
-void SFX(bp_act_backward)(REAL *dh, const REAL *dout, const REAL *h,
-                          const REAL *o, int B, int O, bp_act act,
-                          double alpha) {
+void SFX(bp_act_backward)(REAL *dh, const REAL *dout, const REAL *h, const REAL *o, int B,
+                          int O, bp_act act, double alpha) {
     SFX(act_grad)(dh, NULL, dout, h, o, B, O, act, alpha, 1);
 }
 
@@ -202,22 +198,20 @@ void SFX(bp_act_backward)(REAL *dh, const REAL *dout, const REAL *h,
 /* f(v) for the elementwise activations, for the one-sample loops below. */
 static REAL SFX(act_one)(REAL v, bp_act act, REAL a) {
     switch (act) {
-    case BP_ACT_SIGMOID: return SFX(sigmoid)(v);
-    case BP_ACT_TANH: return TANH(v);
-    case BP_ACT_RELU: return v > 0 ? v : 0;
-    case BP_ACT_LEAKY_RELU: return v > 0 ? v : a * v;
-    default: return v;
+        case BP_ACT_SIGMOID: return SFX(sigmoid)(v);
+        case BP_ACT_TANH: return TANH(v);
+        case BP_ACT_RELU: return v > 0 ? v : 0;
+        case BP_ACT_LEAKY_RELU: return v > 0 ? v : a * v;
+        default: return v;
     }
 }
 
-void SFX(bp_layer_forward)(REAL *h, REAL *o, const REAL *x, const REAL *W,
-                           const REAL *b, int B, int I, int O, bp_act act,
-                           double alpha) {
+void SFX(bp_layer_forward)(REAL *h, REAL *o, const REAL *x, const REAL *W, const REAL *b,
+                           int B, int I, int O, bp_act act, double alpha) {
     if ((long)B * I * O >= BLAS_MIN_WORK) {
         /* beta 0: the product overwrites h, and the bias joins the
          * activation's pass instead of a pass of its own. */
-        GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, B, O, I, 1, x, I, W, I, 0,
-             h, O);
+        GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, B, O, I, 1, x, I, W, I, 0, h, O);
         SFX(bias_act)(o, h, b, B, O, act, alpha);
         return;
     }
@@ -247,20 +241,19 @@ static void SFX(descend)(REAL *w, const REAL *dw, size_t N, double lr) {
 /* One sample back through a small layer, and its update: everything about
  * neuron n (its dh, its row of dW, its share of dx, its step) in one go. The
  * sums and products are the general loops', in the same order. */
-static void SFX(backward_one)(REAL *restrict dx, REAL *restrict dW,
-                              REAL *restrict db, REAL *restrict dh,
-                              const REAL *restrict dout, const REAL *restrict h,
-                              const REAL *restrict o, const REAL *restrict x,
-                              REAL *restrict W, REAL *restrict b, int I, int O,
-                              bp_act act, REAL a, int acc, double lr) {
+static void SFX(backward_one)(REAL *restrict dx, REAL *restrict dW, REAL *restrict db,
+                              REAL *restrict dh, const REAL *restrict dout,
+                              const REAL *restrict h, const REAL *restrict o,
+                              const REAL *restrict x, REAL *restrict W, REAL *restrict b,
+                              int I, int O, bp_act act, REAL a, int acc, double lr) {
     for (int n = 0; n < O; n++) {
         REAL g;
         switch (act) {
-        case BP_ACT_SIGMOID: g = dout[n] * o[n] * (1 - o[n]); break;
-        case BP_ACT_TANH: g = dout[n] * (1 - o[n] * o[n]); break;
-        case BP_ACT_RELU: g = h[n] > 0 ? dout[n] : 0; break;
-        case BP_ACT_LEAKY_RELU: g = h[n] > 0 ? dout[n] : a * dout[n]; break;
-        default: g = dout[n]; break;
+            case BP_ACT_SIGMOID: g = dout[n] * o[n] * (1 - o[n]); break;
+            case BP_ACT_TANH: g = dout[n] * (1 - o[n] * o[n]); break;
+            case BP_ACT_RELU: g = h[n] > 0 ? dout[n] : 0; break;
+            case BP_ACT_LEAKY_RELU: g = h[n] > 0 ? dout[n] : a * dout[n]; break;
+            default: g = dout[n]; break;
         }
         dh[n] = g;
         db[n] = acc ? db[n] + g : g;
@@ -281,14 +274,14 @@ static void SFX(backward_one)(REAL *restrict dx, REAL *restrict dW,
 
 /* Rows: dh = dLoss/dh from dout, and dx = dh W (with the weights before the
  * step; NULL: skipped), both overwritten, over S rows. */
-void SFX(bp_layer_backward_rows)(REAL *dx, REAL *dh, const REAL *dout,
-                                 const REAL *h, const REAL *o, const REAL *W,
-                                 int S, int I, int O, bp_act act, double alpha) {
+void SFX(bp_layer_backward_rows)(REAL *dx, REAL *dh, const REAL *dout, const REAL *h,
+                                 const REAL *o, const REAL *W, int S, int I, int O,
+                                 bp_act act, double alpha) {
     SFX(act_grad)(dh, NULL, dout, h, o, S, O, act, alpha, 0);
     if (!dx) return;
     if ((long)S * I * O >= BLAS_MIN_WORK) {
-        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, S, I, O, 1, dh, O, W, I, 0,
-             dx, I);
+        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, S, I, O, 1, dh, O, W, I, 0, dx,
+             I);
         return;
     }
     for (int s = 0; s < S; s++) {
@@ -308,9 +301,9 @@ void SFX(bp_layer_backward_rows)(REAL *dx, REAL *dh, const REAL *dout,
  * their columns of dh, over all B rows, overwritten; then, if lr >= 0, their
  * step. No other neuron's weights are read, so members can step their own
  * while the others still compute. */
-void SFX(bp_layer_backward_cols)(REAL *dW, REAL *db, REAL *W, REAL *b,
-                                 const REAL *dh, const REAL *x, int B, int I,
-                                 int O, int n0, int n1, double lr) {
+void SFX(bp_layer_backward_cols)(REAL *dW, REAL *db, REAL *W, REAL *b, const REAL *dh,
+                                 const REAL *x, int B, int I, int O, int n0, int n1,
+                                 double lr) {
     const int N = n1 - n0;
     if (N < 1) return;
     for (int n = n0; n < n1; n++) db[n] = 0;
@@ -319,8 +312,8 @@ void SFX(bp_layer_backward_cols)(REAL *dW, REAL *db, REAL *W, REAL *b,
         for (int n = n0; n < n1; n++) db[n] += dhs[n];
     }
     if ((long)B * I * N >= BLAS_MIN_WORK) {
-        GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, N, I, B, 1, dh + n0, O, x, I,
-             0, dW + (size_t)n0 * I, I);
+        GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, N, I, B, 1, dh + n0, O, x, I, 0,
+             dW + (size_t)n0 * I, I);
     } else {
         for (int s = 0; s < B; s++) {
             const REAL *xs = x + (size_t)s * I, *dhs = dh + (size_t)s * O;
@@ -340,14 +333,14 @@ void SFX(bp_layer_backward_cols)(REAL *dW, REAL *db, REAL *W, REAL *b,
     }
 }
 
-void SFX(bp_layer_backward)(REAL *dx, REAL *dW, REAL *db, REAL *dh,
-                            const REAL *dout, const REAL *h, const REAL *o,
-                            const REAL *x, REAL *W, REAL *b, int B, int I, int O,
-                            bp_act act, double alpha, int acc, double lr) {
+void SFX(bp_layer_backward)(REAL *dx, REAL *dW, REAL *db, REAL *dh, const REAL *dout,
+                            const REAL *h, const REAL *o, const REAL *x, REAL *W, REAL *b,
+                            int B, int I, int O, bp_act act, double alpha, int acc,
+                            double lr) {
     int blas = (long)B * I * O >= BLAS_MIN_WORK;
     if (B == 1 && !blas && act != BP_ACT_SOFTMAX) {
-        SFX(backward_one)(dx, dW, db, dh, dout, h, o, x, W, b, I, O, act,
-                          (REAL)alpha, acc, lr);
+        SFX(backward_one)
+        (dx, dW, db, dh, dout, h, o, x, W, b, I, O, act, (REAL)alpha, acc, lr);
         return;
     }
     if (blas && !acc) {
@@ -359,11 +352,10 @@ void SFX(bp_layer_backward)(REAL *dx, REAL *dW, REAL *db, REAL *dh,
     if (!acc) memset(db, 0, sizeof(REAL) * (size_t)O);
     SFX(act_grad)(dh, db, dout, h, o, B, O, act, alpha, 0);
     if (blas) {
-        GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, O, I, B, 1, dh, O, x, I, 1, dW,
-             I);
+        GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, O, I, B, 1, dh, O, x, I, 1, dW, I);
         if (dx)
-            GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, I, O, 1, dh, O, W,
-                 I, 0, dx, I);
+            GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, I, O, 1, dh, O, W, I, 0,
+                 dx, I);
     } else {
         /* The first term of each sum is stored rather than added to a zero,
          * so no buffer needs clearing first. */
@@ -418,34 +410,32 @@ static REAL SFX(logsumexp)(const REAL *z, int O) {
 static double SFX(loss_of_row)(const REAL *os, const REAL *ys, int O, bp_loss loss) {
     double l = 0.0;
     switch (loss) {
-    case BP_LOSS_HALF_SE:
-        for (int n = 0; n < O; n++) l += 0.5 * (ys[n] - os[n]) * (ys[n] - os[n]);
-        break;
-    case BP_LOSS_MSE:
-        for (int n = 0; n < O; n++) l += (ys[n] - os[n]) * (ys[n] - os[n]);
-        l /= O;
-        break;
-    case BP_LOSS_BCE:
-        for (int n = 0; n < O; n++) {
-            REAL p = SFX(clamp_p)(os[n]);
-            l -= ys[n] * LOG(p) + (1 - ys[n]) * LOG(1 - p);
+        case BP_LOSS_HALF_SE:
+            for (int n = 0; n < O; n++) l += 0.5 * (ys[n] - os[n]) * (ys[n] - os[n]);
+            break;
+        case BP_LOSS_MSE:
+            for (int n = 0; n < O; n++) l += (ys[n] - os[n]) * (ys[n] - os[n]);
+            l /= O;
+            break;
+        case BP_LOSS_BCE:
+            for (int n = 0; n < O; n++) {
+                REAL p = SFX(clamp_p)(os[n]);
+                l -= ys[n] * LOG(p) + (1 - ys[n]) * LOG(1 - p);
+            }
+            l /= O;
+            break;
+        case BP_LOSS_SOFTMAX_CE: {
+            /* -sum_n y_n log softmax_n = sum_n y_n (lse - z_n) */
+            REAL lse = SFX(logsumexp)(os, O);
+            for (int n = 0; n < O; n++) l += ys[n] * (lse - os[n]);
+            break;
         }
-        l /= O;
-        break;
-    case BP_LOSS_SOFTMAX_CE: {
-        /* -sum_n y_n log softmax_n = sum_n y_n (lse - z_n) */
-        REAL lse = SFX(logsumexp)(os, O);
-        for (int n = 0; n < O; n++) l += ys[n] * (lse - os[n]);
-        break;
-    }
-    default:
-        break;
+        default: break;
     }
     return l;
 }
 
-double SFX(bp_loss_forward)(const REAL *out, const REAL *y, int B, int O,
-                            bp_loss loss) {
+double SFX(bp_loss_forward)(const REAL *out, const REAL *y, int B, int O, bp_loss loss) {
     double total = 0.0;
     for (int s = 0; s < B; s++)
         total += SFX(loss_of_row)(out + (size_t)s * O, y + (size_t)s * O, O, loss);
@@ -454,36 +444,35 @@ double SFX(bp_loss_forward)(const REAL *out, const REAL *y, int B, int O,
 
 /* One row's share of dLoss/dout added into ds, for a mean over B rows. */
 static void SFX(grad_of_row)(REAL *ds, const REAL *os, const REAL *ys, int B, int O,
-                          bp_loss loss) {
+                             bp_loss loss) {
     switch (loss) {
-    case BP_LOSS_HALF_SE: /* d/dout (y - out)^2/2 = -(y - out) */
-        for (int n = 0; n < O; n++) ds[n] += -(ys[n] - os[n]) / B;
-        break;
-    case BP_LOSS_MSE:
-        for (int n = 0; n < O; n++) ds[n] += -2.0 * (ys[n] - os[n]) / ((double)B * O);
-        break;
-    case BP_LOSS_BCE:
-        for (int n = 0; n < O; n++) {
-            REAL p = SFX(clamp_p)(os[n]);
-            ds[n] += (p - ys[n]) / (p * (1 - p)) / ((double)B * O);
+        case BP_LOSS_HALF_SE: /* d/dout (y - out)^2/2 = -(y - out) */
+            for (int n = 0; n < O; n++) ds[n] += -(ys[n] - os[n]) / B;
+            break;
+        case BP_LOSS_MSE:
+            for (int n = 0; n < O; n++) ds[n] += -2.0 * (ys[n] - os[n]) / ((double)B * O);
+            break;
+        case BP_LOSS_BCE:
+            for (int n = 0; n < O; n++) {
+                REAL p = SFX(clamp_p)(os[n]);
+                ds[n] += (p - ys[n]) / (p * (1 - p)) / ((double)B * O);
+            }
+            break;
+        case BP_LOSS_SOFTMAX_CE: {
+            REAL lse = SFX(logsumexp)(os, O), ysum = 0;
+            for (int n = 0; n < O; n++) ysum += ys[n];
+            for (int n = 0; n < O; n++) ds[n] += (EXP(os[n] - lse) * ysum - ys[n]) / B;
+            break;
         }
-        break;
-    case BP_LOSS_SOFTMAX_CE: {
-        REAL lse = SFX(logsumexp)(os, O), ysum = 0;
-        for (int n = 0; n < O; n++) ysum += ys[n];
-        for (int n = 0; n < O; n++) ds[n] += (EXP(os[n] - lse) * ysum - ys[n]) / B;
-        break;
-    }
-    default:
-        break;
+        default: break;
     }
 }
 
-void SFX(bp_loss_backward)(REAL *dout, const REAL *out, const REAL *y, int B,
-                           int O, bp_loss loss) {
+void SFX(bp_loss_backward)(REAL *dout, const REAL *out, const REAL *y, int B, int O,
+                           bp_loss loss) {
     for (int s = 0; s < B; s++)
-        SFX(grad_of_row)(dout + (size_t)s * O, out + (size_t)s * O, y + (size_t)s * O, B,
-                      O, loss);
+        SFX(grad_of_row)
+        (dout + (size_t)s * O, out + (size_t)s * O, y + (size_t)s * O, B, O, loss);
 }
 
 /* A squared error's row in one pass: dLoss/dout stored into ds for a mean
@@ -506,8 +495,8 @@ static double SFX(se_row)(REAL *ds, const REAL *os, const REAL *ys, int B, int O
 /* The loss and its gradient (see bp_ops.h). The squared errors, the common
  * case of a small network, take one pass; the others are the two kernels
  * above, whose sums they are. */
-double SFX(bp_loss_grad)(REAL *dout, const REAL *out, const REAL *y, int B,
-                         int O, bp_loss loss) {
+double SFX(bp_loss_grad)(REAL *dout, const REAL *out, const REAL *y, int B, int O,
+                         bp_loss loss) {
     if (loss != BP_LOSS_HALF_SE && loss != BP_LOSS_MSE) {
         double total = SFX(bp_loss_forward)(out, y, B, O, loss);
         memset(dout, 0, sizeof(REAL) * (size_t)B * O);
@@ -516,13 +505,13 @@ double SFX(bp_loss_grad)(REAL *dout, const REAL *out, const REAL *y, int B,
     }
     double total = 0.0;
     for (int s = 0; s < B; s++)
-        total += SFX(se_row)(dout + (size_t)s * O, out + (size_t)s * O,
-                             y + (size_t)s * O, B, O, loss == BP_LOSS_HALF_SE);
+        total += SFX(se_row)(dout + (size_t)s * O, out + (size_t)s * O, y + (size_t)s * O,
+                             B, O, loss == BP_LOSS_HALF_SE);
     return total / B;
 }
 
-void SFX(bp_loss_grad_rows)(REAL *dout, double *row_loss, const REAL *out,
-                            const REAL *y, int S, int B, int O, bp_loss loss) {
+void SFX(bp_loss_grad_rows)(REAL *dout, double *row_loss, const REAL *out, const REAL *y,
+                            int S, int B, int O, bp_loss loss) {
     for (int s = 0; s < S; s++) {
         REAL *ds = dout + (size_t)s * O;
         const REAL *os = out + (size_t)s * O, *ys = y + (size_t)s * O;

@@ -38,9 +38,9 @@ struct bp_optim {
     bp_schedule s;
     int scheduled;
     int n_layers;
-    int *shape;     /* I and O of each layer, as when made */
-    size_t P;       /* parameters */
-    int64_t steps;  /* steps taken */
+    int *shape;    /* I and O of each layer, as when made */
+    size_t P;      /* parameters */
+    int64_t steps; /* steps taken */
     double last_norm;
     int n_bufs;
     const char *names[MAX_BUFS];
@@ -50,8 +50,7 @@ struct bp_optim {
     double *momentum, *m, *v, *grad_avg;
 };
 
-static const char *optim_names[BP_OPTIM_COUNT] = {"sgd", "adam", "adamw",
-                                                  "rmsprop"};
+static const char *optim_names[BP_OPTIM_COUNT] = {"sgd", "adam", "adamw", "rmsprop"};
 static const char *sched_names[BP_SCHED_COUNT] = {"none", "step", "exponential",
                                                   "cosine"};
 
@@ -77,8 +76,8 @@ int bp_sched_parse(const char *name) {
 
 bp_optim_config bp_optim_config_default(bp_optim_kind k) {
     if ((unsigned)k >= BP_OPTIM_COUNT) k = BP_OPTIM_SGD;
-    bp_optim_config c = {.kind = k, .lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999,
-                         .eps = 1e-8, .alpha = 0.99};
+    bp_optim_config c = {
+        .kind = k, .lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .alpha = 0.99};
     if (k == BP_OPTIM_ADAMW) c.weight_decay = 1e-2;
     if (k == BP_OPTIM_RMSPROP) c.lr = 1e-2;
     return c;
@@ -118,32 +117,36 @@ int bp_optim_config_check(const bp_optim_config *c, bp_err *e) {
         return bp_err_set(e, "weight_decay must be a finite number >= 0 (got %g)",
                           c->weight_decay);
     if (!finite_nonneg(c->clip_norm))
-        return bp_err_set(e, "clip_norm must be a finite number >= 0, 0 for "
-                             "no clipping (got %g)", c->clip_norm);
+        return bp_err_set(e,
+                          "clip_norm must be a finite number >= 0, 0 for "
+                          "no clipping (got %g)",
+                          c->clip_norm);
     switch (c->kind) {
-    case BP_OPTIM_SGD:
-        if (check_momentum(c->momentum, e)) return -1;
-        if (!(c->dampening >= 0 && c->dampening <= 1))
-            return bp_err_set(e, "dampening must be in [0, 1] (got %g)", c->dampening);
-        /* PyTorch refuses these too: Nesterov's look-ahead is defined on an
+        case BP_OPTIM_SGD:
+            if (check_momentum(c->momentum, e)) return -1;
+            if (!(c->dampening >= 0 && c->dampening <= 1))
+                return bp_err_set(e, "dampening must be in [0, 1] (got %g)",
+                                  c->dampening);
+            /* PyTorch refuses these too: Nesterov's look-ahead is defined on an
          * undamped momentum buffer. */
-        if (c->nesterov && c->momentum == 0)
-            return bp_err_set(e, "nesterov needs momentum > 0");
-        if (c->nesterov && c->dampening != 0)
-            return bp_err_set(e, "nesterov needs dampening = 0 (got %g)", c->dampening);
-        break;
-    case BP_OPTIM_ADAM:
-    case BP_OPTIM_ADAMW:
-        if (check_unit("beta1", c->beta1, e) || check_unit("beta2", c->beta2, e) ||
-            check_eps(c->eps, e))
-            return -1;
-        break;
-    case BP_OPTIM_RMSPROP:
-        if (check_unit("alpha", c->alpha, e) || check_eps(c->eps, e) ||
-            check_momentum(c->momentum, e))
-            return -1;
-        break;
-    default: break;
+            if (c->nesterov && c->momentum == 0)
+                return bp_err_set(e, "nesterov needs momentum > 0");
+            if (c->nesterov && c->dampening != 0)
+                return bp_err_set(e, "nesterov needs dampening = 0 (got %g)",
+                                  c->dampening);
+            break;
+        case BP_OPTIM_ADAM:
+        case BP_OPTIM_ADAMW:
+            if (check_unit("beta1", c->beta1, e) || check_unit("beta2", c->beta2, e) ||
+                check_eps(c->eps, e))
+                return -1;
+            break;
+        case BP_OPTIM_RMSPROP:
+            if (check_unit("alpha", c->alpha, e) || check_eps(c->eps, e) ||
+                check_momentum(c->momentum, e))
+                return -1;
+            break;
+        default: break;
     }
     return 0;
 }
@@ -163,25 +166,27 @@ static int check_gamma(const bp_schedule *s, bp_err *e) {
 
 int bp_schedule_check(const bp_schedule *s, bp_err *e) {
     switch (s->kind) {
-    case BP_SCHED_NONE: break;
-    case BP_SCHED_STEP:
-        if (s->step_size < 1)
-            return bp_err_set(e, "step schedule needs step_size >= 1 (got %" PRId64 ")",
-                              s->step_size);
-        if (check_gamma(s, e)) return -1;
-        break;
-    case BP_SCHED_EXP:
-        if (check_gamma(s, e)) return -1;
-        break;
-    case BP_SCHED_COSINE:
-        if (s->t_max < 1)
-            return bp_err_set(e, "cosine schedule needs t_max >= 1 (got %" PRId64 ")",
-                              s->t_max);
-        if (!finite_nonneg(s->eta_min))
-            return bp_err_set(e, "cosine schedule needs a finite eta_min >= 0 (got %g)",
-                              s->eta_min);
-        break;
-    default: return bp_err_set(e, "unknown schedule %d", (int)s->kind);
+        case BP_SCHED_NONE: break;
+        case BP_SCHED_STEP:
+            if (s->step_size < 1)
+                return bp_err_set(e,
+                                  "step schedule needs step_size >= 1 (got %" PRId64 ")",
+                                  s->step_size);
+            if (check_gamma(s, e)) return -1;
+            break;
+        case BP_SCHED_EXP:
+            if (check_gamma(s, e)) return -1;
+            break;
+        case BP_SCHED_COSINE:
+            if (s->t_max < 1)
+                return bp_err_set(e, "cosine schedule needs t_max >= 1 (got %" PRId64 ")",
+                                  s->t_max);
+            if (!finite_nonneg(s->eta_min))
+                return bp_err_set(e,
+                                  "cosine schedule needs a finite eta_min >= 0 (got %g)",
+                                  s->eta_min);
+            break;
+        default: return bp_err_set(e, "unknown schedule %d", (int)s->kind);
     }
     if (s->warmup_steps < 0)
         return bp_err_set(e, "warmup_steps must be >= 0 (got %" PRId64 ")",
@@ -201,16 +206,16 @@ double bp_schedule_lr(const bp_schedule *s, double lr0, int64_t t) {
         return lr0 * (s->start_factor + (1 - s->start_factor) * (double)t / (double)W);
     int64_t u = t - W;
     switch (s->kind) {
-    /* StepLR: gamma once every step_size steps. */
-    case BP_SCHED_STEP: return lr0 * pow(s->gamma, (double)(u / s->step_size));
-    /* ExponentialLR: gamma every step. */
-    case BP_SCHED_EXP: return lr0 * pow(s->gamma, (double)u);
-    /* CosineAnnealingLR: half a cosine from lr0 at u = 0 to eta_min at
+        /* StepLR: gamma once every step_size steps. */
+        case BP_SCHED_STEP: return lr0 * pow(s->gamma, (double)(u / s->step_size));
+        /* ExponentialLR: gamma every step. */
+        case BP_SCHED_EXP: return lr0 * pow(s->gamma, (double)u);
+        /* CosineAnnealingLR: half a cosine from lr0 at u = 0 to eta_min at
      * u = t_max, written as PyTorch's closed form writes it. */
-    case BP_SCHED_COSINE:
-        return s->eta_min +
-               (lr0 - s->eta_min) * (1 + cos(PI * (double)u / (double)s->t_max)) / 2;
-    default: return lr0;
+        case BP_SCHED_COSINE:
+            return s->eta_min +
+                   (lr0 - s->eta_min) * (1 + cos(PI * (double)u / (double)s->t_max)) / 2;
+        default: return lr0;
     }
 }
 
@@ -242,20 +247,20 @@ bp_optim *bp_optim_new(const bp_net *net, const bp_optim_config *c, bp_err *e) {
 
     /* The buffers each rule reads, in the order a saved state lists them. */
     switch (c->kind) {
-    case BP_OPTIM_SGD:
-        if (c->momentum != 0) add_buf(o, "momentum");
-        break;
-    case BP_OPTIM_ADAM:
-    case BP_OPTIM_ADAMW:
-        add_buf(o, "m");
-        add_buf(o, "v");
-        break;
-    case BP_OPTIM_RMSPROP:
-        add_buf(o, "v");
-        if (c->momentum > 0) add_buf(o, "momentum");
-        if (c->centered) add_buf(o, "grad_avg");
-        break;
-    default: break;
+        case BP_OPTIM_SGD:
+            if (c->momentum != 0) add_buf(o, "momentum");
+            break;
+        case BP_OPTIM_ADAM:
+        case BP_OPTIM_ADAMW:
+            add_buf(o, "m");
+            add_buf(o, "v");
+            break;
+        case BP_OPTIM_RMSPROP:
+            add_buf(o, "v");
+            if (c->momentum > 0) add_buf(o, "momentum");
+            if (c->centered) add_buf(o, "grad_avg");
+            break;
+        default: break;
     }
     if (o->n_bufs) {
         o->state = bp_calloc((size_t)o->n_bufs * o->P, sizeof(double));
@@ -329,14 +334,11 @@ const char *bp_optim_state_name(const bp_optim *o, int i) {
     return i >= 0 && i < o->n_bufs ? o->names[i] : NULL;
 }
 
-size_t bp_optim_state_size(const bp_optim *o) {
-    return 1 + (size_t)o->n_bufs * o->P;
-}
+size_t bp_optim_state_size(const bp_optim *o) { return 1 + (size_t)o->n_bufs * o->P; }
 
 void bp_optim_state_save(const bp_optim *o, double *out) {
     out[0] = (double)o->steps;
-    if (o->n_bufs)
-        memcpy(out + 1, o->state, sizeof(double) * (size_t)o->n_bufs * o->P);
+    if (o->n_bufs) memcpy(out + 1, o->state, sizeof(double) * (size_t)o->n_bufs * o->P);
 }
 
 int bp_optim_state_load(bp_optim *o, const double *in, size_t n, bp_err *e) {
@@ -346,23 +348,26 @@ int bp_optim_state_load(bp_optim *o, const double *in, size_t n, bp_err *e) {
                           optim_names[o->c.kind], want, n);
     /* 2^53: the last step count a double holds exactly. */
     if (!(in[0] >= 0 && in[0] <= 9007199254740992.0 && in[0] == floor(in[0])))
-        return bp_err_set(e, "the state's step count must be a whole number "
-                             ">= 0 (got %g)", in[0]);
+        return bp_err_set(e,
+                          "the state's step count must be a whole number "
+                          ">= 0 (got %g)",
+                          in[0]);
     for (int i = 0; i < o->n_bufs; i++) {
         const double *buf = in + 1 + (size_t)i * o->P;
         int mean_square = strcmp(o->names[i], "v") == 0;
         for (size_t k = 0; k < o->P; k++) {
             if (!isfinite(buf[k]))
-                return bp_err_set(e, "state %s[%zu] is not finite (%g)",
-                                  o->names[i], k + 1, buf[k]);
+                return bp_err_set(e, "state %s[%zu] is not finite (%g)", o->names[i],
+                                  k + 1, buf[k]);
             if (mean_square && buf[k] < 0)
-                return bp_err_set(e, "state v[%zu] is a mean square and cannot "
-                                     "be negative (%g)", k + 1, buf[k]);
+                return bp_err_set(e,
+                                  "state v[%zu] is a mean square and cannot "
+                                  "be negative (%g)",
+                                  k + 1, buf[k]);
         }
     }
     o->steps = (int64_t)in[0];
-    if (o->n_bufs)
-        memcpy(o->state, in + 1, sizeof(double) * (size_t)o->n_bufs * o->P);
+    if (o->n_bufs) memcpy(o->state, in + 1, sizeof(double) * (size_t)o->n_bufs * o->P);
     return 0;
 }
 
@@ -465,8 +470,8 @@ static void sgd(bp_optim *o, double *w, const double *g, size_t N, size_t off,
  * computes the last line as w - (lr / (1 - b1^t)) * m /
  * (sqrt(v) / sqrt(1 - b2^t) + eps), and AdamW's decay as w * (1 - lr * wd);
  * so does this loop. */
-static void adam(bp_optim *o, double *w, const double *g, size_t N, size_t off,
-                 double lr, int64_t t) {
+static void adam(bp_optim *o, double *w, const double *g, size_t N, size_t off, double lr,
+                 int64_t t) {
     const double wd = o->c.weight_decay, b1 = o->c.beta1, b2 = o->c.beta2;
     const double eps = o->c.eps;
     const int decoupled = o->c.kind == BP_OPTIM_ADAMW;
@@ -497,8 +502,8 @@ static void adam(bp_optim *o, double *w, const double *g, size_t N, size_t off,
  * eps is added outside the square root, as PyTorch does (TensorFlow adds it
  * inside). No bias correction: v starts at zero and the first steps are
  * large, as in PyTorch. */
-static void rmsprop(bp_optim *o, double *w, const double *g, size_t N,
-                    size_t off, double lr) {
+static void rmsprop(bp_optim *o, double *w, const double *g, size_t N, size_t off,
+                    double lr) {
     const double wd = o->c.weight_decay, alpha = o->c.alpha, eps = o->c.eps;
     const double mu = o->c.momentum;
     double *v = o->v + off;
@@ -524,22 +529,22 @@ static void rmsprop(bp_optim *o, double *w, const double *g, size_t N,
     }
 }
 
-static void update(bp_optim *o, double *w, const double *g, size_t N,
-                   size_t off, double lr) {
+static void update(bp_optim *o, double *w, const double *g, size_t N, size_t off,
+                   double lr) {
     switch (o->c.kind) {
-    case BP_OPTIM_SGD: sgd(o, w, g, N, off, lr); break;
-    case BP_OPTIM_ADAM:
-    case BP_OPTIM_ADAMW: adam(o, w, g, N, off, lr, o->steps + 1); break;
-    case BP_OPTIM_RMSPROP: rmsprop(o, w, g, N, off, lr); break;
-    default: break;
+        case BP_OPTIM_SGD: sgd(o, w, g, N, off, lr); break;
+        case BP_OPTIM_ADAM:
+        case BP_OPTIM_ADAMW: adam(o, w, g, N, off, lr, o->steps + 1); break;
+        case BP_OPTIM_RMSPROP: rmsprop(o, w, g, N, off, lr); break;
+        default: break;
     }
 }
 
 /* A float32 array through the double rule, BLOCK entries at a time. */
 #define BLOCK 256
 
-static void update_f32(bp_optim *o, float *w, const float *g, size_t N,
-                       size_t off, double lr) {
+static void update_f32(bp_optim *o, float *w, const float *g, size_t N, size_t off,
+                       double lr) {
     double wb[BLOCK], gb[BLOCK];
     for (size_t k0 = 0; k0 < N; k0 += BLOCK) {
         size_t n = N - k0 < BLOCK ? N - k0 : BLOCK;
@@ -554,14 +559,17 @@ static void update_f32(bp_optim *o, float *w, const float *g, size_t N,
 
 static int check_shape(const bp_optim *o, const bp_net *net, bp_err *e) {
     if (net->n_layers != o->n_layers)
-        return bp_err_set(e, "the network has %d layers but the optimiser was "
-                             "made for %d", net->n_layers, o->n_layers);
+        return bp_err_set(e,
+                          "the network has %d layers but the optimiser was "
+                          "made for %d",
+                          net->n_layers, o->n_layers);
     for (int l = 0; l < o->n_layers; l++) {
         const bp_layer *L = &net->layers[l];
         int I = o->shape[2 * l], O = o->shape[2 * l + 1];
         if (L->I != I || L->O != O)
-            return bp_err_set(e, "layer %d has %d outputs x %d inputs but the "
-                                 "optimiser was made for %d x %d",
+            return bp_err_set(e,
+                              "layer %d has %d outputs x %d inputs but the "
+                              "optimiser was made for %d x %d",
                               l + 1, L->O, L->I, O, I);
     }
     return 0;
@@ -575,8 +583,10 @@ int bp_optim_step(bp_optim *o, bp_net *net, bp_err *e) {
         /* clip_grad_norm_ would scale by NaN or 0 and quietly spoil every
          * weight; refusing is its error_if_nonfinite=True. */
         if (!isfinite(norm))
-            return bp_err_set(e, "the gradient norm is %g: not stepping "
-                                 "(clip_norm is set)", norm);
+            return bp_err_set(e,
+                              "the gradient norm is %g: not stepping "
+                              "(clip_norm is set)",
+                              norm);
         double c = o->c.clip_norm / (norm + 1e-6);
         if (c < 1) scale_grads(net, c);
     }

@@ -35,16 +35,15 @@ uint64_t bp_rng_next(bp_rng *r) {
     return result;
 }
 
-double bp_rng_uniform(bp_rng *r) {
-    return (double)(bp_rng_next(r) >> 11) * 0x1.0p-53;
-}
+double bp_rng_uniform(bp_rng *r) { return (double)(bp_rng_next(r) >> 11) * 0x1.0p-53; }
 
 uint64_t bp_rng_below(bp_rng *r, uint64_t n) {
     if (n == 0) return 0;
     /* Rejection keeps it unbiased: throw away the top partial bucket. */
     uint64_t limit = UINT64_MAX - UINT64_MAX % n;
     uint64_t x;
-    do x = bp_rng_next(r); while (x >= limit);
+    do x = bp_rng_next(r);
+    while (x >= limit);
     return x % n;
 }
 

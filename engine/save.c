@@ -111,8 +111,7 @@ int bp_net_encode(const bp_net *net, unsigned char **out, size_t *len, bp_err *e
     return 0;
 }
 
-bp_net *bp_net_decode(const unsigned char *buf, size_t len, const char *name,
-                      bp_err *e) {
+bp_net *bp_net_decode(const unsigned char *buf, size_t len, const char *name, bp_err *e) {
     if (len < HEADER || memcmp(buf, MAGIC, 8) != 0) {
         bp_err_set(e, "%s: not a backprop network file", name);
         return NULL;
@@ -120,8 +119,10 @@ bp_net *bp_net_decode(const unsigned char *buf, size_t len, const char *name,
     uint32_t version = get32(buf + 8), bits = get32(buf + 12);
     uint32_t inputs = get32(buf + 16), L = get32(buf + 20);
     if (version > BP_SAVE_VERSION) {
-        bp_err_set(e, "%s: network file version %u is newer than this backprop "
-                   "reads (%d); upgrade backprop", name, version, BP_SAVE_VERSION);
+        bp_err_set(e,
+                   "%s: network file version %u is newer than this backprop "
+                   "reads (%d); upgrade backprop",
+                   name, version, BP_SAVE_VERSION);
         return NULL;
     }
     if (version == 0 || (bits != 64 && bits != 32) || inputs < 1 || inputs > MAX_WIDTH ||
@@ -145,7 +146,8 @@ bp_net *bp_net_decode(const unsigned char *buf, size_t len, const char *name,
         }
         N += (size_t)O * (I + 1);
         if (N * s > MAX_FILE) {
-            bp_err_set(e, "%s: corrupt: more than %zu bytes of parameters", name, MAX_FILE);
+            bp_err_set(e, "%s: corrupt: more than %zu bytes of parameters", name,
+                       MAX_FILE);
             return NULL;
         }
         I = O;
@@ -174,7 +176,8 @@ bp_net *bp_net_decode(const unsigned char *buf, size_t len, const char *name,
             bp_err_set(&sub, "corrupt: layer %u has activation code %u", l + 1, act);
             goto fail;
         }
-        if (bp_net_add(net, (int)get32(p), (bp_act)act, get_double(p + 8), &sub)) goto fail;
+        if (bp_net_add(net, (int)get32(p), (bp_act)act, get_double(p + 8), &sub))
+            goto fail;
     }
     const unsigned char *p = buf + HEADER + (size_t)LAYER * L;
     for (size_t k = 0; k < N; k++, p += s)
@@ -205,7 +208,8 @@ int bp_net_save(const bp_net *net, const char *path, bp_err *e) {
     if (!f) {
         rc = bp_err_set(e, "cannot write %s: %s", path, strerror(errno));
     } else {
-        int bad = fwrite(buf, 1, len, f) != len || fflush(f) != 0 || fsync(fileno(f)) != 0;
+        int bad =
+            fwrite(buf, 1, len, f) != len || fflush(f) != 0 || fsync(fileno(f)) != 0;
         int err = errno;
         if (fclose(f) != 0 && !bad) {
             bad = 1;

@@ -33,7 +33,7 @@ struct bp_team {
     pthread_t *threads; /* T - 1 of them */
     bp_team_fn fn;
     void *arg;
-    atomic_uint gen;     /* runs announced */
+    atomic_uint gen; /* runs announced */
     atomic_int quit;
     atomic_int arrived;  /* at the meeting, this phase */
     atomic_uint phase;   /* meetings passed */

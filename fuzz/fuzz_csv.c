@@ -15,13 +15,12 @@
 
 #include "bp_data.h"
 
-#define EXPECT(cond)                                                          \
-    do {                                                                      \
-        if (!(cond)) {                                                        \
-            fprintf(stderr, "fuzz_csv.c:%d: contract broken: %s\n", __LINE__, \
-                    #cond);                                                   \
-            abort();                                                          \
-        }                                                                     \
+#define EXPECT(cond)                                                                  \
+    do {                                                                              \
+        if (!(cond)) {                                                                \
+            fprintf(stderr, "fuzz_csv.c:%d: contract broken: %s\n", __LINE__, #cond); \
+            abort();                                                                  \
+        }                                                                             \
     } while (0)
 
 static void check_data(const bp_data *d, int classify) {
@@ -55,7 +54,8 @@ static void use_data(bp_data *d, fz *f) {
     bp_data *tr, *va, *te;
     if (bp_data_split(d, ft, fv, &tr, &va, &te, &e) == 0) {
         EXPECT(tr->n + va->n + te->n == d->n);
-        bp_scaler *s = bp_scaler_fit(tr, fz_pick(f, 2) ? BP_SCALE_MINMAX : BP_SCALE_STANDARD, &e);
+        bp_scaler *s =
+            bp_scaler_fit(tr, fz_pick(f, 2) ? BP_SCALE_MINMAX : BP_SCALE_STANDARD, &e);
         EXPECT(s || tr->n == 0);
         if (s) {
             EXPECT(bp_scaler_apply(s, tr, &e) == 0 && bp_scaler_apply(s, te, &e) == 0);
@@ -63,14 +63,18 @@ static void use_data(bp_data *d, fz *f) {
         }
         const double *x, *y;
         const int *label;
-        for (int at = 0, B; (B = bp_data_batch(tr, at, 1 + (int)fz_pick(f, 8), &x, &y, &label)) > 0; at += B)
-            EXPECT(x == tr->x + (size_t)at * tr->d && (label == NULL) == (tr->label == NULL));
+        for (int at = 0, B;
+             (B = bp_data_batch(tr, at, 1 + (int)fz_pick(f, 8), &x, &y, &label)) > 0;
+             at += B)
+            EXPECT(x == tr->x + (size_t)at * tr->d &&
+                   (label == NULL) == (tr->label == NULL));
         bp_data_free(tr);
         bp_data_free(va);
         bp_data_free(te);
     }
     int start = (int)fz_pick(f, (unsigned)d->n + 1);
-    bp_data *part = bp_data_slice(d, start, (int)fz_pick(f, (unsigned)(d->n - start) + 1), &e);
+    bp_data *part =
+        bp_data_slice(d, start, (int)fz_pick(f, (unsigned)(d->n - start) + 1), &e);
     EXPECT(part);
     if (part->label) EXPECT(bp_data_onehot(part, &e) == 0);
     bp_data_free(part);

@@ -19,20 +19,20 @@
 
 #include "bp_data.h"
 
-#define EXPECT(cond)                                                          \
-    do {                                                                      \
-        if (!(cond)) {                                                        \
-            fprintf(stderr, "fuzz_idx.c:%d: contract broken: %s\n", __LINE__, \
-                    #cond);                                                   \
-            abort();                                                          \
-        }                                                                     \
+#define EXPECT(cond)                                                                  \
+    do {                                                                              \
+        if (!(cond)) {                                                                \
+            fprintf(stderr, "fuzz_idx.c:%d: contract broken: %s\n", __LINE__, #cond); \
+            abort();                                                                  \
+        }                                                                             \
     } while (0)
 
 /* bytes gzip-compressed into a new buffer (*out_len bytes), or NULL. */
 static unsigned char *gzip(const uint8_t *bytes, size_t len, size_t *out_len) {
     z_stream z;
     memset(&z, 0, sizeof z);
-    if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return NULL;
+    if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        return NULL;
     size_t cap = deflateBound(&z, (uLong)len);
     unsigned char *out = malloc(cap);
     if (!out) {

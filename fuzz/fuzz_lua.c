@@ -41,13 +41,13 @@
 #include "bp_lua.h"
 #include "bp_net.h"
 
-#define POOL 16      /* value slots */
-#define MAX_OPS 256  /* per input, nested ones included */
-#define MAX_DEPTH 3  /* of nested tables and of callbacks */
+#define POOL 16     /* value slots */
+#define MAX_OPS 256 /* per input, nested ones included */
+#define MAX_DEPTH 3 /* of nested tables and of callbacks */
 #define MAX_ARGS 7
 #define MAX_ROWS 16
 #define MAX_COLS 64
-#define MAX_COUNT 8  /* train_steps' count, fit's epochs */
+#define MAX_COUNT 8 /* train_steps' count, fit's epochs */
 #define MAX_NAMES 160
 
 /* Left out: what reads or writes files (the loaders have their own
@@ -69,18 +69,44 @@ static int skipped(const char *type, const char *name) {
 }
 
 /* Words the API knows, so that a string argument is often a valid one. */
-static const char *const WORDS[] = {
-    "half_se", "mse", "bce", "softmax_ce", "identity", "sigmoid", "tanh", "relu",
-    "leaky_relu", "softmax", "sgd", "adam", "adamw", "rmsprop", "xavier",
-    "xavier_normal", "he", "he_uniform", "uniform", "normal", "constant", "none",
-    "step", "exponential", "cosine", "float64", "float32", "standard", "minmax",
-    "fixed", "class", "output", "loss", "lr", "weights", "bias", "alpha", "dtype",
-    "momentum", "nesterov", "dampening", "beta1", "beta2", "eps", "centered",
-    "weight_decay", "clip_norm", "schedule", "gamma", "step_size", "t_max",
-    "eta_min", "warmup_steps", "start_factor", "data", "epochs", "batch",
-    "optimizer", "shuffle", "drop_last", "log", "epoch_log", "validation",
-    "val_name", "confusion", "callback", "first_epoch", "classes", "shift",
-    "scale", "kind", "exp_avg", "exp_avg_sq", "momentum_buffer", "square_avg", ""};
+static const char *const WORDS[] = {"half_se",      "mse",
+                                    "bce",          "softmax_ce",
+                                    "identity",     "sigmoid",
+                                    "tanh",         "relu",
+                                    "leaky_relu",   "softmax",
+                                    "sgd",          "adam",
+                                    "adamw",        "rmsprop",
+                                    "xavier",       "xavier_normal",
+                                    "he",           "he_uniform",
+                                    "uniform",      "normal",
+                                    "constant",     "none",
+                                    "step",         "exponential",
+                                    "cosine",       "float64",
+                                    "float32",      "standard",
+                                    "minmax",       "fixed",
+                                    "class",        "output",
+                                    "loss",         "lr",
+                                    "weights",      "bias",
+                                    "alpha",        "dtype",
+                                    "momentum",     "nesterov",
+                                    "dampening",    "beta1",
+                                    "beta2",        "eps",
+                                    "centered",     "weight_decay",
+                                    "clip_norm",    "schedule",
+                                    "gamma",        "step_size",
+                                    "t_max",        "eta_min",
+                                    "warmup_steps", "start_factor",
+                                    "data",         "epochs",
+                                    "batch",        "optimizer",
+                                    "shuffle",      "drop_last",
+                                    "log",          "epoch_log",
+                                    "validation",   "val_name",
+                                    "confusion",    "callback",
+                                    "first_epoch",  "classes",
+                                    "shift",        "scale",
+                                    "kind",         "exp_avg",
+                                    "exp_avg_sq",   "momentum_buffer",
+                                    "square_avg",   ""};
 #define N_WORDS (sizeof WORDS / sizeof WORDS[0])
 
 /* Option keys whose value is a count of work: kept small. */
@@ -201,8 +227,8 @@ static void *eng_realloc(void *p, size_t n) {
 /* ------------------------------------------------------------------------ */
 /* The interpreter                                                           */
 
-static fz in;          /* the program */
-static int trace;      /* FUZZ_LUA_TRACE is set */
+static fz in;     /* the program */
+static int trace; /* FUZZ_LUA_TRACE is set */
 static int ops_left;
 static int pool_ref;   /* registry: the pool table */
 static int module_ref; /* registry: the module table */
@@ -224,11 +250,30 @@ static void store_pool(lua_State *L, unsigned slot) { /* pops the value */
 }
 
 static void push_special(lua_State *L, unsigned k) {
-    static const double reals[] = {0.0, -0.0, 0.5, -1.5, 1e-310, 1e308, -1e308,
-                                   HUGE_VAL, -HUGE_VAL, NAN, 2147483648.0,
-                                   9007199254740993.0, 9223372036854775808.0, 1e15};
-    static const lua_Integer ints[] = {0, -1, 1, 2, 65, 65536, 2147483647,
-                                       2147483648, -2147483648LL, LUA_MAXINTEGER,
+    static const double reals[] = {0.0,
+                                   -0.0,
+                                   0.5,
+                                   -1.5,
+                                   1e-310,
+                                   1e308,
+                                   -1e308,
+                                   HUGE_VAL,
+                                   -HUGE_VAL,
+                                   NAN,
+                                   2147483648.0,
+                                   9007199254740993.0,
+                                   9223372036854775808.0,
+                                   1e15};
+    static const lua_Integer ints[] = {0,
+                                       -1,
+                                       1,
+                                       2,
+                                       65,
+                                       65536,
+                                       2147483647,
+                                       2147483648,
+                                       -2147483648LL,
+                                       LUA_MAXINTEGER,
                                        LUA_MININTEGER};
     const size_t nr = sizeof reals / sizeof reals[0];
     k %= (unsigned)(nr + sizeof ints / sizeof ints[0]);
@@ -347,7 +392,9 @@ static void push_trap(lua_State *L) {
 static int callback(lua_State *L) {
     int depth = (int)lua_tointeger(L, lua_upvalueindex(1));
     unsigned k = fz_byte(&in);
-    if (trace) fprintf(stderr, "%*scallback: %u ops%s\n", 2 * depth, "", k % 4, k >= 224 ? ", then raises" : "");
+    if (trace)
+        fprintf(stderr, "%*scallback: %u ops%s\n", 2 * depth, "", k % 4,
+                k >= 224 ? ", then raises" : "");
     run_ops(L, (int)(k % 4), depth);
     if (k >= 224) return luaL_error(L, "callback error");
     push_value(L, depth);
@@ -360,44 +407,48 @@ static void push_value(lua_State *L, int depth) {
     if (depth >= MAX_DEPTH && k >= 12) k = 2;
     if (!lua_checkstack(L, 8)) k = 0;
     switch (k) {
-    case 0: lua_pushnil(L); break;
-    case 1: lua_pushboolean(L, (int)fz_pick(&in, 2)); break;
-    case 2: case 3: case 4:
-        lua_pushinteger(L, (lua_Integer)fz_pick(&in, 70) - 3);
-        break;
-    case 5: push_special(L, fz_byte(&in)); break;
-    case 6: {
-        uint64_t u = fz_u64(&in);
-        double d;
-        memcpy(&d, &u, sizeof d);
-        lua_pushnumber(L, d);
-        break;
-    }
-    case 7: case 8: lua_pushstring(L, WORDS[fz_pick(&in, N_WORDS)]); break;
-    case 9: lua_pushstring(L, fz_str(&in, s, sizeof s - 1)); break;
-    case 10: case 11: push_pool(L, fz_byte(&in)); break;
-    case 12: case 13: push_matrix(L); break;
-    case 14: case 15: push_options(L, depth); break;
-    case 16: { /* a list of anything */
-        int n = (int)fz_pick(&in, 5);
-        lua_createtable(L, n, 0);
-        for (int j = 1; j <= n; j++) {
-            push_value(L, depth + 1);
-            lua_rawseti(L, -2, j);
+        case 0: lua_pushnil(L); break;
+        case 1: lua_pushboolean(L, (int)fz_pick(&in, 2)); break;
+        case 2:
+        case 3:
+        case 4: lua_pushinteger(L, (lua_Integer)fz_pick(&in, 70) - 3); break;
+        case 5: push_special(L, fz_byte(&in)); break;
+        case 6: {
+            uint64_t u = fz_u64(&in);
+            double d;
+            memcpy(&d, &u, sizeof d);
+            lua_pushnumber(L, d);
+            break;
         }
-        break;
-    }
-    case 17: push_trap(L); break;
-    case 18:
-        lua_pushinteger(L, depth + 1);
-        lua_pushcclosure(L, callback, 1);
-        break;
-    case 19: lua_rawgeti(L, LUA_REGISTRYINDEX, module_ref); break;
-    case 20: /* userdata of no type of ours */
-        if (fz_pick(&in, 2)) lua_newuserdatauv(L, 16, 0);
-        else lua_pushlightuserdata(L, &in);
-        break;
-    default: lua_newthread(L); break;
+        case 7:
+        case 8: lua_pushstring(L, WORDS[fz_pick(&in, N_WORDS)]); break;
+        case 9: lua_pushstring(L, fz_str(&in, s, sizeof s - 1)); break;
+        case 10:
+        case 11: push_pool(L, fz_byte(&in)); break;
+        case 12:
+        case 13: push_matrix(L); break;
+        case 14:
+        case 15: push_options(L, depth); break;
+        case 16: { /* a list of anything */
+            int n = (int)fz_pick(&in, 5);
+            lua_createtable(L, n, 0);
+            for (int j = 1; j <= n; j++) {
+                push_value(L, depth + 1);
+                lua_rawseti(L, -2, j);
+            }
+            break;
+        }
+        case 17: push_trap(L); break;
+        case 18:
+            lua_pushinteger(L, depth + 1);
+            lua_pushcclosure(L, callback, 1);
+            break;
+        case 19: lua_rawgeti(L, LUA_REGISTRYINDEX, module_ref); break;
+        case 20: /* userdata of no type of ours */
+            if (fz_pick(&in, 2)) lua_newuserdatauv(L, 16, 0);
+            else lua_pushlightuserdata(L, &in);
+            break;
+        default: lua_newthread(L); break;
     }
 }
 
@@ -410,7 +461,8 @@ static const callable *last; /* for FUZZ_LUA_TRACE */
 static int push_callee(lua_State *L, int method, int *count_arg) {
     *count_arg = 0;
     if (method && n_names > n_funcs) {
-        const callable *c = last = &names[n_funcs + fz_pick(&in, (unsigned)(n_names - n_funcs))];
+        const callable *c = last =
+            &names[n_funcs + fz_pick(&in, (unsigned)(n_names - n_funcs))];
         luaL_getmetatable(L, c->type);
         if (lua_getfield(L, -1, c->name) != LUA_TFUNCTION) {
             lua_pop(L, 1);
@@ -440,7 +492,8 @@ static void op_call(lua_State *L, int method, int depth) {
     if (nargs < 0) return;
     int more = (int)fz_pick(&in, MAX_ARGS);
     for (int a = 0; a < more; a++) {
-        if (nargs + 1 == count_arg) lua_pushinteger(L, (lua_Integer)fz_pick(&in, MAX_COUNT + 3) - 2);
+        if (nargs + 1 == count_arg)
+            lua_pushinteger(L, (lua_Integer)fz_pick(&in, MAX_COUNT + 3) - 2);
         else push_value(L, depth);
         nargs++;
     }
@@ -473,30 +526,33 @@ static void run_ops(lua_State *L, int count, int depth) {
     for (int j = 0; j < count && in.n && ops_left > 0; j++, ops_left--) {
         unsigned op = fz_pick(&in, 12);
         switch (op) {
-        case 0: case 1: case 2: case 3: case 4: op_call(L, 1, depth); break;
-        case 5: case 6: op_call(L, 0, depth); break;
-        case 7: /* store a value */
-            push_value(L, depth);
-            store_pool(L, fz_byte(&in));
-            break;
-        case 8: /* drop a value, so the collector can find it */
-            lua_pushnil(L);
-            store_pool(L, fz_byte(&in));
-            break;
-        case 9: /* call a pooled value (a batches iterator, a callback) */
-            push_pool(L, fz_byte(&in));
-            push_value(L, depth);
-            push_value(L, depth);
-            lua_pcall(L, 2, 0, 0) == LUA_OK ? (void)0 : lua_pop(L, 1);
-            break;
-        case 10:
-            lua_pushcfunction(L, tostring_len);
-            push_pool(L, fz_byte(&in));
-            lua_pcall(L, 1, 0, 0) == LUA_OK ? (void)0 : lua_pop(L, 1);
-            break;
-        default:
-            lua_gc(L, fz_pick(&in, 2) ? LUA_GCCOLLECT : LUA_GCSTEP, 0);
-            break;
+            case 0:
+            case 1:
+            case 2:
+            case 3:
+            case 4: op_call(L, 1, depth); break;
+            case 5:
+            case 6: op_call(L, 0, depth); break;
+            case 7: /* store a value */
+                push_value(L, depth);
+                store_pool(L, fz_byte(&in));
+                break;
+            case 8: /* drop a value, so the collector can find it */
+                lua_pushnil(L);
+                store_pool(L, fz_byte(&in));
+                break;
+            case 9: /* call a pooled value (a batches iterator, a callback) */
+                push_pool(L, fz_byte(&in));
+                push_value(L, depth);
+                push_value(L, depth);
+                lua_pcall(L, 2, 0, 0) == LUA_OK ? (void)0 : lua_pop(L, 1);
+                break;
+            case 10:
+                lua_pushcfunction(L, tostring_len);
+                push_pool(L, fz_byte(&in));
+                lua_pcall(L, 1, 0, 0) == LUA_OK ? (void)0 : lua_pop(L, 1);
+                break;
+            default: lua_gc(L, fz_pick(&in, 2) ? LUA_GCCOLLECT : LUA_GCSTEP, 0); break;
         }
     }
 }

@@ -17,13 +17,12 @@
 #include "bp_net.h"
 #include "bp_save.h"
 
-#define EXPECT(cond)                                                          \
-    do {                                                                      \
-        if (!(cond)) {                                                        \
-            fprintf(stderr, "fuzz_model.c:%d: contract broken: %s\n",         \
-                    __LINE__, #cond);                                         \
-            abort();                                                          \
-        }                                                                     \
+#define EXPECT(cond)                                                                    \
+    do {                                                                                \
+        if (!(cond)) {                                                                  \
+            fprintf(stderr, "fuzz_model.c:%d: contract broken: %s\n", __LINE__, #cond); \
+            abort();                                                                    \
+        }                                                                               \
     } while (0)
 
 /* Whether parameter bytes a and b (float32 or float64) are both NaN. */

@@ -22,13 +22,12 @@
 #define MAX_PAIRS 12
 #define MAX_QUERIES 12
 
-#define EXPECT(cond)                                                          \
-    do {                                                                      \
-        if (!(cond)) {                                                        \
-            fprintf(stderr, "fuzz_params.c:%d: contract broken: %s\n",        \
-                    __LINE__, #cond);                                         \
-            abort();                                                          \
-        }                                                                     \
+#define EXPECT(cond)                                                                     \
+    do {                                                                                 \
+        if (!(cond)) {                                                                   \
+            fprintf(stderr, "fuzz_params.c:%d: contract broken: %s\n", __LINE__, #cond); \
+            abort();                                                                     \
+        }                                                                                \
     } while (0)
 
 typedef struct args {
@@ -52,26 +51,27 @@ static int set_params(lua_State *L) {
 static int same(lua_State *L, int a, int b) {
     if (lua_rawequal(L, a, b)) return 1;
     double x = lua_tonumber(L, a), y = lua_tonumber(L, b);
-    return lua_type(L, a) == LUA_TNUMBER && lua_type(L, b) == LUA_TNUMBER && x != x && y != y;
+    return lua_type(L, a) == LUA_TNUMBER && lua_type(L, b) == LUA_TNUMBER && x != x &&
+           y != y;
 }
 
 /* Pushes a default of kind k (nothing for k == 0: the argument is absent). */
 static int push_default(lua_State *L, fz *f, unsigned k) {
     char s[24];
     switch (k) {
-    case 0: return 0;
-    case 1: lua_pushnil(L); return 1;
-    case 2: lua_pushinteger(L, (lua_Integer)fz_u64(f)); return 1;
-    case 3: {
-        uint64_t u = fz_u64(f);
-        double d;
-        memcpy(&d, &u, sizeof d);
-        lua_pushnumber(L, d);
-        return 1;
-    }
-    case 4: lua_pushboolean(L, (int)fz_pick(f, 2)); return 1;
-    case 5: lua_pushstring(L, fz_str(f, s, sizeof s - 1)); return 1;
-    default: lua_newtable(L); return 1; /* not a valid default */
+        case 0: return 0;
+        case 1: lua_pushnil(L); return 1;
+        case 2: lua_pushinteger(L, (lua_Integer)fz_u64(f)); return 1;
+        case 3: {
+            uint64_t u = fz_u64(f);
+            double d;
+            memcpy(&d, &u, sizeof d);
+            lua_pushnumber(L, d);
+            return 1;
+        }
+        case 4: lua_pushboolean(L, (int)fz_pick(f, 2)); return 1;
+        case 5: lua_pushstring(L, fz_str(f, s, sizeof s - 1)); return 1;
+        default: lua_newtable(L); return 1; /* not a valid default */
     }
 }
 
@@ -109,7 +109,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             key = lua_pushstring(L, fz_str(&f, own, sizeof own - 1));
             for (int k = 0; k < given && !value; k++) {
                 const char *eq = strchr(pairs[k], '=');
-                if ((size_t)(eq - pairs[k]) == strlen(key) && !strncmp(pairs[k], key, strlen(key)))
+                if ((size_t)(eq - pairs[k]) == strlen(key) &&
+                    !strncmp(pairs[k], key, strlen(key)))
                     value = eq + 1;
             }
         }
@@ -125,11 +126,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         int status = lua_pcall(L, def ? 2 : 1, 1, 0);
         if (status == LUA_OK) {
             int t = lua_type(L, -1);
-            if (value && (dtype == LUA_TNUMBER || dtype == LUA_TBOOLEAN || dtype == LUA_TSTRING))
+            if (value &&
+                (dtype == LUA_TNUMBER || dtype == LUA_TBOOLEAN || dtype == LUA_TSTRING))
                 EXPECT(t == dtype);
             if (value && dtype == LUA_TNUMBER && lua_isinteger(L, def))
                 EXPECT(lua_isinteger(L, -1));
-            if (value && dtype == LUA_TSTRING) EXPECT(!strcmp(lua_tostring(L, -1), value));
+            if (value && dtype == LUA_TSTRING)
+                EXPECT(!strcmp(lua_tostring(L, -1), value));
             if (!value) EXPECT(def && same(L, -1, def));
         } else if (status == LUA_ERRRUN && lua_type(L, -1) == LUA_TSTRING) {
             const char *msg = lua_tostring(L, -1);

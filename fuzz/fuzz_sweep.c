@@ -19,13 +19,12 @@
 
 #define MAX_ARGS 16
 
-#define EXPECT(cond)                                                          \
-    do {                                                                      \
-        if (!(cond)) {                                                        \
-            fprintf(stderr, "fuzz_sweep.c:%d: contract broken: %s\n",         \
-                    __LINE__, #cond);                                         \
-            abort();                                                          \
-        }                                                                     \
+#define EXPECT(cond)                                                                    \
+    do {                                                                                \
+        if (!(cond)) {                                                                  \
+            fprintf(stderr, "fuzz_sweep.c:%d: contract broken: %s\n", __LINE__, #cond); \
+            abort();                                                                    \
+        }                                                                               \
     } while (0)
 
 /* Checks trial i's strings against the specification, then frees them. */

@@ -27,7 +27,6 @@
 #include "bp_err.h"
 #include "bp_runlog.h"
 
-
 typedef struct bp_objective {
     char metric[64]; /* its value at the last step a run logged it */
     int maximize;    /* 0: smaller is better */
@@ -36,7 +35,11 @@ typedef struct bp_objective {
 /* "[min:|max:]METRIC" (default min). -1 for an empty or too long name. */
 int bp_objective_parse(const char *text, bp_objective *o, bp_err *e);
 
-typedef enum bp_prune_rule { BP_PRUNE_NONE, BP_PRUNE_MEDIAN, BP_PRUNE_HALVING } bp_prune_rule;
+typedef enum bp_prune_rule {
+    BP_PRUNE_NONE,
+    BP_PRUNE_MEDIAN,
+    BP_PRUNE_HALVING
+} bp_prune_rule;
 
 typedef struct bp_prune {
     bp_prune_rule rule;

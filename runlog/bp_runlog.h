@@ -79,10 +79,10 @@ typedef struct bp_run_info {
     const char *command;     /* the command line, for `backprop show` */
     int has_seed;            /* 0: the seed is unknown (NULL) for now */
     int64_t seed;
-    const char *host; /* NULL: gethostname() */
-    long pid;         /* 0: getpid() */
+    const char *host;    /* NULL: gethostname() */
+    long pid;            /* 0: getpid() */
     const char *version; /* NULL: this build's BP_VERSION */
-    int64_t sweep_id; /* > 0: the run is trial `trial` of this sweep */
+    int64_t sweep_id;    /* > 0: the run is trial `trial` of this sweep */
     int64_t trial;
 } bp_run_info;
 
@@ -97,14 +97,14 @@ int bp_runlog_set_name(bp_runlog *log, int64_t run, const char *name, bp_err *e)
  * as numbers in SQL, so `value < 0.05` works; a bool is stored as 0 or 1
  * with type 'bool'). Recording a key again replaces its value; repeating
  * the same key and value costs no write. key must not be NULL or empty. */
-int bp_runlog_param_int(bp_runlog *log, int64_t run, const char *key,
-                        int64_t value, bp_err *e);
-int bp_runlog_param_real(bp_runlog *log, int64_t run, const char *key,
-                         double value, bp_err *e);
-int bp_runlog_param_text(bp_runlog *log, int64_t run, const char *key,
-                         const char *value, bp_err *e);
-int bp_runlog_param_bool(bp_runlog *log, int64_t run, const char *key,
-                         int value, bp_err *e);
+int bp_runlog_param_int(bp_runlog *log, int64_t run, const char *key, int64_t value,
+                        bp_err *e);
+int bp_runlog_param_real(bp_runlog *log, int64_t run, const char *key, double value,
+                         bp_err *e);
+int bp_runlog_param_text(bp_runlog *log, int64_t run, const char *key, const char *value,
+                         bp_err *e);
+int bp_runlog_param_bool(bp_runlog *log, int64_t run, const char *key, int value,
+                         bp_err *e);
 
 /* Logs metric `name` (any name: "loss", "accuracy", "lr"...) of a run at a
  * step. Buffered; NaN and +-Inf are kept (NaN is read back as NaN). Logging
@@ -112,8 +112,8 @@ int bp_runlog_param_bool(bp_runlog *log, int64_t run, const char *key,
  * empty, or to report a failure of the writer thread since the last call
  * (the rows it could not write are kept and retried, except rows of a run
  * that does not exist, which can never be written and are dropped). */
-int bp_runlog_metric(bp_runlog *log, int64_t run, const char *name,
-                     int64_t step, double value, bp_err *e);
+int bp_runlog_metric(bp_runlog *log, int64_t run, const char *name, int64_t step,
+                     double value, bp_err *e);
 
 /* Logs the weights and biases of a network at a step, exactly. sizes holds
  * n_layers + 1 widths (inputs, then each layer's outputs); params holds
@@ -123,15 +123,14 @@ int bp_runlog_metric(bp_runlog *log, int64_t run, const char *name,
  * name tells several networks apart (NULL: "net"); a second snapshot with the
  * same run, name and step replaces the first. Fails (writing nothing) when
  * n_params does not match the sizes. */
-int bp_runlog_snapshot(bp_runlog *log, int64_t run, int64_t step,
-                       const char *name, int n_layers, const int *sizes,
-                       const double *params, size_t n_params, int float32,
-                       bp_err *e);
+int bp_runlog_snapshot(bp_runlog *log, int64_t run, int64_t step, const char *name,
+                       int n_layers, const int *sizes, const double *params,
+                       size_t n_params, int float32, bp_err *e);
 
 /* Tags (key, optional value; setting a key again replaces its value) and
  * free-text notes (kept in order, with their time). */
-int bp_runlog_tag(bp_runlog *log, int64_t run, const char *key,
-                  const char *value, bp_err *e);
+int bp_runlog_tag(bp_runlog *log, int64_t run, const char *key, const char *value,
+                  bp_err *e);
 int bp_runlog_note(bp_runlog *log, int64_t run, const char *text, bp_err *e);
 
 /* Commits the buffered metrics now. Returns -1 if that fails (the rows are
@@ -143,26 +142,24 @@ int bp_runlog_flush(bp_runlog *log, bp_err *e);
  * "interrupted", "diverged", "crashed" or "pruned": a sweep's trial stopped
  * early), end time, and the error message and traceback (both may be NULL).
  * Returns -1 for another status or an unknown run. */
-int bp_runlog_end(bp_runlog *log, int64_t run, const char *status,
-                  const char *message, const char *traceback, bp_err *e);
+int bp_runlog_end(bp_runlog *log, int64_t run, const char *status, const char *message,
+                  const char *traceback, bp_err *e);
 
 /* Reading back (each flushes first, so a run sees its own writes).
  *
  * bp_runlog_metric_get: the values of metric `name` in run, by step; *steps
  * and *values are malloc'd arrays of *n entries for the caller to free (both
  * NULL when n is 0). A NaN that was logged comes back as NaN. */
-int bp_runlog_metric_get(bp_runlog *log, int64_t run, const char *name,
-                         int64_t **steps, double **values, size_t *n,
-                         bp_err *e);
+int bp_runlog_metric_get(bp_runlog *log, int64_t run, const char *name, int64_t **steps,
+                         double **values, size_t *n, bp_err *e);
 
 /* bp_runlog_snapshot_get: the snapshot `name` (NULL: "net") of run at step,
  * or its latest when step < 0. Fills *step_out (may be NULL), *n_layers,
  * *sizes (malloc'd, n_layers + 1), *params and *n_params (malloc'd, as
  * doubles); the caller frees sizes and params. -1 when there is none. */
-int bp_runlog_snapshot_get(bp_runlog *log, int64_t run, const char *name,
-                           int64_t step, int64_t *step_out, int *n_layers,
-                           int **sizes, double **params, size_t *n_params,
-                           bp_err *e);
+int bp_runlog_snapshot_get(bp_runlog *log, int64_t run, const char *name, int64_t step,
+                           int64_t *step_out, int *n_layers, int **sizes, double **params,
+                           size_t *n_params, bp_err *e);
 
 /* Marks 'crashed' every run left 'running' on this host whose process is
  * gone (or whose pid now belongs to a process started after the run), and

@@ -31,11 +31,14 @@ int bp_objective_parse(const char *text, bp_objective *o, bp_err *e) {
     o->maximize = 0;
     if (!strncmp(m, "min:", 4)) m += 4;
     else if (!strncmp(m, "max:", 4)) m += 4, o->maximize = 1;
-    if (!*m) return bp_err_set(e, "bad --objective '%s': expected [min:|max:]METRIC", text ? text : "");
+    if (!*m)
+        return bp_err_set(e, "bad --objective '%s': expected [min:|max:]METRIC",
+                          text ? text : "");
     if (strlen(m) >= sizeof o->metric)
         return bp_err_set(e, "bad --objective '%s': the metric's name is too long", text);
     if (m[strcspn(m, " \t\n:")])
-        return bp_err_set(e, "bad --objective '%s': a metric's name has no spaces or colons", text);
+        return bp_err_set(
+            e, "bad --objective '%s': a metric's name has no spaces or colons", text);
     snprintf(o->metric, sizeof o->metric, "%s", m);
     return 0;
 }
@@ -53,7 +56,8 @@ int bp_prune_parse(const char *text, bp_prune *p, bp_err *e) {
     if (!strcmp(rule, "median")) {
         p->rule = BP_PRUNE_MEDIAN;
         if (rest && parse_i64(rest, 1, 1000000, &a))
-            return bp_err_set(e, "bad --prune '%s': median:K wants K >= 1 completed trials", text);
+            return bp_err_set(
+                e, "bad --prune '%s': median:K wants K >= 1 completed trials", text);
         if (rest) p->min_trials = (int)a;
         return 0;
     }
@@ -67,14 +71,16 @@ int bp_prune_parse(const char *text, bp_prune *p, bp_err *e) {
         first[m] = '\0';
         if (parse_i64(first, 1, INT64_MAX / 2, &a) ||
             (rest[m] && parse_i64(rest + m + 1, 2, 1000, &b)))
-            return bp_err_set(e, "bad --prune '%s': halving:MIN_STEP:ETA wants MIN_STEP >= 1"
-                                 " and ETA >= 2", text);
+            return bp_err_set(e,
+                              "bad --prune '%s': halving:MIN_STEP:ETA wants MIN_STEP >= 1"
+                              " and ETA >= 2",
+                              text);
         p->min_step = a;
         if (rest[m]) p->eta = (int)b;
         return 0;
     }
-    return bp_err_set(e, "bad --prune '%s': expected median[:K] or halving[:MIN_STEP[:ETA]]",
-                      text);
+    return bp_err_set(
+        e, "bad --prune '%s': expected median[:K] or halving[:MIN_STEP[:ETA]]", text);
 }
 
 void bp_prune_text(const bp_prune *p, char *buf, size_t size) {
@@ -97,7 +103,8 @@ int bp_sweep_info_load(bp_runlog *log, int64_t id, bp_sweep_info *out, bp_err *e
     sqlite3_stmt *st = NULL;
     int rc = -1;
     bp_runlog_lock(log);
-    if (sqlite3_prepare_v2(s, "SELECT objective, direction, prune FROM sweeps WHERE id = ?",
+    if (sqlite3_prepare_v2(s,
+                           "SELECT objective, direction, prune FROM sweeps WHERE id = ?",
                            -1, &st, NULL) != SQLITE_OK) {
         sql_fail(log, e, "cannot read the sweep");
         goto out;
@@ -118,7 +125,8 @@ int bp_sweep_info_load(bp_runlog *log, int64_t id, bp_sweep_info *out, bp_err *e
     snprintf(obj, sizeof obj, "%s:%s", dir ? dir : "min",
              (const char *)sqlite3_column_text(st, 0));
     rc = bp_objective_parse(obj, &out->objective, e);
-    if (!rc) rc = bp_prune_parse((const char *)sqlite3_column_text(st, 2), &out->prune, e);
+    if (!rc)
+        rc = bp_prune_parse((const char *)sqlite3_column_text(st, 2), &out->prune, e);
 out:
     sqlite3_finalize(st);
     bp_runlog_unlock(log);
@@ -157,18 +165,19 @@ static int worse(const bp_sweep_info *s, double a, double b) {
 
 /* The median rule: the other completed trials' values at exactly `step`
  * (one per trial: its latest completed run), against this trial's best. */
-static int check_median(bp_runlog *log, const bp_sweep_info *s, int64_t trial, int64_t step,
-                        double best, char *why, size_t size, bp_err *e) {
+static int check_median(bp_runlog *log, const bp_sweep_info *s, int64_t trial,
+                        int64_t step, double best, char *why, size_t size, bp_err *e) {
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(bp_runlog_sqlite(log),
-                           "SELECT v FROM (SELECT m.value AS v, row_number() OVER"
-                           " (PARTITION BY r.trial ORDER BY r.id DESC) AS k"
-                           " FROM runs r JOIN metrics m ON m.run_id = r.id"
-                           " WHERE r.sweep_id = ?1 AND r.trial IS NOT NULL AND r.trial != ?2"
-                           " AND r.status = 'completed' AND m.step = ?4 AND m.value IS NOT NULL"
-                           " AND m.name_id = (SELECT id FROM metric_names WHERE name = ?3))"
-                           " WHERE k = 1",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(
+            bp_runlog_sqlite(log),
+            "SELECT v FROM (SELECT m.value AS v, row_number() OVER"
+            " (PARTITION BY r.trial ORDER BY r.id DESC) AS k"
+            " FROM runs r JOIN metrics m ON m.run_id = r.id"
+            " WHERE r.sweep_id = ?1 AND r.trial IS NOT NULL AND r.trial != ?2"
+            " AND r.status = 'completed' AND m.step = ?4 AND m.value IS NOT NULL"
+            " AND m.name_id = (SELECT id FROM metric_names WHERE name = ?3))"
+            " WHERE k = 1",
+            -1, &st, NULL) != SQLITE_OK)
         return sql_fail(log, e, "cannot read the other trials' values");
     sqlite3_bind_int64(st, 1, s->id);
     sqlite3_bind_int64(st, 2, trial);
@@ -185,9 +194,10 @@ static int check_median(bp_runlog *log, const bp_sweep_info *s, int64_t trial, i
     if (n >= s->prune.min_trials) {
         double median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
         if ((prune = worse(s, best, median)))
-            snprintf(why, size, "pruned at step %lld: the best %s so far, %.6g, is worse than"
-                     " the median %.6g of %d completed trials at that step", (long long)step,
-                     s->objective.metric, best, median, n);
+            snprintf(why, size,
+                     "pruned at step %lld: the best %s so far, %.6g, is worse than"
+                     " the median %.6g of %d completed trials at that step",
+                     (long long)step, s->objective.metric, best, median, n);
     }
     free(v);
     return prune;
@@ -199,15 +209,16 @@ static int check_halving(bp_runlog *log, const bp_sweep_info *s, int64_t trial,
                          int64_t prev_step, int64_t step, double value, char *why,
                          size_t size, bp_err *e) {
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(bp_runlog_sqlite(log),
-                           "SELECT v FROM (SELECT v, row_number() OVER (PARTITION BY trial"
-                           " ORDER BY id DESC) AS k FROM (SELECT r.trial AS trial, r.id AS id,"
-                           " (SELECT m.value FROM metrics m WHERE m.run_id = r.id"
-                           "  AND m.name_id = n.id AND m.step >= ?4 ORDER BY m.step LIMIT 1) AS v"
-                           " FROM runs r, metric_names n WHERE n.name = ?3 AND r.sweep_id = ?1"
-                           " AND r.trial IS NOT NULL AND r.trial != ?2) WHERE v IS NOT NULL)"
-                           " WHERE k = 1",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(
+            bp_runlog_sqlite(log),
+            "SELECT v FROM (SELECT v, row_number() OVER (PARTITION BY trial"
+            " ORDER BY id DESC) AS k FROM (SELECT r.trial AS trial, r.id AS id,"
+            " (SELECT m.value FROM metrics m WHERE m.run_id = r.id"
+            "  AND m.name_id = n.id AND m.step >= ?4 ORDER BY m.step LIMIT 1) AS v"
+            " FROM runs r, metric_names n WHERE n.name = ?3 AND r.sweep_id = ?1"
+            " AND r.trial IS NOT NULL AND r.trial != ?2) WHERE v IS NOT NULL)"
+            " WHERE k = 1",
+            -1, &st, NULL) != SQLITE_OK)
         return sql_fail(log, e, "cannot read the other trials' values");
     int prune = 0;
     for (int64_t rung = s->prune.min_step; rung <= step && !prune; rung *= s->prune.eta) {
@@ -238,9 +249,11 @@ static int check_halving(bp_runlog *log, const bp_sweep_info *s, int64_t trial,
         qsort(all, (size_t)n + 1, sizeof *all, cmp_double);
         double bar = s->objective.maximize ? all[n + 1 - keep] : all[keep - 1];
         if ((prune = worse(s, value, bar)))
-            snprintf(why, size, "pruned at step %lld: %s %.6g is not among the best %d of"
-                     " the %d trials at rung %lld (the bar is %.6g)", (long long)step,
-                     s->objective.metric, value, keep, n + 1, (long long)rung, bar);
+            snprintf(why, size,
+                     "pruned at step %lld: %s %.6g is not among the best %d of"
+                     " the %d trials at rung %lld (the bar is %.6g)",
+                     (long long)step, s->objective.metric, value, keep, n + 1,
+                     (long long)rung, bar);
         free(all);
         if (rung > INT64_MAX / s->prune.eta) break;
     }
@@ -260,4 +273,3 @@ int bp_sweep_prune_check(bp_runlog *log, const bp_sweep_info *s, int64_t trial,
     bp_runlog_unlock(log);
     return rc;
 }
-

@@ -182,7 +182,8 @@ double rl_busy_seconds(void) {
     const char *env = getenv("BACKPROP_BUSY_TIMEOUT");
     char *end;
     double s = env && *env ? strtod(env, &end) : -1;
-    if (s < 0 || (env && *env && *end) || s > 86400) return BUSY_TIMEOUT_MS * BUSY_TRIES / 1000.0;
+    if (s < 0 || (env && *env && *end) || s > 86400)
+        return BUSY_TIMEOUT_MS * BUSY_TRIES / 1000.0;
     return s;
 }
 
@@ -449,12 +450,12 @@ double bp_runlog_time(void) {
     return (double)ts.tv_sec + (double)(ts.tv_nsec / 1000000) / 1000.0;
 }
 
-
 int rl_fail(bp_runlog *log, bp_err *e, const char *what) {
     if ((sqlite3_extended_errcode(log->db) & 0xff) == SQLITE_BUSY)
-        return bp_err_set(e, "%s: %s (%s: another process held it for more than %g s; "
-                          "BACKPROP_BUSY_TIMEOUT sets how long to wait)", log->path, what,
-                          sqlite3_errmsg(log->db), rl_busy_seconds());
+        return bp_err_set(e,
+                          "%s: %s (%s: another process held it for more than %g s; "
+                          "BACKPROP_BUSY_TIMEOUT sets how long to wait)",
+                          log->path, what, sqlite3_errmsg(log->db), rl_busy_seconds());
     return bp_err_set(e, "%s: %s (%s)", log->path, what, sqlite3_errmsg(log->db));
 }
 
@@ -522,8 +523,7 @@ sqlite3_stmt *rl_prepare(bp_runlog *log, const char *sql, bp_err *e) {
 /* Steps st to its end and finalizes it; -1 with `what` on failure. */
 int rl_run_stmt(bp_runlog *log, sqlite3_stmt *st, const char *what, bp_err *e) {
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {}
     if (rc != SQLITE_DONE) {
         rl_fail(log, e, what);
         sqlite3_finalize(st);
@@ -567,13 +567,12 @@ static int make_parent(const char *path, bp_err *e) {
 
 /* Reads what tells a backprop database from any other file: a failed read
  * means the file is not a database at all. Only reads. */
-static int read_header(bp_runlog *log, int64_t *app_id, int64_t *version,
-                       int64_t *tables, bp_err *e) {
+static int read_header(bp_runlog *log, int64_t *app_id, int64_t *version, int64_t *tables,
+                       bp_err *e) {
     sqlite3_stmt *st = NULL;
-    const char *sql =
-        "SELECT (SELECT application_id FROM pragma_application_id),"
-        " (SELECT user_version FROM pragma_user_version),"
-        " (SELECT count(*) FROM sqlite_master)";
+    const char *sql = "SELECT (SELECT application_id FROM pragma_application_id),"
+                      " (SELECT user_version FROM pragma_user_version),"
+                      " (SELECT count(*) FROM sqlite_master)";
     int rc = sqlite3_prepare_v2(log->db, sql, -1, &st, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_step(st);
     if (rc != SQLITE_ROW) {
@@ -639,8 +638,10 @@ static int migrate_steps(bp_runlog *log, bp_err *e) {
         int rc = sqlite3_step(st);
         sqlite3_finalize(st);
         if (rc != SQLITE_DONE) {
-            bp_err_set(e, "%s: migrating the schema would break a reference between"
-                          " tables; nothing changed", log->path);
+            bp_err_set(e,
+                       "%s: migrating the schema would break a reference between"
+                       " tables; nothing changed",
+                       log->path);
             goto fail;
         }
     }
@@ -656,9 +657,11 @@ static int migrate(bp_runlog *log, bp_err *e) {
     int64_t app, version, tables;
     if (read_header(log, &app, &version, &tables, e)) return -1;
     if (version == BP_RUNLOG_SCHEMA) return 0; /* no write lock needed */
-    if (rl_exec(log, "PRAGMA foreign_keys = OFF", "cannot disable foreign keys", e)) return -1;
+    if (rl_exec(log, "PRAGMA foreign_keys = OFF", "cannot disable foreign keys", e))
+        return -1;
     int rc = migrate_steps(log, e);
-    if (rl_exec(log, "PRAGMA foreign_keys = ON", "cannot enable foreign keys", rc ? NULL : e))
+    if (rl_exec(log, "PRAGMA foreign_keys = ON", "cannot enable foreign keys",
+                rc ? NULL : e))
         rc = -1;
     return rc;
 }
@@ -673,7 +676,8 @@ static int set_wal(bp_runlog *log, bp_err *e) {
         int rc = sqlite3_step(st);
         sqlite3_finalize(st);
         if (rc == SQLITE_ROW || rc == SQLITE_DONE) return 0;
-        if (!retry_busy(rc, t, start)) return rl_fail(log, e, "cannot switch to WAL mode");
+        if (!retry_busy(rc, t, start))
+            return rl_fail(log, e, "cannot switch to WAL mode");
     }
 }
 
@@ -727,7 +731,8 @@ bp_runlog *bp_runlog_open(const char *path, int flags, bp_err *e) {
         goto fail;
     }
     if (log->readonly) {
-        if (rl_exec(log, "PRAGMA query_only = 1", "cannot make the connection read-only", e))
+        if (rl_exec(log, "PRAGMA query_only = 1", "cannot make the connection read-only",
+                    e))
             goto fail;
         return log;
     }
@@ -749,10 +754,12 @@ fail:
  * rows/s with one, 1.5 to 2 million with 32). */
 static int prepare_insert(bp_runlog *log, sqlite3_stmt **st, int m, bp_err *e) {
     char sql[128 + INSERT_ROWS * 16];
-    int n = snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO metrics(run_id, name_id,"
-                                      " step, value) VALUES (?, ?, ?, ?)");
+    int n = snprintf(sql, sizeof sql,
+                     "INSERT OR REPLACE INTO metrics(run_id, name_id,"
+                     " step, value) VALUES (?, ?, ?, ?)");
     for (int j = 1; j < m; j++) n += snprintf(sql + n, sizeof sql - n, ", (?, ?, ?, ?)");
-    if (sqlite3_prepare_v3(log->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v3(log->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) !=
+        SQLITE_OK)
         return rl_fail(log, e, "cannot prepare the metric insert");
     return 0;
 }
@@ -778,7 +785,8 @@ static void sort_rows(rl_row *v, size_t n) {
             size_t mid = lo + width < n ? lo + width : n;
             size_t hi = lo + 2 * width < n ? lo + 2 * width : n;
             size_t a = lo, b = mid, o = lo;
-            while (a < mid && b < hi) tmp[o++] = row_before(&v[b], &v[a]) ? v[b++] : v[a++];
+            while (a < mid && b < hi)
+                tmp[o++] = row_before(&v[b], &v[a]) ? v[b++] : v[a++];
             while (a < mid) tmp[o++] = v[a++];
             while (b < hi) tmp[o++] = v[b++];
         }
@@ -882,8 +890,10 @@ static int flush_locked(bp_runlog *log, bp_err *e) {
     w->n = 0;
     pthread_mutex_unlock(&log->buf_lock);
     if (dropped)
-        return bp_err_set(e, "%s: cannot write metrics of a run that does not exist;"
-                             " %zu rows dropped", log->path, dropped);
+        return bp_err_set(e,
+                          "%s: cannot write metrics of a run that does not exist;"
+                          " %zu rows dropped",
+                          log->path, dropped);
     return 0;
 }
 
@@ -906,7 +916,8 @@ static void *writer_main(void *arg) {
         int rc = flush_locked(log, &err);
         pthread_mutex_unlock(&log->db_lock);
         pthread_mutex_lock(&log->buf_lock);
-        if (rc && !log->bg_err[0]) snprintf(log->bg_err, sizeof log->bg_err, "%s", err.msg);
+        if (rc && !log->bg_err[0])
+            snprintf(log->bg_err, sizeof log->bg_err, "%s", err.msg);
     }
     pthread_mutex_unlock(&log->buf_lock);
     return NULL;
@@ -921,8 +932,9 @@ static int start_writer(bp_runlog *log, bp_err *e) {
     log->last_flush = bp_clock();
     int rc = pthread_create(&log->writer, NULL, writer_main, log);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (rc) return bp_err_set(e, "%s: cannot start the writer thread (%s)", log->path,
-                              strerror(rc));
+    if (rc)
+        return bp_err_set(e, "%s: cannot start the writer thread (%s)", log->path,
+                          strerror(rc));
     log->writer_running = 1;
     return 0;
 }
@@ -1011,8 +1023,10 @@ static int write_one(bp_runlog *log, sqlite3_stmt *st, const char *what, bp_err 
 static int64_t script_id(bp_runlog *log, const char *text, bp_err *e) {
     size_t n = strlen(text);
     char hash[17];
-    snprintf(hash, sizeof hash, "%016llx", (unsigned long long)bp_fnv1a(BP_FNV1A_INIT, text, n));
-    sqlite3_stmt *st = rl_prepare(log, "SELECT id FROM scripts WHERE hash = ?1 AND text = ?2", e);
+    snprintf(hash, sizeof hash, "%016llx",
+             (unsigned long long)bp_fnv1a(BP_FNV1A_INIT, text, n));
+    sqlite3_stmt *st =
+        rl_prepare(log, "SELECT id FROM scripts WHERE hash = ?1 AND text = ?2", e);
     if (!st) return -1;
     sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, text, (int)n, SQLITE_STATIC);
@@ -1060,10 +1074,10 @@ int64_t bp_runlog_begin(bp_runlog *log, const bp_run_info *info, bp_err *e) {
     if (rl_begin_write(log, e)) goto out;
     if (info->script_text && (sid = script_id(log, info->script_text, e)) < 0) goto fail;
     st = rl_prepare(log,
-                 "INSERT INTO runs(name, script_path, script_id, command, seed,"
-                 " started, status, host, pid, version, sweep_id, trial)"
-                 " VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)",
-                 e);
+                    "INSERT INTO runs(name, script_path, script_id, command, seed,"
+                    " started, status, host, pid, version, sweep_id, trial)"
+                    " VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)",
+                    e);
     if (!st) goto fail;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     if (info->script_path) sqlite3_bind_text(st, 2, info->script_path, -1, SQLITE_STATIC);
@@ -1079,8 +1093,11 @@ int64_t bp_runlog_begin(bp_runlog *log, const bp_run_info *info, bp_err *e) {
         sqlite3_bind_int64(st, 10, info->sweep_id);
         sqlite3_bind_int64(st, 11, info->trial);
     }
-    if (rl_run_stmt(log, st, info->sweep_id > 0 ? "cannot record the run (is there a sweep"
-                                               " with that id?)" : "cannot record the run", e))
+    if (rl_run_stmt(log, st,
+                    info->sweep_id > 0 ? "cannot record the run (is there a sweep"
+                                         " with that id?)"
+                                       : "cannot record the run",
+                    e))
         goto fail;
     run = sqlite3_last_insert_rowid(log->db);
     if (rl_commit(log, e)) run = -1;
@@ -1155,11 +1172,12 @@ static int param(bp_runlog *log, int64_t run, const char *key, int type, int64_t
     }
     pthread_mutex_lock(&log->db_lock);
     int rc = -1;
-    sqlite3_stmt *st = rl_prepare(log,
-                               "INSERT INTO params(run_id, key, value, type)"
-                               " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (run_id, key)"
-                               " DO UPDATE SET value = excluded.value, type = excluded.type",
-                               e);
+    sqlite3_stmt *st =
+        rl_prepare(log,
+                   "INSERT INTO params(run_id, key, value, type)"
+                   " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (run_id, key)"
+                   " DO UPDATE SET value = excluded.value, type = excluded.type",
+                   e);
     if (st) {
         sqlite3_bind_int64(st, 1, run);
         sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
@@ -1202,8 +1220,8 @@ int bp_runlog_param_real(bp_runlog *log, int64_t run, const char *key, double va
                          bp_err *e) {
     return param(log, run, key, P_REAL, 0, value, NULL, e);
 }
-int bp_runlog_param_text(bp_runlog *log, int64_t run, const char *key,
-                         const char *value, bp_err *e) {
+int bp_runlog_param_text(bp_runlog *log, int64_t run, const char *key, const char *value,
+                         bp_err *e) {
     return param(log, run, key, P_TEXT, 0, 0, value, e);
 }
 int bp_runlog_param_bool(bp_runlog *log, int64_t run, const char *key, int value,
@@ -1224,7 +1242,8 @@ static int64_t name_id(bp_runlog *log, const char *name, bp_err *e) {
     }
     pthread_mutex_lock(&log->db_lock);
     int64_t id = -1;
-    sqlite3_stmt *st = rl_prepare(log, "INSERT OR IGNORE INTO metric_names(name) VALUES (?)", e);
+    sqlite3_stmt *st =
+        rl_prepare(log, "INSERT OR IGNORE INTO metric_names(name) VALUES (?)", e);
     if (st) {
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
         if (rl_run_stmt(log, st, "cannot record a metric name", e) == 0 &&
@@ -1305,7 +1324,8 @@ int bp_runlog_snapshot(bp_runlog *log, int64_t run, int64_t step, const char *na
                        size_t n_params, int float32, bp_err *e) {
     if (writable(log, e)) return -1;
     if (n_layers < 1 || n_layers + 1 > BP_SHAPE_MAX)
-        return bp_err_set(e, "snapshot: %d layers (need 1..%d)", n_layers, BP_SHAPE_MAX - 1);
+        return bp_err_set(e, "snapshot: %d layers (need 1..%d)", n_layers,
+                          BP_SHAPE_MAX - 1);
     /* Shape text and the count the shape implies. */
     char *shape = malloc((size_t)(n_layers + 1) * 12);
     if (!shape) return bp_err_set(e, "out of memory");
@@ -1344,16 +1364,17 @@ int bp_runlog_snapshot(bp_runlog *log, int64_t run, int64_t step, const char *na
             } else {
                 memcpy(&u, &params[k], 8);
             }
-            for (size_t b = 0; b < width; b++) blob[k * width + b] = (unsigned char)(u >> (8 * b));
+            for (size_t b = 0; b < width; b++)
+                blob[k * width + b] = (unsigned char)(u >> (8 * b));
         }
         data = blob;
     }
     pthread_mutex_lock(&log->db_lock);
     int rc = -1;
     sqlite3_stmt *st = rl_prepare(log,
-                               "INSERT OR REPLACE INTO snapshots(run_id, step, name,"
-                               " shape, dtype, data) VALUES (?, ?, ?, ?, ?, ?)",
-                               e);
+                                  "INSERT OR REPLACE INTO snapshots(run_id, step, name,"
+                                  " shape, dtype, data) VALUES (?, ?, ?, ?, ?, ?)",
+                                  e);
     if (st) {
         sqlite3_bind_int64(st, 1, run);
         sqlite3_bind_int64(st, 2, step);
@@ -1375,8 +1396,10 @@ int bp_runlog_tag(bp_runlog *log, int64_t run, const char *key, const char *valu
     if (!key || !*key) return bp_err_set(e, "a tag needs a name");
     pthread_mutex_lock(&log->db_lock);
     int rc = -1;
-    sqlite3_stmt *st = rl_prepare(log, "INSERT OR REPLACE INTO tags(run_id, key, value)"
-                                    " VALUES (?, ?, ?)", e);
+    sqlite3_stmt *st = rl_prepare(log,
+                                  "INSERT OR REPLACE INTO tags(run_id, key, value)"
+                                  " VALUES (?, ?, ?)",
+                                  e);
     if (st) {
         sqlite3_bind_int64(st, 1, run);
         sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
@@ -1392,7 +1415,8 @@ int bp_runlog_note(bp_runlog *log, int64_t run, const char *text, bp_err *e) {
     if (!text) return bp_err_set(e, "a note needs text");
     pthread_mutex_lock(&log->db_lock);
     int rc = -1;
-    sqlite3_stmt *st = rl_prepare(log, "INSERT INTO notes(run_id, time, text) VALUES (?, ?, ?)", e);
+    sqlite3_stmt *st =
+        rl_prepare(log, "INSERT INTO notes(run_id, time, text) VALUES (?, ?, ?)", e);
     if (st) {
         sqlite3_bind_int64(st, 1, run);
         sqlite3_bind_double(st, 2, bp_runlog_time());
@@ -1405,14 +1429,16 @@ int bp_runlog_note(bp_runlog *log, int64_t run, const char *text, bp_err *e) {
 
 int bp_runlog_end(bp_runlog *log, int64_t run, const char *status, const char *message,
                   const char *traceback, bp_err *e) {
-    static const char *const ends[] = {"completed", "failed", "interrupted", "diverged",
-                                       "crashed", "pruned"};
+    static const char *const ends[] = {"completed", "failed",  "interrupted",
+                                       "diverged",  "crashed", "pruned"};
     int ok = 0;
     for (size_t k = 0; status && k < sizeof ends / sizeof *ends; k++)
         ok |= strcmp(status, ends[k]) == 0;
     if (!ok)
-        return bp_err_set(e, "cannot end a run as '%s' (completed, failed, interrupted,"
-                             " diverged, crashed or pruned)", status ? status : "(null)");
+        return bp_err_set(e,
+                          "cannot end a run as '%s' (completed, failed, interrupted,"
+                          " diverged, crashed or pruned)",
+                          status ? status : "(null)");
     if (writable(log, e)) return -1;
     /* The rows go in even if the writer failed before: the error is reported,
      * the status still set. */
@@ -1422,9 +1448,9 @@ int bp_runlog_end(bp_runlog *log, int64_t run, const char *status, const char *m
     int rc = flush_locked(log, bad ? NULL : &first);
     bad |= rc;
     sqlite3_stmt *st = rl_prepare(log,
-                               "UPDATE runs SET status = ?1, ended = ?2, message = ?3,"
-                               " traceback = ?4 WHERE id = ?5",
-                               e);
+                                  "UPDATE runs SET status = ?1, ended = ?2, message = ?3,"
+                                  " traceback = ?4 WHERE id = ?5",
+                                  e);
     if (st) {
         sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
         sqlite3_bind_double(st, 2, bp_runlog_time());
@@ -1444,8 +1470,9 @@ int bp_runlog_end(bp_runlog *log, int64_t run, const char *status, const char *m
 /* ------------------------------------------------------------------------ */
 /* Reading                                                                   */
 
-int bp_runlog_metric_get(bp_runlog *log, int64_t run, const char *name, int64_t **steps_out,
-                         double **values_out, size_t *n_out, bp_err *e) {
+int bp_runlog_metric_get(bp_runlog *log, int64_t run, const char *name,
+                         int64_t **steps_out, double **values_out, size_t *n_out,
+                         bp_err *e) {
     *steps_out = NULL, *values_out = NULL, *n_out = 0;
     if (bp_runlog_flush(log, e)) return -1;
     pthread_mutex_lock(&log->db_lock);
@@ -1453,11 +1480,12 @@ int bp_runlog_metric_get(bp_runlog *log, int64_t run, const char *name, int64_t 
     size_t n = 0, cap = 0;
     int64_t *st_v = NULL;
     double *va = NULL;
-    sqlite3_stmt *st = rl_prepare(log,
-                               "SELECT m.step, m.value FROM metrics m JOIN metric_names n"
-                               " ON n.id = m.name_id WHERE m.run_id = ? AND n.name = ?"
-                               " ORDER BY m.step",
-                               e);
+    sqlite3_stmt *st =
+        rl_prepare(log,
+                   "SELECT m.step, m.value FROM metrics m JOIN metric_names n"
+                   " ON n.id = m.name_id WHERE m.run_id = ? AND n.name = ?"
+                   " ORDER BY m.step",
+                   e);
     if (!st) goto out;
     sqlite3_bind_int64(st, 1, run);
     sqlite3_bind_text(st, 2, name ? name : "", -1, SQLITE_STATIC);
@@ -1475,7 +1503,8 @@ int bp_runlog_metric_get(bp_runlog *log, int64_t run, const char *name, int64_t 
             }
         }
         st_v[n] = sqlite3_column_int64(st, 0);
-        va[n] = sqlite3_column_type(st, 1) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 1);
+        va[n] = sqlite3_column_type(st, 1) == SQLITE_NULL ? NAN
+                                                          : sqlite3_column_double(st, 1);
         n++;
     }
     if (r != SQLITE_DONE) {
@@ -1502,11 +1531,12 @@ int bp_runlog_snapshot_get(bp_runlog *log, int64_t run, const char *name, int64_
     int rc = -1;
     int *sizes = NULL;
     double *v = NULL;
-    sqlite3_stmt *st = rl_prepare(log,
-                               "SELECT step, shape, data FROM snapshots WHERE run_id = ?1"
-                               " AND name = ?2 AND (?3 < 0 OR step = ?3)"
-                               " ORDER BY step DESC LIMIT 1",
-                               e);
+    sqlite3_stmt *st =
+        rl_prepare(log,
+                   "SELECT step, shape, data FROM snapshots WHERE run_id = ?1"
+                   " AND name = ?2 AND (?3 < 0 OR step = ?3)"
+                   " ORDER BY step DESC LIMIT 1",
+                   e);
     if (!st) goto out;
     sqlite3_bind_int64(st, 1, run);
     sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
@@ -1514,12 +1544,12 @@ int bp_runlog_snapshot_get(bp_runlog *log, int64_t run, const char *name, int64_
     int r = sqlite3_step(st);
     if (r != SQLITE_ROW) {
         if (r == SQLITE_DONE && step < 0)
-            bp_err_set(e, "%s: run %lld has no snapshot '%s'", log->path, (long long)run, name);
+            bp_err_set(e, "%s: run %lld has no snapshot '%s'", log->path, (long long)run,
+                       name);
         else if (r == SQLITE_DONE)
             bp_err_set(e, "%s: run %lld has no snapshot '%s' at step %lld", log->path,
                        (long long)run, name, (long long)step);
-        else
-            rl_fail(log, e, "cannot read a snapshot");
+        else rl_fail(log, e, "cannot read a snapshot");
         goto out;
     }
     int tmp[BP_SHAPE_MAX];
@@ -1631,12 +1661,13 @@ int bp_runlog_reap(bp_runlog *log, bp_err *e) {
     int marked = -1, n = 0, cap = 0, r;
     int64_t *dead = NULL; /* pairs: 0 for a run or 1 for a sweep, its id */
     /* A sweep is judged by when its current process took it (a resume). */
-    sqlite3_stmt *st = rl_prepare(log,
-                               "SELECT 0, id, pid, started FROM runs"
-                               " WHERE status = 'running' AND host = ?1"
-                               " UNION ALL SELECT 1, id, pid, coalesce(claimed, started)"
-                               " FROM sweeps WHERE status = 'running' AND host = ?1",
-                               e);
+    sqlite3_stmt *st =
+        rl_prepare(log,
+                   "SELECT 0, id, pid, started FROM runs"
+                   " WHERE status = 'running' AND host = ?1"
+                   " UNION ALL SELECT 1, id, pid, coalesce(claimed, started)"
+                   " FROM sweeps WHERE status = 'running' AND host = ?1",
+                   e);
     if (!st) goto out;
     sqlite3_bind_text(st, 1, host, -1, SQLITE_STATIC);
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1669,21 +1700,22 @@ int bp_runlog_reap(bp_runlog *log, bp_err *e) {
     }
     sqlite3_stmt *upd[2] = {
         rl_prepare(log,
-                "UPDATE runs SET status = 'crashed', message = coalesce(message,"
-                " 'the process ended without recording an end')"
-                " WHERE id = ? AND status = 'running'",
-                e),
+                   "UPDATE runs SET status = 'crashed', message = coalesce(message,"
+                   " 'the process ended without recording an end')"
+                   " WHERE id = ? AND status = 'running'",
+                   e),
         rl_prepare(log,
-                "UPDATE sweeps SET status = 'interrupted', ended = coalesce(ended, ?2)"
-                " WHERE id = ?1 AND status = 'running'",
-                e)};
+                   "UPDATE sweeps SET status = 'interrupted', ended = coalesce(ended, ?2)"
+                   " WHERE id = ?1 AND status = 'running'",
+                   e)};
     for (int k = 0; upd[0] && upd[1] && k < n; k++) {
         sqlite3_stmt *u = upd[dead[2 * k]];
         sqlite3_bind_int64(u, 1, dead[2 * k + 1]);
         if (dead[2 * k]) sqlite3_bind_double(u, 2, bp_runlog_time());
         if (sqlite3_step(u) != SQLITE_DONE) {
-            rl_fail(log, e, dead[2 * k] ? "cannot mark an interrupted sweep"
-                                        : "cannot mark a crashed run");
+            rl_fail(log, e,
+                    dead[2 * k] ? "cannot mark an interrupted sweep"
+                                : "cannot mark a crashed run");
             marked = -1;
             break;
         }
@@ -1741,15 +1773,16 @@ int64_t bp_runlog_sweep(bp_runlog *log, const bp_sweep_record *rec, int *created
         goto fail;
     }
     if (rec->script_text && (sid = script_id(log, rec->script_text, e)) < 0) goto fail;
-    st = rl_prepare(log,
-                 "INSERT INTO sweeps(uid, name, script_path, script_id, spec, keys,"
-                 " strategy, trials, seed, objective, direction, prune, status, started,"
-                 " claimed, host, pid, command)"
-                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
-                 " CASE WHEN ?13 = 'running' THEN ?14 END,"
-                 " CASE WHEN ?13 = 'running' THEN ?15 END,"
-                 " CASE WHEN ?13 = 'running' THEN ?16 END, ?17)",
-                 e);
+    st = rl_prepare(
+        log,
+        "INSERT INTO sweeps(uid, name, script_path, script_id, spec, keys,"
+        " strategy, trials, seed, objective, direction, prune, status, started,"
+        " claimed, host, pid, command)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
+        " CASE WHEN ?13 = 'running' THEN ?14 END,"
+        " CASE WHEN ?13 = 'running' THEN ?15 END,"
+        " CASE WHEN ?13 = 'running' THEN ?16 END, ?17)",
+        e);
     if (!st) goto fail;
     sqlite3_bind_text(st, 1, rec->uid, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
@@ -1762,7 +1795,8 @@ int64_t bp_runlog_sweep(bp_runlog *log, const bp_sweep_record *rec, int *created
     sqlite3_bind_int64(st, 9, rec->seed);
     sqlite3_bind_text(st, 10, rec->objective, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 11, rec->maximize ? "max" : "min", -1, SQLITE_STATIC);
-    if (rec->prune && *rec->prune) sqlite3_bind_text(st, 12, rec->prune, -1, SQLITE_STATIC);
+    if (rec->prune && *rec->prune)
+        sqlite3_bind_text(st, 12, rec->prune, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 13, status, -1, SQLITE_STATIC);
     sqlite3_bind_double(st, 14, bp_runlog_time());
     sqlite3_bind_text(st, 15, host, -1, SQLITE_STATIC);
@@ -1789,8 +1823,10 @@ int bp_runlog_sweep_status(bp_runlog *log, int64_t sweep, const char *status,
     for (size_t k = 0; status && k < sizeof ok / sizeof *ok; k++)
         known |= strcmp(status, ok[k]) == 0;
     if (!known)
-        return bp_err_set(e, "cannot set a sweep's status to '%s' (running, completed,"
-                             " interrupted, failed or partial)", status ? status : "(null)");
+        return bp_err_set(e,
+                          "cannot set a sweep's status to '%s' (running, completed,"
+                          " interrupted, failed or partial)",
+                          status ? status : "(null)");
     if (writable(log, e)) return -1;
     char host[256];
     if (gethostname(host, sizeof host) != 0) snprintf(host, sizeof host, "?");
@@ -1798,14 +1834,15 @@ int bp_runlog_sweep_status(bp_runlog *log, int64_t sweep, const char *status,
     pthread_mutex_lock(&log->db_lock);
     int rc = -1;
     /* 'running' takes the sweep for this process; anything else ends it. */
-    sqlite3_stmt *st = rl_prepare(log,
-                               "UPDATE sweeps SET status = ?1, message = ?2,"
-                               " ended = CASE WHEN ?1 = 'running' THEN NULL ELSE ?3 END,"
-                               " claimed = CASE WHEN ?1 = 'running' THEN ?3 ELSE claimed END,"
-                               " host = CASE WHEN ?1 = 'running' THEN ?4 ELSE host END,"
-                               " pid = CASE WHEN ?1 = 'running' THEN ?5 ELSE pid END"
-                               " WHERE id = ?6",
-                               e);
+    sqlite3_stmt *st =
+        rl_prepare(log,
+                   "UPDATE sweeps SET status = ?1, message = ?2,"
+                   " ended = CASE WHEN ?1 = 'running' THEN NULL ELSE ?3 END,"
+                   " claimed = CASE WHEN ?1 = 'running' THEN ?3 ELSE claimed END,"
+                   " host = CASE WHEN ?1 = 'running' THEN ?4 ELSE host END,"
+                   " pid = CASE WHEN ?1 = 'running' THEN ?5 ELSE pid END"
+                   " WHERE id = ?6",
+                   e);
     if (st) {
         sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
         if (message) sqlite3_bind_text(st, 2, message, -1, SQLITE_STATIC);
@@ -1887,9 +1924,11 @@ static int get_blob(bp_runlog *log, sqlite3_stmt *st, void **data, size_t *len,
 
 int bp_runlog_network_put(bp_runlog *log, int64_t run, int64_t step, const char *name,
                           const void *data, size_t len, bp_err *e) {
-    return put_blob(log, "INSERT OR REPLACE INTO networks(run_id, step, name, data)"
-                         " VALUES (?, ?, ?, ?)",
-                    run, step, name ? name : "net", data, len, "cannot store a network", e);
+    return put_blob(log,
+                    "INSERT OR REPLACE INTO networks(run_id, step, name, data)"
+                    " VALUES (?, ?, ?, ?)",
+                    run, step, name ? name : "net", data, len, "cannot store a network",
+                    e);
 }
 
 int bp_runlog_network_get(bp_runlog *log, int64_t run, const char *name, int64_t step,
@@ -1897,9 +1936,11 @@ int bp_runlog_network_get(bp_runlog *log, int64_t run, const char *name, int64_t
     if (!name) name = "net";
     pthread_mutex_lock(&log->db_lock);
     int rc = -1;
-    sqlite3_stmt *st = rl_prepare(log, "SELECT step, data FROM networks WHERE run_id = ?1"
-                                    " AND name = ?2 AND (?3 < 0 OR step = ?3)"
-                                    " ORDER BY step DESC LIMIT 1", e);
+    sqlite3_stmt *st = rl_prepare(log,
+                                  "SELECT step, data FROM networks WHERE run_id = ?1"
+                                  " AND name = ?2 AND (?3 < 0 OR step = ?3)"
+                                  " ORDER BY step DESC LIMIT 1",
+                                  e);
     if (st) {
         sqlite3_bind_int64(st, 1, run);
         sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
@@ -1921,13 +1962,15 @@ int bp_runlog_checkpoint_put(bp_runlog *log, int64_t run, int64_t step, const vo
                              size_t len, bp_err *e) {
     /* Older checkpoints go in the same transaction: only the latest is
      * ever resumed from, and a checkpoint can be large. */
-    if (put_blob(log, "INSERT OR REPLACE INTO checkpoints(run_id, step, time, data)"
-                      " VALUES (?, ?, ?, ?)",
+    if (put_blob(log,
+                 "INSERT OR REPLACE INTO checkpoints(run_id, step, time, data)"
+                 " VALUES (?, ?, ?, ?)",
                  run, step, NULL, data, len, "cannot store a checkpoint", e))
         return -1;
     pthread_mutex_lock(&log->db_lock);
     int rc = -1;
-    sqlite3_stmt *st = rl_prepare(log, "DELETE FROM checkpoints WHERE run_id = ?1 AND step <> ?2", e);
+    sqlite3_stmt *st =
+        rl_prepare(log, "DELETE FROM checkpoints WHERE run_id = ?1 AND step <> ?2", e);
     if (st) {
         sqlite3_bind_int64(st, 1, run);
         sqlite3_bind_int64(st, 2, step);
@@ -1947,8 +1990,10 @@ int bp_runlog_checkpoint_get(bp_runlog *log, int64_t run, void **data, size_t *l
                              int64_t *step_out, bp_err *e) {
     pthread_mutex_lock(&log->db_lock);
     int rc = -1;
-    sqlite3_stmt *st = rl_prepare(log, "SELECT step, data FROM checkpoints WHERE run_id = ?1"
-                                    " ORDER BY step DESC LIMIT 1", e);
+    sqlite3_stmt *st = rl_prepare(log,
+                                  "SELECT step, data FROM checkpoints WHERE run_id = ?1"
+                                  " ORDER BY step DESC LIMIT 1",
+                                  e);
     if (st) {
         sqlite3_bind_int64(st, 1, run);
         rc = get_blob(log, st, data, len, step_out, "cannot read a checkpoint", e);
@@ -1981,9 +2026,12 @@ int bp_runlog_run_get(bp_runlog *log, int64_t run, bp_run_record *r, bp_err *e) 
     memset(r, 0, sizeof *r);
     pthread_mutex_lock(&log->db_lock);
     int rc = -1;
-    sqlite3_stmt *st = rl_prepare(log, "SELECT r.name, r.script_path, s.text, r.status, r.seed,"
-                                    " r.sweep_id, r.trial FROM runs r"
-                                    " LEFT JOIN scripts s ON s.id = r.script_id WHERE r.id = ?1", e);
+    sqlite3_stmt *st =
+        rl_prepare(log,
+                   "SELECT r.name, r.script_path, s.text, r.status, r.seed,"
+                   " r.sweep_id, r.trial FROM runs r"
+                   " LEFT JOIN scripts s ON s.id = r.script_id WHERE r.id = ?1",
+                   e);
     sqlite3_stmt *ps = NULL;
     if (!st) goto out;
     sqlite3_bind_int64(st, 1, run);
@@ -1991,8 +2039,7 @@ int bp_runlog_run_get(bp_runlog *log, int64_t run, bp_run_record *r, bp_err *e) 
     if (step != SQLITE_ROW) {
         if (step == SQLITE_DONE)
             bp_err_set(e, "%s: no run %lld", log->path, (long long)run);
-        else
-            rl_fail(log, e, "cannot read a run");
+        else rl_fail(log, e, "cannot read a run");
         goto out;
     }
     r->name = dup_column(st, 0);
@@ -2009,7 +2056,8 @@ int bp_runlog_run_get(bp_runlog *log, int64_t run, bp_run_record *r, bp_err *e) 
     }
     /* Parameters as the command line would give them: the text of each
      * value reads back as the same value (%.17g for reals). */
-    ps = rl_prepare(log, "SELECT key, type, value FROM params WHERE run_id = ?1 ORDER BY key", e);
+    ps = rl_prepare(
+        log, "SELECT key, type, value FROM params WHERE run_id = ?1 ORDER BY key", e);
     if (!ps) goto out;
     sqlite3_bind_int64(ps, 1, run);
     while ((step = sqlite3_step(ps)) == SQLITE_ROW) {
@@ -2022,9 +2070,9 @@ int bp_runlog_run_get(bp_runlog *log, int64_t run, bp_run_record *r, bp_err *e) 
         else if (!strcmp(type, "int"))
             snprintf(num, sizeof num, "%lld", (long long)sqlite3_column_int64(ps, 2));
         else if (!strcmp(type, "bool"))
-            snprintf(num, sizeof num, "%s", sqlite3_column_int64(ps, 2) ? "true" : "false");
-        else
-            value = (const char *)sqlite3_column_text(ps, 2);
+            snprintf(num, sizeof num, "%s",
+                     sqlite3_column_int64(ps, 2) ? "true" : "false");
+        else value = (const char *)sqlite3_column_text(ps, 2);
         size_t n = strlen(key) + strlen(value) + 2;
         char **grown = realloc(r->params, sizeof *grown * (size_t)(r->n_params + 1));
         char *kv = malloc(n);
@@ -2057,9 +2105,11 @@ int bp_runlog_reopen(bp_runlog *log, int64_t run, bp_err *e) {
     if (gethostname(host, sizeof host) != 0) snprintf(host, sizeof host, "?");
     pthread_mutex_lock(&log->db_lock);
     int rc = -1;
-    sqlite3_stmt *st = rl_prepare(log, "UPDATE runs SET status = 'running', ended = NULL,"
-                                    " message = NULL, traceback = NULL, host = ?1, pid = ?2"
-                                    " WHERE id = ?3", e);
+    sqlite3_stmt *st = rl_prepare(log,
+                                  "UPDATE runs SET status = 'running', ended = NULL,"
+                                  " message = NULL, traceback = NULL, host = ?1, pid = ?2"
+                                  " WHERE id = ?3",
+                                  e);
     if (st) {
         sqlite3_bind_text(st, 1, host, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int64(st, 2, (long)getpid());

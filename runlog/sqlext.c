@@ -45,8 +45,17 @@ int bp_shape_parse(const char *text, int *sizes, int max) {
 }
 
 /* Column numbers, in the order of the CREATE TABLE below. */
-enum { COL_LAYER, COL_NEURON, COL_INPUT, COL_KIND, COL_NAME, COL_VALUE, COL_IDX,
-       COL_DATA, COL_SHAPE };
+enum {
+    COL_LAYER,
+    COL_NEURON,
+    COL_INPUT,
+    COL_KIND,
+    COL_NAME,
+    COL_VALUE,
+    COL_IDX,
+    COL_DATA,
+    COL_SHAPE
+};
 
 /* Bits of idxNum: which optional constraints xFilter receives, after data
  * and shape, in this order. */
@@ -178,8 +187,8 @@ static uint64_t load_le(const unsigned char *p, int bytes) {
     return u;
 }
 
-static int wt_filter(sqlite3_vtab_cursor *cur, int num, const char *idx_str,
-                     int argc, sqlite3_value **argv) {
+static int wt_filter(sqlite3_vtab_cursor *cur, int num, const char *idx_str, int argc,
+                     sqlite3_value **argv) {
     (void)idx_str, (void)argc;
     cursor *c = (cursor *)cur;
     sqlite3_vtab *vt = cur->pVtab;
@@ -194,9 +203,9 @@ static int wt_filter(sqlite3_vtab_cursor *cur, int num, const char *idx_str,
     int n = bp_shape_parse(shape, c->sizes, BP_SHAPE_MAX);
     if (n < 0) {
         sqlite3_free(vt->zErrMsg);
-        vt->zErrMsg = sqlite3_mprintf(
-            "bp_weights: shape '%s' is not a list of widths like '2,3,1'",
-            shape ? shape : "");
+        vt->zErrMsg =
+            sqlite3_mprintf("bp_weights: shape '%s' is not a list of widths like '2,3,1'",
+                            shape ? shape : "");
         return SQLITE_ERROR;
     }
     c->L = n - 1;
@@ -272,26 +281,26 @@ static int wt_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col) {
     int n = bias ? (int)(k - (int64_t)O * I) + 1 : (int)(k / I) + 1;
     int i = bias ? 0 : (int)(k % I) + 1;
     switch (col) {
-    case COL_LAYER: sqlite3_result_int(ctx, l); break;
-    case COL_NEURON: sqlite3_result_int(ctx, n); break;
-    case COL_INPUT:
-        if (bias) sqlite3_result_null(ctx);
-        else sqlite3_result_int(ctx, i);
-        break;
-    case COL_KIND: sqlite3_result_text(ctx, bias ? "b" : "w", 1, SQLITE_STATIC); break;
-    case COL_NAME: {
-        char s[48];
-        int big = l > 9 || n > 9 || i > 9;
-        if (bias)
-            snprintf(s, sizeof s, big ? "b%d_%d" : "b%d%d", l, n);
-        else
-            snprintf(s, sizeof s, big ? "w%d_%d_%d" : "w%d%d%d", l, n, i);
-        sqlite3_result_text(ctx, s, -1, SQLITE_TRANSIENT);
-        break;
-    }
-    case COL_VALUE: sqlite3_result_double(ctx, c->v[c->idx - c->lo]); break;
-    case COL_IDX: sqlite3_result_int64(ctx, c->idx); break;
-    default: sqlite3_result_null(ctx); break; /* hidden arguments */
+        case COL_LAYER: sqlite3_result_int(ctx, l); break;
+        case COL_NEURON: sqlite3_result_int(ctx, n); break;
+        case COL_INPUT:
+            if (bias) sqlite3_result_null(ctx);
+            else sqlite3_result_int(ctx, i);
+            break;
+        case COL_KIND:
+            sqlite3_result_text(ctx, bias ? "b" : "w", 1, SQLITE_STATIC);
+            break;
+        case COL_NAME: {
+            char s[48];
+            int big = l > 9 || n > 9 || i > 9;
+            if (bias) snprintf(s, sizeof s, big ? "b%d_%d" : "b%d%d", l, n);
+            else snprintf(s, sizeof s, big ? "w%d_%d_%d" : "w%d%d%d", l, n, i);
+            sqlite3_result_text(ctx, s, -1, SQLITE_TRANSIENT);
+            break;
+        }
+        case COL_VALUE: sqlite3_result_double(ctx, c->v[c->idx - c->lo]); break;
+        case COL_IDX: sqlite3_result_int64(ctx, c->idx); break;
+        default: sqlite3_result_null(ctx); break; /* hidden arguments */
     }
     return SQLITE_OK;
 }
@@ -326,7 +335,7 @@ int bp_sqlext_register(sqlite3 *db) {
 #ifdef _WIN32
 __declspec(dllexport)
 #endif
-int sqlite3_bpsql_init(sqlite3 *db, char **err, const sqlite3_api_routines *api) {
+    int sqlite3_bpsql_init(sqlite3 *db, char **err, const sqlite3_api_routines *api) {
     (void)err;
     SQLITE_EXTENSION_INIT2(api);
     return bp_sqlext_register(db);

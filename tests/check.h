@@ -12,37 +12,36 @@
 
 static int check_failures, check_count;
 
-#define CHECK(cond)                                                          \
-    do {                                                                     \
-        check_count++;                                                       \
-        if (!(cond)) {                                                       \
-            check_failures++;                                                \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, \
-                    #cond);                                                  \
-        }                                                                    \
+#define CHECK(cond)                                                                  \
+    do {                                                                             \
+        check_count++;                                                               \
+        if (!(cond)) {                                                               \
+            check_failures++;                                                        \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+        }                                                                            \
     } while (0)
 
 /* |got - want| <= tol, NaN never passes. */
-#define CHECK_NEAR(got, want, tol)                                              \
-    do {                                                                        \
-        double g_ = (got), w_ = (want), t_ = (tol);                             \
-        check_count++;                                                          \
-        if (!(fabs(g_ - w_) <= t_)) {                                           \
-            check_failures++;                                                   \
-            fprintf(stderr, "%s:%d: %s = %.17g, want %.17g (tol %g)\n",         \
-                    __FILE__, __LINE__, #got, g_, w_, t_);                      \
-        }                                                                       \
+#define CHECK_NEAR(got, want, tol)                                                \
+    do {                                                                          \
+        double g_ = (got), w_ = (want), t_ = (tol);                               \
+        check_count++;                                                            \
+        if (!(fabs(g_ - w_) <= t_)) {                                             \
+            check_failures++;                                                     \
+            fprintf(stderr, "%s:%d: %s = %.17g, want %.17g (tol %g)\n", __FILE__, \
+                    __LINE__, #got, g_, w_, t_);                                  \
+        }                                                                         \
     } while (0)
 
-#define CHECK_STR(got, want)                                                   \
-    do {                                                                       \
-        const char *g_ = (got), *w_ = (want);                                  \
-        check_count++;                                                         \
-        if (!g_ || strcmp(g_, w_) != 0) {                                      \
-            check_failures++;                                                  \
-            fprintf(stderr, "%s:%d: %s = \"%s\", want \"%s\"\n", __FILE__,     \
-                    __LINE__, #got, g_ ? g_ : "(null)", w_);                   \
-        }                                                                      \
+#define CHECK_STR(got, want)                                                         \
+    do {                                                                             \
+        const char *g_ = (got), *w_ = (want);                                        \
+        check_count++;                                                               \
+        if (!g_ || strcmp(g_, w_) != 0) {                                            \
+            check_failures++;                                                        \
+            fprintf(stderr, "%s:%d: %s = \"%s\", want \"%s\"\n", __FILE__, __LINE__, \
+                    #got, g_ ? g_ : "(null)", w_);                                   \
+        }                                                                            \
     } while (0)
 
 static int check_report(const char *name) {

@@ -45,13 +45,27 @@ static void fill(void) {
     bp_runlog *log = bp_runlog_open(db, 0, &e);
     CHECK(log != NULL);
     if (!log) return;
-    bp_run_info r1 = {.name = "xor", .script_path = "scripts/xor.lua", .script_text = "x",
-                      .command = "backprop run scripts/xor.lua", .has_seed = 1, .seed = 42,
-                      .host = "box", .pid = 1, .version = "0.1.0"};
-    bp_run_info r2 = {.name = "xor, wide", .script_path = "scripts/xor.lua", .script_text = "x",
-                      .host = "box", .pid = 1, .version = "0.1.0"};
-    bp_run_info r3 = {.name = "spiral", .script_path = "scripts/spiral.lua",
-                      .script_text = "y", .host = "box", .pid = 1, .version = "0.1.0"};
+    bp_run_info r1 = {.name = "xor",
+                      .script_path = "scripts/xor.lua",
+                      .script_text = "x",
+                      .command = "backprop run scripts/xor.lua",
+                      .has_seed = 1,
+                      .seed = 42,
+                      .host = "box",
+                      .pid = 1,
+                      .version = "0.1.0"};
+    bp_run_info r2 = {.name = "xor, wide",
+                      .script_path = "scripts/xor.lua",
+                      .script_text = "x",
+                      .host = "box",
+                      .pid = 1,
+                      .version = "0.1.0"};
+    bp_run_info r3 = {.name = "spiral",
+                      .script_path = "scripts/spiral.lua",
+                      .script_text = "y",
+                      .host = "box",
+                      .pid = 1,
+                      .version = "0.1.0"};
     int64_t a = bp_runlog_begin(log, &r1, &e), b = bp_runlog_begin(log, &r2, &e);
     int64_t c = bp_runlog_begin(log, &r3, &e);
     const double la[] = {0.5, 0.25, 0.375}, acc[] = {0.5, 0.75, 1};
@@ -89,11 +103,12 @@ static void fill(void) {
 static void test_runs(void) {
     const char *out, *err;
     CHECK(run("runs", &out, &err, 0) == 0);
-    CHECK_STR(out,
-              "id  name       status     params             final  best  steps  duration\n"
-              " 3  spiral     failed                            -     -      -     1h02m\n"
-              " 2  xor, wide  diverged   hidden=16 lr=0.01    nan     2      3     1m15s\n"
-              " 1  xor        completed  hidden=4 lr=0.1    0.375  0.25      3     12.5s\n");
+    CHECK_STR(
+        out,
+        "id  name       status     params             final  best  steps  duration\n"
+        " 3  spiral     failed                            -     -      -     1h02m\n"
+        " 2  xor, wide  diverged   hidden=16 lr=0.01    nan     2      3     1m15s\n"
+        " 1  xor        completed  hidden=4 lr=0.1    0.375  0.25      3     12.5s\n");
     CHECK_STR(err, "");
     CHECK(run("runs", &out, &err, 2, "--status", "completed") == 0);
     CHECK(strstr(out, " 1  xor ") && !strstr(out, "spiral") && !strstr(out, "wide"));
@@ -110,7 +125,8 @@ static void test_runs(void) {
     CHECK(run("runs", &out, &err, 2, "--name", "nothing") == 0);
     CHECK_STR(out, "no runs\n");
     CHECK(run("runs", &out, &err, 2, "--param", "lr~1") == 1);
-    CHECK_STR(err, "backprop: runs: --param wants KEY=VALUE (or != < <= > >=), not 'lr~1'\n");
+    CHECK_STR(err,
+              "backprop: runs: --param wants KEY=VALUE (or != < <= > >=), not 'lr~1'\n");
     CHECK(run("runs", &out, &err, 1, "--bogus") == 1);
     CHECK_STR(err, "backprop: runs: unknown argument '--bogus' (--status S, --name GLOB,"
                    " --param KEY=VALUE, --limit N, --all)\n");
@@ -125,33 +141,32 @@ static void test_runs(void) {
 static void test_show(void) {
     const char *out, *err;
     CHECK(run("show", &out, &err, 1, "1") == 0);
-    CHECK_STR(out,
-              "run 1: xor\n"
-              "  status    completed\n"
-              "  script    scripts/xor.lua (1 bytes, fnv1a af63f54c86021707)\n"
-              "  command   backprop run scripts/xor.lua\n"
-              "  seed      42\n"
-              "  started   2023-11-14 22:15:00.000 UTC\n"
-              "  ended     2023-11-14 22:15:12.500 UTC\n"
-              "  duration  12.5s\n"
-              "  host      box (pid 1)\n"
-              "  version   0.1.0\n"
-              "  params    hidden=4 lr=0.1\n"
-              "tags:\n"
-              "  baseline, data=xor4\n"
-              "notes:\n"
-              "  2023-11-14 22:14:10  looks good\n"
-              "metrics:\n"
-              "  metric  values  steps   last   min  max  nan\n"
-              "  acc          3   1..3      1   0.5    1    0\n"
-              "  loss         3   1..3  0.375  0.25  0.5    0\n"
-              "loss curve:\n"
-              "           1  0.5\n"
-              "           2  0.25\n"
-              "           3  0.375\n"
-              "  best 0.25 at step 2\n"
-              "snapshots:\n"
-              "  net: 2 at steps 1, 3; shape 2,3,1, f64\n");
+    CHECK_STR(out, "run 1: xor\n"
+                   "  status    completed\n"
+                   "  script    scripts/xor.lua (1 bytes, fnv1a af63f54c86021707)\n"
+                   "  command   backprop run scripts/xor.lua\n"
+                   "  seed      42\n"
+                   "  started   2023-11-14 22:15:00.000 UTC\n"
+                   "  ended     2023-11-14 22:15:12.500 UTC\n"
+                   "  duration  12.5s\n"
+                   "  host      box (pid 1)\n"
+                   "  version   0.1.0\n"
+                   "  params    hidden=4 lr=0.1\n"
+                   "tags:\n"
+                   "  baseline, data=xor4\n"
+                   "notes:\n"
+                   "  2023-11-14 22:14:10  looks good\n"
+                   "metrics:\n"
+                   "  metric  values  steps   last   min  max  nan\n"
+                   "  acc          3   1..3      1   0.5    1    0\n"
+                   "  loss         3   1..3  0.375  0.25  0.5    0\n"
+                   "loss curve:\n"
+                   "           1  0.5\n"
+                   "           2  0.25\n"
+                   "           3  0.375\n"
+                   "  best 0.25 at step 2\n"
+                   "snapshots:\n"
+                   "  net: 2 at steps 1, 3; shape 2,3,1, f64\n");
     CHECK(run("show", &out, &err, 1, "3") == 0);
     CHECK(strstr(out, "  error     spiral.lua:3: boom\n"
                       "traceback:\n"
@@ -173,17 +188,19 @@ static void test_query(void) {
     const char *out, *err;
     CHECK(run("query", &out, &err, 1,
               "SELECT id, name, final_loss, params FROM run_summary ORDER BY id") == 0);
-    CHECK_STR(out,
-              "id  name       final_loss  params\n"
-              " 1  xor             0.375  hidden=4 lr=0.1\n"
-              " 2  xor, wide        NULL  hidden=16 lr=0.01\n"
-              " 3  spiral           NULL  NULL\n");
-    CHECK(run("query", &out, &err, 2, "--csv",
-              "SELECT id, name, (SELECT value FROM params WHERE run_id = id AND key = 'lr') AS lr"
-              " FROM runs ORDER BY id") == 0);
+    CHECK_STR(out, "id  name       final_loss  params\n"
+                   " 1  xor             0.375  hidden=4 lr=0.1\n"
+                   " 2  xor, wide        NULL  hidden=16 lr=0.01\n"
+                   " 3  spiral           NULL  NULL\n");
+    CHECK(
+        run("query", &out, &err, 2, "--csv",
+            "SELECT id, name, (SELECT value FROM params WHERE run_id = id AND key = 'lr') AS lr"
+            " FROM runs ORDER BY id") == 0);
     CHECK_STR(out, "id,name,lr\n1,xor,0.1\n2,\"xor, wide\",0.01\n3,spiral,\n");
-    CHECK(run("query", &out, &err, 2, "--json",
-              "SELECT step, value, value_text FROM metrics_view WHERE run_id = 2 ORDER BY step") == 0);
+    CHECK(
+        run("query", &out, &err, 2, "--json",
+            "SELECT step, value, value_text FROM metrics_view WHERE run_id = 2 ORDER BY step") ==
+        0);
     CHECK_STR(out, "[\n"
                    "  {\"step\": 1, \"value\": 2, \"value_text\": \"2.0\"},\n"
                    "  {\"step\": 2, \"value\": null, \"value_text\": \"Inf\"},\n"
@@ -192,7 +209,8 @@ static void test_query(void) {
     CHECK(run("query", &out, &err, 2, "--json", "SELECT 1 WHERE 0") == 0);
     CHECK_STR(out, "[]\n");
     /* Exact numbers in CSV, readable ones in the table. */
-    CHECK(run("query", &out, &err, 2, "--csv", "SELECT 0.1 + 0.2 AS x, 1.0 / 3 AS y, 1e308 * 10 AS z") == 0);
+    CHECK(run("query", &out, &err, 2, "--csv",
+              "SELECT 0.1 + 0.2 AS x, 1.0 / 3 AS y, 1e308 * 10 AS z") == 0);
     CHECK_STR(out, "x,y,z\n0.30000000000000004,0.3333333333333333,inf\n");
     CHECK(run("query", &out, &err, 1, "SELECT 0.1 + 0.2 AS x, 'a\"b' AS y") == 0);
     CHECK_STR(out, "  x  y\n0.3  a\"b\n");
@@ -206,13 +224,17 @@ static void test_query(void) {
     CHECK(run("query", &out, &err, 1, "DELETE FROM runs") == 1);
     CHECK_STR(err, "backprop: attempt to write a readonly database\n");
     CHECK(run("query", &out, &err, 1, "PRAGMA user_version = 7") == 1);
-    CHECK(run("query", &out, &err, 1, "SELECT count(*) FROM runs; PRAGMA user_version") == 0);
+    CHECK(run("query", &out, &err, 1, "SELECT count(*) FROM runs; PRAGMA user_version") ==
+          0);
     /* user_version is still the schema's: the PRAGMA above was refused */
     char want[96];
-    snprintf(want, sizeof want, "count(*)\n       3\nuser_version\n           %d\n", BP_RUNLOG_SCHEMA);
+    snprintf(want, sizeof want, "count(*)\n       3\nuser_version\n           %d\n",
+             BP_RUNLOG_SCHEMA);
     CHECK_STR(out, want);
     CHECK(run("query", &out, &err, 0) == 1);
-    CHECK_STR(err, "backprop: query wants SQL, e.g. backprop query \"SELECT * FROM run_summary\"\n");
+    CHECK_STR(
+        err,
+        "backprop: query wants SQL, e.g. backprop query \"SELECT * FROM run_summary\"\n");
 }
 
 static void test_export(void) {
@@ -261,9 +283,10 @@ static void test_rm(void) {
     char ids[32];
     snprintf(ids, sizeof ids, "%lld", (long long)id);
     CHECK(run("rm", &out, &err, 1, ids) == 1);
-    snprintf(want, sizeof want,
-             "backprop: run %lld is still running (rm --force deletes it anyway); nothing deleted\n",
-             (long long)id);
+    snprintf(
+        want, sizeof want,
+        "backprop: run %lld is still running (rm --force deletes it anyway); nothing deleted\n",
+        (long long)id);
     CHECK_STR(err, want);
     CHECK(run("runs", &out, &err, 2, "--status", "running") == 0);
     CHECK(strstr(out, "  running  ") != NULL);

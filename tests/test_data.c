@@ -76,13 +76,13 @@ static const char *want(const char *fmt, ...) {
 }
 
 /* Loads a CSV that must fail and checks the message. */
-#define CSV_FAILS(path, target, delim, classify, message)                     \
-    do {                                                                      \
-        bp_err e_ = {{0}};                                                    \
-        bp_data *d_ = bp_data_load_csv(path, target, delim, classify, &e_);   \
-        CHECK(d_ == NULL);                                                    \
-        bp_data_free(d_);                                                     \
-        CHECK_STR(e_.msg, message);                                           \
+#define CSV_FAILS(path, target, delim, classify, message)                   \
+    do {                                                                    \
+        bp_err e_ = {{0}};                                                  \
+        bp_data *d_ = bp_data_load_csv(path, target, delim, classify, &e_); \
+        CHECK(d_ == NULL);                                                  \
+        bp_data_free(d_);                                                   \
+        CHECK_STR(e_.msg, message);                                         \
     } while (0)
 
 /* ------------------------------------------------------------------------ */
@@ -91,14 +91,13 @@ static const char *want(const char *fmt, ...) {
 /* A byte order mark, CRLF, ';', quoted names, an empty line, padding, and
  * the target in the middle. */
 static void test_csv_text_labels(void) {
-    const char *p = write_text(
-        "flowers.csv",
-        "\xEF\xBB\xBF\"sepal length\";species;\"pet\"\"al\"\r\n"
-        "5.1;virginica;1.4\r\n"
-        "\r\n"
-        "4.9; setosa ;1.5\r\n"
-        "6.0;\"versicolor\";4.5\r\n"
-        "6.3;virginica;\"6.0\"\r\n");
+    const char *p =
+        write_text("flowers.csv", "\xEF\xBB\xBF\"sepal length\";species;\"pet\"\"al\"\r\n"
+                                  "5.1;virginica;1.4\r\n"
+                                  "\r\n"
+                                  "4.9; setosa ;1.5\r\n"
+                                  "6.0;\"versicolor\";4.5\r\n"
+                                  "6.3;virginica;\"6.0\"\r\n");
     bp_err e = {{0}};
     bp_data *d = bp_data_load_csv(p, "species", ';', 1, &e);
     CHECK(d != NULL);
@@ -310,9 +309,8 @@ static size_t put32(unsigned char *b, uint32_t v) {
 }
 
 /* An images file: header, then `pixels` bytes (which need not match it). */
-static size_t idx_images(unsigned char *b, uint32_t magic, uint32_t n,
-                         uint32_t rows, uint32_t cols, const unsigned char *px,
-                         size_t pixels) {
+static size_t idx_images(unsigned char *b, uint32_t magic, uint32_t n, uint32_t rows,
+                         uint32_t cols, const unsigned char *px, size_t pixels) {
     size_t len = put32(b, magic);
     len += put32(b + len, n);
     len += put32(b + len, rows);
@@ -333,13 +331,13 @@ static size_t idx_labels(unsigned char *b, uint32_t magic, uint32_t n,
 static const unsigned char PX[12] = {0, 1, 2, 255, 10, 20, 30, 40, 7, 0, 128, 9};
 static const unsigned char LAB[3] = {2, 0, 1};
 
-#define IDX_FAILS(images, labels, C, message)                                 \
-    do {                                                                      \
-        bp_err e_ = {{0}};                                                    \
-        bp_data *d_ = bp_data_load_idx(images, labels, C, BP_F64, &e_);               \
-        CHECK(d_ == NULL);                                                    \
-        bp_data_free(d_);                                                     \
-        CHECK_STR(e_.msg, message);                                           \
+#define IDX_FAILS(images, labels, C, message)                           \
+    do {                                                                \
+        bp_err e_ = {{0}};                                              \
+        bp_data *d_ = bp_data_load_idx(images, labels, C, BP_F64, &e_); \
+        CHECK(d_ == NULL);                                              \
+        bp_data_free(d_);                                               \
+        CHECK_STR(e_.msg, message);                                     \
     } while (0)
 
 static void check_small_idx(const bp_data *d, int C) {
@@ -389,11 +387,9 @@ static void test_idx_errors(void) {
     IDX_FAILS(no, lp, 0, want("%s: cannot open: No such file or directory", no));
     IDX_FAILS(ip, no, 0, want("%s: cannot open: No such file or directory", no));
     IDX_FAILS(lp, lp, 0,
-              want("%s: not an IDX image file (magic 0x00000801, want 0x00000803)",
-                   lp));
+              want("%s: not an IDX image file (magic 0x00000801, want 0x00000803)", lp));
     IDX_FAILS(ip, ip, 0,
-              want("%s: not an IDX label file (magic 0x00000803, want 0x00000801)",
-                   ip));
+              want("%s: not an IDX label file (magic 0x00000803, want 0x00000801)", ip));
     IDX_FAILS(ip, lp, -1, "the number of classes must be in 0..1000 (got -1)");
 
     const char *p = write_bytes("short-header", img, 7);
@@ -417,8 +413,7 @@ static void test_idx_errors(void) {
     len = idx_images(bad, 0x803, 3, 2, 2, PX, 12);
     bad[len++] = 0;
     p = write_bytes("long-pixels", bad, len);
-    IDX_FAILS(p, lp, 0,
-              want("%s: more data after the 3 images its header announces", p));
+    IDX_FAILS(p, lp, 0, want("%s: more data after the 3 images its header announces", p));
 
     len = idx_labels(bad, 0x801, 2, LAB, 2);
     p = write_bytes("two-labels", bad, len);
@@ -684,7 +679,8 @@ static void test_scaler(void) {
     for (int i = 0; i < 3; i++) {
         double m = 0, v = 0;
         for (int r = 0; r < 4; r++) m += tr->x[3 * r + i] / 4;
-        for (int r = 0; r < 4; r++) v += (tr->x[3 * r + i] - m) * (tr->x[3 * r + i] - m) / 4;
+        for (int r = 0; r < 4; r++)
+            v += (tr->x[3 * r + i] - m) * (tr->x[3 * r + i] - m) / 4;
         CHECK_NEAR(m, 0, 1e-15);
         CHECK_NEAR(v, i == 1 ? 0 : 1, 1e-12);
     }
@@ -710,8 +706,8 @@ static void test_scaler(void) {
     for (int r = 0; r < 10; r++) all->x[r] = r < 6 ? r : 1000.0 * r;
     CHECK(bp_data_split(all, 0.6, 0.2, &a, &b, &c, &e) == 0);
     s = bp_scaler_fit(a, BP_SCALE_STANDARD, &e);
-    CHECK_NEAR(s->shift[0], 2.5, 1e-15);                 /* mean of 0..5 */
-    CHECK_NEAR(s->scale[0], sqrt(17.5 / 6), 1e-15);      /* their std */
+    CHECK_NEAR(s->shift[0], 2.5, 1e-15);            /* mean of 0..5 */
+    CHECK_NEAR(s->scale[0], sqrt(17.5 / 6), 1e-15); /* their std */
     bp_scaler_apply(s, c, &e);
     CHECK_NEAR(c->x[0], (8000 - 2.5) / sqrt(17.5 / 6), 1e-9);
     bp_scaler_free(s);
@@ -834,7 +830,8 @@ static void test_float32(void) {
 
     /* Converting in place, both ways. */
     CHECK(bp_data_set_dtype(sa, BP_F32, &e) == 0);
-    CHECK(sa->dtype == BP_F32 && !sa->x && memcmp(sa->x32, sb->x32, 8 * sizeof(float)) == 0);
+    CHECK(sa->dtype == BP_F32 && !sa->x &&
+          memcmp(sa->x32, sb->x32, 8 * sizeof(float)) == 0);
     CHECK(bp_data_set_dtype(sb, BP_F64, &e) == 0);
     CHECK(sb->dtype == BP_F64 && !sb->x32);
     for (int j = 0; j < 8; j++) CHECK(sb->x[j] == sa->x32[j]);

@@ -103,8 +103,8 @@ static void test_in_order_equals_by_hand(void) {
     bp_data *data = make_data(10, 3, 2, 11);
     bp_net *a = make_net(3, 2, 5), *b = make_net(3, 2, 5);
     seen s = {0};
-    bp_fit_config c = {.batch = 4, .loss = BP_LOSS_SOFTMAX_CE, .lr = 0.3,
-                       .on_step = record, .ud = &s};
+    bp_fit_config c = {
+        .batch = 4, .loss = BP_LOSS_SOFTMAX_CE, .lr = 0.3, .on_step = record, .ud = &s};
     bp_err e;
     bp_fit *f = bp_fit_new(data, &c, &e);
     CHECK(f != NULL);
@@ -145,8 +145,13 @@ static void test_shuffled_equals_by_hand(void) {
     bp_rng_seed(&ra, 99);
     rb = ra;
     seen s = {0};
-    bp_fit_config c = {.batch = 5, .loss = BP_LOSS_SOFTMAX_CE, .opt = oa,
-                       .shuffle = 1, .rng = &ra, .on_step = record, .ud = &s};
+    bp_fit_config c = {.batch = 5,
+                       .loss = BP_LOSS_SOFTMAX_CE,
+                       .opt = oa,
+                       .shuffle = 1,
+                       .rng = &ra,
+                       .on_step = record,
+                       .ud = &s};
     bp_err e;
     bp_fit *f = bp_fit_new(data, &c, &e);
     CHECK(f != NULL);
@@ -160,16 +165,18 @@ static void test_shuffled_equals_by_hand(void) {
         CHECK(bp_data_shuffle(copy, &rb, NULL) == 0);
         const int *order = bp_fit_order(f);
         for (int i = 0; i < 13; i++) {
-            CHECK(memcmp(copy->x + i * 3, data->x + order[i] * 3, 3 * sizeof(double)) == 0);
+            CHECK(memcmp(copy->x + i * 3, data->x + order[i] * 3, 3 * sizeof(double)) ==
+                  0);
             CHECK(copy->label[i] == data->label[order[i]]);
             moved += order[i] != i;
         }
-        double hand = epoch_by_hand(b, copy, 5, BP_LOSS_SOFTMAX_CE, 0, ob, 0, want, &count);
+        double hand =
+            epoch_by_hand(b, copy, 5, BP_LOSS_SOFTMAX_CE, 0, ob, 0, want, &count);
         CHECK(mean == hand);
         CHECK(same_params(a, b));
         bp_data_free(copy);
     }
-    CHECK(moved > 0); /* the order did change */
+    CHECK(moved > 0);                        /* the order did change */
     CHECK(memcmp(&ra, &rb, sizeof ra) == 0); /* the same draws, no more */
     CHECK(s.count == 9 && count == 9);
     for (int j = 0; j < 9; j++) CHECK(s.loss[j] == want[j]);
@@ -209,8 +216,8 @@ static void test_stop(void) {
     bp_data *data = make_data(10, 3, 2, 14);
     bp_net *a = make_net(3, 2, 8), *b = make_net(3, 2, 8);
     seen s = {.stop_at = 2};
-    bp_fit_config c = {.batch = 3, .loss = BP_LOSS_SOFTMAX_CE, .lr = 0.2,
-                       .on_step = record, .ud = &s};
+    bp_fit_config c = {
+        .batch = 3, .loss = BP_LOSS_SOFTMAX_CE, .lr = 0.2, .on_step = record, .ud = &s};
     bp_fit *f = bp_fit_new(data, &c, NULL);
     double mean;
     CHECK(bp_fit_epoch(f, a, data, &mean, NULL) == 1);
@@ -219,7 +226,8 @@ static void test_stop(void) {
     bp_data *head = bp_data_slice(data, 0, 6, NULL);
     double want[4];
     int count = 0;
-    double hand = epoch_by_hand(b, head, 3, BP_LOSS_SOFTMAX_CE, 0.2, NULL, 0, want, &count);
+    double hand =
+        epoch_by_hand(b, head, 3, BP_LOSS_SOFTMAX_CE, 0.2, NULL, 0, want, &count);
     CHECK(mean == hand); /* the mean over the rows seen */
     CHECK(same_params(a, b));
     /* The next epoch starts afresh and runs to its end. */
@@ -241,8 +249,8 @@ static void test_divergence(void) {
     data->x[5 * 3 + 1] = NAN;
     bp_net *a = make_net(3, 2, 9), *b = make_net(3, 2, 9);
     seen s = {0};
-    bp_fit_config c = {.batch = 4, .loss = BP_LOSS_SOFTMAX_CE, .lr = 0.2,
-                       .on_step = record, .ud = &s};
+    bp_fit_config c = {
+        .batch = 4, .loss = BP_LOSS_SOFTMAX_CE, .lr = 0.2, .on_step = record, .ud = &s};
     bp_fit *f = bp_fit_new(data, &c, NULL);
     CHECK(bp_fit_epoch(f, a, data, &mean, &e) == -1);
     CHECK_STR(e.msg, "loss is nan at step 2 (epoch 1): the run diverged");
@@ -251,7 +259,8 @@ static void test_divergence(void) {
     bp_data *head = bp_data_slice(data, 0, 4, NULL);
     double want[2];
     int count = 0;
-    CHECK(mean == epoch_by_hand(b, head, 4, BP_LOSS_SOFTMAX_CE, 0.2, NULL, 0, want, &count));
+    CHECK(mean ==
+          epoch_by_hand(b, head, 4, BP_LOSS_SOFTMAX_CE, 0.2, NULL, 0, want, &count));
     CHECK(same_params(a, b));
     bp_data_free(head);
     bp_fit_free(f);
@@ -272,13 +281,13 @@ static void test_divergence(void) {
     bp_data_free(data);
 }
 
-#define NEW_FAILS(data, cfg, message)                                          \
-    do {                                                                       \
-        bp_err e_;                                                             \
-        bp_fit *f_ = bp_fit_new(data, cfg, &e_);                               \
-        CHECK(f_ == NULL);                                                     \
-        if (!f_) CHECK_STR(e_.msg, message);                                   \
-        bp_fit_free(f_);                                                       \
+#define NEW_FAILS(data, cfg, message)            \
+    do {                                         \
+        bp_err e_;                               \
+        bp_fit *f_ = bp_fit_new(data, cfg, &e_); \
+        CHECK(f_ == NULL);                       \
+        if (!f_) CHECK_STR(e_.msg, message);     \
+        bp_fit_free(f_);                         \
     } while (0)
 
 static void test_refusals(void) {
@@ -306,7 +315,8 @@ static void test_refusals(void) {
     c = (bp_fit_config){.batch = 2, .loss = BP_LOSS_SOFTMAX_CE, .lr = 0.1};
     bp_fit *f = bp_fit_new(data, &c, NULL);
     bp_err e;
-    bp_net *wide = make_net(4, 2, 1), *three = make_net(3, 3, 1), *bare = bp_net_new(3, NULL);
+    bp_net *wide = make_net(4, 2, 1), *three = make_net(3, 3, 1),
+           *bare = bp_net_new(3, NULL);
     CHECK(bp_fit_epoch(f, wide, data, NULL, &e) == -1);
     CHECK_STR(e.msg, "the network takes 4 inputs, the data has 3");
     CHECK(bp_fit_epoch(f, three, data, NULL, &e) == -1);
@@ -360,7 +370,8 @@ static void test_evaluate(void) {
     CHECK(m[0] == 2 && m[1] == 1 && m[2] == 0 && m[3] == 0);
     /* Any batch size gives the same answer. */
     double loss1, acc1;
-    CHECK(bp_fit_evaluate(net, data, 1, BP_LOSS_SOFTMAX_CE, &loss1, &acc1, NULL, &e) == 0);
+    CHECK(bp_fit_evaluate(net, data, 1, BP_LOSS_SOFTMAX_CE, &loss1, &acc1, NULL, &e) ==
+          0);
     CHECK_NEAR(loss1, want, 1e-15);
     CHECK(acc1 == acc);
     /* Half squared error summed over outputs, mean over rows, on targets
@@ -404,8 +415,8 @@ static bp_net *make_wide_net(bp_dtype t, int C, uint64_t seed) {
 static void fit_two(bp_net *net, const bp_data *data, double *loss) {
     bp_rng r;
     bp_rng_seed(&r, 5);
-    bp_fit_config c = {.batch = 64, .loss = BP_LOSS_SOFTMAX_CE, .lr = 0.05,
-                       .shuffle = 1, .rng = &r};
+    bp_fit_config c = {
+        .batch = 64, .loss = BP_LOSS_SOFTMAX_CE, .lr = 0.05, .shuffle = 1, .rng = &r};
     bp_err e;
     bp_fit *f = bp_fit_new(data, &c, &e);
     CHECK(f != NULL);
@@ -420,7 +431,8 @@ static void fit_two(bp_net *net, const bp_data *data, double *loss) {
  * last batch of 22 rows, on one thread again). */
 static void test_float32_data(void) {
     bp_data *d64 = make_data(150, 200, 10, 8);
-    bp_data *d32 = bp_data_slice(d64, 0, 150, NULL), *rounded = bp_data_slice(d64, 0, 150, NULL);
+    bp_data *d32 = bp_data_slice(d64, 0, 150, NULL),
+            *rounded = bp_data_slice(d64, 0, 150, NULL);
     bp_err e;
     CHECK(bp_data_set_dtype(d32, BP_F32, &e) == 0);
     for (int i = 0; i < 150 * 200; i++) rounded->x[i] = (float)rounded->x[i];
@@ -435,8 +447,10 @@ static void test_float32_data(void) {
         CHECK(la[0] == lb[0] && la[1] == lb[1]);
         CHECK(la[1] < la[0]); /* it learned */
         double l64, l32, acc64, acc32;
-        CHECK(bp_fit_evaluate(a, d64, 64, BP_LOSS_SOFTMAX_CE, &l64, &acc64, NULL, &e) == 0);
-        CHECK(bp_fit_evaluate(a, d32, 64, BP_LOSS_SOFTMAX_CE, &l32, &acc32, NULL, &e) == 0);
+        CHECK(bp_fit_evaluate(a, d64, 64, BP_LOSS_SOFTMAX_CE, &l64, &acc64, NULL, &e) ==
+              0);
+        CHECK(bp_fit_evaluate(a, d32, 64, BP_LOSS_SOFTMAX_CE, &l32, &acc32, NULL, &e) ==
+              0);
         CHECK(l64 == l32 && acc64 == acc32);
         bp_net_free(a);
         bp_net_free(b);

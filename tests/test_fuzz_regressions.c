@@ -56,8 +56,10 @@ static void test_add_after_forward(void) {
     CHECK(strstr(run_lua(code), "backward needs a forward first") != NULL);
     snprintf(code, sizeof code, "%snet:h(2)", prefix);
     CHECK(strstr(run_lua(code), "nothing to show: run net:forward first") != NULL);
-    snprintf(code, sizeof code, "%snet:forward({1, 2}); net:backward({1}); "
-             "assert(#net:h(2) == 1)", prefix);
+    snprintf(code, sizeof code,
+             "%snet:forward({1, 2}); net:backward({1}); "
+             "assert(#net:h(2) == 1)",
+             prefix);
     CHECK_STR(run_lua(code), "ok");
 }
 
@@ -66,15 +68,17 @@ static void test_add_after_forward(void) {
  * computed control + size and n - first in lua_Integer, overflowing (UB);
  * such a value now ends the loop, as one past the end always did. */
 static void test_batches_iterator_overflow(void) {
-    CHECK_STR(run_lua("local d = bp.data({{1}, {2}, {3}, {4}, {5}}, {1, 2, 3, 4, 5}) "
-                      "local f, s, c = d:batches(2) "
-                      "assert(select('#', f(s, math.mininteger)) == 0) "
-                      "assert(select('#', f(s, math.maxinteger)) == 0) "
-                      "assert(select('#', f(s, 5)) == 0) "
-                      "local seen = {} "
-                      "for first, count in d:batches(2) do seen[#seen + 1] = first .. ':' .. count end "
-                      "assert(table.concat(seen, ' ') == '1:2 3:2 5:1', table.concat(seen, ' '))"),
-              "ok");
+    CHECK_STR(
+        run_lua(
+            "local d = bp.data({{1}, {2}, {3}, {4}, {5}}, {1, 2, 3, 4, 5}) "
+            "local f, s, c = d:batches(2) "
+            "assert(select('#', f(s, math.mininteger)) == 0) "
+            "assert(select('#', f(s, math.maxinteger)) == 0) "
+            "assert(select('#', f(s, 5)) == 0) "
+            "local seen = {} "
+            "for first, count in d:batches(2) do seen[#seen + 1] = first .. ':' .. count end "
+            "assert(table.concat(seen, ' ') == '1:2 3:2 5:1', table.concat(seen, ' '))"),
+        "ok");
 }
 
 /* A Lua allocator with a budget, to make the module's own calls run out. */
@@ -130,7 +134,8 @@ static void test_sweep_random_long_value(void) {
     char arg[5 + 100 + 1] = "path=";
     memset(arg + 5, 'x', 100);
     arg[105] = 0;
-    const char *choice = "opt=choice:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    const char *choice =
+        "opt=choice:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
     bp_err e;
     bp_sweep_spec *s = bp_sweep_spec_new();
     CHECK(s != NULL);
@@ -143,7 +148,9 @@ static void test_sweep_random_long_value(void) {
         char *kv[2] = {NULL, NULL};
         CHECK(bp_sweep_trial(s, i, kv, &e) == 0);
         CHECK_STR(kv[0], arg);
-        CHECK_STR(kv[1], "opt=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+        CHECK_STR(
+            kv[1],
+            "opt=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
         free(kv[0]);
         free(kv[1]);
     }

@@ -231,10 +231,12 @@ static void test_lecture_float32(void) {
                      "bp_net_param_index with bp_layer_get and bp_layer_set)");
     for (int n = 1; n <= 3; n++) {
         for (int i = 1; i <= 2; i++)
-            bp_layer_set(&net->layers[0], BP_FIELD_W, bp_net_param_index(net, 1, n, i, &e),
-                         W1[n - 1][i - 1]);
-        bp_layer_set(&net->layers[0], BP_FIELD_B, bp_net_param_index(net, 1, n, 0, &e), B1[n - 1]);
-        bp_layer_set(&net->layers[1], BP_FIELD_W, bp_net_param_index(net, 2, 1, n, &e), W2[n - 1]);
+            bp_layer_set(&net->layers[0], BP_FIELD_W,
+                         bp_net_param_index(net, 1, n, i, &e), W1[n - 1][i - 1]);
+        bp_layer_set(&net->layers[0], BP_FIELD_B, bp_net_param_index(net, 1, n, 0, &e),
+                     B1[n - 1]);
+        bp_layer_set(&net->layers[1], BP_FIELD_W, bp_net_param_index(net, 2, 1, n, &e),
+                     W2[n - 1]);
     }
     bp_layer_set(&net->layers[1], BP_FIELD_B, 0, B2);
     CHECK(bp_net_param_index(net, 1, 2, 1, &e) == 2);
@@ -269,11 +271,14 @@ static void test_fused_step_is_stages(void) {
     bp_err e;
     for (int t = 0; t < BP_DTYPE_COUNT; t++)
         for (int rows = 1; rows <= B; rows += B - 1) {
-            bp_net *a = random_net(t, sizes, 3, acts, 11), *b = random_net(t, sizes, 3, acts, 11);
+            bp_net *a = random_net(t, sizes, 3, acts, 11),
+                   *b = random_net(t, sizes, 3, acts, 11);
             for (int s = 0; s < 5; s++) {
                 double la, lb;
-                CHECK(bp_net_train_step(a, x, y, rows, BP_LOSS_SOFTMAX_CE, 0.05, &la, &e) == 0);
-                CHECK(bp_net_compute_grads(b, x, y, rows, BP_LOSS_SOFTMAX_CE, &lb, &e) == 0);
+                CHECK(bp_net_train_step(a, x, y, rows, BP_LOSS_SOFTMAX_CE, 0.05, &la,
+                                        &e) == 0);
+                CHECK(bp_net_compute_grads(b, x, y, rows, BP_LOSS_SOFTMAX_CE, &lb, &e) ==
+                      0);
                 CHECK(bp_net_update(b, 0.05, &e) == 0);
                 CHECK(la == lb);
             }
@@ -302,21 +307,26 @@ static void test_step_rows(void) {
     static const int pick[B] = {7, 0, 19, 3, 3, 12, 5, 18, 1, 9, 14, 2, 11, 16, 8, 6};
     double data[N * 40], x[B * 40], y[B * 5];
     fill(data, N * 40, 5);
-    for (int s = 0; s < B; s++) memcpy(x + s * 40, data + pick[s] * 40, sizeof(double) * 40);
+    for (int s = 0; s < B; s++)
+        memcpy(x + s * 40, data + pick[s] * 40, sizeof(double) * 40);
     one_hot(y, B, 5);
     bp_err e;
     for (int t = 0; t < BP_DTYPE_COUNT; t++)
         for (int rows = 1; rows <= B; rows += B - 1)
             for (int upd = 0; upd < 2; upd++) {
-                bp_net *a = random_net(t, sizes, 3, acts, 11), *b = random_net(t, sizes, 3, acts, 11);
+                bp_net *a = random_net(t, sizes, 3, acts, 11),
+                       *b = random_net(t, sizes, 3, acts, 11);
                 for (int s = 0; s < 3; s++) {
                     double la, lb;
-                    CHECK(bp_net_step_rows(a, data, BP_F64, pick, y, rows, BP_LOSS_SOFTMAX_CE,
-                                           upd ? 0.05 : -1, &la, &e) == 0);
+                    CHECK(bp_net_step_rows(a, data, BP_F64, pick, y, rows,
+                                           BP_LOSS_SOFTMAX_CE, upd ? 0.05 : -1, &la,
+                                           &e) == 0);
                     if (upd)
-                        CHECK(bp_net_train_step(b, x, y, rows, BP_LOSS_SOFTMAX_CE, 0.05, &lb, &e) == 0);
+                        CHECK(bp_net_train_step(b, x, y, rows, BP_LOSS_SOFTMAX_CE, 0.05,
+                                                &lb, &e) == 0);
                     else
-                        CHECK(bp_net_compute_grads(b, x, y, rows, BP_LOSS_SOFTMAX_CE, &lb, &e) == 0);
+                        CHECK(bp_net_compute_grads(b, x, y, rows, BP_LOSS_SOFTMAX_CE, &lb,
+                                                   &e) == 0);
                     CHECK(la == lb);
                 }
                 CHECK(same_state(a, b));
@@ -324,17 +334,21 @@ static void test_step_rows(void) {
                 bp_net_free(b);
             }
     /* A target of inf makes the loss inf: gradients, but no step. */
-    bp_net *a = random_net(BP_F32, sizes, 3, acts, 11), *b = random_net(BP_F32, sizes, 3, acts, 11);
+    bp_net *a = random_net(BP_F32, sizes, 3, acts, 11),
+           *b = random_net(BP_F32, sizes, 3, acts, 11);
     double yinf[B * 5], l;
     memcpy(yinf, y, sizeof yinf);
     yinf[3] = INFINITY;
-    CHECK(bp_net_step_rows(a, data, BP_F64, pick, yinf, B, BP_LOSS_HALF_SE, 0.05, &l, &e) == 0);
+    CHECK(bp_net_step_rows(a, data, BP_F64, pick, yinf, B, BP_LOSS_HALF_SE, 0.05, &l,
+                           &e) == 0);
     CHECK(isinf(l));
     CHECK(bp_net_compute_grads(b, x, yinf, B, BP_LOSS_HALF_SE, &l, &e) == 0);
     CHECK(same_state(a, b));
-    CHECK(bp_net_step_rows(a, data, BP_F64, pick, y, B, BP_LOSS_HALF_SE, NAN, &l, &e) == -1);
+    CHECK(bp_net_step_rows(a, data, BP_F64, pick, y, B, BP_LOSS_HALF_SE, NAN, &l, &e) ==
+          -1);
     CHECK_STR(e.msg, "learning rate must be a finite number >= 0 (got nan)");
-    CHECK(bp_net_step_rows(a, data, BP_F64, pick, y, B, BP_LOSS_HALF_SE, INFINITY, &l, &e) == -1);
+    CHECK(bp_net_step_rows(a, data, BP_F64, pick, y, B, BP_LOSS_HALF_SE, INFINITY, &l,
+                           &e) == -1);
     CHECK_STR(e.msg, "learning rate must be a finite number >= 0 (got inf)");
     bp_net_free(a);
     bp_net_free(b);
@@ -395,7 +409,8 @@ static void test_finite_differences(void) {
     bp_err e;
     for (int act = 0; act < BP_ACT_SOFTMAX; act++)
         for (int B = 2; B <= 64; B += 62) {
-            bp_act acts[] = {act, BP_ACT_SOFTMAX == act ? BP_ACT_TANH : act, BP_ACT_IDENTITY};
+            bp_act acts[] = {act, BP_ACT_SOFTMAX == act ? BP_ACT_TANH : act,
+                             BP_ACT_IDENTITY};
             bp_net *net = random_net(BP_F64, sizes, 3, acts, 21 + act);
             double x[64 * 9], y[64 * 4];
             fill(x, (size_t)B * 9, 5);
@@ -408,7 +423,8 @@ static void test_finite_differences(void) {
                 for (size_t k = 0; k < (size_t)L->O * L->I; k += 7) {
                     double w = L->W[k], g = L->dW[k], lp, lm;
                     L->W[k] = w + 1e-6;
-                    bp_loss_forward(bp_net_forward(net, x, B, &e), y, B, 4, BP_LOSS_SOFTMAX_CE);
+                    bp_loss_forward(bp_net_forward(net, x, B, &e), y, B, 4,
+                                    BP_LOSS_SOFTMAX_CE);
                     lp = bp_loss_forward(net->layers[2].o, y, B, 4, BP_LOSS_SOFTMAX_CE);
                     L->W[k] = w - 1e-6;
                     bp_net_forward(net, x, B, &e);
@@ -433,7 +449,8 @@ static void test_float32_follows_float64(void) {
     double x[B * 20], y[B * 4];
     fill(x, B * 20, 8);
     one_hot(y, B, 4);
-    bp_net *d = random_net(BP_F64, sizes, 3, acts, 31), *f = random_net(BP_F32, sizes, 3, acts, 31);
+    bp_net *d = random_net(BP_F64, sizes, 3, acts, 31),
+           *f = random_net(BP_F32, sizes, 3, acts, 31);
     size_t P = bp_net_param_count(d);
     double *pd = malloc(sizeof(double) * P), *pf = malloc(sizeof(double) * P);
     bp_net_params_get(f, pf);
@@ -481,9 +498,9 @@ static int same_state(const bp_net *a, const bp_net *b) {
         const bp_layer *La = &a->layers[l], *Lb = &b->layers[l];
         size_t W = (size_t)La->O * La->I, rows = (size_t)a->B * La->O;
         size_t n[BP_FIELD_COUNT] = {
-            [BP_FIELD_W] = W, [BP_FIELD_DW] = W, [BP_FIELD_B] = La->O,
-            [BP_FIELD_DB] = La->O, [BP_FIELD_H] = rows, [BP_FIELD_O] = rows,
-            [BP_FIELD_DH] = rows, [BP_FIELD_DOUT] = rows};
+            [BP_FIELD_W] = W,      [BP_FIELD_DW] = W,     [BP_FIELD_B] = La->O,
+            [BP_FIELD_DB] = La->O, [BP_FIELD_H] = rows,   [BP_FIELD_O] = rows,
+            [BP_FIELD_DH] = rows,  [BP_FIELD_DOUT] = rows};
         for (int f = 0; f < BP_FIELD_COUNT; f++)
             for (size_t k = 0; k < n[f]; k++) {
                 double va = bp_layer_get(La, f, k), vb = bp_layer_get(Lb, f, k);
@@ -637,13 +654,16 @@ static void test_team_step(void) {
     int before = bp_threads();
     for (int t = 0; t < BP_DTYPE_COUNT; t++) {
         double tol = t == BP_F64 ? 1e-12 : 1e-5;
-        bp_net *one = random_net(t, sizes, 3, acts, 11), *a = random_net(t, sizes, 3, acts, 11);
+        bp_net *one = random_net(t, sizes, 3, acts, 11),
+               *a = random_net(t, sizes, 3, acts, 11);
         bp_net *b = random_net(t, sizes, 3, acts, 11);
         for (int step = 0; step < 3; step++) {
             CHECK(bp_set_threads(1, &e) == 0);
-            CHECK(bp_net_step_rows(one, data, BP_F64, pick, y, B, BP_LOSS_SOFTMAX_CE, 0.05, &l1, &e) == 0);
+            CHECK(bp_net_step_rows(one, data, BP_F64, pick, y, B, BP_LOSS_SOFTMAX_CE,
+                                   0.05, &l1, &e) == 0);
             CHECK(bp_set_threads(3, &e) == 0);
-            CHECK(bp_net_step_rows(a, data, BP_F64, pick, y, B, BP_LOSS_SOFTMAX_CE, 0.05, &la, &e) == 0);
+            CHECK(bp_net_step_rows(a, data, BP_F64, pick, y, B, BP_LOSS_SOFTMAX_CE, 0.05,
+                                   &la, &e) == 0);
             CHECK(bp_net_train_step(b, x, y, B, BP_LOSS_SOFTMAX_CE, 0.05, &lb, &e) == 0);
             CHECK(bp_threads() == 3); /* OpenBLAS's count is put back after a step */
             CHECK(la == lb);
@@ -658,7 +678,8 @@ static void test_team_step(void) {
         bp_net_free(fresh);
 
         /* compute_grads: the one-thread gradients, no step. */
-        bp_net *g1 = random_net(t, sizes, 3, acts, 11), *g3 = random_net(t, sizes, 3, acts, 11);
+        bp_net *g1 = random_net(t, sizes, 3, acts, 11),
+               *g3 = random_net(t, sizes, 3, acts, 11);
         CHECK(bp_set_threads(1, &e) == 0);
         CHECK(bp_net_compute_grads(g1, x, y, B, BP_LOSS_SOFTMAX_CE, &l1, &e) == 0);
         CHECK(bp_set_threads(3, &e) == 0);
@@ -680,13 +701,15 @@ static void test_team_step(void) {
         double yinf[B * K];
         memcpy(yinf, y, sizeof yinf);
         yinf[3] = INFINITY;
-        CHECK(bp_net_step_rows(g3, data, BP_F64, pick, yinf, B, BP_LOSS_HALF_SE, 0.05, &la, &e) == 0);
+        CHECK(bp_net_step_rows(g3, data, BP_F64, pick, yinf, B, BP_LOSS_HALF_SE, 0.05,
+                               &la, &e) == 0);
         CHECK(isinf(la));
         CHECK(params_diff(g3, g1) == 0);
 
         /* Two threads now: the team is made again, of two. */
         CHECK(bp_set_threads(2, &e) == 0);
-        CHECK(bp_net_step_rows(a, data, BP_F64, pick, y, B, BP_LOSS_SOFTMAX_CE, 0.05, &la, &e) == 0);
+        CHECK(bp_net_step_rows(a, data, BP_F64, pick, y, B, BP_LOSS_SOFTMAX_CE, 0.05, &la,
+                               &e) == 0);
         CHECK(a->team != NULL && bp_team_size(a->team) == 2);
         bp_net *nets[] = {one, a, b, g1, g3};
         for (size_t k = 0; k < sizeof nets / sizeof *nets; k++) bp_net_free(nets[k]);

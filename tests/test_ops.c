@@ -51,10 +51,10 @@ static double rel_err(double a, double b, double floor) {
 
 /* What one network's check found, for the message and for coverage. */
 typedef struct fd_stats {
-    double worst;  /* largest relative error */
-    int compared;  /* gradients compared */
-    int nonzero;   /* of which the analytic one was not exactly 0 */
-    double floor;  /* the denominator's least value, see FD_FLOOR */
+    double worst;            /* largest relative error */
+    int compared;            /* gradients compared */
+    int nonzero;             /* of which the analytic one was not exactly 0 */
+    double floor;            /* the denominator's least value, see FD_FLOOR */
     double worst_a, worst_n; /* the pair behind worst, for the message */
 } fd_stats;
 
@@ -79,8 +79,8 @@ static double net_loss(bp_net *net, const double *x, const double *y, int B,
 
 /* dLoss/d*p by central differences, *p restored after. The step actually
  * taken, (p+h) - (p-h), is the denominator, not 2h. */
-static double fd_param(bp_net *net, double *p, const double *x,
-                       const double *y, int B, bp_loss loss) {
+static double fd_param(bp_net *net, double *p, const double *x, const double *y, int B,
+                       bp_loss loss) {
     double saved = *p, up = saved + FD_H, down = saved - FD_H;
     *p = up;
     double lp = net_loss(net, x, y, B, loss);
@@ -117,13 +117,12 @@ static int fit_for_differences(const bp_net *net) {
  *    identity there for half_se and mse, sigmoid for bce. */
 static bp_act top_act(bp_act act, bp_loss loss, int O) {
     switch (loss) {
-    case BP_LOSS_BCE:
-        return act == BP_ACT_SIGMOID || (act == BP_ACT_SOFTMAX && O > 1) ? act
-                                                                         : BP_ACT_SIGMOID;
-    case BP_LOSS_SOFTMAX_CE:
-        return act == BP_ACT_SOFTMAX ? BP_ACT_IDENTITY : act;
-    default:
-        return act == BP_ACT_SOFTMAX && O == 1 ? BP_ACT_IDENTITY : act;
+        case BP_LOSS_BCE:
+            return act == BP_ACT_SIGMOID || (act == BP_ACT_SOFTMAX && O > 1)
+                       ? act
+                       : BP_ACT_SIGMOID;
+        case BP_LOSS_SOFTMAX_CE: return act == BP_ACT_SOFTMAX ? BP_ACT_IDENTITY : act;
+        default: return act == BP_ACT_SOFTMAX && O == 1 ? BP_ACT_IDENTITY : act;
     }
 }
 
@@ -134,9 +133,9 @@ static void make_targets(double *y, int B, int O, bp_loss loss, bp_rng *r) {
         double *ys = y + (size_t)s * O, sum = 0;
         for (int n = 0; n < O; n++) {
             switch (loss) {
-            case BP_LOSS_HALF_SE:
-            case BP_LOSS_MSE: ys[n] = 2 * bp_rng_uniform(r) - 1; break;
-            default: ys[n] = bp_rng_uniform(r); break;
+                case BP_LOSS_HALF_SE:
+                case BP_LOSS_MSE: ys[n] = 2 * bp_rng_uniform(r) - 1; break;
+                default: ys[n] = bp_rng_uniform(r); break;
             }
             sum += ys[n];
         }
@@ -148,7 +147,7 @@ static void make_targets(double *y, int B, int O, bp_loss loss, bp_rng *r) {
 enum { MAX_LAYERS = 3 };
 
 typedef struct shape {
-    int n;                      /* entries in sizes: inputs, then each layer */
+    int n; /* entries in sizes: inputs, then each layer */
     int sizes[MAX_LAYERS + 1];
     int B;
 } shape;
@@ -264,9 +263,11 @@ static void gradcheck(const shape *sh, bp_act act, bp_loss loss, uint64_t seed) 
         for (size_t k = 0; k < N; k++) {
             double saved = o[k], up = saved + FD_H, down = saved - FD_H, lp, lm;
             o[k] = up;
-            lp = tail ? net_loss(tail, o, y, B, loss) : bp_loss_forward(o, y, B, Out, loss);
+            lp = tail ? net_loss(tail, o, y, B, loss)
+                      : bp_loss_forward(o, y, B, Out, loss);
             o[k] = down;
-            lm = tail ? net_loss(tail, o, y, B, loss) : bp_loss_forward(o, y, B, Out, loss);
+            lm = tail ? net_loss(tail, o, y, B, loss)
+                      : bp_loss_forward(o, y, B, Out, loss);
             o[k] = saved;
             fd_note(&st, grads[l][2][k], (lp - lm) / (up - down));
         }
@@ -287,12 +288,13 @@ static void gradcheck(const shape *sh, bp_act act, bp_loss loss, uint64_t seed) 
         char name[64];
         int len = 0;
         for (int l = 0; l < sh->n; l++)
-            len += snprintf(name + len, sizeof name - (size_t)len, "%s%d",
-                            l ? "-" : "", sh->sizes[l]);
-        fprintf(stderr, "gradcheck %s B=%d act=%s top=%s loss=%s: relative error %.3g "
+            len += snprintf(name + len, sizeof name - (size_t)len, "%s%d", l ? "-" : "",
+                            sh->sizes[l]);
+        fprintf(stderr,
+                "gradcheck %s B=%d act=%s top=%s loss=%s: relative error %.3g "
                 "(analytic %.17g, numeric %.17g)\n",
-                name, B, bp_act_name(act), bp_act_name(top), bp_loss_name(loss),
-                st.worst, st.worst_a, st.worst_n);
+                name, B, bp_act_name(act), bp_act_name(top), bp_loss_name(loss), st.worst,
+                st.worst_a, st.worst_n);
     }
     CHECK(st.worst < FD_TOL);
 
@@ -374,9 +376,9 @@ static void naive_forward(double *h, double *mag, const double *x, const double 
 
 /* dW += dh^T x, db += sums of dh over the batch, dx += dh W, each with its
  * mag likewise (the starting value counts). */
-static void naive_backward(double *dx, double *dxm, double *dW, double *dWm,
-                           double *db, double *dbm, const double *dh,
-                           const double *x, const double *W, int B, int I, int O) {
+static void naive_backward(double *dx, double *dxm, double *dW, double *dWm, double *db,
+                           double *dbm, const double *dh, const double *x,
+                           const double *W, int B, int I, int O) {
     for (int n = 0; n < O; n++) {
         for (int i = 0; i < I; i++) {
             double acc = dW[n * I + i], m = fabs(acc);
@@ -408,8 +410,8 @@ static void naive_backward(double *dx, double *dxm, double *dW, double *dWm,
 }
 
 /* Largest |got - want| / mag over n entries (0 when they agree exactly). */
-static double worst_scaled(const double *got, const double *want,
-                           const double *mag, size_t n) {
+static double worst_scaled(const double *got, const double *want, const double *mag,
+                           size_t n) {
     double w = 0;
     for (size_t k = 0; k < n; k++) {
         double d = fabs(got[k] - want[k]);
@@ -482,8 +484,8 @@ static void dense_case(int B, int I, int O, bp_rng *r) {
     CHECK(worst_scaled(dW2, dW_ref, dWm, nw) < 1e-12);
     CHECK(worst_scaled(db2, db_ref, dbm, O) < 1e-12);
 
-    double *all[] = {x, W, b, dh, h, h_ref, mag, dW_ref, dWm, db_ref, dbm, dx_ref,
-                     dxm, dW, db, dx, dW0, db0, dx0, dW2, db2};
+    double *all[] = {x,      W,   b,  dh, h,  h_ref, mag, dW_ref, dWm, db_ref, dbm,
+                     dx_ref, dxm, dW, db, dx, dW0,   db0, dx0,    dW2, db2};
     for (size_t k = 0; k < sizeof all / sizeof all[0]; k++) free(all[k]);
 }
 
@@ -494,9 +496,8 @@ static void test_dense_reference(void) {
      * from it: 1, 24 and 5*9*91 = 4095 one side, 16*16*16 = 4096,
      * 16*32*8 = 4096, 16*32*16, 7*33*29 (odd sizes) and 1*64*100 (one
      * sample) the other. */
-    static const int cases[][3] = {{1, 1, 1},   {2, 3, 4},    {5, 9, 91},
-                                   {16, 16, 16}, {16, 32, 8}, {16, 32, 16},
-                                   {7, 33, 29},  {1, 64, 100}};
+    static const int cases[][3] = {{1, 1, 1},   {2, 3, 4},    {5, 9, 91},  {16, 16, 16},
+                                   {16, 32, 8}, {16, 32, 16}, {7, 33, 29}, {1, 64, 100}};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
         dense_case(cases[c][0], cases[c][1], cases[c][2], &r);
 }
@@ -641,7 +642,8 @@ static void test_activations(void) {
     CHECK(dh[3] == 0 && dh[4] == 0 && dh[7] == 0); /* saturated: 0, not NaN */
 
     /* tanh */
-    double th[4] = {0, 0.5, -800, 800}, to[4], td[4] = {1, 1, 1, 1}, tdh[4] = {0, 0, 0, 0};
+    double th[4] = {0, 0.5, -800, 800}, to[4], td[4] = {1, 1, 1, 1},
+           tdh[4] = {0, 0, 0, 0};
     bp_act_forward(to, th, 1, 4, BP_ACT_TANH, 0);
     CHECK(to[0] == 0);
     CHECK_NEAR(to[1], 0.46211715726000974, 1e-16);
@@ -720,8 +722,8 @@ static void test_activations(void) {
 /* Names                                                                     */
 
 static void test_names(void) {
-    static const char *acts[] = {"identity", "sigmoid", "tanh",
-                                 "relu", "leaky_relu", "softmax"};
+    static const char *acts[] = {"identity", "sigmoid",    "tanh",
+                                 "relu",     "leaky_relu", "softmax"};
     static const char *losses[] = {"half_se", "mse", "bce", "softmax_ce"};
     CHECK(sizeof acts / sizeof acts[0] == BP_ACT_COUNT);
     CHECK(sizeof losses / sizeof losses[0] == BP_LOSS_COUNT);
@@ -735,13 +737,15 @@ static void test_names(void) {
         CHECK(bp_loss_parse(losses[l]) == l);
         CHECK(bp_loss_parse(bp_loss_name((bp_loss)l)) == l);
     }
-    static const char *unknown[] = {"", "Sigmoid", "relu ", "leaky", "softmax_ce",
-                                    "mse2", "half-se", "bce\n", "cross_entropy"};
+    static const char *unknown[] = {"",        "Sigmoid",    "relu ",
+                                    "leaky",   "softmax_ce", "mse2",
+                                    "half-se", "bce\n",      "cross_entropy"};
     for (size_t k = 0; k < sizeof unknown / sizeof unknown[0]; k++) {
         int as_act = bp_act_parse(unknown[k]), as_loss = bp_loss_parse(unknown[k]);
         /* softmax_ce is a loss, not an activation. */
         CHECK(as_act == -1);
-        CHECK(as_loss == (strcmp(unknown[k], "softmax_ce") == 0 ? BP_LOSS_SOFTMAX_CE : -1));
+        CHECK(as_loss ==
+              (strcmp(unknown[k], "softmax_ce") == 0 ? BP_LOSS_SOFTMAX_CE : -1));
     }
     CHECK(bp_loss_parse("sigmoid") == -1);
     CHECK_STR(bp_act_name(BP_ACT_COUNT), "?");
@@ -786,8 +790,8 @@ static void split_case(int B, int I, int O, bp_act act, int T, bp_rng *r) {
         dh[k] = alloc_fill(nh, NAN, NAN, r);
         dx[k] = alloc_fill(nx, NAN, NAN, r);
     }
-    bp_layer_backward(dx[0], dW[0], db[0], dh[0], dout, h, o, x, W[0], b[0], B, I, O,
-                      act, 0.1, 0, 0.05);
+    bp_layer_backward(dx[0], dW[0], db[0], dh[0], dout, h, o, x, W[0], b[0], B, I, O, act,
+                      0.1, 0, 0.05);
     for (int t = 0; t < T; t++) {
         int r0 = B * t / T, r1 = B * (t + 1) / T;
         bp_layer_backward_rows(dx[1] + (size_t)r0 * I, dh[1] + (size_t)r0 * O,
@@ -805,8 +809,8 @@ static void split_case(int B, int I, int O, bp_act act, int T, bp_rng *r) {
     CHECK(worst_diff(dW[1], dW[0], nw) <= tol);
     CHECK(worst_diff(W[1], W[0], nw) <= tol);
     CHECK(worst_diff(b[1], b[0], O) == 0);
-    double *all[] = {x, h, dout, o, W[0], b[0], W[1], b[1], dW[0], dW[1], db[0], db[1],
-                     dh[0], dh[1], dx[0], dx[1]};
+    double *all[] = {x,     h,     dout,  o,     W[0],  b[0],  W[1],  b[1],
+                     dW[0], dW[1], db[0], db[1], dh[0], dh[1], dx[0], dx[1]};
     for (size_t k = 0; k < sizeof all / sizeof all[0]; k++) free(all[k]);
 }
 

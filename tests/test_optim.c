@@ -384,7 +384,8 @@ static void test_adamw(void) {
     CHECK_NEAR(W(net), 0.9177103542, 1e-10);
     size_t n;
     const double *mw = bp_optim_state(o, "m", &n), *mr = bp_optim_state(plain, "m", NULL);
-    const double *vw = bp_optim_state(o, "v", NULL), *vr = bp_optim_state(plain, "v", NULL);
+    const double *vw = bp_optim_state(o, "v", NULL),
+                 *vr = bp_optim_state(plain, "v", NULL);
     CHECK(memcmp(mw, mr, 2 * sizeof(double)) == 0);
     CHECK(memcmp(vw, vr, 2 * sizeof(double)) == 0);
     bp_optim_free(o);
@@ -555,8 +556,8 @@ static void test_schedules(void) {
     /* Warm-up then cosine: 2 steps from 0.5, then t_max 4 down to 0, lr 0.1:
      *   0.05, 0.075, then the cosine from its start: 0.1,
      *   0.05 * (1 + 0.7071067812) = 0.0853553391, 0.05, ..., 0 at t = 6 */
-    s = (bp_schedule){.kind = BP_SCHED_COSINE, .t_max = 4, .warmup_steps = 2,
-                      .start_factor = 0.5};
+    s = (bp_schedule){
+        .kind = BP_SCHED_COSINE, .t_max = 4, .warmup_steps = 2, .start_factor = 0.5};
     CHECK(bp_schedule_check(&s, &e) == 0);
     CHECK_REL(bp_schedule_lr(&s, 0.1, 0), 0.05);
     CHECK_REL(bp_schedule_lr(&s, 0.1, 1), 0.075);
@@ -568,8 +569,11 @@ static void test_schedules(void) {
 
     /* Warm-up 3 from 0.25, then StepLR(2, 0.1), lr 1:
      *   0.25, 0.5, 0.75 | 1, 1, 0.1, 0.1, 0.01 */
-    s = (bp_schedule){.kind = BP_SCHED_STEP, .step_size = 2, .gamma = 0.1,
-                      .warmup_steps = 3, .start_factor = 0.25};
+    s = (bp_schedule){.kind = BP_SCHED_STEP,
+                      .step_size = 2,
+                      .gamma = 0.1,
+                      .warmup_steps = 3,
+                      .start_factor = 0.25};
     const double want[8] = {0.25, 0.5, 0.75, 1, 1, 0.1, 0.1, 0.01};
     for (int t = 0; t < 8; t++) CHECK_REL(bp_schedule_lr(&s, 1, t), want[t]);
     CHECK(bp_schedule_lr(NULL, 0.3, 7) == 0.3);
@@ -731,8 +735,8 @@ static void test_state(void) {
     c.momentum = 0.5;
     bp_optim *o = make(net, c);
     step(o, net);
-    const double order[13] = {111, 112, 121, 122, 131, 132, 119, 129, 139,
-                              211, 212, 213, 219};
+    const double order[13] = {111, 112, 121, 122, 131, 132, 119,
+                              129, 139, 211, 212, 213, 219};
     size_t n = 0;
     const double *buf = bp_optim_state(o, "momentum", &n);
     CHECK(n == 13 && buf != NULL);
@@ -776,7 +780,8 @@ static void test_state(void) {
     CHECK(bp_optim_state_size(oa) == 5);
     bp_optim_state_save(oa, st);
     CHECK(st[0] == 2);
-    CHECK(st[1] == bp_optim_state(oa, "m", NULL)[0] && st[4] == bp_optim_state(oa, "v", NULL)[1]);
+    CHECK(st[1] == bp_optim_state(oa, "m", NULL)[0] &&
+          st[4] == bp_optim_state(oa, "v", NULL)[1]);
     CHECK(bp_optim_state_load(ob, st, 5, &e) == 0);
     CHECK(bp_optim_steps(ob) == 2);
     b->layers[0].W[0] = W(a);
@@ -821,7 +826,8 @@ static void test_shape(void) {
     bp_net *wide = bp_net_new(1, &e);
     CHECK(bp_net_add(wide, 2, BP_ACT_IDENTITY, 0, &e) == 0);
     CHECK(bp_optim_step(o, wide, &e) == -1);
-    CHECK_STR(e.msg, "layer 1 has 2 outputs x 1 inputs but the optimiser was made for 1 x 1");
+    CHECK_STR(e.msg,
+              "layer 1 has 2 outputs x 1 inputs but the optimiser was made for 1 x 1");
     CHECK(bp_net_add(wide, 1, BP_ACT_IDENTITY, 0, &e) == 0);
     CHECK(bp_optim_step(o, wide, &e) == -1);
     CHECK_STR(e.msg, "the network has 2 layers but the optimiser was made for 1");
@@ -860,7 +866,8 @@ static void test_config_errors(void) {
     c = sgd, c.weight_decay = -1;
     expect_refused(c, "weight_decay must be a finite number >= 0 (got -1)");
     c = sgd, c.clip_norm = INFINITY;
-    expect_refused(c, "clip_norm must be a finite number >= 0, 0 for no clipping (got inf)");
+    expect_refused(c,
+                   "clip_norm must be a finite number >= 0, 0 for no clipping (got inf)");
     c = sgd, c.momentum = -0.9;
     expect_refused(c, "momentum must be a finite number >= 0 (got -0.9)");
     c = sgd, c.momentum = 0.9, c.dampening = 2;

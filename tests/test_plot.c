@@ -54,7 +54,8 @@ static int plot(const char **err, const char **leak, ...) {
     for (char *a; (a = va_arg(ap, char *)) != NULL && argc < 32;) argv[argc++] = a;
     va_end(ap);
     fflush(stderr);
-    int saved = dup(2), fd = open(path_in("stderr.txt"), O_RDWR | O_CREAT | O_TRUNC, 0600);
+    int saved = dup(2),
+        fd = open(path_in("stderr.txt"), O_RDWR | O_CREAT | O_TRUNC, 0600);
     dup2(fd, 2);
     int rc = bp_plot_main(argc, argv, o, e);
     fflush(stderr);
@@ -103,7 +104,8 @@ static int png_check(const unsigned char *p, size_t n, int *w, int *h) {
     for (size_t at = 8; at < n;) {
         uint32_t len = be32(p + at);
         if (at + 12 + len > n) return -1;
-        if (crc32(crc32(0, NULL, 0), p + at + 4, len + 4) != be32(p + at + 8 + len)) return -1;
+        if (crc32(crc32(0, NULL, 0), p + at + 4, len + 4) != be32(p + at + 8 + len))
+            return -1;
         if (!memcmp(p + at + 4, "IEND", 4)) return 0;
         at += 12 + len;
     }
@@ -136,7 +138,8 @@ static int paeth(int a, int b, int c) {
 /* The pixels as RGB triples (malloc'd), for 8-bit RGB or RGBA without
  * interlacing, as pngcairo writes them. */
 static unsigned char *png_rgb(const unsigned char *p, size_t n, int *w, int *h) {
-    if (png_check(p, n, w, h) || p[24] != 8 || (p[25] != 2 && p[25] != 6) || p[28]) return NULL;
+    if (png_check(p, n, w, h) || p[24] != 8 || (p[25] != 2 && p[25] != 6) || p[28])
+        return NULL;
     int bpp = p[25] == 6 ? 4 : 3;
     size_t stride = (size_t)*w * (size_t)bpp, zn = 0;
     unsigned char *z = malloc(n), *raw = malloc((stride + 1) * (size_t)*h);
@@ -158,12 +161,16 @@ static unsigned char *png_rgb(const unsigned char *p, size_t n, int *w, int *h) 
         for (size_t i = 0; i < stride; i++) {
             int a = i >= (size_t)bpp ? cur[i - (size_t)bpp] : 0, b = up ? up[i] : 0;
             int c = up && i >= (size_t)bpp ? up[i - (size_t)bpp] : 0;
-            int add = row[0] == 1 ? a : row[0] == 2 ? b : row[0] == 3 ? (a + b) / 2
-                    : row[0] == 4 ? paeth(a, b, c) : 0;
+            int add = row[0] == 1   ? a
+                      : row[0] == 2 ? b
+                      : row[0] == 3 ? (a + b) / 2
+                      : row[0] == 4 ? paeth(a, b, c)
+                                    : 0;
             cur[i] = (unsigned char)(cur[i] + add);
         }
         for (int x = 0; x < *w; x++)
-            memcpy(rgb + ((size_t)y * (size_t)*w + (size_t)x) * 3, cur + (size_t)x * (size_t)bpp, 3);
+            memcpy(rgb + ((size_t)y * (size_t)*w + (size_t)x) * 3,
+                   cur + (size_t)x * (size_t)bpp, 3);
     }
     free(z), free(raw);
     return rgb;
@@ -177,8 +184,8 @@ static long count_rgb(const unsigned char *rgb, int w, int h, int r, int g, int 
 }
 
 /* The series' colours (plot.c's palette: matplotlib's tab10). */
-static const int BLUE[3] = {31, 119, 180}, ORANGE[3] = {255, 127, 14}, GREEN[3] = {44, 160, 44},
-                 RED[3] = {214, 39, 40};
+static const int BLUE[3] = {31, 119, 180}, ORANGE[3] = {255, 127, 14},
+                 GREEN[3] = {44, 160, 44}, RED[3] = {214, 39, 40};
 
 /* ------------------------------------------------------------------------ */
 /* Reading an SVG                                                            */
@@ -208,14 +215,17 @@ static curve svg_curve(const char *svg, const int c[3]) {
     }
     snprintf(color, sizeof color, "stroke:rgb(%s%%,%s%%,%s%%);", pct[0], pct[1], pct[2]);
     double lx = NAN, ly = NAN;
-    for (const char *p = svg; p && (p = strstr(p, "<path style=\"fill:none;stroke-width:2;")); p++) {
-        const char *end = strchr(p, '>'), *col = strstr(p, color), *d = strstr(p, " d=\"");
+    for (const char *p = svg;
+         p && (p = strstr(p, "<path style=\"fill:none;stroke-width:2;")); p++) {
+        const char *end = strchr(p, '>'), *col = strstr(p, color),
+                   *d = strstr(p, " d=\"");
         if (!end || !col || col > end || !d || d > end) continue;
         double x[2048], y[2048];
         int n = 0, used;
         char op;
-        for (const char *q = d + 4; n < 2048 && sscanf(q, " %c %lf %lf%n", &op, &x[n], &y[n],
-                                                       &used) == 3 && (op == 'M' || op == 'L');
+        for (const char *q = d + 4;
+             n < 2048 && sscanf(q, " %c %lf %lf%n", &op, &x[n], &y[n], &used) == 3 &&
+             (op == 'M' || op == 'L');
              q += used)
             n++;
         if (n == 0 || (n == 2 && y[0] == y[1])) continue; /* the legend's sample */
@@ -233,8 +243,10 @@ static curve svg_curve(const char *svg, const int c[3]) {
 /* Whether x is where step `step` is drawn, the steps first..last spanning
  * x_first..x_last (a linear axis), to a tenth of a pixel: PLplot rounds
  * coordinates to its device units, a few hundredths of a pixel. */
-static int at_step(double x, int step, int first, int last, double x_first, double x_last) {
-    return fabs(x - (x_first + (x_last - x_first) * (step - first) / (last - first))) < 0.1;
+static int at_step(double x, int step, int first, int last, double x_first,
+                   double x_last) {
+    return fabs(x - (x_first + (x_last - x_first) * (step - first) / (last - first))) <
+           0.1;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -263,7 +275,11 @@ static void fill(void) {
     }
     for (int k = 1; k <= 30; k++)
         bp_runlog_metric(log, r2, "loss", k,
-                         k == 10 ? NAN : k == 20 ? INFINITY : k == 25 ? 0 : 2.0 / k, &e);
+                         k == 10   ? NAN
+                         : k == 20 ? INFINITY
+                         : k == 25 ? 0
+                                   : 2.0 / k,
+                         &e);
     for (int k = 1; k <= 3; k++) bp_runlog_metric(log, r4, "loss", k, NAN, &e);
     bp_runlog_param_int(log, r1, "hidden", 4, &e);
     bp_runlog_param_real(log, r1, "lr", 0.5, &e);
@@ -277,20 +293,25 @@ static void fill(void) {
     /* The sweeps came with schema 3; their view must work too. */
     sqlite3 *s = bp_runlog_sqlite(log);
     sqlite3_stmt *st;
-    has_sweeps = sqlite3_prepare_v2(s, "SELECT id FROM sweeps", -1, &st, NULL) == SQLITE_OK;
+    has_sweeps =
+        sqlite3_prepare_v2(s, "SELECT id FROM sweeps", -1, &st, NULL) == SQLITE_OK;
     sqlite3_finalize(st);
-    if (has_sweeps && sqlite3_prepare_v2(s, "SELECT * FROM sweep_trials", -1, &st, NULL)) {
+    if (has_sweeps &&
+        sqlite3_prepare_v2(s, "SELECT * FROM sweep_trials", -1, &st, NULL)) {
         printf("test_plot: the view sweep_trials does not work with this SQLite (%s): %s;"
-               " sweep plots not tested\n", sqlite3_libversion(), sqlite3_errmsg(s));
+               " sweep plots not tested\n",
+               sqlite3_libversion(), sqlite3_errmsg(s));
         has_sweeps = -1;
     }
     sqlite3_finalize(st);
     if (has_sweeps > 0) {
-        CHECK(sqlite3_exec(s, "INSERT INTO sweeps(id, uid, name, spec, keys, strategy, trials,"
-                              " seed, objective, direction, status, started) VALUES (1, 'u1',"
-                              " 'lr-search', 'lr=... act=...', 'lr act', 'grid', 6, 0, 'loss',"
-                              " 'min', 'completed', 0)",
-                           NULL, NULL, NULL) == SQLITE_OK);
+        CHECK(
+            sqlite3_exec(s,
+                         "INSERT INTO sweeps(id, uid, name, spec, keys, strategy, trials,"
+                         " seed, objective, direction, status, started) VALUES (1, 'u1',"
+                         " 'lr-search', 'lr=... act=...', 'lr act', 'grid', 6, 0, 'loss',"
+                         " 'min', 'completed', 0)",
+                         NULL, NULL, NULL) == SQLITE_OK);
         /* trial: lr, act, last loss, status */
         static const struct {
             double lr;
@@ -309,11 +330,13 @@ static void fill(void) {
             bp_runlog_end(log, r, t[k].status, NULL, NULL, &e);
         }
         /* Sweep 2, of lr alone, its trials not in lr's order. */
-        CHECK(sqlite3_exec(s, "INSERT INTO sweeps(id, uid, name, spec, keys, strategy, trials,"
-                              " seed, objective, direction, status, started) VALUES (2, 'u2',"
-                              " 'lr-only', 'lr=0.2,0.1,0.4', 'lr', 'grid', 3, 0, 'loss', 'min',"
-                              " 'completed', 0)",
-                           NULL, NULL, NULL) == SQLITE_OK);
+        CHECK(sqlite3_exec(
+                  s,
+                  "INSERT INTO sweeps(id, uid, name, spec, keys, strategy, trials,"
+                  " seed, objective, direction, status, started) VALUES (2, 'u2',"
+                  " 'lr-only', 'lr=0.2,0.1,0.4', 'lr', 'grid', 3, 0, 'loss', 'min',"
+                  " 'completed', 0)",
+                  NULL, NULL, NULL) == SQLITE_OK);
         static const double lr[3] = {0.2, 0.1, 0.4}, loss[3] = {0.3, 0.5, 0.1};
         for (int k = 0; k < 3; k++) {
             int64_t r = bp_runlog_begin(
@@ -361,15 +384,16 @@ static void test_png(void) {
     CHECK(count_rgb(rgb, w, h, BLUE[0], BLUE[1], BLUE[2]) > 200);
     CHECK(count_rgb(rgb, w, h, ORANGE[0], ORANGE[1], ORANGE[2]) > 200);
     CHECK(count_rgb(rgb, w, h, GREEN[0], GREEN[1], GREEN[2]) == 0);
-    CHECK_STR(png_itxt(p, n, "Description"),
-              "run 1 xor (hidden=4)\n"
-              "run 2 wide (hidden=16), diverged, 2 NaN/inf and 1 <= 0 (log axis) not drawn\n"
-              "all: lr=0.5");
+    CHECK_STR(
+        png_itxt(p, n, "Description"),
+        "run 1 xor (hidden=4)\n"
+        "run 2 wide (hidden=16), diverged, 2 NaN/inf and 1 <= 0 (log axis) not drawn\n"
+        "all: lr=0.5");
     free(rgb), free(p);
 
     /* Another metric, a title with PLplot's escape character. */
-    CHECK(plot(&err, NULL, "1", "--metric", "accuracy", "--title", "#1 acc", "--db", db, "-o",
-               path_in("acc.png"), NULL) == 0);
+    CHECK(plot(&err, NULL, "1", "--metric", "accuracy", "--title", "#1 acc", "--db", db,
+               "-o", path_in("acc.png"), NULL) == 0);
     p = slurp(path_in("acc.png"), &n);
     CHECK(p && png_check(p, n, &w, &h) == 0);
     CHECK_STR(p ? png_itxt(p, n, "Title") : NULL, "#1 acc");
@@ -378,8 +402,8 @@ static void test_png(void) {
 
 static void test_svg(void) {
     const char *err;
-    CHECK(plot(&err, NULL, "1", "2", "--db", db, "--size", "900x600", "-o", path_in("two.svg"),
-               NULL) == 0);
+    CHECK(plot(&err, NULL, "1", "2", "--db", db, "--size", "900x600", "-o",
+               path_in("two.svg"), NULL) == 0);
     CHECK_STR(err, "");
     size_t n;
     char *svg = (char *)slurp(path_in("two.svg"), &n);
@@ -409,7 +433,8 @@ static void test_svg(void) {
 
     /* --log-y leaves the 0 out too, and breaks the line there: 1-9, 11-19,
      * 21-24, 26-30. */
-    CHECK(plot(&err, NULL, "2", "--log-y", "--db", db, "-o", path_in("log.svg"), NULL) == 0);
+    CHECK(plot(&err, NULL, "2", "--log-y", "--db", db, "-o", path_in("log.svg"), NULL) ==
+          0);
     svg = (char *)slurp(path_in("log.svg"), &n);
     CHECK(svg && strstr(svg, "<desc>run 2 wide (hidden=16 lr=0.5), diverged,"
                              " 2 NaN/inf and 1 &lt;= 0 (log axis) not drawn</desc>"));
@@ -432,11 +457,12 @@ static void test_real_run(void) {
         printf("test_plot: no backprop host at %s; the real run is not plotted\n", exe);
         return;
     }
-    snprintf(cmd, sizeof cmd, "cd %s && %s run --db %s scripts/xor.lua >/dev/null 2>&1", src,
-             exe, path_in("real.db"));
+    snprintf(cmd, sizeof cmd, "cd %s && %s run --db %s scripts/xor.lua >/dev/null 2>&1",
+             src, exe, path_in("real.db"));
     CHECK(system(cmd) == 0);
     const char *err;
-    CHECK(plot(&err, NULL, "1", "--db", path_in("real.db"), "-o", path_in("real.svg"), NULL) == 0);
+    CHECK(plot(&err, NULL, "1", "--db", path_in("real.db"), "-o", path_in("real.svg"),
+               NULL) == 0);
     CHECK_STR(err, "");
     sqlite3 *s;
     sqlite3_stmt *st;
@@ -451,14 +477,17 @@ static void test_real_run(void) {
     size_t n;
     char *svg = (char *)slurp(path_in("real.svg"), &n);
     curve b = svg_curve(svg, BLUE);
-    CHECK(steps > 100 && b.segments == 1 && b.vertices <= steps && b.vertices >= steps / 2);
-    CHECK(svg && strstr(svg, "<desc>run 1 xor (hidden=4 lr=0.5 steps=5000 target=0.01)</desc>"));
+    CHECK(steps > 100 && b.segments == 1 && b.vertices <= steps &&
+          b.vertices >= steps / 2);
+    CHECK(svg &&
+          strstr(svg, "<desc>run 1 xor (hidden=4 lr=0.5 steps=5000 target=0.01)</desc>"));
     free(svg);
 }
 
 static void test_sweep(void) {
     const char *err;
-    if (!has_sweeps) printf("test_plot: the run log has no sweeps; sweep plots not tested\n");
+    if (!has_sweeps)
+        printf("test_plot: the run log has no sweeps; sweep plots not tested\n");
     if (has_sweeps <= 0) return;
     CHECK(plot(&err, NULL, "--sweep", "1", "--param", "lr", "--log-x", "--db", db, "-o",
                path_in("sweep.svg"), NULL) == 0);
@@ -466,10 +495,12 @@ static void test_sweep(void) {
     size_t n;
     char *svg = (char *)slurp(path_in("sweep.svg"), &n);
     CHECK(svg && strstr(svg, "<title>sweep 1 lr-search: loss (min) against lr</title>"));
-    CHECK(svg && strstr(svg, "<desc>completed trials (3)\n"
-                             "pruned trials, objective when stopped (1)\n"
-                             "best: trial 1, lr=0.01, loss 0.05\n"
-                             "not drawn: 1 failed or unfinished, 1 without an objective</desc>"));
+    CHECK(svg &&
+          strstr(svg,
+                 "<desc>completed trials (3)\n"
+                 "pruned trials, objective when stopped (1)\n"
+                 "best: trial 1, lr=0.01, loss 0.05\n"
+                 "not drawn: 1 failed or unfinished, 1 without an objective</desc>"));
     /* Points, not joined: act is swept too. */
     curve b = svg_curve(svg, BLUE);
     CHECK(b.segments == 0 && b.vertices == 0);
@@ -479,7 +510,9 @@ static void test_sweep(void) {
     CHECK(plot(&err, NULL, "--sweep", "2", "--param", "lr", "--db", db, "-o",
                path_in("sweep2.svg"), NULL) == 0);
     svg = (char *)slurp(path_in("sweep2.svg"), &n);
-    CHECK(svg && strstr(svg, "<desc>completed trials (3)\nbest: trial 2, lr=0.4, loss 0.1</desc>"));
+    CHECK(svg &&
+          strstr(svg,
+                 "<desc>completed trials (3)\nbest: trial 2, lr=0.4, loss 0.1</desc>"));
     b = svg_curve(svg, BLUE);
     CHECK(b.segments == 1 && b.vertices == 3);
     CHECK(b.x0[0] == b.xmin); /* from lr 0.1 on, though trial 0 had lr 0.2 */
@@ -502,12 +535,15 @@ static void test_sweep(void) {
 
     CHECK(plot(&err, NULL, "--sweep", "1", "--param", "nope", "--db", db, "-o",
                path_in("x.png"), NULL) == 1);
-    CHECK_STR(err, "backprop: sweep 1 (lr-search) has no parameter 'nope' (it sweeps: lr act)\n");
+    CHECK_STR(
+        err,
+        "backprop: sweep 1 (lr-search) has no parameter 'nope' (it sweeps: lr act)\n");
     CHECK(plot(&err, NULL, "--sweep", "1", "--param", "act", "--log-x", "--db", db, "-o",
                path_in("x.png"), NULL) == 1);
-    CHECK_STR(err, "backprop: plot: --log-x: parameter 'act' of sweep 1 is not a number\n");
-    CHECK(plot(&err, NULL, "--sweep", "7", "--param", "lr", "--db", db, "-o", path_in("x.png"),
-               NULL) == 1);
+    CHECK_STR(err,
+              "backprop: plot: --log-x: parameter 'act' of sweep 1 is not a number\n");
+    CHECK(plot(&err, NULL, "--sweep", "7", "--param", "lr", "--db", db, "-o",
+               path_in("x.png"), NULL) == 1);
     char want[512];
     snprintf(want, sizeof want, "backprop: %s: no sweep 7\n", db);
     CHECK_STR(err, want);
@@ -519,30 +555,39 @@ static void test_errors(void) {
     CHECK(plot(&err, NULL, "99", "--db", db, "-o", path_in("x.png"), NULL) == 1);
     snprintf(want, sizeof want, "backprop: %s: no run 99\n", db);
     CHECK_STR(err, want);
-    CHECK(plot(&err, NULL, "1", "--metric", "acc", "--db", db, "-o", path_in("x.png"), NULL) == 1);
-    CHECK_STR(err, "backprop: run 1 (xor) has no metric 'acc' (it has: accuracy, loss)\n");
+    CHECK(plot(&err, NULL, "1", "--metric", "acc", "--db", db, "-o", path_in("x.png"),
+               NULL) == 1);
+    CHECK_STR(err,
+              "backprop: run 1 (xor) has no metric 'acc' (it has: accuracy, loss)\n");
     CHECK(plot(&err, NULL, "1", "3", "--db", db, "-o", path_in("x.png"), NULL) == 1);
     CHECK_STR(err, "backprop: run 3 (empty) has no metric 'loss' (it logged none)\n");
     CHECK(plot(&err, NULL, "4", "--db", db, "-o", path_in("x.png"), NULL) == 1);
-    CHECK_STR(err, "backprop: plot: nothing to draw: every value of loss is NaN or infinite\n");
+    CHECK_STR(
+        err, "backprop: plot: nothing to draw: every value of loss is NaN or infinite\n");
     CHECK(plot(&err, NULL, "1", "--db", db, NULL) == 1);
     CHECK_STR(err, "backprop: plot: no output file: -o FILE.png or -o FILE.svg\n");
     CHECK(plot(&err, NULL, "1", "--db", db, "-o", path_in("x.pdf"), NULL) == 1);
-    snprintf(want, sizeof want,
-             "backprop: plot: cannot tell the format of '%s': FILE must end in .png or .svg\n",
-             path_in("x.pdf"));
+    snprintf(
+        want, sizeof want,
+        "backprop: plot: cannot tell the format of '%s': FILE must end in .png or .svg\n",
+        path_in("x.pdf"));
     CHECK_STR(err, want);
-    CHECK(plot(&err, NULL, "1", "--db", path_in("none.db"), "-o", path_in("x.png"), NULL) == 1);
+    CHECK(plot(&err, NULL, "1", "--db", path_in("none.db"), "-o", path_in("x.png"),
+               NULL) == 1);
     snprintf(want, sizeof want, "backprop: %s: no such database\n", path_in("none.db"));
     CHECK_STR(err, want);
     CHECK(access(path_in("none.db"), F_OK) != 0); /* not created */
-    CHECK(plot(&err, NULL, "1", "--db", db, "-o", path_in("no/such/dir/x.png"), NULL) == 1);
-    snprintf(want, sizeof want, "backprop: %s: cannot write (No such file or directory)\n",
+    CHECK(plot(&err, NULL, "1", "--db", db, "-o", path_in("no/such/dir/x.png"), NULL) ==
+          1);
+    snprintf(want, sizeof want,
+             "backprop: %s: cannot write (No such file or directory)\n",
              path_in("no/such/dir/x.png"));
     CHECK_STR(err, want);
-    CHECK(plot(&err, NULL, "1", "--size", "80x50", "--db", db, "-o", path_in("x.png"), NULL) == 1);
-    CHECK_STR(err, "backprop: plot: --size wants WIDTHxHEIGHT, each 200 to 10000, e.g. 800x500,"
-                   " not '80x50'\n");
+    CHECK(plot(&err, NULL, "1", "--size", "80x50", "--db", db, "-o", path_in("x.png"),
+               NULL) == 1);
+    CHECK_STR(
+        err, "backprop: plot: --size wants WIDTHxHEIGHT, each 200 to 10000, e.g. 800x500,"
+             " not '80x50'\n");
     CHECK(plot(&err, NULL, "one", "-o", path_in("x.png"), NULL) == 1);
     CHECK_STR(err, "backprop: plot: 'one' is not a run id\n");
     CHECK(plot(&err, NULL, "1", "--color", "-o", path_in("x.png"), NULL) == 1);
@@ -555,11 +600,12 @@ static void test_errors(void) {
     CHECK(plot(&err, NULL, "1", "--metric", NULL) == 1);
     CHECK_STR(err, "backprop: plot: --metric wants a value\n");
     CHECK(plot(&err, NULL, "--sweep", "1", "-o", path_in("x.png"), NULL) == 1);
-    CHECK_STR(err, "backprop: plot: --sweep wants --param KEY, the parameter for the x axis\n");
+    CHECK_STR(
+        err, "backprop: plot: --sweep wants --param KEY, the parameter for the x axis\n");
     CHECK(plot(&err, NULL, "1", "--param", "lr", "-o", path_in("x.png"), NULL) == 1);
     CHECK_STR(err, "backprop: plot: --param goes with --sweep ID\n");
-    CHECK(plot(&err, NULL, "1", "--sweep", "1", "--param", "lr", "-o", path_in("x.png"), NULL) ==
-          1);
+    CHECK(plot(&err, NULL, "1", "--sweep", "1", "--param", "lr", "-o", path_in("x.png"),
+               NULL) == 1);
     CHECK_STR(err, "backprop: plot: give run ids or --sweep ID, not both\n");
     CHECK(access(path_in("x.png"), F_OK) != 0); /* no error left a picture */
 
@@ -600,7 +646,8 @@ static const char *plot_with_drivers(const char *drv) {
         _exit(127);
     }
     int status;
-    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return "no child";
+    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+        return "no child";
     size_t n;
     char *got = (char *)slurp(path_in("child.txt"), &n);
     char *leak = (char *)slurp(path_in("child_stderr.txt"), &n);
@@ -644,8 +691,10 @@ static void test_plplot_failures(void) {
     CHECK_STR(plot_with_drivers(empty), want);
     /* PLplot's own SVG driver, not cairo's: copied from where it is. */
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "cp $(pkg-config --variable=libdir plplot)/plplot*/drivers/svg.*"
-                              " %s/ 2>/dev/null", svg_only);
+    snprintf(cmd, sizeof cmd,
+             "cp $(pkg-config --variable=libdir plplot)/plplot*/drivers/svg.*"
+             " %s/ 2>/dev/null",
+             svg_only);
     if (system(cmd) == 0) {
         snprintf(want, sizeof want,
                  "backprop: %s: PLplot has no pngcairo driver (is plplot-driver-cairo"
@@ -674,6 +723,7 @@ int main(int argc, char **argv) {
     test_plplot_failures();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (check_failures == 0 && system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    if (check_failures == 0 && system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
     return check_report("test_plot");
 }

@@ -66,8 +66,8 @@ static uint64_t inverse_mod_2_64(uint64_t a) {
 static bp_rng state_giving(uint64_t want) {
     uint64_t v = want * inverse_mod_2_64(9);
     v = (v >> 7) | (v << 57); /* rotate right by 7 */
-    bp_rng r = {{0x0123456789abcdefULL, v * inverse_mod_2_64(5),
-                 0xfedcba9876543210ULL, 0x0f1e2d3c4b5a6978ULL}};
+    bp_rng r = {{0x0123456789abcdefULL, v * inverse_mod_2_64(5), 0xfedcba9876543210ULL,
+                 0x0f1e2d3c4b5a6978ULL}};
     return r;
 }
 
@@ -152,7 +152,8 @@ static void test_copy_state(void) {
     for (int k = 0; k < 10; k++) bp_rng_next(&r);
     bp_rng saved = r;
     double u[20];
-    for (int k = 0; k < 20; k++) u[k] = k % 2 ? bp_rng_uniform(&r) : bp_rng_normal(&r, 0, 1);
+    for (int k = 0; k < 20; k++)
+        u[k] = k % 2 ? bp_rng_uniform(&r) : bp_rng_normal(&r, 0, 1);
     bp_rng later = r;
     r = saved;
     int same = 1;
@@ -219,7 +220,8 @@ static void test_below(void) {
     }
     CHECK(in_range);
     double chi2 = 0, expect = (double)DRAWS / N;
-    for (int j = 0; j < N; j++) chi2 += (count[j] - expect) * (count[j] - expect) / expect;
+    for (int j = 0; j < N; j++)
+        chi2 += (count[j] - expect) * (count[j] - expect) / expect;
     CHECK(chi2 < 33.7);
 
     /* Large n: in range, and both halves of [0, n) are reached evenly. */
@@ -270,17 +272,16 @@ static double log_err(double x) {
 static void test_log(void) {
     const double tol = 4e-16;
     double worst = 0, worst_x = 0;
-#define TRY(xv)                                      \
-    do {                                             \
-        double x_ = (xv), e_ = log_err(x_);          \
+#define TRY(xv)                                       \
+    do {                                              \
+        double x_ = (xv), e_ = log_err(x_);           \
         if (!(e_ <= worst)) worst = e_, worst_x = x_; \
     } while (0)
 
     /* Log-uniformly over 1e-300 .. 1e300, with random mantissas. */
     bp_rng r;
     bp_rng_seed(&r, 2024);
-    for (int k = 0; k < 200000; k++)
-        TRY(pow(10.0, -300 + 600 * bp_rng_uniform(&r)));
+    for (int k = 0; k < 200000; k++) TRY(pow(10.0, -300 + 600 * bp_rng_uniform(&r)));
     /* Every binade's edges and middles, where frexp's split changes. */
     for (int e = -1074; e <= 1023; e++) {
         TRY(ldexp(1.0, e));

@@ -106,20 +106,27 @@ static void test_roundtrip(void) {
         fprintf(stderr, "%s\n", e.msg);
         return;
     }
-    bp_run_info info = {.script_path = "scripts/xor.lua", .script_text = "print('xor')\n",
-                        .command = "backprop run scripts/xor.lua lr=0.1", .has_seed = 1,
-                        .seed = -42, .host = "testhost", .pid = 4242, .version = "9.9.9"};
+    bp_run_info info = {.script_path = "scripts/xor.lua",
+                        .script_text = "print('xor')\n",
+                        .command = "backprop run scripts/xor.lua lr=0.1",
+                        .has_seed = 1,
+                        .seed = -42,
+                        .host = "testhost",
+                        .pid = 4242,
+                        .version = "9.9.9"};
     int64_t run = bp_runlog_begin(log, &info, &e);
     CHECK(run == 1);
     int64_t run2 = bp_runlog_begin(log, &info, &e);
     CHECK(run2 == 2);
     sqlite3 *s = bp_runlog_sqlite(log);
-    CHECK_STR(rows_of(s, "SELECT name, script_path, command, seed, status, host, pid,"
-                         " version, ended IS NULL, started > 1.6e9 FROM runs WHERE id = 1"),
-              "xor|scripts/xor.lua|backprop run scripts/xor.lua lr=0.1|-42|running|testhost|"
-              "4242|9.9.9|1|1\n");
+    CHECK_STR(
+        rows_of(s, "SELECT name, script_path, command, seed, status, host, pid,"
+                   " version, ended IS NULL, started > 1.6e9 FROM runs WHERE id = 1"),
+        "xor|scripts/xor.lua|backprop run scripts/xor.lua lr=0.1|-42|running|testhost|"
+        "4242|9.9.9|1|1\n");
     /* The same text twice is stored once. */
-    CHECK_STR(rows_of(s, "SELECT count(*), count(DISTINCT script_id) FROM runs"), "2|1\n");
+    CHECK_STR(rows_of(s, "SELECT count(*), count(DISTINCT script_id) FROM runs"),
+              "2|1\n");
     CHECK_STR(rows_of(s, "SELECT count(*), length(hash) FROM scripts"), "1|16\n");
     CHECK(bp_runlog_set_seed(log, run, 7, &e) == 0);
     CHECK(bp_runlog_set_name(log, run, "xor-a", &e) == 0);
@@ -140,7 +147,8 @@ static void test_roundtrip(void) {
                          " WHERE run_id = 1 ORDER BY key"),
               "act|text|tanh|text\nhidden|integer|4|int\nlr|real|0.01|real\n"
               "shuffle|integer|1|bool\n");
-    CHECK_STR(rows_of(s, "SELECT run_id FROM params WHERE key = 'lr' AND value < 0.05"), "1\n");
+    CHECK_STR(rows_of(s, "SELECT run_id FROM params WHERE key = 'lr' AND value < 0.05"),
+              "1\n");
     CHECK_STR(rows_of(s, "SELECT params FROM run_summary WHERE id = 1"),
               "act=tanh hidden=4 lr=0.01 shuffle=true\n");
 
@@ -156,16 +164,20 @@ static void test_roundtrip(void) {
     vals[10] = NAN, vals[11] = INFINITY, vals[12] = -INFINITY, vals[13] = -0.0;
     vals[14] = 5e-324, vals[15] = 0.1;
     CHECK(bp_runlog_metric(log, run, "loss", 999, 1.0, &e) == 0); /* replaced below */
-    for (int k = 999; k >= 0; k--) CHECK(bp_runlog_metric(log, run, "loss", k, vals[k], &e) == 0);
-    for (int k = 0; k < 1000; k++) CHECK(bp_runlog_metric(log, run2, "acc", k, k / 4.0, &e) == 0);
+    for (int k = 999; k >= 0; k--)
+        CHECK(bp_runlog_metric(log, run, "loss", k, vals[k], &e) == 0);
+    for (int k = 0; k < 1000; k++)
+        CHECK(bp_runlog_metric(log, run2, "acc", k, k / 4.0, &e) == 0);
     CHECK(bp_runlog_metric(log, run, "", 0, 1, &e) == -1);
     /* Rows of an unknown run are refused at the commit, and dropped so that
      * the rows after them still go in. */
     CHECK(bp_runlog_metric(log, 77, "loss", 0, 1, &e) == 0);
     CHECK(bp_runlog_flush(log, &e) == -1);
     char want[512];
-    snprintf(want, sizeof want, "%s: cannot write metrics of a run that does not exist;"
-                                " 1 rows dropped", db);
+    snprintf(want, sizeof want,
+             "%s: cannot write metrics of a run that does not exist;"
+             " 1 rows dropped",
+             db);
     CHECK_STR(e.msg, want);
     CHECK(bp_runlog_metric(log, run2, "acc", 1000, 1, &e) == 0);
     CHECK(bp_runlog_flush(log, &e) == 0);
@@ -176,7 +188,8 @@ static void test_roundtrip(void) {
     CHECK(n == 1000);
     int exact = 1;
     for (size_t k = 0; k < n && n == 1000; k++)
-        exact &= steps[k] == (int64_t)k && (same_bits(v[k], vals[k]) || (k == 10 && isnan(v[k])));
+        exact &= steps[k] == (int64_t)k &&
+                 (same_bits(v[k], vals[k]) || (k == 10 && isnan(v[k])));
     CHECK(exact);
     CHECK(isnan(v[10]) && v[11] == INFINITY && v[12] == -INFINITY && signbit(v[13]));
     free(steps);
@@ -186,8 +199,10 @@ static void test_roundtrip(void) {
     CHECK_STR(rows_of(s, "SELECT step, value_text FROM metrics_view WHERE run_id = 1"
                          " AND step BETWEEN 10 AND 12 ORDER BY step"),
               "10|NaN\n11|Inf\n12|-Inf\n");
-    CHECK_STR(rows_of(s, "SELECT count(*), sum(value IS NULL) FROM loss_curve WHERE run_id = 1"),
-              "1000|1\n");
+    CHECK_STR(
+        rows_of(s,
+                "SELECT count(*), sum(value IS NULL) FROM loss_curve WHERE run_id = 1"),
+        "1000|1\n");
 
     /* Tags and notes. */
     CHECK(bp_runlog_tag(log, run, "baseline", NULL, &e) == 0);
@@ -229,16 +244,25 @@ static void test_roundtrip(void) {
     free(q);
     CHECK(bp_runlog_snapshot_get(log, run, NULL, 3, &at, &nl, &sz, &q, &nq, &e) == -1);
     CHECK(strstr(e.msg, "run 1 has no snapshot 'net' at step 3") != NULL);
-    CHECK_STR(rows_of(s, "SELECT name, step, shape, dtype, length(data) FROM snapshots ORDER BY step"),
-              "net|5|2,3,1|f64|104\nema|6|2,3,1|f32|52\n");
+    CHECK_STR(
+        rows_of(
+            s,
+            "SELECT name, step, shape, dtype, length(data) FROM snapshots ORDER BY step"),
+        "net|5|2,3,1|f64|104\nema|6|2,3,1|f32|52\n");
 
     /* Ending: a status outside the list is refused. */
     CHECK(bp_runlog_end(log, run, "done", NULL, NULL, &e) == -1);
-    CHECK_STR(e.msg, "cannot end a run as 'done' (completed, failed, interrupted, diverged, crashed or pruned)");
-    CHECK(bp_runlog_end(log, run, "failed", "xor.lua:3: boom", "stack traceback:\n\t[C]: in ?", &e) == 0);
+    CHECK_STR(
+        e.msg,
+        "cannot end a run as 'done' (completed, failed, interrupted, diverged, crashed or pruned)");
+    CHECK(bp_runlog_end(log, run, "failed", "xor.lua:3: boom",
+                        "stack traceback:\n\t[C]: in ?", &e) == 0);
     CHECK(bp_runlog_end(log, run2, "completed", NULL, NULL, &e) == 0);
-    CHECK_STR(rows_of(s, "SELECT status, message, traceback, ended >= started FROM runs WHERE id = 1"),
-              "failed|xor.lua:3: boom|stack traceback:\n\t[C]: in ?|1\n");
+    CHECK_STR(
+        rows_of(
+            s,
+            "SELECT status, message, traceback, ended >= started FROM runs WHERE id = 1"),
+        "failed|xor.lua:3: boom|stack traceback:\n\t[C]: in ?|1\n");
     CHECK_STR(rows_of(s, "SELECT id, name, status, steps FROM run_summary ORDER BY id"),
               "1|xor-a|failed|999\n2|xor|completed|1000\n");
     bp_runlog_close(log);
@@ -252,11 +276,13 @@ static void test_roundtrip(void) {
     CHECK_STR(rows_of(s, "SELECT count(*) FROM metrics"), "2001\n");
     CHECK_STR(rows_of(s, "PRAGMA foreign_keys"), "1\n");
     CHECK_STR(rows_of(s, "PRAGMA journal_mode"), "wal\n");
-    CHECK_STR(rows_of(s, "DELETE FROM runs WHERE id = 1;"
-                         " SELECT (SELECT count(*) FROM metrics), (SELECT count(*) FROM params),"
-                         " (SELECT count(*) FROM tags), (SELECT count(*) FROM notes),"
-                         " (SELECT count(*) FROM snapshots)"),
-              "1001|2|0|0|0\n");
+    CHECK_STR(
+        rows_of(s,
+                "DELETE FROM runs WHERE id = 1;"
+                " SELECT (SELECT count(*) FROM metrics), (SELECT count(*) FROM params),"
+                " (SELECT count(*) FROM tags), (SELECT count(*) FROM notes),"
+                " (SELECT count(*) FROM snapshots)"),
+        "1001|2|0|0|0\n");
     bp_runlog_close(log);
 }
 
@@ -274,8 +300,9 @@ static void test_summary(void) {
     bp_runlog_param_real(log, run, "lr", NAN, &e);
     CHECK(bp_runlog_end(log, run, "completed", NULL, NULL, &e) == 0);
     sqlite3 *s = bp_runlog_sqlite(log);
-    CHECK_STR(rows_of(s, "SELECT name, status, script, steps, final_loss, best_loss, params,"
-                         " duration_s >= 0 FROM run_summary"),
+    CHECK_STR(rows_of(s,
+                      "SELECT name, status, script, steps, final_loss, best_loss, params,"
+                      " duration_s >= 0 FROM run_summary"),
               "s|completed|NULL|7|0.2|0.1|lr=nan shuffle=false|1\n");
     bp_runlog_close(log);
 }
@@ -296,27 +323,32 @@ static void test_weights(void) {
     CHECK(bp_runlog_snapshot(log, run, 10, NULL, 2, sizes, p, 13, 1, &e) == 0);
     sqlite3 *s = bp_runlog_sqlite(log);
     /* Layer 1: W is 3 x 2 (idx 0..5), then b (6..8); layer 2: w21i (9..11), b21 (12). */
-    CHECK_STR(rows_of(s, "SELECT w.idx, w.layer, w.neuron, w.input, w.kind, w.name, w.value"
-                         " FROM snapshots s, bp_weights(s.data, s.shape) w WHERE s.step = 0"),
-              "0|1|1|1|w|w111|0.125\n1|1|1|2|w|w112|0.25\n2|1|2|1|w|w121|0.375\n"
-              "3|1|2|2|w|w122|0.5\n4|1|3|1|w|w131|0.625\n5|1|3|2|w|w132|0.75\n"
-              "6|1|1|NULL|b|b11|0.875\n7|1|2|NULL|b|b12|1.0\n8|1|3|NULL|b|b13|1.125\n"
-              "9|2|1|1|w|w211|1.25\n10|2|1|2|w|w212|1.375\n11|2|1|3|w|w213|1.5\n"
-              "12|2|1|NULL|b|b21|1.625\n");
+    CHECK_STR(
+        rows_of(s, "SELECT w.idx, w.layer, w.neuron, w.input, w.kind, w.name, w.value"
+                   " FROM snapshots s, bp_weights(s.data, s.shape) w WHERE s.step = 0"),
+        "0|1|1|1|w|w111|0.125\n1|1|1|2|w|w112|0.25\n2|1|2|1|w|w121|0.375\n"
+        "3|1|2|2|w|w122|0.5\n4|1|3|1|w|w131|0.625\n5|1|3|2|w|w132|0.75\n"
+        "6|1|1|NULL|b|b11|0.875\n7|1|2|NULL|b|b12|1.0\n8|1|3|NULL|b|b13|1.125\n"
+        "9|2|1|1|w|w211|1.25\n10|2|1|2|w|w212|1.375\n11|2|1|3|w|w213|1.5\n"
+        "12|2|1|NULL|b|b21|1.625\n");
     /* One weight's history across a float64 and a float32 snapshot. */
-    CHECK_STR(rows_of(s, "SELECT s.step, w.value FROM snapshots s, bp_weights(s.data, s.shape) w"
-                         " WHERE s.run_id = 1 AND w.name = 'w211' ORDER BY s.step"),
-              "0|1.25\n10|-0.625\n");
-    CHECK_STR(rows_of(s, "SELECT s.step, w.name FROM snapshots s, bp_weights(s.data, s.shape) w"
-                         " WHERE w.layer = 2 AND w.neuron = 1 AND w.input = 3 ORDER BY s.step"),
-              "0|w213\n10|w213\n");
+    CHECK_STR(
+        rows_of(s,
+                "SELECT s.step, w.value FROM snapshots s, bp_weights(s.data, s.shape) w"
+                " WHERE s.run_id = 1 AND w.name = 'w211' ORDER BY s.step"),
+        "0|1.25\n10|-0.625\n");
+    CHECK_STR(
+        rows_of(s, "SELECT s.step, w.name FROM snapshots s, bp_weights(s.data, s.shape) w"
+                   " WHERE w.layer = 2 AND w.neuron = 1 AND w.input = 3 ORDER BY s.step"),
+        "0|w213\n10|w213\n");
     CHECK_STR(rows_of(s, "SELECT count(*) FROM snapshots s, bp_weights(s.data, s.shape) w"
                          " WHERE w.name IN ('w999', 'b31', 'x', 'w11')"),
               "0\n");
     CHECK_STR(rows_of(s, "SELECT count(*) FROM bp_weights(zeroblob(16), '1,1')"), "2\n");
     CHECK_STR(rows_of(s, "SELECT count(*) FROM bp_weights(NULL, '1,1')"), "0\n");
-    CHECK_STR(rows_of(s, "SELECT * FROM bp_weights(zeroblob(15), '1,1')"),
-              "error: bp_weights: data holds 15 bytes, but shape 1,1 needs 16 (float64) or 8 (float32)");
+    CHECK_STR(
+        rows_of(s, "SELECT * FROM bp_weights(zeroblob(15), '1,1')"),
+        "error: bp_weights: data holds 15 bytes, but shape 1,1 needs 16 (float64) or 8 (float32)");
     CHECK_STR(rows_of(s, "SELECT * FROM bp_weights(zeroblob(16), '1,x')"),
               "error: bp_weights: shape '1,x' is not a list of widths like '2,3,1'");
     CHECK_STR(rows_of(s, "SELECT * FROM bp_weights"),
@@ -329,13 +361,17 @@ static void test_weights(void) {
     pw[11 * 12 + 10] = 4.5; /* b_{1,11} */
     CHECK(bp_runlog_snapshot(log, run, 20, "wide", 2, wide, pw, P, 0, &e) == 0);
     free(pw);
-    CHECK_STR(rows_of(s, "SELECT w.name, w.value FROM snapshots s, bp_weights(s.data, s.shape) w"
-                         " WHERE s.name = 'wide' AND w.value <> 0"),
-              "w1_10_12|3.5\nb1_11|4.5\n");
-    CHECK_STR(rows_of(s, "SELECT w.idx FROM snapshots s, bp_weights(s.data, s.shape) w"
-                         " WHERE s.name = 'wide' AND w.name IN ('w2_1_3', 'w213', 'w1_1_1', 'b2_1')"
-                         " ORDER BY w.idx"),
-              "145\n"); /* the long form only where an index is above 9 */
+    CHECK_STR(
+        rows_of(s,
+                "SELECT w.name, w.value FROM snapshots s, bp_weights(s.data, s.shape) w"
+                " WHERE s.name = 'wide' AND w.value <> 0"),
+        "w1_10_12|3.5\nb1_11|4.5\n");
+    CHECK_STR(
+        rows_of(
+            s, "SELECT w.idx FROM snapshots s, bp_weights(s.data, s.shape) w"
+               " WHERE s.name = 'wide' AND w.name IN ('w2_1_3', 'w213', 'w1_1_1', 'b2_1')"
+               " ORDER BY w.idx"),
+        "145\n"); /* the long form only where an index is above 9 */
     int parsed[4];
     CHECK(bp_shape_parse("784,128,64,10", parsed, 4) == 4 && parsed[3] == 10);
     CHECK(bp_shape_parse("3", parsed, 4) == -1);
@@ -364,7 +400,8 @@ static void test_weights(void) {
 /* The database's size once the WAL is folded in. */
 static long long file_bytes(sqlite3 *s) {
     sqlite3_exec(s, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
-    return atoll(rows_of(s, "SELECT page_count * page_size FROM pragma_page_count, pragma_page_size"));
+    return atoll(rows_of(
+        s, "SELECT page_count * page_size FROM pragma_page_count, pragma_page_size"));
 }
 
 /* A 784-128-64-10 network: 109,386 parameters, at most 1.1 x raw. */
@@ -379,17 +416,21 @@ static void test_snapshot_size(void) {
     CHECK(P == 109386);
     double *p = malloc(P * sizeof *p);
     uint64_t seed = 3;
-    for (size_t k = 0; k < P; k++) p[k] = (double)(splitmix(&seed) >> 11) / 9007199254740992.0 - 0.5;
+    for (size_t k = 0; k < P; k++)
+        p[k] = (double)(splitmix(&seed) >> 11) / 9007199254740992.0 - 0.5;
     sqlite3 *s = bp_runlog_sqlite(log);
     long long before = file_bytes(s);
-    for (int k = 0; k < 4; k++) CHECK(bp_runlog_snapshot(log, run, k, NULL, 3, sizes, p, P, 0, &e) == 0);
+    for (int k = 0; k < 4; k++)
+        CHECK(bp_runlog_snapshot(log, run, k, NULL, 3, sizes, p, P, 0, &e) == 0);
     CHECK(bp_runlog_snapshot(log, run, 0, "f32", 3, sizes, p, P, 1, &e) == 0);
     long long after = file_bytes(s);
     /* Four float64 snapshots and one float32: 4 x 8 + 4 bytes a parameter. */
     double ratio = (double)(after - before) / (4.0 * 8 * P + 4.0 * P);
     CHECK(ratio > 0.99 && ratio <= 1.1);
-    CHECK_STR(rows_of(s, "SELECT dtype, length(data) FROM snapshots WHERE step = 0 ORDER BY dtype"),
-              "f32|437544\nf64|875088\n");
+    CHECK_STR(
+        rows_of(
+            s, "SELECT dtype, length(data) FROM snapshots WHERE step = 0 ORDER BY dtype"),
+        "f32|437544\nf64|875088\n");
     int nl, *sz;
     double *q;
     size_t nq;
@@ -411,16 +452,19 @@ static void test_versions(void) {
     sqlite3 *raw;
     sqlite3_open(newer, &raw);
     char sql[128];
-    snprintf(sql, sizeof sql, "PRAGMA application_id = %d; PRAGMA user_version = %d;"
-                              " CREATE TABLE future(x)", BP_RUNLOG_APP_ID, BP_RUNLOG_SCHEMA + 1);
+    snprintf(sql, sizeof sql,
+             "PRAGMA application_id = %d; PRAGMA user_version = %d;"
+             " CREATE TABLE future(x)",
+             BP_RUNLOG_APP_ID, BP_RUNLOG_SCHEMA + 1);
     sqlite3_exec(raw, sql, NULL, NULL, NULL);
     sqlite3_close(raw);
     size_t n0, n1;
     char *b0 = slurp(newer, &n0);
     CHECK(bp_runlog_open(newer, 0, &e) == NULL);
-    snprintf(want, sizeof want, "%s: database schema version %d is newer than this backprop"
-                                " understands (%d); upgrade backprop", newer,
-             BP_RUNLOG_SCHEMA + 1, BP_RUNLOG_SCHEMA);
+    snprintf(want, sizeof want,
+             "%s: database schema version %d is newer than this backprop"
+             " understands (%d); upgrade backprop",
+             newer, BP_RUNLOG_SCHEMA + 1, BP_RUNLOG_SCHEMA);
     CHECK_STR(e.msg, want);
     CHECK(bp_runlog_open(newer, BP_RUNLOG_READONLY, &e) == NULL);
     CHECK_STR(e.msg, want);
@@ -438,16 +482,19 @@ static void test_versions(void) {
              BP_RUNLOG_APP_ID);
     CHECK(sqlite3_exec(raw, bp_runlog_schema_step(0), NULL, NULL, NULL) == SQLITE_OK);
     CHECK(sqlite3_exec(raw, sql, NULL, NULL, NULL) == SQLITE_OK);
-    CHECK_STR(rows_of(raw, "INSERT INTO runs(name, started, status) VALUES ('old', 1.7e9,"
-                           " 'completed'); INSERT INTO metric_names(name) VALUES ('loss');"
-                           " INSERT INTO metrics VALUES (1, 1, 1, 0.5); PRAGMA user_version"),
+    CHECK_STR(rows_of(raw,
+                      "INSERT INTO runs(name, started, status) VALUES ('old', 1.7e9,"
+                      " 'completed'); INSERT INTO metric_names(name) VALUES ('loss');"
+                      " INSERT INTO metrics VALUES (1, 1, 1, 0.5); PRAGMA user_version"),
               "1\n");
     sqlite3_close(raw);
     int64_t run = 1;
     CHECK(bp_runlog_open(older, BP_RUNLOG_READONLY, &e) == NULL);
-    snprintf(want, sizeof want, "%s: database schema version 1 is older than this backprop's"
-                                " (%d); open it for writing once (e.g. `backprop runs`) to"
-                                " migrate it", older, BP_RUNLOG_SCHEMA);
+    snprintf(want, sizeof want,
+             "%s: database schema version 1 is older than this backprop's"
+             " (%d); open it for writing once (e.g. `backprop runs`) to"
+             " migrate it",
+             older, BP_RUNLOG_SCHEMA);
     CHECK_STR(e.msg, want);
     bp_runlog *log = bp_runlog_open(older, 0, &e);
     CHECK(log != NULL);
@@ -470,11 +517,13 @@ static void test_bad_files(void) {
     /* Not a database at all. */
     const char *text = path_in("notes.txt");
     FILE *f = fopen(text, "w");
-    for (int k = 0; k < 200; k++) fprintf(f, "line %d of a file that is not a database\n", k);
+    for (int k = 0; k < 200; k++)
+        fprintf(f, "line %d of a file that is not a database\n", k);
     fclose(f);
     char *b0 = slurp(text, &n0);
     CHECK(bp_runlog_open(text, 0, &e) == NULL);
-    snprintf(want, sizeof want, "%s: not a backprop database (file is not a database)", text);
+    snprintf(want, sizeof want, "%s: not a backprop database (file is not a database)",
+             text);
     CHECK_STR(e.msg, want);
     CHECK(bp_runlog_open(text, BP_RUNLOG_READONLY, &e) == NULL);
     CHECK_STR(e.msg, want);
@@ -488,12 +537,14 @@ static void test_bad_files(void) {
     const char *other = path_in("other.db");
     sqlite3 *raw;
     sqlite3_open(other, &raw);
-    sqlite3_exec(raw, "CREATE TABLE contacts(name, phone); INSERT INTO contacts VALUES ('a', 1)",
-                 NULL, NULL, NULL);
+    sqlite3_exec(
+        raw, "CREATE TABLE contacts(name, phone); INSERT INTO contacts VALUES ('a', 1)",
+        NULL, NULL, NULL);
     sqlite3_close(raw);
     b0 = slurp(other, &n0);
     CHECK(bp_runlog_open(other, 0, &e) == NULL);
-    snprintf(want, sizeof want, "%s: not a backprop database (it holds other tables)", other);
+    snprintf(want, sizeof want, "%s: not a backprop database (it holds other tables)",
+             other);
     CHECK_STR(e.msg, want);
     b1 = slurp(other, &n1);
     CHECK(b0 && b1 && n0 == n1 && memcmp(b0, b1, n0) == 0);
@@ -512,7 +563,8 @@ static void test_bad_files(void) {
     fwrite(b0, 1, n0, f);
     fclose(f);
     CHECK(bp_runlog_open(broken, 0, &e) == NULL);
-    snprintf(want, sizeof want, "%s: not a backprop database (file is not a database)", broken);
+    snprintf(want, sizeof want, "%s: not a backprop database (file is not a database)",
+             broken);
     CHECK_STR(e.msg, want);
     b1 = slurp(broken, &n1);
     CHECK(b1 && n0 == n1 && memcmp(b0, b1, n0) == 0);
@@ -559,7 +611,8 @@ static void test_readonly(void) {
     if (!log) return;
     sqlite3 *s = bp_runlog_sqlite(log);
     CHECK_STR(rows_of(s, "SELECT name, final_loss FROM run_summary"), "run|0.5\n");
-    CHECK_STR(rows_of(s, "DELETE FROM runs"), "error: attempt to write a readonly database");
+    CHECK_STR(rows_of(s, "DELETE FROM runs"),
+              "error: attempt to write a readonly database");
     CHECK_STR(rows_of(s, "SELECT count(*) FROM runs"), "1\n");
     CHECK(bp_runlog_metric(log, run, "loss", 2, 0.25, &e) == -1);
     char want[512];
@@ -693,10 +746,11 @@ static void test_kill(void) {
     int64_t gone = bp_runlog_begin(log, &(bp_run_info){.pid = kid}, &e);
     CHECK(bp_runlog_reap(log, &e) == 1);
     char sql[128];
-    snprintf(sql, sizeof sql, "SELECT id, status FROM runs WHERE id IN (%lld, %lld, %lld) ORDER BY id",
+    snprintf(sql, sizeof sql,
+             "SELECT id, status FROM runs WHERE id IN (%lld, %lld, %lld) ORDER BY id",
              (long long)mine, (long long)far, (long long)gone);
-    snprintf(want, sizeof want, "%lld|running\n%lld|running\n%lld|crashed\n", (long long)mine,
-             (long long)far, (long long)gone);
+    snprintf(want, sizeof want, "%lld|running\n%lld|running\n%lld|crashed\n",
+             (long long)mine, (long long)far, (long long)gone);
     CHECK_STR(rows_of(bp_runlog_sqlite(log), sql), want);
     bp_runlog_close(log);
 }
@@ -713,10 +767,14 @@ static uint64_t fnv(const char *s) {
 static void fill_for_queries(bp_runlog *log) {
     bp_err e;
     const char *xor_a = "-- xor, first version\n", *xor_b = "-- xor, second version\n";
-    bp_run_info r1 = {.name = "xor-a", .script_path = "scripts/xor.lua", .script_text = xor_a};
-    bp_run_info r2 = {.name = "xor-b", .script_path = "scripts/xor.lua", .script_text = xor_a};
-    bp_run_info r3 = {.name = "xor-c", .script_path = "scripts/xor.lua", .script_text = xor_b};
-    bp_run_info r4 = {.name = "spiral", .script_path = "scripts/spiral.lua", .script_text = "--"};
+    bp_run_info r1 = {
+        .name = "xor-a", .script_path = "scripts/xor.lua", .script_text = xor_a};
+    bp_run_info r2 = {
+        .name = "xor-b", .script_path = "scripts/xor.lua", .script_text = xor_a};
+    bp_run_info r3 = {
+        .name = "xor-c", .script_path = "scripts/xor.lua", .script_text = xor_b};
+    bp_run_info r4 = {
+        .name = "spiral", .script_path = "scripts/spiral.lua", .script_text = "--"};
     int64_t a = bp_runlog_begin(log, &r1, &e), b = bp_runlog_begin(log, &r2, &e);
     int64_t c = bp_runlog_begin(log, &r3, &e), d = bp_runlog_begin(log, &r4, &e);
     const double la[] = {0.5, 0.25, 0.125, 0.0625}, lb[] = {0.75, 0.5, 0.375, 0.25};
@@ -763,8 +821,8 @@ static void test_queries(void) {
              hc = fnv("--");
     /* Ties (one run each) in hash order. */
     uint64_t lo = hb < hc ? hb : hc, hi = hb < hc ? hc : hb;
-    snprintf(same, sizeof same, "%016llx|2\n%016llx|1\n%016llx|1\n", (unsigned long long)ha,
-             (unsigned long long)lo, (unsigned long long)hi);
+    snprintf(same, sizeof same, "%016llx|2\n%016llx|1\n%016llx|1\n",
+             (unsigned long long)ha, (unsigned long long)lo, (unsigned long long)hi);
     const struct {
         const char *name, *want;
     } answers[] = {
@@ -787,8 +845,10 @@ static void test_queries(void) {
     char file[512];
     const char *src = getenv("BP_SOURCE_DIR");
     if (src) snprintf(file, sizeof file, "%s/tests/queries.sql", src);
-    else snprintf(file, sizeof file, "%.*squeries.sql", (int)(strrchr(__FILE__, '/') + 1 - __FILE__),
-                  __FILE__); /* beside this file */
+    else
+        snprintf(file, sizeof file, "%.*squeries.sql",
+                 (int)(strrchr(__FILE__, '/') + 1 - __FILE__),
+                 __FILE__); /* beside this file */
     size_t len;
     char *text = slurp(file, &len);
     CHECK(text != NULL);

@@ -39,20 +39,20 @@ static void test_format_by_hand(void) {
     unsigned char *buf;
     size_t len;
     CHECK(bp_net_encode(net, &buf, &len, &e) == 0);
-    unsigned char want[] = {
-        0x89, 'B', 'P', 'N', '\r', '\n', 0x1a, '\n', /* magic */
-        1, 0, 0, 0,                                  /* version 1 */
-        64, 0, 0, 0,                                 /* float64 */
-        1, 0, 0, 0,                                  /* 1 input */
-        1, 0, 0, 0,                                  /* 1 layer */
-        1, 0, 0, 0,                                  /* 1 output */
-        1, 0, 0, 0,                                  /* sigmoid */
-        0, 0, 0, 0, 0, 0, 0xe0, 0x3f,                /* alpha 0.5 */
-        0, 0, 0, 0, 0, 0, 0xe0, 0x3f,                /* w111 = 0.5 */
-        0, 0, 0, 0, 0, 0, 0xd0, 0x3f,                /* b11 = 0.25 */
-        0, 0, 0, 0};                                 /* CRC-32, below */
+    unsigned char want[] = {0x89, 'B', 'P', 'N', '\r', '\n', 0x1a, '\n', /* magic */
+                            1,    0,   0,   0,                           /* version 1 */
+                            64,   0,   0,   0,                           /* float64 */
+                            1,    0,   0,   0,                           /* 1 input */
+                            1,    0,   0,   0,                           /* 1 layer */
+                            1,    0,   0,   0,                           /* 1 output */
+                            1,    0,   0,   0,                           /* sigmoid */
+                            0,    0,   0,   0,   0,    0,    0xe0, 0x3f, /* alpha 0.5 */
+                            0,    0,   0,   0,   0,    0,    0xe0, 0x3f, /* w111 = 0.5 */
+                            0,    0,   0,   0,   0,    0,    0xd0, 0x3f, /* b11 = 0.25 */
+                            0,    0,   0,   0}; /* CRC-32, below */
     uLong crc = crc32(0L, want, sizeof want - 4);
-    for (int k = 0; k < 4; k++) want[sizeof want - 4 + k] = (unsigned char)(crc >> (8 * k));
+    for (int k = 0; k < 4; k++)
+        want[sizeof want - 4 + k] = (unsigned char)(crc >> (8 * k));
     CHECK(len == sizeof want);
     CHECK(len == sizeof want && memcmp(buf, want, len) == 0);
     bp_free(buf);
@@ -118,7 +118,8 @@ static void test_every_damage_is_refused(void) {
     CHECK_STR(e.msg, "f: truncated: 40 bytes, the layers alone need 72");
     d = bp_net_decode(buf, len - 1, "f", &e);
     char want[128];
-    snprintf(want, sizeof want, "f: truncated: %zu bytes, the network needs %zu", len - 1, len);
+    snprintf(want, sizeof want, "f: truncated: %zu bytes, the network needs %zu", len - 1,
+             len);
     CHECK_STR(e.msg, want);
     /* every single flipped bit of every byte */
     refused = 0;

@@ -47,12 +47,14 @@ static void test_grid_covers_every_combination_once(void) {
     CHECK_STR(seen[1], "lr=0.001 hidden=2 act=tanh"); /* last varies fastest */
     CHECK_STR(seen[17], "lr=0.1 hidden=8 act=tanh");
     /* every combination of the three lists, exactly once */
-    const char *lrs[] = {"0.001", "0.01", "0.1"}, *hs[] = {"2", "4", "8"}, *as[] = {"relu", "tanh"};
+    const char *lrs[] = {"0.001", "0.01", "0.1"}, *hs[] = {"2", "4", "8"},
+               *as[] = {"relu", "tanh"};
     for (int a = 0; a < 3; a++)
         for (int b = 0; b < 3; b++)
             for (int c = 0; c < 2; c++) {
                 char want[64];
-                snprintf(want, sizeof want, "lr=%s hidden=%s act=%s", lrs[a], hs[b], as[c]);
+                snprintf(want, sizeof want, "lr=%s hidden=%s act=%s", lrs[a], hs[b],
+                         as[c]);
                 int found = 0;
                 for (int i = 0; i < 18; i++) found += strcmp(seen[i], want) == 0;
                 CHECK(found == 1);
@@ -68,8 +70,8 @@ static void test_grid_covers_every_combination_once(void) {
 }
 
 static void test_random_is_reproducible(void) {
-    const char *args[] = {"lr=loguniform:1e-4:1e-1", "hidden=int:2:16", "act=choice:relu,tanh",
-                          "drop=uniform:0:0.5"};
+    const char *args[] = {"lr=loguniform:1e-4:1e-1", "hidden=int:2:16",
+                          "act=choice:relu,tanh", "drop=uniform:0:0.5"};
     bp_sweep_spec *a = spec_of(args, 4, 30, 7), *b = spec_of(args, 4, 30, 7),
                   *c = spec_of(args, 4, 30, 8);
     CHECK(bp_sweep_count(a) == 30);
@@ -85,7 +87,8 @@ static void test_random_is_reproducible(void) {
         double lr, drop;
         int hidden;
         char act[16];
-        CHECK(sscanf(la, "lr=%lf hidden=%d act=%15s drop=%lf", &lr, &hidden, act, &drop) == 4);
+        CHECK(sscanf(la, "lr=%lf hidden=%d act=%15s drop=%lf", &lr, &hidden, act,
+                     &drop) == 4);
         CHECK(lr >= 1e-4 && lr < 1e-1);
         CHECK(hidden >= 2 && hidden <= 16);
         CHECK(!strcmp(act, "relu") || !strcmp(act, "tanh"));
@@ -107,7 +110,8 @@ static void test_random_is_reproducible(void) {
 }
 
 static void test_trial_seed(void) {
-    char *x[] = {"lr=0.1", "hidden=4"}, *y[] = {"hidden=4", "lr=0.1"}, *z[] = {"lr=0.1", "hidden=8"};
+    char *x[] = {"lr=0.1", "hidden=4"}, *y[] = {"hidden=4", "lr=0.1"},
+         *z[] = {"lr=0.1", "hidden=8"};
     char *u[] = {"a=bc"}, *v[] = {"ab=c"};
     uint64_t sx = bp_sweep_trial_seed(1, 2, x);
     CHECK(sx == bp_sweep_trial_seed(1, 2, y)); /* order does not matter */
@@ -131,16 +135,22 @@ static void test_bad_specifications(void) {
     expect_add_error("=1,2", "sweep parameter '=1,2': expected key=values");
     expect_add_error("lr=", "sweep parameter 'lr=': empty list of values");
     expect_add_error("lr=0.1,,0.3", "sweep parameter 'lr=0.1,,0.3': empty value in list");
-    expect_add_error("lr=gauss:0:1", "sweep parameter 'lr=gauss:0:1': unknown distribution "
-                                     "'gauss' (expected uniform, loguniform, int or choice)");
-    expect_add_error("lr=uniform:0.5:0.1", "sweep parameter 'lr=uniform:0.5:0.1': lower bound "
-                                           "0.5 is above upper bound 0.1");
-    expect_add_error("lr=uniform:a:1", "sweep parameter 'lr=uniform:a:1': lower bound 'a' is "
-                                       "not a number");
-    expect_add_error("lr=uniform:0", "sweep parameter 'lr=uniform:0': uniform takes LO:HI");
-    expect_add_error("lr=loguniform:0:1", "sweep parameter 'lr=loguniform:0:1': loguniform "
-                                          "needs a lower bound > 0");
-    expect_add_error("h=int:1.5:4", "sweep parameter 'h=int:1.5:4': int needs integer bounds");
+    expect_add_error("lr=gauss:0:1",
+                     "sweep parameter 'lr=gauss:0:1': unknown distribution "
+                     "'gauss' (expected uniform, loguniform, int or choice)");
+    expect_add_error("lr=uniform:0.5:0.1",
+                     "sweep parameter 'lr=uniform:0.5:0.1': lower bound "
+                     "0.5 is above upper bound 0.1");
+    expect_add_error("lr=uniform:a:1",
+                     "sweep parameter 'lr=uniform:a:1': lower bound 'a' is "
+                     "not a number");
+    expect_add_error("lr=uniform:0",
+                     "sweep parameter 'lr=uniform:0': uniform takes LO:HI");
+    expect_add_error("lr=loguniform:0:1",
+                     "sweep parameter 'lr=loguniform:0:1': loguniform "
+                     "needs a lower bound > 0");
+    expect_add_error("h=int:1.5:4",
+                     "sweep parameter 'h=int:1.5:4': int needs integer bounds");
     expect_add_error("a=choice:", "sweep parameter 'a=choice:': empty list of values");
     expect_add_error("a=x y,z", "sweep parameter 'a=x y,z': spaces are not allowed in a"
                                 " sweep's keys or values");
@@ -154,7 +164,8 @@ static void test_bad_specifications(void) {
     CHECK_STR(e.msg, "sweep parameter 'lr' given twice");
     CHECK(bp_sweep_spec_add(s, "h=int:2:8", &e) == 0);
     CHECK(bp_sweep_spec_check(s, &e) == -1);
-    CHECK_STR(e.msg, "sweep parameter 'h' is a distribution: random search needs --trials N");
+    CHECK_STR(e.msg,
+              "sweep parameter 'h' is a distribution: random search needs --trials N");
     bp_sweep_spec_free(s);
 }
 
@@ -195,7 +206,8 @@ static void test_text_round_trip(void) {
     CHECK(bp_sweep_spec_parse("lr=0.1 --seed x", &e) == NULL);
     CHECK_STR(e.msg, "bad sweep specification 'lr=0.1 --seed x': --seed needs a number");
     CHECK(bp_sweep_spec_parse("lr=int:1:4 --seed 1", &e) == NULL);
-    CHECK_STR(e.msg, "sweep parameter 'lr' is a distribution: random search needs --trials N");
+    CHECK_STR(e.msg,
+              "sweep parameter 'lr' is a distribution: random search needs --trials N");
 }
 
 int main(void) {

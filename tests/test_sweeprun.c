@@ -71,8 +71,8 @@ static int sh(const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(cmd, sizeof cmd, fmt, ap);
     va_end(ap);
-    snprintf(full, sizeof full, "cd %s && BP=%s XOR=%s; { %s; } >%s/out.txt 2>%s/err.txt", dir, exe,
-             xor_script, cmd, dir, dir);
+    snprintf(full, sizeof full, "cd %s && BP=%s XOR=%s; { %s; } >%s/out.txt 2>%s/err.txt",
+             dir, exe, xor_script, cmd, dir, dir);
     int st = system(full);
     free(out_text);
     free(err_text);
@@ -109,11 +109,11 @@ static char *rows(const char *db, const char *sql) {
     return out;
 }
 
-#define CHECK_ROWS(db, sql, want)          \
-    do {                                   \
-        char *got_ = rows(db, sql);        \
-        CHECK_STR(got_, want);             \
-        free(got_);                        \
+#define CHECK_ROWS(db, sql, want)   \
+    do {                            \
+        char *got_ = rows(db, sql); \
+        CHECK_STR(got_, want);      \
+        free(got_);                 \
     } while (0)
 
 /* The three things two runs of one sweep must agree on. */
@@ -138,8 +138,9 @@ static void check_same_sweep(const char *a, const char *b, int64_t trials) {
     snprintf(want, sizeof want, "%lld\n", (long long)trials);
     CHECK_ROWS(a, "SELECT count(*) FROM sweep_trials WHERE status = 'completed'", want);
     /* The loss curves are whole: 20000 steps in each of the 9 trials. */
-    CHECK_ROWS(a, "SELECT count(*) FROM sweep_trials t JOIN metrics m ON m.run_id = t.run_id"
-                  " JOIN metric_names n ON n.id = m.name_id WHERE n.name = 'loss'",
+    CHECK_ROWS(a,
+               "SELECT count(*) FROM sweep_trials t JOIN metrics m ON m.run_id = t.run_id"
+               " JOIN metric_names n ON n.id = m.name_id WHERE n.name = 'loss'",
                "180000\n");
 }
 
@@ -161,23 +162,24 @@ static void test_migration_from_v2(void) {
     CHECK(sqlite3_exec(s, bp_runlog_schema_step(0), NULL, NULL, NULL) == SQLITE_OK);
     CHECK(sqlite3_exec(s, bp_runlog_schema_step(1), NULL, NULL, NULL) == SQLITE_OK);
     char sql[2048];
-    snprintf(sql, sizeof sql,
-             "PRAGMA application_id = %d; PRAGMA user_version = 2;"
-             /* views as version 2 had them: they must go before runs is rebuilt */
-             "CREATE VIEW run_summary AS SELECT id, name FROM runs;"
-             "CREATE VIEW loss_curve AS SELECT run_id, step FROM metrics;"
-             "INSERT INTO scripts(hash, text) VALUES ('00', 'print(1)');"
-             "INSERT INTO runs(name, script_id, started, ended, status, host, pid)"
-             " VALUES ('a', 1, 1700000000.5, 1700000001, 'completed', 'box', 42),"
-             " ('b', 1, 1700000002, NULL, 'crashed', NULL, NULL);"
-             "INSERT INTO params VALUES (1, 'lr', 0.5, 'real'), (2, 'lr', 1, 'int');"
-             "INSERT INTO metric_names(name) VALUES ('loss');"
-             "INSERT INTO metrics VALUES (1, 1, 1, 0.25), (1, 1, 2, 0.125), (2, 1, 1, NULL);"
-             "INSERT INTO snapshots(run_id, step, shape, dtype, data)"
-             " VALUES (1, 2, '1,1', 'f64', zeroblob(16));"
-             "INSERT INTO tags VALUES (1, 'best', NULL);"
-             "INSERT INTO notes(run_id, time, text) VALUES (1, 1700000001, 'fine');",
-             BP_RUNLOG_APP_ID);
+    snprintf(
+        sql, sizeof sql,
+        "PRAGMA application_id = %d; PRAGMA user_version = 2;"
+        /* views as version 2 had them: they must go before runs is rebuilt */
+        "CREATE VIEW run_summary AS SELECT id, name FROM runs;"
+        "CREATE VIEW loss_curve AS SELECT run_id, step FROM metrics;"
+        "INSERT INTO scripts(hash, text) VALUES ('00', 'print(1)');"
+        "INSERT INTO runs(name, script_id, started, ended, status, host, pid)"
+        " VALUES ('a', 1, 1700000000.5, 1700000001, 'completed', 'box', 42),"
+        " ('b', 1, 1700000002, NULL, 'crashed', NULL, NULL);"
+        "INSERT INTO params VALUES (1, 'lr', 0.5, 'real'), (2, 'lr', 1, 'int');"
+        "INSERT INTO metric_names(name) VALUES ('loss');"
+        "INSERT INTO metrics VALUES (1, 1, 1, 0.25), (1, 1, 2, 0.125), (2, 1, 1, NULL);"
+        "INSERT INTO snapshots(run_id, step, shape, dtype, data)"
+        " VALUES (1, 2, '1,1', 'f64', zeroblob(16));"
+        "INSERT INTO tags VALUES (1, 'best', NULL);"
+        "INSERT INTO notes(run_id, time, text) VALUES (1, 1700000001, 'fine');",
+        BP_RUNLOG_APP_ID);
     CHECK(sqlite3_exec(s, sql, NULL, NULL, NULL) == SQLITE_OK);
     sqlite3_close(s);
 
@@ -191,20 +193,25 @@ static void test_migration_from_v2(void) {
     char version[16];
     snprintf(version, sizeof version, "%d\n", BP_RUNLOG_SCHEMA);
     CHECK_ROWS(db, "PRAGMA user_version", version);
-    CHECK_ROWS(db, "SELECT id, name, script_id, status, host, pid, sweep_id, trial, uid"
-                   " FROM runs ORDER BY id",
+    CHECK_ROWS(db,
+               "SELECT id, name, script_id, status, host, pid, sweep_id, trial, uid"
+               " FROM runs ORDER BY id",
                "1|a|1|completed|box|42|NULL|NULL|v2:box:42:1700000000.500:1\n"
                "2|b|1|crashed|NULL|NULL|NULL|NULL|v2::0:1700000002.000:2\n");
-    CHECK_ROWS(db, "SELECT (SELECT count(*) FROM params), (SELECT count(*) FROM metrics),"
-                   " (SELECT count(*) FROM snapshots), (SELECT count(*) FROM tags),"
-                   " (SELECT count(*) FROM notes), (SELECT count(*) FROM scripts)",
+    CHECK_ROWS(db,
+               "SELECT (SELECT count(*) FROM params), (SELECT count(*) FROM metrics),"
+               " (SELECT count(*) FROM snapshots), (SELECT count(*) FROM tags),"
+               " (SELECT count(*) FROM notes), (SELECT count(*) FROM scripts)",
                "2|3|1|1|1|1\n");
-    CHECK_ROWS(db, "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'runs_%'"
-                   " ORDER BY name",
-               "runs_script\nruns_status\nruns_sweep\n");
+    CHECK_ROWS(
+        db,
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'runs_%'"
+        " ORDER BY name",
+        "runs_script\nruns_status\nruns_sweep\n");
     CHECK_ROWS(db, "SELECT count(*) FROM pragma_foreign_key_check", "0\n");
-    CHECK_ROWS(db, "SELECT id, name, status, final_loss, params, sweep_id FROM run_summary"
-                   " ORDER BY id",
+    CHECK_ROWS(db,
+               "SELECT id, name, status, final_loss, params, sweep_id FROM run_summary"
+               " ORDER BY id",
                "1|a|completed|0.125|lr=0.5|NULL\n2|b|crashed|NULL|lr=1|NULL\n");
     sqlite3 *c = bp_runlog_sqlite(log);
     sqlite3_stmt *st;
@@ -212,15 +219,17 @@ static void test_migration_from_v2(void) {
     CHECK(sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 1);
     sqlite3_finalize(st);
     /* The rebuilt runs still cascade to what its runs logged. */
-    CHECK(sqlite3_exec(c, "DELETE FROM runs WHERE id = 2", NULL, NULL, NULL) == SQLITE_OK);
+    CHECK(sqlite3_exec(c, "DELETE FROM runs WHERE id = 2", NULL, NULL, NULL) ==
+          SQLITE_OK);
     CHECK_ROWS(db, "SELECT count(*) FROM params WHERE run_id = 2", "0\n");
     CHECK_ROWS(db, "SELECT count(*) FROM metrics WHERE run_id = 2", "0\n");
     /* New runs get a uid of their own; 'pruned' is a way to end. */
     int64_t run = bp_runlog_begin(log, &(bp_run_info){.name = "new"}, &e);
     CHECK(run > 1);
     CHECK(bp_runlog_end(log, run, "pruned", "pruned at step 1", NULL, &e) == 0);
-    CHECK_ROWS(db, "SELECT status, length(uid), uid NOT GLOB '*[^0-9a-f]*' FROM runs"
-                   " WHERE name = 'new'",
+    CHECK_ROWS(db,
+               "SELECT status, length(uid), uid NOT GLOB '*[^0-9a-f]*' FROM runs"
+               " WHERE name = 'new'",
                "pruned|32|1\n");
     bp_runlog_close(log);
 }
@@ -234,10 +243,12 @@ static void test_grid_runs_every_combination(void) {
                               "bp.log('loss', lr * h, 1)\n");
     const char *db = path_in("grid.db");
     CHECK(sh("$BP sweep --db grid.db -j 2 product.lua lr=0.5,0.25,2 hidden=1,2,3") == 0);
-    CHECK(strstr(out_text, "sweep 1 (product): completed; 9 trials, 9 run now in ") == out_text);
-    CHECK(strstr(out_text, "  trials: 9 completed, 0 failed, 0 diverged, 0 pruned, 0 crashed or"
-                           " interrupted, 0 never run\n"
-                           "  best: trial 3, loss 0.25 (run ") != NULL);
+    CHECK(strstr(out_text, "sweep 1 (product): completed; 9 trials, 9 run now in ") ==
+          out_text);
+    CHECK(strstr(out_text,
+                 "  trials: 9 completed, 0 failed, 0 diverged, 0 pruned, 0 crashed or"
+                 " interrupted, 0 never run\n"
+                 "  best: trial 3, loss 0.25 (run ") != NULL);
     /* Every combination once, in grid order (the last key fastest), its
      * objective lr * hidden, its seed the hash of the sweep's seed (1) and
      * its parameters. */
@@ -249,8 +260,8 @@ static void test_grid_runs_every_combination(void) {
         snprintf(kv0, sizeof kv0, "lr=%s", lrs[i / 3]);
         snprintf(kv1, sizeof kv1, "hidden=%s", hs[i % 3]);
         char *kv[2] = {kv0, kv1};
-        snprintf(line, sizeof line, "%d|completed|lr=%s hidden=%s|%.17g|%llu\n", i, lrs[i / 3],
-                 hs[i % 3], lv[i / 3] * (i % 3 + 1),
+        snprintf(line, sizeof line, "%d|completed|lr=%s hidden=%s|%.17g|%llu\n", i,
+                 lrs[i / 3], hs[i % 3], lv[i / 3] * (i % 3 + 1),
                  (unsigned long long)bp_sweep_trial_seed(1, 2, kv));
         strcat(want, line);
     }
@@ -258,17 +269,19 @@ static void test_grid_runs_every_combination(void) {
                          " FROM sweep_trials ORDER BY trial");
     CHECK_STR(got, want);
     free(got);
-    CHECK_ROWS(db, "SELECT count(*), count(DISTINCT seed), count(DISTINCT params) FROM sweep_trials",
-               "9|9|9\n");
+    CHECK_ROWS(
+        db,
+        "SELECT count(*), count(DISTINCT seed), count(DISTINCT params) FROM sweep_trials",
+        "9|9|9\n");
     /* sweep show: ranked by the objective (ties by trial), then each value's
      * best and mean: lr=0.5 gives 0.5, 1, 1.5 (best 0.5, mean 1), ... */
     CHECK(sh("$BP sweep show 1 --db grid.db") == 0);
     const char *ranked = strstr(out_text, "trials, best first:\n");
     CHECK(ranked != NULL);
     if (ranked) {
-        const char *order[] = {"     1      3", "     2      0", "     3      4", "     4      5",
-                               "     5      1", "     6      2", "     7      6", "     8      7",
-                               "     9      8"};
+        const char *order[] = {"     1      3", "     2      0", "     3      4",
+                               "     4      5", "     5      1", "     6      2",
+                               "     7      6", "     8      7", "     9      8"};
         const char *p = ranked;
         for (int k = 0; k < 9; k++) {
             const char *q = strstr(p, order[k]);
@@ -285,14 +298,16 @@ static void test_grid_runs_every_combination(void) {
                            "                 2       3   0.5   1.83333\n"
                            "                 3       3  0.75      2.75\n") != NULL);
     if (!strstr(out_text, "by parameter")) fprintf(stderr, "%s", out_text);
-    CHECK_ROWS(db, "SELECT key, value, trials, best, mean FROM sweep_param_stats"
-                   " WHERE key = 'hidden' ORDER BY value",
+    CHECK_ROWS(db,
+               "SELECT key, value, trials, best, mean FROM sweep_param_stats"
+               " WHERE key = 'hidden' ORDER BY value",
                "hidden|1|3|0.25|0.916666666666667\nhidden|2|3|0.5|1.83333333333333\n"
                "hidden|3|3|0.75|2.75\n");
     /* The same command again is the same sweep: nothing left to run. */
     CHECK(sh("$BP sweep --db grid.db product.lua lr=0.5,0.25,2 hidden=1,2,3") == 0);
-    CHECK(strstr(err_text, "backprop: sweep 1 has the same script, specification and objective:"
-                           " resuming it (only the trials not done run)\n") != NULL);
+    CHECK(strstr(err_text,
+                 "backprop: sweep 1 has the same script, specification and objective:"
+                 " resuming it (only the trials not done run)\n") != NULL);
     CHECK(strstr(out_text, "9 trials, 0 run now") != NULL);
     CHECK_ROWS(db, "SELECT count(*) FROM runs", "9\n");
     /* Random search: the trials are the sweep seed's, whatever ran before. */
@@ -326,8 +341,9 @@ static void test_resume_after_sigkill(void) {
         int null = open("/dev/null", O_WRONLY);
         dup2(null, 1);
         dup2(null, 2);
-        char *argv[] = {exe, "sweep", "--db", (char *)db, "-j", "2", xor_script, "lr=0.1,0.5,2",
-                        "hidden=2,4,8", "steps=20000", NULL};
+        char *argv[] = {exe, "sweep",    "--db",         (char *)db,     "-j",
+                        "2", xor_script, "lr=0.1,0.5,2", "hidden=2,4,8", "steps=20000",
+                        NULL};
         execv(exe, argv);
         _exit(127);
     }
@@ -337,8 +353,9 @@ static void test_resume_after_sigkill(void) {
     for (int t = 0; t < 3000 && done < 3; t++) {
         struct timespec ts = {0, 2 * 1000000L};
         nanosleep(&ts, NULL);
-        char *n = exists(db) ? rows(db, "SELECT count(*) FROM runs WHERE status = 'completed'")
-                             : strdup("0");
+        char *n = exists(db)
+                      ? rows(db, "SELECT count(*) FROM runs WHERE status = 'completed'")
+                      : strdup("0");
         done = atoi(n);
         free(n);
     }
@@ -365,8 +382,9 @@ static void test_resume_after_sigkill(void) {
     CHECK(sh("$BP sweep --db killed.db --resume 1") == 0);
     CHECK(strstr(out_text, "9 trials, 0 run now") != NULL);
     CHECK(sh("$BP sweep --db killed.db --resume 1 lr=1") == 1);
-    CHECK_STR(err_text, "backprop: sweep --resume ID takes no other options than --db, -j and"
-                        " -v: the sweep is as it was recorded\n");
+    CHECK_STR(err_text,
+              "backprop: sweep --resume ID takes no other options than --db, -j and"
+              " -v: the sweep is as it was recorded\n");
     CHECK(sh("$BP sweep --db killed.db --resume 7") == 1);
     CHECK(strstr(err_text, "killed.db: no sweep 7\n") != NULL);
 }
@@ -388,26 +406,34 @@ static void test_pruning_by_hand(void) {
     write_file("curve.lua", "local bp = require 'backprop'\n"
                             "local a = bp.param('a', 1)\n"
                             "for s = 1, 8 do bp.report(a + 1 / s, s) end\n");
-    CHECK(sh("$BP sweep --db median.db -j 1 --prune median:2 curve.lua a=3,1,4,5,2,6") == 0);
-    CHECK_ROWS(path_in("median.db"), "SELECT trial, status, params FROM sweep_trials ORDER BY trial",
-               "0|completed|a=3\n1|completed|a=1\n2|pruned|a=4\n3|pruned|a=5\n4|completed|a=2\n"
-               "5|pruned|a=6\n");
-    CHECK_ROWS(path_in("median.db"), "SELECT message FROM runs WHERE id = 3",
-               "pruned at step 1: the best loss so far, 5, is worse than the median 3 of 2"
-               " completed trials at that step\n");
-    CHECK(strstr(out_text, "  pruned: trial 2 (step 1), 3 (step 1), 5 (step 1); about ") != NULL);
+    CHECK(sh("$BP sweep --db median.db -j 1 --prune median:2 curve.lua a=3,1,4,5,2,6") ==
+          0);
+    CHECK_ROWS(
+        path_in("median.db"),
+        "SELECT trial, status, params FROM sweep_trials ORDER BY trial",
+        "0|completed|a=3\n1|completed|a=1\n2|pruned|a=4\n3|pruned|a=5\n4|completed|a=2\n"
+        "5|pruned|a=6\n");
+    CHECK_ROWS(
+        path_in("median.db"), "SELECT message FROM runs WHERE id = 3",
+        "pruned at step 1: the best loss so far, 5, is worse than the median 3 of 2"
+        " completed trials at that step\n");
+    CHECK(strstr(out_text,
+                 "  pruned: trial 2 (step 1), 3 (step 1), 5 (step 1); about ") != NULL);
     CHECK(sh("$BP sweep --db halving.db -j 1 --prune halving:1:2 --objective objective"
              " curve.lua a=3,1,4,5,2,6") == 0);
-    CHECK_ROWS(path_in("halving.db"), "SELECT t.trial, t.status, (SELECT max(step) FROM metrics"
-                                      " WHERE run_id = t.run_id) FROM sweep_trials t ORDER BY trial",
-               "0|completed|8\n1|completed|8\n2|pruned|1\n3|pruned|1\n4|pruned|2\n5|pruned|1\n");
-    CHECK_ROWS(path_in("halving.db"), "SELECT message FROM runs WHERE trial = 4",
-               "pruned at step 2: objective 2.5 is not among the best 1 of the 3 trials at rung"
-               " 2 (the bar is 1.5)\n");
+    CHECK_ROWS(
+        path_in("halving.db"),
+        "SELECT t.trial, t.status, (SELECT max(step) FROM metrics"
+        " WHERE run_id = t.run_id) FROM sweep_trials t ORDER BY trial",
+        "0|completed|8\n1|completed|8\n2|pruned|1\n3|pruned|1\n4|pruned|2\n5|pruned|1\n");
+    CHECK_ROWS(
+        path_in("halving.db"), "SELECT message FROM runs WHERE trial = 4",
+        "pruned at step 2: objective 2.5 is not among the best 1 of the 3 trials at rung"
+        " 2 (the bar is 1.5)\n");
     /* Off by default: the same sweep prunes nothing. */
     CHECK(sh("$BP sweep --db noprune.db -j 1 curve.lua a=3,1,4,5,2,6") == 0);
-    CHECK_ROWS(path_in("noprune.db"), "SELECT count(*) FROM sweep_trials WHERE status = 'completed'",
-               "6\n");
+    CHECK_ROWS(path_in("noprune.db"),
+               "SELECT count(*) FROM sweep_trials WHERE status = 'completed'", "6\n");
 }
 
 /* A swept key the script never reads stops the sweep after its first
@@ -420,13 +446,15 @@ static void test_unread_parameter(void) {
                            " typo.lua: hiden (a typo?)\n") != NULL);
     CHECK_ROWS(path_in("typo.db"), "SELECT status, message FROM sweeps",
                "failed|parameter given but never read by typo.lua: hiden (a typo?)\n");
-    CHECK_ROWS(path_in("typo.db"), "SELECT count(*), trial, status FROM runs", "1|0|failed\n");
+    CHECK_ROWS(path_in("typo.db"), "SELECT count(*), trial, status FROM runs",
+               "1|0|failed\n");
     /* It would fail the same way again: neither --resume nor the same
      * command runs it. */
     CHECK(sh("$BP sweep --db typo.db --resume 1") == 1);
-    CHECK_STR(err_text, "backprop: sweep 1 failed (parameter given but never read by typo.lua:"
-                        " hiden (a typo?)); correct the script or the specification, which makes"
-                        " a new sweep\n");
+    CHECK_STR(err_text,
+              "backprop: sweep 1 failed (parameter given but never read by typo.lua:"
+              " hiden (a typo?)); correct the script or the specification, which makes"
+              " a new sweep\n");
     CHECK(sh("$BP sweep --db typo.db typo.lua lr=0.1,0.2,0.3 hiden=2,4") == 1);
     CHECK_ROWS(path_in("typo.db"), "SELECT count(*) FROM runs", "1\n");
 }
@@ -437,24 +465,32 @@ static void test_bad_specs_run_nothing(void) {
     static const struct {
         const char *args, *err;
     } cases[] = {
-        {"typo.lua lr=gauss:0:1", "backprop: sweep parameter 'lr=gauss:0:1': unknown distribution"
-                                  " 'gauss' (expected uniform, loguniform, int or choice)\n"},
+        {"typo.lua lr=gauss:0:1",
+         "backprop: sweep parameter 'lr=gauss:0:1': unknown distribution"
+         " 'gauss' (expected uniform, loguniform, int or choice)\n"},
         {"typo.lua lr=", "backprop: sweep parameter 'lr=': empty list of values\n"},
-        {"typo.lua lr=uniform:1:0 --trials 3", "backprop: sweep parameter 'lr=uniform:1:0':"
-                                               " lower bound 1 is above upper bound 0\n"},
-        {"typo.lua lr=loguniform:1e-4:1", "backprop: sweep parameter 'lr' is a distribution:"
-                                          " random search needs --trials N\n"},
+        {"typo.lua lr=uniform:1:0 --trials 3",
+         "backprop: sweep parameter 'lr=uniform:1:0':"
+         " lower bound 1 is above upper bound 0\n"},
+        {"typo.lua lr=loguniform:1e-4:1",
+         "backprop: sweep parameter 'lr' is a distribution:"
+         " random search needs --trials N\n"},
         {"typo.lua", "backprop: a sweep needs at least one parameter (key=values)\n"},
-        {"--prune mean typo.lua lr=1", "backprop: bad --prune 'mean': expected median[:K] or"
-                                       " halving[:MIN_STEP[:ETA]]\n"},
+        {"--prune mean typo.lua lr=1",
+         "backprop: bad --prune 'mean': expected median[:K] or"
+         " halving[:MIN_STEP[:ETA]]\n"},
         {"--objective max: typo.lua lr=1", "backprop: bad --objective 'max:': expected"
                                            " [min:|max:]METRIC\n"},
-        {"missing.lua lr=1", "backprop: cannot open missing.lua: No such file or directory\n"},
-        {"--trial 2 typo.lua lr=1,2", "backprop: sweep: --trial 2 is out of range: the sweep has"
-                                      " trials 0 to 1\n"},
-        {"-j 0 typo.lua lr=1", "backprop: sweep: --jobs wants a whole number >= 1, not '0'\n"},
-        {"--frobnicate typo.lua lr=1", "backprop: sweep: unknown option '--frobnicate' (see"
-                                       " backprop --help)\n"},
+        {"missing.lua lr=1",
+         "backprop: cannot open missing.lua: No such file or directory\n"},
+        {"--trial 2 typo.lua lr=1,2",
+         "backprop: sweep: --trial 2 is out of range: the sweep has"
+         " trials 0 to 1\n"},
+        {"-j 0 typo.lua lr=1",
+         "backprop: sweep: --jobs wants a whole number >= 1, not '0'\n"},
+        {"--frobnicate typo.lua lr=1",
+         "backprop: sweep: unknown option '--frobnicate' (see"
+         " backprop --help)\n"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
         CHECK(sh("$BP sweep --db never.db %s", cases[k].args) == 1);
@@ -474,17 +510,21 @@ static void test_plan_parallel_merge(void) {
     for (char *p = plan; *p; p++) lines += *p == '\n';
     CHECK(lines == 9);
     char want[4096];
-    snprintf(want, sizeof want, "%s sweep --trial 3 --db shards/s-1.db --objective min:loss"
-             " --seed 1 %s lr=0.1,0.5,2 hidden=2,4,8 steps=20000\n", exe, xor_script);
+    snprintf(want, sizeof want,
+             "%s sweep --trial 3 --db shards/s-1.db --objective min:loss"
+             " --seed 1 %s lr=0.1,0.5,2 hidden=2,4,8 steps=20000\n",
+             exe, xor_script);
     CHECK(strstr(plan, want) != NULL);
     free(plan);
     CHECK(!exists(path_in("shards"))); /* --plan runs nothing */
     int have_parallel = sh("command -v parallel") == 0;
     CHECK(have_parallel);
-    if (!have_parallel) fprintf(stderr, "  GNU parallel is not installed (setup.sh installs it)\n");
+    if (!have_parallel)
+        fprintf(stderr, "  GNU parallel is not installed (setup.sh installs it)\n");
     CHECK(sh("mkdir -p shards && parallel --will-cite -j 2 < plan.txt") == 0);
     CHECK(exists(path_in("shards/s-0.db")) && exists(path_in("shards/s-1.db")));
-    CHECK_ROWS(path_in("shards/s-0.db"), "SELECT status, trials FROM sweeps", "partial|9\n");
+    CHECK_ROWS(path_in("shards/s-0.db"), "SELECT status, trials FROM sweeps",
+               "partial|9\n");
     CHECK_ROWS(path_in("shards/s-1.db"), "SELECT group_concat(trial) FROM sweep_trials",
                "1,3,5,7\n");
     CHECK(sh("$BP merge merged.db shards/s-0.db shards/s-1.db") == 0);
@@ -498,23 +538,27 @@ static void test_plan_parallel_merge(void) {
     free(u2);
     /* Idempotent: a second merge adds nothing, to the last byte of every
      * table. */
-    static const char *dump = "SELECT 'r', * FROM runs UNION ALL SELECT 's', * FROM sweeps";
+    static const char *dump =
+        "SELECT 'r', * FROM runs UNION ALL SELECT 's', * FROM sweeps";
     char *before = rows(path_in("merged.db"), dump);
-    char *metrics0 = rows(path_in("merged.db"), "SELECT count(*), sum(step), total(value) FROM"
-                                                " metrics UNION ALL SELECT count(*), 0, 0 FROM"
-                                                " params UNION ALL SELECT count(*), 0, 0 FROM"
-                                                " snapshots UNION ALL SELECT count(*), 0, 0 FROM"
-                                                " scripts");
+    char *metrics0 =
+        rows(path_in("merged.db"), "SELECT count(*), sum(step), total(value) FROM"
+                                   " metrics UNION ALL SELECT count(*), 0, 0 FROM"
+                                   " params UNION ALL SELECT count(*), 0, 0 FROM"
+                                   " snapshots UNION ALL SELECT count(*), 0, 0 FROM"
+                                   " scripts");
     CHECK(sh("$BP merge merged.db shards/s-1.db shards/s-0.db") == 0);
-    CHECK_STR(out_text, "shards/s-1.db: 0 runs and 0 sweeps merged into merged.db; 4 there"
-                        " already\nshards/s-0.db: 0 runs and 0 sweeps merged into merged.db;"
-                        " 5 there already\n");
+    CHECK_STR(out_text,
+              "shards/s-1.db: 0 runs and 0 sweeps merged into merged.db; 4 there"
+              " already\nshards/s-0.db: 0 runs and 0 sweeps merged into merged.db;"
+              " 5 there already\n");
     char *after = rows(path_in("merged.db"), dump);
-    char *metrics1 = rows(path_in("merged.db"), "SELECT count(*), sum(step), total(value) FROM"
-                                                " metrics UNION ALL SELECT count(*), 0, 0 FROM"
-                                                " params UNION ALL SELECT count(*), 0, 0 FROM"
-                                                " snapshots UNION ALL SELECT count(*), 0, 0 FROM"
-                                                " scripts");
+    char *metrics1 =
+        rows(path_in("merged.db"), "SELECT count(*), sum(step), total(value) FROM"
+                                   " metrics UNION ALL SELECT count(*), 0, 0 FROM"
+                                   " params UNION ALL SELECT count(*), 0, 0 FROM"
+                                   " snapshots UNION ALL SELECT count(*), 0, 0 FROM"
+                                   " scripts");
     CHECK_STR(after, before);
     CHECK_STR(metrics1, metrics0);
     free(before);
@@ -524,12 +568,13 @@ static void test_plan_parallel_merge(void) {
     /* Into a database with runs of its own: ids do not collide, the old
      * runs stay as they were. */
     CHECK(sh("$BP merge grid.db merged.db") == 0);
-    CHECK_ROWS(path_in("grid.db"), "SELECT count(*), count(DISTINCT uid), max(id) FROM runs",
-               "18|18|18\n");
+    CHECK_ROWS(path_in("grid.db"),
+               "SELECT count(*), count(DISTINCT uid), max(id) FROM runs", "18|18|18\n");
     CHECK_ROWS(path_in("grid.db"), "SELECT id, name FROM sweeps ORDER BY id",
                "1|product\n2|sweep_xor\n");
-    CHECK_ROWS(path_in("grid.db"), "SELECT count(*) FROM sweep_trials WHERE sweep_id = 2"
-                                   " AND status = 'completed'",
+    CHECK_ROWS(path_in("grid.db"),
+               "SELECT count(*) FROM sweep_trials WHERE sweep_id = 2"
+               " AND status = 'completed'",
                "9\n");
     CHECK(sh("$BP merge merged.db merged.db") == 1);
     CHECK_STR(err_text, "backprop: merged.db: cannot merge a database into itself\n");
@@ -538,22 +583,26 @@ static void test_plan_parallel_merge(void) {
 /* A sweep written in Lua is the same sweep (the same uid) as its command
  * line; a file with a mistake names it. */
 static void test_spec_file(void) {
-    write_file("sweep.lua", "return {script = 'product.lua', params = {hidden = {1, 2},"
-                            " lr = 'uniform:0:1'}, trials = 4, seed = 9, objective = 'max:loss',"
-                            " prune = 'median'}\n");
+    write_file("sweep.lua",
+               "return {script = 'product.lua', params = {hidden = {1, 2},"
+               " lr = 'uniform:0:1'}, trials = 4, seed = 9, objective = 'max:loss',"
+               " prune = 'median'}\n");
     CHECK(sh("$BP sweep --db spec.db --spec sweep.lua") == 0);
-    CHECK(sh("$BP sweep --db cli.db --trials 4 --seed 9 --objective max:loss --prune median"
-             " product.lua hidden=1,2 lr=uniform:0:1") == 0);
+    CHECK(
+        sh("$BP sweep --db cli.db --trials 4 --seed 9 --objective max:loss --prune median"
+           " product.lua hidden=1,2 lr=uniform:0:1") == 0);
     char *a = rows(path_in("spec.db"), "SELECT uid, spec, direction, prune FROM sweeps");
     char *b = rows(path_in("cli.db"), "SELECT uid, spec, direction, prune FROM sweeps");
     CHECK_STR(a, b);
-    CHECK(strstr(a, "|hidden=1,2 lr=uniform:0:1 --trials 4 --seed 9|max|median:3\n") != NULL);
+    CHECK(strstr(a, "|hidden=1,2 lr=uniform:0:1 --trials 4 --seed 9|max|median:3\n") !=
+          NULL);
     free(a);
     free(b);
     write_file("bad.lua", "return {script = 'product.lua', param = {}}\n");
     CHECK(sh("$BP sweep --spec bad.lua") == 1);
-    CHECK_STR(err_text, "backprop: bad.lua: unknown field 'param' (script, params, trials, seed,"
-                        " objective, prune, name)\n");
+    CHECK_STR(err_text,
+              "backprop: bad.lua: unknown field 'param' (script, params, trials, seed,"
+              " objective, prune, name)\n");
 }
 
 /* Each trial's thread count: its share of the cores, cores / jobs (at least
@@ -565,7 +614,8 @@ static void test_trial_threads(void) {
                               "bp.log('threads', bp.threads(), 1)\n"
                               "bp.log('loss', x, 1)\n");
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    const char *clean = "env -u OPENBLAS_NUM_THREADS -u GOTO_NUM_THREADS -u OMP_NUM_THREADS";
+    const char *clean =
+        "env -u OPENBLAS_NUM_THREADS -u GOTO_NUM_THREADS -u OMP_NUM_THREADS";
     const char *q = "SELECT DISTINCT m.value FROM metrics m JOIN metric_names n"
                     " ON n.id = m.name_id WHERE n.name = 'threads'";
     char want[64];
@@ -577,14 +627,16 @@ static void test_trial_threads(void) {
     CHECK_ROWS(path_in("t1.db"), q, want);
     /* (OpenBLAS takes no more threads than cores: 1 is the count that
      * differs from -j 1's share on any machine.) */
-    CHECK(sh("%s OPENBLAS_NUM_THREADS=1 $BP sweep --db t3.db -j 1 threads.lua x=1,2", clean) == 0);
+    CHECK(sh("%s OPENBLAS_NUM_THREADS=1 $BP sweep --db t3.db -j 1 threads.lua x=1,2",
+             clean) == 0);
     CHECK_ROWS(path_in("t3.db"), q, "1.0\n");
 }
 
 int main(void) {
     const char *bin = getenv("BP_BINARY_DIR"), *srcdir = getenv("BP_SOURCE_DIR");
     if (!bin || !srcdir) {
-        fprintf(stderr, "BP_BINARY_DIR and BP_SOURCE_DIR must be set (run through ctest)\n");
+        fprintf(stderr,
+                "BP_BINARY_DIR and BP_SOURCE_DIR must be set (run through ctest)\n");
         return 1;
     }
     snprintf(exe, sizeof exe, "%s/backprop", bin);

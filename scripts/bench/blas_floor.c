@@ -47,8 +47,8 @@ static void sgemm_square(int N, int reps) {
     float *c = randoms((size_t)N * N);
     for (int r = -1; r < reps; r++) { /* r = -1 warms up */
         double t0 = now();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, N, N, 1, a, N, b,
-                    N, 0, c, N);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, N, N, 1, a, N, b, N, 0,
+                    c, N);
         double t = now() - t0;
         if (r >= 0) printf("gflops %.3f\n", 2.0 * N * N * N / t / 1e9);
     }
@@ -79,8 +79,8 @@ static void w2_epoch(int reps) {
             for (int l = L - 1; l >= 0; l--) {
                 int I = size[l], O = size[l + 1];
                 /* dW = dh^T x, dx = dh W */
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, O, I, B, 1,
-                            d[l + 1], O, o[l], I, 0, dW[l], I);
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, O, I, B, 1, d[l + 1],
+                            O, o[l], I, 0, dW[l], I);
                 if (l > 0)
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, I, O, 1,
                                 d[l + 1], O, W[l], I, 0, d[l], I);
