@@ -111,6 +111,29 @@ function TestHost:test_help_version_and_usage_errors()
   lu.assertEquals(err, "backprop: run: unknown option '--frob' (see backprop --help)\n")
 end
 
+-- Every command answers --help (and `backprop help NAME`) on stdout with
+-- exit status 0, its usage first; `backprop --help` lists every one.
+function TestHost:test_every_command_answers_help()
+  local all = run("--help")
+  local names = {"run", "lua", "repl", "sweep", "merge", "runs", "show", "query",
+                 "rm", "export", "plot"}
+  for _, name in ipairs(names) do
+    lu.assertStrContains(all, "\n  backprop " .. name .. " ", name)
+    for _, form in ipairs({name .. " --help", name .. " -h", "help " .. name}) do
+      local out, err, code = run(form)
+      lu.assertEquals(code, 0, form .. ": " .. err)
+      lu.assertEquals(err, "", form)
+      lu.assertEquals(out:sub(1, 19 + #name), "usage:\n  backprop " .. name .. " ", form)
+      lu.assertTrue(#out > 120, form .. " says little:\n" .. out)
+    end
+  end
+  local out, err, code = run("merge --help")
+  lu.assertStrContains(out, "merging the same input twice adds nothing")
+  _, err, code = run("help frobnicate")
+  lu.assertEquals(code, 1)
+  lu.assertEquals(err, "backprop: unknown command 'frobnicate' (see backprop --help)\n")
+end
+
 function TestHost:test_no_script_can_crash_the_host()
   -- errors of every kind inside C functions come back as Lua errors
   local p = write("abuse.lua", [[
