@@ -13,6 +13,9 @@ local C = {}
 C.build = bp.param("build", "build")  -- where w1_floor and blas_floor are
 C.reps = bp.param("reps", 5)
 C.threads = bp.param("threads", 1)
+-- peers=false: backprop's own figures only, without PyTorch and the C floors
+-- (scripts/bench/compare.sh, which sets two builds of backprop side by side)
+C.peers = bp.param("peers", true)
 bp.threads(C.threads)
 
 -- median, min and max of a list of figures

@@ -44,15 +44,19 @@ for r = 1, C.reps do
   assert(bp.flush())
   logged[r] = bp.clock() - t0
   -- one timed epoch after blas_floor's own warm-up one
-  floors[r] = C.numbers(C.run(string.format("%s/blas_floor w2 %d 1", C.build,
-                                            C.threads)), "seconds")[1]
+  if C.peers then
+    floors[r] = C.numbers(C.run(string.format("%s/blas_floor w2 %d 1", C.build,
+                                              C.threads)), "seconds")[1]
+  end
 end
 local rss = C.peak_rss_kb()
-local ours, with_log, floor = C.stats(plain), C.stats(logged), C.stats(floors)
-local torch = C.torch("w2", "idx=" .. prefix)
-
+local ours, with_log = C.stats(plain), C.stats(logged)
 C.report("w2_s_per_epoch", ours, "s")
 C.report("w2_logged_s_per_epoch", with_log, "s")
+if not C.peers then return end
+
+local floor = C.stats(floors)
+local torch = C.torch("w2", "idx=" .. prefix)
 C.report("floor_s_per_epoch", floor, "s")
 C.report("torch_s_per_epoch", torch, "s")
 C.figure("w2_over_torch", ours.med / torch.med, "x")

@@ -29,12 +29,14 @@ local logged = C.stats(C.repeat_timed(C.reps, function()
   for _ = 1, steps do net:train_step(x, y, loss, 0.01) end
   assert(bp.flush())
 end, function(t) return steps / t end))
+C.report("w4_rows_per_s", logged, "rows/s")
+C.report("w1a_steps_per_s", plain, "steps/s")
+if not C.peers then return end
+
 local tmp = os.tmpname()
 local torch = C.torch("w4", "steps=" .. torch_steps .. " db=" .. tmp)
 os.remove(tmp)
 
-C.report("w4_rows_per_s", logged, "rows/s")
-C.report("w1a_steps_per_s", plain, "steps/s")
 C.report("torch_rows_per_s", torch, "rows/s")
 C.figure("w4_over_w1a", logged.med / plain.med, "x")
 C.figure("w4_over_torch", logged.med / torch.med, "x")
