@@ -3,7 +3,7 @@
  * One database (results/runs.db unless --db or BACKPROP_DB say otherwise)
  * holds every run: its script, parameters, metrics, weight snapshots, tags
  * and notes. The schema, its views and the reasons behind them are described
- * at the top of runlog.c; tests/queries.sql shows how to ask it questions.
+ * in runlog/schema/; tests/queries.sql shows how to ask it questions.
  *
  * Metrics are the hot path: bp_runlog_metric only appends to a buffer in
  * memory, and a background writer thread commits the buffer in one short
@@ -167,7 +167,7 @@ int bp_runlog_snapshot_get(bp_runlog *log, int64_t run, const char *name, int64_
  * bp_runlog_open does it already. */
 int bp_runlog_reap(bp_runlog *log, bp_err *e);
 
-/* A sweep's row (see the sweeps table in runlog.c; bp_sweeprun.h runs
+/* A sweep's row (see the sweeps table in runlog/schema/3.sql; bp_sweeprun.h runs
  * them). Pointers may be NULL where the table allows NULL. */
 typedef struct bp_sweep_record {
     const char *uid;                       /* required: identity across databases */

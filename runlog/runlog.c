@@ -12,142 +12,10 @@
  *    are ordinary REALs.
  *  - Weights are one BLOB per snapshot, raw little-endian: exact, and as big
  *    as the numbers themselves. bp_weights (sqlext.c) makes them rows again.
- *  - The schema is built by a list of steps, steps[k] taking a database from
- *    version k to k + 1 (PRAGMA user_version), and a new database runs them
- *    all: so the path that migrates an old database is the one every new
- *    database takes, and the tests exercise it.
+ *  - The schema, the views and the notes on every column are SQL, in
+ *    runlog/schema/ (its README.md says how they are built and migrated).
  *  - A non-database file is opened without SQLITE_OPEN_CREATE and only read,
- *    so that a wrong --db never damages the file it names.
- *
- * The schema (version 4). Times are seconds since 1970-01-01 UTC (REAL, to
- * the millisecond); the views show them as 'YYYY-MM-DD HH:MM:SS' UTC.
- *
- *  scripts       one row per distinct script text
- *    id          INTEGER PRIMARY KEY
- *    hash        TEXT, FNV-1a 64 of the text in 16 hex digits (indexed; the
- *                text itself is compared too, so a collision is harmless)
- *    text        TEXT, the whole script
- *  runs          one row per run
- *    id          INTEGER PRIMARY KEY: the run's number
- *    name        TEXT, the run's name (default: script file name without .lua)
- *    script_path TEXT, the script as named on the command line (or NULL)
- *    script_id   INTEGER -> scripts.id (or NULL)
- *    command     TEXT, the command line
- *    seed        INTEGER, the seed of the run's generator (NULL: unknown)
- *    started     REAL, start time
- *    ended       REAL, end time (NULL while running)
- *    status      TEXT: running, completed, failed, interrupted, diverged,
- *                crashed, pruned (a sweep's trial stopped early, since 3)
- *    message     TEXT, the error of a failed run (or NULL)
- *    traceback   TEXT, its Lua traceback (or NULL)
- *    host        TEXT, host name
- *    pid         INTEGER, process id
- *    version     TEXT, the backprop version that ran it
- *    sweep_id    INTEGER -> sweeps.id, ON DELETE SET NULL: the sweep whose
- *                trial this run is (NULL: none; since 3)
- *    trial       INTEGER, the trial's index in the sweep, from 0 (since 3)
- *    uid         TEXT UNIQUE, the run's identity across databases (merge):
- *                128 random bits in hex; 'v2:host:pid:started:id' for a run
- *                recorded before version 3 (since 3)
- *                indexes runs_status (status), runs_script (script_id),
- *                runs_sweep (sweep_id, trial)
- *  sweeps        one row per sweep (since version 3); see bp_sweeprun.h
- *    id          INTEGER PRIMARY KEY
- *    uid         TEXT UNIQUE: FNV-1a 64 of the script's text, the spec, the
- *                objective and the pruning rule, so that the shards of one
- *                sweep run on several machines (--plan, --trial) are one
- *                sweep again when their databases are merged
- *    name        TEXT
- *    script_path TEXT, script_id -> scripts.id: the script as when it began
- *    spec        TEXT, the canonical specification (bp_sweep_spec_text)
- *    keys        TEXT, the swept parameters, space-separated, in order
- *    strategy    TEXT: grid or random
- *    trials      INTEGER, how many
- *    seed        INTEGER, the sweep's seed
- *    objective   TEXT, the metric judged (its value at its last step)
- *    direction   TEXT: min or max
- *    prune       TEXT: 'median:K', 'halving:MIN_STEP:ETA' or NULL (off)
- *    status      TEXT: running, completed, interrupted, failed, partial
- *                (a shard's: some trials ran elsewhere)
- *    message     TEXT, why it failed (or NULL)
- *    started, ended REAL; claimed REAL: when the process running it now
- *                took it (it may be a resume); host, pid: that process
- *    command     TEXT, the command line that began it
- *  params        one row per parameter of a run
- *    run_id      INTEGER -> runs.id, ON DELETE CASCADE
- *    key         TEXT
- *    value       no affinity: INTEGER, REAL or TEXT as given (a bool is 0/1),
- *                so `value < 0.05` compares numbers
- *    type        TEXT: int, real, text or bool
- *    PRIMARY KEY (run_id, key); index params_key (key, value)
- *  metric_names  metric names, interned (a metric row carries a number, not
- *                the text: smaller and faster)
- *    id          INTEGER PRIMARY KEY
- *    name        TEXT UNIQUE
- *  metrics       one row per metric value
- *    run_id      INTEGER -> runs.id, ON DELETE CASCADE
- *    name_id     INTEGER, a metric_names.id (not declared a foreign key:
- *                checking it would slow every insert)
- *    step        INTEGER
- *    value       a REAL; NULL means NaN. Declared without a type: a REAL
- *                column would store -0.0 as the integer 0, losing its sign
- *    PRIMARY KEY (run_id, name_id, step), WITHOUT ROWID
- *  snapshots     weights and biases of a network at a step (since version 2)
- *    id          INTEGER PRIMARY KEY
- *    run_id      INTEGER -> runs.id, ON DELETE CASCADE
- *    step        INTEGER
- *    name        TEXT, which network ('net' unless named)
- *    shape       TEXT, the widths: inputs, then each layer's outputs: '2,3,1'
- *    dtype       TEXT: 'f64' (8 bytes a value) or 'f32' (4)
- *    data        BLOB, the values in the engine's flat order (layer by
- *                layer, W row by row, then the biases), little-endian
- *    UNIQUE (run_id, name, step)
- *  tags          key/value labels of a run
- *    run_id      INTEGER -> runs.id, ON DELETE CASCADE
- *    key         TEXT
- *    value       TEXT (may be NULL)
- *    PRIMARY KEY (run_id, key)
- *  notes         free-text notes of a run, in order
- *    id          INTEGER PRIMARY KEY
- *    run_id      INTEGER -> runs.id, ON DELETE CASCADE
- *    time        REAL
- *    text        TEXT
- *  networks      whole networks (since version 4): what bp.load_net reads
- *    id          INTEGER PRIMARY KEY
- *    run_id      INTEGER -> runs.id, ON DELETE CASCADE
- *    step        INTEGER
- *    name        TEXT ('net' unless named)
- *    data        BLOB, a network file (engine/bp_save.h: architecture and
- *                every weight, exactly)
- *    UNIQUE (run_id, name, step)
- *  checkpoints   the latest checkpoint of a run (since version 4)
- *    run_id      INTEGER -> runs.id, ON DELETE CASCADE
- *    step        INTEGER
- *    time        REAL
- *    data        BLOB, the Lua module's (bindings/lmodel.c): networks,
- *                optimiser states, the generator's state
- *    PRIMARY KEY (run_id, step)
- *
- * Views (made again whenever the schema changes; see VIEWS below):
- *  metrics_view  (run_id, name, step, value, value_text): metrics with their
- *                names; value_text spells NaN, Inf and -Inf.
- *  loss_curve    (run_id, step, value, value_text): the metric 'loss'.
- *  run_summary   one row per run: id, name, status, script, started, ended,
- *                duration_s, steps (the last step at which anything was
- *                logged), final_loss (the last 'loss'; NULL if it was NaN),
- *                best_loss (the least 'loss'), params ('hidden=4 lr=0.1',
- *                sorted by key), seed, host, pid, sweep_id and trial
- *                (the last two since 3).
- *  run_params    (run_id, name, status, key, value, type): every parameter
- *                with its run's name and status.
- *  sweep_trials  one row per trial of every sweep: sweep_id, trial, run_id,
- *                status, params (the swept ones, 'lr=0.1 hidden=4'),
- *                objective (NULL if NaN or never logged), seed, duration_s,
- *                attempts (runs of the trial). Of several attempts, the
- *                latest with a final outcome (completed, failed, diverged,
- *                pruned), else the latest.
- *  sweep_param_stats  (sweep_id, key, value, trials, best, mean): for each
- *                swept parameter and value, over the completed trials. */
+ *    so that a wrong --db never damages the file it names. */
 #define _XOPEN_SOURCE 700
 #include <errno.h>
 #include <math.h>
@@ -166,6 +34,7 @@
 #include "bp_sqlext.h"
 #include "bp_util.h"
 #include "runlog_int.h"
+#include "rl_schema.h"
 
 #ifndef BP_VERSION
 #define BP_VERSION "unknown"
@@ -197,238 +66,9 @@ static int busy_ms(void) { return (int)(rl_busy_seconds() * 1000 / BUSY_TRIES); 
 /* Rows a metric INSERT statement carries. */
 #define INSERT_ROWS 32
 
-/* ------------------------------------------------------------------------ */
-/* The schema                                                                */
-
-static const char *const steps[BP_RUNLOG_SCHEMA] = {
-    /* 0 -> 1: runs and what they log. */
-    "CREATE TABLE scripts("
-    "  id INTEGER PRIMARY KEY,"
-    "  hash TEXT NOT NULL,"
-    "  text TEXT NOT NULL);"
-    "CREATE INDEX scripts_hash ON scripts(hash);"
-    "CREATE TABLE runs("
-    "  id INTEGER PRIMARY KEY,"
-    "  name TEXT NOT NULL,"
-    "  script_path TEXT,"
-    "  script_id INTEGER REFERENCES scripts(id),"
-    "  command TEXT,"
-    "  seed INTEGER,"
-    "  started REAL NOT NULL,"
-    "  ended REAL,"
-    "  status TEXT NOT NULL DEFAULT 'running' CHECK (status IN ('running',"
-    "    'completed', 'failed', 'interrupted', 'diverged', 'crashed')),"
-    "  message TEXT,"
-    "  traceback TEXT,"
-    "  host TEXT,"
-    "  pid INTEGER,"
-    "  version TEXT);"
-    "CREATE INDEX runs_status ON runs(status);"
-    "CREATE INDEX runs_script ON runs(script_id);"
-    "CREATE TABLE params("
-    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
-    "  key TEXT NOT NULL,"
-    "  value,"
-    "  type TEXT NOT NULL CHECK (type IN ('int', 'real', 'text', 'bool')),"
-    "  PRIMARY KEY (run_id, key)) WITHOUT ROWID;"
-    "CREATE INDEX params_key ON params(key, value);"
-    "CREATE TABLE metric_names("
-    "  id INTEGER PRIMARY KEY,"
-    "  name TEXT NOT NULL UNIQUE);"
-    "CREATE TABLE metrics("
-    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
-    "  name_id INTEGER NOT NULL,"
-    "  step INTEGER NOT NULL,"
-    "  value,"
-    "  PRIMARY KEY (run_id, name_id, step)) WITHOUT ROWID;"
-    "CREATE TABLE tags("
-    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
-    "  key TEXT NOT NULL,"
-    "  value TEXT,"
-    "  PRIMARY KEY (run_id, key)) WITHOUT ROWID;"
-    "CREATE TABLE notes("
-    "  id INTEGER PRIMARY KEY,"
-    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
-    "  time REAL NOT NULL,"
-    "  text TEXT NOT NULL);"
-    "CREATE INDEX notes_run ON notes(run_id);",
-    /* 1 -> 2: weight snapshots. */
-    "CREATE TABLE snapshots("
-    "  id INTEGER PRIMARY KEY,"
-    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
-    "  step INTEGER NOT NULL,"
-    "  name TEXT NOT NULL DEFAULT 'net',"
-    "  shape TEXT NOT NULL,"
-    "  dtype TEXT NOT NULL CHECK (dtype IN ('f64', 'f32')),"
-    "  data BLOB NOT NULL,"
-    "  UNIQUE (run_id, name, step));",
-    /* 2 -> 3: sweeps, runs linked to them, a run's uid, status 'pruned'.
-     * A CHECK constraint cannot be altered, so runs is rebuilt (SQLite's
-     * "making other kinds of table schema changes"): the views go first,
-     * since renaming a table checks every view; migrate() has turned the
-     * foreign keys off, or dropping the old runs would delete what every
-     * other table holds of them. A migrated run's uid is made of what
-     * identified it already, so two copies of one old database give their
-     * runs the same uids and a merge of both keeps one of each. */
-    "DROP VIEW IF EXISTS metrics_view;"
-    "DROP VIEW IF EXISTS loss_curve;"
-    "DROP VIEW IF EXISTS run_summary;"
-    "DROP VIEW IF EXISTS run_params;"
-    "CREATE TABLE sweeps("
-    "  id INTEGER PRIMARY KEY,"
-    "  uid TEXT NOT NULL UNIQUE,"
-    "  name TEXT NOT NULL,"
-    "  script_path TEXT,"
-    "  script_id INTEGER REFERENCES scripts(id),"
-    "  spec TEXT NOT NULL,"
-    "  keys TEXT NOT NULL,"
-    "  strategy TEXT NOT NULL CHECK (strategy IN ('grid', 'random')),"
-    "  trials INTEGER NOT NULL,"
-    "  seed INTEGER NOT NULL,"
-    "  objective TEXT NOT NULL,"
-    "  direction TEXT NOT NULL CHECK (direction IN ('min', 'max')),"
-    "  prune TEXT,"
-    "  status TEXT NOT NULL CHECK (status IN ('running', 'completed',"
-    "    'interrupted', 'failed', 'partial')),"
-    "  message TEXT,"
-    "  started REAL NOT NULL,"
-    "  ended REAL,"
-    "  claimed REAL,"
-    "  host TEXT,"
-    "  pid INTEGER,"
-    "  command TEXT);"
-    "CREATE TABLE runs_v3("
-    "  id INTEGER PRIMARY KEY,"
-    "  name TEXT NOT NULL,"
-    "  script_path TEXT,"
-    "  script_id INTEGER REFERENCES scripts(id),"
-    "  command TEXT,"
-    "  seed INTEGER,"
-    "  started REAL NOT NULL,"
-    "  ended REAL,"
-    "  status TEXT NOT NULL DEFAULT 'running' CHECK (status IN ('running',"
-    "    'completed', 'failed', 'interrupted', 'diverged', 'crashed', 'pruned')),"
-    "  message TEXT,"
-    "  traceback TEXT,"
-    "  host TEXT,"
-    "  pid INTEGER,"
-    "  version TEXT,"
-    "  sweep_id INTEGER REFERENCES sweeps(id) ON DELETE SET NULL,"
-    "  trial INTEGER,"
-    "  uid TEXT NOT NULL UNIQUE DEFAULT (lower(hex(randomblob(16)))));"
-    "INSERT INTO runs_v3(id, name, script_path, script_id, command, seed, started,"
-    "  ended, status, message, traceback, host, pid, version, uid)"
-    "  SELECT id, name, script_path, script_id, command, seed, started, ended,"
-    "    status, message, traceback, host, pid, version,"
-    "    printf('v2:%s:%d:%.3f:%d', coalesce(host, ''), coalesce(pid, 0), started, id)"
-    "  FROM runs ORDER BY id;"
-    "DROP TABLE runs;"
-    "ALTER TABLE runs_v3 RENAME TO runs;"
-    "CREATE INDEX runs_status ON runs(status);"
-    "CREATE INDEX runs_script ON runs(script_id);"
-    "CREATE INDEX runs_sweep ON runs(sweep_id, trial);",
-    /* 3 -> 4: whole networks (bp_save.h's bytes: architecture and weights),
-     * and checkpoints (everything a run needs to go on where it stopped). */
-    "CREATE TABLE networks("
-    "  id INTEGER PRIMARY KEY,"
-    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
-    "  step INTEGER NOT NULL,"
-    "  name TEXT NOT NULL DEFAULT 'net',"
-    "  data BLOB NOT NULL,"
-    "  UNIQUE (run_id, name, step));"
-    "CREATE TABLE checkpoints("
-    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
-    "  step INTEGER NOT NULL,"
-    "  time REAL NOT NULL,"
-    "  data BLOB NOT NULL,"
-    "  PRIMARY KEY (run_id, step));",
-};
-
-/* Views use only SQLite's built-in functions, so the stock shell reads them
- * without any extension. */
-static const char *const VIEWS =
-    "DROP VIEW IF EXISTS metrics_view;"
-    "DROP VIEW IF EXISTS loss_curve;"
-    "DROP VIEW IF EXISTS run_summary;"
-    "DROP VIEW IF EXISTS run_params;"
-    "DROP VIEW IF EXISTS sweep_trials;"
-    "DROP VIEW IF EXISTS sweep_param_stats;"
-    "CREATE VIEW metrics_view AS"
-    "  SELECT m.run_id AS run_id, n.name AS name, m.step AS step,"
-    "    m.value AS value,"
-    "    CASE WHEN m.value IS NULL THEN 'NaN'"
-    "      WHEN m.value > 1.7976931348623157e308 THEN 'Inf'"
-    "      WHEN m.value < -1.7976931348623157e308 THEN '-Inf'"
-    "      ELSE CAST(m.value AS TEXT) END AS value_text"
-    "  FROM metrics m JOIN metric_names n ON n.id = m.name_id;"
-    "CREATE VIEW loss_curve AS"
-    "  SELECT run_id, step, value, value_text FROM metrics_view"
-    "  WHERE name = 'loss';"
-    "CREATE VIEW run_summary AS"
-    "  SELECT r.id AS id, r.name AS name, r.status AS status,"
-    "    r.script_path AS script,"
-    "    datetime(r.started, 'unixepoch') AS started,"
-    "    datetime(r.ended, 'unixepoch') AS ended,"
-    "    round(coalesce(r.ended, CASE WHEN r.status = 'running'"
-    "      THEN (julianday('now') - 2440587.5) * 86400.0 END) - r.started, 3)"
-    "      AS duration_s,"
-    "    (SELECT max((SELECT max(m.step) FROM metrics m"
-    "       WHERE m.run_id = r.id AND m.name_id = n.id))"
-    "     FROM metric_names n) AS steps,"
-    "    (SELECT m.value FROM metrics m JOIN metric_names n ON n.id = m.name_id"
-    "     WHERE m.run_id = r.id AND n.name = 'loss'"
-    "     ORDER BY m.step DESC LIMIT 1) AS final_loss,"
-    "    (SELECT min(m.value) FROM metrics m JOIN metric_names n"
-    "     ON n.id = m.name_id WHERE m.run_id = r.id AND n.name = 'loss')"
-    "      AS best_loss,"
-    "    (SELECT group_concat(kv, ' ') FROM (SELECT p.key || '=' ||"
-    "       CASE WHEN p.type = 'bool' THEN CASE WHEN p.value THEN 'true'"
-    "         ELSE 'false' END ELSE coalesce(p.value, 'nan') END AS kv"
-    "       FROM params p WHERE p.run_id = r.id ORDER BY p.key)) AS params,"
-    "    r.seed AS seed, r.host AS host, r.pid AS pid,"
-    "    r.sweep_id AS sweep_id, r.trial AS trial"
-    "  FROM runs r;"
-    "CREATE VIEW run_params AS"
-    "  SELECT p.run_id AS run_id, r.name AS name, r.status AS status,"
-    "    p.key AS key, p.value AS value, p.type AS type"
-    "  FROM params p JOIN runs r ON r.id = p.run_id;"
-    /* One row per trial: of its attempts (runs), the latest that ended with
-     * an outcome a resume keeps (completed, failed, diverged, pruned), else
-     * the latest. The objective is the metric's value at its last step. */
-    "CREATE VIEW sweep_trials AS"
-    "  SELECT sweep_id, trial, run_id, status, params, objective, seed,"
-    "    duration_s, attempts FROM ("
-    "  SELECT r.sweep_id AS sweep_id, r.trial AS trial, r.id AS run_id,"
-    "    r.status AS status,"
-    "    (SELECT group_concat(kv, ' ') FROM (SELECT p.key || '=' ||"
-    "       CASE WHEN p.type = 'bool' THEN CASE WHEN p.value THEN 'true'"
-    "         ELSE 'false' END ELSE coalesce(p.value, 'nan') END AS kv,"
-    "       instr(' ' || s.keys || ' ', ' ' || p.key || ' ') AS pos"
-    "       FROM params p WHERE p.run_id = r.id AND pos > 0"
-    "       ORDER BY pos)) AS params,"
-    "    (SELECT m.value FROM metrics m JOIN metric_names n ON n.id = m.name_id"
-    "     WHERE m.run_id = r.id AND n.name = s.objective"
-    "     ORDER BY m.step DESC LIMIT 1) AS objective,"
-    "    r.seed AS seed, round(r.ended - r.started, 3) AS duration_s,"
-    "    count(*) OVER (PARTITION BY r.sweep_id, r.trial) AS attempts,"
-    "    row_number() OVER (PARTITION BY r.sweep_id, r.trial ORDER BY"
-    "      r.status IN ('completed', 'failed', 'diverged', 'pruned') DESC,"
-    "      r.started DESC, r.id DESC) AS k"
-    "  FROM runs r JOIN sweeps s ON s.id = r.sweep_id"
-    "  WHERE r.trial IS NOT NULL) WHERE k = 1;"
-    /* Per swept parameter and value, over the completed trials: how many,
-     * the best objective (by the sweep's direction) and the mean. */
-    "CREATE VIEW sweep_param_stats AS"
-    "  SELECT t.sweep_id AS sweep_id, p.key AS key, p.value AS value,"
-    "    count(t.objective) AS trials,"
-    "    CASE s.direction WHEN 'max' THEN max(t.objective)"
-    "      ELSE min(t.objective) END AS best,"
-    "    avg(t.objective) AS mean"
-    "  FROM sweep_trials t JOIN sweeps s ON s.id = t.sweep_id"
-    "  JOIN params p ON p.run_id = t.run_id"
-    "  WHERE t.status = 'completed'"
-    "  AND instr(' ' || s.keys || ' ', ' ' || p.key || ' ') > 0"
-    "  GROUP BY t.sweep_id, p.key, p.value;";
+/* The schema: the SQL files of runlog/schema/, embedded at build time. */
+_Static_assert(RL_SCHEMA_STEPS == BP_RUNLOG_SCHEMA,
+               "runlog/schema/ holds a step for each version, 1.sql to N.sql");
 
 /* ------------------------------------------------------------------------ */
 /* The log                                                                   */
@@ -623,13 +263,14 @@ static int migrate_steps(bp_runlog *log, bp_err *e) {
     }
     if (version < BP_RUNLOG_SCHEMA) {
         for (int64_t v = version; v < BP_RUNLOG_SCHEMA; v++)
-            if (rl_exec(log, steps[v], "cannot create or migrate the schema", e))
+            if (rl_exec(log, rl_schema_steps[v], "cannot create or migrate the schema",
+                        e))
                 goto fail;
         char sql[96];
         snprintf(sql, sizeof sql, "PRAGMA application_id = %d; PRAGMA user_version = %d;",
                  BP_RUNLOG_APP_ID, BP_RUNLOG_SCHEMA);
         if (rl_exec(log, sql, "cannot set the schema version", e) ||
-            rl_exec(log, VIEWS, "cannot create the views", e))
+            rl_exec(log, rl_schema_views, "cannot create the views", e))
             goto fail;
         /* The steps ran without foreign keys: check that every reference
          * still holds before anything is committed. */
@@ -652,7 +293,7 @@ fail:
 }
 
 /* Foreign keys can only be switched off outside a transaction, and must be
- * while the steps rebuild a table (see step 3). */
+ * while the steps rebuild a table (see runlog/schema/3.sql). */
 static int migrate(bp_runlog *log, bp_err *e) {
     int64_t app, version, tables;
     if (read_header(log, &app, &version, &tables, e)) return -1;
@@ -1869,7 +1510,7 @@ void bp_runlog_lock(bp_runlog *log) { pthread_mutex_lock(&log->db_lock); }
 void bp_runlog_unlock(bp_runlog *log) { pthread_mutex_unlock(&log->db_lock); }
 
 const char *bp_runlog_schema_step(int version) {
-    return version >= 0 && version < BP_RUNLOG_SCHEMA ? steps[version] : NULL;
+    return version >= 0 && version < BP_RUNLOG_SCHEMA ? rl_schema_steps[version] : NULL;
 }
 
 /* ------------------------------------------------------------------------ */

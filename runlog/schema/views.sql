@@ -1,0 +1,107 @@
+-- views.sql: the views, made again whenever the schema changes (after the
+-- last step that ran). They use only SQLite's built-in functions, so the
+-- stock shell reads them without any extension. Times show as
+-- 'YYYY-MM-DD HH:MM:SS' UTC.
+
+DROP VIEW IF EXISTS metrics_view;
+DROP VIEW IF EXISTS loss_curve;
+DROP VIEW IF EXISTS run_summary;
+DROP VIEW IF EXISTS run_params;
+DROP VIEW IF EXISTS sweep_trials;
+DROP VIEW IF EXISTS sweep_param_stats;
+
+-- (run_id, name, step, value, value_text): metrics with their names;
+-- value_text spells NaN, Inf and -Inf.
+CREATE VIEW metrics_view AS
+  SELECT m.run_id AS run_id, n.name AS name, m.step AS step,
+    m.value AS value,
+    CASE WHEN m.value IS NULL THEN 'NaN'
+      WHEN m.value > 1.7976931348623157e308 THEN 'Inf'
+      WHEN m.value < -1.7976931348623157e308 THEN '-Inf'
+      ELSE CAST(m.value AS TEXT) END AS value_text
+  FROM metrics m JOIN metric_names n ON n.id = m.name_id;
+
+-- (run_id, step, value, value_text): the metric 'loss'.
+CREATE VIEW loss_curve AS
+  SELECT run_id, step, value, value_text FROM metrics_view
+  WHERE name = 'loss';
+
+-- One row per run: id, name, status, script, started, ended, duration_s,
+-- steps (the last step at which anything was logged), final_loss (the last
+-- 'loss'; NULL if it was NaN), best_loss (the least 'loss'), params
+-- ('hidden=4 lr=0.1', sorted by key), seed, host, pid, sweep_id and trial
+-- (the last two since 3).
+CREATE VIEW run_summary AS
+  SELECT r.id AS id, r.name AS name, r.status AS status,
+    r.script_path AS script,
+    datetime(r.started, 'unixepoch') AS started,
+    datetime(r.ended, 'unixepoch') AS ended,
+    round(coalesce(r.ended, CASE WHEN r.status = 'running'
+      THEN (julianday('now') - 2440587.5) * 86400.0 END) - r.started, 3)
+      AS duration_s,
+    (SELECT max((SELECT max(m.step) FROM metrics m
+       WHERE m.run_id = r.id AND m.name_id = n.id))
+     FROM metric_names n) AS steps,
+    (SELECT m.value FROM metrics m JOIN metric_names n ON n.id = m.name_id
+     WHERE m.run_id = r.id AND n.name = 'loss'
+     ORDER BY m.step DESC LIMIT 1) AS final_loss,
+    (SELECT min(m.value) FROM metrics m JOIN metric_names n
+     ON n.id = m.name_id WHERE m.run_id = r.id AND n.name = 'loss')
+      AS best_loss,
+    (SELECT group_concat(kv, ' ') FROM (SELECT p.key || '=' ||
+       CASE WHEN p.type = 'bool' THEN CASE WHEN p.value THEN 'true'
+         ELSE 'false' END ELSE coalesce(p.value, 'nan') END AS kv
+       FROM params p WHERE p.run_id = r.id ORDER BY p.key)) AS params,
+    r.seed AS seed, r.host AS host, r.pid AS pid,
+    r.sweep_id AS sweep_id, r.trial AS trial
+  FROM runs r;
+
+-- (run_id, name, status, key, value, type): every parameter with its run's
+-- name and status.
+CREATE VIEW run_params AS
+  SELECT p.run_id AS run_id, r.name AS name, r.status AS status,
+    p.key AS key, p.value AS value, p.type AS type
+  FROM params p JOIN runs r ON r.id = p.run_id;
+
+-- One row per trial of every sweep: sweep_id, trial, run_id, status, params
+-- (the swept ones, 'lr=0.1 hidden=4'), objective (NULL if NaN or never
+-- logged), seed, duration_s, attempts (runs of the trial). Of a trial's
+-- attempts (runs), the latest that ended with an outcome a resume keeps
+-- (completed, failed, diverged, pruned), else the latest. The objective is
+-- the metric's value at its last step.
+CREATE VIEW sweep_trials AS
+  SELECT sweep_id, trial, run_id, status, params, objective, seed,
+    duration_s, attempts FROM (
+  SELECT r.sweep_id AS sweep_id, r.trial AS trial, r.id AS run_id,
+    r.status AS status,
+    (SELECT group_concat(kv, ' ') FROM (SELECT p.key || '=' ||
+       CASE WHEN p.type = 'bool' THEN CASE WHEN p.value THEN 'true'
+         ELSE 'false' END ELSE coalesce(p.value, 'nan') END AS kv,
+       instr(' ' || s.keys || ' ', ' ' || p.key || ' ') AS pos
+       FROM params p WHERE p.run_id = r.id AND pos > 0
+       ORDER BY pos)) AS params,
+    (SELECT m.value FROM metrics m JOIN metric_names n ON n.id = m.name_id
+     WHERE m.run_id = r.id AND n.name = s.objective
+     ORDER BY m.step DESC LIMIT 1) AS objective,
+    r.seed AS seed, round(r.ended - r.started, 3) AS duration_s,
+    count(*) OVER (PARTITION BY r.sweep_id, r.trial) AS attempts,
+    row_number() OVER (PARTITION BY r.sweep_id, r.trial ORDER BY
+      r.status IN ('completed', 'failed', 'diverged', 'pruned') DESC,
+      r.started DESC, r.id DESC) AS k
+  FROM runs r JOIN sweeps s ON s.id = r.sweep_id
+  WHERE r.trial IS NOT NULL) WHERE k = 1;
+
+-- (sweep_id, key, value, trials, best, mean): per swept parameter and value,
+-- over the completed trials: how many, the best objective (by the sweep's
+-- direction) and the mean.
+CREATE VIEW sweep_param_stats AS
+  SELECT t.sweep_id AS sweep_id, p.key AS key, p.value AS value,
+    count(t.objective) AS trials,
+    CASE s.direction WHEN 'max' THEN max(t.objective)
+      ELSE min(t.objective) END AS best,
+    avg(t.objective) AS mean
+  FROM sweep_trials t JOIN sweeps s ON s.id = t.sweep_id
+  JOIN params p ON p.run_id = t.run_id
+  WHERE t.status = 'completed'
+  AND instr(' ' || s.keys || ' ', ' ' || p.key || ' ') > 0
+  GROUP BY t.sweep_id, p.key, p.value;
