@@ -90,4 +90,36 @@ sqlite3_stmt *rl_prepare(bp_runlog *log, const char *sql, bp_err *e);
 /* Steps st to its end and finalizes it; -1 with rl_fail(what). */
 int rl_run_stmt(bp_runlog *log, sqlite3_stmt *st, const char *what, bp_err *e);
 
+/* One attempt's wait for a lock, in milliseconds, for sqlite3_busy_timeout:
+ * rl_busy_seconds shared between the attempts. */
+int rl_busy_ms(void);
+
+/* Whether a call that returned rc at attempt t (the first at `start`, on
+ * bp_clock) should be tried again: 1, after a nap, while rc is SQLITE_BUSY
+ * and rl_busy_seconds have not passed. Needs no lock. */
+int rl_retry_busy(int rc, int t, double start);
+
+/* -1 with "PATH: the run log was opened read-only" if it was. No lock. */
+int rl_writable(bp_runlog *log, bp_err *e);
+
+/* Runs one prepared, bound statement as its own transaction and finalizes
+ * it; -1 with "PATH: what (no such run)" when it changed no row. */
+int rl_write_one(bp_runlog *log, sqlite3_stmt *st, const char *what, bp_err *e);
+
+/* The scripts.id of text, stored first if it is not there yet; -1 on
+ * failure. Call inside a write transaction. */
+int64_t rl_script_id(bp_runlog *log, const char *text, bp_err *e);
+
+/* A run's or sweep's default name, the script's file name without .lua
+ * ("scripts/xor.lua" -> "xor"), or "run"; into out (cap bytes). No lock. */
+void rl_default_name(const char *script, char *out, size_t cap);
+
+/* Commits the buffered metrics (writer.c). On failure the rows are kept for
+ * the next try, except those of runs that do not exist. */
+int rl_flush_locked(bp_runlog *log, bp_err *e);
+
+/* Takes the writer thread's error, if any, into e and returns -1; else 0.
+ * Takes buf_lock itself: call it without. */
+int rl_take_bg_error(bp_runlog *log, bp_err *e);
+
 #endif

@@ -1,0 +1,283 @@
+/* open.c: opening and closing a run log (bp_runlog_open, bp_runlog_close).
+ *
+ * Opening is where a wrong file must come to no harm: the header is read and
+ * checked before anything is written, and a non-database file is opened
+ * without SQLITE_OPEN_CREATE and only read, so that a wrong --db never
+ * damages the file it names. A writable database is then brought to this
+ * build's schema by the steps of runlog/schema/, in one transaction, and
+ * switched to WAL so that several processes can share it. */
+#define _XOPEN_SOURCE 700
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "bp_runlog.h"
+#include "bp_sqlext.h"
+#include "bp_util.h"
+#include "runlog_int.h"
+#include "rl_schema.h"
+
+/* The schema: the SQL files of runlog/schema/, embedded at build time. */
+_Static_assert(RL_SCHEMA_STEPS == BP_RUNLOG_SCHEMA,
+               "runlog/schema/ holds a step for each version, 1.sql to N.sql");
+
+const char *bp_runlog_default_path(const char *opt) {
+    if (opt && *opt) return opt;
+    const char *env = getenv("BACKPROP_DB");
+    if (env && *env) return env;
+    return "results/runs.db";
+}
+
+const char *bp_runlog_schema_step(int version) {
+    return version >= 0 && version < BP_RUNLOG_SCHEMA ? rl_schema_steps[version] : NULL;
+}
+
+/* mkdir -p of the directory part of path. */
+static int make_parent(const char *path, bp_err *e) {
+    char *dir = strdup(path);
+    if (!dir) return bp_err_set(e, "out of memory");
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir) {
+        free(dir);
+        return 0;
+    }
+    *slash = '\0';
+    for (char *p = dir + 1;; p++) {
+        if (*p != '/' && *p != '\0') continue;
+        char c = *p;
+        *p = '\0';
+        struct stat sb;
+        if (stat(dir, &sb) != 0 && mkdir(dir, 0777) != 0 && errno != EEXIST) {
+            int err = errno;
+            bp_err_set(e, "%s: cannot create directory %s (%s)", path, dir,
+                       strerror(err));
+            free(dir);
+            return -1;
+        }
+        *p = c;
+        if (c == '\0') break;
+    }
+    free(dir);
+    return 0;
+}
+
+/* Reads what tells a backprop database from any other file: a failed read
+ * means the file is not a database at all. Only reads. */
+static int read_header(bp_runlog *log, int64_t *app_id, int64_t *version, int64_t *tables,
+                       bp_err *e) {
+    sqlite3_stmt *st = NULL;
+    const char *sql = "SELECT (SELECT application_id FROM pragma_application_id),"
+                      " (SELECT user_version FROM pragma_user_version),"
+                      " (SELECT count(*) FROM sqlite_master)";
+    int rc = sqlite3_prepare_v2(log->db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        bp_err_set(e, "%s: not a backprop database (%s)", log->path,
+                   sqlite3_errmsg(log->db));
+        sqlite3_finalize(st);
+        return -1;
+    }
+    *app_id = sqlite3_column_int64(st, 0);
+    *version = sqlite3_column_int64(st, 1);
+    *tables = sqlite3_column_int64(st, 2);
+    sqlite3_finalize(st);
+    return 0;
+}
+
+/* Checks a database before anything is written to it. */
+static int check_header(bp_runlog *log, bp_err *e) {
+    int64_t app, version, tables;
+    if (read_header(log, &app, &version, &tables, e)) return -1;
+    if (app != BP_RUNLOG_APP_ID && (app != 0 || tables > 0))
+        return bp_err_set(e, "%s: not a backprop database (it holds other tables)",
+                          log->path);
+    if (version > BP_RUNLOG_SCHEMA)
+        return bp_err_set(e,
+                          "%s: database schema version %lld is newer than this "
+                          "backprop understands (%d); upgrade backprop",
+                          log->path, (long long)version, BP_RUNLOG_SCHEMA);
+    if (log->readonly && tables == 0)
+        return bp_err_set(e, "%s: not a backprop database (it is empty)", log->path);
+    if (log->readonly && version < BP_RUNLOG_SCHEMA)
+        return bp_err_set(e,
+                          "%s: database schema version %lld is older than this "
+                          "backprop's (%d); open it for writing once (e.g. "
+                          "`backprop runs`) to migrate it",
+                          log->path, (long long)version, BP_RUNLOG_SCHEMA);
+    return 0;
+}
+
+/* Brings the schema to BP_RUNLOG_SCHEMA in one transaction. The header is
+ * read again inside it: another process may have just done the work. */
+static int migrate_steps(bp_runlog *log, bp_err *e) {
+    int64_t app, version, tables;
+    if (rl_begin_write(log, e)) return -1;
+    if (read_header(log, &app, &version, &tables, e)) goto fail;
+    if (version > BP_RUNLOG_SCHEMA) {
+        rl_rollback(log);
+        return check_header(log, e);
+    }
+    if (version < BP_RUNLOG_SCHEMA) {
+        for (int64_t v = version; v < BP_RUNLOG_SCHEMA; v++)
+            if (rl_exec(log, rl_schema_steps[v], "cannot create or migrate the schema",
+                        e))
+                goto fail;
+        char sql[96];
+        snprintf(sql, sizeof sql, "PRAGMA application_id = %d; PRAGMA user_version = %d;",
+                 BP_RUNLOG_APP_ID, BP_RUNLOG_SCHEMA);
+        if (rl_exec(log, sql, "cannot set the schema version", e) ||
+            rl_exec(log, rl_schema_views, "cannot create the views", e))
+            goto fail;
+        /* The steps ran without foreign keys: check that every reference
+         * still holds before anything is committed. */
+        sqlite3_stmt *st = rl_prepare(log, "PRAGMA foreign_key_check", e);
+        if (!st) goto fail;
+        int rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE) {
+            bp_err_set(e,
+                       "%s: migrating the schema would break a reference between"
+                       " tables; nothing changed",
+                       log->path);
+            goto fail;
+        }
+    }
+    return rl_commit(log, e);
+fail:
+    rl_rollback(log);
+    return -1;
+}
+
+/* Foreign keys can only be switched off outside a transaction, and must be
+ * while the steps rebuild a table (see runlog/schema/3.sql). */
+static int migrate(bp_runlog *log, bp_err *e) {
+    int64_t app, version, tables;
+    if (read_header(log, &app, &version, &tables, e)) return -1;
+    if (version == BP_RUNLOG_SCHEMA) return 0; /* no write lock needed */
+    if (rl_exec(log, "PRAGMA foreign_keys = OFF", "cannot disable foreign keys", e))
+        return -1;
+    int rc = migrate_steps(log, e);
+    if (rl_exec(log, "PRAGMA foreign_keys = ON", "cannot enable foreign keys",
+                rc ? NULL : e))
+        rc = -1;
+    return rc;
+}
+
+/* Switching to WAL needs a moment alone with the file; another process
+ * opening it at the same time makes that busy, so try again. */
+static int set_wal(bp_runlog *log, bp_err *e) {
+    double start = bp_clock();
+    for (int t = 0;; t++) {
+        sqlite3_stmt *st = rl_prepare(log, "PRAGMA journal_mode = WAL", e);
+        if (!st) return -1;
+        int rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (rc == SQLITE_ROW || rc == SQLITE_DONE) return 0;
+        if (!rl_retry_busy(rc, t, start))
+            return rl_fail(log, e, "cannot switch to WAL mode");
+    }
+}
+
+bp_runlog *bp_runlog_open(const char *path, int flags, bp_err *e) {
+    if (!path || !*path) {
+        bp_err_set(e, "no database path given");
+        return NULL;
+    }
+    bp_runlog *log = calloc(1, sizeof *log);
+    if (!log || !(log->path = strdup(path))) {
+        free(log);
+        bp_err_set(e, "out of memory");
+        return NULL;
+    }
+    log->readonly = (flags & BP_RUNLOG_READONLY) != 0;
+    pthread_mutex_init(&log->db_lock, NULL);
+    pthread_mutex_init(&log->buf_lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&log->wake, &ca);
+    pthread_condattr_destroy(&ca);
+
+    struct stat sb;
+    int exists = stat(path, &sb) == 0;
+    if (exists && S_ISDIR(sb.st_mode)) {
+        bp_err_set(e, "%s: is a directory, not a database", path);
+        goto fail;
+    }
+    if (!exists && (log->readonly || (flags & BP_RUNLOG_MUSTEXIST))) {
+        bp_err_set(e, "%s: no such database", path);
+        goto fail;
+    }
+    int oflags;
+    if (log->readonly) oflags = SQLITE_OPEN_READONLY;
+    else if (exists && sb.st_size > 0) oflags = SQLITE_OPEN_READWRITE;
+    else oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    if (!exists && make_parent(path, e)) goto fail;
+    if (sqlite3_open_v2(path, &log->db, oflags, NULL) != SQLITE_OK) {
+        bp_err_set(e, "%s: cannot open the database (%s)", path,
+                   log->db ? sqlite3_errmsg(log->db) : "out of memory");
+        goto fail;
+    }
+    sqlite3_extended_result_codes(log->db, 1);
+    sqlite3_busy_timeout(log->db, rl_busy_ms());
+    if (check_header(log, e)) goto fail;
+    if (rl_exec(log, "PRAGMA foreign_keys = ON", "cannot enable foreign keys", e))
+        goto fail;
+    if (bp_sqlext_register(log->db) != SQLITE_OK) {
+        rl_fail(log, e, "cannot register bp_weights");
+        goto fail;
+    }
+    if (log->readonly) {
+        if (rl_exec(log, "PRAGMA query_only = 1", "cannot make the connection read-only",
+                    e))
+            goto fail;
+        return log;
+    }
+    if (set_wal(log, e) ||
+        rl_exec(log, "PRAGMA synchronous = NORMAL", "cannot set synchronous", e) ||
+        migrate(log, e) || bp_runlog_reap(log, e) < 0)
+        goto fail;
+    return log;
+fail:
+    bp_runlog_close(log);
+    return NULL;
+}
+
+void bp_runlog_close(bp_runlog *log) {
+    if (!log) return;
+    if (log->writer_running) {
+        pthread_mutex_lock(&log->buf_lock);
+        log->stop = 1;
+        pthread_cond_signal(&log->wake);
+        pthread_mutex_unlock(&log->buf_lock);
+        pthread_join(log->writer, NULL);
+    }
+    if (log->db && !log->readonly) {
+        pthread_mutex_lock(&log->db_lock);
+        rl_flush_locked(log, NULL);
+        pthread_mutex_unlock(&log->db_lock);
+    }
+    sqlite3_finalize(log->ins_one);
+    sqlite3_finalize(log->ins_many);
+    sqlite3_close(log->db);
+    for (size_t k = 0; k < log->names_cap; k++) free(log->names[k].name);
+    free(log->names);
+    for (size_t k = 0; k < log->seen_n; k++) {
+        free(log->seen[k].key);
+        free(log->seen[k].value);
+    }
+    free(log->seen);
+    free(log->pending.v);
+    free(log->writing.v);
+    pthread_cond_destroy(&log->wake);
+    pthread_mutex_destroy(&log->db_lock);
+    pthread_mutex_destroy(&log->buf_lock);
+    free(log->path);
+    free(log);
+}

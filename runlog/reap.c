@@ -1,0 +1,158 @@
+/* reap.c: runs and sweeps whose process is gone (bp_runlog_reap).
+ *
+ * A run killed with SIGKILL, or whose machine lost power, stays 'running' in
+ * the database. Every writable open looks at the runs and sweeps left
+ * running on this host and asks /proc whether their process is still there,
+ * and is still the same process (a pid can be reused); those that are not
+ * are marked 'crashed' (a run) or 'interrupted' (a sweep). */
+#define _XOPEN_SOURCE 700
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "bp_runlog.h"
+#include "runlog_int.h"
+
+/* When process pid started, in seconds since 1970 (0 if unknown): field 22
+ * of /proc/PID/stat, in clock ticks since boot, plus /proc/stat's btime. */
+static double process_start(long pid) {
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+    if (!p) return 0;
+    /* After ')' come fields 3, 4, ...: skip to the 22nd. */
+    for (int field = 2; field < 21 && p; field++) p = strchr(p + 1, ' ');
+    if (!p) return 0;
+    unsigned long long ticks = strtoull(p + 1, NULL, 10);
+    f = fopen("/proc/stat", "r");
+    if (!f) return 0;
+    unsigned long long btime = 0;
+    char line[256];
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "btime %llu", &btime) == 1) break;
+    fclose(f);
+    long hz = sysconf(_SC_CLK_TCK);
+    if (!btime || hz <= 0) return 0;
+    return (double)btime + (double)ticks / (double)hz;
+}
+
+/* Whether process pid has died but not yet been waited for (state Z or X in
+ * /proc/PID/stat): kill(pid, 0) still succeeds on such a zombie, and where no
+ * parent reaps orphans (some container inits) it can stay for ever. */
+static int process_dead(long pid) {
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+    return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
+}
+
+/* Is the process that began a run (at `started`) still there? A pid can be
+ * reused: a process started after the run is not the run's. */
+static int run_alive(long pid, double started) {
+    if (pid <= 0) return 0;
+    if (kill((pid_t)pid, 0) != 0 && errno == ESRCH) return 0;
+    if (process_dead(pid)) return 0;
+    double t = process_start(pid);
+    return !(t > 0 && t > started + 2.0); /* btime is whole seconds */
+}
+
+int bp_runlog_reap(bp_runlog *log, bp_err *e) {
+    if (rl_writable(log, e)) return -1;
+    char host[256];
+    if (gethostname(host, sizeof host) != 0) return 0;
+    host[sizeof host - 1] = '\0';
+    pthread_mutex_lock(&log->db_lock);
+    int marked = -1, n = 0, cap = 0, r;
+    int64_t *dead = NULL; /* pairs: 0 for a run or 1 for a sweep, its id */
+    /* A sweep is judged by when its current process took it (a resume). */
+    sqlite3_stmt *st =
+        rl_prepare(log,
+                   "SELECT 0, id, pid, started FROM runs"
+                   " WHERE status = 'running' AND host = ?1"
+                   " UNION ALL SELECT 1, id, pid, coalesce(claimed, started)"
+                   " FROM sweeps WHERE status = 'running' AND host = ?1",
+                   e);
+    if (!st) goto out;
+    sqlite3_bind_text(st, 1, host, -1, SQLITE_STATIC);
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        if (run_alive((long)sqlite3_column_int64(st, 2), sqlite3_column_double(st, 3)))
+            continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 16;
+            int64_t *v = realloc(dead, 2 * (size_t)cap * sizeof *v);
+            if (!v) {
+                bp_err_set(e, "out of memory");
+                goto out;
+            }
+            dead = v;
+        }
+        dead[2 * n] = sqlite3_column_int64(st, 0);
+        dead[2 * n + 1] = sqlite3_column_int64(st, 1);
+        n++;
+    }
+    if (r != SQLITE_DONE) {
+        rl_fail(log, e, "cannot look for crashed runs");
+        goto out;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    marked = 0;
+    if (n == 0) goto out;
+    if (rl_begin_write(log, e)) {
+        marked = -1;
+        goto out;
+    }
+    sqlite3_stmt *upd[2] = {
+        rl_prepare(log,
+                   "UPDATE runs SET status = 'crashed', message = coalesce(message,"
+                   " 'the process ended without recording an end')"
+                   " WHERE id = ? AND status = 'running'",
+                   e),
+        rl_prepare(log,
+                   "UPDATE sweeps SET status = 'interrupted', ended = coalesce(ended, ?2)"
+                   " WHERE id = ?1 AND status = 'running'",
+                   e)};
+    for (int k = 0; upd[0] && upd[1] && k < n; k++) {
+        sqlite3_stmt *u = upd[dead[2 * k]];
+        sqlite3_bind_int64(u, 1, dead[2 * k + 1]);
+        if (dead[2 * k]) sqlite3_bind_double(u, 2, bp_runlog_time());
+        if (sqlite3_step(u) != SQLITE_DONE) {
+            rl_fail(log, e,
+                    dead[2 * k] ? "cannot mark an interrupted sweep"
+                                : "cannot mark a crashed run");
+            marked = -1;
+            break;
+        }
+        marked += sqlite3_changes(log->db);
+        sqlite3_reset(u);
+    }
+    if (!upd[0] || !upd[1] || marked < 0) {
+        marked = -1;
+        rl_rollback(log);
+    } else if (rl_commit(log, e)) {
+        marked = -1;
+    }
+    sqlite3_finalize(upd[0]);
+    sqlite3_finalize(upd[1]);
+out:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&log->db_lock);
+    free(dead);
+    return marked;
+}

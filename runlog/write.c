@@ -1,0 +1,356 @@
+/* write.c: a run's life in the database: begun, named, its parameters,
+ * tags and notes recorded, ended, reopened by a resume.
+ *
+ * Each of these is committed before the call returns, in a transaction of
+ * its own (rl_write_one), so that what a run has recorded is there even if
+ * its process is killed the next moment. The helpers a sweep's row needs as
+ * well (the script stored once, the default name) are here and shared
+ * through runlog_int.h. */
+#define _XOPEN_SOURCE 700
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "bp_runlog.h"
+#include "bp_util.h"
+#include "runlog_int.h"
+
+#ifndef BP_VERSION
+#define BP_VERSION "unknown"
+#endif
+
+int rl_writable(bp_runlog *log, bp_err *e) {
+    if (log->readonly)
+        return bp_err_set(e, "%s: the run log was opened read-only", log->path);
+    return 0;
+}
+
+/* Runs one prepared, bound statement as its own transaction; finalizes it.
+ * Call with db_lock held. */
+int rl_write_one(bp_runlog *log, sqlite3_stmt *st, const char *what, bp_err *e) {
+    if (rl_begin_write(log, e)) {
+        sqlite3_finalize(st);
+        return -1;
+    }
+    if (rl_run_stmt(log, st, what, e)) {
+        rl_rollback(log);
+        return -1;
+    }
+    if (sqlite3_changes(log->db) == 0) {
+        rl_rollback(log);
+        return bp_err_set(e, "%s: %s (no such run)", log->path, what);
+    }
+    return rl_commit(log, e);
+}
+
+int64_t rl_script_id(bp_runlog *log, const char *text, bp_err *e) {
+    size_t n = strlen(text);
+    char hash[17];
+    snprintf(hash, sizeof hash, "%016llx",
+             (unsigned long long)bp_fnv1a(BP_FNV1A_INIT, text, n));
+    sqlite3_stmt *st =
+        rl_prepare(log, "SELECT id FROM scripts WHERE hash = ?1 AND text = ?2", e);
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, text, (int)n, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    if (rc == SQLITE_ROW) return id;
+    if (rc != SQLITE_DONE) return rl_fail(log, e, "cannot look up the script");
+    st = rl_prepare(log, "INSERT INTO scripts(hash, text) VALUES (?1, ?2)", e);
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, text, (int)n, SQLITE_STATIC);
+    if (rl_run_stmt(log, st, "cannot store the script", e)) return -1;
+    return sqlite3_last_insert_rowid(log->db);
+}
+
+/* "scripts/xor.lua" -> "xor". */
+void rl_default_name(const char *script, char *out, size_t cap) {
+    if (!script || !*script) {
+        snprintf(out, cap, "run");
+        return;
+    }
+    const char *base = strrchr(script, '/');
+    base = base ? base + 1 : script;
+    snprintf(out, cap, "%s", base);
+    size_t n = strlen(out);
+    if (n > 4 && strcmp(out + n - 4, ".lua") == 0) out[n - 4] = '\0';
+    if (!*out) snprintf(out, cap, "run");
+}
+
+int64_t bp_runlog_begin(bp_runlog *log, const bp_run_info *info, bp_err *e) {
+    if (rl_writable(log, e)) return -1;
+    bp_run_info none = {0};
+    if (!info) info = &none;
+    char name[256], host[256];
+    if (info->name && *info->name) snprintf(name, sizeof name, "%s", info->name);
+    else rl_default_name(info->script_path, name, sizeof name);
+    if (info->host) snprintf(host, sizeof host, "%s", info->host);
+    else if (gethostname(host, sizeof host) != 0) snprintf(host, sizeof host, "?");
+    host[sizeof host - 1] = '\0';
+
+    pthread_mutex_lock(&log->db_lock);
+    int64_t run = -1, sid = 0;
+    sqlite3_stmt *st = NULL;
+    if (rl_begin_write(log, e)) goto out;
+    if (info->script_text && (sid = rl_script_id(log, info->script_text, e)) < 0)
+        goto fail;
+    st = rl_prepare(log,
+                    "INSERT INTO runs(name, script_path, script_id, command, seed,"
+                    " started, status, host, pid, version, sweep_id, trial)"
+                    " VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)",
+                    e);
+    if (!st) goto fail;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    if (info->script_path) sqlite3_bind_text(st, 2, info->script_path, -1, SQLITE_STATIC);
+    if (sid) sqlite3_bind_int64(st, 3, sid);
+    if (info->command) sqlite3_bind_text(st, 4, info->command, -1, SQLITE_STATIC);
+    if (info->has_seed) sqlite3_bind_int64(st, 5, info->seed);
+    sqlite3_bind_double(st, 6, bp_runlog_time());
+    sqlite3_bind_text(st, 7, host, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 8, info->pid ? info->pid : (long)getpid());
+    sqlite3_bind_text(st, 9, info->version ? info->version : BP_VERSION, -1,
+                      SQLITE_STATIC);
+    if (info->sweep_id > 0) {
+        sqlite3_bind_int64(st, 10, info->sweep_id);
+        sqlite3_bind_int64(st, 11, info->trial);
+    }
+    if (rl_run_stmt(log, st,
+                    info->sweep_id > 0 ? "cannot record the run (is there a sweep"
+                                         " with that id?)"
+                                       : "cannot record the run",
+                    e))
+        goto fail;
+    run = sqlite3_last_insert_rowid(log->db);
+    if (rl_commit(log, e)) run = -1;
+    goto out;
+fail:
+    rl_rollback(log);
+out:
+    pthread_mutex_unlock(&log->db_lock);
+    return run;
+}
+
+static int set_column(bp_runlog *log, int64_t run, const char *sql, int64_t i,
+                      const char *s, bp_err *e) {
+    if (rl_writable(log, e)) return -1;
+    pthread_mutex_lock(&log->db_lock);
+    int rc = -1;
+    sqlite3_stmt *st = rl_prepare(log, sql, e);
+    if (st) {
+        if (s) sqlite3_bind_text(st, 1, s, -1, SQLITE_STATIC);
+        else sqlite3_bind_int64(st, 1, i);
+        sqlite3_bind_int64(st, 2, run);
+        rc = rl_write_one(log, st, "cannot update the run", e);
+    }
+    pthread_mutex_unlock(&log->db_lock);
+    return rc;
+}
+
+int bp_runlog_set_seed(bp_runlog *log, int64_t run, int64_t seed, bp_err *e) {
+    return set_column(log, run, "UPDATE runs SET seed = ?1 WHERE id = ?2", seed, NULL, e);
+}
+
+int bp_runlog_set_name(bp_runlog *log, int64_t run, const char *name, bp_err *e) {
+    if (!name || !*name) return bp_err_set(e, "a run's name cannot be empty");
+    return set_column(log, run, "UPDATE runs SET name = ?1 WHERE id = ?2", 0, name, e);
+}
+
+/* Parameters. `text` is the value as remembered by the cache: its type and
+ * its exact bits, so equal text means an equal value. */
+enum { P_INT, P_REAL, P_TEXT, P_BOOL };
+static const char *const ptype_names[] = {"int", "real", "text", "bool"};
+
+static int param(bp_runlog *log, int64_t run, const char *key, int type, int64_t i,
+                 double r, const char *s, bp_err *e) {
+    if (rl_writable(log, e)) return -1;
+    if (!key || !*key) return bp_err_set(e, "a parameter needs a name");
+    if (type == P_TEXT && !s) return bp_err_set(e, "parameter %s: no text given", key);
+    char small[64];
+    const char *text = small;
+    char *big = NULL;
+    if (type == P_REAL) {
+        uint64_t u;
+        memcpy(&u, &r, sizeof u);
+        snprintf(small, sizeof small, "r%016llx", (unsigned long long)u);
+    } else if (type == P_TEXT) {
+        size_t n = strlen(s);
+        if (!(big = malloc(n + 2))) return bp_err_set(e, "out of memory");
+        big[0] = 't';
+        memcpy(big + 1, s, n + 1);
+        text = big;
+    } else {
+        snprintf(small, sizeof small, "%c%lld", type == P_BOOL ? 'b' : 'i', (long long)i);
+    }
+    rl_param_seen *p = NULL;
+    for (size_t k = 0; k < log->seen_n; k++)
+        if (log->seen[k].run == run && strcmp(log->seen[k].key, key) == 0) {
+            p = &log->seen[k];
+            break;
+        }
+    if (p && strcmp(p->value, text) == 0) {
+        free(big);
+        return 0;
+    }
+    pthread_mutex_lock(&log->db_lock);
+    int rc = -1;
+    sqlite3_stmt *st =
+        rl_prepare(log,
+                   "INSERT INTO params(run_id, key, value, type)"
+                   " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (run_id, key)"
+                   " DO UPDATE SET value = excluded.value, type = excluded.type",
+                   e);
+    if (st) {
+        sqlite3_bind_int64(st, 1, run);
+        sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+        if (type == P_REAL) sqlite3_bind_double(st, 3, r); /* NaN binds as NULL */
+        else if (type == P_TEXT) sqlite3_bind_text(st, 3, s, -1, SQLITE_STATIC);
+        else sqlite3_bind_int64(st, 3, i);
+        sqlite3_bind_text(st, 4, ptype_names[type], -1, SQLITE_STATIC);
+        rc = rl_write_one(log, st, "cannot record a parameter", e);
+    }
+    pthread_mutex_unlock(&log->db_lock);
+    if (rc == 0) {
+        char *copy = strdup(text);
+        if (p && copy) {
+            free(p->value);
+            p->value = copy;
+        } else if (copy) {
+            char *kcopy = strdup(key);
+            if (log->seen_n == log->seen_cap) {
+                size_t cap = log->seen_cap ? 2 * log->seen_cap : 16;
+                rl_param_seen *v = realloc(log->seen, cap * sizeof *v);
+                if (v) log->seen = v, log->seen_cap = cap;
+            }
+            if (kcopy && log->seen_n < log->seen_cap) {
+                log->seen[log->seen_n++] = (rl_param_seen){run, kcopy, copy};
+            } else {
+                free(kcopy);
+                free(copy);
+            }
+        }
+    }
+    free(big);
+    return rc;
+}
+
+int bp_runlog_param_int(bp_runlog *log, int64_t run, const char *key, int64_t value,
+                        bp_err *e) {
+    return param(log, run, key, P_INT, value, 0, NULL, e);
+}
+int bp_runlog_param_real(bp_runlog *log, int64_t run, const char *key, double value,
+                         bp_err *e) {
+    return param(log, run, key, P_REAL, 0, value, NULL, e);
+}
+int bp_runlog_param_text(bp_runlog *log, int64_t run, const char *key, const char *value,
+                         bp_err *e) {
+    return param(log, run, key, P_TEXT, 0, 0, value, e);
+}
+int bp_runlog_param_bool(bp_runlog *log, int64_t run, const char *key, int value,
+                         bp_err *e) {
+    return param(log, run, key, P_BOOL, value != 0, 0, NULL, e);
+}
+
+int bp_runlog_tag(bp_runlog *log, int64_t run, const char *key, const char *value,
+                  bp_err *e) {
+    if (rl_writable(log, e)) return -1;
+    if (!key || !*key) return bp_err_set(e, "a tag needs a name");
+    pthread_mutex_lock(&log->db_lock);
+    int rc = -1;
+    sqlite3_stmt *st = rl_prepare(log,
+                                  "INSERT OR REPLACE INTO tags(run_id, key, value)"
+                                  " VALUES (?, ?, ?)",
+                                  e);
+    if (st) {
+        sqlite3_bind_int64(st, 1, run);
+        sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+        if (value) sqlite3_bind_text(st, 3, value, -1, SQLITE_STATIC);
+        rc = rl_write_one(log, st, "cannot record a tag", e);
+    }
+    pthread_mutex_unlock(&log->db_lock);
+    return rc;
+}
+
+int bp_runlog_note(bp_runlog *log, int64_t run, const char *text, bp_err *e) {
+    if (rl_writable(log, e)) return -1;
+    if (!text) return bp_err_set(e, "a note needs text");
+    pthread_mutex_lock(&log->db_lock);
+    int rc = -1;
+    sqlite3_stmt *st =
+        rl_prepare(log, "INSERT INTO notes(run_id, time, text) VALUES (?, ?, ?)", e);
+    if (st) {
+        sqlite3_bind_int64(st, 1, run);
+        sqlite3_bind_double(st, 2, bp_runlog_time());
+        sqlite3_bind_text(st, 3, text, -1, SQLITE_STATIC);
+        rc = rl_write_one(log, st, "cannot record a note", e);
+    }
+    pthread_mutex_unlock(&log->db_lock);
+    return rc;
+}
+
+int bp_runlog_end(bp_runlog *log, int64_t run, const char *status, const char *message,
+                  const char *traceback, bp_err *e) {
+    static const char *const ends[] = {"completed", "failed",  "interrupted",
+                                       "diverged",  "crashed", "pruned"};
+    int ok = 0;
+    for (size_t k = 0; status && k < sizeof ends / sizeof *ends; k++)
+        ok |= strcmp(status, ends[k]) == 0;
+    if (!ok)
+        return bp_err_set(e,
+                          "cannot end a run as '%s' (completed, failed, interrupted,"
+                          " diverged, crashed or pruned)",
+                          status ? status : "(null)");
+    if (rl_writable(log, e)) return -1;
+    /* The rows go in even if the writer failed before: the error is reported,
+     * the status still set. */
+    bp_err first = {{0}};
+    int bad = rl_take_bg_error(log, &first);
+    pthread_mutex_lock(&log->db_lock);
+    int rc = rl_flush_locked(log, bad ? NULL : &first);
+    bad |= rc;
+    sqlite3_stmt *st = rl_prepare(log,
+                                  "UPDATE runs SET status = ?1, ended = ?2, message = ?3,"
+                                  " traceback = ?4 WHERE id = ?5",
+                                  e);
+    if (st) {
+        sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
+        sqlite3_bind_double(st, 2, bp_runlog_time());
+        if (message) sqlite3_bind_text(st, 3, message, -1, SQLITE_STATIC);
+        if (traceback) sqlite3_bind_text(st, 4, traceback, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 5, run);
+        rc = rl_write_one(log, st, "cannot end the run", e);
+    } else {
+        rc = -1;
+    }
+    pthread_mutex_unlock(&log->db_lock);
+    if (rc) return -1;
+    if (bad) return bp_err_set(e, "%s", first.msg);
+    return 0;
+}
+
+int bp_runlog_reopen(bp_runlog *log, int64_t run, bp_err *e) {
+    if (rl_writable(log, e)) return -1;
+    char host[256];
+    if (gethostname(host, sizeof host) != 0) snprintf(host, sizeof host, "?");
+    pthread_mutex_lock(&log->db_lock);
+    int rc = -1;
+    sqlite3_stmt *st = rl_prepare(log,
+                                  "UPDATE runs SET status = 'running', ended = NULL,"
+                                  " message = NULL, traceback = NULL, host = ?1, pid = ?2"
+                                  " WHERE id = ?3",
+                                  e);
+    if (st) {
+        sqlite3_bind_text(st, 1, host, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 2, (long)getpid());
+        sqlite3_bind_int64(st, 3, run);
+        rc = rl_write_one(log, st, "cannot reopen the run", e);
+    }
+    pthread_mutex_unlock(&log->db_lock);
+    return rc;
+}
