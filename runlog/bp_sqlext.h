@@ -35,4 +35,8 @@ int bp_sqlext_register(struct sqlite3 *db);
  * a list. */
 int bp_shape_parse(const char *text, int *sizes, int max);
 
+/* Reads n values of width bytes each (8: float64, 4: float32), stored
+ * little-endian as snapshots.data holds them, into v as doubles. */
+void bp_weights_decode(double *v, const unsigned char *data, size_t width, size_t n);
+
 #endif

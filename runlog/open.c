@@ -184,15 +184,11 @@ static int set_wal(bp_runlog *log, bp_err *e) {
     }
 }
 
-bp_runlog *bp_runlog_open(const char *path, int flags, bp_err *e) {
-    if (!path || !*path) {
-        bp_err_set(e, "no database path given");
-        return NULL;
-    }
+/* A bp_runlog with its locks and no connection yet, or NULL. */
+static bp_runlog *log_new(const char *path, int flags) {
     bp_runlog *log = calloc(1, sizeof *log);
     if (!log || !(log->path = strdup(path))) {
         free(log);
-        bp_err_set(e, "out of memory");
         return NULL;
     }
     log->readonly = (flags & BP_RUNLOG_READONLY) != 0;
@@ -203,30 +199,43 @@ bp_runlog *bp_runlog_open(const char *path, int flags, bp_err *e) {
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&log->wake, &ca);
     pthread_condattr_destroy(&ca);
+    return log;
+}
 
+/* Opens log->db: read-only, or read-write, creating the file (and its
+ * directories) only when it is missing or empty. */
+static int open_file(bp_runlog *log, int flags, bp_err *e) {
+    const char *path = log->path;
     struct stat sb;
     int exists = stat(path, &sb) == 0;
-    if (exists && S_ISDIR(sb.st_mode)) {
-        bp_err_set(e, "%s: is a directory, not a database", path);
-        goto fail;
-    }
-    if (!exists && (log->readonly || (flags & BP_RUNLOG_MUSTEXIST))) {
-        bp_err_set(e, "%s: no such database", path);
-        goto fail;
-    }
+    if (exists && S_ISDIR(sb.st_mode))
+        return bp_err_set(e, "%s: is a directory, not a database", path);
+    if (!exists && (log->readonly || (flags & BP_RUNLOG_MUSTEXIST)))
+        return bp_err_set(e, "%s: no such database", path);
     int oflags;
     if (log->readonly) oflags = SQLITE_OPEN_READONLY;
     else if (exists && sb.st_size > 0) oflags = SQLITE_OPEN_READWRITE;
     else oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-    if (!exists && make_parent(path, e)) goto fail;
-    if (sqlite3_open_v2(path, &log->db, oflags, NULL) != SQLITE_OK) {
-        bp_err_set(e, "%s: cannot open the database (%s)", path,
-                   log->db ? sqlite3_errmsg(log->db) : "out of memory");
-        goto fail;
-    }
+    if (!exists && make_parent(path, e)) return -1;
+    if (sqlite3_open_v2(path, &log->db, oflags, NULL) != SQLITE_OK)
+        return bp_err_set(e, "%s: cannot open the database (%s)", path,
+                          log->db ? sqlite3_errmsg(log->db) : "out of memory");
     sqlite3_extended_result_codes(log->db, 1);
     sqlite3_busy_timeout(log->db, rl_busy_ms());
-    if (check_header(log, e)) goto fail;
+    return 0;
+}
+
+bp_runlog *bp_runlog_open(const char *path, int flags, bp_err *e) {
+    if (!path || !*path) {
+        bp_err_set(e, "no database path given");
+        return NULL;
+    }
+    bp_runlog *log = log_new(path, flags);
+    if (!log) {
+        bp_err_set(e, "out of memory");
+        return NULL;
+    }
+    if (open_file(log, flags, e) || check_header(log, e)) goto fail;
     if (rl_exec(log, "PRAGMA foreign_keys = ON", "cannot enable foreign keys", e))
         goto fail;
     if (bp_sqlext_register(log->db) != SQLITE_OK) {

@@ -87,9 +87,8 @@ static char *dup_column(sqlite3_stmt *st, int col) {
     return c;
 }
 
-int bp_runlog_run_get(bp_runlog *log, int64_t run, bp_run_record *r, bp_err *e) {
-    memset(r, 0, sizeof *r);
-    pthread_mutex_lock(&log->db_lock);
+/* The run's row into r (the strings malloc'd). Call with db_lock held. */
+static int read_run(bp_runlog *log, int64_t run, bp_run_record *r, bp_err *e) {
     int rc = -1;
     sqlite3_stmt *st =
         rl_prepare(log,
@@ -97,15 +96,14 @@ int bp_runlog_run_get(bp_runlog *log, int64_t run, bp_run_record *r, bp_err *e) 
                    " r.sweep_id, r.trial FROM runs r"
                    " LEFT JOIN scripts s ON s.id = r.script_id WHERE r.id = ?1",
                    e);
-    sqlite3_stmt *ps = NULL;
-    if (!st) goto out;
+    if (!st) return -1;
     sqlite3_bind_int64(st, 1, run);
     int step = sqlite3_step(st);
     if (step != SQLITE_ROW) {
         if (step == SQLITE_DONE)
             bp_err_set(e, "%s: no run %lld", log->path, (long long)run);
         else rl_fail(log, e, "cannot read a run");
-        goto out;
+        goto end;
     }
     r->name = dup_column(st, 0);
     r->script_path = dup_column(st, 1);
@@ -117,48 +115,71 @@ int bp_runlog_run_get(bp_runlog *log, int64_t run, bp_run_record *r, bp_err *e) 
     r->trial = sqlite3_column_int64(st, 6);
     if (!r->name || !r->status) {
         bp_err_set(e, "out of memory");
-        goto out;
+        goto end;
     }
-    /* Parameters as the command line would give them: the text of each
-     * value reads back as the same value (%.17g for reals). */
-    ps = rl_prepare(
+    rc = 0;
+end:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* The value of the parameter row (key, type, value) at ps as the command
+ * line would give it: its text reads back as the same value (%.17g for
+ * reals). Written into num, or the row's own text. */
+static const char *param_value(sqlite3_stmt *ps, char *num, size_t cap) {
+    const char *type = (const char *)sqlite3_column_text(ps, 1);
+    if (!strcmp(type, "real")) snprintf(num, cap, "%.17g", sqlite3_column_double(ps, 2));
+    else if (!strcmp(type, "int"))
+        snprintf(num, cap, "%lld", (long long)sqlite3_column_int64(ps, 2));
+    else if (!strcmp(type, "bool"))
+        snprintf(num, cap, "%s", sqlite3_column_int64(ps, 2) ? "true" : "false");
+    else return (const char *)sqlite3_column_text(ps, 2);
+    return num;
+}
+
+/* Appends "key=value" to r->params. */
+static int add_param(bp_run_record *r, const char *key, const char *value, bp_err *e) {
+    size_t n = strlen(key) + strlen(value) + 2;
+    char **grown = realloc(r->params, sizeof *grown * (size_t)(r->n_params + 1));
+    char *kv = malloc(n);
+    if (!grown || !kv) {
+        free(kv);
+        if (grown) r->params = grown;
+        return bp_err_set(e, "out of memory");
+    }
+    r->params = grown;
+    snprintf(kv, n, "%s=%s", key, value);
+    r->params[r->n_params++] = kv;
+    return 0;
+}
+
+/* The run's parameters into r, in the order of their keys. Call with
+ * db_lock held. */
+static int read_params(bp_runlog *log, int64_t run, bp_run_record *r, bp_err *e) {
+    int rc = -1, step;
+    sqlite3_stmt *ps = rl_prepare(
         log, "SELECT key, type, value FROM params WHERE run_id = ?1 ORDER BY key", e);
-    if (!ps) goto out;
+    if (!ps) return -1;
     sqlite3_bind_int64(ps, 1, run);
     while ((step = sqlite3_step(ps)) == SQLITE_ROW) {
-        const char *key = (const char *)sqlite3_column_text(ps, 0);
-        const char *type = (const char *)sqlite3_column_text(ps, 1);
         char num[64];
-        const char *value = num;
-        if (!strcmp(type, "real"))
-            snprintf(num, sizeof num, "%.17g", sqlite3_column_double(ps, 2));
-        else if (!strcmp(type, "int"))
-            snprintf(num, sizeof num, "%lld", (long long)sqlite3_column_int64(ps, 2));
-        else if (!strcmp(type, "bool"))
-            snprintf(num, sizeof num, "%s",
-                     sqlite3_column_int64(ps, 2) ? "true" : "false");
-        else value = (const char *)sqlite3_column_text(ps, 2);
-        size_t n = strlen(key) + strlen(value) + 2;
-        char **grown = realloc(r->params, sizeof *grown * (size_t)(r->n_params + 1));
-        char *kv = malloc(n);
-        if (!grown || !kv) {
-            free(kv);
-            if (grown) r->params = grown;
-            bp_err_set(e, "out of memory");
-            goto out;
-        }
-        r->params = grown;
-        snprintf(kv, n, "%s=%s", key, value);
-        r->params[r->n_params++] = kv;
+        const char *key = (const char *)sqlite3_column_text(ps, 0);
+        if (add_param(r, key, param_value(ps, num, sizeof num), e)) goto end;
     }
     if (step != SQLITE_DONE) {
         rl_fail(log, e, "cannot read a run's parameters");
-        goto out;
+        goto end;
     }
     rc = 0;
-out:
-    sqlite3_finalize(st);
+end:
     sqlite3_finalize(ps);
+    return rc;
+}
+
+int bp_runlog_run_get(bp_runlog *log, int64_t run, bp_run_record *r, bp_err *e) {
+    memset(r, 0, sizeof *r);
+    pthread_mutex_lock(&log->db_lock);
+    int rc = read_run(log, run, r, e) || read_params(log, run, r, e) ? -1 : 0;
     pthread_mutex_unlock(&log->db_lock);
     if (rc) bp_run_record_free(r);
     return rc;

@@ -72,15 +72,13 @@ static int run_alive(long pid, double started) {
     return !(t > 0 && t > started + 2.0); /* btime is whole seconds */
 }
 
-int bp_runlog_reap(bp_runlog *log, bp_err *e) {
-    if (rl_writable(log, e)) return -1;
-    char host[256];
-    if (gethostname(host, sizeof host) != 0) return 0;
-    host[sizeof host - 1] = '\0';
-    pthread_mutex_lock(&log->db_lock);
-    int marked = -1, n = 0, cap = 0, r;
-    int64_t *dead = NULL; /* pairs: 0 for a run or 1 for a sweep, its id */
-    /* A sweep is judged by when its current process took it (a resume). */
+/* The runs and sweeps left 'running' on host whose process is gone, into
+ * *dead (malloc'd, the caller frees; pairs: 0 for a run or 1 for a sweep,
+ * then its id) and *n. A sweep is judged by when its current process took
+ * it (a resume). Call with db_lock held. */
+static int find_dead(bp_runlog *log, const char *host, int64_t **dead, int *n,
+                     bp_err *e) {
+    int rc = -1, cap = 0, r;
     sqlite3_stmt *st =
         rl_prepare(log,
                    "SELECT 0, id, pid, started FROM runs"
@@ -88,36 +86,38 @@ int bp_runlog_reap(bp_runlog *log, bp_err *e) {
                    " UNION ALL SELECT 1, id, pid, coalesce(claimed, started)"
                    " FROM sweeps WHERE status = 'running' AND host = ?1",
                    e);
-    if (!st) goto out;
+    if (!st) return -1;
     sqlite3_bind_text(st, 1, host, -1, SQLITE_STATIC);
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
         if (run_alive((long)sqlite3_column_int64(st, 2), sqlite3_column_double(st, 3)))
             continue;
-        if (n == cap) {
+        if (*n == cap) {
             cap = cap ? 2 * cap : 16;
-            int64_t *v = realloc(dead, 2 * (size_t)cap * sizeof *v);
+            int64_t *v = realloc(*dead, 2 * (size_t)cap * sizeof *v);
             if (!v) {
                 bp_err_set(e, "out of memory");
-                goto out;
+                goto end;
             }
-            dead = v;
+            *dead = v;
         }
-        dead[2 * n] = sqlite3_column_int64(st, 0);
-        dead[2 * n + 1] = sqlite3_column_int64(st, 1);
-        n++;
+        (*dead)[2 * *n] = sqlite3_column_int64(st, 0);
+        (*dead)[2 * *n + 1] = sqlite3_column_int64(st, 1);
+        (*n)++;
     }
     if (r != SQLITE_DONE) {
         rl_fail(log, e, "cannot look for crashed runs");
-        goto out;
+        goto end;
     }
+    rc = 0;
+end:
     sqlite3_finalize(st);
-    st = NULL;
-    marked = 0;
-    if (n == 0) goto out;
-    if (rl_begin_write(log, e)) {
-        marked = -1;
-        goto out;
-    }
+    return rc;
+}
+
+/* Marks the n runs and sweeps of find_dead in one transaction, if they are
+ * still running. Returns how many it marked, or -1. */
+static int mark_dead(bp_runlog *log, const int64_t *dead, int n, bp_err *e) {
+    if (rl_begin_write(log, e)) return -1;
     sqlite3_stmt *upd[2] = {
         rl_prepare(log,
                    "UPDATE runs SET status = 'crashed', message = coalesce(message,"
@@ -128,6 +128,7 @@ int bp_runlog_reap(bp_runlog *log, bp_err *e) {
                    "UPDATE sweeps SET status = 'interrupted', ended = coalesce(ended, ?2)"
                    " WHERE id = ?1 AND status = 'running'",
                    e)};
+    int marked = 0;
     for (int k = 0; upd[0] && upd[1] && k < n; k++) {
         sqlite3_stmt *u = upd[dead[2 * k]];
         sqlite3_bind_int64(u, 1, dead[2 * k + 1]);
@@ -150,8 +151,19 @@ int bp_runlog_reap(bp_runlog *log, bp_err *e) {
     }
     sqlite3_finalize(upd[0]);
     sqlite3_finalize(upd[1]);
-out:
-    sqlite3_finalize(st);
+    return marked;
+}
+
+int bp_runlog_reap(bp_runlog *log, bp_err *e) {
+    if (rl_writable(log, e)) return -1;
+    char host[256];
+    if (gethostname(host, sizeof host) != 0) return 0;
+    host[sizeof host - 1] = '\0';
+    pthread_mutex_lock(&log->db_lock);
+    int64_t *dead = NULL;
+    int n = 0;
+    int marked = find_dead(log, host, &dead, &n, e);
+    if (marked == 0 && n > 0) marked = mark_dead(log, dead, n, e);
     pthread_mutex_unlock(&log->db_lock);
     free(dead);
     return marked;

@@ -24,14 +24,11 @@ static int little_endian(void) {
     return c == 1;
 }
 
-int bp_runlog_snapshot(bp_runlog *log, int64_t run, int64_t step, const char *name,
-                       int n_layers, const int *sizes, const double *params,
-                       size_t n_params, int float32, bp_err *e) {
-    if (rl_writable(log, e)) return -1;
-    if (n_layers < 1 || n_layers + 1 > BP_SHAPE_MAX)
-        return bp_err_set(e, "snapshot: %d layers (need 1..%d)", n_layers,
-                          BP_SHAPE_MAX - 1);
-    /* Shape text and the count the shape implies. */
+/* The shape's text, "2,3,1" (inputs, then each layer's outputs), malloc'd
+ * into *shape_out, once the widths are known to be positive and to need
+ * n_params parameters. */
+static int shape_text(char **shape_out, int n_layers, const int *sizes, size_t n_params,
+                      bp_err *e) {
     char *shape = malloc((size_t)(n_layers + 1) * 12);
     if (!shape) return bp_err_set(e, "out of memory");
     size_t len = 0, need = 0;
@@ -50,30 +47,51 @@ int bp_runlog_snapshot(bp_runlog *log, int64_t run, int64_t step, const char *na
         free(shape);
         return -1;
     }
+    *shape_out = shape;
+    return 0;
+}
+
+/* The n values as stored, little-endian, 4 bytes each as floats or 8 as
+ * doubles: into *blob (malloc'd), or *blob NULL when params is that already. */
+static int encode(unsigned char **blob, const double *params, size_t n, int float32,
+                  bp_err *e) {
+    *blob = NULL;
+    if (!float32 && little_endian()) return 0;
     size_t width = float32 ? 4 : 8;
-    unsigned char *blob = NULL;
-    const void *data = params;
-    if (float32 || !little_endian()) {
-        blob = malloc(n_params * width + 1);
-        if (!blob) {
-            free(shape);
-            return bp_err_set(e, "out of memory");
+    unsigned char *b = malloc(n * width + 1);
+    if (!b) return bp_err_set(e, "out of memory");
+    for (size_t k = 0; k < n; k++) {
+        uint64_t u = 0;
+        if (float32) {
+            float f = (float)params[k];
+            uint32_t u32;
+            memcpy(&u32, &f, 4);
+            u = u32;
+        } else {
+            memcpy(&u, &params[k], 8);
         }
-        for (size_t k = 0; k < n_params; k++) {
-            uint64_t u = 0;
-            if (float32) {
-                float f = (float)params[k];
-                uint32_t u32;
-                memcpy(&u32, &f, 4);
-                u = u32;
-            } else {
-                memcpy(&u, &params[k], 8);
-            }
-            for (size_t b = 0; b < width; b++)
-                blob[k * width + b] = (unsigned char)(u >> (8 * b));
-        }
-        data = blob;
+        for (size_t j = 0; j < width; j++)
+            b[k * width + j] = (unsigned char)(u >> (8 * j));
     }
+    *blob = b;
+    return 0;
+}
+
+int bp_runlog_snapshot(bp_runlog *log, int64_t run, int64_t step, const char *name,
+                       int n_layers, const int *sizes, const double *params,
+                       size_t n_params, int float32, bp_err *e) {
+    if (rl_writable(log, e)) return -1;
+    if (n_layers < 1 || n_layers + 1 > BP_SHAPE_MAX)
+        return bp_err_set(e, "snapshot: %d layers (need 1..%d)", n_layers,
+                          BP_SHAPE_MAX - 1);
+    char *shape = NULL;
+    unsigned char *blob = NULL;
+    if (shape_text(&shape, n_layers, sizes, n_params, e)) return -1;
+    if (encode(&blob, params, n_params, float32, e)) {
+        free(shape);
+        return -1;
+    }
+    const void *data = blob ? (const void *)blob : (const void *)params;
     pthread_mutex_lock(&log->db_lock);
     int rc = -1;
     sqlite3_stmt *st = rl_prepare(log,
@@ -86,7 +104,7 @@ int bp_runlog_snapshot(bp_runlog *log, int64_t run, int64_t step, const char *na
         sqlite3_bind_text(st, 3, name ? name : "net", -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 4, shape, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 5, float32 ? "f32" : "f64", -1, SQLITE_STATIC);
-        sqlite3_bind_blob64(st, 6, data, n_params * width, SQLITE_STATIC);
+        sqlite3_bind_blob64(st, 6, data, n_params * (float32 ? 4 : 8), SQLITE_STATIC);
         rc = rl_write_one(log, st, "cannot store a snapshot", e);
     }
     pthread_mutex_unlock(&log->db_lock);
@@ -95,22 +113,48 @@ int bp_runlog_snapshot(bp_runlog *log, int64_t run, int64_t step, const char *na
     return rc;
 }
 
+/* The snapshot row (step, shape, data) at st unpacked: *ns widths into
+ * *sizes and *P values into *v, both malloc'd (and left for the caller to
+ * free on failure too). */
+static int unpack(bp_runlog *log, sqlite3_stmt *st, int64_t run, int *ns, int **sizes,
+                  double **v, size_t *P, bp_err *e) {
+    int tmp[BP_SHAPE_MAX];
+    const char *shape = (const char *)sqlite3_column_text(st, 1);
+    int n = bp_shape_parse(shape, tmp, BP_SHAPE_MAX);
+    size_t count = 0;
+    for (int l = 1; l < n; l++) count += (size_t)tmp[l] * ((size_t)tmp[l - 1] + 1);
+    size_t bytes = (size_t)sqlite3_column_bytes(st, 2);
+    const unsigned char *data = sqlite3_column_blob(st, 2);
+    size_t width = bytes == 8 * count ? 8 : bytes == 4 * count ? 4 : 0;
+    if (n < 0 || !width)
+        return bp_err_set(e, "%s: snapshot of run %lld has a bad shape '%s' or size",
+                          log->path, (long long)run, shape ? shape : "");
+    *sizes = malloc((size_t)n * sizeof **sizes);
+    *v = malloc((count ? count : 1) * sizeof **v);
+    if (!*sizes || !*v) return bp_err_set(e, "out of memory");
+    memcpy(*sizes, tmp, (size_t)n * sizeof **sizes);
+    bp_weights_decode(*v, data, width, count);
+    *ns = n, *P = count;
+    return 0;
+}
+
 int bp_runlog_snapshot_get(bp_runlog *log, int64_t run, const char *name, int64_t step,
                            int64_t *step_out, int *n_layers, int **sizes_out,
                            double **params_out, size_t *n_params, bp_err *e) {
     *sizes_out = NULL, *params_out = NULL, *n_params = 0, *n_layers = 0;
     if (!name) name = "net";
     pthread_mutex_lock(&log->db_lock);
-    int rc = -1;
+    int rc = -1, ns;
     int *sizes = NULL;
     double *v = NULL;
+    size_t P;
     sqlite3_stmt *st =
         rl_prepare(log,
                    "SELECT step, shape, data FROM snapshots WHERE run_id = ?1"
                    " AND name = ?2 AND (?3 < 0 OR step = ?3)"
                    " ORDER BY step DESC LIMIT 1",
                    e);
-    if (!st) goto out;
+    if (!st) goto end;
     sqlite3_bind_int64(st, 1, run);
     sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, step);
@@ -123,45 +167,14 @@ int bp_runlog_snapshot_get(bp_runlog *log, int64_t run, const char *name, int64_
             bp_err_set(e, "%s: run %lld has no snapshot '%s' at step %lld", log->path,
                        (long long)run, name, (long long)step);
         else rl_fail(log, e, "cannot read a snapshot");
-        goto out;
+        goto end;
     }
-    int tmp[BP_SHAPE_MAX];
-    const char *shape = (const char *)sqlite3_column_text(st, 1);
-    int ns = bp_shape_parse(shape, tmp, BP_SHAPE_MAX);
-    size_t P = 0;
-    for (int l = 1; l < ns; l++) P += (size_t)tmp[l] * ((size_t)tmp[l - 1] + 1);
-    size_t bytes = (size_t)sqlite3_column_bytes(st, 2);
-    const unsigned char *data = sqlite3_column_blob(st, 2);
-    size_t width = bytes == 8 * P ? 8 : bytes == 4 * P ? 4 : 0;
-    if (ns < 0 || !width) {
-        bp_err_set(e, "%s: snapshot of run %lld has a bad shape '%s' or size", log->path,
-                   (long long)run, shape ? shape : "");
-        goto out;
-    }
-    sizes = malloc((size_t)ns * sizeof *sizes);
-    v = malloc((P ? P : 1) * sizeof *v);
-    if (!sizes || !v) {
-        bp_err_set(e, "out of memory");
-        goto out;
-    }
-    memcpy(sizes, tmp, (size_t)ns * sizeof *sizes);
-    for (size_t k = 0; k < P; k++) {
-        uint64_t u = 0;
-        for (size_t b = 0; b < width; b++) u |= (uint64_t)data[k * width + b] << (8 * b);
-        if (width == 8) {
-            memcpy(&v[k], &u, 8);
-        } else {
-            uint32_t u32 = (uint32_t)u;
-            float f;
-            memcpy(&f, &u32, 4);
-            v[k] = f;
-        }
-    }
+    if (unpack(log, st, run, &ns, &sizes, &v, &P, e)) goto end;
     if (step_out) *step_out = sqlite3_column_int64(st, 0);
     *n_layers = ns - 1, *sizes_out = sizes, *params_out = v, *n_params = P;
     sizes = NULL, v = NULL;
     rc = 0;
-out:
+end:
     sqlite3_finalize(st);
     pthread_mutex_unlock(&log->db_lock);
     free(sizes);

@@ -181,24 +181,24 @@ static int parse_name(const char *s, int *l, int *n, int *i) {
     return *l >= 1 && *n >= 1 && (want == 2 || *i >= 1);
 }
 
-static uint64_t load_le(const unsigned char *p, int bytes) {
-    uint64_t u = 0;
-    for (int k = bytes - 1; k >= 0; k--) u = u << 8 | p[k];
-    return u;
+void bp_weights_decode(double *v, const unsigned char *data, size_t width, size_t n) {
+    for (size_t k = 0; k < n; k++) {
+        uint64_t u = 0;
+        for (size_t b = 0; b < width; b++) u |= (uint64_t)data[k * width + b] << (8 * b);
+        if (width == 8) {
+            memcpy(&v[k], &u, 8);
+        } else {
+            uint32_t u32 = (uint32_t)u;
+            float f;
+            memcpy(&f, &u32, 4);
+            v[k] = f;
+        }
+    }
 }
 
-static int wt_filter(sqlite3_vtab_cursor *cur, int num, const char *idx_str, int argc,
-                     sqlite3_value **argv) {
-    (void)idx_str, (void)argc;
-    cursor *c = (cursor *)cur;
-    sqlite3_vtab *vt = cur->pVtab;
-    sqlite3_free(c->v);
-    c->v = NULL;
-    c->lo = c->hi = c->idx = 0;
-    /* A NULL snapshot (an outer join) has no rows. */
-    if (sqlite3_value_type(argv[0]) == SQLITE_NULL ||
-        sqlite3_value_type(argv[1]) == SQLITE_NULL)
-        return SQLITE_OK;
+/* Reads the snapshot's shape into c (sizes, L, off) and finds the width of
+ * its values: SQLITE_OK, or SQLITE_ERROR with the reason in vt. */
+static int wt_load_shape(cursor *c, sqlite3_vtab *vt, sqlite3_value **argv, int *width) {
     const char *shape = (const char *)sqlite3_value_text(argv[1]);
     int n = bp_shape_parse(shape, c->sizes, BP_SHAPE_MAX);
     if (n < 0) {
@@ -215,10 +215,9 @@ static int wt_filter(sqlite3_vtab_cursor *cur, int num, const char *idx_str, int
         P += (int64_t)c->sizes[l] * (c->sizes[l - 1] + 1);
     }
     c->off[c->L] = P;
-    const unsigned char *data = sqlite3_value_blob(argv[0]);
     int64_t bytes = sqlite3_value_bytes(argv[0]);
-    int width = bytes == 8 * P ? 8 : bytes == 4 * P ? 4 : 0;
-    if (!width) {
+    *width = bytes == 8 * P ? 8 : bytes == 4 * P ? 4 : 0;
+    if (!*width) {
         sqlite3_free(vt->zErrMsg);
         vt->zErrMsg = sqlite3_mprintf(
             "bp_weights: data holds %lld bytes, but shape %s needs %lld "
@@ -226,38 +225,53 @@ static int wt_filter(sqlite3_vtab_cursor *cur, int num, const char *idx_str, int
             (long long)bytes, shape, (long long)(8 * P), (long long)(4 * P));
         return SQLITE_ERROR;
     }
-    int64_t lo = 0, hi = P;
+    return SQLITE_OK;
+}
+
+/* Narrows the rows [*lo, *hi) to the layer and name that idxNum says
+ * follow data and shape in argv. Returns 0 when no row is left. */
+static int wt_narrow(const cursor *c, int num, sqlite3_value **argv, int64_t *lo,
+                     int64_t *hi) {
     int a = 2;
     if (num & HAS_LAYER) {
         sqlite3_int64 l = sqlite3_value_int64(argv[a++]);
-        if (l < 1 || l > c->L) return SQLITE_OK;
-        lo = c->off[l - 1], hi = c->off[l];
+        if (l < 1 || l > c->L) return 0;
+        *lo = c->off[l - 1], *hi = c->off[l];
     }
     if (num & HAS_NAME) {
         int l, nn, i;
         if (!parse_name((const char *)sqlite3_value_text(argv[a++]), &l, &nn, &i) ||
             l > c->L || nn > c->sizes[l] || i > c->sizes[l - 1])
-            return SQLITE_OK;
+            return 0;
         int I = c->sizes[l - 1], O = c->sizes[l];
         int64_t k = c->off[l - 1] +
                     (i ? (int64_t)(nn - 1) * I + (i - 1) : (int64_t)O * I + (nn - 1));
-        if (k < lo || k >= hi) return SQLITE_OK;
-        lo = k, hi = k + 1;
+        if (k < *lo || k >= *hi) return 0;
+        *lo = k, *hi = k + 1;
     }
+    return 1;
+}
+
+static int wt_filter(sqlite3_vtab_cursor *cur, int num, const char *idx_str, int argc,
+                     sqlite3_value **argv) {
+    (void)idx_str, (void)argc;
+    cursor *c = (cursor *)cur;
+    sqlite3_free(c->v);
+    c->v = NULL;
+    c->lo = c->hi = c->idx = 0;
+    /* A NULL snapshot (an outer join) has no rows. */
+    if (sqlite3_value_type(argv[0]) == SQLITE_NULL ||
+        sqlite3_value_type(argv[1]) == SQLITE_NULL)
+        return SQLITE_OK;
+    const unsigned char *data = sqlite3_value_blob(argv[0]);
+    int width, rc = wt_load_shape(c, cur->pVtab, argv, &width);
+    if (rc != SQLITE_OK) return rc;
+    int64_t lo = 0, hi = c->off[c->L];
+    if (!wt_narrow(c, num, argv, &lo, &hi)) return SQLITE_OK;
     /* The argument's BLOB may not outlive this call: copy what we return. */
     c->v = sqlite3_malloc64((sqlite3_uint64)(hi - lo > 0 ? hi - lo : 1) * sizeof(double));
     if (!c->v) return SQLITE_NOMEM;
-    for (int64_t k = lo; k < hi; k++) {
-        uint64_t u = load_le(data + k * width, width);
-        if (width == 8) {
-            memcpy(&c->v[k - lo], &u, 8);
-        } else {
-            uint32_t u32 = (uint32_t)u;
-            float f;
-            memcpy(&f, &u32, 4);
-            c->v[k - lo] = f;
-        }
-    }
+    bp_weights_decode(c->v, data + lo * width, (size_t)width, (size_t)(hi - lo));
     c->lo = c->idx = lo, c->hi = hi;
     return SQLITE_OK;
 }

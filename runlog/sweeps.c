@@ -16,40 +16,29 @@
 #include "bp_runlog.h"
 #include "runlog_int.h"
 
-int64_t bp_runlog_sweep(bp_runlog *log, const bp_sweep_record *rec, int *created,
-                        bp_err *e) {
-    if (created) *created = 0;
-    if (rl_writable(log, e)) return -1;
-    if (!rec->uid || !rec->spec || !rec->keys || !rec->strategy || !rec->objective)
-        return bp_err_set(e, "a sweep needs its uid, spec, keys, strategy and objective");
-    char name[256], host[256];
-    if (rec->name && *rec->name) snprintf(name, sizeof name, "%s", rec->name);
-    else rl_default_name(rec->script_path, name, sizeof name);
-    if (gethostname(host, sizeof host) != 0) snprintf(host, sizeof host, "?");
-    host[sizeof host - 1] = '\0';
-    const char *status = rec->status ? rec->status : "running";
-
-    pthread_mutex_lock(&log->db_lock);
-    int64_t id = -1, sid = 0;
-    sqlite3_stmt *st = NULL;
-    if (rl_begin_write(log, e)) goto out;
-    st = rl_prepare(log, "SELECT id FROM sweeps WHERE uid = ?", e);
-    if (!st) goto fail;
-    sqlite3_bind_text(st, 1, rec->uid, -1, SQLITE_STATIC);
+/* Looks the sweep of this uid up: 1 with *id when there is one, 0 when
+ * there is none, -1 on failure. Call with db_lock held. */
+static int find_sweep(bp_runlog *log, const char *uid, int64_t *id, bp_err *e) {
+    sqlite3_stmt *st = rl_prepare(log, "SELECT id FROM sweeps WHERE uid = ?", e);
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, uid, -1, SQLITE_STATIC);
     int r = sqlite3_step(st);
-    if (r == SQLITE_ROW) id = sqlite3_column_int64(st, 0);
+    if (r == SQLITE_ROW) *id = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
-    st = NULL;
-    if (r == SQLITE_ROW) {
-        rl_rollback(log);
-        goto out;
-    }
-    if (r != SQLITE_DONE) {
-        rl_fail(log, e, "cannot look up the sweep");
-        goto fail;
-    }
-    if (rec->script_text && (sid = rl_script_id(log, rec->script_text, e)) < 0) goto fail;
-    st = rl_prepare(
+    if (r == SQLITE_ROW) return 1;
+    if (r != SQLITE_DONE) return rl_fail(log, e, "cannot look up the sweep");
+    return 0;
+}
+
+/* Inserts the sweep's row (and its script, once): its id, or -1. A new
+ * 'running' sweep is taken by this process (claimed, host, pid). Call inside
+ * a write transaction. */
+static int64_t insert_sweep(bp_runlog *log, const bp_sweep_record *rec, const char *name,
+                            const char *host, bp_err *e) {
+    const char *status = rec->status ? rec->status : "running";
+    int64_t sid = 0;
+    if (rec->script_text && (sid = rl_script_id(log, rec->script_text, e)) < 0) return -1;
+    sqlite3_stmt *st = rl_prepare(
         log,
         "INSERT INTO sweeps(uid, name, script_path, script_id, spec, keys,"
         " strategy, trials, seed, objective, direction, prune, status, started,"
@@ -59,7 +48,7 @@ int64_t bp_runlog_sweep(bp_runlog *log, const bp_sweep_record *rec, int *created
         " CASE WHEN ?13 = 'running' THEN ?15 END,"
         " CASE WHEN ?13 = 'running' THEN ?16 END, ?17)",
         e);
-    if (!st) goto fail;
+    if (!st) return -1;
     sqlite3_bind_text(st, 1, rec->uid, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
     if (rec->script_path) sqlite3_bind_text(st, 3, rec->script_path, -1, SQLITE_STATIC);
@@ -78,15 +67,35 @@ int64_t bp_runlog_sweep(bp_runlog *log, const bp_sweep_record *rec, int *created
     sqlite3_bind_text(st, 15, host, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 16, (long)getpid());
     if (rec->command) sqlite3_bind_text(st, 17, rec->command, -1, SQLITE_STATIC);
-    if (rl_run_stmt(log, st, "cannot record the sweep", e)) goto fail;
-    st = NULL;
-    id = sqlite3_last_insert_rowid(log->db);
-    if (rl_commit(log, e)) id = -1;
+    if (rl_run_stmt(log, st, "cannot record the sweep", e)) return -1;
+    return sqlite3_last_insert_rowid(log->db);
+}
+
+int64_t bp_runlog_sweep(bp_runlog *log, const bp_sweep_record *rec, int *created,
+                        bp_err *e) {
+    if (created) *created = 0;
+    if (rl_writable(log, e)) return -1;
+    if (!rec->uid || !rec->spec || !rec->keys || !rec->strategy || !rec->objective)
+        return bp_err_set(e, "a sweep needs its uid, spec, keys, strategy and objective");
+    char name[256], host[256];
+    if (rec->name && *rec->name) snprintf(name, sizeof name, "%s", rec->name);
+    else rl_default_name(rec->script_path, name, sizeof name);
+    if (gethostname(host, sizeof host) != 0) snprintf(host, sizeof host, "?");
+    host[sizeof host - 1] = '\0';
+
+    pthread_mutex_lock(&log->db_lock);
+    int64_t id = -1;
+    if (rl_begin_write(log, e)) goto end;
+    int found = find_sweep(log, rec->uid, &id, e);
+    if (found != 0) { /* there already, or a failure: nothing to write */
+        rl_rollback(log);
+        goto end;
+    }
+    id = insert_sweep(log, rec, name, host, e);
+    if (id < 0) rl_rollback(log);
+    else if (rl_commit(log, e)) id = -1;
     else if (created) *created = 1;
-    goto out;
-fail:
-    rl_rollback(log);
-out:
+end:
     pthread_mutex_unlock(&log->db_lock);
     return id;
 }

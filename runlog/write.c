@@ -167,6 +167,62 @@ int bp_runlog_set_name(bp_runlog *log, int64_t run, const char *name, bp_err *e)
 enum { P_INT, P_REAL, P_TEXT, P_BOOL };
 static const char *const ptype_names[] = {"int", "real", "text", "bool"};
 
+/* The parameter key of run as last written by this log, or NULL. */
+static rl_param_seen *seen_find(bp_runlog *log, int64_t run, const char *key) {
+    for (size_t k = 0; k < log->seen_n; k++)
+        if (log->seen[k].run == run && strcmp(log->seen[k].key, key) == 0)
+            return &log->seen[k];
+    return NULL;
+}
+
+/* Remembers that key of run now holds text (p: its entry, if it has one).
+ * Out of memory only forgets: the next write of the key is not skipped. */
+static void seen_remember(bp_runlog *log, rl_param_seen *p, int64_t run, const char *key,
+                          const char *text) {
+    char *copy = strdup(text);
+    if (p && copy) {
+        free(p->value);
+        p->value = copy;
+    } else if (copy) {
+        char *kcopy = strdup(key);
+        if (log->seen_n == log->seen_cap) {
+            size_t cap = log->seen_cap ? 2 * log->seen_cap : 16;
+            rl_param_seen *v = realloc(log->seen, cap * sizeof *v);
+            if (v) log->seen = v, log->seen_cap = cap;
+        }
+        if (kcopy && log->seen_n < log->seen_cap) {
+            log->seen[log->seen_n++] = (rl_param_seen){run, kcopy, copy};
+        } else {
+            free(kcopy);
+            free(copy);
+        }
+    }
+}
+
+/* Writes the parameter's row: the value is i, r or s as type says. */
+static int store_param(bp_runlog *log, int64_t run, const char *key, int type, int64_t i,
+                       double r, const char *s, bp_err *e) {
+    pthread_mutex_lock(&log->db_lock);
+    int rc = -1;
+    sqlite3_stmt *st =
+        rl_prepare(log,
+                   "INSERT INTO params(run_id, key, value, type)"
+                   " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (run_id, key)"
+                   " DO UPDATE SET value = excluded.value, type = excluded.type",
+                   e);
+    if (st) {
+        sqlite3_bind_int64(st, 1, run);
+        sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+        if (type == P_REAL) sqlite3_bind_double(st, 3, r); /* NaN binds as NULL */
+        else if (type == P_TEXT) sqlite3_bind_text(st, 3, s, -1, SQLITE_STATIC);
+        else sqlite3_bind_int64(st, 3, i);
+        sqlite3_bind_text(st, 4, ptype_names[type], -1, SQLITE_STATIC);
+        rc = rl_write_one(log, st, "cannot record a parameter", e);
+    }
+    pthread_mutex_unlock(&log->db_lock);
+    return rc;
+}
+
 static int param(bp_runlog *log, int64_t run, const char *key, int type, int64_t i,
                  double r, const char *s, bp_err *e) {
     if (rl_writable(log, e)) return -1;
@@ -188,53 +244,11 @@ static int param(bp_runlog *log, int64_t run, const char *key, int type, int64_t
     } else {
         snprintf(small, sizeof small, "%c%lld", type == P_BOOL ? 'b' : 'i', (long long)i);
     }
-    rl_param_seen *p = NULL;
-    for (size_t k = 0; k < log->seen_n; k++)
-        if (log->seen[k].run == run && strcmp(log->seen[k].key, key) == 0) {
-            p = &log->seen[k];
-            break;
-        }
-    if (p && strcmp(p->value, text) == 0) {
-        free(big);
-        return 0;
-    }
-    pthread_mutex_lock(&log->db_lock);
-    int rc = -1;
-    sqlite3_stmt *st =
-        rl_prepare(log,
-                   "INSERT INTO params(run_id, key, value, type)"
-                   " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (run_id, key)"
-                   " DO UPDATE SET value = excluded.value, type = excluded.type",
-                   e);
-    if (st) {
-        sqlite3_bind_int64(st, 1, run);
-        sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-        if (type == P_REAL) sqlite3_bind_double(st, 3, r); /* NaN binds as NULL */
-        else if (type == P_TEXT) sqlite3_bind_text(st, 3, s, -1, SQLITE_STATIC);
-        else sqlite3_bind_int64(st, 3, i);
-        sqlite3_bind_text(st, 4, ptype_names[type], -1, SQLITE_STATIC);
-        rc = rl_write_one(log, st, "cannot record a parameter", e);
-    }
-    pthread_mutex_unlock(&log->db_lock);
-    if (rc == 0) {
-        char *copy = strdup(text);
-        if (p && copy) {
-            free(p->value);
-            p->value = copy;
-        } else if (copy) {
-            char *kcopy = strdup(key);
-            if (log->seen_n == log->seen_cap) {
-                size_t cap = log->seen_cap ? 2 * log->seen_cap : 16;
-                rl_param_seen *v = realloc(log->seen, cap * sizeof *v);
-                if (v) log->seen = v, log->seen_cap = cap;
-            }
-            if (kcopy && log->seen_n < log->seen_cap) {
-                log->seen[log->seen_n++] = (rl_param_seen){run, kcopy, copy};
-            } else {
-                free(kcopy);
-                free(copy);
-            }
-        }
+    rl_param_seen *p = seen_find(log, run, key);
+    int rc = 0;
+    if (!p || strcmp(p->value, text) != 0) {
+        rc = store_param(log, run, key, type, i, r, s, e);
+        if (rc == 0) seen_remember(log, p, run, key, text);
     }
     free(big);
     return rc;
