@@ -31,7 +31,7 @@ int bp_runlog_metric_get(bp_runlog *log, int64_t run, const char *name,
                    " ON n.id = m.name_id WHERE m.run_id = ? AND n.name = ?"
                    " ORDER BY m.step",
                    e);
-    if (!st) goto out;
+    if (!st) goto end;
     sqlite3_bind_int64(st, 1, run);
     sqlite3_bind_text(st, 2, name ? name : "", -1, SQLITE_STATIC);
     int r;
@@ -44,7 +44,7 @@ int bp_runlog_metric_get(bp_runlog *log, int64_t run, const char *name,
             if (b) va = b;
             if (!a || !b) {
                 bp_err_set(e, "out of memory");
-                goto out;
+                goto end;
             }
         }
         st_v[n] = sqlite3_column_int64(st, 0);
@@ -54,12 +54,12 @@ int bp_runlog_metric_get(bp_runlog *log, int64_t run, const char *name,
     }
     if (r != SQLITE_DONE) {
         rl_fail(log, e, "cannot read metrics");
-        goto out;
+        goto end;
     }
     *steps_out = st_v, *values_out = va, *n_out = n;
     st_v = NULL, va = NULL;
     rc = 0;
-out:
+end:
     sqlite3_finalize(st);
     pthread_mutex_unlock(&log->db_lock);
     free(st_v);

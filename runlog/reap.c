@@ -19,23 +19,31 @@
 #include "bp_runlog.h"
 #include "runlog_int.h"
 
+/* /proc/PID/stat into buf (cap bytes), and where its fields after the
+ * command name begin: at the last ')', since the name may hold spaces and
+ * parentheses. NULL when there is no such process or no ')'. */
+static char *read_stat(long pid, char *buf, size_t cap) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return NULL;
+    size_t n = fread(buf, 1, cap - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return strrchr(buf, ')');
+}
+
 /* When process pid started, in seconds since 1970 (0 if unknown): field 22
  * of /proc/PID/stat, in clock ticks since boot, plus /proc/stat's btime. */
 static double process_start(long pid) {
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (!f) return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+    char buf[1024];
+    char *p = read_stat(pid, buf, sizeof buf);
     if (!p) return 0;
     /* After ')' come fields 3, 4, ...: skip to the 22nd. */
     for (int field = 2; field < 21 && p; field++) p = strchr(p + 1, ' ');
     if (!p) return 0;
     unsigned long long ticks = strtoull(p + 1, NULL, 10);
-    f = fopen("/proc/stat", "r");
+    FILE *f = fopen("/proc/stat", "r");
     if (!f) return 0;
     unsigned long long btime = 0;
     char line[256];
@@ -51,14 +59,8 @@ static double process_start(long pid) {
  * /proc/PID/stat): kill(pid, 0) still succeeds on such a zombie, and where no
  * parent reaps orphans (some container inits) it can stay for ever. */
 static int process_dead(long pid) {
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (!f) return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+    char buf[512];
+    char *p = read_stat(pid, buf, sizeof buf);
     return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
 }
 
@@ -157,8 +159,7 @@ static int mark_dead(bp_runlog *log, const int64_t *dead, int n, bp_err *e) {
 int bp_runlog_reap(bp_runlog *log, bp_err *e) {
     if (rl_writable(log, e)) return -1;
     char host[256];
-    if (gethostname(host, sizeof host) != 0) return 0;
-    host[sizeof host - 1] = '\0';
+    if (rl_hostname(host, sizeof host)) return 0;
     pthread_mutex_lock(&log->db_lock);
     int64_t *dead = NULL;
     int n = 0;

@@ -114,6 +114,13 @@ int64_t rl_script_id(bp_runlog *log, const char *text, bp_err *e);
  * ("scripts/xor.lua" -> "xor"), or "run"; into out (cap bytes). No lock. */
 void rl_default_name(const char *script, char *out, size_t cap);
 
+/* Whether s is one of the n strings of list; 0 when s is NULL. */
+int rl_one_of(const char *s, const char *const *list, size_t n);
+
+/* This machine's name, NUL-terminated, into buf (cap bytes); "?" and -1
+ * when it cannot be read. */
+int rl_hostname(char *buf, size_t cap);
+
 /* Commits the buffered metrics (writer.c). On failure the rows are kept for
  * the next try, except those of runs that do not exist. */
 int rl_flush_locked(bp_runlog *log, bp_err *e);

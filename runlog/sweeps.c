@@ -80,8 +80,7 @@ int64_t bp_runlog_sweep(bp_runlog *log, const bp_sweep_record *rec, int *created
     char name[256], host[256];
     if (rec->name && *rec->name) snprintf(name, sizeof name, "%s", rec->name);
     else rl_default_name(rec->script_path, name, sizeof name);
-    if (gethostname(host, sizeof host) != 0) snprintf(host, sizeof host, "?");
-    host[sizeof host - 1] = '\0';
+    rl_hostname(host, sizeof host);
 
     pthread_mutex_lock(&log->db_lock);
     int64_t id = -1;
@@ -104,18 +103,14 @@ int bp_runlog_sweep_status(bp_runlog *log, int64_t sweep, const char *status,
                            const char *message, bp_err *e) {
     static const char *const ok[] = {"running", "completed", "interrupted", "failed",
                                      "partial"};
-    int known = 0;
-    for (size_t k = 0; status && k < sizeof ok / sizeof *ok; k++)
-        known |= strcmp(status, ok[k]) == 0;
-    if (!known)
+    if (!rl_one_of(status, ok, sizeof ok / sizeof *ok))
         return bp_err_set(e,
                           "cannot set a sweep's status to '%s' (running, completed,"
                           " interrupted, failed or partial)",
                           status ? status : "(null)");
     if (rl_writable(log, e)) return -1;
     char host[256];
-    if (gethostname(host, sizeof host) != 0) snprintf(host, sizeof host, "?");
-    host[sizeof host - 1] = '\0';
+    rl_hostname(host, sizeof host);
     pthread_mutex_lock(&log->db_lock);
     int rc = -1;
     /* 'running' takes the sweep for this process; anything else ends it. */

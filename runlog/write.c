@@ -84,29 +84,35 @@ void rl_default_name(const char *script, char *out, size_t cap) {
     if (!*out) snprintf(out, cap, "run");
 }
 
-int64_t bp_runlog_begin(bp_runlog *log, const bp_run_info *info, bp_err *e) {
-    if (rl_writable(log, e)) return -1;
-    bp_run_info none = {0};
-    if (!info) info = &none;
-    char name[256], host[256];
-    if (info->name && *info->name) snprintf(name, sizeof name, "%s", info->name);
-    else rl_default_name(info->script_path, name, sizeof name);
-    if (info->host) snprintf(host, sizeof host, "%s", info->host);
-    else if (gethostname(host, sizeof host) != 0) snprintf(host, sizeof host, "?");
-    host[sizeof host - 1] = '\0';
+int rl_one_of(const char *s, const char *const *list, size_t n) {
+    for (size_t k = 0; s && k < n; k++)
+        if (strcmp(s, list[k]) == 0) return 1;
+    return 0;
+}
 
-    pthread_mutex_lock(&log->db_lock);
-    int64_t run = -1, sid = 0;
-    sqlite3_stmt *st = NULL;
-    if (rl_begin_write(log, e)) goto out;
+int rl_hostname(char *buf, size_t cap) {
+    if (gethostname(buf, cap) != 0) {
+        snprintf(buf, cap, "?");
+        return -1;
+    }
+    buf[cap - 1] = '\0';
+    return 0;
+}
+
+/* Inserts the run's row (and its script, once): its id, or -1. Call inside
+ * a write transaction. */
+static int64_t insert_run(bp_runlog *log, const bp_run_info *info, const char *name,
+                          const char *host, bp_err *e) {
+    int64_t sid = 0;
     if (info->script_text && (sid = rl_script_id(log, info->script_text, e)) < 0)
-        goto fail;
-    st = rl_prepare(log,
-                    "INSERT INTO runs(name, script_path, script_id, command, seed,"
-                    " started, status, host, pid, version, sweep_id, trial)"
-                    " VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)",
-                    e);
-    if (!st) goto fail;
+        return -1;
+    sqlite3_stmt *st =
+        rl_prepare(log,
+                   "INSERT INTO runs(name, script_path, script_id, command, seed,"
+                   " started, status, host, pid, version, sweep_id, trial)"
+                   " VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)",
+                   e);
+    if (!st) return -1;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     if (info->script_path) sqlite3_bind_text(st, 2, info->script_path, -1, SQLITE_STATIC);
     if (sid) sqlite3_bind_int64(st, 3, sid);
@@ -126,13 +132,27 @@ int64_t bp_runlog_begin(bp_runlog *log, const bp_run_info *info, bp_err *e) {
                                          " with that id?)"
                                        : "cannot record the run",
                     e))
-        goto fail;
-    run = sqlite3_last_insert_rowid(log->db);
-    if (rl_commit(log, e)) run = -1;
-    goto out;
-fail:
-    rl_rollback(log);
-out:
+        return -1;
+    return sqlite3_last_insert_rowid(log->db);
+}
+
+int64_t bp_runlog_begin(bp_runlog *log, const bp_run_info *info, bp_err *e) {
+    if (rl_writable(log, e)) return -1;
+    bp_run_info none = {0};
+    if (!info) info = &none;
+    char name[256], host[256];
+    if (info->name && *info->name) snprintf(name, sizeof name, "%s", info->name);
+    else rl_default_name(info->script_path, name, sizeof name);
+    if (info->host) snprintf(host, sizeof host, "%s", info->host);
+    else rl_hostname(host, sizeof host);
+
+    pthread_mutex_lock(&log->db_lock);
+    int64_t run = -1;
+    if (rl_begin_write(log, e) == 0) {
+        run = insert_run(log, info, name, host, e);
+        if (run < 0) rl_rollback(log);
+        else if (rl_commit(log, e)) run = -1;
+    }
     pthread_mutex_unlock(&log->db_lock);
     return run;
 }
@@ -312,10 +332,7 @@ int bp_runlog_end(bp_runlog *log, int64_t run, const char *status, const char *m
                   const char *traceback, bp_err *e) {
     static const char *const ends[] = {"completed", "failed",  "interrupted",
                                        "diverged",  "crashed", "pruned"};
-    int ok = 0;
-    for (size_t k = 0; status && k < sizeof ends / sizeof *ends; k++)
-        ok |= strcmp(status, ends[k]) == 0;
-    if (!ok)
+    if (!rl_one_of(status, ends, sizeof ends / sizeof *ends))
         return bp_err_set(e,
                           "cannot end a run as '%s' (completed, failed, interrupted,"
                           " diverged, crashed or pruned)",
@@ -351,7 +368,7 @@ int bp_runlog_end(bp_runlog *log, int64_t run, const char *status, const char *m
 int bp_runlog_reopen(bp_runlog *log, int64_t run, bp_err *e) {
     if (rl_writable(log, e)) return -1;
     char host[256];
-    if (gethostname(host, sizeof host) != 0) snprintf(host, sizeof host, "?");
+    rl_hostname(host, sizeof host);
     pthread_mutex_lock(&log->db_lock);
     int rc = -1;
     sqlite3_stmt *st = rl_prepare(log,
