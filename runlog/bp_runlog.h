@@ -18,7 +18,10 @@
  * there and calls bp_runlog_end from its normal code.
  *
  * Every fallible function returns 0 (or an id) on success and -1 on failure
- * with one sentence in *e (e may be NULL). Messages name the database file. */
+ * with one sentence in *e (e may be NULL). Messages name the database file.
+ * On a log opened read-only, every function that writes fails with "PATH:
+ * the run log was opened read-only". A write about a run that does not
+ * exist fails too (a metric's at a later call: see bp_runlog_metric). */
 #ifndef BP_RUNLOG_H
 #define BP_RUNLOG_H
 
@@ -68,7 +71,8 @@ bp_runlog *bp_runlog_open(const char *path, int flags, bp_err *e);
  * is gone): call bp_runlog_end first. */
 void bp_runlog_close(bp_runlog *log);
 
-/* The path given to bp_runlog_open. */
+/* The path given to bp_runlog_open: the log's copy, valid until
+ * bp_runlog_close. */
 const char *bp_runlog_path(const bp_runlog *log);
 
 /* What bp_runlog_begin records about a run. Every pointer may be NULL. */
@@ -89,7 +93,8 @@ typedef struct bp_run_info {
 /* Starts a run: status 'running', started now. Returns its id (> 0), or -1. */
 int64_t bp_runlog_begin(bp_runlog *log, const bp_run_info *info, bp_err *e);
 
-/* Change the seed or the name of a run (a script may set them late). */
+/* Change the seed or the name of a run (a script may set them late). The
+ * name must not be NULL or empty. */
 int bp_runlog_set_seed(bp_runlog *log, int64_t run, int64_t seed, bp_err *e);
 int bp_runlog_set_name(bp_runlog *log, int64_t run, const char *name, bp_err *e);
 
@@ -128,7 +133,8 @@ int bp_runlog_snapshot(bp_runlog *log, int64_t run, int64_t step, const char *na
                        size_t n_params, int float32, bp_err *e);
 
 /* Tags (key, optional value; setting a key again replaces its value) and
- * free-text notes (kept in order, with their time). */
+ * free-text notes (kept in order, with their time). The key must not be NULL
+ * or empty, nor the text NULL. */
 int bp_runlog_tag(bp_runlog *log, int64_t run, const char *key, const char *value,
                   bp_err *e);
 int bp_runlog_note(bp_runlog *log, int64_t run, const char *text, bp_err *e);
@@ -198,7 +204,8 @@ int bp_runlog_sweep_status(bp_runlog *log, int64_t sweep, const char *status,
                            const char *message, bp_err *e);
 
 /* The SQL that takes a database from schema version `version` to the next
- * (0 builds version 1), as run by bp_runlog_open; NULL when out of range.
+ * (0 builds version 1), as run by bp_runlog_open (runlog/schema/N.sql, kept
+ * by the program: do not free); NULL when out of range.
  * For tests that build a database as an older backprop left it. */
 const char *bp_runlog_schema_step(int version);
 

@@ -22,6 +22,8 @@
 #ifndef BP_SQLEXT_H
 #define BP_SQLEXT_H
 
+#include <stddef.h>
+
 struct sqlite3;
 
 /* Most widths a shape may list (layers + 1). */
@@ -35,8 +37,9 @@ int bp_sqlext_register(struct sqlite3 *db);
  * a list. */
 int bp_shape_parse(const char *text, int *sizes, int max);
 
-/* Reads n values of width bytes each (8: float64, 4: float32), stored
- * little-endian as snapshots.data holds them, into v as doubles. */
+/* Reads n values of width bytes each (8: float64, 4: float32; no other),
+ * stored little-endian as snapshots.data holds them, into v (room for n) as
+ * doubles, exactly. */
 void bp_weights_decode(double *v, const unsigned char *data, size_t width, size_t n);
 
 #endif

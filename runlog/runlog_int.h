@@ -1,10 +1,12 @@
 /* runlog_int.h: what the files of runlog/ share, and nothing outside it
  * includes (the tests aside, which look into the database they test).
  *
- * The connection and its two locks, the metric buffers and the statement
- * helpers that turn SQLite's failures into one sentence naming the file.
- * Every function here is called with the connection held (rl_lock) unless
- * it says otherwise. */
+ * The connection and its two locks, the metric buffers, and the helpers
+ * that turn SQLite's failures into one sentence naming the file. Each
+ * function below is defined in the file its group names. Every function
+ * here is called with db_lock held (bp_runlog_lock) unless it says
+ * otherwise; none of them frees the log. Those that fail return -1 (or
+ * NULL) with one sentence in *e, and e may be NULL. */
 #ifndef RUNLOG_INT_H
 #define RUNLOG_INT_H
 
@@ -17,16 +19,22 @@
 #include "bp_err.h"
 #include "bp_runlog.h"
 
+/* ------------------------------------------------------------------------ */
+/* The log                                                                   */
+
+/* A metric value waiting to be written: metric name_id of run at step. */
 typedef struct rl_row {
     int64_t run, name_id, step;
     double value;
 } rl_row;
 
+/* A growing array of rows: n of cap used, v malloc'd. */
 typedef struct rl_rows {
     rl_row *v;
     size_t n, cap;
 } rl_rows;
 
+/* A metric name interned: its metric_names.id. */
 typedef struct rl_name_slot {
     char *name; /* NULL: empty slot */
     int64_t id;
@@ -39,36 +47,51 @@ typedef struct rl_param_seen {
     char *value; /* type and value, as text */
 } rl_param_seen;
 
+/* Made by bp_runlog_open (open.c), freed with everything it owns by
+ * bp_runlog_close. */
 struct bp_runlog {
     sqlite3 *db;
-    char *path;
+    char *path; /* as given to bp_runlog_open */
     int readonly;
     /* db_lock guards the connection and the statements; buf_lock the buffers,
      * last_flush, stop and bg_err. Taken in that order when both are. */
     pthread_mutex_t db_lock, buf_lock;
-    pthread_cond_t wake;
+    pthread_cond_t wake; /* wakes the writer thread early */
     pthread_t writer;
-    int writer_running, stop;
-    rl_rows pending; /* filled by bp_runlog_metric */
-    rl_rows writing; /* being written, or left by a failed commit */
-    double last_flush;
-    char bg_err[BP_ERR_MAX];
-    rl_name_slot *names; /* open addressing, names_cap a power of two */
+    int writer_running, stop; /* stop: the writer thread is to return */
+    rl_rows pending;          /* filled by bp_runlog_metric */
+    rl_rows writing;          /* being written, or left by a failed commit */
+    double last_flush;        /* bp_clock() of the last commit of metrics */
+    char bg_err[BP_ERR_MAX];  /* the writer thread's failure, until reported */
+    rl_name_slot *names;      /* open addressing, names_cap a power of two */
     size_t names_cap, names_n;
     rl_param_seen *seen;
     size_t seen_n, seen_cap;
     sqlite3_stmt *ins_one, *ins_many; /* metric inserts, 1 and INSERT_ROWS rows */
 };
 
-/* The connection, for runlog's files and the tests. Hold it (rl_lock) while
- * the writer thread may be committing metrics. */
+/* ------------------------------------------------------------------------ */
+/* The connection (db.c)                                                     */
+
+/* The connection, for runlog's files and the tests. Hold the lock while the
+ * writer thread may be committing metrics. bp_runlog_lock and _unlock take
+ * and release db_lock; they do not nest. */
 sqlite3 *bp_runlog_sqlite(bp_runlog *log);
 void bp_runlog_lock(bp_runlog *log);
 void bp_runlog_unlock(bp_runlog *log);
 
 /* How long a write waits for another process's lock, all attempts
- * together: 60 s, or $BACKPROP_BUSY_TIMEOUT seconds. */
+ * together: 60 s, or $BACKPROP_BUSY_TIMEOUT seconds. Needs no lock. */
 double rl_busy_seconds(void);
+
+/* One attempt's wait for a lock, in milliseconds, for sqlite3_busy_timeout:
+ * rl_busy_seconds shared between the attempts. Needs no lock. */
+int rl_busy_ms(void);
+
+/* Whether a call that returned rc at attempt t (the first at `start`, on
+ * bp_clock) should be tried again: 1, after a nap, while rc is SQLITE_BUSY
+ * and rl_busy_seconds have not passed. Needs no lock. */
+int rl_retry_busy(int rc, int t, double start);
 
 /* "PATH: what (SQLite's message)", with the wait when the database was
  * locked; returns -1. */
@@ -84,26 +107,23 @@ int rl_begin_write(bp_runlog *log, bp_err *e);
 int rl_commit(bp_runlog *log, bp_err *e);
 void rl_rollback(bp_runlog *log);
 
-/* A prepared statement, or NULL with "cannot prepare a statement". */
+/* A prepared statement (the caller finalizes it), or NULL with "cannot
+ * prepare a statement". */
 sqlite3_stmt *rl_prepare(bp_runlog *log, const char *sql, bp_err *e);
 
-/* Steps st to its end and finalizes it; -1 with rl_fail(what). */
+/* Steps st to its end and finalizes it, failed or not; -1 with
+ * rl_fail(what). */
 int rl_run_stmt(bp_runlog *log, sqlite3_stmt *st, const char *what, bp_err *e);
 
-/* One attempt's wait for a lock, in milliseconds, for sqlite3_busy_timeout:
- * rl_busy_seconds shared between the attempts. */
-int rl_busy_ms(void);
-
-/* Whether a call that returned rc at attempt t (the first at `start`, on
- * bp_clock) should be tried again: 1, after a nap, while rc is SQLITE_BUSY
- * and rl_busy_seconds have not passed. Needs no lock. */
-int rl_retry_busy(int rc, int t, double start);
+/* ------------------------------------------------------------------------ */
+/* Writing (write.c)                                                         */
 
 /* -1 with "PATH: the run log was opened read-only" if it was. No lock. */
 int rl_writable(bp_runlog *log, bp_err *e);
 
 /* Runs one prepared, bound statement as its own transaction and finalizes
- * it; -1 with "PATH: what (no such run)" when it changed no row. */
+ * it, failed or not; -1 with "PATH: what (no such run)" when it changed no
+ * row. */
 int rl_write_one(bp_runlog *log, sqlite3_stmt *st, const char *what, bp_err *e);
 
 /* The scripts.id of text, stored first if it is not there yet; -1 on
@@ -114,19 +134,23 @@ int64_t rl_script_id(bp_runlog *log, const char *text, bp_err *e);
  * ("scripts/xor.lua" -> "xor"), or "run"; into out (cap bytes). No lock. */
 void rl_default_name(const char *script, char *out, size_t cap);
 
-/* Whether s is one of the n strings of list; 0 when s is NULL. */
+/* Whether s is one of the n strings of list; 0 when s is NULL. No lock. */
 int rl_one_of(const char *s, const char *const *list, size_t n);
 
 /* This machine's name, NUL-terminated, into buf (cap bytes); "?" and -1
- * when it cannot be read. */
+ * when it cannot be read. No lock. */
 int rl_hostname(char *buf, size_t cap);
 
-/* Commits the buffered metrics (writer.c). On failure the rows are kept for
- * the next try, except those of runs that do not exist. */
+/* ------------------------------------------------------------------------ */
+/* Metrics (writer.c)                                                        */
+
+/* Commits the buffered metrics in one transaction. On failure the rows are
+ * kept for the next try, except those of runs that do not exist, which are
+ * dropped ("N rows dropped"). Takes buf_lock itself. */
 int rl_flush_locked(bp_runlog *log, bp_err *e);
 
 /* Takes the writer thread's error, if any, into e and returns -1; else 0.
- * Takes buf_lock itself: call it without. */
+ * Takes buf_lock itself; needs no db_lock. */
 int rl_take_bg_error(bp_runlog *log, bp_err *e);
 
 #endif

@@ -3,7 +3,7 @@
  * Snapshots are stored as one BLOB of raw little-endian values, because that
  * is exact and no larger than the numbers themselves; this eponymous virtual
  * table is what makes such a BLOB queryable, modelled on SQLite's own
- * json_each and series.c. The same file is compiled twice: into the bindings
+ * json_each and series.c. The same file is compiled twice: into the run log's
  * library, where bp_sqlext_register adds it to backprop's connections, and
  * with BP_SQLEXT_LOADABLE into bpsql.so, a loadable extension that calls
  * SQLite only through the API table sqlite3ext.h provides and so links to
