@@ -2,7 +2,7 @@
  *
  * Metrics can come at every training step, so bp_runlog_metric appends to a
  * buffer in memory and a writer thread commits the buffer in one short
- * transaction (a prepared INSERT per row) every half second or so. Short
+ * transaction (prepared INSERTs of many rows each) every half second or so. Short
  * transactions matter as much as batching: four processes share one WAL
  * database, and a transaction held open for a second would make the others
  * wait for it all that time. A metric's name is interned once per log, so a
