@@ -66,21 +66,8 @@ typedef struct bp_sweep_host {
  * signal kills them). */
 int bp_sweep_main(int argc, char **argv, const bp_sweep_host *h);
 
-/* How many rows bp_merge copied (and skipped, being there already). */
-typedef struct bp_merge_counts {
-    int64_t sweeps, runs, skipped, running;
-} bp_merge_counts;
-
-/* Copies into the run log at out_path (created if missing) every sweep and
- * run of the database in_path that it does not hold yet, known by their
- * uids, with everything they logged; ids are renumbered, references follow.
- * Runs still running in in_path are left out (counted in c->running): merge
- * again once they end. All of one input or nothing; merging the same input
- * twice adds nothing. in_path is only read, and must be at this backprop's
- * schema version. */
-int bp_merge(const char *out_path, const char *in_path, bp_merge_counts *c, bp_err *e);
-
-/* backprop merge OUT.db IN.db...: bp_merge of each input, a line each. */
+/* backprop merge OUT.db IN.db...: bp_runlog_merge (bp_sweeplog.h) of each
+ * input, a line each. */
 int bp_merge_main(int argc, char **argv, FILE *out, FILE *err);
 
 #endif
