@@ -34,12 +34,10 @@
 #include <sys/prctl.h>
 #endif
 
-#include <sqlite3.h>
-
 #include "bp_cli.h"
 #include "bp_runlog.h"
-#include "runlog_int.h" /* bp_runlog_sqlite: to be replaced by named reads */
 #include "bp_sweep.h"
+#include "bp_sweeplog.h"
 #include "bp_sweeprun.h"
 
 extern char **environ;
@@ -76,11 +74,6 @@ static int parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out) {
     if (errno || end == s || *end || v < lo || v > hi) return -1;
     *out = v;
     return 0;
-}
-
-static int sql_fail(bp_runlog *log, bp_err *e, const char *what) {
-    return bp_err_set(e, "%s: %s (%s)", bp_runlog_path(log), what,
-                      sqlite3_errmsg(bp_runlog_sqlite(log)));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -273,59 +266,6 @@ static int def_from_args(const args *a, sweep_def *d, bp_err *e) {
 }
 
 /* ------------------------------------------------------------------------ */
-/* Reading the database                                                      */
-
-/* Runs sql (one int64 parameter bound to ?1, another to ?2) and returns the
- * first column of its first row as an int64, or dflt when there is none. */
-static int64_t query_i64(bp_runlog *log, const char *sql, int64_t p1, int64_t p2,
-                         int64_t dflt) {
-    sqlite3_stmt *st = NULL;
-    int64_t v = dflt;
-    bp_runlog_lock(log);
-    if (sqlite3_prepare_v2(bp_runlog_sqlite(log), sql, -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_int64(st, 1, p1);
-        sqlite3_bind_int64(st, 2, p2);
-        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-            v = sqlite3_column_int64(st, 0);
-    }
-    sqlite3_finalize(st);
-    bp_runlog_unlock(log);
-    return v;
-}
-
-/* The state of each trial of a sweep, from sweep_trials. */
-enum { T_NEW, T_DONE, T_RUNNING, T_RETRY };
-
-static int trial_states(bp_runlog *log, int64_t sweep, int64_t count,
-                        unsigned char *state, bp_err *e) {
-    memset(state, T_NEW, (size_t)count);
-    sqlite3_stmt *st = NULL;
-    bp_runlog_lock(log);
-    int rc = -1, r;
-    if (sqlite3_prepare_v2(bp_runlog_sqlite(log),
-                           "SELECT trial, status FROM sweep_trials WHERE sweep_id = ?",
-                           -1, &st, NULL) != SQLITE_OK)
-        goto out;
-    sqlite3_bind_int64(st, 1, sweep);
-    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t t = sqlite3_column_int64(st, 0);
-        const char *s = (const char *)sqlite3_column_text(st, 1);
-        if (t < 0 || t >= count || !s) continue;
-        state[t] = !strcmp(s, "running") ? T_RUNNING
-                   : (!strcmp(s, "completed") || !strcmp(s, "failed") ||
-                      !strcmp(s, "diverged") || !strcmp(s, "pruned"))
-                       ? T_DONE
-                       : T_RETRY;
-    }
-    rc = r == SQLITE_DONE ? 0 : -1;
-out:
-    if (rc) sql_fail(log, e, "cannot read the sweep's trials");
-    sqlite3_finalize(st);
-    bp_runlog_unlock(log);
-    return rc;
-}
-
-/* ------------------------------------------------------------------------ */
 /* Running trials                                                            */
 
 typedef struct proc {
@@ -491,6 +431,64 @@ static void progress(runner *R, int64_t trial, const char *status, const char *p
     fflush(R->h->err);
 }
 
+/* Reads back the run of a trial whose process has ended. A run the process
+ * left 'running' could not record its end: it crashed (or was stopped), and
+ * says so with what it printed last (why). No run at all: the process
+ * failed before it could record one, which is said here. */
+static void read_outcome(runner *R, const proc *p, int wstatus, const char *why,
+                         bp_trial_outcome *o) {
+    char msg[BP_ERR_MAX + 128];
+    bp_err e;
+    if (WIFSIGNALED(wstatus))
+        snprintf(msg, sizeof msg, "the trial's process was killed by signal %d (%s)",
+                 WTERMSIG(wstatus), strsignal(WTERMSIG(wstatus)));
+    else
+        snprintf(msg, sizeof msg,
+                 "the trial's process exited with status %d without"
+                 " recording an end%s%s",
+                 WEXITSTATUS(wstatus), why[0] ? ": " : "", why);
+    bp_runlog_trial_crashed(R->log, R->id, p->trial, p->pid, msg, &e);
+    if (bp_runlog_trial_outcome(R->log, R->id, p->trial, p->pid, R->d->obj.metric, o,
+                                &e) == 1)
+        return;
+    snprintf(o->status, sizeof o->status, "crashed");
+    if (WIFEXITED(wstatus))
+        snprintf(o->message, sizeof o->message,
+                 "trial %lld: the process exited with status %d"
+                 " before recording a run%s%s",
+                 (long long)p->trial, WEXITSTATUS(wstatus), why[0] ? ": " : "", why);
+    else
+        snprintf(o->message, sizeof o->message,
+                 "trial %lld: the process was killed by signal"
+                 " %d before recording a run",
+                 (long long)p->trial, WTERMSIG(wstatus));
+    bp_cli_fail(R->h->err, "%s", o->message);
+}
+
+/* Counts a trial that ended so: the sweep's tallies, its best, and whether
+ * the script never read a swept key. */
+static void tally(runner *R, int64_t trial, const bp_trial_outcome *o) {
+    const char *status = o->status;
+    R->done += bp_trial_status_state(status) == BP_TRIAL_DONE;
+    R->failed += !strcmp(status, "failed");
+    R->diverged += !strcmp(status, "diverged");
+    R->pruned += !strcmp(status, "pruned");
+    R->crashed += !strcmp(status, "crashed");
+    double obj = o->objective;
+    if (!strcmp(status, "completed") && o->has_objective &&
+        (!R->have_best || (R->d->obj.maximize ? obj > R->best : obj < R->best) ||
+         (obj == R->best && trial < R->best_trial))) {
+        R->have_best = 1;
+        R->best = obj;
+        R->best_trial = trial;
+    }
+    if (!strcmp(status, "failed") &&
+        !strncmp(o->message, UNREAD_PREFIX, strlen(UNREAD_PREFIX)) && !R->unread) {
+        R->unread = 1;
+        snprintf(R->message, sizeof R->message, "%s", o->message);
+    }
+}
+
 /* A trial's process has ended: reads its run back and counts it. */
 static void finish(runner *R, proc *p, int wstatus) {
     double dt = mono_now() - p->t0;
@@ -498,106 +496,13 @@ static void finish(runner *R, proc *p, int wstatus) {
     R->finished++;
     char why[BP_ERR_MAX];
     last_line(p->errf, why, sizeof why);
-    bp_runlog *log = R->log;
-    sqlite3 *s = bp_runlog_sqlite(log);
-    bp_runlog_lock(log);
-    {
-        /* A run the process left 'running' could not record its end: it
-         * crashed (or was stopped), and says so with what it printed last. */
-        sqlite3_stmt *u = NULL;
-        char msg[BP_ERR_MAX + 128];
-        if (WIFSIGNALED(wstatus))
-            snprintf(msg, sizeof msg, "the trial's process was killed by signal %d (%s)",
-                     WTERMSIG(wstatus), strsignal(WTERMSIG(wstatus)));
-        else
-            snprintf(msg, sizeof msg,
-                     "the trial's process exited with status %d without"
-                     " recording an end%s%s",
-                     WEXITSTATUS(wstatus), why[0] ? ": " : "", why);
-        if (sqlite3_prepare_v2(s,
-                               "UPDATE runs SET status = 'crashed', ended = ?4,"
-                               " message = coalesce(message, ?5) WHERE sweep_id = ?1"
-                               " AND trial = ?2 AND pid = ?3 AND status = 'running'",
-                               -1, &u, NULL) == SQLITE_OK) {
-            sqlite3_bind_int64(u, 1, R->id);
-            sqlite3_bind_int64(u, 2, p->trial);
-            sqlite3_bind_int64(u, 3, p->pid);
-            sqlite3_bind_double(u, 4, bp_runlog_time());
-            sqlite3_bind_text(u, 5, msg, -1, SQLITE_STATIC);
-            sqlite3_step(u);
-        }
-        sqlite3_finalize(u);
-    }
-    sqlite3_stmt *st = NULL;
-    char status[16] = "", message[2 * BP_ERR_MAX] = "", params[512] = "";
-    int have_obj = 0;
-    double obj = 0;
-    if (sqlite3_prepare_v2(
-            s,
-            "SELECT r.status, r.message, (SELECT m.value FROM metrics m"
-            " JOIN metric_names n ON n.id = m.name_id WHERE m.run_id = r.id"
-            " AND n.name = ?4 ORDER BY m.step DESC LIMIT 1),"
-            " (SELECT params FROM sweep_trials WHERE run_id = r.id)"
-            " FROM runs r WHERE r.sweep_id = ?1 AND r.trial = ?2"
-            " AND r.pid = ?3 ORDER BY r.id DESC LIMIT 1",
-            -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_int64(st, 1, R->id);
-        sqlite3_bind_int64(st, 2, p->trial);
-        sqlite3_bind_int64(st, 3, p->pid);
-        sqlite3_bind_text(st, 4, R->d->obj.metric, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) == SQLITE_ROW) {
-            snprintf(status, sizeof status, "%s",
-                     (const char *)sqlite3_column_text(st, 0));
-            if (sqlite3_column_text(st, 1))
-                snprintf(message, sizeof message, "%s",
-                         (const char *)sqlite3_column_text(st, 1));
-            have_obj = sqlite3_column_type(st, 2) != SQLITE_NULL;
-            obj = sqlite3_column_double(st, 2);
-            if (sqlite3_column_text(st, 3))
-                snprintf(params, sizeof params, "%s",
-                         (const char *)sqlite3_column_text(st, 3));
-        }
-    }
-    sqlite3_finalize(st);
-    bp_runlog_unlock(log);
-    if (!status[0]) {
-        /* No run at all: the process failed before it could record one. */
-        snprintf(status, sizeof status, "crashed");
-        if (WIFEXITED(wstatus))
-            snprintf(message, sizeof message,
-                     "trial %lld: the process exited with status %d"
-                     " before recording a run%s%s",
-                     (long long)p->trial, WEXITSTATUS(wstatus), why[0] ? ": " : "", why);
-        else
-            snprintf(message, sizeof message,
-                     "trial %lld: the process was killed by signal"
-                     " %d before recording a run",
-                     (long long)p->trial, WTERMSIG(wstatus));
-        bp_cli_fail(R->h->err, "%s", message);
-    }
-    int done = !strcmp(status, "completed") || !strcmp(status, "failed") ||
-               !strcmp(status, "diverged") || !strcmp(status, "pruned");
-    R->done += done;
-    R->failed += !strcmp(status, "failed");
-    R->diverged += !strcmp(status, "diverged");
-    R->pruned += !strcmp(status, "pruned");
-    R->crashed += !strcmp(status, "crashed");
-    if (!strcmp(status, "completed") && have_obj &&
-        (!R->have_best || (R->d->obj.maximize ? obj > R->best : obj < R->best) ||
-         (obj == R->best && p->trial < R->best_trial))) {
-        R->have_best = 1;
-        R->best = obj;
-        R->best_trial = p->trial;
-    }
-    if (!strcmp(status, "failed") &&
-        !strncmp(message, UNREAD_PREFIX, strlen(UNREAD_PREFIX)) && !R->unread) {
-        R->unread = 1;
-        snprintf(R->message, sizeof R->message, "%s", message);
-    }
+    bp_trial_outcome o;
+    read_outcome(R, p, wstatus, why, &o);
+    tally(R, p->trial, &o);
     int64_t trial = p->trial;
     if (p->errf) fclose(p->errf);
     memset(p, 0, sizeof *p);
-    progress(R, trial, status, params, have_obj, obj, dt);
+    progress(R, trial, o.status, o.params, o.has_objective, o.objective, dt);
 }
 
 static void signal_all(runner *R, int sig) {
@@ -735,136 +640,78 @@ static void first_line(char *buf, size_t size, const char *s, int width) {
     else snprintf(buf, size, "%.*s", n, s);
 }
 
-/* The best completed trial: 0 and its numbers, or -1 when there is none. */
-static int best_trial(bp_runlog *log, const sweep_def *d, int64_t sweep, int64_t *trial,
-                      int64_t *run, double *obj, char *params, size_t size) {
-    sqlite3_stmt *st = NULL;
-    int rc = -1;
-    bp_runlog_lock(log);
-    const char *sql =
-        d->obj.maximize
-            ? "SELECT trial, run_id, objective, params FROM sweep_trials WHERE sweep_id = ?"
-              " AND status = 'completed' AND objective IS NOT NULL ORDER BY objective DESC, trial LIMIT 1"
-            : "SELECT trial, run_id, objective, params FROM sweep_trials WHERE sweep_id = ?"
-              " AND status = 'completed' AND objective IS NOT NULL ORDER BY objective, trial LIMIT 1";
-    if (sqlite3_prepare_v2(bp_runlog_sqlite(log), sql, -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_int64(st, 1, sweep);
-        if (sqlite3_step(st) == SQLITE_ROW) {
-            *trial = sqlite3_column_int64(st, 0);
-            *run = sqlite3_column_int64(st, 1);
-            *obj = sqlite3_column_double(st, 2);
-            if (params)
-                snprintf(params, size, "%s",
-                         sqlite3_column_text(st, 3)
-                             ? (const char *)sqlite3_column_text(st, 3)
-                             : "");
-            rc = 0;
+/* What went wrong, trial by trial (ten at most of each kind). */
+static void print_problems(const runner *R, FILE *out) {
+    bp_trial_problem *list;
+    size_t n;
+    bp_err e;
+    char buf[640];
+    if (bp_runlog_sweep_problems(R->log, R->id, 10, &list, &n, &e)) return;
+    for (size_t k = 0; k < n; k++) {
+        const bp_trial_problem *p = &list[k];
+        first_line(buf, sizeof buf, p->message, 100);
+        fprintf(out, "  %s: trial %lld (run %lld)%s%s\n", p->status, (long long)p->trial,
+                (long long)p->run, buf[0] ? ": " : "", buf);
+        if (p->rank == 10 && p->count > 10)
+            fprintf(out, "  ... and %lld more %s\n", (long long)(p->count - 10),
+                    p->status);
+    }
+    bp_trial_problems_free(list, n);
+}
+
+/* Pruned trials, and the time pruning saved: each would have taken about
+ * as long as the mean completed trial. */
+static void print_pruned(const runner *R, FILE *out) {
+    bp_trial_pruned *list;
+    size_t n;
+    bp_err e;
+    if (bp_runlog_sweep_pruned(R->log, R->id, &list, &n, &e) || n == 0) return;
+    double saved = 0;
+    int mean_known = 0;
+    for (size_t k = 0; k < n; k++) {
+        if (k == 0) fprintf(out, "  pruned: trial");
+        if (k < 20)
+            fprintf(out, "%s %lld (step %lld)", k ? "," : "", (long long)list[k].trial,
+                    (long long)list[k].step);
+        else if (k == 20) fprintf(out, ", ...");
+        if (list[k].has_mean) {
+            mean_known = 1;
+            double left = list[k].mean_duration - list[k].duration;
+            if (left > 0) saved += left;
         }
     }
-    sqlite3_finalize(st);
-    bp_runlog_unlock(log);
-    return rc;
+    char dur[32];
+    fmt_duration(dur, sizeof dur, saved);
+    if (mean_known) fprintf(out, "; about %s saved\n", dur);
+    else fprintf(out, "; no trial completed to tell the time saved\n");
+    free(list);
 }
 
 static void summary(runner *R, const char *status, double wall, int64_t ran) {
     FILE *out = R->h->out;
-    bp_runlog *log = R->log;
-    sqlite3 *s = bp_runlog_sqlite(log);
     char buf[640], dur[32];
     fmt_duration(dur, sizeof dur, wall);
     fprintf(out, "sweep %lld (%s): %s; %lld trials, %lld run now in %s with -j %d\n",
             (long long)R->id, R->name, status, (long long)R->total, (long long)ran, dur,
             R->jobs);
-    sqlite3_stmt *st = NULL;
-    bp_runlog_lock(log);
-    if (sqlite3_prepare_v2(s,
-                           "SELECT sum(status = 'completed'), sum(status = 'failed'),"
-                           " sum(status = 'diverged'), sum(status = 'pruned'),"
-                           " sum(status IN ('crashed', 'interrupted', 'running')),"
-                           " count(*) FROM sweep_trials WHERE sweep_id = ?",
-                           -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_int64(st, 1, R->id);
-        if (sqlite3_step(st) == SQLITE_ROW)
-            fprintf(out,
-                    "  trials: %lld completed, %lld failed, %lld diverged, %lld pruned,"
-                    " %lld crashed or interrupted, %lld never run\n",
-                    (long long)sqlite3_column_int64(st, 0),
-                    (long long)sqlite3_column_int64(st, 1),
-                    (long long)sqlite3_column_int64(st, 2),
-                    (long long)sqlite3_column_int64(st, 3),
-                    (long long)sqlite3_column_int64(st, 4),
-                    (long long)(R->total - sqlite3_column_int64(st, 5)));
-    }
-    sqlite3_finalize(st);
-    bp_runlog_unlock(log);
-
+    bp_err e;
+    bp_sweep_counts c;
+    if (bp_runlog_sweep_counts(R->log, R->id, &c, &e) == 0)
+        fprintf(out,
+                "  trials: %lld completed, %lld failed, %lld diverged, %lld pruned,"
+                " %lld crashed or interrupted, %lld never run\n",
+                (long long)c.completed, (long long)c.failed, (long long)c.diverged,
+                (long long)c.pruned, (long long)c.unfinished,
+                (long long)(R->total - c.recorded));
     int64_t trial, run;
     double obj;
-    if (best_trial(log, R->d, R->id, &trial, &run, &obj, buf, sizeof buf) == 0)
+    if (bp_runlog_sweep_best(R->log, R->id, R->d->obj.maximize, &trial, &run, &obj, buf,
+                             sizeof buf, &e) == 1)
         fprintf(out, "  best: trial %lld, %s %.6g (run %lld): %s\n", (long long)trial,
                 R->d->obj.metric, obj, (long long)run, buf);
     else fprintf(out, "  best: none (no completed trial logged %s)\n", R->d->obj.metric);
-
-    /* What went wrong, trial by trial (ten at most of each kind). */
-    bp_runlog_lock(log);
-    if (sqlite3_prepare_v2(s,
-                           "SELECT t.status, t.trial, t.run_id, r.message,"
-                           " row_number() OVER (PARTITION BY t.status ORDER BY t.trial),"
-                           " count(*) OVER (PARTITION BY t.status)"
-                           " FROM sweep_trials t JOIN runs r ON r.id = t.run_id"
-                           " WHERE t.sweep_id = ? AND t.status IN ('failed', 'diverged',"
-                           " 'crashed', 'interrupted') ORDER BY t.status, t.trial",
-                           -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_int64(st, 1, R->id);
-        while (sqlite3_step(st) == SQLITE_ROW) {
-            int64_t k = sqlite3_column_int64(st, 4), n = sqlite3_column_int64(st, 5);
-            if (k > 10) continue;
-            first_line(buf, sizeof buf, (const char *)sqlite3_column_text(st, 3), 100);
-            fprintf(out, "  %s: trial %lld (run %lld)%s%s\n", sqlite3_column_text(st, 0),
-                    (long long)sqlite3_column_int64(st, 1),
-                    (long long)sqlite3_column_int64(st, 2), buf[0] ? ": " : "", buf);
-            if (k == 10 && n > 10)
-                fprintf(out, "  ... and %lld more %s\n", (long long)(n - 10),
-                        sqlite3_column_text(st, 0));
-        }
-    }
-    sqlite3_finalize(st);
-    /* Pruned trials, and the time pruning saved: each would have taken
-     * about as long as the mean completed trial. */
-    if (sqlite3_prepare_v2(
-            s,
-            "SELECT t.trial, (SELECT max(m.step) FROM metrics m"
-            " WHERE m.run_id = t.run_id), t.duration_s,"
-            " (SELECT avg(duration_s) FROM sweep_trials"
-            "  WHERE sweep_id = t.sweep_id AND status = 'completed')"
-            " FROM sweep_trials t WHERE t.sweep_id = ? AND t.status = 'pruned'"
-            " ORDER BY t.trial",
-            -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_int64(st, 1, R->id);
-        double saved = 0;
-        int n = 0, mean_known = 0;
-        while (sqlite3_step(st) == SQLITE_ROW) {
-            if (n == 0) fprintf(out, "  pruned: trial");
-            if (n < 20)
-                fprintf(out, "%s %lld (step %lld)", n ? "," : "",
-                        (long long)sqlite3_column_int64(st, 0),
-                        (long long)sqlite3_column_int64(st, 1));
-            else if (n == 20) fprintf(out, ", ...");
-            if (sqlite3_column_type(st, 3) != SQLITE_NULL) {
-                mean_known = 1;
-                double left = sqlite3_column_double(st, 3) - sqlite3_column_double(st, 2);
-                if (left > 0) saved += left;
-            }
-            n++;
-        }
-        if (n) {
-            fmt_duration(dur, sizeof dur, saved);
-            if (mean_known) fprintf(out, "; about %s saved\n", dur);
-            else fprintf(out, "; no trial completed to tell the time saved\n");
-        }
-    }
-    sqlite3_finalize(st);
-    bp_runlog_unlock(log);
+    print_problems(R, out);
+    print_pruned(R, out);
     fprintf(out, "  every trial, ranked: backprop sweep show %lld%s%s\n",
             (long long)R->id, strcmp(R->db, bp_runlog_default_path(NULL)) ? " --db " : "",
             strcmp(R->db, bp_runlog_default_path(NULL)) ? R->db : "");
@@ -877,6 +724,17 @@ static void summary(runner *R, const char *status, double wall, int64_t ran) {
 static int ncores(void) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (int)n : 1;
+}
+
+/* Whether sweep id is taken by a process (its status 'running'); 0 when
+ * that cannot be read. */
+static int sweep_running(bp_runlog *log, int64_t id) {
+    bp_sweep_row row;
+    bp_err e;
+    int running =
+        bp_runlog_sweep_read(log, id, &row, &e) == 1 && !strcmp(row.status, "running");
+    bp_sweep_row_free(&row);
+    return running;
 }
 
 /* Runs the trials of sweep id that are not done (only `only` when >= 0,
@@ -895,49 +753,32 @@ static int execute(bp_runlog *log, const char *db, int64_t id, const sweep_def *
         bp_cli_fail(h->err, "out of memory");
         goto out;
     }
-    if (trial_states(log, id, count, state, &e)) {
+    if (bp_runlog_trial_states(log, id, count, state, &e)) {
         bp_cli_fail(h->err, "%s", e.msg);
         goto out;
     }
     int64_t n = 0, elsewhere = 0, done = 0;
     for (int64_t i = 0; i < count; i++) {
-        done += state[i] == T_DONE;
-        elsewhere += state[i] == T_RUNNING && (only < 0 || i == only);
-        if ((state[i] == T_NEW || state[i] == T_RETRY) && (only < 0 || i == only))
+        done += state[i] == BP_TRIAL_DONE;
+        elsewhere += state[i] == BP_TRIAL_RUNNING && (only < 0 || i == only);
+        if ((state[i] == BP_TRIAL_NEW || state[i] == BP_TRIAL_RETRY) &&
+            (only < 0 || i == only))
             todo[n++] = i;
     }
     R.h = h, R.log = log, R.db = db, R.id = id, R.d = d, R.verbose = a->verbose;
     R.tty = isatty(fileno(h->err)) && only < 0;
     R.total = count, R.done = done;
-    R.failed = query_i64(log,
-                         "SELECT count(*) FROM sweep_trials WHERE sweep_id = ?1"
-                         " AND status = 'failed'",
-                         id, 0, 0);
-    R.diverged = query_i64(log,
-                           "SELECT count(*) FROM sweep_trials WHERE sweep_id = ?1"
-                           " AND status = 'diverged'",
-                           id, 0, 0);
-    R.pruned = query_i64(log,
-                         "SELECT count(*) FROM sweep_trials WHERE sweep_id = ?1"
-                         " AND status = 'pruned'",
-                         id, 0, 0);
+    bp_sweep_counts c;
+    bp_runlog_sweep_counts(log, id, &c, &e); /* all 0 when unknown */
+    R.failed = c.failed, R.diverged = c.diverged, R.pruned = c.pruned;
     int64_t bt, br;
     double bo;
-    if (best_trial(log, d, id, &bt, &br, &bo, NULL, 0) == 0)
+    if (bp_runlog_sweep_best(log, id, d->obj.maximize, &bt, &br, &bo, NULL, 0, &e) == 1)
         R.have_best = 1, R.best = bo, R.best_trial = bt;
-    {
-        sqlite3_stmt *st = NULL;
-        bp_runlog_lock(log);
-        if (sqlite3_prepare_v2(bp_runlog_sqlite(log),
-                               "SELECT name FROM sweeps WHERE id = ?", -1, &st,
-                               NULL) == SQLITE_OK) {
-            sqlite3_bind_int64(st, 1, id);
-            if (sqlite3_step(st) == SQLITE_ROW)
-                snprintf(R.name, sizeof R.name, "%s", sqlite3_column_text(st, 0));
-        }
-        sqlite3_finalize(st);
-        bp_runlog_unlock(log);
-    }
+    bp_sweep_row row;
+    if (bp_runlog_sweep_read(log, id, &row, &e) == 1)
+        snprintf(R.name, sizeof R.name, "%s", row.name);
+    bp_sweep_row_free(&row);
     int jobs = a->jobs > 0 ? (int)a->jobs : ncores();
     R.jobs = n > 0 && jobs > n ? (int)n : jobs;
     if (elsewhere)
@@ -966,8 +807,7 @@ static int execute(bp_runlog *log, const char *db, int64_t id, const sweep_def *
     else if (only >= 0) status = R.done == count ? "completed" : "partial";
     else status = elsewhere ? "interrupted" : "completed";
     /* A shard does not take over a sweep another process is running. */
-    if (only < 0 || query_i64(log, "SELECT status = 'running' FROM sweeps WHERE id = ?1",
-                              id, 0, 0) == 0) {
+    if (only < 0 || !sweep_running(log, id)) {
         if (bp_runlog_sweep_status(log, id, status, message, &e))
             bp_cli_fail(h->err, "%s", e.msg);
     }
@@ -1008,29 +848,13 @@ static char *command_text(const bp_sweep_host *h, int argc, char **argv) {
 /* A sweep that failed (a parameter its script never reads) would fail the
  * same way again: its script or specification must change, which makes it
  * another sweep. Returns 1 (after saying so) for such a sweep. */
-static int refuse_failed(bp_runlog *log, int64_t id, FILE *err) {
-    sqlite3_stmt *st = NULL;
-    int failed = 0;
-    bp_runlog_lock(log);
-    if (sqlite3_prepare_v2(bp_runlog_sqlite(log),
-                           "SELECT message FROM sweeps WHERE id = ?"
-                           " AND status = 'failed'",
-                           -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_int64(st, 1, id);
-        if (sqlite3_step(st) == SQLITE_ROW) {
-            failed = 1;
-            bp_cli_fail(
-                err,
+static int refuse_failed(const bp_sweep_row *row, int64_t id, FILE *err) {
+    if (strcmp(row->status, "failed")) return 0;
+    bp_cli_fail(err,
                 "sweep %lld failed (%s); correct the script or the specification, which"
                 " makes a new sweep",
-                (long long)id,
-                sqlite3_column_text(st, 0) ? (const char *)sqlite3_column_text(st, 0)
-                                           : "");
-        }
-    }
-    sqlite3_finalize(st);
-    bp_runlog_unlock(log);
-    return failed;
+                (long long)id, row->message ? row->message : "");
+    return 1;
 }
 
 /* Records the sweep (or finds it by uid), then runs it or its trial. */
@@ -1055,6 +879,8 @@ static int start(const args *a, const sweep_def *d, const bp_sweep_host *h, int 
                            .status = a->trial >= 0 ? "partial" : NULL,
                            .command = command};
     bp_err e;
+    bp_sweep_row row;
+    memset(&row, 0, sizeof row);
     int created = 0, rc = 1;
     int64_t id = bp_runlog_sweep(log, &rec, &created, &e);
     free(command);
@@ -1063,9 +889,8 @@ static int start(const args *a, const sweep_def *d, const bp_sweep_host *h, int 
         goto out;
     }
     if (!created && a->trial < 0) {
-        int64_t running = query_i64(
-            log, "SELECT status = 'running' FROM sweeps WHERE id = ?1", id, 0, 0);
-        if (running) {
+        int found = bp_runlog_sweep_read(log, id, &row, &e) == 1;
+        if (found && !strcmp(row.status, "running")) {
             bp_cli_fail(
                 h->err,
                 "sweep %lld (the same script, specification and objective) is running"
@@ -1073,7 +898,7 @@ static int start(const args *a, const sweep_def *d, const bp_sweep_host *h, int 
                 (long long)id);
             goto out;
         }
-        if (refuse_failed(log, id, h->err)) goto out;
+        if (found && refuse_failed(&row, id, h->err)) goto out;
         fprintf(h->err,
                 "backprop: sweep %lld has the same script, specification and"
                 " objective: resuming it (only the trials not done run)\n",
@@ -1081,6 +906,7 @@ static int start(const args *a, const sweep_def *d, const bp_sweep_host *h, int 
     }
     rc = execute(log, db, id, d, a, h, a->trial);
 out:
+    bp_sweep_row_free(&row);
     bp_runlog_close(log);
     return rc;
 }
@@ -1095,54 +921,35 @@ static int resume(const args *a, const bp_sweep_host *h) {
     memset(&d, 0, sizeof d);
     bp_err e;
     int rc = 1;
-    char name[256] = "", status[16] = "", obj[80] = "", prune[48] = "";
-    char *stored = NULL, *spec = NULL;
-    sqlite3_stmt *st = NULL;
-    bp_runlog_lock(log);
-    if (sqlite3_prepare_v2(bp_runlog_sqlite(log),
-                           "SELECT w.name, w.script_path, w.spec, w.direction || ':' ||"
-                           " w.objective, w.prune, w.status, s.text, w.uid FROM sweeps w"
-                           " LEFT JOIN scripts s ON s.id = w.script_id WHERE w.id = ?",
-                           -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_int64(st, 1, a->resume);
-        if (sqlite3_step(st) == SQLITE_ROW) {
-            snprintf(name, sizeof name, "%s", sqlite3_column_text(st, 0));
-            d.script = sqlite3_column_text(st, 1)
-                           ? strdup((const char *)sqlite3_column_text(st, 1))
-                           : NULL;
-            spec = strdup((const char *)sqlite3_column_text(st, 2));
-            snprintf(obj, sizeof obj, "%s", sqlite3_column_text(st, 3));
-            if (sqlite3_column_text(st, 4))
-                snprintf(prune, sizeof prune, "%s", sqlite3_column_text(st, 4));
-            snprintf(status, sizeof status, "%s", sqlite3_column_text(st, 5));
-            if (sqlite3_column_text(st, 6))
-                stored = strdup((const char *)sqlite3_column_text(st, 6));
-        }
-    }
-    sqlite3_finalize(st);
-    bp_runlog_unlock(log);
-    if (!status[0]) {
+    char name[256] = "", obj[80] = "", prune[48] = "";
+    bp_sweep_row row;
+    if (bp_runlog_sweep_read(log, a->resume, &row, &e) != 1) {
         bp_cli_fail(h->err, "%s: no sweep %lld", db, (long long)a->resume);
         goto out;
     }
-    if (!strcmp(status, "running")) {
+    if (!strcmp(row.status, "running")) {
         bp_cli_fail(h->err, "sweep %lld is running in another process",
                     (long long)a->resume);
         goto out;
     }
-    if (refuse_failed(log, a->resume, h->err)) goto out;
-    if (!d.script || !spec) {
+    if (refuse_failed(&row, a->resume, h->err)) goto out;
+    if (!row.script_path || !row.spec) {
         bp_cli_fail(h->err, "sweep %lld has no script recorded: it cannot be resumed",
                     (long long)a->resume);
         goto out;
     }
-    if (!(d.spec = bp_sweep_spec_parse(spec, &e)) ||
+    snprintf(name, sizeof name, "%s", row.name);
+    snprintf(obj, sizeof obj, "%s", row.objective);
+    snprintf(prune, sizeof prune, "%s", row.prune ? row.prune : "");
+    d.script = row.script_path;
+    row.script_path = NULL;
+    if (!(d.spec = bp_sweep_spec_parse(row.spec, &e)) ||
         bp_objective_parse(obj, &d.obj, &e) || bp_prune_parse(prune, &d.prune, &e) ||
         finish_def(&d, &e)) {
         bp_cli_fail(h->err, "sweep %lld: %s", (long long)a->resume, e.msg);
         goto out;
     }
-    if (stored && strcmp(stored, d.text) != 0) {
+    if (row.script_text && strcmp(row.script_text, d.text) != 0) {
         bp_cli_fail(
             h->err,
             "%s has changed since sweep %lld began: its trials would not be the same"
@@ -1153,8 +960,7 @@ static int resume(const args *a, const bp_sweep_host *h) {
     d.name = name;
     rc = execute(log, db, a->resume, &d, a, h, -1);
 out:
-    free(stored);
-    free(spec);
+    bp_sweep_row_free(&row);
     def_free(&d);
     bp_runlog_close(log);
     return rc;

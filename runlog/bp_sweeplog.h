@@ -21,6 +21,113 @@
 #include "bp_runlog.h"
 
 /* ------------------------------------------------------------------------ */
+/* Trials                                                                    */
+
+/* Where a trial stands, as a resume sees it. */
+typedef enum bp_trial_state {
+    BP_TRIAL_NEW,     /* never run */
+    BP_TRIAL_DONE,    /* completed, failed, diverged or pruned: never run again */
+    BP_TRIAL_RUNNING, /* running, in this process or another */
+    BP_TRIAL_RETRY,   /* crashed or interrupted: run again */
+} bp_trial_state;
+
+/* The state of a run's status: "running", the four that are done, and
+ * BP_TRIAL_RETRY for any other. */
+bp_trial_state bp_trial_status_state(const char *status);
+
+/* The states of trials 0..count-1 of sweep into state[0..count-1] (one
+ * byte each, a bp_trial_state; BP_TRIAL_NEW for a trial with no run). */
+int bp_runlog_trial_states(bp_runlog *log, int64_t sweep, int64_t count,
+                           unsigned char *state, bp_err *e);
+
+/* What a trial's process left: its latest run (the one with the process's
+ * pid). Strings are truncated to fit. */
+typedef struct bp_trial_outcome {
+    char status[16]; /* "" when the process recorded no run */
+    char message[2 * BP_ERR_MAX];
+    int has_objective; /* the objective metric's last value, if logged */
+    double objective;
+    char params[512]; /* the swept "key=value"s, as sweep_trials has them */
+} bp_trial_outcome;
+
+/* Reads the run of trial `trial` of sweep started by process pid into *o,
+ * the objective being metric `metric`. 1 when there is one, 0 (status "")
+ * when the process recorded no run, -1 (status "") on failure. */
+int bp_runlog_trial_outcome(bp_runlog *log, int64_t sweep, int64_t trial, int64_t pid,
+                            const char *metric, bp_trial_outcome *o, bp_err *e);
+
+/* The process pid of trial `trial` of sweep has ended without recording
+ * an end: its run, if still 'running', becomes 'crashed', ended now, with
+ * `message` unless it has one. */
+int bp_runlog_trial_crashed(bp_runlog *log, int64_t sweep, int64_t trial, int64_t pid,
+                            const char *message, bp_err *e);
+
+/* ------------------------------------------------------------------------ */
+/* A sweep                                                                   */
+
+/* A sweep's row, as a resume reads it. Strings are malloc'd, NULL where the
+ * row has NULL; free them with bp_sweep_row_free. */
+typedef struct bp_sweep_row {
+    char *name, *script_path, *spec;
+    char *objective; /* "min:METRIC" or "max:METRIC" */
+    char *prune, *status, *message;
+    char *script_text; /* the stored text of the script */
+} bp_sweep_row;
+
+/* Reads sweep id into *row: 1, 0 (row zeroed) when there is no such sweep,
+ * -1 (row zeroed). */
+int bp_runlog_sweep_read(bp_runlog *log, int64_t id, bp_sweep_row *row, bp_err *e);
+void bp_sweep_row_free(bp_sweep_row *row); /* accepts NULL, zeroes the row */
+
+/* How a sweep's trials (the rows of sweep_trials) stand. */
+typedef struct bp_sweep_counts {
+    int64_t completed, failed, diverged, pruned;
+    int64_t unfinished; /* crashed, interrupted or still running */
+    int64_t recorded;   /* trials with a run at all */
+} bp_sweep_counts;
+
+int bp_runlog_sweep_counts(bp_runlog *log, int64_t sweep, bp_sweep_counts *c, bp_err *e);
+
+/* The best completed trial of sweep: the best objective in the direction
+ * (maximize != 0: the largest), the lowest trial among equals. Its
+ * parameters go into params (size bytes, truncated) when params is not
+ * NULL. 1 when there is one, 0 when no completed trial logged the
+ * objective, -1. */
+int bp_runlog_sweep_best(bp_runlog *log, int64_t sweep, int maximize, int64_t *trial,
+                         int64_t *run, double *objective, char *params, size_t size,
+                         bp_err *e);
+
+/* A trial that failed, diverged, crashed or was interrupted. */
+typedef struct bp_trial_problem {
+    char status[16];
+    int64_t trial, run;
+    char *message; /* the run's message, NULL if none */
+    int64_t rank;  /* 1, 2...: its place among the trials of its status */
+    int64_t count; /* how many trials have its status */
+} bp_trial_problem;
+
+/* The trials of sweep that ended so, by status then trial, at most `most`
+ * of each status, into *list (*n of them, malloc'd with their messages;
+ * free with bp_trial_problems_free). */
+int bp_runlog_sweep_problems(bp_runlog *log, int64_t sweep, int64_t most,
+                             bp_trial_problem **list, size_t *n, bp_err *e);
+void bp_trial_problems_free(bp_trial_problem *list, size_t n); /* accepts NULL */
+
+/* A pruned trial, and how long the completed ones took. */
+typedef struct bp_trial_pruned {
+    int64_t trial;
+    int64_t step;         /* the last step it logged a metric at (0: none) */
+    double duration;      /* its run's seconds (0 if unknown) */
+    int has_mean;         /* whether a trial of the sweep completed */
+    double mean_duration; /* the mean seconds of the completed trials */
+} bp_trial_pruned;
+
+/* The pruned trials of sweep, by trial, into *list (*n of them, malloc'd,
+ * NULL when none; the caller frees it). */
+int bp_runlog_sweep_pruned(bp_runlog *log, int64_t sweep, bp_trial_pruned **list,
+                           size_t *n, bp_err *e);
+
+/* ------------------------------------------------------------------------ */
 /* Merging the databases that shards of a sweep wrote                        */
 
 /* How many rows bp_runlog_merge copied (and skipped, being there already). */

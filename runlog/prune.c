@@ -12,9 +12,9 @@
 
 #include "bp_prune.h"
 #include "runlog_int.h"
+#include "sweeplog_int.h"
 
-/* A whole integer in [lo, hi], or -1. */
-static int parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out) {
+int bp_sweep_parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out) {
     char *end;
     errno = 0;
     long long v = strtoll(s, &end, 10);
@@ -55,7 +55,7 @@ int bp_prune_parse(const char *text, bp_prune *p, bp_err *e) {
     int64_t a = 0, b = 0; /* set by the scans below; gcc -O3 cannot see it */
     if (!strcmp(rule, "median")) {
         p->rule = BP_PRUNE_MEDIAN;
-        if (rest && parse_i64(rest, 1, 1000000, &a))
+        if (rest && bp_sweep_parse_i64(rest, 1, 1000000, &a))
             return bp_err_set(
                 e, "bad --prune '%s': median:K wants K >= 1 completed trials", text);
         if (rest) p->min_trials = (int)a;
@@ -69,8 +69,8 @@ int bp_prune_parse(const char *text, bp_prune *p, bp_err *e) {
         if (m >= sizeof first) m = sizeof first - 1;
         memcpy(first, rest, m);
         first[m] = '\0';
-        if (parse_i64(first, 1, INT64_MAX / 2, &a) ||
-            (rest[m] && parse_i64(rest + m + 1, 2, 1000, &b)))
+        if (bp_sweep_parse_i64(first, 1, INT64_MAX / 2, &a) ||
+            (rest[m] && bp_sweep_parse_i64(rest + m + 1, 2, 1000, &b)))
             return bp_err_set(e,
                               "bad --prune '%s': halving:MIN_STEP:ETA wants MIN_STEP >= 1"
                               " and ETA >= 2",
@@ -93,11 +93,6 @@ void bp_prune_text(const bp_prune *p, char *buf, size_t size) {
 /* ------------------------------------------------------------------------ */
 /* A trial's view: the sweep, and what the other trials reported             */
 
-static int sql_fail(bp_runlog *log, bp_err *e, const char *what) {
-    return bp_err_set(e, "%s: %s (%s)", bp_runlog_path(log), what,
-                      sqlite3_errmsg(bp_runlog_sqlite(log)));
-}
-
 int bp_sweep_info_load(bp_runlog *log, int64_t id, bp_sweep_info *out, bp_err *e) {
     sqlite3 *s = bp_runlog_sqlite(log);
     sqlite3_stmt *st = NULL;
@@ -106,7 +101,7 @@ int bp_sweep_info_load(bp_runlog *log, int64_t id, bp_sweep_info *out, bp_err *e
     if (sqlite3_prepare_v2(s,
                            "SELECT objective, direction, prune FROM sweeps WHERE id = ?",
                            -1, &st, NULL) != SQLITE_OK) {
-        sql_fail(log, e, "cannot read the sweep");
+        sl_fail(log, e, "cannot read the sweep");
         goto out;
     }
     sqlite3_bind_int64(st, 1, id);
@@ -116,7 +111,7 @@ int bp_sweep_info_load(bp_runlog *log, int64_t id, bp_sweep_info *out, bp_err *e
         goto out;
     }
     if (r != SQLITE_ROW) {
-        sql_fail(log, e, "cannot read the sweep");
+        sl_fail(log, e, "cannot read the sweep");
         goto out;
     }
     out->id = id;
@@ -153,7 +148,7 @@ static int collect(bp_runlog *log, sqlite3_stmt *st, double **v, int *n, bp_err 
         }
         (*v)[(*n)++] = sqlite3_column_double(st, 0);
     }
-    if (r != SQLITE_DONE) return sql_fail(log, e, "cannot read the other trials' values");
+    if (r != SQLITE_DONE) return sl_fail(log, e, "cannot read the other trials' values");
     if (*n > 1) qsort(*v, (size_t)*n, sizeof **v, cmp_double);
     return 0;
 }
@@ -178,7 +173,7 @@ static int check_median(bp_runlog *log, const bp_sweep_info *s, int64_t trial,
             " AND m.name_id = (SELECT id FROM metric_names WHERE name = ?3))"
             " WHERE k = 1",
             -1, &st, NULL) != SQLITE_OK)
-        return sql_fail(log, e, "cannot read the other trials' values");
+        return sl_fail(log, e, "cannot read the other trials' values");
     sqlite3_bind_int64(st, 1, s->id);
     sqlite3_bind_int64(st, 2, trial);
     sqlite3_bind_text(st, 3, s->objective.metric, -1, SQLITE_STATIC);
@@ -219,7 +214,7 @@ static int check_halving(bp_runlog *log, const bp_sweep_info *s, int64_t trial,
             " AND r.trial IS NOT NULL AND r.trial != ?2) WHERE v IS NOT NULL)"
             " WHERE k = 1",
             -1, &st, NULL) != SQLITE_OK)
-        return sql_fail(log, e, "cannot read the other trials' values");
+        return sl_fail(log, e, "cannot read the other trials' values");
     int prune = 0;
     for (int64_t rung = s->prune.min_step; rung <= step && !prune; rung *= s->prune.eta) {
         if (rung <= prev_step) continue;

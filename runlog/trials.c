@@ -1,0 +1,328 @@
+/* trials.c: what the sweep supervisor reads back of its sweeps and their
+ * trials (bp_sweeplog.h).
+ *
+ * Each function is one statement (or two) on the sweeps table and the
+ * sweep_trials view, run with the connection held. Strings that the
+ * supervisor prints in lines of fixed buffers are copied into the caller's
+ * buffers, truncated; longer or unbounded ones (a script's text, a run's
+ * message) are malloc'd. */
+#define _XOPEN_SOURCE 700 /* strdup */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "bp_sweeplog.h"
+#include "runlog_int.h"
+#include "sweeplog_int.h"
+
+int sl_fail(bp_runlog *log, bp_err *e, const char *what) {
+    return bp_err_set(e, "%s: %s (%s)", bp_runlog_path(log), what,
+                      sqlite3_errmsg(bp_runlog_sqlite(log)));
+}
+
+/* sql prepared with id bound to ?1, or NULL (the connection held). */
+static sqlite3_stmt *prepare_id(bp_runlog *log, const char *sql, int64_t id) {
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(bp_runlog_sqlite(log), sql, -1, &st, NULL) != SQLITE_OK) {
+        sqlite3_finalize(st);
+        return NULL;
+    }
+    sqlite3_bind_int64(st, 1, id);
+    return st;
+}
+
+/* Column col as text into buf ("" for NULL), truncated to fit. */
+static void copy_text(char *buf, size_t size, sqlite3_stmt *st, int col) {
+    const char *s = (const char *)sqlite3_column_text(st, col);
+    snprintf(buf, size, "%s", s ? s : "");
+}
+
+/* Column col as a malloc'd string into *out (NULL for NULL); -1 if out of
+ * memory. */
+static int dup_text(char **out, sqlite3_stmt *st, int col) {
+    const char *s = (const char *)sqlite3_column_text(st, col);
+    *out = s ? strdup(s) : NULL;
+    return s && !*out ? -1 : 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Trials                                                                    */
+
+bp_trial_state bp_trial_status_state(const char *status) {
+    if (!strcmp(status, "running")) return BP_TRIAL_RUNNING;
+    if (!strcmp(status, "completed") || !strcmp(status, "failed") ||
+        !strcmp(status, "diverged") || !strcmp(status, "pruned"))
+        return BP_TRIAL_DONE;
+    return BP_TRIAL_RETRY;
+}
+
+int bp_runlog_trial_states(bp_runlog *log, int64_t sweep, int64_t count,
+                           unsigned char *state, bp_err *e) {
+    memset(state, BP_TRIAL_NEW, (size_t)count);
+    bp_runlog_lock(log);
+    sqlite3_stmt *st = prepare_id(
+        log, "SELECT trial, status FROM sweep_trials WHERE sweep_id = ?", sweep);
+    int rc = -1, r = SQLITE_ERROR;
+    while (st && (r = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t t = sqlite3_column_int64(st, 0);
+        const char *s = (const char *)sqlite3_column_text(st, 1);
+        if (t < 0 || t >= count || !s) continue;
+        state[t] = (unsigned char)bp_trial_status_state(s);
+    }
+    if (r == SQLITE_DONE) rc = 0;
+    else sl_fail(log, e, "cannot read the sweep's trials");
+    sqlite3_finalize(st);
+    bp_runlog_unlock(log);
+    return rc;
+}
+
+int bp_runlog_trial_outcome(bp_runlog *log, int64_t sweep, int64_t trial, int64_t pid,
+                            const char *metric, bp_trial_outcome *o, bp_err *e) {
+    memset(o, 0, sizeof *o);
+    bp_runlog_lock(log);
+    sqlite3_stmt *st =
+        prepare_id(log,
+                   "SELECT r.status, r.message, (SELECT m.value FROM metrics m"
+                   " JOIN metric_names n ON n.id = m.name_id WHERE m.run_id = r.id"
+                   " AND n.name = ?4 ORDER BY m.step DESC LIMIT 1),"
+                   " (SELECT params FROM sweep_trials WHERE run_id = r.id)"
+                   " FROM runs r WHERE r.sweep_id = ?1 AND r.trial = ?2"
+                   " AND r.pid = ?3 ORDER BY r.id DESC LIMIT 1",
+                   sweep);
+    int rc = -1, r = SQLITE_ERROR;
+    if (st) {
+        sqlite3_bind_int64(st, 2, trial);
+        sqlite3_bind_int64(st, 3, pid);
+        sqlite3_bind_text(st, 4, metric, -1, SQLITE_STATIC);
+        r = sqlite3_step(st);
+    }
+    if (r == SQLITE_ROW) {
+        copy_text(o->status, sizeof o->status, st, 0);
+        copy_text(o->message, sizeof o->message, st, 1);
+        o->has_objective = sqlite3_column_type(st, 2) != SQLITE_NULL;
+        o->objective = sqlite3_column_double(st, 2);
+        copy_text(o->params, sizeof o->params, st, 3);
+        rc = 1;
+    } else if (r == SQLITE_DONE) {
+        rc = 0;
+    } else {
+        sl_fail(log, e, "cannot read the trial's run");
+    }
+    sqlite3_finalize(st);
+    bp_runlog_unlock(log);
+    return rc;
+}
+
+int bp_runlog_trial_crashed(bp_runlog *log, int64_t sweep, int64_t trial, int64_t pid,
+                            const char *message, bp_err *e) {
+    bp_runlog_lock(log);
+    sqlite3_stmt *st = prepare_id(log,
+                                  "UPDATE runs SET status = 'crashed', ended = ?4,"
+                                  " message = coalesce(message, ?5) WHERE sweep_id = ?1"
+                                  " AND trial = ?2 AND pid = ?3 AND status = 'running'",
+                                  sweep);
+    int rc = -1;
+    if (st) {
+        sqlite3_bind_int64(st, 2, trial);
+        sqlite3_bind_int64(st, 3, pid);
+        sqlite3_bind_double(st, 4, bp_runlog_time());
+        sqlite3_bind_text(st, 5, message, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_DONE) rc = 0;
+    }
+    if (rc) sl_fail(log, e, "cannot mark the trial's run crashed");
+    sqlite3_finalize(st);
+    bp_runlog_unlock(log);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* A sweep                                                                   */
+
+void bp_sweep_row_free(bp_sweep_row *row) {
+    if (!row) return;
+    free(row->name);
+    free(row->script_path);
+    free(row->spec);
+    free(row->objective);
+    free(row->prune);
+    free(row->status);
+    free(row->message);
+    free(row->script_text);
+    memset(row, 0, sizeof *row);
+}
+
+int bp_runlog_sweep_read(bp_runlog *log, int64_t id, bp_sweep_row *row, bp_err *e) {
+    memset(row, 0, sizeof *row);
+    bp_runlog_lock(log);
+    sqlite3_stmt *st = prepare_id(
+        log,
+        "SELECT w.name, w.script_path, w.spec, w.direction || ':' || w.objective,"
+        " w.prune, w.status, w.message, s.text FROM sweeps w"
+        " LEFT JOIN scripts s ON s.id = w.script_id WHERE w.id = ?",
+        id);
+    int rc = -1, r = st ? sqlite3_step(st) : SQLITE_ERROR;
+    if (r == SQLITE_ROW) {
+        char **col[] = {&row->name,  &row->script_path, &row->spec,    &row->objective,
+                        &row->prune, &row->status,      &row->message, &row->script_text};
+        rc = 1;
+        for (int k = 0; k < 8; k++)
+            if (dup_text(col[k], st, k)) rc = bp_err_set(e, "out of memory");
+    } else if (r == SQLITE_DONE) {
+        rc = 0;
+    } else {
+        sl_fail(log, e, "cannot read the sweep");
+    }
+    sqlite3_finalize(st);
+    bp_runlog_unlock(log);
+    if (rc < 0) bp_sweep_row_free(row);
+    return rc;
+}
+
+int bp_runlog_sweep_counts(bp_runlog *log, int64_t sweep, bp_sweep_counts *c, bp_err *e) {
+    memset(c, 0, sizeof *c);
+    bp_runlog_lock(log);
+    sqlite3_stmt *st =
+        prepare_id(log,
+                   "SELECT sum(status = 'completed'), sum(status = 'failed'),"
+                   " sum(status = 'diverged'), sum(status = 'pruned'),"
+                   " sum(status IN ('crashed', 'interrupted', 'running')),"
+                   " count(*) FROM sweep_trials WHERE sweep_id = ?",
+                   sweep);
+    int rc = -1;
+    if (st && sqlite3_step(st) == SQLITE_ROW) {
+        int64_t *v[] = {&c->completed, &c->failed,     &c->diverged,
+                        &c->pruned,    &c->unfinished, &c->recorded};
+        for (int k = 0; k < 6; k++) *v[k] = sqlite3_column_int64(st, k);
+        rc = 0;
+    } else {
+        sl_fail(log, e, "cannot count the sweep's trials");
+    }
+    sqlite3_finalize(st);
+    bp_runlog_unlock(log);
+    return rc;
+}
+
+int bp_runlog_sweep_best(bp_runlog *log, int64_t sweep, int maximize, int64_t *trial,
+                         int64_t *run, double *objective, char *params, size_t size,
+                         bp_err *e) {
+    const char *sql =
+        maximize
+            ? "SELECT trial, run_id, objective, params FROM sweep_trials WHERE sweep_id = ?"
+              " AND status = 'completed' AND objective IS NOT NULL ORDER BY objective DESC, trial LIMIT 1"
+            : "SELECT trial, run_id, objective, params FROM sweep_trials WHERE sweep_id = ?"
+              " AND status = 'completed' AND objective IS NOT NULL ORDER BY objective, trial LIMIT 1";
+    bp_runlog_lock(log);
+    sqlite3_stmt *st = prepare_id(log, sql, sweep);
+    int rc = -1, r = st ? sqlite3_step(st) : SQLITE_ERROR;
+    if (r == SQLITE_ROW) {
+        *trial = sqlite3_column_int64(st, 0);
+        *run = sqlite3_column_int64(st, 1);
+        *objective = sqlite3_column_double(st, 2);
+        if (params) copy_text(params, size, st, 3);
+        rc = 1;
+    } else if (r == SQLITE_DONE) {
+        rc = 0;
+    } else {
+        sl_fail(log, e, "cannot read the sweep's best trial");
+    }
+    sqlite3_finalize(st);
+    bp_runlog_unlock(log);
+    return rc;
+}
+
+void bp_trial_problems_free(bp_trial_problem *list, size_t n) {
+    for (size_t k = 0; list && k < n; k++) free(list[k].message);
+    free(list);
+}
+
+/* Appends one row of the problems' statement to *list; -1 if out of memory. */
+static int add_problem(bp_trial_problem **list, size_t *n, size_t *cap,
+                       sqlite3_stmt *st) {
+    if (*n == *cap) {
+        size_t c = *cap ? 2 * *cap : 16;
+        bp_trial_problem *g = realloc(*list, c * sizeof *g);
+        if (!g) return -1;
+        *list = g, *cap = c;
+    }
+    bp_trial_problem *p = &(*list)[*n];
+    copy_text(p->status, sizeof p->status, st, 0);
+    p->trial = sqlite3_column_int64(st, 1);
+    p->run = sqlite3_column_int64(st, 2);
+    p->rank = sqlite3_column_int64(st, 4);
+    p->count = sqlite3_column_int64(st, 5);
+    if (dup_text(&p->message, st, 3)) return -1;
+    (*n)++;
+    return 0;
+}
+
+int bp_runlog_sweep_problems(bp_runlog *log, int64_t sweep, int64_t most,
+                             bp_trial_problem **list, size_t *n, bp_err *e) {
+    size_t cap = 0;
+    *list = NULL, *n = 0;
+    bp_runlog_lock(log);
+    sqlite3_stmt *st =
+        prepare_id(log,
+                   "SELECT t.status, t.trial, t.run_id, r.message,"
+                   " row_number() OVER (PARTITION BY t.status ORDER BY t.trial),"
+                   " count(*) OVER (PARTITION BY t.status)"
+                   " FROM sweep_trials t JOIN runs r ON r.id = t.run_id"
+                   " WHERE t.sweep_id = ? AND t.status IN ('failed', 'diverged',"
+                   " 'crashed', 'interrupted') ORDER BY t.status, t.trial",
+                   sweep);
+    int rc = -1, r = SQLITE_ERROR, oom = 0;
+    while (st && !oom && (r = sqlite3_step(st)) == SQLITE_ROW)
+        if (sqlite3_column_int64(st, 4) <= most) oom = add_problem(list, n, &cap, st);
+    if (oom) bp_err_set(e, "out of memory");
+    else if (r != SQLITE_DONE) sl_fail(log, e, "cannot read the sweep's trials");
+    else rc = 0;
+    sqlite3_finalize(st);
+    bp_runlog_unlock(log);
+    if (rc) {
+        bp_trial_problems_free(*list, *n);
+        *list = NULL, *n = 0;
+    }
+    return rc;
+}
+
+int bp_runlog_sweep_pruned(bp_runlog *log, int64_t sweep, bp_trial_pruned **list,
+                           size_t *n, bp_err *e) {
+    size_t cap = 0;
+    *list = NULL, *n = 0;
+    bp_runlog_lock(log);
+    sqlite3_stmt *st =
+        prepare_id(log,
+                   "SELECT t.trial, (SELECT max(m.step) FROM metrics m"
+                   " WHERE m.run_id = t.run_id), t.duration_s,"
+                   " (SELECT avg(duration_s) FROM sweep_trials"
+                   "  WHERE sweep_id = t.sweep_id AND status = 'completed')"
+                   " FROM sweep_trials t WHERE t.sweep_id = ? AND t.status = 'pruned'"
+                   " ORDER BY t.trial",
+                   sweep);
+    int rc = -1, r = SQLITE_ERROR, oom = 0;
+    while (st && !oom && (r = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 16;
+            bp_trial_pruned *g = realloc(*list, cap * sizeof *g);
+            if (!(oom = !g)) *list = g;
+            if (oom) break;
+        }
+        (*list)[(*n)++] =
+            (bp_trial_pruned){.trial = sqlite3_column_int64(st, 0),
+                              .step = sqlite3_column_int64(st, 1),
+                              .duration = sqlite3_column_double(st, 2),
+                              .has_mean = sqlite3_column_type(st, 3) != SQLITE_NULL,
+                              .mean_duration = sqlite3_column_double(st, 3)};
+    }
+    if (oom) bp_err_set(e, "out of memory");
+    else if (r != SQLITE_DONE) sl_fail(log, e, "cannot read the sweep's pruned trials");
+    else rc = 0;
+    sqlite3_finalize(st);
+    bp_runlog_unlock(log);
+    if (rc) {
+        free(*list);
+        *list = NULL, *n = 0;
+    }
+    return rc;
+}
