@@ -14,6 +14,7 @@
 
 #include "bp_rng.h"
 #include "bp_sweep.h"
+#include "bp_util.h"
 
 #define MAX_GRID 1000000
 
@@ -248,15 +249,15 @@ uint64_t bp_sweep_trial_seed(uint64_t sweep_seed, int n, char *const *kv) {
     /* FNV-1a over the sorted pairs, then splitmix64's finaliser to spread
      * the bits; sorting makes the seed independent of argument order. */
     char **sorted = malloc(sizeof(char *) * (size_t)(n > 0 ? n : 1));
-    uint64_t h = 0xcbf29ce484222325ULL ^ sweep_seed;
+    uint64_t h = BP_FNV1A_INIT ^ sweep_seed;
     if (sorted) {
         memcpy(sorted, kv, sizeof(char *) * (size_t)n);
         qsort(sorted, (size_t)n, sizeof(char *), cmp_str);
     }
     for (int k = 0; k < n; k++) {
         const char *p = sorted ? sorted[k] : kv[k];
-        for (; *p; p++) h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
-        h = (h ^ 0xff) * 0x100000001b3ULL; /* separator: a=bc is not ab=c */
+        h = bp_fnv1a(h, p, strlen(p));
+        h = bp_fnv1a(h, "\xff", 1); /* separator: a=bc is not ab=c */
     }
     free(sorted);
     h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;

@@ -20,7 +20,6 @@
 #define _XOPEN_SOURCE 700
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -39,6 +38,7 @@
 #include "bp_sweep.h"
 #include "bp_sweeplog.h"
 #include "bp_sweeprun.h"
+#include "bp_util.h"
 
 extern char **environ;
 
@@ -47,34 +47,6 @@ extern char **environ;
 /* After SIGINT or SIGTERM, how long the trials have to stop by themselves
  * (a terminal sends the signal to all of them too) before it is passed on. */
 #define GRACE_S 1.0
-
-static double mono_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static uint64_t fnv1a(uint64_t h, const char *s, size_t n) {
-    for (size_t k = 0; k < n; k++) h = (h ^ (unsigned char)s[k]) * 1099511628211ull;
-    return h;
-}
-
-static void fmt_duration(char *buf, size_t cap, double s) {
-    if (s < 1) snprintf(buf, cap, "%dms", (int)(s * 1000 + 0.5));
-    else if (s < 60) snprintf(buf, cap, "%.1fs", s);
-    else if (s < 3600) snprintf(buf, cap, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
-    else snprintf(buf, cap, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
-}
-
-/* A whole integer in [lo, hi], or -1. */
-static int parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out) {
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
-}
 
 /* ------------------------------------------------------------------------ */
 /* The command's arguments, and the sweep they describe                      */
@@ -147,7 +119,8 @@ static int parse_args(int argc, char **argv, args *a, FILE *err) {
                                                   : NULL;
         if (num) {
             int64_t lo = !strcmp(opt, "--trial") ? 0 : 1;
-            if (parse_i64(v, lo, !strcmp(opt, "--jobs") ? 4096 : INT64_MAX / 2, num))
+            if (bp_sweep_parse_i64(v, lo, !strcmp(opt, "--jobs") ? 4096 : INT64_MAX / 2,
+                                   num))
                 return bp_cli_fail(err,
                                    "sweep: %s wants a whole number >= %lld, not '%s'",
                                    opt, (long long)lo, v);
@@ -184,33 +157,6 @@ static void def_free(sweep_def *d) {
     memset(d, 0, sizeof *d);
 }
 
-static char *read_file(const char *path, bp_err *e) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        bp_err_set(e, "cannot open %s: %s", path, strerror(errno));
-        return NULL;
-    }
-    size_t n = 0, cap = 8192;
-    char *s = malloc(cap);
-    for (size_t got; s && (got = fread(s + n, 1, cap - n - 1, f)) > 0;) {
-        n += got;
-        if (cap - n - 1 == 0) {
-            char *g = realloc(s, cap *= 2);
-            if (!g) free(s);
-            s = g;
-        }
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (!s || bad) {
-        free(s);
-        bp_err_set(e, s ? "cannot read %s" : "out of memory reading %s", path);
-        return NULL;
-    }
-    s[n] = '\0';
-    return s;
-}
-
 /* What the uid covers: everything that decides the trials and their
  * results (the script's text, the spec with its seed, the objective and
  * the pruning rule), and nothing else (not the name, path or database). */
@@ -218,8 +164,8 @@ static void make_uid(sweep_def *d) {
     char obj[80];
     snprintf(obj, sizeof obj, "%s:%s", d->obj.maximize ? "max" : "min", d->obj.metric);
     const char *parts[] = {d->text, d->spec_text, obj, d->prune_text};
-    uint64_t h = 14695981039346656037ull;
-    for (int k = 0; k < 4; k++) h = fnv1a(h, parts[k], strlen(parts[k]) + 1);
+    uint64_t h = BP_FNV1A_INIT;
+    for (int k = 0; k < 4; k++) h = bp_fnv1a(h, parts[k], strlen(parts[k]) + 1);
     snprintf(d->uid, sizeof d->uid, "%016llx", (unsigned long long)h);
 }
 
@@ -235,7 +181,7 @@ static int finish_def(sweep_def *d, bp_err *e) {
         strcat(d->keys, d->spec->params[k].key);
     }
     bp_prune_text(&d->prune, d->prune_text, sizeof d->prune_text);
-    if (!(d->text = read_file(d->script, e))) return -1;
+    if (!(d->text = bp_read_file(d->script, NULL, e))) return -1;
     make_uid(d);
     return 0;
 }
@@ -252,7 +198,7 @@ static int def_from_args(const args *a, sweep_def *d, bp_err *e) {
         if (bp_sweep_spec_add(d->spec, a->params[k], e)) return -1;
     if (a->trials > 0) d->spec->trials = a->trials;
     int64_t seed = 1;
-    if (a->seed && parse_i64(a->seed, 0, INT64_MAX, &seed))
+    if (a->seed && bp_sweep_parse_i64(a->seed, 0, INT64_MAX, &seed))
         return bp_err_set(e, "bad --seed '%s': expected an integer from 0 to 2^63-1",
                           a->seed);
     d->spec->seed = (uint64_t)seed;
@@ -379,7 +325,7 @@ static int spawn(runner *R, int64_t trial, bp_err *e) {
     }
     for (int k = 0; k < R->jobs; k++)
         if (R->procs[k].pid == 0) {
-            R->procs[k] = (proc){pid, trial, errf, mono_now()};
+            R->procs[k] = (proc){pid, trial, errf, bp_clock()};
             errf = NULL;
             break;
         }
@@ -418,7 +364,7 @@ static void progress(runner *R, int64_t trial, const char *status, const char *p
         if (R->have_best) fprintf(R->h->err, " (trial %lld)", (long long)R->best_trial);
     } else {
         fmt_value(val, sizeof val, have_obj, obj);
-        fmt_duration(dur, sizeof dur, dt);
+        bp_format_duration(dur, sizeof dur, dt);
         fprintf(R->h->err,
                 "trial %lld %s  %s %s  %s  %s  [%lld/%lld done, %d running,"
                 " %lld failed, %lld pruned; best %s",
@@ -491,7 +437,7 @@ static void tally(runner *R, int64_t trial, const bp_trial_outcome *o) {
 
 /* A trial's process has ended: reads its run back and counts it. */
 static void finish(runner *R, proc *p, int wstatus) {
-    double dt = mono_now() - p->t0;
+    double dt = bp_clock() - p->t0;
     R->running--;
     R->finished++;
     char why[BP_ERR_MAX];
@@ -594,7 +540,7 @@ static int64_t run_trials(runner *R, const int64_t *todo, int64_t n, bp_err *e) 
         }
         if (R->running == 0 && (R->signal || R->unread || failed || next >= n)) break;
         if (reaped) continue;
-        if (R->signal && !forwarded && mono_now() - t_signal > GRACE_S) {
+        if (R->signal && !forwarded && bp_clock() - t_signal > GRACE_S) {
             signal_all(R, R->signal);
             forwarded = 1;
         }
@@ -606,7 +552,7 @@ static int64_t run_trials(runner *R, const int64_t *todo, int64_t n, bp_err *e) 
                 signal_all(R, SIGKILL); /* a second one: stop now */
             } else {
                 R->signal = sig;
-                t_signal = mono_now();
+                t_signal = bp_clock();
                 if (R->tty) fputc('\n', R->h->err);
                 fprintf(R->h->err,
                         "backprop: %s: stopping the sweep (%d trial%s running;"
@@ -681,7 +627,7 @@ static void print_pruned(const runner *R, FILE *out) {
         }
     }
     char dur[32];
-    fmt_duration(dur, sizeof dur, saved);
+    bp_format_duration(dur, sizeof dur, saved);
     if (mean_known) fprintf(out, "; about %s saved\n", dur);
     else fprintf(out, "; no trial completed to tell the time saved\n");
     free(list);
@@ -690,7 +636,7 @@ static void print_pruned(const runner *R, FILE *out) {
 static void summary(runner *R, const char *status, double wall, int64_t ran) {
     FILE *out = R->h->out;
     char buf[640], dur[32];
-    fmt_duration(dur, sizeof dur, wall);
+    bp_format_duration(dur, sizeof dur, wall);
     fprintf(out, "sweep %lld (%s): %s; %lld trials, %lld run now in %s with -j %d\n",
             (long long)R->id, R->name, status, (long long)R->total, (long long)ran, dur,
             R->jobs);
@@ -796,7 +742,7 @@ static int execute(bp_runlog *log, const char *db, int64_t id, const sweep_def *
         bp_cli_fail(h->err, "%s", e.msg);
         goto out;
     }
-    double t0 = mono_now();
+    double t0 = bp_clock();
     int64_t ran = n ? run_trials(&R, todo, n, &e) : 0;
     if (ran < 0) bp_cli_fail(h->err, "%s", e.msg);
     const char *status;
@@ -812,7 +758,7 @@ static int execute(bp_runlog *log, const char *db, int64_t id, const sweep_def *
             bp_cli_fail(h->err, "%s", e.msg);
     }
     if (R.unread) bp_cli_fail(h->err, "sweep %lld stopped: %s", (long long)id, R.message);
-    if (only < 0) summary(&R, status, mono_now() - t0, ran < 0 ? 0 : ran);
+    if (only < 0) summary(&R, status, bp_clock() - t0, ran < 0 ? 0 : ran);
     rc = R.unread || ran < 0                           ? 1
          : R.signal                                    ? 128 + R.signal
          : only >= 0                                   ? (R.crashed ? 1 : 0)
