@@ -8,7 +8,7 @@
  * give the same trials with the same seeds. Values are carried as the
  * strings a user would type (`lr=0.01`), which is exactly what the trial's
  * script receives through bp.param. No SQLite and no processes here: the
- * runner is in sweeprun.c. */
+ * runner is in sweep_runner.c. */
 #ifndef BP_SWEEP_H
 #define BP_SWEEP_H
 

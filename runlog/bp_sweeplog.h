@@ -1,5 +1,5 @@
 /* bp_sweeplog.h: what the run log knows of sweeps, for the supervisor that
- * runs them (cli/sweeprun.c) and for `backprop merge`.
+ * runs them (cli/sweeprun_int.h) and for `backprop merge`.
  *
  * A sweep is a row of the sweeps table; its trials are runs (runs.sweep_id
  * and runs.trial), and the view sweep_trials keeps one run per trial, its

@@ -1,0 +1,83 @@
+/* sweep_shard.c: a sweep split across machines (sweeprun_int.h).
+ *
+ * --plan prints one self-contained `backprop sweep --trial I` command per
+ * trial, each with its shard's database, for GNU parallel, a cluster's
+ * scheduler or a shell loop; --trial I runs that one trial into a sweep
+ * recorded as a shard's ('partial'), which `backprop merge` later brings
+ * together with the other shards by its uid. A trial's seed depends on the
+ * sweep's seed and its parameters only, so a shard gives the bits the whole
+ * sweep run in one place would. */
+#define _XOPEN_SOURCE 700 /* sigset_t, in sweeprun_int.h */
+#include <stdio.h>
+#include <string.h>
+
+#include "sweeprun_int.h"
+
+/* Prints s for a POSIX shell: bare when it is safe, else in single quotes. */
+static void sh_word(FILE *out, const char *s) {
+    int safe = *s != '\0';
+    for (const char *p = s; *p; p++)
+        safe &= (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                (*p >= '0' && *p <= '9') || strchr("_./:=,+-%@", *p) != NULL;
+    if (safe) {
+        fputs(s, out);
+        return;
+    }
+    fputc('\'', out);
+    for (; *s; s++) {
+        if (*s == '\'') fputs("'\\''", out);
+        else fputc(*s, out);
+    }
+    fputc('\'', out);
+}
+
+int sw_plan(const sw_args *a, const sw_def *d, const bp_sweep_host *h) {
+    const char *pattern = a->shard_db ? a->shard_db : "results/shard-%d.db";
+    const char *pct = strstr(pattern, "%d");
+    int64_t count = bp_sweep_count(d->spec);
+    char seed[32], obj[80], trials[32];
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)d->spec->seed);
+    snprintf(obj, sizeof obj, "%s:%s", d->obj.maximize ? "max" : "min", d->obj.metric);
+    snprintf(trials, sizeof trials, "%lld", (long long)d->spec->trials);
+    for (int64_t i = 0; i < count; i++) {
+        char db[1024], num[32];
+        int64_t shard = a->shards > 0 ? i % a->shards : i;
+        snprintf(num, sizeof num, "%lld", (long long)shard);
+        if (pct)
+            snprintf(db, sizeof db, "%.*s%s%s", (int)(pct - pattern), pattern, num,
+                     pct + 2);
+        else snprintf(db, sizeof db, "%s", pattern);
+        sh_word(h->out, h->argv0);
+        fprintf(h->out, " sweep --trial %lld --db ", (long long)i);
+        sh_word(h->out, db);
+        if (a->name) {
+            fputs(" --name ", h->out);
+            sh_word(h->out, a->name);
+        }
+        fputs(" --objective ", h->out);
+        sh_word(h->out, obj);
+        if (d->prune_text[0]) fprintf(h->out, " --prune %s", d->prune_text);
+        if (d->spec->trials > 0) fprintf(h->out, " --trials %s", trials);
+        fprintf(h->out, " --seed %s ", seed);
+        sh_word(h->out, d->script);
+        for (int k = 0; k < a->n; k++) {
+            fputc(' ', h->out);
+            sh_word(h->out, a->params[k]);
+        }
+        fputc('\n', h->out);
+    }
+    fflush(h->out);
+    return 0;
+}
+
+int sw_trial(const sw_args *a, const sw_def *d, const bp_sweep_host *h, int argc,
+             char **argv) {
+    const char *db = bp_runlog_default_path(a->db);
+    bp_runlog *log = sw_open(db, 0, h->err);
+    if (!log) return 1;
+    int created;
+    int64_t id = sw_record(log, a, d, h, argc, argv, &created);
+    int rc = id < 0 ? 1 : sw_execute(log, db, id, d, a, h, a->trial);
+    bp_runlog_close(log);
+    return rc;
+}

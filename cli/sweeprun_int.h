@@ -1,0 +1,143 @@
+/* sweeprun_int.h: what the files of the sweep supervisor share, and nothing
+ * else includes.
+ *
+ * `backprop sweep` (bp_sweeprun.h) is cut along its jobs, one file each:
+ *  - sweep_args.c    the command's arguments and the sweep they describe
+ *                    (its specification, script text and uid);
+ *  - sweep_runner.c  the trials' processes, the signals, the progress lines;
+ *  - sweep_summary.c what the sweep says when it ends;
+ *  - sweep_shard.c   a sweep split across machines: --plan and --trial;
+ *  - sweeprun.c      the command: a sweep, a resume, and what they share;
+ *  - sweep_merge.c   `backprop merge`.
+ * What the supervisor knows of its trials it reads from the run log
+ * (bp_sweeplog.h); none of these files prepares a statement. Its
+ * includers define _XOPEN_SOURCE 700 first (sigset_t). */
+#ifndef SWEEPRUN_INT_H
+#define SWEEPRUN_INT_H
+
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "bp_err.h"
+#include "bp_sweep.h"
+#include "bp_sweeplog.h"
+#include "bp_sweeprun.h"
+
+/* ------------------------------------------------------------------------ */
+/* The arguments and the sweep (sweep_args.c)                               */
+
+typedef struct sw_args {
+    const char *db, *name, *objective, *prune, *seed, *script, *shard_db;
+    int64_t jobs, trials, trial, resume, shards; /* trial: -1 when not given */
+    int plan, verbose, n;
+    char **params; /* key=SPEC, n of them (argv's strings); free the array */
+} sw_args;
+
+/* Reads `backprop sweep`'s arguments (argv[0] is the first after "sweep")
+ * into *a: 0, or 1 after printing the error on err. a->params is malloc'd
+ * either way: free it. */
+int sw_args_parse(int argc, char **argv, sw_args *a, FILE *err);
+
+/* A sweep as the arguments (or a stored row) define it. */
+typedef struct sw_def {
+    bp_sweep_spec *spec;
+    char *spec_text, *keys, *script, *text; /* text: the script's */
+    const char *name;                       /* NULL: the script's */
+    bp_objective obj;
+    bp_prune prune;
+    char prune_text[48];
+    char uid[17]; /* what decides the trials and their results, hashed */
+} sw_def;
+
+/* The sweep the arguments describe, checked whole before any database is
+ * touched; the script is read. -1 with the reason; free d either way. */
+int sw_def_from_args(const sw_args *a, sw_def *d, bp_err *e);
+
+/* The sweep a stored row describes (for --resume), named `name`, with the
+ * script read as it is now from row->script_path (which must not be NULL):
+ * -1 with the reason; free d either way. */
+int sw_def_from_row(const bp_sweep_row *row, const char *name, sw_def *d, bp_err *e);
+
+void sw_def_free(sw_def *d); /* zeroes d */
+
+/* ------------------------------------------------------------------------ */
+/* The runner (sweep_runner.c)                                               */
+
+typedef struct sw_proc {
+    pid_t pid;
+    int64_t trial;
+    FILE *errf; /* the trial's stderr (NULL with -v: it goes to ours) */
+    double t0;
+} sw_proc;
+
+typedef struct sw_runner {
+    const bp_sweep_host *h;
+    bp_runlog *log;
+    const char *db;
+    int64_t id;
+    const sw_def *d;
+    char name[256]; /* the sweep's; trial runs are NAME#I */
+    int jobs, verbose, tty;
+    /* The trials' environment: the runner's, with OPENBLAS_NUM_THREADS set
+     * to their share of the cores unless the user chose a thread count
+     * (see trial_env). */
+    char **envp;
+    char threads_var[48];
+    sw_proc *procs;
+    int running, finished;
+    sigset_t oldmask; /* the mask before the runner blocked its signals */
+    /* Over the whole sweep, this invocation's trials and the ones before. */
+    int64_t total, done, failed, diverged, pruned, crashed;
+    int have_best;
+    double best;
+    int64_t best_trial;
+    /* Why the runner stopped early: a signal, or an unread parameter. */
+    int signal, unread;
+    char message[2 * BP_ERR_MAX];
+} sw_runner;
+
+/* The cores online, at least 1: the default of -j. */
+int sw_ncores(void);
+
+/* Runs the trials todo[0..n-1], R->jobs at a time. Returns how many were
+ * started (-1 when memory for the runner's tables runs out, or a trial
+ * cannot be started); stops starting new ones on a signal or an unread
+ * parameter. */
+int64_t sw_run_trials(sw_runner *R, const int64_t *todo, int64_t n, bp_err *e);
+
+/* ------------------------------------------------------------------------ */
+/* The summary (sweep_summary.c)                                             */
+
+/* The sweep's summary on R->h->out: its status, the counts, the best
+ * trial, what went wrong, what pruning saved. wall: this invocation's
+ * seconds; ran: the trials it started. */
+void sw_summary(const sw_runner *R, const char *status, double wall, int64_t ran);
+
+/* ------------------------------------------------------------------------ */
+/* The modes (sweeprun.c, sweep_shard.c)                                     */
+
+/* The run log at db, or NULL after printing why on err. */
+bp_runlog *sw_open(const char *db, int flags, FILE *err);
+
+/* Records the sweep d (or finds it by uid: *created says which) as the
+ * command argv did; status 'partial' for a --trial. The id, or -1 after
+ * printing why. */
+int64_t sw_record(bp_runlog *log, const sw_args *a, const sw_def *d,
+                  const bp_sweep_host *h, int argc, char **argv, int *created);
+
+/* Runs the trials of sweep id that are not done (only `only` when >= 0,
+ * for --trial), then sets the sweep's status and prints the summary.
+ * Returns the command's exit status. */
+int sw_execute(bp_runlog *log, const char *db, int64_t id, const sw_def *d,
+               const sw_args *a, const bp_sweep_host *h, int64_t only);
+
+/* --plan: one self-contained command line per trial on h->out. */
+int sw_plan(const sw_args *a, const sw_def *d, const bp_sweep_host *h);
+
+/* --trial I: trial I alone, into the sweep recorded as a shard's. */
+int sw_trial(const sw_args *a, const sw_def *d, const bp_sweep_host *h, int argc,
+             char **argv);
+
+#endif
