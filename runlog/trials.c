@@ -33,6 +33,15 @@ static sqlite3_stmt *prepare_id(bp_runlog *log, const char *sql, int64_t id) {
     return st;
 }
 
+/* Steps st (NULL: it could not be prepared) to its one row: 1 when there
+ * is one, 0 when there is none, -1 with "PATH: what (...)". */
+static int step_row(bp_runlog *log, sqlite3_stmt *st, const char *what, bp_err *e) {
+    int r = st ? sqlite3_step(st) : SQLITE_ERROR;
+    if (r == SQLITE_ROW) return 1;
+    if (r == SQLITE_DONE) return 0;
+    return sl_fail(log, e, what);
+}
+
 /* Column col as text into buf ("" for NULL), truncated to fit. */
 static void copy_text(char *buf, size_t size, sqlite3_stmt *st, int col) {
     const char *s = (const char *)sqlite3_column_text(st, col);
@@ -91,24 +100,18 @@ int bp_runlog_trial_outcome(bp_runlog *log, int64_t sweep, int64_t trial, int64_
                    " FROM runs r WHERE r.sweep_id = ?1 AND r.trial = ?2"
                    " AND r.pid = ?3 ORDER BY r.id DESC LIMIT 1",
                    sweep);
-    int rc = -1, r = SQLITE_ERROR;
     if (st) {
         sqlite3_bind_int64(st, 2, trial);
         sqlite3_bind_int64(st, 3, pid);
         sqlite3_bind_text(st, 4, metric, -1, SQLITE_STATIC);
-        r = sqlite3_step(st);
     }
-    if (r == SQLITE_ROW) {
+    int rc = step_row(log, st, "cannot read the trial's run", e);
+    if (rc == 1) {
         copy_text(o->status, sizeof o->status, st, 0);
         copy_text(o->message, sizeof o->message, st, 1);
         o->has_objective = sqlite3_column_type(st, 2) != SQLITE_NULL;
         o->objective = sqlite3_column_double(st, 2);
         copy_text(o->params, sizeof o->params, st, 3);
-        rc = 1;
-    } else if (r == SQLITE_DONE) {
-        rc = 0;
-    } else {
-        sl_fail(log, e, "cannot read the trial's run");
     }
     sqlite3_finalize(st);
     bp_runlog_unlock(log);
@@ -162,17 +165,12 @@ int bp_runlog_sweep_read(bp_runlog *log, int64_t id, bp_sweep_row *row, bp_err *
         " w.prune, w.status, w.message, s.text FROM sweeps w"
         " LEFT JOIN scripts s ON s.id = w.script_id WHERE w.id = ?",
         id);
-    int rc = -1, r = st ? sqlite3_step(st) : SQLITE_ERROR;
-    if (r == SQLITE_ROW) {
+    int rc = step_row(log, st, "cannot read the sweep", e);
+    if (rc == 1) {
         char **col[] = {&row->name,  &row->script_path, &row->spec,    &row->objective,
                         &row->prune, &row->status,      &row->message, &row->script_text};
-        rc = 1;
         for (int k = 0; k < 8; k++)
             if (dup_text(col[k], st, k)) rc = bp_err_set(e, "out of memory");
-    } else if (r == SQLITE_DONE) {
-        rc = 0;
-    } else {
-        sl_fail(log, e, "cannot read the sweep");
     }
     sqlite3_finalize(st);
     bp_runlog_unlock(log);
@@ -190,14 +188,14 @@ int bp_runlog_sweep_counts(bp_runlog *log, int64_t sweep, bp_sweep_counts *c, bp
                    " sum(status IN ('crashed', 'interrupted', 'running')),"
                    " count(*) FROM sweep_trials WHERE sweep_id = ?",
                    sweep);
-    int rc = -1;
-    if (st && sqlite3_step(st) == SQLITE_ROW) {
+    int rc = step_row(log, st, "cannot count the sweep's trials", e);
+    if (rc == 1) {
         int64_t *v[] = {&c->completed, &c->failed,     &c->diverged,
                         &c->pruned,    &c->unfinished, &c->recorded};
         for (int k = 0; k < 6; k++) *v[k] = sqlite3_column_int64(st, k);
         rc = 0;
-    } else {
-        sl_fail(log, e, "cannot count the sweep's trials");
+    } else if (rc == 0) {
+        rc = sl_fail(log, e, "cannot count the sweep's trials");
     }
     sqlite3_finalize(st);
     bp_runlog_unlock(log);
@@ -215,17 +213,12 @@ int bp_runlog_sweep_best(bp_runlog *log, int64_t sweep, int maximize, int64_t *t
               " AND status = 'completed' AND objective IS NOT NULL ORDER BY objective, trial LIMIT 1";
     bp_runlog_lock(log);
     sqlite3_stmt *st = prepare_id(log, sql, sweep);
-    int rc = -1, r = st ? sqlite3_step(st) : SQLITE_ERROR;
-    if (r == SQLITE_ROW) {
+    int rc = step_row(log, st, "cannot read the sweep's best trial", e);
+    if (rc == 1) {
         *trial = sqlite3_column_int64(st, 0);
         *run = sqlite3_column_int64(st, 1);
         *objective = sqlite3_column_double(st, 2);
         if (params) copy_text(params, size, st, 3);
-        rc = 1;
-    } else if (r == SQLITE_DONE) {
-        rc = 0;
-    } else {
-        sl_fail(log, e, "cannot read the sweep's best trial");
     }
     sqlite3_finalize(st);
     bp_runlog_unlock(log);
