@@ -1,5 +1,5 @@
-/* bp_sweeprun.h: running sweeps and merging the
- * databases that shards of a sweep wrote.
+/* bp_sweeprun.h: the commands that run sweeps and merge the databases that
+ * shards of a sweep wrote.
  *
  * bp_sweep.h says what a sweep is (its specification and its trials); this
  * runs one. A sweep is a row of the run log's sweeps table (runlog.c); each
@@ -20,19 +20,13 @@
  * script reports its objective as it goes (bp.report(value, step)), and at
  * each report the trial's process asks the run log whether to go on.
  *
- * Every fallible function returns 0 (or an id) on success and -1 with one
- * sentence in *e. The two *_main functions are commands: they print, and
- * return an exit status. */
+ * Both functions are commands: they print, and return an exit status. The
+ * run log's side of sweeps (trial states, the best trial, merge) is
+ * bp_sweeplog.h. */
 #ifndef BP_SWEEPRUN_H
 #define BP_SWEEPRUN_H
 
-#include <stddef.h>
-#include <stdint.h>
 #include <stdio.h>
-
-#include "bp_err.h"
-#include "bp_prune.h"
-#include "bp_runlog.h"
 
 /* ------------------------------------------------------------------------ */
 /* The commands                                                              */
