@@ -8,8 +8,9 @@
  * a resume and `sweep show` agree with what is recorded. bp_prune.h holds
  * what a trial's own process needs: the objective and the pruning rules.
  *
- * Every fallible function returns 0 (or a count, or 1 for "found") on
- * success and -1 with one sentence in *e naming the database. */
+ * Every fallible function returns 0 on success (a read of one row: 1 when
+ * it is there, 0 when not) and -1 with one sentence in *e naming the
+ * database. */
 #ifndef BP_SWEEPLOG_H
 #define BP_SWEEPLOG_H
 
