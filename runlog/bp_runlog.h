@@ -248,4 +248,210 @@ void bp_run_record_free(bp_run_record *r);
  * message and traceback cleared: the run goes on. */
 int bp_runlog_reopen(bp_runlog *log, int64_t run, bp_err *e);
 
+/* ------------------------------------------------------------------------ */
+/* Reads for the commands (runlog/reads*.c)
+ *
+ * What `backprop runs`, `show`, `export`, `rm`, `query`, `sweep show` and
+ * `plot` read, each a named function, so that nothing outside runlog/
+ * prepares a statement. Results are malloc'd, and released by the _free
+ * named beside them (which accept NULL); or rows are streamed to callbacks,
+ * whose pointers are valid until the callback returns. A callback returning
+ * nonzero stops the read, which then returns that value with e untouched.
+ * Failures otherwise: -1 with "PATH: no run N" (or "no sweep N") for an
+ * unknown id, "PATH: SQLite's message" for a failed statement. Each holds
+ * the connection while it reads, and the reads of a run flush first. */
+
+/* A value as SQLite holds it. r is set for INT too (as a double) and is 0
+ * for NULL; s holds TEXT (NUL-terminated) or BLOB bytes, n their length. */
+typedef enum bp_runlog_type {
+    BP_RUNLOG_NULL,
+    BP_RUNLOG_INT,
+    BP_RUNLOG_REAL,
+    BP_RUNLOG_TEXT,
+    BP_RUNLOG_BLOB
+} bp_runlog_type;
+typedef struct bp_runlog_value {
+    bp_runlog_type type;
+    int64_t i;
+    double r;
+    const char *s;
+    size_t n;
+} bp_runlog_value;
+
+/* bp_runlog_runs: the runs that pass every part of the filter, newest
+ * first, at most limit of them (< 0: all). A parameter's test is key op
+ * value, op one of = == != < <= > >= (another is an error); value compares
+ * as a number when it spells one, as 1/0 when "true"/"false", else as text.
+ * *rows (malloc'd, *n of them) is freed with bp_run_rows_free. */
+typedef struct bp_runs_param {
+    const char *key, *op, *value;
+} bp_runs_param;
+typedef struct bp_runs_filter {
+    const char *const *status; /* any of these (n_status 0: any status) */
+    int n_status;
+    const char *name_glob; /* NULL: any name */
+    const bp_runs_param *params;
+    int n_params;
+    int64_t limit;
+} bp_runs_filter;
+typedef struct bp_run_row {
+    int64_t id;
+    char *name, *status, *params; /* params as run_summary spells them, or NULL */
+    /* From run_summary, NULL where it has none; final_nan: the last loss
+     * logged was NaN (final_loss is NULL then too). */
+    bp_runlog_value final_loss, best_loss, steps, duration_s;
+    int final_nan;
+} bp_run_row;
+int bp_runlog_runs(bp_runlog *log, const bp_runs_filter *f, bp_run_row **rows, size_t *n,
+                   bp_err *e);
+void bp_run_rows_free(bp_run_row *rows, size_t n);
+
+/* bp_runlog_run_detail: one run whole, for `backprop show`. Times are UTC
+ * text, "YYYY-MM-DD HH:MM:SS.SSS" (notes' without the milliseconds); every
+ * char * may be NULL where the run has nothing. Free with
+ * bp_run_detail_free. */
+typedef struct bp_metric_summary {
+    char *name;
+    int64_t count, first_step, last_step, nan_count;
+    double last, min, max; /* last NaN: it was NaN; min, max NaN: every value was */
+} bp_metric_summary;
+typedef struct bp_snapshot_summary {
+    char *name, *steps, *shape, *dtype; /* steps ascending, as "1, 3" */
+    int64_t count;
+} bp_snapshot_summary;
+typedef struct bp_run_detail {
+    char *name, *status, *script_path, *command, *started, *ended;
+    char *script_hash; /* NULL when the script's text is not stored */
+    int64_t script_bytes;
+    bp_runlog_value seed, duration_s;
+    char *host, *version, *params, *message, *traceback;
+    int64_t pid;
+    int64_t sweep_id, trial, sweep_trials; /* sweep_id 0: not a sweep's trial */
+    char *sweep_name;
+    char **tag_keys, **tag_values; /* by key; a value may be NULL */
+    size_t n_tags;
+    char **note_times, **note_texts; /* in the order written */
+    size_t n_notes;
+    bp_metric_summary *metrics; /* by name */
+    size_t n_metrics;
+    /* The loss at about ten evenly spaced steps (NaN where it was), and its
+     * least value: has_best 0 when no loss is a number. */
+    int64_t *curve_steps;
+    double *curve_values;
+    size_t n_curve;
+    int has_best;
+    int64_t best_step;
+    double best;
+    bp_snapshot_summary *snapshots; /* by name */
+    size_t n_snapshots;
+} bp_run_detail;
+int bp_runlog_run_detail(bp_runlog *log, int64_t run, bp_run_detail *d, bp_err *e);
+void bp_run_detail_free(bp_run_detail *d);
+
+/* bp_runlog_run_label: a run as a plot's legend names it: name, status,
+ * and parameters as run_summary spells them ("key=value", by key). Free
+ * with bp_run_label_free. */
+typedef struct bp_run_label {
+    char *name, *status;
+    char **params;
+    size_t n_params;
+} bp_run_label;
+int bp_runlog_run_label(bp_runlog *log, int64_t run, bp_run_label *l, bp_err *e);
+void bp_run_label_free(bp_run_label *l);
+
+/* bp_runlog_metric_names: the names of the metrics a run logged, sorted;
+ * *names (malloc'd, *n strings) is freed with bp_runlog_strings_free. */
+int bp_runlog_metric_names(bp_runlog *log, int64_t run, char ***names, size_t *n,
+                           bp_err *e);
+void bp_runlog_strings_free(char **v, size_t n);
+
+/* bp_runlog_export_rows: a run's metrics, a row per step. header gets the
+ * run's metric names (sorted) once; then row gets each step that has a
+ * value, ascending: values[c] of metric c (NaN where NaN was logged) and
+ * logged[c] 0 where metric c has no value at that step. */
+typedef struct bp_export_sink {
+    int (*header)(void *ctx, size_t ncol, const char *const *names);
+    int (*row)(void *ctx, int64_t step, size_t ncol, const double *values,
+               const unsigned char *logged);
+    void *ctx;
+} bp_export_sink;
+int bp_runlog_export_rows(bp_runlog *log, int64_t run, const bp_export_sink *sink,
+                          bp_err *e);
+
+/* bp_runlog_rm: deletes runs ids[0..n) with everything they logged, and the
+ * scripts no run refers to any more: all or none, in one transaction. A
+ * run still running is an error unless force. */
+int bp_runlog_rm(bp_runlog *log, const int64_t *ids, size_t n, int force, bp_err *e);
+
+/* bp_runlog_sweeps_list: every sweep, newest first, for `sweep show`.
+ * started is UTC text, "YYYY-MM-DD HH:MM:SS". Free with bp_sweep_rows_free. */
+typedef struct bp_sweep_row {
+    int64_t id;
+    char *name, *status, *strategy, *direction, *objective, *started;
+    int64_t done, trials; /* done: trials completed, failed, diverged or pruned */
+    bp_runlog_value best; /* the best objective of the completed trials */
+} bp_sweep_row;
+int bp_runlog_sweeps_list(bp_runlog *log, bp_sweep_row **rows, size_t *n, bp_err *e);
+void bp_sweep_rows_free(bp_sweep_row *rows, size_t n);
+
+/* bp_runlog_sweep_detail: a sweep's row (see the sweeps table); times as
+ * bp_sweep_row's, NULL where the row has none. "PATH: this database has no
+ * sweeps (an older backprop made it)" when it has no such table. Free with
+ * bp_sweep_detail_free. */
+typedef struct bp_sweep_detail {
+    char *name, *status, *script_path, *spec, *strategy, *direction, *objective;
+    char *prune, *started, *ended, *command, *uid, *keys, *message;
+    int64_t trials;
+} bp_sweep_detail;
+int bp_runlog_sweep_detail(bp_runlog *log, int64_t sweep, bp_sweep_detail *d, bp_err *e);
+void bp_sweep_detail_free(bp_sweep_detail *d);
+
+/* bp_runlog_sweep_trials: a sweep's trials (the view sweep_trials), by
+ * trial, or with best_first the ranked ones (completed, with an objective)
+ * first by the objective in the sweep's direction, then the others by
+ * trial. params[k] is the trial's value of keys[k] (a bool as the text
+ * "true" or "false"), NULL where it has none. Free with
+ * bp_trial_rows_free. */
+typedef struct bp_trial_row {
+    int64_t trial, run;
+    char *status;
+    bp_runlog_value objective, seed, duration_s;
+    int ranked;
+    bp_runlog_value *params;
+    int n_params;
+} bp_trial_row;
+int bp_runlog_sweep_trials(bp_runlog *log, int64_t sweep, const char *const *keys,
+                           int nkeys, int best_first, bp_trial_row **trials, size_t *n,
+                           bp_err *e);
+void bp_trial_rows_free(bp_trial_row *trials, size_t n);
+
+/* bp_runlog_sweep_param_stats: for each swept parameter (in the sweep's
+ * order of keys) and value, the number of completed trials and their best
+ * and mean objective (the view sweep_param_stats). Free with
+ * bp_sweep_param_stats_free. */
+typedef struct bp_sweep_param_stat {
+    char *key;
+    bp_runlog_value value, trials, best, mean;
+} bp_sweep_param_stat;
+int bp_runlog_sweep_param_stats(bp_runlog *log, int64_t sweep,
+                                bp_sweep_param_stat **stats, size_t *n, bp_err *e);
+void bp_sweep_param_stats_free(bp_sweep_param_stat *stats, size_t n);
+
+/* bp_runlog_query: `backprop query`, the user's SQL (one statement or more)
+ * on a read-only connection of its own to the database at path (as
+ * bp_runlog_open with BP_RUNLOG_READONLY opens it: bp_weights registered,
+ * query_only). For each statement that returns columns: begin with their
+ * names (valid until end), row for each of its rows, end (ok 0: the
+ * statement failed). Statements without columns just run. Returns 0, or -1
+ * with SQLite's message alone in e (bp_runlog_open's when the database
+ * cannot be opened); a callback's nonzero return stops it, as above. */
+typedef struct bp_query_sink {
+    int (*begin)(void *ctx, int ncol, const char *const *names);
+    int (*row)(void *ctx, int ncol, const bp_runlog_value *values);
+    void (*end)(void *ctx, int ok);
+    void *ctx;
+} bp_query_sink;
+int bp_runlog_query(const char *path, const char *sql, const bp_query_sink *sink,
+                    bp_err *e);
+
 #endif

@@ -1,0 +1,478 @@
+/* reads.c: the reads of runs that the commands print (bp_runlog.h, "Reads
+ * for the commands"): the list of `backprop runs`, a plot's label and
+ * metric names, the rows of `backprop export`, and `backprop rm`.
+ *
+ * Each is a statement or two on the views and tables described in runlog.c,
+ * run with the connection held; the results are copied out, so that the
+ * commands format them without seeing SQLite. A failure reads "PATH:
+ * SQLite's message", as the commands said it when they ran the SQL
+ * themselves. The helpers of reads_int.h, shared by reads_*.c, are here. */
+#define _XOPEN_SOURCE 700
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runlog_int.h"
+#include "reads_int.h"
+
+/* ------------------------------------------------------------------------ */
+/* Helpers                                                                   */
+
+int rd_fail(bp_runlog *log, bp_err *e) {
+    return bp_err_set(e, "%s: %s", bp_runlog_path(log),
+                      sqlite3_errmsg(bp_runlog_sqlite(log)));
+}
+
+int rd_oom(bp_err *e) { return bp_err_set(e, "out of memory"); }
+
+int rd_text(sqlite3_stmt *st, int c, char **out) {
+    const char *t = (const char *)sqlite3_column_text(st, c);
+    *out = t ? strdup(t) : NULL;
+    return t && !*out ? -1 : 0;
+}
+
+int rd_value(sqlite3_stmt *st, int c, bp_runlog_value *v) {
+    memset(v, 0, sizeof *v);
+    switch (sqlite3_column_type(st, c)) {
+        case SQLITE_NULL: v->type = BP_RUNLOG_NULL; return 0;
+        case SQLITE_INTEGER:
+            v->type = BP_RUNLOG_INT;
+            v->i = sqlite3_column_int64(st, c);
+            v->r = (double)v->i;
+            return 0;
+        case SQLITE_FLOAT:
+            v->type = BP_RUNLOG_REAL;
+            v->r = sqlite3_column_double(st, c);
+            return 0;
+        case SQLITE_BLOB: v->type = BP_RUNLOG_BLOB; break;
+        default: v->type = BP_RUNLOG_TEXT;
+    }
+    const void *p = v->type == BP_RUNLOG_BLOB ? sqlite3_column_blob(st, c)
+                                              : (const void *)sqlite3_column_text(st, c);
+    v->n = (size_t)sqlite3_column_bytes(st, c);
+    char *s = malloc(v->n + 1);
+    if (!s) return -1;
+    if (v->n) memcpy(s, p, v->n);
+    s[v->n] = '\0';
+    v->s = s;
+    return 0;
+}
+
+void rd_value_free(bp_runlog_value *v) {
+    free((char *)v->s);
+    v->s = NULL;
+}
+
+void *rd_grow(void *v, size_t *cap, size_t n, size_t size) {
+    if (n < *cap) return v;
+    size_t more = *cap ? 2 * *cap : 16;
+    void *p = realloc(v, more * size);
+    if (p) *cap = more;
+    return p;
+}
+
+void bp_runlog_strings_free(char **v, size_t n) {
+    for (size_t k = 0; v && k < n; k++) free(v[k]);
+    free(v);
+}
+
+/* ------------------------------------------------------------------------ */
+/* backprop runs                                                             */
+
+/* Binds text as the number it spells, if it spells one (so that lr=0.1
+ * matches the REAL 0.1), as 1/0 for true/false, else as text. */
+static void bind_value(sqlite3_stmt *st, int k, const char *s) {
+    char *end;
+    errno = 0;
+    long long i = strtoll(s, &end, 10);
+    if (*s && !*end && !errno) {
+        sqlite3_bind_int64(st, k, i);
+        return;
+    }
+    double d = strtod(s, &end);
+    if (*s && !*end) sqlite3_bind_double(st, k, d);
+    else if (strcmp(s, "true") == 0) sqlite3_bind_int(st, k, 1);
+    else if (strcmp(s, "false") == 0) sqlite3_bind_int(st, k, 0);
+    else sqlite3_bind_text(st, k, s, -1, SQLITE_TRANSIENT);
+}
+
+static int known_op(const char *op) {
+    static const char *const ops[] = {"=", "==", "!=", "<", "<=", ">", ">="};
+    for (size_t j = 0; j < sizeof ops / sizeof *ops; j++)
+        if (strcmp(op, ops[j]) == 0) return 1;
+    return 0;
+}
+
+/* The statement of bp_runlog_runs, its filter bound; NULL on failure. */
+static sqlite3_stmt *runs_stmt(bp_runlog *log, const bp_runs_filter *f, bp_err *e) {
+    char sql[4096];
+    size_t n = (size_t)snprintf(
+        sql, sizeof sql,
+        "SELECT s.id, s.name, s.status, s.params, s.final_loss, s.best_loss, s.steps,"
+        " s.duration_s, (SELECT m.value IS NULL FROM metrics m JOIN metric_names n"
+        " ON n.id = m.name_id WHERE m.run_id = s.id AND n.name = 'loss'"
+        " ORDER BY m.step DESC LIMIT 1) FROM run_summary s WHERE 1");
+    if (f->n_status) {
+        n += (size_t)snprintf(sql + n, sizeof sql - n, " AND s.status IN (?");
+        for (int k = 1; k < f->n_status; k++)
+            n += (size_t)snprintf(sql + n, sizeof sql - n, ", ?");
+        n += (size_t)snprintf(sql + n, sizeof sql - n, ")");
+    }
+    if (f->name_glob)
+        n += (size_t)snprintf(sql + n, sizeof sql - n, " AND s.name GLOB ?");
+    for (int k = 0; k < f->n_params; k++) {
+        if (!known_op(f->params[k].op)) {
+            bp_err_set(e, "unknown comparison '%s'", f->params[k].op);
+            return NULL;
+        }
+        n += (size_t)snprintf(sql + n, sizeof sql - n,
+                              " AND EXISTS (SELECT 1 FROM params p WHERE p.run_id = s.id"
+                              " AND p.key = ? AND p.value %s ?)",
+                              f->params[k].op);
+    }
+    if (n + 64 >= sizeof sql) {
+        bp_err_set(e, "too many conditions");
+        return NULL;
+    }
+    snprintf(sql + n, sizeof sql - n, " ORDER BY s.id DESC LIMIT %lld",
+             (long long)f->limit);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(bp_runlog_sqlite(log), sql, -1, &st, NULL) != SQLITE_OK) {
+        rd_fail(log, e);
+        return NULL;
+    }
+    int b = 1;
+    for (int k = 0; k < f->n_status; k++)
+        sqlite3_bind_text(st, b++, f->status[k], -1, SQLITE_STATIC);
+    if (f->name_glob) sqlite3_bind_text(st, b++, f->name_glob, -1, SQLITE_STATIC);
+    for (int k = 0; k < f->n_params; k++) {
+        sqlite3_bind_text(st, b++, f->params[k].key, -1, SQLITE_STATIC);
+        bind_value(st, b++, f->params[k].value);
+    }
+    return st;
+}
+
+static int run_row(sqlite3_stmt *st, bp_run_row *r) {
+    memset(r, 0, sizeof *r);
+    r->id = sqlite3_column_int64(st, 0);
+    r->final_nan = sqlite3_column_int(st, 8);
+    return rd_text(st, 1, &r->name) || rd_text(st, 2, &r->status) ||
+                   rd_text(st, 3, &r->params) || rd_value(st, 4, &r->final_loss) ||
+                   rd_value(st, 5, &r->best_loss) || rd_value(st, 6, &r->steps) ||
+                   rd_value(st, 7, &r->duration_s)
+               ? -1
+               : 0;
+}
+
+int bp_runlog_runs(bp_runlog *log, const bp_runs_filter *f, bp_run_row **rows_out,
+                   size_t *n_out, bp_err *e) {
+    *rows_out = NULL, *n_out = 0;
+    if (bp_runlog_flush(log, e)) return -1;
+    bp_runlog_lock(log);
+    bp_run_row *rows = NULL;
+    size_t n = 0, cap = 0;
+    int rc = -1, r;
+    sqlite3_stmt *st = runs_stmt(log, f, e);
+    if (!st) goto out;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        bp_run_row *more = rd_grow(rows, &cap, n, sizeof *rows);
+        if (!more) goto oom;
+        rows = more;
+        if (run_row(st, &rows[n++])) goto oom;
+    }
+    if (r != SQLITE_DONE) {
+        rd_fail(log, e);
+        goto out;
+    }
+    *rows_out = rows, *n_out = n;
+    rows = NULL, n = 0;
+    rc = 0;
+    goto out;
+oom:
+    rd_oom(e);
+out:
+    sqlite3_finalize(st);
+    bp_runlog_unlock(log);
+    bp_run_rows_free(rows, n);
+    return rc;
+}
+
+void bp_run_rows_free(bp_run_row *rows, size_t n) {
+    for (size_t k = 0; rows && k < n; k++) {
+        free(rows[k].name);
+        free(rows[k].status);
+        free(rows[k].params);
+    }
+    free(rows);
+}
+
+/* ------------------------------------------------------------------------ */
+/* A plot's label and a run's metric names                                   */
+
+/* Reads the first column of every row of st (its run bound) into *v. */
+static int read_strings(bp_runlog *log, sqlite3_stmt *st, char ***v_out, size_t *n_out,
+                        bp_err *e) {
+    char **v = NULL;
+    size_t n = 0, cap = 0;
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        char **more = rd_grow(v, &cap, n, sizeof *v);
+        if (!more) break;
+        v = more;
+        if (rd_text(st, 0, &v[n]) || !v[n]) break;
+        n++;
+    }
+    if (r != SQLITE_DONE) {
+        if (r == SQLITE_ROW) rd_oom(e);
+        else rd_fail(log, e);
+        bp_runlog_strings_free(v, n);
+        return -1;
+    }
+    *v_out = v, *n_out = n;
+    return 0;
+}
+
+int bp_runlog_run_label(bp_runlog *log, int64_t run, bp_run_label *l, bp_err *e) {
+    memset(l, 0, sizeof *l);
+    if (bp_runlog_flush(log, e)) return -1;
+    bp_runlog_lock(log);
+    int rc = -1, r;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(bp_runlog_sqlite(log),
+                           "SELECT name, status FROM runs WHERE id = ?", -1, &st,
+                           NULL) != SQLITE_OK)
+        goto sqlerr;
+    sqlite3_bind_int64(st, 1, run);
+    if ((r = sqlite3_step(st)) == SQLITE_DONE) {
+        bp_err_set(e, "%s: no run %lld", bp_runlog_path(log), (long long)run);
+        goto out;
+    }
+    if (r != SQLITE_ROW) goto sqlerr;
+    if (rd_text(st, 0, &l->name) || rd_text(st, 1, &l->status)) {
+        rd_oom(e);
+        goto out;
+    }
+    sqlite3_finalize(st);
+    /* As run_summary spells them (runlog.c). */
+    if (sqlite3_prepare_v2(
+            bp_runlog_sqlite(log),
+            "SELECT key || '=' || CASE WHEN type = 'bool' THEN CASE WHEN"
+            " value THEN 'true' ELSE 'false' END ELSE coalesce(value, 'nan')"
+            " END FROM params WHERE run_id = ? ORDER BY key",
+            -1, &st, NULL) != SQLITE_OK)
+        goto sqlerr;
+    sqlite3_bind_int64(st, 1, run);
+    rc = read_strings(log, st, &l->params, &l->n_params, e);
+    goto out;
+sqlerr:
+    rd_fail(log, e);
+out:
+    sqlite3_finalize(st);
+    bp_runlog_unlock(log);
+    if (rc) bp_run_label_free(l);
+    return rc;
+}
+
+void bp_run_label_free(bp_run_label *l) {
+    if (!l) return;
+    free(l->name);
+    free(l->status);
+    bp_runlog_strings_free(l->params, l->n_params);
+    memset(l, 0, sizeof *l);
+}
+
+int bp_runlog_metric_names(bp_runlog *log, int64_t run, char ***names, size_t *n,
+                           bp_err *e) {
+    *names = NULL, *n = 0;
+    if (bp_runlog_flush(log, e)) return -1;
+    bp_runlog_lock(log);
+    sqlite3_stmt *st = NULL;
+    int rc = -1;
+    if (sqlite3_prepare_v2(bp_runlog_sqlite(log),
+                           "SELECT DISTINCT name FROM metrics_view WHERE run_id = ?"
+                           " ORDER BY name",
+                           -1, &st, NULL) != SQLITE_OK)
+        rd_fail(log, e);
+    else {
+        sqlite3_bind_int64(st, 1, run);
+        rc = read_strings(log, st, names, n, e);
+    }
+    sqlite3_finalize(st);
+    bp_runlog_unlock(log);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* backprop export                                                           */
+
+/* 0 when run exists; -1 with "PATH: no run N" or SQLite's message. */
+static int run_exists(bp_runlog *log, int64_t run, bp_err *e) {
+    sqlite3_stmt *st = NULL;
+    int r = sqlite3_prepare_v2(bp_runlog_sqlite(log), "SELECT 1 FROM runs WHERE id = ?",
+                               -1, &st, NULL);
+    if (r == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, run);
+        r = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    if (r == SQLITE_ROW) return 0;
+    if (r == SQLITE_DONE)
+        return bp_err_set(e, "%s: no run %lld", bp_runlog_path(log), (long long)run);
+    return rd_fail(log, e);
+}
+
+/* The run's metrics: their ids into *ids and names into *names, by name. */
+static int export_columns(bp_runlog *log, int64_t run, int64_t **ids, char ***names,
+                          size_t *n, bp_err *e) {
+    sqlite3_stmt *st = NULL;
+    size_t cap = 0, cap_ids = 0;
+    int r;
+    if (sqlite3_prepare_v2(bp_runlog_sqlite(log),
+                           "SELECT n.id, n.name FROM metric_names n WHERE n.id IN"
+                           " (SELECT DISTINCT name_id FROM metrics WHERE run_id = ?)"
+                           " ORDER BY n.name",
+                           -1, &st, NULL) != SQLITE_OK)
+        return rd_fail(log, e);
+    sqlite3_bind_int64(st, 1, run);
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t *more_ids = rd_grow(*ids, &cap_ids, *n, sizeof **ids);
+        if (more_ids) *ids = more_ids;
+        char **more = more_ids ? rd_grow(*names, &cap, *n, sizeof **names) : NULL;
+        if (!more) break;
+        *names = more;
+        (*ids)[*n] = sqlite3_column_int64(st, 0);
+        if (rd_text(st, 1, &(*names)[*n]) || !(*names)[*n]) break;
+        ++*n;
+    }
+    sqlite3_finalize(st);
+    if (r == SQLITE_DONE) return 0;
+    return r == SQLITE_ROW ? rd_oom(e) : rd_fail(log, e);
+}
+
+/* Streams the rows: one per step, its cells gathered until the step
+ * changes. */
+static int export_steps(bp_runlog *log, int64_t run, const int64_t *ids, size_t ncol,
+                        const bp_export_sink *sink, bp_err *e) {
+    double *values = calloc(ncol ? ncol : 1, sizeof *values);
+    unsigned char *logged = calloc(ncol ? ncol : 1, 1);
+    sqlite3_stmt *st = NULL;
+    int rc = -1, r;
+    if (!values || !logged) {
+        rd_oom(e);
+        goto out;
+    }
+    if (sqlite3_prepare_v2(bp_runlog_sqlite(log),
+                           "SELECT step, name_id, value FROM metrics WHERE run_id = ?"
+                           " ORDER BY step, name_id",
+                           -1, &st, NULL) != SQLITE_OK) {
+        rd_fail(log, e);
+        goto out;
+    }
+    sqlite3_bind_int64(st, 1, run);
+    int64_t step = 0;
+    int have = 0;
+    for (;;) {
+        r = sqlite3_step(st);
+        int64_t next = r == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+        if (have && (r != SQLITE_ROW || next != step)) {
+            if ((rc = sink->row(sink->ctx, step, ncol, values, logged))) goto out;
+            memset(logged, 0, ncol);
+            have = 0;
+        }
+        if (r != SQLITE_ROW) break;
+        step = next, have = 1;
+        int64_t nid = sqlite3_column_int64(st, 1);
+        size_t c = 0;
+        while (c < ncol && ids[c] != nid) c++;
+        if (c == ncol) continue;
+        values[c] = sqlite3_column_type(st, 2) == SQLITE_NULL
+                        ? NAN
+                        : sqlite3_column_double(st, 2);
+        logged[c] = 1;
+    }
+    rc = r == SQLITE_DONE ? 0 : rd_fail(log, e);
+out:
+    sqlite3_finalize(st);
+    free(values);
+    free(logged);
+    return rc;
+}
+
+int bp_runlog_export_rows(bp_runlog *log, int64_t run, const bp_export_sink *sink,
+                          bp_err *e) {
+    if (bp_runlog_flush(log, e)) return -1;
+    bp_runlog_lock(log);
+    int64_t *ids = NULL;
+    char **names = NULL;
+    size_t n = 0;
+    int rc = run_exists(log, run, e);
+    if (!rc) rc = export_columns(log, run, &ids, &names, &n, e);
+    if (!rc) rc = sink->header(sink->ctx, n, (const char *const *)names);
+    if (!rc) rc = export_steps(log, run, ids, n, sink, e);
+    bp_runlog_unlock(log);
+    bp_runlog_strings_free(names, n);
+    free(ids);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* backprop rm                                                               */
+
+/* Deletes one run, after checking that it exists and is not running. */
+static int rm_one(bp_runlog *log, sqlite3_stmt *find, sqlite3_stmt *del, int64_t id,
+                  int force, bp_err *e) {
+    sqlite3_bind_int64(find, 1, id);
+    int r = sqlite3_step(find);
+    int running = r == SQLITE_ROW &&
+                  strcmp((const char *)sqlite3_column_text(find, 0), "running") == 0;
+    sqlite3_reset(find);
+    if (r == SQLITE_DONE)
+        return bp_err_set(e, "%s: no run %lld; nothing deleted", bp_runlog_path(log),
+                          (long long)id);
+    if (r != SQLITE_ROW) return rd_fail(log, e);
+    if (running && !force)
+        return bp_err_set(
+            e,
+            "run %lld is still running (rm --force deletes it anyway); nothing deleted",
+            (long long)id);
+    sqlite3_bind_int64(del, 1, id);
+    r = sqlite3_step(del);
+    sqlite3_reset(del);
+    return r == SQLITE_DONE ? 0 : rd_fail(log, e);
+}
+
+int bp_runlog_rm(bp_runlog *log, const int64_t *ids, size_t n, int force, bp_err *e) {
+    if (bp_runlog_flush(log, e)) return -1;
+    bp_runlog_lock(log);
+    sqlite3_stmt *find = NULL, *del = NULL;
+    int rc = -1;
+    if (sqlite3_exec(bp_runlog_sqlite(log), "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
+            SQLITE_OK ||
+        sqlite3_prepare_v2(bp_runlog_sqlite(log), "SELECT status FROM runs WHERE id = ?",
+                           -1, &find, NULL) ||
+        sqlite3_prepare_v2(bp_runlog_sqlite(log), "DELETE FROM runs WHERE id = ?", -1,
+                           &del, NULL)) {
+        rd_fail(log, e);
+        goto out;
+    }
+    for (size_t k = 0; k < n; k++)
+        if (rm_one(log, find, del, ids[k], force, e)) goto out;
+    /* Scripts no run refers to any more go too. */
+    if (sqlite3_exec(bp_runlog_sqlite(log),
+                     "DELETE FROM scripts WHERE id NOT IN"
+                     " (SELECT script_id FROM runs WHERE script_id IS NOT NULL);"
+                     "COMMIT",
+                     NULL, NULL, NULL) != SQLITE_OK) {
+        rd_fail(log, e);
+        goto out;
+    }
+    rc = 0;
+out:
+    rl_rollback(log);
+    sqlite3_finalize(find);
+    sqlite3_finalize(del);
+    bp_runlog_unlock(log);
+    return rc;
+}

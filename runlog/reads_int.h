@@ -1,0 +1,39 @@
+/* reads_int.h: what the files of the commands' reads (runlog/reads*.c)
+ * share: copying a column out of a statement, growing a result array, and
+ * the failure every read reports, "PATH: SQLite's message", as the commands
+ * printed it when they ran their own SQL.
+ *
+ * Their own small header, and an rd_ prefix, so that the reads stay apart
+ * from the writer's files (runlog.c, runlog_int.h). */
+#ifndef READS_INT_H
+#define READS_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "bp_err.h"
+#include "bp_runlog.h"
+
+/* "PATH: SQLite's message" in e; returns -1. */
+int rd_fail(bp_runlog *log, bp_err *e);
+
+/* "out of memory" in e; returns -1. */
+int rd_oom(bp_err *e);
+
+/* *out = a malloc'd copy of column c's text, NULL for SQL NULL. -1 when
+ * memory runs out. */
+int rd_text(sqlite3_stmt *st, int c, char **out);
+
+/* *v = column c, its text or blob copied (malloc'd; rd_value_free frees
+ * it). -1 when memory runs out. */
+int rd_value(sqlite3_stmt *st, int c, bp_runlog_value *v);
+void rd_value_free(bp_runlog_value *v);
+
+/* v (holding n elements of `size` bytes, room for *cap) with room for one
+ * more: v itself, or v moved as realloc moves it; NULL, v untouched, when
+ * memory runs out. */
+void *rd_grow(void *v, size_t *cap, size_t n, size_t size);
+
+#endif

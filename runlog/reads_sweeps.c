@@ -1,0 +1,301 @@
+/* reads_sweeps.c: the reads of sweeps that `backprop sweep show` and
+ * `backprop plot --sweep` print: the list, one sweep's row, its trials with
+ * their swept parameters, and the statistics per parameter value.
+ *
+ * The trials come from the view sweep_trials and the statistics from
+ * sweep_param_stats (runlog.c), which decide which attempt of a trial
+ * counts; these functions only copy their rows out. */
+#define _XOPEN_SOURCE 700
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runlog_int.h"
+#include "reads_int.h"
+
+/* ------------------------------------------------------------------------ */
+/* The list                                                                  */
+
+static int sweep_row(sqlite3_stmt *st, bp_sweep_row *w) {
+    memset(w, 0, sizeof *w);
+    w->id = sqlite3_column_int64(st, 0);
+    w->done = sqlite3_column_int64(st, 4);
+    w->trials = sqlite3_column_int64(st, 5);
+    return rd_text(st, 1, &w->name) || rd_text(st, 2, &w->status) ||
+                   rd_text(st, 3, &w->strategy) || rd_text(st, 6, &w->direction) ||
+                   rd_text(st, 7, &w->objective) || rd_value(st, 8, &w->best) ||
+                   rd_text(st, 9, &w->started)
+               ? -1
+               : 0;
+}
+
+int bp_runlog_sweeps_list(bp_runlog *log, bp_sweep_row **rows_out, size_t *n_out,
+                          bp_err *e) {
+    *rows_out = NULL, *n_out = 0;
+    bp_runlog_lock(log);
+    bp_sweep_row *rows = NULL;
+    size_t n = 0, cap = 0;
+    sqlite3_stmt *st = NULL;
+    int rc = -1, r = SQLITE_ERROR;
+    if (sqlite3_prepare_v2(
+            bp_runlog_sqlite(log),
+            "SELECT w.id, w.name, w.status, w.strategy, (SELECT count(*) FROM"
+            " sweep_trials t WHERE t.sweep_id = w.id AND t.status IN ('completed',"
+            " 'failed', 'diverged', 'pruned')), w.trials, w.direction, w.objective,"
+            " CASE w.direction WHEN 'max' THEN (SELECT max(objective)"
+            " FROM sweep_trials t WHERE t.sweep_id = w.id AND t.status ="
+            " 'completed') ELSE (SELECT min(objective) FROM sweep_trials t WHERE"
+            " t.sweep_id = w.id AND t.status = 'completed') END,"
+            " datetime(w.started, 'unixepoch') FROM sweeps w ORDER BY w.id DESC",
+            -1, &st, NULL) == SQLITE_OK) {
+        while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+            bp_sweep_row *more = rd_grow(rows, &cap, n, sizeof *rows);
+            if (!more) break;
+            rows = more;
+            if (sweep_row(st, &rows[n++])) break;
+        }
+    }
+    if (r == SQLITE_DONE) {
+        *rows_out = rows, *n_out = n;
+        rows = NULL, n = 0;
+        rc = 0;
+    } else if (r == SQLITE_ROW) {
+        rd_oom(e);
+    } else {
+        rd_fail(log, e);
+    }
+    sqlite3_finalize(st);
+    bp_runlog_unlock(log);
+    bp_sweep_rows_free(rows, n);
+    return rc;
+}
+
+void bp_sweep_rows_free(bp_sweep_row *rows, size_t n) {
+    for (size_t k = 0; rows && k < n; k++) {
+        bp_sweep_row *w = &rows[k];
+        free(w->name), free(w->status), free(w->strategy), free(w->direction);
+        free(w->objective), free(w->started);
+        rd_value_free(&w->best);
+    }
+    free(rows);
+}
+
+/* ------------------------------------------------------------------------ */
+/* One sweep                                                                 */
+
+int bp_runlog_sweep_detail(bp_runlog *log, int64_t sweep, bp_sweep_detail *d, bp_err *e) {
+    memset(d, 0, sizeof *d);
+    bp_runlog_lock(log);
+    sqlite3 *db = bp_runlog_sqlite(log);
+    sqlite3_stmt *st = NULL;
+    int rc = -1, r;
+    if (sqlite3_prepare_v2(
+            db,
+            "SELECT name, status, script_path, spec, strategy, trials, direction,"
+            " objective, prune, strftime('%Y-%m-%d %H:%M:%S', started, 'unixepoch'),"
+            " strftime('%Y-%m-%d %H:%M:%S', ended, 'unixepoch'), command, uid,"
+            " keys, message FROM sweeps WHERE id = ?",
+            -1, &st, NULL) != SQLITE_OK) {
+        if (strstr(sqlite3_errmsg(db), "no such table"))
+            bp_err_set(e, "%s: this database has no sweeps (an older backprop made it)",
+                       bp_runlog_path(log));
+        else rd_fail(log, e);
+        goto out;
+    }
+    sqlite3_bind_int64(st, 1, sweep);
+    if ((r = sqlite3_step(st)) == SQLITE_DONE) {
+        bp_err_set(e, "%s: no sweep %lld", bp_runlog_path(log), (long long)sweep);
+        goto out;
+    }
+    if (r != SQLITE_ROW) {
+        rd_fail(log, e);
+        goto out;
+    }
+    d->trials = sqlite3_column_int64(st, 5);
+    char **text[] = {&d->name,     &d->status,    &d->script_path, &d->spec,
+                     &d->strategy, &d->direction, &d->objective,   &d->prune,
+                     &d->started,  &d->ended,     &d->command,     &d->uid,
+                     &d->keys,     &d->message};
+    const int col[] = {0, 1, 2, 3, 4, 6, 7, 8, 9, 10, 11, 12, 13, 14};
+    rc = 0;
+    for (size_t k = 0; k < sizeof col / sizeof *col && !rc; k++)
+        rc = rd_text(st, col[k], text[k]);
+    if (rc) rd_oom(e);
+out:
+    sqlite3_finalize(st);
+    bp_runlog_unlock(log);
+    if (rc) bp_sweep_detail_free(d);
+    return rc;
+}
+
+void bp_sweep_detail_free(bp_sweep_detail *d) {
+    if (!d) return;
+    char *text[] = {d->name,      d->status,    d->script_path, d->spec,    d->strategy,
+                    d->direction, d->objective, d->prune,       d->started, d->ended,
+                    d->command,   d->uid,       d->keys,        d->message};
+    for (size_t k = 0; k < sizeof text / sizeof *text; k++) free(text[k]);
+    memset(d, 0, sizeof *d);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Trials                                                                    */
+
+/* The trials' statement: by trial, or best first in the sweep's direction
+ * (the completed trials by their objective, then the others by trial). */
+static sqlite3_stmt *trials_stmt(bp_runlog *log, int64_t sweep, int best_first) {
+    sqlite3 *db = bp_runlog_sqlite(log);
+    sqlite3_stmt *st = NULL;
+    int max = 0;
+    if (best_first) {
+        if (sqlite3_prepare_v2(db, "SELECT direction = 'max' FROM sweeps WHERE id = ?",
+                               -1, &st, NULL) != SQLITE_OK)
+            return NULL;
+        sqlite3_bind_int64(st, 1, sweep);
+        int r = sqlite3_step(st);
+        max = r == SQLITE_ROW && sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+        if (r != SQLITE_ROW && r != SQLITE_DONE) return NULL;
+    }
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT t.trial, t.run_id, t.status, t.objective, t.seed, t.duration_s,"
+             " t.status = 'completed' AND t.objective IS NOT NULL AS ranked"
+             " FROM sweep_trials t WHERE t.sweep_id = ?"
+             " ORDER BY %s t.trial",
+             !best_first ? ""
+             : max       ? "ranked DESC, CASE WHEN ranked THEN t.objective END DESC,"
+                         : "ranked DESC, CASE WHEN ranked THEN t.objective END ASC,");
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) return NULL;
+    sqlite3_bind_int64(st, 1, sweep);
+    return st;
+}
+
+/* The trial's values of keys, from params (pv: run and key to bind). */
+static int trial_params(sqlite3_stmt *pv, bp_trial_row *t, const char *const *keys,
+                        int nkeys) {
+    t->params = calloc(nkeys > 0 ? (size_t)nkeys : 1, sizeof *t->params);
+    if (!t->params) return -1;
+    t->n_params = nkeys;
+    for (int k = 0; k < nkeys; k++) {
+        sqlite3_bind_int64(pv, 1, t->run);
+        sqlite3_bind_text(pv, 2, keys[k], -1, SQLITE_STATIC);
+        int r = sqlite3_step(pv), bad = 0;
+        if (r == SQLITE_ROW) bad = rd_value(pv, 0, &t->params[k]);
+        sqlite3_reset(pv);
+        if (bad) return -1;
+        if (r != SQLITE_ROW && r != SQLITE_DONE) return 1;
+    }
+    return 0;
+}
+
+/* Reads one trial's row and parameters: 0, -1 out of memory, 1 SQLite. */
+static int trial_row(sqlite3_stmt *st, sqlite3_stmt *pv, bp_trial_row *t,
+                     const char *const *keys, int nkeys) {
+    memset(t, 0, sizeof *t);
+    t->trial = sqlite3_column_int64(st, 0);
+    t->run = sqlite3_column_int64(st, 1);
+    t->ranked = sqlite3_column_int(st, 6);
+    if (rd_text(st, 2, &t->status) || rd_value(st, 3, &t->objective) ||
+        rd_value(st, 4, &t->seed) || rd_value(st, 5, &t->duration_s))
+        return -1;
+    return trial_params(pv, t, keys, nkeys);
+}
+
+int bp_runlog_sweep_trials(bp_runlog *log, int64_t sweep, const char *const *keys,
+                           int nkeys, int best_first, bp_trial_row **trials,
+                           size_t *n_out, bp_err *e) {
+    *trials = NULL, *n_out = 0;
+    if (bp_runlog_flush(log, e)) return -1;
+    bp_runlog_lock(log);
+    bp_trial_row *t = NULL;
+    size_t n = 0, cap = 0;
+    int rc = -1, r = SQLITE_ERROR, bad = 0;
+    sqlite3_stmt *pv = NULL, *st = trials_stmt(log, sweep, best_first);
+    if (st && sqlite3_prepare_v2(bp_runlog_sqlite(log),
+                                 "SELECT CASE WHEN type = 'bool' THEN CASE WHEN value"
+                                 " THEN 'true' ELSE 'false' END ELSE value END"
+                                 " FROM params WHERE run_id = ? AND key = ?",
+                                 -1, &pv, NULL) == SQLITE_OK) {
+        while (!bad && (r = sqlite3_step(st)) == SQLITE_ROW) {
+            bp_trial_row *more = rd_grow(t, &cap, n, sizeof *t);
+            if (!more) bad = -1;
+            else t = more, bad = trial_row(st, pv, &t[n++], keys, nkeys);
+        }
+    }
+    if (bad < 0) rd_oom(e);
+    else if (bad || r != SQLITE_DONE) rd_fail(log, e);
+    else {
+        *trials = t, *n_out = n;
+        t = NULL, n = 0;
+        rc = 0;
+    }
+    sqlite3_finalize(st);
+    sqlite3_finalize(pv);
+    bp_runlog_unlock(log);
+    bp_trial_rows_free(t, n);
+    return rc;
+}
+
+void bp_trial_rows_free(bp_trial_row *trials, size_t n) {
+    for (size_t k = 0; trials && k < n; k++) {
+        bp_trial_row *t = &trials[k];
+        free(t->status);
+        for (int j = 0; t->params && j < t->n_params; j++) rd_value_free(&t->params[j]);
+        free(t->params);
+    }
+    free(trials);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Statistics per parameter value                                            */
+
+int bp_runlog_sweep_param_stats(bp_runlog *log, int64_t sweep, bp_sweep_param_stat **out,
+                                size_t *n_out, bp_err *e) {
+    *out = NULL, *n_out = 0;
+    if (bp_runlog_flush(log, e)) return -1;
+    bp_runlog_lock(log);
+    bp_sweep_param_stat *v = NULL;
+    size_t n = 0, cap = 0;
+    sqlite3_stmt *st = NULL;
+    int rc = -1, r = SQLITE_ERROR;
+    if (sqlite3_prepare_v2(
+            bp_runlog_sqlite(log),
+            "SELECT key, value, trials, best, mean FROM sweep_param_stats"
+            " WHERE sweep_id = ? ORDER BY instr(' ' || (SELECT keys FROM"
+            " sweeps WHERE id = sweep_id) || ' ', ' ' || key || ' '), value",
+            -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, sweep);
+        while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+            bp_sweep_param_stat *more = rd_grow(v, &cap, n, sizeof *v);
+            if (!more) break;
+            v = more;
+            bp_sweep_param_stat *p = &v[n++];
+            memset(p, 0, sizeof *p);
+            if (rd_text(st, 0, &p->key) || rd_value(st, 1, &p->value) ||
+                rd_value(st, 2, &p->trials) || rd_value(st, 3, &p->best) ||
+                rd_value(st, 4, &p->mean))
+                break;
+        }
+    }
+    if (r == SQLITE_DONE) {
+        *out = v, *n_out = n;
+        v = NULL, n = 0;
+        rc = 0;
+    } else if (r == SQLITE_ROW) {
+        rd_oom(e);
+    } else {
+        rd_fail(log, e);
+    }
+    sqlite3_finalize(st);
+    bp_runlog_unlock(log);
+    bp_sweep_param_stats_free(v, n);
+    return rc;
+}
+
+void bp_sweep_param_stats_free(bp_sweep_param_stat *stats, size_t n) {
+    for (size_t k = 0; stats && k < n; k++) {
+        free(stats[k].key);
+        rd_value_free(&stats[k].value);
+    }
+    free(stats);
+}
