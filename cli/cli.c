@@ -1,23 +1,27 @@
-/* cli.c: the database commands of backprop (see bp_cli.h).
+/* cli.c: what the database commands of backprop (bp_cli.h) have in
+ * common: their errors, ids and --db, and the dispatch by name.
  *
- * They are library functions writing to the streams they are given, not a
- * program: so the host runs them, and tests/test_cli.c checks their output
- * text exactly. Every read goes through the views and tables documented in
- * runlog.c; `query` alone runs the user's SQL, on a connection that SQLite
- * itself keeps read-only (SQLITE_OPEN_READONLY and PRAGMA query_only). */
+ * The commands are library functions writing to the streams they are
+ * given, not a program: so the host runs them, and tests/test_cli.c checks
+ * their output text exactly. Each lives in a file of its own (runs.c,
+ * show.c, query.c, rm.c, export.c, sweepshow.c) and only formats: what it
+ * prints it reads through the run log's named reads (bp_runlog.h), and
+ * `query` hands the user's SQL to the run log's read-only connection. */
 #define _XOPEN_SOURCE 700
 #include <errno.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <math.h>
 #include <time.h>
 
 #include <sqlite3.h>
 
 #include "bp_cli.h"
-#include "bp_runlog.h"
+#include "bp_util.h"
+#include "cli_int.h"
 #include "runlog_int.h" /* bp_runlog_sqlite: to be replaced by named reads */
 
 int bp_cli_fail(FILE *err, const char *fmt, ...) {
@@ -30,106 +34,16 @@ int bp_cli_fail(FILE *err, const char *fmt, ...) {
     return 1;
 }
 
-/* ------------------------------------------------------------------------ */
-/* Formatting                                                                */
-
-/* The shortest of %.15g, %.16g, %.17g that reads back as v: exact, and 0.1
- * stays "0.1". */
-static void fmt_exact(char *buf, size_t cap, double v) {
-    if (isnan(v)) {
-        snprintf(buf, cap, "nan");
-        return;
-    }
-    if (isinf(v)) {
-        snprintf(buf, cap, v > 0 ? "inf" : "-inf");
-        return;
-    }
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(buf, cap, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v) return;
-    }
-}
-
-static void fmt_short(char *buf, size_t cap, double v) {
-    if (isnan(v)) snprintf(buf, cap, "nan");
-    else if (isinf(v)) snprintf(buf, cap, v > 0 ? "inf" : "-inf");
-    else snprintf(buf, cap, "%.6g", v);
-}
-
-static void fmt_duration(char *buf, size_t cap, double s) {
-    if (s < 1) snprintf(buf, cap, "%dms", (int)(s * 1000 + 0.5));
-    else if (s < 60) snprintf(buf, cap, "%.1fs", s);
-    else if (s < 3600) snprintf(buf, cap, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
-    else snprintf(buf, cap, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
-}
-
-/* An aligned table: every cell is kept until the widths are known. */
-typedef struct table {
-    int ncol;
-    size_t n, cap; /* cells, header included */
-    char **cell;
-    unsigned char *right; /* per column: align right (numbers) */
-} table;
-
-static int table_init(table *t, int ncol) {
-    memset(t, 0, sizeof *t);
-    t->ncol = ncol;
-    t->right = calloc((size_t)(ncol > 0 ? ncol : 1), 1);
-    return t->right ? 0 : -1;
-}
-
-static int table_put(table *t, const char *s) {
-    if (t->n == t->cap) {
-        size_t cap = t->cap ? 2 * t->cap : 64;
-        char **v = realloc(t->cell, cap * sizeof *v);
-        if (!v) return -1;
-        t->cell = v, t->cap = cap;
-    }
-    char *copy = strdup(s ? s : "");
-    if (!copy) return -1;
-    t->cell[t->n++] = copy;
+int bp_cli_parse_id(const char *s, int64_t *id) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < 1) return -1;
+    *id = v;
     return 0;
 }
 
-/* Characters on screen: UTF-8 continuation bytes take no room. */
-static size_t width_of(const char *s) {
-    size_t w = 0;
-    for (; *s; s++) w += ((unsigned char)*s & 0xC0) != 0x80;
-    return w;
-}
-
-/* Prints the table, every line indented by `indent` spaces. */
-static void table_print(const table *t, FILE *out, int indent) {
-    size_t *w = calloc((size_t)t->ncol, sizeof *w);
-    if (!w) return;
-    for (size_t k = 0; k < t->n; k++) {
-        size_t cw = width_of(t->cell[k]);
-        if (cw > w[k % t->ncol]) w[k % t->ncol] = cw;
-    }
-    for (size_t k = 0; k < t->n; k++) {
-        int c = (int)(k % t->ncol);
-        size_t pad = w[c] - width_of(t->cell[k]);
-        int last = c == t->ncol - 1;
-        if (c) fputs("  ", out);
-        else fprintf(out, "%*s", indent, "");
-        if (t->right[c]) fprintf(out, "%*s%s", (int)pad, "", t->cell[k]);
-        else fprintf(out, "%s%*s", t->cell[k], last ? 0 : (int)pad, "");
-        if (last) fputc('\n', out);
-    }
-    free(w);
-}
-
-static void table_free(table *t) {
-    for (size_t k = 0; k < t->n; k++) free(t->cell[k]);
-    free(t->cell);
-    free(t->right);
-}
-
-/* ------------------------------------------------------------------------ */
-/* Arguments                                                                 */
-
-/* Removes --db PATH / --db=PATH from argv, returning the path to use. */
-static const char *take_db(const char *db, int *argc, char **argv, FILE *err, int *bad) {
+const char *cli_take_db(const char *db, int *argc, char **argv, FILE *err, int *bad) {
     int j = 0;
     for (int k = 0; k < *argc; k++) {
         if (strcmp(argv[k], "--db") == 0) {
@@ -148,16 +62,7 @@ static const char *take_db(const char *db, int *argc, char **argv, FILE *err, in
     return bp_runlog_default_path(db);
 }
 
-int bp_cli_parse_id(const char *s, int64_t *id) {
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end || v < 1) return -1;
-    *id = v;
-    return 0;
-}
-
-static bp_runlog *open_log(const char *path, int flags, FILE *err) {
+bp_runlog *cli_open_log(const char *path, int flags, FILE *err) {
     bp_err e;
     bp_runlog *log = bp_runlog_open(path, flags, &e);
     if (!log) bp_cli_fail(err, "%s", e.msg);
@@ -209,7 +114,7 @@ static int parse_param_filter(const char *s, param_filter *f) {
 
 int bp_cli_runs(const char *db, int argc, char **argv, FILE *out, FILE *err) {
     int bad = 0;
-    const char *path = take_db(db, &argc, argv, err, &bad);
+    const char *path = cli_take_db(db, &argc, argv, err, &bad);
     if (bad) return 1;
     const char *status[16], *name = NULL;
     param_filter params[16];
@@ -245,7 +150,7 @@ int bp_cli_runs(const char *db, int argc, char **argv, FILE *out, FILE *err) {
                                a);
         }
     }
-    bp_runlog *log = open_log(path, BP_RUNLOG_MUSTEXIST, err);
+    bp_runlog *log = cli_open_log(path, BP_RUNLOG_MUSTEXIST, err);
     if (!log) return 1;
     sqlite3 *s = bp_runlog_sqlite(log);
 
@@ -283,40 +188,40 @@ int bp_cli_runs(const char *db, int argc, char **argv, FILE *out, FILE *err) {
         sqlite3_bind_text(st, b++, params[k].key, -1, SQLITE_STATIC);
         bind_value(st, b++, params[k].value);
     }
-    table t;
+    cli_table t;
     int rc = 0, rows = 0, r;
-    if (table_init(&t, 8)) return bp_cli_fail(err, "out of memory");
+    if (cli_table_init(&t, 8)) return bp_cli_fail(err, "out of memory");
     const char *head[] = {"id",    "name", "status", "params",
                           "final", "best", "steps",  "duration"};
-    for (int c = 0; c < 8; c++) table_put(&t, head[c]);
+    for (int c = 0; c < 8; c++) cli_table_put(&t, head[c]);
     t.right[0] = t.right[4] = t.right[5] = t.right[6] = t.right[7] = 1;
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
         char buf[64];
         rows++;
         snprintf(buf, sizeof buf, "%lld", (long long)sqlite3_column_int64(st, 0));
-        table_put(&t, buf);
-        table_put(&t, (const char *)sqlite3_column_text(st, 1));
-        table_put(&t, (const char *)sqlite3_column_text(st, 2));
-        table_put(&t, (const char *)sqlite3_column_text(st, 3));
+        cli_table_put(&t, buf);
+        cli_table_put(&t, (const char *)sqlite3_column_text(st, 1));
+        cli_table_put(&t, (const char *)sqlite3_column_text(st, 2));
+        cli_table_put(&t, (const char *)sqlite3_column_text(st, 3));
         for (int c = 4; c <= 5; c++) {
             if (sqlite3_column_type(st, c) != SQLITE_NULL)
-                fmt_short(buf, sizeof buf, sqlite3_column_double(st, c));
+                cli_fmt_short(buf, sizeof buf, sqlite3_column_double(st, c));
             else
                 snprintf(buf, sizeof buf,
                          c == 4 && sqlite3_column_int(st, 8) ? "nan" : "-");
-            table_put(&t, buf);
+            cli_table_put(&t, buf);
         }
         if (sqlite3_column_type(st, 6) == SQLITE_NULL) snprintf(buf, sizeof buf, "-");
         else snprintf(buf, sizeof buf, "%lld", (long long)sqlite3_column_int64(st, 6));
-        table_put(&t, buf);
+        cli_table_put(&t, buf);
         if (sqlite3_column_type(st, 7) == SQLITE_NULL) snprintf(buf, sizeof buf, "-");
-        else fmt_duration(buf, sizeof buf, sqlite3_column_double(st, 7));
-        table_put(&t, buf);
+        else bp_format_duration(buf, sizeof buf, sqlite3_column_double(st, 7));
+        cli_table_put(&t, buf);
     }
     if (r != SQLITE_DONE) rc = bp_cli_fail(err, "%s: %s", path, sqlite3_errmsg(s));
-    else if (rows) table_print(&t, out, 0);
+    else if (rows) cli_table_print(&t, out, 0);
     else fprintf(out, "no runs\n");
-    table_free(&t);
+    cli_table_free(&t);
     sqlite3_finalize(st);
     bp_runlog_close(log);
     return rc;
@@ -324,10 +229,6 @@ int bp_cli_runs(const char *db, int argc, char **argv, FILE *out, FILE *err) {
 
 /* ------------------------------------------------------------------------ */
 /* show                                                                      */
-
-static void show_line(FILE *out, const char *key, const char *value) {
-    if (value && *value) fprintf(out, "  %-9s %s\n", key, value);
-}
 
 /* Prints an indented block of text (a traceback), line by line. */
 static void show_block(FILE *out, const char *title, const char *text) {
@@ -369,31 +270,31 @@ static int show_run(sqlite3 *s, const char *path, int64_t id, FILE *out, FILE *e
     }
     if (r != SQLITE_ROW) goto sqlerr;
     fprintf(out, "run %lld: %s\n", (long long)id, TEXT(0));
-    show_line(out, "status", TEXT(1));
-    show_line(out, "sweep", TEXT(16));
+    cli_show_line(out, "status", TEXT(1));
+    cli_show_line(out, "sweep", TEXT(16));
     if (TEXT(2) && TEXT(3))
         snprintf(buf, sizeof buf, "%s (%d bytes, fnv1a %s)", TEXT(2),
                  sqlite3_column_int(st, 4), TEXT(3));
     else snprintf(buf, sizeof buf, "%s", TEXT(2) ? TEXT(2) : "");
-    show_line(out, "script", buf);
-    show_line(out, "command", TEXT(5));
-    show_line(out, "seed", TEXT(6));
+    cli_show_line(out, "script", buf);
+    cli_show_line(out, "command", TEXT(5));
+    cli_show_line(out, "seed", TEXT(6));
     if (TEXT(7)) snprintf(buf, sizeof buf, "%s UTC", TEXT(7));
-    show_line(out, "started", TEXT(7) ? buf : NULL);
+    cli_show_line(out, "started", TEXT(7) ? buf : NULL);
     if (TEXT(8)) snprintf(buf, sizeof buf, "%s UTC", TEXT(8));
-    show_line(out, "ended", TEXT(8) ? buf : NULL);
+    cli_show_line(out, "ended", TEXT(8) ? buf : NULL);
     if (sqlite3_column_type(st, 9) != SQLITE_NULL) {
-        fmt_duration(buf, sizeof buf, sqlite3_column_double(st, 9));
-        show_line(out, "duration", buf);
+        bp_format_duration(buf, sizeof buf, sqlite3_column_double(st, 9));
+        cli_show_line(out, "duration", buf);
     }
     if (TEXT(10)) {
         snprintf(buf, sizeof buf, "%s (pid %lld)", TEXT(10),
                  (long long)sqlite3_column_int64(st, 11));
-        show_line(out, "host", buf);
+        cli_show_line(out, "host", buf);
     }
-    show_line(out, "version", TEXT(12));
-    show_line(out, "params", TEXT(13));
-    show_line(out, "error", TEXT(14));
+    cli_show_line(out, "version", TEXT(12));
+    cli_show_line(out, "params", TEXT(13));
+    cli_show_line(out, "error", TEXT(14));
     show_block(out, "traceback", TEXT(15));
 
     PREP(
@@ -423,37 +324,37 @@ static int show_run(sqlite3 *s, const char *path, int64_t id, FILE *out, FILE *e
          "  AND m2.name_id = m.name_id ORDER BY m2.step DESC LIMIT 1)"
          " FROM metrics m JOIN metric_names n ON n.id = m.name_id"
          " WHERE m.run_id = ? GROUP BY m.name_id ORDER BY n.name");
-    table t;
-    if (table_init(&t, 7)) goto out;
+    cli_table t;
+    if (cli_table_init(&t, 7)) goto out;
     const char *head[] = {"metric", "values", "steps", "last", "min", "max", "nan"};
-    for (int c = 0; c < 7; c++) table_put(&t, head[c]);
+    for (int c = 0; c < 7; c++) cli_table_put(&t, head[c]);
     for (int c = 1; c < 7; c++) t.right[c] = 1;
     int metrics = 0;
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
         metrics++;
-        table_put(&t, TEXT(0));
-        table_put(&t, TEXT(1));
+        cli_table_put(&t, TEXT(0));
+        cli_table_put(&t, TEXT(1));
         snprintf(buf, sizeof buf, "%lld..%lld", (long long)sqlite3_column_int64(st, 2),
                  (long long)sqlite3_column_int64(st, 3));
-        table_put(&t, buf);
+        cli_table_put(&t, buf);
         for (int c = 4; c <= 6; c++) {
             if (sqlite3_column_type(st, c) == SQLITE_NULL)
                 snprintf(buf, sizeof buf,
                          c == 4 && sqlite3_column_int(st, 8) ? "nan" : "-");
-            else fmt_short(buf, sizeof buf, sqlite3_column_double(st, c));
-            table_put(&t, buf);
+            else cli_fmt_short(buf, sizeof buf, sqlite3_column_double(st, c));
+            cli_table_put(&t, buf);
         }
-        table_put(&t, TEXT(7));
+        cli_table_put(&t, TEXT(7));
     }
     if (r != SQLITE_DONE) {
-        table_free(&t);
+        cli_table_free(&t);
         goto sqlerr;
     }
     if (metrics) {
         fprintf(out, "metrics:\n");
-        table_print(&t, out, 2);
+        cli_table_print(&t, out, 2);
     }
-    table_free(&t);
+    cli_table_free(&t);
 
     /* The loss curve at about ten evenly spaced points, and its minimum. */
     PREP("SELECT step, value FROM (SELECT m.step AS step, m.value AS value,"
@@ -464,7 +365,7 @@ static int show_run(sqlite3 *s, const char *path, int64_t id, FILE *out, FILE *e
     for (int k = 0; (r = sqlite3_step(st)) == SQLITE_ROW; k++) {
         if (k == 0) fprintf(out, "loss curve:\n");
         if (sqlite3_column_type(st, 1) == SQLITE_NULL) snprintf(buf, sizeof buf, "nan");
-        else fmt_short(buf, sizeof buf, sqlite3_column_double(st, 1));
+        else cli_fmt_short(buf, sizeof buf, sqlite3_column_double(st, 1));
         fprintf(out, "  %10lld  %s\n", (long long)sqlite3_column_int64(st, 0), buf);
     }
     if (r != SQLITE_DONE) goto sqlerr;
@@ -472,7 +373,7 @@ static int show_run(sqlite3 *s, const char *path, int64_t id, FILE *out, FILE *e
          " WHERE m.run_id = ? AND nm.name = 'loss' AND m.value IS NOT NULL"
          " ORDER BY m.value, m.step LIMIT 1");
     if ((r = sqlite3_step(st)) == SQLITE_ROW) {
-        fmt_short(buf, sizeof buf, sqlite3_column_double(st, 1));
+        cli_fmt_short(buf, sizeof buf, sqlite3_column_double(st, 1));
         fprintf(out, "  best %s at step %lld\n", buf,
                 (long long)sqlite3_column_int64(st, 0));
     } else if (r != SQLITE_DONE) {
@@ -502,13 +403,13 @@ out:
 
 int bp_cli_show(const char *db, int argc, char **argv, FILE *out, FILE *err) {
     int bad = 0;
-    const char *path = take_db(db, &argc, argv, err, &bad);
+    const char *path = cli_take_db(db, &argc, argv, err, &bad);
     if (bad) return 1;
     int64_t id;
     if (argc != 1) return bp_cli_fail(err, "show wants one run id");
     if (bp_cli_parse_id(argv[0], &id))
         return bp_cli_fail(err, "show: '%s' is not a run id", argv[0]);
-    bp_runlog *log = open_log(path, BP_RUNLOG_MUSTEXIST, err);
+    bp_runlog *log = cli_open_log(path, BP_RUNLOG_MUSTEXIST, err);
     if (!log) return 1;
     int rc = show_run(bp_runlog_sqlite(log), path, id, out, err);
     bp_runlog_close(log);
@@ -519,33 +420,6 @@ int bp_cli_show(const char *db, int argc, char **argv, FILE *out, FILE *err) {
 /* query                                                                     */
 
 enum { FMT_TABLE, FMT_CSV, FMT_JSON };
-
-static void csv_text(FILE *out, const char *s) {
-    if (!s[strcspn(s, ",\"\r\n")]) {
-        fputs(s, out);
-        return;
-    }
-    fputc('"', out);
-    for (; *s; s++) {
-        if (*s == '"') fputc('"', out);
-        fputc(*s, out);
-    }
-    fputc('"', out);
-}
-
-static void json_text(FILE *out, const char *s) {
-    fputc('"', out);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(out, "\\%c", c);
-        else if (c == '\n') fputs("\\n", out);
-        else if (c == '\t') fputs("\\t", out);
-        else if (c == '\r') fputs("\\r", out);
-        else if (c < 0x20) fprintf(out, "\\u%04x", c);
-        else fputc(c, out);
-    }
-    fputc('"', out);
-}
 
 /* A column's value as text for one format; NULL for SQL NULL. */
 static char *cell_text(sqlite3_stmt *st, int c, int fmt) {
@@ -558,8 +432,8 @@ static char *cell_text(sqlite3_stmt *st, int c, int fmt) {
         case SQLITE_FLOAT: {
             double v = sqlite3_column_double(st, c);
             if (fmt == FMT_JSON && !isfinite(v)) return NULL;
-            if (fmt == FMT_TABLE) fmt_short(buf, sizeof buf, v);
-            else fmt_exact(buf, sizeof buf, v);
+            if (fmt == FMT_TABLE) cli_fmt_short(buf, sizeof buf, v);
+            else cli_fmt_exact(buf, sizeof buf, v);
             return strdup(buf);
         }
         case SQLITE_BLOB: {
@@ -578,21 +452,21 @@ static char *cell_text(sqlite3_stmt *st, int c, int fmt) {
 /* Runs one statement and prints its rows. */
 static int print_stmt(sqlite3 *s, sqlite3_stmt *st, int fmt, FILE *out, FILE *err) {
     int ncol = sqlite3_column_count(st), r, rows = 0;
-    table t;
+    cli_table t;
     if (ncol == 0) {
         while ((r = sqlite3_step(st)) == SQLITE_ROW) {}
         return r == SQLITE_DONE ? 0 : bp_cli_fail(err, "%s", sqlite3_errmsg(s));
     }
     if (fmt == FMT_TABLE) {
-        if (table_init(&t, ncol)) return bp_cli_fail(err, "out of memory");
+        if (cli_table_init(&t, ncol)) return bp_cli_fail(err, "out of memory");
         for (int c = 0; c < ncol; c++) {
-            table_put(&t, sqlite3_column_name(st, c));
+            cli_table_put(&t, sqlite3_column_name(st, c));
             t.right[c] = 1;
         }
     } else if (fmt == FMT_CSV) {
         for (int c = 0; c < ncol; c++) {
             if (c) fputc(',', out);
-            csv_text(out, sqlite3_column_name(st, c));
+            cli_csv_text(out, sqlite3_column_name(st, c));
         }
         fputc('\n', out);
     }
@@ -602,17 +476,18 @@ static int print_stmt(sqlite3 *s, sqlite3_stmt *st, int fmt, FILE *out, FILE *er
             int type = sqlite3_column_type(st, c);
             char *v = cell_text(st, c, fmt);
             if (fmt == FMT_TABLE) {
-                table_put(&t, v ? v : "NULL");
+                cli_table_put(&t, v ? v : "NULL");
                 if (type == SQLITE_TEXT || type == SQLITE_BLOB) t.right[c] = 0;
             } else if (fmt == FMT_CSV) {
                 if (c) fputc(',', out);
-                if (v) csv_text(out, v);
+                if (v) cli_csv_text(out, v);
             } else {
                 if (c) fputs(", ", out);
-                json_text(out, sqlite3_column_name(st, c));
+                cli_json_text(out, sqlite3_column_name(st, c));
                 fputs(": ", out);
                 if (!v) fputs("null", out);
-                else if (type == SQLITE_TEXT || type == SQLITE_BLOB) json_text(out, v);
+                else if (type == SQLITE_TEXT || type == SQLITE_BLOB)
+                    cli_json_text(out, v);
                 else fputs(v, out);
             }
             free(v);
@@ -623,15 +498,15 @@ static int print_stmt(sqlite3 *s, sqlite3_stmt *st, int fmt, FILE *out, FILE *er
     }
     if (fmt == FMT_JSON) fputs(rows ? "\n]\n" : "[]\n", out);
     if (fmt == FMT_TABLE) {
-        if (r == SQLITE_DONE) table_print(&t, out, 0);
-        table_free(&t);
+        if (r == SQLITE_DONE) cli_table_print(&t, out, 0);
+        cli_table_free(&t);
     }
     return r == SQLITE_DONE ? 0 : bp_cli_fail(err, "%s", sqlite3_errmsg(s));
 }
 
 int bp_cli_query(const char *db, int argc, char **argv, FILE *out, FILE *err) {
     int bad = 0;
-    const char *path = take_db(db, &argc, argv, err, &bad);
+    const char *path = cli_take_db(db, &argc, argv, err, &bad);
     if (bad) return 1;
     int fmt = FMT_TABLE;
     size_t len = 1;
@@ -653,7 +528,7 @@ int bp_cli_query(const char *db, int argc, char **argv, FILE *out, FILE *err) {
         return bp_cli_fail(
             err, "query wants SQL, e.g. backprop query \"SELECT * FROM run_summary\"");
     }
-    bp_runlog *log = open_log(path, BP_RUNLOG_READONLY, err);
+    bp_runlog *log = cli_open_log(path, BP_RUNLOG_READONLY, err);
     if (!log) {
         free(sql);
         return 1;
@@ -682,7 +557,7 @@ int bp_cli_query(const char *db, int argc, char **argv, FILE *out, FILE *err) {
 
 int bp_cli_rm(const char *db, int argc, char **argv, FILE *out, FILE *err) {
     int bad = 0;
-    const char *path = take_db(db, &argc, argv, err, &bad);
+    const char *path = cli_take_db(db, &argc, argv, err, &bad);
     if (bad) return 1;
     int force = 0, n = 0;
     int64_t *ids = malloc((size_t)(argc > 0 ? argc : 1) * sizeof *ids);
@@ -698,7 +573,7 @@ int bp_cli_rm(const char *db, int argc, char **argv, FILE *out, FILE *err) {
         free(ids);
         return bp_cli_fail(err, "rm wants the ids of the runs to delete");
     }
-    bp_runlog *log = open_log(path, BP_RUNLOG_MUSTEXIST, err);
+    bp_runlog *log = cli_open_log(path, BP_RUNLOG_MUSTEXIST, err);
     if (!log) {
         free(ids);
         return 1;
@@ -793,7 +668,7 @@ static int export_csv(sqlite3 *s, const char *path, int64_t id, FILE *out, FILE 
         name_ids = v;
         name_ids[ncol++] = sqlite3_column_int64(st, 0);
         fputc(',', out);
-        csv_text(out, (const char *)sqlite3_column_text(st, 1));
+        cli_csv_text(out, (const char *)sqlite3_column_text(st, 1));
     }
     fputc('\n', out);
     if (r != SQLITE_DONE) goto sqlerr;
@@ -832,7 +707,7 @@ static int export_csv(sqlite3 *s, const char *path, int64_t id, FILE *out, FILE 
         if (c == ncol) continue;
         char buf[64];
         if (sqlite3_column_type(st, 2) == SQLITE_NULL) snprintf(buf, sizeof buf, "nan");
-        else fmt_exact(buf, sizeof buf, sqlite3_column_double(st, 2));
+        else cli_fmt_exact(buf, sizeof buf, sqlite3_column_double(st, 2));
         free(cells[c]);
         cells[c] = strdup(buf);
     }
@@ -855,7 +730,7 @@ out:
 
 int bp_cli_export(const char *db, int argc, char **argv, FILE *out, FILE *err) {
     int bad = 0;
-    const char *path = take_db(db, &argc, argv, err, &bad);
+    const char *path = cli_take_db(db, &argc, argv, err, &bad);
     if (bad) return 1;
     const char *file = NULL, *id_text = NULL;
     for (int k = 0; k < argc; k++) {
@@ -871,7 +746,7 @@ int bp_cli_export(const char *db, int argc, char **argv, FILE *out, FILE *err) {
     if (!id_text) return bp_cli_fail(err, "export wants a run id");
     if (bp_cli_parse_id(id_text, &id))
         return bp_cli_fail(err, "export: '%s' is not a run id", id_text);
-    bp_runlog *log = open_log(path, BP_RUNLOG_MUSTEXIST, err);
+    bp_runlog *log = cli_open_log(path, BP_RUNLOG_MUSTEXIST, err);
     if (!log) return 1;
     FILE *f = out;
     if (file && !(f = fopen(file, "w"))) {
@@ -895,8 +770,8 @@ static void number_cell(char *buf, size_t cap, sqlite3_stmt *st, int c, int csv)
     if (sqlite3_column_type(st, c) == SQLITE_NULL) snprintf(buf, cap, csv ? "" : "-");
     else if (sqlite3_column_type(st, c) == SQLITE_INTEGER)
         snprintf(buf, cap, "%lld", (long long)sqlite3_column_int64(st, c));
-    else if (csv) fmt_exact(buf, cap, sqlite3_column_double(st, c));
-    else fmt_short(buf, cap, sqlite3_column_double(st, c));
+    else if (csv) cli_fmt_exact(buf, cap, sqlite3_column_double(st, c));
+    else cli_fmt_short(buf, cap, sqlite3_column_double(st, c));
 }
 
 /* Every sweep, newest first. */
@@ -914,35 +789,35 @@ static int list_sweeps(sqlite3 *s, const char *path, FILE *out, FILE *err) {
             " datetime(w.started, 'unixepoch') FROM sweeps w ORDER BY w.id DESC",
             -1, &st, NULL) != SQLITE_OK)
         return bp_cli_fail(err, "%s: %s", path, sqlite3_errmsg(s));
-    table t;
-    if (table_init(&t, 8)) {
+    cli_table t;
+    if (cli_table_init(&t, 8)) {
         sqlite3_finalize(st);
         return bp_cli_fail(err, "out of memory");
     }
     const char *head[] = {"id",   "name",      "status", "strategy",
                           "done", "objective", "best",   "started"};
-    for (int c = 0; c < 8; c++) table_put(&t, head[c]);
+    for (int c = 0; c < 8; c++) cli_table_put(&t, head[c]);
     t.right[0] = t.right[4] = t.right[6] = 1;
     int r, rows = 0;
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
         char buf[64];
         rows++;
-        table_put(&t, (const char *)sqlite3_column_text(st, 0));
+        cli_table_put(&t, (const char *)sqlite3_column_text(st, 0));
         for (int c = 1; c <= 3; c++)
-            table_put(&t, (const char *)sqlite3_column_text(st, c));
+            cli_table_put(&t, (const char *)sqlite3_column_text(st, c));
         snprintf(buf, sizeof buf, "%lld/%lld", (long long)sqlite3_column_int64(st, 4),
                  (long long)sqlite3_column_int64(st, 5));
-        table_put(&t, buf);
-        table_put(&t, (const char *)sqlite3_column_text(st, 6));
+        cli_table_put(&t, buf);
+        cli_table_put(&t, (const char *)sqlite3_column_text(st, 6));
         number_cell(buf, sizeof buf, st, 7, 0);
-        table_put(&t, buf);
-        table_put(&t, (const char *)sqlite3_column_text(st, 8));
+        cli_table_put(&t, buf);
+        cli_table_put(&t, (const char *)sqlite3_column_text(st, 8));
     }
     int rc = 0;
     if (r != SQLITE_DONE) rc = bp_cli_fail(err, "%s: %s", path, sqlite3_errmsg(s));
-    else if (rows) table_print(&t, out, 0);
+    else if (rows) cli_table_print(&t, out, 0);
     else fprintf(out, "no sweeps\n");
-    table_free(&t);
+    cli_table_free(&t);
     sqlite3_finalize(st);
     return rc;
 }
@@ -961,7 +836,7 @@ static int show_sweep(sqlite3 *s, const char *path, int64_t id, int csv, FILE *o
     char buf[512], keys_copy[1024] = "", metric[128] = "", dir[8] = "min";
     char *keys[64];
     int nkeys = 0;
-    table t = {0};
+    cli_table t = {0};
     if (sqlite3_prepare_v2(
             s,
             "SELECT name, status, script_path, spec, strategy, trials, direction,"
@@ -983,22 +858,22 @@ static int show_sweep(sqlite3 *s, const char *path, int64_t id, int csv, FILE *o
     nkeys = split_keys(keys_copy, keys, 64);
     if (!csv) {
         fprintf(out, "sweep %lld: %s\n", (long long)id, TEXT(0));
-        show_line(out, "status", TEXT(1));
-        show_line(out, "error", TEXT(14));
-        show_line(out, "script", TEXT(2));
-        show_line(out, "spec", TEXT(3));
+        cli_show_line(out, "status", TEXT(1));
+        cli_show_line(out, "error", TEXT(14));
+        cli_show_line(out, "script", TEXT(2));
+        cli_show_line(out, "spec", TEXT(3));
         snprintf(buf, sizeof buf, "%s, %lld trials", TEXT(4),
                  (long long)sqlite3_column_int64(st, 5));
-        show_line(out, "strategy", buf);
+        cli_show_line(out, "strategy", buf);
         snprintf(buf, sizeof buf, "%s %s", dir, metric);
-        show_line(out, "objective", buf);
-        show_line(out, "prune", TEXT(8));
+        cli_show_line(out, "objective", buf);
+        cli_show_line(out, "prune", TEXT(8));
         if (TEXT(9)) snprintf(buf, sizeof buf, "%s UTC", TEXT(9));
-        show_line(out, "started", TEXT(9) ? buf : NULL);
+        cli_show_line(out, "started", TEXT(9) ? buf : NULL);
         if (TEXT(10)) snprintf(buf, sizeof buf, "%s UTC", TEXT(10));
-        show_line(out, "ended", TEXT(10) ? buf : NULL);
-        show_line(out, "command", TEXT(11));
-        show_line(out, "uid", TEXT(12));
+        cli_show_line(out, "ended", TEXT(10) ? buf : NULL);
+        cli_show_line(out, "command", TEXT(11));
+        cli_show_line(out, "uid", TEXT(12));
     }
 #undef TEXT
     sqlite3_finalize(st);
@@ -1022,13 +897,13 @@ static int show_sweep(sqlite3 *s, const char *path, int64_t id, int csv, FILE *o
         goto sqlerr;
     sqlite3_bind_int64(st, 1, id);
     int ncol = 7 + nkeys;
-    if (table_init(&t, ncol)) goto oom;
+    if (cli_table_init(&t, ncol)) goto oom;
     const char *head[] = {"rank", "trial", "run", "status"};
-    for (int c = 0; c < 4; c++) table_put(&t, head[c]);
-    table_put(&t, metric);
-    for (int k = 0; k < nkeys; k++) table_put(&t, keys[k]);
-    table_put(&t, "seed");
-    table_put(&t, csv ? "duration_s" : "duration");
+    for (int c = 0; c < 4; c++) cli_table_put(&t, head[c]);
+    cli_table_put(&t, metric);
+    for (int k = 0; k < nkeys; k++) cli_table_put(&t, keys[k]);
+    cli_table_put(&t, "seed");
+    cli_table_put(&t, csv ? "duration_s" : "duration");
     for (int c = 0; c < ncol; c++) t.right[c] = c != 3; /* all but the status */
     int rank = 0, rows = 0;
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1036,12 +911,12 @@ static int show_sweep(sqlite3 *s, const char *path, int64_t id, int csv, FILE *o
         int ranked = sqlite3_column_int(st, 6);
         if (ranked) snprintf(buf, sizeof buf, "%d", ++rank);
         else snprintf(buf, sizeof buf, csv ? "" : "-");
-        table_put(&t, buf);
-        table_put(&t, (const char *)sqlite3_column_text(st, 0));
-        table_put(&t, (const char *)sqlite3_column_text(st, 1));
-        table_put(&t, (const char *)sqlite3_column_text(st, 2));
+        cli_table_put(&t, buf);
+        cli_table_put(&t, (const char *)sqlite3_column_text(st, 0));
+        cli_table_put(&t, (const char *)sqlite3_column_text(st, 1));
+        cli_table_put(&t, (const char *)sqlite3_column_text(st, 2));
         number_cell(buf, sizeof buf, st, 3, csv);
-        table_put(&t, buf);
+        cli_table_put(&t, buf);
         for (int k = 0; k < nkeys; k++) {
             sqlite3_bind_int64(pv, 1, sqlite3_column_int64(st, 1));
             sqlite3_bind_text(pv, 2, keys[k], -1, SQLITE_STATIC);
@@ -1050,19 +925,19 @@ static int show_sweep(sqlite3 *s, const char *path, int64_t id, int csv, FILE *o
             if (sqlite3_column_type(pv, 0) == SQLITE_TEXT)
                 snprintf(buf, sizeof buf, "%s", (const char *)sqlite3_column_text(pv, 0));
             sqlite3_reset(pv);
-            table_put(&t, buf);
+            cli_table_put(&t, buf);
         }
-        table_put(&t, (const char *)sqlite3_column_text(st, 4));
+        cli_table_put(&t, (const char *)sqlite3_column_text(st, 4));
         if (sqlite3_column_type(st, 5) == SQLITE_NULL)
             snprintf(buf, sizeof buf, csv ? "" : "-");
-        else if (csv) fmt_exact(buf, sizeof buf, sqlite3_column_double(st, 5));
-        else fmt_duration(buf, sizeof buf, sqlite3_column_double(st, 5));
-        table_put(&t, buf);
+        else if (csv) cli_fmt_exact(buf, sizeof buf, sqlite3_column_double(st, 5));
+        else bp_format_duration(buf, sizeof buf, sqlite3_column_double(st, 5));
+        cli_table_put(&t, buf);
     }
     if (r != SQLITE_DONE) goto sqlerr;
     if (csv) {
         for (size_t k = 0; k < t.n; k++) {
-            csv_text(out, t.cell[k]);
+            cli_csv_text(out, t.cell[k]);
             fputc((int)(k % (size_t)ncol) == ncol - 1 ? '\n' : ',', out);
         }
         rc = 0;
@@ -1070,11 +945,11 @@ static int show_sweep(sqlite3 *s, const char *path, int64_t id, int csv, FILE *o
     }
     if (rows) {
         fprintf(out, "trials, best first:\n");
-        table_print(&t, out, 2);
+        cli_table_print(&t, out, 2);
     } else {
         fprintf(out, "no trials yet\n");
     }
-    table_free(&t);
+    cli_table_free(&t);
     memset(&t, 0, sizeof t);
     sqlite3_finalize(st);
     st = NULL;
@@ -1089,30 +964,30 @@ static int show_sweep(sqlite3 *s, const char *path, int64_t id, int csv, FILE *o
             -1, &st, NULL) != SQLITE_OK)
         goto sqlerr;
     sqlite3_bind_int64(st, 1, id);
-    if (table_init(&t, 5)) goto oom;
+    if (cli_table_init(&t, 5)) goto oom;
     const char *phead[] = {"parameter", "value", "trials", "best", "mean"};
-    for (int c = 0; c < 5; c++) table_put(&t, phead[c]);
+    for (int c = 0; c < 5; c++) cli_table_put(&t, phead[c]);
     t.right[1] = t.right[2] = t.right[3] = t.right[4] = 1;
     rows = 0;
     char last[128] = "";
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
         const char *key = (const char *)sqlite3_column_text(st, 0);
-        table_put(&t, rows && !strcmp(last, key) ? "" : key);
+        cli_table_put(&t, rows && !strcmp(last, key) ? "" : key);
         snprintf(last, sizeof last, "%s", key);
         rows++;
         if (sqlite3_column_type(st, 1) == SQLITE_TEXT)
             snprintf(buf, sizeof buf, "%s", (const char *)sqlite3_column_text(st, 1));
         else number_cell(buf, sizeof buf, st, 1, 0);
-        table_put(&t, buf);
+        cli_table_put(&t, buf);
         for (int c = 2; c <= 4; c++) {
             number_cell(buf, sizeof buf, st, c, 0);
-            table_put(&t, buf);
+            cli_table_put(&t, buf);
         }
     }
     if (r != SQLITE_DONE) goto sqlerr;
     if (rows) {
         fprintf(out, "by parameter (completed trials; best and mean %s):\n", metric);
-        table_print(&t, out, 2);
+        cli_table_print(&t, out, 2);
     }
     rc = 0;
     goto out;
@@ -1122,7 +997,7 @@ oom:
 sqlerr:
     bp_cli_fail(err, "%s: %s", path, sqlite3_errmsg(s));
 out:
-    if (t.right) table_free(&t);
+    if (t.right) cli_table_free(&t);
     sqlite3_finalize(st);
     sqlite3_finalize(pv);
     return rc;
@@ -1130,7 +1005,7 @@ out:
 
 int bp_cli_sweep_show(const char *db, int argc, char **argv, FILE *out, FILE *err) {
     int bad = 0;
-    const char *path = take_db(db, &argc, argv, err, &bad);
+    const char *path = cli_take_db(db, &argc, argv, err, &bad);
     if (bad) return 1;
     int csv = 0;
     const char *id_text = NULL;
@@ -1144,7 +1019,7 @@ int bp_cli_sweep_show(const char *db, int argc, char **argv, FILE *out, FILE *er
     int64_t id = 0;
     if (id_text && bp_cli_parse_id(id_text, &id))
         return bp_cli_fail(err, "sweep show: '%s' is not a sweep id", id_text);
-    bp_runlog *log = open_log(path, BP_RUNLOG_MUSTEXIST, err);
+    bp_runlog *log = cli_open_log(path, BP_RUNLOG_MUSTEXIST, err);
     if (!log) return 1;
     int rc = id_text ? show_sweep(bp_runlog_sqlite(log), path, id, csv, out, err)
                      : list_sweeps(bp_runlog_sqlite(log), path, out, err);

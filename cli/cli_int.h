@@ -1,0 +1,70 @@
+/* cli_int.h: what the database commands' files (cli/runs.c, show.c,
+ * query.c, rm.c, export.c, sweepshow.c) share: their arguments' common part
+ * (--db), opening the run log, and the formatting every one of them prints
+ * with: aligned tables, numbers readably or exactly, CSV and JSON text.
+ *
+ * Private to cli/; the commands themselves are in bp_cli.h. */
+#ifndef CLI_INT_H
+#define CLI_INT_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "bp_runlog.h"
+
+/* Removes --db PATH / --db=PATH from argv (*argc shrinks), returning the
+ * database to use (bp_runlog_default_path). A --db without its path sets
+ * *bad to 1, after saying so on err. */
+const char *cli_take_db(const char *db, int *argc, char **argv, FILE *err, int *bad);
+
+/* bp_runlog_open, its failure said on err; NULL then. */
+bp_runlog *cli_open_log(const char *path, int flags, FILE *err);
+
+/* v exactly: the shortest of %.15g, %.16g, %.17g that reads back as v, so
+ * that 0.1 stays "0.1"; "nan", "inf", "-inf". For CSV and JSON. */
+void cli_fmt_exact(char *buf, size_t cap, double v);
+
+/* v readably (%.6g; "nan", "inf", "-inf"). For tables. */
+void cli_fmt_short(char *buf, size_t cap, double v);
+
+/* A value in a cell: "-" (CSV: empty) for NULL, an integer as it is, a
+ * real readably (CSV: exactly), text as it is. */
+void cli_value_cell(char *buf, size_t cap, const bp_runlog_value *v, int csv);
+
+/* s as one CSV field: quoted (its quotes doubled) when it holds a comma, a
+ * quote or a line break. */
+void cli_csv_text(FILE *out, const char *s);
+
+/* s as a JSON string, quotes included. */
+void cli_json_text(FILE *out, const char *s);
+
+/* A record's line in `show` and `sweep show`: "  key       value", the key
+ * padded to 9 characters; nothing when value is NULL or empty. */
+void cli_show_line(FILE *out, const char *key, const char *value);
+
+/* The same for a time as the run log spells it, with its zone added:
+ * "  started   2024-05-01 12:00:00 UTC"; nothing when time is NULL. */
+void cli_show_time(FILE *out, const char *key, const char *time);
+
+/* An aligned table: every cell is kept until the widths are known. Cells
+ * are put row by row, the header first; right[c] aligns column c right
+ * (numbers). Widths count characters, not bytes (UTF-8). */
+typedef struct cli_table {
+    int ncol;
+    size_t n, cap; /* cells, header included */
+    char **cell;
+    unsigned char *right;
+} cli_table;
+
+/* 0, or -1 when memory runs out. */
+int cli_table_init(cli_table *t, int ncol);
+
+/* Adds a copy of s (NULL: "") as the next cell; -1 when memory runs out. */
+int cli_table_put(cli_table *t, const char *s);
+
+/* Prints the table, every line indented by `indent` spaces. */
+void cli_table_print(const cli_table *t, FILE *out, int indent);
+
+void cli_table_free(cli_table *t);
+
+#endif

@@ -1,0 +1,140 @@
+/* format.c: the formatting the database commands share (cli_int.h):
+ * numbers readably for people and exactly for programs, CSV and JSON text,
+ * and aligned tables.
+ *
+ * Tables keep every cell until the last row is in, because a column is as
+ * wide as its widest cell; the commands' outputs are small enough for
+ * that. */
+#define _XOPEN_SOURCE 700
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_int.h"
+
+void cli_fmt_exact(char *buf, size_t cap, double v) {
+    if (isnan(v)) {
+        snprintf(buf, cap, "nan");
+        return;
+    }
+    if (isinf(v)) {
+        snprintf(buf, cap, v > 0 ? "inf" : "-inf");
+        return;
+    }
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, cap, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) return;
+    }
+}
+
+void cli_fmt_short(char *buf, size_t cap, double v) {
+    if (isnan(v)) snprintf(buf, cap, "nan");
+    else if (isinf(v)) snprintf(buf, cap, v > 0 ? "inf" : "-inf");
+    else snprintf(buf, cap, "%.6g", v);
+}
+
+void cli_value_cell(char *buf, size_t cap, const bp_runlog_value *v, int csv) {
+    switch (v->type) {
+        case BP_RUNLOG_NULL: snprintf(buf, cap, csv ? "" : "-"); break;
+        case BP_RUNLOG_INT: snprintf(buf, cap, "%lld", (long long)v->i); break;
+        case BP_RUNLOG_REAL:
+            if (csv) cli_fmt_exact(buf, cap, v->r);
+            else cli_fmt_short(buf, cap, v->r);
+            break;
+        default: snprintf(buf, cap, "%s", v->s);
+    }
+}
+
+void cli_csv_text(FILE *out, const char *s) {
+    if (!s[strcspn(s, ",\"\r\n")]) {
+        fputs(s, out);
+        return;
+    }
+    fputc('"', out);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', out);
+        fputc(*s, out);
+    }
+    fputc('"', out);
+}
+
+void cli_json_text(FILE *out, const char *s) {
+    fputc('"', out);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') fprintf(out, "\\%c", c);
+        else if (c == '\n') fputs("\\n", out);
+        else if (c == '\t') fputs("\\t", out);
+        else if (c == '\r') fputs("\\r", out);
+        else if (c < 0x20) fprintf(out, "\\u%04x", c);
+        else fputc(c, out);
+    }
+    fputc('"', out);
+}
+
+void cli_show_line(FILE *out, const char *key, const char *value) {
+    if (value && *value) fprintf(out, "  %-9s %s\n", key, value);
+}
+
+void cli_show_time(FILE *out, const char *key, const char *time) {
+    char buf[256];
+    if (!time) return;
+    snprintf(buf, sizeof buf, "%s UTC", time);
+    cli_show_line(out, key, buf);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Tables                                                                    */
+
+int cli_table_init(cli_table *t, int ncol) {
+    memset(t, 0, sizeof *t);
+    t->ncol = ncol;
+    t->right = calloc((size_t)(ncol > 0 ? ncol : 1), 1);
+    return t->right ? 0 : -1;
+}
+
+int cli_table_put(cli_table *t, const char *s) {
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? 2 * t->cap : 64;
+        char **v = realloc(t->cell, cap * sizeof *v);
+        if (!v) return -1;
+        t->cell = v, t->cap = cap;
+    }
+    char *copy = strdup(s ? s : "");
+    if (!copy) return -1;
+    t->cell[t->n++] = copy;
+    return 0;
+}
+
+/* Characters on screen: UTF-8 continuation bytes take no room. */
+static size_t width_of(const char *s) {
+    size_t w = 0;
+    for (; *s; s++) w += ((unsigned char)*s & 0xC0) != 0x80;
+    return w;
+}
+
+void cli_table_print(const cli_table *t, FILE *out, int indent) {
+    size_t *w = calloc((size_t)t->ncol, sizeof *w);
+    if (!w) return;
+    for (size_t k = 0; k < t->n; k++) {
+        size_t cw = width_of(t->cell[k]);
+        if (cw > w[k % t->ncol]) w[k % t->ncol] = cw;
+    }
+    for (size_t k = 0; k < t->n; k++) {
+        int c = (int)(k % t->ncol);
+        size_t pad = w[c] - width_of(t->cell[k]);
+        int last = c == t->ncol - 1;
+        if (c) fputs("  ", out);
+        else fprintf(out, "%*s", indent, "");
+        if (t->right[c]) fprintf(out, "%*s%s", (int)pad, "", t->cell[k]);
+        else fprintf(out, "%s%*s", t->cell[k], last ? 0 : (int)pad, "");
+        if (last) fputc('\n', out);
+    }
+    free(w);
+}
+
+void cli_table_free(cli_table *t) {
+    for (size_t k = 0; k < t->n; k++) free(t->cell[k]);
+    free(t->cell);
+    free(t->right);
+}
