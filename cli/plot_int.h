@@ -1,0 +1,104 @@
+/* plot_int.h: what the files of `backprop plot` (bp_plot.h) share.
+ *
+ * A plot is made in four steps, a file each: plot.c reads the options and
+ * runs the others; plot_runs.c and plot_sweep.c read the run log (through
+ * its named reads) into a figure, every legend entry and point decided;
+ * plot_draw.c draws the figure with PLplot into memory, choosing the
+ * legend's corner; plot_file.c writes the picture with its words added.
+ * plot_figure.c holds the figure's small helpers. Private to cli/. */
+#ifndef PLOT_INT_H
+#define PLOT_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "bp_err.h"
+#include "bp_runlog.h"
+
+/* One legend entry and what it stands for: a curve (line), points
+ * (marker), or words alone (neither). Points are in axis units. */
+typedef struct series {
+    char *label;
+    double *x, *y;
+    unsigned char *gap; /* gap[i]: a value was left out before point i */
+    size_t n, cap;
+    int line;           /* join the points */
+    const char *marker; /* draw this glyph at each point, or NULL */
+    double marker_scale;
+    int color, style; /* cmap0 index, line style 1..8 */
+} series;
+
+typedef struct figure {
+    char *title, *xlabel, *ylabel;
+    int log_x, log_y;
+    int pad_x;       /* leave room left and right of the extreme points */
+    double headroom; /* the top of the plot kept free (a fraction) */
+    char **category; /* a text parameter's values, at x = 0, 1, ...; or NULL */
+    int ncategory;
+    series *s;
+    int ns;
+} figure;
+
+/* The colour map (cmap0): the picture's own colours, then ten distinct
+ * colours for the series (plot_draw.c's palette). */
+enum { C_BG, C_INK, C_GRID, C_FRAME, C_LEGEND_BG, C_SERIES, N_COLORS = C_SERIES + 10 };
+
+/* The command's options, checked. */
+typedef struct options {
+    const char *db, *output, *metric, *title, *param;
+    const char *device; /* pngcairo or svgcairo */
+    int svg;
+    int64_t sweep; /* 0: none */
+    int log_x, log_y;
+    int width, height;
+    int64_t *runs;
+    int nruns;
+} options;
+
+/* The picture's bytes in memory, as PLplot wrote them. */
+typedef struct bytes {
+    unsigned char *p;
+    size_t n, cap;
+    int closed, oom;
+} bytes;
+
+/* plot_figure.c */
+
+/* A malloc'd string, or NULL when memory runs out. */
+char *plot_format(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+
+/* A new empty series at the end of f (which may move f->s); NULL when
+ * memory runs out. */
+series *plot_series_add(figure *f);
+
+/* Appends a point; -1 when memory runs out. */
+int plot_series_push(series *s, double x, double y, int gap);
+
+void plot_figure_free(figure *f);
+
+/* v in axis units: 1 if it can be drawn (*v = log10 v on a log axis). */
+int plot_to_axis(double *v, int log_axis);
+
+/* plot_runs.c, plot_sweep.c: the figure of the runs o->runs (metric
+ * o->metric), or of the sweep o->sweep against o->param. 0, or 1 after
+ * saying what is wrong on err. */
+int plot_read_runs(bp_runlog *log, const options *o, figure *f, FILE *err);
+int plot_read_sweep(bp_runlog *log, const options *o, figure *f, FILE *err);
+
+/* plot_draw.c: draws f with PLplot's device (width x height) into *img,
+ * the legend in the corner where it hides the fewest points. 0, or -1 with
+ * the reason in *e. PLplot's state is global: one at a time. */
+int plot_draw(figure *f, const char *device, int width, int height, bytes *img,
+              bp_err *e);
+
+/* plot_file.c: writes img to o->output with f's title and legend added as
+ * words; the file is replaced only once complete. 0, or 1 after saying
+ * what is wrong on err. */
+int plot_write_picture(const options *o, const figure *f, const bytes *img, FILE *err);
+
+#endif
