@@ -73,6 +73,33 @@ void *rd_grow(void *v, size_t *cap, size_t n, size_t size) {
     return p;
 }
 
+int rd_rows(bp_runlog *log, sqlite3_stmt *st, void *rows, size_t *n, size_t size,
+            int (*take)(sqlite3_stmt *st, void *row, void *ctx), void *ctx, bp_err *e) {
+    char *v; /* rows is a T **: its pointer is copied in and out as bytes */
+    memcpy(&v, rows, sizeof v);
+    size_t cap = *n;
+    int r = SQLITE_ERROR, bad = 0;
+    while (st && !bad && (r = sqlite3_step(st)) == SQLITE_ROW) {
+        char *more = rd_grow(v, &cap, *n, size);
+        if (!more) {
+            bad = -1;
+            break;
+        }
+        v = more;
+        memset(v + *n * size, 0, size);
+        bad = take(st, v + *n * size, ctx);
+        ++*n;
+    }
+    memcpy(rows, &v, sizeof v);
+    return rd_end(log, st, bad < 0 ? SQLITE_ROW : bad ? SQLITE_ERROR : r, e);
+}
+
+int rd_end(bp_runlog *log, sqlite3_stmt *st, int r, bp_err *e) {
+    int rc = r == SQLITE_DONE ? 0 : r == SQLITE_ROW ? rd_oom(e) : rd_fail(log, e);
+    sqlite3_finalize(st);
+    return rc;
+}
+
 void bp_runlog_strings_free(char **v, size_t n) {
     for (size_t k = 0; v && k < n; k++) free(v[k]);
     free(v);
@@ -154,8 +181,9 @@ static sqlite3_stmt *runs_stmt(bp_runlog *log, const bp_runs_filter *f, bp_err *
     return st;
 }
 
-static int run_row(sqlite3_stmt *st, bp_run_row *r) {
-    memset(r, 0, sizeof *r);
+static int run_row(sqlite3_stmt *st, void *row, void *ctx) {
+    bp_run_row *r = row;
+    (void)ctx;
     r->id = sqlite3_column_int64(st, 0);
     r->final_nan = sqlite3_column_int(st, 8);
     return rd_text(st, 1, &r->name) || rd_text(st, 2, &r->status) ||
@@ -166,36 +194,15 @@ static int run_row(sqlite3_stmt *st, bp_run_row *r) {
                : 0;
 }
 
-int bp_runlog_runs(bp_runlog *log, const bp_runs_filter *f, bp_run_row **rows_out,
-                   size_t *n_out, bp_err *e) {
-    *rows_out = NULL, *n_out = 0;
+int bp_runlog_runs(bp_runlog *log, const bp_runs_filter *f, bp_run_row **rows, size_t *n,
+                   bp_err *e) {
+    *rows = NULL, *n = 0;
     if (bp_runlog_flush(log, e)) return -1;
     bp_runlog_lock(log);
-    bp_run_row *rows = NULL;
-    size_t n = 0, cap = 0;
-    int rc = -1, r;
     sqlite3_stmt *st = runs_stmt(log, f, e);
-    if (!st) goto out;
-    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-        bp_run_row *more = rd_grow(rows, &cap, n, sizeof *rows);
-        if (!more) goto oom;
-        rows = more;
-        if (run_row(st, &rows[n++])) goto oom;
-    }
-    if (r != SQLITE_DONE) {
-        rd_fail(log, e);
-        goto out;
-    }
-    *rows_out = rows, *n_out = n;
-    rows = NULL, n = 0;
-    rc = 0;
-    goto out;
-oom:
-    rd_oom(e);
-out:
-    sqlite3_finalize(st);
+    int rc = st ? rd_rows(log, st, rows, n, sizeof **rows, run_row, NULL, e) : -1;
     bp_runlog_unlock(log);
-    bp_run_rows_free(rows, n);
+    if (rc) bp_run_rows_free(*rows, *n), *rows = NULL, *n = 0;
     return rc;
 }
 
@@ -211,27 +218,10 @@ void bp_run_rows_free(bp_run_row *rows, size_t n) {
 /* ------------------------------------------------------------------------ */
 /* A plot's label and a run's metric names                                   */
 
-/* Reads the first column of every row of st (its run bound) into *v. */
-static int read_strings(bp_runlog *log, sqlite3_stmt *st, char ***v_out, size_t *n_out,
-                        bp_err *e) {
-    char **v = NULL;
-    size_t n = 0, cap = 0;
-    int r;
-    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-        char **more = rd_grow(v, &cap, n, sizeof *v);
-        if (!more) break;
-        v = more;
-        if (rd_text(st, 0, &v[n]) || !v[n]) break;
-        n++;
-    }
-    if (r != SQLITE_DONE) {
-        if (r == SQLITE_ROW) rd_oom(e);
-        else rd_fail(log, e);
-        bp_runlog_strings_free(v, n);
-        return -1;
-    }
-    *v_out = v, *n_out = n;
-    return 0;
+/* A row's first column as a string (rd_rows' take). */
+static int string_row(sqlite3_stmt *st, void *row, void *ctx) {
+    (void)ctx;
+    return rd_text(st, 0, (char **)row) ? -1 : 0;
 }
 
 int bp_runlog_run_label(bp_runlog *log, int64_t run, bp_run_label *l, bp_err *e) {
@@ -255,16 +245,18 @@ int bp_runlog_run_label(bp_runlog *log, int64_t run, bp_run_label *l, bp_err *e)
         goto out;
     }
     sqlite3_finalize(st);
+    st = NULL;
     /* As run_summary spells them (runlog.c). */
     if (sqlite3_prepare_v2(
             bp_runlog_sqlite(log),
             "SELECT key || '=' || CASE WHEN type = 'bool' THEN CASE WHEN"
             " value THEN 'true' ELSE 'false' END ELSE coalesce(value, 'nan')"
             " END FROM params WHERE run_id = ? ORDER BY key",
-            -1, &st, NULL) != SQLITE_OK)
-        goto sqlerr;
-    sqlite3_bind_int64(st, 1, run);
-    rc = read_strings(log, st, &l->params, &l->n_params, e);
+            -1, &st, NULL) == SQLITE_OK)
+        sqlite3_bind_int64(st, 1, run);
+    rc = rd_rows(log, st, &l->params, &l->n_params, sizeof *l->params, string_row, NULL,
+                 e);
+    st = NULL;
     goto out;
 sqlerr:
     rd_fail(log, e);
@@ -289,18 +281,14 @@ int bp_runlog_metric_names(bp_runlog *log, int64_t run, char ***names, size_t *n
     if (bp_runlog_flush(log, e)) return -1;
     bp_runlog_lock(log);
     sqlite3_stmt *st = NULL;
-    int rc = -1;
     if (sqlite3_prepare_v2(bp_runlog_sqlite(log),
                            "SELECT DISTINCT name FROM metrics_view WHERE run_id = ?"
                            " ORDER BY name",
-                           -1, &st, NULL) != SQLITE_OK)
-        rd_fail(log, e);
-    else {
+                           -1, &st, NULL) == SQLITE_OK)
         sqlite3_bind_int64(st, 1, run);
-        rc = read_strings(log, st, names, n, e);
-    }
-    sqlite3_finalize(st);
+    int rc = rd_rows(log, st, names, n, sizeof **names, string_row, NULL, e);
     bp_runlog_unlock(log);
+    if (rc) bp_runlog_strings_free(*names, *n), *names = NULL, *n = 0;
     return rc;
 }
 
@@ -346,9 +334,7 @@ static int export_columns(bp_runlog *log, int64_t run, int64_t **ids, char ***na
         if (rd_text(st, 1, &(*names)[*n]) || !(*names)[*n]) break;
         ++*n;
     }
-    sqlite3_finalize(st);
-    if (r == SQLITE_DONE) return 0;
-    return r == SQLITE_ROW ? rd_oom(e) : rd_fail(log, e);
+    return rd_end(log, st, r, e);
 }
 
 /* Streams the rows: one per step, its cells gathered until the step

@@ -36,4 +36,18 @@ void rd_value_free(bp_runlog_value *v);
  * memory runs out. */
 void *rd_grow(void *v, size_t *cap, size_t n, size_t size);
 
+/* The end of a loop over st's rows that stopped at step result r: 0 for
+ * SQLITE_DONE, rd_oom for SQLITE_ROW (a row was left: memory ran out),
+ * rd_fail otherwise. Finalizes st. */
+int rd_end(bp_runlog *log, sqlite3_stmt *st, int r, bp_err *e);
+
+/* Steps st to its end, each row appended to the array whose address is
+ * rows (a T **, *n elements of `size` bytes): the element is zeroed, then
+ * take fills it from the row. 0; -1 with rd_oom when memory runs out (or
+ * take returns -1), with rd_fail when SQLite fails (or take returns 1).
+ * The rows read stay in the array for the caller to free. Finalizes st;
+ * a NULL st (its prepare failed) is rd_fail. */
+int rd_rows(bp_runlog *log, sqlite3_stmt *st, void *rows, size_t *n, size_t size,
+            int (*take)(sqlite3_stmt *st, void *row, void *ctx), void *ctx, bp_err *e);
+
 #endif

@@ -88,9 +88,20 @@ static int read_pairs(bp_runlog *log, sqlite3_stmt *st, char ***a, char ***b, si
         ++*n;
         if (rd_text(st, 0, &(*a)[*n - 1]) || rd_text(st, 1, &(*b)[*n - 1])) break;
     }
-    sqlite3_finalize(st);
-    if (r == SQLITE_DONE) return 0;
-    return r == SQLITE_ROW ? rd_oom(e) : rd_fail(log, e);
+    return rd_end(log, st, r, e);
+}
+
+static int metric_row(sqlite3_stmt *st, void *row, void *ctx) {
+    bp_metric_summary *m = row;
+    (void)ctx;
+    m->count = sqlite3_column_int64(st, 1);
+    m->first_step = sqlite3_column_int64(st, 2);
+    m->last_step = sqlite3_column_int64(st, 3);
+    m->last = real_or_nan(st, 4);
+    m->min = real_or_nan(st, 5);
+    m->max = real_or_nan(st, 6);
+    m->nan_count = sqlite3_column_int64(st, 7);
+    return rd_text(st, 0, &m->name);
 }
 
 /* Every metric in one row: how many values, over which steps, the last,
@@ -105,26 +116,8 @@ static int read_metrics(bp_runlog *log, int64_t run, bp_run_detail *d, bp_err *e
                     " FROM metrics m JOIN metric_names n ON n.id = m.name_id"
                     " WHERE m.run_id = ? GROUP BY m.name_id ORDER BY n.name",
                     run);
-    size_t cap = 0;
-    int r;
-    if (!st) return rd_fail(log, e);
-    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-        bp_metric_summary *more = rd_grow(d->metrics, &cap, d->n_metrics, sizeof *more);
-        if (!more) break;
-        d->metrics = more;
-        bp_metric_summary *m = &d->metrics[d->n_metrics++];
-        m->count = sqlite3_column_int64(st, 1);
-        m->first_step = sqlite3_column_int64(st, 2);
-        m->last_step = sqlite3_column_int64(st, 3);
-        m->last = real_or_nan(st, 4);
-        m->min = real_or_nan(st, 5);
-        m->max = real_or_nan(st, 6);
-        m->nan_count = sqlite3_column_int64(st, 7);
-        if (rd_text(st, 0, &m->name)) break;
-    }
-    sqlite3_finalize(st);
-    if (r == SQLITE_DONE) return 0;
-    return r == SQLITE_ROW ? rd_oom(e) : rd_fail(log, e);
+    return rd_rows(log, st, &d->metrics, &d->n_metrics, sizeof *d->metrics, metric_row,
+                   NULL, e);
 }
 
 /* The loss curve at about ten evenly spaced points, and its minimum. */
@@ -150,8 +143,7 @@ static int read_curve(bp_runlog *log, int64_t run, bp_run_detail *d, bp_err *e) 
         d->curve_steps[d->n_curve] = sqlite3_column_int64(st, 0);
         d->curve_values[d->n_curve++] = real_or_nan(st, 1);
     }
-    sqlite3_finalize(st);
-    if (r != SQLITE_DONE) return r == SQLITE_ROW ? rd_oom(e) : rd_fail(log, e);
+    if (rd_end(log, st, r, e)) return -1;
     st = prepare_run(
         log,
         "SELECT m.step, m.value FROM metrics m JOIN metric_names nm ON nm.id = m.name_id"
@@ -168,6 +160,16 @@ static int read_curve(bp_runlog *log, int64_t run, bp_run_detail *d, bp_err *e) 
     return r == SQLITE_ROW || r == SQLITE_DONE ? 0 : rd_fail(log, e);
 }
 
+static int snapshot_row(sqlite3_stmt *st, void *row, void *ctx) {
+    bp_snapshot_summary *s = row;
+    (void)ctx;
+    s->count = sqlite3_column_int64(st, 1);
+    return rd_text(st, 0, &s->name) || rd_text(st, 2, &s->steps) ||
+                   rd_text(st, 3, &s->shape) || rd_text(st, 4, &s->dtype)
+               ? -1
+               : 0;
+}
+
 static int read_snapshots(bp_runlog *log, int64_t run, bp_run_detail *d, bp_err *e) {
     sqlite3_stmt *st =
         prepare_run(log,
@@ -175,24 +177,8 @@ static int read_snapshots(bp_runlog *log, int64_t run, bp_run_detail *d, bp_err 
                     " (SELECT * FROM snapshots WHERE run_id = ? ORDER BY name, step)"
                     " GROUP BY name ORDER BY name",
                     run);
-    size_t cap = 0;
-    int r;
-    if (!st) return rd_fail(log, e);
-    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-        bp_snapshot_summary *more =
-            rd_grow(d->snapshots, &cap, d->n_snapshots, sizeof *more);
-        if (!more) break;
-        d->snapshots = more;
-        bp_snapshot_summary *s = &d->snapshots[d->n_snapshots++];
-        memset(s, 0, sizeof *s);
-        s->count = sqlite3_column_int64(st, 1);
-        if (rd_text(st, 0, &s->name) || rd_text(st, 2, &s->steps) ||
-            rd_text(st, 3, &s->shape) || rd_text(st, 4, &s->dtype))
-            break;
-    }
-    sqlite3_finalize(st);
-    if (r == SQLITE_DONE) return 0;
-    return r == SQLITE_ROW ? rd_oom(e) : rd_fail(log, e);
+    return rd_rows(log, st, &d->snapshots, &d->n_snapshots, sizeof *d->snapshots,
+                   snapshot_row, NULL, e);
 }
 
 int bp_runlog_run_detail(bp_runlog *log, int64_t run, bp_run_detail *d, bp_err *e) {

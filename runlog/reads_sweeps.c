@@ -16,8 +16,9 @@
 /* ------------------------------------------------------------------------ */
 /* The list                                                                  */
 
-static int sweep_row(sqlite3_stmt *st, bp_sweep_row *w) {
-    memset(w, 0, sizeof *w);
+static int sweep_row(sqlite3_stmt *st, void *row, void *ctx) {
+    bp_sweep_row *w = row;
+    (void)ctx;
     w->id = sqlite3_column_int64(st, 0);
     w->done = sqlite3_column_int64(st, 4);
     w->trials = sqlite3_column_int64(st, 5);
@@ -29,44 +30,24 @@ static int sweep_row(sqlite3_stmt *st, bp_sweep_row *w) {
                : 0;
 }
 
-int bp_runlog_sweeps_list(bp_runlog *log, bp_sweep_row **rows_out, size_t *n_out,
-                          bp_err *e) {
-    *rows_out = NULL, *n_out = 0;
+int bp_runlog_sweeps_list(bp_runlog *log, bp_sweep_row **rows, size_t *n, bp_err *e) {
+    *rows = NULL, *n = 0;
     bp_runlog_lock(log);
-    bp_sweep_row *rows = NULL;
-    size_t n = 0, cap = 0;
     sqlite3_stmt *st = NULL;
-    int rc = -1, r = SQLITE_ERROR;
-    if (sqlite3_prepare_v2(
-            bp_runlog_sqlite(log),
-            "SELECT w.id, w.name, w.status, w.strategy, (SELECT count(*) FROM"
-            " sweep_trials t WHERE t.sweep_id = w.id AND t.status IN ('completed',"
-            " 'failed', 'diverged', 'pruned')), w.trials, w.direction, w.objective,"
-            " CASE w.direction WHEN 'max' THEN (SELECT max(objective)"
-            " FROM sweep_trials t WHERE t.sweep_id = w.id AND t.status ="
-            " 'completed') ELSE (SELECT min(objective) FROM sweep_trials t WHERE"
-            " t.sweep_id = w.id AND t.status = 'completed') END,"
-            " datetime(w.started, 'unixepoch') FROM sweeps w ORDER BY w.id DESC",
-            -1, &st, NULL) == SQLITE_OK) {
-        while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-            bp_sweep_row *more = rd_grow(rows, &cap, n, sizeof *rows);
-            if (!more) break;
-            rows = more;
-            if (sweep_row(st, &rows[n++])) break;
-        }
-    }
-    if (r == SQLITE_DONE) {
-        *rows_out = rows, *n_out = n;
-        rows = NULL, n = 0;
-        rc = 0;
-    } else if (r == SQLITE_ROW) {
-        rd_oom(e);
-    } else {
-        rd_fail(log, e);
-    }
-    sqlite3_finalize(st);
+    sqlite3_prepare_v2(
+        bp_runlog_sqlite(log),
+        "SELECT w.id, w.name, w.status, w.strategy, (SELECT count(*) FROM"
+        " sweep_trials t WHERE t.sweep_id = w.id AND t.status IN ('completed',"
+        " 'failed', 'diverged', 'pruned')), w.trials, w.direction, w.objective,"
+        " CASE w.direction WHEN 'max' THEN (SELECT max(objective)"
+        " FROM sweep_trials t WHERE t.sweep_id = w.id AND t.status ="
+        " 'completed') ELSE (SELECT min(objective) FROM sweep_trials t WHERE"
+        " t.sweep_id = w.id AND t.status = 'completed') END,"
+        " datetime(w.started, 'unixepoch') FROM sweeps w ORDER BY w.id DESC",
+        -1, &st, NULL);
+    int rc = rd_rows(log, st, rows, n, sizeof **rows, sweep_row, NULL, e);
     bp_runlog_unlock(log);
-    bp_sweep_rows_free(rows, n);
+    if (rc) bp_sweep_rows_free(*rows, *n), *rows = NULL, *n = 0;
     return rc;
 }
 
@@ -188,51 +169,45 @@ static int trial_params(sqlite3_stmt *pv, bp_trial_row *t, const char *const *ke
     return 0;
 }
 
+/* What each trial's row needs besides the row: its parameters' statement
+ * and keys. */
+typedef struct trial_ctx {
+    sqlite3_stmt *pv;
+    const char *const *keys;
+    int nkeys;
+} trial_ctx;
+
 /* Reads one trial's row and parameters: 0, -1 out of memory, 1 SQLite. */
-static int trial_row(sqlite3_stmt *st, sqlite3_stmt *pv, bp_trial_row *t,
-                     const char *const *keys, int nkeys) {
-    memset(t, 0, sizeof *t);
+static int trial_row(sqlite3_stmt *st, void *row, void *ctx) {
+    bp_trial_row *t = row;
+    const trial_ctx *c = ctx;
     t->trial = sqlite3_column_int64(st, 0);
     t->run = sqlite3_column_int64(st, 1);
     t->ranked = sqlite3_column_int(st, 6);
     if (rd_text(st, 2, &t->status) || rd_value(st, 3, &t->objective) ||
         rd_value(st, 4, &t->seed) || rd_value(st, 5, &t->duration_s))
         return -1;
-    return trial_params(pv, t, keys, nkeys);
+    return trial_params(c->pv, t, c->keys, c->nkeys);
 }
 
 int bp_runlog_sweep_trials(bp_runlog *log, int64_t sweep, const char *const *keys,
-                           int nkeys, int best_first, bp_trial_row **trials,
-                           size_t *n_out, bp_err *e) {
-    *trials = NULL, *n_out = 0;
+                           int nkeys, int best_first, bp_trial_row **trials, size_t *n,
+                           bp_err *e) {
+    *trials = NULL, *n = 0;
     if (bp_runlog_flush(log, e)) return -1;
     bp_runlog_lock(log);
-    bp_trial_row *t = NULL;
-    size_t n = 0, cap = 0;
-    int rc = -1, r = SQLITE_ERROR, bad = 0;
-    sqlite3_stmt *pv = NULL, *st = trials_stmt(log, sweep, best_first);
-    if (st && sqlite3_prepare_v2(bp_runlog_sqlite(log),
-                                 "SELECT CASE WHEN type = 'bool' THEN CASE WHEN value"
-                                 " THEN 'true' ELSE 'false' END ELSE value END"
-                                 " FROM params WHERE run_id = ? AND key = ?",
-                                 -1, &pv, NULL) == SQLITE_OK) {
-        while (!bad && (r = sqlite3_step(st)) == SQLITE_ROW) {
-            bp_trial_row *more = rd_grow(t, &cap, n, sizeof *t);
-            if (!more) bad = -1;
-            else t = more, bad = trial_row(st, pv, &t[n++], keys, nkeys);
-        }
-    }
-    if (bad < 0) rd_oom(e);
-    else if (bad || r != SQLITE_DONE) rd_fail(log, e);
-    else {
-        *trials = t, *n_out = n;
-        t = NULL, n = 0;
-        rc = 0;
-    }
-    sqlite3_finalize(st);
-    sqlite3_finalize(pv);
+    trial_ctx c = {NULL, keys, nkeys};
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(bp_runlog_sqlite(log),
+                           "SELECT CASE WHEN type = 'bool' THEN CASE WHEN value"
+                           " THEN 'true' ELSE 'false' END ELSE value END"
+                           " FROM params WHERE run_id = ? AND key = ?",
+                           -1, &c.pv, NULL) == SQLITE_OK)
+        st = trials_stmt(log, sweep, best_first);
+    int rc = rd_rows(log, st, trials, n, sizeof **trials, trial_row, &c, e);
+    sqlite3_finalize(c.pv);
     bp_runlog_unlock(log);
-    bp_trial_rows_free(t, n);
+    if (rc) bp_trial_rows_free(*trials, *n), *trials = NULL, *n = 0;
     return rc;
 }
 
@@ -249,46 +224,32 @@ void bp_trial_rows_free(bp_trial_row *trials, size_t n) {
 /* ------------------------------------------------------------------------ */
 /* Statistics per parameter value                                            */
 
+static int param_stat(sqlite3_stmt *st, void *row, void *ctx) {
+    bp_sweep_param_stat *p = row;
+    (void)ctx;
+    return rd_text(st, 0, &p->key) || rd_value(st, 1, &p->value) ||
+                   rd_value(st, 2, &p->trials) || rd_value(st, 3, &p->best) ||
+                   rd_value(st, 4, &p->mean)
+               ? -1
+               : 0;
+}
+
 int bp_runlog_sweep_param_stats(bp_runlog *log, int64_t sweep, bp_sweep_param_stat **out,
-                                size_t *n_out, bp_err *e) {
-    *out = NULL, *n_out = 0;
+                                size_t *n, bp_err *e) {
+    *out = NULL, *n = 0;
     if (bp_runlog_flush(log, e)) return -1;
     bp_runlog_lock(log);
-    bp_sweep_param_stat *v = NULL;
-    size_t n = 0, cap = 0;
     sqlite3_stmt *st = NULL;
-    int rc = -1, r = SQLITE_ERROR;
     if (sqlite3_prepare_v2(
             bp_runlog_sqlite(log),
             "SELECT key, value, trials, best, mean FROM sweep_param_stats"
             " WHERE sweep_id = ? ORDER BY instr(' ' || (SELECT keys FROM"
             " sweeps WHERE id = sweep_id) || ' ', ' ' || key || ' '), value",
-            -1, &st, NULL) == SQLITE_OK) {
+            -1, &st, NULL) == SQLITE_OK)
         sqlite3_bind_int64(st, 1, sweep);
-        while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-            bp_sweep_param_stat *more = rd_grow(v, &cap, n, sizeof *v);
-            if (!more) break;
-            v = more;
-            bp_sweep_param_stat *p = &v[n++];
-            memset(p, 0, sizeof *p);
-            if (rd_text(st, 0, &p->key) || rd_value(st, 1, &p->value) ||
-                rd_value(st, 2, &p->trials) || rd_value(st, 3, &p->best) ||
-                rd_value(st, 4, &p->mean))
-                break;
-        }
-    }
-    if (r == SQLITE_DONE) {
-        *out = v, *n_out = n;
-        v = NULL, n = 0;
-        rc = 0;
-    } else if (r == SQLITE_ROW) {
-        rd_oom(e);
-    } else {
-        rd_fail(log, e);
-    }
-    sqlite3_finalize(st);
+    int rc = rd_rows(log, st, out, n, sizeof **out, param_stat, NULL, e);
     bp_runlog_unlock(log);
-    bp_sweep_param_stats_free(v, n);
+    if (rc) bp_sweep_param_stats_free(*out, *n), *out = NULL, *n = 0;
     return rc;
 }
 
