@@ -17,13 +17,13 @@
 /* Every sweep                                                               */
 
 static int list_sweeps(bp_runlog *log, FILE *out, FILE *err) {
-    bp_sweep_row *rows;
+    bp_sweep_item *rows;
     size_t n;
     bp_err e;
     if (bp_runlog_sweeps_list(log, &rows, &n, &e)) return bp_cli_fail(err, "%s", e.msg);
     cli_table t;
     if (cli_table_init(&t, 8)) {
-        bp_sweep_rows_free(rows, n);
+        bp_sweep_list_free(rows, n);
         return bp_cli_fail(err, "out of memory");
     }
     const char *head[] = {"id",   "name",      "status", "strategy",
@@ -31,7 +31,7 @@ static int list_sweeps(bp_runlog *log, FILE *out, FILE *err) {
     for (int c = 0; c < 8; c++) cli_table_put(&t, head[c]);
     t.right[0] = t.right[4] = t.right[6] = 1;
     for (size_t k = 0; k < n; k++) {
-        const bp_sweep_row *w = &rows[k];
+        const bp_sweep_item *w = &rows[k];
         char buf[256];
         snprintf(buf, sizeof buf, "%lld", (long long)w->id);
         cli_table_put(&t, buf);
@@ -49,7 +49,7 @@ static int list_sweeps(bp_runlog *log, FILE *out, FILE *err) {
     if (n) cli_table_print(&t, out, 0);
     else fprintf(out, "no sweeps\n");
     cli_table_free(&t);
-    bp_sweep_rows_free(rows, n);
+    bp_sweep_list_free(rows, n);
     return 0;
 }
 

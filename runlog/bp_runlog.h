@@ -384,18 +384,18 @@ int bp_runlog_export_rows(bp_runlog *log, int64_t run, const bp_export_sink *sin
 int bp_runlog_rm(bp_runlog *log, const int64_t *ids, size_t n, int force, bp_err *e);
 
 /* bp_runlog_sweeps_list: every sweep, newest first, for `sweep show`.
- * started is UTC text, "YYYY-MM-DD HH:MM:SS". Free with bp_sweep_rows_free. */
-typedef struct bp_sweep_row {
+ * started is UTC text, "YYYY-MM-DD HH:MM:SS". Free with bp_sweep_list_free. */
+typedef struct bp_sweep_item {
     int64_t id;
     char *name, *status, *strategy, *direction, *objective, *started;
     int64_t done, trials; /* done: trials completed, failed, diverged or pruned */
     bp_runlog_value best; /* the best objective of the completed trials */
-} bp_sweep_row;
-int bp_runlog_sweeps_list(bp_runlog *log, bp_sweep_row **rows, size_t *n, bp_err *e);
-void bp_sweep_rows_free(bp_sweep_row *rows, size_t n);
+} bp_sweep_item;
+int bp_runlog_sweeps_list(bp_runlog *log, bp_sweep_item **rows, size_t *n, bp_err *e);
+void bp_sweep_list_free(bp_sweep_item *rows, size_t n);
 
 /* bp_runlog_sweep_detail: a sweep's row (see the sweeps table); times as
- * bp_sweep_row's, NULL where the row has none. "PATH: this database has no
+ * bp_sweep_item's, NULL where the row has none. "PATH: this database has no
  * sweeps (an older backprop made it)" when it has no such table. Free with
  * bp_sweep_detail_free. */
 typedef struct bp_sweep_detail {

@@ -17,7 +17,7 @@
 /* The list                                                                  */
 
 static int sweep_row(sqlite3_stmt *st, void *row, void *ctx) {
-    bp_sweep_row *w = row;
+    bp_sweep_item *w = row;
     (void)ctx;
     w->id = sqlite3_column_int64(st, 0);
     w->done = sqlite3_column_int64(st, 4);
@@ -30,7 +30,7 @@ static int sweep_row(sqlite3_stmt *st, void *row, void *ctx) {
                : 0;
 }
 
-int bp_runlog_sweeps_list(bp_runlog *log, bp_sweep_row **rows, size_t *n, bp_err *e) {
+int bp_runlog_sweeps_list(bp_runlog *log, bp_sweep_item **rows, size_t *n, bp_err *e) {
     *rows = NULL, *n = 0;
     bp_runlog_lock(log);
     sqlite3_stmt *st = NULL;
@@ -47,13 +47,13 @@ int bp_runlog_sweeps_list(bp_runlog *log, bp_sweep_row **rows, size_t *n, bp_err
         -1, &st, NULL);
     int rc = rd_rows(log, st, rows, n, sizeof **rows, sweep_row, NULL, e);
     bp_runlog_unlock(log);
-    if (rc) bp_sweep_rows_free(*rows, *n), *rows = NULL, *n = 0;
+    if (rc) bp_sweep_list_free(*rows, *n), *rows = NULL, *n = 0;
     return rc;
 }
 
-void bp_sweep_rows_free(bp_sweep_row *rows, size_t n) {
+void bp_sweep_list_free(bp_sweep_item *rows, size_t n) {
     for (size_t k = 0; rows && k < n; k++) {
-        bp_sweep_row *w = &rows[k];
+        bp_sweep_item *w = &rows[k];
         free(w->name), free(w->status), free(w->strategy), free(w->direction);
         free(w->objective), free(w->started);
         rd_value_free(&w->best);
