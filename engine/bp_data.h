@@ -21,8 +21,8 @@
 #define BP_DATA_H
 
 #include "bp_err.h"
-#include "bp_ops.h"
 #include "bp_rng.h"
+#include "bp_types.h"
 
 /* Where Debian's dataset-fashion-mnist package installs its four files. */
 #define BP_FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"

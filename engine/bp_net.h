@@ -19,8 +19,8 @@
  *
  * Memory: every buffer a training step needs lives in the network, made on
  * the first step and grown only when a batch is larger than any before, so
- * that steps after the first never allocate; bp_set_allocator lets a test
- * count that.
+ * that steps after the first never allocate; bp_set_allocator (bp_alloc.h)
+ * lets a test count that.
  *
  * Threads: with bp_set_threads(T >= 2), a mini-batch step of at least 2^20
  * multiply-adds (bp_net_train_step, bp_net_compute_grads, bp_net_step_rows)
@@ -41,6 +41,7 @@
 
 #include <stddef.h>
 
+#include "bp_alloc.h"
 #include "bp_err.h"
 #include "bp_ops.h"
 #include "bp_rng.h"
@@ -252,19 +253,5 @@ int bp_net_check_loss(const bp_net *net, bp_loss loss, bp_err *e);
 size_t bp_net_param_count(const bp_net *net);
 void bp_net_params_get(const bp_net *net, double *out);
 void bp_net_params_set(bp_net *net, const double *in);
-
-/* The allocator of networks and optimisers: malloc, realloc and free until
- * changed. Call it before making any, or with functions that can free what
- * the ones in force gave out (a counting wrapper around malloc can). NULL
- * for any of the three puts back the C library's three. */
-void bp_set_allocator(void *(*malloc_fn)(size_t), void *(*realloc_fn)(void *, size_t),
-                      void (*free_fn)(void *));
-
-/* Allocation through that allocator, as malloc, calloc (zeroed; NULL when
- * n * size overflows), realloc and free do. */
-void *bp_malloc(size_t size);
-void *bp_calloc(size_t n, size_t size);
-void *bp_realloc(void *p, size_t size);
-void bp_free(void *p);
 
 #endif

@@ -19,6 +19,7 @@
 #include <stddef.h>
 
 #include "bp_err.h"
+#include "bp_types.h"
 
 typedef enum bp_act {
     BP_ACT_IDENTITY,
@@ -38,23 +39,12 @@ typedef enum bp_loss {
     BP_LOSS_COUNT
 } bp_loss;
 
-/* The number type a network computes in. */
-typedef enum bp_dtype {
-    BP_F64, /* double: the default, and the lecture's exact figures */
-    BP_F32, /* float: half the memory traffic, twice the SIMD width */
-    BP_DTYPE_COUNT
-} bp_dtype;
-
-/* Names as scripts write them ("sigmoid", "leaky_relu", "half_se",
- * "float32", ...), and back. The parse functions return -1 for an unknown
- * name. bp_dtype_size is sizeof(double) or sizeof(float). */
+/* Names as scripts write them ("sigmoid", "leaky_relu", "half_se", ...),
+ * and back. The parse functions return -1 for an unknown name. */
 const char *bp_act_name(bp_act a);
 int bp_act_parse(const char *name);
 const char *bp_loss_name(bp_loss l);
 int bp_loss_parse(const char *name);
-const char *bp_dtype_name(bp_dtype d);
-int bp_dtype_parse(const char *name);
-size_t bp_dtype_size(bp_dtype d);
 
 /* Dense layer: h = x W^T + b. Large products go to OpenBLAS, tiny ones stay
  * in plain loops (a BLAS call costs more than the lecture's whole network). */

@@ -24,8 +24,8 @@
 
 #include <zlib.h>
 
+#include "bp_alloc.h"
 #include "bp_data.h"
-#include "bp_net.h" /* bp_malloc: the engine's allocator, which a host may limit */
 
 /* ------------------------------------------------------------------------ */
 /* Making and freeing                                                        */

@@ -15,39 +15,11 @@
  * layer's arrays are owned through mem[] (void pointers, one per bp_field),
  * and W, b, ... or W32, b32, ... are typed views of the same memory. */
 #include <math.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bp_net.h"
 #include "bp_team.h"
-
-/* ------------------------------------------------------------------------ */
-/* The allocator                                                             */
-
-static void *(*alloc_fn)(size_t) = malloc;
-static void *(*realloc_fn_)(void *, size_t) = realloc;
-static void (*free_fn_)(void *) = free;
-
-void bp_set_allocator(void *(*malloc_fn)(size_t), void *(*realloc_fn)(void *, size_t),
-                      void (*free_fn)(void *)) {
-    int dflt = !malloc_fn || !realloc_fn || !free_fn;
-    alloc_fn = dflt ? malloc : malloc_fn;
-    realloc_fn_ = dflt ? realloc : realloc_fn;
-    free_fn_ = dflt ? free : free_fn;
-}
-
-void *bp_malloc(size_t size) { return alloc_fn(size ? size : 1); }
-void *bp_realloc(void *p, size_t size) { return realloc_fn_(p, size ? size : 1); }
-void bp_free(void *p) {
-    if (p) free_fn_(p);
-}
-void *bp_calloc(size_t n, size_t size) {
-    if (size && n > SIZE_MAX / size) return NULL;
-    void *p = bp_malloc(n * size);
-    if (p) memset(p, 0, n * size);
-    return p;
-}
 
 /* ------------------------------------------------------------------------ */
 /* The two instantiations of the stages                                      */

@@ -37,7 +37,6 @@
 static const char *act_names[BP_ACT_COUNT] = {"identity", "sigmoid",    "tanh",
                                               "relu",     "leaky_relu", "softmax"};
 static const char *loss_names[BP_LOSS_COUNT] = {"half_se", "mse", "bce", "softmax_ce"};
-static const char *dtype_names[BP_DTYPE_COUNT] = {"float64", "float32"};
 
 const char *bp_act_name(bp_act a) {
     return (unsigned)a < BP_ACT_COUNT ? act_names[a] : "?";
@@ -55,16 +54,6 @@ int bp_loss_parse(const char *name) {
         if (strcmp(name, loss_names[l]) == 0) return l;
     return -1;
 }
-
-const char *bp_dtype_name(bp_dtype d) {
-    return (unsigned)d < BP_DTYPE_COUNT ? dtype_names[d] : "?";
-}
-int bp_dtype_parse(const char *name) {
-    for (int d = 0; d < BP_DTYPE_COUNT; d++)
-        if (strcmp(name, dtype_names[d]) == 0) return d;
-    return -1;
-}
-size_t bp_dtype_size(bp_dtype d) { return d == BP_F32 ? sizeof(float) : sizeof(double); }
 
 /* OpenBLAS reads OPENBLAS_NUM_THREADS when it starts; these only change the
  * count later (openblas_set_num_threads is OpenBLAS's own extension). */

@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bp_net.h" /* bp_calloc, bp_free */
+#include "bp_alloc.h"
 #include "bp_team.h"
 
 /* Pauses before a wait turns into a sleep: about 50 us here, longer than a
