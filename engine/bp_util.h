@@ -1,7 +1,9 @@
 /* bp_util.h: the few small helpers every room of backprop needs, written once.
  *
  * A clock for measuring intervals, a hash for naming things by their
- * content, a file read whole, and a duration as people read it. They live in
+ * content, a file read whole, a duration as people read it, and the lookups
+ * of the engine's lists of names (activations, losses, number types,
+ * optimisers, ...), each of which is one array of strings. They live in
  * the engine because every other room depends on it; none of them touches
  * the mathematics. */
 #ifndef BP_UTIL_H
@@ -30,5 +32,14 @@ char *bp_read_file(const char *path, size_t *len, bp_err *e);
 
 /* A duration for a table or a summary: "250ms", "12.5s", "3m05s", "2h07m". */
 void bp_format_duration(char *buf, size_t cap, double seconds);
+
+/* Lists of names, names[0 .. n-1], indexed by an enum:
+ *   bp_name_of: names[k], or "?" when k is out of range;
+ *   bp_name_find: the index of name in the list, or -1;
+ *   bp_names_join: the list as an error message gives it, "a, b, c or d"
+ *     ("a" for one name), into buf (cut to cap - 1 characters). */
+const char *bp_name_of(const char *const *names, int n, int k);
+int bp_name_find(const char *const *names, int n, const char *name);
+void bp_names_join(char *buf, size_t cap, const char *const *names, int n);
 
 #endif

@@ -26,6 +26,7 @@
 
 #include "bp_alloc.h"
 #include "bp_data.h"
+#include "bp_util.h"
 
 /* ------------------------------------------------------------------------ */
 /* Making and freeing                                                        */
@@ -860,15 +861,13 @@ int bp_data_onehot(bp_data *data, bp_err *e) {
 /* ------------------------------------------------------------------------ */
 /* Scaling                                                                   */
 
-static const char *scale_names[BP_SCALE_COUNT] = {"standard", "minmax", "fixed"};
+static const char *const scale_names[BP_SCALE_COUNT] = {"standard", "minmax", "fixed"};
 
 const char *bp_scale_name(bp_scale s) {
-    return (unsigned)s < BP_SCALE_COUNT ? scale_names[s] : "?";
+    return bp_name_of(scale_names, BP_SCALE_COUNT, (int)s);
 }
 int bp_scale_parse(const char *name) {
-    for (int s = 0; s < BP_SCALE_COUNT; s++)
-        if (strcmp(name, scale_names[s]) == 0) return s;
-    return -1;
+    return bp_name_find(scale_names, BP_SCALE_COUNT, name);
 }
 
 static bp_scaler *scaler_new(bp_scale kind, int d, bp_err *e) {

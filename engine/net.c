@@ -20,6 +20,7 @@
 
 #include "bp_net.h"
 #include "bp_team.h"
+#include "bp_util.h"
 
 /* ------------------------------------------------------------------------ */
 /* The two instantiations of the stages                                      */
@@ -67,16 +68,14 @@ typedef struct team_job {
 /* ------------------------------------------------------------------------ */
 /* Layers' memory                                                            */
 
-static const char *init_names[BP_INIT_COUNT] = {
+static const char *const init_names[BP_INIT_COUNT] = {
     "constant", "uniform", "normal", "xavier", "xavier_normal", "he", "he_uniform"};
 
 const char *bp_init_name(bp_init k) {
-    return (unsigned)k < BP_INIT_COUNT ? init_names[k] : "?";
+    return bp_name_of(init_names, BP_INIT_COUNT, (int)k);
 }
 int bp_init_parse(const char *name) {
-    for (int k = 0; k < BP_INIT_COUNT; k++)
-        if (strcmp(name, init_names[k]) == 0) return k;
-    return -1;
+    return bp_name_find(init_names, BP_INIT_COUNT, name);
 }
 
 /* Points the typed views of L at mem[], the set of L's dtype. */

@@ -15,6 +15,7 @@
 #undef I
 
 #include "bp_ops.h"
+#include "bp_util.h"
 
 /* Below this many multiply-adds a plain loop beats the cost of a BLAS call
  * (measured on the lecture's 2-3-1, where the call alone is several times the
@@ -34,25 +35,18 @@
 #define DESCEND_CLONES
 #endif
 
-static const char *act_names[BP_ACT_COUNT] = {"identity", "sigmoid",    "tanh",
-                                              "relu",     "leaky_relu", "softmax"};
-static const char *loss_names[BP_LOSS_COUNT] = {"half_se", "mse", "bce", "softmax_ce"};
+static const char *const act_names[BP_ACT_COUNT] = {"identity", "sigmoid",    "tanh",
+                                                    "relu",     "leaky_relu", "softmax"};
+static const char *const loss_names[BP_LOSS_COUNT] = {"half_se", "mse", "bce",
+                                                      "softmax_ce"};
 
-const char *bp_act_name(bp_act a) {
-    return (unsigned)a < BP_ACT_COUNT ? act_names[a] : "?";
-}
-int bp_act_parse(const char *name) {
-    for (int a = 0; a < BP_ACT_COUNT; a++)
-        if (strcmp(name, act_names[a]) == 0) return a;
-    return -1;
-}
+const char *bp_act_name(bp_act a) { return bp_name_of(act_names, BP_ACT_COUNT, (int)a); }
+int bp_act_parse(const char *name) { return bp_name_find(act_names, BP_ACT_COUNT, name); }
 const char *bp_loss_name(bp_loss l) {
-    return (unsigned)l < BP_LOSS_COUNT ? loss_names[l] : "?";
+    return bp_name_of(loss_names, BP_LOSS_COUNT, (int)l);
 }
 int bp_loss_parse(const char *name) {
-    for (int l = 0; l < BP_LOSS_COUNT; l++)
-        if (strcmp(name, loss_names[l]) == 0) return l;
-    return -1;
+    return bp_name_find(loss_names, BP_LOSS_COUNT, name);
 }
 
 /* OpenBLAS reads OPENBLAS_NUM_THREADS when it starts; these only change the

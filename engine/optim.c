@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "bp_optim.h"
+#include "bp_util.h"
 
 /* math.h's M_PI is POSIX, not C11; this is the double Python calls pi. */
 static const double PI = 3.14159265358979323846;
@@ -50,25 +51,22 @@ struct bp_optim {
     double *momentum, *m, *v, *grad_avg;
 };
 
-static const char *optim_names[BP_OPTIM_COUNT] = {"sgd", "adam", "adamw", "rmsprop"};
-static const char *sched_names[BP_SCHED_COUNT] = {"none", "step", "exponential",
-                                                  "cosine"};
+static const char *const optim_names[BP_OPTIM_COUNT] = {"sgd", "adam", "adamw",
+                                                        "rmsprop"};
+static const char *const sched_names[BP_SCHED_COUNT] = {"none", "step", "exponential",
+                                                        "cosine"};
 
 const char *bp_optim_name(bp_optim_kind k) {
-    return (unsigned)k < BP_OPTIM_COUNT ? optim_names[k] : "?";
+    return bp_name_of(optim_names, BP_OPTIM_COUNT, (int)k);
 }
 int bp_optim_parse(const char *name) {
-    for (int k = 0; k < BP_OPTIM_COUNT; k++)
-        if (strcmp(name, optim_names[k]) == 0) return k;
-    return -1;
+    return bp_name_find(optim_names, BP_OPTIM_COUNT, name);
 }
 const char *bp_sched_name(bp_sched_kind k) {
-    return (unsigned)k < BP_SCHED_COUNT ? sched_names[k] : "?";
+    return bp_name_of(sched_names, BP_SCHED_COUNT, (int)k);
 }
 int bp_sched_parse(const char *name) {
-    for (int k = 0; k < BP_SCHED_COUNT; k++)
-        if (strcmp(name, sched_names[k]) == 0) return k;
-    return -1;
+    return bp_name_find(sched_names, BP_SCHED_COUNT, name);
 }
 
 /* ------------------------------------------------------------------------ */

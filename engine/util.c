@@ -55,3 +55,24 @@ void bp_format_duration(char *buf, size_t cap, double s) {
     else if (s < 3600) snprintf(buf, cap, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
     else snprintf(buf, cap, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
 }
+
+const char *bp_name_of(const char *const *names, int n, int k) {
+    return k >= 0 && k < n ? names[k] : "?";
+}
+
+int bp_name_find(const char *const *names, int n, const char *name) {
+    for (int k = 0; k < n; k++)
+        if (strcmp(name, names[k]) == 0) return k;
+    return -1;
+}
+
+void bp_names_join(char *buf, size_t cap, const char *const *names, int n) {
+    size_t len = 0;
+    if (cap) buf[0] = '\0';
+    for (int k = 0; k < n && len < cap; k++) {
+        const char *sep = k == 0 ? "" : k == n - 1 ? " or " : ", ";
+        int w = snprintf(buf + len, cap - len, "%s%s", sep, names[k]);
+        if (w < 0) break;
+        len += (size_t)w;
+    }
+}
