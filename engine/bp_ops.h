@@ -21,15 +21,40 @@
 #include "bp_err.h"
 #include "bp_types.h"
 
-typedef enum bp_act {
-    BP_ACT_IDENTITY,
-    BP_ACT_SIGMOID,
-    BP_ACT_TANH,
-    BP_ACT_RELU,
-    BP_ACT_LEAKY_RELU, /* slope alpha below zero */
-    BP_ACT_SOFTMAX,    /* over the O outputs of each sample */
-    BP_ACT_COUNT
-} bp_act;
+/* The activations, one row each:
+ *   ACT(NAME, "name", f, df)
+ * f is o = f(v) of a pre-activation v; df is dLoss/dh given d = dLoss/do,
+ * the pre-activation h and the activation o (whichever makes it cheaper:
+ * sigmoid's o (1 - o) is the lecture's do11/dh11), and a, leaky_relu's
+ * slope below zero. The ReLUs' df is a choice between two values both
+ * computed (d is loaded either way), which the compiler makes a select: a
+ * load of d under the condition would keep the loop scalar, with a branch
+ * that the signs of h, as good as random, mispredict half the time.
+ * softmax is a function of a sample's whole row of O values, not of one:
+ *   ROW(NAME, "name", f_row, df_row)
+ * names the two functions of ops_ref.h that hold its formulas,
+ * o_n = exp(h_n) / sum_k exp(h_k) and dh_n = o_n (d_n - sum_k d_k o_k).
+ *
+ * The enum, the names, bp_act_parse, bp_act_expected and every kernel's
+ * switch are made from this table, so a row added here is an activation
+ * everywhere (append it: saved networks store the enum's numbers). The
+ * kernels expand each row into a loop of its own (an X-macro, not a table
+ * of function pointers): the activation is chosen once, outside the loop,
+ * and each loop is straight arithmetic the compiler vectorises, where a
+ * call through a pointer per value would keep it scalar. The formulas are
+ * compiled for double and for float, with SIGMOID and TANH the type's
+ * (real.h); each is written here and nowhere else. */
+#define BP_ACT_TABLE(ACT, ROW)                                          \
+    ACT(IDENTITY, "identity", v, d)                                     \
+    ACT(SIGMOID, "sigmoid", SIGMOID(v), d *o *(1 - o))                  \
+    ACT(TANH, "tanh", TANH(v), d *(1 - o * o))                          \
+    ACT(RELU, "relu", v > 0 ? v : 0, h > 0 ? d : 0)                     \
+    ACT(LEAKY_RELU, "leaky_relu", v > 0 ? v : a * v, h > 0 ? d : a * d) \
+    ROW(SOFTMAX, "softmax", softmax_row, softmax_grad_row)
+
+#define BP_ACT_ENUM_(N, name, f, df) BP_ACT_##N,
+typedef enum bp_act { BP_ACT_TABLE(BP_ACT_ENUM_, BP_ACT_ENUM_) BP_ACT_COUNT } bp_act;
+#undef BP_ACT_ENUM_
 
 typedef enum bp_loss {
     BP_LOSS_HALF_SE,    /* the lecture's (y - out)^2 / 2, summed over outputs */
@@ -40,9 +65,13 @@ typedef enum bp_loss {
 } bp_loss;
 
 /* Names as scripts write them ("sigmoid", "leaky_relu", "half_se", ...),
- * and back. The parse functions return -1 for an unknown name. */
+ * and back. The parse functions return -1 for an unknown name. The
+ * expected functions give the names as an error message lists them:
+ * "identity, sigmoid, tanh, relu, leaky_relu or softmax" and
+ * "half_se, mse, bce or softmax_ce" (static strings). */
 const char *bp_act_name(bp_act a);
 int bp_act_parse(const char *name);
+const char *bp_act_expected(void);
 const char *bp_loss_name(bp_loss l);
 int bp_loss_parse(const char *name);
 

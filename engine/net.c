@@ -41,29 +41,20 @@ typedef struct team_job {
     double loss; /* out: the batch's loss */
 } team_job;
 
-#define REAL double
-#define SFX(name) name
+/* F(field): the layer's array of the type, W or W32, ... */
+#define BP_REAL_F32 0
 #define F(field) field
-#define EXP exp
-#define TANH tanh
+#include "real.h"
 #include "net_real.h"
-#undef REAL
-#undef SFX
+#undef BP_REAL_F32
 #undef F
-#undef EXP
-#undef TANH
 
-#define REAL float
-#define SFX(name) name##_f32
+#define BP_REAL_F32 1
 #define F(field) field##32
-#define EXP expf
-#define TANH tanhf
+#include "real.h"
 #include "net_real.h"
-#undef REAL
-#undef SFX
+#undef BP_REAL_F32
 #undef F
-#undef EXP
-#undef TANH
 
 /* ------------------------------------------------------------------------ */
 /* Layers' memory                                                            */

@@ -6,7 +6,9 @@
  * (names, the thread count) and the two instantiations.
  *
  * Dimensions: B = batch, I = inputs of a layer, O = outputs of a layer. */
+#define _POSIX_C_SOURCE 200809L /* pthread_once */
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 #include <cblas.h>
@@ -35,13 +37,26 @@
 #define DESCEND_CLONES
 #endif
 
-static const char *const act_names[BP_ACT_COUNT] = {"identity", "sigmoid",    "tanh",
-                                                    "relu",     "leaky_relu", "softmax"};
+#define NAME_OF(N, name, ...) name,
+static const char *const act_names[BP_ACT_COUNT] = {BP_ACT_TABLE(NAME_OF, NAME_OF)};
 static const char *const loss_names[BP_LOSS_COUNT] = {"half_se", "mse", "bce",
                                                       "softmax_ce"};
 
 const char *bp_act_name(bp_act a) { return bp_name_of(act_names, BP_ACT_COUNT, (int)a); }
 int bp_act_parse(const char *name) { return bp_name_find(act_names, BP_ACT_COUNT, name); }
+
+/* The lists for error messages, joined once: "a, b or c". */
+static char act_expected[128];
+static pthread_once_t expected_once = PTHREAD_ONCE_INIT;
+
+static void join_expected(void) {
+    bp_names_join(act_expected, sizeof act_expected, act_names, BP_ACT_COUNT);
+}
+
+const char *bp_act_expected(void) {
+    pthread_once(&expected_once, join_expected);
+    return act_expected;
+}
 const char *bp_loss_name(bp_loss l) {
     return bp_name_of(loss_names, BP_LOSS_COUNT, (int)l);
 }
@@ -60,31 +75,13 @@ int bp_set_threads(int n, bp_err *e) {
 }
 
 /* ------------------------------------------------------------------------ */
-/* The kernels, for double then for float.                                   */
+/* The kernels, for double then for float (real.h).                          */
 
-#define REAL double
-#define SFX(name) name
-#define GEMM cblas_dgemm
-#define EXP exp
-#define LOG log
-#define TANH tanh
-#define BCE_EPS 1e-12
+#define BP_REAL_F32 0
+#include "real.h"
 #include "ops_real.h"
-#undef REAL
-#undef SFX
-#undef GEMM
-#undef EXP
-#undef LOG
-#undef TANH
-#undef BCE_EPS
+#undef BP_REAL_F32
 
-/* float's epsilon is 1.2e-7: 1 - 1e-12 would round to 1 and log(1 - p) to
- * -inf, so float clamps at 1e-7. */
-#define REAL float
-#define SFX(name) name##_f32
-#define GEMM cblas_sgemm
-#define EXP expf
-#define LOG logf
-#define TANH tanhf
-#define BCE_EPS 1e-7f
+#define BP_REAL_F32 1
+#include "real.h"
 #include "ops_real.h"

@@ -68,13 +68,6 @@ void SFX(bp_dense_backward)(REAL *dx, REAL *dW, REAL *db, const REAL *dh, const 
 /* ------------------------------------------------------------------------ */
 /* Activations: o = f(h)                                                     */
 
-static REAL SFX(sigmoid)(REAL h) {
-    /* Written two ways so that exp never overflows for large |h|. */
-    if (h >= 0) return 1 / (1 + EXP(-h));
-    REAL e = EXP(h);
-    return e / (1 + e);
-}
-
 static void SFX(softmax_row)(REAL *o, const REAL *h, int O) {
     REAL m = h[0];
     for (int n = 1; n < O; n++)
@@ -105,19 +98,21 @@ static void SFX(bias_act)(REAL *o, REAL *h, const REAL *b, int B, int O, bp_act 
                 os[n] = (F);                                   \
             }                                                  \
     }
+#define CASE(N, name, f, df)        \
+    case BP_ACT_##N:                \
+        EACH(SFX(act_f_##N)(v, a)); \
+        break;
+#define ROW_CASE(N, name, f, df)                                                     \
+    case BP_ACT_##N:                                                                 \
+        if (b) EACH(v);                                                              \
+        for (int s = 0; s < B; s++) SFX(f)(o + (size_t)s * O, h + (size_t)s * O, O); \
+        break;
     switch (act) {
-        case BP_ACT_IDENTITY: EACH(v); break;
-        case BP_ACT_SIGMOID: EACH(SFX(sigmoid)(v)); break;
-        case BP_ACT_TANH: EACH(TANH(v)); break;
-        case BP_ACT_RELU: EACH(v > 0 ? v : 0); break;
-        case BP_ACT_LEAKY_RELU: EACH(v > 0 ? v : a * v); break;
-        case BP_ACT_SOFTMAX:
-            if (b) EACH(v);
-            for (int s = 0; s < B; s++)
-                SFX(softmax_row)(o + (size_t)s * O, h + (size_t)s * O, O);
-            break;
+        BP_ACT_TABLE(CASE, ROW_CASE)
         default: break;
     }
+#undef CASE
+#undef ROW_CASE
 #undef EACH
 }
 
@@ -130,17 +125,24 @@ void SFX(bp_act_forward)(REAL *o, const REAL *h, int B, int O, bp_act act, doubl
     SFX(bias_act)(o, (REAL *)h, NULL, B, O, act, alpha);
 }
 
-/* dLoss/dh = dLoss/do * do/dh. For the elementwise functions do/dh is
- * written in terms of o where that is cheaper (sigmoid: o(1-o), the lecture's
- * do11/dh11). Softmax couples a row: dh_n = o_n (dout_n - sum_k dout_k o_k).
+/* softmax's dLoss/dh over one row of O values: dh_n = o_n (d_n - sum_k
+ * d_k o_k), since softmax couples the row. add: dh += it, else dh = it;
+ * with db, also db += it (the fused layer's bias gradient). */
+static void SFX(softmax_grad_row)(REAL *dh, REAL *db, const REAL *d, const REAL *o, int O,
+                                  int add) {
+    REAL dot = 0;
+    for (int n = 0; n < O; n++) dot += d[n] * o[n];
+    for (int n = 0; n < O; n++) {
+        REAL g = o[n] * (d[n] - dot);
+        if (add) dh[n] += g;
+        else dh[n] = g;
+        if (db) db[n] += g;
+    }
+}
+
+/* dLoss/dh = dLoss/do * do/dh over B rows, by the table's df.
  * add: dh += g, else dh = g; with db, also db += g in the same pass (the
  * fused layer's bias gradient). */
-/* The ReLUs' gradient, a choice between two values both computed: written
- * as h > 0 ? dout : ..., the load of dout would be conditional, and the
- * loop over a batch would stay scalar with a branch that the signs of h,
- * as good as random, mispredict half the time (W3: half the backward's own
- * time). As a select it vectorises, with the same values. */
-static inline REAL SFX(pick)(REAL h, REAL pos, REAL neg) { return h > 0 ? pos : neg; }
 
 static void SFX(act_grad)(REAL *dh, REAL *db, const REAL *dout, const REAL *h,
                           const REAL *o, int B, int O, bp_act act, double alpha,
@@ -161,28 +163,23 @@ static void SFX(act_grad)(REAL *dh, REAL *db, const REAL *dout, const REAL *h,
     else if (add) ROWS(dh[k] += (G))                          \
     else if (db) ROWS(REAL g = (G); dh[k] = g; db[n] += g)    \
     else ROWS(dh[k] = (G))
+#define CASE(N, name, f, df)                           \
+    case BP_ACT_##N:                                   \
+        EACH(SFX(act_df_##N)(dout[k], h[k], o[k], a)); \
+        break;
+#define ROW_CASE(N, name, f, df)                          \
+    case BP_ACT_##N:                                      \
+        for (int s = 0; s < B; s++) {                     \
+            size_t r = (size_t)s * O;                     \
+            SFX(df)(dh + r, db, dout + r, o + r, O, add); \
+        }                                                 \
+        break;
     switch (act) {
-        case BP_ACT_IDENTITY: EACH(dout[k]); break;
-        case BP_ACT_SIGMOID: EACH(dout[k] * o[k] * (1 - o[k])); break;
-        case BP_ACT_TANH: EACH(dout[k] * (1 - o[k] * o[k])); break;
-        case BP_ACT_RELU: EACH(SFX(pick)(h[k], dout[k], 0)); break;
-        case BP_ACT_LEAKY_RELU: EACH(SFX(pick)(h[k], dout[k], a * dout[k])); break;
-        case BP_ACT_SOFTMAX:
-            for (int s = 0; s < B; s++) {
-                const REAL *os = o + (size_t)s * O, *ds = dout + (size_t)s * O;
-                REAL *dhs = dh + (size_t)s * O;
-                REAL dot = 0;
-                for (int n = 0; n < O; n++) dot += ds[n] * os[n];
-                for (int n = 0; n < O; n++) {
-                    REAL g = os[n] * (ds[n] - dot);
-                    if (add) dhs[n] += g;
-                    else dhs[n] = g;
-                    if (db) db[n] += g;
-                }
-            }
-            break;
+        BP_ACT_TABLE(CASE, ROW_CASE)
         default: break;
     }
+#undef CASE
+#undef ROW_CASE
 #undef EACH
 #undef ROWS
 }
@@ -195,15 +192,28 @@ void SFX(bp_act_backward)(REAL *dh, const REAL *dout, const REAL *h, const REAL 
 /* ------------------------------------------------------------------------ */
 /* The fused layer (see bp_ops.h)                                            */
 
-/* f(v) for the elementwise activations, for the one-sample loops below. */
+/* f(v) and df for one value of an elementwise activation, for the
+ * one-sample loops below. */
 static REAL SFX(act_one)(REAL v, bp_act act, REAL a) {
+#define NO_CASE(N, name, f, df)
+#define CASE(N, name, f, df) \
+    case BP_ACT_##N: return SFX(act_f_##N)(v, a);
     switch (act) {
-        case BP_ACT_SIGMOID: return SFX(sigmoid)(v);
-        case BP_ACT_TANH: return TANH(v);
-        case BP_ACT_RELU: return v > 0 ? v : 0;
-        case BP_ACT_LEAKY_RELU: return v > 0 ? v : a * v;
+        BP_ACT_TABLE(CASE, NO_CASE)
         default: return v;
     }
+#undef CASE
+}
+
+static REAL SFX(act_df_one)(REAL d, REAL h, REAL o, bp_act act, REAL a) {
+#define CASE(N, name, f, df) \
+    case BP_ACT_##N: return SFX(act_df_##N)(d, h, o, a);
+    switch (act) {
+        BP_ACT_TABLE(CASE, NO_CASE)
+        default: return d;
+    }
+#undef CASE
+#undef NO_CASE
 }
 
 void SFX(bp_layer_forward)(REAL *h, REAL *o, const REAL *x, const REAL *W, const REAL *b,
@@ -247,14 +257,7 @@ static void SFX(backward_one)(REAL *restrict dx, REAL *restrict dW, REAL *restri
                               const REAL *restrict x, REAL *restrict W, REAL *restrict b,
                               int I, int O, bp_act act, REAL a, int acc, double lr) {
     for (int n = 0; n < O; n++) {
-        REAL g;
-        switch (act) {
-            case BP_ACT_SIGMOID: g = dout[n] * o[n] * (1 - o[n]); break;
-            case BP_ACT_TANH: g = dout[n] * (1 - o[n] * o[n]); break;
-            case BP_ACT_RELU: g = h[n] > 0 ? dout[n] : 0; break;
-            case BP_ACT_LEAKY_RELU: g = h[n] > 0 ? dout[n] : a * dout[n]; break;
-            default: g = dout[n]; break;
-        }
+        const REAL g = SFX(act_df_one)(dout[n], h[n], o[n], act, a);
         dh[n] = g;
         db[n] = acc ? db[n] + g : g;
         REAL *wn = W + (size_t)n * I, *dwn = dW + (size_t)n * I;
@@ -470,9 +473,8 @@ static void SFX(grad_of_row)(REAL *ds, const REAL *os, const REAL *ys, int B, in
 
 void SFX(bp_loss_backward)(REAL *dout, const REAL *out, const REAL *y, int B, int O,
                            bp_loss loss) {
-    for (int s = 0; s < B; s++)
-        SFX(grad_of_row)
-        (dout + (size_t)s * O, out + (size_t)s * O, y + (size_t)s * O, B, O, loss);
+    for (int s = 0; s < B; s++) SFX(grad_of_row)
+    (dout + (size_t)s * O, out + (size_t)s * O, y + (size_t)s * O, B, O, loss);
 }
 
 /* A squared error's row in one pass: dLoss/dout stored into ds for a mean
