@@ -56,13 +56,36 @@
 typedef enum bp_act { BP_ACT_TABLE(BP_ACT_ENUM_, BP_ACT_ENUM_) BP_ACT_COUNT } bp_act;
 #undef BP_ACT_ENUM_
 
+/* The losses, one row each:
+ *   LOSS(NAME, "name", p, term, grad, div)
+ * Of one output out and its target y: p is what the formulas see of out;
+ * term is the output's share of its sample's loss (summed in double);
+ * grad is dLoss/dout for a loss that is the mean over B samples of O
+ * outputs each; a sample's loss is the sum of its O terms divided by div
+ * (1: a sum over the outputs, O: a mean). A batch's loss is the mean of
+ * its samples'. bce takes probabilities: p is out clamped to
+ * [BCE_EPS, 1 - BCE_EPS] (real.h), which keeps log finite when a sigmoid
+ * saturates to exactly 0 or 1, and its gradient uses the same p.
+ * softmax_ce takes logits and couples a row through the softmax:
+ *   ROW(NAME, "name", loss_row, grad_row)
+ * names the two functions of ops_ref.h that hold its formulas,
+ * sum_n y_n (lse - out_n) with lse = log sum_n exp(out_n), and
+ * (softmax(out)_n sum_k y_k - y_n) / B.
+ * As with the activations, the enum, names, parsing, bp_loss_expected and
+ * every kernel's switch come from this table, and each formula is written
+ * here only. */
+#define BP_LOSS_TABLE(LOSS, ROW)                                                  \
+    LOSS(HALF_SE, "half_se", out, 0.5 * (y - p) * (y - p), -(y - p) / B, 1)       \
+    LOSS(MSE, "mse", out, (y - p) * (y - p), -2.0 * (y - p) / ((double)B * O), O) \
+    LOSS(BCE, "bce", CLAMP_P(out), -(y * LOG(p) + (1 - y) * LOG(1 - p)),          \
+         (p - y) / (p * (1 - p)) / ((double)B * O), O)                            \
+    ROW(SOFTMAX_CE, "softmax_ce", softmax_ce_row, softmax_ce_grad_row)
+
+#define BP_LOSS_ENUM_(N, ...) BP_LOSS_##N,
 typedef enum bp_loss {
-    BP_LOSS_HALF_SE,    /* the lecture's (y - out)^2 / 2, summed over outputs */
-    BP_LOSS_MSE,        /* (y - out)^2, mean over outputs */
-    BP_LOSS_BCE,        /* binary cross-entropy on probabilities, mean over outputs */
-    BP_LOSS_SOFTMAX_CE, /* cross-entropy of softmax(out) against y; out are logits */
-    BP_LOSS_COUNT
+    BP_LOSS_TABLE(BP_LOSS_ENUM_, BP_LOSS_ENUM_) BP_LOSS_COUNT
 } bp_loss;
+#undef BP_LOSS_ENUM_
 
 /* Names as scripts write them ("sigmoid", "leaky_relu", "half_se", ...),
  * and back. The parse functions return -1 for an unknown name. The
@@ -74,6 +97,7 @@ int bp_act_parse(const char *name);
 const char *bp_act_expected(void);
 const char *bp_loss_name(bp_loss l);
 int bp_loss_parse(const char *name);
+const char *bp_loss_expected(void);
 
 /* Dense layer: h = x W^T + b. Large products go to OpenBLAS, tiny ones stay
  * in plain loops (a BLAS call costs more than the lecture's whole network). */

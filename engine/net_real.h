@@ -242,7 +242,7 @@ static double SFX(top_one)(bp_layer *L, const REAL *restrict in, REAL *restrict 
     REAL *restrict dh = L->F(dh), *restrict db = L->F(db), *restrict dW = L->F(dW),
                    *restrict W = L->F(W), *restrict b = L->F(b);
     const REAL a = (REAL)L->alpha;
-    double l = 0.0, total = 0.0;
+    double l = 0.0;
 #define TOP(F, G)                                                           \
     for (int n = 0; n < O; n++) {                                           \
         REAL *wn = W + (size_t)n * I;                                       \
@@ -253,11 +253,13 @@ static double SFX(top_one)(bp_layer *L, const REAL *restrict in, REAL *restrict 
         o[n] = on;                                                          \
         REAL d;                                                             \
         if (half) {                                                         \
-            l += 0.5 * (y[n] - on) * (y[n] - on);                           \
-            d = -(y[n] - on);                                               \
+            const REAL p = SFX(loss_p_HALF_SE)(on);                         \
+            l += SFX(loss_term_HALF_SE)(y[n], p);                           \
+            d = SFX(loss_grad_HALF_SE)(y[n], p, 1, O);                      \
         } else {                                                            \
-            l += (y[n] - on) * (y[n] - on);                                 \
-            d = -2.0 * (y[n] - on) / (double)O;                             \
+            const REAL p = SFX(loss_p_MSE)(on);                             \
+            l += SFX(loss_term_MSE)(y[n], p);                               \
+            d = SFX(loss_grad_MSE)(y[n], p, 1, O);                          \
         }                                                                   \
         dout[n] = d;                                                        \
         const REAL g = (G);                                                 \
@@ -273,7 +275,7 @@ static double SFX(top_one)(bp_layer *L, const REAL *restrict in, REAL *restrict 
     }
 #undef CASE
 #undef TOP
-    return half ? total + l : total + l / O;
+    return half ? SFX(loss_div_HALF_SE)(l, O) : SFX(loss_div_MSE)(l, O);
 }
 
 /* The step on the sample in the net's x and the targets y; returns the

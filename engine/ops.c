@@ -39,29 +39,35 @@
 
 #define NAME_OF(N, name, ...) name,
 static const char *const act_names[BP_ACT_COUNT] = {BP_ACT_TABLE(NAME_OF, NAME_OF)};
-static const char *const loss_names[BP_LOSS_COUNT] = {"half_se", "mse", "bce",
-                                                      "softmax_ce"};
+static const char *const loss_names[BP_LOSS_COUNT] = {BP_LOSS_TABLE(NAME_OF, NAME_OF)};
 
 const char *bp_act_name(bp_act a) { return bp_name_of(act_names, BP_ACT_COUNT, (int)a); }
 int bp_act_parse(const char *name) { return bp_name_find(act_names, BP_ACT_COUNT, name); }
+const char *bp_loss_name(bp_loss l) {
+    return bp_name_of(loss_names, BP_LOSS_COUNT, (int)l);
+}
+int bp_loss_parse(const char *name) {
+    return bp_name_find(loss_names, BP_LOSS_COUNT, name);
+}
 
-/* The lists for error messages, joined once: "a, b or c". */
-static char act_expected[128];
+/* The lists for error messages, joined once, on the first call from any
+ * thread: "a, b or c". */
+static char act_expected[128], loss_expected[128];
 static pthread_once_t expected_once = PTHREAD_ONCE_INIT;
 
 static void join_expected(void) {
     bp_names_join(act_expected, sizeof act_expected, act_names, BP_ACT_COUNT);
+    bp_names_join(loss_expected, sizeof loss_expected, loss_names, BP_LOSS_COUNT);
 }
 
 const char *bp_act_expected(void) {
     pthread_once(&expected_once, join_expected);
     return act_expected;
 }
-const char *bp_loss_name(bp_loss l) {
-    return bp_name_of(loss_names, BP_LOSS_COUNT, (int)l);
-}
-int bp_loss_parse(const char *name) {
-    return bp_name_find(loss_names, BP_LOSS_COUNT, name);
+
+const char *bp_loss_expected(void) {
+    pthread_once(&expected_once, join_expected);
+    return loss_expected;
 }
 
 /* OpenBLAS reads OPENBLAS_NUM_THREADS when it starts; these only change the

@@ -392,12 +392,6 @@ void SFX(bp_layer_backward)(REAL *dx, REAL *dW, REAL *db, REAL *dh, const REAL *
 /* ------------------------------------------------------------------------ */
 /* Losses: the mean over the batch of each sample's loss, summed in double   */
 
-/* BCE takes probabilities; clamping keeps log finite when a sigmoid saturates
- * to exactly 0 or 1 (the gradient uses the same clamped p, consistently). */
-static REAL SFX(clamp_p)(REAL p) {
-    return p < BCE_EPS ? BCE_EPS : p > 1 - BCE_EPS ? 1 - BCE_EPS : p;
-}
-
 /* log(sum_n exp(z_n)) without overflow: shift by the largest logit. */
 static REAL SFX(logsumexp)(const REAL *z, int O) {
     REAL m = z[0];
@@ -408,34 +402,42 @@ static REAL SFX(logsumexp)(const REAL *z, int O) {
     return m + LOG(sum);
 }
 
-/* One row's loss: its terms summed in double, and for mse and bce their mean
- * over the O outputs. */
+/* softmax_ce's loss of one row of logits z:
+ * -sum_n y_n log softmax(z)_n = sum_n y_n (lse - z_n). */
+static double SFX(softmax_ce_row)(const REAL *z, const REAL *y, int O) {
+    REAL lse = SFX(logsumexp)(z, O);
+    double l = 0.0;
+    for (int n = 0; n < O; n++) l += y[n] * (lse - z[n]);
+    return l;
+}
+
+/* Its dLoss/dz for a mean over B rows, added into ds:
+ * (softmax(z)_n sum_k y_k - y_n) / B, the softmax fused in and stable for
+ * any size of logit. */
+static void SFX(softmax_ce_grad_row)(REAL *ds, const REAL *z, const REAL *y, int B,
+                                     int O) {
+    REAL lse = SFX(logsumexp)(z, O), ysum = 0;
+    for (int n = 0; n < O; n++) ysum += y[n];
+    for (int n = 0; n < O; n++) ds[n] += (EXP(z[n] - lse) * ysum - y[n]) / B;
+}
+
+/* One row's loss, by the table. */
 static double SFX(loss_of_row)(const REAL *os, const REAL *ys, int O, bp_loss loss) {
     double l = 0.0;
+#define ROW_CASE(N, name, loss_row, grad_row) \
+    case BP_LOSS_##N:                         \
+        return SFX(loss_row)(os, ys, O);
+#define CASE(N, name, p, term, grad, div)                           \
+    case BP_LOSS_##N:                                               \
+        for (int n = 0; n < O; n++)                                 \
+            l += SFX(loss_term_##N)(ys[n], SFX(loss_p_##N)(os[n])); \
+        return SFX(loss_div_##N)(l, O);
     switch (loss) {
-        case BP_LOSS_HALF_SE:
-            for (int n = 0; n < O; n++) l += 0.5 * (ys[n] - os[n]) * (ys[n] - os[n]);
-            break;
-        case BP_LOSS_MSE:
-            for (int n = 0; n < O; n++) l += (ys[n] - os[n]) * (ys[n] - os[n]);
-            l /= O;
-            break;
-        case BP_LOSS_BCE:
-            for (int n = 0; n < O; n++) {
-                REAL p = SFX(clamp_p)(os[n]);
-                l -= ys[n] * LOG(p) + (1 - ys[n]) * LOG(1 - p);
-            }
-            l /= O;
-            break;
-        case BP_LOSS_SOFTMAX_CE: {
-            /* -sum_n y_n log softmax_n = sum_n y_n (lse - z_n) */
-            REAL lse = SFX(logsumexp)(os, O);
-            for (int n = 0; n < O; n++) l += ys[n] * (lse - os[n]);
-            break;
-        }
-        default: break;
+        BP_LOSS_TABLE(CASE, ROW_CASE)
+        default: return l;
     }
-    return l;
+#undef CASE
+#undef ROW_CASE
 }
 
 double SFX(bp_loss_forward)(const REAL *out, const REAL *y, int B, int O, bp_loss loss) {
@@ -448,27 +450,21 @@ double SFX(bp_loss_forward)(const REAL *out, const REAL *y, int B, int O, bp_los
 /* One row's share of dLoss/dout added into ds, for a mean over B rows. */
 static void SFX(grad_of_row)(REAL *ds, const REAL *os, const REAL *ys, int B, int O,
                              bp_loss loss) {
+#define ROW_CASE(N, name, loss_row, grad_row) \
+    case BP_LOSS_##N:                         \
+        SFX(grad_row)(ds, os, ys, B, O);      \
+        break;
+#define CASE(N, name, p, term, grad, div)                                     \
+    case BP_LOSS_##N:                                                         \
+        for (int n = 0; n < O; n++)                                           \
+            ds[n] += SFX(loss_grad_##N)(ys[n], SFX(loss_p_##N)(os[n]), B, O); \
+        break;
     switch (loss) {
-        case BP_LOSS_HALF_SE: /* d/dout (y - out)^2/2 = -(y - out) */
-            for (int n = 0; n < O; n++) ds[n] += -(ys[n] - os[n]) / B;
-            break;
-        case BP_LOSS_MSE:
-            for (int n = 0; n < O; n++) ds[n] += -2.0 * (ys[n] - os[n]) / ((double)B * O);
-            break;
-        case BP_LOSS_BCE:
-            for (int n = 0; n < O; n++) {
-                REAL p = SFX(clamp_p)(os[n]);
-                ds[n] += (p - ys[n]) / (p * (1 - p)) / ((double)B * O);
-            }
-            break;
-        case BP_LOSS_SOFTMAX_CE: {
-            REAL lse = SFX(logsumexp)(os, O), ysum = 0;
-            for (int n = 0; n < O; n++) ysum += ys[n];
-            for (int n = 0; n < O; n++) ds[n] += (EXP(os[n] - lse) * ysum - ys[n]) / B;
-            break;
-        }
+        BP_LOSS_TABLE(CASE, ROW_CASE)
         default: break;
     }
+#undef CASE
+#undef ROW_CASE
 }
 
 void SFX(bp_loss_backward)(REAL *dout, const REAL *out, const REAL *y, int B, int O,
@@ -477,52 +473,47 @@ void SFX(bp_loss_backward)(REAL *dout, const REAL *out, const REAL *y, int B, in
     (dout + (size_t)s * O, out + (size_t)s * O, y + (size_t)s * O, B, O, loss);
 }
 
-/* A squared error's row in one pass: dLoss/dout stored into ds for a mean
- * over B rows, the row's loss returned (half: half_se, else mse). */
-static double SFX(se_row)(REAL *ds, const REAL *os, const REAL *ys, int B, int O,
-                          int half) {
+/* One row's loss returned and its dLoss/dout stored into ds, for a mean
+ * over B rows: an elementwise loss in one pass over the row, each output's
+ * p, term and gradient together; softmax_ce's two functions on a cleared
+ * row. */
+static double SFX(loss_grad_row)(REAL *ds, const REAL *os, const REAL *ys, int B, int O,
+                                 bp_loss loss) {
     double l = 0.0;
-    for (int n = 0; n < O; n++) {
-        if (half) {
-            l += 0.5 * (ys[n] - os[n]) * (ys[n] - os[n]);
-            ds[n] = -(ys[n] - os[n]) / B;
-        } else {
-            l += (ys[n] - os[n]) * (ys[n] - os[n]);
-            ds[n] = -2.0 * (ys[n] - os[n]) / ((double)B * O);
-        }
+#define ROW_CASE(N, name, loss_row, grad_row)    \
+    case BP_LOSS_##N:                            \
+        memset(ds, 0, sizeof(REAL) * (size_t)O); \
+        SFX(grad_row)(ds, os, ys, B, O);         \
+        return SFX(loss_row)(os, ys, O);
+#define CASE(N, name, p_of_out, term, grad, div)        \
+    case BP_LOSS_##N:                                   \
+        for (int n = 0; n < O; n++) {                   \
+            const REAL p = SFX(loss_p_##N)(os[n]);      \
+            l += SFX(loss_term_##N)(ys[n], p);          \
+            ds[n] = SFX(loss_grad_##N)(ys[n], p, B, O); \
+        }                                               \
+        return SFX(loss_div_##N)(l, O);
+    switch (loss) {
+        BP_LOSS_TABLE(CASE, ROW_CASE)
+        default: return l;
     }
-    return half ? l : l / O;
+#undef CASE
+#undef ROW_CASE
 }
 
-/* The loss and its gradient (see bp_ops.h). The squared errors, the common
- * case of a small network, take one pass; the others are the two kernels
- * above, whose sums they are. */
+/* The loss and its gradient (see bp_ops.h): each row in one pass. */
 double SFX(bp_loss_grad)(REAL *dout, const REAL *out, const REAL *y, int B, int O,
                          bp_loss loss) {
-    if (loss != BP_LOSS_HALF_SE && loss != BP_LOSS_MSE) {
-        double total = SFX(bp_loss_forward)(out, y, B, O, loss);
-        memset(dout, 0, sizeof(REAL) * (size_t)B * O);
-        SFX(bp_loss_backward)(dout, out, y, B, O, loss);
-        return total;
-    }
     double total = 0.0;
     for (int s = 0; s < B; s++)
-        total += SFX(se_row)(dout + (size_t)s * O, out + (size_t)s * O, y + (size_t)s * O,
-                             B, O, loss == BP_LOSS_HALF_SE);
+        total += SFX(loss_grad_row)(dout + (size_t)s * O, out + (size_t)s * O,
+                                    y + (size_t)s * O, B, O, loss);
     return total / B;
 }
 
 void SFX(bp_loss_grad_rows)(REAL *dout, double *row_loss, const REAL *out, const REAL *y,
                             int S, int B, int O, bp_loss loss) {
-    for (int s = 0; s < S; s++) {
-        REAL *ds = dout + (size_t)s * O;
-        const REAL *os = out + (size_t)s * O, *ys = y + (size_t)s * O;
-        if (loss == BP_LOSS_HALF_SE || loss == BP_LOSS_MSE) {
-            row_loss[s] = SFX(se_row)(ds, os, ys, B, O, loss == BP_LOSS_HALF_SE);
-        } else {
-            row_loss[s] = SFX(loss_of_row)(os, ys, O, loss);
-            memset(ds, 0, sizeof(REAL) * (size_t)O);
-            SFX(grad_of_row)(ds, os, ys, B, O, loss);
-        }
-    }
+    for (int s = 0; s < S; s++)
+        row_loss[s] = SFX(loss_grad_row)(dout + (size_t)s * O, out + (size_t)s * O,
+                                         y + (size_t)s * O, B, O, loss);
 }

@@ -14,10 +14,14 @@
  *   BCE_EPS  how close to 0 and 1 bce lets a probability come (float's
  *            epsilon is 1.2e-7: 1 - 1e-12 would round to 1 and log(1 - p)
  *            to -inf, so float clamps at 1e-7);
- * and for each row of BP_ACT_TABLE an activation NAME, as inline functions
+ * and the rows of the tables of bp_ops.h as inline functions whose bodies
+ * are the rows' formulas: for an activation NAME
  *   SFX(act_f_NAME)(v, a) and SFX(act_df_NAME)(d, h, o, a),
- * whose bodies are the row's formulas. Inlined, they are the formula
- * written in place, so the kernels expand them inside their loops. */
+ * for a loss NAME
+ *   SFX(loss_p_NAME)(out), SFX(loss_term_NAME)(y, p),
+ *   SFX(loss_grad_NAME)(y, p, B, O) and SFX(loss_div_NAME)(l, O).
+ * Inlined, they are the formula written in place, so the kernels expand
+ * them inside their loops. */
 #undef REAL
 #undef SFX
 #undef GEMM
@@ -26,6 +30,7 @@
 #undef TANH
 #undef BCE_EPS
 #undef SIGMOID
+#undef CLAMP_P
 
 #if BP_REAL_F32
 #define REAL float
@@ -70,3 +75,28 @@ static inline REAL SFX(sigmoid)(REAL v) {
 BP_ACT_TABLE(ACT_FUNCTIONS, ACT_NO_FUNCTIONS)
 #undef ACT_FUNCTIONS
 #undef ACT_NO_FUNCTIONS
+
+/* A probability kept from 0 and 1 for bce (BP_LOSS_TABLE). */
+static inline REAL SFX(clamp_p)(REAL p) {
+    return p < BCE_EPS ? BCE_EPS : p > 1 - BCE_EPS ? 1 - BCE_EPS : p;
+}
+#define CLAMP_P SFX(clamp_p)
+
+/* The rows of the loss table as functions (softmax_ce's ROW has its own in
+ * ops_ref.h). A sample's loss is the terms' sum, in double, divided by div:
+ * loss_div returns that quotient. */
+#define LOSS_FUNCTIONS(N, name, p_of_out, term, grad, div)                   \
+    static inline REAL SFX(loss_p_##N)(REAL out) { return p_of_out; }        \
+    static inline double SFX(loss_term_##N)(REAL y, REAL p) { return term; } \
+    static inline double SFX(loss_grad_##N)(REAL y, REAL p, int B, int O) {  \
+        (void)B, (void)O;                                                    \
+        return grad;                                                         \
+    }                                                                        \
+    static inline double SFX(loss_div_##N)(double l, int O) {                \
+        (void)O;                                                             \
+        return l / (div);                                                    \
+    }
+#define LOSS_NO_FUNCTIONS(N, name, loss_row, grad_row)
+BP_LOSS_TABLE(LOSS_FUNCTIONS, LOSS_NO_FUNCTIONS)
+#undef LOSS_FUNCTIONS
+#undef LOSS_NO_FUNCTIONS
