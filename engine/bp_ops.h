@@ -114,6 +114,16 @@ void bp_act_forward(double *o, const double *h, int B, int O, bp_act act, double
 void bp_act_backward(double *dh, const double *dout, const double *h, const double *o,
                      int B, int O, bp_act act, double alpha);
 
+/* Gradient descent on one weight, the lecture's w_new = w_old - lr * dLoss/dw,
+ * in double (a float weight is rounded to float once, by the caller, so that
+ * a float network's step is the one bp_optim computes). Every plain SGD
+ * step of the engine is this expression: bp_sgd_update, the fused layer
+ * kernels below, the single-sample path and bp_optim's sgd. */
+static inline double bp_sgd_step(double w, double dw, double lr) { return w - lr * dw; }
+
+/* bp_sgd_step over N weights: w[k] = bp_sgd_step(w[k], dw[k], lr). */
+void bp_sgd_update(double *w, const double *dw, size_t N, double lr);
+
 /* Loss over a batch: the mean over the B samples of each sample's loss, so a
  * single sample gives exactly the lecture's loss. out and y are B x O. */
 double bp_loss_forward(const double *out, const double *y, int B, int O, bp_loss loss);
@@ -128,6 +138,7 @@ double bp_loss_grad(double *dout, const double *out, const double *y, int B, int
                     bp_loss loss);
 
 /* The same kernels on floats. */
+void bp_sgd_update_f32(float *w, const float *dw, size_t N, double lr);
 void bp_dense_forward_f32(float *h, const float *x, const float *W, const float *b, int B,
                           int I, int O);
 void bp_dense_backward_f32(float *dx, float *dW, float *db, const float *dh,

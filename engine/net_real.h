@@ -19,14 +19,10 @@ static void SFX(forward_layers)(bp_net *net, int B) {
     }
 }
 
-/* w -= lr * dLoss/dw over one layer. A float network's step is computed in
- * double and rounded once, as bp_optim does it, so that the two agree. */
+/* w -= lr * dLoss/dw over one layer (bp_sgd_update). */
 static void SFX(sgd_layer)(bp_layer *L, double lr) {
-    REAL *w = L->F(W), *b = L->F(b);
-    const REAL *dw = L->F(dW), *db = L->F(db);
-    size_t N = (size_t)L->O * L->I;
-    for (size_t k = 0; k < N; k++) w[k] = (REAL)(w[k] - lr * dw[k]);
-    for (int n = 0; n < L->O; n++) b[n] = (REAL)(b[n] - lr * db[n]);
+    SFX(bp_sgd_update)(L->F(W), L->F(dW), (size_t)L->O * L->I, lr);
+    SFX(bp_sgd_update)(L->F(b), L->F(db), (size_t)L->O, lr);
 }
 
 /* Backpropagation from the top layer's dout, which the caller has filled.
@@ -186,16 +182,16 @@ static inline void SFX(row_back)(REAL g, int n, int I, const REAL *restrict in,
             const REAL d = g * in[i], w = wn[i];
             dwn[i] = d;
             din[i] = n ? din[i] + g * w : g * w;
-            if (lr >= 0) wn[i] = (REAL)(w - lr * d);
+            if (lr >= 0) wn[i] = (REAL)bp_sgd_step(w, d, lr);
         }
     } else {
         for (int i = 0; i < I; i++) {
             const REAL d = g * in[i];
             dwn[i] = d;
-            if (lr >= 0) wn[i] = (REAL)(wn[i] - lr * d);
+            if (lr >= 0) wn[i] = (REAL)bp_sgd_step(wn[i], d, lr);
         }
     }
-    if (lr >= 0) *bn = (REAL)(*bn - lr * g);
+    if (lr >= 0) *bn = (REAL)bp_sgd_step(*bn, g, lr);
 }
 
 /* Layer L backwards from its dout (filled by the layer above, or the

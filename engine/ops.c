@@ -23,7 +23,7 @@
  * (measured on the lecture's 2-3-1, where the call alone is several times the
  * arithmetic). */
 #define BLAS_MIN_WORK BP_BLAS_MIN_WORK
-/* The SGD step of a batch (descend in ops_real.h) is a pass over every
+/* The SGD step of a batch (bp_sgd_update) is a pass over every
  * weight, float to double and back, which the default x86-64 target does two
  * values at a time: GCC also builds it for AVX2 and picks at load time
  * (W2: 2% of an epoch). The operations are IEEE's exact ones either way, and
@@ -32,9 +32,9 @@
  * by the loader, before it is set up.) */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
     !defined(__SANITIZE_THREAD__)
-#define DESCEND_CLONES __attribute__((target_clones("avx2", "default")))
+#define SGD_CLONES __attribute__((target_clones("avx2", "default")))
 #else
-#define DESCEND_CLONES
+#define SGD_CLONES
 #endif
 
 #define NAME_OF(N, name, ...) name,

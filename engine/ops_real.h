@@ -241,11 +241,10 @@ void SFX(bp_layer_forward)(REAL *h, REAL *o, const REAL *x, const REAL *W, const
     SFX(bias_act)(o, h, NULL, B, O, act, alpha);
 }
 
-/* w -= lr * dLoss/dw over N values, computed in double and rounded to REAL
- * once (so a float layer's step is the one bp_optim computes). */
-DESCEND_CLONES
-static void SFX(descend)(REAL *w, const REAL *dw, size_t N, double lr) {
-    for (size_t k = 0; k < N; k++) w[k] = (REAL)(w[k] - lr * dw[k]);
+/* w -= lr * dLoss/dw over N values (see bp_sgd_step). */
+SGD_CLONES
+void SFX(bp_sgd_update)(REAL *w, const REAL *dw, size_t N, double lr) {
+    for (size_t k = 0; k < N; k++) w[k] = (REAL)bp_sgd_step(w[k], dw[k], lr);
 }
 
 /* One sample back through a small layer, and its update: everything about
@@ -264,9 +263,9 @@ static void SFX(backward_one)(REAL *restrict dx, REAL *restrict dW, REAL *restri
         for (int i = 0; i < I; i++) {
             dwn[i] = acc ? dwn[i] + g * x[i] : g * x[i];
             if (dx) dx[i] = n ? dx[i] + g * wn[i] : g * wn[i];
-            if (lr >= 0) wn[i] = (REAL)(wn[i] - lr * dwn[i]);
+            if (lr >= 0) wn[i] = (REAL)bp_sgd_step(wn[i], dwn[i], lr);
         }
-        if (lr >= 0) b[n] = (REAL)(b[n] - lr * db[n]);
+        if (lr >= 0) b[n] = (REAL)bp_sgd_step(b[n], db[n], lr);
     }
 }
 
@@ -331,8 +330,8 @@ void SFX(bp_layer_backward_cols)(REAL *dW, REAL *db, REAL *W, REAL *b, const REA
         }
     }
     if (lr >= 0) {
-        SFX(descend)(W + (size_t)n0 * I, dW + (size_t)n0 * I, (size_t)N * I, lr);
-        SFX(descend)(b + n0, db + n0, (size_t)N, lr);
+        SFX(bp_sgd_update)(W + (size_t)n0 * I, dW + (size_t)n0 * I, (size_t)N * I, lr);
+        SFX(bp_sgd_update)(b + n0, db + n0, (size_t)N, lr);
     }
 }
 
@@ -384,8 +383,8 @@ void SFX(bp_layer_backward)(REAL *dx, REAL *dW, REAL *db, REAL *dh, const REAL *
         }
     }
     if (lr >= 0) {
-        SFX(descend)(W, dW, (size_t)O * I, lr);
-        SFX(descend)(b, db, (size_t)O, lr);
+        SFX(bp_sgd_update)(W, dW, (size_t)O * I, lr);
+        SFX(bp_sgd_update)(b, db, (size_t)O, lr);
     }
 }
 

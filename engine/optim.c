@@ -438,8 +438,8 @@ double bp_optim_clip(bp_net *net, double max_norm) {
  *   g = g + mu * b  (Nesterov)  or  b     (if mu != 0)
  *   w = w - lr * g
  * PyTorch's velocity is the sum of gradients, not of lr-scaled steps, so a
- * change of lr takes effect at once. With wd = mu = 0 this is exactly
- * bp_net_update's w -= lr * dw, bit for bit. */
+ * change of lr takes effect at once. The last line is bp_sgd_step, so with
+ * wd = mu = 0 this is exactly bp_net_update's w -= lr * dw, bit for bit. */
 static void sgd(bp_optim *o, double *w, const double *g, size_t N, size_t off,
                 double lr) {
     const double wd = o->c.weight_decay, mu = o->c.momentum;
@@ -452,7 +452,7 @@ static void sgd(bp_optim *o, double *w, const double *g, size_t N, size_t off,
             b[k] = o->steps == 0 ? gk : mu * b[k] + (1 - tau) * gk;
             gk = o->c.nesterov ? gk + mu * b[k] : b[k];
         }
-        w[k] -= lr * gk;
+        w[k] = bp_sgd_step(w[k], gk, lr);
     }
 }
 
