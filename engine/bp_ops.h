@@ -12,7 +12,13 @@
  *
  * Every kernel exists for doubles (the name as written) and for floats (the
  * same name ending in _f32), with the same contract; losses are summed in
- * double for both. */
+ * double for both.
+ *
+ * The activations and losses are tables (below), the one place their
+ * formulas are written. The kernels are built in two files: ops_ref.h, the
+ * reference kernels in plain loops, and ops_fast.h, the BLAS and fused
+ * paths a training step takes, each of which names the reference it must
+ * equal and the test that holds it to that. */
 #ifndef BP_OPS_H
 #define BP_OPS_H
 

@@ -8,10 +8,11 @@
  *
  * The stages themselves are in net_real.h, compiled twice (double, float);
  * this file checks, allocates and converts at the boundary, where the public
- * functions take and return doubles whatever the network computes in. A
- * training step on one sample through small layers, the lecture's loop,
- * goes to net_real.h's single-sample path instead (bp_net_set_fast), which
- * gives the same bits several times faster; this file decides when. A
+ * functions take and return doubles whatever the network computes in. Two
+ * fast paths give the stages' results for the steps they fit, and this file
+ * decides when: a large mini-batch goes to the net's team of threads
+ * (net_team_real.h), and a step on one sample through small layers, the
+ * lecture's loop, to the single-sample path (net_one_real.h). A
  * layer's arrays are owned through mem[] (void pointers, one per bp_field),
  * and W, b, ... or W32, b32, ... are typed views of the same memory. */
 #include <math.h>
@@ -46,6 +47,8 @@ typedef struct team_job {
 #define F(field) field
 #include "real.h"
 #include "net_real.h"
+#include "net_team_real.h"
+#include "net_one_real.h"
 #undef BP_REAL_F32
 #undef F
 
@@ -53,6 +56,8 @@ typedef struct team_job {
 #define F(field) field##32
 #include "real.h"
 #include "net_real.h"
+#include "net_team_real.h"
+#include "net_one_real.h"
 #undef BP_REAL_F32
 #undef F
 

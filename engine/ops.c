@@ -1,9 +1,11 @@
 /* ops.c: the lecture's mathematics, one op at a time, in double and float.
  *
- * Each op's forward is followed by its backward, as in llm.c's train_gpt2.c.
- * The kernels themselves are in ops_real.h, written once and compiled here
- * twice, for double and for float; this file holds what has no number type
- * (names, the thread count) and the two instantiations.
+ * The kernels are templates compiled here twice, for double and for float
+ * (real.h): ops_ref.h, the reference kernels in plain loops, each op's
+ * forward followed by its backward as in llm.c's train_gpt2.c; and
+ * ops_fast.h, the fused and BLAS paths a training step takes, each held to
+ * a reference of ops_ref.h. This file holds what has no number type: the
+ * names made from the tables of bp_ops.h and the thread count.
  *
  * Dimensions: B = batch, I = inputs of a layer, O = outputs of a layer. */
 #define _POSIX_C_SOURCE 200809L /* pthread_once */
@@ -85,9 +87,11 @@ int bp_set_threads(int n, bp_err *e) {
 
 #define BP_REAL_F32 0
 #include "real.h"
-#include "ops_real.h"
+#include "ops_ref.h"
+#include "ops_fast.h"
 #undef BP_REAL_F32
 
 #define BP_REAL_F32 1
 #include "real.h"
-#include "ops_real.h"
+#include "ops_ref.h"
+#include "ops_fast.h"

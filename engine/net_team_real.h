@@ -1,0 +1,74 @@
+/* net_team_real.h: a mini-batch step split between the net's team of
+ * threads (bp_net.h's Threads; take_team in net.c decides when).
+ *
+ * A fast path. Reference: the same step on one thread, the stages of
+ * net_real.h (bp_net_step_rows, bp_net_train_step, bp_net_compute_grads
+ * without a team). The same bits for the same team size; against one
+ * thread, OpenBLAS's rounding of products of fewer rows. Pinned by
+ * test_net.c test_team_step (and test_net_tsan, under ThreadSanitizer) and,
+ * for the kernels' halves, test_ops.c test_split_backward.
+ *
+ * Included only by net.c, after net_real.h, once per number type (real.h).
+ *
+ * Dimensions: B = rows of the batch, T = members, t = a member, S = its
+ * rows r0 .. r1-1; per layer I = inputs, O = outputs, and n0 .. n1-1 the
+ * member's neurons; D = the net's inputs, K = its outputs. */
+
+/* Member t of T: rows r0 .. r1-1 of the batch and neurons n0 .. n1-1 of
+ * each layer. The forward and each layer's backward_rows touch the member's
+ * own rows only, so the team meets once per layer, between backward_rows
+ * (which every row of dh must have passed) and backward_cols, whose sums run
+ * over all rows. A member steps its own neurons' weights as soon as it has
+ * their gradients: no member reads them after that meeting, since dx, the
+ * only use of the weights in backward, is computed before it. The loss is
+ * summed by every member alike from the rows' losses, in row order (the
+ * single thread's sum), so that all decide the same about a step that
+ * diverged. */
+static void SFX(team_member)(void *arg, int t, int T) {
+    team_job *j = arg;
+    bp_net *net = j->net;
+    bp_layer *Ls = net->layers;
+    const int B = j->B, r0 = (int)((long)B * t / T), r1 = (int)((long)B * (t + 1) / T);
+    const int S = r1 - r0, top = net->n_layers - 1, K = Ls[top].O;
+    REAL *x = net->F(x);
+    const int D = net->inputs;
+    const size_t zx = bp_dtype_size(j->xt);
+    for (int s = r0; s < r1; s++)
+        take_in(x + (size_t)s * D, net->dtype,
+                (const char *)j->x + zx * D * (size_t)(j->rows ? j->rows[s] : s), j->xt,
+                (size_t)D);
+    const REAL *in = x;
+    for (int l = 0; l <= top; l++) {
+        bp_layer *L = &Ls[l];
+        const size_t at = (size_t)r0 * L->O;
+        SFX(bp_layer_forward)
+        (L->F(h) + at, L->F(o) + at, in + (size_t)r0 * L->I, L->F(W), L->F(b), S, L->I,
+         L->O, L->act, L->alpha);
+        in = L->F(o);
+    }
+    const REAL *y = j->y;
+    SFX(bp_loss_grad_rows)
+    (Ls[top].F(dout) + (size_t)r0 * K, net->row_loss + r0, Ls[top].F(o) + (size_t)r0 * K,
+     y + (size_t)r0 * K, S, B, K, j->kind);
+    double lr = j->lr;
+    for (int l = top; l >= 0; l--) {
+        bp_layer *L = &Ls[l];
+        const int I = L->I, O = L->O;
+        const size_t at = (size_t)r0 * O;
+        REAL *din = l > 0 ? Ls[l - 1].F(dout) + (size_t)r0 * I : NULL;
+        SFX(bp_layer_backward_rows)
+        (din, L->F(dh) + at, L->F(dout) + at, L->F(h) + at, L->F(o) + at, L->F(W), S, I,
+         O, L->act, L->alpha);
+        bp_team_sync(net->team);
+        if (l == top) {
+            double total = 0.0;
+            for (int s = 0; s < B; s++) total += net->row_loss[s];
+            total /= B;
+            if (t == 0) j->loss = total;
+            if (j->guard && !isfinite(total)) lr = -1;
+        }
+        SFX(bp_layer_backward_cols)
+        (L->F(dW), L->F(db), L->F(W), L->F(b), L->F(dh), l > 0 ? Ls[l - 1].F(o) : x, B, I,
+         O, (int)((long)O * t / T), (int)((long)O * (t + 1) / T), lr);
+    }
+}

@@ -1,0 +1,393 @@
+/* ops_fast.h: the fast paths of the kernels, each held to a reference.
+ *
+ * The reference kernels (ops_ref.h) compute each op on its own, in plain
+ * loops, adding into gradients the caller has zeroed. A training step is
+ * faster when the big products go to OpenBLAS, when a layer and its
+ * activation share their passes over the B x O values, when gradients are
+ * overwritten instead of zeroed and added to, and when the step of a
+ * layer's weights follows its gradients at once. Those are the paths here.
+ * Each section's comment names the reference it must equal and the test
+ * that holds it to that: to the last bit where the sums are the same sums
+ * in the same order (every plain-loop path), to OpenBLAS's rounding where a
+ * product goes to BLAS. The formulas themselves are the tables' (bp_ops.h),
+ * never written here.
+ *
+ * A template, compiled twice by ops.c after ops_ref.h (real.h: double, then
+ * float); not to be included anywhere else. */
+
+/* ------------------------------------------------------------------------ */
+/* Dense layer on OpenBLAS                                                   */
+/*                                                                           */
+/* B = rows of the batch, I = inputs, O = outputs; as in ops_ref.h.          */
+/* Reference: dense_forward_ref and dense_backward_ref (ops_ref.h), which    */
+/* these are below BLAS_MIN_WORK multiply-adds, where a BLAS call costs more */
+/* than the arithmetic. Pinned by test_ops.c test_dense_reference (both      */
+/* sides of the threshold against naive loops) and test_gradients.           */
+
+void SFX(bp_dense_forward)(REAL *h, const REAL *x, const REAL *W, const REAL *b, int B,
+                           int I, int O) {
+    if ((long)B * I * O < BLAS_MIN_WORK) {
+        SFX(dense_forward_ref)(h, x, W, b, B, I, O);
+        return;
+    }
+    for (int s = 0; s < B; s++) memcpy(h + (size_t)s * O, b, sizeof(REAL) * (size_t)O);
+    GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, B, O, I, 1, x, I, W, I, 1, h, O);
+}
+
+void SFX(bp_dense_backward)(REAL *dx, REAL *dW, REAL *db, const REAL *dh, const REAL *x,
+                            const REAL *W, int B, int I, int O) {
+    if ((long)B * I * O < BLAS_MIN_WORK) {
+        SFX(dense_backward_ref)(dx, dW, db, dh, x, W, B, I, O);
+        return;
+    }
+    SFX(bias_backward_ref)(db, dh, B, O);
+    GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, O, I, B, 1, dh, O, x, I, 1, dW, I);
+    if (dx)
+        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, I, O, 1, dh, O, W, I, 1, dx,
+             I);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The fused layer: dense product and activation, gradients and step         */
+/*                                                                           */
+/* B = rows, I = inputs, O = outputs, as above. x is B x I; h, o, dout, dh   */
+/* are B x O; W and dW are O x I; b and db have O.                           */
+/* Reference: bp_layer_forward is bp_dense_forward then bp_act_forward;      */
+/* bp_layer_backward is bp_act_backward, then bp_dense_backward into zeroed  */
+/* (acc 0) or accumulated (acc 1) gradients, then bp_sgd_update on W and b.  */
+/* Pinned by test_net.c test_fused_kernels (every activation, both sides of  */
+/* BLAS_MIN_WORK) and test_fused_step_is_stages.                             */
+
+/* o = f(h) over B rows; with b, first h += b in the same pass (the bias of
+ * a product that BLAS made with beta 0), so each value is read and written
+ * once. EACH(F) is that pass, F an expression of v, the value of h. */
+static void SFX(bias_act)(REAL *o, REAL *h, const REAL *b, int B, int O, bp_act act,
+                          double alpha) {
+    const REAL a = (REAL)alpha;
+#define EACH(F)                                                \
+    for (int s = 0; s < B; s++) {                              \
+        REAL *hs = h + (size_t)s * O, *os = o + (size_t)s * O; \
+        if (b)                                                 \
+            for (int n = 0; n < O; n++) {                      \
+                REAL v = hs[n] + b[n];                         \
+                hs[n] = v;                                     \
+                os[n] = (F);                                   \
+            }                                                  \
+        else                                                   \
+            for (int n = 0; n < O; n++) {                      \
+                REAL v = hs[n];                                \
+                os[n] = (F);                                   \
+            }                                                  \
+    }
+#define CASE(N, name, f, df)        \
+    case BP_ACT_##N:                \
+        EACH(SFX(act_f_##N)(v, a)); \
+        break;
+#define ROW_CASE(N, name, f, df)                                                     \
+    case BP_ACT_##N:                                                                 \
+        if (b) EACH(v);                                                              \
+        for (int s = 0; s < B; s++) SFX(f)(o + (size_t)s * O, h + (size_t)s * O, O); \
+        break;
+    switch (act) {
+        BP_ACT_TABLE(CASE, ROW_CASE)
+        default: break;
+    }
+#undef CASE
+#undef ROW_CASE
+#undef EACH
+}
+
+/* dh = dLoss/dh over B rows, overwritten; with db, also db += dh in the same
+ * pass (the bias gradient). One loop for each case of db, so that none
+ * tests it per value and each can be vectorised over n. */
+static void SFX(act_grad)(REAL *dh, REAL *db, const REAL *dout, const REAL *h,
+                          const REAL *o, int B, int O, bp_act act, double alpha) {
+    const REAL a = (REAL)alpha;
+#define ROWS(STORE)                   \
+    for (int s = 0; s < B; s++) {     \
+        size_t r = (size_t)s * O;     \
+        for (int n = 0; n < O; n++) { \
+            size_t k = r + n;         \
+            STORE;                    \
+        }                             \
+    }
+#define EACH(G)                                       \
+    if (db) ROWS(REAL g = (G); dh[k] = g; db[n] += g) \
+    else ROWS(dh[k] = (G))
+#define CASE(N, name, f, df)                           \
+    case BP_ACT_##N:                                   \
+        EACH(SFX(act_df_##N)(dout[k], h[k], o[k], a)); \
+        break;
+#define ROW_CASE(N, name, f, df)                        \
+    case BP_ACT_##N:                                    \
+        for (int s = 0; s < B; s++) {                   \
+            size_t r = (size_t)s * O;                   \
+            SFX(df)(dh + r, db, dout + r, o + r, O, 0); \
+        }                                               \
+        break;
+    switch (act) {
+        BP_ACT_TABLE(CASE, ROW_CASE)
+        default: break;
+    }
+#undef CASE
+#undef ROW_CASE
+#undef EACH
+#undef ROWS
+}
+
+/* f(v) and df for one value of an elementwise activation, for the
+ * one-sample loops below. */
+static REAL SFX(act_one)(REAL v, bp_act act, REAL a) {
+#define NO_CASE(N, name, f, df)
+#define CASE(N, name, f, df) \
+    case BP_ACT_##N: return SFX(act_f_##N)(v, a);
+    switch (act) {
+        BP_ACT_TABLE(CASE, NO_CASE)
+        default: return v;
+    }
+#undef CASE
+}
+
+static REAL SFX(act_df_one)(REAL d, REAL h, REAL o, bp_act act, REAL a) {
+#define CASE(N, name, f, df) \
+    case BP_ACT_##N: return SFX(act_df_##N)(d, h, o, a);
+    switch (act) {
+        BP_ACT_TABLE(CASE, NO_CASE)
+        default: return d;
+    }
+#undef CASE
+#undef NO_CASE
+}
+
+void SFX(bp_layer_forward)(REAL *h, REAL *o, const REAL *x, const REAL *W, const REAL *b,
+                           int B, int I, int O, bp_act act, double alpha) {
+    if ((long)B * I * O >= BLAS_MIN_WORK) {
+        /* beta 0: the product overwrites h, and the bias joins the
+         * activation's pass instead of a pass of its own. */
+        GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, B, O, I, 1, x, I, W, I, 0, h, O);
+        SFX(bias_act)(o, h, b, B, O, act, alpha);
+        return;
+    }
+    if (B == 1 && act != BP_ACT_SOFTMAX) {
+        /* One sample through a small layer (the lecture's case): each neuron
+         * in one go, with no pass of its own for the activation. */
+        for (int n = 0; n < O; n++) {
+            const REAL *wn = W + (size_t)n * I;
+            REAL acc = b[n];
+            for (int i = 0; i < I; i++) acc += wn[i] * x[i];
+            h[n] = acc;
+            o[n] = SFX(act_one)(acc, act, (REAL)alpha);
+        }
+        return;
+    }
+    SFX(dense_forward_ref)(h, x, W, b, B, I, O);
+    SFX(bias_act)(o, h, NULL, B, O, act, alpha);
+}
+
+/* One sample back through a small layer, and its update: everything about
+ * neuron n (its dh, its row of dW, its share of dx, its step) in one go. The
+ * sums and products are the general loops', in the same order. */
+static void SFX(backward_one)(REAL *restrict dx, REAL *restrict dW, REAL *restrict db,
+                              REAL *restrict dh, const REAL *restrict dout,
+                              const REAL *restrict h, const REAL *restrict o,
+                              const REAL *restrict x, REAL *restrict W, REAL *restrict b,
+                              int I, int O, bp_act act, REAL a, int acc, double lr) {
+    for (int n = 0; n < O; n++) {
+        const REAL g = SFX(act_df_one)(dout[n], h[n], o[n], act, a);
+        dh[n] = g;
+        db[n] = acc ? db[n] + g : g;
+        REAL *wn = W + (size_t)n * I, *dwn = dW + (size_t)n * I;
+        for (int i = 0; i < I; i++) {
+            dwn[i] = acc ? dwn[i] + g * x[i] : g * x[i];
+            if (dx) dx[i] = n ? dx[i] + g * wn[i] : g * wn[i];
+            if (lr >= 0) wn[i] = (REAL)bp_sgd_step(wn[i], dwn[i], lr);
+        }
+        if (lr >= 0) b[n] = (REAL)bp_sgd_step(b[n], db[n], lr);
+    }
+}
+
+/* dense_backward_ref's dW and dx sums over B rows, with the first term of
+ * each stored rather than added to a zero, so that no buffer needs clearing
+ * first: dW = dh^T x (acc: dW += it), dx = dh W (NULL: skipped). */
+static void SFX(dense_backward_store)(REAL *dx, REAL *dW, const REAL *dh, const REAL *x,
+                                      const REAL *W, int B, int I, int O, int acc) {
+    for (int s = 0; s < B; s++) {
+        const REAL *xs = x + (size_t)s * I;
+        const REAL *dhs = dh + (size_t)s * O;
+        REAL *dxs = dx ? dx + (size_t)s * I : NULL;
+        const int store = s == 0 && !acc;
+        for (int n = 0; n < O; n++) {
+            const REAL g = dhs[n];
+            REAL *dwn = dW + (size_t)n * I;
+            const REAL *wn = W + (size_t)n * I;
+            if (store)
+                for (int i = 0; i < I; i++) dwn[i] = g * xs[i];
+            else
+                for (int i = 0; i < I; i++) dwn[i] += g * xs[i];
+            if (!dxs) continue;
+            if (n == 0)
+                for (int i = 0; i < I; i++) dxs[i] = g * wn[i];
+            else
+                for (int i = 0; i < I; i++) dxs[i] += g * wn[i];
+        }
+    }
+}
+
+void SFX(bp_layer_backward)(REAL *dx, REAL *dW, REAL *db, REAL *dh, const REAL *dout,
+                            const REAL *h, const REAL *o, const REAL *x, REAL *W, REAL *b,
+                            int B, int I, int O, bp_act act, double alpha, int acc,
+                            double lr) {
+    int blas = (long)B * I * O >= BLAS_MIN_WORK;
+    if (B == 1 && !blas && act != BP_ACT_SOFTMAX) {
+        SFX(backward_one)
+        (dx, dW, db, dh, dout, h, o, x, W, b, I, O, act, (REAL)alpha, acc, lr);
+        return;
+    }
+    if (blas && !acc) {
+        /* dx before the step, which the halves' order gives. */
+        SFX(bp_layer_backward_rows)(dx, dh, dout, h, o, W, B, I, O, act, alpha);
+        SFX(bp_layer_backward_cols)(dW, db, W, b, dh, x, B, I, O, 0, O, lr);
+        return;
+    }
+    if (!acc) memset(db, 0, sizeof(REAL) * (size_t)O);
+    SFX(act_grad)(dh, db, dout, h, o, B, O, act, alpha);
+    if (blas) {
+        GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, O, I, B, 1, dh, O, x, I, 1, dW, I);
+        if (dx)
+            GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, I, O, 1, dh, O, W, I, 0,
+                 dx, I);
+    } else {
+        SFX(dense_backward_store)(dx, dW, dh, x, W, B, I, O, acc);
+    }
+    if (lr >= 0) {
+        SFX(bp_sgd_update)(W, dW, (size_t)O * I, lr);
+        SFX(bp_sgd_update)(b, db, (size_t)O, lr);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* The layer's backward split between a team of threads (bp_net.h)          */
+/*                                                                           */
+/* B = rows of the whole batch, S = a member's rows, I and O as above,       */
+/* n0 .. n1-1 = a member's neurons, N = n1 - n0 of them.                     */
+/* Reference: bp_layer_backward with acc 0 (which runs its BLAS-sized layers */
+/* as backward_rows over all rows, then backward_cols over all neurons).     */
+/* Pinned by test_ops.c test_split_backward (bit for bit on plain loops, to  */
+/* BLAS's rounding of a product of fewer rows otherwise) and test_net.c      */
+/* test_team_step.                                                           */
+
+/* Rows: dh = dLoss/dh from dout, and dx = dh W (with the weights before the
+ * step; NULL: skipped), both overwritten, over S rows. The first half of a
+ * layer's backward: it needs the member's own rows only. */
+void SFX(bp_layer_backward_rows)(REAL *dx, REAL *dh, const REAL *dout, const REAL *h,
+                                 const REAL *o, const REAL *W, int S, int I, int O,
+                                 bp_act act, double alpha) {
+    SFX(act_grad)(dh, NULL, dout, h, o, S, O, act, alpha);
+    if (!dx) return;
+    if ((long)S * I * O >= BLAS_MIN_WORK) {
+        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, S, I, O, 1, dh, O, W, I, 0, dx,
+             I);
+        return;
+    }
+    for (int s = 0; s < S; s++) {
+        const REAL *dhs = dh + (size_t)s * O;
+        REAL *dxs = dx + (size_t)s * I;
+        for (int n = 0; n < O; n++) {
+            const REAL g = dhs[n], *wn = W + (size_t)n * I;
+            if (n == 0)
+                for (int i = 0; i < I; i++) dxs[i] = g * wn[i];
+            else
+                for (int i = 0; i < I; i++) dxs[i] += g * wn[i];
+        }
+    }
+}
+
+/* Neurons n0 .. n1-1: their rows of dW = dh^T x and their db = the sums of
+ * their columns of dh, over all B rows, overwritten; then, if lr >= 0, their
+ * step. The second half: it sums over every row of dh, so the team meets
+ * before it. No other neuron's weights are read, so members can step their
+ * own while the others still compute. */
+void SFX(bp_layer_backward_cols)(REAL *dW, REAL *db, REAL *W, REAL *b, const REAL *dh,
+                                 const REAL *x, int B, int I, int O, int n0, int n1,
+                                 double lr) {
+    const int N = n1 - n0;
+    if (N < 1) return;
+    for (int n = n0; n < n1; n++) db[n] = 0;
+    for (int s = 0; s < B; s++) {
+        const REAL *dhs = dh + (size_t)s * O;
+        for (int n = n0; n < n1; n++) db[n] += dhs[n];
+    }
+    if ((long)B * I * N >= BLAS_MIN_WORK) {
+        GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, N, I, B, 1, dh + n0, O, x, I, 0,
+             dW + (size_t)n0 * I, I);
+    } else {
+        for (int s = 0; s < B; s++) {
+            const REAL *xs = x + (size_t)s * I, *dhs = dh + (size_t)s * O;
+            for (int n = n0; n < n1; n++) {
+                const REAL g = dhs[n];
+                REAL *dwn = dW + (size_t)n * I;
+                if (s == 0)
+                    for (int i = 0; i < I; i++) dwn[i] = g * xs[i];
+                else
+                    for (int i = 0; i < I; i++) dwn[i] += g * xs[i];
+            }
+        }
+    }
+    if (lr >= 0) {
+        SFX(bp_sgd_update)(W + (size_t)n0 * I, dW + (size_t)n0 * I, (size_t)N * I, lr);
+        SFX(bp_sgd_update)(b + n0, db + n0, (size_t)N, lr);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* The loss and its gradient together                                        */
+/*                                                                           */
+/* B = samples of the batch, S = a member's rows of it, O = outputs.         */
+/* Reference: bp_loss_forward, and bp_loss_backward into zeros. Pinned by    */
+/* test_net.c test_train_step_equals_stages and tests/lua/test_net.lua's     */
+/* test_train_step_is_the_four_stages (a step against the four stages), and  */
+/* for the rows by test_ops.c test_split_backward.                           */
+
+/* One row's loss returned and its dLoss/dout stored into ds, for a mean
+ * over B rows: an elementwise loss in one pass over the row, each output's
+ * p, term and gradient together; softmax_ce's two functions on a cleared
+ * row. */
+static double SFX(loss_grad_row)(REAL *ds, const REAL *os, const REAL *ys, int B, int O,
+                                 bp_loss loss) {
+    double l = 0.0;
+#define ROW_CASE(N, name, loss_row, grad_row)    \
+    case BP_LOSS_##N:                            \
+        memset(ds, 0, sizeof(REAL) * (size_t)O); \
+        SFX(grad_row)(ds, os, ys, B, O);         \
+        return SFX(loss_row)(os, ys, O);
+#define CASE(N, name, p_of_out, term, grad, div)        \
+    case BP_LOSS_##N:                                   \
+        for (int n = 0; n < O; n++) {                   \
+            const REAL p = SFX(loss_p_##N)(os[n]);      \
+            l += SFX(loss_term_##N)(ys[n], p);          \
+            ds[n] = SFX(loss_grad_##N)(ys[n], p, B, O); \
+        }                                               \
+        return SFX(loss_div_##N)(l, O);
+    switch (loss) {
+        BP_LOSS_TABLE(CASE, ROW_CASE)
+        default: return l;
+    }
+#undef CASE
+#undef ROW_CASE
+}
+
+double SFX(bp_loss_grad)(REAL *dout, const REAL *out, const REAL *y, int B, int O,
+                         bp_loss loss) {
+    double total = 0.0;
+    for (int s = 0; s < B; s++)
+        total += SFX(loss_grad_row)(dout + (size_t)s * O, out + (size_t)s * O,
+                                    y + (size_t)s * O, B, O, loss);
+    return total / B;
+}
+
+void SFX(bp_loss_grad_rows)(REAL *dout, double *row_loss, const REAL *out, const REAL *y,
+                            int S, int B, int O, bp_loss loss) {
+    for (int s = 0; s < S; s++)
+        row_loss[s] = SFX(loss_grad_row)(dout + (size_t)s * O, out + (size_t)s * O,
+                                         y + (size_t)s * O, B, O, loss);
+}
