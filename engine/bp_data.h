@@ -145,8 +145,9 @@ int bp_data_shuffle(bp_data *data, bp_rng *r, bp_err *e);
 
 /* Splits into three new data sets, in the present row order (shuffle first):
  * the first round(frac_train * n) rows, the next round(frac_val * n) (fewer
- * if the two roundings add up to more than n), and the rest as test. The parts are disjoint, cover every row and may be empty
- * (n = 0). Needs 0 <= frac_train, 0 <= frac_val, frac_train + frac_val <= 1.
+ * if the two roundings add up to more than n), and the rest as test. The
+ * parts are disjoint, cover every row and may be empty (n = 0). Needs
+ * 0 <= frac_train, 0 <= frac_val, frac_train + frac_val <= 1.
  * On failure returns -1 and sets all three to NULL; free them with
  * bp_data_free. The parts are copies: free the whole once split when memory
  * is tight (Fashion-MNIST's training set is 376 MB). */
@@ -174,9 +175,9 @@ int bp_data_onehot(bp_data *data, bp_err *e);
  *             a constant column gets scale 1.
  *   fixed:    the same shift and scale for every column (pixels: 0, 255).
  * Statistics and the scaling itself are computed in double for both dtypes
- * (float32 inputs are rounded once, after). Fit on the training part only, then apply the same scaler to the training,
- * validation and test parts: the model must not see test statistics. Only x
- * is scaled, never y. */
+ * (float32 inputs are rounded once, after). Fit on the training part only,
+ * then apply the same scaler to the training, validation and test parts:
+ * the model must not see test statistics. Only x is scaled, never y. */
 typedef enum bp_scale {
     BP_SCALE_STANDARD,
     BP_SCALE_MINMAX,

@@ -4,13 +4,15 @@
  * (or of floats, for float32 inputs: half the bytes read per epoch, and what a
  * float32 network computes in), so a mini-batch is a pointer and shuffling
  * swaps rows in place: no copy of the data set per epoch, no per-sample
- * allocation. Statistics and scaling go through doubles for both types. The loaders are strict
- * because a silently misread file (a shifted column, a half-decompressed
- * image file) trains a network that is wrong for reasons nobody can see: every
- * refusal names the file, and the line and column when there is one.
+ * allocation. Statistics and scaling go through doubles for both types. The
+ * loaders are strict because a silently misread file (a shifted column, a
+ * half-decompressed image file) trains a network that is wrong for reasons
+ * nobody can see: every refusal names the file, and the line and column
+ * when there is one.
  *
  * CSV files are read whole into one buffer and cut into cells in place, which
- * keeps the parser a few small loops. IDX files go through zlib's gzread,
+ * keeps the parser a few small loops; a load is a few steps (open, header,
+ * room, rows, names), each its own function. IDX files go through zlib's gzread,
  * which also reads uncompressed files, so a file's first bytes decide, not
  * its name.
  *
@@ -169,11 +171,22 @@ static int copy_names(bp_data *dst, const bp_data *src, bp_err *e) {
 typedef struct csv {
     const char *path;
     char delim;
+    char *buf;   /* the whole file, cut into lines and cells in place */
     int line;    /* number of the line last cut by next_line, from 1 */
     char *p;     /* start of the next line, NULL at the end */
     char **cell; /* the cells of the line last split */
     int count, cap;
+    char **header; /* the header's ncol cells */
+    int ncol, t;   /* t: the target's column */
+    char **text;   /* a class label's text for each row, when classifying */
 } csv;
+
+static void csv_free(csv *c) {
+    bp_free(c->text);
+    bp_free(c->header);
+    bp_free(c->cell);
+    bp_free(c->buf);
+}
 
 static int read_file(const char *path, char **out, size_t *len, bp_err *e) {
     FILE *f = fopen(path, "rb");
@@ -405,129 +418,149 @@ static int no_such_column(const char *path, const char *target, char **names, in
     return bp_err_set(e, "%s: no column named '%s' (columns: %s)", path, target, list);
 }
 
+/* The file read whole into c->buf, refused when it is not text or has
+ * nothing but blanks; c->p at its first line, after any UTF-8 byte-order
+ * mark. */
+static int csv_open(csv *c, bp_err *e) {
+    size_t len = 0; /* read_file sets it; gcc -O3 cannot see that */
+    if (read_file(c->path, &c->buf, &len, e) < 0) return -1;
+    char *nul = memchr(c->buf, '\0', len);
+    if (nul) {
+        int line = 1;
+        for (char *s = c->buf; s < nul; s++) line += *s == '\n';
+        return bp_err_set(e, "%s:%d: not a text file (a NUL byte)", c->path, line);
+    }
+    c->p = c->buf;
+    if (len >= 3 && memcmp(c->buf, "\xEF\xBB\xBF", 3) == 0) c->p += 3;
+    if (strspn(c->p, " \t\r\n") == strlen(c->p))
+        return bp_err_set(e, "%s: empty file", c->path);
+    return 0;
+}
+
+/* The header, the first line that is not empty, into c->header and
+ * c->ncol; c->t the column named target, or the last when target is NULL.
+ * At least one other column must be there for the inputs. */
+static int csv_header(csv *c, const char *target, bp_err *e) {
+    char *s;
+    while ((s = next_line(c)) && *s == '\0') {}
+    if (split_cells(c, s, e) < 0) return -1;
+    int ncol = c->count;
+    if (!(c->header = bp_malloc(sizeof *c->header * (size_t)ncol)))
+        return bp_err_set(e, "%s: out of memory", c->path);
+    memcpy(c->header, c->cell, sizeof *c->header * (size_t)ncol);
+    c->ncol = ncol;
+    c->t = ncol - 1;
+    if (target) {
+        c->t = -1;
+        for (int j = 0; j < ncol; j++) {
+            if (strcmp(c->header[j], target) != 0) continue;
+            if (c->t >= 0)
+                return bp_err_set(
+                    e, "%s: column name '%s' appears twice (columns %d and %d)", c->path,
+                    target, c->t + 1, j + 1);
+            c->t = j;
+        }
+        if (c->t < 0) return no_such_column(c->path, target, c->header, ncol, e);
+    }
+    if (ncol < 2)
+        return bp_err_set(e, "%s: no input columns besides the target '%s'", c->path,
+                          c->header[c->t]);
+    return 0;
+}
+
+/* A data set with room for a row on every line left: x, and y (a number per
+ * row) or, when classifying, label and c->text. NULL with a message. */
+static bp_data *csv_alloc(csv *c, int classify, bp_err *e) {
+    size_t cap = 1;
+    for (const char *q = c->p; q && (q = strchr(q, '\n')); q++) cap++;
+    if (cap > INT32_MAX / 2) {
+        bp_err_set(e, "%s: too many rows", c->path);
+        return NULL;
+    }
+    bp_data *data = bp_calloc(1, sizeof *data);
+    if (!data) goto oom;
+    int d = data->d = c->ncol - 1;
+    data->x = bp_malloc(sizeof(double) * cap * (size_t)d);
+    if (classify) {
+        c->text = bp_malloc(sizeof *c->text * cap);
+        data->label = bp_malloc(sizeof(int) * cap);
+    } else {
+        data->k = 1;
+        data->y = bp_malloc(sizeof(double) * cap);
+    }
+    if (data->x && (classify ? c->text && data->label : data->y != NULL)) return data;
+oom:
+    bp_data_free(data);
+    bp_err_set(e, "%s: out of memory", c->path);
+    return NULL;
+}
+
+/* Every row after the header: its inputs into x, its target into y (a
+ * number) or c->text (a class label, numbered once all are read). Returns
+ * the number of rows, or -1 with a message. */
+static int csv_rows(csv *c, bp_data *data, int classify, bp_err *e) {
+    const int ncol = c->ncol, t = c->t, d = data->d;
+    int n = 0;
+    char *s;
+    while ((s = next_line(c))) {
+        if (*s == '\0') continue;
+        if (split_cells(c, s, e) < 0) return -1;
+        if (c->count != ncol)
+            return bp_err_set(e, "%s:%d: ragged row: %d cells, header has %d", c->path,
+                              c->line, c->count, ncol);
+        double *xr = data->x + (size_t)n * d;
+        for (int j = 0, i = 0; j < ncol; j++) {
+            const char *cell = c->cell[j];
+            if (j != t) {
+                if (parse_number(c, cell, j + 1, &xr[i++], e) < 0) return -1;
+            } else if (!classify) {
+                if (parse_number(c, cell, j + 1, &data->y[n], e) < 0) return -1;
+            } else if (*cell == '\0') {
+                return bp_err_set(e, "%s:%d:%d: missing value", c->path, c->line, j + 1);
+            } else {
+                c->text[n] = c->cell[j];
+            }
+        }
+        n++;
+    }
+    return n;
+}
+
+/* The names of the input columns and of the target, from the header. */
+static int csv_names(bp_data *data, const csv *c, bp_err *e) {
+    data->names = bp_calloc((size_t)data->d, sizeof(char *));
+    if (!data->names || !(data->target = dup_str(c->header[c->t]))) goto oom;
+    for (int j = 0, i = 0; j < c->ncol; j++)
+        if (j != c->t && !(data->names[i++] = dup_str(c->header[j]))) goto oom;
+    return 0;
+oom:
+    return bp_err_set(e, "%s: out of memory", c->path);
+}
+
 bp_data *bp_data_load_csv(const char *path, const char *target, char delim, int classify,
                           bp_err *e) {
     if (delim == '"' || delim == '\n' || delim == '\r' || delim == '\0') {
         bp_err_set(e, "%s: a quote or a line end cannot be the delimiter", path);
         return NULL;
     }
-    char *buf = NULL, **header = NULL, **text = NULL;
-    size_t len = 0; /* read_file sets it; gcc -O3 cannot see that */
-    bp_data *data = NULL;
     csv c = {.path = path, .delim = delim};
-    if (read_file(path, &buf, &len, e) < 0) return NULL;
-    char *nul = memchr(buf, '\0', len);
-    if (nul) {
-        int line = 1;
-        for (char *s = buf; s < nul; s++) line += *s == '\n';
-        bp_err_set(e, "%s:%d: not a text file (a NUL byte)", path, line);
-        goto fail;
-    }
-    c.p = buf;
-    if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) c.p += 3;
-    if (strspn(c.p, " \t\r\n") == strlen(c.p)) {
-        bp_err_set(e, "%s: empty file", path);
-        goto fail;
-    }
-
-    /* The header: the first line that is not empty. */
-    char *s;
-    while ((s = next_line(&c)) && *s == '\0') {}
-    if (split_cells(&c, s, e) < 0) goto fail;
-    int ncol = c.count, t = ncol - 1;
-    header = bp_malloc(sizeof *header * (size_t)ncol);
-    if (!header) goto oom;
-    memcpy(header, c.cell, sizeof *header * (size_t)ncol);
-    if (target) {
-        t = -1;
-        for (int j = 0; j < ncol; j++) {
-            if (strcmp(header[j], target) != 0) continue;
-            if (t >= 0) {
-                bp_err_set(e, "%s: column name '%s' appears twice (columns %d and %d)",
-                           path, target, t + 1, j + 1);
-                goto fail;
-            }
-            t = j;
-        }
-        if (t < 0) {
-            no_such_column(path, target, header, ncol, e);
-            goto fail;
-        }
-    }
-    if (ncol < 2) {
-        bp_err_set(e, "%s: no input columns besides the target '%s'", path, header[t]);
-        goto fail;
-    }
-    int d = ncol - 1;
-
-    /* Every row has a line, so the lines left bound the rows. */
-    size_t cap = 1;
-    for (const char *q = c.p; q && (q = strchr(q, '\n')); q++) cap++;
-    if (cap > INT32_MAX / 2) {
-        bp_err_set(e, "%s: too many rows", path);
-        goto fail;
-    }
-    data = bp_calloc(1, sizeof *data);
-    if (!data) goto oom;
-    data->d = d;
-    data->x = bp_malloc(sizeof(double) * cap * (size_t)d);
-    if (classify) {
-        text = bp_malloc(sizeof *text * cap);
-        data->label = bp_malloc(sizeof(int) * cap);
-    } else {
-        data->k = 1;
-        data->y = bp_malloc(sizeof(double) * cap);
-    }
-    if (!data->x || (classify ? !text || !data->label : !data->y)) goto oom;
-
-    int n = 0;
-    while ((s = next_line(&c))) {
-        if (*s == '\0') continue;
-        if (split_cells(&c, s, e) < 0) goto fail;
-        if (c.count != ncol) {
-            bp_err_set(e, "%s:%d: ragged row: %d cells, header has %d", path, c.line,
-                       c.count, ncol);
-            goto fail;
-        }
-        double *xr = data->x + (size_t)n * d;
-        for (int j = 0, i = 0; j < ncol; j++) {
-            if (j != t) {
-                if (parse_number(&c, c.cell[j], j + 1, &xr[i++], e) < 0) goto fail;
-            } else if (!classify) {
-                if (parse_number(&c, c.cell[j], j + 1, &data->y[n], e) < 0) goto fail;
-            } else if (*c.cell[j] == '\0') {
-                bp_err_set(e, "%s:%d:%d: missing value", path, c.line, j + 1);
-                goto fail;
-            } else {
-                text[n] = c.cell[j];
-            }
-        }
-        n++;
-    }
+    bp_data *data = NULL;
+    if (csv_open(&c, e) < 0 || csv_header(&c, target, e) < 0) goto fail;
+    if (!(data = csv_alloc(&c, classify, e))) goto fail;
+    int n = csv_rows(&c, data, classify, e);
+    if (n < 0) goto fail;
     if (n == 0) {
         bp_err_set(e, "%s: no data rows", path);
         goto fail;
     }
     data->n = n;
-    if (classify && number_classes(data, text, path, header[t], e) < 0) goto fail;
-
-    data->names = bp_calloc((size_t)d, sizeof(char *));
-    if (!data->names || !(data->target = dup_str(header[t]))) goto oom;
-    for (int j = 0, i = 0; j < ncol; j++)
-        if (j != t && !(data->names[i++] = dup_str(header[j]))) goto oom;
-    bp_free(text);
-    bp_free(header);
-    bp_free(c.cell);
-    bp_free(buf);
+    if (classify && number_classes(data, c.text, path, c.header[c.t], e) < 0) goto fail;
+    if (csv_names(data, &c, e) < 0) goto fail;
+    csv_free(&c);
     return data;
-oom:
-    bp_err_set(e, "%s: out of memory", path);
 fail:
     bp_data_free(data);
-    bp_free(text);
-    bp_free(header);
-    bp_free(c.cell);
-    bp_free(buf);
+    csv_free(&c);
     return NULL;
 }
 
@@ -611,11 +644,91 @@ static int expect_end(gzFile f, const char *path, int count, const char *what,
     return 0;
 }
 
+/* An IDX pair being read: the two files and what their headers say. */
+typedef struct idx {
+    const char *ip, *lp; /* the paths, of images and of labels */
+    gzFile fi, fl;
+    uint32_t n, rows, cols; /* images (and labels), and each image's size */
+} idx;
+
+/* Opens both files and reads their headers: n images of rows x cols bytes,
+ * and as many labels. */
+static int idx_open(idx *f, bp_err *e) {
+    unsigned char hi[16], hl[8];
+    if (!(f->fi = open_idx(f->ip, e))) return -1;
+    if (read_header(f->fi, hi, sizeof hi, IDX_IMAGES, "image", f->ip, e) < 0) return -1;
+    f->n = be32(hi + 4), f->rows = be32(hi + 8), f->cols = be32(hi + 12);
+    if (f->n == 0 || f->n > INT32_MAX)
+        return bp_err_set(e, "%s: bad image count %u", f->ip, (unsigned)f->n);
+    if (f->rows == 0 || f->cols == 0 || (uint64_t)f->rows * f->cols > INT32_MAX)
+        return bp_err_set(e, "%s: bad image size %u x %u", f->ip, (unsigned)f->rows,
+                          (unsigned)f->cols);
+    if (!(f->fl = open_idx(f->lp, e))) return -1;
+    if (read_header(f->fl, hl, sizeof hl, IDX_LABELS, "label", f->lp, e) < 0) return -1;
+    if (be32(hl + 4) != f->n)
+        return bp_err_set(e, "%s has %u images but %s has %u labels", f->ip,
+                          (unsigned)f->n, f->lp, (unsigned)be32(hl + 4));
+    return 0;
+}
+
+/* The n labels into lab, each checked to be below n_classes (0: any byte);
+ * returns the number of classes, n_classes or the largest label + 1, or -1
+ * with a message. */
+static int idx_labels(idx *f, unsigned char *lab, int n_classes, bp_err *e) {
+    long long got = read_bytes(f->fl, lab, f->n, f->lp, e);
+    if (got < 0) return -1;
+    if (got < (long long)f->n)
+        return bp_err_set(e, "%s: truncated: expected %u bytes of labels, got %lld",
+                          f->lp, (unsigned)f->n, got);
+    if (expect_end(f->fl, f->lp, (int)f->n, "labels", e) < 0) return -1;
+    int C = n_classes;
+    for (uint32_t r = 0; r < f->n; r++) {
+        if (n_classes > 0 && lab[r] >= n_classes)
+            return bp_err_set(e, "%s: label %d at index %u is outside 0..%d", f->lp,
+                              lab[r], (unsigned)r, n_classes - 1);
+        if (n_classes == 0 && lab[r] + 1 > C) C = lab[r] + 1;
+    }
+    return C;
+}
+
+/* The pixels into data's x (or x32), a chunk of bytes at a time so that
+ * they are never all in memory twice; the file must end after them. */
+static int idx_pixels(idx *f, bp_data *data, unsigned char *chunk, bp_err *e) {
+    size_t total = (size_t)f->n * (size_t)data->d, done = 0;
+    while (done < total) {
+        size_t want = total - done < IDX_CHUNK ? total - done : IDX_CHUNK;
+        long long got = read_bytes(f->fi, chunk, want, f->ip, e);
+        if (got < 0) return -1;
+        if (data->dtype == BP_F32)
+            for (long long j = 0; j < got; j++) data->x32[done + (size_t)j] = chunk[j];
+        else
+            for (long long j = 0; j < got; j++) data->x[done + (size_t)j] = chunk[j];
+        done += (size_t)got;
+        if ((size_t)got < want)
+            return bp_err_set(e, "%s: truncated: expected %zu bytes of pixels, got %zu",
+                              f->ip, total, done);
+    }
+    return expect_end(f->fi, f->ip, (int)f->n, "images", e);
+}
+
+/* Classes named by their numbers, "0", "1", ..., labels from lab, one-hot
+ * targets. */
+static int idx_classes(bp_data *data, const unsigned char *lab) {
+    if (!(data->classes = bp_calloc((size_t)data->n_classes, sizeof(char *)))) return -1;
+    for (int c = 0; c < data->n_classes; c++) {
+        char num[16];
+        snprintf(num, sizeof num, "%d", c);
+        if (!(data->classes[c] = dup_str(num))) return -1;
+    }
+    for (int r = 0; r < data->n; r++) data->label[r] = lab[r];
+    bp_data_onehot(data, NULL);
+    return 0;
+}
+
 bp_data *bp_data_load_idx(const char *images_path, const char *labels_path, int n_classes,
                           bp_dtype dtype, bp_err *e) {
-    const char *ip = images_path, *lp = labels_path;
-    gzFile fi = NULL, fl = NULL;
-    unsigned char hi[16], hl[8], *lab = NULL, *chunk = NULL;
+    idx f = {.ip = images_path, .lp = labels_path};
+    unsigned char *lab = NULL, *chunk = NULL;
     bp_data *data = NULL;
     if (n_classes < 0 || n_classes > BP_DATA_MAX_CLASSES) {
         bp_err_set(e, "the number of classes must be in 0..%d (got %d)",
@@ -626,88 +739,27 @@ bp_data *bp_data_load_idx(const char *images_path, const char *labels_path, int 
         bp_err_set(e, "unknown dtype %d", (int)dtype);
         return NULL;
     }
-    if (!(fi = open_idx(ip, e))) goto fail;
-    if (read_header(fi, hi, sizeof hi, IDX_IMAGES, "image", ip, e) < 0) goto fail;
-    uint32_t n = be32(hi + 4), rows = be32(hi + 8), cols = be32(hi + 12);
-    if (n == 0 || n > INT32_MAX) {
-        bp_err_set(e, "%s: bad image count %u", ip, (unsigned)n);
-        goto fail;
-    }
-    if (rows == 0 || cols == 0 || (uint64_t)rows * cols > INT32_MAX) {
-        bp_err_set(e, "%s: bad image size %u x %u", ip, (unsigned)rows, (unsigned)cols);
-        goto fail;
-    }
-    if (!(fl = open_idx(lp, e))) goto fail;
-    if (read_header(fl, hl, sizeof hl, IDX_LABELS, "label", lp, e) < 0) goto fail;
-    if (be32(hl + 4) != n) {
-        bp_err_set(e, "%s has %u images but %s has %u labels", ip, (unsigned)n, lp,
-                   (unsigned)be32(hl + 4));
-        goto fail;
-    }
-
+    if (idx_open(&f, e) < 0) goto fail;
     /* Labels first: they are small and decide the width of y. */
-    if (!(lab = bp_malloc(n))) goto oom;
-    long long got = read_bytes(fl, lab, n, lp, e);
-    if (got < 0) goto fail;
-    if (got < (long long)n) {
-        bp_err_set(e, "%s: truncated: expected %u bytes of labels, got %lld", lp,
-                   (unsigned)n, got);
-        goto fail;
-    }
-    if (expect_end(fl, lp, (int)n, "labels", e) < 0) goto fail;
-    int C = n_classes;
-    for (uint32_t r = 0; r < n; r++) {
-        if (n_classes > 0 && lab[r] >= n_classes) {
-            bp_err_set(e, "%s: label %d at index %u is outside 0..%d", lp, lab[r],
-                       (unsigned)r, n_classes - 1);
-            goto fail;
-        }
-        if (n_classes == 0 && lab[r] + 1 > C) C = lab[r] + 1;
-    }
-
-    int d = (int)(rows * cols);
-    if (!(data = data_new((int)n, d, C, C, dtype, e))) goto fail;
-    if (!(data->classes = bp_calloc((size_t)C, sizeof(char *)))) goto oom;
-    for (int c = 0; c < C; c++) {
-        char num[16];
-        snprintf(num, sizeof num, "%d", c);
-        if (!(data->classes[c] = dup_str(num))) goto oom;
-    }
-    for (uint32_t r = 0; r < n; r++) data->label[r] = lab[r];
-    bp_data_onehot(data, NULL);
-
-    /* Pixels a chunk at a time: the bytes are never all in memory twice. */
-    if (!(chunk = bp_malloc(IDX_CHUNK))) goto oom;
-    size_t total = (size_t)n * (size_t)d, done = 0;
-    while (done < total) {
-        size_t want = total - done < IDX_CHUNK ? total - done : IDX_CHUNK;
-        got = read_bytes(fi, chunk, want, ip, e);
-        if (got < 0) goto fail;
-        if (dtype == BP_F32)
-            for (long long j = 0; j < got; j++) data->x32[done + (size_t)j] = chunk[j];
-        else
-            for (long long j = 0; j < got; j++) data->x[done + (size_t)j] = chunk[j];
-        done += (size_t)got;
-        if ((size_t)got < want) {
-            bp_err_set(e, "%s: truncated: expected %zu bytes of pixels, got %zu", ip,
-                       total, done);
-            goto fail;
-        }
-    }
-    if (expect_end(fi, ip, (int)n, "images", e) < 0) goto fail;
+    if (!(lab = bp_malloc(f.n))) goto oom;
+    int C = idx_labels(&f, lab, n_classes, e);
+    if (C < 0) goto fail;
+    if (!(data = data_new((int)f.n, (int)(f.rows * f.cols), C, C, dtype, e))) goto fail;
+    if (idx_classes(data, lab) < 0 || !(chunk = bp_malloc(IDX_CHUNK))) goto oom;
+    if (idx_pixels(&f, data, chunk, e) < 0) goto fail;
     bp_free(chunk);
     bp_free(lab);
-    gzclose(fi);
-    gzclose(fl);
+    gzclose(f.fi);
+    gzclose(f.fl);
     return data;
 oom:
-    bp_err_set(e, "out of memory loading %s", ip);
+    bp_err_set(e, "out of memory loading %s", f.ip);
 fail:
     bp_free(chunk);
     bp_free(lab);
     bp_data_free(data);
-    if (fi) gzclose(fi);
-    if (fl) gzclose(fl);
+    if (f.fi) gzclose(f.fi);
+    if (f.fl) gzclose(f.fl);
     return NULL;
 }
 

@@ -1,4 +1,7 @@
-/* err.c: the one formatting helper behind bp_err (see bp_err.h). */
+/* err.c: the one formatting helper behind bp_err (see bp_err.h).
+ *
+ * The message goes into the caller's bp_err, cut to its size rather than
+ * failing: a report of an error must not be able to fail itself. */
 #include <stdarg.h>
 #include <stdio.h>
 

@@ -111,10 +111,15 @@ int bp_net_encode(const bp_net *net, unsigned char **out, size_t *len, bp_err *e
     return 0;
 }
 
-bp_net *bp_net_decode(const unsigned char *buf, size_t len, const char *name, bp_err *e) {
+/* The checks of a file's bytes before any of it is built: magic, version,
+ * sizes, length and checksum. Fills *inputs, *L (layers), *s (bytes per
+ * value) and *N (parameters); -1 with a message. */
+static int check_file(const unsigned char *buf, size_t len, const char *name,
+                      uint32_t *inputs_out, uint32_t *L_out, size_t *s_out, size_t *N_out,
+                      bp_err *e) {
     if (len < HEADER || memcmp(buf, MAGIC, 8) != 0) {
         bp_err_set(e, "%s: not a backprop network file", name);
-        return NULL;
+        return -1;
     }
     uint32_t version = get32(buf + 8), bits = get32(buf + 12);
     uint32_t inputs = get32(buf + 16), L = get32(buf + 20);
@@ -123,18 +128,18 @@ bp_net *bp_net_decode(const unsigned char *buf, size_t len, const char *name, bp
                    "%s: network file version %u is newer than this backprop "
                    "reads (%d); upgrade backprop",
                    name, version, BP_SAVE_VERSION);
-        return NULL;
+        return -1;
     }
     if (version == 0 || (bits != 64 && bits != 32) || inputs < 1 || inputs > MAX_WIDTH ||
         L < 1 || L > MAX_LAYERS) {
         bp_err_set(e, "%s: corrupt header (version %u, dtype %u, %u inputs, %u layers)",
                    name, version, bits, inputs, L);
-        return NULL;
+        return -1;
     }
     if (len < HEADER + (size_t)LAYER * L) {
         bp_err_set(e, "%s: truncated: %zu bytes, the layers alone need %zu", name, len,
                    HEADER + (size_t)LAYER * L);
-        return NULL;
+        return -1;
     }
     /* The parameter count, from sizes already bounded: no overflow. */
     size_t N = 0, I = inputs, s = bits / 8;
@@ -142,31 +147,39 @@ bp_net *bp_net_decode(const unsigned char *buf, size_t len, const char *name, bp
         uint32_t O = get32(buf + HEADER + LAYER * l);
         if (O < 1 || O > MAX_WIDTH) {
             bp_err_set(e, "%s: corrupt: layer %u has %u outputs", name, l + 1, O);
-            return NULL;
+            return -1;
         }
         N += (size_t)O * (I + 1);
         if (N * s > MAX_FILE) {
             bp_err_set(e, "%s: corrupt: more than %zu bytes of parameters", name,
                        MAX_FILE);
-            return NULL;
+            return -1;
         }
         I = O;
     }
     size_t want = HEADER + (size_t)LAYER * L + N * s + 4;
     if (len < want) {
         bp_err_set(e, "%s: truncated: %zu bytes, the network needs %zu", name, len, want);
-        return NULL;
+        return -1;
     }
     if (len > want) {
         bp_err_set(e, "%s: %zu bytes after the end of the network", name, len - want);
-        return NULL;
+        return -1;
     }
     if (crc_of(buf, want - 4) != get32(buf + want - 4)) {
         bp_err_set(e, "%s: corrupt: checksum mismatch", name);
-        return NULL;
+        return -1;
     }
+    *inputs_out = inputs, *L_out = L, *s_out = s, *N_out = N;
+    return 0;
+}
+
+bp_net *bp_net_decode(const unsigned char *buf, size_t len, const char *name, bp_err *e) {
+    uint32_t inputs, L;
+    size_t s, N;
+    if (check_file(buf, len, name, &inputs, &L, &s, &N, e) < 0) return NULL;
     bp_err sub;
-    bp_net *net = bp_net_new_dtype((int)inputs, bits == 32 ? BP_F32 : BP_F64, &sub);
+    bp_net *net = bp_net_new_dtype((int)inputs, s == 4 ? BP_F32 : BP_F64, &sub);
     double *params = bp_malloc(sizeof(double) * (N ? N : 1));
     if (!net || !params) goto fail;
     for (uint32_t l = 0; l < L; l++) {

@@ -1,4 +1,7 @@
-/* types.c: the number types' names and sizes (bp_types.h). */
+/* types.c: the number types' names and sizes (bp_types.h).
+ *
+ * One array of names serves both directions (bp_util.h's lookups), so that
+ * a name and its parse cannot disagree. */
 
 #include "bp_types.h"
 #include "bp_util.h"

@@ -1,4 +1,8 @@
-/* util.c: the small shared helpers of bp_util.h. */
+/* util.c: the small shared helpers of bp_util.h.
+ *
+ * Written once here because every room needs them; none of them touches the
+ * mathematics, and none allocates through the engine's allocator (a file
+ * read whole is the caller's, freed with free). */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <math.h>
