@@ -37,8 +37,8 @@
  * load of d under the condition would keep the loop scalar, with a branch
  * that the signs of h, as good as random, mispredict half the time.
  * softmax is a function of a sample's whole row of O values, not of one:
- *   ROW(NAME, "name", f_row, df_row)
- * names the two functions of ops_ref.h that hold its formulas,
+ *   ROW(NAME, "name", f_rows, df_rows)
+ * names the two functions of ops_ref.h that hold its formulas, over B rows,
  * o_n = exp(h_n) / sum_k exp(h_k) and dh_n = o_n (d_n - sum_k d_k o_k).
  *
  * The enum, the names, bp_act_parse, bp_act_expected and every kernel's
@@ -56,7 +56,7 @@
     ACT(TANH, "tanh", TANH(v), d *(1 - o * o))                          \
     ACT(RELU, "relu", v > 0 ? v : 0, h > 0 ? d : 0)                     \
     ACT(LEAKY_RELU, "leaky_relu", v > 0 ? v : a * v, h > 0 ? d : a * d) \
-    ROW(SOFTMAX, "softmax", softmax_row, softmax_grad_row)
+    ROW(SOFTMAX, "softmax", softmax_rows, softmax_grad_rows)
 
 #define BP_ACT_ENUM_(N, name, f, df) BP_ACT_##N,
 typedef enum bp_act { BP_ACT_TABLE(BP_ACT_ENUM_, BP_ACT_ENUM_) BP_ACT_COUNT } bp_act;

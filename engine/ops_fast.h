@@ -83,15 +83,12 @@ static void SFX(bias_act)(REAL *o, REAL *h, const REAL *b, int B, int O, bp_act 
     case BP_ACT_##N:                \
         EACH(SFX(act_f_##N)(v, a)); \
         break;
-#define ROW_CASE(N, name, f, df)                                                     \
-    case BP_ACT_##N:                                                                 \
-        if (b) EACH(v);                                                              \
-        for (int s = 0; s < B; s++) SFX(f)(o + (size_t)s * O, h + (size_t)s * O, O); \
+#define ROW_CASE(N, name, f, df) \
+    case BP_ACT_##N:             \
+        if (b) EACH(v);          \
+        SFX(f)(o, h, B, O);      \
         break;
-    switch (act) {
-        BP_ACT_TABLE(CASE, ROW_CASE)
-        default: break;
-    }
+    ACT_SWITCH(act, CASE, ROW_CASE)
 #undef CASE
 #undef ROW_CASE
 #undef EACH
@@ -118,17 +115,9 @@ static void SFX(act_grad)(REAL *dh, REAL *db, const REAL *dout, const REAL *h,
     case BP_ACT_##N:                                   \
         EACH(SFX(act_df_##N)(dout[k], h[k], o[k], a)); \
         break;
-#define ROW_CASE(N, name, f, df)                        \
-    case BP_ACT_##N:                                    \
-        for (int s = 0; s < B; s++) {                   \
-            size_t r = (size_t)s * O;                   \
-            SFX(df)(dh + r, db, dout + r, o + r, O, 0); \
-        }                                               \
-        break;
-    switch (act) {
-        BP_ACT_TABLE(CASE, ROW_CASE)
-        default: break;
-    }
+#define ROW_CASE(N, name, f, df) \
+    case BP_ACT_##N: SFX(df)(dh, db, dout, o, B, O, 0); break;
+    ACT_SWITCH(act, CASE, ROW_CASE)
 #undef CASE
 #undef ROW_CASE
 #undef EACH
@@ -368,10 +357,7 @@ static double SFX(loss_grad_row)(REAL *ds, const REAL *os, const REAL *ys, int B
             ds[n] = SFX(loss_grad_##N)(ys[n], p, B, O); \
         }                                               \
         return SFX(loss_div_##N)(l, O);
-    switch (loss) {
-        BP_LOSS_TABLE(CASE, ROW_CASE)
-        default: return l;
-    }
+    LOSS_SWITCH(loss, CASE, ROW_CASE, return l)
 #undef CASE
 #undef ROW_CASE
 }

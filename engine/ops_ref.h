@@ -68,15 +68,18 @@ static void SFX(dense_backward_ref)(REAL *dx, REAL *dW, REAL *db, const REAL *dh
 /* B = rows of the batch, O = values of a row (the layer's outputs). h, o,   */
 /* dout and dh are B x O; the elementwise functions see them as B * O values.*/
 
-/* softmax over one row of O values: o_n = exp(h_n - m) / sum_k exp(h_k - m),
- * shifted by the row's largest m so that exp never overflows. */
-static void SFX(softmax_row)(REAL *o, const REAL *h, int O) {
-    REAL m = h[0];
-    for (int n = 1; n < O; n++)
-        if (h[n] > m) m = h[n];
-    REAL sum = 0;
-    for (int n = 0; n < O; n++) sum += (o[n] = EXP(h[n] - m));
-    for (int n = 0; n < O; n++) o[n] /= sum;
+/* softmax over each of B rows of O values: o_n = exp(h_n - m) /
+ * sum_k exp(h_k - m), shifted by the row's largest m so that exp never
+ * overflows. */
+static void SFX(softmax_rows)(REAL *o, const REAL *h, int B, int O) {
+    for (int s = 0; s < B; s++, o += O, h += O) {
+        REAL m = h[0];
+        for (int n = 1; n < O; n++)
+            if (h[n] > m) m = h[n];
+        REAL sum = 0;
+        for (int n = 0; n < O; n++) sum += (o[n] = EXP(h[n] - m));
+        for (int n = 0; n < O; n++) o[n] /= sum;
+    }
 }
 
 void SFX(bp_act_forward)(REAL *o, const REAL *h, int B, int O, bp_act act, double alpha) {
@@ -86,30 +89,28 @@ void SFX(bp_act_forward)(REAL *o, const REAL *h, int B, int O, bp_act act, doubl
     case BP_ACT_##N_:                                                   \
         for (size_t k = 0; k < N; k++) o[k] = SFX(act_f_##N_)(h[k], a); \
         break;
-#define ROW_CASE(N_, name, f, df)                                                    \
-    case BP_ACT_##N_:                                                                \
-        for (int s = 0; s < B; s++) SFX(f)(o + (size_t)s * O, h + (size_t)s * O, O); \
-        break;
-    switch (act) {
-        BP_ACT_TABLE(CASE, ROW_CASE)
-        default: break;
-    }
+#define ROW_CASE(N_, name, f, df) \
+    case BP_ACT_##N_: SFX(f)(o, h, B, O); break;
+    ACT_SWITCH(act, CASE, ROW_CASE)
 #undef CASE
 #undef ROW_CASE
 }
 
-/* softmax's dLoss/dh over one row of O values: dh_n = o_n (d_n - sum_k
- * d_k o_k), since softmax couples the row. add: dh += it, else dh = it;
- * with db, also db += it (the fused layer's bias gradient, ops_fast.h). */
-static void SFX(softmax_grad_row)(REAL *dh, REAL *db, const REAL *d, const REAL *o, int O,
-                                  int add) {
-    REAL dot = 0;
-    for (int n = 0; n < O; n++) dot += d[n] * o[n];
-    for (int n = 0; n < O; n++) {
-        REAL g = o[n] * (d[n] - dot);
-        if (add) dh[n] += g;
-        else dh[n] = g;
-        if (db) db[n] += g;
+/* softmax's dLoss/dh over each of B rows of O values: dh_n = o_n (d_n -
+ * sum_k d_k o_k), since softmax couples the row. add: dh += it, else
+ * dh = it; with db, also db += it (the fused layer's bias gradient,
+ * ops_fast.h). */
+static void SFX(softmax_grad_rows)(REAL *dh, REAL *db, const REAL *d, const REAL *o,
+                                   int B, int O, int add) {
+    for (int s = 0; s < B; s++, dh += O, d += O, o += O) {
+        REAL dot = 0;
+        for (int n = 0; n < O; n++) dot += d[n] * o[n];
+        for (int n = 0; n < O; n++) {
+            REAL g = o[n] * (d[n] - dot);
+            if (add) dh[n] += g;
+            else dh[n] = g;
+            if (db) db[n] += g;
+        }
     }
 }
 
@@ -123,17 +124,9 @@ void SFX(bp_act_backward)(REAL *dh, const REAL *dout, const REAL *h, const REAL 
         for (size_t k = 0; k < N; k++)                         \
             dh[k] += SFX(act_df_##N_)(dout[k], h[k], o[k], a); \
         break;
-#define ROW_CASE(N_, name, f, df)                         \
-    case BP_ACT_##N_:                                     \
-        for (int s = 0; s < B; s++) {                     \
-            size_t r = (size_t)s * O;                     \
-            SFX(df)(dh + r, NULL, dout + r, o + r, O, 1); \
-        }                                                 \
-        break;
-    switch (act) {
-        BP_ACT_TABLE(CASE, ROW_CASE)
-        default: break;
-    }
+#define ROW_CASE(N_, name, f, df) \
+    case BP_ACT_##N_: SFX(df)(dh, NULL, dout, o, B, O, 1); break;
+    ACT_SWITCH(act, CASE, ROW_CASE)
 #undef CASE
 #undef ROW_CASE
 }
@@ -173,10 +166,7 @@ static double SFX(loss_of_row)(const REAL *os, const REAL *ys, int O, bp_loss lo
         for (int n = 0; n < O; n++)                                 \
             l += SFX(loss_term_##N)(ys[n], SFX(loss_p_##N)(os[n])); \
         return SFX(loss_div_##N)(l, O);
-    switch (loss) {
-        BP_LOSS_TABLE(CASE, ROW_CASE)
-        default: return l;
-    }
+    LOSS_SWITCH(loss, CASE, ROW_CASE, return l)
 #undef CASE
 #undef ROW_CASE
 }
@@ -210,10 +200,7 @@ static void SFX(grad_of_row)(REAL *ds, const REAL *os, const REAL *ys, int B, in
         for (int n = 0; n < O; n++)                                           \
             ds[n] += SFX(loss_grad_##N)(ys[n], SFX(loss_p_##N)(os[n]), B, O); \
         break;
-    switch (loss) {
-        BP_LOSS_TABLE(CASE, ROW_CASE)
-        default: break;
-    }
+    LOSS_SWITCH(loss, CASE, ROW_CASE, break)
 #undef CASE
 #undef ROW_CASE
 }

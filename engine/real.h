@@ -76,6 +76,17 @@ BP_ACT_TABLE(ACT_FUNCTIONS, ACT_NO_FUNCTIONS)
 #undef ACT_FUNCTIONS
 #undef ACT_NO_FUNCTIONS
 
+/* A kernel's switch over the activations: CASE(N, name, f, df) is the code
+ * of an elementwise row (a loop of its own), ROW_CASE that of a row
+ * function's. */
+#ifndef ACT_SWITCH
+#define ACT_SWITCH(act, CASE, ROW_CASE) \
+    switch (act) {                      \
+        BP_ACT_TABLE(CASE, ROW_CASE)    \
+        default: break;                 \
+    }
+#endif
+
 /* A probability kept from 0 and 1 for bce (BP_LOSS_TABLE). */
 static inline REAL SFX(clamp_p)(REAL p) {
     return p < BCE_EPS ? BCE_EPS : p > 1 - BCE_EPS ? 1 - BCE_EPS : p;
@@ -100,3 +111,13 @@ static inline REAL SFX(clamp_p)(REAL p) {
 BP_LOSS_TABLE(LOSS_FUNCTIONS, LOSS_NO_FUNCTIONS)
 #undef LOSS_FUNCTIONS
 #undef LOSS_NO_FUNCTIONS
+
+/* A kernel's switch over the losses, as ACT_SWITCH; DEFAULT is the
+ * statement for a value outside the table. */
+#ifndef LOSS_SWITCH
+#define LOSS_SWITCH(loss, CASE, ROW_CASE, DEFAULT) \
+    switch (loss) {                                \
+        BP_LOSS_TABLE(CASE, ROW_CASE)              \
+        default: DEFAULT;                          \
+    }
+#endif
