@@ -29,10 +29,10 @@
  * batch through the forward pass and the row-wise half of each layer's
  * backward, and O/T neurons of each layer's dW, db and step, with OpenBLAS
  * single-threaded inside. Splitting the work, not each product, keeps both
- * cores busy through the activations, the loss and the update too, which on
- * W2 (scripts/bench) were a third of a step on one thread while OpenBLAS's
- * other thread waited. The same T gives the same bits every time; another T
- * may differ in the last bits, as a thread's products have fewer rows.
+ * cores busy through the activations, the loss and the update too, which a
+ * split of each product leaves to one thread while the other waits. The
+ * same T gives the same bits every time; another T may differ in the last
+ * bits, as a thread's products have fewer rows.
  *
  * Every fallible function returns 0 on success and -1 on failure with a
  * sentence in *e (e may be NULL). Nothing here exits or aborts. */
@@ -234,9 +234,9 @@ int bp_net_step_rows(bp_net *net, const void *x, bp_dtype xt, const int *rows,
 /* The single-sample path. With B = 1, bp_net_train_step and
  * bp_net_compute_grads run the whole step (forward, loss, backward, update)
  * in one function specialised for one sample, without the batch kernels'
- * generality: the lecture's loop, a sample at a time, costs several times
- * less. Its arithmetic is the general path's operation for operation, so
- * the results are the same to the last bit. It applies when every layer
+ * generality, which at the lecture's size costs more than the arithmetic
+ * of the step itself. Its arithmetic is the general path's operation for
+ * operation, so the results are the same to the last bit. It applies when every layer
  * has fewer than BP_BLAS_MIN_WORK weights (where the general path runs
  * plain loops) and none is softmax. bp_net_fast says whether it applies
  * now; bp_net_set_fast(net, 0) turns it off (the general path always runs)

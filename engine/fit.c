@@ -13,8 +13,8 @@
  * same bits (tests/test_fit.c holds them to that). A shuffled batch's inputs
  * go from the data's rows straight into the network's input buffer
  * (converted there in a float32 network): a gather into doubles here would
- * be a second copy of every input, which the profile of W2 showed as a
- * tenth of an epoch. Only the targets, a few values a row, are gathered.
+ * be a second copy of every input, a pass over all of the batch's memory
+ * for nothing. Only the targets, a few values a row, are gathered.
  *
  * Dimensions: n = rows, d = inputs, k = targets; B = batch, O = outputs. */
 #include <math.h>

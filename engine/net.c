@@ -554,12 +554,12 @@ static int one(bp_net *net, const double *x, const double *y, bp_loss loss, doub
     return 0;
 }
 
-/* Whether a step of B rows goes to the team of bp_threads() threads, made
- * (or remade, when the count changed) here. Only for a step with enough
- * arithmetic to pay for the team's meetings (a few microseconds a step) and
- * with at least 2 rows for each member. Without a team (threads or memory
- * could not be had, which is not tried again for that count) the step runs
- * on this thread, with OpenBLAS's. */
+/* Whether a step of B rows goes to the team of bp_threads() threads, made (or
+ * remade, when the count changed) here. Only for a step with enough
+ * arithmetic to pay for the team's meetings (one per layer, plus the run's
+ * start and end) and with at least 2 rows for each member. Without a team
+ * (threads or memory could not be had, which is not tried again for that
+ * count) the step runs on this thread, with OpenBLAS's. */
 #define TEAM_MIN_WORK (1L << 20)
 static int take_team(bp_net *net, int B) {
     int T = bp_threads();

@@ -14,20 +14,19 @@
  * Dimensions: I = inputs of a layer, O = its outputs (neurons), n a neuron,
  * i an input; the batch is one sample. */
 
-/* What the path leaves
- * out is what the profile of the lecture's 2-3-1 showed to cost at this
- * size: checks and conversions on every call, a kernel call of 17 arguments
- * per layer, tests inside every loop (accumulate? update? a dx?), a switch
- * per neuron for the activation and per sample for the loss, loops of two
- * or three turns that the compiler vectorises at a loss, and values stored
- * by one pass to be loaded by the next (each such trip through memory
- * lengthens the chain of dependent operations a step is). Here each switch
- * is taken once per layer (as a few compares, not a jump through a
- * table), each neuron is finished while its values are in registers, and
- * GCC does not vectorise. (Loops of constant length for
- * layers of 1 to 4 inputs, which the compiler unrolls, took 20% fewer
- * instructions and no less time: the step is a chain of dependent
- * operations, and latency, not throughput, sets its time.) */
+/* What the path leaves out is what costs most at this size (a profile is in
+ * scripts/bench/NOTES.md): checks and conversions on every call, a kernel
+ * call of 17 arguments per layer, tests inside every loop (accumulate?
+ * update? a dx?), a switch per neuron for the activation and per sample for
+ * the loss, loops of two or three turns that the compiler vectorises at a
+ * loss, and values stored by one pass to be loaded by the next (each such
+ * trip through memory lengthens the chain of dependent operations a step is).
+ * Here each switch is taken once per layer (as a few compares, not a jump
+ * through a table), each neuron is finished while its values are in
+ * registers, and GCC does not vectorise. Fewer instructions alone would not
+ * help (loops of constant length, unrolled, were tried:
+ * scripts/bench/NOTES.md): the step is a chain of dependent operations, and
+ * latency, not throughput, sets its time. */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC push_options
 #pragma GCC optimize("no-tree-vectorize", "no-jump-tables")

@@ -21,15 +21,15 @@
 #include "bp_ops.h"
 #include "bp_util.h"
 
-/* Below this many multiply-adds a plain loop beats the cost of a BLAS call
- * (measured on the lecture's 2-3-1, where the call alone is several times the
- * arithmetic). */
+/* Below this many multiply-adds a plain loop beats a BLAS call, whose fixed
+ * cost is more than a small layer's whole arithmetic
+ * (scripts/bench/NOTES.md). */
 #define BLAS_MIN_WORK BP_BLAS_MIN_WORK
-/* The SGD step of a batch (bp_sgd_update) is a pass over every
- * weight, float to double and back, which the default x86-64 target does two
- * values at a time: GCC also builds it for AVX2 and picks at load time
- * (W2: 2% of an epoch). The operations are IEEE's exact ones either way, and
- * AVX2 alone has no FMA to contract into, so the bits are the same. */
+/* The SGD step of a batch (bp_sgd_update) is a pass over every weight, float
+ * to double and back, which the default x86-64 target does two values at a
+ * time: GCC also builds it for AVX2 and picks at load time. The operations
+ * are IEEE's exact ones either way, and AVX2 alone has no FMA to contract
+ * into, so the bits are the same. */
 /* (Not under ThreadSanitizer, which would run the clones' resolver, called
  * by the loader, before it is set up.) */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \

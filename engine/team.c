@@ -9,10 +9,9 @@
  * wake-up would cost as much as the work. The sleep is for a member whose
  * core another program took: spinning or yielding would only burn the time
  * the others need. No way of waiting makes a team fast without its cores,
- * though: two W2 processes with a team of two each on two cores took 2.5 s
- * for 4 epochs (spinning and yielding, or sleeping alike), against 1.6 s
- * with one thread each, which is why a sweep gives each trial its share of
- * the cores (cli/sweeprun.c). */
+ * though (two processes with a team of two each on two cores are slower
+ * than with one thread each, however they wait), which is why a sweep
+ * gives each trial its share of the cores (cli/sweeprun.c). */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <signal.h>
@@ -23,9 +22,9 @@
 #include "bp_alloc.h"
 #include "bp_team.h"
 
-/* Pauses before a wait turns into a sleep: about 50 us here, longer than a
- * member waits for the others at a meeting when each has a core, and for
- * the next step of a fit. */
+/* Pauses before a wait turns into a sleep: tens of microseconds, longer
+ * than a member waits for the others at a meeting when each has a core,
+ * and for the next step of a fit. */
 #define SPINS 2000
 
 struct bp_team {
