@@ -15,17 +15,16 @@
  * Every function of the module and every method shares one upvalue, the
  * module's state (generator, run log, parameters' bookkeeping), so the hot
  * path (net:train_step) never looks anything up in a table. */
-#define _POSIX_C_SOURCE 200809L /* clock_gettime, for bp.clock */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <lauxlib.h>
 #include <lua.h>
 
 #include "bp_lua.h"
 #include "bp_progress.h"
+#include "bp_util.h"
 #include "lbackprop.h"
 
 #define PARAMS_KEY "backprop.params"    /* registry: key -> given string */
@@ -1568,9 +1567,7 @@ static int l_threads(lua_State *L) {
 /* bp.clock() -> seconds on a monotonic wall clock (os.clock is processor
  * time, which counts every thread of a parallel product), for timing. */
 static int l_clock(lua_State *L) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    lua_pushnumber(L, (double)ts.tv_sec + ts.tv_nsec * 1e-9);
+    lua_pushnumber(L, bp_clock());
     return 1;
 }
 

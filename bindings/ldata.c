@@ -21,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -29,6 +28,7 @@
 #include "bp_data.h"
 #include "bp_fit.h"
 #include "bp_progress.h"
+#include "bp_util.h"
 #include "lbackprop.h"
 
 #define DATA_TYPE "backprop.data"
@@ -839,12 +839,6 @@ static int fit_step(void *ud, int64_t step, double loss) {
     return 0;
 }
 
-static double now(void) {
-    struct timespec ts;
-    timespec_get(&ts, TIME_UTC);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static const char *const fit_options[] = {
     "data",      "epochs",    "batch",       "loss",      "lr",         "optimizer",
     "shuffle",   "drop_last", "log",         "epoch_log", "validation", "val_name",
@@ -958,9 +952,9 @@ static int net_fit(lua_State *L) {
         data = check_data(L, S_DATA);
         if (!lua_isnil(L, S_OPT)) bp_lua_test_optim(L, S_OPT); /* raises if closed */
         bp_data *val = lua_isnil(L, S_VAL) ? NULL : check_data(L, S_VAL);
-        double t0 = now(), mean;
+        double t0 = bp_clock(), mean;
         int rc = bp_fit_epoch(box->f, net, data, &mean, &e);
-        double seconds = now() - t0;
+        double seconds = bp_clock() - t0;
         if (ctx.failed) return luaL_error(L, "%s", ctx.e.msg);
         if (ctx.interrupted) return luaL_error(L, "interrupted");
         if (rc < 0) {

@@ -13,6 +13,7 @@
 #include <lauxlib.h>
 
 #include "bp_progress.h"
+#include "bp_util.h"
 #include "lbackprop.h"
 
 static pthread_t thread;
@@ -29,12 +30,6 @@ void bp_progress_init(bp_progress *p) {
     atomic_store(&p->loss, NAN);
     atomic_store(&p->epoch, 0);
     atomic_store(&p->epochs, 0);
-}
-
-static double seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 /* "1h02m", "3m05s", "12s" */
@@ -90,7 +85,7 @@ static void *loop(void *arg) {
         if (atomic_load(&stopping)) break;
         int64_t step = atomic_load_explicit(&shown->step, memory_order_relaxed);
         if (step == 0 && !drawn) continue; /* nothing trains: no line at all */
-        t[k] = seconds();
+        t[k] = bp_clock();
         s[k] = step;
         int oldest = filled < W ? 0 : (k + 1) % W;
         k = (k + 1) % W;
