@@ -36,9 +36,6 @@ void bp_progress_stop(void);
 /* Gives the module p to fill (train_step, update, net:fit, bp.progress). */
 void bp_lua_set_progress(lua_State *L, bp_progress *p);
 
-/* The module's bp.progress{total =} (registered by luaopen_backprop). */
-void bp_lua_open_progress(lua_State *L);
-
 /* Called by the module after each training step. */
 static inline void bp_progress_step(bp_progress *p, int64_t step, double loss) {
     if (!p) return;

@@ -1,9 +1,23 @@
 /* lbackprop.h: what the module's own files share (not a public header).
  *
- * The module is split by type, as liolib.c would be if it had several: the
- * network, criterion and optimizer live in lbackprop.c, data sets in
- * ldata.c. They share the module state (every function's upvalue 1), the
- * userdata layout of a net, and the helpers that carry Lua tables into C. */
+ * The module is cut as Lua's liolib.c would be if it had several types: one
+ * file per Lua type or area, each with its methods[] and metamethods[]
+ * tables and an open function that luaopen_backprop calls:
+ *   module.c   luaopen_backprop; bp.param, bp.seed, random numbers, threads
+ *   lvalues.c  Lua values into C and back: matrices, integers, rates, dtypes
+ *   loptions.c options tables: unknown keys and typed fields
+ *   lnet.c     backprop.net: building, forward, backward, looking inside
+ *   lloss.c    backprop.loss, a criterion
+ *   loptim.c   backprop.optimizer and its schedules
+ *   ltrain.c   net:train_step, train_steps, train_batch: one step per call
+ *   ldata.c    backprop.data: loading, looking, preparing
+ *   lfit.c     net:fit, evaluate, predict: whole data sets in C
+ *   lmodel.c   network files, networks in the run log, checkpoints
+ *   lrunlog.c  run logging: parameters, metrics, tags, notes, snapshots
+ *   lsweep.c   sweeps' script side
+ *   progress.c the progress line
+ * They share the module state (every function's upvalue 1), the userdata
+ * layout of a net, and the helpers that carry Lua values into C. */
 #ifndef LBACKPROP_H
 #define LBACKPROP_H
 
@@ -11,8 +25,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <lauxlib.h>
 #include <lua.h>
 
+#include "bp_data.h"
 #include "bp_net.h"
 #include "bp_optim.h"
 #include "bp_runlog.h"
@@ -20,6 +36,7 @@
 #define NET_TYPE "backprop.net"
 #define LOSS_TYPE "backprop.loss"
 #define OPTIM_TYPE "backprop.optimizer"
+#define DATA_TYPE "backprop.data"
 
 /* Module state */
 typedef struct state {
@@ -48,6 +65,10 @@ typedef struct state {
 /* The state is upvalue 1 of every function and method of the module. */
 #define STATE(L) ((state *)lua_touserdata(L, lua_upvalueindex(1)))
 
+/* The state through the registry, for the host's calls (bp_lua.h), which
+ * are no closures; NULL before luaopen_backprop. */
+state *bp_lua_state(lua_State *L);
+
 /* A growable buffer of doubles that lives in a userdata. */
 typedef struct buf {
     double *v;
@@ -62,6 +83,44 @@ typedef struct lnet {
     char log_name[64]; /* train_step logs its loss under this name, if set */
 } lnet;
 
+/* A criterion: its kind and the buffers its methods carry tables in. */
+typedef struct lloss {
+    int kind; /* a bp_loss, or -1 once closed */
+    buf out, y, grad;
+} lloss;
+
+/* ------------------------------------------------------------------------ */
+/* Registration (module.c). Each file's open function is called by
+ * luaopen_backprop with the state at index -2 and the module table at the
+ * top, and leaves the stack as it found it; so do these. Every function
+ * registered gets the state as upvalue 1. */
+
+/* Creates type `name`: a metatable holding meta, whose __index is a table
+ * of methods (none when methods is NULL). */
+void bp_lua_new_type(lua_State *L, const char *name, const luaL_Reg *meta,
+                     const luaL_Reg *methods);
+
+/* Adds methods to those of type `name`, created before. */
+void bp_lua_add_methods(lua_State *L, const char *name, const luaL_Reg *methods);
+
+/* Adds funcs to the module table. */
+void bp_lua_add_funcs(lua_State *L, const luaL_Reg *funcs);
+
+/* The module's files, in the order luaopen_backprop opens them. */
+void bp_lua_open_net(lua_State *L);      /* lnet.c */
+void bp_lua_open_loss(lua_State *L);     /* lloss.c */
+void bp_lua_open_optim(lua_State *L);    /* loptim.c */
+void bp_lua_open_train(lua_State *L);    /* ltrain.c */
+void bp_lua_open_data(lua_State *L);     /* ldata.c */
+void bp_lua_open_fit(lua_State *L);      /* lfit.c */
+void bp_lua_open_model(lua_State *L);    /* lmodel.c */
+void bp_lua_open_runlog(lua_State *L);   /* lrunlog.c */
+void bp_lua_open_sweep(lua_State *L);    /* lsweep.c */
+void bp_lua_open_progress(lua_State *L); /* progress.c */
+
+/* ------------------------------------------------------------------------ */
+/* Values (lvalues.c) */
+
 /* Grows b to hold n doubles; raises on out of memory. */
 double *bp_lua_buf_reserve(lua_State *L, buf *b, size_t n);
 
@@ -74,6 +133,60 @@ int bp_lua_check_matrix(lua_State *L, int arg, int W, buf *b, int *single,
 /* Pushes B x W values as a list (single) or a list of rows. */
 void bp_lua_push_matrix(lua_State *L, const double *v, int B, int W, int single);
 
+/* A positive integer argument, or an argument error naming `what`. */
+int bp_lua_check_int(lua_State *L, int arg, const char *what);
+
+/* A learning rate argument: a finite number >= 0, or an argument error. */
+double bp_lua_check_lr(lua_State *L, int arg);
+
+/* An optional integer step argument: the module's step count when absent. */
+int64_t bp_lua_opt_step(lua_State *L, int arg);
+
+/* The dtype named by the value at the top of the stack ("float64",
+ * "float32"), which stays there; else an argument error at arg, prefixed
+ * "field 'F': " when field is not NULL. */
+bp_dtype bp_lua_dtype_at_top(lua_State *L, int arg, const char *field);
+
+/* Pushes nil, msg: a failure of the environment (a file, the database), as
+ * io.open reports one. Returns 2, for `return bp_lua_fail(L, msg)`. */
+int bp_lua_fail(lua_State *L, const char *msg);
+
+/* ------------------------------------------------------------------------ */
+/* Options tables (loptions.c) */
+
+enum {
+    BP_OPT_LIST = 1, /* the message names the known options too */
+    BP_OPT_NAME = 2  /* [1] may hold a name, as a schedule's {"cosine", ...} */
+};
+
+/* Pushes "unknown option 'KEY'", followed with BP_OPT_LIST by " (expected
+ * a, b or c)", the names of known[] (NULL-terminated); returns it. */
+const char *bp_lua_push_unknown_option(lua_State *L, const char *key,
+                                       const char *const known[], int flags);
+
+/* Whether the table at t has a key that is not one of known[]; if so,
+ * pushes bp_lua_push_unknown_option's message for the first one found. */
+int bp_lua_unknown_option(lua_State *L, int t, const char *const known[], int flags);
+
+/* Raises an argument error at arg, with that message, when the options
+ * table there has a key that is not one of known[]: a misspelt option
+ * ("epoch = 10") would otherwise be ignored without a word. */
+void bp_lua_check_options(lua_State *L, int arg, const char *const known[], int flags);
+
+/* The options table's fields (at the top of the stack, for the first):
+ * "field 'NAME': EXPECTED expected, got TYPE" as an argument error at arg;
+ * a boolean, an integer >= lo, a string copied into buf of size n, a dtype;
+ * each its default when absent. */
+int bp_lua_field_error(lua_State *L, int arg, const char *name, const char *expected);
+int bp_lua_opt_bool(lua_State *L, int arg, const char *name, int def);
+int bp_lua_opt_int(lua_State *L, int arg, const char *name, int def, int lo);
+const char *bp_lua_opt_str(lua_State *L, int arg, const char *name, const char *def,
+                           char *buf, size_t n);
+bp_dtype bp_lua_opt_dtype(lua_State *L, int arg);
+
+/* ------------------------------------------------------------------------ */
+/* Types' checks, for the files that take another's objects */
+
 /* Pushes a new, empty net userdata (its net NULL: set it before any use),
  * created before the C object so that nothing leaks if that fails. */
 lnet *bp_lua_new_lnet(lua_State *L);
@@ -82,19 +195,25 @@ lnet *bp_lua_new_lnet(lua_State *L);
 lnet *bp_lua_check_lnet(lua_State *L, int i);
 bp_net *bp_lua_check_net(lua_State *L, int i);
 
-/* A positive integer argument, or an argument error naming `what`. */
-int bp_lua_check_int(lua_State *L, int arg, const char *what);
-
 /* A loss argument: a name or a backprop.loss; returns its bp_loss. */
 int bp_lua_check_loss_arg(lua_State *L, int arg);
 
-/* The dtype named by the value at the top of the stack ("float64",
- * "float32"), which stays there; else an argument error at arg, prefixed
- * "field 'F': " when field is not NULL. */
-bp_dtype bp_lua_dtype_at_top(lua_State *L, int arg, const char *field);
+/* The bp_loss called name, or "unknown loss 'NAME' (expected ...)" as an
+ * argument error at arg, prefixed "field 'F': " when field is not NULL. */
+int bp_lua_loss_parse(lua_State *L, const char *name, int arg, const char *field);
 
 /* The optimizer at index i, or NULL if it is not one; raises if closed. */
 bp_optim *bp_lua_test_optim(lua_State *L, int i);
+
+/* The data set at index i; raises if it is not one or is closed. */
+bp_data *bp_lua_check_data(lua_State *L, int i);
+
+/* ------------------------------------------------------------------------ */
+/* The run (lrunlog.c) */
+
+/* Records parameter `name` with the value at index v (bp.param); raises if
+ * the database fails. Nothing outside a run. */
+void bp_lua_record_param(lua_State *L, const char *name, int v);
 
 /* Logs a metric of the current run (nothing outside a run); raises if the
  * database fails. */
@@ -102,11 +221,5 @@ int bp_lua_log_metric(lua_State *L, const char *name, int64_t step, double v);
 
 /* Marks the run diverged and raises "<name> is nan at step N: ...". */
 int bp_lua_diverge(lua_State *L, const char *name, double v, int64_t step);
-
-/* The module's other files, each called by luaopen_backprop with the module
- * table on top of the stack: */
-void bp_lua_open_data(lua_State *L);  /* ldata.c: data sets, net:fit */
-void bp_lua_open_sweep(lua_State *L); /* lsweep.c: bp.report, bp.sweep */
-void bp_lua_open_model(lua_State *L); /* lmodel.c: net:save, bp.load */
 
 #endif

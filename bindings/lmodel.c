@@ -22,19 +22,6 @@
 #include "bp_save.h"
 #include "lbackprop.h"
 
-static int fail(lua_State *L, const char *msg) {
-    luaL_pushfail(L);
-    lua_pushstring(L, msg);
-    return 2;
-}
-
-static state *get_state(lua_State *L) {
-    lua_getfield(L, LUA_REGISTRYINDEX, "backprop.state");
-    state *st = lua_touserdata(L, -1);
-    lua_pop(L, 1);
-    return st;
-}
-
 /* ------------------------------------------------------------------------ */
 /* Files                                                                     */
 
@@ -45,7 +32,7 @@ static int net_save(lua_State *L) {
     bp_err e;
     if (net->n_layers == 0)
         return luaL_error(L, "the network has no layers: nothing to save");
-    if (bp_net_save(net, path, &e)) return fail(L, e.msg);
+    if (bp_net_save(net, path, &e)) return bp_lua_fail(L, e.msg);
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -55,7 +42,7 @@ static int l_load(lua_State *L) {
     const char *path = luaL_checkstring(L, 1);
     lnet *n = bp_lua_new_lnet(L);
     bp_err e;
-    if (!(n->net = bp_net_load(path, &e))) return fail(L, e.msg);
+    if (!(n->net = bp_net_load(path, &e))) return bp_lua_fail(L, e.msg);
     return 1;
 }
 
@@ -90,7 +77,7 @@ static int l_save_net(lua_State *L) {
     if (bp_net_encode(net, &buf, &len, &e)) return luaL_error(L, "%s", e.msg);
     int rc = bp_runlog_network_put(st->log, st->run, step, name, buf, len, &e);
     bp_free(buf);
-    if (rc) return fail(L, e.msg);
+    if (rc) return bp_lua_fail(L, e.msg);
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -104,19 +91,20 @@ static int l_load_net(lua_State *L) {
     int64_t step = opt_int(L, 2, -1);
     const char *name = luaL_optstring(L, 3, "net");
     state *st = STATE(L);
-    if (!st->log) return fail(L, "no run log: bp.load_net works inside `backprop run`");
+    if (!st->log)
+        return bp_lua_fail(L, "no run log: bp.load_net works inside `backprop run`");
     void *data;
     size_t len;
     int64_t at;
     bp_err e;
     if (bp_runlog_network_get(st->log, run, name, step, &data, &len, &at, &e))
-        return fail(L, e.msg);
+        return bp_lua_fail(L, e.msg);
     char what[64];
     snprintf(what, sizeof what, "network '%.20s' of run %lld", name, (long long)run);
     lnet *n = bp_lua_new_lnet(L);
     n->net = bp_net_decode(data, len, what, &e);
     free(data);
-    if (!n->net) return fail(L, e.msg);
+    if (!n->net) return bp_lua_fail(L, e.msg);
     n->steps = at;
     return 1;
 }
@@ -301,7 +289,7 @@ static int l_checkpoint(lua_State *L) {
     int rc = bp_runlog_flush(st->log, &e) ||
              bp_runlog_checkpoint_put(st->log, st->run, step, w.p, w.len, &e);
     free(w.p);
-    if (rc) return fail(L, e.msg);
+    if (rc) return bp_lua_fail(L, e.msg);
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -425,7 +413,7 @@ static int l_resume(lua_State *L) {
 }
 
 void bp_lua_set_resuming(lua_State *L) {
-    state *st = get_state(L);
+    state *st = bp_lua_state(L);
     if (st) st->resuming = 1;
 }
 
@@ -435,14 +423,6 @@ static const luaL_Reg funcs[] = {{"load", l_load},         {"save_net", l_save_n
 static const luaL_Reg net_methods[] = {{"save", net_save}, {NULL, NULL}};
 
 void bp_lua_open_model(lua_State *L) {
-    lua_getfield(L, LUA_REGISTRYINDEX, "backprop.state");
-    lua_pushvalue(L, -2); /* the module table */
-    lua_pushvalue(L, -2);
-    luaL_setfuncs(L, funcs, 1);
-    lua_pop(L, 1);
-    luaL_getmetatable(L, NET_TYPE);
-    lua_getfield(L, -1, "__index");
-    lua_pushvalue(L, -3);
-    luaL_setfuncs(L, net_methods, 1);
-    lua_pop(L, 3); /* __index, the metatable, the state */
+    bp_lua_add_funcs(L, funcs);
+    bp_lua_add_methods(L, NET_TYPE, net_methods);
 }

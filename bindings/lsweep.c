@@ -66,12 +66,7 @@ int bp_lua_sweep_pruned(lua_State *L) {
 static int l_report(lua_State *L) {
     double v = luaL_checknumber(L, 1);
     state *st = STATE(L);
-    int64_t step = st->step;
-    if (!lua_isnoneornil(L, 2)) {
-        int isint;
-        step = (int64_t)lua_tointegerx(L, 2, &isint);
-        if (!isint) return luaL_typeerror(L, 2, "integer step");
-    }
+    int64_t step = bp_lua_opt_step(L, 2);
     trial *t = get_trial(L);
     const char *name = t ? t->info.objective.metric : "objective";
     bp_err e;
@@ -129,10 +124,7 @@ static int l_sweep(lua_State *L) {
 
 static const luaL_Reg funcs[] = {{"report", l_report}, {"sweep", l_sweep}, {NULL, NULL}};
 
-void bp_lua_open_sweep(lua_State *L) {
-    lua_getfield(L, LUA_REGISTRYINDEX, "backprop.state");
-    luaL_setfuncs(L, funcs, 1); /* into the module table, below the state */
-}
+void bp_lua_open_sweep(lua_State *L) { bp_lua_add_funcs(L, funcs); }
 
 /* ------------------------------------------------------------------------ */
 /* Sweep files                                                               */

@@ -123,9 +123,7 @@ void bp_progress_stop(void) {
 }
 
 void bp_lua_set_progress(lua_State *L, bp_progress *p) {
-    lua_getfield(L, LUA_REGISTRYINDEX, "backprop.state");
-    state *st = lua_touserdata(L, -1);
-    lua_pop(L, 1);
+    state *st = bp_lua_state(L);
     if (st) st->progress = p;
 }
 
@@ -143,8 +141,6 @@ static int l_progress(lua_State *L) {
     return 0;
 }
 
-void bp_lua_open_progress(lua_State *L) {
-    lua_getfield(L, LUA_REGISTRYINDEX, "backprop.state");
-    lua_pushcclosure(L, l_progress, 1);
-    lua_setfield(L, -2, "progress");
-}
+static const luaL_Reg funcs[] = {{"progress", l_progress}, {NULL, NULL}};
+
+void bp_lua_open_progress(lua_State *L) { bp_lua_add_funcs(L, funcs); }

@@ -1,0 +1,518 @@
+/* lnet.c: backprop.net, a network from Lua: building it, the forward and
+ * backward passes and the update by hand, and looking at every number.
+ *
+ * The userdata (lnet, lbackprop.h) holds the bp_net and the scratch buffers
+ * that carry Lua tables into C without an allocation per call. The
+ * accessors follow the lecture's names: w_{l,n,i} is net:weight(l, n, i),
+ * h and o a layer's sums and outputs. Training in steps is in ltrain.c, on
+ * data sets in lfit.c, files in lmodel.c: they add their methods to this
+ * type's table. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "bp_progress.h"
+#include "lbackprop.h"
+
+lnet *bp_lua_check_lnet(lua_State *L, int i) {
+    lnet *n = luaL_checkudata(L, i, NET_TYPE);
+    if (!n->net) luaL_error(L, "attempt to use a closed net");
+    return n;
+}
+
+bp_net *bp_lua_check_net(lua_State *L, int i) { return bp_lua_check_lnet(L, i)->net; }
+
+static int net_close(lua_State *L) {
+    lnet *n = luaL_checkudata(L, 1, NET_TYPE);
+    if (STATE(L)->checked_net == n) STATE(L)->checked_net = NULL;
+    bp_net_free(n->net);
+    free(n->x.v);
+    free(n->y.v);
+    memset(n, 0, sizeof *n);
+    return 0;
+}
+
+lnet *bp_lua_new_lnet(lua_State *L) {
+    lnet *n = lua_newuserdatauv(L, sizeof *n, 0);
+    memset(n, 0, sizeof *n);
+    luaL_setmetatable(L, NET_TYPE);
+    return n;
+}
+
+static const char *const net_options[] = {"dtype", NULL};
+
+/* bp.net(inputs [, {dtype = "float64" | "float32"}]) -> an empty network
+ * taking `inputs` values per sample, computing in dtype (float64 default) */
+static int l_net_new(lua_State *L) {
+    int inputs = bp_lua_check_int(L, 1, "number of inputs");
+    int dtype = BP_F64;
+    if (!lua_isnoneornil(L, 2)) {
+        luaL_checktype(L, 2, LUA_TTABLE);
+        bp_lua_check_options(L, 2, net_options, BP_OPT_LIST);
+        if (lua_getfield(L, 2, "dtype") != LUA_TNIL)
+            dtype = bp_lua_dtype_at_top(L, 2, NULL);
+        lua_settop(L, 1);
+    }
+    lnet *n = bp_lua_new_lnet(L);
+    bp_err e;
+    n->net = bp_net_new_dtype(inputs, dtype, &e);
+    if (!n->net) return luaL_error(L, "%s", e.msg);
+    return 1;
+}
+
+/* An initialisation spec: a number (constant), a scheme name, {"name", a, b},
+ * or explicit values (rows of weights, or a list of biases). */
+static void apply_init(lua_State *L, int arg, bp_net *net, int l, char what) {
+    bp_layer *Lr = &net->layers[l - 1];
+    state *st = STATE(L);
+    bp_err e;
+    const char *field = what == 'w' ? "weights" : "bias";
+    int rc = 0;
+    switch (lua_type(L, arg)) {
+        case LUA_TNUMBER:
+            rc = bp_net_init(net, l, what, BP_INIT_CONSTANT, lua_tonumber(L, arg), 0,
+                             NULL, &e);
+            break;
+        case LUA_TSTRING: {
+            const char *s = lua_tostring(L, arg);
+            int k = bp_init_parse(s);
+            if (k < 0 || k == BP_INIT_UNIFORM || k == BP_INIT_NORMAL) {
+                luaL_error(L,
+                           "bad option '%s' to 'add' (unknown initialisation '%s'; "
+                           "expected constant, xavier, xavier_normal, he, he_uniform, "
+                           "or {\"uniform\", low, high}, {\"normal\", mean, std})",
+                           field, s);
+                return;
+            }
+            rc = bp_net_init(net, l, what, k, 0, 0, &st->rng, &e);
+            break;
+        }
+        case LUA_TTABLE: {
+            int t1 = lua_rawgeti(L, arg, 1);
+            if (t1 == LUA_TSTRING) { /* {"uniform", a, b} */
+                const char *s = lua_tostring(L, -1);
+                int k = bp_init_parse(s);
+                lua_pop(L, 1);
+                if (k < 0) {
+                    luaL_error(L,
+                               "bad option '%s' to 'add' (unknown initialisation '%s')",
+                               field, s);
+                    return;
+                }
+                lua_rawgeti(L, arg, 2);
+                lua_rawgeti(L, arg, 3);
+                double a = luaL_optnumber(L, -2, 0), b = luaL_optnumber(L, -1, 0);
+                lua_pop(L, 2);
+                rc = bp_net_init(net, l, what, k, a, b, &st->rng, &e);
+                break;
+            }
+            lua_pop(L, 1);
+            /* Explicit values, in the lecture's order: w[n][i], b[n]. */
+            int O = Lr->O, I = Lr->I;
+            if ((int)luaL_len(L, arg) != O) {
+                luaL_error(L, "bad option '%s' to 'add' (expected %d rows, got %d)",
+                           field, O, (int)luaL_len(L, arg));
+                return;
+            }
+            for (int n = 1; n <= O; n++) {
+                if (what == 'b') {
+                    if (lua_rawgeti(L, arg, n) != LUA_TNUMBER) {
+                        luaL_error(L,
+                                   "bad option 'bias' to 'add' (element %d: number "
+                                   "expected, got %s)",
+                                   n, luaL_typename(L, -1));
+                        return;
+                    }
+                    bp_layer_set(Lr, BP_FIELD_B, (size_t)(n - 1), lua_tonumber(L, -1));
+                    lua_pop(L, 1);
+                    continue;
+                }
+                if (lua_rawgeti(L, arg, n) != LUA_TTABLE || (int)luaL_len(L, -1) != I) {
+                    luaL_error(L,
+                               "bad option 'weights' to 'add' (row %d: expected a "
+                               "table of %d numbers)",
+                               n, I);
+                    return;
+                }
+                for (int i = 1; i <= I; i++) {
+                    if (lua_rawgeti(L, -1, i) != LUA_TNUMBER) {
+                        luaL_error(L,
+                                   "bad option 'weights' to 'add' (row %d, column %d: "
+                                   "number expected, got %s)",
+                                   n, i, luaL_typename(L, -1));
+                        return;
+                    }
+                    bp_layer_set(Lr, BP_FIELD_W, (size_t)(n - 1) * I + (i - 1),
+                                 lua_tonumber(L, -1));
+                    lua_pop(L, 1);
+                }
+                lua_pop(L, 1);
+            }
+            return;
+        }
+        default:
+            luaL_error(L,
+                       "bad option '%s' to 'add' (number, string or table expected, "
+                       "got %s)",
+                       field, luaL_typename(L, arg));
+            return;
+    }
+    if (rc) luaL_error(L, "bad option '%s' to 'add' (%s)", field, e.msg);
+}
+
+/* net:add(outputs [, activation [, {weights=, bias=, alpha=}]]) -> net */
+static int net_add(lua_State *L) {
+    bp_net *net = bp_lua_check_net(L, 1);
+    int outputs = bp_lua_check_int(L, 2, "number of neurons");
+    const char *an = luaL_optstring(L, 3, "identity");
+    int act = bp_act_parse(an);
+    if (act < 0)
+        return luaL_argerror(
+            L, 3,
+            lua_pushfstring(
+                L,
+                "unknown activation '%s' (expected identity, sigmoid, tanh, relu, "
+                "leaky_relu or softmax)",
+                an));
+    double alpha = 0.01;
+    int opts = lua_isnoneornil(L, 4) ? 0 : 4;
+    if (opts) {
+        luaL_checktype(L, 4, LUA_TTABLE);
+        if (lua_getfield(L, 4, "alpha") != LUA_TNIL) alpha = luaL_checknumber(L, -1);
+        lua_pop(L, 1);
+    }
+    bp_err e;
+    if (bp_net_add(net, outputs, act, alpha, &e)) return luaL_error(L, "%s", e.msg);
+    int l = net->n_layers;
+    /* Defaults: Xavier for the saturating activations, He for the ReLUs
+     * (the schemes their authors derived them for), biases at zero. */
+    int relu = act == BP_ACT_RELU || act == BP_ACT_LEAKY_RELU;
+    bp_net_init(net, l, 'w', relu ? BP_INIT_HE : BP_INIT_XAVIER, 0, 0, &STATE(L)->rng,
+                NULL);
+    if (opts) {
+        if (lua_getfield(L, 4, "weights") != LUA_TNIL)
+            apply_init(L, lua_gettop(L), net, l, 'w');
+        lua_pop(L, 1);
+        if (lua_getfield(L, 4, "bias") != LUA_TNIL)
+            apply_init(L, lua_gettop(L), net, l, 'b');
+        lua_pop(L, 1);
+    }
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* net:forward(x) -> output; x is one sample or a batch (a table of rows) */
+static int net_forward(lua_State *L) {
+    lnet *n = bp_lua_check_lnet(L, 1);
+    if (n->net->n_layers == 0)
+        return luaL_error(L, "the network has no layers: call net:add first");
+    int B = bp_lua_check_matrix(L, 2, n->net->inputs, &n->x, &n->single, "inputs");
+    bp_err e;
+    const double *out = bp_net_forward(n->net, n->x.v, B, &e);
+    if (!out) return luaL_error(L, "%s", e.msg);
+    bp_lua_push_matrix(L, out, B, bp_net_outputs(n->net), n->single);
+    return 1;
+}
+
+/* net:backward(dout): dLoss/d(output) in, every gradient filled. The
+ * gradients are zeroed first (pass true as a second argument to add into
+ * them instead, as Torch7's accGradParameters does). */
+static int net_backward(lua_State *L) {
+    lnet *n = bp_lua_check_lnet(L, 1);
+    if (n->net->B == 0) return luaL_error(L, "backward needs a forward first");
+    int single;
+    int B =
+        bp_lua_check_matrix(L, 2, bp_net_outputs(n->net), &n->y, &single, "gradients");
+    if (B != n->net->B)
+        return luaL_argerror(
+            L, 2,
+            lua_pushfstring(L, "expected %d rows, as the last forward, got %d", n->net->B,
+                            B));
+    if (!lua_toboolean(L, 3)) bp_net_zero_grad(n->net);
+    bp_err e;
+    if (bp_net_backward(n->net, n->y.v, &e)) return luaL_error(L, "%s", e.msg);
+    return 0;
+}
+
+/* net:update(lr): w_new = w_old - lr * dLoss/dw, every weight and bias */
+static int net_update(lua_State *L) {
+    lnet *n = bp_lua_check_lnet(L, 1);
+    double lr = bp_lua_check_lr(L, 2);
+    bp_net_update(n->net, lr, NULL);
+    n->steps++;
+    state *st = STATE(L);
+    st->step++;
+    if (st->progress) /* a step by hand: no loss to show */
+        atomic_store_explicit(&st->progress->step, st->step, memory_order_relaxed);
+    return 0;
+}
+
+static int net_zero_grad(lua_State *L) {
+    bp_net_zero_grad(bp_lua_check_net(L, 1));
+    return 0;
+}
+
+/* net:dtype() -> "float64" or "float32" */
+static int net_dtype(lua_State *L) {
+    lua_pushstring(L, bp_dtype_name(bp_lua_check_net(L, 1)->dtype));
+    return 1;
+}
+
+/* net:log_loss(name | false): train_step logs its loss under this name at
+ * each step (the net's step count), or stops doing so. */
+static int net_log_loss(lua_State *L) {
+    lnet *n = bp_lua_check_lnet(L, 1);
+    if (!lua_toboolean(L, 2)) {
+        n->log_name[0] = 0;
+        return 0;
+    }
+    size_t len;
+    const char *name = luaL_checklstring(L, 2, &len);
+    luaL_argcheck(L, len > 0 && len < sizeof n->log_name, 2,
+                  "metric name must be 1 to 63 characters");
+    memcpy(n->log_name, name, len + 1);
+    return 0;
+}
+
+static int check_layer(lua_State *L, bp_net *net, int arg) {
+    int l = bp_lua_check_int(L, arg, "layer");
+    if (l > net->n_layers)
+        luaL_argerror(
+            L, arg, lua_pushfstring(L, "layer %d out of range 1..%d", l, net->n_layers));
+    return l;
+}
+
+/* Indices for weight/bias accessors, checked with the engine's messages:
+ * the layer of w_{l,n,i} (weight) or b_{l,n}, and the place in its array. */
+static bp_layer *check_param(lua_State *L, int weight, size_t *k) {
+    bp_net *net = bp_lua_check_net(L, 1);
+    int l = bp_lua_check_int(L, 2, "layer"), nn = bp_lua_check_int(L, 3, "neuron");
+    int i = weight ? bp_lua_check_int(L, 4, "input") : 0;
+    bp_err e;
+    long at = bp_net_param_index(net, l, nn, i, &e);
+    if (at < 0) {
+        /* Point at the argument that is out of range. */
+        int arg = strncmp(e.msg, "layer", 5) == 0    ? 2
+                  : strncmp(e.msg, "neuron", 6) == 0 ? 3
+                                                     : 4;
+        luaL_argerror(L, arg, e.msg);
+    }
+    *k = (size_t)at;
+    return &net->layers[l - 1];
+}
+
+/* Pushes one number of the array f (W, b, dW or db) named by the indices. */
+static int push_param(lua_State *L, bp_field f) {
+    size_t k;
+    bp_layer *Lr = check_param(L, f == BP_FIELD_W || f == BP_FIELD_DW, &k);
+    lua_pushnumber(L, bp_layer_get(Lr, f, k));
+    return 1;
+}
+
+static int net_weight(lua_State *L) { return push_param(L, BP_FIELD_W); }
+static int net_bias(lua_State *L) { return push_param(L, BP_FIELD_B); }
+static int net_grad_weight(lua_State *L) { return push_param(L, BP_FIELD_DW); }
+static int net_grad_bias(lua_State *L) { return push_param(L, BP_FIELD_DB); }
+
+static int net_set_weight(lua_State *L) {
+    double v = luaL_checknumber(L, 5);
+    size_t k;
+    bp_layer *Lr = check_param(L, 1, &k);
+    bp_layer_set(Lr, BP_FIELD_W, k, v);
+    return 0;
+}
+static int net_set_bias(lua_State *L) {
+    double v = luaL_checknumber(L, 4);
+    size_t k;
+    bp_layer *Lr = check_param(L, 0, &k);
+    bp_layer_set(Lr, BP_FIELD_B, k, v);
+    return 0;
+}
+
+/* Pushes rows x cols values of layer Lr's array f as bp_lua_push_matrix
+ * does, converted to doubles whatever the dtype. */
+static void push_field(lua_State *L, const bp_layer *Lr, bp_field f, int rows, int cols,
+                       int single) {
+    if (Lr->dtype == BP_F64) {
+        bp_lua_push_matrix(L, Lr->mem[f], rows, cols, single);
+        return;
+    }
+    lua_createtable(L, single ? cols : rows, 0);
+    for (int r = 0; r < rows; r++) {
+        if (!single) lua_createtable(L, cols, 0);
+        for (int c = 0; c < cols; c++) {
+            lua_pushnumber(L, bp_layer_get(Lr, f, (size_t)r * cols + c));
+            lua_rawseti(L, -2, c + 1);
+        }
+        if (!single) lua_rawseti(L, -2, r + 1);
+    }
+}
+
+/* net:weights(l) -> O rows of I weights; net:biases(l) -> O biases.
+ * net:grad_weights(l), net:grad_biases(l) likewise for dLoss/dw, dLoss/db. */
+static int push_layer_params(lua_State *L, int which) {
+    bp_net *net = bp_lua_check_net(L, 1);
+    bp_layer *Lr = &net->layers[check_layer(L, net, 2) - 1];
+    switch (which) {
+        case 0: push_field(L, Lr, BP_FIELD_W, Lr->O, Lr->I, 0); break;
+        case 1: push_field(L, Lr, BP_FIELD_B, 1, Lr->O, 1); break;
+        case 2: push_field(L, Lr, BP_FIELD_DW, Lr->O, Lr->I, 0); break;
+        default: push_field(L, Lr, BP_FIELD_DB, 1, Lr->O, 1); break;
+    }
+    return 1;
+}
+static int net_weights(lua_State *L) { return push_layer_params(L, 0); }
+static int net_biases(lua_State *L) { return push_layer_params(L, 1); }
+static int net_grad_weights(lua_State *L) { return push_layer_params(L, 2); }
+static int net_grad_biases(lua_State *L) { return push_layer_params(L, 3); }
+
+/* net:h(l), net:o(l), net:grad_h(l), net:grad_o(l): what the last forward
+ * (h, o) or backward (dLoss/dh, dLoss/do) left in layer l, shaped like the
+ * last input (one sample: a list; a batch: rows). */
+static int push_kept(lua_State *L, int which) {
+    lnet *n = bp_lua_check_lnet(L, 1);
+    bp_net *net = n->net;
+    bp_layer *Lr = &net->layers[check_layer(L, net, 2) - 1];
+    if (net->B == 0) return luaL_error(L, "nothing to show: run net:forward first");
+    static const bp_field f[] = {BP_FIELD_H, BP_FIELD_O, BP_FIELD_DH, BP_FIELD_DOUT};
+    push_field(L, Lr, f[which], net->B, Lr->O, n->single);
+    return 1;
+}
+static int net_h(lua_State *L) { return push_kept(L, 0); }
+static int net_o(lua_State *L) { return push_kept(L, 1); }
+static int net_grad_h(lua_State *L) { return push_kept(L, 2); }
+static int net_grad_o(lua_State *L) { return push_kept(L, 3); }
+
+/* net:layer(l) -> {inputs=, outputs=, activation=, alpha=} */
+static int net_layer(lua_State *L) {
+    bp_net *net = bp_lua_check_net(L, 1);
+    bp_layer *Lr = &net->layers[check_layer(L, net, 2) - 1];
+    lua_createtable(L, 0, 4);
+    lua_pushinteger(L, Lr->I);
+    lua_setfield(L, -2, "inputs");
+    lua_pushinteger(L, Lr->O);
+    lua_setfield(L, -2, "outputs");
+    lua_pushstring(L, bp_act_name(Lr->act));
+    lua_setfield(L, -2, "activation");
+    if (Lr->act == BP_ACT_LEAKY_RELU) {
+        lua_pushnumber(L, Lr->alpha);
+        lua_setfield(L, -2, "alpha");
+    }
+    return 1;
+}
+
+static int net_inputs(lua_State *L) {
+    lua_pushinteger(L, bp_lua_check_net(L, 1)->inputs);
+    return 1;
+}
+static int net_outputs(lua_State *L) {
+    lua_pushinteger(L, bp_net_outputs(bp_lua_check_net(L, 1)));
+    return 1;
+}
+static int net_len(lua_State *L) {
+    lua_pushinteger(L, bp_lua_check_net(L, 1)->n_layers);
+    return 1;
+}
+static int net_param_count(lua_State *L) {
+    lua_pushinteger(L, (lua_Integer)bp_net_param_count(bp_lua_check_net(L, 1)));
+    return 1;
+}
+static int net_steps(lua_State *L) {
+    lua_pushinteger(L, bp_lua_check_lnet(L, 1)->steps);
+    return 1;
+}
+
+/* net:params() -> every weight and bias in the engine's flat order;
+ * net:set_params(t) puts them back (a copy of a net, a saved state). */
+static int net_params(lua_State *L) {
+    bp_net *net = bp_lua_check_net(L, 1);
+    size_t N = bp_net_param_count(net);
+    /* A userdata, not malloc: making the table can raise (out of memory),
+     * and the collector frees what an error leaves behind. */
+    double *v = lua_newuserdatauv(L, sizeof(double) * (N ? N : 1), 0);
+    bp_net_params_get(net, v);
+    lua_createtable(L, (int)N, 0);
+    for (size_t k = 0; k < N; k++) {
+        lua_pushnumber(L, v[k]);
+        lua_rawseti(L, -2, (lua_Integer)k + 1);
+    }
+    return 1;
+}
+
+static int net_set_params(lua_State *L) {
+    lnet *n = bp_lua_check_lnet(L, 1);
+    size_t N = bp_net_param_count(n->net);
+    int single;
+    bp_lua_check_matrix(L, 2, (int)N, &n->x, &single, "parameters");
+    if (!single) return luaL_argerror(L, 2, "expected a flat list of parameters");
+    bp_net_params_set(n->net, n->x.v);
+    n->net->B = 0; /* kept activations no longer match the weights */
+    return 0;
+}
+
+static int net_tostring(lua_State *L) {
+    lnet *n = luaL_checkudata(L, 1, NET_TYPE);
+    if (!n->net) {
+        lua_pushliteral(L, "net (closed)");
+        return 1;
+    }
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    lua_pushfstring(L, "net %d", n->net->inputs);
+    luaL_addvalue(&b);
+    for (int l = 0; l < n->net->n_layers; l++) {
+        lua_pushfstring(L, "-%d", n->net->layers[l].O);
+        luaL_addvalue(&b);
+    }
+    for (int l = 0; l < n->net->n_layers; l++) {
+        lua_pushfstring(L, "%s%s", l ? ", " : " (", bp_act_name(n->net->layers[l].act));
+        luaL_addvalue(&b);
+    }
+    if (n->net->n_layers) luaL_addchar(&b, ')');
+    luaL_pushresult(&b);
+    return 1;
+}
+
+static const luaL_Reg net_methods[] = {{"add", net_add},
+                                       {"forward", net_forward},
+                                       {"backward", net_backward},
+                                       {"update", net_update},
+                                       {"zero_grad", net_zero_grad},
+                                       {"dtype", net_dtype},
+                                       {"log_loss", net_log_loss},
+                                       {"weight", net_weight},
+                                       {"set_weight", net_set_weight},
+                                       {"bias", net_bias},
+                                       {"set_bias", net_set_bias},
+                                       {"grad_weight", net_grad_weight},
+                                       {"grad_bias", net_grad_bias},
+                                       {"weights", net_weights},
+                                       {"biases", net_biases},
+                                       {"grad_weights", net_grad_weights},
+                                       {"grad_biases", net_grad_biases},
+                                       {"h", net_h},
+                                       {"o", net_o},
+                                       {"grad_h", net_grad_h},
+                                       {"grad_o", net_grad_o},
+                                       {"layer", net_layer},
+                                       {"inputs", net_inputs},
+                                       {"outputs", net_outputs},
+                                       {"param_count", net_param_count},
+                                       {"params", net_params},
+                                       {"set_params", net_set_params},
+                                       {"steps", net_steps},
+                                       {"close", net_close},
+                                       {NULL, NULL}};
+
+static const luaL_Reg net_metamethods[] = {
+    {"__index", NULL},  {"__gc", net_close},          {"__close", net_close},
+    {"__len", net_len}, {"__tostring", net_tostring}, {NULL, NULL}};
+
+static const luaL_Reg funcs[] = {{"net", l_net_new}, {NULL, NULL}};
+
+void bp_lua_open_net(lua_State *L) {
+    bp_lua_new_type(L, NET_TYPE, net_metamethods, net_methods);
+    bp_lua_add_funcs(L, funcs);
+}

@@ -1,0 +1,187 @@
+/* ltrain.c: training one step per call: net:train_step and train_steps on
+ * Lua tables, net:train_batch on rows of a data set.
+ *
+ * train_step is the lecture's loop body, called once per sample from Lua, so
+ * its cost is the call's: the common case (the same net and criterion as
+ * the last call, one sample as a plain table) passes its checks on a pointer
+ * compare and reads the sample with the fewest API calls (read_sample), so
+ * that the step itself is most of the time. Each step counts, logs its loss
+ * when net:log_loss asked, and ends the run as diverged when the loss is not
+ * finite; train_step and train_steps also feed the progress line. */
+#include <math.h>
+#include <string.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "bp_progress.h"
+#include "lbackprop.h"
+
+/* The common case of bp_lua_check_matrix, fast: one sample as a plain table
+ * (no metatable, so no __len to ask) of W numbers, into b, which already has
+ * room: a call to learn the type, one for the metatable, one for the length,
+ * and for each value one to push it and one to read it. Returns 0 for
+ * anything else, having only read: the general reader then takes over and
+ * raises its errors. Leaves up to W + 1 values on the stack, for the caller
+ * to pop with those of the next call (a lua_settop costs as much as a read):
+ * with W <= 8, two calls stay within the LUA_MINSTACK slots a C function
+ * may use without lua_checkstack. */
+static inline int read_sample(lua_State *L, int arg, int W, buf *b) {
+    if (W > 8 || b->cap < (size_t)W || lua_type(L, arg) != LUA_TTABLE) return 0;
+    int ok = !lua_getmetatable(L, arg) && lua_rawlen(L, arg) == (size_t)W;
+    for (int c = 1; ok && c <= W; c++)
+        if ((ok = lua_rawgeti(L, arg, c) == LUA_TNUMBER))
+            b->v[c - 1] = lua_tonumberx(L, -1, NULL);
+    return ok;
+}
+
+/* The arguments of train_step and train_steps: the net (returned), x and y
+ * into its buffers (*B rows, *single: one sample), the loss kind and the
+ * update (*opt, or *lr when *opt is NULL). The first three checks pass on a
+ * pointer compare or a plain table read when the call is the same as the
+ * last one (the lecture's loop), so the step is most of the call's cost. */
+static lnet *step_args(lua_State *L, state *st, int *B, int *single, int *kind,
+                       bp_optim **opt, double *lr) {
+    lnet *n = lua_touserdata(L, 1);
+    if (!n || n != st->checked_net) {
+        n = bp_lua_check_lnet(L, 1);
+        st->checked_net = n;
+    }
+    bp_net *net = n->net;
+    if (net->n_layers == 0)
+        luaL_error(L, "the network has no layers: call net:add first");
+    int top = lua_gettop(L), O = net->layers[net->n_layers - 1].O;
+    int fast = read_sample(L, 2, net->inputs, &n->x) && read_sample(L, 3, O, &n->y);
+    lua_settop(L, top);
+    if (fast) {
+        *B = *single = 1;
+    } else {
+        int sy;
+        *B = bp_lua_check_matrix(L, 2, net->inputs, &n->x, single, "inputs");
+        int By = bp_lua_check_matrix(L, 3, O, &n->y, &sy, "targets");
+        if (By != *B)
+            luaL_argerror(
+                L, 3,
+                lua_pushfstring(L, "expected %d rows of targets, as the inputs, got %d",
+                                *B, By));
+    }
+    const lloss *c = lua_touserdata(L, 4);
+    if (c && c == st->checked_loss) {
+        *kind = c->kind;
+    } else {
+        *kind = bp_lua_check_loss_arg(L, 4);
+        if (lua_type(L, 4) == LUA_TUSERDATA) st->checked_loss = lua_touserdata(L, 4);
+    }
+    /* A number (or a numeric string, as luaL_checknumber takes) is a
+     * learning rate; anything else must be an optimizer. */
+    int isnum;
+    *lr = lua_tonumberx(L, 5, &isnum);
+    *opt = NULL;
+    if (!isnum || !(*lr >= 0 && *lr < INFINITY)) {
+        *opt = bp_lua_test_optim(L, 5);
+        *lr = *opt ? 0 : bp_lua_check_lr(L, 5);
+    }
+    return n;
+}
+
+/* One step of n->net on the x and y in its buffers; raises on failure. */
+static double step(lua_State *L, state *st, lnet *n, int B, int kind, bp_optim *opt,
+                   double lr) {
+    bp_err e;
+    double loss;
+    int rc = opt ? bp_net_compute_grads(n->net, n->x.v, n->y.v, B, kind, &loss, &e) ||
+                       bp_optim_step(opt, n->net, &e)
+                 : bp_net_train_step(n->net, n->x.v, n->y.v, B, kind, lr, &loss, &e);
+    if (rc) luaL_error(L, "%s", e.msg);
+    n->steps++;
+    st->step++;
+    bp_progress_step(st->progress, st->step, loss);
+    if (n->log_name[0]) bp_lua_log_metric(L, n->log_name, n->steps, loss);
+    if (!isfinite(loss)) bp_lua_diverge(L, "loss", loss, n->steps);
+    return loss;
+}
+
+/* net:train_step(x, y, loss, lr | optimizer) -> loss: forward, loss,
+ * backward, and the update: gradient descent with lr, or the optimizer's. */
+static int net_train_step(lua_State *L) {
+    state *st = STATE(L);
+    int B, single, kind;
+    bp_optim *opt;
+    double lr;
+    lnet *n = step_args(L, st, &B, &single, &kind, &opt, &lr);
+    double loss = step(L, st, n, B, kind, opt, lr);
+    n->single = single;
+    lua_pushnumber(L, loss);
+    return 1;
+}
+
+/* net:train_steps(x, y, loss, lr | optimizer, count) -> the last loss:
+ * count steps on the same x and y, run in C (the lecture's loop without a
+ * Lua call per step); each step is train_step's, logging included. */
+static int net_train_steps(lua_State *L) {
+    state *st = STATE(L);
+    int B, single, kind;
+    bp_optim *opt;
+    double lr;
+    lnet *n = step_args(L, st, &B, &single, &kind, &opt, &lr);
+    lua_Integer count = luaL_checkinteger(L, 6);
+    luaL_argcheck(L, count >= 1, 6, "count must be >= 1");
+    const volatile sig_atomic_t *stop = st->stop;
+    double loss = 0;
+    for (lua_Integer k = 0; k < count; k++) {
+        if (stop && *stop) return luaL_error(L, "interrupted");
+        loss = step(L, st, n, B, kind, opt, lr);
+    }
+    n->single = single;
+    lua_pushnumber(L, loss);
+    return 1;
+}
+
+/* net:train_batch(d, first, count, loss, lr | optimizer) -> loss: one step,
+ * as net:train_step, on rows first..first+count-1 of d (fewer at the end),
+ * read where they lie */
+static int net_train_batch(lua_State *L) {
+    lnet *n = bp_lua_check_lnet(L, 1);
+    bp_net *net = n->net;
+    bp_data *d = bp_lua_check_data(L, 2);
+    lua_Integer first = luaL_checkinteger(L, 3);
+    if (first < 1 || first > d->n)
+        return luaL_argerror(
+            L, 3, lua_pushfstring(L, "row %I out of range 1..%d", first, d->n));
+    int count = bp_lua_check_int(L, 4, "batch size");
+    int kind = bp_lua_check_loss_arg(L, 5);
+    bp_optim *opt = bp_lua_test_optim(L, 6);
+    double lr = opt ? 0 : bp_lua_check_lr(L, 6);
+    if (net->n_layers == 0)
+        return luaL_error(L, "the network has no layers: call net:add first");
+    if (net->inputs != d->d || bp_net_outputs(net) != d->k)
+        return luaL_argerror(L, 2,
+                             lua_pushfstring(L,
+                                             "the network maps %d inputs to %d "
+                                             "outputs, the data %d to %d",
+                                             net->inputs, bp_net_outputs(net), d->d,
+                                             d->k));
+    const double *y;
+    int B = bp_data_batch(d, (int)first - 1, count, NULL, &y, NULL);
+    bp_err e;
+    double loss;
+    /* the rows in either dtype; lr -1: gradients only, for the optimiser */
+    int rc = bp_net_step_rows(net, bp_data_row(d, (int)first - 1), d->dtype, NULL, y, B,
+                              kind, opt ? -1 : lr, &loss, &e) ||
+             (opt && bp_optim_step(opt, net, &e));
+    if (rc) return luaL_error(L, "%s", e.msg);
+    n->single = 0;
+    n->steps++;
+    STATE(L)->step++;
+    if (n->log_name[0]) bp_lua_log_metric(L, n->log_name, n->steps, loss);
+    if (!isfinite(loss)) bp_lua_diverge(L, "loss", loss, n->steps);
+    lua_pushnumber(L, loss);
+    return 1;
+}
+
+static const luaL_Reg net_methods[] = {{"train_step", net_train_step},
+                                       {"train_steps", net_train_steps},
+                                       {"train_batch", net_train_batch},
+                                       {NULL, NULL}};
+
+void bp_lua_open_train(lua_State *L) { bp_lua_add_methods(L, NET_TYPE, net_methods); }

@@ -1,0 +1,298 @@
+/* module.c: the Lua module `backprop`: luaopen_backprop and the bp.*
+ * functions that belong to no type: parameters, the seed and random numbers,
+ * threads, the clock.
+ *
+ * The module is bound as Lua's own liolib.c binds files: each type has one
+ * metatable, its methods[] and metamethods[] tables in its own file, and is
+ * created empty before its C object is allocated, so an allocation failure
+ * leaves nothing to leak; one close function serves __gc, __close and
+ * :close(), safe to call twice.
+ *
+ * Two error channels: a wrong argument is a programming error and raises
+ * (luaL_argerror names the function and the argument); a failure of the
+ * environment (a file, the run log's database) returns nil, message.
+ *
+ * Every function of the module and every method shares one upvalue, the
+ * module's state (generator, run log, parameters' bookkeeping), so the hot
+ * path (net:train_step) never looks anything up in a table. The state is a
+ * userdata kept in the registry too, where the host's calls find it. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "bp_lua.h"
+#include "bp_util.h"
+#include "lbackprop.h"
+
+#define STATE_KEY "backprop.state"      /* registry: the module's state */
+#define PARAMS_KEY "backprop.params"    /* registry: key -> given string */
+#define READ_KEY "backprop.params_read" /* registry: key -> true once read */
+
+state *bp_lua_state(lua_State *L) {
+    lua_getfield(L, LUA_REGISTRYINDEX, STATE_KEY);
+    state *st = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return st;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Parameters                                                                */
+
+/* Converts the given string s to the type of the default at index d. */
+static void push_param_value(lua_State *L, const char *name, const char *s, int d) {
+    switch (lua_type(L, d)) {
+        case LUA_TNUMBER:
+            if (!lua_stringtonumber(L, s))
+                luaL_error(L, "parameter %s: '%s' is not a number", name, s);
+            if (lua_isinteger(L, d) && !lua_isinteger(L, -1))
+                luaL_error(L, "parameter %s: '%s' is not an integer (the default is %I)",
+                           name, s, lua_tointeger(L, d));
+            return;
+        case LUA_TBOOLEAN:
+            if (!strcmp(s, "true") || !strcmp(s, "1") || !strcmp(s, "yes") ||
+                !strcmp(s, "on"))
+                lua_pushboolean(L, 1);
+            else if (!strcmp(s, "false") || !strcmp(s, "0") || !strcmp(s, "no") ||
+                     !strcmp(s, "off"))
+                lua_pushboolean(L, 0);
+            else
+                luaL_error(L, "parameter %s: '%s' is not a boolean (true or false)", name,
+                           s);
+            return;
+        case LUA_TSTRING: lua_pushstring(L, s); return;
+        default: /* no default: a number if it reads as one, else the string */
+            if (!lua_stringtonumber(L, s)) lua_pushstring(L, s);
+            return;
+    }
+}
+
+/* bp.param(name [, default]) -> the value given on the command line
+ * (name=value), converted to the default's type, or the default. */
+static int l_param(lua_State *L) {
+    const char *name = luaL_checkstring(L, 1);
+    int d = 2;
+    if (lua_type(L, 2) != LUA_TNONE && lua_type(L, 2) != LUA_TNIL &&
+        lua_type(L, 2) != LUA_TNUMBER && lua_type(L, 2) != LUA_TSTRING &&
+        lua_type(L, 2) != LUA_TBOOLEAN)
+        return luaL_typeerror(L, 2, "number, string or boolean");
+    lua_settop(L, 2);
+    lua_getfield(L, LUA_REGISTRYINDEX, PARAMS_KEY);
+    const char *given = NULL;
+    if (lua_istable(L, -1) && lua_getfield(L, -1, name) == LUA_TSTRING)
+        given = lua_tostring(L, -1);
+    if (given) {
+        push_param_value(L, name, given, d);
+        lua_getfield(L, LUA_REGISTRYINDEX, READ_KEY);
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, name);
+        lua_pop(L, 1);
+    } else if (lua_isnil(L, d)) {
+        return luaL_error(L, "parameter %s was not given (%s=VALUE) and has no default",
+                          name, name);
+    } else {
+        lua_pushvalue(L, d);
+    }
+    bp_lua_record_param(L, name, lua_gettop(L));
+    return 1;
+}
+
+/* bp.params() -> a table of the parameters given on the command line */
+static int l_params(lua_State *L) {
+    lua_newtable(L);
+    if (lua_getfield(L, LUA_REGISTRYINDEX, PARAMS_KEY) == LUA_TTABLE) {
+        lua_pushnil(L);
+        while (lua_next(L, -2)) {
+            lua_pushvalue(L, -2);
+            lua_insert(L, -2);
+            lua_settable(L, -5);
+        }
+    }
+    lua_pop(L, 1);
+    return 1;
+}
+
+int bp_lua_set_params(lua_State *L, int n, char **pairs) {
+    lua_newtable(L);
+    for (int k = 0; k < n; k++) {
+        const char *eq = strchr(pairs[k], '=');
+        if (!eq || eq == pairs[k]) {
+            lua_pop(L, 1);
+            lua_pushfstring(L, "bad parameter '%s': expected key=value", pairs[k]);
+            return -1;
+        }
+        lua_pushlstring(L, pairs[k], (size_t)(eq - pairs[k]));
+        if (lua_rawget(L, -2) != LUA_TNIL) {
+            lua_pop(L, 2);
+            lua_pushfstring(L, "parameter '%s' given twice", pairs[k]);
+            return -1;
+        }
+        lua_pop(L, 1);
+        lua_pushlstring(L, pairs[k], (size_t)(eq - pairs[k]));
+        lua_pushstring(L, eq + 1);
+        lua_rawset(L, -3);
+    }
+    lua_setfield(L, LUA_REGISTRYINDEX, PARAMS_KEY);
+    lua_newtable(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, READ_KEY);
+    return 0;
+}
+
+int bp_lua_unread_params(lua_State *L) {
+    int count = 0, top = lua_gettop(L);
+    if (lua_getfield(L, LUA_REGISTRYINDEX, PARAMS_KEY) != LUA_TTABLE) {
+        lua_settop(L, top);
+        return 0;
+    }
+    lua_getfield(L, LUA_REGISTRYINDEX, READ_KEY);
+    lua_pushliteral(L, ""); /* the list so far */
+    lua_pushnil(L);
+    while (lua_next(L, top + 1)) {
+        lua_pop(L, 1);
+        lua_pushvalue(L, -1);
+        if (lua_rawget(L, top + 2) == LUA_TNIL) {
+            lua_pushfstring(L, "%s%s%s", lua_tostring(L, top + 3), count++ ? ", " : "",
+                            lua_tostring(L, -2));
+            lua_replace(L, top + 3);
+        }
+        lua_pop(L, 1);
+    }
+    lua_replace(L, top + 1);
+    lua_settop(L, top + 1);
+    if (!count) lua_settop(L, top);
+    return count;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Seed, random numbers                                                      */
+
+void bp_lua_seed(lua_State *L, uint64_t seed) {
+    state *st = bp_lua_state(L);
+    if (!st) return;
+    st->seed = seed;
+    bp_rng_seed(&st->rng, seed);
+}
+
+/* bp.seed([n]) -> the seed; with n, reseeds the module's generator */
+static int l_seed(lua_State *L) {
+    state *st = STATE(L);
+    if (!lua_isnoneornil(L, 1)) {
+        int isint;
+        lua_Integer s = lua_tointegerx(L, 1, &isint);
+        if (!isint) return luaL_typeerror(L, 1, "integer");
+        st->seed = (uint64_t)s;
+        bp_rng_seed(&st->rng, st->seed);
+        bp_err e;
+        if (st->log && bp_runlog_set_seed(st->log, st->run, (int64_t)st->seed, &e))
+            return luaL_error(L, "%s", e.msg);
+    }
+    lua_pushinteger(L, (lua_Integer)st->seed);
+    return 1;
+}
+
+/* bp.uniform([a, b]) -> uniform in [a, b), default [0, 1) */
+static int l_uniform(lua_State *L) {
+    double a = luaL_optnumber(L, 1, 0), b = luaL_optnumber(L, 2, 1);
+    lua_pushnumber(L, a + (b - a) * bp_rng_uniform(&STATE(L)->rng));
+    return 1;
+}
+
+/* bp.normal([mean, std]) */
+static int l_normal(lua_State *L) {
+    double m = luaL_optnumber(L, 1, 0), s = luaL_optnumber(L, 2, 1);
+    luaL_argcheck(L, s >= 0, 2, "std must be >= 0");
+    lua_pushnumber(L, bp_rng_normal(&STATE(L)->rng, m, s));
+    return 1;
+}
+
+/* bp.randint(n) -> uniform integer in 1..n */
+static int l_randint(lua_State *L) {
+    lua_Integer n = luaL_checkinteger(L, 1);
+    luaL_argcheck(L, n >= 1, 1, "n must be >= 1");
+    lua_pushinteger(L, 1 + (lua_Integer)bp_rng_below(&STATE(L)->rng, (uint64_t)n));
+    return 1;
+}
+
+/* bp.threads([n]) -> the threads a matrix product may use (OpenBLAS's count:
+ * OPENBLAS_NUM_THREADS, or the cores); with n, sets it first. */
+static int l_threads(lua_State *L) {
+    if (!lua_isnoneornil(L, 1)) {
+        bp_err e;
+        if (bp_set_threads(bp_lua_check_int(L, 1, "threads"), &e))
+            return luaL_argerror(L, 1, e.msg);
+    }
+    lua_pushinteger(L, bp_threads());
+    return 1;
+}
+
+/* bp.clock() -> seconds on a monotonic wall clock (os.clock is processor
+ * time, which counts every thread of a parallel product), for timing. */
+static int l_clock(lua_State *L) {
+    lua_pushnumber(L, bp_clock());
+    return 1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Registration                                                              */
+
+void bp_lua_new_type(lua_State *L, const char *name, const luaL_Reg *meta,
+                     const luaL_Reg *methods) {
+    luaL_newmetatable(L, name);
+    lua_pushvalue(L, -3); /* the state */
+    luaL_setfuncs(L, meta, 1);
+    if (methods) {
+        lua_newtable(L);
+        lua_pushvalue(L, -4);
+        luaL_setfuncs(L, methods, 1);
+        lua_setfield(L, -2, "__index");
+    }
+    lua_pop(L, 1);
+}
+
+void bp_lua_add_methods(lua_State *L, const char *name, const luaL_Reg *methods) {
+    luaL_getmetatable(L, name);
+    lua_getfield(L, -1, "__index");
+    lua_pushvalue(L, -4); /* the state */
+    luaL_setfuncs(L, methods, 1);
+    lua_pop(L, 2);
+}
+
+void bp_lua_add_funcs(lua_State *L, const luaL_Reg *funcs) {
+    lua_pushvalue(L, -2); /* the state */
+    luaL_setfuncs(L, funcs, 1);
+}
+
+static const luaL_Reg funcs[] = {
+    {"param", l_param},     {"params", l_params}, {"seed", l_seed},
+    {"uniform", l_uniform}, {"normal", l_normal}, {"randint", l_randint},
+    {"threads", l_threads}, {"clock", l_clock},   {NULL, NULL}};
+
+int luaopen_backprop(lua_State *L) {
+    /* One state per Lua state: a second require reuses it. */
+    if (lua_getfield(L, LUA_REGISTRYINDEX, STATE_KEY) != LUA_TUSERDATA) {
+        lua_pop(L, 1);
+        state *st = lua_newuserdatauv(L, sizeof *st, 0);
+        memset(st, 0, sizeof *st);
+        st->seed = 1;
+        bp_rng_seed(&st->rng, st->seed);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, LUA_REGISTRYINDEX, STATE_KEY);
+    }
+    luaL_newlibtable(L, funcs);
+    bp_lua_add_funcs(L, funcs);
+    /* The net first: the files after it add methods to it. */
+    bp_lua_open_net(L);
+    bp_lua_open_loss(L);
+    bp_lua_open_optim(L);
+    bp_lua_open_train(L);
+    bp_lua_open_data(L);
+    bp_lua_open_fit(L);
+    bp_lua_open_model(L);
+    bp_lua_open_runlog(L);
+    bp_lua_open_sweep(L);
+    bp_lua_open_progress(L);
+    lua_pushliteral(L, BP_VERSION);
+    lua_setfield(L, -2, "version");
+    return 1;
+}
