@@ -162,6 +162,8 @@ static void apply_init(lua_State *L, int arg, bp_net *net, int l, char what) {
     if (rc) luaL_error(L, "bad option '%s' to 'add' (%s)", field, e.msg);
 }
 
+static const char *const add_options[] = {"weights", "bias", "alpha", NULL};
+
 /* net:add(outputs [, activation [, {weights=, bias=, alpha=}]]) -> net */
 static int net_add(lua_State *L) {
     bp_net *net = bp_lua_check_net(L, 1);
@@ -180,6 +182,7 @@ static int net_add(lua_State *L) {
     int opts = lua_isnoneornil(L, 4) ? 0 : 4;
     if (opts) {
         luaL_checktype(L, 4, LUA_TTABLE);
+        bp_lua_check_options(L, 4, add_options, BP_OPT_LIST);
         if (lua_getfield(L, 4, "alpha") != LUA_TNIL) alpha = luaL_checknumber(L, -1);
         lua_pop(L, 1);
     }

@@ -37,16 +37,19 @@ static int optim_close(lua_State *L) {
     return 0;
 }
 
-/* Which options each kind reads (a bit per kind: sgd, adam, adamw, rmsprop).
- * An option the chosen kind ignores is an error, not a silent no-op. */
-static const struct {
-    const char *name;
-    unsigned kinds;
-} optim_options[] = {
-    {"lr", 15},      {"weight_decay", 15}, {"clip_norm", 15}, {"schedule", 15},
-    {"momentum", 9}, {"dampening", 1},     {"nesterov", 1},   {"beta1", 6},
-    {"beta2", 6},    {"eps", 14},          {"alpha", 8},      {"centered", 8},
-};
+/* The options, and which kinds read each (a bit per kind: sgd, adam,
+ * adamw, rmsprop). An option the chosen kind ignores is an error, not a
+ * silent no-op. */
+static const char *const optim_options[] = {
+    "lr",    "weight_decay", "clip_norm", "schedule", "momentum", "dampening", "nesterov",
+    "beta1", "beta2",        "eps",       "alpha",    "centered", NULL};
+static const unsigned optim_kinds[] = {15, 15, 15, 15, 9, 1, 1, 6, 6, 14, 8, 8};
+_Static_assert(sizeof optim_kinds / sizeof optim_kinds[0] + 1 ==
+                   sizeof optim_options / sizeof optim_options[0],
+               "a kinds mask for every option");
+
+static const char *const schedule_options[] = {
+    "gamma", "step_size", "t_max", "eta_min", "warmup_steps", "start_factor", NULL};
 
 static double opt_number(lua_State *L, int t, const char *k, double dflt) {
     double v = dflt;
@@ -74,6 +77,8 @@ static void check_schedule(lua_State *L, int t, bp_schedule *s) {
                    "exponential or cosine)",
                    name);
     lua_pop(L, 1);
+    if (bp_lua_unknown_option(L, t, schedule_options, BP_OPT_LIST | BP_OPT_NAME))
+        luaL_error(L, "option 'schedule': %s", lua_tostring(L, -1));
     memset(s, 0, sizeof *s);
     s->kind = k;
     s->gamma = opt_number(L, t, "gamma", 0.1);
@@ -84,6 +89,48 @@ static void check_schedule(lua_State *L, int t, bp_schedule *s) {
     s->start_factor = opt_number(L, t, "start_factor", 1.0 / 3);
     bp_err e;
     if (bp_schedule_check(s, &e)) luaL_error(L, "option 'schedule': %s", e.msg);
+}
+
+/* Raises if the options table at 3 has a key that is not a string, not an
+ * option, or not one that optimizers of this kind read. */
+static void check_optim_keys(lua_State *L, int kind, const char *kname) {
+    lua_pushnil(L);
+    while (lua_next(L, 3)) {
+        lua_pop(L, 1);
+        if (lua_type(L, -1) != LUA_TSTRING)
+            luaL_argerror(L, 3, "option names must be strings");
+        const char *k = lua_tostring(L, -1);
+        int j;
+        for (j = 0; optim_options[j] && strcmp(optim_options[j], k); j++) {}
+        if (!optim_options[j])
+            luaL_argerror(L, 3, bp_lua_push_unknown_option(L, k, optim_options, 0));
+        if (!(optim_kinds[j] & (1u << kind)))
+            luaL_argerror(
+                L, 3, lua_pushfstring(L, "option '%s' does not apply to %s", k, kname));
+    }
+}
+
+/* Reads the options table at 3 into c and, if it has one, the schedule
+ * into s; returns whether it had one. */
+static int read_options(lua_State *L, bp_optim_config *c, bp_schedule *s) {
+    c->lr = opt_number(L, 3, "lr", c->lr);
+    c->weight_decay = opt_number(L, 3, "weight_decay", c->weight_decay);
+    c->clip_norm = opt_number(L, 3, "clip_norm", c->clip_norm);
+    c->momentum = opt_number(L, 3, "momentum", c->momentum);
+    c->dampening = opt_number(L, 3, "dampening", c->dampening);
+    c->beta1 = opt_number(L, 3, "beta1", c->beta1);
+    c->beta2 = opt_number(L, 3, "beta2", c->beta2);
+    c->eps = opt_number(L, 3, "eps", c->eps);
+    c->alpha = opt_number(L, 3, "alpha", c->alpha);
+    lua_getfield(L, 3, "nesterov");
+    c->nesterov = lua_toboolean(L, -1);
+    lua_getfield(L, 3, "centered");
+    c->centered = lua_toboolean(L, -1);
+    lua_pop(L, 2);
+    int has = lua_getfield(L, 3, "schedule") != LUA_TNIL;
+    if (has) check_schedule(L, lua_gettop(L), s);
+    lua_pop(L, 1);
+    return has;
 }
 
 /* bp.optimizer(net, kind [, options]) -> an optimizer for nets shaped like
@@ -103,40 +150,8 @@ static int l_optim_new(lua_State *L) {
     int has_sched = 0;
     if (!lua_isnoneornil(L, 3)) {
         luaL_checktype(L, 3, LUA_TTABLE);
-        lua_pushnil(L);
-        while (lua_next(L, 3)) {
-            lua_pop(L, 1);
-            if (lua_type(L, -1) != LUA_TSTRING)
-                return luaL_argerror(L, 3, "option names must be strings");
-            const char *k = lua_tostring(L, -1);
-            size_t j, n = sizeof optim_options / sizeof optim_options[0];
-            for (j = 0; j < n && strcmp(optim_options[j].name, k); j++) {}
-            if (j == n)
-                return luaL_argerror(L, 3, lua_pushfstring(L, "unknown option '%s'", k));
-            if (!(optim_options[j].kinds & (1u << kind)))
-                return luaL_argerror(
-                    L, 3,
-                    lua_pushfstring(L, "option '%s' does not apply to %s", k, kname));
-        }
-        c.lr = opt_number(L, 3, "lr", c.lr);
-        c.weight_decay = opt_number(L, 3, "weight_decay", c.weight_decay);
-        c.clip_norm = opt_number(L, 3, "clip_norm", c.clip_norm);
-        c.momentum = opt_number(L, 3, "momentum", c.momentum);
-        c.dampening = opt_number(L, 3, "dampening", c.dampening);
-        c.beta1 = opt_number(L, 3, "beta1", c.beta1);
-        c.beta2 = opt_number(L, 3, "beta2", c.beta2);
-        c.eps = opt_number(L, 3, "eps", c.eps);
-        c.alpha = opt_number(L, 3, "alpha", c.alpha);
-        lua_getfield(L, 3, "nesterov");
-        c.nesterov = lua_toboolean(L, -1);
-        lua_getfield(L, 3, "centered");
-        c.centered = lua_toboolean(L, -1);
-        lua_pop(L, 2);
-        if (lua_getfield(L, 3, "schedule") != LUA_TNIL) {
-            check_schedule(L, lua_gettop(L), &sched);
-            has_sched = 1;
-        }
-        lua_pop(L, 1);
+        check_optim_keys(L, kind, kname);
+        has_sched = read_options(L, &c, &sched);
     }
     loptim *p = lua_newuserdatauv(L, sizeof *p, 0);
     p->o = NULL;

@@ -127,10 +127,13 @@ void bp_lua_set_progress(lua_State *L, bp_progress *p) {
     if (st) st->progress = p;
 }
 
+static const char *const progress_options[] = {"total", NULL};
+
 /* bp.progress{total = N}: the steps the run will take in all, so that the
  * progress line can say how long is left (net:fit says it by itself). */
 static int l_progress(lua_State *L) {
     luaL_checktype(L, 1, LUA_TTABLE);
+    bp_lua_check_options(L, 1, progress_options, BP_OPT_LIST);
     lua_getfield(L, 1, "total");
     int isint;
     lua_Integer total = lua_tointegerx(L, -1, &isint);
