@@ -118,29 +118,35 @@ static int fitbox_gc(lua_State *L) {
     return 0;
 }
 
-/* What the step callback needs: it runs inside the engine's loop, so it
- * never raises; a failure is kept and raised once the epoch returns. */
-typedef struct fit_ctx {
+/* One call of net:fit: what its options say, and what the step callback
+ * needs. The callback runs inside the engine's loop, so it never raises: a
+ * failure is kept here and raised once the epoch returns. */
+typedef struct fit_run {
     state *st;
     lnet *n;
-    const char *log; /* metric name of each step's loss, or NULL */
+    bp_fit_config c; /* the engine's loop: loss, batch, lr or optimizer */
+    int epochs, first_epoch;
+    int epoch_log, log_confusion; /* log each epoch's stats; the confusion too */
+    const char *log;              /* metric name of each step's loss, or NULL */
+    char val_name[32], log_name[64];
+    int *conf, O; /* the validation's confusion matrix, O x O */
     int failed, interrupted;
     bp_err e;
-} fit_ctx;
+} fit_run;
 
 static int fit_step(void *ud, int64_t step, double loss) {
     (void)step;
-    fit_ctx *c = ud;
-    c->n->steps++;
-    c->st->step++;
-    bp_progress_step(c->st->progress, c->st->step, loss);
-    if (c->log && c->st->log &&
-        bp_runlog_metric(c->st->log, c->st->run, c->log, c->n->steps, loss, &c->e)) {
-        c->failed = 1;
+    fit_run *r = ud;
+    r->n->steps++;
+    r->st->step++;
+    bp_progress_step(r->st->progress, r->st->step, loss);
+    if (r->log && r->st->log &&
+        bp_runlog_metric(r->st->log, r->st->run, r->log, r->n->steps, loss, &r->e)) {
+        r->failed = 1;
         return 1;
     }
-    if (c->st->stop && *c->st->stop) {
-        c->interrupted = 1;
+    if (r->st->stop && *r->st->stop) {
+        r->interrupted = 1;
         return 1;
     }
     return 0;
@@ -162,15 +168,9 @@ static void udata_field(lua_State *L, const char *name, const char *type, int re
     if (!luaL_testudata(L, -1, type)) bp_lua_field_error(L, S_OPTS, name, type);
 }
 
-/* net:fit{data =, loss =, lr = | optimizer =, epochs = 1, batch = 32,
- * shuffle = true, drop_last = false, log = (net:log_loss's name), epoch_log
- * = true, validation =, val_name = "val", confusion = false, callback =,
- * first_epoch = 1} -> a list of each epoch's stats */
-static int net_fit(lua_State *L) {
-    lnet *n = bp_lua_check_lnet(L, 1);
-    state *st = STATE(L);
-    luaL_checktype(L, 2, LUA_TTABLE);
-    lua_settop(L, 2);
+/* Checks the options' keys and puts the objects they name in their slots,
+ * S_DATA to S_LOSS, each checked. */
+static void fit_slots(lua_State *L) {
     bp_lua_check_options(L, S_OPTS, fit_options, 0);
     udata_field(L, "data", DATA_TYPE, 1);       /* S_DATA */
     udata_field(L, "optimizer", OPTIM_TYPE, 0); /* S_OPT */
@@ -182,139 +182,189 @@ static int net_fit(lua_State *L) {
     if (t != LUA_TSTRING && !luaL_testudata(L, -1, LOSS_TYPE))
         bp_lua_field_error(L, S_OPTS, "loss", "loss name or " LOSS_TYPE);
     if (t == LUA_TSTRING) bp_lua_loss_parse(L, lua_tostring(L, -1), S_OPTS, "loss");
-    bp_fit_config c = {0};
-    c.loss = bp_lua_check_loss_arg(L, S_LOSS);
-    c.batch = bp_lua_opt_int(L, S_OPTS, "batch", 32, 1);
-    int epochs = bp_lua_opt_int(L, S_OPTS, "epochs", 1, 1);
-    int first_epoch = bp_lua_opt_int(L, S_OPTS, "first_epoch", 1, 1);
-    c.shuffle = bp_lua_opt_bool(L, S_OPTS, "shuffle", 1);
-    c.drop_last = bp_lua_opt_bool(L, S_OPTS, "drop_last", 0);
-    c.rng = &st->rng;
-    int epoch_log = bp_lua_opt_bool(L, S_OPTS, "epoch_log", 1);
-    int log_confusion = bp_lua_opt_bool(L, S_OPTS, "confusion", 0);
-    char val_name[32], log_name[64];
-    bp_lua_opt_str(L, S_OPTS, "val_name", "val", val_name, sizeof val_name);
-    const char *log = n->log_name[0] ? n->log_name : NULL;
+}
+
+/* Field log: a metric name, or false for none; absent, net:log_loss's. */
+static void fit_log(lua_State *L, fit_run *r) {
+    r->log = r->n->log_name[0] ? r->n->log_name : NULL;
     if (lua_getfield(L, S_OPTS, "log") == LUA_TBOOLEAN && !lua_toboolean(L, -1))
-        log = NULL;
+        r->log = NULL;
     else if (!lua_isnil(L, -1) && !lua_isstring(L, -1))
         bp_lua_field_error(L, S_OPTS, "log", "string or false");
     else if (lua_isstring(L, -1))
-        log = bp_lua_opt_str(L, S_OPTS, "log", NULL, log_name, sizeof log_name);
+        r->log = bp_lua_opt_str(L, S_OPTS, "log", NULL, r->log_name, sizeof r->log_name);
     lua_pop(L, 1);
-    if (log && !log[0])
+    if (r->log && !r->log[0])
         luaL_argerror(L, S_OPTS, "field 'log': metric name must not be empty");
+}
+
+/* Field lr or field optimizer, one of them. */
+static void fit_rate(lua_State *L, bp_fit_config *c) {
     int has_lr = lua_getfield(L, S_OPTS, "lr") != LUA_TNIL;
-    lua_pop(L, 1);
     if (has_lr == !lua_isnil(L, S_OPT))
         luaL_argerror(L, S_OPTS,
                       has_lr ? "give lr or optimizer, not both"
                              : "field 'lr' or 'optimizer' is required");
     if (has_lr) {
-        lua_getfield(L, S_OPTS, "lr");
         if (lua_type(L, -1) != LUA_TNUMBER) bp_lua_field_error(L, S_OPTS, "lr", "number");
-        c.lr = lua_tonumber(L, -1);
-        if (!(isfinite(c.lr) && c.lr >= 0))
+        c->lr = lua_tonumber(L, -1);
+        if (!(isfinite(c->lr) && c->lr >= 0))
             luaL_argerror(L, S_OPTS,
                           lua_pushfstring(L,
                                           "field 'lr': must be a finite "
                                           "number >= 0, got %s",
-                                          isnan(c.lr) ? "nan" : lua_tostring(L, -1)));
-        lua_pop(L, 1);
+                                          isnan(c->lr) ? "nan" : lua_tostring(L, -1)));
     }
-    c.opt = lua_isnil(L, S_OPT) ? NULL : bp_lua_test_optim(L, S_OPT);
-    fit_ctx ctx = {.st = st, .n = n, .log = log};
-    if (st->progress) { /* the progress line can count down to the end */
-        const bp_data *d = bp_lua_check_data(L, S_DATA);
-        int64_t per = c.drop_last ? d->n / c.batch : (d->n + c.batch - 1) / c.batch;
-        atomic_store_explicit(&st->progress->total, st->step + per * epochs,
-                              memory_order_relaxed);
-        atomic_store_explicit(&st->progress->epochs, first_epoch + epochs - 1,
-                              memory_order_relaxed);
-    }
-    c.on_step = fit_step;
-    c.ud = &ctx;
+    lua_pop(L, 1);
+    c->opt = lua_isnil(L, S_OPT) ? NULL : bp_lua_test_optim(L, S_OPT);
+}
 
+/* Reads the options (their objects in their slots) into r. */
+static void fit_read(lua_State *L, fit_run *r) {
+    bp_fit_config *c = &r->c;
+    c->loss = bp_lua_check_loss_arg(L, S_LOSS);
+    c->batch = bp_lua_opt_int(L, S_OPTS, "batch", 32, 1);
+    r->epochs = bp_lua_opt_int(L, S_OPTS, "epochs", 1, 1);
+    r->first_epoch = bp_lua_opt_int(L, S_OPTS, "first_epoch", 1, 1);
+    c->shuffle = bp_lua_opt_bool(L, S_OPTS, "shuffle", 1);
+    c->drop_last = bp_lua_opt_bool(L, S_OPTS, "drop_last", 0);
+    c->rng = &r->st->rng;
+    r->epoch_log = bp_lua_opt_bool(L, S_OPTS, "epoch_log", 1);
+    r->log_confusion = bp_lua_opt_bool(L, S_OPTS, "confusion", 0);
+    bp_lua_opt_str(L, S_OPTS, "val_name", "val", r->val_name, sizeof r->val_name);
+    fit_log(L, r);
+    fit_rate(L, c);
+    c->on_step = fit_step;
+    c->ud = r;
+}
+
+/* Tells the progress line how many steps the fit will take, so that it can
+ * count down to the end. */
+static void fit_progress(lua_State *L, const fit_run *r) {
+    bp_progress *p = r->st->progress;
+    const bp_data *d = bp_lua_check_data(L, S_DATA);
+    int batch = r->c.batch;
+    int64_t per = r->c.drop_last ? d->n / batch : (d->n + batch - 1) / batch;
+    atomic_store_explicit(&p->total, r->st->step + per * r->epochs, memory_order_relaxed);
+    atomic_store_explicit(&p->epochs, r->first_epoch + r->epochs - 1,
+                          memory_order_relaxed);
+}
+
+/* Sets field `suffix` of the validation set (val_NAME) in the stats table at
+ * the top to v, and logs it at step epoch if asked. */
+static void val_number(lua_State *L, const fit_run *r, const char *suffix, int epoch,
+                       double v) {
+    char name[96];
+    snprintf(name, sizeof name, "%s_%s", r->val_name, suffix);
+    lua_pushnumber(L, v);
+    lua_setfield(L, -2, name);
+    if (r->epoch_log) bp_lua_log_metric(L, name, epoch, v);
+}
+
+/* Scores the validation set after an epoch into the stats table at the
+ * top: its loss and, with class labels, accuracy and confusion matrix. */
+static void fit_validate(lua_State *L, const fit_run *r, bp_net *net, bp_data *val,
+                         int epoch) {
+    double vl, va;
+    int labels = val->label != NULL, O = r->O;
+    bp_err e;
+    if (bp_fit_evaluate(net, val, EVAL_BATCH, r->c.loss, &vl, labels ? &va : NULL,
+                        labels ? r->conf : NULL, &e))
+        luaL_error(L, "validation: %s", e.msg);
+    val_number(L, r, "loss", epoch, vl);
+    if (!labels) return;
+    val_number(L, r, "accuracy", epoch, va);
+    char name[96];
+    snprintf(name, sizeof name, "%s_confusion", r->val_name);
+    push_confusion(L, r->conf, O);
+    lua_setfield(L, -2, name);
+    for (int j = 0; r->epoch_log && r->log_confusion && j < O * O; j++) {
+        snprintf(name, sizeof name, "%s_confusion_%d_%d", r->val_name, j / O + 1,
+                 j % O + 1);
+        bp_lua_log_metric(L, name, epoch, r->conf[j]);
+    }
+}
+
+/* Raises what stopped an epoch: the callback's failure, an interrupt, the
+ * engine's error, or a loss that diverged (logged first, as a step's). */
+static void fit_failed(lua_State *L, fit_run *r, bp_fit *f, int rc, const bp_err *e) {
+    if (r->failed) luaL_error(L, "%s", r->e.msg);
+    if (r->interrupted) luaL_error(L, "interrupted");
+    if (rc >= 0) return;
+    if (!bp_fit_diverged(f)) luaL_error(L, "%s", e->msg);
+    double last = bp_fit_last_loss(f);
+    if (r->log) bp_lua_log_metric(L, r->log, r->n->steps + 1, last);
+    bp_lua_diverge(L, "loss", last, r->n->steps + 1);
+}
+
+/* One epoch of training, then the validation set's scores: pushes the
+ * epoch's stats, having logged them as asked. */
+static void fit_epoch(lua_State *L, fit_run *r, bp_fit *f, int epoch) {
+    if (r->st->progress)
+        atomic_store_explicit(&r->st->progress->epoch, epoch, memory_order_relaxed);
+    /* A callback may have closed any of these: look again each time. */
+    bp_net *net = bp_lua_check_lnet(L, S_NET)->net;
+    bp_data *data = bp_lua_check_data(L, S_DATA);
+    if (!lua_isnil(L, S_OPT)) bp_lua_test_optim(L, S_OPT); /* raises if closed */
+    bp_data *val = lua_isnil(L, S_VAL) ? NULL : bp_lua_check_data(L, S_VAL);
+    bp_err e;
+    double t0 = bp_clock(), mean;
+    int rc = bp_fit_epoch(f, net, data, &mean, &e);
+    double seconds = bp_clock() - t0;
+    fit_failed(L, r, f, rc, &e);
+    r->n->single = 0;
+    lua_createtable(L, 0, 8);
+    lua_pushinteger(L, epoch);
+    lua_setfield(L, -2, "epoch");
+    lua_pushinteger(L, r->n->steps);
+    lua_setfield(L, -2, "steps");
+    lua_pushnumber(L, seconds);
+    lua_setfield(L, -2, "seconds");
+    lua_pushnumber(L, mean);
+    lua_setfield(L, -2, "train_loss");
+    if (r->epoch_log) bp_lua_log_metric(L, "train_loss", epoch, mean);
+    if (val) fit_validate(L, r, net, val, epoch);
+}
+
+/* Calls the callback with the epoch and its stats (at the top, popped);
+ * returns whether it asked to stop (returned false). */
+static int fit_callback(lua_State *L, int epoch) {
+    lua_pushvalue(L, S_CB);
+    lua_insert(L, -2);
+    lua_pushinteger(L, epoch);
+    lua_insert(L, -2);
+    lua_call(L, 2, 1);
+    int stop = lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return stop;
+}
+
+/* net:fit{data =, loss =, lr = | optimizer =, epochs = 1, batch = 32,
+ * shuffle = true, drop_last = false, log = (net:log_loss's name), epoch_log
+ * = true, validation =, val_name = "val", confusion = false, callback =,
+ * first_epoch = 1} -> a list of each epoch's stats */
+static int net_fit(lua_State *L) {
+    fit_run r = {.st = STATE(L), .n = bp_lua_check_lnet(L, 1)};
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_settop(L, 2);
+    fit_slots(L);
+    fit_read(L, &r);
+    if (r.st->progress) fit_progress(L, &r);
     bp_data *data = bp_lua_check_data(L, S_DATA);
     fitbox *box = lua_newuserdatauv(L, sizeof *box, 0); /* S_BOX */
     box->f = NULL;
     luaL_setmetatable(L, FIT_TYPE);
     bp_err e;
-    if (!(box->f = bp_fit_new(data, &c, &e))) return luaL_argerror(L, S_OPTS, e.msg);
-    int O = data->k;
-    int *conf = lua_newuserdatauv(L, sizeof(int) * (size_t)O * O, 0); /* S_CONF */
-    lua_newtable(L);                                                  /* S_HIST */
-
-    for (int epoch = first_epoch; epoch < first_epoch + epochs; epoch++) {
-        if (st->progress)
-            atomic_store_explicit(&st->progress->epoch, epoch, memory_order_relaxed);
-        /* A callback may have closed any of these: look again each time. */
-        bp_net *net = bp_lua_check_lnet(L, S_NET)->net;
-        data = bp_lua_check_data(L, S_DATA);
-        if (!lua_isnil(L, S_OPT)) bp_lua_test_optim(L, S_OPT); /* raises if closed */
-        bp_data *val = lua_isnil(L, S_VAL) ? NULL : bp_lua_check_data(L, S_VAL);
-        double t0 = bp_clock(), mean;
-        int rc = bp_fit_epoch(box->f, net, data, &mean, &e);
-        double seconds = bp_clock() - t0;
-        if (ctx.failed) return luaL_error(L, "%s", ctx.e.msg);
-        if (ctx.interrupted) return luaL_error(L, "interrupted");
-        if (rc < 0) {
-            if (!bp_fit_diverged(box->f)) return luaL_error(L, "%s", e.msg);
-            double last = bp_fit_last_loss(box->f);
-            if (log) bp_lua_log_metric(L, log, n->steps + 1, last);
-            return bp_lua_diverge(L, "loss", last, n->steps + 1);
-        }
-        n->single = 0;
-        lua_createtable(L, 0, 8);
-        lua_pushinteger(L, epoch);
-        lua_setfield(L, -2, "epoch");
-        lua_pushinteger(L, n->steps);
-        lua_setfield(L, -2, "steps");
-        lua_pushnumber(L, seconds);
-        lua_setfield(L, -2, "seconds");
-        lua_pushnumber(L, mean);
-        lua_setfield(L, -2, "train_loss");
-        if (epoch_log) bp_lua_log_metric(L, "train_loss", epoch, mean);
-        if (val) {
-            double vl, va;
-            int labels = val->label != NULL;
-            if (bp_fit_evaluate(net, val, EVAL_BATCH, c.loss, &vl, labels ? &va : NULL,
-                                labels ? conf : NULL, &e))
-                return luaL_error(L, "validation: %s", e.msg);
-            char name[96];
-            snprintf(name, sizeof name, "%s_loss", val_name);
-            lua_pushnumber(L, vl);
-            lua_setfield(L, -2, name);
-            if (epoch_log) bp_lua_log_metric(L, name, epoch, vl);
-            if (labels) {
-                snprintf(name, sizeof name, "%s_accuracy", val_name);
-                lua_pushnumber(L, va);
-                lua_setfield(L, -2, name);
-                if (epoch_log) bp_lua_log_metric(L, name, epoch, va);
-                snprintf(name, sizeof name, "%s_confusion", val_name);
-                push_confusion(L, conf, O);
-                lua_setfield(L, -2, name);
-                for (int j = 0; epoch_log && log_confusion && j < O * O; j++) {
-                    snprintf(name, sizeof name, "%s_confusion_%d_%d", val_name, j / O + 1,
-                             j % O + 1);
-                    bp_lua_log_metric(L, name, epoch, conf[j]);
-                }
-            }
-        }
+    if (!(box->f = bp_fit_new(data, &r.c, &e))) return luaL_argerror(L, S_OPTS, e.msg);
+    r.O = data->k;
+    r.conf = lua_newuserdatauv(L, sizeof(int) * (size_t)r.O * r.O, 0); /* S_CONF */
+    lua_newtable(L);                                                   /* S_HIST */
+    for (int epoch = r.first_epoch; epoch < r.first_epoch + r.epochs; epoch++) {
+        fit_epoch(L, &r, box->f, epoch);
         lua_pushvalue(L, -1);
         lua_rawseti(L, S_HIST, (lua_Integer)lua_rawlen(L, S_HIST) + 1);
-        if (lua_isnil(L, S_CB)) {
-            lua_pop(L, 1);
-            continue;
-        }
-        lua_pushvalue(L, S_CB);
-        lua_insert(L, -2);
-        lua_pushinteger(L, epoch);
-        lua_insert(L, -2);
-        lua_call(L, 2, 1);
-        int stop = lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1);
-        lua_pop(L, 1);
-        if (stop) break;
+        if (lua_isnil(L, S_CB)) lua_pop(L, 1);
+        else if (fit_callback(L, epoch)) break;
     }
     bp_fit_free(box->f);
     box->f = NULL;
