@@ -204,10 +204,6 @@ static void read_rows(lua_State *L, int arg, int n, int w, double *m) {
 
 static const char *const data_options[] = {"classes", "dtype", NULL};
 
-/* bp.data(x, y [, {classes = C | {names}, dtype =}]) -> data, from Lua
- * tables: x a list of rows, y a list of target rows (or of numbers, one
- * target each), or with `classes`, a list of class labels 1..C (one-hot
- * targets); dtype: of the inputs (default float64). */
 /* Converts a new data set's inputs to dtype; raises on failure. Returns 1,
  * the data set being at the top of the stack. */
 static int with_dtype(lua_State *L, bp_data *data, bp_dtype dtype) {
@@ -216,48 +212,33 @@ static int with_dtype(lua_State *L, bp_data *data, bp_dtype dtype) {
     return 1;
 }
 
-static int l_data(lua_State *L) {
-    int d = first_width(L, 1, 0);
-    lua_Integer n = luaL_len(L, 1);
-    if (n > INT32_MAX) luaL_argerror(L, 1, "too many rows");
-    int C = 0, named = 0;
-    bp_dtype dtype = BP_F64;
-    if (!lua_isnoneornil(L, 3)) {
-        luaL_checktype(L, 3, LUA_TTABLE);
-        bp_lua_check_options(L, 3, data_options, 0);
-        dtype = bp_lua_opt_dtype(L, 3);
-        int t = lua_getfield(L, 3, "classes");
-        if (t == LUA_TTABLE) {
-            C = (int)luaL_len(L, -1);
-            named = 1;
-        } else if (t == LUA_TNUMBER && lua_isinteger(L, -1)) {
-            lua_Integer c = lua_tointeger(L, -1);
-            C = c >= 1 && c <= BP_DATA_MAX_CLASSES ? (int)c : -1;
-        } else if (t != LUA_TNIL) {
-            bp_lua_field_error(L, 3, "classes", "integer or list of names");
-        }
-        if (C < 0 || (named && C < 1))
-            luaL_argerror(L, 3,
-                          lua_pushfstring(L, "field 'classes': 1 to %d classes",
-                                          BP_DATA_MAX_CLASSES));
-        lua_pop(L, 1);
+/* Field classes of the options at 3: a count, or a list of names (*named
+ * set); 0 when absent. */
+static int classes_option(lua_State *L, int *named) {
+    int t = lua_getfield(L, 3, "classes"), C = 0;
+    if (t == LUA_TTABLE) {
+        C = (int)luaL_len(L, -1);
+        *named = 1;
+    } else if (t == LUA_TNUMBER && lua_isinteger(L, -1)) {
+        lua_Integer c = lua_tointeger(L, -1);
+        C = c >= 1 && c <= BP_DATA_MAX_CLASSES ? (int)c : -1;
+    } else if (t != LUA_TNIL) {
+        bp_lua_field_error(L, 3, "classes", "integer or list of names");
     }
-    int k = C ? C : first_width(L, 2, 1);
-    luaL_checktype(L, 2, LUA_TTABLE);
-    ldata *u = new_data(L);
-    int result = lua_gettop(L);
-    bp_err e;
-    if (!(u->d = bp_data_new((int)n, d, k, C, &e))) return luaL_error(L, "%s", e.msg);
-    bp_data *data = u->d;
-    read_rows(L, 1, (int)n, d, data->x);
-    if (!C) {
-        read_rows(L, 2, (int)n, k, data->y);
-        return with_dtype(L, data, dtype);
-    }
+    if (C < 0 || (*named && C < 1))
+        luaL_argerror(
+            L, 3,
+            lua_pushfstring(L, "field 'classes': 1 to %d classes", BP_DATA_MAX_CLASSES));
+    lua_pop(L, 1);
+    return C;
+}
+
+/* The n labels 1..C of the list at 2 into data, as one-hot targets. */
+static void read_labels(lua_State *L, bp_data *data, int n, int C) {
     if ((int)luaL_len(L, 2) != n)
-        luaL_argerror(L, 2,
-                      lua_pushfstring(L, "expected %d labels, got %d", (int)n,
-                                      (int)luaL_len(L, 2)));
+        luaL_argerror(
+            L, 2,
+            lua_pushfstring(L, "expected %d labels, got %d", n, (int)luaL_len(L, 2)));
     for (int r = 1; r <= n; r++) {
         lua_rawgeti(L, 2, r);
         if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1 || lua_tointeger(L, -1) > C)
@@ -270,8 +251,12 @@ static int l_data(lua_State *L) {
         lua_pop(L, 1);
     }
     bp_data_onehot(data, NULL);
+}
+
+/* The C class names: field classes' (named), else "1" to "C". */
+static void class_names(lua_State *L, bp_data *data, int C, int named) {
     if (!(data->classes = calloc((size_t)C, sizeof(char *))))
-        return luaL_error(L, "out of memory");
+        luaL_error(L, "out of memory");
     for (int c = 1; c <= C; c++) {
         if (named) {
             lua_getfield(L, 3, "classes");
@@ -289,7 +274,37 @@ static int l_data(lua_State *L) {
             data->classes[c - 1] = dup_str(L, num);
         }
     }
-    lua_settop(L, result);
+}
+
+/* bp.data(x, y [, {classes = C | {names}, dtype =}]) -> data, from Lua
+ * tables: x a list of rows, y a list of target rows (or of numbers, one
+ * target each), or with `classes`, a list of class labels 1..C (one-hot
+ * targets); dtype: of the inputs (default float64). */
+static int l_data(lua_State *L) {
+    int d = first_width(L, 1, 0);
+    lua_Integer n = luaL_len(L, 1);
+    if (n > INT32_MAX) luaL_argerror(L, 1, "too many rows");
+    int C = 0, named = 0;
+    bp_dtype dtype = BP_F64;
+    if (!lua_isnoneornil(L, 3)) {
+        luaL_checktype(L, 3, LUA_TTABLE);
+        bp_lua_check_options(L, 3, data_options, 0);
+        dtype = bp_lua_opt_dtype(L, 3);
+        C = classes_option(L, &named);
+    }
+    int k = C ? C : first_width(L, 2, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    ldata *u = new_data(L);
+    bp_err e;
+    if (!(u->d = bp_data_new((int)n, d, k, C, &e))) return luaL_error(L, "%s", e.msg);
+    bp_data *data = u->d;
+    read_rows(L, 1, (int)n, d, data->x);
+    if (!C) {
+        read_rows(L, 2, (int)n, k, data->y);
+        return with_dtype(L, data, dtype);
+    }
+    read_labels(L, data, (int)n, C);
+    class_names(L, data, C, named);
     return with_dtype(L, data, dtype);
 }
 

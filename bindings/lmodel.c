@@ -204,6 +204,75 @@ static void check_objects(lua_State *L, int arg) {
     }
 }
 
+/* Pushes a list of the keys of the table at t, sorted (they are names: see
+ * check_objects), so that a checkpoint's bytes do not depend on table
+ * order; returns how many. */
+static int sorted_names(lua_State *L, int t) {
+    lua_newtable(L);
+    int names = lua_gettop(L), count = 0;
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        lua_pop(L, 1);
+        lua_pushvalue(L, -1);
+        lua_rawseti(L, names, ++count);
+    }
+    lua_getglobal(L, "table");
+    lua_getfield(L, -1, "sort");
+    lua_pushvalue(L, names);
+    lua_call(L, 1, 0);
+    lua_pop(L, 1);
+    return count;
+}
+
+/* A net's entry: kind 1, its step count, its network file. */
+static int put_net(wbuf *w, const lnet *n, bp_err *e) {
+    unsigned char *buf;
+    size_t len;
+    if (bp_net_encode(n->net, &buf, &len, e)) return -1;
+    put_u32(w, 1);
+    put_u64(w, (uint64_t)n->steps);
+    put_u64(w, len);
+    put(w, buf, len);
+    bp_free(buf);
+    return 0;
+}
+
+/* An optimizer's entry: kind 2, its state's length and numbers. */
+static int put_optim(wbuf *w, bp_optim *o, bp_err *e) {
+    size_t len = bp_optim_state_size(o);
+    double *v = malloc(sizeof(double) * (len ? len : 1));
+    if (!v) return bp_err_set(e, "out of memory");
+    bp_optim_state_save(o, v);
+    put_u32(w, 2);
+    put_u64(w, len);
+    for (size_t j = 0; j < len; j++) {
+        uint64_t u;
+        memcpy(&u, &v[j], 8);
+        put_u64(w, u);
+    }
+    free(v);
+    return 0;
+}
+
+/* Every object of the table at t, in the order of the count names listed at
+ * index names: its name, then its entry. -1 with e set on failure. */
+static int put_objects(lua_State *L, int t, int names, int count, wbuf *w, bp_err *e) {
+    for (int k = 1; k <= count; k++) {
+        lua_rawgeti(L, names, k);
+        lua_gettable(L, t); /* the object */
+        lua_rawgeti(L, names, k);
+        size_t nlen;
+        const char *name = lua_tolstring(L, -1, &nlen);
+        put_u32(w, (uint32_t)nlen);
+        put(w, name, nlen);
+        lnet *n = luaL_testudata(L, -2, NET_TYPE);
+        int rc = n ? put_net(w, n, e) : put_optim(w, bp_lua_test_optim(L, -2), e);
+        lua_pop(L, 2);
+        if (rc) return -1;
+    }
+    return 0;
+}
+
 /* bp.checkpoint(step, {name = net or optimizer, ...}) -> true, or nil,
  * message: what bp.resume needs to go on after `step`. Outside a recorded
  * run it does nothing and returns false. */
@@ -216,68 +285,19 @@ static int l_checkpoint(lua_State *L) {
         lua_pushboolean(L, 0);
         return 1;
     }
+    /* The names before any buffer: sorting calls Lua, which may raise. */
+    int count = sorted_names(L, 2), names = lua_gettop(L);
     wbuf w = {0};
     put(&w, "BPCK", 4);
     put_u32(&w, 1);
     put_u64(&w, (uint64_t)step);
     put_u64(&w, (uint64_t)st->step);
     for (int k = 0; k < 4; k++) put_u64(&w, st->rng.s[k]);
-    /* Sorted by name, so that the bytes do not depend on table order. */
-    lua_newtable(L);
-    int names = lua_gettop(L), count = 0;
-    lua_pushnil(L);
-    while (lua_next(L, 2)) {
-        lua_pop(L, 1);
-        lua_pushvalue(L, -1);
-        lua_rawseti(L, names, ++count);
-    }
-    lua_getglobal(L, "table");
-    lua_getfield(L, -1, "sort");
-    lua_pushvalue(L, names);
-    lua_call(L, 1, 0);
-    lua_pop(L, 1);
     put_u32(&w, (uint32_t)count);
     bp_err e;
-    for (int k = 1; k <= count; k++) {
-        lua_rawgeti(L, names, k);
-        lua_gettable(L, 2); /* the object */
-        lua_rawgeti(L, names, k);
-        size_t nlen;
-        const char *name = lua_tolstring(L, -1, &nlen);
-        put_u32(&w, (uint32_t)nlen);
-        put(&w, name, nlen);
-        lnet *n = luaL_testudata(L, -2, NET_TYPE);
-        if (n) {
-            unsigned char *buf;
-            size_t len;
-            if (bp_net_encode(n->net, &buf, &len, &e)) {
-                free(w.p);
-                return luaL_error(L, "%s", e.msg);
-            }
-            put_u32(&w, 1);
-            put_u64(&w, (uint64_t)n->steps);
-            put_u64(&w, len);
-            put(&w, buf, len);
-            bp_free(buf);
-        } else {
-            bp_optim *o = bp_lua_test_optim(L, -2);
-            size_t len = bp_optim_state_size(o);
-            double *v = malloc(sizeof(double) * (len ? len : 1));
-            if (!v) {
-                free(w.p);
-                return luaL_error(L, "out of memory");
-            }
-            bp_optim_state_save(o, v);
-            put_u32(&w, 2);
-            put_u64(&w, len);
-            for (size_t j = 0; j < len; j++) {
-                uint64_t u;
-                memcpy(&u, &v[j], 8);
-                put_u64(&w, u);
-            }
-            free(v);
-        }
-        lua_pop(L, 2);
+    if (put_objects(L, 2, names, count, &w, &e)) {
+        free(w.p);
+        return luaL_error(L, "%s", e.msg);
     }
     if (w.oom) {
         free(w.p);

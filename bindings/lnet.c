@@ -62,11 +62,73 @@ static int l_net_new(lua_State *L) {
     return 1;
 }
 
-/* An initialisation spec: a number (constant), a scheme name, {"name", a, b},
- * or explicit values (rows of weights, or a list of biases). */
-static void apply_init(lua_State *L, int arg, bp_net *net, int l, char what) {
+/* Explicit biases: a list of O numbers. */
+static void set_biases(lua_State *L, int arg, bp_layer *Lr) {
+    for (int n = 1; n <= Lr->O; n++) {
+        if (lua_rawgeti(L, arg, n) != LUA_TNUMBER)
+            luaL_error(L,
+                       "bad option 'bias' to 'add' (element %d: number "
+                       "expected, got %s)",
+                       n, luaL_typename(L, -1));
+        bp_layer_set(Lr, BP_FIELD_B, (size_t)(n - 1), lua_tonumber(L, -1));
+        lua_pop(L, 1);
+    }
+}
+
+/* Explicit weights, in the lecture's order: O rows w[n] of I numbers w[n][i]. */
+static void set_weights(lua_State *L, int arg, bp_layer *Lr) {
+    int O = Lr->O, I = Lr->I;
+    for (int n = 1; n <= O; n++) {
+        if (lua_rawgeti(L, arg, n) != LUA_TTABLE || (int)luaL_len(L, -1) != I)
+            luaL_error(L,
+                       "bad option 'weights' to 'add' (row %d: expected a "
+                       "table of %d numbers)",
+                       n, I);
+        for (int i = 1; i <= I; i++) {
+            if (lua_rawgeti(L, -1, i) != LUA_TNUMBER)
+                luaL_error(L,
+                           "bad option 'weights' to 'add' (row %d, column %d: "
+                           "number expected, got %s)",
+                           n, i, luaL_typename(L, -1));
+            bp_layer_set(Lr, BP_FIELD_W, (size_t)(n - 1) * I + (i - 1),
+                         lua_tonumber(L, -1));
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+    }
+}
+
+/* A table spec: {"uniform", a, b} (a scheme and its numbers), or explicit
+ * values. Returns bp_net_init's code (0 for explicit values). */
+static int init_table(lua_State *L, int arg, bp_net *net, int l, char what, bp_err *e) {
+    const char *field = what == 'w' ? "weights" : "bias";
+    if (lua_rawgeti(L, arg, 1) == LUA_TSTRING) {
+        const char *s = lua_tostring(L, -1);
+        int k = bp_init_parse(s);
+        lua_pop(L, 1);
+        if (k < 0)
+            luaL_error(L, "bad option '%s' to 'add' (unknown initialisation '%s')", field,
+                       s);
+        lua_rawgeti(L, arg, 2);
+        lua_rawgeti(L, arg, 3);
+        double a = luaL_optnumber(L, -2, 0), b = luaL_optnumber(L, -1, 0);
+        lua_pop(L, 2);
+        return bp_net_init(net, l, what, k, a, b, &STATE(L)->rng, e);
+    }
+    lua_pop(L, 1);
     bp_layer *Lr = &net->layers[l - 1];
-    state *st = STATE(L);
+    if ((int)luaL_len(L, arg) != Lr->O)
+        luaL_error(L, "bad option '%s' to 'add' (expected %d rows, got %d)", field, Lr->O,
+                   (int)luaL_len(L, arg));
+    if (what == 'b') set_biases(L, arg, Lr);
+    else set_weights(L, arg, Lr);
+    return 0;
+}
+
+/* An initialisation spec for layer l's weights (what 'w') or biases ('b'):
+ * a number (constant), a scheme name, {"name", a, b}, or explicit values
+ * (rows of weights, or a list of biases). */
+static void apply_init(lua_State *L, int arg, bp_net *net, int l, char what) {
     bp_err e;
     const char *field = what == 'w' ? "weights" : "bias";
     int rc = 0;
@@ -78,86 +140,21 @@ static void apply_init(lua_State *L, int arg, bp_net *net, int l, char what) {
         case LUA_TSTRING: {
             const char *s = lua_tostring(L, arg);
             int k = bp_init_parse(s);
-            if (k < 0 || k == BP_INIT_UNIFORM || k == BP_INIT_NORMAL) {
+            if (k < 0 || k == BP_INIT_UNIFORM || k == BP_INIT_NORMAL)
                 luaL_error(L,
                            "bad option '%s' to 'add' (unknown initialisation '%s'; "
                            "expected constant, xavier, xavier_normal, he, he_uniform, "
                            "or {\"uniform\", low, high}, {\"normal\", mean, std})",
                            field, s);
-                return;
-            }
-            rc = bp_net_init(net, l, what, k, 0, 0, &st->rng, &e);
+            rc = bp_net_init(net, l, what, k, 0, 0, &STATE(L)->rng, &e);
             break;
         }
-        case LUA_TTABLE: {
-            int t1 = lua_rawgeti(L, arg, 1);
-            if (t1 == LUA_TSTRING) { /* {"uniform", a, b} */
-                const char *s = lua_tostring(L, -1);
-                int k = bp_init_parse(s);
-                lua_pop(L, 1);
-                if (k < 0) {
-                    luaL_error(L,
-                               "bad option '%s' to 'add' (unknown initialisation '%s')",
-                               field, s);
-                    return;
-                }
-                lua_rawgeti(L, arg, 2);
-                lua_rawgeti(L, arg, 3);
-                double a = luaL_optnumber(L, -2, 0), b = luaL_optnumber(L, -1, 0);
-                lua_pop(L, 2);
-                rc = bp_net_init(net, l, what, k, a, b, &st->rng, &e);
-                break;
-            }
-            lua_pop(L, 1);
-            /* Explicit values, in the lecture's order: w[n][i], b[n]. */
-            int O = Lr->O, I = Lr->I;
-            if ((int)luaL_len(L, arg) != O) {
-                luaL_error(L, "bad option '%s' to 'add' (expected %d rows, got %d)",
-                           field, O, (int)luaL_len(L, arg));
-                return;
-            }
-            for (int n = 1; n <= O; n++) {
-                if (what == 'b') {
-                    if (lua_rawgeti(L, arg, n) != LUA_TNUMBER) {
-                        luaL_error(L,
-                                   "bad option 'bias' to 'add' (element %d: number "
-                                   "expected, got %s)",
-                                   n, luaL_typename(L, -1));
-                        return;
-                    }
-                    bp_layer_set(Lr, BP_FIELD_B, (size_t)(n - 1), lua_tonumber(L, -1));
-                    lua_pop(L, 1);
-                    continue;
-                }
-                if (lua_rawgeti(L, arg, n) != LUA_TTABLE || (int)luaL_len(L, -1) != I) {
-                    luaL_error(L,
-                               "bad option 'weights' to 'add' (row %d: expected a "
-                               "table of %d numbers)",
-                               n, I);
-                    return;
-                }
-                for (int i = 1; i <= I; i++) {
-                    if (lua_rawgeti(L, -1, i) != LUA_TNUMBER) {
-                        luaL_error(L,
-                                   "bad option 'weights' to 'add' (row %d, column %d: "
-                                   "number expected, got %s)",
-                                   n, i, luaL_typename(L, -1));
-                        return;
-                    }
-                    bp_layer_set(Lr, BP_FIELD_W, (size_t)(n - 1) * I + (i - 1),
-                                 lua_tonumber(L, -1));
-                    lua_pop(L, 1);
-                }
-                lua_pop(L, 1);
-            }
-            return;
-        }
+        case LUA_TTABLE: rc = init_table(L, arg, net, l, what, &e); break;
         default:
             luaL_error(L,
                        "bad option '%s' to 'add' (number, string or table expected, "
                        "got %s)",
                        field, luaL_typename(L, arg));
-            return;
     }
     if (rc) luaL_error(L, "bad option '%s' to 'add' (%s)", field, e.msg);
 }

@@ -167,17 +167,11 @@ static void push_spec(lua_State *L, const char *path, const char *key, int v) {
     luaL_pushresult(&b);
 }
 
-int bp_lua_sweep_file(lua_State *L, const char *path) {
+/* Raises, naming the file, when the sweep table at spec has a field that
+ * is not one of a sweep file's. */
+static void check_fields(lua_State *L, const char *path, int spec) {
     static const char *const fields[] = {"script",    "params", "trials", "seed",
                                          "objective", "prune",  "name",   NULL};
-    static const char *const options[] = {"trials", "seed", "objective",
-                                          "prune",  "name", NULL};
-    if (luaL_loadfile(L, path) != LUA_OK) return lua_error(L);
-    lua_call(L, 0, 1);
-    if (!lua_istable(L, -1))
-        return luaL_error(
-            L, "%s: a sweep file returns a table {script = ..., params = {...}}", path);
-    int spec = lua_gettop(L);
     lua_pushnil(L);
     while (lua_next(L, spec)) {
         lua_pop(L, 1);
@@ -185,13 +179,18 @@ int bp_lua_sweep_file(lua_State *L, const char *path) {
         for (int k = 0; fields[k] && lua_type(L, -1) == LUA_TSTRING; k++)
             known |= !strcmp(lua_tostring(L, -1), fields[k]);
         if (!known)
-            return luaL_error(L,
-                              "%s: unknown field '%s' (script, params, trials, seed,"
-                              " objective, prune, name)",
-                              path, luaL_tolstring(L, -1, NULL));
+            luaL_error(L,
+                       "%s: unknown field '%s' (script, params, trials, seed,"
+                       " objective, prune, name)",
+                       path, luaL_tolstring(L, -1, NULL));
     }
-    lua_newtable(L);
-    int list = lua_gettop(L);
+}
+
+/* Appends the sweep's options that the table at spec sets to the list at
+ * index list, as command-line options ("--trials", "20"). */
+static void append_options(lua_State *L, const char *path, int spec, int list) {
+    static const char *const options[] = {"trials", "seed", "objective",
+                                          "prune",  "name", NULL};
     for (int k = 0; options[k]; k++) {
         int t = lua_getfield(L, spec, options[k]);
         if (t == LUA_TNIL) {
@@ -200,28 +199,26 @@ int bp_lua_sweep_file(lua_State *L, const char *path) {
         }
         int integer = k < 2;
         if (integer ? !lua_isinteger(L, -1) : t != LUA_TSTRING)
-            return luaL_error(L, "%s: %s must be %s", path, options[k],
-                              integer ? "an integer" : "a string");
+            luaL_error(L, "%s: %s must be %s", path, options[k],
+                       integer ? "an integer" : "a string");
         lua_pushfstring(L, "--%s", options[k]);
         append(L, list);
         lua_pushstring(L, lua_tostring(L, -1));
         append(L, list);
         lua_pop(L, 1);
     }
-    if (lua_getfield(L, spec, "script") != LUA_TSTRING)
-        return luaL_error(L, "%s: script must be the path of the script to sweep", path);
-    append(L, list);
-    if (lua_getfield(L, spec, "params") != LUA_TTABLE)
-        return luaL_error(L, "%s: params must be a table {key = SPEC, ...}", path);
-    int params = lua_gettop(L);
-    /* A table's keys come in no order: sorted, the grid is the same every
-     * time and the canonical spec (and so the sweep's uid) too. */
+}
+
+/* Appends key=SPEC for each parameter of the table at params to the list
+ * at index list. A table's keys come in no order: sorted, the grid is the
+ * same every time and the canonical spec (and so the sweep's uid) too. */
+static void append_params(lua_State *L, const char *path, int params, int list) {
     int n = 0;
     lua_pushnil(L);
     while (lua_next(L, params)) {
         lua_pop(L, 1);
         if (lua_type(L, -1) != LUA_TSTRING)
-            return luaL_error(L, "%s: params' keys must be names", path);
+            luaL_error(L, "%s: params' keys must be names", path);
         n++;
     }
     const char **keys = lua_newuserdatauv(L, sizeof(char *) * (size_t)(n ? n : 1), 0);
@@ -239,6 +236,26 @@ int bp_lua_sweep_file(lua_State *L, const char *path) {
         append(L, list);
         lua_pop(L, 2);
     }
+    lua_pop(L, 1); /* keys */
+}
+
+int bp_lua_sweep_file(lua_State *L, const char *path) {
+    if (luaL_loadfile(L, path) != LUA_OK) return lua_error(L);
+    lua_call(L, 0, 1);
+    if (!lua_istable(L, -1))
+        return luaL_error(
+            L, "%s: a sweep file returns a table {script = ..., params = {...}}", path);
+    int spec = lua_gettop(L);
+    check_fields(L, path, spec);
+    lua_newtable(L);
+    int list = lua_gettop(L);
+    append_options(L, path, spec, list);
+    if (lua_getfield(L, spec, "script") != LUA_TSTRING)
+        return luaL_error(L, "%s: script must be the path of the script to sweep", path);
+    append(L, list);
+    if (lua_getfield(L, spec, "params") != LUA_TTABLE)
+        return luaL_error(L, "%s: params must be a table {key = SPEC, ...}", path);
+    append_params(L, path, lua_gettop(L), list);
     lua_pushvalue(L, list);
     lua_replace(L, spec);
     lua_settop(L, spec);
