@@ -316,20 +316,16 @@ static int net_bias(lua_State *L) { return push_param(L, BP_FIELD_B); }
 static int net_grad_weight(lua_State *L) { return push_param(L, BP_FIELD_DW); }
 static int net_grad_bias(lua_State *L) { return push_param(L, BP_FIELD_DB); }
 
-static int net_set_weight(lua_State *L) {
-    double v = luaL_checknumber(L, 5);
+/* net:set_weight(l, n, i, v) and net:set_bias(l, n, v) */
+static int set_param(lua_State *L, int weight) {
+    double v = luaL_checknumber(L, weight ? 5 : 4);
     size_t k;
-    bp_layer *Lr = check_param(L, 1, &k);
-    bp_layer_set(Lr, BP_FIELD_W, k, v);
+    bp_layer *Lr = check_param(L, weight, &k);
+    bp_layer_set(Lr, weight ? BP_FIELD_W : BP_FIELD_B, k, v);
     return 0;
 }
-static int net_set_bias(lua_State *L) {
-    double v = luaL_checknumber(L, 4);
-    size_t k;
-    bp_layer *Lr = check_param(L, 0, &k);
-    bp_layer_set(Lr, BP_FIELD_B, k, v);
-    return 0;
-}
+static int net_set_weight(lua_State *L) { return set_param(L, 1); }
+static int net_set_bias(lua_State *L) { return set_param(L, 0); }
 
 /* Pushes rows x cols values of layer Lr's array f as bp_lua_push_matrix
  * does, converted to doubles whatever the dtype. */

@@ -102,40 +102,35 @@ static double step(lua_State *L, state *st, lnet *n, int B, int kind, bp_optim *
 }
 
 /* net:train_step(x, y, loss, lr | optimizer) -> loss: forward, loss,
- * backward, and the update: gradient descent with lr, or the optimizer's. */
-static int net_train_step(lua_State *L) {
-    state *st = STATE(L);
-    int B, single, kind;
-    bp_optim *opt;
-    double lr;
-    lnet *n = step_args(L, st, &B, &single, &kind, &opt, &lr);
-    double loss = step(L, st, n, B, kind, opt, lr);
-    n->single = single;
-    lua_pushnumber(L, loss);
-    return 1;
-}
-
-/* net:train_steps(x, y, loss, lr | optimizer, count) -> the last loss:
+ * backward, and the update: gradient descent with lr, or the optimizer's.
+ * net:train_steps(x, y, loss, lr | optimizer, count) -> the last loss:
  * count steps on the same x and y, run in C (the lecture's loop without a
  * Lua call per step); each step is train_step's, logging included. */
-static int net_train_steps(lua_State *L) {
+static inline int train(lua_State *L, int counted) {
     state *st = STATE(L);
     int B, single, kind;
     bp_optim *opt;
     double lr;
     lnet *n = step_args(L, st, &B, &single, &kind, &opt, &lr);
-    lua_Integer count = luaL_checkinteger(L, 6);
-    luaL_argcheck(L, count >= 1, 6, "count must be >= 1");
-    const volatile sig_atomic_t *stop = st->stop;
     double loss = 0;
-    for (lua_Integer k = 0; k < count; k++) {
-        if (stop && *stop) return luaL_error(L, "interrupted");
+    if (!counted) {
         loss = step(L, st, n, B, kind, opt, lr);
+    } else {
+        lua_Integer count = luaL_checkinteger(L, 6);
+        luaL_argcheck(L, count >= 1, 6, "count must be >= 1");
+        const volatile sig_atomic_t *stop = st->stop;
+        for (lua_Integer k = 0; k < count; k++) {
+            if (stop && *stop) return luaL_error(L, "interrupted");
+            loss = step(L, st, n, B, kind, opt, lr);
+        }
     }
     n->single = single;
     lua_pushnumber(L, loss);
     return 1;
 }
+
+static int net_train_step(lua_State *L) { return train(L, 0); }
+static int net_train_steps(lua_State *L) { return train(L, 1); }
 
 /* net:train_batch(d, first, count, loss, lr | optimizer) -> loss: one step,
  * as net:train_step, on rows first..first+count-1 of d (fewer at the end),
