@@ -14,7 +14,6 @@
  * it through __gc. */
 #include <math.h>
 #include <stdio.h>
-#include <string.h>
 
 #include <lauxlib.h>
 #include <lua.h>

@@ -16,7 +16,6 @@
  * module's state (generator, run log, parameters' bookkeeping), so the hot
  * path (net:train_step) never looks anything up in a table. The state is a
  * userdata kept in the registry too, where the host's calls find it. */
-#include <stdlib.h>
 #include <string.h>
 
 #include <lauxlib.h>
