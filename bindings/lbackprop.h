@@ -155,14 +155,13 @@ int bp_lua_fail(lua_State *L, const char *msg);
 /* Options tables (loptions.c) */
 
 enum {
-    BP_OPT_LIST = 1, /* the message names the known options too */
-    BP_OPT_NAME = 2  /* [1] may hold a name, as a schedule's {"cosine", ...} */
+    BP_OPT_NAME = 1 /* [1] may hold a name, as a schedule's {"cosine", ...} */
 };
 
-/* Pushes "unknown option 'KEY'", followed with BP_OPT_LIST by " (expected
- * a, b or c)", the names of known[] (NULL-terminated); returns it. */
+/* Pushes "unknown option 'KEY' (expected a, b or c)", the names of known[]
+ * (NULL-terminated); returns it. */
 const char *bp_lua_push_unknown_option(lua_State *L, const char *key,
-                                       const char *const known[], int flags);
+                                       const char *const known[]);
 
 /* Whether the table at t has a key that is not one of known[]; if so,
  * pushes bp_lua_push_unknown_option's message for the first one found. */

@@ -22,13 +22,11 @@ static lloss *check_loss(lua_State *L, int i) {
 int bp_lua_loss_parse(lua_State *L, const char *name, int arg, const char *field) {
     int kind = bp_loss_parse(name);
     if (kind < 0)
-        return luaL_argerror(
-            L, arg,
-            lua_pushfstring(L,
-                            "%s%s%sunknown loss '%s' (expected half_se, mse, bce or "
-                            "softmax_ce)",
-                            field ? "field '" : "", field ? field : "",
-                            field ? "': " : "", name));
+        return luaL_argerror(L, arg,
+                             lua_pushfstring(L, "%s%s%sunknown loss '%s' (expected %s)",
+                                             field ? "field '" : "", field ? field : "",
+                                             field ? "': " : "", name,
+                                             bp_loss_expected()));
     return kind;
 }
 

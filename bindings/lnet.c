@@ -50,7 +50,7 @@ static int l_net_new(lua_State *L) {
     int dtype = BP_F64;
     if (!lua_isnoneornil(L, 2)) {
         luaL_checktype(L, 2, LUA_TTABLE);
-        bp_lua_check_options(L, 2, net_options, BP_OPT_LIST);
+        bp_lua_check_options(L, 2, net_options, 0);
         if (lua_getfield(L, 2, "dtype") != LUA_TNIL)
             dtype = bp_lua_dtype_at_top(L, 2, NULL);
         lua_settop(L, 1);
@@ -168,18 +168,14 @@ static int net_add(lua_State *L) {
     const char *an = luaL_optstring(L, 3, "identity");
     int act = bp_act_parse(an);
     if (act < 0)
-        return luaL_argerror(
-            L, 3,
-            lua_pushfstring(
-                L,
-                "unknown activation '%s' (expected identity, sigmoid, tanh, relu, "
-                "leaky_relu or softmax)",
-                an));
+        return luaL_argerror(L, 3,
+                             lua_pushfstring(L, "unknown activation '%s' (expected %s)",
+                                             an, bp_act_expected()));
     double alpha = 0.01;
     int opts = lua_isnoneornil(L, 4) ? 0 : 4;
     if (opts) {
         luaL_checktype(L, 4, LUA_TTABLE);
-        bp_lua_check_options(L, 4, add_options, BP_OPT_LIST);
+        bp_lua_check_options(L, 4, add_options, 0);
         if (lua_getfield(L, 4, "alpha") != LUA_TNIL) alpha = luaL_checknumber(L, -1);
         lua_pop(L, 1);
     }

@@ -77,7 +77,7 @@ static void check_schedule(lua_State *L, int t, bp_schedule *s) {
                    "exponential or cosine)",
                    name);
     lua_pop(L, 1);
-    if (bp_lua_unknown_option(L, t, schedule_options, BP_OPT_LIST | BP_OPT_NAME))
+    if (bp_lua_unknown_option(L, t, schedule_options, BP_OPT_NAME))
         luaL_error(L, "option 'schedule': %s", lua_tostring(L, -1));
     memset(s, 0, sizeof *s);
     s->kind = k;
@@ -102,8 +102,15 @@ static void check_optim_keys(lua_State *L, int kind, const char *kname) {
         const char *k = lua_tostring(L, -1);
         int j;
         for (j = 0; optim_options[j] && strcmp(optim_options[j], k); j++) {}
-        if (!optim_options[j])
-            luaL_argerror(L, 3, bp_lua_push_unknown_option(L, k, optim_options, 0));
+        if (!optim_options[j]) {
+            /* the list names what this kind reads */
+            const char *mine[sizeof optim_options / sizeof optim_options[0]];
+            int n = 0;
+            for (int m = 0; optim_options[m]; m++)
+                if (optim_kinds[m] & (1u << kind)) mine[n++] = optim_options[m];
+            mine[n] = NULL;
+            luaL_argerror(L, 3, bp_lua_push_unknown_option(L, k, mine));
+        }
         if (!(optim_kinds[j] & (1u << kind)))
             luaL_argerror(
                 L, 3, lua_pushfstring(L, "option '%s' does not apply to %s", k, kname));

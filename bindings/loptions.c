@@ -9,10 +9,7 @@
  * everywhere: "field 'NAME': integer expected, got string".
  *
  * The message names the known options too ("unknown option 'dtyp'
- * (expected dtype)") where it did so before this helper or had none: the
- * loaders, net:fit and bp.optimizer said "unknown option 'K'" alone, and
- * their tests pin those words, so they keep them (flags without
- * BP_OPT_LIST). */
+ * (expected dtype)"), so that the fix is in the message. */
 #include <string.h>
 
 #include <lauxlib.h>
@@ -21,21 +18,19 @@
 #include "lbackprop.h"
 
 const char *bp_lua_push_unknown_option(lua_State *L, const char *key,
-                                       const char *const known[], int flags) {
+                                       const char *const known[]) {
     luaL_Buffer b;
     luaL_buffinit(L, &b);
     lua_pushfstring(L, "unknown option '%s'", key);
     luaL_addvalue(&b);
-    if (flags & BP_OPT_LIST) {
-        int n = 0;
-        while (known[n]) n++;
-        luaL_addstring(&b, " (expected ");
-        for (int j = 0; j < n; j++) {
-            if (j) luaL_addstring(&b, j == n - 1 ? " or " : ", ");
-            luaL_addstring(&b, known[j]);
-        }
-        luaL_addchar(&b, ')');
+    int n = 0;
+    while (known[n]) n++;
+    luaL_addstring(&b, " (expected ");
+    for (int j = 0; j < n; j++) {
+        if (j) luaL_addstring(&b, j == n - 1 ? " or " : ", ");
+        luaL_addstring(&b, known[j]);
     }
+    luaL_addchar(&b, ')');
     luaL_pushresult(&b);
     return lua_tostring(L, -1);
 }
@@ -59,7 +54,7 @@ int bp_lua_unknown_option(lua_State *L, int t, const char *const known[], int fl
         if (is_known(L, known, flags)) continue;
         /* The key as text (a number, a table: whatever was misplaced). */
         const char *key = luaL_tolstring(L, -1, NULL);
-        bp_lua_push_unknown_option(L, key, known, flags);
+        bp_lua_push_unknown_option(L, key, known);
         lua_replace(L, -3); /* over the key; the text above goes */
         lua_pop(L, 1);
         return 1;

@@ -133,7 +133,7 @@ static const char *const progress_options[] = {"total", NULL};
  * progress line can say how long is left (net:fit says it by itself). */
 static int l_progress(lua_State *L) {
     luaL_checktype(L, 1, LUA_TTABLE);
-    bp_lua_check_options(L, 1, progress_options, BP_OPT_LIST);
+    bp_lua_check_options(L, 1, progress_options, 0);
     lua_getfield(L, 1, "total");
     int isint;
     lua_Integer total = lua_tointegerx(L, -1, &isint);

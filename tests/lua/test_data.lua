@@ -122,7 +122,8 @@ function TestLoad:test_csv_bad_arguments_raise()
     .. "expected, got ';;')", bp.load_csv, "x.csv", {delim = ";;"})
   assert_error_text("bad argument #2 to 'backprop.load_csv' (field 'classify': boolean "
     .. "expected, got number)", bp.load_csv, "x.csv", {classify = 1})
-  assert_error_text("bad argument #2 to 'backprop.load_csv' (unknown option 'delimiter')",
+  assert_error_text("bad argument #2 to 'backprop.load_csv' (unknown option 'delimiter' "
+    .. "(expected target, delim, classify or dtype))",
     bp.load_csv, "x.csv", {delimiter = ";"})
 end
 
@@ -187,7 +188,7 @@ function TestLoad:test_float32_inputs()
     .. "float32))", function() return t:dtype("half") end)
   assert_error_text("bad argument #3 to 'backprop.data' (field 'dtype': unknown dtype '32' "
     .. "(expected float64 or float32))", bp.data, {{1}}, {1}, {dtype = 32})
-  assert_error_text("bad argument #4 to 'backprop.load_idx' (unknown option 'type')",
+  assert_error_text("bad argument #4 to 'backprop.load_idx' (unknown option 'type' (expected dtype))",
     bp.load_idx, ip, lp, 10, {type = "float32"})
 end
 
@@ -485,7 +486,8 @@ function TestTrain:test_fit_refusals()
     fit, {data = d, loss = "mse"})
   assert_error_text("bad argument #1 to 'fit' (give lr or optimizer, not both)",
     fit, {data = d, loss = "mse", lr = 0.1, optimizer = bp.optimizer(net, "sgd")})
-  assert_error_text("bad argument #1 to 'fit' (unknown option 'epoch')",
+  assert_error_text("bad argument #1 to 'fit' (unknown option 'epoch' (expected data, epochs, batch, loss, lr, optimizer, shuffle, drop_last, log, "
+    .. "epoch_log, validation, val_name, confusion, callback or first_epoch))",
     fit, {data = d, loss = "mse", lr = 0.1, epoch = 3})
   assert_error_text("bad argument #1 to 'fit' (field 'epochs': must be an integer >= 1, got 0)",
     fit, {data = d, loss = "mse", lr = 0.1, epochs = 0})

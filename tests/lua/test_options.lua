@@ -45,7 +45,8 @@ end
 
 function TestOptions:test_optimizer()
   local net = bp.net(2):add(1)
-  assert_error("bad argument #3 to 'optimizer' (unknown option 'momentun')",
+  assert_error("bad argument #3 to 'optimizer' (unknown option 'momentun' (expected lr, "
+    .. "weight_decay, clip_norm, schedule, momentum, dampening or nesterov))",
     function() bp.optimizer(net, "sgd", {momentun = 0.9}) end)
 end
 
@@ -66,20 +67,23 @@ end
 function TestOptions:test_fit()
   local net = bp.net(1):add(1)
   local d = bp.data({{1}, {2}}, {{1}, {2}})
-  assert_error("bad argument #1 to 'fit' (unknown option 'epoch')",
+  assert_error("bad argument #1 to 'fit' (unknown option 'epoch' (expected data, epochs, batch, loss, lr, optimizer, shuffle, drop_last, log, "
+    .. "epoch_log, validation, val_name, confusion, callback or first_epoch))",
     function() net:fit{data = d, loss = "mse", lr = 0.1, epoch = 3} end)
 end
 
 function TestOptions:test_loaders()
-  assert_error("bad argument #2 to 'load_csv' (unknown option 'delimiter')",
+  assert_error("bad argument #2 to 'load_csv' (unknown option 'delimiter' (expected "
+    .. "target, delim, classify or dtype))",
     function() bp.load_csv("missing.csv", {delimiter = ";"}) end)
-  assert_error("bad argument #4 to 'load_idx' (unknown option 'dtpye')",
+  assert_error("bad argument #4 to 'load_idx' (unknown option 'dtpye' (expected dtype))",
     function() bp.load_idx("missing-images", "missing-labels", 10, {dtpye = "float32"}) end)
-  assert_error("bad argument #3 to 'load_idx' (unknown option 'dtpye')",
+  assert_error("bad argument #3 to 'load_idx' (unknown option 'dtpye' (expected dtype))",
     function() bp.load_idx("missing-images", "missing-labels", {dtpye = "float32"}) end)
-  assert_error("bad argument #1 to 'fashion_mnist' (unknown option 'training')",
+  assert_error("bad argument #1 to 'fashion_mnist' (unknown option 'training' (expected "
+    .. "train, dir or dtype))",
     function() bp.fashion_mnist{training = false} end)
-  assert_error("bad argument #3 to 'data' (unknown option 'class')",
+  assert_error("bad argument #3 to 'data' (unknown option 'class' (expected classes or dtype))",
     function() bp.data({{1}, {2}}, {1, 2}, {class = 2}) end)
 end
 
