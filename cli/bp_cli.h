@@ -66,12 +66,4 @@ int bp_cli_export(const char *db, int argc, char **argv, FILE *out, FILE *err);
  * table alone, numbers exact. */
 int bp_cli_sweep_show(const char *db, int argc, char **argv, FILE *out, FILE *err);
 
-/* Runs command cmd ("runs", "show", "query", "rm" or "export") as above.
- * Returns -1, printing nothing, when cmd is none of them. */
-int bp_cli_main(const char *cmd, const char *db, int argc, char **argv, FILE *out,
-                FILE *err);
-
-/* One line per command, for the host's usage text. */
-void bp_cli_usage(FILE *out);
-
 #endif

@@ -43,7 +43,4 @@
  * (the picture goes to FILE). */
 int bp_plot_main(int argc, char **argv, FILE *out, FILE *err);
 
-/* The command's two lines for the host's usage text. */
-void bp_plot_usage(FILE *out);
-
 #endif

@@ -61,23 +61,3 @@ bp_runlog *cli_open_log(const char *path, int flags, FILE *err) {
     if (!log) bp_cli_fail(err, "%s", e.msg);
     return log;
 }
-
-int bp_cli_main(const char *cmd, const char *db, int argc, char **argv, FILE *out,
-                FILE *err) {
-    if (strcmp(cmd, "runs") == 0) return bp_cli_runs(db, argc, argv, out, err);
-    if (strcmp(cmd, "show") == 0) return bp_cli_show(db, argc, argv, out, err);
-    if (strcmp(cmd, "query") == 0) return bp_cli_query(db, argc, argv, out, err);
-    if (strcmp(cmd, "rm") == 0) return bp_cli_rm(db, argc, argv, out, err);
-    if (strcmp(cmd, "export") == 0) return bp_cli_export(db, argc, argv, out, err);
-    return -1;
-}
-
-void bp_cli_usage(FILE *out) {
-    fputs(
-        "  backprop runs [--status S] [--name GLOB] [--param KEY=VALUE] [--limit N | --all]\n"
-        "  backprop show ID\n"
-        "  backprop query [--csv | --json] \"SQL\"\n"
-        "  backprop rm [--force] ID...\n"
-        "  backprop export ID [--csv] [-o FILE]\n",
-        out);
-}

@@ -165,11 +165,3 @@ done:
     free(img.p);
     return rc;
 }
-
-void bp_plot_usage(FILE *out) {
-    fputs(
-        "  backprop plot RUN... [--metric NAME] [--log-x] [--log-y] -o FILE.png|FILE.svg\n"
-        "  backprop plot --sweep ID --param KEY [--log-x] [--log-y] -o FILE.png|FILE.svg\n"
-        "      (both: [--title TEXT] [--size WxH])\n",
-        out);
-}

@@ -33,7 +33,17 @@ static int run(const char *cmd, const char **out, const char **err, int argc, ..
     va_start(ap, argc);
     for (int k = 0; k < argc; k++) argv[k] = va_arg(ap, char *);
     va_end(ap);
-    int rc = bp_cli_main(cmd, db, argc, argv, o, e);
+    static const struct {
+        const char *name;
+        int (*fn)(const char *, int, char **, FILE *, FILE *);
+    } cmds[] = {{"runs", bp_cli_runs},
+                {"show", bp_cli_show},
+                {"query", bp_cli_query},
+                {"rm", bp_cli_rm},
+                {"export", bp_cli_export}};
+    int rc = -1;
+    for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++)
+        if (!strcmp(cmds[k].name, cmd)) rc = cmds[k].fn(db, argc, argv, o, e);
     fclose(o);
     fclose(e);
     *out = obuf, *err = ebuf;
