@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "bp_cli.h"
+#include "bp_util.h"
 #include "cli_int.h"
 
 int bp_cli_fail(FILE *err, const char *fmt, ...) {
@@ -28,12 +29,7 @@ int bp_cli_fail(FILE *err, const char *fmt, ...) {
 }
 
 int bp_cli_parse_id(const char *s, int64_t *id) {
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end || v < 1) return -1;
-    *id = v;
-    return 0;
+    return bp_parse_i64(s, 1, INT64_MAX, id);
 }
 
 const char *cli_take_db(const char *db, int *argc, char **argv, FILE *err, int *bad) {

@@ -24,6 +24,7 @@
 #include "bp_progress.h"
 #include "bp_runlog.h"
 #include "bp_sweeprun.h"
+#include "bp_util.h"
 
 /* ------------------------------------------------------------------------ */
 /* backprop run                                                              */
@@ -34,20 +35,16 @@ typedef struct opts {
 } opts;
 
 static uint64_t parse_seed(lua_State *L, const char *s) {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end || !*s || *s == '-' || v > INT64_MAX)
+    int64_t v;
+    if (*s == '-' || bp_parse_i64(s, 0, INT64_MAX, &v))
         luaL_error(L, "bad --seed '%s': expected an integer from 0 to 2^63-1", s);
     return (uint64_t)v;
 }
 
 /* A whole number >= 0 given to option `opt`, or raises. */
 static int64_t parse_count(lua_State *L, const char *opt, const char *s) {
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || *end || !*s || v < 0)
+    int64_t v;
+    if (bp_parse_i64(s, 0, INT64_MAX, &v))
         luaL_error(L, "run: bad %s '%s': expected a whole number", opt, s);
     return (int64_t)v;
 }

@@ -70,9 +70,8 @@ static int parse_args(runs_args *a, int argc, char **argv, FILE *err) {
                     argv[k]);
             f->n_params++;
         } else if (strcmp(s, "--limit") == 0 && has) {
-            char *end;
-            long long limit = strtoll(argv[++k], &end, 10);
-            if (*end || limit < 1)
+            int64_t limit;
+            if (bp_parse_i64(argv[++k], 1, INT64_MAX, &limit))
                 return bp_cli_fail(err, "runs: --limit wants a positive number, not '%s'",
                                    argv[k]);
             f->limit = limit;

@@ -32,7 +32,7 @@ static int set_option(sw_args *a, const char *opt, const char *v, FILE *err) {
                                               : NULL;
     if (num) {
         int64_t lo = !strcmp(opt, "--trial") ? 0 : 1;
-        if (bp_sweep_parse_i64(v, lo, !strcmp(opt, "--jobs") ? 4096 : INT64_MAX / 2, num))
+        if (bp_parse_i64(v, lo, !strcmp(opt, "--jobs") ? 4096 : INT64_MAX / 2, num))
             return bp_cli_fail(err, "sweep: %s wants a whole number >= %lld, not '%s'",
                                opt, (long long)lo, v);
         return 0;
@@ -148,7 +148,7 @@ int sw_def_from_args(const sw_args *a, sw_def *d, bp_err *e) {
         if (bp_sweep_spec_add(d->spec, a->params[k], e)) return -1;
     if (a->trials > 0) d->spec->trials = a->trials;
     int64_t seed = 1;
-    if (a->seed && bp_sweep_parse_i64(a->seed, 0, INT64_MAX, &seed))
+    if (a->seed && bp_parse_i64(a->seed, 0, INT64_MAX, &seed))
         return bp_err_set(e, "bad --seed '%s': expected an integer from 0 to 2^63-1",
                           a->seed);
     d->spec->seed = (uint64_t)seed;

@@ -30,6 +30,11 @@ uint64_t bp_fnv1a(uint64_t h, const void *data, size_t n);
  * PATH" in *e. */
 char *bp_read_file(const char *path, size_t *len, bp_err *e);
 
+/* A whole decimal number in [lo, hi] (strtoll's form: leading spaces and a
+ * sign allowed, nothing after it): 0 and *out set, or -1 with *out
+ * untouched. */
+int bp_parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out);
+
 /* A duration for a table or a summary: "250ms", "12.5s", "3m05s", "2h07m". */
 void bp_format_duration(char *buf, size_t cap, double seconds);
 

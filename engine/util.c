@@ -53,6 +53,15 @@ char *bp_read_file(const char *path, size_t *len, bp_err *e) {
     return s;
 }
 
+int bp_parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
 void bp_format_duration(char *buf, size_t cap, double s) {
     if (s < 1) snprintf(buf, cap, "%dms", (int)(s * 1000 + 0.5));
     else if (s < 60) snprintf(buf, cap, "%.1fs", s);

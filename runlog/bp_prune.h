@@ -32,10 +32,6 @@ typedef struct bp_objective {
     int maximize;    /* 0: smaller is better */
 } bp_objective;
 
-/* A whole number in [lo, hi], written in decimal and nothing else, into
- * *out: 0, or -1 (*out untouched). The numbers of a sweep's options and of
- * its rules. */
-int bp_sweep_parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out);
 
 /* "[min:|max:]METRIC" (default min). -1 for an empty or too long name. */
 int bp_objective_parse(const char *text, bp_objective *o, bp_err *e);

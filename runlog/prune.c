@@ -11,17 +11,9 @@
 #include <sqlite3.h>
 
 #include "bp_prune.h"
+#include "bp_util.h"
 #include "runlog_int.h"
 #include "sweeplog_int.h"
-
-int bp_sweep_parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out) {
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
-}
 
 /* ------------------------------------------------------------------------ */
 /* Objective and pruning rule                                                */
@@ -55,7 +47,7 @@ int bp_prune_parse(const char *text, bp_prune *p, bp_err *e) {
     int64_t a = 0, b = 0; /* set by the scans below; gcc -O3 cannot see it */
     if (!strcmp(rule, "median")) {
         p->rule = BP_PRUNE_MEDIAN;
-        if (rest && bp_sweep_parse_i64(rest, 1, 1000000, &a))
+        if (rest && bp_parse_i64(rest, 1, 1000000, &a))
             return bp_err_set(
                 e, "bad --prune '%s': median:K wants K >= 1 completed trials", text);
         if (rest) p->min_trials = (int)a;
@@ -69,8 +61,8 @@ int bp_prune_parse(const char *text, bp_prune *p, bp_err *e) {
         if (m >= sizeof first) m = sizeof first - 1;
         memcpy(first, rest, m);
         first[m] = '\0';
-        if (bp_sweep_parse_i64(first, 1, INT64_MAX / 2, &a) ||
-            (rest[m] && bp_sweep_parse_i64(rest + m + 1, 2, 1000, &b)))
+        if (bp_parse_i64(first, 1, INT64_MAX / 2, &a) ||
+            (rest[m] && bp_parse_i64(rest + m + 1, 2, 1000, &b)))
             return bp_err_set(e,
                               "bad --prune '%s': halving:MIN_STEP:ETA wants MIN_STEP >= 1"
                               " and ETA >= 2",
