@@ -2,7 +2,7 @@
  * shards of a sweep wrote.
  *
  * bp_sweep.h says what a sweep is (its specification and its trials); this
- * runs one. A sweep is a row of the run log's sweeps table (runlog.c); each
+ * runs one. A sweep is a row of the run log's sweeps table (runlog/schema/3.sql); each
  * trial is a run of the script, `backprop run --sweep ID --trial I --seed S
  * SCRIPT key=value...`, in a process of its own, so that a trial that
  * crashes takes nothing else down, linked to the sweep by the run's sweep_id

@@ -267,8 +267,8 @@ static void on_sigchld(int sig) { (void)sig; }
  * which OpenBLAS also reads); else OPENBLAS_NUM_THREADS = cores / jobs, at
  * least 1. Trials that each took every core would share them, and a step
  * split between threads (bp_net.h) waits at every meeting for a member
- * whose core another trial holds: two W2 trials at once on two cores took
- * 1.6 times as long with two threads each as with one. Returns 0, or -1
+ * whose core another trial holds (scripts/bench/NOTES.md, "Trials sharing
+ * the cores"). Returns 0, or -1
  * when memory runs out. */
 static int trial_env(sw_runner *R) {
     if (getenv("OPENBLAS_NUM_THREADS") || getenv("GOTO_NUM_THREADS") ||

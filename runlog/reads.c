@@ -2,7 +2,7 @@
  * for the commands"): the list of `backprop runs`, a plot's label and
  * metric names, the rows of `backprop export`, and `backprop rm`.
  *
- * Each is a statement or two on the views and tables described in runlog.c,
+ * Each is a statement or two on the views and tables described in runlog/schema/,
  * run with the connection held; the results are copied out, so that the
  * commands format them without seeing SQLite. A failure reads "PATH:
  * SQLite's message", as the commands said it when they ran the SQL
@@ -246,7 +246,7 @@ int bp_runlog_run_label(bp_runlog *log, int64_t run, bp_run_label *l, bp_err *e)
     }
     sqlite3_finalize(st);
     st = NULL;
-    /* As run_summary spells them (runlog.c). */
+    /* As run_summary spells them (schema/views.sql). */
     if (sqlite3_prepare_v2(
             bp_runlog_sqlite(log),
             "SELECT key || '=' || CASE WHEN type = 'bool' THEN CASE WHEN"

@@ -4,7 +4,7 @@
  * printed it when they ran their own SQL.
  *
  * Their own small header, and an rd_ prefix, so that the reads stay apart
- * from the writer's files (runlog.c, runlog_int.h). */
+ * from the writer's files (db.c, runlog_int.h). */
 #ifndef READS_INT_H
 #define READS_INT_H
 

@@ -3,7 +3,7 @@
  * their swept parameters, and the statistics per parameter value.
  *
  * The trials come from the view sweep_trials and the statistics from
- * sweep_param_stats (runlog.c), which decide which attempt of a trial
+ * sweep_param_stats (schema/views.sql), which decide which attempt of a trial
  * counts; these functions only copy their rows out. */
 #define _XOPEN_SOURCE 700
 #include <stdio.h>

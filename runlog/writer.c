@@ -31,9 +31,9 @@
 /* Rows a metric INSERT statement carries. */
 #define INSERT_ROWS 32
 
-/* The metric insert for m rows at once: one statement for many rows runs
- * about three times faster than a statement per row (measured: 0.5 million
- * rows/s with one, 1.5 to 2 million with 32). */
+/* The metric insert for m rows at once: one statement for many rows costs
+ * SQLite one parse and one VM start for all of them (scripts/bench/NOTES.md,
+ * "The metric inserts"). */
 static int prepare_insert(bp_runlog *log, sqlite3_stmt **st, int m, bp_err *e) {
     char sql[128 + INSERT_ROWS * 16];
     int n = snprintf(sql, sizeof sql,

@@ -1,6 +1,6 @@
 /* test_sweeprun.c: sweeps as a user runs them (cli/sweeprun.c,
  * lsweep.c, the sweep commands of main.c) and the schema step that holds
- * them (runlog.c, version 3).
+ * them (runlog/schema/3.sql).
  *
  * Each test starts the real `backprop` (BP_BINARY_DIR/backprop) on a small
  * script. Results are either known by hand (scripts whose objective is a
