@@ -35,6 +35,13 @@ char *bp_read_file(const char *path, size_t *len, bp_err *e);
  * untouched. */
 int bp_parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out);
 
+/* *out = a * b, or -1 (*out untouched) when the product does not fit in a
+ * size_t. Every size computed from what a file, a blob, a database or a
+ * script says goes through these before anything is allocated or copied. */
+int bp_size_mul(size_t *out, size_t a, size_t b);
+/* *out = a * b * c, likewise. */
+int bp_size_mul3(size_t *out, size_t a, size_t b, size_t c);
+
 /* A duration for a table or a summary: "250ms", "12.5s", "3m05s", "2h07m". */
 void bp_format_duration(char *buf, size_t cap, double seconds);
 

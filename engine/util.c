@@ -62,6 +62,19 @@ int bp_parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out) {
     return 0;
 }
 
+int bp_size_mul(size_t *out, size_t a, size_t b) {
+    size_t r;
+    if (__builtin_mul_overflow(a, b, &r)) return -1;
+    *out = r;
+    return 0;
+}
+
+int bp_size_mul3(size_t *out, size_t a, size_t b, size_t c) {
+    size_t ab;
+    if (bp_size_mul(&ab, a, b)) return -1;
+    return bp_size_mul(out, ab, c);
+}
+
 void bp_format_duration(char *buf, size_t cap, double s) {
     if (s < 1) snprintf(buf, cap, "%dms", (int)(s * 1000 + 0.5));
     else if (s < 60) snprintf(buf, cap, "%.1fs", s);
