@@ -35,7 +35,7 @@ typedef struct opts {
 } opts;
 
 static uint64_t parse_seed(lua_State *L, const char *s) {
-    int64_t v;
+    int64_t v = 0; /* set for clang, which cannot see that luaL_error never returns */
     if (*s == '-' || bp_parse_i64(s, 0, INT64_MAX, &v))
         luaL_error(L, "bad --seed '%s': expected an integer from 0 to 2^63-1", s);
     return (uint64_t)v;
@@ -43,7 +43,7 @@ static uint64_t parse_seed(lua_State *L, const char *s) {
 
 /* A whole number >= 0 given to option `opt`, or raises. */
 static int64_t parse_count(lua_State *L, const char *opt, const char *s) {
-    int64_t v;
+    int64_t v = 0;
     if (bp_parse_i64(s, 0, INT64_MAX, &v))
         luaL_error(L, "run: bad %s '%s': expected a whole number", opt, s);
     return (int64_t)v;
