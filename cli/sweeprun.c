@@ -128,9 +128,12 @@ static int run_and_end(sw_runner *R, const int64_t *todo, int64_t n, int64_t onl
 int sw_execute(bp_runlog *log, const char *db, int64_t id, const sw_def *d,
                const sw_args *a, const bp_sweep_host *h, int64_t only) {
     bp_err e;
-    int64_t count = bp_sweep_count(d->spec);
-    unsigned char *state = malloc((size_t)count);
-    int64_t *todo = malloc((size_t)count * sizeof *todo);
+    int64_t count = bp_sweep_count(d->spec); /* --trials N, maybe the database's */
+    size_t todo_size = 0;
+    int big = count < 0 || (uint64_t)count > SIZE_MAX ||
+              bp_size_mul(&todo_size, (size_t)count, sizeof(int64_t));
+    unsigned char *state = big ? NULL : malloc((size_t)count);
+    int64_t *todo = big ? NULL : malloc(todo_size);
     int rc = 1;
     if (!state || !todo) {
         bp_cli_fail(h->err, "out of memory");

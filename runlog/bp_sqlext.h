@@ -37,6 +37,13 @@ int bp_sqlext_register(struct sqlite3 *db);
  * a list. */
 int bp_shape_parse(const char *text, int *sizes, int max);
 
+/* The number of parameters of a network of n widths sizes[0 .. n-1] (each
+ * >= 1): the sum of sizes[l] * (sizes[l-1] + 1), into *count. Returns 0, or
+ * -1 (*count untouched) when the count, or its size in bytes as float64,
+ * does not fit in a size_t: a shape read from a database or from SQL can
+ * claim anything, and a wrapped count would pass a length check. */
+int bp_shape_params(size_t *count, const int *sizes, int n);
+
 /* Reads n values of width bytes each (8: float64, 4: float32; no other),
  * stored little-endian as snapshots.data holds them, into v (room for n) as
  * doubles, exactly. */

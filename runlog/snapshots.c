@@ -15,6 +15,7 @@
 
 #include "bp_runlog.h"
 #include "bp_sqlext.h"
+#include "bp_util.h"
 #include "runlog_int.h"
 
 static int little_endian(void) {
@@ -39,11 +40,15 @@ static int shape_text(char **shape_out, int n_layers, const int *sizes, size_t n
                               sizes[l], l);
         }
         len += (size_t)sprintf(shape + len, l ? ",%d" : "%d", sizes[l]);
-        if (l) need += (size_t)sizes[l] * ((size_t)sizes[l - 1] + 1);
     }
-    if (need != n_params) {
-        bp_err_set(e, "snapshot: shape %s needs %zu parameters, got %zu", shape, need,
-                   n_params);
+    int over = bp_shape_params(&need, sizes, n_layers + 1);
+    if (over || need != n_params) {
+        if (over)
+            bp_err_set(e, "snapshot: shape %s needs more parameters than memory can hold",
+                       shape);
+        else
+            bp_err_set(e, "snapshot: shape %s needs %zu parameters, got %zu", shape, need,
+                       n_params);
         free(shape);
         return -1;
     }
@@ -57,8 +62,8 @@ static int encode(unsigned char **blob, const double *params, size_t n, int floa
                   bp_err *e) {
     *blob = NULL;
     if (!float32 && little_endian()) return 0;
-    size_t width = float32 ? 4 : 8;
-    unsigned char *b = malloc(n * width + 1);
+    size_t width = float32 ? 4 : 8, size;
+    unsigned char *b = bp_size_mul(&size, n, width) ? NULL : malloc(size + 1);
     if (!b) return bp_err_set(e, "out of memory");
     for (size_t k = 0; k < n; k++) {
         uint64_t u = 0;
@@ -115,22 +120,23 @@ int bp_runlog_snapshot(bp_runlog *log, int64_t run, int64_t step, const char *na
 
 /* The snapshot row (step, shape, data) at st unpacked: *ns widths into
  * *sizes and *P values into *v, both malloc'd (and left for the caller to
- * free on failure too). */
+ * free on failure too). The row is the database's, which another program
+ * may have written: its shape's count is checked for overflow before its
+ * length is compared with the data's. */
 static int unpack(bp_runlog *log, sqlite3_stmt *st, int64_t run, int *ns, int **sizes,
                   double **v, size_t *P, bp_err *e) {
     int tmp[BP_SHAPE_MAX];
     const char *shape = (const char *)sqlite3_column_text(st, 1);
     int n = bp_shape_parse(shape, tmp, BP_SHAPE_MAX);
-    size_t count = 0;
-    for (int l = 1; l < n; l++) count += (size_t)tmp[l] * ((size_t)tmp[l - 1] + 1);
-    size_t bytes = (size_t)sqlite3_column_bytes(st, 2);
+    size_t count = 0, width = 0, bytes = (size_t)sqlite3_column_bytes(st, 2);
     const unsigned char *data = sqlite3_column_blob(st, 2);
-    size_t width = bytes == 8 * count ? 8 : bytes == 4 * count ? 4 : 0;
-    if (n < 0 || !width)
+    if (n >= 0 && !bp_shape_params(&count, tmp, n))
+        width = bytes == 8 * count ? 8 : bytes == 4 * count ? 4 : 0;
+    if (!width)
         return bp_err_set(e, "%s: snapshot of run %lld has a bad shape '%s' or size",
                           log->path, (long long)run, shape ? shape : "");
     *sizes = malloc((size_t)n * sizeof **sizes);
-    *v = malloc((count ? count : 1) * sizeof **v);
+    *v = malloc(count * sizeof **v); /* count >= 2: a shape has a layer */
     if (!*sizes || !*v) return bp_err_set(e, "out of memory");
     memcpy(*sizes, tmp, (size_t)n * sizeof **sizes);
     bp_weights_decode(*v, data, width, count);

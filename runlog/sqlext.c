@@ -24,6 +24,7 @@ SQLITE_EXTENSION_INIT1
 #include <string.h>
 
 #include "bp_sqlext.h"
+#include "bp_util.h"
 
 int bp_shape_parse(const char *text, int *sizes, int max) {
     if (!text) return -1;
@@ -42,6 +43,19 @@ int bp_shape_parse(const char *text, int *sizes, int max) {
         if (*p++ != ',') return -1;
     }
     return n >= 2 ? n : -1;
+}
+
+int bp_shape_params(size_t *count, const int *sizes, int n) {
+    size_t total = 0, layer, bytes;
+    for (int l = 1; l < n; l++) {
+        if (bp_size_mul(&layer, (size_t)sizes[l], (size_t)sizes[l - 1] + 1) ||
+            layer > SIZE_MAX - total)
+            return -1;
+        total += layer;
+    }
+    if (bp_size_mul(&bytes, total, 8)) return -1;
+    *count = total;
+    return 0;
 }
 
 /* Column numbers, in the order of the CREATE TABLE below. */
@@ -197,32 +211,44 @@ void bp_weights_decode(double *v, const unsigned char *data, size_t width, size_
 }
 
 /* Reads the snapshot's shape into c (sizes, L, off) and finds the width of
- * its values: SQLITE_OK, or SQLITE_ERROR with the reason in vt. */
+ * its values: SQLITE_OK, or SQLITE_ERROR with the reason in vt. The shape
+ * is the caller's text: its parameter count is checked for overflow before
+ * it is compared with the data's length, since a count whose 8 bytes a
+ * value wrap around to that length would pass for it. */
 static int wt_load_shape(cursor *c, sqlite3_vtab *vt, sqlite3_value **argv, int *width) {
     const char *shape = (const char *)sqlite3_value_text(argv[1]);
     int n = bp_shape_parse(shape, c->sizes, BP_SHAPE_MAX);
+    size_t P = 0;
+    int64_t bytes = sqlite3_value_bytes(argv[0]);
+    sqlite3_free(vt->zErrMsg);
+    vt->zErrMsg = NULL;
     if (n < 0) {
-        sqlite3_free(vt->zErrMsg);
         vt->zErrMsg =
             sqlite3_mprintf("bp_weights: shape '%s' is not a list of widths like '2,3,1'",
                             shape ? shape : "");
         return SQLITE_ERROR;
     }
-    c->L = n - 1;
-    int64_t P = 0;
-    for (int l = 1; l <= c->L; l++) {
-        c->off[l - 1] = P;
-        P += (int64_t)c->sizes[l] * (c->sizes[l - 1] + 1);
-    }
-    c->off[c->L] = P;
-    int64_t bytes = sqlite3_value_bytes(argv[0]);
-    *width = bytes == 8 * P ? 8 : bytes == 4 * P ? 4 : 0;
-    if (!*width) {
-        sqlite3_free(vt->zErrMsg);
+    if (bp_shape_params(&P, c->sizes, n)) {
         vt->zErrMsg = sqlite3_mprintf(
-            "bp_weights: data holds %lld bytes, but shape %s needs %lld "
-            "(float64) or %lld (float32)",
-            (long long)bytes, shape, (long long)(8 * P), (long long)(4 * P));
+            "bp_weights: data holds %lld bytes, but shape %s needs more values than"
+            " memory can hold",
+            (long long)bytes, shape);
+        return SQLITE_ERROR;
+    }
+    c->L = n - 1;
+    int64_t off = 0;
+    for (int l = 1; l <= c->L; l++) {
+        c->off[l - 1] = off;
+        off += (int64_t)c->sizes[l] * (c->sizes[l - 1] + 1);
+    }
+    c->off[c->L] = off;
+    *width = (size_t)bytes == 8 * P ? 8 : (size_t)bytes == 4 * P ? 4 : 0;
+    if (!*width) {
+        vt->zErrMsg =
+            sqlite3_mprintf("bp_weights: data holds %lld bytes, but shape %s needs %llu "
+                            "(float64) or %llu (float32)",
+                            (long long)bytes, shape, (unsigned long long)(8 * P),
+                            (unsigned long long)(4 * P));
         return SQLITE_ERROR;
     }
     return SQLITE_OK;
@@ -269,8 +295,10 @@ static int wt_filter(sqlite3_vtab_cursor *cur, int num, const char *idx_str, int
     int64_t lo = 0, hi = c->off[c->L];
     if (!wt_narrow(c, num, argv, &lo, &hi)) return SQLITE_OK;
     /* The argument's BLOB may not outlive this call: copy what we return. */
-    c->v = sqlite3_malloc64((sqlite3_uint64)(hi - lo > 0 ? hi - lo : 1) * sizeof(double));
-    if (!c->v) return SQLITE_NOMEM;
+    size_t size;
+    if (bp_size_mul(&size, (size_t)(hi - lo > 0 ? hi - lo : 1), sizeof(double)) ||
+        !(c->v = sqlite3_malloc64(size)))
+        return SQLITE_NOMEM;
     bp_weights_decode(c->v, data + lo * width, (size_t)width, (size_t)(hi - lo));
     c->lo = c->idx = lo, c->hi = hi;
     return SQLITE_OK;
@@ -348,6 +376,8 @@ int bp_sqlext_register(sqlite3 *db) {
 /* The entry point `.load bpsql` looks for (named after the file). */
 #ifdef _WIN32
 __declspec(dllexport)
+#else
+__attribute__((visibility("default")))
 #endif
     int sqlite3_bpsql_init(sqlite3 *db, char **err, const sqlite3_api_routines *api) {
     (void)err;
