@@ -18,12 +18,16 @@
  *       One run whole: its record, parameters, tags, notes, error and
  *       traceback, every metric summarised, the loss curve at about ten
  *       steps, and its snapshots.
- *   query [--csv | --json | --table] SQL...
- *       Runs SQL (the arguments joined by spaces) on a read-only connection
- *       with bp_weights (bp_sqlext.h) loaded; prints an aligned table, CSV
- *       with a header line, or a JSON array of objects (NaN, Inf and NULL
- *       are null in JSON, which has no NaN; BLOBs are hex strings). SQLite's
- *       own message for bad SQL or for any attempt to write.
+ *   query [--csv | --json | --table] [--timeout SECONDS] SQL...
+ *       Runs SQL (the arguments joined by spaces) on a connection that only
+ *       reads (bp_runlog_query), with bp_weights (bp_sqlext.h) loaded;
+ *       prints, as the rows come, an aligned table (in blocks of 1000 rows,
+ *       each aligned to the widest cells so far), CSV with a header line, or
+ *       a JSON array of objects (NaN, Inf and NULL are null in JSON, which
+ *       has no NaN; BLOBs are hex strings). SQLite's own message for bad
+ *       SQL; "WHAT is not allowed: a query only reads" for anything but
+ *       reading; "time limit of Ns reached (--timeout)" once the SQL has
+ *       run for --timeout seconds (default 60, 0 for none).
  *   rm [--force] ID...
  *       Deletes runs with everything they logged, all or none; a run still
  *       running needs --force.

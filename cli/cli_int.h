@@ -65,6 +65,14 @@ int cli_table_put(cli_table *t, const char *s);
 /* Prints the table, every line indented by `indent` spaces. */
 void cli_table_print(const cli_table *t, FILE *out, int indent);
 
+/* For a table printed in blocks, as its rows come (`query`): w[c] (ncol
+ * entries, zeros at first) grows to the widest cell of column c so far;
+ * cells [from, n) are printed padded to w; cells from keep on are freed. */
+void cli_table_widths(const cli_table *t, size_t *w);
+void cli_table_print_cells(const cli_table *t, FILE *out, int indent, const size_t *w,
+                           size_t from);
+void cli_table_drop(cli_table *t, size_t keep);
+
 void cli_table_free(cli_table *t);
 
 #endif

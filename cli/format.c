@@ -113,16 +113,18 @@ static size_t width_of(const char *s) {
     return w;
 }
 
-void cli_table_print(const cli_table *t, FILE *out, int indent) {
-    size_t *w = calloc((size_t)t->ncol, sizeof *w);
-    if (!w) return;
+void cli_table_widths(const cli_table *t, size_t *w) {
     for (size_t k = 0; k < t->n; k++) {
         size_t cw = width_of(t->cell[k]);
         if (cw > w[k % t->ncol]) w[k % t->ncol] = cw;
     }
-    for (size_t k = 0; k < t->n; k++) {
+}
+
+void cli_table_print_cells(const cli_table *t, FILE *out, int indent, const size_t *w,
+                           size_t from) {
+    for (size_t k = from; k < t->n; k++) {
         int c = (int)(k % t->ncol);
-        size_t pad = w[c] - width_of(t->cell[k]);
+        size_t cw = width_of(t->cell[k]), pad = w[c] > cw ? w[c] - cw : 0;
         int last = c == t->ncol - 1;
         if (c) fputs("  ", out);
         else fprintf(out, "%*s", indent, "");
@@ -130,7 +132,19 @@ void cli_table_print(const cli_table *t, FILE *out, int indent) {
         else fprintf(out, "%s%*s", t->cell[k], last ? 0 : (int)pad, "");
         if (last) fputc('\n', out);
     }
+}
+
+void cli_table_print(const cli_table *t, FILE *out, int indent) {
+    size_t *w = calloc((size_t)t->ncol, sizeof *w);
+    if (!w) return;
+    cli_table_widths(t, w);
+    cli_table_print_cells(t, out, indent, w, 0);
     free(w);
+}
+
+void cli_table_drop(cli_table *t, size_t keep) {
+    for (size_t k = keep; k < t->n; k++) free(t->cell[k]);
+    if (keep < t->n) t->n = keep;
 }
 
 void cli_table_free(cli_table *t) {

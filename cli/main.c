@@ -166,13 +166,17 @@ static const command commands[] = {
      "One run whole: its record, parameters, tags, notes, error and traceback,\n"
      "every metric summarised, the loss curve at about ten steps, and its\n"
      "snapshots.\n"},
-    {"query", 2, 0, c_query, "query [--csv | --json] \"SQL\"",
+    {"query", 2, 0, c_query, "query [--csv | --json] [--timeout S] \"SQL\"",
      "SQL on the run log, read only",
      "Runs SQL (the arguments joined by spaces) on a read-only connection with\n"
-     "bp_weights loaded, and prints an aligned table (--table, the default),\n"
-     "CSV with a header line (--csv), or a JSON array of objects (--json; NaN,\n"
-     "Inf and NULL are null, BLOBs hex strings). README.md documents the schema\n"
-     "and its views, with example queries.\n"},
+     "bp_weights loaded, and prints an aligned table (--table, the default, in\n"
+     "blocks of 1000 rows, each aligned to the widest cells so far), CSV with a\n"
+     "header line (--csv), or a JSON array of objects (--json; NaN, Inf and\n"
+     "NULL are null, BLOBs hex strings), as the rows come. Anything but reading\n"
+     "is refused (writes, ATTACH, VACUUM, PRAGMAs that set something,\n"
+     "load_extension, fts3_tokenizer), and the SQL stops after S seconds in\n"
+     "SQLite (--timeout, default 60; 0 for no limit). README.md documents the\n"
+     "schema and its views, with example queries.\n"},
     {"rm", 2, 0, c_rm, "rm [--force] ID...", "delete runs",
      "Deletes runs with everything they logged, all or none; a run still\n"
      "running needs --force.\n"},

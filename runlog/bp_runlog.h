@@ -438,20 +438,28 @@ int bp_runlog_sweep_param_stats(bp_runlog *log, int64_t sweep,
 void bp_sweep_param_stats_free(bp_sweep_param_stat *stats, size_t n);
 
 /* bp_runlog_query: `backprop query`, the user's SQL (one statement or more)
- * on a read-only connection of its own to the database at path (as
- * bp_runlog_open with BP_RUNLOG_READONLY opens it: bp_weights registered,
- * query_only). For each statement that returns columns: begin with their
- * names (valid until end), row for each of its rows, end (ok 0: the
- * statement failed). Statements without columns just run. Returns 0, or -1
- * with SQLite's message alone in e (bp_runlog_open's when the database
- * cannot be opened); a callback's nonzero return stops it, as above. */
+ * on a connection of its own to the database at path, that only reads: as
+ * bp_runlog_open with BP_RUNLOG_READONLY opens it (bp_weights registered,
+ * query_only), in SQLite's defensive mode, without extensions or the FTS3
+ * tokenizer's pointers, and with an authorizer that refuses whatever is
+ * not reading (writes, ATTACH, VACUUM, transactions, PRAGMAs that set or
+ * do something, load_extension, fts3_tokenizer): "WHAT is not allowed: a
+ * query only reads" ("PRAGMA query_only = 0 is not allowed: ..."). The SQL
+ * stops once it has spent timeout_s seconds in SQLite (0: no limit; the
+ * time the callbacks take does not count): "time limit of Ns reached".
+ * For each statement that returns columns: begin with their names (valid
+ * until end), row for each of its rows, end (ok 0: the statement failed).
+ * Statements without columns just run. Returns 0, -2 for the time limit,
+ * or -1 with SQLite's message alone in e (bp_runlog_open's when the
+ * database cannot be opened); a callback's nonzero return stops it, as
+ * above. */
 typedef struct bp_query_sink {
     int (*begin)(void *ctx, int ncol, const char *const *names);
     int (*row)(void *ctx, int ncol, const bp_runlog_value *values);
     void (*end)(void *ctx, int ok);
     void *ctx;
 } bp_query_sink;
-int bp_runlog_query(const char *path, const char *sql, const bp_query_sink *sink,
-                    bp_err *e);
+int bp_runlog_query(const char *path, const char *sql, double timeout_s,
+                    const bp_query_sink *sink, bp_err *e);
 
 #endif

@@ -9,11 +9,13 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
 
 #include "bp_cli.h"
+#include "bp_util.h"
 #include "bp_runlog.h"
 #include "runlog_int.h"
 #include "check.h"
@@ -232,8 +234,10 @@ static void test_query(void) {
     CHECK(run("query", &out, &err, 1, "SELEC 1") == 1);
     CHECK_STR(err, "backprop: near \"SELEC\": syntax error\n");
     CHECK(run("query", &out, &err, 1, "DELETE FROM runs") == 1);
-    CHECK_STR(err, "backprop: attempt to write a readonly database\n");
+    CHECK_STR(err, "backprop: DELETE FROM runs is not allowed: a query only reads\n");
     CHECK(run("query", &out, &err, 1, "PRAGMA user_version = 7") == 1);
+    CHECK_STR(err,
+              "backprop: PRAGMA user_version = 7 is not allowed: a query only reads\n");
     CHECK(run("query", &out, &err, 1, "SELECT count(*) FROM runs; PRAGMA user_version") ==
           0);
     /* user_version is still the schema's: the PRAGMA above was refused */
@@ -245,6 +249,116 @@ static void test_query(void) {
     CHECK_STR(
         err,
         "backprop: query wants SQL, e.g. backprop query \"SELECT * FROM run_summary\"\n");
+}
+
+/* The attacks of issue 19 on `backprop query`, each refused by name
+ * before it does anything; what reads still works. */
+static void test_query_sandbox(void) {
+    const char *out, *err;
+    char sql[512], copy[192];
+    snprintf(copy, sizeof copy, "%s/copy.db", dir);
+    static const struct {
+        const char *sql, *err;
+    } refused[] = {
+        /* fts3_tokenizer takes and gives function addresses: a jump to an
+         * address chosen in SQL, a pointer printed. */
+        {"SELECT fts3_tokenizer('simple', x'4141414141414141')",
+         "the function fts3_tokenizer() is not allowed in a query"},
+        {"SELECT hex(fts3_tokenizer('simple'))",
+         "the function fts3_tokenizer() is not allowed in a query"},
+        {"CREATE VIRTUAL TABLE temp.t USING fts3tokenize(simple)",
+         "CREATE is not allowed: a query only reads"},
+        {"SELECT load_extension('/tmp/x.so')",
+         "the function load_extension() is not allowed in a query"},
+        {"PRAGMA query_only = 0",
+         "PRAGMA query_only = 0 is not allowed: a query only reads"},
+        {"PRAGMA writable_schema = 1",
+         "PRAGMA writable_schema = 1 is not allowed: a query only reads"},
+        {"PRAGMA journal_mode = DELETE",
+         "PRAGMA journal_mode = DELETE is not allowed: a query only reads"},
+        {"PRAGMA wal_checkpoint",
+         "PRAGMA wal_checkpoint is not allowed: a query only reads"},
+        {"BEGIN IMMEDIATE", "BEGIN is not allowed: a query only reads"},
+        {"CREATE TEMP TABLE t(x)", "CREATE is not allowed: a query only reads"},
+        {"DROP VIEW run_summary", "DROP is not allowed: a query only reads"},
+        {"UPDATE runs SET name = 'x'", "UPDATE runs is not allowed: a query only reads"},
+    };
+    for (size_t k = 0; k < sizeof refused / sizeof refused[0]; k++) {
+        char want[160];
+        snprintf(want, sizeof want, "backprop: %s\n", refused[k].err);
+        CHECK(run("query", &out, &err, 1, refused[k].sql) == 1);
+        CHECK_STR(err, want);
+    }
+    /* A copy of the database: refused before any file is made. */
+    snprintf(sql, sizeof sql, "PRAGMA query_only = 0; VACUUM INTO '%s'", copy);
+    CHECK(run("query", &out, &err, 1, sql) == 1);
+    CHECK_STR(err,
+              "backprop: PRAGMA query_only = 0 is not allowed: a query only reads\n");
+    snprintf(sql, sizeof sql, "-- a copy\n vacuum INTO '%s'", copy);
+    CHECK(run("query", &out, &err, 1, sql) == 1);
+    CHECK_STR(err, "backprop: VACUUM is not allowed: a query only reads\n");
+    snprintf(sql, sizeof sql, "ATTACH '%s' AS a", copy);
+    CHECK(run("query", &out, &err, 1, sql) == 1);
+    CHECK_STR(err, "backprop: ATTACH is not allowed: a query only reads\n");
+    CHECK(access(copy, F_OK) == -1);
+    /* What only reads: the checks, the schema, json_each, bp_weights. */
+    CHECK(run("query", &out, &err, 2, "--csv", "PRAGMA integrity_check") == 0);
+    CHECK_STR(out, "integrity_check\nok\n");
+    CHECK(
+        run("query", &out, &err, 2, "--csv",
+            "SELECT count(*) AS n FROM pragma_table_info('runs') WHERE name = 'status'") ==
+        0);
+    CHECK_STR(out, "n\n1\n");
+    CHECK(run("query", &out, &err, 2, "--csv",
+              "SELECT sum(value) AS s FROM json_each('[1, 2]')") == 0);
+    CHECK_STR(out, "s\n3\n");
+    CHECK(
+        run("query", &out, &err, 2, "--csv",
+            "SELECT s.step, w.name, w.value FROM snapshots s, bp_weights(s.data, s.shape) w"
+            " WHERE w.name = 'b21' ORDER BY s.step") == 0);
+    CHECK_STR(out, "step,name,value\n1,b21,0\n3,b21,0\n");
+}
+
+/* A query that never ends stops at its time limit; one that gives a large
+ * table prints it in blocks, never holding it whole. */
+static void test_query_limits(void) {
+    const char *out, *err;
+    const char *forever =
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c)"
+        " SELECT count(*) FROM c";
+    double t0 = bp_clock();
+    CHECK(run("query", &out, &err, 3, "--timeout", "1", forever) == 1);
+    double took = bp_clock() - t0;
+    CHECK(took >= 1 && took < 20);
+    CHECK_STR(err, "backprop: time limit of 1s reached (--timeout)\n");
+    CHECK_STR(out, "");
+    CHECK(run("query", &out, &err, 3, "--timeout", "soon", "SELECT 1") == 1);
+    CHECK_STR(
+        err,
+        "backprop: query: bad --timeout 'soon': expected whole seconds, 0 for no limit\n");
+    CHECK(run("query", &out, &err, 4, "--timeout", "0", "--csv", "SELECT 1 AS one") == 0);
+    CHECK_STR(out, "one\n1\n");
+
+    /* 1,000,000 rows of 60 characters: held whole, about 120 MB. */
+    const char *big = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c"
+                      " LIMIT 1000000) SELECT x, printf('%050d', x) AS t FROM c";
+    FILE *sink = fopen("/dev/null", "w"), *e = tmpfile();
+    struct rusage before, after;
+    getrusage(RUSAGE_SELF, &before);
+    char *argv[] = {(char *)big};
+    CHECK(sink && e && bp_cli_query(db, 1, argv, sink, e) == 0);
+    getrusage(RUSAGE_SELF, &after);
+    CHECK(after.ru_maxrss - before.ru_maxrss < 40 * 1024); /* KB */
+    if (sink) fclose(sink);
+    if (e) fclose(e);
+    /* The blocks: the header once, each block aligned to the widest cells
+     * so far. */
+    CHECK(run("query", &out, &err, 1,
+              "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 1001)"
+              " SELECT x FROM c") == 0);
+    CHECK(strncmp(out, "   x\n   1\n", 10) == 0);
+    CHECK(strstr(out, "\n1000\n1001\n") != NULL);
+    CHECK(strstr(out + 4, "   x\n") == NULL);
 }
 
 static void test_export(void) {
@@ -315,6 +429,8 @@ int main(void) {
     test_runs();
     test_show();
     test_query();
+    test_query_sandbox();
+    test_query_limits();
     test_export();
     test_rm();
     char cmd[128];
