@@ -32,7 +32,9 @@ void cli_fmt_short(char *buf, size_t cap, double v);
 void cli_value_cell(char *buf, size_t cap, const bp_runlog_value *v, int csv);
 
 /* s as one CSV field: quoted (its quotes doubled) when it holds a comma, a
- * quote or a line break. */
+ * quote or a line break; text that a spreadsheet would run as a formula
+ * (starting with =, +, -, @, a tab or a carriage return, and not a number
+ * such as -0.5) quoted with a ' first: "'=1+2". */
 void cli_csv_text(FILE *out, const char *s);
 
 /* s as a JSON string, quotes included. */

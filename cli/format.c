@@ -45,12 +45,40 @@ void cli_value_cell(char *buf, size_t cap, const bp_runlog_value *v, int csv) {
     }
 }
 
+/* Whether s reads whole as a number as CSV cells write one: an optional
+ * sign, digits with an optional point, an optional exponent; or nan, inf,
+ * -inf. A spreadsheet takes such a cell for that number, not a formula. */
+static int plain_number(const char *s) {
+    if (!strcmp(s, "nan") || !strcmp(s, "inf") || !strcmp(s, "-inf")) return 1;
+    const char *p = s + (*s == '-' || *s == '+');
+    size_t digits = strspn(p, "0123456789");
+    p += digits;
+    if (*p == '.') {
+        size_t frac = strspn(p + 1, "0123456789");
+        digits += frac, p += 1 + frac;
+    }
+    if (!digits) return 0;
+    if (*p == 'e' || *p == 'E') {
+        p += 1 + (p[1] == '-' || p[1] == '+');
+        size_t exp = strspn(p, "0123456789");
+        if (!exp) return 0;
+        p += exp;
+    }
+    return *p == '\0';
+}
+
 void cli_csv_text(FILE *out, const char *s) {
-    if (!s[strcspn(s, ",\"\r\n")]) {
+    /* CSV injection (OWASP): a spreadsheet runs a cell that starts with =,
+     * +, -, @, a tab or a carriage return as a formula. Such text gets a
+     * single quote in front, inside the quotes, which the spreadsheet shows
+     * as text; numbers, negative ones too, stay numbers. */
+    int formula = s[0] && strchr("=+-@\t\r", s[0]) && !plain_number(s);
+    if (!formula && !s[strcspn(s, ",\"\r\n")]) {
         fputs(s, out);
         return;
     }
     fputc('"', out);
+    if (formula) fputc('\'', out);
     for (; *s; s++) {
         if (*s == '"') fputc('"', out);
         fputc(*s, out);

@@ -361,6 +361,49 @@ static void test_query_limits(void) {
     CHECK(strstr(out + 4, "   x\n") == NULL);
 }
 
+/* CSV cells that a spreadsheet would run as formulas (OWASP's CSV
+ * injection): text starting with =, +, -, @, a tab or a CR gets a quote;
+ * numbers, negative ones too, stay numbers. */
+static void test_csv_injection(void) {
+    const char *out, *err;
+    CHECK(run("query", &out, &err, 2, "--csv",
+              "SELECT '=HYPERLINK(\"http://x\")' AS \"=a\", '+1' AS b, -0.5 AS c,"
+              " '-0.5' AS d, '@SUM(A1)' AS e, '-cmd' AS f, ' =x' AS g, 'a-b' AS h,"
+              " -1e-05 AS i, 1e308 * -10 AS j, '-' AS k") == 0);
+    CHECK_STR(out,
+              "\"'=a\",b,c,d,e,f,g,h,i,j,k\n"
+              "\"'=HYPERLINK(\"\"http://x\"\")\",+1,-0.5,-0.5,\"'@SUM(A1)\",\"'-cmd\","
+              " =x,a-b,-1e-05,-inf,\"'-\"\n");
+    CHECK(run("query", &out, &err, 2, "--csv", "SELECT char(9) || '=1' AS t, 'x' AS u") ==
+          0);
+    CHECK_STR(out, "t,u\n\"'\t=1\",x\n");
+    /* A run whose metrics are named so, exported. */
+    char saved[sizeof db];
+    memcpy(saved, db, sizeof db);
+    snprintf(db, sizeof db, "%s/inject.db", dir);
+    bp_err e;
+    bp_runlog *log = bp_runlog_open(db, 0, &e);
+    CHECK(log != NULL);
+    if (log) {
+        int64_t r =
+            bp_runlog_begin(log, &(bp_run_info){.name = "=cmd|' /C calc'!A0"}, &e);
+        bp_runlog_metric(log, r, "=2+3", 1, -1.5, &e);
+        bp_runlog_metric(log, r, "@x", 1, -0.25, &e);
+        bp_runlog_metric(log, r, "loss", 1, 0.5, &e);
+        bp_runlog_tag(log, r, "-t", "+SUM(1)", &e);
+        bp_runlog_end(log, r, "completed", NULL, NULL, &e);
+        bp_runlog_close(log);
+    }
+    CHECK(run("export", &out, &err, 2, "1", "--csv") == 0);
+    CHECK_STR(out, "step,\"'=2+3\",\"'@x\",loss\n1,-1.5,-0.25,0.5\n");
+    CHECK(
+        run("query", &out, &err, 2, "--csv",
+            "SELECT r.name, t.key, t.value FROM runs r JOIN tags t ON t.run_id = r.id") ==
+        0);
+    CHECK_STR(out, "name,key,value\n\"'=cmd|' /C calc'!A0\",\"'-t\",\"'+SUM(1)\"\n");
+    memcpy(db, saved, sizeof db);
+}
+
 static void test_export(void) {
     const char *out, *err;
     CHECK(run("export", &out, &err, 2, "1", "--csv") == 0);
@@ -431,6 +474,7 @@ int main(void) {
     test_query();
     test_query_sandbox();
     test_query_limits();
+    test_csv_injection();
     test_export();
     test_rm();
     char cmd[128];
