@@ -56,7 +56,7 @@ int bp_cli_export(const char *db, int argc, char **argv, FILE *out, FILE *err) {
     if (!id_text) return bp_cli_fail(err, "export wants a run id");
     if (bp_cli_parse_id(id_text, &id))
         return bp_cli_fail(err, "export: '%s' is not a run id", id_text);
-    bp_runlog *log = cli_open_log(path, BP_RUNLOG_MUSTEXIST, err);
+    bp_runlog *log = cli_open_log(path, BP_RUNLOG_READER, err);
     if (!log) return 1;
     FILE *f = out;
     if (file && !(f = fopen(file, "w"))) {

@@ -132,7 +132,7 @@ int bp_cli_runs(const char *db, int argc, char **argv, FILE *out, FILE *err) {
     if (bad) return 1;
     runs_args a;
     if (parse_args(&a, argc, argv, err)) return 1;
-    bp_runlog *log = cli_open_log(path, BP_RUNLOG_MUSTEXIST, err);
+    bp_runlog *log = cli_open_log(path, BP_RUNLOG_READER, err);
     if (!log) return 1;
     bp_run_row *rows;
     size_t n;

@@ -137,7 +137,7 @@ int bp_cli_show(const char *db, int argc, char **argv, FILE *out, FILE *err) {
     if (argc != 1) return bp_cli_fail(err, "show wants one run id");
     if (bp_cli_parse_id(argv[0], &id))
         return bp_cli_fail(err, "show: '%s' is not a run id", argv[0]);
-    bp_runlog *log = cli_open_log(path, BP_RUNLOG_MUSTEXIST, err);
+    bp_runlog *log = cli_open_log(path, BP_RUNLOG_READER, err);
     if (!log) return 1;
     bp_run_detail d;
     bp_err e;

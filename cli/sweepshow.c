@@ -216,7 +216,7 @@ int bp_cli_sweep_show(const char *db, int argc, char **argv, FILE *out, FILE *er
     int64_t id = 0;
     if (id_text && bp_cli_parse_id(id_text, &id))
         return bp_cli_fail(err, "sweep show: '%s' is not a sweep id", id_text);
-    bp_runlog *log = cli_open_log(path, BP_RUNLOG_MUSTEXIST, err);
+    bp_runlog *log = cli_open_log(path, BP_RUNLOG_READER, err);
     if (!log) return 1;
     int rc = id_text ? show_sweep(log, id, csv, out, err) : list_sweeps(log, out, err);
     bp_runlog_close(log);

@@ -50,6 +50,11 @@ double bp_runlog_time(void);
 enum {
     BP_RUNLOG_READONLY = 1,  /* read only; the file must exist and be current */
     BP_RUNLOG_MUSTEXIST = 2, /* fail instead of creating a new database */
+    BP_RUNLOG_READER = 4,    /* the caller only reads (`runs`, `show`...): the
+                                file must exist; opened for writing where it
+                                and its directory can be written, so that it
+                                is reaped and migrated as then, read-only
+                                elsewhere (a read-only medium) */
 };
 
 /* Opens (or creates) the run log at path.
@@ -57,13 +62,19 @@ enum {
  * directories, creates the schema in a new or empty file, migrates an older
  * one, sets WAL mode, and marks 'crashed' every run left 'running' on this
  * host by a process that no longer exists.
- * Read-only: opens with SQLITE_OPEN_READONLY and PRAGMA query_only.
+ * Read-only: opens with SQLITE_OPEN_READONLY and PRAGMA query_only; on a
+ * read-only medium or in a directory that cannot be written too, where a
+ * WAL database with no -shm file is opened immutable (runlog_int.h,
+ * rl_read_uri), and without creating any file there.
  * Both register bp_weights (bp_sqlext.h) and turn on foreign keys.
  * Returns NULL, without creating or modifying any file, when the file is not
  * a backprop database ("PATH: not a backprop database (file is not a
  * database)"), was written by a newer backprop ("PATH: database schema
  * version N is newer than this backprop understands (M); upgrade backprop"),
- * or cannot be created. Close with bp_runlog_close. */
+ * cannot be read ("PATH: cannot read (Permission denied)"), cannot be
+ * written when opened for writing ("PATH: read-only (Read-only file
+ * system)", "PATH: cannot write in DIR (Permission denied)"), or cannot be
+ * created. Close with bp_runlog_close. */
 bp_runlog *bp_runlog_open(const char *path, int flags, bp_err *e);
 
 /* Commits what is buffered, stops the writer thread, closes; accepts NULL.

@@ -17,6 +17,7 @@
 #include <sqlite3.h>
 
 #include "bp_sweeplog.h"
+#include "runlog_int.h"
 
 /* The statements of one merge, in order, on OUT (main) with IN attached as
  * src. Sweeps and runs are matched by uid; everything else follows the
@@ -80,21 +81,6 @@ static const char *const MERGE_SQL[] = {
     " 'diverged', 'pruned'))",
 };
 
-/* "file:" and the path with every byte a URI must escape escaped. */
-static char *file_uri(const char *path) {
-    char *u = malloc(strlen(path) * 3 + 16), *w = u;
-    if (!u) return NULL;
-    w += sprintf(w, "file:");
-    for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
-        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-            (*p >= '0' && *p <= '9') || strchr("/._-~", *p))
-            *w++ = (char)*p;
-        else w += sprintf(w, "%%%02X", *p);
-    }
-    sprintf(w, "?mode=ro");
-    return u;
-}
-
 static int64_t count_of(sqlite3 *s, const char *sql) {
     sqlite3_stmt *st = NULL;
     int64_t n = -1;
@@ -116,11 +102,8 @@ static sqlite3 *open_attached(const char *out_path, const char *in_path, bp_err 
     bp_runlog_close(log);
     sqlite3 *s = NULL;
     sqlite3_stmt *st = NULL;
-    char *uri = file_uri(in_path);
-    if (!uri) {
-        bp_err_set(e, "out of memory");
-        return NULL;
-    }
+    char *uri = rl_read_uri(in_path, e); /* as a read-only log opens it */
+    if (!uri) return NULL;
     if (sqlite3_open_v2(out_path, &s, SQLITE_OPEN_READWRITE | SQLITE_OPEN_URI, NULL) !=
         SQLITE_OK) {
         bp_err_set(e, "%s: cannot open the database (%s)", out_path,

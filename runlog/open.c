@@ -78,8 +78,13 @@ static int read_header(bp_runlog *log, int64_t *app_id, int64_t *version, int64_
     int rc = sqlite3_prepare_v2(log->db, sql, -1, &st, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_step(st);
     if (rc != SQLITE_ROW) {
-        bp_err_set(e, "%s: not a backprop database (%s)", log->path,
-                   sqlite3_errmsg(log->db));
+        /* Only SQLite's "file is not a database" says so; a file that
+         * cannot be read, a corrupt one, a lock are said as they are. */
+        int notadb = (sqlite3_extended_errcode(log->db) & 0xff) == SQLITE_NOTADB;
+        bp_err_set(e,
+                   notadb ? "%s: not a backprop database (%s)"
+                          : "%s: cannot read the database (%s)",
+                   log->path, sqlite3_errmsg(log->db));
         sqlite3_finalize(st);
         return -1;
     }
@@ -203,7 +208,9 @@ static bp_runlog *log_new(const char *path, int flags) {
 }
 
 /* Opens log->db: read-only, or read-write, creating the file (and its
- * directories) only when it is missing or empty. */
+ * directories) only when it is missing or empty. What the file system
+ * refuses is said before SQLite tries (access.c): SQLite's own "unable to
+ * open database file" names no reason. */
 static int open_file(bp_runlog *log, int flags, bp_err *e) {
     const char *path = log->path;
     struct stat sb;
@@ -212,17 +219,42 @@ static int open_file(bp_runlog *log, int flags, bp_err *e) {
         return bp_err_set(e, "%s: is a directory, not a database", path);
     if (!exists && (log->readonly || (flags & BP_RUNLOG_MUSTEXIST)))
         return bp_err_set(e, "%s: no such database", path);
-    int oflags;
-    if (log->readonly) oflags = SQLITE_OPEN_READONLY;
-    else if (exists && sb.st_size > 0) oflags = SQLITE_OPEN_READWRITE;
-    else oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-    if (!exists && make_parent(path, e)) return -1;
-    if (sqlite3_open_v2(path, &log->db, oflags, NULL) != SQLITE_OK)
-        return bp_err_set(e, "%s: cannot open the database (%s)", path,
-                          log->db ? sqlite3_errmsg(log->db) : "out of memory");
+    if (log->readonly) {
+        char *uri = rl_read_uri(path, e);
+        if (!uri) return -1;
+        int rc =
+            sqlite3_open_v2(uri, &log->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
+        free(uri);
+        if (rc != SQLITE_OK) goto fail;
+    } else {
+        int oflags =
+            SQLITE_OPEN_READWRITE | (exists && sb.st_size > 0 ? 0 : SQLITE_OPEN_CREATE);
+        if ((!exists && make_parent(path, e)) || rl_can_write(path, exists, e)) return -1;
+        if (sqlite3_open_v2(path, &log->db, oflags, NULL) != SQLITE_OK) goto fail;
+        if (sqlite3_db_readonly(log->db, "main") == 1)
+            return bp_err_set(e, "%s: read-only (SQLite could open it only for reading)",
+                              path);
+    }
     sqlite3_extended_result_codes(log->db, 1);
     sqlite3_busy_timeout(log->db, rl_busy_ms());
     return 0;
+fail:
+    return bp_err_set(e, "%s: cannot open the database (%s)", path,
+                      log->db ? sqlite3_errmsg(log->db) : "out of memory");
+}
+
+/* The flags a caller that only reads opens with (BP_RUNLOG_READER): for
+ * writing where the file and its directory can be written, so that crashed
+ * runs are marked and an older schema is migrated as any open for writing
+ * does; read-only elsewhere (a read-only medium, a file that is not ours). */
+static int reader_flags(const char *path, int flags) {
+    if (!(flags & BP_RUNLOG_READER)) return flags;
+    struct stat sb;
+    bp_err ignored;
+    flags |= BP_RUNLOG_MUSTEXIST;
+    if (stat(path, &sb) == 0 && !S_ISDIR(sb.st_mode) && rl_can_write(path, 1, &ignored))
+        flags |= BP_RUNLOG_READONLY;
+    return flags;
 }
 
 bp_runlog *bp_runlog_open(const char *path, int flags, bp_err *e) {
@@ -230,6 +262,7 @@ bp_runlog *bp_runlog_open(const char *path, int flags, bp_err *e) {
         bp_err_set(e, "no database path given");
         return NULL;
     }
+    flags = reader_flags(path, flags);
     bp_runlog *log = log_new(path, flags);
     if (!log) {
         bp_err_set(e, "out of memory");

@@ -71,6 +71,24 @@ struct bp_runlog {
 };
 
 /* ------------------------------------------------------------------------ */
+/* What the file system allows (access.c)                                    */
+
+/* 0 when a writable connection can work on the database at path (exists:
+ * the file is there): the file can be written, and so can its directory,
+ * where SQLite makes the -wal and -shm files (unless both are there,
+ * writable). -1 with "PATH: read-only (REASON)" or "PATH: cannot write in
+ * DIR (REASON)", REASON the system's ("Read-only file system"). */
+int rl_can_write(const char *path, int exists, bp_err *e);
+
+/* The URI a read-only connection opens path with (SQLITE_OPEN_URI),
+ * malloc'd: "file:PATH?mode=ro", and "&immutable=1" where the -shm file is
+ * missing and cannot be made (a read-only medium, a directory not ours),
+ * where SQLite could not read a WAL database otherwise. NULL with "PATH:
+ * cannot read (REASON)", or the same when a -wal file with changes has no
+ * -shm file and none can be made. */
+char *rl_read_uri(const char *path, bp_err *e);
+
+/* ------------------------------------------------------------------------ */
 /* The connection (db.c)                                                     */
 
 /* The connection, for runlog's files and the tests. Hold the lock while the

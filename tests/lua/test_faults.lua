@@ -142,6 +142,98 @@ function TestFaults:test_directory_that_cannot_be_written()
 end
 
 
+-- The commands that only read, run on a database where nothing can be
+-- written; what each printed, its status, and the files beside the
+-- database afterwards.
+local function read_everything(db, as)
+  local got = {}
+  for _, c in ipairs({"runs", "show 1", "export 1 --csv", "sweep show",
+                      "query --csv \"SELECT count(*) FROM metrics\"",
+                      "plot 1 --metric x -o " .. TMP .. "/ro_plot.png"}) do
+    local out, err, code = backprop(c .. " --db " .. db, as)
+    got[#got + 1] = {cmd = c, out = out, err = err, code = code}
+  end
+  return got
+end
+
+local function check_read_everything(got)
+  for _, g in ipairs(got) do lu.assertEquals(g.code, 0, g.cmd .. ": " .. g.err) end
+  lu.assertStrMatches(got[1].out, ".*\n%s*1%s+rows%s+completed.*")
+  lu.assertStrContains(got[2].out, "run 1: rows\n")
+  lu.assertStrContains(got[3].out, "step,x\n1,1\n2,2\n")
+  lu.assertEquals(got[4].out, "no sweeps\n")
+  lu.assertEquals(got[5].out, "count(*)\n3\n")
+end
+
+local ROWS = write("rows.lua", 'local bp = require "backprop"\nfor i = 1, 3 do bp.log("x", i, i) end\n')
+
+-- A valid database on a read-only medium (a tmpfs remounted read-only):
+-- every command that only reads works, makes no file there, and reads a
+-- WAL a killed writer left; writing says what is true.
+function TestFaults:test_read_only_medium()
+  local mnt = TMP .. "/romedium"
+  os.execute("mkdir -p " .. mnt)
+  if not os.execute("mount -t tmpfs -o size=4m tmpfs " .. mnt .. " 2>/dev/null") then
+    print("  (skipped: cannot mount a tmpfs here; the test needs root)")
+    return
+  end
+  local db, killed = mnt .. "/r.db", mnt .. "/k.db"
+  local _, err, code = backprop("run --db " .. db .. " " .. ROWS)
+  local pid = start_forever(killed, TMP .. "/ro.mark")
+  os.execute("kill -KILL " .. pid .. "; sleep 0.2")
+  local committed = query(killed, "SELECT count(*) >= 1000 FROM metrics")[1]
+  local ro = os.execute("mount -o remount,ro " .. mnt)
+  local before = io.popen("ls " .. mnt):read("a")
+  local got = ro and read_everything(db)
+  local in_wal = ro and select(1, backprop("query --csv --db " .. killed ..
+    " \"SELECT count(*) >= 1000, max(step) = count(*) FROM metrics\""))
+  local _, run_err, run_code = backprop("run --db " .. db .. " " .. ROWS)
+  local _, new_err = backprop("run --db " .. mnt .. "/new.db " .. ROWS)
+  local after = io.popen("ls " .. mnt):read("a")
+  os.execute("umount " .. mnt) -- before any assertion can fail
+  lu.assertEquals(code, 0, err)
+  lu.assertEquals(committed, "1")
+  lu.assertTrue(ro, "cannot remount the tmpfs read-only")
+  check_read_everything(got)
+  lu.assertEquals(in_wal, "count(*) >= 1000,max(step) = count(*)\n1,1\n")
+  lu.assertEquals(after, before) -- k.db-wal and k.db-shm only: nothing made
+  lu.assertEquals(before, "k.db\nk.db-shm\nk.db-wal\nr.db\n")
+  lu.assertEquals(run_code, 1)
+  lu.assertEquals(run_err, "backprop: " .. db .. ": read-only (Read-only file system)\n")
+  lu.assertEquals(new_err, "backprop: " .. mnt .. "/new.db: cannot write in " .. mnt ..
+    " (Read-only file system)\n")
+end
+
+-- The same with permissions: a database chmod 0444 in a directory chmod
+-- 0555. Root ignores them, so a root test runs backprop as nobody.
+function TestFaults:test_database_that_is_not_ours()
+  local dir = TMP .. "/notours"
+  os.execute("mkdir -p " .. dir)
+  local db = dir .. "/r.db"
+  local _, err, code = backprop("run --db " .. db .. " " .. ROWS)
+  lu.assertEquals(code, 0, err)
+  os.execute("chmod 0444 " .. db .. "; chmod 0555 " .. dir .. "; chmod 0777 " .. TMP)
+  local as = ""
+  if io.popen("id -u"):read("a") == "0\n" then
+    if not os.execute("setpriv --reuid=65534 --regid=65534 --clear-groups true 2>/dev/null") then
+      os.execute("chmod 0755 " .. dir)
+      print("  (skipped: running as root, and setpriv cannot run backprop as nobody)")
+      return
+    end
+    as = "setpriv --reuid=65534 --regid=65534 --clear-groups"
+  end
+  local got = read_everything(db, as)
+  local _, run_err = backprop("run --db " .. db .. " " .. ROWS, as)
+  local _, new_err = backprop("run --db " .. dir .. "/new.db " .. ROWS, as)
+  local after = io.popen("ls " .. dir):read("a")
+  os.execute("chmod 0755 " .. dir)
+  check_read_everything(got)
+  lu.assertEquals(after, "r.db\n")
+  lu.assertEquals(run_err, "backprop: " .. db .. ": read-only (Permission denied)\n")
+  lu.assertEquals(new_err, "backprop: " .. dir .. "/new.db: cannot write in " .. dir ..
+    " (Permission denied)\n")
+end
+
 function TestFaults:test_database_locked_longer_than_the_wait()
   local db = TMP .. "/locked.db"
   local s = write("quick.lua", 'local bp = require "backprop"\nbp.log("loss", 1, 1)\n')
