@@ -165,18 +165,34 @@ local function check_read_everything(got)
   lu.assertEquals(got[5].out, "count(*)\n3\n")
 end
 
+-- A tmpfs of that size mounted on TMP/name: its path, or nil (and a line
+-- saying the test is skipped) where mounting needs a root this is not.
+local function mount_tmpfs(name, size)
+  local mnt = TMP .. "/" .. name
+  os.execute("mkdir -p " .. mnt)
+  if not os.execute("mount -t tmpfs -o size=" .. size .. " tmpfs " .. mnt .. " 2>/dev/null") then
+    print("  (skipped: cannot mount a tmpfs here; the test needs root)")
+    return nil
+  end
+  return mnt
+end
+
+-- What `backprop run` said, on an existing database and a new one beside
+-- it, where neither can be written for reason.
+local function check_writes_refused(db, dir, run_err, new_err, reason)
+  lu.assertEquals(run_err, "backprop: " .. db .. ": read-only (" .. reason .. ")\n")
+  lu.assertEquals(new_err, "backprop: " .. dir .. "/new.db: cannot write in " .. dir ..
+    " (" .. reason .. ")\n")
+end
+
 local ROWS = write("rows.lua", 'local bp = require "backprop"\nfor i = 1, 3 do bp.log("x", i, i) end\n')
 
 -- A valid database on a read-only medium (a tmpfs remounted read-only):
 -- every command that only reads works, makes no file there, and reads a
 -- WAL a killed writer left; writing says what is true.
 function TestFaults:test_read_only_medium()
-  local mnt = TMP .. "/romedium"
-  os.execute("mkdir -p " .. mnt)
-  if not os.execute("mount -t tmpfs -o size=4m tmpfs " .. mnt .. " 2>/dev/null") then
-    print("  (skipped: cannot mount a tmpfs here; the test needs root)")
-    return
-  end
+  local mnt = mount_tmpfs("romedium", "4m")
+  if not mnt then return end
   local db, killed = mnt .. "/r.db", mnt .. "/k.db"
   local _, err, code = backprop("run --db " .. db .. " " .. ROWS)
   local pid = start_forever(killed, TMP .. "/ro.mark")
@@ -199,9 +215,7 @@ function TestFaults:test_read_only_medium()
   lu.assertEquals(after, before) -- k.db-wal and k.db-shm only: nothing made
   lu.assertEquals(before, "k.db\nk.db-shm\nk.db-wal\nr.db\n")
   lu.assertEquals(run_code, 1)
-  lu.assertEquals(run_err, "backprop: " .. db .. ": read-only (Read-only file system)\n")
-  lu.assertEquals(new_err, "backprop: " .. mnt .. "/new.db: cannot write in " .. mnt ..
-    " (Read-only file system)\n")
+  check_writes_refused(db, mnt, run_err, new_err, "Read-only file system")
 end
 
 -- The same with permissions: a database chmod 0444 in a directory chmod
@@ -229,9 +243,7 @@ function TestFaults:test_database_that_is_not_ours()
   os.execute("chmod 0755 " .. dir)
   check_read_everything(got)
   lu.assertEquals(after, "r.db\n")
-  lu.assertEquals(run_err, "backprop: " .. db .. ": read-only (Permission denied)\n")
-  lu.assertEquals(new_err, "backprop: " .. dir .. "/new.db: cannot write in " .. dir ..
-    " (Permission denied)\n")
+  check_writes_refused(db, dir, run_err, new_err, "Permission denied")
 end
 
 function TestFaults:test_database_locked_longer_than_the_wait()
@@ -270,12 +282,8 @@ function TestFaults:test_corrupt_database_file()
 end
 
 function TestFaults:test_full_disk()
-  local mnt = TMP .. "/small"
-  os.execute("mkdir -p " .. mnt)
-  if not os.execute("mount -t tmpfs -o size=256k tmpfs " .. mnt .. " 2>/dev/null") then
-    print("  (skipped: cannot mount a small tmpfs here; the test needs root)")
-    return
-  end
+  local mnt = mount_tmpfs("small", "256k")
+  if not mnt then return end
   local s = write("fill.lua", [[
 local bp = require "backprop"
 for step = 1, 1e7 do
