@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "bp_cli.h"
+#include "bp_util.h"
 #include "plot_int.h"
 
 /* A trial as read: its parameter's value as a number or as text. */
@@ -169,7 +170,8 @@ static int place_trials(figure *f, const options *o, const sweep_read *w, tally 
  * in order, to show the trend. (With other parameters swept too,
  * neighbours along x differ in more than x, and a line would lie.) */
 static int join_trend(series *done) {
-    double *xy = malloc(2 * done->n * sizeof *xy);
+    size_t size;
+    double *xy = bp_size_mul3(&size, done->n, 2, sizeof *xy) ? NULL : malloc(size);
     if (!xy) return -1;
     for (size_t k = 0; k < done->n; k++)
         xy[2 * k] = done->x[k], xy[2 * k + 1] = done->y[k];
