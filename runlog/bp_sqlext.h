@@ -14,7 +14,9 @@
  *   value   the value (REAL; NULL for a NaN, which SQLite cannot hold)
  *   idx     0-based position in the engine's flat order
  *
- * Whether the data is float64 or float32 follows from its length. The history
+ * Whether the data is float64 or float32 follows from its length; a shape
+ * that is not a list of widths, or whose parameters do not fill the data
+ * exactly (however many it claims), is an error naming both. The history
  * of one weight is one SELECT:
  *   SELECT s.step, w.value FROM snapshots s, bp_weights(s.data, s.shape) w
  *   WHERE s.run_id = 7 AND w.name = 'w211' ORDER BY s.step;
