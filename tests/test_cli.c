@@ -345,8 +345,7 @@ static void test_query_limits(void) {
               "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c)"
               " SELECT x, length(printf('%*d', 10000, x)) AS n FROM c") == 1);
     CHECK_STR(err, "backprop: time limit of 1s reached (--timeout)\n");
-    CHECK(strstr(out, "x      n\n") != NULL &&
-          strstr(out, " 1  10000\n") != NULL);
+    CHECK(strstr(out, "x      n\n") != NULL && strstr(out, " 1  10000\n") != NULL);
 #if !defined(__SANITIZE_ADDRESS__)
     /* 1,000,000 rows of 60 characters: held whole, about 120 MB. (Not
      * under ASan, whose quarantine keeps what was freed.) */
