@@ -16,6 +16,9 @@
  * module's state (generator, run log, parameters' bookkeeping), so the hot
  * path (net:train_step) never looks anything up in a table. The state is a
  * userdata kept in the registry too, where the host's calls find it. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <lauxlib.h>
@@ -39,15 +42,68 @@ state *bp_lua_state(lua_State *L) {
 /* ------------------------------------------------------------------------ */
 /* Parameters                                                                */
 
+/* Whether s, which Lua read as an integer, is a hexadecimal one of more
+ * than 16 significant digits: Lua wraps those around modulo 2^64. */
+static int hex_wraps(const char *s) {
+    while (*s == ' ' || *s == '\t' || *s == '-' || *s == '+') s++;
+    if (s[0] != '0' || (s[1] != 'x' && s[1] != 'X')) return 0;
+    for (s += 2; *s == '0'; s++) {}
+    size_t digits = strspn(s, "0123456789abcdefABCDEF");
+    return digits > 16;
+}
+
+/* Whether s is a whole decimal number (blanks and a sign around it): one
+ * that Lua reads as a float only because it is beyond 64 bits. */
+static int decimal_integer(const char *s) {
+    s += strspn(s, " \t");
+    if (*s == '-' || *s == '+') s++;
+    size_t digits = strspn(s, "0123456789");
+    return digits > 0 && s[digits + strspn(s + digits, " \t")] == '\0';
+}
+
+/* Pushes the number s, as Lua reads a numeral, or raises. Out of range is
+ * refused rather than rounded, since Lua alone would take 1e309 for inf
+ * (while it refuses "inf"), 1e-400 for 0 and 0x1ffffffffffffffff for -1:
+ * a parameter silently changed is worse than one refused. wants_int: the
+ * default is an integer. */
+static void push_param_number(lua_State *L, const char *name, const char *s,
+                              int wants_int, lua_Integer dflt) {
+    if (!lua_stringtonumber(L, s))
+        luaL_error(L, "parameter %s: '%s' is not a number", name, s);
+    if (lua_isinteger(L, -1)) {
+        if (hex_wraps(s))
+            luaL_error(L, "parameter %s: '%s' is out of range: more than 64 bits", name,
+                       s);
+        return;
+    }
+    if (wants_int && decimal_integer(s))
+        luaL_error(L,
+                   "parameter %s: '%s' is out of range: an integer lies in -2^63..2^63-1",
+                   name, s);
+    if (wants_int)
+        luaL_error(L, "parameter %s: '%s' is not an integer (the default is %I)", name, s,
+                   dflt);
+    /* lua_stringtonumber converts with strtod: the same call tells whether
+     * the value overflowed or underflowed. A subnormal result is kept (it
+     * is the nearest number); only infinity and 0 from a non-zero numeral
+     * are refused. */
+    errno = 0;
+    double v = strtod(s, NULL);
+    if (errno == ERANGE && isinf(v))
+        luaL_error(L,
+                   "parameter %s: '%s' is out of range: beyond the largest number, about "
+                   "1.8e308",
+                   name, s);
+    if (errno == ERANGE && v == 0)
+        luaL_error(L, "parameter %s: '%s' is out of range: too small, it would become 0",
+                   name, s);
+}
+
 /* Converts the given string s to the type of the default at index d. */
 static void push_param_value(lua_State *L, const char *name, const char *s, int d) {
     switch (lua_type(L, d)) {
         case LUA_TNUMBER:
-            if (!lua_stringtonumber(L, s))
-                luaL_error(L, "parameter %s: '%s' is not a number", name, s);
-            if (lua_isinteger(L, d) && !lua_isinteger(L, -1))
-                luaL_error(L, "parameter %s: '%s' is not an integer (the default is %I)",
-                           name, s, lua_tointeger(L, d));
+            push_param_number(L, name, s, lua_isinteger(L, d), lua_tointeger(L, d));
             return;
         case LUA_TBOOLEAN:
             if (!strcmp(s, "true") || !strcmp(s, "1") || !strcmp(s, "yes") ||
@@ -62,7 +118,12 @@ static void push_param_value(lua_State *L, const char *name, const char *s, int 
             return;
         case LUA_TSTRING: lua_pushstring(L, s); return;
         default: /* no default: a number if it reads as one, else the string */
-            if (!lua_stringtonumber(L, s)) lua_pushstring(L, s);
+            if (lua_stringtonumber(L, s)) {
+                lua_pop(L, 1);
+                push_param_number(L, name, s, 0, 0);
+            } else {
+                lua_pushstring(L, s);
+            }
             return;
     }
 }

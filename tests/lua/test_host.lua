@@ -70,6 +70,30 @@ function TestHost:test_bad_params()
   lu.assertEquals(err, "backprop: parameter 'hidden=2' given twice\n")
 end
 
+-- Numbers out of range are refused, as "inf" always was, rather than read
+-- as inf, 0 or a wrapped-around integer (issue 19).
+function TestHost:test_out_of_range_params()
+  local p = write("r.lua", 'local bp = require "backprop"\nprint(bp.param("lr", 0.1), bp.param("n", 4), bp.param("x"))\n')
+  local function err_of(args)
+    local out, err, code = run("run " .. p .. " " .. args)
+    lu.assertEquals(code, 1, out)
+    return err:match("^[^\n]*")
+  end
+  local at = "backprop: " .. p .. ":2: parameter "
+  lu.assertEquals(err_of("lr=1e309 n=1 x=1"), at .. "lr: '1e309' is out of range: beyond the largest number, about 1.8e308")
+  lu.assertEquals(err_of("lr=-1e309 n=1 x=1"), at .. "lr: '-1e309' is out of range: beyond the largest number, about 1.8e308")
+  lu.assertEquals(err_of("lr=inf n=1 x=1"), at .. "lr: 'inf' is not a number")
+  lu.assertEquals(err_of("lr=1e-400 n=1 x=1"), at .. "lr: '1e-400' is out of range: too small, it would become 0")
+  lu.assertEquals(err_of("lr=0x1p5000 n=1 x=1"), at .. "lr: '0x1p5000' is out of range: beyond the largest number, about 1.8e308")
+  lu.assertEquals(err_of("lr=1 n=99999999999999999999 x=1"), at .. "n: '99999999999999999999' is out of range: an integer lies in -2^63..2^63-1")
+  lu.assertEquals(err_of("lr=1 n=0x1ffffffffffffffff x=1"), at .. "n: '0x1ffffffffffffffff' is out of range: more than 64 bits")
+  lu.assertEquals(err_of("lr=1 n=1 x=1e999"), at .. "x: '1e999' is out of range: beyond the largest number, about 1.8e308")
+  -- in range: a subnormal is the nearest number; an exact zero is zero
+  local out, err, code = run("run " .. p .. " lr=1e-310 n=-9223372036854775808 x=0e-999")
+  lu.assertEquals(code, 0, err)
+  lu.assertEquals(out, "1e-310\t-9223372036854775808\t0.0\n")
+end
+
 function TestHost:test_script_error_has_file_line_and_traceback()
   local p = write("bad.lua", 'local bp = require "backprop"\nlocal net = bp.net(2)\nnet:add(3, "sigmod")\n')
   local out, err, code = run("run " .. p)
