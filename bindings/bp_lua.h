@@ -9,6 +9,7 @@
 #define BP_LUA_H
 
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <lua.h>
@@ -46,6 +47,18 @@ void bp_lua_set_stop_flag(lua_State *L, const volatile sig_atomic_t *flag);
 /* For `backprop run --resume`: the script's bp.resume{...} will restore the
  * attached run's latest checkpoint. Call after bp_lua_attach_run. */
 void bp_lua_set_resuming(lua_State *L);
+
+/* What bp.resume does with a checkpoint's bytes (data, len): puts them back
+ * into the objects of the table at index `objects` (names to nets and
+ * optimizers) and the module's generator, and pushes the checkpoint's step.
+ * `what` names the checkpoint in messages ("the checkpoint of run 3"). A
+ * checkpoint that is empty, of another format or version, cut short, or
+ * that does not match the objects raises "bp.resume: ..." before anything
+ * is changed; a network or an optimizer's state found corrupt raises too,
+ * once the objects before it are restored. For bp.resume and
+ * fuzz/fuzz_model.c. */
+int bp_lua_restore_checkpoint(lua_State *L, int objects, const void *data, size_t len,
+                              const char *what);
 
 /* Seeds the module's generator (bp.seed does the same from Lua). */
 void bp_lua_seed(lua_State *L, uint64_t seed);

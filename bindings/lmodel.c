@@ -20,6 +20,7 @@
 
 #include "bp_lua.h"
 #include "bp_save.h"
+#include "bp_util.h"
 #include "lbackprop.h"
 
 /* ------------------------------------------------------------------------ */
@@ -314,15 +315,146 @@ static int l_checkpoint(lua_State *L) {
     return 1;
 }
 
-/* Puts a decoded network's weights into the live one, which must have the
- * same architecture (the script built it the same way). */
-static void restore_net(lua_State *L, lnet *n, const char *name, rbuf *r) {
-    int64_t steps = (int64_t)get_u64(r);
-    uint64_t len = get_u64(r);
-    const unsigned char *bytes = take(r, (size_t)len);
-    if (!bytes) luaL_error(L, "bp.resume: the checkpoint is truncated");
+/* ------------------------------------------------------------------------ */
+/* Restoring a checkpoint                                                    */
+
+/* A checkpoint comes from the database, which anything may have written: a
+ * newer backprop, a crash, a hand with sqlite3. Every way it can be wrong
+ * gets its own message, and the bytes are read in two passes: the first
+ * checks the whole layout (every entry's length, kind and name against the
+ * objects given), the second puts the values back, so that a checkpoint
+ * cut short or of another layout changes nothing. */
+
+enum { KIND_NET = 1, KIND_OPTIM = 2, CKPT_VERSION = 1 };
+
+/* One object of a checkpoint, pointers into its bytes: its name, its kind,
+ * and its payload (a net's step count and network file of len bytes; an
+ * optimizer's state of len doubles). */
+typedef struct entry {
+    const unsigned char *name;
+    uint32_t nlen, kind;
+    int64_t steps;
+    const unsigned char *bytes;
+    uint64_t len;
+} entry;
+
+/* Reads the next entry into t. The bytes may end anywhere (r->bad is set
+ * then); an unknown kind stops the reading, since its length is unknown. */
+static void parse_entry(rbuf *r, entry *t) {
+    memset(t, 0, sizeof *t);
+    t->nlen = get_u32(r);
+    t->name = take(r, t->nlen);
+    t->kind = get_u32(r);
+    size_t n = 0;
+    if (t->kind == KIND_NET) {
+        t->steps = (int64_t)get_u64(r);
+        t->len = get_u64(r);
+        if (t->len > SIZE_MAX) r->bad = 1;
+        n = (size_t)t->len;
+    } else if (t->kind == KIND_OPTIM) {
+        t->len = get_u64(r);
+        if (t->len > SIZE_MAX || bp_size_mul(&n, (size_t)t->len, 8)) r->bad = 1;
+    } else {
+        return;
+    }
+    t->bytes = take(r, n);
+}
+
+/* The checkpoint's header: its step, the module's step count and generator,
+ * and the number of objects; raises when it is not a checkpoint this
+ * backprop reads. */
+static uint32_t parse_head(lua_State *L, rbuf *r, const char *what, int64_t *at,
+                           int64_t *mstep, bp_rng *rng) {
+    if (r->len == 0) luaL_error(L, "bp.resume: %s is empty", what);
+    const unsigned char *magic = take(r, 4);
+    if (!magic || memcmp(magic, "BPCK", 4) != 0)
+        luaL_error(L, "bp.resume: %s is not a backprop checkpoint (no BPCK at its start)",
+                   what);
+    uint32_t version = get_u32(r);
+    if (!r->bad && version > CKPT_VERSION)
+        luaL_error(L,
+                   "bp.resume: %s is of version %I, newer than this backprop reads (%d); "
+                   "upgrade backprop",
+                   what, (lua_Integer)version, CKPT_VERSION);
+    if (!r->bad && version == 0)
+        luaL_error(L, "bp.resume: %s is corrupt: version 0", what);
+    *at = (int64_t)get_u64(r);
+    *mstep = (int64_t)get_u64(r);
+    for (int k = 0; k < 4; k++) rng->s[k] = get_u64(r);
+    uint32_t count = get_u32(r);
+    if (r->bad) luaL_error(L, "bp.resume: %s is truncated", what);
+    return count;
+}
+
+/* Pushes the entry's name and the object given under it (or nil). */
+static void push_named(lua_State *L, int objects, const entry *t) {
+    lua_pushlstring(L, (const char *)t->name, t->nlen);
+    lua_pushvalue(L, -1);
+    lua_gettable(L, objects);
+}
+
+/* The first pass: every entry readable, each of a known kind, given under
+ * its name as an object of that kind, once; nothing after the last; every
+ * object given found. Raises otherwise; changes nothing. */
+static void check_entries(lua_State *L, rbuf r, uint32_t count, int objects,
+                          const char *what) {
+    lua_newtable(L); /* the names seen */
+    int seen = lua_gettop(L);
+    for (uint32_t k = 0; k < count; k++) {
+        entry t;
+        parse_entry(&r, &t);
+        if (r.bad) luaL_error(L, "bp.resume: %s is truncated", what);
+        push_named(L, objects, &t);
+        const char *name = lua_tostring(L, -2);
+        if (t.kind != KIND_NET && t.kind != KIND_OPTIM)
+            luaL_error(L, "bp.resume: %s holds '%s' of an unknown kind (%I)", what, name,
+                       (lua_Integer)t.kind);
+        if (lua_isnil(L, -1))
+            luaL_error(L, "bp.resume: %s holds '%s', which was not given", what, name);
+        int is_net = luaL_testudata(L, -1, NET_TYPE) != NULL;
+        if (is_net != (t.kind == KIND_NET))
+            luaL_error(L, "bp.resume: '%s' was a%s when the checkpoint was made", name,
+                       t.kind == KIND_NET ? " net" : "n optimizer");
+        lua_pop(L, 1);
+        if (lua_rawget(L, seen) != LUA_TNIL)
+            luaL_error(L, "bp.resume: %s holds '%s' twice", what, name);
+        lua_pop(L, 1);
+        push_named(L, objects, &t);
+        lua_pop(L, 1);
+        lua_pushboolean(L, 1);
+        lua_rawset(L, seen);
+    }
+    if (r.at < r.len)
+        luaL_error(L, "bp.resume: %s has %I byte%s after its last object", what,
+                   (lua_Integer)(r.len - r.at), r.len - r.at == 1 ? "" : "s");
+    /* In sorted order, so that the message names the same one each time. */
+    int given = sorted_names(L, objects), names = lua_gettop(L);
+    for (int k = 1; k <= given; k++) {
+        lua_rawgeti(L, names, k);
+        lua_pushvalue(L, -1);
+        int found = lua_rawget(L, seen) != LUA_TNIL;
+        lua_pop(L, 1);
+        if (found) {
+            lua_pop(L, 1);
+            continue;
+        }
+        if (count == 0)
+            luaL_error(L, "bp.resume: %s holds no objects, but '%s' was given", what,
+                       lua_tostring(L, -1));
+        luaL_error(L, "bp.resume: '%s' was given, but %s does not hold it",
+                   lua_tostring(L, -1), what);
+    }
+    lua_pop(L, 2);
+}
+
+/* Puts a checkpoint's network into the live one, which must have the same
+ * architecture (the script built it the same way). */
+static void restore_net(lua_State *L, lnet *n, const char *name, const entry *t,
+                        const char *what) {
     bp_err e;
-    bp_net *saved = bp_net_decode(bytes, (size_t)len, name, &e);
+    const char *label = lua_pushfstring(L, "'%s' in %s", name, what);
+    bp_net *saved = bp_net_decode(t->bytes, (size_t)t->len, label, &e);
+    lua_pop(L, 1);
     if (!saved) luaL_error(L, "bp.resume: %s", e.msg);
     bp_net *net = n->net;
     int same = saved->inputs == net->inputs && saved->n_layers == net->n_layers &&
@@ -349,23 +481,47 @@ static void restore_net(lua_State *L, lnet *n, const char *name, rbuf *r) {
     net->B = 0; /* kept activations no longer match the weights */
     free(p);
     bp_net_free(saved);
-    n->steps = steps;
+    n->steps = t->steps;
 }
 
-static void restore_optim(lua_State *L, bp_optim *o, const char *name, rbuf *r) {
-    uint64_t len = get_u64(r);
-    if (r->bad || len > (r->len - r->at) / 8)
-        luaL_error(L, "bp.resume: the checkpoint is truncated");
-    double *v = malloc(sizeof(double) * (len ? len : 1));
+static void restore_optim(lua_State *L, bp_optim *o, const char *name, const entry *t) {
+    double *v = malloc(sizeof(double) * (t->len ? (size_t)t->len : 1));
     if (!v) luaL_error(L, "out of memory");
-    for (uint64_t j = 0; j < len; j++) {
-        uint64_t u = get_u64(r);
+    rbuf r = {t->bytes, (size_t)t->len * 8, 0, 0};
+    for (uint64_t j = 0; j < t->len; j++) {
+        uint64_t u = get_u64(&r);
         memcpy(&v[j], &u, 8);
     }
     bp_err e;
-    int rc = bp_optim_state_load(o, v, (size_t)len, &e);
+    int rc = bp_optim_state_load(o, v, (size_t)t->len, &e);
     free(v);
     if (rc) luaL_error(L, "bp.resume: optimizer '%s': %s", name, e.msg);
+}
+
+int bp_lua_restore_checkpoint(lua_State *L, int objects, const void *data, size_t len,
+                              const char *what) {
+    objects = lua_absindex(L, objects);
+    state *st = bp_lua_state(L);
+    rbuf r = {data, len, 0, 0};
+    int64_t at, mstep;
+    bp_rng rng;
+    uint32_t count = parse_head(L, &r, what, &at, &mstep, &rng);
+    check_entries(L, r, count, objects, what);
+    for (uint32_t k = 0; k < count; k++) {
+        entry t;
+        parse_entry(&r, &t);
+        push_named(L, objects, &t);
+        const char *name = lua_tostring(L, -2);
+        if (t.kind == KIND_NET) restore_net(L, bp_lua_check_lnet(L, -1), name, &t, what);
+        else restore_optim(L, bp_lua_test_optim(L, -1), name, &t);
+        lua_pop(L, 2);
+    }
+    if (st) {
+        st->rng = rng;
+        st->step = mstep;
+    }
+    lua_pushinteger(L, at);
+    return 1;
 }
 
 /* bp.resume({name = net or optimizer, ...}) -> step: under `backprop run
@@ -392,44 +548,11 @@ static int l_resume(lua_State *L) {
         return 1;
     }
     /* Copied into a Lua string so that an error below frees it. */
-    lua_pushlstring(L, data, len);
+    const char *bytes = lua_pushlstring(L, data, len);
     free(data);
-    rbuf r = {(const unsigned char *)lua_tostring(L, -1), len, 0, 0};
-    const unsigned char *magic = take(&r, 4);
-    if (!magic || memcmp(magic, "BPCK", 4) != 0 || get_u32(&r) != 1)
-        return luaL_error(
-            L,
-            "bp.resume: the checkpoint of run %lld is not one this backprop "
-            "reads",
-            (long long)st->run);
-    int64_t at = (int64_t)get_u64(&r), mstep = (int64_t)get_u64(&r);
-    bp_rng rng;
-    for (int k = 0; k < 4; k++) rng.s[k] = get_u64(&r);
-    uint32_t count = get_u32(&r);
-    for (uint32_t k = 0; k < count && !r.bad; k++) {
-        uint32_t nlen = get_u32(&r);
-        const unsigned char *nm = take(&r, nlen);
-        uint32_t kind = get_u32(&r);
-        if (!nm) break;
-        lua_pushlstring(L, (const char *)nm, nlen);
-        const char *name = lua_tostring(L, -1);
-        if (lua_getfield(L, 1, name) == LUA_TNIL)
-            return luaL_error(
-                L, "bp.resume: the checkpoint holds '%s', which was not given", name);
-        lnet *n = luaL_testudata(L, -1, NET_TYPE);
-        bp_optim *o = n ? NULL : bp_lua_test_optim(L, -1);
-        if (kind == 1 && n && n->net) restore_net(L, n, name, &r);
-        else if (kind == 2 && o) restore_optim(L, o, name, &r);
-        else
-            return luaL_error(L, "bp.resume: '%s' was a%s when the checkpoint was made",
-                              name, kind == 1 ? " net" : "n optimizer");
-        lua_pop(L, 2);
-    }
-    if (r.bad) return luaL_error(L, "bp.resume: the checkpoint is truncated");
-    st->rng = rng;
-    st->step = mstep;
-    lua_pushinteger(L, at);
-    return 1;
+    const char *what =
+        lua_pushfstring(L, "the checkpoint of run %I", (lua_Integer)st->run);
+    return bp_lua_restore_checkpoint(L, 1, bytes, len, what);
 }
 
 void bp_lua_set_resuming(lua_State *L) {

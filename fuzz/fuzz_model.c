@@ -1,19 +1,31 @@
-/* fuzz_model.c: the network file reader, bp_net_decode and bp_net_load
- * (engine/bp_save.h).
+/* fuzz_model.c: the readers of what bindings/lmodel.c takes back from a
+ * file or the database: network files (bp_net_decode and bp_net_load,
+ * engine/bp_save.h) and checkpoints (bp_lua_restore_checkpoint, what
+ * bp.resume does with a checkpoint's bytes).
  *
- * Input: a flags byte, then the file. A file whose CRC-32 is wrong is
+ * Input: a flags byte, then the bytes. A file whose CRC-32 is wrong is
  * refused before anything else is read, and the fuzzer would seldom get
  * past it; so with flag 1 the last 4 bytes are rewritten to the CRC of the
  * rest, and the parser behind the checksum is fuzzed. Flag 2 also reads
  * the bytes through bp_net_load from an in-memory file. Besides memory
  * errors, the contract is checked: a network that decodes encodes back to
- * the very same bytes, and it runs a forward pass. */
+ * the very same bytes, and it runs a forward pass.
+ *
+ * Flag 4: the bytes are a checkpoint, restored into a 2-3-1 net (sigmoid,
+ * identity) named "net" and its Adam optimizer named "opt", the objects
+ * the seeds were checkpointed from (with flag 1, the first object's network
+ * file gets its CRC fixed). The contract: it restores and returns the
+ * step, or raises "bp.resume: ..." (never another error, never a crash). */
 #include "input.h"
 
 #include <stdlib.h>
 
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
 #include <zlib.h>
 
+#include "bp_lua.h"
 #include "bp_net.h"
 #include "bp_save.h"
 
@@ -67,6 +79,66 @@ static void check_net(bp_net *net, const unsigned char *file, size_t len) {
     }
 }
 
+/* The last 4 bytes of p[0..n) set to the CRC-32 of the others. */
+static void fix_crc(unsigned char *p, size_t n) {
+    if (n < 4) return;
+    uLong crc = crc32(0L, p, (uInt)(n - 4));
+    for (int k = 0; k < 4; k++) p[n - 4 + k] = (unsigned char)(crc >> (8 * k));
+}
+
+static uint64_t le(const unsigned char *p, int bytes) {
+    uint64_t v = 0;
+    for (int k = 0; k < bytes; k++) v |= (uint64_t)p[k] << (8 * k);
+    return v;
+}
+
+/* In a checkpoint whose first object is a net, that net's file (after the
+ * 56-byte header, the count, the name's length and name, the kind, the
+ * step count and the file's length): its CRC fixed. */
+static void fix_checkpoint_crc(unsigned char *p, size_t n) {
+    size_t at = 60;
+    if (n < at + 4) return;
+    uint64_t nlen = le(p + at, 4);
+    if (nlen > n - at - 4) return;
+    at += 4 + (size_t)nlen;
+    if (n - at < 20 || le(p + at, 4) != 1) return;
+    uint64_t flen = le(p + at + 12, 8);
+    at += 20;
+    if (flen <= n - at) fix_crc(p + at, (size_t)flen);
+}
+
+static int restore(lua_State *L) {
+    const unsigned char *p = lua_touserdata(L, 2);
+    size_t n = (size_t)lua_tointeger(L, 3);
+    return bp_lua_restore_checkpoint(L, 1, p, n, "the checkpoint");
+}
+
+static const char OBJECTS[] =
+    "local bp = require 'backprop'\n"
+    "local net = bp.net(2):add(3, 'sigmoid'):add(1)\n"
+    "return {net = net, opt = bp.optimizer(net, 'adam', {lr = 0.01})}\n";
+
+static void fuzz_checkpoint(const unsigned char *p, size_t n) {
+    lua_State *L = luaL_newstate();
+    if (!L) return;
+    luaL_openlibs(L);
+    luaL_requiref(L, "backprop", luaopen_backprop, 0);
+    lua_pop(L, 1);
+    if (luaL_loadstring(L, OBJECTS) == LUA_OK && lua_pcall(L, 0, 1, 0) == LUA_OK) {
+        lua_pushcfunction(L, restore);
+        lua_insert(L, -2);
+        lua_pushlightuserdata(L, (void *)p);
+        lua_pushinteger(L, (lua_Integer)n);
+        if (lua_pcall(L, 3, 1, 0) == LUA_OK) {
+            EXPECT(lua_isinteger(L, -1));
+        } else {
+            const char *msg = lua_tostring(L, -1);
+            EXPECT(msg && !strncmp(msg, "bp.resume: ", 11));
+        }
+    }
+    lua_close(L);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
     unsigned flags = data[0];
@@ -74,10 +146,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     unsigned char *file = malloc(len ? len : 1);
     if (!file) return 0;
     memcpy(file, data + 1, len);
-    if ((flags & 1) && len >= 4) {
-        uLong crc = crc32(0L, file, (uInt)(len - 4));
-        for (int k = 0; k < 4; k++) file[len - 4 + k] = (unsigned char)(crc >> (8 * k));
+    if (flags & 4) {
+        if (flags & 1) fix_checkpoint_crc(file, len);
+        fuzz_checkpoint(file, len);
+        free(file);
+        return 0;
     }
+    if (flags & 1) fix_crc(file, len);
     bp_err e = {{0}};
     bp_net *net = bp_net_decode(file, len, "model.bpn", &e);
     if (net) {

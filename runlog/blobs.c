@@ -48,7 +48,9 @@ static int get_blob(bp_runlog *log, sqlite3_stmt *st, void **data, size_t *len,
         if (!copy) {
             rc = bp_err_set(e, "out of memory");
         } else {
-            memcpy(copy, sqlite3_column_blob(st, 1), n);
+            /* An empty blob's pointer is NULL, which memcpy may not take
+             * even for 0 bytes. */
+            if (n) memcpy(copy, sqlite3_column_blob(st, 1), n);
             *data = copy;
             *len = n;
             if (step_out) *step_out = sqlite3_column_int64(st, 0);

@@ -62,6 +62,71 @@ function TestResume:test_resume_refusals()
   lu.assertNil(io.open(TMP .. "/none.db"))
 end
 
+-- A checkpoint is read back from a database anything may have written: each
+-- way it can be wrong has its own message (issue 19: they gave "invalid
+-- option '%l' to 'lua_pushfstring'", "'net' was an optimizer" for an
+-- unknown kind, or resumed from nothing).
+function TestResume:test_bad_checkpoints()
+  if not os.execute("command -v sqlite3 >/dev/null") then return end
+  local db = TMP .. "/badck.db"
+  local script = write("ck.lua", [[
+local bp = require "backprop"
+local net = bp.net(2):add(3, "sigmoid"):add(1)
+local opt = bp.optimizer(net, "adam", {lr = 0.01})
+local start = bp.resume{net = net, opt = opt}
+print("start", start)
+if start == 0 then
+  net:train_step({1, 2}, {3}, "half_se", opt)
+  bp.checkpoint(1, {net = net, opt = opt})
+  error("stop after the checkpoint")
+end
+]])
+  local _, err, code = backprop("run --db " .. db .. " " .. script)
+  lu.assertEquals(code, 1)
+  lu.assertStrContains(err, "stop after the checkpoint")
+  local p = io.popen("sqlite3 " .. db .. " 'SELECT hex(data) FROM checkpoints'")
+  local hex = p:read("l")
+  p:close()
+  local blob = hex:gsub("%x%x", function(h) return string.char(tonumber(h, 16)) end)
+  -- its layout: a 56-byte header, the count, then "net" and "opt"
+  local head = blob:sub(1, 56)
+  local nlen = string.unpack("<I4", blob, 61)
+  local netlen = string.unpack("<I8", blob, 61 + 4 + nlen + 4 + 8)
+  local net_end = 61 + 4 + nlen + 4 + 8 + 8 + netlen
+  local net_entry, opt_entry = blob:sub(61, net_end - 1), blob:sub(net_end)
+  lu.assertEquals(blob, head .. string.pack("<I4", 2) .. net_entry .. opt_entry)
+  local function resume(data)
+    local sql = data and ("x'" .. data:gsub(".", function(c) return string.format("%02X", c:byte()) end) .. "'")
+      or "'not a checkpoint at all'"
+    assert(os.execute(string.format("sqlite3 %s \"UPDATE checkpoints SET data = %s; UPDATE runs SET status = 'failed'\"", db, sql)))
+    local out, e, rc = backprop("run --db " .. db .. " --resume 1")
+    if rc == 0 then return out end
+    lu.assertEquals(rc, 1)
+    return e:match("^[^\n]*")
+  end
+  local at = "backprop: " .. script .. ":4: bp.resume: "
+  local ck = "the checkpoint of run 1"
+  lu.assertEquals(resume(""), at .. ck .. " is empty")
+  lu.assertEquals(resume(nil), at .. ck .. " is not a backprop checkpoint (no BPCK at its start)")
+  lu.assertEquals(resume("BPCK" .. string.pack("<I4", 2) .. blob:sub(9)),
+    at .. ck .. " is of version 2, newer than this backprop reads (1); upgrade backprop")
+  lu.assertEquals(resume("BPCK" .. string.pack("<I4", 0) .. blob:sub(9)), at .. ck .. " is corrupt: version 0")
+  lu.assertEquals(resume(blob:sub(1, 40)), at .. ck .. " is truncated")
+  lu.assertEquals(resume(blob:sub(1, #blob - 3)), at .. ck .. " is truncated")
+  lu.assertEquals(resume(head .. string.pack("<I4", 0)), at .. ck .. " holds no objects, but 'net' was given")
+  lu.assertEquals(resume(head .. string.pack("<I4", 1) .. net_entry),
+    at .. "'opt' was given, but " .. ck .. " does not hold it")
+  lu.assertEquals(resume(head .. string.pack("<I4", 3) .. net_entry .. net_entry .. opt_entry),
+    at .. ck .. " holds 'net' twice")
+  lu.assertEquals(resume(blob .. "\0"), at .. ck .. " has 1 byte after its last object")
+  local kind_at = 61 + 4 + nlen
+  local function with_kind(k) return blob:sub(1, kind_at - 1) .. string.pack("<I4", k) .. blob:sub(kind_at + 4) end
+  lu.assertEquals(resume(with_kind(7)), at .. ck .. " holds 'net' of an unknown kind (7)")
+  lu.assertEquals(resume(with_kind(2)), at .. "'net' was an optimizer when the checkpoint was made")
+  -- and the checkpoint as it was still resumes
+  lu.assertEquals(resume(blob), "start\t1\n")
+end
+
 function TestResume:test_networks_through_the_run_log()
   local db = TMP .. "/nets.db"
   local saver = write("saver.lua", [[
