@@ -65,6 +65,9 @@ static const char *push_file(lua_State *L, const char *path, size_t *len) {
     return lua_tolstring(L, -1, len);
 }
 
+/* The registry's key of the run being recorded (its run_ctx userdata). */
+#define RUN_KEY "backprop.run"
+
 /* The run being recorded, so that its end can be written whatever happens. */
 typedef struct run_ctx {
     bp_runlog *log;
@@ -78,6 +81,17 @@ static int run_ctx_close(lua_State *L) {
     return 0;
 }
 
+/* A script that ends well fails all the same if it never read a parameter
+ * given to it (a typo would otherwise go unseen): pushes and returns that
+ * message, or returns NULL and pushes nothing. */
+static const char *push_unread(lua_State *L, const char *script) {
+    if (!bp_lua_unread_params(L)) return NULL;
+    lua_pushfstring(L, "parameter given but never read by %s: %s (a typo?)", script,
+                    lua_tostring(L, -1));
+    lua_remove(L, -2);
+    return lua_tostring(L, -1);
+}
+
 /* Runs the loaded chunk at the top of the stack under its own protected call
  * and records how it ended. Returns normally if the script completed;
  * re-raises its error otherwise, after the run is marked. */
@@ -85,9 +99,7 @@ static void run_recorded(lua_State *L, run_ctx *r, const char *script) {
     int status = bp_host_pcall(L, 0, 0);
     bp_progress_stop(); /* before anything more is written to stderr */
     const char *msg = NULL, *tb = NULL;
-    if (status == LUA_OK && bp_lua_unread_params(L)) {
-        lua_pushfstring(L, "parameter given but never read by %s: %s (a typo?)", script,
-                        lua_tostring(L, -1));
+    if (status == LUA_OK && push_unread(L, script)) {
         status = LUA_ERRRUN;
         bp_host_forget_traceback(L);
     }
@@ -102,6 +114,59 @@ static void run_recorded(lua_State *L, run_ctx *r, const char *script) {
         fprintf(stderr, "backprop: %s\n", e.msg);
     }
     if (status != LUA_OK) lua_error(L);
+}
+
+/* The exit status os.exit(v) asks for: true 0, false 1, a number itself,
+ * but never one the shell would read as 0 (exit(256) would). The text of v
+ * is pushed, for the run's message. */
+static int exit_code(lua_State *L) {
+    if (lua_isboolean(L, 1)) {
+        lua_pushstring(L, lua_toboolean(L, 1) ? "true" : "false");
+        return lua_toboolean(L, 1) ? EXIT_SUCCESS : EXIT_FAILURE;
+    }
+    lua_Integer v = luaL_optinteger(L, 1, EXIT_SUCCESS);
+    lua_pushfstring(L, "%I", v);
+    return v != 0 && (v & 0xff) == 0 ? EXIT_FAILURE : (int)v;
+}
+
+/* os.exit inside `backprop run`. The stock one leaves the run 'running' (so
+ * it shows as crashed) and drops the metrics still buffered; this one ends
+ * the run as the script's end would (completed for os.exit(), os.exit(0)
+ * or os.exit(true), the parameters' check included; failed with "the
+ * script called os.exit(3)" and where, otherwise), closes the run log, then
+ * exits as the stock one does (closing the state first if asked). It ends
+ * the process from where it is called, so no pcall, coroutine or net:fit
+ * callback around it can catch it, as none can catch the stock one. */
+static int run_exit(lua_State *L) {
+    run_ctx *r = lua_touserdata(L, lua_upvalueindex(1));
+    const char *script = lua_tostring(L, lua_upvalueindex(2));
+    int code = exit_code(L), close = lua_toboolean(L, 2);
+    if (r->log) {
+        alarm(0); /* --time-limit: nothing more to stop */
+        bp_progress_stop();
+        const char *outcome = "completed", *msg = NULL, *tb = NULL;
+        if (code == 0 && (msg = push_unread(L, script))) {
+            fprintf(stderr, "backprop: %s\n", msg);
+            code = EXIT_FAILURE;
+            outcome = "failed";
+        } else if (code != 0) {
+            msg =
+                lua_pushfstring(L, "the script called os.exit(%s)", lua_tostring(L, -1));
+            luaL_traceback(L, L, NULL, 1);
+            tb = lua_tostring(L, -1);
+            outcome = "failed";
+        }
+        bp_err e;
+        if (bp_runlog_end(r->log, r->id, outcome, msg, tb, &e)) {
+            fprintf(stderr, "backprop: %s\n", e.msg);
+            if (code == 0) code = EXIT_FAILURE;
+        }
+        bp_runlog_close(r->log);
+        r->log = NULL;
+    }
+    fflush(NULL);
+    if (close) lua_close(L);
+    exit(code);
 }
 
 /* The progress line, drawn while a script runs when stderr is a terminal
@@ -138,6 +203,13 @@ static int execute(lua_State *L, run_ctx *r, const char *script, const char *tex
     lua_pushstring(L, script);
     lua_rawseti(L, -2, 0);
     lua_setglobal(L, "arg");
+    if (lua_getglobal(L, "os") == LUA_TTABLE) {
+        lua_getfield(L, LUA_REGISTRYINDEX, RUN_KEY);
+        lua_pushstring(L, script);
+        lua_pushcclosure(L, run_exit, 2);
+        lua_setfield(L, -2, "exit");
+    }
+    lua_pop(L, 1);
     lua_pushfstring(L, "@%s", script);
     if (luaL_loadbufferx(L, text, len, lua_tostring(L, -1), "t") != LUA_OK) {
         const char *m = lua_tostring(L, -1);
@@ -159,6 +231,8 @@ static run_ctx *push_run_ctx(lua_State *L) {
     lua_pushcfunction(L, run_ctx_close);
     lua_setfield(L, -2, "__gc");
     lua_setmetatable(L, -2);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, RUN_KEY); /* for os.exit (run_exit) */
     return r;
 }
 

@@ -303,6 +303,64 @@ end
   lu.assertStrMatches(run[1], "failed,.*database or disk is full.*")
 end
 
+-- os.exit inside `backprop run` ends the run as the script's end would and
+-- keeps every metric, from wherever it is called (issue 19: the stock one
+-- kept none of 100,000 rows and left the run to show as crashed).
+function TestFaults:test_os_exit_ends_the_run()
+  local db = TMP .. "/exit.db"
+  local script = write("exit.lua", [[
+local bp = require "backprop"
+local how = bp.param("how", "plain")
+local code = bp.param("code", 0)
+for i = 1, 100000 do bp.log("x", i, i) end
+if how == "plain" then os.exit(code)
+elseif how == "close" then os.exit(code, true)
+elseif how == "pcall" then pcall(os.exit, code)
+elseif how == "coroutine" then coroutine.wrap(function() os.exit(code) end)()
+elseif how == "true" then os.exit(true)
+elseif how == "false" then os.exit(false)
+elseif how == "fit" then
+  local d = bp.data({{0, 0}, {0, 1}, {1, 0}, {1, 1}}, {{0}, {1}, {1}, {0}})
+  local net = bp.net(2):add(3, "tanh"):add(1)
+  net:fit{data = d, loss = "mse", lr = 0.1, epochs = 5,
+          callback = function(epoch) if epoch == 2 then os.exit(code) end end}
+end
+error("not reached")
+]])
+  local cases = {
+    {"how=plain code=0", 0, "completed,"},
+    {"how=true", 0, "completed,"},
+    {"how=plain code=3", 3, "failed,the script called os.exit(3)"},
+    {"how=close code=3", 3, "failed,the script called os.exit(3)"},
+    {"how=false", 1, "failed,the script called os.exit(false)"},
+    {"how=pcall code=4", 4, "failed,the script called os.exit(4)"},
+    {"how=coroutine code=0", 0, "completed,"},
+    {"how=coroutine code=5", 5, "failed,the script called os.exit(5)"},
+    {"how=fit code=6", 6, "failed,the script called os.exit(6)"},
+    {"how=fit code=0", 0, "completed,"},
+    {"how=plain code=256", 1, "failed,the script called os.exit(256)"},
+  }
+  for id, c in ipairs(cases) do
+    local out, err, code = backprop("run --db " .. db .. " " .. script .. " " .. c[1])
+    lu.assertEquals(code, c[2], c[1] .. ": " .. err)
+    lu.assertEquals(out, "")
+    lu.assertEquals(query(db, "SELECT status, message FROM runs WHERE id = " .. id), {c[3]}, c[1])
+    lu.assertEquals(query(db, "SELECT count(*) FROM metrics_view WHERE name = 'x' AND run_id = " .. id),
+      {"100000"}, c[1])
+  end
+  -- where it was called is the run's traceback
+  lu.assertEquals(query(db, "SELECT instr(traceback, 'exit.lua:5:') > 0 FROM runs WHERE id = 3"), {"1"})
+  -- os.exit(0) with a parameter never read fails as a normal end would
+  local _, err, code = backprop("run --db " .. db .. " " .. script .. " how=plain typo=1")
+  lu.assertEquals(code, 1)
+  lu.assertEquals(err, "backprop: parameter given but never read by " .. script .. ": typo (a typo?)\n")
+  lu.assertEquals(query(db, "SELECT status FROM runs WHERE id = " .. (#cases + 1)), {"failed"})
+  -- `backprop lua` keeps the stock os.exit
+  local plain = write("plain_exit.lua", "os.exit(7)\n")
+  _, _, code = backprop("lua " .. plain)
+  lu.assertEquals(code, 7)
+end
+
 function TestFaults:test_memory_limit()
   local db = TMP .. "/mem.db"
   local tables = write("tables.lua", "local t = {}\nfor i = 1, 1e9 do t[i] = {i, i, i} end\n")
