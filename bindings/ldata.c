@@ -50,9 +50,11 @@ static int data_close(lua_State *L) {
     return 0;
 }
 
+/* A copy in the engine's memory (bp_malloc), since bp_data_free frees it
+ * there: under --max-memory that is the host's allocator, not malloc. */
 static char *dup_str(lua_State *L, const char *s) {
     size_t len = strlen(s) + 1;
-    char *copy = malloc(len);
+    char *copy = bp_malloc(len);
     if (!copy) luaL_error(L, "out of memory");
     memcpy(copy, s, len);
     return copy;
@@ -255,7 +257,7 @@ static void read_labels(lua_State *L, bp_data *data, int n, int C) {
 
 /* The C class names: field classes' (named), else "1" to "C". */
 static void class_names(lua_State *L, bp_data *data, int C, int named) {
-    if (!(data->classes = calloc((size_t)C, sizeof(char *))))
+    if (!(data->classes = bp_calloc((size_t)C, sizeof(char *))))
         luaL_error(L, "out of memory");
     for (int c = 1; c <= C; c++) {
         if (named) {
