@@ -156,6 +156,7 @@ static void apply_init(lua_State *L, int arg, bp_net *net, int l, char what) {
                        "got %s)",
                        field, luaL_typename(L, arg));
     }
+    if (rc && net->stop && *net->stop) luaL_error(L, "interrupted");
     if (rc) luaL_error(L, "bad option '%s' to 'add' (%s)", field, e.msg);
 }
 
@@ -182,11 +183,14 @@ static int net_add(lua_State *L) {
     bp_err e;
     if (bp_net_add(net, outputs, act, alpha, &e)) return luaL_error(L, "%s", e.msg);
     int l = net->n_layers;
+    /* A large layer takes seconds to fill: SIGINT and SIGTERM stop it. */
+    net->stop = STATE(L)->stop;
     /* Defaults: Xavier for the saturating activations, He for the ReLUs
      * (the schemes their authors derived them for), biases at zero. */
     int relu = act == BP_ACT_RELU || act == BP_ACT_LEAKY_RELU;
-    bp_net_init(net, l, 'w', relu ? BP_INIT_HE : BP_INIT_XAVIER, 0, 0, &STATE(L)->rng,
-                NULL);
+    if (bp_net_init(net, l, 'w', relu ? BP_INIT_HE : BP_INIT_XAVIER, 0, 0, &STATE(L)->rng,
+                    &e))
+        return luaL_error(L, "%s", e.msg);
     if (opts) {
         if (lua_getfield(L, 4, "weights") != LUA_TNIL)
             apply_init(L, lua_gettop(L), net, l, 'w');

@@ -39,11 +39,17 @@ const char *bp_host_traceback(lua_State *L);
 void bp_host_forget_traceback(lua_State *L);
 
 /* --max-memory SIZE ("512M", "2G", bytes): from now on what Lua and the
- * engine allocate counts against SIZE. --time-limit T ("90", "30s", "5m",
- * "2h"): SIGALRM stops the script after T as SIGINT would. Both raise
- * "run: bad --max-memory ..." for a malformed value. */
+ * engine allocate counts against SIZE; NULL for the default, three quarters
+ * of the machine's memory; "none" or "0" for no limit. --time-limit T
+ * ("90", "30s", "5m", "2h"): SIGALRM stops the script after T as SIGINT
+ * would. Both raise "run: bad --max-memory ..." for a malformed value. */
 void bp_host_limit_memory(lua_State *L, const char *size);
 void bp_host_limit_time(lua_State *L, const char *duration);
+
+/* Raises as the two above would for a malformed value (either may be
+ * NULL), without applying either: a run refuses its bad options before it
+ * is recorded. */
+void bp_host_check_limits(lua_State *L, const char *size, const char *duration);
 
 /* How a script's protected call ended, as a run's status: cancels the time
  * limit, and returns "completed" for LUA_OK. Otherwise, with the error at

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include "bp_host.h"
 #include "bp_lua.h"
 #include "bp_net.h"
+#include "bp_util.h"
 
 #define TRACEBACK_KEY "backprop.traceback"
 
@@ -106,8 +108,21 @@ typedef union block {
 } block;
 
 static void *engine_malloc(size_t n) {
-    if (mem_over(n)) return NULL;
+    if (n > SIZE_MAX - sizeof(block) || mem_over(n)) return NULL;
     block *b = malloc(sizeof(block) + n);
+    if (!b) return NULL;
+    b->n = n;
+    mem_used += n;
+    return b + 1;
+}
+
+/* calloc, not malloc and a memset: a large block comes as fresh pages of
+ * zeros, untouched until written (bp_alloc.h says why that matters). */
+static void *engine_calloc(size_t count, size_t size) {
+    size_t n;
+    if (bp_size_mul(&n, count, size) || n > SIZE_MAX - sizeof(block) || mem_over(n))
+        return NULL;
+    block *b = calloc(1, sizeof(block) + n);
     if (!b) return NULL;
     b->n = n;
     mem_used += n;
@@ -118,7 +133,7 @@ static void *engine_realloc(void *p, size_t n) {
     if (!p) return engine_malloc(n);
     block *b = (block *)p - 1;
     size_t old = b->n;
-    if (n > old && mem_over(n - old)) return NULL;
+    if (n > SIZE_MAX - sizeof(block) || (n > old && mem_over(n - old))) return NULL;
     block *grown = realloc(b, sizeof(block) + n);
     if (!grown) return NULL;
     grown->n = n;
@@ -133,8 +148,27 @@ static void engine_free(void *p) {
     free(b);
 }
 
-/* "512M", "2G", "1.5G", "100000" (bytes) */
-void bp_host_limit_memory(lua_State *L, const char *s) {
+/* The machine's memory in bytes, from sysconf or else /proc/meminfo; 0 when
+ * neither says. */
+static size_t physical_memory(void) {
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages > 0 && page > 0) return (size_t)pages * (size_t)page;
+    FILE *f = fopen("/proc/meminfo", "r");
+    unsigned long long kb = 0;
+    char line[128];
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "MemTotal: %llu kB", &kb) == 1) break;
+    if (f) fclose(f);
+    return kb > SIZE_MAX / 1024 ? SIZE_MAX : (size_t)kb * 1024;
+}
+
+/* Whether the limit in force is the default one (its message says so). */
+static int mem_default;
+
+/* "0" or "none": 0, no limit. Else "512M", "2G", "1.5G", "100000" (bytes),
+ * at least 1M; raises otherwise. */
+static size_t parse_size(lua_State *L, const char *s) {
+    if (!strcmp(s, "none") || !strcmp(s, "0")) return 0;
     char *end;
     errno = 0;
     double v = strtod(s, &end);
@@ -146,14 +180,13 @@ void bp_host_limit_memory(lua_State *L, const char *s) {
     if (errno || end == s || unit == 0 || !(v * unit >= 1048576.0) || v * unit > 1e18)
         luaL_error(L,
                    "run: bad --max-memory '%s': expected a size of at least 1M, such as "
-                   "512M or 2G",
+                   "512M or 2G, or none",
                    s);
-    mem_limit = (size_t)(v * unit);
-    bp_set_allocator(engine_malloc, engine_realloc, engine_free);
+    return (size_t)(v * unit);
 }
 
-/* "30", "30s", "5m", "2h" */
-void bp_host_limit_time(lua_State *L, const char *s) {
+/* "30", "30s", "5m", "2h": whole seconds, at least 1; raises otherwise. */
+static unsigned parse_duration(lua_State *L, const char *s) {
     char *end;
     errno = 0;
     double v = strtod(s, &end);
@@ -166,7 +199,27 @@ void bp_host_limit_time(lua_State *L, const char *s) {
                    "run: bad --time-limit '%s': expected a duration of at least 1s, such "
                    "as 90, 30s, 5m or 2h",
                    s);
-    unsigned t = (unsigned)(v * unit + 0.5);
+    return (unsigned)(v * unit + 0.5);
+}
+
+void bp_host_check_limits(lua_State *L, const char *size, const char *duration) {
+    if (size) parse_size(L, size);
+    if (duration) parse_duration(L, duration);
+}
+
+/* NULL: the default, three quarters of the machine's memory, so that a
+ * script asking for more than there is fails with a message instead of
+ * being killed by the kernel (or killing its neighbours) once the pages it
+ * asked for are touched. */
+void bp_host_limit_memory(lua_State *L, const char *s) {
+    mem_default = !s;
+    mem_limit = s ? parse_size(L, s) : physical_memory() / 4 * 3;
+    if (mem_limit)
+        bp_set_allocator(engine_malloc, engine_calloc, engine_realloc, engine_free);
+}
+
+void bp_host_limit_time(lua_State *L, const char *s) {
+    unsigned t = parse_duration(L, s);
     snprintf(time_limit_text, sizeof time_limit_text, "%us", t);
     signal(SIGALRM, laction);
     alarm(t);
@@ -179,6 +232,11 @@ const char *bp_host_outcome(lua_State *L, int status) {
      * shows as "not enough memory": say which limit it was. */
     if (interrupted == SIGALRM)
         lua_pushfstring(L, "time limit of %s reached (--time-limit)", time_limit_text);
+    else if (mem_hit && mem_default)
+        lua_pushfstring(L,
+                        "%s: the default --max-memory limit of %d MB (3/4 of the "
+                        "machine's memory) was reached",
+                        lua_tostring(L, -1), (int)(mem_limit >> 20));
     else if (mem_hit)
         lua_pushfstring(L, "%s: the --max-memory limit of %d MB was reached",
                         lua_tostring(L, -1), (int)(mem_limit >> 20));

@@ -90,6 +90,7 @@ static const command commands[] = {
      "  --db PATH          the run log (default $BACKPROP_DB, else results/runs.db)\n"
      "  --quiet            no progress line\n"
      "  --max-memory SIZE  stop the script when what it allocates passes SIZE\n"
+     "                     (default: 3/4 of the machine's memory; none: no limit)\n"
      "  --time-limit T     stop the script after T\n"
      "  --resume ID        run ID again as the same run, with its own script text,\n"
      "                     parameters and seed; bp.resume{...} puts back its latest\n"

@@ -186,7 +186,7 @@ static int print_over_progress(lua_State *L) {
  * log after. */
 static int execute(lua_State *L, run_ctx *r, const char *script, const char *text,
                    size_t len, const opts *o) {
-    if (o->max_memory) bp_host_limit_memory(L, o->max_memory);
+    bp_host_limit_memory(L, o->max_memory); /* NULL: the default limit */
     if (o->time_limit) bp_host_limit_time(L, o->time_limit);
     int quiet = o->quiet;
     if (!quiet && isatty(STDERR_FILENO)) {
@@ -333,6 +333,7 @@ int bp_cmd_run(lua_State *L, int argc, char **argv) {
         return luaL_error(
             L, "run: no script given (usage: backprop run SCRIPT [key=value ...])");
     if (bp_lua_set_params(L, npairs, pairs)) return lua_error(L);
+    bp_host_check_limits(L, o.max_memory, o.time_limit);
     uint64_t seed = o.seed ? parse_seed(L, o.seed) : 1;
     /* --sweep ID --trial I: how `backprop sweep` starts a trial. */
     int64_t sweep = 0, trial = 0;

@@ -1,21 +1,22 @@
 /* alloc.c: the engine's allocator (bp_alloc.h).
  *
- * Three function pointers, the C library's until a host sets its own. A
+ * Four function pointers, the C library's until a host sets its own. A
  * request for 0 bytes asks for 1, so that NULL always means out of memory. */
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "bp_alloc.h"
 
 static void *(*alloc_fn)(size_t) = malloc;
+static void *(*calloc_fn_)(size_t, size_t) = calloc;
 static void *(*realloc_fn_)(void *, size_t) = realloc;
 static void (*free_fn_)(void *) = free;
 
-void bp_set_allocator(void *(*malloc_fn)(size_t), void *(*realloc_fn)(void *, size_t),
-                      void (*free_fn)(void *)) {
-    int dflt = !malloc_fn || !realloc_fn || !free_fn;
+void bp_set_allocator(void *(*malloc_fn)(size_t), void *(*calloc_fn)(size_t, size_t),
+                      void *(*realloc_fn)(void *, size_t), void (*free_fn)(void *)) {
+    int dflt = !malloc_fn || !calloc_fn || !realloc_fn || !free_fn;
     alloc_fn = dflt ? malloc : malloc_fn;
+    calloc_fn_ = dflt ? calloc : calloc_fn;
     realloc_fn_ = dflt ? realloc : realloc_fn;
     free_fn_ = dflt ? free : free_fn;
 }
@@ -27,7 +28,5 @@ void bp_free(void *p) {
 }
 void *bp_calloc(size_t n, size_t size) {
     if (size && n > SIZE_MAX / size) return NULL;
-    void *p = bp_malloc(n * size);
-    if (p) memset(p, 0, n * size);
-    return p;
+    return n && size ? calloc_fn_(n, size) : calloc_fn_(1, 1);
 }

@@ -10,12 +10,19 @@
 
 #include <stddef.h>
 
-/* The allocator of networks and optimisers: malloc, realloc and free until
- * changed. Call it before making any, or with functions that can free what
- * the ones in force gave out (a counting wrapper around malloc can). NULL
- * for any of the three puts back the C library's three. */
-void bp_set_allocator(void *(*malloc_fn)(size_t), void *(*realloc_fn)(void *, size_t),
-                      void (*free_fn)(void *));
+/* The allocator of networks and optimisers: malloc, calloc, realloc and
+ * free until changed. Call it before making any, or with functions that can
+ * free what the ones in force gave out (a counting wrapper around malloc
+ * can). NULL for any of the four puts back the C library's four.
+ *
+ * calloc_fn is its own function, not malloc_fn and a memset, because the C
+ * library's calloc gives a large block as fresh pages of zeros without
+ * touching them: a layer of 2^31 weights then costs nothing until it is
+ * written, and nothing fills gigabytes of zeros where no signal can stop
+ * it. A calloc_fn must return zeroed memory (and NULL when n * size
+ * overflows). */
+void bp_set_allocator(void *(*malloc_fn)(size_t), void *(*calloc_fn)(size_t, size_t),
+                      void *(*realloc_fn)(void *, size_t), void (*free_fn)(void *));
 
 /* Allocation through that allocator, as malloc, calloc (zeroed; NULL when
  * n * size overflows), realloc and free do. */

@@ -39,6 +39,7 @@
 #ifndef BP_NET_H
 #define BP_NET_H
 
+#include <signal.h>
 #include <stddef.h>
 
 #include "bp_alloc.h"
@@ -106,6 +107,12 @@ typedef struct bp_net {
      * be had): its steps run on the calling thread, without trying again
      * at every step. 0: none. */
     int team_failed;
+    /* A flag a host may point at, its signal handler's (NULL: none). The
+     * engine has no signals of its own and never exits; a long fill (a
+     * layer's initialisation, 2^31 values at most) reads the flag every
+     * 2^16 values and gives up with "interrupted" once it is non-zero, as
+     * net:fit gives up between steps. */
+    const volatile sig_atomic_t *stop;
 } bp_net;
 
 /* Initialisation schemes, for weights and biases separately.
@@ -151,7 +158,8 @@ int bp_net_outputs(const bp_net *net);
 /* Fills layer l's weights (what = 'w') or biases ('b') by scheme k with
  * parameters a, b, drawing from r (which may be NULL for BP_INIT_CONSTANT).
  * Returns -1 for a bad layer, scheme or parameter (uniform needs a <= b,
- * normal needs b >= 0). */
+ * normal needs b >= 0), or with "interrupted" when net->stop was set on the
+ * way (the values are then partly filled). */
 int bp_net_init(bp_net *net, int l, char what, bp_init k, double a, double b, bp_rng *r,
                 bp_err *e);
 

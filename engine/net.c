@@ -276,6 +276,8 @@ int bp_net_init(bp_net *net, int l, char what, bp_init k, double a, double b, bp
     /* The same draws for both dtypes: a float32 network gets the float64
      * one's values, rounded. */
     for (size_t j = 0; j < count; j++) {
+        if ((j & 0xffff) == 0 && net->stop && *net->stop)
+            return bp_err_set(e, "interrupted");
         double v = 0;
         switch (k) {
             case BP_INIT_CONSTANT: v = a; break;

@@ -219,6 +219,11 @@ static void *eng_malloc(size_t n) {
     return malloc(n);
 }
 
+static void *eng_calloc(size_t n, size_t size) {
+    if (engine_countdown > 0 && --engine_countdown == 0) return NULL;
+    return calloc(n, size);
+}
+
 static void *eng_realloc(void *p, size_t n) {
     if (engine_countdown > 0 && --engine_countdown == 0) return NULL;
     return realloc(p, n);
@@ -572,7 +577,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         discover();
         bp_set_threads(1, NULL);
         trace = getenv("FUZZ_LUA_TRACE") != NULL;
-        bp_set_allocator(eng_malloc, eng_realloc, free);
+        bp_set_allocator(eng_malloc, eng_calloc, eng_realloc, free);
         ready = 1;
     }
     in = (fz){data, size};

@@ -1,7 +1,8 @@
 /* test_alloc.c: no heap allocation in a training step after the first.
  *
  * The engine allocates networks and optimisers through bp_set_allocator's
- * functions; here they are malloc, realloc and free wrapped in counters. The
+ * functions; here they are malloc, calloc, realloc and free wrapped in
+ * counters (a calloc counts as a malloc). The
  * first step of a network may allocate (its batch buffers); every step after
  * it, of the same batch size or smaller, must not: train_step, and
  * compute_grads followed by an optimiser's step, in float64 and float32,
@@ -28,6 +29,10 @@ static long n_malloc, n_realloc, n_free;
 static void *count_malloc(size_t n) {
     n_malloc++;
     return malloc(n);
+}
+static void *count_calloc(size_t n, size_t size) {
+    n_malloc++;
+    return calloc(n, size);
 }
 static void *count_realloc(void *p, size_t n) {
     n_realloc++;
@@ -188,6 +193,10 @@ static void *refusing_malloc(size_t n) {
     n_malloc++;
     return refuse ? NULL : malloc(n);
 }
+static void *refusing_calloc(size_t n, size_t size) {
+    n_malloc++;
+    return refuse ? NULL : calloc(n, size);
+}
 
 static void test_team_refused(void) {
     enum { B = 64, I = 200, K = 10 };
@@ -208,7 +217,7 @@ static void test_team_refused(void) {
     bp_set_threads(1, NULL);
     CHECK(bp_net_train_step(a, x, y, B, BP_LOSS_SOFTMAX_CE, 0.1, &la, NULL) == 0);
     CHECK(bp_net_train_step(b, x, y, B, BP_LOSS_SOFTMAX_CE, 0.1, &lb, NULL) == 0);
-    bp_set_allocator(refusing_malloc, count_realloc, count_free);
+    bp_set_allocator(refusing_malloc, refusing_calloc, count_realloc, count_free);
     refuse = 1;
     bp_set_threads(2, NULL);
     long m0 = n_malloc;
@@ -218,7 +227,7 @@ static void test_team_refused(void) {
     CHECK(bp_net_train_step(a, x, y, B, BP_LOSS_SOFTMAX_CE, 0.1, &la, NULL) == 0);
     CHECK(n_malloc == m0 + 1); /* and no other */
     refuse = 0;
-    bp_set_allocator(count_malloc, count_realloc, count_free);
+    bp_set_allocator(count_malloc, count_calloc, count_realloc, count_free);
     /* b as a would be without a team of 2: the same path, the same bits */
     b->team_failed = 2;
     for (int k = 0; k < 2; k++)
@@ -238,11 +247,11 @@ static void test_team_refused(void) {
 }
 
 int main(void) {
-    bp_set_allocator(count_malloc, count_realloc, count_free);
+    bp_set_allocator(count_malloc, count_calloc, count_realloc, count_free);
     test_engine();
     test_growth();
     test_lua();
     test_team_refused();
-    bp_set_allocator(NULL, NULL, NULL);
+    bp_set_allocator(NULL, NULL, NULL, NULL);
     return check_report("test_alloc");
 }

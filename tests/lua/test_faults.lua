@@ -374,7 +374,83 @@ function TestFaults:test_memory_limit()
   lu.assertStrContains(err, "nets.lua:3: out of memory: the --max-memory limit of 100 MB was reached")
   lu.assertEquals(query(db, "SELECT status FROM runs ORDER BY id"), {"failed", "failed"})
   _, err, code = backprop("run --db " .. db .. " --max-memory lots " .. nets)
-  lu.assertEquals(err, "backprop: run: bad --max-memory 'lots': expected a size of at least 1M, such as 512M or 2G\n")
+  lu.assertEquals(err, "backprop: run: bad --max-memory 'lots': expected a size of at least 1M, such as 512M or 2G, or none\n")
+  -- a bad limit is refused before the run is recorded
+  lu.assertEquals(query(db, "SELECT count(*) FROM runs"), {"2"})
+  -- what the engine frees under a limit was allocated under it: bp.data's
+  -- class names were malloc'd and crashed the process at its end
+  local classes = write("classes.lua", 'local bp = require "backprop"\n'
+    .. 'local d = bp.data({{0}, {1}}, {1, 2}, {classes = {"no", "yes"}})\nprint(d:classes()[2])\n')
+  local out2
+  out2, err, code = backprop("run --db " .. db .. " --max-memory 100M " .. classes)
+  lu.assertEquals(code, 0, err)
+  lu.assertEquals(out2, "yes\n")
+end
+
+-- Without --max-memory a run is limited to 3/4 of the machine's memory: a
+-- layer larger than that fails with the limit's message, where it took all
+-- of the memory and was killed by the kernel (issue 19). The layer's
+-- blocks are calloc'd and nothing is touched before the limit refuses one,
+-- so this costs no memory; on a machine of 64 GB or more the layer (48 GB)
+-- fits and the test says nothing.
+function TestFaults:test_default_memory_limit()
+  local kb = tonumber(slurp("/proc/meminfo"):match("MemTotal:%s*(%d+) kB"))
+  local limit = (kb * 1024) // 4 * 3
+  if limit >= 48 * 2^30 then return end
+  local db = TMP .. "/defmem.db"
+  local huge = write("huge.lua", 'local bp = require "backprop"\nlocal net = bp.net(2):add(1e9)\n')
+  local out, err, code = backprop("run --db " .. db .. " " .. huge)
+  lu.assertEquals(code, 1)
+  lu.assertEquals(out, "")
+  local msg = string.format("%s:2: out of memory: the default --max-memory limit of %d MB (3/4 of the machine's memory) was reached",
+    huge, limit >> 20)
+  lu.assertEquals(err:match("^[^\n]*"), "backprop: " .. msg)
+  lu.assertEquals(query(db, "SELECT status, message FROM runs"), {"failed," .. msg})
+  -- none lifts it: a small script runs as before
+  local small = write("small.lua", 'local bp = require "backprop"\nprint(#bp.net(2):add(3))\n')
+  out, err, code = backprop("run --db " .. db .. " --max-memory none " .. small)
+  lu.assertEquals(code, 0, err)
+  lu.assertEquals(out, "1\n")
+end
+
+-- SIGTERM while a large layer is being initialised stops the run within a
+-- second (the engine's fill checks the host's flag), where it waited for
+-- the whole fill (38 s for bp.net(2):add(1e9), issue 19). Here each layer
+-- takes seconds to fill: 10^8 float32 weights drawn from a normal.
+function TestFaults:test_sigterm_during_a_large_initialisation()
+  local bp = require "backprop"
+  local db, mark = TMP .. "/bigterm.db", TMP .. "/bigterm.mark"
+  local script = write("biginit.lua", [[
+local bp = require "backprop"
+local mark = bp.param("mark")
+local f = io.open(mark, "w"); f:write("go"); f:close()
+for _ = 1, 20 do bp.net(1000, {dtype = "float32"}):add(100000, "relu"):close() end
+]])
+  local pidfile = TMP .. "/bigterm.pid"
+  os.execute(string.format("%s run --db %s %s mark=%s >/dev/null 2>%s/bigterm.err & echo $! > %s",
+    EXE, db, script, mark, TMP, pidfile))
+  local pid = slurp(pidfile):match("%d+")
+  for _ = 1, 200 do
+    local f = io.open(mark)
+    if f then f:close(); break end
+    os.execute("sleep 0.05")
+  end
+  os.execute("sleep 0.5") -- well inside the first layer's fill
+  local t0 = bp.clock()
+  os.execute("kill -TERM " .. pid)
+  local gone
+  for _ = 1, 100 do
+    -- gone, or a zombie that nobody reaps (its parent, the shell, is gone)
+    local stat = io.open("/proc/" .. pid .. "/stat")
+    local state = stat and stat:read("a"):match("^%d+ %b() (%a)")
+    if stat then stat:close() end
+    if not state or state == "Z" then gone = bp.clock(); break end
+    os.execute("sleep 0.02")
+  end
+  lu.assertNotNil(gone, "still running 2 s after SIGTERM")
+  lu.assertTrue(gone - t0 < 1, string.format("stopped %.2f s after SIGTERM", gone - t0))
+  lu.assertEquals(query(db, "SELECT status, message FROM runs"), {"interrupted,interrupted"})
+  lu.assertStrContains(slurp(TMP .. "/bigterm.err"), "backprop: interrupted\n")
 end
 
 function TestFaults:test_time_limit()
