@@ -30,6 +30,16 @@ uint64_t bp_fnv1a(uint64_t h, const void *data, size_t n);
  * PATH" in *e. */
 char *bp_read_file(const char *path, size_t *len, bp_err *e);
 
+/* Opens path for reading without waiting (open would block on a FIFO with
+ * no writer) and says what it is. A regular file: returns the descriptor,
+ * its size in *size, *kind NULL. Anything else: closes it, returns -1 and
+ * names it in *kind ("a directory", "a FIFO", "a character device", "a
+ * block device", "a socket"). -1 with errno set and *kind NULL when it
+ * cannot be opened. Loaders that read a file whole, or check the sizes a
+ * header declares against the file's, take regular files only: /dev/zero
+ * never ends, and a FIFO has no size. */
+int bp_open_regular(const char *path, size_t *size, const char **kind);
+
 /* A whole decimal number in [lo, hi] (strtoll's form: leading spaces and a
  * sign allowed, nothing after it): 0 and *out set, or -1 with *out
  * untouched. */

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <zlib.h>
 
@@ -70,13 +71,22 @@ static void *alloc_zero(size_t count, size_t size) {
     return bp_calloc(count ? count : 1, size);
 }
 
-static bp_data *data_new(int n, int d, int k, int n_classes, bp_dtype dtype, bp_err *e);
+static bp_data *data_make(int n, int d, int k, int n_classes, bp_dtype dtype, void *x,
+                          bp_err *e);
 
 bp_data *bp_data_new(int n, int d, int k, int n_classes, bp_err *e) {
-    return data_new(n, d, k, n_classes, BP_F64, e);
+    return data_make(n, d, k, n_classes, BP_F64, NULL, e);
 }
 
 static bp_data *data_new(int n, int d, int k, int n_classes, bp_dtype dtype, bp_err *e) {
+    return data_make(n, d, k, n_classes, dtype, NULL, e);
+}
+
+/* A data set of n rows; its inputs are x when given (n x d values of dtype,
+ * from bp_malloc: taken on success, still the caller's on failure), else
+ * zeros. */
+static bp_data *data_make(int n, int d, int k, int n_classes, bp_dtype dtype, void *x,
+                          bp_err *e) {
     if (n < 0 || d < 1 || k < 1) {
         bp_err_set(e,
                    "a data set needs n >= 0 samples, d >= 1 inputs and k >= 1 "
@@ -100,14 +110,16 @@ static bp_data *data_new(int n, int d, int k, int n_classes, bp_dtype dtype, bp_
     data->k = k;
     data->n_classes = n_classes;
     data->dtype = dtype;
-    if (dtype == BP_F32) data->x32 = alloc_zero((size_t)n * d, sizeof(float));
-    else data->x = alloc_zero((size_t)n * d, sizeof(double));
     data->y = alloc_zero((size_t)n * k, sizeof(double));
     if (n_classes > 0) data->label = alloc_zero((size_t)n, sizeof(int));
-    if (!(data->x || data->x32) || !data->y || (n_classes > 0 && !data->label)) goto oom;
+    if (!data->y || (n_classes > 0 && !data->label)) goto oom;
+    void *inputs = x ? x : alloc_zero((size_t)n * d, bp_dtype_size(dtype));
+    if (!inputs) goto oom;
+    if (dtype == BP_F32) data->x32 = inputs;
+    else data->x = inputs;
     return data;
 oom:
-    bp_data_free(data);
+    bp_data_free(data); /* x, if given, is not in it yet: still the caller's */
     bp_err_set(e, "out of memory for a data set of %d x %d", n, d);
     return NULL;
 }
@@ -178,6 +190,7 @@ typedef struct csv {
     int count, cap;
     char **header; /* the header's ncol cells */
     int ncol, t;   /* t: the target's column */
+    int rows;      /* the rows csv_alloc made room for */
     char **text;   /* a class label's text for each row, when classifying */
 } csv;
 
@@ -188,28 +201,32 @@ static void csv_free(csv *c) {
     bp_free(c->buf);
 }
 
+/* The file whole, NUL-terminated, in one allocation of its size: a CSV file
+ * must be a regular file (a FIFO has no size, /dev/zero no end). */
 static int read_file(const char *path, char **out, size_t *len, bp_err *e) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return bp_err_set(e, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 16, used = 0;
-    char *buf = bp_malloc(cap);
-    for (;;) {
-        if (!buf) {
-            fclose(f);
-            return bp_err_set(e, "%s: out of memory", path);
+    size_t size;
+    const char *kind;
+    int fd = bp_open_regular(path, &size, &kind);
+    if (fd < 0 && kind) return bp_err_set(e, "%s: not a regular file (%s)", path, kind);
+    if (fd < 0) return bp_err_set(e, "%s: cannot open: %s", path, strerror(errno));
+    char *buf = size < SIZE_MAX ? bp_malloc(size + 1) : NULL;
+    if (!buf) {
+        close(fd);
+        return bp_err_set(e, "%s: out of memory for its %zu bytes", path, size);
+    }
+    size_t used = 0;
+    ssize_t got = 0;
+    while (used < size && (got = read(fd, buf + used, size - used)) != 0) {
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) {
+            int err = errno;
+            close(fd);
+            bp_free(buf);
+            return bp_err_set(e, "%s: read error: %s", path, strerror(err));
         }
-        used += fread(buf + used, 1, cap - used - 1, f);
-        if (used < cap - 1) break;
-        char *grown = bp_realloc(buf, cap *= 2);
-        if (!grown) bp_free(buf);
-        buf = grown;
+        used += (size_t)got;
     }
-    int failed = ferror(f);
-    fclose(f);
-    if (failed) {
-        bp_free(buf);
-        return bp_err_set(e, "%s: read error", path);
-    }
+    close(fd);
     buf[used] = '\0';
     *out = buf;
     *len = used;
@@ -473,14 +490,22 @@ static int csv_header(csv *c, const char *target, bp_err *e) {
 static bp_data *csv_alloc(csv *c, int classify, bp_err *e) {
     size_t cap = 1;
     for (const char *q = c->p; q && (q = strchr(q, '\n')); q++) cap++;
+    /* A row takes ncol - 1 delimiters and a line end at least: a file of
+     * blank lines under a header of many columns holds few rows. */
+    size_t left = c->p ? strlen(c->p) : 0;
+    if (cap > (left + 1) / (size_t)c->ncol + 1) cap = (left + 1) / (size_t)c->ncol + 1;
     if (cap > INT32_MAX / 2) {
         bp_err_set(e, "%s: too many rows", c->path);
         return NULL;
     }
-    bp_data *data = bp_calloc(1, sizeof *data);
-    if (!data) goto oom;
-    int d = data->d = c->ncol - 1;
-    data->x = bp_malloc(sizeof(double) * cap * (size_t)d);
+    c->rows = (int)cap;
+    size_t xsize;
+    bp_data *data = NULL;
+    if (bp_size_mul3(&xsize, sizeof(double), cap, (size_t)(c->ncol - 1)) ||
+        !(data = bp_calloc(1, sizeof *data)))
+        goto oom;
+    data->d = c->ncol - 1;
+    data->x = bp_malloc(xsize);
     if (classify) {
         c->text = bp_malloc(sizeof *c->text * cap);
         data->label = bp_malloc(sizeof(int) * cap);
@@ -508,6 +533,9 @@ static int csv_rows(csv *c, bp_data *data, int classify, bp_err *e) {
         if (c->count != ncol)
             return bp_err_set(e, "%s:%d: ragged row: %d cells, header has %d", c->path,
                               c->line, c->count, ncol);
+        if (n == c->rows) /* cannot happen: csv_alloc's bound holds */
+            return bp_err_set(e, "%s:%d: more rows than the file can hold", c->path,
+                              c->line);
         double *xr = data->x + (size_t)n * d;
         for (int j = 0, i = 0; j < ncol; j++) {
             const char *cell = c->cell[j];
@@ -570,17 +598,29 @@ fail:
 #define IDX_IMAGES 0x00000803u /* unsigned bytes, 3 dimensions */
 #define IDX_LABELS 0x00000801u /* unsigned bytes, 1 dimension */
 #define IDX_CHUNK (1u << 20)
+/* Deflate's best ratio: a 258-byte match from a code of a few bits is
+ * 1032 to 1, so no gzip file holds more than 1032 times its own size. */
+#define GZIP_MAX_RATIO 1032
 
 static uint32_t be32(const unsigned char *b) {
     return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
 }
 
-static gzFile open_idx(const char *path, bp_err *e) {
-    errno = 0;
-    gzFile f = gzopen(path, "rb");
-    if (!f)
-        bp_err_set(e, "%s: cannot open: %s", path,
-                   errno ? strerror(errno) : "out of memory");
+/* Opens a regular file for gzread (which also reads a plain one); its size
+ * in *size. */
+static gzFile open_idx(const char *path, size_t *size, bp_err *e) {
+    const char *kind;
+    int fd = bp_open_regular(path, size, &kind);
+    if (fd < 0) {
+        if (kind) bp_err_set(e, "%s: not a regular file (%s)", path, kind);
+        else bp_err_set(e, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    gzFile f = gzdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        bp_err_set(e, "%s: cannot open: out of memory", path);
+    }
     return f;
 }
 
@@ -598,10 +638,10 @@ static long long read_bytes(gzFile f, unsigned char *buf, size_t len, const char
             const char *msg = gzerror(f, &code);
             if (code == Z_ERRNO)
                 return bp_err_set(e, "%s: read error: %s", path, strerror(errno));
-            /* zlib writes "path: what"; the path is already ours. */
-            size_t plen = strlen(path);
-            if (strncmp(msg, path, plen) == 0 && strncmp(msg + plen, ": ", 2) == 0)
-                msg += plen + 2;
+            /* zlib writes "<fd:N>: what" (gzdopen's name for the file); the
+             * path is ours. */
+            const char *colon = strncmp(msg, "<fd:", 4) == 0 ? strstr(msg, ">: ") : NULL;
+            if (colon) msg = colon + 3;
             return bp_err_set(e, "%s: corrupt gzip data (%s)", path, msg);
         }
         if (r == 0) break;
@@ -624,91 +664,161 @@ static int read_header(gzFile f, unsigned char *h, size_t size, uint32_t magic,
     return 0;
 }
 
+/* What follows a header, as its messages name it: `count` bytes of `what`
+ * ("pixels"), which are n `items` ("images"). */
+typedef struct idx_part {
+    gzFile f;
+    const char *path;
+    size_t size;  /* the file's */
+    size_t head;  /* its header's bytes */
+    size_t count; /* the bytes the header announces after it */
+    uint32_t n;
+    const char *what, *items;
+} idx_part;
+
+/* Whether the file can hold what its header announces, before anything is
+ * allocated for it. A plain file must have exactly that many bytes after
+ * the header (more or fewer is refused with the message reading it would
+ * give). A gzip stream's length is known only once it is read, but it
+ * cannot be more than GZIP_MAX_RATIO times the file's. */
+static int idx_fits(const idx_part *p, bp_err *e) {
+    if (gzdirect(p->f)) {
+        size_t have = p->size > p->head ? p->size - p->head : 0;
+        if (have < p->count)
+            return bp_err_set(e, "%s: truncated: expected %zu bytes of %s, got %zu",
+                              p->path, p->count, p->what, have);
+        if (have > p->count)
+            return bp_err_set(e, "%s: more data after the %u %s its header announces",
+                              p->path, (unsigned)p->n, p->items);
+        return 0;
+    }
+    size_t most;
+    if (!bp_size_mul(&most, p->size, GZIP_MAX_RATIO) && p->count > most)
+        return bp_err_set(e,
+                          "%s: the header announces %zu bytes of %s, more than a gzip "
+                          "file of %zu bytes can hold",
+                          p->path, p->count, p->what, p->size);
+    return 0;
+}
+
 /* After the items the header announced the file must end: more data means
  * the header does not describe the file. Corrupt gzip trailers (a wrong
  * checksum) also surface here, on the read that reaches them. */
-static int expect_end(gzFile f, const char *path, int count, const char *what,
-                      bp_err *e) {
+static int expect_end(const idx_part *p, bp_err *e) {
     unsigned char extra;
-    long long got = read_bytes(f, &extra, 1, path, e);
+    long long got = read_bytes(p->f, &extra, 1, p->path, e);
     if (got < 0) return -1;
     if (got > 0)
-        return bp_err_set(e, "%s: more data after the %d %s its header announces", path,
-                          count, what);
+        return bp_err_set(e, "%s: more data after the %u %s its header announces",
+                          p->path, (unsigned)p->n, p->items);
     /* Every item was there but the gzip stream stops before its checksum:
      * zlib returns the data and marks the end as premature. */
     int code;
-    gzerror(f, &code);
+    gzerror(p->f, &code);
     if (code == Z_BUF_ERROR)
-        return bp_err_set(e, "%s: truncated: the gzip stream ends early", path);
+        return bp_err_set(e, "%s: truncated: the gzip stream ends early", p->path);
     return 0;
+}
+
+/* Stores got bytes from chunk at element `at` of buf, each as a byte (z 1),
+ * a float (4) or a double (8). */
+static void store(void *buf, size_t z, size_t at, const unsigned char *chunk,
+                  size_t got) {
+    if (z == 1) memcpy((unsigned char *)buf + at, chunk, got);
+    else if (z == 4)
+        for (size_t j = 0; j < got; j++) ((float *)buf)[at + j] = chunk[j];
+    else
+        for (size_t j = 0; j < got; j++) ((double *)buf)[at + j] = chunk[j];
+}
+
+/* The part's bytes, each stored as an element of z bytes (store), in a
+ * buffer from bp_malloc; the file must end after them. A plain file's size
+ * was checked (idx_fits): its buffer is made whole at once. A gzip stream's
+ * grows, doubling from a chunk, only as far as the stream goes, so that a
+ * header announcing more than the stream holds costs what it holds; the
+ * read stops where the stream ends short. NULL with a message. */
+static void *idx_read(const idx_part *p, size_t z, unsigned char *chunk, bp_err *e) {
+    size_t cap = gzdirect(p->f) || p->count < IDX_CHUNK ? p->count : IDX_CHUNK, done = 0;
+    size_t bytes;
+    void *buf = NULL;
+    if (bp_size_mul(&bytes, cap ? cap : 1, z) || !(buf = bp_malloc(bytes))) goto oom;
+    while (done < p->count) {
+        size_t want = p->count - done < IDX_CHUNK ? p->count - done : IDX_CHUNK;
+        long long got = read_bytes(p->f, chunk, want, p->path, e);
+        if (got < 0) goto fail;
+        if (done + (size_t)got > cap) {
+            cap = cap * 2 < p->count ? cap * 2 : p->count;
+            void *grown = bp_size_mul(&bytes, cap, z) ? NULL : bp_realloc(buf, bytes);
+            if (!grown) goto oom;
+            buf = grown;
+        }
+        store(buf, z, done, chunk, (size_t)got);
+        done += (size_t)got;
+        if ((size_t)got < want) {
+            bp_err_set(e, "%s: truncated: expected %zu bytes of %s, got %zu", p->path,
+                       p->count, p->what, done);
+            goto fail;
+        }
+    }
+    if (expect_end(p, e) < 0) goto fail;
+    return buf;
+oom:
+    bp_err_set(e, "out of memory loading %s", p->path);
+fail:
+    bp_free(buf);
+    return NULL;
 }
 
 /* An IDX pair being read: the two files and what their headers say. */
 typedef struct idx {
-    const char *ip, *lp; /* the paths, of images and of labels */
-    gzFile fi, fl;
-    uint32_t n, rows, cols; /* images (and labels), and each image's size */
+    idx_part img, lab;
+    uint32_t rows, cols; /* each image's size */
 } idx;
 
 /* Opens both files and reads their headers: n images of rows x cols bytes,
- * and as many labels. */
+ * and as many labels; each file must be able to hold them. */
 static int idx_open(idx *f, bp_err *e) {
     unsigned char hi[16], hl[8];
-    if (!(f->fi = open_idx(f->ip, e))) return -1;
-    if (read_header(f->fi, hi, sizeof hi, IDX_IMAGES, "image", f->ip, e) < 0) return -1;
-    f->n = be32(hi + 4), f->rows = be32(hi + 8), f->cols = be32(hi + 12);
-    if (f->n == 0 || f->n > INT32_MAX)
-        return bp_err_set(e, "%s: bad image count %u", f->ip, (unsigned)f->n);
+    idx_part *im = &f->img, *lb = &f->lab;
+    if (!(im->f = open_idx(im->path, &im->size, e))) return -1;
+    if (read_header(im->f, hi, sizeof hi, IDX_IMAGES, "image", im->path, e) < 0)
+        return -1;
+    im->n = be32(hi + 4), f->rows = be32(hi + 8), f->cols = be32(hi + 12);
+    if (im->n == 0 || im->n > INT32_MAX)
+        return bp_err_set(e, "%s: bad image count %u", im->path, (unsigned)im->n);
     if (f->rows == 0 || f->cols == 0 || (uint64_t)f->rows * f->cols > INT32_MAX)
-        return bp_err_set(e, "%s: bad image size %u x %u", f->ip, (unsigned)f->rows,
+        return bp_err_set(e, "%s: bad image size %u x %u", im->path, (unsigned)f->rows,
                           (unsigned)f->cols);
-    if (!(f->fl = open_idx(f->lp, e))) return -1;
-    if (read_header(f->fl, hl, sizeof hl, IDX_LABELS, "label", f->lp, e) < 0) return -1;
-    if (be32(hl + 4) != f->n)
-        return bp_err_set(e, "%s has %u images but %s has %u labels", f->ip,
-                          (unsigned)f->n, f->lp, (unsigned)be32(hl + 4));
-    return 0;
+    im->head = sizeof hi;
+    if (bp_size_mul3(&im->count, im->n, f->rows, f->cols))
+        return bp_err_set(e, "%s: %u images of %u x %u are too many", im->path,
+                          (unsigned)im->n, (unsigned)f->rows, (unsigned)f->cols);
+    if (idx_fits(im, e) < 0) return -1;
+    if (!(lb->f = open_idx(lb->path, &lb->size, e))) return -1;
+    if (read_header(lb->f, hl, sizeof hl, IDX_LABELS, "label", lb->path, e) < 0)
+        return -1;
+    lb->n = be32(hl + 4);
+    if (lb->n != im->n)
+        return bp_err_set(e, "%s has %u images but %s has %u labels", im->path,
+                          (unsigned)im->n, lb->path, (unsigned)lb->n);
+    lb->head = sizeof hl;
+    lb->count = lb->n;
+    return idx_fits(lb, e);
 }
 
-/* The n labels into lab, each checked to be below n_classes (0: any byte);
- * returns the number of classes, n_classes or the largest label + 1, or -1
- * with a message. */
-static int idx_labels(idx *f, unsigned char *lab, int n_classes, bp_err *e) {
-    long long got = read_bytes(f->fl, lab, f->n, f->lp, e);
-    if (got < 0) return -1;
-    if (got < (long long)f->n)
-        return bp_err_set(e, "%s: truncated: expected %u bytes of labels, got %lld",
-                          f->lp, (unsigned)f->n, got);
-    if (expect_end(f->fl, f->lp, (int)f->n, "labels", e) < 0) return -1;
+/* Checks the n labels, each below n_classes (0: any byte); returns the
+ * number of classes, n_classes or the largest label + 1, or -1 with a
+ * message. */
+static int idx_check_labels(const idx_part *p, const unsigned char *lab, int n_classes,
+                            bp_err *e) {
     int C = n_classes;
-    for (uint32_t r = 0; r < f->n; r++) {
+    for (uint32_t r = 0; r < p->n; r++) {
         if (n_classes > 0 && lab[r] >= n_classes)
-            return bp_err_set(e, "%s: label %d at index %u is outside 0..%d", f->lp,
+            return bp_err_set(e, "%s: label %d at index %u is outside 0..%d", p->path,
                               lab[r], (unsigned)r, n_classes - 1);
         if (n_classes == 0 && lab[r] + 1 > C) C = lab[r] + 1;
     }
     return C;
-}
-
-/* The pixels into data's x (or x32), a chunk of bytes at a time so that
- * they are never all in memory twice; the file must end after them. */
-static int idx_pixels(idx *f, bp_data *data, unsigned char *chunk, bp_err *e) {
-    size_t total = (size_t)f->n * (size_t)data->d, done = 0;
-    while (done < total) {
-        size_t want = total - done < IDX_CHUNK ? total - done : IDX_CHUNK;
-        long long got = read_bytes(f->fi, chunk, want, f->ip, e);
-        if (got < 0) return -1;
-        if (data->dtype == BP_F32)
-            for (long long j = 0; j < got; j++) data->x32[done + (size_t)j] = chunk[j];
-        else
-            for (long long j = 0; j < got; j++) data->x[done + (size_t)j] = chunk[j];
-        done += (size_t)got;
-        if ((size_t)got < want)
-            return bp_err_set(e, "%s: truncated: expected %zu bytes of pixels, got %zu",
-                              f->ip, total, done);
-    }
-    return expect_end(f->fi, f->ip, (int)f->n, "images", e);
 }
 
 /* Classes named by their numbers, "0", "1", ..., labels from lab, one-hot
@@ -725,10 +835,15 @@ static int idx_classes(bp_data *data, const unsigned char *lab) {
     return 0;
 }
 
+/* Labels first: they are small and decide the width of y. The pixels are
+ * read straight into the inputs' array, converted a chunk at a time, so
+ * that they are never all in memory twice. */
 bp_data *bp_data_load_idx(const char *images_path, const char *labels_path, int n_classes,
                           bp_dtype dtype, bp_err *e) {
-    idx f = {.ip = images_path, .lp = labels_path};
+    idx f = {.img = {.path = images_path, .what = "pixels", .items = "images"},
+             .lab = {.path = labels_path, .what = "labels", .items = "labels"}};
     unsigned char *lab = NULL, *chunk = NULL;
+    void *x = NULL;
     bp_data *data = NULL;
     if (n_classes < 0 || n_classes > BP_DATA_MAX_CLASSES) {
         bp_err_set(e, "the number of classes must be in 0..%d (got %d)",
@@ -740,26 +855,29 @@ bp_data *bp_data_load_idx(const char *images_path, const char *labels_path, int 
         return NULL;
     }
     if (idx_open(&f, e) < 0) goto fail;
-    /* Labels first: they are small and decide the width of y. */
-    if (!(lab = bp_malloc(f.n))) goto oom;
-    int C = idx_labels(&f, lab, n_classes, e);
+    if (!(chunk = bp_malloc(IDX_CHUNK))) goto oom;
+    if (!(lab = idx_read(&f.lab, 1, chunk, e))) goto fail;
+    int C = idx_check_labels(&f.lab, lab, n_classes, e);
     if (C < 0) goto fail;
-    if (!(data = data_new((int)f.n, (int)(f.rows * f.cols), C, C, dtype, e))) goto fail;
-    if (idx_classes(data, lab) < 0 || !(chunk = bp_malloc(IDX_CHUNK))) goto oom;
-    if (idx_pixels(&f, data, chunk, e) < 0) goto fail;
+    if (!(x = idx_read(&f.img, bp_dtype_size(dtype), chunk, e))) goto fail;
+    int d = (int)(f.rows * f.cols);
+    if (!(data = data_make((int)f.img.n, d, C, C, dtype, x, e))) goto fail;
+    x = NULL; /* the data set's now */
+    if (idx_classes(data, lab) < 0) goto oom;
     bp_free(chunk);
     bp_free(lab);
-    gzclose(f.fi);
-    gzclose(f.fl);
+    gzclose(f.img.f);
+    gzclose(f.lab.f);
     return data;
 oom:
-    bp_err_set(e, "out of memory loading %s", f.ip);
+    bp_err_set(e, "out of memory loading %s", f.img.path);
 fail:
+    bp_free(x);
     bp_free(chunk);
     bp_free(lab);
     bp_data_free(data);
-    if (f.fi) gzclose(f.fi);
-    if (f.fl) gzclose(f.fl);
+    if (f.img.f) gzclose(f.img.f);
+    if (f.lab.f) gzclose(f.lab.f);
     return NULL;
 }
 

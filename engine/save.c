@@ -17,6 +17,7 @@
 #include <zlib.h>
 
 #include "bp_save.h"
+#include "bp_util.h"
 
 static const unsigned char MAGIC[8] = {0x89, 'B', 'P', 'N', '\r', '\n', 0x1a, '\n'};
 #define HEADER 24
@@ -111,12 +112,13 @@ int bp_net_encode(const bp_net *net, unsigned char **out, size_t *len, bp_err *e
     return 0;
 }
 
-/* The checks of a file's bytes before any of it is built: magic, version,
- * sizes, length and checksum. Fills *inputs, *L (layers), *s (bytes per
- * value) and *N (parameters); -1 with a message. */
-static int check_file(const unsigned char *buf, size_t len, const char *name,
-                      uint32_t *inputs_out, uint32_t *L_out, size_t *s_out, size_t *N_out,
-                      bp_err *e) {
+/* The checks of a file's header and table of layers (its first HEADER +
+ * LAYER * L bytes are enough): magic, version, sizes. Fills *inputs, *L
+ * (layers), *s (bytes per value), *N (parameters) and *want, the length
+ * the whole file must have; -1 with a message. */
+static int check_layout(const unsigned char *buf, size_t len, const char *name,
+                        uint32_t *inputs_out, uint32_t *L_out, size_t *s_out,
+                        size_t *N_out, size_t *want_out, bp_err *e) {
     if (len < HEADER || memcmp(buf, MAGIC, 8) != 0) {
         bp_err_set(e, "%s: not a backprop network file", name);
         return -1;
@@ -157,7 +159,13 @@ static int check_file(const unsigned char *buf, size_t len, const char *name,
         }
         I = O;
     }
-    size_t want = HEADER + (size_t)LAYER * L + N * s + 4;
+    *inputs_out = inputs, *L_out = L, *s_out = s, *N_out = N;
+    *want_out = HEADER + (size_t)LAYER * L + N * s + 4;
+    return 0;
+}
+
+/* The length a file's layout asks for against the one it has. */
+static int check_length(size_t len, size_t want, const char *name, bp_err *e) {
     if (len < want) {
         bp_err_set(e, "%s: truncated: %zu bytes, the network needs %zu", name, len, want);
         return -1;
@@ -166,11 +174,21 @@ static int check_file(const unsigned char *buf, size_t len, const char *name,
         bp_err_set(e, "%s: %zu bytes after the end of the network", name, len - want);
         return -1;
     }
+    return 0;
+}
+
+/* Every check of a file's bytes before any of it is built: its layout, its
+ * length and its checksum. */
+static int check_file(const unsigned char *buf, size_t len, const char *name,
+                      uint32_t *inputs, uint32_t *L, size_t *s, size_t *N, bp_err *e) {
+    size_t want;
+    if (check_layout(buf, len, name, inputs, L, s, N, &want, e) < 0 ||
+        check_length(len, want, name, e) < 0)
+        return -1;
     if (crc_of(buf, want - 4) != get32(buf + want - 4)) {
         bp_err_set(e, "%s: corrupt: checksum mismatch", name);
         return -1;
     }
-    *inputs_out = inputs, *L_out = L, *s_out = s, *N_out = N;
     return 0;
 }
 
@@ -239,38 +257,61 @@ int bp_net_save(const bp_net *net, const char *path, bp_err *e) {
     return rc;
 }
 
+/* Reads up to n bytes at buf; how many it got (fewer at the end). */
+static size_t read_up_to(FILE *f, unsigned char *buf, size_t n) {
+    size_t got = 0, r;
+    while (got < n && (r = fread(buf + got, 1, n - got, f)) > 0) got += r;
+    return got;
+}
+
+/* The file is read in two steps: its header and table of layers (64 KB at
+ * most), which say how long the whole must be; that length is held against
+ * the file's real size before the rest is allocated and read. A header
+ * announcing gigabytes in a small file, or a huge file of anything else,
+ * costs a read of its first bytes. */
 bp_net *bp_net_load(const char *path, bp_err *e) {
-    FILE *f = fopen(path, "rb");
+    size_t size;
+    const char *kind;
+    int fd = bp_open_regular(path, &size, &kind);
+    if (fd < 0) {
+        if (kind) bp_err_set(e, "%s: not a regular file (%s)", path, kind);
+        else bp_err_set(e, "cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    FILE *f = fdopen(fd, "rb");
     if (!f) {
         bp_err_set(e, "cannot open %s: %s", path, strerror(errno));
+        close(fd);
         return NULL;
     }
     unsigned char *buf = NULL;
-    size_t len = 0, cap = 0;
     bp_net *net = NULL;
-    for (;;) {
-        if (len == cap) {
-            if (cap >= MAX_FILE) {
-                bp_err_set(e, "%s: too large for a network file", path);
-                goto done;
-            }
-            cap = cap ? cap * 2 : 65536;
-            unsigned char *grown = bp_realloc(buf, cap);
-            if (!grown) {
-                bp_err_set(e, "%s: out of memory", path);
-                goto done;
-            }
-            buf = grown;
+    size_t max_head = HEADER + (size_t)LAYER * MAX_LAYERS;
+    size_t head = size < max_head ? size : max_head, want = 0, got;
+    uint32_t inputs, L;
+    size_t s, N;
+    if (!(buf = bp_malloc(head))) {
+        bp_err_set(e, "%s: out of memory", path);
+        goto done;
+    }
+    got = read_up_to(f, buf, head);
+    if (got == head && check_layout(buf, got, path, &inputs, &L, &s, &N, &want, e) == 0 &&
+        check_length(size, want, path, e) == 0) {
+        unsigned char *all = bp_realloc(buf, want);
+        if (!all) {
+            bp_err_set(e, "%s: out of memory for %zu bytes", path, want);
+            goto done;
         }
-        size_t n = fread(buf + len, 1, cap - len, f);
-        len += n;
-        if (n == 0) break;
+        buf = all;
+        got += read_up_to(f, buf + got, want - got);
+    } else if (got == head) {
+        goto done; /* check_layout or check_length said why */
     }
     if (ferror(f)) {
         bp_err_set(e, "cannot read %s: %s", path, strerror(errno));
         goto done;
     }
-    net = bp_net_decode(buf, len, path, e);
+    net = bp_net_decode(buf, got, path, e);
 done:
     fclose(f);
     bp_free(buf);

@@ -11,6 +11,10 @@
 #include <string.h>
 #include <time.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "bp_util.h"
 
 double bp_clock(void) {
@@ -51,6 +55,31 @@ char *bp_read_file(const char *path, size_t *len, bp_err *e) {
     s[n] = '\0';
     if (len) *len = n;
     return s;
+}
+
+int bp_open_regular(const char *path, size_t *size, const char **kind) {
+    *kind = NULL;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return -1;
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int err = errno;
+        close(fd);
+        errno = err;
+        return -1;
+    }
+    if (S_ISREG(st.st_mode)) {
+        *size = (size_t)st.st_size;
+        return fd;
+    }
+    *kind = S_ISDIR(st.st_mode)    ? "a directory"
+            : S_ISFIFO(st.st_mode) ? "a FIFO"
+            : S_ISCHR(st.st_mode)  ? "a character device"
+            : S_ISBLK(st.st_mode)  ? "a block device"
+            : S_ISSOCK(st.st_mode) ? "a socket"
+                                   : "not a file";
+    close(fd);
+    return -1;
 }
 
 int bp_parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out) {

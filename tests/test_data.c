@@ -12,8 +12,10 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
 #include <zlib.h>
 
+#include "bp_alloc.h"
 #include "bp_data.h"
 #include "check.h"
 
@@ -468,6 +470,88 @@ static void test_idx_errors(void) {
     bp_data_free(d);
 }
 
+/* The largest single request made of the engine's allocator. */
+static size_t largest;
+static void *track_malloc(size_t n) {
+    if (n > largest) largest = n;
+    return malloc(n);
+}
+static void *track_calloc(size_t n, size_t size) {
+    if (n * size > largest) largest = n * size;
+    return calloc(n, size);
+}
+static void *track_realloc(void *p, size_t n) {
+    if (n > largest) largest = n;
+    return realloc(p, n);
+}
+
+/* A loader's file must be a regular one, and what a header announces is
+ * held against what the file can give before it is allocated (issue 19:
+ * /dev/zero was read until memory ran out; an IDX file of 9 MB announcing
+ * 2.1 GB of pixels had them allocated before it was found short). */
+static void test_sizes_before_allocating(void) {
+    const char *lp =
+        write_bytes("fit-l", (unsigned char[]){0, 0, 8, 1, 0, 0, 0, 1, 0}, 9);
+    CSV_FAILS("/dev/zero", NULL, ',', 1,
+              "/dev/zero: not a regular file (a character device)");
+    IDX_FAILS("/dev/zero", lp, 0, "/dev/zero: not a regular file (a character device)");
+    IDX_FAILS(dir, lp, 0, want("%s: not a regular file (a directory)", dir));
+    const char *fifo = at("fifo");
+    CHECK(mkfifo(fifo, 0600) == 0);
+    remember(fifo);
+    CSV_FAILS(fifo, NULL, ',', 1, want("%s: not a regular file (a FIFO)", fifo));
+    unsigned char small[64];
+    const char *sp =
+        write_bytes("fit-small", small, idx_images(small, 0x803, 3, 2, 2, PX, 12));
+    IDX_FAILS(sp, fifo, 0, want("%s: not a regular file (a FIFO)", fifo));
+
+    /* 60,000 images of 28 x 28 announced, 60,000 bytes of pixels given:
+     * plain, refused on the file's size with nothing allocated; gzip,
+     * refused where the stream ends, having allocated a chunk's worth. */
+    enum { N = 60000, HAVE = 60000 };
+    static unsigned char img[16 + HAVE], labels[8 + N];
+    bp_rng r;
+    bp_rng_seed(&r, 9);
+    unsigned char noise[HAVE];
+    for (int j = 0; j < HAVE; j++) noise[j] = (unsigned char)bp_rng_below(&r, 256);
+    size_t li = idx_images(img, 0x803, N, 28, 28, noise, HAVE);
+    size_t ll = idx_labels(labels, 0x801, N, (unsigned char[N]){0}, N);
+    const char *ml = write_bytes("fit-labels", labels, ll);
+    const char *plain = write_bytes("fit-images", img, li);
+    const char *gz = write_gz("fit-images.gz", img, li);
+    bp_set_allocator(track_malloc, track_calloc, track_realloc, free);
+    largest = 0;
+    IDX_FAILS(plain, ml, 0,
+              want("%s: truncated: expected 47040000 bytes of pixels, got 60000", plain));
+    CHECK(largest < 4096);
+    largest = 0;
+    IDX_FAILS(gz, ml, 0,
+              want("%s: truncated: expected 47040000 bytes of pixels, got 60000", gz));
+    CHECK(largest <= (1u << 20) * sizeof(double));
+    /* A gzip file cannot announce more than 1032 times its size. */
+    size_t lh = idx_images(img, 0x803, 2000000000, 1, 1, noise, 0);
+    const char *tiny = write_gz("tiny-images.gz", img, lh);
+    FILE *f = fopen(tiny, "rb");
+    fseek(f, 0, SEEK_END);
+    long tiny_size = ftell(f);
+    fclose(f);
+    largest = 0;
+    IDX_FAILS(
+        tiny, ml, 0,
+        want("%s: the header announces 2000000000 bytes of pixels, more than a gzip "
+             "file of %ld bytes can hold",
+             tiny, tiny_size));
+    CHECK(largest < 4096);
+    /* Labels likewise: 60,000 announced, 100 given. */
+    const char *full =
+        write_bytes("fit-full", img, idx_images(img, 0x803, 1000, 1, 1, noise, 1000));
+    const char *few =
+        write_bytes("fit-few", labels, idx_labels(labels, 0x801, 1000, noise, 100));
+    IDX_FAILS(full, few, 0,
+              want("%s: truncated: expected 1000 bytes of labels, got 100", few));
+    bp_set_allocator(NULL, NULL, NULL, NULL);
+}
+
 static void test_fashion_mnist(void) {
     unsigned char img[64], lab[16];
     size_t li = idx_images(img, 0x803, 3, 2, 2, PX, 12);
@@ -857,6 +941,7 @@ int main(void) {
     test_csv_real();
     test_idx();
     test_idx_errors();
+    test_sizes_before_allocating();
     test_float32();
     test_fashion_mnist();
     test_shuffle();

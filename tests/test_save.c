@@ -3,13 +3,17 @@
  * The format is pinned byte by byte on a one-weight network written out by
  * hand here; round trips are exact for float64 and float32; and every way a
  * file can be wrong (each truncation, each flipped byte, a newer version,
- * another kind of file, trailing bytes) gives its message, never a crash. */
+ * another kind of file, trailing bytes) gives its message, never a crash;
+ * what is not a regular file, or announces more than it holds, is refused
+ * before it is read whole. */
 #define _XOPEN_SOURCE 700
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include "bp_save.h"
@@ -187,11 +191,81 @@ static void test_files(void) {
     bp_net_free(net);
 }
 
+/* The largest single request the engine's allocator was asked for. */
+static size_t largest;
+static void *track_malloc(size_t n) {
+    if (n > largest) largest = n;
+    return malloc(n);
+}
+static void *track_calloc(size_t n, size_t size) {
+    if (n * size > largest) largest = n * size;
+    return calloc(n, size);
+}
+static void *track_realloc(void *p, size_t n) {
+    if (n > largest) largest = n;
+    return realloc(p, n);
+}
+
+/* What is not a network file is refused for what it is, before it is read
+ * whole: a device, a directory or a FIFO (which must not block), and a
+ * large file whose first bytes are not a network's (issue 19: /dev/zero
+ * was read up to 16 GB; a file was read whole before its header was
+ * looked at). A header announcing more than the file holds is refused
+ * before the rest is allocated. */
+static void test_what_is_not_a_network_file(void) {
+    bp_err e;
+    char want[256];
+    CHECK(bp_net_load("/dev/zero", &e) == NULL);
+    CHECK_STR(e.msg, "/dev/zero: not a regular file (a character device)");
+    CHECK(bp_net_load("/tmp", &e) == NULL);
+    CHECK_STR(e.msg, "/tmp: not a regular file (a directory)");
+    char fifo[] = "/tmp/bp_fifoXXXXXX";
+    int fd = mkstemp(fifo);
+    close(fd);
+    remove(fifo);
+    CHECK(mkfifo(fifo, 0600) == 0);
+    CHECK(bp_net_load(fifo, &e) == NULL);
+    snprintf(want, sizeof want, "%s: not a regular file (a FIFO)", fifo);
+    CHECK_STR(e.msg, want);
+    remove(fifo);
+
+    bp_set_allocator(track_malloc, track_calloc, track_realloc, free);
+    char big[] = "/tmp/bp_bigXXXXXX";
+    fd = mkstemp(big);
+    CHECK(ftruncate(fd, (off_t)1 << 30) == 0); /* 1 GB of zeros, sparse */
+    close(fd);
+    largest = 0;
+    CHECK(bp_net_load(big, &e) == NULL);
+    snprintf(want, sizeof want, "%s: not a backprop network file", big);
+    CHECK_STR(e.msg, want);
+    CHECK(largest <= 65536 + 24);
+    /* A true header and layer announcing 1000 x 1000 weights in 44 bytes. */
+    bp_net *one = bp_net_new(1000, &e);
+    bp_net_add(one, 1000, BP_ACT_RELU, 0, &e);
+    unsigned char *buf;
+    size_t len;
+    CHECK(bp_net_encode(one, &buf, &len, &e) == 0);
+    fd = open(big, O_WRONLY | O_TRUNC);
+    CHECK(write(fd, buf, 40) == 40 && write(fd, buf + len - 4, 4) == 4);
+    close(fd);
+    largest = 0;
+    CHECK(bp_net_load(big, &e) == NULL);
+    snprintf(want, sizeof want, "%s: truncated: 44 bytes, the network needs %zu", big,
+             len);
+    CHECK_STR(e.msg, want);
+    CHECK(largest < 1024);
+    bp_set_allocator(NULL, NULL, NULL, NULL);
+    bp_free(buf);
+    bp_net_free(one);
+    remove(big);
+}
+
 int main(void) {
     test_format_by_hand();
     test_round_trip(BP_F64);
     test_round_trip(BP_F32);
     test_every_damage_is_refused();
     test_files();
+    test_what_is_not_a_network_file();
     return check_report("test_save");
 }

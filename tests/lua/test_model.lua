@@ -58,6 +58,14 @@ function TestModel:test_bad_files_are_error_values()
   net, err = bp.load(TMP .. "/cut.bpn")
   lu.assertNil(net)
   lu.assertEquals(err, string.format("%s/cut.bpn: truncated: %d bytes, the network needs %d", TMP, #bytes - 7, #bytes))
+  -- what is not a regular file is refused for what it is, not read (issue
+  -- 19: /dev/zero was read up to 16 GB)
+  net, err = bp.load("/dev/zero")
+  lu.assertNil(net)
+  lu.assertEquals(err, "/dev/zero: not a regular file (a character device)")
+  net, err = bp.load(TMP)
+  lu.assertNil(net)
+  lu.assertEquals(err, TMP .. ": not a regular file (a directory)")
   -- an unwritable place
   local ok
   ok, err = good:save(TMP .. "/no/such/dir/x.bpn")
