@@ -8,9 +8,33 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int check_failures, check_count;
+
+/* An allocator for bp_set_allocator (bp_alloc.h) that notes the largest
+ * single request, *check_largest() (set it to 0 first): for tests that a
+ * loader refuses a file before it allocates what the file announces. */
+static inline size_t *check_largest(void) {
+    static size_t largest;
+    return &largest;
+}
+static inline void check_note(size_t n) {
+    if (n > *check_largest()) *check_largest() = n;
+}
+static inline void *check_track_malloc(size_t n) {
+    check_note(n);
+    return malloc(n);
+}
+static inline void *check_track_calloc(size_t n, size_t size) {
+    check_note(n * size);
+    return calloc(n, size);
+}
+static inline void *check_track_realloc(void *p, size_t n) {
+    check_note(n);
+    return realloc(p, n);
+}
 
 #define CHECK(cond)                                                                  \
     do {                                                                             \

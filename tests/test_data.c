@@ -470,21 +470,6 @@ static void test_idx_errors(void) {
     bp_data_free(d);
 }
 
-/* The largest single request made of the engine's allocator. */
-static size_t largest;
-static void *track_malloc(size_t n) {
-    if (n > largest) largest = n;
-    return malloc(n);
-}
-static void *track_calloc(size_t n, size_t size) {
-    if (n * size > largest) largest = n * size;
-    return calloc(n, size);
-}
-static void *track_realloc(void *p, size_t n) {
-    if (n > largest) largest = n;
-    return realloc(p, n);
-}
-
 /* A loader's file must be a regular one, and what a header announces is
  * held against what the file can give before it is allocated (issue 19:
  * /dev/zero was read until memory ran out; an IDX file of 9 MB announcing
@@ -519,15 +504,15 @@ static void test_sizes_before_allocating(void) {
     const char *ml = write_bytes("fit-labels", labels, ll);
     const char *plain = write_bytes("fit-images", img, li);
     const char *gz = write_gz("fit-images.gz", img, li);
-    bp_set_allocator(track_malloc, track_calloc, track_realloc, free);
-    largest = 0;
+    bp_set_allocator(check_track_malloc, check_track_calloc, check_track_realloc, free);
+    *check_largest() = 0;
     IDX_FAILS(plain, ml, 0,
               want("%s: truncated: expected 47040000 bytes of pixels, got 60000", plain));
-    CHECK(largest < 4096);
-    largest = 0;
+    CHECK(*check_largest() < 4096);
+    *check_largest() = 0;
     IDX_FAILS(gz, ml, 0,
               want("%s: truncated: expected 47040000 bytes of pixels, got 60000", gz));
-    CHECK(largest <= (1u << 20) * sizeof(double));
+    CHECK(*check_largest() <= (1u << 20) * sizeof(double));
     /* A gzip file cannot announce more than 1032 times its size. */
     size_t lh = idx_images(img, 0x803, 2000000000, 1, 1, noise, 0);
     const char *tiny = write_gz("tiny-images.gz", img, lh);
@@ -535,13 +520,13 @@ static void test_sizes_before_allocating(void) {
     fseek(f, 0, SEEK_END);
     long tiny_size = ftell(f);
     fclose(f);
-    largest = 0;
+    *check_largest() = 0;
     IDX_FAILS(
         tiny, ml, 0,
         want("%s: the header announces 2000000000 bytes of pixels, more than a gzip "
              "file of %ld bytes can hold",
              tiny, tiny_size));
-    CHECK(largest < 4096);
+    CHECK(*check_largest() < 4096);
     /* Labels likewise: 60,000 announced, 100 given. */
     const char *full =
         write_bytes("fit-full", img, idx_images(img, 0x803, 1000, 1, 1, noise, 1000));

@@ -24,18 +24,23 @@ while true do
 end
 ]])
 
--- Starts it in the background; returns its pid once step 1000 is committed.
-local function start_forever(db, mark)
+-- Starts `backprop run ARGS` in the background, its stderr into errfile;
+-- returns its pid once the script has made the file mark.
+local function start_run(args, mark, errfile)
   local pidfile = TMP .. "/pid"
-  os.execute(string.format("%s run --db %s %s mark=%s >/dev/null 2>%s/bgerr & echo $! > %s",
-    EXE, db, FOREVER, mark, TMP, pidfile))
+  os.execute(string.format("%s run %s >/dev/null 2>%s & echo $! > %s", EXE, args, errfile, pidfile))
   local pid = slurp(pidfile):match("%d+")
   for _ = 1, 200 do
     local f = io.open(mark)
     if f then f:close(); return pid end
     os.execute("sleep 0.05")
   end
-  error("the script never reached step 1000")
+  error("the script never made " .. mark)
+end
+
+-- Starts FOREVER; returns its pid once step 1000 is committed.
+local function start_forever(db, mark)
+  return start_run(string.format("--db %s %s mark=%s", db, FOREVER, mark), mark, TMP .. "/bgerr")
 end
 
 TestFaults = {}
@@ -427,15 +432,8 @@ local mark = bp.param("mark")
 local f = io.open(mark, "w"); f:write("go"); f:close()
 for _ = 1, 20 do bp.net(1000, {dtype = "float32"}):add(100000, "relu"):close() end
 ]])
-  local pidfile = TMP .. "/bigterm.pid"
-  os.execute(string.format("%s run --db %s %s mark=%s >/dev/null 2>%s/bigterm.err & echo $! > %s",
-    EXE, db, script, mark, TMP, pidfile))
-  local pid = slurp(pidfile):match("%d+")
-  for _ = 1, 200 do
-    local f = io.open(mark)
-    if f then f:close(); break end
-    os.execute("sleep 0.05")
-  end
+  local pid = start_run(string.format("--db %s %s mark=%s", db, script, mark), mark,
+    TMP .. "/bigterm.err")
   os.execute("sleep 0.5") -- well inside the first layer's fill
   local clock = io.popen("date +%s.%N")
   local killed = tonumber(clock:read("l"))
