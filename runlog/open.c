@@ -307,9 +307,10 @@ void bp_runlog_close(bp_runlog *log) {
     }
     sqlite3_finalize(log->ins_one);
     sqlite3_finalize(log->ins_many);
+    sqlite3_finalize(log->name_get);
+    sqlite3_finalize(log->name_put);
     sqlite3_close(log->db);
-    for (size_t k = 0; k < log->names_cap; k++) free(log->names[k].name);
-    free(log->names);
+    rl_names_free(&log->names);
     for (size_t k = 0; k < log->seen_n; k++) {
         free(log->seen[k].key);
         free(log->seen[k].value);

@@ -22,9 +22,10 @@
 /* ------------------------------------------------------------------------ */
 /* The log                                                                   */
 
-/* A metric value waiting to be written: metric name_id of run at step. */
+/* A metric value waiting to be written: metric `name` (an index into the
+ * log's names, rl_names) of run at step. */
 typedef struct rl_row {
-    int64_t run, name_id, step;
+    int64_t run, name, step;
     double value;
 } rl_row;
 
@@ -34,11 +35,30 @@ typedef struct rl_rows {
     size_t n, cap;
 } rl_rows;
 
-/* A metric name interned: its metric_names.id. */
+/* A metric name interned: its index in rl_names.list. */
 typedef struct rl_name_slot {
     char *name; /* NULL: empty slot */
-    int64_t id;
+    size_t idx;
 } rl_name_slot;
+
+/* The metric names this log has seen, numbered in the order they came. A
+ * row carries the number; the writer finds (or inserts) each new name's
+ * metric_names.id inside the transaction that writes its first rows, so a
+ * new name costs no transaction of its own. */
+typedef struct rl_names {
+    /* The logging thread's: the hash table (open addressing, cap a power of
+     * two) and the list by number, which grows under buf_lock because the
+     * writer copies it. */
+    rl_name_slot *slots;
+    size_t cap, n;
+    char **list;
+    size_t list_cap;
+    /* The writer's, under db_lock: the first `copied` of list, their ids in
+     * the database, of which the first `known` are committed. */
+    char **wlist;
+    int64_t *ids;
+    size_t copied, known, wcap;
+} rl_names;
 
 /* A parameter already written, so that recording it again is free. */
 typedef struct rl_param_seen {
@@ -53,8 +73,9 @@ struct bp_runlog {
     sqlite3 *db;
     char *path; /* as given to bp_runlog_open */
     int readonly;
-    /* db_lock guards the connection and the statements; buf_lock the buffers,
-     * last_flush, stop and bg_err. Taken in that order when both are. */
+    /* db_lock guards the connection, the statements and `names`' writer
+     * half; buf_lock the buffers, last_flush, stop and bg_err. Taken in that
+     * order when both are. */
     pthread_mutex_t db_lock, buf_lock;
     pthread_cond_t wake; /* wakes the writer thread early */
     pthread_t writer;
@@ -63,11 +84,11 @@ struct bp_runlog {
     rl_rows writing;          /* being written, or left by a failed commit */
     double last_flush;        /* bp_clock() of the last commit of metrics */
     char bg_err[BP_ERR_MAX];  /* the writer thread's failure, until reported */
-    rl_name_slot *names;      /* open addressing, names_cap a power of two */
-    size_t names_cap, names_n;
+    rl_names names;
     rl_param_seen *seen;
     size_t seen_n, seen_cap;
-    sqlite3_stmt *ins_one, *ins_many; /* metric inserts, 1 and INSERT_ROWS rows */
+    sqlite3_stmt *ins_one, *ins_many;  /* metric inserts, 1 and INSERT_ROWS rows */
+    sqlite3_stmt *name_get, *name_put; /* a metric name's id; a new name */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -162,13 +183,33 @@ int rl_hostname(char *buf, size_t cap);
 /* ------------------------------------------------------------------------ */
 /* Metrics (writer.c)                                                        */
 
-/* Commits the buffered metrics in one transaction. On failure the rows are
- * kept for the next try, except those of runs that do not exist, which are
- * dropped ("N rows dropped"). Takes buf_lock itself. */
+/* Commits the buffered metrics in one transaction, with the metric names
+ * they bring. On failure the rows are kept for the next try, except those
+ * of runs that do not exist, which are dropped ("N rows dropped"). Takes
+ * buf_lock itself. */
 int rl_flush_locked(bp_runlog *log, bp_err *e);
 
 /* Takes the writer thread's error, if any, into e and returns -1; else 0.
  * Takes buf_lock itself; needs no db_lock. */
 int rl_take_bg_error(bp_runlog *log, bp_err *e);
+
+/* ------------------------------------------------------------------------ */
+/* Metric names (names.c)                                                    */
+
+/* The number of metric `name` in this log, numbered now if it is new. Only
+ * the logging thread calls it; takes buf_lock itself, needs no db_lock. */
+int rl_name_index(bp_runlog *log, const char *name, int64_t *idx, bp_err *e);
+
+/* Copies, for the writer, the names numbered since the last call. Call with
+ * buf_lock held too. */
+int rl_names_copy(bp_runlog *log, bp_err *e);
+
+/* The metric_names ids of the names copied and not yet committed, found or
+ * inserted. Call inside a write transaction; once it is committed, set
+ * names.known = names.copied. */
+int rl_names_resolve(bp_runlog *log, bp_err *e);
+
+/* Frees what t owns. No lock. */
+void rl_names_free(rl_names *t);
 
 #endif

@@ -5,8 +5,8 @@
  * transaction (prepared INSERTs of many rows each) every half second or so. Short
  * transactions matter as much as batching: four processes share one WAL
  * database, and a transaction held open for a second would make the others
- * wait for it all that time. A metric's name is interned once per log, so a
- * row carries a number. */
+ * wait for it all that time. A metric's name is a number in the rows
+ * (names.c). */
 #define _XOPEN_SOURCE 700
 #include <math.h>
 #include <pthread.h>
@@ -48,7 +48,7 @@ static int prepare_insert(bp_runlog *log, sqlite3_stmt **st, int m, bp_err *e) {
 
 static int row_before(const rl_row *a, const rl_row *b) {
     if (a->run != b->run) return a->run < b->run;
-    if (a->name_id != b->name_id) return a->name_id < b->name_id;
+    if (a->name != b->name) return a->name < b->name;
     return a->step < b->step;
 }
 
@@ -77,17 +77,24 @@ static void sort_rows(rl_row *v, size_t n) {
     free(tmp);
 }
 
-/* Inserts the rows in one transaction: SQLITE_OK, or the failing result
- * code with a message in e and nothing written. */
+/* Inserts the rows, and the names they bring, in one transaction:
+ * SQLITE_OK, or the failing result code with a message in e and nothing
+ * written. */
 static int insert_rows(bp_runlog *log, rl_rows *w, bp_err *e) {
     if (rl_begin_write(log, e)) return SQLITE_BUSY;
+    if (rl_names_resolve(log, e)) {
+        int rc = sqlite3_extended_errcode(log->db);
+        rl_rollback(log);
+        return rc == SQLITE_OK ? SQLITE_ERROR : rc;
+    }
+    const int64_t *ids = log->names.ids;
     for (size_t k = 0; k < w->n;) {
         int m = w->n - k >= INSERT_ROWS ? INSERT_ROWS : 1;
         sqlite3_stmt *st = m == 1 ? log->ins_one : log->ins_many;
         for (int j = 0; j < m; j++, k++) {
             const rl_row *r = &w->v[k];
             sqlite3_bind_int64(st, 4 * j + 1, r->run);
-            sqlite3_bind_int64(st, 4 * j + 2, r->name_id);
+            sqlite3_bind_int64(st, 4 * j + 2, ids[r->name]);
             sqlite3_bind_int64(st, 4 * j + 3, r->step);
             if (isnan(r->value)) sqlite3_bind_null(st, 4 * j + 4);
             else sqlite3_bind_double(st, 4 * j + 4, r->value);
@@ -153,7 +160,9 @@ int rl_flush_locked(bp_runlog *log, bp_err *e) {
         p->n = 0;
     }
     log->last_flush = bp_clock();
+    int copied = rl_names_copy(log, e);
     pthread_mutex_unlock(&log->buf_lock);
+    if (copied) return -1;
     rl_rows *w = &log->writing;
     if (w->n == 0) return 0;
     if (!log->ins_one && (prepare_insert(log, &log->ins_one, 1, e) ||
@@ -168,6 +177,7 @@ int rl_flush_locked(bp_runlog *log, bp_err *e) {
         if ((dropped = drop_orphans(log, w)) > 0) rc = insert_rows(log, w, e);
     }
     if (rc != SQLITE_OK) return -1;
+    log->names.known = log->names.copied;
     pthread_mutex_lock(&log->buf_lock); /* the writer thread reads n */
     w->n = 0;
     pthread_mutex_unlock(&log->buf_lock);
@@ -242,63 +252,12 @@ int bp_runlog_flush(bp_runlog *log, bp_err *e) {
     return rc;
 }
 
-/* The metric_names id of name: from the table in memory, or once per name
- * and log from the database. */
-static int64_t name_id(bp_runlog *log, const char *name, bp_err *e) {
-    uint64_t h = bp_fnv1a(BP_FNV1A_INIT, name, strlen(name));
-    if (log->names_cap) {
-        for (size_t k = h & (log->names_cap - 1);; k = (k + 1) & (log->names_cap - 1)) {
-            rl_name_slot *s = &log->names[k];
-            if (!s->name) break;
-            if (strcmp(s->name, name) == 0) return s->id;
-        }
-    }
-    pthread_mutex_lock(&log->db_lock);
-    int64_t id = -1;
-    sqlite3_stmt *st =
-        rl_prepare(log, "INSERT OR IGNORE INTO metric_names(name) VALUES (?)", e);
-    if (st) {
-        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-        if (rl_run_stmt(log, st, "cannot record a metric name", e) == 0 &&
-            (st = rl_prepare(log, "SELECT id FROM metric_names WHERE name = ?", e))) {
-            sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-            if (sqlite3_step(st) == SQLITE_ROW) id = sqlite3_column_int64(st, 0);
-            else rl_fail(log, e, "cannot read a metric name");
-            sqlite3_finalize(st);
-        }
-    }
-    pthread_mutex_unlock(&log->db_lock);
-    if (id < 0) return -1;
-    /* Keep the table at most half full. */
-    if (2 * (log->names_n + 1) > log->names_cap) {
-        size_t cap = log->names_cap ? 2 * log->names_cap : 16;
-        rl_name_slot *v = calloc(cap, sizeof *v);
-        if (!v) return id; /* works, only slower */
-        for (size_t k = 0; k < log->names_cap; k++) {
-            rl_name_slot s = log->names[k];
-            if (!s.name) continue;
-            size_t j = bp_fnv1a(BP_FNV1A_INIT, s.name, strlen(s.name)) & (cap - 1);
-            while (v[j].name) j = (j + 1) & (cap - 1);
-            v[j] = s;
-        }
-        free(log->names);
-        log->names = v, log->names_cap = cap;
-    }
-    char *copy = strdup(name);
-    if (!copy) return id;
-    size_t j = h & (log->names_cap - 1);
-    while (log->names[j].name) j = (j + 1) & (log->names_cap - 1);
-    log->names[j] = (rl_name_slot){copy, id};
-    log->names_n++;
-    return id;
-}
-
 int bp_runlog_metric(bp_runlog *log, int64_t run, const char *name, int64_t step,
                      double value, bp_err *e) {
     if (rl_writable(log, e)) return -1;
     if (!name || !*name) return bp_err_set(e, "a metric needs a name");
-    int64_t id = name_id(log, name, e);
-    if (id < 0) return -1;
+    int64_t id;
+    if (rl_name_index(log, name, &id, e)) return -1;
     if (!log->writer_running && start_writer(log, e)) return -1;
     pthread_mutex_lock(&log->buf_lock);
     if (log->bg_err[0]) {

@@ -835,6 +835,68 @@ static void test_kill(void) {
 }
 
 /* ------------------------------------------------------------------------ */
+/* What the writer promises beyond the round trip                           */
+
+static int commits_seen;
+static int count_commit(void *arg) {
+    (void)arg;
+    commits_seen++;
+    return 0;
+}
+
+/* 100,000 distinct metric names, all stored and read back by name, with
+ * no transaction of their own: they go in with the rows' commits. A second
+ * log shares the names; a commit rolled back (a row of a run that does not
+ * exist) leaves no number pointing at a name never committed. */
+static void test_many_names(void) {
+    const char *db = path_in("names.db");
+    bp_err e = {{0}};
+    bp_runlog *a = bp_runlog_open(db, 0, &e), *b = bp_runlog_open(db, 0, &e);
+    CHECK(a && b);
+    if (!a || !b) return;
+    int64_t ra = bp_runlog_begin(a, NULL, &e), rb = bp_runlog_begin(b, NULL, &e);
+    sqlite3_commit_hook(bp_runlog_sqlite(a), count_commit, NULL);
+    enum { N = 100000 };
+    char name[32];
+    int bad = 0;
+    for (int k = 0; k < N; k++) {
+        snprintf(name, sizeof name, "m%d", k);
+        bad |= bp_runlog_metric(a, ra, name, 1, k, &e);
+        if (k % 1000 == 999) bad |= bp_runlog_metric(b, rb, name, 2, -k, &e);
+    }
+    bad |= bp_runlog_metric(b, rb, "b only", 2, 0.5, &e);
+    CHECK(!bad);
+    CHECK(bp_runlog_flush(a, &e) == 0 && bp_runlog_flush(b, &e) == 0);
+    bp_runlog_lock(a);
+    sqlite3_commit_hook(bp_runlog_sqlite(a), NULL, NULL);
+    bp_runlog_unlock(a);
+    CHECK(commits_seen < N / 100);
+    sqlite3 *raw;
+    sqlite3_open(db, &raw);
+    CHECK_STR(rows_of(raw, "SELECT count(*) FROM metric_names"), "100001\n");
+    CHECK_STR(rows_of(raw, "SELECT m.run_id, count(*) FROM metrics m JOIN metric_names n"
+                           " ON n.id = m.name_id WHERE n.name = 'm' ||"
+                           " CAST(abs(m.value) AS INTEGER) GROUP BY m.run_id"),
+              "1|100000\n2|100\n");
+    CHECK_STR(rows_of(raw, "SELECT value FROM metrics_view WHERE name = 'b only'"),
+              "0.5\n");
+    /* Both names new, in one commit rolled back for the row of run 77. */
+    CHECK(bp_runlog_metric(a, 77, "never", 1, 1, &e) == 0);
+    CHECK(bp_runlog_metric(a, ra, "after", 1, 5, &e) == 0);
+    CHECK(bp_runlog_flush(a, &e) == -1);
+    CHECK(strstr(e.msg, "1 rows dropped") != NULL);
+    CHECK(bp_runlog_metric(b, rb, "after", 1, 6, &e) == 0);
+    CHECK(bp_runlog_flush(b, &e) == 0);
+    CHECK_STR(rows_of(raw, "SELECT run_id, value FROM metrics_view WHERE name = 'after'"
+                           " ORDER BY run_id"),
+              "1|5.0\n2|6.0\n");
+    CHECK_STR(rows_of(raw, "PRAGMA integrity_check"), "ok\n");
+    sqlite3_close(raw);
+    bp_runlog_close(a);
+    bp_runlog_close(b);
+}
+
+/* ------------------------------------------------------------------------ */
 
 static uint64_t fnv(const char *s) {
     uint64_t h = 0xcbf29ce484222325ull;
@@ -986,6 +1048,7 @@ int main(void) {
     test_readonly();
     test_concurrent();
     test_kill();
+    test_many_names();
     test_queries();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
