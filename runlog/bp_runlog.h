@@ -6,11 +6,13 @@
  * in runlog/schema/; tests/queries.sql shows how to ask it questions.
  *
  * Metrics are the hot path: bp_runlog_metric only appends to a buffer in
- * memory, and a background writer thread commits the buffer in one short
- * transaction at least every 0.7 s (so a run killed with SIGKILL loses less
- * than a second) or as soon as it holds 65,536 rows. Everything else (runs,
- * parameters, snapshots, tags, notes) is committed before the call returns.
- * Transactions stay short so that several processes can share a database.
+ * memory, and a background writer thread commits the buffer in short
+ * transactions, a row at most a quarter of a second after it was logged;
+ * when the database cannot keep up, bp_runlog_metric waits for the writer,
+ * so that a run killed with SIGKILL loses at most its last second of metrics
+ * whatever its rate. Everything else (runs, parameters, snapshots, tags,
+ * notes) is committed before the call returns. Transactions stay short so
+ * that several processes can share a database.
  *
  * A bp_runlog is used from one thread at a time (its writer thread aside,
  * which blocks every signal so that signals reach the caller's threads).
@@ -127,7 +129,8 @@ int bp_runlog_param_bool(bp_runlog *log, int64_t run, const char *key, int value
  * the same name and step again replaces the value. Fails when the name is
  * empty, or to report a failure of the writer thread since the last call
  * (the rows it could not write are kept and retried, except rows of a run
- * that does not exist, which can never be written and are dropped). */
+ * that does not exist, which can never be written and are dropped). Waits
+ * while the writer is behind. */
 int bp_runlog_metric(bp_runlog *log, int64_t run, const char *name, int64_t step,
                      double value, bp_err *e);
 

@@ -203,6 +203,7 @@ static bp_runlog *log_new(const char *path, int flags) {
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&log->wake, &ca);
+    pthread_cond_init(&log->drained, &ca);
     pthread_condattr_destroy(&ca);
     return log;
 }
@@ -319,6 +320,7 @@ void bp_runlog_close(bp_runlog *log) {
     free(log->pending.v);
     free(log->writing.v);
     pthread_cond_destroy(&log->wake);
+    pthread_cond_destroy(&log->drained);
     pthread_mutex_destroy(&log->db_lock);
     pthread_mutex_destroy(&log->buf_lock);
     free(log->path);

@@ -74,15 +74,20 @@ struct bp_runlog {
     char *path; /* as given to bp_runlog_open */
     int readonly;
     /* db_lock guards the connection, the statements and `names`' writer
-     * half; buf_lock the buffers, last_flush, stop and bg_err. Taken in that
+     * half; buf_lock the buffers, from `stop` to `bg_err`. Taken in that
      * order when both are. */
     pthread_mutex_t db_lock, buf_lock;
-    pthread_cond_t wake; /* wakes the writer thread early */
+    pthread_cond_t wake;    /* wakes the writer thread early */
+    pthread_cond_t drained; /* wakes a logging call waiting for the writer */
     pthread_t writer;
     int writer_running, stop; /* stop: the writer thread is to return */
     rl_rows pending;          /* filled by bp_runlog_metric */
     rl_rows writing;          /* being written, or left by a failed commit */
-    double last_flush;        /* bp_clock() of the last commit of metrics */
+    double pending_since;     /* bp_clock() when the oldest pending row came */
+    double last_flush;        /* bp_clock() of the last commit or attempt */
+    size_t limit;             /* pending rows past which bp_runlog_metric waits */
+    double rate;              /* rows per second the commits have managed */
+    int failing;              /* the last commit of metrics failed */
     char bg_err[BP_ERR_MAX];  /* the writer thread's failure, until reported */
     rl_names names;
     rl_param_seen *seen;

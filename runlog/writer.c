@@ -1,12 +1,24 @@
 /* writer.c: metrics, from the logging call to the database.
  *
  * Metrics can come at every training step, so bp_runlog_metric appends to a
- * buffer in memory and a writer thread commits the buffer in one short
- * transaction (prepared INSERTs of many rows each) every half second or so. Short
- * transactions matter as much as batching: four processes share one WAL
- * database, and a transaction held open for a second would make the others
- * wait for it all that time. A metric's name is a number in the rows
- * (names.c). */
+ * buffer in memory and a writer thread commits the buffer in short
+ * transactions (prepared INSERTs of many rows each). Three promises shape it:
+ *
+ * - A process killed with SIGKILL loses at most its last second of metrics,
+ *   whatever its logging rate. A row waits at most FLUSH_AGE before its
+ *   commit starts, and a commit is given about CHUNK_SECONDS of work: the
+ *   writer measures the rows per second its commits manage, and once the
+ *   rows waiting are what it can commit in CHUNK_SECONDS, bp_runlog_metric
+ *   waits for it (backpressure) rather than pile up more. Rows are committed
+ *   in the order they came, chunk after chunk, so the newest committed row is
+ *   never more than about three chunks' time older than now
+ *   (tests/attack/attack_run.lua measures it).
+ * - Several processes share one WAL database: short transactions keep each
+ *   one's wait for the others short.
+ * - When the database cannot be written (a full disk, a lock held too long),
+ *   the rows are kept and retried, and logging calls do not wait.
+ *
+ * A metric's name is a number in the rows (names.c). */
 #define _XOPEN_SOURCE 700
 #include <math.h>
 #include <pthread.h>
@@ -22,14 +34,19 @@
 #include "bp_util.h"
 #include "runlog_int.h"
 
-/* The writer commits when the buffer is this old (seconds) or this full. */
-#define FLUSH_AGE 0.5
-#define FLUSH_ROWS 65536
-/* Past this many buffered rows the logging call commits them itself, so a
- * database slower than the training cannot fill the memory. */
-#define MAX_ROWS (1 << 22)
+/* A row waits at most this long (seconds) before its commit starts. */
+#define FLUSH_AGE 0.25
+/* The work a commit is given, in seconds of the measured rate, as rows
+ * between CHUNK_MIN and CHUNK_MAX; CHUNK_START until it is measured. */
+#define CHUNK_SECONDS 0.1
+#define CHUNK_MIN 1024
+#define CHUNK_MAX (1 << 20)
+#define CHUNK_START 65536
 /* Rows a metric INSERT statement carries. */
 #define INSERT_ROWS 32
+
+/* ------------------------------------------------------------------------ */
+/* Committing (db_lock held)                                                 */
 
 /* The metric insert for m rows at once: one statement for many rows costs
  * SQLite one parse and one VM start for all of them (scripts/bench/NOTES.md,
@@ -136,50 +153,76 @@ static size_t drop_orphans(bp_runlog *log, rl_rows *w) {
     return dropped;
 }
 
-/* Writes the buffered rows in one transaction. On failure the rows stay in
- * `writing` and go first next time. Call with db_lock held. */
-int rl_flush_locked(bp_runlog *log, bp_err *e) {
-    pthread_mutex_lock(&log->buf_lock);
-    if (log->writing.n == 0) {
-        rl_rows t = log->writing;
-        log->writing = log->pending;
-        log->pending = t;
-    } else if (log->pending.n) {
-        rl_rows *w = &log->writing, *p = &log->pending;
+/* Moves the pending rows behind those left in `writing` and copies the new
+ * names for the writer. buf_lock held. */
+static int take_pending(bp_runlog *log, bp_err *e) {
+    rl_rows *w = &log->writing, *p = &log->pending;
+    if (w->n == 0) {
+        rl_rows t = *w;
+        *w = *p;
+        *p = t;
+    } else if (p->n) {
         if (w->n + p->n > w->cap) {
             size_t cap = w->n + p->n;
             rl_row *v = realloc(w->v, cap * sizeof *v);
-            if (!v) {
-                pthread_mutex_unlock(&log->buf_lock);
-                return bp_err_set(e, "%s: out of memory", log->path);
-            }
+            if (!v) return bp_err_set(e, "%s: out of memory", log->path);
             w->v = v, w->cap = cap;
         }
         memcpy(w->v + w->n, p->v, p->n * sizeof *p->v);
         w->n += p->n;
         p->n = 0;
     }
-    log->last_flush = bp_clock();
-    int copied = rl_names_copy(log, e);
+    return rl_names_copy(log, e);
+}
+
+/* A commit of n rows took dt seconds: the rate, and from it the rows a
+ * commit is given. buf_lock held. */
+static void measure(bp_runlog *log, size_t n, double dt) {
+    if (n < CHUNK_MIN || dt <= 0) return;
+    double r = (double)n / dt;
+    log->rate = log->rate > 0 ? 0.5 * (log->rate + r) : r;
+    double lim = log->rate * CHUNK_SECONDS;
+    log->limit = lim < CHUNK_MIN ? CHUNK_MIN : lim > CHUNK_MAX ? CHUNK_MAX : (size_t)lim;
+}
+
+/* A commit failed: the rows stay in `writing` for the next try, and logging
+ * calls stop waiting. */
+static int flush_failed(bp_runlog *log, const bp_err *why, bp_err *e) {
+    pthread_mutex_lock(&log->buf_lock);
+    log->failing = 1;
+    pthread_cond_broadcast(&log->drained);
     pthread_mutex_unlock(&log->buf_lock);
-    if (copied) return -1;
+    return bp_err_set(e, "%s", why->msg);
+}
+
+/* Writes the buffered rows in one transaction. Call with db_lock held. */
+int rl_flush_locked(bp_runlog *log, bp_err *e) {
+    bp_err why;
+    pthread_mutex_lock(&log->buf_lock);
+    int rc = take_pending(log, &why);
+    double t0 = log->last_flush = bp_clock();
+    pthread_cond_broadcast(&log->drained);
+    pthread_mutex_unlock(&log->buf_lock);
+    if (rc) return flush_failed(log, &why, e);
     rl_rows *w = &log->writing;
     if (w->n == 0) return 0;
-    if (!log->ins_one && (prepare_insert(log, &log->ins_one, 1, e) ||
-                          prepare_insert(log, &log->ins_many, INSERT_ROWS, e)))
-        return -1;
+    if (!log->ins_one && (prepare_insert(log, &log->ins_one, 1, &why) ||
+                          prepare_insert(log, &log->ins_many, INSERT_ROWS, &why)))
+        return flush_failed(log, &why, e);
     sort_rows(w->v, w->n);
-    int rc = insert_rows(log, w, e);
+    rc = insert_rows(log, w, &why);
     size_t dropped = 0;
     if ((rc & 0xff) == SQLITE_CONSTRAINT) {
         /* Rows of a run that does not exist would fail every retry and hold
          * back the rows after them: drop those, write the others. */
-        if ((dropped = drop_orphans(log, w)) > 0) rc = insert_rows(log, w, e);
+        if ((dropped = drop_orphans(log, w)) > 0) rc = insert_rows(log, w, &why);
     }
-    if (rc != SQLITE_OK) return -1;
+    if (rc != SQLITE_OK) return flush_failed(log, &why, e);
     log->names.known = log->names.copied;
     pthread_mutex_lock(&log->buf_lock); /* the writer thread reads n */
+    measure(log, w->n, bp_clock() - t0);
     w->n = 0;
+    log->failing = 0;
     pthread_mutex_unlock(&log->buf_lock);
     if (dropped)
         return bp_err_set(e,
@@ -189,19 +232,32 @@ int rl_flush_locked(bp_runlog *log, bp_err *e) {
     return 0;
 }
 
+/* ------------------------------------------------------------------------ */
+/* The writer thread                                                         */
+
+/* Seconds until a commit is due (0 or less: now). buf_lock held. */
+static double until_due(const bp_runlog *log) {
+    if (log->pending.n + log->writing.n == 0) return 1.0; /* a first row wakes it */
+    double now = bp_clock();
+    if (log->failing) return log->last_flush + FLUSH_AGE - now;
+    if (log->pending.n >= log->limit || log->pending.n == 0) return 0;
+    return log->pending_since + FLUSH_AGE - now;
+}
+
 static void *writer_main(void *arg) {
     bp_runlog *log = arg;
     pthread_mutex_lock(&log->buf_lock);
     while (!log->stop) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_nsec += 200 * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
-        pthread_cond_timedwait(&log->wake, &log->buf_lock, &ts);
-        if (log->stop) break;
-        size_t n = log->pending.n + log->writing.n;
-        if (n == 0 || (n < FLUSH_ROWS && bp_clock() - log->last_flush < FLUSH_AGE))
+        double wait = until_due(log);
+        if (wait > 0) {
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            long ns = ts.tv_nsec + (long)((wait - (double)(time_t)wait) * 1e9);
+            ts.tv_sec += (time_t)wait + ns / 1000000000L;
+            ts.tv_nsec = ns % 1000000000L;
+            pthread_cond_timedwait(&log->wake, &log->buf_lock, &ts);
             continue;
+        }
         pthread_mutex_unlock(&log->buf_lock);
         bp_err err;
         pthread_mutex_lock(&log->db_lock);
@@ -210,6 +266,7 @@ static void *writer_main(void *arg) {
         pthread_mutex_lock(&log->buf_lock);
         if (rc && !log->bg_err[0])
             snprintf(log->bg_err, sizeof log->bg_err, "%s", err.msg);
+        pthread_cond_broadcast(&log->drained);
     }
     pthread_mutex_unlock(&log->buf_lock);
     return NULL;
@@ -222,6 +279,7 @@ static int start_writer(bp_runlog *log, bp_err *e) {
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     log->last_flush = bp_clock();
+    log->limit = CHUNK_START;
     int rc = pthread_create(&log->writer, NULL, writer_main, log);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc)
@@ -252,34 +310,46 @@ int bp_runlog_flush(bp_runlog *log, bp_err *e) {
     return rc;
 }
 
-int bp_runlog_metric(bp_runlog *log, int64_t run, const char *name, int64_t step,
-                     double value, bp_err *e) {
-    if (rl_writable(log, e)) return -1;
-    if (!name || !*name) return bp_err_set(e, "a metric needs a name");
-    int64_t id;
-    if (rl_name_index(log, name, &id, e)) return -1;
-    if (!log->writer_running && start_writer(log, e)) return -1;
-    pthread_mutex_lock(&log->buf_lock);
-    if (log->bg_err[0]) {
-        bp_err_set(e, "%s", log->bg_err);
-        log->bg_err[0] = '\0';
-        pthread_mutex_unlock(&log->buf_lock);
-        return -1;
-    }
+/* ------------------------------------------------------------------------ */
+/* Logging                                                                   */
+
+/* Appends a row to `pending`. buf_lock held. */
+static int append(bp_runlog *log, rl_row row, bp_err *e) {
     rl_rows *p = &log->pending;
     if (p->n == p->cap) {
         size_t cap = p->cap ? 2 * p->cap : 4096;
         rl_row *v = realloc(p->v, cap * sizeof *v);
-        if (!v) {
-            pthread_mutex_unlock(&log->buf_lock);
-            return bp_err_set(e, "%s: out of memory for metrics", log->path);
-        }
+        if (!v) return bp_err_set(e, "%s: out of memory for metrics", log->path);
         p->v = v, p->cap = cap;
     }
-    p->v[p->n++] = (rl_row){run, id, step, value};
-    size_t n = p->n;
-    if (n == FLUSH_ROWS) pthread_cond_signal(&log->wake);
-    pthread_mutex_unlock(&log->buf_lock);
-    if (n >= MAX_ROWS) return bp_runlog_flush(log, e);
+    p->v[p->n++] = row;
+    if (p->n == 1) {
+        log->pending_since = bp_clock();
+        pthread_cond_signal(&log->wake);
+    }
     return 0;
+}
+
+int bp_runlog_metric(bp_runlog *log, int64_t run, const char *name, int64_t step,
+                     double value, bp_err *e) {
+    if (rl_writable(log, e)) return -1;
+    if (!name || !*name) return bp_err_set(e, "a metric needs a name");
+    if (!log->writer_running && start_writer(log, e)) return -1;
+    int64_t idx;
+    if (rl_name_index(log, name, &idx, e)) return -1;
+    pthread_mutex_lock(&log->buf_lock);
+    int rc = append(log, (rl_row){run, idx, step, value}, e);
+    /* Backpressure: the writer is a chunk behind; wait until it takes the
+     * rows, unless it is failing (then rows are kept). */
+    if (rc == 0 && log->pending.n >= log->limit && !log->failing) {
+        pthread_cond_signal(&log->wake);
+        while (log->pending.n >= log->limit && !log->failing && !log->bg_err[0])
+            pthread_cond_wait(&log->drained, &log->buf_lock);
+    }
+    if (rc == 0 && log->bg_err[0]) {
+        rc = bp_err_set(e, "%s", log->bg_err);
+        log->bg_err[0] = '\0';
+    }
+    pthread_mutex_unlock(&log->buf_lock);
+    return rc;
 }

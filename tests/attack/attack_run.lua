@@ -1,0 +1,114 @@
+-- attack_run.lua: `backprop run` killed with SIGKILL at random moments
+-- while its script logs as fast as it can (LuaUnit; tests/attack/README.md).
+--
+-- The script logs one metric per step in a tight loop, its value the
+-- monotonic clock (bp.clock, CLOCK_MONOTONIC, the same in every process of
+-- the machine) at the moment it was logged. The attack waits until the run
+-- has committed its first row, sleeps a random time, kills it, and notes the
+-- clock just after the kill returned (so an age is never underestimated).
+-- Then it checks what README promises a SIGKILL leaves: PRAGMA
+-- integrity_check passes; the rows committed are steps 0..N with none
+-- missing; the newest of them was logged at most 1 s before the kill; the
+-- next open of the database marks the run crashed. It prints each kill and
+-- the worst age seen.
+--
+--   BP_ATTACK_KILLS=200 ctest --test-dir build -R attack_run --output-on-failure
+local lu = require "luaunit"
+local bp = require "backprop"
+
+package.path = (os.getenv("BP_SOURCE_DIR") or ".") .. "/tests/lua/?.lua;" .. package.path
+local S = require "support"
+local EXE, TMP, slurp, write, backprop, query = S.EXE, S.TMP, S.slurp, S.write, S.backprop, S.query
+
+local KILLS = tonumber(os.getenv("BP_ATTACK_KILLS") or "") or 10
+local SEED = tonumber(os.getenv("BP_ATTACK_SEED") or "") or 1
+-- the kill comes this long (uniform, seconds) after the first commit:
+-- long enough for a writer that falls behind to fall seconds behind
+local LONGEST = 4.0
+-- what README promises a SIGKILL loses at most
+local PROMISE = 1.0
+
+local VICTIM = write("victim.lua", [[
+local bp = require "backprop"
+local mark = bp.param("mark", "")
+bp.log("t", bp.clock(), 0)
+assert(bp.flush())
+local f = io.open(mark, "w"); f:write("committed"); f:close()
+local step = 0
+while true do
+  step = step + 1
+  bp.log("t", bp.clock(), step)
+end
+]])
+
+-- Starts the victim in the background; returns its pid once step 0 is
+-- committed.
+local function start(db, mark)
+  local pidfile = TMP .. "/pid"
+  os.execute(string.format("%s run --db %s %s mark=%s >/dev/null 2>%s/victim.err & echo $! > %s",
+    EXE, db, VICTIM, mark, TMP, pidfile))
+  local pid = slurp(pidfile):match("%d+")
+  for _ = 1, 400 do
+    local f = io.open(mark)
+    if f then f:close(); return pid end
+    os.execute("sleep 0.05")
+  end
+  os.execute("kill -KILL " .. pid)
+  error("the victim never committed its first row: " .. slurp(TMP .. "/victim.err"))
+end
+
+local function wait_gone(pid)
+  for _ = 1, 200 do
+    if not os.execute("kill -0 " .. pid .. " 2>/dev/null") then return end
+    os.execute("sleep 0.01")
+  end
+  error("process " .. pid .. " outlived SIGKILL")
+end
+
+-- One kill: the age (seconds) of the newest committed row at the kill, and
+-- the rows committed.
+local function one_kill(k, delay)
+  local db, mark = TMP .. "/run" .. k .. ".db", TMP .. "/run" .. k .. ".mark"
+  local pid = start(db, mark)
+  os.execute(string.format("sleep %.3f", delay))
+  os.execute("kill -KILL " .. pid)
+  local killed = bp.clock()
+  wait_gone(pid)
+  lu.assertEquals(query(db, "PRAGMA integrity_check"), {"ok"})
+  local row = query(db, "SELECT count(*), max(step), printf('%.6f', max(value))"
+    .. " FROM metrics_view WHERE run_id = 1 AND name = 't'")[1]
+  local n, last, newest = row:match("^(%d+),(%d+),([%d.]+)$")
+  lu.assertNotNil(newest, row)
+  -- committed in the order logged: steps 0..last, none missing
+  lu.assertEquals(tonumber(n), tonumber(last) + 1)
+  local age = killed - tonumber(newest)
+  -- the next open finds the process gone
+  lu.assertStrContains(backprop("runs --db " .. db), "crashed")
+  lu.assertEquals(query(db, "SELECT status FROM runs WHERE id = 1"), {"crashed"})
+  os.execute(string.format("rm -f %s %s-wal %s-shm %s", db, db, db, mark))
+  return age, tonumber(n)
+end
+
+TestAttackRun = {}
+
+function TestAttackRun:test_sigkill_loses_at_most_the_last_second()
+  print(string.format("attack_run: %d kills, BP_ATTACK_SEED=%d", KILLS, SEED))
+  math.randomseed(SEED)
+  local t0, ages, worst, worst_k = bp.clock(), {}, 0, 0
+  for k = 1, KILLS do
+    local delay = 0.01 + math.random() * (LONGEST - 0.01)
+    local age, rows = one_kill(k, delay)
+    ages[k] = age
+    if age > worst then worst, worst_k = age, k end
+    print(string.format("  kill %d at %.2f s: newest committed row %.3f s old, %d rows",
+      k, delay, age, rows))
+  end
+  table.sort(ages)
+  print(string.format("attack_run: %d kills in %.0f s: newest committed row at most %.3f s"
+    .. " old (median %.3f s)", KILLS, bp.clock() - t0, worst, ages[(#ages + 1) // 2]))
+  lu.assertTrue(worst <= PROMISE, string.format(
+    "kill %d (BP_ATTACK_SEED=%d): the newest committed row was %.3f s old, more than %g s",
+    worst_k, SEED, worst, PROMISE))
+end
+
+S.finish()
