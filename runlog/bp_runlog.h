@@ -130,7 +130,9 @@ int bp_runlog_param_bool(bp_runlog *log, int64_t run, const char *key, int value
  * empty, or to report a failure of the writer thread since the last call
  * (the rows it could not write are kept and retried, except rows of a run
  * that does not exist, which can never be written and are dropped). Waits
- * while the writer is behind. */
+ * while the writer is behind. Past 4 Mi rows kept while the database
+ * fails, rows are not recorded, and the call fails saying how many
+ * ("...; N metric rows not recorded"). */
 int bp_runlog_metric(bp_runlog *log, int64_t run, const char *name, int64_t step,
                      double value, bp_err *e);
 
@@ -161,7 +163,10 @@ int bp_runlog_flush(bp_runlog *log, bp_err *e);
 /* Ends a run: flushes, then sets its status ("completed", "failed",
  * "interrupted", "diverged", "crashed" or "pruned": a sweep's trial stopped
  * early), end time, and the error message and traceback (both may be NULL).
- * Returns -1 for another status or an unknown run. */
+ * Returns -1 for another status or an unknown run. When some of the run's
+ * metric rows could not be recorded (the final flush failing included), the
+ * message adds why and how many ("...; N metric rows not recorded"),
+ * "completed" is recorded as "failed", and it returns -1 with that. */
 int bp_runlog_end(bp_runlog *log, int64_t run, const char *status, const char *message,
                   const char *traceback, bp_err *e);
 

@@ -312,6 +312,7 @@ void bp_runlog_close(bp_runlog *log) {
     sqlite3_finalize(log->name_put);
     sqlite3_close(log->db);
     rl_names_free(&log->names);
+    free(log->lost);
     for (size_t k = 0; k < log->seen_n; k++) {
         free(log->seen[k].key);
         free(log->seen[k].value);

@@ -60,6 +60,13 @@ typedef struct rl_names {
     size_t copied, known, wcap;
 } rl_names;
 
+/* Rows of a run that could not be recorded, and the first reason why. */
+typedef struct rl_lost {
+    int64_t run;
+    size_t n;
+    char why[BP_ERR_MAX];
+} rl_lost;
+
 /* A parameter already written, so that recording it again is free. */
 typedef struct rl_param_seen {
     int64_t run;
@@ -74,21 +81,24 @@ struct bp_runlog {
     char *path; /* as given to bp_runlog_open */
     int readonly;
     /* db_lock guards the connection, the statements and `names`' writer
-     * half; buf_lock the buffers, from `stop` to `bg_err`. Taken in that
+     * half; buf_lock the buffers, from `stop` to `lost`. Taken in that
      * order when both are. */
     pthread_mutex_t db_lock, buf_lock;
     pthread_cond_t wake;    /* wakes the writer thread early */
     pthread_cond_t drained; /* wakes a logging call waiting for the writer */
     pthread_t writer;
-    int writer_running, stop; /* stop: the writer thread is to return */
-    rl_rows pending;          /* filled by bp_runlog_metric */
-    rl_rows writing;          /* being written, or left by a failed commit */
-    double pending_since;     /* bp_clock() when the oldest pending row came */
-    double last_flush;        /* bp_clock() of the last commit or attempt */
-    size_t limit;             /* pending rows past which bp_runlog_metric waits */
-    double rate;              /* rows per second the commits have managed */
-    int failing;              /* the last commit of metrics failed */
-    char bg_err[BP_ERR_MAX];  /* the writer thread's failure, until reported */
+    int writer_running, stop;  /* stop: the writer thread is to return */
+    rl_rows pending;           /* filled by bp_runlog_metric */
+    rl_rows writing;           /* being written, or left by a failed commit */
+    double pending_since;      /* bp_clock() when the oldest pending row came */
+    double last_flush;         /* bp_clock() of the last commit or attempt */
+    size_t limit;              /* pending rows past which bp_runlog_metric waits */
+    double rate;               /* rows per second the commits have managed */
+    int failing;               /* the last commit of metrics failed */
+    char fail_msg[BP_ERR_MAX]; /* why, while failing */
+    char bg_err[BP_ERR_MAX];   /* the writer thread's failure, until reported */
+    rl_lost *lost;             /* rows not recorded, by run */
+    size_t lost_n, lost_cap;
     rl_names names;
     rl_param_seen *seen;
     size_t seen_n, seen_cap;
@@ -197,6 +207,14 @@ int rl_flush_locked(bp_runlog *log, bp_err *e);
 /* Takes the writer thread's error, if any, into e and returns -1; else 0.
  * Takes buf_lock itself; needs no db_lock. */
 int rl_take_bg_error(bp_runlog *log, bp_err *e);
+
+/* Drops the buffered rows of run, counted as not recorded because of why.
+ * Takes buf_lock itself. */
+void rl_drop_run(bp_runlog *log, int64_t run, const char *why);
+
+/* How many rows of run could not be recorded, and the first reason into why
+ * (cap bytes); 0 if none. Takes buf_lock itself; needs no db_lock. */
+size_t rl_lost_of(bp_runlog *log, int64_t run, char *why, size_t cap);
 
 /* ------------------------------------------------------------------------ */
 /* Metric names (names.c)                                                    */

@@ -328,6 +328,37 @@ int bp_runlog_note(bp_runlog *log, int64_t run, const char *text, bp_err *e) {
     return rc;
 }
 
+/* The message of a run that lost n metric rows because of why: its own
+ * message first, if it has one, then why unless the message says it
+ * already, then how many. malloc'd, or NULL. */
+static char *lost_message(const char *message, const char *why, size_t n) {
+    const char *first = message ? message : "";
+    const char *sep = message ? "; " : "";
+    if (message && strstr(message, why)) why = "", sep = "";
+    char tail[64];
+    snprintf(tail, sizeof tail, "%zu metric rows not recorded", n);
+    size_t len = strlen(first) + strlen(sep) + strlen(why) + 2 + strlen(tail);
+    char *msg = malloc(len + 1);
+    if (msg) snprintf(msg, len + 1, "%s%s%s; %s", first, sep, why, tail);
+    return msg;
+}
+
+/* Sets the run's status, end time, message and traceback. */
+static int write_end(bp_runlog *log, int64_t run, const char *status, const char *message,
+                     const char *traceback, bp_err *e) {
+    sqlite3_stmt *st = rl_prepare(log,
+                                  "UPDATE runs SET status = ?1, ended = ?2, message = ?3,"
+                                  " traceback = ?4 WHERE id = ?5",
+                                  e);
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
+    sqlite3_bind_double(st, 2, bp_runlog_time());
+    if (message) sqlite3_bind_text(st, 3, message, -1, SQLITE_STATIC);
+    if (traceback) sqlite3_bind_text(st, 4, traceback, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, run);
+    return rl_write_one(log, st, "cannot end the run", e);
+}
+
 int bp_runlog_end(bp_runlog *log, int64_t run, const char *status, const char *message,
                   const char *traceback, bp_err *e) {
     static const char *const ends[] = {"completed", "failed",  "interrupted",
@@ -340,27 +371,25 @@ int bp_runlog_end(bp_runlog *log, int64_t run, const char *status, const char *m
     if (rl_writable(log, e)) return -1;
     /* The rows go in even if the writer failed before: the error is reported,
      * the status still set. */
-    bp_err first = {{0}};
+    bp_err first = {{0}}, err;
     int bad = rl_take_bg_error(log, &first);
     pthread_mutex_lock(&log->db_lock);
-    int rc = rl_flush_locked(log, bad ? NULL : &first);
-    bad |= rc;
-    sqlite3_stmt *st = rl_prepare(log,
-                                  "UPDATE runs SET status = ?1, ended = ?2, message = ?3,"
-                                  " traceback = ?4 WHERE id = ?5",
-                                  e);
-    if (st) {
-        sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
-        sqlite3_bind_double(st, 2, bp_runlog_time());
-        if (message) sqlite3_bind_text(st, 3, message, -1, SQLITE_STATIC);
-        if (traceback) sqlite3_bind_text(st, 4, traceback, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 5, run);
-        rc = rl_write_one(log, st, "cannot end the run", e);
-    } else {
-        rc = -1;
+    if (rl_flush_locked(log, &err)) {
+        if (!bad) first = err, bad = 1;
+        rl_drop_run(log, run, err.msg); /* the run ends: they never will be */
     }
+    /* A run that could not record all its metrics did not complete. */
+    char why[BP_ERR_MAX];
+    size_t lost = rl_lost_of(log, run, why, sizeof why);
+    char *msg = lost ? lost_message(message, why, lost) : NULL;
+    if (lost && strcmp(status, "completed") == 0) status = "failed";
+    int rc = write_end(log, run, status, msg ? msg : message, traceback, &err);
     pthread_mutex_unlock(&log->db_lock);
-    if (rc) return -1;
+    free(msg);
+    if (rc && lost)
+        return bp_err_set(e, "%s; %zu metric rows not recorded", err.msg, lost);
+    if (rc) return bp_err_set(e, "%s", err.msg);
+    if (lost) return bp_err_set(e, "%s; %zu metric rows not recorded", why, lost);
     if (bad) return bp_err_set(e, "%s", first.msg);
     return 0;
 }

@@ -15,8 +15,10 @@
  *   (tests/attack/attack_run.lua measures it).
  * - Several processes share one WAL database: short transactions keep each
  *   one's wait for the others short.
- * - When the database cannot be written (a full disk, a lock held too long),
- *   the rows are kept and retried, and logging calls do not wait.
+ * - Nothing is lost silently. When the database cannot be written (a full
+ *   disk, a lock held too long), the rows are kept and retried, up to
+ *   MAX_KEEP; those that cannot be written in the end are counted, per run,
+ *   so that the run cannot end "completed" without them (bp_runlog_end).
  *
  * A metric's name is a number in the rows (names.c). */
 #define _XOPEN_SOURCE 700
@@ -42,8 +44,72 @@
 #define CHUNK_MIN 1024
 #define CHUNK_MAX (1 << 20)
 #define CHUNK_START 65536
+/* Rows kept in memory while the database cannot be written; more are not
+ * recorded. 4 Mi rows of 32 bytes: 128 MB. */
+#define MAX_KEEP (1 << 22)
 /* Rows a metric INSERT statement carries. */
 #define INSERT_ROWS 32
+
+/* ------------------------------------------------------------------------ */
+/* Rows not recorded (buf_lock held)                                         */
+
+static void lost_add(bp_runlog *log, int64_t run, size_t n, const char *why) {
+    for (size_t k = 0; k < log->lost_n; k++) {
+        if (log->lost[k].run == run) {
+            log->lost[k].n += n;
+            return;
+        }
+    }
+    if (log->lost_n == log->lost_cap) {
+        size_t cap = log->lost_cap ? 2 * log->lost_cap : 4;
+        rl_lost *v = realloc(log->lost, cap * sizeof *v);
+        if (!v) return; /* out of memory: the count is all that is lost */
+        log->lost = v, log->lost_cap = cap;
+    }
+    rl_lost *l = &log->lost[log->lost_n++];
+    l->run = run, l->n = n;
+    snprintf(l->why, sizeof l->why, "%s", why);
+}
+
+/* Drops the rows of w that are of run (all of them if all), counting them. */
+static void drop_rows(bp_runlog *log, rl_rows *w, int all, int64_t run, const char *why) {
+    size_t kept = 0;
+    for (size_t k = 0; k < w->n;) {
+        size_t j = k;
+        while (j < w->n && w->v[j].run == w->v[k].run) j++;
+        if (all || w->v[k].run == run) lost_add(log, w->v[k].run, j - k, why);
+        else
+            while (k < j) w->v[kept++] = w->v[k++];
+        k = j;
+    }
+    w->n = kept;
+}
+
+void rl_drop_run(bp_runlog *log, int64_t run, const char *why) {
+    pthread_mutex_lock(&log->buf_lock);
+    drop_rows(log, &log->writing, 0, run, why);
+    drop_rows(log, &log->pending, 0, run, why);
+    pthread_mutex_unlock(&log->buf_lock);
+}
+
+/* The rows of run not recorded so far. buf_lock held. */
+static size_t lost_count(const bp_runlog *log, int64_t run) {
+    for (size_t k = 0; k < log->lost_n; k++)
+        if (log->lost[k].run == run) return log->lost[k].n;
+    return 0;
+}
+
+size_t rl_lost_of(bp_runlog *log, int64_t run, char *why, size_t cap) {
+    size_t n = 0;
+    pthread_mutex_lock(&log->buf_lock);
+    for (size_t k = 0; k < log->lost_n && !n; k++) {
+        if (log->lost[k].run != run) continue;
+        n = log->lost[k].n;
+        snprintf(why, cap, "%s", log->lost[k].why);
+    }
+    pthread_mutex_unlock(&log->buf_lock);
+    return n;
+}
 
 /* ------------------------------------------------------------------------ */
 /* Committing (db_lock held)                                                 */
@@ -190,6 +256,7 @@ static void measure(bp_runlog *log, size_t n, double dt) {
 static int flush_failed(bp_runlog *log, const bp_err *why, bp_err *e) {
     pthread_mutex_lock(&log->buf_lock);
     log->failing = 1;
+    snprintf(log->fail_msg, sizeof log->fail_msg, "%s", why->msg);
     pthread_cond_broadcast(&log->drained);
     pthread_mutex_unlock(&log->buf_lock);
     return bp_err_set(e, "%s", why->msg);
@@ -313,9 +380,15 @@ int bp_runlog_flush(bp_runlog *log, bp_err *e) {
 /* ------------------------------------------------------------------------ */
 /* Logging                                                                   */
 
-/* Appends a row to `pending`. buf_lock held. */
+/* Appends a row to `pending`, or counts it as not recorded when the
+ * database has failed for MAX_KEEP rows. buf_lock held. */
 static int append(bp_runlog *log, rl_row row, bp_err *e) {
     rl_rows *p = &log->pending;
+    if (log->failing && p->n + log->writing.n >= MAX_KEEP) {
+        lost_add(log, row.run, 1, log->fail_msg);
+        return bp_err_set(e, "%s; %zu metric rows not recorded", log->fail_msg,
+                          lost_count(log, row.run));
+    }
     if (p->n == p->cap) {
         size_t cap = p->cap ? 2 * p->cap : 4096;
         rl_row *v = realloc(p->v, cap * sizeof *v);
@@ -340,7 +413,7 @@ int bp_runlog_metric(bp_runlog *log, int64_t run, const char *name, int64_t step
     pthread_mutex_lock(&log->buf_lock);
     int rc = append(log, (rl_row){run, idx, step, value}, e);
     /* Backpressure: the writer is a chunk behind; wait until it takes the
-     * rows, unless it is failing (then rows are kept). */
+     * rows, unless it is failing (then rows are kept, up to MAX_KEEP). */
     if (rc == 0 && log->pending.n >= log->limit && !log->failing) {
         pthread_cond_signal(&log->wake);
         while (log->pending.n >= log->limit && !log->failing && !log->bg_err[0])

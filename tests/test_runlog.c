@@ -896,6 +896,59 @@ static void test_many_names(void) {
     bp_runlog_close(b);
 }
 
+/* The database refuses the rows (here: it may not grow, as a full disk).
+ * While it does, the rows wait and the calls say why; rows that were
+ * written after all make no loss; rows that never are make a run that
+ * cannot end completed: it ends failed, saying how many. */
+static void test_lost_rows(void) {
+    const char *db = path_in("full.db");
+    bp_err e = {{0}};
+    bp_runlog *log = bp_runlog_open(db, 0, &e);
+    CHECK(log != NULL);
+    if (!log) return;
+    int64_t run = bp_runlog_begin(log, NULL, &e), run2 = bp_runlog_begin(log, NULL, &e);
+    sqlite3 *s = bp_runlog_sqlite(log);
+    bp_runlog_lock(log);
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA max_page_count = %s",
+             rows_of(s, "PRAGMA page_count"));
+    rows_of(s, sql);
+    bp_runlog_unlock(log);
+    for (int k = 0; k < 20000; k++) bp_runlog_metric(log, run, "loss", k, k, &e);
+    char full[512];
+    snprintf(full, sizeof full, "%s: cannot write metrics (database or disk is full)",
+             db);
+    CHECK(bp_runlog_flush(log, &e) == -1);
+    CHECK_STR(e.msg, full);
+    /* Room again: everything goes in, nothing was lost. */
+    bp_runlog_lock(log);
+    rows_of(s, "PRAGMA max_page_count = 1000000");
+    bp_runlog_unlock(log);
+    /* (a retry of the writer thread's may have failed in between: reported
+     * once) */
+    CHECK(bp_runlog_flush(log, &e) == 0 || bp_runlog_flush(log, &e) == 0);
+    CHECK(bp_runlog_end(log, run, "completed", NULL, NULL, &e) == 0);
+    /* No room for good. */
+    bp_runlog_lock(log);
+    snprintf(sql, sizeof sql, "PRAGMA max_page_count = %s",
+             rows_of(s, "PRAGMA page_count"));
+    rows_of(s, sql);
+    bp_runlog_unlock(log);
+    for (int k = 0; k < 20000; k++) bp_runlog_metric(log, run2, "loss", k, k, &e);
+    char want[600];
+    snprintf(want, sizeof want, "%s; 20000 metric rows not recorded", full);
+    CHECK(bp_runlog_end(log, run2, "completed", NULL, NULL, &e) == -1);
+    CHECK_STR(e.msg, want);
+    char rows[1024];
+    snprintf(rows, sizeof rows, "1|completed|NULL|20000\n2|failed|%s|0\n", want);
+    bp_runlog_lock(log);
+    CHECK_STR(rows_of(s, "SELECT id, status, message, (SELECT count(*) FROM metrics"
+                         " WHERE run_id = runs.id) FROM runs ORDER BY id"),
+              rows);
+    bp_runlog_unlock(log);
+    bp_runlog_close(log);
+}
+
 /* ------------------------------------------------------------------------ */
 
 static uint64_t fnv(const char *s) {
@@ -1049,6 +1102,7 @@ int main(void) {
     test_concurrent();
     test_kill();
     test_many_names();
+    test_lost_rows();
     test_queries();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

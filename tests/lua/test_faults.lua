@@ -366,6 +366,39 @@ error("not reached")
   lu.assertEquals(code, 7)
 end
 
+-- A script that ignores what the logging functions return, on a full disk:
+-- the run must not end completed, and says how much it could not record.
+function TestFaults:test_full_disk_ignored_by_the_script()
+  local mnt = TMP .. "/small2"
+  os.execute("mkdir -p " .. mnt)
+  if not os.execute("mount -t tmpfs -o size=256k tmpfs " .. mnt .. " 2>/dev/null") then
+    print("  (skipped: cannot mount a small tmpfs here; the test needs root)")
+    return
+  end
+  local s = write("ignore.lua", [[
+local bp = require "backprop"
+for step = 1, 20000 do
+  bp.log("loss", 1 / step, step)
+  if step % 500 == 0 then bp.flush() end -- commits until the disk is full
+end
+]])
+  local db = mnt .. "/full.db"
+  local _, err, code = backprop("run --db " .. db .. " " .. s)
+  local check = query(db, "PRAGMA integrity_check")
+  local run = query(db, "SELECT status, message FROM runs")
+  local kept = tonumber(query(db, "SELECT count(*) FROM metrics")[1])
+  os.execute("umount " .. mnt) -- before any assertion can fail
+  lu.assertEquals(code, 1)
+  local lost = err:match("^backprop: " .. db:gsub("%p", "%%%0")
+    .. ": cannot %a+ %a* ?%(database or disk is full%); (%d+) metric rows not recorded\n$")
+  lu.assertNotNil(lost, err)
+  -- every step is either in the database or counted as not recorded
+  lu.assertTrue(kept > 0 and kept < 20000, kept)
+  lu.assertEquals(kept + tonumber(lost), 20000)
+  lu.assertEquals(check, {"ok"})
+  lu.assertEquals(run[1], "failed," .. err:match("^backprop: (.*)\n$"))
+end
+
 function TestFaults:test_memory_limit()
   local db = TMP .. "/mem.db"
   local tables = write("tables.lua", "local t = {}\nfor i = 1, 1e9 do t[i] = {i, i, i} end\n")
