@@ -23,7 +23,10 @@
  * with one sentence in *e (e may be NULL). Messages name the database file.
  * On a log opened read-only, every function that writes fails with "PATH:
  * the run log was opened read-only". A write about a run that does not
- * exist fails too (a metric's at a later call: see bp_runlog_metric). */
+ * exist fails too (a metric's at a later call: see bp_runlog_metric). Once
+ * the path no longer names the file that was opened (deleted, or another
+ * file moved over it), every write fails: "PATH: the database file was
+ * deleted or replaced while the run was writing". */
 #ifndef BP_RUNLOG_H
 #define BP_RUNLOG_H
 
@@ -130,9 +133,10 @@ int bp_runlog_param_bool(bp_runlog *log, int64_t run, const char *key, int value
  * empty, or to report a failure of the writer thread since the last call
  * (the rows it could not write are kept and retried, except rows of a run
  * that does not exist, which can never be written and are dropped). Waits
- * while the writer is behind. Past 4 Mi rows kept while the database
- * fails, rows are not recorded, and the call fails saying how many
- * ("...; N metric rows not recorded"). */
+ * while the writer is behind. Rows that can never be written are not
+ * recorded, and the call fails saying how many ("...; N metric rows not
+ * recorded"): past 4 Mi rows kept while the database fails, and every row
+ * once the file is deleted or replaced. */
 int bp_runlog_metric(bp_runlog *log, int64_t run, const char *name, int64_t step,
                      double value, bp_err *e);
 

@@ -9,6 +9,7 @@
  * stepped. */
 #define _XOPEN_SOURCE 700
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <sqlite3.h>
@@ -90,7 +91,35 @@ int rl_begin_write(bp_runlog *log, bp_err *e) {
     }
 }
 
+void rl_identity_note(bp_runlog *log) {
+    struct stat sb;
+    log->have_identity = stat(log->path, &sb) == 0;
+    log->dev = sb.st_dev, log->ino = sb.st_ino;
+}
+
+/* A connection keeps writing to the file it opened even after that file is
+ * deleted or another is moved over its path: the commits would succeed into
+ * a file nobody can read. So each commit first checks that the path still
+ * names the same file (a stat, about a microsecond). */
+static int same_file(bp_runlog *log, bp_err *e) {
+    struct stat sb;
+    int gone = log->have_identity && (stat(log->path, &sb) != 0 ||
+                                      sb.st_dev != log->dev || sb.st_ino != log->ino);
+    if (!gone) return 0;
+    pthread_mutex_lock(&log->buf_lock);
+    log->gone = 1;
+    pthread_mutex_unlock(&log->buf_lock);
+    return bp_err_set(e,
+                      "%s: the database file was deleted or replaced while the run was"
+                      " writing",
+                      log->path);
+}
+
 int rl_commit(bp_runlog *log, bp_err *e) {
+    if (same_file(log, e)) {
+        rl_rollback(log);
+        return -1;
+    }
     double start = bp_clock();
     for (int t = 0;; t++) {
         int rc = sqlite3_exec(log->db, "COMMIT", NULL, NULL, NULL);

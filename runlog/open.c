@@ -282,6 +282,7 @@ bp_runlog *bp_runlog_open(const char *path, int flags, bp_err *e) {
             goto fail;
         return log;
     }
+    rl_identity_note(log);
     if (set_wal(log, e) ||
         rl_exec(log, "PRAGMA synchronous = NORMAL", "cannot set synchronous", e) ||
         migrate(log, e) || bp_runlog_reap(log, e) < 0)

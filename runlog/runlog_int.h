@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <sqlite3.h>
 
@@ -80,9 +81,15 @@ struct bp_runlog {
     sqlite3 *db;
     char *path; /* as given to bp_runlog_open */
     int readonly;
+    /* The file opened (rl_identity_note): every commit checks that path still
+     * names it. gone: it did not, and nothing more can be written (set with
+     * both locks held, so either suffices to read it). */
+    int have_identity, gone;
+    dev_t dev;
+    ino_t ino;
     /* db_lock guards the connection, the statements and `names`' writer
-     * half; buf_lock the buffers, from `stop` to `lost`. Taken in that
-     * order when both are. */
+     * half; buf_lock the buffers, from `stop` to `lost`. Taken in
+     * that order when both are. */
     pthread_mutex_t db_lock, buf_lock;
     pthread_cond_t wake;    /* wakes the writer thread early */
     pthread_cond_t drained; /* wakes a logging call waiting for the writer */
@@ -127,6 +134,10 @@ char *rl_read_uri(const char *path, bp_err *e);
 /* ------------------------------------------------------------------------ */
 /* The connection (db.c)                                                     */
 
+/* Notes the device and inode of the file at log->path, for rl_commit to
+ * compare. Call once the connection is open. */
+void rl_identity_note(bp_runlog *log);
+
 /* The connection, for runlog's files and the tests. Hold the lock while the
  * writer thread may be committing metrics. bp_runlog_lock and _unlock take
  * and release db_lock; they do not nest. */
@@ -155,8 +166,11 @@ int rl_fail(bp_runlog *log, bp_err *e, const char *what);
 int rl_exec(bp_runlog *log, const char *sql, const char *what, bp_err *e);
 
 /* BEGIN IMMEDIATE and COMMIT, each retried while another process holds the
- * lock (rl_busy_seconds in all); a failed commit rolls back. rl_rollback
- * ends an open transaction, if any. */
+ * lock (rl_busy_seconds in all); a failed commit rolls back. A commit is
+ * refused (and rolled back) once the path no longer names the file that was
+ * opened: "PATH: the database file was deleted or replaced while the run was
+ * writing", and log->gone is set. rl_rollback ends an open transaction, if
+ * any. */
 int rl_begin_write(bp_runlog *log, bp_err *e);
 int rl_commit(bp_runlog *log, bp_err *e);
 void rl_rollback(bp_runlog *log);
@@ -200,8 +214,9 @@ int rl_hostname(char *buf, size_t cap);
 
 /* Commits the buffered metrics in one transaction, with the metric names
  * they bring. On failure the rows are kept for the next try, except those
- * of runs that do not exist, which are dropped ("N rows dropped"). Takes
- * buf_lock itself. */
+ * of runs that do not exist, which are dropped ("N rows dropped"), and all
+ * of them once the file is gone (counted as not recorded). Takes buf_lock
+ * itself. */
 int rl_flush_locked(bp_runlog *log, bp_err *e);
 
 /* Takes the writer thread's error, if any, into e and returns -1; else 0.

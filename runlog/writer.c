@@ -111,6 +111,21 @@ size_t rl_lost_of(bp_runlog *log, int64_t run, char *why, size_t cap) {
     return n;
 }
 
+/* The file is gone: every row buffered (and `extra`, if given) is dropped,
+ * and the error says how many were not recorded in all. buf_lock held. */
+static int gone_error(bp_runlog *log, const rl_row *extra, bp_err *e) {
+    char why[BP_ERR_MAX];
+    snprintf(why, sizeof why,
+             "%s: the database file was deleted or replaced while the run was writing",
+             log->path);
+    drop_rows(log, &log->writing, 1, 0, why);
+    drop_rows(log, &log->pending, 1, 0, why);
+    if (extra) lost_add(log, extra->run, 1, why);
+    size_t n = 0;
+    for (size_t k = 0; k < log->lost_n; k++) n += log->lost[k].n;
+    return bp_err_set(e, "%s; %zu metric rows not recorded", why, n);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Committing (db_lock held)                                                 */
 
@@ -251,25 +266,27 @@ static void measure(bp_runlog *log, size_t n, double dt) {
     log->limit = lim < CHUNK_MIN ? CHUNK_MIN : lim > CHUNK_MAX ? CHUNK_MAX : (size_t)lim;
 }
 
-/* A commit failed: the rows stay in `writing` for the next try, and logging
- * calls stop waiting. */
+/* A commit failed: the rows stay in `writing` for the next try (all of them
+ * dropped if the file is gone), and logging calls stop waiting. */
 static int flush_failed(bp_runlog *log, const bp_err *why, bp_err *e) {
     pthread_mutex_lock(&log->buf_lock);
     log->failing = 1;
     snprintf(log->fail_msg, sizeof log->fail_msg, "%s", why->msg);
+    int rc = log->gone ? gone_error(log, NULL, e) : bp_err_set(e, "%s", why->msg);
     pthread_cond_broadcast(&log->drained);
     pthread_mutex_unlock(&log->buf_lock);
-    return bp_err_set(e, "%s", why->msg);
+    return rc;
 }
 
 /* Writes the buffered rows in one transaction. Call with db_lock held. */
 int rl_flush_locked(bp_runlog *log, bp_err *e) {
     bp_err why;
     pthread_mutex_lock(&log->buf_lock);
-    int rc = take_pending(log, &why);
+    int rc = log->gone ? gone_error(log, NULL, e) : take_pending(log, &why);
     double t0 = log->last_flush = bp_clock();
     pthread_cond_broadcast(&log->drained);
     pthread_mutex_unlock(&log->buf_lock);
+    if (log->gone) return rc;
     if (rc) return flush_failed(log, &why, e);
     rl_rows *w = &log->writing;
     if (w->n == 0) return 0;
@@ -380,9 +397,10 @@ int bp_runlog_flush(bp_runlog *log, bp_err *e) {
 /* ------------------------------------------------------------------------ */
 /* Logging                                                                   */
 
-/* Appends a row to `pending`, or counts it as not recorded when the
- * database has failed for MAX_KEEP rows. buf_lock held. */
+/* Appends a row to `pending`, or counts it as not recorded when the file is
+ * gone or the database has failed for MAX_KEEP rows. buf_lock held. */
 static int append(bp_runlog *log, rl_row row, bp_err *e) {
+    if (log->gone) return gone_error(log, &row, e);
     rl_rows *p = &log->pending;
     if (log->failing && p->n + log->writing.n >= MAX_KEEP) {
         lost_add(log, row.run, 1, log->fail_msg);
@@ -419,10 +437,9 @@ int bp_runlog_metric(bp_runlog *log, int64_t run, const char *name, int64_t step
         while (log->pending.n >= log->limit && !log->failing && !log->bg_err[0])
             pthread_cond_wait(&log->drained, &log->buf_lock);
     }
-    if (rc == 0 && log->bg_err[0]) {
-        rc = bp_err_set(e, "%s", log->bg_err);
-        log->bg_err[0] = '\0';
-    }
+    /* The writer's failure is reported once, unless this call's says more. */
+    if (rc == 0 && log->bg_err[0]) rc = bp_err_set(e, "%s", log->bg_err);
+    log->bg_err[0] = '\0';
     pthread_mutex_unlock(&log->buf_lock);
     return rc;
 }

@@ -949,6 +949,45 @@ static void test_lost_rows(void) {
     bp_runlog_close(log);
 }
 
+/* Another file moved over the database while a run writes: nothing more is
+ * written (into a file nobody can read any more), the calls say so and how
+ * many rows were not recorded, and the file now at the path is untouched. */
+static void test_replaced(void) {
+    const char *db = path_in("replaced.db"), *other = path_in("replacement.db");
+    bp_err e = {{0}};
+    bp_runlog *log = bp_runlog_open(db, 0, &e);
+    bp_runlog *o = bp_runlog_open(other, 0, &e);
+    CHECK(log && o);
+    bp_runlog_close(o);
+    if (!log) return;
+    int64_t run = bp_runlog_begin(log, NULL, &e);
+    for (int k = 0; k < 100; k++) bp_runlog_metric(log, run, "loss", k, k, &e);
+    CHECK(bp_runlog_flush(log, &e) == 0);
+    size_t n0, n1;
+    char *before = slurp(other, &n0);
+    CHECK(rename(other, db) == 0);
+    for (int k = 100; k < 300; k++) bp_runlog_metric(log, run, "loss", k, k, &e);
+    char gone[512], want[600];
+    snprintf(gone, sizeof gone,
+             "%s: the database file was deleted or replaced while the run was writing",
+             db);
+    snprintf(want, sizeof want, "%s; 200 metric rows not recorded", gone);
+    CHECK(bp_runlog_flush(log, &e) == -1);
+    CHECK_STR(e.msg, want);
+    CHECK(bp_runlog_metric(log, run, "loss", 300, 1, &e) == -1);
+    snprintf(want, sizeof want, "%s; 201 metric rows not recorded", gone);
+    CHECK_STR(e.msg, want);
+    CHECK(bp_runlog_tag(log, run, "after", NULL, &e) == -1);
+    CHECK_STR(e.msg, gone);
+    CHECK(bp_runlog_end(log, run, "completed", NULL, NULL, &e) == -1);
+    CHECK_STR(e.msg, want);
+    bp_runlog_close(log);
+    char *after = slurp(db, &n1);
+    CHECK(before && after && n0 == n1 && memcmp(before, after, n0) == 0);
+    free(before);
+    free(after);
+}
+
 /* ------------------------------------------------------------------------ */
 
 static uint64_t fnv(const char *s) {
@@ -1103,6 +1142,7 @@ int main(void) {
     test_kill();
     test_many_names();
     test_lost_rows();
+    test_replaced();
     test_queries();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

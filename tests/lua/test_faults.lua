@@ -399,6 +399,29 @@ end
   lu.assertEquals(run[1], "failed," .. err:match("^backprop: (.*)\n$"))
 end
 
+-- The database deleted while the run writes: the rows cannot go anywhere a
+-- reader would find them, so the logging calls fail, the run ends with
+-- an error saying how many rows were not recorded, and exits 1.
+function TestFaults:test_database_deleted_while_the_run_writes()
+  local db = TMP .. "/deleted.db"
+  local s = write("deleter.lua", [[
+local bp = require "backprop"
+local target = bp.param("target", "")
+for step = 1, 1000 do bp.log("x", step, step) end
+assert(bp.flush())
+assert(os.remove(target))
+for step = 1001, 3000 do bp.log("x", step, step) end
+print(bp.flush())
+for step = 3001, 4000 do bp.log("x", step, step) end
+]])
+  local out, err, code = backprop(string.format("run --db %s %s target=%s", db, s, db))
+  local gone = db .. ": the database file was deleted or replaced while the run was writing"
+  lu.assertEquals(out, "nil\t" .. gone .. "; 2000 metric rows not recorded\n")
+  lu.assertEquals(err, "backprop: " .. gone .. "; 3000 metric rows not recorded\n")
+  lu.assertEquals(code, 1)
+  lu.assertNil(io.open(db)) -- not made again
+end
+
 function TestFaults:test_memory_limit()
   local db = TMP .. "/mem.db"
   local tables = write("tables.lua", "local t = {}\nfor i = 1, 1e9 do t[i] = {i, i, i} end\n")
