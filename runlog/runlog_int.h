@@ -107,6 +107,7 @@ struct bp_runlog {
     rl_lost *lost;             /* rows not recorded, by run */
     size_t lost_n, lost_cap;
     rl_names names;
+    double wal_tried; /* bp_clock() of the last TRUNCATE checkpoint tried */
     rl_param_seen *seen;
     size_t seen_n, seen_cap;
     sqlite3_stmt *ins_one, *ins_many;  /* metric inserts, 1 and INSERT_ROWS rows */

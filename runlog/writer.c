@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <sqlite3.h>
@@ -49,6 +50,10 @@
 #define MAX_KEEP (1 << 22)
 /* Rows a metric INSERT statement carries. */
 #define INSERT_ROWS 32
+/* A WAL file larger than this after a commit is truncated when no reader
+ * holds an old snapshot; tried at most every WAL_TRY_EVERY seconds. */
+#define WAL_TRUNCATE_BYTES (16 << 20)
+#define WAL_TRY_EVERY 1.0
 
 /* ------------------------------------------------------------------------ */
 /* Rows not recorded (buf_lock held)                                         */
@@ -266,6 +271,29 @@ static void measure(bp_runlog *log, size_t n, double dt) {
     log->limit = lim < CHUNK_MIN ? CHUNK_MIN : lim > CHUNK_MAX ? CHUNK_MAX : (size_t)lim;
 }
 
+/* A reader holding an old snapshot (a long `backprop query`) keeps every
+ * checkpoint from reaching the end of the WAL, which then grows without
+ * bound, and SQLite reuses a WAL file rather than shrink it. Once the WAL is
+ * large, try a TRUNCATE checkpoint now and then, without waiting: it fails
+ * at once while the reader is there and empties the file once it is gone. */
+static void truncate_wal(bp_runlog *log) {
+    double now = bp_clock();
+    if (now - log->wal_tried < WAL_TRY_EVERY) return;
+    size_t n = strlen(log->path);
+    char *wal = malloc(n + 5);
+    if (!wal) return;
+    memcpy(wal, log->path, n);
+    memcpy(wal + n, "-wal", 5);
+    struct stat sb;
+    int big = stat(wal, &sb) == 0 && sb.st_size > WAL_TRUNCATE_BYTES;
+    free(wal);
+    if (!big) return;
+    log->wal_tried = now;
+    sqlite3_busy_timeout(log->db, 0);
+    sqlite3_wal_checkpoint_v2(log->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    sqlite3_busy_timeout(log->db, rl_busy_ms());
+}
+
 /* A commit failed: the rows stay in `writing` for the next try (all of them
  * dropped if the file is gone), and logging calls stop waiting. */
 static int flush_failed(bp_runlog *log, const bp_err *why, bp_err *e) {
@@ -308,6 +336,7 @@ int rl_flush_locked(bp_runlog *log, bp_err *e) {
     w->n = 0;
     log->failing = 0;
     pthread_mutex_unlock(&log->buf_lock);
+    truncate_wal(log);
     if (dropped)
         return bp_err_set(e,
                           "%s: cannot write metrics of a run that does not exist;"

@@ -988,6 +988,38 @@ static void test_replaced(void) {
     free(after);
 }
 
+static long long file_size(const char *path) {
+    struct stat sb;
+    return stat(path, &sb) == 0 ? (long long)sb.st_size : -1;
+}
+
+/* A reader holding an old snapshot keeps every checkpoint from reaching
+ * the end of the WAL, which grows; once the reader is gone, the writer
+ * empties it (at most one attempt a second). */
+static void test_wal_truncated(void) {
+    const char *db = path_in("wal.db"), *wal = path_in("wal.db-wal");
+    bp_err e = {{0}};
+    bp_runlog *log = bp_runlog_open(db, 0, &e);
+    CHECK(log != NULL);
+    if (!log) return;
+    int64_t run = bp_runlog_begin(log, NULL, &e);
+    sqlite3 *reader;
+    sqlite3_open(db, &reader);
+    CHECK_STR(rows_of(reader, "BEGIN; SELECT count(*) FROM runs"), "1\n");
+    int bad = 0;
+    for (int k = 0; k < 1000000; k++) bad |= bp_runlog_metric(log, run, "x", k, k, &e);
+    CHECK(!bad && bp_runlog_flush(log, &e) == 0);
+    CHECK(file_size(wal) > 16 << 20);
+    rows_of(reader, "COMMIT");
+    sqlite3_close(reader);
+    nanosleep(&(struct timespec){1, 100000000}, NULL);
+    CHECK(bp_runlog_metric(log, run, "x", -1, 0, &e) == 0);
+    CHECK(bp_runlog_flush(log, &e) == 0);
+    CHECK(file_size(wal) < 1 << 20);
+    CHECK(bp_runlog_end(log, run, "completed", NULL, NULL, &e) == 0);
+    bp_runlog_close(log);
+}
+
 /* ------------------------------------------------------------------------ */
 
 static uint64_t fnv(const char *s) {
@@ -1143,6 +1175,7 @@ int main(void) {
     test_many_names();
     test_lost_rows();
     test_replaced();
+    test_wal_truncated();
     test_queries();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
