@@ -896,6 +896,17 @@ static void test_many_names(void) {
     bp_runlog_close(b);
 }
 
+/* Lets the log's database grow no more (as on a full disk), or again. */
+static void no_room(bp_runlog *log, int lift) {
+    sqlite3 *s = bp_runlog_sqlite(log);
+    char sql[64];
+    bp_runlog_lock(log);
+    snprintf(sql, sizeof sql, "PRAGMA max_page_count = %s",
+             lift ? "1000000" : rows_of(s, "PRAGMA page_count"));
+    rows_of(s, sql);
+    bp_runlog_unlock(log);
+}
+
 /* The database refuses the rows (here: it may not grow, as a full disk).
  * While it does, the rows wait and the calls say why; rows that were
  * written after all make no loss; rows that never are make a run that
@@ -908,12 +919,7 @@ static void test_lost_rows(void) {
     if (!log) return;
     int64_t run = bp_runlog_begin(log, NULL, &e), run2 = bp_runlog_begin(log, NULL, &e);
     sqlite3 *s = bp_runlog_sqlite(log);
-    bp_runlog_lock(log);
-    char sql[64];
-    snprintf(sql, sizeof sql, "PRAGMA max_page_count = %s",
-             rows_of(s, "PRAGMA page_count"));
-    rows_of(s, sql);
-    bp_runlog_unlock(log);
+    no_room(log, 0);
     for (int k = 0; k < 20000; k++) bp_runlog_metric(log, run, "loss", k, k, &e);
     char full[512];
     snprintf(full, sizeof full, "%s: cannot write metrics (database or disk is full)",
@@ -921,19 +927,13 @@ static void test_lost_rows(void) {
     CHECK(bp_runlog_flush(log, &e) == -1);
     CHECK_STR(e.msg, full);
     /* Room again: everything goes in, nothing was lost. */
-    bp_runlog_lock(log);
-    rows_of(s, "PRAGMA max_page_count = 1000000");
-    bp_runlog_unlock(log);
+    no_room(log, 1);
     /* (a retry of the writer thread's may have failed in between: reported
      * once) */
     CHECK(bp_runlog_flush(log, &e) == 0 || bp_runlog_flush(log, &e) == 0);
     CHECK(bp_runlog_end(log, run, "completed", NULL, NULL, &e) == 0);
     /* No room for good. */
-    bp_runlog_lock(log);
-    snprintf(sql, sizeof sql, "PRAGMA max_page_count = %s",
-             rows_of(s, "PRAGMA page_count"));
-    rows_of(s, sql);
-    bp_runlog_unlock(log);
+    no_room(log, 0);
     for (int k = 0; k < 20000; k++) bp_runlog_metric(log, run2, "loss", k, k, &e);
     char want[600];
     snprintf(want, sizeof want, "%s; 20000 metric rows not recorded", full);

@@ -18,7 +18,7 @@ local bp = require "backprop"
 
 package.path = (os.getenv("BP_SOURCE_DIR") or ".") .. "/tests/lua/?.lua;" .. package.path
 local S = require "support"
-local EXE, TMP, slurp, write, backprop, query = S.EXE, S.TMP, S.slurp, S.write, S.backprop, S.query
+local TMP, write, backprop, query = S.TMP, S.write, S.backprop, S.query
 
 local KILLS = tonumber(os.getenv("BP_ATTACK_KILLS") or "") or 10
 local SEED = tonumber(os.getenv("BP_ATTACK_SEED") or "") or 1
@@ -44,17 +44,7 @@ end
 -- Starts the victim in the background; returns its pid once step 0 is
 -- committed.
 local function start(db, mark)
-  local pidfile = TMP .. "/pid"
-  os.execute(string.format("%s run --db %s %s mark=%s >/dev/null 2>%s/victim.err & echo $! > %s",
-    EXE, db, VICTIM, mark, TMP, pidfile))
-  local pid = slurp(pidfile):match("%d+")
-  for _ = 1, 400 do
-    local f = io.open(mark)
-    if f then f:close(); return pid end
-    os.execute("sleep 0.05")
-  end
-  os.execute("kill -KILL " .. pid)
-  error("the victim never committed its first row: " .. slurp(TMP .. "/victim.err"))
+  return S.start(string.format("run --db %s %s mark=%s", db, VICTIM, mark), mark)
 end
 
 local function wait_gone(pid)

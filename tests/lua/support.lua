@@ -47,6 +47,23 @@ function M.query(db, sql)
   return rows
 end
 
+-- Starts `backprop ARGS` in the background, its stderr into the scratch
+-- directory's bgerr; returns its pid once the file `mark` exists (which the
+-- script writes when it is ready), or raises after 20 s.
+function M.start(args, mark)
+  local pidfile = M.TMP .. "/pid"
+  os.execute(string.format("%s %s >/dev/null 2>%s/bgerr & echo $! > %s",
+    M.EXE, args, M.TMP, pidfile))
+  local pid = M.slurp(pidfile):match("%d+")
+  for _ = 1, 400 do
+    local f = io.open(mark)
+    if f then f:close(); return pid end
+    os.execute("sleep 0.05")
+  end
+  os.execute("kill -KILL " .. pid)
+  error("the script never wrote " .. mark .. ": " .. M.slurp(M.TMP .. "/bgerr"))
+end
+
 -- Asserts that f raises an error containing `text`. f is a closure, so that
 -- the call is made as a script makes it (a method call names its method; a
 -- bare pcall(net.forward, ...) would not).

@@ -182,6 +182,22 @@ local function mount_tmpfs(name, size)
   return mnt
 end
 
+-- Runs `script` (its text) with its database on a 256 KB tmpfs; returns
+-- the database's path, stderr, the exit status, and then, read before the
+-- tmpfs is unmounted, the integrity check, the run's "status,message" and
+-- the number of metric rows. Nil where the tmpfs cannot be mounted.
+local function run_on_full_disk(name, script)
+  local mnt = mount_tmpfs(name, "256k")
+  if not mnt then return nil end
+  local db = mnt .. "/full.db"
+  local _, err, code = backprop("run --db " .. db .. " " .. write(name .. ".lua", script))
+  local check = query(db, "PRAGMA integrity_check")
+  local run = query(db, "SELECT status, message FROM runs")[1]
+  local rows = tonumber(query(db, "SELECT count(*) FROM metrics")[1])
+  os.execute("umount " .. mnt) -- before any assertion can fail
+  return db, err, code, check, run, rows
+end
+
 -- What `backprop run` said, on an existing database and a new one beside
 -- it, where neither can be written for reason.
 local function check_writes_refused(db, dir, run_err, new_err, reason)
@@ -287,25 +303,20 @@ function TestFaults:test_corrupt_database_file()
 end
 
 function TestFaults:test_full_disk()
-  local mnt = mount_tmpfs("small", "256k")
-  if not mnt then return end
-  local s = write("fill.lua", [[
+  local db, err, code, check, run = run_on_full_disk("small", [[
 local bp = require "backprop"
 for step = 1, 1e7 do
   local ok, err = bp.log("loss", 1 / step, step)
   if not ok then error(err, 0) end
 end
 ]])
-  local _, err, code = backprop("run --db " .. mnt .. "/full.db " .. s)
-  local check = query(mnt .. "/full.db", "PRAGMA integrity_check")
-  local run = query(mnt .. "/full.db", "SELECT status, message FROM runs")
-  os.execute("umount " .. mnt) -- before any assertion can fail
+  if not db then return end
   lu.assertEquals(code, 1)
   -- where the disk fills (the metrics' commit, or the run's end) decides
   -- which write reports it
-  lu.assertStrMatches(err, "backprop: " .. mnt:gsub("%p", "%%%0") .. "/full.db: cannot %a+ %a* ?%(database or disk is full%).*")
+  lu.assertStrMatches(err, "backprop: " .. db:gsub("%p", "%%%0") .. ": cannot %a+ %a* ?%(database or disk is full%).*")
   lu.assertEquals(check, {"ok"})
-  lu.assertStrMatches(run[1], "failed,.*database or disk is full.*")
+  lu.assertStrMatches(run, "failed,.*database or disk is full.*")
 end
 
 -- os.exit inside `backprop run` ends the run as the script's end would and
@@ -369,25 +380,14 @@ end
 -- A script that ignores what the logging functions return, on a full disk:
 -- the run must not end completed, and says how much it could not record.
 function TestFaults:test_full_disk_ignored_by_the_script()
-  local mnt = TMP .. "/small2"
-  os.execute("mkdir -p " .. mnt)
-  if not os.execute("mount -t tmpfs -o size=256k tmpfs " .. mnt .. " 2>/dev/null") then
-    print("  (skipped: cannot mount a small tmpfs here; the test needs root)")
-    return
-  end
-  local s = write("ignore.lua", [[
+  local db, err, code, check, run, kept = run_on_full_disk("small2", [[
 local bp = require "backprop"
 for step = 1, 20000 do
   bp.log("loss", 1 / step, step)
   if step % 500 == 0 then bp.flush() end -- commits until the disk is full
 end
 ]])
-  local db = mnt .. "/full.db"
-  local _, err, code = backprop("run --db " .. db .. " " .. s)
-  local check = query(db, "PRAGMA integrity_check")
-  local run = query(db, "SELECT status, message FROM runs")
-  local kept = tonumber(query(db, "SELECT count(*) FROM metrics")[1])
-  os.execute("umount " .. mnt) -- before any assertion can fail
+  if not db then return end
   lu.assertEquals(code, 1)
   local lost = err:match("^backprop: " .. db:gsub("%p", "%%%0")
     .. ": cannot %a+ %a* ?%(database or disk is full%); (%d+) metric rows not recorded\n$")
@@ -396,7 +396,7 @@ end
   lu.assertTrue(kept > 0 and kept < 20000, kept)
   lu.assertEquals(kept + tonumber(lost), 20000)
   lu.assertEquals(check, {"ok"})
-  lu.assertEquals(run[1], "failed," .. err:match("^backprop: (.*)\n$"))
+  lu.assertEquals(run, "failed," .. err:match("^backprop: (.*)\n$"))
 end
 
 -- The database deleted while the run writes: the rows cannot go anywhere a
