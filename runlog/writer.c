@@ -41,7 +41,7 @@
 #define FLUSH_AGE 0.25
 /* The work a commit is given, in seconds of the measured rate, as rows
  * between CHUNK_MIN and CHUNK_MAX; CHUNK_START until it is measured. */
-#define CHUNK_SECONDS 0.1
+#define CHUNK_SECONDS 0.05
 #define CHUNK_MIN 1024
 #define CHUNK_MAX (1 << 20)
 #define CHUNK_START 65536
