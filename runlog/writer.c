@@ -44,7 +44,7 @@
 #define CHUNK_SECONDS 0.05
 #define CHUNK_MIN 1024
 #define CHUNK_MAX (1 << 20)
-#define CHUNK_START 65536
+#define CHUNK_START 16384
 /* Rows kept in memory while the database cannot be written; more are not
  * recorded. 4 Mi rows of 32 bytes: 128 MB. */
 #define MAX_KEEP (1 << 22)
