@@ -7,12 +7,12 @@
  *
  * Metrics are the hot path: bp_runlog_metric only appends to a buffer in
  * memory, and a background writer thread commits the buffer in short
- * transactions, a row at most a quarter of a second after it was logged;
- * when the database cannot keep up, bp_runlog_metric waits for the writer,
- * so that a run killed with SIGKILL loses at most its last second of metrics
- * whatever its rate. Everything else (runs, parameters, snapshots, tags,
- * notes) is committed before the call returns. Transactions stay short so
- * that several processes can share a database.
+ * transactions, a row's commit starting at most a quarter of a second after
+ * it was logged; when the database cannot keep up, bp_runlog_metric waits
+ * for the writer, so that a run killed with SIGKILL loses at most its last
+ * second of metrics whatever its rate. Everything else (runs, parameters,
+ * snapshots, tags, notes) is committed before the call returns.
+ * Transactions stay short so that several processes can share a database.
  *
  * A bp_runlog is used from one thread at a time (its writer thread aside,
  * which blocks every signal so that signals reach the caller's threads).

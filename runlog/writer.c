@@ -11,8 +11,9 @@
  *   rows waiting are what it can commit in CHUNK_SECONDS, bp_runlog_metric
  *   waits for it (backpressure) rather than pile up more. Rows are committed
  *   in the order they came, chunk after chunk, so the newest committed row is
- *   never more than about three chunks' time older than now
- *   (tests/attack/attack_run.lua measures it).
+ *   never much more than three chunks' time older than now, or FLUSH_AGE
+ *   and a chunk when rows come slowly (tests/attack/attack_run.lua measures
+ *   it; scripts/bench/NOTES.md has the figures).
  * - Several processes share one WAL database: short transactions keep each
  *   one's wait for the others short.
  * - Nothing is lost silently. When the database cannot be written (a full
