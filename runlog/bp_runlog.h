@@ -36,7 +36,7 @@
 #include "bp_err.h"
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define BP_RUNLOG_SCHEMA 4
+#define BP_RUNLOG_SCHEMA 5
 /* PRAGMA application_id of a backprop database: "BPRL". */
 #define BP_RUNLOG_APP_ID 0x4250524c
 
@@ -65,8 +65,10 @@ enum {
 /* Opens (or creates) the run log at path.
  * Writable (flags without BP_RUNLOG_READONLY): creates the missing parent
  * directories, creates the schema in a new or empty file, migrates an older
- * one, sets WAL mode, and marks 'crashed' every run left 'running' on this
- * host by a process that no longer exists.
+ * one, sets WAL mode, opens (or creates) the lock file PATH-lock beside it,
+ * whose locks say which runs and sweeps are alive (runlog/liveness.c), and
+ * marks 'crashed' every run whose process is certainly gone
+ * (bp_runlog_reap).
  * Read-only: opens with SQLITE_OPEN_READONLY and PRAGMA query_only; on a
  * read-only medium or in a directory that cannot be written too, where a
  * WAL database with no -shm file is opened immutable (runlog_int.h,
@@ -83,8 +85,9 @@ enum {
 bp_runlog *bp_runlog_open(const char *path, int flags, bp_err *e);
 
 /* Commits what is buffered, stops the writer thread, closes; accepts NULL.
- * A run not ended stays 'running' (and is shown as crashed once its process
- * is gone): call bp_runlog_end first. */
+ * A run not ended stays 'running', and is shown as crashed once its log is
+ * closed (it no longer holds the run's lock) or its process gone: call
+ * bp_runlog_end first. */
 void bp_runlog_close(bp_runlog *log);
 
 /* The path given to bp_runlog_open: the log's copy, valid until
@@ -106,7 +109,9 @@ typedef struct bp_run_info {
     int64_t trial;
 } bp_run_info;
 
-/* Starts a run: status 'running', started now. Returns its id (> 0), or -1. */
+/* Starts a run: status 'running', started now, held by this log (its lock,
+ * until bp_runlog_close or the process ends) unless info names another
+ * process (pid or host). Returns its id (> 0), or -1. */
 int64_t bp_runlog_begin(bp_runlog *log, const bp_run_info *info, bp_err *e);
 
 /* Change the seed or the name of a run (a script may set them late). The
@@ -190,9 +195,12 @@ int bp_runlog_snapshot_get(bp_runlog *log, int64_t run, const char *name, int64_
                            int64_t *step_out, int *n_layers, int **sizes, double **params,
                            size_t *n_params, bp_err *e);
 
-/* Marks 'crashed' every run left 'running' on this host whose process is
- * gone (or whose pid now belongs to a process started after the run), and
- * 'interrupted' every such sweep. Returns how many it marked, or -1.
+/* Marks 'crashed' every run left 'running' whose process is certainly
+ * gone, and 'interrupted' every such sweep: a row recorded on this kernel
+ * (its boot id) whose lock nobody holds; or, for a row without a lock (an
+ * older backprop's), on this host, a pid that no longer exists or now
+ * belongs to a process started after the row was taken. A run of another
+ * machine is left alone. Returns how many it marked, or -1.
  * bp_runlog_open does it already. */
 int bp_runlog_reap(bp_runlog *log, bp_err *e);
 
@@ -221,8 +229,11 @@ int64_t bp_runlog_sweep(bp_runlog *log, const bp_sweep_record *rec, int *created
 
 /* Sets a sweep's status ("running", "completed", "interrupted", "failed" or
  * "partial") and message (may be NULL). "running" also takes the sweep for
- * this process (host, pid, claimed now) and clears its end time; the others
- * set it. -1 for another status or an unknown sweep. */
+ * this process (host, pid, claimed now, and its lock, held until another
+ * status is set or the log is closed) and clears its end time; the others
+ * set it and release the lock. Returns 1, changing nothing, with "sweep N
+ * is running in another process (pid P)" when another process holds it;
+ * -1 for another status or an unknown sweep. */
 int bp_runlog_sweep_status(bp_runlog *log, int64_t sweep, const char *status,
                            const char *message, bp_err *e);
 
@@ -267,8 +278,12 @@ typedef struct bp_run_record {
 int bp_runlog_run_get(bp_runlog *log, int64_t run, bp_run_record *r, bp_err *e);
 void bp_run_record_free(bp_run_record *r);
 
-/* Marks a run 'running' again in this process (host and pid), its end,
- * message and traceback cleared: the run goes on. */
+/* Takes a run for this process: 'running' again with this host and pid,
+ * claimed now, its lock held as bp_runlog_begin's, its end, message and
+ * traceback cleared: the run goes on. Returns 0; 1, changing nothing, when
+ * another process holds it ("run N is being resumed by another process
+ * (pid P)", or "is still running in another process" when no resume took
+ * it); -1 on failure. Two resumes of one run at once: one gets 0. */
 int bp_runlog_reopen(bp_runlog *log, int64_t run, bp_err *e);
 
 /* ------------------------------------------------------------------------ */

@@ -197,6 +197,7 @@ static bp_runlog *log_new(const char *path, int flags) {
         return NULL;
     }
     log->readonly = (flags & BP_RUNLOG_READONLY) != 0;
+    log->lock_fd = log->probe_fd = -1;
     pthread_mutex_init(&log->db_lock, NULL);
     pthread_mutex_init(&log->buf_lock, NULL);
     pthread_condattr_t ca;
@@ -285,8 +286,10 @@ bp_runlog *bp_runlog_open(const char *path, int flags, bp_err *e) {
     rl_identity_note(log);
     if (set_wal(log, e) ||
         rl_exec(log, "PRAGMA synchronous = NORMAL", "cannot set synchronous", e) ||
-        migrate(log, e) || bp_runlog_reap(log, e) < 0)
+        migrate(log, e))
         goto fail;
+    rl_lock_open(log); /* the liveness of runs and sweeps (liveness.c) */
+    if (bp_runlog_reap(log, e) < 0) goto fail;
     return log;
 fail:
     bp_runlog_close(log);
@@ -312,6 +315,7 @@ void bp_runlog_close(bp_runlog *log) {
     sqlite3_finalize(log->name_get);
     sqlite3_finalize(log->name_put);
     sqlite3_close(log->db);
+    rl_lock_close(log); /* this log's runs and sweeps are no longer held */
     rl_names_free(&log->names);
     free(log->lost);
     for (size_t k = 0; k < log->seen_n; k++) {

@@ -112,6 +112,11 @@ struct bp_runlog {
     size_t seen_n, seen_cap;
     sqlite3_stmt *ins_one, *ins_many;  /* metric inserts, 1 and INSERT_ROWS rows */
     sqlite3_stmt *name_get, *name_put; /* a metric name's id; a new name */
+    /* Liveness (liveness.c): PATH-lock, where this log holds the locks of
+     * its runs and sweeps, a second description of it to ask through, and
+     * the kernel's boot id; -1, -1 and "" when they cannot be had. */
+    int lock_fd, probe_fd;
+    char boot[40];
 };
 
 /* ------------------------------------------------------------------------ */
@@ -209,6 +214,53 @@ int rl_one_of(const char *s, const char *const *list, size_t n);
 /* This machine's name, NUL-terminated, into buf (cap bytes); "?" and -1
  * when it cannot be read. No lock. */
 int rl_hostname(char *buf, size_t cap);
+
+/* ------------------------------------------------------------------------ */
+/* Who holds a run or a sweep (liveness.c)                                   */
+
+/* The byte of PATH-lock that the process running run id, or sweep id,
+ * holds locked. */
+#define RL_LOCK_RUN(id) ((int64_t)(id))
+#define RL_LOCK_SWEEP(id) (((int64_t)1 << 62) + (int64_t)(id))
+
+/* Opens PATH-lock (creating it) and reads the boot id, for a writable log;
+ * what cannot be had is left at -1 or "", and is no error. _close closes
+ * it, which releases every lock this log holds. No lock needed. */
+void rl_lock_open(bp_runlog *log);
+void rl_lock_close(bp_runlog *log);
+
+/* Takes byte `at` for this log: 0 when taken (or this log's already), 1
+ * when another log or process holds it, -1 when there is no lock to be had
+ * (no lock file). _drop releases it (nothing if it is not this log's). */
+int rl_lock_take(bp_runlog *log, int64_t at);
+void rl_lock_drop(bp_runlog *log, int64_t at);
+
+/* Takes the lock of run id (sweep id when sweep != 0), a row just written
+ * with boot set, inside its transaction, before anyone can see it running.
+ * Where the lock cannot be had (no lock file, or a byte still held by the
+ * process of a deleted run whose id came back), the row's boot is made
+ * NULL: the rule of host and pid judges it. 0, or -1. */
+int rl_lock_row(bp_runlog *log, int sweep, int64_t id, bp_err *e);
+
+/* Whether any log, this one included, holds byte `at`: 1, 0, or -1 when
+ * that cannot be asked. */
+int rl_lock_held(bp_runlog *log, int64_t at);
+
+/* Who a 'running' row says holds it. */
+typedef struct rl_owner {
+    const char *host, *boot; /* the row's; NULL where it has NULL */
+    long pid;
+    double since; /* when that process took the row: claimed, else started */
+} rl_owner;
+
+/* Whether the owner of the row whose lock is byte `at` is certainly gone
+ * (1), or alive or not to be judged from here (0): by the lock when the
+ * row's boot id is this kernel's, else (on this host only) by its pid and
+ * start time. */
+int rl_owner_gone(bp_runlog *log, int64_t at, const rl_owner *o);
+
+/* "(pid P)", or "(pid P on HOST)" when its host is not `host`, into buf. */
+void rl_owner_text(char *buf, size_t cap, const rl_owner *o, const char *host);
 
 /* ------------------------------------------------------------------------ */
 /* Metrics (writer.c)                                                        */

@@ -42,11 +42,12 @@ static int64_t insert_sweep(bp_runlog *log, const bp_sweep_record *rec, const ch
         log,
         "INSERT INTO sweeps(uid, name, script_path, script_id, spec, keys,"
         " strategy, trials, seed, objective, direction, prune, status, started,"
-        " claimed, host, pid, command)"
+        " claimed, host, pid, command, boot)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
         " CASE WHEN ?13 = 'running' THEN ?14 END,"
         " CASE WHEN ?13 = 'running' THEN ?15 END,"
-        " CASE WHEN ?13 = 'running' THEN ?16 END, ?17)",
+        " CASE WHEN ?13 = 'running' THEN ?16 END, ?17,"
+        " CASE WHEN ?13 = 'running' THEN ?18 END)",
         e);
     if (!st) return -1;
     sqlite3_bind_text(st, 1, rec->uid, -1, SQLITE_STATIC);
@@ -67,8 +68,12 @@ static int64_t insert_sweep(bp_runlog *log, const bp_sweep_record *rec, const ch
     sqlite3_bind_text(st, 15, host, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 16, (long)getpid());
     if (rec->command) sqlite3_bind_text(st, 17, rec->command, -1, SQLITE_STATIC);
+    if (log->lock_fd >= 0) sqlite3_bind_text(st, 18, log->boot, -1, SQLITE_STATIC);
     if (rl_run_stmt(log, st, "cannot record the sweep", e)) return -1;
-    return sqlite3_last_insert_rowid(log->db);
+    int64_t id = sqlite3_last_insert_rowid(log->db);
+    if (!strcmp(status, "running") && log->lock_fd >= 0 && rl_lock_row(log, 1, id, e))
+        return -1;
+    return id;
 }
 
 int64_t bp_runlog_sweep(bp_runlog *log, const bp_sweep_record *rec, int *created,
@@ -91,12 +96,57 @@ int64_t bp_runlog_sweep(bp_runlog *log, const bp_sweep_record *rec, int *created
         goto end;
     }
     id = insert_sweep(log, rec, name, host, e);
-    if (id < 0) rl_rollback(log);
-    else if (rl_commit(log, e)) id = -1;
-    else if (created) *created = 1;
+    if (id < 0) {
+        rl_rollback(log);
+    } else if (rl_commit(log, e)) {
+        rl_lock_drop(log, RL_LOCK_SWEEP(id));
+        id = -1;
+    } else if (created) {
+        *created = 1;
+    }
 end:
     pthread_mutex_unlock(&log->db_lock);
     return id;
+}
+
+/* Whether this process may take sweep (a 'running' row is taken only from
+ * an owner certainly gone, or from itself), then its lock: 0 with *got
+ * (rl_lock_take's), 1 when another process holds it (e says which), -1.
+ * Call inside a write transaction. */
+static int claim_sweep(bp_runlog *log, int64_t sweep, const char *host, int *got,
+                       bp_err *e) {
+    sqlite3_stmt *st = rl_prepare(log,
+                                  "SELECT status, host, boot, pid, coalesce(claimed,"
+                                  " started) FROM sweeps WHERE id = ?",
+                                  e);
+    if (!st) return -1;
+    sqlite3_bind_int64(st, 1, sweep);
+    int r = sqlite3_step(st), rc = 0;
+    if (r != SQLITE_ROW) {
+        rc = r == SQLITE_DONE
+                 ? bp_err_set(e, "%s: no sweep %lld", log->path, (long long)sweep)
+                 : rl_fail(log, e, "cannot update the sweep");
+        goto out;
+    }
+    rl_owner o = {(const char *)sqlite3_column_text(st, 1),
+                  (const char *)sqlite3_column_text(st, 2),
+                  (long)sqlite3_column_int64(st, 3), sqlite3_column_double(st, 4)};
+    /* A row with our boot id is judged by its lock, just below. */
+    int by_lock = o.boot && log->boot[0] && !strcmp(o.boot, log->boot);
+    int self = o.pid == (long)getpid() && o.host && !strcmp(o.host, host);
+    if (!strcmp((const char *)sqlite3_column_text(st, 0), "running") && !by_lock &&
+        !self && !rl_owner_gone(log, RL_LOCK_SWEEP(sweep), &o))
+        rc = 1;
+    else if ((*got = rl_lock_take(log, RL_LOCK_SWEEP(sweep))) == 1) rc = 1;
+    if (rc == 1) {
+        char who[300];
+        rl_owner_text(who, sizeof who, &o, host);
+        bp_err_set(e, "sweep %lld is running in another process %s", (long long)sweep,
+                   who);
+    }
+out:
+    sqlite3_finalize(st);
+    return rc;
 }
 
 int bp_runlog_sweep_status(bp_runlog *log, int64_t sweep, const char *status,
@@ -111,8 +161,15 @@ int bp_runlog_sweep_status(bp_runlog *log, int64_t sweep, const char *status,
     if (rl_writable(log, e)) return -1;
     char host[256];
     rl_hostname(host, sizeof host);
+    int take = !strcmp(status, "running"), got = -1;
     pthread_mutex_lock(&log->db_lock);
     int rc = -1;
+    if (rl_begin_write(log, e)) goto end;
+    if (take && (rc = claim_sweep(log, sweep, host, &got, e)) != 0) {
+        rl_rollback(log);
+        goto end;
+    }
+    rc = -1;
     /* 'running' takes the sweep for this process; anything else ends it. */
     sqlite3_stmt *st =
         rl_prepare(log,
@@ -120,7 +177,8 @@ int bp_runlog_sweep_status(bp_runlog *log, int64_t sweep, const char *status,
                    " ended = CASE WHEN ?1 = 'running' THEN NULL ELSE ?3 END,"
                    " claimed = CASE WHEN ?1 = 'running' THEN ?3 ELSE claimed END,"
                    " host = CASE WHEN ?1 = 'running' THEN ?4 ELSE host END,"
-                   " pid = CASE WHEN ?1 = 'running' THEN ?5 ELSE pid END"
+                   " pid = CASE WHEN ?1 = 'running' THEN ?5 ELSE pid END,"
+                   " boot = CASE WHEN ?1 = 'running' THEN ?7 ELSE boot END"
                    " WHERE id = ?6",
                    e);
     if (st) {
@@ -130,9 +188,8 @@ int bp_runlog_sweep_status(bp_runlog *log, int64_t sweep, const char *status,
         sqlite3_bind_text(st, 4, host, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 5, (long)getpid());
         sqlite3_bind_int64(st, 6, sweep);
-        if (rl_begin_write(log, e)) {
-            sqlite3_finalize(st);
-        } else if (rl_run_stmt(log, st, "cannot update the sweep", e)) {
+        if (got == 0) sqlite3_bind_text(st, 7, log->boot, -1, SQLITE_STATIC);
+        if (rl_run_stmt(log, st, "cannot update the sweep", e)) {
             rl_rollback(log);
         } else if (sqlite3_changes(log->db) == 0) {
             rl_rollback(log);
@@ -140,7 +197,12 @@ int bp_runlog_sweep_status(bp_runlog *log, int64_t sweep, const char *status,
         } else {
             rc = rl_commit(log, e);
         }
+    } else {
+        rl_rollback(log);
     }
+    /* Ended (or not taken after all): the sweep is no longer this process's. */
+    if (!take || (rc && got == 0)) rl_lock_drop(log, RL_LOCK_SWEEP(sweep));
+end:
     pthread_mutex_unlock(&log->db_lock);
     return rc;
 }

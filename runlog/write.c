@@ -99,18 +99,19 @@ int rl_hostname(char *buf, size_t cap) {
     return 0;
 }
 
-/* Inserts the run's row (and its script, once): its id, or -1. Call inside
- * a write transaction. */
+/* Inserts the run's row (and its script, once): its id, or -1. boot: the
+ * kernel's boot id when this process runs it and will hold its lock, else
+ * NULL. Call inside a write transaction. */
 static int64_t insert_run(bp_runlog *log, const bp_run_info *info, const char *name,
-                          const char *host, bp_err *e) {
+                          const char *host, const char *boot, bp_err *e) {
     int64_t sid = 0;
     if (info->script_text && (sid = rl_script_id(log, info->script_text, e)) < 0)
         return -1;
     sqlite3_stmt *st =
         rl_prepare(log,
                    "INSERT INTO runs(name, script_path, script_id, command, seed,"
-                   " started, status, host, pid, version, sweep_id, trial)"
-                   " VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)",
+                   " started, status, host, pid, version, sweep_id, trial, boot)"
+                   " VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)",
                    e);
     if (!st) return -1;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -127,6 +128,7 @@ static int64_t insert_run(bp_runlog *log, const bp_run_info *info, const char *n
         sqlite3_bind_int64(st, 10, info->sweep_id);
         sqlite3_bind_int64(st, 11, info->trial);
     }
+    if (boot) sqlite3_bind_text(st, 12, boot, -1, SQLITE_STATIC);
     if (rl_run_stmt(log, st,
                     info->sweep_id > 0 ? "cannot record the run (is there a sweep"
                                          " with that id?)"
@@ -145,13 +147,19 @@ int64_t bp_runlog_begin(bp_runlog *log, const bp_run_info *info, bp_err *e) {
     else rl_default_name(info->script_path, name, sizeof name);
     if (info->host) snprintf(host, sizeof host, "%s", info->host);
     else rl_hostname(host, sizeof host);
+    /* A run recorded for another process (info->pid, info->host) is not
+     * this one's to hold. */
+    int mine = (!info->pid || info->pid == (long)getpid()) && !info->host;
+    const char *boot = mine && log->lock_fd >= 0 ? log->boot : NULL;
 
     pthread_mutex_lock(&log->db_lock);
     int64_t run = -1;
     if (rl_begin_write(log, e) == 0) {
-        run = insert_run(log, info, name, host, e);
-        if (run < 0) rl_rollback(log);
-        else if (rl_commit(log, e)) run = -1;
+        int64_t id = insert_run(log, info, name, host, boot, e);
+        if (id > 0 && boot && rl_lock_row(log, 0, id, e)) id = -1;
+        if (id < 0) rl_rollback(log);
+        else if (rl_commit(log, e)) rl_lock_drop(log, RL_LOCK_RUN(id));
+        else run = id;
     }
     pthread_mutex_unlock(&log->db_lock);
     return run;
@@ -394,22 +402,87 @@ int bp_runlog_end(bp_runlog *log, int64_t run, const char *status, const char *m
     return 0;
 }
 
+/* Why run cannot be taken from its owner o, as its row says: whether it is
+ * running, and whether a resume took it. Returns 1. */
+static int refuse_claim(int64_t run, const rl_owner *o, int running, int claimed,
+                        const char *host, bp_err *e) {
+    char who[300];
+    rl_owner_text(who, sizeof who, o, host);
+    if (!running) bp_err_set(e, "run %lld is held by another process", (long long)run);
+    else if (claimed)
+        bp_err_set(e, "run %lld is being resumed by another process %s", (long long)run,
+                   who);
+    else
+        bp_err_set(e, "run %lld is still running in another process %s", (long long)run,
+                   who);
+    return 1;
+}
+
+/* Takes run for this process inside a write transaction: 0, 1 when another
+ * process holds it (refuse_claim), -1. A 'running' run can be taken only
+ * once its owner is certainly gone (liveness.c), before the lock is ours. */
+static int claim_run(bp_runlog *log, int64_t run, const char *host, bp_err *e) {
+    sqlite3_stmt *st = rl_prepare(log,
+                                  "SELECT status, pid, host, claimed, boot, started"
+                                  " FROM runs WHERE id = ?",
+                                  e);
+    if (!st) return -1;
+    sqlite3_bind_int64(st, 1, run);
+    int r = sqlite3_step(st), rc = -1;
+    if (r != SQLITE_ROW) {
+        if (r == SQLITE_DONE)
+            bp_err_set(e, "%s: cannot reopen the run (no such run)", log->path);
+        else rl_fail(log, e, "cannot reopen the run");
+        goto out;
+    }
+    rl_owner o = {
+        (const char *)sqlite3_column_text(st, 2),
+        (const char *)sqlite3_column_text(st, 4), (long)sqlite3_column_int64(st, 1),
+        sqlite3_column_type(st, 3) == SQLITE_NULL ? sqlite3_column_double(st, 5)
+                                                  : sqlite3_column_double(st, 3)};
+    int running = !strcmp((const char *)sqlite3_column_text(st, 0), "running");
+    int claimed = sqlite3_column_type(st, 3) != SQLITE_NULL;
+    int got = -1;
+    if ((running && !rl_owner_gone(log, RL_LOCK_RUN(run), &o)) ||
+        (got = rl_lock_take(log, RL_LOCK_RUN(run))) == 1) {
+        rc = refuse_claim(run, &o, running, claimed, host, e);
+        goto out;
+    }
+    sqlite3_finalize(st);
+    st = rl_prepare(log,
+                    "UPDATE runs SET status = 'running', ended = NULL, message = NULL,"
+                    " traceback = NULL, host = ?1, pid = ?2, claimed = ?3, boot = ?4"
+                    " WHERE id = ?5",
+                    e);
+    if (st) {
+        sqlite3_bind_text(st, 1, host, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, (long)getpid());
+        sqlite3_bind_double(st, 3, bp_runlog_time());
+        if (got == 0) sqlite3_bind_text(st, 4, log->boot, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 5, run);
+        rc = sqlite3_step(st) == SQLITE_DONE ? 0
+                                             : rl_fail(log, e, "cannot reopen the run");
+        if (rc && got == 0) rl_lock_drop(log, RL_LOCK_RUN(run));
+    }
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int bp_runlog_reopen(bp_runlog *log, int64_t run, bp_err *e) {
     if (rl_writable(log, e)) return -1;
     char host[256];
     rl_hostname(host, sizeof host);
     pthread_mutex_lock(&log->db_lock);
     int rc = -1;
-    sqlite3_stmt *st = rl_prepare(log,
-                                  "UPDATE runs SET status = 'running', ended = NULL,"
-                                  " message = NULL, traceback = NULL, host = ?1, pid = ?2"
-                                  " WHERE id = ?3",
-                                  e);
-    if (st) {
-        sqlite3_bind_text(st, 1, host, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 2, (long)getpid());
-        sqlite3_bind_int64(st, 3, run);
-        rc = rl_write_one(log, st, "cannot reopen the run", e);
+    if (rl_begin_write(log, e) == 0) {
+        rc = claim_run(log, run, host, e);
+        if (rc) {
+            rl_rollback(log);
+        } else if (rl_commit(log, e)) {
+            rl_lock_drop(log, RL_LOCK_RUN(run));
+            rc = -1;
+        }
     }
     pthread_mutex_unlock(&log->db_lock);
     return rc;

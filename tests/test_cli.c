@@ -452,11 +452,11 @@ static void test_rm(void) {
               " (SELECT count(*) FROM notes), (SELECT count(*) FROM snapshots),"
               " (SELECT count(*) FROM scripts)") == 0);
     CHECK(strstr(out, "\n1,0,0,0,0,0,1\n") != NULL);
-    /* A running run needs --force. */
+    /* A running run needs --force. It runs while its log holds it: the log
+     * stays open until the run is deleted. */
     bp_err e;
     bp_runlog *log = bp_runlog_open(db, 0, &e);
     int64_t id = bp_runlog_begin(log, NULL, &e);
-    bp_runlog_close(log);
     char ids[32];
     snprintf(ids, sizeof ids, "%lld", (long long)id);
     CHECK(run("rm", &out, &err, 1, ids) == 1);
@@ -468,6 +468,7 @@ static void test_rm(void) {
     CHECK(run("runs", &out, &err, 2, "--status", "running") == 0);
     CHECK(strstr(out, "  running  ") != NULL);
     CHECK(run("rm", &out, &err, 2, "--force", ids) == 0);
+    bp_runlog_close(log);
     CHECK(run("rm", &out, &err, 1, "abc") == 1);
     CHECK_STR(err, "backprop: rm: 'abc' is not a run id\n");
     CHECK(run("rm", &out, &err, 0) == 1);

@@ -24,6 +24,7 @@
 #include <sqlite3.h>
 
 #include "bp_runlog.h"
+#include "bp_sweeplog.h"
 #include "runlog_int.h"
 #include "bp_sqlext.h"
 #include "check.h"
@@ -834,6 +835,126 @@ static void test_kill(void) {
     bp_runlog_close(log);
 }
 
+/* A pid that no process has: a child's, once it has been waited for. */
+static pid_t dead_pid(void) {
+    pid_t kid = fork();
+    if (kid == 0) _exit(0);
+    waitpid(kid, NULL, 0);
+    return kid;
+}
+
+/* Liveness by lock (runlog/liveness.c). A run's process holds a lock while
+ * it runs: a row whose pid names no process here (as a pid of another PID
+ * namespace does) is alive while the lock is held, and crashed once the
+ * holder is gone. Two resumes of one run (here two logs of one process,
+ * which exclude each other as two processes do): the first takes it, the
+ * second is refused while the first holds it (both took it). A sweep is
+ * taken the same way. */
+static void test_liveness_by_lock(void) {
+    const char *db = path_in("alive.db");
+    bp_err e = {{0}};
+    char want[256], sql[128];
+    bp_runlog *a = bp_runlog_open(db, 0, &e), *b = bp_runlog_open(db, 0, &e);
+    CHECK(a && b);
+    if (!a || !b) return;
+    int64_t run = bp_runlog_begin(a, NULL, &e);
+    snprintf(sql, sizeof sql, "UPDATE runs SET pid = %ld", (long)dead_pid());
+    sqlite3_exec(bp_runlog_sqlite(a), sql, NULL, NULL, NULL);
+    CHECK(bp_runlog_reap(b, &e) == 0);
+    CHECK_STR(rows_of(bp_runlog_sqlite(b), "SELECT status, boot IS NOT NULL FROM runs"),
+              "running|1\n");
+    bp_runlog_close(a); /* its lock goes with it */
+    CHECK(bp_runlog_reap(b, &e) == 1);
+    CHECK_STR(rows_of(bp_runlog_sqlite(b), "SELECT status FROM runs"), "crashed\n");
+
+    /* Two resumes at once. */
+    bp_runlog *c = bp_runlog_open(db, 0, &e);
+    CHECK(bp_runlog_reopen(b, run, &e) == 0);
+    CHECK(bp_runlog_reopen(c, run, &e) == 1);
+    snprintf(want, sizeof want, "run %lld is being resumed by another process (pid %ld)",
+             (long long)run, (long)getpid());
+    CHECK_STR(e.msg, want);
+    CHECK_STR(rows_of(bp_runlog_sqlite(c), "SELECT status, claimed > started FROM runs"),
+              "running|1\n");
+    bp_runlog_close(b);
+    CHECK(bp_runlog_reopen(c, run, &e) == 0); /* its holder gone, it can be taken */
+    CHECK(bp_runlog_end(c, run, "completed", NULL, NULL, &e) == 0);
+
+    /* A sweep: taken by one log at a time, released when it ends. */
+    bp_runlog *d = bp_runlog_open(db, 0, &e);
+    bp_sweep_record rec = {.uid = "u1",
+                           .spec = "x",
+                           .keys = "x",
+                           .strategy = "grid",
+                           .trials = 1,
+                           .objective = "loss"};
+    int64_t sweep = bp_runlog_sweep(c, &rec, NULL, &e);
+    CHECK(sweep > 0);
+    CHECK(bp_runlog_sweep_status(c, sweep, "running", NULL, &e) == 0);
+    CHECK(bp_runlog_sweep_status(d, sweep, "running", NULL, &e) == 1);
+    snprintf(want, sizeof want, "sweep %lld is running in another process (pid %ld)",
+             (long long)sweep, (long)getpid());
+    CHECK_STR(e.msg, want);
+    CHECK(bp_runlog_sweep_status(c, sweep, "interrupted", NULL, &e) == 0);
+    CHECK(bp_runlog_sweep_status(d, sweep, "running", NULL, &e) == 0);
+    bp_runlog_close(d);
+    CHECK(bp_runlog_reap(c, &e) == 1);
+    CHECK_STR(rows_of(bp_runlog_sqlite(c), "SELECT status FROM sweeps"), "interrupted\n");
+    bp_runlog_close(c);
+}
+
+/* A version 4 database (runs and sweeps without a lock) migrated to 5: the
+ * rows are kept, without a lock (boot NULL), and judged as before by host,
+ * pid and start time: a dead pid's run is crashed, a live one's stays
+ * running (begun after its process started), another host's is left, and a
+ * sweep whose pid is dead is interrupted. */
+static void test_migration_to_5(void) {
+    const char *db = path_in("v4.db");
+    sqlite3 *raw;
+    sqlite3_open(db, &raw);
+    for (int v = 0; v < 4; v++)
+        CHECK(sqlite3_exec(raw, bp_runlog_schema_step(v), NULL, NULL, NULL) == SQLITE_OK);
+    char host[256], sql[2048];
+    gethostname(host, sizeof host);
+    long gone = (long)dead_pid();
+    snprintf(
+        sql, sizeof sql,
+        "PRAGMA application_id = %d; PRAGMA user_version = 4;"
+        "INSERT INTO runs(name, started, status, host, pid) VALUES"
+        " ('gone', 1.7e9, 'running', '%s', %ld),"
+        " ('alive', unixepoch(), 'running', '%s', %ld),"
+        " ('far', 1.7e9, 'running', 'elsewhere', %ld);"
+        "INSERT INTO sweeps(uid, name, spec, keys, strategy, trials, seed, objective,"
+        " direction, status, started, host, pid) VALUES ('s', 's', 'x', 'x', 'grid', 1,"
+        " 1, 'loss', 'min', 'running', 1.7e9, '%s', %ld)",
+        BP_RUNLOG_APP_ID, host, gone, host, (long)getpid(), gone, host, gone);
+    CHECK(sqlite3_exec(raw, sql, NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(raw);
+    bp_err e = {{0}};
+    bp_runlog *log = bp_runlog_open(db, 0, &e);
+    CHECK(log != NULL);
+    if (!log) return;
+    sqlite3 *s = bp_runlog_sqlite(log);
+    CHECK_STR(rows_of(s, "PRAGMA user_version"), "5\n");
+    CHECK_STR(rows_of(s, "SELECT name, status, claimed, boot FROM runs ORDER BY id"),
+              "gone|crashed|NULL|NULL\nalive|running|NULL|NULL\nfar|running|NULL|NULL\n");
+    CHECK_STR(rows_of(s, "SELECT status, boot FROM sweeps"), "interrupted|NULL\n");
+    /* New rows hold a lock, and say which kernel's. */
+    int64_t run = bp_runlog_begin(log, NULL, &e);
+    char boot[64] = "";
+    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+    if (f) {
+        if (!fgets(boot, sizeof boot, f)) boot[0] = '\0';
+        fclose(f);
+    }
+    boot[strcspn(boot, "\n")] = '\0';
+    snprintf(sql, sizeof sql, "SELECT boot FROM runs WHERE id = %lld", (long long)run);
+    char want[80];
+    snprintf(want, sizeof want, "%s\n", boot[0] ? boot : "NULL");
+    CHECK_STR(rows_of(s, sql), want);
+    bp_runlog_close(log);
+}
+
 /* ------------------------------------------------------------------------ */
 /* What the writer promises beyond the round trip                           */
 
@@ -1176,6 +1297,8 @@ int main(void) {
     test_lost_rows();
     test_replaced();
     test_wal_truncated();
+    test_liveness_by_lock();
+    test_migration_to_5();
     test_queries();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

@@ -62,6 +62,75 @@ function TestFaults:test_sigkill_keeps_what_was_committed()
   lu.assertEquals(query(db, "SELECT status FROM runs WHERE id = 1"), {"crashed"})
 end
 
+-- A script that logs a step, says so in a file, and holds while another
+-- file is there.
+local HELD = write("held.lua", [[
+local bp = require "backprop"
+bp.log("loss", 1, 1)
+assert(bp.flush())
+local f = io.open(bp.param("mark", ""), "w"); f:write("up"); f:close()
+while io.open(bp.param("hold", "")) do os.execute("sleep 0.05") end
+]])
+local NOOP = write("noop.lua", "")
+
+-- count pids in a row that no process here has, near pid_max (nil if none).
+local function free_pids(count)
+  local max = tonumber(slurp("/proc/sys/kernel/pid_max")) or 32768
+  for first = max - count - 1, 300, -count do
+    local ok = true
+    for pid = first, first + count - 1 do
+      local f = io.open("/proc/" .. pid .. "/stat")
+      if f then f:close(); ok = false; break end
+    end
+    if ok then return first end
+  end
+end
+
+local function await_file(path)
+  for _ = 1, 400 do
+    local f = io.open(path)
+    if f then f:close(); return true end
+    os.execute("sleep 0.05")
+  end
+end
+
+-- A run alive in another PID namespace (a container, `unshare --pid`) on
+-- this host records a pid that names nothing here: another process's open
+-- leaves it running (it marked it crashed). Killed, it is crashed.
+function TestFaults:test_run_in_another_pid_namespace()
+  local pid = free_pids(4)
+  if not (pid and os.execute("[ $(id -u) = 0 ] && unshare --pid --fork --kill-child true 2>/dev/null")) then
+    print("  (skipped: a PID namespace needs root and unshare)")
+    return
+  end
+  local db, mark, hold = TMP .. "/ns.db", TMP .. "/ns.mark", TMP .. "/ns.hold"
+  write("ns.hold", "")
+  os.execute(string.format("unshare --pid --fork --kill-child sh -c 'echo %d > /proc/sys/kernel/ns_last_pid;"
+    .. " %s run --db %s %s mark=%s hold=%s; true' >/dev/null 2>&1 & echo $! > %s/upid",
+    pid - 1, EXE, db, HELD, mark, hold, TMP))
+  local upid = slurp(TMP .. "/upid"):match("%d+")
+  local ok, failure = pcall(function()
+    lu.assertTrue(await_file(mark))
+    lu.assertEquals(query(db, "SELECT id, status, pid FROM runs"), {"1,running," .. pid})
+    local _, err, code = backprop("run --db " .. db .. " " .. NOOP)
+    lu.assertEquals(code, 0, err)
+    lu.assertEquals(query(db, "SELECT id, status FROM runs ORDER BY id"), {"1,running", "2,completed"})
+    -- killed with its namespace: the next writable open marks it
+    os.execute("kill -KILL " .. upid)
+    local status
+    for _ = 1, 100 do
+      backprop("run --db " .. db .. " " .. NOOP)
+      status = query(db, "SELECT status, message FROM runs WHERE id = 1")[1]
+      if status ~= "running," then break end
+      os.execute("sleep 0.05")
+    end
+    lu.assertEquals(status, "crashed,the process ended without recording an end")
+  end)
+  os.execute("kill -KILL " .. upid .. " 2>/dev/null")
+  os.remove(hold)
+  if not ok then error(failure, 0) end
+end
+
 function TestFaults:test_sigint_marks_interrupted_and_keeps_everything()
   local db, mark = TMP .. "/int.db", TMP .. "/int.mark"
   local pid = start_forever(db, mark)
