@@ -250,8 +250,8 @@ static int resume_run(lua_State *L, const opts *o) {
         return luaL_error(L, "%s", e.msg);
     bp_run_record rec;
     if (bp_runlog_run_get(r->log, id, &rec, &e)) return luaL_error(L, "%s", e.msg);
-    const char *refuse = !strcmp(rec.status, "running") ? "is still running"
-                         : !strcmp(rec.status, "completed")
+    /* A run still running is refused by bp_runlog_reopen, which takes it. */
+    const char *refuse = !strcmp(rec.status, "completed")
                              ? "completed: there is nothing to resume"
                          : !rec.script_text ? "has no stored script"
                                             : NULL;
@@ -268,7 +268,8 @@ static int resume_run(lua_State *L, const opts *o) {
     bp_run_record_free(&rec);
     if (bad) return lua_error(L);
     r->id = id;
-    if (bp_runlog_reopen(r->log, id, &e)) return luaL_error(L, "%s", e.msg);
+    int held = bp_runlog_reopen(r->log, id, &e);
+    if (held) return luaL_error(L, held > 0 ? "run: %s" : "%s", e.msg);
     bp_lua_attach_run(L, r->log, id, seed);
     bp_lua_set_resuming(L);
     return execute(L, r, script, text, len, o);

@@ -127,6 +127,72 @@ end
   lu.assertEquals(resume(blob), "start\t1\n")
 end
 
+-- Waits (up to 20 s) for a file to appear.
+local function await_file(path)
+  for _ = 1, 400 do
+    local f = io.open(path)
+    if f then f:close(); return true end
+    os.execute("sleep 0.05")
+  end
+end
+
+-- Two `run --resume 1` at once: the first takes the run (its lock, in the
+-- transaction that makes it running again), the second is refused while the
+-- first holds it (both ran). Once the holder is gone the run can be taken
+-- again, and of three resumes started together exactly one runs it.
+function TestResume:test_one_resume_at_a_time()
+  local db, mark, hold = TMP .. "/twice.db", TMP .. "/twice.mark", TMP .. "/twice.hold"
+  local held = write("held.lua", [[
+local bp = require "backprop"
+local f = io.open(bp.param("mark", ""), "w"); f:write("up"); f:close()
+while io.open(bp.param("hold", "")) do os.execute("sleep 0.05") end
+]])
+  write("twice.hold", "")
+  -- run 1 is killed while it holds; resume A takes it and holds in turn
+  local function start(args)
+    os.remove(mark)
+    os.execute(string.format("%s run --db %s %s >/dev/null 2>&1 & echo $! > %s/pid", EXE, db, args, TMP))
+    lu.assertTrue(await_file(mark))
+    return slurp(TMP .. "/pid"):match("%d+")
+  end
+  os.execute("kill -KILL " .. start(held .. " mark=" .. mark .. " hold=" .. hold))
+  local a = start("--resume 1")
+  local _, err, code = backprop("run --db " .. db .. " --resume 1")
+  lu.assertEquals(code, 1)
+  lu.assertEquals(err, "backprop: run: run 1 is being resumed by another process (pid " .. a .. ")\n")
+  lu.assertEquals(query(db, "SELECT status, pid FROM runs"), {"running," .. a})
+  os.execute("kill -KILL " .. a)
+  -- three at once: one takes the run and holds it, the others are refused
+  os.execute(string.format("for k in 1 2 3; do (%s run --db %s --resume 1 >%s/o$k 2>%s/e$k;"
+    .. " echo $? > %s/c$k) & done", EXE, db, TMP, TMP, TMP))
+  local function ended()
+    local list = {}
+    for k = 1, 3 do
+      local f = io.open(TMP .. "/c" .. k)
+      if f then f:close(); list[#list + 1] = k end
+    end
+    return list
+  end
+  for _ = 1, 400 do
+    if #ended() >= 2 then break end
+    os.execute("sleep 0.05")
+  end
+  local refused = ended()
+  lu.assertEquals(#refused, 2)
+  for _, k in ipairs(refused) do
+    lu.assertEquals(slurp(TMP .. "/c" .. k), "1\n")
+    lu.assertStrMatches(slurp(TMP .. "/e" .. k),
+      "backprop: run: run 1 is being resumed by another process %(pid %d+%)\n")
+  end
+  os.remove(hold)
+  for _ = 1, 400 do
+    if #ended() == 3 then break end
+    os.execute("sleep 0.05")
+  end
+  lu.assertEquals(#ended(), 3)
+  lu.assertEquals(query(db, "SELECT status FROM runs"), {"completed"})
+end
+
 function TestResume:test_networks_through_the_run_log()
   local db = TMP .. "/nets.db"
   local saver = write("saver.lua", [[
