@@ -11,7 +11,11 @@
  * after a resume or on another machine.
  *
  * A trial is done once a run of it has ended completed, failed, diverged or
- * pruned; a resume runs the others (never run, crashed, interrupted). The
+ * pruned; a resume runs the others (never run, crashed, interrupted). One
+ * process runs a sweep at a time (it holds the sweep: bp_runlog_sweep_status),
+ * and before it starts a trial it waits for those still running in
+ * processes of this machine (the orphans of a supervisor killed before it,
+ * which its death told to stop), so that no trial runs twice at once. The
  * first trial of a sweep runs alone: a trial that fails because the script
  * never reads a swept key ("parameter given but never read") stops the
  * sweep (status 'failed') after one trial rather than -j of them.

@@ -67,16 +67,23 @@ static void last_line(FILE *f, char *buf, size_t size) {
  * that is >= 0. */
 static void exec_trial(const sw_runner *R, char **argv, int quiet, int errfd,
                        pid_t parent) {
-    /* Only async-signal-safe calls until exec: the parent has threads. */
-    sigprocmask(SIG_SETMASK, &R->oldmask, NULL);
+    /* Only async-signal-safe calls until exec: the parent has threads. The
+     * host's handlers, inherited, would take a SIGTERM that comes before
+     * exec and forget it there: until exec, it ends the child. */
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigaction(SIGINT, &dfl, NULL);
+    sigaction(SIGTERM, &dfl, NULL);
 #ifdef __linux__
     /* A sweep killed outright takes its trials with it (they end as
-     * interrupted, and a resume runs them again). */
+     * interrupted, and a resume waits for them, then runs them again). */
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (getppid() != parent) _exit(127);
 #else
     (void)parent;
 #endif
+    sigprocmask(SIG_SETMASK, &R->oldmask, NULL);
     int null = open("/dev/null", O_RDWR);
     if (null >= 0) {
         dup2(null, 0);

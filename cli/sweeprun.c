@@ -8,9 +8,11 @@
  * that process), and only one process runs a sweep at a time; a shard's
  * process (--trial) never takes it. */
 #define _XOPEN_SOURCE 700
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bp_cli.h"
@@ -125,6 +127,65 @@ static int run_and_end(sw_runner *R, const int64_t *todo, int64_t n, int64_t onl
     return rc;
 }
 
+/* Waits until no trial of sweep id is running in a process of this
+ * machine. Such a trial, when a sweep is taken, is an orphan of the
+ * supervisor before, killed (its death sent the trial SIGTERM: it records
+ * its end and exits), or a --trial process's; rerunning it now would run
+ * it twice. Returns 0, the signal (SIGINT or SIGTERM) that stopped the
+ * wait, or -1 after saying why. */
+static int wait_trials(bp_runlog *log, int64_t id, FILE *err) {
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigprocmask(SIG_BLOCK, &set, &old);
+    int rc = 0;
+    for (int said = 0;;) {
+        bp_err e;
+        int64_t trial[4], pid[4];
+        int64_t n = bp_runlog_reap(log, &e) < 0
+                        ? -1
+                        : bp_runlog_trials_here(log, id, trial, pid, 4, &e);
+        if (n <= 0) {
+            if (n < 0) {
+                bp_cli_fail(err, "%s", e.msg);
+                rc = -1;
+            }
+            break;
+        }
+        if (!said) {
+            fprintf(err,
+                    "backprop: sweep %lld: waiting for %lld trial%s left running by an"
+                    " earlier process (trial %lld, pid %lld%s)\n",
+                    (long long)id, (long long)n, n == 1 ? "" : "s", (long long)trial[0],
+                    (long long)pid[0], n > 1 ? "; ..." : "");
+            said = 1;
+        }
+        struct timespec ts = {0, 100 * 1000000L};
+        int sig = sigtimedwait(&set, NULL, &ts);
+        if (sig == SIGINT || sig == SIGTERM) {
+            rc = sig;
+            break;
+        }
+    }
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
+/* Takes sweep id for this process, then waits for its trials that still
+ * run (wait_trials): 0 to go on, or the command's exit status. */
+static int take_sweep(bp_runlog *log, int64_t id, FILE *err) {
+    bp_err e;
+    if (bp_runlog_sweep_status(log, id, "running", NULL, &e))
+        return bp_cli_fail(err, "%s", e.msg);
+    int sig = wait_trials(log, id, err);
+    if (sig == 0) return 0;
+    const char *why = sig > 0 ? "stopped while waiting for its trials" : NULL;
+    if (bp_runlog_sweep_status(log, id, "interrupted", why, &e))
+        bp_cli_fail(err, "%s", e.msg);
+    return sig > 0 ? 128 + sig : 1;
+}
+
 int sw_execute(bp_runlog *log, const char *db, int64_t id, const sw_def *d,
                const sw_args *a, const bp_sweep_host *h, int64_t only) {
     bp_err e;
@@ -139,6 +200,8 @@ int sw_execute(bp_runlog *log, const char *db, int64_t id, const sw_def *d,
         bp_cli_fail(h->err, "out of memory");
         goto out;
     }
+    if (only < 0 && (rc = take_sweep(log, id, h->err)) != 0) goto out;
+    rc = 1;
     if (bp_runlog_trial_states(log, id, count, state, &e)) {
         bp_cli_fail(h->err, "%s", e.msg);
         goto out;
@@ -157,10 +220,6 @@ int sw_execute(bp_runlog *log, const char *db, int64_t id, const sw_def *d,
         fprintf(h->out, "sweep %lld: trial %lld is done already\n", (long long)id,
                 (long long)only);
         rc = 0;
-        goto out;
-    }
-    if (only < 0 && bp_runlog_sweep_status(log, id, "running", NULL, &e)) {
-        bp_cli_fail(h->err, "%s", e.msg);
         goto out;
     }
     rc = run_and_end(&R, todo, n, only, elsewhere);

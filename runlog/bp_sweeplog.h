@@ -63,6 +63,14 @@ int bp_runlog_trial_outcome(bp_runlog *log, int64_t sweep, int64_t trial, int64_
 int bp_runlog_trial_crashed(bp_runlog *log, int64_t sweep, int64_t trial, int64_t pid,
                             const char *message, bp_err *e);
 
+/* How many runs of sweep's trials are 'running' in a process of this
+ * machine (of this kernel by their lock, or of this host by their pid):
+ * after bp_runlog_reap, the live ones, which a resume waits for. The first
+ * cap of them (by trial) go into trial[] and pid[] (each may be NULL). -1
+ * on failure. */
+int64_t bp_runlog_trials_here(bp_runlog *log, int64_t sweep, int64_t *trial, int64_t *pid,
+                              int64_t cap, bp_err *e);
+
 /* ------------------------------------------------------------------------ */
 /* A sweep                                                                   */
 

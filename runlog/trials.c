@@ -140,6 +140,33 @@ int bp_runlog_trial_crashed(bp_runlog *log, int64_t sweep, int64_t trial, int64_
     return rc;
 }
 
+int64_t bp_runlog_trials_here(bp_runlog *log, int64_t sweep, int64_t *trial, int64_t *pid,
+                              int64_t cap, bp_err *e) {
+    char host[256];
+    int known = rl_hostname(host, sizeof host) == 0;
+    bp_runlog_lock(log);
+    sqlite3_stmt *st = prepare_id(log,
+                                  "SELECT trial, pid FROM runs WHERE sweep_id = ?1"
+                                  " AND status = 'running' AND trial IS NOT NULL"
+                                  " AND (boot = ?2 OR host = ?3) ORDER BY trial",
+                                  sweep);
+    if (st && log->boot[0]) sqlite3_bind_text(st, 2, log->boot, -1, SQLITE_STATIC);
+    if (st && known) sqlite3_bind_text(st, 3, host, -1, SQLITE_STATIC);
+    int64_t n = 0;
+    int r = SQLITE_ERROR;
+    while (st && (r = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n < cap) {
+            if (trial) trial[n] = sqlite3_column_int64(st, 0);
+            if (pid) pid[n] = sqlite3_column_int64(st, 1);
+        }
+        n++;
+    }
+    if (r != SQLITE_DONE) n = sl_fail(log, e, "cannot read the sweep's trials");
+    sqlite3_finalize(st);
+    bp_runlog_unlock(log);
+    return n;
+}
+
 /* ------------------------------------------------------------------------ */
 /* A sweep                                                                   */
 

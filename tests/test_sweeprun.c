@@ -389,6 +389,224 @@ static void test_resume_after_sigkill(void) {
     CHECK(strstr(err_text, "killed.db: no sweep 7\n") != NULL);
 }
 
+/* Polls a query on db (every 20 ms, up to `seconds`) until its rows are
+ * `want`; whether they came. */
+static int await_rows(const char *db, const char *sql, const char *want, double seconds) {
+    for (int t = 0; t < seconds * 50; t++) {
+        char *got = exists(db) ? rows(db, sql) : strdup("");
+        int same = strcmp(got, want) == 0;
+        free(got);
+        if (same) return 1;
+        nanosleep(&(struct timespec){0, 20 * 1000000L}, NULL);
+    }
+    return 0;
+}
+
+/* Trials that hold: trial 0 (a = 1) completes at once; the others, once
+ * they have reported step 1, wait in a shell (saying so in file inA) while
+ * the file `hold` is there. A SIGTERM to such a trial stops it only once
+ * the shell returns, as a long step of real work would. */
+#define HOLD_SCRIPT                                                                    \
+    "local bp = require 'backprop'\n"                                                  \
+    "local a = bp.param('a', 1)\n"                                                     \
+    "bp.report(a + 1, 1)\n"                                                            \
+    "if a > 1 then os.execute('touch in' .. a .. '; while [ -e hold ]; do sleep 0.05;" \
+    " done') end\n"                                                                    \
+    "bp.report(a + 0.5, 2)\n"
+
+/* Waits (up to `seconds`) for a file of the test's directory to exist, or
+ * to hold `text` when text is not NULL. */
+static int await_file(const char *name, const char *text, double seconds) {
+    for (int t = 0; t < seconds * 50; t++) {
+        char *got = slurp(path_in(name));
+        int ok = text ? strstr(got, text) != NULL : exists(path_in(name));
+        free(got);
+        if (ok) return 1;
+        nanosleep(&(struct timespec){0, 20 * 1000000L}, NULL);
+    }
+    return 0;
+}
+
+/* What a sweep of hold.lua a=1,...,n must hold at the end: each trial
+ * completed exactly once, and the sweep completed. */
+static void check_once(const char *db, int n) {
+    char want[256] = "";
+    for (int k = 0; k < n; k++) snprintf(want + strlen(want), 16, "%d|1\n", k);
+    CHECK_ROWS(db,
+               "SELECT trial, count(*) FROM runs WHERE status = 'completed'"
+               " GROUP BY trial ORDER BY trial",
+               want);
+    CHECK_ROWS(db, "SELECT count(*) FROM sweep_trials WHERE status != 'completed'",
+               "0\n");
+    CHECK_ROWS(db, "SELECT status FROM sweeps", "completed\n");
+}
+
+/* Starts `backprop sweep --db DB -j 2 hold.lua a=1,...,5` with `hold` there,
+ * and SIGKILLs the supervisor alone once trials 1 and 2 hold: they are left
+ * running, orphans told by its death (SIGTERM) to stop. */
+static void kill_supervisor_midway(const char *db) {
+    write_file("hold.lua", HOLD_SCRIPT);
+    write_file("hold", "");
+    unlink(path_in("in2"));
+    unlink(path_in("in3"));
+    pid_t kid = fork();
+    if (kid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        dup2(null, 2);
+        if (chdir(dir)) _exit(127);
+        char *argv[] = {exe, "sweep",    "--db",        (char *)db, "-j",
+                        "2", "hold.lua", "a=1,2,3,4,5", NULL};
+        execv(exe, argv);
+        _exit(127);
+    }
+    CHECK(await_file("in2", NULL, 30) && await_file("in3", NULL, 30));
+    kill(kid, SIGKILL);
+    waitpid(kid, NULL, 0);
+}
+
+/* `sweep --resume` right after the supervisor alone was killed, its trials
+ * still running (they stop on the SIGTERM its death sent them once their
+ * step ends): the resume waits for them, then runs what is left, and every
+ * trial completes exactly once (it said "2 trials are still running in
+ * another process" and exited 1). Two resumes at once: one runs the sweep,
+ * the other is refused. */
+static void test_resume_right_after_killing_the_supervisor(void) {
+    char db[512]; /* path_in's buffers are reused */
+    snprintf(db, sizeof db, "%s", path_in("orphans.db"));
+    kill_supervisor_midway(db);
+    CHECK(
+        sh("($BP sweep --db orphans.db --resume 1 -j 2 >out1 2>err1; echo $? >rc1) & true") ==
+        0);
+    CHECK(await_file("err1",
+                     "backprop: sweep 1: waiting for 2 trials left running by an"
+                     " earlier process (trial 1, pid ",
+                     30));
+    unlink(path_in("hold"));
+    CHECK(await_file("rc1", "0\n", 60));
+    check_once(db, 5);
+    CHECK_ROWS(
+        db, "SELECT trial, status FROM runs WHERE status = 'interrupted' ORDER BY trial",
+        "1|interrupted\n2|interrupted\n");
+
+    snprintf(db, sizeof db, "%s", path_in("twice.db"));
+    kill_supervisor_midway(db);
+    CHECK(sh("rm -f rc1 rc2; for k in 1 2; do ($BP sweep --db twice.db --resume 1 -j 2"
+             " >out$k 2>err$k; echo $? >rc$k) & done") == 0);
+    for (int t = 0; t < 1500 && !exists(path_in("rc1")) && !exists(path_in("rc2")); t++)
+        nanosleep(&(struct timespec){0, 20 * 1000000L}, NULL);
+    int first = exists(path_in("rc1")) ? 1 : 2; /* the one refused */
+    char rc[8], err[8];
+    snprintf(rc, sizeof rc, "rc%d", first);
+    snprintf(err, sizeof err, "err%d", first);
+    CHECK(await_file(rc, "1\n", 1));
+    CHECK(await_file(err, "backprop: sweep 1 is running in another process", 1));
+    unlink(path_in("hold"));
+    snprintf(rc, sizeof rc, "rc%d", 3 - first);
+    CHECK(await_file(rc, "0\n", 60));
+    check_once(db, 5);
+}
+
+/* pids count pids in a row that no process here has, near pid_max: a
+ * process of another PID namespace given them has a pid that names nothing
+ * here. The first, or 0 if there are none. */
+static long free_pids(int count) {
+    long max = 32768;
+    FILE *f = fopen("/proc/sys/kernel/pid_max", "r");
+    if (f) {
+        if (fscanf(f, "%ld", &max) != 1) max = 32768;
+        fclose(f);
+    }
+    for (long first = max - count - 1; first > 300; first -= count) {
+        int k = 0;
+        while (k < count && kill((pid_t)(first + k), 0) != 0 && errno == ESRCH) k++;
+        if (k == count) return first;
+    }
+    return 0;
+}
+
+/* Starts the command in a PID namespace of its own, its first process
+ * (after sh, the namespace's init) given pid `pid` there; the unshare's pid
+ * goes into file upid (killing it kills the whole namespace). */
+#define IN_NAMESPACE                                                                     \
+    "(unshare --pid --fork --kill-child sh -c 'echo %ld > /proc/sys/kernel/ns_last_pid;" \
+    " %s; true' >/dev/null 2>&1 & echo $! >upid)"
+
+/* A sweep alive in another PID namespace (a container, `unshare --pid`),
+ * on this host: its pids name nothing here, yet another process's open
+ * leaves it and its trials running, and `sweep --resume` is refused (it
+ * marked them crashed and ran the trials again). Killed, it is interrupted
+ * and its trials crashed, and the resume runs them, each once. */
+static void test_sweep_in_another_pid_namespace(void) {
+    long pid = free_pids(24);
+    if (geteuid() != 0 || !pid || sh("unshare --pid --fork --kill-child true") != 0) {
+        printf("  (skipped: a PID namespace needs root and unshare)\n");
+        return;
+    }
+    char db[512];
+    snprintf(db, sizeof db, "%s", path_in("ns.db"));
+    /* Trials of even a hold while the file `hold` is there. */
+    write_file("held.lua", "local bp = require 'backprop'\n"
+                           "local a = bp.param('a', 1)\n"
+                           "bp.report(a, 1)\n"
+                           "while a % 2 == 0 and io.open('hold') do\n"
+                           "  os.execute('sleep 0.05')\n"
+                           "end\n");
+    write_file("hold", "");
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s sweep --db ns.db -j 2 held.lua a=1,2,3,4", exe);
+    CHECK(sh(IN_NAMESPACE, pid - 1, cmd) == 0);
+    CHECK(await_rows(db,
+                     "SELECT sum(status = 'completed'), sum(status = 'running') FROM runs"
+                     " WHERE sweep_id = 1",
+                     "2|2\n", 30));
+    CHECK_ROWS(db, "SELECT pid > 0 AND pid < 1000 FROM sweeps", "0\n");
+    /* Alive: the resume is refused, and its open marks nothing. */
+    CHECK(sh("$BP sweep --db ns.db --resume 1") == 1);
+    CHECK_STR(err_text, "backprop: sweep 1 is running in another process\n");
+    CHECK_ROWS(db, "SELECT status FROM sweeps", "running\n");
+    CHECK_ROWS(db, "SELECT trial, status FROM runs ORDER BY trial",
+               "0|completed\n1|running\n2|completed\n3|running\n");
+    unlink(path_in("hold"));
+    CHECK(await_rows(db, "SELECT status FROM sweeps", "completed\n", 30));
+    CHECK_ROWS(db, "SELECT trial, status FROM runs ORDER BY trial",
+               "0|completed\n1|completed\n2|completed\n3|completed\n");
+
+    /* Killed with its namespace: gone, so taken up again. */
+    write_file("hold", "");
+    snprintf(cmd, sizeof cmd, "%s sweep --db ns.db -j 2 held.lua a=5,6,7,8", exe);
+    CHECK(sh(IN_NAMESPACE, pid - 1, cmd) == 0);
+    CHECK(await_rows(db,
+                     "SELECT sum(status = 'completed'), sum(status = 'running') FROM runs"
+                     " WHERE sweep_id = 2",
+                     "2|2\n", 30));
+    CHECK(sh("kill -KILL $(cat upid)") == 0);
+    /* Another process's open marks them once the kernel has ended them
+     * (the namespace goes down after its init, not with it). */
+    const char *q = "SELECT trial, status FROM runs WHERE sweep_id = 2"
+                    " AND status != 'completed' UNION ALL SELECT 'sweep', status"
+                    " FROM sweeps WHERE id = 2 ORDER BY 1";
+    const char *want = "1|crashed\n3|crashed\nsweep|interrupted\n";
+    char *got = NULL;
+    for (int t = 0; t < 1500; t++) {
+        bp_err e;
+        bp_runlog_close(bp_runlog_open(db, 0, &e));
+        free(got);
+        got = rows(db, q);
+        if (!strcmp(got, want)) break;
+        nanosleep(&(struct timespec){0, 20 * 1000000L}, NULL);
+    }
+    CHECK_STR(got, want);
+    free(got);
+    unlink(path_in("hold"));
+    CHECK(sh("$BP sweep --db ns.db --resume 2 -j 2") == 0);
+    CHECK_ROWS(db,
+               "SELECT trial, group_concat(status) FROM (SELECT * FROM runs"
+               " WHERE sweep_id = 2 ORDER BY id) GROUP BY trial",
+               "0|completed\n1|crashed,completed\n2|completed\n3|crashed,completed\n");
+    CHECK_ROWS(db, "SELECT id, status FROM sweeps", "1|completed\n2|completed\n");
+}
+
 /* Pruning, worked out by hand. The script reports a + 1/s at steps 1..8,
  * so trials compare by a alone (below, the values less that 1/s); with -j 1
  * they run in the order a = 3, 1, 4, 5, 2, 6 and each sees the ones before.
@@ -647,6 +865,8 @@ int main(void) {
     test_grid_runs_every_combination();
     test_parallel_equals_sequential();
     test_resume_after_sigkill();
+    test_resume_right_after_killing_the_supervisor();
+    test_sweep_in_another_pid_namespace();
     test_pruning_by_hand();
     test_unread_parameter();
     test_bad_specs_run_nothing();
