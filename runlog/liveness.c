@@ -228,3 +228,42 @@ void rl_owner_text(char *buf, size_t cap, const rl_owner *o, const char *host) {
         snprintf(buf, cap, "(pid %ld on %s)", o->pid, o->host);
     else snprintf(buf, cap, "(pid %ld)", o->pid);
 }
+
+int rl_claim(bp_runlog *log, int sweep, int64_t id, int *got, rl_holder *h, bp_err *e) {
+    memset(h, 0, sizeof *h);
+    *got = -1;
+    sqlite3_stmt *st =
+        rl_prepare(log,
+                   sweep ? "SELECT status, host, boot, pid, coalesce(claimed, started), 0"
+                           " FROM sweeps WHERE id = ?"
+                         : "SELECT status, host, boot, pid, coalesce(claimed, started),"
+                           " claimed IS NOT NULL FROM runs WHERE id = ?",
+                   e);
+    if (!st) return -1;
+    sqlite3_bind_int64(st, 1, id);
+    int r = sqlite3_step(st), rc = 0;
+    if (r != SQLITE_ROW) {
+        rc = r == SQLITE_DONE ? bp_err_set(e, "%s: no %s %lld", log->path,
+                                           sweep ? "sweep" : "run", (long long)id)
+                              : rl_fail(log, e, "cannot read who holds it");
+        goto out;
+    }
+    rl_owner o = {(const char *)sqlite3_column_text(st, 1),
+                  (const char *)sqlite3_column_text(st, 2),
+                  (long)sqlite3_column_int64(st, 3), sqlite3_column_double(st, 4)};
+    char host[256];
+    rl_hostname(host, sizeof host);
+    h->running = !strcmp((const char *)sqlite3_column_text(st, 0), "running");
+    h->resumed = sqlite3_column_int(st, 5);
+    rl_owner_text(h->who, sizeof h->who, &o, host);
+    /* A row with our boot id is judged by its lock, which is taken just
+     * below unless another holds it; a row of this process is its own. */
+    int by_lock = o.boot && log->boot[0] && !strcmp(o.boot, log->boot);
+    int self = o.pid == (long)getpid() && o.host && !strcmp(o.host, host);
+    int64_t at = sweep ? RL_LOCK_SWEEP(id) : RL_LOCK_RUN(id);
+    if (h->running && !by_lock && !self && !rl_owner_gone(log, at, &o)) rc = 1;
+    else if ((*got = rl_lock_take(log, at)) == 1) rc = 1;
+out:
+    sqlite3_finalize(st);
+    return rc;
+}

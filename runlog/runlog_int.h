@@ -262,6 +262,20 @@ int rl_owner_gone(bp_runlog *log, int64_t at, const rl_owner *o);
 /* "(pid P)", or "(pid P on HOST)" when its host is not `host`, into buf. */
 void rl_owner_text(char *buf, size_t cap, const rl_owner *o, const char *host);
 
+/* Who holds a row that rl_claim could not take. */
+typedef struct rl_holder {
+    int running;   /* its status is 'running' */
+    int resumed;   /* a resume took it (a run's claimed is set) */
+    char who[300]; /* rl_owner_text's */
+} rl_holder;
+
+/* Takes run id (sweep id when sweep != 0) for this process, inside a write
+ * transaction: a 'running' row only from an owner certainly gone, or from
+ * this process; then its lock. 0 with *got (rl_lock_take's: 0 taken, -1
+ * no lock to be had); 1 when another process holds it (*h says who); -1
+ * ("PATH: no run N" for an unknown row). */
+int rl_claim(bp_runlog *log, int sweep, int64_t id, int *got, rl_holder *h, bp_err *e);
+
 /* ------------------------------------------------------------------------ */
 /* Metrics (writer.c)                                                        */
 

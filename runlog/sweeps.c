@@ -109,46 +109,6 @@ end:
     return id;
 }
 
-/* Whether this process may take sweep (a 'running' row is taken only from
- * an owner certainly gone, or from itself), then its lock: 0 with *got
- * (rl_lock_take's), 1 when another process holds it (e says which), -1.
- * Call inside a write transaction. */
-static int claim_sweep(bp_runlog *log, int64_t sweep, const char *host, int *got,
-                       bp_err *e) {
-    sqlite3_stmt *st = rl_prepare(log,
-                                  "SELECT status, host, boot, pid, coalesce(claimed,"
-                                  " started) FROM sweeps WHERE id = ?",
-                                  e);
-    if (!st) return -1;
-    sqlite3_bind_int64(st, 1, sweep);
-    int r = sqlite3_step(st), rc = 0;
-    if (r != SQLITE_ROW) {
-        rc = r == SQLITE_DONE
-                 ? bp_err_set(e, "%s: no sweep %lld", log->path, (long long)sweep)
-                 : rl_fail(log, e, "cannot update the sweep");
-        goto out;
-    }
-    rl_owner o = {(const char *)sqlite3_column_text(st, 1),
-                  (const char *)sqlite3_column_text(st, 2),
-                  (long)sqlite3_column_int64(st, 3), sqlite3_column_double(st, 4)};
-    /* A row with our boot id is judged by its lock, just below. */
-    int by_lock = o.boot && log->boot[0] && !strcmp(o.boot, log->boot);
-    int self = o.pid == (long)getpid() && o.host && !strcmp(o.host, host);
-    if (!strcmp((const char *)sqlite3_column_text(st, 0), "running") && !by_lock &&
-        !self && !rl_owner_gone(log, RL_LOCK_SWEEP(sweep), &o))
-        rc = 1;
-    else if ((*got = rl_lock_take(log, RL_LOCK_SWEEP(sweep))) == 1) rc = 1;
-    if (rc == 1) {
-        char who[300];
-        rl_owner_text(who, sizeof who, &o, host);
-        bp_err_set(e, "sweep %lld is running in another process %s", (long long)sweep,
-                   who);
-    }
-out:
-    sqlite3_finalize(st);
-    return rc;
-}
-
 int bp_runlog_sweep_status(bp_runlog *log, int64_t sweep, const char *status,
                            const char *message, bp_err *e) {
     static const char *const ok[] = {"running", "completed", "interrupted", "failed",
@@ -165,7 +125,11 @@ int bp_runlog_sweep_status(bp_runlog *log, int64_t sweep, const char *status,
     pthread_mutex_lock(&log->db_lock);
     int rc = -1;
     if (rl_begin_write(log, e)) goto end;
-    if (take && (rc = claim_sweep(log, sweep, host, &got, e)) != 0) {
+    rl_holder holder;
+    if (take && (rc = rl_claim(log, 1, sweep, &got, &holder, e)) != 0) {
+        if (rc == 1)
+            bp_err_set(e, "sweep %lld is running in another process %s", (long long)sweep,
+                       holder.who);
         rl_rollback(log);
         goto end;
     }

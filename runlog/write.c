@@ -402,70 +402,37 @@ int bp_runlog_end(bp_runlog *log, int64_t run, const char *status, const char *m
     return 0;
 }
 
-/* Why run cannot be taken from its owner o, as its row says: whether it is
- * running, and whether a resume took it. Returns 1. */
-static int refuse_claim(int64_t run, const rl_owner *o, int running, int claimed,
-                        const char *host, bp_err *e) {
-    char who[300];
-    rl_owner_text(who, sizeof who, o, host);
-    if (!running) bp_err_set(e, "run %lld is held by another process", (long long)run);
-    else if (claimed)
-        bp_err_set(e, "run %lld is being resumed by another process %s", (long long)run,
-                   who);
-    else
-        bp_err_set(e, "run %lld is still running in another process %s", (long long)run,
-                   who);
-    return 1;
-}
-
-/* Takes run for this process inside a write transaction: 0, 1 when another
- * process holds it (refuse_claim), -1. A 'running' run can be taken only
- * once its owner is certainly gone (liveness.c), before the lock is ours. */
+/* Takes run for this process inside a write transaction (rl_claim): 0, 1
+ * when another process holds it (e says which), -1. */
 static int claim_run(bp_runlog *log, int64_t run, const char *host, bp_err *e) {
-    sqlite3_stmt *st = rl_prepare(log,
-                                  "SELECT status, pid, host, claimed, boot, started"
-                                  " FROM runs WHERE id = ?",
-                                  e);
-    if (!st) return -1;
-    sqlite3_bind_int64(st, 1, run);
-    int r = sqlite3_step(st), rc = -1;
-    if (r != SQLITE_ROW) {
-        if (r == SQLITE_DONE)
-            bp_err_set(e, "%s: cannot reopen the run (no such run)", log->path);
-        else rl_fail(log, e, "cannot reopen the run");
-        goto out;
-    }
-    rl_owner o = {
-        (const char *)sqlite3_column_text(st, 2),
-        (const char *)sqlite3_column_text(st, 4), (long)sqlite3_column_int64(st, 1),
-        sqlite3_column_type(st, 3) == SQLITE_NULL ? sqlite3_column_double(st, 5)
-                                                  : sqlite3_column_double(st, 3)};
-    int running = !strcmp((const char *)sqlite3_column_text(st, 0), "running");
-    int claimed = sqlite3_column_type(st, 3) != SQLITE_NULL;
-    int got = -1;
-    if ((running && !rl_owner_gone(log, RL_LOCK_RUN(run), &o)) ||
-        (got = rl_lock_take(log, RL_LOCK_RUN(run))) == 1) {
-        rc = refuse_claim(run, &o, running, claimed, host, e);
-        goto out;
-    }
-    sqlite3_finalize(st);
-    st = rl_prepare(log,
-                    "UPDATE runs SET status = 'running', ended = NULL, message = NULL,"
-                    " traceback = NULL, host = ?1, pid = ?2, claimed = ?3, boot = ?4"
-                    " WHERE id = ?5",
-                    e);
+    int got;
+    rl_holder h;
+    int rc = rl_claim(log, 0, run, &got, &h, e);
+    if (rc == 1 && !h.running)
+        bp_err_set(e, "run %lld is held by another process", (long long)run);
+    else if (rc == 1 && h.resumed)
+        bp_err_set(e, "run %lld is being resumed by another process %s", (long long)run,
+                   h.who);
+    else if (rc == 1)
+        bp_err_set(e, "run %lld is still running in another process %s", (long long)run,
+                   h.who);
+    if (rc) return rc;
+    rc = -1;
+    sqlite3_stmt *st =
+        rl_prepare(log,
+                   "UPDATE runs SET status = 'running', ended = NULL,"
+                   " message = NULL, traceback = NULL, host = ?1, pid = ?2,"
+                   " claimed = ?3, boot = ?4 WHERE id = ?5",
+                   e);
     if (st) {
         sqlite3_bind_text(st, 1, host, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, (long)getpid());
         sqlite3_bind_double(st, 3, bp_runlog_time());
         if (got == 0) sqlite3_bind_text(st, 4, log->boot, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 5, run);
-        rc = sqlite3_step(st) == SQLITE_DONE ? 0
-                                             : rl_fail(log, e, "cannot reopen the run");
-        if (rc && got == 0) rl_lock_drop(log, RL_LOCK_RUN(run));
+        rc = rl_run_stmt(log, st, "cannot reopen the run", e);
     }
-out:
-    sqlite3_finalize(st);
+    if (rc && got == 0) rl_lock_drop(log, RL_LOCK_RUN(run));
     return rc;
 }
 

@@ -15,6 +15,7 @@ package.path = (os.getenv("BP_SOURCE_DIR") or ".") .. "/tests/lua/?.lua;" .. pac
 local S = require "support"
 local EXE, SRC, TMP, slurp, write, backprop, query = S.EXE, S.SRC, S.TMP, S.slurp, S.write,
   S.backprop, S.query
+local clock, sleep, alive = S.clock, S.sleep, S.alive
 
 local KILLS = math.tointeger(tonumber(os.getenv("BP_ATTACK_KILLS") or "")) or 10
 local SEED = math.tointeger(tonumber(os.getenv("BP_ATTACK_SEED") or "")) or 1
@@ -23,24 +24,6 @@ print(string.format("attack_merge: %d kills, BP_ATTACK_SEED=%d", KILLS, SEED))
 
 local SHARDS = 3
 local OUT = TMP .. "/out.db"
-
-local function clock()
-  local p = io.popen("date +%s.%N")
-  local t = tonumber(p:read("a"))
-  p:close()
-  return t
-end
-
-local function sleep(s) os.execute(string.format("sleep %.3f", s)) end
-
--- Whether process pid is there, and not a zombie.
-local function alive(pid)
-  local f = io.open("/proc/" .. pid .. "/stat")
-  if not f then return false end
-  local state = (f:read("a") or ""):match("%) (%a)")
-  f:close()
-  return state ~= nil and state ~= "Z" and state ~= "X"
-end
 
 local function input(k) return TMP .. "/in-" .. k .. ".db" end
 
@@ -82,12 +65,9 @@ local function out_rows(sql)
   local f = io.open(OUT)
   if not f then return {} end
   f:close()
-  local out, err, code = backprop(string.format("query --db %s --csv %q", OUT, sql))
-  if code ~= 0 and err:find("not a backprop database %(it is empty%)") then return {} end
-  lu.assertEquals(code, 0, err)
-  local rows = {}
-  for line in out:gmatch("[^\n]+") do rows[#rows + 1] = line end
-  table.remove(rows, 1)
+  local rows, err = S.try_query(OUT, sql)
+  if not rows and err:find("not a backprop database %(it is empty%)") then return {} end
+  lu.assertNotNil(rows, err)
   return rows
 end
 

@@ -16,6 +16,7 @@ local lu = require "luaunit"
 package.path = (os.getenv("BP_SOURCE_DIR") or ".") .. "/tests/lua/?.lua;" .. package.path
 local S = require "support"
 local EXE, SRC, TMP, backprop, query = S.EXE, S.SRC, S.TMP, S.backprop, S.query
+local clock, sleep, alive = S.clock, S.sleep, S.alive
 
 local KILLS = math.tointeger(tonumber(os.getenv("BP_ATTACK_KILLS") or "")) or 10
 local SEED = math.tointeger(tonumber(os.getenv("BP_ATTACK_SEED") or "")) or 1
@@ -42,15 +43,6 @@ local TRIALS = 6
 local LOSSES = "SELECT t.trial, m.step, quote(m.value) FROM sweep_trials t JOIN metrics m"
   .. " ON m.run_id = t.run_id JOIN metric_names n ON n.id = m.name_id"
   .. " WHERE n.name = 'loss' ORDER BY t.trial, m.step"
-
-local function clock()
-  local p = io.popen("date +%s.%N")
-  local t = tonumber(p:read("a"))
-  p:close()
-  return t
-end
-
-local function sleep(s) os.execute(string.format("sleep %.3f", s)) end
 
 -- A file's text, "" when there is none (yet).
 local function read(path)
@@ -98,11 +90,6 @@ local function stat(pid)
   f:close()
   local state, ppid = s:match("%) (%a) (%d+)")
   return state, math.tointeger(tonumber(ppid))
-end
-
-local function alive(pid)
-  local state = stat(pid)
-  return state ~= nil and state ~= "Z" and state ~= "X"
 end
 
 local function kill(pid) os.execute("kill -KILL " .. pid .. " 2>/dev/null") end

@@ -37,10 +37,11 @@ function M.backprop(args, env)
   return M.slurp(M.TMP .. "/out"), M.slurp(M.TMP .. "/err"), ok and 0 or code
 end
 
--- The rows of `backprop query --csv` as lines, without the header.
-function M.query(db, sql)
+-- The rows of `backprop query --csv` as lines, without the header; or nil,
+-- its stderr and exit status when it fails.
+function M.try_query(db, sql)
   local out, err, code = M.backprop(string.format("query --db %s --csv %q", db, sql))
-  lu.assertEquals(code, 0, err)
+  if code ~= 0 then return nil, err, code end
   local rows = {}
   for line in out:gmatch("[^\n]+") do rows[#rows + 1] = line end
   table.remove(rows, 1)
@@ -62,6 +63,43 @@ function M.start(args, mark)
   end
   os.execute("kill -KILL " .. pid)
   error("the script never wrote " .. mark .. ": " .. M.slurp(M.TMP .. "/bgerr"))
+end
+
+-- The same, asserting that it succeeds.
+function M.query(db, sql)
+  local rows, err, code = M.try_query(db, sql)
+  lu.assertEquals(code, nil, err)
+  return rows
+end
+
+-- For the tests that start processes and wait for them: wall-clock seconds
+-- (`date`'s, to the nanosecond), a nap, whether process pid is there (and
+-- not a zombie), and a wait of up to `seconds` (default 20) for a file to
+-- appear (whether it did).
+function M.clock()
+  local p = io.popen("date +%s.%N")
+  local t = tonumber(p:read("a"))
+  p:close()
+  return t
+end
+
+function M.sleep(s) os.execute(string.format("sleep %.3f", s)) end
+
+function M.alive(pid)
+  local f = io.open("/proc/" .. pid .. "/stat")
+  if not f then return false end
+  local state = (f:read("a") or ""):match("%) (%a)")
+  f:close()
+  return state ~= nil and state ~= "Z" and state ~= "X"
+end
+
+function M.await_file(path, seconds)
+  for _ = 1, (seconds or 20) * 20 do
+    local f = io.open(path)
+    if f then f:close(); return true end
+    M.sleep(0.05)
+  end
+  return false
 end
 
 -- Asserts that f raises an error containing `text`. f is a closure, so that

@@ -86,14 +86,6 @@ local function free_pids(count)
   end
 end
 
-local function await_file(path)
-  for _ = 1, 400 do
-    local f = io.open(path)
-    if f then f:close(); return true end
-    os.execute("sleep 0.05")
-  end
-end
-
 -- A run alive in another PID namespace (a container, `unshare --pid`) on
 -- this host records a pid that names nothing here: another process's open
 -- leaves it running (it marked it crashed). Killed, it is crashed.
@@ -110,7 +102,7 @@ function TestFaults:test_run_in_another_pid_namespace()
     pid - 1, EXE, db, HELD, mark, hold, TMP))
   local upid = slurp(TMP .. "/upid"):match("%d+")
   local ok, failure = pcall(function()
-    lu.assertTrue(await_file(mark))
+    lu.assertTrue(S.await_file(mark))
     lu.assertEquals(query(db, "SELECT id, status, pid FROM runs"), {"1,running," .. pid})
     local _, err, code = backprop("run --db " .. db .. " " .. NOOP)
     lu.assertEquals(code, 0, err)

@@ -127,15 +127,6 @@ end
   lu.assertEquals(resume(blob), "start\t1\n")
 end
 
--- Waits (up to 20 s) for a file to appear.
-local function await_file(path)
-  for _ = 1, 400 do
-    local f = io.open(path)
-    if f then f:close(); return true end
-    os.execute("sleep 0.05")
-  end
-end
-
 -- Two `run --resume 1` at once: the first takes the run (its lock, in the
 -- transaction that makes it running again), the second is refused while the
 -- first holds it (both ran). Once the holder is gone the run can be taken
@@ -152,7 +143,7 @@ while io.open(bp.param("hold", "")) do os.execute("sleep 0.05") end
   local function start(args)
     os.remove(mark)
     os.execute(string.format("%s run --db %s %s >/dev/null 2>&1 & echo $! > %s/pid", EXE, db, args, TMP))
-    lu.assertTrue(await_file(mark))
+    lu.assertTrue(S.await_file(mark))
     return slurp(TMP .. "/pid"):match("%d+")
   end
   os.execute("kill -KILL " .. start(held .. " mark=" .. mark .. " hold=" .. hold))
