@@ -532,6 +532,21 @@ static long free_pids(int count) {
     "(unshare --pid --fork --kill-child sh -c 'echo %ld > /proc/sys/kernel/ns_last_pid;" \
     " %s; true' >/dev/null 2>&1 & echo $! >upid)"
 
+/* Starts sweep number `sweep` of held.lua with the file `hold` there, in a
+ * namespace (IN_NAMESPACE) where it gets pid `pid`, and waits until trials
+ * 0 and 2 have completed and 1 and 3 hold. */
+static void start_held_sweep(const char *db, long pid, int sweep, const char *values) {
+    write_file("hold", "");
+    char cmd[2048], q[128];
+    snprintf(cmd, sizeof cmd, "%s sweep --db ns.db -j 2 held.lua %s", exe, values);
+    CHECK(sh(IN_NAMESPACE, pid - 1, cmd) == 0);
+    snprintf(q, sizeof q,
+             "SELECT sum(status = 'completed'), sum(status = 'running') FROM runs"
+             " WHERE sweep_id = %d",
+             sweep);
+    CHECK(await_rows(db, q, "2|2\n", 30));
+}
+
 /* A sweep alive in another PID namespace (a container, `unshare --pid`),
  * on this host: its pids name nothing here, yet another process's open
  * leaves it and its trials running, and `sweep --resume` is refused (it
@@ -552,15 +567,10 @@ static void test_sweep_in_another_pid_namespace(void) {
                            "while a % 2 == 0 and io.open('hold') do\n"
                            "  os.execute('sleep 0.05')\n"
                            "end\n");
-    write_file("hold", "");
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "%s sweep --db ns.db -j 2 held.lua a=1,2,3,4", exe);
-    CHECK(sh(IN_NAMESPACE, pid - 1, cmd) == 0);
-    CHECK(await_rows(db,
-                     "SELECT sum(status = 'completed'), sum(status = 'running') FROM runs"
-                     " WHERE sweep_id = 1",
-                     "2|2\n", 30));
-    CHECK_ROWS(db, "SELECT pid > 0 AND pid < 1000 FROM sweeps", "0\n");
+    start_held_sweep(db, pid, 1, "a=1,2,3,4");
+    char inner[32];
+    snprintf(inner, sizeof inner, "%ld\n", pid); /* a pid no process here has */
+    CHECK_ROWS(db, "SELECT pid FROM sweeps", inner);
     /* Alive: the resume is refused, and its open marks nothing. */
     CHECK(sh("$BP sweep --db ns.db --resume 1") == 1);
     CHECK_STR(err_text, "backprop: sweep 1 is running in another process\n");
@@ -573,13 +583,7 @@ static void test_sweep_in_another_pid_namespace(void) {
                "0|completed\n1|completed\n2|completed\n3|completed\n");
 
     /* Killed with its namespace: gone, so taken up again. */
-    write_file("hold", "");
-    snprintf(cmd, sizeof cmd, "%s sweep --db ns.db -j 2 held.lua a=5,6,7,8", exe);
-    CHECK(sh(IN_NAMESPACE, pid - 1, cmd) == 0);
-    CHECK(await_rows(db,
-                     "SELECT sum(status = 'completed'), sum(status = 'running') FROM runs"
-                     " WHERE sweep_id = 2",
-                     "2|2\n", 30));
+    start_held_sweep(db, pid, 2, "a=5,6,7,8");
     CHECK(sh("kill -KILL $(cat upid)") == 0);
     /* Another process's open marks them once the kernel has ended them
      * (the namespace goes down after its init, not with it). */
