@@ -572,7 +572,8 @@ static void test_sweep_in_another_pid_namespace(void) {
     snprintf(inner, sizeof inner, "%ld\n", pid); /* a pid no process here has */
     CHECK_ROWS(db, "SELECT pid FROM sweeps", inner);
     /* Alive: the resume is refused, and its open marks nothing. */
-    CHECK(sh("$BP sweep --db ns.db --resume 1") == 1);
+    /* (timeout: a resume that ran the live trials again would wait on them) */
+    CHECK(sh("timeout 30 $BP sweep --db ns.db --resume 1") == 1);
     CHECK_STR(err_text, "backprop: sweep 1 is running in another process\n");
     CHECK_ROWS(db, "SELECT status FROM sweeps", "running\n");
     CHECK_ROWS(db, "SELECT trial, status FROM runs ORDER BY trial",
