@@ -172,7 +172,9 @@ static int net_add(lua_State *L) {
         return luaL_argerror(L, 3,
                              lua_pushfstring(L, "unknown activation '%s' (expected %s)",
                                              an, bp_act_expected()));
-    double alpha = 0.01;
+    /* alpha: leaky_relu's slope below zero, 0.01, and elu's scale, 1, as
+     * PyTorch's defaults; the other activations ignore it. */
+    double alpha = act == BP_ACT_ELU ? 1.0 : 0.01;
     int opts = lua_isnoneornil(L, 4) ? 0 : 4;
     if (opts) {
         luaL_checktype(L, 4, LUA_TTABLE);
@@ -186,8 +188,11 @@ static int net_add(lua_State *L) {
     /* A large layer takes seconds to fill: SIGINT and SIGTERM stop it. */
     net->stop = STATE(L)->stop;
     /* Defaults: Xavier for the saturating activations, He for the ReLUs
-     * (the schemes their authors derived them for), biases at zero. */
-    int relu = act == BP_ACT_RELU || act == BP_ACT_LEAKY_RELU;
+     * (the schemes their authors derived them for) and for gelu and elu,
+     * which are the identity above zero and near zero below it as a ReLU
+     * is; biases at zero. */
+    int relu = act == BP_ACT_RELU || act == BP_ACT_LEAKY_RELU || act == BP_ACT_GELU ||
+               act == BP_ACT_ELU;
     if (bp_net_init(net, l, 'w', relu ? BP_INIT_HE : BP_INIT_XAVIER, 0, 0, &STATE(L)->rng,
                     &e))
         return luaL_error(L, "%s", e.msg);
@@ -392,7 +397,7 @@ static int net_layer(lua_State *L) {
     lua_setfield(L, -2, "outputs");
     lua_pushstring(L, bp_act_name(Lr->act));
     lua_setfield(L, -2, "activation");
-    if (Lr->act == BP_ACT_LEAKY_RELU) {
+    if (Lr->act == BP_ACT_LEAKY_RELU || Lr->act == BP_ACT_ELU) {
         lua_pushnumber(L, Lr->alpha);
         lua_setfield(L, -2, "alpha");
     }

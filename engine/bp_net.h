@@ -63,7 +63,7 @@ typedef enum bp_field {
 typedef struct bp_layer {
     int I, O;       /* inputs, outputs (neurons) */
     bp_act act;     /* activation after the dense product */
-    double alpha;   /* leaky_relu's slope below zero */
+    double alpha;   /* leaky_relu's slope below zero, elu's scale */
     bp_dtype dtype; /* the network's: which of the two sets below is used */
     /* A float64 network's numbers (all NULL in a float32 network): */
     double *W, *b;   /* O x I weights, O biases */
@@ -147,9 +147,9 @@ bp_net *bp_net_new_dtype(int inputs, bp_dtype dtype, bp_err *e);
 void bp_net_free(bp_net *net);
 
 /* Appends a dense layer of `outputs` neurons with activation act (alpha is the
- * leaky_relu slope, ignored otherwise). Weights start at zero, biases at zero:
- * call bp_net_init. Returns -1 if outputs < 1 or memory runs out; the network
- * is unchanged then. */
+ * leaky_relu slope or the elu scale, ignored otherwise). Weights start at
+ * zero, biases at zero: call bp_net_init. Returns -1 if outputs < 1 or memory
+ * runs out; the network is unchanged then. */
 int bp_net_add(bp_net *net, int outputs, bp_act act, double alpha, bp_err *e);
 
 /* Number of outputs of the last layer (inputs if there are no layers). */

@@ -31,15 +31,21 @@
  *   ACT(NAME, "name", f, df)
  * f is o = f(v) of a pre-activation v; df is dLoss/dh given d = dLoss/do,
  * the pre-activation h and the activation o (whichever makes it cheaper:
- * sigmoid's o (1 - o) is the lecture's do11/dh11), and a, leaky_relu's
- * slope below zero. The ReLUs' df is a choice between two values both
- * computed (d is loaded either way), which the compiler makes a select: a
- * load of d under the condition would keep the loop scalar, with a branch
- * that the signs of h, as good as random, mispredict half the time.
+ * sigmoid's o (1 - o) is the lecture's do11/dh11), and a, the layer's
+ * alpha: leaky_relu's slope below zero, elu's scale. The ReLUs' df is a
+ * choice between two values both computed (d is loaded either way), which
+ * the compiler makes a select: a load of d under the condition would keep
+ * the loop scalar, with a branch that the signs of h, as good as random,
+ * mispredict half the time.
  * softmax is a function of a sample's whole row of O values, not of one:
  *   ROW(NAME, "name", f_rows, df_rows)
  * names the two functions of ops_ref.h that hold its formulas, over B rows,
  * o_n = exp(h_n) / sum_k exp(h_k) and dh_n = o_n (d_n - sum_k d_k o_k).
+ * gelu is PyTorch's exact GELU, v Phi(v) with Phi the standard normal CDF
+ * (erf, not the tanh approximation), and phi its density (real.h). elu is
+ * PyTorch's ELU: a (exp(v) - 1) below zero, through expm1, exact near 0
+ * where exp(v) - 1 would cancel; its df takes a exp(h) as o + a, as
+ * PyTorch's backward does from the result, so that backward needs no exp.
  *
  * The enum, the names, bp_act_parse, bp_act_expected and every kernel's
  * switch are made from this table, so a row added here is an activation
@@ -48,15 +54,18 @@
  * of function pointers): the activation is chosen once, outside the loop,
  * and each loop is straight arithmetic the compiler vectorises, where a
  * call through a pointer per value would keep it scalar. The formulas are
- * compiled for double and for float, with SIGMOID and TANH the type's
- * (real.h); each is written here and nowhere else. */
-#define BP_ACT_TABLE(ACT, ROW)                                          \
-    ACT(IDENTITY, "identity", v, d)                                     \
-    ACT(SIGMOID, "sigmoid", SIGMOID(v), d *o *(1 - o))                  \
-    ACT(TANH, "tanh", TANH(v), d *(1 - o * o))                          \
-    ACT(RELU, "relu", v > 0 ? v : 0, h > 0 ? d : 0)                     \
-    ACT(LEAKY_RELU, "leaky_relu", v > 0 ? v : a * v, h > 0 ? d : a * d) \
-    ROW(SOFTMAX, "softmax", softmax_rows, softmax_grad_rows)
+ * compiled for double and for float, with SIGMOID, TANH, EXPM1, NORM_CDF
+ * and NORM_PDF the type's (real.h); each is written here and nowhere
+ * else. */
+#define BP_ACT_TABLE(ACT, ROW)                                            \
+    ACT(IDENTITY, "identity", v, d)                                       \
+    ACT(SIGMOID, "sigmoid", SIGMOID(v), d *o *(1 - o))                    \
+    ACT(TANH, "tanh", TANH(v), d *(1 - o * o))                            \
+    ACT(RELU, "relu", v > 0 ? v : 0, h > 0 ? d : 0)                       \
+    ACT(LEAKY_RELU, "leaky_relu", v > 0 ? v : a * v, h > 0 ? d : a * d)   \
+    ROW(SOFTMAX, "softmax", softmax_rows, softmax_grad_rows)              \
+    ACT(GELU, "gelu", v *NORM_CDF(v), d *(NORM_CDF(h) + h * NORM_PDF(h))) \
+    ACT(ELU, "elu", v > 0 ? v : a * EXPM1(v), h > 0 ? d : d * (o + a))
 
 #define BP_ACT_ENUM_(N, name, f, df) BP_ACT_##N,
 typedef enum bp_act { BP_ACT_TABLE(BP_ACT_ENUM_, BP_ACT_ENUM_) BP_ACT_COUNT } bp_act;
@@ -96,7 +105,7 @@ typedef enum bp_loss {
 /* Names as scripts write them ("sigmoid", "leaky_relu", "half_se", ...),
  * and back. The parse functions return -1 for an unknown name. The
  * expected functions give the names as an error message lists them:
- * "identity, sigmoid, tanh, relu, leaky_relu or softmax" and
+ * "identity, sigmoid, tanh, relu, leaky_relu, softmax, gelu or elu" and
  * "half_se, mse, bce or softmax_ce" (static strings). */
 const char *bp_act_name(bp_act a);
 int bp_act_parse(const char *name);

@@ -10,7 +10,8 @@
  *
  * What it defines:
  *   REAL     the type; SFX(name), the name of a function for it;
- *   EXP, LOG, TANH: its functions of math.h; GEMM: its cblas product;
+ *   EXP, EXPM1, LOG, TANH, ERF, SQRT: its functions of math.h; GEMM: its
+ *            cblas product;
  *   BCE_EPS  how close to 0 and 1 bce lets a probability come (float's
  *            epsilon is 1.2e-7: 1 - 1e-12 would round to 1 and log(1 - p)
  *            to -inf, so float clamps at 1e-7);
@@ -28,8 +29,13 @@
 #undef EXP
 #undef LOG
 #undef TANH
+#undef ERF
+#undef EXPM1
+#undef SQRT
 #undef BCE_EPS
 #undef SIGMOID
+#undef NORM_CDF
+#undef NORM_PDF
 #undef CLAMP_P
 
 #if BP_REAL_F32
@@ -39,6 +45,9 @@
 #define EXP expf
 #define LOG logf
 #define TANH tanhf
+#define ERF erff
+#define EXPM1 expm1f
+#define SQRT sqrtf
 #define BCE_EPS 1e-7f
 #else
 #define REAL double
@@ -47,6 +56,9 @@
 #define EXP exp
 #define LOG log
 #define TANH tanh
+#define ERF erf
+#define EXPM1 expm1
+#define SQRT sqrt
 #define BCE_EPS 1e-12
 #endif
 
@@ -58,6 +70,19 @@ static inline REAL SFX(sigmoid)(REAL v) {
     return e / (1 + e);
 }
 #define SIGMOID SFX(sigmoid)
+
+/* The standard normal distribution's CDF Phi(v) = (1 + erf(v / sqrt 2)) / 2
+ * and density phi(v) = exp(-v^2 / 2) / sqrt(2 pi), for gelu's row; written as
+ * PyTorch's exact gelu computes them, in the type (constants rounded once
+ * to it), so that a float network stays in float. */
+static inline REAL SFX(norm_cdf)(REAL v) {
+    return (REAL)0.5 * (1 + ERF(v * (REAL)0.70710678118654752440));
+}
+static inline REAL SFX(norm_pdf)(REAL v) {
+    return (REAL)0.39894228040143267794 * EXP((REAL)-0.5 * v * v);
+}
+#define NORM_CDF SFX(norm_cdf)
+#define NORM_PDF SFX(norm_pdf)
 
 /* The rows of the activation table as functions (softmax's ROW has its own
  * in ops_ref.h). Every row gets every argument; (void) keeps the ones its

@@ -39,9 +39,9 @@
 #define FD_H 1e-5
 #define FD_TOL 1e-6
 #define FD_FLOOR 1e-3
-/* relu and leaky_relu are not differentiable at 0: every pre-activation of
- * such a layer is kept at least this far from it, which no step of FD_H
- * times a weight or input of order 1 can cross. */
+/* relu, leaky_relu and elu (of alpha other than 1) are not differentiable
+ * at 0: every pre-activation of such a layer is kept at least this far from
+ * it, which no step of FD_H times a weight or input of order 1 can cross. */
 #define KINK_MARGIN 1e-3
 
 static double rel_err(double a, double b, double floor) {
@@ -91,17 +91,19 @@ static double fd_param(bp_net *net, double *p, const double *x, const double *y,
 }
 
 /* Whether the last forward is fit for differences: every h of a layer with
- * a kink at least KINK_MARGIN from it, and at least half of a relu layer's
+ * a kink at least `margin` from it, and at least half of a relu layer's
  * values alive (a dead relu unit has gradient 0 on both sides, which checks
  * nothing). */
-static int fit_for_differences(const bp_net *net) {
+static int fit_for_differences(const bp_net *net, double margin) {
     for (int l = 0; l < net->n_layers; l++) {
         const bp_layer *L = &net->layers[l];
-        if (L->act != BP_ACT_RELU && L->act != BP_ACT_LEAKY_RELU) continue;
+        if (L->act != BP_ACT_RELU && L->act != BP_ACT_LEAKY_RELU && L->act != BP_ACT_ELU)
+            continue;
         int N = net->B * L->O, alive = 0;
         for (int k = 0; k < N; k++) {
-            if (fabs(L->h[k]) < KINK_MARGIN) return 0;
-            alive += L->h[k] > 0;
+            double h = bp_layer_get(L, BP_FIELD_H, (size_t)k);
+            if (fabs(h) < margin) return 0;
+            alive += h > 0;
         }
         if (L->act == BP_ACT_RELU && 2 * alive < N) return 0;
     }
@@ -186,7 +188,7 @@ static void gradcheck(const shape *sh, bp_act act, bp_loss loss, uint64_t seed) 
         net = make_net(sh, act, top, &r);
         for (int k = 0; k < B * In; k++) x[k] = 2 * bp_rng_uniform(&r) - 1;
         CHECK(bp_net_forward(net, x, B, &e) != NULL);
-        fit = fit_for_differences(net);
+        fit = fit_for_differences(net, KINK_MARGIN);
     }
     CHECK(fit);
     CHECK(bp_net_check_loss(net, loss, &e) == 0);
@@ -322,6 +324,154 @@ static void test_gradients(void) {
         for (int a = 0; a < BP_ACT_COUNT; a++)
             for (int l = 0; l < BP_LOSS_COUNT; l++)
                 gradcheck(&shapes[s], (bp_act)a, (bp_loss)l, seed++);
+}
+
+/* A float32 stack with every activation in its hidden layers, against
+ * finite differences of its own loss, computed in float: the loss's
+ * rounding is float's (~1e-7 max(1, |L|)), ~1e-5 of a gradient over a step
+ * of F32_H, so they are held to a relative F32_TOL above a floor of
+ * F32_FLOOR max(1, |L|) (measured: worst 1.6e-3; a wrong derivative shows as
+ * a relative error of order 1). Every pre-activation of a kinked layer is
+ * kept F32_MARGIN from 0, more than a step of F32_H can move it. The same
+ * net in float64, from the same (float) weights, gives the same gradients
+ * to float's rounding: the float kernels are the double ones' formulas. */
+#define F32_H 1e-2
+#define F32_TOL 1e-2
+#define F32_FLOOR 1e-2
+#define F32_MARGIN 0.05
+
+static double f32_loss(bp_net *net, const double *x, const double *y, int B) {
+    bp_err e;
+    const double *out = bp_net_forward(net, x, B, &e);
+    return out ? bp_loss_forward(out, y, B, bp_net_outputs(net), BP_LOSS_HALF_SE) : NAN;
+}
+
+static void f32_stack_case(bp_act act, int B, uint64_t seed) {
+    enum { I = 3, H1 = 5, H2 = 4, O = 2, MAXB = 3 };
+    static const int sizes[] = {H1, H2, O};
+    bp_rng r;
+    bp_rng_seed(&r, seed);
+    bp_err e;
+    double x[MAXB * I], y[MAXB * O];
+    bp_net *net[2] = {NULL, NULL};
+    int fit = 0;
+    for (int tries = 0; tries < 500 && !fit; tries++) {
+        bp_net_free(net[1]);
+        net[1] = bp_net_new_dtype(I, BP_F32, &e);
+        for (int l = 1; l <= 3; l++) {
+            CHECK(bp_net_add(net[1], sizes[l - 1], l == 3 ? BP_ACT_IDENTITY : act, 0.1,
+                             &e) == 0);
+            CHECK(bp_net_init(net[1], l, 'w', BP_INIT_XAVIER, 0, 0, &r, &e) == 0);
+            CHECK(bp_net_init(net[1], l, 'b', BP_INIT_UNIFORM, -0.5, 0.5, &r, &e) == 0);
+        }
+        for (int k = 0; k < B * I; k++) x[k] = 2 * bp_rng_uniform(&r) - 1;
+        CHECK(bp_net_forward(net[1], x, B, &e) != NULL);
+        fit = fit_for_differences(net[1], F32_MARGIN);
+    }
+    CHECK(fit);
+    for (int k = 0; k < B * O; k++) y[k] = 2 * bp_rng_uniform(&r) - 1;
+    size_t P = bp_net_param_count(net[1]);
+    double *p = malloc(sizeof(double) * P), *g[2];
+    bp_net_params_get(net[1], p);
+    net[0] = bp_net_new(I, &e);
+    for (int l = 1; l <= 3; l++)
+        CHECK(bp_net_add(net[0], sizes[l - 1], l == 3 ? BP_ACT_IDENTITY : act, 0.1, &e) ==
+              0);
+    bp_net_params_set(net[0], p);
+    for (int t = 0; t < 2; t++) {
+        double l;
+        CHECK(bp_net_compute_grads(net[t], x, y, B, BP_LOSS_HALF_SE, &l, &e) == 0);
+        g[t] = malloc(sizeof(double) * P);
+        size_t k = 0;
+        for (int j = 0; j < 3; j++) {
+            const bp_layer *Ly = &net[t]->layers[j];
+            for (size_t m = 0; m < (size_t)Ly->O * Ly->I; m++)
+                g[t][k++] = bp_layer_get(Ly, BP_FIELD_DW, m);
+            for (size_t m = 0; m < (size_t)Ly->O; m++)
+                g[t][k++] = bp_layer_get(Ly, BP_FIELD_DB, m);
+        }
+    }
+    fd_stats st = {0, 0, 0, 0, 0, 0};
+    st.floor = F32_FLOOR * fmax(1, fabs(f32_loss(net[1], x, y, B)));
+    double worst64 = 0;
+    for (size_t k = 0; k < P; k++) {
+        /* the step actually taken is between the two floats */
+        double saved = p[k], up = (float)(saved + F32_H), down = (float)(saved - F32_H);
+        p[k] = up;
+        bp_net_params_set(net[1], p);
+        double lp = f32_loss(net[1], x, y, B);
+        p[k] = down;
+        bp_net_params_set(net[1], p);
+        double lm = f32_loss(net[1], x, y, B);
+        p[k] = saved;
+        fd_note(&st, g[1][k], (lp - lm) / (up - down));
+        worst64 = fmax(worst64, rel_err(g[1][k], g[0][k], st.floor));
+    }
+    CHECK(st.nonzero > st.compared / 2);
+    if (!(st.worst < F32_TOL && worst64 < 1e-5))
+        fprintf(stderr,
+                "float32 stack act=%s B=%d: relative error %.3g (analytic %.9g, numeric "
+                "%.9g), against float64 %.3g\n",
+                bp_act_name(act), B, st.worst, st.worst_a, st.worst_n, worst64);
+    if (getenv("BP_VERBOSE"))
+        printf("float32 stack act=%s B=%d: differences %.3g, float64 %.3g\n",
+               bp_act_name(act), B, st.worst, worst64);
+    CHECK(st.worst < F32_TOL);
+    CHECK(worst64 < 1e-5);
+    free(p), free(g[0]), free(g[1]);
+    bp_net_free(net[0]);
+    bp_net_free(net[1]);
+}
+
+/* The fused float32 layer (forward, then backward with a step) against the
+ * float32 reference kernels it replaces, for every activation: the same
+ * sums in the same order on the plain-loop path (B = 1 and 3 here), so the
+ * same bits. (test_net.c's test_fused_kernels does this in float64.) */
+static int same_floats(const float *a, const float *b, size_t n) {
+    for (size_t k = 0; k < n; k++) /* == : a stored -0 is an added-to +0 */
+        if (!(a[k] == b[k])) return 0;
+    return 1;
+}
+
+static void f32_fused_case(bp_act act, int B, bp_rng *r) {
+    enum { I = 6, O = 5, MAXB = 3 };
+    float x[MAXB * I], W[O * I], b[O], dout[MAXB * O];
+    for (int k = 0; k < B * I; k++) x[k] = (float)(2 * bp_rng_uniform(r) - 1);
+    for (int k = 0; k < O * I; k++) W[k] = (float)(bp_rng_uniform(r) - 0.5);
+    for (int k = 0; k < O; k++) b[k] = (float)(bp_rng_uniform(r) - 0.5);
+    for (int k = 0; k < B * O; k++) dout[k] = (float)(2 * bp_rng_uniform(r) - 1);
+    float h1[MAXB * O], o1[MAXB * O], h2[MAXB * O], o2[MAXB * O];
+    bp_layer_forward_f32(h1, o1, x, W, b, B, I, O, act, 0.1);
+    bp_dense_forward_f32(h2, x, W, b, B, I, O);
+    bp_act_forward_f32(o2, h2, B, O, act, 0.1);
+    CHECK(same_floats(h1, h2, (size_t)B * O));
+    CHECK(same_floats(o1, o2, (size_t)B * O));
+    float dh1[MAXB * O], dW1[O * I], db1[O], dx1[MAXB * I], Wc[O * I], bc[O];
+    float dh2[MAXB * O] = {0}, dW2[O * I] = {0}, db2[O] = {0}, dx2[MAXB * I] = {0};
+    memcpy(Wc, W, sizeof W);
+    memcpy(bc, b, sizeof b);
+    bp_layer_backward_f32(dx1, dW1, db1, dh1, dout, h1, o1, x, Wc, bc, B, I, O, act, 0.1,
+                          0, 0.5);
+    bp_act_backward_f32(dh2, dout, h2, o2, B, O, act, 0.1);
+    bp_dense_backward_f32(dx2, dW2, db2, dh2, x, W, B, I, O);
+    CHECK(same_floats(dh1, dh2, (size_t)B * O));
+    CHECK(same_floats(dW1, dW2, sizeof dW1 / sizeof(float)));
+    CHECK(same_floats(db1, db2, sizeof db1 / sizeof(float)));
+    CHECK(same_floats(dx1, dx2, (size_t)B * I));
+    bp_sgd_update_f32(W, dW2, (size_t)O * I, 0.5);
+    bp_sgd_update_f32(b, db2, O, 0.5);
+    CHECK(same_floats(Wc, W, sizeof W / sizeof(float)));
+    CHECK(same_floats(bc, b, sizeof b / sizeof(float)));
+}
+
+static void test_float32_stacks(void) {
+    bp_rng r;
+    bp_rng_seed(&r, 41);
+    for (int a = 0; a < BP_ACT_COUNT; a++)
+        for (int B = 1; B <= 3; B += 2) {
+            f32_stack_case((bp_act)a, B, 500 + 10 * (uint64_t)a + (uint64_t)B);
+            f32_fused_case((bp_act)a, B, &r);
+        }
 }
 
 /* The loss gradients on their own, with targets no network would meet:
@@ -718,12 +868,71 @@ static void test_activations(void) {
     }
 }
 
+/* gelu and elu on values worked out by hand, in both dtypes (float to its
+ * rounding). gelu(v) = v Phi(v), gelu'(v) = Phi(v) + v phi(v), with
+ * Phi(1) = 0.8413447460685429, phi(1) = 0.24197072451914337 and
+ * Phi(2) = 0.9772498680518208: gelu(1) = Phi(1), gelu(-1) = -Phi(-1) =
+ * -(1 - Phi(1)), gelu'(1) = Phi(1) + phi(1), gelu'(-1) = Phi(-1) - phi(1).
+ * elu(v) = a (e^v - 1) below 0, elu'(v) = a e^v: with a = 1 at -1,
+ * e^-1 - 1 and e^-1; with a = 0.5 at -2, 0.5 (e^-2 - 1) and 0.5 e^-2. At
+ * -1e-10, where e^v - 1 would lose six digits to cancellation, elu keeps
+ * them: -1e-10 + 5e-21. Backward adds into dh = 1 and multiplies by d = 2. */
+static void test_gelu_elu(void) {
+    static const double gh[5] = {0, 1, -1, 2, -40};
+    static const double gf[5] = {0, 0.8413447460685429, -0.15865525393145707,
+                                 1.9544997361036416, 0};
+    static const double gdf[5] = {0.5, 1.0833154705876864, -0.08331547058768629,
+                                  1.085231801078197, 0};
+    static const double eh[5] = {-1, 0.75, -2, -1e-10, 0};
+    static const double ea[5] = {1, 1, 0.5, 1, 1};
+    static const double ef[5] = {-0.6321205588285577, 0.75, -0.43233235838169365,
+                                 -9.9999999995e-11, 0};
+    static const double edf[5] = {0.36787944117144233, 1, 0.06766764161830635,
+                                  0.9999999999, 1};
+    for (int t = 0; t < 2; t++) {
+        double tol = t ? 2e-7 : 4e-16; /* a few units in the last place */
+        for (int k = 0; k < 5; k++) {
+            double o, dh = 1, d = 2;
+            float of, dhf = 1, df = 2, hf = (float)gh[k];
+            if (t) {
+                bp_act_forward_f32(&of, &hf, 1, 1, BP_ACT_GELU, 0);
+                bp_act_backward_f32(&dhf, &df, &hf, &of, 1, 1, BP_ACT_GELU, 0);
+                o = of, dh = dhf;
+            } else {
+                bp_act_forward(&o, &gh[k], 1, 1, BP_ACT_GELU, 0);
+                bp_act_backward(&dh, &d, &gh[k], &o, 1, 1, BP_ACT_GELU, 0);
+            }
+            CHECK_NEAR(o, gf[k], tol * fmax(1, fabs(gf[k])));
+            CHECK_NEAR(dh, 1 + 2 * gdf[k], tol * 4);
+            hf = (float)eh[k], dhf = 1;
+            if (t) {
+                bp_act_forward_f32(&of, &hf, 1, 1, BP_ACT_ELU, ea[k]);
+                bp_act_backward_f32(&dhf, &df, &hf, &of, 1, 1, BP_ACT_ELU, ea[k]);
+                o = of, dh = dhf;
+            } else {
+                dh = 1;
+                bp_act_forward(&o, &eh[k], 1, 1, BP_ACT_ELU, ea[k]);
+                bp_act_backward(&dh, &d, &eh[k], &o, 1, 1, BP_ACT_ELU, ea[k]);
+            }
+            /* relative to the value: elu's -1e-10 is held to its digits */
+            CHECK_NEAR(o, ef[k], tol * fabs(ef[k]));
+            CHECK_NEAR(dh, 1 + 2 * edf[k], tol * 4);
+        }
+    }
+    /* gelu at -40 is -0 or a denormal away, never NaN; elu at -800 is -a. */
+    double big[2] = {-800, 800}, ob[2];
+    bp_act_forward(ob, big, 1, 2, BP_ACT_ELU, 0.5);
+    CHECK(ob[0] == -0.5 && ob[1] == 800);
+    bp_act_forward(ob, big, 1, 2, BP_ACT_GELU, 0);
+    CHECK(ob[0] == 0 && ob[1] == 800);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Names                                                                     */
 
 static void test_names(void) {
-    static const char *acts[] = {"identity", "sigmoid",    "tanh",
-                                 "relu",     "leaky_relu", "softmax"};
+    static const char *acts[] = {"identity",   "sigmoid", "tanh", "relu",
+                                 "leaky_relu", "softmax", "gelu", "elu"};
     static const char *losses[] = {"half_se", "mse", "bce", "softmax_ce"};
     CHECK(sizeof acts / sizeof acts[0] == BP_ACT_COUNT);
     CHECK(sizeof losses / sizeof losses[0] == BP_LOSS_COUNT);
@@ -737,9 +946,9 @@ static void test_names(void) {
         CHECK(bp_loss_parse(losses[l]) == l);
         CHECK(bp_loss_parse(bp_loss_name((bp_loss)l)) == l);
     }
-    static const char *unknown[] = {"",        "Sigmoid",    "relu ",
-                                    "leaky",   "softmax_ce", "mse2",
-                                    "half-se", "bce\n",      "cross_entropy"};
+    static const char *unknown[] = {"",        "Sigmoid", "relu ",        "leaky",
+                                    "GELU",    "selu",    "softmax_ce",   "mse2",
+                                    "half-se", "bce\n",   "cross_entropy"};
     for (size_t k = 0; k < sizeof unknown / sizeof unknown[0]; k++) {
         int as_act = bp_act_parse(unknown[k]), as_loss = bp_loss_parse(unknown[k]);
         /* softmax_ce is a loss, not an activation. */
@@ -748,6 +957,11 @@ static void test_names(void) {
               (strcmp(unknown[k], "softmax_ce") == 0 ? BP_LOSS_SOFTMAX_CE : -1));
     }
     CHECK(bp_loss_parse("sigmoid") == -1);
+    /* Appended rows: saved networks store the enum's numbers, so the old
+     * ones keep theirs (bp_save.h lists them). */
+    CHECK(BP_ACT_SOFTMAX == 5 && BP_ACT_GELU == 6 && BP_ACT_ELU == 7);
+    CHECK_STR(bp_act_expected(),
+              "identity, sigmoid, tanh, relu, leaky_relu, softmax, gelu or elu");
     CHECK_STR(bp_act_name(BP_ACT_COUNT), "?");
     CHECK_STR(bp_loss_name(BP_LOSS_COUNT), "?");
 }
@@ -857,10 +1071,12 @@ static void test_split_backward(void) {
 int main(void) {
     test_names();
     test_activations();
+    test_gelu_elu();
     test_losses();
     test_loss_gradients();
     test_dense_reference();
     test_gradients();
+    test_float32_stacks();
     test_split_backward();
     return check_report("test_ops");
 }

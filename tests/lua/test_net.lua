@@ -174,6 +174,47 @@ function TestTraining:test_initialisers()
   lu.assertEquals(net:weight(2, 10, 50), 0.25)
 end
 
+-- gelu and elu through the API, in both dtypes: a 1-1 layer of weight 1
+-- and bias 0 shows the activation itself. Phi(1) = 0.8413447460685429 and
+-- phi(1) = 0.24197072451914337 (the standard normal CDF and density):
+-- gelu(1) = Phi(1), gelu(-1) = Phi(1) - 1, gelu'(1) = Phi(1) + phi(1).
+-- elu(-1) = alpha (e^-1 - 1), elu'(-1) = alpha e^-1; alpha is 1 unless given.
+function TestTraining:test_gelu_and_elu()
+  for _, dtype in ipairs({"float64", "float32"}) do
+    local tol = dtype == "float32" and 1e-7 or 1e-15
+    local g = bp.net(1, {dtype = dtype}):add(1, "gelu", {weights = {{1}}, bias = 0})
+    local out = g:forward({{1}, {-1}, {0}})
+    lu.assertAlmostEquals(out[1][1], 0.8413447460685429, tol)
+    lu.assertAlmostEquals(out[2][1], 0.8413447460685429 - 1, tol)
+    lu.assertEquals(out[3][1], 0)
+    g:backward({{1}, {0}, {0}})
+    lu.assertAlmostEquals(g:grad_weight(1, 1, 1), 0.8413447460685429 + 0.24197072451914337, tol)
+    lu.assertEquals(g:layer(1), {inputs = 1, outputs = 1, activation = "gelu"})
+    for _, alpha in ipairs({1, 0.5}) do
+      local e = bp.net(1, {dtype = dtype})
+      e:add(1, "elu", {weights = {{1}}, bias = 0, alpha = alpha ~= 1 and alpha or nil})
+      lu.assertEquals(e:layer(1), {inputs = 1, outputs = 1, activation = "elu", alpha = alpha})
+      out = e:forward({{-1}, {2}})
+      lu.assertAlmostEquals(out[1][1], alpha * (math.exp(-1) - 1), tol)
+      lu.assertEquals(out[2][1], 2)
+      e:backward({{1}, {0}})
+      lu.assertAlmostEquals(e:grad_weight(1, 1, 1), -alpha * math.exp(-1), tol)
+      -- a saved network keeps its activation and alpha
+      local path = S.TMP .. "/elu-" .. dtype .. ".bpn"
+      lu.assertEquals(e:save(path), true)
+      lu.assertEquals(assert(bp.load(path)):layer(1), e:layer(1))
+    end
+  end
+  -- Their default weights are He's, as a ReLU layer's: the same draws.
+  for _, act in ipairs({"gelu", "elu"}) do
+    bp.seed(9)
+    local a = bp.net(20):add(10, act)
+    bp.seed(9)
+    local r = bp.net(20):add(10, "relu")
+    lu.assertEquals(a:params(), r:params())
+  end
+end
+
 TestErrors = {}
 
 function TestErrors:test_layer_sizes()
@@ -188,7 +229,7 @@ end
 
 function TestErrors:test_names()
   local net = bp.net(2)
-  assert_error_text("bad argument #2 to 'add' (unknown activation 'sigmod' (expected identity, sigmoid, tanh, relu, leaky_relu or softmax))", function() return net:add(3, "sigmod") end)
+  assert_error_text("bad argument #2 to 'add' (unknown activation 'sigmod' (expected identity, sigmoid, tanh, relu, leaky_relu, softmax, gelu or elu))", function() return net:add(3, "sigmod") end)
   assert_error_text("bad argument #1 to 'loss' (unknown loss 'mae' (expected half_se, mse, bce or softmax_ce))", function() return bp.loss("mae") end)
   assert_error_text("bad option 'weights' to 'add' (unknown initialisation 'glorot'", function() return net:add(3, "relu", {weights = "glorot"}) end)
   net:add(1)
