@@ -2,7 +2,8 @@
  *
  * Dimensions, used as the letters of every loop:
  *   B = batch (rows of every matrix are samples), I = inputs of a layer,
- *   O = outputs (neurons) of a layer.
+ *   O = outputs (neurons) of a layer, F = features of a batch norm, n =
+ *   values of an elementwise op of any shape.
  * Matrices are row-major: x is B x I, h and o are B x O, W is O x I with
  * W[n*I + i] the lecture's w_{l,n+1,i+1}, b has O entries.
  * Argument order is outputs, inputs, sizes. Every backward ADDS into the
@@ -23,8 +24,10 @@
 #define BP_OPS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "bp_err.h"
+#include "bp_rng.h"
 #include "bp_types.h"
 
 /* The activations, one row each:
@@ -129,6 +132,58 @@ void bp_act_forward(double *o, const double *h, int B, int O, bp_act act, double
 void bp_act_backward(double *dh, const double *dout, const double *h, const double *o,
                      int B, int O, bp_act act, double alpha);
 
+/* Dropout, inverted (PyTorch's nn.Dropout in training), over n values of
+ * any shape, 0 <= p <= 1: keep[k] = 1 when bp_rng_uniform(r) >= p, one draw
+ * per value in order, whatever the dtype (so float64 and float32 networks
+ * with one seed drop the same values); y = x * s where kept and 0 where not,
+ * s = 1 / (1 - p) rounded once to the type. p = 0 keeps everything and
+ * p = 1 drops everything, neither drawing (as PyTorch). Evaluation mode is
+ * the identity and calls neither kernel. */
+void bp_dropout_forward(double *y, uint8_t *keep, const double *x, size_t n, double p,
+                        bp_rng *r);
+/* dx += dy * s where kept (the same s as forward's), with the forward's
+ * keep and p. */
+void bp_dropout_backward(double *dx, const double *dy, const uint8_t *keep, size_t n,
+                         double p);
+
+/* Batch normalisation over B rows of F features (PyTorch's BatchNorm1d on
+ * a B x F input), x and y B x F, gamma (weight), beta (bias), the running
+ * mean and variance and invstd F each.
+ *   training forward, B >= 2 (the caller checks, as PyTorch refuses 1):
+ *     mean and biased variance var of each feature over the B rows;
+ *     invstd = 1 / sqrt(var + eps); xhat = (x - mean) invstd (both kept
+ *     for backward); y = gamma xhat + beta; run_mean = (1 - m) run_mean +
+ *     m mean and run_var = (1 - m) run_var + m var B / (B - 1) (the
+ *     unbiased variance), m = momentum (PyTorch's default 0.1, eps 1e-5;
+ *     its cumulative average, momentum None, is m = 1 / batches so far).
+ *   evaluation forward, any B >= 1: the same with run_mean and run_var in
+ *     place of the batch's statistics, which are not updated; xhat and
+ *     invstd are kept as in training.
+ * The statistics and the sums of backward are taken in double for both
+ * dtypes (float's own sums over a large batch lose digits), and rounded
+ * once to the type where they are stored. */
+void bp_batchnorm_forward_train(double *y, double *xhat, double *invstd, double *run_mean,
+                                double *run_var, const double *x, const double *gamma,
+                                const double *beta, int B, int F, double eps,
+                                double momentum);
+void bp_batchnorm_forward_eval(double *y, double *xhat, double *invstd, const double *x,
+                               const double *gamma, const double *beta,
+                               const double *run_mean, const double *run_var, int B,
+                               int F, double eps);
+/* Backward of the training forward, with its xhat and invstd, adding into
+ * dx, dgamma and dbeta:
+ *   dbeta += sum_s dy; dgamma += sum_s dy xhat;
+ *   dx += gamma invstd / B (B dy - sum_s dy - xhat sum_s dy xhat)
+ * (the batch's mean and variance depend on every row). */
+void bp_batchnorm_backward_train(double *dx, double *dgamma, double *dbeta,
+                                 const double *dy, const double *xhat,
+                                 const double *invstd, const double *gamma, int B, int F);
+/* Backward of the evaluation forward (the statistics are constants):
+ * dbeta and dgamma as in training, dx += dy gamma invstd. */
+void bp_batchnorm_backward_eval(double *dx, double *dgamma, double *dbeta,
+                                const double *dy, const double *xhat,
+                                const double *invstd, const double *gamma, int B, int F);
+
 /* Gradient descent on one weight, the lecture's w_new = w_old - lr * dLoss/dw,
  * in double (a float weight is rounded to float once, by the caller, so that
  * a float network's step is the one bp_optim computes). Every plain SGD
@@ -166,6 +221,26 @@ void bp_loss_backward_f32(float *dout, const float *out, const float *y, int B, 
                           bp_loss loss);
 double bp_loss_grad_f32(float *dout, const float *out, const float *y, int B, int O,
                         bp_loss loss);
+void bp_dropout_forward_f32(float *y, uint8_t *keep, const float *x, size_t n, double p,
+                            bp_rng *r);
+void bp_dropout_backward_f32(float *dx, const float *dy, const uint8_t *keep, size_t n,
+                             double p);
+void bp_batchnorm_forward_train_f32(float *y, float *xhat, float *invstd, float *run_mean,
+                                    float *run_var, const float *x, const float *gamma,
+                                    const float *beta, int B, int F, double eps,
+                                    double momentum);
+void bp_batchnorm_forward_eval_f32(float *y, float *xhat, float *invstd, const float *x,
+                                   const float *gamma, const float *beta,
+                                   const float *run_mean, const float *run_var, int B,
+                                   int F, double eps);
+void bp_batchnorm_backward_train_f32(float *dx, float *dgamma, float *dbeta,
+                                     const float *dy, const float *xhat,
+                                     const float *invstd, const float *gamma, int B,
+                                     int F);
+void bp_batchnorm_backward_eval_f32(float *dx, float *dgamma, float *dbeta,
+                                    const float *dy, const float *xhat,
+                                    const float *invstd, const float *gamma, int B,
+                                    int F);
 
 /* A dense layer and its activation fused, as bp_net's training step runs
  * them: each makes one pass over the B x O values where the kernels above

@@ -7,7 +7,8 @@
  * a reference of ops_ref.h. This file holds what has no number type: the
  * names made from the tables of bp_ops.h and the thread count.
  *
- * Dimensions: B = batch, I = inputs of a layer, O = outputs of a layer. */
+ * Dimensions: B = batch, I = inputs of a layer, O = outputs of a layer,
+ * F = features of a batch norm, n = values of an elementwise op. */
 #define _POSIX_C_SOURCE 200809L /* pthread_once */
 #include <math.h>
 #include <pthread.h>

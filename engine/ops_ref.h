@@ -2,9 +2,10 @@
  *
  * Each op is here once, in the simplest loops that compute it, each formula
  * in one place: the dense layer's three sums, the activations and losses
- * expanded from their tables (bp_ops.h), and the gradient-descent step. They
- * are what the fast paths of ops_fast.h must equal, and they are the small
- * layers' path itself. Each op's forward is followed by its backward, as in
+ * expanded from their tables (bp_ops.h), dropout and batch norm (the
+ * modules of a graph, which have no fast path), and the gradient-descent
+ * step. They are what the fast paths of ops_fast.h must equal, and they are
+ * the small layers' path itself. Each op's forward is followed by its backward, as in
  * llm.c's train_gpt2.c, whose CPU reference kernels sit beside the fast ones
  * in the same way.
  *
@@ -129,6 +130,140 @@ void SFX(bp_act_backward)(REAL *dh, const REAL *dout, const REAL *h, const REAL 
     ACT_SWITCH(act, CASE, ROW_CASE)
 #undef CASE
 #undef ROW_CASE
+}
+
+/* ------------------------------------------------------------------------ */
+/* Dropout: y = x * keep / (1 - p), inverted dropout in training             */
+/*                                                                           */
+/* n = values (any shape, seen flat: k). x, y, dy and dx have n, keep n      */
+/* bytes, 1 where the value is kept. p = the probability of dropping one.    */
+
+/* The mask is drawn in double from r, one draw per value and none at p = 0
+ * or 1, so that both dtypes drop the same values from one seed. The scale
+ * is rounded once to the type, and y is x times it (PyTorch multiplies by
+ * its mask of 1 / (1 - p) likewise), so that backward's dy times the same
+ * scale is the exact derivative of what forward computed. */
+void SFX(bp_dropout_forward)(REAL *y, uint8_t *keep, const REAL *x, size_t n, double p,
+                             bp_rng *r) {
+    if (p <= 0 || p >= 1) { /* nothing drawn */
+        for (size_t k = 0; k < n; k++) {
+            keep[k] = p <= 0;
+            y[k] = p <= 0 ? x[k] : 0;
+        }
+        return;
+    }
+    const REAL scale = (REAL)(1.0 / (1.0 - p));
+    for (size_t k = 0; k < n; k++) {
+        keep[k] = bp_rng_uniform(r) >= p;
+        y[k] = keep[k] ? x[k] * scale : 0;
+    }
+}
+
+/* dLoss/dx = dLoss/dy * scale where kept, 0 where dropped, added into dx.
+ * (At p = 1 nothing is kept and 1 / (1 - p) is never formed.) */
+void SFX(bp_dropout_backward)(REAL *dx, const REAL *dy, const uint8_t *keep, size_t n,
+                              double p) {
+    if (p <= 0) {
+        for (size_t k = 0; k < n; k++) dx[k] += dy[k];
+        return;
+    }
+    if (p >= 1) return;
+    const REAL scale = (REAL)(1.0 / (1.0 - p));
+    for (size_t k = 0; k < n; k++)
+        if (keep[k]) dx[k] += dy[k] * scale;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Batch norm: y = gamma (x - mean) / sqrt(var + eps) + beta, per feature    */
+/*                                                                           */
+/* B = rows of the batch (s), F = features (f). x, y, xhat, dy and dx are    */
+/* B x F; gamma, beta, their gradients, the running mean and variance and    */
+/* invstd have F. A feature's values are a column, F apart: the loops go     */
+/* feature by feature, each sum over s in double, in row order.              */
+
+/* y = gamma xhat + beta from xhat, and xhat = (x - mu) * invstd, for one
+ * feature of statistics mu and invstd (in double). */
+static void SFX(bn_normalise)(REAL *y, REAL *xhat, const REAL *x, double mu, REAL invstd,
+                              REAL gamma, REAL beta, int B, int F, int f) {
+    for (int s = 0; s < B; s++) {
+        size_t k = (size_t)s * F + f;
+        xhat[k] = (REAL)((x[k] - mu) * invstd);
+        y[k] = gamma * xhat[k] + beta;
+    }
+}
+
+/* The batch's mean, then its biased variance around it (two passes: one
+ * pass's E[x^2] - mean^2 cancels when the mean is large). */
+void SFX(bp_batchnorm_forward_train)(REAL *y, REAL *xhat, REAL *invstd, REAL *run_mean,
+                                     REAL *run_var, const REAL *x, const REAL *gamma,
+                                     const REAL *beta, int B, int F, double eps,
+                                     double momentum) {
+    for (int f = 0; f < F; f++) {
+        double mu = 0, var = 0;
+        for (int s = 0; s < B; s++) mu += x[(size_t)s * F + f];
+        mu /= B;
+        for (int s = 0; s < B; s++) {
+            double c = x[(size_t)s * F + f] - mu;
+            var += c * c;
+        }
+        var /= B;
+        invstd[f] = (REAL)(1 / sqrt(var + eps));
+        SFX(bn_normalise)(y, xhat, x, mu, invstd[f], gamma[f], beta[f], B, F, f);
+        run_mean[f] = (REAL)((1 - momentum) * run_mean[f] + momentum * mu);
+        run_var[f] = (REAL)((1 - momentum) * run_var[f] + momentum * var * B / (B - 1));
+    }
+}
+
+/* dbeta = sum dy, dgamma = sum dy xhat (y's dependence on the parameters),
+ * and, since mean and variance are functions of every row of the column,
+ * dx = gamma invstd / B (B dy - sum dy - xhat sum dy xhat). */
+void SFX(bp_batchnorm_backward_train)(REAL *dx, REAL *dgamma, REAL *dbeta, const REAL *dy,
+                                      const REAL *xhat, const REAL *invstd,
+                                      const REAL *gamma, int B, int F) {
+    for (int f = 0; f < F; f++) {
+        double sum_dy = 0, sum_dy_xhat = 0;
+        for (int s = 0; s < B; s++) {
+            size_t k = (size_t)s * F + f;
+            sum_dy += dy[k];
+            sum_dy_xhat += (double)dy[k] * xhat[k];
+        }
+        dbeta[f] += (REAL)sum_dy;
+        dgamma[f] += (REAL)sum_dy_xhat;
+        double g = (double)gamma[f] * invstd[f] / B;
+        for (int s = 0; s < B; s++) {
+            size_t k = (size_t)s * F + f;
+            dx[k] += (REAL)(g * ((double)B * dy[k] - sum_dy - xhat[k] * sum_dy_xhat));
+        }
+    }
+}
+
+/* The running statistics in place of the batch's: a fixed affine map of x. */
+void SFX(bp_batchnorm_forward_eval)(REAL *y, REAL *xhat, REAL *invstd, const REAL *x,
+                                    const REAL *gamma, const REAL *beta,
+                                    const REAL *run_mean, const REAL *run_var, int B,
+                                    int F, double eps) {
+    for (int f = 0; f < F; f++) {
+        invstd[f] = (REAL)(1 / sqrt((double)run_var[f] + eps));
+        SFX(bn_normalise)(y, xhat, x, run_mean[f], invstd[f], gamma[f], beta[f], B, F, f);
+    }
+}
+
+/* dbeta and dgamma as in training; dx = dy gamma invstd, the statistics
+ * being constants. */
+void SFX(bp_batchnorm_backward_eval)(REAL *dx, REAL *dgamma, REAL *dbeta, const REAL *dy,
+                                     const REAL *xhat, const REAL *invstd,
+                                     const REAL *gamma, int B, int F) {
+    for (int f = 0; f < F; f++) {
+        double sum_dy = 0, sum_dy_xhat = 0, g = (double)gamma[f] * invstd[f];
+        for (int s = 0; s < B; s++) {
+            size_t k = (size_t)s * F + f;
+            sum_dy += dy[k];
+            sum_dy_xhat += (double)dy[k] * xhat[k];
+            dx[k] += (REAL)(g * dy[k]);
+        }
+        dbeta[f] += (REAL)sum_dy;
+        dgamma[f] += (REAL)sum_dy_xhat;
+    }
 }
 
 /* ------------------------------------------------------------------------ */

@@ -10,7 +10,7 @@
  *
  * What it defines:
  *   REAL     the type; SFX(name), the name of a function for it;
- *   EXP, EXPM1, LOG, TANH, ERF, SQRT: its functions of math.h; GEMM: its
+ *   EXP, EXPM1, LOG, TANH, ERF: its functions of math.h; GEMM: its
  *            cblas product;
  *   BCE_EPS  how close to 0 and 1 bce lets a probability come (float's
  *            epsilon is 1.2e-7: 1 - 1e-12 would round to 1 and log(1 - p)
@@ -31,7 +31,6 @@
 #undef TANH
 #undef ERF
 #undef EXPM1
-#undef SQRT
 #undef BCE_EPS
 #undef SIGMOID
 #undef NORM_CDF
@@ -47,7 +46,6 @@
 #define TANH tanhf
 #define ERF erff
 #define EXPM1 expm1f
-#define SQRT sqrtf
 #define BCE_EPS 1e-7f
 #else
 #define REAL double
@@ -58,7 +56,6 @@
 #define TANH tanh
 #define ERF erf
 #define EXPM1 expm1
-#define SQRT sqrt
 #define BCE_EPS 1e-12
 #endif
 
