@@ -160,6 +160,16 @@ static void apply_init(lua_State *L, int arg, bp_net *net, int l, char what) {
     if (rc) luaL_error(L, "bad option '%s' to 'add' (%s)", field, e.msg);
 }
 
+/* Whether the spec at arg gives the weights themselves (a number, or rows
+ * of values) rather than a scheme to draw them by (a name, {"name", a, b}). */
+static int init_is_explicit(lua_State *L, int arg) {
+    if (lua_type(L, arg) == LUA_TNUMBER) return 1;
+    if (lua_type(L, arg) != LUA_TTABLE) return 0;
+    int scheme = lua_rawgeti(L, arg, 1) == LUA_TSTRING;
+    lua_pop(L, 1);
+    return !scheme;
+}
+
 static const char *const add_options[] = {"weights", "bias", "alpha", NULL};
 
 /* net:add(outputs [, activation [, {weights=, bias=, alpha=}]]) -> net */
@@ -193,12 +203,17 @@ static int net_add(lua_State *L) {
      * is; biases at zero. */
     int relu = act == BP_ACT_RELU || act == BP_ACT_LEAKY_RELU || act == BP_ACT_GELU ||
                act == BP_ACT_ELU;
-    if (bp_net_init(net, l, 'w', relu ? BP_INIT_HE : BP_INIT_XAVIER, 0, 0, &STATE(L)->rng,
+    /* Explicit weights draw nothing, so that giving a layer its values
+     * leaves bp.seed's stream where it was. A scheme is drawn after the
+     * default, as a PyTorch layer re-initialised once made: scripts that
+     * name one keep their bits. */
+    int w = opts && lua_getfield(L, 4, "weights") != LUA_TNIL;
+    if (!(w && init_is_explicit(L, -1)) &&
+        bp_net_init(net, l, 'w', relu ? BP_INIT_HE : BP_INIT_XAVIER, 0, 0, &STATE(L)->rng,
                     &e))
         return luaL_error(L, "%s", e.msg);
     if (opts) {
-        if (lua_getfield(L, 4, "weights") != LUA_TNIL)
-            apply_init(L, lua_gettop(L), net, l, 'w');
+        if (w) apply_init(L, lua_gettop(L), net, l, 'w');
         lua_pop(L, 1);
         if (lua_getfield(L, 4, "bias") != LUA_TNIL)
             apply_init(L, lua_gettop(L), net, l, 'b');

@@ -174,6 +174,30 @@ function TestTraining:test_initialisers()
   lu.assertEquals(net:weight(2, 10, 50), 0.25)
 end
 
+-- Explicit initial weights (rows of values, or a constant) draw nothing
+-- from bp.seed's stream: a layer drawn after them starts from the weights it
+-- would have had if the explicit layer had never been added. (A scheme, as
+-- {weights = "xavier"}, still draws the default first and then its own, so
+-- that scripts/xor.lua keeps its bits.)
+function TestTraining:test_explicit_weights_draw_nothing()
+  for _, dtype in ipairs({"float64", "float32"}) do
+    bp.seed(7)
+    local want = bp.net(3, {dtype = dtype}):add(4, "tanh"):weights(1)
+    for _, w in ipairs({{{0.5, 0.3}, {-0.1, 0.1}, {-0.4, 0.6}}, 0.25}) do
+      bp.seed(7)
+      local a = bp.net(2, {dtype = dtype})
+      a:add(3, "sigmoid", {weights = w, bias = {1, 2, 3}}):add(4, "tanh")
+      lu.assertEquals(a:weights(2), want)
+      lu.assertAlmostEquals(a:weight(1, 3, 2), type(w) == "number" and w or 0.6, 1e-7)
+      lu.assertEquals(a:bias(1, 3), 3)
+    end
+    bp.seed(7)
+    local s = bp.net(2, {dtype = dtype})
+    s:add(3, "sigmoid", {weights = "xavier"}):add(4, "tanh")
+    lu.assertNotEquals(s:weights(2), want)
+  end
+end
+
 -- gelu and elu through the API, in both dtypes: a 1-1 layer of weight 1
 -- and bias 0 shows the activation itself. Phi(1) = 0.8413447460685429 and
 -- phi(1) = 0.24197072451914337 (the standard normal CDF and density):
