@@ -5,9 +5,9 @@
  * expanded from their tables (bp_ops.h), dropout and batch norm (the
  * modules of a graph, which have no fast path), and the gradient-descent
  * step. They are what the fast paths of ops_fast.h must equal, and they are
- * the small layers' path itself. Each op's forward is followed by its backward, as in
- * llm.c's train_gpt2.c, whose CPU reference kernels sit beside the fast ones
- * in the same way.
+ * the small layers' path itself. Each op's forward is followed by its
+ * backward, as in llm.c's train_gpt2.c, whose CPU reference kernels sit
+ * beside the fast ones in the same way.
  *
  * A template, compiled twice by ops.c (real.h: REAL double, then float with
  * _f32 names); not to be included anywhere else. Every backward here ADDS
