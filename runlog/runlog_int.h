@@ -104,6 +104,7 @@ struct bp_runlog {
     int failing;               /* the last commit of metrics failed */
     char fail_msg[BP_ERR_MAX]; /* why, while failing */
     char bg_err[BP_ERR_MAX];   /* the writer thread's failure, until reported */
+    int bg_retried;            /* bg_err is a commit whose rows were kept for a retry */
     rl_lost *lost;             /* rows not recorded, by run */
     size_t lost_n, lost_cap;
     rl_names names;

@@ -336,6 +336,10 @@ int rl_flush_locked(bp_runlog *log, bp_err *e) {
     measure(log, w->n, bp_clock() - t0);
     w->n = 0;
     log->failing = 0;
+    if (log->bg_retried) { /* its rows are written now: nothing was lost */
+        log->bg_err[0] = '\0';
+        log->bg_retried = 0;
+    }
     pthread_mutex_unlock(&log->buf_lock);
     truncate_wal(log);
     if (dropped)
@@ -376,10 +380,15 @@ static void *writer_main(void *arg) {
         bp_err err;
         pthread_mutex_lock(&log->db_lock);
         int rc = rl_flush_locked(log, &err);
-        pthread_mutex_unlock(&log->db_lock);
+        /* The error is noted before db_lock is let go, so that a commit by
+         * another thread that then writes the same rows sees it and can
+         * clear it (rl_flush_locked). */
         pthread_mutex_lock(&log->buf_lock);
-        if (rc && !log->bg_err[0])
+        pthread_mutex_unlock(&log->db_lock);
+        if (rc && !log->bg_err[0]) {
             snprintf(log->bg_err, sizeof log->bg_err, "%s", err.msg);
+            log->bg_retried = log->failing && !log->gone;
+        }
         pthread_cond_broadcast(&log->drained);
     }
     pthread_mutex_unlock(&log->buf_lock);
@@ -410,6 +419,7 @@ int rl_take_bg_error(bp_runlog *log, bp_err *e) {
     if (failed) {
         bp_err_set(e, "%s", log->bg_err);
         log->bg_err[0] = '\0';
+        log->bg_retried = 0;
     }
     pthread_mutex_unlock(&log->buf_lock);
     return failed ? -1 : 0;
@@ -470,6 +480,7 @@ int bp_runlog_metric(bp_runlog *log, int64_t run, const char *name, int64_t step
     /* The writer's failure is reported once, unless this call's says more. */
     if (rc == 0 && log->bg_err[0]) rc = bp_err_set(e, "%s", log->bg_err);
     log->bg_err[0] = '\0';
+    log->bg_retried = 0;
     pthread_mutex_unlock(&log->buf_lock);
     return rc;
 }
