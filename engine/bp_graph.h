@@ -1,0 +1,224 @@
+/* bp_graph.h: a network as a graph of modules, the general form of bp_net.
+ *
+ * A stack of dense layers (bp_net_add) covers the lecture's networks; the
+ * rest of what torch.nn writes (activations as modules of their own,
+ * dropout, batch norm, residual sums, concatenated branches) is a graph:
+ * nodes, each an op of the table below applied to the outputs of other
+ * nodes. This header is the specification of the graph's C API, the one
+ * the Lua modules bind to: make a graph for a dtype, add nodes (an op, its
+ * inputs as node ids, its options), finish it (checks and shapes), then
+ * hand it to bp_net_from_graph, after which it is driven through bp_net.h
+ * like any network (forward, backward, train_step, optimisers, fit).
+ *
+ * Shapes. A node's output is B samples of one shape of up to
+ * BP_GRAPH_MAX_DIMS dimensions (the features; the batch is not part of
+ * it), stored row-major, a sample after another: a node of shape 2x3 holds
+ * B x 6 values. Ops that work on features (linear, softmax, batchnorm1d,
+ * concat) read the dimensions as PyTorch does: linear and softmax act on
+ * the last dimension (the others are more rows), concat joins along the
+ * first, batchnorm1d takes a shape of one dimension.
+ *
+ * Names. Each module has a name: the one given in its options (the Lua
+ * module's {name = "fc1"}, or the path a container gives it, "3.1"), or by
+ * default its place among the graph's modules, 1-based, inputs not counted
+ * (which is its path in a plain sequence). Names are unique in a graph;
+ * error messages and parameter names use them: "fc1.weight", "2.bias",
+ * "bn1.running_mean", as PyTorch's named_parameters and state_dict.
+ *
+ * Ownership. A graph owns its nodes, parameters and buffers; once given to
+ * bp_net_from_graph the net owns the graph. Every fallible function returns
+ * -1 (or NULL) with a sentence in *e (e may be NULL); nothing here exits. */
+#ifndef BP_GRAPH_H
+#define BP_GRAPH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bp_err.h"
+#include "bp_ops.h"
+#include "bp_rng.h"
+#include "bp_types.h"
+
+#define BP_GRAPH_MAX_DIMS 4
+/* Longest module name, in bytes (a parameter's name adds ".running_mean"). */
+#define BP_GRAPH_MAX_NAME 48
+#define BP_PARAM_MAX_NAME (BP_GRAPH_MAX_NAME + 16)
+
+/* The ops, one row each:  OP(NAME, "name", min_inputs, max_inputs)
+ *   input        the network's input: B samples of options.shape; no inputs.
+ *   linear       y = x W^T + b over the last dimension (nn.Linear(in, out)):
+ *                W is out x in, b has out (none with options.no_bias).
+ *   act          an activation of BP_ACT_TABLE (options.act, its alpha):
+ *                elementwise, softmax over the last dimension. identity is
+ *                act with BP_ACT_IDENTITY (nn.Identity).
+ *   dropout      inverted dropout with probability options.p (nn.Dropout):
+ *                in training each value is kept with probability 1 - p and
+ *                scaled by 1 / (1 - p); in evaluation the identity.
+ *   batchnorm1d  nn.BatchNorm1d(F) on a shape of F features: in training the
+ *                batch's mean and biased variance normalise, the running
+ *                mean and unbiased variance follow with options.momentum; in
+ *                evaluation the running statistics normalise; then the
+ *                learned scale (weight, 1 at start) and shift (bias, 0).
+ *   flatten      the shape as one dimension (nn.Flatten()).
+ *   reshape      the shape options.shape, of as many values (x.view(B, ...)).
+ *   add          the elementwise sum of 2 or more inputs of one shape.
+ *   concat       the inputs joined along their first dimension, the others
+ *                equal (torch.cat(xs, dim=1)).
+ * Appended only: the numbers may be stored. Names, bp_op_parse and
+ * bp_op_expected come from this table. */
+#define BP_OP_TABLE(OP)                    \
+    OP(INPUT, "input", 0, 0)               \
+    OP(LINEAR, "linear", 1, 1)             \
+    OP(ACT, "act", 1, 1)                   \
+    OP(DROPOUT, "dropout", 1, 1)           \
+    OP(BATCHNORM1D, "batchnorm1d", 1, 1)   \
+    OP(FLATTEN, "flatten", 1, 1)           \
+    OP(RESHAPE, "reshape", 1, 1)           \
+    OP(ADD, "add", 2, BP_GRAPH_MAX_INPUTS) \
+    OP(CONCAT, "concat", 2, BP_GRAPH_MAX_INPUTS)
+
+/* Most inputs of one node (add, concat). */
+#define BP_GRAPH_MAX_INPUTS 64
+
+#define BP_OP_ENUM_(N, name, lo, hi) BP_OP_##N,
+typedef enum bp_op { BP_OP_TABLE(BP_OP_ENUM_) BP_OP_COUNT } bp_op;
+#undef BP_OP_ENUM_
+
+/* "linear", ...; -1 for an unknown name; "input, linear, ... or concat". */
+const char *bp_op_name(bp_op op);
+int bp_op_parse(const char *name);
+const char *bp_op_expected(void);
+
+/* A node's options. Start from bp_node_opts_default(op) and set what the
+ * op reads; the others are ignored.
+ *   every op      name: NULL for the default (see above); copied.
+ *   input         ndim, shape: a sample's shape (each >= 1).
+ *   linear        in, out (>= 1); no_bias; weight (out x in, row-major) and
+ *                 bias (out) as initial values, copied (NULL: drawn from
+ *                 rng as nn.Linear's default, U(-1/sqrt(in), 1/sqrt(in))
+ *                 for both, weight first; without rng, zeros). Explicit
+ *                 values draw nothing.
+ *   act           act, alpha (leaky_relu's slope, elu's alpha).
+ *   dropout       p in [0, 1] (default 0.5).
+ *   batchnorm1d   in = F (>= 1); eps > 0 (1e-5); momentum in [0, 1] (0.1).
+ *   reshape       ndim, shape: the target shape. */
+typedef struct bp_node_opts {
+    const char *name;
+    int ndim, shape[BP_GRAPH_MAX_DIMS];
+    int in, out, no_bias;
+    const double *weight, *bias;
+    bp_rng *rng;
+    bp_act act;
+    double alpha, p, eps, momentum;
+} bp_node_opts;
+
+bp_node_opts bp_node_opts_default(bp_op op);
+
+typedef struct bp_graph bp_graph;
+
+/* An empty graph computing in dtype; NULL for an unknown dtype or no
+ * memory. Free with bp_graph_free (accepts NULL) unless a net owns it. */
+bp_graph *bp_graph_new(bp_dtype dtype, bp_err *e);
+void bp_graph_free(bp_graph *g);
+
+/* Adds a node of op reading the nodes inputs[0 .. n_inputs-1] (ids from
+ * earlier or later calls: they are checked by bp_graph_finish) and returns
+ * its id (0, 1, ... in the order of the calls), or -1 when the options are
+ * bad in themselves, naming the module: "dropout (module '3'): p must be
+ * in [0, 1] (got 1.5)", "add (module 'res'): needs at least 2 inputs (got
+ * 1)". A linear's or batchnorm1d's parameters are made and initialised
+ * here, so a graph draws its initial weights in the order of its adds.
+ * The graph is unfinished until the next bp_graph_finish. */
+int bp_graph_add(bp_graph *g, bp_op op, const int *inputs, int n_inputs,
+                 const bp_node_opts *o, bp_err *e);
+
+/* Checks the graph and infers every node's shape, with output as the
+ * network's output: exactly one input node; every id an input refers to
+ * exists; no cycle; every node is used on the way to output; unique names;
+ * each op's inputs of the shapes it needs. Errors name the module and the
+ * shapes: "add (module 'res1'): its inputs have shapes 8 and 4". On
+ * failure the graph stays unfinished (fix it with more adds, or
+ * bp_graph_truncate). Runs again after any add. */
+int bp_graph_finish(bp_graph *g, int output, bp_err *e);
+
+/* Forgets the nodes of ids n and above (as if never added) and finishes
+ * the graph with output again; for a caller undoing a failed append. */
+int bp_graph_truncate(bp_graph *g, int n, int output, bp_err *e);
+
+/* Facts of a graph: its dtype; node count; the output's id (-1 before the
+ * first finish); whether it is finished; the values of a sample at the
+ * input and at the output (0 before a finish). */
+bp_dtype bp_graph_dtype(const bp_graph *g);
+int bp_graph_nodes(const bp_graph *g);
+int bp_graph_output(const bp_graph *g);
+int bp_graph_finished(const bp_graph *g);
+int bp_graph_inputs(const bp_graph *g);
+int bp_graph_outputs(const bp_graph *g);
+
+/* Node id's op, name (the default one filled in), inputs (*n of them; the
+ * array is the graph's) and output shape (*ndim dimensions into shape,
+ * which has room for BP_GRAPH_MAX_DIMS; after a finish). For printing a
+ * network as a tree. */
+bp_op bp_graph_node_op(const bp_graph *g, int id);
+const char *bp_graph_node_name(const bp_graph *g, int id);
+const int *bp_graph_node_inputs(const bp_graph *g, int id, int *n);
+const bp_node_opts *bp_graph_node_opts(const bp_graph *g, int id);
+void bp_graph_node_shape(const bp_graph *g, int id, int *ndim, int *shape);
+
+/* A tensor of a network's parameters (bp_net_param_list). data and grad are
+ * in the network's dtype (double or float), count values each, row-major in
+ * shape; grad is NULL for a buffer. trainable: 1 for what an optimiser
+ * updates (weights and biases), 0 for a buffer (batch norm's running_mean,
+ * running_var and num_batches_tracked): saved, snapshotted, checkpointed,
+ * never optimised. num_batches_tracked is a count kept in the dtype (a
+ * float32 network's counts past 2^24 are rounded). */
+typedef struct bp_param {
+    char name[BP_PARAM_MAX_NAME];
+    int ndim, shape[BP_GRAPH_MAX_DIMS];
+    size_t count;
+    void *data, *grad;
+    int trainable;
+} bp_param;
+
+/* The tensors of the graph (after a finish): every node's, in the order of
+ * the adds; a linear's weight then bias, a batchnorm1d's weight, bias,
+ * running_mean, running_var, num_batches_tracked. *n is their number. The
+ * array is the graph's, valid until the next finish. */
+const bp_param *bp_graph_params(const bp_graph *g, int *n);
+const bp_param *bp_graph_node_params(const bp_graph *g, int id, int *n);
+
+/* The id of the l-th linear node in the order the graph runs (l from 1; a
+ * stack made a graph keeps its layer l as the l-th), or -1; and how many
+ * there are. For bp_net's w_{l,n,i}. */
+int bp_graph_linear(const bp_graph *g, int l);
+int bp_graph_count_linear(const bp_graph *g);
+
+/* The activation of the output node when it is an act, else -1. */
+int bp_graph_output_act(const bp_graph *g);
+
+/* ------------------------------------------------------------------------
+ * The executor. bp_net calls these; a user of a network never needs them.
+ * Arrays are in the graph's dtype, B x (a node's count), row-major.
+ *
+ * reserve makes the batch buffers hold B rows (grown only; a failure keeps
+ * the old ones). forward runs every node on B rows of x (the caller's
+ * buffer, B x inputs, read until the next forward) in training (non-zero:
+ * dropout draws its masks from r, one uniform per value in order, and
+ * batch norm uses and updates the batch's statistics) or evaluation mode;
+ * -1, with nothing run, for batch norm in training with B < 2 or dropout in
+ * training without r. output_value is the output (B x outputs) and
+ * output_grad where the caller puts dLoss/d(output) before backward, which
+ * ADDS into every parameter's gradient, in the forward's mode; with
+ * want_dx, input_grad is then dLoss/d(input) (B x inputs). forget makes
+ * backward refuse until the next forward. */
+int bp_graph_reserve(bp_graph *g, int B, bp_err *e);
+int bp_graph_forward(bp_graph *g, const void *x, int B, int training, bp_rng *r,
+                     bp_err *e);
+void *bp_graph_output_value(bp_graph *g);
+void *bp_graph_output_grad(bp_graph *g);
+int bp_graph_backward(bp_graph *g, int want_dx, bp_err *e);
+const void *bp_graph_input_grad(const bp_graph *g);
+int bp_graph_batch(const bp_graph *g);
+void bp_graph_forget(bp_graph *g);
+
+#endif

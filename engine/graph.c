@@ -1,0 +1,695 @@
+/* graph.c: a network as a graph of modules (bp_graph.h), and its executor.
+ *
+ * Building: bp_graph_add checks a node's options alone and makes its
+ * parameters at once (so initial weights are drawn in the order of the
+ * adds, as PyTorch draws them in the order modules are made);
+ * bp_graph_finish checks the whole (ids, one input, cycles, unused nodes)
+ * by a depth-first walk from the output, whose post-order is the order the
+ * executor runs, then infers shapes along it. Every check happens there,
+ * so the executor (graph_real.h, compiled for double and float) runs
+ * without a test of its own: like the kernels it calls, it assumes the
+ * sizes are right.
+ *
+ * Memory: parameters per node, made by the add; everything that depends on
+ * the batch (each node's output y and gradient dy, dropout's masks, batch
+ * norm's xhat) in one block, grown only when a batch is larger than any
+ * before, so that steps after the first allocate nothing. flatten and
+ * reshape own no memory: their y and dy are their input's (a view, as
+ * x.view is), so they cost nothing at run time and their backward is the
+ * sum their input receives anyway.
+ *
+ * Gradients flow by addition: backward zeroes every dy but the output's
+ * (which the loss filled), then runs the nodes in reverse order, each
+ * ADDING into its inputs' dy, so a node read by several others gets the
+ * sum of their gradients. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bp_alloc.h"
+#include "bp_graph.h"
+#include "bp_util.h"
+
+/* The most tensors a node has: batchnorm1d's weight, bias, running_mean,
+ * running_var and num_batches_tracked. */
+#define MAX_TENSORS 5
+
+typedef struct node {
+    bp_op op;
+    bp_node_opts o; /* a copy: o.name is name[], weight, bias and rng NULL */
+    char name[BP_GRAPH_MAX_NAME + 1];
+    int n_in, *in;
+    /* Shapes, set by finish: a sample's output. */
+    int ndim, shape[BP_GRAPH_MAX_DIMS];
+    size_t count;
+    int store;  /* the node whose y and dy this one's are (itself, or for a
+                   view its input's store) */
+    int in_use; /* reached from the output by the last finish */
+    /* Parameters, made by add: W, b, ... as tensors (names set at add). */
+    int n_t;
+    bp_param t[MAX_TENSORS];
+    void *nb_b, *nb_db; /* linear without bias: zeros, never listed */
+    void *invstd;       /* batchnorm1d: F values kept for backward */
+    /* Per batch, in the graph's block (NULL for a view). */
+    void *y, *dy, *xhat;
+    uint8_t *keep;
+} node;
+
+struct bp_graph {
+    bp_dtype dtype;
+    size_t z; /* bytes of a number */
+    int n, cap_n;
+    node *nodes;
+    int modules; /* nodes other than inputs: the next default name */
+    int output, input, finished;
+    int *order, n_order; /* the executor's order of the nodes in use */
+    bp_param *list;
+    int n_list;
+    int B, cap;
+    void *block;
+    int fwd_training; /* the mode of the last forward, for backward */
+};
+
+/* ------------------------------------------------------------------------ */
+/* Names                                                                     */
+
+#define NAME_OF(N, name, lo, hi) name,
+static const char *const op_names[BP_OP_COUNT] = {BP_OP_TABLE(NAME_OF)};
+#undef NAME_OF
+#define LO_OF(N, name, lo, hi) lo,
+static const int op_min_in[BP_OP_COUNT] = {BP_OP_TABLE(LO_OF)};
+#undef LO_OF
+#define HI_OF(N, name, lo, hi) hi,
+static const int op_max_in[BP_OP_COUNT] = {BP_OP_TABLE(HI_OF)};
+#undef HI_OF
+
+const char *bp_op_name(bp_op op) { return bp_name_of(op_names, BP_OP_COUNT, (int)op); }
+int bp_op_parse(const char *name) { return bp_name_find(op_names, BP_OP_COUNT, name); }
+
+const char *bp_op_expected(void) {
+    /* Joined on every call into a static buffer: the table is constant, so
+     * two threads write the same bytes. */
+    static char buf[160];
+    bp_names_join(buf, sizeof buf, op_names, BP_OP_COUNT);
+    return buf;
+}
+
+bp_node_opts bp_node_opts_default(bp_op op) {
+    bp_node_opts o = {.act = BP_ACT_IDENTITY, .eps = 1e-5, .momentum = 0.1, .p = 0.5};
+    (void)op;
+    return o;
+}
+
+/* What an error message calls a node: "relu (module '2')". */
+static const char *what(const node *nd, char *buf, size_t cap) {
+    const char *kind = nd->op == BP_OP_ACT ? bp_act_name(nd->o.act) : bp_op_name(nd->op);
+    snprintf(buf, cap, "%s (module '%s')", kind, nd->name);
+    return buf;
+}
+#define WHAT(nd) what((nd), wbuf, sizeof wbuf)
+
+/* "8" or "2x4". */
+static const char *shape_text(char *buf, size_t cap, int ndim, const int *shape) {
+    size_t at = 0;
+    buf[0] = 0;
+    for (int d = 0; d < ndim && at < cap; d++)
+        at += (size_t)snprintf(buf + at, cap - at, d ? "x%d" : "%d", shape[d]);
+    return buf;
+}
+
+/* v into entry k of an array of type t. */
+static void value_set(void *p, bp_dtype t, size_t k, double v) {
+    if (t == BP_F32) ((float *)p)[k] = (float)v;
+    else ((double *)p)[k] = v;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Making and freeing                                                        */
+
+bp_graph *bp_graph_new(bp_dtype dtype, bp_err *e) {
+    if ((unsigned)dtype >= BP_DTYPE_COUNT) {
+        bp_err_set(e, "unknown dtype %d", (int)dtype);
+        return NULL;
+    }
+    bp_graph *g = bp_calloc(1, sizeof *g);
+    if (!g) {
+        bp_err_set(e, "out of memory");
+        return NULL;
+    }
+    g->dtype = dtype;
+    g->z = bp_dtype_size(dtype);
+    g->output = g->input = -1;
+    return g;
+}
+
+static void free_node(node *nd) {
+    bp_free(nd->in);
+    for (int k = 0; k < nd->n_t; k++) {
+        bp_free(nd->t[k].data);
+        bp_free(nd->t[k].grad);
+    }
+    bp_free(nd->nb_b);
+    bp_free(nd->nb_db);
+    bp_free(nd->invstd);
+}
+
+void bp_graph_free(bp_graph *g) {
+    if (!g) return;
+    for (int i = 0; i < g->n; i++) free_node(&g->nodes[i]);
+    bp_free(g->nodes);
+    bp_free(g->order);
+    bp_free(g->list);
+    bp_free(g->block);
+    bp_free(g);
+}
+
+/* A tensor of node nd named "NAME.suffix", of ndim dims (shape a, b),
+ * filled with v; with a gradient of zeros when trainable. */
+static int add_tensor(bp_graph *g, node *nd, const char *suffix, int ndim, int a, int b,
+                      double v, int trainable) {
+    bp_param *t = &nd->t[nd->n_t];
+    memset(t, 0, sizeof *t);
+    snprintf(t->name, sizeof t->name, "%s.%s", nd->name, suffix);
+    t->ndim = ndim;
+    t->shape[0] = a;
+    t->shape[1] = b;
+    t->count = ndim == 0 ? 1 : ndim == 1 ? (size_t)a : (size_t)a * b;
+    t->trainable = trainable;
+    t->data = bp_calloc(t->count, g->z);
+    if (trainable) t->grad = bp_calloc(t->count, g->z);
+    nd->n_t++;
+    if (!t->data || (trainable && !t->grad)) return -1;
+    for (size_t k = 0; v != 0 && k < t->count; k++) value_set(t->data, g->dtype, k, v);
+    return 0;
+}
+
+/* A linear node's W and b: the options' values, else nn.Linear's default
+ * U(-1/sqrt(in), 1/sqrt(in)) drawn from o->rng (weight, then bias), else
+ * zeros. */
+static void init_linear(bp_graph *g, node *nd, const bp_node_opts *o) {
+    double k = 1 / sqrt((double)o->in);
+    for (int t = 0; t < nd->n_t; t++) {
+        bp_param *p = &nd->t[t];
+        const double *given = t == 0 ? o->weight : o->bias;
+        for (size_t j = 0; j < p->count; j++) {
+            double v = given    ? given[j]
+                       : o->rng ? -k + 2 * k * bp_rng_uniform(o->rng)
+                                : 0;
+            value_set(p->data, g->dtype, j, v);
+        }
+    }
+}
+
+static int make_params(bp_graph *g, node *nd, const bp_node_opts *o) {
+    int ok = 1;
+    if (nd->op == BP_OP_LINEAR) {
+        ok = add_tensor(g, nd, "weight", 2, o->out, o->in, 0, 1) == 0;
+        if (ok && !o->no_bias) ok = add_tensor(g, nd, "bias", 1, o->out, 0, 0, 1) == 0;
+        if (ok && o->no_bias) {
+            nd->nb_b = bp_calloc((size_t)o->out, g->z);
+            nd->nb_db = bp_calloc((size_t)o->out, g->z);
+            ok = nd->nb_b && nd->nb_db;
+        }
+        if (ok) init_linear(g, nd, o);
+    } else if (nd->op == BP_OP_BATCHNORM1D) {
+        int F = o->in;
+        ok = add_tensor(g, nd, "weight", 1, F, 0, 1, 1) == 0 &&
+             add_tensor(g, nd, "bias", 1, F, 0, 0, 1) == 0 &&
+             add_tensor(g, nd, "running_mean", 1, F, 0, 0, 0) == 0 &&
+             add_tensor(g, nd, "running_var", 1, F, 0, 1, 0) == 0 &&
+             add_tensor(g, nd, "num_batches_tracked", 0, 0, 0, 0, 0) == 0 &&
+             (nd->invstd = bp_calloc((size_t)F, g->z)) != NULL;
+    }
+    return ok ? 0 : -1;
+}
+
+/* The checks of a node's options that need nothing but the options. */
+static int check_opts(const bp_graph *g, const node *nd, int n_inputs, bp_err *e) {
+    char wbuf[96];
+    const bp_node_opts *o = &nd->o;
+    bp_op op = nd->op;
+    if (n_inputs < op_min_in[op] || n_inputs > op_max_in[op]) {
+        if (op_min_in[op] == op_max_in[op])
+            return bp_err_set(e, "%s: takes %d input%s (got %d)", WHAT(nd), op_min_in[op],
+                              op_min_in[op] == 1 ? "" : "s", n_inputs);
+        return bp_err_set(e, "%s: needs %d to %d inputs (got %d)", WHAT(nd),
+                          op_min_in[op], op_max_in[op], n_inputs);
+    }
+    for (int i = 0; i < g->n; i++)
+        if (strcmp(g->nodes[i].name, nd->name) == 0)
+            return bp_err_set(e, "%s: the name is taken by module %d", WHAT(nd), i);
+    if (op == BP_OP_INPUT || op == BP_OP_RESHAPE) {
+        int ok = o->ndim >= 1 && o->ndim <= BP_GRAPH_MAX_DIMS;
+        size_t n = 1;
+        for (int d = 0; ok && d < o->ndim; d++) {
+            ok = o->shape[d] >= 1 && bp_size_mul(&n, n, (size_t)o->shape[d]) == 0;
+        }
+        if (!ok || n > INT32_MAX)
+            return bp_err_set(e,
+                              "%s: a shape needs 1 to %d dimensions of at least 1 "
+                              "(and fewer than 2^31 values)",
+                              WHAT(nd), BP_GRAPH_MAX_DIMS);
+    }
+    switch (op) {
+        case BP_OP_LINEAR:
+            if (o->in < 1 || o->out < 1)
+                return bp_err_set(e, "%s: needs in >= 1 and out >= 1 (got %d and %d)",
+                                  WHAT(nd), o->in, o->out);
+            if ((size_t)o->in * o->out > (size_t)1 << 31)
+                return bp_err_set(e, "%s: %d x %d weights are too many", WHAT(nd), o->out,
+                                  o->in);
+            break;
+        case BP_OP_ACT:
+            if ((unsigned)o->act >= BP_ACT_COUNT)
+                return bp_err_set(
+                    e, "act (module '%s'): unknown activation %d (expected %s)", nd->name,
+                    (int)o->act, bp_act_expected());
+            if (!isfinite(o->alpha))
+                return bp_err_set(e, "%s: alpha must be finite (got %g)", WHAT(nd),
+                                  o->alpha);
+            break;
+        case BP_OP_DROPOUT:
+            if (!(o->p >= 0 && o->p <= 1))
+                return bp_err_set(e, "%s: p must be in [0, 1] (got %g)", WHAT(nd), o->p);
+            break;
+        case BP_OP_BATCHNORM1D:
+            if (o->in < 1)
+                return bp_err_set(e, "%s: needs at least 1 feature (got %d)", WHAT(nd),
+                                  o->in);
+            if (!(isfinite(o->eps) && o->eps > 0))
+                return bp_err_set(e, "%s: eps must be a finite number > 0 (got %g)",
+                                  WHAT(nd), o->eps);
+            if (!(o->momentum >= 0 && o->momentum <= 1))
+                return bp_err_set(e, "%s: momentum must be in [0, 1] (got %g)", WHAT(nd),
+                                  o->momentum);
+            break;
+        default: break;
+    }
+    return 0;
+}
+
+int bp_graph_add(bp_graph *g, bp_op op, const int *inputs, int n_inputs,
+                 const bp_node_opts *o, bp_err *e) {
+    if ((unsigned)op >= BP_OP_COUNT)
+        return bp_err_set(e, "unknown module kind %d (expected %s)", (int)op,
+                          bp_op_expected());
+    bp_node_opts def = bp_node_opts_default(op);
+    if (!o) o = &def;
+    node nd = {.op = op, .o = *o};
+    if (o->name) {
+        size_t len = strlen(o->name);
+        if (len < 1 || len > BP_GRAPH_MAX_NAME)
+            return bp_err_set(e, "%s: a module's name needs 1 to %d characters (got %zu)",
+                              bp_op_name(op), BP_GRAPH_MAX_NAME, len);
+        memcpy(nd.name, o->name, len + 1);
+    } else if (op == BP_OP_INPUT) {
+        snprintf(nd.name, sizeof nd.name, "input");
+    } else {
+        snprintf(nd.name, sizeof nd.name, "%d", g->modules + 1);
+    }
+    nd.o.name = NULL, nd.o.weight = nd.o.bias = NULL, nd.o.rng = NULL;
+    if (n_inputs < 0 || (n_inputs > 0 && !inputs)) n_inputs = -1;
+    if (check_opts(g, &nd, n_inputs, e)) return -1;
+    if (g->n == g->cap_n) {
+        int cap = g->cap_n ? 2 * g->cap_n : 8;
+        node *grown = bp_realloc(g->nodes, sizeof *grown * (size_t)cap);
+        if (!grown) return bp_err_set(e, "out of memory");
+        g->nodes = grown;
+        g->cap_n = cap;
+    }
+    nd.n_in = n_inputs;
+    nd.in = bp_malloc(sizeof(int) * (size_t)(n_inputs ? n_inputs : 1));
+    if (!nd.in || make_params(g, &nd, o)) {
+        free_node(&nd);
+        return bp_err_set(e, "out of memory");
+    }
+    if (n_inputs) memcpy(nd.in, inputs, sizeof(int) * (size_t)n_inputs);
+    g->nodes[g->n] = nd;
+    if (op != BP_OP_INPUT) g->modules++;
+    g->finished = 0;
+    return g->n++;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Finishing: the order, then the shapes                                     */
+
+/* The nodes reachable from the output in depth-first post-order (inputs in
+ * their order), into g->order; a cycle is a node met again while still on
+ * the walk's stack. mark: 0 unseen, 1 on the stack, 2 done. */
+static int walk(bp_graph *g, int *mark, int *stack, int *next, bp_err *e) {
+    char wbuf[96];
+    int top = 0;
+    stack[top] = g->output, next[top] = 0, mark[g->output] = 1;
+    g->n_order = 0;
+    while (top >= 0) {
+        node *nd = &g->nodes[stack[top]];
+        if (next[top] == nd->n_in) {
+            mark[stack[top]] = 2;
+            g->order[g->n_order++] = stack[top--];
+            continue;
+        }
+        int j = nd->in[next[top]++];
+        if (mark[j] == 1)
+            return bp_err_set(e,
+                              "the graph has a cycle: %s is its own input, through "
+                              "module '%s'",
+                              WHAT(&g->nodes[j]), nd->name);
+        if (mark[j] == 0) {
+            mark[j] = 1;
+            ++top;
+            stack[top] = j, next[top] = 0;
+        }
+    }
+    return 0;
+}
+
+/* Checks the ids, the input and the order; fills g->order. */
+static int check_structure(bp_graph *g, int *scratch, bp_err *e) {
+    char wbuf[96];
+    if (g->n == 0) return bp_err_set(e, "the graph has no modules");
+    if (g->output < 0 || g->output >= g->n)
+        return bp_err_set(e,
+                          "the graph's output %d is not one of its modules (ids 0..%d)",
+                          g->output, g->n - 1);
+    int inputs = 0;
+    g->input = -1;
+    for (int i = 0; i < g->n; i++) {
+        node *nd = &g->nodes[i];
+        if (nd->op == BP_OP_INPUT) inputs++, g->input = i;
+        for (int k = 0; k < nd->n_in; k++)
+            if (nd->in[k] < 0 || nd->in[k] >= g->n)
+                return bp_err_set(e,
+                                  "%s: its input %d is not one of the graph's modules "
+                                  "(ids 0..%d)",
+                                  WHAT(nd), nd->in[k], g->n - 1);
+    }
+    if (inputs != 1)
+        return bp_err_set(e, "the graph has %d input modules (it needs exactly 1)",
+                          inputs);
+    int *mark = scratch, *stack = scratch + g->n, *next = scratch + 2 * g->n;
+    memset(mark, 0, sizeof(int) * (size_t)g->n);
+    if (walk(g, mark, stack, next, e)) return -1;
+    for (int i = 0; i < g->n; i++) {
+        g->nodes[i].in_use = mark[i] == 2;
+        if (mark[i] != 2)
+            return bp_err_set(e,
+                              "%s: its output is not used on the way to the "
+                              "network's output (module '%s')",
+                              WHAT(&g->nodes[i]), g->nodes[g->output].name);
+    }
+    return 0;
+}
+
+static void set_shape(node *nd, int ndim, const int *shape) {
+    nd->ndim = ndim;
+    nd->count = 1;
+    for (int d = 0; d < ndim; d++) nd->count *= (size_t)(nd->shape[d] = shape[d]);
+}
+
+/* Node nd's shape from its inputs', or an error naming both. */
+static int infer(bp_graph *g, node *nd, bp_err *e) {
+    char wbuf[96], s1[64], s2[64];
+    const node *x = nd->n_in ? &g->nodes[nd->in[0]] : NULL;
+    const bp_node_opts *o = &nd->o;
+    int shape[BP_GRAPH_MAX_DIMS];
+    nd->store = (int)(nd - g->nodes);
+#define XSHAPE shape_text(s1, sizeof s1, x->ndim, x->shape)
+    switch (nd->op) {
+        case BP_OP_INPUT: set_shape(nd, o->ndim, o->shape); return 0;
+        case BP_OP_LINEAR:
+            if (x->shape[x->ndim - 1] != o->in)
+                return bp_err_set(e, "%s: takes %d features, its input has shape %s",
+                                  WHAT(nd), o->in, XSHAPE);
+            memcpy(shape, x->shape, sizeof shape);
+            shape[x->ndim - 1] = o->out;
+            set_shape(nd, x->ndim, shape);
+            return 0;
+        case BP_OP_BATCHNORM1D:
+            if (x->ndim != 1 || x->shape[0] != o->in)
+                return bp_err_set(e, "%s: takes %d features, its input has shape %s",
+                                  WHAT(nd), o->in, XSHAPE);
+            set_shape(nd, 1, x->shape);
+            return 0;
+        case BP_OP_FLATTEN:
+        case BP_OP_RESHAPE: {
+            int flat = (int)x->count;
+            if (nd->op == BP_OP_FLATTEN) set_shape(nd, 1, &flat);
+            else set_shape(nd, o->ndim, o->shape);
+            if (nd->count != x->count)
+                return bp_err_set(
+                    e, "%s: cannot make %zu values (shape %s) into shape %s", WHAT(nd),
+                    x->count, XSHAPE, shape_text(s2, sizeof s2, nd->ndim, nd->shape));
+            nd->store = x->store;
+            return 0;
+        }
+        case BP_OP_ADD:
+        case BP_OP_CONCAT: {
+            memcpy(shape, x->shape, sizeof shape);
+            for (int k = 1; k < nd->n_in; k++) {
+                const node *xk = &g->nodes[nd->in[k]];
+                int ok = xk->ndim == x->ndim;
+                for (int d = nd->op == BP_OP_CONCAT; ok && d < x->ndim; d++)
+                    ok = xk->shape[d] == x->shape[d];
+                if (!ok && nd->op == BP_OP_ADD)
+                    return bp_err_set(e, "%s: its inputs have shapes %s and %s", WHAT(nd),
+                                      XSHAPE,
+                                      shape_text(s2, sizeof s2, xk->ndim, xk->shape));
+                if (!ok)
+                    return bp_err_set(
+                        e,
+                        "%s: its inputs have shapes %s and %s, which differ "
+                        "past the first dimension",
+                        WHAT(nd), XSHAPE, shape_text(s2, sizeof s2, xk->ndim, xk->shape));
+                if (nd->op == BP_OP_CONCAT) shape[0] += xk->shape[0];
+            }
+            set_shape(nd, x->ndim, shape);
+            if (nd->count > INT32_MAX)
+                return bp_err_set(e, "%s: a sample of %zu values is too large", WHAT(nd),
+                                  nd->count);
+            return 0;
+        }
+        default: /* act, dropout: the input's shape */
+            set_shape(nd, x->ndim, x->shape);
+            return 0;
+    }
+#undef XSHAPE
+}
+
+/* The parameter list: every node's tensors, in the order of the adds. */
+static int make_list(bp_graph *g, bp_err *e) {
+    int n = 0;
+    for (int i = 0; i < g->n; i++) n += g->nodes[i].n_t;
+    bp_param *list = bp_malloc(sizeof *list * (size_t)(n ? n : 1));
+    if (!list) return bp_err_set(e, "out of memory");
+    n = 0;
+    for (int i = 0; i < g->n; i++)
+        for (int k = 0; k < g->nodes[i].n_t; k++) list[n++] = g->nodes[i].t[k];
+    bp_free(g->list);
+    g->list = list;
+    g->n_list = n;
+    return 0;
+}
+
+int bp_graph_finish(bp_graph *g, int output, bp_err *e) {
+    g->finished = 0;
+    g->output = output;
+    int *scratch = bp_malloc(sizeof(int) * 3 * (size_t)(g->n ? g->n : 1));
+    int *order = bp_malloc(sizeof(int) * (size_t)(g->n ? g->n : 1));
+    if (!scratch || !order) {
+        bp_free(scratch);
+        bp_free(order);
+        return bp_err_set(e, "out of memory");
+    }
+    bp_free(g->order);
+    g->order = order;
+    int rc = check_structure(g, scratch, e);
+    bp_free(scratch);
+    for (int k = 0; rc == 0 && k < g->n_order; k++)
+        rc = infer(g, &g->nodes[g->order[k]], e);
+    if (rc == 0) rc = make_list(g, e);
+    if (rc) return -1;
+    /* The batch buffers are laid out for the old nodes: made again by the
+     * next reserve. */
+    g->cap = 0;
+    g->B = 0;
+    g->finished = 1;
+    return 0;
+}
+
+int bp_graph_truncate(bp_graph *g, int n, int output, bp_err *e) {
+    if (n < 0 || n > g->n) return bp_err_set(e, "no module %d to truncate at", n);
+    while (g->n > n) {
+        node *nd = &g->nodes[--g->n];
+        if (nd->op != BP_OP_INPUT) g->modules--;
+        free_node(nd);
+    }
+    return bp_graph_finish(g, output, e);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Facts                                                                     */
+
+bp_dtype bp_graph_dtype(const bp_graph *g) { return g->dtype; }
+int bp_graph_nodes(const bp_graph *g) { return g->n; }
+int bp_graph_output(const bp_graph *g) { return g->output; }
+int bp_graph_finished(const bp_graph *g) { return g->finished; }
+int bp_graph_inputs(const bp_graph *g) {
+    return g->finished ? (int)g->nodes[g->input].count : 0;
+}
+int bp_graph_outputs(const bp_graph *g) {
+    return g->finished ? (int)g->nodes[g->output].count : 0;
+}
+bp_op bp_graph_node_op(const bp_graph *g, int id) { return g->nodes[id].op; }
+const char *bp_graph_node_name(const bp_graph *g, int id) { return g->nodes[id].name; }
+const int *bp_graph_node_inputs(const bp_graph *g, int id, int *n) {
+    *n = g->nodes[id].n_in;
+    return g->nodes[id].in;
+}
+const bp_node_opts *bp_graph_node_opts(const bp_graph *g, int id) {
+    return &g->nodes[id].o;
+}
+void bp_graph_node_shape(const bp_graph *g, int id, int *ndim, int *shape) {
+    *ndim = g->nodes[id].ndim;
+    memcpy(shape, g->nodes[id].shape, sizeof(int) * BP_GRAPH_MAX_DIMS);
+}
+
+const bp_param *bp_graph_params(const bp_graph *g, int *n) {
+    *n = g->n_list;
+    return g->list;
+}
+
+const bp_param *bp_graph_node_params(const bp_graph *g, int id, int *n) {
+    *n = g->nodes[id].n_t;
+    return g->nodes[id].t;
+}
+
+int bp_graph_linear(const bp_graph *g, int l) {
+    for (int k = 0; k < g->n_order; k++)
+        if (g->nodes[g->order[k]].op == BP_OP_LINEAR && --l == 0) return g->order[k];
+    return -1;
+}
+
+int bp_graph_count_linear(const bp_graph *g) {
+    int n = 0;
+    for (int k = 0; k < g->n_order; k++) n += g->nodes[g->order[k]].op == BP_OP_LINEAR;
+    return n;
+}
+
+int bp_graph_output_act(const bp_graph *g) {
+    const node *nd = &g->nodes[g->output];
+    return nd->op == BP_OP_ACT ? (int)nd->o.act : -1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The batch buffers                                                          */
+
+/* Bytes at the start of each buffer of the block: a cache line, which any
+ * type's alignment divides. */
+#define ALIGN 64
+static size_t up(size_t n) { return (n + ALIGN - 1) / ALIGN * ALIGN; }
+
+/* Lays out (base NULL: only sizes) each node's y, dy, keep and xhat for B
+ * rows; returns the bytes. The input's y is the caller's (the net's x). */
+static size_t layout(bp_graph *g, char *base, int B) {
+    size_t at = 0;
+    for (int k = 0; k < g->n_order; k++) {
+        node *nd = &g->nodes[g->order[k]];
+        size_t n = (size_t)B * nd->count, bytes = up(n * g->z);
+        int own = nd->store == g->order[k];
+        nd->y = nd->dy = nd->xhat = NULL;
+        nd->keep = NULL;
+        if (own && nd->op != BP_OP_INPUT) nd->y = base ? base + at : NULL, at += bytes;
+        if (own) nd->dy = base ? base + at : NULL, at += bytes;
+        if (nd->op == BP_OP_DROPOUT)
+            nd->keep = base ? (uint8_t *)base + at : NULL, at += up(n);
+        if (nd->op == BP_OP_BATCHNORM1D) nd->xhat = base ? base + at : NULL, at += bytes;
+    }
+    return at;
+}
+
+int bp_graph_reserve(bp_graph *g, int B, bp_err *e) {
+    if (!g->finished) return bp_err_set(e, "the graph is not finished");
+    if (B <= g->cap) return 0;
+    size_t bytes = layout(g, NULL, B);
+    char *block = bp_malloc(bytes ? bytes : 1);
+    if (!block) {
+        layout(g, g->block, g->cap);
+        return bp_err_set(e, "out of memory for a batch of %d", B);
+    }
+    bp_free(g->block);
+    g->block = block;
+    layout(g, block, B);
+    g->cap = B;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The executor, for double then float                                       */
+
+#define BP_REAL_F32 0
+#include "real.h"
+#include "graph_real.h"
+#undef BP_REAL_F32
+
+#define BP_REAL_F32 1
+#include "real.h"
+#include "graph_real.h"
+#undef BP_REAL_F32
+
+/* The checks a forward's mode needs, before any node runs (so that a
+ * refused forward changes no running statistic). */
+static int check_mode(const bp_graph *g, int B, int training, const bp_rng *r,
+                      bp_err *e) {
+    char wbuf[96];
+    if (!training) return 0;
+    for (int k = 0; k < g->n_order; k++) {
+        const node *nd = &g->nodes[g->order[k]];
+        if (nd->op == BP_OP_BATCHNORM1D && B < 2)
+            return bp_err_set(
+                e,
+                "%s: training needs a batch of at least 2 samples (got %d); "
+                "evaluation mode takes any",
+                WHAT(nd), B);
+        if (nd->op == BP_OP_DROPOUT && nd->o.p > 0 && nd->o.p < 1 && !r)
+            return bp_err_set(e, "%s: training needs a random generator for its masks",
+                              WHAT(nd));
+    }
+    return 0;
+}
+
+int bp_graph_forward(bp_graph *g, const void *x, int B, int training, bp_rng *r,
+                     bp_err *e) {
+    if (bp_graph_reserve(g, B, e) || check_mode(g, B, training, r, e)) return -1;
+    g->B = B;
+    g->fwd_training = training != 0;
+    g->nodes[g->input].y = (void *)x;
+    if (g->dtype == BP_F32) forward_nodes_f32(g, r);
+    else forward_nodes(g, r);
+    return 0;
+}
+
+void *bp_graph_output_value(bp_graph *g) { return g->nodes[g->nodes[g->output].store].y; }
+void *bp_graph_output_grad(bp_graph *g) { return g->nodes[g->nodes[g->output].store].dy; }
+const void *bp_graph_input_grad(const bp_graph *g) { return g->nodes[g->input].dy; }
+int bp_graph_batch(const bp_graph *g) { return g->B; }
+
+/* Zeroes every gradient but the output's (the loss's, already there). */
+static void zero_dy(bp_graph *g) {
+    int out = g->nodes[g->output].store;
+    for (int k = 0; k < g->n_order; k++) {
+        node *nd = &g->nodes[g->order[k]];
+        if (nd->dy && g->order[k] != out)
+            memset(nd->dy, 0, (size_t)g->B * nd->count * g->z);
+    }
+}
+
+int bp_graph_backward(bp_graph *g, int want_dx, bp_err *e) {
+    if (!g->finished || g->B == 0) return bp_err_set(e, "backward needs a forward first");
+    zero_dy(g);
+    if (g->dtype == BP_F32) backward_nodes_f32(g, want_dx);
+    else backward_nodes(g, want_dx);
+    return 0;
+}
+
+void bp_graph_forget(bp_graph *g) { g->B = 0; }

@@ -1,0 +1,306 @@
+/* graph_real.h: the graph's executor for one number type.
+ *
+ * Each op's forward, and right below it its backward, over the node's
+ * buffers, calling the kernels of bp_ops.h; then the two walks over the
+ * graph's order. Included only by graph.c, twice (real.h: REAL double with
+ * names as written, then float with _f32 names), after every check: the
+ * shapes are right and the buffers there.
+ *
+ * Dimensions: B = rows of the batch; a node's count = values of a sample;
+ * I, O = a linear's in and out; F = batch norm's features; rows = B times
+ * the leading dimensions a linear or softmax treats as more samples. */
+
+/* ------------------------------------------------------------------------ */
+/* TEMPORARY until the kernels branch lands: dropout and batch norm with    */
+/* the signatures issue13-split.md gives the kernels helper, so that the    */
+/* graph runs and is tested now. The lead deletes this section and points  */
+/* the four macros below at SFX(bp_dropout_forward), ...                     */
+
+static void SFX(tmp_dropout_forward)(REAL *y, uint8_t *keep, const REAL *x, size_t n,
+                                     double p, bp_rng *r) {
+    if (p == 0 || p == 1) {
+        for (size_t k = 0; k < n; k++) keep[k] = p == 0, y[k] = p == 0 ? x[k] : 0;
+        return;
+    }
+    const REAL s = (REAL)(1 / (1 - p));
+    for (size_t k = 0; k < n; k++) {
+        keep[k] = bp_rng_uniform(r) >= p;
+        y[k] = keep[k] ? x[k] * s : 0;
+    }
+}
+
+static void SFX(tmp_dropout_backward)(REAL *dx, const REAL *dy, const uint8_t *keep,
+                                      size_t n, double p) {
+    if (p == 1) return;
+    const REAL s = (REAL)(1 / (1 - p));
+    for (size_t k = 0; k < n; k++)
+        if (keep[k]) dx[k] += dy[k] * s;
+}
+
+static void SFX(tmp_bn_forward_train)(REAL *y, REAL *xhat, REAL *invstd, REAL *rm,
+                                      REAL *rv, const REAL *x, const REAL *gamma,
+                                      const REAL *beta, int B, int F, double eps,
+                                      double mom) {
+    for (int f = 0; f < F; f++) {
+        double mean = 0, var = 0;
+        for (int s = 0; s < B; s++) mean += x[(size_t)s * F + f];
+        mean /= B;
+        for (int s = 0; s < B; s++) {
+            double d = x[(size_t)s * F + f] - mean;
+            var += d * d;
+        }
+        var /= B;
+        double is = 1 / sqrt(var + eps);
+        invstd[f] = (REAL)is;
+        for (int s = 0; s < B; s++) {
+            size_t k = (size_t)s * F + f;
+            xhat[k] = (REAL)((x[k] - mean) * is);
+            y[k] = gamma[f] * xhat[k] + beta[f];
+        }
+        rm[f] = (REAL)((1 - mom) * rm[f] + mom * mean);
+        rv[f] = (REAL)((1 - mom) * rv[f] + mom * var * B / (B - 1));
+    }
+}
+
+static void SFX(tmp_bn_backward_train)(REAL *dx, REAL *dgamma, REAL *dbeta,
+                                       const REAL *dy, const REAL *xhat,
+                                       const REAL *invstd, const REAL *gamma, int B,
+                                       int F) {
+    for (int f = 0; f < F; f++) {
+        double sd = 0, sdx = 0;
+        for (int s = 0; s < B; s++) {
+            size_t k = (size_t)s * F + f;
+            sd += dy[k];
+            sdx += dy[k] * xhat[k];
+        }
+        dbeta[f] += (REAL)sd;
+        dgamma[f] += (REAL)sdx;
+        double c = (double)gamma[f] * invstd[f] / B;
+        for (int s = 0; s < B; s++) {
+            size_t k = (size_t)s * F + f;
+            dx[k] += (REAL)(c * (B * (double)dy[k] - sd - xhat[k] * sdx));
+        }
+    }
+}
+
+static void SFX(tmp_bn_forward_eval)(REAL *y, const REAL *x, const REAL *rm,
+                                     const REAL *rv, const REAL *gamma, const REAL *beta,
+                                     int B, int F, double eps) {
+    for (int s = 0; s < B; s++)
+        for (int f = 0; f < F; f++) {
+            size_t k = (size_t)s * F + f;
+            y[k] = (REAL)(gamma[f] * ((x[k] - rm[f]) / sqrt(rv[f] + eps)) + beta[f]);
+        }
+}
+
+static void SFX(tmp_bn_backward_eval)(REAL *dx, REAL *dgamma, REAL *dbeta, const REAL *dy,
+                                      const REAL *x, const REAL *rm, const REAL *rv,
+                                      const REAL *gamma, int B, int F, double eps) {
+    for (int s = 0; s < B; s++)
+        for (int f = 0; f < F; f++) {
+            size_t k = (size_t)s * F + f;
+            double is = 1 / sqrt(rv[f] + eps);
+            dbeta[f] += dy[k];
+            dgamma[f] += (REAL)(dy[k] * (x[k] - rm[f]) * is);
+            dx[k] += (REAL)(dy[k] * gamma[f] * is);
+        }
+}
+
+#undef DROPOUT_FORWARD
+#undef DROPOUT_BACKWARD
+#undef BN_FORWARD_TRAIN
+#undef BN_BACKWARD_TRAIN
+#undef BN_FORWARD_EVAL
+#undef BN_BACKWARD_EVAL
+#define DROPOUT_FORWARD SFX(tmp_dropout_forward)
+#define DROPOUT_BACKWARD SFX(tmp_dropout_backward)
+#define BN_FORWARD_TRAIN SFX(tmp_bn_forward_train)
+#define BN_BACKWARD_TRAIN SFX(tmp_bn_backward_train)
+#define BN_FORWARD_EVAL SFX(tmp_bn_forward_eval)
+#define BN_BACKWARD_EVAL SFX(tmp_bn_backward_eval)
+/* (end of TEMPORARY)                                                        */
+
+/* ------------------------------------------------------------------------ */
+/* The ops                                                                   */
+
+/* Node j's output and gradient, as REAL (a view's are its store's). */
+static REAL *SFX(y_of)(bp_graph *g, int j) { return g->nodes[g->nodes[j].store].y; }
+static REAL *SFX(dy_of)(bp_graph *g, int j) { return g->nodes[g->nodes[j].store].dy; }
+
+/* Where input k of nd sends its gradient: its store's dy, or NULL when
+ * that is the network's input and nobody asked for dLoss/d(input) (the
+ * product a stack's first layer skips too). */
+static REAL *SFX(din_of)(bp_graph *g, const node *nd, int k, int want_dx) {
+    int s = g->nodes[nd->in[k]].store;
+    return s == g->input && !want_dx ? NULL : g->nodes[s].dy;
+}
+
+#define T_(nd, k) ((REAL *)(nd)->t[k].data)
+#define G_(nd, k) ((REAL *)(nd)->t[k].grad)
+
+/* linear: y = x W^T + b over rows of I values (bp_dense_forward). */
+static void SFX(linear_forward)(bp_graph *g, node *nd, int B) {
+    const node *x = &g->nodes[nd->in[0]];
+    int I = nd->o.in, O = nd->o.out, rows = (int)(B * (x->count / I));
+    const REAL *b = nd->nb_b ? (const REAL *)nd->nb_b : T_(nd, 1);
+    SFX(bp_dense_forward)(nd->y, SFX(y_of)(g, nd->in[0]), T_(nd, 0), b, rows, I, O);
+}
+/* dW += dy^T x, db += column sums of dy, dx += dy W (bp_dense_backward). */
+static void SFX(linear_backward)(bp_graph *g, node *nd, int B, int want_dx) {
+    const node *x = &g->nodes[nd->in[0]];
+    int I = nd->o.in, O = nd->o.out, rows = (int)(B * (x->count / I));
+    REAL *db = nd->nb_db ? (REAL *)nd->nb_db : G_(nd, 1);
+    if (nd->nb_db) memset(db, 0, sizeof(REAL) * (size_t)O);
+    SFX(bp_dense_backward)
+    (SFX(din_of)(g, nd, 0, want_dx), G_(nd, 0), db, nd->dy, SFX(y_of)(g, nd->in[0]),
+     T_(nd, 0), rows, I, O);
+}
+
+/* act: o = f(h), h the input; softmax over rows of the last dimension. */
+static void SFX(act_forward)(bp_graph *g, node *nd, int B) {
+    int last = nd->shape[nd->ndim - 1], rows = (int)(B * (nd->count / last));
+    SFX(bp_act_forward)
+    (nd->y, SFX(y_of)(g, nd->in[0]), rows, last, nd->o.act, nd->o.alpha);
+}
+static void SFX(act_backward)(bp_graph *g, node *nd, int B, int want_dx) {
+    REAL *din = SFX(din_of)(g, nd, 0, want_dx);
+    if (!din) return;
+    int last = nd->shape[nd->ndim - 1], rows = (int)(B * (nd->count / last));
+    SFX(bp_act_backward)
+    (din, nd->dy, SFX(y_of)(g, nd->in[0]), nd->y, rows, last, nd->o.act, nd->o.alpha);
+}
+
+/* dropout: in training a mask drawn from r, kept values scaled by
+ * 1 / (1 - p); in evaluation a copy. */
+static void SFX(dropout_forward)(bp_graph *g, node *nd, int B, bp_rng *r) {
+    size_t n = (size_t)B * nd->count;
+    const REAL *x = SFX(y_of)(g, nd->in[0]);
+    if (g->fwd_training) DROPOUT_FORWARD(nd->y, nd->keep, x, n, nd->o.p, r);
+    else memcpy(nd->y, x, sizeof(REAL) * n);
+}
+static void SFX(dropout_backward)(bp_graph *g, node *nd, int B, int want_dx) {
+    REAL *din = SFX(din_of)(g, nd, 0, want_dx);
+    size_t n = (size_t)B * nd->count;
+    if (!din) return;
+    if (g->fwd_training) {
+        DROPOUT_BACKWARD(din, nd->dy, nd->keep, n, nd->o.p);
+    } else {
+        const REAL *dy = nd->dy;
+        for (size_t k = 0; k < n; k++) din[k] += dy[k];
+    }
+}
+
+/* batchnorm1d: tensors weight, bias, running_mean, running_var,
+ * num_batches_tracked (0 .. 4). */
+static void SFX(batchnorm_forward)(bp_graph *g, node *nd, int B) {
+    const REAL *x = SFX(y_of)(g, nd->in[0]);
+    int F = nd->o.in;
+    if (g->fwd_training) {
+        BN_FORWARD_TRAIN(nd->y, nd->xhat, nd->invstd, T_(nd, 2), T_(nd, 3), x, T_(nd, 0),
+                         T_(nd, 1), B, F, nd->o.eps, nd->o.momentum);
+        T_(nd, 4)[0] += 1;
+    } else {
+        BN_FORWARD_EVAL(nd->y, x, T_(nd, 2), T_(nd, 3), T_(nd, 0), T_(nd, 1), B, F,
+                        nd->o.eps);
+    }
+}
+/* Its dx always goes somewhere: into the input's dy even when nobody asked
+ * for dLoss/d(input) (the kernel computes it with the parameters'). */
+static void SFX(batchnorm_backward)(bp_graph *g, node *nd, int B, int want_dx) {
+    (void)want_dx;
+    REAL *din = SFX(dy_of)(g, nd->in[0]);
+    int F = nd->o.in;
+    if (g->fwd_training)
+        BN_BACKWARD_TRAIN(din, G_(nd, 0), G_(nd, 1), nd->dy, nd->xhat, nd->invstd,
+                          T_(nd, 0), B, F);
+    else
+        BN_BACKWARD_EVAL(din, G_(nd, 0), G_(nd, 1), nd->dy, SFX(y_of)(g, nd->in[0]),
+                         T_(nd, 2), T_(nd, 3), T_(nd, 0), B, F, nd->o.eps);
+}
+
+/* add: y = the sum of the inputs, in their order; each gets dy. */
+static void SFX(add_forward)(bp_graph *g, node *nd, int B) {
+    size_t n = (size_t)B * nd->count;
+    REAL *y = nd->y;
+    memcpy(y, SFX(y_of)(g, nd->in[0]), sizeof(REAL) * n);
+    for (int k = 1; k < nd->n_in; k++) {
+        const REAL *x = SFX(y_of)(g, nd->in[k]);
+        for (size_t j = 0; j < n; j++) y[j] += x[j];
+    }
+}
+static void SFX(add_backward)(bp_graph *g, node *nd, int B, int want_dx) {
+    size_t n = (size_t)B * nd->count;
+    const REAL *dy = nd->dy;
+    for (int k = 0; k < nd->n_in; k++) {
+        REAL *din = SFX(din_of)(g, nd, k, want_dx);
+        if (din)
+            for (size_t j = 0; j < n; j++) din[j] += dy[j];
+    }
+}
+
+/* concat: each sample's values are its inputs' in their order (along the
+ * first dimension of a row-major sample, a block of each input's). */
+static void SFX(concat_forward)(bp_graph *g, node *nd, int B) {
+    size_t at = 0;
+    for (int k = 0; k < nd->n_in; k++) {
+        size_t c = g->nodes[nd->in[k]].count;
+        const REAL *x = SFX(y_of)(g, nd->in[k]);
+        for (int s = 0; s < B; s++)
+            memcpy((REAL *)nd->y + s * nd->count + at, x + s * c, sizeof(REAL) * c);
+        at += c;
+    }
+}
+static void SFX(concat_backward)(bp_graph *g, node *nd, int B, int want_dx) {
+    size_t at = 0;
+    for (int k = 0; k < nd->n_in; k++) {
+        size_t c = g->nodes[nd->in[k]].count;
+        REAL *din = SFX(din_of)(g, nd, k, want_dx);
+        for (int s = 0; din && s < B; s++) {
+            const REAL *dy = (const REAL *)nd->dy + s * nd->count + at;
+            for (size_t j = 0; j < c; j++) din[s * c + j] += dy[j];
+        }
+        at += c;
+    }
+}
+
+#undef T_
+#undef G_
+
+/* ------------------------------------------------------------------------ */
+/* The walks                                                                 */
+
+/* Every node in order, from the input already in place. input, flatten and
+ * reshape have nothing to do: their values are another node's. */
+static void SFX(forward_nodes)(bp_graph *g, bp_rng *r) {
+    const int B = g->B;
+    for (int k = 0; k < g->n_order; k++) {
+        node *nd = &g->nodes[g->order[k]];
+        switch (nd->op) {
+            case BP_OP_LINEAR: SFX(linear_forward)(g, nd, B); break;
+            case BP_OP_ACT: SFX(act_forward)(g, nd, B); break;
+            case BP_OP_DROPOUT: SFX(dropout_forward)(g, nd, B, r); break;
+            case BP_OP_BATCHNORM1D: SFX(batchnorm_forward)(g, nd, B); break;
+            case BP_OP_ADD: SFX(add_forward)(g, nd, B); break;
+            case BP_OP_CONCAT: SFX(concat_forward)(g, nd, B); break;
+            default: break;
+        }
+    }
+}
+
+/* Every node in reverse order, from the output's dy (the loss's), each
+ * adding into its inputs' dy and its parameters' gradients. */
+static void SFX(backward_nodes)(bp_graph *g, int want_dx) {
+    const int B = g->B;
+    for (int k = g->n_order - 1; k >= 0; k--) {
+        node *nd = &g->nodes[g->order[k]];
+        switch (nd->op) {
+            case BP_OP_LINEAR: SFX(linear_backward)(g, nd, B, want_dx); break;
+            case BP_OP_ACT: SFX(act_backward)(g, nd, B, want_dx); break;
+            case BP_OP_DROPOUT: SFX(dropout_backward)(g, nd, B, want_dx); break;
+            case BP_OP_BATCHNORM1D: SFX(batchnorm_backward)(g, nd, B, want_dx); break;
+            case BP_OP_ADD: SFX(add_backward)(g, nd, B, want_dx); break;
+            case BP_OP_CONCAT: SFX(concat_backward)(g, nd, B, want_dx); break;
+            default: break;
+        }
+    }
+}
