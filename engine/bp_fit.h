@@ -71,6 +71,8 @@ void bp_fit_free(bp_fit *f);
 /* One epoch of net on data. Writes the epoch's mean loss (the mean over the
  * rows it trained on of each row's loss: batch losses weighted by their
  * sizes) into *mean_loss when it is not NULL, also when stopped early.
+ * The epoch runs in training mode (dropout drops, batch norm uses the
+ * batch's statistics); the net's mode is put back after it.
  * Returns 0 after the whole epoch, 1 if on_step asked to stop, and -1 if
  * data is not shaped as at bp_fit_new, the net's inputs and outputs are not
  * the data's d and k, the loss cannot follow the net's last layer, an update
@@ -102,6 +104,7 @@ const int *bp_fit_order(const bp_fit *f);
  *              the row's label;
  *   confusion  when not NULL: O x O counts, zeroed then filled, row = true
  *              class, column = predicted (bp_confusion).
+ * The passes run in evaluation mode, the net's mode put back after them.
  * Returns -1 if batch < 1, data has no rows, the sizes disagree, the loss
  * cannot follow the net, or accuracy or confusion is asked of data without
  * labels. What the net's last forward kept is overwritten. */

@@ -44,6 +44,7 @@
 
 #include "bp_alloc.h"
 #include "bp_err.h"
+#include "bp_graph.h"
 #include "bp_ops.h"
 #include "bp_rng.h"
 
@@ -113,6 +114,21 @@ typedef struct bp_net {
      * 2^16 values and gives up with "interrupted" once it is non-zero, as
      * net:fit gives up between steps. */
     const volatile sig_atomic_t *stop;
+    /* The graph form (bp_graph.h): NULL for a stack. A graph has no
+     * layers[] (n_layers is 0); its nodes, parameters and buffers are the
+     * graph's, which the net owns. */
+    bp_graph *graph;
+    /* A stack's parameter list (bp_net_param_list): 2 * n_layers tensors,
+     * l.weight and l.bias of each layer, pointing into its W, dW, b, db. */
+    bp_param *params;
+    /* Training (1, the default, as a new torch.nn module) or evaluation
+     * mode (0), for dropout and batch norm: bp_net_set_training. */
+    int training;
+    /* The generator dropout draws its masks from in training. The net does
+     * not own it: a host points it at its own (the Lua module at bp.seed's
+     * stream, which checkpoints carry), as it sets stop. NULL: a forward
+     * in training through a dropout of 0 < p < 1 is refused. */
+    bp_rng *rng;
 } bp_net;
 
 /* Initialisation schemes, for weights and biases separately.
@@ -143,17 +159,43 @@ bp_net *bp_net_new(int inputs, bp_err *e);
  * dtype. */
 bp_net *bp_net_new_dtype(int inputs, bp_dtype dtype, bp_err *e);
 
-/* Frees everything; accepts NULL. */
+/* A network of the graph g (finished, bp_graph_finish), in g's dtype,
+ * taking g's input; the net owns g from then on, also when this fails
+ * (NULL: g unfinished, or no memory). Free with bp_net_free. */
+bp_net *bp_net_from_graph(bp_graph *g, bp_err *e);
+
+/* Frees everything (the graph too); accepts NULL. */
 void bp_net_free(bp_net *net);
+
+/* Whether the net is a graph (1) or a stack (0). */
+int bp_net_is_graph(const bp_net *net);
+
+/* Turns a stack into a graph computing the same thing: layer l becomes a
+ * linear module named "l" (its parameters l.weight and l.bias, the same
+ * values) and an act module named "l.act". A graph already: nothing to do.
+ * The flat order of the parameters, so optimisers' states, stays the
+ * same. -1 (net unchanged) only when memory runs out. */
+int bp_net_to_graph(bp_net *net, bp_err *e);
+
+/* Appends a module of op (any but input) taking the net's output as its
+ * input, with options o (NULL: the defaults), first turning a stack into a
+ * graph. -1, the net unchanged, when the module does not fit (the messages
+ * of bp_graph_add and bp_graph_finish). */
+int bp_net_add_module(bp_net *net, bp_op op, const bp_node_opts *o, bp_err *e);
 
 /* Appends a dense layer of `outputs` neurons with activation act (alpha is the
  * leaky_relu slope or the elu scale, ignored otherwise). Weights start at
  * zero, biases at zero: call bp_net_init. Returns -1 if outputs < 1 or memory
- * runs out; the network is unchanged then. */
+ * runs out; the network is unchanged then. On a graph: a linear and an act
+ * module after the output (default names). */
 int bp_net_add(bp_net *net, int outputs, bp_act act, double alpha, bp_err *e);
 
 /* Number of outputs of the last layer (inputs if there are no layers). */
 int bp_net_outputs(const bp_net *net);
+
+/* Layer l, in this function and the next ones, is in a graph its l-th
+ * linear module in the order the graph runs (a stack made a graph keeps
+ * its numbers). */
 
 /* Fills layer l's weights (what = 'w') or biases ('b') by scheme k with
  * parameters a, b, drawing from r (which may be NULL for BP_INIT_CONSTANT).
@@ -177,7 +219,7 @@ double *bp_net_grad_bias(bp_net *net, int l, int n, bp_err *e);
  * bp_net_weight when l, n or i (i >= 1) is out of range. Any dtype. */
 long bp_net_param_index(const bp_net *net, int l, int n, int i, bp_err *e);
 
-/* Entry k of layer L's array f, as a double whatever the dtype; and set from
+/* (A stack's layers only.) Entry k of layer L's array f, as a double whatever the dtype; and set from
  * a double (rounded to the nearest float in a float32 network). k is not
  * checked: W and dW have O*I entries, b and db O, the others B*O of the last
  * forward. */
@@ -201,8 +243,20 @@ void bp_net_zero_grad(bp_net *net);
 
 /* Backpropagation of dout = dLoss/d(output) (B x outputs, B as in the last
  * forward) through every layer: fills each layer's dout and dh, and ADDS
- * into dW and db. Returns -1 if there was no forward. */
+ * into dW and db. Returns -1 if there was no forward. A graph: ADDS into
+ * every trainable tensor's grad, in the mode of the last forward. */
 int bp_net_backward(bp_net *net, const double *dout, bp_err *e);
+
+/* bp_net_backward, and dLoss/d(input) into dx (B x inputs, the caller's),
+ * for a caller chaining networks: the gradient the first layer would pass
+ * to a layer below it. */
+int bp_net_backward_input(bp_net *net, const double *dout, double *dx, bp_err *e);
+
+/* Sets training (non-zero) or evaluation (0) mode and returns the mode
+ * before, so a caller can put it back (bp_fit_epoch trains in training mode,
+ * bp_fit_evaluate evaluates in evaluation mode, each restoring it). Only
+ * dropout and batch norm read it; a stack computes the same in both. */
+int bp_net_set_training(bp_net *net, int on);
 
 /* Gradient descent: w -= lr * dLoss/dw for every weight and bias (in a
  * float32 network computed in double and rounded to float once, as
@@ -255,8 +309,17 @@ void bp_net_set_fast(bp_net *net, int on);
 /* Checks that `loss` can follow this network's last layer; -1 if not. */
 int bp_net_check_loss(const bp_net *net, bp_loss loss, bp_err *e);
 
-/* All weights and biases in one flat order (layer by layer, W row by row,
- * then b): their count, and copies out of and into a caller's buffer
+/* The parameters as a list of named tensors (bp_param, bp_graph.h): a
+ * stack's l.weight (O x I) and l.bias (O) of each layer in turn; a graph's
+ * tensors (buffers too) in the order of its modules' adds. *n is their
+ * number; the array is the net's, valid until a layer or module is added.
+ * find: the tensor of that name, or NULL with "no parameter named 'x'". */
+const bp_param *bp_net_param_list(const bp_net *net, int *n);
+const bp_param *bp_net_param_find(const bp_net *net, const char *name, bp_err *e);
+
+/* All values of the list in one flat order (tensor after tensor, each
+ * row-major: for a stack layer by layer, W row by row, then b; buffers
+ * included): their count, and copies out of and into a caller's buffer
  * (converted, in a float32 network). */
 size_t bp_net_param_count(const bp_net *net);
 void bp_net_params_get(const bp_net *net, double *out);

@@ -7,9 +7,12 @@
  * RMSprop, torch.optim.lr_scheduler, torch.nn.utils.clip_grad_norm_), so a
  * student can check a run against PyTorch; optim.c gives each formula.
  *
- * "Flat order" below is bp_net_params_get's: layer by layer, W row by row,
- * then b. Every state buffer (moments, momentum) is a vector in that order,
- * one entry per parameter.
+ * "Flat order" below is that of the trainable tensors of the network's
+ * parameter list (bp_net_param_list), each row-major: for a stack
+ * bp_net_params_get's, layer by layer, W row by row, then b; for a graph
+ * its weights and biases without the buffers (batch norm's running
+ * statistics), which no optimiser updates. Every state buffer (moments,
+ * momentum) is a vector in that order, one entry per trainable value.
  *
  * An optimiser is made for one network shape and owns its state; all of it is
  * allocated by bp_optim_new, so bp_optim_step never allocates. The state is
@@ -111,10 +114,10 @@ double bp_schedule_lr(const bp_schedule *s, double lr0, int64_t t);
 
 typedef struct bp_optim bp_optim;
 
-/* An optimiser for networks shaped like net (its layers' sizes), with the
- * config c copied in and every state buffer allocated and zeroed. Returns
- * NULL if c is invalid, net has no layers, or memory runs out. Free with
- * bp_optim_free. */
+/* An optimiser for networks shaped like net (its layers' sizes; a graph's
+ * trainable tensors' counts), with the config c copied in and every state
+ * buffer allocated and zeroed. Returns NULL if c is invalid, net is a stack
+ * with no layers, or memory runs out. Free with bp_optim_free. */
 bp_optim *bp_optim_new(const bp_net *net, const bp_optim_config *c, bp_err *e);
 
 /* Frees everything; accepts NULL. */
@@ -153,7 +156,7 @@ void bp_optim_reset(bp_optim *o);
 /* State buffers by name, in flat order: "momentum" (sgd with momentum > 0,
  * rmsprop with momentum > 0), "m" and "v" (adam, adamw: first and second
  * moment), "v" (rmsprop: mean square), "grad_avg" (centered rmsprop).
- * Returns the buffer and its length in *n (the parameter count), or NULL and
+ * Returns the buffer and its length in *n (the trainable count), or NULL and
  * *n = 0 if this optimiser keeps no such buffer. n may be NULL. */
 const double *bp_optim_state(const bp_optim *o, const char *which, size_t *n);
 
@@ -170,7 +173,8 @@ size_t bp_optim_state_size(const bp_optim *o);
 void bp_optim_state_save(const bp_optim *o, double *out);
 int bp_optim_state_load(bp_optim *o, const double *in, size_t n, bp_err *e);
 
-/* The global (L2) norm of all of net's gradients, as one vector. */
+/* The global (L2) norm of all of net's gradients (its trainable tensors'),
+ * as one vector. */
 double bp_optim_grad_norm(const bp_net *net);
 
 /* Clips net's gradients in place to global norm max_norm, as

@@ -95,7 +95,8 @@ const int *bp_fit_order(const bp_fit *f) { return f->order; }
 
 /* The network must take the data's rows and give its targets' width. */
 static int check_shapes(const bp_net *net, const bp_data *data, bp_err *e) {
-    if (net->n_layers == 0) return bp_err_set(e, "the network has no layers");
+    if (net->n_layers == 0 && !bp_net_is_graph(net))
+        return bp_err_set(e, "the network has no layers");
     if (net->inputs != data->d)
         return bp_err_set(e, "the network takes %d inputs, the data has %d", net->inputs,
                           data->d);
@@ -113,7 +114,20 @@ static void gather_targets(bp_fit *f, const bp_data *data, int s, int B) {
                sizeof(double) * k);
 }
 
+static int epoch(bp_fit *f, bp_net *net, const bp_data *data, double *mean_loss,
+                 bp_err *e);
+
+/* An epoch in training mode, which is put back after it as evaluate puts
+ * back its own: the caller's mode is the caller's. */
 int bp_fit_epoch(bp_fit *f, bp_net *net, const bp_data *data, double *mean_loss,
+                 bp_err *e) {
+    int was = bp_net_set_training(net, 1);
+    int rc = epoch(f, net, data, mean_loss, e);
+    bp_net_set_training(net, was);
+    return rc;
+}
+
+static int epoch(bp_fit *f, bp_net *net, const bp_data *data, double *mean_loss,
                  bp_err *e) {
     if (mean_loss) *mean_loss = NAN;
     if (data->n != f->n || data->d != f->d || data->k != f->k)
@@ -170,7 +184,18 @@ int bp_fit_epoch(bp_fit *f, bp_net *net, const bp_data *data, double *mean_loss,
     return stop;
 }
 
+static int evaluate(bp_net *net, const bp_data *data, int batch, bp_loss loss,
+                    double *loss_out, double *accuracy, int *confusion, bp_err *e);
+
 int bp_fit_evaluate(bp_net *net, const bp_data *data, int batch, bp_loss loss,
+                    double *loss_out, double *accuracy, int *confusion, bp_err *e) {
+    int was = bp_net_set_training(net, 0);
+    int rc = evaluate(net, data, batch, loss, loss_out, accuracy, confusion, e);
+    bp_net_set_training(net, was);
+    return rc;
+}
+
+static int evaluate(bp_net *net, const bp_data *data, int batch, bp_loss loss,
                     double *loss_out, double *accuracy, int *confusion, bp_err *e) {
     if (batch < 1) return bp_err_set(e, "a batch needs at least 1 row (got %d)", batch);
     if (data->n < 1) return bp_err_set(e, "cannot evaluate on a data set of 0 rows");

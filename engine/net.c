@@ -16,6 +16,7 @@
  * layer's arrays are owned through mem[] (void pointers, one per bp_field),
  * and W, b, ... or W32, b32, ... are typed views of the same memory. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -185,6 +186,7 @@ bp_net *bp_net_new_dtype(int inputs, bp_dtype dtype, bp_err *e) {
     }
     net->inputs = inputs;
     net->dtype = dtype;
+    net->training = 1;
     return net;
 }
 
@@ -211,14 +213,40 @@ void bp_net_free(bp_net *net) {
     bp_free(net->layers);
     free_net_batch(net);
     bp_team_free(net->team);
+    bp_graph_free(net->graph);
+    bp_free(net->params);
     bp_free(net);
 }
 
 int bp_net_outputs(const bp_net *net) {
+    if (net->graph) return bp_graph_outputs(net->graph);
     return net->n_layers ? net->layers[net->n_layers - 1].O : net->inputs;
 }
 
+/* Names and points the stack's tensors of layer l (from 0) at its arrays. */
+static void stack_tensors(bp_net *net, int l) {
+    bp_layer *L = &net->layers[l];
+    bp_param *w = &net->params[2 * l], *b = w + 1;
+    *w = (bp_param){.ndim = 2,
+                    .shape = {L->O, L->I},
+                    .count = (size_t)L->O * L->I,
+                    .data = L->mem[BP_FIELD_W],
+                    .grad = L->mem[BP_FIELD_DW],
+                    .trainable = 1};
+    *b = (bp_param){.ndim = 1,
+                    .shape = {L->O},
+                    .count = (size_t)L->O,
+                    .data = L->mem[BP_FIELD_B],
+                    .grad = L->mem[BP_FIELD_DB],
+                    .trainable = 1};
+    snprintf(w->name, sizeof w->name, "%d.weight", l + 1);
+    snprintf(b->name, sizeof b->name, "%d.bias", l + 1);
+}
+
+static int graph_add_layer(bp_net *net, int outputs, bp_act act, double alpha, bp_err *e);
+
 int bp_net_add(bp_net *net, int outputs, bp_act act, double alpha, bp_err *e) {
+    if (net->graph) return graph_add_layer(net, outputs, act, alpha, e);
     if (outputs < 1)
         return bp_err_set(e, "a layer needs at least 1 neuron (got %d)", outputs);
     if ((unsigned)act >= BP_ACT_COUNT)
@@ -229,6 +257,9 @@ int bp_net_add(bp_net *net, int outputs, bp_act act, double alpha, bp_err *e) {
     bp_layer *grown = bp_realloc(net->layers, sizeof *grown * (net->n_layers + 1));
     if (!grown) return bp_err_set(e, "out of memory");
     net->layers = grown;
+    bp_param *list = bp_realloc(net->params, sizeof *list * 2 * (net->n_layers + 1));
+    if (!list) return bp_err_set(e, "out of memory");
+    net->params = list;
     bp_layer L = {.I = I, .O = O, .act = act, .alpha = alpha, .dtype = net->dtype};
     size_t z = bp_dtype_size(net->dtype);
     L.mem[BP_FIELD_W] = bp_calloc((size_t)O * I, z);
@@ -242,6 +273,7 @@ int bp_net_add(bp_net *net, int outputs, bp_act act, double alpha, bp_err *e) {
     }
     set_views(&L);
     net->layers[net->n_layers++] = L;
+    stack_tensors(net, net->n_layers - 1);
     /* Batch buffers of the earlier layers stay; the new layer's are made by
      * the next forward, which sees cap smaller than needed. Until then the
      * last forward's values do not reach the new layer, so there is none:
@@ -252,10 +284,61 @@ int bp_net_add(bp_net *net, int outputs, bp_act act, double alpha, bp_err *e) {
     return 0;
 }
 
+/* Layer l's sizes and arrays (by bp_field: W, b, dW, db), of a stack or a
+ * graph (its l-th linear, whose b is NULL without a bias); NULL when l is
+ * out of range. */
+typedef struct layer_view {
+    int I, O;
+    void *mem[BP_FIELD_DB + 1];
+} layer_view;
+
+static int layers_of(const bp_net *net) {
+    return net->graph ? bp_graph_count_linear(net->graph) : net->n_layers;
+}
+
+static int view_layer(const bp_net *net, int l, layer_view *v, bp_err *e) {
+    if (l < 1 || l > layers_of(net))
+        return bp_err_set(e, "layer %d out of range 1..%d", l, layers_of(net));
+    if (!net->graph) {
+        const bp_layer *L = &net->layers[l - 1];
+        v->I = L->I, v->O = L->O;
+        for (int f = 0; f <= BP_FIELD_DB; f++) v->mem[f] = L->mem[f];
+        return 0;
+    }
+    int id = bp_graph_linear(net->graph, l), n;
+    const bp_param *t = bp_graph_node_params(net->graph, id, &n);
+    v->I = t[0].shape[1], v->O = t[0].shape[0];
+    v->mem[BP_FIELD_W] = t[0].data, v->mem[BP_FIELD_DW] = t[0].grad;
+    v->mem[BP_FIELD_B] = n > 1 ? t[1].data : NULL;
+    v->mem[BP_FIELD_DB] = n > 1 ? t[1].grad : NULL;
+    return 0;
+}
+
+/* One value of scheme k for a layer of I inputs and O outputs. */
+static double init_value(bp_init k, double a, double b, int I, int O, bp_rng *r) {
+    double fan = I + O;
+    switch (k) {
+        case BP_INIT_CONSTANT: return a;
+        case BP_INIT_UNIFORM: return a + (b - a) * bp_rng_uniform(r);
+        case BP_INIT_NORMAL: return bp_rng_normal(r, a, b);
+        case BP_INIT_XAVIER: {
+            double lim = sqrt(6.0 / fan);
+            return -lim + 2.0 * lim * bp_rng_uniform(r);
+        }
+        case BP_INIT_XAVIER_NORMAL: return bp_rng_normal(r, 0.0, sqrt(2.0 / fan));
+        case BP_INIT_HE: return bp_rng_normal(r, 0.0, sqrt(2.0 / I));
+        case BP_INIT_HE_UNIFORM: {
+            double lim = sqrt(6.0 / I);
+            return -lim + 2.0 * lim * bp_rng_uniform(r);
+        }
+        default: return 0;
+    }
+}
+
 int bp_net_init(bp_net *net, int l, char what, bp_init k, double a, double b, bp_rng *r,
                 bp_err *e) {
-    if (l < 1 || l > net->n_layers)
-        return bp_err_set(e, "layer %d out of range 1..%d", l, net->n_layers);
+    layer_view L = {0};
+    if (view_layer(net, l, &L, e)) return -1;
     if (what != 'w' && what != 'b')
         return bp_err_set(e, "can initialise 'w' or 'b', not '%c'", what);
     if ((unsigned)k >= BP_INIT_COUNT)
@@ -269,35 +352,17 @@ int bp_net_init(bp_net *net, int l, char what, bp_init k, double a, double b, bp
         return bp_err_set(e, "normal initialisation needs std >= 0 (got %g)", b);
     if (k != BP_INIT_CONSTANT && !r)
         return bp_err_set(e, "%s initialisation needs a random generator", init_names[k]);
-    bp_layer *L = &net->layers[l - 1];
-    bp_field f = what == 'w' ? BP_FIELD_W : BP_FIELD_B;
-    size_t count = what == 'w' ? (size_t)L->O * L->I : (size_t)L->O;
-    double fan = L->I + L->O;
+    void *dst = L.mem[what == 'w' ? BP_FIELD_W : BP_FIELD_B];
+    if (!dst) return bp_err_set(e, "layer %d has no bias", l);
+    size_t count = what == 'w' ? (size_t)L.O * L.I : (size_t)L.O;
     /* The same draws for both dtypes: a float32 network gets the float64
      * one's values, rounded. */
     for (size_t j = 0; j < count; j++) {
         if ((j & 0xffff) == 0 && net->stop && *net->stop)
             return bp_err_set(e, "interrupted");
-        double v = 0;
-        switch (k) {
-            case BP_INIT_CONSTANT: v = a; break;
-            case BP_INIT_UNIFORM: v = a + (b - a) * bp_rng_uniform(r); break;
-            case BP_INIT_NORMAL: v = bp_rng_normal(r, a, b); break;
-            case BP_INIT_XAVIER: {
-                double lim = sqrt(6.0 / fan);
-                v = -lim + 2.0 * lim * bp_rng_uniform(r);
-                break;
-            }
-            case BP_INIT_XAVIER_NORMAL: v = bp_rng_normal(r, 0.0, sqrt(2.0 / fan)); break;
-            case BP_INIT_HE: v = bp_rng_normal(r, 0.0, sqrt(2.0 / L->I)); break;
-            case BP_INIT_HE_UNIFORM: {
-                double lim = sqrt(6.0 / L->I);
-                v = -lim + 2.0 * lim * bp_rng_uniform(r);
-                break;
-            }
-            default: break;
-        }
-        bp_layer_set(L, f, j, v);
+        double v = init_value(k, a, b, L.I, L.O, r);
+        if (net->dtype == BP_F32) ((float *)dst)[j] = (float)v;
+        else ((double *)dst)[j] = v;
     }
     return 0;
 }
@@ -305,29 +370,23 @@ int bp_net_init(bp_net *net, int l, char what, bp_init k, double a, double b, bp
 /* ------------------------------------------------------------------------ */
 /* Reaching single numbers                                                   */
 
-static bp_layer *layer_at(const bp_net *net, int l, int n, bp_err *e) {
-    if (l < 1 || l > net->n_layers) {
-        bp_err_set(e, "layer %d out of range 1..%d", l, net->n_layers);
-        return NULL;
-    }
-    bp_layer *L = &net->layers[l - 1];
-    if (n < 1 || n > L->O) {
-        bp_err_set(e, "neuron %d out of range 1..%d in layer %d", n, L->O, l);
-        return NULL;
-    }
-    return L;
-}
-
 /* The place of w_{l,n,i} (weight) or b_{l,n} (not weight; i ignored). */
 static long index_of(const bp_net *net, int l, int n, int i, int weight, bp_err *e) {
-    bp_layer *L = layer_at(net, l, n, e);
-    if (!L) return -1;
-    if (!weight) return n - 1;
-    if (i < 1 || i > L->I) {
-        bp_err_set(e, "input %d out of range 1..%d in layer %d", i, L->I, l);
+    layer_view L = {0};
+    if (view_layer(net, l, &L, e)) return -1;
+    if (n < 1 || n > L.O) {
+        bp_err_set(e, "neuron %d out of range 1..%d in layer %d", n, L.O, l);
         return -1;
     }
-    return (long)(n - 1) * L->I + (i - 1);
+    if (!weight) {
+        if (!L.mem[BP_FIELD_B]) return bp_err_set(e, "layer %d has no bias", l);
+        return n - 1;
+    }
+    if (i < 1 || i > L.I) {
+        bp_err_set(e, "input %d out of range 1..%d in layer %d", i, L.I, l);
+        return -1;
+    }
+    return (long)(n - 1) * L.I + (i - 1);
 }
 
 long bp_net_param_index(const bp_net *net, int l, int n, int i, bp_err *e) {
@@ -344,7 +403,9 @@ static double *param_ptr(bp_net *net, bp_field f, int l, int n, int i, bp_err *e
                       "bp_net_param_index with bp_layer_get and bp_layer_set)");
         return NULL;
     }
-    return (double *)net->layers[l - 1].mem[f] + k;
+    layer_view L = {0};
+    view_layer(net, l, &L, NULL);
+    return (double *)L.mem[f] + k;
 }
 
 double *bp_net_weight(bp_net *net, int l, int n, int i, bp_err *e) {
@@ -367,6 +428,7 @@ double *bp_net_grad_bias(bp_net *net, int l, int n, bp_err *e) {
  * buffers are kept (and cap is unchanged) so the net stays usable. */
 static int reserve(bp_net *net, int B, bp_err *e) {
     if (B <= net->cap) return 0;
+    if (net->graph && bp_graph_reserve(net->graph, B, e)) return -1;
     size_t z = bp_dtype_size(net->dtype), out = (size_t)B * bp_net_outputs(net);
     int f32 = net->dtype == BP_F32;
     void *x = bp_malloc(z * B * net->inputs);
@@ -420,7 +482,8 @@ oom:
  * doubles and a second pass to convert. */
 static int begin_forward(bp_net *net, const void *x, bp_dtype xt, const int *rows, int B,
                          bp_err *e) {
-    if (net->n_layers == 0) return bp_err_set(e, "the network has no layers");
+    if (net->n_layers == 0 && !net->graph)
+        return bp_err_set(e, "the network has no layers");
     if (B < 1) return bp_err_set(e, "a batch needs at least 1 sample (got %d)", B);
     if ((unsigned)xt >= BP_DTYPE_COUNT) return bp_err_set(e, "unknown dtype %d", (int)xt);
     if (reserve(net, B, e)) return -1;
@@ -443,12 +506,235 @@ static void forward_layers_any(bp_net *net) {
     else forward_layers(net, net->B);
 }
 
+/* ------------------------------------------------------------------------ */
+/* The graph form                                                            */
+/*                                                                           */
+/* A graph's stages are the graph's executor (graph.c) between the same      */
+/* boundary as a stack's: begin_forward takes the input into the net's x,   */
+/* the loss is the same kernel on the graph's output, and the gradients and  */
+/* updates walk the parameter list. No fast path: one thread, OpenBLAS's     */
+/* threads in the large products.                                            */
+
+bp_net *bp_net_from_graph(bp_graph *g, bp_err *e) {
+    if (!bp_graph_finished(g)) {
+        bp_graph_free(g);
+        bp_err_set(e, "the graph is not finished (bp_graph_finish)");
+        return NULL;
+    }
+    bp_net *net = bp_net_new_dtype(bp_graph_inputs(g), bp_graph_dtype(g), e);
+    if (!net) {
+        bp_graph_free(g);
+        return NULL;
+    }
+    net->graph = g;
+    return net;
+}
+
+int bp_net_is_graph(const bp_net *net) { return net->graph != NULL; }
+
+int bp_net_set_training(bp_net *net, int on) {
+    int was = net->training;
+    net->training = on != 0;
+    return was;
+}
+
+/* Forward through the graph of rows[0..B-1] of x (or its first B rows). */
+static int graph_run(bp_net *net, const void *x, bp_dtype xt, const int *rows, int B,
+                     bp_err *e) {
+    if (begin_forward(net, x, xt, rows, B, e)) return -1;
+    const void *in = net->dtype == BP_F32 ? (void *)net->x32 : (void *)net->x;
+    if (bp_graph_forward(net->graph, in, B, net->training, net->rng, e)) {
+        net->B = 0;
+        return -1;
+    }
+    return 0;
+}
+
+static const double *graph_forward(bp_net *net, const void *x, bp_dtype xt, int B,
+                                   bp_err *e) {
+    if (graph_run(net, x, xt, NULL, B, e)) return NULL;
+    const void *out = bp_graph_output_value(net->graph);
+    if (net->dtype == BP_F64) return out;
+    to_double(net->out, out, BP_F32, (size_t)B * bp_net_outputs(net));
+    return net->out;
+}
+
+static void graph_zero_grad(bp_net *net) {
+    int n;
+    const bp_param *t = bp_graph_params(net->graph, &n);
+    for (int k = 0; k < n; k++)
+        if (t[k].trainable) memset(t[k].grad, 0, t[k].count * bp_dtype_size(net->dtype));
+}
+
+static void graph_sgd(bp_net *net, double lr) {
+    int n;
+    const bp_param *t = bp_graph_params(net->graph, &n);
+    for (int k = 0; k < n; k++) {
+        if (!t[k].trainable) continue;
+        if (net->dtype == BP_F32) bp_sgd_update_f32(t[k].data, t[k].grad, t[k].count, lr);
+        else bp_sgd_update(t[k].data, t[k].grad, t[k].count, lr);
+    }
+}
+
+static int graph_backward(bp_net *net, const double *dout, int want_dx, bp_err *e) {
+    if (net->B == 0) return bp_err_set(e, "backward needs a forward first");
+    from_double(bp_graph_output_grad(net->graph), net->dtype, dout,
+                (size_t)net->B * bp_net_outputs(net));
+    return bp_graph_backward(net->graph, want_dx, e);
+}
+
+/* A step of the graph: forward, loss, zeroed gradients, backward and, when
+ * lr >= 0, gradient descent (not when guard is set and the loss is not
+ * finite); the arguments as bp_net_step_rows's. */
+static int graph_step(bp_net *net, const void *x, bp_dtype xt, const int *rows,
+                      const double *y, int B, bp_loss loss, double lr, int guard,
+                      double *loss_out, bp_err *e) {
+    if (bp_net_check_loss(net, loss, e) || graph_run(net, x, xt, rows, B, e)) return -1;
+    int O = bp_net_outputs(net);
+    void *out = bp_graph_output_value(net->graph),
+         *dout = bp_graph_output_grad(net->graph);
+    double l;
+    if (net->dtype == BP_F32) {
+        from_double(net->y32, BP_F32, y, (size_t)B * O);
+        l = bp_loss_grad_f32(dout, out, net->y32, B, O, loss);
+    } else {
+        l = bp_loss_grad(dout, out, y, B, O, loss);
+    }
+    graph_zero_grad(net);
+    if (bp_graph_backward(net->graph, 0, e)) return -1;
+    if (lr >= 0 && (!guard || isfinite(l))) graph_sgd(net, lr);
+    if (loss_out) *loss_out = l;
+    return 0;
+}
+
+/* Appends n modules, each taking the one before (the first the output);
+ * on failure the graph is as it was. */
+static int append(bp_net *net, const bp_op *ops, const bp_node_opts *const *opts, int n,
+                  bp_err *e) {
+    bp_graph *g = net->graph;
+    int n0 = bp_graph_nodes(g), out = bp_graph_output(g), prev = out;
+    for (int k = 0; k < n && prev >= 0; k++)
+        prev = bp_graph_add(g, ops[k], &prev, 1, opts[k], e);
+    if (prev < 0 || bp_graph_finish(g, prev, e)) {
+        bp_graph_truncate(g, n0, out, NULL);
+        return -1;
+    }
+    net->cap = 0;
+    net->B = 0;
+    return 0;
+}
+
+static int graph_add_layer(bp_net *net, int outputs, bp_act act, double alpha,
+                           bp_err *e) {
+    if (outputs < 1)
+        return bp_err_set(e, "a layer needs at least 1 neuron (got %d)", outputs);
+    if ((unsigned)act >= BP_ACT_COUNT)
+        return bp_err_set(e, "unknown activation %d", (int)act);
+    bp_node_opts lin = bp_node_opts_default(BP_OP_LINEAR);
+    bp_node_opts a = bp_node_opts_default(BP_OP_ACT);
+    lin.in = bp_net_outputs(net), lin.out = outputs;
+    a.act = act, a.alpha = alpha;
+    const bp_op ops[2] = {BP_OP_LINEAR, BP_OP_ACT};
+    const bp_node_opts *opts[2] = {&lin, &a};
+    return append(net, ops, opts, 2, e);
+}
+
+int bp_net_add_module(bp_net *net, bp_op op, const bp_node_opts *o, bp_err *e) {
+    if (op == BP_OP_INPUT) return bp_err_set(e, "an input module cannot be appended");
+    if (bp_net_to_graph(net, e)) return -1;
+    return append(net, &op, &o, 1, e);
+}
+
+/* The stack's layers as linear and act modules of a new graph g. */
+static int stack_graph(const bp_net *net, bp_graph *g, bp_err *e) {
+    bp_node_opts o = bp_node_opts_default(BP_OP_INPUT);
+    o.ndim = 1, o.shape[0] = net->inputs;
+    int prev = bp_graph_add(g, BP_OP_INPUT, NULL, 0, &o, e);
+    size_t z = bp_dtype_size(net->dtype);
+    char name[32];
+    for (int l = 0; prev >= 0 && l < net->n_layers; l++) {
+        const bp_layer *L = &net->layers[l];
+        o = bp_node_opts_default(BP_OP_LINEAR);
+        snprintf(name, sizeof name, "%d", l + 1);
+        o.name = name, o.in = L->I, o.out = L->O;
+        int lin = bp_graph_add(g, BP_OP_LINEAR, &prev, 1, &o, e), n;
+        if (lin < 0) return -1;
+        const bp_param *t = bp_graph_node_params(g, lin, &n);
+        memcpy(t[0].data, L->mem[BP_FIELD_W], z * t[0].count);
+        memcpy(t[1].data, L->mem[BP_FIELD_B], z * t[1].count);
+        o = bp_node_opts_default(BP_OP_ACT);
+        snprintf(name, sizeof name, "%d.act", l + 1);
+        o.name = name, o.act = L->act, o.alpha = L->alpha;
+        prev = bp_graph_add(g, BP_OP_ACT, &lin, 1, &o, e);
+    }
+    return prev < 0 ? -1 : bp_graph_finish(g, prev, e);
+}
+
+int bp_net_to_graph(bp_net *net, bp_err *e) {
+    if (net->graph) return 0;
+    bp_graph *g = bp_graph_new(net->dtype, e);
+    if (!g) return -1;
+    if (stack_graph(net, g, e)) {
+        bp_graph_free(g);
+        return -1;
+    }
+    for (int l = 0; l < net->n_layers; l++) {
+        free_fields(&net->layers[l], 0);
+        free_fields(&net->layers[l], 1);
+    }
+    bp_free(net->layers);
+    bp_free(net->params);
+    net->layers = NULL;
+    net->params = NULL;
+    net->n_layers = 0;
+    net->graph = g;
+    net->cap = 0;
+    net->B = 0;
+    decide_fast(net);
+    return 0;
+}
+
+/* dLoss/d(input) of a stack after its backward: dx = dh W of layer 1, each
+ * sum in the dtype and in the order bp_dense_backward adds it (n = 0, 1,
+ * ...), so a graph of the same layers gives the same bits. */
+static void stack_dx(const bp_net *net, double *dx) {
+    const bp_layer *L = &net->layers[0];
+    const int I = L->I, O = L->O;
+    for (int s = 0; s < net->B; s++)
+        for (int i = 0; i < I; i++) {
+            if (net->dtype == BP_F32) {
+                float acc = 0;
+                for (int n = 0; n < O; n++)
+                    acc += L->dh32[(size_t)s * O + n] * L->W32[(size_t)n * I + i];
+                dx[(size_t)s * I + i] = acc;
+            } else {
+                double acc = 0;
+                for (int n = 0; n < O; n++)
+                    acc += L->dh[(size_t)s * O + n] * L->W[(size_t)n * I + i];
+                dx[(size_t)s * I + i] = acc;
+            }
+        }
+}
+
+int bp_net_backward_input(bp_net *net, const double *dout, double *dx, bp_err *e) {
+    if (net->graph) {
+        if (graph_backward(net, dout, 1, e)) return -1;
+        to_double(dx, bp_graph_input_grad(net->graph), net->dtype,
+                  (size_t)net->B * net->inputs);
+        return 0;
+    }
+    if (bp_net_backward(net, dout, e)) return -1;
+    stack_dx(net, dx);
+    return 0;
+}
+
 const double *bp_net_forward(bp_net *net, const double *x, int B, bp_err *e) {
     return bp_net_forward_as(net, x, BP_F64, B, e);
 }
 
 const double *bp_net_forward_as(bp_net *net, const void *x, bp_dtype xt, int B,
                                 bp_err *e) {
+    if (net->graph) return graph_forward(net, x, xt, B, e);
     if (begin_forward(net, x, xt, NULL, B, e)) return NULL;
     forward_layers_any(net);
     bp_layer *top = &net->layers[net->n_layers - 1];
@@ -458,6 +744,10 @@ const double *bp_net_forward_as(bp_net *net, const void *x, bp_dtype xt, int B,
 }
 
 void bp_net_zero_grad(bp_net *net) {
+    if (net->graph) {
+        graph_zero_grad(net);
+        return;
+    }
     size_t z = bp_dtype_size(net->dtype);
     for (int l = 0; l < net->n_layers; l++) {
         bp_layer *L = &net->layers[l];
@@ -472,6 +762,7 @@ static void backward_layers_any(bp_net *net, int acc, double lr) {
 }
 
 int bp_net_backward(bp_net *net, const double *dout, bp_err *e) {
+    if (net->graph) return graph_backward(net, dout, 0, e);
     if (net->n_layers == 0 || net->B == 0)
         return bp_err_set(e, "backward needs a forward first");
     bp_layer *top = &net->layers[net->n_layers - 1];
@@ -487,6 +778,10 @@ static int check_lr(double lr, bp_err *e) {
 }
 
 static void sgd_all(bp_net *net, double lr) {
+    if (net->graph) {
+        graph_sgd(net, lr);
+        return;
+    }
     for (int l = 0; l < net->n_layers; l++) {
         if (net->dtype == BP_F32) sgd_layer_f32(&net->layers[l], lr);
         else sgd_layer(&net->layers[l], lr);
@@ -502,8 +797,10 @@ int bp_net_update(bp_net *net, double lr, bp_err *e) {
 int bp_net_check_loss(const bp_net *net, bp_loss loss, bp_err *e) {
     if ((unsigned)loss >= BP_LOSS_COUNT)
         return bp_err_set(e, "unknown loss %d", (int)loss);
-    if (loss == BP_LOSS_SOFTMAX_CE && net->n_layers &&
-        net->layers[net->n_layers - 1].act == BP_ACT_SOFTMAX)
+    int top = net->graph      ? bp_graph_output_act(net->graph)
+              : net->n_layers ? (int)net->layers[net->n_layers - 1].act
+                              : -1;
+    if (loss == BP_LOSS_SOFTMAX_CE && top == BP_ACT_SOFTMAX)
         return bp_err_set(e, "softmax_ce takes logits: make the last layer "
                              "'identity' (softmax_ce applies the softmax itself)");
     return 0;
@@ -606,6 +903,7 @@ int bp_net_step_rows(bp_net *net, const void *x, bp_dtype xt, const int *rows,
     double l;
     if ((lr >= 0 || isnan(lr)) && check_lr(lr, e)) return -1;
     if ((unsigned)xt >= BP_DTYPE_COUNT) return bp_err_set(e, "unknown dtype %d", (int)xt);
+    if (net->graph) return graph_step(net, x, xt, rows, y, B, loss, lr, 1, loss_out, e);
     if (xt == BP_F64 && take_fast(net, B, loss)) {
         /* one's fused update cannot wait for the loss: the step's update
          * is a pass of its own, as in bp_net_update. */
@@ -624,6 +922,8 @@ int bp_net_step_rows(bp_net *net, const void *x, bp_dtype xt, const int *rows,
 
 int bp_net_compute_grads(bp_net *net, const double *x, const double *y, int B,
                          bp_loss loss, double *loss_out, bp_err *e) {
+    if (net->graph)
+        return graph_step(net, x, BP_F64, NULL, y, B, loss, -1, 0, loss_out, e);
     if (take_fast(net, B, loss)) return one(net, x, y, loss, -1, loss_out);
     if (take_team(net, B))
         return team_step(net, x, BP_F64, NULL, y, B, loss, -1, 0, loss_out, e);
@@ -637,6 +937,8 @@ int bp_net_train_step(bp_net *net, const double *x, const double *y, int B, bp_l
     if (take_fast(net, B, loss) && lr >= 0 && lr < INFINITY)
         return one(net, x, y, loss, lr, loss_out);
     if (check_lr(lr, e)) return -1;
+    if (net->graph)
+        return graph_step(net, x, BP_F64, NULL, y, B, loss, lr, 0, loss_out, e);
     if (take_team(net, B))
         return team_step(net, x, BP_F64, NULL, y, B, loss, lr, 0, loss_out, e);
     if (forward_loss(net, x, BP_F64, NULL, y, B, loss, loss_out, e)) return -1;
@@ -647,7 +949,32 @@ int bp_net_train_step(bp_net *net, const double *x, const double *y, int B, bp_l
 /* ------------------------------------------------------------------------ */
 /* Every parameter at once                                                   */
 
+const bp_param *bp_net_param_list(const bp_net *net, int *n) {
+    if (net->graph) return bp_graph_params(net->graph, n);
+    *n = 2 * net->n_layers;
+    return net->params;
+}
+
+const bp_param *bp_net_param_find(const bp_net *net, const char *name, bp_err *e) {
+    int n;
+    const bp_param *t = bp_net_param_list(net, &n);
+    for (int k = 0; k < n; k++)
+        if (strcmp(t[k].name, name) == 0) return &t[k];
+    bp_err_set(e, "no parameter named '%s'", name);
+    return NULL;
+}
+
+/* The graph's list in flat order: every value, buffers too. */
+static size_t graph_param_count(const bp_net *net) {
+    int n;
+    const bp_param *t = bp_graph_params(net->graph, &n);
+    size_t c = 0;
+    for (int k = 0; k < n; k++) c += t[k].count;
+    return c;
+}
+
 size_t bp_net_param_count(const bp_net *net) {
+    if (net->graph) return graph_param_count(net);
     size_t n = 0;
     for (int l = 0; l < net->n_layers; l++)
         n += (size_t)net->layers[l].O * (net->layers[l].I + 1);
@@ -655,6 +982,13 @@ size_t bp_net_param_count(const bp_net *net) {
 }
 
 void bp_net_params_get(const bp_net *net, double *out) {
+    if (net->graph) {
+        int n;
+        const bp_param *t = bp_graph_params(net->graph, &n);
+        for (int k = 0; k < n; out += t[k++].count)
+            to_double(out, t[k].data, net->dtype, t[k].count);
+        return;
+    }
     for (int l = 0; l < net->n_layers; l++) {
         const bp_layer *L = &net->layers[l];
         size_t N = (size_t)L->O * L->I;
@@ -666,6 +1000,13 @@ void bp_net_params_get(const bp_net *net, double *out) {
 }
 
 void bp_net_params_set(bp_net *net, const double *in) {
+    if (net->graph) {
+        int n;
+        const bp_param *t = bp_graph_params(net->graph, &n);
+        for (int k = 0; k < n; in += t[k++].count)
+            from_double(t[k].data, net->dtype, in, t[k].count);
+        return;
+    }
     for (int l = 0; l < net->n_layers; l++) {
         bp_layer *L = &net->layers[l];
         size_t N = (size_t)L->O * L->I;

@@ -7,11 +7,15 @@
  * code, because that is what decides the last bits.
  *
  * All the state (moments, momentum) lives in one block allocated by
- * bp_optim_new, a vector per kind of state in the flat order of
- * bp_net_params_get, so a step only walks arrays: it never allocates and
- * never fails once the shape and the gradient norm have been checked. The
+ * bp_optim_new, a vector per kind of state over the trainable tensors of
+ * the net's parameter list (bp_net_param_list) in its order, so a step only
+ * walks arrays: it never allocates and never fails once the shape and the
+ * gradient norm have been checked. For a stack that is the flat order of
+ * bp_net_params_get (W1, b1, W2, ...), as before the list existed; a
+ * graph's buffers (batch norm's running statistics) are not in it. The
  * optimiser remembers the shape of the net it was made for rather than the
- * net itself, so any net of that shape (a copy, a reloaded one) can use it.
+ * net itself, so any net of that shape (a copy, a reloaded one, a stack made
+ * a graph) can use it.
  *
  * A float32 network's parameters go through the same double rules a block
  * at a time (converted into a buffer on the stack, updated, rounded back to
@@ -39,8 +43,10 @@ struct bp_optim {
     bp_schedule s;
     int scheduled;
     int n_layers;
-    int *shape;    /* I and O of each layer, as when made */
-    size_t P;      /* parameters */
+    int *shape;    /* I and O of each layer of a stack, as when made */
+    int n_tensors; /* trainable tensors of the list, as when made */
+    size_t *sizes; /* and their counts */
+    size_t P;      /* trainable parameters: the sum of sizes */
     int64_t steps; /* steps taken */
     double last_norm;
     int n_bufs;
@@ -224,7 +230,7 @@ static void add_buf(bp_optim *o, const char *name) { o->names[o->n_bufs++] = nam
 
 bp_optim *bp_optim_new(const bp_net *net, const bp_optim_config *c, bp_err *e) {
     if (bp_optim_config_check(c, e)) return NULL;
-    if (net->n_layers == 0) {
+    if (net->n_layers == 0 && !bp_net_is_graph(net)) {
         bp_err_set(e, "the network has no layers");
         return NULL;
     }
@@ -235,13 +241,18 @@ bp_optim *bp_optim_new(const bp_net *net, const bp_optim_config *c, bp_err *e) {
     o->c.centered = c->centered != 0;
     o->last_norm = NAN;
     o->n_layers = net->n_layers;
-    o->shape = bp_malloc(sizeof(int) * 2 * (size_t)net->n_layers);
+    o->shape = bp_malloc(sizeof(int) * 2 * (size_t)(net->n_layers ? net->n_layers : 1));
     if (!o->shape) goto oom;
     for (int l = 0; l < net->n_layers; l++) {
         o->shape[2 * l] = net->layers[l].I;
         o->shape[2 * l + 1] = net->layers[l].O;
     }
-    o->P = bp_net_param_count(net);
+    int n;
+    const bp_param *t = bp_net_param_list(net, &n);
+    o->sizes = bp_malloc(sizeof(size_t) * (size_t)(n ? n : 1));
+    if (!o->sizes) goto oom;
+    for (int k = 0; k < n; k++)
+        if (t[k].trainable) o->P += (o->sizes[o->n_tensors++] = t[k].count);
 
     /* The buffers each rule reads, in the order a saved state lists them. */
     switch (c->kind) {
@@ -283,6 +294,7 @@ oom:
 void bp_optim_free(bp_optim *o) {
     if (!o) return;
     bp_free(o->shape);
+    bp_free(o->sizes);
     bp_free(o->state);
     bp_free(o);
 }
@@ -390,11 +402,10 @@ static double add_squares(double ss, const void *p, bp_dtype t, size_t N) {
 
 double bp_optim_grad_norm(const bp_net *net) {
     double ss = 0;
-    for (int l = 0; l < net->n_layers; l++) {
-        const bp_layer *L = &net->layers[l];
-        ss = add_squares(ss, L->mem[BP_FIELD_DW], net->dtype, (size_t)L->O * L->I);
-        ss = add_squares(ss, L->mem[BP_FIELD_DB], net->dtype, (size_t)L->O);
-    }
+    int n;
+    const bp_param *t = bp_net_param_list(net, &n);
+    for (int k = 0; k < n; k++)
+        if (t[k].trainable) ss = add_squares(ss, t[k].grad, net->dtype, t[k].count);
     return sqrt(ss);
 }
 
@@ -409,11 +420,10 @@ static void scale(void *p, bp_dtype t, size_t N, double c) {
 }
 
 static void scale_grads(bp_net *net, double c) {
-    for (int l = 0; l < net->n_layers; l++) {
-        bp_layer *L = &net->layers[l];
-        scale(L->mem[BP_FIELD_DW], net->dtype, (size_t)L->O * L->I, c);
-        scale(L->mem[BP_FIELD_DB], net->dtype, (size_t)L->O, c);
-    }
+    int n;
+    const bp_param *t = bp_net_param_list(net, &n);
+    for (int k = 0; k < n; k++)
+        if (t[k].trainable) scale(t[k].grad, net->dtype, t[k].count, c);
 }
 
 double bp_optim_clip(bp_net *net, double max_norm) {
@@ -555,7 +565,30 @@ static void update_f32(bp_optim *o, float *w, const float *g, size_t N, size_t o
     }
 }
 
+/* A graph's trainable tensors against the counts the optimiser was made
+ * for (a stack made a graph has the same). */
+static int check_tensors(const bp_optim *o, const bp_net *net, bp_err *e) {
+    int n, j = 0;
+    const bp_param *t = bp_net_param_list(net, &n);
+    for (int k = 0; k < n; k++) {
+        if (!t[k].trainable) continue;
+        if (j < o->n_tensors && t[k].count != o->sizes[j])
+            return bp_err_set(e,
+                              "parameter %s has %zu values but the optimiser was made "
+                              "for %zu",
+                              t[k].name, t[k].count, o->sizes[j]);
+        j++;
+    }
+    if (j != o->n_tensors)
+        return bp_err_set(e,
+                          "the network has %d trainable tensors but the optimiser was "
+                          "made for %d",
+                          j, o->n_tensors);
+    return 0;
+}
+
 static int check_shape(const bp_optim *o, const bp_net *net, bp_err *e) {
+    if (bp_net_is_graph(net) || o->n_layers == 0) return check_tensors(o, net, e);
     if (net->n_layers != o->n_layers)
         return bp_err_set(e,
                           "the network has %d layers but the optimiser was "
@@ -591,17 +624,14 @@ int bp_optim_step(bp_optim *o, bp_net *net, bp_err *e) {
     o->last_norm = norm;
     double lr = bp_optim_lr(o);
     size_t off = 0;
-    for (int l = 0; l < net->n_layers; l++) {
-        bp_layer *L = &net->layers[l];
-        size_t N = (size_t)L->O * L->I;
-        if (net->dtype == BP_F32) {
-            update_f32(o, L->W32, L->dW32, N, off, lr);
-            update_f32(o, L->b32, L->db32, (size_t)L->O, off + N, lr);
-        } else {
-            update(o, L->W, L->dW, N, off, lr);
-            update(o, L->b, L->db, (size_t)L->O, off + N, lr);
-        }
-        off += N + (size_t)L->O;
+    int n;
+    const bp_param *t = bp_net_param_list(net, &n);
+    for (int k = 0; k < n; k++) {
+        if (!t[k].trainable) continue;
+        if (net->dtype == BP_F32)
+            update_f32(o, t[k].data, t[k].grad, t[k].count, off, lr);
+        else update(o, t[k].data, t[k].grad, t[k].count, off, lr);
+        off += t[k].count;
     }
     o->steps++;
     return 0;

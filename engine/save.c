@@ -78,6 +78,10 @@ static uint32_t crc_of(const unsigned char *p, size_t n) {
 }
 
 int bp_net_encode(const bp_net *net, unsigned char **out, size_t *len, bp_err *e) {
+    /* Version 1 holds a stack only; a graph's file (version 2) is to come. */
+    if (bp_net_is_graph(net))
+        return bp_err_set(e, "a network of modules (a graph) cannot be saved yet: "
+                             "only a stack of dense layers can");
     size_t N = bp_net_param_count(net), s = net->dtype == BP_F32 ? 4 : 8;
     size_t total = HEADER + LAYER * (size_t)net->n_layers + N * s + 4;
     unsigned char *buf = bp_malloc(total);
