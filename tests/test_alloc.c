@@ -11,7 +11,9 @@
  * free again. The same holds through Lua: net:train_step and
  * net:train_steps with an optimizer allocate nothing in the engine and
  * nothing in Lua's own heap (counted by a lua_Alloc wrapper). A team of
- * threads whose memory is refused leaves the steps to one thread. */
+ * threads whose memory is refused leaves the steps to one thread. Graphs
+ * too: a residual network, and one with dropout and batch norm, in both
+ * modes. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -108,6 +110,85 @@ static void test_engine(void) {
     }
     /* Everything made is freed, through the same counter. */
     CHECK(n_free > 0);
+}
+
+/* A graph of 16 inputs and 4 outputs: residual, x + tanh(linear(x)) after
+ * a first linear and relu; or linear, batch norm, relu, dropout, linear. */
+static bp_net *make_graph(bp_dtype t, int residual, bp_rng *r) {
+    bp_graph *g = bp_graph_new(t, NULL);
+    bp_node_opts o = bp_node_opts_default(BP_OP_INPUT);
+    o.ndim = 1, o.shape[0] = 16;
+    int x = bp_graph_add(g, BP_OP_INPUT, NULL, 0, &o, NULL);
+    o = bp_node_opts_default(BP_OP_LINEAR);
+    o.in = 16, o.out = 32, o.rng = r;
+    int h = bp_graph_add(g, BP_OP_LINEAR, &x, 1, &o, NULL);
+    bp_node_opts a = bp_node_opts_default(BP_OP_ACT);
+    a.act = BP_ACT_RELU;
+    if (residual) {
+        h = bp_graph_add(g, BP_OP_ACT, &h, 1, &a, NULL);
+        o.in = 32;
+        int f = bp_graph_add(g, BP_OP_LINEAR, &h, 1, &o, NULL);
+        a.act = BP_ACT_TANH;
+        f = bp_graph_add(g, BP_OP_ACT, &f, 1, &a, NULL);
+        int in[2] = {h, f};
+        h = bp_graph_add(g, BP_OP_ADD, in, 2, NULL, NULL);
+    } else {
+        bp_node_opts bn = bp_node_opts_default(BP_OP_BATCHNORM1D);
+        bn.in = 32;
+        h = bp_graph_add(g, BP_OP_BATCHNORM1D, &h, 1, &bn, NULL);
+        h = bp_graph_add(g, BP_OP_ACT, &h, 1, &a, NULL);
+        bp_node_opts d = bp_node_opts_default(BP_OP_DROPOUT);
+        d.p = 0.2;
+        h = bp_graph_add(g, BP_OP_DROPOUT, &h, 1, &d, NULL);
+    }
+    o.in = 32, o.out = 4;
+    int out = bp_graph_add(g, BP_OP_LINEAR, &h, 1, &o, NULL);
+    CHECK(bp_graph_finish(g, out, NULL) == 0);
+    bp_net *net = bp_net_from_graph(g, NULL);
+    CHECK(net != NULL);
+    net->rng = r;
+    return net;
+}
+
+/* The steps of check_steps on a graph, in training and evaluation mode,
+ * with dLoss/d(input) too. */
+static void check_graph_steps(bp_dtype t, int residual, int B) {
+    bp_rng r;
+    bp_rng_seed(&r, 6);
+    bp_err e;
+    double x[16 * 16], y[16 * 4], dx[16 * 16];
+    for (int k = 0; k < B * 16; k++) x[k] = bp_rng_uniform(&r);
+    for (int k = 0; k < B * 4; k++) y[k] = bp_rng_uniform(&r);
+    bp_net *net = make_graph(t, residual, &r);
+    bp_optim_config c = bp_optim_config_default(BP_OPTIM_ADAM);
+    c.clip_norm = 1;
+    bp_optim *opt = bp_optim_new(net, &c, &e);
+    double loss;
+    long before = allocations();
+    CHECK(bp_net_train_step(net, x, y, B, BP_LOSS_MSE, 0.01, &loss, &e) == 0);
+    CHECK(allocations() > before);
+    before = allocations();
+    for (int s = 0; s < 20; s++) {
+        bp_net_set_training(net, s % 2);
+        CHECK(bp_net_train_step(net, x, y, B, BP_LOSS_MSE, 0.01, &loss, &e) == 0);
+        CHECK(bp_net_compute_grads(net, x, y, B, BP_LOSS_MSE, &loss, &e) == 0);
+        CHECK(bp_optim_step(opt, net, &e) == 0);
+        CHECK(bp_net_update(net, 0.01, &e) == 0);
+        CHECK(bp_net_train_step(net, x, y, 2, BP_LOSS_SOFTMAX_CE, 0.01, &loss, &e) == 0);
+        CHECK(bp_net_forward(net, x, B, &e) != NULL);
+        CHECK(bp_net_backward_input(net, y, dx, &e) == 0);
+    }
+    CHECK(allocations() == before);
+    bp_optim_free(opt);
+    bp_net_free(net);
+}
+
+static void test_graphs(void) {
+    for (int t = 0; t < BP_DTYPE_COUNT; t++)
+        for (int residual = 0; residual < 2; residual++) {
+            check_graph_steps(t, residual, 2);
+            check_graph_steps(t, residual, 16);
+        }
 }
 
 /* A batch larger than any before grows the buffers once, then no more. */
@@ -250,6 +331,7 @@ int main(void) {
     bp_set_allocator(count_malloc, count_calloc, count_realloc, count_free);
     test_engine();
     test_growth();
+    test_graphs();
     test_lua();
     test_team_refused();
     bp_set_allocator(NULL, NULL, NULL, NULL);
