@@ -20,7 +20,7 @@ if ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
     apt-get install -y python3-torch
 fi
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$BUILD" -j2 --target backprop w1_floor blas_floor >/dev/null
+cmake --build "$BUILD" -j2 --target backprop w1_floor blas_floor graph_overhead >/dev/null
 mkdir -p results
 
 run() {
@@ -36,3 +36,5 @@ run w2 threads=1
 run w2 threads=2
 run w3 threads=1
 run w3 threads=2
+echo "graph_overhead (issue 13): a graph's ns per module per step, 20 modules"
+"$BUILD/graph_overhead" 200000 "$REPS"
