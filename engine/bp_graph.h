@@ -156,7 +156,8 @@ int bp_graph_inputs(const bp_graph *g);
 int bp_graph_outputs(const bp_graph *g);
 
 /* Node id's op, name (the default one filled in), inputs (*n of them; the
- * array is the graph's) and output shape (*ndim dimensions into shape,
+ * array is the graph's), options (a copy whose name, weight, bias and rng
+ * are NULL) and output shape (*ndim dimensions into shape,
  * which has room for BP_GRAPH_MAX_DIMS; after a finish). For printing a
  * network as a tree. */
 bp_op bp_graph_node_op(const bp_graph *g, int id);

@@ -1,4 +1,11 @@
-/* bp_net.h: a feed-forward network of fully connected layers.
+/* bp_net.h: a feed-forward network: a stack of fully connected layers, or a
+ * graph of modules.
+ *
+ * One object, two forms inside. A stack (bp_net_add) is the lecture's
+ * network, with every fast path below; a graph (bp_graph.h: linear,
+ * activations, dropout, batch norm, sums, concatenations, reshapes) runs
+ * the general executor. Every function here works for both; where the text
+ * below speaks of layers, a graph's layer l is its l-th linear module.
  *
  * The lecture's four stages are four calls: bp_net_forward (forward
  * propagation), bp_loss_forward (the loss, in bp_ops.h), bp_net_backward (the
@@ -230,7 +237,8 @@ void bp_layer_set(bp_layer *L, bp_field f, size_t k, double v);
  * every layer's h and o, for backward. Returns a pointer to the output
  * (B x outputs, owned by the net, valid until the next forward; in a float32
  * network a copy converted to double), or NULL if B < 1, the net has no
- * layers, or memory runs out. */
+ * layers, or memory runs out; a graph in training mode also refuses batch
+ * norm with B = 1 and dropout without net->rng (bp_graph_forward). */
 const double *bp_net_forward(bp_net *net, const double *x, int B, bp_err *e);
 
 /* The same with x of type xt: doubles (bp_net_forward) or floats, as a

@@ -22,7 +22,9 @@
  * (which the loss filled), then runs the nodes in reverse order, each
  * ADDING into its inputs' dy, so a node read by several others gets the
  * sum of their gradients. */
+#define _POSIX_C_SOURCE 200809L /* pthread_once */
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -87,12 +89,18 @@ static const int op_max_in[BP_OP_COUNT] = {BP_OP_TABLE(HI_OF)};
 const char *bp_op_name(bp_op op) { return bp_name_of(op_names, BP_OP_COUNT, (int)op); }
 int bp_op_parse(const char *name) { return bp_name_find(op_names, BP_OP_COUNT, name); }
 
+/* The list for error messages, joined once, on the first call from any
+ * thread (as bp_act_expected). */
+static char op_expected[160];
+static pthread_once_t expected_once = PTHREAD_ONCE_INIT;
+
+static void join_expected(void) {
+    bp_names_join(op_expected, sizeof op_expected, op_names, BP_OP_COUNT);
+}
+
 const char *bp_op_expected(void) {
-    /* Joined on every call into a static buffer: the table is constant, so
-     * two threads write the same bytes. */
-    static char buf[160];
-    bp_names_join(buf, sizeof buf, op_names, BP_OP_COUNT);
-    return buf;
+    pthread_once(&expected_once, join_expected);
+    return op_expected;
 }
 
 bp_node_opts bp_node_opts_default(bp_op op) {
