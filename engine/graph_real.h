@@ -11,116 +11,6 @@
  * the leading dimensions a linear or softmax treats as more samples. */
 
 /* ------------------------------------------------------------------------ */
-/* TEMPORARY until the kernels branch lands: dropout and batch norm with    */
-/* the signatures issue13-split.md gives the kernels helper, so that the    */
-/* graph runs and is tested now. The lead deletes this section and points  */
-/* the four macros below at SFX(bp_dropout_forward), ...                     */
-
-static void SFX(tmp_dropout_forward)(REAL *y, uint8_t *keep, const REAL *x, size_t n,
-                                     double p, bp_rng *r) {
-    if (p == 0 || p == 1) {
-        for (size_t k = 0; k < n; k++) keep[k] = p == 0, y[k] = p == 0 ? x[k] : 0;
-        return;
-    }
-    const REAL s = (REAL)(1 / (1 - p));
-    for (size_t k = 0; k < n; k++) {
-        keep[k] = bp_rng_uniform(r) >= p;
-        y[k] = keep[k] ? x[k] * s : 0;
-    }
-}
-
-static void SFX(tmp_dropout_backward)(REAL *dx, const REAL *dy, const uint8_t *keep,
-                                      size_t n, double p) {
-    if (p == 1) return;
-    const REAL s = (REAL)(1 / (1 - p));
-    for (size_t k = 0; k < n; k++)
-        if (keep[k]) dx[k] += dy[k] * s;
-}
-
-static void SFX(tmp_bn_forward_train)(REAL *y, REAL *xhat, REAL *invstd, REAL *rm,
-                                      REAL *rv, const REAL *x, const REAL *gamma,
-                                      const REAL *beta, int B, int F, double eps,
-                                      double mom) {
-    for (int f = 0; f < F; f++) {
-        double mean = 0, var = 0;
-        for (int s = 0; s < B; s++) mean += x[(size_t)s * F + f];
-        mean /= B;
-        for (int s = 0; s < B; s++) {
-            double d = x[(size_t)s * F + f] - mean;
-            var += d * d;
-        }
-        var /= B;
-        double is = 1 / sqrt(var + eps);
-        invstd[f] = (REAL)is;
-        for (int s = 0; s < B; s++) {
-            size_t k = (size_t)s * F + f;
-            xhat[k] = (REAL)((x[k] - mean) * is);
-            y[k] = gamma[f] * xhat[k] + beta[f];
-        }
-        rm[f] = (REAL)((1 - mom) * rm[f] + mom * mean);
-        rv[f] = (REAL)((1 - mom) * rv[f] + mom * var * B / (B - 1));
-    }
-}
-
-static void SFX(tmp_bn_backward_train)(REAL *dx, REAL *dgamma, REAL *dbeta,
-                                       const REAL *dy, const REAL *xhat,
-                                       const REAL *invstd, const REAL *gamma, int B,
-                                       int F) {
-    for (int f = 0; f < F; f++) {
-        double sd = 0, sdx = 0;
-        for (int s = 0; s < B; s++) {
-            size_t k = (size_t)s * F + f;
-            sd += dy[k];
-            sdx += dy[k] * xhat[k];
-        }
-        dbeta[f] += (REAL)sd;
-        dgamma[f] += (REAL)sdx;
-        double c = (double)gamma[f] * invstd[f] / B;
-        for (int s = 0; s < B; s++) {
-            size_t k = (size_t)s * F + f;
-            dx[k] += (REAL)(c * (B * (double)dy[k] - sd - xhat[k] * sdx));
-        }
-    }
-}
-
-static void SFX(tmp_bn_forward_eval)(REAL *y, const REAL *x, const REAL *rm,
-                                     const REAL *rv, const REAL *gamma, const REAL *beta,
-                                     int B, int F, double eps) {
-    for (int s = 0; s < B; s++)
-        for (int f = 0; f < F; f++) {
-            size_t k = (size_t)s * F + f;
-            y[k] = (REAL)(gamma[f] * ((x[k] - rm[f]) / sqrt(rv[f] + eps)) + beta[f]);
-        }
-}
-
-static void SFX(tmp_bn_backward_eval)(REAL *dx, REAL *dgamma, REAL *dbeta, const REAL *dy,
-                                      const REAL *x, const REAL *rm, const REAL *rv,
-                                      const REAL *gamma, int B, int F, double eps) {
-    for (int s = 0; s < B; s++)
-        for (int f = 0; f < F; f++) {
-            size_t k = (size_t)s * F + f;
-            double is = 1 / sqrt(rv[f] + eps);
-            dbeta[f] += dy[k];
-            dgamma[f] += (REAL)(dy[k] * (x[k] - rm[f]) * is);
-            dx[k] += (REAL)(dy[k] * gamma[f] * is);
-        }
-}
-
-#undef DROPOUT_FORWARD
-#undef DROPOUT_BACKWARD
-#undef BN_FORWARD_TRAIN
-#undef BN_BACKWARD_TRAIN
-#undef BN_FORWARD_EVAL
-#undef BN_BACKWARD_EVAL
-#define DROPOUT_FORWARD SFX(tmp_dropout_forward)
-#define DROPOUT_BACKWARD SFX(tmp_dropout_backward)
-#define BN_FORWARD_TRAIN SFX(tmp_bn_forward_train)
-#define BN_BACKWARD_TRAIN SFX(tmp_bn_backward_train)
-#define BN_FORWARD_EVAL SFX(tmp_bn_forward_eval)
-#define BN_BACKWARD_EVAL SFX(tmp_bn_backward_eval)
-/* (end of TEMPORARY)                                                        */
-
-/* ------------------------------------------------------------------------ */
 /* The ops                                                                   */
 
 /* Node j's output and gradient, as REAL (a view's are its store's). */
@@ -175,7 +65,7 @@ static void SFX(act_backward)(bp_graph *g, node *nd, int B, int want_dx) {
 static void SFX(dropout_forward)(bp_graph *g, node *nd, int B, bp_rng *r) {
     size_t n = (size_t)B * nd->count;
     const REAL *x = SFX(y_of)(g, nd->in[0]);
-    if (g->fwd_training) DROPOUT_FORWARD(nd->y, nd->keep, x, n, nd->o.p, r);
+    if (g->fwd_training) SFX(bp_dropout_forward)(nd->y, nd->keep, x, n, nd->o.p, r);
     else memcpy(nd->y, x, sizeof(REAL) * n);
 }
 static void SFX(dropout_backward)(bp_graph *g, node *nd, int B, int want_dx) {
@@ -183,7 +73,7 @@ static void SFX(dropout_backward)(bp_graph *g, node *nd, int B, int want_dx) {
     size_t n = (size_t)B * nd->count;
     if (!din) return;
     if (g->fwd_training) {
-        DROPOUT_BACKWARD(din, nd->dy, nd->keep, n, nd->o.p);
+        SFX(bp_dropout_backward)(din, nd->dy, nd->keep, n, nd->o.p);
     } else {
         const REAL *dy = nd->dy;
         for (size_t k = 0; k < n; k++) din[k] += dy[k];
@@ -196,12 +86,14 @@ static void SFX(batchnorm_forward)(bp_graph *g, node *nd, int B) {
     const REAL *x = SFX(y_of)(g, nd->in[0]);
     int F = nd->o.in;
     if (g->fwd_training) {
-        BN_FORWARD_TRAIN(nd->y, nd->xhat, nd->invstd, T_(nd, 2), T_(nd, 3), x, T_(nd, 0),
-                         T_(nd, 1), B, F, nd->o.eps, nd->o.momentum);
+        SFX(bp_batchnorm_forward_train)
+        (nd->y, nd->xhat, nd->invstd, T_(nd, 2), T_(nd, 3), x, T_(nd, 0), T_(nd, 1), B, F,
+         nd->o.eps, nd->o.momentum);
         T_(nd, 4)[0] += 1;
     } else {
-        BN_FORWARD_EVAL(nd->y, x, T_(nd, 2), T_(nd, 3), T_(nd, 0), T_(nd, 1), B, F,
-                        nd->o.eps);
+        SFX(bp_batchnorm_forward_eval)
+        (nd->y, nd->xhat, nd->invstd, x, T_(nd, 0), T_(nd, 1), T_(nd, 2), T_(nd, 3), B, F,
+         nd->o.eps);
     }
 }
 /* Its dx always goes somewhere: into the input's dy even when nobody asked
@@ -211,11 +103,11 @@ static void SFX(batchnorm_backward)(bp_graph *g, node *nd, int B, int want_dx) {
     REAL *din = SFX(dy_of)(g, nd->in[0]);
     int F = nd->o.in;
     if (g->fwd_training)
-        BN_BACKWARD_TRAIN(din, G_(nd, 0), G_(nd, 1), nd->dy, nd->xhat, nd->invstd,
-                          T_(nd, 0), B, F);
+        SFX(bp_batchnorm_backward_train)
+        (din, G_(nd, 0), G_(nd, 1), nd->dy, nd->xhat, nd->invstd, T_(nd, 0), B, F);
     else
-        BN_BACKWARD_EVAL(din, G_(nd, 0), G_(nd, 1), nd->dy, SFX(y_of)(g, nd->in[0]),
-                         T_(nd, 2), T_(nd, 3), T_(nd, 0), B, F, nd->o.eps);
+        SFX(bp_batchnorm_backward_eval)
+        (din, G_(nd, 0), G_(nd, 1), nd->dy, nd->xhat, nd->invstd, T_(nd, 0), B, F);
 }
 
 /* add: y = the sum of the inputs, in their order; each gets dy. */
