@@ -101,3 +101,8 @@ install(FILES ${BP_EXAMPLE_DATA} DESTINATION ${CMAKE_INSTALL_DATADIR}/backprop/d
 install(FILES ${CMAKE_SOURCE_DIR}/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
 
 include(${CMAKE_SOURCE_DIR}/cmake/man.cmake)
+
+# Bash completion, where bash-completion looks for it: under
+# $XDG_DATA_DIRS (by default /usr/local/share and /usr/share).
+install(FILES ${CMAKE_SOURCE_DIR}/completion/backprop.bash
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions RENAME backprop)

@@ -1,0 +1,162 @@
+# backprop.bash: bash completion for the backprop command, installed as
+# share/bash-completion/completions/backprop (cmake/install.cmake), where
+# bash-completion loads it the first time `backprop` is completed.
+#
+# The commands and each command's options are read from the program's own
+# `backprop --help` and `backprop COMMAND --help`, so that they follow
+# cli/main.c's table with nothing listed twice. Run ids and sweep ids come
+# from the run log the command line names (--db PATH, else $BACKPROP_DB,
+# else results/runs.db), read with `backprop query`; a script's parameters
+# (key=) from the bp.param calls in its text. tests/lua/test_completion.lua
+# checks each.
+
+# The run log of the command line being completed.
+_backprop_db() {
+    local i db=
+    for ((i = 2; i < cword; i++)); do
+        [[ ${words[i]} == --db ]] && db=${words[i + 1]}
+    done
+    printf '%s\n' "${db:-${BACKPROP_DB:-results/runs.db}}"
+}
+
+# The ids of table $1 (runs or sweeps) of that run log, newest first.
+_backprop_ids() {
+    local db
+    db=$(_backprop_db)
+    [[ -f $db ]] || return
+    "${words[0]}" query --db "$db" --csv \
+        "SELECT id FROM $1 ORDER BY id DESC LIMIT 200" 2>/dev/null | tail -n +2
+}
+
+# The options a help text names: --long ones and -x ones.
+_backprop_options() {
+    "${words[0]}" "$@" --help 2>/dev/null |
+        grep -oE '(^|[][ (|,])--?[a-zA-Z][-a-zA-Z]*' | grep -oE -- '--?[a-zA-Z][-a-zA-Z]*$' |
+        grep -vxE -- '-[a-zA-Z][a-zA-Z]+' | sort -u
+}
+
+# The parameters script $1 reads with bp.param, as "key=".
+_backprop_params() {
+    [[ -f $1 ]] || return
+    grep -oE "bp\.param\(\s*[\"'][A-Za-z_][A-Za-z0-9_]*" "$1" 2>/dev/null |
+        sed -E "s/.*[\"']//; s/$/=/" | sort -u
+}
+
+# The first argument of the command that is neither an option nor an
+# option's value: SCRIPT for run and sweep.
+_backprop_script() {
+    local i w
+    for ((i = 2; i < cword; i++)); do
+        w=${words[i]}
+        case $w in
+        --seed | --name | --db | --max-memory | --time-limit | --resume | --sweep | --trial | \
+            -j | --jobs | --trials | --objective | --prune | --spec | --shard-db | --shards)
+            ((i++)) ;;
+        -*) ;;
+        *)
+            printf '%s\n' "$w"
+            return
+            ;;
+        esac
+    done
+}
+
+_backprop() {
+    local cur prev words cword
+    _init_completion || return
+
+    if ((cword == 1)); then
+        local commands
+        commands=$("${words[0]}" --help 2>/dev/null | sed -n 's/^  backprop \([a-z][a-z]*\).*/\1/p' | uniq)
+        COMPREPLY=($(compgen -W "$commands --help --version" -- "$cur"))
+        return
+    fi
+    local cmd=${words[1]}
+
+    case $prev in
+    --db | --shard-db)
+        _filedir db
+        return
+        ;;
+    -o | --output)
+        if [[ $cmd == plot ]]; then _filedir '@(png|svg)'; else _filedir; fi
+        return
+        ;;
+    --spec)
+        _filedir lua
+        return
+        ;;
+    --resume)
+        if [[ $cmd == sweep ]]; then
+            COMPREPLY=($(compgen -W "$(_backprop_ids sweeps)" -- "$cur"))
+        else
+            COMPREPLY=($(compgen -W "$(_backprop_ids runs)" -- "$cur"))
+        fi
+        return
+        ;;
+    --sweep)
+        COMPREPLY=($(compgen -W "$(_backprop_ids sweeps)" -- "$cur"))
+        return
+        ;;
+    --status)
+        COMPREPLY=($(compgen -W "running completed failed interrupted diverged crashed pruned" -- "$cur"))
+        return
+        ;;
+    --prune)
+        COMPREPLY=($(compgen -W "median halving" -- "$cur"))
+        return
+        ;;
+    --objective)
+        COMPREPLY=($(compgen -W "min: max:" -- "$cur"))
+        [[ ${COMPREPLY-} == *: ]] && compopt -o nospace
+        return
+        ;;
+    --max-memory)
+        COMPREPLY=($(compgen -W "none" -- "$cur"))
+        return
+        ;;
+    --seed | --name | --time-limit | --trial | -j | --jobs | --trials | --shards | --param | \
+        --limit | --timeout | --metric | --title | --size)
+        return
+        ;;
+    esac
+
+    if [[ $cur == -* ]]; then
+        COMPREPLY=($(compgen -W "$(_backprop_options "$cmd")" -- "$cur"))
+        return
+    fi
+
+    case $cmd in
+    run | sweep)
+        if [[ $cmd == sweep && $cword == 2 ]]; then
+            COMPREPLY=($(compgen -W "show" -- "$cur"))
+        fi
+        if [[ $cmd == sweep && ${words[2]} == show ]]; then
+            COMPREPLY=($(compgen -W "$(_backprop_ids sweeps)" -- "$cur"))
+            return
+        fi
+        local script
+        script=$(_backprop_script)
+        if [[ -z $script ]]; then
+            _filedir lua
+        else
+            COMPREPLY=($(compgen -W "$(_backprop_params "$script")" -- "$cur"))
+            compopt -o nospace
+        fi
+        ;;
+    lua)
+        if ((cword == 2)); then _filedir lua; else _filedir; fi
+        ;;
+    show | rm | export | plot)
+        COMPREPLY=($(compgen -W "$(_backprop_ids runs)" -- "$cur"))
+        ;;
+    merge)
+        _filedir db
+        ;;
+    help)
+        ((cword == 2)) && COMPREPLY=($(compgen -W "$("${words[0]}" --help 2>/dev/null |
+            sed -n 's/^  backprop \([a-z][a-z]*\).*/\1/p' | uniq)" -- "$cur"))
+        ;;
+    esac
+} &&
+    complete -F _backprop backprop
