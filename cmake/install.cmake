@@ -106,3 +106,5 @@ include(${CMAKE_SOURCE_DIR}/cmake/man.cmake)
 # $XDG_DATA_DIRS (by default /usr/local/share and /usr/share).
 install(FILES ${CMAKE_SOURCE_DIR}/completion/backprop.bash
         DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions RENAME backprop)
+
+include(${CMAKE_SOURCE_DIR}/cmake/package.cmake)
