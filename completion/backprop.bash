@@ -9,6 +9,9 @@
 # else results/runs.db), read with `backprop query`; a script's parameters
 # (key=) from the bp.param calls in its text. tests/lua/test_completion.lua
 # checks each.
+#
+# shellcheck disable=SC2207 # COMPREPLY=($(compgen ...)): bash-completion's
+# own idiom; the words compgen prints are single words
 
 # The run log of the command line being completed.
 _backprop_db() {
