@@ -9,9 +9,6 @@
 # else results/runs.db), read with `backprop query`; a script's parameters
 # (key=) from the bp.param calls in its text. tests/lua/test_completion.lua
 # checks each.
-#
-# shellcheck disable=SC2207 # COMPREPLY=($(compgen ...)): bash-completion's
-# own idiom; the words compgen prints are single words
 
 # The run log of the command line being completed.
 _backprop_db() {
@@ -64,14 +61,25 @@ _backprop_script() {
     done
 }
 
+# COMPREPLY: the words of $1 that start with the word being completed.
+# (COMPREPLY=($(compgen ...)) is bash-completion's own idiom: the words
+# compgen prints are single words.)
+_backprop_reply() {
+    # shellcheck disable=SC2207
+    COMPREPLY=($(compgen -W "$1" -- "$cur"))
+}
+
+# The commands, as `backprop --help` lists them.
+_backprop_commands() {
+    "${words[0]}" --help 2>/dev/null | sed -n 's/^  backprop \([a-z][a-z]*\).*/\1/p' | uniq
+}
+
 _backprop() {
     local cur prev words cword
     _init_completion || return
 
     if ((cword == 1)); then
-        local commands
-        commands=$("${words[0]}" --help 2>/dev/null | sed -n 's/^  backprop \([a-z][a-z]*\).*/\1/p' | uniq)
-        COMPREPLY=($(compgen -W "$commands --help --version" -- "$cur"))
+        _backprop_reply "$(_backprop_commands) --help --version"
         return
     fi
     local cmd=${words[1]}
@@ -91,31 +99,31 @@ _backprop() {
         ;;
     --resume)
         if [[ $cmd == sweep ]]; then
-            COMPREPLY=($(compgen -W "$(_backprop_ids sweeps)" -- "$cur"))
+            _backprop_reply "$(_backprop_ids sweeps)"
         else
-            COMPREPLY=($(compgen -W "$(_backprop_ids runs)" -- "$cur"))
+            _backprop_reply "$(_backprop_ids runs)"
         fi
         return
         ;;
     --sweep)
-        COMPREPLY=($(compgen -W "$(_backprop_ids sweeps)" -- "$cur"))
+        _backprop_reply "$(_backprop_ids sweeps)"
         return
         ;;
     --status)
-        COMPREPLY=($(compgen -W "running completed failed interrupted diverged crashed pruned" -- "$cur"))
+        _backprop_reply "running completed failed interrupted diverged crashed pruned"
         return
         ;;
     --prune)
-        COMPREPLY=($(compgen -W "median halving" -- "$cur"))
+        _backprop_reply "median halving"
         return
         ;;
     --objective)
-        COMPREPLY=($(compgen -W "min: max:" -- "$cur"))
+        _backprop_reply "min: max:"
         [[ ${COMPREPLY-} == *: ]] && compopt -o nospace
         return
         ;;
     --max-memory)
-        COMPREPLY=($(compgen -W "none" -- "$cur"))
+        _backprop_reply "none"
         return
         ;;
     --seed | --name | --time-limit | --trial | -j | --jobs | --trials | --shards | --param | \
@@ -125,17 +133,17 @@ _backprop() {
     esac
 
     if [[ $cur == -* ]]; then
-        COMPREPLY=($(compgen -W "$(_backprop_options "$cmd")" -- "$cur"))
+        _backprop_reply "$(_backprop_options "$cmd")"
         return
     fi
 
     case $cmd in
     run | sweep)
         if [[ $cmd == sweep && $cword == 2 ]]; then
-            COMPREPLY=($(compgen -W "show" -- "$cur"))
+            _backprop_reply "show"
         fi
         if [[ $cmd == sweep && ${words[2]} == show ]]; then
-            COMPREPLY=($(compgen -W "$(_backprop_ids sweeps)" -- "$cur"))
+            _backprop_reply "$(_backprop_ids sweeps)"
             return
         fi
         local script
@@ -143,7 +151,7 @@ _backprop() {
         if [[ -z $script ]]; then
             _filedir lua
         else
-            COMPREPLY=($(compgen -W "$(_backprop_params "$script")" -- "$cur"))
+            _backprop_reply "$(_backprop_params "$script")"
             compopt -o nospace
         fi
         ;;
@@ -151,14 +159,13 @@ _backprop() {
         if ((cword == 2)); then _filedir lua; else _filedir; fi
         ;;
     show | rm | export | plot)
-        COMPREPLY=($(compgen -W "$(_backprop_ids runs)" -- "$cur"))
+        _backprop_reply "$(_backprop_ids runs)"
         ;;
     merge)
         _filedir db
         ;;
     help)
-        ((cword == 2)) && COMPREPLY=($(compgen -W "$("${words[0]}" --help 2>/dev/null |
-            sed -n 's/^  backprop \([a-z][a-z]*\).*/\1/p' | uniq)" -- "$cur"))
+        ((cword == 2)) && _backprop_reply "$(_backprop_commands)"
         ;;
     esac
 } &&
