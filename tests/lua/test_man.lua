@@ -116,6 +116,12 @@ function TestManual:test_every_option_of_the_usage_text_is_in_the_page()
   lu.assertTrue(checked > 40, "only " .. checked .. " options found in the help texts")
 end
 
+function TestManual:test_the_page_names_the_program_version()
+  local version = S.backprop("--version"):match("^backprop (%S+)")
+  lu.assertEquals(S.slurp(PAGE1):match("\n%.Os backprop (%S+)\n"), version,
+                  "man/backprop.1's .Os line names another version than backprop --version")
+end
+
 function TestManual:test_the_option_finder()
   lu.assertEquals(sorted(options_of("run [--seed N] [-j N] -o FILE, --log-y x-y -inf (-v) a|--csv")),
                   {"--csv", "--log-y", "--seed", "-j", "-o", "-v"})
