@@ -19,7 +19,7 @@
 #   DATADIR/backprop/{scripts,data}/       the example scripts and their data
 #   MANDIR/man1/backprop.1, man3/backprop-lua.3   (cmake/man.cmake)
 #   DATADIR/bash-completion/completions/backprop  (the folder bash-completion
-#                                          searches, also beside a prefix's bin/)
+#                                          searches under each $XDG_DATA_DIRS)
 include(GNUInstallDirs)
 
 # --- libbackprop: the engine as a C library ----------------------------------
@@ -41,7 +41,8 @@ file(GLOB BP_PUBLIC_HEADERS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/engine/bp_*.h)
 # backprop.pc is written when installing, not when configuring, so that it
 # names the prefix actually installed into (`cmake --install --prefix P`,
 # CPack's /usr). Libs.private lists what a static link needs besides the
-# archive: bpengine's own libraries.
+# archive: bpengine's own libraries, so a library bpengine comes to link
+# joins this list too (the shared libbackprop takes it by itself).
 if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
   set(BP_PC_LIBDIR "${CMAKE_INSTALL_LIBDIR}")
 else()
