@@ -7,8 +7,9 @@
 #    LUA_CPATH at all, from the folder Debian's lua5.4 searches);
 #  - the stock sqlite3 shell loads bpsql (`.load bpsql` with /usr) and reads
 #    the lecture's weight w211 from the run log;
-#  - a C program (lecture.c) builds through pkg-config against the shared
-#    and the static libbackprop, and runs;
+#  - each installed header compiles alone, and a C program (lecture.c)
+#    builds through pkg-config against the shared and the static
+#    libbackprop, and runs;
 #  - man finds backprop(1) and backprop-lua(3), bash-completion loads the
 #    completion;
 #  - no installed file names the source or build tree.
@@ -74,6 +75,12 @@ w211=$(sqlite3 results/runs.db ".load $load" "SELECT w.value FROM runs r, snapsh
 echo "sqlite3 .load $load: w211 = $w211"
 
 echo "== a C program through pkg-config: $(pkg-config --cflags --libs backprop)"
+# Each installed header stands alone: it includes nothing not installed.
+for h in "$prefix/include/backprop"/*.h; do
+    # shellcheck disable=SC2046
+    printf '#include <%s>\n' "${h##*/}" | cc -std=c11 -Wall -Wextra -Werror -fsyntax-only -x c - \
+        $(pkg-config --cflags backprop) || fail "${h##*/} does not compile alone"
+done
 cp "$here/lecture.c" .
 # shellcheck disable=SC2046 # pkg-config's flags are words
 cc -Wall -Wextra -Werror -o lecture lecture.c $(pkg-config --cflags --libs backprop) -lm
