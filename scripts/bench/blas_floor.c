@@ -1,21 +1,35 @@
-/* blas_floor.c: the OpenBLAS figures the benchmarks hold the engine against.
+/* blas_floor.c: the limit lines the float32 benchmarks hold the engine to,
+ * measured on this machine in the same run as the workload.
  *
- *   blas_floor sgemm N THREADS REPS
- *     cblas_sgemm on N x N by N x N floats, one line per repetition:
- *     "gflops <2 N^3 / time / 1e9>". W3's ceiling: no network step can run
- *     its products faster than the library runs one large square product.
- *   blas_floor w2 THREADS REPS
- *     W2's floor: only the cblas_sgemm calls that one training step of the
- *     784-128-64-10 network makes (3 forward, 3 for dW, 2 for dx: the first
- *     layer passes no gradient to its input), with the engine's shapes and
- *     transposes, for the 938 batches of an epoch of 60,000 rows (937 of 64
- *     and the last of 32). One line per repetition: "seconds <epoch time>".
- *     Nothing else of a step (bias, activation, loss, update) is timed, so
- *     an engine within a small factor of this has little left to gain.
+ *   blas_floor peak THREADS REPS
+ *     The processor's single-precision FMA peak: THREADS threads, each a
+ *     loop of independent fused multiply-adds on the widest vectors the
+ *     processor has (AVX-512, else AVX2, else SSE without FMA); one line
+ *     per repetition, "gflops <total>", and first "isa <name>". Nothing
+ *     that multiplies floats on this machine runs faster.
+ *   blas_floor LIB sgemm N THREADS REPS
+ *     One N x N by N x N product, "gflops <2 N^3 / time / 1e9>" a line.
+ *   blas_floor LIB w2|w3 THREADS REPS
+ *     Only the products of an epoch of W2 (784-128-64-10, 938 batches of
+ *     60,000 rows: 937 of 64 and the last of 32) or of W3
+ *     (1024-1024-1024-10, 20 batches of 256), with the engine's shapes and
+ *     transposes: forward h = x W^T, backward dW = dh^T x and dx = dh W
+ *     (none for the first layer), as engine/ops_fast.h makes them on one
+ *     thread. "seconds <epoch>" a line. Nothing else of a step (bias,
+ *     activation, loss, update) is timed, so an engine within a small
+ *     factor of this has little left to gain.
+ *
+ * LIB: openblas (cblas_sgemm, with OPENBLAS_CORETYPE as the environment
+ * sets it), dnnl (oneDNN's dnnl_sgemm) or matmul (oneDNN's matmul
+ * primitive, created once per shape and cached, as an engine would); the
+ * last two only in a build with oneDNN (BP_HAVE_DNNL). THREADS is each
+ * library's own thread count (openblas_set_num_threads, or OpenMP's for
+ * oneDNN). One repetition warms up first and is not printed.
  *
  * The buffers hold random floats in [0, 1): the figures do not depend on the
  * values, but denormals or NaNs would. */
 #define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,41 +39,249 @@
 /* OpenBLAS's header pulls in <complex.h>, whose macro I would rename the
  * glossary's I (inputs). */
 #undef I
+#ifdef BP_HAVE_DNNL
+#include <oneapi/dnnl/dnnl.h>
+/* OpenMP's API, which oneDNN runs on (declared here: clang has no omp.h
+ * without libomp-dev, and the symbol is libgomp's either way). */
+void omp_set_num_threads(int n);
+#endif
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
-static double now(void) {
+static double clock_of(clockid_t id) {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(id, &t);
     return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+static double now(void) { return clock_of(CLOCK_MONOTONIC); }
+/* The CPU time of every thread of the process: on a machine shared with
+ * other work, what the figure would be had the threads had their cores. */
+static double cpu(void) { return clock_of(CLOCK_PROCESS_CPUTIME_ID); }
+
+static void die(const char *what) {
+    fprintf(stderr, "blas_floor: %s\n", what);
+    exit(1);
 }
 
 static float *randoms(size_t n) {
     float *v = malloc(sizeof(float) * n);
-    if (!v) {
-        fprintf(stderr, "blas_floor: out of memory\n");
-        exit(1);
-    }
+    if (!v) die("out of memory");
     for (size_t k = 0; k < n; k++) v[k] = (float)rand() / ((float)RAND_MAX + 1);
     return v;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The FMA peak                                                              */
+
+/* ACC independent accumulators, enough to cover an FMA's latency times the
+ * FMA units (4 cycles x 2 units on recent x86); a = a m + c stays near 1,
+ * far from denormals. Returns the flops done. */
+enum { ACC = 12 };
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx512f"))) static double fma_avx512(long iters, float *sink) {
+    __m512 a[ACC], m = _mm512_set1_ps(0.9999999f), c = _mm512_set1_ps(1e-7f);
+    for (int k = 0; k < ACC; k++) a[k] = _mm512_set1_ps(1.0f + k);
+    for (long i = 0; i < iters; i++)
+        for (int k = 0; k < ACC; k++) a[k] = _mm512_fmadd_ps(a[k], m, c);
+    for (int k = 1; k < ACC; k++) a[0] = _mm512_add_ps(a[0], a[k]);
+    *sink = _mm512_reduce_add_ps(a[0]);
+    return 2.0 * 16 * ACC * iters;
+}
+
+__attribute__((target("avx2,fma"))) static double fma_avx2(long iters, float *sink) {
+    __m256 a[ACC], m = _mm256_set1_ps(0.9999999f), c = _mm256_set1_ps(1e-7f);
+    for (int k = 0; k < ACC; k++) a[k] = _mm256_set1_ps(1.0f + k);
+    for (long i = 0; i < iters; i++)
+        for (int k = 0; k < ACC; k++) a[k] = _mm256_fmadd_ps(a[k], m, c);
+    for (int k = 1; k < ACC; k++) a[0] = _mm256_add_ps(a[0], a[k]);
+    float v[8];
+    _mm256_storeu_ps(v, a[0]);
+    *sink = v[0];
+    return 2.0 * 8 * ACC * iters;
+}
+#endif
+
+static const char *peak_isa(void) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (__builtin_cpu_supports("avx512f")) return "avx512";
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "avx2";
+#endif
+    return "none";
+}
+
+static void *peak_thread(void *arg) {
+    double *flops = arg;
+    float sink = 0;
+    const long iters = 20000000;
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (!strcmp(peak_isa(), "avx512")) *flops = fma_avx512(iters, &sink);
+    else if (!strcmp(peak_isa(), "avx2")) *flops = fma_avx2(iters, &sink);
+#endif
+    if (sink == 12345.0f) printf("(sink)\n"); /* keeps the loop */
+    return NULL;
+}
+
+static void peak(int threads, int reps) {
+    printf("isa %s\n", peak_isa());
+    if (!strcmp(peak_isa(), "none")) return;
+    pthread_t th[64];
+    double flops[64];
+    if (threads < 1 || threads > 64) die("threads must be 1 to 64");
+    for (int r = -1; r < reps; r++) {
+        double t0 = now(), c0 = cpu();
+        for (int t = 0; t < threads; t++)
+            if (pthread_create(&th[t], NULL, peak_thread, &flops[t]))
+                die("pthread_create");
+        double total = 0;
+        for (int t = 0; t < threads; t++) {
+            pthread_join(th[t], NULL);
+            total += flops[t];
+        }
+        double dt = now() - t0, dc = cpu() - c0;
+        if (r >= 0)
+            printf("gflops %.3f\ncpu_gflops %.3f\n", total / dt / 1e9,
+                   total / dc * threads / 1e9);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* The libraries, behind one row-major sgemm                                  */
+
+typedef enum { OPENBLAS, DNNL, MATMUL } lib;
+
+#ifdef BP_HAVE_DNNL
+/* The matmul primitives made so far, one per shape, transposes, leading
+ * dimensions and beta; executed with the caller's pointers. */
+typedef struct prim {
+    char ta, tb;
+    long M, N, K, lda, ldb, ldc;
+    float beta;
+    dnnl_primitive_t p;
+    dnnl_memory_t a, b, c;
+} prim;
+static prim cache[64];
+static int cached;
+static dnnl_engine_t engine;
+static dnnl_stream_t stream;
+
+#define OK(call) \
+    if ((call) != dnnl_success) die(#call " failed")
+
+static void md_of(dnnl_memory_desc_t *md, long rows, long cols, long ld, int trans) {
+    dnnl_dims_t dims = {rows, cols};
+    dnnl_dims_t strides = {trans ? 1 : ld, trans ? ld : 1};
+    OK(dnnl_memory_desc_init_by_strides(md, 2, dims, dnnl_f32, strides));
+}
+
+static prim *prim_get(char ta, char tb, long M, long N, long K, long lda, long ldb,
+                      long ldc, float beta) {
+    for (int k = 0; k < cached; k++) {
+        prim *q = &cache[k];
+        if (q->ta == ta && q->tb == tb && q->M == M && q->N == N && q->K == K &&
+            q->lda == lda && q->ldb == ldb && q->ldc == ldc && q->beta == beta)
+            return q;
+    }
+    if (cached == 64) die("too many shapes");
+    if (!engine) {
+        OK(dnnl_engine_create(&engine, dnnl_cpu, 0));
+        OK(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags));
+    }
+    prim *q = &cache[cached++];
+    *q = (prim){ta, tb, M, N, K, lda, ldb, ldc, beta, NULL, NULL, NULL, NULL};
+    dnnl_memory_desc_t a, b, c;
+    md_of(&a, M, K, lda, ta == 'T');
+    md_of(&b, K, N, ldb, tb == 'T');
+    md_of(&c, M, N, ldc, 0);
+    dnnl_matmul_desc_t d;
+    OK(dnnl_matmul_desc_init(&d, &a, &b, NULL, &c));
+    dnnl_primitive_attr_t attr;
+    OK(dnnl_primitive_attr_create(&attr));
+    if (beta != 0) {
+        dnnl_post_ops_t ops;
+        OK(dnnl_post_ops_create(&ops));
+        OK(dnnl_post_ops_append_sum(ops, beta));
+        OK(dnnl_primitive_attr_set_post_ops(attr, ops));
+        dnnl_post_ops_destroy(ops);
+    }
+    dnnl_primitive_desc_t pd;
+    OK(dnnl_primitive_desc_create(&pd, &d, attr, engine, NULL));
+    const char *impl = "?";
+    dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl);
+    fprintf(stderr, "matmul %c%c %ldx%ldx%ld: %s\n", ta, tb, M, N, K, impl);
+    OK(dnnl_primitive_create(&q->p, pd));
+    OK(dnnl_memory_create(&q->a, &a, engine, DNNL_MEMORY_NONE));
+    OK(dnnl_memory_create(&q->b, &b, engine, DNNL_MEMORY_NONE));
+    OK(dnnl_memory_create(&q->c, &c, engine, DNNL_MEMORY_NONE));
+    dnnl_primitive_desc_destroy(pd);
+    dnnl_primitive_attr_destroy(attr);
+    return q;
+}
+
+static void matmul(char ta, char tb, long M, long N, long K, const float *A, long lda,
+                   const float *B, long ldb, float beta, float *C, long ldc) {
+    prim *q = prim_get(ta, tb, M, N, K, lda, ldb, ldc, beta);
+    OK(dnnl_memory_set_data_handle(q->a, (void *)A));
+    OK(dnnl_memory_set_data_handle(q->b, (void *)B));
+    OK(dnnl_memory_set_data_handle(q->c, C));
+    dnnl_exec_arg_t args[3] = {
+        {DNNL_ARG_SRC, q->a}, {DNNL_ARG_WEIGHTS, q->b}, {DNNL_ARG_DST, q->c}};
+    OK(dnnl_primitive_execute(q->p, stream, 3, args));
+    OK(dnnl_stream_wait(stream));
+}
+#endif
+
+static lib the_lib;
+
+/* C = op(A) op(B) + beta C, row-major, 'N' or 'T'. */
+static void gemm(char ta, char tb, int M, int N, int K, const float *A, int lda,
+                 const float *B, int ldb, float beta, float *C, int ldc) {
+    switch (the_lib) {
+        case OPENBLAS:
+            cblas_sgemm(CblasRowMajor, ta == 'T' ? CblasTrans : CblasNoTrans,
+                        tb == 'T' ? CblasTrans : CblasNoTrans, M, N, K, 1, A, lda, B, ldb,
+                        beta, C, ldc);
+            return;
+#ifdef BP_HAVE_DNNL
+        case DNNL:
+            if (dnnl_sgemm(ta, tb, M, N, K, 1, A, lda, B, ldb, beta, C, ldc) !=
+                dnnl_success)
+                die("dnnl_sgemm failed");
+            return;
+        case MATMUL: matmul(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc); return;
+#endif
+        default: die("not built with oneDNN");
+    }
+}
+
+static int the_threads = 1;
+
+static void set_threads(int n) {
+    the_threads = n;
+    openblas_set_num_threads(n);
+#ifdef BP_HAVE_DNNL
+    omp_set_num_threads(n);
+#endif
 }
 
 static void sgemm_square(int N, int reps) {
     float *a = randoms((size_t)N * N), *b = randoms((size_t)N * N);
     float *c = randoms((size_t)N * N);
     for (int r = -1; r < reps; r++) { /* r = -1 warms up */
-        double t0 = now();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, N, N, 1, a, N, b, N, 0,
-                    c, N);
-        double t = now() - t0;
-        if (r >= 0) printf("gflops %.3f\n", 2.0 * N * N * N / t / 1e9);
+        double t0 = now(), c0 = cpu();
+        gemm('N', 'N', N, N, N, a, N, b, N, 0, c, N);
+        double t = now() - t0, tc = cpu() - c0;
+        if (r >= 0)
+            printf("gflops %.3f\ncpu_gflops %.3f\n", 2.0 * N * N * N / t / 1e9,
+                   2.0 * N * N * N / tc * the_threads / 1e9);
     }
 }
 
-/* Layer sizes of W2 and the shapes of one step's products (B = batch,
- * I = inputs, O = outputs of a layer, as in engine/bp_ops.h). */
-static void w2_epoch(int reps) {
-    enum { L = 3, BMAX = 64, ROWS = 60000 };
-    const int size[L + 1] = {784, 128, 64, 10};
-    float *W[L], *dW[L], *o[L + 1], *d[L + 1];
+/* The products of an epoch of a network of L layers, size[0] inputs to
+ * size[L] outputs, ROWS rows in batches of BMAX (B = batch, I = inputs,
+ * O = outputs of a layer, as in engine/bp_ops.h). */
+static void net_epoch(const int *size, int L, int BMAX, int ROWS, int reps) {
+    float *W[8], *dW[8], *o[9], *d[9];
     for (int l = 0; l <= L; l++) {
         o[l] = randoms((size_t)BMAX * size[l]);
         d[l] = randoms((size_t)BMAX * size[l]);
@@ -69,37 +291,57 @@ static void w2_epoch(int reps) {
         }
     }
     for (int r = -1; r < reps; r++) {
-        double t0 = now();
+        double t0 = now(), c0 = cpu();
         for (int row = 0; row < ROWS; row += BMAX) {
             int B = ROWS - row < BMAX ? ROWS - row : BMAX;
             for (int l = 0; l < L; l++) /* h = x W^T */
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, size[l + 1],
-                            size[l], 1, o[l], size[l], W[l], size[l], 0, o[l + 1],
-                            size[l + 1]);
+                gemm('N', 'T', B, size[l + 1], size[l], o[l], size[l], W[l], size[l], 0,
+                     o[l + 1], size[l + 1]);
             for (int l = L - 1; l >= 0; l--) {
                 int I = size[l], O = size[l + 1];
-                /* dW = dh^T x, dx = dh W */
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, O, I, B, 1, d[l + 1],
-                            O, o[l], I, 0, dW[l], I);
-                if (l > 0)
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, I, O, 1,
-                                d[l + 1], O, W[l], I, 0, d[l], I);
+                /* dx = dh W, then dW = dh^T x (backward_rows, backward_cols) */
+                if (l > 0) gemm('N', 'N', B, I, O, d[l + 1], O, W[l], I, 0, d[l], I);
+                gemm('T', 'N', O, I, B, d[l + 1], O, o[l], I, 0, dW[l], I);
             }
         }
-        double t = now() - t0;
-        if (r >= 0) printf("seconds %.6f\n", t);
+        double t = now() - t0, tc = cpu() - c0;
+        if (r >= 0) printf("seconds %.6f\ncpu_seconds %.6f\n", t, tc / the_threads);
     }
 }
 
 int main(int argc, char **argv) {
-    if (argc >= 5 && strcmp(argv[1], "sgemm") == 0) {
-        openblas_set_num_threads(atoi(argv[3]));
-        sgemm_square(atoi(argv[2]), atoi(argv[4]));
-    } else if (argc >= 4 && strcmp(argv[1], "w2") == 0) {
-        openblas_set_num_threads(atoi(argv[2]));
-        w2_epoch(atoi(argv[3]));
+    if (argc >= 4 && !strcmp(argv[1], "peak")) {
+        peak(atoi(argv[2]), atoi(argv[3]));
+        return 0;
+    }
+    const char *usage = "usage: blas_floor peak THREADS REPS | LIB sgemm N THREADS REPS "
+                        "| LIB w2|w3 THREADS REPS   (LIB: openblas, dnnl, matmul)\n";
+    if (argc < 5) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "openblas")) the_lib = OPENBLAS;
+    else if (!strcmp(argv[1], "dnnl")) the_lib = DNNL;
+    else if (!strcmp(argv[1], "matmul")) the_lib = MATMUL;
+    else {
+        fputs(usage, stderr);
+        return 2;
+    }
+#ifndef BP_HAVE_DNNL
+    if (the_lib != OPENBLAS) die("this build has no oneDNN (BP_DNNL=OFF)");
+#endif
+    static const int w2[] = {784, 128, 64, 10}, w3[] = {1024, 1024, 1024, 10};
+    if (argc >= 6 && !strcmp(argv[2], "sgemm")) {
+        set_threads(atoi(argv[4]));
+        sgemm_square(atoi(argv[3]), atoi(argv[5]));
+    } else if (!strcmp(argv[2], "w2")) {
+        set_threads(atoi(argv[3]));
+        net_epoch(w2, 3, 64, 60000, atoi(argv[4]));
+    } else if (!strcmp(argv[2], "w3")) {
+        set_threads(atoi(argv[3]));
+        net_epoch(w3, 3, 256, 20 * 256, atoi(argv[4]));
     } else {
-        fprintf(stderr, "usage: blas_floor sgemm N THREADS REPS | w2 THREADS REPS\n");
+        fputs(usage, stderr);
         return 2;
     }
     return 0;
