@@ -14,6 +14,7 @@
 #include <lua.h>
 
 #include "bp_cli.h"
+#include "bp_gemm.h"
 #include "bp_host.h"
 #include "bp_plot.h"
 #include "bp_repl.h"
@@ -260,7 +261,11 @@ int main(int argc, char **argv) {
         return EXIT_SUCCESS;
     }
     if (!strcmp(argv[1], "--version")) {
-        printf("backprop %s (%s)\n", BP_VERSION, LUA_RELEASE);
+        char f64[128], f32[128];
+        bp_gemm_backend(f64, sizeof f64, BP_F64);
+        bp_gemm_backend(f32, sizeof f32, BP_F32);
+        printf("backprop %s (%s)\nfloat64 products: %s\nfloat32 products: %s\n",
+               BP_VERSION, LUA_RELEASE, f64, f32);
         return EXIT_SUCCESS;
     }
     const char *name = !strcmp(argv[1], "help") ? argv[2] : argv[1];

@@ -19,6 +19,7 @@
  * glossary's I (inputs) in every loop below. */
 #undef I
 
+#include "bp_gemm.h"
 #include "bp_ops.h"
 #include "bp_util.h"
 

@@ -11,7 +11,8 @@
  * What it defines:
  *   REAL     the type; SFX(name), the name of a function for it;
  *   EXP, EXPM1, LOG, TANH, ERF: its functions of math.h; GEMM: its
- *            cblas product;
+ *            product, with cblas's arguments (bp_sgemm for float:
+ *            bp_gemm.h);
  *   BCE_EPS  how close to 0 and 1 bce lets a probability come (float's
  *            epsilon is 1.2e-7: 1 - 1e-12 would round to 1 and log(1 - p)
  *            to -inf, so float clamps at 1e-7);
@@ -40,7 +41,7 @@
 #if BP_REAL_F32
 #define REAL float
 #define SFX(name) name##_f32
-#define GEMM cblas_sgemm
+#define GEMM bp_sgemm
 #define EXP expf
 #define LOG logf
 #define TANH tanhf

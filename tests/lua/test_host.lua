@@ -122,7 +122,13 @@ function TestHost:test_help_version_and_usage_errors()
   lu.assertStrContains(out, "  backprop query [--csv | --json] [--timeout S] \"SQL\"\n")
   out, _, code = run("--version")
   lu.assertEquals(code, 0)
-  lu.assertStrMatches(out, "backprop %d+%.%d+%.%d+ %(Lua 5%.4%.%d+%)\n")
+  -- the version, then which library makes each number type's products
+  -- (oneDNN for float32 in a build with it, OpenBLAS without: bp_gemm.h)
+  lu.assertStrMatches(out, "backprop %d+%.%d+%.%d+ %(Lua 5%.4%.%d+%)\n"
+                        .. "float64 products: OpenBLAS [%d.]+ %(%w+%)\n"
+                        .. "float32 products: [^\n]+\n")
+  lu.assertTrue((out:find("float32 products: oneDNN [%d.]+ %(dnnl_sgemm, [%w_]+%)\n")
+                 or out:find("float32 products: OpenBLAS [%d.]+ %(%w+%)\n")) ~= nil, out)
   local _, err
   _, err, code = run("frobnicate")
   lu.assertEquals(code, 1)
