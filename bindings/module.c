@@ -24,6 +24,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "bp_gemm.h"
 #include "bp_lua.h"
 #include "bp_util.h"
 #include "lbackprop.h"
@@ -286,6 +287,18 @@ static int l_threads(lua_State *L) {
     return 1;
 }
 
+/* bp.reproducible([isa]) -> isa: pins oneDNN's float32 kernels to the
+ * instruction set isa (default "avx2") or below, so that machines with it
+ * give the same bits (bp_gemm.h). Raises for an unknown name, or once a
+ * float32 product has been made (too late: oneDNN has chosen). */
+static int l_reproducible(lua_State *L) {
+    const char *isa = luaL_optstring(L, 1, "avx2");
+    bp_err e;
+    if (bp_gemm_pin_isa(isa, &e)) return luaL_error(L, "bp.reproducible: %s", e.msg);
+    lua_pushstring(L, bp_gemm_pinned());
+    return 1;
+}
+
 /* bp.clock() -> seconds on a monotonic wall clock (os.clock is processor
  * time, which counts every thread of a parallel product), for timing. */
 static int l_clock(lua_State *L) {
@@ -323,10 +336,11 @@ void bp_lua_add_funcs(lua_State *L, const luaL_Reg *funcs) {
     luaL_setfuncs(L, funcs, 1);
 }
 
-static const luaL_Reg funcs[] = {
-    {"param", l_param},     {"params", l_params}, {"seed", l_seed},
-    {"uniform", l_uniform}, {"normal", l_normal}, {"randint", l_randint},
-    {"threads", l_threads}, {"clock", l_clock},   {NULL, NULL}};
+static const luaL_Reg funcs[] = {{"param", l_param},     {"params", l_params},
+                                 {"seed", l_seed},       {"uniform", l_uniform},
+                                 {"normal", l_normal},   {"randint", l_randint},
+                                 {"threads", l_threads}, {"reproducible", l_reproducible},
+                                 {"clock", l_clock},     {NULL, NULL}};
 
 int luaopen_backprop(lua_State *L) {
     /* One state per Lua state: a second require reuses it. */
