@@ -1,13 +1,14 @@
 #!/bin/sh
 # setup.sh: the README's first command. On Debian 12, installs the Debian
 # packages backprop needs that are missing (apt-get, as root or through
-# sudo), builds into build/, and runs the lecture's network.
+# sudo; libdnnl-dev makes the float32 products, which fall back to OpenBLAS
+# in a build without it), builds into build/, and runs the lecture's network.
 set -eu
 cd "$(dirname "$0")"
 
 PACKAGES="gcc cmake make pkg-config lua5.4 liblua5.4-dev libsqlite3-dev sqlite3
 lua-unit libopenblas-dev zlib1g-dev parallel dataset-fashion-mnist
-libplplot-dev plplot-driver-cairo fonts-dejavu-core libedit-dev"
+libplplot-dev plplot-driver-cairo fonts-dejavu-core libedit-dev libdnnl-dev"
 # Installing and packaging (cmake/install.cmake, .ci/install-check): groff
 # for the manual pages' test, bash-completion for the completion's, luarocks
 # for the rockspec, dpkg-dev and file for CPack's Debian package.
