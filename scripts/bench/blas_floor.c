@@ -20,11 +20,16 @@
  *     factor of this has little left to gain.
  *
  * LIB: openblas (cblas_sgemm, with OPENBLAS_CORETYPE as the environment
- * sets it), dnnl (oneDNN's dnnl_sgemm) or matmul (oneDNN's matmul
- * primitive, created once per shape and cached, as an engine would); the
- * last two only in a build with oneDNN (BP_HAVE_DNNL). THREADS is each
- * library's own thread count (openblas_set_num_threads, or OpenMP's for
- * oneDNN). One repetition warms up first and is not printed.
+ * sets it), dnnl (oneDNN's dnnl_sgemm), dnnl_omp (the same) or matmul
+ * (oneDNN's matmul primitive, created once per shape and cached, as an
+ * engine would); the last three only in a build with oneDNN
+ * (BP_HAVE_DNNL). THREADS is the library's own thread count
+ * (openblas_set_num_threads, or OpenMP's for oneDNN), except for dnnl's w2
+ * and w3 at THREADS > 1: there THREADS threads each make their share of
+ * each product, as a team's members do (engine/net_team_real.h), with
+ * oneDNN single-threaded, which is how the engine runs it (dnnl_omp gives
+ * whole products to oneDNN's OpenMP instead). One repetition warms up
+ * first and is not printed.
  *
  * The buffers hold random floats in [0, 1): the figures do not depend on the
  * values, but denormals or NaNs would. */
@@ -279,8 +284,47 @@ static void sgemm_square(int N, int reps) {
 
 /* The products of an epoch of a network of L layers, size[0] inputs to
  * size[L] outputs, ROWS rows in batches of BMAX (B = batch, I = inputs,
- * O = outputs of a layer, as in engine/bp_ops.h). */
-static void net_epoch(const int *size, int L, int BMAX, int ROWS, int reps) {
+ * O = outputs of a layer, as in engine/bp_ops.h), as member t of T makes
+ * them in a team's step (engine/net_team_real.h): its rows' h = x W^T and
+ * dx = dh W, its neurons' dW = dh^T x over all rows. */
+typedef struct share {
+    const int *size;
+    int L, BMAX, ROWS, reps, t, T;
+    float **W, **dW, **o, **d;
+} share;
+
+static void *epochs(void *arg) {
+    share *j = arg;
+    const int *size = j->size, t = j->t, T = j->T;
+    for (int r = -1; r < j->reps; r++) {
+        double t0 = now(), c0 = cpu();
+        for (int row = 0; row < j->ROWS; row += j->BMAX) {
+            int B = j->ROWS - row < j->BMAX ? j->ROWS - row : j->BMAX;
+            int r0 = B * t / T, S = B * (t + 1) / T - r0;
+            for (int l = 0; l < j->L; l++) /* h = x W^T */
+                gemm('N', 'T', S, size[l + 1], size[l], j->o[l] + (size_t)r0 * size[l],
+                     size[l], j->W[l], size[l], 0, j->o[l + 1] + (size_t)r0 * size[l + 1],
+                     size[l + 1]);
+            for (int l = j->L - 1; l >= 0; l--) {
+                int I = size[l], O = size[l + 1], n0 = O * t / T,
+                    N = O * (t + 1) / T - n0;
+                /* dx = dh W, then dW = dh^T x (backward_rows, backward_cols) */
+                if (l > 0)
+                    gemm('N', 'N', S, I, O, j->d[l + 1] + (size_t)r0 * O, O, j->W[l], I,
+                         0, j->d[l] + (size_t)r0 * I, I);
+                gemm('T', 'N', N, I, B, j->d[l + 1] + n0, O, j->o[l], I, 0,
+                     j->dW[l] + (size_t)n0 * I, I);
+            }
+        }
+        double dt = now() - t0, tc = cpu() - c0;
+        if (r >= 0 && t == 0) printf("seconds %.6f\ncpu_seconds %.6f\n", dt, tc / T);
+    }
+    return NULL;
+}
+
+/* T = 1: the library's own threads (the_threads); T > 1: T threads, each
+ * its share with the library single-threaded, as a team's members. */
+static void net_epoch(const int *size, int L, int BMAX, int ROWS, int reps, int T) {
     float *W[8], *dW[8], *o[9], *d[9];
     for (int l = 0; l <= L; l++) {
         o[l] = randoms((size_t)BMAX * size[l]);
@@ -290,23 +334,14 @@ static void net_epoch(const int *size, int L, int BMAX, int ROWS, int reps) {
             dW[l] = randoms((size_t)size[l + 1] * size[l]);
         }
     }
-    for (int r = -1; r < reps; r++) {
-        double t0 = now(), c0 = cpu();
-        for (int row = 0; row < ROWS; row += BMAX) {
-            int B = ROWS - row < BMAX ? ROWS - row : BMAX;
-            for (int l = 0; l < L; l++) /* h = x W^T */
-                gemm('N', 'T', B, size[l + 1], size[l], o[l], size[l], W[l], size[l], 0,
-                     o[l + 1], size[l + 1]);
-            for (int l = L - 1; l >= 0; l--) {
-                int I = size[l], O = size[l + 1];
-                /* dx = dh W, then dW = dh^T x (backward_rows, backward_cols) */
-                if (l > 0) gemm('N', 'N', B, I, O, d[l + 1], O, W[l], I, 0, d[l], I);
-                gemm('T', 'N', O, I, B, d[l + 1], O, o[l], I, 0, dW[l], I);
-            }
-        }
-        double t = now() - t0, tc = cpu() - c0;
-        if (r >= 0) printf("seconds %.6f\ncpu_seconds %.6f\n", t, tc / the_threads);
+    share j[8];
+    pthread_t th[8];
+    for (int t = 0; t < T; t++) {
+        j[t] = (share){size, L, BMAX, ROWS, reps, t, T, W, dW, o, d};
+        if (t && pthread_create(&th[t], NULL, epochs, &j[t])) die("pthread_create");
     }
+    epochs(&j[0]);
+    for (int t = 1; t < T; t++) pthread_join(th[t], NULL);
 }
 
 int main(int argc, char **argv) {
@@ -314,14 +349,16 @@ int main(int argc, char **argv) {
         peak(atoi(argv[2]), atoi(argv[3]));
         return 0;
     }
-    const char *usage = "usage: blas_floor peak THREADS REPS | LIB sgemm N THREADS REPS "
-                        "| LIB w2|w3 THREADS REPS   (LIB: openblas, dnnl, matmul)\n";
+    const char *usage =
+        "usage: blas_floor peak THREADS REPS | LIB sgemm N THREADS REPS "
+        "| LIB w2|w3 THREADS REPS   (LIB: openblas, dnnl, dnnl_omp, matmul)\n";
     if (argc < 5) {
         fputs(usage, stderr);
         return 2;
     }
+    int omp = !strcmp(argv[1], "dnnl_omp");
     if (!strcmp(argv[1], "openblas")) the_lib = OPENBLAS;
-    else if (!strcmp(argv[1], "dnnl")) the_lib = DNNL;
+    else if (!strcmp(argv[1], "dnnl") || omp) the_lib = DNNL;
     else if (!strcmp(argv[1], "matmul")) the_lib = MATMUL;
     else {
         fputs(usage, stderr);
@@ -331,15 +368,22 @@ int main(int argc, char **argv) {
     if (the_lib != OPENBLAS) die("this build has no oneDNN (BP_DNNL=OFF)");
 #endif
     static const int w2[] = {784, 128, 64, 10}, w3[] = {1024, 1024, 1024, 10};
+    /* dnnl at THREADS > 1: the team's split, oneDNN single-threaded in
+     * each member, as the engine runs it; dnnl_omp: oneDNN's own OpenMP
+     * threads on whole products */
+    int split = 1;
+    if (the_lib == DNNL && !omp && strcmp(argv[2], "sgemm") && atoi(argv[3]) > 1)
+        split = atoi(argv[3]);
+    if (split > 8) die("at most 8 threads");
     if (argc >= 6 && !strcmp(argv[2], "sgemm")) {
         set_threads(atoi(argv[4]));
         sgemm_square(atoi(argv[3]), atoi(argv[5]));
     } else if (!strcmp(argv[2], "w2")) {
-        set_threads(atoi(argv[3]));
-        net_epoch(w2, 3, 64, 60000, atoi(argv[4]));
+        set_threads(split > 1 ? 1 : atoi(argv[3]));
+        net_epoch(w2, 3, 64, 60000, atoi(argv[4]), split);
     } else if (!strcmp(argv[2], "w3")) {
-        set_threads(atoi(argv[3]));
-        net_epoch(w3, 3, 256, 20 * 256, atoi(argv[4]));
+        set_threads(split > 1 ? 1 : atoi(argv[3]));
+        net_epoch(w3, 3, 256, 20 * 256, atoi(argv[4]), split);
     } else {
         fputs(usage, stderr);
         return 2;

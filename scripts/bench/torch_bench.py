@@ -8,8 +8,9 @@ Lua scripts run it through io.popen and read its last line,
 ("rep <figure>") so that the caller takes the median, min and max itself.
 
 Threads: torch.set_num_threads(n) for PyTorch's own loops; its matrix
-products go to the same OpenBLAS as backprop's (Debian builds PyTorch
-against libblas), and the caller sets OPENBLAS_NUM_THREADS=n for those.
+products go to OpenBLAS (Debian builds PyTorch against libblas), whose
+threads the caller sets (OPENBLAS_NUM_THREADS), with glibc's allocator
+settings: common.lua's C.torch runs each split and keeps the best.
 
 Usage: /usr/bin/python3 torch_bench.py WORKLOAD threads=N reps=R [key=value ...]
   w1 steps=S            the lecture's 2-3-1, float64, one step per loop turn

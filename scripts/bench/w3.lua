@@ -5,8 +5,12 @@
 -- Metric: GFLOP/s, counting 6 x parameters x batch per step (forward 2,
 -- backward 4; it overcounts a little, since no one computes the gradient of
 -- the network's input), median, min and max of `reps` epochs after one to
--- warm up; against the same run's cblas_sgemm at 1024 x 1024 x 1024 (the
--- ceiling) and PyTorch's same network.
+-- warm up; against, in the same run and taking turns with its epochs, the
+-- limit lines of build/blas_floor: only the products of the epoch made by
+-- oneDNN's dnnl_sgemm and by OpenBLAS's sgemm (each with its own threads;
+-- counted the same way, so that a ratio is one of times), and the
+-- processor's FMA peak; and PyTorch's same network in its best
+-- configuration. The load average is printed at the start and the end.
 --
 --   backprop run --db results/bench.db scripts/bench/w3.lua threads=1
 local bp = require "backprop"
@@ -26,16 +30,35 @@ local function epoch()
           shuffle = false, log = false, epoch_log = false}
 end
 epoch()
-local ours = C.stats(C.repeat_timed(C.reps, epoch,
-                                    function(t) return flops / t / 1e9 end))
+local load0 = C.load()
+local times, dnnl, oblas, peak, peak_cpu = {}, {}, {}, {}, {}
+for r = 1, C.reps do
+  local t0 = bp.clock()
+  epoch()
+  times[r] = flops / (bp.clock() - t0) / 1e9
+  if C.peers then
+    local t = C.limit("dnnl w3", "seconds")
+    if t then dnnl[#dnnl + 1] = flops / t / 1e9 end
+    oblas[r] = flops / C.limit("openblas w3", "seconds") / 1e9
+    peak[r], peak_cpu[r] = C.limit("peak", "gflops")
+  end
+end
+local ours = C.stats(times)
 C.report("w3_gflops", ours, "GFLOP/s")
 if not C.peers then return end
 
-local sgemm = C.stats(C.numbers(C.run(string.format("%s/blas_floor sgemm 1024 %d %d",
-                                C.build, C.threads, C.reps)), "gflops"))
-local torch = C.torch("w3", "steps=" .. steps)
-
-C.report("sgemm_gflops", sgemm, "GFLOP/s")
+local load1 = C.load()
+local torch = C.torch("w3", "steps=" .. steps, true)
+local dn, ob, pk = #dnnl > 0 and C.stats(dnnl), C.stats(oblas), C.stats(peak)
+if dn then C.report("floor_dnnl_gflops", dn, "GFLOP/s") end
+C.report("floor_openblas_gflops", ob, "GFLOP/s")
+C.report("peak_gflops", pk, "GFLOP/s")
+-- the peak over the probe's CPU time: what a core gives when it runs
+C.report("peak_cpu_gflops", C.stats(peak_cpu), "GFLOP/s")
 C.report("torch_gflops", torch, "GFLOP/s")
-C.figure("w3_over_sgemm", ours.med / sgemm.med, "x")
+if dn then C.figure("w3_over_floor_dnnl", ours.med / dn.med, "x") end
+C.figure("w3_over_floor_openblas", ours.med / ob.med, "x")
+C.figure("w3_over_peak", ours.med / pk.med, "x")
 C.figure("w3_over_torch", ours.med / torch.med, "x")
+C.figure("load_start", load0, "")
+C.figure("load_end", load1, "")
