@@ -1,7 +1,10 @@
 #!/bin/sh
 # run_all.sh: every benchmark of issue 5, side by side with PyTorch, in one
 # command; each is recorded as a run in results/bench.db and prints its
-# figures. W2 and W3 run at 1 and 2 threads.
+# figures. W2 and W3 run at 1 and 2 threads, each beside its limit lines
+# measured in the same run (blas_floor: the FMA peak, oneDNN's and
+# OpenBLAS's products of the workload) and PyTorch in its best
+# configuration, and say the machine's load.
 #
 #   scripts/bench/run_all.sh            (from the repository's root)
 #
