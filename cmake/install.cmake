@@ -54,6 +54,9 @@ else()
   set(BP_PC_INCLUDEDIR "\${prefix}/${CMAKE_INSTALL_INCLUDEDIR}")
 endif()
 set(BP_PC_LIBS_PRIVATE "${OPENBLAS_LDFLAGS} -lz -lpthread -lm")
+if(BP_DNNL_LIBS) # float32 products on oneDNN (engine/gemm.c), on GNU OpenMP
+  set(BP_PC_LIBS_PRIVATE "-ldnnl -lgomp ${BP_PC_LIBS_PRIVATE}")
+endif()
 string(REPLACE ";" " " BP_PC_LIBS_PRIVATE "${BP_PC_LIBS_PRIVATE}")
 set(BP_PC_PREFIX "@prefix@") # filled in when installing
 configure_file(${CMAKE_SOURCE_DIR}/cmake/backprop.pc.in
