@@ -36,7 +36,7 @@
 #include "bp_err.h"
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define BP_RUNLOG_SCHEMA 5
+#define BP_RUNLOG_SCHEMA 6
 /* PRAGMA application_id of a backprop database: "BPRL". */
 #define BP_RUNLOG_APP_ID 0x4250524c
 
@@ -420,6 +420,17 @@ int bp_runlog_export_rows(bp_runlog *log, int64_t run, const bp_export_sink *sin
  * scripts no run refers to any more: all or none, in one transaction. A
  * run still running is an error unless force. */
 int bp_runlog_rm(bp_runlog *log, const int64_t *ids, size_t n, int force, bp_err *e);
+
+/* bp_runlog_summaries_check: the metric summaries the writer keeps with the
+ * rows (metric_summary and metric_blocks, runlog/schema/6.sql) against a
+ * rebuild from the metric rows, for run (0: every run). Returns how many
+ * summaries (of a series, or of a block of 256 steps) differ, 0 when all
+ * agree, the first described in what (cap bytes; "" when none): "run 3,
+ * metric 'loss': count 10, from the rows 11", "run 3, metric 'loss', block
+ * 2: a summary without rows"; *series (may be NULL) gets how many series
+ * were compared. -1 on failure. */
+int64_t bp_runlog_summaries_check(bp_runlog *log, int64_t run, int64_t *series,
+                                  char *what, size_t cap, bp_err *e);
 
 /* bp_runlog_sweeps_list: every sweep, newest first, for `sweep show`.
  * started is UTC text, "YYYY-MM-DD HH:MM:SS". Free with bp_sweep_list_free. */

@@ -61,6 +61,18 @@ static const char *const MERGE_SQL[] = {
     "INSERT INTO main.metrics(run_id, name_id, step, value) SELECT mr.dst, mn.dst, m.step,"
     " m.value FROM src.metrics m JOIN map_runs mr ON mr.src = m.run_id"
     " JOIN map_names mn ON mn.src = m.name_id",
+    /* The summaries come with their rows (the input's are whole: it is at
+     * this build's schema, and its writer kept them with its rows). */
+    "INSERT INTO main.metric_summary(run_id, name_id, count, nan_count, first_step,"
+    " last_step, last_value, min_value, min_step, max_value, max_step) SELECT mr.dst, mn.dst, s.count, s.nan_count,"
+    " s.first_step, s.last_step, s.last_value, s.min_value, s.min_step, s.max_value,"
+    " s.max_step FROM src.metric_summary s JOIN map_runs mr ON mr.src = s.run_id"
+    " JOIN map_names mn ON mn.src = s.name_id",
+    "INSERT INTO main.metric_blocks(run_id, name_id, block, count, nan_count, first_step,"
+    " last_step, min_value, min_step, max_value, max_step) SELECT mr.dst, mn.dst, b.block, b.count, b.nan_count,"
+    " b.first_step, b.last_step, b.min_value, b.min_step, b.max_value, b.max_step"
+    " FROM src.metric_blocks b JOIN map_runs mr ON mr.src = b.run_id"
+    " JOIN map_names mn ON mn.src = b.name_id",
     "INSERT INTO main.snapshots(run_id, step, name, shape, dtype, data) SELECT mr.dst, s.step,"
     " s.name, s.shape, s.dtype, s.data FROM src.snapshots s JOIN map_runs mr"
     " ON mr.src = s.run_id ORDER BY s.id",

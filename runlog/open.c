@@ -129,10 +129,13 @@ static int migrate_steps(bp_runlog *log, bp_err *e) {
         return check_header(log, e);
     }
     if (version < BP_RUNLOG_SCHEMA) {
+        int summarised = rl_summaries_exist(log);
         for (int64_t v = version; v < BP_RUNLOG_SCHEMA; v++)
             if (rl_exec(log, rl_schema_steps[v], "cannot create or migrate the schema",
                         e))
                 goto fail;
+        /* A step made the summaries' tables: fill them from the rows. */
+        if (!summarised && rl_summaries_fill(log, e)) goto fail;
         char sql[96];
         snprintf(sql, sizeof sql, "PRAGMA application_id = %d; PRAGMA user_version = %d;",
                  BP_RUNLOG_APP_ID, BP_RUNLOG_SCHEMA);
@@ -314,6 +317,7 @@ void bp_runlog_close(bp_runlog *log) {
     sqlite3_finalize(log->ins_many);
     sqlite3_finalize(log->name_get);
     sqlite3_finalize(log->name_put);
+    rl_summaries_finalize(log);
     sqlite3_close(log->db);
     rl_lock_close(log); /* this log's runs and sweeps are no longer held */
     rl_names_free(&log->names);

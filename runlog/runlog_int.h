@@ -75,6 +75,9 @@ typedef struct rl_param_seen {
     char *value; /* type and value, as text */
 } rl_param_seen;
 
+/* The statements of summary.c, prepared when first needed. */
+#define RL_SUM_STMTS 7
+
 /* Made by bp_runlog_open (open.c), freed with everything it owns by
  * bp_runlog_close. */
 struct bp_runlog {
@@ -113,6 +116,7 @@ struct bp_runlog {
     size_t seen_n, seen_cap;
     sqlite3_stmt *ins_one, *ins_many;  /* metric inserts, 1 and INSERT_ROWS rows */
     sqlite3_stmt *name_get, *name_put; /* a metric name's id; a new name */
+    sqlite3_stmt *sum[RL_SUM_STMTS];   /* summary.c's */
     /* Liveness (liveness.c): PATH-lock, where this log holds the locks of
      * its runs and sweeps, a second description of it to ask through, and
      * the kernel's boot id; -1, -1 and "" when they cannot be had. */
@@ -298,6 +302,41 @@ void rl_drop_run(bp_runlog *log, int64_t run, const char *why);
 /* How many rows of run could not be recorded, and the first reason into why
  * (cap bytes); 0 if none. Takes buf_lock itself; needs no db_lock. */
 size_t rl_lost_of(bp_runlog *log, int64_t run, char *why, size_t cap);
+
+/* ------------------------------------------------------------------------ */
+/* Metric summaries (summary.c)                                              */
+
+/* What metric_summary and metric_blocks hold of some values of a series
+ * (runlog/schema/6.sql): count, NaNs among them, first and last step, the
+ * value at the last step, and the least and greatest values that are not
+ * NaN with the first step at which each came (meaningless while every
+ * value is NaN: count == nan_count). {0} is empty. No lock. */
+typedef struct rl_agg {
+    int64_t count, nan_count, first_step, last_step, min_step, max_step;
+    double last, min, max;
+} rl_agg;
+
+/* Adds the value v at step, a step not in a already; _merge adds b, whose
+ * steps are not in a's. */
+void rl_agg_add(rl_agg *a, int64_t step, double v);
+void rl_agg_merge(rl_agg *a, const rl_agg *b);
+
+/* Brings the summaries of the series of rows v[0..n) up to date with them,
+ * the rows sorted as the writer inserts them (by run, name, step; of equal
+ * steps the last is the value) and inserted already; ids maps a row's name
+ * to its metric_names.id. Call inside the write transaction of the rows. */
+int rl_summaries_update(bp_runlog *log, const rl_row *v, size_t n, const int64_t *ids,
+                        bp_err *e);
+
+/* Whether the database has the summaries' tables (1 or 0). */
+int rl_summaries_exist(bp_runlog *log);
+
+/* Summarises every metric row, into tables that hold nothing yet (the
+ * migration that made them). Call inside a write transaction. */
+int rl_summaries_fill(bp_runlog *log, bp_err *e);
+
+/* Finalizes summary.c's statements. */
+void rl_summaries_finalize(bp_runlog *log);
 
 /* ------------------------------------------------------------------------ */
 /* Metric names (names.c)                                                    */

@@ -21,7 +21,8 @@
  *   MAX_KEEP; those that cannot be written in the end are counted, per run,
  *   so that the run cannot end "completed" without them (bp_runlog_end).
  *
- * A metric's name is a number in the rows (names.c). */
+ * A metric's name is a number in the rows (names.c), and each commit keeps
+ * the run's metric summaries with the rows (summary.c). */
 #define _XOPEN_SOURCE 700
 #include <math.h>
 #include <pthread.h>
@@ -210,6 +211,11 @@ static int insert_rows(bp_runlog *log, rl_rows *w, bp_err *e) {
             rl_rollback(log);
             return rc;
         }
+    }
+    if (rl_summaries_update(log, w->v, w->n, ids, e)) {
+        int rc = sqlite3_extended_errcode(log->db);
+        rl_rollback(log);
+        return rc == SQLITE_OK ? SQLITE_ERROR : rc;
     }
     return rl_commit(log, e) ? SQLITE_BUSY : SQLITE_OK;
 }
