@@ -138,9 +138,9 @@ static sqlite3_stmt *runs_stmt(bp_runlog *log, const bp_runs_filter *f, bp_err *
     size_t n = (size_t)snprintf(
         sql, sizeof sql,
         "SELECT s.id, s.name, s.status, s.params, s.final_loss, s.best_loss, s.steps,"
-        " s.duration_s, (SELECT m.value IS NULL FROM metrics m JOIN metric_names n"
-        " ON n.id = m.name_id WHERE m.run_id = s.id AND n.name = 'loss'"
-        " ORDER BY m.step DESC LIMIT 1) FROM run_summary s WHERE 1");
+        " s.duration_s, (SELECT ms.last_value IS NULL FROM metric_summary ms"
+        " WHERE ms.run_id = s.id AND ms.name_id = (SELECT id FROM metric_names"
+        " WHERE name = 'loss')) FROM run_summary s WHERE 1");
     if (f->n_status) {
         n += (size_t)snprintf(sql + n, sizeof sql - n, " AND s.status IN (?");
         for (int k = 1; k < f->n_status; k++)

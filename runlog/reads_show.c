@@ -2,9 +2,10 @@
  *
  * A statement per part of the run (its record, tags, notes, metrics, loss
  * curve, snapshots), each read into bp_run_detail by a function of its own.
- * SQLite summarises (counts, the least and greatest values, the curve's
- * evenly spaced points) and spells the times; the command only lays out
- * what it gets. */
+ * The metrics' figures come from their summaries (summary.c) and the
+ * curve's points from a seek each, so that a run of millions of steps
+ * shows as fast as a short one; SQLite spells the times; the command only
+ * lays out what it gets. */
 #define _XOPEN_SOURCE 700
 #include <math.h>
 #include <stdlib.h>
@@ -105,59 +106,81 @@ static int metric_row(sqlite3_stmt *st, void *row, void *ctx) {
 }
 
 /* Every metric in one row: how many values, over which steps, the last,
- * the least and the greatest, and how many were NaN. */
+ * the least and the greatest, and how many were NaN (its summary). */
 static int read_metrics(bp_runlog *log, int64_t run, bp_run_detail *d, bp_err *e) {
     sqlite3_stmt *st =
         prepare_run(log,
-                    "SELECT n.name, count(*), min(m.step), max(m.step),"
-                    " (SELECT m2.value FROM metrics m2 WHERE m2.run_id = m.run_id"
-                    "  AND m2.name_id = m.name_id ORDER BY m2.step DESC LIMIT 1),"
-                    " min(m.value), max(m.value), sum(m.value IS NULL)"
-                    " FROM metrics m JOIN metric_names n ON n.id = m.name_id"
-                    " WHERE m.run_id = ? GROUP BY m.name_id ORDER BY n.name",
+                    "SELECT n.name, s.count, s.first_step, s.last_step,"
+                    " s.last_value, s.min_value, s.max_value, s.nan_count"
+                    " FROM metric_summary s JOIN metric_names n"
+                    " ON n.id = s.name_id WHERE s.run_id = ? ORDER BY n.name",
                     run);
     return rd_rows(log, st, &d->metrics, &d->n_metrics, sizeof *d->metrics, metric_row,
                    NULL, e);
 }
 
-/* The loss curve at about ten evenly spaced points, and its minimum. */
+/* Appends (step, value) to the curve; -1 when memory runs out. */
+static int curve_add(bp_run_detail *d, size_t *cap, int64_t step, double value) {
+    size_t cap_v = *cap;
+    int64_t *steps = rd_grow(d->curve_steps, cap, d->n_curve, sizeof *steps);
+    if (steps) d->curve_steps = steps;
+    double *values =
+        steps ? rd_grow(d->curve_values, &cap_v, d->n_curve, sizeof *values) : NULL;
+    if (!values) return -1;
+    d->curve_values = values;
+    d->curve_steps[d->n_curve] = step;
+    d->curve_values[d->n_curve++] = value;
+    return 0;
+}
+
+/* The loss curve at about ten evenly spaced steps (the first logged at or
+ * after each tenth of the span, and the last), each a seek in the rows, and
+ * its least value from its summary. */
 static int read_curve(bp_runlog *log, int64_t run, bp_run_detail *d, bp_err *e) {
     sqlite3_stmt *st =
         prepare_run(log,
-                    "SELECT step, value FROM (SELECT m.step AS step, m.value AS value,"
-                    " row_number() OVER (ORDER BY m.step) AS k, count(*) OVER () AS n"
-                    " FROM metrics m JOIN metric_names nm ON nm.id = m.name_id"
-                    " WHERE m.run_id = ? AND nm.name = 'loss')"
-                    " WHERE (k - 1) % max(1, (n - 1) / 9) = 0 OR k = n ORDER BY step",
+                    "SELECT s.first_step, s.last_step, s.min_step, s.min_value, n.id"
+                    " FROM metric_summary s JOIN metric_names n ON n.id = s.name_id"
+                    " WHERE s.run_id = ? AND n.name = 'loss'",
                     run);
-    size_t cap = 0, cap_v = 0;
-    int r;
-    if (!st) return rd_fail(log, e);
-    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t *steps = rd_grow(d->curve_steps, &cap, d->n_curve, sizeof *steps);
-        if (steps) d->curve_steps = steps;
-        double *values =
-            steps ? rd_grow(d->curve_values, &cap_v, d->n_curve, sizeof *values) : NULL;
-        if (!values) break;
-        d->curve_values = values;
-        d->curve_steps[d->n_curve] = sqlite3_column_int64(st, 0);
-        d->curve_values[d->n_curve++] = real_or_nan(st, 1);
+    int r = st ? sqlite3_step(st) : SQLITE_ERROR;
+    if (r != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        return r == SQLITE_DONE ? 0 : rd_fail(log, e);
     }
-    if (rd_end(log, st, r, e)) return -1;
-    st = prepare_run(
-        log,
-        "SELECT m.step, m.value FROM metrics m JOIN metric_names nm ON nm.id = m.name_id"
-        " WHERE m.run_id = ? AND nm.name = 'loss' AND m.value IS NOT NULL"
-        " ORDER BY m.value, m.step LIMIT 1",
-        run);
-    r = st ? sqlite3_step(st) : SQLITE_ERROR;
-    if (r == SQLITE_ROW) {
-        d->has_best = 1;
-        d->best_step = sqlite3_column_int64(st, 0);
-        d->best = sqlite3_column_double(st, 1);
+    int64_t first = sqlite3_column_int64(st, 0), last = sqlite3_column_int64(st, 1);
+    if ((d->has_best = sqlite3_column_type(st, 3) != SQLITE_NULL)) {
+        d->best_step = sqlite3_column_int64(st, 2);
+        d->best = sqlite3_column_double(st, 3);
     }
+    int64_t name = sqlite3_column_int64(st, 4);
     sqlite3_finalize(st);
-    return r == SQLITE_ROW || r == SQLITE_DONE ? 0 : rd_fail(log, e);
+    st = prepare_run(log,
+                     "SELECT step, value FROM metrics WHERE run_id = ? AND name_id = ?"
+                     " AND step >= ? ORDER BY step LIMIT 1",
+                     run);
+    if (!st) return rd_fail(log, e);
+    /* Ten strides, rounded down, and at least a step each. */
+    uint64_t span = (uint64_t)last - (uint64_t)first, stride = span / 9 ? span / 9 : 1;
+    size_t cap = 0;
+    int64_t at = first;
+    for (int k = 0; k <= 10; k++) {
+        sqlite3_bind_int64(st, 2, name);
+        sqlite3_bind_int64(st, 3, k == 10 ? last : at);
+        if ((r = sqlite3_step(st)) != SQLITE_ROW) break;
+        int64_t step = sqlite3_column_int64(st, 0);
+        if ((d->n_curve == 0 || step > d->curve_steps[d->n_curve - 1]) &&
+            curve_add(d, &cap, step, real_or_nan(st, 1))) {
+            sqlite3_finalize(st);
+            return rd_oom(e);
+        }
+        sqlite3_reset(st);
+        if (k == 10) break;
+        if ((uint64_t)last - (uint64_t)step < stride) k = 9; /* the last is next */
+        else at = step + (int64_t)stride;
+    }
+    if (r == SQLITE_ROW) r = SQLITE_DONE;
+    return rd_end(log, st, r, e);
 }
 
 static int snapshot_row(sqlite3_stmt *st, void *row, void *ctx) {

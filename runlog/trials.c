@@ -93,9 +93,9 @@ int bp_runlog_trial_outcome(bp_runlog *log, int64_t sweep, int64_t trial, int64_
     bp_runlog_lock(log);
     sqlite3_stmt *st =
         prepare_id(log,
-                   "SELECT r.status, r.message, (SELECT m.value FROM metrics m"
-                   " JOIN metric_names n ON n.id = m.name_id WHERE m.run_id = r.id"
-                   " AND n.name = ?4 ORDER BY m.step DESC LIMIT 1),"
+                   "SELECT r.status, r.message, (SELECT ms.last_value FROM"
+                   " metric_summary ms JOIN metric_names n ON n.id = ms.name_id"
+                   " WHERE ms.run_id = r.id AND n.name = ?4),"
                    " (SELECT params FROM sweep_trials WHERE run_id = r.id)"
                    " FROM runs r WHERE r.sweep_id = ?1 AND r.trial = ?2"
                    " AND r.pid = ?3 ORDER BY r.id DESC LIMIT 1",
@@ -313,8 +313,8 @@ int bp_runlog_sweep_pruned(bp_runlog *log, int64_t sweep, bp_trial_pruned **list
     bp_runlog_lock(log);
     sqlite3_stmt *st =
         prepare_id(log,
-                   "SELECT t.trial, (SELECT max(m.step) FROM metrics m"
-                   " WHERE m.run_id = t.run_id), t.duration_s,"
+                   "SELECT t.trial, (SELECT max(ms.last_step) FROM metric_summary ms"
+                   " WHERE ms.run_id = t.run_id), t.duration_s,"
                    " (SELECT avg(duration_s) FROM sweep_trials"
                    "  WHERE sweep_id = t.sweep_id AND status = 'completed')"
                    " FROM sweep_trials t WHERE t.sweep_id = ? AND t.status = 'pruned'"

@@ -367,7 +367,7 @@ static void test_migration(void) {
     CHECK(agrees(log));
     CHECK_STR(
         first_row(s, "SELECT final_loss, best_loss, steps FROM run_summary WHERE id = 1"),
-        "-1.0|-962|5000");
+        "-1.0|-962.0|5000");
     bp_runlog_close(log);
 }
 

@@ -30,7 +30,8 @@ CREATE VIEW loss_curve AS
 -- steps (the last step at which anything was logged), final_loss (the last
 -- 'loss'; NULL if it was NaN), best_loss (the least 'loss'), params
 -- ('hidden=4 lr=0.1', sorted by key), seed, host, pid, sweep_id and trial
--- (the last two since 3).
+-- (the last two since 3). The figures of the metrics come from
+-- metric_summary (since 6), a row per run and metric, not from the rows.
 CREATE VIEW run_summary AS
   SELECT r.id AS id, r.name AS name, r.status AS status,
     r.script_path AS script,
@@ -39,14 +40,13 @@ CREATE VIEW run_summary AS
     round(coalesce(r.ended, CASE WHEN r.status = 'running'
       THEN (julianday('now') - 2440587.5) * 86400.0 END) - r.started, 3)
       AS duration_s,
-    (SELECT max((SELECT max(m.step) FROM metrics m
-       WHERE m.run_id = r.id AND m.name_id = n.id))
-     FROM metric_names n) AS steps,
-    (SELECT m.value FROM metrics m JOIN metric_names n ON n.id = m.name_id
-     WHERE m.run_id = r.id AND n.name = 'loss'
-     ORDER BY m.step DESC LIMIT 1) AS final_loss,
-    (SELECT min(m.value) FROM metrics m JOIN metric_names n
-     ON n.id = m.name_id WHERE m.run_id = r.id AND n.name = 'loss')
+    (SELECT max(ms.last_step) FROM metric_summary ms WHERE ms.run_id = r.id)
+      AS steps,
+    (SELECT ms.last_value FROM metric_summary ms WHERE ms.run_id = r.id
+     AND ms.name_id = (SELECT id FROM metric_names WHERE name = 'loss'))
+      AS final_loss,
+    (SELECT ms.min_value FROM metric_summary ms WHERE ms.run_id = r.id
+     AND ms.name_id = (SELECT id FROM metric_names WHERE name = 'loss'))
       AS best_loss,
     (SELECT group_concat(kv, ' ') FROM (SELECT p.key || '=' ||
        CASE WHEN p.type = 'bool' THEN CASE WHEN p.value THEN 'true'
@@ -80,9 +80,9 @@ CREATE VIEW sweep_trials AS
        instr(' ' || s.keys || ' ', ' ' || p.key || ' ') AS pos
        FROM params p WHERE p.run_id = r.id AND pos > 0
        ORDER BY pos)) AS params,
-    (SELECT m.value FROM metrics m JOIN metric_names n ON n.id = m.name_id
-     WHERE m.run_id = r.id AND n.name = s.objective
-     ORDER BY m.step DESC LIMIT 1) AS objective,
+    (SELECT ms.last_value FROM metric_summary ms WHERE ms.run_id = r.id
+     AND ms.name_id = (SELECT id FROM metric_names n WHERE n.name = s.objective))
+      AS objective,
     r.seed AS seed, round(r.ended - r.started, 3) AS duration_s,
     count(*) OVER (PARTITION BY r.sweep_id, r.trial) AS attempts,
     row_number() OVER (PARTITION BY r.sweep_id, r.trial ORDER BY
