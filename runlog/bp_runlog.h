@@ -187,6 +187,27 @@ int bp_runlog_end(bp_runlog *log, int64_t run, const char *status, const char *m
 int bp_runlog_metric_get(bp_runlog *log, int64_t run, const char *name, int64_t **steps,
                          double **values, size_t *n, bp_err *e);
 
+/* bp_runlog_metric_reduce: metric `name` of run reduced for a plot to at
+ * most max_points points (>= 2), keeping each stretch's least and greatest
+ * values and its NaNs: buckets of consecutive steps, by step, each with its
+ * count, its NaNs, its first and last step, and its least and greatest
+ * values that are not NaN, with the first step of each (both NaN, at the
+ * bucket's first step, when every value was NaN). A series of at most
+ * max_points values comes whole, a bucket per value; a longer one in at
+ * most max_points / 2 buckets (two points each) of equal spans of steps,
+ * read from its summaries of 256 steps (metric_blocks) where it spans more
+ * than max_points / 2 of them, from its rows otherwise. *buckets
+ * (malloc'd, *n of them; none for a metric the run did not log) is freed
+ * by the caller. */
+typedef struct bp_metric_bucket {
+    int64_t first_step, last_step, count, nan_count;
+    int64_t min_step, max_step;
+    double min, max;
+} bp_metric_bucket;
+int bp_runlog_metric_reduce(bp_runlog *log, int64_t run, const char *name,
+                            size_t max_points, bp_metric_bucket **buckets, size_t *n,
+                            bp_err *e);
+
 /* bp_runlog_snapshot_get: the snapshot `name` (NULL: "net") of run at step,
  * or its latest when step < 0. Fills *step_out (may be NULL), *n_layers,
  * *sizes (malloc'd, n_layers + 1), *params and *n_params (malloc'd, as

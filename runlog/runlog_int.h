@@ -321,6 +321,12 @@ typedef struct rl_agg {
 void rl_agg_add(rl_agg *a, int64_t step, double v);
 void rl_agg_merge(rl_agg *a, const rl_agg *b);
 
+/* The columns of metric_summary and metric_blocks that hold an rl_agg, in
+ * the order rl_agg_read reads them from column c on (NULL values as NaN). */
+#define RL_AGG_COLUMNS \
+    "count, nan_count, first_step, last_step, min_value, min_step, max_value, max_step"
+void rl_agg_read(sqlite3_stmt *st, int c, rl_agg *a);
+
 /* Brings the summaries of the series of rows v[0..n) up to date with them,
  * the rows sorted as the writer inserts them (by run, name, step; of equal
  * steps the last is the value) and inserted already; ids maps a row's name

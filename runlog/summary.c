@@ -73,21 +73,21 @@ void rl_agg_merge(rl_agg *a, const rl_agg *b) {
 /* Statements                                                                */
 
 /* The log's statements of this file (log->sum[]), prepared once. The
- * columns of an aggregate are read and bound in AGG_COLUMNS' order. */
-#define AGG_COLUMNS \
+ * columns of an aggregate are read and bound in RL_AGG_COLUMNS' order. */
+#define RL_AGG_COLUMNS \
     "count, nan_count, first_step, last_step, min_value, min_step, max_value, max_step"
 enum { SUM_GET, SUM_PUT, BLK_GET, BLK_PUT, BLK_ALL, ROWS_IN, VALUE_AT };
 static const char *const SUM_SQL[RL_SUM_STMTS] = {
-    [SUM_GET] = "SELECT " AGG_COLUMNS ", last_value FROM metric_summary"
+    [SUM_GET] = "SELECT " RL_AGG_COLUMNS ", last_value FROM metric_summary"
                 " WHERE run_id = ?1 AND name_id = ?2",
-    [SUM_PUT] = "INSERT OR REPLACE INTO metric_summary(run_id, name_id, " AGG_COLUMNS
+    [SUM_PUT] = "INSERT OR REPLACE INTO metric_summary(run_id, name_id, " RL_AGG_COLUMNS
                 ", last_value) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-    [BLK_GET] = "SELECT " AGG_COLUMNS " FROM metric_blocks"
+    [BLK_GET] = "SELECT " RL_AGG_COLUMNS " FROM metric_blocks"
                 " WHERE run_id = ?1 AND name_id = ?2 AND block = ?3",
     [BLK_PUT] =
-        "INSERT OR REPLACE INTO metric_blocks(run_id, name_id, block, " AGG_COLUMNS
+        "INSERT OR REPLACE INTO metric_blocks(run_id, name_id, block, " RL_AGG_COLUMNS
         ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-    [BLK_ALL] = "SELECT " AGG_COLUMNS " FROM metric_blocks"
+    [BLK_ALL] = "SELECT " RL_AGG_COLUMNS " FROM metric_blocks"
                 " WHERE run_id = ?1 AND name_id = ?2 ORDER BY block",
     [ROWS_IN] = "SELECT step, value FROM metrics WHERE run_id = ?1 AND name_id = ?2"
                 " AND step BETWEEN ?3 AND ?4 ORDER BY step",
@@ -120,8 +120,7 @@ static double value_or_nan(sqlite3_stmt *st, int c) {
     return sqlite3_column_type(st, c) == SQLITE_NULL ? NAN : sqlite3_column_double(st, c);
 }
 
-/* Columns c.. in AGG_COLUMNS' order into a. */
-static void agg_read(sqlite3_stmt *st, int c, rl_agg *a) {
+void rl_agg_read(sqlite3_stmt *st, int c, rl_agg *a) {
     a->count = sqlite3_column_int64(st, c);
     a->nan_count = sqlite3_column_int64(st, c + 1);
     a->first_step = sqlite3_column_int64(st, c + 2);
@@ -137,7 +136,7 @@ static void bind_value(sqlite3_stmt *st, int k, double v) {
     else sqlite3_bind_double(st, k, v);
 }
 
-/* a into parameters k.. in AGG_COLUMNS' order. */
+/* a into parameters k.. in RL_AGG_COLUMNS' order. */
 static void agg_bind(sqlite3_stmt *st, int k, const rl_agg *a) {
     int num = a->count > a->nan_count;
     sqlite3_bind_int64(st, k, a->count);
@@ -162,11 +161,11 @@ static int run_put(bp_runlog *log, sqlite3_stmt *st, bp_err *e) {
     return r == SQLITE_DONE ? 0 : rl_fail(log, e, "cannot write the metric summaries");
 }
 
-/* A statement's one row into a (AGG_COLUMNS from column 0): 1 if there was
+/* A statement's one row into a (RL_AGG_COLUMNS from column 0): 1 if there was
  * one, 0 if none, -1. */
 static int read_one(bp_runlog *log, sqlite3_stmt *st, rl_agg *a, bp_err *e) {
     int r = sqlite3_step(st);
-    if (r == SQLITE_ROW) agg_read(st, 0, a);
+    if (r == SQLITE_ROW) rl_agg_read(st, 0, a);
     sqlite3_reset(st);
     if (r == SQLITE_ROW) return 1;
     return r == SQLITE_DONE ? 0 : rl_fail(log, e, "cannot read the metric summaries");
@@ -256,7 +255,7 @@ static int rewrite(bp_runlog *log, int64_t run, int64_t name, int64_t lo, int64_
     rl_agg s = {0};
     if (!(st = stmt(log, BLK_ALL, run, name, e))) return -1;
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-        agg_read(st, 0, &blk);
+        rl_agg_read(st, 0, &blk);
         rl_agg_merge(&s, &blk);
     }
     sqlite3_reset(st);
@@ -278,7 +277,7 @@ static int series_update(bp_runlog *log, int64_t run, int64_t name, const rl_row
     rl_agg s = {0};
     int r = sqlite3_step(st), have = r == SQLITE_ROW;
     if (have) {
-        agg_read(st, 0, &s);
+        rl_agg_read(st, 0, &s);
         s.last = value_or_nan(st, 8);
     }
     sqlite3_reset(st);

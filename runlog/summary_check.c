@@ -23,10 +23,11 @@ static const char *const FIELDS[] = {"count",     "nan_count", "first_step",
 enum { N_FIELDS = sizeof FIELDS / sizeof *FIELDS, FIRST_PAIR = 5 };
 
 #define PAIR(c) ", r." c ", s." c
-#define PAIRS                                                                \
-    PAIR("count")                                                            \
-    PAIR("nan_count") PAIR("first_step") PAIR("last_step") PAIR("min_value") \
-        PAIR("min_step") PAIR("max_value") PAIR("max_step") PAIR("last_value")
+#define PAIRS                                                               \
+    PAIR("count")                                                           \
+    PAIR("nan_count")                                                       \
+    PAIR("first_step") PAIR("last_step") PAIR("min_value") PAIR("min_step") \
+        PAIR("max_value") PAIR("max_step") PAIR("last_value")
 
 /* The first step (of the series, or of its block) at which value v came. */
 #define STEP_OF(v)                                                               \

@@ -371,6 +371,88 @@ static void test_migration(void) {
     bp_runlog_close(log);
 }
 
+/* Whether the buckets cover the series' rows in order, each row in one,
+ * with the count, NaNs, least and greatest (first steps) the rows give. */
+static int buckets_match(const int64_t *steps, const double *values, size_t n,
+                         const bp_metric_bucket *b, size_t nb) {
+    size_t k = 0;
+    for (size_t j = 0; j < nb; j++) {
+        int64_t count = 0, nans = 0, lo_at = 0, hi_at = 0;
+        double lo = NAN, hi = NAN;
+        for (; k < n && steps[k] <= b[j].last_step; k++, count++) {
+            if (steps[k] < b[j].first_step) return 0;
+            if (isnan(values[k])) nans++;
+            else if (isnan(lo) || values[k] < lo) lo = values[k], lo_at = steps[k];
+            if (!isnan(values[k]) && (isnan(hi) || values[k] > hi))
+                hi = values[k], hi_at = steps[k];
+        }
+        if (count != b[j].count || nans != b[j].nan_count) return 0;
+        if (count > nans && !(lo == b[j].min && hi == b[j].max &&
+                              lo_at == b[j].min_step && hi_at == b[j].max_step))
+            return 0;
+        if (count == nans && !(isnan(b[j].min) && isnan(b[j].max))) return 0;
+    }
+    return k == n;
+}
+
+/* Reduces metric `name` of run to max_points; checks the buckets against
+ * the rows; returns how many buckets. */
+static size_t reduced(bp_runlog *log, int64_t run, const char *name, size_t max_points,
+                      bp_metric_bucket **b) {
+    bp_err e = {{0}};
+    int64_t *steps;
+    double *values;
+    size_t n, nb;
+    CHECK(bp_runlog_metric_get(log, run, name, &steps, &values, &n, &e) == 0);
+    CHECK(bp_runlog_metric_reduce(log, run, name, max_points, b, &nb, &e) == 0);
+    CHECK(buckets_match(steps, values, n, *b, nb));
+    size_t points = 0;
+    for (size_t j = 0; j < nb; j++)
+        points += (*b)[j].min_step == (*b)[j].max_step ? 1 : 2;
+    CHECK(points <= max_points);
+    free(steps);
+    free(values);
+    return nb;
+}
+
+/* A series reduced for a plot: 100,000 steps to 200 points from its blocks
+ * (98 buckets of 4 blocks, 1,024 steps), a NaN, a spike and -Inf each in
+ * its bucket; 3,000 steps to 2,000 points from the rows (1,000 buckets of 3
+ * steps); 50 values whole. */
+static void test_reduce(void) {
+    bp_runlog *log = open_new("reduce.db");
+    CHECK(log != NULL);
+    if (!log) return;
+    bp_err e = {{0}};
+    int64_t run = bp_runlog_begin(log, NULL, &e);
+    for (int k = 0; k < 100000; k++) {
+        double v = k == 54321   ? NAN
+                   : k == 77777 ? 1e9
+                   : k == 12345 ? -INFINITY
+                                : sin(k / 1000.0);
+        bp_runlog_metric(log, run, "long", k, v, &e);
+        if (k < 3000) bp_runlog_metric(log, run, "mid", 1000 + k, cos(k), &e);
+        if (k < 50) bp_runlog_metric(log, run, "short", k * k, k, &e);
+    }
+    bp_metric_bucket *b = NULL;
+    CHECK(reduced(log, run, "long", 200, &b) == 98);
+    CHECK(b[75].first_step == 75 * 1024 && b[75].max == 1e9 && b[75].max_step == 77777);
+    CHECK(b[53].nan_count == 1 && b[53].count == 1024);
+    CHECK(b[12].min == -INFINITY && b[12].min_step == 12345);
+    free(b);
+    CHECK(reduced(log, run, "mid", 2000, &b) == 1000);
+    CHECK(b[999].first_step == 3997 && b[999].last_step == 3999);
+    free(b);
+    CHECK(reduced(log, run, "short", 100, &b) == 50);
+    CHECK(b[49].first_step == 49 * 49 && b[49].count == 1 && b[49].min == 49);
+    free(b);
+    size_t n = 1;
+    CHECK(bp_runlog_metric_reduce(log, run, "none", 100, &b, &n, &e) == 0 && n == 0);
+    CHECK(bp_runlog_metric_reduce(log, run, "long", 1, &b, &n, &e) == -1);
+    CHECK_STR(e.msg, "a reduced series needs at least 2 points");
+    bp_runlog_close(log);
+}
+
 int main(void) {
     snprintf(dir, sizeof dir, "/tmp/test_summary_XXXXXX");
     if (!mkdtemp(dir)) {
@@ -385,6 +467,7 @@ int main(void) {
     test_killed_and_resumed();
     test_merge_and_rm();
     test_migration();
+    test_reduce();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
