@@ -60,6 +60,12 @@ int bp_cli_query(const char *db, int argc, char **argv, FILE *out, FILE *err);
 int bp_cli_rm(const char *db, int argc, char **argv, FILE *out, FILE *err);
 int bp_cli_export(const char *db, int argc, char **argv, FILE *out, FILE *err);
 
+/* check [--summaries] [ID...]: the metric summaries of every run, or of the
+ * runs named, against a rebuild from their rows (bp_runlog_summaries_check):
+ * "summaries of N metric series agree with their rows", or 1 and "K
+ * summaries differ from their rows; the first: ..." on err. */
+int bp_cli_check(const char *db, int argc, char **argv, FILE *out, FILE *err);
+
 /* sweep show [ID] [--csv] (`backprop sweep show`): without ID, every sweep,
  * newest first (id, name, status, strategy, trials done, objective, best,
  * start). With ID, the sweep's record, then its trials (sweep_trials: one

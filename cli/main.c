@@ -54,6 +54,7 @@ LOG_COMMAND(c_show, bp_cli_show)
 LOG_COMMAND(c_query, bp_cli_query)
 LOG_COMMAND(c_rm, bp_cli_rm)
 LOG_COMMAND(c_export, bp_cli_export)
+LOG_COMMAND(c_check, bp_cli_check)
 
 static int c_merge(lua_State *L, int argc, char **argv) {
     (void)L;
@@ -182,6 +183,13 @@ static const command commands[] = {
     {"rm", 2, 0, c_rm, "rm [--force] ID...", "delete runs",
      "Deletes runs with everything they logged, all or none; a run still\n"
      "running needs --force.\n"},
+    {"check", 2, 0, c_check, "check [--summaries] [ID...]",
+     "the metric summaries against their rows",
+     "Rebuilds from the metric rows the summaries the writer keeps with them\n"
+     "(a row per run and metric, which runs, show and sweep show read, and a\n"
+     "row per 256 steps of a series, which a reduced series reads), for every\n"
+     "run or the runs named, and compares. Exit 1, naming the first\n"
+     "difference, when any differs.\n"},
     {"export", 2, 0, c_export, "export ID [--csv] [-o FILE]", "a run's metrics as CSV",
      "A run's metrics as CSV: a column `step`, then one column per metric\n"
      "(sorted by name); an empty cell where a metric was not logged; NaN and\n"
