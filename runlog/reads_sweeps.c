@@ -2,9 +2,12 @@
  * `backprop plot --sweep` print: the list, one sweep's row, its trials with
  * their swept parameters, and the statistics per parameter value.
  *
- * The trials come from the view sweep_trials and the statistics from
- * sweep_param_stats (schema/views.sql), which decide which attempt of a trial
- * counts; these functions only copy their rows out. */
+ * The trials come from the view sweep_trials (schema/views.sql), which
+ * decides which attempt of a trial counts; these functions only copy its
+ * rows out. The statistics are the view sweep_param_stats' for one sweep,
+ * written out here with the sweep's filter on sweep_trials: SQLite does not
+ * push a filter through that view's GROUP BY into sweep_trials, and would
+ * make the trials of every sweep first (scripts/bench/NOTES.md, W7). */
 #define _XOPEN_SOURCE 700
 #include <stdio.h>
 #include <stdlib.h>
@@ -242,9 +245,14 @@ int bp_runlog_sweep_param_stats(bp_runlog *log, int64_t sweep, bp_sweep_param_st
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(
             bp_runlog_sqlite(log),
-            "SELECT key, value, trials, best, mean FROM sweep_param_stats"
-            " WHERE sweep_id = ? ORDER BY instr(' ' || (SELECT keys FROM"
-            " sweeps WHERE id = sweep_id) || ' ', ' ' || key || ' '), value",
+            "SELECT p.key, p.value, count(t.objective), CASE s.direction WHEN 'max'"
+            " THEN max(t.objective) ELSE min(t.objective) END, avg(t.objective)"
+            " FROM sweep_trials t JOIN sweeps s ON s.id = t.sweep_id"
+            " JOIN params p ON p.run_id = t.run_id WHERE t.sweep_id = ?1"
+            " AND t.status = 'completed'"
+            " AND instr(' ' || s.keys || ' ', ' ' || p.key || ' ') > 0"
+            " GROUP BY p.key, p.value"
+            " ORDER BY instr(' ' || s.keys || ' ', ' ' || p.key || ' '), p.value",
             -1, &st, NULL) == SQLITE_OK)
         sqlite3_bind_int64(st, 1, sweep);
     int rc = rd_rows(log, st, out, n, sizeof **out, param_stat, NULL, e);
