@@ -195,8 +195,9 @@ int bp_runlog_metric_get(bp_runlog *log, int64_t run, const char *name, int64_t 
  * bucket's first step, when every value was NaN). A series of at most
  * max_points values comes whole, a bucket per value; a longer one in at
  * most max_points / 2 buckets (two points each) of equal spans of steps,
- * read from its summaries of 256 steps (metric_blocks) where it spans more
- * than max_points / 2 of them, from its rows otherwise. *buckets
+ * read from its summaries of 256 steps (metric_blocks), buckets of whole
+ * blocks, where it spans at least max_points / 8 of them, from its rows
+ * otherwise (at most 32 x max_points rows). *buckets
  * (malloc'd, *n of them; none for a metric the run did not log) is freed
  * by the caller. */
 typedef struct bp_metric_bucket {

@@ -8,7 +8,7 @@
  * series. A long series is read from its blocks of 256 steps
  * (metric_blocks, kept by the writer: summary.c), a row per block, with
  * buckets made of whole blocks; only a series that spans too few blocks
- * for that is read row by row, and then it has at most N / 2 x 256 steps.
+ * for that (fewer than N / 8) is read row by row, at most 32 N rows.
  * scripts/bench/NOTES.md has the figures. */
 #define _XOPEN_SOURCE 700
 #include <math.h>
@@ -128,16 +128,18 @@ int bp_runlog_metric_reduce(bp_runlog *log, int64_t run, const char *name,
     int64_t id = 0;
     int rc = series_of(log, run, name ? name : "", &id, &s, e);
     if (rc == 1) {
-        /* max_points values whole; else max_points / 2 buckets of whole
-         * blocks when the series spans more blocks than that, else of
-         * equal spans of steps. */
+        /* max_points values whole; else at most max_points / 2 buckets:
+         * of whole blocks when the series spans at least a quarter as many
+         * blocks (so a quarter of the buckets it could have, at worst),
+         * else of equal spans of steps read from at most max_points x 32
+         * rows. */
         uint64_t nb = max_points / 2,
                  span = (uint64_t)s.last_step - (uint64_t)s.first_step;
         uint64_t nblocks =
             (uint64_t)(s.last_step >> 8) - (uint64_t)(s.first_step >> 8) + 1;
         uint64_t blocks = 0, width = 1;
         if ((uint64_t)s.count > max_points) {
-            if (nblocks > nb) blocks = nblocks / nb + (nblocks % nb != 0);
+            if (4 * nblocks >= nb) blocks = nblocks / nb + (nblocks % nb != 0);
             else width = span / nb + 1;
         }
         reducer R = {0};

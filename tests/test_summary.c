@@ -417,8 +417,9 @@ static size_t reduced(bp_runlog *log, int64_t run, const char *name, size_t max_
 
 /* A series reduced for a plot: 100,000 steps to 200 points from its blocks
  * (98 buckets of 4 blocks, 1,024 steps), a NaN, a spike and -Inf each in
- * its bucket; 3,000 steps to 2,000 points from the rows (1,000 buckets of 3
- * steps); 50 values whole. */
+ * its bucket, and to 2,000 points (391 buckets, a block each); 3,000 steps
+ * to 2,000 points from the rows (1,000 buckets of 3 steps); 50 values
+ * whole. */
 static void test_reduce(void) {
     bp_runlog *log = open_new("reduce.db");
     CHECK(log != NULL);
@@ -439,6 +440,9 @@ static void test_reduce(void) {
     CHECK(b[75].first_step == 75 * 1024 && b[75].max == 1e9 && b[75].max_step == 77777);
     CHECK(b[53].nan_count == 1 && b[53].count == 1024);
     CHECK(b[12].min == -INFINITY && b[12].min_step == 12345);
+    free(b);
+    CHECK(reduced(log, run, "long", 2000, &b) == 391); /* a block a bucket */
+    CHECK(b[390].first_step == 390 * 256 && b[390].last_step == 99999);
     free(b);
     CHECK(reduced(log, run, "mid", 2000, &b) == 1000);
     CHECK(b[999].first_step == 3997 && b[999].last_step == 3999);
