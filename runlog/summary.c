@@ -203,27 +203,27 @@ static int get_block(bp_runlog *log, int64_t run, int64_t name, int64_t b, rl_ag
 }
 
 /* New steps after the series' last (s, have: whether there is one): each
- * block combined with the stored one, which can only be the block of s's
- * last step, and the summary with s. Rows sorted by step; of equal steps
- * the last counts, as the INSERT OR REPLACE of the rows made it. */
+ * block's new values summed up once, then combined with the stored block
+ * (only the block of s's last step can be stored) and added to s. Rows
+ * sorted by step; of equal steps the last counts, as the INSERT OR REPLACE
+ * of the rows made it. */
 static int append(bp_runlog *log, int64_t run, int64_t name, const rl_row *v, size_t n,
                   rl_agg *s, int have, bp_err *e) {
-    rl_agg blk = {0}, added = {0};
-    int64_t b = block_of(v[0].step);
-    if (have && b == block_of(s->last_step) && get_block(log, run, name, b, &blk, e))
-        return -1;
-    for (size_t k = 0; k < n; k++) {
-        if (k + 1 < n && v[k + 1].step == v[k].step) continue;
-        if (block_of(v[k].step) != b) {
-            if (put_block(log, run, name, b, &blk, e)) return -1;
-            blk = (rl_agg){0};
-            b = block_of(v[k].step);
+    int64_t last_block = have ? block_of(s->last_step) : 0;
+    for (size_t k = 0; k < n;) {
+        int64_t b = block_of(v[k].step);
+        rl_agg blk = {0}, stored = {0};
+        for (; k < n && block_of(v[k].step) == b; k++)
+            if (k + 1 == n || v[k + 1].step != v[k].step)
+                rl_agg_add(&blk, v[k].step, v[k].value);
+        rl_agg_merge(s, &blk);
+        if (have && b == last_block) {
+            if (get_block(log, run, name, b, &stored, e)) return -1;
+            rl_agg_merge(&stored, &blk);
+            blk = stored;
         }
-        rl_agg_add(&blk, v[k].step, v[k].value);
-        rl_agg_add(&added, v[k].step, v[k].value);
+        if (put_block(log, run, name, b, &blk, e)) return -1;
     }
-    if (put_block(log, run, name, b, &blk, e)) return -1;
-    rl_agg_merge(s, &added);
     return put_summary(log, run, name, s, e);
 }
 

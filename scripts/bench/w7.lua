@@ -19,6 +19,9 @@ local bp = require "backprop"
 local C = dofile("scripts/bench/common.lua")
 local db = bp.param("db")
 local exe = bp.param("exe", C.build .. "/backprop")
+-- series=false: the commands alone (for an older build, exe=..., on a copy
+-- of the database taken back to its schema, as NOTES.md says)
+local series = bp.param("series", true)
 print("W7 the run log at scale: " .. db .. ", " .. C.machine())
 
 -- README's query under `-- name: NAME`
@@ -48,6 +51,7 @@ for _, q in ipairs{"best_lr", "mean_final_loss_by_hidden"} do
 end
 timed("w7_sweep_show", exe, "sweep", "show", "1", "--db", db)
 
+if not series then return end
 local long = C.run(string.format("%s query --csv --db %q \"SELECT max(id) FROM runs WHERE name = 'long'\"",
                                  exe, db))[2]
 local line = C.run(string.format("%s/w7 reduce %q %s loss 2000 %d", C.build, db, long, C.reps))[1]
