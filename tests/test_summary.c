@@ -228,12 +228,14 @@ static void test_check_catches(void) {
 
 /* A process logging as fast as it can (and now and then logging again the
  * steps before its last) is killed with SIGKILL, five times at different
- * moments; the next open marks each run crashed, and what was committed
+ * moments once it has committed 20,000 rows; the next open marks each run crashed, and what was committed
  * has summaries that agree with it. Then a resume takes the last run up
  * again and logs again from before its last committed step. */
 static void test_killed_and_resumed(void) {
     const char *db = path_in("killed.db");
     for (int kill_no = 0; kill_no < 5; kill_no++) {
+        int ready[2];
+        CHECK(pipe(ready) == 0);
         pid_t kid = fork();
         if (kid == 0) {
             bp_err e;
@@ -241,6 +243,10 @@ static void test_killed_and_resumed(void) {
             if (!log) _exit(2);
             int64_t run = bp_runlog_begin(log, NULL, &e);
             for (int64_t k = 0;; k++) {
+                /* Once 20,000 rows are committed, the parent may kill. */
+                if (k == 20000 &&
+                    (bp_runlog_flush(log, &e) || write(ready[1], "!", 1) != 1))
+                    _exit(3);
                 bp_runlog_metric(log, run, "loss", k,
                                  k % 97 ? 1.0 / (double)(k + 1) : NAN, &e);
                 if (k % 5000 == 4999)
@@ -248,7 +254,11 @@ static void test_killed_and_resumed(void) {
                         bp_runlog_metric(log, run, "loss", j, (double)j, &e);
             }
         }
-        nanosleep(&(struct timespec){0, 300000000 + 70000000 * kill_no}, NULL);
+        char c;
+        close(ready[1]);
+        CHECK(read(ready[0], &c, 1) == 1);
+        close(ready[0]);
+        nanosleep(&(struct timespec){0, 70000000 * kill_no}, NULL);
         kill(kid, SIGKILL);
         waitpid(kid, NULL, 0);
     }
