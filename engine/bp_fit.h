@@ -20,8 +20,14 @@
  * a shorter batch of the n % batch rows left, as PyTorch's DataLoader does by
  * default (drop_last=False); drop_last leaves those rows out of the epoch.
  *
+ * Class labels. A data set of one target per row (k = 1) trains a net of 2
+ * or more outputs under a loss that takes labels (softmax_ce, nll): each
+ * row's target is then its class 1..O (bp_crit's labels), as PyTorch's
+ * cross_entropy takes class indexes. A data set with labels (bp_data's
+ * label) keeps its one-hot rows, which give the same bits.
+ *
  * Dimensions: n = rows of the data, d = inputs, k = targets; B = batch,
- * O = outputs of the network (O == k).
+ * O = outputs of the network (O == k, or k = 1 with labels).
  *
  * Fallible functions return -1 (a constructor: NULL) with a sentence in *e
  * (e may be NULL). Nothing here exits, aborts, prints or reads the clock. */
@@ -45,6 +51,7 @@ typedef int (*bp_fit_step_fn)(void *ud, int64_t step, double loss);
 typedef struct bp_fit_config {
     int batch; /* rows per step, >= 1 */
     bp_loss loss;
+    double loss_param;      /* the loss's parameter (bp_crit's param): 0, its default */
     double lr;              /* gradient descent's learning rate when opt is NULL */
     bp_optim *opt;          /* NULL: bp_net_update(lr); else bp_optim_step (borrowed) */
     int shuffle;            /* non-zero: a new row order every epoch, drawn from rng */
@@ -58,7 +65,9 @@ typedef struct bp_fit bp_fit;
 
 /* A training loop for data shaped like `data` (its n, d and k), with c copied
  * in and the row order and the batch buffers allocated. Returns NULL if the
- * batch is < 1, the loss unknown, the lr not a finite number >= 0 (without
+ * batch is < 1, the loss unknown or its parameter not a finite number >= 0
+ * ("huber's delta must be a finite number > 0 (got -1)"; 0 is the
+ * default), the lr not a finite number >= 0 (without
  * an optimiser), shuffle is set without a generator, the data has no rows,
  * drop_last leaves no batch at all, or memory runs out. Free with
  * bp_fit_free. */
@@ -75,7 +84,9 @@ void bp_fit_free(bp_fit *f);
  * batch's statistics); the net's mode is put back after it.
  * Returns 0 after the whole epoch, 1 if on_step asked to stop, and -1 if
  * data is not shaped as at bp_fit_new, the net's inputs and outputs are not
- * the data's d and k, the loss cannot follow the net's last layer, an update
+ * the data's d and k (or labels: "label 4 in row 7 is not a class in 1..3",
+ * the data's rows from 1), the loss or its parameter cannot follow the
+ * net's last layer, an update
  * fails (an optimiser made for another shape), or a step's loss is NaN or
  * infinite: "loss is nan at step 7 (epoch 2): the run diverged". That step's
  * update is not applied, on_step is not called for it and the step count
@@ -110,5 +121,11 @@ const int *bp_fit_order(const bp_fit *f);
  * labels. What the net's last forward kept is overwritten. */
 int bp_fit_evaluate(bp_net *net, const bp_data *data, int batch, bp_loss loss,
                     double *loss_out, double *accuracy, int *confusion, bp_err *e);
+
+/* The same with the loss's parameter (0: its default), and class labels as
+ * bp_fit_epoch takes them. */
+int bp_fit_evaluate_crit(bp_net *net, const bp_data *data, int batch, bp_loss loss,
+                         double param, double *loss_out, double *accuracy, int *confusion,
+                         bp_err *e);
 
 #endif

@@ -275,7 +275,8 @@ int bp_net_update(bp_net *net, double lr, bp_err *e);
 /* One training step on B samples: zero the gradients, forward, loss,
  * backward, update. Stores the loss (before the update) in *loss_out when it
  * is not NULL. Refuses softmax_ce after a softmax layer (softmax_ce takes
- * logits: the last layer must be identity). The result is bp_net_compute_grads
+ * logits: the last layer must be identity), and nll after one (nll takes
+ * log-probabilities: log_softmax). The result is bp_net_compute_grads
  * then bp_net_update to the last bit; each layer is updated as soon as its
  * gradients are known, which saves a pass over the weights. */
 int bp_net_train_step(bp_net *net, const double *x, const double *y, int B, bp_loss loss,
@@ -314,8 +315,29 @@ int bp_net_step_rows(bp_net *net, const void *x, bp_dtype xt, const int *rows,
 int bp_net_fast(const bp_net *net);
 void bp_net_set_fast(bp_net *net, int on);
 
-/* Checks that `loss` can follow this network's last layer; -1 if not. */
+/* Checks that `loss` can follow this network's last layer; -1 if not
+ * (softmax_ce or nll after softmax). */
 int bp_net_check_loss(const bp_net *net, bp_loss loss, bp_err *e);
+
+/* The three steps and the check for a criterion (bp_ops.h's bp_crit): a
+ * loss with its parameter (huber's delta), and y as B x 1 class labels
+ * 1..outputs when c.labels is set. The functions above are these with
+ * bp_crit_of(loss), to the bit. Each step checks the criterion
+ * (bp_net_check_crit) and each label first: "label 4 in row 2 is not a
+ * class in 1..3", rows of the batch from 1. Labels take every path a
+ * target row takes (the single-sample path, the team), and give the bits
+ * of their one-hot rows. */
+int bp_net_train_step_crit(bp_net *net, const double *x, const double *y, int B,
+                           bp_crit c, double lr, double *loss_out, bp_err *e);
+int bp_net_compute_grads_crit(bp_net *net, const double *x, const double *y, int B,
+                              bp_crit c, double *loss_out, bp_err *e);
+int bp_net_step_rows_crit(bp_net *net, const void *x, bp_dtype xt, const int *rows,
+                          const double *y, int B, bp_crit c, double lr, double *loss_out,
+                          bp_err *e);
+/* bp_net_check_loss with bp_crit_check's checks of c (without its targets):
+ * its parameter, and labels only for a loss that takes them and a net of 2
+ * or more outputs. */
+int bp_net_check_crit(const bp_net *net, bp_crit c, bp_err *e);
 
 /* The parameters as a list of named tensors (bp_param, bp_graph.h): a
  * stack's l.weight (O x I) and l.bias (O) of each layer in turn; a graph's

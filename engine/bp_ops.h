@@ -43,7 +43,9 @@
  * softmax is a function of a sample's whole row of O values, not of one:
  *   ROW(NAME, "name", f_rows, df_rows)
  * names the two functions of ops_ref.h that hold its formulas, over B rows,
- * o_n = exp(h_n) / sum_k exp(h_k) and dh_n = o_n (d_n - sum_k d_k o_k).
+ * o_n = exp(h_n) / sum_k exp(h_k) and dh_n = o_n (d_n - sum_k d_k o_k);
+ * log_softmax (PyTorch's LogSoftmax, nll's input) is the same row's log,
+ * o_n = h_n - log sum_k exp(h_k), with dh_n = d_n - exp(o_n) sum_k d_k.
  * gelu is PyTorch's exact GELU, v Phi(v) with Phi the standard normal CDF
  * (erf, not the tanh approximation), and phi its density (real.h). elu is
  * PyTorch's ELU: a (exp(v) - 1) below zero, through expm1, exact near 0
@@ -68,36 +70,66 @@
     ACT(LEAKY_RELU, "leaky_relu", v > 0 ? v : a * v, h > 0 ? d : a * d)   \
     ROW(SOFTMAX, "softmax", softmax_rows, softmax_grad_rows)              \
     ACT(GELU, "gelu", v *NORM_CDF(v), d *(NORM_CDF(h) + h * NORM_PDF(h))) \
-    ACT(ELU, "elu", v > 0 ? v : a * EXPM1(v), h > 0 ? d : d * (o + a))
+    ACT(ELU, "elu", v > 0 ? v : a * EXPM1(v), h > 0 ? d : d * (o + a))    \
+    ROW(LOG_SOFTMAX, "log_softmax", log_softmax_rows, log_softmax_grad_rows)
 
 #define BP_ACT_ENUM_(N, name, f, df) BP_ACT_##N,
 typedef enum bp_act { BP_ACT_TABLE(BP_ACT_ENUM_, BP_ACT_ENUM_) BP_ACT_COUNT } bp_act;
 #undef BP_ACT_ENUM_
 
+/* Whether a is a ROW of the table (softmax, log_softmax): a function of a
+ * sample's whole row, which the one-value loops of the fast paths cannot
+ * run. */
+#define BP_ACT_NOT_ROW_(N, name, f, df)
+#define BP_ACT_IS_ROW_(N, name, f, df) || a == BP_ACT_##N
+static inline int bp_act_is_row(bp_act a) {
+    return 0 BP_ACT_TABLE(BP_ACT_NOT_ROW_, BP_ACT_IS_ROW_);
+}
+#undef BP_ACT_NOT_ROW_
+#undef BP_ACT_IS_ROW_
+
 /* The losses, one row each:
- *   LOSS(NAME, "name", p, term, grad, div)
+ *   LOSS(NAME, "name", p, term, grad, div, labels, param, def)
  * Of one output out and its target y: p is what the formulas see of out;
  * term is the output's share of its sample's loss (summed in double);
  * grad is dLoss/dout for a loss that is the mean over B samples of O
  * outputs each; a sample's loss is the sum of its O terms divided by div
  * (1: a sum over the outputs, O: a mean). A batch's loss is the mean of
- * its samples'. bce takes probabilities: p is out clamped to
- * [BCE_EPS, 1 - BCE_EPS] (real.h), which keeps log finite when a sigmoid
- * saturates to exactly 0 or 1, and its gradient uses the same p.
+ * its samples'. a is the loss's parameter: param names it (NULL: the loss
+ * has none) and def is its default, PyTorch's. bce takes probabilities: p
+ * is out clamped to [BCE_EPS, 1 - BCE_EPS] (real.h), which keeps log
+ * finite when a sigmoid saturates to exactly 0 or 1, and its gradient uses
+ * the same p. l1's gradient at y = out is 0, as PyTorch's sign. huber is
+ * PyTorch's HuberLoss: quadratic within a = delta of the target, linear
+ * beyond, its gradient the difference clamped to [-a, a]. nll takes
+ * log-probabilities (a log_softmax layer's) and is PyTorch's NLLLoss.
  * softmax_ce takes logits and couples a row through the softmax:
- *   ROW(NAME, "name", loss_row, grad_row)
+ *   ROW(NAME, "name", loss_row, grad_row, labels)
  * names the two functions of ops_ref.h that hold its formulas,
  * sum_n y_n (lse - out_n) with lse = log sum_n exp(out_n), and
  * (softmax(out)_n sum_k y_k - y_n) / B.
+ * labels 1: a sample's target may be its class c in 1..O instead of O
+ * values (bp_crit), as PyTorch's cross_entropy and nll_loss take class
+ * indexes. Such a row is the one-hot row's loss, whose terms vanish where
+ * y = 0: only class c's term is computed (PyTorch reads only it), and the
+ * gradient is the one-hot row's, so a label and its one-hot row give the
+ * same bits for finite outputs.
  * As with the activations, the enum, names, parsing, bp_loss_expected and
  * every kernel's switch come from this table, and each formula is written
- * here only. */
-#define BP_LOSS_TABLE(LOSS, ROW)                                                  \
-    LOSS(HALF_SE, "half_se", out, 0.5 * (y - p) * (y - p), -(y - p) / B, 1)       \
-    LOSS(MSE, "mse", out, (y - p) * (y - p), -2.0 * (y - p) / ((double)B * O), O) \
-    LOSS(BCE, "bce", CLAMP_P(out), -(y * LOG(p) + (1 - y) * LOG(1 - p)),          \
-         (p - y) / (p * (1 - p)) / ((double)B * O), O)                            \
-    ROW(SOFTMAX_CE, "softmax_ce", softmax_ce_row, softmax_ce_grad_row)
+ * here only. Append new rows: saved files and run logs name losses, but
+ * tests count them in order. */
+#define BP_LOSS_TABLE(LOSS, ROW)                                                        \
+    LOSS(HALF_SE, "half_se", out, 0.5 * (y - p) * (y - p), -(y - p) / B, 1, 0, NULL, 0) \
+    LOSS(MSE, "mse", out, (y - p) * (y - p), -2.0 * (y - p) / ((double)B * O), O, 0,    \
+         NULL, 0)                                                                       \
+    LOSS(BCE, "bce", CLAMP_P(out), -(y * LOG(p) + (1 - y) * LOG(1 - p)),                \
+         (p - y) / (p * (1 - p)) / ((double)B * O), O, 0, NULL, 0)                      \
+    ROW(SOFTMAX_CE, "softmax_ce", softmax_ce_row, softmax_ce_grad_row, 1)               \
+    LOSS(NLL, "nll", out, -y *p, -y / B, 1, 1, NULL, 0)                                 \
+    LOSS(L1, "l1", out, fabs(y - p), ((p > y) - (p < y)) / ((double)B * O), O, 0, NULL, \
+         0)                                                                             \
+    LOSS(HUBER, "huber", out, HUBER_TERM(p - y, a),                                     \
+         HUBER_GRAD(p - y, a) / ((double)B * O), O, 0, "delta", 1.0)
 
 #define BP_LOSS_ENUM_(N, ...) BP_LOSS_##N,
 typedef enum bp_loss {
@@ -105,11 +137,47 @@ typedef enum bp_loss {
 } bp_loss;
 #undef BP_LOSS_ENUM_
 
+/* A criterion (Torch7's word): a loss with what it is told besides its
+ * outputs and targets, which every function taking a bp_crit reads:
+ *   param   the loss's parameter (huber's delta), finite and > 0; 0 means
+ *           the table's default (1.0 for huber). Ignored by a loss without
+ *           one.
+ *   labels  0: y is B x O targets; 1: y is B x 1, each row a class number
+ *           1..O as a script writes it (a double holding an integer), for a
+ *           loss whose row says labels (softmax_ce, nll) and O >= 2.
+ * bp_crit_of(loss) is {loss, 0, 0}: the loss as a plain bp_loss means it. */
+typedef struct bp_crit {
+    bp_loss loss;
+    double param;
+    int labels;
+} bp_crit;
+
+static inline bp_crit bp_crit_of(bp_loss loss) { return (bp_crit){loss, 0.0, 0}; }
+
+/* Whether the loss's targets may be class labels, and its parameter's name
+ * (NULL when it takes none) with its default in *def (def may be NULL). */
+int bp_loss_takes_labels(bp_loss l);
+const char *bp_loss_param(bp_loss l, double *def);
+
+/* The criterion's parameter as the kernels use it: param, or the default
+ * when param is 0. */
+double bp_crit_param(const bp_crit *c);
+
+/* Checks a criterion and its targets before a kernel runs (the kernels
+ * assume both are right), -1 with a sentence naming what is wrong:
+ *   "unknown loss 9"; "huber's delta must be a finite number > 0 (got -1)";
+ *   "mse takes no class labels: give 3 targets per row"; "class labels
+ *   need 2 or more outputs (the network gives 1)";
+ * and, when y is not NULL (B rows of targets, labels or not), each label:
+ *   "label 4 in row 2 is not a class in 1..3" (rows from 1). */
+int bp_crit_check(const bp_crit *c, const double *y, int B, int O, bp_err *e);
+
 /* Names as scripts write them ("sigmoid", "leaky_relu", "half_se", ...),
  * and back. The parse functions return -1 for an unknown name. The
  * expected functions give the names as an error message lists them:
- * "identity, sigmoid, tanh, relu, leaky_relu, softmax, gelu or elu" and
- * "half_se, mse, bce or softmax_ce" (static strings). */
+ * "identity, sigmoid, tanh, relu, leaky_relu, softmax, gelu, elu or
+ * log_softmax" and
+ * "half_se, mse, bce, softmax_ce, nll, l1 or huber" (static strings). */
 const char *bp_act_name(bp_act a);
 int bp_act_parse(const char *name);
 const char *bp_act_expected(void);
@@ -207,6 +275,16 @@ void bp_loss_backward(double *dout, const double *out, const double *y, int B, i
 double bp_loss_grad(double *dout, const double *out, const double *y, int B, int O,
                     bp_loss loss);
 
+/* The same three for a criterion (bp_crit): its parameter, and y as B x 1
+ * class labels when it says labels. The three above are these with
+ * bp_crit_of(loss). The criterion and the labels are checked first
+ * (bp_crit_check): these do not. */
+double bp_loss_forward_crit(const double *out, const double *y, int B, int O, bp_crit c);
+void bp_loss_backward_crit(double *dout, const double *out, const double *y, int B, int O,
+                           bp_crit c);
+double bp_loss_grad_crit(double *dout, const double *out, const double *y, int B, int O,
+                         bp_crit c);
+
 /* The same kernels on floats. */
 void bp_sgd_update_f32(float *w, const float *dw, size_t N, double lr);
 void bp_dense_forward_f32(float *h, const float *x, const float *W, const float *b, int B,
@@ -221,6 +299,12 @@ void bp_loss_backward_f32(float *dout, const float *out, const float *y, int B, 
                           bp_loss loss);
 double bp_loss_grad_f32(float *dout, const float *out, const float *y, int B, int O,
                         bp_loss loss);
+double bp_loss_forward_crit_f32(const float *out, const float *y, int B, int O,
+                                bp_crit c);
+void bp_loss_backward_crit_f32(float *dout, const float *out, const float *y, int B,
+                               int O, bp_crit c);
+double bp_loss_grad_crit_f32(float *dout, const float *out, const float *y, int B, int O,
+                             bp_crit c);
 void bp_dropout_forward_f32(float *y, uint8_t *keep, const float *x, size_t n, double p,
                             bp_rng *r);
 void bp_dropout_backward_f32(float *dx, const float *dy, const uint8_t *keep, size_t n,
@@ -275,7 +359,8 @@ void bp_layer_backward_f32(float *dx, float *dW, float *db, float *dh, const flo
  * S = a member's rows, n0 .. n1-1 its neurons.
  *   loss_grad_rows: S rows' dLoss/dout for a mean over B rows, overwritten,
  *     and each row's loss into row_loss[0 .. S-1] (bp_loss_grad's total is
- *     their sum in row order over B).
+ *     their sum in row order over B); y is the S rows' targets (S x 1 with
+ *     labels, the _crit form).
  *   backward_rows: dh and dx = dh W (NULL: skipped) of S rows, overwritten.
  *   backward_cols: after every member's backward_rows, dW and db of neurons
  *     n0 .. n1-1 over all B rows, overwritten, then their step if lr >= 0.
@@ -283,6 +368,8 @@ void bp_layer_backward_f32(float *dx, float *dW, float *db, float *dh, const flo
  * bp_layer_backward with acc 0, which is how it runs its BLAS-sized layers. */
 void bp_loss_grad_rows(double *dout, double *row_loss, const double *out, const double *y,
                        int S, int B, int O, bp_loss loss);
+void bp_loss_grad_rows_crit(double *dout, double *row_loss, const double *out,
+                            const double *y, int S, int B, int O, bp_crit c);
 void bp_layer_backward_rows(double *dx, double *dh, const double *dout, const double *h,
                             const double *o, const double *W, int S, int I, int O,
                             bp_act act, double alpha);
@@ -291,6 +378,8 @@ void bp_layer_backward_cols(double *dW, double *db, double *W, double *b,
                             int n0, int n1, double lr);
 void bp_loss_grad_rows_f32(float *dout, double *row_loss, const float *out,
                            const float *y, int S, int B, int O, bp_loss loss);
+void bp_loss_grad_rows_crit_f32(float *dout, double *row_loss, const float *out,
+                                const float *y, int S, int B, int O, bp_crit c);
 void bp_layer_backward_rows_f32(float *dx, float *dh, const float *dout, const float *h,
                                 const float *o, const float *W, int S, int I, int O,
                                 bp_act act, double alpha);

@@ -14,8 +14,8 @@
  *       20     4  L, the number of layers, 1 .. 4096
  *       24  16*L  per layer: outputs (4, 1 .. 2^24), activation (4: the
  *                 bp_act code, 0 identity, 1 sigmoid, 2 tanh, 3 relu,
- *                 4 leaky_relu, 5 softmax, 6 gelu, 7 elu), alpha (8, an
- *                 IEEE double)
+ *                 4 leaky_relu, 5 softmax, 6 gelu, 7 elu, 8 log_softmax),
+ *                 alpha (8, an IEEE double)
  *        .   N*s  the N parameters in the engine's flat order (layer by
  *                 layer, W row by row, then the biases), s = 8 or 4 bytes
  *        .     4  CRC-32 (zlib's) of every byte before it

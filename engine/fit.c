@@ -39,10 +39,7 @@ bp_fit *bp_fit_new(const bp_data *data, const bp_fit_config *c, bp_err *e) {
         bp_err_set(e, "a batch needs at least 1 row (got %d)", c->batch);
         return NULL;
     }
-    if ((unsigned)c->loss >= BP_LOSS_COUNT) {
-        bp_err_set(e, "unknown loss %d", (int)c->loss);
-        return NULL;
-    }
+    if (bp_crit_check(&(bp_crit){c->loss, c->loss_param, 0}, NULL, 0, 0, e)) return NULL;
     if (!c->opt && !(isfinite(c->lr) && c->lr >= 0)) {
         bp_err_set(e, "learning rate must be a finite number >= 0 (got %g)", c->lr);
         return NULL;
@@ -93,17 +90,34 @@ double bp_fit_last_loss(const bp_fit *f) { return f->last_loss; }
 int bp_fit_diverged(const bp_fit *f) { return f->diverged; }
 const int *bp_fit_order(const bp_fit *f) { return f->order; }
 
-/* The network must take the data's rows and give its targets' width. */
-static int check_shapes(const bp_net *net, const bp_data *data, bp_err *e) {
+/* The criterion of loss (its parameter param, 0: the default) for net on
+ * data: with class labels when the data has one target per row and the net
+ * 2 or more outputs, for a loss that takes labels (the only reading of such
+ * targets: they cannot be the outputs' values). */
+static bp_crit data_crit(const bp_net *net, const bp_data *data, bp_loss loss,
+                         double param) {
+    bp_crit c = {loss, param, 0};
+    c.labels = data->k == 1 && bp_net_outputs(net) >= 2 && bp_loss_takes_labels(loss);
+    return c;
+}
+
+/* The network must take the data's rows and give its targets' width (or
+ * take them as labels, c), and c must follow the net; with labels, each
+ * row's is a class of the net's: "label 4 in row 7 is not a class in 1..3"
+ * (rows of the data, from 1). */
+static int check_shapes(const bp_net *net, const bp_data *data, const bp_crit *c,
+                        bp_err *e) {
     if (net->n_layers == 0 && !bp_net_is_graph(net))
         return bp_err_set(e, "the network has no layers");
     if (net->inputs != data->d)
         return bp_err_set(e, "the network takes %d inputs, the data has %d", net->inputs,
                           data->d);
-    if (bp_net_outputs(net) != data->k)
+    if (bp_net_outputs(net) != data->k && !(c && c->labels))
         return bp_err_set(e, "the network gives %d outputs, the data has %d targets",
                           bp_net_outputs(net), data->k);
-    return 0;
+    if (!c) return 0;
+    if (bp_net_check_crit(net, *c, e)) return -1;
+    return c->labels ? bp_crit_check(c, data->y, data->n, bp_net_outputs(net), e) : 0;
 }
 
 /* The targets of rows order[s .. s+B-1] of data, copied into yb. */
@@ -135,7 +149,8 @@ static int epoch(bp_fit *f, bp_net *net, const bp_data *data, double *mean_loss,
                           "the data is %d x %d with %d targets, the training loop "
                           "was made for %d x %d with %d",
                           data->n, data->d, data->k, f->n, f->d, f->k);
-    if (check_shapes(net, data, e) || bp_net_check_loss(net, f->c.loss, e)) return -1;
+    const bp_crit crit = data_crit(net, data, f->c.loss, f->c.loss_param);
+    if (check_shapes(net, data, &crit, e)) return -1;
     f->epochs++;
     if (f->c.shuffle) {
         for (int i = 0; i < f->n; i++) f->order[i] = i;
@@ -162,8 +177,8 @@ static int epoch(bp_fit *f, bp_net *net, const bp_data *data, double *mean_loss,
             y = data->y + (size_t)s * f->k;
         }
         double loss;
-        if (bp_net_step_rows(net, x, data->dtype, rows, y, B, f->c.loss,
-                             f->c.opt ? -1 : f->c.lr, &loss, e))
+        if (bp_net_step_rows_crit(net, x, data->dtype, rows, y, B, crit,
+                                  f->c.opt ? -1 : f->c.lr, &loss, e))
             return -1;
         f->last_loss = loss;
         if (!isfinite(loss)) {
@@ -184,26 +199,33 @@ static int epoch(bp_fit *f, bp_net *net, const bp_data *data, double *mean_loss,
     return stop;
 }
 
-static int evaluate(bp_net *net, const bp_data *data, int batch, bp_loss loss,
+static int evaluate(bp_net *net, const bp_data *data, int batch, bp_crit crit,
                     double *loss_out, double *accuracy, int *confusion, bp_err *e);
 
-int bp_fit_evaluate(bp_net *net, const bp_data *data, int batch, bp_loss loss,
-                    double *loss_out, double *accuracy, int *confusion, bp_err *e) {
+int bp_fit_evaluate_crit(bp_net *net, const bp_data *data, int batch, bp_loss loss,
+                         double param, double *loss_out, double *accuracy, int *confusion,
+                         bp_err *e) {
     int was = bp_net_set_training(net, 0);
-    int rc = evaluate(net, data, batch, loss, loss_out, accuracy, confusion, e);
+    int rc = evaluate(net, data, batch, data_crit(net, data, loss, param), loss_out,
+                      accuracy, confusion, e);
     bp_net_set_training(net, was);
     return rc;
 }
 
-static int evaluate(bp_net *net, const bp_data *data, int batch, bp_loss loss,
+int bp_fit_evaluate(bp_net *net, const bp_data *data, int batch, bp_loss loss,
+                    double *loss_out, double *accuracy, int *confusion, bp_err *e) {
+    return bp_fit_evaluate_crit(net, data, batch, loss, 0, loss_out, accuracy, confusion,
+                                e);
+}
+
+static int evaluate(bp_net *net, const bp_data *data, int batch, bp_crit crit,
                     double *loss_out, double *accuracy, int *confusion, bp_err *e) {
     if (batch < 1) return bp_err_set(e, "a batch needs at least 1 row (got %d)", batch);
     if (data->n < 1) return bp_err_set(e, "cannot evaluate on a data set of 0 rows");
-    if (check_shapes(net, data, e)) return -1;
-    if (loss_out && bp_net_check_loss(net, loss, e)) return -1;
+    if (check_shapes(net, data, loss_out ? &crit : NULL, e)) return -1;
     if ((accuracy || confusion) && !data->label)
         return bp_err_set(e, "accuracy needs class labels, and the data has none");
-    int O = data->k, right = 0;
+    int O = bp_net_outputs(net), K = data->k, right = 0;
     double sum = 0;
     if (confusion) memset(confusion, 0, sizeof(int) * (size_t)O * O);
     for (int s = 0; s < data->n; s += batch) {
@@ -212,7 +234,7 @@ static int evaluate(bp_net *net, const bp_data *data, int batch, bp_loss loss,
             bp_net_forward_as(net, bp_data_row(data, s), data->dtype, B, e);
         if (!out) return -1;
         if (loss_out)
-            sum += bp_loss_forward(out, data->y + (size_t)s * O, B, O, loss) * B;
+            sum += bp_loss_forward_crit(out, data->y + (size_t)s * K, B, O, crit) * B;
         if (accuracy)
             for (int b = 0; b < B; b++)
                 right += bp_argmax(out + (size_t)b * O, O) == data->label[s + b];

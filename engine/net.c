@@ -35,9 +35,9 @@ typedef struct team_job {
     const void *x; /* the inputs: rows[0 .. B-1] of x, or its first B rows */
     bp_dtype xt;   /* x's number type */
     const int *rows;
-    const void *y; /* B x outputs targets, in the net's number type */
+    const void *y; /* B x outputs targets (B labels), in the net's number type */
     int B;
-    bp_loss kind;
+    bp_crit crit;
     double lr;   /* < 0: no step */
     int guard;   /* no step either when the loss is not finite */
     double loss; /* out: the batch's loss */
@@ -149,13 +149,13 @@ static void to_double(double *dst, const void *src, bp_dtype t, size_t n) {
 /* The single-sample path                                                    */
 
 /* Whether step_one may run this net: layers the general path runs in plain
- * loops for one sample, none of them softmax (whose row couples the
- * outputs), and the caller has not turned it off. */
+ * loops for one sample, none of them softmax or log_softmax (whose row
+ * couples the outputs), and the caller has not turned it off. */
 static void decide_fast(bp_net *net) {
     int ok = net->n_layers > 0 && !net->fast_off;
     for (int l = 0; l < net->n_layers && ok; l++) {
         const bp_layer *L = &net->layers[l];
-        ok = (long)L->I * L->O < BP_BLAS_MIN_WORK && L->act != BP_ACT_SOFTMAX;
+        ok = (long)L->I * L->O < BP_BLAS_MIN_WORK && !bp_act_is_row(L->act);
     }
     net->fast = ok;
 }
@@ -538,6 +538,9 @@ int bp_net_set_training(bp_net *net, int on) {
     return was;
 }
 
+static int check_step(const bp_net *net, bp_crit c, const double *y, int B, bp_err *e);
+static int target_width(const bp_net *net, bp_crit c);
+
 /* Forward through the graph of rows[0..B-1] of x (or its first B rows). */
 static int graph_run(bp_net *net, const void *x, bp_dtype xt, const int *rows, int B,
                      bp_err *e) {
@@ -587,18 +590,18 @@ static int graph_backward(bp_net *net, const double *dout, int want_dx, bp_err *
  * lr >= 0, gradient descent (not when guard is set and the loss is not
  * finite); the arguments as bp_net_step_rows's. */
 static int graph_step(bp_net *net, const void *x, bp_dtype xt, const int *rows,
-                      const double *y, int B, bp_loss loss, double lr, int guard,
+                      const double *y, int B, bp_crit crit, double lr, int guard,
                       double *loss_out, bp_err *e) {
-    if (bp_net_check_loss(net, loss, e) || graph_run(net, x, xt, rows, B, e)) return -1;
+    if (check_step(net, crit, y, B, e) || graph_run(net, x, xt, rows, B, e)) return -1;
     int O = bp_net_outputs(net);
     void *out = bp_graph_output_value(net->graph),
          *dout = bp_graph_output_grad(net->graph);
     double l;
     if (net->dtype == BP_F32) {
-        from_double(net->y32, BP_F32, y, (size_t)B * O);
-        l = bp_loss_grad_f32(dout, out, net->y32, B, O, loss);
+        from_double(net->y32, BP_F32, y, (size_t)B * target_width(net, crit));
+        l = bp_loss_grad_crit_f32(dout, out, net->y32, B, O, crit);
     } else {
-        l = bp_loss_grad(dout, out, y, B, O, loss);
+        l = bp_loss_grad_crit(dout, out, y, B, O, crit);
     }
     graph_zero_grad(net);
     if (bp_graph_backward(net->graph, 0, e)) return -1;
@@ -794,47 +797,70 @@ int bp_net_update(bp_net *net, double lr, bp_err *e) {
     return 0;
 }
 
-int bp_net_check_loss(const bp_net *net, bp_loss loss, bp_err *e) {
-    if ((unsigned)loss >= BP_LOSS_COUNT)
-        return bp_err_set(e, "unknown loss %d", (int)loss);
+int bp_net_check_crit(const bp_net *net, bp_crit c, bp_err *e) {
+    if (bp_crit_check(&c, NULL, 0, bp_net_outputs(net), e)) return -1;
     int top = net->graph      ? bp_graph_output_act(net->graph)
               : net->n_layers ? (int)net->layers[net->n_layers - 1].act
                               : -1;
-    if (loss == BP_LOSS_SOFTMAX_CE && top == BP_ACT_SOFTMAX)
+    if (c.loss == BP_LOSS_SOFTMAX_CE && top == BP_ACT_SOFTMAX)
         return bp_err_set(e, "softmax_ce takes logits: make the last layer "
                              "'identity' (softmax_ce applies the softmax itself)");
+    /* nll of probabilities would train towards the wrong optimum with no
+     * sign of it: log_softmax is nll's input, as in PyTorch. */
+    if (c.loss == BP_LOSS_NLL && top == BP_ACT_SOFTMAX)
+        return bp_err_set(e, "nll takes log-probabilities: make the last layer "
+                             "'log_softmax' (or use softmax_ce on logits)");
     return 0;
+}
+
+int bp_net_check_loss(const bp_net *net, bp_loss loss, bp_err *e) {
+    return bp_net_check_crit(net, bp_crit_of(loss), e);
+}
+
+/* What every step checks first: the criterion after this net, and each of
+ * B labels when y holds labels. */
+static int check_step(const bp_net *net, bp_crit c, const double *y, int B, bp_err *e) {
+    if (bp_net_check_crit(net, c, e)) return -1;
+    return c.labels ? bp_crit_check(&c, y, B, bp_net_outputs(net), e) : 0;
+}
+
+/* Values of a row of targets: the outputs, or 1 (a label). */
+static int target_width(const bp_net *net, bp_crit c) {
+    return c.labels ? 1 : bp_net_outputs(net);
 }
 
 /* Forward, loss and its gradient: the part of a step before backward. The
  * loss gradient goes straight into the top layer's dout. */
 static int forward_loss(bp_net *net, const void *x, bp_dtype xt, const int *rows,
-                        const double *y, int B, bp_loss loss, double *loss_out,
+                        const double *y, int B, bp_crit crit, double *loss_out,
                         bp_err *e) {
-    if (bp_net_check_loss(net, loss, e) || begin_forward(net, x, xt, rows, B, e))
+    if (check_step(net, crit, y, B, e) || begin_forward(net, x, xt, rows, B, e))
         return -1;
     forward_layers_any(net);
     if (net->dtype == BP_F32) {
-        from_double(net->y32, BP_F32, y, (size_t)B * bp_net_outputs(net));
-        loss_grad_f32(net, net->y32, loss, loss_out);
+        from_double(net->y32, BP_F32, y, (size_t)B * target_width(net, crit));
+        loss_grad_f32(net, net->y32, crit, loss_out);
     } else {
-        loss_grad(net, y, loss, loss_out);
+        loss_grad(net, y, crit, loss_out);
     }
     return 0;
 }
 
 /* Whether a step of B samples can take the single-sample path: the net
  * allows it, its buffers are made (the general path makes them on a net's
- * first step), and the loss is one the general path would accept (no
- * softmax layer, so only an unknown loss is refused). */
-static int take_fast(const bp_net *net, int B, bp_loss loss) {
-    return B == 1 && net->fast && net->cap > 0 && (unsigned)loss < BP_LOSS_COUNT;
+ * first step), and the criterion and the label are ones the general path
+ * would accept (no softmax layer, so only they can be refused; a plain loss
+ * is checked by one compare, the lecture's loop paying no more). */
+static int take_fast(const bp_net *net, int B, const bp_crit *c, const double *y) {
+    if (B != 1 || !net->fast || net->cap <= 0) return 0;
+    if (c->param == 0 && !c->labels) return (unsigned)c->loss < BP_LOSS_COUNT;
+    return bp_crit_check(c, y, 1, bp_net_outputs(net), NULL) == 0;
 }
 
 /* The single-sample path's step: x and y taken in as the general path takes
  * them (y converted only in a float32 net), the loss into *loss_out when it
  * is not NULL; lr < 0: no update. Returns 0, as the step cannot fail. */
-static int one(bp_net *net, const double *x, const double *y, bp_loss loss, double lr,
+static int one(bp_net *net, const double *x, const double *y, bp_crit crit, double lr,
                double *loss_out) {
     const int I = net->inputs;
     double l;
@@ -842,12 +868,12 @@ static int one(bp_net *net, const double *x, const double *y, bp_loss loss, doub
     if (net->dtype == BP_F64) {
         if (x != net->x)
             for (int i = 0; i < I; i++) net->x[i] = x[i];
-        l = step_one(net, y, loss, lr);
+        l = step_one(net, y, crit, lr);
     } else {
-        const int O = net->layers[net->n_layers - 1].O;
+        const int K = target_width(net, crit);
         for (int i = 0; i < I; i++) net->x32[i] = (float)x[i];
-        for (int n = 0; n < O; n++) net->y32[n] = (float)y[n];
-        l = step_one_f32(net, net->y32, loss, lr);
+        for (int n = 0; n < K; n++) net->y32[n] = (float)y[n];
+        l = step_one_f32(net, net->y32, crit, lr);
     }
     if (loss_out) *loss_out = l;
     return 0;
@@ -880,13 +906,13 @@ static int take_team(bp_net *net, int B) {
  * its own products, and OpenBLAS's threads would only compete for the same
  * cores. */
 static int team_step(bp_net *net, const void *x, bp_dtype xt, const int *rows,
-                     const double *y, int B, bp_loss loss, double lr, int guard,
+                     const double *y, int B, bp_crit crit, double lr, int guard,
                      double *loss_out, bp_err *e) {
-    if (bp_net_check_loss(net, loss, e) || reserve(net, B, e)) return -1;
+    if (check_step(net, crit, y, B, e) || reserve(net, B, e)) return -1;
     net->B = B;
-    team_job j = {net, x, xt, rows, y, B, loss, lr, guard, NAN};
+    team_job j = {net, x, xt, rows, y, B, crit, lr, guard, NAN};
     if (net->dtype == BP_F32) {
-        from_double(net->y32, BP_F32, y, (size_t)B * bp_net_outputs(net));
+        from_double(net->y32, BP_F32, y, (size_t)B * target_width(net, crit));
         j.y = net->y32;
     }
     int T = bp_team_size(net->team);
@@ -897,53 +923,70 @@ static int team_step(bp_net *net, const void *x, bp_dtype xt, const int *rows,
     return 0;
 }
 
-int bp_net_step_rows(bp_net *net, const void *x, bp_dtype xt, const int *rows,
-                     const double *y, int B, bp_loss loss, double lr, double *loss_out,
-                     bp_err *e) {
+int bp_net_step_rows_crit(bp_net *net, const void *x, bp_dtype xt, const int *rows,
+                          const double *y, int B, bp_crit crit, double lr,
+                          double *loss_out, bp_err *e) {
     double l;
     if ((lr >= 0 || isnan(lr)) && check_lr(lr, e)) return -1;
     if ((unsigned)xt >= BP_DTYPE_COUNT) return bp_err_set(e, "unknown dtype %d", (int)xt);
-    if (net->graph) return graph_step(net, x, xt, rows, y, B, loss, lr, 1, loss_out, e);
-    if (xt == BP_F64 && take_fast(net, B, loss)) {
+    if (net->graph) return graph_step(net, x, xt, rows, y, B, crit, lr, 1, loss_out, e);
+    if (xt == BP_F64 && take_fast(net, B, &crit, y)) {
         /* one's fused update cannot wait for the loss: the step's update
          * is a pass of its own, as in bp_net_update. */
         const double *xd = x;
-        one(net, rows ? xd + (size_t)rows[0] * net->inputs : xd, y, loss, -1, &l);
+        one(net, rows ? xd + (size_t)rows[0] * net->inputs : xd, y, crit, -1, &l);
         if (lr >= 0 && isfinite(l)) sgd_all(net, lr);
     } else if (take_team(net, B)) {
-        return team_step(net, x, xt, rows, y, B, loss, lr, 1, loss_out, e);
+        return team_step(net, x, xt, rows, y, B, crit, lr, 1, loss_out, e);
     } else {
-        if (forward_loss(net, x, xt, rows, y, B, loss, &l, e)) return -1;
+        if (forward_loss(net, x, xt, rows, y, B, crit, &l, e)) return -1;
         backward_layers_any(net, 0, lr >= 0 && isfinite(l) ? lr : -1);
     }
     if (loss_out) *loss_out = l;
     return 0;
 }
 
+int bp_net_step_rows(bp_net *net, const void *x, bp_dtype xt, const int *rows,
+                     const double *y, int B, bp_loss loss, double lr, double *loss_out,
+                     bp_err *e) {
+    return bp_net_step_rows_crit(net, x, xt, rows, y, B, bp_crit_of(loss), lr, loss_out,
+                                 e);
+}
+
+int bp_net_compute_grads_crit(bp_net *net, const double *x, const double *y, int B,
+                              bp_crit crit, double *loss_out, bp_err *e) {
+    if (net->graph)
+        return graph_step(net, x, BP_F64, NULL, y, B, crit, -1, 0, loss_out, e);
+    if (take_fast(net, B, &crit, y)) return one(net, x, y, crit, -1, loss_out);
+    if (take_team(net, B))
+        return team_step(net, x, BP_F64, NULL, y, B, crit, -1, 0, loss_out, e);
+    if (forward_loss(net, x, BP_F64, NULL, y, B, crit, loss_out, e)) return -1;
+    backward_layers_any(net, 0, -1);
+    return 0;
+}
+
 int bp_net_compute_grads(bp_net *net, const double *x, const double *y, int B,
                          bp_loss loss, double *loss_out, bp_err *e) {
+    return bp_net_compute_grads_crit(net, x, y, B, bp_crit_of(loss), loss_out, e);
+}
+
+int bp_net_train_step_crit(bp_net *net, const double *x, const double *y, int B,
+                           bp_crit crit, double lr, double *loss_out, bp_err *e) {
+    if (take_fast(net, B, &crit, y) && lr >= 0 && lr < INFINITY)
+        return one(net, x, y, crit, lr, loss_out);
+    if (check_lr(lr, e)) return -1;
     if (net->graph)
-        return graph_step(net, x, BP_F64, NULL, y, B, loss, -1, 0, loss_out, e);
-    if (take_fast(net, B, loss)) return one(net, x, y, loss, -1, loss_out);
+        return graph_step(net, x, BP_F64, NULL, y, B, crit, lr, 0, loss_out, e);
     if (take_team(net, B))
-        return team_step(net, x, BP_F64, NULL, y, B, loss, -1, 0, loss_out, e);
-    if (forward_loss(net, x, BP_F64, NULL, y, B, loss, loss_out, e)) return -1;
-    backward_layers_any(net, 0, -1);
+        return team_step(net, x, BP_F64, NULL, y, B, crit, lr, 0, loss_out, e);
+    if (forward_loss(net, x, BP_F64, NULL, y, B, crit, loss_out, e)) return -1;
+    backward_layers_any(net, 0, lr);
     return 0;
 }
 
 int bp_net_train_step(bp_net *net, const double *x, const double *y, int B, bp_loss loss,
                       double lr, double *loss_out, bp_err *e) {
-    if (take_fast(net, B, loss) && lr >= 0 && lr < INFINITY)
-        return one(net, x, y, loss, lr, loss_out);
-    if (check_lr(lr, e)) return -1;
-    if (net->graph)
-        return graph_step(net, x, BP_F64, NULL, y, B, loss, lr, 0, loss_out, e);
-    if (take_team(net, B))
-        return team_step(net, x, BP_F64, NULL, y, B, loss, lr, 0, loss_out, e);
-    if (forward_loss(net, x, BP_F64, NULL, y, B, loss, loss_out, e)) return -1;
-    backward_layers_any(net, 0, lr);
-    return 0;
+    return bp_net_train_step_crit(net, x, y, B, bp_crit_of(loss), lr, loss_out, e);
 }
 
 /* ------------------------------------------------------------------------ */

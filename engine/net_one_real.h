@@ -144,12 +144,12 @@ static double SFX(top_one)(bp_layer *L, const REAL *restrict in, REAL *restrict 
         REAL d;                                                             \
         if (half) {                                                         \
             const REAL p = SFX(loss_p_HALF_SE)(on);                         \
-            l += SFX(loss_term_HALF_SE)(y[n], p);                           \
-            d = SFX(loss_grad_HALF_SE)(y[n], p, 1, O);                      \
+            l += SFX(loss_term_HALF_SE)(y[n], p, 0);                        \
+            d = SFX(loss_grad_HALF_SE)(y[n], p, 1, O, 0);                   \
         } else {                                                            \
             const REAL p = SFX(loss_p_MSE)(on);                             \
-            l += SFX(loss_term_MSE)(y[n], p);                               \
-            d = SFX(loss_grad_MSE)(y[n], p, 1, O);                          \
+            l += SFX(loss_term_MSE)(y[n], p, 0);                            \
+            d = SFX(loss_grad_MSE)(y[n], p, 1, O, 0);                       \
         }                                                                   \
         dout[n] = d;                                                        \
         const REAL g = (G);                                                 \
@@ -168,11 +168,13 @@ static double SFX(top_one)(bp_layer *L, const REAL *restrict in, REAL *restrict 
     return half ? SFX(loss_div_HALF_SE)(l, O) : SFX(loss_div_MSE)(l, O);
 }
 
-/* The step on the sample in the net's x and the targets y; returns the
- * loss. lr < 0: no update (bp_net_compute_grads). The squared errors fuse
- * the top layer with the loss; bce and softmax_ce are bp_loss_grad between
- * the top layer's forward and backward, as in the general path. */
-static double SFX(step_one)(bp_net *net, const REAL *y, bp_loss loss, double lr) {
+/* The step on the sample in the net's x and the targets y (its class, with
+ * labels); returns the loss. lr < 0: no update (bp_net_compute_grads). The
+ * squared errors fuse the top layer with the loss; the other losses are
+ * bp_loss_grad_crit between the top layer's forward and backward, as in
+ * the general path. */
+static double SFX(step_one)(bp_net *net, const REAL *y, bp_crit crit, double lr) {
+    const bp_loss loss = crit.loss;
     bp_layer *Ls = net->layers;
     const int top = net->n_layers - 1;
     const REAL *in = net->F(x);
@@ -186,7 +188,7 @@ static double SFX(step_one)(bp_net *net, const REAL *y, bp_loss loss, double lr)
         v = SFX(top_one)(&Ls[top], in, din, y, loss == BP_LOSS_HALF_SE, lr);
     } else {
         SFX(forward_one)(&Ls[top], in);
-        v = SFX(bp_loss_grad)(Ls[top].F(dout), Ls[top].F(o), y, 1, Ls[top].O, loss);
+        v = SFX(bp_loss_grad_crit)(Ls[top].F(dout), Ls[top].F(o), y, 1, Ls[top].O, crit);
         SFX(backward_one_fast)(&Ls[top], in, din, lr);
     }
     for (int l = top - 1; l > 0; l--)

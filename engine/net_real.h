@@ -47,10 +47,11 @@ static void SFX(backward_layers)(bp_net *net, int acc, double lr) {
     }
 }
 
-/* The loss of the last forward against y (B x outputs) into *loss_out when
- * it is not NULL, and its gradient into the top layer's dout. */
-static void SFX(loss_grad)(bp_net *net, const REAL *y, bp_loss loss, double *loss_out) {
+/* The loss of the last forward against y (B x outputs, or B labels) into
+ * *loss_out when it is not NULL, and its gradient into the top layer's
+ * dout. */
+static void SFX(loss_grad)(bp_net *net, const REAL *y, bp_crit crit, double *loss_out) {
     bp_layer *top = &net->layers[net->n_layers - 1];
-    double l = SFX(bp_loss_grad)(top->F(dout), top->F(o), y, net->B, top->O, loss);
+    double l = SFX(bp_loss_grad_crit)(top->F(dout), top->F(o), y, net->B, top->O, crit);
     if (loss_out) *loss_out = l;
 }

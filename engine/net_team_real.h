@@ -46,10 +46,10 @@ static void SFX(team_member)(void *arg, int t, int T) {
          L->O, L->act, L->alpha);
         in = L->F(o);
     }
-    const REAL *y = j->y;
-    SFX(bp_loss_grad_rows)
+    const REAL *y = j->y; /* rows of K targets, or of 1 label */
+    SFX(bp_loss_grad_rows_crit)
     (Ls[top].F(dout) + (size_t)r0 * K, net->row_loss + r0, Ls[top].F(o) + (size_t)r0 * K,
-     y + (size_t)r0 * K, S, B, K, j->kind);
+     y + (size_t)r0 * (j->crit.labels ? 1 : K), S, B, K, j->crit);
     double lr = j->lr;
     for (int l = top; l >= 0; l--) {
         bp_layer *L = &Ls[l];

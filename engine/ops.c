@@ -54,6 +54,58 @@ int bp_loss_parse(const char *name) {
     return bp_name_find(loss_names, BP_LOSS_COUNT, name);
 }
 
+#define LABELS_OF(N, name, p, term, grad, div, labels, ...) labels,
+#define ROW_LABELS_OF(N, name, loss_row, grad_row, labels) labels,
+static const int loss_labels[BP_LOSS_COUNT] = {BP_LOSS_TABLE(LABELS_OF, ROW_LABELS_OF)};
+#define PARAM_OF(N, name, p, term, grad, div, labels, param, def) {param, def},
+#define ROW_PARAM_OF(N, ...) {NULL, 0},
+static const struct {
+    const char *name;
+    double def;
+} loss_params[BP_LOSS_COUNT] = {BP_LOSS_TABLE(PARAM_OF, ROW_PARAM_OF)};
+
+int bp_loss_takes_labels(bp_loss l) {
+    return (unsigned)l < BP_LOSS_COUNT && loss_labels[l];
+}
+
+const char *bp_loss_param(bp_loss l, double *def) {
+    if ((unsigned)l >= BP_LOSS_COUNT) return NULL;
+    if (def) *def = loss_params[l].def;
+    return loss_params[l].name;
+}
+
+double bp_crit_param(const bp_crit *c) {
+    return c->param != 0 || (unsigned)c->loss >= BP_LOSS_COUNT ? c->param
+                                                               : loss_params[c->loss].def;
+}
+
+/* The labels of B rows of y: integers 1..O (as doubles), checked as
+ * bp_crit_check says. */
+static int check_labels(const double *y, int B, int O, bp_err *e) {
+    for (int s = 0; s < B; s++)
+        if (!(y[s] >= 1 && y[s] <= O && y[s] == floor(y[s])))
+            return bp_err_set(e, "label %.17g in row %d is not a class in 1..%d", y[s],
+                              s + 1, O);
+    return 0;
+}
+
+int bp_crit_check(const bp_crit *c, const double *y, int B, int O, bp_err *e) {
+    if ((unsigned)c->loss >= BP_LOSS_COUNT)
+        return bp_err_set(e, "unknown loss %d", (int)c->loss);
+    const char *name = loss_names[c->loss], *param = loss_params[c->loss].name;
+    if (param && !(isfinite(c->param) && c->param >= 0))
+        return bp_err_set(e, "%s's %s must be a finite number > 0 (got %g)", name, param,
+                          c->param);
+    if (!c->labels) return 0;
+    if (!loss_labels[c->loss])
+        return bp_err_set(e, "%s takes no class labels: give %d targets per row", name,
+                          O);
+    if (O < 2)
+        return bp_err_set(e, "class labels need 2 or more outputs (the network gives %d)",
+                          O);
+    return y ? check_labels(y, B, O, e) : 0;
+}
+
 /* The lists for error messages, joined once, on the first call from any
  * thread: "a, b or c". */
 static char act_expected[128], loss_expected[128];

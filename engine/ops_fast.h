@@ -125,7 +125,7 @@ static void SFX(act_grad)(REAL *dh, REAL *db, const REAL *dout, const REAL *h,
 }
 
 /* f(v) and df for one value of an elementwise activation, for the
- * one-sample loops below. */
+ * one-sample loops below (which never take a row: bp_act_is_row). */
 static REAL SFX(act_one)(REAL v, bp_act act, REAL a) {
 #define NO_CASE(N, name, f, df)
 #define CASE(N, name, f, df) \
@@ -157,7 +157,7 @@ void SFX(bp_layer_forward)(REAL *h, REAL *o, const REAL *x, const REAL *W, const
         SFX(bias_act)(o, h, b, B, O, act, alpha);
         return;
     }
-    if (B == 1 && act != BP_ACT_SOFTMAX) {
+    if (B == 1 && !bp_act_is_row(act)) {
         /* One sample through a small layer (the lecture's case): each neuron
          * in one go, with no pass of its own for the activation. */
         for (int n = 0; n < O; n++) {
@@ -227,7 +227,7 @@ void SFX(bp_layer_backward)(REAL *dx, REAL *dW, REAL *db, REAL *dh, const REAL *
                             int B, int I, int O, bp_act act, double alpha, int acc,
                             double lr) {
     int blas = (long)B * I * O >= BLAS_MIN_WORK;
-    if (B == 1 && !blas && act != BP_ACT_SOFTMAX) {
+    if (B == 1 && !blas && !bp_act_is_row(act)) {
         SFX(backward_one)
         (dx, dW, db, dh, dout, h, o, x, W, b, I, O, act, (REAL)alpha, acc, lr);
         return;
@@ -340,40 +340,65 @@ void SFX(bp_layer_backward_cols)(REAL *dW, REAL *db, REAL *W, REAL *b, const REA
 /* One row's loss returned and its dLoss/dout stored into ds, for a mean
  * over B rows: an elementwise loss in one pass over the row, each output's
  * p, term and gradient together; softmax_ce's two functions on a cleared
- * row. */
-static double SFX(loss_grad_row)(REAL *ds, const REAL *os, const REAL *ys, int B, int O,
-                                 bp_loss loss) {
+ * row. c: the row's class (0-based) or -1 (row_class, ops_ref.h); a
+ * labelled row's loss is its class's term, its gradient the one-hot row's,
+ * as the reference's. */
+static double SFX(loss_grad_row)(REAL *ds, const REAL *os, const REAL *ys, int c, int B,
+                                 int O, bp_loss loss, double a) {
     double l = 0.0;
-#define ROW_CASE(N, name, loss_row, grad_row)    \
-    case BP_LOSS_##N:                            \
-        memset(ds, 0, sizeof(REAL) * (size_t)O); \
-        SFX(grad_row)(ds, os, ys, B, O);         \
-        return SFX(loss_row)(os, ys, O);
-#define CASE(N, name, p_of_out, term, grad, div)        \
-    case BP_LOSS_##N:                                   \
-        for (int n = 0; n < O; n++) {                   \
-            const REAL p = SFX(loss_p_##N)(os[n]);      \
-            l += SFX(loss_term_##N)(ys[n], p);          \
-            ds[n] = SFX(loss_grad_##N)(ys[n], p, B, O); \
-        }                                               \
+#define ROW_CASE(N, name, loss_row, grad_row, ...) \
+    case BP_LOSS_##N:                              \
+        memset(ds, 0, sizeof(REAL) * (size_t)O);   \
+        SFX(grad_row)(ds, os, ys, c, B, O);        \
+        return SFX(loss_row)(os, ys, c, O);
+#define CASE(N, name, p_of_out, term, grad, div, ...)                                    \
+    case BP_LOSS_##N:                                                                    \
+        if (c >= 0) {                                                                    \
+            for (int n = 0; n < O; n++)                                                  \
+                ds[n] =                                                                  \
+                    SFX(loss_grad_##N)((REAL)(n == c), SFX(loss_p_##N)(os[n]), B, O, a); \
+            return SFX(loss_div_##N)(SFX(loss_term_##N)(1, SFX(loss_p_##N)(os[c]), a),   \
+                                     O);                                                 \
+        }                                                                                \
+        for (int n = 0; n < O; n++) {                                                    \
+            const REAL p = SFX(loss_p_##N)(os[n]);                                       \
+            l += SFX(loss_term_##N)(ys[n], p, a);                                        \
+            ds[n] = SFX(loss_grad_##N)(ys[n], p, B, O, a);                               \
+        }                                                                                \
         return SFX(loss_div_##N)(l, O);
     LOSS_SWITCH(loss, CASE, ROW_CASE, return l)
 #undef CASE
 #undef ROW_CASE
 }
 
-double SFX(bp_loss_grad)(REAL *dout, const REAL *out, const REAL *y, int B, int O,
-                         bp_loss loss) {
+double SFX(bp_loss_grad_crit)(REAL *dout, const REAL *out, const REAL *y, int B, int O,
+                              bp_crit crit) {
+    const int K = crit.labels ? 1 : O;
+    const double a = bp_crit_param(&crit);
     double total = 0.0;
     for (int s = 0; s < B; s++)
         total += SFX(loss_grad_row)(dout + (size_t)s * O, out + (size_t)s * O,
-                                    y + (size_t)s * O, B, O, loss);
+                                    y + (size_t)s * K, SFX(row_class)(y, s, crit.labels),
+                                    B, O, crit.loss, a);
     return total / B;
+}
+
+double SFX(bp_loss_grad)(REAL *dout, const REAL *out, const REAL *y, int B, int O,
+                         bp_loss loss) {
+    return SFX(bp_loss_grad_crit)(dout, out, y, B, O, bp_crit_of(loss));
+}
+
+void SFX(bp_loss_grad_rows_crit)(REAL *dout, double *row_loss, const REAL *out,
+                                 const REAL *y, int S, int B, int O, bp_crit crit) {
+    const int K = crit.labels ? 1 : O;
+    const double a = bp_crit_param(&crit);
+    for (int s = 0; s < S; s++)
+        row_loss[s] = SFX(loss_grad_row)(
+            dout + (size_t)s * O, out + (size_t)s * O, y + (size_t)s * K,
+            SFX(row_class)(y, s, crit.labels), B, O, crit.loss, a);
 }
 
 void SFX(bp_loss_grad_rows)(REAL *dout, double *row_loss, const REAL *out, const REAL *y,
                             int S, int B, int O, bp_loss loss) {
-    for (int s = 0; s < S; s++)
-        row_loss[s] = SFX(loss_grad_row)(dout + (size_t)s * O, out + (size_t)s * O,
-                                         y + (size_t)s * O, B, O, loss);
+    SFX(bp_loss_grad_rows_crit)(dout, row_loss, out, y, S, B, O, bp_crit_of(loss));
 }

@@ -83,6 +83,21 @@ static void SFX(softmax_rows)(REAL *o, const REAL *h, int B, int O) {
     }
 }
 
+/* log_softmax over each of B rows of O values: o_n = (h_n - m) - log sum_k
+ * exp(h_k - m), shifted by the row's largest m as softmax, and finite for
+ * any h (where log(softmax) would give -inf once exp underflows). */
+static void SFX(log_softmax_rows)(REAL *o, const REAL *h, int B, int O) {
+    for (int s = 0; s < B; s++, o += O, h += O) {
+        REAL m = h[0];
+        for (int n = 1; n < O; n++)
+            if (h[n] > m) m = h[n];
+        REAL sum = 0;
+        for (int n = 0; n < O; n++) sum += EXP(h[n] - m);
+        const REAL ls = LOG(sum);
+        for (int n = 0; n < O; n++) o[n] = (h[n] - m) - ls;
+    }
+}
+
 void SFX(bp_act_forward)(REAL *o, const REAL *h, int B, int O, bp_act act, double alpha) {
     const REAL a = (REAL)alpha;
     const size_t N = (size_t)B * O;
@@ -108,6 +123,22 @@ static void SFX(softmax_grad_rows)(REAL *dh, REAL *db, const REAL *d, const REAL
         for (int n = 0; n < O; n++) dot += d[n] * o[n];
         for (int n = 0; n < O; n++) {
             REAL g = o[n] * (d[n] - dot);
+            if (add) dh[n] += g;
+            else dh[n] = g;
+            if (db) db[n] += g;
+        }
+    }
+}
+
+/* log_softmax's dLoss/dh over each of B rows: dh_n = d_n - exp(o_n) sum_k
+ * d_k (exp(o) is the row's softmax). add, db: as softmax_grad_rows. */
+static void SFX(log_softmax_grad_rows)(REAL *dh, REAL *db, const REAL *d, const REAL *o,
+                                       int B, int O, int add) {
+    for (int s = 0; s < B; s++, dh += O, d += O, o += O) {
+        REAL sum = 0;
+        for (int n = 0; n < O; n++) sum += d[n];
+        for (int n = 0; n < O; n++) {
+            REAL g = d[n] - EXP(o[n]) * sum;
             if (add) dh[n] += g;
             else dh[n] = g;
             if (db) db[n] += g;
@@ -281,69 +312,112 @@ static REAL SFX(logsumexp)(const REAL *z, int O) {
     return m + LOG(sum);
 }
 
+/* The target of one row, for the loops below: its O values ys (c < 0), or
+ * its class c (0-based, from the label 1..O the row holds) and y_n the
+ * one-hot row's (REAL)(n == c). K is a row's width in y: 1 or O. */
+static inline int SFX(row_class)(const REAL *y, int s, int labels) {
+    return labels ? (int)y[s] - 1 : -1;
+}
+
 /* softmax_ce's loss of one row of logits z:
- * -sum_n y_n log softmax(z)_n = sum_n y_n (lse - z_n). */
-static double SFX(softmax_ce_row)(const REAL *z, const REAL *y, int O) {
+ * -sum_n y_n log softmax(z)_n = sum_n y_n (lse - z_n); of class c, the
+ * one-hot row's, lse - z_c (the other terms are zeros). */
+static double SFX(softmax_ce_row)(const REAL *z, const REAL *y, int c, int O) {
     REAL lse = SFX(logsumexp)(z, O);
+    if (c >= 0) return (REAL)(lse - z[c]);
     double l = 0.0;
     for (int n = 0; n < O; n++) l += y[n] * (lse - z[n]);
     return l;
 }
 
-/* One row's loss, by the table. */
-static double SFX(loss_of_row)(const REAL *os, const REAL *ys, int O, bp_loss loss) {
+/* One row's loss, by the table; a the loss's parameter. A labelled row of
+ * an elementwise loss is its class's term, the one-hot row's only non-zero
+ * one (the table's labels column). */
+static double SFX(loss_of_row)(const REAL *os, const REAL *ys, int c, int O, bp_loss loss,
+                               double a) {
     double l = 0.0;
-#define ROW_CASE(N, name, loss_row, grad_row) \
-    case BP_LOSS_##N:                         \
-        return SFX(loss_row)(os, ys, O);
-#define CASE(N, name, p, term, grad, div)                           \
-    case BP_LOSS_##N:                                               \
-        for (int n = 0; n < O; n++)                                 \
-            l += SFX(loss_term_##N)(ys[n], SFX(loss_p_##N)(os[n])); \
+#define ROW_CASE(N, name, loss_row, grad_row, ...) \
+    case BP_LOSS_##N:                              \
+        return SFX(loss_row)(os, ys, c, O);
+#define CASE(N, name, p, term, grad, div, ...)                                         \
+    case BP_LOSS_##N:                                                                  \
+        if (c >= 0)                                                                    \
+            return SFX(loss_div_##N)(SFX(loss_term_##N)(1, SFX(loss_p_##N)(os[c]), a), \
+                                     O);                                               \
+        for (int n = 0; n < O; n++)                                                    \
+            l += SFX(loss_term_##N)(ys[n], SFX(loss_p_##N)(os[n]), a);                 \
         return SFX(loss_div_##N)(l, O);
     LOSS_SWITCH(loss, CASE, ROW_CASE, return l)
 #undef CASE
 #undef ROW_CASE
 }
 
-double SFX(bp_loss_forward)(const REAL *out, const REAL *y, int B, int O, bp_loss loss) {
+double SFX(bp_loss_forward_crit)(const REAL *out, const REAL *y, int B, int O,
+                                 bp_crit crit) {
+    const int K = crit.labels ? 1 : O;
+    const double a = bp_crit_param(&crit);
     double total = 0.0;
     for (int s = 0; s < B; s++)
-        total += SFX(loss_of_row)(out + (size_t)s * O, y + (size_t)s * O, O, loss);
+        total += SFX(loss_of_row)(out + (size_t)s * O, y + (size_t)s * K,
+                                  SFX(row_class)(y, s, crit.labels), O, crit.loss, a);
     return total / B;
+}
+
+double SFX(bp_loss_forward)(const REAL *out, const REAL *y, int B, int O, bp_loss loss) {
+    return SFX(bp_loss_forward_crit)(out, y, B, O, bp_crit_of(loss));
 }
 
 /* softmax_ce's dLoss/dz for a mean over B rows, added into ds:
  * (softmax(z)_n sum_k y_k - y_n) / B, the softmax fused in and stable for
- * any size of logit. */
-static void SFX(softmax_ce_grad_row)(REAL *ds, const REAL *z, const REAL *y, int B,
+ * any size of logit; of class c, the one-hot row's (softmax(z)_n -
+ * (n == c)) / B, its sum of y being exactly 1. */
+static void SFX(softmax_ce_grad_row)(REAL *ds, const REAL *z, const REAL *y, int c, int B,
                                      int O) {
     REAL lse = SFX(logsumexp)(z, O), ysum = 0;
+    if (c >= 0) {
+        for (int n = 0; n < O; n++) ds[n] += (EXP(z[n] - lse) - (REAL)(n == c)) / B;
+        return;
+    }
     for (int n = 0; n < O; n++) ysum += y[n];
     for (int n = 0; n < O; n++) ds[n] += (EXP(z[n] - lse) * ysum - y[n]) / B;
 }
 
-/* One row's share of dLoss/dout added into ds, for a mean over B rows. */
-static void SFX(grad_of_row)(REAL *ds, const REAL *os, const REAL *ys, int B, int O,
-                             bp_loss loss) {
-#define ROW_CASE(N, name, loss_row, grad_row) \
-    case BP_LOSS_##N:                         \
-        SFX(grad_row)(ds, os, ys, B, O);      \
+/* One row's share of dLoss/dout added into ds, for a mean over B rows; a
+ * labelled row's is the one-hot row's. */
+static void SFX(grad_of_row)(REAL *ds, const REAL *os, const REAL *ys, int c, int B,
+                             int O, bp_loss loss, double a) {
+#define ROW_CASE(N, name, loss_row, grad_row, ...) \
+    case BP_LOSS_##N:                              \
+        SFX(grad_row)(ds, os, ys, c, B, O);        \
         break;
-#define CASE(N, name, p, term, grad, div)                                     \
-    case BP_LOSS_##N:                                                         \
-        for (int n = 0; n < O; n++)                                           \
-            ds[n] += SFX(loss_grad_##N)(ys[n], SFX(loss_p_##N)(os[n]), B, O); \
+#define CASE(N, name, p, term, grad, div, ...)                                           \
+    case BP_LOSS_##N:                                                                    \
+        if (c >= 0)                                                                      \
+            for (int n = 0; n < O; n++)                                                  \
+                ds[n] +=                                                                 \
+                    SFX(loss_grad_##N)((REAL)(n == c), SFX(loss_p_##N)(os[n]), B, O, a); \
+        else                                                                             \
+            for (int n = 0; n < O; n++)                                                  \
+                ds[n] += SFX(loss_grad_##N)(ys[n], SFX(loss_p_##N)(os[n]), B, O, a);     \
         break;
     LOSS_SWITCH(loss, CASE, ROW_CASE, break)
 #undef CASE
 #undef ROW_CASE
 }
 
+void SFX(bp_loss_backward_crit)(REAL *dout, const REAL *out, const REAL *y, int B, int O,
+                                bp_crit crit) {
+    const int K = crit.labels ? 1 : O;
+    const double a = bp_crit_param(&crit);
+    for (int s = 0; s < B; s++)
+        SFX(grad_of_row)
+        (dout + (size_t)s * O, out + (size_t)s * O, y + (size_t)s * K,
+         SFX(row_class)(y, s, crit.labels), B, O, crit.loss, a);
+}
+
 void SFX(bp_loss_backward)(REAL *dout, const REAL *out, const REAL *y, int B, int O,
                            bp_loss loss) {
-    for (int s = 0; s < B; s++) SFX(grad_of_row)
-    (dout + (size_t)s * O, out + (size_t)s * O, y + (size_t)s * O, B, O, loss);
+    SFX(bp_loss_backward_crit)(dout, out, y, B, O, bp_crit_of(loss));
 }
 
 /* ------------------------------------------------------------------------ */

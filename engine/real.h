@@ -20,8 +20,8 @@
  * are the rows' formulas: for an activation NAME
  *   SFX(act_f_NAME)(v, a) and SFX(act_df_NAME)(d, h, o, a),
  * for a loss NAME
- *   SFX(loss_p_NAME)(out), SFX(loss_term_NAME)(y, p),
- *   SFX(loss_grad_NAME)(y, p, B, O) and SFX(loss_div_NAME)(l, O).
+ *   SFX(loss_p_NAME)(out), SFX(loss_term_NAME)(y, p, a),
+ *   SFX(loss_grad_NAME)(y, p, B, O, a) and SFX(loss_div_NAME)(l, O).
  * Inlined, they are the formula written in place, so the kernels expand
  * them inside their loops. */
 #undef REAL
@@ -37,6 +37,8 @@
 #undef NORM_CDF
 #undef NORM_PDF
 #undef CLAMP_P
+#undef HUBER_TERM
+#undef HUBER_GRAD
 
 #if BP_REAL_F32
 #define REAL float
@@ -116,21 +118,38 @@ static inline REAL SFX(clamp_p)(REAL p) {
 }
 #define CLAMP_P SFX(clamp_p)
 
+/* huber's term and gradient (before the mean) of a difference d = p - y
+ * with delta a: PyTorch's HuberLoss, 0.5 d^2 within a of 0, a (|d| - a/2)
+ * beyond, whose derivative is d clamped to [-a, a]. */
+static inline double SFX(huber_term)(REAL d, double a) {
+    double m = fabs(d);
+    return m < a ? 0.5 * d * d : a * (m - 0.5 * a);
+}
+static inline double SFX(huber_grad)(REAL d, double a) {
+    return d <= -a ? -a : d >= a ? a : d;
+}
+#define HUBER_TERM SFX(huber_term)
+#define HUBER_GRAD SFX(huber_grad)
+
 /* The rows of the loss table as functions (softmax_ce's ROW has its own in
  * ops_ref.h). A sample's loss is the terms' sum, in double, divided by div:
- * loss_div returns that quotient. */
-#define LOSS_FUNCTIONS(N, name, p_of_out, term, grad, div)                   \
-    static inline REAL SFX(loss_p_##N)(REAL out) { return p_of_out; }        \
-    static inline double SFX(loss_term_##N)(REAL y, REAL p) { return term; } \
-    static inline double SFX(loss_grad_##N)(REAL y, REAL p, int B, int O) {  \
-        (void)B, (void)O;                                                    \
-        return grad;                                                         \
-    }                                                                        \
-    static inline double SFX(loss_div_##N)(double l, int O) {                \
-        (void)O;                                                             \
-        return l / (div);                                                    \
+ * loss_div returns that quotient. a is the loss's parameter (bp_crit_param),
+ * which a row without one ignores. */
+#define LOSS_FUNCTIONS(N, name, p_of_out, term, grad, div, ...)                       \
+    static inline REAL SFX(loss_p_##N)(REAL out) { return p_of_out; }                 \
+    static inline double SFX(loss_term_##N)(REAL y, REAL p, double a) {               \
+        (void)a;                                                                      \
+        return term;                                                                  \
+    }                                                                                 \
+    static inline double SFX(loss_grad_##N)(REAL y, REAL p, int B, int O, double a) { \
+        (void)p, (void)B, (void)O, (void)a;                                           \
+        return grad;                                                                  \
+    }                                                                                 \
+    static inline double SFX(loss_div_##N)(double l, int O) {                         \
+        (void)O;                                                                      \
+        return l / (div);                                                             \
     }
-#define LOSS_NO_FUNCTIONS(N, name, loss_row, grad_row)
+#define LOSS_NO_FUNCTIONS(N, name, loss_row, grad_row, ...)
 BP_LOSS_TABLE(LOSS_FUNCTIONS, LOSS_NO_FUNCTIONS)
 #undef LOSS_FUNCTIONS
 #undef LOSS_NO_FUNCTIONS

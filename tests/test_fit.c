@@ -296,7 +296,7 @@ static void test_refusals(void) {
     NEW_FAILS(data, &c, "a batch needs at least 1 row (got 0)");
     c.batch = 2;
     c.loss = BP_LOSS_COUNT;
-    NEW_FAILS(data, &c, "unknown loss 4");
+    NEW_FAILS(data, &c, "unknown loss 7");
     c.loss = BP_LOSS_MSE;
     c.lr = -1;
     NEW_FAILS(data, &c, "learning rate must be a finite number >= 0 (got -1)");
@@ -470,6 +470,97 @@ static void test_float32_data(void) {
     bp_data_free(rounded);
 }
 
+/* A copy of data whose targets are its labels 1..C, one per row (k = 1),
+ * as a regression-shaped data set of class numbers holds them. */
+static bp_data *labels_of(const bp_data *data) {
+    bp_data *l = bp_data_new(data->n, data->d, 1, 0, NULL);
+    memcpy(l->x, data->x, sizeof(double) * (size_t)data->n * data->d);
+    for (int i = 0; i < data->n; i++) l->y[i] = data->label[i] + 1;
+    return l;
+}
+
+/* A data set of class numbers (k = 1) trains a net of C outputs under
+ * softmax_ce and nll as its one-hot twin does, to the bit, shuffled, and
+ * evaluates to the same loss; a bad class names its row of the data; a
+ * loss without labels is refused as before; the loss's parameter reaches
+ * every step and the evaluation. */
+static void test_labels_and_param(void) {
+    bp_data *hot = make_data(23, 3, 4, 31), *lab = labels_of(hot);
+    bp_err e;
+    for (int l = 0; l < 2; l++) {
+        bp_loss loss = l ? BP_LOSS_NLL : BP_LOSS_SOFTMAX_CE;
+        bp_rng ra, rb;
+        bp_rng_seed(&ra, 3), bp_rng_seed(&rb, 3);
+        bp_fit_config c = {.batch = 5, .loss = loss, .lr = 0.2, .shuffle = 1, .rng = &ra};
+        bp_net *a = make_net(3, 4, 9), *b = make_net(3, 4, 9);
+        bp_fit *fa = bp_fit_new(hot, &c, &e);
+        c.rng = &rb;
+        bp_fit *fb = bp_fit_new(lab, &c, &e);
+        double ma, mb;
+        for (int ep = 0; ep < 2; ep++) {
+            CHECK(bp_fit_epoch(fa, a, hot, &ma, &e) == 0);
+            CHECK(bp_fit_epoch(fb, b, lab, &mb, &e) == 0);
+            CHECK(memcmp(&ma, &mb, sizeof ma) == 0);
+        }
+        CHECK(same_params(a, b));
+        double la, lb;
+        CHECK(bp_fit_evaluate(a, hot, 7, loss, &la, NULL, NULL, &e) == 0);
+        CHECK(bp_fit_evaluate(b, lab, 7, loss, &lb, NULL, NULL, &e) == 0);
+        CHECK(la == lb && isfinite(la));
+        /* a class out of range, named by its row of the data */
+        lab->y[17] = 5;
+        CHECK(bp_fit_epoch(fb, b, lab, &mb, &e) == -1);
+        CHECK_STR(e.msg, "label 5 in row 18 is not a class in 1..4");
+        CHECK(bp_fit_evaluate(b, lab, 7, loss, &lb, NULL, NULL, &e) == -1);
+        CHECK_STR(e.msg, "label 5 in row 18 is not a class in 1..4");
+        lab->y[17] = hot->label[17] + 1;
+        bp_fit_free(fa);
+        bp_fit_free(fb);
+        bp_net_free(a);
+        bp_net_free(b);
+    }
+    /* mse takes no labels: the targets' width must be the outputs' */
+    bp_fit_config m = {.batch = 5, .loss = BP_LOSS_MSE, .lr = 0.1};
+    bp_fit *f = bp_fit_new(lab, &m, &e);
+    bp_net *net = make_net(3, 4, 9);
+    CHECK(bp_fit_epoch(f, net, lab, NULL, &e) == -1);
+    CHECK_STR(e.msg, "the network gives 4 outputs, the data has 1 targets");
+    bp_fit_free(f);
+
+    /* huber's delta: 0 is the default's bits, 0.25 another loss; a bad one
+     * is refused by bp_fit_new. */
+    bp_fit_config h = {.batch = 4, .loss = BP_LOSS_HUBER, .lr = 0.1};
+    bp_net *n0 = make_net(3, 4, 2), *n1 = make_net(3, 4, 2), *n2 = make_net(3, 4, 2);
+    double m0, m2, hand[8], v0, v2;
+    int count = 0;
+    bp_fit *f0 = bp_fit_new(hot, &h, &e);
+    CHECK(bp_fit_epoch(f0, n0, hot, &m0, &e) == 0);
+    CHECK(epoch_by_hand(n1, hot, 4, BP_LOSS_HUBER, 0.1, NULL, 0, hand, &count) == m0);
+    CHECK(same_params(n0, n1));
+    h.loss_param = 0.25;
+    bp_fit *f2 = bp_fit_new(hot, &h, &e);
+    CHECK(bp_fit_epoch(f2, n2, hot, &m2, &e) == 0);
+    CHECK(m2 != m0 && !same_params(n0, n2));
+    CHECK(bp_fit_evaluate_crit(n2, hot, 5, BP_LOSS_HUBER, 0.25, &v2, NULL, NULL, &e) ==
+          0);
+    CHECK(bp_fit_evaluate_crit(n2, hot, 5, BP_LOSS_HUBER, 0, &v0, NULL, NULL, &e) == 0);
+    const double *out = bp_net_forward(n2, hot->x, hot->n, &e);
+    bp_crit q = {BP_LOSS_HUBER, 0.25, 0};
+    CHECK_NEAR(v2, bp_loss_forward_crit(out, hot->y, hot->n, 4, q), 1e-15);
+    CHECK(v0 != v2);
+    h.loss_param = -1;
+    CHECK(bp_fit_new(hot, &h, &e) == NULL);
+    CHECK_STR(e.msg, "huber's delta must be a finite number > 0 (got -1)");
+    bp_fit_free(f0);
+    bp_fit_free(f2);
+    bp_net_free(n0);
+    bp_net_free(n1);
+    bp_net_free(n2);
+    bp_net_free(net);
+    bp_data_free(hot);
+    bp_data_free(lab);
+}
+
 int main(void) {
     test_in_order_equals_by_hand();
     test_shuffled_equals_by_hand();
@@ -479,5 +570,6 @@ int main(void) {
     test_refusals();
     test_evaluate();
     test_float32_data();
+    test_labels_and_param();
     return check_report("test_fit");
 }

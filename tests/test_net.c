@@ -511,11 +511,12 @@ static int same_state(const bp_net *a, const bp_net *b) {
 }
 
 /* A sample for the loss: x in [-1, 1); targets in [0, 1) (a probability for
- * bce), or one-hot for softmax_ce. */
+ * bce), or one-hot for softmax_ce and nll. */
 static void sample(double *x, int I, double *y, int O, bp_loss loss, bp_rng *r) {
+    int hot = loss == BP_LOSS_SOFTMAX_CE || loss == BP_LOSS_NLL;
     for (int i = 0; i < I; i++) x[i] = 2 * bp_rng_uniform(r) - 1;
-    for (int n = 0; n < O; n++) y[n] = loss == BP_LOSS_SOFTMAX_CE ? 0 : bp_rng_uniform(r);
-    if (loss == BP_LOSS_SOFTMAX_CE) y[bp_rng_below(r, (uint64_t)O)] = 1;
+    for (int n = 0; n < O; n++) y[n] = hot ? 0 : bp_rng_uniform(r);
+    if (hot) y[bp_rng_below(r, (uint64_t)O)] = 1;
 }
 
 /* bp_net_train_step and bp_net_compute_grads on one sample take a path of
@@ -542,7 +543,7 @@ static void test_fast_path(void) {
                     bp_net *f = random_net(t, sizes, n, acts, seed);
                     bp_net *s = random_net(t, sizes, n, acts, seed);
                     bp_net_set_fast(s, 0);
-                    CHECK(bp_net_fast(f) == (act != BP_ACT_SOFTMAX));
+                    CHECK(bp_net_fast(f) == !bp_act_is_row(act));
                     CHECK(!bp_net_fast(s));
                     bp_rng r;
                     bp_rng_seed(&r, seed);
@@ -571,8 +572,10 @@ static void test_fast_path(void) {
                                 bp_dtype_name(t), sh, bp_act_name(act),
                                 bp_loss_name(loss));
                     CHECK(same);
-                    /* Only softmax_ce after a softmax layer is refused, by both. */
-                    CHECK(rcf == (act == BP_ACT_SOFTMAX && loss == BP_LOSS_SOFTMAX_CE));
+                    /* Only softmax_ce and nll after a softmax layer are
+                     * refused, by both. */
+                    CHECK(rcf == (act == BP_ACT_SOFTMAX &&
+                                  (loss == BP_LOSS_SOFTMAX_CE || loss == BP_LOSS_NLL)));
                     if (rcf) CHECK_STR(ef.msg, es.msg);
                     combos++;
                     fast_combos += bp_net_fast(f);
@@ -580,7 +583,191 @@ static void test_fast_path(void) {
                     bp_net_free(s);
                 }
     CHECK(combos == 2 * 4 * BP_ACT_COUNT * BP_LOSS_COUNT);
-    CHECK(fast_combos == 2 * 4 * (BP_ACT_COUNT - 1) * BP_LOSS_COUNT);
+    /* (softmax and log_softmax are rows: not on the path.) */
+    CHECK(fast_combos == 2 * 4 * (BP_ACT_COUNT - 2) * BP_LOSS_COUNT);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Criteria: class labels and a loss's parameter on every path               */
+
+/* One step of kind k (0 train_step, 1 compute_grads then update, 2
+ * step_rows on rows[]) with criterion c. */
+static int crit_step(bp_net *net, int k, const double *x, const double *y, int B,
+                     bp_crit c, double *loss, bp_err *e) {
+    static const int rows[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    switch (k) {
+        case 0: return bp_net_train_step_crit(net, x, y, B, c, 0.1, loss, e);
+        case 1:
+            return bp_net_compute_grads_crit(net, x, y, B, c, loss, e) ||
+                   bp_net_update(net, 0.1, e);
+        default:
+            return bp_net_step_rows_crit(net, x, BP_F64, rows, y, B, c, 0.1, loss, e);
+    }
+}
+
+/* Labels are their one-hot rows: softmax_ce and nll with a class per row
+ * give the bits of the one-hot targets (loss, weights, every buffer) on the
+ * single-sample path (B = 1), the general path, the three kinds of step and
+ * both dtypes; the single-sample path with labels the general path's bits. */
+static void test_labels_are_one_hot(void) {
+    static const int sizes[] = {4, 8, 3};
+    static const bp_act acts[][2] = {{BP_ACT_TANH, BP_ACT_IDENTITY},
+                                     {BP_ACT_RELU, BP_ACT_IDENTITY},
+                                     {BP_ACT_RELU, BP_ACT_LOG_SOFTMAX}};
+    static const bp_loss losses[] = {BP_LOSS_SOFTMAX_CE, BP_LOSS_NLL, BP_LOSS_NLL};
+    bp_err e;
+    int steps = 0;
+    for (int t = 0; t < BP_DTYPE_COUNT; t++)
+        for (int l = 0; l < 3; l++)
+            for (int B = 1; B <= 5; B += 4)
+                for (int k = 0; k < 3; k++) {
+                    bp_net *hot = random_net(t, sizes, 2, acts[l], 5);
+                    bp_net *lab = random_net(t, sizes, 2, acts[l], 5);
+                    bp_net *slow = random_net(t, sizes, 2, acts[l], 5);
+                    bp_net_set_fast(slow, 0);
+                    bp_rng r;
+                    bp_rng_seed(&r, 9);
+                    int same = 1;
+                    for (int step = 0; step < 20 && same; step++) {
+                        double x[16 * 4], y[16 * 3], c[16], lh, ll, ls;
+                        for (int s = 0; s < B; s++) {
+                            sample(x + 4 * s, 4, y + 3 * s, 3, BP_LOSS_SOFTMAX_CE, &r);
+                            for (int n = 0; n < 3; n++)
+                                if (y[3 * s + n] == 1) c[s] = n + 1;
+                        }
+                        bp_crit hc = bp_crit_of(losses[l]), lc = hc;
+                        lc.labels = 1;
+                        CHECK(crit_step(hot, k, x, y, B, hc, &lh, &e) == 0);
+                        CHECK(crit_step(lab, k, x, c, B, lc, &ll, &e) == 0);
+                        CHECK(crit_step(slow, k, x, c, B, lc, &ls, &e) == 0);
+                        same = memcmp(&lh, &ll, sizeof lh) == 0 &&
+                               memcmp(&ll, &ls, sizeof ll) == 0 && same_state(hot, lab) &&
+                               same_state(lab, slow) && isfinite(lh) &&
+                               (lh > 0 || losses[l] == BP_LOSS_NLL);
+                        steps++;
+                    }
+                    if (!same)
+                        fprintf(stderr, "labels differ: %s %s B=%d step kind %d\n",
+                                bp_dtype_name(t), bp_loss_name(losses[l]), B, k);
+                    CHECK(same);
+                    /* (log_softmax, a row, is not on the single-sample path.) */
+                    CHECK(bp_net_fast(lab) == (l < 2) && !bp_net_fast(slow));
+                    bp_net_free(hot);
+                    bp_net_free(lab);
+                    bp_net_free(slow);
+                }
+    CHECK(steps == 2 * 3 * 2 * 3 * 20);
+}
+
+/* The team with labels: the bits of one-hot targets, for both dtypes. */
+static void test_labels_team(void) {
+    static const int sizes[] = {200, 100, 50, 10};
+    static const bp_act acts[] = {BP_ACT_RELU, BP_ACT_SIGMOID, BP_ACT_LOG_SOFTMAX};
+    enum { B = 64, I = 200, K = 10 };
+    double *x = malloc(sizeof(double) * B * I), y[B * K], c[B], lh, ll;
+    fill(x, (size_t)B * I, 3);
+    one_hot(y, B, K);
+    for (int s = 0; s < B; s++) c[s] = (s * 7) % K + 1;
+    bp_err e;
+    int before = bp_threads();
+    CHECK(bp_set_threads(2, &e) == 0);
+    for (int t = 0; t < BP_DTYPE_COUNT; t++) {
+        bp_net *hot = random_net(t, sizes, 3, acts, 4),
+               *lab = random_net(t, sizes, 3, acts, 4);
+        bp_crit lc = {.loss = BP_LOSS_NLL, .labels = 1};
+        for (int step = 0; step < 3; step++) {
+            CHECK(bp_net_train_step(hot, x, y, B, BP_LOSS_NLL, 0.05, &lh, &e) == 0);
+            CHECK(bp_net_train_step_crit(lab, x, c, B, lc, 0.05, &ll, &e) == 0);
+            CHECK(memcmp(&lh, &ll, sizeof lh) == 0);
+        }
+        CHECK(lab->team != NULL);
+        CHECK(same_state(hot, lab));
+        bp_net_free(hot);
+        bp_net_free(lab);
+    }
+    CHECK(bp_set_threads(before, &e) == 0);
+    free(x);
+}
+
+/* huber's delta reaches every path: the single-sample path, the general
+ * path and the team give what the loss kernel says of the same outputs,
+ * and a delta of 1 given is the default's bits. */
+static void test_crit_param(void) {
+    static const int sizes[] = {3, 5, 2};
+    static const bp_act acts[] = {BP_ACT_TANH, BP_ACT_IDENTITY};
+    bp_err e;
+    for (int t = 0; t < BP_DTYPE_COUNT; t++)
+        for (int B = 1; B <= 3; B += 2) {
+            bp_net *a = random_net(t, sizes, 2, acts, 8),
+                   *b = random_net(t, sizes, 2, acts, 8);
+            bp_net *d = random_net(t, sizes, 2, acts, 8);
+            double x[3 * 3] = {0.5, -1, 2, 1, 1, -1, 0.3, 0.2, 0.1};
+            double y[3 * 2] = {3, -2, 0.1, 0.2, -0.5, 1.5}, la, lb, ld;
+            bp_crit half = {.loss = BP_LOSS_HUBER, .param = 0.5};
+            bp_crit one = {.loss = BP_LOSS_HUBER, .param = 1.0};
+            const double *out = bp_net_forward(a, x, B, &e);
+            CHECK(out != NULL);
+            double want = bp_loss_forward_crit(out, y, B, 2, half);
+            CHECK(want != bp_loss_forward(out, y, B, 2, BP_LOSS_HUBER));
+            CHECK(bp_net_train_step_crit(a, x, y, B, half, 0.1, &la, &e) == 0);
+            CHECK(la == want || (t == BP_F32 && fabs(la - want) < 1e-6 * (1 + want)));
+            CHECK(bp_net_train_step(b, x, y, B, BP_LOSS_HUBER, 0.1, &lb, &e) == 0);
+            CHECK(bp_net_train_step_crit(d, x, y, B, one, 0.1, &ld, &e) == 0);
+            CHECK(lb == ld && same_state(b, d));
+            CHECK(la != lb);
+            bp_net_free(a);
+            bp_net_free(b);
+            bp_net_free(d);
+        }
+}
+
+/* What a step refuses of a criterion, with its message, on every path. */
+static void test_crit_errors(void) {
+    static const int sizes[] = {2, 3};
+    static const bp_act soft[] = {BP_ACT_SOFTMAX}, ident[] = {BP_ACT_IDENTITY};
+    bp_err e;
+    double x[4] = {1, 2, 3, 4}, y[6] = {0, 1, 0, 1, 0, 0};
+    bp_net *s = random_net(BP_F64, sizes, 1, soft, 1);
+    CHECK(bp_net_train_step(s, x, y, 1, BP_LOSS_NLL, 0.1, NULL, &e) == -1);
+    CHECK_STR(e.msg, "nll takes log-probabilities: make the last layer 'log_softmax' "
+                     "(or use softmax_ce on logits)");
+    bp_net *n = random_net(BP_F64, sizes, 1, ident, 1);
+    /* B = 1 (the single-sample path, once the buffers are made) and 2. */
+    CHECK(bp_net_train_step(n, x, y, 1, BP_LOSS_MSE, 0.1, NULL, &e) == 0);
+    CHECK(bp_net_fast(n));
+    for (int B = 1; B <= 2; B++) {
+        double c[2] = {2, 4};
+        if (B == 1) c[0] = 0;
+        bp_crit lc = {.loss = BP_LOSS_SOFTMAX_CE, .labels = 1};
+        CHECK(bp_net_train_step_crit(n, x, c, B, lc, 0.1, NULL, &e) == -1);
+        CHECK_STR(e.msg, B == 1 ? "label 0 in row 1 is not a class in 1..3"
+                                : "label 4 in row 2 is not a class in 1..3");
+        c[0] = 1.5;
+        CHECK(bp_net_compute_grads_crit(n, x, c, B, lc, NULL, &e) == -1);
+        CHECK_STR(e.msg, "label 1.5 in row 1 is not a class in 1..3");
+        c[0] = NAN;
+        CHECK(bp_net_step_rows_crit(n, x, BP_F64, NULL, c, B, lc, 0.1, NULL, &e) == -1);
+        CHECK_STR(e.msg, "label nan in row 1 is not a class in 1..3");
+        lc.loss = BP_LOSS_MSE;
+        c[0] = 1;
+        CHECK(bp_net_train_step_crit(n, x, c, B, lc, 0.1, NULL, &e) == -1);
+        CHECK_STR(e.msg, "mse takes no class labels: give 3 targets per row");
+        bp_crit h = {.loss = BP_LOSS_HUBER, .param = -1};
+        CHECK(bp_net_train_step_crit(n, x, y, B, h, 0.1, NULL, &e) == -1);
+        CHECK_STR(e.msg, "huber's delta must be a finite number > 0 (got -1)");
+        h.param = INFINITY;
+        CHECK(bp_net_compute_grads_crit(n, x, y, B, h, NULL, &e) == -1);
+        CHECK_STR(e.msg, "huber's delta must be a finite number > 0 (got inf)");
+    }
+    static const int one_out[] = {2, 1};
+    bp_net *o = random_net(BP_F64, one_out, 1, ident, 1);
+    double c1 = 1;
+    CHECK(bp_net_train_step_crit(o, x, &c1, 1, (bp_crit){BP_LOSS_NLL, 0, 1}, 0.1, NULL,
+                                 &e) == -1);
+    CHECK_STR(e.msg, "class labels need 2 or more outputs (the network gives 1)");
+    bp_net_free(s);
+    bp_net_free(n);
+    bp_net_free(o);
 }
 
 /* Which networks take the single-sample path: small layers (fewer than
@@ -750,5 +937,9 @@ int main(void) {
     test_team_step();
     test_fast_path();
     test_fast_path_choice();
+    test_labels_are_one_hot();
+    test_labels_team();
+    test_crit_param();
+    test_crit_errors();
     return check_report("test_net");
 }

@@ -43,6 +43,7 @@
  * at 0: every pre-activation of such a layer is kept at least this far from
  * it, which no step of FD_H times a weight or input of order 1 can cross. */
 #define KINK_MARGIN 1e-3
+#define DOUBLED_FLOOR 1e-2
 
 static double rel_err(double a, double b, double floor) {
     double d = fmax(fmax(fabs(a), fabs(b)), floor);
@@ -114,34 +115,45 @@ static int fit_for_differences(const bp_net *net, double margin) {
  * activation itself wherever it can, else the nearest that works (the
  * activation under test is then checked in the hidden layers only):
  *  - bce needs probabilities: sigmoid, or softmax over more than 1 output;
- *  - softmax_ce takes logits and is refused after softmax: identity there;
- *  - softmax over a single output is the constant 1, which checks nothing:
- *    identity there for half_se and mse, sigmoid for bce. */
+ *  - softmax_ce and nll are refused after softmax: identity there;
+ *  - l1 after softmax: dh = o (d - sum_k d_k o_k) is 0 wherever the row's
+ *    signs of out - y agree, which checks little: identity there;
+ *  - softmax and log_softmax over a single output are the constants 1 and
+ *    0, which check nothing: identity there, sigmoid for bce. */
 static bp_act top_act(bp_act act, bp_loss loss, int O) {
+    int constant = bp_act_is_row(act) && O == 1;
     switch (loss) {
         case BP_LOSS_BCE:
             return act == BP_ACT_SIGMOID || (act == BP_ACT_SOFTMAX && O > 1)
                        ? act
                        : BP_ACT_SIGMOID;
         case BP_LOSS_SOFTMAX_CE: return act == BP_ACT_SOFTMAX ? BP_ACT_IDENTITY : act;
-        default: return act == BP_ACT_SOFTMAX && O == 1 ? BP_ACT_IDENTITY : act;
+        case BP_LOSS_NLL:
+            return act == BP_ACT_SOFTMAX || constant ? BP_ACT_IDENTITY : act;
+        case BP_LOSS_L1: /* softmax's row turns l1's gradients of one sign to 0 */
+            return act == BP_ACT_SOFTMAX || constant ? BP_ACT_IDENTITY : act;
+        default: return constant ? BP_ACT_IDENTITY : act;
     }
 }
 
-/* Targets the loss is defined on: anything for the squared errors,
- * probabilities in [0, 1] for bce, a distribution per row for softmax_ce. */
+/* Targets the loss is defined on: anything for the squared errors, l1 and
+ * huber (differences up to 2, either side of huber's delta 1),
+ * probabilities in [0, 1] for bce, a distribution per row for softmax_ce
+ * and nll. */
 static void make_targets(double *y, int B, int O, bp_loss loss, bp_rng *r) {
     for (int s = 0; s < B; s++) {
         double *ys = y + (size_t)s * O, sum = 0;
         for (int n = 0; n < O; n++) {
             switch (loss) {
                 case BP_LOSS_HALF_SE:
-                case BP_LOSS_MSE: ys[n] = 2 * bp_rng_uniform(r) - 1; break;
+                case BP_LOSS_MSE:
+                case BP_LOSS_L1:
+                case BP_LOSS_HUBER: ys[n] = 2 * bp_rng_uniform(r) - 1; break;
                 default: ys[n] = bp_rng_uniform(r); break;
             }
             sum += ys[n];
         }
-        if (loss == BP_LOSS_SOFTMAX_CE)
+        if (loss == BP_LOSS_SOFTMAX_CE || loss == BP_LOSS_NLL)
             for (int n = 0; n < O; n++) ys[n] /= sum;
     }
 }
@@ -193,6 +205,19 @@ static void gradcheck(const shape *sh, bp_act act, bp_loss loss, uint64_t seed) 
     CHECK(fit);
     CHECK(bp_net_check_loss(net, loss, &e) == 0);
     make_targets(y, B, Out, loss, &r);
+    /* l1 and huber have kinks where out - y is 0 and +-delta (1): targets
+     * are drawn again until every difference is KINK_MARGIN from them. */
+    for (int tries = 0; (loss == BP_LOSS_L1 || loss == BP_LOSS_HUBER) && tries < 200;
+         tries++) {
+        const double *o = bp_net_forward(net, x, B, &e);
+        int away = 1;
+        for (int k = 0; k < B * Out; k++) {
+            double d = fabs(o[k] - y[k]);
+            away &= d > KINK_MARGIN && (loss == BP_LOSS_L1 || fabs(d - 1) > KINK_MARGIN);
+        }
+        if (away) break;
+        make_targets(y, B, Out, loss, &r);
+    }
 
     /* The analytic gradients, copied out before the differences reuse the
      * network's buffers. */
@@ -216,15 +241,20 @@ static void gradcheck(const shape *sh, bp_act act, bp_loss loss, uint64_t seed) 
     /* The top layer's dout is the loss gradient itself. */
     CHECK(memcmp(grads[L_n - 1][2], dout, sizeof(double) * (size_t)B * Out) == 0);
     /* Backward adds into dW and db: a second one without zeroing doubles
-     * them (to rounding: BLAS may add in another order). */
+     * them (to rounding: BLAS may add in another order). Relative to at
+     * least DOUBLED_FLOOR: l1's and nll's gradients of +-1/(B O) can cancel
+     * in a sum to a few ulps of its terms, whose rounding in another order
+     * is then of the order of the sum itself. */
     CHECK(bp_net_backward(net, dout, &e) == 0);
     double doubled = 0;
     for (int l = 0; l < L_n; l++) {
         const bp_layer *Ly = &net->layers[l];
         for (int k = 0; k < Ly->O * Ly->I; k++)
-            doubled = fmax(doubled, rel_err(Ly->dW[k], 2 * grads[l][0][k], 1e-300));
+            doubled =
+                fmax(doubled, rel_err(Ly->dW[k], 2 * grads[l][0][k], DOUBLED_FLOOR));
         for (int k = 0; k < Ly->O; k++)
-            doubled = fmax(doubled, rel_err(Ly->db[k], 2 * grads[l][1][k], 1e-300));
+            doubled =
+                fmax(doubled, rel_err(Ly->db[k], 2 * grads[l][1][k], DOUBLED_FLOOR));
     }
     CHECK(doubled < 1e-14);
 
@@ -284,6 +314,9 @@ static void gradcheck(const shape *sh, bp_act act, bp_loss loss, uint64_t seed) 
     CHECK((size_t)st.compared == P + douts);
     /* (softmax_ce over one logit is the constant 0: nothing to see there.) */
     if (!(loss == BP_LOSS_SOFTMAX_CE && Out == 1)) {
+        if (!(st.nonzero > st.compared / 4))
+            fprintf(stderr, "nonzero %d of %d: B=%d act=%s loss=%s\n", st.nonzero,
+                    st.compared, B, bp_act_name(act), bp_loss_name(loss));
         CHECK(st.nonzero > st.compared / 4);
     }
     if (!(st.worst < FD_TOL)) {
@@ -323,7 +356,13 @@ static void test_gradients(void) {
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int a = 0; a < BP_ACT_COUNT; a++)
             for (int l = 0; l < BP_LOSS_COUNT; l++)
-                gradcheck(&shapes[s], (bp_act)a, (bp_loss)l, seed++);
+                /* (Not bce above log_softmax layers: their outputs, of order
+                 * -log O, saturate the sigmoid above them, where bce's
+                 * curvature, of order 1 / p^3, makes a difference of step
+                 * FD_H wrong by more than FD_TOL. log_softmax is checked
+                 * under every other loss.) */
+                if (!(a == BP_ACT_LOG_SOFTMAX && l == BP_LOSS_BCE))
+                    gradcheck(&shapes[s], (bp_act)a, (bp_loss)l, seed++);
 }
 
 /* A float32 stack with every activation in its hidden layers, against
@@ -771,6 +810,168 @@ static void test_losses(void) {
     CHECK_NEAR(lb, 1 + lse3, 1e-15); /* class 2: ln(...) + 3 - 2 */
 }
 
+/* nll, l1 and huber by hand; class labels against their one-hot rows;
+ * what bp_crit_check refuses. */
+static void test_criteria(void) {
+    /* nll of log-probabilities: row 1's class 2, row 2's class 3:
+     * (1.2 + 0.25) / 2; the gradient -1/B at each class. */
+    double lp[6] = {-0.5, -1.2, -2.0, -0.1, -3, -0.25}, hot[6] = {0, 1, 0, 0, 0, 1};
+    double cls[2] = {2, 3}, d[6] = {0}, dl[6] = {0};
+    bp_crit nll = {.loss = BP_LOSS_NLL, .labels = 1};
+    CHECK(bp_loss_forward(lp, hot, 2, 3, BP_LOSS_NLL) == (1.2 + 0.25) / 2);
+    CHECK(bp_loss_forward_crit(lp, cls, 2, 3, nll) == (1.2 + 0.25) / 2);
+    bp_loss_backward(d, lp, hot, 2, 3, BP_LOSS_NLL);
+    bp_loss_backward_crit(dl, lp, cls, 2, 3, nll);
+    double want[6] = {0, -0.5, 0, 0, 0, -0.5};
+    for (int k = 0; k < 6; k++) CHECK(d[k] == want[k] && dl[k] == want[k]);
+    /* soft targets: -(0.2 (-0.5) + 0.3 (-1.2) + 0.5 (-2)) = 1.46 */
+    double soft[3] = {0.2, 0.3, 0.5};
+    CHECK_NEAR(bp_loss_forward(lp, soft, 1, 3, BP_LOSS_NLL), 1.46, 1e-15);
+    /* PyTorch's NLLLoss reads only the class: an output of -inf elsewhere
+     * leaves a label's loss finite (its one-hot row's would be nan). */
+    double inf_lp[3] = {-INFINITY, -0.7, -1}, c2 = 2;
+    CHECK(bp_loss_forward_crit(inf_lp, &c2, 1, 3, nll) == 0.7);
+
+    /* l1: the mean of |out - y| over B x O, gradient sign(out - y) / (B O),
+     * 0 where they are equal. */
+    double o1[3] = {1, -2, 0.5}, y1[3] = {0.5, 1, 0.5}, g1[3] = {0, 0, 0};
+    CHECK(bp_loss_forward(o1, y1, 1, 3, BP_LOSS_L1) == 3.5 / 3);
+    bp_loss_backward(g1, o1, y1, 1, 3, BP_LOSS_L1);
+    CHECK(g1[0] == 1.0 / 3 && g1[1] == -1.0 / 3 && g1[2] == 0);
+
+    /* huber, delta 1 (the default) and 0.5: differences 0.5, -3, 0, 1;
+     * 0.5 d^2 within delta, delta (|d| - delta / 2) beyond, both equal at
+     * |d| = delta; the gradient d clamped to [-delta, delta], over B O. */
+    double o2[4] = {1, -2, 0.5, 3}, y2[4] = {0.5, 1, 0.5, 2}, g2[4] = {0}, g3[4] = {0};
+    bp_crit h1 = bp_crit_of(BP_LOSS_HUBER), h05 = {.loss = BP_LOSS_HUBER, .param = 0.5};
+    CHECK(bp_crit_param(&h1) == 1.0 && bp_crit_param(&h05) == 0.5);
+    CHECK(bp_loss_forward(o2, y2, 1, 4, BP_LOSS_HUBER) == (0.125 + 2.5 + 0 + 0.5) / 4);
+    CHECK(bp_loss_forward_crit(o2, y2, 1, 4, h05) == (0.125 + 1.375 + 0 + 0.375) / 4);
+    bp_loss_backward(g2, o2, y2, 1, 4, BP_LOSS_HUBER);
+    bp_loss_backward_crit(g3, o2, y2, 1, 4, h05);
+    double w1[4] = {0.125, -0.25, 0, 0.25}, w05[4] = {0.125, -0.125, 0, 0.125};
+    for (int k = 0; k < 4; k++) CHECK(g2[k] == w1[k] && g3[k] == w05[k]);
+    /* and its gradient is the loss's, by differences, for delta 0.5 */
+    double o3[8], y3[8], g[8];
+    bp_rng r;
+    bp_rng_seed(&r, 5);
+    for (int k = 0; k < 8; k++) o3[k] = 4 * bp_rng_uniform(&r) - 2, y3[k] = 0;
+    memset(g, 0, sizeof g);
+    bp_loss_backward_crit(g, o3, y3, 2, 4, h05);
+    for (int k = 0; k < 8; k++) {
+        double saved = o3[k];
+        o3[k] = saved + FD_H;
+        double lp1 = bp_loss_forward_crit(o3, y3, 2, 4, h05);
+        o3[k] = saved - FD_H;
+        double lm1 = bp_loss_forward_crit(o3, y3, 2, 4, h05);
+        o3[k] = saved;
+        CHECK(rel_err(g[k], (lp1 - lm1) / (2 * FD_H), FD_FLOOR) < FD_TOL);
+    }
+
+    /* softmax_ce of class 3 is lse - z_3, as its one-hot row's. */
+    double z[3] = {1, 2, 3}, c3 = 3, lse3 = log(exp(1) + exp(2) + exp(3));
+    bp_crit ce = {.loss = BP_LOSS_SOFTMAX_CE, .labels = 1};
+    CHECK_NEAR(bp_loss_forward_crit(z, &c3, 1, 3, ce), lse3 - 3, 1e-15);
+
+    /* Labels are their one-hot rows to the bit, in every kernel and both
+     * dtypes, for both losses that take them. */
+    enum { B = 9, O = 5 };
+    double out[B * O], y[B * O], lab[B], da[B * O], db[B * O], rl[B];
+    float outf[B * O], yf[B * O], labf[B], fa[B * O], fb[B * O];
+    for (int l = BP_LOSS_SOFTMAX_CE; l <= BP_LOSS_NLL; l++) {
+        bp_crit c = {.loss = (bp_loss)l, .labels = 1};
+        for (int k = 0; k < B * O; k++) out[k] = 6 * bp_rng_uniform(&r) - 5, y[k] = 0;
+        for (int s = 0; s < B; s++) {
+            lab[s] = 1 + (double)bp_rng_below(&r, O);
+            y[s * O + (int)lab[s] - 1] = 1;
+        }
+        for (int k = 0; k < B * O; k++) outf[k] = (float)out[k], yf[k] = (float)y[k];
+        for (int s = 0; s < B; s++) labf[s] = (float)lab[s];
+        CHECK(bp_crit_check(&c, lab, B, O, NULL) == 0);
+        double a = bp_loss_forward(out, y, B, O, (bp_loss)l);
+        double b = bp_loss_forward_crit(out, lab, B, O, c);
+        CHECK(memcmp(&a, &b, sizeof a) == 0);
+        memset(da, 0, sizeof da), memset(db, 0, sizeof db);
+        bp_loss_backward(da, out, y, B, O, (bp_loss)l);
+        bp_loss_backward_crit(db, out, lab, B, O, c);
+        CHECK(memcmp(da, db, sizeof da) == 0);
+        a = bp_loss_grad(da, out, y, B, O, (bp_loss)l);
+        b = bp_loss_grad_crit(db, out, lab, B, O, c);
+        CHECK(memcmp(&a, &b, sizeof a) == 0 && memcmp(da, db, sizeof da) == 0);
+        bp_loss_grad_rows_crit(db, rl, out, lab, B, B, O, c);
+        CHECK(memcmp(da, db, sizeof da) == 0);
+        a = bp_loss_grad_f32(fa, outf, yf, B, O, (bp_loss)l);
+        b = bp_loss_grad_crit_f32(fb, outf, labf, B, O, c);
+        CHECK(memcmp(&a, &b, sizeof a) == 0 && memcmp(fa, fb, sizeof fa) == 0);
+        a = bp_loss_forward_f32(outf, yf, B, O, (bp_loss)l);
+        b = bp_loss_forward_crit_f32(outf, labf, B, O, c);
+        CHECK(memcmp(&a, &b, sizeof a) == 0);
+        /* the team's rows: members' rows of labels, one per row */
+        bp_loss_grad_rows_crit_f32(fb, rl, outf, labf, 4, B, O, c);
+        bp_loss_grad_rows_crit_f32(fb + 4 * O, rl + 4, outf + 4 * O, labf + 4, B - 4, B,
+                                   O, c);
+        CHECK(memcmp(fa, fb, sizeof fa) == 0);
+    }
+
+    /* What bp_crit_check refuses. */
+    bp_err e;
+    double bad[3] = {1, 3.5, 2};
+    CHECK(bp_crit_check(&nll, bad, 3, 3, &e) == -1);
+    CHECK_STR(e.msg, "label 3.5 in row 2 is not a class in 1..3");
+    bad[1] = 4;
+    CHECK(bp_crit_check(&nll, bad, 3, 3, &e) == -1);
+    CHECK_STR(e.msg, "label 4 in row 2 is not a class in 1..3");
+    bad[1] = -1;
+    CHECK(bp_crit_check(&nll, bad, 3, 3, &e) == -1);
+    CHECK_STR(e.msg, "label -1 in row 2 is not a class in 1..3");
+    bad[1] = 3;
+    CHECK(bp_crit_check(&nll, bad, 3, 3, &e) == 0);
+    CHECK(bp_crit_check(&nll, NULL, 0, 1, &e) == -1);
+    CHECK_STR(e.msg, "class labels need 2 or more outputs (the network gives 1)");
+    bp_crit m = {.loss = BP_LOSS_L1, .labels = 1};
+    CHECK(bp_crit_check(&m, bad, 3, 4, &e) == -1);
+    CHECK_STR(e.msg, "l1 takes no class labels: give 4 targets per row");
+    bp_crit h = {.loss = BP_LOSS_HUBER, .param = NAN};
+    CHECK(bp_crit_check(&h, NULL, 0, 4, &e) == -1);
+    CHECK_STR(e.msg, "huber's delta must be a finite number > 0 (got nan)");
+    h.param = -0.5;
+    CHECK(bp_crit_check(&h, NULL, 0, 4, &e) == -1);
+    CHECK_STR(e.msg, "huber's delta must be a finite number > 0 (got -0.5)");
+    bp_crit u = {.loss = BP_LOSS_COUNT};
+    CHECK(bp_crit_check(&u, NULL, 0, 4, &e) == -1);
+    CHECK_STR(e.msg, "unknown loss 7");
+    /* a parameter given to a loss without one is ignored, as documented */
+    bp_crit mp = {.loss = BP_LOSS_MSE, .param = -3};
+    CHECK(bp_crit_check(&mp, NULL, 0, 4, &e) == 0);
+    CHECK(bp_loss_forward_crit(o2, y2, 1, 4, mp) ==
+          bp_loss_forward(o2, y2, 1, 4, BP_LOSS_MSE));
+}
+
+/* log_softmax by hand: o = h - lse; dh = d - softmax(h) sum d; finite
+ * where softmax underflows. */
+static void test_log_softmax(void) {
+    double h[3] = {1, 2, 3}, o[3], lse3 = log(exp(1) + exp(2) + exp(3));
+    bp_act_forward(o, h, 1, 3, BP_ACT_LOG_SOFTMAX, 0);
+    for (int n = 0; n < 3; n++) CHECK_NEAR(o[n], h[n] - lse3, 1e-15);
+    double dout[3] = {1, 0, -2}, dh[3] = {0.5, 0.5, 0.5};
+    bp_act_backward(dh, dout, h, o, 1, 3, BP_ACT_LOG_SOFTMAX, 0); /* adds */
+    for (int n = 0; n < 3; n++)
+        CHECK_NEAR(dh[n], 0.5 + dout[n] - exp(h[n] - lse3) * (1 + 0 - 2), 1e-15);
+    double big[4] = {1000, 0, -5, 1}, ob[4];
+    bp_act_forward(ob, big, 2, 2, BP_ACT_LOG_SOFTMAX, 0);
+    CHECK(ob[0] == 0 && ob[1] == -1000);
+    CHECK_NEAR(ob[2], -6 - log1p(exp(-6)), 1e-15);
+    /* nll after log_softmax is softmax_ce of the logits */
+    double c2[2] = {2, 1};
+    bp_crit nll = {.loss = BP_LOSS_NLL, .labels = 1};
+    bp_crit ce = {.loss = BP_LOSS_SOFTMAX_CE, .labels = 1};
+    CHECK_NEAR(bp_loss_forward_crit(ob, c2, 2, 2, nll),
+               bp_loss_forward_crit(big, c2, 2, 2, ce), 1e-12);
+    float hf[3] = {1, 2, 3}, of[3];
+    bp_act_forward_f32(of, hf, 1, 3, BP_ACT_LOG_SOFTMAX, 0);
+    for (int n = 0; n < 3; n++) CHECK_NEAR(of[n], o[n], 1e-6);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Activations by hand                                                       */
 
@@ -931,9 +1132,11 @@ static void test_gelu_elu(void) {
 /* Names                                                                     */
 
 static void test_names(void) {
-    static const char *acts[] = {"identity",   "sigmoid", "tanh", "relu",
-                                 "leaky_relu", "softmax", "gelu", "elu"};
-    static const char *losses[] = {"half_se", "mse", "bce", "softmax_ce"};
+    static const char *acts[] = {"identity", "sigmoid",    "tanh",
+                                 "relu",     "leaky_relu", "softmax",
+                                 "gelu",     "elu",        "log_softmax"};
+    static const char *losses[] = {"half_se", "mse", "bce",  "softmax_ce",
+                                   "nll",     "l1",  "huber"};
     CHECK(sizeof acts / sizeof acts[0] == BP_ACT_COUNT);
     CHECK(sizeof losses / sizeof losses[0] == BP_LOSS_COUNT);
     for (int a = 0; a < BP_ACT_COUNT; a++) {
@@ -959,9 +1162,27 @@ static void test_names(void) {
     CHECK(bp_loss_parse("sigmoid") == -1);
     /* Appended rows: saved networks store the enum's numbers, so the old
      * ones keep theirs (bp_save.h lists them). */
-    CHECK(BP_ACT_SOFTMAX == 5 && BP_ACT_GELU == 6 && BP_ACT_ELU == 7);
-    CHECK_STR(bp_act_expected(),
-              "identity, sigmoid, tanh, relu, leaky_relu, softmax, gelu or elu");
+    CHECK(BP_ACT_SOFTMAX == 5 && BP_ACT_GELU == 6 && BP_ACT_ELU == 7 &&
+          BP_ACT_LOG_SOFTMAX == 8);
+    CHECK(BP_LOSS_SOFTMAX_CE == 3 && BP_LOSS_NLL == 4 && BP_LOSS_L1 == 5 &&
+          BP_LOSS_HUBER == 6);
+    CHECK_STR(bp_act_expected(), "identity, sigmoid, tanh, relu, leaky_relu, softmax, "
+                                 "gelu, elu or log_softmax");
+    CHECK_STR(bp_loss_expected(), "half_se, mse, bce, softmax_ce, nll, l1 or huber");
+    /* The rows: which act on a whole row, which take labels, which a
+     * parameter. */
+    for (int a = 0; a < BP_ACT_COUNT; a++)
+        CHECK(bp_act_is_row((bp_act)a) ==
+              (a == BP_ACT_SOFTMAX || a == BP_ACT_LOG_SOFTMAX));
+    double def = -1;
+    for (int l = 0; l < BP_LOSS_COUNT; l++) {
+        CHECK(bp_loss_takes_labels((bp_loss)l) ==
+              (l == BP_LOSS_SOFTMAX_CE || l == BP_LOSS_NLL));
+        CHECK((bp_loss_param((bp_loss)l, &def) != NULL) == (l == BP_LOSS_HUBER));
+    }
+    CHECK_STR(bp_loss_param(BP_LOSS_HUBER, &def), "delta");
+    CHECK(def == 1.0);
+    CHECK(!bp_loss_takes_labels(BP_LOSS_COUNT) && !bp_loss_param(BP_LOSS_COUNT, NULL));
     CHECK_STR(bp_act_name(BP_ACT_COUNT), "?");
     CHECK_STR(bp_loss_name(BP_LOSS_COUNT), "?");
 }
@@ -1073,6 +1294,8 @@ int main(void) {
     test_activations();
     test_gelu_elu();
     test_losses();
+    test_criteria();
+    test_log_softmax();
     test_loss_gradients();
     test_dense_reference();
     test_gradients();

@@ -491,8 +491,8 @@ function TestTrain:test_fit_refusals()
     fit, {data = d, loss = "mse", lr = 0.1, epoch = 3})
   assert_error_text("bad argument #1 to 'fit' (field 'epochs': must be an integer >= 1, got 0)",
     fit, {data = d, loss = "mse", lr = 0.1, epochs = 0})
-  assert_error_text("bad argument #1 to 'fit' (field 'loss': unknown loss 'nll'",
-    fit, {data = d, loss = "nll", lr = 0.1})
+  assert_error_text("bad argument #1 to 'fit' (field 'loss': unknown loss 'nlll' (expected half_se, mse, bce, softmax_ce, nll, l1 or huber))",
+    fit, {data = d, loss = "nlll", lr = 0.1})
   assert_error_text("bad argument #1 to 'fit' (field 'lr': must be a finite number >= 0, got -1)",
     fit, {data = d, loss = "mse", lr = -1})
   assert_error_text("the network takes 2 inputs, the data has 1",

@@ -253,8 +253,8 @@ end
 
 function TestErrors:test_names()
   local net = bp.net(2)
-  assert_error_text("bad argument #2 to 'add' (unknown activation 'sigmod' (expected identity, sigmoid, tanh, relu, leaky_relu, softmax, gelu or elu))", function() return net:add(3, "sigmod") end)
-  assert_error_text("bad argument #1 to 'loss' (unknown loss 'mae' (expected half_se, mse, bce or softmax_ce))", function() return bp.loss("mae") end)
+  assert_error_text("bad argument #2 to 'add' (unknown activation 'sigmod' (expected identity, sigmoid, tanh, relu, leaky_relu, softmax, gelu, elu or log_softmax))", function() return net:add(3, "sigmod") end)
+  assert_error_text("bad argument #1 to 'loss' (unknown loss 'mae' (expected half_se, mse, bce, softmax_ce, nll, l1 or huber))", function() return bp.loss("mae") end)
   assert_error_text("bad option 'weights' to 'add' (unknown initialisation 'glorot'", function() return net:add(3, "relu", {weights = "glorot"}) end)
   net:add(1)
   assert_error_text("bad argument #3 to 'train_step' (unknown loss 'l2'", function() return net:train_step({1, 2}, {3}, "l2", 0.1) end)
