@@ -85,7 +85,8 @@ typedef struct lnet {
 
 /* A criterion: its kind and the buffers its methods carry tables in. */
 typedef struct lloss {
-    int kind; /* a bp_loss, or -1 once closed */
+    int kind;     /* a bp_loss, or -1 once closed */
+    double param; /* its parameter (huber's delta); 0: the default */
     buf out, y, grad;
 } lloss;
 
@@ -196,6 +197,24 @@ bp_net *bp_lua_check_net(lua_State *L, int i);
 
 /* A loss argument: a name or a backprop.loss; returns its bp_loss. */
 int bp_lua_check_loss_arg(lua_State *L, int arg);
+
+/* The same as a criterion: a name's loss with its defaults, a
+ * backprop.loss's with its parameter; labels 0. */
+bp_crit bp_lua_check_crit(lua_State *L, int arg);
+
+/* Whether the targets at arg are class labels under c for a net of O
+ * outputs: c's loss takes them, O >= 2, and arg holds one value a row: a
+ * number or {c} for one sample (single), a list of B numbers or rows of one
+ * number for a batch of B rows. */
+int bp_lua_labels_at(lua_State *L, int arg, const bp_crit *c, int O, int B, int single);
+
+/* Reads the targets at arg for B rows of a net of O outputs under *c into
+ * b: O values a row as bp_lua_check_matrix reads them ("targets"), or, when
+ * bp_lua_labels_at says so, one class number a row, setting c->labels.
+ * Raises "expected B rows of targets, as the inputs, got N" when the rows
+ * differ. The labels' range is the engine's to check. */
+void bp_lua_check_targets(lua_State *L, int arg, bp_crit *c, int O, int B, int single,
+                          buf *b);
 
 /* The bp_loss called name, or "unknown loss 'NAME' (expected ...)" as an
  * argument error at arg, prefixed "field 'F': " when field is not NULL. */

@@ -49,13 +49,13 @@ static int net_evaluate(lua_State *L) {
     lnet *n = bp_lua_check_lnet(L, 1);
     bp_data *d = bp_lua_check_data(L, 2);
     int with_loss = !lua_isnoneornil(L, 3);
-    int kind = with_loss ? bp_lua_check_loss_arg(L, 3) : 0;
+    bp_crit crit = with_loss ? bp_lua_check_crit(L, 3) : bp_crit_of(0);
     int O = d->k, labels = d->label != NULL;
     int *m = labels ? lua_newuserdatauv(L, sizeof(int) * (size_t)O * O, 0) : NULL;
     double loss, acc;
     bp_err e;
-    if (bp_fit_evaluate(n->net, d, EVAL_BATCH, kind, with_loss ? &loss : NULL,
-                        labels ? &acc : NULL, m, &e))
+    if (bp_fit_evaluate_crit(n->net, d, EVAL_BATCH, crit.loss, crit.param,
+                             with_loss ? &loss : NULL, labels ? &acc : NULL, m, &e))
         return luaL_error(L, "%s", e.msg);
     n->single = 0;
     lua_createtable(L, 0, 3);
@@ -221,7 +221,9 @@ static void fit_rate(lua_State *L, bp_fit_config *c) {
 /* Reads the options (their objects in their slots) into r. */
 static void fit_read(lua_State *L, fit_run *r) {
     bp_fit_config *c = &r->c;
-    c->loss = bp_lua_check_loss_arg(L, S_LOSS);
+    bp_crit crit = bp_lua_check_crit(L, S_LOSS);
+    c->loss = crit.loss;
+    c->loss_param = crit.param;
     c->batch = bp_lua_opt_int(L, S_OPTS, "batch", 32, 1);
     r->epochs = bp_lua_opt_int(L, S_OPTS, "epochs", 1, 1);
     r->first_epoch = bp_lua_opt_int(L, S_OPTS, "first_epoch", 1, 1);
@@ -267,8 +269,8 @@ static void fit_validate(lua_State *L, const fit_run *r, bp_net *net, bp_data *v
     double vl, va;
     int labels = val->label != NULL, O = r->O;
     bp_err e;
-    if (bp_fit_evaluate(net, val, EVAL_BATCH, r->c.loss, &vl, labels ? &va : NULL,
-                        labels ? r->conf : NULL, &e))
+    if (bp_fit_evaluate_crit(net, val, EVAL_BATCH, r->c.loss, r->c.loss_param, &vl,
+                             labels ? &va : NULL, labels ? r->conf : NULL, &e))
         luaL_error(L, "validation: %s", e.msg);
     val_number(L, r, "loss", epoch, vl);
     if (!labels) return;

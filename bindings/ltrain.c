@@ -36,11 +36,12 @@ static inline int read_sample(lua_State *L, int arg, int W, buf *b) {
 }
 
 /* The arguments of train_step and train_steps: the net (returned), x and y
- * into its buffers (*B rows, *single: one sample), the loss kind and the
- * update (*opt, or *lr when *opt is NULL). The first three checks pass on a
- * pointer compare or a plain table read when the call is the same as the
- * last one (the lecture's loop), so the step is most of the call's cost. */
-static lnet *step_args(lua_State *L, state *st, int *B, int *single, int *kind,
+ * into its buffers (*B rows, *single: one sample), the criterion (with
+ * labels when y holds them) and the update (*opt, or *lr when *opt is
+ * NULL). The first three checks pass on a pointer compare or a plain table
+ * read when the call is the same as the last one (the lecture's loop), so
+ * the step is most of the call's cost. */
+static lnet *step_args(lua_State *L, state *st, int *B, int *single, bp_crit *crit,
                        bp_optim **opt, double *lr) {
     lnet *n = lua_touserdata(L, 1);
     if (!n || n != st->checked_net) {
@@ -50,27 +51,28 @@ static lnet *step_args(lua_State *L, state *st, int *B, int *single, int *kind,
     bp_net *net = n->net;
     if (net->n_layers == 0)
         luaL_error(L, "the network has no layers: call net:add first");
-    int top = lua_gettop(L), O = net->layers[net->n_layers - 1].O;
+    const lloss *c = lua_touserdata(L, 4);
+    if (c && c == st->checked_loss) {
+        *crit = (bp_crit){c->kind, c->param, 0};
+    } else {
+        *crit = bp_lua_check_crit(L, 4);
+        if (lua_type(L, 4) == LUA_TUSERDATA) st->checked_loss = lua_touserdata(L, 4);
+    }
+    /* One sample of O targets, or of its class (a loss that takes labels,
+     * O >= 2): {c} is never O targets then. */
+    int top = lua_gettop(L), O = bp_net_outputs(net);
     int fast = read_sample(L, 2, net->inputs, &n->x) && read_sample(L, 3, O, &n->y);
     lua_settop(L, top);
+    if (!fast && O >= 2 && bp_loss_takes_labels(crit->loss)) {
+        fast = crit->labels =
+            read_sample(L, 2, net->inputs, &n->x) && read_sample(L, 3, 1, &n->y);
+        lua_settop(L, top);
+    }
     if (fast) {
         *B = *single = 1;
     } else {
-        int sy;
         *B = bp_lua_check_matrix(L, 2, net->inputs, &n->x, single, "inputs");
-        int By = bp_lua_check_matrix(L, 3, O, &n->y, &sy, "targets");
-        if (By != *B)
-            luaL_argerror(
-                L, 3,
-                lua_pushfstring(L, "expected %d rows of targets, as the inputs, got %d",
-                                *B, By));
-    }
-    const lloss *c = lua_touserdata(L, 4);
-    if (c && c == st->checked_loss) {
-        *kind = c->kind;
-    } else {
-        *kind = bp_lua_check_loss_arg(L, 4);
-        if (lua_type(L, 4) == LUA_TUSERDATA) st->checked_loss = lua_touserdata(L, 4);
+        bp_lua_check_targets(L, 3, crit, O, *B, *single, &n->y);
     }
     /* A number (or a numeric string, as luaL_checknumber takes) is a
      * learning rate; anything else must be an optimizer. */
@@ -85,13 +87,14 @@ static lnet *step_args(lua_State *L, state *st, int *B, int *single, int *kind,
 }
 
 /* One step of n->net on the x and y in its buffers; raises on failure. */
-static double step(lua_State *L, state *st, lnet *n, int B, int kind, bp_optim *opt,
+static double step(lua_State *L, state *st, lnet *n, int B, bp_crit crit, bp_optim *opt,
                    double lr) {
     bp_err e;
     double loss;
-    int rc = opt ? bp_net_compute_grads(n->net, n->x.v, n->y.v, B, kind, &loss, &e) ||
-                       bp_optim_step(opt, n->net, &e)
-                 : bp_net_train_step(n->net, n->x.v, n->y.v, B, kind, lr, &loss, &e);
+    int rc =
+        opt ? bp_net_compute_grads_crit(n->net, n->x.v, n->y.v, B, crit, &loss, &e) ||
+                  bp_optim_step(opt, n->net, &e)
+            : bp_net_train_step_crit(n->net, n->x.v, n->y.v, B, crit, lr, &loss, &e);
     if (rc) luaL_error(L, "%s", e.msg);
     n->steps++;
     st->step++;
@@ -108,20 +111,21 @@ static double step(lua_State *L, state *st, lnet *n, int B, int kind, bp_optim *
  * Lua call per step); each step is train_step's, logging included. */
 static inline int train(lua_State *L, int counted) {
     state *st = STATE(L);
-    int B, single, kind;
+    int B, single;
+    bp_crit crit;
     bp_optim *opt;
     double lr;
-    lnet *n = step_args(L, st, &B, &single, &kind, &opt, &lr);
+    lnet *n = step_args(L, st, &B, &single, &crit, &opt, &lr);
     double loss = 0;
     if (!counted) {
-        loss = step(L, st, n, B, kind, opt, lr);
+        loss = step(L, st, n, B, crit, opt, lr);
     } else {
         lua_Integer count = luaL_checkinteger(L, 6);
         luaL_argcheck(L, count >= 1, 6, "count must be >= 1");
         const volatile sig_atomic_t *stop = st->stop;
         for (lua_Integer k = 0; k < count; k++) {
             if (stop && *stop) return luaL_error(L, "interrupted");
-            loss = step(L, st, n, B, kind, opt, lr);
+            loss = step(L, st, n, B, crit, opt, lr);
         }
     }
     n->single = single;
@@ -134,7 +138,8 @@ static int net_train_steps(lua_State *L) { return train(L, 1); }
 
 /* net:train_batch(d, first, count, loss, lr | optimizer) -> loss: one step,
  * as net:train_step, on rows first..first+count-1 of d (fewer at the end),
- * read where they lie */
+ * read where they lie; a data set of one target a row gives a net of 2 or
+ * more outputs class labels (softmax_ce, nll), as net:fit takes them */
 static int net_train_batch(lua_State *L) {
     lnet *n = bp_lua_check_lnet(L, 1);
     bp_net *net = n->net;
@@ -144,12 +149,14 @@ static int net_train_batch(lua_State *L) {
         return luaL_argerror(
             L, 3, lua_pushfstring(L, "row %I out of range 1..%d", first, d->n));
     int count = bp_lua_check_int(L, 4, "batch size");
-    int kind = bp_lua_check_loss_arg(L, 5);
+    bp_crit crit = bp_lua_check_crit(L, 5);
     bp_optim *opt = bp_lua_test_optim(L, 6);
     double lr = opt ? 0 : bp_lua_check_lr(L, 6);
     if (net->n_layers == 0)
         return luaL_error(L, "the network has no layers: call net:add first");
-    if (net->inputs != d->d || bp_net_outputs(net) != d->k)
+    crit.labels =
+        d->k == 1 && bp_net_outputs(net) >= 2 && bp_loss_takes_labels(crit.loss);
+    if (net->inputs != d->d || (bp_net_outputs(net) != d->k && !crit.labels))
         return luaL_argerror(L, 2,
                              lua_pushfstring(L,
                                              "the network maps %d inputs to %d "
@@ -161,8 +168,8 @@ static int net_train_batch(lua_State *L) {
     bp_err e;
     double loss;
     /* the rows in either dtype; lr -1: gradients only, for the optimiser */
-    int rc = bp_net_step_rows(net, bp_data_row(d, (int)first - 1), d->dtype, NULL, y, B,
-                              kind, opt ? -1 : lr, &loss, &e) ||
+    int rc = bp_net_step_rows_crit(net, bp_data_row(d, (int)first - 1), d->dtype, NULL, y,
+                                   B, crit, opt ? -1 : lr, &loss, &e) ||
              (opt && bp_optim_step(opt, net, &e));
     if (rc) return luaL_error(L, "%s", e.msg);
     n->single = 0;
