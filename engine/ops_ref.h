@@ -69,14 +69,21 @@ static void SFX(dense_backward_ref)(REAL *dx, REAL *dW, REAL *db, const REAL *dh
 /* B = rows of the batch, O = values of a row (the layer's outputs). h, o,   */
 /* dout and dh are B x O; the elementwise functions see them as B * O values.*/
 
+/* The largest of a row's O values: the shift that keeps exp from
+ * overflowing in the row functions below. */
+static REAL SFX(row_max)(const REAL *h, int O) {
+    REAL m = h[0];
+    for (int n = 1; n < O; n++)
+        if (h[n] > m) m = h[n];
+    return m;
+}
+
 /* softmax over each of B rows of O values: o_n = exp(h_n - m) /
  * sum_k exp(h_k - m), shifted by the row's largest m so that exp never
  * overflows. */
 static void SFX(softmax_rows)(REAL *o, const REAL *h, int B, int O) {
     for (int s = 0; s < B; s++, o += O, h += O) {
-        REAL m = h[0];
-        for (int n = 1; n < O; n++)
-            if (h[n] > m) m = h[n];
+        const REAL m = SFX(row_max)(h, O);
         REAL sum = 0;
         for (int n = 0; n < O; n++) sum += (o[n] = EXP(h[n] - m));
         for (int n = 0; n < O; n++) o[n] /= sum;
@@ -88,9 +95,7 @@ static void SFX(softmax_rows)(REAL *o, const REAL *h, int B, int O) {
  * any h (where log(softmax) would give -inf once exp underflows). */
 static void SFX(log_softmax_rows)(REAL *o, const REAL *h, int B, int O) {
     for (int s = 0; s < B; s++, o += O, h += O) {
-        REAL m = h[0];
-        for (int n = 1; n < O; n++)
-            if (h[n] > m) m = h[n];
+        const REAL m = SFX(row_max)(h, O);
         REAL sum = 0;
         for (int n = 0; n < O; n++) sum += EXP(h[n] - m);
         const REAL ls = LOG(sum);
@@ -304,9 +309,7 @@ void SFX(bp_batchnorm_backward_eval)(REAL *dx, REAL *dgamma, REAL *dbeta, const 
 
 /* log(sum_n exp(z_n)) without overflow: shift by the largest logit. */
 static REAL SFX(logsumexp)(const REAL *z, int O) {
-    REAL m = z[0];
-    for (int n = 1; n < O; n++)
-        if (z[n] > m) m = z[n];
+    const REAL m = SFX(row_max)(z, O);
     REAL sum = 0;
     for (int n = 0; n < O; n++) sum += EXP(z[n] - m);
     return m + LOG(sum);
@@ -409,10 +412,9 @@ void SFX(bp_loss_backward_crit)(REAL *dout, const REAL *out, const REAL *y, int 
                                 bp_crit crit) {
     const int K = crit.labels ? 1 : O;
     const double a = bp_crit_param(&crit);
-    for (int s = 0; s < B; s++)
-        SFX(grad_of_row)
-        (dout + (size_t)s * O, out + (size_t)s * O, y + (size_t)s * K,
-         SFX(row_class)(y, s, crit.labels), B, O, crit.loss, a);
+    for (int s = 0; s < B; s++) SFX(grad_of_row)
+    (dout + (size_t)s * O, out + (size_t)s * O, y + (size_t)s * K,
+     SFX(row_class)(y, s, crit.labels), B, O, crit.loss, a);
 }
 
 void SFX(bp_loss_backward)(REAL *dout, const REAL *out, const REAL *y, int B, int O,
