@@ -165,7 +165,7 @@ static bp_crit loss_args(lua_State *L, lloss *c, int *B, int *O, int *single) {
     if (W < 1) luaL_argerror(L, 2, "empty table");
     *B = bp_lua_check_matrix(L, 2, W, &c->out, single, "outputs");
     *O = W;
-    bp_crit crit = {c->kind, c->param, 0};
+    bp_crit crit = {.loss = c->kind, .param = c->param};
     int s2 = *single, By;
     if (bp_lua_labels_at(L, 3, &crit, W, *B, *single)) {
         By = read_labels(L, 3, &c->y);
@@ -235,7 +235,7 @@ int bp_lua_check_loss_arg(lua_State *L, int arg) {
 }
 
 bp_crit bp_lua_check_crit(lua_State *L, int arg) {
-    bp_crit c = {bp_lua_check_loss_arg(L, arg), 0, 0};
+    bp_crit c = {.loss = bp_lua_check_loss_arg(L, arg)};
     if (lua_type(L, arg) == LUA_TUSERDATA)
         c.param = ((const lloss *)lua_touserdata(L, arg))->param;
     return c;

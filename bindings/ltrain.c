@@ -53,7 +53,7 @@ static lnet *step_args(lua_State *L, state *st, int *B, int *single, bp_crit *cr
         luaL_error(L, "the network has no layers: call net:add first");
     const lloss *c = lua_touserdata(L, 4);
     if (c && c == st->checked_loss) {
-        *crit = (bp_crit){c->kind, c->param, 0};
+        *crit = (bp_crit){.loss = c->kind, .param = c->param};
     } else {
         *crit = bp_lua_check_crit(L, 4);
         if (lua_type(L, 4) == LUA_TUSERDATA) st->checked_loss = lua_touserdata(L, 4);

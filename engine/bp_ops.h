@@ -145,14 +145,15 @@ typedef enum bp_loss {
  *   labels  0: y is B x O targets; 1: y is B x 1, each row a class number
  *           1..O as a script writes it (a double holding an integer), for a
  *           loss whose row says labels (softmax_ce, nll) and O >= 2.
- * bp_crit_of(loss) is {loss, 0, 0}: the loss as a plain bp_loss means it. */
+ * bp_crit_of(loss) is {.loss = loss}: the loss as a plain bp_loss means
+ * it. */
 typedef struct bp_crit {
     bp_loss loss;
-    double param;
     int labels;
+    double param; /* (after labels: 16 bytes, passed in two registers) */
 } bp_crit;
 
-static inline bp_crit bp_crit_of(bp_loss loss) { return (bp_crit){loss, 0.0, 0}; }
+static inline bp_crit bp_crit_of(bp_loss loss) { return (bp_crit){.loss = loss}; }
 
 /* Whether the loss's targets may be class labels, and its parameter's name
  * (NULL when it takes none) with its default in *def (def may be NULL). */

@@ -39,7 +39,8 @@ bp_fit *bp_fit_new(const bp_data *data, const bp_fit_config *c, bp_err *e) {
         bp_err_set(e, "a batch needs at least 1 row (got %d)", c->batch);
         return NULL;
     }
-    if (bp_crit_check(&(bp_crit){c->loss, c->loss_param, 0}, NULL, 0, 0, e)) return NULL;
+    if (bp_crit_check(&(bp_crit){.loss = c->loss, .param = c->loss_param}, NULL, 0, 0, e))
+        return NULL;
     if (!c->opt && !(isfinite(c->lr) && c->lr >= 0)) {
         bp_err_set(e, "learning rate must be a finite number >= 0 (got %g)", c->lr);
         return NULL;
@@ -96,7 +97,7 @@ const int *bp_fit_order(const bp_fit *f) { return f->order; }
  * targets: they cannot be the outputs' values). */
 static bp_crit data_crit(const bp_net *net, const bp_data *data, bp_loss loss,
                          double param) {
-    bp_crit c = {loss, param, 0};
+    bp_crit c = {.loss = loss, .param = param};
     c.labels = data->k == 1 && bp_net_outputs(net) >= 2 && bp_loss_takes_labels(loss);
     return c;
 }

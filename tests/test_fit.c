@@ -545,7 +545,7 @@ static void test_labels_and_param(void) {
           0);
     CHECK(bp_fit_evaluate_crit(n2, hot, 5, BP_LOSS_HUBER, 0, &v0, NULL, NULL, &e) == 0);
     const double *out = bp_net_forward(n2, hot->x, hot->n, &e);
-    bp_crit q = {BP_LOSS_HUBER, 0.25, 0};
+    bp_crit q = {.loss = BP_LOSS_HUBER, .param = 0.25};
     CHECK_NEAR(v2, bp_loss_forward_crit(out, hot->y, hot->n, 4, q), 1e-15);
     CHECK(v0 != v2);
     h.loss_param = -1;

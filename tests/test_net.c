@@ -762,7 +762,8 @@ static void test_crit_errors(void) {
     static const int one_out[] = {2, 1};
     bp_net *o = random_net(BP_F64, one_out, 1, ident, 1);
     double c1 = 1;
-    CHECK(bp_net_train_step_crit(o, x, &c1, 1, (bp_crit){BP_LOSS_NLL, 0, 1}, 0.1, NULL,
+    CHECK(bp_net_train_step_crit(o, x, &c1, 1,
+                                 (bp_crit){.loss = BP_LOSS_NLL, .labels = 1}, 0.1, NULL,
                                  &e) == -1);
     CHECK_STR(e.msg, "class labels need 2 or more outputs (the network gives 1)");
     bp_net_free(s);
