@@ -48,10 +48,13 @@ local function add_text(out, lines)
   end
 end
 
+-- A table row's cells; `\|` is a bar inside a cell, as in GitHub's
+-- Markdown (|d| in a formula).
 local function cells(line)
   local out = {}
+  line = line:gsub("\\|", "\0")
   for cell in line:gsub("^%s*|", ""):gsub("|%s*$", ""):gmatch("([^|]*)") do
-    out[#out + 1] = cell:match("^%s*(.-)%s*$")
+    out[#out + 1] = cell:match("^%s*(.-)%s*$"):gsub("%z", "|")
   end
   return out
 end
