@@ -7,6 +7,10 @@
  *   lvalues.c  Lua values into C and back: matrices, integers, rates, dtypes
  *   loptions.c options tables: unknown keys and typed fields
  *   lnet.c     backprop.net: building, forward, backward, looking inside
+ *   lmodule.c  modules as values (bp.linear, bp.sequential, bp.graph, ...)
+ *   lcompile.c modules compiled into a net's graph (bp.net(module),
+ *              net:add(module)); a graph net's tree of modules
+ *   lparams.c  a net's parameters by name, its training mode
  *   lloss.c    backprop.loss, a criterion
  *   loptim.c   backprop.optimizer and its schedules
  *   ltrain.c   net:train_step, train_steps, train_batch: one step per call
@@ -81,6 +85,8 @@ typedef struct lnet {
     int single;        /* the last forward was one sample, not a batch */
     int64_t steps;     /* updates applied */
     char log_name[64]; /* train_step logs its loss under this name, if set */
+    int children;      /* modules of the net's own sequence: net:add's next is
+                          named children + 1 (lmodule.c) */
 } lnet;
 
 /* A criterion: its kind and the buffers its methods carry tables in. */
@@ -109,6 +115,8 @@ void bp_lua_add_funcs(lua_State *L, const luaL_Reg *funcs);
 
 /* The module's files, in the order luaopen_backprop opens them. */
 void bp_lua_open_net(lua_State *L);      /* lnet.c */
+void bp_lua_open_module(lua_State *L);   /* lmodule.c */
+void bp_lua_open_params(lua_State *L);   /* lparams.c */
 void bp_lua_open_loss(lua_State *L);     /* lloss.c */
 void bp_lua_open_optim(lua_State *L);    /* loptim.c */
 void bp_lua_open_train(lua_State *L);    /* ltrain.c */
@@ -191,9 +199,77 @@ bp_dtype bp_lua_opt_dtype(lua_State *L, int arg);
  * created before the C object so that nothing leaks if that fails. */
 lnet *bp_lua_new_lnet(lua_State *L);
 
-/* The net at index i; raises if it is not one or is closed. */
+/* The net at index i; raises if it is not one or is closed. A net that
+ * reaches a method draws its dropout masks from the module's generator
+ * (bp.seed's stream): this sets net->rng, for nets of every origin. */
 lnet *bp_lua_check_lnet(lua_State *L, int i);
 bp_net *bp_lua_check_net(lua_State *L, int i);
+
+/* Whether the net has nothing to compute yet: a stack with no layers. */
+static inline int bp_lua_net_empty(const bp_net *net) {
+    return net->n_layers == 0 && !net->graph;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Modules: values (lmodule.c) and their compilation into a net's graph
+ * (lcompile.c). The net's user value 1 is its tree of modules. */
+
+#define MODULE_TYPE "backprop.module"
+#define NODE_TYPE "backprop.node"
+
+/* A module's kind: a leaf is one op of the graph; the others contain. */
+enum { M_LEAF, M_SEQUENTIAL, M_SUM, M_CONCAT, M_GRAPH };
+
+/* A module (user value 1: a container's children, a graph's {input node,
+ * output node}). Fixed once made. */
+typedef struct lmodule {
+    int kind;
+    bp_op op;                         /* a leaf's op */
+    bp_node_opts o;                   /* a leaf's options; weight and bias
+                                         point into values */
+    char name[BP_GRAPH_MAX_NAME + 1]; /* "" when unnamed */
+    double values[];                  /* a linear's explicit weights, then biases */
+} lmodule;
+
+/* A node of a bp.graph: an input (user value 1 nil, its shape here) or a
+ * module's output (user value 1 the module, 2 the list of input nodes). */
+typedef struct lnode {
+    int ndim, shape[BP_GRAPH_MAX_DIMS];
+} lnode;
+
+/* The module at i, or an argument error. */
+lmodule *bp_lua_check_module(lua_State *L, int i);
+
+/* What a module calls itself in messages: "linear", "relu", "sum", ... */
+const char *bp_lua_module_kind(const lmodule *m);
+
+/* Pushes its label as PyTorch prints the module: "Linear(4, 8)", "Sum". */
+void bp_lua_push_module_label(lua_State *L, const lmodule *m);
+
+/* "8" or "2x4" into s. */
+void bp_lua_shape_text(char *s, size_t cap, int ndim, const int *shape);
+
+/* Whether the value at i is a module (bp.linear, bp.sequential, ...). */
+int bp_lua_is_module(lua_State *L, int i);
+
+/* Pushes a new net made of the module at mi, computing in dtype; its input
+ * shape from the argument inputs_arg (an integer or a list of dimensions;
+ * 0: from the module). Raises with the engine's message, naming the module
+ * and the shapes, when the module does not make a network. */
+void bp_lua_net_from_module(lua_State *L, int mi, int inputs_arg, bp_dtype dtype);
+
+/* Appends the module at mi to the net at ni (a stack becomes a graph);
+ * raises, the net computing what it did, when it does not fit. */
+void bp_lua_net_add_module(lua_State *L, int ni, int mi);
+
+/* net:add(outputs, act) on a graph net at ni: a linear named "k" and an act
+ * "k.act", k the next module of the net's sequence. -1 with e, the net
+ * unchanged, when they do not fit. */
+int bp_lua_graph_add_layer(lua_State *L, int ni, int outputs, bp_act act, double alpha,
+                           bp_err *e);
+
+/* Pushes a graph net's tree of modules, as tostring(net) shows it. */
+void bp_lua_push_net_tree(lua_State *L, int ni);
 
 /* A loss argument: a name or a backprop.loss; returns its bp_loss. */
 int bp_lua_check_loss_arg(lua_State *L, int arg);

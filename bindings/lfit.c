@@ -80,7 +80,7 @@ static int net_predict(lua_State *L) {
     bp_data *d = bp_lua_check_data(L, 2);
     static const char *const what[] = {"class", "output", NULL};
     int outputs = luaL_checkoption(L, 3, d->label ? "class" : "output", what);
-    if (net->n_layers == 0)
+    if (bp_lua_net_empty(net))
         return luaL_error(L, "the network has no layers: call net:add first");
     if (net->inputs != d->d)
         return luaL_argerror(L, 2,
@@ -93,7 +93,11 @@ static int net_predict(lua_State *L) {
     for (int s = 0; s < d->n; s += EVAL_BATCH) {
         int B = d->n - s < EVAL_BATCH ? d->n - s : EVAL_BATCH;
         bp_err e;
+        /* In evaluation mode, as bp_fit_evaluate; what was there put back
+         * before anything can raise. */
+        int was = bp_net_set_training(net, 0);
         const double *out = bp_net_forward_as(net, bp_data_row(d, s), d->dtype, B, &e);
+        bp_net_set_training(net, was);
         if (!out) return luaL_error(L, "%s", e.msg);
         for (int b = 0; b < B; b++) {
             if (outputs) bp_lua_push_matrix(L, out + (size_t)b * O, 1, O, 1);

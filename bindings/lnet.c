@@ -19,6 +19,7 @@
 lnet *bp_lua_check_lnet(lua_State *L, int i) {
     lnet *n = luaL_checkudata(L, i, NET_TYPE);
     if (!n->net) luaL_error(L, "attempt to use a closed net");
+    n->net->rng = &STATE(L)->rng;
     return n;
 }
 
@@ -35,7 +36,7 @@ static int net_close(lua_State *L) {
 }
 
 lnet *bp_lua_new_lnet(lua_State *L) {
-    lnet *n = lua_newuserdatauv(L, sizeof *n, 0);
+    lnet *n = lua_newuserdatauv(L, sizeof *n, 1); /* 1: the tree of modules */
     memset(n, 0, sizeof *n);
     luaL_setmetatable(L, NET_TYPE);
     return n;
@@ -43,18 +44,40 @@ lnet *bp_lua_new_lnet(lua_State *L) {
 
 static const char *const net_options[] = {"dtype", NULL};
 
-/* bp.net(inputs [, {dtype = "float64" | "float32"}]) -> an empty network
- * taking `inputs` values per sample, computing in dtype (float64 default) */
-static int l_net_new(lua_State *L) {
-    int inputs = bp_lua_check_int(L, 1, "number of inputs");
-    int dtype = BP_F64;
-    if (!lua_isnoneornil(L, 2)) {
-        luaL_checktype(L, 2, LUA_TTABLE);
-        bp_lua_check_options(L, 2, net_options, 0);
-        if (lua_getfield(L, 2, "dtype") != LUA_TNIL)
-            dtype = bp_lua_dtype_at_top(L, 2, NULL);
-        lua_settop(L, 1);
+/* The dtype of the options table at arg (float64 when absent). */
+static bp_dtype net_dtype_opt(lua_State *L, int arg) {
+    bp_dtype dtype = BP_F64;
+    if (!lua_isnoneornil(L, arg)) {
+        luaL_checktype(L, arg, LUA_TTABLE);
+        bp_lua_check_options(L, arg, net_options, 0);
+        if (lua_getfield(L, arg, "dtype") != LUA_TNIL)
+            dtype = bp_lua_dtype_at_top(L, arg, NULL);
+        lua_pop(L, 1);
     }
+    return dtype;
+}
+
+/* bp.net(inputs [, {dtype = "float64" | "float32"}]) -> an empty network
+ * taking `inputs` values per sample, computing in dtype (float64 default);
+ * bp.net(module [, opts]) and bp.net(inputs, module [, opts]) -> a network
+ * of the module (lmodule.c), its inputs from the module when it says them
+ * (a linear's, a batch norm's, a graph's), else from `inputs` (a number,
+ * or a list of dimensions) */
+static int l_net_new(lua_State *L) {
+    if (bp_lua_is_module(L, 1)) {
+        bp_dtype dtype = net_dtype_opt(L, 2);
+        bp_lua_net_from_module(L, 1, 0, dtype);
+        return 1;
+    }
+    if (bp_lua_is_module(L, 2)) {
+        bp_dtype dtype = net_dtype_opt(L, 3);
+        if (lua_type(L, 1) != LUA_TTABLE) bp_lua_check_int(L, 1, "number of inputs");
+        bp_lua_net_from_module(L, 2, 1, dtype);
+        return 1;
+    }
+    int inputs = bp_lua_check_int(L, 1, "number of inputs");
+    bp_dtype dtype = net_dtype_opt(L, 2);
+    lua_settop(L, 1);
     lnet *n = bp_lua_new_lnet(L);
     bp_err e;
     n->net = bp_net_new_dtype(inputs, dtype, &e);
@@ -62,21 +85,56 @@ static int l_net_new(lua_State *L) {
     return 1;
 }
 
+/* Layer l's W, b, dW and db (by bp_field) in the net's dtype, of a stack
+ * or a graph (its l-th linear; b and db NULL when it has no bias): the
+ * accessors of w_{l,n,i} and b_{l,n} read both forms through this. */
+typedef struct lview {
+    int I, O;
+    bp_dtype dtype;
+    void *a[BP_FIELD_DB + 1];
+} lview;
+
+static int layer_count(const bp_net *net) {
+    return net->graph ? bp_graph_count_linear(net->graph) : net->n_layers;
+}
+
+static lview layer_view(const bp_net *net, int l) {
+    int n = 2;
+    const bp_param *t =
+        net->graph ? bp_graph_node_params(net->graph, bp_graph_linear(net->graph, l), &n)
+                   : bp_net_param_list(net, &n) + 2 * (l - 1);
+    if (!net->graph) n = 2;
+    lview v = {.I = t[0].shape[1], .O = t[0].shape[0], .dtype = net->dtype};
+    v.a[BP_FIELD_W] = t[0].data, v.a[BP_FIELD_DW] = t[0].grad;
+    if (n > 1) v.a[BP_FIELD_B] = t[1].data, v.a[BP_FIELD_DB] = t[1].grad;
+    return v;
+}
+
+static double view_get(const lview *v, bp_field f, size_t k) {
+    if (v->dtype == BP_F32) return ((const float *)v->a[f])[k];
+    return ((const double *)v->a[f])[k];
+}
+
+static void view_set(lview *v, bp_field f, size_t k, double x) {
+    if (v->dtype == BP_F32) ((float *)v->a[f])[k] = (float)x;
+    else ((double *)v->a[f])[k] = x;
+}
+
 /* Explicit biases: a list of O numbers. */
-static void set_biases(lua_State *L, int arg, bp_layer *Lr) {
+static void set_biases(lua_State *L, int arg, lview *Lr) {
     for (int n = 1; n <= Lr->O; n++) {
         if (lua_rawgeti(L, arg, n) != LUA_TNUMBER)
             luaL_error(L,
                        "bad option 'bias' to 'add' (element %d: number "
                        "expected, got %s)",
                        n, luaL_typename(L, -1));
-        bp_layer_set(Lr, BP_FIELD_B, (size_t)(n - 1), lua_tonumber(L, -1));
+        view_set(Lr, BP_FIELD_B, (size_t)(n - 1), lua_tonumber(L, -1));
         lua_pop(L, 1);
     }
 }
 
 /* Explicit weights, in the lecture's order: O rows w[n] of I numbers w[n][i]. */
-static void set_weights(lua_State *L, int arg, bp_layer *Lr) {
+static void set_weights(lua_State *L, int arg, lview *Lr) {
     int O = Lr->O, I = Lr->I;
     for (int n = 1; n <= O; n++) {
         if (lua_rawgeti(L, arg, n) != LUA_TTABLE || (int)luaL_len(L, -1) != I)
@@ -90,8 +148,7 @@ static void set_weights(lua_State *L, int arg, bp_layer *Lr) {
                            "bad option 'weights' to 'add' (row %d, column %d: "
                            "number expected, got %s)",
                            n, i, luaL_typename(L, -1));
-            bp_layer_set(Lr, BP_FIELD_W, (size_t)(n - 1) * I + (i - 1),
-                         lua_tonumber(L, -1));
+            view_set(Lr, BP_FIELD_W, (size_t)(n - 1) * I + (i - 1), lua_tonumber(L, -1));
             lua_pop(L, 1);
         }
         lua_pop(L, 1);
@@ -116,12 +173,12 @@ static int init_table(lua_State *L, int arg, bp_net *net, int l, char what, bp_e
         return bp_net_init(net, l, what, k, a, b, &STATE(L)->rng, e);
     }
     lua_pop(L, 1);
-    bp_layer *Lr = &net->layers[l - 1];
-    if ((int)luaL_len(L, arg) != Lr->O)
-        luaL_error(L, "bad option '%s' to 'add' (expected %d rows, got %d)", field, Lr->O,
+    lview Lr = layer_view(net, l);
+    if ((int)luaL_len(L, arg) != Lr.O)
+        luaL_error(L, "bad option '%s' to 'add' (expected %d rows, got %d)", field, Lr.O,
                    (int)luaL_len(L, arg));
-    if (what == 'b') set_biases(L, arg, Lr);
-    else set_weights(L, arg, Lr);
+    if (what == 'b') set_biases(L, arg, &Lr);
+    else set_weights(L, arg, &Lr);
     return 0;
 }
 
@@ -172,9 +229,17 @@ static int init_is_explicit(lua_State *L, int arg) {
 
 static const char *const add_options[] = {"weights", "bias", "alpha", NULL};
 
-/* net:add(outputs [, activation [, {weights=, bias=, alpha=}]]) -> net */
+/* net:add(outputs [, activation [, {weights=, bias=, alpha=}]]) -> net: a
+ * dense layer (on a graph: a linear and an act module);
+ * net:add(module) -> net: the module after the output (lmodule.c) */
 static int net_add(lua_State *L) {
     bp_net *net = bp_lua_check_net(L, 1);
+    if (bp_lua_is_module(L, 2)) {
+        luaL_argcheck(L, lua_isnone(L, 3), 3, "net:add(module) takes nothing more");
+        bp_lua_net_add_module(L, 1, 2);
+        lua_settop(L, 1);
+        return 1;
+    }
     int outputs = bp_lua_check_int(L, 2, "number of neurons");
     const char *an = luaL_optstring(L, 3, "identity");
     int act = bp_act_parse(an);
@@ -193,8 +258,10 @@ static int net_add(lua_State *L) {
         lua_pop(L, 1);
     }
     bp_err e;
-    if (bp_net_add(net, outputs, act, alpha, &e)) return luaL_error(L, "%s", e.msg);
-    int l = net->n_layers;
+    if (net->graph ? bp_lua_graph_add_layer(L, 1, outputs, act, alpha, &e)
+                   : bp_net_add(net, outputs, act, alpha, &e))
+        return luaL_error(L, "%s", e.msg);
+    int l = layer_count(net);
     /* A large layer takes seconds to fill: SIGINT and SIGTERM stop it. */
     net->stop = STATE(L)->stop;
     /* Defaults: Xavier for the saturating activations, He for the ReLUs
@@ -226,7 +293,7 @@ static int net_add(lua_State *L) {
 /* net:forward(x) -> output; x is one sample or a batch (a table of rows) */
 static int net_forward(lua_State *L) {
     lnet *n = bp_lua_check_lnet(L, 1);
-    if (n->net->n_layers == 0)
+    if (bp_lua_net_empty(n->net))
         return luaL_error(L, "the network has no layers: call net:add first");
     int B = bp_lua_check_matrix(L, 2, n->net->inputs, &n->x, &n->single, "inputs");
     bp_err e;
@@ -236,9 +303,11 @@ static int net_forward(lua_State *L) {
     return 1;
 }
 
-/* net:backward(dout): dLoss/d(output) in, every gradient filled. The
- * gradients are zeroed first (pass true as a second argument to add into
- * them instead, as Torch7's accGradParameters does). */
+/* net:backward(dout) -> dLoss/d(input): dLoss/d(output) in, every gradient
+ * filled, and the gradient with respect to the input returned, shaped as
+ * the last forward's input (Torch7's updateGradInput), for a script that
+ * chains networks. The gradients are zeroed first (pass true as a second
+ * argument to add into them instead, as Torch7's accGradParameters does). */
 static int net_backward(lua_State *L) {
     lnet *n = bp_lua_check_lnet(L, 1);
     if (n->net->B == 0) return luaL_error(L, "backward needs a forward first");
@@ -252,8 +321,11 @@ static int net_backward(lua_State *L) {
                             B));
     if (!lua_toboolean(L, 3)) bp_net_zero_grad(n->net);
     bp_err e;
-    if (bp_net_backward(n->net, n->y.v, &e)) return luaL_error(L, "%s", e.msg);
-    return 0;
+    /* n->x carried the forward's input in; the net keeps its own copy. */
+    double *dx = bp_lua_buf_reserve(L, &n->x, (size_t)B * n->net->inputs);
+    if (bp_net_backward_input(n->net, n->y.v, dx, &e)) return luaL_error(L, "%s", e.msg);
+    bp_lua_push_matrix(L, dx, B, n->net->inputs, n->single);
+    return 1;
 }
 
 /* net:update(lr): w_new = w_old - lr * dLoss/dw, every weight and bias */
@@ -298,15 +370,16 @@ static int net_log_loss(lua_State *L) {
 
 static int check_layer(lua_State *L, bp_net *net, int arg) {
     int l = bp_lua_check_int(L, arg, "layer");
-    if (l > net->n_layers)
+    if (l > layer_count(net))
         luaL_argerror(
-            L, arg, lua_pushfstring(L, "layer %d out of range 1..%d", l, net->n_layers));
+            L, arg,
+            lua_pushfstring(L, "layer %d out of range 1..%d", l, layer_count(net)));
     return l;
 }
 
 /* Indices for weight/bias accessors, checked with the engine's messages:
  * the layer of w_{l,n,i} (weight) or b_{l,n}, and the place in its array. */
-static bp_layer *check_param(lua_State *L, int weight, size_t *k) {
+static lview check_param(lua_State *L, int weight, size_t *k) {
     bp_net *net = bp_lua_check_net(L, 1);
     int l = bp_lua_check_int(L, 2, "layer"), nn = bp_lua_check_int(L, 3, "neuron");
     int i = weight ? bp_lua_check_int(L, 4, "input") : 0;
@@ -320,14 +393,17 @@ static bp_layer *check_param(lua_State *L, int weight, size_t *k) {
         luaL_argerror(L, arg, e.msg);
     }
     *k = (size_t)at;
-    return &net->layers[l - 1];
+    lview v = layer_view(net, l);
+    if (!weight && !v.a[BP_FIELD_B])
+        luaL_argerror(L, 2, lua_pushfstring(L, "layer %d has no bias", l));
+    return v;
 }
 
 /* Pushes one number of the array f (W, b, dW or db) named by the indices. */
 static int push_param(lua_State *L, bp_field f) {
     size_t k;
-    bp_layer *Lr = check_param(L, f == BP_FIELD_W || f == BP_FIELD_DW, &k);
-    lua_pushnumber(L, bp_layer_get(Lr, f, k));
+    lview Lr = check_param(L, f == BP_FIELD_W || f == BP_FIELD_DW, &k);
+    lua_pushnumber(L, view_get(&Lr, f, k));
     return 1;
 }
 
@@ -340,26 +416,26 @@ static int net_grad_bias(lua_State *L) { return push_param(L, BP_FIELD_DB); }
 static int set_param(lua_State *L, int weight) {
     double v = luaL_checknumber(L, weight ? 5 : 4);
     size_t k;
-    bp_layer *Lr = check_param(L, weight, &k);
-    bp_layer_set(Lr, weight ? BP_FIELD_W : BP_FIELD_B, k, v);
+    lview Lr = check_param(L, weight, &k);
+    view_set(&Lr, weight ? BP_FIELD_W : BP_FIELD_B, k, v);
     return 0;
 }
 static int net_set_weight(lua_State *L) { return set_param(L, 1); }
 static int net_set_bias(lua_State *L) { return set_param(L, 0); }
 
-/* Pushes rows x cols values of layer Lr's array f as bp_lua_push_matrix
- * does, converted to doubles whatever the dtype. */
-static void push_field(lua_State *L, const bp_layer *Lr, bp_field f, int rows, int cols,
-                       int single) {
-    if (Lr->dtype == BP_F64) {
-        bp_lua_push_matrix(L, Lr->mem[f], rows, cols, single);
+/* Pushes rows x cols values at p (of type t) as bp_lua_push_matrix does,
+ * converted to doubles whatever the dtype. */
+static void push_values(lua_State *L, const void *p, bp_dtype t, int rows, int cols,
+                        int single) {
+    if (t == BP_F64) {
+        bp_lua_push_matrix(L, p, rows, cols, single);
         return;
     }
     lua_createtable(L, single ? cols : rows, 0);
     for (int r = 0; r < rows; r++) {
         if (!single) lua_createtable(L, cols, 0);
         for (int c = 0; c < cols; c++) {
-            lua_pushnumber(L, bp_layer_get(Lr, f, (size_t)r * cols + c));
+            lua_pushnumber(L, ((const float *)p)[(size_t)r * cols + c]);
             lua_rawseti(L, -2, c + 1);
         }
         if (!single) lua_rawseti(L, -2, r + 1);
@@ -370,13 +446,13 @@ static void push_field(lua_State *L, const bp_layer *Lr, bp_field f, int rows, i
  * net:grad_weights(l), net:grad_biases(l) likewise for dLoss/dw, dLoss/db. */
 static int push_layer_params(lua_State *L, int which) {
     bp_net *net = bp_lua_check_net(L, 1);
-    bp_layer *Lr = &net->layers[check_layer(L, net, 2) - 1];
-    switch (which) {
-        case 0: push_field(L, Lr, BP_FIELD_W, Lr->O, Lr->I, 0); break;
-        case 1: push_field(L, Lr, BP_FIELD_B, 1, Lr->O, 1); break;
-        case 2: push_field(L, Lr, BP_FIELD_DW, Lr->O, Lr->I, 0); break;
-        default: push_field(L, Lr, BP_FIELD_DB, 1, Lr->O, 1); break;
-    }
+    int l = check_layer(L, net, 2);
+    lview v = layer_view(net, l);
+    static const bp_field f[] = {BP_FIELD_W, BP_FIELD_B, BP_FIELD_DW, BP_FIELD_DB};
+    if (!v.a[f[which]])
+        return luaL_argerror(L, 2, lua_pushfstring(L, "layer %d has no bias", l));
+    if (which % 2 == 0) push_values(L, v.a[f[which]], v.dtype, v.O, v.I, 0);
+    else push_values(L, v.a[f[which]], v.dtype, 1, v.O, 1);
     return 1;
 }
 static int net_weights(lua_State *L) { return push_layer_params(L, 0); }
@@ -390,10 +466,13 @@ static int net_grad_biases(lua_State *L) { return push_layer_params(L, 3); }
 static int push_kept(lua_State *L, int which) {
     lnet *n = bp_lua_check_lnet(L, 1);
     bp_net *net = n->net;
+    if (net->graph)
+        return luaL_error(L, "a graph of modules keeps no h or o per layer (they are a "
+                             "stack's): look at its parameters with net:param");
     bp_layer *Lr = &net->layers[check_layer(L, net, 2) - 1];
     if (net->B == 0) return luaL_error(L, "nothing to show: run net:forward first");
     static const bp_field f[] = {BP_FIELD_H, BP_FIELD_O, BP_FIELD_DH, BP_FIELD_DOUT};
-    push_field(L, Lr, f[which], net->B, Lr->O, n->single);
+    push_values(L, Lr->mem[f[which]], Lr->dtype, net->B, Lr->O, n->single);
     return 1;
 }
 static int net_h(lua_State *L) { return push_kept(L, 0); }
@@ -401,9 +480,39 @@ static int net_o(lua_State *L) { return push_kept(L, 1); }
 static int net_grad_h(lua_State *L) { return push_kept(L, 2); }
 static int net_grad_o(lua_State *L) { return push_kept(L, 3); }
 
+/* A graph's layer l: {inputs =, outputs =, name =}, with activation (and
+ * alpha) when the linear's one reader is an act module, as in a stack. */
+static int graph_layer(lua_State *L, const bp_graph *g, int l) {
+    int id = bp_graph_linear(g, l), reader = -1, readers = 0, n = bp_graph_nodes(g), k;
+    for (int j = 0; j < n; j++) {
+        const int *in = bp_graph_node_inputs(g, j, &k);
+        for (int i = 0; i < k; i++)
+            if (in[i] == id) reader = j, readers++;
+    }
+    const bp_node_opts *o = bp_graph_node_opts(g, id);
+    lua_createtable(L, 0, 5);
+    lua_pushinteger(L, o->in);
+    lua_setfield(L, -2, "inputs");
+    lua_pushinteger(L, o->out);
+    lua_setfield(L, -2, "outputs");
+    lua_pushstring(L, bp_graph_node_name(g, id));
+    lua_setfield(L, -2, "name");
+    if (readers == 1 && bp_graph_node_op(g, reader) == BP_OP_ACT) {
+        const bp_node_opts *a = bp_graph_node_opts(g, reader);
+        lua_pushstring(L, bp_act_name(a->act));
+        lua_setfield(L, -2, "activation");
+        if (a->act == BP_ACT_LEAKY_RELU || a->act == BP_ACT_ELU) {
+            lua_pushnumber(L, a->alpha);
+            lua_setfield(L, -2, "alpha");
+        }
+    }
+    return 1;
+}
+
 /* net:layer(l) -> {inputs=, outputs=, activation=, alpha=} */
 static int net_layer(lua_State *L) {
     bp_net *net = bp_lua_check_net(L, 1);
+    if (net->graph) return graph_layer(L, net->graph, check_layer(L, net, 2));
     bp_layer *Lr = &net->layers[check_layer(L, net, 2) - 1];
     lua_createtable(L, 0, 4);
     lua_pushinteger(L, Lr->I);
@@ -428,7 +537,7 @@ static int net_outputs(lua_State *L) {
     return 1;
 }
 static int net_len(lua_State *L) {
-    lua_pushinteger(L, bp_lua_check_net(L, 1)->n_layers);
+    lua_pushinteger(L, layer_count(bp_lua_check_net(L, 1)));
     return 1;
 }
 static int net_param_count(lua_State *L) {
@@ -472,6 +581,10 @@ static int net_tostring(lua_State *L) {
     lnet *n = luaL_checkudata(L, 1, NET_TYPE);
     if (!n->net) {
         lua_pushliteral(L, "net (closed)");
+        return 1;
+    }
+    if (n->net->graph) {
+        bp_lua_push_net_tree(L, 1);
         return 1;
     }
     luaL_Buffer b;

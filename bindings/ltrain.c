@@ -49,7 +49,7 @@ static lnet *step_args(lua_State *L, state *st, int *B, int *single, bp_crit *cr
         st->checked_net = n;
     }
     bp_net *net = n->net;
-    if (net->n_layers == 0)
+    if (bp_lua_net_empty(net))
         luaL_error(L, "the network has no layers: call net:add first");
     const lloss *c = lua_touserdata(L, 4);
     if (c && c == st->checked_loss) {
@@ -152,7 +152,7 @@ static int net_train_batch(lua_State *L) {
     bp_crit crit = bp_lua_check_crit(L, 5);
     bp_optim *opt = bp_lua_test_optim(L, 6);
     double lr = opt ? 0 : bp_lua_check_lr(L, 6);
-    if (net->n_layers == 0)
+    if (bp_lua_net_empty(net))
         return luaL_error(L, "the network has no layers: call net:add first");
     crit.labels =
         d->k == 1 && bp_net_outputs(net) >= 2 && bp_loss_takes_labels(crit.loss);

@@ -357,6 +357,8 @@ int luaopen_backprop(lua_State *L) {
     bp_lua_add_funcs(L, funcs);
     /* The net first: the files after it add methods to it. */
     bp_lua_open_net(L);
+    bp_lua_open_module(L);
+    bp_lua_open_params(L);
     bp_lua_open_loss(L);
     bp_lua_open_optim(L);
     bp_lua_open_train(L);

@@ -15,7 +15,8 @@
 
 #include "bp_repl.h"
 
-/* bp.show(v): one value as text, readably. Networks list their layers;
+/* bp.show(v): one value as text, readably. Networks list their layers (a
+ * graph its tree of modules, tostring's);
  * lists of numbers print on a line; a small matrix (rows of numbers of one
  * length) prints as aligned rows; other tables as {k = v, ...}, two levels
  * deep and forty entries at most. */
@@ -74,7 +75,7 @@ static const char *SHOW =
     "end\n"
     "local function netstr(net)\n"
     "  local ok, n = pcall(function() return #net end)\n"
-    "  if not ok then return tostring(net) end\n"
+    "  if not ok or net:is_graph() then return tostring(net) end\n"
     "  local lines = {string.format('%s, %s, %d parameters', tostring(net), net:dtype(),\n"
     "                               net:param_count())}\n"
     "  for l = 1, n do\n"
