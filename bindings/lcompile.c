@@ -601,6 +601,6 @@ void bp_lua_push_net_tree(lua_State *L, int ni) {
             luaL_addstring(&b, line);
         }
     }
-    lua_pop(L, 1);
     luaL_pushresult(&b);
+    lua_remove(L, tree); /* below the buffer: only now */
 }

@@ -415,6 +415,14 @@ function TestModules:test_tree()
     "    (4.1): Linear(8, 3)                                 -> 3         27",
     "    (4.2): Identity()                                   -> 8",
     "  (5): LeakyReLU(0.2)                                   -> 11"}, "\n"))
+  -- a tree longer than Lua's buffer of 1 KB keeps its first line (the
+  -- buffer once lost its box under the tree's table)
+  local long = bp.sequential()
+  for _ = 1, 20 do long:add(bp.linear(4, 4)):add(bp.tanh()) end
+  local text = tostring(bp.net(long))
+  lu.assertTrue(#text > 1200, #text)
+  lu.assertEquals(text:match("^[^\n]*"), "net 4 -> 4 (float64, 400 parameters)")
+  lu.assertEquals(select(2, text:gsub("\n", "")), 40)
   lu.assertEquals(tostring(bp.linear(2, 3, {name = "a"})), "a: Linear(2, 3)")
   lu.assertEquals(tostring(bp.sum{bp.relu(), bp.tanh()}), "Sum(2 modules)")
   lu.assertEquals(bp.dropout():kind(), "dropout")
