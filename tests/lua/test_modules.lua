@@ -485,4 +485,25 @@ function TestModules:test_bad_constructions()
                     function() bp.net(2):add(bp.relu(), "x") end)
 end
 
+-- README's examples of architectures: each ```lua block that starts with
+-- "-- example: NAME" is run, and what it prints must be the ```text block
+-- right after it.
+function TestModules:test_readme_examples()
+  local readme = S.slurp(S.SRC .. "/README.md")
+  local names = {}
+  for code, text in readme:gmatch("```lua\n(%-%- example: .-)```%s*```text\n(.-)```") do
+    local lines = {}
+    local env = setmetatable({print = function(...)
+      local t = table.pack(...)
+      for i = 1, t.n do t[i] = tostring(t[i]) end
+      lines[#lines + 1] = table.concat(t, "\t", 1, t.n)
+    end}, {__index = _G})
+    local name = code:match("^%-%- example: (%w+)")
+    assert(load(code, "README example " .. name, "t", env))()
+    lu.assertEquals(table.concat(lines, "\n") .. "\n", text, "README example " .. name)
+    names[#names + 1] = name
+  end
+  lu.assertEquals(names, {"residual", "concat"})
+end
+
 S.finish()
