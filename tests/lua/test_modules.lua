@@ -191,6 +191,39 @@ function TestModules:test_finite_differences_concat_and_shared_input()
                   rows(4, 2, function(r, i) return r * 0.1 - i end), 1e-6)
 end
 
+-- float32: the same graph with the same values agrees with float64 in its
+-- output, input gradient and parameter gradients (a float's precision).
+function TestModules:test_float32_graph_agrees_with_float64()
+  local function make(dtype)
+    bp.seed(13)
+    local x = bp.input(3)
+    local h = bp.linear(3, 6)(x)
+    local a = bp.residual(bp.sequential{bp.linear(6, 6), bp.batchnorm1d(6), bp.elu()})(h)
+    local y = bp.linear(12, 2)(bp.concat()({bp.gelu()(a), bp.leaky_relu()(h)}))
+    return bp.net(bp.graph(x, y), {dtype = dtype})
+  end
+  local d, f = make("float64"), make("float32")
+  f:set_params(d:params())
+  local x = rows(4, 3, function(r, i) return math.sin(r - i) end)
+  local y = rows(4, 2, function(r, i) return r * i * 0.1 end)
+  local od, of = d:forward(x), f:forward(x)
+  local gd, gf = d:backward(mse:backward(od, y)), f:backward(mse:backward(of, y))
+  local function close(u, v, what)
+    u, v = flat(u), flat(v)
+    lu.assertEquals(#u, #v)
+    for k = 1, #u do
+      lu.assertTrue(math.abs(u[k] - v[k]) <= 1e-5 * (1 + math.abs(u[k])),
+        string.format("%s[%d]: %.9g and %.9g", what, k, u[k], v[k]))
+    end
+  end
+  close(od, of, "output")
+  close(gd, gf, "dx")
+  for _, t in ipairs(d:params_list()) do
+    if t.trainable then close(d:grad(t.name), f:grad(t.name), t.name) end
+  end
+  lu.assertEquals(f:dtype(), "float32")
+end
+
 function TestModules:test_flatten_and_reshape()
   local net = bp.net({2, 3}, bp.sequential{bp.flatten(), bp.reshape(3, 2),
                                            bp.linear(2, 1, {weights = {{1, 10}}, bias = 0}),
