@@ -19,7 +19,10 @@
 lnet *bp_lua_check_lnet(lua_State *L, int i) {
     lnet *n = luaL_checkudata(L, i, NET_TYPE);
     if (!n->net) luaL_error(L, "attempt to use a closed net");
-    n->net->rng = &STATE(L)->rng;
+    /* A host's call (bp_lua_restore_checkpoint) has no upvalue: the
+     * registry's state then. */
+    state *st = STATE(L) ? STATE(L) : bp_lua_state(L);
+    if (st) n->net->rng = &st->rng;
     return n;
 }
 
