@@ -89,8 +89,8 @@ static const char *const SUM_SQL[RL_SUM_STMTS] = {
         ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     [BLK_ALL] = "SELECT " RL_AGG_COLUMNS " FROM metric_blocks"
                 " WHERE run_id = ?1 AND name_id = ?2 ORDER BY block",
-    [ROWS_IN] = "SELECT step, value FROM metrics WHERE run_id = ?1 AND name_id = ?2"
-                " AND step BETWEEN ?3 AND ?4 ORDER BY step",
+    [ROWS_IN] = ("SELECT step, value FROM metrics WHERE run_id = ?1 AND name_id = ?2"
+                 " AND step BETWEEN ?3 AND ?4 ORDER BY step"),
     [VALUE_AT] =
         "SELECT value FROM metrics WHERE run_id = ?1 AND name_id = ?2 AND step = ?3",
 };
