@@ -50,11 +50,16 @@ void cli_show_time(FILE *out, const char *key, const char *time);
 
 /* An aligned table: every cell is kept until the widths are known. Cells
  * are put row by row, the header first; right[c] aligns column c right
- * (numbers). Widths count characters, not bytes (UTF-8). */
+ * (numbers). Widths count characters, not bytes (UTF-8). The cells' text
+ * lies end to end in one buffer, so that a table of 10,000 runs costs a few
+ * allocations, not one per cell (`runs --all`, issue 20). */
 typedef struct cli_table {
     int ncol;
-    size_t n, cap; /* cells, header included */
-    char **cell;
+    size_t n, cap;  /* cells, header included */
+    size_t *at;     /* cell k's text is text + at[k] */
+    size_t *width;  /* and its width */
+    char *text;
+    size_t used, room;
     unsigned char *right;
 } cli_table;
 
@@ -63,6 +68,9 @@ int cli_table_init(cli_table *t, int ncol);
 
 /* Adds a copy of s (NULL: "") as the next cell; -1 when memory runs out. */
 int cli_table_put(cli_table *t, const char *s);
+
+/* Cell k's text (valid until the next put). */
+const char *cli_table_cell(const cli_table *t, size_t k);
 
 /* Prints the table, every line indented by `indent` spaces. */
 void cli_table_print(const cli_table *t, FILE *out, int indent);

@@ -3,8 +3,8 @@
  * and aligned tables.
  *
  * Tables keep every cell until the last row is in, because a column is as
- * wide as its widest cell; the commands' outputs are small enough for
- * that. */
+ * wide as its widest cell: the cells' text end to end in one buffer, each
+ * cell's width measured once. */
 #define _XOPEN_SOURCE 700
 #include <math.h>
 #include <stdlib.h>
@@ -121,19 +121,6 @@ int cli_table_init(cli_table *t, int ncol) {
     return t->right ? 0 : -1;
 }
 
-int cli_table_put(cli_table *t, const char *s) {
-    if (t->n == t->cap) {
-        size_t cap = t->cap ? 2 * t->cap : 64;
-        char **v = realloc(t->cell, cap * sizeof *v);
-        if (!v) return -1;
-        t->cell = v, t->cap = cap;
-    }
-    char *copy = strdup(s ? s : "");
-    if (!copy) return -1;
-    t->cell[t->n++] = copy;
-    return 0;
-}
-
 /* Characters on screen: UTF-8 continuation bytes take no room. */
 static size_t width_of(const char *s) {
     size_t w = 0;
@@ -141,23 +128,62 @@ static size_t width_of(const char *s) {
     return w;
 }
 
-void cli_table_widths(const cli_table *t, size_t *w) {
-    for (size_t k = 0; k < t->n; k++) {
-        size_t cw = width_of(t->cell[k]);
-        if (cw > w[k % t->ncol]) w[k % t->ncol] = cw;
+/* Room for one more cell and len more bytes of text; -1 without memory. */
+static int table_grow(cli_table *t, size_t len) {
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? 2 * t->cap : 64;
+        size_t *at = realloc(t->at, cap * sizeof *at);
+        if (at) t->at = at;
+        size_t *width = at ? realloc(t->width, cap * sizeof *width) : NULL;
+        if (!width) return -1;
+        t->width = width, t->cap = cap;
     }
+    if (t->room - t->used < len) {
+        size_t room = t->room ? 2 * t->room : 4096;
+        while (room - t->used < len) room *= 2;
+        char *text = realloc(t->text, room);
+        if (!text) return -1;
+        t->text = text, t->room = room;
+    }
+    return 0;
+}
+
+int cli_table_put(cli_table *t, const char *s) {
+    if (!s) s = "";
+    size_t len = strlen(s) + 1;
+    if (table_grow(t, len)) return -1;
+    memcpy(t->text + t->used, s, len);
+    t->at[t->n] = t->used;
+    t->width[t->n++] = width_of(s);
+    t->used += len;
+    return 0;
+}
+
+const char *cli_table_cell(const cli_table *t, size_t k) { return t->text + t->at[k]; }
+
+void cli_table_widths(const cli_table *t, size_t *w) {
+    for (size_t k = 0; k < t->n; k++)
+        if (t->width[k] > w[k % t->ncol]) w[k % t->ncol] = t->width[k];
+}
+
+/* n spaces, without printf's padding (slow in glibc for "%*s"). */
+static void spaces(FILE *out, size_t n) {
+    static const char blank[] = "                                ";
+    const size_t chunk = sizeof blank - 1;
+    for (; n > chunk; n -= chunk) fwrite(blank, 1, chunk, out);
+    fwrite(blank, 1, n, out);
 }
 
 void cli_table_print_cells(const cli_table *t, FILE *out, int indent, const size_t *w,
                            size_t from) {
     for (size_t k = from; k < t->n; k++) {
         int c = (int)(k % t->ncol);
-        size_t cw = width_of(t->cell[k]), pad = w[c] > cw ? w[c] - cw : 0;
+        size_t pad = w[c] > t->width[k] ? w[c] - t->width[k] : 0;
         int last = c == t->ncol - 1;
-        if (c) fputs("  ", out);
-        else fprintf(out, "%*s", indent, "");
-        if (t->right[c]) fprintf(out, "%*s%s", (int)pad, "", t->cell[k]);
-        else fprintf(out, "%s%*s", t->cell[k], last ? 0 : (int)pad, "");
+        spaces(out, c ? 2 : (size_t)indent);
+        if (t->right[c]) spaces(out, pad);
+        fputs(cli_table_cell(t, k), out);
+        if (!t->right[c] && !last) spaces(out, pad);
         if (last) fputc('\n', out);
     }
 }
@@ -171,12 +197,12 @@ void cli_table_print(const cli_table *t, FILE *out, int indent) {
 }
 
 void cli_table_drop(cli_table *t, size_t keep) {
-    for (size_t k = keep; k < t->n; k++) free(t->cell[k]);
-    if (keep < t->n) t->n = keep;
+    if (keep < t->n) t->used = t->at[keep], t->n = keep;
 }
 
 void cli_table_free(cli_table *t) {
-    for (size_t k = 0; k < t->n; k++) free(t->cell[k]);
-    free(t->cell);
+    free(t->at);
+    free(t->width);
+    free(t->text);
     free(t->right);
 }

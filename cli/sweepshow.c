@@ -132,7 +132,7 @@ static int print_trials(bp_runlog *log, int64_t id, const page *p, FILE *out, FI
     for (size_t k = 0; k < n; k++) trial_cells(&t, &trials[k], &rank, p->csv);
     if (p->csv) {
         for (size_t k = 0; k < t.n; k++) {
-            cli_csv_text(out, t.cell[k]);
+            cli_csv_text(out, cli_table_cell(&t, k));
             fputc((int)(k % (size_t)ncol) == ncol - 1 ? '\n' : ',', out);
         }
     } else if (n) {

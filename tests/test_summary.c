@@ -381,6 +381,83 @@ static void test_migration(void) {
     bp_runlog_close(log);
 }
 
+/* runs.params_text (7.sql), which run_summary.params reads, against the
+ * spelling worked out by hand, after what writes parameters: backprop's
+ * upsert of every type (NaN and a value changed included), statements of
+ * the user's own in the shell (a delete, the last delete), a merge, and a
+ * migration of a version-6 database that had parameters. */
+static void test_params_text(void) {
+    bp_runlog *log = open_new("params.db");
+    CHECK(log != NULL);
+    if (!log) return;
+    bp_err e = {{0}};
+    sqlite3 *s = bp_runlog_sqlite(log);
+    int64_t run = bp_runlog_begin(log, NULL, &e), bare = bp_runlog_begin(log, NULL, &e);
+    bp_runlog_param_real(log, run, "lr", 0.1, &e);
+    bp_runlog_param_int(log, run, "hidden", 4, &e);
+    bp_runlog_param_bool(log, run, "nesterov", 1, &e);
+    bp_runlog_param_bool(log, run, "decay", 0, &e);
+    bp_runlog_param_text(log, run, "act", "tanh", &e);
+    bp_runlog_param_real(log, run, "wd", NAN, &e);
+    CHECK_STR(first_row(s, "SELECT params FROM run_summary WHERE id = 1"),
+              "act=tanh decay=false hidden=4 lr=0.1 nesterov=true wd=nan");
+    bp_runlog_param_int(log, run, "hidden", 16, &e); /* the upsert's update */
+    CHECK_STR(first_row(s, "SELECT params FROM run_summary WHERE id = 1"),
+              "act=tanh decay=false hidden=16 lr=0.1 nesterov=true wd=nan");
+    CHECK_STR(first_row(s, "SELECT params_text FROM runs WHERE id = 2"), "NULL");
+    CHECK(sqlite3_exec(s, "DELETE FROM params WHERE run_id = 1 AND key IN ('act', 'wd');"
+                          "INSERT INTO params VALUES (2, 'k', 'v', 'text');",
+                       NULL, NULL, NULL) == SQLITE_OK);
+    CHECK_STR(first_row(s, "SELECT params FROM run_summary ORDER BY id"),
+              "decay=false hidden=16 lr=0.1 nesterov=true");
+    CHECK_STR(first_row(s, "SELECT params FROM run_summary WHERE id = 2"), "k=v");
+    CHECK(sqlite3_exec(s, "DELETE FROM params WHERE run_id = 2", NULL, NULL, NULL) ==
+          SQLITE_OK);
+    CHECK_STR(first_row(s, "SELECT params FROM run_summary WHERE id = 2"), "NULL");
+    bp_runlog_end(log, run, "completed", NULL, NULL, &e);
+    bp_runlog_end(log, bare, "completed", NULL, NULL, &e);
+    bp_runlog_close(log);
+    /* Merged into a database that has a run of its own: the copy's line is
+     * its own run's. */
+    bp_runlog *out = open_new("params-merged.db");
+    CHECK(out != NULL);
+    if (!out) return;
+    int64_t own = bp_runlog_begin(out, NULL, &e);
+    bp_runlog_param_int(out, own, "seed", 7, &e);
+    bp_runlog_end(out, own, "completed", NULL, NULL, &e);
+    bp_merge_counts c;
+    CHECK(bp_runlog_merge(path_in("params-merged.db"), path_in("params.db"), &c, &e) == 0);
+    CHECK_STR(first_row(bp_runlog_sqlite(out),
+                        "SELECT group_concat(coalesce(params, '-'), ' | ') FROM"
+                        " (SELECT params FROM run_summary ORDER BY id)"),
+              "seed=7 | decay=false hidden=16 lr=0.1 nesterov=true | -");
+    bp_runlog_close(out);
+    /* A version-6 database with parameters, migrated. */
+    const char *db = path_in("v6.db");
+    sqlite3 *raw;
+    sqlite3_open(db, &raw);
+    for (int v = 0; v < 6; v++)
+        CHECK(sqlite3_exec(raw, bp_runlog_schema_step(v), NULL, NULL, NULL) == SQLITE_OK);
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "PRAGMA application_id = %d; PRAGMA user_version = 6;"
+             "INSERT INTO runs(name, started, status) VALUES ('a', 1.7e9, 'completed'),"
+             " ('b', 1.7e9, 'completed'), ('c', 1.7e9, 'completed');"
+             "INSERT INTO params VALUES (1, 'lr', 0.5, 'real'), (1, 'b', 1, 'bool'),"
+             " (3, 'x', NULL, 'real');",
+             BP_RUNLOG_APP_ID);
+    CHECK(sqlite3_exec(raw, sql, NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(raw);
+    log = open_new("v6.db");
+    CHECK(log != NULL);
+    if (!log) return;
+    CHECK_STR(first_row(bp_runlog_sqlite(log),
+                        "SELECT group_concat(coalesce(params, '-'), ' | ') FROM"
+                        " (SELECT params FROM run_summary ORDER BY id)"),
+              "b=true lr=0.5 | - | x=nan");
+    bp_runlog_close(log);
+}
+
 /* Whether the buckets cover the series' rows in order, each row in one,
  * with the count, NaNs, least and greatest (first steps) the rows give. */
 static int buckets_match(const int64_t *steps, const double *values, size_t n,
@@ -481,6 +558,7 @@ int main(void) {
     test_killed_and_resumed();
     test_merge_and_rm();
     test_migration();
+    test_params_text();
     test_reduce();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

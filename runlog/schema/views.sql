@@ -31,7 +31,8 @@ CREATE VIEW loss_curve AS
 -- 'loss'; NULL if it was NaN), best_loss (the least 'loss'), params
 -- ('hidden=4 lr=0.1', sorted by key), seed, host, pid, sweep_id and trial
 -- (the last two since 3). The figures of the metrics come from
--- metric_summary (since 6), a row per run and metric, not from the rows.
+-- metric_summary (since 6), a row per run and metric, not from the rows;
+-- params from runs.params_text (since 7), which triggers keep.
 CREATE VIEW run_summary AS
   SELECT r.id AS id, r.name AS name, r.status AS status,
     r.script_path AS script,
@@ -48,10 +49,7 @@ CREATE VIEW run_summary AS
     (SELECT ms.min_value FROM metric_summary ms WHERE ms.run_id = r.id
      AND ms.name_id = (SELECT id FROM metric_names WHERE name = 'loss'))
       AS best_loss,
-    (SELECT group_concat(kv, ' ') FROM (SELECT p.key || '=' ||
-       CASE WHEN p.type = 'bool' THEN CASE WHEN p.value THEN 'true'
-         ELSE 'false' END ELSE coalesce(p.value, 'nan') END AS kv
-       FROM params p WHERE p.run_id = r.id ORDER BY p.key)) AS params,
+    r.params_text AS params,
     r.seed AS seed, r.host AS host, r.pid AS pid,
     r.sweep_id AS sweep_id, r.trial AS trial
   FROM runs r;
