@@ -26,9 +26,11 @@
 typedef int (*command_fn)(lua_State *L, int argc, char **argv);
 
 typedef struct command {
-    const char *name;
-    int group;     /* its heading in `backprop --help`: groups[] */
-    int needs_lua; /* run inside bp_host_main */
+    const char *name; /* "sweep show": a subcommand, run by its command's function */
+    int group;        /* its heading in `backprop --help`: groups[] */
+    int needs_lua;    /* run inside bp_host_main */
+    int script_args;  /* the arguments after its first operand are a script's own,
+                         --help among them included (lua FILE --verbose) */
     command_fn run;
     const char *usage;   /* synopsis lines, each without "backprop " */
     const char *summary; /* what `backprop --help` says under the usage */
@@ -72,7 +74,7 @@ static int c_repl(lua_State *L, int argc, char **argv) {
 }
 
 static const command commands[] = {
-    {"run", 0, 1, bp_cmd_run,
+    {"run", 0, 1, 0, bp_cmd_run,
      "run [--seed N] [--name NAME] [--db PATH] [--quiet] SCRIPT [key=value ...]\n"
      "run --resume ID [--db PATH]",
      "run an experiment and record it; each key=value reaches the script\n"
@@ -101,22 +103,21 @@ static const command commands[] = {
      "\n"
      "exit status: 0 when the script completed, 128 + the signal when SIGINT or\n"
      "SIGTERM stopped it, 1 otherwise.\n"},
-    {"lua", 0, 1, bp_cmd_lua, "lua FILE [args ...]",
+    {"lua", 0, 1, 1, bp_cmd_lua, "lua FILE [args ...]",
      "run a plain Lua file with the backprop module (nothing is recorded)",
      "Runs FILE with the backprop module loaded, as the stock lua5.4 would run\n"
      "it with the module on its path: nothing is recorded, bp.param returns its\n"
      "defaults. The global `arg` holds FILE at 0 and the arguments after it.\n"},
-    {"repl", 0, 1, c_repl, "repl   (or backprop alone, on a terminal)",
+    {"repl", 0, 1, 0, c_repl, "repl   (or backprop alone, on a terminal)",
      "an interactive Lua prompt with the module loaded as bp",
      "Each line runs as soon as it is complete, and every value it returns is\n"
      "printed readably (bp.show): a network as its layers and shapes, a small\n"
      "matrix as rows. Ctrl-C stops a line, not the prompt; Ctrl-D ends it.\n"},
-    {"sweep", 1, 1, bp_cmd_sweep,
+    {"sweep", 1, 1, 0, bp_cmd_sweep,
      "sweep [--db PATH] [--name NAME] [-j N] [--trials N] [--seed S]\n"
      "      [--objective [min:|max:]METRIC] [--prune median[:K]|halving[:S[:ETA]]]\n"
      "      [--spec FILE.lua] [-v] SCRIPT key=SPEC ...\n"
      "sweep --resume ID [--db PATH] [-j N]\n"
-     "sweep show [ID] [--csv] [--db PATH]\n"
      "sweep --plan [--shard-db PATTERN] [--shards N] [options] SCRIPT key=SPEC ...\n"
      "sweep --trial I [options] SCRIPT key=SPEC ...",
      "SPEC: a,b,c (grid), uniform:LO:HI, loguniform:LO:HI, int:LO:HI or choice:a,b,c\n"
@@ -149,14 +150,22 @@ static const command commands[] = {
      "exit status: 0 when the sweep ran to the end with at least one completed\n"
      "trial (--trial: once the trial's outcome is recorded), 128 + the signal\n"
      "when SIGINT or SIGTERM stopped it, 1 otherwise.\n"},
-    {"merge", 1, 0, c_merge, "merge OUT.db IN.db ...",
+    {"sweep show", 1, 0, 0, NULL, "sweep show [ID] [--csv] [--db PATH]",
+     "the sweeps; with ID, its trials ranked and the objective per parameter value",
+     "Without ID, every sweep, newest first: id, name, status, strategy, trials\n"
+     "done, objective, best, start. With ID, the sweep's record, its trials\n"
+     "ranked by the objective (best first; trials not completed come last), and\n"
+     "for each swept parameter and value the number of completed trials and the\n"
+     "best and mean objective. --csv prints the trials table alone, numbers\n"
+     "exact.\n"},
+    {"merge", 1, 0, 0, c_merge, "merge OUT.db IN.db ...",
      "put the databases of a sweep's shards (or any run logs) together",
      "Copies into OUT.db (created if missing) every sweep and run of each IN.db\n"
      "that it does not hold yet, known by their uids, with everything they\n"
      "logged; ids are renumbered. Runs still running in an input are left out:\n"
      "merge again once they end. Each input is merged whole or not at all, and\n"
      "merging the same input twice adds nothing. The inputs are only read.\n"},
-    {"runs", 2, 0, c_runs,
+    {"runs", 2, 0, 0, c_runs,
      "runs [--status S] [--name GLOB] [--param KEY=VALUE] [--limit N | --all]",
      "the latest runs, one line each",
      "Recent runs, newest first (20 unless --limit N or --all), one line each:\n"
@@ -165,11 +174,11 @@ static const command commands[] = {
      "name matches, --param KEY<OP>VALUE (repeatable; OP one of = != < <= > >=)\n"
      "runs whose parameter compares so, as a number when VALUE is one:\n"
      "  backprop runs --param 'lr<0.05' --param hidden=4\n"},
-    {"show", 2, 0, c_show, "show ID", "one run whole",
+    {"show", 2, 0, 0, c_show, "show ID", "one run whole",
      "One run whole: its record, parameters, tags, notes, error and traceback,\n"
      "every metric summarised, the loss curve at about ten steps, and its\n"
      "snapshots.\n"},
-    {"query", 2, 0, c_query, "query [--csv | --json] [--timeout S] \"SQL\"",
+    {"query", 2, 0, 0, c_query, "query [--csv | --json] [--timeout S] \"SQL\"",
      "SQL on the run log, read only",
      "Runs SQL (the arguments joined by spaces) on a read-only connection with\n"
      "bp_weights loaded, and prints an aligned table (--table, the default, in\n"
@@ -180,21 +189,21 @@ static const command commands[] = {
      "load_extension, fts3_tokenizer), and the SQL stops after S seconds in\n"
      "SQLite (--timeout, default 60; 0 for no limit). README.md documents the\n"
      "schema and its views, with example queries.\n"},
-    {"rm", 2, 0, c_rm, "rm [--force] ID...", "delete runs",
+    {"rm", 2, 0, 0, c_rm, "rm [--force] ID...", "delete runs",
      "Deletes runs with everything they logged, all or none; a run still\n"
      "running needs --force.\n"},
-    {"check", 2, 0, c_check, "check [--summaries] [ID...]",
+    {"check", 2, 0, 0, c_check, "check [--summaries] [ID...]",
      "the metric summaries against their rows",
      "Rebuilds from the metric rows the summaries the writer keeps with them\n"
      "(a row per run and metric, which runs, show and sweep show read, and a\n"
      "row per 256 steps of a series, which a reduced series reads), for every\n"
      "run or the runs named, and compares. Exit 1, naming the first\n"
      "difference, when any differs.\n"},
-    {"export", 2, 0, c_export, "export ID [--csv] [-o FILE]", "a run's metrics as CSV",
+    {"export", 2, 0, 0, c_export, "export ID [--csv] [-o FILE]", "a run's metrics as CSV",
      "A run's metrics as CSV: a column `step`, then one column per metric\n"
      "(sorted by name); an empty cell where a metric was not logged; NaN and\n"
      "infinities as nan, inf, -inf. -o FILE writes to FILE instead of stdout.\n"},
-    {"plot", 3, 0, c_plot,
+    {"plot", 3, 0, 0, c_plot,
      "plot RUN... [--metric NAME] [--log-x] [--log-y] -o FILE.png|FILE.svg\n"
      "plot --sweep ID --param KEY [--log-x] [--log-y] -o FILE.png|FILE.svg",
      "(both: [--title TEXT] [--size WxH])",
@@ -209,10 +218,18 @@ static const command commands[] = {
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
-static const command *find(const char *name) {
-    for (size_t k = 0; k < N_COMMANDS; k++)
-        if (!strcmp(commands[k].name, name)) return &commands[k];
-    return NULL;
+/* The command called name, or its subcommand sub (may be NULL) when it
+ * has one of that name. */
+static const command *find(const char *name, const char *sub) {
+    const command *c = NULL;
+    for (size_t k = 0; k < N_COMMANDS && !c; k++)
+        if (commands[k].run && !strcmp(commands[k].name, name)) c = &commands[k];
+    size_t n = strlen(name);
+    for (size_t k = 0; c && sub && k < N_COMMANDS; k++)
+        if (!commands[k].run && !strncmp(commands[k].name, name, n) &&
+            commands[k].name[n] == ' ' && !strcmp(commands[k].name + n + 1, sub))
+            return &commands[k];
+    return c;
 }
 
 /* Each line of text after `indent`; with `usage`, "backprop " before each
@@ -253,6 +270,17 @@ static int wants_help(const char *arg) {
     return arg && (!strcmp(arg, "--help") || !strcmp(arg, "-h"));
 }
 
+/* Whether the arguments of command c (argv[from..]) ask for its help:
+ * --help or -h anywhere before "--"; for a command whose arguments are a
+ * script's own after the first (lua FILE), as that first one only. */
+static int asks_help(const command *c, int argc, char **argv, int from) {
+    for (int k = from; k < argc && !(c->script_args && k > from); k++) {
+        if (!strcmp(argv[k], "--")) return 0;
+        if (wants_help(argv[k])) return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
     /* `backprop` alone: the prompt on a terminal, the usage elsewhere. */
     char *repl_argv[] = {argv[0], "repl", NULL};
@@ -276,14 +304,15 @@ int main(int argc, char **argv) {
                BP_VERSION, LUA_RELEASE, f64, f32);
         return EXIT_SUCCESS;
     }
-    const char *name = !strcmp(argv[1], "help") ? argv[2] : argv[1];
-    const command *c = find(name);
+    int help = !strcmp(argv[1], "help"); /* backprop help COMMAND [SUB] */
+    const char *name = argv[1 + help];
+    const command *c = find(name, NULL);
     if (!c) {
         fprintf(stderr, "backprop: unknown command '%s' (see backprop --help)\n", name);
         return EXIT_FAILURE;
     }
-    if (!strcmp(argv[1], "help") || wants_help(argv[2])) {
-        command_help(stdout, c);
+    if (help || asks_help(c, argc, argv, 2)) {
+        command_help(stdout, find(name, argc > 2 + help ? argv[2 + help] : NULL));
         return EXIT_SUCCESS;
     }
     return c->needs_lua ? bp_host_main(argc, argv, c->run) : c->run(NULL, argc, argv);
