@@ -44,6 +44,17 @@ static int parse_param_filter(const char *s, param_filter *f, bp_runs_param *p) 
     return 0;
 }
 
+/* 0 when s is a status a run can have; else 1, naming them on err. */
+static int check_status(const char *s, FILE *err) {
+    char all[160] = "";
+    for (int k = 0; k < BP_RUNLOG_N_STATUSES; k++) {
+        if (!strcmp(s, bp_runlog_statuses[k])) return 0;
+        snprintf(all + strlen(all), sizeof all - strlen(all), "%s%s", k ? ", " : "",
+                 bp_runlog_statuses[k]);
+    }
+    return bp_cli_fail(err, "runs: no status '%s' (a run's status is one of %s)", s, all);
+}
+
 /* The options into a->filter: 0, or 1 after saying what is wrong. */
 static int parse_args(runs_args *a, int argc, char **argv, FILE *err) {
     bp_runs_filter *f = &a->filter;
@@ -57,6 +68,7 @@ static int parse_args(runs_args *a, int argc, char **argv, FILE *err) {
         } else if (strcmp(s, "--status") == 0 && has) {
             if (f->n_status == MAX_STATUS)
                 return bp_cli_fail(err, "runs: too many --status");
+            if (check_status(argv[k + 1], err)) return 1;
             a->status[f->n_status++] = argv[++k];
         } else if (strcmp(s, "--name") == 0 && has) {
             f->name_glob = argv[++k];

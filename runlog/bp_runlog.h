@@ -169,6 +169,11 @@ int bp_runlog_note(bp_runlog *log, int64_t run, const char *text, bp_err *e);
  * last call. */
 int bp_runlog_flush(bp_runlog *log, bp_err *e);
 
+/* Every status a run can have (the runs table's status column): "running",
+ * then the ends bp_runlog_end sets, in the order its comment names them. */
+#define BP_RUNLOG_N_STATUSES 7
+extern const char *const bp_runlog_statuses[BP_RUNLOG_N_STATUSES];
+
 /* Ends a run: flushes, then sets its status ("completed", "failed",
  * "interrupted", "diverged", "crashed" or "pruned": a sweep's trial stopped
  * early), end time, and the error message and traceback (both may be NULL).

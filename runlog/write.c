@@ -367,11 +367,13 @@ static int write_end(bp_runlog *log, int64_t run, const char *status, const char
     return rl_write_one(log, st, "cannot end the run", e);
 }
 
+const char *const bp_runlog_statuses[BP_RUNLOG_N_STATUSES] = {
+    "running", "completed", "failed", "interrupted", "diverged", "crashed", "pruned"};
+
 int bp_runlog_end(bp_runlog *log, int64_t run, const char *status, const char *message,
                   const char *traceback, bp_err *e) {
-    static const char *const ends[] = {"completed", "failed",  "interrupted",
-                                       "diverged",  "crashed", "pruned"};
-    if (!rl_one_of(status, ends, sizeof ends / sizeof *ends))
+    const char *const *ends = bp_runlog_statuses + 1; /* all but running */
+    if (!rl_one_of(status, ends, BP_RUNLOG_N_STATUSES - 1))
         return bp_err_set(e,
                           "cannot end a run as '%s' (completed, failed, interrupted,"
                           " diverged, crashed or pruned)",

@@ -126,6 +126,10 @@ static void test_runs(void) {
     CHECK(strstr(out, " 1  xor ") && !strstr(out, "spiral") && !strstr(out, "wide"));
     CHECK(run("runs", &out, &err, 4, "--status", "failed", "--status", "diverged") == 0);
     CHECK(strstr(out, "spiral") && strstr(out, "wide") && !strstr(out, " 1  xor "));
+    CHECK(run("runs", &out, &err, 2, "--status", "bogus") == 1);
+    CHECK_STR(out, "");
+    CHECK_STR(err, "backprop: runs: no status 'bogus' (a run's status is one of running,"
+                   " completed, failed, interrupted, diverged, crashed, pruned)\n");
     CHECK(run("runs", &out, &err, 2, "--name", "xor*") == 0);
     CHECK(strstr(out, " 1  xor ") && strstr(out, "wide") && !strstr(out, "spiral"));
     CHECK(run("runs", &out, &err, 2, "--param", "lr<0.05") == 0);
