@@ -133,7 +133,11 @@ _backprop() {
     esac
 
     if [[ $cur == -* ]]; then
-        _backprop_reply "$(_backprop_options "$cmd")"
+        if [[ $cmd == sweep && ${words[2]} == show ]]; then
+            _backprop_reply "$(_backprop_options sweep show)"
+        else
+            _backprop_reply "$(_backprop_options "$cmd")"
+        fi
         return
     fi
 
