@@ -27,9 +27,17 @@ int luaopen_backprop(lua_State *L);
 int bp_lua_set_params(lua_State *L, int n, char **pairs);
 
 /* The keys given on the command line that the script never read with
- * bp.param, as one comma-separated string pushed on the stack, or nothing
- * pushed (returns 0) when every key was read. Returns the count. */
+ * bp.param, as one comma-separated string (sorted) pushed on the stack, or
+ * nothing pushed (returns 0) when every key was read. Returns the count.
+ * The module itself raises for them when the script first trains or logs
+ * (or at bp.params{...}); the host asks again at the end, for a script
+ * that did neither. */
 int bp_lua_unread_params(lua_State *L);
+
+/* The parameters came from the run's own record (`backprop run --resume`),
+ * not from a user's typing: no typo to catch, so the module does not check
+ * them when the script first trains or logs. Call after bp_lua_set_params. */
+void bp_lua_trust_params(lua_State *L);
 
 /* Attaches a run log and the id of the run being recorded: from then on
  * bp.param records parameters, bp.log metrics, and so on. log is borrowed:

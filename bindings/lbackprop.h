@@ -64,6 +64,10 @@ typedef struct state {
     /* The host's progress line, filled after every training step; NULL when
      * nothing is drawn (not a terminal, --quiet, a stock lua). */
     struct bp_progress *progress;
+    /* Parameters were given on the command line and nothing has trained or
+     * logged yet: the first call that does checks that the script read
+     * them all (bp_lua_params_gate), then clears this. */
+    int params_gate;
 } state;
 
 /* The state is upvalue 1 of every function and method of the module. */
@@ -72,6 +76,18 @@ typedef struct state {
 /* The state through the registry, for the host's calls (bp_lua.h), which
  * are no closures; NULL before luaopen_backprop. */
 state *bp_lua_state(lua_State *L);
+
+/* Raises, naming them and the parameters the script read, if parameters
+ * given on the command line were never read by bp.param: a typo caught
+ * when the script first trains or logs, before the work rather than after
+ * it (module.c). Closes the gate either way. */
+void bp_lua_params_check(lua_State *L, state *st);
+
+/* What every call that trains or logs does first: a flag test, once the
+ * gate is closed. */
+static inline void bp_lua_params_gate(lua_State *L, state *st) {
+    if (st->params_gate) bp_lua_params_check(L, st);
+}
 
 /* A growable buffer of doubles that lives in a userdata. */
 typedef struct buf {

@@ -350,6 +350,7 @@ static int fit_callback(lua_State *L, int epoch) {
  * first_epoch = 1} -> a list of each epoch's stats */
 static int net_fit(lua_State *L) {
     fit_run r = {.st = STATE(L), .n = bp_lua_check_lnet(L, 1)};
+    bp_lua_params_gate(L, r.st);
     luaL_checktype(L, 2, LUA_TTABLE);
     lua_settop(L, 2);
     fit_slots(L);

@@ -64,6 +64,7 @@ static int64_t opt_int(lua_State *L, int arg, int64_t dflt) {
 static int l_save_net(lua_State *L) {
     bp_net *net = bp_lua_check_net(L, 1);
     state *st = STATE(L);
+    bp_lua_params_gate(L, st);
     int64_t step = opt_int(L, 2, st->step);
     const char *name = luaL_optstring(L, 3, "net");
     if (net->n_layers == 0)
@@ -282,6 +283,7 @@ static int l_checkpoint(lua_State *L) {
     luaL_argcheck(L, step >= 0, 1, "a step (integer >= 0) expected");
     check_objects(L, 2);
     state *st = STATE(L);
+    bp_lua_params_gate(L, st);
     if (!st->log) {
         lua_pushboolean(L, 0);
         return 1;

@@ -333,6 +333,7 @@ static int net_backward(lua_State *L) {
 
 /* net:update(lr): w_new = w_old - lr * dLoss/dw, every weight and bias */
 static int net_update(lua_State *L) {
+    bp_lua_params_gate(L, STATE(L));
     lnet *n = bp_lua_check_lnet(L, 1);
     double lr = bp_lua_check_lr(L, 2);
     bp_net_update(n->net, lr, NULL);

@@ -173,6 +173,7 @@ static int l_optim_new(lua_State *L) {
 
 /* opt:step(net): one update from the gradients of the last backward */
 static int optim_step(lua_State *L) {
+    bp_lua_params_gate(L, STATE(L));
     bp_optim *o = check_optim(L, 1);
     lnet *n = bp_lua_check_lnet(L, 2);
     bp_err e;

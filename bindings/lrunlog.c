@@ -97,6 +97,7 @@ int bp_lua_log_metric(lua_State *L, const char *name, int64_t step, double v) {
  * is recorded and it returns false. A NaN or infinite "loss" is recorded,
  * then ends the script as diverged. */
 static int l_log(lua_State *L) {
+    bp_lua_params_gate(L, STATE(L));
     size_t len;
     const char *name = luaL_checklstring(L, 1, &len);
     luaL_argcheck(L, len > 0, 1, "metric name must not be empty");
@@ -116,6 +117,7 @@ static int l_log(lua_State *L) {
 /* bp.log_weights(net [, step [, name]]) -> true, or nil, message: a
  * snapshot of every weight and bias, stored exactly */
 static int l_log_weights(lua_State *L) {
+    bp_lua_params_gate(L, STATE(L));
     bp_net *net = bp_lua_check_net(L, 1);
     int64_t step = bp_lua_opt_step(L, 2);
     const char *name = luaL_optstring(L, 3, NULL);

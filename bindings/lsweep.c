@@ -66,6 +66,7 @@ int bp_lua_sweep_pruned(lua_State *L) {
 static int l_report(lua_State *L) {
     double v = luaL_checknumber(L, 1);
     state *st = STATE(L);
+    bp_lua_params_gate(L, st);
     int64_t step = bp_lua_opt_step(L, 2);
     trial *t = get_trial(L);
     const char *name = t ? t->info.objective.metric : "objective";

@@ -111,6 +111,7 @@ static double step(lua_State *L, state *st, lnet *n, int B, bp_crit crit, bp_opt
  * Lua call per step); each step is train_step's, logging included. */
 static inline int train(lua_State *L, int counted) {
     state *st = STATE(L);
+    bp_lua_params_gate(L, st);
     int B, single;
     bp_crit crit;
     bp_optim *opt;
@@ -141,6 +142,7 @@ static int net_train_steps(lua_State *L) { return train(L, 1); }
  * read where they lie; a data set of one target a row gives a net of 2 or
  * more outputs class labels (softmax_ce, nll), as net:fit takes them */
 static int net_train_batch(lua_State *L) {
+    bp_lua_params_gate(L, STATE(L));
     lnet *n = bp_lua_check_lnet(L, 1);
     bp_net *net = n->net;
     bp_data *d = bp_lua_check_data(L, 2);

@@ -31,7 +31,7 @@
 
 #define STATE_KEY "backprop.state"      /* registry: the module's state */
 #define PARAMS_KEY "backprop.params"    /* registry: key -> given string */
-#define READ_KEY "backprop.params_read" /* registry: key -> true once read */
+#define READ_KEY "backprop.params_read" /* registry: name -> true once read */
 
 state *bp_lua_state(lua_State *L) {
     lua_getfield(L, LUA_REGISTRYINDEX, STATE_KEY);
@@ -143,12 +143,14 @@ static int l_param(lua_State *L) {
     const char *given = NULL;
     if (lua_istable(L, -1) && lua_getfield(L, -1, name) == LUA_TSTRING)
         given = lua_tostring(L, -1);
-    if (given) {
-        push_param_value(L, name, given, d);
-        lua_getfield(L, LUA_REGISTRYINDEX, READ_KEY);
+    /* Every name read, given or not: the gate's message lists them. */
+    if (lua_getfield(L, LUA_REGISTRYINDEX, READ_KEY) == LUA_TTABLE) {
         lua_pushboolean(L, 1);
         lua_setfield(L, -2, name);
-        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    if (given) {
+        push_param_value(L, name, given, d);
     } else if (lua_isnil(L, d)) {
         return luaL_error(L, "parameter %s was not given (%s=VALUE) and has no default",
                           name, name);
@@ -159,8 +161,42 @@ static int l_param(lua_State *L) {
     return 1;
 }
 
-/* bp.params() -> a table of the parameters given on the command line */
+static void params_check(lua_State *L, state *st, const char *what, const char *read);
+
+/* bp.params{name = default, ...} -> {name = value, ...}: the script's
+ * parameters declared at once, each read as bp.param(name, default) reads
+ * it; a parameter given on the command line that is not among them is an
+ * error here, before the script does anything else. */
+static int declare_params(lua_State *L) {
+    lua_settop(L, 1);
+    lua_newtable(L); /* 2: the values */
+    lua_pushvalue(L, lua_upvalueindex(1)); /* 3: bp.param, with the state */
+    lua_pushcclosure(L, l_param, 1);
+    lua_pushnil(L);
+    while (lua_next(L, 1)) {
+        if (lua_type(L, -2) != LUA_TSTRING)
+            return luaL_argerror(L, 1, "the keys must be parameters' names");
+        lua_pushvalue(L, 3); /* bp.param */
+        lua_pushvalue(L, -3);
+        lua_pushvalue(L, -3);
+        lua_call(L, 2, 1);
+        lua_pushvalue(L, -3);
+        lua_insert(L, -2);
+        lua_settable(L, 2);
+        lua_pop(L, 1);
+    }
+    params_check(L, STATE(L), "not declared by bp.params{...}", "it declares");
+    lua_settop(L, 2);
+    return 1;
+}
+
+/* bp.params() -> a table of the parameters given on the command line;
+ * bp.params{...}: declare_params */
 static int l_params(lua_State *L) {
+    if (!lua_isnoneornil(L, 1)) {
+        luaL_checktype(L, 1, LUA_TTABLE);
+        return declare_params(L);
+    }
     lua_newtable(L);
     if (lua_getfield(L, LUA_REGISTRYINDEX, PARAMS_KEY) == LUA_TTABLE) {
         lua_pushnil(L);
@@ -197,32 +233,89 @@ int bp_lua_set_params(lua_State *L, int n, char **pairs) {
     lua_setfield(L, LUA_REGISTRYINDEX, PARAMS_KEY);
     lua_newtable(L);
     lua_setfield(L, LUA_REGISTRYINDEX, READ_KEY);
+    state *st = bp_lua_state(L);
+    if (st) st->params_gate = n > 0;
     return 0;
 }
 
+void bp_lua_trust_params(lua_State *L) {
+    state *st = bp_lua_state(L);
+    if (st) st->params_gate = 0;
+}
+
+static int by_name(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Pushes the string keys of the table at index t that are not keys of the
+ * table at index `without` (0: none), sorted and joined by ", "; returns
+ * how many. The keys stay anchored in t while they are sorted. */
+static int push_keys(lua_State *L, int t, int without) {
+    t = lua_absindex(L, t);
+    if (without) without = lua_absindex(L, without);
+    int n = 0, cap = 0;
+    const char **v = NULL;
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        lua_pop(L, 1);
+        if (lua_type(L, -1) != LUA_TSTRING) continue;
+        lua_pushvalue(L, -1);
+        int absent = !without || lua_rawget(L, without) == LUA_TNIL;
+        lua_pop(L, 1);
+        if (!absent) continue;
+        if (n == cap) {
+            const char **w = realloc(v, sizeof *v * (size_t)(cap = cap ? 2 * cap : 8));
+            if (!w) {
+                free(v);
+                lua_pop(L, 1);
+                luaL_error(L, "not enough memory");
+            }
+            v = w;
+        }
+        v[n++] = lua_tostring(L, -1);
+    }
+    if (n) qsort(v, (size_t)n, sizeof *v, by_name);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (int k = 0; k < n; k++) {
+        if (k) luaL_addstring(&b, ", ");
+        luaL_addstring(&b, v[k]);
+    }
+    free(v);
+    luaL_pushresult(&b);
+    return n;
+}
+
 int bp_lua_unread_params(lua_State *L) {
-    int count = 0, top = lua_gettop(L);
-    if (lua_getfield(L, LUA_REGISTRYINDEX, PARAMS_KEY) != LUA_TTABLE) {
+    int top = lua_gettop(L);
+    if (lua_getfield(L, LUA_REGISTRYINDEX, PARAMS_KEY) != LUA_TTABLE ||
+        lua_getfield(L, LUA_REGISTRYINDEX, READ_KEY) != LUA_TTABLE) {
         lua_settop(L, top);
         return 0;
     }
-    lua_getfield(L, LUA_REGISTRYINDEX, READ_KEY);
-    lua_pushliteral(L, ""); /* the list so far */
-    lua_pushnil(L);
-    while (lua_next(L, top + 1)) {
-        lua_pop(L, 1);
-        lua_pushvalue(L, -1);
-        if (lua_rawget(L, top + 2) == LUA_TNIL) {
-            lua_pushfstring(L, "%s%s%s", lua_tostring(L, top + 3), count++ ? ", " : "",
-                            lua_tostring(L, -2));
-            lua_replace(L, top + 3);
-        }
-        lua_pop(L, 1);
-    }
+    int count = push_keys(L, top + 1, top + 2);
     lua_replace(L, top + 1);
-    lua_settop(L, top + 1);
-    if (!count) lua_settop(L, top);
+    lua_settop(L, count ? top + 1 : top);
     return count;
+}
+
+/* Raises "parameter given but <what>: hiden (a typo? <read> epochs, lr)" if
+ * a parameter given on the command line was not read; the gate closes
+ * either way. */
+static void params_check(lua_State *L, state *st, const char *what, const char *read) {
+    st->params_gate = 0;
+    int n = bp_lua_unread_params(L);
+    if (!n) return;
+    lua_getfield(L, LUA_REGISTRYINDEX, READ_KEY);
+    int m = push_keys(L, -1, 0);
+    luaL_error(L, "parameter%s given but %s: %s (%s? %s %s)", n > 1 ? "s" : "", what,
+               lua_tostring(L, -3), n > 1 ? "typos" : "a typo", read,
+               m ? lua_tostring(L, -1) : "none");
+}
+
+void bp_lua_params_check(lua_State *L, state *st) {
+    params_check(L, st, "never read before the script began to train or log",
+                 "it read");
 }
 
 /* ------------------------------------------------------------------------ */

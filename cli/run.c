@@ -81,15 +81,17 @@ static int run_ctx_close(lua_State *L) {
     return 0;
 }
 
-/* A script that ends well fails all the same if it never read a parameter
- * given to it (a typo would otherwise go unseen): pushes and returns that
- * message, or returns NULL and pushes nothing. */
-static const char *push_unread(lua_State *L, const char *script) {
-    if (!bp_lua_unread_params(L)) return NULL;
-    lua_pushfstring(L, "parameter given but never read by %s: %s (a typo?)", script,
-                    lua_tostring(L, -1));
-    lua_remove(L, -2);
-    return lua_tostring(L, -1);
+/* A parameter given but never read is caught by the module when the
+ * script first trains or logs (bp_lua.h). A script that did neither and
+ * ended well has done its work all the same: it stays completed, and the
+ * parameter is said on stderr and kept as a note of the run. */
+static void warn_unread(lua_State *L, run_ctx *r, const char *script) {
+    if (!bp_lua_unread_params(L)) return;
+    const char *msg = lua_pushfstring(L, "parameter given but never read by %s: %s (a typo?)",
+                                      script, lua_tostring(L, -1));
+    fprintf(stderr, "backprop: warning: %s\n", msg);
+    bp_runlog_note(r->log, r->id, msg, NULL);
+    lua_pop(L, 2);
 }
 
 /* Runs the loaded chunk at the top of the stack under its own protected call
@@ -99,10 +101,7 @@ static void run_recorded(lua_State *L, run_ctx *r, const char *script) {
     int status = bp_host_pcall(L, 0, 0);
     bp_progress_stop(); /* before anything more is written to stderr */
     const char *msg = NULL, *tb = NULL;
-    if (status == LUA_OK && push_unread(L, script)) {
-        status = LUA_ERRRUN;
-        bp_host_forget_traceback(L);
-    }
+    if (status == LUA_OK) warn_unread(L, r, script);
     const char *outcome = bp_host_outcome(L, status);
     if (status != LUA_OK) {
         msg = lua_tostring(L, -1);
@@ -145,11 +144,9 @@ static int run_exit(lua_State *L) {
         alarm(0); /* --time-limit: nothing more to stop */
         bp_progress_stop();
         const char *outcome = "completed", *msg = NULL, *tb = NULL;
-        if (code == 0 && (msg = push_unread(L, script))) {
-            fprintf(stderr, "backprop: %s\n", msg);
-            code = EXIT_FAILURE;
-            outcome = "failed";
-        } else if (code != 0) {
+        if (code == 0) {
+            warn_unread(L, r, script);
+        } else {
             msg =
                 lua_pushfstring(L, "the script called os.exit(%s)", lua_tostring(L, -1));
             luaL_traceback(L, L, NULL, 1);
@@ -267,11 +264,13 @@ static int resume_run(lua_State *L, const opts *o) {
     int bad = bp_lua_set_params(L, rec.n_params, rec.params);
     bp_run_record_free(&rec);
     if (bad) return lua_error(L);
+    bp_lua_trust_params(L);
     r->id = id;
     int held = bp_runlog_reopen(r->log, id, &e);
     if (held) return luaL_error(L, held > 0 ? "run: %s" : "%s", e.msg);
     bp_lua_attach_run(L, r->log, id, seed);
     bp_lua_set_resuming(L);
+    if (!o->quiet) fprintf(stderr, "run %lld resumed (%s)\n", (long long)id, db);
     return execute(L, r, script, text, len, o);
 }
 
@@ -361,6 +360,10 @@ int bp_cmd_run(lua_State *L, int argc, char **argv) {
                         .trial = trial};
     if ((r->id = bp_runlog_begin(r->log, &info, &e)) < 0)
         return luaL_error(L, "%s", e.msg);
+    /* The id, for the next command (`backprop show 17`); a sweep's trials
+     * are the supervisor's to name. */
+    if (!sweep && !o.quiet)
+        fprintf(stderr, "run %lld started (%s)\n", (long long)r->id, db);
     bp_lua_attach_run(L, r->log, r->id, seed);
     if (sweep && bp_lua_sweep_attach(L, r->log, sweep, trial, &e)) {
         bp_runlog_end(r->log, r->id, "failed", e.msg, NULL, NULL);

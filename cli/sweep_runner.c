@@ -34,8 +34,13 @@
 
 extern char **environ;
 
-/* The message of `backprop run` for a key the script never read. */
-#define UNREAD_PREFIX "parameter given but never read by "
+/* Whether a trial's message is the module's for a key the script never
+ * read ("w.lua:6: parameter given but never read before ...", or "... not
+ * declared by bp.params{...}"): a typo in the specification, which every
+ * trial would repeat. */
+static int unread_message(const char *m) {
+    return strstr(m, " given but never read ") || strstr(m, " given but not declared ");
+}
 /* After SIGINT or SIGTERM, how long the trials have to stop by themselves
  * (a terminal sends the signal to all of them too) before it is passed on. */
 #define GRACE_S 1.0
@@ -240,7 +245,7 @@ static void tally(sw_runner *R, int64_t trial, const bp_trial_outcome *o) {
         R->best_trial = trial;
     }
     if (!strcmp(status, "failed") &&
-        !strncmp(o->message, UNREAD_PREFIX, strlen(UNREAD_PREFIX)) && !R->unread) {
+        unread_message(o->message) && !R->unread) {
         R->unread = 1;
         snprintf(R->message, sizeof R->message, "%s", o->message);
     }

@@ -665,18 +665,21 @@ static void test_unread_parameter(void) {
     write_file("typo.lua", "local bp = require 'backprop'\n"
                            "bp.log('loss', bp.param('lr', 0.1), 1)\n");
     CHECK(sh("$BP sweep --db typo.db -j 2 typo.lua lr=0.1,0.2,0.3 hiden=2,4") == 1);
-    CHECK(strstr(err_text, "backprop: sweep 1 stopped: parameter given but never read by"
-                           " typo.lua: hiden (a typo?)\n") != NULL);
+    CHECK(strstr(err_text, "backprop: sweep 1 stopped: typo.lua:2: parameter given but never"
+                           " read before the script began to train or log: hiden (a typo?"
+                           " it read lr)\n") != NULL);
     CHECK_ROWS(path_in("typo.db"), "SELECT status, message FROM sweeps",
-               "failed|parameter given but never read by typo.lua: hiden (a typo?)\n");
+               "failed|typo.lua:2: parameter given but never read before the script began"
+               " to train or log: hiden (a typo? it read lr)\n");
     CHECK_ROWS(path_in("typo.db"), "SELECT count(*), trial, status FROM runs",
                "1|0|failed\n");
     /* It would fail the same way again: neither --resume nor the same
      * command runs it. */
     CHECK(sh("$BP sweep --db typo.db --resume 1") == 1);
     CHECK_STR(err_text,
-              "backprop: sweep 1 failed (parameter given but never read by typo.lua:"
-              " hiden (a typo?)); correct the script or the specification, which makes"
+              "backprop: sweep 1 failed (typo.lua:2: parameter given but never read"
+              " before the script began to train or log: hiden (a typo? it read lr));"
+              " correct the script or the specification, which makes"
               " a new sweep\n");
     CHECK(sh("$BP sweep --db typo.db typo.lua lr=0.1,0.2,0.3 hiden=2,4") == 1);
     CHECK_ROWS(path_in("typo.db"), "SELECT count(*) FROM runs", "1\n");

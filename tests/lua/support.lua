@@ -28,13 +28,21 @@ function M.write(name, text)
   return path
 end
 
+-- What `backprop run` says first on stderr, "run 17 started (PATH)\n"
+-- (or "resumed"), taken off: the suites look at what comes after it, and
+-- test_host checks the line itself.
+function M.without_run_line(err)
+  return (err:gsub("^run %d+ %a+ %b()\n", "", 1))
+end
+
 -- Runs `backprop ARGS` in the source directory, with `env` ("K=V ...")
--- before it if given; returns stdout, stderr and the exit status.
+-- before it if given; returns stdout, stderr (without the run's first line,
+-- M.without_run_line) and the exit status.
 function M.backprop(args, env)
   assert(M.EXE, "BP_EXE is not set (run through ctest)")
   local ok, _, code = os.execute(string.format("cd %s && %s %s %s >%s/out 2>%s/err",
     M.SRC, env or "", M.EXE, args, M.TMP, M.TMP))
-  return M.slurp(M.TMP .. "/out"), M.slurp(M.TMP .. "/err"), ok and 0 or code
+  return M.slurp(M.TMP .. "/out"), M.without_run_line(M.slurp(M.TMP .. "/err")), ok and 0 or code
 end
 
 -- The rows of `backprop query --csv` as lines, without the header; or nil,

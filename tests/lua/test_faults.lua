@@ -66,10 +66,11 @@ end
 -- file is there.
 local HELD = write("held.lua", [[
 local bp = require "backprop"
+local mark, hold = bp.param("mark", ""), bp.param("hold", "")
 bp.log("loss", 1, 1)
 assert(bp.flush())
-local f = io.open(bp.param("mark", ""), "w"); f:write("up"); f:close()
-while io.open(bp.param("hold", "")) do os.execute("sleep 0.05") end
+local f = io.open(mark, "w"); f:write("up"); f:close()
+while io.open(hold) do os.execute("sleep 0.05") end
 ]])
 local NOOP = write("noop.lua", "")
 
@@ -133,7 +134,7 @@ function TestFaults:test_sigint_marks_interrupted_and_keeps_everything()
     os.execute("sleep 0.05")
   end
   -- the hook stops the script wherever it is in its loop: any line of it
-  lu.assertStrMatches(slurp(TMP .. "/bgerr"), "backprop: " .. FOREVER:gsub("%p", "%%%0") .. ":%d+: interrupted\n.*")
+  lu.assertStrMatches(S.without_run_line(slurp(TMP .. "/bgerr")), "backprop: " .. FOREVER:gsub("%p", "%%%0") .. ":%d+: interrupted\n.*")
   lu.assertStrMatches(query(db, "SELECT status, message FROM runs WHERE id = 1")[1],
                       "interrupted," .. FOREVER:gsub("%p", "%%%0") .. ":%d+: interrupted")
   -- the last step the script logged before the signal is there too:
@@ -154,7 +155,7 @@ bp.log_weights(bp.net(3):add(2), 1)
   local cmds = {}
   for i = 1, 4 do cmds[i] = string.format("%s run --db %s %s 2>%s/w%d &", EXE, db, s, TMP, i) end
   os.execute(table.concat(cmds, " ") .. " wait")
-  for i = 1, 4 do lu.assertEquals(slurp(TMP .. "/w" .. i), "") end
+  for i = 1, 4 do lu.assertEquals(S.without_run_line(slurp(TMP .. "/w" .. i)), "") end
   lu.assertEquals(query(db, "SELECT count(*), count(DISTINCT status) FROM runs WHERE status = 'completed'"), {"4,1"})
   lu.assertEquals(query(db, "SELECT run_id, count(*) FROM metrics GROUP BY run_id ORDER BY run_id"),
                   {"1,50000", "2,50000", "3,50000", "4,50000"})
@@ -429,11 +430,19 @@ error("not reached")
   end
   -- where it was called is the run's traceback
   lu.assertEquals(query(db, "SELECT instr(traceback, 'exit.lua:5:') > 0 FROM runs WHERE id = 3"), {"1"})
-  -- os.exit(0) with a parameter never read fails as a normal end would
+  -- a parameter never read stops it at its first bp.log, before the work
   local _, err, code = backprop("run --db " .. db .. " " .. script .. " how=plain typo=1")
   lu.assertEquals(code, 1)
-  lu.assertEquals(err, "backprop: parameter given but never read by " .. script .. ": typo (a typo?)\n")
+  lu.assertStrContains(err, "exit.lua:4: parameter given but never read before the script began to "
+    .. "train or log: typo (a typo? it read code, how)\n")
   lu.assertEquals(query(db, "SELECT status FROM runs WHERE id = " .. (#cases + 1)), {"failed"})
+  -- os.exit(0) from a script that neither trained nor logged: its work is
+  -- done, so it completes, as a normal end would, with a warning
+  local quick = write("quick_exit.lua", 'local bp = require "backprop"\nos.exit(0)\n')
+  _, err, code = backprop("run --db " .. db .. " " .. quick .. " typo=1")
+  lu.assertEquals(code, 0)
+  lu.assertStrContains(err, "backprop: warning: parameter given but never read by " .. quick .. ": typo (a typo?)\n")
+  lu.assertEquals(query(db, "SELECT status FROM runs WHERE id = " .. (#cases + 2)), {"completed"})
   -- `backprop lua` keeps the stock os.exit
   local plain = write("plain_exit.lua", "os.exit(7)\n")
   _, _, code = backprop("lua " .. plain)

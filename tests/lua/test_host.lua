@@ -61,13 +61,106 @@ function TestHost:test_bad_params()
   lu.assertStrContains(err, "q.lua:1: parameter hidden: '4.5' is not an integer (the default is 4)")
   _, err, code = run("run " .. p .. " hidden=abc")
   lu.assertStrContains(err, "parameter hidden: 'abc' is not a number")
+  -- a script that never trains nor logs has done its work: a warning (and a
+  -- note of the run), not a failure
   _, err, code = run("run " .. p .. " hiden=3")
-  lu.assertEquals(code, 1)
-  lu.assertStrContains(err, "backprop: parameter given but never read by " .. p .. ": hiden (a typo?)")
+  lu.assertEquals(code, 0, err)
+  lu.assertStrContains(err, "backprop: warning: parameter given but never read by " .. p .. ": hiden (a typo?)\n")
   _, err, code = run("run " .. p .. " hidden")
   lu.assertEquals(err, "backprop: bad parameter 'hidden': expected key=value\n")
   _, err, code = run("run " .. p .. " hidden=1 hidden=2")
   lu.assertEquals(err, "backprop: parameter 'hidden=2' given twice\n")
+end
+
+-- A misspelled parameter stops the run when the script first trains or
+-- logs, having read its parameters, before any work; the message names it
+-- and what the script read (issue 18). A declaration catches it at once.
+function TestHost:test_misspelled_parameter_caught_before_training()
+  local db = TMP .. "/typo.db"
+  local p = write("typo.lua", [[
+local bp = require "backprop"
+local lr = bp.param("lr", 0.1)
+local hidden = bp.param("hidden", 4)
+local net = bp.net(2):add(hidden, "tanh"):add(1)
+io.write("built\n")
+for _ = 1, 3 do net:train_step({1, 2}, {3}, "half_se", lr) end
+io.write("trained\n")
+]])
+  local out, err, code = S.backprop("run --db " .. db .. " " .. p .. " lr=0.01 hiden=32")
+  lu.assertEquals(code, 1)
+  lu.assertEquals(out, "built\n")
+  lu.assertStrContains(err, "backprop: " .. p .. ":6: parameter given but never read before the "
+    .. "script began to train or log: hiden (a typo? it read hidden, lr)\n")
+  lu.assertEquals(S.query(db, "SELECT status, (SELECT count(*) FROM metrics) FROM runs"), {"failed,0"})
+  lu.assertEquals(S.query(db, "SELECT replace(message, ',', ';') FROM runs"), {p .. ":6: parameter given "
+    .. "but never read before the script began to train or log: hiden (a typo? it read hidden; lr)"})
+  -- two, and through bp.log and net:fit as well as train_step
+  for _, call in ipairs{'bp.log("x", 1)', 'net:fit{data = bp.data({{1, 2}}, {{3}}), loss = "mse", lr = lr}'} do
+    S.write("typo2.lua", 'local bp = require "backprop"\nlocal lr = bp.param("lr", 0.1)\n'
+      .. 'local net = bp.net(2):add(1)\n' .. call .. '\n')
+    _, err, code = S.backprop("run --db " .. db .. " " .. TMP .. "/typo2.lua lr=1 hiden=3 epoch=2")
+    lu.assertEquals(code, 1, call)
+    lu.assertStrContains(err, "typo2.lua:4: parameters given but never read before the script began "
+      .. "to train or log: epoch, hiden (typos? it read lr)\n")
+  end
+  -- spelled right: it trains
+  out, err, code = S.backprop("run --db " .. db .. " " .. p .. " lr=0.01 hidden=32")
+  lu.assertEquals(code, 0, err)
+  lu.assertEquals(out, "built\ntrained\n")
+  -- a declaration of the script's parameters refuses it before anything
+  local d = write("declared.lua", [[
+local bp = require "backprop"
+local P = bp.params{lr = 0.1, hidden = 4, act = "tanh"}
+print(P.lr, P.hidden, math.type(P.hidden), P.act)
+]])
+  out, err, code = S.backprop("run --db " .. db .. " " .. d .. " lr=0.5 hiden=32")
+  lu.assertEquals(code, 1)
+  lu.assertEquals(out, "")
+  lu.assertStrContains(err, "backprop: " .. d .. ":2: parameter given but not declared by "
+    .. "bp.params{...}: hiden (a typo? it declares act, hidden, lr)\n")
+  out, err, code = S.backprop("run --db " .. db .. " " .. d .. " lr=0.5 hidden=32")
+  lu.assertEquals(code, 0, err)
+  lu.assertEquals(out, "0.5\t32\tinteger\ttanh\n")
+  lu.assertEquals(S.query(db, "SELECT key || '=' || value FROM params WHERE run_id = "
+    .. "(SELECT max(id) FROM runs) ORDER BY key"), {"act=tanh", "hidden=32", "lr=0.5"})
+end
+
+-- A script that finished its work is never marked failed for a parameter
+-- it did not read: completed, with a warning and a note (issue 18).
+function TestHost:test_unread_parameter_after_the_work_is_a_warning()
+  local db = TMP .. "/late.db"
+  local p = write("late.lua", [[
+local bp = require "backprop"
+print(bp.param("lr", 0.1) * 2)
+]])
+  local out, err, code = S.backprop("run --db " .. db .. " " .. p .. " lr=0.25 hiden=32")
+  lu.assertEquals(code, 0, err)
+  lu.assertEquals(out, "0.5\n")
+  err = S.slurp(TMP .. "/err") -- with the run's first line
+  lu.assertEquals(err, "run 1 started (" .. db .. ")\nbackprop: warning: parameter given but never "
+    .. "read by " .. p .. ": hiden (a typo?)\n")
+  lu.assertEquals(S.query(db, "SELECT status, message IS NULL FROM runs"), {"completed,1"})
+  lu.assertEquals(S.query(db, "SELECT text FROM notes"),
+    {"parameter given but never read by " .. p .. ": hiden (a typo?)"})
+end
+
+-- The new run's id on stderr at the start, for the next command (issue 18).
+function TestHost:test_run_prints_its_id()
+  local db = TMP .. "/ids.db"
+  local p = write("id.lua", 'local bp = require "backprop"\nio.stderr:write("id ", bp.run_id(), "\\n")\n')
+  for id = 1, 2 do
+    local out, _, code = S.backprop("run --db " .. db .. " " .. p)
+    local err = S.slurp(TMP .. "/err") -- S.backprop takes the run's line off
+    lu.assertEquals(code, 0, err)
+    lu.assertEquals(out, "")
+    lu.assertEquals(err, "run " .. id .. " started (" .. db .. ")\nid " .. id .. "\n")
+  end
+  -- the default database is named as it was found; --quiet says nothing
+  local _, _, code = S.backprop("run " .. p, "BACKPROP_DB=" .. db)
+  lu.assertEquals(code, 0)
+  lu.assertEquals(S.slurp(TMP .. "/err"), "run 3 started (" .. db .. ")\nid 3\n")
+  S.backprop("run --quiet --db " .. db .. " " .. p)
+  lu.assertEquals(S.slurp(TMP .. "/err"), "id 4\n")
 end
 
 -- Numbers out of range are refused, as "inf" always was, rather than read
