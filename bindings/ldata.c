@@ -338,9 +338,18 @@ static void push_strings(lua_State *L, char *const *v, int count) {
     }
 }
 
-/* d:classes() -> the class names (class c is names[c]), or nil without
- * class labels */
+/* d:classes() -> the number of classes, or nil without class labels (so
+ * that net:add(d:classes()) makes the output layer) */
 static int data_classes(lua_State *L) {
+    bp_data *d = bp_lua_check_data(L, 1);
+    if (d->n_classes) lua_pushinteger(L, d->n_classes);
+    else lua_pushnil(L);
+    return 1;
+}
+
+/* d:class_names() -> the class names (class c is names[c]), or nil without
+ * class labels */
+static int data_class_names(lua_State *L) {
     bp_data *d = bp_lua_check_data(L, 1);
     if (d->n_classes) push_strings(L, d->classes, d->n_classes);
     else lua_pushnil(L);
@@ -422,11 +431,14 @@ static int data_shuffle(lua_State *L) {
     return 1;
 }
 
-/* d:split(train [, val]) -> train, val, test: copies of the first
- * round(train * n) rows, the next round(val * n), and the rest */
+/* d:split(train) -> train, rest: copies of the first round(train * n)
+ * rows and of the others, as `local train, val = d:split(0.8)` reads;
+ * d:split(train, val) -> train, val, test: the first round(train * n), the
+ * next round(val * n), and the rest */
 static int data_split(lua_State *L) {
     bp_data *d = bp_lua_check_data(L, 1);
     double ft = luaL_checknumber(L, 2), fv = luaL_optnumber(L, 3, 0);
+    int three = !lua_isnoneornil(L, 3);
     lua_settop(L, 3);
     ldata *parts[3];
     for (int j = 0; j < 3; j++) parts[j] = new_data(L);
@@ -436,7 +448,9 @@ static int data_split(lua_State *L) {
             return luaL_argerror(L, 2, e.msg);
         return luaL_error(L, "%s", e.msg);
     }
-    return 3;
+    if (three) return 3;
+    lua_remove(L, -2); /* the empty middle part, which __gc frees */
+    return 2;
 }
 
 /* d:slice(i [, j]) -> a copy of rows i..j (j defaults to the last; j = i - 1
@@ -584,7 +598,8 @@ static const luaL_Reg funcs[] = {{"load_csv", l_load_csv},
 
 static const luaL_Reg data_methods[] = {
     {"inputs", data_inputs},   {"outputs", data_outputs},
-    {"classes", data_classes}, {"names", data_names},
+    {"classes", data_classes}, {"class_names", data_class_names},
+    {"names", data_names},
     {"row", data_row},         {"dtype", data_dtype},
     {"shuffle", data_shuffle}, {"split", data_split},
     {"slice", data_slice},     {"scaler", data_scaler},

@@ -29,6 +29,15 @@
  * to pay off, small enough that the net's buffers stay a few MB. */
 #define EVAL_BATCH 500
 
+/* Raises for an empty data set at arg (a split's part rounded to nothing,
+ * a slice that kept nothing), before anything runs; field: the option
+ * that named it, or NULL. */
+static int empty_data(lua_State *L, int arg, const char *field) {
+    if (!field) return luaL_argerror(L, arg, "the data set is empty (0 rows)");
+    return luaL_argerror(
+        L, arg, lua_pushfstring(L, "field '%s': the data set is empty (0 rows)", field));
+}
+
 /* Pushes an O x O confusion matrix (m[true * O + predicted]) as rows. */
 static void push_confusion(lua_State *L, const int *m, int O) {
     lua_createtable(L, O, 0);
@@ -48,6 +57,7 @@ static void push_confusion(lua_State *L, const int *m, int O) {
 static int net_evaluate(lua_State *L) {
     lnet *n = bp_lua_check_lnet(L, 1);
     bp_data *d = bp_lua_check_data(L, 2);
+    if (d->n == 0) empty_data(L, 2, NULL);
     int with_loss = !lua_isnoneornil(L, 3);
     bp_crit crit = with_loss ? bp_lua_check_crit(L, 3) : bp_crit_of(0);
     int O = d->k, labels = d->label != NULL;
@@ -78,6 +88,7 @@ static int net_predict(lua_State *L) {
     lnet *n = bp_lua_check_lnet(L, 1);
     bp_net *net = n->net;
     bp_data *d = bp_lua_check_data(L, 2);
+    if (d->n == 0) empty_data(L, 2, NULL);
     static const char *const what[] = {"class", "output", NULL};
     int outputs = luaL_checkoption(L, 3, d->label ? "class" : "output", what);
     if (bp_lua_net_empty(net))
@@ -355,8 +366,10 @@ static int net_fit(lua_State *L) {
     lua_settop(L, 2);
     fit_slots(L);
     fit_read(L, &r);
-    if (r.st->progress) fit_progress(L, &r);
     bp_data *data = bp_lua_check_data(L, S_DATA);
+    if (data->n == 0 || (!lua_isnil(L, S_VAL) && bp_lua_check_data(L, S_VAL)->n == 0))
+        empty_data(L, S_OPTS, data->n == 0 ? "data" : "validation");
+    if (r.st->progress) fit_progress(L, &r);
     fitbox *box = lua_newuserdatauv(L, sizeof *box, 0); /* S_BOX */
     box->f = NULL;
     luaL_setmetatable(L, FIT_TYPE);

@@ -147,6 +147,7 @@ static int net_train_batch(lua_State *L) {
     bp_net *net = n->net;
     bp_data *d = bp_lua_check_data(L, 2);
     lua_Integer first = luaL_checkinteger(L, 3);
+    if (d->n == 0) return luaL_argerror(L, 2, "the data set is empty (0 rows)");
     if (first < 1 || first > d->n)
         return luaL_argerror(
             L, 3, lua_pushfstring(L, "row %I out of range 1..%d", first, d->n));

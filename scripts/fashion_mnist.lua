@@ -45,7 +45,7 @@ local hist = net:fit{
   end}
 
 local last = hist[#hist]
-local classes = test:classes()
+local classes = test:class_names()
 print("test confusion (rows: true class, columns: predicted):")
 for i, row in ipairs(last.test_confusion) do
   local cells = {}

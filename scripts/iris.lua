@@ -24,7 +24,7 @@ iris:close()
 local scaler = train:scaler("standard")
 for _, part in ipairs({train, val, test}) do part:scale(scaler) end
 print(string.format("iris: %d training, %d validation, %d test samples; classes %s",
-  #train, #val, #test, table.concat(train:classes(), ", ")))
+  #train, #val, #test, table.concat(train:class_names(), ", ")))
 
 local net = bp.net(train:inputs())
 net:add(hidden, "tanh")
@@ -47,7 +47,7 @@ print(string.format("test: loss %.4f, accuracy %.3f (%d of %d)", r.loss, r.accur
   math.floor(r.accuracy * #test + 0.5), #test))
 print("confusion (rows: true class, columns: predicted):")
 for i, row in ipairs(r.confusion) do
-  print(string.format("  %-12s %s", train:classes()[i], table.concat(row, " ")))
+  print(string.format("  %-12s %s", train:class_names()[i], table.concat(row, " ")))
 end
 if r.accuracy < min_accuracy then
   error(string.format("test accuracy %.3f is below %.2f", r.accuracy, min_accuracy))

@@ -15,7 +15,7 @@ local stall_at = bp.param("stall_at", 0) -- tests: wait here to be killed
 
 local iris = assert(bp.load_csv(here .. "/data/iris.csv", {target = "species"}))
 iris:shuffle()
-local train, val = iris:split(0.8, 0.2)
+local train, val = iris:split(0.8)
 local scaler = train:scaler("standard")
 train:scale(scaler)
 val:scale(scaler)

@@ -64,7 +64,8 @@ function TestLoad:test_csv_good()
   lu.assertEquals(#d, 3)
   lu.assertEquals(d:inputs(), 2)
   lu.assertEquals(d:outputs(), 2)
-  lu.assertEquals(d:classes(), {"setosa", "virginica"})
+  lu.assertEquals(d:classes(), 2)
+  lu.assertEquals(d:class_names(), {"setosa", "virginica"})
   local names, target = d:names()
   lu.assertEquals(names, {"a", "b"})
   lu.assertEquals(target, "species")
@@ -83,6 +84,7 @@ function TestLoad:test_csv_regression()
   local d = assert(bp.load_csv(p, {classify = false}))
   lu.assertEquals({#d, d:inputs(), d:outputs()}, {2, 2, 1})
   lu.assertNil(d:classes())
+  lu.assertNil(d:class_names())
   local x, y, c = d:row(1)
   lu.assertEquals(x, {1, 2})
   lu.assertEquals(y, {3.5})
@@ -134,7 +136,7 @@ function TestLoad:test_idx_plain_and_gzip()
   for _, pair in ipairs({{ip, lp}, {gzip(ip), gzip(lp)}, {gzip(ip), lp}}) do
     local d = assert(bp.load_idx(pair[1], pair[2]))
     lu.assertEquals({#d, d:inputs(), d:outputs()}, {3, 4, 3})
-    lu.assertEquals(d:classes(), {"0", "1", "2"})
+    lu.assertEquals(d:class_names(), {"0", "1", "2"})
     local x, y, c = d:row(1)
     lu.assertEquals(x, {0, 255, 1, 2})
     lu.assertEquals(y, {0, 0, 1})
@@ -228,8 +230,9 @@ function TestLoad:test_fashion_mnist()
   local test = assert(bp.fashion_mnist{train = false})
   local grown = collectgarbage("count") - before
   lu.assertEquals({#test, test:inputs(), test:outputs()}, {10000, 784, 10})
-  lu.assertEquals(test:classes()[1], "T-shirt/top")
-  lu.assertEquals(test:classes()[10], "Ankle boot")
+  lu.assertEquals(test:classes(), 10)
+  lu.assertEquals(test:class_names()[1], "T-shirt/top")
+  lu.assertEquals(test:class_names()[10], "Ankle boot")
   lu.assertTrue(grown < 64, string.format("the Lua heap grew by %.0f KB", grown))
 end
 
@@ -240,7 +243,10 @@ function TestLoad:test_from_tables()
   d = bp.data({{1}, {2}}, {7, 8})
   lu.assertEquals(select(2, d:row(2)), {8})
   d = bp.data({{0, 0}, {0, 1}}, {2, 1}, {classes = 2})
-  lu.assertEquals(d:classes(), {"1", "2"})
+  lu.assertEquals(d:class_names(), {"1", "2"})
+  -- the count makes the output layer (issue 18)
+  local net = bp.net(d:inputs()):add(d:classes())
+  lu.assertEquals(net:outputs(), 2)
   lu.assertEquals({d:row(1)}, {{0, 0}, {0, 1}, 2})
   assert_error_text("bad argument #2 to 'backprop.data' (label 2: an integer 1..2 expected, got 3)",
     bp.data, {{0}, {1}}, {1, 3}, {classes = 2})
@@ -296,7 +302,7 @@ function TestPrepare:test_split_is_disjoint_and_covers()
   lu.assertEquals({#train, #val, #test}, {14, 5, 4}) -- round(13.8), round(4.6), the rest
   local all, count = {}, 0
   for _, part in ipairs({train, val, test}) do
-    lu.assertEquals(part:classes(), {"a", "b", "c"})
+    lu.assertEquals(part:class_names(), {"a", "b", "c"})
     for _, id in ipairs(ids(part)) do
       lu.assertNil(all[id], "row " .. id .. " is in two parts")
       all[id] = true
@@ -309,7 +315,15 @@ function TestPrepare:test_split_is_disjoint_and_covers()
   lu.assertEquals(ids(train)[1], order[1])
   lu.assertEquals(ids(val)[1], order[15])
   lu.assertEquals(ids(test)[4], order[23])
-  local a, b, c = d:split(1)
+  -- one fraction: the training part and the rest, two values (issue 18)
+  local n = select("#", d:split(0.8))
+  lu.assertEquals(n, 2)
+  local a, rest = d:split(0.8)
+  lu.assertEquals({#a, #rest}, {18, 5}) -- round(18.4), the rest
+  lu.assertEquals(ids(rest)[1], order[19])
+  lu.assertEquals(select("#", d:split(0.7, 0.15)), 3)
+  local b, c
+  a, b, c = d:split(1, 0)
   lu.assertEquals({#a, #b, #c}, {23, 0, 0})
   assert_error_text("bad argument #1 to 'split' (split fractions must be >= 0 and add up to "
     .. "at most 1 (got train 0.8, validation 0.3))", function() return d:split(0.8, 0.3) end)
@@ -497,6 +511,20 @@ function TestTrain:test_fit_refusals()
     fit, {data = d, loss = "mse", lr = -1})
   assert_error_text("the network takes 2 inputs, the data has 1",
     fit, {data = bp.data({{1}}, {{1, 2, 3}}), loss = "mse", lr = 0.1})
+  -- an empty data set says so, before anything trains (issue 18)
+  local empty = d:slice(1, 0)
+  assert_error_text("bad argument #1 to 'fit' (field 'data': the data set is empty (0 rows))",
+    fit, {data = empty, loss = "mse", lr = 0.1})
+  local steps = net:steps()
+  assert_error_text("bad argument #1 to 'fit' (field 'validation': the data set is empty (0 rows))",
+    fit, {data = d, validation = empty, loss = "mse", lr = 0.1})
+  lu.assertEquals(net:steps(), steps)
+  assert_error_text("bad argument #1 to 'evaluate' (the data set is empty (0 rows))",
+    function() return net:evaluate(empty, "mse") end)
+  assert_error_text("bad argument #1 to 'predict' (the data set is empty (0 rows))",
+    function() return net:predict(empty) end)
+  assert_error_text("bad argument #1 to 'train_batch' (the data set is empty (0 rows))",
+    function() return net:train_batch(empty, 1, 4, "mse", 0.1) end)
   -- a callback that closes the data stops the next epoch cleanly
   assert_error_text("attempt to use a closed data set", fit,
     {data = d, loss = "mse", lr = 0.1, epochs = 2, callback = function() d:close() end})

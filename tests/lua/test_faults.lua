@@ -513,7 +513,7 @@ function TestFaults:test_memory_limit()
   -- what the engine frees under a limit was allocated under it: bp.data's
   -- class names were malloc'd and crashed the process at its end
   local classes = write("classes.lua", 'local bp = require "backprop"\n'
-    .. 'local d = bp.data({{0}, {1}}, {1, 2}, {classes = {"no", "yes"}})\nprint(d:classes()[2])\n')
+    .. 'local d = bp.data({{0}, {1}}, {1, 2}, {classes = {"no", "yes"}})\nprint(d:class_names()[2])\n')
   local out2
   out2, err, code = backprop("run --db " .. db .. " --max-memory 100M " .. classes)
   lu.assertEquals(code, 0, err)
