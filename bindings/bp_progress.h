@@ -19,7 +19,7 @@ typedef struct bp_progress {
     _Atomic int64_t total; /* steps expected in all; 0 when unknown */
     _Atomic double loss;   /* the last step's loss; NaN before the first */
     _Atomic int epoch;     /* the epoch under way (net:fit), 0 if none */
-    _Atomic int epochs;    /* the epochs net:fit was asked for */
+    _Atomic int epochs;    /* the run's last epoch, as net:fit knows it; 0 unknown */
 } bp_progress;
 
 /* Sets p to "nothing yet". */
@@ -32,6 +32,13 @@ int bp_progress_start(bp_progress *p, FILE *f);
 
 /* Stops the thread and erases the line; safe when it never started. */
 void bp_progress_stop(void);
+
+/* The line as the thread draws it, into line (size bytes, cut short if
+ * need be): "epoch 4/6  step 350/600  loss 0.0123  120 steps/s  2s left".
+ * The epoch's "/N" and the steps' total show only when known (net:fit with
+ * total_epochs, or from its first epoch; bp.progress{total =}); "left" when
+ * the total is known and rate, the steps per second measured, is above 0. */
+void bp_progress_format(char *line, size_t size, bp_progress *p, double rate);
 
 /* Gives the module p to fill (train_step, update, net:fit, bp.progress). */
 void bp_lua_set_progress(lua_State *L, bp_progress *p);

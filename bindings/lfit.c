@@ -140,6 +140,7 @@ typedef struct fit_run {
     lnet *n;
     bp_fit_config c; /* the engine's loop: loss, batch, lr or optimizer */
     int epochs, first_epoch;
+    int total_epochs; /* the run's last epoch, for the progress line; 0 unknown */
     int epoch_log, log_confusion; /* log each epoch's stats; the confusion too */
     const char *log;              /* metric name of each step's loss, or NULL */
     char val_name[32], log_name[64];
@@ -169,7 +170,7 @@ static int fit_step(void *ud, int64_t step, double loss) {
 static const char *const fit_options[] = {
     "data",      "epochs",    "batch",       "loss",      "lr",         "optimizer",
     "shuffle",   "drop_last", "log",         "epoch_log", "validation", "val_name",
-    "confusion", "callback",  "first_epoch", NULL};
+    "confusion", "callback",  "first_epoch", "total_epochs", NULL};
 
 /* Stack slots of net:fit, so that what the options name stays anchored even
  * if a callback changes the table. */
@@ -242,6 +243,18 @@ static void fit_read(lua_State *L, fit_run *r) {
     c->batch = bp_lua_opt_int(L, S_OPTS, "batch", 32, 1);
     r->epochs = bp_lua_opt_int(L, S_OPTS, "epochs", 1, 1);
     r->first_epoch = bp_lua_opt_int(L, S_OPTS, "first_epoch", 1, 1);
+    /* Without total_epochs, a fit from epoch 1 is the whole run as far as
+     * anyone knows; one from a later epoch (a loop of fits) is not. */
+    int fresh = lua_getfield(L, S_OPTS, "first_epoch") == LUA_TNIL;
+    lua_pop(L, 1);
+    r->total_epochs = bp_lua_opt_int(L, S_OPTS, "total_epochs", 0, 0);
+    if (!r->total_epochs && fresh) r->total_epochs = r->epochs;
+    if (r->total_epochs && r->total_epochs < r->first_epoch + r->epochs - 1)
+        luaL_argerror(L, S_OPTS,
+                      lua_pushfstring(L,
+                                      "field 'total_epochs': %d is before this fit's "
+                                      "last epoch, %d",
+                                      r->total_epochs, r->first_epoch + r->epochs - 1));
     c->shuffle = bp_lua_opt_bool(L, S_OPTS, "shuffle", 1);
     c->drop_last = bp_lua_opt_bool(L, S_OPTS, "drop_last", 0);
     c->rng = &r->st->rng;
@@ -254,16 +267,20 @@ static void fit_read(lua_State *L, fit_run *r) {
     c->ud = r;
 }
 
-/* Tells the progress line how many steps the fit will take, so that it can
- * count down to the end. */
+/* Tells the progress line the run's last epoch and how many steps remain
+ * until it, so that it can count down to the end; both unknown (0) for a
+ * fit that starts after epoch 1 without total_epochs, rather than this
+ * call's end shown as the run's ("epoch 4/4 ... 0s left" in a loop of
+ * one-epoch fits). */
 static void fit_progress(lua_State *L, const fit_run *r) {
     bp_progress *p = r->st->progress;
     const bp_data *d = bp_lua_check_data(L, S_DATA);
     int batch = r->c.batch;
     int64_t per = r->c.drop_last ? d->n / batch : (d->n + batch - 1) / batch;
-    atomic_store_explicit(&p->total, r->st->step + per * r->epochs, memory_order_relaxed);
-    atomic_store_explicit(&p->epochs, r->first_epoch + r->epochs - 1,
+    int64_t left = r->total_epochs ? r->total_epochs - r->first_epoch + 1 : 0;
+    atomic_store_explicit(&p->total, left ? r->st->step + per * left : 0,
                           memory_order_relaxed);
+    atomic_store_explicit(&p->epochs, r->total_epochs, memory_order_relaxed);
 }
 
 /* Sets field `suffix` of the validation set (val_NAME) in the stats table at

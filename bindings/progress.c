@@ -40,26 +40,32 @@ static void duration(char *buf, size_t size, double s) {
     else snprintf(buf, size, "%lds", t);
 }
 
-static void draw(double rate) {
-    char line[160], left[32] = "";
-    int64_t step = atomic_load_explicit(&shown->step, memory_order_relaxed);
-    int64_t total = atomic_load_explicit(&shown->total, memory_order_relaxed);
-    double loss = atomic_load_explicit(&shown->loss, memory_order_relaxed);
-    int epoch = atomic_load_explicit(&shown->epoch, memory_order_relaxed);
-    int epochs = atomic_load_explicit(&shown->epochs, memory_order_relaxed);
-    int n = 0;
-    if (epoch > 0)
-        n += snprintf(line + n, sizeof line - n, "epoch %d/%d  ", epoch, epochs);
-    if (total > 0)
-        n += snprintf(line + n, sizeof line - n, "step %lld/%lld", (long long)step,
-                      (long long)total);
-    else n += snprintf(line + n, sizeof line - n, "step %lld", (long long)step);
-    if (!isnan(loss)) n += snprintf(line + n, sizeof line - n, "  loss %.6g", loss);
-    if (rate > 0) n += snprintf(line + n, sizeof line - n, "  %.0f steps/s", rate);
+void bp_progress_format(char *line, size_t size, bp_progress *p, double rate) {
+    char left[32] = "";
+    int64_t step = atomic_load_explicit(&p->step, memory_order_relaxed);
+    int64_t total = atomic_load_explicit(&p->total, memory_order_relaxed);
+    double loss = atomic_load_explicit(&p->loss, memory_order_relaxed);
+    int epoch = atomic_load_explicit(&p->epoch, memory_order_relaxed);
+    int epochs = atomic_load_explicit(&p->epochs, memory_order_relaxed);
+    size_t n = 0;
+    line[0] = '\0';
+#define ADD(...) n += (size_t)snprintf(line + n, n < size ? size - n : 0, __VA_ARGS__)
+    if (epoch > 0 && epochs >= epoch) ADD("epoch %d/%d  ", epoch, epochs);
+    else if (epoch > 0) ADD("epoch %d  ", epoch);
+    if (total > 0) ADD("step %lld/%lld", (long long)step, (long long)total);
+    else ADD("step %lld", (long long)step);
+    if (!isnan(loss)) ADD("  loss %.6g", loss);
+    if (rate > 0) ADD("  %.0f steps/s", rate);
     if (rate > 0 && total > step) {
         duration(left, sizeof left, (double)(total - step) / rate);
-        snprintf(line + n, sizeof line - n, "  %s left", left);
+        ADD("  %s left", left);
     }
+#undef ADD
+}
+
+static void draw(double rate) {
+    char line[160];
+    bp_progress_format(line, sizeof line, shown, rate);
     /* \r, the line, then erase what a longer previous line left */
     fprintf(out, "\r%s\033[K", line);
     fflush(out);

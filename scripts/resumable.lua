@@ -27,6 +27,7 @@ local start = bp.resume{net = net, opt = opt}
 if start > 0 then print("resumed after epoch " .. start) end
 for epoch = start + 1, epochs do
   net:fit{data = train, loss = "softmax_ce", optimizer = opt, epochs = 1, first_epoch = epoch,
+          total_epochs = epochs,
           batch = 16, validation = val, log = "loss"}
   bp.checkpoint(epoch, {net = net, opt = opt})
   if epoch == stall_at then

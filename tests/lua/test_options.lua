@@ -68,7 +68,7 @@ function TestOptions:test_fit()
   local net = bp.net(1):add(1)
   local d = bp.data({{1}, {2}}, {{1}, {2}})
   assert_error("bad argument #1 to 'fit' (unknown option 'epoch' (expected data, epochs, batch, loss, lr, optimizer, shuffle, drop_last, log, "
-    .. "epoch_log, validation, val_name, confusion, callback or first_epoch))",
+    .. "epoch_log, validation, val_name, confusion, callback, first_epoch or total_epochs))",
     function() net:fit{data = d, loss = "mse", lr = 0.1, epoch = 3} end)
 end
 
