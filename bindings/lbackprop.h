@@ -142,6 +142,7 @@ void bp_lua_open_model(lua_State *L);    /* lmodel.c */
 void bp_lua_open_runlog(lua_State *L);   /* lrunlog.c */
 void bp_lua_open_sweep(lua_State *L);    /* lsweep.c */
 void bp_lua_open_progress(lua_State *L); /* progress.c */
+void bp_lua_open_show(lua_State *L);     /* show.c */
 
 /* ------------------------------------------------------------------------ */
 /* Values (lvalues.c) */

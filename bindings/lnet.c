@@ -604,6 +604,16 @@ static int net_tostring(lua_State *L) {
         luaL_addvalue(&b);
     }
     if (n->net->n_layers) luaL_addchar(&b, ')');
+    /* then the table of layers, as print(model) lists a model's modules */
+    lua_pushfstring(L, ", %s, %I parameters", bp_dtype_name(n->net->dtype),
+                    (lua_Integer)bp_net_param_count(n->net));
+    luaL_addvalue(&b);
+    for (int l = 0; l < n->net->n_layers; l++) {
+        const bp_layer *y = &n->net->layers[l];
+        lua_pushfstring(L, "\n  layer %d: %d -> %d %s", l + 1, y->I, y->O,
+                        bp_act_name(y->act));
+        luaL_addvalue(&b);
+    }
     luaL_pushresult(&b);
     return 1;
 }

@@ -461,6 +461,7 @@ int luaopen_backprop(lua_State *L) {
     bp_lua_open_runlog(L);
     bp_lua_open_sweep(L);
     bp_lua_open_progress(L);
+    bp_lua_open_show(L);
     lua_pushliteral(L, BP_VERSION);
     lua_setfield(L, -2, "version");
     return 1;

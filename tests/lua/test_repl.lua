@@ -61,4 +61,22 @@ function f(
   lu.assertStrContains(err, "stdin: input ended inside an unfinished chunk\n")
 end
 
+-- A call spanning lines shows its result; print(net) gives the table the
+-- prompt shows; bp.show is the module's (issue 18).
+function TestRepl:test_multi_line_results_and_print()
+  local out, err, code = repl([[
+net = bp.net(2):add(3, "sigmoid", {weights = {{0.5, 0.3}, {-0.1, 0.1}, {-0.4, 0.6}}, bias = 1})
+net:forward({1,
+  2})
+print(net)
+net
+bp.show
+]])
+  lu.assertEquals(code, 0, err)
+  local layers = "net 2-3 (sigmoid), float64, 9 parameters\n  layer 1: 2 -> 3 sigmoid"
+  local head = "{0.890903, 0.75026, 0.858149}\n" .. layers .. "\n" .. layers .. "\n"
+  lu.assertEquals(out:sub(1, #head), head)
+  lu.assertStrMatches(out:sub(#head + 1), "function: [^\n]+\n")
+end
+
 S.finish()
