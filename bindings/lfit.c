@@ -14,6 +14,7 @@
  * it through __gc. */
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -24,6 +25,9 @@
 #include "lbackprop.h"
 
 #define FIT_TYPE "backprop.fit" /* internal: owns a bp_fit while net:fit runs */
+/* The metatable of fit's list of epochs: only a __tostring, so that the
+ * prompt shows one line for it rather than every epoch's table. */
+#define HISTORY_TYPE "backprop.history" 
 
 /* Rows per forward pass in evaluate and predict: large enough for OpenBLAS
  * to pay off, small enough that the net's buffers stay a few MB. */
@@ -405,8 +409,72 @@ static int net_fit(lua_State *L) {
     bp_fit_free(box->f);
     box->f = NULL;
     lua_settop(L, S_HIST);
+    luaL_setmetatable(L, HISTORY_TYPE);
     return 1;
 }
+
+/* tostring(history): "fit: epochs 1-10, 3000 steps, 2.31 s; epoch 10:
+ * train_loss 0.0123, val_loss 0.0456, val_accuracy 0.967" */
+static int history_tostring(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_Integer n = luaL_len(L, 1);
+    if (n == 0 || lua_rawgeti(L, 1, n) != LUA_TTABLE) {
+        lua_pushliteral(L, "fit: no epochs");
+        return 1;
+    }
+    int last = lua_gettop(L);
+    double seconds = 0;
+    for (lua_Integer k = 1; k <= n; k++) {
+        if (lua_rawgeti(L, 1, k) == LUA_TTABLE && lua_getfield(L, -1, "seconds") == LUA_TNUMBER)
+            seconds += lua_tonumber(L, -1);
+        lua_settop(L, last);
+    }
+    lua_rawgeti(L, 1, 1);
+    lua_getfield(L, -1, "epoch");
+    lua_getfield(L, last, "epoch");
+    lua_getfield(L, last, "steps");
+    lua_Integer first = lua_tointeger(L, -3), end = lua_tointeger(L, -2),
+                steps = lua_tointeger(L, -1);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b); /* which may push a placeholder: no index from the top after */
+    char secs[32];
+    snprintf(secs, sizeof secs, "%.2f", seconds);
+    lua_pushfstring(L, "fit: epochs %I-%I, %I steps, %s s; epoch %I:", first, end, steps, secs,
+                    end);
+    luaL_addvalue(&b);
+    lua_pushnil(L);
+    const char *sep = " ";
+    char num[32];
+    /* the numbers of the last epoch, sorted by name for a stable line */
+    const char *names[16];
+    int count = 0;
+    while (lua_next(L, last) && count < 16) {
+        if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TNUMBER &&
+            strcmp(lua_tostring(L, -2), "epoch") && strcmp(lua_tostring(L, -2), "steps") &&
+            strcmp(lua_tostring(L, -2), "seconds"))
+            names[count++] = lua_tostring(L, -2);
+        lua_pop(L, 1);
+    }
+    for (int i = 1; i < count; i++)
+        for (int j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0; j--) {
+            const char *t = names[j];
+            names[j] = names[j - 1];
+            names[j - 1] = t;
+        }
+    for (int i = 0; i < count; i++) {
+        lua_getfield(L, last, names[i]);
+        snprintf(num, sizeof num, "%.6g", lua_tonumber(L, -1));
+        lua_pop(L, 1);
+        lua_pushfstring(L, "%s%s %s", sep, names[i], num);
+        luaL_addvalue(&b);
+        sep = ", ";
+    }
+    luaL_pushresult(&b);
+    return 1;
+}
+
+static const luaL_Reg history_metamethods[] = {{"__tostring", history_tostring},
+                                               {NULL, NULL}};
 
 static const luaL_Reg fit_metamethods[] = {{"__gc", fitbox_gc}, {NULL, NULL}};
 
@@ -415,5 +483,6 @@ static const luaL_Reg net_methods[] = {
 
 void bp_lua_open_fit(lua_State *L) {
     bp_lua_new_type(L, FIT_TYPE, fit_metamethods, NULL);
+    bp_lua_new_type(L, HISTORY_TYPE, history_metamethods, NULL);
     bp_lua_add_methods(L, NET_TYPE, net_methods);
 }

@@ -72,7 +72,7 @@ static const char *SHOW =
     "  local t = type(v)\n"
     "  if t == 'number' then return num(v) end\n"
     "  if t == 'string' then return depth > 0 and string.format('%q', v) or v end\n"
-    "  if t == 'table' then return tablestr(v, depth) end\n"
+    "  if t == 'table' and not (getmetatable(v) or {}).__tostring then return tablestr(v, depth) end\n"
     "  local mt = getmetatable(v)\n"
     "  return tostring(v)\n"
     "end\n"

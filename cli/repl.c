@@ -13,9 +13,17 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "bp_lua.h"
+#include "bp_progress.h"
 #include "bp_repl.h"
 
 static int interactive;
+
+/* The progress line while a line runs, as `backprop run` draws it, when
+ * stderr is a terminal: net:fit at the prompt shows it and returns its
+ * statistics, which bp.show prints as one line. */
+static bp_progress progress;
+static int show_progress;
 
 /* A line of input without its newline, pushed; 0 at end of input. */
 static int push_line(lua_State *L, int first) {
@@ -112,6 +120,10 @@ int bp_repl(lua_State *L, void (*signals)(lua_State *L, int running)) {
     lua_pushvalue(L, -1);
     lua_setglobal(L, "bp");
     lua_pop(L, 1);
+    if ((show_progress = isatty(STDERR_FILENO))) {
+        bp_progress_init(&progress);
+        bp_lua_set_progress(L, &progress);
+    }
     if (interactive)
         printf("backprop %s: the module is `bp`; bp.show(x) prints x; Ctrl-D leaves.\n",
                BP_VERSION);
@@ -124,7 +136,12 @@ int bp_repl(lua_State *L, void (*signals)(lua_State *L, int running)) {
             lua_pushcfunction(L, traceback);
             lua_insert(L, base);
             signals(L, 1);
+            if (show_progress) { /* a line that trains nothing draws nothing */
+                bp_progress_init(&progress);
+                bp_progress_start(&progress, stderr);
+            }
             status = lua_pcall(L, 0, LUA_MULTRET, base);
+            bp_progress_stop();
             signals(L, 0);
             lua_remove(L, base);
         }

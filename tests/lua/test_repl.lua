@@ -79,4 +79,24 @@ bp.show
   lu.assertStrMatches(out:sub(#head + 1), "function: [^\n]+\n")
 end
 
+-- net:fit at the prompt returns its statistics, shown as one line rather
+-- than every epoch's table; they are all there (issue 18).
+function TestRepl:test_fit_is_quiet()
+  local out, err, code = repl([[
+d = bp.data({{0, 0}, {0, 1}, {1, 0}, {1, 1}}, {1, 2, 2, 1}, {classes = 2})
+net = bp.net(2):add(4, "tanh"):add(d:classes())
+h = net:fit{data = d, validation = d, loss = "softmax_ce", lr = 0.1, epochs = 3, batch = 2}
+h
+#h, h[3].epoch, h[3].steps
+]])
+  lu.assertEquals(code, 0, err)
+  lu.assertEquals(err, "")
+  local lines = {}
+  for l in out:gmatch("[^\n]+") do lines[#lines + 1] = l end
+  lu.assertEquals(#lines, 2, out)
+  lu.assertStrMatches(lines[1], "fit: epochs 1%-3, 6 steps, [%d.]+ s; epoch 3: train_loss [%d.e-]+, "
+    .. "val_accuracy [%d.e-]+, val_loss [%d.e-]+")
+  lu.assertEquals(lines[2], "3\t3\t6")
+end
+
 S.finish()
