@@ -4,6 +4,7 @@
  * lines are read. The printer that shows values is Lua, kept here as a
  * string: it is the part a user may want to read or change, and in Lua it
  * is a dozen lines where C would need a hundred. */
+#define _POSIX_C_SOURCE 200809L /* strdup */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,95 @@ static int interactive;
  * statistics, which bp.show prints as one line. */
 static bp_progress progress;
 static int show_progress;
+
+/* Tab completion, as Torch7's th had: a name of the globals, a field of
+ * a table (`bp.ne` -> `bp.net`), a method of a value (`net:tr` ->
+ * `net:train_step`, from its metatable's __index). The candidates come from
+ * this Lua function, which looks values up by their path without calling
+ * anything but a table's own __index. */
+static const char *COMPLETE =
+    "local keywords = {'and', 'break', 'do', 'else', 'elseif', 'end', 'false', 'for',\n"
+    "  'function', 'goto', 'if', 'in', 'local', 'nil', 'not', 'or', 'repeat', 'return',\n"
+    "  'then', 'true', 'until', 'while'}\n"
+    "return function(word)\n"
+    "  local path, sep, prefix = word:match('^([%a_][%w_.:]-)([.:])([%a_]?[%w_]*)$')\n"
+    "  local seen, out = {}, {}\n"
+    "  local function add(k, v)\n"
+    "    if type(k) == 'string' and k:sub(1, #prefix) == prefix and not seen[k]\n"
+    "       and (sep ~= ':' or type(v) == 'function') and not k:match('^__') then\n"
+    "      seen[k] = true; out[#out + 1] = (path and path .. sep or '') .. k\n"
+    "    end\n"
+    "  end\n"
+    "  local function fields(v)\n"
+    "    for _ = 1, 4 do\n"
+    "      if type(v) == 'table' then for k, x in pairs(v) do add(k, x) end end\n"
+    "      local mt = getmetatable(v)\n"
+    "      v = type(mt) == 'table' and rawget(mt, '__index') or nil\n"
+    "      if v == nil then break end\n"
+    "    end\n"
+    "  end\n"
+    "  if not path then\n"
+    "    prefix = word\n"
+    "    fields(_G)\n"
+    "    for _, k in ipairs(keywords) do add(k) end\n"
+    "  else\n"
+    "    if path:find(':') then return out end\n"
+    "    local v = _G\n"
+    "    for name in path:gmatch('[^.]+') do\n"
+    "      local ok, r = pcall(function() return v[name] end)\n"
+    "      if not ok or r == nil then return out end\n"
+    "      v = r\n"
+    "    end\n"
+    "    fields(v)\n"
+    "  end\n"
+    "  table.sort(out)\n"
+    "  return out\n"
+    "end\n";
+
+static lua_State *completing; /* the prompt's state, for libedit's callbacks */
+
+#define COMPLETE_KEY "backprop.repl.complete"
+
+/* libedit's generator: the state-th candidate for text, malloc'd. */
+static char *candidate(const char *text, int state) {
+    lua_State *L = completing;
+    static int n, next;
+    if (state == 0) {
+        next = 0;
+        n = 0;
+        lua_getfield(L, LUA_REGISTRYINDEX, COMPLETE_KEY);
+        lua_pushstring(L, text);
+        if (lua_pcall(L, 1, 1, 0) != LUA_OK || !lua_istable(L, -1)) {
+            lua_pop(L, 1);
+            return NULL;
+        }
+        n = (int)lua_rawlen(L, -1);
+        lua_setfield(L, LUA_REGISTRYINDEX, COMPLETE_KEY ".list");
+    }
+    if (next >= n) return NULL;
+    lua_getfield(L, LUA_REGISTRYINDEX, COMPLETE_KEY ".list");
+    lua_rawgeti(L, -1, ++next);
+    char *s = strdup(lua_tostring(L, -1));
+    lua_pop(L, 2);
+    return s;
+}
+
+static char **complete(const char *text, int start, int end) {
+    (void)start;
+    (void)end;
+    rl_attempted_completion_over = 1; /* no file names */
+    return rl_completion_matches(text, candidate);
+}
+
+/* Sets up completion for the prompt's state L. */
+static void completion_init(lua_State *L) {
+    if (luaL_loadstring(L, COMPLETE) != LUA_OK) lua_error(L);
+    lua_call(L, 0, 1);
+    lua_setfield(L, LUA_REGISTRYINDEX, COMPLETE_KEY);
+    completing = L;
+    rl_completer_word_break_characters = " \t\n\"'()[]{},;=+-*/<>~^%#&|";
+    rl_attempted_completion_function = complete;
+}
 
 /* A line of input without its newline, pushed; 0 at end of input. */
 static int push_line(lua_State *L, int first) {
@@ -124,6 +214,7 @@ int bp_repl(lua_State *L, void (*signals)(lua_State *L, int running)) {
         bp_progress_init(&progress);
         bp_lua_set_progress(L, &progress);
     }
+    if (interactive) completion_init(L);
     if (interactive)
         printf("backprop %s: the module is `bp`; bp.show(x) prints x; Ctrl-D leaves.\n",
                BP_VERSION);

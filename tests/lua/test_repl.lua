@@ -99,4 +99,26 @@ h
   lu.assertEquals(lines[2], "3\t3\t6")
 end
 
+-- Tab completion on a terminal (script(1) gives the prompt one; libedit
+-- reads the tabs): a method of a value and a function of the module, as
+-- Torch7's th completed them (issue 18).
+function TestRepl:test_tab_completion_on_a_terminal()
+  if not os.execute("command -v script >/dev/null") then
+    print("  (skipped: no script(1) here)")
+    return
+  end
+  S.write("tty.in", "net = bp.net(2):add(1, 'identity', {weights = {{1, 1}}, bias = 0})\n"
+    .. "net:tr\t\t_step({1, 2}, {4}, 'half_se', 0.1)\nbp.ne\t(3)\nbp.sh\t\n")
+  os.execute(string.format("cd %s && script -qfec %q /dev/null <%s/tty.in >%s/tty.out 2>&1",
+    S.SRC, S.EXE .. " repl", S.TMP, S.TMP))
+  local out = S.slurp(S.TMP .. "/tty.out"):gsub("\r", "")
+  -- two tabs: the common part, then every candidate
+  lu.assertStrContains(out, "net:train_batch  net:train_step   net:train_steps  net:training")
+  -- completed lines run: train_step's loss (4 - 3)^2 / 2, bp.net (3) a net,
+  -- bp.show a function
+  lu.assertStrContains(out, "\n0.5\n")
+  lu.assertStrContains(out, "\nfunction: ")
+  lu.assertStrContains(out, "\nnet 3, float64, 0 parameters\n")
+end
+
 S.finish()
