@@ -76,4 +76,12 @@ int bp_cli_check(const char *db, int argc, char **argv, FILE *out, FILE *err);
  * table alone, numbers exact. */
 int bp_cli_sweep_show(const char *db, int argc, char **argv, FILE *out, FILE *err);
 
+/* ui [--port N] [--host ADDRESS]: the run log served read-only as a web
+ * page (cli/ui.c), until SIGINT or SIGTERM. Prints "backprop ui: DB,
+ * read-only, at http://HOST:PORT/ (Ctrl-C stops)" on out once it listens
+ * (--port 0: a free port, the one printed), a loud warning on err when
+ * HOST is not loopback; 1 after saying why when the database cannot be
+ * opened read-only or the port cannot be had. */
+int bp_cli_ui(const char *db, int argc, char **argv, FILE *out, FILE *err);
+
 #endif

@@ -57,6 +57,7 @@ LOG_COMMAND(c_query, bp_cli_query)
 LOG_COMMAND(c_rm, bp_cli_rm)
 LOG_COMMAND(c_export, bp_cli_export)
 LOG_COMMAND(c_check, bp_cli_check)
+LOG_COMMAND(c_ui, bp_cli_ui)
 
 static int c_merge(lua_State *L, int argc, char **argv) {
     (void)L;
@@ -199,6 +200,17 @@ static const command commands[] = {
      "row per 256 steps of a series, which a reduced series reads), for every\n"
      "run or the runs named, and compares. Exit 1, naming the first\n"
      "difference, when any differs.\n"},
+    {"ui", 2, 0, 0, c_ui, "ui [--port N] [--host ADDRESS]",
+     "the run log in a browser, read only, live",
+     "Serves the run log as a web page, read only, and prints its address:\n"
+     "the runs (sorted, filtered by status, name and parameters such as\n"
+     "lr < 0.05, paged), a run with every metric charted, runs compared,\n"
+     "sweeps, a snapshot's weights, and a box for read-only SQL (stopped\n"
+     "after 5 s, 1000 rows shown). Running runs update every 2 seconds.\n"
+     "The database is opened read-only and never changed. --port (default\n"
+     "8080; 0: any free port) and --host (default 127.0.0.1, loopback only;\n"
+     "another address is warned about: anyone reaching it reads everything).\n"
+     "Ctrl-C stops it.\n"},
     {"export", 2, 0, 0, c_export, "export ID [--csv] [-o FILE]", "a run's metrics as CSV",
      "A run's metrics as CSV: a column `step`, then one column per metric\n"
      "(sorted by name); an empty cell where a metric was not logged; NaN and\n"

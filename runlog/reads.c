@@ -108,9 +108,7 @@ void bp_runlog_strings_free(char **v, size_t n) {
 /* ------------------------------------------------------------------------ */
 /* backprop runs                                                             */
 
-/* Binds text as the number it spells, if it spells one (so that lr=0.1
- * matches the REAL 0.1), as 1/0 for true/false, else as text. */
-static void bind_value(sqlite3_stmt *st, int k, const char *s) {
+void rd_bind_value(sqlite3_stmt *st, int k, const char *s) {
     char *end;
     errno = 0;
     long long i = strtoll(s, &end, 10);
@@ -125,7 +123,7 @@ static void bind_value(sqlite3_stmt *st, int k, const char *s) {
     else sqlite3_bind_text(st, k, s, -1, SQLITE_TRANSIENT);
 }
 
-static int known_op(const char *op) {
+int rd_known_op(const char *op) {
     static const char *const ops[] = {"=", "==", "!=", "<", "<=", ">", ">="};
     for (size_t j = 0; j < sizeof ops / sizeof *ops; j++)
         if (strcmp(op, ops[j]) == 0) return 1;
@@ -150,7 +148,7 @@ static sqlite3_stmt *runs_stmt(bp_runlog *log, const bp_runs_filter *f, bp_err *
     if (f->name_glob)
         n += (size_t)snprintf(sql + n, sizeof sql - n, " AND s.name GLOB ?");
     for (int k = 0; k < f->n_params; k++) {
-        if (!known_op(f->params[k].op)) {
+        if (!rd_known_op(f->params[k].op)) {
             bp_err_set(e, "unknown comparison '%s'", f->params[k].op);
             return NULL;
         }
@@ -176,7 +174,7 @@ static sqlite3_stmt *runs_stmt(bp_runlog *log, const bp_runs_filter *f, bp_err *
     if (f->name_glob) sqlite3_bind_text(st, b++, f->name_glob, -1, SQLITE_STATIC);
     for (int k = 0; k < f->n_params; k++) {
         sqlite3_bind_text(st, b++, f->params[k].key, -1, SQLITE_STATIC);
-        bind_value(st, b++, f->params[k].value);
+        rd_bind_value(st, b++, f->params[k].value);
     }
     return st;
 }

@@ -19,6 +19,14 @@
 /* "PATH: SQLite's message" in e; returns -1. */
 int rd_fail(bp_runlog *log, bp_err *e);
 
+/* Binds text as the number it spells, if it spells one (so that lr=0.1
+ * matches the REAL 0.1), as 1/0 for true/false, else as text (a copy). */
+void rd_bind_value(sqlite3_stmt *st, int k, const char *s);
+
+/* Whether op is a comparison a parameter's filter may use: = == != < <= >
+ * >= (bp_runs_param). */
+int rd_known_op(const char *op);
+
 /* "out of memory" in e; returns -1. */
 int rd_oom(bp_err *e);
 
@@ -49,5 +57,29 @@ int rd_end(bp_runlog *log, sqlite3_stmt *st, int r, bp_err *e);
  * a NULL st (its prepare failed) is rd_fail. */
 int rd_rows(bp_runlog *log, sqlite3_stmt *st, void *rows, size_t *n, size_t size,
             int (*take)(sqlite3_stmt *st, void *row, void *ctx), void *ctx, bp_err *e);
+
+/* JSON text built in C (reads_json.c), for the dashboard's reads whose
+ * answer is not a table SQLite can spell (bp_dash.h): a growing buffer; oom
+ * once memory ran out, after which every put does nothing. {0} is empty. */
+typedef struct rd_json {
+    char *s;
+    size_t n, cap;
+    int oom;
+} rd_json;
+void rd_json_put(rd_json *b, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* A number: the shortest of %.15g to %.17g that reads back; null for NaN,
+ * "Infinity" and "-Infinity" (strings: JSON has no infinities). */
+void rd_json_num(rd_json *b, double v);
+/* A string, quoted and escaped. */
+void rd_json_str(rd_json *b, const char *s);
+/* A value as SQLite held it: a BLOB as its hex digits. */
+void rd_json_value(rd_json *b, const bp_runlog_value *v);
+/* Hands the text over: 0 with *json (malloc'd) and *len; -1 with "out of
+ * memory", the buffer freed, when memory ran out. */
+int rd_json_finish(rd_json *b, char **json, size_t *len, bp_err *e);
 
 #endif

@@ -1,0 +1,66 @@
+/* ui_int.h: what the files of `backprop ui` share (cli/ui.c the command,
+ * ui_http.c the server and its routes, ui_api.c the JSON endpoints): the
+ * server's state and its pool of read-only connections.
+ *
+ * Private to cli/; the command itself is bp_cli_ui (bp_cli.h). */
+#ifndef UI_INT_H
+#define UI_INT_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bp_runlog.h"
+
+/* The threads that answer requests, and as many connections: a request
+ * holds one connection while it reads, so none ever waits for another. */
+#define UI_THREADS 4
+
+/* The longest a query of the SQL box may spend in SQLite, and the rows it
+ * shows (it counts the others). */
+#define UI_SQL_SECONDS 5.0
+#define UI_SQL_ROWS 1000
+
+typedef struct ui_server {
+    const char *db;   /* the database's path */
+    const char *host; /* the address served on, as given */
+    int any_host;     /* served on every address: any Host header goes */
+    int port;         /* the port, once listening */
+    pthread_mutex_t lock;
+    pthread_cond_t freed;
+    bp_runlog *logs[UI_THREADS]; /* opened read-only as needed, NULL before */
+    int busy[UI_THREADS];
+    struct MHD_Daemon *daemon;
+} ui_server;
+
+/* A connection of the pool for this request (opened with
+ * BP_RUNLOG_READONLY when none is free yet), NULL with e when it cannot be
+ * opened; give it back with ui_log_give. */
+bp_runlog *ui_log_take(ui_server *s, bp_err *e);
+void ui_log_give(ui_server *s, bp_runlog *log);
+
+/* An answer: status, media type, and the body (malloc'd, the server frees
+ * it once sent; NULL with len 0 for none). */
+typedef struct ui_reply {
+    unsigned status;
+    const char *type;
+    char *body;
+    size_t len;
+} ui_reply;
+
+/* The JSON endpoints (ui_api.c): path is the URL after "/api/", get(name)
+ * reads an argument of the query string (decoded; NULL when absent). Fills
+ * r: 200 with JSON, 404 for an unknown id or endpoint, 400 for a bad
+ * argument, 500 when the database fails, each failure {"error": "..."}. */
+typedef const char *(*ui_arg_fn)(void *ctx, const char *name);
+void ui_api(ui_server *s, const char *path, ui_arg_fn get, void *ctx, ui_reply *r);
+
+/* r as {"error": msg} with status. */
+void ui_reply_error(ui_reply *r, unsigned status, const char *msg);
+
+/* Starts and stops the server (ui_http.c): listening on s->host and
+ * s->port (0: a free port, then set in s->port). -1 with why in e. */
+int ui_http_start(ui_server *s, bp_err *e);
+void ui_http_stop(ui_server *s);
+
+#endif
