@@ -103,7 +103,7 @@ static void api_runs(ui_server *s, const char *rest, ui_arg_fn get, void *ctx, u
     bp_dash_runs_query q = {.status = get(ctx, "status"), .name = get(ctx, "name"),
                             .params = p, .n_params = n, .sort = get(ctx, "sort")};
     const char *desc = get(ctx, "desc");
-    q.descending = desc && !strcmp(desc, "1");
+    q.descending = desc ? !strcmp(desc, "1") : 1; /* newest (or largest) first */
     if (int_arg(r, "offset", get(ctx, "offset"), 0, INT64_MAX / 2, 0, &q.offset) ||
         int_arg(r, "limit", get(ctx, "limit"), 1, 1000, 50, &q.limit))
         return;

@@ -59,7 +59,7 @@ function duration(s) {
   if (s < 7200) return (s / 60).toFixed(1) + " min";
   return (s / 3600).toFixed(1) + " h";
 }
-function statusCell(s) { return el("td", { class: "status-" + s }, s); }
+function statusCell(s, tag) { return el(tag || "td", { class: "status-" + s }, s); }
 function main() { return document.getElementById("main"); }
 function show(...kids) { main().replaceChildren(...kids.flat().filter((k) => k !== null && k !== undefined)); }
 function showError(e) {
@@ -349,7 +349,7 @@ async function viewSweep(id) {
   const head = el("tr", {}, ["trial", "run", "status", ...s.keys, s.objective].map((h) => el("th", {}, h)));
   const grid = el("div", { class: "grid", id: "sweep-charts" });
   show(el("h1", {}, `Sweep ${s.id}: `, s.name),
-    el("p", {}, `${s.strategy}, ${s.planned} trials, ${s.objective} (${s.direction}) `, statusCell(s.status), " ", s.spec),
+    el("p", {}, `${s.strategy}, ${s.planned} trials, ${s.objective} (${s.direction}), `, statusCell(s.status, "span"), ": ", s.spec),
     el("h2", {}, "Trials ranked by the objective"), el("table", { id: "trials" }, head, trialRows(ranked, true)),
     others.length ? [el("h2", {}, "Pruned, failed and unfinished trials"), el("table", { id: "other-trials" }, head.cloneNode(true), trialRows(others, false))] : null,
     el("h2", {}, "The objective against each parameter"), grid);
@@ -359,7 +359,7 @@ async function viewSweep(id) {
     const pts = ranked.map((t) => ({ x: num(t.params[key]), y: num(t.objective) })).filter((p) => isFinite(p.x));
     const c = new Chart(canvas, { type: "scatter", data: { datasets: [
       { label: "trials", data: pts.slice(1), backgroundColor: palette[0] },
-      { label: "best", data: pts.slice(0, 1), backgroundColor: palette[1], pointRadius: 7, pointStyle: "star" }] },
+      { label: "best", data: pts.slice(0, 1), backgroundColor: palette[1], pointRadius: 7 }] },
       options: { animation: false, maintainAspectRatio: false, scales: { x: { title: { display: true, text: key } }, y: { title: { display: true, text: s.objective } } } } });
     canvas.dataset.series = String(c.data.datasets.length);
   }
@@ -446,12 +446,12 @@ async function viewSql() {
     out.replaceChildren(el("p", { class: "muted" }, "running…"));
     let d;
     try { d = await api("sql?q=" + encodeURIComponent(box.value)); } catch (e) { out.replaceChildren(el("p", { class: "error" }, e.message)); return ready(); }
-    out.replaceChildren(
+    out.replaceChildren(...[
       d.error ? el("p", { class: "error", id: "sql-error" }, d.error) : null,
       d.columns.length ? el("p", { class: "muted", id: "sql-count" }, `${d.count} rows` + (d.capped ? `, the first ${d.rows.length} shown` : "")) : null,
       d.columns.length ? el("div", { class: "scroll" }, el("table", { id: "sql-table" },
         el("tr", {}, d.columns.map((c) => el("th", {}, c))),
-        d.rows.map((r) => el("tr", {}, r.map((v) => el("td", { class: typeof v === "number" ? "num" : "" }, fmt(v))))))) : null);
+        d.rows.map((r) => el("tr", {}, r.map((v) => el("td", { class: typeof v === "number" ? "num" : "" }, fmt(v))))))) : null].filter(Boolean));
     ready();
   };
   const queries = el("div", { class: "queries", id: "queries" });

@@ -1,0 +1,291 @@
+/* test_ui.c: `backprop ui` over HTTP, as a browser asks it: the program
+ * started on a free port (--port 0) against a database made by the example
+ * scripts and one run written here with what a page must survive (a name,
+ * tag and note holding <script>, NaN, a long series with a spike and a
+ * dip, an error and its traceback); each JSON endpoint's answer checked
+ * against what was written, the refusals (a path with "..", a write
+ * through the SQL box, another method, another Host, an unknown run), and
+ * the database's bytes the same after as before. */
+#define _XOPEN_SOURCE 700
+#include <arpa/inet.h>
+#include <errno.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bp_runlog.h"
+#include "check.h"
+
+static char dir[] = "/tmp/bp_test_ui_XXXXXX";
+static char db[256], exe[512];
+static int port;
+
+/* Runs a shell command; its exit status. */
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...) {
+    char cmd[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    return system(cmd);
+}
+
+/* The run written here: its id. Step 12345 holds the least value, 77777
+ * the greatest, 500 a NaN, among 100,000 steps of a gentle curve. */
+static int64_t write_odd_run(void) {
+    bp_err e;
+    bp_runlog *log = bp_runlog_open(db, 0, &e);
+    if (!log) return fprintf(stderr, "%s\n", e.msg), -1;
+    bp_run_info info = {.name = "<script>alert(1)</script>", .script_path = "odd.lua"};
+    int64_t run = bp_runlog_begin(log, &info, &e);
+    bp_runlog_param_real(log, run, "lr", 0.01, &e);
+    bp_runlog_param_bool(log, run, "wide", 1, &e);
+    bp_runlog_tag(log, run, "<b>tag</b>", "<i>value</i>", &e);
+    bp_runlog_note(log, run, "<script>note</script>", &e);
+    for (int64_t s = 1; s <= 100000; s++) {
+        double v = s == 12345 ? -3.5 : s == 77777 ? 1000.25 : s == 500 ? NAN : 1.0 / (double)s;
+        bp_runlog_metric(log, run, "spiky", s, v, &e);
+    }
+    bp_runlog_metric(log, run, "loss", 1, NAN, &e);
+    bp_runlog_end(log, run, "failed", "bad <thing>", "line 1\nline 2", &e);
+    bp_runlog_close(log);
+    return run;
+}
+
+/* A file's bytes compared with a copy made earlier: 0 when the same. */
+static int same_file(const char *a, const char *b) {
+    return sh("cmp -s '%s' '%s'", a, b);
+}
+
+/* GET (or another method) path with a Host header; the status, and the
+ * body into *body (malloc'd). */
+static int http(const char *method, const char *path, const char *host, char **body) {
+    *body = NULL;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a)) {
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    char req[4096], h[64];
+    snprintf(h, sizeof h, "127.0.0.1:%d", port);
+    int n = snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n",
+                     method, path, host ? host : h);
+    if (write(fd, req, (size_t)n) != n) return close(fd), -1;
+    size_t len = 0, cap = 1 << 16;
+    char *buf = malloc(cap);
+    ssize_t k;
+    while (buf && (k = read(fd, buf + len, cap - len - 1)) > 0) {
+        len += (size_t)k;
+        if (len + 1 == cap) buf = realloc(buf, cap *= 2);
+    }
+    close(fd);
+    if (!buf) return -1;
+    buf[len] = '\0';
+    int status = 0;
+    sscanf(buf, "HTTP/1.%*d %d", &status);
+    char *start = strstr(buf, "\r\n\r\n");
+    *body = strdup(start ? start + 4 : "");
+    free(buf);
+    return status;
+}
+
+/* The number of elements of the JSON array of numbers that follows key. */
+static int array_len(const char *json, const char *key) {
+    const char *p = strstr(json, key);
+    if (!p || !(p = strchr(p, '['))) return -1;
+    int n = p[1] != ']';
+    for (p++; *p && *p != ']'; p++) n += *p == ',';
+    return n;
+}
+
+/* Starts `backprop ui`; its pid, port set from what it prints. */
+static pid_t start_ui(FILE **out) {
+    int fds[2];
+    if (pipe(fds)) return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        execl(exe, exe, "ui", "--db", db, "--port", "0", (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    *out = fdopen(fds[0], "r");
+    char line[512] = "";
+    if (!*out || !fgets(line, sizeof line, *out)) return pid;
+    const char *p = strstr(line, "http://127.0.0.1:");
+    if (p) port = atoi(p + strlen("http://127.0.0.1:"));
+    return pid;
+}
+
+static void check_runs(int64_t odd) {
+    char *b;
+    CHECK(http("GET", "/api/runs", NULL, &b) == 200);
+    CHECK(b && strstr(b, "\"total\":7,"));
+    CHECK(b && strstr(b, "\"keys\":[\"every\",\"hidden\",\"lr\",\"steps\",\"target\","
+                         "\"wide\"]"));
+    /* Newest first: the odd run, its name as JSON text, NaN loss as null. */
+    CHECK(b && strstr(b, "\"runs\":[{\"id\":7,\"name\":\"<script>alert(1)</script>\""));
+    CHECK(b && strstr(b, "\"final_loss\":null,\"final_nan\":true,\"best_loss\":null"));
+    CHECK(b && strstr(b, "\"params\":{\"lr\":0.01,\"wide\":true}"));
+    free(b);
+    CHECK(http("GET", "/api/runs?filter=lr%3C0.2,hidden=2&sort=param:lr&desc=0", NULL, &b) == 200);
+    CHECK(b && strstr(b, "\"total\":1,")); /* the sweep's trial of lr 0.1, hidden 2 */
+    CHECK(b && strstr(b, "\"params\":{\"every\":25,\"hidden\":2,\"lr\":0.1,\"steps\":40}"));
+    free(b);
+    CHECK(http("GET", "/api/runs?sort=final_loss&limit=2&offset=1&status=completed", NULL, &b) == 200);
+    CHECK(b && strstr(b, "\"total\":5,"));
+    CHECK(array_len(b ? b : "", "\"runs\"") >= 0);
+    free(b);
+    CHECK(http("GET", "/api/runs?name=SCRIPT", NULL, &b) == 200);
+    CHECK(b && strstr(b, "\"total\":1,"));
+    free(b);
+    CHECK(http("GET", "/api/runs?sort=nope", NULL, &b) == 400);
+    CHECK_STR(b, "{\"error\":\"unknown sort column 'nope'\"}");
+    free(b);
+    CHECK(http("GET", "/api/runs?filter=lr", NULL, &b) == 400);
+    CHECK(b && strstr(b, "filter: 'lr' is not KEY OP VALUE"));
+    free(b);
+    (void)odd;
+}
+
+static void check_run(int64_t odd) {
+    char *b, path[128];
+    snprintf(path, sizeof path, "/api/run/%lld", (long long)odd);
+    CHECK(http("GET", path, NULL, &b) == 200);
+    CHECK(b && strstr(b, "\"tags\":{\"<b>tag</b>\":\"<i>value</i>\"}"));
+    CHECK(b && strstr(b, "\"text\":\"<script>note</script>\""));
+    CHECK(b && strstr(b, "\"message\":\"bad <thing>\",\"traceback\":\"line 1\\nline 2\""));
+    CHECK(b && strstr(b, "{\"name\":\"spiky\",\"count\":100000,\"nan_count\":1,\"first_step\":1,"
+                         "\"last_step\":100000,\"last\":1.0e-05,\"min\":-3.5,\"max\":1000.25}"));
+    free(b);
+    /* 100,000 values cut to at most 1000 points that keep both extremes
+     * at their steps, and the NaN's stretch as null. */
+    snprintf(path, sizeof path, "/api/run/%lld/metric?name=spiky&points=1000", (long long)odd);
+    CHECK(http("GET", path, NULL, &b) == 200);
+    int nx = array_len(b ? b : "", "\"x\""), ny = array_len(b ? b : "", "\"y\"");
+    CHECK(nx == ny && nx > 100 && nx <= 1000);
+    CHECK(b && strstr(b, "\"count\":100000,\"reduced\":true"));
+    CHECK(b && strstr(b, ",12345,") && strstr(b, ",77777,"));
+    CHECK(b && strstr(b, ",-3.5,") && strstr(b, ",1000.25,"));
+    free(b);
+    snprintf(path, sizeof path, "/api/run/%lld/metric?name=loss", (long long)odd);
+    CHECK(http("GET", path, NULL, &b) == 200);
+    CHECK_STR(b, "{\"name\":\"loss\",\"count\":1,\"reduced\":false,\"x\":[1],\"y\":[null]}");
+    free(b);
+    CHECK(http("GET", "/api/run/1/metric?name=loss&points=5000", NULL, &b) == 200);
+    CHECK(b && strstr(b, "\"count\":60,\"reduced\":false"));
+    CHECK(array_len(b ? b : "", "\"x\"") == 60);
+    free(b);
+}
+
+static void check_refusals(void) {
+    char *b;
+    CHECK(http("GET", "/api/run/999", NULL, &b) == 404);
+    CHECK_STR(b, "{\"error\":\"no run 999\"}");
+    free(b);
+    CHECK(http("GET", "/run/999", NULL, &b) == 404); /* the page, saying so */
+    CHECK(b && strstr(b, "<script src=\"/app.js\">"));
+    free(b);
+    CHECK(http("GET", "/api/run/abc", NULL, &b) == 404);
+    free(b);
+    CHECK(http("GET", "/../../etc/passwd", NULL, &b) == 400);
+    CHECK_STR(b, "{\"error\":\"a path with '..' is refused\"}");
+    free(b);
+    CHECK(http("GET", "/nothing", NULL, &b) == 404);
+    free(b);
+    CHECK(http("POST", "/api/runs", NULL, &b) == 405);
+    free(b);
+    CHECK(http("GET", "/api/runs", "evil.example:80", &b) == 403);
+    free(b);
+    CHECK(http("GET", "/api/sql?q=DELETE%20FROM%20runs", NULL, &b) == 200);
+    CHECK(b && strstr(b, "\"error\":\"DELETE FROM runs is not allowed: a query only reads\""));
+    free(b);
+    CHECK(http("GET", "/api/sql?q=SELECT%20id%20FROM%20runs%20ORDER%20BY%20id", NULL, &b) == 200);
+    CHECK_STR(b, "{\"columns\":[\"id\"],\"rows\":[[1],[2],[3],[4],[5],[6],[7]],\"count\":7,"
+                 "\"capped\":false,\"timeout\":false,\"error\":null}");
+    free(b);
+    CHECK(http("GET", "/api/sql?q=WITH%20RECURSIVE%20c(i)%20AS%20(SELECT%201%20UNION%20ALL"
+                      "%20SELECT%20i%2B1%20FROM%20c%20LIMIT%202500)%20SELECT%20i%20FROM%20c",
+               NULL, &b) == 200);
+    CHECK(b && strstr(b, "\"count\":2500,\"capped\":true"));
+    int rows = 1;
+    for (const char *p = b ? b : ""; (p = strstr(p, "],[")); p++) rows++;
+    CHECK(rows == 1000);
+    free(b);
+}
+
+static void check_assets_and_sweeps(void) {
+    char *b;
+    CHECK(http("GET", "/", NULL, &b) == 200);
+    CHECK(b && strstr(b, "<script src=\"/chart.min.js\"></script>"));
+    free(b);
+    CHECK(http("GET", "/chart.min.js", NULL, &b) == 200);
+    CHECK(b && strstr(b, "Chart.js v"));
+    free(b);
+    CHECK(http("GET", "/api/sweeps", NULL, &b) == 200);
+    CHECK(b && strstr(b, "[{\"id\":1,\"name\":\"sweep_xor\",\"status\":\"completed\""));
+    free(b);
+    CHECK(http("GET", "/api/sweep/1", NULL, &b) == 200);
+    CHECK(b && strstr(b, "\"keys\":[\"lr\",\"hidden\",\"steps\"],\"trials\":[{\"trial\":3,"));
+    CHECK(b && strstr(b, "\"params\":{\"lr\":0.1,\"hidden\":2,\"steps\":40}"));
+    free(b);
+    CHECK(http("GET", "/api/sweep/9", NULL, &b) == 404);
+    free(b);
+}
+
+int main(void) {
+    const char *bin = getenv("BP_BINARY_DIR"), *src = getenv("BP_SOURCE_DIR");
+    if (!bin || !src || !mkdtemp(dir)) return fprintf(stderr, "test_ui: no BP_BINARY_DIR\n"), 1;
+    snprintf(exe, sizeof exe, "%s/backprop", bin);
+    snprintf(db, sizeof db, "%s/runs.db", dir);
+    /* Run 1: xor stopped before it converges, which fails it (60 steps);
+     * 2: xor converged; 3-6: a sweep of 4 trials; 7: the odd run. */
+    CHECK(sh("cd '%s' && { '%s' run --quiet --db '%s' scripts/xor.lua steps=60 >/dev/null"
+             " 2>&1; [ $? = 1 ]; } &&"
+             " '%s' run --quiet --db '%s' scripts/xor.lua lr=1 hidden=3 >/dev/null &&"
+             " '%s' sweep --db '%s' scripts/sweep_xor.lua lr=0.1,2 hidden=2,4 steps=40"
+             " >/dev/null 2>&1", src, exe, db, exe, db, exe, db) == 0);
+    int64_t odd = write_odd_run();
+    CHECK(odd == 7);
+    CHECK(sh("cp '%s' '%s/before.db' && { [ ! -e '%s-wal' ] || cp '%s-wal' '%s/before.db-wal'; }",
+             db, dir, db, db, dir) == 0);
+    FILE *out = NULL;
+    pid_t pid = start_ui(&out);
+    CHECK(pid > 0 && port > 0);
+    if (pid > 0 && port > 0) {
+        check_runs(odd);
+        check_run(odd);
+        check_refusals();
+        check_assets_and_sweeps();
+        kill(pid, SIGTERM);
+    }
+    int status = -1;
+    if (pid > 0) waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    if (out) fclose(out);
+    char a[300], b[300];
+    snprintf(b, sizeof b, "%s/before.db", dir);
+    CHECK(same_file(db, b) == 0);
+    snprintf(a, sizeof a, "%s-wal", db);
+    snprintf(b, sizeof b, "%s/before.db-wal", dir);
+    /* SQLite's reader may make an empty -wal where there was none (with
+     * its -shm, to share the WAL index); it writes nothing in it. */
+    struct stat st;
+    CHECK(access(b, F_OK) == 0 ? same_file(a, b) == 0
+                               : stat(a, &st) != 0 || st.st_size == 0);
+    if (!check_failures) sh("rm -rf '%s'", dir);
+    return check_report("test_ui");
+}
