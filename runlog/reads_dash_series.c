@@ -87,11 +87,12 @@ static int snapshot_steps(bp_runlog *log, int64_t run, const char *name, int64_t
                                "SELECT step FROM snapshots WHERE run_id = ? AND name = ?"
                                " ORDER BY step",
                                -1, &st, NULL);
-    if (r == SQLITE_OK) {
+    int prepared = r == SQLITE_OK;
+    if (prepared) {
         sqlite3_bind_int64(st, 1, run);
         sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
     }
-    while (r == SQLITE_OK && (r = sqlite3_step(st)) == SQLITE_ROW) {
+    while (prepared && (r = sqlite3_step(st)) == SQLITE_ROW) {
         int64_t *more = rd_grow(*steps, &cap, *n, sizeof **steps);
         if (!more) break;
         *steps = more;
@@ -226,8 +227,9 @@ int bp_dash_weight_history(bp_runlog *log, int64_t run, const char *name, int64_
         rc = bp_runlog_snapshot_get(log, run, name, all[j], &s.step, &s.n_layers, &s.sizes,
                                     &s.params, &s.n_params, e);
         if (rc == 0 && (index < 0 || (size_t)index >= s.n_params))
-            rc = bp_err_set(e, "snapshot '%s' of run %lld has %zu values, not %lld", name,
-                            (long long)run, s.n_params, (long long)index + 1);
+            rc = bp_err_set(e, "snapshot '%s' of run %lld has %zu values, numbered 0 to"
+                            " %zu: no value %lld", name, (long long)run, s.n_params,
+                            s.n_params - 1, (long long)index);
         if (rc == 0) {
             rd_json_put(&b, "%s%lld", j ? "," : "", (long long)s.step);
             rd_json_put(&v, "%s", j ? "," : "");

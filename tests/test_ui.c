@@ -57,6 +57,11 @@ static int64_t write_odd_run(void) {
         bp_runlog_metric(log, run, "spiky", s, v, &e);
     }
     bp_runlog_metric(log, run, "loss", 1, NAN, &e);
+    /* A 1-2-1 network at steps 10 and 20: W1 (2), b1 (2), W2 (2), b2 (1). */
+    int sizes[] = {1, 2, 1};
+    double p10[] = {-1, 1, 0.5, 0.5, 2, 3, 7}, p20[] = {-1, 0.9, 0.5, 0.25, 4, 3, 9};
+    bp_runlog_snapshot(log, run, 10, NULL, 2, sizes, p10, 7, 0, &e);
+    bp_runlog_snapshot(log, run, 20, NULL, 2, sizes, p20, 7, 0, &e);
     bp_runlog_end(log, run, "failed", "bad <thing>", "line 1\nline 2", &e);
     bp_runlog_close(log);
     return run;
@@ -184,6 +189,26 @@ static void check_run(int64_t odd) {
     snprintf(path, sizeof path, "/api/run/%lld/metric?name=loss", (long long)odd);
     CHECK(http("GET", path, NULL, &b) == 200);
     CHECK_STR(b, "{\"name\":\"loss\",\"count\":1,\"reduced\":false,\"x\":[1],\"y\":[null]}");
+    free(b);
+    /* Layer 1's weights over both snapshots span [-1, 1]: in 4 bins of
+     * 0.5, step 10's -1 and 1 fall in the first and last, step 20's 0.9
+     * in the last too. */
+    snprintf(path, sizeof path, "/api/run/%lld/weights?bins=4", (long long)odd);
+    CHECK(http("GET", path, NULL, &b) == 200);
+    CHECK_STR(b, "{\"name\":\"net\",\"steps\":[10,20],\"layers\":["
+                 "{\"label\":\"layer 1 weights\",\"lo\":-1,\"hi\":1,\"counts\":[[1,0,0,1],[1,0,0,1]]},"
+                 "{\"label\":\"layer 1 biases\",\"lo\":0.25,\"hi\":0.5,\"counts\":[[0,0,0,2],[1,0,0,1]]},"
+                 "{\"label\":\"layer 2 weights\",\"lo\":2,\"hi\":4,\"counts\":[[1,0,1,0],[0,0,1,1]]},"
+                 "{\"label\":\"layer 2 biases\",\"lo\":7,\"hi\":9,\"counts\":[[1,0,0,0],[0,0,0,1]]}]}");
+    free(b);
+    snprintf(path, sizeof path, "/api/run/%lld/weight?index=6", (long long)odd);
+    CHECK(http("GET", path, NULL, &b) == 200);
+    CHECK_STR(b, "{\"index\":6,\"steps\":[10,20],\"values\":[7,9]}");
+    free(b);
+    snprintf(path, sizeof path, "/api/run/%lld/weight?index=7", (long long)odd);
+    CHECK(http("GET", path, NULL, &b) == 500);
+    CHECK_STR(b, "{\"error\":\"snapshot 'net' of run 7 has 7 values, numbered 0 to 6:"
+                 " no value 7\"}");
     free(b);
     CHECK(http("GET", "/api/run/1/metric?name=loss&points=5000", NULL, &b) == 200);
     CHECK(b && strstr(b, "\"count\":60,\"reduced\":false"));
