@@ -10,6 +10,9 @@ PACKAGES="gcc cmake make pkg-config lua5.4 liblua5.4-dev libsqlite3-dev sqlite3
 lua-unit libopenblas-dev zlib1g-dev parallel dataset-fashion-mnist
 libplplot-dev plplot-driver-cairo fonts-dejavu-core libedit-dev libdnnl-dev
 libmicrohttpd-dev libjs-chart.js"
+# `backprop ui`: libmicrohttpd its HTTP server, libjs-chart.js its charts
+# (embedded in the program at build time). Chromium, for its browser test
+# alone, is installed by .ci/run, not here; without it that test is skipped.
 # Installing and packaging (cmake/install.cmake, .ci/install-check): groff
 # for the manual pages' test, bash-completion for the completion's, luarocks
 # for the rockspec, dpkg-dev and file for CPack's Debian package.

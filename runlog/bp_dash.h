@@ -37,8 +37,8 @@ typedef struct bp_dash_runs_query {
     int64_t offset, limit; /* limit <= 0: 50 */
 } bp_dash_runs_query;
 
-/* {"total": runs that pass the filter, "keys": [their parameters' keys,
- * sorted], "runs": [{"id", "name", "status", "started", "ended",
+/* {"total": runs that pass the filter, "keys": [the parameters' keys of
+ * the page's runs, sorted], "runs": [{"id", "name", "status", "started", "ended",
  * "final_loss", "final_nan", "best_loss", "steps", "duration_s",
  * "sweep_id", "trial", "params": {key: value}}, ...]}: the page's runs,
  * sorted; a bool parameter is true or false. An unknown sort column or

@@ -97,6 +97,13 @@ static sqlite3_stmt *runs_stmt(bp_runlog *log, const bp_dash_runs_query *q, bp_e
         bp_err_set(e, "unknown sort column '%s'", q->sort);
         return NULL;
     }
+    /* NULLs last: "X IS NULL, " first, but not for the columns of runs
+     * that are never NULL, so that the latest runs (by id, the default)
+     * come from the primary key without summarising every run. */
+    char nulls_last[300] = "";
+    if (strncmp(order, "s.id", 5) && strcmp(order, "s.name") && strcmp(order, "s.status") &&
+        strcmp(order, "r.started"))
+        snprintf(nulls_last, sizeof nulls_last, "%s IS NULL, ", order);
     char where[2048] = "";
     size_t n = 0;
     if (q->status && *q->status) n += (size_t)snprintf(where + n, sizeof where - n,
@@ -123,10 +130,10 @@ static sqlite3_stmt *runs_stmt(bp_runlog *log, const bp_dash_runs_query *q, bp_e
              "WITH sel AS (SELECT r.id FROM runs r WHERE 1%s),"
              " page AS (SELECT s.*, r.started AS t0, r.ended AS t1 FROM run_summary s"
              " JOIN runs r ON r.id = s.id WHERE s.id IN (SELECT id FROM sel)"
-             " ORDER BY %s IS NULL, %s %s, s.id DESC LIMIT ?4 OFFSET ?5)"
+             " ORDER BY %s%s %s, s.id DESC LIMIT ?4 OFFSET ?5)"
              " SELECT json_object('total', (SELECT count(*) FROM sel),"
              " 'keys', json((SELECT json_group_array(key) FROM (SELECT DISTINCT key"
-             " FROM params WHERE run_id IN (SELECT id FROM sel) ORDER BY key))),"
+             " FROM params WHERE run_id IN (SELECT id FROM page) ORDER BY key))),"
              " 'runs', json((SELECT json_group_array(json_object('id', id, 'name', name,"
              " 'status', status, 'started', t0, 'ended', t1,"
              " 'final_loss', " FIN("final_loss") ", 'final_nan', json(CASE WHEN"
@@ -136,7 +143,7 @@ static sqlite3_stmt *runs_stmt(bp_runlog *log, const bp_dash_runs_query *q, bp_e
              " 'best_loss', " FIN("best_loss") ", 'steps', steps, 'duration_s',"
              " duration_s, 'sweep_id', sweep_id, 'trial', trial,"
              " 'params', " PARAMS_OF("page.id") ")) FROM page)))",
-             where, order, order, q->descending ? "DESC" : "ASC");
+             where, nulls_last, order, q->descending ? "DESC" : "ASC");
     sqlite3_stmt *st = prepare(log, sql, e);
     if (!st) return NULL;
     if (strncmp(q->sort ? q->sort : "", "param:", 6) == 0)

@@ -1,0 +1,63 @@
+#!/bin/sh
+# ui.sh: `backprop ui` on the run log of a busy year (issue 17): how long
+# it takes from the command to its first answer, and what each page's
+# request costs, on a database of 10,000 runs.
+#
+#   cmake --build build --target w7 backprop
+#   scripts/bench/ui.sh [DB]           (default build-ui/ui.db, made once)
+#
+# The database is W7's generator at a smaller size (build/w7 make DB 10000
+# 100 1000000: 10,000 runs of 100 steps and ten parameters each, in sweeps
+# of 1,000, and one run of 1,000,000 steps, id 10001), written through the
+# run log's own API, summaries included; about a minute here.
+#
+# start: from starting `backprop ui --port 0` to the first answer of
+# /api/runs (the table's first page), REPS times, median, min and max in
+# ms. Each request: curl's total time over REPS requests on loopback,
+# median, min and max in ms. The issue's targets: start well under a
+# second; a metric of 1,000,000 steps under 100 ms.
+set -eu
+cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build}
+DB=${1:-build-ui/ui.db}
+REPS=${REPS:-11}
+if [ ! -e "$DB" ]; then
+    mkdir -p "$(dirname "$DB")"
+    echo "ui.sh: making $DB (10,000 runs, and one of 1,000,000 steps)"
+    "$BUILD/w7" make "$DB" 10000 100 1000000
+fi
+
+# stats: "median M min A max B" of the numbers on stdin (ms).
+stats() { sort -n | awk '{v[NR]=$1} END {printf "median %.1f min %.1f max %.1f", v[int((NR+1)/2)], v[1], v[NR]}'; }
+now_ms() { date +%s%N | awk '{printf "%.3f\n", $1 / 1e6}'; }
+
+OUT=$(mktemp)
+PID=""
+trap '[ -n "$PID" ] && kill $PID 2>/dev/null; rm -f "$OUT"' EXIT
+echo "ui.sh: $DB, $(nproc) cores, $(uname -r)"
+for i in $(seq "$REPS"); do
+    t0=$(now_ms)
+    "$BUILD/backprop" ui --db "$DB" --port 0 > "$OUT" 2>&1 &
+    PID=$!
+    url=""
+    while [ -z "$url" ]; do url=$(sed -n 's|.*\(http://127.0.0.1:[0-9]*\)/.*|\1|p' "$OUT"); done
+    until curl -sf -o /dev/null "$url/api/runs"; do :; done
+    t1=$(now_ms)
+    echo "$t0 $t1" | awk '{print $2 - $1}'
+    kill $PID; wait $PID 2>/dev/null || true; PID=""
+done | stats | sed 's/^/start_ms (to the first page of runs) /'; echo
+
+"$BUILD/backprop" ui --db "$DB" --port 0 > "$OUT" 2>&1 &
+PID=$!
+url=""
+while [ -z "$url" ]; do url=$(sed -n 's|.*\(http://127.0.0.1:[0-9]*\)/.*|\1|p' "$OUT"); done
+until curl -sf -o /dev/null "$url/api/runs"; do :; done
+for path in / /chart.min.js "/api/runs" "/api/runs?offset=5000" "/api/runs?sort=final_loss&desc=0" \
+    "/api/runs?sort=param:lr&filter=lr%3C0.05,hidden=4" "/api/runs?name=xor&status=completed" \
+    /api/run/5000 "/api/run/5000/metric?name=loss" "/api/run/10001/metric?name=loss&points=2000" \
+    /api/sweeps /api/sweep/5 "/api/sql?q=SELECT%20count(*)%20FROM%20runs"; do
+    bytes=$(curl -s "$url$path" | wc -c)
+    for i in $(seq "$REPS"); do
+        curl -s -o /dev/null -w '%{time_total}\n' "$url$path" | awk '{print $1 * 1000}'
+    done | stats | awk -v p="$path" -v b="$bytes" '{print p ": " $0 " (" b " bytes)"}'
+done
