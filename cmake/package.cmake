@@ -10,7 +10,8 @@
 # multiarch library folder, lib/x86_64-linux-gnu, which Debian's lua5.4 and
 # the dynamic linker search. The dependencies are the runtime libraries the
 # installed ELF files need, as dpkg-shlibdeps finds them (libc6, liblua5.4-0,
-# libsqlite3-0, libopenblas0, zlib1g, libplplot17, libedit2), and PLplot's
+# libsqlite3-0, libopenblas0, zlib1g, libplplot17, libedit2, libmicrohttpd12),
+# and PLplot's
 # cairo driver, which `backprop plot` loads by name: no -dev package, no
 # compiler. What only some uses need is recommended or suggested.
 # .ci/install-check builds it, installs it with apt, checks it and removes it.

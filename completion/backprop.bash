@@ -126,8 +126,12 @@ _backprop() {
         _backprop_reply "none"
         return
         ;;
+    --host)
+        _backprop_reply "127.0.0.1 ::1 0.0.0.0"
+        return
+        ;;
     --seed | --name | --time-limit | --trial | -j | --jobs | --trials | --shards | --param | \
-        --limit | --timeout | --metric | --title | --size)
+        --limit | --timeout | --metric | --title | --size | --port)
         return
         ;;
     esac

@@ -65,6 +65,8 @@ function TestCompletion:test_options_of_each_command()
   end
   lu.assertEquals(complete("backprop runs --status c"), {"completed", "crashed"})
   lu.assertEquals(complete("backprop sweep --prune "), {"halving", "median"})
+  lu.assertEquals(complete("backprop ui --"), {"--host", "--port"})
+  lu.assertEquals(complete("backprop ui --host "), {"0.0.0.0", "127.0.0.1", "::1"})
 end
 
 function TestCompletion:test_run_and_sweep_ids_from_the_run_log()
