@@ -65,19 +65,25 @@ static int parse_args(ui_server *s, int argc, char **argv, FILE *err) {
         int64_t port;
         if (strcmp(a, "--port") == 0 && has) {
             if (bp_parse_i64(argv[++k], 0, 65535, &port))
-                return bp_cli_fail(err, "ui: --port wants a number from 0 to 65535"
-                                        " (0: any free port), not '%s'", argv[k]);
+                return bp_cli_fail(err,
+                                   "ui: --port wants a number from 0 to 65535"
+                                   " (0: any free port), not '%s'",
+                                   argv[k]);
             s->port = (int)port;
         } else if (strcmp(a, "--host") == 0 && has) {
             struct in6_addr any;
             s->host = argv[++k];
             if (inet_pton(AF_INET, s->host, &any) != 1 &&
                 inet_pton(AF_INET6, s->host, &any) != 1)
-                return bp_cli_fail(err, "ui: --host wants an IP address (127.0.0.1,"
-                                        " 0.0.0.0, ::1), not '%s'", s->host);
+                return bp_cli_fail(err,
+                                   "ui: --host wants an IP address (127.0.0.1,"
+                                   " 0.0.0.0, ::1), not '%s'",
+                                   s->host);
         } else {
-            return bp_cli_fail(err, "ui: unknown argument '%s' (--db PATH, --port N,"
-                                    " --host ADDRESS)", a);
+            return bp_cli_fail(err,
+                               "ui: unknown argument '%s' (--db PATH, --port N,"
+                               " --host ADDRESS)",
+                               a);
         }
     }
     s->any_host = !strcmp(s->host, "0.0.0.0") || !strcmp(s->host, "::");
@@ -98,8 +104,8 @@ static int serve(ui_server *s, FILE *out, FILE *err) {
         return bp_cli_fail(err, "ui: %s", e.msg);
     }
     int v6 = strchr(s->host, ':') != NULL;
-    fprintf(out, "backprop ui: %s, read-only, at http://%s%s%s:%d/ (Ctrl-C stops)\n", s->db,
-            v6 ? "[" : "", s->host, v6 ? "]" : "", s->port);
+    fprintf(out, "backprop ui: %s, read-only, at http://%s%s%s:%d/ (Ctrl-C stops)\n",
+            s->db, v6 ? "[" : "", s->host, v6 ? "]" : "", s->port);
     fflush(out);
     int sig = 0;
     while (sigwait(&set, &sig) != 0) continue;

@@ -30,7 +30,8 @@ void ui_reply_error(ui_reply *r, unsigned status, const char *msg) {
         fputs("}", f);
         fclose(f);
     }
-    r->status = status, r->type = "application/json", r->body = text, r->len = text ? len : 0;
+    r->status = status, r->type = "application/json", r->body = text,
+    r->len = text ? len : 0;
 }
 
 /* What a read returned, as the reply: 0 its JSON, 1 a 404, -1 a 500. */
@@ -50,8 +51,8 @@ static int int_arg(ui_reply *r, const char *name, const char *v, int64_t lo, int
     if (!v || !*v) return 0;
     if (bp_parse_i64(v, lo, hi, out) == 0) return 0;
     char msg[200];
-    snprintf(msg, sizeof msg, "%s wants a whole number from %lld to %lld, not '%.40s'", name,
-             (long long)lo, (long long)hi, v);
+    snprintf(msg, sizeof msg, "%s wants a whole number from %lld to %lld, not '%.40s'",
+             name, (long long)lo, (long long)hi, v);
     ui_reply_error(r, 400, msg);
     return -1;
 }
@@ -81,9 +82,11 @@ static int parse_filter(const char *text, cond *c, bp_runs_param *p, char *msg,
         while (vn && (v[vn - 1] == ' ' || v[vn - 1] == '\t')) vn--;
         if (k == 0 || k >= sizeof c->key || m == 0 || m > 2 || op + m > end || !vn ||
             vn >= sizeof c->value)
-            return snprintf(msg, mcap, "filter: '%.*s' is not KEY OP VALUE (OP one of ="
-                                       " != < <= > >=), as lr < 0.05",
-                            (int)(end - part < 60 ? end - part : 60), part), -1;
+            return snprintf(msg, mcap,
+                            "filter: '%.*s' is not KEY OP VALUE (OP one of ="
+                            " != < <= > >=), as lr < 0.05",
+                            (int)(end - part < 60 ? end - part : 60), part),
+                   -1;
         snprintf(c[n].key, sizeof c[n].key, "%.*s", (int)k, part);
         snprintf(c[n].op, sizeof c[n].op, "%.*s", (int)m, op);
         snprintf(c[n].value, sizeof c[n].value, "%.*s", (int)vn, v);
@@ -93,15 +96,19 @@ static int parse_filter(const char *text, cond *c, bp_runs_param *p, char *msg,
     return n;
 }
 
-static void api_runs(ui_server *s, const char *rest, ui_arg_fn get, void *ctx, ui_reply *r) {
+static void api_runs(ui_server *s, const char *rest, ui_arg_fn get, void *ctx,
+                     ui_reply *r) {
     (void)rest;
     char msg[200];
     cond c[MAX_FILTER];
     bp_runs_param p[MAX_FILTER];
     int n = parse_filter(get(ctx, "filter"), c, p, msg, sizeof msg);
     if (n < 0) return ui_reply_error(r, 400, msg);
-    bp_dash_runs_query q = {.status = get(ctx, "status"), .name = get(ctx, "name"),
-                            .params = p, .n_params = n, .sort = get(ctx, "sort")};
+    bp_dash_runs_query q = {.status = get(ctx, "status"),
+                            .name = get(ctx, "name"),
+                            .params = p,
+                            .n_params = n,
+                            .sort = get(ctx, "sort")};
     const char *desc = get(ctx, "desc");
     q.descending = desc ? !strcmp(desc, "1") : 1; /* newest (or largest) first */
     if (int_arg(r, "offset", get(ctx, "offset"), 0, INT64_MAX / 2, 0, &q.offset) ||
@@ -121,7 +128,8 @@ static void api_runs(ui_server *s, const char *rest, ui_arg_fn get, void *ctx, u
 }
 
 /* run/ID[/metric|/weights|/weight]. */
-static void api_run(ui_server *s, const char *rest, ui_arg_fn get, void *ctx, ui_reply *r) {
+static void api_run(ui_server *s, const char *rest, ui_arg_fn get, void *ctx,
+                    ui_reply *r) {
     char idtext[32];
     size_t k = strcspn(rest, "/");
     snprintf(idtext, sizeof idtext, "%.*s", (int)(k < 31 ? k : 31), rest);
@@ -136,7 +144,8 @@ static void api_run(ui_server *s, const char *rest, ui_arg_fn get, void *ctx, ui
         int_arg(r, "bins", get(ctx, "bins"), 1, 200, 30, &bins) ||
         int_arg(r, "index", get(ctx, "index"), 0, INT64_MAX / 2, 0, &index))
         return;
-    if (*what && strcmp(what, "metric") && strcmp(what, "weights") && strcmp(what, "weight"))
+    if (*what && strcmp(what, "metric") && strcmp(what, "weights") &&
+        strcmp(what, "weight"))
         return ui_reply_error(r, 404, "no such endpoint");
     bp_err e;
     bp_runlog *log = ui_log_take(s, &e);
@@ -183,7 +192,8 @@ static void api_sweep(ui_server *s, const char *rest, ui_arg_fn get, void *ctx,
 }
 
 /* The SQL box: on a connection of its own (bp_dash_sql), not the pool's. */
-static void api_sql(ui_server *s, const char *rest, ui_arg_fn get, void *ctx, ui_reply *r) {
+static void api_sql(ui_server *s, const char *rest, ui_arg_fn get, void *ctx,
+                    ui_reply *r) {
     (void)rest;
     const char *q = get(ctx, "q");
     if (!q || !*q) return ui_reply_error(r, 400, "sql wants ?q=QUERY");
@@ -202,7 +212,7 @@ static const struct {
     const char *name;
     api_fn fn;
 } endpoints[] = {
-    {"runs", api_runs},     {"run/", api_run}, {"sweeps", api_sweeps},
+    {"runs", api_runs},    {"run/", api_run}, {"sweeps", api_sweeps},
     {"sweep/", api_sweep}, {"sql", api_sql},
 };
 

@@ -37,17 +37,18 @@ typedef struct ui_asset {
 #include "ui_assets.h" /* the page's files, cli/ui_assets/embed.cmake */
 
 /* The page (index.html) answers these paths; the script reads the path. */
-static const char *const pages[] = {"/", "/runs", "/run/", "/compare", "/sweeps",
-                                    "/sweep/", "/sql", "/weights/"};
+static const char *const pages[] = {"/",       "/runs",   "/run/", "/compare",
+                                    "/sweeps", "/sweep/", "/sql",  "/weights/"};
 
 static const char csp[] = "default-src 'self'; script-src 'self'; style-src 'self';"
                           " img-src 'self' data:; connect-src 'self';"
                           " frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
-static enum MHD_Result send_reply(struct MHD_Connection *c, const ui_reply *r, int cache) {
+static enum MHD_Result send_reply(struct MHD_Connection *c, const ui_reply *r,
+                                  int cache) {
     struct MHD_Response *res = MHD_create_response_from_buffer(
-        r->len, r->body ? r->body : (void *)"", r->body ? MHD_RESPMEM_MUST_FREE
-                                                        : MHD_RESPMEM_PERSISTENT);
+        r->len, r->body ? r->body : (void *)"",
+        r->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
     if (!res) {
         free(r->body);
         return MHD_NO;
@@ -129,15 +130,16 @@ static int is_page(const char *url) {
 }
 
 static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *url,
-                              const char *method, const char *version,
-                              const char *upload, size_t *upload_size, void **state) {
+                              const char *method, const char *version, const char *upload,
+                              size_t *upload_size, void **state) {
     (void)version, (void)upload, (void)upload_size, (void)state;
     ui_server *s = cls;
     ui_reply r = {0};
     const ui_asset *a;
     int cache = 0;
     if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
-        ui_reply_error(&r, 405, "only GET and HEAD are answered: the dashboard only reads");
+        ui_reply_error(&r, 405,
+                       "only GET and HEAD are answered: the dashboard only reads");
     } else if (!host_ok(s, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host"))) {
         ui_reply_error(&r, 403, "this server answers requests for itself only (Host)");
     } else if (strstr(url, "..")) {

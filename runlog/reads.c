@@ -108,7 +108,9 @@ void bp_runlog_strings_free(char **v, size_t n) {
 /* ------------------------------------------------------------------------ */
 /* backprop runs                                                             */
 
-void rd_bind_value(sqlite3_stmt *st, int k, const char *s) {
+/* Binds text as the number it spells, if it spells one (so that lr=0.1
+ * matches the REAL 0.1), as 1/0 for true/false, else as text (a copy). */
+static void bind_value(sqlite3_stmt *st, int k, const char *s) {
     char *end;
     errno = 0;
     long long i = strtoll(s, &end, 10);
@@ -123,11 +125,32 @@ void rd_bind_value(sqlite3_stmt *st, int k, const char *s) {
     else sqlite3_bind_text(st, k, s, -1, SQLITE_TRANSIENT);
 }
 
-int rd_known_op(const char *op) {
+static int known_op(const char *op) {
     static const char *const ops[] = {"=", "==", "!=", "<", "<=", ">", ">="};
     for (size_t j = 0; j < sizeof ops / sizeof *ops; j++)
         if (strcmp(op, ops[j]) == 0) return 1;
     return 0;
+}
+
+int rd_params_where(char *sql, size_t cap, size_t *n, const char *run,
+                    const bp_runs_param *p, int np, bp_err *e) {
+    for (int k = 0; k < np; k++) {
+        if (!known_op(p[k].op)) return bp_err_set(e, "unknown comparison '%s'", p[k].op);
+        if (*n < cap)
+            *n += (size_t)snprintf(sql + *n, cap - *n,
+                                   " AND EXISTS (SELECT 1 FROM params p WHERE p.run_id = %s"
+                                   " AND p.key = ? AND p.value %s ?)",
+                                   run, p[k].op);
+    }
+    return *n < cap ? 0 : bp_err_set(e, "too many conditions");
+}
+
+int rd_params_bind(sqlite3_stmt *st, int b, const bp_runs_param *p, int np) {
+    for (int k = 0; k < np; k++) {
+        sqlite3_bind_text(st, b++, p[k].key, -1, SQLITE_TRANSIENT);
+        bind_value(st, b++, p[k].value);
+    }
+    return b;
 }
 
 /* The statement of bp_runlog_runs, its filter bound; NULL on failure. */
@@ -147,16 +170,7 @@ static sqlite3_stmt *runs_stmt(bp_runlog *log, const bp_runs_filter *f, bp_err *
     }
     if (f->name_glob)
         n += (size_t)snprintf(sql + n, sizeof sql - n, " AND s.name GLOB ?");
-    for (int k = 0; k < f->n_params; k++) {
-        if (!rd_known_op(f->params[k].op)) {
-            bp_err_set(e, "unknown comparison '%s'", f->params[k].op);
-            return NULL;
-        }
-        n += (size_t)snprintf(sql + n, sizeof sql - n,
-                              " AND EXISTS (SELECT 1 FROM params p WHERE p.run_id = s.id"
-                              " AND p.key = ? AND p.value %s ?)",
-                              f->params[k].op);
-    }
+    if (rd_params_where(sql, sizeof sql, &n, "s.id", f->params, f->n_params, e)) return NULL;
     if (n + 64 >= sizeof sql) {
         bp_err_set(e, "too many conditions");
         return NULL;
@@ -172,10 +186,7 @@ static sqlite3_stmt *runs_stmt(bp_runlog *log, const bp_runs_filter *f, bp_err *
     for (int k = 0; k < f->n_status; k++)
         sqlite3_bind_text(st, b++, f->status[k], -1, SQLITE_STATIC);
     if (f->name_glob) sqlite3_bind_text(st, b++, f->name_glob, -1, SQLITE_STATIC);
-    for (int k = 0; k < f->n_params; k++) {
-        sqlite3_bind_text(st, b++, f->params[k].key, -1, SQLITE_STATIC);
-        rd_bind_value(st, b++, f->params[k].value);
-    }
+    rd_params_bind(st, b, f->params, f->n_params);
     return st;
 }
 

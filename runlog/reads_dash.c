@@ -18,7 +18,7 @@
 #include "runlog_int.h"
 
 /* A value as JSON may hold it: +-Inf as "Infinity" and "-Infinity". */
-#define FIN(x)                                                                   \
+#define FIN(x)                                                                    \
     "CASE WHEN abs(" x ") > 1.7976931348623157e308 THEN CASE WHEN " x " > 0 THEN" \
     " 'Infinity' ELSE '-Infinity' END ELSE " x " END"
 /* A parameter's value (columns type, value of params): a bool as true or
@@ -27,9 +27,78 @@
     "CASE WHEN type = 'bool' THEN json(CASE WHEN value THEN 'true' ELSE 'false' " \
     "END) ELSE " FIN("value") " END"
 /* The parameters of run `id` as an object, by key. */
-#define PARAMS_OF(id)                                                          \
+#define PARAMS_OF(id)                                                             \
     "json((SELECT json_group_object(key, " PVAL ") FROM (SELECT key, value, type" \
     " FROM params WHERE run_id = " id " ORDER BY key)))"
+
+/* The statements, as SQL text with the macros above in it (clang-format
+ * cannot lay out a string that calls a macro, so they stay as written). */
+/* clang-format off */
+/* bp_dash_runs: formatted with the filter's conditions (" AND ..."), the
+ * NULLs-last term, the ORDER BY expression and its direction. */
+#define RUNS_SQL \
+    "WITH sel AS (SELECT r.id FROM runs r WHERE 1%s)," \
+    " page AS (SELECT s.*, r.started AS t0, r.ended AS t1 FROM run_summary s" \
+    " JOIN runs r ON r.id = s.id WHERE s.id IN (SELECT id FROM sel)" \
+    " ORDER BY %s%s %s, s.id DESC LIMIT ? OFFSET ?)" \
+    " SELECT json_object('total', (SELECT count(*) FROM sel)," \
+    " 'keys', json((SELECT json_group_array(key) FROM (SELECT DISTINCT key" \
+    " FROM params WHERE run_id IN (SELECT id FROM page) ORDER BY key)))," \
+    " 'runs', json((SELECT json_group_array(json_object('id', id, 'name', name," \
+    " 'status', status, 'started', t0, 'ended', t1," \
+    " 'final_loss', " FIN("final_loss") ", 'final_nan', json(CASE WHEN" \
+    " final_loss IS NULL AND EXISTS (SELECT 1 FROM metric_summary ms WHERE" \
+    " ms.run_id = page.id AND ms.name_id = (SELECT id FROM metric_names WHERE" \
+    " name = 'loss')) THEN 'true' ELSE 'false' END)," \
+    " 'best_loss', " FIN("best_loss") ", 'steps', steps, 'duration_s'," \
+    " duration_s, 'sweep_id', sweep_id, 'trial', trial," \
+    " 'params', " PARAMS_OF("page.id") ")) FROM page)))"
+/* bp_dash_run: the run's id bound. */
+#define RUN_SQL \
+    "SELECT json_object('id', r.id, 'name', r.name, 'status', r.status," \
+    " 'script_path', r.script_path, 'command', r.command, 'seed', r.seed," \
+    " 'started', r.started, 'ended', r.ended, 'host', r.host, 'pid', r.pid," \
+    " 'version', r.version, 'message', r.message, 'traceback', r.traceback," \
+    " 'sweep_id', r.sweep_id, 'trial', r.trial, 'params', " PARAMS_OF("r.id") "," \
+    " 'tags', json((SELECT json_group_object(key, value) FROM (SELECT key, value" \
+    " FROM tags WHERE run_id = r.id ORDER BY key)))," \
+    " 'notes', json((SELECT json_group_array(json_object('time', time, 'text', text))" \
+    " FROM (SELECT time, text FROM notes WHERE run_id = r.id ORDER BY id)))," \
+    " 'metrics', json((SELECT json_group_array(json_object('name', name, 'count', count," \
+    " 'nan_count', nan_count, 'first_step', first_step, 'last_step', last_step," \
+    " 'last', " FIN("last_value") ", 'min', " FIN("min_value") "," \
+    " 'max', " FIN("max_value") ")) FROM (SELECT n.name, ms.* FROM metric_summary ms" \
+    " JOIN metric_names n ON n.id = ms.name_id WHERE ms.run_id = r.id" \
+    " ORDER BY n.name)))," \
+    " 'snapshots', json((SELECT json_group_array(json_object('name', name, 'count', c," \
+    " 'first', s0, 'last', s1)) FROM (SELECT name, count(*) AS c, min(step) AS s0," \
+    " max(step) AS s1 FROM snapshots WHERE run_id = r.id GROUP BY name" \
+    " ORDER BY name))))" \
+    " FROM runs r WHERE r.id = ?"
+/* A sweep's row as bp_dash_sweeps gives it (columns of sweeps s). */
+#define SWEEP_FIELDS \
+    "'id', s.id, 'name', s.name, 'status', s.status, 'strategy', s.strategy," \
+    " 'objective', s.objective, 'direction', s.direction, 'planned', s.trials," \
+    " 'started', s.started, 'ended', s.ended"
+/* bp_dash_sweep: the sweep's id bound as ?1. The swept parameters only, as
+ * sweep_trials names them; the sweep's keys and direction are looked up by
+ * ?1 in the subqueries of FROM, which SQLite does not let name the outer
+ * row. */
+#define SWEEP_SQL \
+    "SELECT json_object(" SWEEP_FIELDS ", 'spec', s.spec, 'prune', s.prune," \
+    " 'message', s.message, 'keys', json('[\"' || replace(s.keys, ' ', '\",\"')" \
+    " || '\"]'), 'trials', json((SELECT json_group_array(json_object('trial', trial," \
+    " 'run', run_id, 'status', status, 'objective', " FIN("objective") "," \
+    " 'params', json((SELECT json_group_object(key, " PVAL ") FROM (SELECT p.key," \
+    " p.value, p.type, instr(' ' || k.keys || ' ', ' ' || p.key || ' ') AS pos" \
+    " FROM params p, (SELECT keys FROM sweeps WHERE id = ?1) k" \
+    " WHERE p.run_id = t.run_id AND pos > 0 ORDER BY pos))))) FROM" \
+    " (SELECT * FROM sweep_trials WHERE sweep_id = ?1 ORDER BY status = 'completed'" \
+    " AND objective IS NOT NULL DESC, CASE WHEN status = 'completed' THEN CASE" \
+    " (SELECT direction FROM sweeps WHERE id = ?1) WHEN 'max' THEN -objective" \
+    " ELSE objective END END, trial) t)))" \
+    " FROM sweeps s WHERE s.id = ?1"
+/* clang-format on */
 
 /* Steps st once, and takes its first column as the answer: 0, 1 with
  * not_found in e when there is no row or the column is NULL, -1. The
@@ -68,8 +137,8 @@ static sqlite3_stmt *prepare(bp_runlog *log, const char *sql, bp_err *e) {
 /* ------------------------------------------------------------------------ */
 /* The table of runs                                                         */
 
-/* The ORDER BY expression of a sort column (KEY of "param:KEY" is bound as
- * parameter ?1); NULL for an unknown one. */
+/* The ORDER BY expression of a sort column (KEY of "param:KEY" is bound
+ * where the expression's ? is); NULL for an unknown one. */
 static const char *sort_expr(const char *sort) {
     static const char *const cols[][2] = {
         {"id", "s.id"},
@@ -83,79 +152,49 @@ static const char *sort_expr(const char *sort) {
     };
     if (!sort || !*sort) return "s.id";
     if (strncmp(sort, "param:", 6) == 0)
-        return "(SELECT p.value FROM params p WHERE p.run_id = s.id AND p.key = ?1)";
+        return "(SELECT p.value FROM params p WHERE p.run_id = s.id AND p.key = ?)";
     for (size_t k = 0; k < sizeof cols / sizeof *cols; k++)
         if (strcmp(sort, cols[k][0]) == 0) return cols[k][1];
     return NULL;
 }
 
 /* The statement of bp_dash_runs, bound; NULL on failure. Its filter is
- * bp_runlog_runs' (reads.c) with a substring of the name for the glob. */
+ * bp_runlog_runs' (reads.c) with a substring of the name for the glob.
+ * Its parameters (?) come in the order they are bound below. */
 static sqlite3_stmt *runs_stmt(bp_runlog *log, const bp_dash_runs_query *q, bp_err *e) {
     const char *order = sort_expr(q->sort);
     if (!order) {
         bp_err_set(e, "unknown sort column '%s'", q->sort);
         return NULL;
     }
+    int by_param = order[0] == '(', has_status = q->status && *q->status,
+        has_name = q->name && *q->name;
     /* NULLs last: "X IS NULL, " first, but not for the columns of runs
      * that are never NULL, so that the latest runs (by id, the default)
      * come from the primary key without summarising every run. */
     char nulls_last[300] = "";
-    if (strncmp(order, "s.id", 5) && strcmp(order, "s.name") && strcmp(order, "s.status") &&
+    if (strcmp(order, "s.id") && strcmp(order, "s.name") && strcmp(order, "s.status") &&
         strcmp(order, "r.started"))
         snprintf(nulls_last, sizeof nulls_last, "%s IS NULL, ", order);
     char where[2048] = "";
-    size_t n = 0;
-    if (q->status && *q->status) n += (size_t)snprintf(where + n, sizeof where - n,
-                                                       " AND r.status = ?2");
-    if (q->name && *q->name)
-        n += (size_t)snprintf(where + n, sizeof where - n,
-                              " AND instr(lower(r.name), lower(?3)) > 0");
-    for (int k = 0; k < q->n_params && n < sizeof where; k++) {
-        if (!rd_known_op(q->params[k].op)) {
-            bp_err_set(e, "unknown comparison '%s'", q->params[k].op);
-            return NULL;
-        }
-        n += (size_t)snprintf(where + n, sizeof where - n,
-                              " AND EXISTS (SELECT 1 FROM params p WHERE p.run_id = r.id"
-                              " AND p.key = ?%d AND p.value %s ?%d)",
-                              10 + 2 * k, q->params[k].op, 11 + 2 * k);
-    }
-    if (n >= sizeof where) {
-        bp_err_set(e, "too many conditions");
+    size_t n = (size_t)snprintf(
+        where, sizeof where, "%s%s", has_status ? " AND r.status = ?" : "",
+        has_name ? " AND instr(lower(r.name), lower(?)) > 0" : "");
+    if (rd_params_where(where, sizeof where, &n, "r.id", q->params, q->n_params, e))
         return NULL;
-    }
     char sql[8192];
-    snprintf(sql, sizeof sql,
-             "WITH sel AS (SELECT r.id FROM runs r WHERE 1%s),"
-             " page AS (SELECT s.*, r.started AS t0, r.ended AS t1 FROM run_summary s"
-             " JOIN runs r ON r.id = s.id WHERE s.id IN (SELECT id FROM sel)"
-             " ORDER BY %s%s %s, s.id DESC LIMIT ?4 OFFSET ?5)"
-             " SELECT json_object('total', (SELECT count(*) FROM sel),"
-             " 'keys', json((SELECT json_group_array(key) FROM (SELECT DISTINCT key"
-             " FROM params WHERE run_id IN (SELECT id FROM page) ORDER BY key))),"
-             " 'runs', json((SELECT json_group_array(json_object('id', id, 'name', name,"
-             " 'status', status, 'started', t0, 'ended', t1,"
-             " 'final_loss', " FIN("final_loss") ", 'final_nan', json(CASE WHEN"
-             " final_loss IS NULL AND EXISTS (SELECT 1 FROM metric_summary ms WHERE"
-             " ms.run_id = page.id AND ms.name_id = (SELECT id FROM metric_names WHERE"
-             " name = 'loss')) THEN 'true' ELSE 'false' END),"
-             " 'best_loss', " FIN("best_loss") ", 'steps', steps, 'duration_s',"
-             " duration_s, 'sweep_id', sweep_id, 'trial', trial,"
-             " 'params', " PARAMS_OF("page.id") ")) FROM page)))",
-             where, nulls_last, order, q->descending ? "DESC" : "ASC");
+    snprintf(sql, sizeof sql, RUNS_SQL, where, nulls_last, order,
+             q->descending ? "DESC" : "ASC");
     sqlite3_stmt *st = prepare(log, sql, e);
     if (!st) return NULL;
-    if (strncmp(q->sort ? q->sort : "", "param:", 6) == 0)
-        sqlite3_bind_text(st, 1, q->sort + 6, -1, SQLITE_TRANSIENT);
-    if (q->status && *q->status) sqlite3_bind_text(st, 2, q->status, -1, SQLITE_TRANSIENT);
-    if (q->name && *q->name) sqlite3_bind_text(st, 3, q->name, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 4, q->limit > 0 ? q->limit : 50);
-    sqlite3_bind_int64(st, 5, q->offset > 0 ? q->offset : 0);
-    for (int k = 0; k < q->n_params; k++) {
-        sqlite3_bind_text(st, 10 + 2 * k, q->params[k].key, -1, SQLITE_TRANSIENT);
-        rd_bind_value(st, 11 + 2 * k, q->params[k].value);
-    }
+    int b = 1;
+    if (has_status) sqlite3_bind_text(st, b++, q->status, -1, SQLITE_TRANSIENT);
+    if (has_name) sqlite3_bind_text(st, b++, q->name, -1, SQLITE_TRANSIENT);
+    b = rd_params_bind(st, b, q->params, q->n_params);
+    for (int k = 0; by_param && k < 1 + (*nulls_last != 0); k++)
+        sqlite3_bind_text(st, b++, q->sort + 6, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, b++, q->limit > 0 ? q->limit : 50);
+    sqlite3_bind_int64(st, b, q->offset > 0 ? q->offset : 0);
     return st;
 }
 
@@ -172,46 +211,33 @@ int bp_dash_runs(bp_runlog *log, const bp_dash_runs_query *q, char **json, size_
 /* ------------------------------------------------------------------------ */
 /* A run                                                                     */
 
-int bp_dash_run(bp_runlog *log, int64_t run, char **json, size_t *len, bp_err *e) {
-    static const char sql[] =
-        "SELECT json_object('id', r.id, 'name', r.name, 'status', r.status,"
-        " 'script_path', r.script_path, 'command', r.command, 'seed', r.seed,"
-        " 'started', r.started, 'ended', r.ended, 'host', r.host, 'pid', r.pid,"
-        " 'version', r.version, 'message', r.message, 'traceback', r.traceback,"
-        " 'sweep_id', r.sweep_id, 'trial', r.trial, 'params', " PARAMS_OF("r.id") ","
-        " 'tags', json((SELECT json_group_object(key, value) FROM (SELECT key, value"
-        " FROM tags WHERE run_id = r.id ORDER BY key))),"
-        " 'notes', json((SELECT json_group_array(json_object('time', time, 'text', text))"
-        " FROM (SELECT time, text FROM notes WHERE run_id = r.id ORDER BY id))),"
-        " 'metrics', json((SELECT json_group_array(json_object('name', name, 'count', count,"
-        " 'nan_count', nan_count, 'first_step', first_step, 'last_step', last_step,"
-        " 'last', " FIN("last_value") ", 'min', " FIN("min_value") ", 'max', "
-        FIN("max_value") ")) FROM (SELECT n.name, ms.* FROM metric_summary ms"
-        " JOIN metric_names n ON n.id = ms.name_id WHERE ms.run_id = r.id"
-        " ORDER BY n.name))),"
-        " 'snapshots', json((SELECT json_group_array(json_object('name', name, 'count', c,"
-        " 'first', s0, 'last', s1)) FROM (SELECT name, count(*) AS c, min(step) AS s0,"
-        " max(step) AS s1 FROM snapshots WHERE run_id = r.id GROUP BY name"
-        " ORDER BY name))))"
-        " FROM runs r WHERE r.id = ?";
+/* The answer of sql about the run or sweep id (its ?1), or 1 with "no
+ * WHAT ID" (what: "run", "sweep"); has is -1 when the database could not
+ * be asked whether it has such a table, 0 when it has none. */
+static int by_id(bp_runlog *log, int has, const char *sql, const char *what, int64_t id,
+                 char **json, size_t *len, bp_err *e) {
     char missing[64];
-    snprintf(missing, sizeof missing, "no run %lld", (long long)run);
-    bp_runlog_lock(log);
+    snprintf(missing, sizeof missing, "no %s %lld", what, (long long)id);
+    *json = NULL, *len = 0;
+    if (has < 0) return rd_fail(log, e);
+    if (has == 0) {
+        bp_err_set(e, "%s", missing);
+        return 1;
+    }
     sqlite3_stmt *st = prepare(log, sql, e);
-    if (st) sqlite3_bind_int64(st, 1, run);
-    int rc = st ? take_json(log, st, missing, json, len, e) : -1;
+    if (st) sqlite3_bind_int64(st, 1, id);
+    return st ? take_json(log, st, missing, json, len, e) : -1;
+}
+
+int bp_dash_run(bp_runlog *log, int64_t run, char **json, size_t *len, bp_err *e) {
+    bp_runlog_lock(log);
+    int rc = by_id(log, 1, RUN_SQL, "run", run, json, len, e);
     bp_runlog_unlock(log);
     return rc;
 }
 
 /* ------------------------------------------------------------------------ */
 /* Sweeps                                                                    */
-
-/* A sweep's row as bp_dash_sweeps gives it (columns of sweeps s). */
-#define SWEEP_FIELDS                                                                \
-    "'id', s.id, 'name', s.name, 'status', s.status, 'strategy', s.strategy,"      \
-    " 'objective', s.objective, 'direction', s.direction, 'planned', s.trials,"     \
-    " 'started', s.started, 'ended', s.ended"
 
 /* Whether the database has the sweeps table (3.sql); -1 on failure. */
 static int has_sweeps(bp_runlog *log) {
@@ -247,36 +273,8 @@ int bp_dash_sweeps(bp_runlog *log, char **json, size_t *len, bp_err *e) {
 }
 
 int bp_dash_sweep(bp_runlog *log, int64_t sweep, char **json, size_t *len, bp_err *e) {
-    /* The swept parameters only, as sweep_trials names them. The sweep's
-     * keys and direction are looked up by ?1 in the subqueries of FROM,
-     * which SQLite does not let name the outer row. */
-    static const char sql[] =
-        "SELECT json_object(" SWEEP_FIELDS ", 'spec', s.spec, 'prune', s.prune,"
-        " 'message', s.message, 'keys', json('[\"' || replace(s.keys, ' ', '\",\"')"
-        " || '\"]'), 'trials', json((SELECT json_group_array(json_object('trial', trial,"
-        " 'run', run_id, 'status', status, 'objective', " FIN("objective") ","
-        " 'params', json((SELECT json_group_object(key, " PVAL ") FROM (SELECT p.key,"
-        " p.value, p.type, instr(' ' || k.keys || ' ', ' ' || p.key || ' ') AS pos"
-        " FROM params p, (SELECT keys FROM sweeps WHERE id = ?1) k"
-        " WHERE p.run_id = t.run_id AND pos > 0 ORDER BY pos))))) FROM"
-        " (SELECT * FROM sweep_trials WHERE sweep_id = ?1 ORDER BY status = 'completed'"
-        " AND objective IS NOT NULL DESC, CASE WHEN status = 'completed' THEN CASE"
-        " (SELECT direction FROM sweeps WHERE id = ?1) WHEN 'max' THEN -objective"
-        " ELSE objective END END, trial) t)))"
-        " FROM sweeps s WHERE s.id = ?1";
-    char missing[64];
-    snprintf(missing, sizeof missing, "no sweep %lld", (long long)sweep);
-    *json = NULL, *len = 0;
     bp_runlog_lock(log);
-    int has = has_sweeps(log), rc = -1;
-    if (has <= 0) {
-        rc = has < 0 ? rd_fail(log, e) : 1;
-        if (has == 0) bp_err_set(e, "%s", missing);
-    } else {
-        sqlite3_stmt *st = prepare(log, sql, e);
-        if (st) sqlite3_bind_int64(st, 1, sweep);
-        rc = st ? take_json(log, st, missing, json, len, e) : -1;
-    }
+    int rc = by_id(log, has_sweeps(log), SWEEP_SQL, "sweep", sweep, json, len, e);
     bp_runlog_unlock(log);
     return rc;
 }

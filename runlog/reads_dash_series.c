@@ -55,7 +55,8 @@ int bp_dash_metric(bp_runlog *log, int64_t run, const char *name, size_t max_poi
     if (rc) return rc;
     bp_metric_bucket *k = NULL;
     size_t n = 0;
-    if (bp_runlog_metric_reduce(log, run, name, max_points < 2 ? 2 : max_points, &k, &n, e))
+    if (bp_runlog_metric_reduce(log, run, name, max_points < 2 ? 2 : max_points, &k, &n,
+                                e))
         return -1;
     rd_json b = {0}, x = {0}, y = {0};
     int64_t count = 0;
@@ -66,8 +67,9 @@ int bp_dash_metric(bp_runlog *log, int64_t run, const char *name, size_t max_poi
     }
     rd_json_put(&b, "{\"name\":");
     rd_json_str(&b, name);
-    rd_json_put(&b, ",\"count\":%lld,\"reduced\":%s,\"x\":[%s],\"y\":[%s]}", (long long)count,
-        (int64_t)n < count ? "true" : "false", x.s ? x.s : "", y.s ? y.s : "");
+    rd_json_put(&b, ",\"count\":%lld,\"reduced\":%s,\"x\":[%s],\"y\":[%s]}",
+                (long long)count, (int64_t)n < count ? "true" : "false", x.s ? x.s : "",
+                y.s ? y.s : "");
     b.oom |= x.oom | y.oom;
     free(k), free(x.s), free(y.s);
     return rd_json_finish(&b, json, len, e);
@@ -137,7 +139,7 @@ static void put_layer(rd_json *b, const snap *s, size_t ns, int l, int part, int
     }
     if (!(lo <= hi)) lo = hi = 0;
     rd_json_put(b, "%s{\"label\":\"layer %d %s\",\"lo\":", l || part ? "," : "", l + 1,
-        part ? "biases" : "weights");
+                part ? "biases" : "weights");
     rd_json_num(b, lo);
     rd_json_put(b, ",\"hi\":");
     rd_json_num(b, hi);
@@ -198,7 +200,8 @@ int bp_dash_weights(bp_runlog *log, int64_t run, const char *name, int max_steps
         rd_json_put(&b, "{\"name\":");
         rd_json_str(&b, name);
         rd_json_put(&b, ",\"steps\":[");
-        for (size_t j = 0; j < ns; j++) rd_json_put(&b, "%s%lld", j ? "," : "", (long long)s[j].step);
+        for (size_t j = 0; j < ns; j++)
+            rd_json_put(&b, "%s%lld", j ? "," : "", (long long)s[j].step);
         rd_json_put(&b, "],\"layers\":[");
         for (int l = 0; ns && l < s[0].n_layers; l++)
             for (int part = 0; part < 2; part++) put_layer(&b, s, ns, l, part, bins);
@@ -224,12 +227,14 @@ int bp_dash_weight_history(bp_runlog *log, int64_t run, const char *name, int64_
     rd_json_put(&b, "{\"index\":%lld,\"steps\":[", (long long)index);
     for (size_t j = 0; j < n && rc == 0; j++) {
         snap s = {0};
-        rc = bp_runlog_snapshot_get(log, run, name, all[j], &s.step, &s.n_layers, &s.sizes,
-                                    &s.params, &s.n_params, e);
+        rc = bp_runlog_snapshot_get(log, run, name, all[j], &s.step, &s.n_layers,
+                                    &s.sizes, &s.params, &s.n_params, e);
         if (rc == 0 && (index < 0 || (size_t)index >= s.n_params))
-            rc = bp_err_set(e, "snapshot '%s' of run %lld has %zu values, numbered 0 to"
-                            " %zu: no value %lld", name, (long long)run, s.n_params,
-                            s.n_params - 1, (long long)index);
+            rc = bp_err_set(e,
+                            "snapshot '%s' of run %lld has %zu values, numbered 0 to"
+                            " %zu: no value %lld",
+                            name, (long long)run, s.n_params, s.n_params - 1,
+                            (long long)index);
         if (rc == 0) {
             rd_json_put(&b, "%s%lld", j ? "," : "", (long long)s.step);
             rd_json_put(&v, "%s", j ? "," : "");

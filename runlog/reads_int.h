@@ -19,13 +19,16 @@
 /* "PATH: SQLite's message" in e; returns -1. */
 int rd_fail(bp_runlog *log, bp_err *e);
 
-/* Binds text as the number it spells, if it spells one (so that lr=0.1
- * matches the REAL 0.1), as 1/0 for true/false, else as text (a copy). */
-void rd_bind_value(sqlite3_stmt *st, int k, const char *s);
-
-/* Whether op is a comparison a parameter's filter may use: = == != < <= >
- * >= (bp_runs_param). */
-int rd_known_op(const char *op);
+/* The tests of parameters of a runs filter (bp_runs_param: key op value,
+ * op one of = == != < <= > >=), each appended to sql (n of cap used) as
+ * " AND EXISTS (...)" about the run whose id is the SQL `run`, with two
+ * parameters (?) each; -1 with "unknown comparison 'OP'" or "too many
+ * conditions". _bind binds them from parameter b on, a value as the number
+ * it spells if it spells one (so that lr=0.1 matches the REAL 0.1), as 1/0
+ * for true/false, else as text; returns the next parameter's number. */
+int rd_params_where(char *sql, size_t cap, size_t *n, const char *run,
+                    const bp_runs_param *p, int np, bp_err *e);
+int rd_params_bind(sqlite3_stmt *st, int b, const bp_runs_param *p, int np);
 
 /* "out of memory" in e; returns -1. */
 int rd_oom(bp_err *e);

@@ -53,7 +53,10 @@ static int64_t write_odd_run(void) {
     bp_runlog_tag(log, run, "<b>tag</b>", "<i>value</i>", &e);
     bp_runlog_note(log, run, "<script>note</script>", &e);
     for (int64_t s = 1; s <= 100000; s++) {
-        double v = s == 12345 ? -3.5 : s == 77777 ? 1000.25 : s == 500 ? NAN : 1.0 / (double)s;
+        double v = s == 12345   ? -3.5
+                   : s == 77777 ? 1000.25
+                   : s == 500   ? NAN
+                                : 1.0 / (double)s;
         bp_runlog_metric(log, run, "spiky", s, v, &e);
     }
     bp_runlog_metric(log, run, "loss", 1, NAN, &e);
@@ -85,8 +88,9 @@ static int http(const char *method, const char *path, const char *host, char **b
     }
     char req[4096], h[64];
     snprintf(h, sizeof h, "127.0.0.1:%d", port);
-    int n = snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n",
-                     method, path, host ? host : h);
+    int n = snprintf(req, sizeof req,
+                     "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", method,
+                     path, host ? host : h);
     if (write(fd, req, (size_t)n) != n) return close(fd), -1;
     size_t len = 0, cap = 1 << 16;
     char *buf = malloc(cap);
@@ -105,6 +109,22 @@ static int http(const char *method, const char *path, const char *host, char **b
     free(buf);
     return status;
 }
+
+/* GET /api/run/RUN followed by tail. */
+static int get_run(int64_t run, const char *tail, char **body) {
+    char path[256];
+    snprintf(path, sizeof path, "/api/run/%lld%s", (long long)run, tail);
+    return http("GET", path, NULL, body);
+}
+
+/* That GET /api/run/RUN+tail answers status with exactly want. */
+#define CHECK_RUN(run, tail, status, want)           \
+    do {                                             \
+        char *body_;                                 \
+        CHECK(get_run(run, tail, &body_) == status); \
+        CHECK_STR(body_, want);                      \
+        free(body_);                                 \
+    } while (0)
 
 /* The number of elements of the JSON array of numbers that follows key. */
 static int array_len(const char *json, const char *key) {
@@ -146,11 +166,14 @@ static void check_runs(int64_t odd) {
     CHECK(b && strstr(b, "\"final_loss\":null,\"final_nan\":true,\"best_loss\":null"));
     CHECK(b && strstr(b, "\"params\":{\"lr\":0.01,\"wide\":true}"));
     free(b);
-    CHECK(http("GET", "/api/runs?filter=lr%3C0.2,hidden=2&sort=param:lr&desc=0", NULL, &b) == 200);
+    CHECK(http("GET", "/api/runs?filter=lr%3C0.2,hidden=2&sort=param:lr&desc=0", NULL,
+               &b) == 200);
     CHECK(b && strstr(b, "\"total\":1,")); /* the sweep's trial of lr 0.1, hidden 2 */
-    CHECK(b && strstr(b, "\"params\":{\"every\":25,\"hidden\":2,\"lr\":0.1,\"steps\":40}"));
+    CHECK(b &&
+          strstr(b, "\"params\":{\"every\":25,\"hidden\":2,\"lr\":0.1,\"steps\":40}"));
     free(b);
-    CHECK(http("GET", "/api/runs?sort=final_loss&limit=2&offset=1&status=completed", NULL, &b) == 200);
+    CHECK(http("GET", "/api/runs?sort=final_loss&limit=2&offset=1&status=completed", NULL,
+               &b) == 200);
     CHECK(b && strstr(b, "\"total\":5,"));
     CHECK(array_len(b ? b : "", "\"runs\"") >= 0);
     free(b);
@@ -167,49 +190,43 @@ static void check_runs(int64_t odd) {
 }
 
 static void check_run(int64_t odd) {
-    char *b, path[128];
-    snprintf(path, sizeof path, "/api/run/%lld", (long long)odd);
-    CHECK(http("GET", path, NULL, &b) == 200);
+    char *b;
+    CHECK(get_run(odd, "", &b) == 200);
     CHECK(b && strstr(b, "\"tags\":{\"<b>tag</b>\":\"<i>value</i>\"}"));
     CHECK(b && strstr(b, "\"text\":\"<script>note</script>\""));
-    CHECK(b && strstr(b, "\"message\":\"bad <thing>\",\"traceback\":\"line 1\\nline 2\""));
-    CHECK(b && strstr(b, "{\"name\":\"spiky\",\"count\":100000,\"nan_count\":1,\"first_step\":1,"
-                         "\"last_step\":100000,\"last\":1.0e-05,\"min\":-3.5,\"max\":1000.25}"));
+    CHECK(b &&
+          strstr(b, "\"message\":\"bad <thing>\",\"traceback\":\"line 1\\nline 2\""));
+    CHECK(b &&
+          strstr(b,
+                 "{\"name\":\"spiky\",\"count\":100000,\"nan_count\":1,\"first_step\":1,"
+                 "\"last_step\":100000,\"last\":1.0e-05,\"min\":-3.5,\"max\":1000.25}"));
     free(b);
     /* 100,000 values cut to at most 1000 points that keep both extremes
      * at their steps, and the NaN's stretch as null. */
-    snprintf(path, sizeof path, "/api/run/%lld/metric?name=spiky&points=1000", (long long)odd);
-    CHECK(http("GET", path, NULL, &b) == 200);
+    CHECK(get_run(odd, "/metric?name=spiky&points=1000", &b) == 200);
     int nx = array_len(b ? b : "", "\"x\""), ny = array_len(b ? b : "", "\"y\"");
     CHECK(nx == ny && nx > 100 && nx <= 1000);
     CHECK(b && strstr(b, "\"count\":100000,\"reduced\":true"));
     CHECK(b && strstr(b, ",12345,") && strstr(b, ",77777,"));
     CHECK(b && strstr(b, ",-3.5,") && strstr(b, ",1000.25,"));
     free(b);
-    snprintf(path, sizeof path, "/api/run/%lld/metric?name=loss", (long long)odd);
-    CHECK(http("GET", path, NULL, &b) == 200);
-    CHECK_STR(b, "{\"name\":\"loss\",\"count\":1,\"reduced\":false,\"x\":[1],\"y\":[null]}");
-    free(b);
+    CHECK_RUN(odd, "/metric?name=loss", 200,
+              "{\"name\":\"loss\",\"count\":1,\"reduced\":false,\"x\":[1],\"y\":[null]}");
     /* Layer 1's weights over both snapshots span [-1, 1]: in 4 bins of
      * 0.5, step 10's -1 and 1 fall in the first and last, step 20's 0.9
      * in the last too. */
-    snprintf(path, sizeof path, "/api/run/%lld/weights?bins=4", (long long)odd);
-    CHECK(http("GET", path, NULL, &b) == 200);
-    CHECK_STR(b, "{\"name\":\"net\",\"steps\":[10,20],\"layers\":["
-                 "{\"label\":\"layer 1 weights\",\"lo\":-1,\"hi\":1,\"counts\":[[1,0,0,1],[1,0,0,1]]},"
-                 "{\"label\":\"layer 1 biases\",\"lo\":0.25,\"hi\":0.5,\"counts\":[[0,0,0,2],[1,0,0,1]]},"
-                 "{\"label\":\"layer 2 weights\",\"lo\":2,\"hi\":4,\"counts\":[[1,0,1,0],[0,0,1,1]]},"
-                 "{\"label\":\"layer 2 biases\",\"lo\":7,\"hi\":9,\"counts\":[[1,0,0,0],[0,0,0,1]]}]}");
-    free(b);
-    snprintf(path, sizeof path, "/api/run/%lld/weight?index=6", (long long)odd);
-    CHECK(http("GET", path, NULL, &b) == 200);
-    CHECK_STR(b, "{\"index\":6,\"steps\":[10,20],\"values\":[7,9]}");
-    free(b);
-    snprintf(path, sizeof path, "/api/run/%lld/weight?index=7", (long long)odd);
-    CHECK(http("GET", path, NULL, &b) == 500);
-    CHECK_STR(b, "{\"error\":\"snapshot 'net' of run 7 has 7 values, numbered 0 to 6:"
-                 " no value 7\"}");
-    free(b);
+    CHECK_RUN(
+        odd, "/weights?bins=4", 200,
+        "{\"name\":\"net\",\"steps\":[10,20],\"layers\":["
+        "{\"label\":\"layer 1 weights\",\"lo\":-1,\"hi\":1,\"counts\":[[1,0,0,1],[1,0,0,1]]},"
+        "{\"label\":\"layer 1 biases\",\"lo\":0.25,\"hi\":0.5,\"counts\":[[0,0,0,2],[1,0,0,1]]},"
+        "{\"label\":\"layer 2 weights\",\"lo\":2,\"hi\":4,\"counts\":[[1,0,1,0],[0,0,1,1]]},"
+        "{\"label\":\"layer 2 biases\",\"lo\":7,\"hi\":9,\"counts\":[[1,0,0,0],[0,0,0,1]]}]}");
+    CHECK_RUN(odd, "/weight?index=6", 200,
+              "{\"index\":6,\"steps\":[10,20],\"values\":[7,9]}");
+    CHECK_RUN(
+        odd, "/weight?index=7", 500,
+        "{\"error\":\"snapshot 'net' of run 7 has 7 values, numbered 0 to 6: no value 7\"}");
     CHECK(http("GET", "/api/run/1/metric?name=loss&points=5000", NULL, &b) == 200);
     CHECK(b && strstr(b, "\"count\":60,\"reduced\":false"));
     CHECK(array_len(b ? b : "", "\"x\"") == 60);
@@ -236,14 +253,18 @@ static void check_refusals(void) {
     CHECK(http("GET", "/api/runs", "evil.example:80", &b) == 403);
     free(b);
     CHECK(http("GET", "/api/sql?q=DELETE%20FROM%20runs", NULL, &b) == 200);
-    CHECK(b && strstr(b, "\"error\":\"DELETE FROM runs is not allowed: a query only reads\""));
+    CHECK(b &&
+          strstr(b, "\"error\":\"DELETE FROM runs is not allowed: a query only reads\""));
     free(b);
-    CHECK(http("GET", "/api/sql?q=SELECT%20id%20FROM%20runs%20ORDER%20BY%20id", NULL, &b) == 200);
-    CHECK_STR(b, "{\"columns\":[\"id\"],\"rows\":[[1],[2],[3],[4],[5],[6],[7]],\"count\":7,"
-                 "\"capped\":false,\"timeout\":false,\"error\":null}");
+    CHECK(http("GET", "/api/sql?q=SELECT%20id%20FROM%20runs%20ORDER%20BY%20id", NULL,
+               &b) == 200);
+    CHECK_STR(b,
+              "{\"columns\":[\"id\"],\"rows\":[[1],[2],[3],[4],[5],[6],[7]],\"count\":7,"
+              "\"capped\":false,\"timeout\":false,\"error\":null}");
     free(b);
-    CHECK(http("GET", "/api/sql?q=WITH%20RECURSIVE%20c(i)%20AS%20(SELECT%201%20UNION%20ALL"
-                      "%20SELECT%20i%2B1%20FROM%20c%20LIMIT%202500)%20SELECT%20i%20FROM%20c",
+    CHECK(http("GET",
+               "/api/sql?q=WITH%20RECURSIVE%20c(i)%20AS%20(SELECT%201%20UNION%20ALL"
+               "%20SELECT%20i%2B1%20FROM%20c%20LIMIT%202500)%20SELECT%20i%20FROM%20c",
                NULL, &b) == 200);
     CHECK(b && strstr(b, "\"count\":2500,\"capped\":true"));
     int rows = 1;
@@ -264,7 +285,8 @@ static void check_assets_and_sweeps(void) {
     CHECK(b && strstr(b, "[{\"id\":1,\"name\":\"sweep_xor\",\"status\":\"completed\""));
     free(b);
     CHECK(http("GET", "/api/sweep/1", NULL, &b) == 200);
-    CHECK(b && strstr(b, "\"keys\":[\"lr\",\"hidden\",\"steps\"],\"trials\":[{\"trial\":3,"));
+    CHECK(b &&
+          strstr(b, "\"keys\":[\"lr\",\"hidden\",\"steps\"],\"trials\":[{\"trial\":3,"));
     CHECK(b && strstr(b, "\"params\":{\"lr\":0.1,\"hidden\":2,\"steps\":40}"));
     free(b);
     CHECK(http("GET", "/api/sweep/9", NULL, &b) == 404);
@@ -273,7 +295,8 @@ static void check_assets_and_sweeps(void) {
 
 int main(void) {
     const char *bin = getenv("BP_BINARY_DIR"), *src = getenv("BP_SOURCE_DIR");
-    if (!bin || !src || !mkdtemp(dir)) return fprintf(stderr, "test_ui: no BP_BINARY_DIR\n"), 1;
+    if (!bin || !src || !mkdtemp(dir))
+        return fprintf(stderr, "test_ui: no BP_BINARY_DIR\n"), 1;
     snprintf(exe, sizeof exe, "%s/backprop", bin);
     snprintf(db, sizeof db, "%s/runs.db", dir);
     /* Run 1: xor stopped before it converges, which fails it (60 steps);
@@ -282,11 +305,13 @@ int main(void) {
              " 2>&1; [ $? = 1 ]; } &&"
              " '%s' run --quiet --db '%s' scripts/xor.lua lr=1 hidden=3 >/dev/null &&"
              " '%s' sweep --db '%s' scripts/sweep_xor.lua lr=0.1,2 hidden=2,4 steps=40"
-             " >/dev/null 2>&1", src, exe, db, exe, db, exe, db) == 0);
+             " >/dev/null 2>&1",
+             src, exe, db, exe, db, exe, db) == 0);
     int64_t odd = write_odd_run();
     CHECK(odd == 7);
-    CHECK(sh("cp '%s' '%s/before.db' && { [ ! -e '%s-wal' ] || cp '%s-wal' '%s/before.db-wal'; }",
-             db, dir, db, db, dir) == 0);
+    CHECK(
+        sh("cp '%s' '%s/before.db' && { [ ! -e '%s-wal' ] || cp '%s-wal' '%s/before.db-wal'; }",
+           db, dir, db, db, dir) == 0);
     FILE *out = NULL;
     pid_t pid = start_ui(&out);
     CHECK(pid > 0 && port > 0);

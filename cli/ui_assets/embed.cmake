@@ -11,13 +11,7 @@
 # defines ui_assets[] and UI_N_ASSETS, each asset's bytes NUL-terminated
 # (the length leaves the NUL out). Chart.js comes from Debian's
 # libjs-chart.js (/usr/share/javascript/chart.js), read here at build time.
-function(as_bytes var file)
-  file(READ ${file} hex HEX)
-  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," hex "${hex}")
-  string(REPEAT "0x..," 16 line)
-  string(REGEX REPLACE "(${line})" "\\1\n    " hex "${hex}")
-  set(${var} "{\n    ${hex}0x00}" PARENT_SCOPE)
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/../../cmake/as_bytes.cmake)
 
 set(text "/* ui_assets.h: the dashboard's files as C, written by cli/ui_assets/embed.cmake\n")
 string(APPEND text " * at build time. Do not edit: edit cli/ui_assets/. */\n")

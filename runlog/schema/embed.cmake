@@ -16,15 +16,7 @@ if(n EQUAL 0)
   message(FATAL_ERROR "${DIR}: no schema steps (1.sql, 2.sql, ...)")
 endif()
 
-# as_bytes(VAR FILE): the file's bytes as a C initializer, NUL-terminated.
-function(as_bytes var file)
-  file(READ ${file} hex HEX)
-  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," hex "${hex}")
-  # Sixteen bytes a line.
-  string(REPEAT "0x..," 16 line)
-  string(REGEX REPLACE "(${line})" "\\1\n    " hex "${hex}")
-  set(${var} "{\n    ${hex}0x00}" PARENT_SCOPE)
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/../../cmake/as_bytes.cmake)
 
 set(text "/* rl_schema.h: runlog/schema/N.sql and views.sql as C, written by runlog/schema/embed.cmake\n")
 string(APPEND text " * at build time. Do not edit: edit the SQL. */\n")
