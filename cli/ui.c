@@ -135,6 +135,7 @@ int bp_cli_ui(const char *db, int argc, char **argv, FILE *out, FILE *err) {
     if (first) ui_log_give(&s, first);
     if (rc == 0) rc = serve(&s, out, err);
     for (int k = 0; k < UI_THREADS; k++) bp_runlog_close(s.logs[k]);
+    ui_cache_free(&s);
     pthread_cond_destroy(&s.freed);
     pthread_mutex_destroy(&s.lock);
     return rc;

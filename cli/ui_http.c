@@ -101,6 +101,35 @@ static const char *arg_of(void *ctx, const char *name) {
     return MHD_lookup_connection_value(ctx, MHD_GET_ARGUMENT_KIND, name);
 }
 
+/* The request as the cache's key: its path and arguments, in the order
+ * given; "" when longer than cap allows. */
+typedef struct req_key {
+    char text[2048];
+    size_t n;
+} req_key;
+
+static enum MHD_Result key_arg(void *cls, enum MHD_ValueKind kind, const char *name,
+                               const char *value) {
+    req_key *k = cls;
+    (void)kind;
+    if (k->n < sizeof k->text)
+        k->n += (size_t)snprintf(k->text + k->n, sizeof k->text - k->n, "&%s=%s", name,
+                                 value ? value : "");
+    return MHD_YES;
+}
+
+/* An endpoint's answer, from the cache when the same request was answered
+ * less than a second ago (ui_cache.c); the SQL box's never. */
+static void api(ui_server *s, struct MHD_Connection *c, const char *url, ui_reply *r) {
+    req_key k = {.n = 0};
+    k.n = (size_t)snprintf(k.text, sizeof k.text, "%s?", url);
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, key_arg, &k);
+    int cached = strcmp(url, "/api/sql") && k.n < sizeof k.text;
+    if (cached && ui_cache_get(s, k.text, r)) return;
+    ui_api(s, url + 5, arg_of, c, r);
+    if (cached && r->body) ui_cache_put(s, k.text, r);
+}
+
 /* The page, or 404 when it names a run or sweep that is not there (the
  * page then says so, from the endpoint's answer). */
 static void page(ui_server *s, struct MHD_Connection *c, const char *url, ui_reply *r) {
@@ -145,7 +174,7 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
     } else if (strstr(url, "..")) {
         ui_reply_error(&r, 400, "a path with '..' is refused");
     } else if (!strncmp(url, "/api/", 5)) {
-        ui_api(s, url + 5, arg_of, c, &r);
+        api(s, c, url, &r);
     } else if ((a = asset(url)) && strcmp(url, "/")) {
         reply_text(&r, 200, a->type, a->bytes, a->len);
         cache = 1;

@@ -21,6 +21,16 @@
 #define UI_SQL_SECONDS 5.0
 #define UI_SQL_ROWS 1000
 
+/* Answers kept (ui_cache.c): how many, and one of them. */
+#define UI_CACHE 32
+typedef struct ui_cached {
+    char *key; /* the request; NULL: an empty slot */
+    double at; /* bp_clock() when it was answered */
+    unsigned status;
+    char *body;
+    size_t len;
+} ui_cached;
+
 typedef struct ui_server {
     const char *db;   /* the database's path */
     const char *host; /* the address served on, as given */
@@ -31,6 +41,7 @@ typedef struct ui_server {
     bp_runlog *logs[UI_THREADS]; /* opened read-only as needed, NULL before */
     int busy[UI_THREADS];
     struct MHD_Daemon *daemon;
+    ui_cached cache[UI_CACHE]; /* under lock */
 } ui_server;
 
 /* A connection of the pool for this request (opened with
@@ -54,6 +65,13 @@ typedef struct ui_reply {
  * argument, 500 when the database fails, each failure {"error": "..."}. */
 typedef const char *(*ui_arg_fn)(void *ctx, const char *name);
 void ui_api(ui_server *s, const char *path, ui_arg_fn get, void *ctx, ui_reply *r);
+
+/* The answer of the same request (key: its path and arguments) made less
+ * than a second ago, copied into r: 1, or 0 when there is none. _put keeps
+ * a copy of r, in the place of the oldest; _free frees them all. */
+int ui_cache_get(ui_server *s, const char *key, ui_reply *r);
+void ui_cache_put(ui_server *s, const char *key, const ui_reply *r);
+void ui_cache_free(ui_server *s);
 
 /* r as {"error": msg} with status. */
 void ui_reply_error(ui_reply *r, unsigned status, const char *msg);

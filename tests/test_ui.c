@@ -24,6 +24,7 @@
 
 #include "bp_runlog.h"
 #include "check.h"
+#include "ui_int.h"
 
 static char dir[] = "/tmp/bp_test_ui_XXXXXX";
 static char db[256], exe[512];
@@ -293,7 +294,33 @@ static void check_assets_and_sweeps(void) {
     free(b);
 }
 
+/* The answers kept for a second (cli/ui_cache.c): the same request gets a
+ * copy, another none, and the 33rd kept pushes out the oldest. */
+static void check_cache(void) {
+    ui_server s = {0};
+    pthread_mutex_init(&s.lock, NULL);
+    char body[] = "{\"a\":1}";
+    ui_reply r = {200, "application/json", body, sizeof body - 1}, got = {0};
+    ui_cache_put(&s, "/api/runs?&sort=id", &r);
+    CHECK(ui_cache_get(&s, "/api/runs?&sort=id", &got) == 1);
+    CHECK(got.status == 200 && got.len == r.len && got.body != body &&
+          !memcmp(got.body, body, r.len));
+    free(got.body);
+    CHECK(ui_cache_get(&s, "/api/runs?&sort=name", &got) == 0);
+    for (int k = 0; k < UI_CACHE; k++) {
+        char key[32];
+        snprintf(key, sizeof key, "/api/run/%d?", k + 1);
+        ui_cache_put(&s, key, &r);
+    }
+    CHECK(ui_cache_get(&s, "/api/runs?&sort=id", &got) == 0);
+    CHECK(ui_cache_get(&s, "/api/run/32?", &got) == 1);
+    free(got.body);
+    ui_cache_free(&s);
+    pthread_mutex_destroy(&s.lock);
+}
+
 int main(void) {
+    check_cache();
     const char *bin = getenv("BP_BINARY_DIR"), *src = getenv("BP_SOURCE_DIR");
     if (!bin || !src || !mkdtemp(dir))
         return fprintf(stderr, "test_ui: no BP_BINARY_DIR\n"), 1;

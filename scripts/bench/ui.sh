@@ -36,6 +36,7 @@ OUT=$(mktemp)
 PID=""
 trap '[ -n "$PID" ] && kill $PID 2>/dev/null; rm -f "$OUT"' EXIT
 echo "ui.sh: $DB, $(nproc) cores, $(uname -r)"
+if [ "${LOAD_ONLY:-0}" = 0 ]; then # LOAD_ONLY=1: the load alone
 for i in $(seq "$REPS"); do
     t0=$(now_ms)
     "$BUILD/backprop" ui --db "$DB" --port 0 > "$OUT" 2>&1 &
@@ -63,22 +64,29 @@ for path in / /chart.min.js "/api/runs" "/api/runs?offset=5000" "/api/runs?sort=
     done | stats | awk -v p="$path" -v b="$bytes" '{print p ": " $0 " (" b " bytes)"}'
 done
 kill $PID; wait $PID 2>/dev/null || true; PID=""
+fi
 
 # Load: a run logging `loss` at every step for 10 s (ui_writer.lua), alone,
 # then with `backprop ui` open and 50 clients polling it every 2 s (its
 # record, its curve, the first page of runs: what the page of a running
-# run asks), in turns, ROUNDS times. Every request must be answered 200,
+# run asks) from the moment it exists, in turns, ROUNDS times. Every request must be answered 200,
 # the writer never see "database is locked", and its steps per second stay
 # within 5% of the run alone.
 ROUNDS=${ROUNDS:-3}
 LDB=$(mktemp -d)/load.db
 "$BUILD/backprop" run --quiet --db "$LDB" scripts/bench/ui_writer.lua seconds=0.1 >/dev/null
 writer() { "$BUILD/backprop" run --quiet --db "$LDB" scripts/bench/ui_writer.lua 2>&1; }
-poll() { # poll URL RUN: until $LDB.stop exists
-    while [ ! -e "$LDB.stop" ]; do
+# poll URL RUN: until $LDB.stop exists, every 2 s, 50 clients' requests
+# at once (one curl, 50 connections in parallel, so that starting clients
+# costs the machine nothing much), each client's 3; the status codes out.
+poll() {
+    for c in $(seq 50); do
         for p in "run/$2" "run/$2/metric?name=loss" runs; do
-            curl -s -o /dev/null -w '%{http_code}\n' "$1/api/$p"
+            printf 'url = "%s/api/%s"\noutput = /dev/null\n' "$1" "$p"
         done
+    done > "$LDB.curl"
+    while [ ! -e "$LDB.stop" ]; do
+        curl -s --no-progress-meter --parallel --parallel-max 50 -w '%{http_code}\n' --config "$LDB.curl"
         sleep 2
     done
 }
@@ -93,10 +101,12 @@ for r in $(seq "$ROUNDS"); do
     rm -f "$LDB.stop"
     writer > "$LDB.out" &
     WPID=$!
-    for c in $(seq 50); do poll "$url" "$run" > "$LDB.codes$c" & done
+    until curl -sf -o /dev/null "$url/api/run/$run"; do sleep 0.05; done
+    poll "$url" "$run" > "$LDB.codes" &
+    POLL=$!
     wait $WPID
     touch "$LDB.stop"
-    sleep 2.5
+    wait $POLL
     kill $PID; wait $PID 2>/dev/null || true; PID=""
     echo "with 50 clients: $(cat "$LDB.out")"
     cat "$LDB".codes* | sort | uniq -c | awk '{printf "  HTTP %s: %s requests\n", $2, $1}'

@@ -4,7 +4,7 @@
 -- prints its steps per second. ui.sh runs it alone and with 50 clients of
 -- `backprop ui` polling it, side by side.
 local bp = require "backprop"
-local seconds = bp.param("seconds", 10)
+local seconds = bp.param("seconds", 10.0)
 local work = bp.param("work", 200)
 local t0, step = bp.clock(), 0
 local acc = 0
