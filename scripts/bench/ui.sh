@@ -13,7 +13,9 @@
 #
 # start: from starting `backprop ui --port 0` to the first answer of
 # /api/runs (the table's first page), REPS times, median, min and max in
-# ms. Each request: curl's total time over REPS requests on loopback,
+# ms. Each request: curl's total time over REPS requests on loopback (each
+# with an argument of its own, bench=I, so that none comes from the
+# server's cache of a second),
 # median, min and max in ms. The issue's targets: start well under a
 # second; a metric of 1,000,000 steps under 100 ms. Then the load: a run
 # logging at every step with 50 clients polling it (below).
@@ -59,8 +61,9 @@ for path in / /chart.min.js "/api/runs" "/api/runs?offset=5000" "/api/runs?sort=
     /api/run/5000 "/api/run/5000/metric?name=loss" "/api/run/10001/metric?name=loss&points=2000" \
     /api/sweeps /api/sweep/5 "/api/sql?q=SELECT%20count(*)%20FROM%20runs"; do
     bytes=$(curl -s "$url$path" | wc -c)
-    for i in $(seq "$REPS"); do
-        curl -s -o /dev/null -w '%{time_total}\n' "$url$path" | awk '{print $1 * 1000}'
+    case $path in *\?*) sep="&" ;; *) sep="?" ;; esac
+    for i in $(seq "$REPS"); do # an argument of its own: never from the cache
+        curl -s -o /dev/null -w '%{time_total}\n' "$url$path${sep}bench=$i" | awk '{print $1 * 1000}'
     done | stats | awk -v p="$path" -v b="$bytes" '{print p ": " $0 " (" b " bytes)"}'
 done
 kill $PID; wait $PID 2>/dev/null || true; PID=""
