@@ -123,6 +123,16 @@ function lineChart(canvas, series, opts) {
   return chart;
 }
 
+// New points for a chart drawn already (a running run's), its zoom kept.
+function updateChart(chart, series, opts) {
+  series.forEach((s, k) => {
+    chart.data.datasets[k].data = s.x.map((x, j) => ({ x, y: s.y[j] === null ? null : num(s.y[j]) }));
+  });
+  chart.options.scales.y.type = opts.logY ? "logarithmic" : "linear";
+  chart.update("none");
+  chart.canvas.dataset.points = String(chart.data.datasets.reduce((n, d) => n + d.data.length, 0));
+}
+
 function dragZoom(canvas, chart) {
   let from = null;
   canvas.addEventListener("mousedown", (ev) => { from = chart.scales.x.getValueForPixel(ev.offsetX); });
@@ -249,9 +259,9 @@ async function viewRun(id) {
         grid.append(el("div", { class: "card" }, el("h3", {}, m.name, " ", card.note), el("div", { class: "chartbox" }, card.canvas)));
       }
       card.note.textContent = `${s.count} values${s.reduced ? ", " + s.x.length + " points shown (min/max per stretch)" : ""}`;
-      if (card.chart) card.chart.destroy();
-      card.chart = lineChart(card.canvas, [{ label: m.name, x: s.x, y: smooth(s.y.map(num).map((v) => isNaN(v) ? null : v), state.smooth) }],
-                             { logY: state.logY });
+      const series = [{ label: m.name, x: s.x, y: smooth(s.y.map(num).map((v) => isNaN(v) ? null : v), state.smooth) }];
+      if (card.chart) updateChart(card.chart, series, { logY: state.logY }); // keeps the zoom
+      else card.chart = lineChart(card.canvas, series, { logY: state.logY });
     }
     ready();
   };
