@@ -13,8 +13,15 @@ function noteError(msg) {
   errors.push(String(msg));
   document.body.dataset.errors = errors.join(" | ");
 }
-window.addEventListener("error", (ev) => noteError(ev.message));
+// What the console would show as errors: uncaught ones, rejected promises,
+// console.error, a file that failed to load (in the capture phase, where
+// an element's error reaches the window), a refusal of the page's CSP.
+window.addEventListener("error", (ev) => noteError(ev.message || "failed to load " +
+  (ev.target && (ev.target.src || ev.target.href))), true);
 window.addEventListener("unhandledrejection", (ev) => noteError(ev.reason));
+window.addEventListener("securitypolicyviolation", (ev) => noteError("CSP refused " + ev.blockedURI));
+const consoleError = console.error.bind(console);
+console.error = (...args) => { noteError(args.join(" ")); consoleError(...args); };
 
 // An element with attributes and children (strings become text nodes).
 function el(tag, attrs, ...kids) {
