@@ -38,6 +38,7 @@
 typedef struct emitter {
     bp_graph *g;
     bp_rng *rng;
+    const volatile sig_atomic_t *stop; /* SIGINT while a layer is drawn */
     int seen; /* a table: module -> true (on the way down) or "done" */
     int tree; /* the tree's entries, appended in order */
 } emitter;
@@ -111,6 +112,7 @@ static int emit_leaf(lua_State *L, emitter *em, int mi, const lmodule *m, const 
     bp_node_opts o = m->o;
     o.name = name;
     o.rng = em->rng;
+    o.stop = em->stop;
     bp_err e;
     int id = bp_graph_add(em->g, m->op, in, n_in, &o, &e);
     if (id < 0) luaL_error(L, "%s", e.msg);
@@ -263,6 +265,7 @@ static int emit(lua_State *L, emitter *em, int mi, const int *in, int n_in,
 typedef struct job {
     bp_graph *g;
     bp_rng *rng;
+    const volatile sig_atomic_t *stop;
     int input; /* the input node: -1 to make it (ndim, shape) */
     int ndim, shape[BP_GRAPH_MAX_DIMS];
     int child; /* the root's child number of the module (net:add) */
@@ -274,7 +277,7 @@ typedef struct job {
  * tree entries added. */
 static int compile(lua_State *L) {
     job *j = lua_touserdata(L, 1);
-    emitter em = {.g = j->g, .rng = j->rng};
+    emitter em = {.g = j->g, .rng = j->rng, .stop = j->stop};
     lua_newtable(L);
     em.seen = lua_gettop(L);
     lua_newtable(L);
@@ -356,7 +359,7 @@ static void keep_tree(lua_State *L, int ni) {
 void bp_lua_net_from_module(lua_State *L, int mi, int inputs_arg, bp_dtype dtype) {
     mi = lua_absindex(L, mi);
     const lmodule *m = bp_lua_check_module(L, mi);
-    job j = {.rng = &STATE(L)->rng, .input = -1, .child = 1};
+    job j = {.rng = &STATE(L)->rng, .stop = STATE(L)->stop, .input = -1, .child = 1};
     if (inputs_arg) {
         if (lua_type(L, inputs_arg) == LUA_TTABLE) {
             j.ndim = (int)lua_rawlen(L, inputs_arg);
@@ -452,7 +455,10 @@ void bp_lua_net_add_module(lua_State *L, int ni, int mi) {
     if (bp_net_to_graph(net, &e)) luaL_error(L, "%s", e.msg);
     tree_from_graph(L, ni, net->graph);
     job j = {
-        .g = net->graph, .rng = &STATE(L)->rng, .input = bp_graph_output(net->graph)};
+        .g = net->graph,
+        .rng = &STATE(L)->rng,
+        .stop = STATE(L)->stop,
+        .input = bp_graph_output(net->graph)};
     j.child = free_child(j.g, n->children + 1);
     int n0 = bp_graph_nodes(j.g);
     if (run_compile(L, &j, mi)) {

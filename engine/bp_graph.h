@@ -31,6 +31,7 @@
 #ifndef BP_GRAPH_H
 #define BP_GRAPH_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -97,7 +98,9 @@ const char *bp_op_expected(void);
  *                 bias (out) as initial values, copied (NULL: drawn from
  *                 rng as nn.Linear's default, U(-1/sqrt(in), 1/sqrt(in))
  *                 for both, weight first; without rng, zeros). Explicit
- *                 values draw nothing.
+ *                 values draw nothing. stop: when not NULL and set while
+ *                 a large layer is drawn (SIGINT), the add fails with
+ *                 "interrupted".
  *   act           act, alpha (leaky_relu's slope, elu's alpha).
  *   dropout       p in [0, 1] (default 0.5).
  *   batchnorm1d   in = F (>= 1); eps > 0 (1e-5); momentum in [0, 1] (0.1).
@@ -108,6 +111,7 @@ typedef struct bp_node_opts {
     int in, out, no_bias;
     const double *weight, *bias;
     bp_rng *rng;
+    const volatile sig_atomic_t *stop;
     bp_act act;
     double alpha, p, eps, momentum;
 } bp_node_opts;
@@ -156,8 +160,8 @@ int bp_graph_inputs(const bp_graph *g);
 int bp_graph_outputs(const bp_graph *g);
 
 /* Node id's op, name (the default one filled in), inputs (*n of them; the
- * array is the graph's), options (a copy whose name, weight, bias and rng
- * are NULL) and output shape (*ndim dimensions into shape,
+ * array is the graph's), options (a copy whose name, weight, bias, rng
+ * and stop are NULL) and output shape (*ndim dimensions into shape,
  * which has room for BP_GRAPH_MAX_DIMS; after a finish). For printing a
  * network as a tree. */
 bp_op bp_graph_node_op(const bp_graph *g, int id);

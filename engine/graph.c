@@ -194,21 +194,24 @@ static int add_tensor(bp_graph *g, node *nd, const char *suffix, int ndim, int a
 
 /* A linear node's W and b: the options' values, else nn.Linear's default
  * U(-1/sqrt(in), 1/sqrt(in)) drawn from o->rng (weight, then bias), else
- * zeros. */
-static void init_linear(bp_graph *g, node *nd, const bp_node_opts *o) {
+ * zeros. -1 when o->stop is set on the way (a large layer takes seconds). */
+static int init_linear(bp_graph *g, node *nd, const bp_node_opts *o) {
     double k = 1 / sqrt((double)o->in);
     for (int t = 0; t < nd->n_t; t++) {
         bp_param *p = &nd->t[t];
         const double *given = t == 0 ? o->weight : o->bias;
         for (size_t j = 0; j < p->count; j++) {
+            if ((j & 0xffff) == 0 && o->stop && *o->stop) return -1;
             double v = given    ? given[j]
                        : o->rng ? -k + 2 * k * bp_rng_uniform(o->rng)
                                 : 0;
             value_set(p->data, g->dtype, j, v);
         }
     }
+    return 0;
 }
 
+/* 0, -1 without memory, -2 when stopped (init_linear). */
 static int make_params(bp_graph *g, node *nd, const bp_node_opts *o) {
     int ok = 1;
     if (nd->op == BP_OP_LINEAR) {
@@ -219,7 +222,7 @@ static int make_params(bp_graph *g, node *nd, const bp_node_opts *o) {
             nd->nb_db = bp_calloc((size_t)o->out, g->z);
             ok = nd->nb_b && nd->nb_db;
         }
-        if (ok) init_linear(g, nd, o);
+        if (ok && init_linear(g, nd, o)) return -2;
     } else if (nd->op == BP_OP_BATCHNORM1D) {
         int F = o->in;
         ok = add_tensor(g, nd, "weight", 1, F, 0, 1, 1) == 0 &&
@@ -316,7 +319,7 @@ int bp_graph_add(bp_graph *g, bp_op op, const int *inputs, int n_inputs,
     } else {
         snprintf(nd.name, sizeof nd.name, "%d", g->modules + 1);
     }
-    nd.o.name = NULL, nd.o.weight = nd.o.bias = NULL, nd.o.rng = NULL;
+    nd.o.name = NULL, nd.o.weight = nd.o.bias = NULL, nd.o.rng = NULL, nd.o.stop = NULL;
     if (n_inputs < 0 || (n_inputs > 0 && !inputs)) n_inputs = -1;
     if (check_opts(g, &nd, n_inputs, e)) return -1;
     if (g->n == g->cap_n) {
@@ -328,9 +331,10 @@ int bp_graph_add(bp_graph *g, bp_op op, const int *inputs, int n_inputs,
     }
     nd.n_in = n_inputs;
     nd.in = bp_malloc(sizeof(int) * (size_t)(n_inputs ? n_inputs : 1));
-    if (!nd.in || make_params(g, &nd, o)) {
+    int rc = nd.in ? make_params(g, &nd, o) : -1;
+    if (rc) {
         free_node(&nd);
-        return bp_err_set(e, "out of memory");
+        return bp_err_set(e, rc == -2 ? "interrupted" : "out of memory");
     }
     if (n_inputs) memcpy(nd.in, inputs, sizeof(int) * (size_t)n_inputs);
     g->nodes[g->n] = nd;

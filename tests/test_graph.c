@@ -893,6 +893,25 @@ static void test_init(void) {
     bp_net_free(net);
 }
 
+/* A stop flag set while a layer's initial weights are drawn (SIGINT in
+ * bp.sequential{bp.linear(4096, 4096)}) ends the add with "interrupted"
+ * and leaves the graph as it was. */
+static void test_init_stop(void) {
+    begin(BP_F64, 22);
+    int x = input(1, 300, 0);
+    volatile sig_atomic_t stop = 1;
+    bp_node_opts o = bp_node_opts_default(BP_OP_LINEAR);
+    o.in = 300, o.out = 300, o.rng = &R, o.stop = &stop;
+    bp_err e = {0};
+    CHECK(bp_graph_add(G, BP_OP_LINEAR, &x, 1, &o, &e) == -1);
+    CHECK_STR(e.msg, "interrupted");
+    CHECK(bp_graph_nodes(G) == 1);
+    stop = 0;
+    int a = add(BP_OP_LINEAR, &x, 1, &o);
+    CHECK(a == 1);
+    bp_net_free(finish(a));
+}
+
 int main(void) {
     test_fd_acts();
     test_fd_reshape();
@@ -910,5 +929,6 @@ int main(void) {
     test_option_errors();
     test_append();
     test_init();
+    test_init_stop();
     return check_report("test_graph");
 }
