@@ -65,6 +65,17 @@
  *   add          the elementwise sum of 2 or more inputs of one shape.
  *   concat       the inputs joined along their first dimension, the others
  *                equal (torch.cat(xs, dim=1)).
+ *   conv2d       nn.Conv2d(in, out, (kh, kw), (sh, sw), (ph, pw), bias =
+ *                !no_bias) on samples of shape C x H x W (C = in), giving
+ *                out x P x Q with PyTorch's sizes (bp_conv.h); weight
+ *                out x in x kh x kw, bias out.
+ *   maxpool2d    nn.MaxPool2d((kh, kw), (sh, sw), (ph, pw)) on C x H x W:
+ *                each window's largest value, its gradient to the first
+ *                largest (PyTorch's choice among equals).
+ *   avgpool2d    nn.AvgPool2d((kh, kw), (sh, sw), (ph, pw)): each window's
+ *                mean over kh kw values, the padding's zeros counted.
+ *   batchnorm2d  nn.BatchNorm2d(C) on C x H x W: batchnorm1d with each
+ *                channel's statistics over its B H W values.
  * Appended only: the numbers may be stored. Names, bp_op_parse and
  * bp_op_expected come from this table. */
 #define BP_OP_TABLE(OP)                    \
@@ -76,7 +87,11 @@
     OP(FLATTEN, "flatten", 1, 1)           \
     OP(RESHAPE, "reshape", 1, 1)           \
     OP(ADD, "add", 2, BP_GRAPH_MAX_INPUTS) \
-    OP(CONCAT, "concat", 2, BP_GRAPH_MAX_INPUTS)
+    OP(CONCAT, "concat", 2, BP_GRAPH_MAX_INPUTS) \
+    OP(CONV2D, "conv2d", 1, 1)             \
+    OP(MAXPOOL2D, "maxpool2d", 1, 1)       \
+    OP(AVGPOOL2D, "avgpool2d", 1, 1)       \
+    OP(BATCHNORM2D, "batchnorm2d", 1, 1)
 
 /* Most inputs of one node (add, concat). */
 #define BP_GRAPH_MAX_INPUTS 64
@@ -104,7 +119,17 @@ const char *bp_op_expected(void);
  *   act           act, alpha (leaky_relu's slope, elu's alpha).
  *   dropout       p in [0, 1] (default 0.5).
  *   batchnorm1d   in = F (>= 1); eps > 0 (1e-5); momentum in [0, 1] (0.1).
- *   reshape       ndim, shape: the target shape. */
+ *   batchnorm2d   in = C (>= 1); eps, momentum as batchnorm1d's.
+ *   reshape       ndim, shape: the target shape.
+ *   conv2d        in, out: channels (>= 1); kh, kw: the kernel (>= 1); sh,
+ *                 sw: strides (>= 1, default 1); ph, pw: padding (>= 0,
+ *                 default 0); no_bias; weight (out x in x kh x kw) and
+ *                 bias (out) as linear's, the default drawn as nn.Conv2d's,
+ *                 U(-1/sqrt(K), 1/sqrt(K)) with K = in kh kw (Kaiming
+ *                 uniform with a = sqrt(5)), weight first.
+ *   maxpool2d,    kh, kw, sh, sw, ph, pw as conv2d's (PyTorch's stride
+ *   avgpool2d     default, the kernel, is the caller's to set), with
+ *                 ph <= kh / 2 and pw <= kw / 2 as PyTorch requires. */
 typedef struct bp_node_opts {
     const char *name;
     int ndim, shape[BP_GRAPH_MAX_DIMS];
@@ -114,6 +139,7 @@ typedef struct bp_node_opts {
     const volatile sig_atomic_t *stop;
     bp_act act;
     double alpha, p, eps, momentum;
+    int kh, kw, sh, sw, ph, pw;
 } bp_node_opts;
 
 bp_node_opts bp_node_opts_default(bp_op op);
@@ -186,8 +212,9 @@ typedef struct bp_param {
 } bp_param;
 
 /* The tensors of the graph (after a finish): every node's, in the order of
- * the adds; a linear's weight then bias, a batchnorm1d's weight, bias,
- * running_mean, running_var, num_batches_tracked. *n is their number. The
+ * the adds; a linear's or conv2d's weight then bias, a batchnorm1d's or
+ * batchnorm2d's weight, bias, running_mean, running_var,
+ * num_batches_tracked. *n is their number. The
  * array is the graph's, valid until the next finish. */
 const bp_param *bp_graph_params(const bp_graph *g, int *n);
 const bp_param *bp_graph_node_params(const bp_graph *g, int id, int *n);
@@ -210,8 +237,8 @@ int bp_graph_output_act(const bp_graph *g);
  * buffer, B x inputs, read until the next forward) in training (non-zero:
  * dropout draws its masks from r, one uniform per value in order, and
  * batch norm uses and updates the batch's statistics) or evaluation mode;
- * -1, with nothing run, for batch norm in training with B < 2 or dropout in
- * training without r. output_value is the output (B x outputs) and
+ * -1, with nothing run, for batch norm in training with fewer than 2
+ * values a feature (B < 2, or B H W < 2) or dropout in training without r. output_value is the output (B x outputs) and
  * output_grad where the caller puts dLoss/d(output) before backward, which
  * ADDS into every parameter's gradient, in the forward's mode; with
  * want_dx, input_grad is then dLoss/d(input) (B x inputs). forget makes

@@ -253,6 +253,29 @@ void bp_batchnorm_backward_eval(double *dx, double *dgamma, double *dbeta,
                                 const double *dy, const double *xhat,
                                 const double *invstd, const double *gamma, int B, int F);
 
+/* Batch normalisation of B samples of F channels of S values each
+ * (PyTorch's BatchNorm2d on B x F x H x W, S = H W), x, y and xhat
+ * B x F x S: the kernels above with each feature's statistics over its
+ * N = B S values (the running variance's unbiased factor N / (N - 1); the
+ * caller checks N >= 2 in training). The kernels above are these with
+ * S = 1, to the bit. */
+void bp_batchnorm2d_forward_train(double *y, double *xhat, double *invstd,
+                                  double *run_mean, double *run_var, const double *x,
+                                  const double *gamma, const double *beta, int B, int F,
+                                  int S, double eps, double momentum);
+void bp_batchnorm2d_forward_eval(double *y, double *xhat, double *invstd, const double *x,
+                                 const double *gamma, const double *beta,
+                                 const double *run_mean, const double *run_var, int B,
+                                 int F, int S, double eps);
+void bp_batchnorm2d_backward_train(double *dx, double *dgamma, double *dbeta,
+                                   const double *dy, const double *xhat,
+                                   const double *invstd, const double *gamma, int B,
+                                   int F, int S);
+void bp_batchnorm2d_backward_eval(double *dx, double *dgamma, double *dbeta,
+                                  const double *dy, const double *xhat,
+                                  const double *invstd, const double *gamma, int B, int F,
+                                  int S);
+
 /* Gradient descent on one weight, the lecture's w_new = w_old - lr * dLoss/dw,
  * in double (a float weight is rounded to float once, by the caller, so that
  * a float network's step is the one bp_optim computes). Every plain SGD
@@ -326,6 +349,23 @@ void bp_batchnorm_backward_eval_f32(float *dx, float *dgamma, float *dbeta,
                                     const float *dy, const float *xhat,
                                     const float *invstd, const float *gamma, int B,
                                     int F);
+
+void bp_batchnorm2d_forward_train_f32(float *y, float *xhat, float *invstd,
+                                      float *run_mean, float *run_var, const float *x,
+                                      const float *gamma, const float *beta, int B, int F,
+                                      int S, double eps, double momentum);
+void bp_batchnorm2d_forward_eval_f32(float *y, float *xhat, float *invstd, const float *x,
+                                     const float *gamma, const float *beta,
+                                     const float *run_mean, const float *run_var, int B,
+                                     int F, int S, double eps);
+void bp_batchnorm2d_backward_train_f32(float *dx, float *dgamma, float *dbeta,
+                                       const float *dy, const float *xhat,
+                                       const float *invstd, const float *gamma, int B,
+                                       int F, int S);
+void bp_batchnorm2d_backward_eval_f32(float *dx, float *dgamma, float *dbeta,
+                                      const float *dy, const float *xhat,
+                                      const float *invstd, const float *gamma, int B,
+                                      int F, int S);
 
 /* A dense layer and its activation fused, as bp_net's training step runs
  * them: each makes one pass over the B x O values where the kernels above

@@ -12,7 +12,8 @@
  *
  * Memory: parameters per node, made by the add; everything that depends on
  * the batch (each node's output y and gradient dy, dropout's masks, batch
- * norm's xhat) in one block, grown only when a batch is larger than any
+ * norm's xhat, max pooling's winners, a convolution's workspace of one
+ * sample's columns) in one block, grown only when a batch is larger than any
  * before, so that steps after the first allocate nothing. flatten and
  * reshape own no memory: their y and dy are their input's (a view, as
  * x.view is), so they cost nothing at run time and their backward is the
@@ -30,6 +31,7 @@
 #include <string.h>
 
 #include "bp_alloc.h"
+#include "bp_conv.h"
 #include "bp_graph.h"
 #include "bp_util.h"
 
@@ -52,10 +54,12 @@ typedef struct node {
     int n_t;
     bp_param t[MAX_TENSORS];
     void *nb_b, *nb_db; /* linear without bias: zeros, never listed */
-    void *invstd;       /* batchnorm1d: F values kept for backward */
+    void *invstd;       /* batchnorm1d, 2d: F values kept for backward */
     /* Per batch, in the graph's block (NULL for a view). */
     void *y, *dy, *xhat;
     uint8_t *keep;
+    int32_t *arg; /* maxpool2d: each output's winner */
+    void *col;    /* conv2d: the columns of one sample (bp_conv_cols) */
 } node;
 
 struct bp_graph {
@@ -104,7 +108,8 @@ const char *bp_op_expected(void) {
 }
 
 bp_node_opts bp_node_opts_default(bp_op op) {
-    bp_node_opts o = {.act = BP_ACT_IDENTITY, .eps = 1e-5, .momentum = 0.1, .p = 0.5};
+    bp_node_opts o = {
+        .act = BP_ACT_IDENTITY, .eps = 1e-5, .momentum = 0.1, .p = 0.5, .sh = 1, .sw = 1};
     (void)op;
     return o;
 }
@@ -172,17 +177,18 @@ void bp_graph_free(bp_graph *g) {
     bp_free(g);
 }
 
-/* A tensor of node nd named "NAME.suffix", of ndim dims (shape a, b),
- * filled with v; with a gradient of zeros when trainable. */
+/* A tensor of node nd named "NAME.suffix", of ndim dims (shape a, b, c,
+ * d: the first ndim of them), filled with v; with a gradient of zeros
+ * when trainable. */
 static int add_tensor(bp_graph *g, node *nd, const char *suffix, int ndim, int a, int b,
                       double v, int trainable) {
+    const int dims[BP_GRAPH_MAX_DIMS] = {a, b, nd->o.kh, nd->o.kw};
     bp_param *t = &nd->t[nd->n_t];
     memset(t, 0, sizeof *t);
     snprintf(t->name, sizeof t->name, "%s.%s", nd->name, suffix);
     t->ndim = ndim;
-    t->shape[0] = a;
-    t->shape[1] = b;
-    t->count = ndim == 0 ? 1 : ndim == 1 ? (size_t)a : (size_t)a * b;
+    t->count = 1;
+    for (int k = 0; k < ndim; k++) t->count *= (size_t)(t->shape[k] = dims[k]);
     t->trainable = trainable;
     t->data = bp_calloc(t->count, g->z);
     if (trainable) t->grad = bp_calloc(t->count, g->z);
@@ -192,11 +198,14 @@ static int add_tensor(bp_graph *g, node *nd, const char *suffix, int ndim, int a
     return 0;
 }
 
-/* A linear node's W and b: the options' values, else nn.Linear's default
- * U(-1/sqrt(in), 1/sqrt(in)) drawn from o->rng (weight, then bias), else
- * zeros. -1 when o->stop is set on the way (a large layer takes seconds). */
+/* A linear or conv2d node's W and b: the options' values, else
+ * nn.Linear's and nn.Conv2d's default U(-1/sqrt(K), 1/sqrt(K)), K the
+ * inputs of one output (in, or in kh kw), drawn from o->rng (weight, then
+ * bias), else zeros. -1 when o->stop is set on the way (a large layer takes
+ * seconds). */
 static int init_linear(bp_graph *g, node *nd, const bp_node_opts *o) {
-    double k = 1 / sqrt((double)o->in);
+    double fan_in = nd->op == BP_OP_CONV2D ? (double)o->in * o->kh * o->kw : o->in;
+    double k = 1 / sqrt(fan_in);
     for (int t = 0; t < nd->n_t; t++) {
         bp_param *p = &nd->t[t];
         const double *given = t == 0 ? o->weight : o->bias;
@@ -214,8 +223,9 @@ static int init_linear(bp_graph *g, node *nd, const bp_node_opts *o) {
 /* 0, -1 without memory, -2 when stopped (init_linear). */
 static int make_params(bp_graph *g, node *nd, const bp_node_opts *o) {
     int ok = 1;
-    if (nd->op == BP_OP_LINEAR) {
-        ok = add_tensor(g, nd, "weight", 2, o->out, o->in, 0, 1) == 0;
+    if (nd->op == BP_OP_LINEAR || nd->op == BP_OP_CONV2D) {
+        int ndim = nd->op == BP_OP_CONV2D ? 4 : 2;
+        ok = add_tensor(g, nd, "weight", ndim, o->out, o->in, 0, 1) == 0;
         if (ok && !o->no_bias) ok = add_tensor(g, nd, "bias", 1, o->out, 0, 0, 1) == 0;
         if (ok && o->no_bias) {
             nd->nb_b = bp_calloc((size_t)o->out, g->z);
@@ -223,7 +233,7 @@ static int make_params(bp_graph *g, node *nd, const bp_node_opts *o) {
             ok = nd->nb_b && nd->nb_db;
         }
         if (ok && init_linear(g, nd, o)) return -2;
-    } else if (nd->op == BP_OP_BATCHNORM1D) {
+    } else if (nd->op == BP_OP_BATCHNORM1D || nd->op == BP_OP_BATCHNORM2D) {
         int F = o->in;
         ok = add_tensor(g, nd, "weight", 1, F, 0, 1, 1) == 0 &&
              add_tensor(g, nd, "bias", 1, F, 0, 0, 1) == 0 &&
@@ -233,6 +243,39 @@ static int make_params(bp_graph *g, node *nd, const bp_node_opts *o) {
              (nd->invstd = bp_calloc((size_t)F, g->z)) != NULL;
     }
     return ok ? 0 : -1;
+}
+
+/* The largest kernel, stride or padding: sizes of images stay far from
+ * int's limits in every index. */
+#define MAX_WINDOW 65535
+
+/* A conv2d's or pool's kernel, strides and padding; a conv2d's channels. */
+static int check_window(const node *nd, bp_err *e) {
+    char wbuf[96];
+    const bp_node_opts *o = &nd->o;
+    if (nd->op == BP_OP_CONV2D && (o->in < 1 || o->out < 1))
+        return bp_err_set(e, "%s: needs in and out channels >= 1 (got %d and %d)",
+                          WHAT(nd), o->in, o->out);
+    if (o->kh < 1 || o->kw < 1 || o->kh > MAX_WINDOW || o->kw > MAX_WINDOW)
+        return bp_err_set(e, "%s: a kernel of %dx%d (each side 1 to %d)", WHAT(nd), o->kh,
+                          o->kw, MAX_WINDOW);
+    if (o->sh < 1 || o->sw < 1 || o->sh > MAX_WINDOW || o->sw > MAX_WINDOW)
+        return bp_err_set(e, "%s: a stride of %dx%d (each 1 to %d)", WHAT(nd), o->sh,
+                          o->sw, MAX_WINDOW);
+    if (o->ph < 0 || o->pw < 0 || o->ph > MAX_WINDOW || o->pw > MAX_WINDOW)
+        return bp_err_set(e, "%s: a padding of %dx%d (each 0 to %d)", WHAT(nd), o->ph,
+                          o->pw, MAX_WINDOW);
+    if (nd->op != BP_OP_CONV2D && (o->ph > o->kh / 2 || o->pw > o->kw / 2))
+        return bp_err_set(e,
+                          "%s: a padding of %dx%d is more than half the kernel of %dx%d",
+                          WHAT(nd), o->ph, o->pw, o->kh, o->kw);
+    size_t n = 1;
+    if (nd->op == BP_OP_CONV2D &&
+        (bp_size_mul(&n, (size_t)o->in * o->out, (size_t)o->kh * o->kw) ||
+         n > (size_t)1 << 31))
+        return bp_err_set(e, "%s: %d x %d x %d x %d weights are too many", WHAT(nd),
+                          o->out, o->in, o->kh, o->kw);
+    return 0;
 }
 
 /* The checks of a node's options that need nothing but the options. */
@@ -284,10 +327,14 @@ static int check_opts(const bp_graph *g, const node *nd, int n_inputs, bp_err *e
             if (!(o->p >= 0 && o->p <= 1))
                 return bp_err_set(e, "%s: p must be in [0, 1] (got %g)", WHAT(nd), o->p);
             break;
+        case BP_OP_CONV2D:
+        case BP_OP_MAXPOOL2D:
+        case BP_OP_AVGPOOL2D: return check_window(nd, e);
         case BP_OP_BATCHNORM1D:
+        case BP_OP_BATCHNORM2D:
             if (o->in < 1)
-                return bp_err_set(e, "%s: needs at least 1 feature (got %d)", WHAT(nd),
-                                  o->in);
+                return bp_err_set(e, "%s: needs at least 1 %s (got %d)", WHAT(nd),
+                                  op == BP_OP_BATCHNORM1D ? "feature" : "channel", o->in);
             if (!(isfinite(o->eps) && o->eps > 0))
                 return bp_err_set(e, "%s: eps must be a finite number > 0 (got %g)",
                                   WHAT(nd), o->eps);
@@ -419,6 +466,44 @@ static void set_shape(node *nd, int ndim, const int *shape) {
     for (int d = 0; d < ndim; d++) nd->count *= (size_t)(nd->shape[d] = shape[d]);
 }
 
+/* The sizes of conv2d's or a pool's images: its input's and its own. */
+static bp_conv_shape conv_shape(const bp_graph *g, const node *nd) {
+    const node *x = &g->nodes[nd->in[0]];
+    const bp_node_opts *o = &nd->o;
+    bp_conv_shape s = {.C = x->shape[0], .H = x->shape[1], .W = x->shape[2],
+                       .O = nd->op == BP_OP_CONV2D ? o->out : x->shape[0],
+                       .KH = o->kh, .KW = o->kw, .SH = o->sh, .SW = o->sw,
+                       .PH = o->ph, .PW = o->pw};
+    bp_conv_shape_outputs(&s);
+    return s;
+}
+
+/* The shape of conv2d's or a pool's output, O x P x Q. */
+static int infer_window(bp_graph *g, node *nd, bp_err *e) {
+    char wbuf[96], s1[64];
+    const node *x = &g->nodes[nd->in[0]];
+    const bp_node_opts *o = &nd->o;
+    shape_text(s1, sizeof s1, x->ndim, x->shape);
+    if (x->ndim != 3)
+        return bp_err_set(e, "%s: takes samples of C x H x W, its input has shape %s",
+                          WHAT(nd), s1);
+    if (nd->op == BP_OP_CONV2D && x->shape[0] != o->in)
+        return bp_err_set(e, "%s: takes %d channels, its input has shape %s", WHAT(nd),
+                          o->in, s1);
+    bp_conv_shape s = conv_shape(g, nd);
+    if (s.P < 1 || s.Q < 1)
+        return bp_err_set(e,
+                          "%s: a kernel of %dx%d with a padding of %dx%d does not fit its "
+                          "input of shape %s",
+                          WHAT(nd), o->kh, o->kw, o->ph, o->pw, s1);
+    int shape[3] = {s.O, s.P, s.Q};
+    set_shape(nd, 3, shape);
+    if (nd->count > INT32_MAX)
+        return bp_err_set(e, "%s: a sample of %zu values is too large", WHAT(nd),
+                          nd->count);
+    return 0;
+}
+
 /* Node nd's shape from its inputs', or an error naming both. */
 static int infer(bp_graph *g, node *nd, bp_err *e) {
     char wbuf[96], s1[64], s2[64];
@@ -443,6 +528,17 @@ static int infer(bp_graph *g, node *nd, bp_err *e) {
                                   WHAT(nd), o->in, XSHAPE);
             set_shape(nd, 1, x->shape);
             return 0;
+        case BP_OP_BATCHNORM2D:
+            if (x->ndim != 3 || x->shape[0] != o->in)
+                return bp_err_set(e,
+                                  "%s: takes %d channels (samples of C x H x W), its "
+                                  "input has shape %s",
+                                  WHAT(nd), o->in, XSHAPE);
+            set_shape(nd, 3, x->shape);
+            return 0;
+        case BP_OP_CONV2D:
+        case BP_OP_MAXPOOL2D:
+        case BP_OP_AVGPOOL2D: return infer_window(g, nd, e);
         case BP_OP_FLATTEN:
         case BP_OP_RESHAPE: {
             int flat = (int)x->count;
@@ -609,13 +705,21 @@ static size_t layout(bp_graph *g, char *base, int B) {
         node *nd = &g->nodes[g->order[k]];
         size_t n = (size_t)B * nd->count, bytes = up(n * g->z);
         int own = nd->store == g->order[k];
-        nd->y = nd->dy = nd->xhat = NULL;
+        nd->y = nd->dy = nd->xhat = nd->col = NULL;
         nd->keep = NULL;
+        nd->arg = NULL;
         if (own && nd->op != BP_OP_INPUT) nd->y = base ? base + at : NULL, at += bytes;
         if (own) nd->dy = base ? base + at : NULL, at += bytes;
         if (nd->op == BP_OP_DROPOUT)
             nd->keep = base ? (uint8_t *)base + at : NULL, at += up(n);
-        if (nd->op == BP_OP_BATCHNORM1D) nd->xhat = base ? base + at : NULL, at += bytes;
+        if (nd->op == BP_OP_BATCHNORM1D || nd->op == BP_OP_BATCHNORM2D)
+            nd->xhat = base ? base + at : NULL, at += bytes;
+        if (nd->op == BP_OP_MAXPOOL2D)
+            nd->arg = base ? (int32_t *)(base + at) : NULL, at += up(n * sizeof(int32_t));
+        if (nd->op == BP_OP_CONV2D) {
+            bp_conv_shape s = conv_shape(g, nd);
+            nd->col = base ? base + at : NULL, at += up(bp_conv_cols(&s) * g->z);
+        }
     }
     return at;
 }
@@ -663,6 +767,11 @@ static int check_mode(const bp_graph *g, int B, int training, const bp_rng *r,
                 "%s: training needs a batch of at least 2 samples (got %d); "
                 "evaluation mode takes any",
                 WHAT(nd), B);
+        if (nd->op == BP_OP_BATCHNORM2D && (size_t)B * nd->shape[1] * nd->shape[2] < 2)
+            return bp_err_set(e,
+                              "%s: training needs at least 2 values a channel (got a "
+                              "batch of %d of %dx%d); evaluation mode takes any",
+                              WHAT(nd), B, nd->shape[1], nd->shape[2]);
         if (nd->op == BP_OP_DROPOUT && nd->o.p > 0 && nd->o.p < 1 && !r)
             return bp_err_set(e, "%s: training needs a random generator for its masks",
                               WHAT(nd));

@@ -8,7 +8,8 @@
  *
  * Dimensions: B = rows of the batch; a node's count = values of a sample;
  * I, O = a linear's in and out; F = batch norm's features; rows = B times
- * the leading dimensions a linear or softmax treats as more samples. */
+ * the leading dimensions a linear or softmax treats as more samples; an
+ * image's C, H, W and the rest of bp_conv.h's, in a bp_conv_shape. */
 
 /* ------------------------------------------------------------------------ */
 /* The ops                                                                   */
@@ -110,6 +111,70 @@ static void SFX(batchnorm_backward)(bp_graph *g, node *nd, int B, int want_dx) {
         (din, G_(nd, 0), G_(nd, 1), nd->dy, nd->xhat, nd->invstd, T_(nd, 0), B, F);
 }
 
+/* batchnorm2d: batchnorm1d's tensors, each channel's statistics over its
+ * B H W values. */
+static void SFX(batchnorm2d_forward)(bp_graph *g, node *nd, int B) {
+    const REAL *x = SFX(y_of)(g, nd->in[0]);
+    int C = nd->o.in, S = nd->shape[1] * nd->shape[2];
+    if (g->fwd_training) {
+        SFX(bp_batchnorm2d_forward_train)
+        (nd->y, nd->xhat, nd->invstd, T_(nd, 2), T_(nd, 3), x, T_(nd, 0), T_(nd, 1), B, C,
+         S, nd->o.eps, nd->o.momentum);
+        T_(nd, 4)[0] += 1;
+    } else {
+        SFX(bp_batchnorm2d_forward_eval)
+        (nd->y, nd->xhat, nd->invstd, x, T_(nd, 0), T_(nd, 1), T_(nd, 2), T_(nd, 3), B, C,
+         S, nd->o.eps);
+    }
+}
+/* As batchnorm1d's, its dx always goes into the input's dy. */
+static void SFX(batchnorm2d_backward)(bp_graph *g, node *nd, int B, int want_dx) {
+    (void)want_dx;
+    REAL *din = SFX(dy_of)(g, nd->in[0]);
+    int C = nd->o.in, S = nd->shape[1] * nd->shape[2];
+    if (g->fwd_training)
+        SFX(bp_batchnorm2d_backward_train)
+        (din, G_(nd, 0), G_(nd, 1), nd->dy, nd->xhat, nd->invstd, T_(nd, 0), B, C, S);
+    else
+        SFX(bp_batchnorm2d_backward_eval)
+        (din, G_(nd, 0), G_(nd, 1), nd->dy, nd->xhat, nd->invstd, T_(nd, 0), B, C, S);
+}
+
+/* conv2d: weight and bias (tensors 0, 1; a zero bias never listed without
+ * one), through im2col and GEMM (bp_conv2d_forward, conv_fast.h). */
+static void SFX(conv2d_forward)(bp_graph *g, node *nd, int B) {
+    bp_conv_shape s = conv_shape(g, nd);
+    const REAL *b = nd->nb_b ? NULL : T_(nd, 1);
+    SFX(bp_conv2d_forward)(nd->y, nd->col, SFX(y_of)(g, nd->in[0]), T_(nd, 0), b, B, &s);
+}
+static void SFX(conv2d_backward)(bp_graph *g, node *nd, int B, int want_dx) {
+    bp_conv_shape s = conv_shape(g, nd);
+    REAL *db = nd->nb_db ? NULL : G_(nd, 1);
+    SFX(bp_conv2d_backward)
+    (SFX(din_of)(g, nd, 0, want_dx), G_(nd, 0), db, nd->col, nd->dy,
+     SFX(y_of)(g, nd->in[0]), T_(nd, 0), B, &s);
+}
+
+/* maxpool2d: the winners kept in arg for backward; avgpool2d. */
+static void SFX(maxpool2d_forward)(bp_graph *g, node *nd, int B) {
+    bp_conv_shape s = conv_shape(g, nd);
+    SFX(bp_maxpool2d_forward)(nd->y, nd->arg, SFX(y_of)(g, nd->in[0]), B, &s);
+}
+static void SFX(maxpool2d_backward)(bp_graph *g, node *nd, int B, int want_dx) {
+    REAL *din = SFX(din_of)(g, nd, 0, want_dx);
+    bp_conv_shape s = conv_shape(g, nd);
+    if (din) SFX(bp_maxpool2d_backward)(din, nd->dy, nd->arg, B, &s);
+}
+static void SFX(avgpool2d_forward)(bp_graph *g, node *nd, int B) {
+    bp_conv_shape s = conv_shape(g, nd);
+    SFX(bp_avgpool2d_forward)(nd->y, SFX(y_of)(g, nd->in[0]), B, &s);
+}
+static void SFX(avgpool2d_backward)(bp_graph *g, node *nd, int B, int want_dx) {
+    REAL *din = SFX(din_of)(g, nd, 0, want_dx);
+    bp_conv_shape s = conv_shape(g, nd);
+    if (din) SFX(bp_avgpool2d_backward)(din, nd->dy, B, &s);
+}
+
 /* add: y = the sum of the inputs, in their order; each gets dy. */
 static void SFX(add_forward)(bp_graph *g, node *nd, int B) {
     size_t n = (size_t)B * nd->count;
@@ -174,6 +239,10 @@ static void SFX(forward_nodes)(bp_graph *g, bp_rng *r) {
             case BP_OP_BATCHNORM1D: SFX(batchnorm_forward)(g, nd, B); break;
             case BP_OP_ADD: SFX(add_forward)(g, nd, B); break;
             case BP_OP_CONCAT: SFX(concat_forward)(g, nd, B); break;
+            case BP_OP_CONV2D: SFX(conv2d_forward)(g, nd, B); break;
+            case BP_OP_MAXPOOL2D: SFX(maxpool2d_forward)(g, nd, B); break;
+            case BP_OP_AVGPOOL2D: SFX(avgpool2d_forward)(g, nd, B); break;
+            case BP_OP_BATCHNORM2D: SFX(batchnorm2d_forward)(g, nd, B); break;
             default: break;
         }
     }
@@ -192,6 +261,10 @@ static void SFX(backward_nodes)(bp_graph *g, int want_dx) {
             case BP_OP_BATCHNORM1D: SFX(batchnorm_backward)(g, nd, B, want_dx); break;
             case BP_OP_ADD: SFX(add_backward)(g, nd, B, want_dx); break;
             case BP_OP_CONCAT: SFX(concat_backward)(g, nd, B, want_dx); break;
+            case BP_OP_CONV2D: SFX(conv2d_backward)(g, nd, B, want_dx); break;
+            case BP_OP_MAXPOOL2D: SFX(maxpool2d_backward)(g, nd, B, want_dx); break;
+            case BP_OP_AVGPOOL2D: SFX(avgpool2d_backward)(g, nd, B, want_dx); break;
+            case BP_OP_BATCHNORM2D: SFX(batchnorm2d_backward)(g, nd, B, want_dx); break;
             default: break;
         }
     }

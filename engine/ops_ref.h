@@ -212,94 +212,139 @@ void SFX(bp_dropout_backward)(REAL *dx, const REAL *dy, const uint8_t *keep, siz
 /* ------------------------------------------------------------------------ */
 /* Batch norm: y = gamma (x - mean) / sqrt(var + eps) + beta, per feature    */
 /*                                                                           */
-/* B = rows of the batch (s), F = features (f). x, y, xhat, dy and dx are    */
-/* B x F; gamma, beta, their gradients, the running mean and variance and    */
-/* invstd have F. A feature's values are a column, F apart: the loops go     */
-/* feature by feature, each sum over s in double, in row order.              */
+/* B = rows of the batch (s), F = features or channels (f), S = values of a  */
+/* feature in a sample (j): 1 for batchnorm1d, H W for batchnorm2d. x, y,    */
+/* xhat, dy and dx are B x F x S; gamma, beta, their gradients, the running  */
+/* mean and variance and invstd have F. A feature's N = B S values are S in  */
+/* a row, F S apart: the loops go feature by feature, each sum over s then j */
+/* in double, in memory order. batchnorm1d is the case S = 1.                */
+
+/* Where value j of feature f of row s is. */
+#define BN_AT(s, f, j) (((size_t)(s) * F + (f)) * S + (j))
 
 /* y = gamma xhat + beta from xhat, and xhat = (x - mu) * invstd, for one
  * feature of statistics mu and invstd (in double). */
 static void SFX(bn_normalise)(REAL *y, REAL *xhat, const REAL *x, double mu, REAL invstd,
-                              REAL gamma, REAL beta, int B, int F, int f) {
-    for (int s = 0; s < B; s++) {
-        size_t k = (size_t)s * F + f;
-        xhat[k] = (REAL)((x[k] - mu) * invstd);
-        y[k] = gamma * xhat[k] + beta;
-    }
+                              REAL gamma, REAL beta, int B, int F, int S, int f) {
+    for (int s = 0; s < B; s++)
+        for (int j = 0; j < S; j++) {
+            size_t k = BN_AT(s, f, j);
+            xhat[k] = (REAL)((x[k] - mu) * invstd);
+            y[k] = gamma * xhat[k] + beta;
+        }
 }
 
 /* The batch's mean, then its biased variance around it (two passes: one
- * pass's E[x^2] - mean^2 cancels when the mean is large). */
-void SFX(bp_batchnorm_forward_train)(REAL *y, REAL *xhat, REAL *invstd, REAL *run_mean,
-                                     REAL *run_var, const REAL *x, const REAL *gamma,
-                                     const REAL *beta, int B, int F, double eps,
-                                     double momentum) {
+ * pass's E[x^2] - mean^2 cancels when the mean is large); the running
+ * variance takes the unbiased one, var N / (N - 1). */
+void SFX(bp_batchnorm2d_forward_train)(REAL *y, REAL *xhat, REAL *invstd, REAL *run_mean,
+                                       REAL *run_var, const REAL *x, const REAL *gamma,
+                                       const REAL *beta, int B, int F, int S, double eps,
+                                       double momentum) {
+    const double N = (double)B * S;
     for (int f = 0; f < F; f++) {
         double mu = 0, var = 0;
-        for (int s = 0; s < B; s++) mu += x[(size_t)s * F + f];
-        mu /= B;
-        for (int s = 0; s < B; s++) {
-            double c = x[(size_t)s * F + f] - mu;
-            var += c * c;
-        }
-        var /= B;
+        for (int s = 0; s < B; s++)
+            for (int j = 0; j < S; j++) mu += x[BN_AT(s, f, j)];
+        mu /= N;
+        for (int s = 0; s < B; s++)
+            for (int j = 0; j < S; j++) {
+                double c = x[BN_AT(s, f, j)] - mu;
+                var += c * c;
+            }
+        var /= N;
         invstd[f] = (REAL)(1 / sqrt(var + eps));
-        SFX(bn_normalise)(y, xhat, x, mu, invstd[f], gamma[f], beta[f], B, F, f);
+        SFX(bn_normalise)(y, xhat, x, mu, invstd[f], gamma[f], beta[f], B, F, S, f);
         run_mean[f] = (REAL)((1 - momentum) * run_mean[f] + momentum * mu);
-        run_var[f] = (REAL)((1 - momentum) * run_var[f] + momentum * var * B / (B - 1));
+        run_var[f] = (REAL)((1 - momentum) * run_var[f] + momentum * var * N / (N - 1));
     }
 }
 
 /* dbeta = sum dy, dgamma = sum dy xhat (y's dependence on the parameters),
- * and, since mean and variance are functions of every row of the column,
- * dx = gamma invstd / B (B dy - sum dy - xhat sum dy xhat). */
-void SFX(bp_batchnorm_backward_train)(REAL *dx, REAL *dgamma, REAL *dbeta, const REAL *dy,
-                                      const REAL *xhat, const REAL *invstd,
-                                      const REAL *gamma, int B, int F) {
+ * and, since mean and variance are functions of every value of the
+ * feature, dx = gamma invstd / N (N dy - sum dy - xhat sum dy xhat). */
+void SFX(bp_batchnorm2d_backward_train)(REAL *dx, REAL *dgamma, REAL *dbeta,
+                                        const REAL *dy, const REAL *xhat,
+                                        const REAL *invstd, const REAL *gamma, int B,
+                                        int F, int S) {
+    const double N = (double)B * S;
     for (int f = 0; f < F; f++) {
         double sum_dy = 0, sum_dy_xhat = 0;
-        for (int s = 0; s < B; s++) {
-            size_t k = (size_t)s * F + f;
-            sum_dy += dy[k];
-            sum_dy_xhat += (double)dy[k] * xhat[k];
-        }
+        for (int s = 0; s < B; s++)
+            for (int j = 0; j < S; j++) {
+                size_t k = BN_AT(s, f, j);
+                sum_dy += dy[k];
+                sum_dy_xhat += (double)dy[k] * xhat[k];
+            }
         dbeta[f] += (REAL)sum_dy;
         dgamma[f] += (REAL)sum_dy_xhat;
-        double g = (double)gamma[f] * invstd[f] / B;
-        for (int s = 0; s < B; s++) {
-            size_t k = (size_t)s * F + f;
-            dx[k] += (REAL)(g * ((double)B * dy[k] - sum_dy - xhat[k] * sum_dy_xhat));
-        }
+        double g = (double)gamma[f] * invstd[f] / N;
+        for (int s = 0; s < B; s++)
+            for (int j = 0; j < S; j++) {
+                size_t k = BN_AT(s, f, j);
+                dx[k] += (REAL)(g * (N * dy[k] - sum_dy - xhat[k] * sum_dy_xhat));
+            }
     }
 }
 
 /* The running statistics in place of the batch's: a fixed affine map of x. */
-void SFX(bp_batchnorm_forward_eval)(REAL *y, REAL *xhat, REAL *invstd, const REAL *x,
-                                    const REAL *gamma, const REAL *beta,
-                                    const REAL *run_mean, const REAL *run_var, int B,
-                                    int F, double eps) {
+void SFX(bp_batchnorm2d_forward_eval)(REAL *y, REAL *xhat, REAL *invstd, const REAL *x,
+                                      const REAL *gamma, const REAL *beta,
+                                      const REAL *run_mean, const REAL *run_var, int B,
+                                      int F, int S, double eps) {
     for (int f = 0; f < F; f++) {
         invstd[f] = (REAL)(1 / sqrt((double)run_var[f] + eps));
-        SFX(bn_normalise)(y, xhat, x, run_mean[f], invstd[f], gamma[f], beta[f], B, F, f);
+        SFX(bn_normalise)
+        (y, xhat, x, run_mean[f], invstd[f], gamma[f], beta[f], B, F, S, f);
     }
 }
 
 /* dbeta and dgamma as in training; dx = dy gamma invstd, the statistics
  * being constants. */
-void SFX(bp_batchnorm_backward_eval)(REAL *dx, REAL *dgamma, REAL *dbeta, const REAL *dy,
-                                     const REAL *xhat, const REAL *invstd,
-                                     const REAL *gamma, int B, int F) {
+void SFX(bp_batchnorm2d_backward_eval)(REAL *dx, REAL *dgamma, REAL *dbeta,
+                                       const REAL *dy, const REAL *xhat,
+                                       const REAL *invstd, const REAL *gamma, int B,
+                                       int F, int S) {
     for (int f = 0; f < F; f++) {
         double sum_dy = 0, sum_dy_xhat = 0, g = (double)gamma[f] * invstd[f];
-        for (int s = 0; s < B; s++) {
-            size_t k = (size_t)s * F + f;
-            sum_dy += dy[k];
-            sum_dy_xhat += (double)dy[k] * xhat[k];
-            dx[k] += (REAL)(g * dy[k]);
-        }
+        for (int s = 0; s < B; s++)
+            for (int j = 0; j < S; j++) {
+                size_t k = BN_AT(s, f, j);
+                sum_dy += dy[k];
+                sum_dy_xhat += (double)dy[k] * xhat[k];
+                dx[k] += (REAL)(g * dy[k]);
+            }
         dbeta[f] += (REAL)sum_dy;
         dgamma[f] += (REAL)sum_dy_xhat;
     }
+}
+
+#undef BN_AT
+
+/* batchnorm1d: the same with S = 1. */
+void SFX(bp_batchnorm_forward_train)(REAL *y, REAL *xhat, REAL *invstd, REAL *run_mean,
+                                     REAL *run_var, const REAL *x, const REAL *gamma,
+                                     const REAL *beta, int B, int F, double eps,
+                                     double momentum) {
+    SFX(bp_batchnorm2d_forward_train)
+    (y, xhat, invstd, run_mean, run_var, x, gamma, beta, B, F, 1, eps, momentum);
+}
+void SFX(bp_batchnorm_backward_train)(REAL *dx, REAL *dgamma, REAL *dbeta, const REAL *dy,
+                                      const REAL *xhat, const REAL *invstd,
+                                      const REAL *gamma, int B, int F) {
+    SFX(bp_batchnorm2d_backward_train)(dx, dgamma, dbeta, dy, xhat, invstd, gamma, B, F, 1);
+}
+void SFX(bp_batchnorm_forward_eval)(REAL *y, REAL *xhat, REAL *invstd, const REAL *x,
+                                    const REAL *gamma, const REAL *beta,
+                                    const REAL *run_mean, const REAL *run_var, int B,
+                                    int F, double eps) {
+    SFX(bp_batchnorm2d_forward_eval)
+    (y, xhat, invstd, x, gamma, beta, run_mean, run_var, B, F, 1, eps);
+}
+void SFX(bp_batchnorm_backward_eval)(REAL *dx, REAL *dgamma, REAL *dbeta, const REAL *dy,
+                                     const REAL *xhat, const REAL *invstd,
+                                     const REAL *gamma, int B, int F) {
+    SFX(bp_batchnorm2d_backward_eval)(dx, dgamma, dbeta, dy, xhat, invstd, gamma, B, F, 1);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -12,8 +12,8 @@
  * net:train_steps with an optimizer allocate nothing in the engine and
  * nothing in Lua's own heap (counted by a lua_Alloc wrapper). A team of
  * threads whose memory is refused leaves the steps to one thread. Graphs
- * too: a residual network, and one with dropout and batch norm, in both
- * modes. */
+ * too: a residual network, one with dropout and batch norm, and a small
+ * CNN (conv2d, batchnorm2d, both pools), in both modes. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -112,13 +112,45 @@ static void test_engine(void) {
     CHECK(n_free > 0);
 }
 
-/* A graph of 16 inputs and 4 outputs: residual, x + tanh(linear(x)) after
- * a first linear and relu; or linear, batch norm, relu, dropout, linear. */
-static bp_net *make_graph(bp_dtype t, int residual, bp_rng *r) {
+/* A CNN on 16 inputs read as 1x4x4, to 4 outputs: conv2d 1->2 3x3 padding
+ * 1, batchnorm2d, relu, avgpool 2 stride 1, maxpool 2 stride 1, flatten,
+ * linear 8->4. */
+static bp_net *make_cnn(bp_graph *g, int x, bp_rng *r) {
+    bp_node_opts o = bp_node_opts_default(BP_OP_CONV2D);
+    o.in = 1, o.out = 2, o.kh = o.kw = 3, o.ph = o.pw = 1, o.rng = r;
+    int h = bp_graph_add(g, BP_OP_CONV2D, &x, 1, &o, NULL);
+    o = bp_node_opts_default(BP_OP_BATCHNORM2D);
+    o.in = 2;
+    h = bp_graph_add(g, BP_OP_BATCHNORM2D, &h, 1, &o, NULL);
+    o = bp_node_opts_default(BP_OP_ACT);
+    o.act = BP_ACT_RELU;
+    h = bp_graph_add(g, BP_OP_ACT, &h, 1, &o, NULL);
+    o = bp_node_opts_default(BP_OP_AVGPOOL2D);
+    o.kh = o.kw = 2;
+    h = bp_graph_add(g, BP_OP_AVGPOOL2D, &h, 1, &o, NULL);
+    h = bp_graph_add(g, BP_OP_MAXPOOL2D, &h, 1, &o, NULL);
+    h = bp_graph_add(g, BP_OP_FLATTEN, &h, 1, NULL, NULL);
+    o = bp_node_opts_default(BP_OP_LINEAR);
+    o.in = 8, o.out = 4, o.rng = r;
+    int out = bp_graph_add(g, BP_OP_LINEAR, &h, 1, &o, NULL);
+    CHECK(bp_graph_finish(g, out, NULL) == 0);
+    bp_net *net = bp_net_from_graph(g, NULL);
+    CHECK(net != NULL);
+    net->rng = r;
+    return net;
+}
+
+/* A graph of 16 inputs and 4 outputs: kind 1, residual, x + tanh(linear(x))
+ * after a first linear and relu; kind 0, linear, batch norm, relu,
+ * dropout, linear; kind 2, make_cnn's. */
+static bp_net *make_graph(bp_dtype t, int kind, bp_rng *r) {
     bp_graph *g = bp_graph_new(t, NULL);
     bp_node_opts o = bp_node_opts_default(BP_OP_INPUT);
-    o.ndim = 1, o.shape[0] = 16;
+    o.ndim = kind == 2 ? 3 : 1, o.shape[0] = kind == 2 ? 1 : 16;
+    o.shape[1] = o.shape[2] = 4;
     int x = bp_graph_add(g, BP_OP_INPUT, NULL, 0, &o, NULL);
+    if (kind == 2) return make_cnn(g, x, r);
+    int residual = kind;
     o = bp_node_opts_default(BP_OP_LINEAR);
     o.in = 16, o.out = 32, o.rng = r;
     int h = bp_graph_add(g, BP_OP_LINEAR, &x, 1, &o, NULL);
@@ -152,14 +184,14 @@ static bp_net *make_graph(bp_dtype t, int residual, bp_rng *r) {
 
 /* The steps of check_steps on a graph, in training and evaluation mode,
  * with dLoss/d(input) too. */
-static void check_graph_steps(bp_dtype t, int residual, int B) {
+static void check_graph_steps(bp_dtype t, int kind, int B) {
     bp_rng r;
     bp_rng_seed(&r, 6);
     bp_err e;
     double x[16 * 16], y[16 * 4], dx[16 * 16];
     for (int k = 0; k < B * 16; k++) x[k] = bp_rng_uniform(&r);
     for (int k = 0; k < B * 4; k++) y[k] = bp_rng_uniform(&r);
-    bp_net *net = make_graph(t, residual, &r);
+    bp_net *net = make_graph(t, kind, &r);
     bp_optim_config c = bp_optim_config_default(BP_OPTIM_ADAM);
     c.clip_norm = 1;
     bp_optim *opt = bp_optim_new(net, &c, &e);
@@ -185,9 +217,9 @@ static void check_graph_steps(bp_dtype t, int residual, int B) {
 
 static void test_graphs(void) {
     for (int t = 0; t < BP_DTYPE_COUNT; t++)
-        for (int residual = 0; residual < 2; residual++) {
-            check_graph_steps(t, residual, 2);
-            check_graph_steps(t, residual, 16);
+        for (int kind = 0; kind < 3; kind++) {
+            check_graph_steps(t, kind, 2);
+            check_graph_steps(t, kind, 16);
         }
 }
 

@@ -1,0 +1,96 @@
+/* bp_conv.h: the kernels of images, convolution and pooling, each forward
+ * with its backward right below it.
+ *
+ * Dimensions, the letters of every loop:
+ *   B = batch (samples); C = input channels, H x W an input image;
+ *   O = output channels (a convolution's filters; a pool's O is C), P x Q
+ *   an output image; KH x KW the kernel, SH, SW its strides, PH, PW the
+ *   zeros added on each side (PyTorch's padding); K = C KH KW, a filter's
+ *   weights.
+ * Arrays are row-major as PyTorch lays them out: x is B x C x H x W, y is
+ * B x O x P x Q, a convolution's weights w are O x C x KH x KW and its
+ * bias b has O. Output sizes are PyTorch's (floor mode):
+ *   P = (H + 2 PH - KH) / SH + 1,  Q = (W + 2 PW - KW) / SW + 1.
+ * Argument order is outputs, inputs, sizes. Every backward ADDS into the
+ * gradients it is given (NULL: not wanted), as bp_ops.h's. No kernel
+ * allocates or fails: the graph checks the sizes (bp_graph_finish).
+ *
+ * Two builds of the convolution: the reference (direct loops over the
+ * definition, conv_ref.h) and the fast path the graph runs (im2col and a
+ * matrix product per sample, conv_fast.h), which must equal the reference
+ * to rounding (tests/test_conv.c, test_fast_matches_ref). The pools have
+ * one build, the reference: they cost a few percent of a step (NOTES.md).
+ * Every kernel exists for double (the name as written) and float (_f32). */
+#ifndef BP_CONV_H
+#define BP_CONV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The sizes of one convolution or pool, as above. */
+typedef struct bp_conv_shape {
+    int C, H, W;
+    int O, P, Q;
+    int KH, KW, SH, SW, PH, PW;
+} bp_conv_shape;
+
+/* P and Q from the rest (C, H, W, O, kernel, strides, padding): 0 when the
+ * kernel does not fit the padded image. */
+void bp_conv_shape_outputs(bp_conv_shape *s);
+
+/* Values of the fast path's workspace: one sample's columns, K x P Q. */
+size_t bp_conv_cols(const bp_conv_shape *s);
+
+/* Convolution (nn.Conv2d, cross-correlation as PyTorch's):
+ *   y[s][o][p][q] = b[o] + sum_{c,i,j} w[o][c][i][j] x[s][c][p SH - PH + i][q SW - PW + j]
+ * with x zero outside the image. b may be NULL (no bias). */
+void bp_conv2d_forward_ref(double *y, const double *x, const double *w, const double *b,
+                           int B, const bp_conv_shape *s);
+/* dw += dLoss/dw, db += dLoss/db (NULL: none), dx += dLoss/dx (NULL:
+ * skipped) from dy = dLoss/dy. */
+void bp_conv2d_backward_ref(double *dx, double *dw, double *db, const double *dy,
+                            const double *x, const double *w, int B,
+                            const bp_conv_shape *s);
+/* The same through im2col and GEMM; col is a workspace of bp_conv_cols
+ * values (overwritten). */
+void bp_conv2d_forward(double *y, double *col, const double *x, const double *w,
+                       const double *b, int B, const bp_conv_shape *s);
+void bp_conv2d_backward(double *dx, double *dw, double *db, double *col, const double *dy,
+                        const double *x, const double *w, int B, const bp_conv_shape *s);
+
+/* Max pooling (nn.MaxPool2d(kernel, stride, padding)): each output the
+ * largest value of its window (padding never wins), and arg, the place of
+ * that value in its input plane (h W + w), for backward; of equal values
+ * the first in the window's row-major order wins, and a NaN wins, as
+ * PyTorch. O must equal C. */
+void bp_maxpool2d_forward(double *y, int32_t *arg, const double *x, int B,
+                          const bp_conv_shape *s);
+/* dx at each window's winner += dy. */
+void bp_maxpool2d_backward(double *dx, const double *dy, const int32_t *arg, int B,
+                           const bp_conv_shape *s);
+
+/* Average pooling (nn.AvgPool2d(kernel, stride, padding), count_include_pad
+ * true): the window's sum over KH KW, padding counted as zeros. */
+void bp_avgpool2d_forward(double *y, const double *x, int B, const bp_conv_shape *s);
+/* dx += dy / (KH KW) over each window. */
+void bp_avgpool2d_backward(double *dx, const double *dy, int B, const bp_conv_shape *s);
+
+/* The same kernels on floats. */
+void bp_conv2d_forward_ref_f32(float *y, const float *x, const float *w, const float *b,
+                               int B, const bp_conv_shape *s);
+void bp_conv2d_backward_ref_f32(float *dx, float *dw, float *db, const float *dy,
+                                const float *x, const float *w, int B,
+                                const bp_conv_shape *s);
+void bp_conv2d_forward_f32(float *y, float *col, const float *x, const float *w,
+                           const float *b, int B, const bp_conv_shape *s);
+void bp_conv2d_backward_f32(float *dx, float *dw, float *db, float *col, const float *dy,
+                            const float *x, const float *w, int B,
+                            const bp_conv_shape *s);
+void bp_maxpool2d_forward_f32(float *y, int32_t *arg, const float *x, int B,
+                              const bp_conv_shape *s);
+void bp_maxpool2d_backward_f32(float *dx, const float *dy, const int32_t *arg, int B,
+                               const bp_conv_shape *s);
+void bp_avgpool2d_forward_f32(float *y, const float *x, int B, const bp_conv_shape *s);
+void bp_avgpool2d_backward_f32(float *dx, const float *dy, int B, const bp_conv_shape *s);
+
+#endif
