@@ -112,10 +112,10 @@ static void test_engine(void) {
     CHECK(n_free > 0);
 }
 
-/* A CNN on 16 inputs read as 1x4x4, to 4 outputs: conv2d 1->2 3x3 padding
- * 1, batchnorm2d, relu, avgpool 2 stride 1, maxpool 2 stride 1, flatten,
- * linear 8->4. */
-static bp_net *make_cnn(bp_graph *g, int x, bp_rng *r) {
+/* A CNN's layers on 16 inputs read as 1x4x4: conv2d 1->2 3x3 padding 1,
+ * batchnorm2d, relu, avgpool 2 stride 1, maxpool 2 stride 1, flatten to 8
+ * values (the last node's id). */
+static int make_cnn(bp_graph *g, int x, bp_rng *r) {
     bp_node_opts o = bp_node_opts_default(BP_OP_CONV2D);
     o.in = 1, o.out = 2, o.kh = o.kw = 3, o.ph = o.pw = 1, o.rng = r;
     int h = bp_graph_add(g, BP_OP_CONV2D, &x, 1, &o, NULL);
@@ -129,31 +129,23 @@ static bp_net *make_cnn(bp_graph *g, int x, bp_rng *r) {
     o.kh = o.kw = 2;
     h = bp_graph_add(g, BP_OP_AVGPOOL2D, &h, 1, &o, NULL);
     h = bp_graph_add(g, BP_OP_MAXPOOL2D, &h, 1, &o, NULL);
-    h = bp_graph_add(g, BP_OP_FLATTEN, &h, 1, NULL, NULL);
-    o = bp_node_opts_default(BP_OP_LINEAR);
-    o.in = 8, o.out = 4, o.rng = r;
-    int out = bp_graph_add(g, BP_OP_LINEAR, &h, 1, &o, NULL);
-    CHECK(bp_graph_finish(g, out, NULL) == 0);
-    bp_net *net = bp_net_from_graph(g, NULL);
-    CHECK(net != NULL);
-    net->rng = r;
-    return net;
+    return bp_graph_add(g, BP_OP_FLATTEN, &h, 1, NULL, NULL);
 }
 
 /* A graph of 16 inputs and 4 outputs: kind 1, residual, x + tanh(linear(x))
  * after a first linear and relu; kind 0, linear, batch norm, relu,
- * dropout, linear; kind 2, make_cnn's. */
+ * dropout, linear; kind 2, make_cnn's and a linear. */
 static bp_net *make_graph(bp_dtype t, int kind, bp_rng *r) {
     bp_graph *g = bp_graph_new(t, NULL);
     bp_node_opts o = bp_node_opts_default(BP_OP_INPUT);
     o.ndim = kind == 2 ? 3 : 1, o.shape[0] = kind == 2 ? 1 : 16;
     o.shape[1] = o.shape[2] = 4;
     int x = bp_graph_add(g, BP_OP_INPUT, NULL, 0, &o, NULL);
-    if (kind == 2) return make_cnn(g, x, r);
-    int residual = kind;
+    int residual = kind == 1, h = x;
     o = bp_node_opts_default(BP_OP_LINEAR);
     o.in = 16, o.out = 32, o.rng = r;
-    int h = bp_graph_add(g, BP_OP_LINEAR, &x, 1, &o, NULL);
+    if (kind == 2) h = make_cnn(g, x, r), o.out = 8;
+    else h = bp_graph_add(g, BP_OP_LINEAR, &x, 1, &o, NULL);
     bp_node_opts a = bp_node_opts_default(BP_OP_ACT);
     a.act = BP_ACT_RELU;
     if (residual) {
@@ -164,7 +156,7 @@ static bp_net *make_graph(bp_dtype t, int kind, bp_rng *r) {
         f = bp_graph_add(g, BP_OP_ACT, &f, 1, &a, NULL);
         int in[2] = {h, f};
         h = bp_graph_add(g, BP_OP_ADD, in, 2, NULL, NULL);
-    } else {
+    } else if (kind == 0) {
         bp_node_opts bn = bp_node_opts_default(BP_OP_BATCHNORM1D);
         bn.in = 32;
         h = bp_graph_add(g, BP_OP_BATCHNORM1D, &h, 1, &bn, NULL);
@@ -173,7 +165,7 @@ static bp_net *make_graph(bp_dtype t, int kind, bp_rng *r) {
         d.p = 0.2;
         h = bp_graph_add(g, BP_OP_DROPOUT, &h, 1, &d, NULL);
     }
-    o.in = 32, o.out = 4;
+    o.in = o.out, o.out = 4;
     int out = bp_graph_add(g, BP_OP_LINEAR, &h, 1, &o, NULL);
     CHECK(bp_graph_finish(g, out, NULL) == 0);
     bp_net *net = bp_net_from_graph(g, NULL);
