@@ -77,6 +77,23 @@ void bp_lua_push_module_label(lua_State *L, const lmodule *m) {
                             o->momentum);
             return;
         case BP_OP_FLATTEN: lua_pushliteral(L, "Flatten()"); return;
+        case BP_OP_CONV2D:
+            lua_pushfstring(L,
+                            "Conv2d(%d, %d, kernel_size=(%d, %d), stride=(%d, %d), "
+                            "padding=(%d, %d)%s)",
+                            o->in, o->out, o->kh, o->kw, o->sh, o->sw, o->ph, o->pw,
+                            o->no_bias ? ", bias=false" : "");
+            return;
+        case BP_OP_MAXPOOL2D:
+        case BP_OP_AVGPOOL2D:
+            lua_pushfstring(L, "%s(kernel_size=(%d, %d), stride=(%d, %d), padding=(%d, %d))",
+                            m->op == BP_OP_MAXPOOL2D ? "MaxPool2d" : "AvgPool2d", o->kh,
+                            o->kw, o->sh, o->sw, o->ph, o->pw);
+            return;
+        case BP_OP_BATCHNORM2D:
+            lua_pushfstring(L, "BatchNorm2d(%d, eps=%f, momentum=%f)", o->in, o->eps,
+                            o->momentum);
+            return;
         case BP_OP_RESHAPE: {
             char s[64];
             size_t at = 0;
@@ -283,6 +300,91 @@ static int l_batchnorm1d(lua_State *L) {
     if (!(eps > 0)) return bp_lua_field_error(L, opts, "eps", "a finite number > 0");
     lmodule *m = new_module(L, M_LEAF, BP_OP_BATCHNORM1D, 0);
     m->o.in = F, m->o.eps = eps, m->o.momentum = mom;
+    read_name(L, opts, m);
+    return 1;
+}
+
+/* bp.batchnorm2d(C [, {name =, eps = 1e-5, momentum = 0.1}]) */
+static int l_batchnorm2d(lua_State *L) {
+    l_batchnorm1d(L);
+    lmodule *m = bp_lua_check_module(L, -1);
+    m->op = BP_OP_BATCHNORM2D;
+    return 1;
+}
+
+/* A size pair at index idx into *a, *b: a number n for n x n, or {a, b},
+ * each in lo..65535; else an error naming what. */
+static void check_pair(lua_State *L, int idx, const char *what, int lo, int *a, int *b) {
+    idx = lua_absindex(L, idx);
+    if (lua_type(L, idx) == LUA_TNUMBER && lua_isinteger(L, idx) &&
+        lua_tointeger(L, idx) >= lo && lua_tointeger(L, idx) <= 65535) {
+        *a = *b = (int)lua_tointeger(L, idx);
+        return;
+    }
+    if (lua_type(L, idx) == LUA_TTABLE && lua_rawlen(L, idx) == 2) {
+        lua_rawgeti(L, idx, 1);
+        lua_rawgeti(L, idx, 2);
+        int ok = lua_isinteger(L, -2) && lua_isinteger(L, -1);
+        lua_Integer x = lua_tointeger(L, -2), y = lua_tointeger(L, -1);
+        lua_pop(L, 2);
+        if (ok && x >= lo && y >= lo && x <= 65535 && y <= 65535) {
+            *a = (int)x, *b = (int)y;
+            return;
+        }
+    }
+    luaL_error(L, "%s: an integer in %d..65535 or a pair {h, w} of them expected", what,
+               lo);
+}
+
+/* opts.stride and opts.padding into m's options, when given. */
+static void read_window(lua_State *L, int opts, lmodule *m) {
+    if (!opts) return;
+    if (lua_getfield(L, opts, "stride") != LUA_TNIL)
+        check_pair(L, -1, "field 'stride'", 1, &m->o.sh, &m->o.sw);
+    if (lua_getfield(L, opts, "padding") != LUA_TNIL)
+        check_pair(L, -1, "field 'padding'", 0, &m->o.ph, &m->o.pw);
+    lua_pop(L, 2);
+}
+
+static const char *const conv_options[] = {"name", "stride", "padding", "bias", NULL};
+
+/* bp.conv2d(C, O, kernel [, {stride = 1, padding = 0, bias = true, name =}]):
+ * nn.Conv2d(C, O, kernel, stride, padding, bias); kernel, stride and
+ * padding a number or {h, w}. */
+static int l_conv2d(lua_State *L) {
+    int C = bp_lua_check_int(L, 1, "number of input channels");
+    int O = bp_lua_check_int(L, 2, "number of output channels");
+    int opts = opt_table(L, 4, conv_options);
+    lmodule *m = new_module(L, M_LEAF, BP_OP_CONV2D, 0);
+    m->o.in = C, m->o.out = O;
+    check_pair(L, 3, "bad argument #3 to 'conv2d' (kernel)", 1, &m->o.kh, &m->o.kw);
+    read_window(L, opts, m);
+    if (opts) {
+        if (lua_getfield(L, opts, "bias") != LUA_TNIL) {
+            if (lua_type(L, -1) != LUA_TBOOLEAN)
+                bp_lua_field_error(L, opts, "bias", "a boolean");
+            m->o.no_bias = !lua_toboolean(L, -1);
+        }
+        lua_pop(L, 1);
+    }
+    read_name(L, opts, m);
+    return 1;
+}
+
+static const char *const pool_options[] = {"name", "padding", NULL};
+
+/* bp.maxpool2d(kernel [, stride = kernel] [, {padding = 0, name =}]),
+ * bp.avgpool2d(...) (upvalue 2: the op): nn.MaxPool2d, nn.AvgPool2d. */
+static int l_pool(lua_State *L) {
+    bp_op op = (bp_op)lua_tointeger(L, lua_upvalueindex(2));
+    int arg = lua_type(L, 2) == LUA_TTABLE && lua_rawlen(L, 2) != 2 ? 2 : 3;
+    int opts = opt_table(L, arg, pool_options), stride = arg == 3 && !lua_isnoneornil(L, 2);
+    lua_settop(L, 3);
+    lmodule *m = new_module(L, M_LEAF, op, 0);
+    check_pair(L, 1, "kernel", 1, &m->o.kh, &m->o.kw);
+    m->o.sh = m->o.kh, m->o.sw = m->o.kw;
+    if (stride) check_pair(L, 2, "stride", 1, &m->o.sh, &m->o.sw);
+    read_window(L, opts, m);
     read_name(L, opts, m);
     return 1;
 }
@@ -567,7 +669,8 @@ static const luaL_Reg node_meta[] = {{"__tostring", node_tostring}, {NULL, NULL}
 static const luaL_Reg funcs[] = {
     {"linear", l_linear},   {"dropout", l_dropout}, {"batchnorm1d", l_batchnorm1d},
     {"flatten", l_flatten}, {"reshape", l_reshape}, {"residual", l_residual},
-    {"input", l_input},     {"graph", l_graph},     {NULL, NULL}};
+    {"input", l_input},     {"graph", l_graph},     {"conv2d", l_conv2d},
+    {"batchnorm2d", l_batchnorm2d}, {NULL, NULL}};
 
 void bp_lua_open_module(lua_State *L) {
     bp_lua_new_type(L, MODULE_TYPE, module_meta, module_methods);
@@ -579,6 +682,12 @@ void bp_lua_open_module(lua_State *L) {
         lua_pushinteger(L, a);
         lua_pushcclosure(L, l_act, 2);
         lua_setfield(L, -2, bp_act_name((bp_act)a));
+    }
+    for (int k = BP_OP_MAXPOOL2D; k <= BP_OP_AVGPOOL2D; k++) {
+        lua_pushvalue(L, -2);
+        lua_pushinteger(L, k);
+        lua_pushcclosure(L, l_pool, 2);
+        lua_setfield(L, -2, bp_op_name((bp_op)k));
     }
     for (int k = M_SEQUENTIAL; k <= M_CONCAT; k++) {
         lua_pushvalue(L, -2);

@@ -539,4 +539,32 @@ function TestModules:test_readme_examples()
   lu.assertEquals(names, {"residual", "concat"})
 end
 
+-- The modules of images: shapes and labels as PyTorch prints them, the
+-- options' defaults (a pool's stride is its kernel), and the errors of bad
+-- options and of shapes, each naming the module.
+function TestModules:test_image_modules()
+  local net = bp.net({1, 8, 8}, bp.sequential{
+    bp.conv2d(1, 4, 3, {padding = 1}), bp.batchnorm2d(4), bp.relu(), bp.maxpool2d(2),
+    bp.conv2d(4, 6, {3, 2}, {stride = {1, 2}, bias = false, name = "c2"}),
+    bp.avgpool2d(2, 1), bp.flatten(), bp.linear(6, 3)})
+  lu.assertStrContains(tostring(net), "(4): MaxPool2d(kernel_size=(2, 2), stride=(2, 2), padding=(0, 0))")
+  lu.assertStrContains(tostring(net), "(c2): Conv2d(4, 6, kernel_size=(3, 2), stride=(1, 2), padding=(0, 0), bias=false)  -> 6x2x2")
+  lu.assertEquals(net:param_count(), 222) -- 213 trainable, 9 buffer values
+  lu.assertEquals(#net:param("1.weight")[1][1], 3)
+  local x = {}
+  for i = 1, 64 do x[i] = math.sin(i) end
+  lu.assertEquals(#net:forward({x, x}), 2)
+  assert_error_text("bad argument #3 to 'conv2d' (kernel): an integer in 1..65535 or a pair {h, w} of them expected",
+    function() bp.conv2d(1, 4, 0) end)
+  assert_error_text("field 'padding': an integer in 0..65535",
+    function() bp.conv2d(1, 4, 3, {padding = -1}) end)
+  assert_error_text("maxpool2d (module '1'): a padding of 3x3 is more than half the kernel of 2x2",
+    function() bp.net({1, 8, 8}, bp.maxpool2d(2, {padding = 3})) end)
+  assert_error_text("conv2d (module '1'): takes 3 channels, its input has shape 1x8x8",
+    function() bp.net({1, 8, 8}, bp.conv2d(3, 4, 3)) end)
+  local c = bp.conv2d(1, 1, 1)
+  assert_error_text("conv2d (module '2'): the same module appears twice",
+    function() bp.net({1, 2, 2}, bp.sequential{c, c}) end)
+end
+
 S.finish()
