@@ -20,6 +20,7 @@
  *   lrunlog.c  run logging: parameters, metrics, tags, notes, snapshots
  *   lsweep.c   sweeps' script side
  *   progress.c the progress line
+ *   ltensor.c  bp.tensor: numbers in C memory for layers written in Lua
  * They share the module state (every function's upvalue 1), the userdata
  * layout of a net, and the helpers that carry Lua values into C. */
 #ifndef LBACKPROP_H
@@ -41,6 +42,7 @@
 #define LOSS_TYPE "backprop.loss"
 #define OPTIM_TYPE "backprop.optimizer"
 #define DATA_TYPE "backprop.data"
+#define TENSOR_TYPE "backprop.tensor"
 
 /* Module state */
 typedef struct state {
@@ -143,6 +145,7 @@ void bp_lua_open_runlog(lua_State *L);   /* lrunlog.c */
 void bp_lua_open_sweep(lua_State *L);    /* lsweep.c */
 void bp_lua_open_progress(lua_State *L); /* progress.c */
 void bp_lua_open_show(lua_State *L);     /* show.c */
+void bp_lua_open_tensor(lua_State *L);   /* ltensor.c */
 
 /* ------------------------------------------------------------------------ */
 /* Values (lvalues.c) */
@@ -211,6 +214,12 @@ bp_dtype bp_lua_opt_dtype(lua_State *L, int arg);
 
 /* ------------------------------------------------------------------------ */
 /* Types' checks, for the files that take another's objects */
+
+/* The tensor at i (raises if it is none, or closed); a new tensor pushed
+ * (raises on a bad shape or no memory). */
+struct bp_tensor *bp_lua_check_tensor(lua_State *L, int i);
+struct bp_tensor *bp_lua_push_tensor(lua_State *L, bp_dtype dtype, int ndim,
+                                     const size_t *dims);
 
 /* Pushes a new, empty net userdata (its net NULL: set it before any use),
  * created before the C object so that nothing leaks if that fails. */

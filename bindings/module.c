@@ -462,6 +462,7 @@ int luaopen_backprop(lua_State *L) {
     bp_lua_open_sweep(L);
     bp_lua_open_progress(L);
     bp_lua_open_show(L);
+    bp_lua_open_tensor(L);
     lua_pushliteral(L, BP_VERSION);
     lua_setfield(L, -2, "version");
     return 1;

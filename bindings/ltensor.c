@@ -1,0 +1,568 @@
+/* ltensor.c: bp.tensor, numbers in C memory for layers written in Lua.
+ *
+ * Built as liolib.c: one metatable (TENSOR_TYPE), methods[] and
+ * metamethods[], the userdata created empty before the bp_tensor
+ * (engine/bp_tensor.h) it points to, one close function for __gc, __close
+ * and :close(), safe twice. The math is the engine's; this file only reads
+ * arguments, makes result tensors and turns the engine's messages into
+ * errors (a wrong shape is a programming error: it raises).
+ *
+ * Views (reshape) share their owner's numbers. A view holds its owner as
+ * its user value, so the collector never frees the owner first; and the
+ * owner counts its open views, so an explicit owner:close() while a view is
+ * open only marks the owner closed, freeing the numbers when the last view
+ * closes. A view therefore never reads freed memory.
+ *
+ * Lua indexes from 1, the engine from 0: the conversion is made here only.
+ * A method's result goes into a new tensor, or into `out`, its optional last
+ * argument, so that a hot loop allocates nothing. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "bp_tensor.h"
+#include "lbackprop.h"
+
+typedef struct ltensor {
+    bp_tensor *t;         /* NULL once closed and freed */
+    int closed;           /* closed from Lua: refuse any use */
+    int views;            /* open views of this owner's numbers */
+    struct ltensor *base; /* the owner, for a view; else NULL */
+} ltensor;
+
+static ltensor *new_ltensor(lua_State *L) {
+    ltensor *u = lua_newuserdatauv(L, sizeof *u, 1);
+    memset(u, 0, sizeof *u);
+    luaL_setmetatable(L, TENSOR_TYPE);
+    return u;
+}
+
+bp_tensor *bp_lua_check_tensor(lua_State *L, int i) {
+    ltensor *u = luaL_checkudata(L, i, TENSOR_TYPE);
+    if (u->closed || !u->t) luaL_error(L, "attempt to use a closed tensor");
+    return u->t;
+}
+
+static bp_tensor *test_tensor(lua_State *L, int i) {
+    return luaL_testudata(L, i, TENSOR_TYPE) ? bp_lua_check_tensor(L, i) : NULL;
+}
+
+/* Pushes a new tensor of dims and dtype; raises on failure. */
+bp_tensor *bp_lua_push_tensor(lua_State *L, bp_dtype dtype, int ndim, const size_t *dims) {
+    ltensor *u = new_ltensor(L);
+    bp_err e;
+    u->t = bp_tensor_new(dtype, ndim, dims, &e);
+    if (!u->t) luaL_error(L, "%s", e.msg);
+    return u->t;
+}
+
+static int tensor_close(lua_State *L) {
+    ltensor *u = luaL_checkudata(L, 1, TENSOR_TYPE);
+    if (u->closed) return 0;
+    u->closed = 1;
+    if (u->base) { /* a view: release the owner, freeing it if it was closed */
+        bp_tensor_free(u->t);
+        u->t = NULL;
+        if (--u->base->views == 0 && u->base->closed) {
+            bp_tensor_free(u->base->t);
+            u->base->t = NULL;
+        }
+        return 0;
+    }
+    if (u->views == 0) {
+        bp_tensor_free(u->t);
+        u->t = NULL;
+    }
+    return 0;
+}
+
+/* ---- arguments ---------------------------------------------------------- */
+
+static void raise_err(lua_State *L, const char *fn, bp_err *e) {
+    luaL_error(L, "%s: %s", fn, e->msg);
+}
+
+/* The optional `out` argument at i: that tensor (pushed again, as the
+ * result), or a new tensor like `like` (dims and dtype) when i is none/nil. */
+static bp_tensor *result(lua_State *L, int i, const bp_tensor *like, const size_t *dims) {
+    if (!lua_isnoneornil(L, i)) {
+        bp_tensor *out = bp_lua_check_tensor(L, i);
+        lua_pushvalue(L, i);
+        return out;
+    }
+    return bp_lua_push_tensor(L, like->dtype, like->ndim, dims ? dims : like->dims);
+}
+
+/* Subscripts (1-based) at stack positions first..first+count-1, or in the
+ * table at first when table is set, into a flat 0-based index. */
+static size_t flat_index(lua_State *L, const bp_tensor *t, int first, int count, int table) {
+    if (count != t->ndim)
+        luaL_error(L, "index has %d subscripts, tensor has %d dimensions", count, t->ndim);
+    size_t flat = 0;
+    for (int d = 0; d < count; d++) {
+        lua_Integer i;
+        int ok;
+        if (table) lua_geti(L, first, d + 1);
+        i = lua_tointegerx(L, table ? -1 : first + d, &ok);
+        if (table) lua_pop(L, 1);
+        if (!ok) luaL_error(L, "subscript %d is not an integer", d + 1);
+        if (i < 1 || (lua_Unsigned)i > t->dims[d])
+            luaL_error(L, "index %d out of range 1..%d in dimension %d", (int)i,
+                       (int)t->dims[d], d + 1);
+        flat = flat * t->dims[d] + (size_t)(i - 1);
+    }
+    return flat;
+}
+
+/* ---- from and to tables ------------------------------------------------- */
+
+/* The shape of the nested table at the top: walks the first elements. */
+static int table_dims(lua_State *L, size_t *dims) {
+    int ndim = 0, pushed = 0;
+    while (lua_type(L, -1) == LUA_TTABLE) {
+        if (ndim == BP_TENSOR_MAXDIM)
+            luaL_error(L, "bp.tensor: more than %d dimensions", BP_TENSOR_MAXDIM);
+        lua_Unsigned n = lua_rawlen(L, -1);
+        if (n == 0) luaL_error(L, "bp.tensor: an empty table in dimension %d", ndim + 1);
+        dims[ndim++] = (size_t)n;
+        lua_rawgeti(L, -1, 1);
+        pushed++;
+    }
+    lua_pop(L, pushed);
+    if (ndim == 0) luaL_error(L, "bp.tensor: a table of numbers expected");
+    return ndim;
+}
+
+/* Fills t from the nested table at the top, at depth d from offset *at. */
+static void table_fill(lua_State *L, bp_tensor *t, int d, size_t *at) {
+    if (d >= BP_TENSOR_MAXDIM) return; /* never: ndim <= BP_TENSOR_MAXDIM */
+    size_t n = lua_rawlen(L, -1);
+    if (lua_type(L, -1) != LUA_TTABLE || n != t->dims[d])
+        luaL_error(L, "bp.tensor: a row of %d numbers in dimension %d, expected %d",
+                   lua_type(L, -1) == LUA_TTABLE ? (int)n : 0, d + 1, (int)t->dims[d]);
+    for (size_t i = 1; i <= n; i++) {
+        lua_rawgeti(L, -1, (lua_Integer)i);
+        if (d + 1 < t->ndim) {
+            table_fill(L, t, d + 1, at);
+        } else {
+            int ok;
+            double v = lua_tonumberx(L, -1, &ok);
+            if (!ok)
+                luaL_error(L, "bp.tensor: element %d of a row is %s, not a number", (int)i,
+                           luaL_typename(L, -1));
+            bp_tensor_set(t, (*at)++, v);
+        }
+        lua_pop(L, 1);
+    }
+}
+
+/* bp.tensor(table [, dtype]): a tensor of the nested table's numbers. */
+static int l_tensor(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    bp_dtype dtype = BP_F64;
+    if (!lua_isnoneornil(L, 2)) {
+        lua_pushvalue(L, 2);
+        dtype = bp_lua_dtype_at_top(L, 2, NULL);
+        lua_pop(L, 1);
+    }
+    size_t dims[BP_TENSOR_MAXDIM], at = 0;
+    lua_pushvalue(L, 1);
+    int ndim = table_dims(L, dims);
+    bp_tensor *t = bp_lua_push_tensor(L, dtype, ndim, dims);
+    lua_pushvalue(L, 1);
+    table_fill(L, t, 0, &at);
+    lua_pop(L, 1);
+    return 1;
+}
+
+/* A shape: a table {d1, ...} at i, or integers from i to the first
+ * non-integer; returns ndim and the index after it. */
+static int read_shape(lua_State *L, int i, size_t *dims, int *next) {
+    int ndim = 0, table = lua_istable(L, i);
+    int count = table ? (int)lua_rawlen(L, i) : 0;
+    if (!table)
+        while (lua_isinteger(L, i + count)) count++;
+    if (count < 1 || count > BP_TENSOR_MAXDIM)
+        luaL_argerror(L, i, "a shape of 1 to 4 dimensions expected");
+    for (; ndim < count; ndim++) {
+        if (table) lua_rawgeti(L, i, ndim + 1);
+        lua_Integer d = lua_tointeger(L, table ? -1 : i + ndim);
+        if (table) lua_pop(L, 1);
+        if (d < 1) luaL_argerror(L, i, "dimensions must be integers >= 1");
+        dims[ndim] = (size_t)d;
+    }
+    *next = table ? i + 1 : i + count;
+    return ndim;
+}
+
+/* bp.zeros(shape [, dtype]): shape a table {B, O} or the integers B, O. */
+static int l_zeros(lua_State *L) {
+    size_t dims[BP_TENSOR_MAXDIM];
+    int next, ndim = read_shape(L, 1, dims, &next);
+    bp_dtype dtype = BP_F64;
+    if (!lua_isnoneornil(L, next)) {
+        lua_pushvalue(L, next);
+        dtype = bp_lua_dtype_at_top(L, next, NULL);
+        lua_pop(L, 1);
+    }
+    bp_lua_push_tensor(L, dtype, ndim, dims);
+    return 1;
+}
+
+/* Pushes the numbers of t from flat index *at, dimension d, as tables. */
+static void push_table(lua_State *L, const bp_tensor *t, int d, size_t *at) {
+    if (d >= BP_TENSOR_MAXDIM) return; /* never: ndim <= BP_TENSOR_MAXDIM */
+    lua_createtable(L, (int)t->dims[d], 0);
+    for (size_t i = 1; i <= t->dims[d]; i++) {
+        if (d + 1 < t->ndim)
+            push_table(L, t, d + 1, at);
+        else
+            lua_pushnumber(L, bp_tensor_get(t, (*at)++));
+        lua_rawseti(L, -2, (lua_Integer)i);
+    }
+}
+
+static int t_totable(lua_State *L) {
+    size_t at = 0;
+    push_table(L, bp_lua_check_tensor(L, 1), 0, &at);
+    return 1;
+}
+
+/* ---- looking ------------------------------------------------------------ */
+
+static int t_shape(lua_State *L) {
+    bp_tensor *t = bp_lua_check_tensor(L, 1);
+    lua_createtable(L, t->ndim, 0);
+    for (int d = 0; d < t->ndim; d++) {
+        lua_pushinteger(L, (lua_Integer)t->dims[d]);
+        lua_rawseti(L, -2, d + 1);
+    }
+    return 1;
+}
+
+static int t_dtype(lua_State *L) {
+    lua_pushstring(L, bp_dtype_name(bp_lua_check_tensor(L, 1)->dtype));
+    return 1;
+}
+
+static int t_get(lua_State *L) {
+    bp_tensor *t = bp_lua_check_tensor(L, 1);
+    lua_pushnumber(L, bp_tensor_get(t, flat_index(L, t, 2, lua_gettop(L) - 1, 0)));
+    return 1;
+}
+
+/* t:set(i, j, ..., v) */
+static int t_set(lua_State *L) {
+    bp_tensor *t = bp_lua_check_tensor(L, 1);
+    int top = lua_gettop(L);
+    double v = luaL_checknumber(L, top);
+    bp_tensor_set(t, flat_index(L, t, 2, top - 2, 0), v);
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* t[{i, j}], t[i] for one dimension, or a method by name. */
+static int t_index(lua_State *L) {
+    if (lua_type(L, 2) == LUA_TSTRING) {
+        lua_getmetatable(L, 1);
+        lua_getfield(L, -1, "methods");
+        lua_pushvalue(L, 2);
+        lua_rawget(L, -2);
+        return 1;
+    }
+    bp_tensor *t = bp_lua_check_tensor(L, 1);
+    int table = lua_istable(L, 2);
+    size_t i = flat_index(L, t, 2, table ? (int)lua_rawlen(L, 2) : 1, table);
+    lua_pushnumber(L, bp_tensor_get(t, i));
+    return 1;
+}
+
+static int t_newindex(lua_State *L) {
+    bp_tensor *t = bp_lua_check_tensor(L, 1);
+    int table = lua_istable(L, 2);
+    size_t i = flat_index(L, t, 2, table ? (int)lua_rawlen(L, 2) : 1, table);
+    bp_tensor_set(t, i, luaL_checknumber(L, 3));
+    return 0;
+}
+
+static int t_len(lua_State *L) {
+    lua_pushinteger(L, (lua_Integer)bp_lua_check_tensor(L, 1)->dims[0]);
+    return 1;
+}
+
+/* tostring: the numbers as aligned rows (the last dimension across), a
+ * blank line between matrices, then a line with dtype and shape. */
+static int t_tostring(lua_State *L) {
+    bp_tensor *t = bp_lua_check_tensor(L, 1);
+    char num[96], shape[64];
+    int width = 1;
+    for (size_t i = 0; i < t->n; i++) {
+        int w = snprintf(num, sizeof num, "%.6g", bp_tensor_get(t, i));
+        if (w > width) width = w;
+    }
+    const size_t cols = t->dims[t->ndim - 1];
+    const size_t rows = t->ndim > 1 ? t->dims[t->ndim - 2] : 1;
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (size_t i = 0; i < t->n; i++) {
+        snprintf(num, sizeof num, "%*.6g", width, bp_tensor_get(t, i));
+        luaL_addstring(&b, num);
+        if ((i + 1) % cols != 0)
+            luaL_addchar(&b, ' ');
+        else {
+            luaL_addchar(&b, '\n');
+            if ((i + 1) % (cols * rows) == 0 && i + 1 < t->n) luaL_addchar(&b, '\n');
+        }
+    }
+    bp_tensor_shape_str(shape, sizeof shape, t);
+    snprintf(num, sizeof num, "[%s %s]", bp_dtype_name(t->dtype), shape);
+    luaL_addstring(&b, num);
+    luaL_pushresult(&b);
+    return 1;
+}
+
+/* ---- arithmetic --------------------------------------------------------- */
+
+/* a op b into out (argument 3) or a new tensor; b a tensor or a number. */
+static int arith(lua_State *L, char op, const char *fn) {
+    bp_tensor *a = bp_lua_check_tensor(L, 1), *b = test_tensor(L, 2);
+    bp_err e;
+    int rc;
+    if (!b && !lua_isnumber(L, 2))
+        return luaL_error(L, "%s: a tensor or a number expected, got %s", fn,
+                          luaL_typename(L, 2));
+    bp_tensor *out = result(L, 3, a, NULL);
+    if (b)
+        rc = bp_tensor_binary(out, a, op, b, &e);
+    else
+        rc = bp_tensor_scalar(out, a, op, lua_tonumber(L, 2), &e);
+    if (rc < 0) raise_err(L, fn, &e);
+    return 1;
+}
+
+static int t_add(lua_State *L) { return arith(L, '+', "add"); }
+static int t_sub(lua_State *L) { return arith(L, '-', "sub"); }
+static int t_mul(lua_State *L) { return arith(L, '*', "mul"); }
+static int t_div(lua_State *L) { return arith(L, '/', "div"); }
+
+/* The operators: a number on the left is a tensor of that number. */
+static int operator(lua_State *L, char op, const char *fn) {
+    lua_settop(L, 2);
+    if (lua_isnumber(L, 1)) {
+        bp_tensor *b = bp_lua_check_tensor(L, 2);
+        bp_err e;
+        bp_tensor *out = bp_lua_push_tensor(L, b->dtype, b->ndim, b->dims);
+        for (size_t i = 0; i < b->n; i++) bp_tensor_set(out, i, lua_tonumber(L, 1));
+        if (bp_tensor_binary(out, out, op, b, &e) < 0) raise_err(L, fn, &e);
+        return 1;
+    }
+    return arith(L, op, fn);
+}
+
+static int m_add(lua_State *L) { return operator(L, '+', "+"); }
+static int m_sub(lua_State *L) { return operator(L, '-', "-"); }
+static int m_mul(lua_State *L) { return operator(L, '*', "*"); }
+static int m_div(lua_State *L) { return operator(L, '/', "/"); }
+
+static int m_unm(lua_State *L) {
+    lua_settop(L, 1);
+    lua_pushnumber(L, -1);
+    return arith(L, '*', "-");
+}
+
+/* t:exp([out]) and the others: the function's index is upvalue 2. */
+static int t_apply(lua_State *L) {
+    bp_tensor *a = bp_lua_check_tensor(L, 1);
+    bp_tensor_fn f = (bp_tensor_fn)lua_tointeger(L, lua_upvalueindex(2));
+    bp_err e;
+    if (bp_tensor_apply(result(L, 2, a, NULL), a, f, &e) < 0)
+        raise_err(L, bp_tensor_fn_name(f), &e);
+    return 1;
+}
+
+static int t_clamp(lua_State *L) {
+    bp_tensor *a = bp_lua_check_tensor(L, 1);
+    double lo = luaL_checknumber(L, 2), hi = luaL_checknumber(L, 3);
+    bp_err e;
+    if (bp_tensor_clamp(result(L, 4, a, NULL), a, lo, hi, &e) < 0) raise_err(L, "clamp", &e);
+    return 1;
+}
+
+/* t:map(f [, out]): f(x) for every number x. */
+static int t_map(lua_State *L) {
+    bp_tensor *a = bp_lua_check_tensor(L, 1);
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    bp_tensor *out = result(L, 3, a, NULL);
+    if (!bp_tensor_same_shape(out, a)) {
+        bp_err e;
+        bp_tensor_binary(out, a, '+', out, &e); /* only for its message */
+        raise_err(L, "map", &e);
+    }
+    for (size_t i = 0; i < a->n; i++) {
+        lua_pushvalue(L, 2);
+        lua_pushnumber(L, bp_tensor_get(a, i));
+        lua_call(L, 1, 1);
+        int ok;
+        double v = lua_tonumberx(L, -1, &ok);
+        if (!ok) return luaL_error(L, "map: the function returned %s, not a number",
+                                   luaL_typename(L, -1));
+        bp_tensor_set(out, i, v);
+        lua_pop(L, 1);
+    }
+    return 1;
+}
+
+/* ---- reductions, products, shapes --------------------------------------- */
+
+/* t:sum([dim] [, out]): without dim, a number; with it, a tensor whose
+ * dimension dim has size 1. The reduction is upvalue 2 ('s', 'm', 'x'). */
+static int t_reduce(lua_State *L) {
+    bp_tensor *a = bp_lua_check_tensor(L, 1);
+    char op = (char)lua_tointeger(L, lua_upvalueindex(2));
+    const char *fn = op == 's' ? "sum" : op == 'm' ? "mean" : "max";
+    bp_err e;
+    if (lua_isnoneornil(L, 2)) {
+        bp_tensor s = {.dtype = BP_F64, .ndim = 1, .dims = {1, 1, 1, 1}, .n = 1};
+        double v;
+        s.data = &v;
+        if (bp_tensor_reduce(&s, a, op, -1, &e) < 0) raise_err(L, fn, &e);
+        lua_pushnumber(L, v);
+        return 1;
+    }
+    lua_Integer dim = luaL_checkinteger(L, 2);
+    if (dim < 1 || dim > a->ndim)
+        return luaL_error(L, "%s: dimension %d out of range 1..%d", fn, (int)dim, a->ndim);
+    size_t dims[BP_TENSOR_MAXDIM];
+    bp_tensor_reduced_dims(dims, a, (int)dim - 1);
+    if (bp_tensor_reduce(result(L, 3, a, dims), a, op, (int)dim - 1, &e) < 0)
+        raise_err(L, fn, &e);
+    return 1;
+}
+
+static int t_matmul(lua_State *L) {
+    bp_tensor *a = bp_lua_check_tensor(L, 1), *b = bp_lua_check_tensor(L, 2);
+    bp_err e;
+    if (a->ndim != 2 || b->ndim != 2 || a->dims[1] != b->dims[0]) {
+        bp_tensor_matmul(a, a, b, &e);
+        raise_err(L, "matmul", &e);
+    }
+    size_t dims[2] = {a->dims[0], b->dims[1]};
+    if (bp_tensor_matmul(result(L, 3, a, dims), a, b, &e) < 0) raise_err(L, "matmul", &e);
+    return 1;
+}
+
+static int t_transpose(lua_State *L) {
+    bp_tensor *a = bp_lua_check_tensor(L, 1);
+    bp_err e;
+    if (a->ndim != 2) return luaL_error(L, "transpose: %d dimensions, not 2", a->ndim);
+    size_t dims[2] = {a->dims[1], a->dims[0]};
+    if (bp_tensor_transpose(result(L, 2, a, dims), a, &e) < 0) raise_err(L, "transpose", &e);
+    return 1;
+}
+
+/* t:reshape(shape): a view of the same numbers in another shape. */
+static int t_reshape(lua_State *L) {
+    ltensor *src = luaL_checkudata(L, 1, TENSOR_TYPE);
+    bp_tensor *a = bp_lua_check_tensor(L, 1);
+    size_t dims[BP_TENSOR_MAXDIM];
+    int next, ndim = read_shape(L, 2, dims, &next);
+    ltensor *owner = src->base ? src->base : src;
+    ltensor *u = new_ltensor(L);
+    bp_err e;
+    u->t = bp_tensor_view(a->dtype, ndim, dims, a->data, &e);
+    if (!u->t) return luaL_error(L, "reshape: %s", e.msg);
+    if (u->t->n != a->n) {
+        bp_tensor want = *u->t;
+        bp_tensor_free(u->t);
+        u->t = NULL;
+        u->closed = 1;
+        bp_tensor_copy(&want, a, &e);
+        return luaL_error(L, "reshape: %s", e.msg);
+    }
+    u->base = owner;
+    owner->views++;
+    if (src->base) /* the owner: src's own, or src */
+        lua_getiuservalue(L, 1, 1);
+    else
+        lua_pushvalue(L, 1);
+    lua_setiuservalue(L, -2, 1);
+    return 1;
+}
+
+/* t:clone([dtype]): a new tensor of t's numbers, converted to dtype. */
+static int t_clone(lua_State *L) {
+    bp_tensor *a = bp_lua_check_tensor(L, 1);
+    bp_dtype dtype = a->dtype;
+    bp_err e;
+    if (!lua_isnoneornil(L, 2)) {
+        lua_pushvalue(L, 2);
+        dtype = bp_lua_dtype_at_top(L, 2, NULL);
+        lua_pop(L, 1);
+    }
+    bp_tensor_copy(bp_lua_push_tensor(L, dtype, a->ndim, a->dims), a, &e);
+    return 1;
+}
+
+/* t:copy(src): src's numbers into t (same number of elements). */
+static int t_copy(lua_State *L) {
+    bp_tensor *t = bp_lua_check_tensor(L, 1), *src = bp_lua_check_tensor(L, 2);
+    bp_err e;
+    if (bp_tensor_copy(t, src, &e) < 0) raise_err(L, "copy", &e);
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int t_fill(lua_State *L) {
+    bp_tensor *t = bp_lua_check_tensor(L, 1);
+    double v = luaL_checknumber(L, 2);
+    for (size_t i = 0; i < t->n; i++) bp_tensor_set(t, i, v);
+    lua_settop(L, 1);
+    return 1;
+}
+
+static const luaL_Reg tensor_methods[] = {
+    {"shape", t_shape}, {"dtype", t_dtype},     {"get", t_get},         {"set", t_set},
+    {"totable", t_totable}, {"add", t_add},     {"sub", t_sub},         {"mul", t_mul},
+    {"div", t_div},     {"clamp", t_clamp},     {"map", t_map},         {"matmul", t_matmul},
+    {"t", t_transpose}, {"transpose", t_transpose}, {"reshape", t_reshape},
+    {"clone", t_clone}, {"copy", t_copy},       {"fill", t_fill},       {"close", tensor_close},
+    {NULL, NULL}};
+
+static const luaL_Reg tensor_metamethods[] = {
+    {"__newindex", t_newindex}, {"__len", t_len}, {"__tostring", t_tostring},
+    {"__add", m_add},           {"__sub", m_sub}, {"__mul", m_mul},
+    {"__div", m_div},           {"__unm", m_unm}, {"__gc", tensor_close},
+    {"__close", tensor_close},  {NULL, NULL}};
+
+static const luaL_Reg tensor_funcs[] = {{"tensor", l_tensor}, {"zeros", l_zeros}, {NULL, NULL}};
+
+/* Adds to the methods table at the top the closures of f with upvalue 2
+ * the integer which (the function, the reduction). */
+static void add_closure(lua_State *L, const char *name, lua_CFunction f, lua_Integer which) {
+    lua_pushvalue(L, -4); /* the state */
+    lua_pushinteger(L, which);
+    lua_pushcclosure(L, f, 2);
+    lua_setfield(L, -2, name);
+}
+
+void bp_lua_open_tensor(lua_State *L) {
+    bp_lua_new_type(L, TENSOR_TYPE, tensor_metamethods, NULL);
+    luaL_getmetatable(L, TENSOR_TYPE);
+    lua_newtable(L); /* the methods */
+    lua_pushvalue(L, -4);
+    luaL_setfuncs(L, tensor_methods, 1);
+    for (int f = 0; f < BP_TFN_COUNT; f++)
+        add_closure(L, bp_tensor_fn_name((bp_tensor_fn)f), t_apply, f);
+    add_closure(L, "sum", t_reduce, 's');
+    add_closure(L, "mean", t_reduce, 'm');
+    add_closure(L, "max", t_reduce, 'x');
+    lua_setfield(L, -2, "methods");
+    lua_pushvalue(L, -3);
+    lua_pushcclosure(L, t_index, 1);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+    bp_lua_add_funcs(L, tensor_funcs);
+}
