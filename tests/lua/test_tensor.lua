@@ -1,0 +1,258 @@
+-- test_tensor.lua: bp.tensor (LuaUnit). Every operation against a
+-- reference computed here on Lua tables, the exact text of every shape and
+-- index error, out arguments filled in place, and views that outlive their
+-- owner's close.
+local lu = require "luaunit"
+package.path = (os.getenv("BP_SOURCE_DIR") or ".") .. "/tests/lua/?.lua;" .. package.path
+local S = require "support"
+local bp = require "backprop"
+
+local assert_error_text = S.assert_error_text
+
+-- A {r, c} table of numbers from a seeded formula: every entry distinct.
+local function grid(r, c, k)
+  local t = {}
+  for i = 1, r do
+    t[i] = {}
+    for j = 1, c do t[i][j] = ((i * 7 + j * 3 + (k or 0)) % 11 - 5) / 4 end
+  end
+  return t
+end
+
+-- Reference: f(a[i][j], b[i][j]) over two {r, c} tables.
+local function zip(a, b, f)
+  local out = {}
+  for i = 1, #a do
+    out[i] = {}
+    for j = 1, #a[i] do out[i][j] = f(a[i][j], b[i][j]) end
+  end
+  return out
+end
+
+local function matmul_ref(a, b)
+  local out = {}
+  for i = 1, #a do
+    out[i] = {}
+    for j = 1, #b[1] do
+      local s = 0
+      for k = 1, #b do s = s + a[i][k] * b[k][j] end
+      out[i][j] = s
+    end
+  end
+  return out
+end
+
+local function assert_near_tables(got, want, tol)
+  lu.assertEquals(#got, #want)
+  for i = 1, #want do
+    if type(want[i]) == "table" then
+      assert_near_tables(got[i], want[i], tol)
+    else
+      lu.assertAlmostEquals(got[i], want[i], tol)
+    end
+  end
+end
+
+TestTensor = {}
+
+function TestTensor:test_table_round_trip_and_shape()
+  local g = grid(2, 3)
+  local t = bp.tensor(g)
+  lu.assertEquals(t:totable(), g)
+  lu.assertEquals(t:shape(), {2, 3})
+  lu.assertEquals(#t, 2)
+  lu.assertEquals(t:dtype(), "float64")
+  local four = bp.tensor{{{{1, 2}}, {{3, 4}}}}
+  lu.assertEquals(four:shape(), {1, 2, 1, 2})
+  lu.assertEquals(four:get(1, 2, 1, 2), 4)
+  -- float32 keeps 0.1 rounded to single precision
+  lu.assertEquals(bp.tensor({0.1}, "float32"):get(1), string.unpack("f", string.pack("f", 0.1)))
+end
+
+function TestTensor:test_indexing()
+  local t = bp.tensor{{1, 2, 3}, {4, 5, 6}}
+  lu.assertEquals(t[{2, 3}], 6)
+  lu.assertEquals(t:get(1, 2), 2)
+  t[{1, 1}] = 10
+  t:set(2, 2, -5)
+  lu.assertEquals(t:totable(), {{10, 2, 3}, {4, -5, 6}})
+  local v = bp.tensor{7, 8}
+  lu.assertEquals(v[2], 8)
+end
+
+function TestTensor:test_index_errors()
+  local t = bp.tensor{{1, 2, 3}, {4, 5, 6}}
+  assert_error_text("index 3 out of range 1..2 in dimension 1", function() return t[{3, 1}] end)
+  assert_error_text("index 0 out of range 1..3 in dimension 2", function() return t:get(1, 0) end)
+  assert_error_text("index has 1 subscripts, tensor has 2 dimensions", function() return t[1] end)
+  assert_error_text("index 4 out of range 1..3 in dimension 2",
+    function() t[{1, 4}] = 0 end)
+  assert_error_text("subscript 2 is not an integer", function() return t:get(1, 1.5) end)
+end
+
+function TestTensor:test_construction_errors()
+  assert_error_text("bp.tensor: a row of 1 numbers in dimension 2, expected 2",
+    function() return bp.tensor{{1, 2}, {3}} end)
+  assert_error_text("bp.tensor: element 2 of a row is string, not a number",
+    function() return bp.tensor{1, "x"} end)
+  assert_error_text("bp.tensor: more than 4 dimensions", function() return bp.tensor{{{{{1}}}}} end)
+  assert_error_text("bp.tensor: an empty table in dimension 1", function() return bp.tensor{} end)
+  assert_error_text("dimensions must be integers >= 1", function() return bp.zeros(2, 0) end)
+end
+
+function TestTensor:test_tostring_aligned_rows()
+  local t = bp.tensor{{1, -2.5, 3}, {40, 5, 6}}
+  lu.assertEquals(tostring(t), "   1 -2.5    3\n  40    5    6\n[float64 {2, 3}]")
+  lu.assertEquals(tostring(bp.zeros({2, 1, 2}, "float32")),
+    "0 0\n\n0 0\n[float32 {2, 1, 2}]")
+end
+
+function TestTensor:test_arithmetic_same_shape()
+  local a, b = grid(3, 4, 1), grid(3, 4, 5)
+  local ta, tb = bp.tensor(a), bp.tensor(b)
+  lu.assertEquals((ta + tb):totable(), zip(a, b, function(x, y) return x + y end))
+  lu.assertEquals((ta - tb):totable(), zip(a, b, function(x, y) return x - y end))
+  lu.assertEquals(ta:mul(tb):totable(), zip(a, b, function(x, y) return x * y end))
+  lu.assertEquals(ta:div(tb):totable(), zip(a, b, function(x, y) return x / y end))
+end
+
+function TestTensor:test_broadcast_row_and_scalar()
+  local a = grid(3, 4, 2)
+  local row = {1, 2, 3, 4}
+  local rows = {row, row, row}
+  local ta = bp.tensor(a)
+  local want = zip(a, rows, function(x, y) return x + y end)
+  lu.assertEquals((ta + bp.tensor(row)):totable(), want)
+  lu.assertEquals((ta + bp.tensor{row}):totable(), want)
+  lu.assertEquals((ta * 3):totable(), zip(a, a, function(x) return x * 3 end))
+  lu.assertEquals((3 - ta):totable(), zip(a, a, function(x) return 3 - x end))
+  lu.assertEquals((2 / ta):totable(), zip(a, a, function(x) return 2 / x end))
+  lu.assertEquals((-ta):totable(), zip(a, a, function(x) return -x end))
+  lu.assertEquals((ta + bp.tensor{7}):totable(), zip(a, a, function(x) return x + 7 end))
+end
+
+function TestTensor:test_shape_mismatch_names_both()
+  local a = bp.zeros(2, 3)
+  assert_error_text("+: shape mismatch: {2, 3} and {2}", function() return a + bp.zeros(2) end)
+  assert_error_text("mul: shape mismatch: {2, 3} and {3, 2}", function() return a:mul(bp.zeros(3, 2)) end)
+  assert_error_text("add: shape mismatch: {4} and {2, 3}",
+    function() return a:add(1, bp.zeros(4)) end)
+  assert_error_text("matmul: shape mismatch: {2, 3} and {2, 3}", function() return a:matmul(a) end)
+  assert_error_text("matmul: shape mismatch: {2, 2} and {2, 4}",
+    function() return a:matmul(bp.zeros(3, 4), bp.zeros(2, 2)) end)
+  assert_error_text("reshape: shape mismatch: {4} and {2, 3}", function() return a:reshape(4) end)
+  assert_error_text("add: a tensor or a number expected, got string", function() return a:add("x") end)
+end
+
+function TestTensor:test_out_argument_fills_in_place()
+  local a = bp.tensor{{1, 2}, {3, 4}}
+  local out = bp.zeros(2, 2)
+  lu.assertIs(a:add(a, out), out)
+  lu.assertEquals(out:totable(), {{2, 4}, {6, 8}})
+  lu.assertIs(a:exp(out), out)
+  lu.assertEquals(out:get(2, 2), math.exp(4))
+  a:mul(2, a) -- in place
+  lu.assertEquals(a:totable(), {{2, 4}, {6, 8}})
+  local s = bp.zeros(1, 2)
+  lu.assertIs(a:sum(1, s), s)
+  lu.assertEquals(s:totable(), {{8, 12}})
+end
+
+function TestTensor:test_functions()
+  local x = {-2, -0.5, 0, 0.5, 3}
+  local t = bp.tensor(x)
+  local function ref(f) local o = {} for i, v in ipairs(x) do o[i] = f(v) end return o end
+  lu.assertEquals(t:exp():totable(), ref(math.exp))
+  assert_near_tables(t:tanh():totable(),
+    ref(function(v) return (math.exp(2 * v) - 1) / (math.exp(2 * v) + 1) end), 1e-15)
+  lu.assertEquals(t:sigmoid():totable(), ref(function(v) return 1 / (1 + math.exp(-v)) end))
+  lu.assertEquals(t:relu():totable(), {0, 0, 0, 0.5, 3})
+  lu.assertEquals(t:abs():totable(), ref(math.abs))
+  lu.assertEquals(t:sign():totable(), {-1, -1, 0, 1, 1})
+  lu.assertEquals(t:clamp(-1, 1):totable(), {-1, -0.5, 0, 0.5, 1})
+  local p = bp.tensor{0.25, 1, 4}
+  lu.assertEquals(p:sqrt():totable(), {0.5, 1, 2})
+  lu.assertEquals(p:log():totable(), {math.log(0.25), 0, math.log(4)})
+  lu.assertEquals(t:map(function(v) return v * v end):totable(), ref(function(v) return v * v end))
+  assert_error_text("map: the function returned nil, not a number", function() return t:map(function() end) end)
+  assert_error_text("clamp: low 1 above high -1", function() return t:clamp(1, -1) end)
+end
+
+function TestTensor:test_reductions_along_each_dim()
+  -- a {2, 3, 2}: a[i][j][k] = 100 i + 10 j + k
+  local g = {}
+  for i = 1, 2 do g[i] = {} for j = 1, 3 do g[i][j] = {} for k = 1, 2 do
+    g[i][j][k] = 100 * i + 10 * j + k end end end
+  local t = bp.tensor(g)
+  -- 100 (1 + 2) 6 + 10 (1 + 2 + 3) 4 + (1 + 2) 6
+  lu.assertEquals(t:sum(), 1800 + 240 + 18)
+  -- along i: 300 + 20 j + 2 k; along j: 100 i + 20 + k; along k: the largest k
+  lu.assertEquals(t:sum(1):totable(), {{{322, 324}, {342, 344}, {362, 364}}})
+  lu.assertEquals(t:mean(2):totable(), {{{121, 122}}, {{221, 222}}})
+  lu.assertEquals(t:max(3):totable(), {{{112}, {122}, {132}}, {{212}, {222}, {232}}})
+  lu.assertEquals(t:max(), 232)
+  lu.assertEquals(t:mean(), t:sum() / 12)
+  assert_error_text("sum: dimension 4 out of range 1..3", function() return t:sum(4) end)
+end
+
+function TestTensor:test_matmul_loop_and_transpose()
+  local a, b = grid(2, 3, 1), grid(3, 4, 2)
+  lu.assertEquals(bp.tensor(a):matmul(bp.tensor(b)):totable(), matmul_ref(a, b))
+  local tt = bp.tensor(a):t():totable()
+  lu.assertEquals(tt, {{a[1][1], a[2][1]}, {a[1][2], a[2][2]}, {a[1][3], a[2][3]}})
+end
+
+-- 20 x 20 x 20 = 8000 multiply-adds: BLAS (BP_TENSOR_BLAS_MIN is 4096)
+function TestTensor:test_matmul_blas_equals_loop()
+  local a, b = grid(20, 20, 3), grid(20, 20, 4)
+  local want = matmul_ref(a, b)
+  assert_near_tables(bp.tensor(a):matmul(bp.tensor(b)):totable(), want, 1e-12)
+  local a32, b32 = bp.tensor(a, "float32"), bp.tensor(b, "float32")
+  assert_near_tables(a32:matmul(b32):totable(), want, 1e-4)
+  assert_error_text("matmul: float32 and float64 numbers",
+    function() return a32:matmul(bp.tensor(b)) end)
+end
+
+function TestTensor:test_reshape_is_a_view()
+  local t = bp.tensor{{1, 2, 3}, {4, 5, 6}}
+  local v = t:reshape(3, 2)
+  lu.assertEquals(v:totable(), {{1, 2}, {3, 4}, {5, 6}})
+  v[{3, 1}] = 50
+  lu.assertEquals(t:get(2, 2), 50)
+  local w = v:reshape{6}
+  w[1] = -1
+  lu.assertEquals(t:get(1, 1), -1)
+end
+
+function TestTensor:test_views_outlive_a_closed_owner()
+  local t = bp.tensor{1, 2, 3, 4}
+  local v = t:reshape(2, 2)
+  t:close()
+  assert_error_text("attempt to use a closed tensor", function() return t:get(1) end)
+  lu.assertEquals(v:totable(), {{1, 2}, {3, 4}}) -- the numbers live on
+  v:close()
+  v:close()
+  t:close()
+  assert_error_text("attempt to use a closed tensor", function() return v:sum() end)
+  -- the collector: a view dropped before or after its owner
+  for _ = 1, 3 do
+    local o = bp.zeros(100)
+    local w = o:reshape(10, 10)
+    o = nil; collectgarbage()
+    lu.assertEquals(w:sum(), 0)
+  end
+  collectgarbage()
+end
+
+function TestTensor:test_clone_copy_fill_dtype()
+  local t = bp.tensor{1.1, 2.2}
+  local c = t:clone("float32")
+  lu.assertEquals(c:dtype(), "float32")
+  lu.assertAlmostEquals(c:get(1), 1.1, 1e-7)
+  c:fill(3)
+  t:copy(c)
+  lu.assertEquals(t:totable(), {3, 3})
+  assert_error_text("copy: shape mismatch: {2} and {3}", function() return t:copy(bp.zeros(3)) end)
+end
+
+S.finish()
