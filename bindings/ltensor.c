@@ -31,6 +31,9 @@ typedef struct ltensor {
     int closed;           /* closed from Lua: refuse any use */
     int views;            /* open views of this owner's numbers */
     struct ltensor *base; /* the owner, for a view; else NULL */
+    lnet *net;            /* for a view of a net's parameter (its user value) */
+    int param;            /* which of bp_net_param_list, and whether its grad */
+    int grad;
 } ltensor;
 
 static ltensor *new_ltensor(lua_State *L) {
@@ -40,9 +43,21 @@ static ltensor *new_ltensor(lua_State *L) {
     return u;
 }
 
+/* A view of a net's parameter is refused once the net is closed, or once
+ * the net's parameters moved (a module added after the view was taken). */
+static void check_net_view(lua_State *L, const ltensor *u) {
+    int n = 0;
+    const bp_param *p = u->net->net ? bp_net_param_list(u->net->net, &n) : NULL;
+    if (!p) luaL_error(L, "attempt to use a view of a closed network");
+    if (u->param >= n || (u->grad ? p[u->param].grad : p[u->param].data) != u->t->data ||
+        p[u->param].count != u->t->n)
+        luaL_error(L, "attempt to use a view of parameters the network has since replaced");
+}
+
 bp_tensor *bp_lua_check_tensor(lua_State *L, int i) {
     ltensor *u = luaL_checkudata(L, i, TENSOR_TYPE);
     if (u->closed || !u->t) luaL_error(L, "attempt to use a closed tensor");
+    if (u->net || (u->base && u->base->net)) check_net_view(L, u->base ? u->base : u);
     return u->t;
 }
 
@@ -523,6 +538,43 @@ static int t_fill(lua_State *L) {
     return 1;
 }
 
+/* net:tensor(name), net:grad_tensor(name): a view of a parameter's numbers
+ * or of its gradient, in the net's memory (no copy), held by the view. */
+static int param_view(lua_State *L, int grad) {
+    bp_net *net = bp_lua_check_net(L, 1);
+    const char *name = luaL_checkstring(L, 2);
+    int n = 0;
+    const bp_param *p = bp_net_param_list(net, &n);
+    int i = 0;
+    while (i < n && strcmp(p[i].name, name) != 0) i++;
+    if (i == n) {
+        bp_err e;
+        bp_net_param_find(net, name, &e);
+        return luaL_argerror(L, 2, e.msg);
+    }
+    if (grad && !p[i].grad)
+        return luaL_argerror(L, 2, lua_pushfstring(L, "'%s' is a buffer: it has no gradient", name));
+    size_t dims[BP_TENSOR_MAXDIM] = {1, 1, 1, 1};
+    int ndim = p[i].ndim < 1 ? 1 : p[i].ndim > BP_TENSOR_MAXDIM ? BP_TENSOR_MAXDIM : p[i].ndim;
+    for (int d = 0; d < p[i].ndim && d < BP_TENSOR_MAXDIM; d++) dims[d] = (size_t)p[i].shape[d];
+    ltensor *u = new_ltensor(L);
+    bp_err e;
+    u->t = bp_tensor_view(net->dtype, ndim, dims, grad ? p[i].grad : p[i].data, &e);
+    if (!u->t || u->t->n != p[i].count) return luaL_error(L, "net:tensor: '%s' has no tensor's shape", name);
+    u->net = bp_lua_check_lnet(L, 1);
+    u->param = i;
+    u->grad = grad;
+    lua_pushvalue(L, 1);
+    lua_setiuservalue(L, -2, 1);
+    return 1;
+}
+
+static int net_tensor(lua_State *L) { return param_view(L, 0); }
+static int net_grad_tensor(lua_State *L) { return param_view(L, 1); }
+
+static const luaL_Reg net_view_methods[] = {
+    {"tensor", net_tensor}, {"grad_tensor", net_grad_tensor}, {NULL, NULL}};
+
 static const luaL_Reg tensor_methods[] = {
     {"shape", t_shape}, {"dtype", t_dtype},     {"get", t_get},         {"set", t_set},
     {"totable", t_totable}, {"add", t_add},     {"sub", t_sub},         {"mul", t_mul},
@@ -565,4 +617,5 @@ void bp_lua_open_tensor(lua_State *L) {
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);
     bp_lua_add_funcs(L, tensor_funcs);
+    bp_lua_add_methods(L, NET_TYPE, net_view_methods);
 }

@@ -255,4 +255,23 @@ function TestTensor:test_clone_copy_fill_dtype()
   assert_error_text("copy: shape mismatch: {2} and {3}", function() return t:copy(bp.zeros(3)) end)
 end
 
+function TestTensor:test_net_parameters_as_views()
+  local net = bp.net(2)
+  net:add(3, "relu")
+  net:add(1, "identity")
+  local w = net:tensor("1.weight")
+  lu.assertEquals(w:shape(), {3, 2})
+  lu.assertEquals(w:totable(), net:param("1.weight"))
+  w[{1, 1}] = 0.25 -- written into the net's memory, no copy
+  lu.assertEquals(net:param("1.weight")[1][1], 0.25)
+  net:forward({1, 2})
+  net:backward({1})
+  lu.assertEquals(net:grad_tensor("2.weight"):totable(), net:grad("2.weight"))
+  assert_error_text("'nope'", function() return net:tensor("nope") end)
+  local flat = w:reshape(6)
+  net:close()
+  assert_error_text("attempt to use a view of a closed network", function() return w:sum() end)
+  assert_error_text("attempt to use a view of a closed network", function() return flat[1] end)
+end
+
 S.finish()
