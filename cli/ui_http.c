@@ -23,8 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <microhttpd.h>
-
 #include "bp_cli.h"
 #include "cli_int.h"
 #include "ui_int.h"
@@ -46,20 +44,20 @@ static const char csp[] = "default-src 'self'; script-src 'self'; style-src 'sel
 
 static enum MHD_Result send_reply(struct MHD_Connection *c, const ui_reply *r,
                                   int cache) {
-    struct MHD_Response *res = MHD_create_response_from_buffer(
+    struct MHD_Response *res = ui_mhd.create_response_from_buffer(
         r->len, r->body ? r->body : (void *)"",
         r->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
     if (!res) {
         free(r->body);
         return MHD_NO;
     }
-    MHD_add_response_header(res, "Content-Type", r->type);
-    MHD_add_response_header(res, "Cache-Control", cache ? "max-age=3600" : "no-store");
-    MHD_add_response_header(res, "X-Content-Type-Options", "nosniff");
-    MHD_add_response_header(res, "Content-Security-Policy", csp);
-    MHD_add_response_header(res, "Referrer-Policy", "no-referrer");
-    enum MHD_Result rc = MHD_queue_response(c, r->status, res);
-    MHD_destroy_response(res);
+    ui_mhd.add_response_header(res, "Content-Type", r->type);
+    ui_mhd.add_response_header(res, "Cache-Control", cache ? "max-age=3600" : "no-store");
+    ui_mhd.add_response_header(res, "X-Content-Type-Options", "nosniff");
+    ui_mhd.add_response_header(res, "Content-Security-Policy", csp);
+    ui_mhd.add_response_header(res, "Referrer-Policy", "no-referrer");
+    enum MHD_Result rc = ui_mhd.queue_response(c, r->status, res);
+    ui_mhd.destroy_response(res);
     return rc;
 }
 
@@ -98,7 +96,7 @@ static int host_ok(const ui_server *s, const char *host) {
 
 /* The query string's arguments, for ui_api. */
 static const char *arg_of(void *ctx, const char *name) {
-    return MHD_lookup_connection_value(ctx, MHD_GET_ARGUMENT_KIND, name);
+    return ui_mhd.lookup_connection_value(ctx, MHD_GET_ARGUMENT_KIND, name);
 }
 
 /* The request as the cache's key: its path and arguments, in the order
@@ -123,7 +121,7 @@ static enum MHD_Result key_arg(void *cls, enum MHD_ValueKind kind, const char *n
 static void api(ui_server *s, struct MHD_Connection *c, const char *url, ui_reply *r) {
     req_key k = {.n = 0};
     k.n = (size_t)snprintf(k.text, sizeof k.text, "%s?", url);
-    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, key_arg, &k);
+    ui_mhd.get_connection_values(c, MHD_GET_ARGUMENT_KIND, key_arg, &k);
     int cached = strcmp(url, "/api/sql") && k.n < sizeof k.text;
     if (cached && ui_cache_get(s, k.text, r)) return;
     ui_api(s, url + 5, arg_of, c, r);
@@ -169,7 +167,7 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
     if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
         ui_reply_error(&r, 405,
                        "only GET and HEAD are answered: the dashboard only reads");
-    } else if (!host_ok(s, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host"))) {
+    } else if (!host_ok(s, ui_mhd.lookup_connection_value(c, MHD_HEADER_KIND, "Host"))) {
         ui_reply_error(&r, 403, "this server answers requests for itself only (Host)");
     } else if (strstr(url, "..")) {
         ui_reply_error(&r, 400, "a path with '..' is refused");
@@ -192,6 +190,7 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
 }
 
 int ui_http_start(ui_server *s, bp_err *e) {
+    if (ui_mhd_load(e)) return -1;
     struct sockaddr_storage ss = {0};
     struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
     struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
@@ -205,22 +204,22 @@ int ui_http_start(ui_server *s, bp_err *e) {
         return bp_err_set(e, "'%s' is not an IP address", s->host);
     }
     errno = 0;
-    s->daemon = MHD_start_daemon(flags, (uint16_t)s->port, NULL, NULL, answer, s,
-                                 MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-                                 MHD_OPTION_THREAD_POOL_SIZE, (unsigned)UI_THREADS,
-                                 MHD_OPTION_CONNECTION_TIMEOUT, 30u,
-                                 MHD_OPTION_CONNECTION_LIMIT, 512u, MHD_OPTION_END);
+    s->daemon = ui_mhd.start_daemon(flags, (uint16_t)s->port, NULL, NULL, answer, s,
+                                    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+                                    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)UI_THREADS,
+                                    MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+                                    MHD_OPTION_CONNECTION_LIMIT, 512u, MHD_OPTION_END);
     if (!s->daemon)
         return bp_err_set(e, "cannot listen on %s port %d (%s)%s", s->host, s->port,
                           errno ? strerror(errno) : "libmicrohttpd refused",
                           errno == EADDRINUSE ? "; --port N chooses another, 0 any" : "");
     const union MHD_DaemonInfo *info =
-        MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+        ui_mhd.get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
     if (info && info->port) s->port = info->port;
     return 0;
 }
 
 void ui_http_stop(ui_server *s) {
-    if (s->daemon) MHD_stop_daemon(s->daemon);
+    if (s->daemon) ui_mhd.stop_daemon(s->daemon);
     s->daemon = NULL;
 }

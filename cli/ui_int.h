@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <microhttpd.h>
+
 #include "bp_runlog.h"
 
 /* The threads that answer requests, and as many connections: a request
@@ -43,6 +45,26 @@ typedef struct ui_server {
     struct MHD_Daemon *daemon;
     ui_cached cache[UI_CACHE]; /* under lock */
 } ui_server;
+
+/* libmicrohttpd's functions that ui_http.c calls, each with its header's
+ * type, filled by ui_mhd_load (ui_mhd.c: the library is opened by `backprop
+ * ui` alone, not linked into every command). */
+typedef struct ui_mhd_api {
+    __typeof__(MHD_start_daemon) *start_daemon;
+    __typeof__(MHD_stop_daemon) *stop_daemon;
+    __typeof__(MHD_get_daemon_info) *get_daemon_info;
+    __typeof__(MHD_create_response_from_buffer) *create_response_from_buffer;
+    __typeof__(MHD_add_response_header) *add_response_header;
+    __typeof__(MHD_queue_response) *queue_response;
+    __typeof__(MHD_destroy_response) *destroy_response;
+    __typeof__(MHD_lookup_connection_value) *lookup_connection_value;
+    __typeof__(MHD_get_connection_values) *get_connection_values;
+} ui_mhd_api;
+extern ui_mhd_api ui_mhd;
+
+/* Loads libmicrohttpd into ui_mhd (once; later calls return at once): 0,
+ * or -1 with e naming the library, why, and the package that has it. */
+int ui_mhd_load(bp_err *e);
 
 /* A connection of the pool for this request (opened with
  * BP_RUNLOG_READONLY when none is free yet), NULL with e when it cannot be

@@ -10,10 +10,9 @@
 # multiarch library folder, lib/x86_64-linux-gnu, which Debian's lua5.4 and
 # the dynamic linker search. The dependencies are the runtime libraries the
 # installed ELF files need, as dpkg-shlibdeps finds them (libc6, liblua5.4-0,
-# libsqlite3-0, libopenblas0, zlib1g, libplplot17, libedit2, libmicrohttpd12),
-# and PLplot's
-# cairo driver, which `backprop plot` loads by name: no -dev package, no
-# compiler. What only some uses need is recommended or suggested.
+# libsqlite3-0, libopenblas0, zlib1g, libplplot17, libedit2), and what the
+# program loads by name: PLplot's cairo driver (`backprop plot`) and
+# libmicrohttpd12 (`backprop ui`): no -dev package, no compiler. What only some uses need is recommended or suggested.
 # .ci/install-check builds it, installs it with apt, checks it and removes it.
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME backprop)
@@ -35,7 +34,9 @@ the bpsql extension for the sqlite3 shell, the engine as a C library
 completion, and example scripts with their data in /usr/share/backprop.")
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "plplot-driver-cairo")
+# Loaded by name, which shlibdeps cannot see: PLplot's cairo driver, and
+# libmicrohttpd (only `backprop ui` opens it, cli/ui_mhd.c).
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "plplot-driver-cairo, ${MHD_PACKAGE}")
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "lua5.4, sqlite3, fonts-dejavu-core")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "dataset-fashion-mnist, parallel, pkg-config")
 include(CPack)
