@@ -50,6 +50,18 @@ grep -q '^test: loss' iris.out || fail "iris: $(cat iris.out)"
 [ -f results/runs.db ] || fail "no run log in results/runs.db"
 backprop runs | grep -q seed_example || fail "backprop runs does not list the lecture"
 
+echo "== backprop ui (it opens libmicrohttpd by name when it starts)"
+backprop ui --port 0 >ui.out 2>&1 &
+ui=$!
+for _ in $(seq 100); do
+    if grep -q 'at http://' ui.out || ! kill -0 $ui 2>/dev/null; then break; fi
+    sleep 0.1
+done
+kill $ui 2>/dev/null || true
+wait $ui 2>/dev/null || true
+grep -q 'at http://127.0.0.1:' ui.out || fail "backprop ui did not start: $(cat ui.out)"
+head -n 1 ui.out
+
 echo "== a stock lua5.4"
 code='local bp = require "backprop"
   local net = bp.net(2):add(3, "sigmoid", {weights = {{0.5, 0.3}, {-0.1, 0.1}, {-0.4, 0.6}}, bias = 1})
