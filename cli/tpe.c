@@ -61,8 +61,12 @@ static int real_mixture(double *mu, double *sigma, double *w, const bp_tpe_space
     double min_sigma = range / fmin(100.0, 1.0 + (m + 1));
     for (int i = 0; i <= m; i++) {
         /* the sigma of the first sorted mean equal to mu[i]: ties share it */
-        int j = 0;
-        while (sorted[j] < mu[i]) j++;
+        int j = 0, hi = m; /* binary search: m can be thousands */
+        while (j < hi) {
+            int mid = j + (hi - j) / 2;
+            if (sorted[mid] < mu[i]) j = mid + 1;
+            else hi = mid;
+        }
         double s = i == m ? range : neighbour_sigma(sorted, j, m + 1);
         sigma[i] = fmin(fmax(s, min_sigma), range);
         w[i] = i == m ? 1.0 : bp_tpe_weight(i, m);
@@ -83,29 +87,40 @@ static double cat_logp(const bp_tpe_space *sp, const double *xs, int m, int c) {
     return log(num / den);
 }
 
-/* A real mixture built once for many evaluations: k = m + 1 components. */
+/* A real mixture built once for many evaluations: k = m + 1 components,
+ * c[i] the constant part of component i's log-density (its log weight
+ * less the log of its truncated normal's normaliser), computed once
+ * because erfc of a far tail is slow and the same for every x. */
 typedef struct mixture {
     int k;
-    double *mu, *sigma, *w;
+    double *mu, *sigma, *w, *c;
 } mixture;
 
 static int mixture_build(mixture *mx, const bp_tpe_space *sp, const double *xs, int m) {
     mx->k = m + 1;
-    mx->mu = bp_malloc(sizeof *mx->mu * 3 * (size_t)mx->k);
+    mx->mu = bp_malloc(sizeof *mx->mu * 4 * (size_t)mx->k);
     if (!mx->mu) return -1;
     mx->sigma = mx->mu + mx->k;
     mx->w = mx->sigma + mx->k;
-    return real_mixture(mx->mu, mx->sigma, mx->w, sp, xs, m);
+    mx->c = mx->w + mx->k;
+    if (real_mixture(mx->mu, mx->sigma, mx->w, sp, xs, m)) return -1;
+    for (int i = 0; i < mx->k; i++)
+        mx->c[i] = log(mx->w[i]) + trunc_logpdf(mx->mu[i], mx->mu[i], mx->sigma[i], sp->lo, sp->hi);
+    return 0;
 }
 
-static double mixture_logpdf(const mixture *mx, const bp_tpe_space *sp, double x) {
+/* log-sum-exp over the components; a term 50 nats below the largest adds
+ * less than 2e-22 of it and is skipped (exp of it would be denormal-slow). */
+static double mixture_logpdf(const mixture *mx, double x) {
     double best = -INFINITY, s = 0;
     for (int i = 0; i < mx->k; i++) {
-        double l = log(mx->w[i]) + trunc_logpdf(x, mx->mu[i], mx->sigma[i], sp->lo, sp->hi);
+        double z = (x - mx->mu[i]) / mx->sigma[i], l = mx->c[i] - 0.5 * z * z;
         if (l > best) best = l;
     }
-    for (int i = 0; i < mx->k; i++) /* log-sum-exp */
-        s += exp(log(mx->w[i]) + trunc_logpdf(x, mx->mu[i], mx->sigma[i], sp->lo, sp->hi) - best);
+    for (int i = 0; i < mx->k; i++) {
+        double z = (x - mx->mu[i]) / mx->sigma[i], d = mx->c[i] - 0.5 * z * z - best;
+        if (d > -50) s += exp(d);
+    }
     return best + log(s);
 }
 
@@ -131,7 +146,7 @@ double bp_tpe_logpdf(const bp_tpe_space *sp, const double *xs, int m, double x) 
     if (sp->n > 0) return cat_logp(sp, xs, m, (int)x);
     mixture mx = {0};
     double r = NAN;
-    if (!mixture_build(&mx, sp, xs, m)) r = mixture_logpdf(&mx, sp, x);
+    if (!mixture_build(&mx, sp, xs, m)) r = mixture_logpdf(&mx, x);
     bp_free(mx.mu);
     return r;
 }
@@ -197,7 +212,7 @@ static double propose_real(const mixture *l, const mixture *g, const bp_tpe_spac
     double best = -INFINITY, out = l->mu[l->k - 1];
     for (int t = 0; t < BP_TPE_CANDIDATES; t++) {
         double x = mixture_draw(l, sp, r);
-        double score = mixture_logpdf(l, sp, x) - mixture_logpdf(g, sp, x);
+        double score = mixture_logpdf(l, x) - mixture_logpdf(g, x);
         if (score > best) best = score, out = x;
     }
     return out;
