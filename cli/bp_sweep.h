@@ -32,11 +32,22 @@ typedef struct bp_sweep_param {
     double lo, hi; /* UNIFORM, LOGUNIFORM, INT */
 } bp_sweep_param;
 
+/* How a search with --trials N picks its settings. Random trials are pure
+ * functions of the seed and the index; TPE's (cli/bp_tpe.h, wired in
+ * cli/sweep_tpe.c) also depend on the trials finished before, which the
+ * runner reads from the run log: no --plan or --trial shards then. */
+typedef enum bp_sweep_sampler {
+    BP_SAMPLER_RANDOM, /* the default */
+    BP_SAMPLER_TPE,    /* "tpe": one estimator per parameter */
+    BP_SAMPLER_TPE_MV, /* "tpe:multivariate": one joint estimator */
+} bp_sweep_sampler;
+
 typedef struct bp_sweep_spec {
-    int n;                  /* parameters */
-    bp_sweep_param *params; /* in the order given */
-    int64_t trials;         /* random search: how many; 0 for a grid */
-    uint64_t seed;          /* the sweep's seed */
+    int n;                    /* parameters */
+    bp_sweep_param *params;   /* in the order given */
+    int64_t trials;           /* random search: how many; 0 for a grid */
+    uint64_t seed;            /* the sweep's seed */
+    bp_sweep_sampler sampler; /* with trials > 0 */
 } bp_sweep_spec;
 
 /* An empty specification (a grid of one trial, seed 0). NULL if out of
@@ -52,9 +63,17 @@ void bp_sweep_spec_free(bp_sweep_spec *s);
  * anywhere (so that the canonical line below splits back into arguments). */
 int bp_sweep_spec_add(bp_sweep_spec *s, const char *arg, bp_err *e);
 
+/* The sampler named `text` ("random", "tpe" or "tpe:multivariate") into
+ * *out; -1 with a message naming it and the choices otherwise. */
+int bp_sweep_sampler_parse(const char *text, bp_sweep_sampler *out, bp_err *e);
+
+/* The sampler's name, as bp_sweep_sampler_parse reads it. */
+const char *bp_sweep_sampler_name(bp_sweep_sampler s);
+
 /* Whether the specification is complete: a random search (trials > 0)
  * or a grid (trials == 0, every parameter a list). A distribution without
- * --trials, or a grid of more than 10^6 trials, is an error. */
+ * --trials, a sampler other than random without --trials, or a grid of
+ * more than 10^6 trials, is an error. */
 int bp_sweep_spec_check(const bp_sweep_spec *s, bp_err *e);
 
 /* The number of trials: the grid's product of list lengths, or trials. */
@@ -76,8 +95,8 @@ int bp_sweep_trial(const bp_sweep_spec *s, int64_t i, char **kv, bp_err *e);
 uint64_t bp_sweep_trial_seed(uint64_t sweep_seed, int n, char *const *kv);
 
 /* The specification as one canonical line ("lr=0.1,0.2 hidden=int:2:8
- * --trials 30 --seed 7"), to store and show; malloc'd, NULL if out of
- * memory. */
+ * --trials 30 --seed 7", then " --sampler tpe" unless random), to store
+ * and show; malloc'd, NULL if out of memory. */
 char *bp_sweep_spec_text(const bp_sweep_spec *s);
 
 /* The specification a canonical line describes (a sweep's stored spec, for

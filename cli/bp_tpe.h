@@ -63,4 +63,19 @@ double bp_tpe_logpdf(const bp_tpe_space *sp, const double *xs, int m, double x);
 int bp_tpe_propose(double *out, const bp_tpe_space *sp, const double *xs, const double *losses,
                    int n, bp_rng *r, bp_err *e);
 
+/* The multivariate proposal (tpe:multivariate, in tpe_joint.c): out[0..d-1]
+ * for d parameters at once, from n observations, xs[i*d + j] trial i's
+ * internal value of parameter j (a trial with a NaN anywhere is left out)
+ * and losses[i]. Start-up as above, one uniform draw per parameter. Else
+ * one mixture over all d: a component per observation, the product of a
+ * kernel per parameter (a real's normal at the observation with Optuna's
+ * multivariate sigma, 0.2 (HI - LO) m^(-1/(d + 4)) magic-clipped as above;
+ * a categorical's probabilities, 1/(m + 1) on each value plus 1 on the
+ * observed one, normalised), weighted as above, plus the prior component
+ * (normals at the middles with sigma HI - LO, uniform categoricals); the
+ * candidates are drawn jointly from l and ranked by log l - log g. Returns
+ * -1 with a message if memory runs out or a space is invalid. */
+int bp_tpe_propose_joint(double *out, const bp_tpe_space *sp, int d, const double *xs,
+                         const double *losses, int n, bp_rng *r, bp_err *e);
+
 #endif

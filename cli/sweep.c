@@ -148,11 +148,30 @@ int bp_sweep_spec_add(bp_sweep_spec *s, const char *arg, bp_err *e) {
     return 0;
 }
 
+static const char *const sampler_names[] = {"random", "tpe", "tpe:multivariate"};
+
+int bp_sweep_sampler_parse(const char *text, bp_sweep_sampler *out, bp_err *e) {
+    for (int k = 0; k < 3; k++)
+        if (!strcmp(text, sampler_names[k])) {
+            *out = (bp_sweep_sampler)k;
+            return 0;
+        }
+    return bp_err_set(e, "unknown sampler '%s' (expected random, tpe or tpe:multivariate)",
+                      text);
+}
+
+const char *bp_sweep_sampler_name(bp_sweep_sampler s) {
+    return (unsigned)s < 3 ? sampler_names[s] : "random";
+}
+
 int bp_sweep_spec_check(const bp_sweep_spec *s, bp_err *e) {
     if (s->n == 0)
         return bp_err_set(e, "a sweep needs at least one parameter (key=values)");
     if (s->trials < 0) return bp_err_set(e, "--trials must be >= 1");
     if (s->trials > 0) return 0;
+    if (s->sampler != BP_SAMPLER_RANDOM)
+        return bp_err_set(e, "--sampler %s needs --trials N",
+                          bp_sweep_sampler_name(s->sampler));
     double count = 1;
     for (int k = 0; k < s->n; k++) {
         if (s->params[k].kind != BP_SWEEP_LIST)
@@ -266,7 +285,7 @@ uint64_t bp_sweep_trial_seed(uint64_t sweep_seed, int n, char *const *kv) {
 }
 
 char *bp_sweep_spec_text(const bp_sweep_spec *s) {
-    size_t size = 64;
+    size_t size = 128; /* --trials, --seed and --sampler with their values */
     for (int k = 0; k < s->n; k++) {
         size += strlen(s->params[k].key) + 64;
         for (int j = 0; j < s->params[k].n; j++)
@@ -288,7 +307,9 @@ char *bp_sweep_spec_text(const bp_sweep_spec *s) {
         }
     }
     if (s->trials > 0) w += sprintf(w, " --trials %lld", (long long)s->trials);
-    sprintf(w, " --seed %llu", (unsigned long long)s->seed);
+    w += sprintf(w, " --seed %llu", (unsigned long long)s->seed);
+    if (s->sampler != BP_SAMPLER_RANDOM)
+        sprintf(w, " --sampler %s", bp_sweep_sampler_name(s->sampler));
     return out;
 }
 
@@ -306,7 +327,13 @@ bp_sweep_spec *bp_sweep_spec_parse(const char *text, bp_err *e) {
     char *save = NULL;
     for (char *w = strtok_r(copy, " ", &save); w && !bad;
          w = strtok_r(NULL, " ", &save)) {
-        if (!strcmp(w, "--trials") || !strcmp(w, "--seed")) {
+        if (!strcmp(w, "--sampler")) {
+            char *v = strtok_r(NULL, " ", &save);
+            bp_err why;
+            if (!v || bp_sweep_sampler_parse(v, &s->sampler, &why))
+                bad = bp_err_set(e, "bad sweep specification '%s': %s", text,
+                                 v ? why.msg : "--sampler needs a name");
+        } else if (!strcmp(w, "--trials") || !strcmp(w, "--seed")) {
             char *v = strtok_r(NULL, " ", &save), *end;
             errno = 0;
             unsigned long long n = v ? strtoull(v, &end, 10) : 0;

@@ -19,7 +19,8 @@
 /* Options that take a value: the long name, and -j's short one. */
 static const char *const valued[] = {"--db",    "--name",     "--objective", "--prune",
                                      "--seed",  "--shard-db", "--jobs",      "--trials",
-                                     "--trial", "--resume",   "--shards",    NULL};
+                                     "--trial", "--resume",   "--shards",    "--sampler",
+                                     NULL};
 
 /* Option opt (one of valued) given the value v: 0, or 1 after saying why
  * the value is wrong. */
@@ -42,6 +43,7 @@ static int set_option(sw_args *a, const char *opt, const char *v, FILE *err) {
                         : !strcmp(opt, "--objective") ? &a->objective
                         : !strcmp(opt, "--prune")     ? &a->prune
                         : !strcmp(opt, "--seed")      ? &a->seed
+                        : !strcmp(opt, "--sampler")   ? &a->sampler
                                                       : &a->shard_db;
     *slot = v;
     return 0;
@@ -152,6 +154,7 @@ int sw_def_from_args(const sw_args *a, sw_def *d, bp_err *e) {
         return bp_err_set(e, "bad --seed '%s': expected an integer from 0 to 2^63-1",
                           a->seed);
     d->spec->seed = (uint64_t)seed;
+    if (a->sampler && bp_sweep_sampler_parse(a->sampler, &d->spec->sampler, e)) return -1;
     if (bp_sweep_spec_check(d->spec, e)) return -1;
     if (!a->script)
         return bp_err_set(

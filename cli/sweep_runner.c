@@ -99,14 +99,27 @@ static void exec_trial(const sw_runner *R, char **argv, int quiet, int errfd,
     _exit(127);
 }
 
+/* kv[0..n-1] joined by spaces, malloc'd (NULL if out of memory). */
+static char *join_params(char *const *kv, int n) {
+    size_t len = 1;
+    for (int k = 0; k < n; k++) len += strlen(kv[k]) + 1;
+    char *s = malloc(len);
+    if (!s) return NULL;
+    s[0] = '\0';
+    for (int k = 0; k < n; k++) strcat(strcat(s, k ? " " : ""), kv[k]);
+    return s;
+}
+
 static int spawn(sw_runner *R, int64_t trial, bp_err *e) {
     const bp_sweep_spec *spec = R->d->spec;
     char **kv = calloc((size_t)spec->n + 1, sizeof *kv);
     if (!kv) return bp_err_set(e, "out of memory");
-    if (bp_sweep_trial(spec, trial, kv, e)) {
+    if ((spec->sampler == BP_SAMPLER_RANDOM ? bp_sweep_trial(spec, trial, kv, e)
+                                             : sw_tpe_trial(R, trial, kv, e))) {
         free(kv);
         return -1;
     }
+    char *params = join_params(kv, spec->n);
     char id[32], tr[32], seed[32], name[300];
     snprintf(id, sizeof id, "%lld", (long long)R->id);
     snprintf(tr, sizeof tr, "%lld", (long long)trial);
@@ -120,9 +133,9 @@ static int spawn(sw_runner *R, int64_t trial, bp_err *e) {
     char **argv = calloc(nf + (size_t)spec->n + 1, sizeof *argv);
     FILE *errf = R->verbose ? NULL : tmpfile();
     int rc = -1;
-    if (!argv || (!R->verbose && !errf)) {
+    if (!argv || !params || (!R->verbose && !errf)) {
         bp_err_set(e, "cannot start trial %lld: %s", (long long)trial,
-                   argv ? "no temporary file for its output" : "out of memory");
+                   argv && params ? "no temporary file for its output" : "out of memory");
         goto out;
     }
     for (size_t k = 0; k < nf; k++) argv[k] = (char *)fixed[k];
@@ -141,14 +154,16 @@ static int spawn(sw_runner *R, int64_t trial, bp_err *e) {
     if (pid == 0) exec_trial(R, argv, errf != NULL, errfd, parent);
     for (int k = 0; k < R->jobs; k++)
         if (R->procs[k].pid == 0) {
-            R->procs[k] = (sw_proc){pid, trial, errf, bp_clock()};
+            R->procs[k] = (sw_proc){pid, trial, errf, bp_clock(), params};
             errf = NULL;
+            params = NULL;
             break;
         }
     R->running++;
     rc = 0;
 out:
     if (errf) fclose(errf);
+    free(params);
     for (int k = 0; k < spec->n; k++) free(kv[k]);
     free(kv);
     free(argv);
@@ -263,6 +278,7 @@ static void finish(sw_runner *R, sw_proc *p, int wstatus) {
     tally(R, p->trial, &o);
     int64_t trial = p->trial;
     if (p->errf) fclose(p->errf);
+    free(p->params);
     memset(p, 0, sizeof *p);
     progress(R, trial, o.status, o.params, o.has_objective, o.objective, dt);
 }

@@ -382,7 +382,7 @@ int bp_sweep_main(int argc, char **argv, const bp_sweep_host *h) {
         rc = 1;
     } else if (a.resume) {
         if (a.n || a.script || a.plan || a.trial >= 0 || a.trials > 0 || a.seed ||
-            a.objective || a.prune || a.name || a.shard_db || a.shards)
+            a.objective || a.prune || a.name || a.shard_db || a.shards || a.sampler)
             rc = bp_cli_fail(
                 h->err, "sweep --resume ID takes no other options than --db, -j and -v:"
                         " the sweep is as it was recorded");
@@ -392,6 +392,11 @@ int bp_sweep_main(int argc, char **argv, const bp_sweep_host *h) {
             h->err, "sweep: --plan prints the --trial commands; give one or the other");
     } else if (sw_def_from_args(&a, &d, &e)) {
         bp_cli_fail(h->err, "%s", e.msg);
+    } else if ((a.plan || a.trial >= 0) && d.spec->sampler != BP_SAMPLER_RANDOM) {
+        bp_cli_fail(h->err,
+                    "sweep: --sampler %s proposes each trial from the trials finished"
+                    " before it: it cannot be split into --plan or --trial shards",
+                    bp_sweep_sampler_name(d.spec->sampler));
     } else if (a.trial >= bp_sweep_count(d.spec)) {
         bp_cli_fail(h->err,
                     "sweep: --trial %lld is out of range: the sweep has trials 0 to %lld",

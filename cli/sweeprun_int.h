@@ -29,7 +29,7 @@
 /* The arguments and the sweep (sweep_args.c)                               */
 
 typedef struct sw_args {
-    const char *db, *name, *objective, *prune, *seed, *script, *shard_db;
+    const char *db, *name, *objective, *prune, *seed, *script, *shard_db, *sampler;
     int64_t jobs, trials, trial, resume, shards; /* trial: -1 when not given */
     int plan, verbose, n;
     char **params; /* key=SPEC, n of them (argv's strings); free the array */
@@ -70,6 +70,7 @@ typedef struct sw_proc {
     int64_t trial;
     FILE *errf; /* the trial's stderr (NULL with -v: it goes to ours) */
     double t0;
+    char *params; /* its "key=value ..." (malloc'd), for TPE's constant liar */
 } sw_proc;
 
 typedef struct sw_runner {
@@ -106,6 +107,16 @@ int sw_ncores(void);
  * cannot be started); stops starting new ones on a signal or an unread
  * parameter. */
 int64_t sw_run_trials(sw_runner *R, const int64_t *todo, int64_t n, bp_err *e);
+
+/* ------------------------------------------------------------------------ */
+/* TPE's proposals (sweep_tpe.c)                                             */
+
+/* Trial `trial` of the runner's sweep (its sampler TPE) into kv[0..n-1],
+ * as bp_sweep_trial: the setting its earlier run recorded, else random
+ * search's trial until BP_TPE_STARTUP trials have finished, else TPE's
+ * proposal from the sweep's trials in the run log and the runner's running
+ * ones. -1 with the reason (nothing to free then). */
+int sw_tpe_trial(const sw_runner *R, int64_t trial, char **kv, bp_err *e);
 
 /* ------------------------------------------------------------------------ */
 /* The summary (sweep_summary.c)                                             */

@@ -136,6 +136,23 @@ typedef struct bp_trial_pruned {
 int bp_runlog_sweep_pruned(bp_runlog *log, int64_t sweep, bp_trial_pruned **list,
                            size_t *n, bp_err *e);
 
+/* A trial as a model-based sampler (cli/sweep_tpe.c) sees it: the row of
+ * sweep_trials (its latest finished run, else its latest). */
+typedef struct bp_trial_obs {
+    int64_t trial;
+    char status[16];
+    char *params;      /* "key=value ..." as sweep_trials has them; NULL: none */
+    int has_objective; /* the objective's last value, not NaN */
+    double objective;
+    int64_t last_step; /* the step of that value (0: none) */
+} bp_trial_obs;
+
+/* Every trial of sweep that has a run, by trial, into *list (*n of them,
+ * malloc'd with their params; free with bp_trial_obs_free). */
+int bp_runlog_sweep_history(bp_runlog *log, int64_t sweep, bp_trial_obs **list, size_t *n,
+                            bp_err *e);
+void bp_trial_obs_free(bp_trial_obs *list, size_t n); /* accepts NULL */
+
 /* ------------------------------------------------------------------------ */
 /* Merging the databases that shards of a sweep wrote                        */
 

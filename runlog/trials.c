@@ -346,3 +346,50 @@ int bp_runlog_sweep_pruned(bp_runlog *log, int64_t sweep, bp_trial_pruned **list
     }
     return rc;
 }
+
+int bp_runlog_sweep_history(bp_runlog *log, int64_t sweep, bp_trial_obs **list, size_t *n,
+                            bp_err *e) {
+    size_t cap = 0;
+    *list = NULL, *n = 0;
+    bp_runlog_lock(log);
+    sqlite3_stmt *st = prepare_id(
+        log,
+        "SELECT t.trial, t.status, t.params, t.objective, (SELECT ms.last_step FROM"
+        " metric_summary ms JOIN metric_names mn ON mn.id = ms.name_id JOIN sweeps s"
+        " ON s.id = t.sweep_id WHERE ms.run_id = t.run_id AND mn.name = s.objective)"
+        " FROM sweep_trials t WHERE t.sweep_id = ? ORDER BY t.trial",
+        sweep);
+    int rc = -1, r = SQLITE_ERROR, oom = 0;
+    while (st && !oom && (r = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 64;
+            bp_trial_obs *g = realloc(*list, cap * sizeof *g);
+            if ((oom = !g)) break;
+            *list = g;
+        }
+        bp_trial_obs *o = &(*list)[*n];
+        memset(o, 0, sizeof *o);
+        o->trial = sqlite3_column_int64(st, 0);
+        copy_text(o->status, sizeof o->status, st, 1);
+        oom = dup_text(&o->params, st, 2);
+        o->has_objective = sqlite3_column_type(st, 3) != SQLITE_NULL;
+        o->objective = sqlite3_column_double(st, 3);
+        o->last_step = sqlite3_column_int64(st, 4);
+        ++*n;
+    }
+    if (oom) bp_err_set(e, "out of memory");
+    else if (r != SQLITE_DONE) sl_fail(log, e, "cannot read the sweep's trials");
+    else rc = 0;
+    sqlite3_finalize(st);
+    bp_runlog_unlock(log);
+    if (rc) {
+        bp_trial_obs_free(*list, *n);
+        *list = NULL, *n = 0;
+    }
+    return rc;
+}
+
+void bp_trial_obs_free(bp_trial_obs *list, size_t n) {
+    for (size_t k = 0; list && k < n; k++) free(list[k].params);
+    free(list);
+}

@@ -828,7 +828,7 @@ static void test_spec_file(void) {
     CHECK(sh("$BP sweep --spec bad.lua") == 1);
     CHECK_STR(err_text,
               "backprop: bad.lua: unknown field 'param' (script, params, trials, seed,"
-              " objective, prune, name)\n");
+              " objective, prune, name, sampler)\n");
 }
 
 /* Each trial's thread count: its share of the cores, cores / jobs (at least

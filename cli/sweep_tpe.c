@@ -1,0 +1,247 @@
+/* sweep_tpe.c: a trial's setting proposed by TPE (--sampler tpe and
+ * tpe:multivariate), from the trials the run log holds (sweeprun_int.h).
+ *
+ * Why it is built this way:
+ *  - The history is read back from the run log at each proposal, never
+ *    kept in memory: a resume, or a sweep run by another process before,
+ *    sees the same trials, so with -j 1 the same seed gives the same
+ *    settings whether or not the sweep was interrupted.
+ *  - A trial that has a run with every parameter recorded (one that crashed
+ *    or was interrupted, run again) keeps that setting: it is the same
+ *    trial, and its seed, a hash of its parameters, stays the same.
+ *  - Until BP_TPE_STARTUP trials have finished, a trial is random search's
+ *    trial of the same index (bp_sweep_trial): the start-up is uniform, as
+ *    Optuna's, and a TPE sweep's first trials are its random twin's.
+ *  - Trials are ranked as Optuna ranks them: completed ones by their
+ *    objective, then pruned ones (more steps first, then their last value),
+ *    then running ones (the constant liar: a running trial counts as the
+ *    worst, so that -j N does not propose N times the same setting).
+ *    Failed and diverged trials are left out. bp_tpe.h gets the ranks as
+ *    losses. */
+#define _XOPEN_SOURCE 700 /* strdup */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bp_tpe.h"
+#include "sweeprun_int.h"
+
+/* An observation: a trial, its class (0 completed, 1 pruned, 2 running),
+ * what ranks it within the class, and its parameters. */
+typedef struct obs {
+    int64_t trial;
+    int cls;
+    double key1, key2;
+    const char *params;
+} obs;
+
+static int cmp_rank(const void *a, const void *b) {
+    const obs *x = a, *y = b;
+    if (x->cls != y->cls) return x->cls - y->cls;
+    if (x->key1 != y->key1) return x->key1 < y->key1 ? -1 : 1;
+    if (x->key2 != y->key2) return x->key2 < y->key2 ? -1 : 1;
+    return (x->trial > y->trial) - (x->trial < y->trial);
+}
+
+static int cmp_trial(const void *a, const void *b) {
+    const obs *x = a, *y = b;
+    return (x->trial > y->trial) - (x->trial < y->trial);
+}
+
+/* The value of key in "k=v k=v ...", copied into buf; NULL if absent. */
+static const char *value_of(const char *params, const char *key, char *buf, size_t size) {
+    size_t kl = strlen(key);
+    for (const char *p = params; p && *p;) {
+        size_t len = strcspn(p, " ");
+        if (len > kl && !strncmp(p, key, kl) && p[kl] == '=') {
+            size_t vl = len - kl - 1 < size - 1 ? len - kl - 1 : size - 1;
+            memcpy(buf, p + kl + 1, vl);
+            buf[vl] = '\0';
+            return buf;
+        }
+        p += len + (p[len] == ' ');
+    }
+    return NULL;
+}
+
+/* The internal-space value (bp_tpe.h) of a recorded value of p; NaN when it
+ * is not one of p's (a conditional parameter the trial did not use). */
+static double internal(const bp_sweep_param *p, const char *v) {
+    if (!v) return NAN;
+    char *end;
+    double x = strtod(v, &end);
+    int num = end != v && !*end;
+    if (p->kind == BP_SWEEP_LIST || p->kind == BP_SWEEP_CHOICE) {
+        for (int j = 0; j < p->n; j++)
+            if (!strcmp(p->values[j], v)) return j;
+        for (int j = 0; j < p->n && num; j++) /* 0.10 recorded as 0.1 */
+            if (strtod(p->values[j], &end) == x && !*end) return j;
+        return NAN;
+    }
+    if (!num || x < p->lo || x > p->hi) return NAN;
+    return p->kind == BP_SWEEP_LOGUNIFORM ? log(x) : x;
+}
+
+/* The space bp_tpe.h samples p in; its n is -1 for a real parameter with
+ * one value (LO = HI), which needs no sampler. */
+static bp_tpe_space space_of(const bp_sweep_param *p) {
+    switch (p->kind) {
+        case BP_SWEEP_UNIFORM: return (bp_tpe_space){p->lo < p->hi ? 0 : -1, p->lo, p->hi};
+        case BP_SWEEP_LOGUNIFORM:
+            return (bp_tpe_space){p->lo < p->hi ? 0 : -1, log(p->lo), log(p->hi)};
+        case BP_SWEEP_INT: return (bp_tpe_space){0, p->lo - 0.5, p->hi + 0.5};
+        default: return (bp_tpe_space){p->n, 0, 0};
+    }
+}
+
+/* "key=value" of p for the internal value x. */
+static char *external(const bp_sweep_param *p, double x) {
+    char buf[64];
+    const char *v = buf;
+    switch (p->kind) {
+        case BP_SWEEP_UNIFORM: snprintf(buf, sizeof buf, "%.6g", p->lo < p->hi ? x : p->lo); break;
+        case BP_SWEEP_LOGUNIFORM:
+            snprintf(buf, sizeof buf, "%.6g", p->lo < p->hi ? exp(x) : p->lo);
+            break;
+        case BP_SWEEP_INT:
+            snprintf(buf, sizeof buf, "%.0f", fmin(fmax(round(x), p->lo), p->hi));
+            break;
+        default: v = p->values[(int)x]; break;
+    }
+    size_t kl = strlen(p->key), vl = strlen(v);
+    char *s = malloc(kl + vl + 2);
+    if (s) {
+        memcpy(s, p->key, kl);
+        s[kl] = '=';
+        memcpy(s + kl + 1, v, vl + 1);
+    }
+    return s;
+}
+
+/* The recorded setting of a trial run before, into kv: 1 when every
+ * parameter is there, 0 when not (kv untouched), -1 out of memory. */
+static int recorded(const bp_sweep_spec *s, const char *params, char **kv) {
+    char buf[512];
+    for (int k = 0; k < s->n; k++)
+        if (!params || !value_of(params, s->params[k].key, buf, sizeof buf)) return 0;
+    for (int k = 0; k < s->n; k++) {
+        value_of(params, s->params[k].key, buf, sizeof buf);
+        size_t kl = strlen(s->params[k].key), vl = strlen(buf);
+        if (!(kv[k] = malloc(kl + vl + 2))) return -1;
+        snprintf(kv[k], kl + vl + 2, "%s=%s", s->params[k].key, buf);
+    }
+    return 1;
+}
+
+/* The observations for trial `trial`: the history's usable rows and the
+ * runner's running trials, into o (room for nh + R->jobs). Returns their
+ * number; *finished counts the completed and pruned ones. */
+static int gather(obs *o, const sw_runner *R, const bp_trial_obs *h, size_t nh, int64_t trial,
+                  int *finished) {
+    int n = 0, sign = R->d->obj.maximize ? -1 : 1;
+    *finished = 0;
+    for (int k = 0; k < R->jobs; k++) {
+        const sw_proc *p = &R->procs[k];
+        if (p->pid > 0 && p->trial != trial)
+            o[n++] = (obs){p->trial, 2, 0, 0, p->params};
+    }
+    int running = n;
+    for (size_t k = 0; k < nh; k++) {
+        const bp_trial_obs *t = &h[k];
+        int dup = t->trial == trial;
+        for (int j = 0; j < running; j++) dup |= o[j].trial == t->trial;
+        if (dup || !t->params) continue;
+        if (!strcmp(t->status, "running")) {
+            o[n++] = (obs){t->trial, 2, 0, 0, t->params};
+        } else if (t->has_objective && isfinite(t->objective) &&
+                   (!strcmp(t->status, "completed") || !strcmp(t->status, "pruned"))) {
+            int pruned = t->status[0] == 'p';
+            o[n++] = (obs){t->trial, pruned, pruned ? -(double)t->last_step : sign * t->objective,
+                           pruned ? sign * t->objective : 0, t->params};
+            ++*finished;
+        }
+    }
+    return n;
+}
+
+/* Proposes into kv from the n observations o (in trial order, ranks in
+ * loss[]): one estimator per parameter, or one joint estimator. */
+static int propose(const bp_sweep_spec *s, int64_t trial, const obs *o, const double *loss,
+                   int n, char **kv, bp_err *e) {
+    int d = s->n, rc = -1;
+    bp_rng r;
+    bp_rng_seed(&r, s->seed ^ ((uint64_t)trial * 0x9e3779b97f4a7c15ULL) ^ 0x7470652d73616d70ULL);
+    double *xs = malloc(sizeof *xs * (size_t)(n > 0 ? n : 1) * (size_t)d);
+    double *col = malloc(sizeof *col * (size_t)(n > 0 ? n : 1)), *out = malloc(sizeof *out * (size_t)d);
+    bp_tpe_space *sp = malloc(sizeof *sp * (size_t)d);
+    if (!xs || !col || !out || !sp) {
+        bp_err_set(e, "out of memory");
+        goto end;
+    }
+    char buf[512];
+    for (int j = 0; j < d; j++) {
+        sp[j] = space_of(&s->params[j]);
+        for (int i = 0; i < n; i++)
+            xs[i * d + j] = internal(&s->params[j],
+                                     value_of(o[i].params, s->params[j].key, buf, sizeof buf));
+    }
+    int joint = s->sampler == BP_SAMPLER_TPE_MV;
+    for (int j = 0; j < d; j++)
+        if (sp[j].n < 0) { /* one value: nothing to sample, jointly or not */
+            sp[j] = (bp_tpe_space){1, 0, 0};
+            for (int i = 0; i < n; i++) xs[i * d + j] = 0;
+        }
+    if (joint && bp_tpe_propose_joint(out, sp, d, xs, loss, n, &r, e)) goto end;
+    for (int j = 0; j < d && !joint; j++) {
+        for (int i = 0; i < n; i++) col[i] = xs[i * d + j];
+        if (bp_tpe_propose(&out[j], &sp[j], col, loss, n, &r, e)) goto end;
+    }
+    rc = 0;
+    for (int j = 0; j < d; j++)
+        if (!(kv[j] = external(&s->params[j], out[j]))) rc = bp_err_set(e, "out of memory");
+end:
+    free(xs);
+    free(col);
+    free(out);
+    free(sp);
+    return rc;
+}
+
+int sw_tpe_trial(const sw_runner *R, int64_t trial, char **kv, bp_err *e) {
+    const bp_sweep_spec *s = R->d->spec;
+    bp_trial_obs *h = NULL;
+    size_t nh = 0;
+    obs *o = NULL;
+    double *loss = NULL;
+    int rc = -1, finished = 0;
+    if (bp_runlog_sweep_history(R->log, R->id, &h, &nh, e)) return -1;
+    for (size_t k = 0; k < nh; k++)
+        if (h[k].trial == trial && (rc = recorded(s, h[k].params, kv)) != 0) goto end;
+    o = malloc(sizeof *o * (nh + (size_t)R->jobs + 1));
+    loss = malloc(sizeof *loss * (nh + (size_t)R->jobs + 1));
+    if (!o || !loss) {
+        rc = bp_err_set(e, "out of memory");
+        goto end;
+    }
+    int n = gather(o, R, h, nh, trial, &finished);
+    if (finished < BP_TPE_STARTUP) { /* on failure it has freed kv's strings */
+        if ((rc = bp_sweep_trial(s, trial, kv, e)) != 0) memset(kv, 0, sizeof *kv * (size_t)s->n);
+        goto end;
+    }
+    qsort(o, (size_t)n, sizeof *o, cmp_rank);
+    for (int i = 0; i < n; i++) o[i].key1 = i; /* the rank, kept through the sort */
+    qsort(o, (size_t)n, sizeof *o, cmp_trial);
+    for (int i = 0; i < n; i++) loss[i] = o[i].key1;
+    rc = propose(s, trial, o, loss, n, kv, e);
+end:
+    if (rc < 0)
+        for (int k = 0; k < s->n; k++) {
+            free(kv[k]);
+            kv[k] = NULL;
+        }
+    free(o);
+    free(loss);
+    bp_trial_obs_free(h, nh);
+    return rc < 0 ? -1 : 0;
+}
