@@ -116,6 +116,7 @@ static const command commands[] = {
      "matrix as rows. Ctrl-C stops a line, not the prompt; Ctrl-D ends it.\n"},
     {"sweep", 1, 1, 0, bp_cmd_sweep,
      "sweep [--db PATH] [--name NAME] [-j N] [--trials N] [--seed S]\n"
+     "      [--sampler random|tpe|tpe:multivariate]\n"
      "      [--objective [min:|max:]METRIC] [--prune median[:K]|halving[:S[:ETA]]]\n"
      "      [--spec FILE.lua] [-v] SCRIPT key=SPEC ...\n"
      "sweep --resume ID [--db PATH] [-j N]\n"
@@ -135,6 +136,8 @@ static const command commands[] = {
      "  -j N, --jobs N     trials at once (default: the number of cores)\n"
      "  --trials N         random search with N trials\n"
      "  --seed S           the sweep's seed (default 1)\n"
+     "  --sampler NAME     how --trials draws settings: random (default), tpe or\n"
+     "                     tpe:multivariate (from the trials finished so far)\n"
      "  --objective [min:|max:]METRIC   what is judged: the metric's value at its\n"
      "                     last step (default min:loss)\n"
      "  --prune RULE       median[:K] or halving[:S[:ETA]]: stop trials early on\n"

@@ -50,7 +50,8 @@ _backprop_script() {
         w=${words[i]}
         case $w in
         --seed | --name | --db | --max-memory | --time-limit | --resume | --sweep | --trial | \
-            -j | --jobs | --trials | --objective | --prune | --spec | --shard-db | --shards)
+            -j | --jobs | --trials | --objective | --prune | --spec | --shard-db | --shards | \
+            --sampler)
             ((i++)) ;;
         -*) ;;
         *)
@@ -115,6 +116,10 @@ _backprop() {
         ;;
     --prune)
         _backprop_reply "median halving"
+        return
+        ;;
+    --sampler)
+        _backprop_reply "random tpe tpe:multivariate"
         return
         ;;
     --objective)

@@ -210,7 +210,42 @@ static void test_text_round_trip(void) {
               "sweep parameter 'lr' is a distribution: random search needs --trials N");
 }
 
+/* The sampler: in the canonical line when it is not random (so a random
+ * sweep's line, and uid, are what they were), read back, and checked. */
+static void test_sampler(void) {
+    bp_err e;
+    const char *line = "lr=loguniform:0.0001:1 --trials 30 --seed 7 --sampler tpe:multivariate";
+    bp_sweep_spec *s = bp_sweep_spec_parse(line, &e);
+    CHECK(s != NULL);
+    if (!s) return;
+    CHECK(s->sampler == BP_SAMPLER_TPE_MV);
+    char *text = bp_sweep_spec_text(s);
+    CHECK_STR(text, line);
+    free(text);
+    s->sampler = BP_SAMPLER_RANDOM;
+    text = bp_sweep_spec_text(s);
+    CHECK_STR(text, "lr=loguniform:0.0001:1 --trials 30 --seed 7");
+    free(text);
+    bp_sweep_spec_free(s);
+    bp_sweep_sampler k;
+    CHECK(bp_sweep_sampler_parse("tpe", &k, &e) == 0 && k == BP_SAMPLER_TPE);
+    CHECK(bp_sweep_sampler_parse("random", &k, &e) == 0 && k == BP_SAMPLER_RANDOM);
+    CHECK(bp_sweep_sampler_parse("tpe:multi", &k, &e) == -1);
+    CHECK_STR(e.msg, "unknown sampler 'tpe:multi' (expected random, tpe or tpe:multivariate)");
+    CHECK(bp_sweep_spec_parse("lr=0.1,0.2 --seed 1 --sampler tpe", &e) == NULL);
+    CHECK_STR(e.msg, "--sampler tpe needs --trials N");
+    CHECK(bp_sweep_spec_parse("lr=0.1,0.2 --seed 1 --sampler", &e) == NULL);
+    CHECK_STR(e.msg,
+              "bad sweep specification 'lr=0.1,0.2 --seed 1 --sampler': --sampler needs a"
+              " name");
+    CHECK(bp_sweep_spec_parse("lr=0.1 --trials 3 --seed 1 --sampler grid", &e) == NULL);
+    CHECK_STR(e.msg,
+              "bad sweep specification 'lr=0.1 --trials 3 --seed 1 --sampler grid': unknown"
+              " sampler 'grid' (expected random, tpe or tpe:multivariate)");
+}
+
 int main(void) {
+    test_sampler();
     test_grid_covers_every_combination_once();
     test_random_is_reproducible();
     test_trial_seed();

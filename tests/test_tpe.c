@@ -179,6 +179,60 @@ static void test_branin(void) {
     CHECK_NEAR(mt, 0.8843, 1e-4);
 }
 
+
+/* Joint searches over (x, y, c): x, y real in [-10, 10], c one of 3; the
+ * loss (x - 3)^2 + (y + 2)^2 + 5 [c != 1]. n trials from seed. */
+static void joint_search(double *xs, double *ls, int n, uint64_t seed) {
+    bp_tpe_space sp[3] = {{0, -10, 10}, {0, -10, 10}, {3, 0, 0}};
+    bp_rng r;
+    bp_err e = {0};
+    bp_rng_seed(&r, seed);
+    for (int i = 0; i < n; i++) {
+        double *x = xs + 3 * i;
+        CHECK(bp_tpe_propose_joint(x, sp, 3, xs, ls, i, &r, &e) == 0);
+        ls[i] = (x[0] - 3) * (x[0] - 3) + (x[1] + 2) * (x[1] + 2) + 5.0 * (x[2] != 1);
+    }
+}
+
+static void test_joint(void) {
+    enum { N = 60 };
+    double xs[3 * N], ls[N];
+    joint_search(xs, ls, N, 7);
+    int near = 0, cat = 0;
+    for (int i = BP_TPE_STARTUP; i < N; i++) {
+        near += fabs(xs[3 * i] - 3) < 2 && fabs(xs[3 * i + 1] + 2) < 2;
+        cat += xs[3 * i + 2] == 1;
+        CHECK(xs[3 * i + 2] == 0 || xs[3 * i + 2] == 1 || xs[3 * i + 2] == 2);
+    }
+    /* uniform proposals land in that 4 x 4 square 1 time in 25 */
+    printf("joint: %d of 50 in the square around the minimum, %d at the best value\n", near,
+           cat);
+    CHECK(near >= 12); /* seed 7 gives 18 */
+    CHECK(cat >= 25);  /* uniform: 1 in 3; seed 7 gives 33 */
+    double ys[3 * N], ms[N];
+    joint_search(ys, ms, N, 7);
+    CHECK(!memcmp(xs, ys, sizeof xs));
+    /* start-up: before 10 complete trials, one uniform draw per parameter;
+     * a trial with a NaN (a parameter it did not use) is not complete */
+    bp_tpe_space sp[2] = {{0, -10, 10}, {4, 0, 0}};
+    double obs[20], loss[10], out[2];
+    for (int i = 0; i < 10; i++) obs[2 * i] = i, obs[2 * i + 1] = i % 4, loss[i] = i;
+    obs[6] = NAN;
+    bp_rng r, q;
+    bp_err e = {0};
+    bp_rng_seed(&r, 11);
+    q = r;
+    CHECK(bp_tpe_propose_joint(out, sp, 2, obs, loss, 10, &r, &e) == 0);
+    CHECK(out[0] == -10 + 20 * bp_rng_uniform(&q));
+    CHECK(out[1] == (double)bp_rng_below(&q, 4));
+    obs[6] = 3;
+    CHECK(bp_tpe_propose_joint(out, sp, 2, obs, loss, 10, &r, &e) == 0);
+    CHECK(out[0] >= -10 && out[0] <= 10 && out[1] == floor(out[1]) && out[1] < 4);
+    sp[0].hi = -10;
+    CHECK(bp_tpe_propose_joint(out, sp, 2, obs, loss, 10, &r, &e) == -1);
+    CHECK_STR(e.msg, "tpe: invalid space 0 (n 0, bounds -10..-10)");
+}
+
 int main(void) {
     test_gamma_weights();
     test_densities();
@@ -186,5 +240,6 @@ int main(void) {
     test_int_and_choice();
     test_conditional();
     test_branin();
+    test_joint();
     return check_report("test_tpe");
 }
