@@ -125,7 +125,7 @@ void bp_trial_problems_free(bp_trial_problem *list, size_t n); /* accepts NULL *
 /* A pruned trial, and how long the completed ones took. */
 typedef struct bp_trial_pruned {
     int64_t trial;
-    int64_t step;         /* the last step it logged a metric at (0: none) */
+    int64_t step;         /* the step of its objective's last report (0: none) */
     double duration;      /* its run's seconds (0 if unknown) */
     int has_mean;         /* whether a trial of the sweep completed */
     double mean_duration; /* the mean seconds of the completed trials */

@@ -313,8 +313,10 @@ int bp_runlog_sweep_pruned(bp_runlog *log, int64_t sweep, bp_trial_pruned **list
     bp_runlog_lock(log);
     sqlite3_stmt *st =
         prepare_id(log,
-                   "SELECT t.trial, (SELECT max(ms.last_step) FROM metric_summary ms"
-                   " WHERE ms.run_id = t.run_id), t.duration_s,"
+                   "SELECT t.trial, (SELECT ms.last_step FROM metric_summary ms"
+                   " JOIN metric_names mn ON mn.id = ms.name_id JOIN sweeps s"
+                   " ON s.id = t.sweep_id WHERE ms.run_id = t.run_id"
+                   " AND mn.name = s.objective), t.duration_s,"
                    " (SELECT avg(duration_s) FROM sweep_trials"
                    "  WHERE sweep_id = t.sweep_id AND status = 'completed')"
                    " FROM sweep_trials t WHERE t.sweep_id = ? AND t.status = 'pruned'"

@@ -653,6 +653,16 @@ static void test_pruning_by_hand(void) {
         path_in("halving.db"), "SELECT message FROM runs WHERE trial = 4",
         "pruned at step 2: objective 2.5 is not among the best 1 of the 3 trials at rung"
         " 2 (the bar is 1.5)\n");
+    /* The summary names the step of the objective's last report, not the
+     * largest step of any metric (here 'epochs', logged at 40 first). */
+    write_file("curve40.lua", "local bp = require 'backprop'\n"
+                              "local a = bp.param('a', 1)\n"
+                              "bp.log('epochs', 40, 40)\n"
+                              "for s = 1, 8 do bp.report(a + 1 / s, s) end\n");
+    CHECK(sh("$BP sweep --db median40.db -j 1 --prune median:2 curve40.lua"
+             " a=3,1,4,5,2,6") == 0);
+    CHECK(strstr(out_text,
+                 "  pruned: trial 2 (step 1), 3 (step 1), 5 (step 1); about ") != NULL);
     /* Off by default: the same sweep prunes nothing. */
     CHECK(sh("$BP sweep --db noprune.db -j 1 curve.lua a=3,1,4,5,2,6") == 0);
     CHECK_ROWS(path_in("noprune.db"),
