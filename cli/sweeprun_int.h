@@ -5,6 +5,7 @@
  *  - sweep_args.c    the command's arguments and the sweep they describe
  *                    (its specification, script text and uid);
  *  - sweep_runner.c  the trials' processes, the signals, the progress lines;
+ *  - sweep_tpe.c     a TPE sweep's trial settings, from the trials before;
  *  - sweep_summary.c what the sweep says when it ends;
  *  - sweep_shard.c   a sweep split across machines: --plan and --trial;
  *  - sweeprun.c      the command: a sweep, a resume, and what they share;

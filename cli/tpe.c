@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #include "bp_alloc.h"
+#include "tpe_int.h"
 
 int bp_tpe_gamma(int n) {
     int g = (n + 9) / 10; /* ceil(0.1 n) */
@@ -151,13 +152,7 @@ double bp_tpe_logpdf(const bp_tpe_space *sp, const double *xs, int m, double x) 
     return r;
 }
 
-/* Trials ranked by loss, the earlier trial first on ties. */
-typedef struct ranked {
-    double loss;
-    int i;
-} ranked;
-
-static int cmp_ranked(const void *a, const void *b) {
+int tpe_cmp_ranked(const void *a, const void *b) {
     const ranked *x = a, *y = b;
     if (x->loss != y->loss) return x->loss < y->loss ? -1 : 1;
     return (x->i > y->i) - (x->i < y->i);
@@ -173,7 +168,7 @@ static int split(double *xs_b, double *xs_a, int *nb, const double *xs, const do
     if (!rk || !good) goto end;
     for (int i = 0; i < n; i++)
         if (!isnan(xs[i])) rk[k++] = (ranked){isnan(losses[i]) ? INFINITY : losses[i], i};
-    qsort(rk, (size_t)m, sizeof *rk, cmp_ranked);
+    qsort(rk, (size_t)m, sizeof *rk, tpe_cmp_ranked);
     *nb = bp_tpe_gamma(m);
     for (int j = 0; j < *nb; j++) good[rk[j].i] = 1;
     for (int i = 0; i < n; i++)

@@ -12,6 +12,7 @@
 
 #include "bp_alloc.h"
 #include "bp_tpe.h"
+#include "tpe_int.h"
 
 /* k = m + 1 components (the m observations, then the prior) over d
  * parameters: weight w[c], and for parameter j its mean mu[c*d + j] and
@@ -116,17 +117,6 @@ static void joint_draw(double *x, const joint *jt, const bp_tpe_space *sp, bp_rn
     }
 }
 
-typedef struct ranked {
-    double loss;
-    int i;
-} ranked;
-
-static int cmp_ranked(const void *a, const void *b) {
-    const ranked *x = a, *y = b;
-    if (x->loss != y->loss) return x->loss < y->loss ? -1 : 1;
-    return (x->i > y->i) - (x->i < y->i);
-}
-
 /* The complete observations (no NaN) split by loss into below (the
  * gamma(m) best) and above, each in trial order: rows of d in b and a. */
 static int split(double *b, int *nb, double *a, int *na, int d, const double *xs,
@@ -140,12 +130,12 @@ static int split(double *b, int *nb, double *a, int *na, int d, const double *xs
         for (int j = 0; j < d; j++) full &= !isnan(xs[i * d + j]);
         if (full) rk[m++] = (ranked){isnan(losses[i]) ? INFINITY : losses[i], i};
     }
-    qsort(rk, (size_t)m, sizeof *rk, cmp_ranked);
+    qsort(rk, (size_t)m, sizeof *rk, tpe_cmp_ranked);
     int g = bp_tpe_gamma(m);
     for (int k = 0; k < g; k++) good[rk[k].i] = 1;
     *nb = *na = 0;
     for (int k = 0; k < m; k++) rk[k].loss = rk[k].i; /* back to trial order */
-    qsort(rk, (size_t)m, sizeof *rk, cmp_ranked);
+    qsort(rk, (size_t)m, sizeof *rk, tpe_cmp_ranked);
     for (int k = 0; k < m; k++) {
         double *to = good[rk[k].i] ? b + (*nb)++ * d : a + (*na)++ * d;
         for (int j = 0; j < d; j++) to[j] = xs[rk[k].i * d + j];

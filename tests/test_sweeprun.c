@@ -330,6 +330,22 @@ static void test_parallel_equals_sequential(void) {
     check_same_sweep(path_in("seq.db"), path_in("par.db"), 9);
 }
 
+/* Polls db every 2 ms, at most `tries` times, until `want` runs have
+ * completed; how many had. */
+static int await_completed(const char *db, int want, int tries) {
+    int done = 0;
+    for (int t = 0; t < tries && done < want; t++) {
+        struct timespec ts = {0, 2 * 1000000L};
+        nanosleep(&ts, NULL);
+        char *n = exists(db)
+                      ? rows(db, "SELECT count(*) FROM runs WHERE status = 'completed'")
+                      : strdup("0");
+        done = atoi(n);
+        free(n);
+    }
+    return done;
+}
+
 /* SIGKILL to the sweep and every trial at once (their process group), part
  * way through; --resume runs what is left, and the sweep is then the one
  * that was never interrupted. */
@@ -349,16 +365,7 @@ static void test_resume_after_sigkill(void) {
     }
     setpgid(kid, kid);
     /* Kill once three trials are complete (and so others are running). */
-    int done = 0;
-    for (int t = 0; t < 3000 && done < 3; t++) {
-        struct timespec ts = {0, 2 * 1000000L};
-        nanosleep(&ts, NULL);
-        char *n = exists(db)
-                      ? rows(db, "SELECT count(*) FROM runs WHERE status = 'completed'")
-                      : strdup("0");
-        done = atoi(n);
-        free(n);
-    }
+    int done = await_completed(db, 3, 3000);
     CHECK(done >= 3 && done < 9);
     kill(-kid, SIGKILL);
     int status;
@@ -946,16 +953,7 @@ static void test_tpe_resume_is_the_same(void) {
         _exit(127);
     }
     setpgid(kid, kid);
-    int done = 0; /* past the start-up, so the model has proposed */
-    for (int t = 0; t < 6000 && done < 14; t++) {
-        struct timespec ts = {0, 2 * 1000000L};
-        nanosleep(&ts, NULL);
-        char *n = exists(db)
-                      ? rows(db, "SELECT count(*) FROM runs WHERE status = 'completed'")
-                      : strdup("0");
-        done = atoi(n);
-        free(n);
-    }
+    int done = await_completed(db, 14, 6000); /* past the start-up: the model proposed */
     CHECK(done >= 14 && done < 30);
     kill(-kid, SIGKILL);
     int status;
