@@ -9,6 +9,10 @@
 #    epochs instead of 15, held to 85% (it reaches 88% in the full run, see
 #    README.md); needs Debian's dataset-fashion-mnist. `ctest -LE slow`
 #    leaves it out.
+#  - script_fashion_cnn (label "slow"): issue 25's CNN for 1 epoch on the
+#    first 10,000 training images (157 steps), scored on the 10,000 test
+#    images, held to 78% (80.8% with the default seed 1; the full 60,000
+#    reach 87.5% after one epoch, README.md).
 set(BP_SCRIPT_DB ${CMAKE_BINARY_DIR}/test-results/scripts.db)
 
 add_test(NAME script_iris
@@ -28,3 +32,10 @@ add_test(NAME script_fashion_mnist
                  ${CMAKE_SOURCE_DIR}/scripts/fashion_mnist.lua epochs=3 min_accuracy=0.85
          WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
 set_tests_properties(script_fashion_mnist PROPERTIES LABELS "script;slow" TIMEOUT 600)
+
+add_test(NAME script_fashion_cnn
+         COMMAND $<TARGET_FILE:backprop> run --db ${BP_SCRIPT_DB}
+                 ${CMAKE_SOURCE_DIR}/scripts/fashion_cnn.lua epochs=1 train=10000
+                 min_accuracy=0.78
+         WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+set_tests_properties(script_fashion_cnn PROPERTIES LABELS "script;slow" TIMEOUT 600)
