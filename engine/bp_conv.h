@@ -18,8 +18,10 @@
  * Two builds of the convolution: the reference (direct loops over the
  * definition, conv_ref.h) and the fast path the graph runs (im2col and a
  * matrix product per sample, conv_fast.h), which must equal the reference
- * to rounding (tests/test_conv.c, test_fast_matches_ref). The pools have
- * one build, the reference: they cost a few percent of a step (NOTES.md).
+ * to rounding (tests/test_conv.c, test_fast_matches_ref). Max pooling's
+ * forward has both builds too (the reference was a quarter of a W5 step,
+ * NOTES.md), equal bit for bit (test_conv.c, test_pool_fast_matches_ref);
+ * its backward and average pooling have one, the reference.
  * Every kernel exists for double (the name as written) and float (_f32). */
 #ifndef BP_CONV_H
 #define BP_CONV_H
@@ -63,6 +65,10 @@ void bp_conv2d_backward(double *dx, double *dw, double *db, double *col, const d
  * that value in its input plane (h W + w), for backward; of equal values
  * the first in the window's row-major order wins, and a NaN wins, as
  * PyTorch. O must equal C. */
+void bp_maxpool2d_forward_ref(double *y, int32_t *arg, const double *x, int B,
+                              const bp_conv_shape *s);
+/* The same, the path the graph runs: without padding, each window read
+ * without bounds tests; with padding, the reference. */
 void bp_maxpool2d_forward(double *y, int32_t *arg, const double *x, int B,
                           const bp_conv_shape *s);
 /* dx at each window's winner += dy. */
@@ -86,6 +92,8 @@ void bp_conv2d_forward_f32(float *y, float *col, const float *x, const float *w,
 void bp_conv2d_backward_f32(float *dx, float *dw, float *db, float *col, const float *dy,
                             const float *x, const float *w, int B,
                             const bp_conv_shape *s);
+void bp_maxpool2d_forward_ref_f32(float *y, int32_t *arg, const float *x, int B,
+                                  const bp_conv_shape *s);
 void bp_maxpool2d_forward_f32(float *y, int32_t *arg, const float *x, int B,
                               const bp_conv_shape *s);
 void bp_maxpool2d_backward_f32(float *dx, const float *dy, const int32_t *arg, int B,

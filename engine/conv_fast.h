@@ -1,5 +1,5 @@
-/* conv_fast.h: the convolution as matrix products (im2col), the path the
- * graph runs.
+/* conv_fast.h: the convolution as matrix products (im2col), and max
+ * pooling without bounds tests: the paths the graph runs.
  *
  * A sample's convolution is one product once its input is laid out as
  * columns: col (K x PQ, K = C KH KW) holds in column pq the K inputs under
@@ -23,25 +23,40 @@ static int SFX(cols_are_x)(const bp_conv_shape *s) {
            s->PW == 0;
 }
 
-/* col (K x PQ) from one sample's x (C x H x W). */
+/* The outputs q0 <= q < q1 of a row whose input column q SW - PW + j is
+ * inside the image (0 <= v < W). */
+static void SFX(inside)(int *q0, int *q1, int j, const bp_conv_shape *s) {
+    int lo = 0, hi = s->Q;
+    while (lo < hi && IN_AT(lo, s->SW, s->PW, j) < 0) lo++;
+    while (hi > lo && IN_AT(hi - 1, s->SW, s->PW, j) >= s->W) hi--;
+    *q0 = lo, *q1 = hi;
+}
+
+/* col (K x PQ) from one sample's x (C x H x W): zeros where the window
+ * leaves the image, and in between a run of inputs, copied at once when
+ * the stride is 1. */
 static void SFX(im2col)(REAL *col, const REAL *x, const bp_conv_shape *s) {
-    const int H = s->H, W = s->W, P = s->P, Q = s->Q;
+    const int H = s->H, W = s->W, P = s->P, Q = s->Q, SW = s->SW;
     for (int c = 0; c < s->C; c++)
         for (int i = 0; i < s->KH; i++)
             for (int j = 0; j < s->KW; j++) {
                 REAL *row = col + ((size_t)(c * s->KH + i) * s->KW + j) * P * Q;
                 const REAL *xc = x + (size_t)c * H * W;
+                int q0, q1;
+                SFX(inside)(&q0, &q1, j, s);
                 for (int p = 0; p < P; p++) {
                     int h = IN_AT(p, s->SH, s->PH, i);
                     REAL *r = row + (size_t)p * Q;
-                    if (h < 0 || h >= H) {
+                    if (h < 0 || h >= H || q0 >= q1) {
                         memset(r, 0, sizeof(REAL) * (size_t)Q);
                         continue;
                     }
-                    for (int q = 0; q < Q; q++) {
-                        int v = IN_AT(q, s->SW, s->PW, j);
-                        r[q] = v >= 0 && v < W ? xc[h * W + v] : 0;
-                    }
+                    const REAL *xr = xc + (size_t)h * W + IN_AT(q0, SW, s->PW, j);
+                    for (int q = 0; q < q0; q++) r[q] = 0;
+                    if (SW == 1) memcpy(r + q0, xr, sizeof(REAL) * (size_t)(q1 - q0));
+                    else
+                        for (int q = q0; q < q1; q++) r[q] = xr[(q - q0) * SW];
+                    for (int q = q1; q < Q; q++) r[q] = 0;
                 }
             }
 }
@@ -109,5 +124,48 @@ void SFX(bp_conv2d_backward)(REAL *dx, REAL *dw, REAL *db, REAL *col, const REAL
         GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, K, PQ, O, 1, w, K, dyn, PQ,
              direct ? 1 : 0, direct ? dxn : col, PQ);
         if (!direct) SFX(col2im)(dxn, col, s);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Max pooling                                                               */
+
+/* bp_maxpool2d_forward_ref (conv_ref.h) without its bounds tests, which a
+ * window never needs without padding (the output sizes keep every window
+ * inside the image), a row of outputs at a time. Each output sees the
+ * same test in the same order (strictly greater, or a NaN: u != u is
+ * isnan(u), the build never using -ffast-math), so the winners and values
+ * are the same bit for bit: tests/test_conv.c, test_pool_fast_matches_ref. */
+void SFX(bp_maxpool2d_forward)(REAL *y, int32_t *arg, const REAL *x, int B,
+                               const bp_conv_shape *s) {
+    if (s->PH || s->PW) {
+        SFX(bp_maxpool2d_forward_ref)(y, arg, x, B, s);
+        return;
+    }
+    const int H = s->H, W = s->W, P = s->P, Q = s->Q, KH = s->KH, KW = s->KW;
+    for (size_t nc = 0; nc < (size_t)B * s->C; nc++) {
+        const REAL *xc = x + nc * H * W;
+        REAL *yc = y + nc * P * Q;
+        int32_t *ac = arg + nc * P * Q;
+        for (int p = 0; p < P; p++) {
+            REAL *restrict yr = yc + (size_t)p * Q;
+            int32_t *restrict ar = ac + (size_t)p * Q;
+            const int top = p * s->SH * W, SW = s->SW;
+            for (int q = 0; q < Q; q++) yr[q] = xc[top + q * SW], ar[q] = top + q * SW;
+            /* the window's places in turn, each over the whole output row:
+             * selects the compiler vectorises, where a branch per test
+             * mispredicted half the time on random data (NOTES.md, W5) */
+            for (int i = 0; i < KH; i++)
+                for (int j = 0; j < KW; j++) {
+                    const int at = top + i * W + j;
+                    const REAL *restrict xr = xc + at;
+                    for (int q = 0; q < Q; q++) {
+                        REAL u = xr[q * SW];
+                        int take = (u > yr[q]) | (u != u);
+                        yr[q] = take ? u : yr[q];
+                        ar[q] = take ? at + q * SW : ar[q];
+                    }
+                }
+        }
     }
 }

@@ -4,8 +4,9 @@
  * Each sum is written as its formula reads, one output (or one gradient
  * term) at a time, with the bounds test for the zeros of the padding in
  * the innermost loop: slow, and plain to check against the definition.
- * The fast path (conv_fast.h) must equal these to rounding; the pools have
- * no other build. A template, compiled twice by conv.c (real.h).
+ * The fast paths (conv_fast.h) must equal these: the convolution to
+ * rounding, max pooling's forward exactly; the other pool kernels have no
+ * other build. A template, compiled twice by conv.c (real.h).
  *
  * B = batch, C = input channels, H x W input, O = output channels, P x Q
  * output, KH x KW kernel, SH, SW strides, PH, PW padding (bp_conv.h). */
@@ -68,8 +69,8 @@ void SFX(bp_conv2d_backward_ref)(REAL *dx, REAL *dw, REAL *db, const REAL *dy,
 /* ------------------------------------------------------------------------ */
 /* Pooling: one window per output, channel by channel                        */
 
-void SFX(bp_maxpool2d_forward)(REAL *y, int32_t *arg, const REAL *x, int B,
-                               const bp_conv_shape *s) {
+void SFX(bp_maxpool2d_forward_ref)(REAL *y, int32_t *arg, const REAL *x, int B,
+                                   const bp_conv_shape *s) {
     const int H = s->H, W = s->W, P = s->P, Q = s->Q;
     for (int n = 0; n < B; n++)
         for (int c = 0; c < s->C; c++) {

@@ -4,7 +4,8 @@
  * A convolution computed by hand (a 4x4 image, a 3x3 filter, padding 1:
  * every output, every weight's gradient and the input's, written out);
  * the fast path (im2col and GEMM) against the reference loops on shapes
- * of every kind; finite differences of networks through each op in both
+ * of every kind, and max pooling's fast forward against its reference bit
+ * for bit; finite differences of networks through each op in both
  * dtypes (strides 1 and 2, paddings 0 to 2, kernels 1, 3 and 5, one and
  * several channels, non-square images and kernels, pools overlapping and
  * not, batchnorm2d in both modes); max pooling's ties going to the first
@@ -214,6 +215,41 @@ static void test_fast_matches_ref(void) {
     match(1, (bp_conv_shape){2, 5, 6, 2, 0, 0, 1, 1, 2, 1, 1, 0}, 1);
     match(2, (bp_conv_shape){3, 8, 7, 5, 0, 0, 3, 2, 2, 1, 1, 0}, 1);
     match(4, (bp_conv_shape){32, 14, 14, 64, 0, 0, 3, 3, 1, 1, 1, 1}, 1); /* W5's 2nd */
+}
+
+/* Max pooling's fast forward against the reference, exactly (values and
+ * winners), in both types: inputs drawn from five values so that windows
+ * hold ties, and a NaN now and then (a NaN wins, as PyTorch's). */
+static void pool_match(bp_conv_shape s, int B) {
+    bp_conv_shape_outputs(&s);
+    size_t nx = (size_t)B * s.C * s.H * s.W, ny = (size_t)B * s.C * s.P * s.Q;
+    double *x = malloc(sizeof(double) * nx), *ya = malloc(sizeof(double) * ny),
+           *yb = malloc(sizeof(double) * ny);
+    float *fx = malloc(sizeof(float) * nx), *fya = malloc(sizeof(float) * ny),
+          *fyb = malloc(sizeof(float) * ny);
+    int32_t *aa = malloc(sizeof(int32_t) * ny), *ab = malloc(sizeof(int32_t) * ny);
+    for (size_t k = 0; k < nx; k++) {
+        x[k] = (double)(bp_rng_next(&R) % 5) - 2;
+        if (bp_rng_next(&R) % 97 == 0) x[k] = NAN;
+        fx[k] = (float)x[k];
+    }
+    bp_maxpool2d_forward_ref(ya, aa, x, B, &s);
+    bp_maxpool2d_forward(yb, ab, x, B, &s);
+    CHECK(memcmp(ya, yb, sizeof(double) * ny) == 0);
+    CHECK(memcmp(aa, ab, sizeof(int32_t) * ny) == 0);
+    bp_maxpool2d_forward_ref_f32(fya, aa, fx, B, &s);
+    bp_maxpool2d_forward_f32(fyb, ab, fx, B, &s);
+    CHECK(memcmp(fya, fyb, sizeof(float) * ny) == 0);
+    CHECK(memcmp(aa, ab, sizeof(int32_t) * ny) == 0);
+    free(x), free(ya), free(yb), free(fx), free(fya), free(fyb), free(aa), free(ab);
+}
+
+static void test_pool_fast_matches_ref(void) {
+    /* C, H, W, O, then KH, KW, SH, SW, PH, PW */
+    pool_match((bp_conv_shape){32, 28, 28, 32, 0, 0, 2, 2, 2, 2, 0, 0}, 3); /* W5's */
+    pool_match((bp_conv_shape){2, 5, 5, 2, 0, 0, 2, 2, 2, 2, 0, 0}, 2);  /* one left out */
+    pool_match((bp_conv_shape){3, 7, 6, 3, 0, 0, 3, 2, 2, 1, 0, 0}, 2);  /* overlapping */
+    pool_match((bp_conv_shape){2, 6, 7, 2, 0, 0, 3, 3, 2, 2, 1, 1}, 2);  /* padded: the ref */
 }
 
 /* ------------------------------------------------------------------------ */
@@ -509,6 +545,7 @@ static void test_shape_errors(void) {
 int main(void) {
     test_hand();
     test_fast_matches_ref();
+    test_pool_fast_matches_ref();
     test_fd_conv();
     test_fd_pools();
     test_fd_batchnorm2d();
