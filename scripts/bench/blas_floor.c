@@ -9,6 +9,18 @@
  *     that multiplies floats on this machine runs faster.
  *   blas_floor LIB sgemm N THREADS REPS
  *     One N x N by N x N product, "gflops <2 N^3 / time / 1e9>" a line.
+ *   blas_floor LIB w5 THREADS REPS [ROWS]
+ *     Only the products of an epoch of W5 (issue 25's CNN: conv 1->32 and
+ *     32->64, 3x3 padding 1, on 28x28 and 14x14, linear 3136->128 and
+ *     128->10; ROWS rows, default 60,000, in batches of 64), each layer's
+ *     step as three GEMM calls on the whole batch at once (im2col's
+ *     shapes, the columns of all B samples side by side: forward, dW, and
+ *     dx but for the first conv), the most favourable shapes a GEMM gets
+ *     from this network; nothing else of a step (im2col itself, pooling,
+ *     activations, loss, update). At THREADS > 1 each of THREADS threads
+ *     makes its rows' forward and dx and its output channels' dW, oneDNN
+ *     single-threaded, as the team splits a dense step. "seconds <epoch>"
+ *     and "gflop <the epoch's>" a line.
  *   blas_floor LIB w2|w3 THREADS REPS
  *     Only the products of an epoch of W2 (784-128-64-10, 938 batches of
  *     60,000 rows: 937 of 64 and the last of 32) or of W3
@@ -344,6 +356,79 @@ static void net_epoch(const int *size, int L, int BMAX, int ROWS, int reps, int 
     for (int t = 1; t < T; t++) pthread_join(th[t], NULL);
 }
 
+/* W5's layers as products (M x N x K of forward, dW and dx, per sample
+ * for a conv, per row for a linear): conv O x (B P Q) x (C KH KW), its
+ * dW O x K x (B P Q), its dx K x (B P Q) x O; a linear's as W2's. */
+typedef struct w5_layer {
+    int conv, O, K, PQ; /* a linear: O outputs, K inputs, PQ = 1 */
+    int dx;             /* whether its dx is made (not the first layer's) */
+} w5_layer;
+static const w5_layer w5_net[] = {
+    {1, 32, 9, 784, 0}, {1, 64, 288, 196, 1}, {0, 128, 3136, 1, 1}, {0, 10, 128, 1, 1}};
+#define W5_L 4
+
+typedef struct w5_share {
+    int ROWS, reps, t, T;
+    float *a, *b, *c; /* operands big enough for any product */
+} w5_share;
+
+static double w5_flops(int ROWS) {
+    double f = 0;
+    for (int l = 0; l < W5_L; l++)
+        f += 2.0 * ROWS * w5_net[l].PQ * w5_net[l].O * w5_net[l].K * (2 + w5_net[l].dx);
+    return f;
+}
+
+static void *w5_epochs(void *arg) {
+    w5_share *j = arg;
+    for (int r = -1; r < j->reps; r++) {
+        double t0 = now(), c0 = cpu();
+        for (int row = 0; row < j->ROWS; row += 64) {
+            int B = j->ROWS - row < 64 ? j->ROWS - row : 64;
+            int S = B * (j->t + 1) / j->T - B * j->t / j->T;
+            for (int l = 0; l < W5_L; l++) {
+                const w5_layer *y = &w5_net[l];
+                int n0 = y->O * j->t / j->T, N = y->O * (j->t + 1) / j->T - n0;
+                int cols = S * y->PQ, all = B * y->PQ;
+                if (y->conv) { /* y = w col; dw = dy col^T; dcol = w^T dy */
+                    gemm('N', 'N', y->O, cols, y->K, j->a, y->K, j->b, cols, 0, j->c,
+                         cols);
+                    gemm('N', 'T', N, y->K, all, j->a, all, j->b, all, 0, j->c, y->K);
+                    if (y->dx)
+                        gemm('T', 'N', y->K, cols, y->O, j->a, y->K, j->b, cols, 0, j->c,
+                             cols);
+                } else { /* h = x W^T; dW = dh^T x; dx = dh W */
+                    gemm('N', 'T', S, y->O, y->K, j->a, y->K, j->b, y->K, 0, j->c, y->O);
+                    gemm('T', 'N', N, y->K, B, j->a, y->O, j->b, y->K, 0, j->c, y->K);
+                    if (y->dx)
+                        gemm('N', 'N', S, y->K, y->O, j->a, y->O, j->b, y->K, 0, j->c,
+                             y->K);
+                }
+            }
+        }
+        double dt = now() - t0, tc = cpu() - c0;
+        if (r >= 0 && j->t == 0)
+            printf("seconds %.6f\ncpu_seconds %.6f\ngflop %.3f\n", dt, tc / j->T,
+                   w5_flops(j->ROWS) / 1e9);
+    }
+    return NULL;
+}
+
+static void w5_epoch(int ROWS, int reps, int T) {
+    /* the largest operand: conv2's columns of 64 samples, 288 x 12,544 */
+    size_t big = (size_t)288 * 64 * 196;
+    float *a = randoms(big), *b = randoms(big), *c[8];
+    w5_share j[8];
+    pthread_t th[8];
+    for (int t = 0; t < T; t++) {
+        c[t] = randoms(big); /* each member its own output */
+        j[t] = (w5_share){ROWS, reps, t, T, a, b, c[t]};
+        if (t && pthread_create(&th[t], NULL, w5_epochs, &j[t])) die("pthread_create");
+    }
+    w5_epochs(&j[0]);
+    for (int t = 1; t < T; t++) pthread_join(th[t], NULL);
+}
+
 int main(int argc, char **argv) {
     if (argc >= 4 && !strcmp(argv[1], "peak")) {
         peak(atoi(argv[2]), atoi(argv[3]));
@@ -351,7 +436,7 @@ int main(int argc, char **argv) {
     }
     const char *usage =
         "usage: blas_floor peak THREADS REPS | LIB sgemm N THREADS REPS "
-        "| LIB w2|w3 THREADS REPS   (LIB: openblas, dnnl, dnnl_omp, matmul)\n";
+        "| LIB w2|w3 THREADS REPS | LIB w5 THREADS REPS [ROWS]   (LIB: openblas, dnnl, dnnl_omp, matmul)\n";
     if (argc < 5) {
         fputs(usage, stderr);
         return 2;
@@ -381,6 +466,9 @@ int main(int argc, char **argv) {
     } else if (!strcmp(argv[2], "w2")) {
         set_threads(split > 1 ? 1 : atoi(argv[3]));
         net_epoch(w2, 3, 64, 60000, atoi(argv[4]), split);
+    } else if (!strcmp(argv[2], "w5")) {
+        set_threads(split > 1 ? 1 : atoi(argv[3]));
+        w5_epoch(argc >= 6 ? atoi(argv[5]) : 60000, atoi(argv[4]), split);
     } else if (!strcmp(argv[2], "w3")) {
         set_threads(split > 1 ? 1 : atoi(argv[3]));
         net_epoch(w3, 3, 256, 20 * 256, atoi(argv[4]), split);

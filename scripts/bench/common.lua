@@ -132,10 +132,11 @@ end
 -- ("peak", or "LIB w2" ...) at C.threads; returns its figure for `key`
 -- (gflops, seconds) and for "cpu_" .. key (the same over the process's CPU
 -- time: what the figure would be had its threads had their cores), or nil
--- when this build has no such library
-function C.limit(what, key)
-  local ok, lines = pcall(C.run, string.format("%s/blas_floor %s %d 1", C.build, what,
-                                               C.threads))
+-- when this build has no such library; `rows`, if given, follows the
+-- repetitions (W5's images an epoch)
+function C.limit(what, key, rows)
+  local ok, lines = pcall(C.run, string.format("%s/blas_floor %s %d 1 %s", C.build, what,
+                                               C.threads, rows or ""))
   if not ok then return nil end
   return C.numbers(lines, key)[1], C.numbers(lines, "cpu_" .. key)[1]
 end

@@ -17,6 +17,7 @@ Usage: /usr/bin/python3 torch_bench.py WORKLOAD threads=N reps=R [key=value ...]
   w4 steps=S db=PATH    w1, each step's loss inserted into SQLite
   w2 idx=PREFIX         784-128-64-10 on the IDX data the Lua side wrote
   w3 steps=S            1024-1024-1024-10, batch 256, GFLOP/s
+  w5 idx=PREFIX n=N     issue 25's CNN, Adam, batch 64, on the first N images
 """
 import resource
 import sqlite3
@@ -148,6 +149,48 @@ def w3(kv):
     return figures, "params %d" % params
 
 
+def cnn():
+    """Issue 25's network, as scripts/fashion_cnn.lua builds it."""
+    nn = torch.nn
+    return nn.Sequential(
+        nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Dropout(0.25),
+        nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Linear(128, 10))
+
+
+def w5(kv):
+    """Seconds per epoch of N images (shuffled every epoch), after 20 steps
+    to warm up."""
+    torch.manual_seed(1)
+    x, y = read_idx(kv["idx"])
+    n, B = int(kv.get("n", x.shape[0])), 64
+    x, y = x[:n].reshape(n, 1, 28, 28).contiguous(), y[:n].contiguous()
+    model = cnn()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def step(idx):
+        opt.zero_grad()
+        loss = loss_fn(model(x[idx]), y[idx])
+        loss.backward()
+        opt.step()
+        return loss
+
+    for i in range(20):
+        step(torch.arange(i * B, (i + 1) * B) % n)
+    figures = []
+    for rep in range(int(kv["reps"])):
+        t0 = time.perf_counter()
+        perm = torch.randperm(n)
+        for i in range(0, n, B):
+            loss = step(perm[i:i + B])
+        t = time.perf_counter() - t0
+        figures.append(t)
+        print("rep %.6g" % t, flush=True)
+    return figures, "last_loss %.6g" % loss.item()
+
+
 def main():
     workload, kv = args()
     torch.set_num_threads(int(kv.get("threads", 1)))
@@ -159,6 +202,8 @@ def main():
         figures, extra = w2(kv)
     elif workload == "w3":
         figures, extra = w3(kv)
+    elif workload == "w5":
+        figures, extra = w5(kv)
     else:
         sys.exit("unknown workload " + workload)
     figures.sort()

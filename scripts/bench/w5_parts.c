@@ -1,0 +1,449 @@
+/* w5_parts.c: where a step of W5 (issue 25's CNN, float32, batch 64) goes,
+ * and oneDNN's own convolution and pooling primitives on the same shapes.
+ *
+ *   w5_parts STEPS REPS
+ *
+ * Part 1, the step by parts, on the engine's public API (bp_net.h,
+ * bp_optim.h) and kernels (bp_conv.h), one thread, random inputs: each
+ * line is the median over REPS repetitions of STEPS steps, in ms a step:
+ *   forward   bp_net_forward_as (training mode: dropout's mask drawn);
+ *   backward  bp_net_zero_grad and bp_net_backward (every gradient);
+ *   update    bp_optim_step (Adam);
+ *   conv      the two convolutions' kernels alone (bp_conv2d_forward_f32,
+ *             bp_conv2d_backward_f32, the first without dx), and
+ *   conv_gemm the same per-sample products alone (bp_sgemm), so that
+ *             conv - conv_gemm is im2col/col2im, the bias and dbias;
+ *   pool      both max pools' kernels alone, forward and backward.
+ * Part 2, the primitives: oneDNN's convolution (forward training, backward
+ * data, backward weights) of each conv, in plain NCHW layouts (what the
+ * graph's buffers hold) and in the layouts oneDNN prefers (format "any",
+ * the reorders into them not counted), and its max pooling forward and
+ * backward in NCHW, each beside the engine's kernel of the same work, ms
+ * per batch of 64. The library's implementation is printed with each.
+ *
+ * oneDNN runs on one thread (OpenMP's count set to 1), as the engine runs
+ * it (engine/gemm.c). Figures are wall-clock: on a shared machine, read
+ * them beside the load. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cblas.h>
+#undef I
+
+#include "bp_conv.h"
+#include "bp_gemm.h"
+#include "bp_graph.h"
+#include "bp_net.h"
+#include "bp_optim.h"
+
+#ifdef BP_HAVE_DNNL
+#include <oneapi/dnnl/dnnl.h>
+void omp_set_num_threads(int n);
+#endif
+
+enum { B = 64, MAXREPS = 64 };
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+
+static void die(const char *what) {
+    fprintf(stderr, "w5_parts: %s\n", what);
+    exit(1);
+}
+
+static float *randoms(size_t n) {
+    float *v = malloc(sizeof(float) * n);
+    if (!v) die("out of memory");
+    for (size_t k = 0; k < n; k++) v[k] = (float)rand() / ((float)RAND_MAX + 1) - 0.5f;
+    return v;
+}
+
+static int cmp(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Part 1: the step by parts                                                 */
+
+static int add(bp_graph *g, bp_op op, int x, bp_node_opts *o) {
+    bp_err e;
+    int id = bp_graph_add(g, op, &x, op == BP_OP_INPUT ? 0 : 1, o, &e);
+    if (id < 0) die(e.msg);
+    return id;
+}
+
+static int conv_pool(bp_graph *g, int x, int C, int O, bp_rng *r) {
+    bp_node_opts o = bp_node_opts_default(BP_OP_CONV2D);
+    o.in = C, o.out = O, o.kh = o.kw = 3, o.ph = o.pw = 1, o.rng = r;
+    x = add(g, BP_OP_CONV2D, x, &o);
+    o = bp_node_opts_default(BP_OP_ACT);
+    o.act = BP_ACT_RELU;
+    x = add(g, BP_OP_ACT, x, &o);
+    o = bp_node_opts_default(BP_OP_MAXPOOL2D);
+    o.kh = o.kw = o.sh = o.sw = 2;
+    return add(g, BP_OP_MAXPOOL2D, x, &o);
+}
+
+/* scripts/fashion_cnn.lua's network */
+static bp_net *w5_net(bp_rng *r) {
+    bp_graph *g = bp_graph_new(BP_F32, NULL);
+    bp_node_opts o = bp_node_opts_default(BP_OP_INPUT);
+    o.ndim = 3, o.shape[0] = 1, o.shape[1] = o.shape[2] = 28;
+    int x = add(g, BP_OP_INPUT, 0, &o);
+    x = conv_pool(g, conv_pool(g, x, 1, 32, r), 32, 64, r);
+    x = add(g, BP_OP_FLATTEN, x, NULL);
+    o = bp_node_opts_default(BP_OP_DROPOUT);
+    o.p = 0.25;
+    x = add(g, BP_OP_DROPOUT, x, &o);
+    o = bp_node_opts_default(BP_OP_LINEAR);
+    o.in = 3136, o.out = 128, o.rng = r;
+    x = add(g, BP_OP_LINEAR, x, &o);
+    bp_node_opts a = bp_node_opts_default(BP_OP_ACT);
+    a.act = BP_ACT_RELU;
+    x = add(g, BP_OP_ACT, x, &a);
+    o.in = 128, o.out = 10;
+    x = add(g, BP_OP_LINEAR, x, &o);
+    bp_err e;
+    if (bp_graph_finish(g, x, &e)) die(e.msg);
+    bp_net *net = bp_net_from_graph(g, &e);
+    if (!net) die(e.msg);
+    net->rng = r; /* dropout's masks, as the Lua module's generator */
+    return net;
+}
+
+static const bp_conv_shape conv1 = {1, 28, 28, 32, 28, 28, 3, 3, 1, 1, 1, 1};
+static const bp_conv_shape conv2 = {32, 14, 14, 64, 14, 14, 3, 3, 1, 1, 1, 1};
+static const bp_conv_shape pool1 = {32, 28, 28, 32, 14, 14, 2, 2, 2, 2, 0, 0};
+static const bp_conv_shape pool2 = {64, 14, 14, 64, 7, 7, 2, 2, 2, 2, 0, 0};
+
+typedef struct bufs {
+    float *x, *w, *b, *y, *dy, *dx, *dw, *db, *col;
+    int32_t *arg;
+} bufs;
+
+static bufs bufs_of(const bp_conv_shape *s) {
+    size_t nx = (size_t)B * s->C * s->H * s->W, ny = (size_t)B * s->O * s->P * s->Q;
+    size_t nw = (size_t)s->O * s->C * s->KH * s->KW;
+    bufs u = {randoms(nx),
+              randoms(nw),
+              randoms((size_t)s->O),
+              randoms(ny),
+              randoms(ny),
+              randoms(nx),
+              randoms(nw),
+              randoms((size_t)s->O),
+              randoms(bp_conv_cols(s)),
+              malloc(sizeof(int32_t) * ny)};
+    if (!u.arg) die("out of memory");
+    return u;
+}
+
+static void conv_kernels(bufs *u, const bp_conv_shape *s, int dx) {
+    bp_conv2d_forward_f32(u->y, u->col, u->x, u->w, u->b, B, s);
+    bp_conv2d_backward_f32(dx ? u->dx : NULL, u->dw, u->db, u->col, u->dy, u->x, u->w, B,
+                           s);
+}
+
+/* conv_fast.h's products alone: per sample y = w col, dw += dy col^T, and
+ * dcol = w^T dy when dx is wanted */
+static void conv_gemms(bufs *u, const bp_conv_shape *s, int dx) {
+    int O = s->O, PQ = s->P * s->Q, K = s->C * s->KH * s->KW;
+    for (int n = 0; n < B; n++) {
+        float *yn = u->y + (size_t)n * O * PQ, *dyn = u->dy + (size_t)n * O * PQ;
+        bp_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, O, PQ, K, 1, u->w, K, u->col,
+                 PQ, 1, yn, PQ);
+        bp_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, O, K, PQ, 1, dyn, PQ, u->col,
+                 PQ, 1, u->dw, K);
+        if (dx)
+            bp_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, PQ, O, 1, u->w, K, dyn,
+                     PQ, 0, u->col, PQ);
+    }
+}
+
+static void pool_kernels(bufs *u, const bp_conv_shape *s) {
+    bp_maxpool2d_forward_f32(u->y, u->arg, u->x, B, s);
+    bp_maxpool2d_backward_f32(u->dx, u->y, u->arg, B, s);
+}
+
+enum { FWD, BWD, UPD, CONV, GEMMS, POOL, PARTS };
+static const char *part_names[PARTS] = {"forward", "backward",  "update",
+                                        "conv",    "conv_gemm", "pool"};
+
+static void parts(int steps, int reps) {
+    bp_rng r;
+    bp_rng_seed(&r, 1);
+    bp_net *net = w5_net(&r);
+    bp_err e;
+    bp_optim_config c = bp_optim_config_default(BP_OPTIM_ADAM);
+    c.lr = 1e-3;
+    bp_optim *opt = bp_optim_new(net, &c, &e);
+    if (!opt) die(e.msg);
+    float *x = randoms((size_t)B * 784);
+    double dout[B * 10];
+    for (int k = 0; k < B * 10; k++) dout[k] = ((k * 7) % 11 - 5) / 640.0;
+    bufs c1 = bufs_of(&conv1), c2 = bufs_of(&conv2), p1 = bufs_of(&pool1),
+         p2 = bufs_of(&pool2);
+    double t[PARTS][MAXREPS];
+    for (int rep = -1; rep < reps; rep++) {
+        double sum[PARTS] = {0};
+        for (int s = 0; s < steps; s++) {
+            double t0 = now();
+            if (!bp_net_forward_as(net, x, BP_F32, B, &e)) die(e.msg);
+            double t1 = now();
+            bp_net_zero_grad(net);
+            if (bp_net_backward(net, dout, &e)) die(e.msg);
+            double t2 = now();
+            if (bp_optim_step(opt, net, &e)) die(e.msg);
+            double t3 = now();
+            conv_kernels(&c1, &conv1, 0), conv_kernels(&c2, &conv2, 1);
+            double t4 = now();
+            conv_gemms(&c1, &conv1, 0), conv_gemms(&c2, &conv2, 1);
+            double t5 = now();
+            pool_kernels(&p1, &pool1), pool_kernels(&p2, &pool2);
+            double t6 = now();
+            double d[PARTS] = {t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5};
+            for (int k = 0; k < PARTS; k++) sum[k] += d[k];
+        }
+        for (int k = 0; rep >= 0 && k < PARTS; k++) t[k][rep] = sum[k] / steps * 1e3;
+    }
+    double m[PARTS];
+    for (int k = 0; k < PARTS; k++) m[k] = median(t[k], reps);
+    double step = m[FWD] + m[BWD] + m[UPD];
+    for (int k = 0; k < PARTS; k++)
+        printf("part_%s_ms %.4f\npart_%s_share %.4f\n", part_names[k], m[k],
+               part_names[k], m[k] / step);
+    printf("part_im2col_ms %.4f\npart_im2col_share %.4f\n", m[CONV] - m[GEMMS],
+           (m[CONV] - m[GEMMS]) / step);
+    printf("step_ms %.4f\n", step);
+    bp_optim_free(opt);
+    bp_net_free(net);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Part 2: oneDNN's primitives                                               */
+
+#ifdef BP_HAVE_DNNL
+#define OK(call) \
+    if ((call) != dnnl_success) die(#call " failed")
+
+static dnnl_engine_t eng;
+static dnnl_stream_t stream;
+
+typedef struct prim {
+    dnnl_primitive_t p;
+    int n;
+    dnnl_exec_arg_t args[5];
+} prim;
+
+/* a memory of desc md, filled with random values */
+static dnnl_memory_t mem_of(const dnnl_memory_desc_t *md) {
+    dnnl_memory_t m;
+    OK(dnnl_memory_create(&m, md, eng, DNNL_MEMORY_ALLOCATE));
+    void *h;
+    OK(dnnl_memory_get_data_handle(m, &h));
+    size_t n = dnnl_memory_desc_get_size(md) / sizeof(float);
+    for (size_t k = 0; k < n; k++) ((float *)h)[k] = (float)rand() / RAND_MAX - 0.5f;
+    return m;
+}
+
+static void md4(dnnl_memory_desc_t *md, int a, int b, int c, int d, int tag) {
+    dnnl_dims_t dims = {a, b, c, d};
+    OK(dnnl_memory_desc_init_by_tag(md, 4, dims, dnnl_f32, (dnnl_format_tag_t)tag));
+}
+
+/* a primitive of pd, with its arguments: kinds[k] the argument, queries[k]
+ * the md to allocate for it */
+static prim prim_of(dnnl_primitive_desc_t pd, int n, const int *kinds,
+                    const dnnl_query_t *queries, const char *what) {
+    prim q = {NULL, n, {{0, NULL}}};
+    const char *impl = "?";
+    dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl);
+    printf("impl %s %s\n", what, impl);
+    OK(dnnl_primitive_create(&q.p, pd));
+    for (int k = 0; k < n; k++) {
+        q.args[k].arg = kinds[k];
+        q.args[k].memory = mem_of(dnnl_primitive_desc_query_md(pd, queries[k], 0));
+    }
+    return q;
+}
+
+static double time_prim(prim *q, int iters, int reps) {
+    double t[MAXREPS];
+    for (int r = -1; r < reps; r++) {
+        double t0 = now();
+        for (int i = 0; i < iters; i++) {
+            OK(dnnl_primitive_execute(q->p, stream, q->n, q->args));
+            OK(dnnl_stream_wait(stream));
+        }
+        if (r >= 0) t[r] = (now() - t0) / iters * 1e3;
+    }
+    return median(t, reps);
+}
+
+/* forward, backward data and backward weights of one conv; tag nchw or any */
+static void dnnl_conv(const char *name, const bp_conv_shape *s, int tag, int iters,
+                      int reps, double out[3]) {
+    dnnl_memory_desc_t src, w, b, dst;
+    md4(&src, B, s->C, s->H, s->W, tag);
+    md4(&w, s->O, s->C, s->KH, s->KW, tag == dnnl_format_tag_any ? tag : dnnl_oihw);
+    md4(&dst, B, s->O, s->P, s->Q, tag);
+    dnnl_dims_t bd = {s->O};
+    OK(dnnl_memory_desc_init_by_tag(&b, 1, bd, dnnl_f32, dnnl_x));
+    dnnl_dims_t st = {s->SH, s->SW}, pad = {s->PH, s->PW};
+    dnnl_convolution_desc_t fd, dd, wd;
+    OK(dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training,
+                                          dnnl_convolution_direct, &src, &w, &b, &dst, st,
+                                          pad, pad));
+    OK(dnnl_convolution_backward_data_desc_init(&dd, dnnl_convolution_direct, &src, &w,
+                                                &dst, st, pad, pad));
+    OK(dnnl_convolution_backward_weights_desc_init(&wd, dnnl_convolution_direct, &src, &w,
+                                                   &b, &dst, st, pad, pad));
+    dnnl_primitive_desc_t fpd, dpd, wpd;
+    OK(dnnl_primitive_desc_create(&fpd, &fd, NULL, eng, NULL));
+    OK(dnnl_primitive_desc_create(&dpd, &dd, NULL, eng, fpd));
+    OK(dnnl_primitive_desc_create(&wpd, &wd, NULL, eng, fpd));
+    char what[64];
+    const char *t = tag == dnnl_format_tag_any ? "any" : "nchw";
+    snprintf(what, sizeof what, "%s_%s_fwd", name, t);
+    prim f = prim_of(fpd, 4,
+                     (int[]){DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST},
+                     (dnnl_query_t[]){dnnl_query_src_md, dnnl_query_weights_md,
+                                      dnnl_query_weights_md, dnnl_query_dst_md},
+                     what);
+    /* the bias's md is the second weights md */
+    dnnl_memory_destroy(f.args[2].memory);
+    f.args[2].memory =
+        mem_of(dnnl_primitive_desc_query_md(fpd, dnnl_query_weights_md, 1));
+    snprintf(what, sizeof what, "%s_%s_bwd_data", name, t);
+    prim d =
+        prim_of(dpd, 3, (int[]){DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC},
+                (dnnl_query_t[]){dnnl_query_diff_dst_md, dnnl_query_weights_md,
+                                 dnnl_query_diff_src_md},
+                what);
+    snprintf(what, sizeof what, "%s_%s_bwd_weights", name, t);
+    prim g =
+        prim_of(wpd, 4,
+                (int[]){DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS,
+                        DNNL_ARG_DIFF_BIAS},
+                (dnnl_query_t[]){dnnl_query_src_md, dnnl_query_diff_dst_md,
+                                 dnnl_query_diff_weights_md, dnnl_query_diff_weights_md},
+                what);
+    dnnl_memory_destroy(g.args[3].memory);
+    g.args[3].memory =
+        mem_of(dnnl_primitive_desc_query_md(wpd, dnnl_query_diff_weights_md, 1));
+    out[0] = time_prim(&f, iters, reps);
+    out[1] = time_prim(&d, iters, reps);
+    out[2] = time_prim(&g, iters, reps);
+}
+
+static double dnnl_pool(const char *name, const bp_conv_shape *s, int iters, int reps) {
+    dnnl_memory_desc_t src, dst;
+    md4(&src, B, s->C, s->H, s->W, dnnl_nchw);
+    md4(&dst, B, s->O, s->P, s->Q, dnnl_nchw);
+    dnnl_dims_t st = {s->SH, s->SW}, k = {s->KH, s->KW}, pad = {0, 0};
+    dnnl_pooling_desc_t fd, bd;
+    OK(dnnl_pooling_forward_desc_init(&fd, dnnl_forward_training, dnnl_pooling_max, &src,
+                                      &dst, st, k, pad, pad));
+    OK(dnnl_pooling_backward_desc_init(&bd, dnnl_pooling_max, &src, &dst, st, k, pad,
+                                       pad));
+    dnnl_primitive_desc_t fpd, bpd;
+    OK(dnnl_primitive_desc_create(&fpd, &fd, NULL, eng, NULL));
+    OK(dnnl_primitive_desc_create(&bpd, &bd, NULL, eng, fpd));
+    char what[64];
+    snprintf(what, sizeof what, "%s_fwd", name);
+    prim f = prim_of(
+        fpd, 3, (int[]){DNNL_ARG_SRC, DNNL_ARG_DST, DNNL_ARG_WORKSPACE},
+        (dnnl_query_t[]){dnnl_query_src_md, dnnl_query_dst_md, dnnl_query_workspace_md},
+        what);
+    snprintf(what, sizeof what, "%s_bwd", name);
+    prim b =
+        prim_of(bpd, 3, (int[]){DNNL_ARG_DIFF_DST, DNNL_ARG_WORKSPACE, DNNL_ARG_DIFF_SRC},
+                (dnnl_query_t[]){dnnl_query_diff_dst_md, dnnl_query_workspace_md,
+                                 dnnl_query_diff_src_md},
+                what);
+    /* backward reads forward's workspace */
+    b.args[1].memory = f.args[2].memory;
+    return time_prim(&f, iters, reps) + time_prim(&b, iters, reps);
+}
+
+/* the engine's kernels of the same work, ms per batch */
+static double ours(void (*f)(bufs *, const bp_conv_shape *, int), bufs *u,
+                   const bp_conv_shape *s, int dx, int iters, int reps) {
+    double t[MAXREPS];
+    for (int r = -1; r < reps; r++) {
+        double t0 = now();
+        for (int i = 0; i < iters; i++) f(u, s, dx);
+        if (r >= 0) t[r] = (now() - t0) / iters * 1e3;
+    }
+    return median(t, reps);
+}
+
+static void conv_fwd(bufs *u, const bp_conv_shape *s, int dx) {
+    (void)dx;
+    bp_conv2d_forward_f32(u->y, u->col, u->x, u->w, u->b, B, s);
+}
+static void conv_bwd(bufs *u, const bp_conv_shape *s, int dx) {
+    bp_conv2d_backward_f32(dx ? u->dx : NULL, u->dw, u->db, u->col, u->dy, u->x, u->w, B,
+                           s);
+}
+static void pool_both(bufs *u, const bp_conv_shape *s, int dx) {
+    (void)dx;
+    pool_kernels(u, s);
+}
+
+static void primitives(int iters, int reps) {
+    omp_set_num_threads(1);
+    OK(dnnl_engine_create(&eng, dnnl_cpu, 0));
+    OK(dnnl_stream_create(&stream, eng, dnnl_stream_default_flags));
+    const bp_conv_shape *cs[2] = {&conv1, &conv2};
+    for (int l = 0; l < 2; l++) {
+        char name[16];
+        snprintf(name, sizeof name, "conv%d", l + 1);
+        double plain[3], any[3];
+        dnnl_conv(name, cs[l], dnnl_nchw, iters, reps, plain);
+        dnnl_conv(name, cs[l], dnnl_format_tag_any, iters, reps, any);
+        bufs u = bufs_of(cs[l]);
+        double f = ours(conv_fwd, &u, cs[l], l, iters, reps);
+        double b = ours(conv_bwd, &u, cs[l], l, iters, reps);
+        /* the first conv's dx is not wanted: neither side's figure has it */
+        printf("%s_ms im2col fwd %.4f bwd %.4f | dnnl_nchw fwd %.4f bwd_data %.4f "
+               "bwd_weights %.4f | dnnl_any fwd %.4f bwd_data %.4f bwd_weights %.4f\n",
+               name, f, b, plain[0], plain[1], plain[2], any[0], any[1], any[2]);
+        printf("%s_step_ms im2col %.4f dnnl_nchw %.4f dnnl_any %.4f\n", name, f + b,
+               plain[0] + (l ? plain[1] : 0) + plain[2],
+               any[0] + (l ? any[1] : 0) + any[2]);
+    }
+    const bp_conv_shape *ps[2] = {&pool1, &pool2};
+    for (int l = 0; l < 2; l++) {
+        char name[16];
+        snprintf(name, sizeof name, "pool%d", l + 1);
+        double d = dnnl_pool(name, ps[l], iters, reps);
+        bufs u = bufs_of(ps[l]);
+        printf("%s_step_ms ours %.4f dnnl_nchw %.4f\n", name,
+               ours(pool_both, &u, ps[l], 0, iters, reps), d);
+    }
+}
+#endif
+
+int main(int argc, char **argv) {
+    if (argc < 3) die("usage: w5_parts STEPS REPS");
+    int steps = atoi(argv[1]), reps = atoi(argv[2]);
+    if (steps < 1 || reps < 1 || reps > MAXREPS) die("STEPS >= 1, REPS 1 to 64");
+    parts(steps, reps);
+#ifdef BP_HAVE_DNNL
+    primitives(steps, reps);
+#endif
+    return 0;
+}
