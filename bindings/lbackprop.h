@@ -21,6 +21,8 @@
  *   lsweep.c   sweeps' script side
  *   progress.c the progress line
  *   ltensor.c  bp.tensor: numbers in C memory for layers written in Lua
+ *   lhost.c    bp.module: a module written in Lua inside a net's graph;
+ *              bp.gradcheck
  * They share the module state (every function's upvalue 1), the userdata
  * layout of a net, and the helpers that carry Lua values into C. */
 #ifndef LBACKPROP_H
@@ -105,6 +107,8 @@ typedef struct lnet {
     char log_name[64]; /* train_step logs its loss under this name, if set */
     int children;      /* modules of the net's own sequence: net:add's next is
                           named children + 1 (lmodule.c) */
+    int running;       /* inside a Lua module's forward or backward (lhost.c):
+                          the net refuses every method and close */
 } lnet;
 
 /* A criterion: its kind and the buffers its methods carry tables in. */
@@ -146,6 +150,7 @@ void bp_lua_open_sweep(lua_State *L);    /* lsweep.c */
 void bp_lua_open_progress(lua_State *L); /* progress.c */
 void bp_lua_open_show(lua_State *L);     /* show.c */
 void bp_lua_open_tensor(lua_State *L);   /* ltensor.c */
+void bp_lua_open_host(lua_State *L);     /* lhost.c */
 
 /* ------------------------------------------------------------------------ */
 /* Values (lvalues.c) */
@@ -221,6 +226,18 @@ struct bp_tensor *bp_lua_check_tensor(lua_State *L, int i);
 struct bp_tensor *bp_lua_push_tensor(lua_State *L, bp_dtype dtype, int ndim,
                                      const size_t *dims);
 
+/* Host views: tensors over a graph node's buffers for a Lua module's
+ * callbacks (lhost.c). push makes one (a userdata, pushed); begin points it
+ * at ndim dims of data and makes it usable; end makes it unusable (any use
+ * raises, as does a reshape of it made in an earlier call); free frees its
+ * tensor for good. The userdata must be kept alive (referenced) by the
+ * caller until free. */
+struct ltensor;
+struct ltensor *bp_lua_push_host_view(lua_State *L, bp_dtype dtype);
+void bp_lua_host_view_begin(struct ltensor *u, int ndim, const size_t *dims, void *data);
+void bp_lua_host_view_end(struct ltensor *u);
+void bp_lua_host_view_free(struct ltensor *u);
+
 /* Pushes a new, empty net userdata (its net NULL: set it before any use),
  * created before the C object so that nothing leaks if that fails. */
 lnet *bp_lua_new_lnet(lua_State *L);
@@ -254,6 +271,7 @@ typedef struct lmodule {
     bp_node_opts o;                   /* a leaf's options; weight and bias
                                          point into values */
     char name[BP_GRAPH_MAX_NAME + 1]; /* "" when unnamed */
+    char def[BP_GRAPH_MAX_NAME + 1];  /* a Lua module's (host's) definition name */
     double values[];                  /* a linear's explicit weights, then biases */
 } lmodule;
 
@@ -262,6 +280,9 @@ typedef struct lmodule {
 typedef struct lnode {
     int ndim, shape[BP_GRAPH_MAX_DIMS];
 } lnode;
+
+/* Pushes a new module of kind and op, its options the op's defaults. */
+lmodule *bp_lua_new_module(lua_State *L, int kind, bp_op op);
 
 /* The module at i, or an argument error. */
 lmodule *bp_lua_check_module(lua_State *L, int i);
@@ -277,6 +298,16 @@ void bp_lua_shape_text(char *s, size_t cap, int ndim, const int *shape);
 
 /* Whether the value at i is a module (bp.linear, bp.sequential, ...). */
 int bp_lua_is_module(lua_State *L, int i);
+
+/* Lua modules (lhost.c). Fills o->host (into *h, which must live until
+ * bp_graph_add has copied it) with a new context for the Lua module at mi,
+ * in a net n of dtype; raises. The context is the node's once added;
+ * before that bp_lua_host_release frees it. has_params: whether the module
+ * has parameters (it may then appear once in a network). */
+void bp_lua_host_opts(lua_State *L, int mi, lnet *n, bp_dtype dtype, bp_host *h,
+                      bp_node_opts *o);
+void bp_lua_host_release(void *ctx);
+int bp_lua_host_has_params(lua_State *L, int mi);
 
 /* Pushes a new net made of the module at mi, computing in dtype; its input
  * shape from the argument inputs_arg (an integer or a list of dimensions;

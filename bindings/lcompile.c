@@ -39,6 +39,7 @@ typedef struct emitter {
     bp_graph *g;
     bp_rng *rng;
     const volatile sig_atomic_t *stop; /* SIGINT while a layer is drawn */
+    lnet *net; /* the net being built (a Lua module's context refers to it) */
     int seen; /* a table: module -> true (on the way down) or "done" */
     int tree; /* the tree's entries, appended in order */
 } emitter;
@@ -98,7 +99,8 @@ static int emit(lua_State *L, emitter *em, int mi, const int *in, int n_in,
 static int emit_leaf(lua_State *L, emitter *em, int mi, const lmodule *m, const int *in,
                      int n_in, const char *name) {
     if (m->op == BP_OP_LINEAR || m->op == BP_OP_BATCHNORM1D || m->op == BP_OP_CONV2D ||
-        m->op == BP_OP_BATCHNORM2D) {
+        m->op == BP_OP_BATCHNORM2D ||
+        (m->op == BP_OP_HOST && bp_lua_host_has_params(L, mi))) {
         lua_pushvalue(L, mi);
         if (lua_rawget(L, em->seen) != LUA_TNIL)
             luaL_error(L,
@@ -114,9 +116,15 @@ static int emit_leaf(lua_State *L, emitter *em, int mi, const lmodule *m, const 
     o.name = name;
     o.rng = em->rng;
     o.stop = em->stop;
+    bp_host h;
+    if (m->op == BP_OP_HOST)
+        bp_lua_host_opts(L, mi, em->net, bp_graph_dtype(em->g), &h, &o);
     bp_err e;
     int id = bp_graph_add(em->g, m->op, in, n_in, &o, &e);
-    if (id < 0) luaL_error(L, "%s", e.msg);
+    if (id < 0) {
+        if (m->op == BP_OP_HOST) bp_lua_host_release(h.ctx);
+        luaL_error(L, "%s", e.msg);
+    }
     return id;
 }
 
@@ -271,6 +279,7 @@ typedef struct job {
     int ndim, shape[BP_GRAPH_MAX_DIMS];
     int child; /* the root's child number of the module (net:add) */
     int root;  /* the module is the network's own sequence (bp.net) */
+    lnet *net;
 } job;
 
 /* Under lua_pcall: light userdata job, the module. Adds the module (and
@@ -278,7 +287,7 @@ typedef struct job {
  * tree entries added. */
 static int compile(lua_State *L) {
     job *j = lua_touserdata(L, 1);
-    emitter em = {.g = j->g, .rng = j->rng, .stop = j->stop};
+    emitter em = {.g = j->g, .rng = j->rng, .stop = j->stop, .net = j->net};
     lua_newtable(L);
     em.seen = lua_gettop(L);
     lua_newtable(L);
@@ -385,6 +394,7 @@ void bp_lua_net_from_module(lua_State *L, int mi, int inputs_arg, bp_dtype dtype
     j.root = (m->kind == M_SEQUENTIAL || m->kind == M_GRAPH) && !m->name[0];
     lnet *n = bp_lua_new_lnet(L);
     int ni = lua_gettop(L);
+    j.net = n;
     bp_err e;
     if (!(j.g = bp_graph_new(dtype, &e))) luaL_error(L, "%s", e.msg);
     if (run_compile(L, &j, mi)) {
@@ -459,7 +469,8 @@ void bp_lua_net_add_module(lua_State *L, int ni, int mi) {
         .g = net->graph,
         .rng = &STATE(L)->rng,
         .stop = STATE(L)->stop,
-        .input = bp_graph_output(net->graph)};
+        .input = bp_graph_output(net->graph),
+        .net = n};
     j.child = free_child(j.g, n->children + 1);
     int n0 = bp_graph_nodes(j.g);
     if (run_compile(L, &j, mi)) {

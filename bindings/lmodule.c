@@ -77,6 +77,7 @@ void bp_lua_push_module_label(lua_State *L, const lmodule *m) {
                             o->momentum);
             return;
         case BP_OP_FLATTEN: lua_pushliteral(L, "Flatten()"); return;
+        case BP_OP_HOST: lua_pushfstring(L, "Lua(%s)", m->def); return;
         case BP_OP_CONV2D:
             lua_pushfstring(L,
                             "Conv2d(%d, %d, kernel_size=(%d, %d), stride=(%d, %d), "
@@ -121,6 +122,10 @@ static lmodule *new_module(lua_State *L, int kind, bp_op op, size_t values) {
     m->o = bp_node_opts_default(op);
     luaL_setmetatable(L, MODULE_TYPE);
     return m;
+}
+
+lmodule *bp_lua_new_module(lua_State *L, int kind, bp_op op) {
+    return new_module(L, kind, op, 0);
 }
 
 lmodule *bp_lua_check_module(lua_State *L, int i) {

@@ -19,6 +19,9 @@
 lnet *bp_lua_check_lnet(lua_State *L, int i) {
     lnet *n = luaL_checkudata(L, i, NET_TYPE);
     if (!n->net) luaL_error(L, "attempt to use a closed net");
+    if (n->running)
+        luaL_error(L, "attempt to use a network inside the forward or backward of one of "
+                      "its own modules");
     /* A host's call (bp_lua_restore_checkpoint) has no upvalue: the
      * registry's state then. */
     state *st = STATE(L) ? STATE(L) : bp_lua_state(L);
@@ -30,6 +33,9 @@ bp_net *bp_lua_check_net(lua_State *L, int i) { return bp_lua_check_lnet(L, i)->
 
 static int net_close(lua_State *L) {
     lnet *n = luaL_checkudata(L, 1, NET_TYPE);
+    if (n->running)
+        luaL_error(L, "attempt to close a network inside the forward or backward of one "
+                      "of its own modules");
     if (STATE(L)->checked_net == n) STATE(L)->checked_net = NULL;
     bp_net_free(n->net);
     free(n->x.v);

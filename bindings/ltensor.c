@@ -13,6 +13,12 @@
  * open only marks the owner closed, freeing the numbers when the last view
  * closes. A view therefore never reads freed memory.
  *
+ * Host views (lhost.c) are tensors over a graph node's buffers, handed to
+ * a Lua module's forward and backward: re-pointed at each call (the batch
+ * size and the buffers may change between calls) and usable only during
+ * it. A reshape of one is usable only during the call it was made in (its
+ * gen). The module's context frees them; close only marks them closed.
+ *
  * Lua indexes from 1, the engine from 0: the conversion is made here only.
  * A method's result goes into a new tensor, or into `out`, its optional last
  * argument, so that a hot loop allocates nothing. */
@@ -34,6 +40,8 @@ typedef struct ltensor {
     lnet *net;            /* for a view of a net's parameter (its user value) */
     int param;            /* which of bp_net_param_list, and whether its grad */
     int grad;
+    int host, live;       /* a host view, and whether its call is running */
+    unsigned gen;         /* the owner's calls so far; a view's at its making */
 } ltensor;
 
 static ltensor *new_ltensor(lua_State *L) {
@@ -57,6 +65,10 @@ static void check_net_view(lua_State *L, const ltensor *u) {
 bp_tensor *bp_lua_check_tensor(lua_State *L, int i) {
     ltensor *u = luaL_checkudata(L, i, TENSOR_TYPE);
     if (u->closed || !u->t) luaL_error(L, "attempt to use a closed tensor");
+    const ltensor *o = u->base ? u->base : u;
+    if (o->host && (!o->live || u->gen != o->gen))
+        luaL_error(L, "attempt to use a module's tensor outside the forward or backward "
+                      "it was given to");
     if (u->net || (u->base && u->base->net)) check_net_view(L, u->base ? u->base : u);
     return u->t;
 }
@@ -78,10 +90,11 @@ static int tensor_close(lua_State *L) {
     ltensor *u = luaL_checkudata(L, 1, TENSOR_TYPE);
     if (u->closed) return 0;
     u->closed = 1;
+    if (u->host) return 0; /* the module's context frees it */
     if (u->base) { /* a view: release the owner, freeing it if it was closed */
         bp_tensor_free(u->t);
         u->t = NULL;
-        if (--u->base->views == 0 && u->base->closed) {
+        if (--u->base->views == 0 && u->base->closed && !u->base->host) {
             bp_tensor_free(u->base->t);
             u->base->t = NULL;
         }
@@ -498,6 +511,7 @@ static int t_reshape(lua_State *L) {
         return luaL_error(L, "reshape: %s", e.msg);
     }
     u->base = owner;
+    u->gen = owner->gen;
     owner->views++;
     if (src->base) /* the owner: src's own, or src */
         lua_getiuservalue(L, 1, 1);
@@ -567,6 +581,38 @@ static int param_view(lua_State *L, int grad) {
     lua_pushvalue(L, 1);
     lua_setiuservalue(L, -2, 1);
     return 1;
+}
+
+/* ---- host views (lbackprop.h) ------------------------------------------ */
+
+struct ltensor *bp_lua_push_host_view(lua_State *L, bp_dtype dtype) {
+    static double nothing;
+    ltensor *u = new_ltensor(L);
+    bp_err e;
+    u->t = bp_tensor_view(dtype, 1, (size_t[]){1}, &nothing, &e);
+    if (!u->t) luaL_error(L, "%s", e.msg);
+    u->host = 1;
+    return u;
+}
+
+void bp_lua_host_view_begin(struct ltensor *u, int ndim, const size_t *dims, void *data) {
+    if (!u->t) return;
+    bp_tensor *t = u->t;
+    t->ndim = ndim;
+    t->n = 1;
+    for (int d = 0; d < BP_TENSOR_MAXDIM; d++) t->n *= t->dims[d] = d < ndim ? dims[d] : 1;
+    t->data = data;
+    u->live = 1;
+    u->gen++;
+}
+
+void bp_lua_host_view_end(struct ltensor *u) { u->live = 0; }
+
+void bp_lua_host_view_free(struct ltensor *u) {
+    bp_tensor_free(u->t);
+    u->t = NULL;
+    u->closed = 1;
+    u->live = 0;
 }
 
 static int net_tensor(lua_State *L) { return param_view(L, 0); }

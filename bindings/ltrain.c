@@ -44,7 +44,7 @@ static inline int read_sample(lua_State *L, int arg, int W, buf *b) {
 static lnet *step_args(lua_State *L, state *st, int *B, int *single, bp_crit *crit,
                        bp_optim **opt, double *lr) {
     lnet *n = lua_touserdata(L, 1);
-    if (!n || n != st->checked_net) {
+    if (!n || n != st->checked_net || n->running) {
         n = bp_lua_check_lnet(L, 1);
         st->checked_net = n;
     }

@@ -463,6 +463,7 @@ int luaopen_backprop(lua_State *L) {
     bp_lua_open_progress(L);
     bp_lua_open_show(L);
     bp_lua_open_tensor(L);
+    bp_lua_open_host(L);
     lua_pushliteral(L, BP_VERSION);
     lua_setfield(L, -2, "version");
     return 1;

@@ -76,6 +76,9 @@
  *                mean over kh kw values, the padding's zeros counted.
  *   batchnorm2d  nn.BatchNorm2d(C) on C x H x W: batchnorm1d with each
  *                channel's statistics over its B H W values.
+ *   host         a module whose math is outside the engine: options.host's
+ *                callbacks compute it (a Lua module, bindings/lhost.c), over
+ *                the node's buffers and its parameters (bp_host below).
  * Appended only: the numbers may be stored. Names, bp_op_parse and
  * bp_op_expected come from this table. */
 #define BP_OP_TABLE(OP)                    \
@@ -91,7 +94,8 @@
     OP(CONV2D, "conv2d", 1, 1)             \
     OP(MAXPOOL2D, "maxpool2d", 1, 1)       \
     OP(AVGPOOL2D, "avgpool2d", 1, 1)       \
-    OP(BATCHNORM2D, "batchnorm2d", 1, 1)
+    OP(BATCHNORM2D, "batchnorm2d", 1, 1)   \
+    OP(HOST, "host", 1, 1)
 
 /* Most inputs of one node (add, concat). */
 #define BP_GRAPH_MAX_INPUTS 64
@@ -104,6 +108,46 @@ typedef enum bp_op { BP_OP_TABLE(BP_OP_ENUM_) BP_OP_COUNT } bp_op;
 const char *bp_op_name(bp_op op);
 int bp_op_parse(const char *name);
 const char *bp_op_expected(void);
+
+/* A host op: the callbacks that compute it, and its parameters.
+ *
+ * The engine knows a callback, not Lua: ctx is the caller's, handed back
+ * at every call. forward fills c->y (B x the node's count values) from c->x;
+ * backward ADDS dLoss/dx into c->dx (NULL when nobody needs it) and into
+ * the parameters' grad, from c->dy, c->x and c->y. Both run on the calling
+ * thread (a graph never runs on the team) and return 0, or -1 with a
+ * sentence in *e, which the forward or backward that called them returns
+ * (the walk stops there). release, when not NULL, frees ctx when the node
+ * is freed (the graph's free, a truncate); a failed bp_graph_add leaves
+ * ctx to the caller.
+ *
+ * params: the node's tensors, made by the add as a linear's are, each
+ * named "NODE.name" (name: 1 to 15 characters), of ndim (1 to
+ * BP_GRAPH_MAX_DIMS) dimensions, from init's values (copied; NULL: zeros),
+ * all trainable. */
+#define BP_HOST_MAX_PARAMS 8
+
+typedef struct bp_host_call {
+    int B, training;                 /* rows; the forward's mode */
+    int in_ndim, in_shape[BP_GRAPH_MAX_DIMS], out_ndim, out_shape[BP_GRAPH_MAX_DIMS];
+    const void *x, *y, *dy;          /* input, output, dLoss/d(output) */
+    void *out, *dx;                  /* forward's y to fill; backward's dx */
+    const struct bp_param *params;   /* the node's tensors (n_params) */
+    int n_params;
+} bp_host_call;
+
+typedef struct bp_host {
+    void *ctx;
+    int (*forward)(void *ctx, const bp_host_call *c, bp_err *e);
+    int (*backward)(void *ctx, const bp_host_call *c, bp_err *e);
+    void (*release)(void *ctx);
+    int n_params;
+    struct {
+        const char *name;
+        int ndim, shape[BP_GRAPH_MAX_DIMS];
+        const double *init;
+    } params[BP_HOST_MAX_PARAMS];
+} bp_host;
 
 /* A node's options. Start from bp_node_opts_default(op) and set what the
  * op reads; the others are ignored.
@@ -129,7 +173,10 @@ const char *bp_op_expected(void);
  *                 uniform with a = sqrt(5)), weight first.
  *   maxpool2d,    kh, kw, sh, sw, ph, pw as conv2d's (PyTorch's stride
  *   avgpool2d     default, the kernel, is the caller's to set), with
- *                 ph <= kh / 2 and pw <= kw / 2 as PyTorch requires. */
+ *                 ph <= kh / 2 and pw <= kw / 2 as PyTorch requires.
+ *   host          host: the callbacks and parameters (copied; the node owns
+ *                 ctx once added); ndim, shape: a sample's output shape
+ *                 (ndim 0: the input's). */
 typedef struct bp_node_opts {
     const char *name;
     int ndim, shape[BP_GRAPH_MAX_DIMS];
@@ -140,6 +187,7 @@ typedef struct bp_node_opts {
     bp_act act;
     double alpha, p, eps, momentum;
     int kh, kw, sh, sw, ph, pw;
+    const bp_host *host;
 } bp_node_opts;
 
 bp_node_opts bp_node_opts_default(bp_op op);
@@ -186,7 +234,7 @@ int bp_graph_inputs(const bp_graph *g);
 int bp_graph_outputs(const bp_graph *g);
 
 /* Node id's op, name (the default one filled in), inputs (*n of them; the
- * array is the graph's), options (a copy whose name, weight, bias, rng
+ * array is the graph's), options (a copy whose name, weight, bias, rng, host
  * and stop are NULL) and output shape (*ndim dimensions into shape,
  * which has room for BP_GRAPH_MAX_DIMS; after a finish). For printing a
  * network as a tree. */

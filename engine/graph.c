@@ -35,9 +35,9 @@
 #include "bp_graph.h"
 #include "bp_util.h"
 
-/* The most tensors a node has: batchnorm1d's weight, bias, running_mean,
- * running_var and num_batches_tracked. */
-#define MAX_TENSORS 5
+/* The most tensors a node has: a host's (batchnorm1d has 5: weight, bias,
+ * running_mean, running_var and num_batches_tracked). */
+#define MAX_TENSORS BP_HOST_MAX_PARAMS
 
 typedef struct node {
     bp_op op;
@@ -60,6 +60,7 @@ typedef struct node {
     uint8_t *keep;
     int32_t *arg; /* maxpool2d: each output's winner */
     void *col;    /* conv2d: the columns of one sample (bp_conv_cols) */
+    bp_host host; /* host: the callbacks, ctx owned (names NULL) */
 } node;
 
 struct bp_graph {
@@ -157,6 +158,7 @@ bp_graph *bp_graph_new(bp_dtype dtype, bp_err *e) {
 }
 
 static void free_node(node *nd) {
+    if (nd->op == BP_OP_HOST && nd->host.release) nd->host.release(nd->host.ctx);
     bp_free(nd->in);
     for (int k = 0; k < nd->n_t; k++) {
         bp_free(nd->t[k].data);
@@ -220,9 +222,30 @@ static int init_linear(bp_graph *g, node *nd, const bp_node_opts *o) {
     return 0;
 }
 
+/* A host's tensors "NAME.name", from their init values (else zeros). */
+static int host_params(bp_graph *g, node *nd, const bp_host *h) {
+    for (int k = 0; k < h->n_params; k++) {
+        bp_param *t = &nd->t[nd->n_t];
+        memset(t, 0, sizeof *t);
+        snprintf(t->name, sizeof t->name, "%s.%s", nd->name, h->params[k].name);
+        t->ndim = h->params[k].ndim;
+        t->count = 1;
+        for (int d = 0; d < t->ndim; d++) t->count *= (size_t)(t->shape[d] = h->params[k].shape[d]);
+        t->trainable = 1;
+        t->data = bp_calloc(t->count, g->z);
+        t->grad = bp_calloc(t->count, g->z);
+        nd->n_t++;
+        if (!t->data || !t->grad) return -1;
+        for (size_t j = 0; h->params[k].init && j < t->count; j++)
+            value_set(t->data, g->dtype, j, h->params[k].init[j]);
+    }
+    return 0;
+}
+
 /* 0, -1 without memory, -2 when stopped (init_linear). */
 static int make_params(bp_graph *g, node *nd, const bp_node_opts *o) {
     int ok = 1;
+    if (nd->op == BP_OP_HOST) return host_params(g, nd, o->host);
     if (nd->op == BP_OP_LINEAR || nd->op == BP_OP_CONV2D) {
         int ndim = nd->op == BP_OP_CONV2D ? 4 : 2;
         ok = add_tensor(g, nd, "weight", ndim, o->out, o->in, 0, 1) == 0;
@@ -278,6 +301,37 @@ static int check_window(const node *nd, bp_err *e) {
     return 0;
 }
 
+/* A host's callbacks, parameters and output shape. */
+static int check_host(const node *nd, bp_err *e) {
+    char wbuf[96];
+    const bp_host *h = nd->o.host;
+    if (!h || !h->forward || !h->backward)
+        return bp_err_set(e, "%s: needs a forward and a backward callback", WHAT(nd));
+    if (h->n_params < 0 || h->n_params > BP_HOST_MAX_PARAMS)
+        return bp_err_set(e, "%s: has %d parameters (at most %d)", WHAT(nd), h->n_params,
+                          BP_HOST_MAX_PARAMS);
+    for (int k = 0; k < h->n_params; k++) {
+        const char *name = h->params[k].name;
+        size_t len = name ? strlen(name) : 0, n = 1;
+        if (len < 1 || len > 15)
+            return bp_err_set(e, "%s: parameter %d needs a name of 1 to 15 characters",
+                              WHAT(nd), k + 1);
+        for (int j = 0; j < k; j++)
+            if (strcmp(h->params[j].name, name) == 0)
+                return bp_err_set(e, "%s: two parameters are named '%s'", WHAT(nd), name);
+        int ok = h->params[k].ndim >= 1 && h->params[k].ndim <= BP_GRAPH_MAX_DIMS;
+        for (int d = 0; ok && d < h->params[k].ndim; d++)
+            ok = h->params[k].shape[d] >= 1 &&
+                 bp_size_mul(&n, n, (size_t)h->params[k].shape[d]) == 0;
+        if (!ok || n > (size_t)1 << 31)
+            return bp_err_set(e,
+                              "%s: parameter '%s' needs 1 to %d dimensions of at least 1 "
+                              "(and at most 2^31 values)",
+                              WHAT(nd), name, BP_GRAPH_MAX_DIMS);
+    }
+    return 0;
+}
+
 /* The checks of a node's options that need nothing but the options. */
 static int check_opts(const bp_graph *g, const node *nd, int n_inputs, bp_err *e) {
     char wbuf[96];
@@ -293,7 +347,8 @@ static int check_opts(const bp_graph *g, const node *nd, int n_inputs, bp_err *e
     for (int i = 0; i < g->n; i++)
         if (strcmp(g->nodes[i].name, nd->name) == 0)
             return bp_err_set(e, "%s: the name is taken by module %d", WHAT(nd), i);
-    if (op == BP_OP_INPUT || op == BP_OP_RESHAPE) {
+    if (op == BP_OP_HOST && check_host(nd, e)) return -1;
+    if (op == BP_OP_INPUT || op == BP_OP_RESHAPE || (op == BP_OP_HOST && o->ndim)) {
         int ok = o->ndim >= 1 && o->ndim <= BP_GRAPH_MAX_DIMS;
         size_t n = 1;
         for (int d = 0; ok && d < o->ndim; d++) {
@@ -382,6 +437,12 @@ int bp_graph_add(bp_graph *g, bp_op op, const int *inputs, int n_inputs,
     if (rc) {
         free_node(&nd);
         return bp_err_set(e, rc == -2 ? "interrupted" : "out of memory");
+    }
+    nd.o.host = NULL; /* read by check_opts and make_params only */
+    if (op == BP_OP_HOST) { /* owned from here: free_node releases it */
+        nd.host = *o->host;
+        for (int k = 0; k < nd.host.n_params; k++)
+            nd.host.params[k].name = NULL, nd.host.params[k].init = NULL;
     }
     if (n_inputs) memcpy(nd.in, inputs, sizeof(int) * (size_t)n_inputs);
     g->nodes[g->n] = nd;
@@ -539,6 +600,10 @@ static int infer(bp_graph *g, node *nd, bp_err *e) {
         case BP_OP_CONV2D:
         case BP_OP_MAXPOOL2D:
         case BP_OP_AVGPOOL2D: return infer_window(g, nd, e);
+        case BP_OP_HOST:
+            if (o->ndim) set_shape(nd, o->ndim, o->shape);
+            else set_shape(nd, x->ndim, x->shape);
+            return 0;
         case BP_OP_FLATTEN:
         case BP_OP_RESHAPE: {
             int flat = (int)x->count;
@@ -743,6 +808,26 @@ int bp_graph_reserve(bp_graph *g, int B, bp_err *e) {
 /* ------------------------------------------------------------------------ */
 /* The executor, for double then float                                       */
 
+/* host: the caller's callback over the node's buffers, in any dtype (it
+ * sees the graph's); backward's dx NULL when nobody needs dLoss/dx. A
+ * failure is prefixed with the module: "host (module '3'): ...". */
+static int host_run(bp_graph *g, node *nd, int backward, int want_dx, bp_err *e) {
+    char wbuf[96];
+    const node *x = &g->nodes[nd->in[0]];
+    int s = g->nodes[nd->in[0]].store;
+    bp_host_call c = {.B = g->B, .training = g->fwd_training, .in_ndim = x->ndim,
+                      .out_ndim = nd->ndim, .x = g->nodes[s].y, .y = nd->y, .dy = nd->dy,
+                      .out = nd->y, .params = nd->t, .n_params = nd->n_t};
+    memcpy(c.in_shape, x->shape, sizeof c.in_shape);
+    memcpy(c.out_shape, nd->shape, sizeof c.out_shape);
+    if (backward) c.dx = s == g->input && !want_dx ? NULL : g->nodes[s].dy;
+    bp_err inner;
+    int rc = backward ? nd->host.backward(nd->host.ctx, &c, &inner)
+                      : nd->host.forward(nd->host.ctx, &c, &inner);
+    if (rc) return bp_err_set(e, "%s: %s", WHAT(nd), inner.msg);
+    return 0;
+}
+
 #define BP_REAL_F32 0
 #include "real.h"
 #include "graph_real.h"
@@ -785,9 +870,9 @@ int bp_graph_forward(bp_graph *g, const void *x, int B, int training, bp_rng *r,
     g->B = B;
     g->fwd_training = training != 0;
     g->nodes[g->input].y = (void *)x;
-    if (g->dtype == BP_F32) forward_nodes_f32(g, r);
-    else forward_nodes(g, r);
-    return 0;
+    int rc = g->dtype == BP_F32 ? forward_nodes_f32(g, r, e) : forward_nodes(g, r, e);
+    if (rc) g->B = 0; /* backward refuses a forward that did not end */
+    return rc;
 }
 
 void *bp_graph_output_value(bp_graph *g) { return g->nodes[g->nodes[g->output].store].y; }
@@ -808,9 +893,8 @@ static void zero_dy(bp_graph *g) {
 int bp_graph_backward(bp_graph *g, int want_dx, bp_err *e) {
     if (!g->finished || g->B == 0) return bp_err_set(e, "backward needs a forward first");
     zero_dy(g);
-    if (g->dtype == BP_F32) backward_nodes_f32(g, want_dx);
-    else backward_nodes(g, want_dx);
-    return 0;
+    return g->dtype == BP_F32 ? backward_nodes_f32(g, want_dx, e)
+                              : backward_nodes(g, want_dx, e);
 }
 
 void bp_graph_forget(bp_graph *g) { g->B = 0; }

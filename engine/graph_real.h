@@ -227,8 +227,9 @@ static void SFX(concat_backward)(bp_graph *g, node *nd, int B, int want_dx) {
 /* The walks                                                                 */
 
 /* Every node in order, from the input already in place. input, flatten and
- * reshape have nothing to do: their values are another node's. */
-static void SFX(forward_nodes)(bp_graph *g, bp_rng *r) {
+ * reshape have nothing to do: their values are another node's. A host's
+ * failure stops the walk, with its message. */
+static int SFX(forward_nodes)(bp_graph *g, bp_rng *r, bp_err *e) {
     const int B = g->B;
     for (int k = 0; k < g->n_order; k++) {
         node *nd = &g->nodes[g->order[k]];
@@ -243,14 +244,18 @@ static void SFX(forward_nodes)(bp_graph *g, bp_rng *r) {
             case BP_OP_MAXPOOL2D: SFX(maxpool2d_forward)(g, nd, B); break;
             case BP_OP_AVGPOOL2D: SFX(avgpool2d_forward)(g, nd, B); break;
             case BP_OP_BATCHNORM2D: SFX(batchnorm2d_forward)(g, nd, B); break;
+            case BP_OP_HOST:
+                if (host_run(g, nd, 0, 0, e)) return -1;
+                break;
             default: break;
         }
     }
+    return 0;
 }
 
 /* Every node in reverse order, from the output's dy (the loss's), each
  * adding into its inputs' dy and its parameters' gradients. */
-static void SFX(backward_nodes)(bp_graph *g, int want_dx) {
+static int SFX(backward_nodes)(bp_graph *g, int want_dx, bp_err *e) {
     const int B = g->B;
     for (int k = g->n_order - 1; k >= 0; k--) {
         node *nd = &g->nodes[g->order[k]];
@@ -265,7 +270,11 @@ static void SFX(backward_nodes)(bp_graph *g, int want_dx) {
             case BP_OP_MAXPOOL2D: SFX(maxpool2d_backward)(g, nd, B, want_dx); break;
             case BP_OP_AVGPOOL2D: SFX(avgpool2d_backward)(g, nd, B, want_dx); break;
             case BP_OP_BATCHNORM2D: SFX(batchnorm2d_backward)(g, nd, B, want_dx); break;
+            case BP_OP_HOST:
+                if (host_run(g, nd, 1, want_dx, e)) return -1;
+                break;
             default: break;
         }
     }
+    return 0;
 }
