@@ -23,6 +23,7 @@
  *   ltensor.c  bp.tensor: numbers in C memory for layers written in Lua
  *   lhost.c    bp.module: a module written in Lua inside a net's graph;
  *              bp.gradcheck
+ *   lscript.c  a loss (bp.loss{...}) and an optimiser written in Lua
  * They share the module state (every function's upvalue 1), the userdata
  * layout of a net, and the helpers that carry Lua values into C. */
 #ifndef LBACKPROP_H
@@ -114,6 +115,7 @@ typedef struct lnet {
 /* A criterion: its kind and the buffers its methods carry tables in. */
 typedef struct lloss {
     int kind;     /* a bp_loss, or -1 once closed */
+    int script;   /* written in Lua (lscript.c): user value 1 its functions */
     double param; /* its parameter (huber's delta); 0: the default */
     buf out, y, grad;
 } lloss;
@@ -151,6 +153,7 @@ void bp_lua_open_progress(lua_State *L); /* progress.c */
 void bp_lua_open_show(lua_State *L);     /* show.c */
 void bp_lua_open_tensor(lua_State *L);   /* ltensor.c */
 void bp_lua_open_host(lua_State *L);     /* lhost.c */
+void bp_lua_open_script(lua_State *L);   /* lscript.c */
 
 /* ------------------------------------------------------------------------ */
 /* Values (lvalues.c) */
@@ -327,6 +330,25 @@ int bp_lua_graph_add_layer(lua_State *L, int ni, int outputs, bp_act act, double
 
 /* Pushes a graph net's tree of modules, as tostring(net) shows it. */
 void bp_lua_push_net_tree(lua_State *L, int ni);
+
+/* Losses and optimisers written in Lua (lscript.c). loss_new is bp.loss
+ * with a table at 1, optim_new bp.optimizer with a function at 2; the
+ * tests say whether the value at i is one. loss_call is loss:forward
+ * (backward 0) or loss:backward of a Lua loss, on tables. script_step is a
+ * training step of the net at ni with the Lua loss at li: forward of B rows
+ * x of type xt, the loss of the output and y (B rows of k), its gradient
+ * back, then the update: opt, else the Lua optimiser at oi (0: none), else
+ * gradient descent with lr; returns the loss, raises. optim_step runs the
+ * Lua optimiser at oi on the net at ni, its gradients computed. */
+int bp_lua_script_loss_new(lua_State *L);
+int bp_lua_script_optim_new(lua_State *L);
+int bp_lua_is_script_loss(lua_State *L, int i);
+int bp_lua_is_script_optim(lua_State *L, int i);
+int bp_lua_script_loss_call(lua_State *L, int backward);
+double bp_lua_script_step(lua_State *L, int ni, const void *x, bp_dtype xt, int B,
+                          const double *y, int k, int li, bp_optim *opt, int oi,
+                          double lr);
+void bp_lua_script_optim_step(lua_State *L, int oi, int ni);
 
 /* A loss argument: a name or a backprop.loss; returns its bp_loss. */
 int bp_lua_check_loss_arg(lua_State *L, int arg);

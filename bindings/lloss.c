@@ -75,6 +75,7 @@ static double loss_options(lua_State *L, int kind) {
 
 /* bp.loss(name [, {delta =}]) -> criterion */
 static int l_loss_new(lua_State *L) {
+    if (lua_type(L, 1) == LUA_TTABLE) return bp_lua_script_loss_new(L);
     int kind = check_loss_name(L, 1);
     double param = loss_options(L, kind);
     lloss *c = lua_newuserdatauv(L, sizeof *c, 0);
@@ -185,6 +186,7 @@ static bp_crit loss_args(lua_State *L, lloss *c, int *B, int *O, int *single) {
 /* crit:forward(out, y) -> loss, the mean over the batch */
 static int loss_forward(lua_State *L) {
     lloss *c = check_loss(L, 1);
+    if (c->script) return bp_lua_script_loss_call(L, 0);
     int B, O, single;
     bp_crit crit = loss_args(L, c, &B, &O, &single);
     lua_pushnumber(L, bp_loss_forward_crit(c->out.v, c->y.v, B, O, crit));
@@ -194,6 +196,7 @@ static int loss_forward(lua_State *L) {
 /* crit:backward(out, y) -> dLoss/dout, shaped like out */
 static int loss_backward(lua_State *L) {
     lloss *c = check_loss(L, 1);
+    if (c->script) return bp_lua_script_loss_call(L, 1);
     int B, O, single;
     bp_crit crit = loss_args(L, c, &B, &O, &single);
     double *g = bp_lua_buf_reserve(L, &c->grad, (size_t)B * O);
@@ -208,6 +211,7 @@ static int loss_tostring(lua_State *L) {
     lloss *c = luaL_checkudata(L, 1, LOSS_TYPE);
     const char *param = c->kind < 0 ? NULL : bp_loss_param(c->kind, NULL);
     if (c->kind < 0) lua_pushliteral(L, "loss (closed)");
+    else if (c->script) lua_pushliteral(L, "loss (Lua)");
     else if (param && c->param != 0)
         lua_pushfstring(L, "loss %s (%s %f)", bp_loss_name(c->kind), param, c->param);
     else lua_pushfstring(L, "loss %s", bp_loss_name(c->kind));
@@ -231,6 +235,10 @@ int bp_lua_check_loss_arg(lua_State *L, int arg) {
     lloss *c = luaL_testudata(L, arg, LOSS_TYPE);
     if (!c) return luaL_typeerror(L, arg, "loss name or " LOSS_TYPE);
     if (c->kind < 0) return luaL_error(L, "attempt to use a closed loss");
+    if (c->script)
+        return luaL_argerror(L, arg,
+                             "a loss written in Lua is taken by train_step and "
+                             "train_batch only (not yet by fit or evaluate)");
     return c->kind;
 }
 

@@ -143,6 +143,7 @@ static int read_options(lua_State *L, bp_optim_config *c, bp_schedule *s) {
 /* bp.optimizer(net, kind [, options]) -> an optimizer for nets shaped like
  * net: "sgd", "adam", "adamw" or "rmsprop", with PyTorch's defaults. */
 static int l_optim_new(lua_State *L) {
+    if (lua_type(L, 2) == LUA_TFUNCTION) return bp_lua_script_optim_new(L);
     bp_net *net = bp_lua_check_net(L, 1);
     const char *kname = luaL_checkstring(L, 2);
     int kind = bp_optim_parse(kname);

@@ -41,8 +41,26 @@ static inline int read_sample(lua_State *L, int arg, int W, buf *b) {
  * NULL). The first three checks pass on a pointer compare or a plain table
  * read when the call is the same as the last one (the lecture's loop), so
  * the step is most of the call's cost. */
+/* What a step takes besides the criterion: a Lua loss (li: its index, 0
+ * for none; k: the targets' width), a Lua optimiser (oi, 0 for none). */
+typedef struct script_args {
+    int li, k, oi;
+} script_args;
+
+/* Targets of any width for a Lua loss: B rows (as the inputs) into b. */
+static int script_targets(lua_State *L, int arg, int B, buf *b) {
+    int k, s;
+    luaL_checktype(L, arg, LUA_TTABLE);
+    if (lua_rawgeti(L, arg, 1) == LUA_TTABLE) k = (int)luaL_len(L, -1);
+    else k = (int)luaL_len(L, arg);
+    lua_pop(L, 1);
+    if (bp_lua_check_matrix(L, arg, k < 1 ? 1 : k, b, &s, "targets") != B)
+        luaL_argerror(L, arg, "expected as many rows of targets as of inputs");
+    return k;
+}
+
 static lnet *step_args(lua_State *L, state *st, int *B, int *single, bp_crit *crit,
-                       bp_optim **opt, double *lr) {
+                       bp_optim **opt, double *lr, script_args *sa) {
     lnet *n = lua_touserdata(L, 1);
     if (!n || n != st->checked_net || n->running) {
         n = bp_lua_check_lnet(L, 1);
@@ -52,8 +70,12 @@ static lnet *step_args(lua_State *L, state *st, int *B, int *single, bp_crit *cr
     if (bp_lua_net_empty(net))
         luaL_error(L, "the network has no layers: call net:add first");
     const lloss *c = lua_touserdata(L, 4);
+    *sa = (script_args){0, 0, 0};
     if (c && c == st->checked_loss) {
         *crit = (bp_crit){.loss = c->kind, .param = c->param};
+    } else if (bp_lua_is_script_loss(L, 4)) {
+        sa->li = 4;
+        *crit = bp_crit_of(0);
     } else {
         *crit = bp_lua_check_crit(L, 4);
         if (lua_type(L, 4) == LUA_TUSERDATA) st->checked_loss = lua_touserdata(L, 4);
@@ -61,16 +83,20 @@ static lnet *step_args(lua_State *L, state *st, int *B, int *single, bp_crit *cr
     /* One sample of O targets, or of its class (a loss that takes labels,
      * O >= 2): {c} is never O targets then. */
     int top = lua_gettop(L), O = bp_net_outputs(net);
-    int fast = read_sample(L, 2, net->inputs, &n->x) && read_sample(L, 3, O, &n->y);
+    if (sa->li) {
+        *B = bp_lua_check_matrix(L, 2, net->inputs, &n->x, single, "inputs");
+        sa->k = script_targets(L, 3, *B, &n->y);
+    }
+    int fast = !sa->li && read_sample(L, 2, net->inputs, &n->x) && read_sample(L, 3, O, &n->y);
     lua_settop(L, top);
-    if (!fast && O >= 2 && bp_loss_takes_labels(crit->loss)) {
+    if (!fast && !sa->li && O >= 2 && bp_loss_takes_labels(crit->loss)) {
         fast = crit->labels =
             read_sample(L, 2, net->inputs, &n->x) && read_sample(L, 3, 1, &n->y);
         lua_settop(L, top);
     }
     if (fast) {
         *B = *single = 1;
-    } else {
+    } else if (!sa->li) {
         *B = bp_lua_check_matrix(L, 2, net->inputs, &n->x, single, "inputs");
         bp_lua_check_targets(L, 3, crit, O, *B, *single, &n->y);
     }
@@ -81,21 +107,27 @@ static lnet *step_args(lua_State *L, state *st, int *B, int *single, bp_crit *cr
     *opt = NULL;
     if (!isnum || !(*lr >= 0 && *lr < INFINITY)) {
         *opt = bp_lua_test_optim(L, 5);
-        *lr = *opt ? 0 : bp_lua_check_lr(L, 5);
+        if (!*opt && bp_lua_is_script_optim(L, 5)) sa->oi = 5;
+        *lr = *opt || sa->oi ? 0 : bp_lua_check_lr(L, 5);
     }
     return n;
 }
 
 /* One step of n->net on the x and y in its buffers; raises on failure. */
 static double step(lua_State *L, state *st, lnet *n, int B, bp_crit crit, bp_optim *opt,
-                   double lr) {
+                   double lr, const script_args *sa) {
     bp_err e;
     double loss;
-    int rc =
-        opt ? bp_net_compute_grads_crit(n->net, n->x.v, n->y.v, B, crit, &loss, &e) ||
-                  bp_optim_step(opt, n->net, &e)
-            : bp_net_train_step_crit(n->net, n->x.v, n->y.v, B, crit, lr, &loss, &e);
+    int rc = 0;
+    if (sa->li)
+        loss = bp_lua_script_step(L, 1, n->x.v, BP_F64, B, n->y.v, sa->k, sa->li, opt, sa->oi,
+                                  lr);
+    else if (opt || sa->oi)
+        rc = bp_net_compute_grads_crit(n->net, n->x.v, n->y.v, B, crit, &loss, &e) ||
+             (opt && bp_optim_step(opt, n->net, &e));
+    else rc = bp_net_train_step_crit(n->net, n->x.v, n->y.v, B, crit, lr, &loss, &e);
     if (rc) luaL_error(L, "%s", e.msg);
+    if (sa->oi && !sa->li) bp_lua_script_optim_step(L, sa->oi, 1);
     n->steps++;
     st->step++;
     bp_progress_step(st->progress, st->step, loss);
@@ -116,17 +148,18 @@ static inline int train(lua_State *L, int counted) {
     bp_crit crit;
     bp_optim *opt;
     double lr;
-    lnet *n = step_args(L, st, &B, &single, &crit, &opt, &lr);
+    script_args sa;
+    lnet *n = step_args(L, st, &B, &single, &crit, &opt, &lr, &sa);
     double loss = 0;
     if (!counted) {
-        loss = step(L, st, n, B, crit, opt, lr);
+        loss = step(L, st, n, B, crit, opt, lr, &sa);
     } else {
         lua_Integer count = luaL_checkinteger(L, 6);
         luaL_argcheck(L, count >= 1, 6, "count must be >= 1");
         const volatile sig_atomic_t *stop = st->stop;
         for (lua_Integer k = 0; k < count; k++) {
             if (stop && *stop) return luaL_error(L, "interrupted");
-            loss = step(L, st, n, B, crit, opt, lr);
+            loss = step(L, st, n, B, crit, opt, lr, &sa);
         }
     }
     n->single = single;
@@ -152,14 +185,16 @@ static int net_train_batch(lua_State *L) {
         return luaL_argerror(
             L, 3, lua_pushfstring(L, "row %I out of range 1..%d", first, d->n));
     int count = bp_lua_check_int(L, 4, "batch size");
-    bp_crit crit = bp_lua_check_crit(L, 5);
+    int li = bp_lua_is_script_loss(L, 5) ? 5 : 0;
+    bp_crit crit = li ? bp_crit_of(0) : bp_lua_check_crit(L, 5);
     bp_optim *opt = bp_lua_test_optim(L, 6);
-    double lr = opt ? 0 : bp_lua_check_lr(L, 6);
+    int oi = !opt && bp_lua_is_script_optim(L, 6) ? 6 : 0;
+    double lr = opt || oi ? 0 : bp_lua_check_lr(L, 6);
     if (bp_lua_net_empty(net))
         return luaL_error(L, "the network has no layers: call net:add first");
     crit.labels =
-        d->k == 1 && bp_net_outputs(net) >= 2 && bp_loss_takes_labels(crit.loss);
-    if (net->inputs != d->d || (bp_net_outputs(net) != d->k && !crit.labels))
+        !li && d->k == 1 && bp_net_outputs(net) >= 2 && bp_loss_takes_labels(crit.loss);
+    if (net->inputs != d->d || (bp_net_outputs(net) != d->k && !crit.labels && !li))
         return luaL_argerror(L, 2,
                              lua_pushfstring(L,
                                              "the network maps %d inputs to %d "
@@ -170,11 +205,17 @@ static int net_train_batch(lua_State *L) {
     int B = bp_data_batch(d, (int)first - 1, count, NULL, &y, NULL);
     bp_err e;
     double loss;
-    /* the rows in either dtype; lr -1: gradients only, for the optimiser */
-    int rc = bp_net_step_rows_crit(net, bp_data_row(d, (int)first - 1), d->dtype, NULL, y,
-                                   B, crit, opt ? -1 : lr, &loss, &e) ||
-             (opt && bp_optim_step(opt, net, &e));
-    if (rc) return luaL_error(L, "%s", e.msg);
+    const void *x = bp_data_row(d, (int)first - 1);
+    if (li) {
+        loss = bp_lua_script_step(L, 1, x, d->dtype, B, y, d->k, li, opt, oi, lr);
+    } else {
+        /* the rows in either dtype; lr -1: gradients only, for the optimiser */
+        int rc = bp_net_step_rows_crit(net, x, d->dtype, NULL, y, B, crit,
+                                       opt || oi ? -1 : lr, &loss, &e) ||
+                 (opt && bp_optim_step(opt, net, &e));
+        if (rc) return luaL_error(L, "%s", e.msg);
+        if (oi) bp_lua_script_optim_step(L, oi, 1);
+    }
     n->single = 0;
     n->steps++;
     STATE(L)->step++;

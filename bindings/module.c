@@ -464,6 +464,7 @@ int luaopen_backprop(lua_State *L) {
     bp_lua_open_show(L);
     bp_lua_open_tensor(L);
     bp_lua_open_host(L);
+    bp_lua_open_script(L);
     lua_pushliteral(L, BP_VERSION);
     lua_setfield(L, -2, "version");
     return 1;

@@ -1,0 +1,229 @@
+/* lscript.c: a loss and an optimiser written in Lua.
+ *
+ * bp.loss{forward = f, backward = g}: a criterion (a backprop.loss whose
+ * user value holds the functions) computed by Lua on tensors. A step with it
+ * cannot be the engine's fused step, whose loss is a kernel: the binding
+ * runs the forward, calls the Lua loss on tensors of the output and the
+ * targets (kept in the user value, remade only when the batch size
+ * changes), and hands its gradient to the net's backward and update.
+ *
+ * bp.optimizer(net, fn [, {lr =}]): an update rule in Lua, called for every
+ * trainable tensor with views of the parameter and its gradient (no copy),
+ * a state table of its own and the learning rate. It is Lua text, kept
+ * here as show.c keeps bp.show: a dozen lines where C would need a
+ * hundred; train_step and train_batch call its step after the gradients. */
+#include <string.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "bp_tensor.h"
+#include "lbackprop.h"
+
+#define SCRIPT_OPTIM_KEY "backprop.script_optimizer" /* registry: its metatable */
+
+/* ------------------------------------------------------------------------ */
+/* The loss                                                                  */
+
+static const char *const loss_fields[] = {"forward", "backward", NULL};
+
+int bp_lua_script_loss_new(lua_State *L) {
+    bp_lua_check_options(L, 1, loss_fields, 0);
+    lloss *c = lua_newuserdatauv(L, sizeof *c, 1);
+    memset(c, 0, sizeof *c);
+    c->script = 1;
+    luaL_setmetatable(L, LOSS_TYPE);
+    lua_createtable(L, 0, 4);
+    for (int k = 0; loss_fields[k]; k++) {
+        if (lua_getfield(L, 1, loss_fields[k]) != LUA_TFUNCTION)
+            bp_lua_field_error(L, 1, loss_fields[k], "a function");
+        lua_setfield(L, -2, loss_fields[k]);
+    }
+    lua_setiuservalue(L, -2, 1);
+    return 1;
+}
+
+int bp_lua_is_script_loss(lua_State *L, int i) {
+    const lloss *c = luaL_testudata(L, i, LOSS_TYPE);
+    return c && c->script && c->kind >= 0;
+}
+
+/* The user value's tensor `field`, of B x W float64 numbers v (remade when
+ * its shape changes), pushed. */
+static void push_rows(lua_State *L, int uv, const char *field, const double *v, int B,
+                      int W) {
+    bp_tensor *t = NULL;
+    if (lua_getfield(L, uv, field) != LUA_TNIL) t = bp_lua_check_tensor(L, -1);
+    if (!t || t->dims[0] != (size_t)B || t->dims[1] != (size_t)W) {
+        lua_pop(L, 1);
+        t = bp_lua_push_tensor(L, BP_F64, 2, (size_t[]){(size_t)B, (size_t)W});
+        lua_pushvalue(L, -1);
+        lua_setfield(L, uv, field);
+    }
+    memcpy(t->data, v, sizeof(double) * (size_t)B * W);
+}
+
+/* Calls the loss at li's fn on (out, y) tensors of B rows; returns the loss
+ * (forward) or copies dLoss/dout into dout (backward, B x O). */
+static double call_loss(lua_State *L, int li, int backward, const double *out, int O,
+                        const double *y, int k, int B, double *dout) {
+    luaL_checkstack(L, 6, "a Lua loss");
+    lua_getiuservalue(L, li, 1);
+    int uv = lua_gettop(L);
+    lua_getfield(L, uv, backward ? "backward" : "forward");
+    push_rows(L, uv, "out", out, B, O);
+    push_rows(L, uv, "y", y, B, k);
+    lua_call(L, 2, 1);
+    double v = 0;
+    if (!backward) {
+        int isnum;
+        v = lua_tonumberx(L, -1, &isnum);
+        if (!isnum)
+            luaL_error(L, "the Lua loss's forward returned %s, expected a number",
+                       luaL_typename(L, -1));
+    } else {
+        bp_tensor *g = luaL_testudata(L, -1, TENSOR_TYPE) ? bp_lua_check_tensor(L, -1) : NULL;
+        if (!g || g->n != (size_t)B * O || g->dims[0] != (size_t)B)
+            luaL_error(L,
+                       "the Lua loss's backward returned %s, expected dLoss/dout: a "
+                       "tensor of shape {%d, %d}",
+                       g ? "a tensor of another shape" : luaL_typename(L, -1), B, O);
+        for (size_t j = 0; j < g->n; j++) dout[j] = bp_tensor_get(g, j);
+    }
+    lua_settop(L, uv - 1);
+    return v;
+}
+
+double bp_lua_script_step(lua_State *L, int ni, const void *x, bp_dtype xt, int B,
+                          const double *y, int k, int li, bp_optim *opt, int oi,
+                          double lr) {
+    li = lua_absindex(L, li);
+    lnet *n = bp_lua_check_lnet(L, ni);
+    lloss *c = lua_touserdata(L, li);
+    bp_net *net = n->net;
+    bp_err e;
+    const double *fwd = bp_net_forward_as(net, x, xt, B, &e);
+    if (!fwd) luaL_error(L, "%s", e.msg);
+    int O = bp_net_outputs(net);
+    /* a copy: the Lua loss may run the net again */
+    double *out = bp_lua_buf_reserve(L, &c->out, (size_t)B * O);
+    memcpy(out, fwd, sizeof(double) * (size_t)B * O);
+    double loss = call_loss(L, li, 0, out, O, y, k, B, NULL);
+    double *dout = bp_lua_buf_reserve(L, &c->grad, (size_t)B * O);
+    call_loss(L, li, 1, out, O, y, k, B, dout);
+    bp_net_zero_grad(net);
+    if (bp_net_backward(net, dout, &e)) luaL_error(L, "%s", e.msg);
+    if (opt) {
+        if (bp_optim_step(opt, net, &e)) luaL_error(L, "%s", e.msg);
+    } else if (oi) {
+        bp_lua_script_optim_step(L, oi, ni);
+    } else if (bp_net_update(net, lr, &e)) {
+        luaL_error(L, "%s", e.msg);
+    }
+    return loss;
+}
+
+/* loss:forward(out, y), loss:backward(out, y) of a Lua loss, on rows as
+ * tables (as a built-in criterion's): B rows of O outputs, of k targets. */
+int bp_lua_script_loss_call(lua_State *L, int backward) {
+    lloss *c = luaL_checkudata(L, 1, LOSS_TYPE);
+    int O = 1, k = 1, single, s2;
+    luaL_checktype(L, 2, LUA_TTABLE);
+    luaL_checktype(L, 3, LUA_TTABLE);
+    if (lua_rawgeti(L, 2, 1) == LUA_TTABLE) O = (int)luaL_len(L, -1);
+    else O = (int)luaL_len(L, 2);
+    if (lua_rawgeti(L, 3, 1) == LUA_TTABLE) k = (int)luaL_len(L, -1);
+    else k = (int)luaL_len(L, 3);
+    lua_pop(L, 2);
+    int B = bp_lua_check_matrix(L, 2, O, &c->out, &single, "outputs");
+    if (bp_lua_check_matrix(L, 3, k, &c->y, &s2, "targets") != B)
+        luaL_argerror(L, 3, "targets and outputs have different rows");
+    if (!backward) {
+        lua_pushnumber(L, call_loss(L, 1, 0, c->out.v, O, c->y.v, k, B, NULL));
+        return 1;
+    }
+    double *g = bp_lua_buf_reserve(L, &c->grad, (size_t)B * O);
+    call_loss(L, 1, 1, c->out.v, O, c->y.v, k, B, g);
+    bp_lua_push_matrix(L, g, B, O, single);
+    return 1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The optimiser                                                             */
+
+/* Its methods, and the constructor M.new(net, fn, opts). Views of a net's
+ * tensors are made once per net and kept (weakly: they do not keep the net
+ * alive); a state table per tensor name. */
+static const char *OPTIM =
+    "local M = ...\n"
+    "M.__index = M\n"
+    "M.__name = 'backprop.script_optimizer'\n"
+    "function M.new(net, fn, opts)\n"
+    "  opts = opts or {}\n"
+    "  if type(opts) ~= 'table' then error('bad argument #3 to \\'optimizer\\' (table expected, got ' .. type(opts) .. ')', 3) end\n"
+    "  for k in pairs(opts) do\n"
+    "    if k ~= 'lr' then error(\"bad argument #3 to 'optimizer' (unknown option '\" .. tostring(k) .. \"' (expected lr))\", 3) end\n"
+    "  end\n"
+    "  local lr = opts.lr or 0.01\n"
+    "  if type(lr) ~= 'number' or not (lr >= 0 and lr < math.huge) then\n"
+    "    error(\"bad argument #3 to 'optimizer' (field 'lr': a finite number >= 0 expected)\", 3)\n"
+    "  end\n"
+    "  net:params_list()\n"
+    "  return setmetatable({fn = fn, rate = lr, state = {}, count = 0,\n"
+    "                       views = setmetatable({}, {__mode = 'k'})}, M)\n"
+    "end\n"
+    "function M:step(net)\n"
+    "  local ps = self.views[net]\n"
+    "  if not ps then\n"
+    "    ps = {}\n"
+    "    for _, p in ipairs(net:params_list()) do\n"
+    "      if p.trainable then\n"
+    "        ps[#ps + 1] = {name = p.name, w = net:tensor(p.name), g = net:grad_tensor(p.name)}\n"
+    "      end\n"
+    "    end\n"
+    "    self.views[net] = ps\n"
+    "  end\n"
+    "  self.count = self.count + 1\n"
+    "  for _, p in ipairs(ps) do\n"
+    "    local s = self.state[p.name]\n"
+    "    if not s then s = {} self.state[p.name] = s end\n"
+    "    self.fn(p.w, p.g, s, self.rate)\n"
+    "  end\n"
+    "end\n"
+    "function M:lr(v) if v then self.rate = v end return self.rate end\n"
+    "function M:steps() return self.count end\n"
+    "function M:reset() self.state, self.count = {}, 0 end\n";
+
+int bp_lua_script_optim_new(lua_State *L) {
+    bp_lua_check_net(L, 1);
+    lua_settop(L, 3);
+    luaL_getmetatable(L, SCRIPT_OPTIM_KEY);
+    lua_getfield(L, -1, "new");
+    lua_insert(L, 1);
+    lua_pop(L, 1);
+    lua_call(L, 3, 1);
+    return 1;
+}
+
+int bp_lua_is_script_optim(lua_State *L, int i) {
+    if (!lua_getmetatable(L, i)) return 0;
+    luaL_getmetatable(L, SCRIPT_OPTIM_KEY);
+    int is = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    return is;
+}
+
+void bp_lua_script_optim_step(lua_State *L, int oi, int ni) {
+    oi = lua_absindex(L, oi), ni = lua_absindex(L, ni);
+    lua_getfield(L, oi, "step");
+    lua_pushvalue(L, oi);
+    lua_pushvalue(L, ni);
+    lua_call(L, 2, 0);
+}
+
+void bp_lua_open_script(lua_State *L) {
+    luaL_newmetatable(L, SCRIPT_OPTIM_KEY);
+    if (luaL_loadstring(L, OPTIM) != LUA_OK) lua_error(L);
+    lua_insert(L, -2);
+    lua_call(L, 1, 0);
+}

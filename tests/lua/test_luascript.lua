@@ -1,0 +1,98 @@
+-- test_luascript.lua: a loss and an optimiser written in Lua (LuaUnit).
+-- SGD with momentum in Lua gives the built-in one's bits; a Lua mse the
+-- built-in mse's losses and weights; both through train_step, train_steps
+-- (to rounding: another order of sums) and train_batch; their errors by their exact text.
+local lu = require "luaunit"
+package.path = (os.getenv("BP_SOURCE_DIR") or ".") .. "/tests/lua/?.lua;" .. package.path
+local S = require "support"
+local bp = require "backprop"
+
+local assert_error_text = S.assert_error_text
+
+local X = {{1, 2, 3}, {0.5, -1, 2}, {-2, 0.25, 1}}
+local Y = {{1, 0}, {0, 1}, {1, 1}}
+
+local function make()
+  bp.seed(4)
+  return bp.net(bp.sequential{bp.linear(3, 5), bp.tanh(), bp.linear(5, 2)})
+end
+
+-- torch.optim.SGD(momentum = 0.9): buf = g at the first step, then
+-- buf = 0.9 buf + g; w = w - lr buf.
+local function sgd_momentum(w, g, s, lr)
+  if not s.buf then s.buf = g:clone() else s.buf:mul(0.9, s.buf):add(g, s.buf) end
+  w:sub(s.buf * lr, w)
+end
+
+-- PyTorch's mse_loss: the mean over all B O values.
+local mse = bp.loss{
+  forward = function(out, y)
+    local d = out - y
+    return (d * d):sum() / (out:shape()[1] * out:shape()[2])
+  end,
+  backward = function(out, y) return (out - y) * (2 / (out:shape()[1] * out:shape()[2])) end}
+
+function test_lua_sgd_momentum_is_the_builtin_to_the_bit()
+  local a, b = make(), make()
+  local opt = bp.optimizer(a, "sgd", {lr = 0.1, momentum = 0.9})
+  local mine = bp.optimizer(b, sgd_momentum, {lr = 0.1})
+  for _ = 1, 20 do
+    lu.assertEquals(b:train_step(X, Y, "mse", mine), a:train_step(X, Y, "mse", opt))
+  end
+  lu.assertEquals(b:params(), a:params())
+  lu.assertEquals(mine:steps(), 20)
+  lu.assertEquals(mine:lr(), 0.1)
+  a:train_steps(X, Y, "mse", opt, 5)
+  b:train_steps(X, Y, "mse", mine, 5)
+  lu.assertEquals(b:params(), a:params())
+end
+
+function test_lua_mse_is_the_builtin_one()
+  local a, b = make(), make()
+  -- the same math, summed in another order: equal to rounding
+  for _ = 1, 10 do
+    lu.assertAlmostEquals(b:train_step(X, Y, mse, 0.1), a:train_step(X, Y, "mse", 0.1), 1e-14)
+  end
+  local pa, pb = a:params(), b:params()
+  for i = 1, #pa do lu.assertAlmostEquals(pb[i], pa[i], 1e-13) end
+  lu.assertEquals(mse:forward({{1, 2}}, {{0, 0}}), 2.5)
+  lu.assertEquals(mse:backward({{1, 2}}, {{0, 0}}), {{1, 2}})
+  lu.assertEquals(tostring(mse), "loss (Lua)")
+  lu.assertTrue((bp.gradcheck(a, X, mse, Y)))
+end
+
+function test_train_batch_with_both()
+  local d = bp.data(X, Y)
+  local a, b = make(), make()
+  local opt = bp.optimizer(a, "sgd", {lr = 0.05, momentum = 0.9})
+  local mine = bp.optimizer(b, sgd_momentum, {lr = 0.05})
+  for _ = 1, 4 do
+    for first = 1, 3, 2 do
+      lu.assertAlmostEquals(b:train_batch(d, first, 2, mse, mine),
+                            a:train_batch(d, first, 2, "mse", opt), 1e-14)
+    end
+  end
+  local pa, pb = a:params(), b:params()
+  for i = 1, #pa do lu.assertAlmostEquals(pb[i], pa[i], 1e-13) end
+end
+
+function test_errors()
+  local net = make()
+  assert_error_text("a loss written in Lua is taken by train_step and train_batch only", function()
+    net:fit{data = bp.data(X, Y), loss = mse, lr = 0.1} end)
+  local bad = bp.loss{forward = function() return "x" end, backward = function() end}
+  assert_error_text("the Lua loss's forward returned string, expected a number", function()
+    net:train_step(X, Y, bad, 0.1) end)
+  bad = bp.loss{forward = function() return 1 end, backward = function(out) return out:t() end}
+  assert_error_text("the Lua loss's backward returned a tensor of another shape, expected "
+                    .. "dLoss/dout: a tensor of shape {3, 2}", function()
+    net:train_step(X, Y, bad, 0.1) end)
+  assert_error_text("field 'backward': a function expected", function()
+    bp.loss{forward = print} end)
+  assert_error_text("unknown option 'momentum' (expected lr)", function()
+    bp.optimizer(net, sgd_momentum, {momentum = 0.9}) end)
+  local boom = bp.optimizer(net, function() error("no update") end)
+  assert_error_text("no update", function() net:train_step(X, Y, "mse", boom) end)
+end
+
+S.finish()
