@@ -45,5 +45,6 @@ run w5 threads=1 n="${W5_N:-60000}"
 run w5 threads=2 n="${W5_N:-60000}"
 echo "w5_parts (issue 25): a W5 step by parts, oneDNN's primitives beside the engine's kernels"
 "$BUILD/w5_parts" 20 "$REPS"
+run lua_module
 echo "graph_overhead (issue 13): a graph's ns per module per step, 20 modules"
 "$BUILD/graph_overhead" 200000 "$REPS"
