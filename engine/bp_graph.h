@@ -79,6 +79,15 @@
  *   host         a module whose math is outside the engine: options.host's
  *                callbacks compute it (a Lua module, bindings/lhost.c), over
  *                the node's buffers and its parameters (bp_host below).
+ *   embedding    nn.Embedding(V, D), V = in, D = out, on the network's
+ *                input itself, a sequence of T ids 1..V (whole numbers in
+ *                the dtype): T x D, each id's row of weight (V x D).
+ *   lstm         nn.LSTM(in, out, num_layers = layers, batch_first = True)
+ *                on samples of T x in, giving every step's output T x out
+ *                (the last layer's h), from a zero state; per layer k
+ *                (from 0) weight_ih_lk (4 out x in, then 4 out x out),
+ *                weight_hh_lk (4 out x out), bias_ih_lk, bias_hh_lk (4
+ *                out), the gates in PyTorch's order i, f, g, o (bp_seq.h).
  * Appended only: the numbers may be stored. Names, bp_op_parse and
  * bp_op_expected come from this table. */
 #define BP_OP_TABLE(OP)                    \
@@ -95,10 +104,14 @@
     OP(MAXPOOL2D, "maxpool2d", 1, 1)       \
     OP(AVGPOOL2D, "avgpool2d", 1, 1)       \
     OP(BATCHNORM2D, "batchnorm2d", 1, 1)   \
-    OP(HOST, "host", 1, 1)
+    OP(HOST, "host", 1, 1)                 \
+    OP(EMBEDDING, "embedding", 1, 1)       \
+    OP(LSTM, "lstm", 1, 1)
 
 /* Most inputs of one node (add, concat). */
 #define BP_GRAPH_MAX_INPUTS 64
+/* Most layers of an lstm node. */
+#define BP_GRAPH_MAX_LAYERS 8
 
 #define BP_OP_ENUM_(N, name, lo, hi) BP_OP_##N,
 typedef enum bp_op { BP_OP_TABLE(BP_OP_ENUM_) BP_OP_COUNT } bp_op;
@@ -176,7 +189,14 @@ typedef struct bp_host {
  *                 ph <= kh / 2 and pw <= kw / 2 as PyTorch requires.
  *   host          host: the callbacks and parameters (copied; the node owns
  *                 ctx once added); ndim, shape: a sample's output shape
- *                 (ndim 0: the input's). */
+ *                 (ndim 0: the input's).
+ *   embedding     in = V, out = D (>= 1); weight (V x D) as initial values,
+ *                 else drawn as nn.Embedding's, N(0, 1), else zeros.
+ *   lstm          in, out = H (>= 1), layers (1 to BP_GRAPH_MAX_LAYERS,
+ *                 default 1); every tensor drawn as nn.LSTM's,
+ *                 U(-1/sqrt(H), 1/sqrt(H)), in the order of the list
+ *                 (layer 0's weight_ih, weight_hh, bias_ih, bias_hh, then
+ *                 layer 1's), else zeros. */
 typedef struct bp_node_opts {
     const char *name;
     int ndim, shape[BP_GRAPH_MAX_DIMS];
@@ -188,6 +208,7 @@ typedef struct bp_node_opts {
     double alpha, p, eps, momentum;
     int kh, kw, sh, sw, ph, pw;
     const bp_host *host;
+    int layers;
 } bp_node_opts;
 
 bp_node_opts bp_node_opts_default(bp_op op);
@@ -262,7 +283,7 @@ typedef struct bp_param {
 /* The tensors of the graph (after a finish): every node's, in the order of
  * the adds; a linear's or conv2d's weight then bias, a batchnorm1d's or
  * batchnorm2d's weight, bias, running_mean, running_var,
- * num_batches_tracked. *n is their number. The
+ * num_batches_tracked; an embedding's weight; an lstm's four a layer. *n is their number. The
  * array is the graph's, valid until the next finish. */
 const bp_param *bp_graph_params(const bp_graph *g, int *n);
 const bp_param *bp_graph_node_params(const bp_graph *g, int id, int *n);
@@ -286,7 +307,10 @@ int bp_graph_output_act(const bp_graph *g);
  * dropout draws its masks from r, one uniform per value in order, and
  * batch norm uses and updates the batch's statistics) or evaluation mode;
  * -1, with nothing run, for batch norm in training with fewer than 2
- * values a feature (B < 2, or B H W < 2) or dropout in training without r. output_value is the output (B x outputs) and
+ * values a feature (B < 2, or B H W < 2), dropout in training without r,
+ * or an embedding's id that is not a whole number in 1..V, named with its
+ * place: "embedding (module 'emb'): id 7 in sample 2 at step 5 is not in
+ * 1..6" (samples and steps from 1). output_value is the output (B x outputs) and
  * output_grad where the caller puts dLoss/d(output) before backward, which
  * ADDS into every parameter's gradient, in the forward's mode; with
  * want_dx, input_grad is then dLoss/d(input) (B x inputs). forget makes

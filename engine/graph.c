@@ -33,11 +33,12 @@
 #include "bp_alloc.h"
 #include "bp_conv.h"
 #include "bp_graph.h"
+#include "bp_seq.h"
 #include "bp_util.h"
 
-/* The most tensors a node has: a host's (batchnorm1d has 5: weight, bias,
- * running_mean, running_var and num_batches_tracked). */
-#define MAX_TENSORS BP_HOST_MAX_PARAMS
+/* The most tensors a node has: an lstm's four a layer (a host has at most
+ * BP_HOST_MAX_PARAMS, batchnorm1d five). */
+#define MAX_TENSORS (4 * BP_GRAPH_MAX_LAYERS)
 
 typedef struct node {
     bp_op op;
@@ -61,6 +62,8 @@ typedef struct node {
     int32_t *arg; /* maxpool2d: each output's winner */
     void *col;    /* conv2d: the columns of one sample (bp_conv_cols) */
     bp_host host; /* host: the callbacks, ctx owned (names NULL) */
+    void *work;   /* lstm: each layer's states and gates, the workspaces
+                     (lstm_work) */
 } node;
 
 struct bp_graph {
@@ -96,7 +99,7 @@ int bp_op_parse(const char *name) { return bp_name_find(op_names, BP_OP_COUNT, n
 
 /* The list for error messages, joined once, on the first call from any
  * thread (as bp_act_expected). */
-static char op_expected[160];
+static char op_expected[256];
 static pthread_once_t expected_once = PTHREAD_ONCE_INIT;
 
 static void join_expected(void) {
@@ -110,7 +113,8 @@ const char *bp_op_expected(void) {
 
 bp_node_opts bp_node_opts_default(bp_op op) {
     bp_node_opts o = {
-        .act = BP_ACT_IDENTITY, .eps = 1e-5, .momentum = 0.1, .p = 0.5, .sh = 1, .sw = 1};
+        .act = BP_ACT_IDENTITY, .eps = 1e-5, .momentum = 0.1, .p = 0.5, .sh = 1, .sw = 1,
+        .layers = 1};
     (void)op;
     return o;
 }
@@ -242,6 +246,43 @@ static int host_params(bp_graph *g, node *nd, const bp_host *h) {
     return 0;
 }
 
+/* An embedding's weight (given, else N(0, 1) from o->rng as
+ * nn.Embedding's, else zeros) or an lstm's four tensors a layer (each
+ * U(-1/sqrt(H), 1/sqrt(H)) from o->rng as nn.LSTM's, else zeros), drawn
+ * in the order of the list. 0, -1 without memory, -2 when stopped. */
+static int make_seq_params(bp_graph *g, node *nd, const bp_node_opts *o) {
+    const int G = 4 * o->out;
+    if (nd->op == BP_OP_EMBEDDING) {
+        if (add_tensor(g, nd, "weight", 2, o->in, o->out, 0, 1)) return -1;
+    } else {
+        for (int l = 0; l < o->layers; l++) {
+            char name[4][24];
+            snprintf(name[0], sizeof name[0], "weight_ih_l%d", l);
+            snprintf(name[1], sizeof name[1], "weight_hh_l%d", l);
+            snprintf(name[2], sizeof name[2], "bias_ih_l%d", l);
+            snprintf(name[3], sizeof name[3], "bias_hh_l%d", l);
+            if (add_tensor(g, nd, name[0], 2, G, l ? o->out : o->in, 0, 1) ||
+                add_tensor(g, nd, name[1], 2, G, o->out, 0, 1) ||
+                add_tensor(g, nd, name[2], 1, G, 0, 0, 1) ||
+                add_tensor(g, nd, name[3], 1, G, 0, 0, 1))
+                return -1;
+        }
+    }
+    double k = 1 / sqrt((double)o->out);
+    for (int t = 0; t < nd->n_t; t++) {
+        bp_param *p = &nd->t[t];
+        for (size_t j = 0; j < p->count; j++) {
+            if ((j & 0xffff) == 0 && o->stop && *o->stop) return -2;
+            double v = nd->op == BP_OP_EMBEDDING && o->weight ? o->weight[j]
+                       : !o->rng                              ? 0
+                       : nd->op == BP_OP_EMBEDDING ? bp_rng_normal(o->rng, 0, 1)
+                                                   : -k + 2 * k * bp_rng_uniform(o->rng);
+            value_set(p->data, g->dtype, j, v);
+        }
+    }
+    return 0;
+}
+
 /* 0, -1 without memory, -2 when stopped (init_linear). */
 static int make_params(bp_graph *g, node *nd, const bp_node_opts *o) {
     int ok = 1;
@@ -256,6 +297,8 @@ static int make_params(bp_graph *g, node *nd, const bp_node_opts *o) {
             ok = nd->nb_b && nd->nb_db;
         }
         if (ok && init_linear(g, nd, o)) return -2;
+    } else if (nd->op == BP_OP_EMBEDDING || nd->op == BP_OP_LSTM) {
+        return make_seq_params(g, nd, o);
     } else if (nd->op == BP_OP_BATCHNORM1D || nd->op == BP_OP_BATCHNORM2D) {
         int F = o->in;
         ok = add_tensor(g, nd, "weight", 1, F, 0, 1, 1) == 0 &&
@@ -332,6 +375,24 @@ static int check_host(const node *nd, bp_err *e) {
     return 0;
 }
 
+/* An embedding's V and D, an lstm's sizes and layers. */
+static int check_seq(const node *nd, bp_err *e) {
+    char wbuf[96];
+    const bp_node_opts *o = &nd->o;
+    int emb = nd->op == BP_OP_EMBEDDING;
+    if (o->in < 1 || o->out < 1)
+        return bp_err_set(e, emb ? "%s: needs V >= 1 ids and D >= 1 values (got %d and %d)"
+                                 : "%s: needs in >= 1 and hidden >= 1 (got %d and %d)",
+                          WHAT(nd), o->in, o->out);
+    if (!emb && (o->layers < 1 || o->layers > BP_GRAPH_MAX_LAYERS))
+        return bp_err_set(e, "%s: needs 1 to %d layers (got %d)", WHAT(nd),
+                          BP_GRAPH_MAX_LAYERS, o->layers);
+    size_t in = (size_t)(o->in > o->out ? o->in : o->out);
+    if ((emb ? (size_t)o->in : 4 * in) * (size_t)o->out > (size_t)1 << 31)
+        return bp_err_set(e, "%s: %d x %d weights are too many", WHAT(nd), o->in, o->out);
+    return 0;
+}
+
 /* The checks of a node's options that need nothing but the options. */
 static int check_opts(const bp_graph *g, const node *nd, int n_inputs, bp_err *e) {
     char wbuf[96];
@@ -385,6 +446,8 @@ static int check_opts(const bp_graph *g, const node *nd, int n_inputs, bp_err *e
         case BP_OP_CONV2D:
         case BP_OP_MAXPOOL2D:
         case BP_OP_AVGPOOL2D: return check_window(nd, e);
+        case BP_OP_EMBEDDING:
+        case BP_OP_LSTM: return check_seq(nd, e);
         case BP_OP_BATCHNORM1D:
         case BP_OP_BATCHNORM2D:
             if (o->in < 1)
@@ -604,6 +667,28 @@ static int infer(bp_graph *g, node *nd, bp_err *e) {
             if (o->ndim) set_shape(nd, o->ndim, o->shape);
             else set_shape(nd, x->ndim, x->shape);
             return 0;
+        case BP_OP_EMBEDDING:
+            if (x->store != g->input)
+                return bp_err_set(e,
+                                  "%s: reads the network's input (its ids), not module "
+                                  "'%s''s output",
+                                  WHAT(nd), x->name);
+            if (x->ndim != 1)
+                return bp_err_set(e,
+                                  "%s: takes a sequence of ids (shape T), its input has "
+                                  "shape %s",
+                                  WHAT(nd), XSHAPE);
+            shape[0] = x->shape[0], shape[1] = o->out;
+            set_shape(nd, 2, shape);
+            return 0;
+        case BP_OP_LSTM:
+            if (x->ndim != 2 || x->shape[1] != o->in)
+                return bp_err_set(e,
+                                  "%s: takes sequences of T x %d, its input has shape %s",
+                                  WHAT(nd), o->in, XSHAPE);
+            shape[0] = x->shape[0], shape[1] = o->out;
+            set_shape(nd, 2, shape);
+            return 0;
         case BP_OP_FLATTEN:
         case BP_OP_RESHAPE: {
             int flat = (int)x->count;
@@ -762,6 +847,16 @@ int bp_graph_output_act(const bp_graph *g) {
 #define ALIGN 64
 static size_t up(size_t n) { return (n + ALIGN - 1) / ALIGN * ALIGN; }
 
+/* An lstm's values a batch of B needs beside its y and dy: for each layer
+ * its c and a (B T H, B T G), and below the last its h and dh (the last's
+ * are the node's y and dy; every layer has the room, for simplicity); then
+ * the backward's dz (B T G) and carry (2 B H). graph_real.h's lstm_layer
+ * finds them so. */
+static size_t lstm_work(const node *nd, int B) {
+    size_t BTH = (size_t)B * nd->shape[0] * nd->o.out;
+    return (size_t)nd->o.layers * 7 * BTH + 4 * BTH + 2 * (size_t)B * nd->o.out;
+}
+
 /* Lays out (base NULL: only sizes) each node's y, dy, keep and xhat for B
  * rows; returns the bytes. The input's y is the caller's (the net's x). */
 static size_t layout(bp_graph *g, char *base, int B) {
@@ -770,7 +865,7 @@ static size_t layout(bp_graph *g, char *base, int B) {
         node *nd = &g->nodes[g->order[k]];
         size_t n = (size_t)B * nd->count, bytes = up(n * g->z);
         int own = nd->store == g->order[k];
-        nd->y = nd->dy = nd->xhat = nd->col = NULL;
+        nd->y = nd->dy = nd->xhat = nd->col = nd->work = NULL;
         nd->keep = NULL;
         nd->arg = NULL;
         if (own && nd->op != BP_OP_INPUT) nd->y = base ? base + at : NULL, at += bytes;
@@ -785,6 +880,8 @@ static size_t layout(bp_graph *g, char *base, int B) {
             bp_conv_shape s = conv_shape(g, nd);
             nd->col = base ? base + at : NULL, at += up(bp_conv_cols(&s) * g->z);
         }
+        if (nd->op == BP_OP_LSTM)
+            nd->work = base ? base + at : NULL, at += up(lstm_work(nd, B) * g->z);
     }
     return at;
 }
@@ -864,9 +961,29 @@ static int check_mode(const bp_graph *g, int B, int training, const bp_rng *r,
     return 0;
 }
 
+/* Every embedding's ids (in x, the network's input) whole numbers in
+ * 1..V, else an error naming the first that is not and its place. */
+static int check_ids(const bp_graph *g, const void *x, int B, bp_err *e) {
+    char wbuf[96];
+    for (int k = 0; k < g->n_order; k++) {
+        const node *nd = &g->nodes[g->order[k]];
+        if (nd->op != BP_OP_EMBEDDING) continue;
+        size_t T = g->nodes[g->input].count, n = (size_t)B * T;
+        for (size_t j = 0; j < n; j++) {
+            double v = g->dtype == BP_F32 ? ((const float *)x)[j] : ((const double *)x)[j];
+            if (v >= 1 && v <= nd->o.in && v == floor(v)) continue;
+            return bp_err_set(e, "%s: id %.17g in sample %zu at step %zu is not in 1..%d",
+                              WHAT(nd), v, j / T + 1, j % T + 1, nd->o.in);
+        }
+    }
+    return 0;
+}
+
 int bp_graph_forward(bp_graph *g, const void *x, int B, int training, bp_rng *r,
                      bp_err *e) {
-    if (bp_graph_reserve(g, B, e) || check_mode(g, B, training, r, e)) return -1;
+    if (bp_graph_reserve(g, B, e) || check_mode(g, B, training, r, e) ||
+        check_ids(g, x, B, e))
+        return -1;
     g->B = B;
     g->fwd_training = training != 0;
     g->nodes[g->input].y = (void *)x;

@@ -9,7 +9,8 @@
  * Dimensions: B = rows of the batch; a node's count = values of a sample;
  * I, O = a linear's in and out; F = batch norm's features; rows = B times
  * the leading dimensions a linear or softmax treats as more samples; an
- * image's C, H, W and the rest of bp_conv.h's, in a bp_conv_shape. */
+ * image's C, H, W and the rest of bp_conv.h's, in a bp_conv_shape; a
+ * sequence's T, an lstm's H (bp_seq.h). */
 
 /* ------------------------------------------------------------------------ */
 /* The ops                                                                   */
@@ -175,6 +176,61 @@ static void SFX(avgpool2d_backward)(bp_graph *g, node *nd, int B, int want_dx) {
     if (din) SFX(bp_avgpool2d_backward)(din, nd->dy, B, &s);
 }
 
+/* embedding: each id's row of the weight (ids checked by check_ids). */
+static void SFX(embedding_forward)(bp_graph *g, node *nd, int B) {
+    size_t n = (size_t)B * nd->shape[0];
+    SFX(bp_embedding_forward)(nd->y, SFX(y_of)(g, nd->in[0]), T_(nd, 0), n, nd->o.out);
+}
+/* The ids have no gradient: the input's dy stays as it is. */
+static void SFX(embedding_backward)(bp_graph *g, node *nd, int B, int want_dx) {
+    (void)want_dx;
+    size_t n = (size_t)B * nd->shape[0];
+    SFX(bp_embedding_backward)(G_(nd, 0), nd->dy, SFX(y_of)(g, nd->in[0]), n, nd->o.out);
+}
+
+/* lstm: layer l's buffers in the node's work (lstm_work in graph.c): its
+ * input x, outputs h, cell states c, gates a and dh = dLoss/dh; the last
+ * layer's h and dh are the node's y and dy, the first's x the input's. */
+typedef struct SFX(lstm_bufs) {
+    REAL *x, *h, *c, *a, *dh;
+} SFX(lstm_bufs);
+
+static SFX(lstm_bufs) SFX(lstm_layer)(bp_graph *g, node *nd, int B, int l) {
+    size_t BTH = (size_t)B * nd->shape[0] * nd->o.out;
+    REAL *w = (REAL *)nd->work + (size_t)l * 7 * BTH;
+    SFX(lstm_bufs) s = {.c = w, .a = w + BTH, .h = w + 5 * BTH, .dh = w + 6 * BTH};
+    s.x = l ? (REAL *)nd->work + (size_t)(l - 1) * 7 * BTH + 5 * BTH
+            : SFX(y_of)(g, nd->in[0]);
+    if (l == nd->o.layers - 1) s.h = nd->y, s.dh = nd->dy;
+    return s;
+}
+
+/* Each layer on the one below's outputs (bp_lstm_forward, seq_fast.h). */
+static void SFX(lstm_forward)(bp_graph *g, node *nd, int B) {
+    const int T = nd->shape[0], H = nd->o.out;
+    for (int l = 0; l < nd->o.layers; l++) {
+        SFX(lstm_bufs) s = SFX(lstm_layer)(g, nd, B, l);
+        SFX(bp_lstm_forward)
+        (s.h, s.c, s.a, s.x, NULL, NULL, T_(nd, 4 * l), T_(nd, 4 * l + 1),
+         T_(nd, 4 * l + 2), T_(nd, 4 * l + 3), B, T, l ? H : nd->o.in, H);
+    }
+}
+/* From the last layer down, each layer's dx the dh of the one below. */
+static void SFX(lstm_backward)(bp_graph *g, node *nd, int B, int want_dx) {
+    const int T = nd->shape[0], H = nd->o.out;
+    size_t BTH = (size_t)B * T * H;
+    REAL *dz = (REAL *)nd->work + (size_t)nd->o.layers * 7 * BTH, *carry = dz + 4 * BTH;
+    for (int l = nd->o.layers - 1; l >= 0; l--) {
+        SFX(lstm_bufs) s = SFX(lstm_layer)(g, nd, B, l);
+        REAL *dx = l ? SFX(lstm_layer)(g, nd, B, l - 1).dh : SFX(din_of)(g, nd, 0, want_dx);
+        if (l) memset(dx, 0, sizeof(REAL) * BTH);
+        SFX(bp_lstm_backward)
+        (dx, NULL, NULL, G_(nd, 4 * l), G_(nd, 4 * l + 1), G_(nd, 4 * l + 2),
+         G_(nd, 4 * l + 3), dz, carry, s.dh, s.x, NULL, NULL, s.h, s.c, s.a,
+         T_(nd, 4 * l), T_(nd, 4 * l + 1), B, T, l ? H : nd->o.in, H);
+    }
+}
+
 /* add: y = the sum of the inputs, in their order; each gets dy. */
 static void SFX(add_forward)(bp_graph *g, node *nd, int B) {
     size_t n = (size_t)B * nd->count;
@@ -247,6 +303,8 @@ static int SFX(forward_nodes)(bp_graph *g, bp_rng *r, bp_err *e) {
             case BP_OP_HOST:
                 if (host_run(g, nd, 0, 0, e)) return -1;
                 break;
+            case BP_OP_EMBEDDING: SFX(embedding_forward)(g, nd, B); break;
+            case BP_OP_LSTM: SFX(lstm_forward)(g, nd, B); break;
             default: break;
         }
     }
@@ -273,6 +331,8 @@ static int SFX(backward_nodes)(bp_graph *g, int want_dx, bp_err *e) {
             case BP_OP_HOST:
                 if (host_run(g, nd, 1, want_dx, e)) return -1;
                 break;
+            case BP_OP_EMBEDDING: SFX(embedding_backward)(g, nd, B, want_dx); break;
+            case BP_OP_LSTM: SFX(lstm_backward)(g, nd, B, want_dx); break;
             default: break;
         }
     }

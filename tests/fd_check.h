@@ -35,11 +35,12 @@ static void report(const char *what, const char *name, size_t k, double a, doubl
     fprintf(stderr, "%s: %s[%zu] analytic %.9g, numeric %.9g\n", what, name, k, a, n);
 }
 
-/* Every trainable value's gradient and every input's, from the net's
- * backward, against central differences of the loss; the same dropout
- * masks throughout (the generator put back before each forward). */
-static void fd_check(bp_net *net, const double *x0, const double *y, int B, bp_loss loss,
-                     const char *what) {
+/* Every trainable value's gradient and (with inputs) every input's, from
+ * the net's backward, against central differences of the loss; the same
+ * dropout masks throughout (the generator put back before each forward).
+ * A net whose input is ids (an embedding's) has no input gradient. */
+static void fd_check_some(bp_net *net, const double *x0, const double *y, int B,
+                          bp_loss loss, const char *what, int inputs) {
     const int f32 = net->dtype == BP_F32, I = net->inputs, O = bp_net_outputs(net);
     const double h = f32 ? 1e-3 : 1e-6, atol = f32 ? 2e-3 : 1e-7,
                  rtol = f32 ? 2e-2 : 1e-5;
@@ -76,7 +77,7 @@ static void fd_check(bp_net *net, const double *x0, const double *y, int B, bp_l
                 report(what, t[p].name, k, a, num);
         }
     }
-    for (int k = 0; k < B * I; k++) {
+    for (int k = 0; inputs && k < B * I; k++) {
         double v = x[k];
         x[k] = v + h;
         double lp = loss_at(net, &mask, x, y, B, loss);
@@ -92,6 +93,11 @@ static void fd_check(bp_net *net, const double *x0, const double *y, int B, bp_l
     free(x);
     free(dx);
     free(dout);
+}
+
+static void fd_check(bp_net *net, const double *x0, const double *y, int B, bp_loss loss,
+                     const char *what) {
+    fd_check_some(net, x0, y, B, loss, what, 1);
 }
 
 /* Random inputs and targets for B samples, then fd_check in the net's

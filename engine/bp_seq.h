@@ -1,0 +1,93 @@
+/* bp_seq.h: the kernels of sequences, embedding and LSTM, each forward with
+ * its backward right below it.
+ *
+ * Dimensions, the letters of every loop:
+ *   B = batch (sequences); T = steps of a sequence; V = vocabulary (ids
+ *   1..V); D = an embedding's values; I = an LSTM layer's inputs a step,
+ *   H = its hidden values (and outputs) a step; G = 4 H, its gates.
+ * Arrays are row-major and batch-first, as PyTorch's batch_first=True lays
+ * them out: ids are B x T, an embedding's output B x T x D, an LSTM's
+ * input x B x T x I, its outputs h and cell states c B x T x H, its gates
+ * B x T x G in PyTorch's order i, f, g, o. Weights as torch.nn names them:
+ * nn.Embedding's weight V x D; nn.LSTM's weight_ih (G x I), weight_hh
+ * (G x H), bias_ih and bias_hh (G each). Argument order is outputs,
+ * inputs, sizes. Every backward ADDS into the gradients it is given
+ * (NULL: not wanted), as bp_ops.h's. No kernel allocates or fails: the
+ * graph checks the sizes and the ids first (bp_graph_forward).
+ *
+ * Two builds of the LSTM: the reference (seq_ref.h: a step at a time, a
+ * sample at a time, every sum a loop, as the equations read) and the fast
+ * path the graph runs (seq_fast.h: the input projections of all steps as
+ * one matrix product, the recurrent one a product per step), which must
+ * equal the reference to rounding (tests/test_seq.c,
+ * test_fast_matches_ref). Every kernel exists for double (the name as
+ * written) and float (_f32). */
+#ifndef BP_SEQ_H
+#define BP_SEQ_H
+
+#include <stddef.h>
+
+/* Embedding (nn.Embedding(V, D)): y[s][t] = w[ids[s][t] - 1], the ids
+ * being whole numbers 1..V held in the network's number type (checked
+ * by the graph before the forward). n = B T lookups. */
+void bp_embedding_forward(double *y, const double *ids, const double *w, size_t n, int D);
+/* dw[ids[k] - 1] += dy[k]; ids have no gradient. */
+void bp_embedding_backward(double *dw, const double *dy, const double *ids, size_t n, int D);
+
+/* One LSTM layer through T steps (nn.LSTM's equations, per step t):
+ *   z = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh   (G values)
+ *   i = sigmoid(z_i), f = sigmoid(z_f), g = tanh(z_g), o = sigmoid(z_o)
+ *   c_t = f c_{t-1} + i g,  h_t = o tanh(c_t)
+ * from h0, c0 (B x H each; NULL: zeros). Writes h and c (B x T x H) and the
+ * activated gates a (B x T x G: i, f, g, o), which backward reads. */
+void bp_lstm_forward_ref(double *h, double *c, double *a, const double *x,
+                         const double *h0, const double *c0, const double *wih,
+                         const double *whh, const double *bih, const double *bhh, int B,
+                         int T, int I, int H);
+/* From dh = dLoss/dh (B x T x H, the gradient reaching every step's output
+ * from above), back through time: dwih, dwhh, dbih, dbhh += the weights'
+ * gradients; dx += dLoss/dx (B x T x I; NULL: skipped); dh0, dc0 =
+ * dLoss/dh0, dLoss/dc0 (overwritten; NULL: not wanted). Reads the
+ * forward's h, c and a. dz (B x T x G) and carry (2 B H) are workspaces,
+ * overwritten. */
+void bp_lstm_backward_ref(double *dx, double *dh0, double *dc0, double *dwih, double *dwhh,
+                          double *dbih, double *dbhh, double *dz, double *carry,
+                          const double *dh, const double *x, const double *h0,
+                          const double *c0, const double *h, const double *c,
+                          const double *a, const double *wih, const double *whh, int B,
+                          int T, int I, int H);
+/* The same through matrix products (seq_fast.h). */
+void bp_lstm_forward(double *h, double *c, double *a, const double *x, const double *h0,
+                     const double *c0, const double *wih, const double *whh,
+                     const double *bih, const double *bhh, int B, int T, int I, int H);
+void bp_lstm_backward(double *dx, double *dh0, double *dc0, double *dwih, double *dwhh,
+                      double *dbih, double *dbhh, double *dz, double *carry,
+                      const double *dh, const double *x, const double *h0,
+                      const double *c0, const double *h, const double *c, const double *a,
+                      const double *wih, const double *whh, int B, int T, int I, int H);
+
+/* The same kernels on floats (ids too are floats: whole numbers below
+ * 2^24 are exact). */
+void bp_embedding_forward_f32(float *y, const float *ids, const float *w, size_t n, int D);
+void bp_embedding_backward_f32(float *dw, const float *dy, const float *ids, size_t n,
+                               int D);
+void bp_lstm_forward_ref_f32(float *h, float *c, float *a, const float *x, const float *h0,
+                             const float *c0, const float *wih, const float *whh,
+                             const float *bih, const float *bhh, int B, int T, int I,
+                             int H);
+void bp_lstm_backward_ref_f32(float *dx, float *dh0, float *dc0, float *dwih, float *dwhh,
+                              float *dbih, float *dbhh, float *dz, float *carry,
+                              const float *dh, const float *x, const float *h0,
+                              const float *c0, const float *h, const float *c,
+                              const float *a, const float *wih, const float *whh, int B,
+                              int T, int I, int H);
+void bp_lstm_forward_f32(float *h, float *c, float *a, const float *x, const float *h0,
+                         const float *c0, const float *wih, const float *whh,
+                         const float *bih, const float *bhh, int B, int T, int I, int H);
+void bp_lstm_backward_f32(float *dx, float *dh0, float *dc0, float *dwih, float *dwhh,
+                          float *dbih, float *dbhh, float *dz, float *carry, const float *dh,
+                          const float *x, const float *h0, const float *c0, const float *h,
+                          const float *c, const float *a, const float *wih,
+                          const float *whh, int B, int T, int I, int H);
+
+#endif

@@ -1,0 +1,33 @@
+/* seq.c: the kernels of sequences (bp_seq.h), embedding and LSTM, in
+ * double and float.
+ *
+ * Templates compiled here twice (real.h), as conv.c compiles its own:
+ * seq_ref.h, the definitions a sum at a time (and the LSTM cell both
+ * builds share), and seq_fast.h, the LSTM through matrix products, held to
+ * the reference by tests/test_seq.c.
+ *
+ * Dimensions: B, T, V, D, I, H, G (bp_seq.h). */
+#include <math.h>
+#include <string.h>
+
+#include <cblas.h>
+/* OpenBLAS's header pulls in <complex.h>, whose macro I is nobody's here. */
+#undef I
+
+#include "bp_gemm.h"
+#include "bp_ops.h"
+#include "bp_seq.h"
+
+#define BP_REAL_F32 0
+#include "real.h"
+#include "seq_ref.h"
+#include "seq_fast.h"
+#undef PREV
+#undef BP_REAL_F32
+
+#define BP_REAL_F32 1
+#include "real.h"
+#include "seq_ref.h"
+#include "seq_fast.h"
+#undef PREV
+#undef BP_REAL_F32

@@ -1,0 +1,69 @@
+/* seq_fast.h: the LSTM through matrix products, the path the graph runs.
+ *
+ * The sums of every step's gates are two products: the input's, of all
+ * B T steps at once (z = x W_ih^T + b_ih + b_hh, one product of B T rows),
+ * and the recurrent one, a product of B rows a step (z_t += h_{t-1}
+ * W_hh^T), which must wait for the step before. Backward likewise: the
+ * cell's gradients dz a step at a time, each step's dh_{t-1} = dz_t W_hh
+ * and dW_hh += dz_t^T h_{t-1} as products, then dW_ih += dz^T x and dx +=
+ * dz W_ih once over all steps. The products go to GEMM (OpenBLAS for
+ * double, bp_sgemm for float); a step's rows are T G (or T H) values
+ * apart, which GEMM's leading dimension says without a copy. The cell is
+ * seq_ref.h's. Each must equal seq_ref.h's kernel of the same name with
+ * _ref to rounding: tests/test_seq.c, test_fast_matches_ref.
+ *
+ * B, T, I, H, G as in bp_seq.h. */
+
+void SFX(bp_lstm_forward)(REAL *h, REAL *c, REAL *a, const REAL *x, const REAL *h0,
+                          const REAL *c0, const REAL *wih, const REAL *whh,
+                          const REAL *bih, const REAL *bhh, int B, int T, int I, int H) {
+    const int G = 4 * H, BT = B * T;
+    for (int bt = 0; bt < BT; bt++)
+        for (int r = 0; r < G; r++) a[(size_t)bt * G + r] = bih[r] + bhh[r];
+    GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, BT, G, I, 1, x, I, wih, I, 1, a, G);
+    for (int t = 0; t < T; t++) {
+        const REAL *hp = t ? h + (size_t)(t - 1) * H : h0;
+        if (hp)
+            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, B, G, H, 1, hp, t ? T * H : H,
+                 whh, H, 1, a + (size_t)t * G, T * G);
+        for (int b = 0; b < B; b++) {
+            size_t bt = (size_t)b * T + t;
+            SFX(lstm_cell)(h + bt * H, c + bt * H, a + bt * G, PREV(c, c0, b, t), H);
+        }
+    }
+}
+
+void SFX(bp_lstm_backward)(REAL *dx, REAL *dh0, REAL *dc0, REAL *dwih, REAL *dwhh,
+                           REAL *dbih, REAL *dbhh, REAL *dz, REAL *carry, const REAL *dh,
+                           const REAL *x, const REAL *h0, const REAL *c0, const REAL *h,
+                           const REAL *c, const REAL *a, const REAL *wih, const REAL *whh,
+                           int B, int T, int I, int H) {
+    const int G = 4 * H, BT = B * T;
+    REAL *dhn = carry, *dcn = carry + (size_t)B * H;
+    memset(carry, 0, sizeof(REAL) * 2 * (size_t)B * H);
+    for (int t = T - 1; t >= 0; t--) {
+        for (int b = 0; b < B; b++) {
+            size_t bt = (size_t)b * T + t;
+            SFX(lstm_cell_backward)
+            (dz + bt * G, dcn + (size_t)b * H, dh + bt * H, dhn + (size_t)b * H,
+             a + bt * G, c + bt * H, PREV(c, c0, b, t), H);
+        }
+        const REAL *hp = t ? h + (size_t)(t - 1) * H : h0;
+        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, H, G, 1, dz + (size_t)t * G,
+             T * G, whh, H, 0, dhn, H);
+        if (hp)
+            GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, G, H, B, 1, dz + (size_t)t * G,
+                 T * G, hp, t ? T * H : H, 1, dwhh, H);
+    }
+    GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, G, I, BT, 1, dz, G, x, I, 1, dwih, I);
+    for (int bt = 0; bt < BT; bt++)
+        for (int r = 0; r < G; r++) {
+            dbih[r] += dz[(size_t)bt * G + r];
+            dbhh[r] += dz[(size_t)bt * G + r];
+        }
+    if (dx)
+        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, BT, I, G, 1, dz, G, wih, I, 1, dx,
+             I);
+    if (dh0) memcpy(dh0, dhn, sizeof(REAL) * (size_t)B * H);
+    if (dc0) memcpy(dc0, dcn, sizeof(REAL) * (size_t)B * H);
+}

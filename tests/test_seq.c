@@ -1,0 +1,341 @@
+/* test_seq.c: the modules of sequences, embedding and lstm (bp_seq.h,
+ * bp_graph.h).
+ *
+ * An LSTM of one unit computed by hand (two steps whose gates are known
+ * numbers); the fast path (products over all steps) against the reference
+ * loops, with and without an initial state, in both dtypes; finite
+ * differences of networks through each op in both dtypes at several batch
+ * sizes, sequence lengths and layer counts (an embedding's ids have no
+ * gradient: its weights are checked); nn.Embedding's and nn.LSTM's default
+ * initialisation and PyTorch's parameter names and shapes; and the exact
+ * message of every bad construction and of ids out of range, a refused
+ * forward leaving the weights as they were. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bp_graph.h"
+#include "bp_net.h"
+#include "bp_seq.h"
+#include "check.h"
+#include "fd_check.h"
+
+static bp_graph *G;
+static bp_rng R;
+static bp_err E;
+
+static void begin(bp_dtype t, int seed) {
+    G = bp_graph_new(t, NULL);
+    bp_rng_seed(&R, (uint64_t)seed);
+}
+
+static int add(bp_op op, int x, bp_node_opts *o) {
+    int id = bp_graph_add(G, op, &x, op == BP_OP_INPUT ? 0 : 1, o, &E);
+    if (id < 0) fprintf(stderr, "add: %s\n", E.msg);
+    CHECK(id >= 0);
+    return id;
+}
+
+/* An input of shape T (ids) or T x I. */
+static int seq_input(int T, int I) {
+    bp_node_opts o = bp_node_opts_default(BP_OP_INPUT);
+    o.ndim = I ? 2 : 1, o.shape[0] = T, o.shape[1] = I;
+    return add(BP_OP_INPUT, 0, &o);
+}
+
+static int embedding(int x, int V, int D) {
+    bp_node_opts o = bp_node_opts_default(BP_OP_EMBEDDING);
+    o.in = V, o.out = D, o.rng = &R;
+    return add(BP_OP_EMBEDDING, x, &o);
+}
+
+static int lstm(int x, int I, int H, int layers) {
+    bp_node_opts o = bp_node_opts_default(BP_OP_LSTM);
+    o.in = I, o.out = H, o.layers = layers, o.rng = &R;
+    return add(BP_OP_LSTM, x, &o);
+}
+
+/* The graph finished at out, as a net drawing from R. */
+static bp_net *as_net(int out) {
+    if (bp_graph_finish(G, out, &E)) fprintf(stderr, "finish: %s\n", E.msg);
+    bp_net *net = bp_net_from_graph(G, &E);
+    CHECK(net != NULL);
+    if (net) net->rng = &R;
+    return net;
+}
+
+/* ------------------------------------------------------------------------ */
+/* By hand                                                                   */
+
+/* One unit, x = 0.5 at both steps, every weight 0 but weight_ih's g row
+ * (1), every bias 0: z = (0, 0, x, 0), so i = f = o = sigmoid(0) = 1/2 and
+ * g = tanh(0.5) at each step. c1 = i g = tanh(0.5) / 2, h1 = o tanh(c1);
+ * c2 = f c1 + i g = 3/4 tanh(0.5), h2 = o tanh(c2). */
+static void test_hand(void) {
+    const double x[2] = {0.5, 0.5}, wih[4] = {0, 0, 1, 0}, whh[4] = {0}, b[4] = {0};
+    const double c1 = 0.23105857863000487, h1 = 0.11351630435872714,
+                 c2 = 0.3465878679450073, h2 = 0.1666730122653704;
+    double h[2], c[2], a[8];
+    for (int fast = 0; fast < 2; fast++) {
+        if (fast) bp_lstm_forward(h, c, a, x, NULL, NULL, wih, whh, b, b, 1, 2, 1, 1);
+        else bp_lstm_forward_ref(h, c, a, x, NULL, NULL, wih, whh, b, b, 1, 2, 1, 1);
+        CHECK(fabs(c[0] - c1) < 1e-15 && fabs(c[1] - c2) < 1e-15);
+        CHECK(fabs(h[0] - h1) < 1e-15 && fabs(h[1] - h2) < 1e-15);
+        CHECK(a[0] == 0.5 && a[1] == 0.5 && a[3] == 0.5 && a[6] == a[2]);
+    }
+    /* an embedding: rows 2 and 1 of a 3 x 2 table, and back */
+    const double ids[2] = {2, 1}, w[6] = {1, 2, 3, 4, 5, 6}, dy[4] = {1, 10, 100, 1000};
+    double y[4], dw[6] = {0};
+    bp_embedding_forward(y, ids, w, 2, 2);
+    CHECK(y[0] == 3 && y[1] == 4 && y[2] == 1 && y[3] == 2);
+    bp_embedding_backward(dw, dy, ids, 2, 2);
+    CHECK(dw[0] == 100 && dw[1] == 1000 && dw[2] == 1 && dw[3] == 10 && dw[4] == 0);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The fast path against the reference                                       */
+
+static double *randoms(size_t n, double scale) {
+    double *v = malloc(sizeof(double) * (n ? n : 1));
+    for (size_t k = 0; k < n; k++) v[k] = scale * (2 * bp_rng_uniform(&R) - 1);
+    return v;
+}
+
+static float *floats(const double *v, size_t n) {
+    float *f = malloc(sizeof(float) * (n ? n : 1));
+    for (size_t k = 0; k < n; k++) f[k] = (float)v[k];
+    return f;
+}
+
+/* Largest difference of two arrays (float's when f32), relative to 1 + |a|. */
+static double diff(const void *a, const void *b, size_t n, int f32) {
+    double m = 0;
+    for (size_t k = 0; k < n; k++) {
+        double x = f32 ? ((const float *)a)[k] : ((const double *)a)[k];
+        double y = f32 ? ((const float *)b)[k] : ((const double *)b)[k];
+        m = fmax(m, fabs(x - y) / (1 + fabs(x)));
+    }
+    return m;
+}
+
+/* Both builds of one layer on the same random numbers: h, c, a, and every
+ * gradient; in float, the same kernels on the numbers rounded. */
+static void fast_vs_ref(int B, int T, int I, int H, int state, int f32) {
+    const int G = 4 * H;
+    size_t nx = (size_t)B * T * I, nh = (size_t)B * T * H, na = (size_t)B * T * G,
+           ns = (size_t)B * H, nwi = (size_t)G * I, nwh = (size_t)G * H;
+    double *in[7] = {randoms(nx, 1), randoms(ns, 1), randoms(ns, 1), randoms(nwi, 0.5),
+                     randoms(nwh, 0.5), randoms(G, 0.5), randoms(G, 0.5)};
+    double *dh = randoms(nh, 1);
+    size_t z = f32 ? sizeof(float) : sizeof(double);
+    size_t sizes[12] = {nh, nh, na, nx, ns, ns, nwi, nwh, G, G, na, 2 * ns};
+    void *out[2][12];
+    void *fin[7], *fdh = f32 ? (void *)floats(dh, nh) : (void *)dh;
+    size_t nin[7] = {nx, ns, ns, nwi, nwh, G, G};
+    for (int k = 0; k < 7; k++) fin[k] = f32 ? (void *)floats(in[k], nin[k]) : in[k];
+    const void *h0 = state ? fin[1] : NULL, *c0 = state ? fin[2] : NULL;
+    for (int v = 0; v < 2; v++) {
+        for (int k = 0; k < 12; k++) out[v][k] = calloc(sizes[k], z);
+        void **o = out[v];
+        if (f32) {
+            (v ? bp_lstm_forward_f32 : bp_lstm_forward_ref_f32)(
+                o[0], o[1], o[2], fin[0], h0, c0, fin[3], fin[4], fin[5], fin[6], B, T, I, H);
+            (v ? bp_lstm_backward_f32 : bp_lstm_backward_ref_f32)(
+                o[3], state ? o[4] : NULL, state ? o[5] : NULL, o[6], o[7], o[8], o[9],
+                o[10], o[11], fdh, fin[0], h0, c0, o[0], o[1], o[2], fin[3], fin[4], B, T,
+                I, H);
+        } else {
+            (v ? bp_lstm_forward : bp_lstm_forward_ref)(
+                o[0], o[1], o[2], fin[0], h0, c0, fin[3], fin[4], fin[5], fin[6], B, T, I, H);
+            (v ? bp_lstm_backward : bp_lstm_backward_ref)(
+                o[3], state ? o[4] : NULL, state ? o[5] : NULL, o[6], o[7], o[8], o[9],
+                o[10], o[11], dh, fin[0], h0, c0, o[0], o[1], o[2], fin[3], fin[4], B, T,
+                I, H);
+        }
+    }
+    double tol = f32 ? 2e-5 : 1e-12;
+    for (int k = 0; k < 10; k++) {
+        double d = diff(out[0][k], out[1][k], sizes[k], f32);
+        if (d > tol)
+            fprintf(stderr, "fast vs ref B=%d T=%d I=%d H=%d state=%d f32=%d: output %d off by %g\n",
+                    B, T, I, H, state, f32, k, d);
+        CHECK(d <= tol);
+    }
+    for (int v = 0; v < 2; v++)
+        for (int k = 0; k < 12; k++) free(out[v][k]);
+    for (int k = 0; k < 7; k++) {
+        if (f32) free(fin[k]);
+        free(in[k]);
+    }
+    if (f32) free(fdh);
+    free(dh);
+}
+
+static void test_fast_matches_ref(void) {
+    bp_rng_seed(&R, 5);
+    const int shapes[][4] = {{1, 1, 1, 1}, {3, 5, 2, 4}, {2, 7, 6, 3}, {4, 2, 9, 8}};
+    for (int s = 0; s < 4; s++)
+        for (int state = 0; state < 2; state++)
+            for (int f32 = 0; f32 < 2; f32++)
+                fast_vs_ref(shapes[s][0], shapes[s][1], shapes[s][2], shapes[s][3], state,
+                            f32);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Finite differences                                                        */
+
+/* x (T x I) -> lstm -> flatten -> linear to 2, half_se: every weight and
+ * every input. */
+static void test_fd_lstm(void) {
+    const int cases[][4] = {{1, 1, 1, 1}, {3, 4, 2, 1}, {2, 5, 3, 2}, {5, 3, 2, 3}};
+    for (int t = 0; t < 2; t++)
+        for (int k = 0; k < 4; k++) {
+            int B = cases[k][0], T = cases[k][1], H = cases[k][2], L = cases[k][3];
+            begin(t ? BP_F32 : BP_F64, 11 + k);
+            int h = add(BP_OP_FLATTEN, lstm(seq_input(T, 3), 3, H, L), NULL);
+            bp_node_opts o = bp_node_opts_default(BP_OP_LINEAR);
+            o.in = T * H, o.out = 2, o.rng = &R;
+            bp_net *net = as_net(add(BP_OP_LINEAR, h, &o));
+            char what[64];
+            snprintf(what, sizeof what, "lstm T=%d H=%d layers=%d", T, H, L);
+            if (net) fd_run(net, B, BP_LOSS_HALF_SE, what);
+            bp_net_free(net);
+        }
+}
+
+/* ids (T) -> embedding -> lstm -> linear to V on every step, softmax_ce
+ * over the flattened steps against random targets: every weight. */
+static void test_fd_embedding(void) {
+    const int cases[][3] = {{1, 1, 1}, {2, 6, 1}, {4, 3, 2}};
+    const int V = 5, D = 3, H = 2;
+    for (int t = 0; t < 2; t++)
+        for (int k = 0; k < 3; k++) {
+            int B = cases[k][0], T = cases[k][1], L = cases[k][2];
+            begin(t ? BP_F32 : BP_F64, 21 + k);
+            int h = lstm(embedding(seq_input(T, 0), V, D), D, H, L);
+            bp_node_opts o = bp_node_opts_default(BP_OP_LINEAR);
+            o.in = H, o.out = V, o.rng = &R;
+            bp_net *net = as_net(add(BP_OP_FLATTEN, add(BP_OP_LINEAR, h, &o), NULL));
+            double *x = malloc(sizeof(double) * (size_t)B * T);
+            double *y = malloc(sizeof(double) * (size_t)B * T * V);
+            for (int j = 0; j < B * T; j++) x[j] = 1 + (double)bp_rng_below(&R, V);
+            for (int j = 0; j < B * T * V; j++) y[j] = bp_rng_uniform(&R);
+            char what[96];
+            snprintf(what, sizeof what, "embedding (%s, B=%d T=%d layers=%d)",
+                     t ? "float32" : "float64", B, T, L);
+            if (net) fd_check_some(net, x, y, B, BP_LOSS_HALF_SE, what, 0);
+            free(x);
+            free(y);
+            bp_net_free(net);
+        }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Initialisation and names                                                  */
+
+static double value(const bp_param *p, size_t k, bp_dtype t) {
+    return t == BP_F32 ? ((const float *)p->data)[k] : ((const double *)p->data)[k];
+}
+
+static void test_init(void) {
+    begin(BP_F64, 3);
+    bp_node_opts o = bp_node_opts_default(BP_OP_LSTM);
+    o.in = 4, o.out = 16, o.layers = 2, o.rng = &R, o.name = "rnn";
+    int x = add(BP_OP_EMBEDDING, seq_input(3, 0),
+                &(bp_node_opts){.in = 50, .out = 4, .rng = &R, .name = "emb", .layers = 1});
+    bp_net *net = as_net(add(BP_OP_LSTM, x, &o));
+    int n;
+    const bp_param *t = bp_net_param_list(net, &n);
+    const char *names[9] = {"emb.weight", "rnn.weight_ih_l0", "rnn.weight_hh_l0",
+                            "rnn.bias_ih_l0", "rnn.bias_hh_l0", "rnn.weight_ih_l1",
+                            "rnn.weight_hh_l1", "rnn.bias_ih_l1", "rnn.bias_hh_l1"};
+    const int rows[9] = {50, 64, 64, 64, 64, 64, 64, 64, 64},
+              cols[9] = {4, 4, 16, 0, 0, 16, 16, 0, 0};
+    CHECK(n == 9);
+    for (int k = 0; k < n && k < 9; k++) {
+        CHECK(strcmp(t[k].name, names[k]) == 0);
+        CHECK(t[k].shape[0] == rows[k] && t[k].ndim == (cols[k] ? 2 : 1));
+        if (cols[k]) CHECK(t[k].shape[1] == cols[k]);
+    }
+    /* drawn in the list's order from the seed: N(0, 1), then U(-1/4, 1/4) */
+    bp_rng r;
+    bp_rng_seed(&r, 3);
+    int bad = 0;
+    for (size_t k = 0; k < t[0].count; k++) bad += value(&t[0], k, BP_F64) != bp_rng_normal(&r, 0, 1);
+    for (int p = 1; p < n; p++)
+        for (size_t k = 0; k < t[p].count; k++)
+            bad += value(&t[p], k, BP_F64) != -0.25 + 0.5 * bp_rng_uniform(&r);
+    CHECK(bad == 0);
+    bp_net_free(net);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                    */
+
+static void expect(int rc, const char *msg) {
+    CHECK(rc == -1);
+    if (strcmp(E.msg, msg) != 0) fprintf(stderr, "got:      %s\nexpected: %s\n", E.msg, msg);
+    CHECK(strcmp(E.msg, msg) == 0);
+}
+
+static void test_errors(void) {
+    begin(BP_F64, 1);
+    int x = seq_input(4, 0);
+    bp_node_opts o = bp_node_opts_default(BP_OP_LSTM);
+    o.in = 3, o.out = 2, o.layers = 0;
+    expect(bp_graph_add(G, BP_OP_LSTM, &x, 1, &o, &E), "lstm (module '1'): needs 1 to 8 layers (got 0)");
+    o.layers = 1, o.out = 0;
+    expect(bp_graph_add(G, BP_OP_LSTM, &x, 1, &o, &E),
+           "lstm (module '1'): needs in >= 1 and hidden >= 1 (got 3 and 0)");
+    o = bp_node_opts_default(BP_OP_EMBEDDING);
+    expect(bp_graph_add(G, BP_OP_EMBEDDING, &x, 1, &o, &E),
+           "embedding (module '1'): needs V >= 1 ids and D >= 1 values (got 0 and 0)");
+    /* an lstm on ids of shape 4; an embedding after another module */
+    int l = lstm(x, 3, 2, 1);
+    expect(bp_graph_finish(G, l, &E), "lstm (module '1'): takes sequences of T x 3, its input has shape 4");
+    bp_graph_free(G);
+    begin(BP_F64, 1);
+    int e1 = embedding(seq_input(4, 0), 6, 2);
+    int fl = add(BP_OP_FLATTEN, e1, NULL);
+    expect(bp_graph_finish(G, embedding(fl, 6, 2), &E),
+           "embedding (module '3'): reads the network's input (its ids), not module '2''s output");
+    bp_graph_free(G);
+    begin(BP_F64, 1);
+    expect(bp_graph_finish(G, embedding(seq_input(4, 2), 6, 2), &E),
+           "embedding (module '1'): takes a sequence of ids (shape T), its input has shape 4x2");
+    bp_graph_free(G);
+    /* ids out of range, in both dtypes: refused before anything runs */
+    for (int t = 0; t < 2; t++) {
+        begin(t ? BP_F32 : BP_F64, 1);
+        bp_net *net = as_net(embedding(seq_input(3, 0), 6, 2));
+        const double good[6] = {1, 2, 3, 4, 5, 6};
+        CHECK(bp_net_forward(net, good, 2, &E) != NULL);
+        double before = value(&bp_net_param_list(net, &(int){0})[0], 0, t ? BP_F32 : BP_F64);
+        const double ids[4][6] = {{1, 2, 3, 4, 7, 6}, {0, 2, 3, 4, 5, 6}, {1, 2.5, 3, 4, 5, 6},
+                                  {1, 2, 3, -1, 5, 6}};
+        const char *msgs[4] = {
+            "embedding (module '1'): id 7 in sample 2 at step 2 is not in 1..6",
+            "embedding (module '1'): id 0 in sample 1 at step 1 is not in 1..6",
+            "embedding (module '1'): id 2.5 in sample 1 at step 2 is not in 1..6",
+            "embedding (module '1'): id -1 in sample 2 at step 1 is not in 1..6"};
+        for (int k = 0; k < 4; k++) {
+            CHECK(bp_net_forward(net, ids[k], 2, &E) == NULL);
+            if (strstr(E.msg, msgs[k]) == NULL)
+                fprintf(stderr, "got:      %s\nexpected: %s\n", E.msg, msgs[k]);
+            CHECK(strstr(E.msg, msgs[k]) != NULL);
+        }
+        CHECK(value(&bp_net_param_list(net, &(int){0})[0], 0, t ? BP_F32 : BP_F64) == before);
+        bp_net_free(net);
+    }
+}
+
+int main(void) {
+    test_hand();
+    test_fast_matches_ref();
+    test_fd_lstm();
+    test_fd_embedding();
+    test_init();
+    test_errors();
+    return check_report("test_seq");
+}
