@@ -95,6 +95,11 @@ void bp_lua_push_module_label(lua_State *L, const lmodule *m) {
             lua_pushfstring(L, "BatchNorm2d(%d, eps=%f, momentum=%f)", o->in, o->eps,
                             o->momentum);
             return;
+        case BP_OP_EMBEDDING: lua_pushfstring(L, "Embedding(%d, %d)", o->in, o->out); return;
+        case BP_OP_LSTM:
+            lua_pushfstring(L, "LSTM(%d, %d, num_layers=%d, batch_first=True)", o->in,
+                            o->out, o->layers);
+            return;
         case BP_OP_RESHAPE: {
             char s[64];
             size_t at = 0;
@@ -394,6 +399,42 @@ static int l_pool(lua_State *L) {
     return 1;
 }
 
+/* bp.embedding(V, D [, {name =}]): nn.Embedding(V, D) on sequences of ids
+ * 1..V, weights N(0, 1) as PyTorch's. */
+static int l_embedding(lua_State *L) {
+    int V = bp_lua_check_int(L, 1, "number of ids");
+    int D = bp_lua_check_int(L, 2, "number of values an id");
+    int opts = opt_table(L, 3, name_options);
+    if ((size_t)V * D > (size_t)1 << 31)
+        return luaL_argerror(L, 2,
+                             lua_pushfstring(L, "%d x %d weights are too many", V, D));
+    lmodule *m = new_module(L, M_LEAF, BP_OP_EMBEDDING, 0);
+    m->o.in = V, m->o.out = D;
+    read_name(L, opts, m);
+    return 1;
+}
+
+static const char *const lstm_options[] = {"name", "layers", NULL};
+
+/* bp.lstm(I, H [, {layers = 1, name =}]): nn.LSTM(I, H, num_layers,
+ * batch_first=True) on samples of T x I, every step's output T x H. */
+static int l_lstm(lua_State *L) {
+    int I = bp_lua_check_int(L, 1, "number of inputs a step");
+    int H = bp_lua_check_int(L, 2, "hidden size");
+    int opts = opt_table(L, 3, lstm_options);
+    double layers = opt_number(L, opts, "layers", 1, 1, BP_GRAPH_MAX_LAYERS,
+                               "an integer in 1..8");
+    if (layers != (int)layers)
+        return bp_lua_field_error(L, opts, "layers", "an integer in 1..8");
+    if ((size_t)4 * H * (I > H ? I : H) > (size_t)1 << 31)
+        return luaL_argerror(L, 2,
+                             lua_pushfstring(L, "%d x %d weights are too many", 4 * H, I));
+    lmodule *m = new_module(L, M_LEAF, BP_OP_LSTM, 0);
+    m->o.in = I, m->o.out = H, m->o.layers = (int)layers;
+    read_name(L, opts, m);
+    return 1;
+}
+
 /* bp.flatten([opts]) */
 static int l_flatten(lua_State *L) {
     int opts = opt_table(L, 1, name_options);
@@ -675,7 +716,8 @@ static const luaL_Reg funcs[] = {
     {"linear", l_linear},   {"dropout", l_dropout}, {"batchnorm1d", l_batchnorm1d},
     {"flatten", l_flatten}, {"reshape", l_reshape}, {"residual", l_residual},
     {"input", l_input},     {"graph", l_graph},     {"conv2d", l_conv2d},
-    {"batchnorm2d", l_batchnorm2d}, {NULL, NULL}};
+    {"batchnorm2d", l_batchnorm2d}, {"embedding", l_embedding}, {"lstm", l_lstm},
+    {NULL, NULL}};
 
 void bp_lua_open_module(lua_State *L) {
     bp_lua_new_type(L, MODULE_TYPE, module_meta, module_methods);

@@ -35,6 +35,16 @@ static inline int read_sample(lua_State *L, int arg, int W, buf *b) {
     return ok;
 }
 
+/* Whether the targets at arg are a batch of sequences' labels: rows of T
+ * numbers (a net whose output is T steps of scores). */
+static int seq_labels(lua_State *L, int arg, int T) {
+    if (lua_type(L, arg) != LUA_TTABLE) return 0;
+    int rows = lua_rawgeti(L, arg, 1) == LUA_TTABLE;
+    int w = rows ? (int)luaL_len(L, -1) : 0;
+    lua_pop(L, 1);
+    return rows && w == T;
+}
+
 /* The arguments of train_step and train_steps: the net (returned), x and y
  * into its buffers (*B rows, *single: one sample), the criterion (with
  * labels when y holds them) and the update (*opt, or *lr when *opt is
@@ -89,16 +99,29 @@ static lnet *step_args(lua_State *L, state *st, int *B, int *single, bp_crit *cr
     }
     int fast = !sa->li && read_sample(L, 2, net->inputs, &n->x) && read_sample(L, 3, O, &n->y);
     lua_settop(L, top);
+    /* A sequence's labels: T a sample (bp_net_label_steps). */
+    int T = O >= 2 && bp_loss_takes_labels(crit->loss) ? bp_net_label_steps(net) : 1;
     if (!fast && !sa->li && O >= 2 && bp_loss_takes_labels(crit->loss)) {
         fast = crit->labels =
-            read_sample(L, 2, net->inputs, &n->x) && read_sample(L, 3, 1, &n->y);
+            read_sample(L, 2, net->inputs, &n->x) && read_sample(L, 3, T, &n->y);
         lua_settop(L, top);
     }
     if (fast) {
         *B = *single = 1;
     } else if (!sa->li) {
         *B = bp_lua_check_matrix(L, 2, net->inputs, &n->x, single, "inputs");
-        bp_lua_check_targets(L, 3, crit, O, *B, *single, &n->y);
+        if (T > 1 && seq_labels(L, 3, T)) {
+            int sy, By = bp_lua_check_matrix(L, 3, T, &n->y, &sy, "targets");
+            crit->labels = 1;
+            if (By != *B)
+                luaL_argerror(L, 3,
+                              lua_pushfstring(L,
+                                              "expected %d rows of targets, as the "
+                                              "inputs, got %d",
+                                              *B, By));
+        } else {
+            bp_lua_check_targets(L, 3, crit, O, *B, *single, &n->y);
+        }
     }
     /* A number (or a numeric string, as luaL_checknumber takes) is a
      * learning rate; anything else must be an optimizer. */

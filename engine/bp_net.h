@@ -200,6 +200,12 @@ int bp_net_add(bp_net *net, int outputs, bp_act act, double alpha, bp_err *e);
 /* Number of outputs of the last layer (inputs if there are no layers). */
 int bp_net_outputs(const bp_net *net);
 
+/* Class labels a sample takes: T when the network's output is a sequence
+ * of T steps of C scores (a graph's output of shape T x C, C >= 2), one
+ * label a step, the loss then the mean over the batch's B T steps (as
+ * PyTorch's cross_entropy(logits.view(-1, C), labels.view(-1))); else 1. */
+int bp_net_label_steps(const bp_net *net);
+
 /* Layer l, in this function and the next ones, is in a graph its l-th
  * linear module in the order the graph runs (a stack made a graph keeps
  * its numbers). */

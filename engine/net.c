@@ -593,12 +593,15 @@ static int graph_step(bp_net *net, const void *x, bp_dtype xt, const int *rows,
                       const double *y, int B, bp_crit crit, double lr, int guard,
                       double *loss_out, bp_err *e) {
     if (check_step(net, crit, y, B, e) || graph_run(net, x, xt, rows, B, e)) return -1;
-    int O = bp_net_outputs(net);
+    /* labels of a sequence: B T rows of its steps' O / T outputs */
+    int T = crit.labels ? bp_net_label_steps(net) : 1, O = bp_net_outputs(net) / T;
     void *out = bp_graph_output_value(net->graph),
          *dout = bp_graph_output_grad(net->graph);
     double l;
+    size_t ny = (size_t)B * target_width(net, crit);
+    B *= T;
     if (net->dtype == BP_F32) {
-        from_double(net->y32, BP_F32, y, (size_t)B * target_width(net, crit));
+        from_double(net->y32, BP_F32, y, ny);
         l = bp_loss_grad_crit_f32(dout, out, net->y32, B, O, crit);
     } else {
         l = bp_loss_grad_crit(dout, out, y, B, O, crit);
@@ -817,16 +820,24 @@ int bp_net_check_loss(const bp_net *net, bp_loss loss, bp_err *e) {
     return bp_net_check_crit(net, bp_crit_of(loss), e);
 }
 
-/* What every step checks first: the criterion after this net, and each of
- * B labels when y holds labels. */
-static int check_step(const bp_net *net, bp_crit c, const double *y, int B, bp_err *e) {
-    if (bp_net_check_crit(net, c, e)) return -1;
-    return c.labels ? bp_crit_check(&c, y, B, bp_net_outputs(net), e) : 0;
+int bp_net_label_steps(const bp_net *net) {
+    if (!net->graph || !bp_graph_finished(net->graph)) return 1;
+    int out = bp_graph_output(net->graph), ndim, shape[BP_GRAPH_MAX_DIMS];
+    bp_graph_node_shape(net->graph, out, &ndim, shape);
+    return ndim == 2 && shape[1] >= 2 ? shape[0] : 1;
 }
 
-/* Values of a row of targets: the outputs, or 1 (a label). */
+/* What every step checks first: the criterion after this net, and each of
+ * B labels (B T of a sequence's) when y holds labels. */
+static int check_step(const bp_net *net, bp_crit c, const double *y, int B, bp_err *e) {
+    if (bp_net_check_crit(net, c, e)) return -1;
+    int T = c.labels ? bp_net_label_steps(net) : 1;
+    return c.labels ? bp_crit_check(&c, y, B * T, bp_net_outputs(net) / T, e) : 0;
+}
+
+/* Values of a row of targets: the outputs, or a label (a step). */
 static int target_width(const bp_net *net, bp_crit c) {
-    return c.labels ? 1 : bp_net_outputs(net);
+    return c.labels ? bp_net_label_steps(net) : bp_net_outputs(net);
 }
 
 /* Forward, loss and its gradient: the part of a step before backward. The
