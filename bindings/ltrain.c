@@ -35,14 +35,15 @@ static inline int read_sample(lua_State *L, int arg, int W, buf *b) {
     return ok;
 }
 
-/* Whether the targets at arg are a batch of sequences' labels: rows of T
- * numbers (a net whose output is T steps of scores). */
+/* Whether the targets at arg are sequences' labels (a net whose output is
+ * T steps of O / T scores): rows of T numbers, or one sample's list of T
+ * (never its O targets: T < O). */
 static int seq_labels(lua_State *L, int arg, int T) {
     if (lua_type(L, arg) != LUA_TTABLE) return 0;
     int rows = lua_rawgeti(L, arg, 1) == LUA_TTABLE;
-    int w = rows ? (int)luaL_len(L, -1) : 0;
+    int w = rows ? (int)luaL_len(L, -1) : (int)luaL_len(L, arg);
     lua_pop(L, 1);
-    return rows && w == T;
+    return w == T;
 }
 
 /* The arguments of train_step and train_steps: the net (returned), x and y
