@@ -9,9 +9,10 @@ cd "$(dirname "$0")"
 PACKAGES="gcc cmake make pkg-config lua5.4 liblua5.4-dev libsqlite3-dev sqlite3
 lua-unit libopenblas-dev zlib1g-dev parallel dataset-fashion-mnist
 libplplot-dev plplot-driver-cairo fonts-dejavu-core libedit-dev libdnnl-dev
-libmicrohttpd-dev libjs-chart.js"
+libmicrohttpd-dev libjs-chart.js fortunes"
 # `backprop ui`: libmicrohttpd its HTTP server, libjs-chart.js its charts
-# (embedded in the program at build time). Chromium, for its browser test
+# (embedded in the program at build time); fortunes the text corpus of
+# scripts/char_rnn.lua (its files without an extension). Chromium, for its browser test
 # alone, is installed by .ci/run, not here; without it that test is skipped.
 # Installing and packaging (cmake/install.cmake, .ci/install-check): groff
 # for the manual pages' test, bash-completion for the completion's, luarocks

@@ -15,6 +15,10 @@
 #    first 10,000 training images (157 steps), scored on the 10,000 test
 #    images, held to 78% (80.8% with the default seed 1; the full 60,000
 #    reach 87.5% after one epoch, README.md).
+#  - script_char_rnn (label "slow"): char-rnn's two LSTM layers of 128 on
+#    the fortunes corpus for 300 iterations, held to a validation loss of
+#    2.6 nats a character (a byte's frequencies alone give about 3.3);
+#    needs Debian's fortunes.
 set(BP_SCRIPT_DB ${CMAKE_BINARY_DIR}/test-results/scripts.db)
 
 add_test(NAME script_iris
@@ -47,3 +51,9 @@ add_test(NAME script_fashion_cnn
                  min_accuracy=0.78
          WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
 set_tests_properties(script_fashion_cnn PROPERTIES LABELS "script;slow" TIMEOUT 600)
+
+add_test(NAME script_char_rnn
+         COMMAND $<TARGET_FILE:backprop> run --db ${BP_SCRIPT_DB}
+                 ${CMAKE_SOURCE_DIR}/scripts/char_rnn.lua iters=300 every=100 max_val_loss=2.6
+         WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+set_tests_properties(script_char_rnn PROPERTIES LABELS "script;slow" TIMEOUT 600)
