@@ -21,22 +21,7 @@
 #include "bp_net.h"
 #include "check.h"
 #include "fd_check.h"
-
-static bp_graph *G;
-static bp_rng R;
-static bp_err E;
-
-static void begin(bp_dtype t, int seed) {
-    G = bp_graph_new(t, NULL);
-    bp_rng_seed(&R, (uint64_t)seed);
-}
-
-static int add(bp_op op, int x, bp_node_opts *o) {
-    int id = bp_graph_add(G, op, &x, op == BP_OP_INPUT ? 0 : 1, o, &E);
-    if (id < 0) fprintf(stderr, "add: %s\n", E.msg);
-    CHECK(id >= 0);
-    return id;
-}
+#include "graph_build.h"
 
 static int image(int C, int H, int W) {
     bp_node_opts o = bp_node_opts_default(BP_OP_INPUT);
@@ -74,11 +59,7 @@ static bp_net *head(int x) {
     o = bp_node_opts_default(BP_OP_LINEAR);
     o.in = shape[0], o.out = 2, o.rng = &R;
     int out = add(BP_OP_LINEAR, h, &o);
-    CHECK(bp_graph_finish(G, out, &E) == 0);
-    bp_net *net = bp_net_from_graph(G, &E);
-    CHECK(net != NULL);
-    if (net) net->rng = &R;
-    return net;
+    return as_net(out);
 }
 
 /* ------------------------------------------------------------------------ */

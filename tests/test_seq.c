@@ -20,22 +20,7 @@
 #include "bp_seq.h"
 #include "check.h"
 #include "fd_check.h"
-
-static bp_graph *G;
-static bp_rng R;
-static bp_err E;
-
-static void begin(bp_dtype t, int seed) {
-    G = bp_graph_new(t, NULL);
-    bp_rng_seed(&R, (uint64_t)seed);
-}
-
-static int add(bp_op op, int x, bp_node_opts *o) {
-    int id = bp_graph_add(G, op, &x, op == BP_OP_INPUT ? 0 : 1, o, &E);
-    if (id < 0) fprintf(stderr, "add: %s\n", E.msg);
-    CHECK(id >= 0);
-    return id;
-}
+#include "graph_build.h"
 
 /* An input of shape T (ids) or T x I. */
 static int seq_input(int T, int I) {
@@ -57,14 +42,6 @@ static int lstm(int x, int I, int H, int layers) {
 }
 
 /* The graph finished at out, as a net drawing from R. */
-static bp_net *as_net(int out) {
-    if (bp_graph_finish(G, out, &E)) fprintf(stderr, "finish: %s\n", E.msg);
-    bp_net *net = bp_net_from_graph(G, &E);
-    CHECK(net != NULL);
-    if (net) net->rng = &R;
-    return net;
-}
-
 /* ------------------------------------------------------------------------ */
 /* By hand                                                                   */
 
