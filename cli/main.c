@@ -170,7 +170,7 @@ static const command commands[] = {
      "merge again once they end. Each input is merged whole or not at all, and\n"
      "merging the same input twice adds nothing. The inputs are only read.\n"},
     {"runs", 2, 0, 0, c_runs,
-     "runs [--status S] [--name GLOB] [--param KEY=VALUE] [--limit N | --all]",
+     "runs [--status S] [--name GLOB] [--param 'KEY<OP>VALUE'] [--limit N | --all]",
      "the latest runs, one line each",
      "Recent runs, newest first (20 unless --limit N or --all), one line each:\n"
      "id, name, status, parameters, final and best loss, steps, duration.\n"
