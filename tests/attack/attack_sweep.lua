@@ -56,13 +56,16 @@ end
 local function last_error() return read(TMP .. "/bg.err"):match("([^\n]*)\n*$") end
 
 -- Starts `backprop ARGS` in the background: its pid, and the file its exit
--- status goes to when it ends.
-local spawned = 0
+-- status goes to when it ends. Nothing started here keeps this process's
+-- stdout: ctest waits for every holder of that pipe to close it, so a
+-- process left behind would hold the test past its end (it is found by
+-- settle instead).
+local spawned, pids = 0, {}
 local function spawn(args)
   spawned = spawned + 1
   local rc = string.format("%s/rc%d", TMP, spawned)
   os.execute(string.format("((cd %s && exec %s %s >/dev/null 2>>%s/bg.err) & p=$!;"
-    .. " echo $p > %s/pid; wait $p; echo $? > %s) 2>/dev/null &", SRC, EXE, args, TMP, TMP, rc))
+    .. " echo $p > %s/pid; wait $p; echo $? > %s) >/dev/null 2>&1 &", SRC, EXE, args, TMP, TMP, rc))
   local pid
   for _ = 1, 500 do
     pid = math.tointeger(tonumber(read(TMP .. "/pid"):match("%d+") or ""))
@@ -70,6 +73,7 @@ local function spawn(args)
     sleep(0.01)
   end
   os.remove(TMP .. "/pid")
+  pids[#pids + 1] = pid
   return pid, rc
 end
 
@@ -94,11 +98,13 @@ end
 
 local function kill(pid) os.execute("kill -KILL " .. pid .. " 2>/dev/null") end
 
-local function await_gone(pid)
-  for _ = 1, 6000 do
-    if not alive(pid) then return end
+-- Waits up to `seconds` for pid to end: whether it did.
+local function await_gone(pid, seconds)
+  for _ = 1, (seconds or 60) * 100 do
+    if not alive(pid) then return true end
     sleep(0.01)
   end
+  return false
 end
 
 -- The processes whose parent is pid: a supervisor's trials.
@@ -114,6 +120,39 @@ local function children(pid)
   end
   p:close()
   return list
+end
+
+-- What a process that should have ended is doing: its state, where it
+-- waits in the kernel, its command line and its children's, so that a
+-- failure says more than a timeout would.
+local function describe(pid)
+  local function line(p)
+    local state = stat(p) or "?"
+    local wchan = read("/proc/" .. p .. "/wchan")
+    local cmd = read("/proc/" .. p .. "/cmdline"):gsub("%z", " ")
+    return string.format("pid %s (%s, in %s): %s", p, state, wchan, cmd)
+  end
+  local lines = {line(pid)}
+  for _, c in ipairs(children(pid)) do lines[#lines + 1] = "  child " .. line(c) end
+  return table.concat(lines, "\n")
+end
+
+-- Every process spawn started has ended, within `seconds`; otherwise they
+-- are killed and the test fails naming them.
+local SLACK = tonumber(os.getenv("BP_ATTACK_SLACK") or "") or 1
+local function settle(seconds)
+  local left = {}
+  for _, pid in ipairs(pids) do
+    if not await_gone(pid, seconds) then
+      left[#left + 1] = describe(pid)
+      kill(pid)
+    end
+  end
+  pids = {}
+  if #left > 0 then
+    lu.fail("still running " .. seconds .. " s after the attack:\n" .. table.concat(left, "\n")
+      .. "\nlast error: " .. tostring(last_error()))
+  end
 end
 
 -- The uninterrupted sweep: its losses, and how long it took.
@@ -178,6 +217,7 @@ function TestAttackSweep:test_supervisor_killed_and_resumed()
     end
     lost = lost + check(db)
   end
+  settle(60 * SLACK)
   local _, waited = read(TMP .. "/bg.err"):gsub("waiting for %d+ trials? left running", "")
   print(string.format("  supervisor: %d kills in %d sweep(s), each resumed at once (%d of the"
     .. " resumes waited for trials left running); every trial completed once, losses equal"
@@ -206,7 +246,7 @@ function TestAttackSweep:test_trials_killed_and_resumed()
           kills, killed = kills + 1, killed + 1
         end
       end
-      await_gone(pid)
+      settle(math.max(60, 4 * WINDOW) * SLACK) -- it goes on with the trials left
       args = "sweep --db " .. db .. " --resume 1 -j 2"
     end
     lost = lost + check(db)
