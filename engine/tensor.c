@@ -1,23 +1,44 @@
 /* tensor.c: the tensors of bp_tensor.h, the numbers that Lua-written layers
  * work on.
  *
- * Every element-wise loop reads and writes through bp_tensor_get/set (as
- * double), one plain loop per operation: these are the reference kernels,
- * short enough to check by eye. The one fast path is the matrix product,
- * which goes to BLAS above BP_TENSOR_BLAS_MIN; it must equal matmul_ref to
- * rounding (tests/lua/test_tensor.lua, test_matmul_blas_equals_loop). */
+ * Every element-wise loop here reads and writes through bp_tensor_get/set
+ * (as double), one plain loop per operation: these are the reference
+ * kernels, short enough to check by eye, and what tensors of mixed dtypes
+ * take. Tensors of one dtype take tensor_fast.h's loops, which equal these
+ * to the bit (tests/lua/test_tensor.lua, test_fast_paths_equal_reference).
+ * The matrix product goes to BLAS above BP_TENSOR_BLAS_MIN; it must equal
+ * matmul_ref to rounding (test_tensor.lua, test_matmul_blas_equals_loop). */
 #include "bp_tensor.h"
 
 #include <cblas.h>
+/* OpenBLAS's header pulls in <complex.h>, whose macro I bp_ops.h would see. */
+#undef I
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "bp_alloc.h"
 #include "bp_gemm.h"
+#include "bp_ops.h" /* the tables real.h turns into formulas */
 
 /* Glossary: M, K, N the matrix product's rows, inner size and columns;
  * n a tensor's element count; k a broadcast row's length. */
+
+#define BP_REAL_F32 0
+#include "real.h"
+#include "tensor_fast.h"
+#undef BP_REAL_F32
+
+#define BP_REAL_F32 1
+#include "real.h"
+#include "tensor_fast.h"
+#undef BP_REAL_F32
+
+/* 1 when every tensor given (NULL ends the list early) has a's dtype: the
+ * fast paths' condition. */
+static int one_dtype(const bp_tensor *a, const bp_tensor *b, const bp_tensor *c) {
+    return (!b || b->dtype == a->dtype) && (!c || c->dtype == a->dtype);
+}
 
 static int shape_check(bp_dtype dtype, int ndim, const size_t *dims, size_t *n, bp_err *e) {
     if (dtype != BP_F64 && dtype != BP_F32) return bp_err_set(e, "tensor: unknown dtype");
@@ -139,16 +160,25 @@ int bp_tensor_binary(bp_tensor *out, const bp_tensor *a, char op, const bp_tenso
         k = b->n;
     else
         return mismatch(a, b, e);
-    for (size_t i = 0; i < a->n; i++)
-        bp_tensor_set(out, i, arith(op, bp_tensor_get(a, i), bp_tensor_get(b, i % k)));
+    if (one_dtype(out, a, b) && out->dtype == BP_F64)
+        binary_fast(out->data, a->data, op, b->data, a->n, k);
+    else if (one_dtype(out, a, b))
+        binary_fast_f32(out->data, a->data, op, b->data, a->n, k);
+    else
+        for (size_t i = 0; i < a->n; i++)
+            bp_tensor_set(out, i, arith(op, bp_tensor_get(a, i), bp_tensor_get(b, i % k)));
     return 0;
 }
 
 int bp_tensor_scalar(bp_tensor *out, const bp_tensor *a, char op, double s, bp_err *e) {
     if (!strchr("+-*/", op) || !op) return bp_err_set(e, "tensor: unknown operator");
     if (!bp_tensor_same_shape(out, a)) return mismatch(out, a, e);
-    for (size_t i = 0; i < a->n; i++)
-        bp_tensor_set(out, i, arith(op, bp_tensor_get(a, i), s));
+    if (one_dtype(out, a, NULL) && out->dtype == BP_F64)
+        scalar_fast(out->data, a->data, op, s, a->n);
+    else if (one_dtype(out, a, NULL))
+        scalar_fast_f32(out->data, a->data, op, s, a->n);
+    else
+        for (size_t i = 0; i < a->n; i++) bp_tensor_set(out, i, arith(op, bp_tensor_get(a, i), s));
     return 0;
 }
 
@@ -181,17 +211,27 @@ static double fn_eval(bp_tensor_fn f, double x) {
 int bp_tensor_apply(bp_tensor *out, const bp_tensor *a, bp_tensor_fn f, bp_err *e) {
     if ((unsigned)f >= BP_TFN_COUNT) return bp_err_set(e, "tensor: unknown function");
     if (!bp_tensor_same_shape(out, a)) return mismatch(out, a, e);
-    for (size_t i = 0; i < a->n; i++) bp_tensor_set(out, i, fn_eval(f, bp_tensor_get(a, i)));
+    if (one_dtype(out, a, NULL) && out->dtype == BP_F64)
+        apply_fast(out->data, a->data, f, a->n);
+    else if (one_dtype(out, a, NULL))
+        apply_fast_f32(out->data, a->data, f, a->n);
+    else
+        for (size_t i = 0; i < a->n; i++) bp_tensor_set(out, i, fn_eval(f, bp_tensor_get(a, i)));
     return 0;
 }
 
 int bp_tensor_clamp(bp_tensor *out, const bp_tensor *a, double lo, double hi, bp_err *e) {
     if (!bp_tensor_same_shape(out, a)) return mismatch(out, a, e);
     if (!(lo <= hi)) return bp_err_set(e, "clamp: low %g above high %g", lo, hi);
-    for (size_t i = 0; i < a->n; i++) {
-        double x = bp_tensor_get(a, i);
-        bp_tensor_set(out, i, x < lo ? lo : x > hi ? hi : x);
-    }
+    if (one_dtype(out, a, NULL) && out->dtype == BP_F64)
+        clamp_fast(out->data, a->data, lo, hi, a->n);
+    else if (one_dtype(out, a, NULL))
+        clamp_fast_f32(out->data, a->data, lo, hi, a->n);
+    else
+        for (size_t i = 0; i < a->n; i++) {
+            double x = bp_tensor_get(a, i);
+            bp_tensor_set(out, i, x < lo ? lo : x > hi ? hi : x);
+        }
     return 0;
 }
 
@@ -211,6 +251,14 @@ int bp_tensor_reduce(bp_tensor *out, const bp_tensor *a, char op, int dim, bp_er
         bp_tensor want = *a;
         memcpy(want.dims, dims, sizeof dims);
         return mismatch(out, &want, e);
+    }
+    if (one_dtype(out, a, NULL) && out->dtype == BP_F64) {
+        reduce_fast(out->data, a->data, op, outer, len, inner);
+        return 0;
+    }
+    if (one_dtype(out, a, NULL)) {
+        reduce_fast_f32(out->data, a->data, op, outer, len, inner);
+        return 0;
     }
     for (size_t o = 0; o < outer; o++)
         for (size_t j = 0; j < inner; j++) {
@@ -270,13 +318,23 @@ int bp_tensor_transpose(bp_tensor *out, const bp_tensor *a, bp_err *e) {
     }
     if (out->data == a->data) return bp_err_set(e, "transpose: out is the input");
     const size_t M = a->dims[0], N = a->dims[1];
-    for (size_t i = 0; i < M; i++)
-        for (size_t j = 0; j < N; j++) bp_tensor_set(out, j * M + i, bp_tensor_get(a, i * N + j));
+    if (one_dtype(out, a, NULL) && out->dtype == BP_F64)
+        transpose_fast(out->data, a->data, M, N);
+    else if (one_dtype(out, a, NULL))
+        transpose_fast_f32(out->data, a->data, M, N);
+    else
+        for (size_t i = 0; i < M; i++)
+            for (size_t j = 0; j < N; j++)
+                bp_tensor_set(out, j * M + i, bp_tensor_get(a, i * N + j));
     return 0;
 }
 
 int bp_tensor_copy(bp_tensor *out, const bp_tensor *a, bp_err *e) {
     if (out->n != a->n) return mismatch(out, a, e);
+    if (one_dtype(out, a, NULL)) { /* memmove: a view may overlap its owner */
+        memmove(out->data, a->data, a->n * bp_dtype_size(a->dtype));
+        return 0;
+    }
     for (size_t i = 0; i < a->n; i++) bp_tensor_set(out, i, bp_tensor_get(a, i));
     return 0;
 }

@@ -213,6 +213,79 @@ function TestTensor:test_matmul_blas_equals_loop()
     function() return a32:matmul(bp.tensor(b)) end)
 end
 
+-- Tensors of one dtype take tensor_fast.h's loops, tensors of mixed dtypes
+-- the reference loops; the fast ones must equal the reference to the bit.
+-- The inputs are float32 (every value a float64 too), so that one mixed
+-- call (float32 inputs, a float64 out) computes the reference in double:
+-- float64's fast path must give it exactly, float32's the same rounded to
+-- float (clone("float32"), itself the reference copy). Shapes with rows of
+-- 300 cross the reductions' blocks of 256 columns.
+local function fast_vs_reference(name, f)
+  local function check(got, want)
+    local g, w = got:clone("float64"), want
+    lu.assertEquals(g:shape(), w:shape(), name)
+    local n = 1
+    for _, d in ipairs(w:shape()) do n = n * d end
+    local gf, wf = g:reshape(n), w:reshape(n)
+    for i = 1, n do
+      local x, y = gf:get(i), wf:get(i)
+      if not (x == y or (x ~= x and y ~= y)) then
+        lu.fail(string.format("%s: element %d: fast %.17g, reference %.17g", name, i, x, y))
+      end
+    end
+  end
+  local ref64 = f("reference") -- float32 in, float64 out: the reference loops
+  check(f("float64"), ref64)
+  check(f("float32"), ref64:clone("float32"))
+end
+
+function TestTensor:test_fast_paths_equal_reference()
+  local function numbers(r, c, k)
+    local t = {}
+    for i = 1, r do
+      t[i] = {}
+      for j = 1, c do t[i][j] = math.sin(i * 1.3 + j * 0.7 + k) * 3 end
+    end
+    return t
+  end
+  local A, B = bp.tensor(numbers(6, 300, 0), "float32"), bp.tensor(numbers(6, 300, 1), "float32")
+  local P = bp.tensor(numbers(6, 300, 2), "float32"):abs():add(0.5)
+  local row, one = bp.tensor(numbers(1, 300, 3), "float32"), bp.tensor({2.5}, "float32")
+  -- the inputs in the way's dtype, and an out of `like`'s shape in it
+  local function as(way, t) return way == "float64" and t:clone("float64") or t end
+  local function out(way, like, dims)
+    local dtype = way == "float32" and "float32" or "float64"
+    return bp.zeros(dims or like:shape(), dtype)
+  end
+  for _, op in ipairs{"add", "sub", "mul", "div"} do
+    for _, b in ipairs{{"same shape", B}, {"row", row}, {"one element", one}} do
+      fast_vs_reference(op .. " " .. b[1], function(way)
+        return as(way, A)[op](as(way, A), as(way, b[2]), out(way, A))
+      end)
+    end
+    fast_vs_reference(op .. " 0.1", function(way) return as(way, A)[op](as(way, A), 0.1, out(way, A)) end)
+  end
+  for _, fn in ipairs{"exp", "tanh", "sigmoid", "relu", "abs", "sign"} do
+    fast_vs_reference(fn, function(way) return as(way, A)[fn](as(way, A), out(way, A)) end)
+  end
+  for _, fn in ipairs{"log", "sqrt"} do
+    fast_vs_reference(fn, function(way) return as(way, P)[fn](as(way, P), out(way, P)) end)
+  end
+  fast_vs_reference("clamp", function(way) return as(way, A):clamp(-1.1, 0.3, out(way, A)) end)
+  local C = A:reshape(2, 3, 300)
+  for _, red in ipairs{"sum", "mean", "max"} do
+    for dim = 1, 3 do
+      local dims = C:shape()
+      dims[dim] = 1
+      fast_vs_reference(red .. " along " .. dim, function(way)
+        return as(way, C)[red](as(way, C), dim, out(way, C, dims))
+      end)
+    end
+  end
+  fast_vs_reference("transpose", function(way) return as(way, A):t(out(way, A, {300, 6})) end)
+  fast_vs_reference("copy", function(way) return out(way, A):copy(as(way, A)) end)
+end
+
 function TestTensor:test_reshape_is_a_view()
   local t = bp.tensor{{1, 2, 3}, {4, 5, 6}}
   local v = t:reshape(3, 2)
