@@ -772,11 +772,14 @@ static double mono(void) {
 static void test_kill(void) {
     const char *db = path_in("killed.db");
     enum { MAXSTEPS = 5000 };
-    double *when = mmap(NULL, MAXSTEPS * sizeof(double), PROT_READ | PROT_WRITE,
+    /* when[k]: the time step k was logged; when[MAXSTEPS]: set once the
+     * child has stopped logging, so that a child slow to start (a loaded
+     * machine, a sanitized build) is still given its 1.3 s before the kill */
+    double *when = mmap(NULL, (MAXSTEPS + 1) * sizeof(double), PROT_READ | PROT_WRITE,
                         MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     CHECK(when != MAP_FAILED);
     if (when == MAP_FAILED) return;
-    for (int k = 0; k < MAXSTEPS; k++) when[k] = 0;
+    for (int k = 0; k <= MAXSTEPS; k++) when[k] = 0;
     pid_t kid = fork();
     if (kid == 0) {
         bp_err e;
@@ -789,9 +792,12 @@ static void test_kill(void) {
             when[k] = mono();
             nanosleep(&(struct timespec){0, 1000000}, NULL);
         }
+        *(volatile double *)&when[MAXSTEPS] = 1.0;
         for (;;) pause();
     }
-    nanosleep(&(struct timespec){2, 300000000}, NULL);
+    for (int i = 0; i < 3000 && *(volatile double *)&when[MAXSTEPS] == 0; i++)
+        nanosleep(&(struct timespec){0, 10000000}, NULL);
+    nanosleep(&(struct timespec){1, 300000000}, NULL);
     double killed = mono();
     kill(kid, SIGKILL);
     int status;
@@ -811,7 +817,7 @@ static void test_kill(void) {
     CHECK_STR(rows_of(raw, "SELECT count(*) FROM loss_curve"), want);
     CHECK_STR(rows_of(raw, "SELECT status FROM runs"), "running\n");
     sqlite3_close(raw);
-    munmap(when, MAXSTEPS * sizeof(double));
+    munmap(when, (MAXSTEPS + 1) * sizeof(double));
 
     /* Opening for writing finds the process gone. */
     bp_err e;
