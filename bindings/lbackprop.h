@@ -350,6 +350,20 @@ double bp_lua_script_step(lua_State *L, int ni, const void *x, bp_dtype xt, int 
                           double lr);
 void bp_lua_script_optim_step(lua_State *L, int oi, int ni);
 
+/* The same parts inside the engine's loop (net:fit, net:evaluate): the
+ * hooks of bp_fit_config (host_loss, host_update) and bp_fit_evaluate_host,
+ * their ud a bp_lua_fit_hooks naming slots of the calling C function's
+ * frame (the engine calls back with no Lua frame between). Each calls Lua
+ * protected: an error stops the loop with its message, to be raised once
+ * the engine has returned, never a longjmp through the engine. */
+typedef struct bp_lua_fit_hooks {
+    lua_State *L;
+    int ni, li, oi; /* the net, the Lua loss, the Lua optimiser (0: none) */
+} bp_lua_fit_hooks;
+int bp_lua_fit_loss(void *ud, const double *out, int O, const double *y, int k, int B,
+                    double *loss, double *dout, bp_err *e);
+int bp_lua_fit_update(void *ud, bp_net *net, bp_err *e);
+
 /* A loss argument: a name or a backprop.loss; returns its bp_loss. */
 int bp_lua_check_loss_arg(lua_State *L, int arg);
 

@@ -63,13 +63,18 @@ static int net_evaluate(lua_State *L) {
     bp_data *d = bp_lua_check_data(L, 2);
     if (d->n == 0) empty_data(L, 2, NULL);
     int with_loss = !lua_isnoneornil(L, 3);
-    bp_crit crit = with_loss ? bp_lua_check_crit(L, 3) : bp_crit_of(0);
+    int script = with_loss && bp_lua_is_script_loss(L, 3); /* its loss, the engine's rest */
+    bp_crit crit = with_loss && !script ? bp_lua_check_crit(L, 3) : bp_crit_of(0);
     int O = d->k, labels = d->label != NULL;
     int *m = labels ? lua_newuserdatauv(L, sizeof(int) * (size_t)O * O, 0) : NULL;
     double loss, acc;
     bp_err e;
-    if (bp_fit_evaluate_crit(n->net, d, EVAL_BATCH, crit.loss, crit.param,
-                             with_loss ? &loss : NULL, labels ? &acc : NULL, m, &e))
+    bp_lua_fit_hooks hooks = {.L = L, .ni = 1, .li = 3};
+    if (script && bp_fit_evaluate_host(n->net, d, EVAL_BATCH, bp_lua_fit_loss, &hooks, &loss, &e))
+        return luaL_error(L, "%s", e.msg);
+    if ((!script || labels) &&
+        bp_fit_evaluate_crit(n->net, d, EVAL_BATCH, crit.loss, crit.param,
+                             with_loss && !script ? &loss : NULL, labels ? &acc : NULL, m, &e))
         return luaL_error(L, "%s", e.msg);
     n->single = 0;
     lua_createtable(L, 0, 3);
@@ -151,6 +156,7 @@ typedef struct fit_run {
     int *conf, O; /* the validation's confusion matrix, O x O */
     int failed, interrupted;
     bp_err e;
+    bp_lua_fit_hooks hooks; /* a Lua loss's or optimiser's (c.host_ud) */
 } fit_run;
 
 static int fit_step(void *ud, int64_t step, double loss) {
@@ -192,7 +198,9 @@ static void udata_field(lua_State *L, const char *name, const char *type, int re
 static void fit_slots(lua_State *L) {
     bp_lua_check_options(L, S_OPTS, fit_options, 0);
     udata_field(L, "data", DATA_TYPE, 1);       /* S_DATA */
-    udata_field(L, "optimizer", OPTIM_TYPE, 0); /* S_OPT */
+    if (lua_getfield(L, S_OPTS, "optimizer") != LUA_TNIL && /* S_OPT */
+        !luaL_testudata(L, -1, OPTIM_TYPE) && !bp_lua_is_script_optim(L, -1))
+        bp_lua_field_error(L, S_OPTS, "optimizer", OPTIM_TYPE);
     udata_field(L, "validation", DATA_TYPE, 0); /* S_VAL */
     if (lua_getfield(L, S_OPTS, "callback") != LUA_TNIL && !lua_isfunction(L, -1))
         bp_lua_field_error(L, S_OPTS, "callback", "function"); /* S_CB */
@@ -235,15 +243,24 @@ static void fit_rate(lua_State *L, bp_fit_config *c) {
                                           isnan(c->lr) ? "nan" : lua_tostring(L, -1)));
     }
     lua_pop(L, 1);
-    c->opt = lua_isnil(L, S_OPT) ? NULL : bp_lua_test_optim(L, S_OPT);
+    if (!lua_isnil(L, S_OPT) && bp_lua_is_script_optim(L, S_OPT))
+        c->host_update = bp_lua_fit_update;
+    else
+        c->opt = lua_isnil(L, S_OPT) ? NULL : bp_lua_test_optim(L, S_OPT);
 }
 
 /* Reads the options (their objects in their slots) into r. */
 static void fit_read(lua_State *L, fit_run *r) {
     bp_fit_config *c = &r->c;
-    bp_crit crit = bp_lua_check_crit(L, S_LOSS);
-    c->loss = crit.loss;
-    c->loss_param = crit.param;
+    r->hooks = (bp_lua_fit_hooks){.L = L, .ni = S_NET, .li = S_LOSS, .oi = S_OPT};
+    c->host_ud = &r->hooks;
+    if (bp_lua_is_script_loss(L, S_LOSS)) {
+        c->host_loss = bp_lua_fit_loss;
+    } else {
+        bp_crit crit = bp_lua_check_crit(L, S_LOSS);
+        c->loss = crit.loss;
+        c->loss_param = crit.param;
+    }
     c->batch = bp_lua_opt_int(L, S_OPTS, "batch", 32, 1);
     r->epochs = bp_lua_opt_int(L, S_OPTS, "epochs", 1, 1);
     r->first_epoch = bp_lua_opt_int(L, S_OPTS, "first_epoch", 1, 1);
@@ -305,8 +322,13 @@ static void fit_validate(lua_State *L, const fit_run *r, bp_net *net, bp_data *v
     double vl, va;
     int labels = val->label != NULL, O = r->O;
     bp_err e;
-    if (bp_fit_evaluate_crit(net, val, EVAL_BATCH, r->c.loss, r->c.loss_param, &vl,
-                             labels ? &va : NULL, labels ? r->conf : NULL, &e))
+    if (r->c.host_loss &&
+        bp_fit_evaluate_host(net, val, EVAL_BATCH, r->c.host_loss, r->c.host_ud, &vl, &e))
+        luaL_error(L, "validation: %s", e.msg);
+    if ((!r->c.host_loss || labels) &&
+        bp_fit_evaluate_crit(net, val, EVAL_BATCH, r->c.loss, r->c.loss_param,
+                             r->c.host_loss ? NULL : &vl, labels ? &va : NULL,
+                             labels ? r->conf : NULL, &e))
         luaL_error(L, "validation: %s", e.msg);
     val_number(L, r, "loss", epoch, vl);
     if (!labels) return;
@@ -342,7 +364,8 @@ static void fit_epoch(lua_State *L, fit_run *r, bp_fit *f, int epoch) {
     /* A callback may have closed any of these: look again each time. */
     bp_net *net = bp_lua_check_lnet(L, S_NET)->net;
     bp_data *data = bp_lua_check_data(L, S_DATA);
-    if (!lua_isnil(L, S_OPT)) bp_lua_test_optim(L, S_OPT); /* raises if closed */
+    if (!lua_isnil(L, S_OPT) && !r->c.host_update)
+        bp_lua_test_optim(L, S_OPT); /* raises if closed */
     bp_data *val = lua_isnil(L, S_VAL) ? NULL : bp_lua_check_data(L, S_VAL);
     bp_err e;
     double t0 = bp_clock(), mean;

@@ -236,9 +236,7 @@ int bp_lua_check_loss_arg(lua_State *L, int arg) {
     if (!c) return luaL_typeerror(L, arg, "loss name or " LOSS_TYPE);
     if (c->kind < 0) return luaL_error(L, "attempt to use a closed loss");
     if (c->script)
-        return luaL_argerror(L, arg,
-                             "a loss written in Lua is taken by train_step and "
-                             "train_batch only (not yet by fit or evaluate)");
+        return luaL_argerror(L, arg, "a loss written in Lua cannot be used here");
     return c->kind;
 }
 

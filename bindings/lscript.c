@@ -11,7 +11,14 @@
  * trainable tensor with views of the parameter and its gradient (no copy),
  * a state table of its own and the learning rate. It is Lua text, kept
  * here as show.c keeps bp.show: a dozen lines where C would need a
- * hundred; train_step and train_batch call its step after the gradients. */
+ * hundred; train_step and train_batch call its step after the gradients.
+ *
+ * net:fit and net:evaluate call both from inside the engine's loop through
+ * bp_fit_config's hooks (bp_lua_fit_loss, bp_lua_fit_update), each
+ * protected, so that an error in the script's functions stops the loop
+ * rather than leaving it by a longjmp; the step is then the same sequence
+ * as bp_lua_script_step's, and a fit gives the bits of the same steps done
+ * with train_batch (tests/lua/test_script_fit.lua). */
 #include <string.h>
 
 #include <lauxlib.h>
@@ -121,6 +128,58 @@ double bp_lua_script_step(lua_State *L, int ni, const void *x, bp_dtype xt, int 
         luaL_error(L, "%s", e.msg);
     }
     return loss;
+}
+
+/* Calls the function at -n-1 on the n values above it, protected: 0, or
+ * -1 with its error's message in *e (popped either way). */
+static int protected_call(lua_State *L, int n, bp_err *e) {
+    if (lua_pcall(L, n, 0, 0) == LUA_OK) return 0;
+    const char *msg = lua_tostring(L, -1);
+    bp_err_set(e, "%s", msg ? msg : "an error object that is not a string");
+    lua_pop(L, 1);
+    return -1;
+}
+
+/* What bp_lua_fit_loss hands its protected call. */
+typedef struct loss_args {
+    const double *out, *y;
+    double *loss, *dout;
+    int O, k, B;
+} loss_args;
+
+static int fit_loss_protected(lua_State *L) {
+    const loss_args *a = lua_touserdata(L, 2);
+    *a->loss = call_loss(L, 1, 0, a->out, a->O, a->y, a->k, a->B, NULL);
+    if (a->dout) call_loss(L, 1, 1, a->out, a->O, a->y, a->k, a->B, a->dout);
+    return 0;
+}
+
+int bp_lua_fit_loss(void *ud, const double *out, int O, const double *y, int k, int B,
+                    double *loss, double *dout, bp_err *e) {
+    const bp_lua_fit_hooks *h = ud;
+    lua_State *L = h->L;
+    loss_args a = {out, y, loss, dout, O, k, B};
+    luaL_checkstack(L, 3, "a Lua loss");
+    lua_pushcfunction(L, fit_loss_protected);
+    lua_pushvalue(L, h->li);
+    lua_pushlightuserdata(L, &a);
+    return protected_call(L, 2, e);
+}
+
+static int fit_update_protected(lua_State *L) {
+    bp_lua_script_optim_step(L, 1, 2);
+    return 0;
+}
+
+int bp_lua_fit_update(void *ud, bp_net *net, bp_err *e) {
+    (void)net; /* the one at h->ni */
+    const bp_lua_fit_hooks *h = ud;
+    lua_State *L = h->L;
+    luaL_checkstack(L, 3, "a Lua optimiser");
+    lua_pushcfunction(L, fit_update_protected);
+    lua_pushvalue(L, h->oi);
+    lua_pushvalue(L, h->ni);
+    return protected_call(L, 2, e);
 }
 
 /* loss:forward(out, y), loss:backward(out, y) of a Lua loss, on rows as

@@ -5,7 +5,9 @@
  * each batch computes the gradients (bp_net_compute_grads) and applies one
  * update: gradient descent with a fixed lr (bp_net_update) or an optimiser
  * (bp_optim_step). A per-step callback sees each step's loss (a host logs it
- * from there) and may stop the loop.
+ * from there) and may stop the loop. A host may also supply the loss or the
+ * update rule itself (a Lua loss or optimiser: bp_fit_config's host_loss,
+ * host_update), and the loop stays in C around them.
  *
  * The order of the rows. Without shuffling, an epoch takes rows 0..n-1 in
  * order and each batch is a pointer into the data (no copy). With shuffling,
@@ -48,6 +50,17 @@
  * this step. */
 typedef int (*bp_fit_step_fn)(void *ud, int64_t step, double loss);
 
+/* A loss the host computes (a loss written in Lua): from the net's outputs
+ * out (B x O) and the batch's targets y (B x k, as the data holds them),
+ * the batch's mean loss into *loss and, when dout is not NULL, dLoss/dout
+ * into dout (B x O). 0, or -1 with a message in *e. */
+typedef int (*bp_fit_loss_fn)(void *ud, const double *out, int O, const double *y, int k,
+                              int B, double *loss, double *dout, bp_err *e);
+
+/* An update rule the host runs after the gradients (an optimiser written
+ * in Lua). 0, or -1 with a message in *e. */
+typedef int (*bp_fit_update_fn)(void *ud, bp_net *net, bp_err *e);
+
 typedef struct bp_fit_config {
     int batch; /* rows per step, >= 1 */
     bp_loss loss;
@@ -59,6 +72,15 @@ typedef struct bp_fit_config {
     bp_rng *rng;            /* needed when shuffle is set (borrowed) */
     bp_fit_step_fn on_step; /* NULL, or called after every step */
     void *ud;               /* on_step's first argument */
+    /* The host's parts of a step, each NULL for the engine's own. With
+     * host_loss, a step is forward, host_loss, backward (loss and
+     * loss_param unused; the targets go to it as they are); with
+     * host_update, the update after the gradients is host_update (lr and
+     * opt unused). A step's loss that is not finite stops the epoch before
+     * any update, as the engine's step does. */
+    bp_fit_loss_fn host_loss;
+    bp_fit_update_fn host_update;
+    void *host_ud; /* their first argument */
 } bp_fit_config;
 
 typedef struct bp_fit bp_fit;
@@ -127,5 +149,11 @@ int bp_fit_evaluate(bp_net *net, const bp_data *data, int batch, bp_loss loss,
 int bp_fit_evaluate_crit(bp_net *net, const bp_data *data, int batch, bp_loss loss,
                          double param, double *loss_out, double *accuracy, int *confusion,
                          bp_err *e);
+
+/* The loss of bp_fit_evaluate with the host's loss (dout NULL: its forward
+ * only): the mean over the rows of each batch's loss weighted by its rows;
+ * the targets go to it as the data holds them. */
+int bp_fit_evaluate_host(bp_net *net, const bp_data *data, int batch, bp_fit_loss_fn loss,
+                         void *ud, double *loss_out, bp_err *e);
 
 #endif

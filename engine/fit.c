@@ -28,6 +28,13 @@ struct bp_fit {
     int n, d, k;
     int *order; /* n row indexes: this epoch's order */
     double *yb; /* B x k: the targets of a shuffled batch */
+    /* A host loss's step only (host_step): a shuffled batch's inputs, in
+     * the data's dtype, since the net's forward takes contiguous rows; and
+     * the outputs (a copy: the host may run the net) and their gradient,
+     * B x O, grown on the first epoch. */
+    unsigned char *xb;
+    double *ob, *gb;
+    size_t ob_size;
     int64_t steps;
     int epochs;
     double last_loss;
@@ -39,9 +46,10 @@ bp_fit *bp_fit_new(const bp_data *data, const bp_fit_config *c, bp_err *e) {
         bp_err_set(e, "a batch needs at least 1 row (got %d)", c->batch);
         return NULL;
     }
-    if (bp_crit_check(&(bp_crit){.loss = c->loss, .param = c->loss_param}, NULL, 0, 0, e))
+    if (!c->host_loss &&
+        bp_crit_check(&(bp_crit){.loss = c->loss, .param = c->loss_param}, NULL, 0, 0, e))
         return NULL;
-    if (!c->opt && !(isfinite(c->lr) && c->lr >= 0)) {
+    if (!c->opt && !c->host_update && !(isfinite(c->lr) && c->lr >= 0)) {
         bp_err_set(e, "learning rate must be a finite number >= 0 (got %g)", c->lr);
         return NULL;
     }
@@ -63,8 +71,10 @@ bp_fit *bp_fit_new(const bp_data *data, const bp_fit_config *c, bp_err *e) {
     if (f) {
         f->order = bp_malloc(sizeof(int) * (size_t)data->n);
         f->yb = bp_malloc(sizeof(double) * (size_t)B * data->k);
+        if (c->host_loss && c->shuffle)
+            f->xb = bp_malloc(bp_dtype_size(data->dtype) * (size_t)B * data->d);
     }
-    if (!f || !f->order || !f->yb) {
+    if (!f || !f->order || !f->yb || (c->host_loss && c->shuffle && !f->xb)) {
         bp_fit_free(f);
         bp_err_set(e, "out of memory for a training loop over %d rows", data->n);
         return NULL;
@@ -82,6 +92,9 @@ void bp_fit_free(bp_fit *f) {
     if (!f) return;
     bp_free(f->order);
     bp_free(f->yb);
+    bp_free(f->xb);
+    bp_free(f->ob);
+    bp_free(f->gb);
     bp_free(f);
 }
 
@@ -102,17 +115,23 @@ static bp_crit data_crit(const bp_net *net, const bp_data *data, bp_loss loss,
     return c;
 }
 
-/* The network must take the data's rows and give its targets' width (or
- * take them as labels, c), and c must follow the net; with labels, each
+/* The network must take the data's rows (check_inputs, all a host's loss
+ * needs) and give its targets' width (or take them as labels, c), and c
+ * must follow the net; with labels, each
  * row's is a class of the net's: "label 4 in row 7 is not a class in 1..3"
  * (rows of the data, from 1). */
-static int check_shapes(const bp_net *net, const bp_data *data, const bp_crit *c,
-                        bp_err *e) {
+static int check_inputs(const bp_net *net, const bp_data *data, bp_err *e) {
     if (net->n_layers == 0 && !bp_net_is_graph(net))
         return bp_err_set(e, "the network has no layers");
     if (net->inputs != data->d)
         return bp_err_set(e, "the network takes %d inputs, the data has %d", net->inputs,
                           data->d);
+    return 0;
+}
+
+static int check_shapes(const bp_net *net, const bp_data *data, const bp_crit *c,
+                        bp_err *e) {
+    if (check_inputs(net, data, e)) return -1;
     if (bp_net_outputs(net) != data->k && !(c && c->labels))
         return bp_err_set(e, "the network gives %d outputs, the data has %d targets",
                           bp_net_outputs(net), data->k);
@@ -131,6 +150,56 @@ static void gather_targets(bp_fit *f, const bp_data *data, int s, int B) {
 
 static int epoch(bp_fit *f, bp_net *net, const bp_data *data, double *mean_loss,
                  bp_err *e);
+
+/* A step with the host's loss on the B rows order[s..] (shuffled) or s..
+ * (in order): forward, host_loss, backward; the step's loss into *loss.
+ * The update is the caller's. */
+static int host_step(bp_fit *f, bp_net *net, const bp_data *data, int s, int B,
+                     double *loss, bp_err *e) {
+    const size_t row = bp_dtype_size(data->dtype) * (size_t)f->d;
+    const void *x = bp_data_row(data, s);
+    const double *y = data->y + (size_t)s * f->k;
+    if (f->c.shuffle) {
+        for (int b = 0; b < B; b++)
+            memcpy(f->xb + row * b, bp_data_row(data, f->order[s + b]), row);
+        gather_targets(f, data, s, B);
+        x = f->xb, y = f->yb;
+    }
+    const int O = bp_net_outputs(net);
+    const size_t size = (size_t)B * O;
+    if (size > f->ob_size) {
+        bp_free(f->ob);
+        bp_free(f->gb);
+        f->ob = bp_malloc(sizeof(double) * size);
+        f->gb = bp_malloc(sizeof(double) * size);
+        f->ob_size = f->ob && f->gb ? size : 0;
+        if (!f->ob_size) return bp_err_set(e, "out of memory for a batch's outputs");
+    }
+    const double *out = bp_net_forward_as(net, x, data->dtype, B, e);
+    if (!out) return -1;
+    memcpy(f->ob, out, sizeof(double) * size);
+    if (f->c.host_loss(f->c.host_ud, f->ob, O, y, f->k, B, loss, f->gb, e)) return -1;
+    if (!isfinite(*loss)) return 0; /* the caller stops before the backward's use */
+    bp_net_zero_grad(net);
+    return bp_net_backward(net, f->gb, e);
+}
+
+/* The engine's step on the batch (the update fused in, with plain SGD). */
+static int engine_step(bp_fit *f, bp_net *net, const bp_data *data, bp_crit crit, int s,
+                       int B, double *loss, bp_err *e) {
+    const void *x = bp_data_row(data, 0);
+    const double *y = f->yb;
+    const int *rows = NULL;
+    if (f->c.shuffle) {
+        gather_targets(f, data, s, B);
+        rows = f->order + s;
+    } else {
+        x = bp_data_row(data, s);
+        y = data->y + (size_t)s * f->k;
+    }
+    double lr = f->c.opt || f->c.host_update ? -1 : f->c.lr;
+    return bp_net_step_rows_crit(net, x, data->dtype, rows, y, B, crit, lr, loss, e);
+}
 
 /* An epoch in training mode, which is put back after it as evaluate puts
  * back its own: the caller's mode is the caller's. */
@@ -151,7 +220,8 @@ static int epoch(bp_fit *f, bp_net *net, const bp_data *data, double *mean_loss,
                           "was made for %d x %d with %d",
                           data->n, data->d, data->k, f->n, f->d, f->k);
     const bp_crit crit = data_crit(net, data, f->c.loss, f->c.loss_param);
-    if (check_shapes(net, data, &crit, e)) return -1;
+    if (f->c.host_loss ? check_inputs(net, data, e) : check_shapes(net, data, &crit, e))
+        return -1;
     f->epochs++;
     if (f->c.shuffle) {
         for (int i = 0; i < f->n; i++) f->order[i] = i;
@@ -167,19 +237,9 @@ static int epoch(bp_fit *f, bp_net *net, const bp_data *data, double *mean_loss,
     for (int s = 0; s < n && !stop; s += f->c.batch) {
         int B = n - s < f->c.batch ? n - s : f->c.batch;
         if (B < f->c.batch && f->c.drop_last) break;
-        const void *x = bp_data_row(data, 0);
-        const double *y = f->yb;
-        const int *rows = NULL;
-        if (f->c.shuffle) {
-            gather_targets(f, data, s, B);
-            rows = f->order + s;
-        } else {
-            x = bp_data_row(data, s);
-            y = data->y + (size_t)s * f->k;
-        }
         double loss;
-        if (bp_net_step_rows_crit(net, x, data->dtype, rows, y, B, crit,
-                                  f->c.opt ? -1 : f->c.lr, &loss, e))
+        if (f->c.host_loss ? host_step(f, net, data, s, B, &loss, e)
+                           : engine_step(f, net, data, crit, s, B, &loss, e))
             return -1;
         f->last_loss = loss;
         if (!isfinite(loss)) {
@@ -190,7 +250,11 @@ static int epoch(bp_fit *f, bp_net *net, const bp_data *data, double *mean_loss,
                                           : "-inf",
                               (long long)f->steps + 1, f->epochs);
         }
-        if (f->c.opt && bp_optim_step(f->c.opt, net, e)) return -1;
+        if (f->c.host_update ? f->c.host_update(f->c.host_ud, net, e)
+            : f->c.opt       ? bp_optim_step(f->c.opt, net, e)
+            : f->c.host_loss ? bp_net_update(net, f->c.lr, e)
+                             : 0)
+            return -1;
         f->steps++;
         sum += loss * B;
         seen += B;
@@ -244,4 +308,25 @@ static int evaluate(bp_net *net, const bp_data *data, int batch, bp_crit crit,
     if (loss_out) *loss_out = sum / data->n;
     if (accuracy) *accuracy = (double)right / data->n;
     return 0;
+}
+
+int bp_fit_evaluate_host(bp_net *net, const bp_data *data, int batch, bp_fit_loss_fn loss,
+                         void *ud, double *loss_out, bp_err *e) {
+    if (batch < 1) return bp_err_set(e, "a batch needs at least 1 row (got %d)", batch);
+    if (data->n < 1) return bp_err_set(e, "cannot evaluate on a data set of 0 rows");
+    if (check_inputs(net, data, e)) return -1;
+    int was = bp_net_set_training(net, 0), O = bp_net_outputs(net), rc = 0;
+    double sum = 0;
+    for (int s = 0; s < data->n && !rc; s += batch) {
+        int B = data->n - s < batch ? data->n - s : batch;
+        double l = 0;
+        const double *out = bp_net_forward_as(net, bp_data_row(data, s), data->dtype, B, e);
+        rc = !out || loss(ud, out, O, data->y + (size_t)s * data->k, data->k, B, &l, NULL, e)
+                 ? -1
+                 : 0;
+        sum += l * B;
+    }
+    bp_net_set_training(net, was);
+    if (!rc) *loss_out = sum / data->n;
+    return rc;
 }

@@ -78,8 +78,6 @@ end
 
 function test_errors()
   local net = make()
-  assert_error_text("a loss written in Lua is taken by train_step and train_batch only", function()
-    net:fit{data = bp.data(X, Y), loss = mse, lr = 0.1} end)
   local bad = bp.loss{forward = function() return "x" end, backward = function() end}
   assert_error_text("the Lua loss's forward returned string, expected a number", function()
     net:train_step(X, Y, bad, 0.1) end)
@@ -93,6 +91,78 @@ function test_errors()
     bp.optimizer(net, sgd_momentum, {momentum = 0.9}) end)
   local boom = bp.optimizer(net, function() error("no update") end)
   assert_error_text("no update", function() net:train_step(X, Y, "mse", boom) end)
+  -- inside fit's loop: the error stops it, raised with its message once
+  -- the engine has returned; the net trains on after it
+  local d = bp.data(X, Y)
+  assert_error_text("no update", function() net:fit{data = d, loss = "mse", optimizer = boom} end)
+  local raising = bp.loss{forward = function() error("no loss here") end, backward = print}
+  assert_error_text("no loss here", function() net:fit{data = d, loss = raising, lr = 0.1} end)
+  assert_error_text("no loss here", function() net:evaluate(d, raising) end)
+  lu.assertTrue(net:fit{data = d, loss = mse, lr = 0.1, log = false}[1].train_loss > 0)
+  assert_error_text("field 'optimizer': backprop.optimizer expected", function()
+    net:fit{data = d, loss = mse, optimizer = {}} end)
+end
+
+-- Six rows, so that batches of 4 end with a short one.
+local X6 = {{1, 2, 3}, {0.5, -1, 2}, {-2, 0.25, 1}, {3, -1, 0}, {0, 0.5, -0.5}, {1, 1, 1}}
+local Y6 = {{1, 0}, {0, 1}, {1, 1}, {0, 0}, {-1, 1}, {0.5, 0.5}}
+
+-- net:fit with a Lua loss takes the steps train_batch takes with it, to the
+-- bit: the same forward, loss, backward and update, batch after batch.
+function test_fit_with_a_lua_loss_is_train_batch()
+  local d = bp.data(X6, Y6)
+  local a, b = make(), make()
+  local hist = a:fit{data = d, loss = mse, lr = 0.1, batch = 4, epochs = 3, shuffle = false,
+                     log = false}
+  local sum = 0
+  for _ = 1, 3 do
+    sum = 0
+    for first = 1, 6, 4 do
+      local B = math.min(4, 6 - first + 1)
+      sum = sum + b:train_batch(d, first, B, mse, 0.1) * B
+    end
+  end
+  lu.assertEquals(a:params(), b:params())
+  lu.assertEquals(hist[3].train_loss, sum / 6)
+  lu.assertEquals(a:evaluate(d, mse).loss, b:evaluate(d, mse).loss)
+end
+
+-- Shuffled, a Lua mse trains as the built-in one on the same row order (the
+-- same generator), to rounding: another order of sums.
+function test_fit_with_a_lua_loss_shuffled_as_the_builtin()
+  local d = bp.data(X6, Y6)
+  local a, b = make(), make()
+  bp.seed(11)
+  local ha = a:fit{data = d, loss = "mse", lr = 0.1, batch = 4, epochs = 4, log = false,
+                   validation = d}
+  bp.seed(11)
+  local hb = b:fit{data = d, loss = mse, lr = 0.1, batch = 4, epochs = 4, log = false,
+                   validation = d}
+  local pa, pb = a:params(), b:params()
+  for i = 1, #pa do lu.assertAlmostEquals(pb[i], pa[i], 1e-13) end
+  for e = 1, 4 do
+    lu.assertAlmostEquals(hb[e].train_loss, ha[e].train_loss, 1e-13)
+    lu.assertAlmostEquals(hb[e].val_loss, ha[e].val_loss, 1e-13)
+  end
+  lu.assertEquals(hb[4].val_loss, b:evaluate(d, mse).loss)
+  lu.assertAlmostEquals(b:evaluate(d, mse).loss, b:evaluate(d, "mse").loss, 1e-14)
+end
+
+-- A Lua optimiser in fit: SGD with momentum to the bit of the built-in one,
+-- with a built-in loss and with a Lua one.
+function test_fit_with_a_lua_optimiser_is_the_builtin()
+  local d = bp.data(X6, Y6)
+  for _, loss in ipairs{"mse", mse} do
+    local a, b = make(), make()
+    local opt = bp.optimizer(a, "sgd", {lr = 0.05, momentum = 0.9})
+    local mine = bp.optimizer(b, sgd_momentum, {lr = 0.05})
+    bp.seed(3)
+    a:fit{data = d, loss = loss, optimizer = opt, batch = 4, epochs = 3, log = false}
+    bp.seed(3)
+    b:fit{data = d, loss = loss, optimizer = mine, batch = 4, epochs = 3, log = false}
+    lu.assertEquals(b:params(), a:params())
+    lu.assertEquals(mine:steps(), 6)
+  end
 end
 
 S.finish()
