@@ -9,12 +9,9 @@
 --               on tensors (a product, a bias added, relu; by hand, the
 --               backward's three products), through net:fit;
 --   lua_loss    the built-in network with softmax cross-entropy written in
---               Lua on tensors (bp.loss), through net:train_batch, since fit
---               takes built-in losses only; against the built-in loss through
---               the same train_batch loop (builtin_batches), and, for the
---               issue's figure, against fit's epoch (builtin).
--- Unshuffled (train_batch walks the rows in order): every way sees the same
--- batches. Metric: seconds per epoch (median, min, max of `reps`), and the
+--               Lua on tensors (bp.loss), through net:fit, against the
+--               built-in loss's fit (builtin).
+-- Unshuffled: every way sees the same batches. Metric: seconds per epoch (median, min, max of `reps`), and the
 -- ratios of the medians.
 --
 --   backprop run --db results/bench.db scripts/bench/lua_module.lua [reps=5]
@@ -65,23 +62,18 @@ local function make(lua)
   return bp.net(784, bp.sequential{bp.linear(784, 128), bp.relu(), mid, bp.linear(64, 10)},
                 {dtype = "float32"})
 end
-local nets = {builtin = make(false), lua_module = make(true), lua_loss = make(false),
-              builtin_batches = make(false)}
+local nets = {builtin = make(false), lua_module = make(true), lua_loss = make(false)}
 
-local function fit(net)
-  net:fit{data = d, loss = "softmax_ce", lr = 0.05, batch = 64, epochs = 1, shuffle = false,
-          log = false, epoch_log = false}
-end
-local function batches(net, loss)
-  for first = 1, #d, 64 do net:train_batch(d, first, 64, loss, 0.05) end
+local function fit(net, loss)
+  net:fit{data = d, loss = loss or "softmax_ce", lr = 0.05, batch = 64, epochs = 1,
+          shuffle = false, log = false, epoch_log = false}
 end
 local ways = {
   builtin = function() fit(nets.builtin) end,
   lua_module = function() fit(nets.lua_module) end,
-  builtin_batches = function() batches(nets.builtin_batches, "softmax_ce") end,
-  lua_loss = function() batches(nets.lua_loss, softmax_ce) end,
+  lua_loss = function() fit(nets.lua_loss, softmax_ce) end,
 }
-local order = {"builtin", "lua_module", "builtin_batches", "lua_loss"}
+local order = {"builtin", "lua_module", "lua_loss"}
 for _, w in ipairs(order) do ways[w]() end -- warm-up
 local load0 = C.load()
 local times = {}
@@ -99,7 +91,6 @@ for _, w in ipairs(order) do
   C.report(w .. "_s_per_epoch", s[w], "s")
 end
 C.figure("lua_module_over_builtin", s.lua_module.med / s.builtin.med, "x")
-C.figure("lua_loss_over_builtin_batches", s.lua_loss.med / s.builtin_batches.med, "x")
-C.figure("lua_loss_over_builtin_fit", s.lua_loss.med / s.builtin.med, "x")
+C.figure("lua_loss_over_builtin", s.lua_loss.med / s.builtin.med, "x")
 C.figure("load_start", load0, "")
 C.figure("load_end", C.load(), "")
