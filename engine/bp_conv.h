@@ -54,7 +54,8 @@ void bp_conv2d_backward_ref(double *dx, double *dw, double *db, const double *dy
                             const double *x, const double *w, int B,
                             const bp_conv_shape *s);
 /* The same through im2col and GEMM; col is a workspace of bp_conv_cols
- * values (overwritten). */
+ * values (overwritten); dw too may be NULL here (a frozen weight: its
+ * columns and product skipped). */
 void bp_conv2d_forward(double *y, double *col, const double *x, const double *w,
                        const double *b, int B, const bp_conv_shape *s);
 void bp_conv2d_backward(double *dx, double *dw, double *db, double *col, const double *dy,

@@ -271,13 +271,17 @@ void bp_graph_node_shape(const bp_graph *g, int id, int *ndim, int *shape);
  * updates (weights and biases), 0 for a buffer (batch norm's running_mean,
  * running_var and num_batches_tracked): saved, snapshotted, checkpointed,
  * never optimised. num_batches_tracked is a count kept in the dtype (a
- * float32 network's counts past 2^24 are rounded). */
+ * float32 network's counts past 2^24 are rounded). frozen: a trainable
+ * tensor set aside by bp_graph_set_frozen (requires_grad = False): no
+ * optimiser or gradient descent updates it, and backward skips its
+ * gradient where that saves work (see bp_graph_backward). */
 typedef struct bp_param {
     char name[BP_PARAM_MAX_NAME];
     int ndim, shape[BP_GRAPH_MAX_DIMS];
     size_t count;
     void *data, *grad;
     int trainable;
+    int frozen;
 } bp_param;
 
 /* The tensors of the graph (after a finish): every node's, in the order of
@@ -287,6 +291,18 @@ typedef struct bp_param {
  * array is the graph's, valid until the next finish. */
 const bp_param *bp_graph_params(const bp_graph *g, int *n);
 const bp_param *bp_graph_node_params(const bp_graph *g, int id, int *n);
+
+/* Freezes (frozen 1) or unfreezes (0) tensor k of bp_graph_params' list
+ * (a buffer stays as it is: it is never trained). The flag lives with the
+ * node, so a later finish keeps it. A batch norm whose weight and bias are
+ * both frozen is frozen whole: in training too it normalises by its
+ * running statistics and leaves them unchanged (torchvision's
+ * FrozenBatchNorm2d), so fine-tuning around it does not drift them. */
+void bp_graph_set_frozen(bp_graph *g, int k, int frozen);
+
+/* Parameter tensors whose gradient backward has computed since the graph
+ * was made, all backwards together: what freezing saves, counted. */
+int64_t bp_graph_grads_computed(const bp_graph *g);
 
 /* The id of the l-th linear node in the order the graph runs (l from 1; a
  * stack made a graph keeps its layer l as the l-th), or -1; and how many
@@ -313,7 +329,11 @@ int bp_graph_output_act(const bp_graph *g);
  * 1..6" (samples and steps from 1). output_value is the output (B x outputs) and
  * output_grad where the caller puts dLoss/d(output) before backward, which
  * ADDS into every parameter's gradient, in the forward's mode; with
- * want_dx, input_grad is then dLoss/d(input) (B x inputs). forget makes
+ * want_dx, input_grad is then dLoss/d(input) (B x inputs). Backward skips
+ * what nobody needs: a node with no unfrozen tensor at or before it (and
+ * not the input with want_dx) is not run at all, the gradient of a frozen
+ * linear's or conv2d's weight or bias is not computed, and a frozen
+ * tensor of another op gets its gradient computed but never used. forget makes
  * backward refuse until the next forward. */
 int bp_graph_reserve(bp_graph *g, int B, bp_err *e);
 int bp_graph_forward(bp_graph *g, const void *x, int B, int training, bp_rng *r,

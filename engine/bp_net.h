@@ -353,6 +353,15 @@ int bp_net_check_crit(const bp_net *net, bp_crit c, bp_err *e);
 const bp_param *bp_net_param_list(const bp_net *net, int *n);
 const bp_param *bp_net_param_find(const bp_net *net, const char *name, bp_err *e);
 
+/* Freezes (frozen 1) or unfreezes (0) every trainable tensor whose name
+ * pattern picks (bp_name_matches: a name, a module's name, a glob):
+ * torch's requires_grad_(False). A stack becomes a graph first
+ * (bp_net_to_graph: same names, same numbers). Returns how many tensors
+ * it picked; -1 when none ("no parameter or module matches 'fc9'") or
+ * memory runs out, nothing changed. See bp_graph_set_frozen for what a
+ * frozen tensor is spared. */
+int bp_net_freeze(bp_net *net, const char *pattern, int frozen, bp_err *e);
+
 /* All values of the list in one flat order (tensor after tensor, each
  * row-major: for a stack layer by layer, W row by row, then b; buffers
  * included): their count, and copies out of and into a caller's buffer

@@ -191,7 +191,8 @@ const char *bp_loss_expected(void);
 void bp_dense_forward(double *h, const double *x, const double *W, const double *b, int B,
                       int I, int O);
 /* dW += dh^T x, db += column sums of dh, dx += dh W (dx may be NULL: the
- * first layer has nobody to pass its input gradient to). */
+ * first layer has nobody to pass its input gradient to; dW or db NULL: a
+ * frozen tensor's, skipped). */
 void bp_dense_backward(double *dx, double *dW, double *db, const double *dh,
                        const double *x, const double *W, int B, int I, int O);
 

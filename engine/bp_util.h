@@ -64,4 +64,11 @@ const char *bp_name_of(const char *const *names, int n, int k);
 int bp_name_find(const char *const *names, int n, const char *name);
 void bp_names_join(char *buf, size_t cap, const char *const *names, int n);
 
+/* Whether a parameter's name ("block1.fc.weight") is picked by pattern: a
+ * shell glob (fnmatch(3) without flags: * and ? match dots too, [..]
+ * classes) matching the whole name or a module's, a prefix of it ending
+ * before a dot ("block1", "block1.fc"), as PyTorch's named_modules nest.
+ * So "fc1" picks fc1.weight and fc1.bias, "*.bias" every bias. */
+int bp_name_matches(const char *pattern, const char *name);
+
 #endif

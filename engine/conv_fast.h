@@ -113,12 +113,14 @@ void SFX(bp_conv2d_backward)(REAL *dx, REAL *dw, REAL *db, REAL *col, const REAL
             for (int k = 0; k < PQ; k++) acc += dyn[(size_t)o * PQ + k];
             db[o] += acc;
         }
-        if (!direct) {
-            SFX(im2col)(col, cn, s);
-            cn = col;
+        if (dw) { /* NULL: a frozen weight, no columns needed for it */
+            if (!direct) {
+                SFX(im2col)(col, cn, s);
+                cn = col;
+            }
+            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, O, K, PQ, 1, dyn, PQ, cn, PQ, 1,
+                 dw, K);
         }
-        GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, O, K, PQ, 1, dyn, PQ, cn, PQ, 1, dw,
-             K);
         if (!dx) continue;
         REAL *dxn = dx + n * xs;
         GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, K, PQ, O, 1, w, K, dyn, PQ,

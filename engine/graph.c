@@ -51,6 +51,8 @@ typedef struct node {
     int store;  /* the node whose y and dy this one's are (itself, or for a
                    view its input's store) */
     int in_use; /* reached from the output by the last finish */
+    int needs;  /* set by each backward: dLoss/d(its output) is wanted (an
+                   unfrozen tensor at or before it; the input: want_dx) */
     /* Parameters, made by add: W, b, ... as tensors (names set at add). */
     int n_t;
     bp_param t[MAX_TENSORS];
@@ -79,6 +81,7 @@ struct bp_graph {
     int B, cap;
     void *block;
     int fwd_training; /* the mode of the last forward, for backward */
+    int64_t grads;    /* parameter gradients computed (bp_graph_grads_computed) */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -822,6 +825,31 @@ const bp_param *bp_graph_node_params(const bp_graph *g, int id, int *n) {
     return g->nodes[id].t;
 }
 
+void bp_graph_set_frozen(bp_graph *g, int k, int frozen) {
+    if (k < 0 || k >= g->n_list || !g->list[k].trainable) return;
+    g->list[k].frozen = frozen != 0;
+    /* the node's own copy, from which the next finish makes the list */
+    for (int i = 0, at = 0; i < g->n; at += g->nodes[i].n_t, i++)
+        if (k < at + g->nodes[i].n_t) {
+            g->nodes[i].t[k - at].frozen = frozen != 0;
+            return;
+        }
+}
+
+int64_t bp_graph_grads_computed(const bp_graph *g) { return g->grads; }
+
+/* A batch norm frozen whole (bp_graph_set_frozen): eval's arithmetic in
+ * training too. */
+static int bn_frozen(const node *nd) { return nd->t[0].frozen && nd->t[1].frozen; }
+
+/* Adds to g->grads the gradients nd's backward computes: a linear's or
+ * conv2d's unfrozen tensors, every trainable one of the other ops. */
+static void count_grads(bp_graph *g, const node *nd) {
+    int skips = nd->op == BP_OP_LINEAR || nd->op == BP_OP_CONV2D;
+    for (int j = 0; j < nd->n_t; j++)
+        if (nd->t[j].trainable && !(skips && nd->t[j].frozen)) g->grads++;
+}
+
 int bp_graph_linear(const bp_graph *g, int l) {
     for (int k = 0; k < g->n_order; k++)
         if (g->nodes[g->order[k]].op == BP_OP_LINEAR && --l == 0) return g->order[k];
@@ -917,7 +945,8 @@ static int host_run(bp_graph *g, node *nd, int backward, int want_dx, bp_err *e)
                       .out = nd->y, .params = nd->t, .n_params = nd->n_t};
     memcpy(c.in_shape, x->shape, sizeof c.in_shape);
     memcpy(c.out_shape, nd->shape, sizeof c.out_shape);
-    if (backward) c.dx = s == g->input && !want_dx ? NULL : g->nodes[s].dy;
+    (void)want_dx;
+    if (backward) c.dx = g->nodes[s].needs ? g->nodes[s].dy : NULL;
     bp_err inner;
     int rc = backward ? nd->host.backward(nd->host.ctx, &c, &inner)
                       : nd->host.forward(nd->host.ctx, &c, &inner);
@@ -943,6 +972,8 @@ static int check_mode(const bp_graph *g, int B, int training, const bp_rng *r,
     if (!training) return 0;
     for (int k = 0; k < g->n_order; k++) {
         const node *nd = &g->nodes[g->order[k]];
+        if ((nd->op == BP_OP_BATCHNORM1D || nd->op == BP_OP_BATCHNORM2D) && bn_frozen(nd))
+            continue;
         if (nd->op == BP_OP_BATCHNORM1D && B < 2)
             return bp_err_set(
                 e,
@@ -1007,8 +1038,26 @@ static void zero_dy(bp_graph *g) {
     }
 }
 
+/* Each node's needs, along the order: an unfrozen tensor of its own, or an
+ * input that needs; the network's input needs what want_dx says. */
+static void mark_needs(bp_graph *g, int want_dx) {
+    for (int k = 0; k < g->n_order; k++) {
+        node *nd = &g->nodes[g->order[k]];
+        nd->needs = 0;
+        if (g->order[k] == g->input) {
+            nd->needs = want_dx != 0;
+            continue;
+        }
+        for (int j = 0; j < nd->n_t && !nd->needs; j++)
+            nd->needs = nd->t[j].trainable && !nd->t[j].frozen;
+        for (int j = 0; j < nd->n_in && !nd->needs; j++)
+            nd->needs = g->nodes[nd->in[j]].needs;
+    }
+}
+
 int bp_graph_backward(bp_graph *g, int want_dx, bp_err *e) {
     if (!g->finished || g->B == 0) return bp_err_set(e, "backward needs a forward first");
+    mark_needs(g, want_dx);
     zero_dy(g);
     return g->dtype == BP_F32 ? backward_nodes_f32(g, want_dx, e)
                               : backward_nodes(g, want_dx, e);

@@ -23,12 +23,16 @@ static REAL *SFX(dy_of)(bp_graph *g, int j) { return g->nodes[g->nodes[j].store]
  * that is the network's input and nobody asked for dLoss/d(input) (the
  * product a stack's first layer skips too). */
 static REAL *SFX(din_of)(bp_graph *g, const node *nd, int k, int want_dx) {
+    (void)want_dx; /* the input's needs (mark_needs) says it */
     int s = g->nodes[nd->in[k]].store;
-    return s == g->input && !want_dx ? NULL : g->nodes[s].dy;
+    return g->nodes[s].needs ? g->nodes[s].dy : NULL;
 }
 
 #define T_(nd, k) ((REAL *)(nd)->t[k].data)
 #define G_(nd, k) ((REAL *)(nd)->t[k].grad)
+/* A tensor's gradient, NULL when it is frozen: not computed (linear and
+ * conv2d, whose kernels skip a NULL one). */
+#define GF_(nd, k) ((nd)->t[k].frozen ? NULL : G_(nd, k))
 
 /* linear: y = x W^T + b over rows of I values (bp_dense_forward). */
 static void SFX(linear_forward)(bp_graph *g, node *nd, int B) {
@@ -41,10 +45,9 @@ static void SFX(linear_forward)(bp_graph *g, node *nd, int B) {
 static void SFX(linear_backward)(bp_graph *g, node *nd, int B, int want_dx) {
     const node *x = &g->nodes[nd->in[0]];
     int I = nd->o.in, O = nd->o.out, rows = (int)(B * (x->count / I));
-    REAL *db = nd->nb_db ? (REAL *)nd->nb_db : G_(nd, 1);
-    if (nd->nb_db) memset(db, 0, sizeof(REAL) * (size_t)O);
+    REAL *db = nd->nb_db ? NULL : GF_(nd, 1);
     SFX(bp_dense_backward)
-    (SFX(din_of)(g, nd, 0, want_dx), G_(nd, 0), db, nd->dy, SFX(y_of)(g, nd->in[0]),
+    (SFX(din_of)(g, nd, 0, want_dx), GF_(nd, 0), db, nd->dy, SFX(y_of)(g, nd->in[0]),
      T_(nd, 0), rows, I, O);
 }
 
@@ -87,7 +90,7 @@ static void SFX(dropout_backward)(bp_graph *g, node *nd, int B, int want_dx) {
 static void SFX(batchnorm_forward)(bp_graph *g, node *nd, int B) {
     const REAL *x = SFX(y_of)(g, nd->in[0]);
     int F = nd->o.in;
-    if (g->fwd_training) {
+    if (g->fwd_training && !bn_frozen(nd)) {
         SFX(bp_batchnorm_forward_train)
         (nd->y, nd->xhat, nd->invstd, T_(nd, 2), T_(nd, 3), x, T_(nd, 0), T_(nd, 1), B, F,
          nd->o.eps, nd->o.momentum);
@@ -104,7 +107,7 @@ static void SFX(batchnorm_backward)(bp_graph *g, node *nd, int B, int want_dx) {
     (void)want_dx;
     REAL *din = SFX(dy_of)(g, nd->in[0]);
     int F = nd->o.in;
-    if (g->fwd_training)
+    if (g->fwd_training && !bn_frozen(nd))
         SFX(bp_batchnorm_backward_train)
         (din, G_(nd, 0), G_(nd, 1), nd->dy, nd->xhat, nd->invstd, T_(nd, 0), B, F);
     else
@@ -117,7 +120,7 @@ static void SFX(batchnorm_backward)(bp_graph *g, node *nd, int B, int want_dx) {
 static void SFX(batchnorm2d_forward)(bp_graph *g, node *nd, int B) {
     const REAL *x = SFX(y_of)(g, nd->in[0]);
     int C = nd->o.in, S = nd->shape[1] * nd->shape[2];
-    if (g->fwd_training) {
+    if (g->fwd_training && !bn_frozen(nd)) {
         SFX(bp_batchnorm2d_forward_train)
         (nd->y, nd->xhat, nd->invstd, T_(nd, 2), T_(nd, 3), x, T_(nd, 0), T_(nd, 1), B, C,
          S, nd->o.eps, nd->o.momentum);
@@ -133,7 +136,7 @@ static void SFX(batchnorm2d_backward)(bp_graph *g, node *nd, int B, int want_dx)
     (void)want_dx;
     REAL *din = SFX(dy_of)(g, nd->in[0]);
     int C = nd->o.in, S = nd->shape[1] * nd->shape[2];
-    if (g->fwd_training)
+    if (g->fwd_training && !bn_frozen(nd))
         SFX(bp_batchnorm2d_backward_train)
         (din, G_(nd, 0), G_(nd, 1), nd->dy, nd->xhat, nd->invstd, T_(nd, 0), B, C, S);
     else
@@ -150,9 +153,9 @@ static void SFX(conv2d_forward)(bp_graph *g, node *nd, int B) {
 }
 static void SFX(conv2d_backward)(bp_graph *g, node *nd, int B, int want_dx) {
     bp_conv_shape s = conv_shape(g, nd);
-    REAL *db = nd->nb_db ? NULL : G_(nd, 1);
+    REAL *db = nd->nb_db ? NULL : GF_(nd, 1);
     SFX(bp_conv2d_backward)
-    (SFX(din_of)(g, nd, 0, want_dx), G_(nd, 0), db, nd->col, nd->dy,
+    (SFX(din_of)(g, nd, 0, want_dx), GF_(nd, 0), db, nd->col, nd->dy,
      SFX(y_of)(g, nd->in[0]), T_(nd, 0), B, &s);
 }
 
@@ -278,6 +281,7 @@ static void SFX(concat_backward)(bp_graph *g, node *nd, int B, int want_dx) {
 
 #undef T_
 #undef G_
+#undef GF_
 
 /* ------------------------------------------------------------------------ */
 /* The walks                                                                 */
@@ -317,6 +321,8 @@ static int SFX(backward_nodes)(bp_graph *g, int want_dx, bp_err *e) {
     const int B = g->B;
     for (int k = g->n_order - 1; k >= 0; k--) {
         node *nd = &g->nodes[g->order[k]];
+        if (!nd->needs) continue; /* frozen, and nothing before it trains */
+        count_grads(g, nd);
         switch (nd->op) {
             case BP_OP_LINEAR: SFX(linear_backward)(g, nd, B, want_dx); break;
             case BP_OP_ACT: SFX(act_backward)(g, nd, B, want_dx); break;

@@ -573,7 +573,7 @@ static void graph_sgd(bp_net *net, double lr) {
     int n;
     const bp_param *t = bp_graph_params(net->graph, &n);
     for (int k = 0; k < n; k++) {
-        if (!t[k].trainable) continue;
+        if (!t[k].trainable || t[k].frozen) continue;
         if (net->dtype == BP_F32) bp_sgd_update_f32(t[k].data, t[k].grad, t[k].count, lr);
         else bp_sgd_update(t[k].data, t[k].grad, t[k].count, lr);
     }
@@ -1046,6 +1046,29 @@ const bp_param *bp_net_param_find(const bp_net *net, const char *name, bp_err *e
         if (strcmp(t[k].name, name) == 0) return &t[k];
     bp_err_set(e, "no parameter named '%s'", name);
     return NULL;
+}
+
+/* Trainable tensors of the list picked by pattern (bp_name_matches). */
+static int count_matches(const bp_net *net, const char *pattern) {
+    int n, hits = 0;
+    const bp_param *t = bp_net_param_list(net, &n);
+    for (int k = 0; k < n; k++) hits += t[k].trainable && bp_name_matches(pattern, t[k].name);
+    return hits;
+}
+
+int bp_net_freeze(bp_net *net, const char *pattern, int frozen, bp_err *e) {
+    int hits = count_matches(net, pattern);
+    if (!hits)
+        return bp_err_set(e, "no parameter or module matches '%s'", pattern);
+    /* A stack's fused steps update every layer: frozen tensors live in a
+     * graph, whose backward and updates look at the flag. */
+    if (bp_net_to_graph(net, e)) return -1;
+    int n;
+    const bp_param *t = bp_graph_params(net->graph, &n);
+    for (int k = 0; k < n; k++)
+        if (t[k].trainable && bp_name_matches(pattern, t[k].name))
+            bp_graph_set_frozen(net->graph, k, frozen);
+    return hits;
 }
 
 /* The graph's list in flat order: every value, buffers too. */

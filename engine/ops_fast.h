@@ -41,7 +41,7 @@ void SFX(bp_dense_backward)(REAL *dx, REAL *dW, REAL *db, const REAL *dh, const 
         return;
     }
     SFX(bias_backward_ref)(db, dh, B, O);
-    GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, O, I, B, 1, dh, O, x, I, 1, dW, I);
+    if (dW) GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, O, I, B, 1, dh, O, x, I, 1, dW, I);
     if (dx)
         GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, I, O, 1, dh, O, W, I, 1, dx,
              I);

@@ -35,6 +35,7 @@ static void SFX(dense_forward_ref)(REAL *h, const REAL *x, const REAL *W, const 
 
 /* dLoss/db_n = sum_s dLoss/dh_{s,n}   (dh/db = 1), added into db. */
 static void SFX(bias_backward_ref)(REAL *db, const REAL *dh, int B, int O) {
+    if (!db) return;
     for (int s = 0; s < B; s++) {
         const REAL *dhs = dh + (size_t)s * O;
         for (int n = 0; n < O; n++) db[n] += dhs[n];
@@ -44,7 +45,8 @@ static void SFX(bias_backward_ref)(REAL *db, const REAL *dh, int B, int O) {
 /* dLoss/dw_{n,i} = sum_s dLoss/dh_{s,n} * x_{s,i}   (dh/dw = the input)
  * dLoss/db_n     = sum_s dLoss/dh_{s,n}            (dh/db = 1)
  * dLoss/dx_{s,i} = sum_n dLoss/dh_{s,n} * w_{n,i}   (dh/dx = the weight)
- * each added into dW, db and dx (dx NULL: skipped). */
+ * each added into dW, db and dx (any of them NULL: skipped, a frozen
+ * tensor's or an input nobody needs). */
 static void SFX(dense_backward_ref)(REAL *dx, REAL *dW, REAL *db, const REAL *dh,
                                     const REAL *x, const REAL *W, int B, int I, int O) {
     SFX(bias_backward_ref)(db, dh, B, O);
@@ -56,7 +58,8 @@ static void SFX(dense_backward_ref)(REAL *dx, REAL *dW, REAL *db, const REAL *dh
             const REAL g = dhs[n];
             REAL *dwn = dW + (size_t)n * I;
             const REAL *wn = W + (size_t)n * I;
-            for (int i = 0; i < I; i++) dwn[i] += g * xs[i];
+            if (dW)
+                for (int i = 0; i < I; i++) dwn[i] += g * xs[i];
             if (dxs)
                 for (int i = 0; i < I; i++) dxs[i] += g * wn[i];
         }

@@ -26,22 +26,34 @@
  * one parameter array (O * I for W, O for b), P = parameters of the net. */
 #include <inttypes.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bp_optim.h"
 #include "bp_util.h"
 
-/* math.h's M_PI is POSIX, not C11; this is the double Python calls pi. */
-static const double PI = 3.14159265358979323846;
-
 /* A kind keeps at most three buffers (centered RMSprop with momentum). */
 #define MAX_BUFS 3
 
-struct bp_optim {
+/* A parameter group: its hyperparameters (the base lr among them), name,
+ * the lr under a plateau schedule, and the lr of its last step. */
+typedef struct group {
     bp_optim_config c;
+    char name[BP_OPTIM_MAX_GROUP_NAME];
+    double lr_now;  /* plateau: the current lr, cut from c.lr */
+    double lr_last; /* NaN before the first step */
+} group;
+
+struct bp_optim {
+    bp_optim_config c; /* the defaults (the rest's group) */
     bp_schedule s;
     int scheduled;
+    int G, own_groups; /* groups; whether the caller made any */
+    group *groups;
+    int *group_of;    /* each trainable tensor's group */
+    int64_t *tsteps;  /* each trainable tensor's steps (frozen ones skip) */
+    bp_plateau_state plateau;
     int n_layers;
     int *shape;    /* I and O of each layer of a stack, as when made */
     int n_tensors; /* trainable tensors of the list, as when made */
@@ -59,20 +71,12 @@ struct bp_optim {
 
 static const char *const optim_names[BP_OPTIM_COUNT] = {"sgd", "adam", "adamw",
                                                         "rmsprop"};
-static const char *const sched_names[BP_SCHED_COUNT] = {"none", "step", "exponential",
-                                                        "cosine"};
 
 const char *bp_optim_name(bp_optim_kind k) {
     return bp_name_of(optim_names, BP_OPTIM_COUNT, (int)k);
 }
 int bp_optim_parse(const char *name) {
     return bp_name_find(optim_names, BP_OPTIM_COUNT, name);
-}
-const char *bp_sched_name(bp_sched_kind k) {
-    return bp_name_of(sched_names, BP_SCHED_COUNT, (int)k);
-}
-int bp_sched_parse(const char *name) {
-    return bp_name_find(sched_names, BP_SCHED_COUNT, name);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -156,108 +160,29 @@ int bp_optim_config_check(const bp_optim_config *c, bp_err *e) {
 }
 
 /* ------------------------------------------------------------------------ */
-/* Schedules: closed forms of PyTorch's LinearLR, StepLR, ExponentialLR and  */
-/* CosineAnnealingLR. PyTorch's schedulers usually update the lr step by     */
-/* step (lr *= gamma); a closed form gives the same numbers without the      */
-/* rounding that accumulates, and any step can be asked for directly.        */
-
-static int check_gamma(const bp_schedule *s, bp_err *e) {
-    if (!(isfinite(s->gamma) && s->gamma > 0))
-        return bp_err_set(e, "%s schedule needs a finite gamma > 0 (got %g)",
-                          sched_names[s->kind], s->gamma);
-    return 0;
-}
-
-int bp_schedule_check(const bp_schedule *s, bp_err *e) {
-    switch (s->kind) {
-        case BP_SCHED_NONE: break;
-        case BP_SCHED_STEP:
-            if (s->step_size < 1)
-                return bp_err_set(e,
-                                  "step schedule needs step_size >= 1 (got %" PRId64 ")",
-                                  s->step_size);
-            if (check_gamma(s, e)) return -1;
-            break;
-        case BP_SCHED_EXP:
-            if (check_gamma(s, e)) return -1;
-            break;
-        case BP_SCHED_COSINE:
-            if (s->t_max < 1)
-                return bp_err_set(e, "cosine schedule needs t_max >= 1 (got %" PRId64 ")",
-                                  s->t_max);
-            if (!finite_nonneg(s->eta_min))
-                return bp_err_set(e,
-                                  "cosine schedule needs a finite eta_min >= 0 (got %g)",
-                                  s->eta_min);
-            break;
-        default: return bp_err_set(e, "unknown schedule %d", (int)s->kind);
-    }
-    if (s->warmup_steps < 0)
-        return bp_err_set(e, "warmup_steps must be >= 0 (got %" PRId64 ")",
-                          s->warmup_steps);
-    if (s->warmup_steps > 0 && !(s->start_factor > 0 && s->start_factor <= 1))
-        return bp_err_set(e, "warm-up start_factor must be in (0, 1] (got %g)",
-                          s->start_factor);
-    return 0;
-}
-
-double bp_schedule_lr(const bp_schedule *s, double lr0, int64_t t) {
-    if (!s) return lr0;
-    int64_t W = s->warmup_steps;
-    /* LinearLR with end_factor 1: the factor climbs from start_factor by
-     * (1 - start_factor) / W a step and reaches 1 at t = W. */
-    if (t < W)
-        return lr0 * (s->start_factor + (1 - s->start_factor) * (double)t / (double)W);
-    int64_t u = t - W;
-    switch (s->kind) {
-        /* StepLR: gamma once every step_size steps. */
-        case BP_SCHED_STEP: return lr0 * pow(s->gamma, (double)(u / s->step_size));
-        /* ExponentialLR: gamma every step. */
-        case BP_SCHED_EXP: return lr0 * pow(s->gamma, (double)u);
-        /* CosineAnnealingLR: half a cosine from lr0 at u = 0 to eta_min at
-     * u = t_max, written as PyTorch's closed form writes it. */
-        case BP_SCHED_COSINE:
-            return s->eta_min +
-                   (lr0 - s->eta_min) * (1 + cos(PI * (double)u / (double)s->t_max)) / 2;
-        default: return lr0;
-    }
-}
-
-/* ------------------------------------------------------------------------ */
 /* Making and inspecting an optimiser                                        */
 
 static void add_buf(bp_optim *o, const char *name) { o->names[o->n_bufs++] = name; }
 
-bp_optim *bp_optim_new(const bp_net *net, const bp_optim_config *c, bp_err *e) {
-    if (bp_optim_config_check(c, e)) return NULL;
-    if (net->n_layers == 0 && !bp_net_is_graph(net)) {
-        bp_err_set(e, "the network has no layers");
-        return NULL;
-    }
-    bp_optim *o = bp_calloc(1, sizeof *o);
-    if (!o) goto oom;
-    o->c = *c;
-    o->c.nesterov = c->nesterov != 0;
-    o->c.centered = c->centered != 0;
-    o->last_norm = NAN;
-    o->n_layers = net->n_layers;
-    o->shape = bp_malloc(sizeof(int) * 2 * (size_t)(net->n_layers ? net->n_layers : 1));
-    if (!o->shape) goto oom;
-    for (int l = 0; l < net->n_layers; l++) {
-        o->shape[2 * l] = net->layers[l].I;
-        o->shape[2 * l + 1] = net->layers[l].O;
-    }
-    int n;
-    const bp_param *t = bp_net_param_list(net, &n);
-    o->sizes = bp_malloc(sizeof(size_t) * (size_t)(n ? n : 1));
-    if (!o->sizes) goto oom;
-    for (int k = 0; k < n; k++)
-        if (t[k].trainable) o->P += (o->sizes[o->n_tensors++] = t[k].count);
+/* Whether any group has momentum, or is centered. */
+static int any_momentum(const bp_optim *o) {
+    for (int g = 0; g < o->G; g++)
+        if (o->groups[g].c.momentum != 0) return 1;
+    return 0;
+}
+static int any_centered(const bp_optim *o) {
+    for (int g = 0; g < o->G; g++)
+        if (o->groups[g].c.centered) return 1;
+    return 0;
+}
 
-    /* The buffers each rule reads, in the order a saved state lists them. */
-    switch (c->kind) {
+/* The buffers the groups' rules read, in the order a saved state lists
+ * them; one for all tensors when any group needs it (PyTorch keeps them
+ * per parameter; a zero entry is what it would start from). */
+static int make_bufs(bp_optim *o) {
+    switch (o->c.kind) {
         case BP_OPTIM_SGD:
-            if (c->momentum != 0) add_buf(o, "momentum");
+            if (any_momentum(o)) add_buf(o, "momentum");
             break;
         case BP_OPTIM_ADAM:
         case BP_OPTIM_ADAMW:
@@ -266,14 +191,14 @@ bp_optim *bp_optim_new(const bp_net *net, const bp_optim_config *c, bp_err *e) {
             break;
         case BP_OPTIM_RMSPROP:
             add_buf(o, "v");
-            if (c->momentum > 0) add_buf(o, "momentum");
-            if (c->centered) add_buf(o, "grad_avg");
+            if (any_momentum(o)) add_buf(o, "momentum");
+            if (any_centered(o)) add_buf(o, "grad_avg");
             break;
         default: break;
     }
     if (o->n_bufs) {
         o->state = bp_calloc((size_t)o->n_bufs * o->P, sizeof(double));
-        if (!o->state) goto oom;
+        if (!o->state) return -1;
     }
     for (int i = 0; i < o->n_bufs; i++) {
         double *buf = o->state + (size_t)i * o->P;
@@ -284,6 +209,150 @@ bp_optim *bp_optim_new(const bp_net *net, const bp_optim_config *c, bp_err *e) {
         else if (strcmp(n, "momentum") == 0) o->momentum = buf;
         else o->grad_avg = buf;
     }
+    return 0;
+}
+
+/* The shape of net: a stack's layer sizes, the trainable tensors' counts. */
+static int take_shape(bp_optim *o, const bp_net *net) {
+    o->n_layers = net->n_layers;
+    o->shape = bp_malloc(sizeof(int) * 2 * (size_t)(net->n_layers ? net->n_layers : 1));
+    if (!o->shape) return -1;
+    for (int l = 0; l < net->n_layers; l++) {
+        o->shape[2 * l] = net->layers[l].I;
+        o->shape[2 * l + 1] = net->layers[l].O;
+    }
+    int n;
+    const bp_param *t = bp_net_param_list(net, &n);
+    size_t m = (size_t)(n ? n : 1);
+    o->sizes = bp_malloc(sizeof(size_t) * m);
+    o->group_of = bp_calloc(m, sizeof(int));
+    o->tsteps = bp_calloc(m, sizeof(int64_t));
+    if (!o->sizes || !o->group_of || !o->tsteps) return -1;
+    for (int k = 0; k < n; k++)
+        if (t[k].trainable) o->P += (o->sizes[o->n_tensors++] = t[k].count);
+    return 0;
+}
+
+/* Group gi's config: the caller's with the defaults' kind and clipping,
+ * checked; its name, its own or its number, unique. */
+static int group_config(bp_optim *o, int gi, const bp_optim_group *gr, bp_err *e) {
+    group *g = &o->groups[gi];
+    g->c = gr->c;
+    g->c.kind = o->c.kind;
+    g->c.clip_norm = o->c.clip_norm;
+    g->c.nesterov = gr->c.nesterov != 0;
+    g->c.centered = gr->c.centered != 0;
+    if (gr->name && (!gr->name[0] || strlen(gr->name) >= BP_OPTIM_MAX_GROUP_NAME))
+        return bp_err_set(e, "group %d: a name of 1 to %d characters, please", gi + 1,
+                          BP_OPTIM_MAX_GROUP_NAME - 1);
+    if (gr->name) snprintf(g->name, sizeof g->name, "%s", gr->name);
+    else snprintf(g->name, sizeof g->name, "%d", gi + 1);
+    for (int j = 0; j < gi; j++)
+        if (strcmp(o->groups[j].name, g->name) == 0)
+            return bp_err_set(e, "groups %d and %d are both named '%s'", j + 1, gi + 1,
+                              g->name);
+    bp_err inner;
+    if (bp_optim_config_check(&g->c, &inner))
+        return bp_err_set(e, "group '%s': %s", g->name, inner.msg);
+    return 0;
+}
+
+/* Which group each trainable tensor of net is in: the one whose patterns
+ * pick it (PyTorch refuses a parameter in two), else the rest (G - 1). */
+static int assign_groups(bp_optim *o, const bp_net *net, const bp_optim_group *gr, int n,
+                         bp_err *e) {
+    int nt;
+    const bp_param *t = bp_net_param_list(net, &nt);
+    for (int k = 0, j = 0; k < nt; k++) {
+        if (!t[k].trainable) continue;
+        o->group_of[j] = -1;
+        for (int g = 0; g < n; g++)
+            for (int p = 0; p < gr[g].n_patterns; p++) {
+                if (!bp_name_matches(gr[g].patterns[p], t[k].name)) continue;
+                if (o->group_of[j] >= 0 && o->group_of[j] != g)
+                    return bp_err_set(e,
+                                      "parameter '%s' is in groups '%s' and '%s' (one "
+                                      "group a parameter, as in PyTorch)",
+                                      t[k].name, o->groups[o->group_of[j]].name,
+                                      o->groups[g].name);
+                o->group_of[j] = g;
+            }
+        if (o->group_of[j] < 0) o->group_of[j] = n;
+        j++;
+    }
+    return 0;
+}
+
+/* A pattern that picks no trainable tensor is a typo more often than not. */
+static int check_patterns(const bp_net *net, const bp_optim_group *gr, int n, bp_err *e) {
+    int nt;
+    const bp_param *t = bp_net_param_list(net, &nt);
+    for (int g = 0; g < n; g++) {
+        if (gr[g].n_patterns < 1)
+            return bp_err_set(e, "group %d picks no parameters: give it params", g + 1);
+        for (int p = 0; p < gr[g].n_patterns; p++) {
+            int hit = 0;
+            for (int k = 0; k < nt && !hit; k++)
+                hit = t[k].trainable && bp_name_matches(gr[g].patterns[p], t[k].name);
+            if (!hit)
+                return bp_err_set(e, "group %d: no parameter or module matches '%s'", g + 1,
+                                  gr[g].patterns[p]);
+        }
+    }
+    return 0;
+}
+
+/* The groups: the caller's n, then the rest, dropped when nothing is left
+ * for it (but kept as "all" when there are no others). */
+static int make_groups(bp_optim *o, const bp_net *net, const bp_optim_group *gr, int n,
+                       bp_err *e) {
+    o->own_groups = n > 0;
+    o->groups = bp_calloc((size_t)n + 1, sizeof(group));
+    if (!o->groups) return bp_err_set(e, "out of memory");
+    o->G = n + 1;
+    for (int g = 0; g < n; g++)
+        if (group_config(o, g, &gr[g], e)) return -1;
+    o->groups[n].c = o->c;
+    snprintf(o->groups[n].name, sizeof o->groups[n].name, "%s", n ? "rest" : "all");
+    for (int g = 0; g < n; g++)
+        if (strcmp(o->groups[g].name, o->groups[n].name) == 0)
+            return bp_err_set(e, "group %d: the name '%s' is the rest's", g + 1,
+                              o->groups[n].name);
+    if (check_patterns(net, gr, n, e) || assign_groups(o, net, gr, n, e)) return -1;
+    int rest = 0;
+    for (int j = 0; j < o->n_tensors; j++) rest |= o->group_of[j] == n;
+    if (n && !rest) o->G = n;
+    for (int g = 0; g < o->G; g++) {
+        o->groups[g].lr_now = o->groups[g].c.lr;
+        o->groups[g].lr_last = NAN;
+    }
+    return 0;
+}
+
+bp_optim *bp_optim_new_groups(const bp_net *net, const bp_optim_config *c,
+                              const bp_optim_group *groups, int n, bp_err *e) {
+    if (bp_optim_config_check(c, e)) return NULL;
+    if (n < 0 || n > BP_OPTIM_MAX_GROUPS) {
+        bp_err_set(e, "%d groups: at most %d, please", n, BP_OPTIM_MAX_GROUPS);
+        return NULL;
+    }
+    if (net->n_layers == 0 && !bp_net_is_graph(net)) {
+        bp_err_set(e, "the network has no layers");
+        return NULL;
+    }
+    bp_optim *o = bp_calloc(1, sizeof *o);
+    if (!o) goto oom;
+    o->c = *c;
+    o->c.nesterov = c->nesterov != 0;
+    o->c.centered = c->centered != 0;
+    o->last_norm = NAN;
+    o->plateau.best = INFINITY;
+    if (take_shape(o, net)) goto oom;
+    if (make_groups(o, net, groups, n, e)) {
+        bp_optim_free(o);
+        return NULL;
+    }
+    if (make_bufs(o)) goto oom;
     return o;
 oom:
     bp_optim_free(o);
@@ -291,20 +360,44 @@ oom:
     return NULL;
 }
 
+bp_optim *bp_optim_new(const bp_net *net, const bp_optim_config *c, bp_err *e) {
+    return bp_optim_new_groups(net, c, NULL, 0, e);
+}
+
 void bp_optim_free(bp_optim *o) {
     if (!o) return;
     bp_free(o->shape);
     bp_free(o->sizes);
+    bp_free(o->group_of);
+    bp_free(o->tsteps);
+    bp_free(o->groups);
     bp_free(o->state);
     bp_free(o);
 }
 
 const bp_optim_config *bp_optim_get_config(const bp_optim *o) { return &o->c; }
 
+int bp_optim_set_group_lr(bp_optim *o, int g, double lr, bp_err *e) {
+    if (g < 0 || g >= o->G) return bp_err_set(e, "no group %d", g + 1);
+    if (check_lr(lr, e)) return -1;
+    o->groups[g].c.lr = o->groups[g].lr_now = lr;
+    if (g == o->G - 1 && !o->own_groups) o->c.lr = lr;
+    return 0;
+}
+
 int bp_optim_set_lr(bp_optim *o, double lr, bp_err *e) {
     if (check_lr(lr, e)) return -1;
     o->c.lr = lr;
+    for (int g = 0; g < o->G; g++) bp_optim_set_group_lr(o, g, lr, NULL);
     return 0;
+}
+
+/* A plateau starting afresh: best unknown, each group at its base lr. */
+static void plateau_reset(bp_optim *o) {
+    o->plateau = (bp_plateau_state){
+        .best = o->scheduled && o->s.kind == BP_SCHED_PLATEAU && o->s.mode_max ? -INFINITY
+                                                                               : INFINITY};
+    for (int g = 0; g < o->G; g++) o->groups[g].lr_now = o->groups[g].c.lr;
 }
 
 int bp_optim_set_schedule(bp_optim *o, const bp_schedule *s, bp_err *e) {
@@ -313,21 +406,87 @@ int bp_optim_set_schedule(bp_optim *o, const bp_schedule *s, bp_err *e) {
         return 0;
     }
     if (bp_schedule_check(s, e)) return -1;
+    /* PyTorch would give a momentum-less SGD a momentum; this one has no
+     * buffer for it (its size is fixed when made). */
+    if (s->kind == BP_SCHED_ONECYCLE && s->cycle_momentum && o->c.kind != BP_OPTIM_ADAM &&
+        o->c.kind != BP_OPTIM_ADAMW && !o->momentum)
+        return bp_err_set(e,
+                          "onecycle's cycle_momentum needs an optimiser made with "
+                          "momentum > 0 (or cycle_momentum = false)");
     o->s = *s;
     o->scheduled = 1;
+    if (s->kind == BP_SCHED_PLATEAU) plateau_reset(o);
     return 0;
 }
 
-double bp_optim_lr(const bp_optim *o) {
-    return bp_schedule_lr(o->scheduled ? &o->s : NULL, o->c.lr, o->steps);
+int bp_optim_groups(const bp_optim *o) { return o->G; }
+const char *bp_optim_group_name(const bp_optim *o, int g) { return o->groups[g].name; }
+const bp_optim_config *bp_optim_group_config(const bp_optim *o, int g) {
+    return &o->groups[g].c;
 }
+int bp_optim_group_of(const bp_optim *o, int k) { return o->group_of[k]; }
+double bp_optim_group_last_lr(const bp_optim *o, int g) { return o->groups[g].lr_last; }
+
+int bp_optim_group_find(const bp_optim *o, const char *name) {
+    for (int g = 0; g < o->G; g++)
+        if (strcmp(o->groups[g].name, name) == 0) return g;
+    return -1;
+}
+
+double bp_optim_group_lr(const bp_optim *o, int g) {
+    if (o->scheduled && o->s.kind == BP_SCHED_PLATEAU) return o->groups[g].lr_now;
+    return bp_schedule_lr(o->scheduled ? &o->s : NULL, o->groups[g].c.lr, o->steps);
+}
+
+double bp_optim_lr(const bp_optim *o) { return bp_optim_group_lr(o, 0); }
 int64_t bp_optim_steps(const bp_optim *o) { return o->steps; }
 double bp_optim_last_norm(const bp_optim *o) { return o->last_norm; }
 
+/* ReduceLROnPlateau._is_better, written as PyTorch writes it. */
+static int plateau_better(const bp_schedule *s, double a, double best) {
+    if (!s->mode_max && !s->threshold_abs) return a < best * (1.0 - s->threshold);
+    if (!s->mode_max) return a < best - s->threshold;
+    if (!s->threshold_abs) return a > best * (s->threshold + 1.0);
+    return a > best + s->threshold;
+}
+
+int bp_optim_schedule_step(bp_optim *o, double metric, bp_err *e) {
+    if (!o->scheduled || o->s.kind != BP_SCHED_PLATEAU)
+        return bp_err_set(e, "schedule_step needs a plateau schedule (this one is %s)",
+                          bp_sched_name(o->scheduled ? o->s.kind : BP_SCHED_NONE));
+    const bp_schedule *s = &o->s;
+    bp_plateau_state *p = &o->plateau;
+    p->epochs++;
+    if (plateau_better(s, metric, p->best)) {
+        p->best = metric;
+        p->bad = 0;
+    } else {
+        p->bad++;
+    }
+    if (p->cooldown_left > 0) {
+        p->cooldown_left--;
+        p->bad = 0; /* bad epochs in a cooldown are not counted */
+    }
+    if (p->bad > s->patience) {
+        for (int g = 0; g < o->G; g++) {
+            double old = o->groups[g].lr_now, lr = fmax(old * s->factor, s->min_lr);
+            if (old - lr > s->eps) o->groups[g].lr_now = lr;
+        }
+        p->cooldown_left = s->cooldown;
+        p->bad = 0;
+    }
+    return 0;
+}
+
+bp_plateau_state bp_optim_plateau(const bp_optim *o) { return o->plateau; }
+
 void bp_optim_reset(bp_optim *o) {
     if (o->state) memset(o->state, 0, sizeof(double) * (size_t)o->n_bufs * o->P);
+    memset(o->tsteps, 0, sizeof(int64_t) * (size_t)(o->n_tensors ? o->n_tensors : 1));
     o->steps = 0;
     o->last_norm = NAN;
+    for (int g = 0; g < o->G; g++) o->groups[g].lr_last = NAN;
+    plateau_reset(o);
 }
 
 const double *bp_optim_state(const bp_optim *o, const char *which, size_t *n) {
@@ -344,24 +503,49 @@ const char *bp_optim_state_name(const bp_optim *o, int i) {
     return i >= 0 && i < o->n_bufs ? o->names[i] : NULL;
 }
 
-size_t bp_optim_state_size(const bp_optim *o) { return 1 + (size_t)o->n_bufs * o->P; }
+/* The groups' part of a saved state: whether it is needed, and its size. */
+static int plateau_on(const bp_optim *o) {
+    return o->scheduled && o->s.kind == BP_SCHED_PLATEAU;
+}
+static int needs_tail(const bp_optim *o) {
+    if (o->own_groups || plateau_on(o)) return 1;
+    for (int j = 0; j < o->n_tensors; j++)
+        if (o->tsteps[j] != o->steps) return 1;
+    return 0;
+}
+static size_t tail_size(const bp_optim *o) {
+    return (size_t)o->G + (size_t)o->n_tensors + (plateau_on(o) ? 4 + (size_t)o->G : 0);
+}
+static size_t base_size(const bp_optim *o) { return 1 + (size_t)o->n_bufs * o->P; }
+
+size_t bp_optim_state_size(const bp_optim *o) {
+    return base_size(o) + (needs_tail(o) ? tail_size(o) : 0);
+}
 
 void bp_optim_state_save(const bp_optim *o, double *out) {
     out[0] = (double)o->steps;
     if (o->n_bufs) memcpy(out + 1, o->state, sizeof(double) * (size_t)o->n_bufs * o->P);
+    if (!needs_tail(o)) return;
+    double *t = out + base_size(o);
+    for (int g = 0; g < o->G; g++) *t++ = o->groups[g].c.lr;
+    for (int j = 0; j < o->n_tensors; j++) *t++ = (double)o->tsteps[j];
+    if (!plateau_on(o)) return;
+    *t++ = (double)o->plateau.epochs;
+    *t++ = (double)o->plateau.bad;
+    *t++ = (double)o->plateau.cooldown_left;
+    *t++ = o->plateau.best;
+    for (int g = 0; g < o->G; g++) *t++ = o->groups[g].lr_now;
 }
 
-int bp_optim_state_load(bp_optim *o, const double *in, size_t n, bp_err *e) {
-    size_t want = bp_optim_state_size(o);
-    if (n != want)
-        return bp_err_set(e, "the state of this %s optimiser has %zu values, not %zu",
-                          optim_names[o->c.kind], want, n);
-    /* 2^53: the last step count a double holds exactly. */
-    if (!(in[0] >= 0 && in[0] <= 9007199254740992.0 && in[0] == floor(in[0])))
-        return bp_err_set(e,
-                          "the state's step count must be a whole number "
-                          ">= 0 (got %g)",
-                          in[0]);
+/* 2^53: the last count a double holds exactly. */
+static int check_count(const char *what, double x, bp_err *e) {
+    if (!(x >= 0 && x <= 9007199254740992.0 && x == floor(x)))
+        return bp_err_set(e, "the state's %s must be a whole number >= 0 (got %g)", what,
+                          x);
+    return 0;
+}
+
+static int check_bufs(const bp_optim *o, const double *in, bp_err *e) {
     for (int i = 0; i < o->n_bufs; i++) {
         const double *buf = in + 1 + (size_t)i * o->P;
         int mean_square = strcmp(o->names[i], "v") == 0;
@@ -376,8 +560,53 @@ int bp_optim_state_load(bp_optim *o, const double *in, size_t n, bp_err *e) {
                                   k + 1, buf[k]);
         }
     }
+    return 0;
+}
+
+/* The groups' part t: lrs finite and >= 0, counts whole. */
+static int check_tail(const bp_optim *o, const double *t, bp_err *e) {
+    const double *steps = t + o->G, *p = steps + o->n_tensors;
+    for (int g = 0; g < o->G; g++)
+        if (check_lr(t[g], e) || (plateau_on(o) && check_lr(p[4 + g], e))) return -1;
+    for (int j = 0; j < o->n_tensors; j++)
+        if (check_count("tensor step count", steps[j], e)) return -1;
+    if (!plateau_on(o)) return 0;
+    if (check_count("plateau epochs", p[0], e) || check_count("plateau bad epochs", p[1], e) ||
+        check_count("plateau cooldown", p[2], e))
+        return -1;
+    if (isnan(p[3])) return bp_err_set(e, "the state's plateau best is NaN");
+    return 0;
+}
+
+static void load_tail(bp_optim *o, const double *t) {
+    for (int g = 0; g < o->G; g++) o->groups[g].c.lr = t[g];
+    if (!o->own_groups) o->c.lr = t[o->G - 1];
+    for (int j = 0; j < o->n_tensors; j++) o->tsteps[j] = (int64_t)t[o->G + j];
+    if (!plateau_on(o)) return;
+    const double *p = t + o->G + o->n_tensors;
+    o->plateau = (bp_plateau_state){.epochs = (int64_t)p[0],
+                                    .bad = (int64_t)p[1],
+                                    .cooldown_left = (int64_t)p[2],
+                                    .best = p[3]};
+    for (int g = 0; g < o->G; g++) o->groups[g].lr_now = p[4 + g];
+}
+
+int bp_optim_state_load(bp_optim *o, const double *in, size_t n, bp_err *e) {
+    size_t base = base_size(o), full = base + tail_size(o);
+    /* without the groups' part: a state saved before groups existed, or
+     * one whose tensors all stepped together */
+    int short_ok = !o->own_groups && !plateau_on(o);
+    if (n != full && !(short_ok && n == base)) {
+        return bp_err_set(e, "the state of this %s optimiser has %zu values, not %zu",
+                          optim_names[o->c.kind], short_ok ? base : full, n);
+    }
+    if (check_count("step count", in[0], e) || check_bufs(o, in, e)) return -1;
+    if (n == full && check_tail(o, in + base, e)) return -1;
     o->steps = (int64_t)in[0];
     if (o->n_bufs) memcpy(o->state, in + 1, sizeof(double) * (size_t)o->n_bufs * o->P);
+    if (n == full) load_tail(o, in + base);
+    else
+        for (int j = 0; j < o->n_tensors; j++) o->tsteps[j] = o->steps;
     return 0;
 }
 
@@ -405,7 +634,8 @@ double bp_optim_grad_norm(const bp_net *net) {
     int n;
     const bp_param *t = bp_net_param_list(net, &n);
     for (int k = 0; k < n; k++)
-        if (t[k].trainable) ss = add_squares(ss, t[k].grad, net->dtype, t[k].count);
+        if (t[k].trainable && !t[k].frozen)
+            ss = add_squares(ss, t[k].grad, net->dtype, t[k].count);
     return sqrt(ss);
 }
 
@@ -423,7 +653,7 @@ static void scale_grads(bp_net *net, double c) {
     int n;
     const bp_param *t = bp_net_param_list(net, &n);
     for (int k = 0; k < n; k++)
-        if (t[k].trainable) scale(t[k].grad, net->dtype, t[k].count, c);
+        if (t[k].trainable && !t[k].frozen) scale(t[k].grad, net->dtype, t[k].count, c);
 }
 
 double bp_optim_clip(bp_net *net, double max_norm) {
@@ -436,10 +666,11 @@ double bp_optim_clip(bp_net *net, double max_norm) {
 }
 
 /* ------------------------------------------------------------------------ */
-/* The update rules. Each updates N parameters w from their gradients g;     */
-/* its state starts at entry off of each buffer. t is PyTorch's step number, */
-/* 1 on the first step. Weight decay enters through a local g, so the net's  */
-/* dW and db are left as backward made them.                                 */
+/* The update rules. Each updates N parameters w from their gradients g,    */
+/* with the config c of their group; its state starts at entry off of each   */
+/* buffer. t is PyTorch's step number of the tensor, 1 on its first step.    */
+/* Weight decay enters through a local g, so the net's dW and db are left as */
+/* backward made them.                                                       */
 
 /* SGD (torch.optim.SGD), with lr, momentum mu, dampening tau, L2 wd:
  *   g = g + wd * w                        (if wd != 0)
@@ -450,17 +681,17 @@ double bp_optim_clip(bp_net *net, double max_norm) {
  * PyTorch's velocity is the sum of gradients, not of lr-scaled steps, so a
  * change of lr takes effect at once. The last line is bp_sgd_step, so with
  * wd = mu = 0 this is exactly bp_net_update's w -= lr * dw, bit for bit. */
-static void sgd(bp_optim *o, double *w, const double *g, size_t N, size_t off,
-                double lr) {
-    const double wd = o->c.weight_decay, mu = o->c.momentum;
-    const double tau = o->c.dampening;
+static void sgd(const bp_optim *o, const bp_optim_config *c, double *w, const double *g,
+                size_t N, size_t off, double lr, int64_t t) {
+    const double wd = c->weight_decay, mu = c->momentum;
+    const double tau = c->dampening;
     double *b = o->momentum ? o->momentum + off : NULL;
     for (size_t k = 0; k < N; k++) {
         double gk = g[k];
         if (wd != 0) gk = gk + wd * w[k];
         if (mu != 0) {
-            b[k] = o->steps == 0 ? gk : mu * b[k] + (1 - tau) * gk;
-            gk = o->c.nesterov ? gk + mu * b[k] : b[k];
+            b[k] = t == 1 ? gk : mu * b[k] + (1 - tau) * gk;
+            gk = c->nesterov ? gk + mu * b[k] : b[k];
         }
         w[k] = bp_sgd_step(w[k], gk, lr);
     }
@@ -478,11 +709,11 @@ static void sgd(bp_optim *o, double *w, const double *g, size_t N, size_t off,
  * computes the last line as w - (lr / (1 - b1^t)) * m /
  * (sqrt(v) / sqrt(1 - b2^t) + eps), and AdamW's decay as w * (1 - lr * wd);
  * so does this loop. */
-static void adam(bp_optim *o, double *w, const double *g, size_t N, size_t off, double lr,
-                 int64_t t) {
-    const double wd = o->c.weight_decay, b1 = o->c.beta1, b2 = o->c.beta2;
-    const double eps = o->c.eps;
-    const int decoupled = o->c.kind == BP_OPTIM_ADAMW;
+static void adam(const bp_optim *o, const bp_optim_config *c, double *w, const double *g,
+                 size_t N, size_t off, double lr, int64_t t) {
+    const double wd = c->weight_decay, b1 = c->beta1, b2 = c->beta2;
+    const double eps = c->eps;
+    const int decoupled = c->kind == BP_OPTIM_ADAMW;
     const double step_size = lr / (1 - pow(b1, (double)t));
     const double bc2_sqrt = sqrt(1 - pow(b2, (double)t));
     const double shrink = 1 - lr * wd;
@@ -510,12 +741,12 @@ static void adam(bp_optim *o, double *w, const double *g, size_t N, size_t off, 
  * eps is added outside the square root, as PyTorch does (TensorFlow adds it
  * inside). No bias correction: v starts at zero and the first steps are
  * large, as in PyTorch. */
-static void rmsprop(bp_optim *o, double *w, const double *g, size_t N, size_t off,
-                    double lr) {
-    const double wd = o->c.weight_decay, alpha = o->c.alpha, eps = o->c.eps;
-    const double mu = o->c.momentum;
+static void rmsprop(const bp_optim *o, const bp_optim_config *c, double *w,
+                    const double *g, size_t N, size_t off, double lr) {
+    const double wd = c->weight_decay, alpha = c->alpha, eps = c->eps;
+    const double mu = c->momentum;
     double *v = o->v + off;
-    double *a = o->grad_avg ? o->grad_avg + off : NULL;
+    double *a = c->centered ? o->grad_avg + off : NULL;
     double *b = o->momentum ? o->momentum + off : NULL;
     for (size_t k = 0; k < N; k++) {
         double gk = g[k];
@@ -537,13 +768,13 @@ static void rmsprop(bp_optim *o, double *w, const double *g, size_t N, size_t of
     }
 }
 
-static void update(bp_optim *o, double *w, const double *g, size_t N, size_t off,
-                   double lr) {
-    switch (o->c.kind) {
-        case BP_OPTIM_SGD: sgd(o, w, g, N, off, lr); break;
+static void update(const bp_optim *o, const bp_optim_config *c, double *w, const double *g,
+                   size_t N, size_t off, double lr, int64_t t) {
+    switch (c->kind) {
+        case BP_OPTIM_SGD: sgd(o, c, w, g, N, off, lr, t); break;
         case BP_OPTIM_ADAM:
-        case BP_OPTIM_ADAMW: adam(o, w, g, N, off, lr, o->steps + 1); break;
-        case BP_OPTIM_RMSPROP: rmsprop(o, w, g, N, off, lr); break;
+        case BP_OPTIM_ADAMW: adam(o, c, w, g, N, off, lr, t); break;
+        case BP_OPTIM_RMSPROP: rmsprop(o, c, w, g, N, off, lr); break;
         default: break;
     }
 }
@@ -551,8 +782,8 @@ static void update(bp_optim *o, double *w, const double *g, size_t N, size_t off
 /* A float32 array through the double rule, BLOCK entries at a time. */
 #define BLOCK 256
 
-static void update_f32(bp_optim *o, float *w, const float *g, size_t N, size_t off,
-                       double lr) {
+static void update_f32(const bp_optim *o, const bp_optim_config *c, float *w,
+                       const float *g, size_t N, size_t off, double lr, int64_t t) {
     double wb[BLOCK], gb[BLOCK];
     for (size_t k0 = 0; k0 < N; k0 += BLOCK) {
         size_t n = N - k0 < BLOCK ? N - k0 : BLOCK;
@@ -560,7 +791,7 @@ static void update_f32(bp_optim *o, float *w, const float *g, size_t N, size_t o
             wb[k] = w[k0 + k];
             gb[k] = g[k0 + k];
         }
-        update(o, wb, gb, n, off + k0, lr);
+        update(o, c, wb, gb, n, off + k0, lr, t);
         for (size_t k = 0; k < n; k++) w[k0 + k] = (float)wb[k];
     }
 }
@@ -606,8 +837,31 @@ static int check_shape(const bp_optim *o, const bp_net *net, bp_err *e) {
     return 0;
 }
 
-int bp_optim_step(bp_optim *o, bp_net *net, bp_err *e) {
-    if (check_shape(o, net, e)) return -1;
+/* Each group's config and lr for the coming step: onecycle's cycled
+ * momentum or beta1 written into the copies. */
+static void step_configs(bp_optim *o, bp_optim_config *cs, double *lrs) {
+    double mom = bp_schedule_momentum(o->scheduled ? &o->s : NULL, o->steps);
+    for (int g = 0; g < o->G; g++) {
+        cs[g] = o->groups[g].c;
+        lrs[g] = bp_optim_group_lr(o, g);
+        if (isnan(mom)) continue;
+        if (cs[g].kind == BP_OPTIM_ADAM || cs[g].kind == BP_OPTIM_ADAMW) cs[g].beta1 = mom;
+        else cs[g].momentum = mom;
+    }
+}
+
+/* onecycle refuses steps past its end, as OneCycleLR's get_lr does. */
+static int check_cycle(const bp_optim *o, bp_err *e) {
+    if (o->scheduled && o->s.kind == BP_SCHED_ONECYCLE && o->steps > o->s.total_steps)
+        return bp_err_set(e,
+                          "onecycle schedule: tried to take step %" PRId64
+                          " of a cycle of total_steps %" PRId64,
+                          o->steps + 1, o->s.total_steps);
+    return 0;
+}
+
+/* Clipping before a step; -1 for a norm that is not finite. */
+static int clip_before(bp_optim *o, bp_net *net, bp_err *e) {
     double norm = NAN;
     if (o->c.clip_norm > 0) {
         norm = bp_optim_grad_norm(net);
@@ -622,17 +876,31 @@ int bp_optim_step(bp_optim *o, bp_net *net, bp_err *e) {
         if (c < 1) scale_grads(net, c);
     }
     o->last_norm = norm;
-    double lr = bp_optim_lr(o);
+    return 0;
+}
+
+/* The groups' configs for the step live on the stack: no allocation. */
+int bp_optim_step(bp_optim *o, bp_net *net, bp_err *e) {
+    if (check_shape(o, net, e) || check_cycle(o, e) || clip_before(o, net, e)) return -1;
+    bp_optim_config cs[BP_OPTIM_MAX_GROUPS + 1];
+    double lrs[BP_OPTIM_MAX_GROUPS + 1];
+    step_configs(o, cs, lrs);
     size_t off = 0;
     int n;
     const bp_param *t = bp_net_param_list(net, &n);
-    for (int k = 0; k < n; k++) {
+    for (int k = 0, j = 0; k < n; k++) {
         if (!t[k].trainable) continue;
-        if (net->dtype == BP_F32)
-            update_f32(o, t[k].data, t[k].grad, t[k].count, off, lr);
-        else update(o, t[k].data, t[k].grad, t[k].count, off, lr);
+        int g = o->group_of[j];
+        if (!t[k].frozen) {
+            int64_t ts = ++o->tsteps[j];
+            if (net->dtype == BP_F32)
+                update_f32(o, &cs[g], t[k].data, t[k].grad, t[k].count, off, lrs[g], ts);
+            else update(o, &cs[g], t[k].data, t[k].grad, t[k].count, off, lrs[g], ts);
+        }
         off += t[k].count;
+        j++;
     }
+    for (int g = 0; g < o->G; g++) o->groups[g].lr_last = lrs[g];
     o->steps++;
     return 0;
 }

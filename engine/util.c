@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -119,6 +120,20 @@ int bp_name_find(const char *const *names, int n, const char *name) {
     for (int k = 0; k < n; k++)
         if (strcmp(name, names[k]) == 0) return k;
     return -1;
+}
+
+int bp_name_matches(const char *pattern, const char *name) {
+    if (fnmatch(pattern, name, 0) == 0) return 1;
+    char prefix[256];
+    size_t n = strlen(name);
+    if (n >= sizeof prefix) return 0;
+    for (size_t k = 1; k < n; k++) {
+        if (name[k] != '.') continue;
+        memcpy(prefix, name, k);
+        prefix[k] = '\0';
+        if (fnmatch(pattern, prefix, 0) == 0) return 1;
+    }
+    return 0;
 }
 
 void bp_names_join(char *buf, size_t cap, const char *const *names, int n) {
