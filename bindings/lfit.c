@@ -152,12 +152,30 @@ typedef struct fit_run {
     int total_epochs; /* the run's last epoch, for the progress line; 0 unknown */
     int epoch_log, log_confusion; /* log each epoch's stats; the confusion too */
     const char *log;              /* metric name of each step's loss, or NULL */
+    int log_lr;                   /* log each group's lr every step */
+    char plateau_metric[64];      /* the stat a plateau schedule steps on */
     char val_name[32], log_name[64];
     int *conf, O; /* the validation's confusion matrix, O x O */
     int failed, interrupted;
     bp_err e;
     bp_lua_fit_hooks hooks; /* a Lua loss's or optimiser's (c.host_ud) */
 } fit_run;
+
+/* Each group's lr of the step just taken, as metric "lr" (one group) or
+ * "lr_NAME"; 0, or -1 with the failure in r->e. */
+static int log_lrs(fit_run *r) {
+    const bp_optim *o = r->c.opt;
+    int G = bp_optim_groups(o);
+    for (int g = 0; g < G; g++) {
+        char name[64];
+        if (G == 1) snprintf(name, sizeof name, "lr");
+        else snprintf(name, sizeof name, "lr_%s", bp_optim_group_name(o, g));
+        if (bp_runlog_metric(r->st->log, r->st->run, name, r->n->steps,
+                             bp_optim_group_last_lr(o, g), &r->e))
+            return -1;
+    }
+    return 0;
+}
 
 static int fit_step(void *ud, int64_t step, double loss) {
     (void)step;
@@ -167,6 +185,10 @@ static int fit_step(void *ud, int64_t step, double loss) {
     bp_progress_step(r->st->progress, r->st->step, loss);
     if (r->log && r->st->log &&
         bp_runlog_metric(r->st->log, r->st->run, r->log, r->n->steps, loss, &r->e)) {
+        r->failed = 1;
+        return 1;
+    }
+    if (r->log_lr && r->c.opt && r->st->log && log_lrs(r)) {
         r->failed = 1;
         return 1;
     }
@@ -180,7 +202,8 @@ static int fit_step(void *ud, int64_t step, double loss) {
 static const char *const fit_options[] = {
     "data",      "epochs",    "batch",       "loss",      "lr",         "optimizer",
     "shuffle",   "drop_last", "log",         "epoch_log", "validation", "val_name",
-    "confusion", "callback",  "first_epoch", "total_epochs", NULL};
+    "confusion", "callback",  "first_epoch", "total_epochs", "log_lr", "plateau_metric",
+    NULL};
 
 /* Stack slots of net:fit, so that what the options name stays anchored even
  * if a callback changes the table. */
@@ -284,6 +307,15 @@ static void fit_read(lua_State *L, fit_run *r) {
     bp_lua_opt_str(L, S_OPTS, "val_name", "val", r->val_name, sizeof r->val_name);
     fit_log(L, r);
     fit_rate(L, c);
+    r->log_lr = bp_lua_opt_bool(L, S_OPTS, "log_lr", 0);
+    if (r->log_lr && !c->opt)
+        luaL_argerror(L, S_OPTS, "field 'log_lr': needs an optimizer (lr is fixed)");
+    /* a plateau steps on the validation's loss, else the training's */
+    char dflt[64];
+    snprintf(dflt, sizeof dflt, "%s", lua_isnil(L, S_VAL) ? "train_loss" : "");
+    if (!dflt[0]) snprintf(dflt, sizeof dflt, "%s_loss", r->val_name);
+    bp_lua_opt_str(L, S_OPTS, "plateau_metric", dflt, r->plateau_metric,
+                   sizeof r->plateau_metric);
     c->on_step = fit_step;
     c->ud = r;
 }
@@ -356,6 +388,19 @@ static void fit_failed(lua_State *L, fit_run *r, bp_fit *f, int rc, const bp_err
     bp_lua_diverge(L, "loss", last, r->n->steps + 1);
 }
 
+/* A plateau schedule's epoch, on the stat plateau_metric of the stats
+ * table at the top (ReduceLROnPlateau.step(val_loss) after validating). */
+static void fit_plateau(lua_State *L, const fit_run *r) {
+    const bp_schedule *s = r->c.opt ? bp_optim_get_schedule(r->c.opt) : NULL;
+    if (!s || s->kind != BP_SCHED_PLATEAU) return;
+    if (lua_getfield(L, -1, r->plateau_metric) != LUA_TNUMBER)
+        luaL_error(L, "plateau schedule: this epoch has no '%s' (plateau_metric)",
+                   r->plateau_metric);
+    bp_err e;
+    if (bp_optim_schedule_step(r->c.opt, lua_tonumber(L, -1), &e)) luaL_error(L, "%s", e.msg);
+    lua_pop(L, 1);
+}
+
 /* One epoch of training, then the validation set's scores: pushes the
  * epoch's stats, having logged them as asked. */
 static void fit_epoch(lua_State *L, fit_run *r, bp_fit *f, int epoch) {
@@ -384,6 +429,7 @@ static void fit_epoch(lua_State *L, fit_run *r, bp_fit *f, int epoch) {
     lua_setfield(L, -2, "train_loss");
     if (r->epoch_log) bp_lua_log_metric(L, "train_loss", epoch, mean);
     if (val) fit_validate(L, r, net, val, epoch);
+    fit_plateau(L, r);
 }
 
 /* Calls the callback with the epoch and its stats (at the top, popped);
@@ -402,7 +448,8 @@ static int fit_callback(lua_State *L, int epoch) {
 /* net:fit{data =, loss =, lr = | optimizer =, epochs = 1, batch = 32,
  * shuffle = true, drop_last = false, log = (net:log_loss's name), epoch_log
  * = true, validation =, val_name = "val", confusion = false, callback =,
- * first_epoch = 1} -> a list of each epoch's stats */
+ * first_epoch = 1, log_lr = false, plateau_metric = "val_loss" (or
+ * "train_loss")} -> a list of each epoch's stats */
 static int net_fit(lua_State *L) {
     fit_run r = {.st = STATE(L), .n = bp_lua_check_lnet(L, 1)};
     bp_lua_params_gate(L, r.st);

@@ -141,7 +141,8 @@ static int net_set_param(lua_State *L) {
     return 0;
 }
 
-/* net:params_list() -> {{name =, shape = {...}, count =, trainable =}, ...}
+/* net:params_list() -> {{name =, shape = {...}, count =, trainable =,
+ * frozen =}, ...}
  * in the engine's flat order (net:params()'s) */
 static int net_params_list(lua_State *L) {
     bp_net *net = bp_lua_check_net(L, 1);
@@ -162,6 +163,8 @@ static int net_params_list(lua_State *L) {
         lua_setfield(L, -2, "count");
         lua_pushboolean(L, t[k].trainable);
         lua_setfield(L, -2, "trainable");
+        lua_pushboolean(L, t[k].frozen);
+        lua_setfield(L, -2, "frozen");
         lua_rawseti(L, -2, k + 1);
     }
     return 1;
@@ -182,6 +185,37 @@ static int net_training(lua_State *L) {
     return 1;
 }
 
+/* Freezes (frozen 1) or unfreezes every tensor that the arguments from 2
+ * on pick: names, modules' names or globs, each a string or a list of
+ * them; each must pick something. Returns the net. */
+static int freeze(lua_State *L, int frozen) {
+    bp_net *net = bp_lua_check_net(L, 1);
+    int top = lua_gettop(L);
+    if (top < 2) return luaL_error(L, "name a parameter, a module or a pattern");
+    for (int a = 2; a <= top; a++) {
+        int list = lua_type(L, a) == LUA_TTABLE;
+        lua_Integer n = list ? luaL_len(L, a) : 1;
+        for (lua_Integer i = 1; i <= n; i++) {
+            if (list) lua_rawgeti(L, a, i);
+            else lua_pushvalue(L, a);
+            if (lua_type(L, -1) != LUA_TSTRING)
+                luaL_argerror(L, a, "names or patterns (strings) expected");
+            bp_err e;
+            if (bp_net_freeze(net, lua_tostring(L, -1), frozen, &e) < 0)
+                luaL_argerror(L, a, e.msg);
+            lua_pop(L, 1);
+        }
+    }
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* net:freeze(names...) -> net: those tensors untouched by training, their
+ * gradients skipped where that saves work (requires_grad_(False));
+ * net:unfreeze(names...) -> net: trained again */
+static int net_freeze(lua_State *L) { return freeze(L, 1); }
+static int net_unfreeze(lua_State *L) { return freeze(L, 0); }
+
 /* net:is_graph() -> whether the net is a graph of modules (or a stack) */
 static int net_is_graph(lua_State *L) {
     lua_pushboolean(L, bp_net_is_graph(bp_lua_check_net(L, 1)));
@@ -194,6 +228,8 @@ static const luaL_Reg net_methods[] = {{"param", net_param},
                                        {"params_list", net_params_list},
                                        {"training", net_training},
                                        {"is_graph", net_is_graph},
+                                       {"freeze", net_freeze},
+                                       {"unfreeze", net_unfreeze},
                                        {NULL, NULL}};
 
 void bp_lua_open_params(lua_State *L) { bp_lua_add_methods(L, NET_TYPE, net_methods); }

@@ -241,6 +241,9 @@ bp_plateau_state bp_optim_plateau(const bp_optim *o);
  * with momentum > 0): -1 otherwise. */
 int bp_optim_set_schedule(bp_optim *o, const bp_schedule *s, bp_err *e);
 
+/* The schedule the optimiser runs (NULL: none). */
+const bp_schedule *bp_optim_get_schedule(const bp_optim *o);
+
 /* One update of every weight and bias of net from its dW and db, each
  * group's with its config and the lr of the schedule at t =
  * bp_optim_steps(o). Frozen tensors (bp_net_freeze) are left alone, their

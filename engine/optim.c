@@ -419,6 +419,10 @@ int bp_optim_set_schedule(bp_optim *o, const bp_schedule *s, bp_err *e) {
     return 0;
 }
 
+const bp_schedule *bp_optim_get_schedule(const bp_optim *o) {
+    return o->scheduled ? &o->s : NULL;
+}
+
 int bp_optim_groups(const bp_optim *o) { return o->G; }
 const char *bp_optim_group_name(const bp_optim *o, int g) { return o->groups[g].name; }
 const bp_optim_config *bp_optim_group_config(const bp_optim *o, int g) {

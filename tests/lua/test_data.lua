@@ -501,7 +501,7 @@ function TestTrain:test_fit_refusals()
   assert_error_text("bad argument #1 to 'fit' (give lr or optimizer, not both)",
     fit, {data = d, loss = "mse", lr = 0.1, optimizer = bp.optimizer(net, "sgd")})
   assert_error_text("bad argument #1 to 'fit' (unknown option 'epoch' (expected data, epochs, batch, loss, lr, optimizer, shuffle, drop_last, log, "
-    .. "epoch_log, validation, val_name, confusion, callback, first_epoch or total_epochs))",
+    .. "epoch_log, validation, val_name, confusion, callback, first_epoch, total_epochs, log_lr or plateau_metric))",
     fit, {data = d, loss = "mse", lr = 0.1, epoch = 3})
   assert_error_text("bad argument #1 to 'fit' (field 'epochs': must be an integer >= 1, got 0)",
     fit, {data = d, loss = "mse", lr = 0.1, epochs = 0})

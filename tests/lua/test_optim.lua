@@ -91,7 +91,7 @@ end
 function TestOptim:test_errors()
   local net = tiny()
   assert_error_text("bad argument #2 to 'optimizer' (unknown optimizer 'adagrad' (expected sgd, adam, adamw or rmsprop))", function() return bp.optimizer(net, "adagrad") end)
-  assert_error_text("bad argument #3 to 'optimizer' (unknown option 'learning_rate' (expected lr, weight_decay, clip_norm, schedule, beta1, beta2 or eps))", function() return bp.optimizer(net, "adam", {learning_rate = 1}) end)
+  assert_error_text("bad argument #3 to 'optimizer' (unknown option 'learning_rate' (expected lr, weight_decay, beta1, beta2, eps, clip_norm, schedule or groups))", function() return bp.optimizer(net, "adam", {learning_rate = 1}) end)
   assert_error_text("bad argument #3 to 'optimizer' (option 'beta1' does not apply to sgd)", function() return bp.optimizer(net, "sgd", {beta1 = 0.9}) end)
   assert_error_text("bad argument #3 to 'optimizer' (nesterov needs momentum > 0)", function() return bp.optimizer(net, "sgd", {nesterov = true}) end)
   assert_error_text("option 'lr': number expected, got string", function() return bp.optimizer(net, "sgd", {lr = "fast"}) end)

@@ -46,7 +46,7 @@ end
 function TestOptions:test_optimizer()
   local net = bp.net(2):add(1)
   assert_error("bad argument #3 to 'optimizer' (unknown option 'momentun' (expected lr, "
-    .. "weight_decay, clip_norm, schedule, momentum, dampening or nesterov))",
+    .. "weight_decay, momentum, dampening, nesterov, clip_norm, schedule or groups))",
     function() bp.optimizer(net, "sgd", {momentun = 0.9}) end)
 end
 
@@ -68,7 +68,7 @@ function TestOptions:test_fit()
   local net = bp.net(1):add(1)
   local d = bp.data({{1}, {2}}, {{1}, {2}})
   assert_error("bad argument #1 to 'fit' (unknown option 'epoch' (expected data, epochs, batch, loss, lr, optimizer, shuffle, drop_last, log, "
-    .. "epoch_log, validation, val_name, confusion, callback, first_epoch or total_epochs))",
+    .. "epoch_log, validation, val_name, confusion, callback, first_epoch, total_epochs, log_lr or plateau_metric))",
     function() net:fit{data = d, loss = "mse", lr = 0.1, epoch = 3} end)
 end
 
