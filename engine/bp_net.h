@@ -355,11 +355,13 @@ const bp_param *bp_net_param_find(const bp_net *net, const char *name, bp_err *e
 
 /* Freezes (frozen 1) or unfreezes (0) every trainable tensor whose name
  * pattern picks (bp_name_matches: a name, a module's name, a glob):
- * torch's requires_grad_(False). A stack becomes a graph first
- * (bp_net_to_graph: same names, same numbers). Returns how many tensors
- * it picked; -1 when none ("no parameter or module matches 'fc9'") or
- * memory runs out, nothing changed. See bp_graph_set_frozen for what a
- * frozen tensor is spared. */
+ * torch's requires_grad_(False). No optimiser (bp_optim_step) or gradient
+ * descent updates a frozen tensor. In a graph see bp_graph_set_frozen for
+ * the gradients it is spared; a stack stays a stack (saved as one), its
+ * steps take the general path, whose backward stops below the first layer
+ * with a tensor to train (their gradients zeroed) and whose update leaves
+ * frozen tensors alone. Returns how many tensors it picked; -1 when none
+ * ("no parameter or module matches 'fc9'"), nothing changed. */
 int bp_net_freeze(bp_net *net, const char *pattern, int frozen, bp_err *e);
 
 /* All values of the list in one flat order (tensor after tensor, each

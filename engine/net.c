@@ -151,8 +151,26 @@ static void to_double(double *dst, const void *src, bp_dtype t, size_t n) {
 /* Whether step_one may run this net: layers the general path runs in plain
  * loops for one sample, none of them softmax or log_softmax (whose row
  * couples the outputs), and the caller has not turned it off. */
+/* The first layer of a stack with a tensor to train (n_layers when every
+ * one is frozen): backward stops there, the layers below it having nothing
+ * to learn and nobody to pass a gradient to. */
+static int first_trained(const bp_net *net) {
+    for (int k = 0; k < 2 * net->n_layers; k++)
+        if (!net->params[k].frozen) return k / 2;
+    return net->n_layers;
+}
+
+/* Whether a stack has a frozen tensor: its steps then take the general
+ * path, whose update is a pass of its own that looks at the flags (the
+ * single-sample path and the team fuse theirs into backward). */
+static int any_frozen(const bp_net *net) {
+    for (int k = 0; k < 2 * net->n_layers; k++)
+        if (net->params[k].frozen) return 1;
+    return 0;
+}
+
 static void decide_fast(bp_net *net) {
-    int ok = net->n_layers > 0 && !net->fast_off;
+    int ok = net->n_layers > 0 && !net->fast_off && !any_frozen(net);
     for (int l = 0; l < net->n_layers && ok; l++) {
         const bp_layer *L = &net->layers[l];
         ok = (long)L->I * L->O < BP_BLAS_MIN_WORK && !bp_act_is_row(L->act);
@@ -684,6 +702,8 @@ int bp_net_to_graph(bp_net *net, bp_err *e) {
         bp_graph_free(g);
         return -1;
     }
+    for (int k = 0; k < 2 * net->n_layers; k++) /* the same list, in order */
+        bp_graph_set_frozen(g, k, net->params[k].frozen);
     for (int l = 0; l < net->n_layers; l++) {
         free_fields(&net->layers[l], 0);
         free_fields(&net->layers[l], 1);
@@ -722,6 +742,8 @@ static void stack_dx(const bp_net *net, double *dx) {
         }
 }
 
+static int backward_dout(bp_net *net, const double *dout, int want_dx, bp_err *e);
+
 int bp_net_backward_input(bp_net *net, const double *dout, double *dx, bp_err *e) {
     if (net->graph) {
         if (graph_backward(net, dout, 1, e)) return -1;
@@ -729,7 +751,7 @@ int bp_net_backward_input(bp_net *net, const double *dout, double *dx, bp_err *e
                   (size_t)net->B * net->inputs);
         return 0;
     }
-    if (bp_net_backward(net, dout, e)) return -1;
+    if (backward_dout(net, dout, 1, e)) return -1;
     stack_dx(net, dx);
     return 0;
 }
@@ -762,19 +784,43 @@ void bp_net_zero_grad(bp_net *net) {
     }
 }
 
-static void backward_layers_any(bp_net *net, int acc, double lr) {
-    if (net->dtype == BP_F32) backward_layers_f32(net, acc, lr);
-    else backward_layers(net, acc, lr);
+static void sgd_all(bp_net *net, double lr);
+
+/* The stack's backward; with a frozen tensor, the layers below the first
+ * trained one are skipped unless want_dx (their gradients zeroed, unless
+ * accumulating) and the update is sgd_all's, which leaves frozen tensors
+ * alone. */
+static void backward_stack(bp_net *net, int acc, double lr, int want_dx) {
+    int first = want_dx ? 0 : first_trained(net), frozen = any_frozen(net);
+    for (int l = 0; l < first && !acc; l++) {
+        bp_layer *L = &net->layers[l];
+        size_t z = bp_dtype_size(net->dtype);
+        memset(L->mem[BP_FIELD_DW], 0, z * L->O * L->I);
+        memset(L->mem[BP_FIELD_DB], 0, z * L->O);
+    }
+    if (net->dtype == BP_F32) backward_layers_f32(net, acc, frozen ? -1 : lr, first);
+    else backward_layers(net, acc, frozen ? -1 : lr, first);
+    if (frozen && lr >= 0) sgd_all(net, lr);
 }
 
-int bp_net_backward(bp_net *net, const double *dout, bp_err *e) {
-    if (net->graph) return graph_backward(net, dout, 0, e);
+static void backward_layers_any(bp_net *net, int acc, double lr) {
+    backward_stack(net, acc, lr, 0);
+}
+
+/* bp_net_backward, and with want_dx down to the first layer whatever is
+ * frozen (for bp_net_backward_input). */
+static int backward_dout(bp_net *net, const double *dout, int want_dx, bp_err *e) {
+    if (net->graph) return graph_backward(net, dout, want_dx, e);
     if (net->n_layers == 0 || net->B == 0)
         return bp_err_set(e, "backward needs a forward first");
     bp_layer *top = &net->layers[net->n_layers - 1];
     from_double(top->mem[BP_FIELD_DOUT], net->dtype, dout, (size_t)net->B * top->O);
-    backward_layers_any(net, 1, -1);
+    backward_stack(net, 1, -1, want_dx);
     return 0;
+}
+
+int bp_net_backward(bp_net *net, const double *dout, bp_err *e) {
+    return backward_dout(net, dout, 0, e);
 }
 
 static int check_lr(double lr, bp_err *e) {
@@ -789,8 +835,9 @@ static void sgd_all(bp_net *net, double lr) {
         return;
     }
     for (int l = 0; l < net->n_layers; l++) {
-        if (net->dtype == BP_F32) sgd_layer_f32(&net->layers[l], lr);
-        else sgd_layer(&net->layers[l], lr);
+        int w = !net->params[2 * l].frozen, b = !net->params[2 * l + 1].frozen;
+        if (net->dtype == BP_F32) sgd_layer_f32(&net->layers[l], lr, w, b);
+        else sgd_layer(&net->layers[l], lr, w, b);
     }
 }
 
@@ -922,7 +969,7 @@ static int one(bp_net *net, const double *x, const double *y, bp_crit crit, doub
 #define TEAM_MIN_WORK (1L << 20)
 static int take_team(bp_net *net, int B) {
     int T = bp_threads();
-    if (T < 2 || B < 2 * T || net->n_layers == 0) return 0;
+    if (T < 2 || B < 2 * T || net->n_layers == 0 || any_frozen(net)) return 0;
     long work = 0;
     for (int l = 0; l < net->n_layers; l++)
         work += (long)B * net->layers[l].I * net->layers[l].O;
@@ -1060,9 +1107,13 @@ int bp_net_freeze(bp_net *net, const char *pattern, int frozen, bp_err *e) {
     int hits = count_matches(net, pattern);
     if (!hits)
         return bp_err_set(e, "no parameter or module matches '%s'", pattern);
-    /* A stack's fused steps update every layer: frozen tensors live in a
-     * graph, whose backward and updates look at the flag. */
-    if (bp_net_to_graph(net, e)) return -1;
+    if (!net->graph) {
+        for (int k = 0; k < 2 * net->n_layers; k++)
+            if (bp_name_matches(pattern, net->params[k].name))
+                net->params[k].frozen = frozen != 0;
+        decide_fast(net); /* the fused paths update every layer */
+        return hits;
+    }
     int n;
     const bp_param *t = bp_graph_params(net->graph, &n);
     for (int k = 0; k < n; k++)

@@ -24,23 +24,25 @@ static void SFX(forward_layers)(bp_net *net, int B) {
     }
 }
 
-/* w -= lr * dLoss/dw over one layer (bp_sgd_update). */
-static void SFX(sgd_layer)(bp_layer *L, double lr) {
-    SFX(bp_sgd_update)(L->F(W), L->F(dW), (size_t)L->O * L->I, lr);
-    SFX(bp_sgd_update)(L->F(b), L->F(db), (size_t)L->O, lr);
+/* w -= lr * dLoss/dw over one layer (bp_sgd_update): its weights when w,
+ * its biases when b (a frozen tensor is left alone). */
+static void SFX(sgd_layer)(bp_layer *L, double lr, int w, int b) {
+    if (w) SFX(bp_sgd_update)(L->F(W), L->F(dW), (size_t)L->O * L->I, lr);
+    if (b) SFX(bp_sgd_update)(L->F(b), L->F(db), (size_t)L->O, lr);
 }
 
-/* Backpropagation from the top layer's dout, which the caller has filled.
+/* Backpropagation from the top layer's dout, which the caller has filled,
+ * down to layer first (0: all; the layers below have nothing to train).
  * acc: add into dW and db rather than overwrite them. lr >= 0: gradient
  * descent on each layer as soon as its gradients are known (the layers below
  * need its dout, computed with the weights before the step, and never its
  * weights), which saves a second pass over every layer; lr < 0: no update. */
-static void SFX(backward_layers)(bp_net *net, int acc, double lr) {
+static void SFX(backward_layers)(bp_net *net, int acc, double lr, int first) {
     int B = net->B;
-    for (int l = net->n_layers - 1; l >= 0; l--) {
+    for (int l = net->n_layers - 1; l >= first; l--) {
         bp_layer *L = &net->layers[l];
         const REAL *in = l > 0 ? net->layers[l - 1].F(o) : net->F(x);
-        REAL *din = l > 0 ? net->layers[l - 1].F(dout) : NULL;
+        REAL *din = l > first ? net->layers[l - 1].F(dout) : NULL;
         SFX(bp_layer_backward)
         (din, L->F(dW), L->F(db), L->F(dh), L->F(dout), L->F(h), L->F(o), in, L->F(W),
          L->F(b), B, L->I, L->O, L->act, L->alpha, acc, lr);

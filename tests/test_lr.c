@@ -368,19 +368,49 @@ static void test_freeze_counts(bp_dtype t) {
     bp_net_free(net);
 }
 
-/* A stack frozen by a layer's number becomes a graph of the same names. */
+/* A stack stays a stack (saved, checkpointed as one): frozen by a layer's
+ * number or a glob, its steps leave the frozen tensors alone, backward
+ * stops below the first layer with something to train (its gradients
+ * zeroed), and the trained layers' gradients are the same bits as an
+ * unfrozen twin's; dLoss/d(input) still goes down every layer. */
 static void test_freeze_stack(void) {
-    bp_net *net = tiny(1, 2);
     bp_err e = {{0}};
-    CHECK(bp_net_freeze(net, "*.bias", 1, &e) == 1);
-    CHECK(bp_net_is_graph(net));
-    const bp_param *b = bp_net_param_find(net, "1.bias", NULL);
-    CHECK(b && b->frozen);
-    double x = 1, y = 5;
-    CHECK(bp_net_train_step(net, &x, &y, 1, BP_LOSS_HALF_SE, 0.1, NULL, &e) == 0);
-    CHECK(((double *)b->data)[0] == 2);
-    CHECK(((double *)bp_net_param_find(net, "1.weight", NULL)->data)[0] == 1 + 0.1 * 2);
+    bp_net *net = bp_net_new(4, NULL), *twin = bp_net_new(4, NULL);
+    bp_rng r;
+    for (int k = 0; k < 2; k++) {
+        bp_net *n = k ? twin : net;
+        bp_rng_seed(&r, 9);
+        CHECK(bp_net_add(n, 5, BP_ACT_TANH, 0, NULL) == 0 &&
+              bp_net_add(n, 2, BP_ACT_IDENTITY, 0, NULL) == 0);
+        for (int l = 1; l <= 2; l++)
+            CHECK(bp_net_init(n, l, 'w', BP_INIT_XAVIER, 0, 0, &r, NULL) == 0 &&
+                  bp_net_init(n, l, 'b', BP_INIT_UNIFORM, -1, 1, &r, NULL) == 0);
+    }
+    CHECK(bp_net_freeze(net, "1", 1, &e) == 2);
+    CHECK(!bp_net_is_graph(net) && !bp_net_fast(net));
+    CHECK(bp_net_compute_grads(net, X, Y, 3, BP_LOSS_MSE, NULL, &e) == 0);
+    CHECK(bp_net_compute_grads(twin, X, Y, 3, BP_LOSS_MSE, NULL, &e) == 0);
+    CHECK(memcmp(net->layers[1].dW, twin->layers[1].dW, sizeof(double) * 10) == 0);
+    for (int k = 0; k < 20; k++) CHECK(net->layers[0].dW[k] == 0);
+    double w[20], dx[12], dx2[12], dout[6] = {1, -1, 0.5, 0.25, 2, -2};
+    memcpy(w, net->layers[0].W, sizeof w);
+    for (int k = 0; k < 3; k++)
+        CHECK(bp_net_train_step(net, X, Y, 3, BP_LOSS_MSE, 0.1, NULL, &e) == 0);
+    CHECK(memcmp(w, net->layers[0].W, sizeof w) == 0);
+    CHECK(net->layers[1].W[0] != twin->layers[1].W[0]);
+    /* the input's gradient: the same as the twin's with its weights */
+    memcpy(twin->layers[1].W, net->layers[1].W, sizeof(double) * 10);
+    memcpy(twin->layers[1].b, net->layers[1].b, sizeof(double) * 2);
+    CHECK(bp_net_forward(net, X, 3, &e) && bp_net_backward_input(net, dout, dx, &e) == 0);
+    CHECK(bp_net_forward(twin, X, 3, &e) && bp_net_backward_input(twin, dout, dx2, &e) == 0);
+    CHECK(memcmp(dx, dx2, sizeof dx) == 0);
+    /* a bias alone by a glob, and a graph made of it keeps the flags */
+    CHECK(bp_net_freeze(net, "1", 0, &e) == 2 && bp_net_freeze(net, "*.bias", 1, &e) == 2);
+    CHECK(bp_net_fast(net) == 0 && bp_net_to_graph(net, &e) == 0);
+    CHECK(bp_net_param_find(net, "2.bias", NULL)->frozen);
+    CHECK(!bp_net_param_find(net, "2.weight", NULL)->frozen);
     bp_net_free(net);
+    bp_net_free(twin);
 }
 
 /* A batch norm frozen whole keeps its running statistics in training and
