@@ -32,42 +32,7 @@
 
 #include "bp_optim.h"
 #include "bp_util.h"
-
-/* A kind keeps at most three buffers (centered RMSprop with momentum). */
-#define MAX_BUFS 3
-
-/* A parameter group: its hyperparameters (the base lr among them), name,
- * the lr under a plateau schedule, and the lr of its last step. */
-typedef struct group {
-    bp_optim_config c;
-    char name[BP_OPTIM_MAX_GROUP_NAME];
-    double lr_now;  /* plateau: the current lr, cut from c.lr */
-    double lr_last; /* NaN before the first step */
-} group;
-
-struct bp_optim {
-    bp_optim_config c; /* the defaults (the rest's group) */
-    bp_schedule s;
-    int scheduled;
-    int G, own_groups; /* groups; whether the caller made any */
-    group *groups;
-    int *group_of;    /* each trainable tensor's group */
-    int64_t *tsteps;  /* each trainable tensor's steps (frozen ones skip) */
-    bp_plateau_state plateau;
-    int n_layers;
-    int *shape;    /* I and O of each layer of a stack, as when made */
-    int n_tensors; /* trainable tensors of the list, as when made */
-    size_t *sizes; /* and their counts */
-    size_t P;      /* trainable parameters: the sum of sizes */
-    int64_t steps; /* steps taken */
-    double last_norm;
-    int n_bufs;
-    const char *names[MAX_BUFS];
-    double *bufs[MAX_BUFS]; /* each P doubles, inside state */
-    double *state;          /* n_bufs * P doubles */
-    /* The same buffers by role (NULL when this kind has none). */
-    double *momentum, *m, *v, *grad_avg;
-};
+#include "optim_int.h"
 
 static const char *const optim_names[BP_OPTIM_COUNT] = {"sgd", "adam", "adamw",
                                                         "rmsprop"};
@@ -93,7 +58,7 @@ bp_optim_config bp_optim_config_default(bp_optim_kind k) {
 
 static int finite_nonneg(double x) { return isfinite(x) && x >= 0; }
 
-static int check_lr(double lr, bp_err *e) {
+int optim_check_lr(double lr, bp_err *e) {
     if (!finite_nonneg(lr))
         return bp_err_set(e, "learning rate must be a finite number >= 0 (got %g)", lr);
     return 0;
@@ -120,7 +85,7 @@ static int check_momentum(double mu, bp_err *e) {
 int bp_optim_config_check(const bp_optim_config *c, bp_err *e) {
     if ((unsigned)c->kind >= BP_OPTIM_COUNT)
         return bp_err_set(e, "unknown optimiser %d", (int)c->kind);
-    if (check_lr(c->lr, e)) return -1;
+    if (optim_check_lr(c->lr, e)) return -1;
     if (!finite_nonneg(c->weight_decay))
         return bp_err_set(e, "weight_decay must be a finite number >= 0 (got %g)",
                           c->weight_decay);
@@ -379,24 +344,27 @@ const bp_optim_config *bp_optim_get_config(const bp_optim *o) { return &o->c; }
 
 int bp_optim_set_group_lr(bp_optim *o, int g, double lr, bp_err *e) {
     if (g < 0 || g >= o->G) return bp_err_set(e, "no group %d", g + 1);
-    if (check_lr(lr, e)) return -1;
+    if (optim_check_lr(lr, e)) return -1;
     o->groups[g].c.lr = o->groups[g].lr_now = lr;
     if (g == o->G - 1 && !o->own_groups) o->c.lr = lr;
     return 0;
 }
 
 int bp_optim_set_lr(bp_optim *o, double lr, bp_err *e) {
-    if (check_lr(lr, e)) return -1;
+    if (optim_check_lr(lr, e)) return -1;
     o->c.lr = lr;
     for (int g = 0; g < o->G; g++) bp_optim_set_group_lr(o, g, lr, NULL);
     return 0;
 }
 
+int optim_plateau_on(const bp_optim *o) {
+    return o->scheduled && o->s.kind == BP_SCHED_PLATEAU;
+}
+
 /* A plateau starting afresh: best unknown, each group at its base lr. */
 static void plateau_reset(bp_optim *o) {
-    o->plateau = (bp_plateau_state){
-        .best = o->scheduled && o->s.kind == BP_SCHED_PLATEAU && o->s.mode_max ? -INFINITY
-                                                                               : INFINITY};
+    o->plateau = (bp_plateau_state){.best = optim_plateau_on(o) && o->s.mode_max ? -INFINITY
+                                                                                 : INFINITY};
     for (int g = 0; g < o->G; g++) o->groups[g].lr_now = o->groups[g].c.lr;
 }
 
@@ -438,7 +406,7 @@ int bp_optim_group_find(const bp_optim *o, const char *name) {
 }
 
 double bp_optim_group_lr(const bp_optim *o, int g) {
-    if (o->scheduled && o->s.kind == BP_SCHED_PLATEAU) return o->groups[g].lr_now;
+    if (optim_plateau_on(o)) return o->groups[g].lr_now;
     return bp_schedule_lr(o->scheduled ? &o->s : NULL, o->groups[g].c.lr, o->steps);
 }
 
@@ -455,7 +423,7 @@ static int plateau_better(const bp_schedule *s, double a, double best) {
 }
 
 int bp_optim_schedule_step(bp_optim *o, double metric, bp_err *e) {
-    if (!o->scheduled || o->s.kind != BP_SCHED_PLATEAU)
+    if (!optim_plateau_on(o))
         return bp_err_set(e, "schedule_step needs a plateau schedule (this one is %s)",
                           bp_sched_name(o->scheduled ? o->s.kind : BP_SCHED_NONE));
     const bp_schedule *s = &o->s;
@@ -505,113 +473,6 @@ const double *bp_optim_state(const bp_optim *o, const char *which, size_t *n) {
 
 const char *bp_optim_state_name(const bp_optim *o, int i) {
     return i >= 0 && i < o->n_bufs ? o->names[i] : NULL;
-}
-
-/* The groups' part of a saved state: whether it is needed, and its size. */
-static int plateau_on(const bp_optim *o) {
-    return o->scheduled && o->s.kind == BP_SCHED_PLATEAU;
-}
-static int needs_tail(const bp_optim *o) {
-    if (o->own_groups || plateau_on(o)) return 1;
-    for (int j = 0; j < o->n_tensors; j++)
-        if (o->tsteps[j] != o->steps) return 1;
-    return 0;
-}
-static size_t tail_size(const bp_optim *o) {
-    return (size_t)o->G + (size_t)o->n_tensors + (plateau_on(o) ? 4 + (size_t)o->G : 0);
-}
-static size_t base_size(const bp_optim *o) { return 1 + (size_t)o->n_bufs * o->P; }
-
-size_t bp_optim_state_size(const bp_optim *o) {
-    return base_size(o) + (needs_tail(o) ? tail_size(o) : 0);
-}
-
-void bp_optim_state_save(const bp_optim *o, double *out) {
-    out[0] = (double)o->steps;
-    if (o->n_bufs) memcpy(out + 1, o->state, sizeof(double) * (size_t)o->n_bufs * o->P);
-    if (!needs_tail(o)) return;
-    double *t = out + base_size(o);
-    for (int g = 0; g < o->G; g++) *t++ = o->groups[g].c.lr;
-    for (int j = 0; j < o->n_tensors; j++) *t++ = (double)o->tsteps[j];
-    if (!plateau_on(o)) return;
-    *t++ = (double)o->plateau.epochs;
-    *t++ = (double)o->plateau.bad;
-    *t++ = (double)o->plateau.cooldown_left;
-    *t++ = o->plateau.best;
-    for (int g = 0; g < o->G; g++) *t++ = o->groups[g].lr_now;
-}
-
-/* 2^53: the last count a double holds exactly. */
-static int check_count(const char *what, double x, bp_err *e) {
-    if (!(x >= 0 && x <= 9007199254740992.0 && x == floor(x)))
-        return bp_err_set(e, "the state's %s must be a whole number >= 0 (got %g)", what,
-                          x);
-    return 0;
-}
-
-static int check_bufs(const bp_optim *o, const double *in, bp_err *e) {
-    for (int i = 0; i < o->n_bufs; i++) {
-        const double *buf = in + 1 + (size_t)i * o->P;
-        int mean_square = strcmp(o->names[i], "v") == 0;
-        for (size_t k = 0; k < o->P; k++) {
-            if (!isfinite(buf[k]))
-                return bp_err_set(e, "state %s[%zu] is not finite (%g)", o->names[i],
-                                  k + 1, buf[k]);
-            if (mean_square && buf[k] < 0)
-                return bp_err_set(e,
-                                  "state v[%zu] is a mean square and cannot "
-                                  "be negative (%g)",
-                                  k + 1, buf[k]);
-        }
-    }
-    return 0;
-}
-
-/* The groups' part t: lrs finite and >= 0, counts whole. */
-static int check_tail(const bp_optim *o, const double *t, bp_err *e) {
-    const double *steps = t + o->G, *p = steps + o->n_tensors;
-    for (int g = 0; g < o->G; g++)
-        if (check_lr(t[g], e) || (plateau_on(o) && check_lr(p[4 + g], e))) return -1;
-    for (int j = 0; j < o->n_tensors; j++)
-        if (check_count("tensor step count", steps[j], e)) return -1;
-    if (!plateau_on(o)) return 0;
-    if (check_count("plateau epochs", p[0], e) || check_count("plateau bad epochs", p[1], e) ||
-        check_count("plateau cooldown", p[2], e))
-        return -1;
-    if (isnan(p[3])) return bp_err_set(e, "the state's plateau best is NaN");
-    return 0;
-}
-
-static void load_tail(bp_optim *o, const double *t) {
-    for (int g = 0; g < o->G; g++) o->groups[g].c.lr = t[g];
-    if (!o->own_groups) o->c.lr = t[o->G - 1];
-    for (int j = 0; j < o->n_tensors; j++) o->tsteps[j] = (int64_t)t[o->G + j];
-    if (!plateau_on(o)) return;
-    const double *p = t + o->G + o->n_tensors;
-    o->plateau = (bp_plateau_state){.epochs = (int64_t)p[0],
-                                    .bad = (int64_t)p[1],
-                                    .cooldown_left = (int64_t)p[2],
-                                    .best = p[3]};
-    for (int g = 0; g < o->G; g++) o->groups[g].lr_now = p[4 + g];
-}
-
-int bp_optim_state_load(bp_optim *o, const double *in, size_t n, bp_err *e) {
-    size_t base = base_size(o), full = base + tail_size(o);
-    /* without the groups' part: a state saved before groups existed, or
-     * one whose tensors all stepped together */
-    int short_ok = !o->own_groups && !plateau_on(o);
-    if (n != full && !(short_ok && n == base)) {
-        return bp_err_set(e, "the state of this %s optimiser has %zu values, not %zu",
-                          optim_names[o->c.kind], short_ok ? base : full, n);
-    }
-    if (check_count("step count", in[0], e) || check_bufs(o, in, e)) return -1;
-    if (n == full && check_tail(o, in + base, e)) return -1;
-    o->steps = (int64_t)in[0];
-    if (o->n_bufs) memcpy(o->state, in + 1, sizeof(double) * (size_t)o->n_bufs * o->P);
-    if (n == full) load_tail(o, in + base);
-    else
-        for (int j = 0; j < o->n_tensors; j++) o->tsteps[j] = o->steps;
-    return 0;
 }
 
 /* ------------------------------------------------------------------------ */
