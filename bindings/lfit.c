@@ -309,7 +309,9 @@ static void fit_read(lua_State *L, fit_run *r) {
     fit_rate(L, c);
     r->log_lr = bp_lua_opt_bool(L, S_OPTS, "log_lr", 0);
     if (r->log_lr && !c->opt)
-        luaL_argerror(L, S_OPTS, "field 'log_lr': needs an optimizer (lr is fixed)");
+        luaL_argerror(L, S_OPTS,
+                      "field 'log_lr': needs a built-in optimizer (not lr =, nor one written "
+                      "in Lua)");
     /* a plateau steps on the validation's loss, else the training's */
     char dflt[64];
     snprintf(dflt, sizeof dflt, "%s", lua_isnil(L, S_VAL) ? "train_loss" : "");

@@ -151,7 +151,7 @@ function TestLr:test_plateau_steps_on_fits_validation()
   assert_error_text("plateau schedule: this epoch has no 'val_accuracy' (plateau_metric)",
     function() net:fit{data = d, validation = d, loss = "mse", optimizer = opt,
                        plateau_metric = "val_accuracy", epoch_log = false} end)
-  assert_error_text("field 'log_lr': needs an optimizer (lr is fixed)",
+  assert_error_text("field 'log_lr': needs a built-in optimizer (not lr =, nor one written in Lua)",
     function() net:fit{data = d, loss = "mse", lr = 0.1, log_lr = true} end)
 end
 
