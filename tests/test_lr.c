@@ -14,28 +14,7 @@
 #include "bp_optim.h"
 #include "check.h"
 #include "graph_build.h"
-
-#define CHECK_REL(got, want) CHECK_NEAR(got, want, 1e-15 * fabs(want))
-
-static bp_net *tiny(double w, double b) {
-    bp_net *net = bp_net_new(1, NULL);
-    CHECK(net != NULL && bp_net_add(net, 1, BP_ACT_IDENTITY, 0, NULL) == 0);
-    net->layers[0].W[0] = w;
-    net->layers[0].b[0] = b;
-    return net;
-}
-
-static void set_grads(bp_net *net, double gw, double gb) {
-    net->layers[0].dW[0] = gw;
-    net->layers[0].db[0] = gb;
-}
-
-static void step(bp_optim *o, bp_net *net) {
-    bp_err e = {{0}};
-    int rc = bp_optim_step(o, net, &e);
-    CHECK(rc == 0);
-    if (rc) fprintf(stderr, "bp_optim_step: %s\n", e.msg);
-}
+#include "optim_tiny.h"
 
 /* One Adam step of one value, as PyTorch's code computes it (test_optim's
  * test_adam checks this arrangement against the paper's by hand). */

@@ -18,24 +18,7 @@
 #include "bp_net.h"
 #include "bp_optim.h"
 #include "check.h"
-
-/* Agreement to 1e-15 relative: a few roundings' worth. */
-#define CHECK_REL(got, want) CHECK_NEAR(got, want, 1e-15 * fabs(want))
-
-static bp_net *tiny(double w, double b) {
-    bp_err e;
-    bp_net *net = bp_net_new(1, &e);
-    CHECK(net != NULL);
-    CHECK(bp_net_add(net, 1, BP_ACT_IDENTITY, 0, &e) == 0);
-    net->layers[0].W[0] = w;
-    net->layers[0].b[0] = b;
-    return net;
-}
-
-static void set_grads(bp_net *net, double gw, double gb) {
-    net->layers[0].dW[0] = gw;
-    net->layers[0].db[0] = gb;
-}
+#include "optim_tiny.h"
 
 static double W(const bp_net *net) { return net->layers[0].W[0]; }
 static double Bias(const bp_net *net) { return net->layers[0].b[0]; }
@@ -46,13 +29,6 @@ static bp_optim *make(const bp_net *net, bp_optim_config c) {
     CHECK(o != NULL);
     if (!o) fprintf(stderr, "bp_optim_new: %s\n", e.msg);
     return o;
-}
-
-static void step(bp_optim *o, bp_net *net) {
-    bp_err e = {{0}};
-    int rc = bp_optim_step(o, net, &e);
-    CHECK(rc == 0);
-    if (rc) fprintf(stderr, "bp_optim_step: %s\n", e.msg);
 }
 
 /* The lecture's network, as in test_net.c. */
