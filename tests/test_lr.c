@@ -422,8 +422,8 @@ static void test_freeze_batchnorm(void) {
     for (int k = 0; k < 3; k++)
         CHECK(bp_net_train_step(net, X, Y, 3, BP_LOSS_MSE, 0.1, NULL, &e) == 0);
     CHECK(memcmp(rm->data, mean, sizeof mean) == 0 && ((double *)nb->data)[0] == 1);
-    double one = 0;
-    CHECK(bp_net_forward(net, &one, 1, &e) != NULL); /* a batch of 1 trains too */
+    double one[4] = {0.5, -1, 2, 0};
+    CHECK(bp_net_forward(net, one, 1, &e) != NULL); /* a batch of 1 trains too */
     bp_net_free(net);
 }
 
