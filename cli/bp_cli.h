@@ -28,13 +28,21 @@
  *       SQL; "WHAT is not allowed: a query only reads" for anything but
  *       reading; "time limit of Ns reached (--timeout)" once the SQL has
  *       run for --timeout seconds (default 60, 0 for none).
- *   rm [--force] ID...
- *       Deletes runs with everything they logged, all or none; a run still
- *       running needs --force.
- *   export ID [--csv] [-o FILE]
- *       A run's metrics as CSV: a column `step`, then one column per metric
- *       (sorted by name); an empty cell where a metric was not logged; NaN
- *       and infinities as nan, inf, -inf. */
+ *   rm [--force] [--yes] ID...
+ *       Deletes runs with everything they logged, all or none. Each ID is
+ *       an id, a range FIRST-LAST (the runs that exist in it; none is an
+ *       error) or a list of both, "3,7-9". On a terminal the runs are listed
+ *       on err and a "y" is asked for on stdin, unless --yes; when stdin is
+ *       not a terminal, --yes is required (nothing is deleted without it).
+ *       A run still running needs --force. Prints "deleted run N" a run.
+ *   export ID [--csv | --json] [-o FILE]
+ *       A run's metrics as CSV: comment lines "# key: value" first (the
+ *       run's record, then "# param KEY = VALUE" a parameter), then a column
+ *       `step` and one column per metric (sorted by name); an empty cell
+ *       where a metric was not logged; NaN and infinities as nan, inf,
+ *       -inf. --json: one object {"run": {...}, "params": {...},
+ *       "metrics": {NAME: {"steps": [...], "values": [...]}}}, parameters
+ *       typed, NaN null and infinities "Infinity", "-Infinity".  */
 #ifndef BP_CLI_H
 #define BP_CLI_H
 

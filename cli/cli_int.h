@@ -8,6 +8,7 @@
 #define CLI_INT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "bp_runlog.h"
@@ -23,6 +24,14 @@ bp_runlog *cli_open_log(const char *path, int flags, FILE *err);
 /* v exactly: the shortest of %.15g, %.16g, %.17g that reads back as v, so
  * that 0.1 stays "0.1"; "nan", "inf", "-inf". For CSV and JSON. */
 void cli_fmt_exact(char *buf, size_t cap, double v);
+
+/* A time in seconds since 1970 as UTC text to the millisecond: "2024-05-01
+ * 12:00:00.250 UTC", or with iso "2024-05-01T12:00:00.250Z". */
+void cli_fmt_utc(char *buf, size_t cap, double seconds, int iso);
+
+/* `backprop export ID --json` (export_json.c): run's record, parameters and
+ * metrics as one JSON object on out. 0, or -1 with the reason in e. */
+int cli_export_json(bp_runlog *log, int64_t run, FILE *out, bp_err *e);
 
 /* v readably (%.6g; "nan", "inf", "-inf"). For tables. */
 void cli_fmt_short(char *buf, size_t cap, double v);

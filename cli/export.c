@@ -1,9 +1,12 @@
-/* export.c: `backprop export ID [--csv] [-o FILE]` (bp_cli.h), a run's
- * metrics as CSV.
+/* export.c: `backprop export ID [--csv | --json] [-o FILE]` (bp_cli.h), a
+ * run's metrics with its record and parameters.
  *
- * bp_runlog_export_rows streams a row per step, a cell per metric, so that
- * a long run is never held whole; this file writes them as CSV, numbers
- * exactly and an empty cell where a metric was not logged. */
+ * CSV: bp_runlog_export_rows streams a row per step, a cell per metric, so
+ * that a long run is never held whole; numbers exactly and an empty cell
+ * where a metric was not logged. The run's record and parameters go first
+ * as "# " comment lines, which pandas (read_csv(comment="#")), R
+ * (read.csv(comment.char="#")) and gnuplot skip, so that the one file
+ * says which run made the numbers. The JSON form is export_json.c. */
 #define _XOPEN_SOURCE 700
 #include <errno.h>
 #include <stdint.h>
@@ -38,21 +41,94 @@ static int csv_row(void *ctx, int64_t step, size_t ncol, const double *values,
     return 0;
 }
 
+/* s on a comment line: a line break (or another control character) would
+ * end the comment, so it is written as \n, \r, \t or \xHH, and \ as \\. */
+static void comment_text(FILE *out, const char *s) {
+    for (; s && *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '\\') fputs("\\\\", out);
+        else if (c == '\n') fputs("\\n", out);
+        else if (c == '\r') fputs("\\r", out);
+        else if (c == '\t') fputs("\\t", out);
+        else if (c < 0x20 || c == 0x7f) fprintf(out, "\\x%02x", c);
+        else fputc(c, out);
+    }
+}
+
+static void comment_line(FILE *out, const char *key, const char *value) {
+    if (!value) return;
+    fprintf(out, "# %s: ", key);
+    comment_text(out, value);
+    fputc('\n', out);
+}
+
+/* The run's record and parameters as comment lines. */
+static void csv_comments(FILE *out, const bp_run_header *h) {
+    char buf[64];
+    fprintf(out, "# run: %lld\n", (long long)h->id);
+    comment_line(out, "name", h->name);
+    comment_line(out, "status", h->status);
+    comment_line(out, "script", h->script_path);
+    comment_line(out, "command", h->command);
+    if (h->seed.type != BP_RUNLOG_NULL) {
+        cli_value_cell(buf, sizeof buf, &h->seed, 1);
+        comment_line(out, "seed", buf);
+    }
+    cli_fmt_utc(buf, sizeof buf, h->started, 0);
+    comment_line(out, "started", buf);
+    if (h->has_ended) {
+        cli_fmt_utc(buf, sizeof buf, h->ended, 0);
+        comment_line(out, "ended", buf);
+    }
+    comment_line(out, "host", h->host);
+    comment_line(out, "version", h->version);
+    if (h->sweep_id) fprintf(out, "# sweep: %lld\n# trial: %lld\n", (long long)h->sweep_id,
+                             (long long)h->trial);
+    for (size_t k = 0; k < h->n_params; k++) {
+        const bp_run_param *p = &h->params[k];
+        fputs("# param ", out);
+        comment_text(out, p->key);
+        fputs(" = ", out);
+        if (!strcmp(p->type, "bool")) fputs(p->value.i ? "true" : "false", out);
+        else if (p->value.type == BP_RUNLOG_NULL) fputs("nan", out);
+        else {
+            char v[64];
+            if (p->value.type == BP_RUNLOG_TEXT) comment_text(out, p->value.s);
+            else cli_value_cell(v, sizeof v, &p->value, 1), fputs(v, out);
+        }
+        fputc('\n', out);
+    }
+}
+
+/* The CSV of run id: its comments, then its rows. */
+static int export_csv(bp_runlog *log, int64_t id, FILE *f, bp_err *e) {
+    bp_run_header h;
+    if (bp_runlog_run_header(log, id, &h, e)) return -1;
+    csv_comments(f, &h);
+    bp_run_header_free(&h);
+    bp_export_sink sink = {csv_header, csv_row, f};
+    return bp_runlog_export_rows(log, id, &sink, e);
+}
+
 int bp_cli_export(const char *db, int argc, char **argv, FILE *out, FILE *err) {
     int bad = 0;
     const char *path = cli_take_db(db, &argc, argv, err, &bad);
     if (bad) return 1;
     const char *file = NULL, *id_text = NULL;
+    int json = 0, csv = 0;
     for (int k = 0; k < argc; k++) {
-        if (strcmp(argv[k], "--csv") == 0) continue;
-        if (strcmp(argv[k], "-o") == 0 && k + 1 < argc) file = argv[++k];
+        if (strcmp(argv[k], "--csv") == 0) csv = 1;
+        else if (strcmp(argv[k], "--json") == 0) json = 1;
+        else if ((!strcmp(argv[k], "-o") || !strcmp(argv[k], "--output")) && k + 1 < argc)
+            file = argv[++k];
         else if (argv[k][0] == '-')
-            return bp_cli_fail(err, "export: unknown option '%s' (--csv, -o FILE)",
+            return bp_cli_fail(err, "export: unknown option '%s' (--csv, --json, -o FILE)",
                                argv[k]);
         else if (id_text) return bp_cli_fail(err, "export wants one run id");
         else id_text = argv[k];
     }
     int64_t id;
+    if (csv && json) return bp_cli_fail(err, "export: --csv or --json, not both");
     if (!id_text) return bp_cli_fail(err, "export wants a run id");
     if (bp_cli_parse_id(id_text, &id))
         return bp_cli_fail(err, "export: '%s' is not a run id", id_text);
@@ -64,10 +140,10 @@ int bp_cli_export(const char *db, int argc, char **argv, FILE *out, FILE *err) {
         bp_runlog_close(log);
         return rc;
     }
-    bp_export_sink sink = {csv_header, csv_row, f};
     bp_err e;
     int rc = 0;
-    if (bp_runlog_export_rows(log, id, &sink, &e)) rc = bp_cli_fail(err, "%s", e.msg);
+    if (json ? cli_export_json(log, id, f, &e) : export_csv(log, id, f, &e))
+        rc = bp_cli_fail(err, "%s", e.msg);
     if (f != out && fclose(f) != 0 && rc == 0)
         rc = bp_cli_fail(err, "%s: cannot write (%s)", file, strerror(errno));
     bp_runlog_close(log);

@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli_int.h"
 
@@ -25,6 +26,17 @@ void cli_fmt_exact(char *buf, size_t cap, double v) {
         snprintf(buf, cap, "%.*g", prec, v);
         if (strtod(buf, NULL) == v) return;
     }
+}
+
+void cli_fmt_utc(char *buf, size_t cap, double seconds, int iso) {
+    double whole = floor(seconds);
+    long ms = lround((seconds - whole) * 1000);
+    if (ms == 1000) whole += 1, ms = 0;
+    time_t t = (time_t)whole;
+    struct tm tm;
+    char day[32] = "?";
+    if (gmtime_r(&t, &tm)) strftime(day, sizeof day, iso ? "%Y-%m-%dT%H:%M:%S" : "%Y-%m-%d %H:%M:%S", &tm);
+    snprintf(buf, cap, "%s.%03ld%s", day, ms, iso ? "Z" : " UTC");
 }
 
 void cli_fmt_short(char *buf, size_t cap, double v) {

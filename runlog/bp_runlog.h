@@ -424,6 +424,35 @@ typedef struct bp_run_label {
 int bp_runlog_run_label(bp_runlog *log, int64_t run, bp_run_label *l, bp_err *e);
 void bp_run_label_free(bp_run_label *l);
 
+/* bp_runlog_run_header: a run's record as the schema holds it, for an
+ * export's header and a plot's time axis: times in seconds since 1970 UTC
+ * (has_ended 0 while ended is NULL), the seed as stored (NULL when none),
+ * sweep_id and trial 0 when not a sweep's trial, every char * possibly
+ * NULL but name and status; its parameters by key, each with its type
+ * ("int", "real", "text", "bool") and value (a bool is an INT 0 or 1, a NaN
+ * real is NULL). Free with bp_run_header_free (accepts NULL). */
+typedef struct bp_run_param {
+    char *key, *type;
+    bp_runlog_value value;
+} bp_run_param;
+typedef struct bp_run_header {
+    int64_t id, sweep_id, trial;
+    char *name, *status, *script_path, *command, *host, *version, *uid;
+    bp_runlog_value seed;
+    double started, ended;
+    int has_ended;
+    bp_run_param *params;
+    size_t n_params;
+} bp_run_header;
+int bp_runlog_run_header(bp_runlog *log, int64_t run, bp_run_header *h, bp_err *e);
+void bp_run_header_free(bp_run_header *h);
+
+/* bp_runlog_run_ids_between: the ids of the runs that exist from first to
+ * last (both included), ascending, into *ids (malloc'd, *n of them; none is
+ * not an error). For `backprop rm 3-5`: a range names the runs in it. */
+int bp_runlog_run_ids_between(bp_runlog *log, int64_t first, int64_t last, int64_t **ids,
+                              size_t *n, bp_err *e);
+
 /* bp_runlog_metric_names: the names of the metrics a run logged, sorted;
  * *names (malloc'd, *n strings) is freed with bp_runlog_strings_free. */
 int bp_runlog_metric_names(bp_runlog *log, int64_t run, char ***names, size_t *n,
