@@ -42,11 +42,15 @@ static int csv_row(void *ctx, int64_t step, size_t ncol, const double *values,
 }
 
 /* s on a comment line: a line break (or another control character) would
- * end the comment, so it is written as \n, \r, \t or \xHH, and \ as \\. */
+ * end the comment, so it is written as \n, \r, \t or \xHH, and \ as \\.
+ * A spreadsheet that opens the file splits the line at its commas, and
+ * would run a cell starting with =, +, - or @ as a formula (cli_csv_text):
+ * such a comma is written \x2c. */
 static void comment_text(FILE *out, const char *s) {
     for (; s && *s; s++) {
         unsigned char c = (unsigned char)*s;
-        if (c == '\\') fputs("\\\\", out);
+        if (c == ',' && s[1] && strchr("=+-@", s[1])) fputs("\\x2c", out);
+        else if (c == '\\') fputs("\\\\", out);
         else if (c == '\n') fputs("\\n", out);
         else if (c == '\r') fputs("\\r", out);
         else if (c == '\t') fputs("\\t", out);

@@ -51,12 +51,45 @@ static int parse_size(const char *s, int *w, int *h) {
     return 0;
 }
 
+/* --smooth W: TensorBoard's weight, 0 (none) up to but not 1. */
+static int parse_smooth(const char *s, double *w, FILE *err) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !(v >= 0 && v < 1))
+        return bp_cli_fail(err,
+                           "plot: --smooth wants a weight from 0 (no smoothing) up to but not"
+                           " 1, as TensorBoard's slider (0.6, 0.9, 0.99), not '%s'",
+                           s);
+    *w = v;
+    return 0;
+}
+
+/* --x KIND, from the table of plot_axis.c. */
+static int parse_axis(const char *s, options *o, FILE *err) {
+    if ((o->axis = plot_axis_find(s))) return 0;
+    char kinds[128];
+    plot_axis_names(kinds, sizeof kinds);
+    return bp_cli_fail(err, "plot: unknown --x kind '%s' (expected %s)", s, kinds);
+}
+
+/* --metric NAME, once more; each name once. */
+static int add_metric(options *o, const char *name, FILE *err) {
+    for (int k = 0; k < o->nmetrics; k++)
+        if (!strcmp(o->metrics[k], name))
+            return bp_cli_fail(err, "plot: --metric %s is given twice", name);
+    o->metrics[o->nmetrics++] = name;
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, options *o, FILE *err) {
     memset(o, 0, sizeof *o);
-    o->metric = "loss";
     o->width = 800, o->height = 500;
-    const char *metric = NULL, *size = NULL, *sweep = NULL, *v;
+    const char *size = NULL, *sweep = NULL, *axis = NULL, *smooth = NULL, *v;
+    static const char *loss = "loss";
     if (argc > 0 && !(o->runs = malloc((size_t)argc * sizeof *o->runs)))
+        return bp_cli_fail(err, "out of memory");
+    if (!(o->metrics = malloc((size_t)(argc + 1) * sizeof *o->metrics)))
         return bp_cli_fail(err, "out of memory");
     for (int k = 0; k < argc; k++) {
         const char *a = argv[k];
@@ -64,7 +97,10 @@ static int parse_args(int argc, char **argv, options *o, FILE *err) {
         if (option(argc, argv, &k, "-o", &v) || option(argc, argv, &k, "--output", &v))
             o->output = v;
         else if (option(argc, argv, &k, "--db", &v)) o->db = v;
-        else if (option(argc, argv, &k, "--metric", &v)) o->metric = metric = v;
+        else if (option(argc, argv, &k, "--metric", &v)) {
+            if (v && *v && add_metric(o, v, err)) return 1;
+        } else if (option(argc, argv, &k, "--x", &v)) axis = v;
+        else if (option(argc, argv, &k, "--smooth", &v)) smooth = v;
         else if (option(argc, argv, &k, "--title", &v)) o->title = v;
         else if (option(argc, argv, &k, "--size", &v)) size = v;
         else if (option(argc, argv, &k, "--sweep", &v)) sweep = v;
@@ -96,9 +132,16 @@ static int parse_args(int argc, char **argv, options *o, FILE *err) {
         return bp_cli_fail(
             err, "plot: --sweep wants --param KEY, the parameter for the x axis");
     if (!sweep && o->param) return bp_cli_fail(err, "plot: --param goes with --sweep ID");
-    if (sweep && metric)
+    if (sweep && o->nmetrics)
         return bp_cli_fail(
             err, "plot: --metric is for runs; a sweep's plot shows its objective");
+    if (sweep && (axis || smooth))
+        return bp_cli_fail(err, "plot: %s is for runs; a sweep's x axis is --param KEY",
+                           axis ? "--x" : "--smooth");
+    if (!o->nmetrics) o->metrics[o->nmetrics++] = loss;
+    if (axis && parse_axis(axis, o, err)) return 1;
+    if (!o->axis) o->axis = &plot_axes[0];
+    if (smooth && parse_smooth(smooth, &o->smooth, err)) return 1;
     if (size && parse_size(size, &o->width, &o->height))
         return bp_cli_fail(
             err,
@@ -152,8 +195,9 @@ int bp_plot_main(int argc, char **argv, FILE *out, FILE *err) {
     for (int k = 0; k < f.ns; k++) points |= f.s[k].n > 0;
     if (!points) {
         rc = bp_cli_fail(
-            err, "plot: nothing to draw: every value of %s is NaN or infinite%s",
-            o.metric, o.log_x || o.log_y ? ", or not positive on a log axis" : "");
+            err, "plot: nothing to draw: every value of %s%s is NaN or infinite%s",
+            o.sweep ? "the objective" : o.metrics[0], o.nmetrics > 1 ? " (and the others)" : "",
+            o.log_x || o.log_y ? ", or not positive on a log axis" : "");
         goto done;
     }
     if (plot_draw(&f, o.device, o.width, o.height, &img, &e))
@@ -161,6 +205,7 @@ int bp_plot_main(int argc, char **argv, FILE *out, FILE *err) {
     else rc = plot_write_picture(&o, &f, &img, err);
 done:
     free(o.runs);
+    free(o.metrics);
     plot_figure_free(&f);
     free(img.p);
     return rc;

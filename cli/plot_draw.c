@@ -11,10 +11,16 @@
  * plsexit's handler longjmps back to render() (PLplot's own way: plexit
  * exits only if the handler returns), which reports the message as ours.
  *
- * The legend goes in the corner where it hides the fewest points. PLplot
- * tells its size only once it is drawn, so a picture may be drawn twice, or
- * three times when every corner hides some: the y axis is then made longer
- * to leave the top free. A render takes milliseconds.
+ * The legend goes below the plot, outside it, so that it never covers a
+ * curve, a tick or an axis' label: the curves' entries in as many columns
+ * as the page's width holds, then the words-only entries (the parameters
+ * all runs share) in a line of their own beneath, so that a long one does
+ * not make every column wide. The plot is shortened by the legend's
+ * height. PLplot tells a legend's size only once it has drawn it, so the
+ * picture is drawn once to measure, then again with the plot made room for
+ * (a few times at most, while the sizes settle, text made smaller when
+ * many entries would take more than two fifths of the page). A render
+ * takes milliseconds.
  *
  * PLplot keeps its state in globals (streams, and the handlers above): one
  * plot at a time, from one thread. */
@@ -31,7 +37,7 @@
 
 /* The colour map (cmap0). Ten distinct colours for the series (matplotlib's
  * "tab10"); past ten, the colours repeat with another line style. */
-static const unsigned char palette[N_COLORS][3] = {
+static const unsigned char palette[C_FAINT][3] = {
     {255, 255, 255}, {38, 38, 38},    {229, 229, 229}, {140, 140, 140}, {255, 255, 255},
     {31, 119, 180},  {255, 127, 14},  {44, 160, 44},   {214, 39, 40},   {148, 103, 189},
     {140, 86, 75},   {227, 119, 194}, {127, 127, 127}, {188, 189, 34},  {23, 190, 207}};
@@ -84,59 +90,31 @@ static void bounds(const figure *f, double b[4]) {
     widen(&y0, &y1, f->log_y);
     double dy = 0.05 * (y1 - y0), dx = 0.05 * (x1 - x0);
     b[2] = y0 - dy, b[3] = y1 + dy;
-    b[3] = b[2] + (b[3] - b[2]) / (1 - f->headroom);
     b[0] = x0, b[1] = x1;
     if (f->pad_x && !f->ncategory) b[0] -= dx, b[1] += dx;
 }
 
-/* Where the legend goes, and its offsets from the plot's edges. */
-#define LEGEND_DX 0.02
-#define LEGEND_DY 0.03
-static const int corners[4] = {
-    PL_POSITION_TOP | PL_POSITION_RIGHT, PL_POSITION_TOP | PL_POSITION_LEFT,
-    PL_POSITION_BOTTOM | PL_POSITION_RIGHT, PL_POSITION_BOTTOM | PL_POSITION_LEFT};
+/* How the legend is laid out, and what a render measured of it: the
+ * heights and widths are fractions of the page (PLplot's subpage). */
+typedef struct layout {
+    double scale;             /* the legend's text size */
+    double words_scale;       /* the words' (smaller when a line is too wide) */
+    int ncol;                 /* columns of curves' entries */
+    double curves_h, words_h; /* the two parts' heights, as last measured */
+    double curves_w, words_w; /* the parts' widths */
+} layout;
 
-/* The corner where a legend w x h (fractions of the plot) hides the
- * fewest points (*hides of them), the lines between them sampled too; the
- * first of the best in the order above (top right first: curves that fall
- * leave it free). */
-static int best_corner(const figure *f, double w, double h, long *hides) {
-    double b[4];
-    bounds(f, b);
-    long hidden[4] = {0, 0, 0, 0};
-    for (int c = 0; c < 4; c++) {
-        /* the box, a little larger for the markers' size */
-        double bx0 = corners[c] & PL_POSITION_RIGHT ? 1 - LEGEND_DX - w : LEGEND_DX;
-        double by0 = corners[c] & PL_POSITION_TOP ? 1 - LEGEND_DY - h : LEGEND_DY;
-        double bx1 = bx0 + w + 0.02, by1 = by0 + h + 0.03;
-        bx0 -= 0.02, by0 -= 0.03;
-        for (int k = 0; k < f->ns; k++) {
-            const series *s = &f->s[k];
-            for (size_t i = 0; i < s->n; i++) {
-                int steps = s->line && i + 1 < s->n && !s->gap[i + 1] ? 8 : 1;
-                for (int j = 0; j < steps; j++) {
-                    double t = (double)j / steps;
-                    double x = j ? s->x[i] + t * (s->x[i + 1] - s->x[i]) : s->x[i];
-                    double y = j ? s->y[i] + t * (s->y[i + 1] - s->y[i]) : s->y[i];
-                    x = (x - b[0]) / (b[1] - b[0]), y = (y - b[2]) / (b[3] - b[2]);
-                    hidden[c] += x >= bx0 && x <= bx1 && y >= by0 && y <= by1;
-                }
-            }
-        }
-    }
-    int best = 0;
-    for (int c = 1; c < 4; c++)
-        if (hidden[c] < hidden[best]) best = c;
-    *hides = hidden[best];
-    return best;
-}
+#define LEGEND_GAP 0.015 /* between the page's bottom, the legend and the plot */
 
-/* The axes, their grid and labels; -1 when memory runs out. */
-static int draw_axes(figure *f) {
-    double b[4];
+/* The axes, their grid and labels, above a legend `below` high (a
+ * fraction of the page); -1 when memory runs out. */
+static int draw_axes(figure *f, double below) {
+    double b[4], x0, x1, y0, y1;
     bounds(f, b);
     pladv(0);
-    plvsta();
+    plvsta(); /* PLplot's margins for the labels, then room for the legend */
+    plgvpd(&x0, &x1, &y0, &y1);
+    if (below > 0) plvpor(x0, x1, fmin(y0 + below, y1 - 0.2), y1);
     plwind(b[0], b[1], b[2], b[3]);
     plwidth(1);
     plcol0(C_GRID);
@@ -178,51 +156,63 @@ static void draw_series(const figure *f) {
     }
 }
 
-/* The legend in corners[corner]; *legend_w and *legend_h get its size as
- * fractions of the plot. -1 when memory runs out. */
-static int draw_legend(const figure *f, int corner, double *legend_w, double *legend_h) {
-    int n = f->ns;
-    PLINT *opt = calloc((size_t)n, sizeof *opt),
-          *color = calloc((size_t)n, sizeof *color);
-    PLINT *ink = calloc((size_t)n, sizeof *ink),
-          *style = calloc((size_t)n, sizeof *style);
-    PLINT *nsym = calloc((size_t)n, sizeof *nsym);
-    PLFLT *width = calloc((size_t)n, sizeof *width),
-          *scale = calloc((size_t)n, sizeof *scale);
-    const char **text = calloc((size_t)n, sizeof *text),
-               **sym = calloc((size_t)n, sizeof *sym);
-    int ok = opt && color && ink && style && nsym && width && scale && text && sym;
-    for (int k = 0; ok && k < n; k++) {
+/* One part of the legend: the series with a legend entry that are curves
+ * (words 0) or words alone (words 1), in ncol columns, its bottom `up`
+ * above the page's bottom; *w and *h get its size. -1 when memory runs
+ * out; 0 with *h 0 when the part has no entry. */
+static int draw_legend_part(const figure *f, int words, int ncol, double scale, double up,
+                            double *w, double *h) {
+    int n = 0, ns = f->ns;
+    *w = *h = 0;
+    PLINT *opt = calloc((size_t)ns + 1, sizeof *opt),
+          *color = calloc((size_t)ns + 1, sizeof *color);
+    PLINT *ink = calloc((size_t)ns + 1, sizeof *ink),
+          *style = calloc((size_t)ns + 1, sizeof *style);
+    PLINT *nsym = calloc((size_t)ns + 1, sizeof *nsym);
+    PLFLT *width = calloc((size_t)ns + 1, sizeof *width),
+          *mscale = calloc((size_t)ns + 1, sizeof *mscale);
+    const char **text = calloc((size_t)ns + 1, sizeof *text),
+               **sym = calloc((size_t)ns + 1, sizeof *sym);
+    int ok = opt && color && ink && style && nsym && width && mscale && text && sym;
+    for (int k = 0; ok && k < ns; k++) {
         const series *s = &f->s[k];
-        opt[k] = (s->line ? PL_LEGEND_LINE : 0) | (s->marker ? PL_LEGEND_SYMBOL : 0);
-        if (!opt[k]) opt[k] = PL_LEGEND_NONE;
-        color[k] = s->color, ink[k] = C_INK, style[k] = s->style;
-        width[k] = 2, scale[k] = s->marker_scale, nsym[k] = 1;
-        sym[k] = s->marker ? s->marker : "";
-        ok = (text[k] = pl_text(s->label)) != NULL;
+        int is_words = !s->line && !s->marker;
+        if (!s->legend || !s->label || is_words != words) continue;
+        opt[n] = (s->line ? PL_LEGEND_LINE : 0) | (s->marker ? PL_LEGEND_SYMBOL : 0);
+        if (!opt[n]) opt[n] = PL_LEGEND_NONE;
+        color[n] = s->color, ink[n] = C_INK, style[n] = s->style;
+        width[n] = 2, mscale[n] = s->marker_scale, nsym[n] = 1;
+        sym[n] = s->marker ? s->marker : "";
+        ok = (text[n++] = pl_text(s->label)) != NULL;
     }
-    if (ok) {
+    if (ok && n) {
         PLFLT lw, lh;
+        int cols = ncol < n ? ncol : n, rows = (n + cols - 1) / cols;
         plwidth(1);
-        pllegend(&lw, &lh, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX,
-                 corners[corner] | PL_POSITION_INSIDE, LEGEND_DX, LEGEND_DY, 0.06,
-                 C_LEGEND_BG, C_FRAME, 1, 0, 0, n, opt, 0.6, 0.8, 2.0, 0.0, ink, text,
-                 NULL, NULL, NULL, NULL, color, style, width, color, scale, nsym, sym);
-        *legend_w = lw, *legend_h = lh;
+        pllegend(&lw, &lh, 0, PL_POSITION_BOTTOM | PL_POSITION_INSIDE | PL_POSITION_SUBPAGE,
+                 0, up, words ? 0 : 0.06, C_LEGEND_BG, C_FRAME, 1, rows, cols, n, opt,
+                 words ? 0.5 : 0.8, scale, 2.0, 0.0, ink, text, NULL, NULL, NULL, NULL,
+                 color, style, width, color, mscale, nsym, sym);
+        *w = lw, *h = lh;
     }
     for (int k = 0; text && k < n; k++) free((char *)text[k]);
-    free(opt), free(color), free(ink), free(style), free(nsym), free(width), free(scale);
+    free(opt), free(color), free(ink), free(style), free(nsym), free(width), free(mscale);
     free(text), free(sym);
     return ok ? 0 : -1;
 }
 
-/* Draws the figure on the current PLplot stream, after plinit, with the
- * legend in corners[corner] (its size in *legend_w, *legend_h). Returns -1
- * when memory runs out. */
-static int draw(figure *f, int corner, double *legend_w, double *legend_h) {
-    if (draw_axes(f)) return -1;
+/* Draws the figure on the current PLplot stream, after plinit: the plot
+ * above the legend as l says it is high, then the legend, its sizes
+ * measured into l. Returns -1 when memory runs out. */
+static int draw(figure *f, layout *l) {
+    double below = l->words_h + l->curves_h;
+    if (draw_axes(f, below > 0 ? below + 2 * LEGEND_GAP : 0)) return -1;
     draw_series(f);
-    return draw_legend(f, corner, legend_w, legend_h);
+    double ww, wh, cw, ch;
+    if (draw_legend_part(f, 1, 1, l->words_scale, LEGEND_GAP, &ww, &wh)) return -1;
+    if (draw_legend_part(f, 0, l->ncol, l->scale, LEGEND_GAP + wh, &cw, &ch)) return -1;
+    l->words_h = wh, l->curves_h = ch, l->curves_w = cw, l->words_w = ww;
+    return 0;
 }
 
 /* The bytes of the picture (plot_int.h) are collected in memory through a
@@ -266,10 +256,10 @@ static int on_plexit(const char *msg) {
 
 static void on_plabort(const char *msg) { keep_message(msg); }
 
-/* Draws f with PLplot's device into *img, the legend in corners[corner]
- * (its size in *legend). Returns 0, or -1 with the reason in *e. */
-static int render(figure *f, const char *device, int width, int height, int corner,
-                  double legend[2], bytes *img, bp_err *e) {
+/* Draws f with PLplot's device into *img, laid out as l says (its legend's
+ * sizes measured into l). Returns 0, or -1 with the reason in *e. */
+static int render(figure *f, const char *device, int width, int height, layout *l,
+                  bytes *img, bp_err *e) {
     FILE *stream = fopencookie(
         img, "w", (cookie_io_functions_t){.write = bytes_write, .close = bytes_close});
     if (!stream) return bp_err_set(e, "cannot draw: %s", strerror(errno));
@@ -311,12 +301,14 @@ static int render(figure *f, const char *device, int width, int height, int corn
     plspage(0, 0, width, height, 0, 0);
     PLINT r[N_COLORS], g[N_COLORS], b[N_COLORS];
     PLFLT a[N_COLORS];
-    for (int k = 0; k < N_COLORS; k++)
-        r[k] = palette[k][0], g[k] = palette[k][1], b[k] = palette[k][2], a[k] = 1;
+    for (int k = 0; k < N_COLORS; k++) { /* the faint ones: the series' colours, see-through */
+        const unsigned char *c = palette[k < C_FAINT ? k : k - C_FAINT + C_SERIES];
+        r[k] = c[0], g[k] = c[1], b[k] = c[2], a[k] = k < C_FAINT ? 1 : 0.3;
+    }
     a[C_LEGEND_BG] = 0.85; /* the curves show faintly through the legend */
     plscmap0a(r, g, b, a, N_COLORS);
     plinit();
-    int drawn = draw(f, corner, &legend[0], &legend[1]);
+    int drawn = draw(f, l);
     plend1();
     started = 0;
     plsexit(NULL);
@@ -330,27 +322,43 @@ static int render(figure *f, const char *device, int width, int height, int corn
     return 0;
 }
 
+/* How many entries have a line or a marker in the legend. */
+static int curve_entries(const figure *f) {
+    int n = 0;
+    for (int k = 0; k < f->ns; k++) n += f->s[k].legend && (f->s[k].line || f->s[k].marker);
+    return n;
+}
+
 int plot_draw(figure *f, const char *device, int width, int height, bytes *img,
               bp_err *e) {
-    /* PLplot tells the legend's size once it is drawn: so draw, see where
-     * the legend hides the fewest points, and draw again if that is
-     * elsewhere. When it would hide some wherever it went, and is not too
-     * tall, the y axis is lengthened to leave the top free for it. */
-    double legend[2] = {0, 0};
-    int corner = 0;
-    for (int pass = 0;; pass++) {
-        if (render(f, device, width, height, corner, legend, img, e)) return -1;
-        if (pass == 2) return 0;
-        long hides;
-        int best = best_corner(f, legend[0], legend[1], &hides);
-        if (hides && legend[1] < 0.4 && f->headroom == 0) {
-            f->headroom = legend[1] + LEGEND_DY + 0.04;
-            best = 0;
-        } else if (best == corner) {
+    /* Measure with one column, choose the columns that fit the width (and
+     * a smaller text when the legend would be too tall), then draw until
+     * the plot stands on the legend as last measured. */
+    int n = curve_entries(f);
+    layout l = {n <= 4 ? 1.0 : n <= 12 ? 0.9 : 0.8, 0, 1, 0, 0, 0, 0};
+    l.words_scale = l.scale;
+    for (int pass = 0; pass < 6; pass++) {
+        layout was = l;
+        if (render(f, device, width, height, &l, img, e)) return -1;
+        if (pass == 0 && l.words_w > 0.96) l.words_scale *= 0.96 / l.words_w;
+        if (pass == 0 && n > 0) {
+            double col = l.curves_w; /* one column's width */
+            if (col > 0.96) l.scale *= 0.96 / col, col = 0.96;
+            l.ncol = (int)(0.92 / col);
+            if (l.ncol > n) l.ncol = n;
+            if (l.ncol < 1) l.ncol = 1;
+            int rows = (n + l.ncol - 1) / l.ncol;
+            double tall = l.curves_h / n * rows + l.words_h;
+            if (tall > 0.4) l.scale *= fmax(0.6, 0.4 / tall);
+            l.words_scale = fmin(l.words_scale, l.scale);
+        } else if (l.curves_w > 0.96 && l.ncol > 1) {
+            l.ncol--; /* the columns came out wider than one measured */
+        } else if (fabs(l.curves_h - was.curves_h) < 1e-9 &&
+                   fabs(l.words_h - was.words_h) < 1e-9) {
             return 0;
         }
-        corner = best;
         free(img->p);
         memset(img, 0, sizeof *img);
     }
+    return render(f, device, width, height, &l, img, e);
 }

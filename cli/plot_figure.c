@@ -30,6 +30,7 @@ series *plot_series_add(figure *f) {
     memset(s, 0, sizeof *s);
     s->marker_scale = 1;
     s->style = 1;
+    s->legend = 1;
     return s;
 }
 

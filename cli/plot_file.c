@@ -18,13 +18,17 @@
 #include "bp_cli.h"
 #include "plot_int.h"
 
-/* The legend's lines, one per line, as the picture's description. */
+/* The legend's lines, one per line, as the picture's description (the
+ * faint raw points behind a smoothed curve have none). */
 static char *description(const figure *f) {
     size_t n = 1;
-    for (int k = 0; k < f->ns; k++) n += strlen(f->s[k].label) + 1;
+    for (int k = 0; k < f->ns; k++)
+        if (f->s[k].legend && f->s[k].label) n += strlen(f->s[k].label) + 1;
     char *d = malloc(n), *p = d;
     if (!d) return NULL;
-    for (int k = 0; k < f->ns; k++) p += sprintf(p, "%s%s", k ? "\n" : "", f->s[k].label);
+    for (int k = 0; k < f->ns; k++)
+        if (f->s[k].legend && f->s[k].label)
+            p += sprintf(p, "%s%s", p != d ? "\n" : "", f->s[k].label);
     *p = '\0';
     return d;
 }

@@ -27,13 +27,14 @@ typedef struct series {
     const char *marker; /* draw this glyph at each point, or NULL */
     double marker_scale;
     int color, style; /* cmap0 index, line style 1..8 */
+    int legend;       /* has an entry in the legend (a smoothed curve's raw
+                         points, drawn faintly behind it, have none) */
 } series;
 
 typedef struct figure {
     char *title, *xlabel, *ylabel;
     int log_x, log_y;
-    int pad_x;       /* leave room left and right of the extreme points */
-    double headroom; /* the top of the plot kept free (a fraction) */
+    int pad_x; /* leave room left and right of the extreme points */
     char **category; /* a text parameter's values, at x = 0, 1, ...; or NULL */
     int ncategory;
     series *s;
@@ -41,12 +42,66 @@ typedef struct figure {
 } figure;
 
 /* The colour map (cmap0): the picture's own colours, then ten distinct
- * colours for the series (plot_draw.c's palette). */
-enum { C_BG, C_INK, C_GRID, C_FRAME, C_LEGEND_BG, C_SERIES, N_COLORS = C_SERIES + 10 };
+ * colours for the series (plot_draw.c's palette), then the same ten faint,
+ * for the raw points behind a smoothed curve. */
+enum {
+    C_BG,
+    C_INK,
+    C_GRID,
+    C_FRAME,
+    C_LEGEND_BG,
+    C_SERIES,
+    C_FAINT = C_SERIES + 10,
+    N_COLORS = C_FAINT + 10
+};
+
+/* The kinds of x axis of a run's plot (plot_axis.c): a row each. prepare
+ * reads what x needs of run (the last step of the series drawn is
+ * last_step) into c: 0, or -1 with the reason in e; x maps a step. */
+typedef struct plot_axis_ctx {
+    double seconds;    /* time: how long the run ran (so far, if running) */
+    int64_t last_step; /* the series' last step */
+} plot_axis_ctx;
+typedef struct plot_axis {
+    const char *name;  /* as --x spells it */
+    const char *label; /* the x axis' label */
+    const char *note;  /* said after the label's unit, or NULL */
+    int seconds;       /* x counts seconds, shown in a unit that suits them */
+    int (*prepare)(bp_runlog *log, int64_t run, int64_t last_step, plot_axis_ctx *c,
+                   bp_err *e);
+    double (*x)(const plot_axis_ctx *c, int64_t step);
+} plot_axis;
+extern const plot_axis plot_axes[];
+extern const int plot_naxes;
+
+/* The kind called name, or NULL. */
+const plot_axis *plot_axis_find(const char *name);
+
+/* The kinds' names as an error lists them, "step or time" (cap bytes). */
+void plot_axis_names(char *buf, size_t cap);
+
+/* time's x: seconds * step / last_step, the run's duration spread evenly
+ * over its steps (0 when last_step <= 0). */
+double plot_time_x(double seconds, int64_t last_step, int64_t step);
+
+/* A time axis' unit for a longest run of `longest` seconds: returns the
+ * seconds it counts (1, 60, 3600) and its name in *name ("s", "min", "h"). */
+double plot_time_unit(double longest, const char **name);
+
+/* plot_smooth.c: TensorBoard's debiased exponential moving average of
+ * in[0..n) with weight w in [0, 1) into out (which may be in):
+ * last_k = w last_{k-1} + (1 - w) y_k from last_0 = 0, out = last_k / (1 -
+ * w^k), k counting the finite values; NaN and infinities pass through and
+ * leave the average unchanged. */
+void plot_smooth(double *out, const double *in, size_t n, double w);
 
 /* The command's options, checked. */
 typedef struct options {
-    const char *db, *output, *metric, *title, *param;
+    const char *db, *output, *title, *param;
+    const char **metrics; /* --metric, in the order given (default: loss) */
+    int nmetrics;
+    const plot_axis *axis; /* --x (default: step) */
+    double smooth;         /* --smooth W, 0: none */
     const char *device; /* pngcairo or svgcairo */
     int svg;
     int64_t sweep; /* 0: none */
@@ -91,8 +146,8 @@ int plot_read_runs(bp_runlog *log, const options *o, figure *f, FILE *err);
 int plot_read_sweep(bp_runlog *log, const options *o, figure *f, FILE *err);
 
 /* plot_draw.c: draws f with PLplot's device (width x height) into *img,
- * the legend in the corner where it hides the fewest points. 0, or -1 with
- * the reason in *e. PLplot's state is global: one at a time. */
+ * the legend below the plot, in as many columns as fit. 0, or -1 with the
+ * reason in *e. PLplot's state is global: one at a time. */
 int plot_draw(figure *f, const char *device, int width, int height, bytes *img,
               bp_err *e);
 

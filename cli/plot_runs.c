@@ -1,10 +1,14 @@
-/* plot_runs.c: the figure of `backprop plot RUN...`: a curve per run of
- * one metric against the step, and the legend's words.
+/* plot_runs.c: the figure of `backprop plot RUN...`: a curve per run and
+ * metric against the x axis' kind (plot_axis.c), smoothed if asked
+ * (plot_smooth.c), and the legend's words.
  *
  * Each run is read through the run log (bp_runlog_run_label, then
- * bp_runlog_metric_get); its entry in the legend is made once every run is
- * read, because the parameters all the runs share are said once, in an
- * entry of their own, and each run's entry shows only what sets it apart. */
+ * bp_runlog_metric_get); its entries in the legend are made once every run
+ * is read, because the parameters all the runs share are said once, in an
+ * entry of their own, and each run's entry shows only what sets it apart.
+ * Colours tell runs apart, and line styles metrics (one run: colours tell
+ * its metrics apart). A smoothed curve is drawn over its raw points, faint,
+ * as TensorBoard draws it. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +23,14 @@ typedef struct run_text {
     char name[128], status[32];
     char **kv; /* "key=value", sorted by key */
     int nkv;
-    size_t nonfinite, nonpositive;
 } run_text;
+
+/* A curve of the figure: its run and metric, its series, what was left
+ * out of it. */
+typedef struct curve {
+    int run, metric, series;
+    size_t nonfinite, nonpositive;
+} curve;
 
 /* Parameters longer than this are cut short in the legend, which must stay
  * narrower than the plot. */
@@ -50,8 +60,8 @@ static void left_out(char *buf, size_t cap, size_t nonfinite, size_t nonpositive
     else buf[0] = '\0';
 }
 
-/* Says which metrics the run has, when it has none called o->metric. */
-static int no_metric(bp_runlog *log, const options *o, int64_t run, const run_text *rt,
+/* Says which metrics the run has, when it has none called name. */
+static int no_metric(bp_runlog *log, int64_t run, const char *name, const run_text *rt,
                      FILE *err) {
     char **names;
     size_t n;
@@ -68,59 +78,101 @@ static int no_metric(bp_runlog *log, const options *o, int64_t run, const run_te
             strcat(has, names[k]);
         }
         bp_cli_fail(err, "run %lld (%s) has no metric '%s' (%s%s)", (long long)run,
-                    rt->name, o->metric, n ? "it has: " : "it logged none", n ? has : "");
+                    rt->name, name, n ? "it has: " : "it logged none", n ? has : "");
     }
     free(has);
     bp_runlog_strings_free(names, n);
     return has ? 1 : bp_cli_fail(err, "out of memory");
 }
 
-/* The points of one run's curve into s, what was left out counted in rt. */
-static int load_points(bp_runlog *log, const options *o, int64_t run, series *s,
-                       run_text *rt, FILE *err) {
-    int64_t *steps;
-    double *values;
-    size_t n;
-    bp_err e;
-    if (bp_runlog_metric_get(log, run, o->metric, &steps, &values, &n, &e))
-        return bp_cli_fail(err, "%s", e.msg);
-    int gap = 0, rc = 0;
-    for (size_t k = 0; k < n && !rc; k++) {
-        double x = (double)steps[k], y = values[k];
-        if (!isfinite(y)) {
-            rt->nonfinite++, gap = 1;
+/* A new series of the figure for curve c; faint: the raw points behind a
+ * smoothed curve. NULL when memory runs out. */
+static series *new_series(const options *o, figure *f, const curve *c, int faint) {
+    series *s = plot_series_add(f);
+    if (!s) return NULL;
+    int nr = o->nruns, nm = o->nmetrics, hue = nr == 1 ? c->metric : c->run;
+    s->line = 1, s->legend = !faint;
+    s->color = (faint ? C_FAINT : C_SERIES) + hue % 10;
+    s->style = nm > 1 && nr > 1 ? 1 + c->metric % 8 : 1 + (hue / 10) % 8;
+    return s;
+}
+
+/* Pushes the points (x[i], y[i]) onto s in axis units, breaking the curve
+ * where one is left out; counts what was left out in c (when c). */
+static int push_points(const options *o, series *s, const double *x, const double *y,
+                       size_t n, curve *c) {
+    int gap = 0;
+    for (size_t i = 0; i < n; i++) {
+        double px = x[i], py = y[i];
+        if (!isfinite(py)) {
+            if (c) c->nonfinite++;
+            gap = 1;
             continue;
         }
-        if (!plot_to_axis(&x, o->log_x) || !plot_to_axis(&y, o->log_y)) {
-            rt->nonpositive++, gap = 1;
+        if (!plot_to_axis(&px, o->log_x) || !plot_to_axis(&py, o->log_y)) {
+            if (c) c->nonpositive++;
+            gap = 1;
             continue;
         }
-        if (plot_series_push(s, x, y, gap)) rc = bp_cli_fail(err, "out of memory");
+        if (plot_series_push(s, px, py, gap)) return -1;
         gap = 0;
     }
-    free(steps);
-    free(values);
-    if (!rc && !n) rc = no_metric(log, o, run, rt, err);
+    return 0;
+}
+
+/* The points of curve c: x by the axis' kind (in units of `unit`), y
+ * smoothed when asked, the raw points first, faint. */
+static int load_curve(bp_runlog *log, const options *o, figure *f, curve *c,
+                      const run_text *rt, double unit, FILE *err) {
+    int64_t run = o->runs[c->run], *steps = NULL;
+    const char *name = o->metrics[c->metric];
+    double *values = NULL, *x = NULL, *smooth = NULL;
+    size_t n;
+    bp_err e;
+    int rc = 1;
+    if (bp_runlog_metric_get(log, run, name, &steps, &values, &n, &e)) {
+        bp_cli_fail(err, "%s", e.msg);
+        goto end;
+    }
+    if (!n) {
+        no_metric(log, run, name, rt, err);
+        goto end;
+    }
+    plot_axis_ctx ax;
+    if (o->axis->prepare(log, run, steps[n - 1], &ax, &e)) {
+        bp_cli_fail(err, "%s", e.msg);
+        goto end;
+    }
+    if (!(x = malloc(n * sizeof *x)) || (o->smooth && !(smooth = malloc(n * sizeof *smooth))))
+        goto oom;
+    for (size_t i = 0; i < n; i++) x[i] = o->axis->x(&ax, steps[i]) / unit;
+    series *s;
+    if (smooth) {
+        plot_smooth(smooth, values, n, o->smooth);
+        if (!(s = new_series(o, f, c, 1)) || push_points(o, s, x, values, n, NULL)) goto oom;
+    }
+    c->series = f->ns;
+    if (!(s = new_series(o, f, c, 0)) || push_points(o, s, x, smooth ? smooth : values, n, c))
+        goto oom;
+    rc = 0;
+    goto end;
+oom:
+    bp_cli_fail(err, "out of memory");
+end:
+    free(steps), free(values), free(x), free(smooth);
     return rc;
 }
 
-static int load_run(bp_runlog *log, const options *o, int64_t run, figure *f,
-                    run_text *rt, FILE *err) {
-    series *s = plot_series_add(f);
-    if (!s) return bp_cli_fail(err, "out of memory");
-    int k = f->ns - 1;
-    s->line = 1;
-    s->color = C_SERIES + k % 10;
-    s->style = 1 + (k / 10) % 8;
+static int load_label(bp_runlog *log, int64_t run, run_text *rt, FILE *err) {
     bp_run_label l;
     bp_err e;
     if (bp_runlog_run_label(log, run, &l, &e)) return bp_cli_fail(err, "%s", e.msg);
-    snprintf(rt->name, sizeof rt->name, "%s", l.name);
+    snprintf(rt->name, sizeof rt->name, "%s", l.name ? l.name : "");
     snprintf(rt->status, sizeof rt->status, "%s", l.status);
     rt->kv = l.params, rt->nkv = (int)l.n_params;
     l.params = NULL, l.n_params = 0;
     bp_run_label_free(&l);
-    return load_points(log, o, run, s, rt, err);
+    return 0;
 }
 
 /* Whether every run has parameter kv (the same key, the same value). */
@@ -133,61 +185,127 @@ static int shared(const run_text *rt, int n, const char *kv) {
     return 1;
 }
 
-/* Each run's legend entry, and one for the parameters they all share. */
-static int label_runs(const options *o, figure *f, const run_text *rt, FILE *err) {
-    int n = o->nruns;
-    for (int k = 0; k < n; k++) {
+/* Whether the runs are compact in the legend: more than 3 of one name,
+ * which is then said once, with the parameters they share. */
+static int compact(const run_text *rt, int n) {
+    for (int k = 1; k < n; k++)
+        if (strcmp(rt[k].name, rt[0].name)) return 0;
+    return n > 3;
+}
+
+/* The words-only entry of the figure, "TEXT" (NULL when memory runs out). */
+static series *add_words(figure *f, char *text) {
+    series *words = text ? plot_series_add(f) : NULL;
+    if (words) words->label = text;
+    else free(text);
+    return words;
+}
+
+/* Each curve's legend entry: "run ID NAME (key=value ...)", ": metric" when
+ * there are several, the status unless completed, what was left out. One
+ * run's metrics are "run ID: metric", the run said once in words beneath. */
+static int label_curves(const options *o, figure *f, const run_text *rt, const curve *cv,
+                        int ncv, FILE *err) {
+    int n = o->nruns, tight = compact(rt, n), one = n == 1 && o->nmetrics > 1;
+    for (int c = 0; c < ncv; c++) {
+        const run_text *r = &rt[cv[c].run];
         char params[MAX_PARAMS_TEXT + 1] = "", note[96];
-        for (int j = 0; j < rt[k].nkv; j++)
-            if (n == 1 || !shared(rt, n, rt[k].kv[j]))
-                add_word(params, sizeof params, rt[k].kv[j]);
-        left_out(note, sizeof note, rt[k].nonfinite, rt[k].nonpositive);
-        int done = !strcmp(rt[k].status, "completed");
-        f->s[k].label =
-            plot_format("run %lld %s%s%s%s%s%s%s", (long long)o->runs[k], rt[k].name,
-                        *params ? " (" : "", params, *params ? ")" : "", done ? "" : ", ",
-                        done ? "" : rt[k].status, note);
-        if (!f->s[k].label) return bp_cli_fail(err, "out of memory");
+        for (int j = 0; j < r->nkv && !one; j++)
+            if (n == 1 || !shared(rt, n, r->kv[j])) add_word(params, sizeof params, r->kv[j]);
+        left_out(note, sizeof note, cv[c].nonfinite, cv[c].nonpositive);
+        int done = one || !strcmp(r->status, "completed"), bare = tight || one;
+        f->s[cv[c].series].label = plot_format(
+            "run %lld%s%s%s%s%s%s%s%s%s%s", (long long)o->runs[cv[c].run], bare ? "" : " ",
+            bare ? "" : r->name, *params ? " (" : "", params, *params ? ")" : "",
+            o->nmetrics > 1 ? ": " : "", o->nmetrics > 1 ? o->metrics[cv[c].metric] : "",
+            done ? "" : ", ", done ? "" : r->status, note);
+        if (!f->s[cv[c].series].label) return bp_cli_fail(err, "out of memory");
+    }
+    if (one) {
+        char params[2 * MAX_PARAMS_TEXT + 1] = "";
+        for (int j = 0; j < rt[0].nkv; j++) add_word(params, sizeof params, rt[0].kv[j]);
+        int done = !strcmp(rt[0].status, "completed");
+        if (!add_words(f, plot_format("run %lld %s%s%s%s%s%s", (long long)o->runs[0],
+                                      rt[0].name, *params ? " (" : "", params,
+                                      *params ? ")" : "", done ? "" : ", ",
+                                      done ? "" : rt[0].status)))
+            return bp_cli_fail(err, "out of memory");
     }
     if (n > 1) {
         char common[2 * MAX_PARAMS_TEXT + 1] = "";
         for (int j = 0; j < rt[0].nkv; j++)
             if (shared(rt, n, rt[0].kv[j])) add_word(common, sizeof common, rt[0].kv[j]);
-        series *words = *common ? plot_series_add(f) : NULL;
-        if (*common && (!words || !(words->label = plot_format("all: %s", common))))
+        if ((*common || tight) &&
+            !add_words(f, plot_format("all: %s%s%s", tight ? rt[0].name : "",
+                                      tight && *common ? ", " : "", common)))
             return bp_cli_fail(err, "out of memory");
     }
     return 0;
 }
 
 /* The title (unless --title) and the axes' labels. */
-static int title_runs(const options *o, figure *f, FILE *err) {
+static int title_runs(const options *o, figure *f, const char *unit, FILE *err) {
     int n = o->nruns;
+    char what[256] = "", smooth[64] = "";
+    for (int k = 0; k < o->nmetrics; k++)
+        snprintf(what + strlen(what), sizeof what - strlen(what), "%s%s", k ? ", " : "",
+                 o->metrics[k]);
+    if (o->smooth) snprintf(smooth, sizeof smooth, ", smoothed (%g)", o->smooth);
     if (o->title) f->title = plot_format("%s", o->title);
     else if (n == 1)
-        f->title = plot_format("%s of run %lld", o->metric, (long long)o->runs[0]);
+        f->title = plot_format("%s of run %lld%s", what, (long long)o->runs[0], smooth);
     else if (n <= 6) {
         char ids[128] = "";
         for (int k = 0; k < n; k++)
             snprintf(ids + strlen(ids), sizeof ids - strlen(ids), "%s%lld", k ? ", " : "",
                      (long long)o->runs[k]);
-        f->title = plot_format("%s of runs %s", o->metric, ids);
+        f->title = plot_format("%s of runs %s%s", what, ids, smooth);
     } else {
-        f->title = plot_format("%s of %d runs", o->metric, n);
+        f->title = plot_format("%s of %d runs%s", what, n, smooth);
     }
-    f->xlabel = plot_format("step%s", o->log_x ? " (log scale)" : "");
-    f->ylabel = plot_format("%s%s", o->metric, o->log_y ? " (log scale)" : "");
+    const char *note = o->axis->note;
+    f->xlabel = plot_format("%s%s%s%s%s%s%s%s", o->axis->label, unit || note || o->log_x ? " (" : "",
+                            unit ? unit : "", unit && note ? "; " : "", note ? note : "",
+                            (unit || note) && o->log_x ? "; " : "", o->log_x ? "log scale" : "",
+                            unit || note || o->log_x ? ")" : "");
+    f->ylabel = plot_format("%s%s", what, o->log_y ? " (log scale)" : "");
     f->log_x = o->log_x, f->log_y = o->log_y;
     return f->title && f->xlabel && f->ylabel ? 0 : bp_cli_fail(err, "out of memory");
 }
 
+/* The unit of a time axis: the longest run's duration decides it. */
+static int axis_unit(bp_runlog *log, const options *o, double *unit, const char **name,
+                     FILE *err) {
+    *unit = 1, *name = NULL;
+    if (!o->axis->seconds) return 0;
+    double longest = 0;
+    for (int k = 0; k < o->nruns; k++) {
+        plot_axis_ctx c;
+        bp_err e;
+        if (o->axis->prepare(log, o->runs[k], 1, &c, &e)) return bp_cli_fail(err, "%s", e.msg);
+        longest = fmax(longest, c.seconds);
+    }
+    *unit = plot_time_unit(longest, name);
+    return 0;
+}
+
 int plot_read_runs(bp_runlog *log, const options *o, figure *f, FILE *err) {
-    int n = o->nruns, rc = 0;
+    int n = o->nruns, ncv = n * o->nmetrics, rc = 0;
     run_text *rt = calloc((size_t)n, sizeof *rt);
-    if (!rt) return bp_cli_fail(err, "out of memory");
-    for (int k = 0; k < n && !rc; k++) rc = load_run(log, o, o->runs[k], f, &rt[k], err);
-    if (!rc) rc = label_runs(o, f, rt, err);
-    for (int k = 0; k < n; k++) bp_runlog_strings_free(rt[k].kv, (size_t)rt[k].nkv);
+    curve *cv = calloc((size_t)ncv, sizeof *cv);
+    double unit;
+    const char *unit_name;
+    if (!rt || !cv) rc = bp_cli_fail(err, "out of memory");
+    for (int k = 0; k < n && !rc; k++) rc = load_label(log, o->runs[k], &rt[k], err);
+    if (!rc) rc = axis_unit(log, o, &unit, &unit_name, err);
+    for (int c = 0; c < ncv && !rc; c++) {
+        cv[c].run = c / o->nmetrics, cv[c].metric = c % o->nmetrics;
+        rc = load_curve(log, o, f, &cv[c], &rt[cv[c].run], unit, err);
+    }
+    if (!rc) rc = label_curves(o, f, rt, cv, ncv, err);
+    if (!rc) rc = title_runs(o, f, unit_name, err);
+    for (int k = 0; rt && k < n; k++) bp_runlog_strings_free(rt[k].kv, (size_t)rt[k].nkv);
     free(rt);
-    return rc ? rc : title_runs(o, f, err);
+    free(cv);
+    return rc;
 }

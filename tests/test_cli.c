@@ -9,7 +9,10 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <pty.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -405,11 +408,16 @@ static void test_csv_injection(void) {
         bp_runlog_metric(log, r, "@x", 1, -0.25, &e);
         bp_runlog_metric(log, r, "loss", 1, 0.5, &e);
         bp_runlog_tag(log, r, "-t", "+SUM(1)", &e);
+        bp_runlog_param_text(log, r, "layers", "64,=1+2,\n-3", &e);
         bp_runlog_end(log, r, "completed", NULL, NULL, &e);
         bp_runlog_close(log);
     }
     CHECK(run("export", &out, &err, 2, "1", "--csv") == 0);
-    CHECK_STR(out, "step,\"'=2+3\",\"'@x\",loss\n1,-1.5,-0.25,0.5\n");
+    /* The comment lines' commas split no formula off: "\x2c" before one. */
+    CHECK(strstr(out, "# name: =cmd|' /C calc'!A0\n") == out + strlen("# run: 1\n"));
+    CHECK(strstr(out, "\n# param layers = 64\\x2c=1+2,\\n-3\n") != NULL);
+    CHECK(strlen(out) >= 41 &&
+          !strcmp(out + strlen(out) - 41, "step,\"'=2+3\",\"'@x\",loss\n1,-1.5,-0.25,0.5\n"));
     CHECK(
         run("query", &out, &err, 2, "--csv",
             "SELECT r.name, t.key, t.value FROM runs r JOIN tags t ON t.run_id = r.id") ==
@@ -418,37 +426,219 @@ static void test_csv_injection(void) {
     memcpy(db, saved, sizeof db);
 }
 
+/* The comment lines export writes before run 1's CSV (times fixed by fill). */
+static const char run1_comments[] =
+    "# run: 1\n"
+    "# name: xor\n"
+    "# status: completed\n"
+    "# script: scripts/xor.lua\n"
+    "# command: backprop run scripts/xor.lua\n"
+    "# seed: 42\n"
+    "# started: 2023-11-14 22:15:00.000 UTC\n"
+    "# ended: 2023-11-14 22:15:12.500 UTC\n"
+    "# host: box\n"
+    "# version: 0.1.0\n"
+    "# param hidden = 4\n"
+    "# param lr = 0.1\n";
+
 static void test_export(void) {
     const char *out, *err;
+    char want[1024];
     CHECK(run("export", &out, &err, 2, "1", "--csv") == 0);
-    CHECK_STR(out, "step,acc,loss\n1,0.5,0.5\n2,0.75,0.25\n3,1,0.375\n");
+    snprintf(want, sizeof want, "%sstep,acc,loss\n1,0.5,0.5\n2,0.75,0.25\n3,1,0.375\n",
+             run1_comments);
+    CHECK_STR(out, want);
     CHECK(run("export", &out, &err, 1, "2") == 0);
-    CHECK_STR(out, "step,loss\n1,2\n2,inf\n3,nan\n");
+    CHECK(strstr(out, "# name: xor, wide\n# status: diverged\n") != NULL);
+    CHECK(strstr(out, "# param hidden = 16\n# param lr = 0.01\nstep,loss\n1,2\n2,inf\n3,nan\n") !=
+          NULL);
     char file[160];
     snprintf(file, sizeof file, "%s/run1.csv", dir);
     CHECK(run("export", &out, &err, 3, "1", "-o", file) == 0);
     CHECK_STR(out, "");
     FILE *f = fopen(file, "r");
-    char buf[256] = "";
+    char buf[1024] = "";
     if (f) {
         buf[fread(buf, 1, sizeof buf - 1, f)] = '\0';
         fclose(f);
     }
-    CHECK_STR(buf, "step,acc,loss\n1,0.5,0.5\n2,0.75,0.25\n3,1,0.375\n");
+    CHECK_STR(buf, want);
+    /* Run 3 logged nothing: its record, then the step column alone. */
     CHECK(run("export", &out, &err, 1, "3") == 0);
-    CHECK_STR(out, "step\n");
+    CHECK(strstr(out, "# name: spiral\n# status: failed\n") == out + strlen("# run: 3\n"));
+    CHECK(strlen(out) > 5 && !strcmp(out + strlen(out) - 5, "step\n"));
     CHECK(run("export", &out, &err, 1, "8") == 1);
     CHECK(strstr(err, ": no run 8\n") != NULL);
+    CHECK(run("export", &out, &err, 3, "1", "--csv", "--json") == 1);
+    CHECK_STR(err, "backprop: export: --csv or --json, not both\n");
+    CHECK(run("export", &out, &err, 2, "1", "--yaml") == 1);
+    CHECK_STR(err, "backprop: export: unknown option '--yaml' (--csv, --json, -o FILE)\n");
+}
+
+/* sqlite3's JSON functions on `json`: the text of json_extract(json, path)
+ * for each path, NULL-terminated, joined by '|' into out. */
+static void json_paths(const char *json, char *out, size_t cap, ...) {
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    out[0] = '\0';
+    sqlite3_open(":memory:", &db);
+    va_list ap;
+    va_start(ap, cap);
+    for (const char *path; (path = va_arg(ap, const char *)) != NULL;) {
+        sqlite3_prepare_v2(db, "SELECT coalesce(json_extract(?1, ?2), 'NULL')", -1, &st, NULL);
+        sqlite3_bind_text(st, 1, json, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, path, -1, SQLITE_STATIC);
+        const char *t = sqlite3_step(st) == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0)
+                                                        : "ERROR";
+        snprintf(out + strlen(out), cap - strlen(out), "%s%s", out[0] ? "|" : "", t);
+        sqlite3_finalize(st);
+    }
+    va_end(ap);
+    sqlite3_close(db);
+}
+
+static int json_valid(const char *json) {
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    sqlite3_open(":memory:", &db);
+    sqlite3_prepare_v2(db, "SELECT json_valid(?1)", -1, &st, NULL);
+    sqlite3_bind_text(st, 1, json, -1, SQLITE_STATIC);
+    int ok = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 1;
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return ok;
+}
+
+static void test_export_json(void) {
+    const char *out, *err;
+    char got[512];
+    CHECK(run("export", &out, &err, 2, "1", "--json") == 0);
+    CHECK(json_valid(out));
+    json_paths(out, got, sizeof got, "$.run.id", "$.run.name", "$.run.status", "$.run.seed",
+               "$.run.started", "$.run.ended", "$.run.ended_utc", "$.run.sweep_id",
+               "$.params.lr", "$.params.hidden", "$.metrics.loss.steps",
+               "$.metrics.loss.values", "$.metrics.acc.values[2]", NULL);
+    CHECK_STR(got, "1|xor|completed|42|1700000100|1700000112.5|2023-11-14T22:15:12.500Z|NULL|"
+                   "0.1|4|[1,2,3]|[0.5,0.25,0.375]|1");
+    /* The parameters keep their types: an integer, a real. */
+    json_paths(out, got, sizeof got, "$.params.hidden", "$.params.lr", NULL);
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    sqlite3_open(":memory:", &db);
+    sqlite3_prepare_v2(db,
+                       "SELECT json_type(?1, '$.params.hidden'), json_type(?1, '$.params.lr'),"
+                       " json_type(?1, '$.metrics.loss.steps[0]')",
+                       -1, &st, NULL);
+    sqlite3_bind_text(st, 1, out, -1, SQLITE_STATIC);
+    CHECK(sqlite3_step(st) == SQLITE_ROW);
+    CHECK_STR((const char *)sqlite3_column_text(st, 0), "integer");
+    CHECK_STR((const char *)sqlite3_column_text(st, 1), "real");
+    CHECK_STR((const char *)sqlite3_column_text(st, 2), "integer");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    /* NaN is null, infinities are strings; a run with no end has null. */
+    CHECK(run("export", &out, &err, 2, "--json", "2") == 0);
+    CHECK(json_valid(out));
+    CHECK(strstr(out, "\"loss\": {\"steps\": [1, 2, 3], \"values\": [2, \"Infinity\", null]}") !=
+          NULL);
+    CHECK(run("export", &out, &err, 2, "3", "--json") == 0);
+    CHECK(json_valid(out));
+    json_paths(out, got, sizeof got, "$.run.name", "$.metrics", "$.params", NULL);
+    CHECK_STR(got, "spiral|{}|{}");
+}
+
+/* Runs `rm` with stdin redirected from the file `input` (NULL: /dev/null). */
+static int rm_stdin(const char **out, const char **err, int argc, char **argv) {
+    int saved = dup(0), fd = open("/dev/null", O_RDONLY);
+    dup2(fd, 0);
+    close(fd);
+    static char *obuf, *ebuf;
+    size_t on, en;
+    free(obuf);
+    free(ebuf);
+    FILE *o = open_memstream(&obuf, &on), *e = open_memstream(&ebuf, &en);
+    int rc = bp_cli_rm(db, argc, argv, o, e);
+    fclose(o);
+    fclose(e);
+    dup2(saved, 0);
+    close(saved);
+    *out = obuf, *err = ebuf;
+    return rc;
+}
+
+/* The runs left, as "1,2,5|000": then how many metric, parameter and
+ * summary rows of runs gone are left (none); and the summaries agree with
+ * the rows. */
+static void runs_left(char *buf, size_t cap) {
+    sqlite3 *d = NULL;
+    sqlite3_stmt *st = NULL;
+    buf[0] = '\0';
+    sqlite3_open_v2(db, &d, SQLITE_OPEN_READONLY, NULL);
+    sqlite3_prepare_v2(
+        d,
+        "SELECT (SELECT group_concat(id) FROM (SELECT id FROM runs ORDER BY id)) || '|' ||"
+        " (SELECT count(*) FROM metrics WHERE run_id NOT IN (SELECT id FROM runs)) ||"
+        " (SELECT count(*) FROM params WHERE run_id NOT IN (SELECT id FROM runs)) ||"
+        " (SELECT count(*) FROM metric_summary WHERE run_id NOT IN (SELECT id FROM runs))",
+        -1, &st, NULL);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        snprintf(buf, cap, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(d);
+    bp_err e;
+    bp_runlog *log = bp_runlog_open(db, 0, &e);
+    char what[256];
+    CHECK(log && bp_runlog_summaries_check(log, 0, NULL, what, sizeof what, &e) == 0);
+    bp_runlog_close(log);
+}
+
+/* Runs rm in a child on a pseudo-terminal that answers `answer`; what it
+ * wrote on the terminal into buf. Returns its exit status. */
+static int rm_on_terminal(const char *answer, char *buf, size_t cap, int argc, char **argv) {
+    int master;
+    fflush(NULL);
+    pid_t pid = forkpty(&master, NULL, NULL, NULL);
+    if (pid == 0) {
+        int rc = bp_cli_rm(db, argc, argv, stdout, stderr);
+        fflush(NULL);
+        _exit(rc);
+    }
+    size_t n = 0;
+    int wrote = 0;
+    for (;;) {
+        ssize_t r = read(master, buf + n, cap - 1 - n);
+        if (r <= 0) break;
+        n += (size_t)r;
+        buf[n] = '\0';
+        if (!wrote && strstr(buf, "[y/N] ")) {
+            wrote = 1;
+            if (write(master, answer, strlen(answer)) < 0) break;
+        }
+    }
+    buf[n] = '\0';
+    close(master);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 static void test_rm(void) {
     const char *out, *err;
     /* All or nothing: one unknown id deletes none. */
-    CHECK(run("rm", &out, &err, 2, "2", "9") == 1);
-    char want[256];
+    CHECK(run("rm", &out, &err, 3, "--yes", "2", "9") == 1);
+    char want[512];
     snprintf(want, sizeof want, "backprop: %s: no run 9; nothing deleted\n", db);
     CHECK_STR(err, want);
-    CHECK(run("rm", &out, &err, 2, "1", "2") == 0);
+    /* Off a terminal, nothing is asked and nothing deleted without --yes. */
+    char *ask[] = {"1", "2"};
+    CHECK(rm_stdin(&out, &err, 2, ask) == 1);
+    CHECK_STR(err, "backprop: rm: stdin is not a terminal, so nothing can be asked: add --yes"
+                   " to delete 2 runs; nothing deleted\n");
+    CHECK_STR(out, "");
+    char left[256];
+    runs_left(left, sizeof left);
+    CHECK_STR(left, "1,2,3|000");
+    CHECK(run("rm", &out, &err, 2, "1-2", "--yes") == 0);
     CHECK_STR(out, "deleted run 1\ndeleted run 2\n");
     CHECK(run("query", &out, &err, 2, "--csv",
               "SELECT (SELECT count(*) FROM runs), (SELECT count(*) FROM metrics),"
@@ -463,7 +653,7 @@ static void test_rm(void) {
     int64_t id = bp_runlog_begin(log, NULL, &e);
     char ids[32];
     snprintf(ids, sizeof ids, "%lld", (long long)id);
-    CHECK(run("rm", &out, &err, 1, ids) == 1);
+    CHECK(run("rm", &out, &err, 2, ids, "--yes") == 1);
     snprintf(
         want, sizeof want,
         "backprop: run %lld is still running (rm --force deletes it anyway); nothing deleted\n",
@@ -471,12 +661,79 @@ static void test_rm(void) {
     CHECK_STR(err, want);
     CHECK(run("runs", &out, &err, 2, "--status", "running") == 0);
     CHECK(strstr(out, "  running  ") != NULL);
-    CHECK(run("rm", &out, &err, 2, "--force", ids) == 0);
+    CHECK(run("rm", &out, &err, 3, "--force", "-y", ids) == 0);
     bp_runlog_close(log);
     CHECK(run("rm", &out, &err, 1, "abc") == 1);
-    CHECK_STR(err, "backprop: rm: 'abc' is not a run id\n");
+    CHECK_STR(err, "backprop: rm: 'abc' is not a run id (an id, a range or a list: 3, 3-5,"
+                   " 3,7-9)\n");
     CHECK(run("rm", &out, &err, 0) == 1);
     CHECK(run("nothing", &out, &err, 0) == -1);
+}
+
+/* Ranges and lists: which runs go, the bad ones' messages, the question. */
+static void test_rm_ranges(void) {
+    const char *out, *err;
+    bp_err e;
+    bp_runlog *log = bp_runlog_open(db, 0, &e);
+    for (int k = 0; k < 10; k++) { /* runs 4 to 13 (SQLite reuses 4), a metric each */
+        int64_t id = bp_runlog_begin(log, NULL, &e);
+        bp_runlog_metric(log, id, "loss", 1, 0.5, &e);
+        bp_runlog_end(log, id, "completed", NULL, NULL, &e);
+    }
+    bp_runlog_close(log);
+    char left[256];
+    runs_left(left, sizeof left);
+    CHECK_STR(left, "3,4,5,6,7,8,9,10,11,12,13|000");
+    static const struct {
+        const char *arg, *msg;
+    } bad[] = {
+        {"9-7", "rm: range '9-7' runs backwards: write 7-9"},
+        {"7-", "rm: range '7-' wants its last id: 7-N"},
+        {"-7", "rm: range '-7' wants its first id: N-7"},
+        {"7,", "rm: '7,' is not an id, a range or a list: 3, 3-5, 3,7-9"},
+        {"7-8-9", "rm: '7-8-9' is not an id, a range or a list: 3, 3-5, 3,7-9"},
+        {"0-3", "rm: '0-3' is not an id, a range or a list: 3, 3-5, 3,7-9"},
+        {"7,x", "rm: 'x' is not a run id (an id, a range or a list: 3, 3-5, 3,7-9)"},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        char want[256];
+        CHECK(run("rm", &out, &err, 2, "--yes", bad[k].arg) == 1);
+        snprintf(want, sizeof want, "backprop: %s\n", bad[k].msg);
+        CHECK_STR(err, want);
+    }
+    char want[256];
+    CHECK(run("rm", &out, &err, 2, "--yes", "20-30") == 1);
+    snprintf(want, sizeof want, "backprop: %s: no run in 20-30; nothing deleted\n", db);
+    CHECK_STR(err, want);
+    runs_left(left, sizeof left);
+    CHECK_STR(left, "3,4,5,6,7,8,9,10,11,12,13|000");
+    CHECK(run("rm", &out, &err, 2, "--yes", "5") == 0);
+    /* A list with ranges; overlaps named once; gaps skipped: 4-7 is 4, 6, 7. */
+    CHECK(run("rm", &out, &err, 3, "--yes", "4-7,9", "7-7") == 0);
+    CHECK_STR(out, "deleted run 4\ndeleted run 6\ndeleted run 7\ndeleted run 9\n");
+    runs_left(left, sizeof left);
+    CHECK_STR(left, "3,8,10,11,12,13|000");
+    /* On a terminal: the runs listed, a question; anything but y keeps them. */
+    char term[2048];
+    char *a1[] = {"10-12"};
+    CHECK(rm_on_terminal("n\n", term, sizeof term, 1, a1) == 1);
+    CHECK(strstr(term, "delete 3 runs and everything logged with them:\r\n"
+                       "  10  run  completed\r\n  11  run  completed\r\n  12  run  completed\r\n"
+                       "delete? [y/N] ") != NULL);
+    CHECK(strstr(term, "backprop: rm: not confirmed; nothing deleted") != NULL);
+    runs_left(left, sizeof left);
+    CHECK_STR(left, "3,8,10,11,12,13|000");
+    CHECK(rm_on_terminal("y\n", term, sizeof term, 1, a1) == 0);
+    CHECK(strstr(term, "deleted run 10\r\ndeleted run 11\r\ndeleted run 12\r\n") != NULL);
+    runs_left(left, sizeof left);
+    CHECK_STR(left, "3,8,13|000");
+    /* --yes on a terminal asks nothing. */
+    char *a2[] = {"--yes", "13,8"};
+    CHECK(rm_on_terminal("", term, sizeof term, 2, a2) == 0);
+    CHECK(strstr(term, "[y/N]") == NULL);
+    CHECK(strstr(term, "deleted run 8\r\ndeleted run 13\r\n") != NULL);
+    runs_left(left, sizeof left);
+    CHECK_STR(left, "3|000");
 }
 
 int main(void) {
@@ -491,7 +748,9 @@ int main(void) {
     test_query_limits();
     test_csv_injection();
     test_export();
+    test_export_json();
     test_rm();
+    test_rm_ranges();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
