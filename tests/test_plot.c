@@ -25,6 +25,7 @@
 #include <zlib.h>
 
 #include "bp_plot.h"
+#include "plot_int.h"
 #include "bp_runlog.h"
 #include "runlog_int.h"
 #include "check.h"
@@ -201,11 +202,15 @@ static const int BLUE[3] = {31, 119, 180}, ORANGE[3] = {255, 127, 14},
 typedef struct curve {
     int vertices, segments;
     double x0[16], x1[16];
-    double xmin; /* the least x of any vertex */
+    double xmin;     /* the least x of any vertex */
+    double ymin;     /* the least y: the lowest point on the page, PLplot's
+                        paths being drawn upside down (their transform is
+                        matrix(1,0,0,-1,0,height)) */
+    double legend_y; /* the legend's sample's y, NAN when none */
 } curve;
 
 static curve svg_curve(const char *svg, const int c[3]) {
-    curve k = {0, 0, {0}, {0}, INFINITY};
+    curve k = {0, 0, {0}, {0}, INFINITY, INFINITY, NAN};
     char color[128], pct[3][32];
     for (int i = 0; i < 3; i++) { /* cairo's spelling: "%f", zeros trimmed */
         snprintf(pct[i], sizeof pct[i], "%f", c[i] * 100.0 / 255);
@@ -228,7 +233,9 @@ static curve svg_curve(const char *svg, const int c[3]) {
              (op == 'M' || op == 'L');
              q += used)
             n++;
-        if (n == 0 || (n == 2 && y[0] == y[1])) continue; /* the legend's sample */
+        if (n == 2 && y[0] == y[1]) k.legend_y = y[0]; /* the legend's sample */
+        if (n == 0 || (n == 2 && y[0] == y[1])) continue;
+        for (int i = 0; i < n; i++) k.ymin = fmin(k.ymin, y[i]);
         int cut = x[0] == lx && y[0] == ly;
         if (!cut && k.segments < 16) k.x0[k.segments] = x[0];
         if (!cut) k.segments++;
@@ -628,6 +635,145 @@ static void test_errors(void) {
     CHECK_STR(out, "0\n");
 }
 
+/* TensorBoard's smoothing against a hand computation. */
+static void test_smooth(void) {
+    /* w = 0.5 over 1, 3, NaN, 2, inf:
+     *   last = 0.5 * 0 + 0.5 * 1 = 0.5,    / (1 - 0.5)   = 1
+     *   last = 0.25 + 1.5 = 1.75,          / (1 - 0.25)  = 7/3
+     *   NaN passes, the average stays
+     *   last = 0.875 + 1 = 1.875,          / (1 - 0.125) = 15/7
+     *   inf passes too. */
+    const double in[5] = {1, 3, NAN, 2, INFINITY};
+    double out[5];
+    plot_smooth(out, in, 5, 0.5);
+    CHECK(out[0] == 1);
+    CHECK_NEAR(out[1], 7.0 / 3, 1e-15);
+    CHECK(isnan(out[2]));
+    CHECK_NEAR(out[3], 15.0 / 7, 1e-15);
+    CHECK(isinf(out[4]) && out[4] > 0);
+    /* w = 0.9 over 2, 4: 0.2 / 0.1 = 2, then (0.18 + 0.4) / 0.19 = 58/19. */
+    const double two[2] = {2, 4};
+    plot_smooth(out, two, 2, 0.9);
+    CHECK_NEAR(out[0], 2, 1e-15);
+    CHECK_NEAR(out[1], 58.0 / 19, 1e-14);
+    /* 0 is no smoothing, bit for bit; in place works; a constant stays. */
+    double v[4] = {0.3, 0.1, 0.7, 1e-300};
+    plot_smooth(v, v, 4, 0);
+    CHECK(v[0] == 0.3 && v[1] == 0.1 && v[2] == 0.7 && v[3] == 1e-300);
+    double c[50];
+    for (int k = 0; k < 50; k++) c[k] = 5;
+    plot_smooth(c, c, 50, 0.99);
+    for (int k = 0; k < 50; k++) CHECK_NEAR(c[k], 5, 1e-12);
+}
+
+/* The x axis' kinds and their functions. */
+static void test_axis(void) {
+    CHECK(plot_naxes == 2);
+    CHECK(plot_axis_find("step") == &plot_axes[0]);
+    CHECK(plot_axis_find("time") == &plot_axes[1]);
+    CHECK(plot_axis_find("epoch") == NULL && plot_axis_find("") == NULL);
+    char names[64];
+    plot_axis_names(names, sizeof names);
+    CHECK_STR(names, "step or time");
+    plot_axis_ctx c = {12.5, 50};
+    CHECK(plot_axes[0].x(&c, 7) == 7);
+    CHECK(plot_axes[1].x(&c, 50) == 12.5); /* the last step at the end */
+    CHECK(plot_axes[1].x(&c, 20) == 5);    /* 12.5 * 20 / 50 */
+    CHECK(plot_axes[1].x(&c, 0) == 0);
+    CHECK(plot_time_x(30, 0, 5) == 0); /* no steps: all at the start */
+    const char *unit;
+    CHECK(plot_time_unit(179, &unit) == 1 && !strcmp(unit, "s"));
+    CHECK(plot_time_unit(180, &unit) == 60 && !strcmp(unit, "min"));
+    CHECK(plot_time_unit(3 * 3600, &unit) == 3600 && !strcmp(unit, "h"));
+}
+
+/* --metric twice, --smooth, --x time, end to end; the options' errors. */
+static void test_options(void) {
+    const char *err;
+    size_t n;
+    CHECK(plot(&err, NULL, "1", "--metric", "loss", "--metric", "accuracy", "--db", db, "-o",
+               path_in("both.png"), NULL) == 0);
+    CHECK_STR(err, "");
+    unsigned char *p = slurp(path_in("both.png"), &n);
+    int w = 0, h = 0;
+    unsigned char *rgb = p ? png_rgb(p, n, &w, &h) : NULL;
+    CHECK_STR(p ? png_itxt(p, n, "Title") : NULL, "loss, accuracy of run 1");
+    CHECK_STR(p ? png_itxt(p, n, "Description") : NULL,
+              "run 1: loss\nrun 1: accuracy\nrun 1 xor (hidden=4 lr=0.5)");
+    CHECK(count_rgb(rgb, w, h, BLUE[0], BLUE[1], BLUE[2]) > 300);
+    CHECK(count_rgb(rgb, w, h, ORANGE[0], ORANGE[1], ORANGE[2]) > 300);
+    free(rgb), free(p);
+    /* Two runs, two metrics: an entry each, colours by run. */
+    CHECK(plot(&err, NULL, "1", "2", "--metric", "loss", "--metric", "accuracy", "--db", db,
+               "-o", path_in("x.png"), NULL) == 1);
+    CHECK_STR(err, "backprop: run 2 (wide) has no metric 'accuracy' (it has: loss)\n");
+    /* Smoothed: the raw points behind have no entry. */
+    CHECK(plot(&err, NULL, "2", "--smooth", "0.6", "--db", db, "-o", path_in("smooth.png"),
+               NULL) == 0);
+    p = slurp(path_in("smooth.png"), &n);
+    CHECK_STR(p ? png_itxt(p, n, "Title") : NULL, "loss of run 2, smoothed (0.6)");
+    CHECK_STR(p ? png_itxt(p, n, "Description") : NULL,
+              "run 2 wide (hidden=16 lr=0.5), diverged, 2 NaN/inf not drawn");
+    free(p);
+
+    /* --x time: run 1 ran 80 s over 40 steps, run 2 30 s over 30 steps;
+     * the curves end where those times are, run 2's first point (1 s) the
+     * axis' least x: (30 - 1) / (80 - 1) of the way, where the steps put it
+     * at (30 - 1) / (40 - 1). */
+    bp_err e;
+    bp_runlog *log = bp_runlog_open(db, 0, &e);
+    CHECK(log && sqlite3_exec(bp_runlog_sqlite(log),
+                              "UPDATE runs SET started = 1000, ended = 1080 WHERE id = 1;"
+                              "UPDATE runs SET started = 2000, ended = 2030 WHERE id = 2",
+                              NULL, NULL, NULL) == SQLITE_OK);
+    bp_runlog_close(log);
+    static const char *const kinds[2] = {"step", "time"};
+    static const double where[2] = {29.0 / 39, 29.0 / 79};
+    for (int k = 0; k < 2; k++) {
+        CHECK(plot(&err, NULL, "1", "2", "--x", kinds[k], "--db", db, "-o",
+                   path_in("time.svg"), NULL) == 0);
+        char *svg = (char *)slurp(path_in("time.svg"), &n);
+        curve b = svg_curve(svg ? svg : "", BLUE), o = svg_curve(svg ? svg : "", ORANGE);
+        double x0 = fmin(b.xmin, o.xmin), frac = (o.x1[o.segments - 1] - x0) / (b.x1[0] - x0);
+        CHECK_NEAR(frac, where[k], 2e-3);
+        /* The legend is below every curve, outside the plot. */
+        CHECK(b.legend_y < b.ymin - 30 && o.legend_y < b.ymin - 30);
+        CHECK(o.legend_y < o.ymin - 30 && b.legend_y < o.ymin - 30);
+        free(svg);
+    }
+
+    static const struct {
+        const char *opt, *value, *msg;
+    } bad[] = {
+        {"--x", "epoch", "plot: unknown --x kind 'epoch' (expected step or time)"},
+        {"--smooth", "1", "plot: --smooth wants a weight from 0 (no smoothing) up to but not"
+                          " 1, as TensorBoard's slider (0.6, 0.9, 0.99), not '1'"},
+        {"--smooth", "-0.1", "plot: --smooth wants a weight from 0 (no smoothing) up to but"
+                             " not 1, as TensorBoard's slider (0.6, 0.9, 0.99), not '-0.1'"},
+        {"--smooth", "0.5x", "plot: --smooth wants a weight from 0 (no smoothing) up to but"
+                             " not 1, as TensorBoard's slider (0.6, 0.9, 0.99), not '0.5x'"},
+        {"--smooth", "nan", "plot: --smooth wants a weight from 0 (no smoothing) up to but"
+                            " not 1, as TensorBoard's slider (0.6, 0.9, 0.99), not 'nan'"},
+        {"--metric", "loss", "plot: --metric loss is given twice"},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        char want[256];
+        CHECK(plot(&err, NULL, "1", "--metric", "loss", bad[k].opt, bad[k].value, "--db", db,
+                   "-o", path_in("x.png"), NULL) == 1);
+        snprintf(want, sizeof want, "backprop: %s\n", bad[k].msg);
+        CHECK_STR(err, want);
+    }
+    CHECK(plot(&err, NULL, "1", "--x", NULL) == 1);
+    CHECK_STR(err, "backprop: plot: --x wants a value\n");
+    CHECK(plot(&err, NULL, "--sweep", "1", "--param", "lr", "--x", "time", "-o",
+               path_in("x.png"), NULL) == 1);
+    CHECK_STR(err, "backprop: plot: --x is for runs; a sweep's x axis is --param KEY\n");
+    CHECK(plot(&err, NULL, "--sweep", "1", "--param", "lr", "--smooth", "0.5", "-o",
+               path_in("x.png"), NULL) == 1);
+    CHECK_STR(err, "backprop: plot: --smooth is for runs; a sweep's x axis is --param KEY\n");
+    CHECK(access(path_in("x.png"), F_OK) != 0);
+}
+
 /* `plot 1 -o drv.png` in a new process (this program again, with
  * --child) whose PLplot loads its drivers from drv (PLPLOT_DRV_DIR): PLplot
  * reads its driver table once, so it must be a process of its own. Returns
@@ -720,6 +866,9 @@ int main(int argc, char **argv) {
     test_real_run();
     test_sweep();
     test_errors();
+    test_smooth();
+    test_axis();
+    test_options();
     test_plplot_failures();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
