@@ -19,7 +19,8 @@
  * height. PLplot tells a legend's size only once it has drawn it, so the
  * picture is drawn once to measure, then again with the plot made room for
  * (a few times at most, while the sizes settle, text made smaller when
- * many entries would take more than two fifths of the page). A render
+ * many entries would take more than two fifths of the page, or the
+ * columns a little more than its width). A render
  * takes milliseconds.
  *
  * PLplot keeps its state in globals (streams, and the handlers above): one
@@ -337,22 +338,26 @@ int plot_draw(figure *f, const char *device, int width, int height, bytes *img,
     int n = curve_entries(f);
     layout l = {n <= 4 ? 1.0 : n <= 12 ? 0.9 : 0.8, 0, 1, 0, 0, 0, 0};
     l.words_scale = l.scale;
-    for (int pass = 0; pass < 6; pass++) {
+    for (int pass = 0; pass < 8; pass++) {
         layout was = l;
         if (render(f, device, width, height, &l, img, e)) return -1;
         if (pass == 0 && l.words_w > 0.96) l.words_scale *= 0.96 / l.words_w;
         if (pass == 0 && n > 0) {
             double col = l.curves_w; /* one column's width */
             if (col > 0.96) l.scale *= 0.96 / col, col = 0.96;
-            l.ncol = (int)(0.92 / col);
+            l.ncol = (int)(0.96 / col);
             if (l.ncol > n) l.ncol = n;
             if (l.ncol < 1) l.ncol = 1;
             int rows = (n + l.ncol - 1) / l.ncol;
             double tall = l.curves_h / n * rows + l.words_h;
             if (tall > 0.4) l.scale *= fmax(0.6, 0.4 / tall);
             l.words_scale = fmin(l.words_scale, l.scale);
-        } else if (l.curves_w > 0.96 && l.ncol > 1) {
-            l.ncol--; /* the columns came out wider than one measured */
+        } else if (l.curves_w > 0.96) {
+            /* The columns came out wider than one measured: smaller text
+             * when a little, a column fewer when much */
+            if (l.curves_w < 1.15 || l.ncol == 1) l.scale *= 0.95 * 0.96 / l.curves_w;
+            else l.ncol--;
+            l.words_scale = fmin(l.words_scale, l.scale);
         } else if (fabs(l.curves_h - was.curves_h) < 1e-9 &&
                    fabs(l.words_h - was.words_h) < 1e-9) {
             return 0;

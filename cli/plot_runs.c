@@ -185,12 +185,13 @@ static int shared(const run_text *rt, int n, const char *kv) {
     return 1;
 }
 
-/* Whether the runs are compact in the legend: more than 3 of one name,
- * which is then said once, with the parameters they share. */
-static int compact(const run_text *rt, int n) {
+/* Whether the runs are compact in the legend: several of one name, in
+ * more than 3 entries, the name then said once, with the parameters they
+ * share. */
+static int compact(const run_text *rt, int n, int entries) {
     for (int k = 1; k < n; k++)
         if (strcmp(rt[k].name, rt[0].name)) return 0;
-    return n > 3;
+    return n > 1 && entries > 3;
 }
 
 /* The words-only entry of the figure, "TEXT" (NULL when memory runs out). */
@@ -206,7 +207,7 @@ static series *add_words(figure *f, char *text) {
  * run's metrics are "run ID: metric", the run said once in words beneath. */
 static int label_curves(const options *o, figure *f, const run_text *rt, const curve *cv,
                         int ncv, FILE *err) {
-    int n = o->nruns, tight = compact(rt, n), one = n == 1 && o->nmetrics > 1;
+    int n = o->nruns, tight = compact(rt, n, ncv), one = n == 1 && o->nmetrics > 1;
     for (int c = 0; c < ncv; c++) {
         const run_text *r = &rt[cv[c].run];
         char params[MAX_PARAMS_TEXT + 1] = "", note[96];
