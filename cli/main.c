@@ -193,9 +193,12 @@ static const command commands[] = {
      "load_extension, fts3_tokenizer), and the SQL stops after S seconds in\n"
      "SQLite (--timeout, default 60; 0 for no limit). README.md documents the\n"
      "schema and its views, with example queries.\n"},
-    {"rm", 2, 0, 0, c_rm, "rm [--force] ID...", "delete runs",
-     "Deletes runs with everything they logged, all or none; a run still\n"
-     "running needs --force.\n"},
+    {"rm", 2, 0, 0, c_rm, "rm [--force] [--yes] ID|FIRST-LAST[,...]...", "delete runs",
+     "Deletes runs with everything they logged, all or none. Runs are named\n"
+     "by ids, ranges (3-5: the runs that exist from 3 to 5) and lists of both\n"
+     "(3,7-9). On a terminal the runs are listed and a y asked for, unless\n"
+     "--yes (-y); when stdin is not a terminal nothing is deleted without\n"
+     "--yes. A run still running needs --force.\n"},
     {"check", 2, 0, 0, c_check, "check [--summaries] [ID...]",
      "the metric summaries against their rows",
      "Rebuilds from the metric rows the summaries the writer keeps with them\n"
@@ -214,21 +217,33 @@ static const command commands[] = {
      "8080; 0: any free port) and --host (default 127.0.0.1, loopback only;\n"
      "another address is warned about: anyone reaching it reads everything).\n"
      "Ctrl-C stops it.\n"},
-    {"export", 2, 0, 0, c_export, "export ID [--csv] [-o FILE]", "a run's metrics as CSV",
-     "A run's metrics as CSV: a column `step`, then one column per metric\n"
-     "(sorted by name); an empty cell where a metric was not logged; NaN and\n"
-     "infinities as nan, inf, -inf. -o FILE writes to FILE instead of stdout.\n"},
+    {"export", 2, 0, 0, c_export, "export ID [--csv | --json] [-o FILE]",
+     "a run's metrics and parameters as CSV or JSON",
+     "A run's metrics as CSV (--csv, the default): first the run's record and\n"
+     "parameters as comment lines (# name: xor, # param lr = 0.1), which\n"
+     "pandas.read_csv(comment=\"#\") skips, then a column `step` and one column\n"
+     "per metric (sorted by name); an empty cell where a metric was not\n"
+     "logged; NaN and infinities as nan, inf, -inf. --json: one object with\n"
+     "the run's record (\"run\"), its parameters typed (\"params\") and each\n"
+     "metric's steps and values (\"metrics\"); NaN is null, infinities\n"
+     "\"Infinity\" and \"-Infinity\". -o FILE writes to FILE instead of stdout.\n"},
     {"plot", 3, 0, 0, c_plot,
-     "plot RUN... [--metric NAME] [--log-x] [--log-y] -o FILE.png|FILE.svg\n"
+     "plot RUN... [--metric NAME]... [--smooth W] [--x step|time] [--log-x] [--log-y]\n"
+     "            -o FILE.png|FILE.svg\n"
      "plot --sweep ID --param KEY [--log-x] [--log-y] -o FILE.png|FILE.svg",
      "(both: [--title TEXT] [--size WxH])",
-     "The first form draws metric NAME (default loss) against the step, a curve\n"
-     "per run, overlaid, with a legend of the parameters that differ between\n"
-     "the runs. The second draws the objective of each trial of sweep ID\n"
-     "against its parameter KEY, the best trial starred. --size defaults to\n"
-     "800x500. What cannot be drawn (NaN, infinities, values <= 0 on a log\n"
-     "axis) is left out and counted in the legend. FILE is written only once\n"
-     "the picture is complete.\n"},
+     "The first form draws metric NAME (default loss; --metric again for more,\n"
+     "train_loss and val_loss on one chart) against the step, a curve per run\n"
+     "and metric, overlaid, with a legend below the plot of the parameters\n"
+     "that differ between the runs. --smooth W smooths each curve as\n"
+     "TensorBoard does (a debiased exponential moving average of weight W, 0\n"
+     "to below 1), the raw points faint behind. --x time puts the time since\n"
+     "the run began on the x axis, estimated from the run's start and end (the\n"
+     "run log keeps no time per value). The second draws the objective of each\n"
+     "trial of sweep ID against its parameter KEY, the best trial starred.\n"
+     "--size defaults to 800x500. What cannot be drawn (NaN, infinities,\n"
+     "values <= 0 on a log axis) is left out and counted in the legend. FILE\n"
+     "is written only once the picture is complete.\n"},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

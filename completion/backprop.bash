@@ -135,8 +135,12 @@ _backprop() {
         _backprop_reply "127.0.0.1 ::1 0.0.0.0"
         return
         ;;
+    --x)
+        [[ $cmd == plot ]] && _backprop_reply "step time"
+        return
+        ;;
     --seed | --name | --time-limit | --trial | -j | --jobs | --trials | --shards | --param | \
-        --limit | --timeout | --metric | --title | --size | --port)
+        --limit | --timeout | --metric | --title | --size | --port | --smooth)
         return
         ;;
     esac

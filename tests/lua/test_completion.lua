@@ -67,6 +67,13 @@ function TestCompletion:test_options_of_each_command()
   lu.assertEquals(complete("backprop sweep --prune "), {"halving", "median"})
   lu.assertEquals(complete("backprop ui --"), {"--host", "--port"})
   lu.assertEquals(complete("backprop ui --host "), {"0.0.0.0", "127.0.0.1", "::1"})
+  -- plot's --x kinds; its, rm's and export's new options from their help
+  lu.assertEquals(complete("backprop plot 1 --x "), {"step", "time"})
+  lu.assertEquals(complete("backprop plot 1 --x t"), {"time"})
+  lu.assertEquals(complete("backprop plot 1 --smooth "), {})
+  lu.assertEquals(complete("backprop plot --s"), {"--size", "--smooth", "--sweep"})
+  lu.assertEquals(complete("backprop rm --"), {"--force", "--yes"})
+  lu.assertEquals(complete("backprop export --"), {"--csv", "--json"})
 end
 
 function TestCompletion:test_run_and_sweep_ids_from_the_run_log()
