@@ -29,6 +29,18 @@ void cli_fmt_exact(char *buf, size_t cap, double v);
  * 12:00:00.250 UTC", or with iso "2024-05-01T12:00:00.250Z". */
 void cli_fmt_utc(char *buf, size_t cap, double seconds, int iso);
 
+/* The text fields of a run's record as export writes them (export.c), in
+ * order: those before the times (late 0), then those after; json_only
+ * ones are not in the CSV's comments. A field's value is
+ * *(char **)((const char *)header + offset), NULL when the run has none. */
+typedef struct cli_run_field {
+    const char *key;
+    size_t offset;
+    int late, json_only;
+} cli_run_field;
+extern const cli_run_field cli_run_fields[];
+extern const int cli_run_nfields;
+
 /* `backprop export ID --json` (export_json.c): run's record, parameters and
  * metrics as one JSON object on out. 0, or -1 with the reason in e. */
 int cli_export_json(bp_runlog *log, int64_t run, FILE *out, bp_err *e);

@@ -9,6 +9,7 @@
  * says which run made the numbers. The JSON form is export_json.c. */
 #define _XOPEN_SOURCE 700
 #include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -66,14 +67,30 @@ static void comment_line(FILE *out, const char *key, const char *value) {
     fputc('\n', out);
 }
 
+const cli_run_field cli_run_fields[] = {
+    {"name", offsetof(bp_run_header, name), 0, 0},
+    {"status", offsetof(bp_run_header, status), 0, 0},
+    {"script", offsetof(bp_run_header, script_path), 0, 0},
+    {"command", offsetof(bp_run_header, command), 0, 0},
+    {"host", offsetof(bp_run_header, host), 1, 0},
+    {"version", offsetof(bp_run_header, version), 1, 0},
+    {"uid", offsetof(bp_run_header, uid), 1, 1},
+};
+const int cli_run_nfields = (int)(sizeof cli_run_fields / sizeof cli_run_fields[0]);
+
+/* The text fields of h before the times (late 0) or after, as comments. */
+static void comment_fields(FILE *out, const bp_run_header *h, int late) {
+    for (int k = 0; k < cli_run_nfields; k++)
+        if (cli_run_fields[k].late == late && !cli_run_fields[k].json_only)
+            comment_line(out, cli_run_fields[k].key,
+                         *(char *const *)((const char *)h + cli_run_fields[k].offset));
+}
+
 /* The run's record and parameters as comment lines. */
 static void csv_comments(FILE *out, const bp_run_header *h) {
     char buf[64];
     fprintf(out, "# run: %lld\n", (long long)h->id);
-    comment_line(out, "name", h->name);
-    comment_line(out, "status", h->status);
-    comment_line(out, "script", h->script_path);
-    comment_line(out, "command", h->command);
+    comment_fields(out, h, 0);
     if (h->seed.type != BP_RUNLOG_NULL) {
         cli_value_cell(buf, sizeof buf, &h->seed, 1);
         comment_line(out, "seed", buf);
@@ -84,8 +101,7 @@ static void csv_comments(FILE *out, const bp_run_header *h) {
         cli_fmt_utc(buf, sizeof buf, h->ended, 0);
         comment_line(out, "ended", buf);
     }
-    comment_line(out, "host", h->host);
-    comment_line(out, "version", h->version);
+    comment_fields(out, h, 1);
     if (h->sweep_id) fprintf(out, "# sweep: %lld\n# trial: %lld\n", (long long)h->sweep_id,
                              (long long)h->trial);
     for (size_t k = 0; k < h->n_params; k++) {

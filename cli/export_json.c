@@ -40,13 +40,18 @@ static void json_value(FILE *out, const char *type, const bp_runlog_value *v) {
     else cli_json_text(out, v->s);
 }
 
+/* The text fields of h before the times (late 0) or after. */
+static void json_fields(FILE *out, const bp_run_header *h, int late) {
+    for (int k = 0; k < cli_run_nfields; k++)
+        if (cli_run_fields[k].late == late)
+            json_field(out, cli_run_fields[k].key,
+                       *(char *const *)((const char *)h + cli_run_fields[k].offset));
+}
+
 static void json_run(FILE *out, const bp_run_header *h) {
     char t[64];
     fprintf(out, "{\n  \"run\": {\n    \"id\": %lld", (long long)h->id);
-    json_field(out, "name", h->name);
-    json_field(out, "status", h->status);
-    json_field(out, "script", h->script_path);
-    json_field(out, "command", h->command);
+    json_fields(out, h, 0);
     fputs(",\n    \"seed\": ", out);
     json_value(out, NULL, &h->seed);
     fputs(",\n    \"started\": ", out);
@@ -57,9 +62,7 @@ static void json_run(FILE *out, const bp_run_header *h) {
     if (h->has_ended) json_num(out, h->ended), cli_fmt_utc(t, sizeof t, h->ended, 1);
     else fputs("null", out);
     json_field(out, "ended_utc", h->has_ended ? t : NULL);
-    json_field(out, "host", h->host);
-    json_field(out, "version", h->version);
-    json_field(out, "uid", h->uid);
+    json_fields(out, h, 1);
     if (h->sweep_id)
         fprintf(out, ",\n    \"sweep_id\": %lld,\n    \"trial\": %lld", (long long)h->sweep_id,
                 (long long)h->trial);
