@@ -18,9 +18,9 @@
 #include "plot_int.h"
 
 /* step: the step as logged. */
-static int step_prepare(bp_runlog *log, int64_t run, int64_t last_step, plot_axis_ctx *c,
-                        bp_err *e) {
-    (void)log, (void)run, (void)e;
+static int step_prepare(bp_runlog *log, int64_t run, const char *metric, int64_t last_step,
+                        plot_axis_ctx *c, bp_err *e) {
+    (void)log, (void)run, (void)metric, (void)e;
     c->seconds = 0, c->last_step = last_step;
     return 0;
 }
@@ -31,8 +31,9 @@ static double step_x(const plot_axis_ctx *c, int64_t step) {
 }
 
 /* time: the run's duration from its record (bp_runlog_run_header). */
-static int time_prepare(bp_runlog *log, int64_t run, int64_t last_step, plot_axis_ctx *c,
-                        bp_err *e) {
+static int time_prepare(bp_runlog *log, int64_t run, const char *metric, int64_t last_step,
+                        plot_axis_ctx *c, bp_err *e) {
+    (void)metric; /* every series of the run spreads over its whole time */
     bp_run_header h;
     if (bp_runlog_run_header(log, run, &h, e)) return -1;
     double end = h.has_ended ? h.ended : bp_runlog_time();

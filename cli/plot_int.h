@@ -56,8 +56,9 @@ enum {
 };
 
 /* The kinds of x axis of a run's plot (plot_axis.c): a row each. prepare
- * reads what x needs of run (the last step of the series drawn is
- * last_step) into c: 0, or -1 with the reason in e; x maps a step. */
+ * reads what x needs of the run's series of metric (whose last step is
+ * last_step; metric NULL: of the run alone, for a time axis' unit) into c:
+ * 0, or -1 with the reason in e; x maps a step. */
 typedef struct plot_axis_ctx {
     double seconds;    /* time: how long the run ran (so far, if running) */
     int64_t last_step; /* the series' last step */
@@ -67,8 +68,8 @@ typedef struct plot_axis {
     const char *label; /* the x axis' label */
     const char *note;  /* said after the label's unit, or NULL */
     int seconds;       /* x counts seconds, shown in a unit that suits them */
-    int (*prepare)(bp_runlog *log, int64_t run, int64_t last_step, plot_axis_ctx *c,
-                   bp_err *e);
+    int (*prepare)(bp_runlog *log, int64_t run, const char *metric, int64_t last_step,
+                   plot_axis_ctx *c, bp_err *e);
     double (*x)(const plot_axis_ctx *c, int64_t step);
 } plot_axis;
 extern const plot_axis plot_axes[];

@@ -139,7 +139,7 @@ static int load_curve(bp_runlog *log, const options *o, figure *f, curve *c,
         goto end;
     }
     plot_axis_ctx ax;
-    if (o->axis->prepare(log, run, steps[n - 1], &ax, &e)) {
+    if (o->axis->prepare(log, run, name, steps[n - 1], &ax, &e)) {
         bp_cli_fail(err, "%s", e.msg);
         goto end;
     }
@@ -283,7 +283,8 @@ static int axis_unit(bp_runlog *log, const options *o, double *unit, const char 
     for (int k = 0; k < o->nruns; k++) {
         plot_axis_ctx c;
         bp_err e;
-        if (o->axis->prepare(log, o->runs[k], 1, &c, &e)) return bp_cli_fail(err, "%s", e.msg);
+        if (o->axis->prepare(log, o->runs[k], NULL, 1, &c, &e))
+            return bp_cli_fail(err, "%s", e.msg);
         longest = fmax(longest, c.seconds);
     }
     *unit = plot_time_unit(longest, name);

@@ -64,7 +64,7 @@ function TestSummaries:test_killed_resumed_merged_removed()
   end
   agrees(merged, 9)
   views_match_rows(merged)
-  _, err, code = backprop("rm --db " .. merged .. " 1")
+  _, err, code = backprop("rm --yes --db " .. merged .. " 1")
   lu.assertEquals(code, 0, err)
   agrees(merged, 5)
   lu.assertEquals(query(merged, "SELECT count(*) FROM metric_summary WHERE run_id = 1"), {"0"})
