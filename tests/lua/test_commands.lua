@@ -84,4 +84,93 @@ function TestHelp:test_a_scripts_own_help_is_its_own()
   lu.assertNotStrContains(err2, "usage")
 end
 
+-- Issue 18's everyday commands, as a user types them: rm's ranges and its
+-- refusal off a terminal, export's comment lines and JSON, plot's options.
+TestEveryday = {}
+
+-- A fresh run log of n runs of a script logging loss = x / s and val_loss
+-- = x / s + 0.1 at steps 1..5.
+local function runs_of(n)
+  local db = S.TMP .. "/everyday.db"
+  os.remove(db); os.remove(db .. "-wal"); os.remove(db .. "-shm")
+  local script = S.write("every.lua", 'local bp = require "backprop"\n' ..
+    'local x = bp.param("x", 1)\n' ..
+    'for s = 1, 5 do bp.log("loss", x / s, s); bp.log("val_loss", x / s + 0.1, s) end\n')
+  for x = 1, n do
+    local _, err, code = run(string.format("run --quiet --db %s %s x=%d", db, script, x))
+    lu.assertEquals(code, 0, err)
+  end
+  return db
+end
+
+local function ids(db)
+  return table.concat(S.query(db, "SELECT id FROM runs ORDER BY id"), ",")
+end
+
+function TestEveryday:test_rm_ranges_lists_and_yes()
+  local db = runs_of(6)
+  local bad = {
+    ["5-3"] = "backprop: rm: range '5-3' runs backwards: write 3-5\n",
+    ["3-"] = "backprop: rm: range '3-' wants its last id: 3-N\n",
+    ["3,,4"] = "backprop: rm: '3,,4' is not an id, a range or a list: 3, 3-5, 3,7-9\n",
+    ["9-12"] = "backprop: " .. db .. ": no run in 9-12; nothing deleted\n",
+  }
+  for arg, want in pairs(bad) do
+    local _, err, code = run(string.format("rm --yes --db %s %s </dev/null", db, arg))
+    lu.assertEquals(code, 1, arg)
+    lu.assertEquals(err, want)
+  end
+  -- stdin not a terminal: nothing deleted without --yes
+  local out, err, code = run(string.format("rm --db %s 2-3 </dev/null", db))
+  lu.assertEquals(code, 1)
+  lu.assertEquals(out, "")
+  lu.assertEquals(err, "backprop: rm: stdin is not a terminal, so nothing can be asked: add" ..
+    " --yes to delete 2 runs; nothing deleted\n")
+  lu.assertEquals(ids(db), "1,2,3,4,5,6")
+  out, err, code = run(string.format("rm --db %s --yes 2-3,5 3 </dev/null", db))
+  lu.assertEquals(code, 0, err)
+  lu.assertEquals(out, "deleted run 2\ndeleted run 3\ndeleted run 5\n")
+  lu.assertEquals(ids(db), "1,4,6")
+  lu.assertEquals(S.query(db, "SELECT count(*) FROM metrics WHERE run_id NOT IN" ..
+    " (SELECT id FROM runs)"), {"0"})
+  out, err, code = run("check --db " .. db)
+  lu.assertEquals(code, 0, err)
+  lu.assertStrContains(out, "summaries of 6 metric series agree with their rows")
+end
+
+function TestEveryday:test_export_comment_lines_and_json()
+  local db = runs_of(1)
+  local out, err, code = run("export --db " .. db .. " 1")
+  lu.assertEquals(code, 0, err)
+  lu.assertStrContains(out, "# run: 1\n# name: every\n# status: completed\n# script: ")
+  lu.assertStrContains(out, "\n# param x = 1\nstep,loss,val_loss\n1,1,1.1\n2,0.5,0.6\n")
+  out, err, code = run("export --json --db " .. db .. " 1")
+  lu.assertEquals(code, 0, err)
+  -- read back by SQLite's JSON functions, through backprop query
+  local one_line = out:gsub("\n", " ")
+  local rows = S.query(db, "SELECT json_valid(j), json_extract(j, '$.run.name'),"
+    .. " json_extract(j, '$.params.x'), json_type(j, '$.params.x'),"
+    .. " json_extract(j, '$.metrics.val_loss.values[0]'),"
+    .. " json_array_length(j, '$.metrics.loss.steps') FROM (SELECT '" .. one_line .. "' AS j)")
+  lu.assertEquals(rows, {"1,every,1,integer,1.1,5"})
+end
+
+function TestEveryday:test_plot_options()
+  local db = runs_of(2)
+  local png = S.TMP .. "/every.png"
+  os.remove(png)
+  local _, err, code = run(string.format("plot --db %s 1 --x epoch -o %s", db, png))
+  lu.assertEquals(code, 1)
+  lu.assertEquals(err, "backprop: plot: unknown --x kind 'epoch' (expected step or time)\n")
+  _, err, code = run(string.format("plot --db %s 1 --smooth 1 -o %s", db, png))
+  lu.assertEquals(code, 1)
+  lu.assertEquals(err, "backprop: plot: --smooth wants a weight from 0 (no smoothing) up to" ..
+    " but not 1, as TensorBoard's slider (0.6, 0.9, 0.99), not '1'\n")
+  lu.assertNil(io.open(png))
+  _, err, code = run(string.format(
+    "plot --db %s 1 2 --metric loss --metric val_loss --smooth 0.5 --x time -o %s", db, png))
+  lu.assertEquals(code, 0, err)
+  lu.assertEquals(S.slurp(png):sub(2, 4), "PNG")
+end
+
 S.finish()
