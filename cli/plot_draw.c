@@ -105,6 +105,8 @@ typedef struct layout {
     double curves_w, words_w; /* the parts' widths */
 } layout;
 
+#define Y_LABEL_ROOM 0.02 /* more left margin than plvsta's, a fraction of the page */
+#define Y_LABEL_DISP 6.2  /* the y label's distance from the axis, in characters */
 #define LEGEND_GAP 0.015 /* between the page's bottom, the legend and the plot */
 
 /* The axes, their grid and labels, above a legend `below` high (a
@@ -115,7 +117,9 @@ static int draw_axes(figure *f, double below) {
     pladv(0);
     plvsta(); /* PLplot's margins for the labels, then room for the legend */
     plgvpd(&x0, &x1, &y0, &y1);
-    if (below > 0) plvpor(x0, x1, fmin(y0 + below, y1 - 0.2), y1);
+    /* room on the left for tick labels five digits wide ("0.997") beside
+     * the y axis' label, which PLplot's own place (pllab) would cross */
+    plvpor(x0 + Y_LABEL_ROOM, x1, below > 0 ? fmin(y0 + below, y1 - 0.2) : y0, y1);
     plwind(b[0], b[1], b[2], b[3]);
     plwidth(1);
     plcol0(C_GRID);
@@ -129,7 +133,10 @@ static int draw_axes(figure *f, double below) {
         plbox(f->log_x ? "bcnstl" : "bcnst", 0, 0, f->log_y ? "bcnstvl" : "bcnstv", 0, 0);
     }
     char *title = pl_text(f->title), *xl = pl_text(f->xlabel), *yl = pl_text(f->ylabel);
-    if (title && xl && yl) pllab(xl, yl, title);
+    if (title && xl && yl) {
+        pllab(xl, "", title);
+        plmtex("l", Y_LABEL_DISP, 0.5, 0.5, yl);
+    }
     free(title), free(xl), free(yl);
     return title && xl && yl ? 0 : -1;
 }

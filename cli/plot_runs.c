@@ -244,6 +244,23 @@ static int label_curves(const options *o, figure *f, const run_text *rt, const c
     return 0;
 }
 
+/* The y axis' label of several metrics, which the title and the legend
+ * name: what their names end with after a '_', '.' or ' ' ("loss" of
+ * train_loss and val_loss), else "value". A static string or o's. */
+static const char *common_word(const options *o) {
+    const char *first = o->metrics[0];
+    size_t n = strlen(first); /* the common suffix's length */
+    for (int k = 1; k < o->nmetrics; k++) {
+        const char *m = o->metrics[k];
+        size_t len = strlen(m), j = 0;
+        while (j < n && j < len && first[strlen(first) - 1 - j] == m[len - 1 - j]) j++;
+        n = j;
+    }
+    const char *tail = first + strlen(first) - n;
+    while (*tail && tail > first && !strchr("_. ", tail[-1])) tail++;
+    return *tail ? tail : "value";
+}
+
 /* The title (unless --title) and the axes' labels. */
 static int title_runs(const options *o, figure *f, const char *unit, FILE *err) {
     int n = o->nruns;
@@ -269,7 +286,8 @@ static int title_runs(const options *o, figure *f, const char *unit, FILE *err) 
                             unit ? unit : "", unit && note ? "; " : "", note ? note : "",
                             (unit || note) && o->log_x ? "; " : "", o->log_x ? "log scale" : "",
                             unit || note || o->log_x ? ")" : "");
-    f->ylabel = plot_format("%s%s", what, o->log_y ? " (log scale)" : "");
+    f->ylabel = plot_format("%s%s", o->nmetrics > 1 ? common_word(o) : what,
+                            o->log_y ? " (log scale)" : "");
     f->log_x = o->log_x, f->log_y = o->log_y;
     return f->title && f->xlabel && f->ylabel ? 0 : bp_cli_fail(err, "out of memory");
 }
