@@ -1,9 +1,12 @@
 /* bp_save.h: a network to bytes and back, in a documented, versioned format.
  *
  * A network file holds the architecture and every weight and bias, exactly
- * (float64 values as float64, float32 as float32), and nothing of a
- * training step (gradients, activations): what is needed to use the network
- * or to go on training it. The format, all integers little-endian:
+ * (float64 values as float64, float32 as float32), and a graph's buffers
+ * (batch norm's running statistics), but nothing of a training step
+ * (gradients, activations): what is needed to use the network or to go on
+ * training it. A stack of dense layers is written as version 1 (which every
+ * older backprop reads), a graph of modules as version 2. All integers
+ * little-endian. Version 1:
  *
  *   offset  size  field
  *        0     8  magic: 0x89 'B' 'P' 'N' '\r' '\n' 0x1a '\n' (as PNG's, so
@@ -20,10 +23,41 @@
  *                 layer, W row by row, then the biases), s = 8 or 4 bytes
  *        .     4  CRC-32 (zlib's) of every byte before it
  *
+ * Version 2, a graph (bp_graph.h): what each bp_graph_add was given, then
+ * the values.
+ *
+ *   offset  size  field
+ *        0     8  magic, as version 1's
+ *        8     4  format version, 2
+ *       12     4  dtype: 64 or 32
+ *       16     8  the file's length in bytes, the CRC included
+ *       24     4  M, the number of nodes, 1 .. 65536 (the input among them)
+ *       28     4  the output node's id (0 .. M-1)
+ *       32     8  P, the number of values
+ *       40     .  M nodes in the order of their ids (the order of the adds),
+ *                 each: op (4, the bp_op code: BP_OP_TABLE's row, from 0),
+ *                 the name's length n (4, 1 .. 48) and its n bytes, the
+ *                 number of inputs k (4, 0 .. 64) and their ids (4 each),
+ *                 then 96 bytes of options (bp_node_opts): ndim, shape[0..3],
+ *                 in, out, no_bias, act (4 each, signed), alpha, p, eps,
+ *                 momentum (8 each, IEEE doubles), kh, kw, sh, sw, ph, pw,
+ *                 layers (4 each, signed)
+ *        .   P*s  every tensor of bp_net_param_list in its order, buffers
+ *                 included (weights, biases, running_mean, running_var,
+ *                 num_batches_tracked), each row-major, s = 8 or 4 bytes
+ *        .     4  CRC-32 of every byte before it
+ *
+ * Loading a version 2 file replays the adds (initial values drawn from no
+ * generator) and finishes the graph, so its architecture is held to every
+ * check a script's is; then it sets the values. A graph with a module
+ * written in Lua (op host, bp.module) cannot be saved: bp_net_encode
+ * refuses it naming the module, since a file cannot hold Lua functions.
+ *
  * A reader refuses, with a message naming the file: another kind of file, a
  * newer version, a truncated file, trailing bytes, a checksum mismatch, and
- * sizes or codes out of range. Versions are only ever added: a newer
- * backprop reads every older version. */
+ * sizes or codes out of range (a version 2 file's modules with the message
+ * of the bad construction). Versions are only ever added: a newer backprop
+ * reads every older version. */
 #ifndef BP_SAVE_H
 #define BP_SAVE_H
 
@@ -32,10 +66,11 @@
 #include "bp_err.h"
 #include "bp_net.h"
 
-#define BP_SAVE_VERSION 1
+#define BP_SAVE_VERSION 2
 
 /* The file's bytes for net in a buffer from bp_malloc (free with bp_free),
- * its length in *len. Returns -1 if memory runs out. */
+ * its length in *len: version 1 for a stack, 2 for a graph. Returns -1 if
+ * memory runs out, or for a graph with a module written in Lua. */
 int bp_net_encode(const bp_net *net, unsigned char **out, size_t *len, bp_err *e);
 
 /* A network from the bytes of a network file; `name` (a path, or any label)

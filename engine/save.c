@@ -14,74 +14,20 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <zlib.h>
-
 #include "bp_save.h"
 #include "bp_util.h"
+#include "save_int.h"
 
-static const unsigned char MAGIC[8] = {0x89, 'B', 'P', 'N', '\r', '\n', 0x1a, '\n'};
 #define HEADER 24
 #define LAYER 16
-#define MAX_WIDTH (1u << 24)
+#define MAX_WIDTH SAVE_MAX_WIDTH
 #define MAX_LAYERS 4096u
-#define MAX_FILE ((size_t)1 << 34)
-
-static void put32(unsigned char *p, uint32_t v) {
-    for (int k = 0; k < 4; k++) p[k] = (unsigned char)(v >> (8 * k));
-}
-static void put64(unsigned char *p, uint64_t v) {
-    for (int k = 0; k < 8; k++) p[k] = (unsigned char)(v >> (8 * k));
-}
-static uint32_t get32(const unsigned char *p) {
-    uint32_t v = 0;
-    for (int k = 0; k < 4; k++) v |= (uint32_t)p[k] << (8 * k);
-    return v;
-}
-static uint64_t get64(const unsigned char *p) {
-    uint64_t v = 0;
-    for (int k = 0; k < 8; k++) v |= (uint64_t)p[k] << (8 * k);
-    return v;
-}
-static void put_double(unsigned char *p, double d) {
-    uint64_t v;
-    memcpy(&v, &d, 8);
-    put64(p, v);
-}
-static double get_double(const unsigned char *p) {
-    uint64_t v = get64(p);
-    double d;
-    memcpy(&d, &v, 8);
-    return d;
-}
-static void put_float(unsigned char *p, float f) {
-    uint32_t v;
-    memcpy(&v, &f, 4);
-    put32(p, v);
-}
-static float get_float(const unsigned char *p) {
-    uint32_t v = get32(p);
-    float f;
-    memcpy(&f, &v, 4);
-    return f;
-}
-
-/* zlib's crc32 takes a uInt length: feed it in pieces. */
-static uint32_t crc_of(const unsigned char *p, size_t n) {
-    uLong crc = crc32(0L, Z_NULL, 0);
-    while (n > 0) {
-        uInt piece = n > (1u << 30) ? (1u << 30) : (uInt)n;
-        crc = crc32(crc, p, piece);
-        p += piece;
-        n -= piece;
-    }
-    return (uint32_t)crc;
-}
+#define MAX_FILE SAVE_MAX_FILE
 
 int bp_net_encode(const bp_net *net, unsigned char **out, size_t *len, bp_err *e) {
-    /* Version 1 holds a stack only; a graph's file (version 2) is to come. */
-    if (bp_net_is_graph(net))
-        return bp_err_set(e, "a network of modules (a graph) cannot be saved yet: "
-                             "only a stack of dense layers can");
+    /* A stack keeps version 1, which every older backprop reads; a graph
+     * needs version 2. */
+    if (bp_net_is_graph(net)) return bp_save_graph_encode(net, out, len, e);
     size_t N = bp_net_param_count(net), s = net->dtype == BP_F32 ? 4 : 8;
     size_t total = HEADER + LAYER * (size_t)net->n_layers + N * s + 4;
     unsigned char *buf = bp_malloc(total);
@@ -91,8 +37,8 @@ int bp_net_encode(const bp_net *net, unsigned char **out, size_t *len, bp_err *e
         bp_free(params);
         return bp_err_set(e, "out of memory for a network file of %zu bytes", total);
     }
-    memcpy(buf, MAGIC, 8);
-    put32(buf + 8, BP_SAVE_VERSION);
+    memcpy(buf, BP_SAVE_MAGIC, 8);
+    put32(buf + 8, 1);
     put32(buf + 12, net->dtype == BP_F32 ? 32 : 64);
     put32(buf + 16, (uint32_t)net->inputs);
     put32(buf + 20, (uint32_t)net->n_layers);
@@ -105,37 +51,44 @@ int bp_net_encode(const bp_net *net, unsigned char **out, size_t *len, bp_err *e
     /* A float32 network's values are floats already: converting them to
      * double and back is exact. */
     bp_net_params_get(net, params);
-    for (size_t k = 0; k < N; k++, p += s) {
-        if (s == 4) put_float(p, (float)params[k]);
-        else put_double(p, params[k]);
-    }
-    put32(p, crc_of(buf, total - 4));
+    put_values(p, params, N, s);
+    put32(p + N * s, crc_of(buf, total - 4));
     bp_free(params);
     *out = buf;
     *len = total;
     return 0;
 }
 
-/* The checks of a file's header and table of layers (its first HEADER +
- * LAYER * L bytes are enough): magic, version, sizes. Fills *inputs, *L
- * (layers), *s (bytes per value), *N (parameters) and *want, the length
- * the whole file must have; -1 with a message. */
+/* The checks both versions start with (a file's first HEADER bytes):
+ * another kind of file, a newer version, version 0. Fills *version. */
+static int check_head(const unsigned char *buf, size_t len, const char *name,
+                      uint32_t *version, bp_err *e) {
+    if (len < HEADER || memcmp(buf, BP_SAVE_MAGIC, 8) != 0)
+        return bp_err_set(e, "%s: not a backprop network file", name);
+    *version = get32(buf + 8);
+    if (*version > BP_SAVE_VERSION)
+        return bp_err_set(e,
+                          "%s: network file version %u is newer than this backprop "
+                          "reads (%d); upgrade backprop",
+                          name, *version, BP_SAVE_VERSION);
+    if (*version == 0)
+        return bp_err_set(e, "%s: corrupt header (version 0, dtype %u, %u inputs, %u "
+                             "layers)",
+                          name, get32(buf + 12), get32(buf + 16), get32(buf + 20));
+    return 0;
+}
+
+/* The checks of a version 1 file's header and table of layers (its first
+ * HEADER + LAYER * L bytes are enough): magic, version, sizes. Fills
+ * *inputs, *L (layers), *s (bytes per value), *N (parameters) and *want,
+ * the length the whole file must have; -1 with a message. */
 static int check_layout(const unsigned char *buf, size_t len, const char *name,
                         uint32_t *inputs_out, uint32_t *L_out, size_t *s_out,
                         size_t *N_out, size_t *want_out, bp_err *e) {
-    if (len < HEADER || memcmp(buf, MAGIC, 8) != 0) {
-        bp_err_set(e, "%s: not a backprop network file", name);
-        return -1;
-    }
-    uint32_t version = get32(buf + 8), bits = get32(buf + 12);
+    uint32_t version;
+    if (check_head(buf, len, name, &version, e)) return -1;
+    uint32_t bits = get32(buf + 12);
     uint32_t inputs = get32(buf + 16), L = get32(buf + 20);
-    if (version > BP_SAVE_VERSION) {
-        bp_err_set(e,
-                   "%s: network file version %u is newer than this backprop "
-                   "reads (%d); upgrade backprop",
-                   name, version, BP_SAVE_VERSION);
-        return -1;
-    }
     if (version == 0 || (bits != 64 && bits != 32) || inputs < 1 || inputs > MAX_WIDTH ||
         L < 1 || L > MAX_LAYERS) {
         bp_err_set(e, "%s: corrupt header (version %u, dtype %u, %u inputs, %u layers)",
@@ -197,8 +150,10 @@ static int check_file(const unsigned char *buf, size_t len, const char *name,
 }
 
 bp_net *bp_net_decode(const unsigned char *buf, size_t len, const char *name, bp_err *e) {
-    uint32_t inputs, L;
+    uint32_t inputs, L, version;
     size_t s, N;
+    if (check_head(buf, len, name, &version, e)) return NULL;
+    if (version == 2) return bp_save_graph_decode(buf, len, name, e);
     if (check_file(buf, len, name, &inputs, &L, &s, &N, e) < 0) return NULL;
     bp_err sub;
     bp_net *net = bp_net_new_dtype((int)inputs, s == 4 ? BP_F32 : BP_F64, &sub);
@@ -214,9 +169,7 @@ bp_net *bp_net_decode(const unsigned char *buf, size_t len, const char *name, bp
         if (bp_net_add(net, (int)get32(p), (bp_act)act, get_double(p + 8), &sub))
             goto fail;
     }
-    const unsigned char *p = buf + HEADER + (size_t)LAYER * L;
-    for (size_t k = 0; k < N; k++, p += s)
-        params[k] = s == 4 ? (double)get_float(p) : get_double(p);
+    get_values(params, buf + HEADER + (size_t)LAYER * L, N, s);
     bp_net_params_set(net, params);
     bp_free(params);
     return net;
@@ -268,6 +221,18 @@ static size_t read_up_to(FILE *f, unsigned char *buf, size_t n) {
     return got;
 }
 
+/* The length the file whose first len bytes are at buf must have: a
+ * version 1 file's from its table of layers, a version 2 file's from its
+ * header. */
+static int file_length(const unsigned char *buf, size_t len, const char *name,
+                       size_t *want, bp_err *e) {
+    uint32_t version, inputs, L;
+    size_t s, N;
+    if (check_head(buf, len, name, &version, e)) return -1;
+    if (version == 2) return bp_save_graph_length(buf, name, want, e);
+    return check_layout(buf, len, name, &inputs, &L, &s, &N, want, e);
+}
+
 /* The file is read in two steps: its header and table of layers (64 KB at
  * most), which say how long the whole must be; that length is held against
  * the file's real size before the rest is allocated and read. A header
@@ -292,14 +257,12 @@ bp_net *bp_net_load(const char *path, bp_err *e) {
     bp_net *net = NULL;
     size_t max_head = HEADER + (size_t)LAYER * MAX_LAYERS;
     size_t head = size < max_head ? size : max_head, want = 0, got;
-    uint32_t inputs, L;
-    size_t s, N;
     if (!(buf = bp_malloc(head))) {
         bp_err_set(e, "%s: out of memory", path);
         goto done;
     }
     got = read_up_to(f, buf, head);
-    if (got == head && check_layout(buf, got, path, &inputs, &L, &s, &N, &want, e) == 0 &&
+    if (got == head && file_length(buf, got, path, &want, e) == 0 &&
         check_length(size, want, path, e) == 0) {
         unsigned char *all = bp_realloc(buf, want);
         if (!all) {

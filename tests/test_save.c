@@ -7,6 +7,7 @@
  * what is not a regular file, or announces more than it holds, is refused
  * before it is read whole. */
 #define _XOPEN_SOURCE 700
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 
 #include "bp_save.h"
 #include "check.h"
+#include "graph_build.h"
 
 static bp_net *make(bp_dtype dt, uint64_t seed) {
     bp_err e;
@@ -140,9 +142,9 @@ static void test_every_damage_is_refused(void) {
     CHECK_STR(e.msg, "f: corrupt: checksum mismatch");
     buf[len - 10] ^= 1;
     /* a newer version */
-    buf[8] = 2;
+    buf[8] = 3;
     CHECK(bp_net_decode(buf, len, "f", &e) == NULL);
-    CHECK_STR(e.msg, "f: network file version 2 is newer than this backprop reads (1); "
+    CHECK_STR(e.msg, "f: network file version 3 is newer than this backprop reads (2); "
                      "upgrade backprop");
     buf[8] = 1;
     /* trailing bytes */
@@ -245,6 +247,277 @@ static void test_what_is_not_a_network_file(void) {
     remove(big);
 }
 
+/* ------------------------------------------------------------------------
+ * Version 2: graphs. Two networks hold every module kind between them: an
+ * image net (conv2d, batchnorm2d, relu, maxpool2d, avgpool2d, flatten,
+ * linear, batchnorm1d, dropout, a residual add, a concat of two branches,
+ * reshape, a linear without bias, leaky_relu) and a sequence net
+ * (embedding, a two-layer lstm, linear). Each is trained a few steps first,
+ * so batch norm's running statistics and counts are not their initial
+ * values, and a round trip must give back every bit of every tensor and
+ * the same forward, in training (the same dropout masks from the same
+ * generator state) and in evaluation mode. */
+
+static int opt_node(bp_op op, int x, bp_node_opts o) { return add(op, x, &o); }
+
+static bp_net *image_net(bp_dtype t) {
+    begin(t, 5);
+    bp_node_opts o = bp_node_opts_default(BP_OP_INPUT);
+    o.ndim = 3, o.shape[0] = 1, o.shape[1] = 6, o.shape[2] = 6;
+    int x = add(BP_OP_INPUT, 0, &o);
+    o = bp_node_opts_default(BP_OP_CONV2D);
+    o.name = "conv1", o.in = 1, o.out = 2, o.kh = o.kw = 3, o.ph = o.pw = 1, o.rng = &R;
+    x = add(BP_OP_CONV2D, x, &o);
+    o = bp_node_opts_default(BP_OP_BATCHNORM2D);
+    o.name = "bn2", o.in = 2, o.momentum = 0.3;
+    x = add(BP_OP_BATCHNORM2D, x, &o);
+    x = opt_node(BP_OP_ACT, x, (bp_node_opts){.act = BP_ACT_RELU});
+    o = bp_node_opts_default(BP_OP_MAXPOOL2D);
+    o.kh = o.kw = o.sh = o.sw = 2;
+    x = add(BP_OP_MAXPOOL2D, x, &o);
+    o = bp_node_opts_default(BP_OP_AVGPOOL2D);
+    o.kh = o.kw = 3, o.ph = o.pw = 1;
+    x = add(BP_OP_AVGPOOL2D, x, &o);
+    x = add(BP_OP_FLATTEN, x, NULL);
+    o = bp_node_opts_default(BP_OP_LINEAR);
+    o.name = "fc", o.in = 18, o.out = 6, o.rng = &R;
+    x = add(BP_OP_LINEAR, x, &o);
+    o = bp_node_opts_default(BP_OP_BATCHNORM1D);
+    o.name = "bn1", o.in = 6, o.eps = 1e-3;
+    x = add(BP_OP_BATCHNORM1D, x, &o);
+    o = bp_node_opts_default(BP_OP_DROPOUT);
+    o.p = 0.25;
+    x = add(BP_OP_DROPOUT, x, &o);
+    o = bp_node_opts_default(BP_OP_LINEAR);
+    o.in = 6, o.out = 6, o.rng = &R;
+    int a = add(BP_OP_LINEAR, x, &o);
+    int b = opt_node(BP_OP_ACT, x, (bp_node_opts){.act = BP_ACT_TANH});
+    int two[2] = {a, b};
+    int res = bp_graph_add(G, BP_OP_ADD, two, 2, &(bp_node_opts){.name = "res"}, &E);
+    o.out = 3;
+    two[0] = add(BP_OP_LINEAR, res, &o);
+    o.out = 2;
+    two[1] = add(BP_OP_LINEAR, res, &o);
+    x = bp_graph_add(G, BP_OP_CONCAT, two, 2, NULL, &E);
+    o = bp_node_opts_default(BP_OP_RESHAPE);
+    o.ndim = 2, o.shape[0] = 1, o.shape[1] = 5;
+    x = add(BP_OP_RESHAPE, x, &o);
+    o = bp_node_opts_default(BP_OP_LINEAR);
+    o.in = 5, o.out = 4, o.no_bias = 1, o.rng = &R;
+    x = add(BP_OP_LINEAR, x, &o);
+    x = opt_node(BP_OP_ACT, x, (bp_node_opts){.act = BP_ACT_LEAKY_RELU, .alpha = 0.2});
+    return as_net(x);
+}
+
+static bp_net *seq_net(bp_dtype t) {
+    begin(t, 6);
+    bp_node_opts o = bp_node_opts_default(BP_OP_INPUT);
+    o.ndim = 1, o.shape[0] = 4;
+    int x = add(BP_OP_INPUT, 0, &o);
+    o = bp_node_opts_default(BP_OP_EMBEDDING);
+    o.name = "emb", o.in = 7, o.out = 3, o.rng = &R;
+    x = add(BP_OP_EMBEDDING, x, &o);
+    o = bp_node_opts_default(BP_OP_LSTM);
+    o.name = "lstm", o.in = 3, o.out = 5, o.layers = 2, o.rng = &R;
+    x = add(BP_OP_LSTM, x, &o);
+    o = bp_node_opts_default(BP_OP_LINEAR);
+    o.in = 5, o.out = 7, o.rng = &R;
+    return as_net(add(BP_OP_LINEAR, x, &o));
+}
+
+/* Every value of a and b to the bit, and the same list of names and shapes. */
+static int same_tensors(const bp_net *a, const bp_net *b) {
+    int na, nb;
+    const bp_param *pa = bp_net_param_list(a, &na), *pb = bp_net_param_list(b, &nb);
+    int same = na == nb && a->dtype == b->dtype;
+    for (int k = 0; same && k < na; k++)
+        same = !strcmp(pa[k].name, pb[k].name) && pa[k].ndim == pb[k].ndim &&
+               !memcmp(pa[k].shape, pb[k].shape, sizeof pa[k].shape) &&
+               pa[k].trainable == pb[k].trainable && pa[k].count == pb[k].count &&
+               !memcmp(pa[k].data, pb[k].data, pa[k].count * bp_dtype_size(a->dtype));
+    return same;
+}
+
+/* The same output bits from a and b on x (B rows), each drawing its
+ * dropout masks from a generator seeded alike. */
+static int same_forward(bp_net *a, bp_net *b, const double *x, int B, int training) {
+    bp_rng ra, rb;
+    bp_rng_seed(&ra, 99);
+    bp_rng_seed(&rb, 99);
+    a->rng = &ra, b->rng = &rb;
+    bp_net_set_training(a, training);
+    bp_net_set_training(b, training);
+    size_t n = (size_t)B * (size_t)bp_net_outputs(a);
+    const double *ya = bp_net_forward(a, x, B, &E);
+    double *keep = malloc(sizeof(double) * n);
+    if (!ya || !keep) {
+        free(keep);
+        return 0;
+    }
+    memcpy(keep, ya, sizeof(double) * n);
+    const double *yb = bp_net_forward(b, x, B, &E);
+    int same = yb && !memcmp(keep, yb, sizeof(double) * n);
+    free(keep);
+    a->rng = b->rng = NULL;
+    return same;
+}
+
+/* Trains net 3 steps on B rows of x (targets: zeros) with SGD. */
+static void train(bp_net *net, const double *x, int B) {
+    double y[64] = {0};
+    bp_rng r;
+    bp_rng_seed(&r, 3);
+    net->rng = &r;
+    for (int k = 0; k < 3; k++)
+        CHECK(bp_net_train_step(net, x, y, B, BP_LOSS_MSE, 0.1, NULL, &E) == 0);
+    net->rng = NULL;
+}
+
+static void check_graph_round_trip(bp_net *a, const double *x, int B) {
+    train(a, x, B);
+    unsigned char *buf;
+    size_t len;
+    CHECK(bp_net_encode(a, &buf, &len, &E) == 0);
+    CHECK(buf[8] == 2);
+    bp_net *b = bp_net_decode(buf, len, "g", &E);
+    CHECK(b != NULL && bp_net_is_graph(b));
+    if (!b) return;
+    CHECK(same_tensors(a, b));
+    CHECK(bp_graph_nodes(a->graph) == bp_graph_nodes(b->graph));
+    for (int id = 0; id < bp_graph_nodes(a->graph); id++)
+        CHECK_STR(bp_graph_node_name(b->graph, id), bp_graph_node_name(a->graph, id));
+    /* the file of the loaded net is the file it came from */
+    unsigned char *again;
+    size_t n;
+    CHECK(bp_net_encode(b, &again, &n, &E) == 0);
+    CHECK(n == len && !memcmp(again, buf, len));
+    bp_free(again);
+    /* (a forward in training moves batch norm's running statistics: last) */
+    CHECK(same_forward(a, b, x, B, 1));
+    CHECK(same_forward(a, b, x, B, 0));
+    /* and through a file on disk */
+    char path[] = "/tmp/bp_graphXXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    CHECK(bp_net_save(a, path, &E) == 0);
+    bp_net *c = bp_net_load(path, &E);
+    CHECK(c != NULL && same_tensors(a, c));
+    remove(path);
+    bp_net_free(c);
+    bp_net_free(b);
+    bp_free(buf);
+    bp_net_free(a);
+}
+
+static void test_graph_round_trip(bp_dtype t) {
+    double img[3 * 36], ids[3 * 4];
+    for (int k = 0; k < 3 * 36; k++) img[k] = sin(0.37 * k);
+    for (int k = 0; k < 3 * 4; k++) ids[k] = 1 + (k * 5) % 7;
+    check_graph_round_trip(image_net(t), img, 3);
+    check_graph_round_trip(seq_net(t), ids, 3);
+}
+
+/* The last 4 bytes of buf[0..len) set to the CRC of the rest. */
+static void fix_crc(unsigned char *buf, size_t len) {
+    uLong crc = crc32(0L, buf, (uInt)(len - 4));
+    for (int k = 0; k < 4; k++) buf[len - 4 + k] = (unsigned char)(crc >> (8 * k));
+}
+
+static int host_nop(void *ctx, const bp_host_call *c, bp_err *e) {
+    (void)ctx, (void)c, (void)e;
+    return 0;
+}
+
+/* A version 2 file's damage: every prefix and every flipped byte refused
+ * (the checksum), and behind a fixed checksum the messages of what the
+ * modules say: an unknown op, a cycle, a bad option, more values than the
+ * file holds, trailing bytes. A Lua module is refused at saving. */
+static void test_graph_damage(void) {
+    bp_net *net = seq_net(BP_F32);
+    unsigned char *buf;
+    size_t len;
+    CHECK(bp_net_encode(net, &buf, &len, &E) == 0);
+    int refused = 0;
+    for (size_t n = 0; n < len; n++) {
+        bp_net *d = bp_net_decode(buf, n, "f", &E);
+        refused += d == NULL;
+        bp_net_free(d);
+    }
+    CHECK(refused == (int)len);
+    bp_net_decode(buf, len - 1, "f", &E);
+    char want[160];
+    snprintf(want, sizeof want, "f: truncated: %zu bytes, the network needs %zu", len - 1,
+             len);
+    CHECK_STR(E.msg, want);
+    refused = 0;
+    for (size_t k = 0; k < len; k++) {
+        buf[k] ^= 0x10;
+        bp_net *d = bp_net_decode(buf, len, "f", &E);
+        refused += d == NULL;
+        bp_net_free(d);
+        buf[k] ^= 0x10;
+    }
+    CHECK(refused == (int)len);
+    /* node 1 (emb): op at 40 + 44 (the input's record: 12 + 5 + 0 + 96 = 113) */
+    size_t emb = 40 + 113;
+    CHECK(buf[emb] == BP_OP_EMBEDDING && buf[emb + 4] == 3 && !memcmp(buf + emb + 8, "emb", 3));
+    buf[emb] = 200;
+    fix_crc(buf, len);
+    CHECK(bp_net_decode(buf, len, "f", &E) == NULL);
+    CHECK_STR(E.msg, "f: corrupt: module 1 has op code 200");
+    buf[emb] = BP_OP_EMBEDDING;
+    /* emb's one input made the lstm (id 2): a cycle */
+    size_t in = emb + 8 + 3 + 4;
+    CHECK(buf[in] == 0);
+    buf[in] = 2;
+    fix_crc(buf, len);
+    CHECK(bp_net_decode(buf, len, "f", &E) == NULL);
+    CHECK_STR(E.msg, "f: the graph has a cycle: lstm (module 'lstm') is its own input, "
+                     "through module 'emb'");
+    buf[in] = 0;
+    /* emb's V (options: in at offset 20) made 0, then 2^30 */
+    size_t V = in + 4 + 20;
+    CHECK(buf[V] == 7);
+    buf[V] = 0;
+    fix_crc(buf, len);
+    CHECK(bp_net_decode(buf, len, "f", &E) == NULL);
+    CHECK_STR(E.msg,
+              "f: embedding (module 'emb'): needs V >= 1 ids and D >= 1 values (got 0 and 3)");
+    buf[V + 3] = 0x40;
+    fix_crc(buf, len);
+    CHECK(bp_net_decode(buf, len, "f", &E) == NULL);
+    snprintf(want, sizeof want,
+             "f: corrupt: module 'emb' needs more values than the file's %zu",
+             bp_net_param_count(net));
+    CHECK_STR(E.msg, want);
+    buf[V] = 7, buf[V + 3] = 0;
+    fix_crc(buf, len);
+    bp_net *d = bp_net_decode(buf, len, "f", &E);
+    CHECK(d != NULL && same_tensors(net, d));
+    bp_net_free(d);
+    unsigned char *more = malloc(len + 2);
+    memcpy(more, buf, len);
+    more[len] = more[len + 1] = 0;
+    CHECK(bp_net_decode(more, len + 2, "f", &E) == NULL);
+    CHECK_STR(E.msg, "f: 2 bytes after the end of the network");
+    free(more);
+    bp_free(buf);
+    bp_net_free(net);
+
+    begin(BP_F64, 1);
+    bp_node_opts o = bp_node_opts_default(BP_OP_INPUT);
+    o.ndim = 1, o.shape[0] = 2;
+    int x = add(BP_OP_INPUT, 0, &o);
+    bp_host h = {.forward = host_nop, .backward = host_nop};
+    o = bp_node_opts_default(BP_OP_HOST);
+    o.name = "glu", o.host = &h;
+    net = as_net(add(BP_OP_HOST, x, &o));
+    CHECK(bp_net_encode(net, &buf, &len, &E) == -1);
+    CHECK_STR(E.msg, "module 'glu' is written in Lua (bp.module): a network file cannot "
+                     "hold its functions, so this network cannot be saved");
+    bp_net_free(net);
+}
+
 int main(void) {
     test_format_by_hand();
     test_round_trip(BP_F64);
@@ -252,5 +525,8 @@ int main(void) {
     test_every_damage_is_refused();
     test_files();
     test_what_is_not_a_network_file();
+    test_graph_round_trip(BP_F64);
+    test_graph_round_trip(BP_F32);
+    test_graph_damage();
     return check_report("test_save");
 }

@@ -1,0 +1,288 @@
+/* save_graph.c: version 2 of the network file, a graph of modules (the
+ * format is in bp_save.h).
+ *
+ * The file holds what bp_graph_add was given, node by node (op, name,
+ * inputs, the options the op reads), then every tensor's values, buffers
+ * included, in bp_net_param_list's order. Loading replays the adds with no
+ * generator (each tensor starts at zeros or ones, drawing nothing), finishes
+ * the graph, and sets the values: the graph's own checks (options, shapes,
+ * cycles, unused modules) judge a file's architecture as they judge a
+ * script's, so a corrupt one gets the message a bad construction gets.
+ *
+ * A host node (a module written in Lua, bindings/lhost.c) is refused when
+ * saving: its forward and backward are functions of a Lua state, which a
+ * file cannot hold, and a file that names a module only to be refused at
+ * load would look saved when it is not.
+ *
+ * Sizes from a file are checked before they are used to allocate: the
+ * values a node's options ask for are counted (the same sizes make_params
+ * in graph.c uses) against the values the file holds before the node is
+ * added, so a small file cannot ask for gigabytes of weights. */
+#include <stdint.h>
+#include <string.h>
+
+#include "bp_save.h"
+#include "bp_util.h"
+#include "save_int.h"
+
+#define HEADER 40
+/* A node's options: ndim, shape[4], in, out, no_bias, act (4 bytes each),
+ * alpha, p, eps, momentum (8 each), kh, kw, sh, sw, ph, pw, layers (4). */
+#define OPTS 96
+#define MAX_NODES 65536u
+
+/* The options bp_graph_add reads, as bytes; and back. */
+static void put_opts(unsigned char *p, const bp_node_opts *o) {
+    const int ints1[9] = {o->ndim,     o->shape[0], o->shape[1], o->shape[2], o->shape[3],
+                          o->in,       o->out,      o->no_bias,  (int)o->act};
+    const double reals[4] = {o->alpha, o->p, o->eps, o->momentum};
+    const int ints2[7] = {o->kh, o->kw, o->sh, o->sw, o->ph, o->pw, o->layers};
+    for (int k = 0; k < 9; k++, p += 4) put32(p, (uint32_t)ints1[k]);
+    for (int k = 0; k < 4; k++, p += 8) put_double(p, reals[k]);
+    for (int k = 0; k < 7; k++, p += 4) put32(p, (uint32_t)ints2[k]);
+}
+
+static void get_opts(bp_node_opts *o, const unsigned char *p) {
+    int *ints1[9] = {&o->ndim,  &o->shape[0], &o->shape[1], &o->shape[2], &o->shape[3],
+                     &o->in,    &o->out,      &o->no_bias,  NULL};
+    double *reals[4] = {&o->alpha, &o->p, &o->eps, &o->momentum};
+    int *ints2[7] = {&o->kh, &o->kw, &o->sh, &o->sw, &o->ph, &o->pw, &o->layers};
+    for (int k = 0; k < 8; k++, p += 4) *ints1[k] = (int32_t)get32(p);
+    o->act = (bp_act)(int32_t)get32(p);
+    p += 4;
+    for (int k = 0; k < 4; k++, p += 8) *reals[k] = get_double(p);
+    for (int k = 0; k < 7; k++, p += 4) *ints2[k] = (int32_t)get32(p);
+}
+
+/* The bytes of node id's record: op, name, inputs, options. */
+static size_t node_size(const bp_graph *g, int id) {
+    int n;
+    bp_graph_node_inputs(g, id, &n);
+    return 12 + strlen(bp_graph_node_name(g, id)) + 4 * (size_t)n + OPTS;
+}
+
+static unsigned char *put_node(unsigned char *p, const bp_graph *g, int id) {
+    const char *name = bp_graph_node_name(g, id);
+    size_t len = strlen(name);
+    int n;
+    const int *in = bp_graph_node_inputs(g, id, &n);
+    put32(p, (uint32_t)bp_graph_node_op(g, id));
+    put32(p + 4, (uint32_t)len);
+    memcpy(p + 8, name, len);
+    p += 8 + len;
+    put32(p, (uint32_t)n);
+    for (int k = 0; k < n; k++) put32(p + 4 + 4 * (size_t)k, (uint32_t)in[k]);
+    p += 4 + 4 * (size_t)n;
+    put_opts(p, bp_graph_node_opts(g, id));
+    return p + OPTS;
+}
+
+int bp_save_graph_encode(const bp_net *net, unsigned char **out, size_t *len, bp_err *e) {
+    const bp_graph *g = net->graph;
+    int M = bp_graph_nodes(g);
+    size_t P = bp_net_param_count(net), s = net->dtype == BP_F32 ? 4 : 8;
+    size_t total = HEADER + P * s + 4;
+    for (int id = 0; id < M; id++) {
+        if (bp_graph_node_op(g, id) == BP_OP_HOST)
+            return bp_err_set(e,
+                              "module '%s' is written in Lua (bp.module): a network file "
+                              "cannot hold its functions, so this network cannot be saved",
+                              bp_graph_node_name(g, id));
+        total += node_size(g, id);
+    }
+    unsigned char *buf = bp_malloc(total);
+    double *values = bp_malloc(sizeof(double) * (P ? P : 1));
+    if (!buf || !values) {
+        bp_free(buf);
+        bp_free(values);
+        return bp_err_set(e, "out of memory for a network file of %zu bytes", total);
+    }
+    memcpy(buf, BP_SAVE_MAGIC, 8);
+    put32(buf + 8, 2);
+    put32(buf + 12, net->dtype == BP_F32 ? 32 : 64);
+    put64(buf + 16, total);
+    put32(buf + 24, (uint32_t)M);
+    put32(buf + 28, (uint32_t)bp_graph_output(g));
+    put64(buf + 32, P);
+    unsigned char *p = buf + HEADER;
+    for (int id = 0; id < M; id++) p = put_node(p, g, id);
+    bp_net_params_get(net, values);
+    put_values(p, values, P, s);
+    put32(buf + total - 4, crc_of(buf, total - 4));
+    bp_free(values);
+    *out = buf;
+    *len = total;
+    return 0;
+}
+
+int bp_save_graph_length(const unsigned char *buf, const char *name, size_t *want,
+                         bp_err *e) {
+    uint32_t bits = get32(buf + 12);
+    uint64_t total = get64(buf + 16);
+    if (bits != 64 && bits != 32)
+        return bp_err_set(e, "%s: corrupt header (version 2, dtype %u)", name, bits);
+    if (total < HEADER + 4 || total > SAVE_MAX_FILE)
+        return bp_err_set(e, "%s: corrupt header: a length of %llu bytes", name,
+                          (unsigned long long)total);
+    *want = (size_t)total;
+    return 0;
+}
+
+/* A reader of a file's node records: at most end, bad once it ran out. */
+typedef struct reader {
+    const unsigned char *p, *end;
+    int bad;
+} reader;
+
+static const unsigned char *take(reader *r, size_t n) {
+    if (r->bad || (size_t)(r->end - r->p) < n) {
+        r->bad = 1;
+        return NULL;
+    }
+    r->p += n;
+    return r->p - n;
+}
+
+static uint32_t take32(reader *r) {
+    const unsigned char *p = take(r, 4);
+    return p ? get32(p) : 0;
+}
+
+/* The values a node of op with options o makes (graph.c's make_params),
+ * into *n; -1 when they would not fit in a size_t. Sizes are the file's,
+ * not yet checked: negative ones count as 0 (bp_graph_add refuses them). */
+static int node_values(bp_op op, const bp_node_opts *o, size_t *n) {
+    size_t in = o->in > 0 ? (size_t)o->in : 0, out = o->out > 0 ? (size_t)o->out : 0;
+    size_t k = (o->kh > 0 ? (size_t)o->kh : 0) * (o->kw > 0 ? (size_t)o->kw : 0), w = 0;
+    int layers = o->layers > 0 && o->layers <= BP_GRAPH_MAX_LAYERS ? o->layers : 0;
+    *n = 0;
+    switch (op) {
+        case BP_OP_LINEAR:
+        case BP_OP_CONV2D:
+            if (bp_size_mul3(&w, out, in, op == BP_OP_CONV2D ? k : 1)) return -1;
+            if (w > SIZE_MAX - out) return -1;
+            *n = w + (o->no_bias ? 0 : out);
+            return 0;
+        case BP_OP_BATCHNORM1D:
+        case BP_OP_BATCHNORM2D: *n = 4 * in + 1; return 0;
+        case BP_OP_EMBEDDING: return bp_size_mul(n, in, out);
+        case BP_OP_LSTM:
+            for (int l = 0; l < layers; l++) {
+                if (bp_size_mul(&w, 4 * out, (l ? out : in) + out + 2)) return -1;
+                *n += w;
+            }
+            return 0;
+        default: return 0;
+    }
+}
+
+/* The next node record, added to g. *values counts the values of the nodes
+ * so far, held to the P the file has room for. */
+static int read_node(reader *r, bp_graph *g, int id, size_t P, size_t *values, bp_err *e) {
+    uint32_t op = take32(r), nlen = take32(r);
+    if (r->bad) return bp_err_set(e, "corrupt: module %d is cut short", id);
+    if (op >= BP_OP_COUNT) return bp_err_set(e, "corrupt: module %d has op code %u", id, op);
+    if (nlen < 1 || nlen > BP_GRAPH_MAX_NAME)
+        return bp_err_set(e, "corrupt: module %d has a name of %u bytes", id, nlen);
+    char name[BP_GRAPH_MAX_NAME + 1];
+    const unsigned char *np = take(r, nlen);
+    uint32_t n_in = take32(r);
+    if (r->bad || n_in > BP_GRAPH_MAX_INPUTS)
+        return bp_err_set(e, "corrupt: module %d is cut short or has %u inputs", id, n_in);
+    memcpy(name, np, nlen);
+    name[nlen] = 0;
+    if (memchr(name, 0, nlen))
+        return bp_err_set(e, "corrupt: module %d's name holds a NUL byte", id);
+    if (op == BP_OP_HOST)
+        return bp_err_set(e,
+                          "module '%s' is written in Lua (host): a network file cannot "
+                          "hold one",
+                          name);
+    int in[BP_GRAPH_MAX_INPUTS];
+    for (uint32_t k = 0; k < n_in; k++) in[k] = (int)take32(r);
+    const unsigned char *op_bytes = take(r, OPTS);
+    if (r->bad) return bp_err_set(e, "corrupt: module '%s' is cut short", name);
+    bp_node_opts o = bp_node_opts_default((bp_op)op);
+    get_opts(&o, op_bytes);
+    o.name = name;
+    size_t need;
+    if (node_values((bp_op)op, &o, &need) || need > P - *values)
+        return bp_err_set(e,
+                          "corrupt: module '%s' needs more values than the file's %zu",
+                          name, P);
+    *values += need;
+    return bp_graph_add(g, (bp_op)op, in, (int)n_in, &o, e) < 0 ? -1 : 0;
+}
+
+/* The graph of a whole, checked file; NULL with a message (not yet
+ * prefixed with the file's name). */
+static bp_graph *read_graph(const unsigned char *buf, size_t len, size_t P, size_t s,
+                            bp_err *e) {
+    uint32_t M = get32(buf + 24), output = get32(buf + 28);
+    if (M < 1 || M > MAX_NODES || output >= M) {
+        bp_err_set(e, "corrupt: %u modules, the output %u", M, output);
+        return NULL;
+    }
+    bp_graph *g = bp_graph_new(s == 4 ? BP_F32 : BP_F64, e);
+    reader r = {buf + HEADER, buf + len - 4 - P * s, 0};
+    size_t values = 0;
+    for (uint32_t id = 0; g && id < M; id++)
+        if (read_node(&r, g, (int)id, P, &values, e)) goto fail;
+    if (!g) return NULL;
+    if (r.p != r.end) {
+        bp_err_set(e, "corrupt: %zu bytes between the modules and the values",
+                   (size_t)(r.end - r.p));
+        goto fail;
+    }
+    if (bp_graph_finish(g, (int)output, e)) goto fail;
+    return g;
+fail:
+    bp_graph_free(g);
+    return NULL;
+}
+
+bp_net *bp_save_graph_decode(const unsigned char *buf, size_t len, const char *name,
+                             bp_err *e) {
+    size_t want, s = get32(buf + 12) / 8;
+    if (bp_save_graph_length(buf, name, &want, e)) return NULL;
+    if (len < want) {
+        bp_err_set(e, "%s: truncated: %zu bytes, the network needs %zu", name, len, want);
+        return NULL;
+    }
+    if (len > want) {
+        bp_err_set(e, "%s: %zu bytes after the end of the network", name, len - want);
+        return NULL;
+    }
+    if (crc_of(buf, len - 4) != get32(buf + len - 4)) {
+        bp_err_set(e, "%s: corrupt: checksum mismatch", name);
+        return NULL;
+    }
+    uint64_t P64 = get64(buf + 32);
+    if (len < HEADER + 4 || P64 > (len - HEADER - 4) / s) {
+        bp_err_set(e, "%s: corrupt: %llu values do not fit in %zu bytes", name,
+                   (unsigned long long)P64, len);
+        return NULL;
+    }
+    size_t P = (size_t)P64;
+    bp_err sub;
+    bp_net *net = NULL;
+    double *values = bp_malloc(sizeof(double) * (P ? P : 1));
+    bp_graph *g = values ? read_graph(buf, len, P, s, &sub) : NULL;
+    if (!values) bp_err_set(&sub, "out of memory");
+    if (g && !(net = bp_net_from_graph(g, &sub))) goto fail;
+    if (!net) goto fail;
+    if (bp_net_param_count(net) != P) {
+        bp_err_set(&sub, "corrupt: the modules have %zu values, the file %zu",
+                   bp_net_param_count(net), P);
+        goto fail;
+    }
+    get_values(values, buf + len - 4 - P * s, P, s);
+    bp_net_params_set(net, values);
+    bp_free(values);
+    return net;
+fail:
+    bp_err_set(e, "%s: %s", name, sub.msg);
+    bp_free(values);
+    bp_net_free(net);
+    return NULL;
+}

@@ -1,0 +1,104 @@
+/* save_int.h: what the two versions of the network file share (save.c
+ * writes and reads version 1 and the files themselves, save_graph.c
+ * version 2): bytes little-endian one at a time, the checksum, the limits,
+ * and version 2's entry points.
+ *
+ * Static inline in a private header rather than exported from one of the
+ * two files: they are a few shifts each, and the format's code stays in
+ * the two files that define it. */
+#ifndef SAVE_INT_H
+#define SAVE_INT_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include <zlib.h>
+
+#include "bp_net.h"
+
+static const unsigned char BP_SAVE_MAGIC[8] = {0x89, 'B', 'P', 'N', '\r', '\n', 0x1a, '\n'};
+#define SAVE_MAX_WIDTH (1u << 24)
+#define SAVE_MAX_FILE ((size_t)1 << 34)
+
+static inline void put32(unsigned char *p, uint32_t v) {
+    for (int k = 0; k < 4; k++) p[k] = (unsigned char)(v >> (8 * k));
+}
+static inline void put64(unsigned char *p, uint64_t v) {
+    for (int k = 0; k < 8; k++) p[k] = (unsigned char)(v >> (8 * k));
+}
+static inline uint32_t get32(const unsigned char *p) {
+    uint32_t v = 0;
+    for (int k = 0; k < 4; k++) v |= (uint32_t)p[k] << (8 * k);
+    return v;
+}
+static inline uint64_t get64(const unsigned char *p) {
+    uint64_t v = 0;
+    for (int k = 0; k < 8; k++) v |= (uint64_t)p[k] << (8 * k);
+    return v;
+}
+static inline void put_double(unsigned char *p, double d) {
+    uint64_t v;
+    memcpy(&v, &d, 8);
+    put64(p, v);
+}
+static inline double get_double(const unsigned char *p) {
+    uint64_t v = get64(p);
+    double d;
+    memcpy(&d, &v, 8);
+    return d;
+}
+
+/* The values of a network (bp_net_params_get's order) at p, s = 4 or 8
+ * bytes each; and back. */
+static inline void put_values(unsigned char *p, const double *v, size_t n, size_t s) {
+    for (size_t k = 0; k < n; k++, p += s) {
+        if (s == 4) {
+            float f = (float)v[k];
+            uint32_t u;
+            memcpy(&u, &f, 4);
+            put32(p, u);
+        } else {
+            put_double(p, v[k]);
+        }
+    }
+}
+static inline void get_values(double *v, const unsigned char *p, size_t n, size_t s) {
+    for (size_t k = 0; k < n; k++, p += s) {
+        if (s == 4) {
+            uint32_t u = get32(p);
+            float f;
+            memcpy(&f, &u, 4);
+            v[k] = f;
+        } else {
+            v[k] = get_double(p);
+        }
+    }
+}
+
+/* zlib's crc32 takes a uInt length: fed in pieces. */
+static inline uint32_t crc_of(const unsigned char *p, size_t n) {
+    uLong crc = crc32(0L, Z_NULL, 0);
+    while (n > 0) {
+        uInt piece = n > (1u << 30) ? (1u << 30) : (uInt)n;
+        crc = crc32(crc, p, piece);
+        p += piece;
+        n -= piece;
+    }
+    return (uint32_t)crc;
+}
+
+/* Version 2 (save_graph.c): a graph net's file, as bp_net_encode's. */
+int bp_save_graph_encode(const bp_net *net, unsigned char **out, size_t *len, bp_err *e);
+
+/* The length a version 2 file says it has (its first 24 bytes at buf,
+ * len >= 24 of them), after checking its header: 0, or -1 naming the file.
+ * bp_net_load reads that many bytes. */
+int bp_save_graph_length(const unsigned char *buf, const char *name, size_t *want,
+                         bp_err *e);
+
+/* A net from a whole version 2 file (its length, checksum, then every
+ * node); NULL with a message starting with name. */
+bp_net *bp_save_graph_decode(const unsigned char *buf, size_t len, const char *name,
+                             bp_err *e);
+
+#endif
