@@ -31,7 +31,7 @@ static int net_save(lua_State *L) {
     bp_net *net = bp_lua_check_net(L, 1);
     const char *path = luaL_checkstring(L, 2);
     bp_err e;
-    if (net->n_layers == 0)
+    if (!net->graph && net->n_layers == 0)
         return luaL_error(L, "the network has no layers: nothing to save");
     if (bp_net_save(net, path, &e)) return bp_lua_fail(L, e.msg);
     lua_pushboolean(L, 1);
@@ -67,7 +67,7 @@ static int l_save_net(lua_State *L) {
     bp_lua_params_gate(L, st);
     int64_t step = opt_int(L, 2, st->step);
     const char *name = luaL_optstring(L, 3, "net");
-    if (net->n_layers == 0)
+    if (!net->graph && net->n_layers == 0)
         return luaL_error(L, "the network has no layers: nothing to save");
     if (!st->log) {
         lua_pushboolean(L, 0);
@@ -449,8 +449,35 @@ static void check_entries(lua_State *L, rbuf r, uint32_t count, int objects,
     lua_pop(L, 2);
 }
 
+/* Whether a stack saved in a checkpoint is built as the live one: inputs,
+ * and each layer's width and activation (alpha is put back with the
+ * values). */
+static int same_stack(const bp_net *saved, const bp_net *net) {
+    int same = saved->inputs == net->inputs && saved->n_layers == net->n_layers &&
+               saved->dtype == net->dtype;
+    for (int l = 0; same && l < net->n_layers; l++)
+        same = saved->layers[l].O == net->layers[l].O &&
+               saved->layers[l].act == net->layers[l].act;
+    return same;
+}
+
+/* Whether a graph's file (version 2, bp_save.h) describes the live graph:
+ * the live one encoded gives the same bytes but for the length, the values
+ * and the checksum. -1 when memory runs out. */
+static int same_graph(const unsigned char *file, size_t len, const bp_net *net) {
+    unsigned char *live;
+    size_t n, P = bp_net_param_count(net), s = net->dtype == BP_F32 ? 4 : 8;
+    if (bp_net_encode(net, &live, &n, NULL)) return -1;
+    size_t arch = n - 4 - P * s; /* the header and the modules */
+    int same = n == len && !memcmp(live + 8, file + 8, 8) &&
+               !memcmp(live + 24, file + 24, arch - 24);
+    bp_free(live);
+    return same;
+}
+
 /* Puts a checkpoint's network into the live one, which must have the same
- * architecture (the script built it the same way). */
+ * architecture (the script built it the same way): every value, a graph's
+ * buffers (batch norm's running statistics) too. */
 static void restore_net(lua_State *L, lnet *n, const char *name, const entry *t,
                         const char *what) {
     bp_err e;
@@ -459,13 +486,12 @@ static void restore_net(lua_State *L, lnet *n, const char *name, const entry *t,
     lua_pop(L, 1);
     if (!saved) luaL_error(L, "bp.resume: %s", e.msg);
     bp_net *net = n->net;
-    int same = saved->inputs == net->inputs && saved->n_layers == net->n_layers &&
-               saved->dtype == net->dtype;
-    for (int l = 0; same && l < net->n_layers; l++)
-        same = saved->layers[l].O == net->layers[l].O &&
-               saved->layers[l].act == net->layers[l].act;
-    if (!same) {
+    int same = bp_net_is_graph(saved) != bp_net_is_graph(net) ? 0
+               : bp_net_is_graph(net) ? same_graph(t->bytes, (size_t)t->len, net)
+                                      : same_stack(saved, net);
+    if (same != 1) {
         bp_net_free(saved);
+        if (same < 0) luaL_error(L, "out of memory");
         luaL_error(L,
                    "bp.resume: net '%s' is not built as it was when the checkpoint was "
                    "made",
@@ -481,6 +507,7 @@ static void restore_net(lua_State *L, lnet *n, const char *name, const entry *t,
     bp_net_params_set(net, p);
     for (int l = 0; l < net->n_layers; l++) net->layers[l].alpha = saved->layers[l].alpha;
     net->B = 0; /* kept activations no longer match the weights */
+    if (net->graph) bp_graph_forget(net->graph);
     free(p);
     bp_net_free(saved);
     n->steps = t->steps;

@@ -62,6 +62,69 @@ function TestResume:test_resume_refusals()
   lu.assertNil(io.open(TMP .. "/none.db"))
 end
 
+-- A graph with batch norm, dropout and a residual block (issue 13): its
+-- checkpoint holds the architecture, the running statistics and the
+-- optimiser's moments, the module's generator holds the dropout masks' stream;
+-- a run stopped after epoch 3 and resumed ends with the bits of one never
+-- stopped: every metric, and the saved network (values and buffers).
+local GRAPH_RUN = [[
+local bp = require "backprop"
+local epochs, stop_at = bp.param("epochs", 6), bp.param("stop_at", 0)
+local data = assert(bp.load_csv(bp.param("data", ""), {target = "species"}))
+data:scale(data:scaler("standard"))
+local net = bp.net(bp.sequential{bp.linear(4, 16, {name = "fc1"}), bp.batchnorm1d(16, {name = "bn1"}),
+  bp.relu(), bp.dropout(0.3), bp.residual(bp.sequential{bp.linear(16, 16), bp.tanh()}),
+  bp.linear(16, 3, {name = "head"})})
+local opt = bp.optimizer(net, "adam", {lr = 0.01})
+local start = bp.resume{net = net, opt = opt}
+if start > 0 then print("resumed after epoch " .. start) end
+for epoch = start + 1, epochs do
+  net:fit{data = data, loss = "softmax_ce", optimizer = opt, epochs = 1, first_epoch = epoch,
+          total_epochs = epochs, batch = 16, log = "loss"}
+  bp.checkpoint(epoch, {net = net, opt = opt})
+  if epoch == stop_at then os.exit(3) end
+end
+bp.save_net(net, epochs)
+]]
+
+function TestResume:test_graph_with_dropout_and_batchnorm_resumes_to_the_bit()
+  local db, script = TMP .. "/graph_resume.db", write("graph_run.lua", GRAPH_RUN)
+  local data = "data=" .. SRC .. "/data/iris.csv"
+  local _, err, code = backprop("run --db " .. db .. " --seed 5 " .. script .. " " .. data)
+  lu.assertEquals(code, 0, err)
+  _, err, code = backprop("run --db " .. db .. " --seed 5 " .. script .. " " .. data .. " stop_at=3")
+  lu.assertEquals(code, 3, err)
+  lu.assertEquals(query(db, "SELECT count(*) FROM networks WHERE run_id = 2"), {"0"})
+  local out
+  out, err, code = backprop("run --db " .. db .. " --resume 2")
+  lu.assertEquals(code, 0, err)
+  lu.assertStrContains(out, "resumed after epoch 3\n")
+  local n1 = query(db, "SELECT count(*) FROM metrics WHERE run_id = 1")[1]
+  lu.assertTrue(tonumber(n1) >= 6)
+  lu.assertEquals(query(db, "SELECT count(*) FROM metrics a JOIN metrics b ON b.run_id = 2"
+    .. " AND b.name_id = a.name_id AND b.step = a.step AND b.value IS a.value WHERE a.run_id = 1"), {n1})
+  -- the network files: version 2, and the same bytes
+  lu.assertEquals(query(db, "SELECT a.data = b.data, hex(substr(a.data, 9, 4)) FROM networks a,"
+    .. " networks b WHERE a.run_id = 1 AND b.run_id = 2"), {"1,02000000"})
+  -- the batch norm's running mean moved (it starts at zeros), and its count is 6 epochs of 10 batches
+  local probe = write("graph_probe.lua", [[
+local bp = require "backprop"
+local net = assert(bp.load_net(2))
+local m = net:param("bn1.running_mean")
+print(m[1] ~= 0, net:param("bn1.num_batches_tracked"))
+]])
+  out, err, code = backprop("run --db " .. db .. " " .. probe)
+  lu.assertEquals(code, 0, err)
+  lu.assertEquals(out, "true\t60.0\n")
+  -- a resume into a net built otherwise is refused, naming it
+  if not os.execute("command -v sqlite3 >/dev/null") then return end
+  assert(os.execute("sqlite3 " .. db .. " \"UPDATE runs SET status = 'failed' WHERE id = 2;"
+    .. " UPDATE scripts SET text = replace(text, 'dropout(0.3)', 'dropout(0.4)')\""))
+  _, err, code = backprop("run --db " .. db .. " --resume 2")
+  lu.assertEquals(code, 1)
+  lu.assertStrContains(err, "bp.resume: net 'net' is not built as it was when the checkpoint was made")
+end
+
 -- A checkpoint is read back from a database anything may have written: each
 -- way it can be wrong has its own message (issue 19: they gave "invalid
 -- option '%l' to 'lua_pushfstring'", "'net' was an optimizer" for an
