@@ -114,8 +114,26 @@ static int l_log(lua_State *L) {
     return 1;
 }
 
+/* A graph's snapshot: every tensor, buffers too, by name and shape. */
+static int log_graph_weights(lua_State *L, state *st, const bp_net *net, int64_t step,
+                             const char *name) {
+    size_t N = bp_net_param_count(net);
+    int n;
+    const bp_param *t = bp_net_param_list(net, &n);
+    double *p = malloc(sizeof(double) * (N ? N : 1));
+    if (!p) return luaL_error(L, "out of memory");
+    bp_net_params_get(net, p);
+    bp_err e;
+    int rc = bp_runlog_snapshot_tensors(st->log, st->run, step, name, t, n, p, N, 0, &e);
+    free(p);
+    if (rc) return bp_lua_fail(L, e.msg);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 /* bp.log_weights(net [, step [, name]]) -> true, or nil, message: a
- * snapshot of every weight and bias, stored exactly */
+ * snapshot of every weight and bias (and a graph's buffers: batch norm's
+ * running statistics), stored exactly */
 static int l_log_weights(lua_State *L) {
     bp_lua_params_gate(L, STATE(L));
     bp_net *net = bp_lua_check_net(L, 1);
@@ -126,6 +144,7 @@ static int l_log_weights(lua_State *L) {
         lua_pushboolean(L, 0);
         return 1;
     }
+    if (net->graph) return log_graph_weights(L, st, net, step, name);
     size_t N = bp_net_param_count(net);
     int *sizes = malloc(sizeof(int) * (size_t)(net->n_layers + 1));
     double *p = malloc(sizeof(double) * (N ? N : 1));

@@ -157,6 +157,16 @@ int bp_runlog_snapshot(bp_runlog *log, int64_t run, int64_t step, const char *na
                        int n_layers, const int *sizes, const double *params,
                        size_t n_params, int float32, bp_err *e);
 
+/* The same for a graph of modules (bp_graph.h): its n tensors t (buffers
+ * too; bp_net_param_list) named and shaped in the row's shape, one a line
+ * ("conv1.weight:8x1x3x3", bp_sqlext.h), params their n_params values in
+ * that order (bp_net_params_get). Fails, writing nothing, when the tensors
+ * do not hold n_params values or a name holds a line break. */
+struct bp_param;
+int bp_runlog_snapshot_tensors(bp_runlog *log, int64_t run, int64_t step, const char *name,
+                               const struct bp_param *t, int n, const double *params,
+                               size_t n_params, int float32, bp_err *e);
+
 /* Tags (key, optional value; setting a key again replaces its value) and
  * free-text notes (kept in order, with their time). The key must not be NULL
  * or empty, nor the text NULL. */
@@ -217,7 +227,9 @@ int bp_runlog_metric_reduce(bp_runlog *log, int64_t run, const char *name,
 /* bp_runlog_snapshot_get: the snapshot `name` (NULL: "net") of run at step,
  * or its latest when step < 0. Fills *step_out (may be NULL), *n_layers,
  * *sizes (malloc'd, n_layers + 1), *params and *n_params (malloc'd, as
- * doubles); the caller frees sizes and params. -1 when there is none. */
+ * doubles); the caller frees sizes and params. A graph's snapshot has no
+ * layers: *n_layers 0 (sizes holds one 1), its values in params. -1 when
+ * there is none. */
 int bp_runlog_snapshot_get(bp_runlog *log, int64_t run, const char *name, int64_t step,
                            int64_t *step_out, int *n_layers, int **sizes, double **params,
                            size_t *n_params, bp_err *e);

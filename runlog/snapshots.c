@@ -1,9 +1,12 @@
 /* snapshots.c: weight snapshots, written and read back
- * (bp_runlog_snapshot, bp_runlog_snapshot_get).
+ * (bp_runlog_snapshot, bp_runlog_snapshot_tensors, bp_runlog_snapshot_get).
  *
  * Weights are one BLOB per snapshot, raw little-endian: exact, and as big as
- * the numbers themselves (float32 halves them, rounded). Both directions of
- * that format are here; sqlext.c reads it too, for SQL, and must stay a file
+ * the numbers themselves (float32 halves them, rounded). The row's shape
+ * says what they are: a stack's widths, or a graph's tensors by name and
+ * shape, which is what bp_weights needs to name each value; the graph's
+ * wiring is the network file's (bp.save_net, checkpoints). Both directions
+ * of that format are here; sqlext.c reads it too, for SQL, and must stay a file
  * of its own (it is also built alone as bpsql.so). */
 #include <pthread.h>
 #include <stdint.h>
@@ -13,6 +16,7 @@
 
 #include <sqlite3.h>
 
+#include "bp_graph.h"
 #include "bp_runlog.h"
 #include "bp_sqlext.h"
 #include "bp_util.h"
@@ -82,20 +86,12 @@ static int encode(unsigned char **blob, const double *params, size_t n, int floa
     return 0;
 }
 
-int bp_runlog_snapshot(bp_runlog *log, int64_t run, int64_t step, const char *name,
-                       int n_layers, const int *sizes, const double *params,
-                       size_t n_params, int float32, bp_err *e) {
-    if (rl_writable(log, e)) return -1;
-    if (n_layers < 1 || n_layers + 1 > BP_SHAPE_MAX)
-        return bp_err_set(e, "snapshot: %d layers (need 1..%d)", n_layers,
-                          BP_SHAPE_MAX - 1);
-    char *shape = NULL;
+/* The row: shape (text) and the n values stored as float32 or float64. */
+static int store(bp_runlog *log, int64_t run, int64_t step, const char *name,
+                 const char *shape, const double *params, size_t n_params, int float32,
+                 bp_err *e) {
     unsigned char *blob = NULL;
-    if (shape_text(&shape, n_layers, sizes, n_params, e)) return -1;
-    if (encode(&blob, params, n_params, float32, e)) {
-        free(shape);
-        return -1;
-    }
+    if (encode(&blob, params, n_params, float32, e)) return -1;
     const void *data = blob ? (const void *)blob : (const void *)params;
     pthread_mutex_lock(&log->db_lock);
     int rc = -1;
@@ -114,6 +110,57 @@ int bp_runlog_snapshot(bp_runlog *log, int64_t run, int64_t step, const char *na
     }
     pthread_mutex_unlock(&log->db_lock);
     free(blob);
+    return rc;
+}
+
+int bp_runlog_snapshot(bp_runlog *log, int64_t run, int64_t step, const char *name,
+                       int n_layers, const int *sizes, const double *params,
+                       size_t n_params, int float32, bp_err *e) {
+    if (rl_writable(log, e)) return -1;
+    if (n_layers < 1 || n_layers + 1 > BP_SHAPE_MAX)
+        return bp_err_set(e, "snapshot: %d layers (need 1..%d)", n_layers,
+                          BP_SHAPE_MAX - 1);
+    char *shape = NULL;
+    if (shape_text(&shape, n_layers, sizes, n_params, e)) return -1;
+    int rc = store(log, run, step, name, shape, params, n_params, float32, e);
+    free(shape);
+    return rc;
+}
+
+/* A graph's shape text (bp_sqlext.h): "NAME:AxB" a tensor, one a line,
+ * malloc'd into *out, once every name is one a line can hold and the
+ * tensors' values are n_params. */
+static int tensor_text(char **out, const bp_param *t, int n, size_t n_params, bp_err *e) {
+    size_t cap = 1, at = 0, total = 0;
+    for (int k = 0; k < n; k++) {
+        if (!t[k].name[0] || strchr(t[k].name, '\n') || t[k].ndim > BP_TENSOR_MAX_DIMS)
+            return bp_err_set(e, "snapshot: tensor %d's name '%s' or %d dimensions cannot "
+                                 "be stored (no line breaks, at most %d dimensions)",
+                              k + 1, t[k].name, t[k].ndim, BP_TENSOR_MAX_DIMS);
+        cap += strlen(t[k].name) + 2 + 12 * BP_TENSOR_MAX_DIMS;
+        total += t[k].count;
+    }
+    if (n < 1 || total != n_params)
+        return bp_err_set(e, "snapshot: %d tensors of %zu values, got %zu", n, total,
+                          n_params);
+    char *s = malloc(cap);
+    if (!s) return bp_err_set(e, "out of memory");
+    for (int k = 0; k < n; k++) {
+        at += (size_t)sprintf(s + at, "%s%s:", k ? "\n" : "", t[k].name);
+        for (int d = 0; d < t[k].ndim; d++)
+            at += (size_t)sprintf(s + at, d ? "x%d" : "%d", t[k].shape[d]);
+    }
+    *out = s;
+    return 0;
+}
+
+int bp_runlog_snapshot_tensors(bp_runlog *log, int64_t run, int64_t step, const char *name,
+                               const bp_param *t, int n, const double *params,
+                               size_t n_params, int float32, bp_err *e) {
+    if (rl_writable(log, e)) return -1;
+    char *shape = NULL;
+    if (tensor_text(&shape, t, n, n_params, e)) return -1;
+    int rc = store(log, run, step, name, shape, params, n_params, float32, e);
     free(shape);
     return rc;
 }
@@ -127,16 +174,25 @@ static int unpack(bp_runlog *log, sqlite3_stmt *st, int64_t run, int *ns, int **
                   double **v, size_t *P, bp_err *e) {
     int tmp[BP_SHAPE_MAX];
     const char *shape = (const char *)sqlite3_column_text(st, 1);
-    int n = bp_shape_parse(shape, tmp, BP_SHAPE_MAX);
+    int n = -1;
     size_t count = 0, width = 0, bytes = (size_t)sqlite3_column_bytes(st, 2);
     const unsigned char *data = sqlite3_column_blob(st, 2);
-    if (n >= 0 && !bp_shape_params(&count, tmp, n))
-        width = bytes == 8 * count ? 8 : bytes == 4 * count ? 4 : 0;
+    if (bp_shape_is_tensors(shape)) {
+        /* A graph's: its values, and no widths (n_layers 0). */
+        bp_tensor_info *t = malloc(sizeof *t * (size_t)bp_tensors_count(shape));
+        if (t && bp_tensors_parse(shape, t, bp_tensors_count(shape), &count) > 0) n = 1;
+        free(t);
+        tmp[0] = 1;
+    } else if ((n = bp_shape_parse(shape, tmp, BP_SHAPE_MAX)) >= 0 &&
+               bp_shape_params(&count, tmp, n)) {
+        n = -1;
+    }
+    if (n >= 0) width = bytes == 8 * count ? 8 : bytes == 4 * count ? 4 : 0;
     if (!width)
         return bp_err_set(e, "%s: snapshot of run %lld has a bad shape '%s' or size",
                           log->path, (long long)run, shape ? shape : "");
     *sizes = malloc((size_t)n * sizeof **sizes);
-    *v = malloc(count * sizeof **v); /* count >= 2: a shape has a layer */
+    *v = malloc((count ? count : 1) * sizeof **v);
     if (!*sizes || !*v) return bp_err_set(e, "out of memory");
     memcpy(*sizes, tmp, (size_t)n * sizeof **sizes);
     bp_weights_decode(*v, data, width, count);

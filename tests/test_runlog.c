@@ -351,7 +351,8 @@ static void test_weights(void) {
         rows_of(s, "SELECT * FROM bp_weights(zeroblob(15), '1,1')"),
         "error: bp_weights: data holds 15 bytes, but shape 1,1 needs 16 (float64) or 8 (float32)");
     CHECK_STR(rows_of(s, "SELECT * FROM bp_weights(zeroblob(16), '1,x')"),
-              "error: bp_weights: shape '1,x' is not a list of widths like '2,3,1'");
+              "error: bp_weights: shape '1,x' is not a list of widths like '2,3,1' nor of "
+              "tensors like 'fc1.weight:3x2'");
     CHECK_STR(rows_of(s, "SELECT * FROM bp_weights"),
               "error: bp_weights needs two arguments: a snapshot's data and shape");
     /* Indexes above 9: 'w1_10_12' and 'b1_11'. */
