@@ -331,6 +331,16 @@ int bp_lua_graph_add_layer(lua_State *L, int ni, int outputs, bp_act act, double
 /* Pushes a graph net's tree of modules, as tostring(net) shows it. */
 void bp_lua_push_net_tree(lua_State *L, int ni);
 
+/* A graph net's tree of modules (its user value) and its note (bp_net.h),
+ * which network files keep (ltree.c): tree_to_note sets the note of the
+ * net at ni from its tree before the net is saved (none without a tree:
+ * a stack made a graph prints a module a line anyway); tree_from_note
+ * makes a loaded net's tree from its note, and leaves it without one when
+ * the note is not a tree of this net (it then prints a module a line).
+ * to_note raises when memory runs out. */
+void bp_lua_tree_to_note(lua_State *L, int ni);
+void bp_lua_tree_from_note(lua_State *L, int ni);
+
 /* Losses and optimisers written in Lua (lscript.c). loss_new is bp.loss
  * with a table at 1, optim_new bp.optimizer with a function at 2; the
  * tests say whether the value at i is one. loss_call is loss:forward

@@ -33,6 +33,7 @@ static int net_save(lua_State *L) {
     bp_err e;
     if (!net->graph && net->n_layers == 0)
         return luaL_error(L, "the network has no layers: nothing to save");
+    bp_lua_tree_to_note(L, 1);
     if (bp_net_save(net, path, &e)) return bp_lua_fail(L, e.msg);
     lua_pushboolean(L, 1);
     return 1;
@@ -44,6 +45,7 @@ static int l_load(lua_State *L) {
     lnet *n = bp_lua_new_lnet(L);
     bp_err e;
     if (!(n->net = bp_net_load(path, &e))) return bp_lua_fail(L, e.msg);
+    bp_lua_tree_from_note(L, -1);
     return 1;
 }
 
@@ -76,6 +78,7 @@ static int l_save_net(lua_State *L) {
     unsigned char *buf;
     size_t len;
     bp_err e;
+    bp_lua_tree_to_note(L, 1);
     if (bp_net_encode(net, &buf, &len, &e)) return luaL_error(L, "%s", e.msg);
     int rc = bp_runlog_network_put(st->log, st->run, step, name, buf, len, &e);
     bp_free(buf);
@@ -107,6 +110,7 @@ static int l_load_net(lua_State *L) {
     n->net = bp_net_decode(data, len, what, &e);
     free(data);
     if (!n->net) return bp_lua_fail(L, e.msg);
+    bp_lua_tree_from_note(L, -1);
     n->steps = at;
     return 1;
 }
@@ -268,6 +272,7 @@ static int put_objects(lua_State *L, int t, int names, int count, wbuf *w, bp_er
         put_u32(w, (uint32_t)nlen);
         put(w, name, nlen);
         lnet *n = luaL_testudata(L, -2, NET_TYPE);
+        if (n) bp_lua_tree_to_note(L, -2);
         int rc = n ? put_net(w, n, e) : put_optim(w, bp_lua_test_optim(L, -2), e);
         lua_pop(L, 2);
         if (rc) return -1;
@@ -541,8 +546,13 @@ int bp_lua_restore_checkpoint(lua_State *L, int objects, const void *data, size_
         parse_entry(&r, &t);
         push_named(L, objects, &t);
         const char *name = lua_tostring(L, -2);
-        if (t.kind == KIND_NET) restore_net(L, bp_lua_check_lnet(L, -1), name, &t, what);
-        else restore_optim(L, bp_lua_test_optim(L, -1), name, &t);
+        if (t.kind == KIND_NET) {
+            lnet *ln = bp_lua_check_lnet(L, -1);
+            bp_lua_tree_to_note(L, -1); /* its file is compared with the checkpoint's */
+            restore_net(L, ln, name, &t, what);
+        } else {
+            restore_optim(L, bp_lua_test_optim(L, -1), name, &t);
+        }
         lua_pop(L, 2);
     }
     if (st) {

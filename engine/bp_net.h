@@ -136,6 +136,12 @@ typedef struct bp_net {
      * stream, which checkpoints carry), as it sets stop. NULL: a forward
      * in training through a dropout of 0 < p < 1 is refused. */
     bp_rng *rng;
+    /* A host's description of the network, which the engine keeps and
+     * saves (a graph's file holds it, bp_save.h) but never reads: the Lua
+     * module's tree of modules, for printing a loaded network as it was
+     * built. NULL (note_len 0): none. Set with bp_net_set_note. */
+    unsigned char *note;
+    size_t note_len;
 } bp_net;
 
 /* Initialisation schemes, for weights and biases separately.
@@ -173,6 +179,11 @@ bp_net *bp_net_from_graph(bp_graph *g, bp_err *e);
 
 /* Frees everything (the graph too); accepts NULL. */
 void bp_net_free(bp_net *net);
+
+/* Sets net's note (a copy of n bytes at p, at most BP_NET_MAX_NOTE; n = 0:
+ * none). -1, the note unchanged, when it is longer or memory runs out. */
+#define BP_NET_MAX_NOTE ((size_t)1 << 20)
+int bp_net_set_note(bp_net *net, const void *p, size_t n, bp_err *e);
 
 /* Whether the net is a graph (1) or a stack (0). */
 int bp_net_is_graph(const bp_net *net);

@@ -42,6 +42,9 @@
  *                 in, out, no_bias, act (4 each, signed), alpha, p, eps,
  *                 momentum (8 each, IEEE doubles), kh, kw, sh, sw, ph, pw,
  *                 layers (4 each, signed)
+ *        .     4  the note's length n (0 .. 2^20), then its n bytes: the
+ *                 net's note (bp_net.h), a host's, which the engine keeps
+ *                 and never reads (the Lua module's tree of modules)
  *        .   P*s  every tensor of bp_net_param_list in its order, buffers
  *                 included (weights, biases, running_mean, running_var,
  *                 num_batches_tracked), each row-major, s = 8 or 4 bytes

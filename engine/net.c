@@ -233,7 +233,20 @@ void bp_net_free(bp_net *net) {
     bp_team_free(net->team);
     bp_graph_free(net->graph);
     bp_free(net->params);
+    bp_free(net->note);
     bp_free(net);
+}
+
+int bp_net_set_note(bp_net *net, const void *p, size_t n, bp_err *e) {
+    if (n > BP_NET_MAX_NOTE)
+        return bp_err_set(e, "a note of %zu bytes (at most %zu)", n, BP_NET_MAX_NOTE);
+    unsigned char *copy = n ? bp_malloc(n) : NULL;
+    if (n && !copy) return bp_err_set(e, "out of memory");
+    if (n) memcpy(copy, p, n);
+    bp_free(net->note);
+    net->note = copy;
+    net->note_len = n;
+    return 0;
 }
 
 int bp_net_outputs(const bp_net *net) {

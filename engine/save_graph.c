@@ -81,12 +81,13 @@ int bp_save_graph_encode(const bp_net *net, unsigned char **out, size_t *len, bp
     const bp_graph *g = net->graph;
     int M = bp_graph_nodes(g);
     size_t P = bp_net_param_count(net), s = net->dtype == BP_F32 ? 4 : 8;
-    size_t total = HEADER + P * s + 4;
+    size_t total = HEADER + 4 + net->note_len + P * s + 4;
     for (int id = 0; id < M; id++) {
         if (bp_graph_node_op(g, id) == BP_OP_HOST)
             return bp_err_set(e,
-                              "module '%s' is written in Lua (bp.module): a network file "
-                              "cannot hold its functions, so this network cannot be saved",
+                              "module '%s' is computed by a host's functions (a module "
+                              "written in Lua): a network file cannot hold them, so this "
+                              "network cannot be saved",
                               bp_graph_node_name(g, id));
         total += node_size(g, id);
     }
@@ -106,6 +107,9 @@ int bp_save_graph_encode(const bp_net *net, unsigned char **out, size_t *len, bp
     put64(buf + 32, P);
     unsigned char *p = buf + HEADER;
     for (int id = 0; id < M; id++) p = put_node(p, g, id);
+    put32(p, (uint32_t)net->note_len);
+    if (net->note_len) memcpy(p + 4, net->note, net->note_len);
+    p += 4 + net->note_len;
     bp_net_params_get(net, values);
     put_values(p, values, P, s);
     put32(buf + total - 4, crc_of(buf, total - 4));
@@ -214,10 +218,10 @@ static int read_node(reader *r, bp_graph *g, int id, size_t P, size_t *values, b
     return bp_graph_add(g, (bp_op)op, in, (int)n_in, &o, e) < 0 ? -1 : 0;
 }
 
-/* The graph of a whole, checked file; NULL with a message (not yet
- * prefixed with the file's name). */
+/* The graph of a whole, checked file, and where its note is (*note, *nlen
+ * bytes); NULL with a message (not yet prefixed with the file's name). */
 static bp_graph *read_graph(const unsigned char *buf, size_t len, size_t P, size_t s,
-                            bp_err *e) {
+                            const unsigned char **note, size_t *nlen, bp_err *e) {
     uint32_t M = get32(buf + 24), output = get32(buf + 28);
     if (M < 1 || M > MAX_NODES || output >= M) {
         bp_err_set(e, "corrupt: %u modules, the output %u", M, output);
@@ -229,6 +233,13 @@ static bp_graph *read_graph(const unsigned char *buf, size_t len, size_t P, size
     for (uint32_t id = 0; g && id < M; id++)
         if (read_node(&r, g, (int)id, P, &values, e)) goto fail;
     if (!g) return NULL;
+    uint32_t n = take32(&r);
+    *note = take(&r, n);
+    *nlen = n;
+    if (r.bad || n > BP_NET_MAX_NOTE) {
+        bp_err_set(e, "corrupt: a note of %u bytes after the modules", n);
+        goto fail;
+    }
     if (r.p != r.end) {
         bp_err_set(e, "corrupt: %zu bytes between the modules and the values",
                    (size_t)(r.end - r.p));
@@ -267,10 +278,12 @@ bp_net *bp_save_graph_decode(const unsigned char *buf, size_t len, const char *n
     bp_err sub;
     bp_net *net = NULL;
     double *values = bp_malloc(sizeof(double) * (P ? P : 1));
-    bp_graph *g = values ? read_graph(buf, len, P, s, &sub) : NULL;
+    const unsigned char *note = NULL;
+    size_t nlen = 0;
+    bp_graph *g = values ? read_graph(buf, len, P, s, &note, &nlen, &sub) : NULL;
     if (!values) bp_err_set(&sub, "out of memory");
     if (g && !(net = bp_net_from_graph(g, &sub))) goto fail;
-    if (!net) goto fail;
+    if (!net || bp_net_set_note(net, note, nlen, &sub)) goto fail;
     if (bp_net_param_count(net) != P) {
         bp_err_set(&sub, "corrupt: the modules have %zu values, the file %zu",
                    bp_net_param_count(net), P);

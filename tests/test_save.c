@@ -375,6 +375,7 @@ static void train(bp_net *net, const double *x, int B) {
 
 static void check_graph_round_trip(bp_net *a, const double *x, int B) {
     train(a, x, B);
+    CHECK(bp_net_set_note(a, "a host's\0note", 14, &E) == 0);
     unsigned char *buf;
     size_t len;
     CHECK(bp_net_encode(a, &buf, &len, &E) == 0);
@@ -383,6 +384,7 @@ static void check_graph_round_trip(bp_net *a, const double *x, int B) {
     CHECK(b != NULL && bp_net_is_graph(b));
     if (!b) return;
     CHECK(same_tensors(a, b));
+    CHECK(b->note_len == 14 && !memcmp(b->note, "a host's\0note", 14));
     CHECK(bp_graph_nodes(a->graph) == bp_graph_nodes(b->graph));
     for (int id = 0; id < bp_graph_nodes(a->graph); id++)
         CHECK_STR(bp_graph_node_name(b->graph, id), bp_graph_node_name(a->graph, id));
@@ -513,8 +515,8 @@ static void test_graph_damage(void) {
     o.name = "glu", o.host = &h;
     net = as_net(add(BP_OP_HOST, x, &o));
     CHECK(bp_net_encode(net, &buf, &len, &E) == -1);
-    CHECK_STR(E.msg, "module 'glu' is written in Lua (bp.module): a network file cannot "
-                     "hold its functions, so this network cannot be saved");
+    CHECK_STR(E.msg, "module 'glu' is computed by a host's functions (a module written in "
+                     "Lua): a network file cannot hold them, so this network cannot be saved");
     bp_net_free(net);
 }
 

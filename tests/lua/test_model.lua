@@ -82,4 +82,83 @@ function TestModel:test_wrong_arguments_raise()
   lu.assertStrContains(err, "bad argument #1 to 'load' (string expected, got no value)")
 end
 
+-- Graphs (file version 2): a small CNN (fashion_cnn.lua's kinds of module)
+-- and a two-layer LSTM, each trained a few steps (batch norm's running
+-- statistics moved), saved and loaded in both dtypes: the same printout
+-- (the tree of modules, kept in the file), the same tensors to the bit,
+-- buffers included, the same outputs in both modes, and the same next step.
+local function cnn(dtype)
+  bp.seed(9)
+  return bp.net({1, 8, 8}, bp.sequential{
+    bp.sequential{bp.conv2d(1, 4, 3, {padding = 1, name = "conv1"}), bp.batchnorm2d(4), bp.relu(),
+      bp.maxpool2d(2)},
+    bp.avgpool2d(2), bp.flatten(), bp.dropout(0.25),
+    bp.residual(bp.sequential{bp.linear(16, 16), bp.tanh()}),
+    bp.concat{bp.linear(16, 3), bp.linear(16, 2)}, bp.batchnorm1d(5, {name = "bn1"}),
+    bp.linear(5, 3)}, {dtype = dtype})
+end
+
+local function lstm(dtype)
+  bp.seed(9)
+  return bp.net(5, bp.sequential{bp.embedding(7, 4, {name = "emb"}), bp.lstm(4, 6, {layers = 2}),
+    bp.linear(6, 7, {name = "out"})}, {dtype = dtype})
+end
+
+local function same_after_load(a, x, y, loss)
+  for _ = 1, 3 do a:train_step(x, y, loss, 0.05) end
+  local path = TMP .. "/graph.bpn"
+  lu.assertEquals(a:save(path), true)
+  local b = assert(bp.load(path))
+  lu.assertEquals(tostring(b), tostring(a))
+  lu.assertEquals(b:params(), a:params())
+  for _, name in ipairs({"bn1.running_mean", "bn1.running_var", "2.running_var"}) do
+    local ok = pcall(a.param, a, name)
+    if ok then lu.assertEquals(b:param(name), a:param(name)) end
+  end
+  a:training(false)
+  b:training(false)
+  lu.assertEquals(b:forward(x), a:forward(x))
+  a:training(true)
+  b:training(true)
+  bp.seed(3)
+  local ya = a:forward(x)
+  bp.seed(3)
+  lu.assertEquals(b:forward(x), ya)
+  bp.seed(4)
+  local la = a:train_step(x, y, loss, 0.05)
+  bp.seed(4)
+  lu.assertEquals(b:train_step(x, y, loss, 0.05), la)
+  lu.assertEquals(b:params(), a:params())
+end
+
+function TestModel:test_graphs_round_trip_with_their_tree()
+  for _, dtype in ipairs({"float64", "float32"}) do
+    local x, ids = {}, {}
+    for i = 1, 4 do
+      local row = {}
+      for k = 1, 64 do row[k] = math.sin(i + 0.1 * k) end
+      x[i] = row
+      ids[i] = {1 + i % 7, 2, 7, 1 + (i * 3) % 7, 5}
+    end
+    local a = cnn(dtype)
+    lu.assertStrContains(tostring(a), "(1): Sequential")
+    same_after_load(a, x, {{1}, {2}, {3}, {1}}, "softmax_ce")
+    same_after_load(lstm(dtype), ids, {{1, 2, 3, 4, 5}, {2, 3, 4, 5, 6}, {7, 1, 2, 3, 4}, {1, 1, 1, 1, 1}},
+      "softmax_ce")
+  end
+end
+
+-- A network with a module written in Lua cannot be saved: a file cannot
+-- hold its functions. The refusal names the module, as an error value.
+function TestModel:test_lua_module_is_refused()
+  local twice = bp.module{name = "twice", forward = function(_, x) return x * 2 end,
+    backward = function(_, _, dout) return dout * 2 end}
+  local net = bp.net(bp.sequential{bp.linear(2, 2), twice})
+  local ok, err = net:save(TMP .. "/lua.bpn")
+  lu.assertNil(ok)
+  lu.assertEquals(err, "module '2' is computed by a host's functions (a module written in Lua): "
+    .. "a network file cannot hold them, so this network cannot be saved")
+  lu.assertNil(io.open(TMP .. "/lua.bpn"))
+end
+
 S.finish()
