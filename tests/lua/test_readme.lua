@@ -54,6 +54,7 @@ local runs = {
   "scripts/xor.lua hidden=4 lr=1.0",            -- 5
   "scripts/seed_example.lua lr=5",              -- 6: diverges
   "scripts/iris.lua",                           -- 7
+  "scripts/digits_cnn.lua epochs=2",            -- 8: a graph's snapshots
 }
 for i, r in ipairs(runs) do
   printed[i] = backprop("run --db " .. DB .. " " .. r)
@@ -142,6 +143,41 @@ function TestReadme:test_weight_history()
   lu.assertEquals({rows[3][1], rows[4][1]}, {"50", "100"})
 end
 
+-- digits_cnn.lua prints, after each epoch, the two values as the network
+-- holds them (to 17 digits: every bit).
+local function cnn_printed(what)
+  local t = {}
+  for epoch, v in printed[8]:gmatch("epoch (%d+)[^\n]-" .. what .. " (%S+)") do t[tonumber(epoch)] = v end
+  return t
+end
+
+function TestReadme:test_conv_centre_history()
+  checked.conv_centre_history = true
+  local rows = ask("conv_centre_history")
+  lu.assertEquals(#rows, 3) -- steps 0, 1, 2
+  local want = cnn_printed("conv1%.weight%[1,1,2,2%]")
+  lu.assertEquals(rows[1][1], "0")
+  for epoch = 1, 2 do
+    lu.assertEquals(rows[epoch + 1][1], tostring(epoch))
+    lu.assertEquals(tonumber(rows[epoch + 1][2]), tonumber(want[epoch]))
+  end
+  lu.assertNotEquals(rows[2][2], rows[1][2])
+end
+
+function TestReadme:test_bn_running_mean()
+  checked.bn_running_mean = true
+  local rows = ask("bn_running_mean")
+  lu.assertEquals(#rows, 3 * 32)
+  local want = cnn_printed("bn1%.running_mean%[1%]")
+  lu.assertEquals({rows[1][1], rows[1][2], rows[1][3]}, {"0", "1", "0"})
+  for epoch = 1, 2 do
+    local r = rows[32 * epoch + 1]
+    lu.assertEquals({r[1], r[2]}, {tostring(epoch), "1"})
+    lu.assertEquals(tonumber(r[3]), tonumber(want[epoch]))
+    lu.assertEquals(rows[32 * epoch + 32][2], "32")
+  end
+end
+
 function TestReadme:test_slowest()
   checked.slowest = true
   local rows = ask("slowest")
@@ -158,7 +194,7 @@ end
 function TestReadme:test_small_lr()
   checked.small_lr = true
   local rows = ask("small_lr")
-  lu.assertEquals(rows, {{"1", "0.01"}, {"2", "0.02"}, {"7", "0.01"}})
+  lu.assertEquals(rows, {{"1", "0.01"}, {"2", "0.02"}, {"7", "0.01"}, {"8", "0.003"}})
 end
 
 function TestReadme:test_epoch_accuracy()
