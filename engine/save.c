@@ -1,4 +1,6 @@
-/* save.c: network files (the format is in bp_save.h).
+/* save.c: network files (the format is in bp_save.h): version 1, a stack
+ * of dense layers, here; version 2, a graph, in save_graph.c; reading and
+ * writing files of either here.
  *
  * Bytes are written and read one by one with shifts, never by copying
  * structs, so a file is the same on every machine whatever its byte order
@@ -234,7 +236,8 @@ static int file_length(const unsigned char *buf, size_t len, const char *name,
 }
 
 /* The file is read in two steps: its header and table of layers (64 KB at
- * most), which say how long the whole must be; that length is held against
+ * most; a version 2 file's header says its length itself), which say how
+ * long the whole must be; that length is held against
  * the file's real size before the rest is allocated and read. A header
  * announcing gigabytes in a small file, or a huge file of anything else,
  * costs a read of its first bytes. */
