@@ -123,9 +123,15 @@ static void print_curve_snapshots(const bp_run_detail *d, FILE *out) {
     for (size_t k = 0; k < d->n_snapshots; k++) {
         const bp_snapshot_summary *s = &d->snapshots[k];
         if (k == 0) fprintf(out, "snapshots:\n");
-        fprintf(out, "  %s: %lld at step%s %s; shape %s, %s\n", s->name,
-                (long long)s->count, s->count == 1 ? "" : "s", s->steps, s->shape,
-                s->dtype);
+        fprintf(out, "  %s: %lld at step%s %s; %s ", s->name, (long long)s->count,
+                s->count == 1 ? "" : "s", s->steps,
+                strchr(s->shape, ':') ? "tensors" : "shape");
+        /* A graph's shape lists a tensor a line: on one line here. */
+        for (const char *c = s->shape; *c; c++) {
+            if (*c == '\n') fputs(", ", out);
+            else fputc(*c, out);
+        }
+        fprintf(out, ", %s\n", s->dtype);
     }
 }
 

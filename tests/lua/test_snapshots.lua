@@ -84,6 +84,11 @@ function TestSnapshots:test_readme_queries_give_the_network_s_own_values()
      "head.weight,24", "head.bias,3"})
   lu.assertEquals(query(db, "SELECT substr(replace(shape, char(10), '|'), 1, 44) FROM snapshots"
     .. " WHERE step = 0"), {"conv1.weight:4x1x3x3|conv1.bias:4|2.weight:4"})
+  -- `backprop show` lists them on one line
+  local shown = backprop("show 1 --db " .. db)
+  lu.assertStrContains(shown, "  net: 5 at steps 0, 1, 2, 3, 4; tensors conv1.weight:4x1x3x3,"
+    .. " conv1.bias:4, 2.weight:4, ")
+  lu.assertStrContains(shown, ", head.bias:3, f64\n")
 end
 
 -- A stack's rows name their tensor too ('1.weight' with i1, i2 its row and
