@@ -331,6 +331,13 @@ int bp_lua_graph_add_layer(lua_State *L, int ni, int outputs, bp_act act, double
 /* Pushes a graph net's tree of modules, as tostring(net) shows it. */
 void bp_lua_push_net_tree(lua_State *L, int ni);
 
+/* Entry k of a net's tree of modules (the table at index tree): its depth,
+ * node id and whether it is a leaf. */
+typedef struct bp_tree_entry {
+    int depth, id, leaf;
+} bp_tree_entry;
+bp_tree_entry bp_lua_tree_entry(lua_State *L, int tree, int k);
+
 /* A graph net's tree of modules (its user value) and its note (bp_net.h),
  * which network files keep (ltree.c): tree_to_note sets the note of the
  * net at ni from its tree before the net is saved (none without a tree:

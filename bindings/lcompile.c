@@ -75,13 +75,8 @@ static void set_entry_id(lua_State *L, emitter *em, int k, int id) {
     lua_pop(L, 1);
 }
 
-/* A tree entry's numbers. */
-typedef struct entry {
-    int depth, id, leaf;
-} entry;
-
-static entry read_entry(lua_State *L, int tree, int k) {
-    entry en;
+bp_tree_entry bp_lua_tree_entry(lua_State *L, int tree, int k) {
+    bp_tree_entry en;
     lua_rawgeti(L, tree, k);
     lua_getfield(L, -1, "depth");
     lua_getfield(L, -2, "id");
@@ -406,7 +401,7 @@ void bp_lua_net_from_module(lua_State *L, int mi, int inputs_arg, bp_dtype dtype
     n->net->stop = STATE(L)->stop;
     n->children = 0;
     for (int k = 1; k <= (int)lua_rawlen(L, -1); k++)
-        n->children += read_entry(L, lua_gettop(L), k).depth == 1;
+        n->children += bp_lua_tree_entry(L, lua_gettop(L), k).depth == 1;
     keep_tree(L, ni);
 }
 
@@ -592,11 +587,11 @@ void bp_lua_push_net_tree(lua_State *L, int ni) {
         lua_pop(L, 4);
     }
     for (int k = 1; k <= N; k++) {
-        entry en = read_entry(L, tree, k);
+        bp_tree_entry en = bp_lua_tree_entry(L, tree, k);
         /* A container's parameters: those of the leaves below it. */
         size_t c = 0;
         for (int j = k; j <= N; j++) {
-            entry ej = read_entry(L, tree, j);
+            bp_tree_entry ej = bp_lua_tree_entry(L, tree, j);
             if (j > k && ej.depth <= en.depth) break;
             if (ej.leaf) c += trainable_count(g, ej.id, NULL);
         }

@@ -44,21 +44,16 @@ typedef struct item {
 } item;
 
 static item get_item(lua_State *L, int tree, int k) {
-    item it;
+    bp_tree_entry en = bp_lua_tree_entry(L, tree, k);
+    item it = {.depth = (uint32_t)en.depth, .id = (uint32_t)en.id, .leaf = en.leaf};
     lua_rawgeti(L, tree, k);
-    lua_getfield(L, -1, "depth");
-    lua_getfield(L, -2, "id");
-    lua_getfield(L, -3, "leaf");
-    lua_getfield(L, -4, "name");
-    lua_getfield(L, -5, "label");
-    it.depth = (uint32_t)lua_tointeger(L, -5);
-    it.id = (uint32_t)lua_tointeger(L, -4);
-    it.leaf = lua_toboolean(L, -3);
+    lua_getfield(L, -1, "name");
+    lua_getfield(L, -2, "label");
     it.name = lua_tolstring(L, -2, &it.nlen);
     it.label = lua_tolstring(L, -1, &it.llen);
     if (!it.name) it.name = "", it.nlen = 0;
     if (!it.label) it.label = "", it.llen = 0;
-    lua_pop(L, 6);
+    lua_pop(L, 3);
     return it;
 }
 
