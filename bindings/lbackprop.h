@@ -338,6 +338,11 @@ typedef struct bp_tree_entry {
 } bp_tree_entry;
 bp_tree_entry bp_lua_tree_entry(lua_State *L, int tree, int k);
 
+/* Pops a label and pushes a tree entry {depth =, name =, label =, leaf =,
+ * id =} (id < 0: none yet). */
+void bp_lua_push_tree_entry(lua_State *L, int depth, const char *name, size_t nlen,
+                            int leaf, int id);
+
 /* A graph net's tree of modules (its user value) and its note (bp_net.h),
  * which network files keep (ltree.c): tree_to_note sets the note of the
  * net at ni from its tree before the net is saved (none without a tree:

@@ -50,19 +50,28 @@ static void child_path(char *out, size_t cap, const char *parent, int k) {
     else snprintf(out, cap, "%d", k);
 }
 
+void bp_lua_push_tree_entry(lua_State *L, int depth, const char *name, size_t nlen,
+                            int leaf, int id) {
+    lua_createtable(L, 0, 5);
+    lua_rotate(L, -2, 1); /* the entry below the label */
+    lua_setfield(L, -2, "label");
+    lua_pushinteger(L, depth);
+    lua_setfield(L, -2, "depth");
+    lua_pushlstring(L, name, nlen);
+    lua_setfield(L, -2, "name");
+    lua_pushboolean(L, leaf);
+    lua_setfield(L, -2, "leaf");
+    if (id < 0) return;
+    lua_pushinteger(L, id);
+    lua_setfield(L, -2, "id");
+}
+
 /* Appends a tree entry {depth =, name =, label =, leaf =} and returns its
  * index; its id is set by set_entry_id once known. */
 static int tree_entry(lua_State *L, emitter *em, const lmodule *m, const char *name,
                       int depth) {
-    lua_createtable(L, 0, 5);
-    lua_pushinteger(L, depth);
-    lua_setfield(L, -2, "depth");
-    lua_pushstring(L, name);
-    lua_setfield(L, -2, "name");
     bp_lua_push_module_label(L, m);
-    lua_setfield(L, -2, "label");
-    lua_pushboolean(L, m->kind == M_LEAF);
-    lua_setfield(L, -2, "leaf");
+    bp_lua_push_tree_entry(L, depth, name, strlen(name), m->kind == M_LEAF, -1);
     int k = (int)lua_rawlen(L, em->tree) + 1;
     lua_rawseti(L, em->tree, k);
     return k;
@@ -433,19 +442,11 @@ static void tree_from_graph(lua_State *L, int ni, const bp_graph *g) {
         bp_op op = bp_graph_node_op(g, id);
         if (op == BP_OP_INPUT) continue;
         lmodule m = {.kind = M_LEAF, .op = op, .o = *bp_graph_node_opts(g, id)};
-        lua_createtable(L, 0, 5);
-        lua_pushinteger(L, 1);
-        lua_setfield(L, -2, "depth");
-        lua_pushstring(L, bp_graph_node_name(g, id));
-        lua_setfield(L, -2, "name");
         if (op == BP_OP_ADD || op == BP_OP_CONCAT)
             lua_pushstring(L, op == BP_OP_ADD ? "Sum" : "Concat");
         else bp_lua_push_module_label(L, &m);
-        lua_setfield(L, -2, "label");
-        lua_pushboolean(L, 1);
-        lua_setfield(L, -2, "leaf");
-        lua_pushinteger(L, id);
-        lua_setfield(L, -2, "id");
+        const char *name = bp_graph_node_name(g, id);
+        bp_lua_push_tree_entry(L, 1, name, strlen(name), 1, id);
         lua_rawseti(L, -2, ++k);
     }
     lua_setiuservalue(L, ni, 1);
@@ -505,17 +506,8 @@ int bp_lua_graph_add_layer(lua_State *L, int ni, int outputs, bp_act act, double
     lua_newtable(L);
     lmodule m = {.kind = M_LEAF, .op = BP_OP_LINEAR, .o = lin};
     for (int r = 0; r < 2; r++) {
-        lua_createtable(L, 0, 5);
-        lua_pushinteger(L, 1);
-        lua_setfield(L, -2, "depth");
-        lua_pushstring(L, r ? b : a);
-        lua_setfield(L, -2, "name");
         bp_lua_push_module_label(L, &m);
-        lua_setfield(L, -2, "label");
-        lua_pushboolean(L, 1);
-        lua_setfield(L, -2, "leaf");
-        lua_pushinteger(L, r ? id2 : id);
-        lua_setfield(L, -2, "id");
+        bp_lua_push_tree_entry(L, 1, r ? b : a, strlen(r ? b : a), 1, r ? id2 : id);
         lua_rawseti(L, -2, r + 1);
         m = (lmodule){.kind = M_LEAF, .op = BP_OP_ACT, .o = ao};
     }

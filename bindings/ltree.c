@@ -91,13 +91,14 @@ void bp_lua_tree_to_note(lua_State *L, int ni) {
     lua_pop(L, 2);
 }
 
-/* The note's next string (its length, then its bytes) pushed; 0 when the
- * note ends first. */
-static int take_text(lua_State *L, const unsigned char **p, const unsigned char *end) {
+/* The note's next string (its length, then its bytes) into *s and *n; 0
+ * when the note ends first. */
+static int take_text(const unsigned char **p, const unsigned char *end, const char **s,
+                     size_t *n) {
     if (end - *p < 4) return 0;
     uint32_t len = get_u32(*p);
     if ((size_t)(end - *p - 4) < len) return 0;
-    lua_pushlstring(L, (const char *)*p + 4, len);
+    *s = (const char *)*p + 4, *n = len;
     *p += 4 + len;
     return 1;
 }
@@ -117,18 +118,13 @@ static int parse_note(lua_State *L, const unsigned char *p, size_t len, int M) {
         uint32_t depth = get_u32(p), id = get_u32(p + 4);
         int leaf = p[8];
         p += 9;
-        if (depth < 1 || depth > MAX_DEPTH || id >= (uint32_t)M || leaf > 1) break;
-        lua_createtable(L, 0, 5);
-        lua_pushinteger(L, depth);
-        lua_setfield(L, -2, "depth");
-        lua_pushinteger(L, id);
-        lua_setfield(L, -2, "id");
-        lua_pushboolean(L, leaf);
-        lua_setfield(L, -2, "leaf");
-        if (!take_text(L, &p, end)) break;
-        lua_setfield(L, -2, "name");
-        if (!take_text(L, &p, end)) break;
-        lua_setfield(L, -2, "label");
+        const char *name, *label;
+        size_t nlen, llen;
+        if (depth < 1 || depth > MAX_DEPTH || id >= (uint32_t)M || leaf > 1 ||
+            !take_text(&p, end, &name, &nlen) || !take_text(&p, end, &label, &llen))
+            break;
+        lua_pushlstring(L, label, llen);
+        bp_lua_push_tree_entry(L, (int)depth, name, nlen, leaf, (int)id);
         lua_rawseti(L, base + 1, (lua_Integer)k);
         if (k == N && p == end) return 1;
     }

@@ -32,16 +32,9 @@ int bp_net_encode(const bp_net *net, unsigned char **out, size_t *len, bp_err *e
     if (bp_net_is_graph(net)) return bp_save_graph_encode(net, out, len, e);
     size_t N = bp_net_param_count(net), s = net->dtype == BP_F32 ? 4 : 8;
     size_t total = HEADER + LAYER * (size_t)net->n_layers + N * s + 4;
-    unsigned char *buf = bp_malloc(total);
-    double *params = bp_malloc(sizeof(double) * (N ? N : 1));
-    if (!buf || !params) {
-        bp_free(buf);
-        bp_free(params);
-        return bp_err_set(e, "out of memory for a network file of %zu bytes", total);
-    }
-    memcpy(buf, BP_SAVE_MAGIC, 8);
-    put32(buf + 8, 1);
-    put32(buf + 12, net->dtype == BP_F32 ? 32 : 64);
+    double *params;
+    unsigned char *buf = begin_file(total, 1, net, N, &params, e);
+    if (!buf) return -1;
     put32(buf + 16, (uint32_t)net->inputs);
     put32(buf + 20, (uint32_t)net->n_layers);
     unsigned char *p = buf + HEADER;

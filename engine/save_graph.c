@@ -91,16 +91,9 @@ int bp_save_graph_encode(const bp_net *net, unsigned char **out, size_t *len, bp
                               bp_graph_node_name(g, id));
         total += node_size(g, id);
     }
-    unsigned char *buf = bp_malloc(total);
-    double *values = bp_malloc(sizeof(double) * (P ? P : 1));
-    if (!buf || !values) {
-        bp_free(buf);
-        bp_free(values);
-        return bp_err_set(e, "out of memory for a network file of %zu bytes", total);
-    }
-    memcpy(buf, BP_SAVE_MAGIC, 8);
-    put32(buf + 8, 2);
-    put32(buf + 12, net->dtype == BP_F32 ? 32 : 64);
+    double *values;
+    unsigned char *buf = begin_file(total, 2, net, P, &values, e);
+    if (!buf) return -1;
     put64(buf + 16, total);
     put32(buf + 24, (uint32_t)M);
     put32(buf + 28, (uint32_t)bp_graph_output(g));

@@ -87,6 +87,25 @@ static inline uint32_t crc_of(const unsigned char *p, size_t n) {
     return (uint32_t)crc;
 }
 
+/* A file of total bytes begun (magic, version, dtype at 12) in a buffer
+ * from bp_malloc, and room for the net's P values as doubles in *values;
+ * NULL (nothing allocated) with a message when memory runs out. */
+static inline unsigned char *begin_file(size_t total, uint32_t version, const bp_net *net,
+                                        size_t P, double **values, bp_err *e) {
+    unsigned char *buf = bp_malloc(total);
+    *values = bp_malloc(sizeof(double) * (P ? P : 1));
+    if (!buf || !*values) {
+        bp_free(buf);
+        bp_free(*values);
+        bp_err_set(e, "out of memory for a network file of %zu bytes", total);
+        return NULL;
+    }
+    memcpy(buf, BP_SAVE_MAGIC, 8);
+    put32(buf + 8, version);
+    put32(buf + 12, net->dtype == BP_F32 ? 32 : 64);
+    return buf;
+}
+
 /* Version 2 (save_graph.c): a graph net's file, as bp_net_encode's. */
 int bp_save_graph_encode(const bp_net *net, unsigned char **out, size_t *len, bp_err *e);
 
