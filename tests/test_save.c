@@ -369,7 +369,8 @@ static int same_forward(bp_net *a, bp_net *b, const double *x, int B, int traini
 
 /* Trains net 3 steps on B rows of x (targets: zeros) with SGD. */
 static void train(bp_net *net, const double *x, int B) {
-    double y[64] = {0};
+    CHECK(B * bp_net_outputs(net) <= 3 * 4 * 7);
+    double y[3 * 4 * 7] = {0}; /* the largest B x outputs of the two nets */
     bp_rng r;
     bp_rng_seed(&r, 3);
     net->rng = &r;
