@@ -179,6 +179,11 @@ double bp_lua_check_lr(lua_State *L, int arg);
 /* An optional integer step argument: the module's step count when absent. */
 int64_t bp_lua_opt_step(lua_State *L, int arg);
 
+/* The fields step and epoch of the table at t (argument arg, for errors):
+ * at most one of them, an integer (an epoch >= 0). Returns it, with *unit
+ * saying which; the module's step count, BP_UNIT_STEP, when neither. */
+int64_t bp_lua_at_fields(lua_State *L, int t, int arg, bp_metric_unit *unit);
+
 /* The dtype named by the value at the top of the stack ("float64",
  * "float32"), which stays there; else an argument error at arg, prefixed
  * "field 'F': " when field is not NULL. */
@@ -424,9 +429,15 @@ bp_data *bp_lua_check_data(lua_State *L, int i);
  * the database fails. Nothing outside a run. */
 void bp_lua_record_param(lua_State *L, const char *name, int v);
 
-/* Logs a metric of the current run (nothing outside a run); raises if the
- * database fails. */
-int bp_lua_log_metric(lua_State *L, const char *name, int64_t step, double v);
+/* Logs a metric of the current run at a step or an epoch (nothing outside
+ * a run); raises if the database fails or the name was logged in the other
+ * unit. */
+int bp_lua_log_metric(lua_State *L, const char *name, bp_metric_unit unit, int64_t at,
+                      double v);
+
+/* Records that epoch `epoch` of the current run ended at training step
+ * `step` (nothing outside a run); raises if the database fails. */
+void bp_lua_log_epoch_end(lua_State *L, int64_t epoch, int64_t step);
 
 /* Marks the run diverged and raises "<name> is nan at step N: ...". */
 int bp_lua_diverge(lua_State *L, const char *name, double v, int64_t step);

@@ -4,7 +4,10 @@
  * net:fit runs whole epochs through the engine's loop (engine/bp_fit.h) and
  * writes each step's loss to the run log from its step callback, so that a
  * script pays no Lua call per step; what Lua sees is one table of stats per
- * epoch and, if it asks, a callback between epochs. net:evaluate and
+ * epoch and, if it asks, a callback between epochs. A step's loss is logged
+ * per step (at the net's step count), an epoch's figures per epoch (at the
+ * epoch), each series in its unit (runlog/units.c), with where the epoch
+ * ended. net:evaluate and
  * net:predict go over the data in batches of EVAL_BATCH rows.
  *
  * The engine's loop must not be left by a Lua error (a longjmp would skip
@@ -346,7 +349,7 @@ static void val_number(lua_State *L, const fit_run *r, const char *suffix, int e
     snprintf(name, sizeof name, "%s_%s", r->val_name, suffix);
     lua_pushnumber(L, v);
     lua_setfield(L, -2, name);
-    if (r->epoch_log) bp_lua_log_metric(L, name, epoch, v);
+    if (r->epoch_log) bp_lua_log_metric(L, name, BP_UNIT_EPOCH, epoch, v);
 }
 
 /* Scores the validation set after an epoch into the stats table at the
@@ -374,7 +377,7 @@ static void fit_validate(lua_State *L, const fit_run *r, bp_net *net, bp_data *v
     for (int j = 0; r->epoch_log && r->log_confusion && j < O * O; j++) {
         snprintf(name, sizeof name, "%s_confusion_%d_%d", r->val_name, j / O + 1,
                  j % O + 1);
-        bp_lua_log_metric(L, name, epoch, r->conf[j]);
+        bp_lua_log_metric(L, name, BP_UNIT_EPOCH, epoch, r->conf[j]);
     }
 }
 
@@ -386,7 +389,7 @@ static void fit_failed(lua_State *L, fit_run *r, bp_fit *f, int rc, const bp_err
     if (rc >= 0) return;
     if (!bp_fit_diverged(f)) luaL_error(L, "%s", e->msg);
     double last = bp_fit_last_loss(f);
-    if (r->log) bp_lua_log_metric(L, r->log, r->n->steps + 1, last);
+    if (r->log) bp_lua_log_metric(L, r->log, BP_UNIT_STEP, r->n->steps + 1, last);
     bp_lua_diverge(L, "loss", last, r->n->steps + 1);
 }
 
@@ -429,7 +432,8 @@ static void fit_epoch(lua_State *L, fit_run *r, bp_fit *f, int epoch) {
     lua_setfield(L, -2, "seconds");
     lua_pushnumber(L, mean);
     lua_setfield(L, -2, "train_loss");
-    if (r->epoch_log) bp_lua_log_metric(L, "train_loss", epoch, mean);
+    bp_lua_log_epoch_end(L, epoch, r->n->steps);
+    if (r->epoch_log) bp_lua_log_metric(L, "train_loss", BP_UNIT_EPOCH, epoch, mean);
     if (val) fit_validate(L, r, net, val, epoch);
     fit_plateau(L, r);
 }

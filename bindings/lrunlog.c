@@ -82,34 +82,108 @@ void bp_lua_record_param(lua_State *L, const char *name, int v) {
     if (rc) luaL_error(L, "%s", e.msg);
 }
 
-/* The hot path of train_step's own logging: raises if the database fails. */
-int bp_lua_log_metric(lua_State *L, const char *name, int64_t step, double v) {
+/* The hot path of train_step's own logging, and fit's: raises if the
+ * database fails, or if the name was logged in the other unit. */
+int bp_lua_log_metric(lua_State *L, const char *name, bp_metric_unit unit, int64_t at,
+                      double v) {
     state *st = STATE(L);
     if (!st->log) return 0;
     bp_err e;
-    if (bp_runlog_metric(st->log, st->run, name, step, v, &e))
+    if (bp_runlog_metric_unit(st->log, st->run, name, unit, at, v, &e))
         return luaL_error(L, "%s", e.msg);
     return 0;
 }
 
-/* bp.log(name, value [, step]) -> true, or nil, message. step defaults to
- * the number of training steps taken so far. Outside `backprop run` nothing
- * is recorded and it returns false. A NaN or infinite "loss" is recorded,
+void bp_lua_log_epoch_end(lua_State *L, int64_t epoch, int64_t step) {
+    state *st = STATE(L);
+    bp_err e;
+    if (st->log && bp_runlog_epoch_end(st->log, st->run, epoch, step, &e))
+        luaL_error(L, "%s", e.msg);
+}
+
+/* Logs one value of bp.log: 0, or -1 with the database's failure pushed
+ * (nil, message); raises for a name logged in the other unit (the script's
+ * mistake) and, once recorded, for a NaN or infinite "loss". */
+static int log_value(lua_State *L, const char *name, double v, bp_metric_unit unit,
+                     int64_t at) {
+    state *st = STATE(L);
+    bp_err e;
+    int rc = st->log ? bp_runlog_metric_unit(st->log, st->run, name, unit, at, v, &e) : 0;
+    if (rc == -2) return luaL_error(L, "%s", e.msg);
+    if (rc) return bp_lua_fail(L, e.msg), -1;
+    if (!isfinite(v) && strcmp(name, "loss") == 0) bp_lua_diverge(L, name, v, at);
+    return 0;
+}
+
+/* Strings sort before the comparison: bp.log{...}'s names in order, so that
+ * what it logs (and where a mistake stops it) does not depend on the
+ * table's order. */
+static int name_before(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* bp.log{name = value, ..., step = n | epoch = n}: each value at `at`, in
+ * `unit`, the names sorted. 0, or -1 with nil, message pushed. */
+static int log_table(lua_State *L, bp_metric_unit unit, int64_t at) {
+    int n = 0;
+    for (lua_pushnil(L); lua_next(L, 1); lua_pop(L, 1)) {
+        if (lua_type(L, -2) != LUA_TSTRING)
+            return luaL_argerror(L, 1, lua_pushfstring(L, "metric names are strings, got %s",
+                                                       luaL_typename(L, -2)));
+        const char *k = lua_tostring(L, -2);
+        if (!strcmp(k, "step") || !strcmp(k, "epoch")) continue;
+        if (!*k) return luaL_argerror(L, 1, "metric name must not be empty");
+        if (lua_type(L, -1) != LUA_TNUMBER) bp_lua_field_error(L, 1, k, "number");
+        n++;
+    }
+    const char **names = lua_newuserdatauv(L, sizeof *names * (size_t)(n ? n : 1), 0);
+    int k = 0;
+    for (lua_pushnil(L); lua_next(L, 1); lua_pop(L, 1)) {
+        const char *key = lua_tostring(L, -2);
+        if (strcmp(key, "step") && strcmp(key, "epoch")) names[k++] = key;
+    }
+    qsort(names, (size_t)n, sizeof *names, name_before);
+    for (k = 0; k < n; k++) {
+        lua_getfield(L, 1, names[k]);
+        double v = lua_tonumber(L, -1);
+        lua_pop(L, 1);
+        if (log_value(L, names[k], v, unit, at)) return -1;
+    }
+    return 0;
+}
+
+static const char *const at_options[] = {"step", "epoch", NULL};
+
+/* bp.log(name, value [, step | {step = n} | {epoch = n}]) and bp.log{name =
+ * value, ..., step = n | epoch = n} -> true, or nil, message. The step
+ * defaults to the number of training steps taken so far; an epoch's
+ * figures given with epoch = n are per epoch (and the epoch ended at the
+ * training steps taken so far, if any). Outside `backprop run` nothing is
+ * recorded and it returns false. A NaN or infinite "loss" is recorded,
  * then ends the script as diverged. */
 static int l_log(lua_State *L) {
-    bp_lua_params_gate(L, STATE(L));
-    size_t len;
-    const char *name = luaL_checklstring(L, 1, &len);
-    luaL_argcheck(L, len > 0, 1, "metric name must not be empty");
-    double v = luaL_checknumber(L, 2);
-    int64_t step = bp_lua_opt_step(L, 3);
     state *st = STATE(L);
-    if (st->log) {
+    bp_lua_params_gate(L, st);
+    bp_metric_unit unit = BP_UNIT_STEP;
+    int64_t at;
+    if (lua_type(L, 1) == LUA_TTABLE) {
+        lua_settop(L, 1);
+        at = bp_lua_at_fields(L, 1, 1, &unit);
+        if (log_table(L, unit, at)) return 2;
+    } else {
+        size_t len;
+        const char *name = luaL_checklstring(L, 1, &len);
+        luaL_argcheck(L, len > 0, 1, "metric name must not be empty");
+        double v = luaL_checknumber(L, 2);
+        if (lua_istable(L, 3)) bp_lua_check_options(L, 3, at_options, 0);
+        at = lua_istable(L, 3) ? bp_lua_at_fields(L, 3, 3, &unit) : bp_lua_opt_step(L, 3);
+        if (log_value(L, name, v, unit, at)) return 2;
+    }
+    if (unit == BP_UNIT_EPOCH && st->step > 0 && st->log) {
         bp_err e;
-        if (bp_runlog_metric(st->log, st->run, name, step, v, &e))
+        if (bp_runlog_epoch_end(st->log, st->run, at, st->step, &e))
             return bp_lua_fail(L, e.msg);
     }
-    if (!isfinite(v) && strcmp(name, "loss") == 0) bp_lua_diverge(L, name, v, step);
     lua_pushboolean(L, st->log != NULL);
     return 1;
 }

@@ -155,7 +155,7 @@ static double step(lua_State *L, state *st, lnet *n, int B, bp_crit crit, bp_opt
     n->steps++;
     st->step++;
     bp_progress_step(st->progress, st->step, loss);
-    if (n->log_name[0]) bp_lua_log_metric(L, n->log_name, n->steps, loss);
+    if (n->log_name[0]) bp_lua_log_metric(L, n->log_name, BP_UNIT_STEP, n->steps, loss);
     if (!isfinite(loss)) bp_lua_diverge(L, "loss", loss, n->steps);
     return loss;
 }
@@ -243,7 +243,7 @@ static int net_train_batch(lua_State *L) {
     n->single = 0;
     n->steps++;
     STATE(L)->step++;
-    if (n->log_name[0]) bp_lua_log_metric(L, n->log_name, n->steps, loss);
+    if (n->log_name[0]) bp_lua_log_metric(L, n->log_name, BP_UNIT_STEP, n->steps, loss);
     if (!isfinite(loss)) bp_lua_diverge(L, "loss", loss, n->steps);
     lua_pushnumber(L, loss);
     return 1;

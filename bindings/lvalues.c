@@ -167,6 +167,27 @@ int64_t bp_lua_opt_step(lua_State *L, int arg) {
     return s;
 }
 
+int64_t bp_lua_at_fields(lua_State *L, int t, int arg, bp_metric_unit *unit) {
+    int has_step = lua_getfield(L, t, "step") != LUA_TNIL;
+    int has_epoch = lua_getfield(L, t, "epoch") != LUA_TNIL;
+    if (has_step && has_epoch) luaL_argerror(L, arg, "give step or epoch, not both");
+    *unit = has_epoch ? BP_UNIT_EPOCH : BP_UNIT_STEP;
+    int64_t at = STATE(L)->step;
+    if (has_step || has_epoch) {
+        const char *field = has_epoch ? "epoch" : "step";
+        lua_pushvalue(L, has_epoch ? -1 : -2);
+        if (!lua_isinteger(L, -1)) bp_lua_field_error(L, arg, field, "integer");
+        at = lua_tointeger(L, -1);
+        lua_pop(L, 1);
+        if (has_epoch && at < 0)
+            luaL_argerror(L, arg,
+                          lua_pushfstring(L, "field 'epoch': must be >= 0, got %I",
+                                          (lua_Integer)at));
+    }
+    lua_pop(L, 2);
+    return at;
+}
+
 bp_dtype bp_lua_dtype_at_top(lua_State *L, int arg, const char *field) {
     const char *name = luaL_tolstring(L, -1, NULL);
     int t = bp_dtype_parse(name);

@@ -3,7 +3,8 @@
  *
  * CSV: bp_runlog_export_rows streams a row per step, a cell per metric, so
  * that a long run is never held whole; numbers exactly and an empty cell
- * where a metric was not logged. The run's record and parameters go first
+ * where a metric was not logged; the columns step and epoch keep a step's
+ * row (epoch empty) apart from an epoch's. The run's record and parameters go first
  * as "# " comment lines, which pandas (read_csv(comment="#")), R
  * (read.csv(comment.char="#")) and gnuplot skip, so that the one file
  * says which run made the numbers. The JSON form is export_json.c. */
@@ -18,7 +19,7 @@
 
 static int csv_header(void *ctx, size_t ncol, const char *const *names) {
     FILE *out = ctx;
-    fputs("step", out);
+    fputs("step,epoch", out);
     for (size_t c = 0; c < ncol; c++) {
         fputc(',', out);
         cli_csv_text(out, names[c]);
@@ -27,11 +28,15 @@ static int csv_header(void *ctx, size_t ncol, const char *const *names) {
     return 0;
 }
 
-static int csv_row(void *ctx, int64_t step, size_t ncol, const double *values,
+/* A step's row "12,,..."; an epoch's "12,3,..." (ended at step 12), or
+ * ",3,..." when where it ended was not recorded. */
+static int csv_row(void *ctx, const bp_export_at *at, size_t ncol, const double *values,
                    const unsigned char *logged) {
     FILE *out = ctx;
     char buf[64];
-    fprintf(out, "%lld", (long long)step);
+    if (at->has_step) fprintf(out, "%lld", (long long)at->step);
+    fputc(',', out);
+    if (at->has_epoch) fprintf(out, "%lld", (long long)at->epoch);
     for (size_t c = 0; c < ncol; c++) {
         fputc(',', out);
         if (!logged[c]) continue;

@@ -3,7 +3,8 @@
  * bp_runlog_run_detail reads everything first; this file only lays it out:
  * the record as "key value" lines (those the run has nothing for left
  * out), its traceback as an indented block, then tags, notes, a table of
- * its metrics, the loss curve and its snapshots. */
+ * its metrics per step and one of those per epoch, the loss curve and its
+ * snapshots. */
 #include <math.h>
 #include <string.h>
 
@@ -72,17 +73,24 @@ static void print_tags_notes(const bp_run_detail *d, FILE *out) {
     }
 }
 
-/* Every metric in one line: how many values, over which steps, the last
- * (nan if it was NaN), the least and the greatest ("-" if every value was
- * NaN), and how many were NaN. */
-static int print_metrics(const bp_run_detail *d, FILE *out) {
+/* The metrics of one unit, a line each: how many values, over which steps
+ * (or epochs), the last (nan if it was NaN), the least and the greatest
+ * ("-" if every value was NaN), and how many were NaN. A table per unit,
+ * so that a step and an epoch are never read as one. */
+static int print_metrics(const bp_run_detail *d, bp_metric_unit unit, FILE *out) {
+    size_t shown = 0;
+    for (size_t k = 0; k < d->n_metrics; k++) shown += d->metrics[k].unit == unit;
+    if (!shown) return 0;
     cli_table t;
     if (cli_table_init(&t, 7)) return -1;
-    const char *head[] = {"metric", "values", "steps", "last", "min", "max", "nan"};
+    const char *head[] = {"metric", "values", unit == BP_UNIT_EPOCH ? "epochs" : "steps",
+                          "last",   "min",    "max",
+                          "nan"};
     for (int c = 0; c < 7; c++) cli_table_put(&t, head[c]);
     for (int c = 1; c < 7; c++) t.right[c] = 1;
     for (size_t k = 0; k < d->n_metrics; k++) {
         const bp_metric_summary *m = &d->metrics[k];
+        if (m->unit != unit) continue;
         char buf[64];
         cli_table_put(&t, m->name);
         snprintf(buf, sizeof buf, "%lld", (long long)m->count);
@@ -101,24 +109,24 @@ static int print_metrics(const bp_run_detail *d, FILE *out) {
         snprintf(buf, sizeof buf, "%lld", (long long)m->nan_count);
         cli_table_put(&t, buf);
     }
-    if (d->n_metrics) {
-        fprintf(out, "metrics:\n");
-        cli_table_print(&t, out, 2);
-    }
+    fprintf(out, "metrics per %s:\n", bp_metric_unit_names[unit]);
+    cli_table_print(&t, out, 2);
     cli_table_free(&t);
     return 0;
 }
 
 static void print_curve_snapshots(const bp_run_detail *d, FILE *out) {
     char buf[64];
+    const char *unit = bp_metric_unit_names[d->curve_unit];
     for (size_t k = 0; k < d->n_curve; k++) {
-        if (k == 0) fprintf(out, "loss curve:\n");
+        if (k == 0 && d->curve_unit == BP_UNIT_EPOCH) fprintf(out, "loss curve (per epoch):\n");
+        else if (k == 0) fprintf(out, "loss curve:\n");
         cli_fmt_short(buf, sizeof buf, d->curve_values[k]);
         fprintf(out, "  %10lld  %s\n", (long long)d->curve_steps[k], buf);
     }
     if (d->has_best) {
         cli_fmt_short(buf, sizeof buf, d->best);
-        fprintf(out, "  best %s at step %lld\n", buf, (long long)d->best_step);
+        fprintf(out, "  best %s at %s %lld\n", buf, unit, (long long)d->best_step);
     }
     for (size_t k = 0; k < d->n_snapshots; k++) {
         const bp_snapshot_summary *s = &d->snapshots[k];
@@ -153,7 +161,8 @@ int bp_cli_show(const char *db, int argc, char **argv, FILE *out, FILE *err) {
     } else {
         print_record(&d, id, out);
         print_tags_notes(&d, out);
-        if (print_metrics(&d, out)) rc = 1;
+        if (print_metrics(&d, BP_UNIT_STEP, out) || print_metrics(&d, BP_UNIT_EPOCH, out))
+            rc = 1;
         else print_curve_snapshots(&d, out);
     }
     bp_run_detail_free(&d);

@@ -50,11 +50,13 @@ int bp_dash_runs(bp_runlog *log, const bp_dash_runs_query *q, char **json, size_
  * "started", "ended", "host", "pid", "version", "message", "traceback",
  * "sweep_id", "trial", "params": {}, "tags": {}, "notes": [{"time",
  * "text"}], "metrics": [{"name", "count", "nan_count", "first_step",
- * "last_step", "last", "min", "max"}] (by name, from metric_summary),
+ * "last_step", "last", "min", "max", "unit" ("step" or "epoch")}] (by
+ * name, from metric_summary),
  * "snapshots": [{"name", "count", "first", "last"}]}. */
 int bp_dash_run(bp_runlog *log, int64_t run, char **json, size_t *len, bp_err *e);
 
-/* Metric `name` of run for a chart: {"name", "count" (values logged),
+/* Metric `name` of run for a chart: {"name", "unit" ("step", or "epoch":
+ * what x counts), "count" (values logged),
  * "reduced" (true when fewer points than values), "x": [steps], "y":
  * [values]}, at most max_points points (>= 2): a long series as
  * bp_runlog_metric_reduce cuts it, each bucket its least and greatest

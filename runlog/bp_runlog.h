@@ -36,7 +36,7 @@
 #include "bp_err.h"
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define BP_RUNLOG_SCHEMA 7
+#define BP_RUNLOG_SCHEMA 8
 /* PRAGMA application_id of a backprop database: "BPRL". */
 #define BP_RUNLOG_APP_ID 0x4250524c
 
@@ -133,7 +133,8 @@ int bp_runlog_param_bool(bp_runlog *log, int64_t run, const char *key, int value
                          bp_err *e);
 
 /* Logs metric `name` (any name: "loss", "accuracy", "lr"...) of a run at a
- * step. Buffered; NaN and +-Inf are kept (NaN is read back as NaN). Logging
+ * training step (BP_UNIT_STEP: see bp_runlog_metric_unit below, which can
+ * refuse it with -2). Buffered; NaN and +-Inf are kept (NaN is read back as NaN). Logging
  * the same name and step again replaces the value. Fails when the name is
  * empty, or to report a failure of the writer thread since the last call
  * (the rows it could not write are kept and retried, except rows of a run
@@ -144,6 +145,29 @@ int bp_runlog_param_bool(bp_runlog *log, int64_t run, const char *key, int value
  * once the file is deleted or replaced. */
 int bp_runlog_metric(bp_runlog *log, int64_t run, const char *name, int64_t step,
                      double value, bp_err *e);
+
+/* What a metric's steps count (the metric_units table, runlog/schema/8.sql):
+ * training steps (batches), or epochs. A metric keeps one unit in a run. */
+typedef enum bp_metric_unit { BP_UNIT_STEP = 0, BP_UNIT_EPOCH = 1 } bp_metric_unit;
+/* Their names as the database spells them: "step", "epoch". */
+extern const char *const bp_metric_unit_names[2];
+
+/* Logs metric `name` of a run at an epoch, as bp_runlog_metric logs one at
+ * a step (bp_runlog_metric is this with BP_UNIT_STEP). The first value of a
+ * name in a run fixes its unit; a value of it in the other unit is refused,
+ * returning -2 (not -1: the caller's mistake, not the database's) with
+ * "metric 'NAME' of run N is logged per epoch: it cannot be logged per step
+ * too (a metric keeps one unit in a run; give the per-step one another
+ * name)", or the same with the units swapped. Also the unit the database
+ * holds for the name, when an earlier process logged it (a resumed run). */
+int bp_runlog_metric_unit(bp_runlog *log, int64_t run, const char *name,
+                          bp_metric_unit unit, int64_t at, double value, bp_err *e);
+
+/* Records that epoch `epoch` of a run ended at training step `step` (the
+ * epochs table), buffered with the metrics; recording an epoch again
+ * replaces its step. Fails as bp_runlog_metric does. */
+int bp_runlog_epoch_end(bp_runlog *log, int64_t run, int64_t epoch, int64_t step,
+                        bp_err *e);
 
 /* Logs the weights and biases of a network at a step, exactly. sizes holds
  * n_layers + 1 widths (inputs, then each layer's outputs); params holds
@@ -389,6 +413,7 @@ void bp_run_rows_free(bp_run_row *rows, size_t n);
  * bp_run_detail_free. */
 typedef struct bp_metric_summary {
     char *name;
+    bp_metric_unit unit; /* what first_step and last_step count */
     int64_t count, first_step, last_step, nan_count;
     double last, min, max; /* last NaN: it was NaN; min, max NaN: every value was */
 } bp_metric_summary;
@@ -409,10 +434,12 @@ typedef struct bp_run_detail {
     size_t n_tags;
     char **note_times, **note_texts; /* in the order written */
     size_t n_notes;
-    bp_metric_summary *metrics; /* by name */
+    bp_metric_summary *metrics; /* the per-step ones by name, then the per-epoch */
     size_t n_metrics;
     /* The loss at about ten evenly spaced steps (NaN where it was), and its
-     * least value: has_best 0 when no loss is a number. */
+     * least value: has_best 0 when no loss is a number; curve_unit what its
+     * steps count. */
+    bp_metric_unit curve_unit;
     int64_t *curve_steps;
     double *curve_values;
     size_t n_curve;
@@ -471,13 +498,22 @@ int bp_runlog_metric_names(bp_runlog *log, int64_t run, char ***names, size_t *n
                            bp_err *e);
 void bp_runlog_strings_free(char **v, size_t n);
 
-/* bp_runlog_export_rows: a run's metrics, a row per step. header gets the
- * run's metric names (sorted) once; then row gets each step that has a
- * value, ascending: values[c] of metric c (NaN where NaN was logged) and
- * logged[c] 0 where metric c has no value at that step. */
+/* bp_runlog_export_rows: a run's metrics, a row per training step of its
+ * per-step metrics and a row per epoch of its per-epoch ones, never one row
+ * for both. header gets the run's metric names (sorted) once; then row gets
+ * each row that has a value: `at` says which (a step's: has_epoch 0; an
+ * epoch's: its number, and the step where it ended when that was recorded,
+ * else has_step 0), values[c] of metric c (NaN where NaN was logged) and
+ * logged[c] 0 where metric c has no value there. Rows come by step, an
+ * epoch's after the step's where it ended, and the epochs whose end is not
+ * known last, by epoch. */
+typedef struct bp_export_at {
+    int has_step, has_epoch;
+    int64_t step, epoch;
+} bp_export_at;
 typedef struct bp_export_sink {
     int (*header)(void *ctx, size_t ncol, const char *const *names);
-    int (*row)(void *ctx, int64_t step, size_t ncol, const double *values,
+    int (*row)(void *ctx, const bp_export_at *at, size_t ncol, const double *values,
                const unsigned char *logged);
     void *ctx;
 } bp_export_sink;

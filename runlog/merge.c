@@ -73,6 +73,12 @@ static const char *const MERGE_SQL[] = {
     " b.first_step, b.last_step, b.min_value, b.min_step, b.max_value, b.max_step"
     " FROM src.metric_blocks b JOIN map_runs mr ON mr.src = b.run_id"
     " JOIN map_names mn ON mn.src = b.name_id",
+    /* Each series' unit, and where the runs' epochs ended (since 8). */
+    "INSERT INTO main.metric_units(run_id, name_id, unit) SELECT mr.dst, mn.dst, u.unit"
+    " FROM src.metric_units u JOIN map_runs mr ON mr.src = u.run_id"
+    " JOIN map_names mn ON mn.src = u.name_id",
+    "INSERT INTO main.epochs(run_id, epoch, step) SELECT mr.dst, x.epoch, x.step"
+    " FROM src.epochs x JOIN map_runs mr ON mr.src = x.run_id",
     "INSERT INTO main.snapshots(run_id, step, name, shape, dtype, data) SELECT mr.dst, s.step,"
     " s.name, s.shape, s.dtype, s.data FROM src.snapshots s JOIN map_runs mr"
     " ON mr.src = s.run_id ORDER BY s.id",

@@ -318,6 +318,7 @@ void bp_runlog_close(bp_runlog *log) {
     sqlite3_finalize(log->name_get);
     sqlite3_finalize(log->name_put);
     rl_summaries_finalize(log);
+    rl_units_free(log);
     sqlite3_close(log->db);
     rl_lock_close(log); /* this log's runs and sweeps are no longer held */
     rl_names_free(&log->names);

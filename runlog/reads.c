@@ -346,8 +346,19 @@ static int export_columns(bp_runlog *log, int64_t run, int64_t **ids, char ***na
     return rd_end(log, st, r, e);
 }
 
-/* Streams the rows: one per step, its cells gathered until the step
- * changes. */
+/* The rows of a run's metrics in export's order, each with the key of its
+ * row: whether it is an epoch's, and its step or epoch (m.step); `at` the
+ * step the row sorts at (an epoch's end, NULL when unknown). */
+#define EXPORT_SQL                                                                     \
+    "SELECT is_epoch, m.step, m.name_id, m.value, CASE WHEN is_epoch THEN"             \
+    " (SELECT x.step FROM epochs x WHERE x.run_id = m.run_id AND x.epoch = m.step)"    \
+    " ELSE m.step END AS at FROM (SELECT *, coalesce((SELECT u.unit = 'epoch' FROM"    \
+    " metric_units u WHERE u.run_id = metrics.run_id AND u.name_id = metrics.name_id)," \
+    " 0) AS is_epoch FROM metrics WHERE run_id = ?) m"                                 \
+    " ORDER BY at IS NULL, at, is_epoch, m.step, m.name_id"
+
+/* Streams the rows: one per step or epoch, its cells gathered until the
+ * key changes. */
 static int export_steps(bp_runlog *log, int64_t run, const int64_t *ids, size_t ncol,
                         const bp_export_sink *sink, bp_err *e) {
     double *values = calloc(ncol ? ncol : 1, sizeof *values);
@@ -358,33 +369,39 @@ static int export_steps(bp_runlog *log, int64_t run, const int64_t *ids, size_t 
         rd_oom(e);
         goto out;
     }
-    if (sqlite3_prepare_v2(bp_runlog_sqlite(log),
-                           "SELECT step, name_id, value FROM metrics WHERE run_id = ?"
-                           " ORDER BY step, name_id",
-                           -1, &st, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(bp_runlog_sqlite(log), EXPORT_SQL, -1, &st, NULL) !=
+        SQLITE_OK) {
         rd_fail(log, e);
         goto out;
     }
     sqlite3_bind_int64(st, 1, run);
-    int64_t step = 0;
+    bp_export_at at = {0};
     int have = 0;
     for (;;) {
         r = sqlite3_step(st);
-        int64_t next = r == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-        if (have && (r != SQLITE_ROW || next != step)) {
-            if ((rc = sink->row(sink->ctx, step, ncol, values, logged))) goto out;
+        int epoch = r == SQLITE_ROW && sqlite3_column_int(st, 0);
+        int64_t next = r == SQLITE_ROW ? sqlite3_column_int64(st, 1) : 0;
+        if (have && (r != SQLITE_ROW || epoch != at.has_epoch ||
+                     next != (epoch ? at.epoch : at.step))) {
+            if ((rc = sink->row(sink->ctx, &at, ncol, values, logged))) goto out;
             memset(logged, 0, ncol);
             have = 0;
         }
         if (r != SQLITE_ROW) break;
-        step = next, have = 1;
-        int64_t nid = sqlite3_column_int64(st, 1);
+        if (!have) {
+            at.has_epoch = epoch;
+            at.epoch = epoch ? next : 0;
+            at.has_step = sqlite3_column_type(st, 4) != SQLITE_NULL;
+            at.step = sqlite3_column_int64(st, 4);
+            have = 1;
+        }
+        int64_t nid = sqlite3_column_int64(st, 2);
         size_t c = 0;
         while (c < ncol && ids[c] != nid) c++;
         if (c == ncol) continue;
-        values[c] = sqlite3_column_type(st, 2) == SQLITE_NULL
+        values[c] = sqlite3_column_type(st, 3) == SQLITE_NULL
                         ? NAN
-                        : sqlite3_column_double(st, 2);
+                        : sqlite3_column_double(st, 3);
         logged[c] = 1;
     }
     rc = r == SQLITE_DONE ? 0 : rd_fail(log, e);

@@ -67,7 +67,9 @@
     " 'metrics', json((SELECT json_group_array(json_object('name', name, 'count', count," \
     " 'nan_count', nan_count, 'first_step', first_step, 'last_step', last_step," \
     " 'last', " FIN("last_value") ", 'min', " FIN("min_value") "," \
-    " 'max', " FIN("max_value") ")) FROM (SELECT n.name, ms.* FROM metric_summary ms" \
+    " 'max', " FIN("max_value") ", 'unit', unit)) FROM (SELECT n.name, ms.*," \
+    " coalesce((SELECT u.unit FROM metric_units u WHERE u.run_id = ms.run_id" \
+    " AND u.name_id = ms.name_id), 'step') AS unit FROM metric_summary ms" \
     " JOIN metric_names n ON n.id = ms.name_id WHERE ms.run_id = r.id" \
     " ORDER BY n.name)))," \
     " 'snapshots', json((SELECT json_group_array(json_object('name', name, 'count', c," \

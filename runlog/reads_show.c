@@ -102,18 +102,26 @@ static int metric_row(sqlite3_stmt *st, void *row, void *ctx) {
     m->min = real_or_nan(st, 5);
     m->max = real_or_nan(st, 6);
     m->nan_count = sqlite3_column_int64(st, 7);
+    m->unit = sqlite3_column_int(st, 8) ? BP_UNIT_EPOCH : BP_UNIT_STEP;
     return rd_text(st, 0, &m->name);
 }
 
+/* The unit of the series (s.run_id, s.name_id), 1 for epoch: a series
+ * without a row in metric_units is per step. */
+#define IS_EPOCH_SQL                                                                  \
+    " coalesce((SELECT u.unit = 'epoch' FROM metric_units u WHERE u.run_id = s.run_id" \
+    " AND u.name_id = s.name_id), 0)"
+
 /* Every metric in one row: how many values, over which steps, the last,
- * the least and the greatest, and how many were NaN (its summary). */
+ * the least and the greatest, and how many were NaN (its summary); the
+ * per-step ones first, then the per-epoch ones, each by name. */
 static int read_metrics(bp_runlog *log, int64_t run, bp_run_detail *d, bp_err *e) {
     sqlite3_stmt *st =
         prepare_run(log,
                     "SELECT n.name, s.count, s.first_step, s.last_step,"
-                    " s.last_value, s.min_value, s.max_value, s.nan_count"
-                    " FROM metric_summary s JOIN metric_names n"
-                    " ON n.id = s.name_id WHERE s.run_id = ? ORDER BY n.name",
+                    " s.last_value, s.min_value, s.max_value, s.nan_count," IS_EPOCH_SQL
+                    " AS is_epoch FROM metric_summary s JOIN metric_names n"
+                    " ON n.id = s.name_id WHERE s.run_id = ? ORDER BY is_epoch, n.name",
                     run);
     return rd_rows(log, st, &d->metrics, &d->n_metrics, sizeof *d->metrics, metric_row,
                    NULL, e);
@@ -139,9 +147,9 @@ static int curve_add(bp_run_detail *d, size_t *cap, int64_t step, double value) 
 static int read_curve(bp_runlog *log, int64_t run, bp_run_detail *d, bp_err *e) {
     sqlite3_stmt *st =
         prepare_run(log,
-                    "SELECT s.first_step, s.last_step, s.min_step, s.min_value, n.id"
-                    " FROM metric_summary s JOIN metric_names n ON n.id = s.name_id"
-                    " WHERE s.run_id = ? AND n.name = 'loss'",
+                    "SELECT s.first_step, s.last_step, s.min_step, s.min_value, n.id,"
+                    IS_EPOCH_SQL " FROM metric_summary s JOIN metric_names n"
+                    " ON n.id = s.name_id WHERE s.run_id = ? AND n.name = 'loss'",
                     run);
     int r = st ? sqlite3_step(st) : SQLITE_ERROR;
     if (r != SQLITE_ROW) {
@@ -154,6 +162,7 @@ static int read_curve(bp_runlog *log, int64_t run, bp_run_detail *d, bp_err *e) 
         d->best = sqlite3_column_double(st, 3);
     }
     int64_t name = sqlite3_column_int64(st, 4);
+    d->curve_unit = sqlite3_column_int(st, 5) ? BP_UNIT_EPOCH : BP_UNIT_STEP;
     sqlite3_finalize(st);
     st = prepare_run(log,
                      "SELECT step, value FROM metrics WHERE run_id = ? AND name_id = ?"

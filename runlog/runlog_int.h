@@ -75,6 +75,26 @@ typedef struct rl_param_seen {
     char *value; /* type and value, as text */
 } rl_param_seen;
 
+/* A row of metric_units (kind RL_SIDE_UNIT: a = the name's number in
+ * rl_names, b = its bp_metric_unit) or of epochs (RL_SIDE_EPOCH: a = the
+ * epoch, b = the step where it ended), waiting for the writer beside the
+ * metric rows. */
+enum { RL_SIDE_UNIT, RL_SIDE_EPOCH };
+typedef struct rl_side {
+    int64_t run, a, b;
+    int kind;
+} rl_side;
+typedef struct rl_sides {
+    rl_side *v;
+    size_t n, cap;
+} rl_sides;
+
+/* A series' unit, as units.c remembers it: metric number `name` of run. */
+typedef struct rl_unit_seen {
+    int64_t run, name;
+    int unit;
+} rl_unit_seen;
+
 /* The statements of summary.c, prepared when first needed. */
 #define RL_SUM_STMTS 7
 
@@ -117,6 +137,17 @@ struct bp_runlog {
     sqlite3_stmt *ins_one, *ins_many;  /* metric inserts, 1 and INSERT_ROWS rows */
     sqlite3_stmt *name_get, *name_put; /* a metric name's id; a new name */
     sqlite3_stmt *sum[RL_SUM_STMTS];   /* summary.c's */
+    /* units.c's. The logging thread's: by name number, the unit of the
+     * name in the run it was last logged for (run 0: none yet), and every
+     * (run, name, unit) this log has seen. side_pending (under buf_lock) and
+     * side_writing (the writer's, under db_lock) hold rows of metric_units
+     * and epochs as pending and writing hold metric rows. */
+    rl_unit_seen *unit_last;
+    size_t unit_last_n;
+    rl_unit_seen *units_seen;
+    size_t units_seen_n, units_seen_cap;
+    rl_sides side_pending, side_writing;
+    sqlite3_stmt *unit_get, *unit_put, *epoch_put;
     /* Liveness (liveness.c): PATH-lock, where this log holds the locks of
      * its runs and sweeps, a second description of it to ask through, and
      * the kernel's boot id; -1, -1 and "" when they cannot be had. */
@@ -343,6 +374,33 @@ int rl_summaries_fill(bp_runlog *log, bp_err *e);
 
 /* Finalizes summary.c's statements. */
 void rl_summaries_finalize(bp_runlog *log);
+
+/* ------------------------------------------------------------------------ */
+/* Metric units and epochs (units.c)                                         */
+
+/* Checks that metric number `name` (rl_name_index's, spelt `text`) of run
+ * keeps its unit: 0, remembering it (and queueing its metric_units row
+ * when it is new to the run); -2 with bp_runlog_metric_unit's message when
+ * the run logged it in the other unit, here or (a resumed run) in the
+ * database; -1 when the database cannot say. The logging thread's; takes
+ * the locks it needs itself. */
+int rl_unit_check(bp_runlog *log, int64_t run, int64_t name, const char *text, int unit,
+                  bp_err *e);
+
+/* Appends a row to side_pending, waking the writer for an epoch's (a
+ * unit's comes with a metric row, which wakes it). Takes buf_lock. */
+int rl_side_add(bp_runlog *log, rl_side row, bp_err *e);
+
+/* Moves side_pending behind side_writing. buf_lock held. */
+int rl_sides_take(bp_runlog *log, bp_err *e);
+
+/* Writes side_writing, the names resolved (ids by name number), inside the
+ * writer's transaction; rows of a run that does not exist are skipped.
+ * side_writing is emptied by the caller once the transaction commits. */
+int rl_sides_insert(bp_runlog *log, const int64_t *ids, bp_err *e);
+
+/* Finalizes units.c's statements and frees its memory. No lock. */
+void rl_units_free(bp_runlog *log);
 
 /* ------------------------------------------------------------------------ */
 /* Metric names (names.c)                                                    */

@@ -127,6 +127,7 @@ static int gone_error(bp_runlog *log, const rl_row *extra, bp_err *e) {
              log->path);
     drop_rows(log, &log->writing, 1, 0, why);
     drop_rows(log, &log->pending, 1, 0, why);
+    log->side_pending.n = 0; /* side_writing is the writer's: rl_flush_locked */
     if (extra) lost_add(log, extra->run, 1, why);
     size_t n = 0;
     for (size_t k = 0; k < log->lost_n; k++) n += log->lost[k].n;
@@ -193,6 +194,11 @@ static int insert_rows(bp_runlog *log, rl_rows *w, bp_err *e) {
         return rc == SQLITE_OK ? SQLITE_ERROR : rc;
     }
     const int64_t *ids = log->names.ids;
+    if (rl_sides_insert(log, ids, e)) {
+        int rc = sqlite3_extended_errcode(log->db);
+        rl_rollback(log);
+        return rc == SQLITE_OK ? SQLITE_ERROR : rc;
+    }
     for (size_t k = 0; k < w->n;) {
         int m = w->n - k >= INSERT_ROWS ? INSERT_ROWS : 1;
         sqlite3_stmt *st = m == 1 ? log->ins_one : log->ins_many;
@@ -265,7 +271,7 @@ static int take_pending(bp_runlog *log, bp_err *e) {
         w->n += p->n;
         p->n = 0;
     }
-    return rl_names_copy(log, e);
+    return rl_sides_take(log, e) ? -1 : rl_names_copy(log, e);
 }
 
 /* A commit of n rows took dt seconds: the rate, and from it the rows a
@@ -321,10 +327,13 @@ int rl_flush_locked(bp_runlog *log, bp_err *e) {
     double t0 = log->last_flush = bp_clock();
     pthread_cond_broadcast(&log->drained);
     pthread_mutex_unlock(&log->buf_lock);
-    if (log->gone) return rc;
+    if (log->gone) {
+        log->side_writing.n = 0;
+        return rc;
+    }
     if (rc) return flush_failed(log, &why, e);
     rl_rows *w = &log->writing;
-    if (w->n == 0) return 0;
+    if (w->n == 0 && log->side_writing.n == 0) return 0;
     if (!log->ins_one && (prepare_insert(log, &log->ins_one, 1, &why) ||
                           prepare_insert(log, &log->ins_many, INSERT_ROWS, &why)))
         return flush_failed(log, &why, e);
@@ -338,6 +347,7 @@ int rl_flush_locked(bp_runlog *log, bp_err *e) {
     }
     if (rc != SQLITE_OK) return flush_failed(log, &why, e);
     log->names.known = log->names.copied;
+    log->side_writing.n = 0;
     pthread_mutex_lock(&log->buf_lock); /* the writer thread reads n */
     measure(log, w->n, bp_clock() - t0);
     w->n = 0;
@@ -361,7 +371,8 @@ int rl_flush_locked(bp_runlog *log, bp_err *e) {
 
 /* Seconds until a commit is due (0 or less: now). buf_lock held. */
 static double until_due(const bp_runlog *log) {
-    if (log->pending.n + log->writing.n == 0) return 1.0; /* a first row wakes it */
+    if (log->pending.n + log->writing.n + log->side_pending.n + log->side_writing.n == 0)
+        return 1.0; /* a first row wakes it */
     double now = bp_clock();
     if (log->failing) return log->last_flush + FLUSH_AGE - now;
     if (log->pending.n >= log->limit || log->pending.n == 0) return 0;
@@ -469,13 +480,28 @@ static int append(bp_runlog *log, rl_row row, bp_err *e) {
 
 int bp_runlog_metric(bp_runlog *log, int64_t run, const char *name, int64_t step,
                      double value, bp_err *e) {
+    return bp_runlog_metric_unit(log, run, name, BP_UNIT_STEP, step, value, e);
+}
+
+int bp_runlog_epoch_end(bp_runlog *log, int64_t run, int64_t epoch, int64_t step,
+                        bp_err *e) {
+    if (rl_writable(log, e)) return -1;
+    if (!log->writer_running && start_writer(log, e)) return -1;
+    if (rl_take_bg_error(log, e)) return -1;
+    return rl_side_add(log, (rl_side){run, epoch, step, RL_SIDE_EPOCH}, e);
+}
+
+int bp_runlog_metric_unit(bp_runlog *log, int64_t run, const char *name,
+                          bp_metric_unit unit, int64_t step, double value, bp_err *e) {
     if (rl_writable(log, e)) return -1;
     if (!name || !*name) return bp_err_set(e, "a metric needs a name");
     if (!log->writer_running && start_writer(log, e)) return -1;
     int64_t idx;
     if (rl_name_index(log, name, &idx, e)) return -1;
+    int rc = rl_unit_check(log, run, idx, name, unit == BP_UNIT_EPOCH, e);
+    if (rc) return rc;
     pthread_mutex_lock(&log->buf_lock);
-    int rc = append(log, (rl_row){run, idx, step, value}, e);
+    rc = append(log, (rl_row){run, idx, step, value}, e);
     /* Backpressure: the writer is a chunk behind; wait until it takes the
      * rows, unless it is failing (then rows are kept, up to MAX_KEEP). */
     if (rc == 0 && log->pending.n >= log->limit && !log->failing) {

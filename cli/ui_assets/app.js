@@ -166,7 +166,7 @@ function chartControls(state, redraw) {
     el("label", {}, "smoothing ", el("input", { type: "range", min: 0, max: 0.99, step: 0.01,
       value: state.smooth, id: "smooth",
       on: { input: (e) => { state.smooth = Number(e.target.value); redraw(); } } })),
-    el("span", { class: "muted" }, "x axis: step (the run log keeps no time per value) · drag to zoom, double-click to reset"));
+    el("span", { class: "muted" }, "x axis: step, or epoch for a metric logged per epoch (the run log keeps no time per value) · drag to zoom, double-click to reset"));
 }
 
 // ----------------------------------------------------------------------
@@ -268,7 +268,7 @@ async function viewRun(id) {
       card.note.textContent = `${s.count} values${s.reduced ? ", " + s.x.length + " points shown (min/max per stretch)" : ""}`;
       const series = [{ label: m.name, x: s.x, y: smooth(s.y.map(num).map((v) => isNaN(v) ? null : v), state.smooth) }];
       if (card.chart) updateChart(card.chart, series, { logY: state.logY }); // keeps the zoom
-      else card.chart = lineChart(card.canvas, series, { logY: state.logY });
+      else card.chart = lineChart(card.canvas, series, { logY: state.logY, xLabel: s.unit });
     }
     ready();
   };
@@ -323,15 +323,16 @@ async function viewCompare() {
     state.charts = [];
     grid.replaceChildren();
     for (const name of names) {
-      const series = [];
+      const series = [], units = new Set();
       for (const r of runs) {
         if (!r.metrics.some((m) => m.name === name)) continue;
         const s = await api(`run/${r.id}/metric?name=${encodeURIComponent(name)}&points=2000`);
+        units.add(s.unit);
         series.push({ label: `${r.id} ${r.name}`, x: s.x, y: smooth(s.y.map(num).map((v) => isNaN(v) ? null : v), state.smooth) });
       }
       const canvas = el("canvas", { "data-metric": name });
       grid.append(el("div", { class: "card" }, el("h3", {}, name), el("div", { class: "chartbox" }, canvas)));
-      state.charts.push(lineChart(canvas, series, { logY: state.logY }));
+      state.charts.push(lineChart(canvas, series, { logY: state.logY, xLabel: [...units].sort().reverse().join(" / ") }));
     }
     ready();
   };

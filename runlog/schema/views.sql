@@ -10,15 +10,18 @@ DROP VIEW IF EXISTS run_params;
 DROP VIEW IF EXISTS sweep_trials;
 DROP VIEW IF EXISTS sweep_param_stats;
 
--- (run_id, name, step, value, value_text): metrics with their names;
--- value_text spells NaN, Inf and -Inf.
+-- (run_id, name, step, value, value_text, unit): metrics with their names;
+-- value_text spells NaN, Inf and -Inf; unit says what step counts, 'step'
+-- (training steps) or 'epoch' (since 8).
 CREATE VIEW metrics_view AS
   SELECT m.run_id AS run_id, n.name AS name, m.step AS step,
     m.value AS value,
     CASE WHEN m.value IS NULL THEN 'NaN'
       WHEN m.value > 1.7976931348623157e308 THEN 'Inf'
       WHEN m.value < -1.7976931348623157e308 THEN '-Inf'
-      ELSE CAST(m.value AS TEXT) END AS value_text
+      ELSE CAST(m.value AS TEXT) END AS value_text,
+    coalesce((SELECT u.unit FROM metric_units u WHERE u.run_id = m.run_id
+      AND u.name_id = m.name_id), 'step') AS unit
   FROM metrics m JOIN metric_names n ON n.id = m.name_id;
 
 -- (run_id, step, value, value_text): the metric 'loss'.
@@ -27,7 +30,8 @@ CREATE VIEW loss_curve AS
   WHERE name = 'loss';
 
 -- One row per run: id, name, status, script, started, ended, duration_s,
--- steps (the last step at which anything was logged), final_loss (the last
+-- steps (the last training step at which anything was logged, or at which
+-- an epoch ended; per-epoch series do not count, since 8), final_loss (the last
 -- 'loss'; NULL if it was NaN), best_loss (the least 'loss'), params
 -- ('hidden=4 lr=0.1', sorted by key), seed, host, pid, sweep_id and trial
 -- (the last two since 3). The figures of the metrics come from
@@ -41,7 +45,10 @@ CREATE VIEW run_summary AS
     round(coalesce(r.ended, CASE WHEN r.status = 'running'
       THEN (julianday('now') - 2440587.5) * 86400.0 END) - r.started, 3)
       AS duration_s,
-    (SELECT max(ms.last_step) FROM metric_summary ms WHERE ms.run_id = r.id)
+    (SELECT max(s) FROM (SELECT ms.last_step AS s FROM metric_summary ms
+       WHERE ms.run_id = r.id AND NOT EXISTS (SELECT 1 FROM metric_units u
+         WHERE u.run_id = r.id AND u.name_id = ms.name_id AND u.unit = 'epoch')
+       UNION ALL SELECT max(x.step) FROM epochs x WHERE x.run_id = r.id))
       AS steps,
     (SELECT ms.last_value FROM metric_summary ms WHERE ms.run_id = r.id
      AND ms.name_id = (SELECT id FROM metric_names WHERE name = 'loss'))
