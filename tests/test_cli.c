@@ -175,7 +175,7 @@ static void test_show(void) {
                    "  baseline, data=xor4\n"
                    "notes:\n"
                    "  2023-11-14 22:14:10  looks good\n"
-                   "metrics:\n"
+                   "metrics per step:\n"
                    "  metric  values  steps   last   min  max  nan\n"
                    "  acc          3   1..3      1   0.5    1    0\n"
                    "  loss         3   1..3  0.375  0.25  0.5    0\n"
@@ -416,8 +416,9 @@ static void test_csv_injection(void) {
     /* The comment lines' commas split no formula off: "\x2c" before one. */
     CHECK(strstr(out, "# name: =cmd|' /C calc'!A0\n") == out + strlen("# run: 1\n"));
     CHECK(strstr(out, "\n# param layers = 64\\x2c=1+2,\\n-3\n") != NULL);
-    CHECK(strlen(out) >= 41 &&
-          !strcmp(out + strlen(out) - 41, "step,\"'=2+3\",\"'@x\",loss\n1,-1.5,-0.25,0.5\n"));
+    CHECK(strlen(out) >= 48 &&
+          !strcmp(out + strlen(out) - 48,
+                  "step,epoch,\"'=2+3\",\"'@x\",loss\n1,,-1.5,-0.25,0.5\n"));
     CHECK(
         run("query", &out, &err, 2, "--csv",
             "SELECT r.name, t.key, t.value FROM runs r JOIN tags t ON t.run_id = r.id") ==
@@ -445,13 +446,13 @@ static void test_export(void) {
     const char *out, *err;
     char want[1024];
     CHECK(run("export", &out, &err, 2, "1", "--csv") == 0);
-    snprintf(want, sizeof want, "%sstep,acc,loss\n1,0.5,0.5\n2,0.75,0.25\n3,1,0.375\n",
+    snprintf(want, sizeof want, "%sstep,epoch,acc,loss\n1,,0.5,0.5\n2,,0.75,0.25\n3,,1,0.375\n",
              run1_comments);
     CHECK_STR(out, want);
     CHECK(run("export", &out, &err, 1, "2") == 0);
     CHECK(strstr(out, "# name: xor, wide\n# status: diverged\n") != NULL);
-    CHECK(strstr(out, "# param hidden = 16\n# param lr = 0.01\nstep,loss\n1,2\n2,inf\n3,nan\n") !=
-          NULL);
+    CHECK(strstr(out, "# param hidden = 16\n# param lr = 0.01\n"
+                      "step,epoch,loss\n1,,2\n2,,inf\n3,,nan\n") != NULL);
     char file[160];
     snprintf(file, sizeof file, "%s/run1.csv", dir);
     CHECK(run("export", &out, &err, 3, "1", "-o", file) == 0);
@@ -463,10 +464,11 @@ static void test_export(void) {
         fclose(f);
     }
     CHECK_STR(buf, want);
-    /* Run 3 logged nothing: its record, then the step column alone. */
+    /* Run 3 logged nothing: its record, then the step and epoch columns
+     * alone. */
     CHECK(run("export", &out, &err, 1, "3") == 0);
     CHECK(strstr(out, "# name: spiral\n# status: failed\n") == out + strlen("# run: 3\n"));
-    CHECK(strlen(out) > 5 && !strcmp(out + strlen(out) - 5, "step\n"));
+    CHECK(strlen(out) > 11 && !strcmp(out + strlen(out) - 11, "step,epoch\n"));
     CHECK(run("export", &out, &err, 1, "8") == 1);
     CHECK(strstr(err, ": no run 8\n") != NULL);
     CHECK(run("export", &out, &err, 3, "1", "--csv", "--json") == 1);

@@ -1285,6 +1285,60 @@ static void test_default_path(void) {
     unsetenv("BACKPROP_DB");
 }
 
+/* Each series' unit and the epochs' ends (runlog/units.c): written with
+ * the rows, a name kept in one unit per run (-2 and the message, here and
+ * from a second log on the same run, as a resumed run's process would be),
+ * the same name free in another run, and the rows of a deleted run's unit
+ * and epochs gone with it. */
+static void test_units(void) {
+    const char *db = path_in("units.db");
+    bp_err e = {{0}};
+    bp_runlog *log = bp_runlog_open(db, 0, &e);
+    CHECK(log != NULL);
+    if (!log) return;
+    int64_t a = bp_runlog_begin(log, NULL, &e), b = bp_runlog_begin(log, NULL, &e);
+    for (int64_t s = 1; s <= 6; s++)
+        CHECK(bp_runlog_metric(log, a, "loss", s, 1.0 / (double)s, &e) == 0);
+    CHECK(bp_runlog_metric_unit(log, a, "val_loss", BP_UNIT_EPOCH, 1, 0.5, &e) == 0);
+    CHECK(bp_runlog_epoch_end(log, a, 1, 3, &e) == 0);
+    CHECK(bp_runlog_metric_unit(log, a, "val_loss", BP_UNIT_EPOCH, 2, 0.25, &e) == 0);
+    CHECK(bp_runlog_epoch_end(log, a, 2, 6, &e) == 0);
+    CHECK(bp_runlog_metric(log, a, "val_loss", 7, 0.1, &e) == -2);
+    CHECK_STR(e.msg, "metric 'val_loss' of run 1 is logged per epoch: it cannot be logged"
+                     " per step too (a metric keeps one unit in a run; give the per-step"
+                     " one another name)");
+    CHECK(bp_runlog_metric_unit(log, a, "loss", BP_UNIT_EPOCH, 1, 0.1, &e) == -2);
+    CHECK_STR(e.msg, "metric 'loss' of run 1 is logged per step: it cannot be logged"
+                     " per epoch too (a metric keeps one unit in a run; give the"
+                     " per-epoch one another name)");
+    /* Another run may log the name in the other unit. */
+    CHECK(bp_runlog_metric_unit(log, b, "loss", BP_UNIT_EPOCH, 1, 0.3, &e) == 0);
+    CHECK(bp_runlog_metric(log, b, "val_loss", 1, 0.3, &e) == 0);
+    CHECK(bp_runlog_flush(log, &e) == 0);
+    sqlite3 *s = bp_runlog_sqlite(log);
+    CHECK_STR(rows_of(s, "SELECT u.run_id, n.name, u.unit FROM metric_units u JOIN"
+                         " metric_names n ON n.id = u.name_id ORDER BY 1, 2"),
+              "1|loss|step\n1|val_loss|epoch\n2|loss|epoch\n2|val_loss|step\n");
+    CHECK_STR(rows_of(s, "SELECT run_id, epoch, step FROM epochs ORDER BY 1, 2"),
+              "1|1|3\n1|2|6\n");
+    /* The refused values were not recorded; a run's steps count its steps
+     * and its epochs' ends, not its epochs. */
+    CHECK_STR(rows_of(s, "SELECT count(*) FROM metrics WHERE run_id = 1"), "8\n");
+    CHECK_STR(rows_of(s, "SELECT steps FROM run_summary ORDER BY id"), "6\n1\n");
+    /* A second log on the same run finds the units in the database. */
+    bp_runlog *other = bp_runlog_open(db, 0, &e);
+    CHECK(other != NULL);
+    CHECK(bp_runlog_metric(other, a, "val_loss", 3, 0.1, &e) == -2);
+    CHECK(strstr(e.msg, "metric 'val_loss' of run 1 is logged per epoch") == e.msg);
+    CHECK(bp_runlog_metric_unit(other, a, "val_loss", BP_UNIT_EPOCH, 3, 0.2, &e) == 0);
+    bp_runlog_close(other);
+    CHECK(bp_runlog_rm(log, &a, 1, 1, &e) == 0);
+    CHECK_STR(rows_of(s, "SELECT count(*) FROM metric_units WHERE run_id = 1"
+                         " UNION ALL SELECT count(*) FROM epochs"),
+              "0\n0\n");
+    bp_runlog_close(log);
+}
+
 int main(void) {
     snprintf(dir, sizeof dir, "/tmp/test_runlog_XXXXXX");
     if (!mkdtemp(dir)) {
@@ -1308,6 +1362,7 @@ int main(void) {
     test_wal_truncated();
     test_liveness_by_lock();
     test_migration_to_5();
+    test_units();
     test_queries();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

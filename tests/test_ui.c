@@ -61,6 +61,8 @@ static int64_t write_odd_run(void) {
         bp_runlog_metric(log, run, "spiky", s, v, &e);
     }
     bp_runlog_metric(log, run, "loss", 1, NAN, &e);
+    bp_runlog_metric_unit(log, run, "val_loss", BP_UNIT_EPOCH, 1, 0.5, &e);
+    bp_runlog_metric_unit(log, run, "val_loss", BP_UNIT_EPOCH, 2, 0.25, &e);
     /* A 1-2-1 network at steps 10 and 20: W1 (2), b1 (2), W2 (2), b2 (1). */
     int sizes[] = {1, 2, 1};
     double p10[] = {-1, 1, 0.5, 0.5, 2, 3, 7}, p20[] = {-1, 0.9, 0.5, 0.25, 4, 3, 9};
@@ -200,7 +202,8 @@ static void check_run(int64_t odd) {
     CHECK(b &&
           strstr(b,
                  "{\"name\":\"spiky\",\"count\":100000,\"nan_count\":1,\"first_step\":1,"
-                 "\"last_step\":100000,\"last\":1.0e-05,\"min\":-3.5,\"max\":1000.25}"));
+                 "\"last_step\":100000,\"last\":1.0e-05,\"min\":-3.5,\"max\":1000.25,"
+                 "\"unit\":\"step\"}"));
     free(b);
     /* 100,000 values cut to at most 1000 points that keep both extremes
      * at their steps, and the NaN's stretch as null. */
@@ -212,7 +215,12 @@ static void check_run(int64_t odd) {
     CHECK(b && strstr(b, ",-3.5,") && strstr(b, ",1000.25,"));
     free(b);
     CHECK_RUN(odd, "/metric?name=loss", 200,
-              "{\"name\":\"loss\",\"count\":1,\"reduced\":false,\"x\":[1],\"y\":[null]}");
+              "{\"name\":\"loss\",\"unit\":\"step\",\"count\":1,\"reduced\":false,\"x\":[1],"
+              "\"y\":[null]}");
+    /* A metric logged per epoch says so, for the page to label its axis. */
+    CHECK_RUN(odd, "/metric?name=val_loss", 200,
+              "{\"name\":\"val_loss\",\"unit\":\"epoch\",\"count\":2,\"reduced\":false,"
+              "\"x\":[1,2],\"y\":[0.5,0.25]}");
     /* Layer 1's weights over both snapshots span [-1, 1]: in 4 bins of
      * 0.5, step 10's -1 and 1 fall in the first and last, step 20's 0.9
      * in the last too. */
