@@ -184,6 +184,11 @@ int64_t bp_lua_opt_step(lua_State *L, int arg);
  * saying which; the module's step count, BP_UNIT_STEP, when neither. */
 int64_t bp_lua_at_fields(lua_State *L, int t, int arg, bp_metric_unit *unit);
 
+/* An optional step argument that may say its unit: an integer step, nil
+ * (the module's step count), or a table {step = n} or {epoch = n} (no other
+ * key), as bp_lua_at_fields reads it. */
+int64_t bp_lua_opt_at(lua_State *L, int arg, bp_metric_unit *unit);
+
 /* The dtype named by the value at the top of the stack ("float64",
  * "float32"), which stays there; else an argument error at arg, prefixed
  * "field 'F': " when field is not NULL. */

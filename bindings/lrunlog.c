@@ -152,7 +152,6 @@ static int log_table(lua_State *L, bp_metric_unit unit, int64_t at) {
     return 0;
 }
 
-static const char *const at_options[] = {"step", "epoch", NULL};
 
 /* bp.log(name, value [, step | {step = n} | {epoch = n}]) and bp.log{name =
  * value, ..., step = n | epoch = n} -> true, or nil, message. The step
@@ -175,8 +174,7 @@ static int l_log(lua_State *L) {
         const char *name = luaL_checklstring(L, 1, &len);
         luaL_argcheck(L, len > 0, 1, "metric name must not be empty");
         double v = luaL_checknumber(L, 2);
-        if (lua_istable(L, 3)) bp_lua_check_options(L, 3, at_options, 0);
-        at = lua_istable(L, 3) ? bp_lua_at_fields(L, 3, 3, &unit) : bp_lua_opt_step(L, 3);
+        at = bp_lua_opt_at(L, 3, &unit);
         if (log_value(L, name, v, unit, at)) return 2;
     }
     if (unit == BP_UNIT_EPOCH && st->step > 0 && st->log) {

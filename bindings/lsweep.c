@@ -58,20 +58,23 @@ int bp_lua_sweep_pruned(lua_State *L) {
     return t ? t->pruned : 0;
 }
 
-/* bp.report(value [, step]) -> true (false outside `backprop run`): logs the
- * objective (in a sweep, under its metric's name; else as "objective") at
- * step (default: the training steps taken so far). A NaN or infinite value
- * ends the run as diverged; a value the sweep's pruning rule judges poor
- * ends it as pruned. */
+/* bp.report(value [, step | {step = n} | {epoch = n}]) -> true (false
+ * outside `backprop run`): logs the objective (in a sweep, under its
+ * metric's name; else as "objective") at step (default: the training steps
+ * taken so far), or per epoch at an epoch (an objective that fit logs per
+ * epoch, val_loss, is reported so). A NaN or infinite value ends the run as
+ * diverged; a value the sweep's pruning rule judges poor ends it as pruned,
+ * comparing trials at the same step (or epoch). */
 static int l_report(lua_State *L) {
     double v = luaL_checknumber(L, 1);
     state *st = STATE(L);
     bp_lua_params_gate(L, st);
-    int64_t step = bp_lua_opt_step(L, 2);
+    bp_metric_unit unit;
+    int64_t step = bp_lua_opt_at(L, 2, &unit);
     trial *t = get_trial(L);
     const char *name = t ? t->info.objective.metric : "objective";
     bp_err e;
-    if (st->log && bp_runlog_metric(st->log, st->run, name, step, v, &e))
+    if (st->log && bp_runlog_metric_unit(st->log, st->run, name, unit, step, v, &e))
         return luaL_error(L, "%s", e.msg);
     if (!isfinite(v)) return bp_lua_diverge(L, name, v, step);
     if (!t) {

@@ -188,6 +188,14 @@ int64_t bp_lua_at_fields(lua_State *L, int t, int arg, bp_metric_unit *unit) {
     return at;
 }
 
+int64_t bp_lua_opt_at(lua_State *L, int arg, bp_metric_unit *unit) {
+    static const char *const known[] = {"step", "epoch", NULL};
+    *unit = BP_UNIT_STEP;
+    if (!lua_istable(L, arg)) return bp_lua_opt_step(L, arg);
+    bp_lua_check_options(L, arg, known, 0);
+    return bp_lua_at_fields(L, arg, arg, unit);
+}
+
 bp_dtype bp_lua_dtype_at_top(lua_State *L, int arg, const char *field) {
     const char *name = luaL_tolstring(L, -1, NULL);
     int t = bp_dtype_parse(name);

@@ -64,10 +64,11 @@ for epoch = 1, 2 do
 end
 assert(bp.log{lr = 0.1, momentum = 0.9, step = 3})
 assert(bp.log("lr", 0.05, {step = 4}))
+assert(bp.report(0.125, {epoch = 2})) -- outside a sweep, as "objective"
 ]])
   lu.assertEquals(code, 0, err)
   lu.assertEquals(query(db, "SELECT name, unit, step, value FROM metrics_view ORDER BY name, step"),
-    {"lr,step,3,0.1", "lr,step,4,0.05", "momentum,step,3,0.9",
+    {"lr,step,3,0.1", "lr,step,4,0.05", "momentum,step,3,0.9", "objective,epoch,2,0.125",
      "val_accuracy,epoch,0,0.5", "val_accuracy,epoch,1,0.75", "val_accuracy,epoch,2,1",
      "val_loss,epoch,0,0.75", "val_loss,epoch,1,0.5", "val_loss,epoch,2,0.25"})
   -- epochs 1 and 2 ended after 2 and 4 steps; epoch 0 had none before it
