@@ -81,7 +81,7 @@ net:fit{data = train, loss = "softmax_ce", optimizer = opt, epochs = epochs, bat
         end}
 
 local r = net:evaluate(test, "softmax_ce")
-bp.log("test_accuracy", r.accuracy, epochs)
+bp.log("test_accuracy", r.accuracy, {epoch = epochs})
 print(string.format("test: loss %.4f, accuracy %.3f", r.loss, r.accuracy))
 if r.accuracy < min_accuracy then
   error(string.format("test accuracy %.3f is below %.2f", r.accuracy, min_accuracy))

@@ -56,7 +56,7 @@ local hist = net:fit{
   shuffle = true, validation = test, val_name = "test",
   callback = function(epoch, s)
     wall = wall + s.seconds
-    bp.log("epoch_seconds", s.seconds, epoch)
+    bp.log("epoch_seconds", s.seconds, {epoch = epoch})
     print(string.format("epoch %2d  train_loss %.4f  test_loss %.4f  test_accuracy %.4f  (%.1f s)",
       epoch, s.train_loss, s.test_loss, s.test_accuracy, s.seconds))
   end}
@@ -65,7 +65,7 @@ local last = hist[#hist]
 print(string.format("test accuracy %.4f after %d epochs on %d images; training %.1f s of "
   .. "wall time (%.1f s per epoch), %.0f s in all, %.1f s of CPU", last.test_accuracy,
   #hist, #train, wall, wall / #hist, bp.clock() - start, os.clock() - clock))
-bp.log("wall_seconds", wall, #hist)
+bp.log("wall_seconds", wall, {epoch = #hist})
 if last.test_accuracy < min_accuracy then
   error(string.format("test accuracy %.4f is below %.3f", last.test_accuracy, min_accuracy))
 end

@@ -39,7 +39,7 @@ local hist = net:fit{
   shuffle = true, validation = test, val_name = "test", confusion = true,
   callback = function(epoch, s)
     wall = wall + s.seconds
-    bp.log("epoch_seconds", s.seconds, epoch)
+    bp.log("epoch_seconds", s.seconds, {epoch = epoch})
     print(string.format("epoch %2d  train_loss %.4f  test_loss %.4f  test_accuracy %.4f  (%.1f s)",
       epoch, s.train_loss, s.test_loss, s.test_accuracy, s.seconds))
   end}
@@ -56,7 +56,7 @@ local total = os.time() - start
 print(string.format("test accuracy %.4f after %d epochs; training %.1f s of wall time "
   .. "(%.1f s per epoch), %d s in all, %.1f s of CPU", last.test_accuracy, #hist, wall,
   wall / #hist, total, os.clock() - clock))
-bp.log("wall_seconds", wall, #hist)
+bp.log("wall_seconds", wall, {epoch = #hist})
 if last.test_accuracy < min_accuracy then
   error(string.format("test accuracy %.4f is below %.2f", last.test_accuracy, min_accuracy))
 end

@@ -41,8 +41,8 @@ net:fit{data = train, loss = "softmax_ce", optimizer = opt, epochs = epochs,
         end}
 
 local r = net:evaluate(test, "softmax_ce")
-bp.log("test_loss", r.loss, epochs)
-bp.log("test_accuracy", r.accuracy, epochs)
+bp.log("test_loss", r.loss, {epoch = epochs})
+bp.log("test_accuracy", r.accuracy, {epoch = epochs})
 print(string.format("test: loss %.4f, accuracy %.3f (%d of %d)", r.loss, r.accuracy,
   math.floor(r.accuracy * #test + 0.5), #test))
 print("confusion (rows: true class, columns: predicted):")

@@ -50,8 +50,8 @@ net:fit{data = train, loss = "softmax_ce", optimizer = opt, epochs = epochs, bat
         end}
 
 local r = net:evaluate(test, "softmax_ce")
-bp.log("test_loss", r.loss, epochs)
-bp.log("test_accuracy", r.accuracy, epochs)
+bp.log("test_loss", r.loss, {epoch = epochs})
+bp.log("test_accuracy", r.accuracy, {epoch = epochs})
 print(string.format("test: loss %.4f, accuracy %.3f (%d of %d)", r.loss, r.accuracy,
   math.floor(r.accuracy * #test + 0.5), #test))
 if r.accuracy < min_accuracy then

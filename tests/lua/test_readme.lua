@@ -211,6 +211,24 @@ function TestReadme:test_epoch_accuracy()
   lu.assertEquals(n, 6)
 end
 
+function TestReadme:test_per_epoch()
+  checked.per_epoch = true
+  local rows = ask("per_epoch")
+  lu.assertEquals(#rows, 100)
+  -- iris.lua trains on 90 rows in batches of 16: 6 steps an epoch; it
+  -- prints epochs 1, 20, 40, ... with val_loss to 4 decimals
+  for k, row in ipairs(rows) do
+    lu.assertEquals(row[1], tostring(k))
+    lu.assertEquals(row[2], tostring(6 * k))
+  end
+  local n = 0
+  for epoch, loss in printed[7]:gmatch("epoch%s+(%d+).-val_loss ([%d.]+)") do
+    lu.assertAlmostEquals(tonumber(rows[tonumber(epoch)][3]), tonumber(loss), 5e-5)
+    n = n + 1
+  end
+  lu.assertEquals(n, 6)
+end
+
 -- Runs last (LuaUnit sorts tests by name): every README query was checked.
 function TestReadme:test_zz_every_query_is_checked()
   local names = {}
