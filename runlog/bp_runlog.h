@@ -498,6 +498,13 @@ int bp_runlog_metric_names(bp_runlog *log, int64_t run, char ***names, size_t *n
                            bp_err *e);
 void bp_runlog_strings_free(char **v, size_t n);
 
+/* bp_runlog_metric_unit_get: what the steps of metric `name` of run count
+ * (metric_units): BP_UNIT_EPOCH for a metric logged per epoch, else
+ * BP_UNIT_STEP (a series with no unit recorded, or none at all, is per
+ * step). For a plot's or a chart's axis. */
+int bp_runlog_metric_unit_get(bp_runlog *log, int64_t run, const char *name,
+                              bp_metric_unit *unit, bp_err *e);
+
 /* bp_runlog_export_rows: a run's metrics, a row per training step of its
  * per-step metrics and a row per epoch of its per-epoch ones, never one row
  * for both. header gets the run's metric names (sorted) once; then row gets

@@ -146,6 +146,14 @@ sqlite3_stmt *rl_prepare(bp_runlog *log, const char *sql, bp_err *e) {
     return st;
 }
 
+int rl_prepare_once(bp_runlog *log, sqlite3_stmt **st, const char *sql, bp_err *e) {
+    if (*st) return 0;
+    if (sqlite3_prepare_v3(log->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) !=
+        SQLITE_OK)
+        return rl_fail(log, e, "cannot prepare a statement");
+    return 0;
+}
+
 /* Steps st to its end and finalizes it; -1 with `what` on failure. */
 int rl_run_stmt(bp_runlog *log, sqlite3_stmt *st, const char *what, bp_err *e) {
     int rc;

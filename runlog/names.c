@@ -100,15 +100,6 @@ int rl_names_copy(bp_runlog *log, bp_err *e) {
     return 0;
 }
 
-/* A persistent statement, prepared once per log. */
-static int prepare_once(bp_runlog *log, sqlite3_stmt **st, const char *sql, bp_err *e) {
-    if (*st) return 0;
-    if (sqlite3_prepare_v3(log->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) !=
-        SQLITE_OK)
-        return rl_fail(log, e, "cannot prepare a statement");
-    return 0;
-}
-
 /* The id of name, inserted if it is new (most are: a name is looked up
  * here once per log). */
 static int64_t name_id(bp_runlog *log, const char *name, bp_err *e) {
@@ -128,9 +119,9 @@ static int64_t name_id(bp_runlog *log, const char *name, bp_err *e) {
 int rl_names_resolve(bp_runlog *log, bp_err *e) {
     rl_names *t = &log->names;
     if (t->known == t->copied) return 0;
-    if (prepare_once(log, &log->name_get, "SELECT id FROM metric_names WHERE name = ?",
+    if (rl_prepare_once(log, &log->name_get, "SELECT id FROM metric_names WHERE name = ?",
                      e) ||
-        prepare_once(log, &log->name_put,
+        rl_prepare_once(log, &log->name_put,
                      "INSERT OR IGNORE INTO metric_names(name) VALUES (?)", e))
         return -1;
     for (size_t k = t->known; k < t->copied; k++)

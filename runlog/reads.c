@@ -1,6 +1,6 @@
 /* reads.c: the reads of runs that the commands print (bp_runlog.h, "Reads
  * for the commands"): the list of `backprop runs`, a plot's label and
- * metric names, the rows of `backprop export`, and `backprop rm`.
+ * metric names and units, the rows of `backprop export`, and `backprop rm`.
  *
  * Each is a statement or two on the views and tables described in runlog/schema/,
  * run with the connection held; the results are copied out, so that the
@@ -298,6 +298,29 @@ int bp_runlog_metric_names(bp_runlog *log, int64_t run, char ***names, size_t *n
     int rc = rd_rows(log, st, names, n, sizeof **names, string_row, NULL, e);
     bp_runlog_unlock(log);
     if (rc) bp_runlog_strings_free(*names, *n), *names = NULL, *n = 0;
+    return rc;
+}
+
+int bp_runlog_metric_unit_get(bp_runlog *log, int64_t run, const char *name,
+                              bp_metric_unit *unit, bp_err *e) {
+    *unit = BP_UNIT_STEP;
+    if (bp_runlog_flush(log, e)) return -1;
+    bp_runlog_lock(log);
+    sqlite3_stmt *st = NULL;
+    int r = sqlite3_prepare_v2(bp_runlog_sqlite(log),
+                               "SELECT u.unit = 'epoch' FROM metric_units u JOIN"
+                               " metric_names n ON n.id = u.name_id"
+                               " WHERE u.run_id = ? AND n.name = ?",
+                               -1, &st, NULL);
+    if (r == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, run);
+        sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
+        r = sqlite3_step(st);
+    }
+    if (r == SQLITE_ROW && sqlite3_column_int(st, 0)) *unit = BP_UNIT_EPOCH;
+    int rc = r == SQLITE_ROW || r == SQLITE_DONE ? 0 : rd_fail(log, e);
+    sqlite3_finalize(st);
+    bp_runlog_unlock(log);
     return rc;
 }
 

@@ -48,36 +48,13 @@ static void put_bucket(rd_json *x, rd_json *y, const bp_metric_bucket *k, int *f
     }
 }
 
-/* What the steps of metric `name` of run count: "step" or "epoch" (a
- * series without a unit recorded, or none at all, is per step); -1. */
-static int unit_of(bp_runlog *log, int64_t run, const char *name, const char **unit,
-                   bp_err *e) {
-    bp_runlog_lock(log);
-    sqlite3_stmt *st = NULL;
-    int r = sqlite3_prepare_v2(bp_runlog_sqlite(log),
-                               "SELECT u.unit = 'epoch' FROM metric_units u JOIN"
-                               " metric_names n ON n.id = u.name_id"
-                               " WHERE u.run_id = ? AND n.name = ?",
-                               -1, &st, NULL);
-    if (r == SQLITE_OK) {
-        sqlite3_bind_int64(st, 1, run);
-        sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
-        r = sqlite3_step(st);
-    }
-    *unit = bp_metric_unit_names[r == SQLITE_ROW && sqlite3_column_int(st, 0)];
-    sqlite3_finalize(st);
-    int rc = r == SQLITE_ROW || r == SQLITE_DONE ? 0 : rd_fail(log, e);
-    bp_runlog_unlock(log);
-    return rc;
-}
-
 int bp_dash_metric(bp_runlog *log, int64_t run, const char *name, size_t max_points,
                    char **json, size_t *len, bp_err *e) {
     *json = NULL, *len = 0;
     int rc = run_exists(log, run, e);
     if (rc) return rc;
-    const char *unit;
-    if (unit_of(log, run, name, &unit, e)) return -1;
+    bp_metric_unit unit;
+    if (bp_runlog_metric_unit_get(log, run, name, &unit, e)) return -1;
     bp_metric_bucket *k = NULL;
     size_t n = 0;
     if (bp_runlog_metric_reduce(log, run, name, max_points < 2 ? 2 : max_points, &k, &n,
@@ -93,7 +70,7 @@ int bp_dash_metric(bp_runlog *log, int64_t run, const char *name, size_t max_poi
     rd_json_put(&b, "{\"name\":");
     rd_json_str(&b, name);
     rd_json_put(&b, ",\"unit\":\"%s\",\"count\":%lld,\"reduced\":%s,\"x\":[%s],\"y\":[%s]}",
-                unit, (long long)count, (int64_t)n < count ? "true" : "false",
+                bp_metric_unit_names[unit], (long long)count, (int64_t)n < count ? "true" : "false",
                 x.s ? x.s : "", y.s ? y.s : "");
     b.oom |= x.oom | y.oom;
     free(k), free(x.s), free(y.s);

@@ -221,6 +221,11 @@ void rl_rollback(bp_runlog *log);
  * prepare a statement". */
 sqlite3_stmt *rl_prepare(bp_runlog *log, const char *sql, bp_err *e);
 
+/* A persistent statement kept in *st, prepared by the first call (later
+ * ones find it there); -1 with "cannot prepare a statement". The file that
+ * keeps *st finalizes it as the log closes. */
+int rl_prepare_once(bp_runlog *log, sqlite3_stmt **st, const char *sql, bp_err *e);
+
 /* Steps st to its end and finalizes it, failed or not; -1 with
  * rl_fail(what). */
 int rl_run_stmt(bp_runlog *log, sqlite3_stmt *st, const char *what, bp_err *e);

@@ -24,8 +24,8 @@
 
 const char *const bp_metric_unit_names[2] = {"step", "epoch"};
 
-static int conflict(bp_runlog *log, int64_t run, const char *text, int had, bp_err *e) {
-    (void)log;
+/* -2 with the message of a name logged in the other unit than `had`. */
+static int conflict(int64_t run, const char *text, int had, bp_err *e) {
     bp_err_set(e,
                "metric '%s' of run %lld is logged per %s: it cannot be logged per %s too"
                " (a metric keeps one unit in a run; give the per-%s one another name)",
@@ -39,13 +39,10 @@ static int conflict(bp_runlog *log, int64_t run, const char *text, int had, bp_e
 static int unit_in_db(bp_runlog *log, int64_t run, const char *text, bp_err *e) {
     int unit = -1;
     bp_runlog_lock(log);
-    if (!log->unit_get &&
-        sqlite3_prepare_v3(log->db,
-                           "SELECT u.unit FROM metric_units u JOIN metric_names n"
-                           " ON n.id = u.name_id WHERE u.run_id = ? AND n.name = ?",
-                           -1, SQLITE_PREPARE_PERSISTENT, &log->unit_get,
-                           NULL) != SQLITE_OK) {
-        rl_fail(log, e, "cannot prepare a statement");
+    if (rl_prepare_once(log, &log->unit_get,
+                        "SELECT u.unit FROM metric_units u JOIN metric_names n"
+                        " ON n.id = u.name_id WHERE u.run_id = ? AND n.name = ?",
+                        e)) {
         bp_runlog_unlock(log);
         return -2;
     }
@@ -104,7 +101,7 @@ static int check_slow(bp_runlog *log, int64_t run, int64_t name, const char *tex
         if (had < 0) had = unit;
     }
     log->unit_last[name] = (rl_unit_seen){run, name, had};
-    return had == unit ? 0 : conflict(log, run, text, had, e);
+    return had == unit ? 0 : conflict(run, text, had, e);
 }
 
 int rl_unit_check(bp_runlog *log, int64_t run, int64_t name, const char *text, int unit,
@@ -112,7 +109,7 @@ int rl_unit_check(bp_runlog *log, int64_t run, int64_t name, const char *text, i
     if ((size_t)name < log->unit_last_n && log->unit_last[name].run == run)
         return log->unit_last[name].unit == unit
                    ? 0
-                   : conflict(log, run, text, log->unit_last[name].unit, e);
+                   : conflict(run, text, log->unit_last[name].unit, e);
     return check_slow(log, run, name, text, unit, e);
 }
 
@@ -149,25 +146,16 @@ int rl_sides_take(bp_runlog *log, bp_err *e) {
     return 0;
 }
 
-/* A persistent statement of this file, prepared once per log. */
-static int prepare_once(bp_runlog *log, sqlite3_stmt **st, const char *sql, bp_err *e) {
-    if (*st) return 0;
-    if (sqlite3_prepare_v3(log->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) !=
-        SQLITE_OK)
-        return rl_fail(log, e, "cannot prepare a statement");
-    return 0;
-}
-
 int rl_sides_insert(bp_runlog *log, const int64_t *ids, bp_err *e) {
     const rl_sides *w = &log->side_writing;
     if (w->n == 0) return 0;
     /* A row of a run that is gone is skipped (its metric rows are dropped:
      * writer.c), rather than fail the transaction on its reference. */
-    if (prepare_once(log, &log->unit_put,
+    if (rl_prepare_once(log, &log->unit_put,
                      "INSERT OR IGNORE INTO metric_units(run_id, name_id, unit)"
                      " SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM runs WHERE id = ?1)",
                      e) ||
-        prepare_once(log, &log->epoch_put,
+        rl_prepare_once(log, &log->epoch_put,
                      "INSERT OR REPLACE INTO epochs(run_id, epoch, step)"
                      " SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM runs WHERE id = ?1)",
                      e))

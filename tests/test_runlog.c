@@ -1325,6 +1325,11 @@ static void test_units(void) {
      * and its epochs' ends, not its epochs. */
     CHECK_STR(rows_of(s, "SELECT count(*) FROM metrics WHERE run_id = 1"), "8\n");
     CHECK_STR(rows_of(s, "SELECT steps FROM run_summary ORDER BY id"), "6\n1\n");
+    bp_metric_unit u = BP_UNIT_STEP;
+    CHECK(bp_runlog_metric_unit_get(log, a, "val_loss", &u, &e) == 0 && u == BP_UNIT_EPOCH);
+    CHECK(bp_runlog_metric_unit_get(log, a, "loss", &u, &e) == 0 && u == BP_UNIT_STEP);
+    CHECK(bp_runlog_metric_unit_get(log, b, "loss", &u, &e) == 0 && u == BP_UNIT_EPOCH);
+    CHECK(bp_runlog_metric_unit_get(log, a, "none", &u, &e) == 0 && u == BP_UNIT_STEP);
     /* A second log on the same run finds the units in the database. */
     bp_runlog *other = bp_runlog_open(db, 0, &e);
     CHECK(other != NULL);

@@ -227,7 +227,7 @@ local function check_read_everything(got)
   for _, g in ipairs(got) do lu.assertEquals(g.code, 0, g.cmd .. ": " .. g.err) end
   lu.assertStrMatches(got[1].out, ".*\n%s*1%s+rows%s+completed.*")
   lu.assertStrContains(got[2].out, "run 1: rows\n")
-  lu.assertStrContains(got[3].out, "step,x\n1,1\n2,2\n")
+  lu.assertStrContains(got[3].out, "step,epoch,x\n1,,1\n2,,2\n")
   lu.assertEquals(got[4].out, "no sweeps\n")
   lu.assertEquals(got[5].out, "count(*)\n3\n")
 end
