@@ -1,6 +1,6 @@
 /* export_json.c: `backprop export ID --json` (bp_cli.h): a run as one JSON
- * object, its record, its parameters typed and each metric's steps and
- * values.
+ * object, its record, its parameters typed and each metric's unit, steps
+ * and values.
  *
  * A metric is a pair of arrays, "steps" and "values", rather than rows of
  * all the metrics by step: each series keeps its own steps (a per-epoch
@@ -77,15 +77,19 @@ static void json_run(FILE *out, const bp_run_header *h) {
     fputs(h->n_params ? "\n  },\n" : "},\n", out);
 }
 
-/* "NAME": {"steps": [...], "values": [...]} of one metric. */
+/* "NAME": {"unit": "step", "steps": [...], "values": [...]} of one metric;
+ * the unit "epoch" when its steps are epochs. */
 static int json_metric(bp_runlog *log, int64_t run, const char *name, FILE *out,
                        bp_err *e) {
     int64_t *steps;
     double *values;
     size_t n;
-    if (bp_runlog_metric_get(log, run, name, &steps, &values, &n, e)) return -1;
+    bp_metric_unit unit;
+    if (bp_runlog_metric_unit_get(log, run, name, &unit, e) ||
+        bp_runlog_metric_get(log, run, name, &steps, &values, &n, e))
+        return -1;
     cli_json_text(out, name);
-    fputs(": {\"steps\": [", out);
+    fprintf(out, ": {\"unit\": \"%s\", \"steps\": [", bp_metric_unit_names[unit]);
     for (size_t k = 0; k < n; k++) fprintf(out, "%s%lld", k ? ", " : "", (long long)steps[k]);
     fputs("], \"values\": [", out);
     for (size_t k = 0; k < n; k++) {

@@ -541,8 +541,8 @@ static void test_export_json(void) {
     /* NaN is null, infinities are strings; a run with no end has null. */
     CHECK(run("export", &out, &err, 2, "--json", "2") == 0);
     CHECK(json_valid(out));
-    CHECK(strstr(out, "\"loss\": {\"steps\": [1, 2, 3], \"values\": [2, \"Infinity\", null]}") !=
-          NULL);
+    CHECK(strstr(out, "\"loss\": {\"unit\": \"step\", \"steps\": [1, 2, 3],"
+                      " \"values\": [2, \"Infinity\", null]}") != NULL);
     CHECK(run("export", &out, &err, 2, "3", "--json") == 0);
     CHECK(json_valid(out));
     json_paths(out, got, sizeof got, "$.run.name", "$.metrics", "$.params", NULL);

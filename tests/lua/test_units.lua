@@ -29,6 +29,15 @@ local function run_script(db, name, text, args)
   return out, err, code
 end
 
+-- export's CSV without the comment lines of the run's record before it
+local function csv(out)
+  local lines = {}
+  for line in out:gmatch("[^\n]*\n") do
+    if line:sub(1, 1) ~= "#" then lines[#lines + 1] = line end
+  end
+  return table.concat(lines)
+end
+
 local function fresh(name)
   local db = TMP .. "/" .. name
   os.remove(db)
@@ -154,7 +163,7 @@ function TestUnits:test_show_and_export()
     .. "loss curve:\n")
   out, err, code = backprop("export --db " .. db .. " 1 --csv")
   lu.assertEquals(code, 0, err)
-  lu.assertEquals(out, "step,epoch,loss,test_accuracy,val_accuracy,val_loss\n"
+  lu.assertEquals(csv(out), "step,epoch,loss,test_accuracy,val_accuracy,val_loss\n"
     .. "1,,0.375,,,\n"
     .. "2,,0.5,,,\n"
     .. "2,1,,,0.25,1\n"
@@ -162,6 +171,12 @@ function TestUnits:test_show_and_export()
     .. "4,,0.75,,,\n"
     .. "4,2,,0.75,0.5,0.5\n"
     .. "4,3,,0.875,,\n")
+  -- the JSON form says each metric's unit
+  out, err, code = backprop("export --db " .. db .. " 1 --json")
+  lu.assertEquals(code, 0, err)
+  lu.assertStrContains(out, '"loss": {"unit": "step", "steps": [1, 2, 3, 4], "values": '
+    .. '[0.375, 0.5, 0.625, 0.75]}')
+  lu.assertStrContains(out, '"val_loss": {"unit": "epoch", "steps": [1, 2], "values": [1, 0.5]}')
   -- a run of per-epoch figures alone, no training: no step table, its loss
   -- curve counted in epochs, and its epochs' ends not known
   _, err, code = run_script(db, "epochs.lua", [[
@@ -176,7 +191,7 @@ for epoch = 1, 3 do bp.log{loss = 1 / epoch, epoch = epoch} end
     .. "  loss         3    1..3  0.333333  0.333333    1    0\n"
     .. "loss curve (per epoch):\n")
   lu.assertStrContains(out, "  best 0.333333 at epoch 3\n")
-  lu.assertEquals(select(1, backprop("export --db " .. db .. " 2")),
+  lu.assertEquals(csv((backprop("export --db " .. db .. " 2"))),
     "step,epoch,loss\n,1,1\n,2,0.5\n,3,0.3333333333333333\n")
 end
 
@@ -207,8 +222,8 @@ bp.log{zeta = 1, val_loss = 2, epoch = 1}
     .. " ON r.id = x.run_id ORDER BY r.id, x.epoch"),
     {"both,1,2", "both,2,4", "both,3,4", "fit,1,3", "fit,2,6", "fit,3,9"})
   -- and what a reader makes of them is the input's
-  lu.assertEquals(select(1, backprop("export --db " .. out_db .. " 2")),
-    select(1, backprop("export --db " .. a .. " 1")))
+  lu.assertEquals(csv((backprop("export --db " .. out_db .. " 2"))),
+    csv((backprop("export --db " .. a .. " 1"))))
 end
 
 -- A database as schema 7 left it (runlog/schema/1.sql to 7.sql, run by the
