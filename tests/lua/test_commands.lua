@@ -143,7 +143,7 @@ function TestEveryday:test_export_comment_lines_and_json()
   local out, err, code = run("export --db " .. db .. " 1")
   lu.assertEquals(code, 0, err)
   lu.assertStrContains(out, "# run: 1\n# name: every\n# status: completed\n# script: ")
-  lu.assertStrContains(out, "\n# param x = 1\nstep,loss,val_loss\n1,1,1.1\n2,0.5,0.6\n")
+  lu.assertStrContains(out, "\n# param x = 1\nstep,epoch,loss,val_loss\n1,,1,1.1\n2,,0.5,0.6\n")
   out, err, code = run("export --json --db " .. db .. " 1")
   lu.assertEquals(code, 0, err)
   -- read back by SQLite's JSON functions, through backprop query
