@@ -228,7 +228,7 @@ static const command commands[] = {
      "metric's steps and values (\"metrics\"); NaN is null, infinities\n"
      "\"Infinity\" and \"-Infinity\". -o FILE writes to FILE instead of stdout.\n"},
     {"plot", 3, 0, 0, c_plot,
-     "plot RUN... [--metric NAME]... [--smooth W] [--x step|time] [--log-x] [--log-y]\n"
+     "plot RUN... [--metric NAME]... [--smooth W] [--x step|epoch|time] [--log-x] [--log-y]\n"
      "            -o FILE.png|FILE.svg\n"
      "plot --sweep ID --param KEY [--log-x] [--log-y] -o FILE.png|FILE.svg",
      "(both: [--title TEXT] [--size WxH])",

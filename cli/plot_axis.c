@@ -2,7 +2,9 @@
  * metric against (plot_int.h), one row of plot_axes[] each.
  *
  * A kind says how the x of a metric's value comes from its step, with what
- * it reads of the run first: the step itself; or the time since the run
+ * it reads of the run first: the step itself; the epoch (a per-epoch
+ * metric's step is its epoch; a per-step one's is placed by where the run's
+ * epochs ended, the epochs table of schema 8); or the time since the run
  * began. The run log (schema 7) keeps no time per value, only when the run
  * started and ended (runs.started, runs.ended), so a value's time is
  * estimated: the run's duration spread over its steps at a steady pace,
@@ -10,8 +12,8 @@
  * the start, the last step at the end; a running run's end is now). A
  * series of epochs spreads over the run as one of batches does. Parsing,
  * the list of kinds in errors, the axis' label and the help come from the
- * table, so that a kind (an epoch axis, once the run log says which
- * metrics count epochs) is one more row. */
+ * table, so that a kind is one more row. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "bp_runlog.h"
@@ -21,7 +23,7 @@
 static int step_prepare(bp_runlog *log, int64_t run, const char *metric, int64_t last_step,
                         plot_axis_ctx *c, bp_err *e) {
     (void)log, (void)run, (void)metric, (void)e;
-    c->seconds = 0, c->last_step = last_step;
+    *c = (plot_axis_ctx){.last_step = last_step};
     return 0;
 }
 
@@ -34,6 +36,7 @@ static double step_x(const plot_axis_ctx *c, int64_t step) {
 static int time_prepare(bp_runlog *log, int64_t run, const char *metric, int64_t last_step,
                         plot_axis_ctx *c, bp_err *e) {
     (void)metric; /* every series of the run spreads over its whole time */
+    *c = (plot_axis_ctx){0};
     bp_run_header h;
     if (bp_runlog_run_header(log, run, &h, e)) return -1;
     double end = h.has_ended ? h.ended : bp_runlog_time();
@@ -52,8 +55,51 @@ static double time_x(const plot_axis_ctx *c, int64_t step) {
     return plot_time_x(c->seconds, c->last_step, step);
 }
 
+/* epoch: a per-epoch metric as it is; a per-step one by the epochs' ends,
+ * which a run without them cannot give. */
+static int epoch_prepare(bp_runlog *log, int64_t run, const char *metric, int64_t last_step,
+                         plot_axis_ctx *c, bp_err *e) {
+    *c = (plot_axis_ctx){.last_step = last_step};
+    bp_metric_unit unit = BP_UNIT_STEP;
+    if (metric && bp_runlog_metric_unit_get(log, run, metric, &unit, e)) return -1;
+    if ((c->per_epoch = unit == BP_UNIT_EPOCH) || !metric) return 0;
+    if (bp_runlog_epoch_ends(log, run, &c->epochs, &c->ends, &c->n, e)) return -1;
+    if (c->n) return 0;
+    return bp_err_set(e,
+                      "run %lld recorded no epoch's end, which --x epoch needs to place its"
+                      " per-step metric '%s' (net:fit records them, as bp.log{epoch = n}"
+                      " does)",
+                      (long long)run, metric);
+}
+
+double plot_epoch_x(const int64_t *epochs, const int64_t *ends, size_t n, int64_t step) {
+    size_t lo = 0, hi = n; /* the first epoch that ended at or after step */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ends[mid] < step) lo = mid + 1;
+        else hi = mid;
+    }
+    if (lo == n) { /* past the last end: the last epoch's length goes on */
+        int64_t len = n > 1 ? ends[n - 1] - ends[n - 2] : ends[0];
+        return (double)epochs[n - 1] + (len > 0 ? (double)(step - ends[n - 1]) / len : 0);
+    }
+    int64_t from = lo ? ends[lo - 1] : 0, len = ends[lo] - from;
+    double first = lo ? (double)epochs[lo - 1] : (double)epochs[0] - 1;
+    return first + (len > 0 ? (double)(step - from) / (double)len : 1);
+}
+
+static double epoch_x(const plot_axis_ctx *c, int64_t step) {
+    return c->per_epoch ? (double)step : plot_epoch_x(c->epochs, c->ends, c->n, step);
+}
+
+void plot_axis_ctx_free(plot_axis_ctx *c) {
+    free(c->epochs), free(c->ends);
+    c->epochs = c->ends = NULL, c->n = 0;
+}
+
 const plot_axis plot_axes[] = {
     {"step", "step", NULL, 0, step_prepare, step_x},
+    {"epoch", "epoch", NULL, 0, epoch_prepare, epoch_x},
     {"time", "time since the run began", "estimated from its start and end", 1,
      time_prepare, time_x},
 };

@@ -62,6 +62,9 @@ enum {
 typedef struct plot_axis_ctx {
     double seconds;    /* time: how long the run ran (so far, if running) */
     int64_t last_step; /* the series' last step */
+    int per_epoch;     /* epoch: the series' steps are epochs already */
+    int64_t *epochs, *ends; /* epoch: where each epoch ended (n, by epoch) */
+    size_t n;
 } plot_axis_ctx;
 typedef struct plot_axis {
     const char *name;  /* as --x spells it */
@@ -78,7 +81,17 @@ extern const int plot_naxes;
 /* The kind called name, or NULL. */
 const plot_axis *plot_axis_find(const char *name);
 
-/* The kinds' names as an error lists them, "step or time" (cap bytes). */
+/* Frees what a prepare kept in c; accepts a context prepared by any kind. */
+void plot_axis_ctx_free(plot_axis_ctx *c);
+
+/* epoch's x of training step `step`, given epochs[i] ended after ends[i]
+ * steps (n >= 1, by epoch): the epoch it falls in, and how far through it
+ * (the end of epoch e is e; past the last end, the last epoch's length
+ * goes on). */
+double plot_epoch_x(const int64_t *epochs, const int64_t *ends, size_t n, int64_t step);
+
+/* The kinds' names as an error lists them, "step, epoch or time" (cap
+ * bytes). */
 void plot_axis_names(char *buf, size_t cap);
 
 /* time's x: seconds * step / last_step, the run's duration spread evenly

@@ -129,6 +129,7 @@ static int load_curve(bp_runlog *log, const options *o, figure *f, curve *c,
     double *values = NULL, *x = NULL, *smooth = NULL;
     size_t n;
     bp_err e;
+    plot_axis_ctx ax = {0};
     int rc = 1;
     if (bp_runlog_metric_get(log, run, name, &steps, &values, &n, &e)) {
         bp_cli_fail(err, "%s", e.msg);
@@ -138,7 +139,6 @@ static int load_curve(bp_runlog *log, const options *o, figure *f, curve *c,
         no_metric(log, run, name, rt, err);
         goto end;
     }
-    plot_axis_ctx ax;
     if (o->axis->prepare(log, run, name, steps[n - 1], &ax, &e)) {
         bp_cli_fail(err, "%s", e.msg);
         goto end;
@@ -159,6 +159,7 @@ static int load_curve(bp_runlog *log, const options *o, figure *f, curve *c,
 oom:
     bp_cli_fail(err, "out of memory");
 end:
+    plot_axis_ctx_free(&ax);
     free(steps), free(values), free(x), free(smooth);
     return rc;
 }

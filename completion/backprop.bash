@@ -136,7 +136,7 @@ _backprop() {
         return
         ;;
     --x)
-        [[ $cmd == plot ]] && _backprop_reply "step time"
+        [[ $cmd == plot ]] && _backprop_reply "step epoch time"
         return
         ;;
     --seed | --name | --time-limit | --trial | -j | --jobs | --trials | --shards | --param | \

@@ -505,6 +505,13 @@ void bp_runlog_strings_free(char **v, size_t n);
 int bp_runlog_metric_unit_get(bp_runlog *log, int64_t run, const char *name,
                               bp_metric_unit *unit, bp_err *e);
 
+/* bp_runlog_epoch_ends: where run's epochs ended (the epochs table), by
+ * epoch: (*epochs)[i] ended after (*steps)[i] training steps; *n 0 when the
+ * run recorded none. Both arrays malloc'd, the caller frees them (NULL when
+ * *n is 0 or on failure). */
+int bp_runlog_epoch_ends(bp_runlog *log, int64_t run, int64_t **epochs, int64_t **steps,
+                         size_t *n, bp_err *e);
+
 /* bp_runlog_export_rows: a run's metrics, a row per training step of its
  * per-step metrics and a row per epoch of its per-epoch ones, never one row
  * for both. header gets the run's metric names (sorted) once; then row gets

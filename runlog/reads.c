@@ -324,6 +324,44 @@ int bp_runlog_metric_unit_get(bp_runlog *log, int64_t run, const char *name,
     return rc;
 }
 
+int bp_runlog_epoch_ends(bp_runlog *log, int64_t run, int64_t **epochs, int64_t **steps,
+                         size_t *n, bp_err *e) {
+    *epochs = *steps = NULL, *n = 0;
+    if (bp_runlog_flush(log, e)) return -1;
+    bp_runlog_lock(log);
+    sqlite3_stmt *st = NULL;
+    size_t cap = 0;
+    int r = sqlite3_prepare_v2(bp_runlog_sqlite(log),
+                               "SELECT epoch, step FROM epochs WHERE run_id = ? ORDER BY epoch",
+                               -1, &st, NULL);
+    if (r == SQLITE_OK) sqlite3_bind_int64(st, 1, run);
+    while (r == SQLITE_OK && (r = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 64;
+            int64_t *a = realloc(*epochs, cap * sizeof **epochs);
+            if (a) *epochs = a;
+            int64_t *b = a ? realloc(*steps, cap * sizeof **steps) : NULL;
+            if (!b) {
+                r = SQLITE_NOMEM;
+                break;
+            }
+            *steps = b;
+        }
+        (*epochs)[*n] = sqlite3_column_int64(st, 0);
+        (*steps)[(*n)++] = sqlite3_column_int64(st, 1);
+        r = SQLITE_OK;
+    }
+    int rc = r == SQLITE_DONE ? 0 : r == SQLITE_NOMEM ? bp_err_set(e, "out of memory")
+                                                      : rd_fail(log, e);
+    sqlite3_finalize(st);
+    bp_runlog_unlock(log);
+    if (rc) {
+        free(*epochs), free(*steps);
+        *epochs = *steps = NULL, *n = 0;
+    }
+    return rc;
+}
+
 /* ------------------------------------------------------------------------ */
 /* backprop export                                                           */
 

@@ -668,18 +668,34 @@ static void test_smooth(void) {
 
 /* The x axis' kinds and their functions. */
 static void test_axis(void) {
-    CHECK(plot_naxes == 2);
+    CHECK(plot_naxes == 3);
     CHECK(plot_axis_find("step") == &plot_axes[0]);
-    CHECK(plot_axis_find("time") == &plot_axes[1]);
-    CHECK(plot_axis_find("epoch") == NULL && plot_axis_find("") == NULL);
+    CHECK(plot_axis_find("epoch") == &plot_axes[1]);
+    CHECK(plot_axis_find("time") == &plot_axes[2]);
+    CHECK(plot_axis_find("batch") == NULL && plot_axis_find("") == NULL);
     char names[64];
     plot_axis_names(names, sizeof names);
-    CHECK_STR(names, "step or time");
-    plot_axis_ctx c = {12.5, 50};
+    CHECK_STR(names, "step, epoch or time");
+    plot_axis_ctx c = {.seconds = 12.5, .last_step = 50};
     CHECK(plot_axes[0].x(&c, 7) == 7);
-    CHECK(plot_axes[1].x(&c, 50) == 12.5); /* the last step at the end */
-    CHECK(plot_axes[1].x(&c, 20) == 5);    /* 12.5 * 20 / 50 */
-    CHECK(plot_axes[1].x(&c, 0) == 0);
+    CHECK(plot_axes[2].x(&c, 50) == 12.5); /* the last step at the end */
+    CHECK(plot_axes[2].x(&c, 20) == 5);    /* 12.5 * 20 / 50 */
+    CHECK(plot_axes[2].x(&c, 0) == 0);
+    /* epoch: epochs 1, 2, 3 ended after 10, 20 and 30 steps; a step is the
+     * epoch it falls in and how far through; past the last end the last
+     * epoch's length goes on; epochs of unequal length each their own */
+    const int64_t ep[] = {1, 2, 3}, end[] = {10, 20, 30}, uneven[] = {4, 10};
+    CHECK(plot_epoch_x(ep, end, 3, 10) == 1);
+    CHECK(plot_epoch_x(ep, end, 3, 5) == 0.5);
+    CHECK(plot_epoch_x(ep, end, 3, 15) == 1.5);
+    CHECK(plot_epoch_x(ep, end, 3, 30) == 3);
+    CHECK(plot_epoch_x(ep, end, 3, 35) == 3.5);
+    CHECK(plot_epoch_x(ep, end, 3, 0) == 0);
+    CHECK(plot_epoch_x(ep, uneven, 2, 2) == 0.5);  /* 2 of epoch 1's 4 */
+    CHECK(plot_epoch_x(ep, uneven, 2, 7) == 1.5);  /* 3 of epoch 2's 6 */
+    CHECK(plot_epoch_x(ep, uneven, 2, 13) == 2.5); /* on at epoch 2's length, 6 */
+    plot_axis_ctx pe = {.per_epoch = 1}; /* a per-epoch series: its step */
+    CHECK(plot_axes[1].x(&pe, 4) == 4);
     CHECK(plot_time_x(30, 0, 5) == 0); /* no steps: all at the start */
     const char *unit;
     CHECK(plot_time_unit(179, &unit) == 1 && !strcmp(unit, "s"));
@@ -745,7 +761,7 @@ static void test_options(void) {
     static const struct {
         const char *opt, *value, *msg;
     } bad[] = {
-        {"--x", "epoch", "plot: unknown --x kind 'epoch' (expected step or time)"},
+        {"--x", "batch", "plot: unknown --x kind 'batch' (expected step, epoch or time)"},
         {"--smooth", "1", "plot: --smooth wants a weight from 0 (no smoothing) up to but not"
                           " 1, as TensorBoard's slider (0.6, 0.9, 0.99), not '1'"},
         {"--smooth", "-0.1", "plot: --smooth wants a weight from 0 (no smoothing) up to but"

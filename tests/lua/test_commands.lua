@@ -159,9 +159,9 @@ function TestEveryday:test_plot_options()
   local db = runs_of(2)
   local png = S.TMP .. "/every.png"
   os.remove(png)
-  local _, err, code = run(string.format("plot --db %s 1 --x epoch -o %s", db, png))
+  local _, err, code = run(string.format("plot --db %s 1 --x batch -o %s", db, png))
   lu.assertEquals(code, 1)
-  lu.assertEquals(err, "backprop: plot: unknown --x kind 'epoch' (expected step or time)\n")
+  lu.assertEquals(err, "backprop: plot: unknown --x kind 'batch' (expected step, epoch or time)\n")
   _, err, code = run(string.format("plot --db %s 1 --smooth 1 -o %s", db, png))
   lu.assertEquals(code, 1)
   lu.assertEquals(err, "backprop: plot: --smooth wants a weight from 0 (no smoothing) up to" ..
@@ -171,6 +171,35 @@ function TestEveryday:test_plot_options()
     "plot --db %s 1 2 --metric loss --metric val_loss --smooth 0.5 --x time -o %s", db, png))
   lu.assertEquals(code, 0, err)
   lu.assertEquals(S.slurp(png):sub(2, 4), "PNG")
+end
+
+-- --x epoch: fit's batch losses and its per-epoch train_loss on one axis;
+-- a run that recorded no epoch's end cannot place a per-step metric.
+function TestEveryday:test_plot_epoch_axis()
+  local db = S.TMP .. "/epochs.db"
+  os.remove(db)
+  local script = S.write("epochs.lua", [[
+local bp = require "backprop"
+local d = bp.data({{0, 0}, {0, 1}, {1, 0}, {1, 1}}, {{0}, {1}, {1}, {0}})
+local net = bp.net(2):add(3, "tanh"):add(1)
+net:log_loss("loss")
+net:fit{data = d, loss = "mse", lr = 0.1, batch = 2, epochs = 3}
+]])
+  local _, err, code = run(string.format("run --quiet --db %s %s", db, script))
+  lu.assertEquals(code, 0, err)
+  lu.assertEquals(S.query(db, "SELECT group_concat(epoch || ':' || step, ' ') FROM epochs"),
+    {"1:2 2:4 3:6"})
+  local svg = S.TMP .. "/epochs.svg"
+  _, err, code = run(string.format(
+    "plot --db %s 1 --metric loss --metric train_loss --x epoch -o %s", db, svg))
+  lu.assertEquals(code, 0, err)
+  lu.assertStrContains(S.slurp(svg), "epoch")
+  local other = runs_of(1)
+  _, err, code = run(string.format("plot --db %s 1 --x epoch -o %s", other, svg))
+  lu.assertEquals(code, 1)
+  lu.assertEquals(err, "backprop: run 1 recorded no epoch's end, which --x epoch needs"
+    .. " to place its per-step metric 'loss' (net:fit records them, as bp.log{epoch = n}"
+    .. " does)\n")
 end
 
 S.finish()

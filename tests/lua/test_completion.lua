@@ -68,7 +68,7 @@ function TestCompletion:test_options_of_each_command()
   lu.assertEquals(complete("backprop ui --"), {"--host", "--port"})
   lu.assertEquals(complete("backprop ui --host "), {"0.0.0.0", "127.0.0.1", "::1"})
   -- plot's --x kinds; its, rm's and export's new options from their help
-  lu.assertEquals(complete("backprop plot 1 --x "), {"step", "time"})
+  lu.assertEquals(complete("backprop plot 1 --x "), {"epoch", "step", "time"})
   lu.assertEquals(complete("backprop plot 1 --x t"), {"time"})
   lu.assertEquals(complete("backprop plot 1 --smooth "), {})
   lu.assertEquals(complete("backprop plot --s"), {"--size", "--smooth", "--sweep"})
