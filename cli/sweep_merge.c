@@ -25,6 +25,10 @@ int bp_merge_main(int argc, char **argv, FILE *out, FILE *err) {
                 (long long)c.runs, c.runs == 1 ? "" : "s", (long long)c.sweeps,
                 c.sweeps == 1 ? "" : "s", argv[0]);
         if (c.skipped) fprintf(out, "; %lld there already", (long long)c.skipped);
+        if (c.duplicates)
+            fprintf(out,
+                    "; %lld duplicate attempt%s of completed trials noted, not merged",
+                    (long long)c.duplicates, c.duplicates == 1 ? "" : "s");
         if (c.running)
             fprintf(out, "; %lld still running, left out", (long long)c.running);
         fputc('\n', out);

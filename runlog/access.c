@@ -14,7 +14,18 @@
  * both files), only SQLite's immutable mode can read the file: it is then
  * whole in the main file, and nobody who could write it is there. That
  * mode takes no locks, so a writer that came back while a read runs could
- * show that read a torn page (never harm the file, which is only read). */
+ * show that read a torn page (never harm the file, which is only read).
+ *
+ * A reader that must leave the folder as it found it (`merge`, `query`,
+ * `sweep status` on shards in a shared folder: a read-only connection
+ * cannot remove the -wal and -shm files it made, and thousands of them are
+ * left beside the shards) opens immutable too whenever neither side file is
+ * there, which means that no connection has the database open: the file is
+ * whole. What it then read is checked afterwards: a writer that opened the
+ * file meanwhile has made its -wal file, and a checkpoint changes the
+ * file's size or time (rl_stamp_take, rl_stamp_changed). Where a side file
+ * is there, a writer may be at work: mode=ro reads through the files it
+ * finds, and makes none. */
 #define _XOPEN_SOURCE 700
 #include <errno.h>
 #include <stdio.h>
@@ -87,7 +98,7 @@ static char *file_uri(const char *path, const char *query) {
     return u;
 }
 
-char *rl_read_uri(const char *path, bp_err *e) {
+char *rl_read_uri(const char *path, int untouched, int *immutable_out, bp_err *e) {
     if (access(path, R_OK) != 0) {
         bp_err_set(e, "%s: cannot read (%s)", path, strerror(errno));
         return NULL;
@@ -112,10 +123,33 @@ char *rl_read_uri(const char *path, bp_err *e) {
         }
         immutable = 1;
     }
+    if (untouched && !wal && !shm) immutable = 1;
+    if (immutable_out) *immutable_out = immutable;
     uri = file_uri(path, immutable ? "mode=ro&immutable=1" : "mode=ro");
     if (!uri) bp_err_set(e, "out of memory");
 out:
     free(dir);
     free(side);
     return uri;
+}
+
+void rl_stamp_take(const char *path, rl_stamp *s) {
+    struct stat sb;
+    char *side = malloc(strlen(path) + 8);
+    off_t size;
+    memset(s, 0, sizeof *s);
+    if (stat(path, &sb) == 0) {
+        s->ino = sb.st_ino, s->size = sb.st_size;
+        s->mtime_s = sb.st_mtim.tv_sec, s->mtime_ns = sb.st_mtim.tv_nsec;
+    }
+    s->wal = side && side_file(side, strlen(path) + 8, path, "-wal", &size);
+    free(side);
+}
+
+int rl_stamp_changed(const char *path, const rl_stamp *before) {
+    rl_stamp now;
+    rl_stamp_take(path, &now);
+    return now.ino != before->ino || now.size != before->size ||
+           now.mtime_s != before->mtime_s || now.mtime_ns != before->mtime_ns ||
+           now.wal != before->wal;
 }

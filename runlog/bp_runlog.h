@@ -60,6 +60,11 @@ enum {
                                 and its directory can be written, so that it
                                 is reaped and migrated as then, read-only
                                 elsewhere (a read-only medium) */
+    BP_RUNLOG_UNTOUCHED = 8, /* as BP_RUNLOG_READONLY, and no file is made
+                                beside it: opened immutable when no -wal or
+                                -shm file is there (no connection has it
+                                open), so that none is left behind; check
+                                bp_runlog_changed once the reads are done */
 };
 
 /* Opens (or creates) the run log at path.
@@ -83,6 +88,12 @@ enum {
  * system)", "PATH: cannot write in DIR (Permission denied)"), or cannot be
  * created. Close with bp_runlog_close. */
 bp_runlog *bp_runlog_open(const char *path, int flags, bp_err *e);
+
+/* Whether a log opened with BP_RUNLOG_UNTOUCHED, read immutable, has been
+ * written since it was opened (a writer came, or the file was replaced):
+ * what was read may then be torn, and should be read again. 0 for any
+ * other log. */
+int bp_runlog_changed(const bp_runlog *log);
 
 /* Commits what is buffered, stops the writer thread, closes; accepts NULL.
  * A run not ended stays 'running', and is shown as crashed once its log is

@@ -159,6 +159,7 @@ void bp_trial_obs_free(bp_trial_obs *list, size_t n); /* accepts NULL */
 /* How many rows bp_runlog_merge copied (and skipped, being there already). */
 typedef struct bp_merge_counts {
     int64_t sweeps, runs, skipped, running;
+    int64_t duplicates; /* attempts of trials already completed, noted not copied */
 } bp_merge_counts;
 
 /* Copies into the run log at out_path (created if missing) every sweep and
@@ -166,8 +167,13 @@ typedef struct bp_merge_counts {
  * uids, with everything they logged; ids are renumbered, references follow.
  * Runs still running in in_path are left out (counted in c->running): merge
  * again once they end. All of one input or nothing; merging the same input
- * twice adds nothing. in_path is only read, and must be at this backprop's
- * schema version. */
+ * twice adds nothing. A run of a trial that is completed or pruned in the
+ * output already (or a second such run of one trial in the input) is not
+ * copied: a note on the trial's run records it (c->duplicates counts the
+ * new notes). in_path is only read, leaving no file beside it (opened
+ * immutable when no process has it open, and refused, nothing merged, if
+ * it was written meanwhile), and must be at this backprop's schema
+ * version. */
 int bp_runlog_merge(const char *out_path, const char *in_path, bp_merge_counts *c,
                     bp_err *e);
 

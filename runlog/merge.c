@@ -9,7 +9,14 @@
  *    runs it belongs to.
  *  - The input is attached to a connection of its own on the output, and
  *    the whole merge is SQL in one transaction: all of an input or
- *    nothing, and no row passes through C. */
+ *    nothing, and no row passes through C. It is attached so as to leave
+ *    no -wal or -shm file beside it (access.c): shards sit by the thousand
+ *    in shared folders.
+ *  - Every trial once: a trial run twice (resubmitted while its first run
+ *    was still going, on another node) arrives twice. The run already here
+ *    stays the trial's result; the other attempt is not copied, and a note
+ *    on the kept run says which it was, so that `runs`, `sweep show` and
+ *    every view count the trial once. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,8 +33,23 @@ static const char *const MERGE_SQL[] = {
     "CREATE TEMP TABLE new_sweeps AS SELECT id AS src FROM src.sweeps"
     " WHERE uid NOT IN (SELECT uid FROM main.sweeps)",
     /* A run still running may still log: it is merged once it has ended. */
-    "CREATE TEMP TABLE new_runs AS SELECT id AS src FROM src.runs"
-    " WHERE status != 'running' AND uid NOT IN (SELECT uid FROM main.runs)",
+    "CREATE TEMP TABLE arriving AS SELECT r.id AS src, r.trial AS trial, r.status AS"
+    " status, (SELECT uid FROM src.sweeps WHERE id = r.sweep_id) AS sweep_uid"
+    " FROM src.runs r WHERE r.status != 'running' AND r.uid NOT IN"
+    " (SELECT uid FROM main.runs)",
+    /* Every trial once: a run of a trial that is completed (or pruned) in
+     * the output already, or a second completed run of one trial in the
+     * input, is a duplicate attempt (the same trial run on two nodes). It
+     * is not copied; a note on the trial's run records it (below). */
+    "CREATE TEMP TABLE dup_runs AS SELECT a.src AS src FROM arriving a"
+    " WHERE a.trial IS NOT NULL AND a.sweep_uid IS NOT NULL AND (EXISTS (SELECT 1 FROM"
+    " main.runs m JOIN main.sweeps ms ON ms.id = m.sweep_id WHERE ms.uid = a.sweep_uid"
+    " AND m.trial = a.trial AND m.status IN ('completed', 'pruned'))"
+    " OR (a.status IN ('completed', 'pruned') AND EXISTS (SELECT 1 FROM arriving o"
+    " WHERE o.sweep_uid = a.sweep_uid AND o.trial = a.trial AND o.src < a.src"
+    " AND o.status IN ('completed', 'pruned'))))",
+    "CREATE TEMP TABLE new_runs AS SELECT src FROM arriving"
+    " WHERE src NOT IN (SELECT src FROM dup_runs)",
     "INSERT INTO main.scripts(hash, text) SELECT s.hash, s.text FROM src.scripts s"
     " WHERE (s.id IN (SELECT script_id FROM src.runs WHERE id IN (SELECT src FROM new_runs))"
     "   OR s.id IN (SELECT script_id FROM src.sweeps WHERE id IN (SELECT src FROM new_sweeps)))"
@@ -90,6 +112,16 @@ static const char *const MERGE_SQL[] = {
     " JOIN map_runs mr ON mr.src = t.run_id",
     "INSERT INTO main.notes(run_id, time, text) SELECT mr.dst, n.time, n.text FROM src.notes n"
     " JOIN map_runs mr ON mr.src = n.run_id ORDER BY n.id",
+    /* Each duplicate attempt, once, as a note on the run the trial keeps. */
+    "INSERT INTO main.notes(run_id, time, text) SELECT k.kept, k.time, k.text FROM (SELECT"
+    " (SELECT min(m.id) FROM main.runs m JOIN main.sweeps ms ON ms.id = m.sweep_id"
+    " JOIN src.sweeps ss ON ss.uid = ms.uid WHERE ss.id = r.sweep_id AND m.trial = r.trial"
+    " AND m.status IN ('completed', 'pruned')) AS kept, coalesce(r.ended, r.started) AS time,"
+    " printf('duplicate attempt of trial %d: run %s (%s, on %s, pid %d) was not merged:"
+    " this run is the trial''s result', r.trial, r.uid, r.status, coalesce(r.host, '?'),"
+    " coalesce(r.pid, 0)) AS text FROM dup_runs d JOIN src.runs r ON r.id = d.src"
+    " ORDER BY r.id) k WHERE k.kept IS NOT NULL AND NOT EXISTS (SELECT 1 FROM main.notes n"
+    " WHERE n.run_id = k.kept AND n.text = k.text)",
     /* A sweep whose shards are all here now is complete; its end is its
      * last trial's, so that merging again changes nothing. */
     "UPDATE main.sweeps SET status = 'completed', ended = (SELECT max(r.ended) FROM main.runs r"
@@ -110,17 +142,21 @@ static int64_t count_of(sqlite3 *s, const char *sql) {
 }
 
 /* A connection of its own on out_path with in_path attached as src, read
- * only: NULL with the reason. Both must be backprop databases first (the
- * output is made or migrated as any run log is), and not one file. */
-static sqlite3 *open_attached(const char *out_path, const char *in_path, bp_err *e) {
-    bp_runlog *log = bp_runlog_open(in_path, BP_RUNLOG_READONLY, e);
+ * only and leaving no -wal or -shm file beside it (*immutable says whether
+ * it was attached immutable, *stamp is the file as it was then): NULL with
+ * the reason. Both must be backprop databases first (the output is made or
+ * migrated as any run log is), and not one file. */
+static sqlite3 *open_attached(const char *out_path, const char *in_path, rl_stamp *stamp,
+                              int *immutable, bp_err *e) {
+    bp_runlog *log = bp_runlog_open(in_path, BP_RUNLOG_UNTOUCHED, e);
     if (!log) return NULL;
     bp_runlog_close(log);
     if (!(log = bp_runlog_open(out_path, 0, e))) return NULL;
     bp_runlog_close(log);
     sqlite3 *s = NULL;
     sqlite3_stmt *st = NULL;
-    char *uri = rl_read_uri(in_path, e); /* as a read-only log opens it */
+    rl_stamp_take(in_path, stamp);
+    char *uri = rl_read_uri(in_path, 1, immutable, e); /* leaving no file beside it */
     if (!uri) return NULL;
     if (sqlite3_open_v2(out_path, &s, SQLITE_OPEN_READWRITE | SQLITE_OPEN_URI, NULL) !=
         SQLITE_OK) {
@@ -159,9 +195,10 @@ fail:
 }
 
 /* MERGE_SQL and the counts, inside the transaction: -1 (to roll back)
- * with the reason. */
+ * with the reason. stamp: the input as it was when it was attached
+ * immutable (NULL: attached with locks), which it must still be. */
 static int copy_rows(sqlite3 *s, const char *out_path, const char *in_path,
-                     bp_merge_counts *c, bp_err *e) {
+                     const rl_stamp *stamp, bp_merge_counts *c, bp_err *e) {
     for (size_t k = 0; k < sizeof MERGE_SQL / sizeof *MERGE_SQL; k++) {
         if (sqlite3_exec(s, MERGE_SQL[k], NULL, NULL, NULL) != SQLITE_OK)
             return bp_err_set(e, "%s: cannot merge %s (%s); nothing merged", out_path,
@@ -170,6 +207,7 @@ static int copy_rows(sqlite3 *s, const char *out_path, const char *in_path,
             c->sweeps = sqlite3_changes(s);
         if (!strncmp(MERGE_SQL[k], "INSERT INTO main.runs", 21))
             c->runs = sqlite3_changes(s);
+        if (strstr(MERGE_SQL[k], "FROM dup_runs d")) c->duplicates = sqlite3_changes(s);
     }
     c->skipped =
         count_of(
@@ -177,12 +215,19 @@ static int copy_rows(sqlite3 *s, const char *out_path, const char *in_path,
         c->runs;
     c->running = count_of(s, "SELECT count(*) FROM src.runs WHERE status = 'running'"
                              " AND uid NOT IN (SELECT uid FROM main.runs)");
+    if (stamp && rl_stamp_changed(in_path, stamp))
+        return bp_err_set(e,
+                          "%s was written while it was merged (it was read without locks,"
+                          " to leave no -wal or -shm file beside it); nothing merged:"
+                          " merge it again",
+                          in_path);
     if (count_of(s, "SELECT count(*) FROM pragma_foreign_key_check") != 0)
         return bp_err_set(
             e, "%s: merging %s would break a reference between tables; nothing merged",
             out_path, in_path);
     if (sqlite3_exec(s,
                      "DROP TABLE temp.new_sweeps; DROP TABLE temp.new_runs;"
+                     " DROP TABLE temp.arriving; DROP TABLE temp.dup_runs;"
                      " DROP TABLE temp.map_scripts; DROP TABLE temp.map_sweeps;"
                      " DROP TABLE temp.map_names; DROP TABLE temp.map_runs; COMMIT",
                      NULL, NULL, NULL) != SQLITE_OK)
@@ -194,12 +239,14 @@ static int copy_rows(sqlite3 *s, const char *out_path, const char *in_path,
 int bp_runlog_merge(const char *out_path, const char *in_path, bp_merge_counts *c,
                     bp_err *e) {
     memset(c, 0, sizeof *c);
-    sqlite3 *s = open_attached(out_path, in_path, e);
+    rl_stamp stamp;
+    int immutable = 0;
+    sqlite3 *s = open_attached(out_path, in_path, &stamp, &immutable, e);
     if (!s) return -1;
     int rc = -1;
     if (sqlite3_exec(s, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         bp_err_set(e, "%s: cannot start a write (%s)", out_path, sqlite3_errmsg(s));
-    else if (copy_rows(s, out_path, in_path, c, e))
+    else if (copy_rows(s, out_path, in_path, immutable ? &stamp : NULL, c, e))
         sqlite3_exec(s, "ROLLBACK", NULL, NULL, NULL);
     else rc = 0;
     sqlite3_exec(s, "DETACH src", NULL, NULL, NULL);

@@ -199,7 +199,7 @@ static bp_runlog *log_new(const char *path, int flags) {
         free(log);
         return NULL;
     }
-    log->readonly = (flags & BP_RUNLOG_READONLY) != 0;
+    log->readonly = (flags & (BP_RUNLOG_READONLY | BP_RUNLOG_UNTOUCHED)) != 0;
     log->lock_fd = log->probe_fd = -1;
     pthread_mutex_init(&log->db_lock, NULL);
     pthread_mutex_init(&log->buf_lock, NULL);
@@ -225,7 +225,8 @@ static int open_file(bp_runlog *log, int flags, bp_err *e) {
     if (!exists && (log->readonly || (flags & BP_RUNLOG_MUSTEXIST)))
         return bp_err_set(e, "%s: no such database", path);
     if (log->readonly) {
-        char *uri = rl_read_uri(path, e);
+        rl_stamp_take(path, &log->stamp);
+        char *uri = rl_read_uri(path, (flags & BP_RUNLOG_UNTOUCHED) != 0, &log->immutable, e);
         if (!uri) return -1;
         int rc =
             sqlite3_open_v2(uri, &log->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
@@ -297,6 +298,10 @@ bp_runlog *bp_runlog_open(const char *path, int flags, bp_err *e) {
 fail:
     bp_runlog_close(log);
     return NULL;
+}
+
+int bp_runlog_changed(const bp_runlog *log) {
+    return log->immutable && rl_stamp_changed(log->path, &log->stamp);
 }
 
 void bp_runlog_close(bp_runlog *log) {

@@ -6,7 +6,8 @@
  * set up by query_open alone, so that one function is the whole of what
  * such SQL may do:
  *  - SQLite keeps it read-only (SQLITE_OPEN_READONLY and PRAGMA query_only,
- *    as bp_runlog_open makes a read-only log);
+ *    as bp_runlog_open makes a read-only log), and the folder is left as
+ *    it was (BP_RUNLOG_UNTOUCHED: no -wal or -shm file made beside it);
  *  - defensive mode, no extension loading, no trusted schema, and the FTS3
  *    tokenizer's pointer interface off (fts3_tokenizer() takes and gives
  *    function addresses as blobs: with it, SQL can jump anywhere);
@@ -168,7 +169,7 @@ static int progress(void *ctx) {
  * g (which must outlive it) watching it; NULL with the reason in e. Every
  * setting that makes such SQL safe to run is here, and only here. */
 static bp_runlog *query_open(const char *path, guard *g, bp_err *e) {
-    bp_runlog *log = bp_runlog_open(path, BP_RUNLOG_READONLY, e);
+    bp_runlog *log = bp_runlog_open(path, BP_RUNLOG_UNTOUCHED, e);
     if (!log) return NULL;
     sqlite3 *db = bp_runlog_sqlite(log);
     int off = 0, on = 0;
@@ -317,6 +318,11 @@ int bp_runlog_query(const char *path, const char *sql, double timeout_s,
         sqlite3_finalize(st);
     }
     bp_runlog_unlock(log);
+    if (rc == 0 && bp_runlog_changed(log))
+        rc = bp_err_set(e,
+                        "%s was written while the query read it (it was read without"
+                        " locks, to leave no -wal or -shm file): run the query again",
+                        path);
     bp_runlog_close(log);
     return rc;
 }

@@ -98,12 +98,25 @@ typedef struct rl_unit_seen {
 /* The statements of summary.c, prepared when first needed. */
 #define RL_SUM_STMTS 7
 
+/* What an immutable read must find unchanged at its end: the file's inode,
+ * size and time, and whether its -wal file is there (a writer came). */
+typedef struct rl_stamp {
+    ino_t ino;
+    off_t size;
+    long long mtime_s, mtime_ns;
+    int wal;
+} rl_stamp;
+
 /* Made by bp_runlog_open (open.c), freed with everything it owns by
  * bp_runlog_close. */
 struct bp_runlog {
     sqlite3 *db;
     char *path; /* as given to bp_runlog_open */
     int readonly;
+    /* Opened immutable (rl_read_uri): the file as it was then, which
+     * bp_runlog_changed compares. */
+    int immutable;
+    rl_stamp stamp;
     /* The file opened (rl_identity_note): every commit checks that path still
      * names it. gone: it did not, and nothing more can be written (set with
      * both locks held, so either suffices to read it). */
@@ -168,10 +181,20 @@ int rl_can_write(const char *path, int exists, bp_err *e);
 /* The URI a read-only connection opens path with (SQLITE_OPEN_URI),
  * malloc'd: "file:PATH?mode=ro", and "&immutable=1" where the -shm file is
  * missing and cannot be made (a read-only medium, a directory not ours),
- * where SQLite could not read a WAL database otherwise. NULL with "PATH:
+ * where SQLite could not read a WAL database otherwise, and, when
+ * `untouched`, wherever neither the -wal nor the -shm file is there (no
+ * connection has the file open; a read-only one would make both and could
+ * not remove them). *immutable (may be NULL) says which. NULL with "PATH:
  * cannot read (REASON)", or the same when a -wal file with changes has no
  * -shm file and none can be made. */
-char *rl_read_uri(const char *path, bp_err *e);
+char *rl_read_uri(const char *path, int untouched, int *immutable, bp_err *e);
+
+/* The stamp of the file at path now (zeroes where it cannot be read). */
+void rl_stamp_take(const char *path, rl_stamp *s);
+
+/* 1 when the file at path is not as stamped (written, replaced, or a -wal
+ * file came or went), else 0. */
+int rl_stamp_changed(const char *path, const rl_stamp *before);
 
 /* ------------------------------------------------------------------------ */
 /* The connection (db.c)                                                     */
