@@ -17,28 +17,52 @@
 #include "sweeprun_int.h"
 
 /* Options that take a value: the long name, and -j's short one. */
-static const char *const valued[] = {"--db",    "--name",     "--objective", "--prune",
-                                     "--seed",  "--shard-db", "--jobs",      "--trials",
-                                     "--trial", "--resume",   "--shards",    "--sampler",
-                                     NULL};
+static const char *const valued[] = {
+    "--db",        "--name",      "--objective", "--prune",    "--seed",    "--shard-db",
+    "--jobs",      "--trials",    "--trial",     "--resume",   "--shards",  "--sampler",
+    "--task",      "--shard-dir", "--slurm",     "--parallel", "--partition", "--time",
+    "--cpus-per-task", "--mem",   "--account",   "--sbatch",   "--throttle", "--retry",
+    NULL};
 
 /* Option opt (one of valued) given the value v: 0, or 1 after saying why
  * the value is wrong. */
 static int set_option(sw_args *a, const char *opt, const char *v, FILE *err) {
-    int64_t *num = !strcmp(opt, "--jobs")     ? &a->jobs
-                   : !strcmp(opt, "--trials") ? &a->trials
-                   : !strcmp(opt, "--trial")  ? &a->trial
-                   : !strcmp(opt, "--resume") ? &a->resume
-                   : !strcmp(opt, "--shards") ? &a->shards
-                                              : NULL;
+    int64_t *num = !strcmp(opt, "--jobs")            ? &a->jobs
+                   : !strcmp(opt, "--trials")        ? &a->trials
+                   : !strcmp(opt, "--trial")         ? &a->trial
+                   : !strcmp(opt, "--task")          ? &a->task
+                   : !strcmp(opt, "--resume")        ? &a->resume
+                   : !strcmp(opt, "--shards")        ? &a->shards
+                   : !strcmp(opt, "--cpus-per-task") ? &a->cpus
+                   : !strcmp(opt, "--throttle")      ? &a->throttle
+                                                     : NULL;
     if (num) {
-        int64_t lo = !strcmp(opt, "--trial") ? 0 : 1;
+        int64_t lo = !strcmp(opt, "--trial") || !strcmp(opt, "--task") ? 0 : 1;
         if (bp_parse_i64(v, lo, !strcmp(opt, "--jobs") ? 4096 : INT64_MAX / 2, num))
             return bp_cli_fail(err, "sweep: %s wants a whole number >= %lld, not '%s'",
                                opt, (long long)lo, v);
         return 0;
     }
+    if (!strcmp(opt, "--sbatch")) {
+        if (a->nsbatch == SW_MAX_SBATCH)
+            return bp_cli_fail(err, "sweep: at most %d --sbatch lines", SW_MAX_SBATCH);
+        if (strchr(v, '\n'))
+            return bp_cli_fail(err, "sweep: --sbatch '%s' holds a line break: give one"
+                                    " line per --sbatch", v);
+        a->sbatch[a->nsbatch++] = v;
+        return 0;
+    }
+    if (!strcmp(opt, "--retry") && strcmp(v, "failed"))
+        return bp_cli_fail(err, "sweep: --retry wants 'failed', not '%s'", v);
     const char **slot = !strcmp(opt, "--db")          ? &a->db
+                        : !strcmp(opt, "--shard-dir") ? &a->shard_dir
+                        : !strcmp(opt, "--slurm")     ? &a->slurm
+                        : !strcmp(opt, "--parallel")  ? &a->parallel
+                        : !strcmp(opt, "--partition") ? &a->partition
+                        : !strcmp(opt, "--time")      ? &a->time
+                        : !strcmp(opt, "--mem")       ? &a->mem
+                        : !strcmp(opt, "--account")   ? &a->account
+                        : !strcmp(opt, "--retry")     ? &a->retry
                         : !strcmp(opt, "--name")      ? &a->name
                         : !strcmp(opt, "--objective") ? &a->objective
                         : !strcmp(opt, "--prune")     ? &a->prune
@@ -51,14 +75,18 @@ static int set_option(sw_args *a, const char *opt, const char *v, FILE *err) {
 
 int sw_args_parse(int argc, char **argv, sw_args *a, FILE *err) {
     memset(a, 0, sizeof *a);
-    a->trials = a->trial = -1;
+    a->trials = a->trial = a->task = -1;
     if (!(a->params = calloc((size_t)(argc > 0 ? argc : 1), sizeof *a->params)))
         return bp_cli_fail(err, "out of memory");
     for (int k = 0; k < argc; k++) {
         const char *s = argv[k], *v = NULL, *opt = s;
-        char name[32];
+        char name[40];
         if (!strcmp(s, "--plan")) {
             a->plan = 1;
+            continue;
+        }
+        if (!strcmp(s, "--submit")) {
+            a->submit = 1;
             continue;
         }
         if (!strcmp(s, "-v") || !strcmp(s, "--verbose")) {

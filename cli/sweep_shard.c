@@ -13,32 +13,46 @@
 
 #include "sweeprun_int.h"
 
-/* Prints s for a POSIX shell: bare when it is safe, else in single quotes. */
-static void sh_word(FILE *out, const char *s) {
-    int safe = *s != '\0';
-    for (const char *p = s; *p; p++)
+void sw_sh_word(FILE *out, const char *s) {
+    int safe = *s != '\0', dollar = 0;
+    for (const char *p = s; *p; p++) {
         safe &= (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
                 (*p >= '0' && *p <= '9') || strchr("_./:=,+-%@", *p) != NULL;
+        dollar |= *p == '$';
+    }
     if (safe) {
         fputs(s, out);
         return;
     }
-    fputc('\'', out);
+    /* A $VAR is the shell's to expand where the line runs ($TMPDIR on the
+     * node): in double quotes, with what else is special there escaped. */
+    char q = dollar ? '"' : '\'';
+    fputc(q, out);
     for (; *s; s++) {
-        if (*s == '\'') fputs("'\\''", out);
+        if (q == '\'' && *s == '\'') fputs("'\\''", out);
+        else if (q == '"' && strchr("\"\\`", *s)) fprintf(out, "\\%c", *s);
         else fputc(*s, out);
     }
-    fputc('\'', out);
+    fputc(q, out);
+}
+
+void sw_trial_options(FILE *out, const sw_args *a, const sw_def *d) {
+    if (a->name) {
+        fputs("--name ", out);
+        sw_sh_word(out, a->name);
+        fputc(' ', out);
+    }
+    fprintf(out, "--objective %s:", d->obj.maximize ? "max" : "min");
+    sw_sh_word(out, d->obj.metric);
+    if (d->prune_text[0]) fprintf(out, " --prune %s", d->prune_text);
+    if (d->spec->trials > 0) fprintf(out, " --trials %lld", (long long)d->spec->trials);
+    fprintf(out, " --seed %llu ", (unsigned long long)d->spec->seed);
 }
 
 int sw_plan(const sw_args *a, const sw_def *d, const bp_sweep_host *h) {
     const char *pattern = a->shard_db ? a->shard_db : "results/shard-%d.db";
     const char *pct = strstr(pattern, "%d");
     int64_t count = bp_sweep_count(d->spec);
-    char seed[32], obj[80], trials[32];
-    snprintf(seed, sizeof seed, "%llu", (unsigned long long)d->spec->seed);
-    snprintf(obj, sizeof obj, "%s:%s", d->obj.maximize ? "max" : "min", d->obj.metric);
-    snprintf(trials, sizeof trials, "%lld", (long long)d->spec->trials);
     for (int64_t i = 0; i < count; i++) {
         char db[1024], num[32];
         int64_t shard = a->shards > 0 ? i % a->shards : i;
@@ -47,22 +61,15 @@ int sw_plan(const sw_args *a, const sw_def *d, const bp_sweep_host *h) {
             snprintf(db, sizeof db, "%.*s%s%s", (int)(pct - pattern), pattern, num,
                      pct + 2);
         else snprintf(db, sizeof db, "%s", pattern);
-        sh_word(h->out, h->argv0);
+        sw_sh_word(h->out, h->argv0);
         fprintf(h->out, " sweep --trial %lld --db ", (long long)i);
-        sh_word(h->out, db);
-        if (a->name) {
-            fputs(" --name ", h->out);
-            sh_word(h->out, a->name);
-        }
-        fputs(" --objective ", h->out);
-        sh_word(h->out, obj);
-        if (d->prune_text[0]) fprintf(h->out, " --prune %s", d->prune_text);
-        if (d->spec->trials > 0) fprintf(h->out, " --trials %s", trials);
-        fprintf(h->out, " --seed %s ", seed);
-        sh_word(h->out, d->script);
+        sw_sh_word(h->out, db);
+        fputc(' ', h->out);
+        sw_trial_options(h->out, a, d);
+        sw_sh_word(h->out, d->script);
         for (int k = 0; k < a->n; k++) {
             fputc(' ', h->out);
-            sh_word(h->out, a->params[k]);
+            sw_sh_word(h->out, a->params[k]);
         }
         fputc('\n', h->out);
     }

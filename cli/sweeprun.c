@@ -366,6 +366,18 @@ out:
     return rc;
 }
 
+/* How many of the modes that split a sweep the arguments ask for. */
+static int modes(const sw_args *a) {
+    return a->plan + (a->trial >= 0) + (a->task >= 0) + (a->slurm != NULL) +
+           (a->parallel != NULL);
+}
+
+/* Whether an option of the cluster's generators was given. */
+static int cluster_only(const sw_args *a) {
+    return a->partition || a->time || a->mem || a->account || a->nsbatch || a->cpus ||
+           a->throttle || a->submit || a->retry;
+}
+
 int bp_sweep_main(int argc, char **argv, const bp_sweep_host *h) {
     if (argc == 0)
         return bp_cli_fail(
@@ -373,6 +385,7 @@ int bp_sweep_main(int argc, char **argv, const bp_sweep_host *h) {
                     " key=SPEC... (see backprop --help)");
     if (!strcmp(argv[0], "show"))
         return bp_cli_sweep_show(NULL, argc - 1, argv + 1, h->out, h->err);
+    if (!strcmp(argv[0], "status")) return sw_status_main(argc - 1, argv + 1, h);
     sw_args a;
     sw_def d;
     bp_err e;
@@ -381,30 +394,48 @@ int bp_sweep_main(int argc, char **argv, const bp_sweep_host *h) {
     if (sw_args_parse(argc, argv, &a, h->err)) {
         rc = 1;
     } else if (a.resume) {
-        if (a.n || a.script || a.plan || a.trial >= 0 || a.trials > 0 || a.seed ||
-            a.objective || a.prune || a.name || a.shard_db || a.shards || a.sampler)
+        if (a.n || a.script || modes(&a) || a.trials > 0 || a.seed || a.objective ||
+            a.prune || a.name || a.shard_db || a.shards || a.sampler || a.shard_dir ||
+            cluster_only(&a))
             rc = bp_cli_fail(
                 h->err, "sweep --resume ID takes no other options than --db, -j and -v:"
                         " the sweep is as it was recorded");
         else rc = resume(&a, h);
-    } else if (a.plan && a.trial >= 0) {
-        rc = bp_cli_fail(
-            h->err, "sweep: --plan prints the --trial commands; give one or the other");
+    } else if (modes(&a) > 1) {
+        rc = bp_cli_fail(h->err, "sweep: --plan, --trial, --task, --slurm and --parallel"
+                                 " are modes of their own: give one of them");
+    } else if (cluster_only(&a) && !a.slurm && !(a.parallel && !a.partition && !a.time &&
+                                                  !a.mem && !a.account && !a.nsbatch &&
+                                                  !a.cpus && !a.throttle && !a.submit)) {
+        rc = bp_cli_fail(h->err, "sweep: %s", a.parallel
+                                                  ? "--parallel takes --retry and --shard-dir;"
+                                                    " the others are Slurm's (--slurm)"
+                                                  : "--partition, --time, --cpus-per-task,"
+                                                    " --mem, --account, --sbatch, --throttle,"
+                                                    " --submit and --retry go with --slurm"
+                                                    " or --parallel");
     } else if (sw_def_from_args(&a, &d, &e)) {
         bp_cli_fail(h->err, "%s", e.msg);
-    } else if ((a.plan || a.trial >= 0) && d.spec->sampler != BP_SAMPLER_RANDOM) {
+    } else if (modes(&a) && d.spec->sampler != BP_SAMPLER_RANDOM) {
         bp_cli_fail(h->err,
                     "sweep: --sampler %s proposes each trial from the trials finished"
-                    " before it: it cannot be split into --plan or --trial shards",
+                    " before it: it cannot be split into --plan, --trial, --task, --slurm"
+                    " or --parallel shards",
                     bp_sweep_sampler_name(d.spec->sampler));
-    } else if (a.trial >= bp_sweep_count(d.spec)) {
+    } else if (a.trial >= bp_sweep_count(d.spec) || a.task >= bp_sweep_count(d.spec)) {
         bp_cli_fail(h->err,
-                    "sweep: --trial %lld is out of range: the sweep has trials 0 to %lld",
-                    (long long)a.trial, (long long)bp_sweep_count(d.spec) - 1);
+                    "sweep: %s %lld is out of range: the sweep has trials 0 to %lld",
+                    a.task >= 0 ? "--task" : "--trial",
+                    (long long)(a.task >= 0 ? a.task : a.trial),
+                    (long long)bp_sweep_count(d.spec) - 1);
     } else if (a.plan) {
         rc = sw_plan(&a, &d, h);
     } else if (a.trial >= 0) {
         rc = sw_trial(&a, &d, h, argc, argv);
+    } else if (a.task >= 0) {
+        rc = sw_task(&a, &d, h, argc, argv);
+    } else if (a.slurm || a.parallel) {
+        rc = sw_cluster(&a, &d, h, argc, argv);
     } else {
         rc = start(&a, &d, h, argc, argv);
     }

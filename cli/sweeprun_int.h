@@ -29,11 +29,19 @@
 /* ------------------------------------------------------------------------ */
 /* The arguments and the sweep (sweep_args.c)                               */
 
+#define SW_MAX_SBATCH 16
+
 typedef struct sw_args {
     const char *db, *name, *objective, *prune, *seed, *script, *shard_db, *sampler;
     int64_t jobs, trials, trial, resume, shards; /* trial: -1 when not given */
     int plan, verbose, n;
     char **params; /* key=SPEC, n of them (argv's strings); free the array */
+    /* A sweep on a cluster: --task I (-1: not given), the shard folder, and
+     * the generators' options (--slurm FILE, --parallel FILE). */
+    int64_t task, cpus, throttle;
+    const char *shard_dir, *slurm, *parallel, *partition, *time, *mem, *account, *retry;
+    const char *sbatch[SW_MAX_SBATCH]; /* extra #SBATCH lines, nsbatch of them */
+    int nsbatch, submit;
 } sw_args;
 
 /* Reads `backprop sweep`'s arguments (argv[0] is the first after "sweep")
@@ -145,11 +153,76 @@ int64_t sw_record(bp_runlog *log, const sw_args *a, const sw_def *d,
 int sw_execute(bp_runlog *log, const char *db, int64_t id, const sw_def *d,
                const sw_args *a, const bp_sweep_host *h, int64_t only);
 
+/* Prints s as one word for a POSIX shell: bare when it is safe, else in
+ * single quotes; in double quotes when it holds a '$', so that a variable
+ * ($TMPDIR) is expanded where the line runs. */
+void sw_sh_word(FILE *out, const char *s);
+
+/* The options a trial's command repeats so as to be the same sweep (the
+ * same uid): --name, --objective, --prune, --trials, --seed, and a space. */
+void sw_trial_options(FILE *out, const sw_args *a, const sw_def *d);
+
 /* --plan: one self-contained command line per trial on h->out. */
 int sw_plan(const sw_args *a, const sw_def *d, const bp_sweep_host *h);
 
 /* --trial I: trial I alone, into the sweep recorded as a shard's. */
 int sw_trial(const sw_args *a, const sw_def *d, const bp_sweep_host *h, int argc,
              char **argv);
+
+/* ------------------------------------------------------------------------ */
+/* A sweep on a cluster (sweep_view.c, sweep_task.c, sweep_cluster.c,        */
+/* sweep_status.c)                                                            */
+
+/* Where a trial stands across the target database and the shard folder,
+ * worst first: what any source says best wins. */
+enum { SW_PENDING, SW_STOPPED, SW_FAILED, SW_RUNNING, SW_DONE };
+
+typedef struct sw_view {
+    char uid[17];
+    int64_t count;        /* trials (0: no source holds the sweep) */
+    unsigned char *state; /* count places (SW_*) */
+    int64_t sources;      /* databases that hold the sweep */
+    char name[256], metric[64];
+    int maximize;
+    int have_best;
+    double best;
+    int64_t best_trial;
+    char best_params[512];
+    int64_t watch;       /* a trial whose done place is looked for, or -1 */
+    char watch_in[1024]; /* the database where it is done, "" if none */
+} sw_view;
+
+/* The sweep uid as the database at db (NULL: none) and the shard folder
+ * dir (NULL: none) hold it, each read leaving no file beside it; count:
+ * its trials when known, else 0 (the first source's). -1 with the reason
+ * (a database that cannot be read; a missing one is no source). */
+int sw_view_read(sw_view *v, const char *uid, int64_t count, int64_t watch, const char *db,
+                 const char *dir, bp_err *e);
+void sw_view_free(sw_view *v); /* zeroes it */
+
+/* The place (SW_*) a run's status gives its trial. */
+int sw_place_of(const char *status);
+
+/* mkdir -p dir: -1 with the reason. */
+int sw_make_dirs(const char *dir, bp_err *e);
+
+/* How many trials are at place. */
+int64_t sw_view_count(const sw_view *v, int place);
+
+/* The shard folder: --shard-dir, else the folder "shards" beside the
+ * target database; malloc'd (NULL if out of memory). */
+char *sw_shard_dir(const sw_args *a);
+
+/* --task I: trial I as a cluster task (sweep_task.c). */
+int sw_task(const sw_args *a, const sw_def *d, const bp_sweep_host *h, int argc,
+            char **argv);
+
+/* --slurm FILE, --parallel FILE: the scripts that run the sweep's trials
+ * not done yet, and merge them (sweep_cluster.c). */
+int sw_cluster(const sw_args *a, const sw_def *d, const bp_sweep_host *h, int argc,
+               char **argv);
+
+/* `sweep status`: bp_sweep_main's subcommand (sweep_status.c). */
+int sw_status_main(int argc, char **argv, const bp_sweep_host *h);
 
 #endif

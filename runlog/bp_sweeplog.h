@@ -88,6 +88,15 @@ typedef struct bp_sweep_row {
 int bp_runlog_sweep_read(bp_runlog *log, int64_t id, bp_sweep_row *row, bp_err *e);
 void bp_sweep_row_free(bp_sweep_row *row); /* accepts NULL, zeroes the row */
 
+/* The sweep of this uid (a sweep is the same sweep in every database by
+ * it): 1 with its id and number of trials, 0 when there is none, -1. */
+int bp_runlog_sweep_find(bp_runlog *log, const char *uid, int64_t *id, int64_t *trials,
+                         bp_err *e);
+
+/* The uids of every sweep, oldest first, into *uids (*n of them, malloc'd:
+ * free it). */
+int bp_runlog_sweep_uids(bp_runlog *log, char (**uids)[17], size_t *n, bp_err *e);
+
 /* How a sweep's trials (the rows of sweep_trials) stand. */
 typedef struct bp_sweep_counts {
     int64_t completed, failed, diverged, pruned;

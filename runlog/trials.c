@@ -205,6 +205,50 @@ int bp_runlog_sweep_read(bp_runlog *log, int64_t id, bp_sweep_row *row, bp_err *
     return rc;
 }
 
+int bp_runlog_sweep_find(bp_runlog *log, const char *uid, int64_t *id, int64_t *trials,
+                         bp_err *e) {
+    bp_runlog_lock(log);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(bp_runlog_sqlite(log), "SELECT id, trials FROM sweeps WHERE uid = ?",
+                           -1, &st, NULL) == SQLITE_OK)
+        sqlite3_bind_text(st, 1, uid, -1, SQLITE_STATIC);
+    int rc = step_row(log, st, "cannot look up the sweep", e);
+    if (rc == 1) {
+        *id = sqlite3_column_int64(st, 0);
+        *trials = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+    bp_runlog_unlock(log);
+    return rc;
+}
+
+int bp_runlog_sweep_uids(bp_runlog *log, char (**uids)[17], size_t *n, bp_err *e) {
+    *uids = NULL, *n = 0;
+    size_t cap = 0;
+    bp_runlog_lock(log);
+    sqlite3_stmt *st = NULL;
+    int r = sqlite3_prepare_v2(bp_runlog_sqlite(log), "SELECT uid FROM sweeps ORDER BY id",
+                               -1, &st, NULL);
+    int oom = 0;
+    while (r == SQLITE_OK && !oom && (r = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 8;
+            char(*g)[17] = realloc(*uids, cap * sizeof *g);
+            if ((oom = !g)) break;
+            *uids = g;
+        }
+        copy_text((*uids)[(*n)++], 17, st, 0);
+        r = SQLITE_OK;
+    }
+    int rc = oom ? bp_err_set(e, "out of memory")
+             : r != SQLITE_DONE ? sl_fail(log, e, "cannot list the sweeps")
+                                : 0;
+    sqlite3_finalize(st);
+    bp_runlog_unlock(log);
+    if (rc) free(*uids), *uids = NULL, *n = 0;
+    return rc;
+}
+
 int bp_runlog_sweep_counts(bp_runlog *log, int64_t sweep, bp_sweep_counts *c, bp_err *e) {
     memset(c, 0, sizeof *c);
     bp_runlog_lock(log);
