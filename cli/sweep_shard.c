@@ -77,6 +77,21 @@ int sw_plan(const sw_args *a, const sw_def *d, const bp_sweep_host *h) {
     return 0;
 }
 
+void sw_warn_no_reference(bp_runlog *log, int64_t id, const sw_def *d, const char *db,
+                          FILE *err) {
+    if (d->prune.rule == BP_PRUNE_NONE) return;
+    bp_sweep_counts c;
+    bp_err e;
+    int64_t need = d->prune.rule == BP_PRUNE_MEDIAN ? d->prune.min_trials : 1;
+    if (bp_runlog_sweep_counts(log, id, &c, &e) || c.completed + c.pruned >= need) return;
+    fprintf(err,
+            "backprop: warning: --prune %s has no reference in %s (%lld completed trial%s"
+            " of the sweep, the rule needs %lld): nothing can be pruned; the other shards'"
+            " curves are not in it\n",
+            d->prune_text, db, (long long)(c.completed + c.pruned),
+            c.completed + c.pruned == 1 ? "" : "s", (long long)need);
+}
+
 int sw_trial(const sw_args *a, const sw_def *d, const bp_sweep_host *h, int argc,
              char **argv) {
     const char *db = bp_runlog_default_path(a->db);
@@ -84,6 +99,7 @@ int sw_trial(const sw_args *a, const sw_def *d, const bp_sweep_host *h, int argc
     if (!log) return 1;
     int created;
     int64_t id = sw_record(log, a, d, h, argc, argv, &created);
+    if (id >= 0) sw_warn_no_reference(log, id, d, db, h->err);
     int rc = id < 0 ? 1 : sw_execute(log, db, id, d, a, h, a->trial);
     bp_runlog_close(log);
     return rc;

@@ -93,6 +93,7 @@ static int run_local(const sw_args *a, const sw_def *d, const bp_sweep_host *h, 
     if (!log) return 1;
     int created;
     int64_t id = sw_record(log, &one, d, h, argc, argv, &created);
+    if (id >= 0) sw_warn_no_reference(log, id, d, local, h->err);
     int rc = id < 0 ? 1 : sw_execute(log, local, id, d, &one, h, a->task);
     if (id >= 0) *place = outcome_place(log, id, a->task, status, cap);
     bp_runlog_close(log);

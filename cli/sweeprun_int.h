@@ -162,6 +162,12 @@ void sw_sh_word(FILE *out, const char *s);
  * same uid): --name, --objective, --prune, --trials, --seed, and a space. */
 void sw_trial_options(FILE *out, const sw_args *a, const sw_def *d);
 
+/* A shard's trial with --prune and too few finished trials of its sweep in
+ * its database (db) to compare with: says on err that nothing can be
+ * pruned. */
+void sw_warn_no_reference(bp_runlog *log, int64_t id, const sw_def *d, const char *db,
+                          FILE *err);
+
 /* --plan: one self-contained command line per trial on h->out. */
 int sw_plan(const sw_args *a, const sw_def *d, const bp_sweep_host *h);
 

@@ -89,7 +89,11 @@ grep -q "^exec $BP sweep --task \"\$SLURM_ARRAY_TASK_ID\" --db $T/h.db --shard-d
 line=$("$BP" sweep --plan --shard-db '$TMPDIR/s-%d.db' xor.lua lr=0.1 | head -1)
 same "$line" "$BP sweep --trial 0 --db \"\$TMPDIR/s-0.db\" --objective min:loss --seed 1 xor.lua lr=0.1"
 
-# 6. Mistakes.
+# 6. Pruning with nothing to compare with says so.
+"$BP" sweep --trial 0 --db p.db --prune median xor.lua lr=0.1,0.2 2>&1 >/dev/null | head -1 > w.txt
+same "$(cat w.txt)" "backprop: warning: --prune median:3 has no reference in p.db (0 completed trials of the sweep, the rule needs 3): nothing can be pruned; the other shards' curves are not in it"
+
+# 7. Mistakes.
 "$BP" sweep --partition p xor.lua lr=0.1 2> e.txt; same "$?" 1
 same "$(cat e.txt)" "backprop: sweep: --partition, --time, --cpus-per-task, --mem, --account, --sbatch, --throttle, --submit and --retry go with --slurm or --parallel"
 "$BP" sweep --slurm x.sh --plan xor.lua lr=0.1 2> e.txt; same "$?" 1
