@@ -121,7 +121,12 @@ static const command commands[] = {
      "      [--spec FILE.lua] [-v] SCRIPT key=SPEC ...\n"
      "sweep --resume ID [--db PATH] [-j N]\n"
      "sweep --plan [--shard-db PATTERN] [--shards N] [options] SCRIPT key=SPEC ...\n"
-     "sweep --trial I [options] SCRIPT key=SPEC ...",
+     "sweep --trial I [options] SCRIPT key=SPEC ...\n"
+     "sweep --slurm FILE [--partition P] [--time T] [--cpus-per-task N] [--mem M]\n"
+     "      [--account A] [--sbatch LINE]... [--throttle N] [--retry failed]\n"
+     "      [--shard-dir DIR] [--submit] [options] SCRIPT key=SPEC ...\n"
+     "sweep --parallel FILE [--retry failed] [--shard-dir DIR] [options] SCRIPT key=SPEC ...\n"
+     "sweep --task I [--shard-dir DIR] [options] SCRIPT key=SPEC ...",
      "SPEC: a,b,c (grid), uniform:LO:HI, loguniform:LO:HI, int:LO:HI or choice:a,b,c\n"
      "(random search, with --trials N)",
      "Runs SCRIPT over many settings of its parameters, each setting (a trial)\n"
@@ -147,13 +152,37 @@ static const command commands[] = {
      "  --resume ID        run the trials of sweep ID that did not complete\n"
      "  --plan             print one command per trial (for GNU parallel, Slurm),\n"
      "                     each into --shard-db PATTERN (%d: the shard) of --shards N\n"
-     "  --trial I          run trial I alone (a Slurm array task)\n"
+     "  --trial I          run trial I alone into --db\n"
+     "  --slurm FILE       write FILE, a Slurm job array of the trials not done in\n"
+     "                     --db nor in the shard folder, and FILE-merge.sh, which\n"
+     "                     merges them (afterany) and reports what did not finish;\n"
+     "                     with --partition, --time, --cpus-per-task (default 1),\n"
+     "                     --mem, --account, --sbatch LINE (an #SBATCH line of\n"
+     "                     your own), --throttle N (N tasks at once)\n"
+     "  --submit           with --slurm: sbatch both, print the job ids\n"
+     "  --parallel FILE    the same as a script for GNU parallel: bash FILE [JOBS]\n"
+     "  --retry failed     run the trials that failed or diverged again too\n"
+     "  --task I           trial I as a cluster task: into $TMPDIR, copied into the\n"
+     "                     shard folder when it ends; a trial completed already\n"
+     "                     runs nothing (exit 0)\n"
+     "  --shard-dir DIR    the shard folder (default: shards beside --db)\n"
      "  show [ID]          the sweeps; with ID its trials ranked, and per\n"
      "                     parameter value the best and mean objective (--csv)\n"
+     "  status             the sweeps of --db and the shard folder: done, running,\n"
+     "                     failed, stopped, pending, best\n"
      "\n"
      "exit status: 0 when the sweep ran to the end with at least one completed\n"
-     "trial (--trial: once the trial's outcome is recorded), 128 + the signal\n"
-     "when SIGINT or SIGTERM stopped it, 1 otherwise.\n"},
+     "trial (--trial: once the trial's outcome is recorded; --task: when the\n"
+     "trial completed or was pruned, now or before), 128 + the signal when\n"
+     "SIGINT or SIGTERM stopped it, 1 otherwise.\n"},
+    {"sweep status", 1, 0, 0, NULL, "sweep status [--db PATH] [--shard-dir DIR] [UID]",
+     "a cluster sweep's progress, read from --db and the shard folder",
+     "For each sweep of the run log and the shard folder (default: shards beside\n"
+     "--db), or the one whose uid is UID: its trials done, running, failed,\n"
+     "stopped (cancelled or crashed) and pending, which they are, and the best\n"
+     "so far, without merging. Every database is only read, and no -wal or\n"
+     "-shm file is left beside it. Exit status 0 when every trial is done, 2\n"
+     "when some are not, 1 on an error.\n"},
     {"sweep show", 1, 0, 0, NULL, "sweep show [ID] [--csv] [--db PATH]",
      "the sweeps; with ID, its trials ranked and the objective per parameter value",
      "Without ID, every sweep, newest first: id, name, status, strategy, trials\n"
@@ -162,13 +191,16 @@ static const command commands[] = {
      "for each swept parameter and value the number of completed trials and the\n"
      "best and mean objective. --csv prints the trials table alone, numbers\n"
      "exact.\n"},
-    {"merge", 1, 0, 0, c_merge, "merge OUT.db IN.db ...",
+    {"merge", 1, 0, 0, c_merge, "merge OUT.db IN.db|DIR ...",
      "put the databases of a sweep's shards (or any run logs) together",
      "Copies into OUT.db (created if missing) every sweep and run of each IN.db\n"
      "that it does not hold yet, known by their uids, with everything they\n"
      "logged; ids are renumbered. Runs still running in an input are left out:\n"
      "merge again once they end. Each input is merged whole or not at all, and\n"
-     "merging the same input twice adds nothing. The inputs are only read.\n"},
+     "merging the same input twice adds nothing. A folder stands for its .db\n"
+     "files (a sweep's shard folder). A trial completed in OUT.db already is\n"
+     "not merged again: a note on its run records the duplicate attempt. The\n"
+     "inputs are only read, and no -wal or -shm file is left beside them.\n"},
     {"runs", 2, 0, 0, c_runs,
      "runs [--status S] [--name GLOB] [--param 'KEY<OP>VALUE'] [--limit N | --all]",
      "the latest runs, one line each",

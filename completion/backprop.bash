@@ -51,7 +51,8 @@ _backprop_script() {
         case $w in
         --seed | --name | --db | --max-memory | --time-limit | --resume | --sweep | --trial | \
             -j | --jobs | --trials | --objective | --prune | --spec | --shard-db | --shards | \
-            --sampler)
+            --sampler | --task | --shard-dir | --slurm | --parallel | --partition | --time | \
+            --cpus-per-task | --mem | --account | --sbatch | --throttle | --retry)
             ((i++)) ;;
         -*) ;;
         *)
@@ -98,6 +99,18 @@ _backprop() {
         _filedir lua
         return
         ;;
+    --slurm | --parallel)
+        _filedir sh
+        return
+        ;;
+    --shard-dir)
+        _filedir -d
+        return
+        ;;
+    --retry)
+        _backprop_reply "failed"
+        return
+        ;;
     --resume)
         if [[ $cmd == sweep ]]; then
             _backprop_reply "$(_backprop_ids sweeps)"
@@ -140,14 +153,15 @@ _backprop() {
         return
         ;;
     --seed | --name | --time-limit | --trial | -j | --jobs | --trials | --shards | --param | \
-        --limit | --timeout | --metric | --title | --size | --port | --smooth)
+        --limit | --timeout | --metric | --title | --size | --port | --smooth | --task | \
+        --partition | --time | --cpus-per-task | --mem | --account | --sbatch | --throttle)
         return
         ;;
     esac
 
     if [[ $cur == -* ]]; then
-        if [[ $cmd == sweep && ${words[2]} == show ]]; then
-            _backprop_reply "$(_backprop_options sweep show)"
+        if [[ $cmd == sweep && ${words[2]} == @(show|status) ]]; then
+            _backprop_reply "$(_backprop_options sweep "${words[2]}")"
         else
             _backprop_reply "$(_backprop_options "$cmd")"
         fi
@@ -157,7 +171,10 @@ _backprop() {
     case $cmd in
     run | sweep)
         if [[ $cmd == sweep && $cword == 2 ]]; then
-            _backprop_reply "show"
+            _backprop_reply "show status"
+        fi
+        if [[ $cmd == sweep && ${words[2]} == status ]]; then
+            return
         fi
         if [[ $cmd == sweep && ${words[2]} == show ]]; then
             _backprop_reply "$(_backprop_ids sweeps)"

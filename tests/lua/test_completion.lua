@@ -100,6 +100,11 @@ function TestCompletion:test_run_and_sweep_ids_from_the_run_log()
   lu.assertEquals(complete("backprop sweep show --db " .. db .. " "), {"1"})
   lu.assertEquals(complete("backprop sweep --resume ", nil, "BACKPROP_DB=" .. db), {"1"})
   lu.assertEquals(complete("backprop plot --sweep ", nil, "BACKPROP_DB=" .. db), {"1"})
+  -- a sweep on a cluster
+  lu.assertEquals(complete("backprop sweep sta"), {"status"})
+  lu.assertEquals(complete("backprop sweep status --shard"), {"--shard-dir"})
+  lu.assertEquals(complete("backprop sweep --retry "), {"failed"})
+  lu.assertEquals(complete("backprop sweep --slurm x.sh --thro"), {"--throttle"})
 end
 
 function TestCompletion:test_scripts_and_their_parameters()
