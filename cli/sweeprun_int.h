@@ -9,7 +9,11 @@
  *  - sweep_summary.c what the sweep says when it ends;
  *  - sweep_shard.c   a sweep split across machines: --plan and --trial;
  *  - sweeprun.c      the command: a sweep, a resume, and what they share;
- *  - sweep_merge.c   `backprop merge`.
+ *  - sweep_merge.c   `backprop merge`;
+ *  - sweep_view.c    where a cluster sweep's trials stand (target and shards);
+ *  - sweep_task.c    --task I, a trial as a cluster task;
+ *  - sweep_cluster.c --slurm and --parallel, the scripts;
+ *  - sweep_status.c  `sweep status`.
  * What the supervisor knows of its trials it reads from the run log
  * (bp_sweeplog.h); none of these files prepares a statement. Its
  * includers define _XOPEN_SOURCE 700 first (sigset_t). */
