@@ -985,8 +985,8 @@ static void test_tpe_multivariate_and_errors(void) {
     CHECK_STR(err_text, "backprop: --sampler tpe needs --trials N\n");
     CHECK(sh("$BP sweep --plan --trials 4 --sampler tpe mixed.lua x=uniform:0:1") == 1);
     CHECK_STR(err_text, "backprop: sweep: --sampler tpe proposes each trial from the trials"
-                        " finished before it: it cannot be split into --plan or --trial"
-                        " shards\n");
+                        " finished before it: it cannot be split into --plan, --trial,"
+                        " --task, --slurm or --parallel shards\n");
     CHECK(sh("$BP sweep --db mv.db --resume 1 --sampler tpe") == 1);
 }
 
