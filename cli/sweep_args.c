@@ -22,7 +22,7 @@ static const char *const valued[] = {
     "--jobs",      "--trials",    "--trial",     "--resume",   "--shards",  "--sampler",
     "--task",      "--shard-dir", "--slurm",     "--parallel", "--partition", "--time",
     "--cpus-per-task", "--mem",   "--account",   "--sbatch",   "--throttle", "--retry",
-    NULL};
+    "--rounds",    "--per-round", "--after-round", "--setting", NULL};
 
 /* Option opt (one of valued) given the value v: 0, or 1 after saying why
  * the value is wrong. */
@@ -35,9 +35,15 @@ static int set_option(sw_args *a, const char *opt, const char *v, FILE *err) {
                    : !strcmp(opt, "--shards")        ? &a->shards
                    : !strcmp(opt, "--cpus-per-task") ? &a->cpus
                    : !strcmp(opt, "--throttle")      ? &a->throttle
+                   : !strcmp(opt, "--rounds")        ? &a->rounds
+                   : !strcmp(opt, "--per-round")     ? &a->per_round
+                   : !strcmp(opt, "--after-round")   ? &a->after_round
                                                      : NULL;
     if (num) {
-        int64_t lo = !strcmp(opt, "--trial") || !strcmp(opt, "--task") ? 0 : 1;
+        int64_t lo = !strcmp(opt, "--trial") || !strcmp(opt, "--task") ||
+                             !strcmp(opt, "--after-round")
+                         ? 0
+                         : 1;
         if (bp_parse_i64(v, lo, !strcmp(opt, "--jobs") ? 4096 : INT64_MAX / 2, num))
             return bp_cli_fail(err, "sweep: %s wants a whole number >= %lld, not '%s'",
                                opt, (long long)lo, v);
@@ -63,6 +69,7 @@ static int set_option(sw_args *a, const char *opt, const char *v, FILE *err) {
                         : !strcmp(opt, "--mem")       ? &a->mem
                         : !strcmp(opt, "--account")   ? &a->account
                         : !strcmp(opt, "--retry")     ? &a->retry
+                        : !strcmp(opt, "--setting")   ? &a->setting
                         : !strcmp(opt, "--name")      ? &a->name
                         : !strcmp(opt, "--objective") ? &a->objective
                         : !strcmp(opt, "--prune")     ? &a->prune
@@ -75,7 +82,7 @@ static int set_option(sw_args *a, const char *opt, const char *v, FILE *err) {
 
 int sw_args_parse(int argc, char **argv, sw_args *a, FILE *err) {
     memset(a, 0, sizeof *a);
-    a->trials = a->trial = a->task = -1;
+    a->trials = a->trial = a->task = a->after_round = -1;
     if (!(a->params = calloc((size_t)(argc > 0 ? argc : 1), sizeof *a->params)))
         return bp_cli_fail(err, "out of memory");
     for (int k = 0; k < argc; k++) {

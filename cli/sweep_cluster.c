@@ -42,11 +42,11 @@ static char *absolute(const char *path) {
     return s;
 }
 
-/* The trials the array runs: those not done (nor running), and with
- * --retry failed those that failed too, into todo; their number. */
-static int64_t pick(const sw_view *v, int retry, int64_t *todo) {
+/* The trials from..to-1 the array runs: those not done (nor running), and
+ * with --retry failed those that failed too, into todo; their number. */
+static int64_t pick(const sw_view *v, int retry, int64_t from, int64_t to, int64_t *todo) {
     int64_t n = 0;
-    for (int64_t i = 0; i < v->count; i++)
+    for (int64_t i = from; i < to; i++)
         if (v->state[i] == SW_PENDING || v->state[i] == SW_STOPPED ||
             (retry && v->state[i] == SW_FAILED))
             todo[n++] = i;
@@ -106,7 +106,7 @@ static int paths_make(paths *p, const sw_args *a, const sw_def *d, const bp_swee
 static void task_command(FILE *f, const sw_args *a, const sw_def *d, const paths *p,
                          const char *trial) {
     sw_sh_word(f, p->exe);
-    fprintf(f, " sweep --task %s --db ", trial);
+    fprintf(f, " sweep --task %s%s --db ", trial, a->rounds ? " --setting \"$SET\"" : "");
     sw_sh_word(f, p->db);
     fputs(" --shard-dir ", f);
     sw_sh_word(f, p->dir);
@@ -128,103 +128,141 @@ static void sbatch_common(FILE *f, const sw_args *a) {
 }
 
 /* The command that writes the scripts again, for the merge's report. */
-static void again(FILE *f, const bp_sweep_host *h, int argc, char **argv) {
+static void again(FILE *f, const char *exe, int argc, char **argv) {
     char cwd[PATH_MAX];
     fputs("cd ", f);
     sw_sh_word(f, getcwd(cwd, sizeof cwd) ? cwd : ".");
     fputs(" && ", f);
-    sw_sh_word(f, h->argv0);
+    sw_sh_word(f, exe);
     fputs(" sweep", f);
-    for (int k = 0; k < argc; k++)
-        if (strcmp(argv[k], "--submit")) {
+    for (int k = 0; k < argc; k++) {
+        if (!strcmp(argv[k], "--after-round")) k++;
+        else if (strcmp(argv[k], "--submit") && strncmp(argv[k], "--after-round=", 14)) {
             fputc(' ', f);
             sw_sh_word(f, argv[k]);
         }
+    }
 }
 
-/* The merge and its report, the end of both kinds of script. */
+/* The merge and its report, the end of both kinds of script; for round
+ * `round` (>= 0) of a sweep in rounds, then the next round's submission. */
 static void merge_lines(FILE *f, const sw_def *d, const paths *p, const bp_sweep_host *h,
-                        int argc, char **argv) {
+                        int argc, char **argv, int64_t round) {
+    /* This sweep's shards alone: the folder may hold other sweeps'. */
+    fputs("shopt -s nullglob\nshards=(", f);
+    sw_sh_word(f, p->dir);
+    fprintf(f, "/%s-t*.db)\n[ ${#shards[@]} = 0 ] || ", d->uid);
     sw_sh_word(f, p->exe);
     fputs(" merge ", f);
     sw_sh_word(f, p->db);
-    fputc(' ', f);
-    sw_sh_word(f, p->dir);
-    fputs(" || exit 1\n", f);
+    fputs(" \"${shards[@]}\" || exit 1\n", f);
     sw_sh_word(f, p->exe);
     fputs(" sweep status --db ", f);
     sw_sh_word(f, p->db);
     fputs(" --shard-dir ", f);
     sw_sh_word(f, p->dir);
     fprintf(f, " %s\nrc=$?\n", d->uid);
+    if (round >= 0) { /* the next round, proposed from what is merged now */
+        fputs("[ $rc -eq 2 ] || exit $rc\n", f);
+        again(f, p->exe, argc, argv);
+        fprintf(f, " --after-round %lld --submit\n", (long long)round);
+        return;
+    }
     fputs("[ $rc -eq 2 ] && echo \"backprop: not every trial completed; to run the others"
           " (add --retry failed for the failed ones): ",
           f);
-    again(f, h, argc, argv);
+    again(f, h->argv0, argc, argv);
     fputs("\" >&2\nexit $rc\n", f);
 }
 
-static void write_slurm(FILE *f, const sw_args *a, const sw_def *d, const paths *p,
-                        const int64_t *todo, int64_t n) {
+/* One generation: what the scripts are written from. */
+typedef struct job {
+    const sw_args *a;
+    const sw_def *d;
+    const paths *p;
+    const bp_sweep_host *h;
+    int argc;
+    char **argv;
+    const int64_t *todo; /* the trials to run, n of them */
+    int64_t n;
+    char **settings; /* in rounds, each trial's setting; else NULL */
+    int64_t round;   /* in rounds, the round; else -1 */
+} job;
+
+static void write_slurm(FILE *f, const job *j) {
+    const sw_args *a = j->a;
     fprintf(f,
             "#!/bin/bash\n# The %lld trial%s of sweep %s (%s) not done yet, as a Slurm job"
             " array:\n#   jid=$(sbatch --parsable %s) && sbatch --dependency=afterany:$jid"
             " %s\n# Written by backprop sweep --slurm; run it again to write what is then"
-            " left.\n#SBATCH --job-name=%s\n#SBATCH --array=",
-            (long long)n, n == 1 ? "" : "s", d->uid, p->name, p->file, p->merge, p->name);
-    array_list(f, todo, n);
+            " left.\n",
+            (long long)j->n, j->n == 1 ? "" : "s", j->d->uid, j->p->name, j->p->file,
+            j->p->merge);
+    if (j->round >= 0)
+        fprintf(f, "# Round %lld of %lld, proposed from what %s held.\n",
+                (long long)j->round + 1, (long long)a->rounds, j->p->db);
+    fprintf(f, "#SBATCH --job-name=%s\n#SBATCH --array=", j->p->name);
+    array_list(f, j->todo, j->n);
     if (a->throttle > 0) fprintf(f, "%%%lld", (long long)a->throttle);
     fprintf(f, "\n#SBATCH --cpus-per-task=%lld\n", (long long)(a->cpus > 0 ? a->cpus : 1));
     if (a->mem) fprintf(f, "#SBATCH --mem=%s\n", a->mem);
     sbatch_common(f, a);
-    fprintf(f, "#SBATCH --output=%s/%%x-%%A_%%a.out\n", p->logs);
+    fprintf(f, "#SBATCH --output=%s/%%x-%%A_%%a.out\n", j->p->logs);
     for (int k = 0; k < a->nsbatch; k++) fprintf(f, "#SBATCH %s\n", a->sbatch[k]);
+    if (j->settings) {
+        fputs("case \"$SLURM_ARRAY_TASK_ID\" in\n", f);
+        for (int64_t k = 0; k < j->n; k++) {
+            fprintf(f, "%lld) SET=", (long long)j->todo[k]);
+            sw_sh_word(f, j->settings[k]);
+            fputs(" ;;\n", f);
+        }
+        fputs("*) echo \"backprop: task $SLURM_ARRAY_TASK_ID is not of this round\" >&2;"
+              " exit 1 ;;\nesac\n", f);
+    }
     fputs("export OPENBLAS_NUM_THREADS=\"${SLURM_CPUS_PER_TASK:-1}\"\nexec ", f);
-    task_command(f, a, d, p, "\"$SLURM_ARRAY_TASK_ID\"");
+    task_command(f, a, j->d, j->p, "\"$SLURM_ARRAY_TASK_ID\"");
 }
 
-static void write_slurm_merge(FILE *f, const sw_args *a, const sw_def *d, const paths *p,
-                              const bp_sweep_host *h, int argc, char **argv) {
+static void write_slurm_merge(FILE *f, const job *j) {
     fprintf(f,
             "#!/bin/bash\n# Sweep %s (%s): merges the trials that finished into %s and"
-            " says\n# what did not (exit status 2); submitted afterany of the array.\n"
-            "#SBATCH --job-name=%s-merge\n#SBATCH --cpus-per-task=1\n",
-            d->uid, p->name, p->db, p->name);
-    sbatch_common(f, a);
-    fprintf(f, "#SBATCH --output=%s/%%x-%%j.out\n", p->logs);
-    merge_lines(f, d, p, h, argc, argv);
+            " says\n# what did not (exit status 2); submitted afterany of the array.\n",
+            j->d->uid, j->p->name, j->p->db);
+    if (j->round >= 0 && j->round + 1 < j->a->rounds)
+        fprintf(f, "# Then proposes round %lld and submits it.\n", (long long)j->round + 2);
+    fprintf(f, "#SBATCH --job-name=%s-merge\n#SBATCH --cpus-per-task=1\n", j->p->name);
+    sbatch_common(f, j->a);
+    fprintf(f, "#SBATCH --output=%s/%%x-%%j.out\n", j->p->logs);
+    merge_lines(f, j->d, j->p, j->h, j->argc, j->argv,
+                j->round >= 0 && j->round + 1 < j->a->rounds ? j->round : -1);
 }
 
-static void write_parallel(FILE *f, const sw_args *a, const sw_def *d, const paths *p,
-                           const bp_sweep_host *h, int argc, char **argv,
-                           const int64_t *todo, int64_t n) {
+static void write_parallel(FILE *f, const job *j) {
     fprintf(f,
             "#!/bin/bash\n# The %lld trial%s of sweep %s (%s) not done yet, with GNU"
             " parallel, then merged:\n#   bash %s [JOBS]   (JOBS at once, default the"
             " cores; a core each)\n# Written by backprop sweep --parallel; run it again to"
             " write what is then left.\nexport OPENBLAS_NUM_THREADS=\"${OPENBLAS_NUM_THREADS"
             ":-1}\"\nprintf '%%s\\n'",
-            (long long)n, n == 1 ? "" : "s", d->uid, p->name, p->file);
-    for (int64_t k = 0; k < n; k++) fprintf(f, " %lld", (long long)todo[k]);
+            (long long)j->n, j->n == 1 ? "" : "s", j->d->uid, j->p->name, j->p->file);
+    for (int64_t k = 0; k < j->n; k++) fprintf(f, " %lld", (long long)j->todo[k]);
     fputs(" |\n  parallel --will-cite -j \"${1:-$(nproc)}\" --joblog ", f);
-    sw_sh_word(f, p->logs);
+    sw_sh_word(f, j->p->logs);
     fputs("/parallel.log -q ", f);
-    task_command(f, a, d, p, "{}");
-    merge_lines(f, d, p, h, argc, argv);
+    task_command(f, j->a, j->d, j->p, "{}");
+    merge_lines(f, j->d, j->p, j->h, j->argc, j->argv, -1);
 }
 
-/* Writes a script through a temporary file, executable, renamed into
- * place. */
-static int write_file(const char *path, int kind, const sw_args *a, const sw_def *d,
-                      const paths *p, const bp_sweep_host *h, int argc, char **argv,
-                      const int64_t *todo, int64_t n, bp_err *e) {
+/* Writes a script (kind 0: the array, 1: its merge, 2: GNU parallel's)
+ * through a temporary file, executable, renamed into place. */
+static int write_file(const char *path, int kind, const job *j, bp_err *e) {
     char tmp[PATH_MAX + 32];
     snprintf(tmp, sizeof tmp, "%s.part-%ld", path, (long)getpid());
     FILE *f = fopen(tmp, "w");
     if (!f) return bp_err_set(e, "cannot write %s (%s)", tmp, strerror(errno));
-    if (kind == 0) write_slurm(f, a, d, p, todo, n);
-    else if (kind == 1) write_slurm_merge(f, a, d, p, h, argc, argv);
-    else write_parallel(f, a, d, p, h, argc, argv, todo, n);
+    if (kind == 0) write_slurm(f, j);
+    else if (kind == 1) write_slurm_merge(f, j);
+    else write_parallel(f, j);
     int bad = ferror(f);
     if (fclose(f) || bad || chmod(tmp, 0755) || rename(tmp, path)) {
         unlink(tmp);
@@ -274,25 +312,99 @@ static int submit(const paths *p, const bp_sweep_host *h) {
     return 0;
 }
 
-/* Which trials to run, said; 0 when there are none. -1 on error. */
-static int64_t plan_trials(const sw_args *a, const sw_def *d, const paths *p,
-                           const bp_sweep_host *h, int64_t *todo) {
+/* Whether trials done in the shard folder are not merged into the target
+ * yet (said): a round is proposed from what is merged. */
+static int unmerged(const job *j, const sw_view *all) {
+    sw_view merged;
+    bp_err e;
+    if (sw_view_read(&merged, j->d->uid, all->count, -1, j->p->db, NULL, &e))
+        return bp_cli_fail(j->h->err, "%s", e.msg);
+    int64_t n = sw_view_count(all, SW_DONE) - sw_view_count(&merged, SW_DONE);
+    sw_view_free(&merged);
+    if (n <= 0) return 0;
+    return bp_cli_fail(j->h->err,
+                       "sweep %s: %lld completed trial%s in %s not merged into %s yet; the"
+                       " next round is proposed from what is merged: backprop merge %s %s/%s-t*.db",
+                       j->d->uid, (long long)n, n == 1 ? " is" : "s are", j->p->dir, j->p->db,
+                       j->p->db, j->p->dir, j->d->uid);
+}
+
+/* Which trials to run into j->todo (of the first round not done, in
+ * rounds), said: their number, 0 when none, -1 on error, -2 when the round
+ * a merge job just ran did not complete (said). */
+static int64_t plan_trials(job *j, int64_t *todo) {
+    const sw_args *a = j->a;
     sw_view v;
     bp_err e;
-    if (sw_view_read(&v, d->uid, bp_sweep_count(d->spec), -1, p->db, p->dir, &e)) {
+    if (sw_view_read(&v, j->d->uid, bp_sweep_count(j->d->spec), -1, j->p->db, j->p->dir, &e)) {
         sw_view_free(&v);
-        bp_cli_fail(h->err, "%s", e.msg);
+        bp_cli_fail(j->h->err, "%s", e.msg);
         return -1;
     }
-    int64_t n = pick(&v, a->retry != NULL, todo);
-    fprintf(h->err,
+    int64_t from = 0, to = v.count, n;
+    if (a->rounds) {
+        j->round = sw_round_of(&v, a->per_round, a->retry != NULL);
+        from = j->round < 0 ? v.count : j->round * a->per_round;
+        to = from + a->per_round < v.count ? from + a->per_round : v.count;
+    }
+    if (a->rounds && j->round >= 0 && j->round <= a->after_round) {
+        bp_cli_fail(j->h->err,
+                    "sweep %s: round %lld did not complete: not going on to the next (run"
+                    " the same --slurm command for its trials)",
+                    j->d->uid, (long long)j->round + 1);
+        sw_view_free(&v);
+        return -2;
+    }
+    if (a->rounds && j->round > 0 && unmerged(j, &v)) {
+        sw_view_free(&v);
+        return -1;
+    }
+    n = pick(&v, a->retry != NULL, from, to, todo);
+    fprintf(j->h->err,
             "backprop: sweep %s: %lld of %lld trials to run (%lld done, %lld running,"
-            " %lld failed%s)\n",
-            d->uid, (long long)n, (long long)v.count, (long long)sw_view_count(&v, SW_DONE),
+            " %lld failed%s)",
+            j->d->uid, (long long)n, (long long)v.count, (long long)sw_view_count(&v, SW_DONE),
             (long long)sw_view_count(&v, SW_RUNNING), (long long)sw_view_count(&v, SW_FAILED),
             a->retry || !sw_view_count(&v, SW_FAILED) ? "" : ": --retry failed runs them");
+    if (a->rounds && j->round >= 0)
+        fprintf(j->h->err, ", round %lld of %lld", (long long)j->round + 1,
+                (long long)a->rounds);
+    fputc('\n', j->h->err);
     sw_view_free(&v);
     return n;
+}
+
+/* In rounds, the settings of the trials to run; 0 or -1 (said). */
+static int settings_of(job *j) {
+    bp_err e;
+    if (!j->a->rounds) return 0;
+    if (!(j->settings = calloc((size_t)j->n, sizeof *j->settings)))
+        return -bp_cli_fail(j->h->err, "out of memory");
+    if (sw_round_settings(j->d, j->p->db, j->todo, j->n, j->settings, &e)) {
+        bp_cli_fail(j->h->err, "%s", e.msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* Writes the scripts of j (its trials chosen), and submits them or says
+ * how to. The command's exit status. */
+static int write_all(job *j) {
+    bp_err e;
+    const paths *p = j->p;
+    int slurm = j->a->slurm != NULL;
+    if (settings_of(j)) return 1;
+    if (sw_make_dirs(p->logs, &e) || write_file(p->file, slurm ? 0 : 2, j, &e) ||
+        (slurm && write_file(p->merge, 1, j, &e)))
+        return bp_cli_fail(j->h->err, "%s", e.msg);
+    if (slurm && j->a->submit) return submit(p, j->h);
+    if (slurm)
+        fprintf(j->h->out, "wrote %s and %s\nsubmit: jid=$(sbatch --parsable %s) && sbatch"
+                           " --dependency=afterany:$jid %s\n",
+                p->file, p->merge, p->file, p->merge);
+    else fprintf(j->h->out, "wrote %s\nrun: bash %s [JOBS]\n", p->file, p->file);
+    fprintf(j->h->out, "watch: backprop sweep status --db %s --shard-dir %s\n", p->db, p->dir);
+    return 0;
 }
 
 int sw_cluster(const sw_args *a, const sw_def *d, const bp_sweep_host *h, int argc,
@@ -300,30 +412,22 @@ int sw_cluster(const sw_args *a, const sw_def *d, const bp_sweep_host *h, int ar
     paths p;
     memset(&p, 0, sizeof p);
     bp_err e;
-    int64_t count = bp_sweep_count(d->spec), n = 0;
+    int64_t count = bp_sweep_count(d->spec);
     int64_t *todo = malloc((size_t)count * sizeof *todo);
-    int rc = 1, slurm = a->slurm != NULL;
-    if (!todo || paths_make(&p, a, d, h, slurm ? a->slurm : a->parallel, &e)) {
+    job j = {a, d, &p, h, argc, argv, todo, 0, NULL, -1};
+    int rc = 1;
+    if (!todo || paths_make(&p, a, d, h, a->slurm ? a->slurm : a->parallel, &e)) {
         bp_cli_fail(h->err, "%s", todo ? e.msg : "out of memory");
-    } else if ((n = plan_trials(a, d, &p, h, todo)) <= 0) {
-        if (n == 0) fprintf(h->out, "sweep %s: every trial is done or running: nothing to"
-                                    " run\n", d->uid);
-        rc = n < 0;
-    } else if (sw_make_dirs(p.logs, &e) ||
-               write_file(p.file, slurm ? 0 : 2, a, d, &p, h, argc, argv, todo, n, &e) ||
-               (slurm && write_file(p.merge, 1, a, d, &p, h, argc, argv, todo, n, &e))) {
-        bp_cli_fail(h->err, "%s", e.msg);
-    } else if (slurm && a->submit) {
-        rc = submit(&p, h);
+    } else if ((j.n = plan_trials(&j, todo)) <= 0) {
+        if (j.n == 0)
+            fprintf(h->out, "sweep %s: every trial is done or running: nothing to run\n",
+                    d->uid);
+        rc = j.n == 0 ? 0 : j.n == -2 ? 2 : 1;
     } else {
-        if (slurm)
-            fprintf(h->out, "wrote %s and %s\nsubmit: jid=$(sbatch --parsable %s) && sbatch"
-                            " --dependency=afterany:$jid %s\n",
-                    p.file, p.merge, p.file, p.merge);
-        else fprintf(h->out, "wrote %s\nrun: bash %s [JOBS]\n", p.file, p.file);
-        fprintf(h->out, "watch: backprop sweep status --db %s --shard-dir %s\n", p.db, p.dir);
-        rc = 0;
+        rc = write_all(&j);
     }
+    for (int64_t k = 0; j.settings && k < j.n; k++) free(j.settings[k]);
+    free(j.settings);
     paths_free(&p);
     free(todo);
     return rc;

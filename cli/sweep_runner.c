@@ -114,8 +114,9 @@ static int spawn(sw_runner *R, int64_t trial, bp_err *e) {
     const bp_sweep_spec *spec = R->d->spec;
     char **kv = calloc((size_t)spec->n + 1, sizeof *kv);
     if (!kv) return bp_err_set(e, "out of memory");
-    if ((spec->sampler == BP_SAMPLER_RANDOM ? bp_sweep_trial(spec, trial, kv, e)
-                                             : sw_tpe_trial(R, trial, kv, e))) {
+    if ((R->setting ? sw_setting(spec, R->setting, kv, e)
+         : spec->sampler == BP_SAMPLER_RANDOM ? bp_sweep_trial(spec, trial, kv, e)
+                                               : sw_tpe_trial(R, trial, kv, e))) {
         free(kv);
         return -1;
     }

@@ -62,6 +62,7 @@ static void runner_init(sw_runner *R, bp_runlog *log, const char *db, int64_t id
     bp_err e;
     memset(R, 0, sizeof *R);
     R->h = h, R->log = log, R->db = db, R->id = id, R->d = d, R->verbose = a->verbose;
+    R->setting = a->setting;
     R->tty = isatty(fileno(h->err)) && only < 0;
     R->total = bp_sweep_count(d->spec);
     bp_sweep_counts c;
@@ -375,7 +376,8 @@ static int modes(const sw_args *a) {
 /* Whether an option of the cluster's generators was given. */
 static int cluster_only(const sw_args *a) {
     return a->partition || a->time || a->mem || a->account || a->nsbatch || a->cpus ||
-           a->throttle || a->submit || a->retry;
+           a->throttle || a->submit || a->retry || a->rounds || a->per_round ||
+           a->after_round >= 0;
 }
 
 int bp_sweep_main(int argc, char **argv, const bp_sweep_host *h) {
@@ -396,7 +398,7 @@ int bp_sweep_main(int argc, char **argv, const bp_sweep_host *h) {
     } else if (a.resume) {
         if (a.n || a.script || modes(&a) || a.trials > 0 || a.seed || a.objective ||
             a.prune || a.name || a.shard_db || a.shards || a.sampler || a.shard_dir ||
-            cluster_only(&a))
+            cluster_only(&a) || a.setting)
             rc = bp_cli_fail(
                 h->err, "sweep --resume ID takes no other options than --db, -j and -v:"
                         " the sweep is as it was recorded");
@@ -414,13 +416,25 @@ int bp_sweep_main(int argc, char **argv, const bp_sweep_host *h) {
                                                     " --mem, --account, --sbatch, --throttle,"
                                                     " --submit and --retry go with --slurm"
                                                     " or --parallel");
-    } else if (sw_def_from_args(&a, &d, &e)) {
+    } else if ((a.rounds || a.per_round || a.after_round >= 0) &&
+               (!a.slurm || !a.rounds || !a.per_round)) {
+        rc = bp_cli_fail(h->err, "sweep: --rounds R and --per-round K go together, with"
+                                 " --slurm");
+    } else if (a.rounds && a.trials > 0 && a.trials != a.rounds * a.per_round) {
+        rc = bp_cli_fail(h->err, "sweep: --trials %lld is not --rounds %lld times"
+                                 " --per-round %lld", (long long)a.trials,
+                         (long long)a.rounds, (long long)a.per_round);
+    } else if (a.setting && a.task < 0) {
+        rc = bp_cli_fail(h->err, "sweep: --setting goes with --task");
+    } else if ((a.rounds && (a.trials = a.rounds * a.per_round) < 0) ||
+               sw_def_from_args(&a, &d, &e)) {
         bp_cli_fail(h->err, "%s", e.msg);
-    } else if (modes(&a) && d.spec->sampler != BP_SAMPLER_RANDOM) {
+    } else if (modes(&a) && d.spec->sampler != BP_SAMPLER_RANDOM && !a.rounds &&
+               !a.setting) {
         bp_cli_fail(h->err,
                     "sweep: --sampler %s proposes each trial from the trials finished"
                     " before it: it cannot be split into --plan, --trial, --task, --slurm"
-                    " or --parallel shards",
+                    " or --parallel shards (--slurm with --rounds R --per-round K can)",
                     bp_sweep_sampler_name(d.spec->sampler));
     } else if (a.trial >= bp_sweep_count(d.spec) || a.task >= bp_sweep_count(d.spec)) {
         bp_cli_fail(h->err,

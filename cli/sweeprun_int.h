@@ -13,7 +13,8 @@
  *  - sweep_view.c    where a cluster sweep's trials stand (target and shards);
  *  - sweep_task.c    --task I, a trial as a cluster task;
  *  - sweep_cluster.c --slurm and --parallel, the scripts;
- *  - sweep_status.c  `sweep status`.
+ *  - sweep_status.c  `sweep status`;
+ *  - sweep_rounds.c  a model-based sweep on a cluster, round by round.
  * What the supervisor knows of its trials it reads from the run log
  * (bp_sweeplog.h); none of these files prepares a statement. Its
  * includers define _XOPEN_SOURCE 700 first (sigset_t). */
@@ -44,6 +45,11 @@ typedef struct sw_args {
      * the generators' options (--slurm FILE, --parallel FILE). */
     int64_t task, cpus, throttle;
     const char *shard_dir, *slurm, *parallel, *partition, *time, *mem, *account, *retry;
+    /* A model-based sweep in rounds (--rounds R --per-round K): the round a
+     * merge job just ran (--after-round, -1: none), and a task's setting as
+     * its round proposed it (--setting 'k=v ...'). */
+    int64_t rounds, per_round, after_round;
+    const char *setting;
     const char *sbatch[SW_MAX_SBATCH]; /* extra #SBATCH lines, nsbatch of them */
     int nsbatch, submit;
 } sw_args;
@@ -94,6 +100,7 @@ typedef struct sw_runner {
     const sw_def *d;
     char name[256]; /* the sweep's; trial runs are NAME#I */
     int jobs, verbose, tty;
+    const char *setting; /* --setting: the one trial's "k=v ..." as proposed */
     /* The trials' environment: the runner's, with OPENBLAS_NUM_THREADS set
      * to their share of the cores unless the user chose a thread count
      * (see trial_env). */
@@ -163,7 +170,8 @@ int sw_execute(bp_runlog *log, const char *db, int64_t id, const sw_def *d,
 void sw_sh_word(FILE *out, const char *s);
 
 /* The options a trial's command repeats so as to be the same sweep (the
- * same uid): --name, --objective, --prune, --trials, --seed, and a space. */
+ * same uid): --name, --objective, --prune, --trials, --seed, --sampler,
+ * and a space. */
 void sw_trial_options(FILE *out, const sw_args *a, const sw_def *d);
 
 /* A shard's trial with --prune and too few finished trials of its sweep in
@@ -231,6 +239,22 @@ int sw_task(const sw_args *a, const sw_def *d, const bp_sweep_host *h, int argc,
  * not done yet, and merge them (sweep_cluster.c). */
 int sw_cluster(const sw_args *a, const sw_def *d, const bp_sweep_host *h, int argc,
                char **argv);
+
+/* A task's --setting ("k=v ..." with every parameter of s once) into
+ * kv[0..s->n-1] in the parameters' order, malloc'd: -1 with the reason
+ * (nothing to free then). (sweep_rounds.c) */
+int sw_setting(const bp_sweep_spec *s, const char *text, char **kv, bp_err *e);
+
+/* The round (trials [r K, (r + 1) K)) of the first trial still to run, or
+ * -1 when none is. */
+int64_t sw_round_of(const sw_view *v, int64_t per_round, int retry);
+
+/* The settings of trials todo[0..n-1], one round, into settings[] (each
+ * "k=v ...", malloc'd): proposed by the sweep's sampler from the sweep as
+ * the database at db holds it (none yet: random search's trials), each
+ * counted as running for the ones after it. -1 with the reason. */
+int sw_round_settings(const sw_def *d, const char *db, const int64_t *todo, int64_t n,
+                      char **settings, bp_err *e);
 
 /* `sweep status`: bp_sweep_main's subcommand (sweep_status.c). */
 int sw_status_main(int argc, char **argv, const bp_sweep_host *h);

@@ -15,7 +15,9 @@
 #    nothing left to submit;
 #  - a task cancelled mid-trial: the merge job (afterany) is not stuck and
 #    reports the trial; the generator, --retry failed and --submit, runs it,
-#    and every trial ends completed once.
+#    and every trial ends completed once;
+#  - a TPE sweep in 3 rounds of 4 trials, each round proposed by the merge
+#    job of the one before, completes: 12 trials, 12 settings.
 # Where Slurm cannot start (not installed, no root, no daemon comes up), it
 # exits 77, which ctest reports as skipped, with the reason; never passes.
 set -u
@@ -179,6 +181,28 @@ await "$JOBS"
     || fail "every trial completed once: $(q slow.db 'SELECT trial, status FROM runs')"
 [ "$(q slow.db "SELECT count(*) FROM runs WHERE trial = 2")" = 2 ] \
     || fail "the cancelled attempt and the retry: $(q slow.db 'SELECT trial, status FROM runs')"
+
+# 4. A model-based sweep in 3 rounds of 4: each round's merge job merges,
+# proposes the next round from what is merged, and submits it.
+cat > bowl.lua <<'EOF'
+local bp = require "backprop"
+local x = bp.param("x", 0.0)
+local n = bp.param("n", 1)
+bp.log("loss", (x - 0.3)^2 + 0.1 * (n - 7)^2, 1)
+EOF
+submit --slurm "$T/bowl.sh" --db "$T/bowl.db" --rounds 3 --per-round 4 --sampler tpe \
+    bowl.lua x=uniform:-2:2 n=int:1:10 || exit 1
+for i in $(seq 1 600); do
+    [ -z "$(squeue -h -o %i)" ] && break
+    sleep 0.5
+done
+[ -z "$(squeue -h -o %i)" ] || fail "the rounds' jobs still queued: $(squeue)"
+"$BP" sweep status --db bowl.db --shard-dir shards || fail "status after 3 rounds"
+[ "$(q bowl.db "SELECT count(*), count(DISTINCT trial), count(DISTINCT params) FROM sweep_trials WHERE status = 'completed'")" = "12|12|12" ] \
+    || fail "3 rounds of 4: $(q bowl.db 'SELECT trial, status, params FROM sweep_trials')"
+[ "$(ls shards/logs/bowl-merge-*.out | wc -l)" = 3 ] || fail "three merge jobs: $(ls shards/logs)"
+[ "$(q bowl.db "SELECT spec FROM sweeps")" = "x=uniform:-2:2 n=int:1:10 --trials 12 --seed 1 --sampler tpe" ] \
+    || fail "the sweep's spec: $(q bowl.db 'SELECT spec FROM sweeps')"
 
 [ "$FAILED" = 0 ] && echo "slurm: all checks passed"
 exit "$FAILED"

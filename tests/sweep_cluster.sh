@@ -93,7 +93,37 @@ same "$line" "$BP sweep --trial 0 --db \"\$TMPDIR/s-0.db\" --objective min:loss 
 "$BP" sweep --trial 0 --db p.db --prune median xor.lua lr=0.1,0.2 2>&1 >/dev/null | head -1 > w.txt
 same "$(cat w.txt)" "backprop: warning: --prune median:3 has no reference in p.db (0 completed trials of the sweep, the rule needs 3): nothing can be pruned; the other shards' curves are not in it"
 
-# 7. Mistakes.
+# 7. A model-based sweep in rounds: a round's tasks run the settings its
+# script carries; the next round is proposed from what is merged.
+cat > bowl.lua <<'EOF'
+local bp = require "backprop"
+local x = bp.param("x", 0.0)
+local n = bp.param("n", 1)
+bp.log("loss", (x - 0.3)^2 + 0.1 * (n - 7)^2, 1)
+EOF
+R=(--slurm "$T/b.sh" --db "$T/b.db" --rounds 2 --per-round 3 --sampler tpe bowl.lua x=uniform:-2:2 n=int:1:10)
+"$BP" sweep "${R[@]}" > /dev/null 2>e.txt; same "$?" 0
+same "$(grep -c '^[0-2]) SET=' b.sh)" 3
+same "$(grep -- --array b.sh)" "#SBATCH --array=0-2"
+BU=$(sed -n 's/^# The 3 trials of sweep \([0-9a-f]*\).*/\1/p' b.sh)
+for i in 0 1; do SLURM_ARRAY_TASK_ID=$i bash b.sh > /dev/null 2>&1 || fail "round 1 task $i"; done
+want=$(sed -n "s/^1) SET='\(.*\)' ;;$/\1/p" b.sh)
+"$BP" sweep "${R[@]}" --after-round 0 > /dev/null 2>e.txt; same "$?" 2
+same "$(cat e.txt)" "backprop: sweep $BU: round 1 did not complete: not going on to the next (run the same --slurm command for its trials)"
+SLURM_ARRAY_TASK_ID=2 bash b.sh > /dev/null 2>&1 || fail "round 1 task 2"
+"$BP" sweep "${R[@]}" --after-round 0 > /dev/null 2>e.txt; same "$?" 1
+same "$(cat e.txt)" "backprop: sweep $BU: 3 completed trials are in $T/shards not merged into $T/b.db yet; the next round is proposed from what is merged: backprop merge $T/b.db $T/shards/$BU-t*.db"
+bash -c "$(sed -n '/^shopt/,/|| exit 1$/p' b-merge.sh)" > /dev/null || fail "the merge lines"
+same "$(q b.db "SELECT params FROM sweep_trials WHERE trial = 1")" "$want"
+"$BP" sweep "${R[@]}" --after-round 0 > /dev/null 2>e.txt; same "$?" 0
+same "$(grep -- --array b.sh)" "#SBATCH --array=3-5"
+grep -q "^cd $T && $BP sweep --slurm $T/b.sh .* --after-round 1 --submit$" b-merge.sh && fail "the last round chains another"
+"$BP" sweep --task 0 --setting 'x=1' --db s.db --trials 2 --sampler tpe bowl.lua x=uniform:0:1 n=int:1:2 2> e.txt; same "$?" 1
+same "$(cat e.txt)" "backprop: --setting 'x=1': no value of n"
+"$BP" sweep --slurm x.sh --rounds 2 bowl.lua x=1 2> e.txt; same "$?" 1
+same "$(cat e.txt)" "backprop: sweep: --rounds R and --per-round K go together, with --slurm"
+
+# 8. Mistakes.
 "$BP" sweep --partition p xor.lua lr=0.1 2> e.txt; same "$?" 1
 same "$(cat e.txt)" "backprop: sweep: --partition, --time, --cpus-per-task, --mem, --account, --sbatch, --throttle, --submit and --retry go with --slurm or --parallel"
 "$BP" sweep --slurm x.sh --plan xor.lua lr=0.1 2> e.txt; same "$?" 1
