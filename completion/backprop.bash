@@ -52,7 +52,8 @@ _backprop_script() {
         --seed | --name | --db | --max-memory | --time-limit | --resume | --sweep | --trial | \
             -j | --jobs | --trials | --objective | --prune | --spec | --shard-db | --shards | \
             --sampler | --task | --shard-dir | --slurm | --parallel | --partition | --time | \
-            --cpus-per-task | --mem | --account | --sbatch | --throttle | --retry)
+            --cpus-per-task | --mem | --account | --sbatch | --throttle | --retry | --rounds | \
+            --per-round | --after-round | --setting)
             ((i++)) ;;
         -*) ;;
         *)
@@ -154,7 +155,8 @@ _backprop() {
         ;;
     --seed | --name | --time-limit | --trial | -j | --jobs | --trials | --shards | --param | \
         --limit | --timeout | --metric | --title | --size | --port | --smooth | --task | \
-        --partition | --time | --cpus-per-task | --mem | --account | --sbatch | --throttle)
+        --partition | --time | --cpus-per-task | --mem | --account | --sbatch | --throttle | \
+        --rounds | --per-round | --after-round | --setting)
         return
         ;;
     esac
