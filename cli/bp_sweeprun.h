@@ -49,7 +49,16 @@ typedef struct bp_sweep_host {
  *   --plan [--shard-db PATTERN] [--shards N] [options] SCRIPT key=SPEC...
  *                                  print one command line per trial
  *   --trial I [options] SCRIPT key=SPEC...   run trial I alone
+ *   --task I [--setting S] [--shard-dir DIR] [options] SCRIPT key=SPEC...
+ *                                  trial I as a cluster task (node-local
+ *                                  database copied into the shard folder;
+ *                                  nothing run when it is completed in --db
+ *                                  or the folder); exit 0 when completed
+ *   --slurm FILE | --parallel FILE [cluster options] [options] SCRIPT ...
+ *                                  the scripts of the trials not done
  *   show [ID] [--csv]              bp_cli_sweep_show
+ *   status [--db P] [--shard-dir DIR] [UID]  a cluster sweep's progress
+ *                                  (exit 0 all done, 2 not, 1 error)
  * options: --db PATH, --name NAME, -j N, --trials N, --seed S,
  * --objective [min:|max:]METRIC, --prune RULE, -v (trials' output shown).
  * Every error in the arguments, the specification or the script's file is

@@ -380,6 +380,38 @@ static int cluster_only(const sw_args *a) {
            a->after_round >= 0;
 }
 
+/* The modes and options that do not go together, said: 1, else 0 (with
+ * --rounds, the number of trials set from it). */
+static int check_modes(sw_args *a, FILE *err) {
+    if (modes(a) > 1)
+        return bp_cli_fail(err, "sweep: --plan, --trial, --task, --slurm and --parallel"
+                                " are modes of their own: give one of them");
+    int slurm_only = a->partition || a->time || a->mem || a->account || a->nsbatch ||
+                     a->cpus || a->throttle || a->submit;
+    if (cluster_only(a) && !a->slurm && !(a->parallel && !slurm_only))
+        return bp_cli_fail(err, "sweep: %s",
+                           a->parallel ? "--parallel takes --retry and --shard-dir;"
+                                         " the others are Slurm's (--slurm)"
+                                       : "--partition, --time, --cpus-per-task, --mem,"
+                                         " --account, --sbatch, --throttle, --submit and"
+                                         " --retry go with --slurm or --parallel");
+    if ((a->rounds || a->per_round || a->after_round >= 0) &&
+        (!a->slurm || !a->rounds || !a->per_round))
+        return bp_cli_fail(err, "sweep: --rounds R and --per-round K go together, with"
+                                " --slurm");
+    if (a->rounds > 1000000 || a->per_round > 1000000)
+        return bp_cli_fail(err, "sweep: --rounds and --per-round take at most 1000000");
+    if (a->rounds && a->trials > 0 && a->trials != a->rounds * a->per_round)
+        return bp_cli_fail(err, "sweep: --trials %lld is not --rounds %lld times"
+                                " --per-round %lld",
+                           (long long)a->trials, (long long)a->rounds,
+                           (long long)a->per_round);
+    if (a->setting && a->task < 0)
+        return bp_cli_fail(err, "sweep: --setting goes with --task");
+    if (a->rounds) a->trials = a->rounds * a->per_round;
+    return 0;
+}
+
 int bp_sweep_main(int argc, char **argv, const bp_sweep_host *h) {
     if (argc == 0)
         return bp_cli_fail(
@@ -403,31 +435,9 @@ int bp_sweep_main(int argc, char **argv, const bp_sweep_host *h) {
                 h->err, "sweep --resume ID takes no other options than --db, -j and -v:"
                         " the sweep is as it was recorded");
         else rc = resume(&a, h);
-    } else if (modes(&a) > 1) {
-        rc = bp_cli_fail(h->err, "sweep: --plan, --trial, --task, --slurm and --parallel"
-                                 " are modes of their own: give one of them");
-    } else if (cluster_only(&a) && !a.slurm && !(a.parallel && !a.partition && !a.time &&
-                                                  !a.mem && !a.account && !a.nsbatch &&
-                                                  !a.cpus && !a.throttle && !a.submit)) {
-        rc = bp_cli_fail(h->err, "sweep: %s", a.parallel
-                                                  ? "--parallel takes --retry and --shard-dir;"
-                                                    " the others are Slurm's (--slurm)"
-                                                  : "--partition, --time, --cpus-per-task,"
-                                                    " --mem, --account, --sbatch, --throttle,"
-                                                    " --submit and --retry go with --slurm"
-                                                    " or --parallel");
-    } else if ((a.rounds || a.per_round || a.after_round >= 0) &&
-               (!a.slurm || !a.rounds || !a.per_round)) {
-        rc = bp_cli_fail(h->err, "sweep: --rounds R and --per-round K go together, with"
-                                 " --slurm");
-    } else if (a.rounds && a.trials > 0 && a.trials != a.rounds * a.per_round) {
-        rc = bp_cli_fail(h->err, "sweep: --trials %lld is not --rounds %lld times"
-                                 " --per-round %lld", (long long)a.trials,
-                         (long long)a.rounds, (long long)a.per_round);
-    } else if (a.setting && a.task < 0) {
-        rc = bp_cli_fail(h->err, "sweep: --setting goes with --task");
-    } else if ((a.rounds && (a.trials = a.rounds * a.per_round) < 0) ||
-               sw_def_from_args(&a, &d, &e)) {
+    } else if (check_modes(&a, h->err)) {
+        rc = 1;
+    } else if (sw_def_from_args(&a, &d, &e)) {
         bp_cli_fail(h->err, "%s", e.msg);
     } else if (modes(&a) && d.spec->sampler != BP_SAMPLER_RANDOM && !a.rounds &&
                !a.setting) {
