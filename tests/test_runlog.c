@@ -704,6 +704,53 @@ static void test_readonly(void) {
     bp_runlog_close(log);
 }
 
+/* Whether path with suffix appended names a file. */
+static int side_exists(const char *path, const char *suffix) {
+    char buf[512];
+    struct stat sb;
+    snprintf(buf, sizeof buf, "%s%s", path, suffix);
+    return stat(buf, &sb) == 0;
+}
+
+/* BP_RUNLOG_UNTOUCHED (issue 27): a database nobody has open is read with
+ * no -wal or -shm file made beside it, and a write that comes meanwhile is
+ * seen; where a writer has it open, the read goes through its side files,
+ * which stay as they were. */
+static void test_untouched(void) {
+    bp_err e = {{0}};
+    const char *db = path_in("untouched.db");
+    bp_runlog *w = bp_runlog_open(db, 0, &e);
+    int64_t run = bp_runlog_begin(w, NULL, &e);
+    bp_runlog_end(w, run, "completed", NULL, NULL, &e);
+    bp_runlog_close(w);
+    CHECK(!side_exists(db, "-wal") && !side_exists(db, "-shm"));
+    bp_runlog *r = bp_runlog_open(db, BP_RUNLOG_UNTOUCHED, &e);
+    CHECK(r != NULL);
+    if (!r) return;
+    CHECK_STR(rows_of(bp_runlog_sqlite(r), "SELECT count(*) FROM runs"), "1\n");
+    CHECK(bp_runlog_changed(r) == 0);
+    CHECK(!side_exists(db, "-wal") && !side_exists(db, "-shm"));
+    /* A writer comes and goes: its checkpoint changed the file. */
+    w = bp_runlog_open(db, 0, &e);
+    bp_runlog_begin(w, NULL, &e);
+    bp_runlog_close(w);
+    CHECK(bp_runlog_changed(r) == 1);
+    bp_runlog_close(r);
+    CHECK(!side_exists(db, "-wal") && !side_exists(db, "-shm"));
+    /* A writer holds it: read through its files, nothing new made or left. */
+    w = bp_runlog_open(db, 0, &e);
+    bp_runlog_begin(w, NULL, &e);
+    bp_runlog_flush(w, &e);
+    CHECK(side_exists(db, "-wal") && side_exists(db, "-shm"));
+    r = bp_runlog_open(db, BP_RUNLOG_UNTOUCHED, &e);
+    CHECK(r != NULL);
+    if (r) CHECK_STR(rows_of(bp_runlog_sqlite(r), "SELECT count(*) FROM runs"), "3\n");
+    CHECK(r && bp_runlog_changed(r) == 0); /* not immutable: SQLite's locks hold */
+    bp_runlog_close(r);
+    bp_runlog_close(w);
+    CHECK(!side_exists(db, "-wal") && !side_exists(db, "-shm"));
+}
+
 /* ------------------------------------------------------------------------ */
 
 /* Four processes create and fill one new database at once. */
@@ -1359,6 +1406,7 @@ int main(void) {
     test_versions();
     test_bad_files();
     test_readonly();
+    test_untouched();
     test_concurrent();
     test_kill();
     test_many_names();
