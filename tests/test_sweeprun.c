@@ -986,7 +986,8 @@ static void test_tpe_multivariate_and_errors(void) {
     CHECK(sh("$BP sweep --plan --trials 4 --sampler tpe mixed.lua x=uniform:0:1") == 1);
     CHECK_STR(err_text, "backprop: sweep: --sampler tpe proposes each trial from the trials"
                         " finished before it: it cannot be split into --plan, --trial,"
-                        " --task, --slurm or --parallel shards\n");
+                        " --task, --slurm or --parallel shards (--slurm with --rounds R"
+                        " --per-round K can)\n");
     CHECK(sh("$BP sweep --db mv.db --resume 1 --sampler tpe") == 1);
 }
 
