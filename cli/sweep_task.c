@@ -145,8 +145,11 @@ static int run_task(const sw_args *a, const sw_def *d, const bp_sweep_host *h, i
     unlink(marker);
     if (rc) return rc;
     if (place == SW_DONE) return 0;
+    if (place == SW_PENDING)
+        return bp_cli_fail(h->err, "sweep %s: trial %lld: no run of it was recorded",
+                           d->uid, (long long)a->task);
     return bp_cli_fail(h->err, "sweep %s: trial %lld %s (its database: %s)", d->uid,
-                       (long long)a->task, status, place == SW_PENDING ? local : db);
+                       (long long)a->task, status, db);
 }
 
 int sw_task(const sw_args *a, const sw_def *d, const bp_sweep_host *h, int argc,
