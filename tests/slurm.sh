@@ -184,12 +184,7 @@ await "$JOBS"
 
 # 4. A model-based sweep in 3 rounds of 4: each round's merge job merges,
 # proposes the next round from what is merged, and submits it.
-cat > bowl.lua <<'EOF'
-local bp = require "backprop"
-local x = bp.param("x", 0.0)
-local n = bp.param("n", 1)
-bp.log("loss", (x - 0.3)^2 + 0.1 * (n - 7)^2, 1)
-EOF
+cp "$SRC/tests/bowl.lua" bowl.lua
 submit --slurm "$T/bowl.sh" --db "$T/bowl.db" --rounds 3 --per-round 4 --sampler tpe \
     bowl.lua x=uniform:-2:2 n=int:1:10 || exit 1
 for i in $(seq 1 600); do

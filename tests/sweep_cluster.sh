@@ -95,12 +95,7 @@ same "$(cat w.txt)" "backprop: warning: --prune median:3 has no reference in p.d
 
 # 7. A model-based sweep in rounds: a round's tasks run the settings its
 # script carries; the next round is proposed from what is merged.
-cat > bowl.lua <<'EOF'
-local bp = require "backprop"
-local x = bp.param("x", 0.0)
-local n = bp.param("n", 1)
-bp.log("loss", (x - 0.3)^2 + 0.1 * (n - 7)^2, 1)
-EOF
+cp "$SRC/tests/bowl.lua" bowl.lua
 R=(--slurm "$T/b.sh" --db "$T/b.db" --rounds 2 --per-round 3 --sampler tpe bowl.lua x=uniform:-2:2 n=int:1:10)
 "$BP" sweep "${R[@]}" > /dev/null 2>e.txt; same "$?" 0
 same "$(grep -c '^[0-2]) SET=' b.sh)" 3
