@@ -101,7 +101,7 @@ static int l_report(lua_State *L) {
 }
 
 /* bp.sweep() -> {id =, trial =, objective =, direction = "min"|"max",
- * prune = "median:3"|...|nil} for a sweep's trial, else nil. */
+ * prune = "median:3:startup=5"|...|nil} for a sweep's trial, else nil. */
 static int l_sweep(lua_State *L) {
     trial *t = get_trial(L);
     if (!t) {
@@ -117,7 +117,7 @@ static int l_sweep(lua_State *L) {
     lua_setfield(L, -2, "objective");
     lua_pushstring(L, t->info.objective.maximize ? "max" : "min");
     lua_setfield(L, -2, "direction");
-    char prune[48];
+    char prune[96];
     bp_prune_text(&t->info.prune, prune, sizeof prune);
     if (prune[0]) {
         lua_pushstring(L, prune);

@@ -202,14 +202,14 @@ int sw_def_from_args(const sw_args *a, sw_def *d, bp_err *e) {
 int sw_def_from_row(const bp_sweep_row *row, const char *name, sw_def *d, bp_err *e) {
     /* The row's texts as a resume always read them: at most the sizes of
      * the canonical objective and rule. */
-    char obj[80], prune[48];
+    char obj[80], prune[96];
     snprintf(obj, sizeof obj, "%s", row->objective);
     snprintf(prune, sizeof prune, "%s", row->prune ? row->prune : "");
     memset(d, 0, sizeof *d);
     d->name = name;
     if (!(d->script = strdup(row->script_path))) return bp_err_set(e, "out of memory");
     if (!(d->spec = bp_sweep_spec_parse(row->spec, e)) ||
-        bp_objective_parse(obj, &d->obj, e) || bp_prune_parse(prune, &d->prune, e))
+        bp_objective_parse(obj, &d->obj, e) || bp_prune_parse_stored(prune, &d->prune, e))
         return -1;
     return finish_def(d, e);
 }

@@ -66,7 +66,7 @@ typedef struct sw_def {
     const char *name;                       /* NULL: the script's */
     bp_objective obj;
     bp_prune prune;
-    char prune_text[48];
+    char prune_text[96];
     char uid[17]; /* what decides the trials and their results, hashed */
 } sw_def;
 

@@ -129,7 +129,7 @@ _backprop() {
         return
         ;;
     --prune)
-        _backprop_reply "median halving"
+        _backprop_reply "median halving hyperband"
         return
         ;;
     --sampler)

@@ -1,19 +1,18 @@
-/* prune.c: what a sweep judges and when it stops a trial (bp_prune.h).
+/* prune.c: a sweep's objective and pruning rule as text, and hyperband's
+ * schedule (bp_prune.h); the decisions, which read the run log, are in
+ * prune_check.c.
  *
- * The rules read what the sweep's other trials reported straight from the
- * run log, so every trial's process decides from the same recorded values,
- * whichever process or machine wrote them. */
-#include <errno.h>
+ * A rule is written as one colon-separated word ("median:3:startup=5"), so
+ * that the command line, a sweep file, the sweeps table and --plan's
+ * commands carry it alike; the table of rules below gives the names,
+ * their numbers' bounds and the usage every error quotes. */
+#define _XOPEN_SOURCE 700 /* strtok_r */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <sqlite3.h>
-
 #include "bp_prune.h"
 #include "bp_util.h"
-#include "runlog_int.h"
-#include "sweeplog_int.h"
 
 /* ------------------------------------------------------------------------ */
 /* Objective and pruning rule                                                */
@@ -35,228 +34,173 @@ int bp_objective_parse(const char *text, bp_objective *o, bp_err *e) {
     return 0;
 }
 
-int bp_prune_parse(const char *text, bp_prune *p, bp_err *e) {
-    *p = (bp_prune){BP_PRUNE_NONE, 3, 1, 3};
-    if (!text || !*text || !strcmp(text, "none")) return 0;
-    char rule[16];
-    size_t n = strcspn(text, ":");
-    if (n >= sizeof rule) n = sizeof rule - 1;
-    memcpy(rule, text, n);
-    rule[n] = '\0';
-    const char *rest = text[strcspn(text, ":")] ? text + strcspn(text, ":") + 1 : NULL;
-    int64_t a = 0, b = 0; /* set by the scans below; gcc -O3 cannot see it */
-    if (!strcmp(rule, "median")) {
-        p->rule = BP_PRUNE_MEDIAN;
-        if (rest && bp_parse_i64(rest, 1, 1000000, &a))
-            return bp_err_set(
-                e, "bad --prune '%s': median:K wants K >= 1 completed trials", text);
-        if (rest) p->min_trials = (int)a;
-        return 0;
-    }
-    if (!strcmp(rule, "halving")) {
-        p->rule = BP_PRUNE_HALVING;
-        if (!rest) return 0;
-        char first[32];
-        size_t m = strcspn(rest, ":");
-        if (m >= sizeof first) m = sizeof first - 1;
-        memcpy(first, rest, m);
-        first[m] = '\0';
-        if (bp_parse_i64(first, 1, INT64_MAX / 2, &a) ||
-            (rest[m] && bp_parse_i64(rest + m + 1, 2, 1000, &b)))
-            return bp_err_set(e,
-                              "bad --prune '%s': halving:MIN_STEP:ETA wants MIN_STEP >= 1"
-                              " and ETA >= 2",
-                              text);
-        p->min_step = a;
-        if (rest[m]) p->eta = (int)b;
-        return 0;
-    }
-    return bp_err_set(
-        e, "bad --prune '%s': expected median[:K] or halving[:MIN_STEP[:ETA]]", text);
-}
+/* The rules: a name, then up to three numbers in this order (bounds as
+ * bp_parse_i64's; "auto" allowed where auto_ok names the position). */
+#define MAX_STEP_BOUND 1000000000 /* hyperband: a step's bound, so budgets fit */
+static const struct rule_row {
+    const char *name;
+    bp_prune_rule rule;
+    int count;     /* numbers it takes */
+    int auto_at;   /* the number that may be "auto" (0: none), 1-based */
+    int64_t lo[3], hi[3];
+    const char *usage, *wants;
+} rules[] = {
+    {"median", BP_PRUNE_MEDIAN, 1, 0, {1}, {1000000}, "median[:K]",
+     "median:K wants K >= 1 completed trials"},
+    {"halving", BP_PRUNE_HALVING, 2, 0, {1, 2}, {INT64_MAX / 2, 1000},
+     "halving[:MIN_STEP[:ETA]]", "halving:MIN_STEP:ETA wants MIN_STEP >= 1 and ETA >= 2"},
+    {"hyperband", BP_PRUNE_HYPERBAND, 3, 2, {1, 1, 2},
+     {MAX_STEP_BOUND, MAX_STEP_BOUND, 1000}, "hyperband[:MIN_STEP[:MAX_STEP|auto[:ETA]]]",
+     "hyperband:MIN_STEP:MAX_STEP:ETA wants 1 <= MIN_STEP <= MAX_STEP <= 10^9 (or"
+     " MAX_STEP auto) and ETA >= 2"},
+};
+#define NRULES (int)(sizeof rules / sizeof rules[0])
 
-void bp_prune_text(const bp_prune *p, char *buf, size_t size) {
-    if (p->rule == BP_PRUNE_MEDIAN) snprintf(buf, size, "median:%d", p->min_trials);
-    else if (p->rule == BP_PRUNE_HALVING)
-        snprintf(buf, size, "halving:%lld:%d", (long long)p->min_step, p->eta);
-    else if (size) buf[0] = '\0';
-}
+/* The settings every rule takes after its numbers. */
+static const char *const settings[] = {"startup", "warmup", NULL};
 
-/* ------------------------------------------------------------------------ */
-/* A trial's view: the sweep, and what the other trials reported             */
-
-int bp_sweep_info_load(bp_runlog *log, int64_t id, bp_sweep_info *out, bp_err *e) {
-    sqlite3 *s = bp_runlog_sqlite(log);
-    sqlite3_stmt *st = NULL;
-    int rc = -1;
-    bp_runlog_lock(log);
-    if (sqlite3_prepare_v2(s,
-                           "SELECT objective, direction, prune FROM sweeps WHERE id = ?",
-                           -1, &st, NULL) != SQLITE_OK) {
-        sl_fail(log, e, "cannot read the sweep");
-        goto out;
-    }
-    sqlite3_bind_int64(st, 1, id);
-    int r = sqlite3_step(st);
-    if (r == SQLITE_DONE) {
-        bp_err_set(e, "%s: no sweep %lld", bp_runlog_path(log), (long long)id);
-        goto out;
-    }
-    if (r != SQLITE_ROW) {
-        sl_fail(log, e, "cannot read the sweep");
-        goto out;
-    }
-    out->id = id;
-    const char *dir = (const char *)sqlite3_column_text(st, 1);
-    char obj[80];
-    snprintf(obj, sizeof obj, "%s:%s", dir ? dir : "min",
-             (const char *)sqlite3_column_text(st, 0));
-    rc = bp_objective_parse(obj, &out->objective, e);
-    if (!rc)
-        rc = bp_prune_parse((const char *)sqlite3_column_text(st, 2), &out->prune, e);
-out:
-    sqlite3_finalize(st);
-    bp_runlog_unlock(log);
-    return rc;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* The values a statement returns in its first column, sorted ascending
- * (NULLs, stored NaNs, left out). *v is malloc'd. */
-static int collect(bp_runlog *log, sqlite3_stmt *st, double **v, int *n, bp_err *e) {
-    int cap = 0, r;
-    *v = NULL, *n = 0;
-    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-        if (sqlite3_column_type(st, 0) == SQLITE_NULL) continue;
-        if (*n == cap) {
-            cap = cap ? 2 * cap : 16;
-            double *g = realloc(*v, (size_t)cap * sizeof *g);
-            if (!g) return bp_err_set(e, "out of memory");
-            *v = g;
-        }
-        (*v)[(*n)++] = sqlite3_column_double(st, 0);
-    }
-    if (r != SQLITE_DONE) return sl_fail(log, e, "cannot read the other trials' values");
-    if (*n > 1) qsort(*v, (size_t)*n, sizeof **v, cmp_double);
+/* Sets number k (0-based) of rule r from text s: 0, or -1 when out of
+ * bounds. */
+static int set_number(bp_prune *p, const struct rule_row *r, int k, const char *s) {
+    int64_t v;
+    if (r->auto_at == k + 1 && !strcmp(s, "auto")) v = 0;
+    else if (bp_parse_i64(s, r->lo[k], r->hi[k], &v)) return -1;
+    if (r->rule == BP_PRUNE_MEDIAN) p->min_trials = (int)v;
+    else if (k == 0) p->min_step = v;
+    else if (k == r->count - 1) p->eta = (int)v;
+    else p->max_step = v;
     return 0;
 }
 
-/* worse(a, b): a is strictly worse than b in this sweep's direction. */
-static int worse(const bp_sweep_info *s, double a, double b) {
-    return s->objective.maximize ? a < b : a > b;
+/* Sets "startup=N" or "warmup=STEP": 0, or -1 with a message. */
+static int set_setting(bp_prune *p, const char *text, const char *part, int *seen,
+                       bp_err *e) {
+    size_t n = strcspn(part, "=");
+    int k;
+    for (k = 0; settings[k]; k++)
+        if (strlen(settings[k]) == n && !strncmp(part, settings[k], n)) break;
+    if (!settings[k])
+        return bp_err_set(e,
+                          "bad --prune '%s': unknown setting '%.*s' (expected startup=N"
+                          " or warmup=STEP)",
+                          text, (int)n, part);
+    if (seen[k]) return bp_err_set(e, "bad --prune '%s': %s given twice", text, settings[k]);
+    seen[k] = 1;
+    int64_t v;
+    if (bp_parse_i64(part + n + 1, 0, k == 0 ? 1000000 : INT64_MAX / 2, &v))
+        return bp_err_set(e,
+                          k == 0 ? "bad --prune '%s': startup=N wants N >= 0 completed"
+                                   " trials"
+                                 : "bad --prune '%s': warmup=STEP wants a step >= 0",
+                          text);
+    if (k == 0) p->startup = (int)v;
+    else p->warmup = v;
+    return 0;
 }
 
-/* The median rule: the other completed trials' values at exactly `step`
- * (one per trial: its latest completed run), against this trial's best. */
-static int check_median(bp_runlog *log, const bp_sweep_info *s, int64_t trial,
-                        int64_t step, double best, char *why, size_t size, bp_err *e) {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(
-            bp_runlog_sqlite(log),
-            "SELECT v FROM (SELECT m.value AS v, row_number() OVER"
-            " (PARTITION BY r.trial ORDER BY r.id DESC) AS k"
-            " FROM runs r JOIN metrics m ON m.run_id = r.id"
-            " WHERE r.sweep_id = ?1 AND r.trial IS NOT NULL AND r.trial != ?2"
-            " AND r.status = 'completed' AND m.step = ?4 AND m.value IS NOT NULL"
-            " AND m.name_id = (SELECT id FROM metric_names WHERE name = ?3))"
-            " WHERE k = 1",
-            -1, &st, NULL) != SQLITE_OK)
-        return sl_fail(log, e, "cannot read the other trials' values");
-    sqlite3_bind_int64(st, 1, s->id);
-    sqlite3_bind_int64(st, 2, trial);
-    sqlite3_bind_text(st, 3, s->objective.metric, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, step);
-    double *v;
-    int n, rc = collect(log, st, &v, &n, e);
-    sqlite3_finalize(st);
-    if (rc) {
-        free(v);
-        return -1;
-    }
-    int prune = 0;
-    if (n >= s->prune.min_trials) {
-        double median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-        if ((prune = worse(s, best, median)))
-            snprintf(why, size,
-                     "pruned at step %lld: the best %s so far, %.6g, is worse than"
-                     " the median %.6g of %d completed trials at that step",
-                     (long long)step, s->objective.metric, best, median, n);
-    }
-    free(v);
-    return prune;
+static int bad_rule(const char *text, bp_err *e) {
+    return bp_err_set(e,
+                      "bad --prune '%s': expected median[:K], halving[:MIN_STEP[:ETA]] or"
+                      " hyperband[:MIN_STEP[:MAX_STEP|auto[:ETA]]], then any of"
+                      " :startup=N and :warmup=STEP",
+                      text);
 }
 
-/* Successive halving: every rung in (prev_step, step] is judged with this
- * report's value, against each other trial's first value at or past it. */
-static int check_halving(bp_runlog *log, const bp_sweep_info *s, int64_t trial,
-                         int64_t prev_step, int64_t step, double value, char *why,
-                         size_t size, bp_err *e) {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(
-            bp_runlog_sqlite(log),
-            "SELECT v FROM (SELECT v, row_number() OVER (PARTITION BY trial"
-            " ORDER BY id DESC) AS k FROM (SELECT r.trial AS trial, r.id AS id,"
-            " (SELECT m.value FROM metrics m WHERE m.run_id = r.id"
-            "  AND m.name_id = n.id AND m.step >= ?4 ORDER BY m.step LIMIT 1) AS v"
-            " FROM runs r, metric_names n WHERE n.name = ?3 AND r.sweep_id = ?1"
-            " AND r.trial IS NOT NULL AND r.trial != ?2) WHERE v IS NOT NULL)"
-            " WHERE k = 1",
-            -1, &st, NULL) != SQLITE_OK)
-        return sl_fail(log, e, "cannot read the other trials' values");
-    int prune = 0;
-    for (int64_t rung = s->prune.min_step; rung <= step && !prune; rung *= s->prune.eta) {
-        if (rung <= prev_step) continue;
-        sqlite3_reset(st);
-        sqlite3_bind_int64(st, 1, s->id);
-        sqlite3_bind_int64(st, 2, trial);
-        sqlite3_bind_text(st, 3, s->objective.metric, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 4, rung);
-        double *v;
-        int n;
-        if (collect(log, st, &v, &n, e)) {
-            free(v);
-            sqlite3_finalize(st);
-            return -1;
+/* The rule text, its parts split at colons into a copy; *legacy set when
+ * it has no startup= (a rule stored before there was one). */
+static int parse(const char *text, bp_prune *p, int *legacy, bp_err *e) {
+    *p = (bp_prune){BP_PRUNE_NONE, 3, 1, 0, 3, 5, BP_PRUNE_FIRST_REPORT};
+    *legacy = 1;
+    if (!text || !*text || !strcmp(text, "none")) return 0;
+    char buf[128];
+    if (strlen(text) >= sizeof buf) return bad_rule(text, e);
+    strcpy(buf, text);
+    char *save = NULL, *part = strtok_r(buf, ":", &save);
+    int r = 0;
+    while (part && r < NRULES && strcmp(part, rules[r].name)) r++;
+    if (!part || r == NRULES || text[0] == ':' || text[strlen(text) - 1] == ':' ||
+        strstr(text, "::"))
+        return bad_rule(text, e);
+    const struct rule_row *row = &rules[r];
+    p->rule = row->rule;
+    int numbers = 0, seen[2] = {0, 0};
+    while ((part = strtok_r(NULL, ":", &save))) {
+        if (strchr(part, '=')) {
+            if (set_setting(p, text, part, seen, e)) return -1;
+            continue;
         }
-        /* This trial is one of the n + 1 at the rung; the best
-         * (n + 1) / eta of them go on, and at least the best one. */
-        int keep = (n + 1) / s->prune.eta;
-        if (keep < 1) keep = 1;
-        double *all = realloc(v, (size_t)(n + 1) * sizeof *all);
-        if (!all) {
-            free(v);
-            sqlite3_finalize(st);
-            return bp_err_set(e, "out of memory");
-        }
-        all[n] = value;
-        qsort(all, (size_t)n + 1, sizeof *all, cmp_double);
-        double bar = s->objective.maximize ? all[n + 1 - keep] : all[keep - 1];
-        if ((prune = worse(s, value, bar)))
-            snprintf(why, size,
-                     "pruned at step %lld: %s %.6g is not among the best %d of"
-                     " the %d trials at rung %lld (the bar is %.6g)",
-                     (long long)step, s->objective.metric, value, keep, n + 1,
-                     (long long)rung, bar);
-        free(all);
-        if (rung > INT64_MAX / s->prune.eta) break;
+        if (seen[0] || seen[1] || numbers == row->count ||
+            set_number(p, row, numbers++, part))
+            return bp_err_set(e, "bad --prune '%s': %s", text, row->wants);
     }
-    sqlite3_finalize(st);
-    return prune;
+    if (p->rule == BP_PRUNE_HYPERBAND && p->max_step && p->max_step < p->min_step)
+        return bp_err_set(e, "bad --prune '%s': %s", text, row->wants);
+    *legacy = !seen[0];
+    return 0;
 }
 
-int bp_sweep_prune_check(bp_runlog *log, const bp_sweep_info *s, int64_t trial,
-                         int64_t prev_step, int64_t step, double value, double best,
-                         char *why, size_t size, bp_err *e) {
-    if (size) why[0] = '\0';
-    if (s->prune.rule == BP_PRUNE_NONE) return 0;
-    bp_runlog_lock(log);
-    int rc = s->prune.rule == BP_PRUNE_MEDIAN
-                 ? check_median(log, s, trial, step, best, why, size, e)
-                 : check_halving(log, s, trial, prev_step, step, value, why, size, e);
-    bp_runlog_unlock(log);
-    return rc;
+int bp_prune_parse(const char *text, bp_prune *p, bp_err *e) {
+    int legacy;
+    return parse(text, p, &legacy, e);
+}
+
+int bp_prune_parse_stored(const char *text, bp_prune *p, bp_err *e) {
+    int legacy;
+    if (parse(text, p, &legacy, e)) return -1;
+    if (legacy) p->startup = 0, p->warmup = 0;
+    return 0;
+}
+
+void bp_prune_text(const bp_prune *p, char *buf, size_t size) {
+    char rule[64], maxs[24], warm[40] = "";
+    if (p->rule == BP_PRUNE_NONE) {
+        if (size) buf[0] = '\0';
+        return;
+    }
+    if (p->rule == BP_PRUNE_MEDIAN) snprintf(rule, sizeof rule, "median:%d", p->min_trials);
+    else if (p->rule == BP_PRUNE_HALVING)
+        snprintf(rule, sizeof rule, "halving:%lld:%d", (long long)p->min_step, p->eta);
+    else {
+        if (p->max_step) snprintf(maxs, sizeof maxs, "%lld", (long long)p->max_step);
+        else snprintf(maxs, sizeof maxs, "auto");
+        snprintf(rule, sizeof rule, "hyperband:%lld:%s:%d", (long long)p->min_step, maxs,
+                 p->eta);
+    }
+    if (p->warmup != BP_PRUNE_FIRST_REPORT)
+        snprintf(warm, sizeof warm, ":warmup=%lld", (long long)p->warmup);
+    snprintf(buf, size, "%s:startup=%d%s", rule, p->startup, warm);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Hyperband's schedule                                                      */
+
+int bp_hyperband_brackets(const bp_prune *p, int64_t max_step) {
+    int n = 1;
+    for (int64_t x = p->min_step; x <= max_step / p->eta; x *= p->eta) n++;
+    return n;
+}
+
+int64_t bp_hyperband_budget(const bp_prune *p, int64_t max_step, int bracket) {
+    int n = bp_hyperband_brackets(p, max_step), s = n - 1 - bracket;
+    int64_t pow = 1;
+    for (int k = 0; k < s; k++) pow *= p->eta;
+    return (n * pow + s) / (s + 1); /* ceil(n eta^s / (s + 1)) */
+}
+
+int bp_hyperband_bracket(const bp_prune *p, int64_t max_step, int64_t trial) {
+    int n = bp_hyperband_brackets(p, max_step);
+    int64_t budget[64], credit[64] = {0}, total = 0;
+    for (int b = 0; b < n; b++) total += budget[b] = bp_hyperband_budget(p, max_step, b);
+    /* The deal repeats every `total` trials: the credits are all 0 again. */
+    int64_t deals = trial % total + 1;
+    int pick = 0;
+    for (int64_t d = 0; d < deals; d++) {
+        pick = 0;
+        for (int b = 0; b < n; b++) {
+            credit[b] += budget[b];
+            if (credit[b] > credit[pick]) pick = b;
+        }
+        credit[pick] -= total;
+    }
+    return pick;
 }

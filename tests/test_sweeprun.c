@@ -619,7 +619,8 @@ static void test_sweep_in_another_pid_namespace(void) {
     CHECK_ROWS(db, "SELECT id, status FROM sweeps", "1|completed\n2|completed\n");
 }
 
-/* Pruning, worked out by hand. The script reports a + 1/s at steps 1..8,
+/* Pruning, worked out by hand, without the waits (startup=0: no trial need
+ * have completed; warmup=1: from step 1, the first report). The script reports a + 1/s at steps 1..8,
  * so trials compare by a alone (below, the values less that 1/s); with -j 1
  * they run in the order a = 3, 1, 4, 5, 2, 6 and each sees the ones before.
  * median:2 (prune when the best so far is worse than the median of >= 2
@@ -636,8 +637,8 @@ static void test_pruning_by_hand(void) {
     write_file("curve.lua", "local bp = require 'backprop'\n"
                             "local a = bp.param('a', 1)\n"
                             "for s = 1, 8 do bp.report(a + 1 / s, s) end\n");
-    CHECK(sh("$BP sweep --db median.db -j 1 --prune median:2 curve.lua a=3,1,4,5,2,6") ==
-          0);
+    CHECK(sh("$BP sweep --db median.db -j 1 --prune median:2:startup=0:warmup=1 curve.lua"
+             " a=3,1,4,5,2,6") == 0);
     CHECK_ROWS(
         path_in("median.db"),
         "SELECT trial, status, params FROM sweep_trials ORDER BY trial",
@@ -649,7 +650,8 @@ static void test_pruning_by_hand(void) {
         " completed trials at that step\n");
     CHECK(strstr(out_text,
                  "  pruned: trial 2 (step 1), 3 (step 1), 5 (step 1); about ") != NULL);
-    CHECK(sh("$BP sweep --db halving.db -j 1 --prune halving:1:2 --objective objective"
+    CHECK(sh("$BP sweep --db halving.db -j 1 --prune halving:1:2:startup=0:warmup=1"
+             " --objective objective"
              " curve.lua a=3,1,4,5,2,6") == 0);
     CHECK_ROWS(
         path_in("halving.db"),
@@ -666,7 +668,7 @@ static void test_pruning_by_hand(void) {
                               "local a = bp.param('a', 1)\n"
                               "bp.log('epochs', 40, 40)\n"
                               "for s = 1, 8 do bp.report(a + 1 / s, s) end\n");
-    CHECK(sh("$BP sweep --db median40.db -j 1 --prune median:2 curve40.lua"
+    CHECK(sh("$BP sweep --db median40.db -j 1 --prune median:2:startup=0:warmup=1 curve40.lua"
              " a=3,1,4,5,2,6") == 0);
     CHECK(strstr(out_text,
                  "  pruned: trial 2 (step 1), 3 (step 1), 5 (step 1); about ") != NULL);
@@ -674,6 +676,80 @@ static void test_pruning_by_hand(void) {
     CHECK(sh("$BP sweep --db noprune.db -j 1 curve.lua a=3,1,4,5,2,6") == 0);
     CHECK_ROWS(path_in("noprune.db"),
                "SELECT count(*) FROM sweep_trials WHERE status = 'completed'", "6\n");
+}
+
+/* The waits, by hand, on the script above (a + 1/s at steps 1..8), -j 1,
+ * a = 3, 1, 4, 5, 2, 6, 7, 0. `median` (K = 3, startup 5, not at the first
+ * report): trials 0-4 each see fewer than 5 completed trials and complete
+ * whatever they report; trial 5 (a=6) is not judged at step 1, and at step
+ * 2 its best 6.5 is worse than the median 3.5 of {3.5, 1.5, 4.5, 5.5, 2.5}:
+ * pruned at step 2, and so is 6 (a=7); 7 (a=0) completes. With warmup=4
+ * the same two are pruned at step 4 (6.25 against the median 3.25). From a
+ * sweep file, startup=2:warmup=3: trial 2 (a=4) has 2 completed trials
+ * before it but K = 3 wants 3 at the step, and completes; 3 (a=5): 5.33 is
+ * worse than the median 3.33 of {3.33, 1.33, 4.33} at step 3; 4 (a=2)
+ * completes; 5 and 6 are pruned at step 3, 7 completes. */
+static void test_pruning_waits(void) {
+    CHECK(sh("$BP sweep --db waits.db -j 1 --prune median curve.lua a=3,1,4,5,2,6,7,0") ==
+          0);
+    const char *q = "SELECT trial, status, params, (SELECT max(step) FROM metrics"
+                    " WHERE run_id = t.run_id) FROM sweep_trials t ORDER BY trial";
+    CHECK_ROWS(path_in("waits.db"), q,
+               "0|completed|a=3|8\n1|completed|a=1|8\n2|completed|a=4|8\n3|completed|a=5|8\n"
+               "4|completed|a=2|8\n5|pruned|a=6|2\n6|pruned|a=7|2\n7|completed|a=0|8\n");
+    CHECK_ROWS(path_in("waits.db"), "SELECT message FROM runs WHERE trial = 5",
+               "pruned at step 2: the best loss so far, 6.5, is worse than the median 3.5"
+               " of 5 completed trials at that step\n");
+    CHECK_ROWS(path_in("waits.db"), "SELECT prune FROM sweeps", "median:3:startup=5\n");
+    CHECK(strstr(out_text, "  pruned: trial 5 (step 2), 6 (step 2); about ") != NULL);
+    CHECK(sh("$BP sweep --db warm4.db -j 1 --prune median:warmup=4 curve.lua"
+             " a=3,1,4,5,2,6,7,0") == 0);
+    CHECK_ROWS(path_in("warm4.db"),
+               "SELECT t.trial, r.message FROM sweep_trials t JOIN runs r ON r.id = t.run_id"
+               " WHERE t.status = 'pruned' ORDER BY t.trial",
+               "5|pruned at step 4: the best loss so far, 6.25, is worse than the median"
+               " 3.25 of 5 completed trials at that step\n"
+               "6|pruned at step 4: the best loss so far, 7.25, is worse than the median"
+               " 3.25 of 5 completed trials at that step\n");
+    write_file("waits_spec.lua", "return {script = 'curve.lua', params = {a = {3, 1, 4, 5,"
+                                 " 2, 6, 7, 0}}, prune = 'median:startup=2:warmup=3'}\n");
+    CHECK(sh("$BP sweep --db spec3.db -j 1 --spec waits_spec.lua") == 0);
+    CHECK_ROWS(path_in("spec3.db"), q,
+               "0|completed|a=3|8\n1|completed|a=1|8\n2|completed|a=4|8\n3|pruned|a=5|3\n"
+               "4|completed|a=2|8\n5|pruned|a=6|3\n6|pruned|a=7|3\n7|completed|a=0|8\n");
+    CHECK_ROWS(path_in("spec3.db"), "SELECT prune FROM sweeps",
+               "median:3:startup=2:warmup=3\n");
+}
+
+/* Hyperband, by hand: min 1, max 9, eta 3 deal trials 0..8 to brackets
+ * 0 1 0 2 0 1 0 2 0 (test_sweep_prune works the deal), whose rungs start at
+ * 1, 3 and 9; a trial is judged against its bracket's trials alone. The
+ * script reports a + 1/s at steps 1..9, a = 3, 1, 4, 5, 2, 6, 7, 0, 8, with
+ * no waits. Bracket 0 (trials 0, 2, 4, 6, 8): at rung 1 trial 2's 5 is
+ * behind trial 0's 4 (the best 1 of 2 go on): pruned at step 1; 4 (3) leads
+ * and completes; 6 (8) and 8 (9) are pruned at step 1. Bracket 1 (1, 5):
+ * 5's 6.33 at rung 3 is behind 1's 1.33: pruned at step 3, not before.
+ * Bracket 2 (3, 7): judged at step 9 alone, where 7 leads: both complete.
+ * With max "auto" the first completed trial (0) ends at step 9: the same. */
+static void test_hyperband_by_hand(void) {
+    write_file("curve9.lua", "local bp = require 'backprop'\n"
+                             "local a = bp.param('a', 1)\n"
+                             "for s = 1, 9 do bp.report(a + 1 / s, s) end\n");
+    const char *q = "SELECT trial, status, (SELECT max(step) FROM metrics"
+                    " WHERE run_id = t.run_id) FROM sweep_trials t ORDER BY trial";
+    const char *want = "0|completed|9\n1|completed|9\n2|pruned|1\n3|completed|9\n"
+                       "4|completed|9\n5|pruned|3\n6|pruned|1\n7|completed|9\n8|pruned|1\n";
+    CHECK(sh("$BP sweep --db hb.db -j 1 --prune hyperband:1:9:3:startup=0:warmup=1"
+             " curve9.lua a=3,1,4,5,2,6,7,0,8") == 0);
+    CHECK_ROWS(path_in("hb.db"), q, want);
+    CHECK_ROWS(path_in("hb.db"), "SELECT message FROM runs WHERE trial = 5",
+               "pruned at step 3: loss 6.33333 is not among the best 1 of the 2 trials of"
+               " bracket 1 at rung 3 (the bar is 1.33333)\n");
+    CHECK(sh("$BP sweep --db hbauto.db -j 1 --prune hyperband:startup=0:warmup=1"
+             " curve9.lua a=3,1,4,5,2,6,7,0,8") == 0);
+    CHECK_ROWS(path_in("hbauto.db"), q, want);
+    CHECK_ROWS(path_in("hbauto.db"), "SELECT prune FROM sweeps",
+               "hyperband:1:auto:3:startup=0:warmup=1\n");
 }
 
 /* A swept key the script never reads stops the sweep after its first
@@ -720,8 +796,9 @@ static void test_bad_specs_run_nothing(void) {
          " random search needs --trials N\n"},
         {"typo.lua", "backprop: a sweep needs at least one parameter (key=values)\n"},
         {"--prune mean typo.lua lr=1",
-         "backprop: bad --prune 'mean': expected median[:K] or"
-         " halving[:MIN_STEP[:ETA]]\n"},
+         "backprop: bad --prune 'mean': expected median[:K], halving[:MIN_STEP[:ETA]] or"
+         " hyperband[:MIN_STEP[:MAX_STEP|auto[:ETA]]], then any of :startup=N and"
+         " :warmup=STEP\n"},
         {"--objective max: typo.lua lr=1", "backprop: bad --objective 'max:': expected"
                                            " [min:|max:]METRIC\n"},
         {"missing.lua lr=1",
@@ -837,7 +914,7 @@ static void test_spec_file(void) {
     char *a = rows(path_in("spec.db"), "SELECT uid, spec, direction, prune FROM sweeps");
     char *b = rows(path_in("cli.db"), "SELECT uid, spec, direction, prune FROM sweeps");
     CHECK_STR(a, b);
-    CHECK(strstr(a, "|hidden=1,2 lr=uniform:0:1 --trials 4 --seed 9|max|median:3\n") !=
+    CHECK(strstr(a, "|hidden=1,2 lr=uniform:0:1 --trials 4 --seed 9|max|median:3:startup=5\n") !=
           NULL);
     free(a);
     free(b);
@@ -1009,6 +1086,8 @@ int main(void) {
     test_resume_right_after_killing_the_supervisor();
     test_sweep_in_another_pid_namespace();
     test_pruning_by_hand();
+    test_pruning_waits();
+    test_hyperband_by_hand();
     test_unread_parameter();
     test_bad_specs_run_nothing();
     test_plan_parallel_merge();

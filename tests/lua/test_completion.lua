@@ -64,7 +64,7 @@ function TestCompletion:test_options_of_each_command()
       table.concat(sweep, " "))
   end
   lu.assertEquals(complete("backprop runs --status c"), {"completed", "crashed"})
-  lu.assertEquals(complete("backprop sweep --prune "), {"halving", "median"})
+  lu.assertEquals(complete("backprop sweep --prune "), {"halving", "hyperband", "median"})
   lu.assertEquals(complete("backprop ui --"), {"--host", "--port"})
   lu.assertEquals(complete("backprop ui --host "), {"0.0.0.0", "127.0.0.1", "::1"})
   -- plot's --x kinds; its, rm's and export's new options from their help
