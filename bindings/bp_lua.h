@@ -75,9 +75,9 @@ void bp_lua_seed(lua_State *L, uint64_t seed);
 /* Sweeps (lsweep.c)                                                         */
 
 /* Makes the running script trial `trial` of sweep `sweep`: bp.report then
- * logs the sweep's objective and prunes by its rule, and bp.sweep() tells
- * the script. Call after bp_lua_attach_run; log is borrowed. -1 when the
- * sweep is not in the log. */
+ * logs the sweep's objective and prunes by its rule, bp.sweep() tells the
+ * script, and bp.seed("data") is the sweep's seed. Call after
+ * bp_lua_attach_run; log is borrowed. -1 when the sweep is not in the log. */
 int bp_lua_sweep_attach(lua_State *L, struct bp_runlog *log, int64_t sweep, int64_t trial,
                         bp_err *e);
 

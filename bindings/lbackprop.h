@@ -51,6 +51,10 @@
 typedef struct state {
     bp_rng rng;
     uint64_t seed;
+    /* bp.seed("data"): the seed of a script's data (its split), apart from
+     * the run's seed so that every trial of a sweep splits alike: the
+     * sweep's seed in a trial (bp_lua_sweep_attach), else 1. */
+    uint64_t data_seed;
     bp_runlog *log; /* borrowed from the host; NULL outside `backprop run` */
     int64_t run;
     int64_t step; /* steps taken by any net: bp.log's default step */

@@ -422,11 +422,21 @@ static int data_dtype(lua_State *L) {
 /* ------------------------------------------------------------------------ */
 /* Preparing                                                                 */
 
-/* d:shuffle() -> d: rows shuffled in place by the module's generator */
+/* d:shuffle([seed]) -> d: rows shuffled in place by the module's
+ * generator, or with seed (d:shuffle(bp.seed("data"))) by a generator of
+ * its own seeded so, which leaves the module's stream where it was. */
 static int data_shuffle(lua_State *L) {
     bp_data *d = bp_lua_check_data(L, 1);
+    bp_rng own, *r = &STATE(L)->rng;
+    if (!lua_isnoneornil(L, 2)) {
+        int isint;
+        lua_Integer s = lua_tointegerx(L, 2, &isint);
+        if (!isint) return luaL_typeerror(L, 2, "integer seed");
+        bp_rng_seed(&own, (uint64_t)s);
+        r = &own;
+    }
     bp_err e;
-    if (bp_data_shuffle(d, &STATE(L)->rng, &e)) return luaL_error(L, "%s", e.msg);
+    if (bp_data_shuffle(d, r, &e)) return luaL_error(L, "%s", e.msg);
     lua_settop(L, 1);
     return 1;
 }

@@ -50,6 +50,8 @@ int bp_lua_sweep_attach(lua_State *L, bp_runlog *log, int64_t sweep, int64_t ind
     t->trial = index;
     t->prev_step = -1;
     lua_setfield(L, LUA_REGISTRYINDEX, TRIAL_KEY);
+    state *st = bp_lua_state(L);
+    if (st) st->data_seed = info.seed; /* every trial (and repeat) splits alike */
     return 0;
 }
 

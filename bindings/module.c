@@ -328,9 +328,31 @@ void bp_lua_seed(lua_State *L, uint64_t seed) {
     bp_rng_seed(&st->rng, seed);
 }
 
-/* bp.seed([n]) -> the seed; with n, reseeds the module's generator */
+/* bp.seed("data" [, n]) -> the data seed; with n, sets it first. A seed
+ * for the data alone (its split, its noise), so that the run's seed can
+ * differ between trials without moving their validation sets. */
+static int data_seed(lua_State *L, state *st) {
+    if (strcmp(lua_tostring(L, 1), "data"))
+        return luaL_argerror(L, 1,
+                             lua_pushfstring(L,
+                                             "unknown seed '%s' (expected \"data\" or"
+                                             " an integer)",
+                                             lua_tostring(L, 1)));
+    if (!lua_isnoneornil(L, 2)) {
+        int isint;
+        lua_Integer s = lua_tointegerx(L, 2, &isint);
+        if (!isint) return luaL_typeerror(L, 2, "integer");
+        st->data_seed = (uint64_t)s;
+    }
+    lua_pushinteger(L, (lua_Integer)st->data_seed);
+    return 1;
+}
+
+/* bp.seed([n]) -> the seed; with n, reseeds the module's generator.
+ * bp.seed("data" [, n]): the data seed (data_seed above). */
 static int l_seed(lua_State *L) {
     state *st = STATE(L);
+    if (lua_type(L, 1) == LUA_TSTRING) return data_seed(L, st);
     if (!lua_isnoneornil(L, 1)) {
         int isint;
         lua_Integer s = lua_tointegerx(L, 1, &isint);
@@ -442,6 +464,7 @@ int luaopen_backprop(lua_State *L) {
         state *st = lua_newuserdatauv(L, sizeof *st, 0);
         memset(st, 0, sizeof *st);
         st->seed = 1;
+        st->data_seed = 1;
         bp_rng_seed(&st->rng, st->seed);
         lua_pushvalue(L, -1);
         lua_setfield(L, LUA_REGISTRYINDEX, STATE_KEY);

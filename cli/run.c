@@ -234,7 +234,7 @@ static run_ctx *push_run_ctx(lua_State *L) {
 }
 
 /* backprop run --resume ID: the run again, from its own record (the script's
- * text as it was stored, its parameters, its seed), as the same run; the
+ * text as it was stored, its parameters, its seed, its sweep), as the same run; the
  * script's bp.resume{...} puts back its latest checkpoint. */
 static int resume_run(lua_State *L, const opts *o) {
     int64_t id = parse_count(L, "--resume", o->resume);
@@ -261,6 +261,7 @@ static int resume_run(lua_State *L, const opts *o) {
     size_t len = strlen(rec.script_text);
     const char *text = lua_pushlstring(L, rec.script_text, len);
     uint64_t seed = rec.has_seed ? (uint64_t)rec.seed : 1;
+    int64_t sweep = rec.sweep_id, trial = rec.trial;
     int bad = bp_lua_set_params(L, rec.n_params, rec.params);
     bp_run_record_free(&rec);
     if (bad) return lua_error(L);
@@ -269,6 +270,9 @@ static int resume_run(lua_State *L, const opts *o) {
     int held = bp_runlog_reopen(r->log, id, &e);
     if (held) return luaL_error(L, held > 0 ? "run: %s" : "%s", e.msg);
     bp_lua_attach_run(L, r->log, id, seed);
+    /* A sweep's trial goes on as one: its objective, its rule, its data. */
+    if (sweep > 0 && bp_lua_sweep_attach(L, r->log, sweep, trial, &e))
+        return luaL_error(L, "%s", e.msg);
     bp_lua_set_resuming(L);
     if (!o->quiet) fprintf(stderr, "run %lld resumed (%s)\n", (long long)id, db);
     return execute(L, r, script, text, len, o);

@@ -104,6 +104,7 @@ int bp_hyperband_bracket(const bp_prune *p, int64_t max_step, int64_t trial);
 /* A sweep as a trial's process needs it (bp.report). */
 typedef struct bp_sweep_info {
     int64_t id;
+    uint64_t seed; /* the sweep's: its trials' data seed (bp.seed("data")) */
     bp_objective objective;
     bp_prune prune;
 } bp_sweep_info;

@@ -21,7 +21,8 @@ int bp_sweep_info_load(bp_runlog *log, int64_t id, bp_sweep_info *out, bp_err *e
     int rc = -1;
     bp_runlog_lock(log);
     if (sqlite3_prepare_v2(s,
-                           "SELECT objective, direction, prune FROM sweeps WHERE id = ?",
+                           "SELECT objective, direction, prune, seed FROM sweeps"
+                           " WHERE id = ?",
                            -1, &st, NULL) != SQLITE_OK) {
         sl_fail(log, e, "cannot read the sweep");
         goto out;
@@ -37,6 +38,7 @@ int bp_sweep_info_load(bp_runlog *log, int64_t id, bp_sweep_info *out, bp_err *e
         goto out;
     }
     out->id = id;
+    out->seed = (uint64_t)sqlite3_column_int64(st, 3);
     const char *dir = (const char *)sqlite3_column_text(st, 1);
     char obj[80];
     snprintf(obj, sizeof obj, "%s:%s", dir ? dir : "min",
@@ -226,7 +228,8 @@ static int auto_max_step(bp_runlog *log, const bp_sweep_info *s, int64_t *max,
                            "SELECT ms.last_step FROM runs r JOIN metric_summary ms"
                            " ON ms.run_id = r.id WHERE r.sweep_id = ?1"
                            " AND r.trial IS NOT NULL AND r.status = 'completed'"
-                           " AND ms.name_id = (SELECT id FROM metric_names WHERE name = ?2)"
+                           " AND ms.name_id ="
+                           " (SELECT id FROM metric_names WHERE name = ?2)"
                            " ORDER BY r.id LIMIT 1",
                            -1, &st, NULL) != SQLITE_OK)
         return sl_fail(log, e, "cannot read the sweep's first completed trial");

@@ -1,5 +1,6 @@
 -- iris.lua: a 4-8-3 network learns Fisher's iris species from four
--- measurements. The data is shuffled by the run's seed, split 60/20/20 into
+-- measurements. The data is shuffled by the data seed (bp.seed("data"): 1, or
+-- the sweep's, the same in every trial of a sweep), split 60/20/20 into
 -- training, validation and a held-out test part, and standardised with the
 -- training part's statistics only. net:fit runs the epochs in C and logs
 -- train_loss, val_loss and val_accuracy per epoch (and each step's loss);
@@ -18,7 +19,7 @@ local hidden = bp.param("hidden", 8)
 local min_accuracy = bp.param("min_accuracy", 0.95)
 
 local iris = assert(bp.load_csv(path, {target = "species"}))
-iris:shuffle() -- the module's generator: the run's seed decides the split
+iris:shuffle(bp.seed("data")) -- the data seed decides the split, the run's seed the weights
 local train, val, test = iris:split(0.6, 0.2)
 iris:close()
 local scaler = train:scaler("standard")

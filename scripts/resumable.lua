@@ -14,7 +14,7 @@ local epochs = bp.param("epochs", 30)
 local stall_at = bp.param("stall_at", 0) -- tests: wait here to be killed
 
 local iris = assert(bp.load_csv(here .. "/data/iris.csv", {target = "species"}))
-iris:shuffle()
+iris:shuffle(bp.seed("data"))
 local train, val = iris:split(0.8)
 local scaler = train:scaler("standard")
 train:scale(scaler)

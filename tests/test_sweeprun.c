@@ -752,6 +752,45 @@ static void test_hyperband_by_hand(void) {
                "hyperband:1:auto:3:startup=0:warmup=1\n");
 }
 
+/* The data seed: two trials of a sweep (different seeds) split the data
+ * alike and draw different initial weights; bp.seed("data") is the sweep's
+ * seed, and another sweep seed splits otherwise. The script logs the order
+ * of its validation half (ids 1..10 as hexadecimal digits) and a weight. */
+static void test_data_seed_splits_alike(void) {
+    FILE *f = fopen(path_in("rows.csv"), "w");
+    fprintf(f, "id,c\n");
+    for (int k = 1; k <= 10; k++) fprintf(f, "%d,%s\n", k, k % 2 ? "odd" : "even");
+    fclose(f);
+    write_file("split.lua",
+               "local bp = require 'backprop'\n"
+               "local x = bp.param('x', 1)\n"
+               "local d = assert(bp.load_csv('rows.csv', {target = 'c'}))\n"
+               "d:shuffle(bp.seed('data'))\n"
+               "local _, val = d:split(0.5)\n"
+               "local order = 0\n"
+               "for i = 1, #val do order = order * 16 + val:row(i)[1] end\n"
+               "bp.log('split', order, 1)\n"
+               "bp.log('data_seed', bp.seed('data'), 1)\n"
+               "bp.log('w', bp.net(1):add(1):weight(1, 1, 1), 1)\n"
+               "bp.log('loss', x, 1)\n");
+    CHECK(sh("$BP sweep --db data.db -j 2 --seed 7 split.lua x=1,2") == 0);
+    const char *q = "SELECT count(DISTINCT r.seed), count(DISTINCT s.value),"
+                    " count(DISTINCT w.value), min(d.value) FROM runs r"
+                    " JOIN metrics_view s ON s.run_id = r.id AND s.name = 'split'"
+                    " JOIN metrics_view w ON w.run_id = r.id AND w.name = 'w'"
+                    " JOIN metrics_view d ON d.run_id = r.id AND d.name = 'data_seed'";
+    CHECK_ROWS(path_in("data.db"), q, "2|1|2|7.0\n");
+    CHECK(sh("$BP sweep --db data2.db -j 2 --seed 8 split.lua x=1,2") == 0);
+    CHECK_ROWS(path_in("data2.db"), q, "2|1|2|8.0\n");
+    char *a = rows(path_in("data.db"),
+                   "SELECT DISTINCT value FROM metrics_view WHERE name = 'split'");
+    char *b = rows(path_in("data2.db"),
+                   "SELECT DISTINCT value FROM metrics_view WHERE name = 'split'");
+    CHECK(strcmp(a, b) != 0);
+    free(a);
+    free(b);
+}
+
 /* A swept key the script never reads stops the sweep after its first
  * trial, even with two workers: the first trial runs alone. */
 static void test_unread_parameter(void) {
@@ -1088,6 +1127,7 @@ int main(void) {
     test_pruning_by_hand();
     test_pruning_waits();
     test_hyperband_by_hand();
+    test_data_seed_splits_alike();
     test_unread_parameter();
     test_bad_specs_run_nothing();
     test_plan_parallel_merge();

@@ -295,6 +295,38 @@ function TestPrepare:test_same_seed_same_shuffle()
   for i = 1, 20 do lu.assertEquals(seen[i], 1) end
 end
 
+-- d:shuffle(seed) draws from a generator of its own: the order is the one
+-- the module's generator gives when reseeded with that seed, whatever the
+-- module's seed, and the module's stream is left where it was.
+function TestPrepare:test_shuffle_by_a_seed_of_its_own()
+  bp.seed(5)
+  local want = ids(numbered(20):shuffle())
+  for _, run_seed in ipairs({1, 99}) do
+    bp.seed(run_seed)
+    local u = bp.uniform()
+    bp.seed(run_seed)
+    lu.assertEquals(ids(numbered(20):shuffle(5)), want)
+    lu.assertEquals(bp.uniform(), u) -- the module's first draw, untouched
+  end
+  assert_error_text("bad argument #1 to 'shuffle' (integer seed expected, got number)",
+    function() return numbered(3):shuffle(1.5) end)
+end
+
+-- bp.seed("data"): 1 outside a sweep, set apart from the run's seed.
+function TestPrepare:test_data_seed()
+  lu.assertEquals(bp.seed("data"), 1)
+  bp.seed(42)
+  lu.assertEquals(bp.seed("data"), 1)
+  lu.assertEquals(bp.seed("data", 7), 7)
+  lu.assertEquals(bp.seed("data"), 7)
+  lu.assertEquals(bp.seed(), 42)
+  assert_error_text([[bad argument #1 to 'seed' (unknown seed 'date' (expected "data" or an integer))]],
+    function() return bp.seed("date") end)
+  assert_error_text("bad argument #2 to 'seed' (integer expected, got number)",
+    function() return bp.seed("data", 0.5) end)
+  bp.seed("data", 1)
+end
+
 function TestPrepare:test_split_is_disjoint_and_covers()
   bp.seed(3)
   local d = numbered(23):shuffle()
