@@ -176,8 +176,8 @@ static void push_spec(lua_State *L, const char *path, const char *key, int v) {
 /* Raises, naming the file, when the sweep table at spec has a field that
  * is not one of a sweep file's. */
 static void check_fields(lua_State *L, const char *path, int spec) {
-    static const char *const fields[] = {"script", "params", "trials", "seed", "objective",
-                                         "prune",  "name",   "sampler", NULL};
+    static const char *const fields[] = {"script", "params", "trials",  "seed",   "repeats",
+                                         "objective", "prune", "name", "sampler", NULL};
     lua_pushnil(L);
     while (lua_next(L, spec)) {
         lua_pop(L, 1);
@@ -187,7 +187,7 @@ static void check_fields(lua_State *L, const char *path, int spec) {
         if (!known)
             luaL_error(L,
                        "%s: unknown field '%s' (script, params, trials, seed,"
-                       " objective, prune, name, sampler)",
+                       " repeats, objective, prune, name, sampler)",
                        path, luaL_tolstring(L, -1, NULL));
     }
 }
@@ -195,7 +195,7 @@ static void check_fields(lua_State *L, const char *path, int spec) {
 /* Appends the sweep's options that the table at spec sets to the list at
  * index list, as command-line options ("--trials", "20"). */
 static void append_options(lua_State *L, const char *path, int spec, int list) {
-    static const char *const options[] = {"trials", "seed",    "objective",
+    static const char *const options[] = {"trials", "seed", "repeats", "objective",
                                           "prune",  "name", "sampler", NULL};
     for (int k = 0; options[k]; k++) {
         int t = lua_getfield(L, spec, options[k]);
@@ -203,7 +203,7 @@ static void append_options(lua_State *L, const char *path, int spec, int list) {
             lua_pop(L, 1);
             continue;
         }
-        int integer = k < 2;
+        int integer = k < 3;
         if (integer ? !lua_isinteger(L, -1) : t != LUA_TSTRING)
             luaL_error(L, "%s: %s must be %s", path, options[k],
                        integer ? "an integer" : "a string");

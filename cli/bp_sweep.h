@@ -48,6 +48,7 @@ typedef struct bp_sweep_spec {
     int64_t trials;           /* random search: how many; 0 for a grid */
     uint64_t seed;            /* the sweep's seed */
     bp_sweep_sampler sampler; /* with trials > 0 */
+    int64_t repeats;          /* runs of each setting, 0 or 1: one (--repeats K) */
 } bp_sweep_spec;
 
 /* An empty specification (a grid of one trial, seed 0). NULL if out of
@@ -76,16 +77,22 @@ const char *bp_sweep_sampler_name(bp_sweep_sampler s);
  * more than 10^6 trials, is an error. */
 int bp_sweep_spec_check(const bp_sweep_spec *s, bp_err *e);
 
-/* The number of trials: the grid's product of list lengths, or trials. */
+/* The number of trials: the settings (the grid's product of list
+ * lengths, or trials) times the repeats. Trial i runs setting i / repeats
+ * for the (i % repeats)-th time. */
 int64_t bp_sweep_count(const bp_sweep_spec *s);
+
+/* The runs of each setting, at least 1. */
+int64_t bp_sweep_repeats(const bp_sweep_spec *s);
 
 /* "random" or "grid". */
 const char *bp_sweep_strategy(const bp_sweep_spec *s);
 
 /* Trial i (0-based, below bp_sweep_count) as s->n strings "key=value" in
  * the order of the parameters, written into kv[0..n-1], each malloc'd for
- * the caller to free. A grid varies the last parameter fastest. A random
- * trial draws from a generator seeded by (s->seed, i) alone. Returns -1 if i
+ * the caller to free: the setting i / repeats, the same for each repeat. A
+ * grid varies the last parameter fastest. A random setting draws from a
+ * generator seeded by (s->seed, the setting's index) alone. Returns -1 if i
  * is out of range or memory runs out (nothing to free then). */
 int bp_sweep_trial(const bp_sweep_spec *s, int64_t i, char **kv, bp_err *e);
 
@@ -94,9 +101,16 @@ int bp_sweep_trial(const bp_sweep_spec *s, int64_t i, char **kv, bp_err *e);
  * The same parameters in the same sweep always get the same seed. */
 uint64_t bp_sweep_trial_seed(uint64_t sweep_seed, int n, char *const *kv);
 
+/* The seed of a setting's repeat r (0-based): r = 0 keeps the trial's seed
+ * (so a sweep without repeats is unchanged), each other r a hash of it and
+ * r, in [0, 2^63). */
+uint64_t bp_sweep_repeat_seed(uint64_t trial_seed, int64_t repeat);
+
 /* The specification as one canonical line ("lr=0.1,0.2 hidden=int:2:8
- * --trials 30 --seed 7", then " --sampler tpe" unless random), to store
- * and show; malloc'd, NULL if out of memory. */
+ * --trials 30 --seed 7", then " --sampler tpe" unless random and
+ * " --repeats K" when K > 1), to store and show; numbers in the shortest
+ * form that reads back as the same double; malloc'd, NULL if out of
+ * memory. */
 char *bp_sweep_spec_text(const bp_sweep_spec *s);
 
 /* The specification a canonical line describes (a sweep's stored spec, for

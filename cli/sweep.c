@@ -17,6 +17,7 @@
 #include "bp_util.h"
 
 #define MAX_GRID 1000000
+#define MAX_REPEATS 1000
 
 bp_sweep_spec *bp_sweep_spec_new(void) { return calloc(1, sizeof(bp_sweep_spec)); }
 
@@ -168,6 +169,10 @@ int bp_sweep_spec_check(const bp_sweep_spec *s, bp_err *e) {
     if (s->n == 0)
         return bp_err_set(e, "a sweep needs at least one parameter (key=values)");
     if (s->trials < 0) return bp_err_set(e, "--trials must be >= 1");
+    if (s->repeats < 0 || s->repeats > MAX_REPEATS)
+        return bp_err_set(e, "--repeats must be from 1 to %d", MAX_REPEATS);
+    if (s->trials > INT64_MAX / 2 / bp_sweep_repeats(s))
+        return bp_err_set(e, "--trials times --repeats is too large");
     if (s->trials > 0) return 0;
     if (s->sampler != BP_SAMPLER_RANDOM)
         return bp_err_set(e, "--sampler %s needs --trials N",
@@ -181,19 +186,23 @@ int bp_sweep_spec_check(const bp_sweep_spec *s, bp_err *e) {
                               s->params[k].key);
         count *= s->params[k].n;
     }
-    if (count > MAX_GRID)
+    if (count * (double)bp_sweep_repeats(s) > MAX_GRID)
         return bp_err_set(e,
                           "the grid has %.0f trials, more than %d: use random search "
                           "(--trials N)",
-                          count, MAX_GRID);
+                          count * (double)bp_sweep_repeats(s), MAX_GRID);
     return 0;
 }
 
+int64_t bp_sweep_repeats(const bp_sweep_spec *s) {
+    return s->repeats > 1 ? s->repeats : 1;
+}
+
 int64_t bp_sweep_count(const bp_sweep_spec *s) {
-    if (s->trials > 0) return s->trials;
+    if (s->trials > 0) return s->trials * bp_sweep_repeats(s);
     int64_t count = 1;
     for (int k = 0; k < s->n; k++) count *= s->params[k].n;
-    return count;
+    return count * bp_sweep_repeats(s);
 }
 
 const char *bp_sweep_strategy(const bp_sweep_spec *s) {
@@ -239,6 +248,7 @@ int bp_sweep_trial(const bp_sweep_spec *s, int64_t i, char **kv, bp_err *e) {
     if (i < 0 || i >= count)
         return bp_err_set(e, "trial %lld out of range 0..%lld", (long long)i,
                           (long long)count - 1);
+    i /= bp_sweep_repeats(s); /* the setting */
     bp_rng r;
     bp_rng_seed(&r, s->seed ^ ((uint64_t)i * 0x9e3779b97f4a7c15ULL));
     int64_t rest = i;
@@ -260,6 +270,13 @@ int bp_sweep_trial(const bp_sweep_spec *s, int64_t i, char **kv, bp_err *e) {
     return 0;
 }
 
+/* splitmix64's finaliser, to 63 bits: a seed's bits spread. */
+static uint64_t spread(uint64_t h) {
+    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
+    return (h ^ (h >> 31)) >> 1;
+}
+
 static int cmp_str(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
@@ -279,13 +296,29 @@ uint64_t bp_sweep_trial_seed(uint64_t sweep_seed, int n, char *const *kv) {
         h = bp_fnv1a(h, "\xff", 1); /* separator: a=bc is not ab=c */
     }
     free(sorted);
-    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
-    return (h ^ (h >> 31)) >> 1;
+    return spread(h);
+}
+
+uint64_t bp_sweep_repeat_seed(uint64_t trial_seed, int64_t repeat) {
+    if (repeat <= 0) return trial_seed;
+    uint64_t h = bp_fnv1a(BP_FNV1A_INIT ^ trial_seed, &repeat, sizeof repeat);
+    return spread(h);
+}
+
+/* x written in the fewest significant digits that read back as x
+ * (0.3, not 0.29999999999999999); a whole number as one (10, not 1e+01). */
+static int shortest(char *w, double x) {
+    char buf[40];
+    if (x == floor(x) && fabs(x) < 1e15) return sprintf(w, "%.0f", x);
+    for (int digits = 1; digits < 17; digits++) {
+        snprintf(buf, sizeof buf, "%.*g", digits, x);
+        if (strtod(buf, NULL) == x) return sprintf(w, "%s", buf);
+    }
+    return sprintf(w, "%.17g", x);
 }
 
 char *bp_sweep_spec_text(const bp_sweep_spec *s) {
-    size_t size = 128; /* --trials, --seed and --sampler with their values */
+    size_t size = 160; /* --trials, --seed, --sampler and --repeats with their values */
     for (int k = 0; k < s->n; k++) {
         size += strlen(s->params[k].key) + 64;
         for (int j = 0; j < s->params[k].n; j++)
@@ -303,13 +336,17 @@ char *bp_sweep_spec_text(const bp_sweep_spec *s) {
             for (int j = 0; j < p->n; j++)
                 w += sprintf(w, "%s%s", j ? "," : "", p->values[j]);
         } else {
-            w += sprintf(w, "%s:%.17g:%.17g", names[p->kind], p->lo, p->hi);
+            w += sprintf(w, "%s:", names[p->kind]);
+            w += shortest(w, p->lo);
+            *w++ = ':';
+            w += shortest(w, p->hi);
         }
     }
     if (s->trials > 0) w += sprintf(w, " --trials %lld", (long long)s->trials);
     w += sprintf(w, " --seed %llu", (unsigned long long)s->seed);
     if (s->sampler != BP_SAMPLER_RANDOM)
-        sprintf(w, " --sampler %s", bp_sweep_sampler_name(s->sampler));
+        w += sprintf(w, " --sampler %s", bp_sweep_sampler_name(s->sampler));
+    if (bp_sweep_repeats(s) > 1) sprintf(w, " --repeats %lld", (long long)s->repeats);
     return out;
 }
 
@@ -333,13 +370,22 @@ bp_sweep_spec *bp_sweep_spec_parse(const char *text, bp_err *e) {
             if (!v || bp_sweep_sampler_parse(v, &s->sampler, &why))
                 bad = bp_err_set(e, "bad sweep specification '%s': %s", text,
                                  v ? why.msg : "--sampler needs a name");
-        } else if (!strcmp(w, "--trials") || !strcmp(w, "--seed")) {
+        } else if (!strcmp(w, "--trials") || !strcmp(w, "--seed") ||
+                   !strcmp(w, "--repeats")) {
             char *v = strtok_r(NULL, " ", &save), *end;
             errno = 0;
             unsigned long long n = v ? strtoull(v, &end, 10) : 0;
             if (!v || *end || errno || *v == '-' || n > INT64_MAX) {
                 bad = bp_err_set(e, "bad sweep specification '%s': %s needs a number",
                                  text, w);
+            } else if (w[2] == 'r') {
+                s->repeats = (int64_t)n;
+                bad = n < 2 || n > MAX_REPEATS
+                          ? bp_err_set(e,
+                                       "bad sweep specification '%s': --repeats must be"
+                                       " from 2 to %d there",
+                                       text, MAX_REPEATS)
+                          : 0;
             } else if (w[2] == 't') {
                 s->trials = (int64_t)n;
                 bad = n < 1 ? bp_err_set(e,

@@ -22,7 +22,7 @@ static const char *const valued[] = {
     "--jobs",      "--trials",    "--trial",     "--resume",   "--shards",  "--sampler",
     "--task",      "--shard-dir", "--slurm",     "--parallel", "--partition", "--time",
     "--cpus-per-task", "--mem",   "--account",   "--sbatch",   "--throttle", "--retry",
-    "--rounds",    "--per-round", "--after-round", "--setting", NULL};
+    "--rounds",    "--per-round", "--after-round", "--setting", "--repeats", NULL};
 
 /* Option opt (one of valued) given the value v: 0, or 1 after saying why
  * the value is wrong. */
@@ -38,15 +38,24 @@ static int set_option(sw_args *a, const char *opt, const char *v, FILE *err) {
                    : !strcmp(opt, "--rounds")        ? &a->rounds
                    : !strcmp(opt, "--per-round")     ? &a->per_round
                    : !strcmp(opt, "--after-round")   ? &a->after_round
+                   : !strcmp(opt, "--repeats")       ? &a->repeats
                                                      : NULL;
     if (num) {
         int64_t lo = !strcmp(opt, "--trial") || !strcmp(opt, "--task") ||
                              !strcmp(opt, "--after-round")
                          ? 0
                          : 1;
-        if (bp_parse_i64(v, lo, !strcmp(opt, "--jobs") ? 4096 : INT64_MAX / 2, num))
-            return bp_cli_fail(err, "sweep: %s wants a whole number >= %lld, not '%s'",
-                               opt, (long long)lo, v);
+        int64_t hi = !strcmp(opt, "--jobs")      ? 4096
+                     : !strcmp(opt, "--repeats") ? 1000
+                                                 : INT64_MAX / 2;
+        if (bp_parse_i64(v, lo, hi, num))
+            return strcmp(opt, "--repeats")
+                       ? bp_cli_fail(err, "sweep: %s wants a whole number >= %lld, not '%s'",
+                                     opt, (long long)lo, v)
+                       : bp_cli_fail(err,
+                                     "sweep: --repeats wants a whole number from 1 to 1000,"
+                                     " not '%s'",
+                                     v);
         return 0;
     }
     if (!strcmp(opt, "--sbatch")) {
@@ -184,6 +193,7 @@ int sw_def_from_args(const sw_args *a, sw_def *d, bp_err *e) {
     for (int k = 0; k < a->n; k++)
         if (bp_sweep_spec_add(d->spec, a->params[k], e)) return -1;
     if (a->trials > 0) d->spec->trials = a->trials;
+    if (a->repeats > 0) d->spec->repeats = a->repeats;
     int64_t seed = 1;
     if (a->seed && bp_parse_i64(a->seed, 0, INT64_MAX, &seed))
         return bp_err_set(e, "bad --seed '%s': expected an integer from 0 to 2^63-1",

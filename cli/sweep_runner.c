@@ -125,7 +125,9 @@ static int spawn(sw_runner *R, int64_t trial, bp_err *e) {
     snprintf(id, sizeof id, "%lld", (long long)R->id);
     snprintf(tr, sizeof tr, "%lld", (long long)trial);
     snprintf(seed, sizeof seed, "%llu",
-             (unsigned long long)bp_sweep_trial_seed(spec->seed, spec->n, kv));
+             (unsigned long long)bp_sweep_repeat_seed(
+                 bp_sweep_trial_seed(spec->seed, spec->n, kv),
+                 trial % bp_sweep_repeats(spec)));
     snprintf(name, sizeof name, "%s#%lld", R->name, (long long)trial);
     const char *fixed[] = {R->h->exe, "run",     "--db",      R->db,    "--sweep",
                            id,        "--trial", tr,          "--seed", seed,

@@ -46,6 +46,8 @@ void sw_trial_options(FILE *out, const sw_args *a, const sw_def *d) {
     sw_sh_word(out, d->obj.metric);
     if (d->prune_text[0]) fprintf(out, " --prune %s", d->prune_text);
     if (d->spec->trials > 0) fprintf(out, " --trials %lld", (long long)d->spec->trials);
+    if (bp_sweep_repeats(d->spec) > 1)
+        fprintf(out, " --repeats %lld", (long long)d->spec->repeats);
     fprintf(out, " --seed %llu ", (unsigned long long)d->spec->seed);
     if (d->spec->sampler != BP_SAMPLER_RANDOM)
         fprintf(out, "--sampler %s ", bp_sweep_sampler_name(d->spec->sampler));

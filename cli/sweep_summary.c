@@ -85,8 +85,16 @@ void sw_summary(const sw_runner *R, const char *status, double wall, int64_t ran
                 (long long)(R->total - c.recorded));
     int64_t trial, run;
     double obj;
-    if (bp_runlog_sweep_best(R->log, R->id, R->d->obj.maximize, &trial, &run, &obj, buf,
-                             sizeof buf, &e) == 1)
+    int64_t repeats;
+    double sd;
+    int best = bp_runlog_sweep_best(R->log, R->id, R->d->obj.maximize, &trial, &run, &obj,
+                                    buf, sizeof buf, &e);
+    if (best == 1 && bp_sweep_repeats(R->d->spec) > 1 &&
+        bp_runlog_sweep_setting_spread(R->log, R->id, trial, &repeats, &sd, &e) == 1)
+        fprintf(out, "  best: trial %lld, %s mean %.6g, sd %.3g over %lld repeats (run %lld): %s\n",
+                (long long)trial, R->d->obj.metric, obj, sd, (long long)repeats,
+                (long long)run, buf);
+    else if (best == 1)
         fprintf(out, "  best: trial %lld, %s %.6g (run %lld): %s\n", (long long)trial,
                 R->d->obj.metric, obj, (long long)run, buf);
     else fprintf(out, "  best: none (no completed trial logged %s)\n", R->d->obj.metric);

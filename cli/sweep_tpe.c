@@ -9,6 +9,9 @@
  *  - A trial that has a run with every parameter recorded (one that crashed
  *    or was interrupted, run again) keeps that setting: it is the same
  *    trial, and its seed, a hash of its parameters, stays the same.
+ *  - A repeat (--repeats K: trial i is setting i / K's run i % K) takes
+ *    its setting's first trial's setting; each repeat is an observation
+ *    of its own, so a setting counts by its repeats together.
  *  - Until BP_TPE_STARTUP trials have finished, a trial is random search's
  *    trial of the same index (bp_sweep_trial): the start-up is uniform, as
  *    Optuna's, and a TPE sweep's first trials are its random twin's.
@@ -134,6 +137,24 @@ static int recorded(const bp_sweep_spec *s, const char *params, char **kv) {
     return 1;
 }
 
+/* A repeat (--repeats K) runs its setting's first trial's setting, as that
+ * trial's run recorded it or as the runner started it: 1, or -1 with the
+ * reason (nothing recorded, or out of memory). */
+static int repeat_of(const sw_runner *R, const bp_trial_obs *h, size_t nh, int64_t trial,
+                     int64_t first, char **kv, bp_err *e) {
+    const bp_sweep_spec *s = R->d->spec;
+    int rc = 0;
+    for (size_t k = 0; k < nh && !rc; k++)
+        if (h[k].trial == first) rc = recorded(s, h[k].params, kv);
+    for (int k = 0; k < R->jobs && !rc; k++)
+        if (R->procs[k].pid > 0 && R->procs[k].trial == first)
+            rc = recorded(s, R->procs[k].params, kv);
+    if (rc == 0)
+        return bp_err_set(e, "trial %lld repeats trial %lld, whose setting is not recorded",
+                          (long long)trial, (long long)first);
+    return rc < 0 ? bp_err_set(e, "out of memory") : 1;
+}
+
 /* The observations for trial `trial`: the history's usable rows and the
  * runner's running trials, into o (room for nh + R->jobs). Returns their
  * number; *finished counts the completed and pruned ones. */
@@ -218,6 +239,11 @@ int sw_tpe_trial(const sw_runner *R, int64_t trial, char **kv, bp_err *e) {
     if (bp_runlog_sweep_history(R->log, R->id, &h, &nh, e)) return -1;
     for (size_t k = 0; k < nh; k++)
         if (h[k].trial == trial && (rc = recorded(s, h[k].params, kv)) != 0) goto end;
+    int64_t first = trial - trial % bp_sweep_repeats(s);
+    if (first != trial) {
+        rc = repeat_of(R, h, nh, trial, first, kv, e);
+        goto end;
+    }
     o = malloc(sizeof *o * (nh + (size_t)R->jobs + 1));
     loss = malloc(sizeof *loss * (nh + (size_t)R->jobs + 1));
     if (!o || !loss) {

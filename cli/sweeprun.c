@@ -253,6 +253,7 @@ int64_t sw_record(bp_runlog *log, const sw_args *a, const sw_def *d,
                            .strategy = bp_sweep_strategy(d->spec),
                            .trials = bp_sweep_count(d->spec),
                            .seed = (int64_t)d->spec->seed,
+                           .repeats = bp_sweep_repeats(d->spec),
                            .objective = d->obj.metric,
                            .maximize = d->obj.maximize,
                            .prune = d->prune_text[0] ? d->prune_text : NULL,
@@ -430,7 +431,7 @@ int bp_sweep_main(int argc, char **argv, const bp_sweep_host *h) {
     } else if (a.resume) {
         if (a.n || a.script || modes(&a) || a.trials > 0 || a.seed || a.objective ||
             a.prune || a.name || a.shard_db || a.shards || a.sampler || a.shard_dir ||
-            cluster_only(&a) || a.setting)
+            cluster_only(&a) || a.setting || a.repeats)
             rc = bp_cli_fail(
                 h->err, "sweep --resume ID takes no other options than --db, -j and -v:"
                         " the sweep is as it was recorded");

@@ -38,7 +38,7 @@
 
 typedef struct sw_args {
     const char *db, *name, *objective, *prune, *seed, *script, *shard_db, *sampler;
-    int64_t jobs, trials, trial, resume, shards; /* trial: -1 when not given */
+    int64_t jobs, trials, trial, resume, shards, repeats; /* trial: -1 when not given */
     int plan, verbose, n;
     char **params; /* key=SPEC, n of them (argv's strings); free the array */
     /* A sweep on a cluster: --task I (-1: not given), the shard folder, and

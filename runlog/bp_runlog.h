@@ -36,7 +36,7 @@
 #include "bp_err.h"
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define BP_RUNLOG_SCHEMA 8
+#define BP_RUNLOG_SCHEMA 9
 /* PRAGMA application_id of a backprop database: "BPRL". */
 #define BP_RUNLOG_APP_ID 0x4250524c
 
@@ -288,6 +288,7 @@ typedef struct bp_sweep_record {
     const char *keys;                      /* required: swept keys, space-separated */
     const char *strategy;                  /* required: "grid" or "random" */
     int64_t trials, seed;
+    int64_t repeats;       /* runs of each setting (since 8); 0 is 1 */
     const char *objective; /* required: the metric */
     int maximize;          /* 0: direction 'min', else 'max' */
     const char *prune;     /* NULL: off */

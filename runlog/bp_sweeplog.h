@@ -106,14 +106,22 @@ typedef struct bp_sweep_counts {
 
 int bp_runlog_sweep_counts(bp_runlog *log, int64_t sweep, bp_sweep_counts *c, bp_err *e);
 
-/* The best completed trial of sweep: the best objective in the direction
- * (maximize != 0: the largest), the lowest trial among equals. Its
+/* The best setting of sweep: the best objective in the direction
+ * (maximize != 0: the largest), a setting's being the mean of its
+ * completed repeats (without --repeats, its one trial's), the lowest trial
+ * among equals; *trial and *run are its first completed trial's. Its
  * parameters go into params (size bytes, truncated) when params is not
  * NULL. 1 when there is one, 0 when no completed trial logged the
  * objective, -1. */
 int bp_runlog_sweep_best(bp_runlog *log, int64_t sweep, int maximize, int64_t *trial,
                          int64_t *run, double *objective, char *params, size_t size,
                          bp_err *e);
+
+/* The setting of trial `trial` of sweep: how many of its repeats completed
+ * with an objective (*repeats) and their sample standard deviation (*sd,
+ * NaN for fewer than 2). 1, 0 when the setting has none, -1. */
+int bp_runlog_sweep_setting_spread(bp_runlog *log, int64_t sweep, int64_t trial,
+                                   int64_t *repeats, double *sd, bp_err *e);
 
 /* A trial that failed, diverged, crashed or was interrupted. */
 typedef struct bp_trial_problem {

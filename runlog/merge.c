@@ -59,11 +59,11 @@ static const char *const MERGE_SQL[] = {
     " WHERE m.hash = s.hash AND m.text = s.text) AS dst FROM src.scripts s",
     "INSERT INTO main.sweeps(uid, name, script_path, script_id, spec, keys, strategy, trials,"
     " seed, objective, direction, prune, status, message, started, ended, claimed, host, pid,"
-    " command) SELECT s.uid, s.name, s.script_path,"
+    " command, repeats) SELECT s.uid, s.name, s.script_path,"
     " (SELECT dst FROM map_scripts WHERE src = s.script_id), s.spec, s.keys, s.strategy,"
     " s.trials, s.seed, s.objective, s.direction, s.prune,"
     " CASE WHEN s.status = 'running' THEN 'partial' ELSE s.status END, s.message, s.started,"
-    " s.ended, s.claimed, s.host, s.pid, s.command"
+    " s.ended, s.claimed, s.host, s.pid, s.command, s.repeats"
     " FROM src.sweeps s WHERE s.id IN (SELECT src FROM new_sweeps) ORDER BY s.id",
     "CREATE TEMP TABLE map_sweeps AS SELECT s.id AS src, m.id AS dst FROM src.sweeps s"
     " JOIN main.sweeps m ON m.uid = s.uid",

@@ -245,12 +245,16 @@ int bp_runlog_sweep_param_stats(bp_runlog *log, int64_t sweep, bp_sweep_param_st
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(
             bp_runlog_sqlite(log),
-            "SELECT p.key, p.value, count(t.objective), CASE s.direction WHEN 'max'"
-            " THEN max(t.objective) ELSE min(t.objective) END, avg(t.objective)"
-            " FROM sweep_trials t JOIN sweeps s ON s.id = t.sweep_id"
-            " JOIN params p ON p.run_id = t.run_id WHERE t.sweep_id = ?1"
-            " AND t.status = 'completed'"
-            " AND instr(' ' || s.keys || ' ', ' ' || p.key || ' ') > 0"
+            "WITH t AS MATERIALIZED (SELECT trial, run_id, setting, objective"
+            "  FROM sweep_trials WHERE sweep_id = ?1 AND status = 'completed'"
+            "  AND objective IS NOT NULL),"
+            " g AS (SELECT min(trial) AS first, count(*) AS n, avg(objective) AS obj"
+            "  FROM t GROUP BY setting)"
+            " SELECT p.key, p.value, sum(g.n), CASE s.direction WHEN 'max'"
+            " THEN max(g.obj) ELSE min(g.obj) END, sum(g.obj * g.n) / sum(g.n)"
+            " FROM g JOIN t ON t.trial = g.first JOIN sweeps s ON s.id = ?1"
+            " JOIN params p ON p.run_id = t.run_id"
+            " WHERE instr(' ' || s.keys || ' ', ' ' || p.key || ' ') > 0"
             " GROUP BY p.key, p.value"
             " ORDER BY instr(' ' || s.keys || ' ', ' ' || p.key || ' '), p.value",
             -1, &st, NULL) == SQLITE_OK)

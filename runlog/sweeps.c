@@ -42,12 +42,12 @@ static int64_t insert_sweep(bp_runlog *log, const bp_sweep_record *rec, const ch
         log,
         "INSERT INTO sweeps(uid, name, script_path, script_id, spec, keys,"
         " strategy, trials, seed, objective, direction, prune, status, started,"
-        " claimed, host, pid, command, boot)"
+        " claimed, host, pid, command, boot, repeats)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
         " CASE WHEN ?13 = 'running' THEN ?14 END,"
         " CASE WHEN ?13 = 'running' THEN ?15 END,"
         " CASE WHEN ?13 = 'running' THEN ?16 END, ?17,"
-        " CASE WHEN ?13 = 'running' THEN ?18 END)",
+        " CASE WHEN ?13 = 'running' THEN ?18 END, ?19)",
         e);
     if (!st) return -1;
     sqlite3_bind_text(st, 1, rec->uid, -1, SQLITE_STATIC);
@@ -69,6 +69,7 @@ static int64_t insert_sweep(bp_runlog *log, const bp_sweep_record *rec, const ch
     sqlite3_bind_int64(st, 16, (long)getpid());
     if (rec->command) sqlite3_bind_text(st, 17, rec->command, -1, SQLITE_STATIC);
     if (log->lock_fd >= 0) sqlite3_bind_text(st, 18, log->boot, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 19, rec->repeats > 1 ? rec->repeats : 1);
     if (rl_run_stmt(log, st, "cannot record the sweep", e)) return -1;
     int64_t id = sqlite3_last_insert_rowid(log->db);
     if (!strcmp(status, "running") && log->lock_fd >= 0 && rl_lock_row(log, 1, id, e))

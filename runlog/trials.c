@@ -7,6 +7,7 @@
  * buffers, truncated; longer or unbounded ones (a script's text, a run's
  * message) are malloc'd. */
 #define _XOPEN_SOURCE 700 /* strdup */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -276,12 +277,16 @@ int bp_runlog_sweep_counts(bp_runlog *log, int64_t sweep, bp_sweep_counts *c, bp
 int bp_runlog_sweep_best(bp_runlog *log, int64_t sweep, int maximize, int64_t *trial,
                          int64_t *run, double *objective, char *params, size_t size,
                          bp_err *e) {
+    /* A setting's objective is its repeats' mean (the view sweep_settings),
+     * which without --repeats is its one trial's. */
     const char *sql =
         maximize
-            ? "SELECT trial, run_id, objective, params FROM sweep_trials WHERE sweep_id = ?"
-              " AND status = 'completed' AND objective IS NOT NULL ORDER BY objective DESC, trial LIMIT 1"
-            : "SELECT trial, run_id, objective, params FROM sweep_trials WHERE sweep_id = ?"
-              " AND status = 'completed' AND objective IS NOT NULL ORDER BY objective, trial LIMIT 1";
+            ? "SELECT min(trial), min(run_id), avg(objective), params FROM sweep_trials"
+              " WHERE sweep_id = ? AND status = 'completed' AND objective IS NOT NULL"
+              " GROUP BY setting ORDER BY 3 DESC, 1 LIMIT 1"
+            : "SELECT min(trial), min(run_id), avg(objective), params FROM sweep_trials"
+              " WHERE sweep_id = ? AND status = 'completed' AND objective IS NOT NULL"
+              " GROUP BY setting ORDER BY 3, 1 LIMIT 1";
     bp_runlog_lock(log);
     sqlite3_stmt *st = prepare_id(log, sql, sweep);
     int rc = step_row(log, st, "cannot read the sweep's best trial", e);
@@ -290,6 +295,27 @@ int bp_runlog_sweep_best(bp_runlog *log, int64_t sweep, int maximize, int64_t *t
         *run = sqlite3_column_int64(st, 1);
         *objective = sqlite3_column_double(st, 2);
         if (params) copy_text(params, size, st, 3);
+    }
+    sqlite3_finalize(st);
+    bp_runlog_unlock(log);
+    return rc;
+}
+
+int bp_runlog_sweep_setting_spread(bp_runlog *log, int64_t sweep, int64_t trial,
+                                   int64_t *repeats, double *sd, bp_err *e) {
+    bp_runlog_lock(log);
+    sqlite3_stmt *st = prepare_id(
+        log,
+        "SELECT repeats, objective_sd FROM sweep_settings WHERE sweep_id = ?1"
+        " AND setting = (SELECT setting FROM sweep_trials WHERE sweep_id = ?1"
+        " AND trial = ?2)",
+        sweep);
+    if (st) sqlite3_bind_int64(st, 2, trial);
+    int rc = step_row(log, st, "cannot read the setting's repeats", e);
+    *repeats = 0, *sd = NAN;
+    if (rc == 1) {
+        *repeats = sqlite3_column_int64(st, 0);
+        if (sqlite3_column_type(st, 1) != SQLITE_NULL) *sd = sqlite3_column_double(st, 1);
     }
     sqlite3_finalize(st);
     bp_runlog_unlock(log);

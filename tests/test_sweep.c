@@ -210,6 +210,76 @@ static void test_text_round_trip(void) {
               "sweep parameter 'lr' is a distribution: random search needs --trials N");
 }
 
+/* Numbers in the canonical line are the shortest that read back as the
+ * same double: 0.3, not %.17g's 0.29999999999999999. */
+static void test_shortest_numbers(void) {
+    const char *args[] = {"d=uniform:0.1:0.3", "lr=loguniform:1e-4:0.7", "x=uniform:-2.5:1e300"};
+    bp_sweep_spec *s = spec_of(args, 3, 4, 1);
+    char *text = bp_sweep_spec_text(s);
+    CHECK_STR(text, "d=uniform:0.1:0.3 lr=loguniform:0.0001:0.7 x=uniform:-2.5:1e+300"
+                    " --trials 4 --seed 1");
+    bp_err e;
+    bp_sweep_spec *back = bp_sweep_spec_parse(text, &e);
+    CHECK(back && back->params[0].hi == 0.3 && back->params[1].lo == 1e-4 &&
+          back->params[2].hi == 1e300);
+    bp_sweep_spec_free(back);
+    bp_sweep_spec_free(s);
+    free(text);
+}
+
+/* --repeats K: trial i is setting i / K's run number i % K, the setting
+ * the one a sweep without repeats gives trial i / K; repeat 0 keeps the
+ * trial's seed and the others get seeds of their own; the count, the
+ * canonical line and its checks. */
+static void test_repeats(void) {
+    const char *grid[] = {"lr=0.1,0.2", "h=2,4,8"};
+    const char *rnd[] = {"lr=loguniform:1e-4:1"};
+    bp_sweep_spec *g1 = spec_of(grid, 2, 0, 3), *g3 = spec_of(grid, 2, 0, 3);
+    bp_sweep_spec *r1 = spec_of(rnd, 1, 5, 3), *r3 = spec_of(rnd, 1, 5, 3);
+    g3->repeats = r3->repeats = 3;
+    CHECK(bp_sweep_count(g3) == 18 && bp_sweep_count(r3) == 15);
+    CHECK(bp_sweep_repeats(g1) == 1 && bp_sweep_repeats(g3) == 3);
+    for (int64_t i = 0; i < 18; i++) {
+        char a[128], b[128];
+        trial_line(g3, i, a, sizeof a);
+        trial_line(g1, i / 3, b, sizeof b);
+        CHECK_STR(a, b);
+        if (i < 15) {
+            trial_line(r3, i, a, sizeof a);
+            trial_line(r1, i / 3, b, sizeof b);
+            CHECK_STR(a, b);
+        }
+    }
+    CHECK(bp_sweep_repeat_seed(12345, 0) == 12345);
+    uint64_t s1 = bp_sweep_repeat_seed(12345, 1), s2 = bp_sweep_repeat_seed(12345, 2);
+    CHECK(s1 != 12345 && s2 != 12345 && s1 != s2 && s1 < (UINT64_C(1) << 63));
+    CHECK(bp_sweep_repeat_seed(12346, 1) != s1);
+    char *text = bp_sweep_spec_text(r3);
+    CHECK_STR(text, "lr=loguniform:0.0001:1 --trials 5 --seed 3 --repeats 3");
+    bp_err e;
+    bp_sweep_spec *back = bp_sweep_spec_parse(text, &e);
+    CHECK(back && back->repeats == 3 && bp_sweep_count(back) == 15);
+    bp_sweep_spec_free(back);
+    free(text);
+    text = bp_sweep_spec_text(g1); /* one run each: as before repeats */
+    CHECK_STR(text, "lr=0.1,0.2 h=2,4,8 --seed 3");
+    free(text);
+    CHECK(bp_sweep_spec_parse("lr=0.1 --seed 1 --repeats 1", &e) == NULL);
+    CHECK_STR(e.msg, "bad sweep specification 'lr=0.1 --seed 1 --repeats 1': --repeats must"
+                     " be from 2 to 1000 there");
+    g1->repeats = 1001;
+    CHECK(bp_sweep_spec_check(g1, &e) == -1);
+    CHECK_STR(e.msg, "--repeats must be from 1 to 1000");
+    g1->repeats = 1000;
+    g1->params[0].n = 1000; /* 1000 x 3 settings x 1000 repeats: too many */
+    CHECK(bp_sweep_spec_check(g1, &e) == -1);
+    g1->params[0].n = 2;
+    bp_sweep_spec_free(g1);
+    bp_sweep_spec_free(g3);
+    bp_sweep_spec_free(r1);
+    bp_sweep_spec_free(r3);
+}
+
 /* The sampler: in the canonical line when it is not random (so a random
  * sweep's line, and uid, are what they were), read back, and checked. */
 static void test_sampler(void) {
@@ -251,5 +321,7 @@ int main(void) {
     test_trial_seed();
     test_bad_specifications();
     test_text_round_trip();
+    test_shortest_numbers();
+    test_repeats();
     return check_report("test_sweep");
 }

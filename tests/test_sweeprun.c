@@ -791,6 +791,47 @@ static void test_data_seed_splits_alike(void) {
     free(b);
 }
 
+/* --repeats 3, by hand: the script's loss is a + (its trial mod 3), so each
+ * setting's repeats give a, a + 1 and a + 2: mean a + 1, sample sd 1. Each
+ * trial has a seed of its own, repeat 0 the one a sweep without repeats
+ * gives it; every repeat has the same data seed. A TPE sweep's repeats run
+ * their setting's first trial's setting. */
+static void test_repeats_by_hand(void) {
+    write_file("rep.lua", "local bp = require 'backprop'\n"
+                          "local a = bp.param('a', 0.5)\n"
+                          "bp.log('data_seed', bp.seed('data'), 1)\n"
+                          "bp.log('loss', a + bp.sweep().trial % 3, 1)\n");
+    CHECK(sh("$BP sweep --db rep.db -j 1 --repeats 3 rep.lua a=1,5") == 0);
+    CHECK(strstr(out_text, "  best: trial 0, loss mean 2, sd 1 over 3 repeats (run 1): a=1\n") !=
+          NULL);
+    const char *db = path_in("rep.db");
+    CHECK_ROWS(db, "SELECT trial, setting, repeat, params, objective FROM sweep_trials"
+                   " ORDER BY trial",
+               "0|0|0|a=1|1.0\n1|0|1|a=1|2.0\n2|0|2|a=1|3.0\n3|1|0|a=5|5.0\n4|1|1|a=5|6.0\n"
+               "5|1|2|a=5|7.0\n");
+    CHECK_ROWS(db, "SELECT setting, trial, params, repeats, objective, objective_sd"
+                   " FROM sweep_settings ORDER BY setting",
+               "0|0|a=1|3|2.0|1.0\n1|3|a=5|3|6.0|1.0\n");
+    CHECK_ROWS(db, "SELECT key, value, trials, best, mean, settings FROM sweep_param_stats",
+               "a|1|3|2.0|2.0|1\na|5|3|6.0|6.0|1\n");
+    CHECK_ROWS(db, "SELECT repeats, trials, spec FROM sweeps", "3|6|a=1,5 --seed 1 --repeats 3\n");
+    char *kv[] = {"a=1"}, want[64];
+    snprintf(want, sizeof want, "6|%llu|1.0\n",
+             (unsigned long long)bp_sweep_trial_seed(1, 1, kv));
+    CHECK_ROWS(db, "SELECT count(DISTINCT seed), (SELECT seed FROM runs WHERE trial = 0),"
+                   " (SELECT DISTINCT value FROM metrics_view WHERE name = 'data_seed')"
+                   " FROM runs", want);
+    CHECK(sh("$BP sweep --db reptpe.db -j 1 --sampler tpe --trials 12 --repeats 2 rep.lua"
+             " a=uniform:0:1") == 0);
+    CHECK_ROWS(path_in("reptpe.db"),
+               "SELECT count(*), sum(n = 1), (SELECT count(DISTINCT seed) FROM runs) FROM"
+               " (SELECT count(DISTINCT params) AS n FROM sweep_trials GROUP BY setting)",
+               "12|12|24\n");
+    CHECK(sh("$BP sweep --db rep.db --repeats 0 rep.lua a=1") == 1);
+    CHECK_STR(err_text, "backprop: sweep: --repeats wants a whole number from 1 to 1000,"
+                        " not '0'\n");
+}
+
 /* A swept key the script never reads stops the sweep after its first
  * trial, even with two workers: the first trial runs alone. */
 static void test_unread_parameter(void) {
@@ -961,7 +1002,7 @@ static void test_spec_file(void) {
     CHECK(sh("$BP sweep --spec bad.lua") == 1);
     CHECK_STR(err_text,
               "backprop: bad.lua: unknown field 'param' (script, params, trials, seed,"
-              " objective, prune, name, sampler)\n");
+              " repeats, objective, prune, name, sampler)\n");
 }
 
 /* Each trial's thread count: its share of the cores, cores / jobs (at least
@@ -1128,6 +1169,7 @@ int main(void) {
     test_pruning_waits();
     test_hyperband_by_hand();
     test_data_seed_splits_alike();
+    test_repeats_by_hand();
     test_unread_parameter();
     test_bad_specs_run_nothing();
     test_plan_parallel_merge();

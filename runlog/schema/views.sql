@@ -9,6 +9,7 @@ DROP VIEW IF EXISTS run_summary;
 DROP VIEW IF EXISTS run_params;
 DROP VIEW IF EXISTS sweep_trials;
 DROP VIEW IF EXISTS sweep_param_stats;
+DROP VIEW IF EXISTS sweep_settings;
 
 -- (run_id, name, step, value, value_text, unit): metrics with their names;
 -- value_text spells NaN, Inf and -Inf; unit says what step counts, 'step'
@@ -70,13 +71,15 @@ CREATE VIEW run_params AS
 
 -- One row per trial of every sweep: sweep_id, trial, run_id, status, params
 -- (the swept ones, 'lr=0.1 hidden=4'), objective (NULL if NaN or never
--- logged), seed, duration_s, attempts (runs of the trial). Of a trial's
--- attempts (runs), the latest that ended with an outcome a resume keeps
--- (completed, failed, diverged, pruned), else the latest. The objective is
--- the metric's value at its last step.
+-- logged), seed, duration_s, attempts (runs of the trial), and (since 8)
+-- setting and repeat: trial i is setting i / K's repeat i % K, K the
+-- sweep's repeats (1: setting = trial, repeat 0). Of a trial's attempts
+-- (runs), the latest that ended with an outcome a resume keeps (completed,
+-- failed, diverged, pruned), else the latest. The objective is the metric's
+-- value at its last step.
 CREATE VIEW sweep_trials AS
   SELECT sweep_id, trial, run_id, status, params, objective, seed,
-    duration_s, attempts FROM (
+    duration_s, attempts, setting, repeat FROM (
   SELECT r.sweep_id AS sweep_id, r.trial AS trial, r.id AS run_id,
     r.status AS status,
     (SELECT group_concat(kv, ' ') FROM (SELECT p.key || '=' ||
@@ -90,23 +93,45 @@ CREATE VIEW sweep_trials AS
       AS objective,
     r.seed AS seed, round(r.ended - r.started, 3) AS duration_s,
     count(*) OVER (PARTITION BY r.sweep_id, r.trial) AS attempts,
+    r.trial / s.repeats AS setting, r.trial % s.repeats AS repeat,
     row_number() OVER (PARTITION BY r.sweep_id, r.trial ORDER BY
       r.status IN ('completed', 'failed', 'diverged', 'pruned') DESC,
       r.started DESC, r.id DESC) AS k
   FROM runs r JOIN sweeps s ON s.id = r.sweep_id
   WHERE r.trial IS NOT NULL) WHERE k = 1;
 
--- (sweep_id, key, value, trials, best, mean): per swept parameter and value,
--- over the completed trials: how many, the best objective (by the sweep's
--- direction) and the mean.
+-- One row per setting of every sweep with a completed trial (since 8):
+-- sweep_id, setting, trial (its first completed one), run_id (that trial's
+-- run), params, repeats (its completed trials with an objective),
+-- objective (their mean: what the setting is judged by) and objective_sd
+-- (their sample standard deviation; NULL for one). Without --repeats a
+-- setting is a trial, and its objective the trial's.
+CREATE VIEW sweep_settings AS
+  SELECT g.sweep_id AS sweep_id, g.setting AS setting, g.trial AS trial,
+    t.run_id AS run_id, t.params AS params, g.repeats AS repeats,
+    g.objective AS objective, g.objective_sd AS objective_sd
+  FROM (SELECT sweep_id, setting, min(trial) AS trial,
+      count(objective) AS repeats, avg(objective) AS objective,
+      CASE WHEN count(objective) > 1 THEN sqrt(max(0.0,
+        (sum(objective * objective) - sum(objective) * sum(objective)
+         / count(objective)) / (count(objective) - 1))) END AS objective_sd
+    FROM sweep_trials WHERE status = 'completed' AND objective IS NOT NULL
+    GROUP BY sweep_id, setting) g
+  JOIN sweep_trials t ON t.sweep_id = g.sweep_id AND t.trial = g.trial;
+
+-- (sweep_id, key, value, trials, best, mean, settings): per swept parameter
+-- and value, over the completed trials: how many, the best setting's
+-- objective (a setting's is the mean of its repeats; by the sweep's
+-- direction), the mean over the trials, and (since 8) how many settings
+-- they are (trials / settings: the repeats).
 CREATE VIEW sweep_param_stats AS
-  SELECT t.sweep_id AS sweep_id, p.key AS key, p.value AS value,
-    count(t.objective) AS trials,
-    CASE s.direction WHEN 'max' THEN max(t.objective)
-      ELSE min(t.objective) END AS best,
-    avg(t.objective) AS mean
-  FROM sweep_trials t JOIN sweeps s ON s.id = t.sweep_id
-  JOIN params p ON p.run_id = t.run_id
-  WHERE t.status = 'completed'
-  AND instr(' ' || s.keys || ' ', ' ' || p.key || ' ') > 0
-  GROUP BY t.sweep_id, p.key, p.value;
+  SELECT g.sweep_id AS sweep_id, p.key AS key, p.value AS value,
+    sum(g.repeats) AS trials,
+    CASE s.direction WHEN 'max' THEN max(g.objective)
+      ELSE min(g.objective) END AS best,
+    sum(g.objective * g.repeats) / sum(g.repeats) AS mean,
+    count(*) AS settings
+  FROM sweep_settings g JOIN sweeps s ON s.id = g.sweep_id
+  JOIN params p ON p.run_id = g.run_id
+  WHERE instr(' ' || s.keys || ' ', ' ' || p.key || ' ') > 0
+  GROUP BY g.sweep_id, p.key, p.value;
