@@ -115,7 +115,7 @@ static const command commands[] = {
      "printed readably (bp.show): a network as its layers and shapes, a small\n"
      "matrix as rows. Ctrl-C stops a line, not the prompt; Ctrl-D ends it.\n"},
     {"sweep", 1, 1, 0, bp_cmd_sweep,
-     "sweep [--db PATH] [--name NAME] [-j N] [--trials N] [--seed S]\n"
+     "sweep [--db PATH] [--name NAME] [-j N] [--trials N] [--repeats K] [--seed S]\n"
      "      [--sampler random|tpe|tpe:multivariate]\n"
      "      [--objective [min:|max:]METRIC] [--prune RULE[:startup=N][:warmup=STEP]]\n"
      "      [--spec FILE.lua] [-v] SCRIPT key=SPEC ...\n"
@@ -141,6 +141,8 @@ static const command commands[] = {
      "  --name NAME        the sweep's name (default: the script's)\n"
      "  -j N, --jobs N     trials at once (default: the number of cores)\n"
      "  --trials N         random search with N trials\n"
+     "  --repeats K        run each setting K times with K seeds (the same data\n"
+     "                     seed), judged by the mean (default 1)\n"
      "  --seed S           the sweep's seed (default 1)\n"
      "  --sampler NAME     how --trials draws settings: random (default), tpe or\n"
      "                     tpe:multivariate (from the trials finished so far)\n"

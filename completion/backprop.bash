@@ -53,7 +53,7 @@ _backprop_script() {
             -j | --jobs | --trials | --objective | --prune | --spec | --shard-db | --shards | \
             --sampler | --task | --shard-dir | --slurm | --parallel | --partition | --time | \
             --cpus-per-task | --mem | --account | --sbatch | --throttle | --retry | --rounds | \
-            --per-round | --after-round | --setting)
+            --per-round | --after-round | --setting | --repeats)
             ((i++)) ;;
         -*) ;;
         *)
