@@ -176,8 +176,9 @@ static void push_spec(lua_State *L, const char *path, const char *key, int v) {
 /* Raises, naming the file, when the sweep table at spec has a field that
  * is not one of a sweep file's. */
 static void check_fields(lua_State *L, const char *path, int spec) {
-    static const char *const fields[] = {"script", "params", "trials",  "seed",   "repeats",
-                                         "objective", "prune", "name", "sampler", NULL};
+    static const char *const fields[] = {"script",  "params",    "trials", "seed",
+                                         "repeats", "objective", "prune",  "name",
+                                         "sampler", NULL};
     lua_pushnil(L);
     while (lua_next(L, spec)) {
         lua_pop(L, 1);

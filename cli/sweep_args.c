@@ -50,12 +50,14 @@ static int set_option(sw_args *a, const char *opt, const char *v, FILE *err) {
                                                  : INT64_MAX / 2;
         if (bp_parse_i64(v, lo, hi, num))
             return strcmp(opt, "--repeats")
-                       ? bp_cli_fail(err, "sweep: %s wants a whole number >= %lld, not '%s'",
+                       ? bp_cli_fail(err,
+                                     "sweep: %s wants a whole number >= %lld, not '%s'",
                                      opt, (long long)lo, v)
-                       : bp_cli_fail(err,
-                                     "sweep: --repeats wants a whole number from 1 to 1000,"
-                                     " not '%s'",
-                                     v);
+                       : bp_cli_fail(
+                             err,
+                             "sweep: --repeats wants a whole number from 1 to 1000,"
+                             " not '%s'",
+                             v);
         return 0;
     }
     if (!strcmp(opt, "--sbatch")) {

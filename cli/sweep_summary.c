@@ -91,9 +91,11 @@ void sw_summary(const sw_runner *R, const char *status, double wall, int64_t ran
                                     buf, sizeof buf, &e);
     if (best == 1 && bp_sweep_repeats(R->d->spec) > 1 &&
         bp_runlog_sweep_setting_spread(R->log, R->id, trial, &repeats, &sd, &e) == 1)
-        fprintf(out, "  best: trial %lld, %s mean %.6g, sd %.3g over %lld repeats (run %lld): %s\n",
-                (long long)trial, R->d->obj.metric, obj, sd, (long long)repeats,
-                (long long)run, buf);
+        fprintf(
+            out,
+            "  best: trial %lld, %s mean %.6g, sd %.3g over %lld repeats (run %lld): %s\n",
+            (long long)trial, R->d->obj.metric, obj, sd, (long long)repeats,
+            (long long)run, buf);
     else if (best == 1)
         fprintf(out, "  best: trial %lld, %s %.6g (run %lld): %s\n", (long long)trial,
                 R->d->obj.metric, obj, (long long)run, buf);

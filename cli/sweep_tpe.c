@@ -150,7 +150,8 @@ static int repeat_of(const sw_runner *R, const bp_trial_obs *h, size_t nh, int64
         if (R->procs[k].pid > 0 && R->procs[k].trial == first)
             rc = recorded(s, R->procs[k].params, kv);
     if (rc == 0)
-        return bp_err_set(e, "trial %lld repeats trial %lld, whose setting is not recorded",
+        return bp_err_set(e,
+                          "trial %lld repeats trial %lld, whose setting is not recorded",
                           (long long)trial, (long long)first);
     return rc < 0 ? bp_err_set(e, "out of memory") : 1;
 }

@@ -40,17 +40,34 @@ int bp_objective_parse(const char *text, bp_objective *o, bp_err *e) {
 static const struct rule_row {
     const char *name;
     bp_prune_rule rule;
-    int count;     /* numbers it takes */
-    int auto_at;   /* the number that may be "auto" (0: none), 1-based */
+    int count;   /* numbers it takes */
+    int auto_at; /* the number that may be "auto" (0: none), 1-based */
     int64_t lo[3], hi[3];
     const char *usage, *wants;
 } rules[] = {
-    {"median", BP_PRUNE_MEDIAN, 1, 0, {1}, {1000000}, "median[:K]",
+    {"median",
+     BP_PRUNE_MEDIAN,
+     1,
+     0,
+     {1},
+     {1000000},
+     "median[:K]",
      "median:K wants K >= 1 completed trials"},
-    {"halving", BP_PRUNE_HALVING, 2, 0, {1, 2}, {INT64_MAX / 2, 1000},
-     "halving[:MIN_STEP[:ETA]]", "halving:MIN_STEP:ETA wants MIN_STEP >= 1 and ETA >= 2"},
-    {"hyperband", BP_PRUNE_HYPERBAND, 3, 2, {1, 1, 2},
-     {MAX_STEP_BOUND, MAX_STEP_BOUND, 1000}, "hyperband[:MIN_STEP[:MAX_STEP|auto[:ETA]]]",
+    {"halving",
+     BP_PRUNE_HALVING,
+     2,
+     0,
+     {1, 2},
+     {INT64_MAX / 2, 1000},
+     "halving[:MIN_STEP[:ETA]]",
+     "halving:MIN_STEP:ETA wants MIN_STEP >= 1 and ETA >= 2"},
+    {"hyperband",
+     BP_PRUNE_HYPERBAND,
+     3,
+     2,
+     {1, 1, 2},
+     {MAX_STEP_BOUND, MAX_STEP_BOUND, 1000},
+     "hyperband[:MIN_STEP[:MAX_STEP|auto[:ETA]]]",
      "hyperband:MIN_STEP:MAX_STEP:ETA wants 1 <= MIN_STEP <= MAX_STEP <= 10^9 (or"
      " MAX_STEP auto) and ETA >= 2"},
 };
@@ -84,7 +101,8 @@ static int set_setting(bp_prune *p, const char *text, const char *part, int *see
                           "bad --prune '%s': unknown setting '%.*s' (expected startup=N"
                           " or warmup=STEP)",
                           text, (int)n, part);
-    if (seen[k]) return bp_err_set(e, "bad --prune '%s': %s given twice", text, settings[k]);
+    if (seen[k])
+        return bp_err_set(e, "bad --prune '%s': %s given twice", text, settings[k]);
     seen[k] = 1;
     int64_t v;
     if (bp_parse_i64(part + n + 1, 0, k == 0 ? 1000000 : INT64_MAX / 2, &v))
@@ -157,7 +175,8 @@ void bp_prune_text(const bp_prune *p, char *buf, size_t size) {
         if (size) buf[0] = '\0';
         return;
     }
-    if (p->rule == BP_PRUNE_MEDIAN) snprintf(rule, sizeof rule, "median:%d", p->min_trials);
+    if (p->rule == BP_PRUNE_MEDIAN)
+        snprintf(rule, sizeof rule, "median:%d", p->min_trials);
     else if (p->rule == BP_PRUNE_HALVING)
         snprintf(rule, sizeof rule, "halving:%lld:%d", (long long)p->min_step, p->eta);
     else {

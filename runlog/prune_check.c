@@ -97,25 +97,39 @@ static int worse(const bp_sweep_info *s, double a, double b) {
     return s->objective.maximize ? a < b : a > b;
 }
 
+/* sql prepared with the sweep's id bound to ?1, the trial to ?2 and the
+ * objective's metric to ?3 (those of them it has), or NULL after
+ * sl_fail. */
+static sqlite3_stmt *prepare_sweep(bp_runlog *log, const char *sql,
+                                   const bp_sweep_info *s, int64_t trial, bp_err *e) {
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(bp_runlog_sqlite(log), sql, -1, &st, NULL) != SQLITE_OK) {
+        sqlite3_finalize(st);
+        sl_fail(log, e, "cannot read the sweep's trials");
+        return NULL;
+    }
+    int n = sqlite3_bind_parameter_count(st);
+    if (n >= 1) sqlite3_bind_int64(st, 1, s->id);
+    if (n >= 2) sqlite3_bind_int64(st, 2, trial);
+    if (n >= 3) sqlite3_bind_text(st, 3, s->objective.metric, -1, SQLITE_STATIC);
+    return st;
+}
+
 /* The median rule: the other completed trials' values at exactly `step`
  * (one per trial: its latest completed run), against this trial's best. */
 static int check_median(bp_runlog *log, const bp_sweep_info *s, int64_t trial,
                         int64_t step, double best, char *why, size_t size, bp_err *e) {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(
-            bp_runlog_sqlite(log),
-            "SELECT v FROM (SELECT m.value AS v, row_number() OVER"
-            " (PARTITION BY r.trial ORDER BY r.id DESC) AS k"
-            " FROM runs r JOIN metrics m ON m.run_id = r.id"
-            " WHERE r.sweep_id = ?1 AND r.trial IS NOT NULL AND r.trial != ?2"
-            " AND r.status = 'completed' AND m.step = ?4 AND m.value IS NOT NULL"
-            " AND m.name_id = (SELECT id FROM metric_names WHERE name = ?3))"
-            " WHERE k = 1",
-            -1, &st, NULL) != SQLITE_OK)
-        return sl_fail(log, e, "cannot read the other trials' values");
-    sqlite3_bind_int64(st, 1, s->id);
-    sqlite3_bind_int64(st, 2, trial);
-    sqlite3_bind_text(st, 3, s->objective.metric, -1, SQLITE_STATIC);
+    sqlite3_stmt *st = prepare_sweep(
+        log,
+        "SELECT v FROM (SELECT m.value AS v, row_number() OVER"
+        " (PARTITION BY r.trial ORDER BY r.id DESC) AS k"
+        " FROM runs r JOIN metrics m ON m.run_id = r.id"
+        " WHERE r.sweep_id = ?1 AND r.trial IS NOT NULL AND r.trial != ?2"
+        " AND r.status = 'completed' AND m.step = ?4 AND m.value IS NOT NULL"
+        " AND m.name_id = (SELECT id FROM metric_names WHERE name = ?3))"
+        " WHERE k = 1",
+        s, trial, e);
+    if (!st) return -1;
     sqlite3_bind_int64(st, 4, step);
     double *v;
     int n, rc = collect(log, st, NULL, &v, &n, e);
@@ -143,27 +157,23 @@ static int check_median(bp_runlog *log, const bp_sweep_info *s, int64_t trial,
 static int check_halving(bp_runlog *log, const bp_sweep_info *s, int64_t trial,
                          int64_t prev_step, int64_t step, double value, int64_t first,
                          const bracket_of *b, char *why, size_t size, bp_err *e) {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(
-            bp_runlog_sqlite(log),
-            "SELECT v, trial FROM (SELECT v, trial, row_number() OVER (PARTITION BY"
-            " trial ORDER BY id DESC) AS k FROM (SELECT r.trial AS trial, r.id AS id,"
-            " (SELECT m.value FROM metrics m WHERE m.run_id = r.id"
-            "  AND m.name_id = n.id AND m.step >= ?4 ORDER BY m.step LIMIT 1) AS v"
-            " FROM runs r, metric_names n WHERE n.name = ?3 AND r.sweep_id = ?1"
-            " AND r.trial IS NOT NULL AND r.trial != ?2) WHERE v IS NOT NULL)"
-            " WHERE k = 1",
-            -1, &st, NULL) != SQLITE_OK)
-        return sl_fail(log, e, "cannot read the other trials' values");
+    sqlite3_stmt *st = prepare_sweep(
+        log,
+        "SELECT v, trial FROM (SELECT v, trial, row_number() OVER (PARTITION BY"
+        " trial ORDER BY id DESC) AS k FROM (SELECT r.trial AS trial, r.id AS id,"
+        " (SELECT m.value FROM metrics m WHERE m.run_id = r.id"
+        "  AND m.name_id = n.id AND m.step >= ?4 ORDER BY m.step LIMIT 1) AS v"
+        " FROM runs r, metric_names n WHERE n.name = ?3 AND r.sweep_id = ?1"
+        " AND r.trial IS NOT NULL AND r.trial != ?2) WHERE v IS NOT NULL)"
+        " WHERE k = 1",
+        s, trial, e);
+    if (!st) return -1;
     int prune = 0;
     char where[32] = "";
     if (b->bracket >= 0) snprintf(where, sizeof where, " of bracket %d", b->bracket);
     for (int64_t rung = first; rung <= step && !prune; rung *= s->prune.eta) {
         if (rung > prev_step) {
             sqlite3_reset(st);
-            sqlite3_bind_int64(st, 1, s->id);
-            sqlite3_bind_int64(st, 2, trial);
-            sqlite3_bind_text(st, 3, s->objective.metric, -1, SQLITE_STATIC);
             sqlite3_bind_int64(st, 4, rung);
             double *v;
             int n;
@@ -202,18 +212,16 @@ static int check_halving(bp_runlog *log, const bp_sweep_info *s, int64_t trial,
 /* The number of the sweep's other trials that have completed, into *n. */
 static int completed_trials(bp_runlog *log, const bp_sweep_info *s, int64_t trial,
                             int64_t *n, bp_err *e) {
-    sqlite3_stmt *st = NULL;
-    int rc = -1;
-    if (sqlite3_prepare_v2(bp_runlog_sqlite(log),
-                           "SELECT count(DISTINCT trial) FROM runs WHERE sweep_id = ?1"
-                           " AND trial IS NOT NULL AND trial != ?2"
-                           " AND status = 'completed'",
-                           -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_int64(st, 1, s->id);
-        sqlite3_bind_int64(st, 2, trial);
-        if (sqlite3_step(st) == SQLITE_ROW) *n = sqlite3_column_int64(st, 0), rc = 0;
-    }
+    sqlite3_stmt *st =
+        prepare_sweep(log,
+                      "SELECT count(DISTINCT trial) FROM runs WHERE"
+                      " sweep_id = ?1 AND trial IS NOT NULL AND trial != ?2"
+                      " AND status = 'completed'",
+                      s, trial, e);
+    if (!st) return -1;
+    int rc = sqlite3_step(st) == SQLITE_ROW ? 0 : -1;
     if (rc) sl_fail(log, e, "cannot count the sweep's completed trials");
+    else *n = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     return rc;
 }
@@ -222,19 +230,17 @@ static int completed_trials(bp_runlog *log, const bp_sweep_info *s, int64_t tria
  * of the sweep's first completed trial (Optuna's), 0 while none has. */
 static int auto_max_step(bp_runlog *log, const bp_sweep_info *s, int64_t *max,
                          bp_err *e) {
-    sqlite3_stmt *st = NULL;
     *max = 0;
-    if (sqlite3_prepare_v2(bp_runlog_sqlite(log),
-                           "SELECT ms.last_step FROM runs r JOIN metric_summary ms"
-                           " ON ms.run_id = r.id WHERE r.sweep_id = ?1"
-                           " AND r.trial IS NOT NULL AND r.status = 'completed'"
-                           " AND ms.name_id ="
-                           " (SELECT id FROM metric_names WHERE name = ?2)"
-                           " ORDER BY r.id LIMIT 1",
-                           -1, &st, NULL) != SQLITE_OK)
-        return sl_fail(log, e, "cannot read the sweep's first completed trial");
-    sqlite3_bind_int64(st, 1, s->id);
-    sqlite3_bind_text(st, 2, s->objective.metric, -1, SQLITE_STATIC);
+    sqlite3_stmt *st =
+        prepare_sweep(log,
+                      "SELECT ms.last_step FROM runs r JOIN metric_summary ms"
+                      " ON ms.run_id = r.id WHERE r.sweep_id = ?1"
+                      " AND r.trial IS NOT NULL AND r.trial != ?2"
+                      " AND r.status = 'completed' AND ms.name_id ="
+                      " (SELECT id FROM metric_names WHERE name = ?3)"
+                      " ORDER BY r.id LIMIT 1",
+                      s, -1, e);
+    if (!st) return -1;
     int r = sqlite3_step(st);
     if (r == SQLITE_ROW) *max = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);

@@ -304,12 +304,12 @@ int bp_runlog_sweep_best(bp_runlog *log, int64_t sweep, int maximize, int64_t *t
 int bp_runlog_sweep_setting_spread(bp_runlog *log, int64_t sweep, int64_t trial,
                                    int64_t *repeats, double *sd, bp_err *e) {
     bp_runlog_lock(log);
-    sqlite3_stmt *st = prepare_id(
-        log,
-        "SELECT repeats, objective_sd FROM sweep_settings WHERE sweep_id = ?1"
-        " AND setting = (SELECT setting FROM sweep_trials WHERE sweep_id = ?1"
-        " AND trial = ?2)",
-        sweep);
+    sqlite3_stmt *st =
+        prepare_id(log,
+                   "SELECT repeats, objective_sd FROM sweep_settings WHERE sweep_id = ?1"
+                   " AND setting = (SELECT setting FROM sweep_trials WHERE sweep_id = ?1"
+                   " AND trial = ?2)",
+                   sweep);
     if (st) sqlite3_bind_int64(st, 2, trial);
     int rc = step_row(log, st, "cannot read the setting's repeats", e);
     *repeats = 0, *sd = NAN;

@@ -967,15 +967,16 @@ static void test_migration_to_9(void) {
     for (int v = 0; v < 8; v++)
         CHECK(sqlite3_exec(raw, bp_runlog_schema_step(v), NULL, NULL, NULL) == SQLITE_OK);
     char sql[1024];
-    snprintf(sql, sizeof sql,
-             "PRAGMA application_id = %d; PRAGMA user_version = 8;"
-             "INSERT INTO sweeps(uid, name, spec, keys, strategy, trials, seed, objective,"
-             " direction, status, started) VALUES ('s', 's', 'a=1,2 --seed 1', 'a', 'grid',"
-             " 2, 1, 'loss', 'min', 'completed', 1.7e9);"
-             "INSERT INTO runs(name, started, ended, status, sweep_id, trial, uid) VALUES"
-             " ('s#0', 1.7e9, 1.7e9, 'completed', 1, 0, 'u0'),"
-             " ('s#1', 1.7e9, 1.7e9, 'completed', 1, 1, 'u1');",
-             BP_RUNLOG_APP_ID);
+    snprintf(
+        sql, sizeof sql,
+        "PRAGMA application_id = %d; PRAGMA user_version = 8;"
+        "INSERT INTO sweeps(uid, name, spec, keys, strategy, trials, seed, objective,"
+        " direction, status, started) VALUES ('s', 's', 'a=1,2 --seed 1', 'a', 'grid',"
+        " 2, 1, 'loss', 'min', 'completed', 1.7e9);"
+        "INSERT INTO runs(name, started, ended, status, sweep_id, trial, uid) VALUES"
+        " ('s#0', 1.7e9, 1.7e9, 'completed', 1, 0, 'u0'),"
+        " ('s#1', 1.7e9, 1.7e9, 'completed', 1, 1, 'u1');",
+        BP_RUNLOG_APP_ID);
     CHECK(sqlite3_exec(raw, sql, NULL, NULL, NULL) == SQLITE_OK);
     sqlite3_close(raw);
     bp_err e = {{0}};
@@ -983,11 +984,13 @@ static void test_migration_to_9(void) {
     CHECK(log != NULL);
     if (!log) return;
     CHECK(bp_runlog_metric(log, 1, "loss", 1, 0.5, &e) == 0 &&
-          bp_runlog_metric(log, 2, "loss", 1, 0.25, &e) == 0 && bp_runlog_flush(log, &e) == 0);
+          bp_runlog_metric(log, 2, "loss", 1, 0.25, &e) == 0 &&
+          bp_runlog_flush(log, &e) == 0);
     sqlite3 *s = bp_runlog_sqlite(log);
     CHECK_STR(rows_of(s, "SELECT repeats FROM sweeps"), "1\n");
-    CHECK_STR(rows_of(s, "SELECT trial, setting, repeat FROM sweep_trials ORDER BY trial"),
-              "0|0|0\n1|1|0\n");
+    CHECK_STR(
+        rows_of(s, "SELECT trial, setting, repeat FROM sweep_trials ORDER BY trial"),
+        "0|0|0\n1|1|0\n");
     CHECK_STR(rows_of(s, "SELECT setting, trial, repeats, objective, objective_sd"
                          " FROM sweep_settings ORDER BY setting"),
               "0|0|1|0.5|NULL\n1|1|1|0.25|NULL\n");

@@ -213,7 +213,8 @@ static void test_text_round_trip(void) {
 /* Numbers in the canonical line are the shortest that read back as the
  * same double: 0.3, not %.17g's 0.29999999999999999. */
 static void test_shortest_numbers(void) {
-    const char *args[] = {"d=uniform:0.1:0.3", "lr=loguniform:1e-4:0.7", "x=uniform:-2.5:1e300"};
+    const char *args[] = {"d=uniform:0.1:0.3", "lr=loguniform:1e-4:0.7",
+                          "x=uniform:-2.5:1e300"};
     bp_sweep_spec *s = spec_of(args, 3, 4, 1);
     char *text = bp_sweep_spec_text(s);
     CHECK_STR(text, "d=uniform:0.1:0.3 lr=loguniform:0.0001:0.7 x=uniform:-2.5:1e+300"
@@ -265,8 +266,9 @@ static void test_repeats(void) {
     CHECK_STR(text, "lr=0.1,0.2 h=2,4,8 --seed 3");
     free(text);
     CHECK(bp_sweep_spec_parse("lr=0.1 --seed 1 --repeats 1", &e) == NULL);
-    CHECK_STR(e.msg, "bad sweep specification 'lr=0.1 --seed 1 --repeats 1': --repeats must"
-                     " be from 2 to 1000 there");
+    CHECK_STR(e.msg,
+              "bad sweep specification 'lr=0.1 --seed 1 --repeats 1': --repeats must"
+              " be from 2 to 1000 there");
     g1->repeats = 1001;
     CHECK(bp_sweep_spec_check(g1, &e) == -1);
     CHECK_STR(e.msg, "--repeats must be from 1 to 1000");

@@ -40,7 +40,8 @@ static void test_canonical_texts(void) {
     check_canonical("halving:2:4:startup=1", "halving:2:4:startup=1");
     check_canonical("hyperband", "hyperband:1:auto:3:startup=5");
     check_canonical("hyperband:1:27", "hyperband:1:27:3:startup=5");
-    check_canonical("hyperband:2:auto:4:warmup=0", "hyperband:2:auto:4:startup=5:warmup=0");
+    check_canonical("hyperband:2:auto:4:warmup=0",
+                    "hyperband:2:auto:4:startup=5:warmup=0");
     char buf[8] = "x";
     bp_prune p;
     bp_err e;
@@ -72,15 +73,15 @@ static void test_bad_rules(void) {
     static const struct {
         const char *text, *msg;
     } cases[] = {
-        {"mean",
-         "bad --prune 'mean': expected median[:K], halving[:MIN_STEP[:ETA]] or"
-         " hyperband[:MIN_STEP[:MAX_STEP|auto[:ETA]]], then any of :startup=N and"
-         " :warmup=STEP"},
+        {"mean", "bad --prune 'mean': expected median[:K], halving[:MIN_STEP[:ETA]] or"
+                 " hyperband[:MIN_STEP[:MAX_STEP|auto[:ETA]]], then any of :startup=N and"
+                 " :warmup=STEP"},
         {"median:", "bad --prune 'median:': expected median[:K], halving[:MIN_STEP[:ETA]]"
                     " or hyperband[:MIN_STEP[:MAX_STEP|auto[:ETA]]], then any of"
                     " :startup=N and :warmup=STEP"},
         {"median:0", "bad --prune 'median:0': median:K wants K >= 1 completed trials"},
-        {"median:3:4", "bad --prune 'median:3:4': median:K wants K >= 1 completed trials"},
+        {"median:3:4",
+         "bad --prune 'median:3:4': median:K wants K >= 1 completed trials"},
         {"halving:1:1",
          "bad --prune 'halving:1:1': halving:MIN_STEP:ETA wants MIN_STEP >= 1 and ETA >= 2"},
         {"hyperband:9:3",
@@ -91,11 +92,13 @@ static void test_bad_rules(void) {
          " <= MAX_STEP <= 10^9 (or MAX_STEP auto) and ETA >= 2"},
         {"median:startup=-1",
          "bad --prune 'median:startup=-1': startup=N wants N >= 0 completed trials"},
-        {"median:warmup=x", "bad --prune 'median:warmup=x': warmup=STEP wants a step >= 0"},
+        {"median:warmup=x",
+         "bad --prune 'median:warmup=x': warmup=STEP wants a step >= 0"},
         {"median:startup=1:startup=2",
          "bad --prune 'median:startup=1:startup=2': startup given twice"},
-        {"median:patience=3", "bad --prune 'median:patience=3': unknown setting 'patience'"
-                              " (expected startup=N or warmup=STEP)"},
+        {"median:patience=3",
+         "bad --prune 'median:patience=3': unknown setting 'patience'"
+         " (expected startup=N or warmup=STEP)"},
         {"median:startup=1:3",
          "bad --prune 'median:startup=1:3': median:K wants K >= 1 completed trials"},
     };

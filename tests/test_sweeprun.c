@@ -668,8 +668,9 @@ static void test_pruning_by_hand(void) {
                               "local a = bp.param('a', 1)\n"
                               "bp.log('epochs', 40, 40)\n"
                               "for s = 1, 8 do bp.report(a + 1 / s, s) end\n");
-    CHECK(sh("$BP sweep --db median40.db -j 1 --prune median:2:startup=0:warmup=1 curve40.lua"
-             " a=3,1,4,5,2,6") == 0);
+    CHECK(
+        sh("$BP sweep --db median40.db -j 1 --prune median:2:startup=0:warmup=1 curve40.lua"
+           " a=3,1,4,5,2,6") == 0);
     CHECK(strstr(out_text,
                  "  pruned: trial 2 (step 1), 3 (step 1), 5 (step 1); about ") != NULL);
     /* Off by default: the same sweep prunes nothing. */
@@ -694,9 +695,10 @@ static void test_pruning_waits(void) {
           0);
     const char *q = "SELECT trial, status, params, (SELECT max(step) FROM metrics"
                     " WHERE run_id = t.run_id) FROM sweep_trials t ORDER BY trial";
-    CHECK_ROWS(path_in("waits.db"), q,
-               "0|completed|a=3|8\n1|completed|a=1|8\n2|completed|a=4|8\n3|completed|a=5|8\n"
-               "4|completed|a=2|8\n5|pruned|a=6|2\n6|pruned|a=7|2\n7|completed|a=0|8\n");
+    CHECK_ROWS(
+        path_in("waits.db"), q,
+        "0|completed|a=3|8\n1|completed|a=1|8\n2|completed|a=4|8\n3|completed|a=5|8\n"
+        "4|completed|a=2|8\n5|pruned|a=6|2\n6|pruned|a=7|2\n7|completed|a=0|8\n");
     CHECK_ROWS(path_in("waits.db"), "SELECT message FROM runs WHERE trial = 5",
                "pruned at step 2: the best loss so far, 6.5, is worse than the median 3.5"
                " of 5 completed trials at that step\n");
@@ -704,15 +706,17 @@ static void test_pruning_waits(void) {
     CHECK(strstr(out_text, "  pruned: trial 5 (step 2), 6 (step 2); about ") != NULL);
     CHECK(sh("$BP sweep --db warm4.db -j 1 --prune median:warmup=4 curve.lua"
              " a=3,1,4,5,2,6,7,0") == 0);
-    CHECK_ROWS(path_in("warm4.db"),
-               "SELECT t.trial, r.message FROM sweep_trials t JOIN runs r ON r.id = t.run_id"
-               " WHERE t.status = 'pruned' ORDER BY t.trial",
-               "5|pruned at step 4: the best loss so far, 6.25, is worse than the median"
-               " 3.25 of 5 completed trials at that step\n"
-               "6|pruned at step 4: the best loss so far, 7.25, is worse than the median"
-               " 3.25 of 5 completed trials at that step\n");
-    write_file("waits_spec.lua", "return {script = 'curve.lua', params = {a = {3, 1, 4, 5,"
-                                 " 2, 6, 7, 0}}, prune = 'median:startup=2:warmup=3'}\n");
+    CHECK_ROWS(
+        path_in("warm4.db"),
+        "SELECT t.trial, r.message FROM sweep_trials t JOIN runs r ON r.id = t.run_id"
+        " WHERE t.status = 'pruned' ORDER BY t.trial",
+        "5|pruned at step 4: the best loss so far, 6.25, is worse than the median"
+        " 3.25 of 5 completed trials at that step\n"
+        "6|pruned at step 4: the best loss so far, 7.25, is worse than the median"
+        " 3.25 of 5 completed trials at that step\n");
+    write_file("waits_spec.lua",
+               "return {script = 'curve.lua', params = {a = {3, 1, 4, 5,"
+               " 2, 6, 7, 0}}, prune = 'median:startup=2:warmup=3'}\n");
     CHECK(sh("$BP sweep --db spec3.db -j 1 --spec waits_spec.lua") == 0);
     CHECK_ROWS(path_in("spec3.db"), q,
                "0|completed|a=3|8\n1|completed|a=1|8\n2|completed|a=4|8\n3|pruned|a=5|3\n"
@@ -737,8 +741,9 @@ static void test_hyperband_by_hand(void) {
                              "for s = 1, 9 do bp.report(a + 1 / s, s) end\n");
     const char *q = "SELECT trial, status, (SELECT max(step) FROM metrics"
                     " WHERE run_id = t.run_id) FROM sweep_trials t ORDER BY trial";
-    const char *want = "0|completed|9\n1|completed|9\n2|pruned|1\n3|completed|9\n"
-                       "4|completed|9\n5|pruned|3\n6|pruned|1\n7|completed|9\n8|pruned|1\n";
+    const char *want =
+        "0|completed|9\n1|completed|9\n2|pruned|1\n3|completed|9\n"
+        "4|completed|9\n5|pruned|3\n6|pruned|1\n7|completed|9\n8|pruned|1\n";
     CHECK(sh("$BP sweep --db hb.db -j 1 --prune hyperband:1:9:3:startup=0:warmup=1"
              " curve9.lua a=3,1,4,5,2,6,7,0,8") == 0);
     CHECK_ROWS(path_in("hb.db"), q, want);
@@ -761,18 +766,17 @@ static void test_data_seed_splits_alike(void) {
     fprintf(f, "id,c\n");
     for (int k = 1; k <= 10; k++) fprintf(f, "%d,%s\n", k, k % 2 ? "odd" : "even");
     fclose(f);
-    write_file("split.lua",
-               "local bp = require 'backprop'\n"
-               "local x = bp.param('x', 1)\n"
-               "local d = assert(bp.load_csv('rows.csv', {target = 'c'}))\n"
-               "d:shuffle(bp.seed('data'))\n"
-               "local _, val = d:split(0.5)\n"
-               "local order = 0\n"
-               "for i = 1, #val do order = order * 16 + val:row(i)[1] end\n"
-               "bp.log('split', order, 1)\n"
-               "bp.log('data_seed', bp.seed('data'), 1)\n"
-               "bp.log('w', bp.net(1):add(1):weight(1, 1, 1), 1)\n"
-               "bp.log('loss', x, 1)\n");
+    write_file("split.lua", "local bp = require 'backprop'\n"
+                            "local x = bp.param('x', 1)\n"
+                            "local d = assert(bp.load_csv('rows.csv', {target = 'c'}))\n"
+                            "d:shuffle(bp.seed('data'))\n"
+                            "local _, val = d:split(0.5)\n"
+                            "local order = 0\n"
+                            "for i = 1, #val do order = order * 16 + val:row(i)[1] end\n"
+                            "bp.log('split', order, 1)\n"
+                            "bp.log('data_seed', bp.seed('data'), 1)\n"
+                            "bp.log('w', bp.net(1):add(1):weight(1, 1, 1), 1)\n"
+                            "bp.log('loss', x, 1)\n");
     CHECK(sh("$BP sweep --db data.db -j 2 --seed 7 split.lua x=1,2") == 0);
     const char *q = "SELECT count(DISTINCT r.seed), count(DISTINCT s.value),"
                     " count(DISTINCT w.value), min(d.value) FROM runs r"
@@ -802,25 +806,33 @@ static void test_repeats_by_hand(void) {
                           "bp.log('data_seed', bp.seed('data'), 1)\n"
                           "bp.log('loss', a + bp.sweep().trial % 3, 1)\n");
     CHECK(sh("$BP sweep --db rep.db -j 1 --repeats 3 rep.lua a=1,5") == 0);
-    CHECK(strstr(out_text, "  best: trial 0, loss mean 2, sd 1 over 3 repeats (run 1): a=1\n") !=
+    CHECK(strstr(out_text,
+                 "  best: trial 0, loss mean 2, sd 1 over 3 repeats (run 1): a=1\n") !=
           NULL);
     const char *db = path_in("rep.db");
-    CHECK_ROWS(db, "SELECT trial, setting, repeat, params, objective FROM sweep_trials"
-                   " ORDER BY trial",
-               "0|0|0|a=1|1.0\n1|0|1|a=1|2.0\n2|0|2|a=1|3.0\n3|1|0|a=5|5.0\n4|1|1|a=5|6.0\n"
-               "5|1|2|a=5|7.0\n");
-    CHECK_ROWS(db, "SELECT setting, trial, params, repeats, objective, objective_sd"
-                   " FROM sweep_settings ORDER BY setting",
+    CHECK_ROWS(
+        db,
+        "SELECT trial, setting, repeat, params, objective FROM sweep_trials"
+        " ORDER BY trial",
+        "0|0|0|a=1|1.0\n1|0|1|a=1|2.0\n2|0|2|a=1|3.0\n3|1|0|a=5|5.0\n4|1|1|a=5|6.0\n"
+        "5|1|2|a=5|7.0\n");
+    CHECK_ROWS(db,
+               "SELECT setting, trial, params, repeats, objective, objective_sd"
+               " FROM sweep_settings ORDER BY setting",
                "0|0|a=1|3|2.0|1.0\n1|3|a=5|3|6.0|1.0\n");
-    CHECK_ROWS(db, "SELECT key, value, trials, best, mean, settings FROM sweep_param_stats",
+    CHECK_ROWS(db,
+               "SELECT key, value, trials, best, mean, settings FROM sweep_param_stats",
                "a|1|3|2.0|2.0|1\na|5|3|6.0|6.0|1\n");
-    CHECK_ROWS(db, "SELECT repeats, trials, spec FROM sweeps", "3|6|a=1,5 --seed 1 --repeats 3\n");
+    CHECK_ROWS(db, "SELECT repeats, trials, spec FROM sweeps",
+               "3|6|a=1,5 --seed 1 --repeats 3\n");
     char *kv[] = {"a=1"}, want[64];
     snprintf(want, sizeof want, "6|%llu|1.0\n",
              (unsigned long long)bp_sweep_trial_seed(1, 1, kv));
-    CHECK_ROWS(db, "SELECT count(DISTINCT seed), (SELECT seed FROM runs WHERE trial = 0),"
-                   " (SELECT DISTINCT value FROM metrics_view WHERE name = 'data_seed')"
-                   " FROM runs", want);
+    CHECK_ROWS(db,
+               "SELECT count(DISTINCT seed), (SELECT seed FROM runs WHERE trial = 0),"
+               " (SELECT DISTINCT value FROM metrics_view WHERE name = 'data_seed')"
+               " FROM runs",
+               want);
     CHECK(sh("$BP sweep --db reptpe.db -j 1 --sampler tpe --trials 12 --repeats 2 rep.lua"
              " a=uniform:0:1") == 0);
     CHECK_ROWS(path_in("reptpe.db"),
@@ -994,8 +1006,11 @@ static void test_spec_file(void) {
     char *a = rows(path_in("spec.db"), "SELECT uid, spec, direction, prune FROM sweeps");
     char *b = rows(path_in("cli.db"), "SELECT uid, spec, direction, prune FROM sweeps");
     CHECK_STR(a, b);
-    CHECK(strstr(a, "|hidden=1,2 lr=uniform:0:1 --trials 4 --seed 9|max|median:3:startup=5\n") !=
-          NULL);
+    CHECK(
+        strstr(
+            a,
+            "|hidden=1,2 lr=uniform:0:1 --trials 4 --seed 9|max|median:3:startup=5\n") !=
+        NULL);
     free(a);
     free(b);
     write_file("bad.lua", "return {script = 'product.lua', param = {}}\n");
