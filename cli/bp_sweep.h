@@ -85,7 +85,7 @@ int64_t bp_sweep_count(const bp_sweep_spec *s);
 /* The runs of each setting, at least 1. */
 int64_t bp_sweep_repeats(const bp_sweep_spec *s);
 
-/* "random" or "grid". */
+/* "grid", or the sampler's name ("random", "tpe", "tpe:multivariate"). */
 const char *bp_sweep_strategy(const bp_sweep_spec *s);
 
 /* Trial i (0-based, below bp_sweep_count) as s->n strings "key=value" in

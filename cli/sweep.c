@@ -206,7 +206,7 @@ int64_t bp_sweep_count(const bp_sweep_spec *s) {
 }
 
 const char *bp_sweep_strategy(const bp_sweep_spec *s) {
-    return s->trials > 0 ? "random" : "grid";
+    return s->trials > 0 ? bp_sweep_sampler_name(s->sampler) : "grid";
 }
 
 /* Draws one value of p as the string a user would type: a number written

@@ -286,7 +286,7 @@ typedef struct bp_sweep_record {
     const char *script_path, *script_text; /* the text is stored once, as a run's */
     const char *spec;                      /* required: bp_sweep_spec_text */
     const char *keys;                      /* required: swept keys, space-separated */
-    const char *strategy;                  /* required: "grid" or "random" */
+    const char *strategy; /* required: "grid", "random", "tpe" or "tpe:multivariate" */
     int64_t trials, seed;
     int64_t repeats;       /* runs of each setting (since 8); 0 is 1 */
     const char *objective; /* required: the metric */

@@ -959,7 +959,8 @@ static void test_liveness_by_lock(void) {
 
 /* A version 8 database migrated to 9: its sweeps get repeats 1, and their
  * trials are settings of one run each (setting = trial, repeat 0), their
- * objective the trial's. */
+ * objective the trial's; the rebuilt table keeps its rows and their runs,
+ * and a TPE sweep's strategy, 'random' before, is its sampler's name. */
 static void test_migration_to_9(void) {
     const char *db = path_in("v8.db");
     sqlite3 *raw;
@@ -972,7 +973,9 @@ static void test_migration_to_9(void) {
         "PRAGMA application_id = %d; PRAGMA user_version = 8;"
         "INSERT INTO sweeps(uid, name, spec, keys, strategy, trials, seed, objective,"
         " direction, status, started) VALUES ('s', 's', 'a=1,2 --seed 1', 'a', 'grid',"
-        " 2, 1, 'loss', 'min', 'completed', 1.7e9);"
+        " 2, 1, 'loss', 'min', 'completed', 1.7e9), ('t', 't', 'a=int:1:9 --trials 3"
+        " --seed 1 --sampler tpe', 'a', 'random', 3, 1, 'loss', 'min', 'completed',"
+        " 1.7e9);"
         "INSERT INTO runs(name, started, ended, status, sweep_id, trial, uid) VALUES"
         " ('s#0', 1.7e9, 1.7e9, 'completed', 1, 0, 'u0'),"
         " ('s#1', 1.7e9, 1.7e9, 'completed', 1, 1, 'u1');",
@@ -987,7 +990,10 @@ static void test_migration_to_9(void) {
           bp_runlog_metric(log, 2, "loss", 1, 0.25, &e) == 0 &&
           bp_runlog_flush(log, &e) == 0);
     sqlite3 *s = bp_runlog_sqlite(log);
-    CHECK_STR(rows_of(s, "SELECT repeats FROM sweeps"), "1\n");
+    CHECK_STR(rows_of(s, "SELECT id, uid, strategy, repeats FROM sweeps ORDER BY id"),
+              "1|s|grid|1\n2|t|tpe|1\n");
+    CHECK_STR(rows_of(s, "SELECT count(*) FROM runs WHERE sweep_id = 1"), "2\n");
+    CHECK_STR(rows_of(s, "PRAGMA foreign_key_check"), "");
     CHECK_STR(
         rows_of(s, "SELECT trial, setting, repeat FROM sweep_trials ORDER BY trial"),
         "0|0|0\n1|1|0\n");

@@ -839,6 +839,7 @@ static void test_repeats_by_hand(void) {
                "SELECT count(*), sum(n = 1), (SELECT count(DISTINCT seed) FROM runs) FROM"
                " (SELECT count(DISTINCT params) AS n FROM sweep_trials GROUP BY setting)",
                "12|12|24\n");
+    CHECK_ROWS(path_in("reptpe.db"), "SELECT strategy, repeats FROM sweeps", "tpe|2\n");
     CHECK(sh("$BP sweep --db rep.db --repeats 0 rep.lua a=1") == 1);
     CHECK_STR(err_text, "backprop: sweep: --repeats wants a whole number from 1 to 1000,"
                         " not '0'\n");
