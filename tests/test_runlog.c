@@ -957,16 +957,35 @@ static void test_liveness_by_lock(void) {
     bp_runlog_close(c);
 }
 
+/* A raw connection to db, made as the schema's first `version` steps make
+ * it (the caller's SQL sets user_version and its rows). */
+static sqlite3 *raw_at(const char *db, int version) {
+    sqlite3 *raw;
+    sqlite3_open(db, &raw);
+    for (int v = 0; v < version; v++)
+        CHECK(sqlite3_exec(raw, bp_runlog_schema_step(v), NULL, NULL, NULL) == SQLITE_OK);
+    return raw;
+}
+
+/* Runs sql (the old database's version and rows) on raw, closes it, and
+ * opens db for writing, which migrates it: the log, or NULL (a failed
+ * check). */
+static bp_runlog *migrate(sqlite3 *raw, const char *sql, const char *db) {
+    CHECK(sqlite3_exec(raw, sql, NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(raw);
+    bp_err e = {{0}};
+    bp_runlog *log = bp_runlog_open(db, 0, &e);
+    CHECK(log != NULL);
+    return log;
+}
+
 /* A version 8 database migrated to 9: its sweeps get repeats 1, and their
  * trials are settings of one run each (setting = trial, repeat 0), their
  * objective the trial's; the rebuilt table keeps its rows and their runs,
  * and a TPE sweep's strategy, 'random' before, is its sampler's name. */
 static void test_migration_to_9(void) {
     const char *db = path_in("v8.db");
-    sqlite3 *raw;
-    sqlite3_open(db, &raw);
-    for (int v = 0; v < 8; v++)
-        CHECK(sqlite3_exec(raw, bp_runlog_schema_step(v), NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3 *raw = raw_at(db, 8);
     char sql[1024];
     snprintf(
         sql, sizeof sql,
@@ -980,11 +999,8 @@ static void test_migration_to_9(void) {
         " ('s#0', 1.7e9, 1.7e9, 'completed', 1, 0, 'u0'),"
         " ('s#1', 1.7e9, 1.7e9, 'completed', 1, 1, 'u1');",
         BP_RUNLOG_APP_ID);
-    CHECK(sqlite3_exec(raw, sql, NULL, NULL, NULL) == SQLITE_OK);
-    sqlite3_close(raw);
     bp_err e = {{0}};
-    bp_runlog *log = bp_runlog_open(db, 0, &e);
-    CHECK(log != NULL);
+    bp_runlog *log = migrate(raw, sql, db);
     if (!log) return;
     CHECK(bp_runlog_metric(log, 1, "loss", 1, 0.5, &e) == 0 &&
           bp_runlog_metric(log, 2, "loss", 1, 0.25, &e) == 0 &&
@@ -1010,10 +1026,7 @@ static void test_migration_to_9(void) {
  * sweep whose pid is dead is interrupted. */
 static void test_migration_to_5(void) {
     const char *db = path_in("v4.db");
-    sqlite3 *raw;
-    sqlite3_open(db, &raw);
-    for (int v = 0; v < 4; v++)
-        CHECK(sqlite3_exec(raw, bp_runlog_schema_step(v), NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3 *raw = raw_at(db, 4);
     char host[256], sql[2048];
     gethostname(host, sizeof host);
     long gone = (long)dead_pid();
@@ -1028,11 +1041,8 @@ static void test_migration_to_5(void) {
         " direction, status, started, host, pid) VALUES ('s', 's', 'x', 'x', 'grid', 1,"
         " 1, 'loss', 'min', 'running', 1.7e9, '%s', %ld)",
         BP_RUNLOG_APP_ID, host, gone, host, (long)getpid(), gone, host, gone);
-    CHECK(sqlite3_exec(raw, sql, NULL, NULL, NULL) == SQLITE_OK);
-    sqlite3_close(raw);
     bp_err e = {{0}};
-    bp_runlog *log = bp_runlog_open(db, 0, &e);
-    CHECK(log != NULL);
+    bp_runlog *log = migrate(raw, sql, db);
     if (!log) return;
     sqlite3 *s = bp_runlog_sqlite(log);
     char version[16];
