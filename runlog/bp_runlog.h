@@ -288,7 +288,7 @@ typedef struct bp_sweep_record {
     const char *keys;                      /* required: swept keys, space-separated */
     const char *strategy; /* required: "grid", "random", "tpe" or "tpe:multivariate" */
     int64_t trials, seed;
-    int64_t repeats;       /* runs of each setting (since 8); 0 is 1 */
+    int64_t repeats;       /* runs of each setting (since 9); 0 is 1 */
     const char *objective; /* required: the metric */
     int maximize;          /* 0: direction 'min', else 'max' */
     const char *prune;     /* NULL: off */

@@ -19,6 +19,7 @@ DROP VIEW IF EXISTS run_summary;
 DROP VIEW IF EXISTS run_params;
 DROP VIEW IF EXISTS sweep_trials;
 DROP VIEW IF EXISTS sweep_param_stats;
+DROP VIEW IF EXISTS sweep_settings;
 
 CREATE TABLE sweeps_8( -- one row per sweep; cli/bp_sweeprun.h runs them
   id INTEGER PRIMARY KEY,

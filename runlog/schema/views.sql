@@ -71,7 +71,7 @@ CREATE VIEW run_params AS
 
 -- One row per trial of every sweep: sweep_id, trial, run_id, status, params
 -- (the swept ones, 'lr=0.1 hidden=4'), objective (NULL if NaN or never
--- logged), seed, duration_s, attempts (runs of the trial), and (since 8)
+-- logged), seed, duration_s, attempts (runs of the trial), and (since 9)
 -- setting and repeat: trial i is setting i / K's repeat i % K, K the
 -- sweep's repeats (1: setting = trial, repeat 0). Of a trial's attempts
 -- (runs), the latest that ended with an outcome a resume keeps (completed,
@@ -100,7 +100,7 @@ CREATE VIEW sweep_trials AS
   FROM runs r JOIN sweeps s ON s.id = r.sweep_id
   WHERE r.trial IS NOT NULL) WHERE k = 1;
 
--- One row per setting of every sweep with a completed trial (since 8):
+-- One row per setting of every sweep with a completed trial (since 9):
 -- sweep_id, setting, trial (its first completed one), run_id (that trial's
 -- run), params, repeats (its completed trials with an objective),
 -- objective (their mean: what the setting is judged by) and objective_sd
@@ -122,7 +122,7 @@ CREATE VIEW sweep_settings AS
 -- (sweep_id, key, value, trials, best, mean, settings): per swept parameter
 -- and value, over the completed trials: how many, the best setting's
 -- objective (a setting's is the mean of its repeats; by the sweep's
--- direction), the mean over the trials, and (since 8) how many settings
+-- direction), the mean over the trials, and (since 9) how many settings
 -- they are (trials / settings: the repeats).
 CREATE VIEW sweep_param_stats AS
   SELECT g.sweep_id AS sweep_id, p.key AS key, p.value AS value,
