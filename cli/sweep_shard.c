@@ -87,6 +87,7 @@ void sw_warn_no_reference(bp_runlog *log, int64_t id, const sw_def *d, const cha
     bp_sweep_counts c;
     bp_err e;
     int64_t need = d->prune.rule == BP_PRUNE_MEDIAN ? d->prune.min_trials : 1;
+    if (d->prune.startup > need) need = d->prune.startup; /* it waits for these too */
     if (bp_runlog_sweep_counts(log, id, &c, &e) || c.completed + c.pruned >= need) return;
     fprintf(err,
             "backprop: warning: --prune %s has no reference in %s (%lld completed trial%s"

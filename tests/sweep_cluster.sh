@@ -91,7 +91,7 @@ same "$line" "$BP sweep --trial 0 --db \"\$TMPDIR/s-0.db\" --objective min:loss 
 
 # 6. Pruning with nothing to compare with says so.
 "$BP" sweep --trial 0 --db p.db --prune median xor.lua lr=0.1,0.2 2>&1 >/dev/null | head -1 > w.txt
-same "$(cat w.txt)" "backprop: warning: --prune median:3 has no reference in p.db (0 completed trials of the sweep, the rule needs 3): nothing can be pruned; the other shards' curves are not in it"
+same "$(cat w.txt)" "backprop: warning: --prune median:3:startup=5 has no reference in p.db (0 completed trials of the sweep, the rule needs 5): nothing can be pruned; the other shards' curves are not in it"
 
 # 7. A model-based sweep in rounds: a round's tasks run the settings its
 # script carries; the next round is proposed from what is merged.
