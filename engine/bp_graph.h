@@ -345,4 +345,39 @@ const void *bp_graph_input_grad(const bp_graph *g);
 int bp_graph_batch(const bp_graph *g);
 void bp_graph_forget(bp_graph *g);
 
+/* ------------------------------------------------------------------------
+ * Recurrent state (lstm), for truncated backpropagation through time.
+ *
+ * A recurrent node runs each forward from its initial state: zeros, or
+ * values given by bp_graph_state_set or bp_graph_state_carry, kept across
+ * forwards until changed. A state is parts x layers x B x H values, as
+ * PyTorch's h_0 then c_0 (each num_layers x B x H): parts is 2 for an
+ * lstm (h, c). An initial state of B rows takes batches of B rows only
+ * (a forward of another size is refused, naming the module). The state is
+ * a value: no gradient flows back past it into the forward that made it,
+ * which is where truncated backpropagation cuts; dLoss/d(initial state)
+ * is kept by each backward from a state that is not zeros. Setting or
+ * carrying a state makes the next backward wait for a forward (it would
+ * read the new state). Values are doubles, converted in a float32 graph.
+ *
+ * state_info: the node's parts, layers and H; returns the rows of its
+ * initial state (0: zeros), or -1 when id is not recurrent ("linear
+ * (module '3'): has no state (only lstm has)"). state_get: into out
+ * (room for parts x layers x B x H) the initial state (B its rows), the
+ * final one (the state after the last step of the last forward, B its
+ * rows) or the gradient of the initial state from the last backward;
+ * returns B, or -1 (not recurrent; no forward yet; a zero state has no
+ * gradient). state_set: the initial state of B rows from v (copied),
+ * or zeros when v is NULL. state_carry: every recurrent node's initial
+ * state becomes its final state of the last forward (-1 before a
+ * forward). state_reset: every initial state zeros. */
+typedef enum bp_state { BP_STATE_INITIAL, BP_STATE_FINAL, BP_STATE_GRAD } bp_state;
+
+int bp_graph_state_info(const bp_graph *g, int id, int *parts, int *layers, int *H,
+                        bp_err *e);
+int bp_graph_state_get(const bp_graph *g, int id, bp_state which, double *out, bp_err *e);
+int bp_graph_state_set(bp_graph *g, int id, const double *v, int B, bp_err *e);
+int bp_graph_state_carry(bp_graph *g, bp_err *e);
+void bp_graph_state_reset(bp_graph *g);
+
 #endif

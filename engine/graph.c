@@ -66,6 +66,11 @@ typedef struct node {
     bp_host host; /* host: the callbacks, ctx owned (names NULL) */
     void *work;   /* lstm: each layer's states and gates, the workspaces
                      (lstm_work) */
+    /* A recurrent node's initial state (state_parts x layers x state_B x
+     * H, its own memory, kept across forwards) and dLoss/d(it) from the
+     * last backward; state_B 0: zeros. */
+    void *state, *dstate;
+    int state_B, state_cap;
 } node;
 
 struct bp_graph {
@@ -82,6 +87,7 @@ struct bp_graph {
     void *block;
     int fwd_training; /* the mode of the last forward, for backward */
     int64_t grads;    /* parameter gradients computed (bp_graph_grads_computed) */
+    int backed;       /* a backward ran since the last forward */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -174,6 +180,8 @@ static void free_node(node *nd) {
     bp_free(nd->nb_b);
     bp_free(nd->nb_db);
     bp_free(nd->invstd);
+    bp_free(nd->state);
+    bp_free(nd->dstate);
 }
 
 void bp_graph_free(bp_graph *g) {
@@ -876,13 +884,16 @@ int bp_graph_output_act(const bp_graph *g) {
 static size_t up(size_t n) { return (n + ALIGN - 1) / ALIGN * ALIGN; }
 
 /* An lstm's values a batch of B needs beside its y and dy: for each layer
- * its c and a (B T H, B T G), and below the last its h and dh (the last's
- * are the node's y and dy; every layer has the room, for simplicity); then
- * the backward's dz (B T G) and carry (2 B H). graph_real.h's lstm_layer
- * finds them so. */
+ * (LSTM_LAYER B T H values from layer 0's at the start of work) its c and
+ * a (B T H, B T G), and below the last its h and dh (the last's are the
+ * node's y and dy; every layer has the room, for simplicity); then the
+ * backward's dz (B T G) and carry (2 B H). graph_real.h's lstm_layer and
+ * the state's final_at find them by these offsets, in B T H. */
+enum { LSTM_C = 0, LSTM_A = 1, LSTM_H = 5, LSTM_DH = 6, LSTM_LAYER = 7 };
+
 static size_t lstm_work(const node *nd, int B) {
     size_t BTH = (size_t)B * nd->shape[0] * nd->o.out;
-    return (size_t)nd->o.layers * 7 * BTH + 4 * BTH + 2 * (size_t)B * nd->o.out;
+    return (size_t)nd->o.layers * LSTM_LAYER * BTH + 4 * BTH + 2 * (size_t)B * nd->o.out;
 }
 
 /* Lays out (base NULL: only sizes) each node's y, dy, keep and xhat for B
@@ -1010,12 +1021,27 @@ static int check_ids(const bp_graph *g, const void *x, int B, bp_err *e) {
     return 0;
 }
 
+/* Every recurrent node's initial state zeros or of B rows. */
+static int check_states(const bp_graph *g, int B, bp_err *e) {
+    char wbuf[96];
+    for (int k = 0; k < g->n_order; k++) {
+        const node *nd = &g->nodes[g->order[k]];
+        if (nd->state_B && nd->state_B != B)
+            return bp_err_set(e,
+                              "%s: its initial state holds %d sequences, the batch has %d "
+                              "(set one of %d, or zeros)",
+                              WHAT(nd), nd->state_B, B, B);
+    }
+    return 0;
+}
+
 int bp_graph_forward(bp_graph *g, const void *x, int B, int training, bp_rng *r,
                      bp_err *e) {
     if (bp_graph_reserve(g, B, e) || check_mode(g, B, training, r, e) ||
-        check_ids(g, x, B, e))
+        check_ids(g, x, B, e) || check_states(g, B, e))
         return -1;
     g->B = B;
+    g->backed = 0;
     g->fwd_training = training != 0;
     g->nodes[g->input].y = (void *)x;
     int rc = g->dtype == BP_F32 ? forward_nodes_f32(g, r, e) : forward_nodes(g, r, e);
@@ -1048,6 +1074,7 @@ static void mark_needs(bp_graph *g, int want_dx) {
             nd->needs = want_dx != 0;
             continue;
         }
+        nd->needs = nd->state_B != 0; /* its initial state's gradient is kept */
         for (int j = 0; j < nd->n_t && !nd->needs; j++)
             nd->needs = nd->t[j].trainable && !nd->t[j].frozen;
         for (int j = 0; j < nd->n_in && !nd->needs; j++)
@@ -1059,8 +1086,155 @@ int bp_graph_backward(bp_graph *g, int want_dx, bp_err *e) {
     if (!g->finished || g->B == 0) return bp_err_set(e, "backward needs a forward first");
     mark_needs(g, want_dx);
     zero_dy(g);
-    return g->dtype == BP_F32 ? backward_nodes_f32(g, want_dx, e)
-                              : backward_nodes(g, want_dx, e);
+    int rc = g->dtype == BP_F32 ? backward_nodes_f32(g, want_dx, e)
+                                : backward_nodes(g, want_dx, e);
+    g->backed = rc == 0;
+    return rc;
 }
 
 void bp_graph_forget(bp_graph *g) { g->B = 0; }
+
+/* ------------------------------------------------------------------------ */
+/* Recurrent state                                                           */
+
+/* Parts of a node's state: an lstm's h and c; 0: not recurrent. */
+static int state_parts(const node *nd) { return nd->op == BP_OP_LSTM ? 2 : 0; }
+
+/* Values of a state of B rows. */
+static size_t state_count(const node *nd, int B) {
+    return (size_t)state_parts(nd) * nd->o.layers * B * nd->o.out;
+}
+
+/* Node id, when it is recurrent; else NULL and a message. */
+static node *recurrent(const bp_graph *g, int id, bp_err *e) {
+    char wbuf[96];
+    if (id < 0 || id >= g->n) {
+        bp_err_set(e, "no module %d", id);
+        return NULL;
+    }
+    node *nd = &g->nodes[id];
+    if (!state_parts(nd)) {
+        bp_err_set(e, "%s: has no state (only lstm has)", WHAT(nd));
+        return NULL;
+    }
+    return nd;
+}
+
+/* Room for a state of B rows in state and dstate (grown only). */
+static int state_room(const bp_graph *g, node *nd, int B, bp_err *e) {
+    if (B <= nd->state_cap) return 0;
+    void *s = bp_calloc(state_count(nd, B), g->z), *d = bp_calloc(state_count(nd, B), g->z);
+    if (!s || !d) {
+        bp_free(s);
+        bp_free(d);
+        return bp_err_set(e, "out of memory for a state of %d sequences", B);
+    }
+    bp_free(nd->state);
+    bp_free(nd->dstate);
+    nd->state = s, nd->dstate = d, nd->state_cap = B;
+    return 0;
+}
+
+/* Where part p (h 0, c 1) of layer l's states of every step lie after a
+ * forward of B rows (B x T x H, lstm_work's layout). */
+static char *states_at(const bp_graph *g, const node *nd, int B, int p, int l) {
+    size_t BTH = (size_t)B * nd->shape[0] * nd->o.out;
+    if (p == 0 && l == nd->o.layers - 1) return nd->y;
+    return (char *)nd->work + ((size_t)l * LSTM_LAYER + (p ? LSTM_C : LSTM_H)) * BTH * g->z;
+}
+
+/* n values from src (type st) into dst (type dt), converted. */
+static void convert(void *dst, bp_dtype dt, const void *src, bp_dtype st, size_t n) {
+    if (dt == st) {
+        memcpy(dst, src, n * bp_dtype_size(dt));
+        return;
+    }
+    for (size_t k = 0; k < n; k++) {
+        double v = st == BP_F32 ? ((const float *)src)[k] : ((const double *)src)[k];
+        value_set(dst, dt, k, v);
+    }
+}
+
+/* Copies the state at the last step of the last forward (parts x layers x
+ * B x H) into dst, of type dt. */
+static void final_state(const bp_graph *g, const node *nd, char *dst, bp_dtype dt) {
+    const int B = g->B, T = nd->shape[0], H = nd->o.out;
+    const size_t row = (size_t)H * g->z, drow = (size_t)H * bp_dtype_size(dt);
+    for (int p = 0; p < state_parts(nd); p++)
+        for (int l = 0; l < nd->o.layers; l++) {
+            const char *src = states_at(g, nd, B, p, l);
+            for (int b = 0; b < B; b++, dst += drow)
+                convert(dst, dt, src + ((size_t)b * T + T - 1) * row, g->dtype, (size_t)H);
+        }
+}
+
+int bp_graph_state_info(const bp_graph *g, int id, int *parts, int *layers, int *H,
+                        bp_err *e) {
+    const node *nd = recurrent(g, id, e);
+    if (!nd) return -1;
+    *parts = state_parts(nd), *layers = nd->o.layers, *H = nd->o.out;
+    return nd->state_B;
+}
+
+int bp_graph_state_get(const bp_graph *g, int id, bp_state which, double *out,
+                       bp_err *e) {
+    char wbuf[96];
+    const node *nd = recurrent(g, id, e);
+    if (!nd) return -1;
+    switch (which) {
+        case BP_STATE_FINAL:
+            if (!g->finished || g->B == 0)
+                return bp_err_set(e, "%s: no final state: run a forward first", WHAT(nd));
+            final_state(g, nd, (char *)out, BP_F64);
+            return g->B;
+        case BP_STATE_INITIAL:
+            convert(out, BP_F64, nd->state, g->dtype, state_count(nd, nd->state_B));
+            return nd->state_B;
+        case BP_STATE_GRAD:
+            if (!nd->state_B)
+                return bp_err_set(e,
+                                  "%s: its initial state is zeros, which have no "
+                                  "gradient: set one first",
+                                  WHAT(nd));
+            if (!g->backed || g->B != nd->state_B)
+                return bp_err_set(e, "%s: no gradient of the state: run a backward first",
+                                  WHAT(nd));
+            convert(out, BP_F64, nd->dstate, g->dtype, state_count(nd, nd->state_B));
+            return nd->state_B;
+    }
+    return bp_err_set(e, "unknown state %d", (int)which);
+}
+
+int bp_graph_state_set(bp_graph *g, int id, const double *v, int B, bp_err *e) {
+    node *nd = recurrent(g, id, e);
+    if (!nd) return -1;
+    if (!v || B == 0) {
+        nd->state_B = 0;
+    } else {
+        if (B < 1) return bp_err_set(e, "a state needs 1 or more sequences (got %d)", B);
+        if (state_room(g, nd, B, e)) return -1;
+        convert(nd->state, g->dtype, v, BP_F64, state_count(nd, B));
+        nd->state_B = B;
+    }
+    g->B = 0; /* the next backward needs a forward from this state */
+    return 0;
+}
+
+int bp_graph_state_carry(bp_graph *g, bp_err *e) {
+    if (!g->finished || g->B == 0)
+        return bp_err_set(e, "no state to carry: run a forward first");
+    for (int k = 0; k < g->n_order; k++) {
+        node *nd = &g->nodes[g->order[k]];
+        if (!state_parts(nd)) continue;
+        if (state_room(g, nd, g->B, e)) return -1;
+        final_state(g, nd, nd->state, g->dtype);
+        nd->state_B = g->B;
+    }
+    g->B = 0;
+    return 0;
+}
+
+void bp_graph_state_reset(bp_graph *g) {
+    for (int i = 0; i < g->n; i++) g->nodes[i].state_B = 0;
+    g->B = 0;
+}

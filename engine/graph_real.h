@@ -200,21 +200,31 @@ typedef struct SFX(lstm_bufs) {
 
 static SFX(lstm_bufs) SFX(lstm_layer)(bp_graph *g, node *nd, int B, int l) {
     size_t BTH = (size_t)B * nd->shape[0] * nd->o.out;
-    REAL *w = (REAL *)nd->work + (size_t)l * 7 * BTH;
-    SFX(lstm_bufs) s = {.c = w, .a = w + BTH, .h = w + 5 * BTH, .dh = w + 6 * BTH};
-    s.x = l ? (REAL *)nd->work + (size_t)(l - 1) * 7 * BTH + 5 * BTH
+    REAL *w = (REAL *)nd->work + (size_t)l * LSTM_LAYER * BTH;
+    SFX(lstm_bufs) s = {.c = w + LSTM_C * BTH, .a = w + LSTM_A * BTH,
+                        .h = w + LSTM_H * BTH, .dh = w + LSTM_DH * BTH};
+    s.x = l ? (REAL *)nd->work + (size_t)(l - 1) * LSTM_LAYER * BTH + LSTM_H * BTH
             : SFX(y_of)(g, nd->in[0]);
     if (l == nd->o.layers - 1) s.h = nd->y, s.dh = nd->dy;
     return s;
 }
 
-/* Each layer on the one below's outputs (bp_lstm_forward, seq_fast.h). */
+/* Part p (h 0, c 1) of layer l's initial state in v (the node's state or
+ * dstate, parts x layers x B x H), or NULL when the state is zeros. */
+static REAL *SFX(state_at)(const node *nd, void *v, int B, int p, int l) {
+    if (!nd->state_B) return NULL;
+    return (REAL *)v + ((size_t)p * nd->o.layers + l) * B * nd->o.out;
+}
+
+/* Each layer on the one below's outputs (bp_lstm_forward, seq_fast.h),
+ * from the node's initial state. */
 static void SFX(lstm_forward)(bp_graph *g, node *nd, int B) {
     const int T = nd->shape[0], H = nd->o.out;
     for (int l = 0; l < nd->o.layers; l++) {
         SFX(lstm_bufs) s = SFX(lstm_layer)(g, nd, B, l);
         SFX(bp_lstm_forward)
-        (s.h, s.c, s.a, s.x, NULL, NULL, T_(nd, 4 * l), T_(nd, 4 * l + 1),
+        (s.h, s.c, s.a, s.x, SFX(state_at)(nd, nd->state, B, 0, l),
+         SFX(state_at)(nd, nd->state, B, 1, l), T_(nd, 4 * l), T_(nd, 4 * l + 1),
          T_(nd, 4 * l + 2), T_(nd, 4 * l + 3), B, T, l ? H : nd->o.in, H);
     }
 }
@@ -228,9 +238,11 @@ static void SFX(lstm_backward)(bp_graph *g, node *nd, int B, int want_dx) {
         REAL *dx = l ? SFX(lstm_layer)(g, nd, B, l - 1).dh : SFX(din_of)(g, nd, 0, want_dx);
         if (l) memset(dx, 0, sizeof(REAL) * BTH);
         SFX(bp_lstm_backward)
-        (dx, NULL, NULL, G_(nd, 4 * l), G_(nd, 4 * l + 1), G_(nd, 4 * l + 2),
-         G_(nd, 4 * l + 3), dz, carry, s.dh, s.x, NULL, NULL, s.h, s.c, s.a,
-         T_(nd, 4 * l), T_(nd, 4 * l + 1), B, T, l ? H : nd->o.in, H);
+        (dx, SFX(state_at)(nd, nd->dstate, B, 0, l), SFX(state_at)(nd, nd->dstate, B, 1, l),
+         G_(nd, 4 * l), G_(nd, 4 * l + 1), G_(nd, 4 * l + 2), G_(nd, 4 * l + 3), dz, carry,
+         s.dh, s.x, SFX(state_at)(nd, nd->state, B, 0, l),
+         SFX(state_at)(nd, nd->state, B, 1, l), s.h, s.c, s.a, T_(nd, 4 * l),
+         T_(nd, 4 * l + 1), B, T, l ? H : nd->o.in, H);
     }
 }
 

@@ -9,7 +9,11 @@
  * gradient: its weights are checked); nn.Embedding's and nn.LSTM's default
  * initialisation and PyTorch's parameter names and shapes; and the exact
  * message of every bad construction and of ids out of range, a refused
- * forward leaving the weights as they were. */
+ * forward leaving the weights as they were. The state (truncated
+ * backpropagation through time): a sequence run in two chunks, the state
+ * carried, gives the outputs and final state of the whole run in one
+ * piece; a chunk's gradients from a given state, and the state's own,
+ * against finite differences with the state held; and its errors. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -307,8 +311,142 @@ static void test_errors(void) {
     }
 }
 
+/* ------------------------------------------------------------------------ */
+/* State carried across chunks                                               */
+
+/* x (T x I) -> lstm of `layers`, named "rnn", every weight from seed 9. */
+static bp_net *lstm_net(bp_dtype t, int T, int I, int H, int layers) {
+    begin(t, 9);
+    bp_node_opts o = bp_node_opts_default(BP_OP_LSTM);
+    o.in = I, o.out = H, o.layers = layers, o.rng = &R, o.name = "rnn";
+    return as_net(add(BP_OP_LSTM, seq_input(T, I), &o));
+}
+
+/* Steps t0 .. t0+n-1 of each of B sequences of T steps of w values. */
+static void steps(double *dst, const double *src, int B, int T, int w, int t0, int n) {
+    for (int b = 0; b < B; b++)
+        memcpy(dst + (size_t)b * n * w, src + ((size_t)b * T + t0) * w,
+               sizeof(double) * (size_t)n * w);
+}
+
+/* Two sequences of 8 steps in one piece, then in two chunks of 4 by a net
+ * of T = 4 with the same weights, the state carried from the first chunk
+ * to the second. Outputs and final states agree (to the rounding of
+ * products of another shape: the one-piece net's input product has twice
+ * the rows), and the carried state is the first chunk's final one. */
+static void test_carry(void) {
+    const int B = 2, T = 8, C = 4, I = 3, H = 5, L = 2;
+    for (int f32 = 0; f32 < 2; f32++) {
+        bp_dtype t = f32 ? BP_F32 : BP_F64;
+        double tol = f32 ? 1e-5 : 1e-12;
+        bp_rng_seed(&R, 4);
+        double *x = randoms((size_t)B * T * I, 1), part[2 * 4 * 3], whole[2 * 8 * 5],
+               chunk[2 * 4 * 5], fin_whole[2 * 2 * 2 * 5], fin[2 * 2 * 2 * 5 * 2];
+        bp_net *one = lstm_net(t, T, I, H, L), *two = lstm_net(t, C, I, H, L);
+        const double *y = bp_net_forward(one, x, B, &E);
+        CHECK(y != NULL);
+        memcpy(whole, y, sizeof whole);
+        CHECK(bp_graph_state_get(one->graph, 1, BP_STATE_FINAL, fin_whole, &E) == B);
+        for (int c = 0; c < 2; c++) {
+            steps(part, x, B, T, I, c * C, C);
+            y = bp_net_forward(two, part, B, &E);
+            CHECK(y != NULL);
+            steps(chunk, whole, B, T, H, c * C, C);
+            CHECK(diff(chunk, y, (size_t)B * C * H, 0) <= tol);
+            if (c == 0) {
+                CHECK(bp_graph_state_get(two->graph, 1, BP_STATE_FINAL, fin, &E) == B);
+                CHECK(bp_graph_state_carry(two->graph, &E) == 0);
+                CHECK(bp_graph_state_get(two->graph, 1, BP_STATE_INITIAL, fin + 40, &E) == B);
+                CHECK(memcmp(fin, fin + 40, sizeof(double) * 40) == 0);
+            }
+        }
+        CHECK(bp_graph_state_get(two->graph, 1, BP_STATE_FINAL, fin, &E) == B);
+        CHECK(diff(fin_whole, fin, 40, 0) <= tol);
+        bp_net_free(one);
+        bp_net_free(two);
+        free(x);
+    }
+}
+
+/* The loss of a forward from initial state s (half_se against y). */
+static double loss_from(bp_net *net, const double *s, int B, const double *x,
+                        const double *y) {
+    CHECK(bp_graph_state_set(net->graph, 1, s, B, &E) == 0);
+    const double *out = bp_net_forward(net, x, B, &E);
+    return bp_loss_forward(out, y, B, bp_net_outputs(net), BP_LOSS_HALF_SE);
+}
+
+/* From a given state, the weights' gradients are the chunk's alone (the
+ * state is a constant: fd_check's differences hold it), and dLoss/d(state)
+ * matches differences of the loss in each state value. */
+static void test_state_grad(void) {
+    const int B = 2, T = 3, I = 2, H = 3, L = 2;
+    for (int f32 = 0; f32 < 2; f32++) {
+        bp_net *net = lstm_net(f32 ? BP_F32 : BP_F64, T, I, H, L);
+        bp_rng_seed(&R, 8);
+        size_t ns = (size_t)2 * L * B * H, O = (size_t)B * T * H;
+        double *s = randoms(ns, 0.8), *x = randoms((size_t)B * T * I, 1), *y = randoms(O, 1);
+        double *ds = malloc(sizeof(double) * ns), *dout = calloc(O, sizeof(double));
+        CHECK(bp_graph_state_set(net->graph, 1, s, B, &E) == 0);
+        fd_check(net, x, y, B, BP_LOSS_HALF_SE, f32 ? "lstm from a state (float32)"
+                                                    : "lstm from a state (float64)");
+        const double *out = bp_net_forward(net, x, B, &E);
+        bp_loss_backward(dout, out, y, B, (int)(O / B), BP_LOSS_HALF_SE);
+        CHECK(bp_net_backward(net, dout, &E) == 0);
+        CHECK(bp_graph_state_get(net->graph, 1, BP_STATE_GRAD, ds, &E) == B);
+        const double h = f32 ? 1e-3 : 1e-6, atol = f32 ? 2e-3 : 1e-7, rtol = f32 ? 2e-2 : 1e-5;
+        int bad = 0;
+        for (size_t k = 0; k < ns; k++) {
+            double v = s[k];
+            s[k] = v + h;
+            double lp = loss_from(net, s, B, x, y);
+            s[k] = v - h;
+            double lm = loss_from(net, s, B, x, y);
+            s[k] = v;
+            double num = (lp - lm) / (2 * h);
+            if (!close_to(ds[k], num, atol, rtol) && bad++ < 5)
+                report("lstm state", f32 ? "state (float32)" : "state", k, ds[k], num);
+        }
+        CHECK(bad == 0);
+        free(s), free(x), free(y), free(ds), free(dout);
+        bp_net_free(net);
+    }
+}
+
+static void test_state_errors(void) {
+    bp_net *net = lstm_net(BP_F64, 2, 1, 1, 1);
+    const double x[4] = {1, 2, 3, 4}, s[4] = {0};
+    double out[8];
+    expect(bp_graph_state_get(net->graph, 1, BP_STATE_FINAL, out, &E),
+           "lstm (module 'rnn'): no final state: run a forward first");
+    expect(bp_graph_state_carry(net->graph, &E), "no state to carry: run a forward first");
+    expect(bp_graph_state_get(net->graph, 0, BP_STATE_FINAL, out, &E),
+           "input (module 'input'): has no state (only lstm has)");
+    CHECK(bp_net_forward(net, x, 2, &E) != NULL);
+    CHECK(bp_net_backward(net, (double[4]){1, 1, 1, 1}, &E) == 0);
+    expect(bp_graph_state_get(net->graph, 1, BP_STATE_GRAD, out, &E),
+           "lstm (module 'rnn'): its initial state is zeros, which have no gradient: set "
+           "one first");
+    CHECK(bp_graph_state_set(net->graph, 1, s, 2, &E) == 0);
+    expect(bp_net_backward(net, (double[4]){1, 1, 1, 1}, &E),
+           "backward needs a forward first");
+    CHECK(bp_net_forward(net, x, 1, &E) == NULL);
+    CHECK(strcmp(E.msg, "lstm (module 'rnn'): its initial state holds 2 sequences, the "
+                        "batch has 1 (set one of 1, or zeros)") == 0);
+    CHECK(bp_net_forward(net, x, 2, &E) != NULL);
+    expect(bp_graph_state_get(net->graph, 1, BP_STATE_GRAD, out, &E),
+           "lstm (module 'rnn'): no gradient of the state: run a backward first");
+    bp_graph_state_reset(net->graph);
+    CHECK(bp_graph_state_info(net->graph, 1, &(int){0}, &(int){0}, &(int){0}, &E) == 0);
+    CHECK(bp_net_forward(net, x, 1, &E) != NULL);
+    bp_net_free(net);
+}
+
 int main(void) {
     test_hand();
+    test_carry();
+    test_state_grad();
+    test_state_errors();
     test_fast_matches_ref();
     test_fd_lstm();
     test_fd_embedding();
