@@ -46,6 +46,7 @@
 #define OPTIM_TYPE "backprop.optimizer"
 #define DATA_TYPE "backprop.data"
 #define TENSOR_TYPE "backprop.tensor"
+#define TEXT_TYPE "backprop.text"
 
 /* Module state */
 typedef struct state {
@@ -158,6 +159,8 @@ void bp_lua_open_show(lua_State *L);     /* show.c */
 void bp_lua_open_tensor(lua_State *L);   /* ltensor.c */
 void bp_lua_open_host(lua_State *L);     /* lhost.c */
 void bp_lua_open_script(lua_State *L);   /* lscript.c */
+void bp_lua_open_text(lua_State *L);     /* ltext.c (after ldata.c) */
+void bp_lua_open_state(lua_State *L);    /* lstate.c */
 
 /* ------------------------------------------------------------------------ */
 /* Values (lvalues.c) */
@@ -254,6 +257,10 @@ struct ltensor *bp_lua_push_host_view(lua_State *L, bp_dtype dtype);
 void bp_lua_host_view_begin(struct ltensor *u, int ndim, const size_t *dims, void *data);
 void bp_lua_host_view_end(struct ltensor *u);
 void bp_lua_host_view_free(struct ltensor *u);
+
+/* Pushes a new, empty data set userdata (ldata.c) and returns where its
+ * bp_data goes (NULL until set: set it before any use). */
+bp_data **bp_lua_new_data(lua_State *L);
 
 /* Pushes a new, empty net userdata (its net NULL: set it before any use),
  * created before the C object so that nothing leaks if that fails. */

@@ -43,6 +43,8 @@ static ldata *new_data(lua_State *L) {
     return u;
 }
 
+bp_data **bp_lua_new_data(lua_State *L) { return &new_data(L)->d; }
+
 static int data_close(lua_State *L) {
     ldata *u = luaL_checkudata(L, 1, DATA_TYPE);
     bp_data_free(u->d);

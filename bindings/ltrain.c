@@ -197,7 +197,8 @@ static int net_train_steps(lua_State *L) { return train(L, 1); }
 /* net:train_batch(d, first, count, loss, lr | optimizer) -> loss: one step,
  * as net:train_step, on rows first..first+count-1 of d (fewer at the end),
  * read where they lie; a data set of one target a row gives a net of 2 or
- * more outputs class labels (softmax_ce, nll), as net:fit takes them */
+ * more outputs class labels (softmax_ce, nll), as net:fit takes them, and
+ * one of T a row a net of sequences (T x C) a label a step */
 static int net_train_batch(lua_State *L) {
     bp_lua_params_gate(L, STATE(L));
     lnet *n = bp_lua_check_lnet(L, 1);
@@ -216,8 +217,9 @@ static int net_train_batch(lua_State *L) {
     double lr = opt || oi ? 0 : bp_lua_check_lr(L, 6);
     if (bp_lua_net_empty(net))
         return luaL_error(L, "the network has no layers: call net:add first");
-    crit.labels =
-        !li && d->k == 1 && bp_net_outputs(net) >= 2 && bp_loss_takes_labels(crit.loss);
+    /* a label a row, a sequence's T a row (bp_net_label_steps) */
+    crit.labels = !li && d->k == bp_net_label_steps(net) && bp_net_outputs(net) >= 2 &&
+                  bp_loss_takes_labels(crit.loss);
     if (net->inputs != d->d || (bp_net_outputs(net) != d->k && !crit.labels && !li))
         return luaL_argerror(L, 2,
                              lua_pushfstring(L,

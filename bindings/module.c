@@ -479,6 +479,8 @@ int luaopen_backprop(lua_State *L) {
     bp_lua_open_optim(L);
     bp_lua_open_train(L);
     bp_lua_open_data(L);
+    bp_lua_open_text(L);
+    bp_lua_open_state(L);
     bp_lua_open_fit(L);
     bp_lua_open_model(L);
     bp_lua_open_runlog(L);

@@ -105,13 +105,15 @@ int bp_fit_diverged(const bp_fit *f) { return f->diverged; }
 const int *bp_fit_order(const bp_fit *f) { return f->order; }
 
 /* The criterion of loss (its parameter param, 0: the default) for net on
- * data: with class labels when the data has one target per row and the net
- * 2 or more outputs, for a loss that takes labels (the only reading of such
+ * data: with class labels when the data has one target per row (a net of
+ * sequences, T x C: T, one a step, bp_net_label_steps) and the net 2 or
+ * more outputs, for a loss that takes labels (the only reading of such
  * targets: they cannot be the outputs' values). */
 static bp_crit data_crit(const bp_net *net, const bp_data *data, bp_loss loss,
                          double param) {
     bp_crit c = {.loss = loss, .param = param};
-    c.labels = data->k == 1 && bp_net_outputs(net) >= 2 && bp_loss_takes_labels(loss);
+    c.labels = data->k == bp_net_label_steps(net) && bp_net_outputs(net) >= 2 &&
+               bp_loss_takes_labels(loss);
     return c;
 }
 
@@ -137,7 +139,9 @@ static int check_shapes(const bp_net *net, const bp_data *data, const bp_crit *c
                           bp_net_outputs(net), data->k);
     if (!c) return 0;
     if (bp_net_check_crit(net, *c, e)) return -1;
-    return c->labels ? bp_crit_check(c, data->y, data->n, bp_net_outputs(net), e) : 0;
+    int T = c->labels ? data->k : 1;
+    return c->labels ? bp_crit_check(c, data->y, data->n * T, bp_net_outputs(net) / T, e)
+                     : 0;
 }
 
 /* The targets of rows order[s .. s+B-1] of data, copied into yb. */
@@ -291,6 +295,7 @@ static int evaluate(bp_net *net, const bp_data *data, int batch, bp_crit crit,
     if ((accuracy || confusion) && !data->label)
         return bp_err_set(e, "accuracy needs class labels, and the data has none");
     int O = bp_net_outputs(net), K = data->k, right = 0;
+    int T = crit.labels ? K : 1; /* a sequence's labels: B T rows of O / T */
     double sum = 0;
     if (confusion) memset(confusion, 0, sizeof(int) * (size_t)O * O);
     for (int s = 0; s < data->n; s += batch) {
@@ -299,7 +304,7 @@ static int evaluate(bp_net *net, const bp_data *data, int batch, bp_crit crit,
             bp_net_forward_as(net, bp_data_row(data, s), data->dtype, B, e);
         if (!out) return -1;
         if (loss_out)
-            sum += bp_loss_forward_crit(out, data->y + (size_t)s * K, B, O, crit) * B;
+            sum += bp_loss_forward_crit(out, data->y + (size_t)s * K, B * T, O / T, crit) * B;
         if (accuracy)
             for (int b = 0; b < B; b++)
                 right += bp_argmax(out + (size_t)b * O, O) == data->label[s + b];
