@@ -261,6 +261,9 @@ void bp_lua_host_view_free(struct ltensor *u);
 /* Pushes a new, empty data set userdata (ldata.c) and returns where its
  * bp_data goes (NULL until set: set it before any use). */
 bp_data **bp_lua_new_data(lua_State *L);
+/* bp.data(x, y [, opts]): a data set from Lua tables (ldata.c), called by
+ * bp.data's __call (ltext.c). */
+int bp_lua_data_new(lua_State *L);
 
 /* Pushes a new, empty net userdata (its net NULL: set it before any use),
  * created before the C object so that nothing leaks if that fails. */

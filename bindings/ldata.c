@@ -284,7 +284,7 @@ static void class_names(lua_State *L, bp_data *data, int C, int named) {
  * tables: x a list of rows, y a list of target rows (or of numbers, one
  * target each), or with `classes`, a list of class labels 1..C (one-hot
  * targets); dtype: of the inputs (default float64). */
-static int l_data(lua_State *L) {
+int bp_lua_data_new(lua_State *L) {
     int d = first_width(L, 1, 0);
     lua_Integer n = luaL_len(L, 1);
     if (n > INT32_MAX) luaL_argerror(L, 1, "too many rows");
@@ -605,8 +605,7 @@ static int data_batches(lua_State *L) {
 static const luaL_Reg funcs[] = {{"load_csv", l_load_csv},
                                  {"load_idx", l_load_idx},
                                  {"fashion_mnist", l_fashion_mnist},
-                                 {"data", l_data},
-                                 {NULL, NULL}};
+                                                                  {NULL, NULL}};
 
 static const luaL_Reg data_methods[] = {
     {"inputs", data_inputs},   {"outputs", data_outputs},

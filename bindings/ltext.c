@@ -223,13 +223,11 @@ static int text_tostring(lua_State *L) {
     return 1;
 }
 
-/* bp.data(...) as before: the table's __call, the table dropped. */
+/* bp.data(x, y [, opts]) as before: the table's __call, the table
+ * dropped, so that arguments keep their numbers in error messages. */
 static int data_call(lua_State *L) {
     lua_remove(L, 1);
-    lua_pushvalue(L, lua_upvalueindex(2));
-    lua_insert(L, 1);
-    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
-    return lua_gettop(L);
+    return bp_lua_data_new(L);
 }
 
 static const luaL_Reg text_methods[] = {
@@ -251,8 +249,7 @@ void bp_lua_open_text(lua_State *L) {
     luaL_setfuncs(L, data_funcs, 1);
     lua_newtable(L); /* its metatable */
     lua_pushvalue(L, -4);
-    lua_getfield(L, -4, "data"); /* the function bp.data was */
-    lua_pushcclosure(L, data_call, 2);
+    lua_pushcclosure(L, data_call, 1);
     lua_setfield(L, -2, "__call");
     lua_setmetatable(L, -2);
     lua_setfield(L, -2, "data");

@@ -3,62 +3,41 @@
 -- package: every file without an extension under /usr/share/games/fortunes,
 -- sorted by name, concatenated; about 2.6 MB of about 114 distinct bytes).
 -- char-rnn's defaults: two LSTM layers of 128, sequences of 50, batches of
--- 50, Adam at 2e-3, the gradients' norm clipped at 5. Each iteration takes
--- a batch of sequences at offsets drawn from the run's generator in the
--- first 90% of the text (inputs, and as targets the bytes one step ahead);
--- the loss is softmax cross-entropy over every step. train_loss is logged
--- every iteration, val_loss (nats per character, on the last 10%) and a
--- sample of 200 characters every `every` iterations and at the end.
+-- 50, Adam at 2e-3, the gradients' norm clipped at 5. The corpus is read by
+-- bp.data.text (ids in C memory, the last 10% kept for validation); each
+-- iteration takes a batch of sequences at offsets drawn from the run's
+-- generator in the training part (inputs, and as targets the bytes one
+-- step ahead), a data set that net:train_batch takes as it is; the loss is
+-- softmax cross-entropy over every step. With carry=true the batches are
+-- instead char-rnn's own: the training part read as `batch` streams one
+-- sequence after another, the LSTM's state carried from each batch to the
+-- next (truncated backpropagation through time: the gradient stops at the
+-- batch's start). train_loss is logged every iteration, val_loss (nats per
+-- character, on val_batches batches spread over the validation part, from
+-- a zero state) and a sample of 200 characters every `every` iterations
+-- and at the end.
 --
 --   backprop run scripts/char_rnn.lua [iters=10000] [hidden=128] [layers=2]
 --                [seq=50] [batch=50] [lr=0.002] [clip=5] [every=500]
 --                [temperature=1] [dtype=float32] [max_val_loss=0]
---                [dir=/usr/share/games/fortunes]
+--                [carry=false] [dir=/usr/share/games/fortunes]
 -- With max_val_loss > 0 the script fails (error, exit status 1) when the
 -- last validation loss is above it (tests/scripts.cmake's short run).
 local bp = require "backprop"
 
 local P = bp.params{iters = 10000, hidden = 128, layers = 2, seq = 50, batch = 50,
                     lr = 0.002, clip = 5.0, every = 500, temperature = 1.0,
-                    dtype = "float32", max_val_loss = 0.0, val_batches = 8,
+                    dtype = "float32", max_val_loss = 0.0, val_batches = 8, carry = false,
                     dir = "/usr/share/games/fortunes"}
 
--- The corpus: the files without a dot in their names, sorted, as bytes.
-local function read_corpus(dir)
-  local names = {}
-  local ls = assert(io.popen("ls -1 '" .. dir .. "' 2>/dev/null"))
-  for name in ls:lines() do
-    if not name:find(".", 1, true) then names[#names + 1] = name end
-  end
-  ls:close()
-  table.sort(names)
-  local parts = {}
-  for _, name in ipairs(names) do
-    local f = io.open(dir .. "/" .. name, "rb")
-    if f then parts[#parts + 1] = f:read("a"); f:close() end
-  end
-  return table.concat(parts)
+local corpus, err = bp.data.text(P.dir)
+if not corpus then error(err .. " (install Debian's fortunes package)") end
+local T, B, V = P.seq, P.batch, corpus:vocab_size()
+if corpus:batches(B, T, "val") < 1 then
+  error(string.format("the corpus in %s is too short for a batch of %d x %d", P.dir, B, T))
 end
-
-local text = read_corpus(P.dir)
-local T, B = P.seq, P.batch
-if #text < 10 * (T + 1) * B then
-  error(string.format("the corpus in %s has %d bytes, fewer than ten batches of %d x %d "
-    .. "(install Debian's fortunes package)", P.dir, #text, B, T + 1))
-end
-
--- The vocabulary: the distinct bytes in order; ids 1..V.
-local seen, vocab, id_of = {}, {}, {}
-for k = 1, #text do seen[text:byte(k)] = true end
-for byte = 0, 255 do
-  if seen[byte] then vocab[#vocab + 1] = byte; id_of[byte] = #vocab end
-end
-local V = #vocab
-local ids = {}
-for k = 1, #text do ids[k] = id_of[text:byte(k)] end
-local n_train = math.floor(#ids * 0.9)
 print(string.format("corpus: %d bytes, %d distinct; %d for training, %d for validation",
-  #ids, V, n_train, #ids - n_train))
+  #corpus, V, corpus:length("train"), corpus:length("val")))
 
 local net = bp.net(T, bp.sequential{
   bp.embedding(V, P.hidden, {name = "embed"}),
@@ -69,49 +48,30 @@ print(net)
 local opt = bp.optimizer(net, "adam", {lr = P.lr, clip_norm = P.clip})
 local ce = bp.loss("softmax_ce")
 
--- B sequences at offsets o: inputs ids[o .. o+T-1], targets one step ahead.
-local function batch_at(offsets)
-  local x, y = {}, {}
-  for b, o in ipairs(offsets) do
-    local xb, yb = {}, {}
-    for t = 1, T do xb[t], yb[t] = ids[o + t - 1], ids[o + t] end
-    x[b], y[b] = xb, yb
-  end
-  return x, y
-end
-
--- The mean loss per character on val_batches batches spread evenly over
--- the validation text (the same ones every time).
+-- The mean loss per character on val_batches of the validation part's
+-- sequential batches, spread evenly over it (the same ones every time),
+-- each from a zero state.
+local val_data
 local function validate()
-  local span = #ids - n_train - T - 1
-  local total, count = 0, 0
-  for v = 1, P.val_batches do
-    local offsets = {}
-    for b = 1, B do
-      offsets[b] = n_train + 1 + ((v - 1) * B + b - 1) * span // (P.val_batches * B)
-    end
-    local x, y = batch_at(offsets)
-    local out = net:forward(x)
-    local rows, labels = {}, {}
-    for b = 1, B do
-      for t = 1, T do
-        local r = {}
-        for c = 1, V do r[c] = out[b][(t - 1) * V + c] end
-        rows[#rows + 1], labels[#labels + 1] = r, y[b][t]
-      end
-    end
-    total, count = total + ce:forward(rows, labels), count + 1
+  local count, total = corpus:batches(B, T, "val"), 0
+  local n = math.min(P.val_batches, count)
+  net:reset_state()
+  for v = 1, n do
+    val_data = corpus:batch(B, T, {part = "val", index = 1 + (v - 1) * count // n,
+                                   into = val_data})
+    total = total + net:evaluate(val_data, ce).loss
   end
-  return total / count
+  return total / n
 end
 
 -- n characters drawn one at a time, each from the softmax of the last
 -- step's scores at the temperature, the window of T before it as input;
 -- primed with the first T characters of the validation text.
 local function sample(n)
-  local window, out = {}, {}
-  for t = 1, T do window[t] = ids[n_train + t] end
+  local first = corpus:batch(1, T, {part = "val", index = 1})
+  local window, out = first:row(1), {}
   net:training(false)
+  net:reset_state()
   for _ = 1, n do
     local scores = net:forward(window)
     local base, m = (T - 1) * V, -math.huge
@@ -120,24 +80,31 @@ local function sample(n)
     for c = 1, V do p[c] = math.exp((scores[base + c] - m) / P.temperature); sum = sum + p[c] end
     local u, c = bp.uniform() * sum, 1
     while c < V and u > p[c] do u = u - p[c]; c = c + 1 end
-    out[#out + 1] = string.char(vocab[c])
+    out[#out + 1] = c
     table.remove(window, 1)
     window[T] = c
   end
   net:training(true)
-  return table.concat(out)
+  return corpus:decode(out)
 end
 
 bp.progress{total = P.iters}
 local val
+local batch, batches, next_batch = nil, corpus:batches(B, T), 0
 for it = 1, P.iters do
-  local offsets = {}
-  for b = 1, B do offsets[b] = bp.randint(n_train - T) end
-  local x, y = batch_at(offsets)
-  local loss = net:train_step(x, y, ce, opt)
+  if P.carry then
+    if next_batch == 0 then net:reset_state() end
+    batch = corpus:batch(B, T, {index = next_batch + 1, into = batch})
+    next_batch = (next_batch + 1) % batches
+  else
+    batch = corpus:batch(B, T, {into = batch})
+  end
+  local loss = net:train_batch(batch, 1, B, ce, opt)
+  if P.carry then net:carry_state() end
   bp.log("train_loss", loss, it)
   if it % P.every == 0 or it == P.iters then
     val = validate()
+    next_batch = 0 -- validation left a zero state: the streams start again
     bp.log("val_loss", val, it)
     print(string.format("iteration %d: train loss %.4f, validation %.4f nats/char", it, loss, val))
     print("sample: " .. sample(200):gsub("\n", "\n        "))

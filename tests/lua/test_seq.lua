@@ -4,6 +4,11 @@
 -- the B T steps, equal to softmax_ce on the steps as rows), training in
 -- both dtypes, and the exact text of every bad input. The gradients
 -- themselves are checked by finite differences in tests/test_seq.c.
+-- bp.data.text: a corpus's ids, encode and decode, batches as data sets
+-- that train_batch and evaluate take (their loss the same as train_step's
+-- on the same ids as tables); the state: carried across chunks it gives
+-- the outputs of the sequence run in one piece, set and read back as
+-- PyTorch's h_n and c_n, and its errors.
 local lu = require "luaunit"
 package.path = (os.getenv("BP_SOURCE_DIR") or ".") .. "/tests/lua/?.lua;" .. package.path
 local S = require "support"
@@ -106,6 +111,152 @@ function test_errors()
     function() bp.net(4, bp.lstm(3, 5)) end)
   assert_error_text("embedding (module '2'): reads the network's input (its ids), not module '1''s output",
     function() bp.net(4, bp.sequential{bp.identity(), bp.embedding(6, 3)}) end)
+end
+
+local CORPUS = "abcabcabdabcabcabdabcabcabd\n"
+
+function test_text_corpus()
+  local path = S.write("corpus.txt", CORPUS)
+  local c = assert(bp.data.text(path, {val = 0.25}))
+  lu.assertEquals(c:vocab(), {"\n", "a", "b", "c", "d"})
+  lu.assertEquals(c:vocab_size(), 5)
+  lu.assertEquals({#c, c:length("train"), c:length("val")}, {28, 21, 7})
+  lu.assertEquals(c:encode("dab\n"), {5, 2, 3, 1})
+  lu.assertEquals(c:decode({5, 2, 3, 1}), "dab\n")
+  lu.assertEquals(tostring(c), "text corpus of 28 bytes, 5 distinct; 21 for training, 7 for validation")
+  -- a list of paths, concatenated; bp.data is still a function to call
+  lu.assertEquals(#assert(bp.data.text({path, path})), 56)
+  lu.assertEquals(#bp.data({{1}}, {{2}}), 1)
+  -- batch 2 of the sequential ones: streams of (21 - 1) / 2 = 10, steps 4..6
+  lu.assertEquals(c:batches(2, 3), 3)
+  local d = c:batch(2, 3, {index = 2})
+  lu.assertEquals({d:row(1)}, {{2, 3, 4}, {3, 4, 2}})
+  lu.assertEquals({d:row(2)}, {{3, 4, 2}, {4, 2, 3}})
+  -- into: refilled in place; offsets drawn from bp.seed's stream
+  bp.seed(7)
+  local again = c:batch(2, 3, {into = d})
+  lu.assertIs(again, d)
+  bp.seed(7)
+  local o1, o2 = bp.randint(21 - 3) - 1, bp.randint(21 - 3) - 1
+  local ids = c:encode(CORPUS)
+  lu.assertEquals({d:row(1)}, {{ids[o1 + 1], ids[o1 + 2], ids[o1 + 3]},
+                               {ids[o1 + 2], ids[o1 + 3], ids[o1 + 4]}})
+  lu.assertEquals(({d:row(2)})[1][1], ids[o2 + 1])
+  lu.assertEquals(c:batch(1, 3, {part = "val", dtype = "float32"}):dtype(), "float32")
+  c:close()
+  c:close()
+  assert_error_text("attempt to use a closed text corpus", function() return #c end)
+end
+
+function test_text_errors()
+  local path = S.write("small.txt", CORPUS)
+  local c = assert(bp.data.text(path, {val = 0.25}))
+  local nothing, msg = bp.data.text(S.TMP .. "/none.txt")
+  lu.assertNil(nothing)
+  lu.assertStrContains(msg, "none.txt")
+  lu.assertEquals(select(2, bp.data.text(S.write("empty.txt", ""))), "the corpus is empty (0 bytes)")
+  lu.assertEquals(select(2, bp.data.text(S.write("bad.txt", "a\xff"), {utf8 = true})),
+                  S.TMP .. "/bad.txt: byte 2 is not UTF-8")
+  assert_error_text("the validation part has 7 ids, fewer than a sequence of 7 and its target",
+    function() c:batch(1, 7, {part = "val"}) end)
+  assert_error_text("batch 4 of the training part, which has 3 of 2 x 3",
+    function() c:batch(2, 3, {index = 4}) end)
+  assert_error_text("the character 'z' at byte 2 is not in the vocabulary",
+    function() c:encode("az") end)
+  assert_error_text("id 6 at position 2 is not in 1..5", function() c:decode({1, 6}) end)
+  assert_error_text("field 'val': expected a fraction in [0, 1), got 1.0",
+    function() bp.data.text(path, {val = 1}) end)
+  assert_error_text("unknown option 'parts' (expected part, index, dtype or into)",
+    function() c:batch(2, 3, {parts = "val"}) end)
+  assert_error_text("field 'into': a data set of 2 x 3, 3 targets, is not one of 2 x 4, 4",
+    function() c:batch(2, 4, {into = c:batch(2, 3)}) end)
+end
+
+-- A batch as a data set trains as its ids do as tables: the same loss.
+function test_text_trains()
+  local c = assert(bp.data.text(S.write("train.txt", CORPUS:rep(4))))
+  for _, dtype in ipairs{"float64", "float32"} do
+    bp.seed(5)
+    local V = c:vocab_size()
+    local net = bp.net(6, bp.sequential{bp.embedding(V, 4), bp.lstm(4, 8, {name = "rnn"}),
+                                        bp.linear(8, V)}, {dtype = dtype})
+    local d = c:batch(3, 6)
+    local x, y = {}, {}
+    for r = 1, 3 do x[r], y[r] = d:row(r) end
+    local ce = bp.loss("softmax_ce")
+    local want = net:train_step(x, y, ce, 0)
+    lu.assertEquals(net:train_batch(d, 1, 3, ce, 0), want)
+    lu.assertAlmostEquals(net:evaluate(d, ce).loss, want, 1e-6)
+    local opt = bp.optimizer(net, "adam", {lr = 0.02})
+    local first = net:train_batch(d, 1, 3, ce, opt)
+    local last
+    for _ = 1, 100 do last = net:train_batch(c:batch(3, 6, {into = d}), 1, 3, ce, opt) end
+    lu.assertTrue(last < first / 2, dtype .. ": " .. first .. " -> " .. last)
+  end
+end
+
+-- Two chunks of 3 with the state carried give the outputs of the 6 steps
+-- in one piece (a net of T = 6 with the same weights).
+function test_state_carried()
+  bp.seed(9)
+  local whole = bp.net({6, 2}, bp.lstm(2, 3, {layers = 2, name = "rnn"}))
+  local half = bp.net({3, 2}, bp.lstm(2, 3, {layers = 2, name = "rnn"}))
+  half:set_params(whole:params())
+  local x = {}
+  for k = 1, 12 do x[k] = bp.uniform(-1, 1) end
+  local out = whole:forward(x)
+  local first = half:forward({table.unpack(x, 1, 6)})
+  half:carry_state()
+  local second = half:forward({table.unpack(x, 7, 12)})
+  for k = 1, 9 do
+    lu.assertAlmostEquals(first[k], out[k], 1e-12)
+    lu.assertAlmostEquals(second[k], out[9 + k], 1e-12)
+  end
+  local s, w = half:state("rnn"), whole:state("rnn")
+  lu.assertEquals({#s.h, #s.h[1], #s.h[1][1], #s.c}, {2, 1, 3, 2})
+  for l = 1, 2 do
+    for j = 1, 3 do
+      lu.assertAlmostEquals(s.h[l][1][j], w.h[l][1][j], 1e-12)
+      lu.assertAlmostEquals(s.c[l][1][j], w.c[l][1][j], 1e-12)
+    end
+  end
+  -- set as values: the same outputs again; nil: zeros, the first chunk's
+  lu.assertIs(half:set_state("rnn", half:state("rnn", "initial")), half)
+  lu.assertEquals(half:forward({table.unpack(x, 7, 12)}), second)
+  half:set_state("rnn", nil)
+  lu.assertNil(half:state("rnn", "initial"))
+  lu.assertEquals(half:forward({table.unpack(x, 1, 6)}), first)
+  half:carry_state()
+  half:reset_state()
+  lu.assertEquals(half:forward({table.unpack(x, 1, 6)}), first)
+  -- the initial state's gradient, after a backward from a given state
+  half:set_state("rnn", s)
+  half:forward({table.unpack(x, 1, 6)})
+  half:backward({1, 0, 0, 0, 0, 0, 0, 0, 0})
+  local g = half:state_grad("rnn")
+  lu.assertEquals({#g.h, #g.c[2][1]}, {2, 3})
+  lu.assertNotEquals(g.h[1][1][1], 0)
+end
+
+function test_state_errors()
+  bp.seed(9)
+  local net = bp.net({3, 2}, bp.lstm(2, 3, {layers = 2, name = "rnn"}))
+  assert_error_text("lstm (module 'rnn'): no final state: run a forward first",
+    function() net:state("rnn") end)
+  assert_error_text("no module named 'lstm'", function() net:state("lstm") end)
+  assert_error_text("field 'h': has 1 layers, the module 2",
+    function() net:set_state("rnn", {h = {{{0, 0, 0}}}, c = {}}) end)
+  assert_error_text("field 'c': layer 2 has 1 rows, expected 2",
+    function() net:set_state("rnn", {h = {{{0, 0, 0}, {0, 0, 0}}, {{0, 0, 0}, {0, 0, 0}}},
+                                      c = {{{0, 0, 0}, {0, 0, 0}}, {{0, 0, 0}}}}) end)
+  net:set_state("rnn", {h = {{{0, 0, 0}, {0, 0, 0}}, {{0, 0, 0}, {0, 0, 0}}},
+                        c = {{{0, 0, 0}, {0, 0, 0}}, {{0, 0, 0}, {0, 0, 0}}}})
+  assert_error_text("lstm (module 'rnn'): its initial state holds 2 sequences, the batch has 1 (set one of 1, or zeros)",
+    function() net:forward({1, 2, 3, 4, 5, 6}) end)
+  assert_error_text("lstm (module 'rnn'): no gradient of the state: run a backward first",
+    function() net:state_grad("rnn") end)
+  local dense = bp.net(2):add(2)
+  assert_error_text("the network has no recurrent module", function() dense:carry_state() end)
 end
 
 S.finish()
