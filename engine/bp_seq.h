@@ -1,5 +1,5 @@
-/* bp_seq.h: the kernels of sequences, embedding and LSTM, each forward with
- * its backward right below it.
+/* bp_seq.h: the kernels of sequences, embedding, LSTM, RNN and GRU, each
+ * forward with its backward right below it.
  *
  * Dimensions, the letters of every loop:
  *   B = batch (sequences); T = steps of a sequence; V = vocabulary (ids
@@ -66,6 +66,53 @@ void bp_lstm_backward(double *dx, double *dh0, double *dc0, double *dwih, double
                       const double *c0, const double *h, const double *c, const double *a,
                       const double *wih, const double *whh, int B, int T, int I, int H);
 
+/* One RNN layer (nn.RNN's equations, nonlinearity tanh, or relu when relu
+ * is set): h_t = f(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), from h0 (B x H;
+ * NULL: zeros). Writes h (B x T x H), which backward reads (f' from it). */
+void bp_rnn_forward_ref(double *h, const double *x, const double *h0, const double *wih,
+                        const double *whh, const double *bih, const double *bhh, int relu,
+                        int B, int T, int I, int H);
+/* As the LSTM's: the weights' gradients added, dx added (NULL: skipped),
+ * dh0 overwritten (NULL: not wanted); dz (B x T x H) and carry (B H)
+ * workspaces. */
+void bp_rnn_backward_ref(double *dx, double *dh0, double *dwih, double *dwhh, double *dbih,
+                         double *dbhh, double *dz, double *carry, const double *dh,
+                         const double *x, const double *h0, const double *h,
+                         const double *wih, const double *whh, int relu, int B, int T,
+                         int I, int H);
+void bp_rnn_forward(double *h, const double *x, const double *h0, const double *wih,
+                    const double *whh, const double *bih, const double *bhh, int relu, int B,
+                    int T, int I, int H);
+void bp_rnn_backward(double *dx, double *dh0, double *dwih, double *dwhh, double *dbih,
+                     double *dbhh, double *dz, double *carry, const double *dh,
+                     const double *x, const double *h0, const double *h, const double *wih,
+                     const double *whh, int relu, int B, int T, int I, int H);
+
+/* One GRU layer (nn.GRU's equations, gates r, z, n; weight_ih 3H x I,
+ * weight_hh 3H x H, biases 3H each), per step t:
+ *   r = sigmoid(W_ir x + b_ir + W_hr h + b_hr), z likewise,
+ *   n = tanh(W_in x + b_in + r (W_hn h + b_hn)), h_t = (1 - z) n + z h
+ * with h = h_{t-1}, from h0 (NULL: zeros). Writes h (B x T x H), the
+ * gates a (B x T x 3H: r, z, n) and the hidden sums gh = W_hh h_{t-1} +
+ * b_hh (B x T x 3H), which backward reads. */
+void bp_gru_forward_ref(double *h, double *a, double *gh, const double *x, const double *h0,
+                        const double *wih, const double *whh, const double *bih,
+                        const double *bhh, int B, int T, int I, int H);
+/* dgi and dgh (B x T x 3H each) and carry (B H) are workspaces. */
+void bp_gru_backward_ref(double *dx, double *dh0, double *dwih, double *dwhh, double *dbih,
+                         double *dbhh, double *dgi, double *dgh, double *carry,
+                         const double *dh, const double *x, const double *h0,
+                         const double *h, const double *a, const double *gh,
+                         const double *wih, const double *whh, int B, int T, int I, int H);
+void bp_gru_forward(double *h, double *a, double *gh, const double *x, const double *h0,
+                    const double *wih, const double *whh, const double *bih,
+                    const double *bhh, int B, int T, int I, int H);
+void bp_gru_backward(double *dx, double *dh0, double *dwih, double *dwhh, double *dbih,
+                     double *dbhh, double *dgi, double *dgh, double *carry, const double *dh,
+                     const double *x, const double *h0, const double *h, const double *a,
+                     const double *gh, const double *wih, const double *whh, int B, int T,
+                     int I, int H);
+
 /* The same kernels on floats (ids too are floats: whole numbers below
  * 2^24 are exact). */
 void bp_embedding_forward_f32(float *y, const float *ids, const float *w, size_t n, int D);
@@ -89,5 +136,38 @@ void bp_lstm_backward_f32(float *dx, float *dh0, float *dc0, float *dwih, float 
                           const float *x, const float *h0, const float *c0, const float *h,
                           const float *c, const float *a, const float *wih,
                           const float *whh, int B, int T, int I, int H);
+
+void bp_rnn_forward_ref_f32(float *h, const float *x, const float *h0, const float *wih,
+                        const float *whh, const float *bih, const float *bhh, int relu,
+                        int B, int T, int I, int H);
+void bp_rnn_backward_ref_f32(float *dx, float *dh0, float *dwih, float *dwhh, float *dbih,
+                         float *dbhh, float *dz, float *carry, const float *dh,
+                         const float *x, const float *h0, const float *h,
+                         const float *wih, const float *whh, int relu, int B, int T,
+                         int I, int H);
+void bp_rnn_forward_f32(float *h, const float *x, const float *h0, const float *wih,
+                    const float *whh, const float *bih, const float *bhh, int relu, int B,
+                    int T, int I, int H);
+void bp_rnn_backward_f32(float *dx, float *dh0, float *dwih, float *dwhh, float *dbih,
+                     float *dbhh, float *dz, float *carry, const float *dh,
+                     const float *x, const float *h0, const float *h, const float *wih,
+                     const float *whh, int relu, int B, int T, int I, int H);
+
+void bp_gru_forward_ref_f32(float *h, float *a, float *gh, const float *x, const float *h0,
+                        const float *wih, const float *whh, const float *bih,
+                        const float *bhh, int B, int T, int I, int H);
+void bp_gru_backward_ref_f32(float *dx, float *dh0, float *dwih, float *dwhh, float *dbih,
+                         float *dbhh, float *dgi, float *dgh, float *carry,
+                         const float *dh, const float *x, const float *h0,
+                         const float *h, const float *a, const float *gh,
+                         const float *wih, const float *whh, int B, int T, int I, int H);
+void bp_gru_forward_f32(float *h, float *a, float *gh, const float *x, const float *h0,
+                    const float *wih, const float *whh, const float *bih,
+                    const float *bhh, int B, int T, int I, int H);
+void bp_gru_backward_f32(float *dx, float *dh0, float *dwih, float *dwhh, float *dbih,
+                     float *dbhh, float *dgi, float *dgh, float *carry, const float *dh,
+                     const float *x, const float *h0, const float *h, const float *a,
+                     const float *gh, const float *wih, const float *whh, int B, int T,
+                     int I, int H);
 
 #endif

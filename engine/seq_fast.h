@@ -33,6 +33,20 @@ void SFX(bp_lstm_forward)(REAL *h, REAL *c, REAL *a, const REAL *x, const REAL *
     }
 }
 
+/* The input's gradients of a recurrent layer over all B T steps at once:
+ * dW_ih += dz^T x, db_ih (and db_hh) += dz's column sums, dx += dz W_ih. */
+static void SFX(input_backward)(REAL *dx, REAL *dwih, REAL *dbih, REAL *dbhh, const REAL *dz,
+                                const REAL *x, const REAL *wih, int BT, int G, int I) {
+    GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, G, I, BT, 1, dz, G, x, I, 1, dwih, I);
+    for (int bt = 0; bt < BT; bt++)
+        for (int r = 0; r < G; r++) {
+            dbih[r] += dz[(size_t)bt * G + r];
+            if (dbhh) dbhh[r] += dz[(size_t)bt * G + r];
+        }
+    if (dx)
+        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, BT, I, G, 1, dz, G, wih, I, 1, dx, I);
+}
+
 void SFX(bp_lstm_backward)(REAL *dx, REAL *dh0, REAL *dc0, REAL *dwih, REAL *dwhh,
                            REAL *dbih, REAL *dbhh, REAL *dz, REAL *carry, const REAL *dh,
                            const REAL *x, const REAL *h0, const REAL *c0, const REAL *h,
@@ -55,15 +69,103 @@ void SFX(bp_lstm_backward)(REAL *dx, REAL *dh0, REAL *dc0, REAL *dwih, REAL *dwh
             GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, G, H, B, 1, dz + (size_t)t * G,
                  T * G, hp, t ? T * H : H, 1, dwhh, H);
     }
-    GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, G, I, BT, 1, dz, G, x, I, 1, dwih, I);
-    for (int bt = 0; bt < BT; bt++)
-        for (int r = 0; r < G; r++) {
-            dbih[r] += dz[(size_t)bt * G + r];
-            dbhh[r] += dz[(size_t)bt * G + r];
-        }
-    if (dx)
-        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, BT, I, G, 1, dz, G, wih, I, 1, dx,
-             I);
+    SFX(input_backward)(dx, dwih, dbih, dbhh, dz, x, wih, BT, G, I);
     if (dh0) memcpy(dh0, dhn, sizeof(REAL) * (size_t)B * H);
     if (dc0) memcpy(dc0, dcn, sizeof(REAL) * (size_t)B * H);
+}
+
+/* The RNN: h's sums are the input's product of all steps (into h itself)
+ * and a recurrent product a step, then the cell in place. Backward: the
+ * cell's dz a step at a time, dh_{t-1} = dz_t W_hh and dW_hh += dz_t^T
+ * h_{t-1} as products, then the input's gradients over all steps. */
+void SFX(bp_rnn_forward)(REAL *h, const REAL *x, const REAL *h0, const REAL *wih,
+                         const REAL *whh, const REAL *bih, const REAL *bhh, int relu, int B,
+                         int T, int I, int H) {
+    const int BT = B * T;
+    for (int bt = 0; bt < BT; bt++)
+        for (int r = 0; r < H; r++) h[(size_t)bt * H + r] = bih[r] + bhh[r];
+    GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, BT, H, I, 1, x, I, wih, I, 1, h, H);
+    for (int t = 0; t < T; t++) {
+        const REAL *hp = t ? h + (size_t)(t - 1) * H : h0;
+        if (hp)
+            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, B, H, H, 1, hp, t ? T * H : H, whh,
+                 H, 1, h + (size_t)t * H, T * H);
+        for (int b = 0; b < B; b++) SFX(rnn_cell)(h + ((size_t)b * T + t) * H, relu, H);
+    }
+}
+
+void SFX(bp_rnn_backward)(REAL *dx, REAL *dh0, REAL *dwih, REAL *dwhh, REAL *dbih,
+                          REAL *dbhh, REAL *dz, REAL *carry, const REAL *dh, const REAL *x,
+                          const REAL *h0, const REAL *h, const REAL *wih, const REAL *whh,
+                          int relu, int B, int T, int I, int H) {
+    memset(carry, 0, sizeof(REAL) * (size_t)B * H);
+    for (int t = T - 1; t >= 0; t--) {
+        for (int b = 0; b < B; b++) {
+            size_t bt = (size_t)b * T + t;
+            SFX(rnn_cell_backward)
+            (dz + bt * H, dh + bt * H, carry + (size_t)b * H, h + bt * H, relu, H);
+        }
+        const REAL *hp = t ? h + (size_t)(t - 1) * H : h0;
+        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, H, H, 1, dz + (size_t)t * H,
+             T * H, whh, H, 0, carry, H);
+        if (hp)
+            GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, H, H, B, 1, dz + (size_t)t * H,
+                 T * H, hp, t ? T * H : H, 1, dwhh, H);
+    }
+    SFX(input_backward)(dx, dwih, dbih, dbhh, dz, x, wih, B * T, H, I);
+    if (dh0) memcpy(dh0, carry, sizeof(REAL) * (size_t)B * H);
+}
+
+/* The GRU: the input's sums of all steps as one product (a), the hidden
+ * ones a product a step (gh, from b_hh: the reset gate multiplies W_hn h
+ * + b_hn whole, so they stay apart from the input's). Backward: the
+ * cell's dgi and dgh a step at a time, dh_{t-1} = dh z + dgh_t W_hh and
+ * dW_hh += dgh_t^T h_{t-1} as products, then the input's over all steps. */
+void SFX(bp_gru_forward)(REAL *h, REAL *a, REAL *gh, const REAL *x, const REAL *h0,
+                         const REAL *wih, const REAL *whh, const REAL *bih, const REAL *bhh,
+                         int B, int T, int I, int H) {
+    const int G = 3 * H, BT = B * T;
+    for (int bt = 0; bt < BT; bt++)
+        for (int r = 0; r < G; r++) {
+            a[(size_t)bt * G + r] = bih[r];
+            gh[(size_t)bt * G + r] = bhh[r];
+        }
+    GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, BT, G, I, 1, x, I, wih, I, 1, a, G);
+    for (int t = 0; t < T; t++) {
+        const REAL *hp = t ? h + (size_t)(t - 1) * H : h0;
+        if (hp)
+            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, B, G, H, 1, hp, t ? T * H : H, whh,
+                 H, 1, gh + (size_t)t * G, T * G);
+        for (int b = 0; b < B; b++) {
+            size_t bt = (size_t)b * T + t;
+            SFX(gru_cell)(h + bt * H, a + bt * G, gh + bt * G, PREV(h, h0, b, t), H);
+        }
+    }
+}
+
+void SFX(bp_gru_backward)(REAL *dx, REAL *dh0, REAL *dwih, REAL *dwhh, REAL *dbih,
+                          REAL *dbhh, REAL *dgi, REAL *dgh, REAL *carry, const REAL *dh,
+                          const REAL *x, const REAL *h0, const REAL *h, const REAL *a,
+                          const REAL *gh, const REAL *wih, const REAL *whh, int B, int T,
+                          int I, int H) {
+    const int G = 3 * H;
+    memset(carry, 0, sizeof(REAL) * (size_t)B * H);
+    for (int t = T - 1; t >= 0; t--) {
+        for (int b = 0; b < B; b++) {
+            size_t bt = (size_t)b * T + t;
+            SFX(gru_cell_backward)
+            (dgi + bt * G, dgh + bt * G, carry + (size_t)b * H, dh + bt * H, a + bt * G,
+             gh + bt * G, PREV(h, h0, b, t), H);
+        }
+        const REAL *hp = t ? h + (size_t)(t - 1) * H : h0;
+        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, H, G, 1, dgh + (size_t)t * G,
+             T * G, whh, H, 1, carry, H);
+        if (hp)
+            GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, G, H, B, 1, dgh + (size_t)t * G,
+                 T * G, hp, t ? T * H : H, 1, dwhh, H);
+    }
+    for (size_t bt = 0; bt < (size_t)B * T; bt++)
+        for (int r = 0; r < G; r++) dbhh[r] += dgh[bt * G + r];
+    SFX(input_backward)(dx, dwih, dbih, NULL, dgi, x, wih, B * T, G, I);
+    if (dh0) memcpy(dh0, carry, sizeof(REAL) * (size_t)B * H);
 }

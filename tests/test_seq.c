@@ -163,6 +163,98 @@ static void test_fast_matches_ref(void) {
                             f32);
 }
 
+/* The RNN's and GRU's builds likewise, on doubles then floats (kind 0:
+ * tanh RNN, 1: relu RNN, 2: GRU), from a random state or zeros: every
+ * output and gradient. Arrays: 0 h, 1 a, 2 gh, 3 dx, 4 dh0, 5 dwih, 6
+ * dwhh, 7 dbih, 8 dbhh, then workspaces. */
+static void rnn_fast_vs_ref(int kind, int B, int T, int I, int H, int state, int f32) {
+    const int G = kind == 2 ? 3 * H : H;
+    size_t nx = (size_t)B * T * I, nh = (size_t)B * T * H, na = (size_t)B * T * G,
+           ns = (size_t)B * H;
+    size_t nin[7] = {nx, ns, (size_t)G * I, (size_t)G * H, G, G, nh};
+    double *in[7];
+    void *fin[7];
+    for (int k = 0; k < 7; k++) {
+        in[k] = randoms(nin[k], k >= 2 && k <= 5 ? 0.5 : 1);
+        fin[k] = f32 ? (void *)floats(in[k], nin[k]) : in[k];
+    }
+    size_t z = f32 ? sizeof(float) : sizeof(double);
+    size_t sizes[12] = {nh, na, na, nx, ns, (size_t)G * I, (size_t)G * H, G, G, na, na, ns};
+    void *out[2][12];
+    const void *h0 = state ? fin[1] : NULL;
+    int relu = kind == 1;
+    for (int v = 0; v < 2; v++) {
+        void **o = out[v];
+        for (int k = 0; k < 12; k++) o[k] = calloc(sizes[k], z);
+        void *dh0 = state ? o[4] : NULL;
+#define ARGS_RNN_F o[0], fin[0], h0, fin[2], fin[3], fin[4], fin[5], relu, B, T, I, H
+#define ARGS_RNN_B o[3], dh0, o[5], o[6], o[7], o[8], o[9], o[11], fin[6], fin[0], h0, o[0], \
+                   fin[2], fin[3], relu, B, T, I, H
+#define ARGS_GRU_F o[0], o[1], o[2], fin[0], h0, fin[2], fin[3], fin[4], fin[5], B, T, I, H
+#define ARGS_GRU_B o[3], dh0, o[5], o[6], o[7], o[8], o[9], o[10], o[11], fin[6], fin[0], h0, \
+                   o[0], o[1], o[2], fin[2], fin[3], B, T, I, H
+        if (kind < 2 && f32) {
+            (v ? bp_rnn_forward_f32 : bp_rnn_forward_ref_f32)(ARGS_RNN_F);
+            (v ? bp_rnn_backward_f32 : bp_rnn_backward_ref_f32)(ARGS_RNN_B);
+        } else if (kind < 2) {
+            (v ? bp_rnn_forward : bp_rnn_forward_ref)(ARGS_RNN_F);
+            (v ? bp_rnn_backward : bp_rnn_backward_ref)(ARGS_RNN_B);
+        } else if (f32) {
+            (v ? bp_gru_forward_f32 : bp_gru_forward_ref_f32)(ARGS_GRU_F);
+            (v ? bp_gru_backward_f32 : bp_gru_backward_ref_f32)(ARGS_GRU_B);
+        } else {
+            (v ? bp_gru_forward : bp_gru_forward_ref)(ARGS_GRU_F);
+            (v ? bp_gru_backward : bp_gru_backward_ref)(ARGS_GRU_B);
+        }
+    }
+    double tol = f32 ? 2e-5 : 1e-12;
+    for (int k = 0; k < 9; k++) {
+        if (kind < 2 && (k == 1 || k == 2)) continue;
+        double d = diff(out[0][k], out[1][k], sizes[k], f32);
+        if (d > tol)
+            fprintf(stderr, "%s fast vs ref B=%d T=%d state=%d f32=%d: output %d off by %g\n",
+                    kind == 2 ? "gru" : "rnn", B, T, state, f32, k, d);
+        CHECK(d <= tol);
+    }
+    for (int v = 0; v < 2; v++)
+        for (int k = 0; k < 12; k++) free(out[v][k]);
+    for (int k = 0; k < 7; k++) {
+        if (f32) free(fin[k]);
+        free(in[k]);
+    }
+}
+
+static void test_rnn_gru_fast_matches_ref(void) {
+    bp_rng_seed(&R, 6);
+    const int shapes[][4] = {{1, 1, 1, 1}, {3, 5, 2, 4}, {2, 7, 6, 3}};
+    for (int kind = 0; kind < 3; kind++)
+        for (int s = 0; s < 3; s++)
+            for (int state = 0; state < 2; state++)
+                for (int f32 = 0; f32 < 2; f32++)
+                    rnn_fast_vs_ref(kind, shapes[s][0], shapes[s][1], shapes[s][2],
+                                    shapes[s][3], state, f32);
+}
+
+/* One unit by hand. RNN: x = (1, -1), w_ih = 2, w_hh = 0.5, b_ih = 0.1,
+ * b_hh = -0.1: h1 = tanh(2), h2 = tanh(-2 + 0.5 tanh 2). GRU from h0 =
+ * 0.5 with every weight 0 and b_ih = (0, 0, 1), b_hh = (0, 0, 2): r = z
+ * = 1/2, n = tanh(1 + 2 / 2) = tanh 2, h1 = n / 2 + 0.25. */
+static void test_rnn_gru_hand(void) {
+    const double x[2] = {1, -1}, w = 2, u = 0.5, bi = 0.1, bh = -0.1;
+    double h[2], h3[1], a[3], gh[3];
+    for (int fast = 0; fast < 2; fast++) {
+        (fast ? bp_rnn_forward : bp_rnn_forward_ref)(h, x, NULL, &w, &u, &bi, &bh, 0, 1, 2, 1, 1);
+        CHECK(fabs(h[0] - tanh(2)) < 1e-15 && fabs(h[1] - tanh(-2 + 0.5 * tanh(2))) < 1e-15);
+        (fast ? bp_rnn_forward : bp_rnn_forward_ref)(h, x, NULL, &w, &u, &bi, &bh, 1, 1, 2, 1, 1);
+        CHECK(h[0] == 2 && h[1] == 0);
+        const double w3[3] = {0}, bih[3] = {0, 0, 1}, bhh[3] = {0, 0, 2}, h0 = 0.5;
+        (fast ? bp_gru_forward : bp_gru_forward_ref)(h3, a, gh, x, &h0, w3, w3, bih, bhh, 1, 1,
+                                                     1, 1);
+        CHECK(a[0] == 0.5 && a[1] == 0.5 && gh[2] == 2);
+        CHECK(fabs(h3[0] - (tanh(2) / 2 + 0.25)) < 1e-15);
+    }
+}
+
 /* ------------------------------------------------------------------------ */
 /* Finite differences                                                        */
 
@@ -448,6 +540,8 @@ int main(void) {
     test_state_grad();
     test_state_errors();
     test_fast_matches_ref();
+    test_rnn_gru_hand();
+    test_rnn_gru_fast_matches_ref();
     test_fd_lstm();
     test_fd_embedding();
     test_init();
