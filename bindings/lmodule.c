@@ -97,8 +97,13 @@ void bp_lua_push_module_label(lua_State *L, const lmodule *m) {
             return;
         case BP_OP_EMBEDDING: lua_pushfstring(L, "Embedding(%d, %d)", o->in, o->out); return;
         case BP_OP_LSTM:
-            lua_pushfstring(L, "LSTM(%d, %d, num_layers=%d, batch_first=True)", o->in,
-                            o->out, o->layers);
+        case BP_OP_GRU:
+            lua_pushfstring(L, "%s(%d, %d, num_layers=%d, batch_first=True)",
+                            m->op == BP_OP_LSTM ? "LSTM" : "GRU", o->in, o->out, o->layers);
+            return;
+        case BP_OP_RNN:
+            lua_pushfstring(L, "RNN(%d, %d, num_layers=%d, nonlinearity='%s', batch_first=True)",
+                            o->in, o->out, o->layers, bp_act_name(o->act));
             return;
         case BP_OP_RESHAPE: {
             char s[64];
@@ -415,25 +420,42 @@ static int l_embedding(lua_State *L) {
 }
 
 static const char *const lstm_options[] = {"name", "layers", NULL};
+static const char *const rnn_options[] = {"name", "layers", "nonlinearity", NULL};
 
-/* bp.lstm(I, H [, {layers = 1, name =}]): nn.LSTM(I, H, num_layers,
- * batch_first=True) on samples of T x I, every step's output T x H. */
-static int l_lstm(lua_State *L) {
+/* A recurrent module of op on samples of T x I, every step's output T x H
+ * (gates rows of weights per hidden value): bp.lstm, bp.gru, bp.rnn. */
+static int recurrent(lua_State *L, bp_op op, int gates) {
     int I = bp_lua_check_int(L, 1, "number of inputs a step");
     int H = bp_lua_check_int(L, 2, "hidden size");
-    int opts = opt_table(L, 3, lstm_options);
+    int opts = opt_table(L, 3, op == BP_OP_RNN ? rnn_options : lstm_options);
     double layers = opt_number(L, opts, "layers", 1, 1, BP_GRAPH_MAX_LAYERS,
                                "an integer in 1..8");
     if (layers != (int)layers)
         return bp_lua_field_error(L, opts, "layers", "an integer in 1..8");
-    if ((size_t)4 * H * (I > H ? I : H) > (size_t)1 << 31)
-        return luaL_argerror(L, 2,
-                             lua_pushfstring(L, "%d x %d weights are too many", 4 * H, I));
-    lmodule *m = new_module(L, M_LEAF, BP_OP_LSTM, 0);
+    int relu = 0;
+    if (op == BP_OP_RNN && opts && lua_getfield(L, opts, "nonlinearity") != LUA_TNIL) {
+        const char *f = lua_tostring(L, -1);
+        if (lua_type(L, -1) != LUA_TSTRING || (strcmp(f, "tanh") && strcmp(f, "relu")))
+            return bp_lua_field_error(L, opts, "nonlinearity", "'tanh' or 'relu'");
+        relu = f[0] == 'r';
+        lua_pop(L, 1);
+    }
+    if ((size_t)gates * H * (I > H ? I : H) > (size_t)1 << 31)
+        return luaL_argerror(L, 2, lua_pushfstring(L, "%d x %d weights are too many",
+                                                   gates * H, I));
+    lmodule *m = new_module(L, M_LEAF, op, 0);
     m->o.in = I, m->o.out = H, m->o.layers = (int)layers;
+    if (relu) m->o.act = BP_ACT_RELU;
     read_name(L, opts, m);
     return 1;
 }
+
+/* bp.lstm(I, H [, {layers = 1, name =}]): nn.LSTM(I, H, num_layers,
+ * batch_first=True); bp.gru likewise nn.GRU; bp.rnn(I, H [, {layers,
+ * nonlinearity = "tanh" or "relu", name}]) nn.RNN. */
+static int l_lstm(lua_State *L) { return recurrent(L, BP_OP_LSTM, 4); }
+static int l_gru(lua_State *L) { return recurrent(L, BP_OP_GRU, 3); }
+static int l_rnn(lua_State *L) { return recurrent(L, BP_OP_RNN, 1); }
 
 /* bp.flatten([opts]) */
 static int l_flatten(lua_State *L) {
@@ -717,6 +739,7 @@ static const luaL_Reg funcs[] = {
     {"flatten", l_flatten}, {"reshape", l_reshape}, {"residual", l_residual},
     {"input", l_input},     {"graph", l_graph},     {"conv2d", l_conv2d},
     {"batchnorm2d", l_batchnorm2d}, {"embedding", l_embedding}, {"lstm", l_lstm},
+    {"gru", l_gru},             {"rnn", l_rnn},
     {NULL, NULL}};
 
 void bp_lua_open_module(lua_State *L) {

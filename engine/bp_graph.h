@@ -106,11 +106,13 @@
     OP(BATCHNORM2D, "batchnorm2d", 1, 1)   \
     OP(HOST, "host", 1, 1)                 \
     OP(EMBEDDING, "embedding", 1, 1)       \
-    OP(LSTM, "lstm", 1, 1)
+    OP(LSTM, "lstm", 1, 1)                 \
+    OP(RNN, "rnn", 1, 1)                   \
+    OP(GRU, "gru", 1, 1)
 
 /* Most inputs of one node (add, concat). */
 #define BP_GRAPH_MAX_INPUTS 64
-/* Most layers of an lstm node. */
+/* Most layers of an lstm, rnn or gru node. */
 #define BP_GRAPH_MAX_LAYERS 8
 
 #define BP_OP_ENUM_(N, name, lo, hi) BP_OP_##N,
@@ -196,7 +198,9 @@ typedef struct bp_host {
  *                 default 1); every tensor drawn as nn.LSTM's,
  *                 U(-1/sqrt(H), 1/sqrt(H)), in the order of the list
  *                 (layer 0's weight_ih, weight_hh, bias_ih, bias_hh, then
- *                 layer 1's), else zeros. */
+ *                 layer 1's), else zeros.
+ *   rnn, gru      as lstm; an rnn's act is BP_ACT_TANH (its default) or
+ *                 BP_ACT_RELU. */
 typedef struct bp_node_opts {
     const char *name;
     int ndim, shape[BP_GRAPH_MAX_DIMS];
@@ -346,13 +350,13 @@ int bp_graph_batch(const bp_graph *g);
 void bp_graph_forget(bp_graph *g);
 
 /* ------------------------------------------------------------------------
- * Recurrent state (lstm), for truncated backpropagation through time.
+ * Recurrent state (lstm, rnn, gru), for truncated backpropagation through time.
  *
  * A recurrent node runs each forward from its initial state: zeros, or
  * values given by bp_graph_state_set or bp_graph_state_carry, kept across
  * forwards until changed. A state is parts x layers x B x H values, as
  * PyTorch's h_0 then c_0 (each num_layers x B x H): parts is 2 for an
- * lstm (h, c). An initial state of B rows takes batches of B rows only
+ * lstm (h, c), 1 for an rnn or gru (h). An initial state of B rows takes batches of B rows only
  * (a forward of another size is refused, naming the module). The state is
  * a value: no gradient flows back past it into the forward that made it,
  * which is where truncated backpropagation cuts; dLoss/d(initial state)
@@ -362,7 +366,7 @@ void bp_graph_forget(bp_graph *g);
  *
  * state_info: the node's parts, layers and H; returns the rows of its
  * initial state (0: zeros), or -1 when id is not recurrent ("linear
- * (module '3'): has no state (only lstm has)"). state_get: into out
+ * (module '3'): has no state (only lstm, rnn and gru have)"). state_get: into out
  * (room for parts x layers x B x H) the initial state (B its rows), the
  * final one (the state after the last step of the last forward, B its
  * rows) or the gradient of the initial state from the last backward;

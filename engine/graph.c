@@ -64,8 +64,8 @@ typedef struct node {
     int32_t *arg; /* maxpool2d: each output's winner */
     void *col;    /* conv2d: the columns of one sample (bp_conv_cols) */
     bp_host host; /* host: the callbacks, ctx owned (names NULL) */
-    void *work;   /* lstm: each layer's states and gates, the workspaces
-                     (lstm_work) */
+    void *work;   /* lstm, rnn, gru: each layer's states and gates, the
+                     workspaces (rec_work) */
     /* A recurrent node's initial state (state_parts x layers x state_B x
      * H, its own memory, kept across forwards) and dLoss/d(it) from the
      * last backward; state_B 0: zeros. */
@@ -124,7 +124,7 @@ bp_node_opts bp_node_opts_default(bp_op op) {
     bp_node_opts o = {
         .act = BP_ACT_IDENTITY, .eps = 1e-5, .momentum = 0.1, .p = 0.5, .sh = 1, .sw = 1,
         .layers = 1};
-    (void)op;
+    if (op == BP_OP_RNN) o.act = BP_ACT_TANH; /* nn.RNN's nonlinearity */
     return o;
 }
 
@@ -135,6 +135,12 @@ static const char *what(const node *nd, char *buf, size_t cap) {
     return buf;
 }
 #define WHAT(nd) what((nd), wbuf, sizeof wbuf)
+
+/* Rows of a recurrent op's weights per hidden value: an lstm's 4 gates, a
+ * gru's 3, an rnn's 1; 0 for an op that is not recurrent. */
+static int gates_of(bp_op op) {
+    return op == BP_OP_LSTM ? 4 : op == BP_OP_GRU ? 3 : op == BP_OP_RNN ? 1 : 0;
+}
 
 /* "8" or "2x4". */
 static const char *shape_text(char *buf, size_t cap, int ndim, const int *shape) {
@@ -258,11 +264,11 @@ static int host_params(bp_graph *g, node *nd, const bp_host *h) {
 }
 
 /* An embedding's weight (given, else N(0, 1) from o->rng as
- * nn.Embedding's, else zeros) or an lstm's four tensors a layer (each
+ * nn.Embedding's, else zeros) or a recurrent op's (lstm, gru, rnn) four tensors a layer (each
  * U(-1/sqrt(H), 1/sqrt(H)) from o->rng as nn.LSTM's, else zeros), drawn
  * in the order of the list. 0, -1 without memory, -2 when stopped. */
 static int make_seq_params(bp_graph *g, node *nd, const bp_node_opts *o) {
-    const int G = 4 * o->out;
+    const int G = gates_of(nd->op) * o->out;
     if (nd->op == BP_OP_EMBEDDING) {
         if (add_tensor(g, nd, "weight", 2, o->in, o->out, 0, 1)) return -1;
     } else {
@@ -308,7 +314,7 @@ static int make_params(bp_graph *g, node *nd, const bp_node_opts *o) {
             ok = nd->nb_b && nd->nb_db;
         }
         if (ok && init_linear(g, nd, o)) return -2;
-    } else if (nd->op == BP_OP_EMBEDDING || nd->op == BP_OP_LSTM) {
+    } else if (nd->op == BP_OP_EMBEDDING || gates_of(nd->op)) {
         return make_seq_params(g, nd, o);
     } else if (nd->op == BP_OP_BATCHNORM1D || nd->op == BP_OP_BATCHNORM2D) {
         int F = o->in;
@@ -386,7 +392,7 @@ static int check_host(const node *nd, bp_err *e) {
     return 0;
 }
 
-/* An embedding's V and D, an lstm's sizes and layers. */
+/* An embedding's V and D, a recurrent op's sizes and layers. */
 static int check_seq(const node *nd, bp_err *e) {
     char wbuf[96];
     const bp_node_opts *o = &nd->o;
@@ -399,7 +405,7 @@ static int check_seq(const node *nd, bp_err *e) {
         return bp_err_set(e, "%s: needs 1 to %d layers (got %d)", WHAT(nd),
                           BP_GRAPH_MAX_LAYERS, o->layers);
     size_t in = (size_t)(o->in > o->out ? o->in : o->out);
-    if ((emb ? (size_t)o->in : 4 * in) * (size_t)o->out > (size_t)1 << 31)
+    if ((emb ? (size_t)o->in : (size_t)gates_of(nd->op) * in) * (size_t)o->out > (size_t)1 << 31)
         return bp_err_set(e, "%s: %d x %d weights are too many", WHAT(nd), o->in, o->out);
     return 0;
 }
@@ -457,8 +463,14 @@ static int check_opts(const bp_graph *g, const node *nd, int n_inputs, bp_err *e
         case BP_OP_CONV2D:
         case BP_OP_MAXPOOL2D:
         case BP_OP_AVGPOOL2D: return check_window(nd, e);
+        case BP_OP_RNN:
+            if (o->act != BP_ACT_TANH && o->act != BP_ACT_RELU)
+                return bp_err_set(e, "%s: nonlinearity must be tanh or relu (got %s)",
+                                  WHAT(nd), bp_act_name(o->act));
+            return check_seq(nd, e);
         case BP_OP_EMBEDDING:
-        case BP_OP_LSTM: return check_seq(nd, e);
+        case BP_OP_LSTM:
+        case BP_OP_GRU: return check_seq(nd, e);
         case BP_OP_BATCHNORM1D:
         case BP_OP_BATCHNORM2D:
             if (o->in < 1)
@@ -693,6 +705,8 @@ static int infer(bp_graph *g, node *nd, bp_err *e) {
             set_shape(nd, 2, shape);
             return 0;
         case BP_OP_LSTM:
+        case BP_OP_RNN:
+        case BP_OP_GRU:
             if (x->ndim != 2 || x->shape[1] != o->in)
                 return bp_err_set(e,
                                   "%s: takes sequences of T x %d, its input has shape %s",
@@ -883,17 +897,27 @@ int bp_graph_output_act(const bp_graph *g) {
 #define ALIGN 64
 static size_t up(size_t n) { return (n + ALIGN - 1) / ALIGN * ALIGN; }
 
-/* An lstm's values a batch of B needs beside its y and dy: for each layer
- * (LSTM_LAYER B T H values from layer 0's at the start of work) its c and
- * a (B T H, B T G), and below the last its h and dh (the last's are the
- * node's y and dy; every layer has the room, for simplicity); then the
- * backward's dz (B T G) and carry (2 B H). graph_real.h's lstm_layer and
- * the state's final_at find them by these offsets, in B T H. */
-enum { LSTM_C = 0, LSTM_A = 1, LSTM_H = 5, LSTM_DH = 6, LSTM_LAYER = 7 };
+/* A recurrent node's values a batch of B needs beside its y and dy, in
+ * units of B T H: for each layer (per_layer from layer 0's at the start of
+ * work) its states and gates where the offsets say (-1: none), and below
+ * the last its h and dh (the last's are the node's y and dy; every layer
+ * has the room, for simplicity); then the backward's workspaces (dz units,
+ * an lstm's dz, a gru's dgi then dgh, an rnn's dz) and carry (carry units
+ * of B H). graph_real.h's rec_layer and the state's states_at find them so. */
+typedef struct rec_layout {
+    int per_layer, h, dh, c, a, gh, dz, carry;
+} rec_layout;
 
-static size_t lstm_work(const node *nd, int B) {
+static rec_layout rec_of(bp_op op) {
+    static const rec_layout lstm = {7, 5, 6, 0, 1, -1, 4, 2}, gru = {8, 6, 7, -1, 0, 3, 6, 1},
+                            rnn = {2, 0, 1, -1, -1, -1, 1, 1};
+    return op == BP_OP_LSTM ? lstm : op == BP_OP_GRU ? gru : rnn;
+}
+
+static size_t rec_work(const node *nd, int B) {
+    rec_layout r = rec_of(nd->op);
     size_t BTH = (size_t)B * nd->shape[0] * nd->o.out;
-    return (size_t)nd->o.layers * LSTM_LAYER * BTH + 4 * BTH + 2 * (size_t)B * nd->o.out;
+    return ((size_t)nd->o.layers * r.per_layer + r.dz) * BTH + (size_t)r.carry * B * nd->o.out;
 }
 
 /* Lays out (base NULL: only sizes) each node's y, dy, keep and xhat for B
@@ -919,8 +943,8 @@ static size_t layout(bp_graph *g, char *base, int B) {
             bp_conv_shape s = conv_shape(g, nd);
             nd->col = base ? base + at : NULL, at += up(bp_conv_cols(&s) * g->z);
         }
-        if (nd->op == BP_OP_LSTM)
-            nd->work = base ? base + at : NULL, at += up(lstm_work(nd, B) * g->z);
+        if (gates_of(nd->op))
+            nd->work = base ? base + at : NULL, at += up(rec_work(nd, B) * g->z);
     }
     return at;
 }
@@ -1097,8 +1121,11 @@ void bp_graph_forget(bp_graph *g) { g->B = 0; }
 /* ------------------------------------------------------------------------ */
 /* Recurrent state                                                           */
 
-/* Parts of a node's state: an lstm's h and c; 0: not recurrent. */
-static int state_parts(const node *nd) { return nd->op == BP_OP_LSTM ? 2 : 0; }
+/* Parts of a node's state: an lstm's h and c, a gru's or rnn's h; 0: not
+ * recurrent. */
+static int state_parts(const node *nd) {
+    return nd->op == BP_OP_LSTM ? 2 : gates_of(nd->op) ? 1 : 0;
+}
 
 /* Values of a state of B rows. */
 static size_t state_count(const node *nd, int B) {
@@ -1114,7 +1141,7 @@ static node *recurrent(const bp_graph *g, int id, bp_err *e) {
     }
     node *nd = &g->nodes[id];
     if (!state_parts(nd)) {
-        bp_err_set(e, "%s: has no state (only lstm has)", WHAT(nd));
+        bp_err_set(e, "%s: has no state (only lstm, rnn and gru have)", WHAT(nd));
         return NULL;
     }
     return nd;
@@ -1136,11 +1163,12 @@ static int state_room(const bp_graph *g, node *nd, int B, bp_err *e) {
 }
 
 /* Where part p (h 0, c 1) of layer l's states of every step lie after a
- * forward of B rows (B x T x H, lstm_work's layout). */
+ * forward of B rows (B x T x H, rec_work's layout). */
 static char *states_at(const bp_graph *g, const node *nd, int B, int p, int l) {
     size_t BTH = (size_t)B * nd->shape[0] * nd->o.out;
+    rec_layout r = rec_of(nd->op);
     if (p == 0 && l == nd->o.layers - 1) return nd->y;
-    return (char *)nd->work + ((size_t)l * LSTM_LAYER + (p ? LSTM_C : LSTM_H)) * BTH * g->z;
+    return (char *)nd->work + ((size_t)l * r.per_layer + (p ? r.c : r.h)) * BTH * g->z;
 }
 
 /* n values from src (type st) into dst (type dt), converted. */

@@ -10,7 +10,7 @@
  * I, O = a linear's in and out; F = batch norm's features; rows = B times
  * the leading dimensions a linear or softmax treats as more samples; an
  * image's C, H, W and the rest of bp_conv.h's, in a bp_conv_shape; a
- * sequence's T, an lstm's H (bp_seq.h). */
+ * sequence's T, a recurrent op's H (bp_seq.h). */
 
 /* ------------------------------------------------------------------------ */
 /* The ops                                                                   */
@@ -191,19 +191,23 @@ static void SFX(embedding_backward)(bp_graph *g, node *nd, int B, int want_dx) {
     SFX(bp_embedding_backward)(G_(nd, 0), nd->dy, SFX(y_of)(g, nd->in[0]), n, nd->o.out);
 }
 
-/* lstm: layer l's buffers in the node's work (lstm_work in graph.c): its
- * input x, outputs h, cell states c, gates a and dh = dLoss/dh; the last
- * layer's h and dh are the node's y and dy, the first's x the input's. */
-typedef struct SFX(lstm_bufs) {
-    REAL *x, *h, *c, *a, *dh;
-} SFX(lstm_bufs);
+/* lstm, rnn, gru: layer l's buffers in the node's work (rec_work in
+ * graph.c): its input x, outputs h, an lstm's cell states c, the gates a
+ * (an rnn has none: its h), a gru's hidden sums gh, and dh = dLoss/dh; the
+ * last layer's h and dh are the node's y and dy, the first's x the
+ * input's. */
+typedef struct SFX(rec_bufs) {
+    REAL *x, *h, *c, *a, *gh, *dh;
+} SFX(rec_bufs);
 
-static SFX(lstm_bufs) SFX(lstm_layer)(bp_graph *g, node *nd, int B, int l) {
+static SFX(rec_bufs) SFX(rec_layer)(bp_graph *g, node *nd, int B, int l) {
     size_t BTH = (size_t)B * nd->shape[0] * nd->o.out;
-    REAL *w = (REAL *)nd->work + (size_t)l * LSTM_LAYER * BTH;
-    SFX(lstm_bufs) s = {.c = w + LSTM_C * BTH, .a = w + LSTM_A * BTH,
-                        .h = w + LSTM_H * BTH, .dh = w + LSTM_DH * BTH};
-    s.x = l ? (REAL *)nd->work + (size_t)(l - 1) * LSTM_LAYER * BTH + LSTM_H * BTH
+    rec_layout r = rec_of(nd->op);
+    REAL *w = (REAL *)nd->work + (size_t)l * r.per_layer * BTH;
+    SFX(rec_bufs) s = {.h = w + r.h * BTH, .dh = w + r.dh * BTH,
+                       .c = r.c < 0 ? NULL : w + r.c * BTH, .a = r.a < 0 ? NULL : w + r.a * BTH,
+                       .gh = r.gh < 0 ? NULL : w + r.gh * BTH};
+    s.x = l ? (REAL *)nd->work + ((size_t)(l - 1) * r.per_layer + r.h) * BTH
             : SFX(y_of)(g, nd->in[0]);
     if (l == nd->o.layers - 1) s.h = nd->y, s.dh = nd->dy;
     return s;
@@ -216,33 +220,53 @@ static REAL *SFX(state_at)(const node *nd, void *v, int B, int p, int l) {
     return (REAL *)v + ((size_t)p * nd->o.layers + l) * B * nd->o.out;
 }
 
-/* Each layer on the one below's outputs (bp_lstm_forward, seq_fast.h),
- * from the node's initial state. */
-static void SFX(lstm_forward)(bp_graph *g, node *nd, int B) {
-    const int T = nd->shape[0], H = nd->o.out;
+/* Each layer on the one below's outputs (seq_fast.h's kernels), from the
+ * node's initial state. */
+static void SFX(rec_forward)(bp_graph *g, node *nd, int B) {
+    const int T = nd->shape[0], H = nd->o.out, relu = nd->o.act == BP_ACT_RELU;
     for (int l = 0; l < nd->o.layers; l++) {
-        SFX(lstm_bufs) s = SFX(lstm_layer)(g, nd, B, l);
-        SFX(bp_lstm_forward)
-        (s.h, s.c, s.a, s.x, SFX(state_at)(nd, nd->state, B, 0, l),
-         SFX(state_at)(nd, nd->state, B, 1, l), T_(nd, 4 * l), T_(nd, 4 * l + 1),
-         T_(nd, 4 * l + 2), T_(nd, 4 * l + 3), B, T, l ? H : nd->o.in, H);
+        SFX(rec_bufs) s = SFX(rec_layer)(g, nd, B, l);
+        REAL *h0 = SFX(state_at)(nd, nd->state, B, 0, l);
+        const REAL *wih = T_(nd, 4 * l), *whh = T_(nd, 4 * l + 1), *bih = T_(nd, 4 * l + 2),
+                   *bhh = T_(nd, 4 * l + 3);
+        int I = l ? H : nd->o.in;
+        if (nd->op == BP_OP_LSTM)
+            SFX(bp_lstm_forward)(s.h, s.c, s.a, s.x, h0, SFX(state_at)(nd, nd->state, B, 1, l),
+                                 wih, whh, bih, bhh, B, T, I, H);
+        else if (nd->op == BP_OP_GRU)
+            SFX(bp_gru_forward)(s.h, s.a, s.gh, s.x, h0, wih, whh, bih, bhh, B, T, I, H);
+        else SFX(bp_rnn_forward)(s.h, s.x, h0, wih, whh, bih, bhh, relu, B, T, I, H);
     }
 }
-/* From the last layer down, each layer's dx the dh of the one below. */
-static void SFX(lstm_backward)(bp_graph *g, node *nd, int B, int want_dx) {
-    const int T = nd->shape[0], H = nd->o.out;
+/* From the last layer down, each layer's dx the dh of the one below; the
+ * initial state's gradient into dstate when there is a state. */
+static void SFX(rec_backward)(bp_graph *g, node *nd, int B, int want_dx) {
+    const int T = nd->shape[0], H = nd->o.out, relu = nd->o.act == BP_ACT_RELU;
     size_t BTH = (size_t)B * T * H;
-    REAL *dz = (REAL *)nd->work + (size_t)nd->o.layers * 7 * BTH, *carry = dz + 4 * BTH;
+    rec_layout r = rec_of(nd->op);
+    REAL *dz = (REAL *)nd->work + (size_t)nd->o.layers * r.per_layer * BTH,
+         *carry = dz + (size_t)r.dz * BTH;
     for (int l = nd->o.layers - 1; l >= 0; l--) {
-        SFX(lstm_bufs) s = SFX(lstm_layer)(g, nd, B, l);
-        REAL *dx = l ? SFX(lstm_layer)(g, nd, B, l - 1).dh : SFX(din_of)(g, nd, 0, want_dx);
+        SFX(rec_bufs) s = SFX(rec_layer)(g, nd, B, l);
+        REAL *dx = l ? SFX(rec_layer)(g, nd, B, l - 1).dh : SFX(din_of)(g, nd, 0, want_dx);
         if (l) memset(dx, 0, sizeof(REAL) * BTH);
-        SFX(bp_lstm_backward)
-        (dx, SFX(state_at)(nd, nd->dstate, B, 0, l), SFX(state_at)(nd, nd->dstate, B, 1, l),
-         G_(nd, 4 * l), G_(nd, 4 * l + 1), G_(nd, 4 * l + 2), G_(nd, 4 * l + 3), dz, carry,
-         s.dh, s.x, SFX(state_at)(nd, nd->state, B, 0, l),
-         SFX(state_at)(nd, nd->state, B, 1, l), s.h, s.c, s.a, T_(nd, 4 * l),
-         T_(nd, 4 * l + 1), B, T, l ? H : nd->o.in, H);
+        REAL *h0 = SFX(state_at)(nd, nd->state, B, 0, l),
+             *dh0 = SFX(state_at)(nd, nd->dstate, B, 0, l);
+        REAL *dwih = G_(nd, 4 * l), *dwhh = G_(nd, 4 * l + 1), *dbih = G_(nd, 4 * l + 2),
+             *dbhh = G_(nd, 4 * l + 3);
+        const REAL *wih = T_(nd, 4 * l), *whh = T_(nd, 4 * l + 1);
+        int I = l ? H : nd->o.in;
+        if (nd->op == BP_OP_LSTM)
+            SFX(bp_lstm_backward)(dx, dh0, SFX(state_at)(nd, nd->dstate, B, 1, l), dwih, dwhh,
+                                  dbih, dbhh, dz, carry, s.dh, s.x, h0,
+                                  SFX(state_at)(nd, nd->state, B, 1, l), s.h, s.c, s.a, wih,
+                                  whh, B, T, I, H);
+        else if (nd->op == BP_OP_GRU)
+            SFX(bp_gru_backward)(dx, dh0, dwih, dwhh, dbih, dbhh, dz, dz + 3 * BTH, carry,
+                                 s.dh, s.x, h0, s.h, s.a, s.gh, wih, whh, B, T, I, H);
+        else
+            SFX(bp_rnn_backward)(dx, dh0, dwih, dwhh, dbih, dbhh, dz, carry, s.dh, s.x, h0,
+                                 s.h, wih, whh, relu, B, T, I, H);
     }
 }
 
@@ -320,7 +344,9 @@ static int SFX(forward_nodes)(bp_graph *g, bp_rng *r, bp_err *e) {
                 if (host_run(g, nd, 0, 0, e)) return -1;
                 break;
             case BP_OP_EMBEDDING: SFX(embedding_forward)(g, nd, B); break;
-            case BP_OP_LSTM: SFX(lstm_forward)(g, nd, B); break;
+            case BP_OP_LSTM:
+            case BP_OP_RNN:
+            case BP_OP_GRU: SFX(rec_forward)(g, nd, B); break;
             default: break;
         }
     }
@@ -350,7 +376,9 @@ static int SFX(backward_nodes)(bp_graph *g, int want_dx, bp_err *e) {
                 if (host_run(g, nd, 1, want_dx, e)) return -1;
                 break;
             case BP_OP_EMBEDDING: SFX(embedding_backward)(g, nd, B, want_dx); break;
-            case BP_OP_LSTM: SFX(lstm_backward)(g, nd, B, want_dx); break;
+            case BP_OP_LSTM:
+            case BP_OP_RNN:
+            case BP_OP_GRU: SFX(rec_backward)(g, nd, B, want_dx); break;
             default: break;
         }
     }

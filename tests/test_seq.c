@@ -45,7 +45,18 @@ static int lstm(int x, int I, int H, int layers) {
     return add(BP_OP_LSTM, x, &o);
 }
 
-/* The graph finished at out, as a net drawing from R. */
+/* x (T x I) -> a recurrent op of `layers`, named "rnn", every weight
+ * from seed 9. */
+static bp_net *rec_net(bp_op op, bp_dtype t, int T, int I, int H, int layers) {
+    begin(t, 9);
+    bp_node_opts o = bp_node_opts_default(op);
+    o.in = I, o.out = H, o.layers = layers, o.rng = &R, o.name = "rnn";
+    return as_net(add(op, seq_input(T, I), &o));
+}
+static bp_net *lstm_net(bp_dtype t, int T, int I, int H, int layers) {
+    return rec_net(BP_OP_LSTM, t, T, I, H, layers);
+}
+
 /* ------------------------------------------------------------------------ */
 /* By hand                                                                   */
 
@@ -277,6 +288,31 @@ static void test_fd_lstm(void) {
         }
 }
 
+/* x (T x 3) -> rnn (tanh, relu) or gru -> flatten -> linear to 2,
+ * half_se: every weight and every input, several layer counts. */
+static void test_fd_rnn_gru(void) {
+    const int cases[][4] = {{1, 1, 1, 1}, {3, 4, 2, 1}, {2, 5, 3, 2}, {5, 3, 2, 3}};
+    for (int kind = 0; kind < 3; kind++)
+        for (int t = 0; t < 2; t++)
+            for (int k = 0; k < 4; k++) {
+                int B = cases[k][0], T = cases[k][1], H = cases[k][2], L = cases[k][3];
+                bp_op op = kind == 2 ? BP_OP_GRU : BP_OP_RNN;
+                begin(t ? BP_F32 : BP_F64, 31 + k);
+                bp_node_opts r = bp_node_opts_default(op);
+                r.in = 3, r.out = H, r.layers = L, r.rng = &R;
+                if (kind == 1) r.act = BP_ACT_RELU;
+                int h = add(BP_OP_FLATTEN, add(op, seq_input(T, 3), &r), NULL);
+                bp_node_opts o = bp_node_opts_default(BP_OP_LINEAR);
+                o.in = T * H, o.out = 2, o.rng = &R;
+                bp_net *net = as_net(add(BP_OP_LINEAR, h, &o));
+                char what[64];
+                snprintf(what, sizeof what, "%s T=%d H=%d layers=%d",
+                         kind == 2 ? "gru" : kind ? "rnn relu" : "rnn tanh", T, H, L);
+                if (net) fd_run(net, B, BP_LOSS_HALF_SE, what);
+                bp_net_free(net);
+            }
+}
+
 /* ids (T) -> embedding -> lstm -> linear to V on every step, softmax_ce
  * over the flattened steps against random targets: every weight. */
 static void test_fd_embedding(void) {
@@ -352,7 +388,46 @@ static void expect(int rc, const char *msg) {
     CHECK(strcmp(E.msg, msg) == 0);
 }
 
+/* nn.GRU's and nn.RNN's names and shapes (3H and H rows), drawn
+ * U(-1/sqrt(H), 1/sqrt(H)) in the list's order. */
+static void test_init_rnn_gru(void) {
+    for (int gru = 0; gru < 2; gru++) {
+        bp_net *net = rec_net(gru ? BP_OP_GRU : BP_OP_RNN, BP_F64, 2, 3, 4, 2);
+        int n;
+        const bp_param *t = bp_net_param_list(net, &n);
+        const char *names[8] = {"rnn.weight_ih_l0", "rnn.weight_hh_l0", "rnn.bias_ih_l0",
+                                "rnn.bias_hh_l0",   "rnn.weight_ih_l1", "rnn.weight_hh_l1",
+                                "rnn.bias_ih_l1",   "rnn.bias_hh_l1"};
+        const int cols[8] = {3, 4, 0, 0, 4, 4, 0, 0}, rows = gru ? 12 : 4;
+        CHECK(n == 8);
+        bp_rng r;
+        bp_rng_seed(&r, 9);
+        int bad = 0;
+        for (int k = 0; k < n && k < 8; k++) {
+            CHECK(strcmp(t[k].name, names[k]) == 0 && t[k].shape[0] == rows);
+            CHECK(t[k].ndim == (cols[k] ? 2 : 1) && (!cols[k] || t[k].shape[1] == cols[k]));
+            for (size_t j = 0; j < t[k].count; j++)
+                bad += value(&t[k], j, BP_F64) != -0.5 + 1.0 * bp_rng_uniform(&r);
+        }
+        CHECK(bad == 0);
+        bp_net_free(net);
+    }
+}
+
 static void test_errors(void) {
+    begin(BP_F64, 1);
+    {
+        int in = seq_input(4, 3);
+        bp_node_opts r = bp_node_opts_default(BP_OP_RNN);
+        r.in = 3, r.out = 2, r.act = BP_ACT_SIGMOID;
+        expect(bp_graph_add(G, BP_OP_RNN, &in, 1, &r, &E),
+               "rnn (module '1'): nonlinearity must be tanh or relu (got sigmoid)");
+        r = bp_node_opts_default(BP_OP_GRU);
+        r.in = 3, r.out = 2, r.layers = 9;
+        expect(bp_graph_add(G, BP_OP_GRU, &in, 1, &r, &E),
+               "gru (module '1'): needs 1 to 8 layers (got 9)");
+    }
+    bp_graph_free(G);
     begin(BP_F64, 1);
     int x = seq_input(4, 0);
     bp_node_opts o = bp_node_opts_default(BP_OP_LSTM);
@@ -406,14 +481,6 @@ static void test_errors(void) {
 /* ------------------------------------------------------------------------ */
 /* State carried across chunks                                               */
 
-/* x (T x I) -> lstm of `layers`, named "rnn", every weight from seed 9. */
-static bp_net *lstm_net(bp_dtype t, int T, int I, int H, int layers) {
-    begin(t, 9);
-    bp_node_opts o = bp_node_opts_default(BP_OP_LSTM);
-    o.in = I, o.out = H, o.layers = layers, o.rng = &R, o.name = "rnn";
-    return as_net(add(BP_OP_LSTM, seq_input(T, I), &o));
-}
-
 /* Steps t0 .. t0+n-1 of each of B sequences of T steps of w values. */
 static void steps(double *dst, const double *src, int B, int T, int w, int t0, int n) {
     for (int b = 0; b < B; b++)
@@ -426,15 +493,16 @@ static void steps(double *dst, const double *src, int B, int T, int w, int t0, i
  * to the second. Outputs and final states agree (to the rounding of
  * products of another shape: the one-piece net's input product has twice
  * the rows), and the carried state is the first chunk's final one. */
-static void test_carry(void) {
-    const int B = 2, T = 8, C = 4, I = 3, H = 5, L = 2;
+static void carry(bp_op op) {
+    const int B = 2, T = 8, C = 4, I = 3, H = 5, L = 2, P = op == BP_OP_LSTM ? 2 : 1;
     for (int f32 = 0; f32 < 2; f32++) {
         bp_dtype t = f32 ? BP_F32 : BP_F64;
         double tol = f32 ? 1e-5 : 1e-12;
         bp_rng_seed(&R, 4);
         double *x = randoms((size_t)B * T * I, 1), part[2 * 4 * 3], whole[2 * 8 * 5],
                chunk[2 * 4 * 5], fin_whole[2 * 2 * 2 * 5], fin[2 * 2 * 2 * 5 * 2];
-        bp_net *one = lstm_net(t, T, I, H, L), *two = lstm_net(t, C, I, H, L);
+        bp_net *one = rec_net(op, t, T, I, H, L), *two = rec_net(op, t, C, I, H, L);
+        const size_t S = (size_t)P * L * B * H; /* a state's values */
         const double *y = bp_net_forward(one, x, B, &E);
         CHECK(y != NULL);
         memcpy(whole, y, sizeof whole);
@@ -448,16 +516,22 @@ static void test_carry(void) {
             if (c == 0) {
                 CHECK(bp_graph_state_get(two->graph, 1, BP_STATE_FINAL, fin, &E) == B);
                 CHECK(bp_graph_state_carry(two->graph, &E) == 0);
-                CHECK(bp_graph_state_get(two->graph, 1, BP_STATE_INITIAL, fin + 40, &E) == B);
-                CHECK(memcmp(fin, fin + 40, sizeof(double) * 40) == 0);
+                CHECK(bp_graph_state_get(two->graph, 1, BP_STATE_INITIAL, fin + S, &E) == B);
+                CHECK(memcmp(fin, fin + S, sizeof(double) * S) == 0);
             }
         }
         CHECK(bp_graph_state_get(two->graph, 1, BP_STATE_FINAL, fin, &E) == B);
-        CHECK(diff(fin_whole, fin, 40, 0) <= tol);
+        CHECK(diff(fin_whole, fin, S, 0) <= tol);
         bp_net_free(one);
         bp_net_free(two);
         free(x);
     }
+}
+
+static void test_carry(void) {
+    carry(BP_OP_LSTM);
+    carry(BP_OP_GRU);
+    carry(BP_OP_RNN);
 }
 
 /* The loss of a forward from initial state s (half_se against y). */
@@ -471,17 +545,19 @@ static double loss_from(bp_net *net, const double *s, int B, const double *x,
 /* From a given state, the weights' gradients are the chunk's alone (the
  * state is a constant: fd_check's differences hold it), and dLoss/d(state)
  * matches differences of the loss in each state value. */
-static void test_state_grad(void) {
+static void state_grad(bp_op op) {
     const int B = 2, T = 3, I = 2, H = 3, L = 2;
     for (int f32 = 0; f32 < 2; f32++) {
-        bp_net *net = lstm_net(f32 ? BP_F32 : BP_F64, T, I, H, L);
+        bp_net *net = rec_net(op, f32 ? BP_F32 : BP_F64, T, I, H, L);
         bp_rng_seed(&R, 8);
-        size_t ns = (size_t)2 * L * B * H, O = (size_t)B * T * H;
+        size_t ns = (size_t)(op == BP_OP_LSTM ? 2 : 1) * L * B * H, O = (size_t)B * T * H;
         double *s = randoms(ns, 0.8), *x = randoms((size_t)B * T * I, 1), *y = randoms(O, 1);
         double *ds = malloc(sizeof(double) * ns), *dout = calloc(O, sizeof(double));
         CHECK(bp_graph_state_set(net->graph, 1, s, B, &E) == 0);
-        fd_check(net, x, y, B, BP_LOSS_HALF_SE, f32 ? "lstm from a state (float32)"
-                                                    : "lstm from a state (float64)");
+        char what[64];
+        snprintf(what, sizeof what, "%s from a state (%s)", bp_op_name(op),
+                 f32 ? "float32" : "float64");
+        fd_check(net, x, y, B, BP_LOSS_HALF_SE, what);
         const double *out = bp_net_forward(net, x, B, &E);
         bp_loss_backward(dout, out, y, B, (int)(O / B), BP_LOSS_HALF_SE);
         CHECK(bp_net_backward(net, dout, &E) == 0);
@@ -497,12 +573,18 @@ static void test_state_grad(void) {
             s[k] = v;
             double num = (lp - lm) / (2 * h);
             if (!close_to(ds[k], num, atol, rtol) && bad++ < 5)
-                report("lstm state", f32 ? "state (float32)" : "state", k, ds[k], num);
+                report(what, "state", k, ds[k], num);
         }
         CHECK(bad == 0);
         free(s), free(x), free(y), free(ds), free(dout);
         bp_net_free(net);
     }
+}
+
+static void test_state_grad(void) {
+    state_grad(BP_OP_LSTM);
+    state_grad(BP_OP_GRU);
+    state_grad(BP_OP_RNN);
 }
 
 static void test_state_errors(void) {
@@ -513,7 +595,7 @@ static void test_state_errors(void) {
            "lstm (module 'rnn'): no final state: run a forward first");
     expect(bp_graph_state_carry(net->graph, &E), "no state to carry: run a forward first");
     expect(bp_graph_state_get(net->graph, 0, BP_STATE_FINAL, out, &E),
-           "input (module 'input'): has no state (only lstm has)");
+           "input (module 'input'): has no state (only lstm, rnn and gru have)");
     CHECK(bp_net_forward(net, x, 2, &E) != NULL);
     CHECK(bp_net_backward(net, (double[4]){1, 1, 1, 1}, &E) == 0);
     expect(bp_graph_state_get(net->graph, 1, BP_STATE_GRAD, out, &E),
@@ -543,8 +625,10 @@ int main(void) {
     test_rnn_gru_hand();
     test_rnn_gru_fast_matches_ref();
     test_fd_lstm();
+    test_fd_rnn_gru();
     test_fd_embedding();
     test_init();
+    test_init_rnn_gru();
     test_errors();
     return check_report("test_seq");
 }

@@ -113,6 +113,41 @@ function test_errors()
     function() bp.net(4, bp.sequential{bp.identity(), bp.embedding(6, 3)}) end)
 end
 
+-- bp.gru and bp.rnn: PyTorch's labels, names and shapes, a state of h
+-- alone, and a character model of each learns.
+function test_gru_rnn()
+  bp.seed(6)
+  local net = bp.net(4, bp.sequential{bp.embedding(6, 3), bp.gru(3, 5, {layers = 2, name = "g"}),
+                                      bp.rnn(5, 4, {nonlinearity = "relu", name = "r"}),
+                                      bp.linear(4, 6)})
+  local text = tostring(net)
+  lu.assertStrContains(text, "(g): GRU(3, 5, num_layers=2, batch_first=True)")
+  lu.assertStrContains(text, "(r): RNN(5, 4, num_layers=1, nonlinearity='relu', batch_first=True)")
+  local shapes = {}
+  for _, p in ipairs(net:params_list()) do shapes[p.name] = table.concat(p.shape, "x") end
+  lu.assertEquals({shapes["g.weight_ih_l0"], shapes["g.weight_hh_l1"], shapes["g.bias_ih_l1"],
+                   shapes["r.weight_ih_l0"], shapes["r.bias_hh_l0"]}, {"15x3", "15x5", "15", "4x5", "4"})
+  local x, y = {{1, 2, 3, 4}, {5, 6, 1, 2}}, {{2, 3, 4, 5}, {6, 1, 2, 3}}
+  net:forward(x)
+  local st = net:state("g")
+  lu.assertEquals({#st.h, #st.h[1], #st.h[1][1]}, {2, 2, 5})
+  lu.assertNil(st.c)
+  for _, dtype in ipairs{"float64", "float32"} do
+    for _, m in ipairs{bp.gru(3, 8), bp.rnn(3, 8), bp.rnn(3, 8, {nonlinearity = "relu"})} do
+      bp.seed(3)
+      local n = bp.net(4, bp.sequential{bp.embedding(6, 3), m, bp.linear(8, 6)}, {dtype = dtype})
+      local opt = bp.optimizer(n, "adam", {lr = 0.02})
+      local first, last = n:train_step(x, y, "softmax_ce", opt)
+      for _ = 1, 150 do last = n:train_step(x, y, "softmax_ce", opt) end
+      lu.assertTrue(last < first / 10, dtype .. " " .. tostring(m) .. ": " .. first .. " -> " .. last)
+    end
+  end
+  assert_error_text("field 'nonlinearity': 'tanh' or 'relu' expected, got string",
+    function() bp.rnn(3, 4, {nonlinearity = "sigmoid"}) end)
+  assert_error_text("unknown option 'nonlinearity' (expected name or layers)",
+    function() bp.gru(3, 4, {nonlinearity = "relu"}) end)
+end
+
 local CORPUS = "abcabcabdabcabcabdabcabcabd\n"
 
 function test_text_corpus()
