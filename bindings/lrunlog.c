@@ -260,6 +260,22 @@ static int l_note(lua_State *L) {
     return 1;
 }
 
+/* bp.log_text(name, text [, step]) -> true (false outside a run), or nil,
+ * message: text (a model's sample) recorded under name at step (default:
+ * the module's step count, as bp.log's) */
+static int l_log_text(lua_State *L) {
+    const char *name = luaL_checkstring(L, 1);
+    size_t len;
+    const char *text = luaL_checklstring(L, 2, &len);
+    int64_t step = bp_lua_opt_step(L, 3);
+    state *st = STATE(L);
+    bp_err e;
+    if (st->log && bp_runlog_text(st->log, st->run, name, step, text, len, &e))
+        return bp_lua_fail(L, e.msg);
+    lua_pushboolean(L, st->log != NULL);
+    return 1;
+}
+
 /* bp.run_id() -> the id of the run being recorded, or nil */
 static int l_run_id(lua_State *L) {
     state *st = STATE(L);
@@ -278,7 +294,7 @@ static int l_flush(lua_State *L) {
 }
 
 static const luaL_Reg funcs[] = {{"log", l_log},       {"log_weights", l_log_weights},
-                                 {"tag", l_tag},       {"note", l_note},
+                                 {"tag", l_tag},       {"note", l_note}, {"log_text", l_log_text},
                                  {"run_id", l_run_id}, {"flush", l_flush},
                                  {NULL, NULL}};
 

@@ -209,6 +209,12 @@ int bp_runlog_tag(bp_runlog *log, int64_t run, const char *key, const char *valu
                   bp_err *e);
 int bp_runlog_note(bp_runlog *log, int64_t run, const char *text, bp_err *e);
 
+/* Records text (a sample a model wrote) under name at step, in the texts
+ * table (schema 9), with the time; committed before it returns. name and
+ * text must not be NULL. */
+int bp_runlog_text(bp_runlog *log, int64_t run, const char *name, int64_t step,
+                   const char *text, size_t len, bp_err *e);
+
 /* Commits the buffered metrics now. Returns -1 if that fails (the rows are
  * kept for the next try, as above) or if the writer thread failed since the
  * last call. */

@@ -112,6 +112,8 @@ static const char *const MERGE_SQL[] = {
     " JOIN map_runs mr ON mr.src = t.run_id",
     "INSERT INTO main.notes(run_id, time, text) SELECT mr.dst, n.time, n.text FROM src.notes n"
     " JOIN map_runs mr ON mr.src = n.run_id ORDER BY n.id",
+    "INSERT INTO main.texts(run_id, name, step, time, text) SELECT mr.dst, x.name, x.step,"
+    " x.time, x.text FROM src.texts x JOIN map_runs mr ON mr.src = x.run_id ORDER BY x.id",
     /* Each duplicate attempt, once, as a note on the run the trial keeps. */
     "INSERT INTO main.notes(run_id, time, text) SELECT k.kept, k.time, k.text FROM (SELECT"
     " (SELECT min(m.id) FROM main.runs m JOIN main.sweeps ms ON ms.id = m.sweep_id"

@@ -336,6 +336,26 @@ int bp_runlog_note(bp_runlog *log, int64_t run, const char *text, bp_err *e) {
     return rc;
 }
 
+int bp_runlog_text(bp_runlog *log, int64_t run, const char *name, int64_t step,
+                   const char *text, size_t len, bp_err *e) {
+    if (rl_writable(log, e)) return -1;
+    if (!name || !text) return bp_err_set(e, "a text needs a name and text");
+    pthread_mutex_lock(&log->db_lock);
+    int rc = -1;
+    sqlite3_stmt *st = rl_prepare(
+        log, "INSERT INTO texts(run_id, name, step, time, text) VALUES (?, ?, ?, ?, ?)", e);
+    if (st) {
+        sqlite3_bind_int64(st, 1, run);
+        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, step);
+        sqlite3_bind_double(st, 4, bp_runlog_time());
+        sqlite3_bind_text(st, 5, text, (int)len, SQLITE_STATIC);
+        rc = rl_write_one(log, st, "cannot record a text", e);
+    }
+    pthread_mutex_unlock(&log->db_lock);
+    return rc;
+}
+
 /* The message of a run that lost n metric rows because of why: its own
  * message first, if it has one, then why unless the message says it
  * already, then how many. malloc'd, or NULL. */

@@ -15,7 +15,8 @@
 -- batch's start). train_loss is logged every iteration, val_loss (nats per
 -- character, on val_batches batches spread over the validation part, from
 -- a zero state) and a sample of 200 characters every `every` iterations
--- and at the end.
+-- and at the end, the sample also into the run log's texts table
+-- (bp.log_text), at its iteration.
 --
 --   backprop run scripts/char_rnn.lua [iters=10000] [hidden=128] [layers=2]
 --                [seq=50] [batch=50] [lr=0.002] [clip=5] [every=500]
@@ -107,7 +108,9 @@ for it = 1, P.iters do
     next_batch = 0 -- validation left a zero state: the streams start again
     bp.log("val_loss", val, it)
     print(string.format("iteration %d: train loss %.4f, validation %.4f nats/char", it, loss, val))
-    print("sample: " .. sample(200):gsub("\n", "\n        "))
+    local text = sample(200)
+    bp.log_text("sample", text, it) -- the texts table: SQL finds the best run's
+    print("sample: " .. text:gsub("\n", "\n        "))
   end
 end
 if P.max_val_loss > 0 and val > P.max_val_loss then

@@ -1067,6 +1067,44 @@ static void test_migration_to_5(void) {
     bp_runlog_close(log);
 }
 
+/* A version 8 database migrated to 9 gains texts, and its runs keep their
+ * rows; a text written there reads back by name and step, in order, and
+ * goes with its run when the run is deleted. */
+static void test_texts(void) {
+    const char *db = path_in("v8.db");
+    sqlite3 *raw;
+    sqlite3_open(db, &raw);
+    for (int v = 0; v < 8; v++)
+        CHECK(sqlite3_exec(raw, bp_runlog_schema_step(v), NULL, NULL, NULL) == SQLITE_OK);
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "PRAGMA application_id = %d; PRAGMA user_version = 8;"
+             "INSERT INTO runs(name, started, status) VALUES ('old', 1.7e9, 'completed')",
+             BP_RUNLOG_APP_ID);
+    CHECK(sqlite3_exec(raw, sql, NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(raw);
+    bp_err e = {{0}};
+    bp_runlog *log = bp_runlog_open(db, 0, &e);
+    CHECK(log != NULL);
+    if (!log) return;
+    sqlite3 *s = bp_runlog_sqlite(log);
+    CHECK_STR(rows_of(s, "PRAGMA user_version"), "9\n");
+    CHECK_STR(rows_of(s, "SELECT name FROM runs"), "old\n");
+    int64_t run = bp_runlog_begin(log, NULL, &e);
+    CHECK(bp_runlog_text(log, run, "sample", 500, "Hello,\nworld", 12, &e) == 0);
+    CHECK(bp_runlog_text(log, run, "sample", 1000, "two\0x", 5, &e) == 0);
+    snprintf(sql, sizeof sql, "SELECT name, step, text FROM texts WHERE run_id = %lld ORDER BY id",
+             (long long)run);
+    CHECK_STR(rows_of(s, sql), "sample|500|Hello,\nworld\nsample|1000|two\n");
+    CHECK_STR(rows_of(s, "SELECT length(CAST(text AS BLOB)) FROM texts ORDER BY id"), "12\n5\n");
+    CHECK(bp_runlog_text(log, run, NULL, 1, "x", 1, &e) == -1);
+    CHECK_STR(e.msg, "a text needs a name and text");
+    snprintf(sql, sizeof sql, "DELETE FROM runs WHERE id = %lld", (long long)run);
+    CHECK(sqlite3_exec(s, sql, NULL, NULL, NULL) == SQLITE_OK);
+    CHECK_STR(rows_of(s, "SELECT count(*) FROM texts"), "0\n");
+    bp_runlog_close(log);
+}
+
 /* ------------------------------------------------------------------------ */
 /* What the writer promises beyond the round trip                           */
 
@@ -1473,6 +1511,7 @@ int main(void) {
     test_migration_to_5();
     test_units();
     test_migration_to_9();
+    test_texts();
     test_queries();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

@@ -148,6 +148,24 @@ function test_gru_rnn()
     function() bp.gru(3, 4, {nonlinearity = "relu"}) end)
 end
 
+-- bp.log_text: texts by name and step in the run log (a step defaults to
+-- the steps taken), read back by SQL; outside a run it records nothing.
+function test_log_text()
+  lu.assertFalse(bp.log_text("sample", "nothing"))
+  local script = S.write("texts.lua", [[
+local bp = require "backprop"
+assert(bp.log_text("sample", "ab,cd", 7))
+local net = bp.net(1):add(1)
+net:train_step({1}, {1}, "mse", 0.1)
+assert(bp.log_text("sample", "second"))
+]])
+  local db = S.TMP .. "/texts.db"
+  local _, err, code = S.backprop(string.format("run --db %s %s", db, script))
+  lu.assertEquals(code, 0, err)
+  lu.assertEquals(S.query(db, "SELECT name, step, text FROM texts ORDER BY id"),
+                  {'sample,7,"ab,cd"', "sample,1,second"})
+end
+
 local CORPUS = "abcabcabdabcabcabdabcabcabd\n"
 
 function test_text_corpus()
