@@ -72,6 +72,10 @@ void bp_lua_push_module_label(lua_State *L, const lmodule *m) {
             else lua_pushfstring(L, "%s()", act_label(o->act));
             return;
         case BP_OP_DROPOUT: lua_pushfstring(L, "Dropout(p=%f)", o->p); return;
+        case BP_OP_LAYERNORM:
+            lua_pushfstring(L, "LayerNorm((%d,), eps=%f, elementwise_affine=True)", o->in,
+                            o->eps);
+            return;
         case BP_OP_BATCHNORM1D:
             lua_pushfstring(L, "BatchNorm1d(%d, eps=%f, momentum=%f)", o->in, o->eps,
                             o->momentum);
@@ -315,6 +319,21 @@ static int l_batchnorm1d(lua_State *L) {
     if (!(eps > 0)) return bp_lua_field_error(L, opts, "eps", "a finite number > 0");
     lmodule *m = new_module(L, M_LEAF, BP_OP_BATCHNORM1D, 0);
     m->o.in = F, m->o.eps = eps, m->o.momentum = mom;
+    read_name(L, opts, m);
+    return 1;
+}
+
+static const char *const ln_options[] = {"name", "eps", NULL};
+
+/* bp.layernorm(F [, {name =, eps = 1e-5}]): nn.LayerNorm(F) over the last
+ * dimension */
+static int l_layernorm(lua_State *L) {
+    int F = bp_lua_check_int(L, 1, "number of features");
+    int opts = opt_table(L, 2, ln_options);
+    double eps = opt_number(L, opts, "eps", 1e-5, 1, 0, "a finite number > 0");
+    if (!(eps > 0)) return bp_lua_field_error(L, opts, "eps", "a finite number > 0");
+    lmodule *m = new_module(L, M_LEAF, BP_OP_LAYERNORM, 0);
+    m->o.in = F, m->o.eps = eps;
     read_name(L, opts, m);
     return 1;
 }
@@ -739,7 +758,7 @@ static const luaL_Reg funcs[] = {
     {"flatten", l_flatten}, {"reshape", l_reshape}, {"residual", l_residual},
     {"input", l_input},     {"graph", l_graph},     {"conv2d", l_conv2d},
     {"batchnorm2d", l_batchnorm2d}, {"embedding", l_embedding}, {"lstm", l_lstm},
-    {"gru", l_gru},             {"rnn", l_rnn},
+    {"gru", l_gru},             {"rnn", l_rnn},         {"layernorm", l_layernorm},
     {NULL, NULL}};
 
 void bp_lua_open_module(lua_State *L) {

@@ -108,7 +108,8 @@
     OP(EMBEDDING, "embedding", 1, 1)       \
     OP(LSTM, "lstm", 1, 1)                 \
     OP(RNN, "rnn", 1, 1)                   \
-    OP(GRU, "gru", 1, 1)
+    OP(GRU, "gru", 1, 1)                   \
+    OP(LAYERNORM, "layernorm", 1, 1)
 
 /* Most inputs of one node (add, concat). */
 #define BP_GRAPH_MAX_INPUTS 64
@@ -200,7 +201,8 @@ typedef struct bp_host {
  *                 (layer 0's weight_ih, weight_hh, bias_ih, bias_hh, then
  *                 layer 1's), else zeros.
  *   rnn, gru      as lstm; an rnn's act is BP_ACT_TANH (its default) or
- *                 BP_ACT_RELU. */
+ *                 BP_ACT_RELU.
+ *   layernorm     in = F (>= 1); eps > 0 (1e-5). */
 typedef struct bp_node_opts {
     const char *name;
     int ndim, shape[BP_GRAPH_MAX_DIMS];

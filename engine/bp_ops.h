@@ -254,6 +254,19 @@ void bp_batchnorm_backward_eval(double *dx, double *dgamma, double *dbeta,
                                 const double *dy, const double *xhat,
                                 const double *invstd, const double *gamma, int B, int F);
 
+/* Layer normalisation (nn.LayerNorm(F)) of R rows of F values (x, y and
+ * xhat R x F): each row by its own mean and biased variance, summed in
+ * double, xhat = (x - mean) / sqrt(var + eps), y = w xhat + b (w, b: F);
+ * rstd (R) keeps each row's 1 / sqrt(var + eps). Backward adds:
+ *   db += sum_r dy, dw += sum_r dy xhat,
+ *   dx += rstd (g - mean_f g - xhat mean_f (g xhat)), g = dy w
+ * (dx NULL: skipped). */
+void bp_layernorm_forward(double *y, double *xhat, double *rstd, const double *x,
+                          const double *w, const double *b, int R, int F, double eps);
+void bp_layernorm_backward(double *dx, double *dw, double *db, const double *dy,
+                           const double *xhat, const double *rstd, const double *w, int R,
+                           int F);
+
 /* Batch normalisation of B samples of F channels of S values each
  * (PyTorch's BatchNorm2d on B x F x H x W, S = H W), x, y and xhat
  * B x F x S: the kernels above with each feature's statistics over its
@@ -350,6 +363,11 @@ void bp_batchnorm_backward_eval_f32(float *dx, float *dgamma, float *dbeta,
                                     const float *dy, const float *xhat,
                                     const float *invstd, const float *gamma, int B,
                                     int F);
+void bp_layernorm_forward_f32(float *y, float *xhat, float *rstd, const float *x,
+                              const float *w, const float *b, int R, int F, double eps);
+void bp_layernorm_backward_f32(float *dx, float *dw, float *db, const float *dy,
+                               const float *xhat, const float *rstd, const float *w, int R,
+                               int F);
 
 void bp_batchnorm2d_forward_train_f32(float *y, float *xhat, float *invstd,
                                       float *run_mean, float *run_var, const float *x,

@@ -58,6 +58,7 @@ typedef struct node {
     bp_param t[MAX_TENSORS];
     void *nb_b, *nb_db; /* linear without bias: zeros, never listed */
     void *invstd;       /* batchnorm1d, 2d: F values kept for backward */
+    void *rstd;         /* layernorm: a row's 1 / sqrt(var + eps), per batch */
     /* Per batch, in the graph's block (NULL for a view). */
     void *y, *dy, *xhat;
     uint8_t *keep;
@@ -316,6 +317,9 @@ static int make_params(bp_graph *g, node *nd, const bp_node_opts *o) {
         if (ok && init_linear(g, nd, o)) return -2;
     } else if (nd->op == BP_OP_EMBEDDING || gates_of(nd->op)) {
         return make_seq_params(g, nd, o);
+    } else if (nd->op == BP_OP_LAYERNORM) {
+        ok = add_tensor(g, nd, "weight", 1, o->in, 0, 1, 1) == 0 &&
+             add_tensor(g, nd, "bias", 1, o->in, 0, 0, 1) == 0;
     } else if (nd->op == BP_OP_BATCHNORM1D || nd->op == BP_OP_BATCHNORM2D) {
         int F = o->in;
         ok = add_tensor(g, nd, "weight", 1, F, 0, 1, 1) == 0 &&
@@ -471,11 +475,12 @@ static int check_opts(const bp_graph *g, const node *nd, int n_inputs, bp_err *e
         case BP_OP_EMBEDDING:
         case BP_OP_LSTM:
         case BP_OP_GRU: return check_seq(nd, e);
+        case BP_OP_LAYERNORM:
         case BP_OP_BATCHNORM1D:
         case BP_OP_BATCHNORM2D:
             if (o->in < 1)
                 return bp_err_set(e, "%s: needs at least 1 %s (got %d)", WHAT(nd),
-                                  op == BP_OP_BATCHNORM1D ? "feature" : "channel", o->in);
+                                  op == BP_OP_BATCHNORM2D ? "channel" : "feature", o->in);
             if (!(isfinite(o->eps) && o->eps > 0))
                 return bp_err_set(e, "%s: eps must be a finite number > 0 (got %g)",
                                   WHAT(nd), o->eps);
@@ -668,6 +673,12 @@ static int infer(bp_graph *g, node *nd, bp_err *e) {
             memcpy(shape, x->shape, sizeof shape);
             shape[x->ndim - 1] = o->out;
             set_shape(nd, x->ndim, shape);
+            return 0;
+        case BP_OP_LAYERNORM:
+            if (x->shape[x->ndim - 1] != o->in)
+                return bp_err_set(e, "%s: takes rows of %d features, its input has shape %s",
+                                  WHAT(nd), o->in, XSHAPE);
+            set_shape(nd, x->ndim, x->shape);
             return 0;
         case BP_OP_BATCHNORM1D:
             if (x->ndim != 1 || x->shape[0] != o->in)
@@ -928,15 +939,18 @@ static size_t layout(bp_graph *g, char *base, int B) {
         node *nd = &g->nodes[g->order[k]];
         size_t n = (size_t)B * nd->count, bytes = up(n * g->z);
         int own = nd->store == g->order[k];
-        nd->y = nd->dy = nd->xhat = nd->col = nd->work = NULL;
+        nd->y = nd->dy = nd->xhat = nd->col = nd->work = nd->rstd = NULL;
         nd->keep = NULL;
         nd->arg = NULL;
         if (own && nd->op != BP_OP_INPUT) nd->y = base ? base + at : NULL, at += bytes;
         if (own) nd->dy = base ? base + at : NULL, at += bytes;
         if (nd->op == BP_OP_DROPOUT)
             nd->keep = base ? (uint8_t *)base + at : NULL, at += up(n);
-        if (nd->op == BP_OP_BATCHNORM1D || nd->op == BP_OP_BATCHNORM2D)
+        if (nd->op == BP_OP_BATCHNORM1D || nd->op == BP_OP_BATCHNORM2D ||
+            nd->op == BP_OP_LAYERNORM)
             nd->xhat = base ? base + at : NULL, at += bytes;
+        if (nd->op == BP_OP_LAYERNORM) /* a value a row */
+            nd->rstd = base ? base + at : NULL, at += up((size_t)B * nd->count / nd->o.in * g->z);
         if (nd->op == BP_OP_MAXPOOL2D)
             nd->arg = base ? (int32_t *)(base + at) : NULL, at += up(n * sizeof(int32_t));
         if (nd->op == BP_OP_CONV2D) {

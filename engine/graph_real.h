@@ -179,6 +179,20 @@ static void SFX(avgpool2d_backward)(bp_graph *g, node *nd, int B, int want_dx) {
     if (din) SFX(bp_avgpool2d_backward)(din, nd->dy, B, &s);
 }
 
+/* layernorm: rows of the last dimension, the same in both modes. */
+static void SFX(layernorm_forward)(bp_graph *g, node *nd, int B) {
+    int F = nd->o.in, R = (int)((size_t)B * nd->count / F);
+    SFX(bp_layernorm_forward)
+    (nd->y, nd->xhat, nd->rstd, SFX(y_of)(g, nd->in[0]), T_(nd, 0), T_(nd, 1), R, F,
+     nd->o.eps);
+}
+static void SFX(layernorm_backward)(bp_graph *g, node *nd, int B, int want_dx) {
+    int F = nd->o.in, R = (int)((size_t)B * nd->count / F);
+    SFX(bp_layernorm_backward)
+    (SFX(din_of)(g, nd, 0, want_dx), G_(nd, 0), G_(nd, 1), nd->dy, nd->xhat, nd->rstd,
+     T_(nd, 0), R, F);
+}
+
 /* embedding: each id's row of the weight (ids checked by check_ids). */
 static void SFX(embedding_forward)(bp_graph *g, node *nd, int B) {
     size_t n = (size_t)B * nd->shape[0];
@@ -347,6 +361,7 @@ static int SFX(forward_nodes)(bp_graph *g, bp_rng *r, bp_err *e) {
             case BP_OP_LSTM:
             case BP_OP_RNN:
             case BP_OP_GRU: SFX(rec_forward)(g, nd, B); break;
+            case BP_OP_LAYERNORM: SFX(layernorm_forward)(g, nd, B); break;
             default: break;
         }
     }
@@ -379,6 +394,7 @@ static int SFX(backward_nodes)(bp_graph *g, int want_dx, bp_err *e) {
             case BP_OP_LSTM:
             case BP_OP_RNN:
             case BP_OP_GRU: SFX(rec_backward)(g, nd, B, want_dx); break;
+            case BP_OP_LAYERNORM: SFX(layernorm_backward)(g, nd, B, want_dx); break;
             default: break;
         }
     }

@@ -350,6 +350,43 @@ void SFX(bp_batchnorm_backward_eval)(REAL *dx, REAL *dgamma, REAL *dbeta, const 
     SFX(bp_batchnorm2d_backward_eval)(dx, dgamma, dbeta, dy, xhat, invstd, gamma, B, F, 1);
 }
 
+/* layernorm: each row's own mean and biased variance, summed in double as
+ * batch norm's statistics are. */
+void SFX(bp_layernorm_forward)(REAL *y, REAL *xhat, REAL *rstd, const REAL *x, const REAL *w,
+                               const REAL *b, int R, int F, double eps) {
+    for (int r = 0; r < R; r++) {
+        const REAL *xr = x + (size_t)r * F;
+        double mean = 0, var = 0;
+        for (int f = 0; f < F; f++) mean += xr[f];
+        mean /= F;
+        for (int f = 0; f < F; f++) var += (xr[f] - mean) * (xr[f] - mean);
+        REAL rs = (REAL)(1 / sqrt(var / F + eps));
+        rstd[r] = rs;
+        for (int f = 0; f < F; f++) {
+            size_t k = (size_t)r * F + f;
+            xhat[k] = (REAL)((xr[f] - mean) * rs);
+            y[k] = w[f] * xhat[k] + b[f];
+        }
+    }
+}
+void SFX(bp_layernorm_backward)(REAL *dx, REAL *dw, REAL *db, const REAL *dy,
+                                const REAL *xhat, const REAL *rstd, const REAL *w, int R,
+                                int F) {
+    for (int r = 0; r < R; r++) {
+        const REAL *dyr = dy + (size_t)r * F, *xr = xhat + (size_t)r * F;
+        double s1 = 0, s2 = 0; /* sums of dxhat and dxhat xhat */
+        for (int f = 0; f < F; f++) {
+            double g = dyr[f] * w[f];
+            s1 += g, s2 += g * xr[f];
+            dw[f] += dyr[f] * xr[f];
+            db[f] += dyr[f];
+        }
+        for (int f = 0; dx && f < F; f++)
+            dx[(size_t)r * F + f] +=
+                (REAL)(rstd[r] * (dyr[f] * w[f] - s1 / F - xr[f] * s2 / F));
+    }
+}
+
 /* ------------------------------------------------------------------------ */
 /* Losses: the mean over the batch of each sample's loss, summed in double   */
 /*                                                                           */

@@ -1,5 +1,5 @@
-/* test_seq.c: the modules of sequences, embedding and lstm (bp_seq.h,
- * bp_graph.h).
+/* test_seq.c: the modules of sequences, embedding, lstm, gru, rnn and
+ * layernorm (bp_seq.h, bp_graph.h).
  *
  * An LSTM of one unit computed by hand (two steps whose gates are known
  * numbers); the fast path (products over all steps) against the reference
@@ -43,6 +43,12 @@ static int lstm(int x, int I, int H, int layers) {
     bp_node_opts o = bp_node_opts_default(BP_OP_LSTM);
     o.in = I, o.out = H, o.layers = layers, o.rng = &R;
     return add(BP_OP_LSTM, x, &o);
+}
+
+static void expect(int rc, const char *msg) {
+    CHECK(rc == -1);
+    if (strcmp(E.msg, msg) != 0) fprintf(stderr, "got:      %s\nexpected: %s\n", E.msg, msg);
+    CHECK(strcmp(E.msg, msg) == 0);
 }
 
 /* x (T x I) -> a recurrent op of `layers`, named "rnn", every weight
@@ -313,6 +319,55 @@ static void test_fd_rnn_gru(void) {
             }
 }
 
+/* layernorm (nn.LayerNorm(F)): rows (1, 2, 3) and (4, 4, 10) by hand
+ * (mean 2, variance 2/3: xhat = -+1 / sqrt(2/3 + eps), 0; mean 6,
+ * variance 8: xhat = -2 / sqrt(8 + eps) twice, 4 / sqrt(8 + eps)), weight
+ * 1 and bias 0 at start; then finite differences of x (T x F) ->
+ * layernorm -> flatten -> linear in both dtypes, every weight and input;
+ * and a shape whose last dimension is not F refused. */
+static void test_layernorm(void) {
+    begin(BP_F64, 1);
+    bp_node_opts o = bp_node_opts_default(BP_OP_LAYERNORM);
+    o.in = 3;
+    bp_net *net = as_net(add(BP_OP_LAYERNORM, seq_input(2, 3), &o));
+    const double x[6] = {1, 2, 3, 4, 4, 10};
+    const double *y = bp_net_forward(net, x, 1, &E);
+    double a = 1 / sqrt(2.0 / 3 + 1e-5), b = 1 / sqrt(8 + 1e-5);
+    const double want[6] = {-a, 0, a, -2 * b, -2 * b, 4 * b};
+    for (int k = 0; y && k < 6; k++) CHECK(fabs(y[k] - want[k]) < 1e-15);
+    bp_net_free(net);
+    for (int t = 0; t < 2; t++)
+        for (int B = 1; B <= 3; B += 2) {
+            begin(t ? BP_F32 : BP_F64, 40 + B);
+            o.in = 4;
+            int h = add(BP_OP_FLATTEN, add(BP_OP_LAYERNORM, seq_input(3, 4), &o), NULL);
+            bp_node_opts l = bp_node_opts_default(BP_OP_LINEAR);
+            l.in = 12, l.out = 3, l.rng = &R;
+            net = as_net(add(BP_OP_LINEAR, h, &l));
+            /* weight and bias away from 1 and 0, so that theirs are checked too */
+            int n;
+            const bp_param *p = bp_net_param_list(net, &n);
+            for (int k = 0; k < 4; k++) {
+                double w = 0.5 + 0.25 * k, c = 0.1 * k - 0.2;
+                if (t) ((float *)p[0].data)[k] = (float)w, ((float *)p[1].data)[k] = (float)c;
+                else ((double *)p[0].data)[k] = w, ((double *)p[1].data)[k] = c;
+            }
+            fd_run(net, B, BP_LOSS_HALF_SE, "layernorm");
+            bp_net_free(net);
+        }
+    begin(BP_F64, 1);
+    o.in = 5;
+    expect(bp_graph_finish(G, add(BP_OP_LAYERNORM, seq_input(2, 3), &o), &E),
+           "layernorm (module '1'): takes rows of 5 features, its input has shape 2x3");
+    bp_graph_free(G);
+    begin(BP_F64, 1);
+    o.eps = 0;
+    int in = seq_input(2, 3);
+    expect(bp_graph_add(G, BP_OP_LAYERNORM, &in, 1, &o, &E),
+           "layernorm (module '1'): eps must be a finite number > 0 (got 0)");
+    bp_graph_free(G);
+}
+
 /* ids (T) -> embedding -> lstm -> linear to V on every step, softmax_ce
  * over the flattened steps against random targets: every weight. */
 static void test_fd_embedding(void) {
@@ -382,11 +437,6 @@ static void test_init(void) {
 /* ------------------------------------------------------------------------ */
 /* Errors                                                                    */
 
-static void expect(int rc, const char *msg) {
-    CHECK(rc == -1);
-    if (strcmp(E.msg, msg) != 0) fprintf(stderr, "got:      %s\nexpected: %s\n", E.msg, msg);
-    CHECK(strcmp(E.msg, msg) == 0);
-}
 
 /* nn.GRU's and nn.RNN's names and shapes (3H and H rows), drawn
  * U(-1/sqrt(H), 1/sqrt(H)) in the list's order. */
@@ -480,6 +530,7 @@ static void test_errors(void) {
 
 /* ------------------------------------------------------------------------ */
 /* State carried across chunks                                               */
+
 
 /* Steps t0 .. t0+n-1 of each of B sequences of T steps of w values. */
 static void steps(double *dst, const double *src, int B, int T, int w, int t0, int n) {
@@ -626,6 +677,7 @@ int main(void) {
     test_rnn_gru_fast_matches_ref();
     test_fd_lstm();
     test_fd_rnn_gru();
+    test_layernorm();
     test_fd_embedding();
     test_init();
     test_init_rnn_gru();

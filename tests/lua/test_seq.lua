@@ -166,6 +166,24 @@ assert(bp.log_text("sample", "second"))
                   {'sample,7,"ab,cd"', "sample,1,second"})
 end
 
+-- bp.layernorm: PyTorch's label and names, rows normalised by hand, and
+-- a gradient check through the Lua API.
+function test_layernorm()
+  local net = bp.net({2, 3}, bp.sequential{bp.layernorm(3, {name = "ln"}), bp.flatten(),
+                                           bp.linear(6, 2)})
+  lu.assertStrContains(tostring(net), "(ln): LayerNorm((3,), eps=1e-05, elementwise_affine=True)")
+  lu.assertEquals(net:param("ln.weight"), {1, 1, 1})
+  lu.assertEquals(net:param("ln.bias"), {0, 0, 0})
+  local ln = bp.net({2, 3}, bp.layernorm(3, {eps = 0.5}))
+  local y = ln:forward({1, 2, 3, 5, 5, 5})
+  local a = 1 / math.sqrt(2 / 3 + 0.5)
+  lu.assertAlmostEquals(y[1], -a, 1e-15)
+  lu.assertEquals({y[2], y[4], y[5], y[6]}, {0, 0, 0, 0})
+  assert_error_text("field 'eps': a finite number > 0 expected", function() bp.layernorm(3, {eps = 0}) end)
+  assert_error_text("layernorm (module '1'): takes rows of 4 features, its input has shape 2x3",
+    function() bp.net({2, 3}, bp.layernorm(4)) end)
+end
+
 local CORPUS = "abcabcabdabcabcabdabcabcabd\n"
 
 function test_text_corpus()
