@@ -14,18 +14,33 @@
  *
  * B, T, I, H, G as in bp_seq.h. */
 
+/* The input's sums of a recurrent layer over all B T steps at once: z =
+ * x W_ih^T + b (+ b2, NULL: none), G a step. */
+static void SFX(input_forward)(REAL *z, const REAL *x, const REAL *wih, const REAL *b,
+                               const REAL *b2, int BT, int G, int I) {
+    for (int bt = 0; bt < BT; bt++)
+        for (int r = 0; r < G; r++) z[(size_t)bt * G + r] = b[r] + (b2 ? b2[r] : 0);
+    GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, BT, G, I, 1, x, I, wih, I, 1, z, G);
+}
+
+/* The recurrent product of step t (of T) for B rows: z_t += h_{t-1} W_hh^T
+ * (G sums a step), h_{t-1} the step before's h or h0 (NULL: zeros,
+ * nothing to add). */
+static void SFX(hidden_forward)(REAL *z, const REAL *h, const REAL *h0, const REAL *whh,
+                                int t, int B, int T, int G, int H) {
+    const REAL *hp = t ? h + (size_t)(t - 1) * H : h0;
+    if (hp)
+        GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, B, G, H, 1, hp, t ? T * H : H, whh, H,
+             1, z + (size_t)t * G, T * G);
+}
+
 void SFX(bp_lstm_forward)(REAL *h, REAL *c, REAL *a, const REAL *x, const REAL *h0,
                           const REAL *c0, const REAL *wih, const REAL *whh,
                           const REAL *bih, const REAL *bhh, int B, int T, int I, int H) {
-    const int G = 4 * H, BT = B * T;
-    for (int bt = 0; bt < BT; bt++)
-        for (int r = 0; r < G; r++) a[(size_t)bt * G + r] = bih[r] + bhh[r];
-    GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, BT, G, I, 1, x, I, wih, I, 1, a, G);
+    const int G = 4 * H;
+    SFX(input_forward)(a, x, wih, bih, bhh, B * T, G, I);
     for (int t = 0; t < T; t++) {
-        const REAL *hp = t ? h + (size_t)(t - 1) * H : h0;
-        if (hp)
-            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, B, G, H, 1, hp, t ? T * H : H,
-                 whh, H, 1, a + (size_t)t * G, T * G);
+        SFX(hidden_forward)(a, h, h0, whh, t, B, T, G, H);
         for (int b = 0; b < B; b++) {
             size_t bt = (size_t)b * T + t;
             SFX(lstm_cell)(h + bt * H, c + bt * H, a + bt * G, PREV(c, c0, b, t), H);
@@ -81,15 +96,9 @@ void SFX(bp_lstm_backward)(REAL *dx, REAL *dh0, REAL *dc0, REAL *dwih, REAL *dwh
 void SFX(bp_rnn_forward)(REAL *h, const REAL *x, const REAL *h0, const REAL *wih,
                          const REAL *whh, const REAL *bih, const REAL *bhh, int relu, int B,
                          int T, int I, int H) {
-    const int BT = B * T;
-    for (int bt = 0; bt < BT; bt++)
-        for (int r = 0; r < H; r++) h[(size_t)bt * H + r] = bih[r] + bhh[r];
-    GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, BT, H, I, 1, x, I, wih, I, 1, h, H);
+    SFX(input_forward)(h, x, wih, bih, bhh, B * T, H, I);
     for (int t = 0; t < T; t++) {
-        const REAL *hp = t ? h + (size_t)(t - 1) * H : h0;
-        if (hp)
-            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, B, H, H, 1, hp, t ? T * H : H, whh,
-                 H, 1, h + (size_t)t * H, T * H);
+        SFX(hidden_forward)(h, h, h0, whh, t, B, T, H, H);
         for (int b = 0; b < B; b++) SFX(rnn_cell)(h + ((size_t)b * T + t) * H, relu, H);
     }
 }
@@ -125,17 +134,11 @@ void SFX(bp_gru_forward)(REAL *h, REAL *a, REAL *gh, const REAL *x, const REAL *
                          const REAL *wih, const REAL *whh, const REAL *bih, const REAL *bhh,
                          int B, int T, int I, int H) {
     const int G = 3 * H, BT = B * T;
+    SFX(input_forward)(a, x, wih, bih, NULL, BT, G, I);
     for (int bt = 0; bt < BT; bt++)
-        for (int r = 0; r < G; r++) {
-            a[(size_t)bt * G + r] = bih[r];
-            gh[(size_t)bt * G + r] = bhh[r];
-        }
-    GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, BT, G, I, 1, x, I, wih, I, 1, a, G);
+        for (int r = 0; r < G; r++) gh[(size_t)bt * G + r] = bhh[r];
     for (int t = 0; t < T; t++) {
-        const REAL *hp = t ? h + (size_t)(t - 1) * H : h0;
-        if (hp)
-            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, B, G, H, 1, hp, t ? T * H : H, whh,
-                 H, 1, gh + (size_t)t * G, T * G);
+        SFX(hidden_forward)(gh, h, h0, whh, t, B, T, G, H);
         for (int b = 0; b < B; b++) {
             size_t bt = (size_t)b * T + t;
             SFX(gru_cell)(h + bt * H, a + bt * G, gh + bt * G, PREV(h, h0, b, t), H);
