@@ -163,12 +163,17 @@ static int node_values(bp_op op, const bp_node_opts *o, size_t *n) {
         case BP_OP_BATCHNORM1D:
         case BP_OP_BATCHNORM2D: *n = 4 * in + 1; return 0;
         case BP_OP_EMBEDDING: return bp_size_mul(n, in, out);
+        case BP_OP_LAYERNORM: *n = 2 * in; return 0;
         case BP_OP_LSTM:
+        case BP_OP_GRU:
+        case BP_OP_RNN: {
+            size_t gates = op == BP_OP_LSTM ? 4 : op == BP_OP_GRU ? 3 : 1;
             for (int l = 0; l < layers; l++) {
-                if (bp_size_mul(&w, 4 * out, (l ? out : in) + out + 2)) return -1;
+                if (bp_size_mul3(&w, gates, out, (l ? out : in) + out + 2)) return -1;
                 *n += w;
             }
             return 0;
+        }
         default: return 0;
     }
 }

@@ -184,6 +184,24 @@ function test_layernorm()
     function() bp.net({2, 3}, bp.layernorm(4)) end)
 end
 
+-- A GRU, an RNN (relu) and a layer norm saved and loaded: the same
+-- printout, tensors and outputs, in both dtypes.
+function test_gru_rnn_layernorm_saved()
+  for _, dtype in ipairs{"float64", "float32"} do
+    bp.seed(8)
+    local net = bp.net(4, bp.sequential{bp.embedding(6, 3), bp.gru(3, 5, {layers = 2}),
+                                        bp.layernorm(5), bp.rnn(5, 4, {nonlinearity = "relu"}),
+                                        bp.linear(4, 6)}, {dtype = dtype})
+    local path = S.TMP .. "/seq_" .. dtype .. ".bpn"
+    lu.assertEquals(net:save(path), true)
+    local back = assert(bp.load(path))
+    lu.assertEquals(tostring(back), tostring(net))
+    lu.assertEquals(back:params(), net:params())
+    local x = {{1, 2, 3, 4}, {6, 5, 4, 3}}
+    lu.assertEquals(back:forward(x), net:forward(x))
+  end
+end
+
 local CORPUS = "abcabcabdabcabcabdabcabcabd\n"
 
 function test_text_corpus()
