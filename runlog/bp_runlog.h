@@ -36,7 +36,7 @@
 #include "bp_err.h"
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define BP_RUNLOG_SCHEMA 9
+#define BP_RUNLOG_SCHEMA 10
 /* PRAGMA application_id of a backprop database: "BPRL". */
 #define BP_RUNLOG_APP_ID 0x4250524c
 
@@ -210,7 +210,7 @@ int bp_runlog_tag(bp_runlog *log, int64_t run, const char *key, const char *valu
 int bp_runlog_note(bp_runlog *log, int64_t run, const char *text, bp_err *e);
 
 /* Records text (a sample a model wrote) under name at step, in the texts
- * table (schema 9), with the time; committed before it returns. name and
+ * table (schema 10), with the time; committed before it returns. name and
  * text must not be NULL. */
 int bp_runlog_text(bp_runlog *log, int64_t run, const char *name, int64_t step,
                    const char *text, size_t len, bp_err *e);

@@ -249,8 +249,7 @@ static void test_query(void) {
           0);
     /* user_version is still the schema's: the PRAGMA above was refused */
     char want[96];
-    snprintf(want, sizeof want, "count(*)\n       3\nuser_version\n           %d\n",
-             BP_RUNLOG_SCHEMA);
+    snprintf(want, sizeof want, "count(*)\n       3\nuser_version\n%12d\n", BP_RUNLOG_SCHEMA);
     CHECK_STR(out, want);
     CHECK(run("query", &out, &err, 0) == 1);
     CHECK_STR(
