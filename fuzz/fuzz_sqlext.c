@@ -9,8 +9,9 @@
  * layer, or a length-prefixed name), then the blob: every byte left.
  * The query runs on an in-memory connection with bp_sqlext_register alone.
  * Besides the sanitizers, the documented contract is checked against a
- * count made here in 128 bits: the query succeeds exactly when the shape is
- * a list of widths whose parameters fill the blob as float64 or float32;
+ * count made here in 128 bits: for a stack's shape, the query succeeds
+ * exactly when the shape is a list of widths whose parameters fill the
+ * blob as float64 or float32 (a graph's, check_tensors);
  * without a constraint it gives one row per parameter, idx 0, 1, 2, ... with
  * the blob's values (NULL for a NaN); with one, only rows that meet it. */
 #include "input.h"
@@ -82,6 +83,30 @@ static void check_all(sqlite3_stmt *st, const uint8_t *blob, u128 P, size_t widt
     EXPECT(r == SQLITE_DONE && k == P);
 }
 
+/* A graph's shape (a tensor a line, "NAME:DIMS"): the query fails with
+ * bp_weights' own reason, or gives rows idx 0, 1, 2, ... whose count P is
+ * the blob's length over 8 or 4, with the blob's values; constrained, a
+ * layer matches no graph row and a name at most one. The count is the
+ * rows', not one made here: what is checked is that the rows and the blob
+ * agree, whatever the lines say. */
+static void check_tensors(sqlite3 *db, sqlite3_stmt *st, const uint8_t *blob, size_t bytes,
+                          unsigned mode) {
+    u128 rows = 0;
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) rows++;
+    if (r != SQLITE_DONE) {
+        EXPECT(strncmp(sqlite3_errmsg(db), "bp_weights: ", 12) == 0);
+        return;
+    }
+    if (mode == 1) EXPECT(rows == 0);
+    if (mode == 2) EXPECT(rows <= 1);
+    if (mode != 0) return;
+    size_t width = (u128)bytes == 8 * rows ? 8 : (u128)bytes == 4 * rows ? 4 : 0;
+    EXPECT(width != 0 || (rows == 0 && bytes == 0));
+    sqlite3_reset(st);
+    if (width) check_all(st, blob, rows, width);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fz f = {data, size};
     unsigned mode = fz_pick(&f, 3);
@@ -117,7 +142,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (mode == 1) sqlite3_bind_int(st, 3, layer);
     if (mode == 2) sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
 
-    if (!width) {
+    if (bp_shape_is_tensors(shape)) {
+        check_tensors(db, st, blob, bytes, mode);
+    } else if (!width) {
         /* No row, and bp_weights' own reason. */
         EXPECT(sqlite3_step(st) == SQLITE_ERROR);
         EXPECT(strncmp(sqlite3_errmsg(db), "bp_weights: ", 12) == 0);
