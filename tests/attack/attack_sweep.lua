@@ -107,15 +107,21 @@ local function await_gone(pid, seconds)
   return false
 end
 
--- The processes whose parent is pid: a supervisor's trials.
-local function children(pid)
+-- The processes whose parent is pid and that run a trial (--trial in their
+-- command line): a supervisor's trials. Only those: under LeakSanitizer a
+-- process ending forks a tracer of itself, and a tracer killed leaves its
+-- parent waiting for it for ever.
+local function children(pid, any)
   local list = {}
   local p = io.popen("ls /proc")
   for name in p:lines() do
     local child = math.tointeger(tonumber(name))
     if child then
       local state, ppid = stat(child)
-      if ppid == pid and state ~= "Z" then list[#list + 1] = child end
+      if ppid == pid and state ~= "Z" and
+          (any or read("/proc/" .. child .. "/cmdline"):find("--trial", 1, true)) then
+        list[#list + 1] = child
+      end
     end
   end
   p:close()
@@ -133,7 +139,7 @@ local function describe(pid)
     return string.format("pid %s (%s, in %s): %s", p, state, wchan, cmd)
   end
   local lines = {line(pid)}
-  for _, c in ipairs(children(pid)) do lines[#lines + 1] = "  child " .. line(c) end
+  for _, c in ipairs(children(pid, true)) do lines[#lines + 1] = "  child " .. line(c) end
   return table.concat(lines, "\n")
 end
 
