@@ -34,10 +34,12 @@
 #include "tensor_fast.h"
 #undef BP_REAL_F32
 
-/* 1 when every tensor given (NULL ends the list early) has a's dtype: the
- * fast paths' condition. */
-static int one_dtype(const bp_tensor *a, const bp_tensor *b, const bp_tensor *c) {
-    return (!b || b->dtype == a->dtype) && (!c || c->dtype == a->dtype);
+/* Which loops an operation on out, a and b (NULL: none) takes: the fast
+ * ones of their dtype when all share one, else the reference. */
+enum { REFERENCE, FAST_F64, FAST_F32 };
+static int path_of(const bp_tensor *out, const bp_tensor *a, const bp_tensor *b) {
+    if (a->dtype != out->dtype || (b && b->dtype != out->dtype)) return REFERENCE;
+    return out->dtype == BP_F64 ? FAST_F64 : FAST_F32;
 }
 
 static int shape_check(bp_dtype dtype, int ndim, const size_t *dims, size_t *n, bp_err *e) {
@@ -160,25 +162,25 @@ int bp_tensor_binary(bp_tensor *out, const bp_tensor *a, char op, const bp_tenso
         k = b->n;
     else
         return mismatch(a, b, e);
-    if (one_dtype(out, a, b) && out->dtype == BP_F64)
-        binary_fast(out->data, a->data, op, b->data, a->n, k);
-    else if (one_dtype(out, a, b))
-        binary_fast_f32(out->data, a->data, op, b->data, a->n, k);
-    else
+    switch (path_of(out, a, b)) {
+    case FAST_F64: binary_fast(out->data, a->data, op, b->data, a->n, k); break;
+    case FAST_F32: binary_fast_f32(out->data, a->data, op, b->data, a->n, k); break;
+    default:
         for (size_t i = 0; i < a->n; i++)
             bp_tensor_set(out, i, arith(op, bp_tensor_get(a, i), bp_tensor_get(b, i % k)));
+    }
     return 0;
 }
 
 int bp_tensor_scalar(bp_tensor *out, const bp_tensor *a, char op, double s, bp_err *e) {
     if (!strchr("+-*/", op) || !op) return bp_err_set(e, "tensor: unknown operator");
     if (!bp_tensor_same_shape(out, a)) return mismatch(out, a, e);
-    if (one_dtype(out, a, NULL) && out->dtype == BP_F64)
-        scalar_fast(out->data, a->data, op, s, a->n);
-    else if (one_dtype(out, a, NULL))
-        scalar_fast_f32(out->data, a->data, op, s, a->n);
-    else
+    switch (path_of(out, a, NULL)) {
+    case FAST_F64: scalar_fast(out->data, a->data, op, s, a->n); break;
+    case FAST_F32: scalar_fast_f32(out->data, a->data, op, s, a->n); break;
+    default:
         for (size_t i = 0; i < a->n; i++) bp_tensor_set(out, i, arith(op, bp_tensor_get(a, i), s));
+    }
     return 0;
 }
 
@@ -211,27 +213,27 @@ static double fn_eval(bp_tensor_fn f, double x) {
 int bp_tensor_apply(bp_tensor *out, const bp_tensor *a, bp_tensor_fn f, bp_err *e) {
     if ((unsigned)f >= BP_TFN_COUNT) return bp_err_set(e, "tensor: unknown function");
     if (!bp_tensor_same_shape(out, a)) return mismatch(out, a, e);
-    if (one_dtype(out, a, NULL) && out->dtype == BP_F64)
-        apply_fast(out->data, a->data, f, a->n);
-    else if (one_dtype(out, a, NULL))
-        apply_fast_f32(out->data, a->data, f, a->n);
-    else
+    switch (path_of(out, a, NULL)) {
+    case FAST_F64: apply_fast(out->data, a->data, f, a->n); break;
+    case FAST_F32: apply_fast_f32(out->data, a->data, f, a->n); break;
+    default:
         for (size_t i = 0; i < a->n; i++) bp_tensor_set(out, i, fn_eval(f, bp_tensor_get(a, i)));
+    }
     return 0;
 }
 
 int bp_tensor_clamp(bp_tensor *out, const bp_tensor *a, double lo, double hi, bp_err *e) {
     if (!bp_tensor_same_shape(out, a)) return mismatch(out, a, e);
     if (!(lo <= hi)) return bp_err_set(e, "clamp: low %g above high %g", lo, hi);
-    if (one_dtype(out, a, NULL) && out->dtype == BP_F64)
-        clamp_fast(out->data, a->data, lo, hi, a->n);
-    else if (one_dtype(out, a, NULL))
-        clamp_fast_f32(out->data, a->data, lo, hi, a->n);
-    else
+    switch (path_of(out, a, NULL)) {
+    case FAST_F64: clamp_fast(out->data, a->data, lo, hi, a->n); break;
+    case FAST_F32: clamp_fast_f32(out->data, a->data, lo, hi, a->n); break;
+    default:
         for (size_t i = 0; i < a->n; i++) {
             double x = bp_tensor_get(a, i);
             bp_tensor_set(out, i, x < lo ? lo : x > hi ? hi : x);
         }
+    }
     return 0;
 }
 
@@ -252,13 +254,9 @@ int bp_tensor_reduce(bp_tensor *out, const bp_tensor *a, char op, int dim, bp_er
         memcpy(want.dims, dims, sizeof dims);
         return mismatch(out, &want, e);
     }
-    if (one_dtype(out, a, NULL) && out->dtype == BP_F64) {
-        reduce_fast(out->data, a->data, op, outer, len, inner);
-        return 0;
-    }
-    if (one_dtype(out, a, NULL)) {
-        reduce_fast_f32(out->data, a->data, op, outer, len, inner);
-        return 0;
+    switch (path_of(out, a, NULL)) {
+    case FAST_F64: reduce_fast(out->data, a->data, op, outer, len, inner); return 0;
+    case FAST_F32: reduce_fast_f32(out->data, a->data, op, outer, len, inner); return 0;
     }
     for (size_t o = 0; o < outer; o++)
         for (size_t j = 0; j < inner; j++) {
@@ -318,20 +316,20 @@ int bp_tensor_transpose(bp_tensor *out, const bp_tensor *a, bp_err *e) {
     }
     if (out->data == a->data) return bp_err_set(e, "transpose: out is the input");
     const size_t M = a->dims[0], N = a->dims[1];
-    if (one_dtype(out, a, NULL) && out->dtype == BP_F64)
-        transpose_fast(out->data, a->data, M, N);
-    else if (one_dtype(out, a, NULL))
-        transpose_fast_f32(out->data, a->data, M, N);
-    else
+    switch (path_of(out, a, NULL)) {
+    case FAST_F64: transpose_fast(out->data, a->data, M, N); break;
+    case FAST_F32: transpose_fast_f32(out->data, a->data, M, N); break;
+    default:
         for (size_t i = 0; i < M; i++)
             for (size_t j = 0; j < N; j++)
                 bp_tensor_set(out, j * M + i, bp_tensor_get(a, i * N + j));
+    }
     return 0;
 }
 
 int bp_tensor_copy(bp_tensor *out, const bp_tensor *a, bp_err *e) {
     if (out->n != a->n) return mismatch(out, a, e);
-    if (one_dtype(out, a, NULL)) { /* memmove: a view may overlap its owner */
+    if (path_of(out, a, NULL) != REFERENCE) { /* memmove: a view may overlap its owner */
         memmove(out->data, a->data, a->n * bp_dtype_size(a->dtype));
         return 0;
     }
