@@ -73,11 +73,10 @@ static int net_evaluate(lua_State *L) {
     double loss, acc;
     bp_err e;
     bp_lua_fit_hooks hooks = {.L = L, .ni = 1, .li = 3};
-    if (script && bp_fit_evaluate_host(n->net, d, EVAL_BATCH, bp_lua_fit_loss, &hooks, &loss, &e))
-        return luaL_error(L, "%s", e.msg);
-    if ((!script || labels) &&
-        bp_fit_evaluate_crit(n->net, d, EVAL_BATCH, crit.loss, crit.param,
-                             with_loss && !script ? &loss : NULL, labels ? &acc : NULL, m, &e))
+    if (script ? bp_fit_evaluate_host(n->net, d, EVAL_BATCH, bp_lua_fit_loss, &hooks, &loss,
+                                      labels ? &acc : NULL, m, &e)
+               : bp_fit_evaluate_crit(n->net, d, EVAL_BATCH, crit.loss, crit.param,
+                                      with_loss ? &loss : NULL, labels ? &acc : NULL, m, &e))
         return luaL_error(L, "%s", e.msg);
     n->single = 0;
     lua_createtable(L, 0, 3);
@@ -359,13 +358,12 @@ static void fit_validate(lua_State *L, const fit_run *r, bp_net *net, bp_data *v
     double vl, va;
     int labels = val->label != NULL, O = r->O;
     bp_err e;
-    if (r->c.host_loss &&
-        bp_fit_evaluate_host(net, val, EVAL_BATCH, r->c.host_loss, r->c.host_ud, &vl, &e))
-        luaL_error(L, "validation: %s", e.msg);
-    if ((!r->c.host_loss || labels) &&
-        bp_fit_evaluate_crit(net, val, EVAL_BATCH, r->c.loss, r->c.loss_param,
-                             r->c.host_loss ? NULL : &vl, labels ? &va : NULL,
-                             labels ? r->conf : NULL, &e))
+    double *acc = labels ? &va : NULL;
+    int *conf = labels ? r->conf : NULL;
+    if (r->c.host_loss ? bp_fit_evaluate_host(net, val, EVAL_BATCH, r->c.host_loss,
+                                              r->c.host_ud, &vl, acc, conf, &e)
+                       : bp_fit_evaluate_crit(net, val, EVAL_BATCH, r->c.loss, r->c.loss_param,
+                                              &vl, acc, conf, &e))
         luaL_error(L, "validation: %s", e.msg);
     val_number(L, r, "loss", epoch, vl);
     if (!labels) return;

@@ -150,10 +150,12 @@ int bp_fit_evaluate_crit(bp_net *net, const bp_data *data, int batch, bp_loss lo
                          double param, double *loss_out, double *accuracy, int *confusion,
                          bp_err *e);
 
-/* The loss of bp_fit_evaluate with the host's loss (dout NULL: its forward
- * only): the mean over the rows of each batch's loss weighted by its rows;
- * the targets go to it as the data holds them. */
+/* bp_fit_evaluate with the host's loss (called with dout NULL: its forward
+ * only) for *loss_out: the mean over the rows of each batch's loss weighted
+ * by its rows; the targets go to it as the data holds them, and only the
+ * inputs' width is checked. accuracy and confusion as there. */
 int bp_fit_evaluate_host(bp_net *net, const bp_data *data, int batch, bp_fit_loss_fn loss,
-                         void *ud, double *loss_out, bp_err *e);
+                         void *ud, double *loss_out, double *accuracy, int *confusion,
+                         bp_err *e);
 
 #endif

@@ -268,14 +268,21 @@ static int epoch(bp_fit *f, bp_net *net, const bp_data *data, double *mean_loss,
     return stop;
 }
 
+/* A host's loss for evaluate (NULL there: crit's). */
+typedef struct host_loss {
+    bp_fit_loss_fn fn;
+    void *ud;
+} host_loss;
+
 static int evaluate(bp_net *net, const bp_data *data, int batch, bp_crit crit,
-                    double *loss_out, double *accuracy, int *confusion, bp_err *e);
+                    const host_loss *host, double *loss_out, double *accuracy,
+                    int *confusion, bp_err *e);
 
 int bp_fit_evaluate_crit(bp_net *net, const bp_data *data, int batch, bp_loss loss,
                          double param, double *loss_out, double *accuracy, int *confusion,
                          bp_err *e) {
     int was = bp_net_set_training(net, 0);
-    int rc = evaluate(net, data, batch, data_crit(net, data, loss, param), loss_out,
+    int rc = evaluate(net, data, batch, data_crit(net, data, loss, param), NULL, loss_out,
                       accuracy, confusion, e);
     bp_net_set_training(net, was);
     return rc;
@@ -287,11 +294,26 @@ int bp_fit_evaluate(bp_net *net, const bp_data *data, int batch, bp_loss loss,
                                 e);
 }
 
+int bp_fit_evaluate_host(bp_net *net, const bp_data *data, int batch, bp_fit_loss_fn loss,
+                         void *ud, double *loss_out, double *accuracy, int *confusion,
+                         bp_err *e) {
+    const host_loss host = {loss, ud};
+    int was = bp_net_set_training(net, 0);
+    int rc = evaluate(net, data, batch, bp_crit_of(0), &host, loss_out, accuracy, confusion,
+                      e);
+    bp_net_set_training(net, was);
+    return rc;
+}
+
+/* With host, its loss (the targets as the data holds them; only the
+ * inputs' width checked), else crit's. */
 static int evaluate(bp_net *net, const bp_data *data, int batch, bp_crit crit,
-                    double *loss_out, double *accuracy, int *confusion, bp_err *e) {
+                    const host_loss *host, double *loss_out, double *accuracy,
+                    int *confusion, bp_err *e) {
     if (batch < 1) return bp_err_set(e, "a batch needs at least 1 row (got %d)", batch);
     if (data->n < 1) return bp_err_set(e, "cannot evaluate on a data set of 0 rows");
-    if (check_shapes(net, data, loss_out ? &crit : NULL, e)) return -1;
+    if (host ? check_inputs(net, data, e) : check_shapes(net, data, loss_out ? &crit : NULL, e))
+        return -1;
     if ((accuracy || confusion) && !data->label)
         return bp_err_set(e, "accuracy needs class labels, and the data has none");
     int O = bp_net_outputs(net), K = data->k, right = 0;
@@ -303,8 +325,11 @@ static int evaluate(bp_net *net, const bp_data *data, int batch, bp_crit crit,
         const double *out =
             bp_net_forward_as(net, bp_data_row(data, s), data->dtype, B, e);
         if (!out) return -1;
-        if (loss_out)
-            sum += bp_loss_forward_crit(out, data->y + (size_t)s * K, B * T, O / T, crit) * B;
+        const double *y = data->y + (size_t)s * K;
+        double l = 0;
+        if (loss_out && !host) l = bp_loss_forward_crit(out, y, B * T, O / T, crit);
+        else if (loss_out && host->fn(host->ud, out, O, y, K, B, &l, NULL, e)) return -1;
+        sum += l * B;
         if (accuracy)
             for (int b = 0; b < B; b++)
                 right += bp_argmax(out + (size_t)b * O, O) == data->label[s + b];
@@ -313,25 +338,4 @@ static int evaluate(bp_net *net, const bp_data *data, int batch, bp_crit crit,
     if (loss_out) *loss_out = sum / data->n;
     if (accuracy) *accuracy = (double)right / data->n;
     return 0;
-}
-
-int bp_fit_evaluate_host(bp_net *net, const bp_data *data, int batch, bp_fit_loss_fn loss,
-                         void *ud, double *loss_out, bp_err *e) {
-    if (batch < 1) return bp_err_set(e, "a batch needs at least 1 row (got %d)", batch);
-    if (data->n < 1) return bp_err_set(e, "cannot evaluate on a data set of 0 rows");
-    if (check_inputs(net, data, e)) return -1;
-    int was = bp_net_set_training(net, 0), O = bp_net_outputs(net), rc = 0;
-    double sum = 0;
-    for (int s = 0; s < data->n && !rc; s += batch) {
-        int B = data->n - s < batch ? data->n - s : batch;
-        double l = 0;
-        const double *out = bp_net_forward_as(net, bp_data_row(data, s), data->dtype, B, e);
-        rc = !out || loss(ud, out, O, data->y + (size_t)s * data->k, data->k, B, &l, NULL, e)
-                 ? -1
-                 : 0;
-        sum += l * B;
-    }
-    bp_net_set_training(net, was);
-    if (!rc) *loss_out = sum / data->n;
-    return rc;
 }
