@@ -148,6 +148,21 @@ function test_fit_with_a_lua_loss_shuffled_as_the_builtin()
   lu.assertAlmostEquals(b:evaluate(d, mse).loss, b:evaluate(d, "mse").loss, 1e-14)
 end
 
+-- evaluate with a Lua loss on class labels: the loss its forward gives,
+-- accuracy and confusion as with a built-in loss (one pass over the data).
+function test_evaluate_with_a_lua_loss_and_labels()
+  local d = bp.data({{2, 1}, {0, 3}, {5, 4}}, {1, 1, 1}, {classes = 2})
+  local net = bp.net(2)
+  net:add(2, "identity", {weights = {{1, 0}, {0, 1}}, bias = 0})
+  local r, builtin = net:evaluate(d, mse), net:evaluate(d, "softmax_ce")
+  -- the targets as the data holds them, one-hot rows {1, 0}: the outputs
+  -- differ by (1, 1), (-1, 3), (4, 4), and mse is the mean of the 6 squares
+  lu.assertAlmostEquals(r.loss, (2 + 10 + 32) / 6, 1e-15)
+  lu.assertEquals(r.accuracy, builtin.accuracy)
+  lu.assertEquals(r.accuracy, 2 / 3)
+  lu.assertEquals(r.confusion, {{2, 1}, {0, 0}})
+end
+
 -- A Lua optimiser in fit: SGD with momentum to the bit of the built-in one,
 -- with a built-in loss and with a Lua one.
 function test_fit_with_a_lua_optimiser_is_the_builtin()
