@@ -346,33 +346,47 @@ static int await_completed(const char *db, int want, int tries) {
     return done;
 }
 
-/* SIGKILL to the sweep and every trial at once (their process group), part
- * way through; --resume runs what is left, and the sweep is then the one
- * that was never interrupted. */
-static void test_resume_after_sigkill(void) {
-    const char *db = path_in("killed.db");
+/* Starts exe with argv in a process group of its own, its output thrown
+ * away: the group's leader, its trials in the group. */
+static pid_t spawn_group(char *const argv[]) {
     pid_t kid = fork();
     if (kid == 0) {
         setpgid(0, 0);
         int null = open("/dev/null", O_WRONLY);
         dup2(null, 1);
         dup2(null, 2);
-        char *argv[] = {exe, "sweep",    "--db",         (char *)db,     "-j",
-                        "2", xor_script, "lr=0.1,0.5,2", "hidden=2,4,8", "steps=20000",
-                        NULL};
         execv(exe, argv);
         _exit(127);
     }
     setpgid(kid, kid);
-    /* Kill once three trials are complete (and so others are running). */
-    int done = await_completed(db, 3, 3000);
-    CHECK(done >= 3 && done < 9);
+    return kid;
+}
+
+/* SIGKILL to the group spawn_group made, reaped; then a pause for its
+ * orphans, reaped by init. The leader's wait status. */
+static int kill_group(pid_t kid) {
     kill(-kid, SIGKILL);
     int status;
     waitpid(kid, &status, 0);
-    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-    struct timespec settle = {0, 100 * 1000000L}; /* the orphans, reaped by init */
+    struct timespec settle = {0, 100 * 1000000L};
     nanosleep(&settle, NULL);
+    return status;
+}
+
+/* SIGKILL to the sweep and every trial at once (their process group), part
+ * way through; --resume runs what is left, and the sweep is then the one
+ * that was never interrupted. */
+static void test_resume_after_sigkill(void) {
+    const char *db = path_in("killed.db");
+    char *argv[] = {exe, "sweep",    "--db",         (char *)db,     "-j",
+                    "2", xor_script, "lr=0.1,0.5,2", "hidden=2,4,8", "steps=20000",
+                    NULL};
+    pid_t kid = spawn_group(argv);
+    /* Kill once three trials are complete (and so others are running). */
+    int done = await_completed(db, 3, 3000);
+    CHECK(done >= 3 && done < 9);
+    int status = kill_group(kid);
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
     char *left = rows(db, "SELECT count(*) FROM sweep_trials WHERE status = 'completed'");
     CHECK(atoi(left) < 9);
     free(left);
@@ -1112,27 +1126,14 @@ static void test_tpe_finds_the_minimum(void) {
  * same settings, seeds and objectives as the sweep never interrupted. */
 static void test_tpe_resume_is_the_same(void) {
     const char *db = path_in("tpek.db");
-    pid_t kid = fork();
-    if (kid == 0) {
-        setpgid(0, 0);
-        int null = open("/dev/null", O_WRONLY);
-        dup2(null, 1);
-        dup2(null, 2);
-        char *argv[] = {exe, "sweep", "--db", (char *)db, "-j", "1", "--trials", "30",
-                        "--seed", "3", "--sampler", "tpe", (char *)path_in("mixed.lua"),
-                        "x=uniform:-2:2", "opt=choice:a,b,c", "n=int:1:10",
-                        "lr=loguniform:1e-4:1", NULL};
-        execv(exe, argv);
-        _exit(127);
-    }
-    setpgid(kid, kid);
+    char *argv[] = {exe, "sweep", "--db", (char *)db, "-j", "1", "--trials", "30",
+                    "--seed", "3", "--sampler", "tpe", (char *)path_in("mixed.lua"),
+                    "x=uniform:-2:2", "opt=choice:a,b,c", "n=int:1:10",
+                    "lr=loguniform:1e-4:1", NULL};
+    pid_t kid = spawn_group(argv);
     int done = await_completed(db, 14, 6000); /* past the start-up: the model proposed */
     CHECK(done >= 14 && done < 30);
-    kill(-kid, SIGKILL);
-    int status;
-    waitpid(kid, &status, 0);
-    struct timespec settle = {0, 100 * 1000000L};
-    nanosleep(&settle, NULL);
+    kill_group(kid);
     CHECK(sh("$BP sweep --db tpek.db --resume 1 -j 1") == 0);
     const char *q = "SELECT trial, status, params, quote(objective), seed FROM sweep_trials"
                     " ORDER BY trial";
