@@ -12,7 +12,9 @@
 # that a change of the machine's load falls on both. Prints, per figure,
 # the median over ROUNDS (default 3) rounds of each build's median, and
 # new/base: above 1 means the working tree is slower for a time per step,
-# faster for a rate. The scripts of the working tree run on both builds.
+# faster for a rate. The scripts of the working tree run on both builds,
+# each build into a database of its own (an older build refuses a newer
+# schema).
 set -eu
 cd "$(dirname "$0")/../.."
 [ $# -ge 1 ] || { echo "usage: scripts/bench/compare.sh REV [ROUNDS]" >&2; exit 2; }
@@ -34,7 +36,7 @@ cmake --build "$BUILD" -j2 --target backprop >/dev/null
 one() { # side exe workload args...
     side=$1 exe=$2 w=$3
     shift 3
-    "$exe" run --quiet --db "$OUT/ab.db" "scripts/bench/$w.lua" reps=3 peers=false "$@" |
+    "$exe" run --quiet --db "$OUT/$side.db" "scripts/bench/$w.lua" reps=3 peers=false "$@" |
         awk -v side="$side" -v tag="$w${*:+:}$(echo "$*" | tr " " ",")" '/^w[0-9a-z_]+ +[0-9.e+-]+ /{print side, tag, $1, $2}' \
             >>"$OUT/figures"
 }
