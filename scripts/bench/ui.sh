@@ -72,7 +72,8 @@ fi
 # Load: a run logging `loss` at every step for 10 s (ui_writer.lua), alone,
 # then with `backprop ui` open and 50 clients polling it every 2 s (its
 # record, its curve, the first page of runs: what the page of a running
-# run asks) from the moment it exists, in turns, ROUNDS times. Every request must be answered 200,
+# run asks) from the moment it exists, in turns (alone first in odd
+# rounds, last in even ones), ROUNDS times, with the CPU the server used. Every request must be answered 200,
 # the writer never see "database is locked", and its steps per second stay
 # within 5% of the run alone.
 ROUNDS=${ROUNDS:-3}
@@ -93,9 +94,14 @@ poll() {
         sleep 2
     done
 }
+# cpu_ms PID: the CPU time (user + system) a live process has used, in ms,
+# from /proc (clock ticks): what the server takes from the writer's cores,
+# a figure the machine's other load moves far less than steps per second.
+cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) * 1000 / hz}' "/proc/$1/stat"; }
 for r in $(seq "$ROUNDS"); do
-    alone=$(writer)
-    echo "alone: $alone"
+    # alone first in odd rounds, last in even ones, so that a drift of the
+    # machine's load falls on both sides
+    if [ $((r % 2)) = 1 ]; then alone=$(writer); echo "alone: $alone"; fi
     "$BUILD/backprop" ui --db "$LDB" --port 0 > "$OUT" 2>&1 &
     PID=$!
     url=""
@@ -110,10 +116,13 @@ for r in $(seq "$ROUNDS"); do
     wait $WPID
     touch "$LDB.stop"
     wait $POLL
+    server=$(cpu_ms $PID)
     kill $PID; wait $PID 2>/dev/null || true; PID=""
     echo "with 50 clients: $(cat "$LDB.out")"
+    echo "  the server's CPU over the run: $server ms"
     cat "$LDB".codes* | sort | uniq -c | awk '{printf "  HTTP %s: %s requests\n", $2, $1}'
     grep -q "locked" "$LDB.out" && echo "  the writer saw: database is locked"
     rm -f "$LDB".codes*
+    if [ $((r % 2)) = 0 ]; then alone=$(writer); echo "alone: $alone"; fi
 done
 rm -rf "$(dirname "$LDB")"
