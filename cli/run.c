@@ -19,6 +19,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "bp_alloc.h"
 #include "bp_host.h"
 #include "bp_lua.h"
 #include "bp_progress.h"
@@ -49,20 +50,16 @@ static int64_t parse_count(lua_State *L, const char *opt, const char *s) {
     return (int64_t)v;
 }
 
-/* Reads a whole file into a Lua string on the stack, or raises. */
+/* Reads a whole file into a Lua string on the stack, or raises (through
+ * bp_read_file, so a script that is /dev/zero or a FIFO is refused for what
+ * it is and a huge one meets the memory limit). */
 static const char *push_file(lua_State *L, const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) luaL_error(L, "cannot open %s: %s", path, strerror(errno));
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
-    size_t n;
-    char chunk[8192];
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) luaL_addlstring(&b, chunk, n);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) luaL_error(L, "cannot read %s", path);
-    luaL_pushresult(&b);
-    return lua_tolstring(L, -1, len);
+    bp_err e;
+    char *text = bp_read_file(path, len, &e);
+    if (!text) luaL_error(L, "%s", e.msg);
+    const char *s = lua_pushlstring(L, text, *len);
+    bp_free(text);
+    return s;
 }
 
 /* The registry's key of the run being recorded (its run_ctx userdata). */

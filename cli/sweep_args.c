@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bp_alloc.h"
 #include "bp_cli.h"
 #include "bp_util.h"
 #include "sweeprun_int.h"
@@ -153,7 +154,7 @@ void sw_def_free(sw_def *d) {
     free(d->spec_text);
     free(d->keys);
     free(d->script);
-    free(d->text);
+    bp_free(d->text); /* bp_read_file's */
     memset(d, 0, sizeof *d);
 }
 

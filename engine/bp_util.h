@@ -25,9 +25,11 @@ double bp_clock(void);
 uint64_t bp_fnv1a(uint64_t h, const void *data, size_t n);
 
 /* The whole file at path, NUL-terminated (its length, without the NUL, in
- * *len when len is not NULL); malloc'd, the caller frees. NULL with
- * "cannot open PATH: reason", "cannot read PATH" or "out of memory reading
- * PATH" in *e. */
+ * *len when len is not NULL), in one block of its size from bp_malloc; the
+ * caller frees it with bp_free. A regular file only (/dev/zero never ends,
+ * a FIFO has no size). NULL with "PATH: cannot open: reason", "PATH: not a
+ * regular file (a FIFO)", "PATH: out of memory for its N bytes" or "PATH:
+ * read error: reason" in *e. */
 char *bp_read_file(const char *path, size_t *len, bp_err *e);
 
 /* Opens path for reading without waiting (open would block on a FIFO with
@@ -39,6 +41,14 @@ char *bp_read_file(const char *path, size_t *len, bp_err *e);
  * header declares against the file's, take regular files only: /dev/zero
  * never ends, and a FIFO has no size. */
 int bp_open_regular(const char *path, size_t *size, const char **kind);
+
+/* Whether the numeral s (strtod's syntax, blanks after it allowed) is out
+ * of the range of a double: "out of range: beyond the largest number, about
+ * 1.8e308" for one that would become infinite (1e309), "out of range: too
+ * small, it would become 0" for one that would become 0 (1e-400), NULL for
+ * any other string, numeral or not ("inf" is not out of range: it is not a
+ * numeral Lua reads). A parameter and a sweep's value say the same. */
+const char *bp_numeral_range(const char *s);
 
 /* A whole decimal number in [lo, hi] (strtoll's form: leading spaces and a
  * sign allowed, nothing after it): 0 and *out set, or -1 with *out

@@ -201,38 +201,6 @@ static void csv_free(csv *c) {
     bp_free(c->buf);
 }
 
-/* The file whole, NUL-terminated, in one allocation of its size: a CSV file
- * must be a regular file (a FIFO has no size, /dev/zero no end). */
-static int read_file(const char *path, char **out, size_t *len, bp_err *e) {
-    size_t size;
-    const char *kind;
-    int fd = bp_open_regular(path, &size, &kind);
-    if (fd < 0 && kind) return bp_err_set(e, "%s: not a regular file (%s)", path, kind);
-    if (fd < 0) return bp_err_set(e, "%s: cannot open: %s", path, strerror(errno));
-    char *buf = size < SIZE_MAX ? bp_malloc(size + 1) : NULL;
-    if (!buf) {
-        close(fd);
-        return bp_err_set(e, "%s: out of memory for its %zu bytes", path, size);
-    }
-    size_t used = 0;
-    ssize_t got = 0;
-    while (used < size && (got = read(fd, buf + used, size - used)) != 0) {
-        if (got < 0 && errno == EINTR) continue;
-        if (got < 0) {
-            int err = errno;
-            close(fd);
-            bp_free(buf);
-            return bp_err_set(e, "%s: read error: %s", path, strerror(err));
-        }
-        used += (size_t)got;
-    }
-    close(fd);
-    buf[used] = '\0';
-    *out = buf;
-    *len = used;
-    return 0;
-}
-
 /* Cuts the next line out of the buffer (in place, without its \n or \r\n);
  * NULL at the end. */
 static char *next_line(csv *c) {
@@ -439,8 +407,8 @@ static int no_such_column(const char *path, const char *target, char **names, in
  * nothing but blanks; c->p at its first line, after any UTF-8 byte-order
  * mark. */
 static int csv_open(csv *c, bp_err *e) {
-    size_t len = 0; /* read_file sets it; gcc -O3 cannot see that */
-    if (read_file(c->path, &c->buf, &len, e) < 0) return -1;
+    size_t len = 0; /* bp_read_file sets it; gcc -O3 cannot see that */
+    if (!(c->buf = bp_read_file(c->path, &len, e))) return -1;
     char *nul = memchr(c->buf, '\0', len);
     if (nul) {
         int line = 1;

@@ -83,7 +83,7 @@ static int read_one(values *a, const char *path, int utf8, bp_err *e) {
         else if (push(a, cp)) rc = bp_err_set(e, "out of memory reading %s", path);
         at += (size_t)k;
     }
-    free(buf);
+    bp_free(buf);
     return rc;
 }
 

@@ -1,8 +1,9 @@
 /* util.c: the small shared helpers of bp_util.h.
  *
  * Written once here because every room needs them; none of them touches the
- * mathematics, and none allocates through the engine's allocator (a file
- * read whole is the caller's, freed with free). */
+ * mathematics. A file read whole comes from the engine's allocator, so that
+ * --max-memory and the default limit hold for a corpus or a script as for a
+ * network. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <math.h>
@@ -16,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bp_alloc.h"
 #include "bp_util.h"
 
 double bp_clock(void) {
@@ -31,31 +33,38 @@ uint64_t bp_fnv1a(uint64_t h, const void *data, size_t n) {
 }
 
 char *bp_read_file(const char *path, size_t *len, bp_err *e) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        bp_err_set(e, "cannot open %s: %s", path, strerror(errno));
+    size_t size;
+    const char *kind;
+    char *buf = NULL;
+    int fd = bp_open_regular(path, &size, &kind);
+    if (fd < 0 && kind) {
+        bp_err_set(e, "%s: not a regular file (%s)", path, kind);
         return NULL;
     }
-    size_t n = 0, cap = 8192;
-    char *s = malloc(cap);
-    for (size_t got; s && (got = fread(s + n, 1, cap - n - 1, f)) > 0;) {
-        n += got;
-        if (cap - n - 1 == 0) {
-            char *g = realloc(s, cap *= 2);
-            if (!g) free(s);
-            s = g;
+    if (fd < 0) {
+        bp_err_set(e, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    if (size == SIZE_MAX || !(buf = bp_malloc(size + 1))) {
+        bp_err_set(e, "%s: out of memory for its %zu bytes", path, size);
+        goto end;
+    }
+    size_t used = 0; /* a file that shrank meanwhile ends early; one that grew is cut */
+    for (ssize_t got; used < size && (got = read(fd, buf + used, size - used)) != 0;) {
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) {
+            bp_err_set(e, "%s: read error: %s", path, strerror(errno));
+            bp_free(buf);
+            buf = NULL;
+            goto end;
         }
+        used += (size_t)got;
     }
-    int bad = ferror(f);
-    fclose(f);
-    if (!s || bad) {
-        bp_err_set(e, s ? "cannot read %s" : "out of memory reading %s", path);
-        free(s);
-        return NULL;
-    }
-    s[n] = '\0';
-    if (len) *len = n;
-    return s;
+    buf[used] = '\0';
+    if (len) *len = used;
+end:
+    close(fd);
+    return buf;
 }
 
 int bp_open_regular(const char *path, size_t *size, const char **kind) {
@@ -81,6 +90,16 @@ int bp_open_regular(const char *path, size_t *size, const char **kind) {
                                    : "not a file";
     close(fd);
     return -1;
+}
+
+const char *bp_numeral_range(const char *s) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    int err = errno;
+    if (end == s || end[strspn(end, " \t")] != '\0' || err != ERANGE) return NULL;
+    if (isinf(v)) return "out of range: beyond the largest number, about 1.8e308";
+    return v == 0 ? "out of range: too small, it would become 0" : NULL;
 }
 
 int bp_parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out) {

@@ -909,7 +909,7 @@ static void test_bad_specs_run_nothing(void) {
         {"--objective max: typo.lua lr=1", "backprop: bad --objective 'max:': expected"
                                            " [min:|max:]METRIC\n"},
         {"missing.lua lr=1",
-         "backprop: cannot open missing.lua: No such file or directory\n"},
+         "backprop: missing.lua: cannot open: No such file or directory\n"},
         {"--trial 2 typo.lua lr=1,2",
          "backprop: sweep: --trial 2 is out of range: the sweep has"
          " trials 0 to 1\n"},

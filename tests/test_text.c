@@ -14,6 +14,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sys/types.h>
+
+#include "bp_alloc.h"
 #include "bp_text.h"
 #include "check.h"
 
@@ -163,6 +166,37 @@ static void test_batches(void) {
     bp_text_free(t);
 }
 
+/* An allocator that refuses any block over 1000 bytes: a corpus is read
+ * through the engine's allocator, so a limit (--max-memory) holds for it. */
+static void *small_malloc(size_t n) { return n > 1000 ? NULL : malloc(n); }
+
+/* What is not a regular file is refused for what it is, before a byte is
+ * read (bp.data.text("/dev/zero") read until the machine ran out of
+ * memory: issue 19); a file larger than the allocator gives is refused
+ * with its size. */
+static void test_refusals(void) {
+    expect_load("/dev/zero", 0, "/dev/zero: not a regular file (a character device)");
+    char fifo[128], missing[128], msg[700];
+    snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+    CHECK(mkfifo(fifo, 0600) == 0);
+    snprintf(msg, sizeof msg, "%s: not a regular file (a FIFO)", fifo);
+    expect_load(fifo, 0, msg);
+    snprintf(missing, sizeof missing, "%s/missing", dir);
+    snprintf(msg, sizeof msg, "%s: cannot open: No such file or directory", missing);
+    expect_load(missing, 0, msg);
+    char big[2001];
+    memset(big, 'a', 2000);
+    big[2000] = '\0';
+    const char *p = put("big.txt", big);
+    char path[512];
+    snprintf(path, sizeof path, "%s", p);
+    bp_set_allocator(small_malloc, calloc, realloc, free);
+    snprintf(msg, sizeof msg, "%s: out of memory for its 2000 bytes", path);
+    expect_load(path, 0, msg);
+    bp_set_allocator(NULL, NULL, NULL, NULL);
+    unlink(fifo);
+}
+
 int main(void) {
     snprintf(dir, sizeof dir, "/tmp/test_text_XXXXXX");
     if (!mkdtemp(dir)) return 1;
@@ -170,6 +204,7 @@ int main(void) {
     test_utf8();
     test_dir();
     test_batches();
+    test_refusals();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);

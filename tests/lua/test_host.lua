@@ -204,7 +204,16 @@ function TestHost:test_syntax_error_and_missing_script()
   lu.assertStrContains(err, "backprop: " .. p .. ":1: unexpected symbol near '='")
   _, err, code = run("run " .. TMP .. "/nope.lua")
   lu.assertEquals(code, 1)
-  lu.assertStrContains(err, "backprop: cannot open " .. TMP .. "/nope.lua")
+  lu.assertEquals(err, "backprop: " .. TMP .. "/nope.lua: cannot open: No such file or directory\n")
+  -- what is not a regular file is refused for what it is, not read until
+  -- memory runs out (/dev/zero never ends; issue 19), by run and by sweep
+  for _, c in ipairs{{"/dev/zero", "a character device"}, {TMP, "a directory"}} do
+    for _, cmd in ipairs{"run --db " .. TMP .. "/nf.db ", "sweep --db " .. TMP .. "/nf.db "} do
+      _, err, code = run(cmd .. c[1] .. (cmd:match("^sweep") and " lr=1,2" or ""))
+      lu.assertEquals(code, 1)
+      lu.assertEquals(err, "backprop: " .. c[1] .. ": not a regular file (" .. c[2] .. ")\n")
+    end
+  end
 end
 
 function TestHost:test_help_version_and_usage_errors()
