@@ -84,20 +84,10 @@ static void push_param_number(lua_State *L, const char *name, const char *s,
     if (wants_int)
         luaL_error(L, "parameter %s: '%s' is not an integer (the default is %I)", name, s,
                    dflt);
-    /* lua_stringtonumber converts with strtod: the same call tells whether
-     * the value overflowed or underflowed. A subnormal result is kept (it
-     * is the nearest number); only infinity and 0 from a non-zero numeral
-     * are refused. */
-    errno = 0;
-    double v = strtod(s, NULL);
-    if (errno == ERANGE && isinf(v))
-        luaL_error(L,
-                   "parameter %s: '%s' is out of range: beyond the largest number, about "
-                   "1.8e308",
-                   name, s);
-    if (errno == ERANGE && v == 0)
-        luaL_error(L, "parameter %s: '%s' is out of range: too small, it would become 0",
-                   name, s);
+    /* A subnormal result is kept (it is the nearest number); only infinity
+     * and 0 from a non-zero numeral are refused. */
+    const char *range = bp_numeral_range(s);
+    if (range) luaL_error(L, "parameter %s: '%s' is %s", name, s, range);
 }
 
 /* Converts the given string s to the type of the default at index d. */

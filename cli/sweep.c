@@ -51,6 +51,12 @@ static int split_list(bp_sweep_param *p, const char *list, const char *arg, bp_e
         memcpy(p->values[j], start, len);
         p->values[j][len] = 0;
         p->n = j + 1;
+        /* refused here as a parameter is by `backprop run`, not by every
+         * trial that would be given it */
+        const char *range = bp_numeral_range(p->values[j]);
+        if (range)
+            return bp_err_set(e, "sweep parameter '%s': '%s' is %s", arg, p->values[j],
+                              range);
         start = end ? end + 1 : start + len;
     }
     return 0;
@@ -72,12 +78,23 @@ static int parse_range(bp_sweep_param *p, const char *dist, const char *range,
     const char *colon = strchr(range, ':');
     if (!colon || strchr(colon + 1, ':'))
         return bp_err_set(e, "sweep parameter '%s': %s takes LO:HI", arg, dist);
-    if (parse_bound(range, (size_t)(colon - range), &p->lo))
+    char lo[64];
+    if ((size_t)(colon - range) >= sizeof lo) /* no number is written that long */
         return bp_err_set(e, "sweep parameter '%s': lower bound '%.*s' is not a number",
                           arg, (int)(colon - range), range);
-    if (parse_bound(colon + 1, strlen(colon + 1), &p->hi))
-        return bp_err_set(e, "sweep parameter '%s': upper bound '%s' is not a number",
-                          arg, colon + 1);
+    memcpy(lo, range, (size_t)(colon - range));
+    lo[colon - range] = '\0';
+    const char *bound[2] = {lo, colon + 1}, *which[2] = {"lower", "upper"};
+    double *value[2] = {&p->lo, &p->hi};
+    for (int b = 0; b < 2; b++) {
+        const char *out = bp_numeral_range(bound[b]);
+        if (out)
+            return bp_err_set(e, "sweep parameter '%s': %s bound '%s' is %s", arg, which[b],
+                              bound[b], out);
+        if (parse_bound(bound[b], strlen(bound[b]), value[b]))
+            return bp_err_set(e, "sweep parameter '%s': %s bound '%s' is not a number",
+                              arg, which[b], bound[b]);
+    }
     if (p->lo > p->hi)
         return bp_err_set(e,
                           "sweep parameter '%s': lower bound %g is above upper bound %g",

@@ -152,11 +152,33 @@ static void test_bad_specifications(void) {
     expect_add_error("h=int:1.5:4",
                      "sweep parameter 'h=int:1.5:4': int needs integer bounds");
     expect_add_error("a=choice:", "sweep parameter 'a=choice:': empty list of values");
+    /* numbers out of range, refused before anything runs with the words a
+     * parameter of `backprop run` gets (issue 19): not every trial's */
+    expect_add_error("lr=1e309,0.1", "sweep parameter 'lr=1e309,0.1': '1e309' is out of"
+                                     " range: beyond the largest number, about 1.8e308");
+    expect_add_error("lr=choice:0.1,-1e999", "sweep parameter 'lr=choice:0.1,-1e999':"
+                                             " '-1e999' is out of range: beyond the largest"
+                                             " number, about 1.8e308");
+    expect_add_error("lr=0.1,1e-400", "sweep parameter 'lr=0.1,1e-400': '1e-400' is out of"
+                                      " range: too small, it would become 0");
+    expect_add_error("lr=uniform:0:1e309", "sweep parameter 'lr=uniform:0:1e309': upper"
+                                           " bound '1e309' is out of range: beyond the"
+                                           " largest number, about 1.8e308");
+    expect_add_error("lr=loguniform:1e-400:1", "sweep parameter 'lr=loguniform:1e-400:1':"
+                                               " lower bound '1e-400' is out of range: too"
+                                               " small, it would become 0");
+    expect_add_error("lr=uniform:0:inf", "sweep parameter 'lr=uniform:0:inf': upper bound"
+                                         " 'inf' is not a number");
     expect_add_error("a=x y,z", "sweep parameter 'a=x y,z': spaces are not allowed in a"
                                 " sweep's keys or values");
 
     bp_sweep_spec *s = bp_sweep_spec_new();
     bp_err e;
+    /* a subnormal is the nearest number, kept; "inf" is a word to Lua, a
+     * value for a text parameter */
+    CHECK(bp_sweep_spec_add(s, "tiny=1e-310,inf,adam", &e) == 0);
+    bp_sweep_spec_free(s);
+    s = bp_sweep_spec_new();
     CHECK(bp_sweep_spec_check(s, &e) == -1);
     CHECK_STR(e.msg, "a sweep needs at least one parameter (key=values)");
     CHECK(bp_sweep_spec_add(s, "lr=0.1,0.2", &e) == 0);
