@@ -12,6 +12,11 @@
 -- next open of the database marks the run crashed. It prints each kill and
 -- the worst age seen.
 --
+-- Then scripts/resumable.lua (a checkpoint at every epoch) is killed at as
+-- many random moments of its run and resumed with `backprop run --resume`:
+-- each resumed run must end with every metric and the final network of the
+-- same run never stopped, to the bit (README's failure table).
+--
 --   BP_ATTACK_KILLS=200 ctest --test-dir build -R attack_run --output-on-failure
 local lu = require "luaunit"
 local bp = require "backprop"
@@ -101,6 +106,64 @@ function TestAttackRun:test_sigkill_loses_at_most_the_last_second()
   lu.assertTrue(worst <= PROMISE, string.format(
     "kill %d (BP_ATTACK_SEED=%d): the newest committed row was %.3f s old, more than %g s",
     worst_k, SEED, worst, PROMISE))
+end
+
+-- The uninterrupted run is run 1 of db; each kill k runs the same script
+-- as run 2 of a copy, kills it after delay seconds and resumes it (a kill
+-- that comes after the end finds it completed: nothing to resume).
+local EPOCHS = 1500 -- about a second here: kills fall before, among and after the checkpoints
+local function kill_and_resume(db, k, delay)
+  local copy = TMP .. "/resume" .. k .. ".db"
+  os.execute(string.format("cp %s %s && if [ -e %s-wal ]; then cp %s-wal %s-wal; fi",
+    db, copy, db, db, copy))
+  os.execute(string.format("cd %s && %s run --db %s scripts/resumable.lua epochs=%d"
+    .. " >/dev/null 2>&1 & echo $! > %s/pid", S.SRC, S.EXE, copy, EPOCHS, TMP))
+  local pid = S.slurp(TMP .. "/pid"):match("%d+")
+  os.execute(string.format("sleep %.3f", delay))
+  os.execute("kill -KILL " .. pid .. " 2>/dev/null")
+  wait_gone(pid)
+  lu.assertEquals(query(copy, "PRAGMA integrity_check"), {"ok"})
+  backprop("runs --db " .. copy) -- marks it crashed if it was killed
+  local status = query(copy, "SELECT status FROM runs WHERE id = 2")[1]
+  if not status then -- killed before it recorded its run: nothing to compare
+    os.execute(string.format("rm -f %s %s-wal %s-shm %s-lock", copy, copy, copy, copy))
+    return "not begun"
+  end
+  if status ~= "completed" then
+    lu.assertEquals(status, "crashed")
+    local _, err, code = backprop("run --db " .. copy .. " --resume 2")
+    lu.assertEquals(code, 0, err)
+  end
+  local n1 = query(copy, "SELECT count(*) FROM metrics WHERE run_id = 1")[1]
+  lu.assertEquals(query(copy, "SELECT count(*) FROM metrics a JOIN metrics b ON b.run_id = 2"
+    .. " AND b.name_id = a.name_id AND b.step = a.step AND b.value IS a.value"
+    .. " WHERE a.run_id = 1"), {n1})
+  lu.assertEquals(query(copy, "SELECT count(*) FROM metrics WHERE run_id = 2"), {n1})
+  lu.assertEquals(query(copy, "SELECT a.data = b.data FROM networks a, networks b"
+    .. " WHERE a.run_id = 1 AND b.run_id = 2"), {"1"})
+  os.execute(string.format("rm -f %s %s-wal %s-shm %s-lock", copy, copy, copy, copy))
+  return status
+end
+
+function TestAttackRun:test_killed_at_random_and_resumed_equals_uninterrupted()
+  local db = TMP .. "/resume.db"
+  local t0 = bp.clock()
+  local _, err, code = backprop(string.format("run --db %s %s/scripts/resumable.lua epochs=%d",
+    db, S.SRC, EPOCHS))
+  lu.assertEquals(code, 0, err)
+  local took = bp.clock() - t0
+  math.randomseed(SEED)
+  local resumed = 0
+  for k = 1, KILLS do
+    local delay = 0.05 + math.random() * took * 1.2
+    local status = kill_and_resume(db, k, delay)
+    if status == "crashed" then resumed = resumed + 1 end
+    print(string.format("  kill %d at %.2f s of %.2f: %s", k, delay, took,
+      status == "crashed" and "resumed, equal to the bit" or status))
+  end
+  print(string.format("attack_run: %d kills of a checkpointing run, %d resumed, each equal"
+    .. " to the uninterrupted run to the bit", KILLS, resumed))
+  lu.assertTrue(resumed > 0, "no kill came before the run's end")
 end
 
 S.finish()
