@@ -1,0 +1,16 @@
+/* data_int.h: what data.c and the loaders (data_csv.c, data_idx.c) share;
+ * nothing else includes it. */
+#ifndef DATA_INT_H
+#define DATA_INT_H
+
+#include "bp_data.h"
+
+/* A copy of s from bp_malloc, or NULL when out of memory. */
+char *dt_dup_str(const char *s);
+
+/* A data set of n rows; its inputs are x when given (n x d values of dtype,
+ * from bp_malloc: taken on success, still the caller's on failure), else
+ * zeros. NULL with the reason in e. */
+bp_data *dt_make(int n, int d, int k, int n_classes, bp_dtype dtype, void *x, bp_err *e);
+
+#endif
