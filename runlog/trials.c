@@ -347,6 +347,20 @@ static int add_problem(bp_trial_problem **list, size_t *n, size_t *cap,
     return 0;
 }
 
+/* The end of reading a list of rows: the reason of a failure (memory, or
+ * SQLite's r after what) in e, the statement finalised and the lock let go;
+ * 0 when every row was read. */
+static int end_list(bp_runlog *log, sqlite3_stmt *st, int r, int oom, const char *what,
+                    bp_err *e) {
+    int rc = -1;
+    if (oom) bp_err_set(e, "out of memory");
+    else if (r != SQLITE_DONE) sl_fail(log, e, what);
+    else rc = 0;
+    sqlite3_finalize(st);
+    bp_runlog_unlock(log);
+    return rc;
+}
+
 int bp_runlog_sweep_problems(bp_runlog *log, int64_t sweep, int64_t most,
                              bp_trial_problem **list, size_t *n, bp_err *e) {
     size_t cap = 0;
@@ -361,14 +375,10 @@ int bp_runlog_sweep_problems(bp_runlog *log, int64_t sweep, int64_t most,
                    " WHERE t.sweep_id = ? AND t.status IN ('failed', 'diverged',"
                    " 'crashed', 'interrupted') ORDER BY t.status, t.trial",
                    sweep);
-    int rc = -1, r = SQLITE_ERROR, oom = 0;
+    int r = SQLITE_ERROR, oom = 0;
     while (st && !oom && (r = sqlite3_step(st)) == SQLITE_ROW)
         if (sqlite3_column_int64(st, 4) <= most) oom = add_problem(list, n, &cap, st);
-    if (oom) bp_err_set(e, "out of memory");
-    else if (r != SQLITE_DONE) sl_fail(log, e, "cannot read the sweep's trials");
-    else rc = 0;
-    sqlite3_finalize(st);
-    bp_runlog_unlock(log);
+    int rc = end_list(log, st, r, oom, "cannot read the sweep's trials", e);
     if (rc) {
         bp_trial_problems_free(*list, *n);
         *list = NULL, *n = 0;
@@ -392,7 +402,7 @@ int bp_runlog_sweep_pruned(bp_runlog *log, int64_t sweep, bp_trial_pruned **list
                    " FROM sweep_trials t WHERE t.sweep_id = ? AND t.status = 'pruned'"
                    " ORDER BY t.trial",
                    sweep);
-    int rc = -1, r = SQLITE_ERROR, oom = 0;
+    int r = SQLITE_ERROR, oom = 0;
     while (st && !oom && (r = sqlite3_step(st)) == SQLITE_ROW) {
         if (*n == cap) {
             cap = cap ? 2 * cap : 16;
@@ -407,11 +417,7 @@ int bp_runlog_sweep_pruned(bp_runlog *log, int64_t sweep, bp_trial_pruned **list
                               .has_mean = sqlite3_column_type(st, 3) != SQLITE_NULL,
                               .mean_duration = sqlite3_column_double(st, 3)};
     }
-    if (oom) bp_err_set(e, "out of memory");
-    else if (r != SQLITE_DONE) sl_fail(log, e, "cannot read the sweep's pruned trials");
-    else rc = 0;
-    sqlite3_finalize(st);
-    bp_runlog_unlock(log);
+    int rc = end_list(log, st, r, oom, "cannot read the sweep's pruned trials", e);
     if (rc) {
         free(*list);
         *list = NULL, *n = 0;
@@ -431,7 +437,7 @@ int bp_runlog_sweep_history(bp_runlog *log, int64_t sweep, bp_trial_obs **list, 
         " ON s.id = t.sweep_id WHERE ms.run_id = t.run_id AND mn.name = s.objective)"
         " FROM sweep_trials t WHERE t.sweep_id = ? ORDER BY t.trial",
         sweep);
-    int rc = -1, r = SQLITE_ERROR, oom = 0;
+    int r = SQLITE_ERROR, oom = 0;
     while (st && !oom && (r = sqlite3_step(st)) == SQLITE_ROW) {
         if (*n == cap) {
             cap = cap ? 2 * cap : 64;
@@ -449,11 +455,7 @@ int bp_runlog_sweep_history(bp_runlog *log, int64_t sweep, bp_trial_obs **list, 
         o->last_step = sqlite3_column_int64(st, 4);
         ++*n;
     }
-    if (oom) bp_err_set(e, "out of memory");
-    else if (r != SQLITE_DONE) sl_fail(log, e, "cannot read the sweep's trials");
-    else rc = 0;
-    sqlite3_finalize(st);
-    bp_runlog_unlock(log);
+    int rc = end_list(log, st, r, oom, "cannot read the sweep's trials", e);
     if (rc) {
         bp_trial_obs_free(*list, *n);
         *list = NULL, *n = 0;
