@@ -3,8 +3,9 @@
 # scratch folder outside the source tree, with only PREFIX's paths:
 #  - the command on the PATH runs the lecture (and iris, reading the data
 #    installed beside the scripts) from share/backprop/;
-#  - a stock lua5.4 requires the module from PREFIX (with /usr: with no
-#    LUA_CPATH at all, from the folder Debian's lua5.4 searches);
+#  - a stock lua5.4 requires the module from PREFIX (with /usr and
+#    /usr/local: with no LUA_CPATH at all, from the folder Debian's lua5.4
+#    searches);
 #  - the stock sqlite3 shell loads bpsql (`.load bpsql` with /usr) and reads
 #    the lecture's weight w211 from the run log;
 #  - each installed header compiles alone, and a C program (lecture.c)
@@ -13,7 +14,8 @@
 #  - man finds backprop(1) and backprop-lua(3), bash-completion loads the
 #    completion;
 #  - no installed file names the source or build tree.
-# .ci/install-check runs it on a temporary prefix and on the Debian package.
+# .ci/install-check runs it on a temporary prefix, on /usr/local and on the
+# Debian package.
 set -eu
 prefix=$(cd "$1" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
@@ -25,8 +27,14 @@ fail() {
     echo "check.sh: $*" >&2
     exit 1
 }
+# /usr (the package) and /usr/local (`cmake --install build` as README's
+# first line) are where the stock tools look with no setting at all: the
+# module in lua5.4's own path, the library in the dynamic linker's cache
+# (after ldconfig), man's and bash-completion's own folders. A bare
+# `.load bpsql` is /usr's only (dlopen searches the system's folders, not
+# the cache, for a name with no "lib").
 system=0
-[ "$prefix" = /usr ] && system=1
+case $prefix in /usr | /usr/local) system=1 ;; esac
 
 # Nothing from the environment that would find a build tree.
 unset LUA_PATH LUA_CPATH LUA_PATH_5_4 LUA_CPATH_5_4 BACKPROP_DB LD_LIBRARY_PATH
@@ -79,7 +87,7 @@ cat lua.out
 grep -qx "lua5.4 loaded $libdir/lua/5.4/backprop.so" lua.out || fail "the module is not $libdir's"
 
 echo "== the sqlite3 shell"
-if [ $system = 1 ]; then load=bpsql; else load=$libdir/bpsql; fi
+if [ "$prefix" = /usr ]; then load=bpsql; else load=$libdir/bpsql; fi
 w211=$(sqlite3 results/runs.db ".load $load" "SELECT w.value FROM runs r, snapshots s,
          bp_weights(s.data, s.shape) w WHERE s.run_id = r.id AND r.name = 'seed_example'
          AND s.step = 0 AND w.name = 'w211'") || fail "sqlite3 could not .load $load"
@@ -113,7 +121,9 @@ for page in "1 backprop" "3 backprop-lua"; do
     # shellcheck disable=SC2086 # "1 backprop": section, name
     set -- $page
     path=$(man -w "$1" "$2") || fail "man cannot find $2($1)"
-    [ "$path" = "$prefix/share/man/man$1/$2.$1.gz" ] || fail "man found $2($1) at $path"
+    # (readlink: Debian's /usr/local/man is a link to /usr/local/share/man)
+    [ "$(readlink -f "$path")" = "$(readlink -f "$prefix/share/man/man$1/$2.$1.gz")" ] ||
+        fail "man found $2($1) at $path"
 done
 man -P cat backprop 2>/dev/null | grep -q 'backprop run' || fail "man backprop shows nothing"
 if [ $system = 1 ]; then dirs=/usr/local/share:/usr/share; else dirs=$prefix/share; fi
