@@ -24,6 +24,7 @@
  *   lhost.c    bp.module: a module written in Lua inside a net's graph;
  *              bp.gradcheck
  *   lscript.c  a loss (bp.loss{...}) and an optimiser written in Lua
+ *   lsample.c  net:sample, text drawn from a sequence network in C
  * They share the module state (every function's upvalue 1), the userdata
  * layout of a net, and the helpers that carry Lua values into C. */
 #ifndef LBACKPROP_H
@@ -161,6 +162,7 @@ void bp_lua_open_host(lua_State *L);     /* lhost.c */
 void bp_lua_open_script(lua_State *L);   /* lscript.c */
 void bp_lua_open_text(lua_State *L);     /* ltext.c (after ldata.c) */
 void bp_lua_open_state(lua_State *L);    /* lstate.c */
+void bp_lua_open_sample(lua_State *L);   /* lsample.c */
 
 /* ------------------------------------------------------------------------ */
 /* Values (lvalues.c) */

@@ -471,6 +471,7 @@ int luaopen_backprop(lua_State *L) {
     bp_lua_open_data(L);
     bp_lua_open_text(L);
     bp_lua_open_state(L);
+    bp_lua_open_sample(L);
     bp_lua_open_fit(L);
     bp_lua_open_model(L);
     bp_lua_open_runlog(L);
