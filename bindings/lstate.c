@@ -1,7 +1,9 @@
 /* lstate.c: a network's recurrent state in Lua, for truncated
  * backpropagation through time: net:state, net:set_state,
  * net:state_grad, net:carry_state and net:reset_state over
- * bp_graph_state_* (engine/bp_graph.h).
+ * bp_graph_state_* (engine/bp_graph.h); and net:set_lengths, sequences of
+ * different lengths in one batch (bp_graph_set_lengths), which the
+ * recurrent modules read beside their state.
  *
  * A state is a table {h = ..., c = ...} (an lstm's two parts), each part
  * layers x B x H as nested lists, PyTorch's h_n and c_n: state.h[l][b][j]
@@ -154,7 +156,41 @@ static int net_reset_state(lua_State *L) {
     return 1;
 }
 
+/* net:set_lengths(lengths | nil) -> net: the next batches hold #lengths
+ * sequences, sequence b lengths[b] steps long (bp_graph_set_lengths);
+ * nil: every sequence whole. */
+static int net_set_lengths(lua_State *L) {
+    lnet *u = bp_lua_check_lnet(L, 1);
+    bp_net *net = u->net;
+    bp_err e;
+    if (!net->graph) return luaL_error(L, "the network has no recurrent module");
+    if (lua_isnoneornil(L, 2)) {
+        bp_graph_set_lengths(net->graph, NULL, 0, &e);
+        lua_settop(L, 1);
+        return 1;
+    }
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_Integer n = luaL_len(L, 2);
+    if (n < 1 || n > INT32_MAX / 2)
+        return luaL_argerror(L, 2, "expected a list of 1 or more lengths");
+    int *len = lua_newuserdatauv(L, sizeof(int) * (size_t)n, 0);
+    for (lua_Integer b = 1; b <= n; b++) {
+        int isint;
+        lua_rawgeti(L, 2, b);
+        lua_Integer v = lua_tointegerx(L, -1, &isint);
+        if (!isint)
+            return luaL_argerror(L, 2, lua_pushfstring(L, "length %I is a %s, not an integer",
+                                                       b, luaL_typename(L, -1)));
+        len[b - 1] = v < INT32_MIN ? INT32_MIN : v > INT32_MAX ? INT32_MAX : (int)v;
+        lua_pop(L, 1);
+    }
+    if (bp_graph_set_lengths(net->graph, len, (int)n, &e)) return luaL_error(L, "%s", e.msg);
+    lua_settop(L, 1);
+    return 1;
+}
+
 static const luaL_Reg net_methods[] = {{"state", net_state},
+                                       {"set_lengths", net_set_lengths},
                                        {"set_state", net_set_state},
                                        {"state_grad", net_state_grad},
                                        {"carry_state", net_carry_state},

@@ -386,4 +386,26 @@ int bp_graph_state_set(bp_graph *g, int id, const double *v, int B, bp_err *e);
 int bp_graph_state_carry(bp_graph *g, bp_err *e);
 void bp_graph_state_reset(bp_graph *g);
 
+/* ------------------------------------------------------------------------
+ * Sequences of different lengths in one batch (PyTorch's packed
+ * sequences, batch-first, as nn.utils.rnn.pack_padded_sequence gives).
+ *
+ * set_lengths: the next forwards take batches of B sequences (another B
+ * is refused: "lengths are set for 3 sequences, the batch has 4 (set 4
+ * lengths, or none)"), sequence b being len[b] steps long (copied; each
+ * in 1..T of every recurrent node, else "length 7 of sequence 2 is not in
+ * 1..5, the steps of lstm (module 'rnn')"; a graph without a recurrent
+ * node refuses lengths); len NULL or B 0: every sequence whole again.
+ * Every recurrent node's outputs past a sequence's length are zeros, its
+ * final state is the one after the sequence's last step, and nothing
+ * flows back from the steps past it (their output gradients are
+ * dropped). The steps past a length still hold inputs, and ids there
+ * must be valid (any id: they change nothing). The step loss of a
+ * network of T x C outputs (bp_net_label_steps) is then the mean over
+ * the steps that count (bp_net.h). Like a state, setting lengths makes the
+ * next backward wait for a forward. lengths: the array (B into *B), or
+ * NULL (*B 0) when none are set. */
+int bp_graph_set_lengths(bp_graph *g, const int *len, int B, bp_err *e);
+const int *bp_graph_lengths(const bp_graph *g, int *B);
+
 #endif

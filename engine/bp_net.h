@@ -214,7 +214,12 @@ int bp_net_outputs(const bp_net *net);
 /* Class labels a sample takes: T when the network's output is a sequence
  * of T steps of C scores (a graph's output of shape T x C, C >= 2), one
  * label a step, the loss then the mean over the batch's B T steps (as
- * PyTorch's cross_entropy(logits.view(-1, C), labels.view(-1))); else 1. */
+ * PyTorch's cross_entropy(logits.view(-1, C), labels.view(-1))); else 1.
+ * With lengths set (bp_graph_set_lengths), a step's loss (train_step,
+ * compute_grads, step_rows) is the mean over the steps that count, each
+ * sequence's first len[b] (cross_entropy's ignore_index on the others),
+ * and a loss over whole samples is refused; bp_fit's fit and evaluate
+ * refuse lengths. */
 int bp_net_label_steps(const bp_net *net);
 
 /* Layer l, in this function and the next ones, is in a graph its l-th

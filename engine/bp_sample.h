@@ -61,8 +61,9 @@ typedef struct bp_sample_opts {
 /* length ids (1..V) into out, each drawn (bp_sample_draw, from r) from the
  * scores of the network after the window of the ids before it: start's
  * n_start ids (1..V) then out's. The network runs in evaluation mode
- * (dropout off) from zero recurrent states; its mode and every
- * recurrent module's initial state are put back as they were afterwards,
+ * (dropout off) from zero recurrent states and without lengths; its
+ * mode, every recurrent module's initial state and the lengths
+ * (bp_graph_set_lengths) are put back as they were afterwards,
  * and its last forward is the last window's. 0, or -1 with a message:
  * the network's shape (bp_net_sample_shape), the options ("block must be
  * in 1..50 (got 0)", and bp_sample_draw's), "start is empty: sampling

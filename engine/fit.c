@@ -128,6 +128,11 @@ static int check_inputs(const bp_net *net, const bp_data *data, bp_err *e) {
     if (net->inputs != data->d)
         return bp_err_set(e, "the network takes %d inputs, the data has %d", net->inputs,
                           data->d);
+    int nl; /* a data set's batches are its rows, which lengths set for one batch are not */
+    if (net->graph && bp_graph_lengths(net->graph, &nl))
+        return bp_err_set(e, "lengths are set for %d sequences: fit and evaluate take whole "
+                             "sequences (set none first)",
+                          nl);
     return 0;
 }
 

@@ -89,6 +89,9 @@ struct bp_graph {
     int fwd_training; /* the mode of the last forward, for backward */
     int64_t grads;    /* parameter gradients computed (bp_graph_grads_computed) */
     int backed;       /* a backward ran since the last forward */
+    /* The lengths of the batch's sequences (bp_graph_set_lengths), len_B
+     * of them in memory of cap len_cap; len_B 0: every sequence whole. */
+    int *len, len_B, len_cap;
 };
 
 /* ------------------------------------------------------------------------ */
@@ -198,6 +201,7 @@ void bp_graph_free(bp_graph *g) {
     bp_free(g->order);
     bp_free(g->list);
     bp_free(g->block);
+    bp_free(g->len);
     bp_free(g);
 }
 
@@ -1075,6 +1079,11 @@ static int check_states(const bp_graph *g, int B, bp_err *e) {
 
 int bp_graph_forward(bp_graph *g, const void *x, int B, int training, bp_rng *r,
                      bp_err *e) {
+    if (g->len_B && g->len_B != B)
+        return bp_err_set(e,
+                          "lengths are set for %d sequences, the batch has %d (set %d "
+                          "lengths, or none)",
+                          g->len_B, B, B);
     if (bp_graph_reserve(g, B, e) || check_mode(g, B, training, r, e) ||
         check_ids(g, x, B, e) || check_states(g, B, e))
         return -1;
@@ -1198,15 +1207,17 @@ static void convert(void *dst, bp_dtype dt, const void *src, bp_dtype st, size_t
 }
 
 /* Copies the state at the last step of the last forward (parts x layers x
- * B x H) into dst, of type dt. */
+ * B x H) into dst, of type dt: each sequence's last, with lengths. */
 static void final_state(const bp_graph *g, const node *nd, char *dst, bp_dtype dt) {
     const int B = g->B, T = nd->shape[0], H = nd->o.out;
     const size_t row = (size_t)H * g->z, drow = (size_t)H * bp_dtype_size(dt);
     for (int p = 0; p < state_parts(nd); p++)
         for (int l = 0; l < nd->o.layers; l++) {
             const char *src = states_at(g, nd, B, p, l);
-            for (int b = 0; b < B; b++, dst += drow)
-                convert(dst, dt, src + ((size_t)b * T + T - 1) * row, g->dtype, (size_t)H);
+            for (int b = 0; b < B; b++, dst += drow) {
+                int last = g->len_B ? g->len[b] - 1 : T - 1; /* a sequence's last step */
+                convert(dst, dt, src + ((size_t)b * T + last) * row, g->dtype, (size_t)H);
+            }
         }
 }
 
@@ -1279,4 +1290,51 @@ int bp_graph_state_carry(bp_graph *g, bp_err *e) {
 void bp_graph_state_reset(bp_graph *g) {
     for (int i = 0; i < g->n; i++) g->nodes[i].state_B = 0;
     g->B = 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Lengths                                                                   */
+
+/* Length k of len against every recurrent node's steps; the message
+ * names the sequence and the module. */
+static int check_lengths(const bp_graph *g, const int *len, int B, bp_err *e) {
+    char wbuf[96];
+    int any = 0;
+    for (int k = 0; k < g->n_order; k++) {
+        const node *nd = &g->nodes[g->order[k]];
+        if (!state_parts(nd)) continue;
+        any = 1;
+        for (int b = 0; b < B; b++)
+            if (len[b] < 1 || len[b] > nd->shape[0])
+                return bp_err_set(e, "length %d of sequence %d is not in 1..%d, the steps of %s",
+                                  len[b], b + 1, nd->shape[0], WHAT(nd));
+    }
+    if (!any)
+        return bp_err_set(e, "lengths need a recurrent module (lstm, rnn or gru): this "
+                             "network has none");
+    return 0;
+}
+
+int bp_graph_set_lengths(bp_graph *g, const int *len, int B, bp_err *e) {
+    if (!g->finished) return bp_err_set(e, "lengths need a finished graph");
+    if (!len || B == 0) {
+        g->len_B = 0;
+    } else {
+        if (B < 0) return bp_err_set(e, "lengths need 1 or more sequences (got %d)", B);
+        if (check_lengths(g, len, B, e)) return -1;
+        if (B > g->len_cap) {
+            int *p = bp_realloc(g->len, sizeof(int) * (size_t)B);
+            if (!p) return bp_err_set(e, "out of memory for %d lengths", B);
+            g->len = p, g->len_cap = B;
+        }
+        memcpy(g->len, len, sizeof(int) * (size_t)B);
+        g->len_B = B;
+    }
+    g->B = 0; /* the next backward needs a forward with these lengths */
+    return 0;
+}
+
+const int *bp_graph_lengths(const bp_graph *g, int *B) {
+    *B = g->len_B;
+    return g->len_B ? g->len : NULL;
 }

@@ -234,8 +234,21 @@ static REAL *SFX(state_at)(const node *nd, void *v, int B, int p, int l) {
     return (REAL *)v + ((size_t)p * nd->o.layers + l) * B * nd->o.out;
 }
 
+/* With lengths (bp_graph_set_lengths), zeros at the steps of v (B x T x
+ * H) past each sequence's length: a layer's outputs after its forward,
+ * and the node's dy before its backward. The kernels run every step
+ * (the padded ones from whatever ids fill them); once the outputs and
+ * their gradients are zeros there, a padded step passes nothing back
+ * (its dz is 0 times finite values), so the kernels, reference and fast
+ * alike, need not know the lengths. */
+static void SFX(mask_steps)(const bp_graph *g, REAL *v, int T, int H) {
+    for (int b = 0; b < g->len_B; b++)
+        memset(v + ((size_t)b * T + g->len[b]) * H, 0,
+               sizeof(REAL) * (size_t)(T - g->len[b]) * H);
+}
+
 /* Each layer on the one below's outputs (seq_fast.h's kernels), from the
- * node's initial state. */
+ * node's initial state; outputs past a sequence's length zeros. */
 static void SFX(rec_forward)(bp_graph *g, node *nd, int B) {
     const int T = nd->shape[0], H = nd->o.out, relu = nd->o.act == BP_ACT_RELU;
     for (int l = 0; l < nd->o.layers; l++) {
@@ -250,6 +263,7 @@ static void SFX(rec_forward)(bp_graph *g, node *nd, int B) {
         else if (nd->op == BP_OP_GRU)
             SFX(bp_gru_forward)(s.h, s.a, s.gh, s.x, h0, wih, whh, bih, bhh, B, T, I, H);
         else SFX(bp_rnn_forward)(s.h, s.x, h0, wih, whh, bih, bhh, relu, B, T, I, H);
+        SFX(mask_steps)(g, s.h, T, H);
     }
 }
 /* From the last layer down, each layer's dx the dh of the one below; the
@@ -260,6 +274,7 @@ static void SFX(rec_backward)(bp_graph *g, node *nd, int B, int want_dx) {
     rec_layout r = rec_of(nd->op);
     REAL *dz = (REAL *)nd->work + (size_t)nd->o.layers * r.per_layer * BTH,
          *carry = dz + (size_t)r.dz * BTH;
+    SFX(mask_steps)(g, nd->dy, T, H);
     for (int l = nd->o.layers - 1; l >= 0; l--) {
         SFX(rec_bufs) s = SFX(rec_layer)(g, nd, B, l);
         REAL *dx = l ? SFX(rec_layer)(g, nd, B, l - 1).dh : SFX(din_of)(g, nd, 0, want_dx);

@@ -617,6 +617,51 @@ static int graph_backward(bp_net *net, const double *dout, int want_dx, bp_err *
     return bp_graph_backward(net->graph, want_dx, e);
 }
 
+/* With lengths (bp_graph_set_lengths), the loss must be over steps (class
+ * labels of a T x C output: T, else 0) and each length at most T. */
+static int check_step_lengths(const int *len, int B, int T, bp_err *e) {
+    if (!T)
+        return bp_err_set(e, "with lengths set, the loss must be over steps: class labels "
+                             "of a T x C output, a label a step");
+    for (int b = 0; b < B; b++)
+        if (len[b] > T)
+            return bp_err_set(e, "length %d of sequence %d is longer than the output's %d steps",
+                              len[b], b + 1, T);
+    return 0;
+}
+
+/* The loss of B samples of T steps of O outputs (T 1: whole samples) and
+ * dLoss/dout into dout, y in the net's dtype. With lengths, the mean over
+ * the steps that count: each sequence's mean over its len[b] steps,
+ * weighted by len[b] / (all the lengths' sum), its gradient so scaled,
+ * and zeros for the steps past its length. */
+static double step_loss(const bp_net *net, void *dout, const void *out, const void *y, int B,
+                        int T, int O, bp_crit c, const int *len) {
+    const int f32 = net->dtype == BP_F32;
+    if (!len)
+        return f32 ? bp_loss_grad_crit_f32(dout, out, y, B * T, O, c)
+                   : bp_loss_grad_crit(dout, out, y, B * T, O, c);
+    const size_t z = bp_dtype_size(net->dtype);
+    double n = 0, sum = 0;
+    for (int b = 0; b < B; b++) n += len[b];
+    for (int b = 0; b < B; b++) {
+        size_t at = (size_t)b * T * O, m = (size_t)len[b] * O;
+        char *d = (char *)dout + at * z;
+        const char *o = (const char *)out + at * z, *t = (const char *)y + (size_t)b * T * z;
+        double l = f32 ? bp_loss_grad_crit_f32((float *)d, (const float *)o,
+                                               (const float *)t, len[b], O, c)
+                       : bp_loss_grad_crit((double *)d, (const double *)o,
+                                           (const double *)t, len[b], O, c);
+        sum += l * len[b];
+        double k = len[b] / n;
+        for (size_t j = 0; j < m; j++)
+            if (f32) ((float *)d)[j] = (float)(((float *)d)[j] * k);
+            else ((double *)d)[j] *= k;
+        memset(d + m * z, 0, ((size_t)T * O - m) * z);
+    }
+    return sum / n;
+}
+
 /* A step of the graph: forward, loss, zeroed gradients, backward and, when
  * lr >= 0, gradient descent (not when guard is set and the loss is not
  * finite); the arguments as bp_net_step_rows's. */
@@ -628,15 +673,13 @@ static int graph_step(bp_net *net, const void *x, bp_dtype xt, const int *rows,
     int T = crit.labels ? bp_net_label_steps(net) : 1, O = bp_net_outputs(net) / T;
     void *out = bp_graph_output_value(net->graph),
          *dout = bp_graph_output_grad(net->graph);
-    double l;
     size_t ny = (size_t)B * target_width(net, crit);
-    B *= T;
-    if (net->dtype == BP_F32) {
-        from_double(net->y32, BP_F32, y, ny);
-        l = bp_loss_grad_crit_f32(dout, out, net->y32, B, O, crit);
-    } else {
-        l = bp_loss_grad_crit(dout, out, y, B, O, crit);
-    }
+    if (net->dtype == BP_F32) from_double(net->y32, BP_F32, y, ny);
+    int nl;
+    const int *len = bp_graph_lengths(net->graph, &nl);
+    if (len && check_step_lengths(len, B, crit.labels ? T : 0, e)) return -1;
+    double l = step_loss(net, dout, out, net->dtype == BP_F32 ? (const void *)net->y32 : y, B,
+                         T, O, crit, len);
     graph_zero_grad(net);
     if (bp_graph_backward(net->graph, 0, e)) return -1;
     if (lr >= 0 && (!guard || isfinite(l))) graph_sgd(net, lr);

@@ -11,7 +11,8 @@
  * The generator saves every recurrent module's initial state, runs from
  * zeros (a window of one row could not use a state of the batch's rows
  * anyway) and puts the states back, so that sampling in the middle of
- * training with a carried state leaves the training as it was. */
+ * training with a carried state leaves the training as it was; lengths
+ * set for the training's batches likewise. */
 #include <math.h>
 #include <string.h>
 
@@ -196,18 +197,24 @@ int bp_net_sample(bp_net *net, int *out, const int *start, int n_start, int leng
     double *x = bp_malloc(sizeof(double) * (size_t)T);
     int *work = bp_malloc(sizeof(int) * (size_t)o->top_k);
     saved *s = NULL;
-    int mode = net->training;
-    if (!x || !work || save_states(&s, &n_saved, net->graph)) {
+    int mode = net->training, nl;
+    const int *len = bp_graph_lengths(net->graph, &nl);
+    int *lens = len ? bp_malloc(sizeof(int) * (size_t)nl) : NULL;
+    if (!x || !work || (len && !lens) || save_states(&s, &n_saved, net->graph)) {
         bp_err_set(e, "out of memory");
         goto done;
     }
+    if (len) memcpy(lens, len, sizeof(int) * (size_t)nl);
+    bp_graph_set_lengths(net->graph, NULL, 0, NULL); /* a window is one whole sequence */
     bp_graph_state_reset(net->graph);
     bp_net_set_training(net, 0);
     rc = draw_all(net, out, x, work, start, n_start, length, o, T, V, r, e);
     bp_net_set_training(net, mode);
     restore_states(s, n_saved, net->graph);
+    bp_graph_set_lengths(net->graph, lens, nl, NULL);
 done:
     free_states(s, net->graph);
+    bp_free(lens);
     bp_free(work);
     bp_free(x);
     return rc;
