@@ -31,6 +31,18 @@
  *     activation, loss, update) is timed, so an engine within a small
  *     factor of this has little left to gain.
  *
+ *   blas_floor LIB w8 THREADS REPS [V]
+ *     Only the products of a training iteration of W8 (issue 26's
+ *     char-rnn: ids -> embedding of 128 -> two LSTM layers of H = 128 ->
+ *     linear 128 -> V, V default 114; 50 sequences of 50 steps), with the
+ *     engine's shapes (engine/seq_fast.h, the linear's of ops_fast.h):
+ *     each layer's input projection of all steps as one product and a
+ *     recurrent product of 50 rows a step, forward; backward each step's
+ *     dh = dz W_hh and dW_hh += dz^T h, then dW_ih and dx over all steps;
+ *     the head's forward, dW and dx. Nothing else (the cells, the
+ *     embedding, the loss, clipping, Adam). "ms <an iteration>" and "gflop
+ *     <an iteration's>" a line, each the mean of 20 iterations; the
+ *     library's own THREADS threads.
  * LIB: openblas (cblas_sgemm, with OPENBLAS_CORETYPE as the environment
  * sets it), dnnl (oneDNN's dnnl_sgemm), dnnl_omp (the same) or matmul
  * (oneDNN's matmul primitive, created once per shape and cached, as an
@@ -429,6 +441,54 @@ static void w5_epoch(int ROWS, int reps, int T) {
     for (int t = 1; t < T; t++) pthread_join(th[t], NULL);
 }
 
+/* W8's iteration (see the top): B sequences of T steps, embeddings of E,
+ * L LSTM layers of H (G = 4 H gates), V outputs a step. */
+enum { W8_B = 50, W8_T = 50, W8_E = 128, W8_H = 128, W8_G = 4 * W8_H, W8_L = 2 };
+
+static void w8_iteration(int V, float *x, float *z, float *h, float *w, float *dw, float *y) {
+    const int B = W8_B, T = W8_T, H = W8_H, G = W8_G, BT = B * T;
+    for (int l = 0; l < W8_L; l++) { /* I = E = H: every layer's input is BT x 128 */
+        gemm('N', 'T', BT, G, W8_E, x, W8_E, w, W8_E, 1, z, G);
+        for (int t = 1; t < T; t++)
+            gemm('N', 'T', B, G, H, h + (size_t)(t - 1) * H, T * H, w, H, 1, z + (size_t)t * G,
+                 T * G);
+    }
+    gemm('N', 'T', BT, V, H, h, H, w, H, 0, y, V);  /* head: y = h W^T */
+    gemm('T', 'N', V, H, BT, y, V, h, H, 1, dw, H); /* dW = dy^T h */
+    gemm('N', 'N', BT, H, V, y, V, w, H, 0, x, H);  /* dh = dy W */
+    for (int l = W8_L - 1; l >= 0; l--) {
+        for (int t = T - 1; t >= 0; t--) {
+            gemm('N', 'N', B, H, G, z + (size_t)t * G, T * G, w, H, 0, x, H);
+            if (t)
+                gemm('T', 'N', G, H, B, z + (size_t)t * G, T * G, h + (size_t)(t - 1) * H,
+                     T * H, 1, dw, H);
+        }
+        gemm('T', 'N', G, W8_E, BT, z, G, x, W8_E, 1, dw, W8_E);
+        gemm('N', 'N', BT, W8_E, G, z, G, w, W8_E, 1, h, W8_E);
+    }
+}
+
+static double w8_flops(int V) {
+    const double B = W8_B, T = W8_T, H = W8_H, G = W8_G, E = W8_E;
+    double layer = 2 * B * T * G * E * 3 + 2 * B * (T - 1) * G * H * 2 + 2 * B * T * H * G;
+    return W8_L * layer + 3 * 2 * B * T * V * H;
+}
+
+static void w8(int V, int reps) {
+    size_t big = (size_t)W8_B * W8_T * W8_G, rows = (size_t)W8_B * W8_T;
+    float *x = randoms(rows * (W8_H > V ? W8_H : V)), *z = randoms(big);
+    float *h = randoms(rows * W8_H), *w = randoms((size_t)W8_G * (W8_H > V ? W8_H : V));
+    float *dw = randoms((size_t)W8_G * (W8_H > V ? W8_H : V)), *y = randoms(rows * V);
+    for (int r = -1; r < reps; r++) { /* r = -1 warms up */
+        double t0 = now(), c0 = cpu();
+        for (int it = 0; it < 20; it++) w8_iteration(V, x, z, h, w, dw, y);
+        double dt = (now() - t0) / 20, tc = (cpu() - c0) / 20;
+        if (r >= 0)
+            printf("ms %.4f\ncpu_ms %.4f\ngflop %.4f\n", dt * 1e3, tc * 1e3 / the_threads,
+                   w8_flops(V) / 1e9);
+    }
+}
+
 int main(int argc, char **argv) {
     if (argc >= 4 && !strcmp(argv[1], "peak")) {
         peak(atoi(argv[2]), atoi(argv[3]));
@@ -436,7 +496,8 @@ int main(int argc, char **argv) {
     }
     const char *usage =
         "usage: blas_floor peak THREADS REPS | LIB sgemm N THREADS REPS "
-        "| LIB w2|w3 THREADS REPS | LIB w5 THREADS REPS [ROWS]   (LIB: openblas, dnnl, dnnl_omp, matmul)\n";
+        "| LIB w2|w3 THREADS REPS | LIB w5 THREADS REPS [ROWS] | LIB w8 THREADS REPS [V]   "
+        "(LIB: openblas, dnnl, dnnl_omp, matmul)\n";
     if (argc < 5) {
         fputs(usage, stderr);
         return 2;
@@ -469,6 +530,9 @@ int main(int argc, char **argv) {
     } else if (!strcmp(argv[2], "w5")) {
         set_threads(split > 1 ? 1 : atoi(argv[3]));
         w5_epoch(argc >= 6 ? atoi(argv[5]) : 60000, atoi(argv[4]), split);
+    } else if (!strcmp(argv[2], "w8")) {
+        set_threads(atoi(argv[3]));
+        w8(argc >= 6 ? atoi(argv[5]) : 114, atoi(argv[4]));
     } else if (!strcmp(argv[2], "w3")) {
         set_threads(split > 1 ? 1 : atoi(argv[3]));
         net_epoch(w3, 3, 256, 20 * 256, atoi(argv[4]), split);

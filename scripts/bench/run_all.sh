@@ -1,5 +1,5 @@
 #!/bin/sh
-# run_all.sh: every benchmark of issue 5 and W5 (issue 25), side by side
+# run_all.sh: every benchmark of issue 5, W5 (issue 25) and W8 (issue 26), side by side
 # with PyTorch, in one command; each is recorded as a run in
 # results/bench.db and prints its figures. W2 and W3 run at 1 and 2 threads, each beside its limit lines
 # measured in the same run (blas_floor: the FMA peak, oneDNN's and
@@ -43,6 +43,8 @@ run w3 threads=1
 run w3 threads=2
 run w5 threads=1 n="${W5_N:-60000}"
 run w5 threads=2 n="${W5_N:-60000}"
+run w8 threads=1
+run w8 threads=2
 echo "w5_parts (issue 25): a W5 step by parts, oneDNN's primitives beside the engine's kernels"
 "$BUILD/w5_parts" 20 "$REPS"
 run lua_module

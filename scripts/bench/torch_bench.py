@@ -18,6 +18,7 @@ Usage: /usr/bin/python3 torch_bench.py WORKLOAD threads=N reps=R [key=value ...]
   w2 idx=PREFIX         784-128-64-10 on the IDX data the Lua side wrote
   w3 steps=S            1024-1024-1024-10, batch 256, GFLOP/s
   w5 idx=PREFIX n=N     issue 25's CNN, Adam, batch 64, on the first N images
+  w8 dir=DIR iters=K    issue 26's char-rnn, ms per training iteration
 """
 import resource
 import sqlite3
@@ -191,6 +192,71 @@ def w5(kv):
     return figures, "last_loss %.6g" % loss.item()
 
 
+def read_corpus(d):
+    """bp.data.text(d): the directory's regular files whose names have no
+    '.', sorted by name, concatenated; ids 0..V-1 in the order of the byte
+    values; the first floor(0.9 n) ids the training part."""
+    import os
+    names = sorted(f for f in os.listdir(d)
+                   if "." not in f and os.path.isfile(os.path.join(d, f)))
+    data = b"".join(open(os.path.join(d, f), "rb").read() for f in names)
+    raw = torch.frombuffer(bytearray(data), dtype=torch.uint8).long()
+    vocab = torch.unique(raw)
+    lut = torch.full((256,), -1, dtype=torch.long)
+    lut[vocab] = torch.arange(len(vocab))
+    ids = lut[raw]
+    return ids[:int(len(ids) * 0.9)], len(vocab)
+
+
+def w8(kv):
+    """ms per training iteration of char-rnn (scripts/char_rnn.lua's
+    network: embedding of 128, a 2-layer LSTM of 128, a linear to V;
+    float32, 50 sequences of 50 steps at random offsets of the training
+    part, cross-entropy over every step, gradients clipped at norm 5,
+    Adam 2e-3), after 5 iterations to warm up; each repetition the mean of
+    `iters` iterations."""
+    torch.manual_seed(1)
+    train, V = read_corpus(kv.get("dir", "/usr/share/games/fortunes"))
+    B, T, H, iters = 50, 50, 128, int(kv.get("iters", 20))
+    nn = torch.nn
+
+    class CharRNN(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = nn.Embedding(V, H)
+            self.lstm = nn.LSTM(H, H, num_layers=2, batch_first=True)
+            self.head = nn.Linear(H, V)
+
+        def forward(self, x):
+            return self.head(self.lstm(self.embed(x))[0])
+
+    model = CharRNN()
+    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+    steps = torch.arange(T)
+
+    def step():
+        idx = torch.randint(0, len(train) - T, (B, 1)) + steps
+        x, y = train[idx], train[idx + 1]
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(x).reshape(-1, V), y.reshape(-1))
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        opt.step()
+        return loss
+
+    for _ in range(5):
+        step()
+    figures = []
+    for rep in range(int(kv["reps"])):
+        t0 = time.perf_counter()
+        for _ in range(iters):
+            loss = step()
+        t = (time.perf_counter() - t0) / iters * 1e3
+        figures.append(t)
+        print("rep %.6g" % t, flush=True)
+    return figures, "last_loss %.6g V %d" % (loss.item(), V)
+
+
 def main():
     workload, kv = args()
     torch.set_num_threads(int(kv.get("threads", 1)))
@@ -204,6 +270,8 @@ def main():
         figures, extra = w3(kv)
     elif workload == "w5":
         figures, extra = w5(kv)
+    elif workload == "w8":
+        figures, extra = w8(kv)
     else:
         sys.exit("unknown workload " + workload)
     figures.sort()
