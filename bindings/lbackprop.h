@@ -41,6 +41,7 @@
 #include "bp_net.h"
 #include "bp_optim.h"
 #include "bp_runlog.h"
+#include "bp_save.h"
 
 #define NET_TYPE "backprop.net"
 #define LOSS_TYPE "backprop.loss"
@@ -337,6 +338,19 @@ void bp_lua_host_opts(lua_State *L, int mi, lnet *n, bp_dtype dtype, bp_host *h,
                       bp_node_opts *o);
 void bp_lua_host_release(void *ctx);
 int bp_lua_host_has_params(lua_State *L, int mi);
+
+/* What reading a network file needs to rebuild its Lua modules (lhost.c):
+ * each host node's definition is looked up by its name among those
+ * bp.module{name = ...} registered (the latest of a name), and gets a new
+ * context in the net n, its callbacks running on n's state. The loader
+ * leaves each definition it used on L's stack (they keep the parameters'
+ * names alive until the nodes are added): call it in a C function that
+ * returns soon after. *c must outlive the load. */
+typedef struct bp_lua_loader {
+    lua_State *L;
+    lnet *n;
+} bp_lua_loader;
+bp_save_hosts bp_lua_loader_hosts(bp_lua_loader *c, lua_State *L, lnet *n);
 
 /* Pushes a new net made of the module at mi, computing in dtype; its input
  * shape from the argument inputs_arg (an integer or a list of dimensions;

@@ -18,17 +18,22 @@
  * engine's frames; the views are usable only during the call, and the net
  * refuses every method while one of its modules runs (lnet's running), so a
  * forward cannot free or resize the buffers it is walking. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "bp_save.h"
 #include "bp_tensor.h"
 #include "lbackprop.h"
 
 /* The context's registry table. */
 enum { R_FWD = 1, R_BWD, R_SELF, R_X, R_Y, R_DY, R_DX, R_THREAD, R_CTX, R_N = R_CTX };
+
+/* The registry's field of the definitions registered by name. */
+#define REGISTRY "backprop.lua_modules"
 
 /* A node's context: a userdata kept in its own registry table (R_CTX), so
  * that nothing leaks if making it raises half way. */
@@ -55,6 +60,16 @@ static int good_name(const char *s, size_t len) {
               (s[k] >= '0' && s[k] <= '9')))
             return 0;
     return 1;
+}
+
+/* Pushes the definitions registered by name (bp.module{name = ...}): a
+ * table in the registry, name -> the module's D (l_module). */
+static void push_registry(lua_State *L) {
+    if (lua_getfield(L, LUA_REGISTRYINDEX, REGISTRY) == LUA_TTABLE) return;
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, REGISTRY);
 }
 
 /* opts.params (at the top) into D.names (sorted) and D.init (float64
@@ -135,12 +150,16 @@ static int l_module(lua_State *L) {
     lua_pushvalue(L, 1);
     lua_setfield(L, 3, "def");
     strcpy(m->def, "lua");
-    if (lua_getfield(L, 1, "name") != LUA_TNIL) {
+    int named = lua_getfield(L, 1, "name") != LUA_TNIL;
+    if (named) {
         size_t len;
         const char *s = lua_tolstring(L, -1, &len);
-        if (lua_type(L, -1) != LUA_TSTRING || len < 1 || len > BP_GRAPH_MAX_NAME)
+        if (lua_type(L, -1) != LUA_TSTRING || len < 1 || len > BP_GRAPH_MAX_NAME ||
+            memchr(s, 0, len))
             bp_lua_field_error(L, 1, "name", "a string of 1 to 48 characters");
         memcpy(m->def, s, len + 1);
+        lua_pushboolean(L, 1);
+        lua_setfield(L, 3, "registered");
     }
     lua_pop(L, 1);
     if (lua_getfield(L, 1, "outputs") != LUA_TNIL) read_outputs(L, m);
@@ -152,6 +171,12 @@ static int l_module(lua_State *L) {
         read_params(L, 3);
     }
     lua_settop(L, 3);
+    if (named) { /* the latest definition of a name is the one loads use */
+        push_registry(L);
+        lua_pushvalue(L, 3);
+        lua_setfield(L, -2, m->def);
+        lua_pop(L, 1);
+    }
     lua_setiuservalue(L, 2, 1);
     return 1;
 }
@@ -194,15 +219,15 @@ static void push_self(lua_State *L, hctx *c, int d, bp_dtype dtype) {
     lua_pop(L, 1);
 }
 
-void bp_lua_host_opts(lua_State *L, int mi, lnet *n, bp_dtype dtype, bp_host *h,
-                      bp_node_opts *o) {
-    mi = lua_absindex(L, mi);
-    const lmodule *m = bp_lua_check_module(L, mi);
+/* A new context for a node of the definition D at d (a module's user
+ * value), named def, in the net n of dtype, into *h (its parameters' names
+ * and initial values are D's, alive while D is); raises. */
+static void make_ctx(lua_State *L, int d, const char *def, lnet *n, bp_dtype dtype,
+                     bp_host *h) {
     luaL_checkstack(L, 12, "a Lua module");
-    lua_getiuservalue(L, mi, 1);
-    int d = lua_gettop(L);
+    int top = lua_gettop(L);
     lua_createtable(L, R_N, 0);
-    int r = d + 1;
+    int r = top + 1;
     hctx *c = lua_newuserdatauv(L, sizeof *c, 0);
     memset(c, 0, sizeof *c);
     lua_rawseti(L, r, R_CTX);
@@ -240,14 +265,80 @@ void bp_lua_host_opts(lua_State *L, int mi, lnet *n, bp_dtype dtype, bp_host *h,
     c->ref = luaL_ref(L, LUA_REGISTRYINDEX);
     c->T = T;
     c->running = &n->running;
-    memcpy(c->def, m->def, sizeof c->def);
+    snprintf(c->def, sizeof c->def, "%s", def);
     h->ctx = c;
-    lua_settop(L, d - 1);
+    lua_settop(L, top);
     h->forward = host_forward;
     h->backward = host_backward;
     h->release = bp_lua_host_release;
     h->n_params = c->np;
+}
+
+void bp_lua_host_opts(lua_State *L, int mi, lnet *n, bp_dtype dtype, bp_host *h,
+                      bp_node_opts *o) {
+    mi = lua_absindex(L, mi);
+    const lmodule *m = bp_lua_check_module(L, mi);
+    lua_getiuservalue(L, mi, 1);
+    make_ctx(L, lua_gettop(L), m->def, n, dtype, h);
+    /* Only a registered definition can be found again by a loader. */
+    int registered = lua_getfield(L, -1, "registered") != LUA_TNIL;
+    h->def = registered ? m->def : NULL;
+    lua_pop(L, 2);
     o->host = h;
+}
+
+/* A loader's question, asked under lua_pcall (resolve below). */
+typedef struct ask {
+    bp_lua_loader *c;
+    const char *def, *module;
+    bp_dtype dtype;
+    bp_host *h;
+    int unknown;
+} ask;
+
+/* Pushes the definition registered as a->def and fills a->h from it, or
+ * sets a->unknown. The definition stays on the stack: it keeps the
+ * parameters' names alive until the node is added. */
+static int resolve_run(lua_State *L) {
+    ask *a = lua_touserdata(L, 1);
+    push_registry(L);
+    if (lua_getfield(L, -1, a->def) != LUA_TTABLE) {
+        a->unknown = 1;
+        return 0;
+    }
+    make_ctx(L, lua_gettop(L), a->def, a->c->n, a->dtype, a->h);
+    return 1;
+}
+
+static int resolve(void *ctx, const char *def, const char *module, bp_dtype dtype,
+                   bp_host *h, bp_err *e) {
+    bp_lua_loader *c = ctx;
+    lua_State *L = c->L;
+    ask a = {c, def, module, dtype, h, 0};
+    if (!lua_checkstack(L, 4)) return bp_err_set(e, "out of memory");
+    lua_pushcfunction(L, resolve_run);
+    lua_pushlightuserdata(L, &a);
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+        bp_err_set(e, "module '%s': %s", module, lua_tostring(L, -1));
+        lua_pop(L, 1);
+        return -1;
+    }
+    if (a.unknown) {
+        lua_pop(L, 1);
+        return bp_err_set(e,
+                          "module '%s' is the Lua module '%s', which is not registered: "
+                          "make it with bp.module{name = \"%s\", forward = ..., backward "
+                          "= ...} before loading",
+                          module, def, def);
+    }
+    return 0; /* the definition stays on the stack until the caller returns */
+}
+
+bp_save_hosts bp_lua_loader_hosts(bp_lua_loader *c, lua_State *L, lnet *n) {
+    c->L = L;
+    c->n = n;
+    bp_save_hosts hosts = {c, resolve};
+    return hosts;
 }
 
 void bp_lua_host_release(void *ctx) {

@@ -43,8 +43,12 @@ static int net_save(lua_State *L) {
 static int l_load(lua_State *L) {
     const char *path = luaL_checkstring(L, 1);
     lnet *n = bp_lua_new_lnet(L);
+    int ni = lua_gettop(L);
+    bp_lua_loader c;
+    bp_save_hosts hosts = bp_lua_loader_hosts(&c, L, n);
     bp_err e;
-    if (!(n->net = bp_net_load(path, &e))) return bp_lua_fail(L, e.msg);
+    if (!(n->net = bp_net_load_hosts(path, &hosts, &e))) return bp_lua_fail(L, e.msg);
+    lua_settop(L, ni); /* the definitions the loader used */
     bp_lua_tree_from_note(L, -1);
     return 1;
 }
@@ -107,9 +111,13 @@ static int l_load_net(lua_State *L) {
     char what[64];
     snprintf(what, sizeof what, "network '%.20s' of run %lld", name, (long long)run);
     lnet *n = bp_lua_new_lnet(L);
-    n->net = bp_net_decode(data, len, what, &e);
+    int ni = lua_gettop(L);
+    bp_lua_loader c;
+    bp_save_hosts hosts = bp_lua_loader_hosts(&c, L, n);
+    n->net = bp_net_decode_hosts(data, len, what, &hosts, &e);
     free(data);
     if (!n->net) return bp_lua_fail(L, e.msg);
+    lua_settop(L, ni);
     bp_lua_tree_from_note(L, -1);
     n->steps = at;
     return 1;
@@ -486,9 +494,12 @@ static int same_graph(const unsigned char *file, size_t len, const bp_net *net) 
 static void restore_net(lua_State *L, lnet *n, const char *name, const entry *t,
                         const char *what) {
     bp_err e;
+    int top = lua_gettop(L);
     const char *label = lua_pushfstring(L, "'%s' in %s", name, what);
-    bp_net *saved = bp_net_decode(t->bytes, (size_t)t->len, label, &e);
-    lua_pop(L, 1);
+    bp_lua_loader c;
+    bp_save_hosts hosts = bp_lua_loader_hosts(&c, L, n);
+    bp_net *saved = bp_net_decode_hosts(t->bytes, (size_t)t->len, label, &hosts, &e);
+    lua_settop(L, top);
     if (!saved) luaL_error(L, "bp.resume: %s", e.msg);
     bp_net *net = n->net;
     int same = bp_net_is_graph(saved) != bp_net_is_graph(net) ? 0

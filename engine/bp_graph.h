@@ -140,7 +140,13 @@ const char *bp_op_expected(void);
  * params: the node's tensors, made by the add as a linear's are, each
  * named "NODE.name" (name: 1 to 15 characters), of ndim (1 to
  * BP_GRAPH_MAX_DIMS) dimensions, from init's values (copied; NULL: zeros),
- * all trainable. */
+ * all trainable.
+ *
+ * def: the name of the definition the callbacks come from (1 to
+ * BP_GRAPH_MAX_NAME bytes, copied), a label the engine keeps and never
+ * interprets: a network file stores it so that its loader can ask its
+ * host for the same callbacks again (bp_save.h). NULL: a node that cannot
+ * be saved. */
 #define BP_HOST_MAX_PARAMS 8
 
 typedef struct bp_host_call {
@@ -154,6 +160,7 @@ typedef struct bp_host_call {
 
 typedef struct bp_host {
     void *ctx;
+    const char *def;
     int (*forward)(void *ctx, const bp_host_call *c, bp_err *e);
     int (*backward)(void *ctx, const bp_host_call *c, bp_err *e);
     void (*release)(void *ctx);
@@ -270,6 +277,10 @@ const char *bp_graph_node_name(const bp_graph *g, int id);
 const int *bp_graph_node_inputs(const bp_graph *g, int id, int *n);
 const bp_node_opts *bp_graph_node_opts(const bp_graph *g, int id);
 void bp_graph_node_shape(const bp_graph *g, int id, int *ndim, int *shape);
+
+/* A host node's definition name (bp_host's def), or NULL: another op, or a
+ * host added without one. */
+const char *bp_graph_node_host_def(const bp_graph *g, int id);
 
 /* A tensor of a network's parameters (bp_net_param_list). data and grad are
  * in the network's dtype (double or float), count values each, row-major in

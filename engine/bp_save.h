@@ -5,8 +5,8 @@
  * (batch norm's running statistics), but nothing of a training step
  * (gradients, activations): what is needed to use the network or to go on
  * training it. A stack of dense layers is written as version 1 (which every
- * older backprop reads), a graph of modules as version 2. All integers
- * little-endian. Version 1:
+ * older backprop reads), a graph of modules as version 2, a graph with a
+ * module written in Lua as version 3. All integers little-endian. Version 1:
  *
  *   offset  size  field
  *        0     8  magic: 0x89 'B' 'P' 'N' '\r' '\n' 0x1a '\n' (as PNG's, so
@@ -50,11 +50,29 @@
  *                 num_batches_tracked), each row-major, s = 8 or 4 bytes
  *        .     4  CRC-32 of every byte before it
  *
- * Loading a version 2 file replays the adds (initial values drawn from no
- * generator) and finishes the graph, so its architecture is held to every
- * check a script's is; then it sets the values. A graph with a module
- * written in Lua (op host, bp.module) cannot be saved: bp_net_encode
- * refuses it naming the module, since a file cannot hold Lua functions.
+ * Version 3: version 2 with modules computed by a host (op host, a module
+ * written in Lua: bp_graph.h's bp_host). It is written only for a graph
+ * that has one, so every other file stays readable by older backprops. Its
+ * layout is version 2's, with "format version, 3", and each host node's
+ * record followed, after its options, by:
+ *
+ *        4  the definition's name length n (1 .. 48) and its n bytes
+ *           (bp_host's def: the name the host registered it under)
+ *        4  the number of its tensors t (0 .. 8), then each: the name's
+ *           length m (4, 1 .. 15) and its m bytes (without "NODE."), ndim
+ *           (4, 1 .. 4), shape (4 x 4, the unused dimensions 0)
+ *
+ * Its output shape is the options' ndim and shape (0: the input's), and its
+ * tensors' values are among the others, in bp_net_param_list's order.
+ *
+ * Loading a version 2 or 3 file replays the adds (initial values drawn from
+ * no generator) and finishes the graph, so its architecture is held to
+ * every check a script's is; then it sets the values. A host node's
+ * callbacks cannot be in a file: the loader asks the caller's bp_save_hosts
+ * for them by the definition's name, and refuses a file whose definition
+ * it does not give, or gives with other tensors (names or shapes) than the
+ * file's, naming the module and the tensor. A host node made without a
+ * definition name cannot be saved: bp_net_encode refuses it, naming it.
  *
  * A reader refuses, with a message naming the file: another kind of file, a
  * newer version, a truncated file, trailing bytes, a checksum mismatch, and
@@ -67,26 +85,47 @@
 #include <stddef.h>
 
 #include "bp_err.h"
+#include "bp_graph.h"
 #include "bp_net.h"
 
-#define BP_SAVE_VERSION 2
+#define BP_SAVE_VERSION 3
 
 /* The file's bytes for net in a buffer from bp_malloc (free with bp_free),
- * its length in *len: version 1 for a stack, 2 for a graph. Returns -1 if
- * memory runs out, or for a graph with a module written in Lua. */
+ * its length in *len: version 1 for a stack, 2 for a graph, 3 for a graph
+ * with a host node. Returns -1 if memory runs out, or for a host node
+ * without a definition name. */
 int bp_net_encode(const bp_net *net, unsigned char **out, size_t *len, bp_err *e);
+
+/* Where a loader gets a host node's callbacks: resolve fills *h (ctx,
+ * forward, backward, release, n_params and each parameter's name, ndim and
+ * shape; def and init are ignored) for the node named module, whose
+ * definition is named def, in a network of dtype, and returns 0; or -1 with a message in *e (an
+ * unknown definition), which the load returns after the file's name. The
+ * loader owns the context from then on (it calls release when the node is
+ * freed, or at once when the file is refused after all). */
+typedef struct bp_save_hosts {
+    void *ctx;
+    int (*resolve)(void *ctx, const char *def, const char *module, bp_dtype dtype,
+                   bp_host *h, bp_err *e);
+} bp_save_hosts;
 
 /* A network from the bytes of a network file; `name` (a path, or any label)
  * starts every message. Returns NULL with a message if the bytes are not a
- * valid network file of this or an older version. Free with bp_net_free. */
+ * valid network file of this or an older version. Free with bp_net_free.
+ * bp_net_decode_hosts takes the host nodes' callbacks from hosts (NULL:
+ * a file with a host node is refused, naming it). */
 bp_net *bp_net_decode(const unsigned char *buf, size_t len, const char *name, bp_err *e);
+bp_net *bp_net_decode_hosts(const unsigned char *buf, size_t len, const char *name,
+                            const bp_save_hosts *hosts, bp_err *e);
 
 /* Writes net to path: to a temporary file beside it first, flushed to disk,
  * then renamed over path, so that a crash leaves the old file or the new one
  * and never half of one. Returns -1 with the system's reason. */
 int bp_net_save(const bp_net *net, const char *path, bp_err *e);
 
-/* Reads the network file at path (bp_net_decode's checks). NULL on failure. */
+/* Reads the network file at path (bp_net_decode's checks; _hosts:
+ * bp_net_decode_hosts'). NULL on failure. */
 bp_net *bp_net_load(const char *path, bp_err *e);
+bp_net *bp_net_load_hosts(const char *path, const bp_save_hosts *hosts, bp_err *e);
 
 #endif

@@ -64,7 +64,8 @@ typedef struct node {
     uint8_t *keep;
     int32_t *arg; /* maxpool2d: each output's winner */
     void *col;    /* conv2d: the columns of one sample (bp_conv_cols) */
-    bp_host host; /* host: the callbacks, ctx owned (names NULL) */
+    bp_host host; /* host: the callbacks, ctx owned (names, def NULL) */
+    char host_def[BP_GRAPH_MAX_NAME + 1];
     void *work;   /* lstm, rnn, gru: each layer's states and gates, the
                      workspaces (rec_work) */
     /* A recurrent node's initial state (state_parts x layers x state_B x
@@ -375,6 +376,9 @@ static int check_host(const node *nd, bp_err *e) {
     const bp_host *h = nd->o.host;
     if (!h || !h->forward || !h->backward)
         return bp_err_set(e, "%s: needs a forward and a backward callback", WHAT(nd));
+    if (h->def && (!h->def[0] || strlen(h->def) > BP_GRAPH_MAX_NAME))
+        return bp_err_set(e, "%s: a definition name needs 1 to %d bytes", WHAT(nd),
+                          BP_GRAPH_MAX_NAME);
     if (h->n_params < 0 || h->n_params > BP_HOST_MAX_PARAMS)
         return bp_err_set(e, "%s: has %d parameters (at most %d)", WHAT(nd), h->n_params,
                           BP_HOST_MAX_PARAMS);
@@ -538,6 +542,8 @@ int bp_graph_add(bp_graph *g, bp_op op, const int *inputs, int n_inputs,
         nd.host = *o->host;
         for (int k = 0; k < nd.host.n_params; k++)
             nd.host.params[k].name = NULL, nd.host.params[k].init = NULL;
+        if (o->host->def) strcpy(nd.host_def, o->host->def);
+        nd.host.def = NULL; /* host_def: nodes move when the array grows */
     }
     if (n_inputs) memcpy(nd.in, inputs, sizeof(int) * (size_t)n_inputs);
     g->nodes[g->n] = nd;
@@ -846,6 +852,10 @@ const int *bp_graph_node_inputs(const bp_graph *g, int id, int *n) {
 }
 const bp_node_opts *bp_graph_node_opts(const bp_graph *g, int id) {
     return &g->nodes[id].o;
+}
+const char *bp_graph_node_host_def(const bp_graph *g, int id) {
+    const node *nd = &g->nodes[id];
+    return nd->op == BP_OP_HOST && nd->host_def[0] ? nd->host_def : NULL;
 }
 void bp_graph_node_shape(const bp_graph *g, int id, int *ndim, int *shape) {
     *ndim = g->nodes[id].ndim;

@@ -1,6 +1,6 @@
 /* save.c: network files (the format is in bp_save.h): version 1, a stack
- * of dense layers, here; version 2, a graph, in save_graph.c; reading and
- * writing files of either here.
+ * of dense layers, here; versions 2 and 3, a graph, in save_graph.c;
+ * reading and writing files of any version here.
  *
  * Bytes are written and read one by one with shifts, never by copying
  * structs, so a file is the same on every machine whatever its byte order
@@ -145,10 +145,15 @@ static int check_file(const unsigned char *buf, size_t len, const char *name,
 }
 
 bp_net *bp_net_decode(const unsigned char *buf, size_t len, const char *name, bp_err *e) {
+    return bp_net_decode_hosts(buf, len, name, NULL, e);
+}
+
+bp_net *bp_net_decode_hosts(const unsigned char *buf, size_t len, const char *name,
+                            const bp_save_hosts *hosts, bp_err *e) {
     uint32_t inputs, L, version;
     size_t s, N;
     if (check_head(buf, len, name, &version, e)) return NULL;
-    if (version == 2) return bp_save_graph_decode(buf, len, name, e);
+    if (version >= 2) return bp_save_graph_decode(buf, len, name, hosts, e);
     if (check_file(buf, len, name, &inputs, &L, &s, &N, e) < 0) return NULL;
     bp_err sub;
     bp_net *net = bp_net_new_dtype((int)inputs, s == 4 ? BP_F32 : BP_F64, &sub);
@@ -217,24 +222,28 @@ static size_t read_up_to(FILE *f, unsigned char *buf, size_t n) {
 }
 
 /* The length the file whose first len bytes are at buf must have: a
- * version 1 file's from its table of layers, a version 2 file's from its
+ * version 1 file's from its table of layers, a later one's from its
  * header. */
 static int file_length(const unsigned char *buf, size_t len, const char *name,
                        size_t *want, bp_err *e) {
     uint32_t version, inputs, L;
     size_t s, N;
     if (check_head(buf, len, name, &version, e)) return -1;
-    if (version == 2) return bp_save_graph_length(buf, name, want, e);
+    if (version >= 2) return bp_save_graph_length(buf, name, want, e);
     return check_layout(buf, len, name, &inputs, &L, &s, &N, want, e);
 }
 
 /* The file is read in two steps: its header and table of layers (64 KB at
- * most; a version 2 file's header says its length itself), which say how
+ * most; a later version's header says its length itself), which say how
  * long the whole must be; that length is held against
  * the file's real size before the rest is allocated and read. A header
  * announcing gigabytes in a small file, or a huge file of anything else,
  * costs a read of its first bytes. */
 bp_net *bp_net_load(const char *path, bp_err *e) {
+    return bp_net_load_hosts(path, NULL, e);
+}
+
+bp_net *bp_net_load_hosts(const char *path, const bp_save_hosts *hosts, bp_err *e) {
     size_t size;
     const char *kind;
     int fd = bp_open_regular(path, &size, &kind);
@@ -274,7 +283,7 @@ bp_net *bp_net_load(const char *path, bp_err *e) {
         bp_err_set(e, "cannot read %s: %s", path, strerror(errno));
         goto done;
     }
-    net = bp_net_decode(buf, got, path, e);
+    net = bp_net_decode_hosts(buf, got, path, hosts, e);
 done:
     fclose(f);
     bp_free(buf);

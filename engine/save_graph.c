@@ -1,5 +1,5 @@
-/* save_graph.c: version 2 of the network file, a graph of modules (the
- * format is in bp_save.h).
+/* save_graph.c: versions 2 and 3 of the network file, a graph of modules
+ * (the format is in bp_save.h); version 3's host nodes in save_host.c.
  *
  * The file holds what bp_graph_add was given, node by node (op, name,
  * inputs, the options the op reads), then every tensor's values, buffers
@@ -9,10 +9,12 @@
  * cycles, unused modules) judge a file's architecture as they judge a
  * script's, so a corrupt one gets the message a bad construction gets.
  *
- * A host node (a module written in Lua, bindings/lhost.c) is refused when
- * saving: its forward and backward are functions of a Lua state, which a
- * file cannot hold, and a file that names a module only to be refused at
- * load would look saved when it is not.
+ * A host node (a module written in Lua, bindings/lhost.c) makes the file a
+ * version 3 one, and only then, so that a graph without one stays readable
+ * by older backprops: its forward and backward are functions of a Lua
+ * state, which a file cannot hold, so the file holds the name of their
+ * definition and its tensors' shapes, and the loader's host gives the
+ * functions back (save_host.c).
  *
  * Sizes from a file are checked before they are used to allocate: the
  * values a node's options ask for are counted (the same sizes make_params
@@ -54,11 +56,16 @@ static void get_opts(bp_node_opts *o, const unsigned char *p) {
     for (int k = 0; k < 7; k++, p += 4) *ints2[k] = (int32_t)get32(p);
 }
 
-/* The bytes of node id's record: op, name, inputs, options. */
-static size_t node_size(const bp_graph *g, int id) {
+/* The bytes of node id's record: op, name, inputs, options (and a host's
+ * part, save_host.c), into *size; -1 for a host node that cannot be saved. */
+static int node_size(const bp_graph *g, int id, size_t *size, bp_err *e) {
     int n;
+    size_t host = 0;
     bp_graph_node_inputs(g, id, &n);
-    return 12 + strlen(bp_graph_node_name(g, id)) + 4 * (size_t)n + OPTS;
+    if (bp_graph_node_op(g, id) == BP_OP_HOST && bp_save_host_size(g, id, &host, e))
+        return -1;
+    *size = 12 + strlen(bp_graph_node_name(g, id)) + 4 * (size_t)n + OPTS + host;
+    return 0;
 }
 
 static unsigned char *put_node(unsigned char *p, const bp_graph *g, int id) {
@@ -74,25 +81,23 @@ static unsigned char *put_node(unsigned char *p, const bp_graph *g, int id) {
     for (int k = 0; k < n; k++) put32(p + 4 + 4 * (size_t)k, (uint32_t)in[k]);
     p += 4 + 4 * (size_t)n;
     put_opts(p, bp_graph_node_opts(g, id));
-    return p + OPTS;
+    p += OPTS;
+    return bp_graph_node_op(g, id) == BP_OP_HOST ? bp_save_host_put(p, g, id) : p;
 }
 
 int bp_save_graph_encode(const bp_net *net, unsigned char **out, size_t *len, bp_err *e) {
     const bp_graph *g = net->graph;
     int M = bp_graph_nodes(g);
     size_t P = bp_net_param_count(net), s = net->dtype == BP_F32 ? 4 : 8;
-    size_t total = HEADER + 4 + net->note_len + P * s + 4;
+    size_t total = HEADER + 4 + net->note_len + P * s + 4, size;
+    uint32_t version = 2; /* 3 only with a host node: older readers read the rest */
     for (int id = 0; id < M; id++) {
-        if (bp_graph_node_op(g, id) == BP_OP_HOST)
-            return bp_err_set(e,
-                              "module '%s' is computed by a host's functions (a module "
-                              "written in Lua): a network file cannot hold them, so this "
-                              "network cannot be saved",
-                              bp_graph_node_name(g, id));
-        total += node_size(g, id);
+        if (node_size(g, id, &size, e)) return -1;
+        total += size;
+        if (bp_graph_node_op(g, id) == BP_OP_HOST) version = 3;
     }
     double *values;
-    unsigned char *buf = begin_file(total, 2, net, P, &values, e);
+    unsigned char *buf = begin_file(total, version, net, P, &values, e);
     if (!buf) return -1;
     put64(buf + 16, total);
     put32(buf + 24, (uint32_t)M);
@@ -117,32 +122,13 @@ int bp_save_graph_length(const unsigned char *buf, const char *name, size_t *wan
     uint32_t bits = get32(buf + 12);
     uint64_t total = get64(buf + 16);
     if (bits != 64 && bits != 32)
-        return bp_err_set(e, "%s: corrupt header (version 2, dtype %u)", name, bits);
+        return bp_err_set(e, "%s: corrupt header (version %u, dtype %u)", name,
+                          get32(buf + 8), bits);
     if (total < HEADER + 4 || total > SAVE_MAX_FILE)
         return bp_err_set(e, "%s: corrupt header: a length of %llu bytes", name,
                           (unsigned long long)total);
     *want = (size_t)total;
     return 0;
-}
-
-/* A reader of a file's node records: at most end, bad once it ran out. */
-typedef struct reader {
-    const unsigned char *p, *end;
-    int bad;
-} reader;
-
-static const unsigned char *take(reader *r, size_t n) {
-    if (r->bad || (size_t)(r->end - r->p) < n) {
-        r->bad = 1;
-        return NULL;
-    }
-    r->p += n;
-    return r->p - n;
-}
-
-static uint32_t take32(reader *r) {
-    const unsigned char *p = take(r, 4);
-    return p ? get32(p) : 0;
 }
 
 /* The values a node of op with options o makes (graph.c's make_params),
@@ -178,9 +164,34 @@ static int node_values(bp_op op, const bp_node_opts *o, size_t *n) {
     }
 }
 
+/* What reading a file's nodes needs besides its bytes. */
+typedef struct source {
+    uint32_t version;
+    const bp_save_hosts *hosts;
+} source;
+
+/* A host node's part of its record, its callbacks (src->hosts'), and the
+ * node added; room: the values the file has left, *values counting them. */
+static int add_host(reader *r, bp_graph *g, const int *in, int n_in, bp_node_opts *o,
+                    const source *src, size_t room, size_t *values, bp_err *e) {
+    bp_host h;
+    char def[BP_GRAPH_MAX_NAME + 1];
+    size_t n;
+    if (src->version < 3)
+        return bp_err_set(e, "corrupt: module '%s' is a host's, which a version %u file "
+                             "cannot hold", o->name, src->version);
+    if (bp_save_host_read(r, o->name, src->hosts, bp_graph_dtype(g), room, &h, def, &n, e)) return -1;
+    *values += n;
+    o->host = &h;
+    if (bp_graph_add(g, BP_OP_HOST, in, n_in, o, e) >= 0) return 0;
+    if (h.release) h.release(h.ctx); /* a failed add leaves it to its caller */
+    return -1;
+}
+
 /* The next node record, added to g. *values counts the values of the nodes
  * so far, held to the P the file has room for. */
-static int read_node(reader *r, bp_graph *g, int id, size_t P, size_t *values, bp_err *e) {
+static int read_node(reader *r, bp_graph *g, int id, size_t P, size_t *values,
+                     const source *src, bp_err *e) {
     uint32_t op = take32(r), nlen = take32(r);
     if (r->bad) return bp_err_set(e, "corrupt: module %d is cut short", id);
     if (op >= BP_OP_COUNT) return bp_err_set(e, "corrupt: module %d has op code %u", id, op);
@@ -195,11 +206,6 @@ static int read_node(reader *r, bp_graph *g, int id, size_t P, size_t *values, b
     name[nlen] = 0;
     if (memchr(name, 0, nlen))
         return bp_err_set(e, "corrupt: module %d's name holds a NUL byte", id);
-    if (op == BP_OP_HOST)
-        return bp_err_set(e,
-                          "module '%s' is written in Lua (host): a network file cannot "
-                          "hold one",
-                          name);
     int in[BP_GRAPH_MAX_INPUTS];
     for (uint32_t k = 0; k < n_in; k++) in[k] = (int)take32(r);
     const unsigned char *op_bytes = take(r, OPTS);
@@ -213,13 +219,16 @@ static int read_node(reader *r, bp_graph *g, int id, size_t P, size_t *values, b
                           "corrupt: module '%s' needs more values than the file's %zu",
                           name, P);
     *values += need;
+    if (op == BP_OP_HOST)
+        return add_host(r, g, in, (int)n_in, &o, src, P - *values, values, e);
     return bp_graph_add(g, (bp_op)op, in, (int)n_in, &o, e) < 0 ? -1 : 0;
 }
 
 /* The graph of a whole, checked file, and where its note is (*note, *nlen
  * bytes); NULL with a message (not yet prefixed with the file's name). */
 static bp_graph *read_graph(const unsigned char *buf, size_t len, size_t P, size_t s,
-                            const unsigned char **note, size_t *nlen, bp_err *e) {
+                            const source *src, const unsigned char **note, size_t *nlen,
+                            bp_err *e) {
     uint32_t M = get32(buf + 24), output = get32(buf + 28);
     if (M < 1 || M > MAX_NODES || output >= M) {
         bp_err_set(e, "corrupt: %u modules, the output %u", M, output);
@@ -229,7 +238,7 @@ static bp_graph *read_graph(const unsigned char *buf, size_t len, size_t P, size
     reader r = {buf + HEADER, buf + len - 4 - P * s, 0};
     size_t values = 0;
     for (uint32_t id = 0; g && id < M; id++)
-        if (read_node(&r, g, (int)id, P, &values, e)) goto fail;
+        if (read_node(&r, g, (int)id, P, &values, src, e)) goto fail;
     if (!g) return NULL;
     uint32_t n = take32(&r);
     *note = take(&r, n);
@@ -251,7 +260,7 @@ fail:
 }
 
 bp_net *bp_save_graph_decode(const unsigned char *buf, size_t len, const char *name,
-                             bp_err *e) {
+                             const bp_save_hosts *hosts, bp_err *e) {
     size_t want, s = get32(buf + 12) / 8;
     if (bp_save_graph_length(buf, name, &want, e)) return NULL;
     if (len < want) {
@@ -278,7 +287,8 @@ bp_net *bp_save_graph_decode(const unsigned char *buf, size_t len, const char *n
     double *values = bp_malloc(sizeof(double) * (P ? P : 1));
     const unsigned char *note = NULL;
     size_t nlen = 0;
-    bp_graph *g = values ? read_graph(buf, len, P, s, &note, &nlen, &sub) : NULL;
+    source src = {get32(buf + 8), hosts};
+    bp_graph *g = values ? read_graph(buf, len, P, s, &src, &note, &nlen, &sub) : NULL;
     if (!values) bp_err_set(&sub, "out of memory");
     if (g && !(net = bp_net_from_graph(g, &sub))) goto fail;
     if (!net || bp_net_set_note(net, note, nlen, &sub)) goto fail;

@@ -1,6 +1,6 @@
-/* save_int.h: what the two versions of the network file share (save.c
+/* save_int.h: what the versions of the network file share (save.c
  * writes and reads version 1 and the files themselves, save_graph.c
- * version 2): bytes little-endian one at a time, the checksum, the limits,
+ * versions 2 and 3, save_host.c version 3's host nodes): bytes little-endian one at a time, the checksum, the limits,
  * and version 2's entry points.
  *
  * Static inline in a private header rather than exported from one of the
@@ -15,6 +15,7 @@
 #include <zlib.h>
 
 #include "bp_net.h"
+#include "bp_save.h"
 
 static const unsigned char BP_SAVE_MAGIC[8] = {0x89, 'B', 'P', 'N', '\r', '\n', 0x1a, '\n'};
 #define SAVE_MAX_WIDTH (1u << 24)
@@ -106,7 +107,27 @@ static inline unsigned char *begin_file(size_t total, uint32_t version, const bp
     return buf;
 }
 
-/* Version 2 (save_graph.c): a graph net's file, as bp_net_encode's. */
+/* A reader of a file's node records: at most end, bad once it ran out. */
+typedef struct reader {
+    const unsigned char *p, *end;
+    int bad;
+} reader;
+
+static inline const unsigned char *take(reader *r, size_t n) {
+    if (r->bad || (size_t)(r->end - r->p) < n) {
+        r->bad = 1;
+        return NULL;
+    }
+    r->p += n;
+    return r->p - n;
+}
+
+static inline uint32_t take32(reader *r) {
+    const unsigned char *p = take(r, 4);
+    return p ? get32(p) : 0;
+}
+
+/* Versions 2 and 3 (save_graph.c): a graph net's file, as bp_net_encode's. */
 int bp_save_graph_encode(const bp_net *net, unsigned char **out, size_t *len, bp_err *e);
 
 /* The length a version 2 file says it has (its first 24 bytes at buf,
@@ -118,6 +139,23 @@ int bp_save_graph_length(const unsigned char *buf, const char *name, size_t *wan
 /* A net from a whole version 2 file (its length, checksum, then every
  * node); NULL with a message starting with name. */
 bp_net *bp_save_graph_decode(const unsigned char *buf, size_t len, const char *name,
-                             bp_err *e);
+                             const bp_save_hosts *hosts, bp_err *e);
+
+/* A host node's part of its record in a version 3 file (save_host.c): its
+ * size in bytes, and written at p (returning the end); -1 from size when
+ * the node has no definition name, naming the module. */
+int bp_save_host_size(const bp_graph *g, int id, size_t *n, bp_err *e);
+unsigned char *bp_save_host_put(unsigned char *p, const bp_graph *g, int id);
+
+/* Reads a host node's part of its record (module: the node's name) and,
+ * when its tensors take at most room values (*values: how many), asks
+ * hosts for its callbacks into *h, held to the file's tensors (their names
+ * and shapes, put in the file's order); the definition's name into def
+ * (room for BP_GRAPH_MAX_NAME + 1), h->def pointing at it. On success *h holds a context that the caller
+ * owns (h->release frees it); -1 with a message and nothing held
+ * otherwise. */
+int bp_save_host_read(reader *r, const char *module, const bp_save_hosts *hosts,
+                      bp_dtype dtype, size_t room, bp_host *h, char *def, size_t *values,
+                      bp_err *e);
 
 #endif

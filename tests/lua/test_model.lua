@@ -158,17 +158,6 @@ function TestModel:test_graphs_round_trip_with_their_tree()
   end
 end
 
--- A network with a module written in Lua cannot be saved: a file cannot
--- hold its functions. The refusal names the module, as an error value.
-function TestModel:test_lua_module_is_refused()
-  local twice = bp.module{name = "twice", forward = function(_, x) return x * 2 end,
-    backward = function(_, _, dout) return dout * 2 end}
-  local net = bp.net(bp.sequential{bp.linear(2, 2), twice})
-  local ok, err = net:save(TMP .. "/lua.bpn")
-  lu.assertNil(ok)
-  lu.assertEquals(err, "module '2' is computed by a host's functions (a module written in Lua): "
-    .. "a network file cannot hold them, so this network cannot be saved")
-  lu.assertNil(io.open(TMP .. "/lua.bpn"))
-end
+-- (A network with a module written in Lua: test_luasave.lua.)
 
 S.finish()
