@@ -168,30 +168,37 @@ static int node_values(bp_op op, const bp_node_opts *o, size_t *n) {
 typedef struct source {
     uint32_t version;
     const bp_save_hosts *hosts;
+    int hosts_read; /* host nodes added so far */
 } source;
 
 /* A host node's part of its record, its callbacks (src->hosts'), and the
  * node added; room: the values the file has left, *values counting them. */
 static int add_host(reader *r, bp_graph *g, const int *in, int n_in, bp_node_opts *o,
-                    const source *src, size_t room, size_t *values, bp_err *e) {
+                    source *src, size_t room, size_t *values, bp_err *e) {
     bp_host h;
     char def[BP_GRAPH_MAX_NAME + 1];
     size_t n;
     if (src->version < 3)
-        return bp_err_set(e, "corrupt: module '%s' is a host's, which a version %u file "
-                             "cannot hold", o->name, src->version);
-    if (bp_save_host_read(r, o->name, src->hosts, bp_graph_dtype(g), room, &h, def, &n, e)) return -1;
+        return bp_err_set(e,
+                          "corrupt: module '%s' is a host's, which a version %u file "
+                          "cannot hold",
+                          o->name, src->version);
+    if (bp_save_host_read(r, o->name, src->hosts, bp_graph_dtype(g), room, &h, def, &n, e))
+        return -1;
     *values += n;
     o->host = &h;
-    if (bp_graph_add(g, BP_OP_HOST, in, n_in, o, e) >= 0) return 0;
-    if (h.release) h.release(h.ctx); /* a failed add leaves it to its caller */
-    return -1;
+    if (bp_graph_add(g, BP_OP_HOST, in, n_in, o, e) < 0) {
+        if (h.release) h.release(h.ctx); /* a failed add leaves it to its caller */
+        return -1;
+    }
+    src->hosts_read++;
+    return 0;
 }
 
 /* The next node record, added to g. *values counts the values of the nodes
  * so far, held to the P the file has room for. */
 static int read_node(reader *r, bp_graph *g, int id, size_t P, size_t *values,
-                     const source *src, bp_err *e) {
+                     source *src, bp_err *e) {
     uint32_t op = take32(r), nlen = take32(r);
     if (r->bad) return bp_err_set(e, "corrupt: module %d is cut short", id);
     if (op >= BP_OP_COUNT) return bp_err_set(e, "corrupt: module %d has op code %u", id, op);
@@ -227,7 +234,7 @@ static int read_node(reader *r, bp_graph *g, int id, size_t P, size_t *values,
 /* The graph of a whole, checked file, and where its note is (*note, *nlen
  * bytes); NULL with a message (not yet prefixed with the file's name). */
 static bp_graph *read_graph(const unsigned char *buf, size_t len, size_t P, size_t s,
-                            const source *src, const unsigned char **note, size_t *nlen,
+                            source *src, const unsigned char **note, size_t *nlen,
                             bp_err *e) {
     uint32_t M = get32(buf + 24), output = get32(buf + 28);
     if (M < 1 || M > MAX_NODES || output >= M) {
@@ -253,6 +260,11 @@ static bp_graph *read_graph(const unsigned char *buf, size_t len, size_t P, size
         goto fail;
     }
     if (bp_graph_finish(g, (int)output, e)) goto fail;
+    if (src->version == 3 && !src->hosts_read) {
+        bp_err_set(e, "corrupt: a version 3 file without a host's module (version 2 "
+                      "holds such a graph)");
+        goto fail;
+    }
     return g;
 fail:
     bp_graph_free(g);
@@ -287,7 +299,7 @@ bp_net *bp_save_graph_decode(const unsigned char *buf, size_t len, const char *n
     double *values = bp_malloc(sizeof(double) * (P ? P : 1));
     const unsigned char *note = NULL;
     size_t nlen = 0;
-    source src = {get32(buf + 8), hosts};
+    source src = {get32(buf + 8), hosts, 0};
     bp_graph *g = values ? read_graph(buf, len, P, s, &src, &note, &nlen, &sub) : NULL;
     if (!values) bp_err_set(&sub, "out of memory");
     if (g && !(net = bp_net_from_graph(g, &sub))) goto fail;

@@ -293,7 +293,8 @@ static void test_refusals(void) {
 }
 
 /* A host without a definition name is refused at saving, naming it; a
- * graph without a host stays a version 2 file (older backprops read it). */
+ * graph without a host stays a version 2 file (older backprops read it),
+ * and a version 3 file without one is refused. */
 static void test_saving(void) {
     bp_net *a = host_net(BP_F64, NULL);
     unsigned char *buf;
@@ -312,6 +313,12 @@ static void test_saving(void) {
     o.in = 2, o.out = 1;
     a = as_net(add(BP_OP_LINEAR, x, &o));
     CHECK(bp_net_encode(a, &buf, &len, &E) == 0 && at32(buf + 8) == 2);
+    /* which a version 3 file must not hold: it would not write back the same */
+    buf[8] = 3;
+    fix_crc(buf, len);
+    CHECK(bp_net_decode(buf, len, "f", &E) == NULL);
+    CHECK_STR(E.msg, "f: corrupt: a version 3 file without a host's module (version 2 "
+                     "holds such a graph)");
     bp_free(buf);
     bp_net_free(a);
     CHECK(alive == 0);
