@@ -4,9 +4,9 @@
 -- looks the name up: the same outputs and parameters to the bit with the
 -- definition registered, refused with a message naming the module without
 -- it (in a fresh process, `backprop lua`) or with one whose parameters
--- differ. Through the run log as well: a run with a Lua module killed after
--- a checkpoint and resumed ends with the losses and the network of a run
--- never stopped, to the bit. (The format: tests/test_save_host.c.)
+-- differ. Through the run log as well: a run with a Lua module failing after
+-- a checkpoint and resumed ends with the losses, the network and the weight
+-- snapshot of a run never stopped, to the bit. (The format: tests/test_save_host.c.)
 local lu = require "luaunit"
 package.path = (os.getenv("BP_SOURCE_DIR") or ".") .. "/tests/lua/?.lua;" .. package.path
 local S = require "support"
@@ -126,7 +126,7 @@ function TestLuaSave:test_unnamed_module_is_refused_at_saving()
 end
 
 -- A run with the gate: checkpointed each epoch, failing after epoch 3 when
--- told to, resumed; and its network read back from the run log.
+-- told to, resumed; its network read back from the run log.
 local RESUMABLE = [[
 local bp = require "backprop"
 local epochs, fail_at = bp.param("epochs", 6), bp.param("fail_at", 0)
@@ -158,6 +158,7 @@ for epoch = start + 1, epochs do
   if epoch == fail_at then error("failing after epoch " .. epoch) end
 end
 bp.save_net(net, epochs)
+bp.log_weights(net, epochs)
 ]]
 
 function TestLuaSave:test_resumed_run_is_bit_identical()
@@ -180,6 +181,11 @@ function TestLuaSave:test_resumed_run_is_bit_identical()
     .. " AND b.name_id = a.name_id AND b.step = a.step AND b.value IS a.value WHERE a.run_id = 1"),
     {n1})
   lu.assertEquals(query(db, "SELECT a.data = b.data FROM networks a, networks b"
+    .. " WHERE a.run_id = 1 AND b.run_id = 2"), {"1"})
+  -- a snapshot holds the gate's tensor as any other, by its name
+  lu.assertEquals(query(db, "SELECT count(*), min(w.i1), max(w.i2) FROM snapshots s,"
+    .. " bp_weights(s.data, s.shape) w WHERE s.run_id = 1 AND w.param = '2.2.w'"), {"16,1,4"})
+  lu.assertEquals(query(db, "SELECT a.data = b.data FROM snapshots a, snapshots b"
     .. " WHERE a.run_id = 1 AND b.run_id = 2"), {"1"})
   -- bp.load_net takes run 1's network back with the definition registered
   write("gate.lua", GATE)
