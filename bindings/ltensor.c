@@ -19,6 +19,12 @@
  * it. A reshape of one is usable only during the call it was made in (its
  * gen). The module's context frees them; close only marks them closed.
  *
+ * Views of a net's parameters and gradients (net:tensor, net:grad_tensor)
+ * and of a data set's rows (d:x(), d:y()) hold the net or the set as their
+ * user value and check, at every use, that it is open and still holds
+ * those numbers where the view points, so a view outliving either is
+ * refused, never a read of freed memory.
+ *
  * Lua indexes from 1, the engine from 0: the conversion is made here only.
  * A method's result goes into a new tensor, or into `out`, its optional last
  * argument, so that a hot loop allocates nothing. */
@@ -40,6 +46,9 @@ typedef struct ltensor {
     lnet *net;            /* for a view of a net's parameter (its user value) */
     int param;            /* which of bp_net_param_list, and whether its grad */
     int grad;
+    bp_data **data;       /* for a view of a data set's rows (its user value):
+                             the userdata's pointer to its set, NULL once closed */
+    int targets;          /* which rows: the inputs (0) or the targets (1) */
     int host, live;       /* a host view, and whether its call is running */
     unsigned gen;         /* the owner's calls so far; a view's at its making */
 } ltensor;
@@ -62,6 +71,26 @@ static void check_net_view(lua_State *L, const ltensor *u) {
         luaL_error(L, "attempt to use a view of parameters the network has since replaced");
 }
 
+/* The rows a view of a data set's inputs or targets looks at, as the set
+ * holds them now (NULL, n 0: closed). */
+static void *data_rows(const bp_data *d, int targets, bp_dtype *dtype, size_t *n) {
+    *dtype = targets ? BP_F64 : d->dtype;
+    *n = (size_t)d->n * (size_t)(targets ? d->k : d->d);
+    return targets ? (void *)d->y : d->dtype == BP_F32 ? (void *)d->x32 : (void *)d->x;
+}
+
+/* A view of a data set's rows is refused once the set is closed, or once
+ * its rows moved (a conversion to another dtype). */
+static void check_data_view(lua_State *L, const ltensor *u) {
+    const bp_data *d = *u->data;
+    if (!d) luaL_error(L, "attempt to use a view of a closed data set");
+    bp_dtype dtype;
+    size_t n;
+    if (data_rows(d, u->targets, &dtype, &n) != u->t->data || n != u->t->n ||
+        dtype != u->t->dtype)
+        luaL_error(L, "attempt to use a view of rows the data set has since replaced");
+}
+
 bp_tensor *bp_lua_check_tensor(lua_State *L, int i) {
     ltensor *u = luaL_checkudata(L, i, TENSOR_TYPE);
     if (u->closed || !u->t) luaL_error(L, "attempt to use a closed tensor");
@@ -69,7 +98,8 @@ bp_tensor *bp_lua_check_tensor(lua_State *L, int i) {
     if (o->host && (!o->live || u->gen != o->gen))
         luaL_error(L, "attempt to use a module's tensor outside the forward or backward "
                       "it was given to");
-    if (u->net || (u->base && u->base->net)) check_net_view(L, u->base ? u->base : u);
+    if (o->net) check_net_view(L, o);
+    if (o->data) check_data_view(L, o);
     return u->t;
 }
 
@@ -615,6 +645,30 @@ void bp_lua_host_view_free(struct ltensor *u) {
     u->live = 0;
 }
 
+/* d:x(), d:y(): views of a data set's inputs (n x d, in its dtype) and
+ * targets (n x k, float64; one-hot rows for class labels), no copy. */
+static int data_view(lua_State *L, int targets) {
+    bp_data *d = bp_lua_check_data(L, 1);
+    bp_dtype dtype;
+    size_t n, dims[2] = {(size_t)d->n, (size_t)(targets ? d->k : d->d)};
+    void *rows = data_rows(d, targets, &dtype, &n);
+    if (d->n == 0)
+        return luaL_error(L, "%s: the data set has no rows", targets ? "y" : "x");
+    ltensor *u = new_ltensor(L);
+    bp_err e;
+    if (!(u->t = bp_tensor_view(dtype, 2, dims, rows, &e))) return luaL_error(L, "%s", e.msg);
+    u->data = luaL_checkudata(L, 1, DATA_TYPE); /* its first field is the set */
+    u->targets = targets;
+    lua_pushvalue(L, 1);
+    lua_setiuservalue(L, -2, 1);
+    return 1;
+}
+
+static int data_x(lua_State *L) { return data_view(L, 0); }
+static int data_y(lua_State *L) { return data_view(L, 1); }
+
+static const luaL_Reg data_view_methods[] = {{"x", data_x}, {"y", data_y}, {NULL, NULL}};
+
 static int net_tensor(lua_State *L) { return param_view(L, 0); }
 static int net_grad_tensor(lua_State *L) { return param_view(L, 1); }
 
@@ -664,4 +718,5 @@ void bp_lua_open_tensor(lua_State *L) {
     lua_pop(L, 1);
     bp_lua_add_funcs(L, tensor_funcs);
     bp_lua_add_methods(L, NET_TYPE, net_view_methods);
+    bp_lua_add_methods(L, DATA_TYPE, data_view_methods);
 }

@@ -347,4 +347,31 @@ function TestTensor:test_net_parameters_as_views()
   assert_error_text("attempt to use a view of a closed network", function() return flat[1] end)
 end
 
+function TestTensor:test_data_rows_as_views()
+  local d = bp.data({{1, 2, 3}, {4, 5, 6}}, {1, 2}, {classes = 2})
+  local x, y = d:x(), d:y()
+  lu.assertEquals(x:shape(), {2, 3})
+  lu.assertEquals(x:totable(), {{1, 2, 3}, {4, 5, 6}})
+  lu.assertEquals(y:totable(), {{1, 0}, {0, 1}}) -- one-hot, as the set holds them
+  x[{2, 1}] = 40 -- written into the set's memory, no copy
+  lu.assertEquals(select(1, d:row(2)), {40, 5, 6})
+  local r = bp.data({{1}, {2}}, {{0.5}, {-1}}):y()
+  lu.assertEquals(r:totable(), {{0.5}, {-1}})
+  -- float32 inputs are viewed as float32; a conversion moves them
+  local f = bp.data({{1, 2}}, {{3}}, {dtype = "float32"})
+  local fx = f:x()
+  lu.assertEquals(fx:dtype(), "float32")
+  f:dtype("float64")
+  assert_error_text("attempt to use a view of rows the data set has since replaced",
+                    function() return fx:sum() end)
+  lu.assertEquals(f:x():totable(), {{1, 2}})
+  assert_error_text("x: the data set has no rows", function() return d:slice(1, 0):x() end)
+  local flat = x:reshape(6)
+  d:close()
+  assert_error_text("attempt to use a view of a closed data set", function() return x:sum() end)
+  assert_error_text("attempt to use a view of a closed data set", function() return flat[1] end)
+  assert_error_text("attempt to use a view of a closed data set", function() return y[1] end)
+  collectgarbage()
+end
+
 S.finish()
