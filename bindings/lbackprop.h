@@ -454,6 +454,11 @@ int bp_lua_loss_parse(lua_State *L, const char *name, int arg, const char *field
 /* The optimizer at index i, or NULL if it is not one; raises if closed. */
 bp_optim *bp_lua_test_optim(lua_State *L, int i);
 
+/* A schedule table at t (an optimizer's option 'schedule': {"cosine",
+ * t_max = 1000, ...}) into *s, checked; raises naming the option
+ * (loptim.c). */
+void bp_lua_check_schedule(lua_State *L, int t, bp_schedule *s);
+
 /* The data set at index i; raises if it is not one or is closed. */
 bp_data *bp_lua_check_data(lua_State *L, int i);
 

@@ -127,7 +127,7 @@ static void read_onecycle(lua_State *L, int t, bp_schedule *s) {
 /* A schedule table: {"cosine", t_max = 1000, eta_min = 0, warmup_steps = 100,
  * start_factor = 0.1}, {"step", step_size = 10, gamma = 0.5}, {"plateau",
  * patience = 3}, {"onecycle", total_steps = 1000}, ... */
-static void check_schedule(lua_State *L, int t, bp_schedule *s) {
+void bp_lua_check_schedule(lua_State *L, int t, bp_schedule *s) {
     if (lua_type(L, t) != LUA_TTABLE)
         luaL_error(L, "option 'schedule': table expected, got %s", luaL_typename(L, t));
     lua_rawgeti(L, t, 1);
@@ -210,7 +210,7 @@ static int read_options(lua_State *L, bp_optim_config *c, bp_schedule *s) {
     read_config(L, 3, c);
     c->clip_norm = opt_number(L, 3, "clip_norm", c->clip_norm);
     int has = lua_getfield(L, 3, "schedule") != LUA_TNIL;
-    if (has) check_schedule(L, lua_gettop(L), s);
+    if (has) bp_lua_check_schedule(L, lua_gettop(L), s);
     lua_pop(L, 1);
     return has;
 }
@@ -408,7 +408,7 @@ static int optim_schedule(lua_State *L) {
         bp_optim_set_schedule(o, NULL, NULL);
         return 0;
     }
-    check_schedule(L, 2, &s);
+    bp_lua_check_schedule(L, 2, &s);
     if (bp_optim_set_schedule(o, &s, &e)) return luaL_error(L, "%s", e.msg);
     return 0;
 }

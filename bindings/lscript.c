@@ -7,9 +7,13 @@
  * targets (kept in the user value, remade only when the batch size
  * changes), and hands its gradient to the net's backward and update.
  *
- * bp.optimizer(net, fn [, {lr =}]): an update rule in Lua, called for every
- * trainable tensor with views of the parameter and its gradient (no copy),
- * a state table of its own and the learning rate. It is Lua text, kept
+ * bp.optimizer(net, fn [, {lr =, weight_decay =, schedule =}]): an update
+ * rule in Lua, called for every trainable tensor with views of the
+ * parameter and its gradient (no copy; with weight_decay, torch.optim's L2
+ * g + wd w in a tensor of the optimiser's), a state table of its own and
+ * the learning rate of the step (the schedule's, computed by the engine's
+ * bp_schedule_lr as the built-in optimisers' are, so the two compose to
+ * the bit). It is Lua text, kept
  * here as show.c keeps bp.show: a dozen lines where C would need a
  * hundred; train_step and train_batch call its step after the gradients.
  *
@@ -214,21 +218,33 @@ int bp_lua_script_loss_call(lua_State *L, int backward) {
  * tensors are made once per net and kept (weakly: they do not keep the net
  * alive); a state table per tensor name. */
 static const char *OPTIM =
-    "local M = ...\n"
+    "local M, C = ...\n"
     "M.__index = M\n"
     "M.__name = 'backprop.script_optimizer'\n"
+    "local function bad(msg) error(\"bad argument #3 to 'optimizer' (\" .. msg .. ')', 4) end\n"
     "function M.new(net, fn, opts)\n"
     "  opts = opts or {}\n"
     "  if type(opts) ~= 'table' then error('bad argument #3 to \\'optimizer\\' (table expected, got ' .. type(opts) .. ')', 3) end\n"
     "  for k in pairs(opts) do\n"
-    "    if k ~= 'lr' then error(\"bad argument #3 to 'optimizer' (unknown option '\" .. tostring(k) .. \"' (expected lr))\", 3) end\n"
+    "    if k ~= 'lr' and k ~= 'weight_decay' and k ~= 'schedule' then\n"
+    "      bad(\"unknown option '\" .. tostring(k) .. \"' (expected lr, weight_decay or schedule)\")\n"
+    "    end\n"
     "  end\n"
-    "  local lr = opts.lr or 0.01\n"
+    "  local lr, wd = opts.lr or 0.01, opts.weight_decay or 0\n"
     "  if type(lr) ~= 'number' or not (lr >= 0 and lr < math.huge) then\n"
-    "    error(\"bad argument #3 to 'optimizer' (field 'lr': a finite number >= 0 expected)\", 3)\n"
+    "    bad(\"field 'lr': a finite number >= 0 expected\")\n"
+    "  end\n"
+    "  if type(wd) ~= 'number' or not (wd >= 0 and wd < math.huge) then\n"
+    "    bad(\"field 'weight_decay': a finite number >= 0 expected\")\n"
+    "  end\n"
+    "  local sched\n"
+    "  if opts.schedule ~= nil then\n"
+    "    local ok, s = pcall(C.schedule, opts.schedule)\n"
+    "    if not ok then error('bad argument #3 to \\'optimizer\\' (' .. s .. ')', 3) end\n"
+    "    sched = s\n"
     "  end\n"
     "  net:params_list()\n"
-    "  return setmetatable({fn = fn, rate = lr, state = {}, count = 0,\n"
+    "  return setmetatable({fn = fn, rate = lr, wd = wd, sched = sched, state = {}, count = 0,\n"
     "                       views = setmetatable({}, {__mode = 'k'})}, M)\n"
     "end\n"
     "function M:step(net)\n"
@@ -242,16 +258,54 @@ static const char *OPTIM =
     "    end\n"
     "    self.views[net] = ps\n"
     "  end\n"
+    "  local lr = self.rate\n"
+    "  if self.sched then\n"
+    "    local ok, v = pcall(C.lr_at, self.sched, lr, self.count)\n"
+    "    if not ok then error(v, 0) end\n"
+    "    lr = v\n"
+    "  end\n"
     "  self.count = self.count + 1\n"
     "  for _, p in ipairs(ps) do\n"
     "    local s = self.state[p.name]\n"
     "    if not s then s = {} self.state[p.name] = s end\n"
-    "    self.fn(p.w, p.g, s, self.rate)\n"
+    "    local g = p.g\n"
+    "    if self.wd ~= 0 then -- torch.optim's L2: g + wd w, the net's gradient untouched\n"
+    "      p.d = p.d or g:clone()\n"
+    "      g = p.w:mul(self.wd, p.d):add(g, p.d)\n"
+    "    end\n"
+    "    self.fn(p.w, g, s, lr)\n"
     "  end\n"
     "end\n"
     "function M:lr(v) if v then self.rate = v end return self.rate end\n"
     "function M:steps() return self.count end\n"
     "function M:reset() self.state, self.count = {}, 0 end\n";
+
+/* C.schedule(t): a schedule table checked (loptim.c's checks) into a
+ * userdata holding the bp_schedule. plateau follows a metric through the
+ * engine's optimiser (bp_optim_schedule_step), which a Lua one is not. */
+static int script_schedule(lua_State *L) {
+    bp_schedule *s = lua_newuserdatauv(L, sizeof *s, 0);
+    bp_lua_check_schedule(L, 1, s);
+    if (s->kind == BP_SCHED_PLATEAU)
+        return luaL_error(L, "option 'schedule': plateau is the built-in optimisers' only; an "
+                             "optimiser written in Lua takes step, exponential, cosine or "
+                             "onecycle");
+    return 1;
+}
+
+/* C.lr_at(s, lr0, t): the lr of step t (from 0) for base lr0, as the
+ * built-in optimisers' (bp_schedule_lr); onecycle refuses a step past its
+ * cycle as they do. */
+static int script_lr_at(lua_State *L) {
+    const bp_schedule *s = lua_touserdata(L, 1);
+    double lr0 = luaL_checknumber(L, 2);
+    lua_Integer t = luaL_checkinteger(L, 3);
+    if (s->kind == BP_SCHED_ONECYCLE && t > s->total_steps)
+        return luaL_error(L, "onecycle schedule: tried to take step %I of a cycle of "
+                             "total_steps %I", t + 1, (lua_Integer)s->total_steps);
+    lua_pushnumber(L, bp_schedule_lr(s, lr0, (int64_t)t));
+    return 1;
+}
 
 int bp_lua_script_optim_new(lua_State *L) {
     bp_lua_check_net(L, 1);
@@ -284,5 +338,10 @@ void bp_lua_open_script(lua_State *L) {
     luaL_newmetatable(L, SCRIPT_OPTIM_KEY);
     if (luaL_loadstring(L, OPTIM) != LUA_OK) lua_error(L);
     lua_insert(L, -2);
-    lua_call(L, 1, 0);
+    lua_createtable(L, 0, 2); /* C: what the Lua text needs of the engine */
+    lua_pushcfunction(L, script_schedule);
+    lua_setfield(L, -2, "schedule");
+    lua_pushcfunction(L, script_lr_at);
+    lua_setfield(L, -2, "lr_at");
+    lua_call(L, 2, 0);
 }

@@ -1,5 +1,6 @@
 -- test_luascript.lua: a loss and an optimiser written in Lua (LuaUnit).
--- SGD with momentum in Lua gives the built-in one's bits; a Lua mse the
+-- SGD with momentum in Lua gives the built-in one's bits, and so does SGD
+-- with weight decay and each schedule; a Lua mse the
 -- built-in mse's losses and weights; both through train_step, train_steps
 -- (to rounding: another order of sums) and train_batch; their errors by their exact text.
 local lu = require "luaunit"
@@ -87,8 +88,21 @@ function test_errors()
     net:train_step(X, Y, bad, 0.1) end)
   assert_error_text("field 'backward': a function expected", function()
     bp.loss{forward = print} end)
-  assert_error_text("unknown option 'momentum' (expected lr)", function()
-    bp.optimizer(net, sgd_momentum, {momentum = 0.9}) end)
+  assert_error_text("unknown option 'momentum' (expected lr, weight_decay or schedule)",
+                    function() bp.optimizer(net, sgd_momentum, {momentum = 0.9}) end)
+  assert_error_text("field 'weight_decay': a finite number >= 0 expected", function()
+    bp.optimizer(net, sgd_momentum, {weight_decay = -1}) end)
+  assert_error_text("bad argument #3 to 'optimizer' (option 'schedule': plateau is the "
+                    .. "built-in optimisers' only; an optimiser written in Lua takes step, "
+                    .. "exponential, cosine or onecycle)", function()
+    bp.optimizer(net, sgd_momentum, {schedule = {"plateau"}}) end)
+  assert_error_text("option 'schedule': unknown schedule 'linear'", function()
+    bp.optimizer(net, sgd_momentum, {schedule = {"linear"}}) end)
+  -- onecycle refuses a step past its cycle, as the built-in optimisers do
+  local cycle = bp.optimizer(net, sgd_momentum, {schedule = {"onecycle", total_steps = 2}})
+  for _ = 1, 3 do net:train_step(X, Y, "mse", cycle) end
+  assert_error_text("onecycle schedule: tried to take step 4 of a cycle of total_steps 2",
+                    function() net:train_step(X, Y, "mse", cycle) end)
   local boom = bp.optimizer(net, function() error("no update") end)
   assert_error_text("no update", function() net:train_step(X, Y, "mse", boom) end)
   -- inside fit's loop: the error stops it, raised with its message once
@@ -178,6 +192,47 @@ function test_fit_with_a_lua_optimiser_is_the_builtin()
     lu.assertEquals(b:params(), a:params())
     lu.assertEquals(mine:steps(), 6)
   end
+end
+
+-- Weight decay and a schedule compose with a Lua update rule as with the
+-- built-in one: torch.optim's L2 (g + wd w) and the schedule's lr of each
+-- step, to the bit of the built-in SGD with the same options, through
+-- train_step and fit; the net's own gradient is left as backward made it.
+function test_weight_decay_and_schedules_compose()
+  local function sgd(w, g, _, lr) w:sub(g * lr, w) end
+  local schedules = {
+    {"step", step_size = 2, gamma = 0.5, warmup_steps = 2},
+    {"cosine", t_max = 5, eta_min = 0.01},
+    {"exponential", gamma = 0.9},
+    {"onecycle", total_steps = 12, cycle_momentum = false},
+  }
+  for _, sched in ipairs(schedules) do
+    for _, wd in ipairs{0, 0.01} do
+      local a, b = make(), make()
+      local opts = {lr = 0.1, weight_decay = wd, schedule = sched}
+      local opt, mine = bp.optimizer(a, "sgd", opts), bp.optimizer(b, sgd, opts)
+      for _ = 1, 6 do
+        lu.assertEquals(b:train_step(X, Y, "mse", mine), a:train_step(X, Y, "mse", opt), sched[1])
+      end
+      lu.assertEquals(b:grad("1.weight"), a:grad("1.weight"))
+      lu.assertEquals(b:params(), a:params(), sched[1])
+      local d = bp.data(X6, Y6)
+      bp.seed(3)
+      a:fit{data = d, loss = "mse", optimizer = opt, batch = 4, epochs = 3, log = false}
+      bp.seed(3)
+      b:fit{data = d, loss = "mse", optimizer = mine, batch = 4, epochs = 3, log = false}
+      lu.assertEquals(b:params(), a:params(), sched[1])
+    end
+  end
+  -- with momentum too: the buffer sees the decayed gradient, as PyTorch's
+  local a, b = make(), make()
+  local opt = bp.optimizer(a, "sgd", {lr = 0.1, momentum = 0.9, weight_decay = 0.05,
+                                      schedule = {"cosine", t_max = 4}})
+  local mine = bp.optimizer(b, sgd_momentum, {lr = 0.1, weight_decay = 0.05,
+                                             schedule = {"cosine", t_max = 4}})
+  for _ = 1, 8 do b:train_step(X, Y, "mse", mine) a:train_step(X, Y, "mse", opt) end
+  lu.assertEquals(b:params(), a:params())
+  lu.assertEquals(mine:lr(), 0.1) -- the base rate; the schedule scales it per step
 end
 
 S.finish()
