@@ -1,7 +1,8 @@
 -- support.lua: what the LuaUnit suites share. A scratch directory removed at
 -- the end, files written into it, the backprop command run as a user runs
 -- it (from the source directory, as ctest's BP_EXE), queries through
--- `backprop query --csv`, and the one way the suites assert an error's text.
+-- `backprop query --csv`, the one way the suites assert an error's text, and
+-- a Lua module's definition as text.
 local lu = require "luaunit"
 
 local M = {}
@@ -118,6 +119,26 @@ function M.assert_error_text(text, f)
   lu.assertFalse(ok, "expected an error: " .. text)
   lu.assertStrContains(tostring(err), text, false)
 end
+
+-- A module written in Lua, as a script writes it (load it, call it with
+-- the module): a gate, x * sigmoid(x W^T), on 4 features, registered as
+-- "gate" (README's example). Text, so that a script run apart (backprop run,
+-- backprop lua) can define the very same one.
+M.GATE = [[
+local bp = ...
+return bp.module{
+  name = "gate", params = {w = bp.tensor{{0.3, -0.1, 0.2, 0.5}, {-0.4, 0.2, 0.1, -0.3},
+                                         {0.2, 0.2, -0.5, 0.1}, {0.1, -0.6, 0.3, 0.2}}},
+  forward = function(self, x)
+    self.g = x:matmul(self.w:t()):sigmoid()
+    return x * self.g
+  end,
+  backward = function(self, x, dout)
+    local dg = dout * x * self.g * (1 - self.g)
+    self.grad.w:add(dg:t():matmul(x), self.grad.w)
+    return dout * self.g + dg:matmul(self.w)
+  end}
+]]
 
 -- Runs the suite, removes the scratch directory, exits with LuaUnit's code.
 function M.finish()

@@ -48,18 +48,7 @@ end
 
 function test_residual_block_passes_gradcheck()
   bp.seed(3)
-  local glu = bp.module{
-    name = "gate", params = {w = bp.tensor{{0.3, -0.1, 0.2, 0.5}, {-0.4, 0.2, 0.1, -0.3},
-                                           {0.2, 0.2, -0.5, 0.1}, {0.1, -0.6, 0.3, 0.2}}},
-    forward = function(self, x)
-      self.g = x:matmul(self.w:t()):sigmoid()
-      return x * self.g
-    end,
-    backward = function(self, x, dout)
-      local dg = dout * x * self.g * (1 - self.g)
-      self.grad.w:add(dg:t():matmul(x), self.grad.w)
-      return dout * self.g + dg:matmul(self.w)
-    end}
+  local glu = assert(load(S.GATE))(bp)
   local net = bp.net(bp.sequential{bp.linear(3, 4), bp.residual(bp.sequential{glu, bp.tanh()}),
                                    bp.linear(4, 2)})
   local ok, worst, where = bp.gradcheck(net, X)
@@ -156,7 +145,7 @@ function test_errors_in_lua_surface_clearly()
     local ok, err = pcall(net.forward, net, X)
     lu.assertFalse(ok, how)
     lu.assertStrContains(err, text, false)
-    if how == "error" then lu.assertStrContains(err, "test_luamodule.lua:125: boom") end
+    if how == "error" then lu.assertStrContains(err, "test_luamodule.lua:114: boom") end
     -- the net survives: backward refuses, a forward of another net works
     assert_error_text("backward needs a forward first", function() net:backward({{0, 0}}) end)
   end

@@ -14,23 +14,7 @@ local bp = require "backprop"
 
 local TMP, slurp, write, backprop, query = S.TMP, S.slurp, S.write, S.backprop, S.query
 
--- A gate, x * sigmoid(x W^T), on 4 features: its definition as a script
--- writes it, so that a fresh process can register the very same one.
-local GATE = [[
-local bp = ...
-return bp.module{
-  name = "gate", params = {w = bp.tensor{{0.3, -0.1, 0.2, 0.5}, {-0.4, 0.2, 0.1, -0.3},
-                                         {0.2, 0.2, -0.5, 0.1}, {0.1, -0.6, 0.3, 0.2}}},
-  forward = function(self, x)
-    self.g = x:matmul(self.w:t()):sigmoid()
-    return x * self.g
-  end,
-  backward = function(self, x, dout)
-    local dg = dout * x * self.g * (1 - self.g)
-    self.grad.w:add(dg:t():matmul(x), self.grad.w)
-    return dout * self.g + dg:matmul(self.w)
-  end}
-]]
+local GATE = S.GATE -- the gate, registered as "gate"
 local gate = assert(load(GATE))
 
 local X = {{1, 2, 3}, {0.5, -1, 2}, {-2, 0.25, 1}}
@@ -127,21 +111,10 @@ end
 
 -- A run with the gate: checkpointed each epoch, failing after epoch 3 when
 -- told to, resumed; its network read back from the run log.
-local RESUMABLE = [[
+local RESUMABLE = string.format([[
 local bp = require "backprop"
 local epochs, fail_at = bp.param("epochs", 6), bp.param("fail_at", 0)
-local gate = bp.module{
-  name = "gate", params = {w = bp.tensor{{0.3, -0.1, 0.2, 0.5}, {-0.4, 0.2, 0.1, -0.3},
-                                         {0.2, 0.2, -0.5, 0.1}, {0.1, -0.6, 0.3, 0.2}}},
-  forward = function(self, x)
-    self.g = x:matmul(self.w:t()):sigmoid()
-    return x * self.g
-  end,
-  backward = function(self, x, dout)
-    local dg = dout * x * self.g * (1 - self.g)
-    self.grad.w:add(dg:t():matmul(x), self.grad.w)
-    return dout * self.g + dg:matmul(self.w)
-  end}
+local gate = assert(load(%q))(bp)
 local x, y = {}, {}
 for i = 1, 40 do
   x[i] = {bp.uniform(-1, 1), bp.uniform(-1, 1), bp.uniform(-1, 1)}
@@ -159,7 +132,7 @@ for epoch = start + 1, epochs do
 end
 bp.save_net(net, epochs)
 bp.log_weights(net, epochs)
-]]
+]], GATE)
 
 function TestLuaSave:test_resumed_run_is_bit_identical()
   local db = TMP .. "/resume.db"
