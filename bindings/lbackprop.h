@@ -257,6 +257,9 @@ struct bp_tensor *bp_lua_push_tensor(lua_State *L, bp_dtype dtype, int ndim,
  * caller until free. */
 struct ltensor;
 struct ltensor *bp_lua_push_host_view(lua_State *L, bp_dtype dtype);
+/* A batch of B samples of a shape as a tensor's dimensions (ltensor.c):
+ * {B, shape...}, or {B, values} past 3 dimensions; returns how many. */
+int bp_lua_batch_dims(size_t *dims, size_t B, int ndim, const int *shape);
 void bp_lua_host_view_begin(struct ltensor *u, int ndim, const size_t *dims, void *data);
 void bp_lua_host_view_end(struct ltensor *u);
 void bp_lua_host_view_free(struct ltensor *u);

@@ -357,23 +357,11 @@ void bp_lua_host_release(void *ctx) {
 /* ------------------------------------------------------------------------ */
 /* The callbacks                                                             */
 
-/* A batch's dimensions: {B, shape...}, or {B, count} past 4 dimensions. */
-static int batch_dims(size_t *dims, int B, int ndim, const int *shape) {
-    dims[0] = (size_t)B;
-    if (ndim + 1 <= BP_TENSOR_MAXDIM) {
-        for (int d = 0; d < ndim; d++) dims[d + 1] = (size_t)shape[d];
-        return ndim + 1;
-    }
-    dims[1] = 1;
-    for (int d = 0; d < ndim; d++) dims[1] *= (size_t)shape[d];
-    return 2;
-}
-
 /* Points the views at the call's buffers and makes them usable. */
 static void begin(hctx *c, const bp_host_call *k, int backward) {
     size_t xd[BP_TENSOR_MAXDIM], yd[BP_TENSOR_MAXDIM];
-    int xn = batch_dims(xd, k->B, k->in_ndim, k->in_shape);
-    int yn = batch_dims(yd, k->B, k->out_ndim, k->out_shape);
+    int xn = bp_lua_batch_dims(xd, (size_t)k->B, k->in_ndim, k->in_shape);
+    int yn = bp_lua_batch_dims(yd, (size_t)k->B, k->out_ndim, k->out_shape);
     bp_lua_host_view_begin(c->x, xn, xd, (void *)k->x);
     bp_lua_host_view_begin(c->y, yn, yd, backward ? (void *)k->y : k->out);
     if (backward) {

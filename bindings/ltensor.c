@@ -19,8 +19,9 @@
  * it. A reshape of one is usable only during the call it was made in (its
  * gen). The module's context frees them; close only marks them closed.
  *
- * Views of a net's parameters and gradients (net:tensor, net:grad_tensor)
- * and of a data set's rows (d:x(), d:y()) hold the net or the set as their
+ * Views of a net's parameters and gradients (net:tensor, net:grad_tensor),
+ * of its modules' outputs (net:activation) and of a data set's rows
+ * (d:x(), d:y()) hold the net or the set as their
  * user value and check, at every use, that it is open and still holds
  * those numbers where the view points, so a view outliving either is
  * refused, never a read of freed memory.
@@ -29,6 +30,7 @@
  * A method's result goes into a new tensor, or into `out`, its optional last
  * argument, so that a hot loop allocates nothing. */
 #include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -46,6 +48,8 @@ typedef struct ltensor {
     lnet *net;            /* for a view of a net's parameter (its user value) */
     int param;            /* which of bp_net_param_list, and whether its grad */
     int grad;
+    lnet *act;            /* for a view of a module's output (its user value), */
+    int act_id, act_field; /* the node, or a stack's layer and field (h, o) */
     bp_data **data;       /* for a view of a data set's rows (its user value):
                              the userdata's pointer to its set, NULL once closed */
     int targets;          /* which rows: the inputs (0) or the targets (1) */
@@ -91,6 +95,35 @@ static void check_data_view(lua_State *L, const ltensor *u) {
         luaL_error(L, "attempt to use a view of rows the data set has since replaced");
 }
 
+/* The values of a module's output a view looks at, as the net holds them
+ * now, and how many (0: no forward since the net last changed). A graph's
+ * node id; a stack's layer id (from 0) and field (BP_FIELD_H or _O). */
+static const void *act_rows(const bp_net *net, int id, int field, size_t *n) {
+    *n = 0;
+    if (!net->graph) {
+        if (net->B == 0 || id >= net->n_layers) return NULL;
+        *n = (size_t)net->B * (size_t)net->layers[id].O;
+        return net->layers[id].mem[field];
+    }
+    int ndim, shape[BP_GRAPH_MAX_DIMS];
+    bp_graph_node_shape(net->graph, id, &ndim, shape);
+    *n = (size_t)bp_graph_batch(net->graph);
+    for (int d = 0; d < ndim; d++) *n *= (size_t)shape[d];
+    return bp_graph_node_value(net->graph, id);
+}
+
+/* A view of a module's output is refused once the net is closed, or once
+ * the output moved or changed size (a forward of more rows, a module
+ * added). */
+static void check_act_view(lua_State *L, const ltensor *u) {
+    const bp_net *net = u->act->net;
+    if (!net) luaL_error(L, "attempt to use a view of a closed network");
+    size_t n;
+    if (act_rows(net, u->act_id, u->act_field, &n) != u->t->data || n != u->t->n)
+        luaL_error(L, "attempt to use a view of outputs the network has since replaced (a "
+                      "forward of another batch size, or a module added)");
+}
+
 bp_tensor *bp_lua_check_tensor(lua_State *L, int i) {
     ltensor *u = luaL_checkudata(L, i, TENSOR_TYPE);
     if (u->closed || !u->t) luaL_error(L, "attempt to use a closed tensor");
@@ -100,6 +133,7 @@ bp_tensor *bp_lua_check_tensor(lua_State *L, int i) {
                       "it was given to");
     if (o->net) check_net_view(L, o);
     if (o->data) check_data_view(L, o);
+    if (o->act) check_act_view(L, o);
     return u->t;
 }
 
@@ -613,6 +647,17 @@ static int param_view(lua_State *L, int grad) {
     return 1;
 }
 
+int bp_lua_batch_dims(size_t *dims, size_t B, int ndim, const int *shape) {
+    dims[0] = B;
+    if (ndim + 1 <= BP_TENSOR_MAXDIM) {
+        for (int d = 0; d < ndim; d++) dims[d + 1] = (size_t)shape[d];
+        return ndim + 1;
+    }
+    dims[1] = 1;
+    for (int d = 0; d < ndim; d++) dims[1] *= (size_t)shape[d];
+    return 2;
+}
+
 /* ---- host views (lbackprop.h) ------------------------------------------ */
 
 struct ltensor *bp_lua_push_host_view(lua_State *L, bp_dtype dtype) {
@@ -669,11 +714,59 @@ static int data_y(lua_State *L) { return data_view(L, 1); }
 
 static const luaL_Reg data_view_methods[] = {{"x", data_x}, {"y", data_y}, {NULL, NULL}};
 
+/* The node (or a stack's layer and field) named name: a graph's module
+ * name; a stack's "l" (the layer's h) or "l.act" (its o), as the graph it
+ * would become names them. -1 when there is none. */
+static int act_of(const bp_net *net, const char *name, int *field) {
+    *field = 0;
+    if (net->graph) {
+        for (int k = 0; k < bp_graph_nodes(net->graph); k++)
+            if (!strcmp(bp_graph_node_name(net->graph, k), name)) return k;
+        return -1;
+    }
+    char *end;
+    long l = strtol(name, &end, 10);
+    if (end == name || name[0] < '1' || name[0] > '9' || l > net->n_layers) return -1;
+    if (*end && strcmp(end, ".act")) return -1;
+    *field = *end ? BP_FIELD_O : BP_FIELD_H;
+    return (int)l - 1;
+}
+
+/* net:activation(name): a view of module name's output from the last
+ * forward, {B, its shape...} ({B, values} past 3 dimensions), no copy. */
+static int net_activation(lua_State *L) {
+    lnet *n = bp_lua_check_lnet(L, 1);
+    const char *name = luaL_checkstring(L, 2);
+    int field, id = act_of(n->net, name, &field);
+    if (id < 0) return luaL_argerror(L, 2, lua_pushfstring(L, "no module named '%s'", name));
+    size_t count, dims[BP_TENSOR_MAXDIM];
+    const void *rows = act_rows(n->net, id, field, &count);
+    if (!rows || count == 0)
+        return luaL_error(L, "net:activation: no output yet: run net:forward first");
+    int ndim = 2, shape[BP_GRAPH_MAX_DIMS];
+    if (n->net->graph) {
+        bp_graph_node_shape(n->net->graph, id, &ndim, shape);
+        ndim = bp_lua_batch_dims(dims, (size_t)bp_graph_batch(n->net->graph), ndim, shape);
+    } else {
+        dims[0] = (size_t)n->net->B, dims[1] = (size_t)n->net->layers[id].O;
+    }
+    ltensor *u = new_ltensor(L);
+    bp_err e;
+    if (!(u->t = bp_tensor_view(n->net->dtype, ndim, dims, (void *)rows, &e)))
+        return luaL_error(L, "%s", e.msg);
+    u->act = n, u->act_id = id, u->act_field = field;
+    lua_pushvalue(L, 1);
+    lua_setiuservalue(L, -2, 1);
+    return 1;
+}
+
 static int net_tensor(lua_State *L) { return param_view(L, 0); }
 static int net_grad_tensor(lua_State *L) { return param_view(L, 1); }
 
-static const luaL_Reg net_view_methods[] = {
-    {"tensor", net_tensor}, {"grad_tensor", net_grad_tensor}, {NULL, NULL}};
+static const luaL_Reg net_view_methods[] = {{"tensor", net_tensor},
+                                            {"grad_tensor", net_grad_tensor},
+                                            {"activation", net_activation},
+                                            {NULL, NULL}};
 
 static const luaL_Reg tensor_methods[] = {
     {"shape", t_shape}, {"dtype", t_dtype},     {"get", t_get},         {"set", t_set},

@@ -1107,6 +1107,9 @@ int bp_graph_forward(bp_graph *g, const void *x, int B, int training, bp_rng *r,
 }
 
 void *bp_graph_output_value(bp_graph *g) { return g->nodes[g->nodes[g->output].store].y; }
+const void *bp_graph_node_value(const bp_graph *g, int id) {
+    return g->nodes[g->nodes[id].store].y;
+}
 void *bp_graph_output_grad(bp_graph *g) { return g->nodes[g->nodes[g->output].store].dy; }
 const void *bp_graph_input_grad(const bp_graph *g) { return g->nodes[g->input].dy; }
 int bp_graph_batch(const bp_graph *g) { return g->B; }

@@ -347,6 +347,38 @@ function TestTensor:test_net_parameters_as_views()
   assert_error_text("attempt to use a view of a closed network", function() return flat[1] end)
 end
 
+function TestTensor:test_activations_as_views()
+  -- a graph: a module's output after the last forward, {B, shape...}
+  local net = bp.net(bp.sequential{bp.linear(2, 3, {name = "fc"}), bp.relu(), bp.linear(3, 1)})
+  net:param("fc.weight") -- (names as params name them)
+  assert_error_text("net:activation: no output yet: run net:forward first", function()
+    return net:activation("fc") end)
+  local X = {{1, 2}, {-1, 0.5}}
+  net:forward(X)
+  local h = net:activation("fc")
+  lu.assertEquals(h:shape(), {2, 3})
+  local w, b = net:param("fc.weight"), net:param("fc.bias")
+  for i = 1, 2 do for j = 1, 3 do
+    lu.assertEquals(h[{i, j}], X[i][1] * w[j][1] + X[i][2] * w[j][2] + b[j])
+  end end
+  lu.assertEquals(net:activation("3"):totable(), net:forward(X)) -- the output itself
+  local r = net:activation("2")
+  lu.assertEquals(r:totable()[1][1], math.max(0, h[{1, 1}]))
+  net:forward({{0, 0}}) -- fewer rows: the same buffers, another size
+  assert_error_text("attempt to use a view of outputs the network has since replaced",
+                    function() return h:sum() end)
+  assert_error_text("no module named 'nope'", function() return net:activation("nope") end)
+  -- a stack: layer l's h ("l") and o ("l.act"), as net:h(l) and net:o(l)
+  local s = bp.net(2):add(3, "tanh"):add(1)
+  s:forward(X)
+  lu.assertEquals(s:activation("1"):totable(), s:h(1))
+  lu.assertEquals(s:activation("1.act"):totable(), s:o(1))
+  assert_error_text("no module named '3'", function() return s:activation("3") end)
+  local o = s:activation("2.act")
+  s:close()
+  assert_error_text("attempt to use a view of a closed network", function() return o:sum() end)
+end
+
 function TestTensor:test_data_rows_as_views()
   local d = bp.data({{1, 2, 3}, {4, 5, 6}}, {1, 2}, {classes = 2})
   local x, y = d:x(), d:y()
