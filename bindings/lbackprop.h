@@ -343,8 +343,9 @@ void bp_lua_host_release(void *ctx);
 int bp_lua_host_has_params(lua_State *L, int mi);
 
 /* What reading a network file needs to rebuild its Lua modules (lhost.c):
- * each host node's definition is looked up by its name among those
- * bp.module{name = ...} registered (the latest of a name), and gets a new
+ * each host node's definition is looked up by its name and its tensors'
+ * shapes among those bp.module{name = ...} registered (else the latest of
+ * the name, which the loader refuses naming the tensor), and gets a new
  * context in the net n, its callbacks running on n's state. The loader
  * leaves each definition it used on L's stack (they keep the parameters'
  * names alive until the nodes are added): call it in a C function that

@@ -17,7 +17,15 @@
  * comes back as the engine's error (bp_err) and never longjmps across the
  * engine's frames; the views are usable only during the call, and the net
  * refuses every method while one of its modules runs (lnet's running), so a
- * forward cannot free or resize the buffers it is walking. */
+ * forward cannot free or resize the buffers it is walking.
+ *
+ * A network file cannot hold Lua functions: it names the definition
+ * (engine/save_host.c). bp.module{name = ...} registers its definition in
+ * a table of the Lua registry, under the name and once per parameter
+ * shapes (a factory's modules of several sizes share a name), and a
+ * loader's resolver (bp_lua_loader_hosts) finds the one with the file's
+ * shapes and makes a node's context from it as a script's module gets
+ * one. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +78,89 @@ static void push_registry(lua_State *L) {
     lua_newtable(L);
     lua_pushvalue(L, -1);
     lua_setfield(L, LUA_REGISTRYINDEX, REGISTRY);
+}
+
+/* D's parameters (D at d: names, and init's tensors) into h's n_params and
+ * params (names and values alive while D is). */
+static void d_params(lua_State *L, int d, bp_host *h) {
+    lua_getfield(L, d, "names");
+    lua_getfield(L, d, "init");
+    h->n_params = (int)lua_rawlen(L, -2);
+    for (int k = 0; k < h->n_params; k++) {
+        lua_rawgeti(L, -2, k + 1);
+        h->params[k].name = lua_tostring(L, -1);
+        lua_rawgeti(L, -2, k + 1);
+        const bp_tensor *t = bp_lua_check_tensor(L, -1);
+        h->params[k].ndim = t->ndim;
+        for (int j = 0; j < t->ndim; j++) h->params[k].shape[j] = (int)t->dims[j];
+        h->params[k].init = t->data;
+        lua_pop(L, 2);
+    }
+    lua_pop(L, 2);
+}
+
+/* Whether a and b have the same parameters: names, and each one's shape. */
+static int same_params(const bp_host *a, const bp_host *b) {
+    if (a->n_params != b->n_params) return 0;
+    for (int k = 0; k < a->n_params; k++) {
+        int j = 0;
+        while (j < b->n_params && strcmp(a->params[k].name, b->params[j].name)) j++;
+        if (j == b->n_params || a->params[k].ndim != b->params[j].ndim ||
+            memcmp(a->params[k].shape, b->params[j].shape,
+                   sizeof(int) * (size_t)a->params[k].ndim))
+            return 0;
+    }
+    return 1;
+}
+
+/* Pushes the definition registered under name whose parameters are want's
+ * (want NULL, or none is: the latest registered), or nil. */
+static void push_registered(lua_State *L, const char *name, const bp_host *want) {
+    push_registry(L);
+    if (lua_getfield(L, -1, name) != LUA_TTABLE) {
+        lua_remove(L, -2);
+        return;
+    }
+    int list = lua_gettop(L), n = (int)lua_rawlen(L, list);
+    for (int k = n; want && k >= 1; k--) {
+        bp_host h;
+        lua_rawgeti(L, list, k);
+        d_params(L, lua_gettop(L), &h);
+        if (same_params(&h, want)) {
+            lua_replace(L, list - 1);
+            lua_settop(L, list - 1);
+            return;
+        }
+        lua_pop(L, 1);
+    }
+    lua_rawgeti(L, list, n);
+    lua_replace(L, list - 1);
+    lua_settop(L, list - 1);
+}
+
+/* Registers the definition D at d under name: one per name and parameter
+ * shapes (a factory's modules of several sizes are each found again),
+ * the latest of a name and shapes replacing the one before. */
+static void register_def(lua_State *L, int d, const char *name) {
+    bp_host mine, theirs;
+    d_params(L, d, &mine);
+    push_registry(L);
+    if (lua_getfield(L, -1, name) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, -3, name);
+    }
+    int list = lua_gettop(L), n = (int)lua_rawlen(L, list), at = n + 1;
+    for (int k = 1; k <= n && at > n; k++) {
+        lua_rawgeti(L, list, k);
+        d_params(L, lua_gettop(L), &theirs);
+        if (same_params(&mine, &theirs)) at = k;
+        lua_pop(L, 1);
+    }
+    lua_pushvalue(L, d);
+    lua_rawseti(L, list, at);
+    lua_pop(L, 2);
 }
 
 /* opts.params (at the top) into D.names (sorted) and D.init (float64
@@ -171,12 +262,7 @@ static int l_module(lua_State *L) {
         read_params(L, 3);
     }
     lua_settop(L, 3);
-    if (named) { /* the latest definition of a name is the one loads use */
-        push_registry(L);
-        lua_pushvalue(L, 3);
-        lua_setfield(L, -2, m->def);
-        lua_pop(L, 1);
-    }
+    if (named) register_def(L, 3, m->def);
     lua_setiuservalue(L, 2, 1);
     return 1;
 }
@@ -248,19 +334,7 @@ static void make_ctx(lua_State *L, int d, const char *def, lnet *n, bp_dtype dty
         lua_rawseti(L, r, R_X + k);
     }
     memset(h, 0, sizeof *h);
-    lua_getfield(L, d, "names");
-    lua_getfield(L, d, "init");
-    for (int k = 0; k < c->np; k++) { /* D keeps the names and values alive */
-        lua_rawgeti(L, -2, k + 1);
-        h->params[k].name = lua_tostring(L, -1);
-        lua_rawgeti(L, -2, k + 1);
-        const bp_tensor *t = bp_lua_check_tensor(L, -1);
-        h->params[k].ndim = t->ndim;
-        for (int j = 0; j < t->ndim; j++) h->params[k].shape[j] = (int)t->dims[j];
-        h->params[k].init = t->data;
-        lua_pop(L, 2);
-    }
-    lua_pop(L, 2);
+    d_params(L, d, h); /* D keeps the names and values alive */
     lua_pushvalue(L, r);
     c->ref = luaL_ref(L, LUA_REGISTRYINDEX);
     c->T = T;
@@ -271,7 +345,6 @@ static void make_ctx(lua_State *L, int d, const char *def, lnet *n, bp_dtype dty
     h->forward = host_forward;
     h->backward = host_backward;
     h->release = bp_lua_host_release;
-    h->n_params = c->np;
 }
 
 void bp_lua_host_opts(lua_State *L, int mi, lnet *n, bp_dtype dtype, bp_host *h,
@@ -290,19 +363,22 @@ void bp_lua_host_opts(lua_State *L, int mi, lnet *n, bp_dtype dtype, bp_host *h,
 /* A loader's question, asked under lua_pcall (resolve below). */
 typedef struct ask {
     bp_lua_loader *c;
-    const char *def, *module;
+    const char *def;
     bp_dtype dtype;
+    const bp_host *file;
     bp_host *h;
     int unknown;
 } ask;
 
-/* Pushes the definition registered as a->def and fills a->h from it, or
- * sets a->unknown. The definition stays on the stack: it keeps the
- * parameters' names alive until the node is added. */
+/* Pushes the definition registered as a->def with the file's parameters
+ * (else the latest of that name, which the loader then refuses naming the
+ * parameter that differs) and fills a->h from it, or sets a->unknown. The
+ * definition stays on the stack: it keeps the parameters' names alive
+ * until the node is added. */
 static int resolve_run(lua_State *L) {
     ask *a = lua_touserdata(L, 1);
-    push_registry(L);
-    if (lua_getfield(L, -1, a->def) != LUA_TTABLE) {
+    push_registered(L, a->def, a->file);
+    if (lua_isnil(L, -1)) {
         a->unknown = 1;
         return 0;
     }
@@ -311,10 +387,10 @@ static int resolve_run(lua_State *L) {
 }
 
 static int resolve(void *ctx, const char *def, const char *module, bp_dtype dtype,
-                   bp_host *h, bp_err *e) {
+                   const bp_host *file, bp_host *h, bp_err *e) {
     bp_lua_loader *c = ctx;
     lua_State *L = c->L;
-    ask a = {c, def, module, dtype, h, 0};
+    ask a = {c, def, dtype, file, h, 0};
     if (!lua_checkstack(L, 4)) return bp_err_set(e, "out of memory");
     lua_pushcfunction(L, resolve_run);
     lua_pushlightuserdata(L, &a);

@@ -99,14 +99,18 @@ int bp_net_encode(const bp_net *net, unsigned char **out, size_t *len, bp_err *e
 /* Where a loader gets a host node's callbacks: resolve fills *h (ctx,
  * forward, backward, release, n_params and each parameter's name, ndim and
  * shape; def and init are ignored) for the node named module, whose
- * definition is named def, in a network of dtype, and returns 0; or -1 with a message in *e (an
- * unknown definition), which the load returns after the file's name. The
- * loader owns the context from then on (it calls release when the node is
- * freed, or at once when the file is refused after all). */
+ * definition is named def, in a network of dtype, and returns 0; or -1
+ * with a message in *e (an unknown definition), which the load returns
+ * after the file's name. file holds the tensors the file gives the node
+ * (n_params, each one's name, ndim and shape), for a host that keeps
+ * several definitions under one name (one per shape) to choose by; the
+ * loader holds *h's to them either way. It owns the context from then on
+ * (it calls release when the node is freed, or at once when the file is
+ * refused after all). */
 typedef struct bp_save_hosts {
     void *ctx;
     int (*resolve)(void *ctx, const char *def, const char *module, bp_dtype dtype,
-                   bp_host *h, bp_err *e);
+                   const bp_host *file, bp_host *h, bp_err *e);
 } bp_save_hosts;
 
 /* A network from the bytes of a network file; `name` (a path, or any label)

@@ -179,8 +179,14 @@ int bp_save_host_read(reader *r, const char *module, const bp_save_hosts *hosts,
             "module '%s' is computed by the definition '%s' (a module written "
             "in Lua), and this reader was given no definitions",
             module, def);
+    bp_host file = {.n_params = nt};
+    for (int k = 0; k < nt; k++) {
+        file.params[k].name = ft[k].name;
+        file.params[k].ndim = ft[k].ndim;
+        memcpy(file.params[k].shape, ft[k].shape, sizeof ft[k].shape);
+    }
     memset(h, 0, sizeof *h);
-    if (hosts->resolve(hosts->ctx, def, module, dtype, h, e)) return -1;
+    if (hosts->resolve(hosts->ctx, def, module, dtype, &file, h, e)) return -1;
     if (same_tensors(h, ft, nt, module, def, e)) {
         if (h->release) h->release(h->ctx);
         return -1;

@@ -104,8 +104,8 @@ static int host_none(void *ctx, const bp_host_call *c, bp_err *e) {
 static size_t host_sizes[2] = {4, 8}; /* bytes of a value, the ctx */
 
 static int resolve(void *ctx, const char *def, const char *module, bp_dtype dtype,
-                   bp_host *h, bp_err *e) {
-    (void)ctx;
+                   const bp_host *file, bp_host *h, bp_err *e) {
+    (void)ctx, (void)file;
     if (strcmp(def, "scale") && strcmp(def, "zero"))
         return bp_err_set(e, "module '%s': no definition '%s'", module, def);
     h->ctx = &host_sizes[dtype == BP_F64];

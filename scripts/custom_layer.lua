@@ -5,7 +5,8 @@
 -- linear of the same input. Its backward is written by hand, so the script
 -- first checks it with bp.gradcheck against central differences, and stops
 -- there if it is wrong; then a network of two GLUs and a linear head trains
--- with Adam through net:fit, and the test part must reach min_accuracy.
+-- with Adam through net:fit, and the test part must reach min_accuracy;
+-- last, the network is saved and loaded back.
 --
 --   backprop run scripts/custom_layer.lua [epochs=20] [lr=0.01] [batch=32]
 --                [width=32] [min_accuracy=0.93]
@@ -86,3 +87,13 @@ print(string.format("test: loss %.4f, accuracy %.3f", r.loss, r.accuracy))
 if r.accuracy < min_accuracy then
   error(string.format("test accuracy %.3f is below %.2f", r.accuracy, min_accuracy))
 end
+
+-- Saved and loaded back: the file names each GLU's definition ("glu", which
+-- bp.module registered once per size) and holds its values; a script that
+-- loads it runs glu() first, as a PyTorch script imports its layer's class.
+local file = os.tmpname()
+assert(net:save(file))
+local again = assert(bp.load(file))
+os.remove(file)
+assert(again:evaluate(test, "softmax_ce").accuracy == r.accuracy, "the loaded net differs")
+print("saved and loaded back: the same test accuracy")

@@ -98,8 +98,12 @@ typedef struct answer {
 } answer;
 
 static int resolve(void *ctx, const char *def, const char *module, bp_dtype dt,
-                   bp_host *h, bp_err *e) {
+                   const bp_host *file, bp_host *h, bp_err *e) {
     const answer *a = ctx;
+    /* the file's tensors, for a host to choose a definition by */
+    CHECK(file->n_params == (strcmp(def, "neg") ? 1 : 0));
+    CHECK(!file->n_params || (!strcmp(file->params[0].name, "w") &&
+                              file->params[0].ndim == 1 && file->params[0].shape[0] == 2));
     if (strcmp(def, "scale") && strcmp(def, "neg"))
         return bp_err_set(e, "module '%s': no definition '%s'", module, def);
     make_host(h, def, dt, a->wname, a->n);
