@@ -95,6 +95,26 @@ state *bp_lua_state(lua_State *L);
  * it (module.c). Closes the gate either way. */
 void bp_lua_params_check(lua_State *L, state *st);
 
+/* Parameter `name` as given on the command line (the string, left on the
+ * stack under the registry's table, two values pushed), or NULL (one or
+ * two values pushed: the caller settops); marks it read either way, as
+ * bp.param does (module.c). */
+const char *bp_lua_param_read(lua_State *L, const char *name);
+
+/* Pushes the given string s converted to the type of the default at index
+ * d, as bp.param converts it; raises naming the parameter when it does not
+ * convert. */
+void bp_lua_push_param(lua_State *L, const char *name, const char *s, int d);
+
+/* Parameter `name`, if given, need not be read: the typo check passes it
+ * over (a sweep's conditional parameter, or one its script suggests in
+ * some trials only). Call after bp_lua_set_params. */
+void bp_lua_param_exempt(lua_State *L, const char *name);
+
+/* Sets parameter `name` to value as if given (a value a trial drew for a
+ * name it suggests: bp.params() and a later bp.param see it). */
+void bp_lua_param_set(lua_State *L, const char *name, const char *value);
+
 /* What every call that trains or logs does first: a flag test, once the
  * gate is closed. */
 static inline void bp_lua_params_gate(lua_State *L, state *st) {

@@ -12,6 +12,7 @@
  * The trial's state is a userdata in the registry, not in the module's
  * state (lbackprop.h), so that the module knows nothing of sweeps. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +21,8 @@
 
 #include "bp_lua.h"
 #include "bp_prune.h"
+#include "bp_sweep.h"
+#include "bp_sweeplog.h"
 #include "lbackprop.h"
 
 #define TRIAL_KEY "backprop.sweep_trial"
@@ -27,6 +30,8 @@
 typedef struct trial {
     bp_sweep_info info;
     int64_t trial;
+    int64_t setting; /* trial / repeats: what a suggested name's draw is of */
+    int sampled;     /* --trials N (random or TPE): bp.suggest draws */
     int64_t prev_step; /* of the last report, -1 before the first */
     double best;       /* the best value reported so far */
     int have_best;
@@ -40,6 +45,17 @@ static trial *get_trial(lua_State *L) {
     return t;
 }
 
+/* The sweep's parameters a trial need not read: the command line's
+ * conditional ones (key?=SPEC) and the names earlier trials suggested
+ * (bp.suggest: a script that suggests a name reads it in some trials
+ * only, as `if opt == "sgd" then bp.suggest("momentum", ...) end` does).
+ * A name no trial reads and no trial suggested stays a typo. */
+static void exempt(lua_State *L, const bp_sweep_spec *spec, const bp_sweep_space *space) {
+    for (int k = 0; k < spec->n; k++)
+        if (spec->params[k].conditional) bp_lua_param_exempt(L, spec->params[k].key);
+    for (size_t k = 0; k < space->n; k++) bp_lua_param_exempt(L, space->keys[k]);
+}
+
 int bp_lua_sweep_attach(lua_State *L, bp_runlog *log, int64_t sweep, int64_t index,
                         bp_err *e) {
     bp_sweep_info info;
@@ -49,6 +65,27 @@ int bp_lua_sweep_attach(lua_State *L, bp_runlog *log, int64_t sweep, int64_t ind
     t->info = info;
     t->trial = index;
     t->prev_step = -1;
+    bp_sweep_row row;
+    int found = bp_runlog_sweep_read(log, sweep, &row, e);
+    if (found != 1) {
+        lua_pop(L, 1);
+        return found ? -1 : bp_err_set(e, "no sweep %lld", (long long)sweep);
+    }
+    bp_sweep_spec *spec = row.spec ? bp_sweep_spec_parse(row.spec, e) : NULL;
+    bp_sweep_space space = {0};
+    int rc = spec ? bp_runlog_sweep_space(log, sweep, &space, e) : -1;
+    if (!rc) {
+        t->sampled = spec->trials > 0;
+        t->setting = index / bp_sweep_repeats(spec);
+        exempt(L, spec, &space);
+    }
+    bp_sweep_spec_free(spec);
+    bp_sweep_space_free(&space);
+    bp_sweep_row_free(&row);
+    if (rc) {
+        lua_pop(L, 1);
+        return -1;
+    }
     lua_setfield(L, LUA_REGISTRYINDEX, TRIAL_KEY);
     state *st = bp_lua_state(L);
     if (st) st->data_seed = info.seed; /* every trial (and repeat) splits alike */
@@ -128,7 +165,127 @@ static int l_sweep(lua_State *L) {
     return 1;
 }
 
-static const luaL_Reg funcs[] = {{"report", l_report}, {"sweep", l_sweep}, {NULL, NULL}};
+/* ------------------------------------------------------------------------ */
+/* bp.suggest: a parameter declared with its space where it is read          */
+
+#define SUGGESTED_KEY "backprop.suggested" /* registry: name -> canonical spec */
+
+/* The default at index d as a user would type it (a number's every digit,
+ * so that a range's bounds are checked exactly). */
+static const char *default_text(lua_State *L, int d, char *buf, size_t size) {
+    if (lua_isinteger(L, d)) snprintf(buf, size, "%lld", (long long)lua_tointeger(L, d));
+    else if (lua_type(L, d) == LUA_TNUMBER) snprintf(buf, size, "%.17g", lua_tonumber(L, d));
+    else if (lua_type(L, d) == LUA_TBOOLEAN) snprintf(buf, size, "%s", lua_toboolean(L, d) ? "true" : "false");
+    else return lua_tostring(L, d);
+    return buf;
+}
+
+/* What bp.suggest decides before it touches Lua again: the spec parsed
+ * (canonical text into *canon, malloc'd), the default and the given value
+ * checked against it, a value drawn into value[] when the sweep samples
+ * and none was given (*drawn), the name recorded in the sweep's space.
+ * -1 with the reason in e (*canon freed). */
+static int decide(lua_State *L, const char *arg, const char *dflt, const char *given,
+                  char **canon, bp_sweep_kind *kind, char *value, size_t size, int *drawn,
+                  bp_err *e) {
+    state *st = STATE(L);
+    trial *t = get_trial(L);
+    bp_sweep_spec *s = bp_sweep_spec_new();
+    bp_err why;
+    int rc = !s                                  ? bp_err_set(e, "out of memory")
+             : bp_sweep_spec_add(s, arg, &why) ? bp_err_set(e, "bp.suggest: %s", why.msg)
+                                                 : 0;
+    const bp_sweep_param *p = rc ? NULL : &s->params[0];
+    *canon = NULL;
+    *drawn = 0;
+    if (!rc && !(*canon = bp_sweep_param_text(p))) rc = bp_err_set(e, "out of memory");
+    if (!rc && bp_sweep_param_check(p, dflt, &why))
+        rc = bp_err_set(e, "bp.suggest: the default is not in the space: %s", why.msg);
+    if (!rc && given) rc = bp_sweep_param_check(p, given, e);
+    if (!rc && !given && t && t->sampled) {
+        char buf[64]; /* a number drawn, or p's own value returned */
+        snprintf(value, size, "%s",
+                 bp_sweep_suggested_value(buf, sizeof buf, p, t->info.seed, t->setting));
+        *drawn = 1;
+    }
+    if (!rc) *kind = p->kind;
+    if (!rc && t && st->log)
+        rc = bp_runlog_sweep_suggest(st->log, t->info.id, t->trial, p->key, *canon, e);
+    bp_sweep_spec_free(s);
+    if (rc) {
+        free(*canon);
+        *canon = NULL;
+    }
+    return rc ? -1 : 0;
+}
+
+/* Raises if name was suggested before in this run with another spec
+ * (canon); else remembers it. */
+static void same_spec(lua_State *L, const char *name, const char *canon) {
+    if (lua_getfield(L, LUA_REGISTRYINDEX, SUGGESTED_KEY) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, LUA_REGISTRYINDEX, SUGGESTED_KEY);
+    }
+    if (lua_getfield(L, -1, name) == LUA_TSTRING && strcmp(lua_tostring(L, -1), canon))
+        luaL_error(L,
+                   "bp.suggest: parameter %s is suggested as '%s' and as '%s': one name,"
+                   " one specification",
+                   name, lua_tostring(L, -1), canon);
+    lua_pop(L, 1);
+    lua_pushstring(L, canon);
+    lua_setfield(L, -2, name);
+    lua_pop(L, 1);
+}
+
+/* bp.suggest(name, spec, default) -> the parameter's value: the command
+ * line's (checked against spec), else in a sweep that samples (--trials N)
+ * the sampler's, else the default (which must lie in spec too). spec is a
+ * sweep's SPEC ("loguniform:1e-4:1", "int:1:8", "choice:sgd,adam"). A real
+ * range gives a float, int an integer, a list or choice the default's
+ * type. In a sweep the name and its spec join the sweep's space. */
+static int l_suggest(lua_State *L) {
+    const char *name = luaL_checkstring(L, 1), *spec = luaL_checkstring(L, 2);
+    int dt = lua_type(L, 3);
+    if (dt != LUA_TNUMBER && dt != LUA_TSTRING && dt != LUA_TBOOLEAN)
+        return luaL_typeerror(L, 3, "number, string or boolean (the default)");
+    if (!*name || name[strcspn(name, "=? \t\r\n")])
+        return luaL_argerror(L, 1, "a parameter's name (no '=', '?' or space)");
+    lua_settop(L, 3);
+    const char *arg = lua_pushfstring(L, "%s=%s", name, spec); /* 4 */
+    char dbuf[64], value[256];
+    const char *dflt = default_text(L, 3, dbuf, sizeof dbuf);
+    const char *given = bp_lua_param_read(L, name); /* anchored in the registry */
+    char *canon;
+    bp_sweep_kind kind = BP_SWEEP_LIST;
+    int drawn;
+    bp_err e;
+    if (decide(L, arg, dflt, given, &canon, &kind, value, sizeof value, &drawn, &e))
+        return luaL_error(L, "%s", e.msg);
+    lua_pushstring(L, canon);
+    free(canon);
+    same_spec(L, name, lua_tostring(L, -1));
+    if (drawn) {
+        bp_lua_param_set(L, name, value);
+        given = value;
+    }
+    int real = kind == BP_SWEEP_UNIFORM || kind == BP_SWEEP_LOGUNIFORM;
+    if (real || kind == BP_SWEEP_INT) {
+        double x = given ? strtod(given, NULL) : lua_tonumber(L, 3);
+        if (real) lua_pushnumber(L, x);
+        else lua_pushinteger(L, (lua_Integer)x);
+    } else if (given) {
+        bp_lua_push_param(L, name, given, 3);
+    } else {
+        lua_pushvalue(L, 3);
+    }
+    bp_lua_record_param(L, name, lua_gettop(L));
+    return 1;
+}
+
+static const luaL_Reg funcs[] = {
+    {"report", l_report}, {"sweep", l_sweep}, {"suggest", l_suggest}, {NULL, NULL}};
 
 void bp_lua_open_sweep(lua_State *L) { bp_lua_add_funcs(L, funcs); }
 

@@ -31,7 +31,9 @@
 
 #define STATE_KEY "backprop.state"      /* registry: the module's state */
 #define PARAMS_KEY "backprop.params"    /* registry: key -> given string */
-#define READ_KEY "backprop.params_read" /* registry: name -> true once read */
+/* registry: name -> true once read; false for a name given that need not
+ * be read (a sweep's conditional or suggested parameter: bp_lua_param_exempt) */
+#define READ_KEY "backprop.params_read"
 
 state *bp_lua_state(lua_State *L) {
     lua_getfield(L, LUA_REGISTRYINDEX, STATE_KEY);
@@ -119,16 +121,11 @@ static void push_param_value(lua_State *L, const char *name, const char *s, int 
     }
 }
 
-/* bp.param(name [, default]) -> the value given on the command line
- * (name=value), converted to the default's type, or the default. */
-static int l_param(lua_State *L) {
-    const char *name = luaL_checkstring(L, 1);
-    int d = 2;
-    if (lua_type(L, 2) != LUA_TNONE && lua_type(L, 2) != LUA_TNIL &&
-        lua_type(L, 2) != LUA_TNUMBER && lua_type(L, 2) != LUA_TSTRING &&
-        lua_type(L, 2) != LUA_TBOOLEAN)
-        return luaL_typeerror(L, 2, "number, string or boolean");
-    lua_settop(L, 2);
+void bp_lua_push_param(lua_State *L, const char *name, const char *s, int d) {
+    push_param_value(L, name, s, lua_absindex(L, d));
+}
+
+const char *bp_lua_param_read(lua_State *L, const char *name) {
     lua_getfield(L, LUA_REGISTRYINDEX, PARAMS_KEY);
     const char *given = NULL;
     if (lua_istable(L, -1) && lua_getfield(L, -1, name) == LUA_TSTRING)
@@ -139,6 +136,42 @@ static int l_param(lua_State *L) {
         lua_setfield(L, -2, name);
     }
     lua_pop(L, 1);
+    return given;
+}
+
+void bp_lua_param_set(lua_State *L, const char *name, const char *value) {
+    if (lua_getfield(L, LUA_REGISTRYINDEX, PARAMS_KEY) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, LUA_REGISTRYINDEX, PARAMS_KEY);
+    }
+    lua_pushstring(L, value);
+    lua_setfield(L, -2, name);
+    lua_pop(L, 1);
+}
+
+void bp_lua_param_exempt(lua_State *L, const char *name) {
+    int top = lua_gettop(L);
+    if (lua_getfield(L, LUA_REGISTRYINDEX, READ_KEY) == LUA_TTABLE &&
+        lua_getfield(L, top + 1, name) == LUA_TNIL) {
+        lua_pushboolean(L, 0); /* not read, yet no typo: not listed as read */
+        lua_setfield(L, top + 1, name);
+    }
+    lua_settop(L, top);
+}
+
+/* bp.param(name [, default]) -> the value given on the command line
+ * (name=value), converted to the default's type, or the default. */
+static int l_param(lua_State *L) {
+    const char *name = luaL_checkstring(L, 1);
+    int d = 2;
+    if (lua_type(L, 2) != LUA_TNONE && lua_type(L, 2) != LUA_TNIL &&
+        lua_type(L, 2) != LUA_TNUMBER && lua_type(L, 2) != LUA_TSTRING &&
+        lua_type(L, 2) != LUA_TBOOLEAN)
+        return luaL_typeerror(L, 2, "number, string or boolean");
+    lua_settop(L, 2);
+    const char *given = bp_lua_param_read(L, name); /* left on the stack */
     if (given) {
         push_param_value(L, name, given, d);
     } else if (lua_isnil(L, d)) {
@@ -247,8 +280,9 @@ static int push_keys(lua_State *L, int t, int without) {
     const char **v = NULL;
     lua_pushnil(L);
     while (lua_next(L, t)) {
+        int exempt = lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1);
         lua_pop(L, 1);
-        if (lua_type(L, -1) != LUA_TSTRING) continue;
+        if (lua_type(L, -1) != LUA_TSTRING || (exempt && !without)) continue;
         lua_pushvalue(L, -1);
         int absent = !without || lua_rawget(L, without) == LUA_TNIL;
         lua_pop(L, 1);

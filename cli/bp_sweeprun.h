@@ -7,7 +7,9 @@
  * SCRIPT key=value...`, in a process of its own, so that a trial that
  * crashes takes nothing else down, linked to the sweep by the run's sweep_id
  * and trial. The trial's seed is bp_sweep_trial_seed of the sweep's seed and
- * the trial's parameters, so a trial gives the same bits alone, in parallel,
+ * the trial's parameters in a grid, bp_sweep_setting_seed of the sweep's
+ * seed and the setting's index with --trials N (then repeated by
+ * bp_sweep_repeat_seed), so a trial gives the same bits alone, in parallel,
  * after a resume or on another machine.
  *
  * A trial is done once a run of it has ended completed, failed, diverged or

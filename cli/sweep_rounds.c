@@ -52,15 +52,17 @@ int64_t sw_round_of(const sw_view *v, int64_t per_round, int retry) {
     return -1;
 }
 
-/* kv[0..n-1] joined by spaces, malloc'd; frees the strings. */
+/* kv[0..n-1] joined by spaces, malloc'd; frees the strings (and zeroes
+ * them). A NULL is a parameter the trial is not given: skipped. */
 static char *join_free(char **kv, int n) {
     size_t len = 1;
-    for (int k = 0; k < n; k++) len += strlen(kv[k]) + 1;
+    for (int k = 0; k < n; k++) len += kv[k] ? strlen(kv[k]) + 1 : 0;
     char *s = malloc(len);
     if (s) s[0] = '\0';
     for (int k = 0; k < n; k++) {
-        if (s) strcat(strcat(s, k ? " " : ""), kv[k]);
+        if (s && kv[k]) strcat(strcat(s, s[0] ? " " : ""), kv[k]);
         free(kv[k]);
+        kv[k] = NULL;
     }
     return s;
 }
@@ -77,7 +79,7 @@ static int propose_all(const sw_def *d, bp_runlog *log, int64_t id, const int64_
     int rc = R.procs && kv ? 0 : bp_err_set(e, "out of memory");
     for (int64_t k = 0; k < n && !rc; k++) {
         rc = log && d->spec->sampler != BP_SAMPLER_RANDOM
-                 ? sw_tpe_trial(&R, todo[k], kv, e)
+                 ? sw_tpe_trial(&R, d->spec, todo[k], kv, e)
                  : bp_sweep_trial(d->spec, todo[k], kv, e);
         if (!rc && !(settings[k] = join_free(kv, d->spec->n)))
             rc = bp_err_set(e, "out of memory");

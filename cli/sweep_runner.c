@@ -110,30 +110,79 @@ static char *join_params(char *const *kv, int n) {
     return s;
 }
 
+/* The specification a trial's setting comes from: the command line's and,
+ * for --trials N, the names the script suggested in the trials before (the
+ * sweep's space in the run log), as suggested parameters. Read at each
+ * start: a trial may teach the sweep a name. NULL with the reason. */
+static bp_sweep_spec *spec_now(const sw_runner *R, bp_err *e) {
+    bp_sweep_spec *s = bp_sweep_spec_parse(R->d->spec_text, e);
+    bp_sweep_space sp;
+    if (!s || s->trials == 0 || R->setting) return s;
+    if (bp_runlog_sweep_space(R->log, R->id, &sp, e)) {
+        bp_sweep_spec_free(s);
+        return NULL;
+    }
+    int rc = 0;
+    for (size_t k = 0; k < sp.n && !rc; k++) {
+        int known = 0;
+        for (int j = 0; j < s->n; j++) known |= !strcmp(s->params[j].key, sp.keys[k]);
+        if (known) continue; /* the command line's spec rules */
+        size_t len = strlen(sp.keys[k]) + strlen(sp.specs[k]) + 2;
+        char *arg = malloc(len);
+        if (!arg) rc = bp_err_set(e, "out of memory");
+        else snprintf(arg, len, "%s=%s", sp.keys[k], sp.specs[k]);
+        if (arg && !(rc = bp_sweep_spec_add(s, arg, e))) s->params[s->n - 1].suggested = 1;
+        free(arg);
+    }
+    bp_sweep_space_free(&sp);
+    if (rc) {
+        bp_sweep_spec_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* Drops kv's NULLs (parameters a trial does not get: a conditional one its
+ * setting's run never read), keeping the order; the count left. */
+static int compact(char **kv, int n) {
+    int m = 0;
+    for (int k = 0; k < n; k++)
+        if (kv[k]) kv[m++] = kv[k];
+    return m;
+}
+
 static int spawn(sw_runner *R, int64_t trial, bp_err *e) {
-    const bp_sweep_spec *spec = R->d->spec;
-    char **kv = calloc((size_t)spec->n + 1, sizeof *kv);
-    if (!kv) return bp_err_set(e, "out of memory");
-    if ((R->setting ? sw_setting(spec, R->setting, kv, e)
-         : spec->sampler == BP_SAMPLER_RANDOM ? bp_sweep_trial(spec, trial, kv, e)
-                                               : sw_tpe_trial(R, trial, kv, e))) {
-        free(kv);
+    bp_sweep_spec *spec = spec_now(R, e);
+    char **kv = spec ? calloc((size_t)spec->n + 1, sizeof *kv) : NULL;
+    if (!kv) {
+        if (spec) bp_err_set(e, "out of memory");
+        bp_sweep_spec_free(spec);
         return -1;
     }
-    char *params = join_params(kv, spec->n);
+    if ((R->setting ? sw_setting(spec, R->setting, kv, e)
+         : spec->sampler == BP_SAMPLER_RANDOM ? bp_sweep_trial(spec, trial, kv, e)
+                                               : sw_tpe_trial(R, spec, trial, kv, e))) {
+        free(kv);
+        bp_sweep_spec_free(spec);
+        return -1;
+    }
+    int nkv = compact(kv, spec->n);
+    char *params = join_params(kv, nkv);
     char id[32], tr[32], seed[32], name[300];
     snprintf(id, sizeof id, "%lld", (long long)R->id);
     snprintf(tr, sizeof tr, "%lld", (long long)trial);
     snprintf(seed, sizeof seed, "%llu",
              (unsigned long long)bp_sweep_repeat_seed(
-                 bp_sweep_trial_seed(spec->seed, spec->n, kv),
+                 spec->trials > 0
+                     ? bp_sweep_setting_seed(spec->seed, trial / bp_sweep_repeats(spec))
+                     : bp_sweep_trial_seed(spec->seed, nkv, kv),
                  trial % bp_sweep_repeats(spec)));
     snprintf(name, sizeof name, "%s#%lld", R->name, (long long)trial);
     const char *fixed[] = {R->h->exe, "run",     "--db",      R->db,    "--sweep",
                            id,        "--trial", tr,          "--seed", seed,
                            "--name",  name,      R->d->script};
     size_t nf = sizeof fixed / sizeof *fixed;
-    char **argv = calloc(nf + (size_t)spec->n + 1, sizeof *argv);
+    char **argv = calloc(nf + (size_t)nkv + 1, sizeof *argv);
     FILE *errf = R->verbose ? NULL : tmpfile();
     int rc = -1;
     if (!argv || !params || (!R->verbose && !errf)) {
@@ -142,7 +191,7 @@ static int spawn(sw_runner *R, int64_t trial, bp_err *e) {
         goto out;
     }
     for (size_t k = 0; k < nf; k++) argv[k] = (char *)fixed[k];
-    for (int k = 0; k < spec->n; k++) argv[nf + (size_t)k] = kv[k];
+    for (int k = 0; k < nkv; k++) argv[nf + (size_t)k] = kv[k];
     /* Only this trial gets its file: not the trials started after it. */
     int errfd = errf ? fileno(errf) : -1;
     if (errfd >= 0) fcntl(errfd, F_SETFD, FD_CLOEXEC);
@@ -167,9 +216,10 @@ static int spawn(sw_runner *R, int64_t trial, bp_err *e) {
 out:
     if (errf) fclose(errf);
     free(params);
-    for (int k = 0; k < spec->n; k++) free(kv[k]);
+    for (int k = 0; k < nkv; k++) free(kv[k]);
     free(kv);
     free(argv);
+    bp_sweep_spec_free(spec);
     return rc;
 }
 

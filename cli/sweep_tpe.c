@@ -20,7 +20,15 @@
  *    then running ones (the constant liar: a running trial counts as the
  *    worst, so that -j N does not propose N times the same setting).
  *    Failed and diverged trials are left out. bp_tpe.h gets the ranks as
- *    losses. */
+ *    losses.
+ *  - Conditional parameters (key?=SPEC, or a name the script suggests in
+ *    some trials only) are absent from the trials that did not read them:
+ *    NaN there, which the independent estimator leaves out trial by trial.
+ *    tpe:multivariate samples jointly the parameters every observation
+ *    has (Optuna's intersection search space) and the others one by one.
+ *  - The specification is the sweep's with the names its script suggested
+ *    so far (the caller's spec_now): a name learned late is proposed from
+ *    the trials that have it. */
 #define _XOPEN_SOURCE 700 /* strdup */
 #include <math.h>
 #include <stdio.h>
@@ -123,13 +131,18 @@ static char *external(const bp_sweep_param *p, double x) {
 }
 
 /* The recorded setting of a trial run before, into kv: 1 when every
- * parameter is there, 0 when not (kv untouched), -1 out of memory. */
+ * parameter that every trial reads is there (a conditional or suggested
+ * one the run did not read stays NULL), 0 when not (kv untouched), -1 out
+ * of memory. */
 static int recorded(const bp_sweep_spec *s, const char *params, char **kv) {
     char buf[512];
+    if (!params) return 0;
     for (int k = 0; k < s->n; k++)
-        if (!params || !value_of(params, s->params[k].key, buf, sizeof buf)) return 0;
+        if (!s->params[k].conditional && !s->params[k].suggested &&
+            !value_of(params, s->params[k].key, buf, sizeof buf))
+            return 0;
     for (int k = 0; k < s->n; k++) {
-        value_of(params, s->params[k].key, buf, sizeof buf);
+        if (!value_of(params, s->params[k].key, buf, sizeof buf)) continue;
         size_t kl = strlen(s->params[k].key), vl = strlen(buf);
         if (!(kv[k] = malloc(kl + vl + 2))) return -1;
         snprintf(kv[k], kl + vl + 2, "%s=%s", s->params[k].key, buf);
@@ -140,9 +153,8 @@ static int recorded(const bp_sweep_spec *s, const char *params, char **kv) {
 /* A repeat (--repeats K) runs its setting's first trial's setting, as that
  * trial's run recorded it or as the runner started it: 1, or -1 with the
  * reason (nothing recorded, or out of memory). */
-static int repeat_of(const sw_runner *R, const bp_trial_obs *h, size_t nh, int64_t trial,
-                     int64_t first, char **kv, bp_err *e) {
-    const bp_sweep_spec *s = R->d->spec;
+static int repeat_of(const sw_runner *R, const bp_sweep_spec *s, const bp_trial_obs *h,
+                     size_t nh, int64_t trial, int64_t first, char **kv, bp_err *e) {
     int rc = 0;
     for (size_t k = 0; k < nh && !rc; k++)
         if (h[k].trial == first) rc = recorded(s, h[k].params, kv);
@@ -187,35 +199,70 @@ static int gather(obs *o, const sw_runner *R, const bp_trial_obs *h, size_t nh, 
     return n;
 }
 
+/* The joint proposal (tpe:multivariate) of the parameters that every
+ * observation has (in_joint[j]), into out[]: Optuna's intersection search
+ * space. A parameter some trials did not use (a conditional one, NaN
+ * there) is proposed on its own after, as Optuna samples the parameters
+ * outside that space independently. */
+static int propose_joint(double *out, const bp_tpe_space *sp, const double *xs, int n, int d,
+                         const int *in_joint, const double *loss, bp_rng *r, bp_err *e) {
+    int dj = 0;
+    for (int j = 0; j < d; j++) dj += in_joint[j];
+    if (dj == 0) return 0;
+    double *xj = malloc(sizeof *xj * (size_t)(n > 0 ? n : 1) * (size_t)dj);
+    double *oj = malloc(sizeof *oj * (size_t)dj);
+    bp_tpe_space *sj = malloc(sizeof *sj * (size_t)dj);
+    int rc = xj && oj && sj ? 0 : bp_err_set(e, "out of memory");
+    for (int j = 0, c = 0; j < d && !rc; j++) {
+        if (!in_joint[j]) continue;
+        sj[c] = sp[j];
+        for (int i = 0; i < n; i++) xj[i * dj + c] = xs[i * d + j];
+        c++;
+    }
+    if (!rc) rc = bp_tpe_propose_joint(oj, sj, dj, xj, loss, n, r, e);
+    for (int j = 0, c = 0; j < d && !rc; j++)
+        if (in_joint[j]) out[j] = oj[c++];
+    free(xj);
+    free(oj);
+    free(sj);
+    return rc;
+}
+
 /* Proposes into kv from the n observations o (in trial order, ranks in
- * loss[]): one estimator per parameter, or one joint estimator. */
+ * loss[]): one estimator per parameter, or one joint estimator for the
+ * parameters every observation has and one each for the others. */
 static int propose(const bp_sweep_spec *s, int64_t trial, const obs *o, const double *loss,
                    int n, char **kv, bp_err *e) {
     int d = s->n, rc = -1;
     bp_rng r;
     bp_rng_seed(&r, s->seed ^ ((uint64_t)trial * 0x9e3779b97f4a7c15ULL) ^ 0x7470652d73616d70ULL);
-    double *xs = malloc(sizeof *xs * (size_t)(n > 0 ? n : 1) * (size_t)d);
-    double *col = malloc(sizeof *col * (size_t)(n > 0 ? n : 1)), *out = malloc(sizeof *out * (size_t)d);
-    bp_tpe_space *sp = malloc(sizeof *sp * (size_t)d);
-    if (!xs || !col || !out || !sp) {
+    double *xs = malloc(sizeof *xs * (size_t)(n > 0 ? n : 1) * (size_t)(d > 0 ? d : 1));
+    double *col = malloc(sizeof *col * (size_t)(n > 0 ? n : 1));
+    double *out = malloc(sizeof *out * (size_t)(d > 0 ? d : 1));
+    bp_tpe_space *sp = malloc(sizeof *sp * (size_t)(d > 0 ? d : 1));
+    int *in_joint = calloc((size_t)(d > 0 ? d : 1), sizeof *in_joint);
+    if (!xs || !col || !out || !sp || !in_joint) {
         bp_err_set(e, "out of memory");
         goto end;
     }
     char buf[512];
     for (int j = 0; j < d; j++) {
         sp[j] = space_of(&s->params[j]);
-        for (int i = 0; i < n; i++)
+        in_joint[j] = s->sampler == BP_SAMPLER_TPE_MV;
+        for (int i = 0; i < n; i++) {
             xs[i * d + j] = internal(&s->params[j],
                                      value_of(o[i].params, s->params[j].key, buf, sizeof buf));
+            if (isnan(xs[i * d + j])) in_joint[j] = 0;
+        }
     }
-    int joint = s->sampler == BP_SAMPLER_TPE_MV;
     for (int j = 0; j < d; j++)
         if (sp[j].n < 0) { /* one value: nothing to sample, jointly or not */
             sp[j] = (bp_tpe_space){1, 0, 0};
             for (int i = 0; i < n; i++) xs[i * d + j] = 0;
         }
-    if (joint && bp_tpe_propose_joint(out, sp, d, xs, loss, n, &r, e)) goto end;
-    for (int j = 0; j < d && !joint; j++) {
+    if (propose_joint(out, sp, xs, n, d, in_joint, loss, &r, e)) goto end;
+    for (int j = 0; j < d; j++) {
+        if (in_joint[j]) continue;
         for (int i = 0; i < n; i++) col[i] = xs[i * d + j];
         if (bp_tpe_propose(&out[j], &sp[j], col, loss, n, &r, e)) goto end;
     }
@@ -227,11 +274,12 @@ end:
     free(col);
     free(out);
     free(sp);
+    free(in_joint);
     return rc;
 }
 
-int sw_tpe_trial(const sw_runner *R, int64_t trial, char **kv, bp_err *e) {
-    const bp_sweep_spec *s = R->d->spec;
+int sw_tpe_trial(const sw_runner *R, const bp_sweep_spec *s, int64_t trial, char **kv,
+                 bp_err *e) {
     bp_trial_obs *h = NULL;
     size_t nh = 0;
     obs *o = NULL;
@@ -242,7 +290,7 @@ int sw_tpe_trial(const sw_runner *R, int64_t trial, char **kv, bp_err *e) {
         if (h[k].trial == trial && (rc = recorded(s, h[k].params, kv)) != 0) goto end;
     int64_t first = trial - trial % bp_sweep_repeats(s);
     if (first != trial) {
-        rc = repeat_of(R, h, nh, trial, first, kv, e);
+        rc = repeat_of(R, s, h, nh, trial, first, kv, e);
         goto end;
     }
     o = malloc(sizeof *o * (nh + (size_t)R->jobs + 1));

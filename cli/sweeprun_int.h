@@ -131,12 +131,16 @@ int64_t sw_run_trials(sw_runner *R, const int64_t *todo, int64_t n, bp_err *e);
 /* ------------------------------------------------------------------------ */
 /* TPE's proposals (sweep_tpe.c)                                             */
 
-/* Trial `trial` of the runner's sweep (its sampler TPE) into kv[0..n-1],
- * as bp_sweep_trial: the setting its earlier run recorded, else random
- * search's trial until BP_TPE_STARTUP trials have finished, else TPE's
- * proposal from the sweep's trials in the run log and the runner's running
- * ones. -1 with the reason (nothing to free then). */
-int sw_tpe_trial(const sw_runner *R, int64_t trial, char **kv, bp_err *e);
+/* Trial `trial` of the runner's sweep (its sampler TPE) into kv[0..n-1]
+ * for the n parameters of s (the sweep's specification with the names its
+ * script suggested so far), as bp_sweep_trial: the setting its earlier run
+ * recorded, else random search's trial until BP_TPE_STARTUP trials have
+ * finished, else TPE's proposal from the sweep's trials in the run log and
+ * the runner's running ones. A kv[k] left NULL: a parameter the trial is
+ * not given (one its earlier run did not read). -1 with the reason
+ * (nothing to free then). */
+int sw_tpe_trial(const sw_runner *R, const bp_sweep_spec *s, int64_t trial, char **kv,
+                 bp_err *e);
 
 /* ------------------------------------------------------------------------ */
 /* The summary (sweep_summary.c)                                             */

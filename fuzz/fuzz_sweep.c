@@ -1,4 +1,4 @@
-/* fuzz_sweep.c: the sweep specification parser (cli/bp_sweep.h):
+/* fuzz_sweep.c: the sweep specification parser (runlog/bp_sweep.h):
  * bp_sweep_spec_add on arbitrary arguments, then everything a specification
  * is used for: the check, the count, trials at both ends and in between,
  * their seeds, and the canonical text.

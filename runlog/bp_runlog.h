@@ -36,7 +36,7 @@
 #include "bp_err.h"
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define BP_RUNLOG_SCHEMA 10
+#define BP_RUNLOG_SCHEMA 11
 /* PRAGMA application_id of a backprop database: "BPRL". */
 #define BP_RUNLOG_APP_ID 0x4250524c
 

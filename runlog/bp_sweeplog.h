@@ -171,6 +171,29 @@ int bp_runlog_sweep_history(bp_runlog *log, int64_t sweep, bp_trial_obs **list, 
 void bp_trial_obs_free(bp_trial_obs *list, size_t n); /* accepts NULL */
 
 /* ------------------------------------------------------------------------ */
+/* The space a script declares (bp.suggest; space.c, schema step 11)         */
+
+/* Trial `trial` of sweep suggested parameter key with spec (canonical, as
+ * bp_sweep_param_text writes it): the first suggestion of key in the sweep
+ * is recorded, and key appended to the sweep's keys; a later one with the
+ * same spec changes nothing; one with another spec is refused (-1, the
+ * message naming the key and both specs), nothing written. */
+int bp_runlog_sweep_suggest(bp_runlog *log, int64_t sweep, int64_t trial, const char *key,
+                            const char *spec, bp_err *e);
+
+/* The names a sweep's trials suggested, in the order they were first
+ * suggested (by trial), each with its spec; malloc'd. */
+typedef struct bp_sweep_space {
+    size_t n;
+    char **keys, **specs;
+} bp_sweep_space;
+
+/* Reads sweep's space into *s (empty when none was suggested); -1 with s
+ * empty. Free with bp_sweep_space_free. */
+int bp_runlog_sweep_space(bp_runlog *log, int64_t sweep, bp_sweep_space *s, bp_err *e);
+void bp_sweep_space_free(bp_sweep_space *s); /* accepts NULL, zeroes it */
+
+/* ------------------------------------------------------------------------ */
 /* Merging the databases that shards of a sweep wrote                        */
 
 /* How many rows bp_runlog_merge copied (and skipped, being there already). */

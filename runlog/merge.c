@@ -67,6 +67,17 @@ static const char *const MERGE_SQL[] = {
     " FROM src.sweeps s WHERE s.id IN (SELECT src FROM new_sweeps) ORDER BY s.id",
     "CREATE TEMP TABLE map_sweeps AS SELECT s.id AS src, m.id AS dst FROM src.sweeps s"
     " JOIN main.sweeps m ON m.uid = s.uid",
+    /* The space the shards' scripts suggested (schema 11): a name's first
+     * spec stays; names new here join the sweep's keys, in order. */
+    "INSERT OR IGNORE INTO main.sweep_space(sweep_id, key, spec, trial) SELECT m.dst, s.key,"
+    " s.spec, s.trial FROM src.sweep_space s JOIN map_sweeps m ON m.src = s.sweep_id"
+    " ORDER BY s.sweep_id, s.trial, s.rowid",
+    "UPDATE main.sweeps SET keys = ltrim(keys || ' ' || (SELECT group_concat(key, ' ') FROM"
+    " (SELECT sp.key FROM main.sweep_space sp WHERE sp.sweep_id = sweeps.id AND instr(' ' ||"
+    " sweeps.keys || ' ', ' ' || sp.key || ' ') = 0 ORDER BY sp.trial, sp.rowid)))"
+    " WHERE id IN (SELECT dst FROM map_sweeps) AND EXISTS (SELECT 1 FROM main.sweep_space sp"
+    " WHERE sp.sweep_id = sweeps.id AND instr(' ' || sweeps.keys || ' ', ' ' || sp.key || ' ')"
+    " = 0)",
     "INSERT OR IGNORE INTO main.metric_names(name) SELECT name FROM src.metric_names ORDER BY id",
     "CREATE TEMP TABLE map_names AS SELECT s.id AS src, m.id AS dst FROM src.metric_names s"
     " JOIN main.metric_names m ON m.name = s.name",

@@ -1082,7 +1082,7 @@ static void test_texts(void) {
     bp_runlog *log = migrate(raw, sql, db);
     if (!log) return;
     sqlite3 *s = bp_runlog_sqlite(log);
-    CHECK_STR(rows_of(s, "PRAGMA user_version"), "10\n");
+    CHECK_STR(rows_of(s, "PRAGMA user_version"), "11\n");
     CHECK_STR(rows_of(s, "SELECT name FROM runs"), "old\n");
     int64_t run = bp_runlog_begin(log, NULL, &e);
     CHECK(bp_runlog_text(log, run, "sample", 500, "Hello,\nworld", 12, &e) == 0);
@@ -1096,6 +1096,55 @@ static void test_texts(void) {
     snprintf(sql, sizeof sql, "DELETE FROM runs WHERE id = %lld", (long long)run);
     CHECK(sqlite3_exec(s, sql, NULL, NULL, NULL) == SQLITE_OK);
     CHECK_STR(rows_of(s, "SELECT count(*) FROM texts"), "0\n");
+    bp_runlog_close(log);
+}
+
+/* A version 10 database migrated to 11 gains sweep_space, its sweeps keep
+ * their rows; a suggested name is recorded once with its spec and joins
+ * the sweep's keys (sweep_trials shows it), the same spec again changes
+ * nothing, another is refused naming both, and the space reads back in
+ * the order the names were first suggested. */
+static void test_sweep_space(void) {
+    const char *db = path_in("v10.db");
+    sqlite3 *raw = raw_at(db, 10);
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "PRAGMA application_id = %d; PRAGMA user_version = 10;"
+             "INSERT INTO sweeps(uid, name, spec, keys, strategy, trials, seed, objective,"
+             " direction, status, started) VALUES ('u', 's', 'opt=a,b --seed 1', 'opt',"
+             " 'random', 4, 1, 'loss', 'min', 'completed', 1.7e9)",
+             BP_RUNLOG_APP_ID);
+    bp_err e = {{0}};
+    bp_runlog *log = migrate(raw, sql, db);
+    if (!log) return;
+    sqlite3 *s = bp_runlog_sqlite(log);
+    CHECK_STR(rows_of(s, "PRAGMA user_version"), "11\n");
+    CHECK_STR(rows_of(s, "SELECT name, keys FROM sweeps"), "s|opt\n");
+    CHECK(bp_runlog_sweep_suggest(log, 1, 2, "lr", "loguniform:0.0001:1", &e) == 0);
+    CHECK(bp_runlog_sweep_suggest(log, 1, 0, "momentum", "uniform:0:0.99", &e) == 0);
+    CHECK(bp_runlog_sweep_suggest(log, 1, 3, "lr", "loguniform:0.0001:1", &e) == 0);
+    CHECK(bp_runlog_sweep_suggest(log, 1, 1, "opt", "a,b", &e) == 0);
+    CHECK(bp_runlog_sweep_suggest(log, 1, 3, "lr", "uniform:0:1", &e) == -1);
+    CHECK_STR(e.msg, "bp.suggest: parameter lr is suggested as 'uniform:0:1' here but as"
+                     " 'loguniform:0.0001:1' by an earlier trial of sweep 1: one name, one"
+                     " specification");
+    CHECK_STR(rows_of(s, "SELECT keys FROM sweeps"), "opt lr momentum\n");
+    bp_sweep_space sp;
+    CHECK(bp_runlog_sweep_space(log, 1, &sp, &e) == 0);
+    CHECK(sp.n == 3);
+    if (sp.n == 3) {
+        CHECK_STR(sp.keys[0], "momentum");
+        CHECK_STR(sp.specs[0], "uniform:0:0.99");
+        CHECK_STR(sp.keys[1], "opt");
+        CHECK_STR(sp.keys[2], "lr");
+        CHECK_STR(sp.specs[2], "loguniform:0.0001:1");
+    }
+    bp_sweep_space_free(&sp);
+    CHECK(bp_runlog_sweep_space(log, 2, &sp, &e) == 0 && sp.n == 0);
+    CHECK(bp_runlog_sweep_suggest(log, 1, 0, "", "uniform:0:1", &e) == -1);
+    CHECK_STR(e.msg, "a suggested parameter needs a name and a specification");
+    CHECK(sqlite3_exec(s, "DELETE FROM sweeps", NULL, NULL, NULL) == SQLITE_OK);
+    CHECK_STR(rows_of(s, "SELECT count(*) FROM sweep_space"), "0\n");
     bp_runlog_close(log);
 }
 
@@ -1505,6 +1554,7 @@ int main(void) {
     test_migration_to_5();
     test_units();
     test_migration_to_9();
+    test_sweep_space();
     test_texts();
     test_queries();
     char cmd[128];

@@ -1,8 +1,9 @@
-/* test_sweep.c: sweep specifications and their trials (cli/sweep.c).
+/* test_sweep.c: sweep specifications and their trials (runlog/sweep_spec.c).
  *
  * The grid must hold every combination exactly once; random trials must be a
  * function of (seed, index) alone; every malformed specification must be
  * refused with a message that names the argument and what is wrong. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -180,7 +181,8 @@ static void test_bad_specifications(void) {
     bp_sweep_spec_free(s);
     s = bp_sweep_spec_new();
     CHECK(bp_sweep_spec_check(s, &e) == -1);
-    CHECK_STR(e.msg, "a sweep needs at least one parameter (key=values)");
+    CHECK_STR(e.msg, "a sweep needs parameters (key=values), or --trials N for a script"
+                     " that suggests its own (bp.suggest)");
     CHECK(bp_sweep_spec_add(s, "lr=0.1,0.2", &e) == 0);
     CHECK(bp_sweep_spec_add(s, "lr=0.3", &e) == -1);
     CHECK_STR(e.msg, "sweep parameter 'lr' given twice");
@@ -338,7 +340,126 @@ static void test_sampler(void) {
               " sampler 'grid' (expected random, tpe or tpe:multivariate)");
 }
 
+/* A conditional parameter (key?=SPEC) keeps its '?' in the canonical line
+ * and reads back so; a '?' inside a key is refused. A sweep with --trials
+ * may have no parameter (its script suggests them), a grid may not. */
+static void test_conditional_and_empty(void) {
+    const char *args[] = {"opt=sgd,adam", "momentum?=uniform:0.5:0.99"};
+    bp_sweep_spec *s = spec_of(args, 2, 3, 1);
+    CHECK(!s->params[0].conditional && s->params[1].conditional);
+    CHECK_STR(s->params[1].key, "momentum");
+    char *text = bp_sweep_spec_text(s);
+    CHECK_STR(text, "opt=sgd,adam momentum?=uniform:0.5:0.99 --trials 3 --seed 1");
+    bp_err e;
+    bp_sweep_spec *back = bp_sweep_spec_parse(text, &e);
+    CHECK(back && back->params[1].conditional && !strcmp(back->params[1].key, "momentum"));
+    bp_sweep_spec_free(back);
+    free(text);
+    CHECK(bp_sweep_spec_add(s, "a?b=1,2", &e) == -1);
+    CHECK_STR(e.msg, "sweep parameter 'a?b=1,2': '?' only ends a key (key?=SPEC)");
+    CHECK(bp_sweep_spec_add(s, "?=1,2", &e) == -1);
+    CHECK_STR(e.msg, "sweep parameter '?=1,2': expected key=values");
+    bp_sweep_spec_free(s);
+    bp_sweep_spec *none = bp_sweep_spec_new();
+    none->trials = 5;
+    CHECK(bp_sweep_spec_check(none, &e) == 0);
+    text = bp_sweep_spec_text(none);
+    CHECK_STR(text, "--trials 5 --seed 0");
+    back = bp_sweep_spec_parse(text, &e);
+    CHECK(back && back->n == 0 && back->trials == 5);
+    char *kv[1];
+    CHECK(back && bp_sweep_trial(back, 4, kv, &e) == 0);
+    bp_sweep_spec_free(back);
+    free(text);
+    bp_sweep_spec_free(none);
+}
+
+/* bp.suggest's checks: a value inside the space passes (the same number
+ * written otherwise too), anything else is refused naming the key, the
+ * value and the spec; the spec's canonical text. */
+static void test_param_check(void) {
+    const char *args[] = {"lr=loguniform:1e-4:1", "h=int:1:8", "opt=choice:sgd,adam",
+                          "w=0.1,0.2"};
+    bp_sweep_spec *s = spec_of(args, 4, 3, 1);
+    const bp_sweep_param *lr = &s->params[0], *h = &s->params[1], *opt = &s->params[2],
+                         *w = &s->params[3];
+    bp_err e;
+    char *t = bp_sweep_param_text(lr);
+    CHECK_STR(t, "loguniform:0.0001:1");
+    free(t);
+    t = bp_sweep_param_text(opt);
+    CHECK_STR(t, "choice:sgd,adam");
+    free(t);
+    CHECK(bp_sweep_param_check(lr, "1e-4", &e) == 0);
+    CHECK(bp_sweep_param_check(lr, "1", &e) == 0);
+    CHECK(bp_sweep_param_check(lr, "5", &e) == -1);
+    CHECK_STR(e.msg, "parameter lr: '5' is out of range (loguniform:0.0001:1)");
+    CHECK(bp_sweep_param_check(lr, "0.00009", &e) == -1);
+    CHECK(bp_sweep_param_check(lr, "fast", &e) == -1);
+    CHECK_STR(e.msg, "parameter lr: 'fast' is not a number (loguniform:0.0001:1)");
+    CHECK(bp_sweep_param_check(lr, "nan", &e) == -1);
+    CHECK(bp_sweep_param_check(h, "8", &e) == 0);
+    CHECK(bp_sweep_param_check(h, "2.5", &e) == -1);
+    CHECK_STR(e.msg, "parameter h: '2.5' is not an integer (int:1:8)");
+    CHECK(bp_sweep_param_check(h, "9", &e) == -1);
+    CHECK_STR(e.msg, "parameter h: '9' is out of range (int:1:8)");
+    CHECK(bp_sweep_param_check(opt, "adam", &e) == 0);
+    CHECK(bp_sweep_param_check(opt, "rmsprop", &e) == -1);
+    CHECK_STR(e.msg, "parameter opt: 'rmsprop' is not one of choice:sgd,adam");
+    CHECK(bp_sweep_param_check(w, "0.10", &e) == 0);
+    CHECK(bp_sweep_param_check(w, "0.3", &e) == -1);
+    CHECK_STR(e.msg, "parameter w: '0.3' is not one of 0.1,0.2");
+    bp_sweep_spec_free(s);
+}
+
+/* A suggested parameter's value is drawn from a stream of its own: the
+ * same in bp_sweep_trial (the supervisor) as from bp_sweep_suggested_value
+ * (a trial drawing it itself), whatever other parameters the spec holds,
+ * the same for every repeat of a setting, inside its space, and not the
+ * same in every setting. */
+static void test_suggested_stream(void) {
+    const char *a1[] = {"x=uniform:0:1", "opt=choice:sgd,adam"};
+    const char *a2[] = {"opt=choice:sgd,adam"};
+    bp_sweep_spec *s1 = spec_of(a1, 2, 40, 7), *s2 = spec_of(a2, 1, 40, 7);
+    s1->params[1].suggested = s2->params[0].suggested = 1;
+    s1->repeats = 2;
+    int sgd = 0;
+    for (int64_t i = 0; i < 40; i++) {
+        char *k1[2], *k2[1], buf[64];
+        bp_err e;
+        CHECK(bp_sweep_trial(s1, 2 * i + 1, k1, &e) == 0);
+        CHECK(bp_sweep_trial(s2, i, k2, &e) == 0);
+        const char *v = bp_sweep_suggested_value(buf, sizeof buf, &s2->params[0], 7, i);
+        char want[80];
+        snprintf(want, sizeof want, "opt=%s", v);
+        CHECK_STR(k1[1], want);
+        CHECK_STR(k2[0], want);
+        sgd += !strcmp(v, "sgd");
+        free(k1[0]);
+        free(k1[1]);
+        free(k2[0]);
+    }
+    CHECK(sgd > 10 && sgd < 30);
+    char buf[64];
+    const bp_sweep_param *x = &s1->params[0];
+    for (int64_t i = 0; i < 100; i++) {
+        double v = atof(bp_sweep_suggested_value(buf, sizeof buf, x, 7, i));
+        CHECK(v >= 0 && v <= 1);
+    }
+    bp_sweep_spec_free(s1);
+    bp_sweep_spec_free(s2);
+    /* A sampled setting's seed: of the sweep's seed and the index alone. */
+    uint64_t a = bp_sweep_setting_seed(7, 3);
+    CHECK(a == bp_sweep_setting_seed(7, 3) && a < (UINT64_C(1) << 63));
+    CHECK(a != bp_sweep_setting_seed(7, 4) && a != bp_sweep_setting_seed(8, 3));
+    char *none[1] = {NULL};
+    CHECK(a != bp_sweep_trial_seed(7, 0, none));
+}
+
 int main(void) {
+    test_conditional_and_empty();
+    test_param_check();
+    test_suggested_stream();
     test_sampler();
     test_grid_covers_every_combination_once();
     test_random_is_reproducible();

@@ -901,7 +901,8 @@ static void test_bad_specs_run_nothing(void) {
         {"typo.lua lr=loguniform:1e-4:1",
          "backprop: sweep parameter 'lr' is a distribution:"
          " random search needs --trials N\n"},
-        {"typo.lua", "backprop: a sweep needs at least one parameter (key=values)\n"},
+        {"typo.lua", "backprop: a sweep needs parameters (key=values), or --trials N for a"
+                     " script that suggests its own (bp.suggest)\n"},
         {"--prune mean typo.lua lr=1",
          "backprop: bad --prune 'mean': expected median[:K], halving[:MIN_STEP[:ETA]] or"
          " hyperband[:MIN_STEP[:MAX_STEP|auto[:ETA]]], then any of :startup=N and"
@@ -1165,6 +1166,182 @@ static void test_tpe_multivariate_and_errors(void) {
     CHECK(sh("$BP sweep --db mv.db --resume 1 --sampler tpe") == 1);
 }
 
+/* ------------------------------------------------------------------------ */
+/* bp.suggest: spaces written in the script                                  */
+
+/* mixed.lua's loss with its space declared in the script: a sweep needs no
+ * parameter on its command line. */
+static void write_suggesting(void) {
+    write_file("dbr.lua", "local bp = require 'backprop'\n"
+                          "local x = bp.suggest('x', 'uniform:-2:2', 0.0)\n"
+                          "local opt = bp.suggest('opt', 'choice:a,b,c', 'a')\n"
+                          "local n = bp.suggest('n', 'int:1:10', 1)\n"
+                          "local lr = bp.suggest('lr', 'loguniform:1e-4:1', 0.1)\n"
+                          "bp.log('loss', (x - 0.3)^2 + (opt == 'b' and 0 or 1)"
+                          " + 0.1 * (n - 7)^2 + 0.1 * (math.log(lr, 10) + 2)^2, 1)\n");
+}
+
+/* In a plain run bp.suggest is the default, or the command line's value
+ * checked against its spec, typed by the spec; recorded as bp.param's. */
+static void test_suggest_in_a_run(void) {
+    write_suggesting();
+    CHECK(sh("$BP run --db plain.db --quiet dbr.lua") == 0);
+    CHECK_ROWS(path_in("plain.db"), "SELECT key, value, type FROM params ORDER BY key",
+               "lr|0.1|real\nn|1|int\nopt|a|text\nx|0.0|real\n");
+    CHECK(sh("$BP run --db plain.db --quiet dbr.lua x=1 n=7.0 opt=b") == 0);
+    CHECK_ROWS(path_in("plain.db"),
+               "SELECT key, value, type FROM params WHERE run_id = 2 ORDER BY key",
+               "lr|0.1|real\nn|7|int\nopt|b|text\nx|1.0|real\n");
+    const struct {
+        const char *args, *err;
+    } bad[] = {
+        {"x=3", "dbr.lua:2: parameter x: '3' is out of range (uniform:-2:2)"},
+        {"x=wide", "dbr.lua:2: parameter x: 'wide' is not a number (uniform:-2:2)"},
+        {"opt=d", "dbr.lua:3: parameter opt: 'd' is not one of choice:a,b,c"},
+        {"n=2.5", "dbr.lua:4: parameter n: '2.5' is not an integer (int:1:10)"},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        CHECK(sh("$BP run --db plain.db --quiet dbr.lua %s", bad[k].args) == 1);
+        CHECK(strstr(err_text, bad[k].err) != NULL);
+        if (!strstr(err_text, bad[k].err)) fprintf(stderr, "  got: %s\n", err_text);
+    }
+    write_file("two.lua", "local bp = require 'backprop'\n"
+                          "bp.suggest('x', 'uniform:0:1', 0.5)\n"
+                          "bp.suggest('x', 'uniform:0:2', 0.5)\n");
+    CHECK(sh("$BP run --db plain.db --quiet two.lua") == 1);
+    CHECK(strstr(err_text, "two.lua:3: bp.suggest: parameter x is suggested as 'uniform:0:1'"
+                           " and as 'uniform:0:2': one name, one specification") != NULL);
+    write_file("dflt.lua", "local bp = require 'backprop'\n"
+                           "bp.suggest('lr', 'loguniform:1e-4:1', 2)\n");
+    CHECK(sh("$BP run --db plain.db --quiet dflt.lua") == 1);
+    CHECK(strstr(err_text, "dflt.lua:2: bp.suggest: the default is not in the space:"
+                           " parameter lr: '2' is out of range (loguniform:0.0001:1)") != NULL);
+    write_file("spec.lua", "local bp = require 'backprop'\n"
+                           "bp.suggest('lr', 'logunif:1e-4:1', 0.1)\n");
+    CHECK(sh("$BP run --db plain.db --quiet spec.lua") == 1);
+    CHECK(strstr(err_text, "spec.lua:2: bp.suggest: sweep parameter 'lr=logunif:1e-4:1':"
+                           " unknown distribution 'logunif' (expected uniform, loguniform,"
+                           " int or choice)") != NULL);
+}
+
+/* A TPE sweep given no parameters learns its space from its script: the
+ * space and the keys are recorded, the spec stays the command line's; its
+ * first 10 trials are random, then TPE concentrates where the loss is
+ * least, as with the space on the command line; the same seed gives the
+ * same trials, also killed and resumed (-j 1). */
+static void test_suggest_sweep(void) {
+    write_suggesting();
+    const char *tpe = "--trials 30 --seed 1 --sampler tpe dbr.lua";
+    CHECK(sh("$BP sweep --db dbr.db -j 1 %s", tpe) == 0);
+    CHECK(sh("$BP sweep --db dbrnd.db -j 1 --trials 30 --seed 1 dbr.lua") == 0);
+    const char *db = path_in("dbr.db");
+    CHECK_ROWS(db, "SELECT spec, keys, strategy FROM sweeps",
+               "--trials 30 --seed 1 --sampler tpe|x opt n lr|tpe\n");
+    CHECK_ROWS(db, "SELECT key, spec, trial FROM sweep_space ORDER BY rowid",
+               "x|uniform:-2:2|0\nopt|choice:a,b,c|0\nn|int:1:10|0\n"
+               "lr|loguniform:0.0001:1|0\n");
+    CHECK_ROWS(db, "SELECT count(*) FROM sweep_trials WHERE status = 'completed'"
+                   " AND params LIKE 'x=% opt=% n=% lr=%'", "30\n");
+    const char *b_after = "SELECT count(*) FROM sweep_trials WHERE trial >= 10"
+                          " AND params LIKE '% opt=b %'";
+    double tpe_b = number(db, b_after), rnd_b = number(path_in("dbrnd.db"), b_after);
+    const char *best = "SELECT min(objective) FROM sweep_trials";
+    double tpe_best = number(db, best), rnd_best = number(path_in("dbrnd.db"), best);
+    printf("suggest: after the start-up, opt=b in %.0f of 20 trials (random %.0f); best"
+           " %.3g (random %.3g)\n", tpe_b, rnd_b, tpe_best, rnd_best);
+    CHECK(tpe_b >= 14 && tpe_b > rnd_b); /* seed 1 gives 19 and 7 */
+    CHECK(tpe_best < rnd_best);          /* seed 1 gives 0.002 and 0.33 */
+    const char *first = "SELECT trial, params, seed FROM sweep_trials WHERE trial < 10"
+                        " ORDER BY trial";
+    char *a = rows(db, first), *b = rows(path_in("dbrnd.db"), first);
+    CHECK_STR(a, b);
+    free(a);
+    free(b);
+    CHECK(sh("$BP sweep --db dbr2.db -j 1 %s", tpe) == 0);
+    const char *q = "SELECT trial, status, params, quote(objective), seed FROM sweep_trials"
+                    " ORDER BY trial";
+    a = rows(db, q), b = rows(path_in("dbr2.db"), q);
+    CHECK_STR(a, b);
+    free(b);
+    const char *killed = path_in("dbrk.db");
+    char *argv[] = {exe, "sweep", "--db", (char *)killed, "-j", "1", "--trials", "30",
+                    "--seed", "1", "--sampler", "tpe", (char *)path_in("dbr.lua"), NULL};
+    pid_t kid = spawn_group(argv);
+    int done = await_completed(killed, 14, 6000);
+    CHECK(done >= 14 && done < 30);
+    kill_group(kid);
+    CHECK(sh("$BP sweep --db dbrk.db --resume 1 -j 1") == 0);
+    b = rows(killed, q);
+    CHECK_STR(b, a);
+    free(a);
+    free(b);
+}
+
+/* Conditional parameters: momentum is suggested for sgd only, so it is
+ * absent from adam's runs, a grid over opt runs both, TPE (either form)
+ * runs every trial with it where it was used; declared with '?' on the
+ * command line it may go unread; a typo still stops the sweep with the
+ * module's message; a name suggested with two specs by two trials is
+ * refused. */
+static void test_conditional_parameters(void) {
+    write_file("cond.lua", "local bp = require 'backprop'\n"
+                           "local opt = bp.suggest('opt', 'choice:sgd,adam', 'adam')\n"
+                           "local m = 0\n"
+                           "if opt == 'sgd' then m = bp.suggest('momentum', 'uniform:0:0.99',"
+                           " 0.9) end\n"
+                           "bp.log('loss', (opt == 'sgd' and 1 or 1.5) - m, 1)\n");
+    const char *absent = "SELECT count(*) FROM runs r JOIN params p ON p.run_id = r.id"
+                         " AND p.key = 'momentum' WHERE r.params_text LIKE '%opt=adam%'";
+    CHECK(sh("$BP sweep --db cg.db cond.lua opt=sgd,adam") == 0);
+    CHECK_ROWS(path_in("cg.db"), "SELECT trial, status, params FROM sweep_trials ORDER BY trial",
+               "0|completed|opt=sgd momentum=0.9\n1|completed|opt=adam\n");
+    CHECK_ROWS(path_in("cg.db"), absent, "0\n");
+    const char *samplers[] = {"tpe", "tpe:multivariate"};
+    for (int k = 0; k < 2; k++) {
+        const char *db = path_in(k ? "cmv.db" : "ct.db");
+        CHECK(sh("$BP sweep --db %s -j 2 --trials 24 --seed 2 --sampler %s cond.lua", db,
+                 samplers[k]) == 0);
+        /* How many of each, with -j 2, depends on timing; what each holds not. */
+        CHECK_ROWS(db, "SELECT count(*), sum(params LIKE 'opt=sgd momentum=%')"
+                       " = sum(params LIKE 'opt=sgd%'), sum(params = 'opt=adam')"
+                       " = sum(params LIKE 'opt=adam%') FROM sweep_trials"
+                       " WHERE status = 'completed'",
+                       "24|1|1\n");
+        CHECK_ROWS(db, absent, "0\n");
+    }
+    /* A grid whose first trial (adam) does not read momentum: conditional. */
+    CHECK(sh("$BP sweep --db cq.db cond.lua opt=adam,sgd 'momentum?=0.5,0.9'") == 0);
+    CHECK_ROWS(path_in("cq.db"), "SELECT spec FROM sweeps",
+               "opt=adam,sgd momentum?=0.5,0.9 --seed 1\n");
+    CHECK_ROWS(path_in("cq.db"), "SELECT trial, params FROM sweep_trials ORDER BY trial",
+               "0|opt=adam\n1|opt=adam\n2|opt=sgd momentum=0.5\n3|opt=sgd momentum=0.9\n");
+    CHECK(sh("$BP sweep --db cy.db -j 2 --trials 6 cond.lua momentun=0.5") == 1);
+    CHECK(strstr(err_text, "backprop: sweep 1 stopped: cond.lua:5: parameter given but never"
+                           " read before the script began to train or log: momentun (a typo?"
+                           " it read momentum, opt)\n") != NULL);
+    CHECK_ROWS(path_in("cy.db"), "SELECT count(*), status FROM runs", "1|failed\n");
+    /* Split in shards (--plan), each trial drawing the names it suggests
+     * itself: merged, the same trials, parameters and seeds as in one run. */
+    CHECK(sh("$BP sweep --db cr.db -j 1 --trials 6 --seed 4 cond.lua") == 0);
+    CHECK(sh("$BP sweep --plan --trials 6 --seed 4 --shard-db 'cp%%d.db' --shards 2 cond.lua"
+             " > plan.sh && sh plan.sh && $BP merge cpall.db cp0.db cp1.db") == 0);
+    const char *same = "SELECT trial, status, params, seed FROM sweep_trials ORDER BY trial";
+    char *a = rows(path_in("cr.db"), same), *b = rows(path_in("cpall.db"), same);
+    CHECK_STR(a, b);
+    free(a);
+    free(b);
+    CHECK_ROWS(path_in("cpall.db"), "SELECT keys FROM sweeps", "opt momentum\n");
+    CHECK_ROWS(path_in("cpall.db"), "SELECT count(DISTINCT seed) FROM sweep_trials", "6\n");
+    write_file("twospec.lua", "local bp = require 'backprop'\n"
+                              "local hi = bp.sweep().trial == 0 and 1 or 2\n"
+                              "bp.log('loss', bp.suggest('x', 'uniform:0:' .. hi, 0.5), 1)\n");
+    CHECK(sh("$BP sweep --db cs.db -j 1 --trials 2 twospec.lua") == 0); /* one completed */
+    CHECK_ROWS(path_in("cs.db"), "SELECT trial, status, message FROM runs ORDER BY trial",
+               "0|completed|NULL\n1|failed|twospec.lua:3: bp.suggest: parameter x is"
+               " suggested as 'uniform:0:2' here but as 'uniform:0:1' by an earlier trial of"
+               " sweep 1: one name, one specification\n");
+}
+
 int main(void) {
     const char *bin = getenv("BP_BINARY_DIR"), *srcdir = getenv("BP_SOURCE_DIR");
     if (!bin || !srcdir) {
@@ -1195,6 +1372,9 @@ int main(void) {
     test_tpe_finds_the_minimum();
     test_tpe_resume_is_the_same();
     test_tpe_multivariate_and_errors();
+    test_suggest_in_a_run();
+    test_suggest_sweep();
+    test_conditional_parameters();
     int rc = check_report("test_sweeprun");
     if (rc == 0) {
         char cmd[128];

@@ -1,10 +1,17 @@
-/* sweep.c: parsing sweep specifications and enumerating their trials.
+/* sweep_spec.c: parsing sweep specifications and enumerating their trials
+ * (bp_sweep.h).
  *
  * The one rule everything here keeps: a trial depends on nothing but the
  * specification, the sweep's seed and its index. Grid trials are the index
  * written in mixed radix; random trials draw from a generator seeded by
  * mixing the sweep's seed with the index. That is what lets a killed sweep
- * resume, and two machines each run half of one, with identical results. */
+ * resume, and two machines each run half of one, with identical results.
+ *
+ * It lives in runlog/ though it touches no database, as the objective's and
+ * the pruning rule's text do (prune.c): the supervisor (cli/) and a trial's
+ * own bp.suggest (bindings/) read the same syntax, and a parameter a script
+ * suggests is drawn from a stream of its own (the seed, the setting and the
+ * key), so the supervisor and the trial that draws it itself agree. */
 #define _XOPEN_SOURCE 700 /* strtok_r, strdup */
 #include <errno.h>
 #include <math.h>
@@ -119,6 +126,11 @@ int bp_sweep_spec_add(bp_sweep_spec *s, const char *arg, bp_err *e) {
                           arg);
     bp_sweep_param p = {0};
     size_t klen = (size_t)(eq - arg);
+    if (arg[klen - 1] == '?') { /* key?=SPEC: not every trial reads key */
+        p.conditional = 1;
+        if (--klen == 0)
+            return bp_err_set(e, "sweep parameter '%s': expected key=values", arg);
+    }
     for (int k = 0; k < s->n; k++)
         if (strlen(s->params[k].key) == klen && !strncmp(s->params[k].key, arg, klen))
             return bp_err_set(e, "sweep parameter '%.*s' given twice", (int)klen, arg);
@@ -151,6 +163,8 @@ int bp_sweep_spec_add(bp_sweep_spec *s, const char *arg, bp_err *e) {
     } else {
         rc = split_list(&p, spec, arg, e);
     }
+    if (!rc && memchr(arg, '?', klen))
+        rc = bp_err_set(e, "sweep parameter '%s': '?' only ends a key (key?=SPEC)", arg);
     if (!rc && !(p.key = malloc(klen + 1))) rc = bp_err_set(e, "out of memory");
     bp_sweep_param *grown =
         rc ? NULL : realloc(s->params, sizeof *grown * (size_t)(s->n + 1));
@@ -183,8 +197,9 @@ const char *bp_sweep_sampler_name(bp_sweep_sampler s) {
 }
 
 int bp_sweep_spec_check(const bp_sweep_spec *s, bp_err *e) {
-    if (s->n == 0)
-        return bp_err_set(e, "a sweep needs at least one parameter (key=values)");
+    if (s->n == 0 && s->trials <= 0)
+        return bp_err_set(e, "a sweep needs parameters (key=values), or --trials N for a"
+                             " script that suggests its own (bp.suggest)");
     if (s->trials < 0) return bp_err_set(e, "--trials must be >= 1");
     if (s->repeats < 0 || s->repeats > MAX_REPEATS)
         return bp_err_set(e, "--repeats must be from 1 to %d", MAX_REPEATS);
@@ -250,6 +265,21 @@ static const char *draw(char *out, size_t size, const bp_sweep_param *p, bp_rng 
     }
 }
 
+/* The generator of parameter key's draws in setting `setting`: its own,
+ * so that a value does not depend on which other names were drawn before
+ * it, nor on who draws it (the supervisor or the trial itself). */
+static void key_stream(bp_rng *r, uint64_t seed, int64_t setting, const char *key) {
+    uint64_t h = bp_fnv1a(BP_FNV1A_INIT, key, strlen(key));
+    bp_rng_seed(r, seed ^ ((uint64_t)setting * 0x9e3779b97f4a7c15ULL) ^ h);
+}
+
+const char *bp_sweep_suggested_value(char *out, size_t size, const bp_sweep_param *p,
+                                     uint64_t seed, int64_t setting) {
+    bp_rng r;
+    key_stream(&r, seed, setting, p->key);
+    return draw(out, size, p, &r);
+}
+
 static char *join_kv(const char *key, const char *value) {
     size_t kl = strlen(key), vl = strlen(value);
     char *s = malloc(kl + vl + 2);
@@ -277,7 +307,11 @@ int bp_sweep_trial(const bp_sweep_spec *s, int64_t i, char **kv, bp_err *e) {
     }
     for (int k = 0; k < s->n && s->trials > 0; k++) {
         char value[64];
-        kv[k] = join_kv(s->params[k].key, draw(value, sizeof value, &s->params[k], &r));
+        const bp_sweep_param *p = &s->params[k];
+        kv[k] = join_kv(p->key, p->suggested
+                                    ? bp_sweep_suggested_value(value, sizeof value, p,
+                                                               s->seed, i)
+                                    : draw(value, sizeof value, p, &r));
     }
     for (int k = 0; k < s->n; k++)
         if (!kv[k]) {
@@ -316,6 +350,12 @@ uint64_t bp_sweep_trial_seed(uint64_t sweep_seed, int n, char *const *kv) {
     return spread(h);
 }
 
+uint64_t bp_sweep_setting_seed(uint64_t sweep_seed, int64_t setting) {
+    /* "#" cannot begin a key=value pair: no grid trial's hash collides. */
+    uint64_t h = bp_fnv1a(BP_FNV1A_INIT ^ sweep_seed, "#setting", 8);
+    return spread(bp_fnv1a(h, &setting, sizeof setting));
+}
+
 uint64_t bp_sweep_repeat_seed(uint64_t trial_seed, int64_t repeat) {
     if (repeat <= 0) return trial_seed;
     uint64_t h = bp_fnv1a(BP_FNV1A_INIT ^ trial_seed, &repeat, sizeof repeat);
@@ -334,33 +374,85 @@ static int shortest(char *w, double x) {
     return sprintf(w, "%.17g", x);
 }
 
+/* p's SPEC, as the command line writes it, at w: its length. w has room
+ * for the values and 64 bytes more. */
+static int write_spec(char *w, const bp_sweep_param *p) {
+    static const char *names[] = {"", "uniform", "loguniform", "int", "choice"};
+    char *start = w;
+    if (p->kind == BP_SWEEP_LIST || p->kind == BP_SWEEP_CHOICE) {
+        if (p->kind == BP_SWEEP_CHOICE) w += sprintf(w, "choice:");
+        for (int j = 0; j < p->n; j++) w += sprintf(w, "%s%s", j ? "," : "", p->values[j]);
+    } else {
+        w += sprintf(w, "%s:", names[p->kind]);
+        w += shortest(w, p->lo);
+        *w++ = ':';
+        w += shortest(w, p->hi);
+        *w = '\0';
+    }
+    return (int)(w - start);
+}
+
+char *bp_sweep_param_text(const bp_sweep_param *p) {
+    size_t size = 64;
+    for (int j = 0; j < p->n; j++) size += strlen(p->values[j]) + 1;
+    char *out = malloc(size);
+    if (out) write_spec(out, p);
+    return out;
+}
+
+/* Whether v is one of p's values: as written, or as the same number
+ * (0.10 for 0.1). */
+static int one_of(const bp_sweep_param *p, const char *v) {
+    char *end;
+    double x = strtod(v, &end);
+    int num = end != v && !*end;
+    for (int j = 0; j < p->n; j++) {
+        if (!strcmp(p->values[j], v)) return 1;
+        if (num && strtod(p->values[j], &end) == x && !*end) return 1;
+    }
+    return 0;
+}
+
+int bp_sweep_param_check(const bp_sweep_param *p, const char *v, bp_err *e) {
+    char *spec = bp_sweep_param_text(p), *end;
+    if (!spec) return bp_err_set(e, "out of memory");
+    int rc = 0;
+    if (p->kind == BP_SWEEP_LIST || p->kind == BP_SWEEP_CHOICE) {
+        if (!one_of(p, v))
+            rc = bp_err_set(e, "parameter %s: '%s' is not one of %s", p->key, v, spec);
+    } else {
+        errno = 0;
+        double x = strtod(v, &end);
+        if (end == v || *end || errno || !isfinite(x))
+            rc = bp_err_set(e, "parameter %s: '%s' is not a number (%s)", p->key, v, spec);
+        else if (p->kind == BP_SWEEP_INT && x != floor(x))
+            rc = bp_err_set(e, "parameter %s: '%s' is not an integer (%s)", p->key, v, spec);
+        else if (x < p->lo || x > p->hi)
+            rc = bp_err_set(e, "parameter %s: '%s' is out of range (%s)", p->key, v, spec);
+    }
+    free(spec);
+    return rc;
+}
+
 char *bp_sweep_spec_text(const bp_sweep_spec *s) {
     size_t size = 160; /* --trials, --seed, --sampler and --repeats with their values */
     for (int k = 0; k < s->n; k++) {
-        size += strlen(s->params[k].key) + 64;
+        size += strlen(s->params[k].key) + 72;
         for (int j = 0; j < s->params[k].n; j++)
             size += strlen(s->params[k].values[j]) + 1;
     }
     char *out = malloc(size), *w = out;
     if (!out) return NULL;
     *w = 0;
-    static const char *names[] = {"", "uniform", "loguniform", "int", "choice"};
     for (int k = 0; k < s->n; k++) {
         const bp_sweep_param *p = &s->params[k];
-        w += sprintf(w, "%s%s=", k ? " " : "", p->key);
-        if (p->kind == BP_SWEEP_LIST || p->kind == BP_SWEEP_CHOICE) {
-            if (p->kind == BP_SWEEP_CHOICE) w += sprintf(w, "choice:");
-            for (int j = 0; j < p->n; j++)
-                w += sprintf(w, "%s%s", j ? "," : "", p->values[j]);
-        } else {
-            w += sprintf(w, "%s:", names[p->kind]);
-            w += shortest(w, p->lo);
-            *w++ = ':';
-            w += shortest(w, p->hi);
-        }
+        if (p->suggested) continue; /* the script's, not the command line's */
+        w += sprintf(w, "%s%s%s=", w > out ? " " : "", p->key, p->conditional ? "?" : "");
+        w += write_spec(w, p);
     }
-    if (s->trials > 0) w += sprintf(w, " --trials %lld", (long long)s->trials);
-    w += sprintf(w, " --seed %llu", (unsigned long long)s->seed);
+    if (s->trials > 0)
+        w += sprintf(w, "%s--trials %lld", w > out ? " " : "", (long long)s->trials);
+    w += sprintf(w, "%s--seed %llu", w > out ? " " : "", (unsigned long long)s->seed);
     if (s->sampler != BP_SAMPLER_RANDOM)
         w += sprintf(w, " --sampler %s", bp_sweep_sampler_name(s->sampler));
     if (bp_sweep_repeats(s) > 1) sprintf(w, " --repeats %lld", (long long)s->repeats);

@@ -8,10 +8,19 @@
  * give the same trials with the same seeds. Values are carried as the
  * strings a user would type (`lr=0.01`), which is exactly what the trial's
  * script receives through bp.param. No SQLite and no processes here: the
- * runner is in sweep_runner.c. */
+ * runner is in cli/sweep_runner.c. It lives in runlog/ so that a trial's
+ * own bp.suggest (bindings/) reads the specifications the command line
+ * does.
+ *
+ * Define-by-run: with --trials N a sweep may be given no parameters at all,
+ * its script declaring them as it reads them (bp.suggest(name, SPEC,
+ * default)); the supervisor learns them from the trials (the sweep's space
+ * in the run log) and adds them to the specification it proposes from, as
+ * parameters marked suggested. */
 #ifndef BP_SWEEP_H
 #define BP_SWEEP_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "bp_err.h"
@@ -30,6 +39,13 @@ typedef struct bp_sweep_param {
     int n;         /* LIST and CHOICE: the number of values */
     char **values; /* LIST and CHOICE */
     double lo, hi; /* UNIFORM, LOGUNIFORM, INT */
+    /* key?=SPEC on the command line: some trials never read key (a
+     * conditional parameter), which is then no typo; written back so. */
+    int conditional;
+    /* Learned from the script's bp.suggest (the sweep's space, not its
+     * command line): drawn from a stream of its own (bp_sweep_suggested_value)
+     * and left out of the canonical text. */
+    int suggested;
 } bp_sweep_param;
 
 /* How a search with --trials N picks its settings. Random trials are pure
@@ -57,7 +73,7 @@ bp_sweep_spec *bp_sweep_spec_new(void);
 void bp_sweep_spec_free(bp_sweep_spec *s);
 
 /* Adds one parameter from its command-line form, "key=SPEC" where SPEC is
- * one of the forms of bp_sweep_kind. Returns -1, adding nothing, with a
+ * one of the forms of bp_sweep_kind ("key?=SPEC": a conditional one). Returns -1, adding nothing, with a
  * message naming the argument: an empty list or value, an unknown
  * distribution, a bound that is not a number, LO > HI, LO <= 0 for
  * loguniform, non-integer bounds for int, a key given twice, or a space
@@ -73,8 +89,9 @@ const char *bp_sweep_sampler_name(bp_sweep_sampler s);
 
 /* Whether the specification is complete: a random search (trials > 0)
  * or a grid (trials == 0, every parameter a list). A distribution without
- * --trials, a sampler other than random without --trials, or a grid of
- * more than 10^6 trials, is an error. */
+ * --trials, a sampler other than random without --trials, a grid of
+ * more than 10^6 trials, or no parameter without --trials (a random or TPE
+ * search may have none: its script suggests them), is an error. */
 int bp_sweep_spec_check(const bp_sweep_spec *s, bp_err *e);
 
 /* The number of trials: the settings (the grid's product of list
@@ -96,10 +113,38 @@ const char *bp_sweep_strategy(const bp_sweep_spec *s);
  * is out of range or memory runs out (nothing to free then). */
 int bp_sweep_trial(const bp_sweep_spec *s, int64_t i, char **kv, bp_err *e);
 
-/* The seed of a trial: a hash of the sweep's seed and the trial's
+/* A random value of the suggested parameter p in setting `setting` of a
+ * sweep seeded `seed`, as the string a user would type: drawn from a
+ * generator of p's own (the seed, the setting and p's key), so the
+ * supervisor that proposes it and a trial that draws it itself (a name it
+ * suggests that the sweep did not know yet) agree. Written into out, or
+ * one of p's own values returned. */
+const char *bp_sweep_suggested_value(char *out, size_t size, const bp_sweep_param *p,
+                                     uint64_t seed, int64_t setting);
+
+/* p's SPEC as the command line writes it ("loguniform:0.0001:1",
+ * "choice:sgd,adam", "0.1,0.2"), numbers in their shortest exact form;
+ * malloc'd, NULL if out of memory. */
+char *bp_sweep_param_text(const bp_sweep_param *p);
+
+/* Whether the value v (a string, as typed) lies in p's space: one of its
+ * values (the same number counts: 0.10 for 0.1), or a number within
+ * [LO, HI], an integer for int. -1 with "parameter KEY: 'V' is out of
+ * range (SPEC)", "... is not a number (SPEC)", "... is not an integer
+ * (SPEC)" or "... is not one of SPEC" otherwise. */
+int bp_sweep_param_check(const bp_sweep_param *p, const char *v, bp_err *e);
+
+/* The seed of a grid's trial: a hash of the sweep's seed and the trial's
  * "key=value" strings (in any order: they are sorted first), in [0, 2^63).
  * The same parameters in the same sweep always get the same seed. */
 uint64_t bp_sweep_trial_seed(uint64_t sweep_seed, int n, char *const *kv);
+
+/* The seed of setting `setting` of a sweep with --trials N (random search
+ * or TPE): a hash of the sweep's seed and the index, in [0, 2^63). Not of
+ * the parameters, as a grid's is: a sampled setting's parameters may not
+ * all be known when it starts (names its script suggests, which it may
+ * draw itself), and two settings never share a seed. */
+uint64_t bp_sweep_setting_seed(uint64_t sweep_seed, int64_t setting);
 
 /* The seed of a setting's repeat r (0-based): r = 0 keeps the trial's seed
  * (so a sweep without repeats is unchanged), each other r a hash of it and
