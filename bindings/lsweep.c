@@ -1,4 +1,5 @@
-/* lsweep.c: the Lua side of sweeps: bp.report, bp.sweep, and sweep files.
+/* lsweep.c: the Lua side of sweeps: bp.report, bp.sweep, bp.suggest, and
+ * sweep files.
  *
  * A trial is an ordinary `backprop run` that the host has told which sweep
  * and trial it is (bp_lua_sweep_attach). The script learns nothing else: it
@@ -8,6 +9,25 @@
  * trials' values (bp_sweep_prune_check) whether to go on. A pruned trial is
  * stopped by an error the script does not need to handle: the host sees
  * the flag set here and records the run as 'pruned', not 'failed'.
+ *
+ * bp.suggest(name, spec, default) is define-by-run, as Optuna's
+ * trial.suggest_*: a script declares each parameter's space where it reads
+ * it. The design:
+ *  - The spec is parsed by runlog/'s bp_sweep.h, the command line's syntax,
+ *    and checks the value given (a plain run's name=value, or the value the
+ *    supervisor proposed) and the default.
+ *  - In a trial, the name and its canonical spec go into the sweep's space
+ *    (bp_runlog_sweep_suggest, schema step 11): one spec per name, a second
+ *    refused. The supervisor reads the space before each trial it starts
+ *    and proposes every name it holds; a name it did not know yet (the
+ *    first trial's, which runs alone, or a branch taken for the first time)
+ *    the trial draws itself from the name's own stream
+ *    (bp_sweep_suggested_value), the very value random search would have
+ *    proposed. A grid samples nothing: the default.
+ *  - A conditional parameter is one some trials do not read: the sweep's
+ *    suggested names and its key?=SPEC ones are exempt from the check of
+ *    given-but-unread keys (bp_lua_param_exempt), and a parameter is
+ *    recorded only where it is read.
  *
  * The trial's state is a userdata in the registry, not in the module's
  * state (lbackprop.h), so that the module knows nothing of sweeps. */

@@ -54,6 +54,35 @@ print(bp.param("lr", 0.01), math.type(bp.param("hidden", 4)), bp.param("name", "
   lu.assertEquals(out, "0.5\tinteger\tabc\ttrue\t7\n")
 end
 
+-- bp.suggest: typed by its spec (a real range a float even for a whole
+-- value, int an integer, a choice the default's type), the command line's
+-- value checked; the arguments' errors name what is wrong.
+function TestHost:test_suggest_types_and_checks()
+  local p = write("sg.lua", [[
+local bp = require "backprop"
+local lr, h = bp.suggest("lr", "uniform:0:2", 1), bp.suggest("h", "int:1:8", 4.0)
+local on = bp.suggest("on", "choice:true,false", false)
+local w = bp.suggest("w", "16,32,64", 32)
+print(lr, math.type(lr), h, math.type(h), on, w, math.type(w))
+print(pcall(bp.suggest, "x", "uniform:0:1"))
+print(pcall(bp.suggest, "a=b", "uniform:0:1", 0.5))
+print(pcall(bp.suggest, "x", "int:1:4:5", 2))
+]])
+  local out, err, code = run("run --quiet " .. p .. " h=8 on=true w=64")
+  lu.assertEquals(code, 0, err)
+  local lines = {}
+  for l in out:gmatch("[^\n]+") do lines[#lines + 1] = l end
+  lu.assertEquals(lines[1], "1.0\tfloat\t8\tinteger\ttrue\t64\tinteger")
+  lu.assertStrContains(lines[2], "bad argument #3 to 'backprop.suggest' (number, string or boolean"
+    .. " (the default) expected, got no value)")
+  lu.assertStrContains(lines[3], "bad argument #1 to 'backprop.suggest' (a parameter's name (no '=',"
+    .. " '?' or space))")
+  lu.assertStrContains(lines[4], "bp.suggest: sweep parameter 'x=int:1:4:5': int takes LO:HI")
+  out, err, code = run("run --quiet " .. p .. " w=48")
+  lu.assertEquals(code, 1)
+  lu.assertStrContains(err, "sg.lua:4: parameter w: '48' is not one of 16,32,64")
+end
+
 function TestHost:test_bad_params()
   local p = write("q.lua", 'local bp = require "backprop"; local h = bp.param("hidden", 4)\n')
   local _, err, code = run("run " .. p .. " hidden=4.5")
