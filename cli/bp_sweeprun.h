@@ -13,7 +13,10 @@
  * after a resume or on another machine.
  *
  * A trial is done once a run of it has ended completed, failed, diverged or
- * pruned; a resume runs the others (never run, crashed, interrupted). One
+ * pruned; a resume runs the others: a trial never run as a new run, one
+ * whose run crashed or was interrupted in that run, `backprop run --resume
+ * RUN` (from its latest checkpoint, with its own parameters and seed), so
+ * an interrupted trial stays one run (runs.attempts counts its starts). One
  * process runs a sweep at a time (it holds the sweep: bp_runlog_sweep_status),
  * and before it starts a trial it waits for those still running in
  * processes of this machine (the orphans of a supervisor killed before it,

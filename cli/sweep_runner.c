@@ -12,7 +12,15 @@
  *    is lost between looking at the children and waiting for the next.
  *  - Everything the parent knows about a trial it reads back from the
  *    database (the run with the trial's pid), so the progress, the summary,
- *    a resume and `sweep show` all agree with what is recorded. */
+ *    a resume and `sweep show` all agree with what is recorded.
+ *  - A trial whose run crashed or was interrupted is taken up in that run
+ *    (`backprop run --resume RUN`: its checkpoint, parameters and seed), not
+ *    started again beside it: it ends as if never stopped, and stays one
+ *    run. Its pid is the new process's (the reopen records it), so its
+ *    outcome reads back as any trial's.
+ *  - Its setting otherwise comes from the specification as the run log
+ *    holds it now (spec_now): the command line's parameters and the names
+ *    the script suggested in earlier trials. */
 #define _XOPEN_SOURCE 700
 #include <errno.h>
 #include <fcntl.h>
@@ -151,7 +159,63 @@ static int compact(char **kv, int n) {
     return m;
 }
 
+/* Starts argv as the trial's process and enters it in R->procs, which
+ * takes params (else freed). 0, or -1 with the reason. */
+static int start_process(sw_runner *R, int64_t trial, char **argv, char *params, bp_err *e) {
+    FILE *errf = R->verbose ? NULL : tmpfile();
+    int rc = -1;
+    if (!R->verbose && !errf) {
+        bp_err_set(e, "cannot start trial %lld: no temporary file for its output",
+                   (long long)trial);
+        goto out;
+    }
+    /* Only this trial gets its file: not the trials started after it. */
+    int errfd = errf ? fileno(errf) : -1;
+    if (errfd >= 0) fcntl(errfd, F_SETFD, FD_CLOEXEC);
+    fflush(R->h->out);
+    fflush(R->h->err);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        bp_err_set(e, "cannot start trial %lld: %s", (long long)trial, strerror(errno));
+        goto out;
+    }
+    if (pid == 0) exec_trial(R, argv, errf != NULL, errfd, parent);
+    for (int k = 0; k < R->jobs; k++)
+        if (R->procs[k].pid == 0) {
+            R->procs[k] = (sw_proc){pid, trial, errf, bp_clock(), params};
+            errf = NULL;
+            params = NULL;
+            break;
+        }
+    R->running++;
+    rc = 0;
+out:
+    if (errf) fclose(errf);
+    free(params);
+    return rc;
+}
+
+/* A trial whose last run was interrupted or crashed goes on in that run:
+ * `backprop run --resume RUN`, from its latest checkpoint (bp.resume), with
+ * the run's own parameters and seed. 1 when started so, 0 when the trial
+ * has no such run, -1 with the reason. */
+static int resume_trial(sw_runner *R, int64_t trial, bp_err *e) {
+    int64_t run;
+    char params[512], id[32];
+    int r = bp_runlog_trial_resumable(R->log, R->id, trial, &run, params, sizeof params, e);
+    if (r <= 0) return r;
+    snprintf(id, sizeof id, "%lld", (long long)run);
+    char *argv[] = {(char *)R->h->exe, "run", "--quiet", "--db", (char *)R->db, "--resume",
+                    id, NULL};
+    char *copy = strdup(params);
+    if (!copy) return bp_err_set(e, "out of memory");
+    return start_process(R, trial, argv, copy, e) ? -1 : 1;
+}
+
 static int spawn(sw_runner *R, int64_t trial, bp_err *e) {
+    int resumed = R->setting ? 0 : resume_trial(R, trial, e);
+    if (resumed) return resumed < 0 ? -1 : 0;
     bp_sweep_spec *spec = spec_now(R, e);
     char **kv = spec ? calloc((size_t)spec->n + 1, sizeof *kv) : NULL;
     if (!kv) {
@@ -183,38 +247,16 @@ static int spawn(sw_runner *R, int64_t trial, bp_err *e) {
                            "--name",  name,      R->d->script};
     size_t nf = sizeof fixed / sizeof *fixed;
     char **argv = calloc(nf + (size_t)nkv + 1, sizeof *argv);
-    FILE *errf = R->verbose ? NULL : tmpfile();
     int rc = -1;
-    if (!argv || !params || (!R->verbose && !errf)) {
-        bp_err_set(e, "cannot start trial %lld: %s", (long long)trial,
-                   argv && params ? "no temporary file for its output" : "out of memory");
+    if (!argv || !params) {
+        bp_err_set(e, "cannot start trial %lld: out of memory", (long long)trial);
         goto out;
     }
     for (size_t k = 0; k < nf; k++) argv[k] = (char *)fixed[k];
     for (int k = 0; k < nkv; k++) argv[nf + (size_t)k] = kv[k];
-    /* Only this trial gets its file: not the trials started after it. */
-    int errfd = errf ? fileno(errf) : -1;
-    if (errfd >= 0) fcntl(errfd, F_SETFD, FD_CLOEXEC);
-    fflush(R->h->out);
-    fflush(R->h->err);
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid < 0) {
-        bp_err_set(e, "cannot start trial %lld: %s", (long long)trial, strerror(errno));
-        goto out;
-    }
-    if (pid == 0) exec_trial(R, argv, errf != NULL, errfd, parent);
-    for (int k = 0; k < R->jobs; k++)
-        if (R->procs[k].pid == 0) {
-            R->procs[k] = (sw_proc){pid, trial, errf, bp_clock(), params};
-            errf = NULL;
-            params = NULL;
-            break;
-        }
-    R->running++;
-    rc = 0;
+    rc = start_process(R, trial, argv, params, e);
+    params = NULL; /* the process's, or freed */
 out:
-    if (errf) fclose(errf);
     free(params);
     for (int k = 0; k < nkv; k++) free(kv[k]);
     free(kv);

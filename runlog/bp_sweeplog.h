@@ -29,7 +29,7 @@ typedef enum bp_trial_state {
     BP_TRIAL_NEW,     /* never run */
     BP_TRIAL_DONE,    /* completed, failed, diverged or pruned: never run again */
     BP_TRIAL_RUNNING, /* running, in this process or another */
-    BP_TRIAL_RETRY,   /* crashed or interrupted: run again */
+    BP_TRIAL_RETRY,   /* crashed or interrupted: resumed (bp_runlog_trial_resumable) */
 } bp_trial_state;
 
 /* The state of a run's status: "running", the four that are done, and
@@ -62,6 +62,14 @@ int bp_runlog_trial_outcome(bp_runlog *log, int64_t sweep, int64_t trial, int64_
  * `message` unless it has one. */
 int bp_runlog_trial_crashed(bp_runlog *log, int64_t sweep, int64_t trial, int64_t pid,
                             const char *message, bp_err *e);
+
+/* Whether trial `trial` of sweep is to be resumed rather than run again:
+ * 1 when its latest run ended crashed or interrupted and has its script
+ * stored (`backprop run --resume` takes it up, from its latest checkpoint
+ * if it made one), with the run's id in *run and its parameters
+ * ("k=v ...", truncated to size) in params; 0 when not; -1. */
+int bp_runlog_trial_resumable(bp_runlog *log, int64_t sweep, int64_t trial, int64_t *run,
+                              char *params, size_t size, bp_err *e);
 
 /* How many runs of sweep's trials are 'running' in a process of this
  * machine (of this kernel by their lock, or of this host by their pid):

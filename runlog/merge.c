@@ -82,10 +82,11 @@ static const char *const MERGE_SQL[] = {
     "CREATE TEMP TABLE map_names AS SELECT s.id AS src, m.id AS dst FROM src.metric_names s"
     " JOIN main.metric_names m ON m.name = s.name",
     "INSERT INTO main.runs(name, script_path, script_id, command, seed, started, ended, status,"
-    " message, traceback, host, pid, version, sweep_id, trial, uid)"
+    " message, traceback, host, pid, version, sweep_id, trial, uid, attempts)"
     " SELECT r.name, r.script_path, (SELECT dst FROM map_scripts WHERE src = r.script_id),"
     " r.command, r.seed, r.started, r.ended, r.status, r.message, r.traceback, r.host, r.pid,"
-    " r.version, (SELECT dst FROM map_sweeps WHERE src = r.sweep_id), r.trial, r.uid"
+    " r.version, (SELECT dst FROM map_sweeps WHERE src = r.sweep_id), r.trial, r.uid,"
+    " r.attempts"
     " FROM src.runs r WHERE r.id IN (SELECT src FROM new_runs) ORDER BY r.id",
     "CREATE TEMP TABLE map_runs AS SELECT r.id AS src, m.id AS dst FROM src.runs r"
     " JOIN main.runs m ON m.uid = r.uid WHERE r.id IN (SELECT src FROM new_runs)",

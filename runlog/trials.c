@@ -141,6 +141,34 @@ int bp_runlog_trial_crashed(bp_runlog *log, int64_t sweep, int64_t trial, int64_
     return rc;
 }
 
+int bp_runlog_trial_resumable(bp_runlog *log, int64_t sweep, int64_t trial, int64_t *run,
+                              char *params, size_t size, bp_err *e) {
+    bp_runlog_lock(log);
+    sqlite3_stmt *st = prepare_id(log,
+                                  "SELECT id, status IN ('crashed', 'interrupted')"
+                                  " AND script_id IS NOT NULL, coalesce(params_text, '')"
+                                  " FROM runs WHERE sweep_id = ?1 AND trial = ?2"
+                                  " ORDER BY started DESC, id DESC LIMIT 1",
+                                  sweep);
+    int rc = -1, r = SQLITE_ERROR;
+    if (st) {
+        sqlite3_bind_int64(st, 2, trial);
+        r = sqlite3_step(st);
+    }
+    if (r == SQLITE_ROW && sqlite3_column_int(st, 1)) {
+        *run = sqlite3_column_int64(st, 0);
+        snprintf(params, size, "%s", (const char *)sqlite3_column_text(st, 2));
+        rc = 1;
+    } else if (r == SQLITE_ROW || r == SQLITE_DONE) {
+        rc = 0;
+    } else {
+        sl_fail(log, e, "cannot read the trial's runs");
+    }
+    sqlite3_finalize(st);
+    bp_runlog_unlock(log);
+    return rc;
+}
+
 int64_t bp_runlog_trials_here(bp_runlog *log, int64_t sweep, int64_t *trial, int64_t *pid,
                               int64_t cap, bp_err *e) {
     char host[256];

@@ -444,7 +444,7 @@ static int claim_run(bp_runlog *log, int64_t run, const char *host, bp_err *e) {
         rl_prepare(log,
                    "UPDATE runs SET status = 'running', ended = NULL,"
                    " message = NULL, traceback = NULL, host = ?1, pid = ?2,"
-                   " claimed = ?3, boot = ?4 WHERE id = ?5",
+                   " claimed = ?3, boot = ?4, attempts = attempts + 1 WHERE id = ?5",
                    e);
     if (st) {
         sqlite3_bind_text(st, 1, host, -1, SQLITE_STATIC);

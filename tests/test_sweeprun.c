@@ -394,10 +394,8 @@ static void test_resume_after_sigkill(void) {
     CHECK(sh("$BP sweep --db killed.db --resume 1 -j 2") == 0);
     CHECK(strstr(out_text, "sweep 1 (sweep_xor): completed; 9 trials, ") != NULL);
     CHECK_ROWS(db, "SELECT status FROM sweeps", "completed\n");
-    /* What was killed is on record, as crashed. */
-    char *runs = rows(db, "SELECT sum(status = 'crashed') = count(*) - 9 FROM runs");
-    CHECK_STR(runs, "1\n");
-    free(runs);
+    /* What was killed was resumed as the same run: a run per trial. */
+    CHECK_ROWS(db, "SELECT count(*), sum(status = 'crashed') FROM runs", "9|0\n");
     check_same_sweep(db, path_in("seq.db"), 9);
     /* Resuming a complete sweep runs nothing. */
     CHECK(sh("$BP sweep --db killed.db --resume 1") == 0);
@@ -506,9 +504,10 @@ static void test_resume_right_after_killing_the_supervisor(void) {
     unlink(path_in("hold"));
     CHECK(await_file("rc1", "0\n", 60));
     check_once(db, 5);
-    CHECK_ROWS(
-        db, "SELECT trial, status FROM runs WHERE status = 'interrupted' ORDER BY trial",
-        "1|interrupted\n2|interrupted\n");
+    /* The two it stopped were resumed, each in its run: a second attempt. */
+    CHECK_ROWS(db, "SELECT trial, status, attempts FROM runs WHERE attempts > 1 ORDER BY trial",
+               "1|completed|2\n2|completed|2\n");
+    CHECK_ROWS(db, "SELECT count(*) FROM runs", "5\n");
 
     snprintf(db, sizeof db, "%s", path_in("twice.db"));
     kill_supervisor_midway(db);
@@ -626,10 +625,11 @@ static void test_sweep_in_another_pid_namespace(void) {
     free(got);
     unlink(path_in("hold"));
     CHECK(sh("$BP sweep --db ns.db --resume 2 -j 2") == 0);
+    /* The crashed ones resumed as the same runs, a second attempt each. */
     CHECK_ROWS(db,
-               "SELECT trial, group_concat(status) FROM (SELECT * FROM runs"
+               "SELECT trial, group_concat(status), sum(attempts) FROM (SELECT * FROM runs"
                " WHERE sweep_id = 2 ORDER BY id) GROUP BY trial",
-               "0|completed\n1|crashed,completed\n2|completed\n3|crashed,completed\n");
+               "0|completed|1\n1|completed|2\n2|completed|1\n3|completed|2\n");
     CHECK_ROWS(db, "SELECT id, status FROM sweeps", "1|completed\n2|completed\n");
 }
 
@@ -1342,6 +1342,48 @@ static void test_conditional_parameters(void) {
                " sweep 1: one name, one specification\n");
 }
 
+/* ------------------------------------------------------------------------ */
+/* Resume that resumes                                                       */
+
+/* A sweep killed (its process group, SIGKILL) while its trial stalls after
+ * the checkpoint of epoch 3: --resume goes on in the same run from that
+ * checkpoint (`backprop run --resume`), which ends with the losses and the
+ * network, to the bit, of the same trial never interrupted; one run, two
+ * attempts. (Both sweeps have one setting, so one seed; stall_at only
+ * stalls.) */
+static void test_sweep_resumes_from_checkpoint(void) {
+    char script[1100];
+    snprintf(script, sizeof script, "%s", xor_script);
+    strcpy(strrchr(script, '/'), "/resumable.lua");
+    const char *db = path_in("rk.db");
+    char *argv[] = {exe, "sweep", "--db", (char *)db, "-j", "1", "--trials", "1", script,
+                    "epochs=6", "stall_at=3", NULL};
+    pid_t kid = spawn_group(argv);
+    CHECK(await_rows(db, "SELECT max(step) FROM checkpoints", "3\n", 60));
+    int status = kill_group(kid);
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    CHECK(sh("$BP sweep --db rk.db --resume 1 -j 1") == 0);
+    CHECK(strstr(out_text, "1 trials, 1 run now") != NULL);
+    CHECK(sh("$BP sweep --db ru.db -j 1 --trials 1 %s epochs=6 stall_at=0", script) == 0);
+    CHECK_ROWS(db, "SELECT id, status, attempts FROM runs", "1|completed|2\n");
+    CHECK_ROWS(db, "SELECT trial, run_id, status, attempts FROM sweep_trials",
+               "0|1|completed|2\n");
+    CHECK_ROWS(path_in("ru.db"), "SELECT attempts FROM sweep_trials", "1\n");
+    const char *same[] = {
+        "SELECT n.name, m.step, quote(m.value) FROM metrics m JOIN metric_names n"
+        " ON n.id = m.name_id ORDER BY n.name, m.step",
+        "SELECT step, hex(data) FROM networks",
+        "SELECT seed FROM runs",
+    };
+    for (int k = 0; k < 3; k++) {
+        char *a = rows(db, same[k]), *b = rows(path_in("ru.db"), same[k]);
+        CHECK(strlen(a) > 10);
+        CHECK_STR(a, b);
+        free(a);
+        free(b);
+    }
+}
+
 int main(void) {
     const char *bin = getenv("BP_BINARY_DIR"), *srcdir = getenv("BP_SOURCE_DIR");
     if (!bin || !srcdir) {
@@ -1375,6 +1417,7 @@ int main(void) {
     test_suggest_in_a_run();
     test_suggest_sweep();
     test_conditional_parameters();
+    test_sweep_resumes_from_checkpoint();
     int rc = check_report("test_sweeprun");
     if (rc == 0) {
         char cmd[128];

@@ -1,5 +1,8 @@
--- 11.sql: schema version 11 (step 10 -> 11): the search space a sweep's
--- script declares where it uses it (bp.suggest, issue 16). A sweep given no
+-- 11.sql: schema version 11 (step 10 -> 11), issue 16: the search space a
+-- sweep's script declares where it uses it (bp.suggest), and how many times
+-- a run was started (a sweep's interrupted trial is resumed as the same run).
+--
+-- The space: A sweep given no
 -- parameters on its command line learns them from its trials: the first
 -- trial to suggest a name records its specification here, and the name is
 -- appended to sweeps.keys, so that sweep_trials and sweep_param_stats show
@@ -13,3 +16,9 @@ CREATE TABLE sweep_space( -- one row per name a sweep's script suggested
   trial INTEGER NOT NULL, -- the trial that suggested it first
   PRIMARY KEY (sweep_id, key)
 );
+
+-- How many times the run was started: 1, and one more each time `backprop
+-- run --resume` took it up again (as `sweep --resume` does with a trial that
+-- was interrupted or crashed, from its latest checkpoint). sweep_trials'
+-- attempts add these up over a trial's runs.
+ALTER TABLE runs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 1;

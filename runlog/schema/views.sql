@@ -71,7 +71,9 @@ CREATE VIEW run_params AS
 
 -- One row per trial of every sweep: sweep_id, trial, run_id, status, params
 -- (the swept ones, 'lr=0.1 hidden=4'), objective (NULL if NaN or never
--- logged), seed, duration_s, attempts (runs of the trial), and (since 9)
+-- logged), seed, duration_s, attempts (how many times the trial was
+-- started: its runs, each counted as often as it was started, which a
+-- resumed run was more than once, since 11), and (since 9)
 -- setting and repeat: trial i is setting i / K's repeat i % K, K the
 -- sweep's repeats (1: setting = trial, repeat 0). Of a trial's attempts
 -- (runs), the latest that ended with an outcome a resume keeps (completed,
@@ -92,7 +94,7 @@ CREATE VIEW sweep_trials AS
      AND ms.name_id = (SELECT id FROM metric_names n WHERE n.name = s.objective))
       AS objective,
     r.seed AS seed, round(r.ended - r.started, 3) AS duration_s,
-    count(*) OVER (PARTITION BY r.sweep_id, r.trial) AS attempts,
+    sum(r.attempts) OVER (PARTITION BY r.sweep_id, r.trial) AS attempts,
     r.trial / s.repeats AS setting, r.trial % s.repeats AS repeat,
     row_number() OVER (PARTITION BY r.sweep_id, r.trial ORDER BY
       r.status IN ('completed', 'failed', 'diverged', 'pruned') DESC,
