@@ -1099,8 +1099,8 @@ static void test_texts(void) {
     bp_runlog_close(log);
 }
 
-/* A version 10 database migrated to 11 gains sweep_space, its sweeps keep
- * their rows; a suggested name is recorded once with its spec and joins
+/* A version 10 database migrated to 11 gains sweep_space and runs.attempts,
+ * its sweeps and runs keep their rows; a suggested name is recorded once with its spec and joins
  * the sweep's keys (sweep_trials shows it), the same spec again changes
  * nothing, another is refused naming both, and the space reads back in
  * the order the names were first suggested. */
@@ -1112,7 +1112,8 @@ static void test_sweep_space(void) {
              "PRAGMA application_id = %d; PRAGMA user_version = 10;"
              "INSERT INTO sweeps(uid, name, spec, keys, strategy, trials, seed, objective,"
              " direction, status, started) VALUES ('u', 's', 'opt=a,b --seed 1', 'opt',"
-             " 'random', 4, 1, 'loss', 'min', 'completed', 1.7e9)",
+             " 'random', 4, 1, 'loss', 'min', 'completed', 1.7e9);"
+             "INSERT INTO runs(name, started, status) VALUES ('old', 1.7e9, 'crashed')",
              BP_RUNLOG_APP_ID);
     bp_err e = {{0}};
     bp_runlog *log = migrate(raw, sql, db);
@@ -1120,6 +1121,11 @@ static void test_sweep_space(void) {
     sqlite3 *s = bp_runlog_sqlite(log);
     CHECK_STR(rows_of(s, "PRAGMA user_version"), "11\n");
     CHECK_STR(rows_of(s, "SELECT name, keys FROM sweeps"), "s|opt\n");
+    /* A run's starts: 1 for the old one, one more when it is reopened. */
+    CHECK_STR(rows_of(s, "SELECT attempts FROM runs"), "1\n");
+    CHECK(bp_runlog_reopen(log, 1, &e) == 0);
+    CHECK_STR(rows_of(s, "SELECT status, attempts FROM runs"), "running|2\n");
+    CHECK(bp_runlog_end(log, 1, "completed", NULL, NULL, &e) == 0);
     CHECK(bp_runlog_sweep_suggest(log, 1, 2, "lr", "loguniform:0.0001:1", &e) == 0);
     CHECK(bp_runlog_sweep_suggest(log, 1, 0, "momentum", "uniform:0:0.99", &e) == 0);
     CHECK(bp_runlog_sweep_suggest(log, 1, 3, "lr", "loguniform:0.0001:1", &e) == 0);
