@@ -13,10 +13,12 @@
  *  - Everything the parent knows about a trial it reads back from the
  *    database (the run with the trial's pid), so the progress, the summary,
  *    a resume and `sweep show` all agree with what is recorded.
- *  - A trial whose run crashed or was interrupted is taken up in that run
- *    (`backprop run --resume RUN`: its checkpoint, parameters and seed), not
- *    started again beside it: it ends as if never stopped, and stays one
- *    run. Its pid is the new process's (the reopen records it), so its
+ *  - A trial whose run crashed or was interrupted after a checkpoint is
+ *    taken up in that run (`backprop run --resume RUN`: its checkpoint,
+ *    parameters and seed), not started again beside it: it ends as if never
+ *    stopped, and stays one run. Without a checkpoint it runs again as a
+ *    new run: its script may have been stopped before it read (and so
+ *    recorded) its parameters. Its pid is the new process's (the reopen records it), so its
  *    outcome reads back as any trial's.
  *  - Its setting otherwise comes from the specification as the run log
  *    holds it now (spec_now): the command line's parameters and the names
@@ -196,9 +198,9 @@ out:
     return rc;
 }
 
-/* A trial whose last run was interrupted or crashed goes on in that run:
- * `backprop run --resume RUN`, from its latest checkpoint (bp.resume), with
- * the run's own parameters and seed. 1 when started so, 0 when the trial
+/* A trial whose last run was interrupted or crashed after a checkpoint goes
+ * on in that run: `backprop run --resume RUN`, from its latest checkpoint
+ * (bp.resume), with the run's own parameters and seed. 1 when started so, 0 when the trial
  * has no such run, -1 with the reason. */
 static int resume_trial(sw_runner *R, int64_t trial, bp_err *e) {
     int64_t run;

@@ -29,7 +29,7 @@ typedef enum bp_trial_state {
     BP_TRIAL_NEW,     /* never run */
     BP_TRIAL_DONE,    /* completed, failed, diverged or pruned: never run again */
     BP_TRIAL_RUNNING, /* running, in this process or another */
-    BP_TRIAL_RETRY,   /* crashed or interrupted: resumed (bp_runlog_trial_resumable) */
+    BP_TRIAL_RETRY,   /* crashed or interrupted: resumed or run again */
 } bp_trial_state;
 
 /* The state of a run's status: "running", the four that are done, and
@@ -64,10 +64,13 @@ int bp_runlog_trial_crashed(bp_runlog *log, int64_t sweep, int64_t trial, int64_
                             const char *message, bp_err *e);
 
 /* Whether trial `trial` of sweep is to be resumed rather than run again:
- * 1 when its latest run ended crashed or interrupted and has its script
- * stored (`backprop run --resume` takes it up, from its latest checkpoint
- * if it made one), with the run's id in *run and its parameters
- * ("k=v ...", truncated to size) in params; 0 when not; -1. */
+ * 1 when its latest run ended crashed or interrupted, has its script
+ * stored and made a checkpoint (`backprop run --resume` takes it up from
+ * there), with the run's id in *run and its parameters ("k=v ...",
+ * truncated to size) in params; 0 when not; -1. A run without a checkpoint
+ * may have been stopped before its script read its parameters, which a
+ * resume takes from what the run recorded: such a trial runs again, as a
+ * new run. */
 int bp_runlog_trial_resumable(bp_runlog *log, int64_t sweep, int64_t trial, int64_t *run,
                               char *params, size_t size, bp_err *e);
 

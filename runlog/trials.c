@@ -146,7 +146,9 @@ int bp_runlog_trial_resumable(bp_runlog *log, int64_t sweep, int64_t trial, int6
     bp_runlog_lock(log);
     sqlite3_stmt *st = prepare_id(log,
                                   "SELECT id, status IN ('crashed', 'interrupted')"
-                                  " AND script_id IS NOT NULL, coalesce(params_text, '')"
+                                  " AND script_id IS NOT NULL AND EXISTS (SELECT 1 FROM"
+                                  " checkpoints c WHERE c.run_id = runs.id),"
+                                  " coalesce(params_text, '')"
                                   " FROM runs WHERE sweep_id = ?1 AND trial = ?2"
                                   " ORDER BY started DESC, id DESC LIMIT 1",
                                   sweep);
