@@ -203,12 +203,10 @@ static const char *default_text(lua_State *L, int d, char *buf, size_t size) {
 /* What bp.suggest decides before it touches Lua again: the spec parsed
  * (canonical text into *canon, malloc'd), the default and the given value
  * checked against it, a value drawn into value[] when the sweep samples
- * and none was given (*drawn), the name recorded in the sweep's space.
- * -1 with the reason in e (*canon freed). */
+ * and none was given (*drawn). -1 with the reason in e (*canon freed). */
 static int decide(lua_State *L, const char *arg, const char *dflt, const char *given,
                   char **canon, bp_sweep_kind *kind, char *value, size_t size, int *drawn,
                   bp_err *e) {
-    state *st = STATE(L);
     trial *t = get_trial(L);
     bp_sweep_spec *s = bp_sweep_spec_new();
     bp_err why;
@@ -229,8 +227,6 @@ static int decide(lua_State *L, const char *arg, const char *dflt, const char *g
         *drawn = 1;
     }
     if (!rc) *kind = p->kind;
-    if (!rc && t && st->log)
-        rc = bp_runlog_sweep_suggest(st->log, t->info.id, t->trial, p->key, *canon, e);
     bp_sweep_spec_free(s);
     if (rc) {
         free(*canon);
@@ -240,15 +236,16 @@ static int decide(lua_State *L, const char *arg, const char *dflt, const char *g
 }
 
 /* Raises if name was suggested before in this run with another spec
- * (canon); else remembers it. */
-static void same_spec(lua_State *L, const char *name, const char *canon) {
+ * (canon); else remembers it. Whether it is the first time. */
+static int same_spec(lua_State *L, const char *name, const char *canon) {
     if (lua_getfield(L, LUA_REGISTRYINDEX, SUGGESTED_KEY) != LUA_TTABLE) {
         lua_pop(L, 1);
         lua_newtable(L);
         lua_pushvalue(L, -1);
         lua_setfield(L, LUA_REGISTRYINDEX, SUGGESTED_KEY);
     }
-    if (lua_getfield(L, -1, name) == LUA_TSTRING && strcmp(lua_tostring(L, -1), canon))
+    int first = lua_getfield(L, -1, name) != LUA_TSTRING;
+    if (!first && strcmp(lua_tostring(L, -1), canon))
         luaL_error(L,
                    "bp.suggest: parameter %s is suggested as '%s' and as '%s': one name,"
                    " one specification",
@@ -257,6 +254,7 @@ static void same_spec(lua_State *L, const char *name, const char *canon) {
     lua_pushstring(L, canon);
     lua_setfield(L, -2, name);
     lua_pop(L, 1);
+    return first;
 }
 
 /* bp.suggest(name, spec, default) -> the parameter's value: the command
@@ -285,7 +283,14 @@ static int l_suggest(lua_State *L) {
         return luaL_error(L, "%s", e.msg);
     lua_pushstring(L, canon);
     free(canon);
-    same_spec(L, name, lua_tostring(L, -1));
+    canon = (char *)lua_tostring(L, -1);
+    if (same_spec(L, name, canon)) { /* the first time in this run */
+        state *st = STATE(L);
+        trial *t = get_trial(L);
+        if (t && st->log &&
+            bp_runlog_sweep_suggest(st->log, t->info.id, t->trial, name, canon, &e))
+            return luaL_error(L, "%s", e.msg);
+    }
     if (drawn) {
         bp_lua_param_set(L, name, value);
         given = value;
