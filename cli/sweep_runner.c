@@ -21,7 +21,7 @@
  *    recorded) its parameters. Its pid is the new process's (the reopen records it), so its
  *    outcome reads back as any trial's.
  *  - Its setting otherwise comes from the specification as the run log
- *    holds it now (spec_now): the command line's parameters and the names
+ *    holds it now (sw_spec_now): the command line's parameters and the names
  *    the script suggested in earlier trials. */
 #define _XOPEN_SOURCE 700
 #include <errno.h>
@@ -120,11 +120,7 @@ static char *join_params(char *const *kv, int n) {
     return s;
 }
 
-/* The specification a trial's setting comes from: the command line's and,
- * for --trials N, the names the script suggested in the trials before (the
- * sweep's space in the run log), as suggested parameters. Read at each
- * start: a trial may teach the sweep a name. NULL with the reason. */
-static bp_sweep_spec *spec_now(const sw_runner *R, bp_err *e) {
+bp_sweep_spec *sw_spec_now(const sw_runner *R, bp_err *e) {
     bp_sweep_spec *s = bp_sweep_spec_parse(R->d->spec_text, e);
     bp_sweep_space sp;
     if (!s || s->trials == 0 || R->setting) return s;
@@ -218,7 +214,7 @@ static int resume_trial(sw_runner *R, int64_t trial, bp_err *e) {
 static int spawn(sw_runner *R, int64_t trial, bp_err *e) {
     int resumed = R->setting ? 0 : resume_trial(R, trial, e);
     if (resumed) return resumed < 0 ? -1 : 0;
-    bp_sweep_spec *spec = spec_now(R, e);
+    bp_sweep_spec *spec = sw_spec_now(R, e);
     char **kv = spec ? calloc((size_t)spec->n + 1, sizeof *kv) : NULL;
     if (!kv) {
         if (spec) bp_err_set(e, "out of memory");

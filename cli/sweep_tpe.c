@@ -27,7 +27,7 @@
  *    tpe:multivariate samples jointly the parameters every observation
  *    has (Optuna's intersection search space) and the others one by one.
  *  - The specification is the sweep's with the names its script suggested
- *    so far (the caller's spec_now): a name learned late is proposed from
+ *    so far (sw_spec_now): a name learned late is proposed from
  *    the trials that have it. */
 #define _XOPEN_SOURCE 700 /* strdup */
 #include <math.h>

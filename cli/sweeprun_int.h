@@ -122,6 +122,13 @@ typedef struct sw_runner {
 /* The cores online, at least 1: the default of -j. */
 int sw_ncores(void);
 
+/* The specification a trial's setting comes from: the command line's and,
+ * for --trials N, the names the script suggested in the trials before (the
+ * sweep's space in the run log), as suggested parameters. Read at each
+ * start: a trial may teach the sweep a name. NULL with the reason; free
+ * with bp_sweep_spec_free. */
+bp_sweep_spec *sw_spec_now(const sw_runner *R, bp_err *e);
+
 /* Runs the trials todo[0..n-1], R->jobs at a time. Returns how many were
  * started (-1 when memory for the runner's tables runs out, or a trial
  * cannot be started); stops starting new ones on a signal or an unread
