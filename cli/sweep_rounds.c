@@ -10,7 +10,9 @@
  * repeat each other. The array script carries each task's setting, which
  * the task runs as given (--setting); the round's merge job merges and
  * proposes the next round the same way. A trial of the round that was run
- * before (cancelled, then proposed again) keeps its recorded setting. */
+ * before (cancelled, then proposed again) keeps its recorded setting. The
+ * rounds propose the command line's parameters; a name the script suggests
+ * (bp.suggest) each task draws itself, as random search would. */
 #define _XOPEN_SOURCE 700
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,8 +38,8 @@ int sw_setting(const bp_sweep_spec *s, const char *text, char **kv, bp_err *e) {
         else if (!(kv[k] = strndup(p, len))) rc = bp_err_set(e, "out of memory");
         p += len + (p[len] == ' ');
     }
-    for (int k = 0; k < s->n && !rc; k++)
-        if (!kv[k])
+    for (int k = 0; k < s->n && !rc; k++) /* a conditional one may be unread, so absent */
+        if (!kv[k] && !s->params[k].conditional)
             rc = bp_err_set(e, "--setting '%s': no value of %s", text, s->params[k].key);
     if (rc)
         for (int k = 0; k < s->n; k++) free(kv[k]), kv[k] = NULL;

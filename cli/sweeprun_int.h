@@ -251,9 +251,10 @@ int sw_task(const sw_args *a, const sw_def *d, const bp_sweep_host *h, int argc,
 int sw_cluster(const sw_args *a, const sw_def *d, const bp_sweep_host *h, int argc,
                char **argv);
 
-/* A task's --setting ("k=v ..." with every parameter of s once) into
- * kv[0..s->n-1] in the parameters' order, malloc'd: -1 with the reason
- * (nothing to free then). (sweep_rounds.c) */
+/* A task's --setting ("k=v ..." with every parameter of s once, a
+ * conditional one maybe not: its kv stays NULL) into kv[0..s->n-1] in the
+ * parameters' order, malloc'd: -1 with the reason (nothing to free then).
+ * (sweep_rounds.c) */
 int sw_setting(const bp_sweep_spec *s, const char *text, char **kv, bp_err *e);
 
 /* The round (trials [r K, (r + 1) K)) of the first trial still to run, or

@@ -115,6 +115,9 @@ same "$(grep -- --array b.sh)" "#SBATCH --array=3-5"
 grep -q "^cd $T && $BP sweep --slurm $T/b.sh .* --after-round 1 --submit$" b-merge.sh && fail "the last round chains another"
 "$BP" sweep --task 0 --setting 'x=1' --db s.db --trials 2 --sampler tpe bowl.lua x=uniform:0:1 n=int:1:2 2> e.txt; same "$?" 1
 same "$(cat e.txt)" "backprop: --setting 'x=1': no value of n"
+# a conditional parameter (n?=) may be absent from a setting: a trial that did not read it
+"$BP" sweep --task 0 --setting 'x=0.5' --db s2.db --shard-dir "$T/s2" --trials 2 --sampler tpe bowl.lua x=uniform:0:1 'n?=int:1:2' > /dev/null 2>e.txt; same "$?" 0
+same "$(q "$(ls "$T"/s2/*-t0-*.db)" "SELECT params FROM sweep_trials")" "x=0.5 n=1"
 "$BP" sweep --slurm x.sh --rounds 2 bowl.lua x=1 2> e.txt; same "$?" 1
 same "$(cat e.txt)" "backprop: sweep: --rounds R and --per-round K go together, with --slurm"
 
