@@ -86,7 +86,8 @@ int bp_lua_sweep_pruned(lua_State *L);
 
 /* Runs a sweep written in Lua, a file returning {script = ..., params =
  * {lr = "loguniform:1e-4:1e-1", hidden = {2, 4, 8}}, trials =, seed =,
- * objective =, prune =, name =}, and pushes the same sweep as a list of
+ * objective =, prune =, name =} (params may be left out when the script
+ * suggests its own: bp.suggest), and pushes the same sweep as a list of
  * command-line arguments (options first, then the script, then key=SPEC in
  * the order of the keys). Raises a Lua error naming the file otherwise. */
 int bp_lua_sweep_file(lua_State *L, const char *path);

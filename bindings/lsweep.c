@@ -442,9 +442,10 @@ int bp_lua_sweep_file(lua_State *L, const char *path) {
     if (lua_getfield(L, spec, "script") != LUA_TSTRING)
         return luaL_error(L, "%s: script must be the path of the script to sweep", path);
     append(L, list);
-    if (lua_getfield(L, spec, "params") != LUA_TTABLE)
+    int t = lua_getfield(L, spec, "params"); /* none: the script suggests them */
+    if (t != LUA_TTABLE && t != LUA_TNIL)
         return luaL_error(L, "%s: params must be a table {key = SPEC, ...}", path);
-    append_params(L, path, lua_gettop(L), list);
+    if (t == LUA_TTABLE) append_params(L, path, lua_gettop(L), list);
     lua_pushvalue(L, list);
     lua_replace(L, spec);
     lua_settop(L, spec);

@@ -1033,6 +1033,16 @@ static void test_spec_file(void) {
         NULL);
     free(a);
     free(b);
+    /* No params: a script that suggests its own (dbr.lua, below). */
+    write_file("dbr_sweep.lua", "return {script = 'dbr.lua', trials = 3, seed = 2}\n");
+    write_file("dbr.lua", "local bp = require 'backprop'\n"
+                          "bp.log('loss', bp.suggest('x', 'uniform:-2:2', 0.0), 1)\n");
+    CHECK(sh("$BP sweep --db specdbr.db --spec dbr_sweep.lua") == 0);
+    CHECK_ROWS(path_in("specdbr.db"), "SELECT spec, keys FROM sweeps",
+               "--trials 3 --seed 2|x\n");
+    write_file("bad.lua", "return {script = 'product.lua', params = 3}\n");
+    CHECK(sh("$BP sweep --spec bad.lua") == 1);
+    CHECK_STR(err_text, "backprop: bad.lua: params must be a table {key = SPEC, ...}\n");
     write_file("bad.lua", "return {script = 'product.lua', param = {}}\n");
     CHECK(sh("$BP sweep --spec bad.lua") == 1);
     CHECK_STR(err_text,
