@@ -50,8 +50,8 @@
 typedef struct trial {
     bp_sweep_info info;
     int64_t trial;
-    int64_t setting; /* trial / repeats: what a suggested name's draw is of */
-    int sampled;     /* --trials N (random or TPE): bp.suggest draws */
+    int64_t setting;   /* trial / repeats: what a suggested name's draw is of */
+    int sampled;       /* --trials N (random or TPE): bp.suggest draws */
     int64_t prev_step; /* of the last report, -1 before the first */
     double best;       /* the best value reported so far */
     int have_best;
@@ -194,8 +194,10 @@ static int l_sweep(lua_State *L) {
  * so that a range's bounds are checked exactly). */
 static const char *default_text(lua_State *L, int d, char *buf, size_t size) {
     if (lua_isinteger(L, d)) snprintf(buf, size, "%lld", (long long)lua_tointeger(L, d));
-    else if (lua_type(L, d) == LUA_TNUMBER) snprintf(buf, size, "%.17g", lua_tonumber(L, d));
-    else if (lua_type(L, d) == LUA_TBOOLEAN) snprintf(buf, size, "%s", lua_toboolean(L, d) ? "true" : "false");
+    else if (lua_type(L, d) == LUA_TNUMBER)
+        snprintf(buf, size, "%.17g", lua_tonumber(L, d));
+    else if (lua_type(L, d) == LUA_TBOOLEAN)
+        snprintf(buf, size, "%s", lua_toboolean(L, d) ? "true" : "false");
     else return lua_tostring(L, d);
     return buf;
 }
@@ -210,9 +212,9 @@ static int decide(lua_State *L, const char *arg, const char *dflt, const char *g
     trial *t = get_trial(L);
     bp_sweep_spec *s = bp_sweep_spec_new();
     bp_err why;
-    int rc = !s                                  ? bp_err_set(e, "out of memory")
+    int rc = !s                                ? bp_err_set(e, "out of memory")
              : bp_sweep_spec_add(s, arg, &why) ? bp_err_set(e, "bp.suggest: %s", why.msg)
-                                                 : 0;
+                                               : 0;
     const bp_sweep_param *p = rc ? NULL : &s->params[0];
     *canon = NULL;
     *drawn = 0;

@@ -137,7 +137,8 @@ bp_sweep_spec *sw_spec_now(const sw_runner *R, bp_err *e) {
         char *arg = malloc(len);
         if (!arg) rc = bp_err_set(e, "out of memory");
         else snprintf(arg, len, "%s=%s", sp.keys[k], sp.specs[k]);
-        if (arg && !(rc = bp_sweep_spec_add(s, arg, e))) s->params[s->n - 1].suggested = 1;
+        if (arg && !(rc = bp_sweep_spec_add(s, arg, e)))
+            s->params[s->n - 1].suggested = 1;
         free(arg);
     }
     bp_sweep_space_free(&sp);
@@ -159,7 +160,8 @@ static int compact(char **kv, int n) {
 
 /* Starts argv as the trial's process and enters it in R->procs, which
  * takes params (else freed). 0, or -1 with the reason. */
-static int start_process(sw_runner *R, int64_t trial, char **argv, char *params, bp_err *e) {
+static int start_process(sw_runner *R, int64_t trial, char **argv, char *params,
+                         bp_err *e) {
     FILE *errf = R->verbose ? NULL : tmpfile();
     int rc = -1;
     if (!R->verbose && !errf) {
@@ -201,11 +203,12 @@ out:
 static int resume_trial(sw_runner *R, int64_t trial, bp_err *e) {
     int64_t run;
     char params[512], id[32];
-    int r = bp_runlog_trial_resumable(R->log, R->id, trial, &run, params, sizeof params, e);
+    int r =
+        bp_runlog_trial_resumable(R->log, R->id, trial, &run, params, sizeof params, e);
     if (r <= 0) return r;
     snprintf(id, sizeof id, "%lld", (long long)run);
-    char *argv[] = {(char *)R->h->exe, "run", "--quiet", "--db", (char *)R->db, "--resume",
-                    id, NULL};
+    char *argv[] = {(char *)R->h->exe, "run",      "--quiet", "--db",
+                    (char *)R->db,     "--resume", id,        NULL};
     char *copy = strdup(params);
     if (!copy) return bp_err_set(e, "out of memory");
     return start_process(R, trial, argv, copy, e) ? -1 : 1;
@@ -221,9 +224,9 @@ static int spawn(sw_runner *R, int64_t trial, bp_err *e) {
         bp_sweep_spec_free(spec);
         return -1;
     }
-    if ((R->setting ? sw_setting(spec, R->setting, kv, e)
+    if ((R->setting                           ? sw_setting(spec, R->setting, kv, e)
          : spec->sampler == BP_SAMPLER_RANDOM ? bp_sweep_trial(spec, trial, kv, e)
-                                               : sw_tpe_trial(R, spec, trial, kv, e))) {
+                                              : sw_tpe_trial(R, spec, trial, kv, e))) {
         free(kv);
         bp_sweep_spec_free(spec);
         return -1;

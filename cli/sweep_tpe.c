@@ -204,8 +204,9 @@ static int gather(obs *o, const sw_runner *R, const bp_trial_obs *h, size_t nh, 
  * space. A parameter some trials did not use (a conditional one, NaN
  * there) is proposed on its own after, as Optuna samples the parameters
  * outside that space independently. */
-static int propose_joint(double *out, const bp_tpe_space *sp, const double *xs, int n, int d,
-                         const int *in_joint, const double *loss, bp_rng *r, bp_err *e) {
+static int propose_joint(double *out, const bp_tpe_space *sp, const double *xs, int n,
+                         int d, const int *in_joint, const double *loss, bp_rng *r,
+                         bp_err *e) {
     int dj = 0;
     for (int j = 0; j < d; j++) dj += in_joint[j];
     if (dj == 0) return 0;

@@ -43,8 +43,8 @@ static int recorded_spec(bp_runlog *log, int64_t sweep, const char *key, char *b
 static int insert_space(bp_runlog *log, int64_t sweep, int64_t trial, const char *key,
                         const char *spec, bp_err *e) {
     sqlite3_stmt *st = rl_prepare(
-        log, "INSERT INTO sweep_space(sweep_id, key, spec, trial) VALUES (?1, ?2, ?3, ?4)",
-        e);
+        log,
+        "INSERT INTO sweep_space(sweep_id, key, spec, trial) VALUES (?1, ?2, ?3, ?4)", e);
     if (!st) return -1;
     sqlite3_bind_int64(st, 1, sweep);
     sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);

@@ -308,10 +308,9 @@ int bp_sweep_trial(const bp_sweep_spec *s, int64_t i, char **kv, bp_err *e) {
     for (int k = 0; k < s->n && s->trials > 0; k++) {
         char value[64];
         const bp_sweep_param *p = &s->params[k];
-        kv[k] = join_kv(p->key, p->suggested
-                                    ? bp_sweep_suggested_value(value, sizeof value, p,
-                                                               s->seed, i)
-                                    : draw(value, sizeof value, p, &r));
+        kv[k] = join_kv(p->key, p->suggested ? bp_sweep_suggested_value(
+                                                   value, sizeof value, p, s->seed, i)
+                                             : draw(value, sizeof value, p, &r));
     }
     for (int k = 0; k < s->n; k++)
         if (!kv[k]) {
@@ -381,7 +380,8 @@ static int write_spec(char *w, const bp_sweep_param *p) {
     char *start = w;
     if (p->kind == BP_SWEEP_LIST || p->kind == BP_SWEEP_CHOICE) {
         if (p->kind == BP_SWEEP_CHOICE) w += sprintf(w, "choice:");
-        for (int j = 0; j < p->n; j++) w += sprintf(w, "%s%s", j ? "," : "", p->values[j]);
+        for (int j = 0; j < p->n; j++)
+            w += sprintf(w, "%s%s", j ? "," : "", p->values[j]);
     } else {
         w += sprintf(w, "%s:", names[p->kind]);
         w += shortest(w, p->lo);
@@ -424,11 +424,14 @@ int bp_sweep_param_check(const bp_sweep_param *p, const char *v, bp_err *e) {
         errno = 0;
         double x = strtod(v, &end);
         if (end == v || *end || errno || !isfinite(x))
-            rc = bp_err_set(e, "parameter %s: '%s' is not a number (%s)", p->key, v, spec);
+            rc =
+                bp_err_set(e, "parameter %s: '%s' is not a number (%s)", p->key, v, spec);
         else if (p->kind == BP_SWEEP_INT && x != floor(x))
-            rc = bp_err_set(e, "parameter %s: '%s' is not an integer (%s)", p->key, v, spec);
+            rc = bp_err_set(e, "parameter %s: '%s' is not an integer (%s)", p->key, v,
+                            spec);
         else if (x < p->lo || x > p->hi)
-            rc = bp_err_set(e, "parameter %s: '%s' is out of range (%s)", p->key, v, spec);
+            rc =
+                bp_err_set(e, "parameter %s: '%s' is out of range (%s)", p->key, v, spec);
     }
     free(spec);
     return rc;

@@ -1108,13 +1108,14 @@ static void test_sweep_space(void) {
     const char *db = path_in("v10.db");
     sqlite3 *raw = raw_at(db, 10);
     char sql[512];
-    snprintf(sql, sizeof sql,
-             "PRAGMA application_id = %d; PRAGMA user_version = 10;"
-             "INSERT INTO sweeps(uid, name, spec, keys, strategy, trials, seed, objective,"
-             " direction, status, started) VALUES ('u', 's', 'opt=a,b --seed 1', 'opt',"
-             " 'random', 4, 1, 'loss', 'min', 'completed', 1.7e9);"
-             "INSERT INTO runs(name, started, status) VALUES ('old', 1.7e9, 'crashed')",
-             BP_RUNLOG_APP_ID);
+    snprintf(
+        sql, sizeof sql,
+        "PRAGMA application_id = %d; PRAGMA user_version = 10;"
+        "INSERT INTO sweeps(uid, name, spec, keys, strategy, trials, seed, objective,"
+        " direction, status, started) VALUES ('u', 's', 'opt=a,b --seed 1', 'opt',"
+        " 'random', 4, 1, 'loss', 'min', 'completed', 1.7e9);"
+        "INSERT INTO runs(name, started, status) VALUES ('old', 1.7e9, 'crashed')",
+        BP_RUNLOG_APP_ID);
     bp_err e = {{0}};
     bp_runlog *log = migrate(raw, sql, db);
     if (!log) return;
@@ -1131,9 +1132,10 @@ static void test_sweep_space(void) {
     CHECK(bp_runlog_sweep_suggest(log, 1, 3, "lr", "loguniform:0.0001:1", &e) == 0);
     CHECK(bp_runlog_sweep_suggest(log, 1, 1, "opt", "a,b", &e) == 0);
     CHECK(bp_runlog_sweep_suggest(log, 1, 3, "lr", "uniform:0:1", &e) == -1);
-    CHECK_STR(e.msg, "bp.suggest: parameter lr is suggested as 'uniform:0:1' here but as"
-                     " 'loguniform:0.0001:1' by an earlier trial of sweep 1: one name, one"
-                     " specification");
+    CHECK_STR(e.msg,
+              "bp.suggest: parameter lr is suggested as 'uniform:0:1' here but as"
+              " 'loguniform:0.0001:1' by an earlier trial of sweep 1: one name, one"
+              " specification");
     CHECK_STR(rows_of(s, "SELECT keys FROM sweeps"), "opt lr momentum\n");
     bp_sweep_space sp;
     CHECK(bp_runlog_sweep_space(log, 1, &sp, &e) == 0);

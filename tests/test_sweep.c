@@ -352,7 +352,8 @@ static void test_conditional_and_empty(void) {
     CHECK_STR(text, "opt=sgd,adam momentum?=uniform:0.5:0.99 --trials 3 --seed 1");
     bp_err e;
     bp_sweep_spec *back = bp_sweep_spec_parse(text, &e);
-    CHECK(back && back->params[1].conditional && !strcmp(back->params[1].key, "momentum"));
+    CHECK(back && back->params[1].conditional &&
+          !strcmp(back->params[1].key, "momentum"));
     bp_sweep_spec_free(back);
     free(text);
     CHECK(bp_sweep_spec_add(s, "a?b=1,2", &e) == -1);

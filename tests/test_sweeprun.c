@@ -905,8 +905,9 @@ static void test_bad_specs_run_nothing(void) {
         {"typo.lua lr=loguniform:1e-4:1",
          "backprop: sweep parameter 'lr' is a distribution:"
          " random search needs --trials N\n"},
-        {"typo.lua", "backprop: a sweep needs parameters (key=values), or --trials N for a"
-                     " script that suggests its own (bp.suggest)\n"},
+        {"typo.lua",
+         "backprop: a sweep needs parameters (key=values), or --trials N for a"
+         " script that suggests its own (bp.suggest)\n"},
         {"--prune mean typo.lua lr=1",
          "backprop: bad --prune 'mean': expected median[:K], halving[:MIN_STEP[:ETA]] or"
          " hyperband[:MIN_STEP[:MAX_STEP|auto[:ETA]]], then any of :startup=N and"
@@ -1223,19 +1224,22 @@ static void test_suggest_in_a_run(void) {
                           "bp.suggest('x', 'uniform:0:1', 0.5)\n"
                           "bp.suggest('x', 'uniform:0:2', 0.5)\n");
     CHECK(sh("$BP run --db plain.db --quiet two.lua") == 1);
-    CHECK(strstr(err_text, "two.lua:3: bp.suggest: parameter x is suggested as 'uniform:0:1'"
-                           " and as 'uniform:0:2': one name, one specification") != NULL);
+    CHECK(strstr(err_text,
+                 "two.lua:3: bp.suggest: parameter x is suggested as 'uniform:0:1'"
+                 " and as 'uniform:0:2': one name, one specification") != NULL);
     write_file("dflt.lua", "local bp = require 'backprop'\n"
                            "bp.suggest('lr', 'loguniform:1e-4:1', 2)\n");
     CHECK(sh("$BP run --db plain.db --quiet dflt.lua") == 1);
-    CHECK(strstr(err_text, "dflt.lua:2: bp.suggest: the default is not in the space:"
-                           " parameter lr: '2' is out of range (loguniform:0.0001:1)") != NULL);
+    CHECK(strstr(err_text,
+                 "dflt.lua:2: bp.suggest: the default is not in the space:"
+                 " parameter lr: '2' is out of range (loguniform:0.0001:1)") != NULL);
     write_file("spec.lua", "local bp = require 'backprop'\n"
                            "bp.suggest('lr', 'logunif:1e-4:1', 0.1)\n");
     CHECK(sh("$BP run --db plain.db --quiet spec.lua") == 1);
-    CHECK(strstr(err_text, "spec.lua:2: bp.suggest: sweep parameter 'lr=logunif:1e-4:1':"
-                           " unknown distribution 'logunif' (expected uniform, loguniform,"
-                           " int or choice)") != NULL);
+    CHECK(strstr(err_text,
+                 "spec.lua:2: bp.suggest: sweep parameter 'lr=logunif:1e-4:1':"
+                 " unknown distribution 'logunif' (expected uniform, loguniform,"
+                 " int or choice)") != NULL);
 }
 
 /* A TPE sweep given no parameters learns its space from its script: the
@@ -1254,15 +1258,18 @@ static void test_suggest_sweep(void) {
     CHECK_ROWS(db, "SELECT key, spec, trial FROM sweep_space ORDER BY rowid",
                "x|uniform:-2:2|0\nopt|choice:a,b,c|0\nn|int:1:10|0\n"
                "lr|loguniform:0.0001:1|0\n");
-    CHECK_ROWS(db, "SELECT count(*) FROM sweep_trials WHERE status = 'completed'"
-                   " AND params LIKE 'x=% opt=% n=% lr=%'", "30\n");
+    CHECK_ROWS(db,
+               "SELECT count(*) FROM sweep_trials WHERE status = 'completed'"
+               " AND params LIKE 'x=% opt=% n=% lr=%'",
+               "30\n");
     const char *b_after = "SELECT count(*) FROM sweep_trials WHERE trial >= 10"
                           " AND params LIKE '% opt=b %'";
     double tpe_b = number(db, b_after), rnd_b = number(path_in("dbrnd.db"), b_after);
     const char *best = "SELECT min(objective) FROM sweep_trials";
     double tpe_best = number(db, best), rnd_best = number(path_in("dbrnd.db"), best);
     printf("suggest: after the start-up, opt=b in %.0f of 20 trials (random %.0f); best"
-           " %.3g (random %.3g)\n", tpe_b, rnd_b, tpe_best, rnd_best);
+           " %.3g (random %.3g)\n",
+           tpe_b, rnd_b, tpe_best, rnd_best);
     CHECK(tpe_b >= 14 && tpe_b > rnd_b); /* seed 1 gives 19 and 7 */
     CHECK(tpe_best < rnd_best);          /* seed 1 gives 0.002 and 0.33 */
     const char *first = "SELECT trial, params, seed FROM sweep_trials WHERE trial < 10"
@@ -1272,14 +1279,27 @@ static void test_suggest_sweep(void) {
     free(a);
     free(b);
     CHECK(sh("$BP sweep --db dbr2.db -j 1 %s", tpe) == 0);
-    const char *q = "SELECT trial, status, params, quote(objective), seed FROM sweep_trials"
-                    " ORDER BY trial";
+    const char *q =
+        "SELECT trial, status, params, quote(objective), seed FROM sweep_trials"
+        " ORDER BY trial";
     a = rows(db, q), b = rows(path_in("dbr2.db"), q);
     CHECK_STR(a, b);
     free(b);
     const char *killed = path_in("dbrk.db");
-    char *argv[] = {exe, "sweep", "--db", (char *)killed, "-j", "1", "--trials", "30",
-                    "--seed", "1", "--sampler", "tpe", (char *)path_in("dbr.lua"), NULL};
+    char *argv[] = {exe,
+                    "sweep",
+                    "--db",
+                    (char *)killed,
+                    "-j",
+                    "1",
+                    "--trials",
+                    "30",
+                    "--seed",
+                    "1",
+                    "--sampler",
+                    "tpe",
+                    (char *)path_in("dbr.lua"),
+                    NULL};
     pid_t kid = spawn_group(argv);
     int done = await_completed(killed, 14, 6000);
     CHECK(done >= 14 && done < 30);
@@ -1298,16 +1318,18 @@ static void test_suggest_sweep(void) {
  * module's message; a name suggested with two specs by two trials is
  * refused. */
 static void test_conditional_parameters(void) {
-    write_file("cond.lua", "local bp = require 'backprop'\n"
-                           "local opt = bp.suggest('opt', 'choice:sgd,adam', 'adam')\n"
-                           "local m = 0\n"
-                           "if opt == 'sgd' then m = bp.suggest('momentum', 'uniform:0:0.99',"
-                           " 0.9) end\n"
-                           "bp.log('loss', (opt == 'sgd' and 1 or 1.5) - m, 1)\n");
+    write_file("cond.lua",
+               "local bp = require 'backprop'\n"
+               "local opt = bp.suggest('opt', 'choice:sgd,adam', 'adam')\n"
+               "local m = 0\n"
+               "if opt == 'sgd' then m = bp.suggest('momentum', 'uniform:0:0.99',"
+               " 0.9) end\n"
+               "bp.log('loss', (opt == 'sgd' and 1 or 1.5) - m, 1)\n");
     const char *absent = "SELECT count(*) FROM runs r JOIN params p ON p.run_id = r.id"
                          " AND p.key = 'momentum' WHERE r.params_text LIKE '%opt=adam%'";
     CHECK(sh("$BP sweep --db cg.db cond.lua opt=sgd,adam") == 0);
-    CHECK_ROWS(path_in("cg.db"), "SELECT trial, status, params FROM sweep_trials ORDER BY trial",
+    CHECK_ROWS(path_in("cg.db"),
+               "SELECT trial, status, params FROM sweep_trials ORDER BY trial",
                "0|completed|opt=sgd momentum=0.9\n1|completed|opt=adam\n");
     CHECK_ROWS(path_in("cg.db"), absent, "0\n");
     const char *samplers[] = {"tpe", "tpe:multivariate"};
@@ -1316,44 +1338,53 @@ static void test_conditional_parameters(void) {
         CHECK(sh("$BP sweep --db %s -j 2 --trials 24 --seed 2 --sampler %s cond.lua", db,
                  samplers[k]) == 0);
         /* How many of each, with -j 2, depends on timing; what each holds not. */
-        CHECK_ROWS(db, "SELECT count(*), sum(params LIKE 'opt=sgd momentum=%')"
-                       " = sum(params LIKE 'opt=sgd%'), sum(params = 'opt=adam')"
-                       " = sum(params LIKE 'opt=adam%') FROM sweep_trials"
-                       " WHERE status = 'completed'",
-                       "24|1|1\n");
+        CHECK_ROWS(db,
+                   "SELECT count(*), sum(params LIKE 'opt=sgd momentum=%')"
+                   " = sum(params LIKE 'opt=sgd%'), sum(params = 'opt=adam')"
+                   " = sum(params LIKE 'opt=adam%') FROM sweep_trials"
+                   " WHERE status = 'completed'",
+                   "24|1|1\n");
         CHECK_ROWS(db, absent, "0\n");
     }
     /* A grid whose first trial (adam) does not read momentum: conditional. */
     CHECK(sh("$BP sweep --db cq.db cond.lua opt=adam,sgd 'momentum?=0.5,0.9'") == 0);
     CHECK_ROWS(path_in("cq.db"), "SELECT spec FROM sweeps",
                "opt=adam,sgd momentum?=0.5,0.9 --seed 1\n");
-    CHECK_ROWS(path_in("cq.db"), "SELECT trial, params FROM sweep_trials ORDER BY trial",
-               "0|opt=adam\n1|opt=adam\n2|opt=sgd momentum=0.5\n3|opt=sgd momentum=0.9\n");
+    CHECK_ROWS(
+        path_in("cq.db"), "SELECT trial, params FROM sweep_trials ORDER BY trial",
+        "0|opt=adam\n1|opt=adam\n2|opt=sgd momentum=0.5\n3|opt=sgd momentum=0.9\n");
     CHECK(sh("$BP sweep --db cy.db -j 2 --trials 6 cond.lua momentun=0.5") == 1);
-    CHECK(strstr(err_text, "backprop: sweep 1 stopped: cond.lua:5: parameter given but never"
-                           " read before the script began to train or log: momentun (a typo?"
-                           " it read momentum, opt)\n") != NULL);
+    CHECK(strstr(err_text,
+                 "backprop: sweep 1 stopped: cond.lua:5: parameter given but never"
+                 " read before the script began to train or log: momentun (a typo?"
+                 " it read momentum, opt)\n") != NULL);
     CHECK_ROWS(path_in("cy.db"), "SELECT count(*), status FROM runs", "1|failed\n");
     /* Split in shards (--plan), each trial drawing the names it suggests
      * itself: merged, the same trials, parameters and seeds as in one run. */
     CHECK(sh("$BP sweep --db cr.db -j 1 --trials 6 --seed 4 cond.lua") == 0);
-    CHECK(sh("$BP sweep --plan --trials 6 --seed 4 --shard-db 'cp%%d.db' --shards 2 cond.lua"
-             " > plan.sh && sh plan.sh && $BP merge cpall.db cp0.db cp1.db") == 0);
-    const char *same = "SELECT trial, status, params, seed FROM sweep_trials ORDER BY trial";
+    CHECK(
+        sh("$BP sweep --plan --trials 6 --seed 4 --shard-db 'cp%%d.db' --shards 2 cond.lua"
+           " > plan.sh && sh plan.sh && $BP merge cpall.db cp0.db cp1.db") == 0);
+    const char *same =
+        "SELECT trial, status, params, seed FROM sweep_trials ORDER BY trial";
     char *a = rows(path_in("cr.db"), same), *b = rows(path_in("cpall.db"), same);
     CHECK_STR(a, b);
     free(a);
     free(b);
     CHECK_ROWS(path_in("cpall.db"), "SELECT keys FROM sweeps", "opt momentum\n");
-    CHECK_ROWS(path_in("cpall.db"), "SELECT count(DISTINCT seed) FROM sweep_trials", "6\n");
-    write_file("twospec.lua", "local bp = require 'backprop'\n"
-                              "local hi = bp.sweep().trial == 0 and 1 or 2\n"
-                              "bp.log('loss', bp.suggest('x', 'uniform:0:' .. hi, 0.5), 1)\n");
-    CHECK(sh("$BP sweep --db cs.db -j 1 --trials 2 twospec.lua") == 0); /* one completed */
-    CHECK_ROWS(path_in("cs.db"), "SELECT trial, status, message FROM runs ORDER BY trial",
-               "0|completed|NULL\n1|failed|twospec.lua:3: bp.suggest: parameter x is"
-               " suggested as 'uniform:0:2' here but as 'uniform:0:1' by an earlier trial of"
-               " sweep 1: one name, one specification\n");
+    CHECK_ROWS(path_in("cpall.db"), "SELECT count(DISTINCT seed) FROM sweep_trials",
+               "6\n");
+    write_file("twospec.lua",
+               "local bp = require 'backprop'\n"
+               "local hi = bp.sweep().trial == 0 and 1 or 2\n"
+               "bp.log('loss', bp.suggest('x', 'uniform:0:' .. hi, 0.5), 1)\n");
+    CHECK(sh("$BP sweep --db cs.db -j 1 --trials 2 twospec.lua") ==
+          0); /* one completed */
+    CHECK_ROWS(
+        path_in("cs.db"), "SELECT trial, status, message FROM runs ORDER BY trial",
+        "0|completed|NULL\n1|failed|twospec.lua:3: bp.suggest: parameter x is"
+        " suggested as 'uniform:0:2' here but as 'uniform:0:1' by an earlier trial of"
+        " sweep 1: one name, one specification\n");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1370,8 +1401,8 @@ static void test_sweep_resumes_from_checkpoint(void) {
     snprintf(script, sizeof script, "%s", xor_script);
     strcpy(strrchr(script, '/'), "/resumable.lua");
     const char *db = path_in("rk.db");
-    char *argv[] = {exe, "sweep", "--db", (char *)db, "-j", "1", "--trials", "1", script,
-                    "epochs=6", "stall_at=3", NULL};
+    char *argv[] = {exe,        "sweep", "--db", (char *)db, "-j",         "1",
+                    "--trials", "1",     script, "epochs=6", "stall_at=3", NULL};
     pid_t kid = spawn_group(argv);
     CHECK(await_rows(db, "SELECT max(step) FROM checkpoints", "3\n", 60));
     int status = kill_group(kid);

@@ -43,7 +43,8 @@ static int time_proposals(sw_runner *R, int64_t next, double *ms, int reps, bp_e
 
 int main(int argc, char **argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: tpe_sweep_overhead DB SWEEP [tpe|tpe:multivariate [REPS]]\n");
+        fprintf(stderr,
+                "usage: tpe_sweep_overhead DB SWEEP [tpe|tpe:multivariate [REPS]]\n");
         return 2;
     }
     int64_t id = atoll(argv[2]);
@@ -71,7 +72,8 @@ int main(int argc, char **argv) {
            ms[reps - 1]);
     rc = 0;
 end:
-    if (rc) fprintf(stderr, "tpe_sweep_overhead: %s\n", e.msg[0] ? e.msg : "bad arguments");
+    if (rc)
+        fprintf(stderr, "tpe_sweep_overhead: %s\n", e.msg[0] ? e.msg : "bad arguments");
     sw_def_free(&d);
     bp_sweep_row_free(&row);
     bp_runlog_close(log);
