@@ -14,10 +14,11 @@
  *
  * A trial is done once a run of it has ended completed, failed, diverged or
  * pruned; a resume runs the others: one whose run crashed or was
- * interrupted after a checkpoint goes on in that run, `backprop run
- * --resume RUN` (from the checkpoint, with its own parameters and seed), so
- * it stays one run (runs.attempts counts its starts); any other as a new
- * run. One
+ * interrupted goes on in that run, `backprop run --resume RUN` (from its
+ * checkpoint if it made one, with its own parameters and seed), so it stays
+ * one run (runs.attempts counts its starts), unless its script had not read
+ * its parameters yet (no checkpoint, its setting not all recorded); any
+ * other as a new run. One
  * process runs a sweep at a time (it holds the sweep: bp_runlog_sweep_status),
  * and before it starts a trial it waits for those still running in
  * processes of this machine (the orphans of a supervisor killed before it,

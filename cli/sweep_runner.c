@@ -13,12 +13,12 @@
  *  - Everything the parent knows about a trial it reads back from the
  *    database (the run with the trial's pid), so the progress, the summary,
  *    a resume and `sweep show` all agree with what is recorded.
- *  - A trial whose run crashed or was interrupted after a checkpoint is
- *    taken up in that run (`backprop run --resume RUN`: its checkpoint,
- *    parameters and seed), not started again beside it: it ends as if never
- *    stopped, and stays one run. Without a checkpoint it runs again as a
- *    new run: its script may have been stopped before it read (and so
- *    recorded) its parameters. Its pid is the new process's (the reopen records it), so its
+ *  - A trial whose run crashed or was interrupted is taken up in that run
+ *    (`backprop run --resume RUN`: its checkpoint if any, its parameters and
+ *    seed), not started again beside it: it ends as if never stopped, and
+ *    stays one run. Only if its script had not read its parameters yet
+ *    (no checkpoint, a setting not all recorded) does it run again as a new
+ *    run: a resume takes the parameters from the run's record. Its pid is the new process's (the reopen records it), so its
  *    outcome reads back as any trial's.
  *  - Its setting otherwise comes from the specification as the run log
  *    holds it now (sw_spec_now): the command line's parameters and the names
@@ -196,16 +196,38 @@ out:
     return rc;
 }
 
-/* A trial whose last run was interrupted or crashed after a checkpoint goes
- * on in that run: `backprop run --resume RUN`, from its latest checkpoint
- * (bp.resume), with the run's own parameters and seed. 1 when started so, 0 when the trial
- * has no such run, -1 with the reason. */
-static int resume_trial(sw_runner *R, int64_t trial, bp_err *e) {
+/* Whether params ("k=v ...", a run's record) holds a value of every
+ * parameter of s that every trial reads (not a conditional or suggested
+ * one): then the run had read its setting before it stopped. */
+static int holds_setting(const bp_sweep_spec *s, const char *params) {
+    for (int k = 0; k < s->n; k++) {
+        const bp_sweep_param *p = &s->params[k];
+        if (p->conditional || p->suggested) continue;
+        size_t kl = strlen(p->key);
+        const char *at = params;
+        while ((at = strstr(at, p->key)) &&
+               !((at == params || at[-1] == ' ') && at[kl] == '='))
+            at += kl;
+        if (!at) return 0;
+    }
+    return 1;
+}
+
+/* A trial whose last run was interrupted or crashed goes on in that run,
+ * `backprop run --resume RUN`, from its latest checkpoint (bp.resume) if it
+ * made one, with the run's own parameters and seed: when the run made a
+ * checkpoint or recorded every parameter of its setting (else its script
+ * stopped before reading them, and a resume would run with defaults). 1
+ * when started so, 0 when the trial is not to be resumed, -1 with the
+ * reason. */
+static int resume_trial(sw_runner *R, const bp_sweep_spec *spec, int64_t trial,
+                        bp_err *e) {
     int64_t run;
-    char params[512], id[32];
-    int r =
-        bp_runlog_trial_resumable(R->log, R->id, trial, &run, params, sizeof params, e);
-    if (r <= 0) return r;
+    int checkpointed;
+    char params[4096], id[32];
+    int r = bp_runlog_trial_resumable(R->log, R->id, trial, &run, &checkpointed, params,
+                                      sizeof params, e);
+    if (r <= 0 || (!checkpointed && !holds_setting(spec, params))) return r < 0 ? -1 : 0;
     snprintf(id, sizeof id, "%lld", (long long)run);
     char *argv[] = {(char *)R->h->exe, "run",      "--quiet", "--db",
                     (char *)R->db,     "--resume", id,        NULL};
@@ -215,14 +237,14 @@ static int resume_trial(sw_runner *R, int64_t trial, bp_err *e) {
 }
 
 static int spawn(sw_runner *R, int64_t trial, bp_err *e) {
-    int resumed = R->setting ? 0 : resume_trial(R, trial, e);
-    if (resumed) return resumed < 0 ? -1 : 0;
     bp_sweep_spec *spec = sw_spec_now(R, e);
-    char **kv = spec ? calloc((size_t)spec->n + 1, sizeof *kv) : NULL;
-    if (!kv) {
-        if (spec) bp_err_set(e, "out of memory");
+    if (!spec) return -1;
+    int resumed = R->setting ? 0 : resume_trial(R, spec, trial, e);
+    char **kv = resumed ? NULL : calloc((size_t)spec->n + 1, sizeof *kv);
+    if (!kv) { /* resumed (1), failed to (-1), or out of memory */
+        if (!resumed) bp_err_set(e, "out of memory");
         bp_sweep_spec_free(spec);
-        return -1;
+        return resumed > 0 ? 0 : -1;
     }
     if ((R->setting                           ? sw_setting(spec, R->setting, kv, e)
          : spec->sampler == BP_SAMPLER_RANDOM ? bp_sweep_trial(spec, trial, kv, e)

@@ -63,16 +63,16 @@ int bp_runlog_trial_outcome(bp_runlog *log, int64_t sweep, int64_t trial, int64_
 int bp_runlog_trial_crashed(bp_runlog *log, int64_t sweep, int64_t trial, int64_t pid,
                             const char *message, bp_err *e);
 
-/* Whether trial `trial` of sweep is to be resumed rather than run again:
- * 1 when its latest run ended crashed or interrupted, has its script
- * stored and made a checkpoint (`backprop run --resume` takes it up from
- * there), with the run's id in *run and its parameters ("k=v ...",
- * truncated to size) in params; 0 when not; -1. A run without a checkpoint
- * may have been stopped before its script read its parameters, which a
- * resume takes from what the run recorded: such a trial runs again, as a
- * new run. */
+/* Whether trial `trial` of sweep may be resumed rather than run again: 1
+ * when its latest run ended crashed or interrupted and has its script
+ * stored (`backprop run --resume` can take it up), with the run's id in
+ * *run, whether it made a checkpoint in *checkpointed, and its recorded
+ * parameters ("k=v ...", sorted, truncated to size) in params; 0 when not;
+ * -1. A resume takes the parameters from that record: the caller checks
+ * that it holds the trial's (a run stopped before its script read them
+ * does not). */
 int bp_runlog_trial_resumable(bp_runlog *log, int64_t sweep, int64_t trial, int64_t *run,
-                              char *params, size_t size, bp_err *e);
+                              int *checkpointed, char *params, size_t size, bp_err *e);
 
 /* How many runs of sweep's trials are 'running' in a process of this
  * machine (of this kernel by their lock, or of this host by their pid):

@@ -142,11 +142,11 @@ int bp_runlog_trial_crashed(bp_runlog *log, int64_t sweep, int64_t trial, int64_
 }
 
 int bp_runlog_trial_resumable(bp_runlog *log, int64_t sweep, int64_t trial, int64_t *run,
-                              char *params, size_t size, bp_err *e) {
+                              int *checkpointed, char *params, size_t size, bp_err *e) {
     bp_runlog_lock(log);
     sqlite3_stmt *st = prepare_id(log,
                                   "SELECT id, status IN ('crashed', 'interrupted')"
-                                  " AND script_id IS NOT NULL AND EXISTS (SELECT 1 FROM"
+                                  " AND script_id IS NOT NULL, EXISTS (SELECT 1 FROM"
                                   " checkpoints c WHERE c.run_id = runs.id),"
                                   " coalesce(params_text, '')"
                                   " FROM runs WHERE sweep_id = ?1 AND trial = ?2"
@@ -159,7 +159,8 @@ int bp_runlog_trial_resumable(bp_runlog *log, int64_t sweep, int64_t trial, int6
     }
     if (r == SQLITE_ROW && sqlite3_column_int(st, 1)) {
         *run = sqlite3_column_int64(st, 0);
-        snprintf(params, size, "%s", (const char *)sqlite3_column_text(st, 2));
+        *checkpointed = sqlite3_column_int(st, 2);
+        snprintf(params, size, "%s", (const char *)sqlite3_column_text(st, 3));
         rc = 1;
     } else if (r == SQLITE_ROW || r == SQLITE_DONE) {
         rc = 0;

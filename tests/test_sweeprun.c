@@ -394,13 +394,14 @@ static void test_resume_after_sigkill(void) {
     CHECK(sh("$BP sweep --db killed.db --resume 1 -j 2") == 0);
     CHECK(strstr(out_text, "sweep 1 (sweep_xor): completed; 9 trials, ") != NULL);
     CHECK_ROWS(db, "SELECT status FROM sweeps", "completed\n");
-    /* What was killed is on record, as crashed (sweep_xor.lua makes no
-     * checkpoint: its trials run again as new runs), and counted as an
-     * attempt of its trial. */
+    /* What was killed went on in its run (resumed, one more attempt), or,
+     * killed before its script read its parameters, is on record as
+     * crashed beside the trial's new run; the trials' attempts count both. */
     char *runs = rows(db, "SELECT sum(status = 'crashed') = count(*) - 9 FROM runs");
     CHECK_STR(runs, "1\n");
     free(runs);
-    CHECK_ROWS(db, "SELECT (SELECT sum(attempts) FROM sweep_trials) = count(*) FROM runs",
+    CHECK_ROWS(db,
+               "SELECT (SELECT sum(attempts) FROM sweep_trials) = sum(attempts) FROM runs",
                "1\n");
     check_same_sweep(db, path_in("seq.db"), 9);
     /* Resuming a complete sweep runs nothing. */
@@ -510,9 +511,11 @@ static void test_resume_right_after_killing_the_supervisor(void) {
     unlink(path_in("hold"));
     CHECK(await_file("rc1", "0\n", 60));
     check_once(db, 5);
-    CHECK_ROWS(
-        db, "SELECT trial, status FROM runs WHERE status = 'interrupted' ORDER BY trial",
-        "1|interrupted\n2|interrupted\n");
+    /* The two it stopped had read their setting: resumed, each in its run. */
+    CHECK_ROWS(db,
+               "SELECT trial, status, attempts FROM runs WHERE attempts > 1 ORDER BY trial",
+               "1|completed|2\n2|completed|2\n");
+    CHECK_ROWS(db, "SELECT count(*) FROM runs", "5\n");
 
     snprintf(db, sizeof db, "%s", path_in("twice.db"));
     kill_supervisor_midway(db);
@@ -630,10 +633,11 @@ static void test_sweep_in_another_pid_namespace(void) {
     free(got);
     unlink(path_in("hold"));
     CHECK(sh("$BP sweep --db ns.db --resume 2 -j 2") == 0);
+    /* The crashed ones resumed as the same runs, a second attempt each. */
     CHECK_ROWS(db,
-               "SELECT trial, group_concat(status) FROM (SELECT * FROM runs"
+               "SELECT trial, group_concat(status), sum(attempts) FROM (SELECT * FROM runs"
                " WHERE sweep_id = 2 ORDER BY id) GROUP BY trial",
-               "0|completed\n1|crashed,completed\n2|completed\n3|crashed,completed\n");
+               "0|completed|1\n1|completed|2\n2|completed|1\n3|completed|2\n");
     CHECK_ROWS(db, "SELECT id, status FROM sweeps", "1|completed\n2|completed\n");
 }
 
@@ -1400,8 +1404,9 @@ static void test_sweep_resumes_from_checkpoint(void) {
     char script[1100];
     snprintf(script, sizeof script, "%s", xor_script);
     strcpy(strrchr(script, '/'), "/resumable.lua");
-    const char *db = path_in("rk.db");
-    char *argv[] = {exe,        "sweep", "--db", (char *)db, "-j",         "1",
+    char db[512]; /* path_in's buffers are reused */
+    snprintf(db, sizeof db, "%s", path_in("rk.db"));
+    char *argv[] = {exe,        "sweep", "--db", db,         "-j",         "1",
                     "--trials", "1",     script, "epochs=6", "stall_at=3", NULL};
     pid_t kid = spawn_group(argv);
     CHECK(await_rows(db, "SELECT max(step) FROM checkpoints", "3\n", 60));
@@ -1427,6 +1432,33 @@ static void test_sweep_resumes_from_checkpoint(void) {
         free(a);
         free(b);
     }
+}
+
+/* A trial killed before its script read its parameters has none recorded,
+ * so a resume of its run would take the defaults: it runs again as a new
+ * run, the killed one on record beside it, and its attempts count both. */
+static void test_sweep_reruns_what_read_nothing(void) {
+    char script[2048];
+    snprintf(script, sizeof script,
+             "local bp = require 'backprop'\n"
+             "os.execute('touch %s; while [ -e %s ]; do sleep 0.05; done')\n"
+             "bp.log('loss', bp.param('a', 1), 1)\n",
+             path_in("early.mark"), path_in("early.hold"));
+    write_file("early.lua", script);
+    write_file("early.hold", "");
+    char db[512], lua[512]; /* path_in's buffers are reused */
+    snprintf(db, sizeof db, "%s", path_in("early.db"));
+    snprintf(lua, sizeof lua, "%s", path_in("early.lua"));
+    char *argv[] = {exe, "sweep", "--db", db, "-j", "1", lua, "a=2,3", NULL};
+    pid_t kid = spawn_group(argv);
+    CHECK(await_file("early.mark", NULL, 30));
+    kill_group(kid);
+    unlink(path_in("early.hold"));
+    CHECK(sh("$BP sweep --db early.db --resume 1 -j 1") == 0);
+    CHECK_ROWS(db, "SELECT trial, status, attempts, params_text FROM runs ORDER BY id",
+               "0|crashed|1|NULL\n0|completed|1|a=2\n1|completed|1|a=3\n");
+    CHECK_ROWS(db, "SELECT trial, objective, attempts FROM sweep_trials ORDER BY trial",
+               "0|2.0|2\n1|3.0|1\n");
 }
 
 int main(void) {
@@ -1463,6 +1495,7 @@ int main(void) {
     test_suggest_sweep();
     test_conditional_parameters();
     test_sweep_resumes_from_checkpoint();
+    test_sweep_reruns_what_read_nothing();
     int rc = check_report("test_sweeprun");
     if (rc == 0) {
         char cmd[128];
