@@ -78,6 +78,26 @@ static int open_lock_file(const char *path, const char *db) {
     return fd;
 }
 
+/* The room kept for a run's end on a full disk: the lock file holds
+ * ROOM bytes of its own (allocated, not a sparse hole), which rl_room_free
+ * gives back when a write finds the disk full, so that the run's status
+ * (a few pages in the WAL) still fits where its metrics did not. Kept at
+ * every writable open; a disk too full to allocate it keeps what it has. */
+#define ROOM (24 * 1024)
+static void keep_room(int fd) {
+    struct stat sb;
+    if (fd >= 0 && fstat(fd, &sb) == 0 && sb.st_size < ROOM) {
+        int rc = posix_fallocate(fd, 0, ROOM);
+        (void)rc; /* no room to keep is no error: the disk is as it is */
+    }
+}
+
+int rl_room_free(bp_runlog *log) {
+    struct stat sb;
+    if (log->lock_fd < 0 || fstat(log->lock_fd, &sb) != 0 || sb.st_size == 0) return -1;
+    return ftruncate(log->lock_fd, 0) == 0 ? 0 : -1;
+}
+
 void rl_lock_open(bp_runlog *log) {
     log->lock_fd = log->probe_fd = -1;
 #ifdef F_OFD_SETLK
@@ -88,6 +108,7 @@ void rl_lock_open(bp_runlog *log) {
     memcpy(path + n, "-lock", 6);
     read_boot_id(log->boot, sizeof log->boot);
     if (log->boot[0]) log->lock_fd = open_lock_file(path, log->path);
+    keep_room(log->lock_fd);
     /* A second description: our own locks conflict with it, so that a
      * probe through it sees this log's runs alive too. Read-only is enough
      * to ask. */

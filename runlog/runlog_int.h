@@ -293,6 +293,11 @@ int rl_hostname(char *buf, size_t cap);
 void rl_lock_open(bp_runlog *log);
 void rl_lock_close(bp_runlog *log);
 
+/* The lock file also keeps room (24 KiB) for a run's end on a full disk:
+ * rl_room_free gives it back to the file system. 0 when it freed some, -1
+ * when there was none to give (no lock file, or given already). */
+int rl_room_free(bp_runlog *log);
+
 /* Takes byte `at` for this log: 0 when taken (or this log's already), 1
  * when another log or process holds it, -1 when there is no lock to be had
  * (no lock file). _drop releases it (nothing if it is not this log's). */

@@ -414,6 +414,11 @@ int bp_runlog_end(bp_runlog *log, int64_t run, const char *status, const char *m
     char *msg = lost ? lost_message(message, why, lost) : NULL;
     if (lost && strcmp(status, "completed") == 0) status = "failed";
     int rc = write_end(log, run, status, msg ? msg : message, traceback, &err);
+    /* A disk full to the last page: the room the lock file kept is given
+     * back for the end, so that the run does not stay 'running' (the
+     * failed statement rolled back: SQLite's message is what is left) */
+    if (rc && strstr(err.msg, sqlite3_errstr(SQLITE_FULL)) && rl_room_free(log) == 0)
+        rc = write_end(log, run, status, msg ? msg : message, traceback, &err);
     pthread_mutex_unlock(&log->db_lock);
     free(msg);
     if (rc && lost)
