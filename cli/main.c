@@ -248,13 +248,14 @@ static const command commands[] = {
      "row per 256 steps of a series, which a reduced series reads), for every\n"
      "run or the runs named, and compares. Exit 1, naming the first\n"
      "difference, when any differs.\n"},
-    {"ui", 2, 0, 0, c_ui, "ui [--port N] [--host ADDRESS]",
+    {"ui", 2, 0, 0, c_ui, "ui [--port N] [--host ADDRESS] [--sql-timeout S]",
      "the run log in a browser, read only, live",
      "Serves the run log as a web page, read only, and prints its address:\n"
      "the runs (sorted, filtered by status, name and parameters such as\n"
      "lr < 0.05, paged), a run with every metric charted, runs compared,\n"
      "sweeps, a snapshot's weights, and a box for read-only SQL (stopped\n"
-     "after 5 s, 1000 rows shown). Running runs update every 2 seconds.\n"
+     "after --sql-timeout seconds, default 5; 1000 rows shown). Running runs\n"
+     "update every 2 seconds.\n"
      "The database is opened read-only and never changed. --port (default\n"
      "8080; 0: any free port) and --host (default 127.0.0.1, loopback only;\n"
      "another address is warned about: anyone reaching it reads everything).\n"

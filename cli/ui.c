@@ -58,11 +58,11 @@ static int is_loopback(const char *addr) {
 }
 
 static int parse_args(ui_server *s, int argc, char **argv, FILE *err) {
-    s->host = "127.0.0.1", s->port = 8080;
+    s->host = "127.0.0.1", s->port = 8080, s->sql_seconds = UI_SQL_SECONDS;
     for (int k = 0; k < argc; k++) {
         const char *a = argv[k];
         int has = k + 1 < argc;
-        int64_t port;
+        int64_t port, secs;
         if (strcmp(a, "--port") == 0 && has) {
             if (bp_parse_i64(argv[++k], 0, 65535, &port))
                 return bp_cli_fail(err,
@@ -70,6 +70,13 @@ static int parse_args(ui_server *s, int argc, char **argv, FILE *err) {
                                    " (0: any free port), not '%s'",
                                    argv[k]);
             s->port = (int)port;
+        } else if (strcmp(a, "--sql-timeout") == 0 && has) {
+            if (bp_parse_i64(argv[++k], 1, 10000000, &secs))
+                return bp_cli_fail(err,
+                                   "ui: --sql-timeout wants whole seconds, at least 1,"
+                                   " not '%s'",
+                                   argv[k]);
+            s->sql_seconds = (int)secs;
         } else if (strcmp(a, "--host") == 0 && has) {
             struct in6_addr any;
             s->host = argv[++k];
@@ -82,7 +89,7 @@ static int parse_args(ui_server *s, int argc, char **argv, FILE *err) {
         } else {
             return bp_cli_fail(err,
                                "ui: unknown argument '%s' (--db PATH, --port N,"
-                               " --host ADDRESS)",
+                               " --host ADDRESS, --sql-timeout S)",
                                a);
         }
     }
@@ -103,6 +110,14 @@ static int serve(ui_server *s, FILE *out, FILE *err) {
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         return bp_cli_fail(err, "ui: %s", e.msg);
     }
+    /* After listening, so that --port 0 names the port taken. */
+    if (!is_loopback(s->host))
+        fprintf(err,
+                "backprop ui: WARNING: serving on %s, not loopback: anyone who can reach"
+                " this machine's port %d reads the whole run log (scripts, parameters,"
+                " metrics, notes) and may run read-only SQL on it, without a password,"
+                " over plain HTTP\n",
+                s->host, s->port);
     int v6 = strchr(s->host, ':') != NULL;
     fprintf(out, "backprop ui: %s, read-only, at http://%s%s%s:%d/ (Ctrl-C stops)\n",
             s->db, v6 ? "[" : "", s->host, v6 ? "]" : "", s->port);
@@ -120,13 +135,6 @@ int bp_cli_ui(const char *db, int argc, char **argv, FILE *out, FILE *err) {
     ui_server s = {0};
     s.db = cli_take_db(db, &argc, argv, err, &bad);
     if (bad || parse_args(&s, argc, argv, err)) return 1;
-    if (!is_loopback(s.host))
-        fprintf(err,
-                "backprop ui: WARNING: serving on %s, not loopback: anyone who can reach"
-                " this machine's port %d reads the whole run log (scripts, parameters,"
-                " metrics, notes) and may run read-only SQL on it, without a password,"
-                " over plain HTTP\n",
-                s.host, s.port);
     pthread_mutex_init(&s.lock, NULL);
     pthread_cond_init(&s.freed, NULL);
     bp_err e;

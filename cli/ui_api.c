@@ -200,7 +200,7 @@ static void api_sql(ui_server *s, const char *rest, ui_arg_fn get, void *ctx,
     bp_err e;
     char *json = NULL;
     size_t len = 0;
-    int rc = bp_dash_sql(s->db, q, UI_SQL_SECONDS, UI_SQL_ROWS, &json, &len, &e);
+    int rc = bp_dash_sql(s->db, q, (double)s->sql_seconds, UI_SQL_ROWS, &json, &len, &e);
     from_read(r, rc, json, len, &e);
 }
 

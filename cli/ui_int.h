@@ -18,9 +18,10 @@
  * holds one connection while it reads, so none ever waits for another. */
 #define UI_THREADS 4
 
-/* The longest a query of the SQL box may spend in SQLite, and the rows it
- * shows (it counts the others). */
-#define UI_SQL_SECONDS 5.0
+/* The longest a query of the SQL box may spend in SQLite unless
+ * --sql-timeout says otherwise, and the rows it shows (it counts the
+ * others). */
+#define UI_SQL_SECONDS 5
 #define UI_SQL_ROWS 1000
 
 /* Answers kept (ui_cache.c): how many, and one of them. */
@@ -38,6 +39,7 @@ typedef struct ui_server {
     const char *host; /* the address served on, as given */
     int any_host;     /* served on every address: any Host header goes */
     int port;         /* the port, once listening */
+    int sql_seconds;  /* the SQL box's time limit */
     pthread_mutex_t lock;
     pthread_cond_t freed;
     bp_runlog *logs[UI_THREADS]; /* opened read-only as needed, NULL before */

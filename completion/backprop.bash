@@ -154,7 +154,7 @@ _backprop() {
         return
         ;;
     --seed | --name | --time-limit | --trial | -j | --jobs | --trials | --shards | --param | \
-        --limit | --timeout | --metric | --title | --size | --port | --smooth | --task | \
+        --limit | --timeout | --sql-timeout | --metric | --title | --size | --port | --smooth | --task | \
         --partition | --time | --cpus-per-task | --mem | --account | --sbatch | --throttle | \
         --rounds | --per-round | --after-round | --setting)
         return

@@ -138,24 +138,45 @@ static int array_len(const char *json, const char *key) {
     return n;
 }
 
-/* Starts `backprop ui`; its pid, port set from what it prints. */
-static pid_t start_ui(FILE **out) {
+/* Starts `backprop ui --db DB --port 0` with two more arguments (or
+ * NULL), its stderr into errpath (NULL: the test's); its pid, port set
+ * from the address it prints (ADDR:PORT). */
+static pid_t start_ui(FILE **out, const char *opt, const char *val, const char *errpath) {
     int fds[2];
     if (pipe(fds)) return -1;
     pid_t pid = fork();
     if (pid == 0) {
         dup2(fds[1], 1);
         close(fds[0]);
-        execl(exe, exe, "ui", "--db", db, "--port", "0", (char *)NULL);
+        if (errpath && !freopen(errpath, "w", stderr)) _exit(126);
+        execl(exe, exe, "ui", "--db", db, "--port", "0", opt, val, (char *)NULL);
         _exit(127);
     }
     close(fds[1]);
     *out = fdopen(fds[0], "r");
     char line[512] = "";
     if (!*out || !fgets(line, sizeof line, *out)) return pid;
-    const char *p = strstr(line, "http://127.0.0.1:");
-    if (p) port = atoi(p + strlen("http://127.0.0.1:"));
+    const char *p = strstr(line, "http://");
+    if (p && (p = strchr(p + strlen("http://"), ':'))) port = atoi(p + 1);
     return pid;
+}
+
+/* Stops a server started by start_ui: whether it exited 0. */
+static int stop_ui(pid_t pid, FILE *out) {
+    int status = -1;
+    if (pid > 0) kill(pid, SIGTERM), waitpid(pid, &status, 0);
+    if (out) fclose(out);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/* The ids of the runs of a /api/runs answer, in order, as "3,4". */
+static void page_ids(char *ids, size_t cap, const char *json) {
+    ids[0] = '\0';
+    const char *p = json ? strstr(json, "\"runs\":[") : NULL;
+    for (size_t n = 0; p && (p = strstr(p, "{\"id\":")); p++) {
+        n += (size_t)snprintf(ids + n, n < cap ? cap - n : 0, "%s%d", n ? "," : "",
+                              atoi(p + strlen("{\"id\":")));
+    }
 }
 
 static void check_runs(int64_t odd) {
@@ -175,10 +196,32 @@ static void check_runs(int64_t odd) {
     CHECK(b &&
           strstr(b, "\"params\":{\"every\":25,\"hidden\":2,\"lr\":0.1,\"steps\":40}"));
     free(b);
-    CHECK(http("GET", "/api/runs?sort=final_loss&limit=2&offset=1&status=completed", NULL,
+    /* Pages of the 5 completed runs, 2, 3, 4, 5 and 6. */
+    char ids[64];
+    CHECK(http("GET", "/api/runs?sort=id&desc=0&limit=2&offset=1&status=completed", NULL,
                &b) == 200);
     CHECK(b && strstr(b, "\"total\":5,"));
-    CHECK(array_len(b ? b : "", "\"runs\"") >= 0);
+    page_ids(ids, sizeof ids, b);
+    CHECK_STR(ids, "3,4");
+    free(b);
+    CHECK(http("GET", "/api/runs?sort=id&limit=2&offset=4&status=completed", NULL, &b) ==
+          200);
+    page_ids(ids, sizeof ids, b);
+    CHECK_STR(ids, "2");
+    free(b);
+    /* By final loss, least first, against the same order in SQL. */
+    CHECK(http("GET", "/api/runs?sort=final_loss&desc=0&limit=2&offset=1&status=completed",
+               NULL, &b) == 200);
+    page_ids(ids, sizeof ids, b);
+    free(b);
+    CHECK(http("GET",
+               "/api/sql?q=SELECT%20group_concat(id)%20FROM%20(SELECT%20id%20FROM"
+               "%20run_summary%20WHERE%20status%3D'completed'%20ORDER%20BY%20final_loss"
+               "%20IS%20NULL,%20final_loss,%20id%20DESC%20LIMIT%202%20OFFSET%201)",
+               NULL, &b) == 200);
+    char want[96];
+    snprintf(want, sizeof want, "\"rows\":[[\"%s\"]]", ids);
+    CHECK(b && strlen(ids) == 3 && strstr(b, want));
     free(b);
     CHECK(http("GET", "/api/runs?name=SCRIPT", NULL, &b) == 200);
     CHECK(b && strstr(b, "\"total\":1,"));
@@ -302,6 +345,63 @@ static void check_assets_and_sweeps(void) {
     free(b);
 }
 
+/* A file's text (malloc'd), "" when it cannot be read. */
+static char *slurp(const char *path) {
+    FILE *f = fopen(path, "r");
+    char *s = calloc(1, 1 << 16);
+    if (f && s) s[fread(s, 1, (1 << 16) - 1, f)] = '\0';
+    if (f) fclose(f);
+    return s;
+}
+
+/* --sql-timeout 1: a recursive query with no end is stopped after a
+ * second and its answer says so (the default would say 5s); an hour
+ * limit of 0 is refused. */
+static void check_sql_timeout(void) {
+    FILE *out = NULL;
+    pid_t pid = start_ui(&out, "--sql-timeout", "1", NULL);
+    CHECK(pid > 0 && port > 0);
+    char *b = NULL;
+    CHECK(http("GET",
+               "/api/sql?q=WITH%20RECURSIVE%20c(i)%20AS%20(SELECT%201%20UNION%20ALL"
+               "%20SELECT%20i%2B1%20FROM%20c)%20SELECT%20count(*)%20FROM%20c",
+               NULL, &b) == 200);
+    CHECK_STR(b, "{\"columns\":[\"count(*)\"],\"rows\":[],\"count\":0,\"capped\":false,"
+                 "\"timeout\":true,\"error\":\"time limit of 1s reached\"}");
+    free(b);
+    CHECK(stop_ui(pid, out));
+    char path[300];
+    snprintf(path, sizeof path, "%s/ui.err", dir);
+    CHECK(sh("'%s' ui --db '%s' --sql-timeout 0 2>'%s'; [ $? = 1 ]", exe, db, path) == 0);
+    char *err = slurp(path);
+    CHECK_STR(err, "backprop: ui: --sql-timeout wants whole seconds, at least 1, not '0'\n");
+    free(err);
+}
+
+/* --host 0.0.0.0: served on every address (any Host header goes), with
+ * the warning on stderr naming the port taken, not the 0 asked. */
+static void check_host_warning(void) {
+    char path[300], want[1024];
+    snprintf(path, sizeof path, "%s/host.err", dir);
+    FILE *out = NULL;
+    port = 0;
+    pid_t pid = start_ui(&out, "--host", "0.0.0.0", path);
+    CHECK(pid > 0 && port > 0);
+    char *b = NULL;
+    CHECK(http("GET", "/api/runs?limit=1", "example.org", &b) == 200);
+    free(b);
+    CHECK(stop_ui(pid, out));
+    char *err = slurp(path);
+    snprintf(want, sizeof want,
+             "backprop ui: WARNING: serving on 0.0.0.0, not loopback: anyone who can reach"
+             " this machine's port %d reads the whole run log (scripts, parameters,"
+             " metrics, notes) and may run read-only SQL on it, without a password,"
+             " over plain HTTP\n",
+             port);
+    CHECK_STR(err, want);
+    free(err);
+}
+
 /* The answers kept for a second (cli/ui_cache.c): the same request gets a
  * copy, another none, and the 33rd kept pushes out the oldest. */
 static void check_cache(void) {
@@ -348,19 +448,17 @@ int main(void) {
         sh("cp '%s' '%s/before.db' && { [ ! -e '%s-wal' ] || cp '%s-wal' '%s/before.db-wal'; }",
            db, dir, db, db, dir) == 0);
     FILE *out = NULL;
-    pid_t pid = start_ui(&out);
+    pid_t pid = start_ui(&out, NULL, NULL, NULL);
     CHECK(pid > 0 && port > 0);
     if (pid > 0 && port > 0) {
         check_runs(odd);
         check_run(odd);
         check_refusals();
         check_assets_and_sweeps();
-        kill(pid, SIGTERM);
     }
-    int status = -1;
-    if (pid > 0) waitpid(pid, &status, 0);
-    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    if (out) fclose(out);
+    CHECK(stop_ui(pid, out));
+    check_sql_timeout();
+    check_host_warning();
     char a[300], b[300];
     snprintf(b, sizeof b, "%s/before.db", dir);
     CHECK(same_file(db, b) == 0);

@@ -65,7 +65,7 @@ function TestCompletion:test_options_of_each_command()
   end
   lu.assertEquals(complete("backprop runs --status c"), {"completed", "crashed"})
   lu.assertEquals(complete("backprop sweep --prune "), {"halving", "hyperband", "median"})
-  lu.assertEquals(complete("backprop ui --"), {"--host", "--port"})
+  lu.assertEquals(complete("backprop ui --"), {"--host", "--port", "--sql-timeout"})
   lu.assertEquals(complete("backprop ui --host "), {"0.0.0.0", "127.0.0.1", "::1"})
   -- plot's --x kinds; its, rm's and export's new options from their help
   lu.assertEquals(complete("backprop plot 1 --x "), {"epoch", "step", "time"})
