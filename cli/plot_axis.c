@@ -5,12 +5,11 @@
  * it reads of the run first: the step itself; the epoch (a per-epoch
  * metric's step is its epoch; a per-step one's is placed by where the run's
  * epochs ended, the epochs table of schema 8); or the time since the run
- * began. The run log (schema 7) keeps no time per value, only when the run
- * started and ended (runs.started, runs.ended), so a value's time is
- * estimated: the run's duration spread over its steps at a steady pace,
- * step s of a series whose last step is S at duration * s / S (step 0 at
- * the start, the last step at the end; a running run's end is now). A
- * series of epochs spreads over the run as one of batches does. Parsing,
+ * began, as the dashboard's charts place it (bp_runlog_time_axis: the
+ * times the writer recorded, schema 12, interpolated; a run recorded
+ * before them spread over its duration at a steady pace, step s of a
+ * series whose last step is S at duration * s / S, which the axis' label
+ * then says). Parsing,
  * the list of kinds in errors, the axis' label and the help come from the
  * table, so that a kind is one more row. */
 #include <stdlib.h>
@@ -32,27 +31,18 @@ static double step_x(const plot_axis_ctx *c, int64_t step) {
     return (double)step;
 }
 
-/* time: the run's duration from its record (bp_runlog_run_header). */
+/* time: the series' wall-time axis (bp_runlog_time_axis). */
 static int time_prepare(bp_runlog *log, int64_t run, const char *metric, int64_t last_step,
                         plot_axis_ctx *c, bp_err *e) {
-    (void)metric; /* every series of the run spreads over its whole time */
-    *c = (plot_axis_ctx){0};
-    bp_run_header h;
-    if (bp_runlog_run_header(log, run, &h, e)) return -1;
-    double end = h.has_ended ? h.ended : bp_runlog_time();
-    c->seconds = end > h.started ? end - h.started : 0;
-    c->last_step = last_step;
-    bp_run_header_free(&h);
+    *c = (plot_axis_ctx){.last_step = last_step};
+    if (bp_runlog_time_axis(log, run, metric, &c->time, e)) return -1;
+    c->seconds = c->time.duration;
+    c->estimated = metric && c->time.estimated;
     return 0;
 }
 
-double plot_time_x(double seconds, int64_t last_step, int64_t step) {
-    if (last_step <= 0) return 0;
-    return seconds * ((double)step / (double)last_step);
-}
-
 static double time_x(const plot_axis_ctx *c, int64_t step) {
-    return plot_time_x(c->seconds, c->last_step, step);
+    return bp_time_axis_at(&c->time, step);
 }
 
 /* epoch: a per-epoch metric as it is; a per-step one by the epochs' ends,
@@ -95,13 +85,13 @@ static double epoch_x(const plot_axis_ctx *c, int64_t step) {
 void plot_axis_ctx_free(plot_axis_ctx *c) {
     free(c->epochs), free(c->ends);
     c->epochs = c->ends = NULL, c->n = 0;
+    bp_time_axis_free(&c->time);
 }
 
 const plot_axis plot_axes[] = {
-    {"step", "step", NULL, 0, step_prepare, step_x},
-    {"epoch", "epoch", NULL, 0, epoch_prepare, epoch_x},
-    {"time", "time since the run began", "estimated from its start and end", 1,
-     time_prepare, time_x},
+    {"step", "step", 0, step_prepare, step_x},
+    {"epoch", "epoch", 0, epoch_prepare, epoch_x},
+    {"time", "time since the run began", 1, time_prepare, time_x},
 };
 const int plot_naxes = (int)(sizeof plot_axes / sizeof plot_axes[0]);
 

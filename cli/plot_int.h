@@ -61,6 +61,8 @@ enum {
  * 0, or -1 with the reason in e; x maps a step. */
 typedef struct plot_axis_ctx {
     double seconds;    /* time: how long the run ran (so far, if running) */
+    bp_time_axis time; /* time: when the series' steps were reached */
+    int estimated;     /* time: the series' times estimated at a steady pace */
     int64_t last_step; /* the series' last step */
     int per_epoch;     /* epoch: the series' steps are epochs already */
     int64_t *epochs, *ends; /* epoch: where each epoch ended (n, by epoch) */
@@ -69,7 +71,6 @@ typedef struct plot_axis_ctx {
 typedef struct plot_axis {
     const char *name;  /* as --x spells it */
     const char *label; /* the x axis' label */
-    const char *note;  /* said after the label's unit, or NULL */
     int seconds;       /* x counts seconds, shown in a unit that suits them */
     int (*prepare)(bp_runlog *log, int64_t run, const char *metric, int64_t last_step,
                    plot_axis_ctx *c, bp_err *e);
@@ -93,10 +94,6 @@ double plot_epoch_x(const int64_t *epochs, const int64_t *ends, size_t n, int64_
 /* The kinds' names as an error lists them, "step, epoch or time" (cap
  * bytes). */
 void plot_axis_names(char *buf, size_t cap);
-
-/* time's x: seconds * step / last_step, the run's duration spread evenly
- * over its steps (0 when last_step <= 0). */
-double plot_time_x(double seconds, int64_t last_step, int64_t step);
 
 /* A time axis' unit for a longest run of `longest` seconds: returns the
  * seconds it counts (1, 60, 3600) and its name in *name ("s", "min", "h"). */

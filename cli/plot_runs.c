@@ -121,9 +121,10 @@ static int push_points(const options *o, series *s, const double *x, const doubl
 }
 
 /* The points of curve c: x by the axis' kind (in units of `unit`), y
- * smoothed when asked, the raw points first, faint. */
+ * smoothed when asked, the raw points first, faint. *estimated is set
+ * when its times are estimated (a run recorded before schema 12). */
 static int load_curve(bp_runlog *log, const options *o, figure *f, curve *c,
-                      const run_text *rt, double unit, FILE *err) {
+                      const run_text *rt, double unit, int *estimated, FILE *err) {
     int64_t run = o->runs[c->run], *steps = NULL;
     const char *name = o->metrics[c->metric];
     double *values = NULL, *x = NULL, *smooth = NULL;
@@ -143,6 +144,7 @@ static int load_curve(bp_runlog *log, const options *o, figure *f, curve *c,
         bp_cli_fail(err, "%s", e.msg);
         goto end;
     }
+    *estimated |= ax.estimated;
     if (!(x = malloc(n * sizeof *x)) || (o->smooth && !(smooth = malloc(n * sizeof *smooth))))
         goto oom;
     for (size_t i = 0; i < n; i++) x[i] = o->axis->x(&ax, steps[i]) / unit;
@@ -262,8 +264,10 @@ static const char *common_word(const options *o) {
     return *tail ? tail : "value";
 }
 
-/* The title (unless --title) and the axes' labels. */
-static int title_runs(const options *o, figure *f, const char *unit, FILE *err) {
+/* The title (unless --title) and the axes' labels; note, when not NULL,
+ * is said after the x axis' unit. */
+static int title_runs(const options *o, figure *f, const char *unit, const char *note,
+                      FILE *err) {
     int n = o->nruns;
     char what[256] = "", smooth[64] = "";
     for (int k = 0; k < o->nmetrics; k++)
@@ -282,7 +286,6 @@ static int title_runs(const options *o, figure *f, const char *unit, FILE *err) 
     } else {
         f->title = plot_format("%s of %d runs%s", what, n, smooth);
     }
-    const char *note = o->axis->note;
     f->xlabel = plot_format("%s%s%s%s%s%s%s%s", o->axis->label, unit || note || o->log_x ? " (" : "",
                             unit ? unit : "", unit && note ? "; " : "", note ? note : "",
                             (unit || note) && o->log_x ? "; " : "", o->log_x ? "log scale" : "",
@@ -311,7 +314,7 @@ static int axis_unit(bp_runlog *log, const options *o, double *unit, const char 
 }
 
 int plot_read_runs(bp_runlog *log, const options *o, figure *f, FILE *err) {
-    int n = o->nruns, ncv = n * o->nmetrics, rc = 0;
+    int n = o->nruns, ncv = n * o->nmetrics, rc = 0, estimated = 0;
     run_text *rt = calloc((size_t)n, sizeof *rt);
     curve *cv = calloc((size_t)ncv, sizeof *cv);
     double unit;
@@ -321,10 +324,12 @@ int plot_read_runs(bp_runlog *log, const options *o, figure *f, FILE *err) {
     if (!rc) rc = axis_unit(log, o, &unit, &unit_name, err);
     for (int c = 0; c < ncv && !rc; c++) {
         cv[c].run = c / o->nmetrics, cv[c].metric = c % o->nmetrics;
-        rc = load_curve(log, o, f, &cv[c], &rt[cv[c].run], unit, err);
+        rc = load_curve(log, o, f, &cv[c], &rt[cv[c].run], unit, &estimated, err);
     }
     if (!rc) rc = label_curves(o, f, rt, cv, ncv, err);
-    if (!rc) rc = title_runs(o, f, unit_name, err);
+    if (!rc)
+        rc = title_runs(o, f, unit_name,
+                        estimated ? "estimated from the run's start and end" : NULL, err);
     for (int k = 0; rt && k < n; k++) bp_runlog_strings_free(rt[k].kv, (size_t)rt[k].nkv);
     free(rt);
     free(cv);

@@ -36,7 +36,7 @@
 #include "bp_err.h"
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define BP_RUNLOG_SCHEMA 11
+#define BP_RUNLOG_SCHEMA 12
 /* PRAGMA application_id of a backprop database: "BPRL". */
 #define BP_RUNLOG_APP_ID 0x4250524c
 
@@ -503,6 +503,38 @@ typedef struct bp_run_header {
 } bp_run_header;
 int bp_runlog_run_header(bp_runlog *log, int64_t run, bp_run_header *h, bp_err *e);
 void bp_run_header_free(bp_run_header *h);
+
+/* bp_runlog_time_axis: when the steps of a run's metric were reached, in
+ * seconds since the run began, for a wall-time axis (the dashboard's, and
+ * `backprop plot --x time`): the samples the writer recorded (step_times,
+ * schema 12: a series' greatest step in each commit and when it was taken,
+ * at most a quarter of a second late), by step; the run's duration (to now
+ * while it has not ended); the series' last step; and estimated, set when
+ * the series has no samples (a run recorded before schema 12), whose steps
+ * are then spread over the duration at a steady pace. metric NULL reads
+ * the duration alone. -1 with "PATH: no run N" or SQLite's message. Free
+ * with bp_time_axis_free (accepts NULL).
+ *
+ * bp_time_axis_at maps a step to its time: a sample's own; between two,
+ * linear; before the first, back along the first stretch's pace (the
+ * origin's when there is one sample); after the last, the last stretch's
+ * pace; never below 0 nor past the run's end (or the last sample's time).
+ * Without samples: duration * step / last_step (0 when last_step <= 0). */
+typedef struct bp_time_sample {
+    int64_t step;
+    double seconds;
+} bp_time_sample;
+typedef struct bp_time_axis {
+    bp_time_sample *samples;
+    size_t n;
+    double duration;
+    int64_t last_step;
+    int estimated;
+} bp_time_axis;
+int bp_runlog_time_axis(bp_runlog *log, int64_t run, const char *metric, bp_time_axis *a,
+                        bp_err *e);
+double bp_time_axis_at(const bp_time_axis *a, int64_t step);
+void bp_time_axis_free(bp_time_axis *a);
 
 /* bp_runlog_run_ids_between: the ids of the runs that exist from first to
  * last (both included), ascending, into *ids (malloc'd, *n of them; none is

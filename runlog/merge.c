@@ -113,6 +113,10 @@ static const char *const MERGE_SQL[] = {
     " JOIN map_names mn ON mn.src = u.name_id",
     "INSERT INTO main.epochs(run_id, epoch, step) SELECT mr.dst, x.epoch, x.step"
     " FROM src.epochs x JOIN map_runs mr ON mr.src = x.run_id",
+    /* When the series' steps were reached (since 12). */
+    "INSERT INTO main.step_times(run_id, name_id, step, time) SELECT mr.dst, mn.dst, t.step,"
+    " t.time FROM src.step_times t JOIN map_runs mr ON mr.src = t.run_id"
+    " JOIN map_names mn ON mn.src = t.name_id",
     "INSERT INTO main.snapshots(run_id, step, name, shape, dtype, data) SELECT mr.dst, s.step,"
     " s.name, s.shape, s.dtype, s.data FROM src.snapshots s JOIN map_runs mr"
     " ON mr.src = s.run_id ORDER BY s.id",

@@ -320,6 +320,7 @@ void bp_runlog_close(bp_runlog *log) {
     }
     sqlite3_finalize(log->ins_one);
     sqlite3_finalize(log->ins_many);
+    sqlite3_finalize(log->ins_time);
     sqlite3_finalize(log->name_get);
     sqlite3_finalize(log->name_put);
     rl_summaries_finalize(log);

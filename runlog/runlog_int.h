@@ -135,6 +135,7 @@ struct bp_runlog {
     rl_rows writing;           /* being written, or left by a failed commit */
     double pending_since;      /* bp_clock() when the oldest pending row came */
     double last_flush;         /* bp_clock() of the last commit or attempt */
+    double taken_at;           /* bp_runlog_time() when the writer last took rows */
     size_t limit;              /* pending rows past which bp_runlog_metric waits */
     double rate;               /* rows per second the commits have managed */
     int failing;               /* the last commit of metrics failed */
@@ -148,6 +149,7 @@ struct bp_runlog {
     rl_param_seen *seen;
     size_t seen_n, seen_cap;
     sqlite3_stmt *ins_one, *ins_many;  /* metric inserts, 1 and INSERT_ROWS rows */
+    sqlite3_stmt *ins_time;            /* a step_times row (writer.c) */
     sqlite3_stmt *name_get, *name_put; /* a metric name's id; a new name */
     sqlite3_stmt *sum[RL_SUM_STMTS];   /* summary.c's */
     /* units.c's. The logging thread's: by name number, the unit of the

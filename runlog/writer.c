@@ -22,7 +22,10 @@
  *   so that the run cannot end "completed" without them (bp_runlog_end).
  *
  * A metric's name is a number in the rows (names.c), and each commit keeps
- * the run's metric summaries with the rows (summary.c). */
+ * the run's metric summaries with the rows (summary.c) and, for each series
+ * it has rows of, its greatest step and when the writer took them
+ * (step_times, schema 12): a row per series per commit is what a wall-time
+ * axis needs and costs no clock call per metric. */
 #define _XOPEN_SOURCE 700
 #include <math.h>
 #include <pthread.h>
@@ -152,6 +155,31 @@ static int prepare_insert(bp_runlog *log, sqlite3_stmt **st, int m, bp_err *e) {
     return 0;
 }
 
+/* Each series' greatest step in the rows (sorted by run, name and step:
+ * the last row of each series), at the time the rows were taken. */
+static int insert_step_times(bp_runlog *log, const rl_rows *w, const int64_t *ids,
+                             bp_err *e) {
+    if (!log->ins_time &&
+        sqlite3_prepare_v3(log->db,
+                           "INSERT OR REPLACE INTO step_times(run_id, name_id, step, time)"
+                           " VALUES (?, ?, ?, ?)",
+                           -1, SQLITE_PREPARE_PERSISTENT, &log->ins_time, NULL) != SQLITE_OK)
+        return rl_fail(log, e, "cannot prepare the step times' insert");
+    sqlite3_stmt *st = log->ins_time;
+    for (size_t k = 0; k < w->n; k++) {
+        const rl_row *r = &w->v[k], *next = k + 1 < w->n ? r + 1 : NULL;
+        if (next && next->run == r->run && next->name == r->name) continue;
+        sqlite3_bind_int64(st, 1, r->run);
+        sqlite3_bind_int64(st, 2, ids[r->name]);
+        sqlite3_bind_int64(st, 3, r->step);
+        sqlite3_bind_double(st, 4, log->taken_at);
+        int rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE) return rl_fail(log, e, "cannot write the step times");
+    }
+    return 0;
+}
+
 static int row_before(const rl_row *a, const rl_row *b) {
     if (a->run != b->run) return a->run < b->run;
     if (a->name != b->name) return a->name < b->name;
@@ -218,7 +246,7 @@ static int insert_rows(bp_runlog *log, rl_rows *w, bp_err *e) {
             return rc;
         }
     }
-    if (rl_summaries_update(log, w->v, w->n, ids, e)) {
+    if (rl_summaries_update(log, w->v, w->n, ids, e) || insert_step_times(log, w, ids, e)) {
         int rc = sqlite3_extended_errcode(log->db);
         rl_rollback(log);
         return rc == SQLITE_OK ? SQLITE_ERROR : rc;
@@ -325,6 +353,7 @@ int rl_flush_locked(bp_runlog *log, bp_err *e) {
     pthread_mutex_lock(&log->buf_lock);
     int rc = log->gone ? gone_error(log, NULL, e) : take_pending(log, &why);
     double t0 = log->last_flush = bp_clock();
+    log->taken_at = bp_runlog_time();
     pthread_cond_broadcast(&log->drained);
     pthread_mutex_unlock(&log->buf_lock);
     if (log->gone) {

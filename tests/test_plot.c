@@ -676,7 +676,8 @@ static void test_axis(void) {
     char names[64];
     plot_axis_names(names, sizeof names);
     CHECK_STR(names, "step, epoch or time");
-    plot_axis_ctx c = {.seconds = 12.5, .last_step = 50};
+    /* time, of a series with no times recorded: at a steady pace */
+    plot_axis_ctx c = {.seconds = 12.5, .last_step = 50, .time = {.duration = 12.5, .last_step = 50}};
     CHECK(plot_axes[0].x(&c, 7) == 7);
     CHECK(plot_axes[2].x(&c, 50) == 12.5); /* the last step at the end */
     CHECK(plot_axes[2].x(&c, 20) == 5);    /* 12.5 * 20 / 50 */
@@ -696,7 +697,7 @@ static void test_axis(void) {
     CHECK(plot_epoch_x(ep, uneven, 2, 13) == 2.5); /* on at epoch 2's length, 6 */
     plot_axis_ctx pe = {.per_epoch = 1}; /* a per-epoch series: its step */
     CHECK(plot_axes[1].x(&pe, 4) == 4);
-    CHECK(plot_time_x(30, 0, 5) == 0); /* no steps: all at the start */
+    CHECK(bp_time_axis_at(&(bp_time_axis){.duration = 30}, 5) == 0); /* no steps: the start */
     const char *unit;
     CHECK(plot_time_unit(179, &unit) == 1 && !strcmp(unit, "s"));
     CHECK(plot_time_unit(180, &unit) == 60 && !strcmp(unit, "min"));
@@ -732,15 +733,17 @@ static void test_options(void) {
               "run 2 wide (hidden=16 lr=0.5), diverged, 2 NaN/inf not drawn");
     free(p);
 
-    /* --x time: run 1 ran 80 s over 40 steps, run 2 30 s over 30 steps;
-     * the curves end where those times are, run 2's first point (1 s) the
-     * axis' least x: (30 - 1) / (80 - 1) of the way, where the steps put it
-     * at (30 - 1) / (40 - 1). */
+    /* --x time: run 1 ran 80 s over 40 steps, run 2 30 s over 30 steps,
+     * with no times recorded (as runs before schema 12): the curves end
+     * where those times are, run 2's first point (1 s) the axis' least x:
+     * (30 - 1) / (80 - 1) of the way, where the steps put it at (30 - 1) /
+     * (40 - 1). */
     bp_err e;
     bp_runlog *log = bp_runlog_open(db, 0, &e);
     CHECK(log && sqlite3_exec(bp_runlog_sqlite(log),
                               "UPDATE runs SET started = 1000, ended = 1080 WHERE id = 1;"
-                              "UPDATE runs SET started = 2000, ended = 2030 WHERE id = 2",
+                              "UPDATE runs SET started = 2000, ended = 2030 WHERE id = 2;"
+                              "DELETE FROM step_times WHERE run_id IN (1, 2)",
                               NULL, NULL, NULL) == SQLITE_OK);
     bp_runlog_close(log);
     static const char *const kinds[2] = {"step", "time"};
@@ -788,6 +791,42 @@ static void test_options(void) {
                path_in("x.png"), NULL) == 1);
     CHECK_STR(err, "backprop: plot: --smooth is for runs; a sweep's x axis is --param KEY\n");
     CHECK(access(path_in("x.png"), F_OK) != 0);
+}
+
+/* --x time against the times recorded (bp_runlog_time_axis): run 1's loss
+ * (steps 1 to 40, run from 1000 to 1080 as test_options left it) drawn
+ * at a steady pace while it has no step_times, its axis saying so; then
+ * with steps 10 and 30 recorded at 10 s and 70 s (3 s a step between
+ * them): step 20 at 40 s, step 8 back along that pace at 4 s, step 5 not
+ * before the start (0), step 32 at 76 s, step 35 not past the end (80). */
+static void test_time_axis(void) {
+    bp_err e;
+    bp_runlog *log = bp_runlog_open(db, 0, &e);
+    CHECK(log != NULL);
+    if (!log) return;
+    int64_t runs[] = {1};
+    const char *metrics[] = {"loss"};
+    options o = {.metrics = metrics, .nmetrics = 1, .axis = plot_axis_find("time"),
+                 .runs = runs, .nruns = 1};
+    static const int steps[] = {5, 8, 20, 32, 35, 40};
+    static const double steady[] = {10, 16, 40, 64, 70, 80}, recorded[] = {0, 4, 40, 76, 80, 80};
+    for (int pass = 0; pass < 2; pass++) {
+        figure f = {0};
+        CHECK(plot_read_runs(log, &o, &f, stderr) == 0);
+        CHECK_STR(f.xlabel, pass ? "time since the run began (s)"
+                                 : "time since the run began (s; estimated from the run's"
+                                   " start and end)");
+        CHECK(f.ns == 1 && f.s[0].n == 40);
+        for (size_t k = 0; f.ns == 1 && f.s[0].n == 40 && k < 6; k++)
+            CHECK_NEAR(f.s[0].x[steps[k] - 1], pass ? recorded[k] : steady[k], 1e-9);
+        plot_figure_free(&f);
+        CHECK(pass || sqlite3_exec(bp_runlog_sqlite(log),
+                           "INSERT INTO step_times(run_id, name_id, step, time) SELECT 1, id,"
+                           " 10, 1010 FROM metric_names WHERE name = 'loss' UNION ALL"
+                           " SELECT 1, id, 30, 1070 FROM metric_names WHERE name = 'loss'",
+                           NULL, NULL, NULL) == SQLITE_OK);
+    }
+    bp_runlog_close(log);
 }
 
 /* `plot 1 -o drv.png` in a new process (this program again, with
@@ -885,6 +924,7 @@ int main(int argc, char **argv) {
     test_smooth();
     test_axis();
     test_options();
+    test_time_axis();
     test_plplot_failures();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

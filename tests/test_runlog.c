@@ -1082,7 +1082,6 @@ static void test_texts(void) {
     bp_runlog *log = migrate(raw, sql, db);
     if (!log) return;
     sqlite3 *s = bp_runlog_sqlite(log);
-    CHECK_STR(rows_of(s, "PRAGMA user_version"), "11\n");
     CHECK_STR(rows_of(s, "SELECT name FROM runs"), "old\n");
     int64_t run = bp_runlog_begin(log, NULL, &e);
     CHECK(bp_runlog_text(log, run, "sample", 500, "Hello,\nworld", 12, &e) == 0);
@@ -1120,7 +1119,9 @@ static void test_sweep_space(void) {
     bp_runlog *log = migrate(raw, sql, db);
     if (!log) return;
     sqlite3 *s = bp_runlog_sqlite(log);
-    CHECK_STR(rows_of(s, "PRAGMA user_version"), "11\n");
+    char want[16];
+    snprintf(want, sizeof want, "%d\n", BP_RUNLOG_SCHEMA); /* through 11, to the last */
+    CHECK_STR(rows_of(s, "PRAGMA user_version"), want);
     CHECK_STR(rows_of(s, "SELECT name, keys FROM sweeps"), "s|opt\n");
     /* A run's starts: 1 for the old one, one more when it is reopened. */
     CHECK_STR(rows_of(s, "SELECT attempts FROM runs"), "1\n");
@@ -1153,6 +1154,115 @@ static void test_sweep_space(void) {
     CHECK_STR(e.msg, "a suggested parameter needs a name and a specification");
     CHECK(sqlite3_exec(s, "DELETE FROM sweeps", NULL, NULL, NULL) == SQLITE_OK);
     CHECK_STR(rows_of(s, "SELECT count(*) FROM sweep_space"), "0\n");
+    bp_runlog_close(log);
+}
+
+/* bp_time_axis_at by hand: samples at steps 10, 20 and 40 (2, 4 and 4 s),
+ * 10 s in all; one sample alone; none. */
+static void test_time_axis_at(void) {
+    bp_time_sample s[] = {{10, 2}, {20, 4}, {40, 4}};
+    bp_time_axis a = {.samples = s, .n = 3, .duration = 10, .last_step = 40};
+    CHECK(bp_time_axis_at(&a, 10) == 2 && bp_time_axis_at(&a, 40) == 4);
+    CHECK_NEAR(bp_time_axis_at(&a, 15), 3, 1e-12); /* halfway from 2 to 4 */
+    CHECK(bp_time_axis_at(&a, 30) == 4);            /* a stretch without time */
+    CHECK_NEAR(bp_time_axis_at(&a, 5), 1, 1e-12);  /* back at 0.2 s a step */
+    CHECK(bp_time_axis_at(&a, 0) == 0 && bp_time_axis_at(&a, -50) == 0);
+    CHECK(bp_time_axis_at(&a, 90) == 4); /* on at the last stretch's pace, 0 */
+    a.n = 2;                             /* past step 20 at 0.2 s a step... */
+    CHECK_NEAR(bp_time_axis_at(&a, 30), 6, 1e-12);
+    CHECK(bp_time_axis_at(&a, 100) == 10); /* ...up to the run's end */
+    a.n = 1, a.duration = 1;               /* one sample: from the origin */
+    CHECK_NEAR(bp_time_axis_at(&a, 5), 1, 1e-12);
+    CHECK(bp_time_axis_at(&a, 20) == 2); /* not past the end, nor the sample */
+    a.n = 0, a.duration = 10;            /* none: a steady pace over 40 steps */
+    CHECK_NEAR(bp_time_axis_at(&a, 10), 2.5, 1e-12);
+    a.last_step = 0;
+    CHECK(bp_time_axis_at(&a, 10) == 0);
+}
+
+/* The schema's last step: a database one version older gains step_times,
+ * and its run's times are estimated at a steady pace. The writer records
+ * each series' greatest step of each commit, when it took the rows; the
+ * time axis reads them back; merge copies them to the other database's
+ * ids; and they go with their run. */
+static void test_step_times(void) {
+    const char *db = path_in("old_times.db");
+    sqlite3 *raw = raw_at(db, BP_RUNLOG_SCHEMA - 1);
+    char sql[1024], want[256];
+    snprintf(sql, sizeof sql,
+             "PRAGMA application_id = %d; PRAGMA user_version = %d;"
+             "INSERT INTO runs(name, started, ended, status) VALUES ('old', 1000, 1100,"
+             " 'completed'); INSERT INTO metric_names(name) VALUES ('loss');"
+             "INSERT INTO metric_summary(run_id, name_id, count, nan_count, first_step,"
+             " last_step, last_value, min_value, min_step, max_value, max_step) VALUES"
+             " (1, 1, 50, 0, 1, 50, 0.5, 0.5, 50, 1, 1)",
+             BP_RUNLOG_APP_ID, BP_RUNLOG_SCHEMA - 1);
+    bp_err e = {{0}};
+    bp_runlog *log = migrate(raw, sql, db);
+    if (!log) return;
+    sqlite3 *s = bp_runlog_sqlite(log);
+    snprintf(want, sizeof want, "%d\n", BP_RUNLOG_SCHEMA);
+    CHECK_STR(rows_of(s, "PRAGMA user_version"), want);
+    bp_time_axis a;
+    CHECK(bp_runlog_time_axis(log, 1, "loss", &a, &e) == 0);
+    CHECK(a.estimated && a.n == 0 && a.duration == 100 && a.last_step == 50);
+    CHECK(bp_time_axis_at(&a, 25) == 50);
+    bp_time_axis_free(&a);
+    CHECK(bp_runlog_time_axis(log, 9, "loss", &a, &e) == -1);
+    snprintf(want, sizeof want, "%s: no run 9", db);
+    CHECK_STR(e.msg, want);
+    /* Two commits: loss to 100, then loss to 200 and acc at 150, 20 ms
+     * apart. (Only those steps are looked at: a machine slow enough to
+     * take a quarter of a second over 100 calls has the writer commit
+     * some of them first.) */
+    int64_t run = bp_runlog_begin(log, NULL, &e);
+    double t0 = bp_runlog_time();
+    for (int k = 1; k <= 100; k++) bp_runlog_metric(log, run, "loss", k, 1.0 / k, &e);
+    CHECK(bp_runlog_flush(log, &e) == 0);
+    nanosleep(&(struct timespec){0, 20000000}, NULL);
+    double t1 = bp_runlog_time();
+    for (int k = 101; k <= 200; k++) bp_runlog_metric(log, run, "loss", k, 1.0 / k, &e);
+    bp_runlog_metric(log, run, "acc", 150, 0.5, &e);
+    CHECK(bp_runlog_flush(log, &e) == 0);
+    double t2 = bp_runlog_time();
+    snprintf(sql, sizeof sql,
+             "SELECT n.name, t.step, t.time BETWEEN %.3f AND %.3f, t.time BETWEEN %.3f AND"
+             " %.3f FROM step_times t JOIN metric_names n ON n.id = t.name_id WHERE"
+             " t.run_id = %lld AND t.step IN (100, 150, 200) ORDER BY t.step",
+             t0 - 0.001, t1 - 0.005, t1, t2 + 0.001, (long long)run);
+    CHECK_STR(rows_of(s, sql), "loss|100|1|0\nacc|150|0|1\nloss|200|0|1\n");
+    CHECK(bp_runlog_time_axis(log, run, "loss", &a, &e) == 0);
+    CHECK(!a.estimated && a.n >= 2 && a.last_step == 200);
+    CHECK(a.n >= 2 && a.samples[a.n - 2].step == 100 && a.samples[a.n - 1].step == 200 &&
+          a.samples[a.n - 2].seconds < a.samples[a.n - 1].seconds);
+    bp_time_axis_free(&a);
+    bp_runlog_end(log, run, "completed", NULL, NULL, &e);
+    bp_runlog_close(log);
+    /* Merged into a database with a run of its own: run 2's rows as run 2's
+     * there, under that database's name ids. */
+    bp_runlog *out = bp_runlog_open(path_in("times_out.db"), 0, &e);
+    CHECK(out != NULL);
+    if (!out) return;
+    int64_t own = bp_runlog_begin(out, NULL, &e);
+    bp_runlog_metric(out, own, "acc", 1, 1.0, &e);
+    bp_runlog_end(out, own, "completed", NULL, NULL, &e);
+    bp_merge_counts c;
+    CHECK(bp_runlog_merge(path_in("times_out.db"), db, &c, &e) == 0 && c.runs == 2);
+    const char *copied =
+        "SELECT n.name, t.step, t.time FROM step_times t JOIN metric_names n"
+        " ON n.id = t.name_id WHERE t.step > 1 ORDER BY t.step";
+    log = bp_runlog_open(db, 0, &e);
+    char before[1024];
+    snprintf(before, sizeof before, "%s", log ? rows_of(bp_runlog_sqlite(log), copied) : "");
+    CHECK(strstr(before, "loss|200|") != NULL);
+    CHECK_STR(rows_of(bp_runlog_sqlite(out), copied), before);
+    CHECK_STR(rows_of(bp_runlog_sqlite(out), "SELECT count(*) FROM step_times WHERE step = 1"),
+              "1\n"); /* its own run's */
+    bp_runlog_close(out);
+    /* rm takes them with the run. */
+    CHECK(log && bp_runlog_rm(log, &run, 1, 0, &e) == 0);
+    CHECK_STR(log ? rows_of(bp_runlog_sqlite(log), "SELECT count(*) FROM step_times") : "",
+              "0\n");
     bp_runlog_close(log);
 }
 
@@ -1564,6 +1674,8 @@ int main(void) {
     test_migration_to_9();
     test_sweep_space();
     test_texts();
+    test_time_axis_at();
+    test_step_times();
     test_queries();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
