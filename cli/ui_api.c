@@ -4,7 +4,7 @@
  * file only checks arguments and turns failures into status codes.
  *
  *   runs?status=&name=&filter=lr<0.05,hidden=4&sort=&desc=1&offset=&limit=
- *   run/ID   run/ID/metric?name=&points=   run/ID/weights?name=&steps=&bins=
+ *   run/ID   run/ID/metric?name=&points=&x=step|time   run/ID/weights?name=&steps=&bins=
  *   run/ID/weight?name=&index=   sweeps   sweep/ID   sql?q= */
 #define _XOPEN_SOURCE 700
 #include <stdio.h>
@@ -139,6 +139,9 @@ static void api_run(ui_server *s, const char *rest, ui_arg_fn get, void *ctx,
     const char *name = get(ctx, "name");
     if (!strcmp(what, "metric") && (!name || !*name))
         return ui_reply_error(r, 400, "metric wants ?name=METRIC");
+    const char *x = get(ctx, "x");
+    if (x && strcmp(x, "step") && strcmp(x, "time"))
+        return ui_reply_error(r, 400, "x wants step or time");
     if (int_arg(r, "points", get(ctx, "points"), 2, 100000, 2000, &points) ||
         int_arg(r, "steps", get(ctx, "steps"), 1, 1000, 50, &steps) ||
         int_arg(r, "bins", get(ctx, "bins"), 1, 200, 30, &bins) ||
@@ -155,7 +158,8 @@ static void api_run(ui_server *s, const char *rest, ui_arg_fn get, void *ctx,
     int rc;
     if (!*what) rc = bp_dash_run(log, id, &json, &len, &e);
     else if (!strcmp(what, "metric"))
-        rc = bp_dash_metric(log, id, name, (size_t)points, &json, &len, &e);
+        rc = bp_dash_metric(log, id, name, (size_t)points, x && !strcmp(x, "time"), &json,
+                            &len, &e);
     else if (!strcmp(what, "weights"))
         rc = bp_dash_weights(log, id, name, (int)steps, (int)bins, &json, &len, &e);
     else rc = bp_dash_weight_history(log, id, name, index, &json, &len, &e);

@@ -61,9 +61,12 @@ int bp_dash_run(bp_runlog *log, int64_t run, char **json, size_t *len, bp_err *e
  * [values]}, at most max_points points (>= 2): a long series as
  * bp_runlog_metric_reduce cuts it, each bucket its least and greatest
  * values at their steps, in order of step, so that spikes and the global
- * extremes stay. A metric the run did not log gives empty arrays. */
+ * extremes stay. A metric the run did not log gives empty arrays. With
+ * with_time, two more: "t": [each point's seconds since the run began, to
+ * the millisecond, as bp_runlog_time_axis places it] and "t_estimated"
+ * (true when no times were recorded: a steady pace). */
 int bp_dash_metric(bp_runlog *log, int64_t run, const char *name, size_t max_points,
-                   char **json, size_t *len, bp_err *e);
+                   int with_time, char **json, size_t *len, bp_err *e);
 
 /* Every sweep, newest first: [{"id", "name", "status", "strategy",
  * "objective", "direction", "planned" (trials), "started", "ended"}]. An empty array

@@ -34,8 +34,10 @@ static int run_exists(bp_runlog *log, int64_t run, bp_err *e) {
 /* A metric                                                                  */
 
 /* A bucket's points in order of step: one when it holds one value (or its
- * least and greatest are at one step), else both. */
-static void put_bucket(rd_json *x, rd_json *y, const bp_metric_bucket *k, int *first) {
+ * least and greatest are at one step), else both; their times into t when
+ * a is not NULL. */
+static void put_bucket(rd_json *x, rd_json *y, rd_json *t, const bp_time_axis *a,
+                       const bp_metric_bucket *k, int *first) {
     int64_t s[2] = {k->min_step, k->max_step};
     double v[2] = {k->min, k->max};
     if (s[1] < s[0]) s[0] = k->max_step, s[1] = k->min_step, v[0] = k->max, v[1] = k->min;
@@ -44,36 +46,46 @@ static void put_bucket(rd_json *x, rd_json *y, const bp_metric_bucket *k, int *f
         rd_json_put(x, "%s%lld", *first ? "" : ",", (long long)s[j]);
         rd_json_put(y, "%s", *first ? "" : ",");
         rd_json_num(y, v[j]);
+        if (a) rd_json_put(t, "%s%.3f", *first ? "" : ",", bp_time_axis_at(a, s[j]));
         *first = 0;
     }
 }
 
 int bp_dash_metric(bp_runlog *log, int64_t run, const char *name, size_t max_points,
-                   char **json, size_t *len, bp_err *e) {
+                   int with_time, char **json, size_t *len, bp_err *e) {
     *json = NULL, *len = 0;
     int rc = run_exists(log, run, e);
     if (rc) return rc;
     bp_metric_unit unit;
     if (bp_runlog_metric_unit_get(log, run, name, &unit, e)) return -1;
+    bp_time_axis a = {0};
+    if (with_time && bp_runlog_time_axis(log, run, name, &a, e)) return -1;
     bp_metric_bucket *k = NULL;
     size_t n = 0;
     if (bp_runlog_metric_reduce(log, run, name, max_points < 2 ? 2 : max_points, &k, &n,
-                                e))
+                                e)) {
+        bp_time_axis_free(&a);
         return -1;
-    rd_json b = {0}, x = {0}, y = {0};
+    }
+    rd_json b = {0}, x = {0}, y = {0}, t = {0};
     int64_t count = 0;
     int first = 1;
     for (size_t j = 0; j < n; j++) {
         count += k[j].count;
-        put_bucket(&x, &y, &k[j], &first);
+        put_bucket(&x, &y, &t, with_time ? &a : NULL, &k[j], &first);
     }
     rd_json_put(&b, "{\"name\":");
     rd_json_str(&b, name);
-    rd_json_put(&b, ",\"unit\":\"%s\",\"count\":%lld,\"reduced\":%s,\"x\":[%s],\"y\":[%s]}",
+    rd_json_put(&b, ",\"unit\":\"%s\",\"count\":%lld,\"reduced\":%s,\"x\":[%s],\"y\":[%s]",
                 bp_metric_unit_names[unit], (long long)count, (int64_t)n < count ? "true" : "false",
                 x.s ? x.s : "", y.s ? y.s : "");
-    b.oom |= x.oom | y.oom;
-    free(k), free(x.s), free(y.s);
+    if (with_time)
+        rd_json_put(&b, ",\"t\":[%s],\"t_estimated\":%s", t.s ? t.s : "",
+                    a.estimated ? "true" : "false");
+    rd_json_put(&b, "}");
+    b.oom |= x.oom | y.oom | t.oom;
+    free(k), free(x.s), free(y.s), free(t.s);
+    bp_time_axis_free(&a);
     return rd_json_finish(&b, json, len, e);
 }
 

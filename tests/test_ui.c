@@ -279,6 +279,18 @@ static void check_run(int64_t odd) {
     CHECK_RUN(
         odd, "/weight?index=7", 500,
         "{\"error\":\"snapshot 'net' of run 7 has 7 values, numbered 0 to 6: no value 7\"}");
+    /* x=time: each point's time, recorded or (loss) estimated. */
+    CHECK_RUN(odd, "/metric?name=val_loss&x=time", 200,
+              "{\"name\":\"val_loss\",\"unit\":\"epoch\",\"count\":2,\"reduced\":false,"
+              "\"x\":[1,2],\"y\":[0.5,0.25],\"t\":[10.000,30.000],\"t_estimated\":false}");
+    CHECK_RUN(odd, "/metric?name=loss&x=time", 200,
+              "{\"name\":\"loss\",\"unit\":\"step\",\"count\":1,\"reduced\":false,"
+              "\"x\":[1],\"y\":[null],\"t\":[100.000],\"t_estimated\":true}");
+    CHECK_RUN(odd, "/metric?name=loss&x=wall", 400, "{\"error\":\"x wants step or time\"}");
+    CHECK(get_run(odd, "/metric?name=spiky&points=1000&x=time", &b) == 200);
+    CHECK(array_len(b ? b : "", "\"t\"") == array_len(b ? b : "", "\"x\""));
+    CHECK(b && strstr(b, "\"t_estimated\":false}"));
+    free(b);
     CHECK(http("GET", "/api/run/1/metric?name=loss&points=5000", NULL, &b) == 200);
     CHECK(b && strstr(b, "\"count\":60,\"reduced\":false"));
     CHECK(array_len(b ? b : "", "\"x\"") == 60);
@@ -444,6 +456,15 @@ int main(void) {
              src, exe, db, exe, db, exe, db) == 0);
     int64_t odd = write_odd_run();
     CHECK(odd == 7);
+    /* Its times made known: it ran from 1000 to 1100, val_loss reached
+     * epoch 1 at 10 s and 2 at 30 s; loss has none recorded (as a run from
+     * before schema 12). */
+    CHECK(sh("sqlite3 '%s' \"UPDATE runs SET started = 1000, ended = 1100 WHERE id = 7;"
+             " DELETE FROM step_times WHERE run_id = 7 AND name_id IN (SELECT id FROM"
+             " metric_names WHERE name IN ('loss', 'val_loss')); INSERT INTO step_times"
+             " SELECT 7, id, 1, 1010 FROM metric_names WHERE name = 'val_loss' UNION ALL"
+             " SELECT 7, id, 2, 1030 FROM metric_names WHERE name = 'val_loss'\"",
+             db) == 0);
     CHECK(
         sh("cp '%s' '%s/before.db' && { [ ! -e '%s-wal' ] || cp '%s-wal' '%s/before.db-wal'; }",
            db, dir, db, db, dir) == 0);

@@ -158,16 +158,33 @@ function dragZoom(canvas, chart) {
   });
 }
 
-// The chart options every metric view offers: log axis, smoothing.
-function chartControls(state, redraw) {
+// The chart options every metric view offers: log axis, smoothing, and the
+// x axis: the step (or the epoch, for a metric logged per epoch), or the
+// wall time since the run began (retime: the charts are drawn anew).
+function chartControls(state, redraw, retime) {
   return el("div", { class: "controls" },
     el("label", {}, el("input", { type: "checkbox", id: "logy", checked: state.logY,
       on: { change: (e) => { state.logY = e.target.checked; redraw(); } } }), " log y axis"),
     el("label", {}, "smoothing ", el("input", { type: "range", min: 0, max: 0.99, step: 0.01,
       value: state.smooth, id: "smooth",
       on: { input: (e) => { state.smooth = Number(e.target.value); redraw(); } } })),
-    el("span", { class: "muted" }, "x axis: step, or epoch for a metric logged per epoch (the run log keeps no time per value) · drag to zoom, double-click to reset"));
+    el("label", {}, "x axis ", el("select", { id: "xaxis", on: { change: (e) => { state.x = e.target.value; retime(); } } },
+      el("option", { value: "step", selected: state.x === "step" }, "step"),
+      el("option", { value: "time", selected: state.x === "time" }, "wall time"))),
+    el("span", { class: "muted" }, "drag to zoom, double-click to reset"));
 }
+
+// A metric's points for a chart, on the x axis state.x asks for: its x
+// (steps or times), y (smoothed), the axis' label, and whether its times
+// are estimated (a run recorded before times were kept).
+async function metricSeries(id, name, state) {
+  const s = await api(`run/${id}/metric?name=${encodeURIComponent(name)}&points=2000&x=${state.x}`);
+  const time = state.x === "time";
+  return { s, x: time ? s.t : s.x, estimated: time && s.t_estimated,
+           label: time ? "wall time since the run began (s)" : s.unit,
+           y: smooth(s.y.map(num).map((v) => isNaN(v) ? null : v), state.smooth) };
+}
+const ESTIMATED = "times estimated at a steady pace from the run's start and end (recorded before times were kept)";
 
 // ----------------------------------------------------------------------
 // Runs
@@ -251,7 +268,7 @@ function kvTable(obj, id) {
 }
 
 async function viewRun(id) {
-  const state = { logY: false, smooth: 0, charts: {} };
+  const state = { logY: false, smooth: 0, x: "step", charts: {} };
   let run;
   try { run = await api("run/" + id); } catch (e) { return showError(e); }
   const grid = el("div", { class: "grid", id: "metrics" });
@@ -259,18 +276,25 @@ async function viewRun(id) {
   const draw = async () => {
     record.replaceChildren(runRecord(run));
     for (const m of run.metrics) {
-      const s = await api(`run/${id}/metric?name=${encodeURIComponent(m.name)}&points=2000`);
+      const ms = await metricSeries(id, m.name, state), s = ms.s;
       let card = state.charts[m.name];
       if (!card) {
         card = state.charts[m.name] = { canvas: el("canvas", { "data-metric": m.name }), note: el("span", { class: "muted" }) };
         grid.append(el("div", { class: "card" }, el("h3", {}, m.name, " ", card.note), el("div", { class: "chartbox" }, card.canvas)));
       }
-      card.note.textContent = `${s.count} values${s.reduced ? ", " + s.x.length + " points shown (min/max per stretch)" : ""}`;
-      const series = [{ label: m.name, x: s.x, y: smooth(s.y.map(num).map((v) => isNaN(v) ? null : v), state.smooth) }];
+      card.note.textContent = `${s.count} values${s.reduced ? ", " + s.x.length + " points shown (min/max per stretch)" : ""}` +
+        (ms.estimated ? "; " + ESTIMATED : "");
+      card.canvas.dataset.x = state.x;
+      card.canvas.dataset.estimated = String(ms.estimated);
+      const series = [{ label: m.name, x: ms.x, y: ms.y }];
       if (card.chart) updateChart(card.chart, series, { logY: state.logY }); // keeps the zoom
-      else card.chart = lineChart(card.canvas, series, { logY: state.logY, xLabel: s.unit });
+      else card.chart = lineChart(card.canvas, series, { logY: state.logY, xLabel: ms.label });
     }
     ready();
+  };
+  const retime = () => { // another x axis: the charts drawn anew, unzoomed
+    for (const card of Object.values(state.charts)) if (card.chart) { card.chart.destroy(); delete card.chart; }
+    return draw();
   };
   const refresh = async () => {
     run = await api("run/" + id);
@@ -278,7 +302,7 @@ async function viewRun(id) {
     every2s(refresh, run.status === "running");
   };
   show(el("h1", {}, `Run ${run.id}: `, run.name), record,
-       el("h2", {}, "Metrics"), chartControls(state, draw), grid,
+       el("h2", {}, "Metrics"), chartControls(state, draw, retime), grid,
        run.snapshots.length ? el("p", {}, el("a", { href: "/weights/" + id }, "Weights of its snapshots")) : null);
   await draw();
   every2s(refresh, run.status === "running");
@@ -308,7 +332,7 @@ async function viewCompare() {
   if (!ids.length) { show(el("h1", {}, "Compare"), el("p", {}, "Choose runs in the ", el("a", { href: "/runs" }, "table of runs"), ".")); return ready(); }
   let runs;
   try { runs = await Promise.all(ids.map((id) => api("run/" + id))); } catch (e) { return showError(e); }
-  const state = { logY: false, smooth: 0, charts: [] };
+  const state = { logY: false, smooth: 0, x: "step", charts: [] };
   const keys = [...new Set(runs.flatMap((r) => Object.keys(r.params)))].sort();
   const params = el("table", { id: "compare-params" },
     el("tr", {}, el("th", {}, "parameter"), runs.map((r) => el("th", {}, el("a", { href: "/run/" + r.id }, `${r.id} ${r.name}`)))),
@@ -323,21 +347,23 @@ async function viewCompare() {
     state.charts = [];
     grid.replaceChildren();
     for (const name of names) {
-      const series = [], units = new Set();
+      const series = [], units = new Set(), estimated = [];
       for (const r of runs) {
         if (!r.metrics.some((m) => m.name === name)) continue;
-        const s = await api(`run/${r.id}/metric?name=${encodeURIComponent(name)}&points=2000`);
-        units.add(s.unit);
-        series.push({ label: `${r.id} ${r.name}`, x: s.x, y: smooth(s.y.map(num).map((v) => isNaN(v) ? null : v), state.smooth) });
+        const ms = await metricSeries(r.id, name, state);
+        units.add(ms.label);
+        if (ms.estimated) estimated.push(r.id);
+        series.push({ label: `${r.id} ${r.name}`, x: ms.x, y: ms.y });
       }
-      const canvas = el("canvas", { "data-metric": name });
-      grid.append(el("div", { class: "card" }, el("h3", {}, name), el("div", { class: "chartbox" }, canvas)));
+      const canvas = el("canvas", { "data-metric": name, "data-x": state.x, "data-estimated": String(estimated.length > 0) });
+      grid.append(el("div", { class: "card" }, el("h3", {}, name, " ", el("span", { class: "muted" },
+        estimated.length ? `run ${estimated.join(", ")}: ${ESTIMATED}` : "")), el("div", { class: "chartbox" }, canvas)));
       state.charts.push(lineChart(canvas, series, { logY: state.logY, xLabel: [...units].sort().reverse().join(" / ") }));
     }
     ready();
   };
   show(el("h1", {}, "Compare runs ", ids.join(", ")), el("h2", {}, "Parameters (differences marked)"), params,
-       el("h2", {}, "Metrics"), chartControls(state, draw), grid);
+       el("h2", {}, "Metrics"), chartControls(state, draw, draw), grid);
   await draw();
 }
 
@@ -473,7 +499,7 @@ async function viewSql() {
     ready();
   };
   const queries = el("div", { class: "queries", id: "queries" });
-  show(el("h1", {}, "SQL"), el("p", { class: "muted" }, "read only; stopped after 5 seconds; 1000 rows shown. README's queries:"),
+  show(el("h1", {}, "SQL"), el("p", { class: "muted" }, "read only; stopped after its time limit (5 s unless --sql-timeout says otherwise); 1000 rows shown. README's queries:"),
        queries, box, el("p", {}, el("button", { id: "run-sql", on: { click: run } }, "Run")), out);
   try {
     for (const q of await readmeQueries())
