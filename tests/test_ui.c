@@ -337,11 +337,41 @@ static void check_refusals(void) {
     free(b);
 }
 
+/* A file's text (malloc'd), NULL when it cannot be read. */
+static char *slurp_all(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    size_t n = 0, cap = 1 << 16, k;
+    char *s = malloc(cap);
+    while (s && (k = fread(s + n, 1, cap - n - 1, f)) > 0) {
+        char *more = (n += k) + 1 == cap ? realloc(s, cap *= 2) : s;
+        if (!more) free(s);
+        s = more;
+    }
+    fclose(f);
+    if (s) s[n] = '\0';
+    return s;
+}
+
+/* A file's text (malloc'd), "" when it cannot be read. */
+static char *slurp(const char *path) {
+    char *s = slurp_all(path);
+    return s ? s : calloc(1, 1);
+}
+
 static void check_assets_and_sweeps(void) {
     char *b;
     CHECK(http("GET", "/", NULL, &b) == 200);
     CHECK(b && strstr(b, "<script src=\"/chart.min.js\"></script>"));
     free(b);
+    /* README.md as built in, for the SQL page's query buttons. */
+    char readme[600];
+    snprintf(readme, sizeof readme, "%s/README.md", getenv("BP_SOURCE_DIR"));
+    char *want = slurp_all(readme);
+    CHECK(http("GET", "/readme.md", NULL, &b) == 200);
+    CHECK(want && b && strlen(want) > 1000 && !strcmp(b, want));
+    CHECK(b && strstr(b, "```sql\n-- name: loss_curve\n"));
+    free(b), free(want);
     CHECK(http("GET", "/chart.min.js", NULL, &b) == 200);
     CHECK(b && strstr(b, "Chart.js v"));
     free(b);
@@ -357,14 +387,6 @@ static void check_assets_and_sweeps(void) {
     free(b);
 }
 
-/* A file's text (malloc'd), "" when it cannot be read. */
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "r");
-    char *s = calloc(1, 1 << 16);
-    if (f && s) s[fread(s, 1, (1 << 16) - 1, f)] = '\0';
-    if (f) fclose(f);
-    return s;
-}
 
 /* --sql-timeout 1: a recursive query with no end is stopped after a
  * second and its answer says so (the default would say 5s); an hour
