@@ -88,6 +88,20 @@
  *                (from 0) weight_ih_lk (4 out x in, then 4 out x out),
  *                weight_hh_lk (4 out x out), bias_ih_lk, bias_hh_lk (4
  *                out), the gates in PyTorch's order i, f, g, o (bp_seq.h).
+ *   rnn, gru     nn.RNN, nn.GRU likewise (bp_seq.h).
+ *   layernorm    nn.LayerNorm(in) over the last dimension.
+ *   attention    multi-head self-attention (bp_seq.h) on samples of T x C,
+ *                C = in, giving T x C: nanoGPT's CausalSelfAttention
+ *                (without dropout), tensors c_attn.weight (3C x C),
+ *                c_attn.bias (3C), c_proj.weight (C x C), c_proj.bias (C),
+ *                the layout of nn.MultiheadAttention's in_proj_weight,
+ *                in_proj_bias, out_proj.weight, out_proj.bias; a causal
+ *                mask with options.causal; a sequence longer than
+ *                options.block (when set) is refused by the finish.
+ *   position     a learned position embedding added to samples of T x C:
+ *                y[t] = x[t] + weight[t], weight options.in x options.out
+ *                (block x C; T <= block), GPT's x + wpe(arange(T)) with
+ *                wpe = nn.Embedding(block, C).
  * Appended only: the numbers may be stored. Names, bp_op_parse and
  * bp_op_expected come from this table. */
 #define BP_OP_TABLE(OP)                    \
@@ -109,7 +123,9 @@
     OP(LSTM, "lstm", 1, 1)                 \
     OP(RNN, "rnn", 1, 1)                   \
     OP(GRU, "gru", 1, 1)                   \
-    OP(LAYERNORM, "layernorm", 1, 1)
+    OP(LAYERNORM, "layernorm", 1, 1)       \
+    OP(ATTENTION, "attention", 1, 1)       \
+    OP(POSITION, "position", 1, 1)
 
 /* Most inputs of one node (add, concat). */
 #define BP_GRAPH_MAX_INPUTS 64
@@ -209,7 +225,15 @@ typedef struct bp_host {
  *                 layer 1's), else zeros.
  *   rnn, gru      as lstm; an rnn's act is BP_ACT_TANH (its default) or
  *                 BP_ACT_RELU.
- *   layernorm     in = F (>= 1); eps > 0 (1e-5). */
+ *   layernorm     in = F (>= 1); eps > 0 (1e-5).
+ *   attention     in = C (>= 1); heads (>= 1, dividing C; default 1);
+ *                 causal (non-zero: each step attends to itself and the
+ *                 steps before it only; default 1); block (>= 1: the
+ *                 longest sequence taken; 0, the default: any). Every
+ *                 tensor drawn as nn.Linear's, U(-1/sqrt(C), 1/sqrt(C)),
+ *                 in the order of the list, else zeros.
+ *   position      in = block, out = C (>= 1 each); weight drawn as
+ *                 nn.Embedding's, N(0, 1), else zeros. */
 typedef struct bp_node_opts {
     const char *name;
     int ndim, shape[BP_GRAPH_MAX_DIMS];
@@ -222,6 +246,7 @@ typedef struct bp_node_opts {
     int kh, kw, sh, sw, ph, pw;
     const bp_host *host;
     int layers;
+    int heads, causal, block;
 } bp_node_opts;
 
 bp_node_opts bp_node_opts_default(bp_op op);
@@ -304,7 +329,9 @@ typedef struct bp_param {
 /* The tensors of the graph (after a finish): every node's, in the order of
  * the adds; a linear's or conv2d's weight then bias, a batchnorm1d's or
  * batchnorm2d's weight, bias, running_mean, running_var,
- * num_batches_tracked; an embedding's weight; an lstm's four a layer. *n is their number. The
+ * num_batches_tracked; an embedding's weight; an lstm's four a layer; an
+ * attention's c_attn.weight, c_attn.bias, c_proj.weight, c_proj.bias; a
+ * position's weight. *n is their number. The
  * array is the graph's, valid until the next finish. */
 const bp_param *bp_graph_params(const bp_graph *g, int *n);
 const bp_param *bp_graph_node_params(const bp_graph *g, int id, int *n);

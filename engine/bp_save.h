@@ -41,7 +41,11 @@
  *                 then 96 bytes of options (bp_node_opts): ndim, shape[0..3],
  *                 in, out, no_bias, act (4 each, signed), alpha, p, eps,
  *                 momentum (8 each, IEEE doubles), kh, kw, sh, sw, ph, pw,
- *                 layers (4 each, signed)
+ *                 layers (4 each, signed); an attention's record (an op
+ *                 that came after these options were laid out) then has
+ *                 12 bytes more: heads, causal, block (4 each, signed).
+ *                 A file without attention is byte for byte what it was,
+ *                 and a reader older than the op refuses its code.
  *        .     4  the note's length n (0 .. 2^20), then its n bytes: the
  *                 net's note (bp_net.h), a host's, which the engine keeps
  *                 and never reads (the Lua module's tree of modules)

@@ -1,10 +1,11 @@
-/* bp_seq.h: the kernels of sequences, embedding, LSTM, RNN and GRU, each
- * forward with its backward right below it.
+/* bp_seq.h: the kernels of sequences, embedding, LSTM, RNN, GRU and
+ * self-attention, each forward with its backward right below it.
  *
  * Dimensions, the letters of every loop:
  *   B = batch (sequences); T = steps of a sequence; V = vocabulary (ids
  *   1..V); D = an embedding's values; I = an LSTM layer's inputs a step,
- *   H = its hidden values (and outputs) a step; G = 4 H, its gates.
+ *   H = its hidden values (and outputs) a step; G = 4 H, its gates;
+ *   C = attention's values a step, D = C / heads a head's.
  * Arrays are row-major and batch-first, as PyTorch's batch_first=True lays
  * them out: ids are B x T, an embedding's output B x T x D, an LSTM's
  * input x B x T x I, its outputs h and cell states c B x T x H, its gates
@@ -20,8 +21,10 @@
  * path the graph runs (seq_fast.h: the input projections of all steps as
  * one matrix product, the recurrent one a product per step), which must
  * equal the reference to rounding (tests/test_seq.c,
- * test_fast_matches_ref). Every kernel exists for double (the name as
- * written) and float (_f32). */
+ * test_fast_matches_ref). Attention likewise: the reference a query and a
+ * sum at a time (attn_ref.h), the fast path a product per head of a
+ * sample (attn_fast.h), held together by tests/test_attention.c. Every
+ * kernel exists for double (the name as written) and float (_f32). */
 #ifndef BP_SEQ_H
 #define BP_SEQ_H
 
@@ -113,6 +116,44 @@ void bp_gru_backward(double *dx, double *dh0, double *dwih, double *dwhh, double
                      const double *gh, const double *wih, const double *whh, int B, int T,
                      int I, int H);
 
+/* Multi-head self-attention (nanoGPT's CausalSelfAttention, without
+ * dropout; nn.MultiheadAttention's math with q = k = v = x), on x (B x T
+ * x C), heads dividing C into heads of D = C / heads values:
+ *   qkv = x W_qkv^T + b_qkv          (B x T x 3C: q, k, v, C each)
+ *   per sample and head h (columns h D .. h D + D - 1 of q, k, v):
+ *     s_ij = q_i . k_j / sqrt(D),  p_ij = softmax over j of s_ij
+ *     (causal: over j <= i only, p_ij = 0 for j > i),
+ *     o_i = sum_j p_ij v_j           (into att, B x T x C, the heads side
+ *                                     by side)
+ *   y = att W_o^T + b_o              (B x T x C)
+ * W_qkv is 3C x C and b_qkv 3C (nanoGPT's c_attn, nn.MultiheadAttention's
+ * in_proj_weight and in_proj_bias: the rows of q, then k, then v), W_o C x
+ * C and b_o C (c_proj, out_proj). Writes y and what backward reads: qkv,
+ * the weights p (B x heads x T x T) and att. */
+void bp_attention_forward_ref(double *y, double *qkv, double *p, double *att,
+                              const double *x, const double *wqkv, const double *bqkv,
+                              const double *wo, const double *bo, int B, int T, int C,
+                              int heads, int causal);
+/* From dy = dLoss/dy (B x T x C): dwqkv, dbqkv, dwo, dbo += the weights'
+ * gradients, dx += dLoss/dx (NULL: skipped). Reads the forward's qkv, p
+ * and att. datt (B x T x C), dqkv (B x T x 3C) and dp (T x T) are
+ * workspaces, overwritten. */
+void bp_attention_backward_ref(double *dx, double *dwqkv, double *dbqkv, double *dwo,
+                               double *dbo, double *datt, double *dqkv, double *dp,
+                               const double *dy, const double *x, const double *qkv,
+                               const double *p, const double *att, const double *wqkv,
+                               const double *wo, int B, int T, int C, int heads,
+                               int causal);
+/* The same through matrix products (attn_fast.h). */
+void bp_attention_forward(double *y, double *qkv, double *p, double *att, const double *x,
+                          const double *wqkv, const double *bqkv, const double *wo,
+                          const double *bo, int B, int T, int C, int heads, int causal);
+void bp_attention_backward(double *dx, double *dwqkv, double *dbqkv, double *dwo,
+                           double *dbo, double *datt, double *dqkv, double *dp,
+                           const double *dy, const double *x, const double *qkv,
+                           const double *p, const double *att, const double *wqkv,
+                           const double *wo, int B, int T, int C, int heads, int causal);
+
 /* The same kernels on floats (ids too are floats: whole numbers below
  * 2^24 are exact). */
 void bp_embedding_forward_f32(float *y, const float *ids, const float *w, size_t n, int D);
@@ -169,5 +210,24 @@ void bp_gru_backward_f32(float *dx, float *dh0, float *dwih, float *dwhh, float 
                      const float *x, const float *h0, const float *h, const float *a,
                      const float *gh, const float *wih, const float *whh, int B, int T,
                      int I, int H);
+
+void bp_attention_forward_ref_f32(float *y, float *qkv, float *p, float *att, const float *x,
+                                  const float *wqkv, const float *bqkv, const float *wo,
+                                  const float *bo, int B, int T, int C, int heads,
+                                  int causal);
+void bp_attention_backward_ref_f32(float *dx, float *dwqkv, float *dbqkv, float *dwo,
+                                   float *dbo, float *datt, float *dqkv, float *dp,
+                                   const float *dy, const float *x, const float *qkv,
+                                   const float *p, const float *att, const float *wqkv,
+                                   const float *wo, int B, int T, int C, int heads,
+                                   int causal);
+void bp_attention_forward_f32(float *y, float *qkv, float *p, float *att, const float *x,
+                              const float *wqkv, const float *bqkv, const float *wo,
+                              const float *bo, int B, int T, int C, int heads, int causal);
+void bp_attention_backward_f32(float *dx, float *dwqkv, float *dbqkv, float *dwo,
+                               float *dbo, float *datt, float *dqkv, float *dp,
+                               const float *dy, const float *x, const float *qkv,
+                               const float *p, const float *att, const float *wqkv,
+                               const float *wo, int B, int T, int C, int heads, int causal);
 
 #endif

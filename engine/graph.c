@@ -67,7 +67,7 @@ typedef struct node {
     bp_host host; /* host: the callbacks, ctx owned (names, def NULL) */
     char host_def[BP_GRAPH_MAX_NAME + 1];
     void *work;   /* lstm, rnn, gru: each layer's states and gates, the
-                     workspaces (rec_work) */
+                     workspaces (rec_work); attention's (attn_work) */
     /* A recurrent node's initial state (state_parts x layers x state_B x
      * H, its own memory, kept across forwards) and dLoss/d(it) from the
      * last backward; state_B 0: zeros. */
@@ -128,7 +128,7 @@ const char *bp_op_expected(void) {
 bp_node_opts bp_node_opts_default(bp_op op) {
     bp_node_opts o = {
         .act = BP_ACT_IDENTITY, .eps = 1e-5, .momentum = 0.1, .p = 0.5, .sh = 1, .sw = 1,
-        .layers = 1};
+        .layers = 1, .heads = 1, .causal = 1};
     if (op == BP_OP_RNN) o.act = BP_ACT_TANH; /* nn.RNN's nonlinearity */
     return o;
 }
@@ -230,14 +230,15 @@ static int add_tensor(bp_graph *g, node *nd, const char *suffix, int ndim, int a
 /* A linear or conv2d node's W and b: the options' values, else
  * nn.Linear's and nn.Conv2d's default U(-1/sqrt(K), 1/sqrt(K)), K the
  * inputs of one output (in, or in kh kw), drawn from o->rng (weight, then
- * bias), else zeros. -1 when o->stop is set on the way (a large layer takes
- * seconds). */
+ * bias), else zeros; an attention's four tensors, its two linears', as
+ * nn.Linear's (K = C) in their order, never given. -1 when o->stop is set
+ * on the way (a large layer takes seconds). */
 static int init_linear(bp_graph *g, node *nd, const bp_node_opts *o) {
     double fan_in = nd->op == BP_OP_CONV2D ? (double)o->in * o->kh * o->kw : o->in;
     double k = 1 / sqrt(fan_in);
     for (int t = 0; t < nd->n_t; t++) {
         bp_param *p = &nd->t[t];
-        const double *given = t == 0 ? o->weight : o->bias;
+        const double *given = nd->op == BP_OP_ATTENTION ? NULL : t == 0 ? o->weight : o->bias;
         for (size_t j = 0; j < p->count; j++) {
             if ((j & 0xffff) == 0 && o->stop && *o->stop) return -1;
             double v = given    ? given[j]
@@ -269,13 +270,14 @@ static int host_params(bp_graph *g, node *nd, const bp_host *h) {
     return 0;
 }
 
-/* An embedding's weight (given, else N(0, 1) from o->rng as
+/* An embedding's or position's weight (given, else N(0, 1) from o->rng as
  * nn.Embedding's, else zeros) or a recurrent op's (lstm, gru, rnn) four tensors a layer (each
  * U(-1/sqrt(H), 1/sqrt(H)) from o->rng as nn.LSTM's, else zeros), drawn
  * in the order of the list. 0, -1 without memory, -2 when stopped. */
 static int make_seq_params(bp_graph *g, node *nd, const bp_node_opts *o) {
-    const int G = gates_of(nd->op) * o->out;
-    if (nd->op == BP_OP_EMBEDDING) {
+    const int G = gates_of(nd->op) * o->out,
+              emb = nd->op == BP_OP_EMBEDDING || nd->op == BP_OP_POSITION;
+    if (emb) {
         if (add_tensor(g, nd, "weight", 2, o->in, o->out, 0, 1)) return -1;
     } else {
         for (int l = 0; l < o->layers; l++) {
@@ -296,10 +298,10 @@ static int make_seq_params(bp_graph *g, node *nd, const bp_node_opts *o) {
         bp_param *p = &nd->t[t];
         for (size_t j = 0; j < p->count; j++) {
             if ((j & 0xffff) == 0 && o->stop && *o->stop) return -2;
-            double v = nd->op == BP_OP_EMBEDDING && o->weight ? o->weight[j]
-                       : !o->rng                              ? 0
-                       : nd->op == BP_OP_EMBEDDING ? bp_rng_normal(o->rng, 0, 1)
-                                                   : -k + 2 * k * bp_rng_uniform(o->rng);
+            double v = emb && o->weight ? o->weight[j]
+                       : !o->rng            ? 0
+                       : emb                ? bp_rng_normal(o->rng, 0, 1)
+                                            : -k + 2 * k * bp_rng_uniform(o->rng);
             value_set(p->data, g->dtype, j, v);
         }
     }
@@ -320,8 +322,15 @@ static int make_params(bp_graph *g, node *nd, const bp_node_opts *o) {
             ok = nd->nb_b && nd->nb_db;
         }
         if (ok && init_linear(g, nd, o)) return -2;
-    } else if (nd->op == BP_OP_EMBEDDING || gates_of(nd->op)) {
+    } else if (nd->op == BP_OP_EMBEDDING || nd->op == BP_OP_POSITION || gates_of(nd->op)) {
         return make_seq_params(g, nd, o);
+    } else if (nd->op == BP_OP_ATTENTION) {
+        const int C = o->in;
+        ok = add_tensor(g, nd, "c_attn.weight", 2, 3 * C, C, 0, 1) == 0 &&
+             add_tensor(g, nd, "c_attn.bias", 1, 3 * C, 0, 0, 1) == 0 &&
+             add_tensor(g, nd, "c_proj.weight", 2, C, C, 0, 1) == 0 &&
+             add_tensor(g, nd, "c_proj.bias", 1, C, 0, 0, 1) == 0;
+        if (ok && init_linear(g, nd, o)) return -2;
     } else if (nd->op == BP_OP_LAYERNORM) {
         ok = add_tensor(g, nd, "weight", 1, o->in, 0, 1, 1) == 0 &&
              add_tensor(g, nd, "bias", 1, o->in, 0, 0, 1) == 0;
@@ -422,6 +431,33 @@ static int check_seq(const node *nd, bp_err *e) {
     return 0;
 }
 
+/* An attention's C, heads and block; a position's block and C. */
+static int check_attention(const node *nd, bp_err *e) {
+    char wbuf[96];
+    const bp_node_opts *o = &nd->o;
+    if (nd->op == BP_OP_POSITION) {
+        if (o->in < 1 || o->out < 1)
+            return bp_err_set(e, "%s: needs a block >= 1 and C >= 1 (got %d and %d)",
+                              WHAT(nd), o->in, o->out);
+        if ((size_t)o->in * o->out > (size_t)1 << 31)
+            return bp_err_set(e, "%s: %d x %d weights are too many", WHAT(nd), o->in,
+                              o->out);
+        return 0;
+    }
+    if (o->in < 1 || o->heads < 1)
+        return bp_err_set(e, "%s: needs C >= 1 and heads >= 1 (got %d and %d)", WHAT(nd),
+                          o->in, o->heads);
+    if (o->in % o->heads)
+        return bp_err_set(e, "%s: %d heads do not divide C = %d (C %% heads must be 0)",
+                          WHAT(nd), o->heads, o->in);
+    if (o->block < 0)
+        return bp_err_set(e, "%s: a block of %d (>= 1, or 0 for any length)", WHAT(nd),
+                          o->block);
+    if ((size_t)3 * o->in * o->in > (size_t)1 << 31)
+        return bp_err_set(e, "%s: %d x %d weights are too many", WHAT(nd), 3 * o->in, o->in);
+    return 0;
+}
+
 /* The checks of a node's options that need nothing but the options. */
 static int check_opts(const bp_graph *g, const node *nd, int n_inputs, bp_err *e) {
     char wbuf[96];
@@ -483,6 +519,8 @@ static int check_opts(const bp_graph *g, const node *nd, int n_inputs, bp_err *e
         case BP_OP_EMBEDDING:
         case BP_OP_LSTM:
         case BP_OP_GRU: return check_seq(nd, e);
+        case BP_OP_ATTENTION:
+        case BP_OP_POSITION: return check_attention(nd, e);
         case BP_OP_LAYERNORM:
         case BP_OP_BATCHNORM1D:
         case BP_OP_BATCHNORM2D:
@@ -735,6 +773,22 @@ static int infer(bp_graph *g, node *nd, bp_err *e) {
             shape[0] = x->shape[0], shape[1] = o->out;
             set_shape(nd, 2, shape);
             return 0;
+        case BP_OP_ATTENTION:
+        case BP_OP_POSITION: {
+            int C = nd->op == BP_OP_ATTENTION ? o->in : o->out,
+                block = nd->op == BP_OP_ATTENTION ? o->block : o->in;
+            if (x->ndim != 2 || x->shape[1] != C)
+                return bp_err_set(e,
+                                  "%s: takes sequences of T x %d, its input has shape %s",
+                                  WHAT(nd), C, XSHAPE);
+            if (block && x->shape[0] > block)
+                return bp_err_set(e,
+                                  "%s: a sequence of %d steps is longer than its block of "
+                                  "%d",
+                                  WHAT(nd), x->shape[0], block);
+            set_shape(nd, 2, x->shape);
+            return 0;
+        }
         case BP_OP_FLATTEN:
         case BP_OP_RESHAPE: {
             int flat = (int)x->count;
@@ -939,6 +993,15 @@ static rec_layout rec_of(bp_op op) {
     return op == BP_OP_LSTM ? lstm : op == BP_OP_GRU ? gru : rnn;
 }
 
+/* An attention's values for a batch of B beside its y and dy, in this
+ * order (graph_real.h's attn_bufs finds them so): what backward reads,
+ * qkv (B T 3C), att (B T C) and the weights p (B heads T T); then the
+ * backward's workspaces, datt (B T C), dqkv (B T 3C) and dp (T T). */
+static size_t attn_work(const node *nd, int B) {
+    size_t T = (size_t)nd->shape[0], BTC = (size_t)B * T * nd->o.in;
+    return 8 * BTC + ((size_t)B * nd->o.heads + 1) * T * T;
+}
+
 static size_t rec_work(const node *nd, int B) {
     rec_layout r = rec_of(nd->op);
     size_t BTH = (size_t)B * nd->shape[0] * nd->o.out;
@@ -973,6 +1036,8 @@ static size_t layout(bp_graph *g, char *base, int B) {
         }
         if (gates_of(nd->op))
             nd->work = base ? base + at : NULL, at += up(rec_work(nd, B) * g->z);
+        if (nd->op == BP_OP_ATTENTION)
+            nd->work = base ? base + at : NULL, at += up(attn_work(nd, B) * g->z);
     }
     return at;
 }

@@ -299,6 +299,57 @@ static void SFX(rec_backward)(bp_graph *g, node *nd, int B, int want_dx) {
     }
 }
 
+/* attention: its buffers in the node's work (attn_work in graph.c): qkv,
+ * att and the weights p, which the forward writes and the backward reads,
+ * then the backward's workspaces datt, dqkv and dp. */
+typedef struct SFX(attn_bufs) {
+    REAL *qkv, *att, *p, *datt, *dqkv, *dp;
+} SFX(attn_bufs);
+
+static SFX(attn_bufs) SFX(attn_of)(const node *nd, int B) {
+    size_t T = (size_t)nd->shape[0], BTC = (size_t)B * T * nd->o.in;
+    SFX(attn_bufs) s;
+    s.qkv = nd->work, s.att = s.qkv + 3 * BTC, s.p = s.att + BTC;
+    s.datt = s.p + (size_t)B * nd->o.heads * T * T, s.dqkv = s.datt + BTC;
+    s.dp = s.dqkv + 3 * BTC;
+    return s;
+}
+
+/* Tensors c_attn.weight, c_attn.bias, c_proj.weight, c_proj.bias (0 .. 3);
+ * the products' path (attn_fast.h). */
+static void SFX(attention_forward)(bp_graph *g, node *nd, int B) {
+    SFX(attn_bufs) s = SFX(attn_of)(nd, B);
+    SFX(bp_attention_forward)
+    (nd->y, s.qkv, s.p, s.att, SFX(y_of)(g, nd->in[0]), T_(nd, 0), T_(nd, 1), T_(nd, 2),
+     T_(nd, 3), B, nd->shape[0], nd->o.in, nd->o.heads, nd->o.causal);
+}
+static void SFX(attention_backward)(bp_graph *g, node *nd, int B, int want_dx) {
+    SFX(attn_bufs) s = SFX(attn_of)(nd, B);
+    SFX(bp_attention_backward)
+    (SFX(din_of)(g, nd, 0, want_dx), G_(nd, 0), G_(nd, 1), G_(nd, 2), G_(nd, 3), s.datt,
+     s.dqkv, s.dp, nd->dy, SFX(y_of)(g, nd->in[0]), s.qkv, s.p, s.att, T_(nd, 0), T_(nd, 2),
+     B, nd->shape[0], nd->o.in, nd->o.heads, nd->o.causal);
+}
+
+/* position: y[b][t] = x[b][t] + weight[t] over T x C values a sample (T
+ * the sequence's, at most the block's rows). */
+static void SFX(position_forward)(bp_graph *g, node *nd, int B) {
+    const REAL *x = SFX(y_of)(g, nd->in[0]), *w = T_(nd, 0);
+    REAL *y = nd->y;
+    for (size_t b = 0; b < (size_t)B; b++)
+        for (size_t k = 0; k < nd->count; k++) y[b * nd->count + k] = x[b * nd->count + k] + w[k];
+}
+/* dx += dy; dweight[t] += the sum over the batch of dy[b][t]. */
+static void SFX(position_backward)(bp_graph *g, node *nd, int B, int want_dx) {
+    REAL *din = SFX(din_of)(g, nd, 0, want_dx), *dw = G_(nd, 0);
+    const REAL *dy = nd->dy;
+    for (size_t b = 0; b < (size_t)B; b++)
+        for (size_t k = 0; k < nd->count; k++) {
+            dw[k] += dy[b * nd->count + k];
+            if (din) din[b * nd->count + k] += dy[b * nd->count + k];
+        }
+}
+
 /* add: y = the sum of the inputs, in their order; each gets dy. */
 static void SFX(add_forward)(bp_graph *g, node *nd, int B) {
     size_t n = (size_t)B * nd->count;
@@ -377,6 +428,8 @@ static int SFX(forward_nodes)(bp_graph *g, bp_rng *r, bp_err *e) {
             case BP_OP_RNN:
             case BP_OP_GRU: SFX(rec_forward)(g, nd, B); break;
             case BP_OP_LAYERNORM: SFX(layernorm_forward)(g, nd, B); break;
+            case BP_OP_ATTENTION: SFX(attention_forward)(g, nd, B); break;
+            case BP_OP_POSITION: SFX(position_forward)(g, nd, B); break;
             default: break;
         }
     }
@@ -410,6 +463,8 @@ static int SFX(backward_nodes)(bp_graph *g, int want_dx, bp_err *e) {
             case BP_OP_RNN:
             case BP_OP_GRU: SFX(rec_backward)(g, nd, B, want_dx); break;
             case BP_OP_LAYERNORM: SFX(layernorm_backward)(g, nd, B, want_dx); break;
+            case BP_OP_ATTENTION: SFX(attention_backward)(g, nd, B, want_dx); break;
+            case BP_OP_POSITION: SFX(position_backward)(g, nd, B, want_dx); break;
             default: break;
         }
     }

@@ -31,6 +31,10 @@
 /* A node's options: ndim, shape[4], in, out, no_bias, act (4 bytes each),
  * alpha, p, eps, momentum (8 each), kh, kw, sh, sw, ph, pw, layers (4). */
 #define OPTS 96
+/* An attention's options past the 96 bytes: heads, causal, block (4 each;
+ * bp_save.h). Only records of that op carry them, so every file without
+ * one keeps its bytes. */
+#define ATTN_OPTS 12
 #define MAX_NODES 65536u
 
 /* The options bp_graph_add reads, as bytes; and back. */
@@ -64,7 +68,8 @@ static int node_size(const bp_graph *g, int id, size_t *size, bp_err *e) {
     bp_graph_node_inputs(g, id, &n);
     if (bp_graph_node_op(g, id) == BP_OP_HOST && bp_save_host_size(g, id, &host, e))
         return -1;
-    *size = 12 + strlen(bp_graph_node_name(g, id)) + 4 * (size_t)n + OPTS + host;
+    *size = 12 + strlen(bp_graph_node_name(g, id)) + 4 * (size_t)n + OPTS + host +
+            (bp_graph_node_op(g, id) == BP_OP_ATTENTION ? ATTN_OPTS : 0);
     return 0;
 }
 
@@ -80,9 +85,15 @@ static unsigned char *put_node(unsigned char *p, const bp_graph *g, int id) {
     put32(p, (uint32_t)n);
     for (int k = 0; k < n; k++) put32(p + 4 + 4 * (size_t)k, (uint32_t)in[k]);
     p += 4 + 4 * (size_t)n;
-    put_opts(p, bp_graph_node_opts(g, id));
+    const bp_node_opts *o = bp_graph_node_opts(g, id);
+    put_opts(p, o);
     p += OPTS;
-    return bp_graph_node_op(g, id) == BP_OP_HOST ? bp_save_host_put(p, g, id) : p;
+    if (bp_graph_node_op(g, id) == BP_OP_HOST) return bp_save_host_put(p, g, id);
+    if (bp_graph_node_op(g, id) != BP_OP_ATTENTION) return p;
+    put32(p, (uint32_t)o->heads);
+    put32(p + 4, (uint32_t)o->causal);
+    put32(p + 8, (uint32_t)o->block);
+    return p + ATTN_OPTS;
 }
 
 int bp_save_graph_encode(const bp_net *net, unsigned char **out, size_t *len, bp_err *e) {
@@ -150,6 +161,11 @@ static int node_values(bp_op op, const bp_node_opts *o, size_t *n) {
         case BP_OP_BATCHNORM2D: *n = 4 * in + 1; return 0;
         case BP_OP_EMBEDDING: return bp_size_mul(n, in, out);
         case BP_OP_LAYERNORM: *n = 2 * in; return 0;
+        case BP_OP_POSITION: return bp_size_mul(n, in, out);
+        case BP_OP_ATTENTION: /* 3C x C + 3C + C x C + C */
+            if (bp_size_mul3(&w, 4, in, in + 1)) return -1;
+            *n = w;
+            return 0;
         case BP_OP_LSTM:
         case BP_OP_GRU:
         case BP_OP_RNN: {
@@ -219,6 +235,12 @@ static int read_node(reader *r, bp_graph *g, int id, size_t P, size_t *values,
     if (r->bad) return bp_err_set(e, "corrupt: module '%s' is cut short", name);
     bp_node_opts o = bp_node_opts_default((bp_op)op);
     get_opts(&o, op_bytes);
+    if (op == BP_OP_ATTENTION) {
+        o.heads = (int32_t)take32(r);
+        o.causal = (int32_t)take32(r);
+        o.block = (int32_t)take32(r);
+        if (r->bad) return bp_err_set(e, "corrupt: module '%s' is cut short", name);
+    }
     o.name = name;
     size_t need;
     if (node_values((bp_op)op, &o, &need) || need > P - *values)

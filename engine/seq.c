@@ -1,10 +1,12 @@
-/* seq.c: the kernels of sequences (bp_seq.h), embedding and LSTM, in
- * double and float.
+/* seq.c: the kernels of sequences (bp_seq.h), embedding, the LSTM, GRU
+ * and RNN, and self-attention, in double and float.
  *
  * Templates compiled here twice (real.h), as conv.c compiles its own:
  * seq_ref.h, the definitions a sum at a time (and the LSTM cell both
  * builds share), and seq_fast.h, the LSTM through matrix products, held to
- * the reference by tests/test_seq.c.
+ * the reference by tests/test_seq.c; attn_ref.h and attn_fast.h likewise
+ * for attention (after them: they reuse their affine maps and products),
+ * held by tests/test_attention.c.
  *
  * Dimensions: B, T, V, D, I, H, G (bp_seq.h). */
 #include <math.h>
@@ -22,6 +24,8 @@
 #include "real.h"
 #include "seq_ref.h"
 #include "seq_fast.h"
+#include "attn_ref.h"
+#include "attn_fast.h"
 #undef PREV
 #undef BP_REAL_F32
 
@@ -29,5 +33,7 @@
 #include "real.h"
 #include "seq_ref.h"
 #include "seq_fast.h"
+#include "attn_ref.h"
+#include "attn_fast.h"
 #undef PREV
 #undef BP_REAL_F32

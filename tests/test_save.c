@@ -253,11 +253,12 @@ static void test_what_is_not_a_network_file(void) {
 }
 
 /* ------------------------------------------------------------------------
- * Version 2: graphs. Two networks hold every module kind between them: an
+ * Version 2: graphs. Three networks hold every module kind between them: an
  * image net (conv2d, batchnorm2d, relu, maxpool2d, avgpool2d, flatten,
  * linear, batchnorm1d, dropout, a residual add, a concat of two branches,
  * reshape, a linear without bias, leaky_relu) and a sequence net
- * (embedding, a two-layer lstm, linear). Each is trained a few steps first,
+ * (embedding, a two-layer lstm, linear), and a GPT's ops (embedding,
+ * position, attention, add, linear). Each is trained a few steps first,
  * so batch norm's running statistics and counts are not their initial
  * values, and a round trip must give back every bit of every tensor and
  * the same forward, in training (the same dropout masks from the same
@@ -330,6 +331,30 @@ static bp_net *seq_net(bp_dtype t) {
     return as_net(add(BP_OP_LINEAR, x, &o));
 }
 
+/* ids (4) -> embedding -> position (block 6) -> attention (2 heads, the
+ * causal mask off, block 5) -> a residual add -> linear to 7: the ops of a
+ * GPT, with an attention's options past the 96 bytes of every record. */
+static bp_net *gpt_net(bp_dtype t) {
+    begin(t, 7);
+    bp_node_opts o = bp_node_opts_default(BP_OP_INPUT);
+    o.ndim = 1, o.shape[0] = 4;
+    int x = add(BP_OP_INPUT, 0, &o);
+    o = bp_node_opts_default(BP_OP_EMBEDDING);
+    o.name = "wte", o.in = 7, o.out = 4, o.rng = &R;
+    x = add(BP_OP_EMBEDDING, x, &o);
+    o = bp_node_opts_default(BP_OP_POSITION);
+    o.name = "wpe", o.in = 6, o.out = 4, o.rng = &R;
+    x = add(BP_OP_POSITION, x, &o);
+    o = bp_node_opts_default(BP_OP_ATTENTION);
+    o.name = "attn", o.in = 4, o.heads = 2, o.causal = 0, o.block = 5, o.rng = &R;
+    int a = add(BP_OP_ATTENTION, x, &o);
+    int two[2] = {x, a};
+    x = bp_graph_add(G, BP_OP_ADD, two, 2, NULL, &E);
+    o = bp_node_opts_default(BP_OP_LINEAR);
+    o.in = 4, o.out = 7, o.rng = &R;
+    return as_net(add(BP_OP_LINEAR, x, &o));
+}
+
 /* Every value of a and b to the bit, and the same list of names and shapes. */
 static int same_tensors(const bp_net *a, const bp_net *b) {
     int na, nb;
@@ -392,8 +417,14 @@ static void check_graph_round_trip(bp_net *a, const double *x, int B) {
     CHECK(same_tensors(a, b));
     CHECK(b->note_len == 14 && !memcmp(b->note, "a host's\0note", 14));
     CHECK(bp_graph_nodes(a->graph) == bp_graph_nodes(b->graph));
-    for (int id = 0; id < bp_graph_nodes(a->graph); id++)
+    for (int id = 0; id < bp_graph_nodes(a->graph); id++) {
         CHECK_STR(bp_graph_node_name(b->graph, id), bp_graph_node_name(a->graph, id));
+        const bp_node_opts *oa = bp_graph_node_opts(a->graph, id),
+                           *ob = bp_graph_node_opts(b->graph, id);
+        if (bp_graph_node_op(a->graph, id) == BP_OP_ATTENTION)
+            CHECK(oa->heads == ob->heads && oa->causal == ob->causal &&
+                  oa->block == ob->block);
+    }
     /* the file of the loaded net is the file it came from */
     unsigned char *again;
     size_t n;
@@ -423,6 +454,7 @@ static void test_graph_round_trip(bp_dtype t) {
     for (int k = 0; k < 3 * 4; k++) ids[k] = 1 + (k * 5) % 7;
     check_graph_round_trip(image_net(t), img, 3);
     check_graph_round_trip(seq_net(t), ids, 3);
+    check_graph_round_trip(gpt_net(t), ids, 3);
 }
 
 /* The last 4 bytes of buf[0..len) set to the CRC of the rest. */

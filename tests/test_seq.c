@@ -94,29 +94,6 @@ static void test_hand(void) {
 /* ------------------------------------------------------------------------ */
 /* The fast path against the reference                                       */
 
-static double *randoms(size_t n, double scale) {
-    double *v = malloc(sizeof(double) * (n ? n : 1));
-    for (size_t k = 0; k < n; k++) v[k] = scale * (2 * bp_rng_uniform(&R) - 1);
-    return v;
-}
-
-static float *floats(const double *v, size_t n) {
-    float *f = malloc(sizeof(float) * (n ? n : 1));
-    for (size_t k = 0; k < n; k++) f[k] = (float)v[k];
-    return f;
-}
-
-/* Largest difference of two arrays (float's when f32), relative to 1 + |a|. */
-static double diff(const void *a, const void *b, size_t n, int f32) {
-    double m = 0;
-    for (size_t k = 0; k < n; k++) {
-        double x = f32 ? ((const float *)a)[k] : ((const double *)a)[k];
-        double y = f32 ? ((const float *)b)[k] : ((const double *)b)[k];
-        m = fmax(m, fabs(x - y) / (1 + fabs(x)));
-    }
-    return m;
-}
-
 /* Both builds of one layer on the same random numbers: h, c, a, and every
  * gradient; in float, the same kernels on the numbers rounded. */
 static void fast_vs_ref(int B, int T, int I, int H, int state, int f32) {
