@@ -105,6 +105,7 @@ static int emit_leaf(lua_State *L, emitter *em, int mi, const lmodule *m, const 
     if (m->op == BP_OP_LINEAR || m->op == BP_OP_BATCHNORM1D || m->op == BP_OP_CONV2D ||
         m->op == BP_OP_BATCHNORM2D || m->op == BP_OP_EMBEDDING || m->op == BP_OP_LSTM ||
         m->op == BP_OP_GRU || m->op == BP_OP_RNN || m->op == BP_OP_LAYERNORM ||
+        m->op == BP_OP_ATTENTION || m->op == BP_OP_POSITION ||
         (m->op == BP_OP_HOST && bp_lua_host_has_params(L, mi))) {
         lua_pushvalue(L, mi);
         if (lua_rawget(L, em->seen) != LUA_TNIL)

@@ -19,6 +19,7 @@
  * maps x to y. A node only reads nodes made before it, so a graph of nodes
  * has no cycle by construction; a container can (s:add(s)), which the
  * compiler reports. */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -108,6 +109,17 @@ void bp_lua_push_module_label(lua_State *L, const lmodule *m) {
         case BP_OP_RNN:
             lua_pushfstring(L, "RNN(%d, %d, num_layers=%d, nonlinearity='%s', batch_first=True)",
                             o->in, o->out, o->layers, bp_act_name(o->act));
+            return;
+        case BP_OP_ATTENTION:
+            if (o->block)
+                lua_pushfstring(L, "Attention(%d, heads=%d, causal=%s, block=%d)", o->in,
+                                o->heads, o->causal ? "True" : "False", o->block);
+            else
+                lua_pushfstring(L, "Attention(%d, heads=%d, causal=%s)", o->in, o->heads,
+                                o->causal ? "True" : "False");
+            return;
+        case BP_OP_POSITION:
+            lua_pushfstring(L, "PositionEmbedding(%d, %d)", o->in, o->out);
             return;
         case BP_OP_RESHAPE: {
             char s[64];
@@ -476,6 +488,56 @@ static int l_lstm(lua_State *L) { return recurrent(L, BP_OP_LSTM, 4); }
 static int l_gru(lua_State *L) { return recurrent(L, BP_OP_GRU, 3); }
 static int l_rnn(lua_State *L) { return recurrent(L, BP_OP_RNN, 1); }
 
+static const char *const attention_options[] = {"name", "causal", "block", NULL};
+
+/* bp.attention(C, heads [, {causal = true, block = T, name =}]):
+ * multi-head self-attention on sequences of T x C (nanoGPT's
+ * CausalSelfAttention; tensors c_attn.weight, c_attn.bias, c_proj.weight,
+ * c_proj.bias, U(-1/sqrt(C), 1/sqrt(C)) as nn.Linear's); block, when
+ * given, the longest sequence it takes. */
+static int l_attention(lua_State *L) {
+    int C = bp_lua_check_int(L, 1, "number of values a step");
+    int heads = bp_lua_check_int(L, 2, "number of heads");
+    int opts = opt_table(L, 3, attention_options);
+    if (C % heads)
+        return luaL_argerror(L, 2,
+                             lua_pushfstring(L, "%d heads do not divide C = %d (C %% heads "
+                                                "must be 0)",
+                                             heads, C));
+    if ((size_t)3 * C * C > (size_t)1 << 31)
+        return luaL_argerror(L, 1,
+                             lua_pushfstring(L, "%d x %d weights are too many", 3 * C, C));
+    int causal = 1;
+    if (opts && lua_getfield(L, opts, "causal") != LUA_TNIL) {
+        if (lua_type(L, -1) != LUA_TBOOLEAN)
+            return bp_lua_field_error(L, opts, "causal", "a boolean");
+        causal = lua_toboolean(L, -1);
+    }
+    if (opts) lua_pop(L, 1);
+    double block = opt_number(L, opts, "block", 0, 1, INT32_MAX, "an integer >= 1");
+    if (block != (int)block) return bp_lua_field_error(L, opts, "block", "an integer >= 1");
+    lmodule *m = new_module(L, M_LEAF, BP_OP_ATTENTION, 0);
+    m->o.in = C, m->o.heads = heads, m->o.causal = causal, m->o.block = (int)block;
+    read_name(L, opts, m);
+    return 1;
+}
+
+/* bp.position(block, C [, {name =}]): a learned position embedding added
+ * to sequences of T x C, T <= block (GPT's x + wpe(arange(T)), wpe =
+ * nn.Embedding(block, C), N(0, 1)). */
+static int l_position(lua_State *L) {
+    int T = bp_lua_check_int(L, 1, "block (the longest sequence)");
+    int C = bp_lua_check_int(L, 2, "number of values a step");
+    int opts = opt_table(L, 3, name_options);
+    if ((size_t)T * C > (size_t)1 << 31)
+        return luaL_argerror(L, 2,
+                             lua_pushfstring(L, "%d x %d weights are too many", T, C));
+    lmodule *m = new_module(L, M_LEAF, BP_OP_POSITION, 0);
+    m->o.in = T, m->o.out = C;
+    read_name(L, opts, m);
+    return 1;
+}
+
 /* bp.flatten([opts]) */
 static int l_flatten(lua_State *L) {
     int opts = opt_table(L, 1, name_options);
@@ -759,6 +821,7 @@ static const luaL_Reg funcs[] = {
     {"input", l_input},     {"graph", l_graph},     {"conv2d", l_conv2d},
     {"batchnorm2d", l_batchnorm2d}, {"embedding", l_embedding}, {"lstm", l_lstm},
     {"gru", l_gru},             {"rnn", l_rnn},         {"layernorm", l_layernorm},
+    {"attention", l_attention}, {"position", l_position},
     {NULL, NULL}};
 
 void bp_lua_open_module(lua_State *L) {

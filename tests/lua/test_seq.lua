@@ -8,7 +8,9 @@
 -- that train_batch and evaluate take (their loss the same as train_step's
 -- on the same ids as tables); the state: carried across chunks it gives
 -- the outputs of the sequence run in one piece, set and read back as
--- PyTorch's h_n and c_n, and its errors.
+-- PyTorch's h_n and c_n, and its errors. bp.attention and bp.position in
+-- a character GPT: labels, names, bp.gradcheck, the causal mask, training,
+-- saving, errors.
 local lu = require "luaunit"
 package.path = (os.getenv("BP_SOURCE_DIR") or ".") .. "/tests/lua/?.lua;" .. package.path
 local S = require "support"
@@ -200,6 +202,89 @@ function test_gru_rnn_layernorm_saved()
     local x = {{1, 2, 3, 4}, {6, 5, 4, 3}}
     lu.assertEquals(back:forward(x), net:forward(x))
   end
+end
+
+-- A pre-norm GPT block of C values a step (heads heads, block 8):
+-- x + attn(ln(x)), then that + mlp(ln(.)), mlp = linear 4C, gelu, linear C.
+local function gpt_block(C, heads, name)
+  return bp.sequential{
+    bp.residual(bp.sequential{bp.layernorm(C), bp.attention(C, heads, {block = 8, name = name})}),
+    bp.residual(bp.sequential{bp.layernorm(C), bp.linear(C, 4 * C), bp.gelu(), bp.linear(4 * C, C)})}
+end
+
+local function char_gpt(dtype, T)
+  return bp.net(T, bp.sequential{bp.embedding(6, 8, {name = "wte"}), bp.position(8, 8, {name = "wpe"}),
+                                 gpt_block(8, 2, "attn"), bp.layernorm(8), bp.linear(8, 6)},
+                {dtype = dtype})
+end
+
+-- bp.attention and bp.position: labels, nanoGPT's names and shapes,
+-- bp.gradcheck through a GPT block, the causal mask seen from Lua (the
+-- scores of the steps up to t do not move when later ids change).
+function test_attention()
+  bp.seed(9)
+  local net = char_gpt("float64", 5)
+  local text = tostring(net)
+  lu.assertStrContains(text, "(wpe): PositionEmbedding(8, 8)")
+  lu.assertStrContains(text, "(attn): Attention(8, heads=2, causal=True, block=8)")
+  lu.assertEquals(tostring(bp.attention(4, 1, {causal = false})), "Attention(4, heads=1, causal=False)")
+  local shapes = {}
+  for _, p in ipairs(net:params_list()) do shapes[p.name] = table.concat(p.shape, "x") end
+  lu.assertEquals({shapes["wpe.weight"], shapes["attn.c_attn.weight"], shapes["attn.c_attn.bias"],
+                   shapes["attn.c_proj.weight"], shapes["attn.c_proj.bias"]},
+                  {"8x8", "24x8", "24", "8x8", "8"})
+  bp.seed(10)
+  local X = {}
+  for b = 1, 2 do
+    X[b] = {}
+    for k = 1, 3 * 4 do X[b][k] = math.sin(b * 7 + k) end
+  end
+  local ok, worst, where = bp.gradcheck(bp.net({3, 4}, gpt_block(4, 2)), X)
+  lu.assertTrue(ok, tostring(worst) .. " at " .. tostring(where))
+  -- causal: outputs at steps 1..t the same bits whatever the ids after t
+  local x = {{1, 2, 3, 4, 5}, {6, 5, 4, 3, 2}}
+  local y0 = net:forward(x)
+  local moved = {{1, 2, 6, 6, 6}, {6, 5, 1, 1, 1}}
+  local y1 = net:forward(moved)
+  for b = 1, 2 do
+    for k = 1, 2 * 6 do lu.assertEquals(y1[b][k], y0[b][k]) end
+    lu.assertNotEquals(y1[b][2 * 6 + 1], y0[b][2 * 6 + 1])
+  end
+end
+
+-- A character GPT learns two sequences in both dtypes, and is saved and
+-- loaded: the same printout, tensors and outputs.
+function test_attention_trains_and_saves()
+  local x, y = {{1, 2, 3, 4}, {5, 6, 1, 2}}, {{2, 3, 4, 5}, {6, 1, 2, 3}}
+  for _, dtype in ipairs{"float64", "float32"} do
+    bp.seed(3)
+    local net = char_gpt(dtype, 4)
+    local opt = bp.optimizer(net, "adam", {lr = 0.01})
+    local first, last = net:train_step(x, y, "softmax_ce", opt)
+    for _ = 1, 150 do last = net:train_step(x, y, "softmax_ce", opt) end
+    lu.assertTrue(last < first / 10, dtype .. ": " .. first .. " -> " .. last)
+    local path = S.TMP .. "/gpt_" .. dtype .. ".bpn"
+    lu.assertEquals(net:save(path), true)
+    local back = assert(bp.load(path))
+    lu.assertEquals(tostring(back), tostring(net))
+    lu.assertEquals(back:params(), net:params())
+    lu.assertEquals(back:forward(x), net:forward(x))
+  end
+end
+
+function test_attention_errors()
+  assert_error_text("bad argument #2 to 'attention' (4 heads do not divide C = 6 (C % heads must be 0))",
+    function() bp.attention(6, 4) end)
+  assert_error_text("field 'causal': a boolean expected", function() bp.attention(8, 2, {causal = 1}) end)
+  assert_error_text("field 'block': an integer >= 1 expected", function() bp.attention(8, 2, {block = 0}) end)
+  assert_error_text("unknown option 'blocks' (expected name, causal or block)",
+    function() bp.attention(8, 2, {blocks = 2}) end)
+  assert_error_text("attention (module 'attn'): a sequence of 9 steps is longer than its block of 8",
+    function() bp.net({9, 8}, bp.attention(8, 2, {block = 8, name = "attn"})) end)
+  assert_error_text("position (module 'wpe'): a sequence of 9 steps is longer than its block of 8",
+    function() char_gpt("float64", 9) end)
+  assert_error_text("attention (module '1'): takes sequences of T x 8, its input has shape 4x6",
+    function() bp.net({4, 6}, bp.attention(8, 2)) end)
 end
 
 local CORPUS = "abcabcabdabcabcabdabcabcabd\n"
