@@ -435,19 +435,25 @@ static int l_pool(lua_State *L) {
     return 1;
 }
 
+/* A module of op with a table of rows x cols weights (in = rows, out =
+ * cols), the sizes' names what1 and what2, and a name. */
+static int table_module(lua_State *L, bp_op op, const char *what1, const char *what2) {
+    int rows = bp_lua_check_int(L, 1, what1);
+    int cols = bp_lua_check_int(L, 2, what2);
+    int opts = opt_table(L, 3, name_options);
+    if ((size_t)rows * cols > (size_t)1 << 31)
+        return luaL_argerror(L, 2,
+                             lua_pushfstring(L, "%d x %d weights are too many", rows, cols));
+    lmodule *m = new_module(L, M_LEAF, op, 0);
+    m->o.in = rows, m->o.out = cols;
+    read_name(L, opts, m);
+    return 1;
+}
+
 /* bp.embedding(V, D [, {name =}]): nn.Embedding(V, D) on sequences of ids
  * 1..V, weights N(0, 1) as PyTorch's. */
 static int l_embedding(lua_State *L) {
-    int V = bp_lua_check_int(L, 1, "number of ids");
-    int D = bp_lua_check_int(L, 2, "number of values an id");
-    int opts = opt_table(L, 3, name_options);
-    if ((size_t)V * D > (size_t)1 << 31)
-        return luaL_argerror(L, 2,
-                             lua_pushfstring(L, "%d x %d weights are too many", V, D));
-    lmodule *m = new_module(L, M_LEAF, BP_OP_EMBEDDING, 0);
-    m->o.in = V, m->o.out = D;
-    read_name(L, opts, m);
-    return 1;
+    return table_module(L, BP_OP_EMBEDDING, "number of ids", "number of values an id");
 }
 
 static const char *const lstm_options[] = {"name", "layers", NULL};
@@ -526,16 +532,8 @@ static int l_attention(lua_State *L) {
  * to sequences of T x C, T <= block (GPT's x + wpe(arange(T)), wpe =
  * nn.Embedding(block, C), N(0, 1)). */
 static int l_position(lua_State *L) {
-    int T = bp_lua_check_int(L, 1, "block (the longest sequence)");
-    int C = bp_lua_check_int(L, 2, "number of values a step");
-    int opts = opt_table(L, 3, name_options);
-    if ((size_t)T * C > (size_t)1 << 31)
-        return luaL_argerror(L, 2,
-                             lua_pushfstring(L, "%d x %d weights are too many", T, C));
-    lmodule *m = new_module(L, M_LEAF, BP_OP_POSITION, 0);
-    m->o.in = T, m->o.out = C;
-    read_name(L, opts, m);
-    return 1;
+    return table_module(L, BP_OP_POSITION, "block (the longest sequence)",
+                        "number of values a step");
 }
 
 /* bp.flatten([opts]) */
