@@ -10,7 +10,8 @@
 -- the outputs of the sequence run in one piece, set and read back as
 -- PyTorch's h_n and c_n, and its errors. bp.attention and bp.position in
 -- a character GPT: labels, names, bp.gradcheck, the causal mask, training,
--- saving, errors.
+-- saving, errors; against PyTorch's nn.MultiheadAttention in float64 where
+-- /usr/bin/python3 has torch.
 local lu = require "luaunit"
 package.path = (os.getenv("BP_SOURCE_DIR") or ".") .. "/tests/lua/?.lua;" .. package.path
 local S = require "support"
@@ -285,6 +286,66 @@ function test_attention_errors()
     function() char_gpt("float64", 9) end)
   assert_error_text("attention (module '1'): takes sequences of T x 8, its input has shape 4x6",
     function() bp.net({4, 6}, bp.attention(8, 2)) end)
+end
+
+-- bp.attention against PyTorch's nn.MultiheadAttention in float64 on the
+-- same tensors (tests/torch_attention.py): the outputs, dLoss/dx and the
+-- four gradients, causal and not, 2 heads. Skipped, saying so, where
+-- /usr/bin/python3 has no torch (scripts/bench/run_all.sh installs it).
+local function flat(v, out)
+  out = out or {}
+  if type(v) == "number" then out[#out + 1] = v
+  else for _, e in ipairs(v) do flat(e, out) end end
+  return out
+end
+
+local function numbers_line(list)
+  local t = {}
+  for k, v in ipairs(list) do t[k] = string.format("%.17g", v) end
+  return table.concat(t, " ")
+end
+
+function test_attention_against_pytorch()
+  if not os.execute("/usr/bin/python3 -c 'import torch' 2>/dev/null") then
+    print("  (skipped: /usr/bin/python3 has no torch; apt-get install python3-torch)")
+    return
+  end
+  local B, T, C, heads = 2, 5, 8, 2
+  for _, causal in ipairs{true, false} do
+    bp.seed(12)
+    local net = bp.net({T, C}, bp.attention(C, heads, {causal = causal, name = "attn"}))
+    local x, dy = {}, {}
+    for b = 1, B do
+      x[b], dy[b] = {}, {}
+      for k = 1, T * C do x[b][k], dy[b][k] = math.sin(3 * b + k), math.cos(b + 2 * k) end
+    end
+    local y = flat(net:forward(x))
+    local dx = flat(net:backward(dy))
+    local names = {"attn.c_attn.weight", "attn.c_attn.bias", "attn.c_proj.weight", "attn.c_proj.bias"}
+    local lines = {string.format("%d %d %d %d %d", B, T, C, heads, causal and 1 or 0), numbers_line(flat(x))}
+    for _, n in ipairs(names) do lines[#lines + 1] = numbers_line(flat(net:param(n))) end
+    lines[#lines + 1] = numbers_line(flat(dy))
+    local inp = S.write("attn_in.txt", table.concat(lines, "\n") .. "\n")
+    local outp = S.TMP .. "/attn_out.txt"
+    lu.assertTrue(os.execute(string.format("/usr/bin/python3 %s/tests/torch_attention.py %s %s",
+                                           S.SRC, inp, outp)))
+    local ours = {y, dx}
+    for _, n in ipairs(names) do ours[#ours + 1] = flat(net:grad(n)) end
+    local k = 0
+    for line in io.lines(outp) do
+      k = k + 1
+      local i = 0
+      for v in line:gmatch("%S+") do
+        i = i + 1
+        local a, w = ours[k][i], tonumber(v)
+        lu.assertTrue(math.abs(a - w) <= 1e-12 * (1 + math.abs(w)),
+                      string.format("causal=%s output %d[%d]: ours %.17g, PyTorch's %.17g",
+                                    tostring(causal), k, i, a, w))
+      end
+      lu.assertEquals(i, #ours[k])
+    end
+    lu.assertEquals(k, 6)
+  end
 end
 
 local CORPUS = "abcabcabdabcabcabdabcabcabd\n"
