@@ -1,5 +1,5 @@
 #!/bin/sh
-# run_all.sh: every benchmark of issue 5, W5 (issue 25) and W8 (issue 26), side by side
+# run_all.sh: every benchmark of issue 5, W5 (issue 25), W8 and W9 (issue 26), side by side
 # with PyTorch, in one command; each is recorded as a run in
 # results/bench.db and prints its figures. W2 and W3 run at 1 and 2 threads, each beside its limit lines
 # measured in the same run (blas_floor: the FMA peak, oneDNN's and
@@ -47,6 +47,7 @@ run w8 threads=1
 run w8 threads=2
 echo "w5_parts (issue 25): a W5 step by parts, oneDNN's primitives beside the engine's kernels"
 "$BUILD/w5_parts" 20 "$REPS"
+run w9 threads=1
 run lua_module
 echo "graph_overhead (issue 13): a graph's ns per module per step, 20 modules"
 "$BUILD/graph_overhead" 200000 "$REPS"

@@ -19,6 +19,7 @@ Usage: /usr/bin/python3 torch_bench.py WORKLOAD threads=N reps=R [key=value ...]
   w3 steps=S            1024-1024-1024-10, batch 256, GFLOP/s
   w5 idx=PREFIX n=N     issue 25's CNN, Adam, batch 64, on the first N images
   w8 dir=DIR iters=K    issue 26's char-rnn, ms per training iteration
+  w9 dir=DIR steps=S    issue 26's character GPT on the corpus in DIR, ms an iteration
 """
 import resource
 import sqlite3
@@ -257,6 +258,95 @@ def w8(kv):
     return figures, "last_loss %.6g V %d" % (loss.item(), V)
 
 
+class CausalSelfAttention(torch.nn.Module):
+    """nanoGPT's, as written for a PyTorch without scaled_dot_product_attention."""
+
+    def __init__(self, C, heads, T):
+        super().__init__()
+        self.c_attn = torch.nn.Linear(C, 3 * C)
+        self.c_proj = torch.nn.Linear(C, C)
+        self.heads = heads
+        self.register_buffer("mask", torch.tril(torch.ones(T, T)).view(1, 1, T, T))
+
+    def forward(self, x):
+        B, T, C = x.size()
+        q, k, v = self.c_attn(x).split(C, dim=2)
+        h = self.heads
+        q = q.view(B, T, h, C // h).transpose(1, 2)
+        k = k.view(B, T, h, C // h).transpose(1, 2)
+        v = v.view(B, T, h, C // h).transpose(1, 2)
+        att = (q @ k.transpose(-2, -1)) * (1.0 / (k.size(-1) ** 0.5))
+        att = att.masked_fill(self.mask[:, :, :T, :T] == 0, float("-inf"))
+        att = torch.nn.functional.softmax(att, dim=-1)
+        y = (att @ v).transpose(1, 2).contiguous().view(B, T, C)
+        return self.c_proj(y)
+
+
+class Block(torch.nn.Module):
+    def __init__(self, C, heads, T):
+        super().__init__()
+        self.ln_1 = torch.nn.LayerNorm(C)
+        self.attn = CausalSelfAttention(C, heads, T)
+        self.ln_2 = torch.nn.LayerNorm(C)
+        self.mlp = torch.nn.Sequential(torch.nn.Linear(C, 4 * C), torch.nn.GELU(),
+                                       torch.nn.Linear(4 * C, C))
+
+    def forward(self, x):
+        x = x + self.attn(self.ln_1(x))
+        return x + self.mlp(self.ln_2(x))
+
+
+class GPT(torch.nn.Module):
+    def __init__(self, V, C, heads, T, layers):
+        super().__init__()
+        self.wte = torch.nn.Embedding(V, C)
+        self.wpe = torch.nn.Embedding(T, C)
+        self.h = torch.nn.ModuleList(Block(C, heads, T) for _ in range(layers))
+        self.ln_f = torch.nn.LayerNorm(C)
+        self.lm_head = torch.nn.Linear(C, V)
+
+    def forward(self, idx):
+        x = self.wte(idx) + self.wpe(torch.arange(idx.size(1)))
+        for b in self.h:
+            x = b(x)
+        return self.lm_head(self.ln_f(x))
+
+
+def w9(kv):
+    """Milliseconds per iteration of the character GPT (w9.lua's): a random
+    batch of 32 x 64, forward, loss, backward, clipping at 1, Adam's step;
+    reps runs of steps iterations after 5 to warm up."""
+    torch.manual_seed(1)
+    train, V = read_corpus(kv["dir"])
+    T, B, steps = 64, 32, int(kv.get("steps", 20))
+    model = GPT(V, 128, 4, T, 2)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def iteration():
+        at = torch.randint(len(train) - T, (B,))
+        x = torch.stack([train[i:i + T] for i in at.tolist()])
+        y = torch.stack([train[i + 1:i + T + 1] for i in at.tolist()])
+        opt.zero_grad()
+        loss = loss_fn(model(x).view(-1, V), y.view(-1))
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        return loss
+
+    for _ in range(5):
+        iteration()
+    figures = []
+    for rep in range(int(kv["reps"])):
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            loss = iteration()
+        t = time.perf_counter() - t0
+        figures.append(t / steps * 1000)
+        print("rep %.6g" % figures[-1], flush=True)
+    return figures, "last_loss %.6g" % loss.item()
+
+
 def main():
     workload, kv = args()
     torch.set_num_threads(int(kv.get("threads", 1)))
@@ -272,6 +362,8 @@ def main():
         figures, extra = w5(kv)
     elif workload == "w8":
         figures, extra = w8(kv)
+    elif workload == "w9":
+        figures, extra = w9(kv)
     else:
         sys.exit("unknown workload " + workload)
     figures.sort()
