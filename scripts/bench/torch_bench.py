@@ -20,6 +20,7 @@ Usage: /usr/bin/python3 torch_bench.py WORKLOAD threads=N reps=R [key=value ...]
   w5 idx=PREFIX n=N     issue 25's CNN, Adam, batch 64, on the first N images
   w8 dir=DIR iters=K    issue 26's char-rnn, ms per training iteration
   w9 dir=DIR steps=S    issue 26's character GPT on the corpus in DIR, ms an iteration
+  w9 dir=DIR learn=N    the same trained N iterations: validation loss (nats/char)
 """
 import resource
 import sqlite3
@@ -196,7 +197,7 @@ def w5(kv):
 def read_corpus(d):
     """bp.data.text(d): the directory's regular files whose names have no
     '.', sorted by name, concatenated; ids 0..V-1 in the order of the byte
-    values; the first floor(0.9 n) ids the training part."""
+    values (all of them: text_parts splits them)."""
     import os
     names = sorted(f for f in os.listdir(d)
                    if "." not in f and os.path.isfile(os.path.join(d, f)))
@@ -205,8 +206,7 @@ def read_corpus(d):
     vocab = torch.unique(raw)
     lut = torch.full((256,), -1, dtype=torch.long)
     lut[vocab] = torch.arange(len(vocab))
-    ids = lut[raw]
-    return ids[:int(len(ids) * 0.9)], len(vocab)
+    return lut[raw], len(vocab)
 
 
 def w8(kv):
@@ -217,7 +217,8 @@ def w8(kv):
     Adam 2e-3), after 5 iterations to warm up; each repetition the mean of
     `iters` iterations."""
     torch.manual_seed(1)
-    train, V = read_corpus(kv.get("dir", "/usr/share/games/fortunes"))
+    ids, V = read_corpus(kv.get("dir", "/usr/share/games/fortunes"))
+    train, _ = text_parts(ids)
     B, T, H, iters = 50, 50, 128, int(kv.get("iters", 20))
     nn = torch.nn
 
@@ -256,6 +257,30 @@ def w8(kv):
         figures.append(t)
         print("rep %.6g" % t, flush=True)
     return figures, "last_loss %.6g V %d" % (loss.item(), V)
+
+
+def text_parts(ids):
+    """bp.data.text's split: the first floor(n (1 - 0.1)) ids train."""
+    import math
+    n_train = math.floor(len(ids) * (1 - 0.1))
+    return ids[:n_train], ids[n_train:]
+
+
+def val_loss(model, val, V, B, T, batches):
+    """char_gpt.lua's validate(): the mean loss of `batches` of the
+    validation part's sequential batches, spread evenly (bp_text_batch:
+    the part as B streams of (n - 1) // B ids, batch k at step k T)."""
+    L = (len(val) - 1) // B
+    count = L // T
+    n = min(batches, count)
+    total = 0.0
+    with torch.no_grad():
+        for v in range(n):
+            k = (v * count) // n
+            x = torch.stack([val[b * L + k * T:b * L + k * T + T] for b in range(B)])
+            y = torch.stack([val[b * L + k * T + 1:b * L + k * T + T + 1] for b in range(B)])
+            total += torch.nn.functional.cross_entropy(model(x).view(-1, V), y.view(-1)).item()
+    return total / n
 
 
 class CausalSelfAttention(torch.nn.Module):
@@ -317,7 +342,8 @@ def w9(kv):
     batch of 32 x 64, forward, loss, backward, clipping at 1, Adam's step;
     reps runs of steps iterations after 5 to warm up."""
     torch.manual_seed(1)
-    train, V = read_corpus(kv["dir"])
+    ids, V = read_corpus(kv["dir"])
+    train, val = text_parts(ids)
     T, B, steps = 64, 32, int(kv.get("steps", 20))
     model = GPT(V, 128, 4, T, 2)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -334,6 +360,12 @@ def w9(kv):
         opt.step()
         return loss
 
+    learn = int(kv.get("learn", 0))
+    if learn:
+        for _ in range(learn):
+            iteration()
+        v = val_loss(model, val, V, B, T, 8)
+        return [v], "train_loss %.6g" % iteration().item()
     for _ in range(5):
         iteration()
     figures = []

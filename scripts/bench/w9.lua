@@ -13,12 +13,18 @@
 -- scaled_dot_product_attention, the same corpus, batch, optimiser and
 -- clipping) in its best configuration (common.lua's C.torch); the peak
 -- resident set of both processes, and the load average. The issue's
--- target: at most 0.7x PyTorch's time at 1 thread.
+-- target: at most 0.7x PyTorch's time at 1 thread. With learn=N (3000 in
+-- the issue) both sides then train a fresh model N iterations and report
+-- the validation loss as char_gpt.lua measures it (8 of the validation
+-- part's sequential batches, spread evenly), and their ratio: the issue
+-- asks for ours within 2% of PyTorch's.
 --
 --   backprop run --db results/bench.db scripts/bench/w9.lua threads=1 [steps=20]
+--                [learn=3000]
 local bp = require "backprop"
 local C = dofile("scripts/bench/common.lua")
 local steps = bp.param("steps", 20)
+local learn = bp.param("learn", 0)
 local dir = bp.param("dir", "/usr/share/games/fortunes")
 local corpus = assert(bp.data.text(dir))
 local T, B, E, V = 64, 32, 128, corpus:vocab_size()
@@ -31,10 +37,14 @@ local function block(k)
     bp.residual(bp.sequential{bp.layernorm(E), bp.attention(E, 4, {block = T, name = "h" .. k .. ".attn"})}),
     bp.residual(bp.sequential{bp.layernorm(E), bp.linear(E, 4 * E), bp.gelu(), bp.linear(4 * E, E)})}
 end
-bp.seed(1)
-local net = bp.net(T, bp.sequential{bp.embedding(V, E), bp.position(T, E), block(0), block(1),
-                                    bp.layernorm(E), bp.linear(E, V)}, {dtype = "float32"})
-local opt = bp.optimizer(net, "adam", {lr = 0.001, clip_norm = 1})
+local net, opt
+local function fresh()
+  bp.seed(1)
+  net = bp.net(T, bp.sequential{bp.embedding(V, E), bp.position(T, E), block(0), block(1),
+                                bp.layernorm(E), bp.linear(E, V)}, {dtype = "float32"})
+  opt = bp.optimizer(net, "adam", {lr = 0.001, clip_norm = 1})
+end
+fresh()
 local ce = bp.loss("softmax_ce")
 local batch, loss
 local function iterations(n)
@@ -63,3 +73,20 @@ C.figure("torch_peak_rss_mb", torch.fields.peak_rss_kb / 1024, "MB")
 C.figure("load_start", load0, "")
 C.figure("load_after_ours", load1, "")
 C.figure("load_end", load2, "")
+
+if learn > 0 then
+  fresh()
+  iterations(learn)
+  local count, total, val = corpus:batches(B, T, "val"), 0, nil
+  local n = math.min(8, count)
+  for v = 1, n do
+    val = corpus:batch(B, T, {part = "val", index = 1 + (v - 1) * count // n, into = val})
+    total = total + net:evaluate(val, ce).loss
+  end
+  local ours_val = total / n
+  C.figure("learn_iterations", learn, "")
+  C.figure("val_loss", ours_val, "nats/char")
+  local tv = C.torch("w9", string.format("dir=%s learn=%d", dir, learn))
+  C.figure("torch_val_loss", tv.med, "nats/char")
+  C.figure("val_loss_over_torch", ours_val / tv.med, "x")
+end
