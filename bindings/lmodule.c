@@ -442,8 +442,8 @@ static int table_module(lua_State *L, bp_op op, const char *what1, const char *w
     int cols = bp_lua_check_int(L, 2, what2);
     int opts = opt_table(L, 3, name_options);
     if ((size_t)rows * cols > (size_t)1 << 31)
-        return luaL_argerror(L, 2,
-                             lua_pushfstring(L, "%d x %d weights are too many", rows, cols));
+        return luaL_argerror(
+            L, 2, lua_pushfstring(L, "%d x %d weights are too many", rows, cols));
     lmodule *m = new_module(L, M_LEAF, op, 0);
     m->o.in = rows, m->o.out = cols;
     read_name(L, opts, m);
@@ -506,13 +506,13 @@ static int l_attention(lua_State *L) {
     int heads = bp_lua_check_int(L, 2, "number of heads");
     int opts = opt_table(L, 3, attention_options);
     if (C % heads)
-        return luaL_argerror(L, 2,
-                             lua_pushfstring(L, "%d heads do not divide C = %d (C %% heads "
-                                                "must be 0)",
-                                             heads, C));
+        return luaL_argerror(
+            L, 2,
+            lua_pushfstring(L, "%d heads do not divide C = %d (C %% heads must be 0)", heads,
+                            C));
     if ((size_t)3 * C * C > (size_t)1 << 31)
-        return luaL_argerror(L, 1,
-                             lua_pushfstring(L, "%d x %d weights are too many", 3 * C, C));
+        return luaL_argerror(
+            L, 1, lua_pushfstring(L, "%d x %d weights are too many", 3 * C, C));
     int causal = 1;
     if (opts && lua_getfield(L, opts, "causal") != LUA_TNIL) {
         if (lua_type(L, -1) != LUA_TBOOLEAN)
@@ -521,7 +521,8 @@ static int l_attention(lua_State *L) {
     }
     if (opts) lua_pop(L, 1);
     double block = opt_number(L, opts, "block", 0, 1, INT32_MAX, "an integer >= 1");
-    if (block != (int)block) return bp_lua_field_error(L, opts, "block", "an integer >= 1");
+    if (block != (int)block)
+        return bp_lua_field_error(L, opts, "block", "an integer >= 1");
     lmodule *m = new_module(L, M_LEAF, BP_OP_ATTENTION, 0);
     m->o.in = C, m->o.heads = heads, m->o.causal = causal, m->o.block = (int)block;
     read_name(L, opts, m);

@@ -19,17 +19,20 @@
 
 void SFX(bp_attention_forward)(REAL *y, REAL *qkv, REAL *p, REAL *att, const REAL *x,
                                const REAL *wqkv, const REAL *bqkv, const REAL *wo,
-                               const REAL *bo, int B, int T, int C, int heads, int causal) {
+                               const REAL *bo, int B, int T, int C, int heads,
+                               int causal) {
     const int D = C / heads, C3 = 3 * C, BT = B * T;
     const REAL scale = SFX(attn_scale)(C, heads);
     SFX(input_forward)(qkv, x, wqkv, bqkv, NULL, BT, C3, C);
     for (int b = 0; b < B; b++)
         for (int h = 0; h < heads; h++) {
-            const REAL *q = qkv + (size_t)b * T * C3 + (size_t)h * D, *k = q + C, *v = q + 2 * C;
+            const REAL *q = qkv + (size_t)b * T * C3 + (size_t)h * D, *k = q + C,
+                       *v = q + 2 * C;
             REAL *P = p + ((size_t)b * heads + h) * T * T;
-            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, scale, q, C3, k, C3, 0, P,
-                 T);
-            for (int i = 0; i < T; i++) SFX(attn_softmax)(P + (size_t)i * T, causal ? i + 1 : T, T);
+            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, scale, q, C3, k, C3, 0,
+                 P, T);
+            for (int i = 0; i < T; i++)
+                SFX(attn_softmax)(P + (size_t)i * T, causal ? i + 1 : T, T);
             GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, 1, P, T, v, C3, 0,
                  att + (size_t)b * T * C + (size_t)h * D, C);
         }
@@ -52,14 +55,17 @@ void SFX(bp_attention_backward)(REAL *dx, REAL *dwqkv, REAL *dbqkv, REAL *dwo, R
             const REAL *P = p + ((size_t)b * heads + h) * T * T;
             const REAL *dO = datt + (size_t)b * T * C + (size_t)h * D;
             REAL *dq = dqkv + at, *dk = dq + C, *dv = dq + 2 * C;
-            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, 1, dO, C, v, C3, 0, dp, T);
-            GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, T, D, T, 1, P, T, dO, C, 0, dv, C3);
-            for (int i = 0; i < T; i++)
-                SFX(attn_softmax_backward)(dp + (size_t)i * T, P + (size_t)i * T,
-                                           causal ? i + 1 : T, T, scale);
-            GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, 1, dp, T, k, C3, 0, dq,
+            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, 1, dO, C, v, C3, 0, dp,
+                 T);
+            GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, T, D, T, 1, P, T, dO, C, 0, dv,
                  C3);
-            GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, T, D, T, 1, dp, T, q, C3, 0, dk, C3);
+            for (int i = 0; i < T; i++)
+                SFX(attn_softmax_backward)
+                (dp + (size_t)i * T, P + (size_t)i * T, causal ? i + 1 : T, T, scale);
+            GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, 1, dp, T, k, C3, 0,
+                 dq, C3);
+            GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, T, D, T, 1, dp, T, q, C3, 0, dk,
+                 C3);
         }
     SFX(input_backward)(dx, dwqkv, dbqkv, NULL, dqkv, x, wqkv, BT, C3, C);
 }

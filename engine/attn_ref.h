@@ -30,7 +30,8 @@ static void SFX(attn_softmax)(REAL *p, int n, int T) {
  * scores' gradient times scale (the scores were the dot products times
  * scale), in place: ds_j = scale p_j (dp_j - sum_k p_k dp_k); zeros past
  * n (a masked key's score is no function of the inputs). */
-static void SFX(attn_softmax_backward)(REAL *dp, const REAL *p, int n, int T, REAL scale) {
+static void SFX(attn_softmax_backward)(REAL *dp, const REAL *p, int n, int T,
+                                       REAL scale) {
     REAL dot = 0;
     for (int j = 0; j < n; j++) dot += p[j] * dp[j];
     for (int j = 0; j < n; j++) dp[j] = scale * p[j] * (dp[j] - dot);
@@ -38,7 +39,9 @@ static void SFX(attn_softmax_backward)(REAL *dp, const REAL *p, int n, int T, RE
 }
 
 /* 1 / sqrt(D), the scores' scale. */
-static REAL SFX(attn_scale)(int C, int heads) { return (REAL)(1 / sqrt((double)(C / heads))); }
+static REAL SFX(attn_scale)(int C, int heads) {
+    return (REAL)(1 / sqrt((double)(C / heads)));
+}
 
 void SFX(bp_attention_forward_ref)(REAL *y, REAL *qkv, REAL *p, REAL *att, const REAL *x,
                                    const REAL *wqkv, const REAL *bqkv, const REAL *wo,
@@ -65,7 +68,8 @@ void SFX(bp_attention_forward_ref)(REAL *y, REAL *qkv, REAL *p, REAL *att, const
                 for (int d = 0; d < D; d++) {
                     REAL s = 0;
                     for (int j = 0; j < n; j++)
-                        s += pi[j] * qkv[((size_t)b * T + j) * C3 + 2 * C + (size_t)h * D + d];
+                        s += pi[j] *
+                             qkv[((size_t)b * T + j) * C3 + 2 * C + (size_t)h * D + d];
                     o[d] = s;
                 }
             }
@@ -110,15 +114,16 @@ void SFX(bp_attention_backward_ref)(REAL *dx, REAL *dwqkv, REAL *dbqkv, REAL *dw
     memset(datt, 0, sizeof(REAL) * BT * C);
     memset(dqkv, 0, sizeof(REAL) * BT * C3);
     for (size_t bt = 0; bt < BT; bt++)
-        SFX(affine_backward)(datt + bt * C, dwo, dbo, NULL, dy + bt * C, att + bt * C, wo, C,
-                             C);
+        SFX(affine_backward)
+        (datt + bt * C, dwo, dbo, NULL, dy + bt * C, att + bt * C, wo, C, C);
     for (int b = 0; b < B; b++)
         for (int h = 0; h < heads; h++)
             for (int i = 0; i < T; i++)
-                SFX(attn_query_backward)(dqkv, dp, datt, qkv,
-                                         p + (((size_t)b * heads + h) * T + i) * T, b, h, i,
-                                         causal ? i + 1 : T, T, C, D, scale);
+                SFX(attn_query_backward)
+                (dqkv, dp, datt, qkv, p + (((size_t)b * heads + h) * T + i) * T, b, h, i,
+                 causal ? i + 1 : T, T, C, D, scale);
     for (size_t bt = 0; bt < BT; bt++)
-        SFX(affine_backward)(dx ? dx + bt * C : NULL, dwqkv, dbqkv, NULL, dqkv + bt * C3,
-                             x + bt * C, wqkv, C3, C);
+        SFX(affine_backward)
+        (dx ? dx + bt * C : NULL, dwqkv, dbqkv, NULL, dqkv + bt * C3, x + bt * C, wqkv,
+         C3, C);
 }

@@ -211,10 +211,10 @@ void bp_gru_backward_f32(float *dx, float *dh0, float *dwih, float *dwhh, float 
                      const float *gh, const float *wih, const float *whh, int B, int T,
                      int I, int H);
 
-void bp_attention_forward_ref_f32(float *y, float *qkv, float *p, float *att, const float *x,
-                                  const float *wqkv, const float *bqkv, const float *wo,
-                                  const float *bo, int B, int T, int C, int heads,
-                                  int causal);
+void bp_attention_forward_ref_f32(float *y, float *qkv, float *p, float *att,
+                                  const float *x, const float *wqkv, const float *bqkv,
+                                  const float *wo, const float *bo, int B, int T, int C,
+                                  int heads, int causal);
 void bp_attention_backward_ref_f32(float *dx, float *dwqkv, float *dbqkv, float *dwo,
                                    float *dbo, float *datt, float *dqkv, float *dp,
                                    const float *dy, const float *x, const float *qkv,
@@ -223,11 +223,13 @@ void bp_attention_backward_ref_f32(float *dx, float *dwqkv, float *dbqkv, float 
                                    int causal);
 void bp_attention_forward_f32(float *y, float *qkv, float *p, float *att, const float *x,
                               const float *wqkv, const float *bqkv, const float *wo,
-                              const float *bo, int B, int T, int C, int heads, int causal);
+                              const float *bo, int B, int T, int C, int heads,
+                              int causal);
 void bp_attention_backward_f32(float *dx, float *dwqkv, float *dbqkv, float *dwo,
                                float *dbo, float *datt, float *dqkv, float *dp,
                                const float *dy, const float *x, const float *qkv,
                                const float *p, const float *att, const float *wqkv,
-                               const float *wo, int B, int T, int C, int heads, int causal);
+                               const float *wo, int B, int T, int C, int heads,
+                               int causal);
 
 #endif

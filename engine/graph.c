@@ -238,7 +238,9 @@ static int init_linear(bp_graph *g, node *nd, const bp_node_opts *o) {
     double k = 1 / sqrt(fan_in);
     for (int t = 0; t < nd->n_t; t++) {
         bp_param *p = &nd->t[t];
-        const double *given = nd->op == BP_OP_ATTENTION ? NULL : t == 0 ? o->weight : o->bias;
+        const double *given = nd->op == BP_OP_ATTENTION ? NULL
+                              : t == 0                    ? o->weight
+                                                          : o->bias;
         for (size_t j = 0; j < p->count; j++) {
             if ((j & 0xffff) == 0 && o->stop && *o->stop) return -1;
             double v = given    ? given[j]
@@ -322,7 +324,8 @@ static int make_params(bp_graph *g, node *nd, const bp_node_opts *o) {
             ok = nd->nb_b && nd->nb_db;
         }
         if (ok && init_linear(g, nd, o)) return -2;
-    } else if (nd->op == BP_OP_EMBEDDING || nd->op == BP_OP_POSITION || gates_of(nd->op)) {
+    } else if (nd->op == BP_OP_EMBEDDING || nd->op == BP_OP_POSITION ||
+               gates_of(nd->op)) {
         return make_seq_params(g, nd, o);
     } else if (nd->op == BP_OP_ATTENTION) {
         const int C = o->in;
@@ -454,7 +457,8 @@ static int check_attention(const node *nd, bp_err *e) {
         return bp_err_set(e, "%s: a block of %d (>= 1, or 0 for any length)", WHAT(nd),
                           o->block);
     if ((size_t)3 * o->in * o->in > (size_t)1 << 31)
-        return bp_err_set(e, "%s: %d x %d weights are too many", WHAT(nd), 3 * o->in, o->in);
+        return bp_err_set(e, "%s: %d x %d weights are too many", WHAT(nd), 3 * o->in,
+                          o->in);
     return 0;
 }
 

@@ -327,8 +327,8 @@ static void SFX(attention_backward)(bp_graph *g, node *nd, int B, int want_dx) {
     SFX(attn_bufs) s = SFX(attn_of)(nd, B);
     SFX(bp_attention_backward)
     (SFX(din_of)(g, nd, 0, want_dx), G_(nd, 0), G_(nd, 1), G_(nd, 2), G_(nd, 3), s.datt,
-     s.dqkv, s.dp, nd->dy, SFX(y_of)(g, nd->in[0]), s.qkv, s.p, s.att, T_(nd, 0), T_(nd, 2),
-     B, nd->shape[0], nd->o.in, nd->o.heads, nd->o.causal);
+     s.dqkv, s.dp, nd->dy, SFX(y_of)(g, nd->in[0]), s.qkv, s.p, s.att, T_(nd, 0),
+     T_(nd, 2), B, nd->shape[0], nd->o.in, nd->o.heads, nd->o.causal);
 }
 
 /* position: y[b][t] = x[b][t] + weight[t] over T x C values a sample (T
@@ -336,8 +336,9 @@ static void SFX(attention_backward)(bp_graph *g, node *nd, int B, int want_dx) {
 static void SFX(position_forward)(bp_graph *g, node *nd, int B) {
     const REAL *x = SFX(y_of)(g, nd->in[0]), *w = T_(nd, 0);
     REAL *y = nd->y;
+    const size_t n = nd->count;
     for (size_t b = 0; b < (size_t)B; b++)
-        for (size_t k = 0; k < nd->count; k++) y[b * nd->count + k] = x[b * nd->count + k] + w[k];
+        for (size_t k = 0; k < n; k++) y[b * n + k] = x[b * n + k] + w[k];
 }
 /* dx += dy; dweight[t] += the sum over the batch of dy[b][t]. */
 static void SFX(position_backward)(bp_graph *g, node *nd, int B, int want_dx) {

@@ -56,9 +56,10 @@ static int position(int x, int block, int C) {
  *     p = (Q, P), a = Q v1 + P v2 = (Q, P), y = (2Q + P + 0.5, P - 0.5).
  *   not causal: step 1's scores (1/sqrt(2), 0), p = (P, Q), a = (P, Q),
  *     y = (2P + Q + 0.5, Q - 0.5); step 2 as causal's. */
-static const double hand_x[4] = {1, 0, 0, 1}, hand_wqkv[12] = {1, 0, 0, 1, 1, 0,
-                                                                0, 1, 1, 0, 0, 1},
-                    hand_bqkv[6] = {0}, hand_wo[4] = {2, 1, 0, 1}, hand_bo[2] = {0.5, -0.5};
+static const double hand_x[4] = {1, 0, 0, 1},
+                    hand_wqkv[12] = {1, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1},
+                    hand_bqkv[6] = {0}, hand_wo[4] = {2, 1, 0, 1},
+                    hand_bo[2] = {0.5, -0.5};
 static const double P_ = 0.6697615493266569, Q_ = 0.3302384506733431;
 
 static void hand_expected(int causal, double *p, double *y) {
@@ -76,8 +77,8 @@ static void test_hand_kernels(void) {
             double y[4], qkv[12], p[4], att[4], wp[4], wy[4];
             hand_expected(causal, wp, wy);
             (fast ? bp_attention_forward : bp_attention_forward_ref)(
-                y, qkv, p, att, hand_x, hand_wqkv, hand_bqkv, hand_wo, hand_bo, 1, 2, 2, 1,
-                causal);
+                y, qkv, p, att, hand_x, hand_wqkv, hand_bqkv, hand_wo, hand_bo, 1, 2, 2,
+                1, causal);
             for (int k = 0; k < 4; k++) {
                 CHECK_NEAR(p[k], wp[k], 1e-15);
                 CHECK_NEAR(y[k], wy[k], 1e-15);
@@ -85,7 +86,8 @@ static void test_hand_kernels(void) {
             }
             /* q, k, v of each step are the step's x */
             for (int t = 0; t < 2; t++)
-                for (int j = 0; j < 6; j++) CHECK(qkv[t * 6 + j] == hand_x[t * 2 + j % 2]);
+                for (int j = 0; j < 6; j++)
+                    CHECK(qkv[t * 6 + j] == hand_x[t * 2 + j % 2]);
         }
 }
 
@@ -119,7 +121,8 @@ static void test_hand_graph(void) {
 /* Both builds on the same random numbers: y, qkv, p, att, and every
  * gradient; in float, the same kernels on the numbers rounded. */
 static void fast_vs_ref(int B, int T, int C, int heads, int causal, int f32) {
-    const size_t nx = (size_t)B * T * C, nw = 3 * (size_t)C * C, np = (size_t)B * heads * T * T;
+    const size_t nx = (size_t)B * T * C, nw = 3 * (size_t)C * C,
+                 np = (size_t)B * heads * T * T;
     /* inputs: x, wqkv, bqkv, wo, bo, dy */
     size_t nin[6] = {nx, nw, 3 * (size_t)C, (size_t)C * C, (size_t)C, nx};
     double *in[6];
@@ -129,8 +132,9 @@ static void fast_vs_ref(int B, int T, int C, int heads, int causal, int f32) {
         fin[k] = f32 ? (void *)floats(in[k], nin[k]) : (void *)in[k];
     }
     /* outputs: y, qkv, p, att | dx, dwqkv, dbqkv, dwo, dbo | datt, dqkv, dp */
-    size_t sizes[12] = {nx, 3 * nx, np, nx, nx, nw, 3 * (size_t)C, (size_t)C * C, (size_t)C,
-                        nx, 3 * nx, (size_t)T * T};
+    size_t sizes[12] = {
+        nx,        3 * nx, np,     nx,           nx, nw, 3 * (size_t)C, (size_t)C * C,
+        (size_t)C, nx,     3 * nx, (size_t)T * T};
     size_t z = f32 ? sizeof(float) : sizeof(double);
     void *out[2][12];
     for (int v = 0; v < 2; v++) {
@@ -141,15 +145,15 @@ static void fast_vs_ref(int B, int T, int C, int heads, int causal, int f32) {
                 o[0], o[1], o[2], o[3], fin[0], fin[1], fin[2], fin[3], fin[4], B, T, C,
                 heads, causal);
             (v ? bp_attention_backward_f32 : bp_attention_backward_ref_f32)(
-                o[4], o[5], o[6], o[7], o[8], o[9], o[10], o[11], fin[5], fin[0], o[1], o[2],
-                o[3], fin[1], fin[3], B, T, C, heads, causal);
+                o[4], o[5], o[6], o[7], o[8], o[9], o[10], o[11], fin[5], fin[0], o[1],
+                o[2], o[3], fin[1], fin[3], B, T, C, heads, causal);
         } else {
-            (v ? bp_attention_forward : bp_attention_forward_ref)(
-                o[0], o[1], o[2], o[3], in[0], in[1], in[2], in[3], in[4], B, T, C, heads,
-                causal);
+            (v ? bp_attention_forward
+               : bp_attention_forward_ref)(o[0], o[1], o[2], o[3], in[0], in[1], in[2],
+                                           in[3], in[4], B, T, C, heads, causal);
             (v ? bp_attention_backward : bp_attention_backward_ref)(
-                o[4], o[5], o[6], o[7], o[8], o[9], o[10], o[11], in[5], in[0], o[1], o[2],
-                o[3], in[1], in[3], B, T, C, heads, causal);
+                o[4], o[5], o[6], o[7], o[8], o[9], o[10], o[11], in[5], in[0], o[1],
+                o[2], o[3], in[1], in[3], B, T, C, heads, causal);
         }
     }
     double tol = f32 ? 2e-5 : 1e-12;
@@ -176,8 +180,8 @@ static void test_fast_matches_ref(void) {
     for (int f32 = 0; f32 < 2; f32++)
         for (int s = 0; s < 4; s++)
             for (int causal = 0; causal < 2; causal++)
-                fast_vs_ref(shapes[s][0], shapes[s][1], shapes[s][2], shapes[s][3], causal,
-                            f32);
+                fast_vs_ref(shapes[s][0], shapes[s][1], shapes[s][2], shapes[s][3],
+                            causal, f32);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -186,8 +190,11 @@ static void test_fast_matches_ref(void) {
 /* x (T x C) -> attention -> flatten -> linear to 3, half_se: every weight
  * and every input. */
 static void test_fd_attention(void) {
-    const int cases[][5] = {{1, 1, 1, 1, 1}, {2, 3, 4, 1, 1}, {3, 4, 6, 2, 1},
-                            {2, 5, 6, 3, 0}, {2, 4, 8, 4, 1}};
+    const int cases[][5] = {{1, 1, 1, 1, 1},
+                            {2, 3, 4, 1, 1},
+                            {3, 4, 6, 2, 1},
+                            {2, 5, 6, 3, 0},
+                            {2, 4, 8, 4, 1}};
     for (int t = 0; t < 2; t++)
         for (int k = 0; k < 5; k++) {
             int B = cases[k][0], T = cases[k][1], C = cases[k][2], heads = cases[k][3];
@@ -198,8 +205,8 @@ static void test_fd_attention(void) {
             o.in = T * C, o.out = 3, o.rng = &R;
             bp_net *net = as_net(add(BP_OP_LINEAR, h, &o));
             char what[80];
-            snprintf(what, sizeof what, "attention T=%d C=%d heads=%d causal=%d", T, C, heads,
-                     cases[k][4]);
+            snprintf(what, sizeof what, "attention T=%d C=%d heads=%d causal=%d", T, C,
+                     heads, cases[k][4]);
             if (net) fd_run(net, B, BP_LOSS_HALF_SE, what);
             bp_net_free(net);
         }
@@ -335,8 +342,8 @@ static void test_params(void) {
     bp_net *net = as_net(add(BP_OP_POSITION, h, &o));
     int n;
     const bp_param *t = bp_net_param_list(net, &n);
-    const char *names[5] = {"attn.c_attn.weight", "attn.c_attn.bias", "attn.c_proj.weight",
-                            "attn.c_proj.bias", "wpe.weight"};
+    const char *names[5] = {"attn.c_attn.weight", "attn.c_attn.bias",
+                            "attn.c_proj.weight", "attn.c_proj.bias", "wpe.weight"};
     const int shapes[5][2] = {{3 * C, C}, {3 * C, 0}, {C, C}, {C, 0}, {8, C}};
     CHECK(n == 5);
     for (int k = 0; k < n && k < 5; k++) {
@@ -368,8 +375,9 @@ static void test_errors(void) {
     int x = seq_input(8, 6);
     bp_node_opts o = bp_node_opts_default(BP_OP_ATTENTION);
     o.in = 6, o.heads = 4, o.name = "attn";
-    expect(bp_graph_add(G, BP_OP_ATTENTION, &x, 1, &o, &E),
-           "attention (module 'attn'): 4 heads do not divide C = 6 (C % heads must be 0)");
+    expect(
+        bp_graph_add(G, BP_OP_ATTENTION, &x, 1, &o, &E),
+        "attention (module 'attn'): 4 heads do not divide C = 6 (C % heads must be 0)");
     o.heads = 0;
     expect(bp_graph_add(G, BP_OP_ATTENTION, &x, 1, &o, &E),
            "attention (module 'attn'): needs C >= 1 and heads >= 1 (got 6 and 0)");
@@ -379,19 +387,22 @@ static void test_errors(void) {
     o.block = 4;
     int a = bp_graph_add(G, BP_OP_ATTENTION, &x, 1, &o, &E);
     CHECK(a == 1);
-    expect(bp_graph_finish(G, a, &E),
-           "attention (module 'attn'): a sequence of 8 steps is longer than its block of 4");
+    expect(
+        bp_graph_finish(G, a, &E),
+        "attention (module 'attn'): a sequence of 8 steps is longer than its block of 4");
     CHECK(bp_graph_truncate(G, 1, 0, &E) == 0);
     o.in = 5, o.heads = 1, o.block = 0;
     int b = bp_graph_add(G, BP_OP_ATTENTION, &x, 1, &o, &E);
-    expect(bp_graph_finish(G, b, &E),
-           "attention (module 'attn'): takes sequences of T x 5, its input has shape 8x6");
+    expect(
+        bp_graph_finish(G, b, &E),
+        "attention (module 'attn'): takes sequences of T x 5, its input has shape 8x6");
     CHECK(bp_graph_truncate(G, 1, 0, &E) == 0);
     bp_node_opts p = bp_node_opts_default(BP_OP_POSITION);
     p.in = 5, p.out = 6, p.name = "wpe";
     int w = bp_graph_add(G, BP_OP_POSITION, &x, 1, &p, &E);
-    expect(bp_graph_finish(G, w, &E),
-           "position (module 'wpe'): a sequence of 8 steps is longer than its block of 5");
+    expect(
+        bp_graph_finish(G, w, &E),
+        "position (module 'wpe'): a sequence of 8 steps is longer than its block of 5");
     CHECK(bp_graph_truncate(G, 1, 0, &E) == 0);
     p.in = 0;
     expect(bp_graph_add(G, BP_OP_POSITION, &x, 1, &p, &E),

@@ -683,7 +683,8 @@ static void test_option_errors(void) {
     CHECK(try_add((bp_op)99, &x, 1, NULL) == -1);
     CHECK_STR(E.msg, "unknown module kind 99 (expected input, linear, act, dropout, "
                      "batchnorm1d, flatten, reshape, add, concat, conv2d, maxpool2d, "
-                     "avgpool2d, batchnorm2d, host, embedding, lstm, rnn, gru, layernorm, attention or position)");
+                     "avgpool2d, batchnorm2d, host, embedding, lstm, rnn, gru, layernorm, "
+                     "attention or position)");
     o = bp_node_opts_default(BP_OP_ACT);
     o.name = "a name of more than forty-eight characters, which is too long";
     CHECK(try_add(BP_OP_ACT, &x, 1, &o) == -1);
