@@ -13,8 +13,8 @@
  * nothing in Lua's own heap (counted by a lua_Alloc wrapper). A team of
  * threads whose memory is refused leaves the steps to one thread. Graphs
  * too: a residual network, one with dropout and batch norm, a small CNN
- * (conv2d, batchnorm2d, both pools), and a pre-norm attention block with
- * a position embedding, in both modes. */
+ * (conv2d, batchnorm2d, both pools), a pre-norm attention block with a
+ * position embedding, and a two-layer LSTM, in both modes. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -134,8 +134,15 @@ static int make_cnn(bp_graph *g, int x, bp_rng *r) {
 }
 
 /* 16 inputs read as 4 steps of 4: position, then x + attention(layernorm(x))
- * with 2 heads, causal, flattened (the last node's id). */
-static int make_attention(bp_graph *g, int x, bp_rng *r) {
+ * with 2 heads, causal, flattened (the last node's id); with lstm, a
+ * two-layer LSTM of 4 instead. */
+static int make_attention(bp_graph *g, int x, bp_rng *r, int lstm) {
+    if (lstm) {
+        bp_node_opts o = bp_node_opts_default(BP_OP_LSTM);
+        o.in = 4, o.out = 4, o.layers = 2, o.rng = r;
+        int h = bp_graph_add(g, BP_OP_LSTM, &x, 1, &o, NULL);
+        return bp_graph_add(g, BP_OP_FLATTEN, &h, 1, NULL, NULL);
+    }
     bp_node_opts o = bp_node_opts_default(BP_OP_POSITION);
     o.in = 4, o.out = 4, o.rng = r;
     int h = bp_graph_add(g, BP_OP_POSITION, &x, 1, &o, NULL);
@@ -152,20 +159,20 @@ static int make_attention(bp_graph *g, int x, bp_rng *r) {
 
 /* A graph of 16 inputs and 4 outputs: kind 1, residual, x + tanh(linear(x))
  * after a first linear and relu; kind 0, linear, batch norm, relu,
- * dropout, linear; kind 2, make_cnn's and a linear; kind 3,
- * make_attention's and a linear. */
+ * dropout, linear; kind 2, make_cnn's and a linear; kinds 3 and 4,
+ * make_attention's (an attention block, an LSTM) and a linear. */
 static bp_net *make_graph(bp_dtype t, int kind, bp_rng *r) {
     bp_graph *g = bp_graph_new(t, NULL);
     bp_node_opts o = bp_node_opts_default(BP_OP_INPUT);
-    o.ndim = kind == 2 ? 3 : kind == 3 ? 2 : 1;
-    o.shape[0] = kind == 2 ? 1 : kind == 3 ? 4 : 16;
+    o.ndim = kind == 2 ? 3 : kind >= 3 ? 2 : 1;
+    o.shape[0] = kind == 2 ? 1 : kind >= 3 ? 4 : 16;
     o.shape[1] = o.shape[2] = 4;
     int x = bp_graph_add(g, BP_OP_INPUT, NULL, 0, &o, NULL);
     int residual = kind == 1, h = x;
     o = bp_node_opts_default(BP_OP_LINEAR);
     o.in = 16, o.out = 32, o.rng = r;
     if (kind == 2) h = make_cnn(g, x, r), o.out = 8;
-    else if (kind == 3) h = make_attention(g, x, r), o.out = 16;
+    else if (kind >= 3) h = make_attention(g, x, r, kind == 4), o.out = 16;
     else h = bp_graph_add(g, BP_OP_LINEAR, &x, 1, &o, NULL);
     bp_node_opts a = bp_node_opts_default(BP_OP_ACT);
     a.act = BP_ACT_RELU;
@@ -230,7 +237,7 @@ static void check_graph_steps(bp_dtype t, int kind, int B) {
 
 static void test_graphs(void) {
     for (int t = 0; t < BP_DTYPE_COUNT; t++)
-        for (int kind = 0; kind < 4; kind++) {
+        for (int kind = 0; kind < 5; kind++) {
             check_graph_steps(t, kind, 2);
             check_graph_steps(t, kind, 16);
         }
