@@ -790,6 +790,12 @@ static int infer(bp_graph *g, node *nd, bp_err *e) {
                                   "%s: a sequence of %d steps is longer than its block of "
                                   "%d",
                                   WHAT(nd), x->shape[0], block);
+            /* its weights, heads T x T a sample, bounded as a sample's values are */
+            if (nd->op == BP_OP_ATTENTION &&
+                (size_t)o->heads * x->shape[0] * x->shape[0] > INT32_MAX)
+                return bp_err_set(e,
+                                  "%s: %d heads of %d x %d weights a sample are too many",
+                                  WHAT(nd), o->heads, x->shape[0], x->shape[0]);
             set_shape(nd, 2, x->shape);
             return 0;
         }

@@ -397,6 +397,18 @@ static void test_errors(void) {
         bp_graph_finish(G, b, &E),
         "attention (module 'attn'): takes sequences of T x 5, its input has shape 8x6");
     CHECK(bp_graph_truncate(G, 1, 0, &E) == 0);
+    bp_graph_free(G);
+    /* 50,000 steps of 2 heads: 5e9 weights a sample */
+    begin(BP_F32, 71);
+    x = seq_input(50000, 2);
+    o.in = 2, o.heads = 2;
+    b = bp_graph_add(G, BP_OP_ATTENTION, &x, 1, &o, &E);
+    expect(bp_graph_finish(G, b, &E),
+           "attention (module 'attn'): 2 heads of 50000 x 50000 weights a sample are too "
+           "many");
+    bp_graph_free(G);
+    begin(BP_F64, 71);
+    x = seq_input(8, 6);
     bp_node_opts p = bp_node_opts_default(BP_OP_POSITION);
     p.in = 5, p.out = 6, p.name = "wpe";
     int w = bp_graph_add(G, BP_OP_POSITION, &x, 1, &p, &E);
