@@ -77,28 +77,14 @@ local function validate()
   return total / n
 end
 
--- n characters drawn one at a time, each from the softmax of the last
--- step's scores at the temperature, the window of the block's T before it
--- as input (the causal mask lets the last step see them all); primed with
--- the first T characters of the validation text. char_rnn.lua's sampler.
+-- n characters drawn by net:sample (in C, from the run's generator), each
+-- from the softmax of the last step's scores at the temperature, the
+-- window of the block's T before it as input (the causal mask lets the
+-- last step see them all); primed with the first T characters of the
+-- validation text.
+local prime = corpus:batch(1, T, {part = "val", index = 1}):row(1)
 local function sample(n)
-  local first = corpus:batch(1, T, {part = "val", index = 1})
-  local window, out = first:row(1), {}
-  net:training(false)
-  for _ = 1, n do
-    local scores = net:forward(window)
-    local base, m = (T - 1) * V, -math.huge
-    for c = 1, V do m = math.max(m, scores[base + c]) end
-    local p, sum = {}, 0
-    for c = 1, V do p[c] = math.exp((scores[base + c] - m) / P.temperature); sum = sum + p[c] end
-    local u, c = bp.uniform() * sum, 1
-    while c < V and u > p[c] do u = u - p[c]; c = c + 1 end
-    out[#out + 1] = c
-    table.remove(window, 1)
-    window[T] = c
-  end
-  net:training(true)
-  return corpus:decode(out)
+  return corpus:decode(net:sample{start = prime, length = n, temperature = P.temperature})
 end
 
 bp.progress{total = P.iters}
