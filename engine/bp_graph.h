@@ -38,6 +38,7 @@
 #include "bp_err.h"
 #include "bp_ops.h"
 #include "bp_rng.h"
+#include "bp_team.h"
 #include "bp_types.h"
 
 #define BP_GRAPH_MAX_DIMS 4
@@ -147,7 +148,7 @@ const char *bp_op_expected(void);
  * at every call. forward fills c->y (B x the node's count values) from c->x;
  * backward ADDS dLoss/dx into c->dx (NULL when nobody needs it) and into
  * the parameters' grad, from c->dy, c->x and c->y. Both run on the calling
- * thread (a graph never runs on the team) and return 0, or -1 with a
+ * thread (a graph with a host op never runs on a team) and return 0, or -1 with a
  * sentence in *e, which the forward or backward that called them returns
  * (the walk stops there). release, when not NULL, frees ctx when the node
  * is freed (the graph's free, a truncate); a failed bp_graph_add leaves
@@ -392,6 +393,27 @@ int bp_graph_backward(bp_graph *g, int want_dx, bp_err *e);
 const void *bp_graph_input_grad(const bp_graph *g);
 int bp_graph_batch(const bp_graph *g);
 void bp_graph_forget(bp_graph *g);
+
+/* A team of threads (bp_team.h) for forward and backward: with team set,
+ * a walk over B >= 2 T rows is split between its T members, each taking
+ * its B / T samples through linear, act, conv2d and both pools (and
+ * dropout's backward), a linear's dW and db by its neurons and a conv2d's
+ * as per-member partial sums added in member order; the other ops run
+ * whole on the calling thread, member 0, between two meetings of the
+ * team. The same T gives the same bits every time (batch norm's
+ * statistics are summed in the single thread's order); against one
+ * thread, the products' rounding of fewer rows and the partial sums' order.
+ * The caller keeps the team alive while it is set and makes the GEMM
+ * library single-threaded inside (bp_net does both). NULL: the calling
+ * thread alone, as before. -1 (and no team set) for a graph with a host
+ * op, whose callbacks run on the calling thread, or without memory for the
+ * members' workspaces (each conv2d's columns and partial sums for T - 1
+ * members, allocated when the team grows, not per walk).
+ *
+ * work: the multiply-adds of a forward of B rows through the linears and
+ * convolutions, what a step must have to pay for the team's meetings. */
+int bp_graph_set_team(bp_graph *g, bp_team *team, bp_err *e);
+int64_t bp_graph_work(const bp_graph *g, int B);
 
 /* ------------------------------------------------------------------------
  * Recurrent state (lstm, rnn, gru), for truncated backpropagation through time.

@@ -425,7 +425,11 @@ void bp_layer_backward_f32(float *dx, float *dW, float *db, float *dh, const flo
  *   backward_cols: after every member's backward_rows, dW and db of neurons
  *     n0 .. n1-1 over all B rows, overwritten, then their step if lr >= 0.
  * backward_rows over all rows then backward_cols over all neurons is
- * bp_layer_backward with acc 0, which is how it runs its BLAS-sized layers. */
+ * bp_layer_backward with acc 0, which is how it runs its BLAS-sized layers.
+ * dense_backward_cols: bp_dense_backward's dW and db (NULL: skipped) for
+ * neurons n0 .. n1-1 only, added as it adds them, over all B rows: a graph's
+ * linear split between a team (its dx by rows is bp_dense_backward's with
+ * dW and db NULL). */
 void bp_loss_grad_rows(double *dout, double *row_loss, const double *out, const double *y,
                        int S, int B, int O, bp_loss loss);
 void bp_loss_grad_rows_crit(double *dout, double *row_loss, const double *out,
@@ -436,6 +440,8 @@ void bp_layer_backward_rows(double *dx, double *dh, const double *dout, const do
 void bp_layer_backward_cols(double *dW, double *db, double *W, double *b,
                             const double *dh, const double *x, int B, int I, int O,
                             int n0, int n1, double lr);
+void bp_dense_backward_cols(double *dW, double *db, const double *dh, const double *x,
+                            int B, int I, int O, int n0, int n1);
 void bp_loss_grad_rows_f32(float *dout, double *row_loss, const float *out,
                            const float *y, int S, int B, int O, bp_loss loss);
 void bp_loss_grad_rows_crit_f32(float *dout, double *row_loss, const float *out,
@@ -446,6 +452,8 @@ void bp_layer_backward_rows_f32(float *dx, float *dh, const float *dout, const f
 void bp_layer_backward_cols_f32(float *dW, float *db, float *W, float *b, const float *dh,
                                 const float *x, int B, int I, int O, int n0, int n1,
                                 double lr);
+void bp_dense_backward_cols_f32(float *dW, float *db, const float *dh, const float *x,
+                                int B, int I, int O, int n0, int n1);
 
 /* Threads a step may use: OpenBLAS's count for one product, and the size of
  * a network's team for a large mini-batch step (bp_net.h). The default is

@@ -34,6 +34,7 @@
 #include "bp_conv.h"
 #include "bp_graph.h"
 #include "bp_seq.h"
+#include "bp_team.h"
 #include "bp_util.h"
 
 /* The most tensors a node has: an lstm's four a layer (a host has at most
@@ -64,6 +65,9 @@ typedef struct node {
     uint8_t *keep;
     int32_t *arg; /* maxpool2d: each output's winner */
     void *col;    /* conv2d: the columns of one sample (bp_conv_cols) */
+    /* conv2d on a team: members 1 .. T-1's columns and their partial sums
+     * of dW then db, in the team's block (bp_graph_set_team). */
+    void *tcol, *tgrad;
     bp_host host; /* host: the callbacks, ctx owned (names, def NULL) */
     char host_def[BP_GRAPH_MAX_NAME + 1];
     void *work;   /* lstm, rnn, gru: each layer's states and gates, the
@@ -93,6 +97,13 @@ struct bp_graph {
     /* The lengths of the batch's sequences (bp_graph_set_lengths), len_B
      * of them in memory of cap len_cap; len_B 0: every sequence whole. */
     int *len, len_B, len_cap;
+    /* The team a walk is split between (NULL: the calling thread alone),
+     * its block of members' workspaces, and what a walk hands them. */
+    bp_team *team;
+    void *team_block;
+    size_t team_bytes;
+    bp_rng *walk_rng;
+    int walk_dx;
 };
 
 /* ------------------------------------------------------------------------ */
@@ -203,6 +214,7 @@ void bp_graph_free(bp_graph *g) {
     bp_free(g->list);
     bp_free(g->block);
     bp_free(g->len);
+    bp_free(g->team_block);
     bp_free(g);
 }
 
@@ -1069,6 +1081,107 @@ int bp_graph_reserve(bp_graph *g, int B, bp_err *e) {
 }
 
 /* ------------------------------------------------------------------------ */
+/* A team of threads                                                          */
+
+/* Lays out (base NULL: only sizes) each conv2d's workspaces for members 1
+ * .. T-1 of a team: a sample's columns and the partial sums of dW (O K)
+ * then db (O) each; returns the bytes. Member 0 has the node's own. */
+static size_t team_layout(bp_graph *g, char *base, int T) {
+    size_t at = 0;
+    for (int k = 0; k < g->n_order; k++) {
+        node *nd = &g->nodes[g->order[k]];
+        nd->tcol = nd->tgrad = NULL;
+        if (nd->op != BP_OP_CONV2D) continue;
+        bp_conv_shape s = conv_shape(g, nd);
+        size_t others = (size_t)(T - 1), K = (size_t)s.C * s.KH * s.KW;
+        nd->tcol = base ? base + at : NULL, at += up(others * bp_conv_cols(&s) * g->z);
+        nd->tgrad = base ? base + at : NULL, at += up(others * (K + 1) * s.O * g->z);
+    }
+    return at;
+}
+
+int bp_graph_set_team(bp_graph *g, bp_team *team, bp_err *e) {
+    char wbuf[96];
+    g->team = NULL;
+    if (!team) return 0;
+    if (!g->finished) return bp_err_set(e, "the graph is not finished");
+    for (int k = 0; k < g->n_order; k++) {
+        const node *nd = &g->nodes[g->order[k]];
+        if (nd->op == BP_OP_HOST)
+            return bp_err_set(e, "%s: runs on the calling thread, so the graph cannot "
+                                 "be split between a team",
+                              WHAT(nd));
+    }
+    int T = bp_team_size(team);
+    size_t bytes = team_layout(g, NULL, T);
+    if (bytes > g->team_bytes) {
+        char *block = bp_malloc(bytes);
+        if (!block)
+            return bp_err_set(e, "out of memory for a team of %d's workspaces", T);
+        bp_free(g->team_block);
+        g->team_block = block;
+        g->team_bytes = bytes;
+    }
+    team_layout(g, g->team_block, T);
+    g->team = team;
+    return 0;
+}
+
+int64_t bp_graph_work(const bp_graph *g, int B) {
+    int64_t work = 0;
+    for (int k = 0; k < g->n_order; k++) {
+        const node *nd = &g->nodes[g->order[k]];
+        if (nd->op == BP_OP_LINEAR)
+            work += (int64_t)B * (int64_t)(g->nodes[nd->in[0]].count / nd->o.in) *
+                    nd->o.in * nd->o.out;
+        if (nd->op == BP_OP_CONV2D) {
+            bp_conv_shape s = conv_shape(g, nd);
+            work += (int64_t)B * s.O * s.P * s.Q * s.C * s.KH * s.KW;
+        }
+    }
+    return work;
+}
+
+/* A member's share of a walk: samples r0 .. r0 + S - 1 of the batch, as
+ * member t of T ({0, B, 0, 1}: the whole batch, on the calling thread). */
+typedef struct part {
+    int r0, S, t, T;
+} part;
+
+static part part_of(int B, int t, int T) {
+    int r0 = (int)((long)B * t / T), r1 = (int)((long)B * (t + 1) / T);
+    return (part){r0, r1 - r0, t, T};
+}
+
+/* Whether a walk split between a team gives each member its own rows of
+ * op's forward (or backward): the ops whose work is per sample or, in a
+ * backward, whose sums over the batch are split otherwise (a linear's by
+ * neurons, a conv2d's as partial sums). The rest runs whole on member 0
+ * (dropout's forward draws its mask in order; batch norm's and layer
+ * norm's statistics are summed in the single thread's order). */
+static int splits(bp_op op, int backward) {
+    switch (op) {
+        case BP_OP_LINEAR:
+        case BP_OP_ACT:
+        case BP_OP_CONV2D:
+        case BP_OP_MAXPOOL2D:
+        case BP_OP_AVGPOOL2D: return 1;
+        case BP_OP_DROPOUT: return backward;
+        default: return 0;
+    }
+}
+
+/* Whether op has nothing to run (its values are another node's). */
+static int is_view(bp_op op) {
+    return op == BP_OP_INPUT || op == BP_OP_FLATTEN || op == BP_OP_RESHAPE;
+}
+
+/* Whether the walk about to run on g's B rows goes to its team. */
+static int team_on(const bp_graph *g) {
+    return g->team && g->B >= 2 * bp_team_size(g->team);
+}
+
+/* ------------------------------------------------------------------------ */
 /* The executor, for double then float                                       */
 
 /* host: the caller's callback over the node's buffers, in any dtype (it
@@ -1176,7 +1289,13 @@ int bp_graph_forward(bp_graph *g, const void *x, int B, int training, bp_rng *r,
     g->backed = 0;
     g->fwd_training = training != 0;
     g->nodes[g->input].y = (void *)x;
-    int rc = g->dtype == BP_F32 ? forward_nodes_f32(g, r, e) : forward_nodes(g, r, e);
+    int rc = 0;
+    if (team_on(g)) {
+        g->walk_rng = r;
+        bp_team_run(g->team, g->dtype == BP_F32 ? forward_member_f32 : forward_member, g);
+    } else {
+        rc = g->dtype == BP_F32 ? forward_nodes_f32(g, r, e) : forward_nodes(g, r, e);
+    }
     if (rc) g->B = 0; /* backward refuses a forward that did not end */
     return rc;
 }
@@ -1221,8 +1340,14 @@ int bp_graph_backward(bp_graph *g, int want_dx, bp_err *e) {
     if (!g->finished || g->B == 0) return bp_err_set(e, "backward needs a forward first");
     mark_needs(g, want_dx);
     zero_dy(g);
-    int rc = g->dtype == BP_F32 ? backward_nodes_f32(g, want_dx, e)
+    int rc = 0;
+    if (team_on(g)) {
+        g->walk_dx = want_dx;
+        bp_team_run(g->team, g->dtype == BP_F32 ? backward_member_f32 : backward_member, g);
+    } else {
+        rc = g->dtype == BP_F32 ? backward_nodes_f32(g, want_dx, e)
                                 : backward_nodes(g, want_dx, e);
+    }
     g->backed = rc == 0;
     return rc;
 }

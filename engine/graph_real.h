@@ -10,7 +10,14 @@
  * I, O = a linear's in and out; F = batch norm's features; rows = B times
  * the leading dimensions a linear or softmax treats as more samples; an
  * image's C, H, W and the rest of bp_conv.h's, in a bp_conv_shape; a
- * sequence's T, a recurrent op's H (bp_seq.h). */
+ * sequence's T, a recurrent op's H (bp_seq.h).
+ *
+ * On a team (bp_graph_set_team) every member walks the order, and the
+ * members meet after each node: an op that splits (graph.c's splits) runs
+ * on each member's samples (a part), the others whole on member 0, the
+ * calling thread. The ops below take a part where they split, {0, B, 0, 1}
+ * on one thread, where they run the same kernels on the same values as
+ * before the team existed: one thread's bits do not depend on it. */
 
 /* ------------------------------------------------------------------------ */
 /* The ops                                                                   */
@@ -34,35 +41,54 @@ static REAL *SFX(din_of)(bp_graph *g, const node *nd, int k, int want_dx) {
  * conv2d, whose kernels skip a NULL one). */
 #define GF_(nd, k) ((nd)->t[k].frozen ? NULL : G_(nd, k))
 
-/* linear: y = x W^T + b over rows of I values (bp_dense_forward). */
-static void SFX(linear_forward)(bp_graph *g, node *nd, int B) {
+/* linear: y = x W^T + b over rows of I values (bp_dense_forward), a
+ * sample's m = count / I rows each; a part's rows. */
+static void SFX(linear_forward)(bp_graph *g, node *nd, part p) {
     const node *x = &g->nodes[nd->in[0]];
-    int I = nd->o.in, O = nd->o.out, rows = (int)(B * (x->count / I));
+    int I = nd->o.in, O = nd->o.out;
+    size_t m = x->count / I, r0 = (size_t)p.r0 * m;
     const REAL *b = nd->nb_b ? (const REAL *)nd->nb_b : T_(nd, 1);
-    SFX(bp_dense_forward)(nd->y, SFX(y_of)(g, nd->in[0]), T_(nd, 0), b, rows, I, O);
+    SFX(bp_dense_forward)
+    ((REAL *)nd->y + r0 * O, SFX(y_of)(g, nd->in[0]) + r0 * I, T_(nd, 0), b,
+     (int)(p.S * m), I, O);
 }
-/* dW += dy^T x, db += column sums of dy, dx += dy W (bp_dense_backward). */
-static void SFX(linear_backward)(bp_graph *g, node *nd, int B, int want_dx) {
+/* dW += dy^T x, db += column sums of dy, dx += dy W (bp_dense_backward);
+ * on a team, dx of the member's rows and dW, db of its neurons
+ * (bp_dense_backward_cols), over every row. */
+static void SFX(linear_backward)(bp_graph *g, node *nd, part p, int want_dx) {
     const node *x = &g->nodes[nd->in[0]];
-    int I = nd->o.in, O = nd->o.out, rows = (int)(B * (x->count / I));
-    REAL *db = nd->nb_db ? NULL : GF_(nd, 1);
-    SFX(bp_dense_backward)
-    (SFX(din_of)(g, nd, 0, want_dx), GF_(nd, 0), db, nd->dy, SFX(y_of)(g, nd->in[0]),
-     T_(nd, 0), rows, I, O);
+    int I = nd->o.in, O = nd->o.out, B = g->B;
+    size_t m = x->count / I, r0 = (size_t)p.r0 * m;
+    int rows = (int)(B * m);
+    REAL *db = nd->nb_db ? NULL : GF_(nd, 1), *dx = SFX(din_of)(g, nd, 0, want_dx);
+    const REAL *xv = SFX(y_of)(g, nd->in[0]), *dy = nd->dy;
+    if (p.T == 1) {
+        SFX(bp_dense_backward)(dx, GF_(nd, 0), db, dy, xv, T_(nd, 0), rows, I, O);
+        return;
+    }
+    if (dx)
+        SFX(bp_dense_backward)
+        (dx + r0 * I, NULL, NULL, dy + r0 * O, xv + r0 * I, T_(nd, 0), (int)(p.S * m), I, O);
+    SFX(bp_dense_backward_cols)
+    (GF_(nd, 0), db, dy, xv, rows, I, O, (int)((long)O * p.t / p.T),
+     (int)((long)O * (p.t + 1) / p.T));
 }
 
 /* act: o = f(h), h the input; softmax over rows of the last dimension. */
-static void SFX(act_forward)(bp_graph *g, node *nd, int B) {
-    int last = nd->shape[nd->ndim - 1], rows = (int)(B * (nd->count / last));
+static void SFX(act_forward)(bp_graph *g, node *nd, part p) {
+    int last = nd->shape[nd->ndim - 1], rows = (int)(p.S * (nd->count / last));
+    size_t at = (size_t)p.r0 * nd->count;
     SFX(bp_act_forward)
-    (nd->y, SFX(y_of)(g, nd->in[0]), rows, last, nd->o.act, nd->o.alpha);
+    ((REAL *)nd->y + at, SFX(y_of)(g, nd->in[0]) + at, rows, last, nd->o.act, nd->o.alpha);
 }
-static void SFX(act_backward)(bp_graph *g, node *nd, int B, int want_dx) {
+static void SFX(act_backward)(bp_graph *g, node *nd, part p, int want_dx) {
     REAL *din = SFX(din_of)(g, nd, 0, want_dx);
     if (!din) return;
-    int last = nd->shape[nd->ndim - 1], rows = (int)(B * (nd->count / last));
+    int last = nd->shape[nd->ndim - 1], rows = (int)(p.S * (nd->count / last));
+    size_t at = (size_t)p.r0 * nd->count;
     SFX(bp_act_backward)
-    (din, nd->dy, SFX(y_of)(g, nd->in[0]), nd->y, rows, last, nd->o.act, nd->o.alpha);
+    (din + at, (REAL *)nd->dy + at, SFX(y_of)(g, nd->in[0]) + at, (REAL *)nd->y + at, rows,
+     last, nd->o.act, nd->o.alpha);
 }
 
 /* dropout: in training a mask drawn from r, kept values scaled by
@@ -73,14 +99,16 @@ static void SFX(dropout_forward)(bp_graph *g, node *nd, int B, bp_rng *r) {
     if (g->fwd_training) SFX(bp_dropout_forward)(nd->y, nd->keep, x, n, nd->o.p, r);
     else memcpy(nd->y, x, sizeof(REAL) * n);
 }
-static void SFX(dropout_backward)(bp_graph *g, node *nd, int B, int want_dx) {
+/* A part's values of the mask drawn by the forward. */
+static void SFX(dropout_backward)(bp_graph *g, node *nd, part p, int want_dx) {
     REAL *din = SFX(din_of)(g, nd, 0, want_dx);
-    size_t n = (size_t)B * nd->count;
+    size_t n = (size_t)p.S * nd->count, at = (size_t)p.r0 * nd->count;
     if (!din) return;
+    const REAL *dy = (const REAL *)nd->dy + at;
+    din += at;
     if (g->fwd_training) {
-        SFX(bp_dropout_backward)(din, nd->dy, nd->keep, n, nd->o.p);
+        SFX(bp_dropout_backward)(din, dy, nd->keep + at, n, nd->o.p);
     } else {
-        const REAL *dy = nd->dy;
         for (size_t k = 0; k < n; k++) din[k] += dy[k];
     }
 }
@@ -145,38 +173,85 @@ static void SFX(batchnorm2d_backward)(bp_graph *g, node *nd, int B, int want_dx)
 }
 
 /* conv2d: weight and bias (tensors 0, 1; a zero bias never listed without
- * one), through im2col and GEMM (bp_conv2d_forward, conv_fast.h). */
-static void SFX(conv2d_forward)(bp_graph *g, node *nd, int B) {
+ * one), through im2col and GEMM (bp_conv2d_forward, conv_fast.h), a part's
+ * samples in the member's columns (member t > 0: its own in tcol). */
+static REAL *SFX(conv_col)(node *nd, const bp_conv_shape *s, int t) {
+    return t ? (REAL *)nd->tcol + (size_t)(t - 1) * bp_conv_cols(s) : (REAL *)nd->col;
+}
+static void SFX(conv2d_forward)(bp_graph *g, node *nd, part p) {
     bp_conv_shape s = conv_shape(g, nd);
     const REAL *b = nd->nb_b ? NULL : T_(nd, 1);
-    SFX(bp_conv2d_forward)(nd->y, nd->col, SFX(y_of)(g, nd->in[0]), T_(nd, 0), b, B, &s);
+    size_t xs = (size_t)s.C * s.H * s.W, ys = (size_t)s.O * s.P * s.Q;
+    SFX(bp_conv2d_forward)
+    ((REAL *)nd->y + p.r0 * ys, SFX(conv_col)(nd, &s, p.t), SFX(y_of)(g, nd->in[0]) + p.r0 * xs,
+     T_(nd, 0), b, p.S, &s);
 }
-static void SFX(conv2d_backward)(bp_graph *g, node *nd, int B, int want_dx) {
+/* dx of the part's samples; dW and db of them summed by member 0 into the
+ * gradients, by member t > 0 into its own partial sums (zeroed first),
+ * which conv2d_reduce then adds in member order. */
+static void SFX(conv2d_backward)(bp_graph *g, node *nd, part p, int want_dx) {
     bp_conv_shape s = conv_shape(g, nd);
-    REAL *db = nd->nb_db ? NULL : GF_(nd, 1);
+    REAL *dw = GF_(nd, 0), *db = nd->nb_db ? NULL : GF_(nd, 1),
+         *dx = SFX(din_of)(g, nd, 0, want_dx);
+    size_t xs = (size_t)s.C * s.H * s.W, ys = (size_t)s.O * s.P * s.Q,
+           nw = (size_t)s.O * s.C * s.KH * s.KW;
+    if (p.t) {
+        REAL *own = (REAL *)nd->tgrad + (size_t)(p.t - 1) * (nw + s.O);
+        if (dw) memset(own, 0, sizeof(REAL) * nw), dw = own;
+        if (db) memset(own + nw, 0, sizeof(REAL) * s.O), db = own + nw;
+    }
     SFX(bp_conv2d_backward)
-    (SFX(din_of)(g, nd, 0, want_dx), GF_(nd, 0), db, nd->col, nd->dy,
-     SFX(y_of)(g, nd->in[0]), T_(nd, 0), B, &s);
+    (dx ? dx + p.r0 * xs : NULL, dw, db, SFX(conv_col)(nd, &s, p.t),
+     (REAL *)nd->dy + p.r0 * ys, SFX(y_of)(g, nd->in[0]) + p.r0 * xs, T_(nd, 0), p.S, &s);
+}
+/* After every member's conv2d_backward: member t's share of the values of
+ * dW then db, each the gradient plus members 1 .. T-1's partial sums in
+ * that order, so that the bits depend on T and not on timing. */
+static void SFX(conv2d_reduce)(bp_graph *g, node *nd, int t, int T) {
+    bp_conv_shape s = conv_shape(g, nd);
+    REAL *dw = GF_(nd, 0), *db = nd->nb_db ? NULL : GF_(nd, 1);
+    const REAL *sums = nd->tgrad;
+    size_t nw = (size_t)s.O * s.C * s.KH * s.KW, n = nw + s.O;
+    size_t e0 = n * t / T, e1 = n * (t + 1) / T;
+    for (size_t k = e0; k < e1; k++) {
+        REAL *v = k < nw ? (dw ? dw + k : NULL) : (db ? db + (k - nw) : NULL);
+        if (!v) continue;
+        REAL acc = *v;
+        for (int u = 1; u < T; u++) acc += sums[(size_t)(u - 1) * n + k];
+        *v = acc;
+    }
 }
 
 /* maxpool2d: the winners kept in arg for backward; avgpool2d. */
-static void SFX(maxpool2d_forward)(bp_graph *g, node *nd, int B) {
+/* The winners' places are within a sample's plane, so a part's samples
+ * are a pool of their own. xs, ys: a sample's input and output values. */
+static void SFX(maxpool2d_forward)(bp_graph *g, node *nd, part p) {
     bp_conv_shape s = conv_shape(g, nd);
-    SFX(bp_maxpool2d_forward)(nd->y, nd->arg, SFX(y_of)(g, nd->in[0]), B, &s);
+    size_t xs = (size_t)s.C * s.H * s.W, ys = (size_t)s.O * s.P * s.Q;
+    SFX(bp_maxpool2d_forward)
+    ((REAL *)nd->y + p.r0 * ys, nd->arg + p.r0 * ys, SFX(y_of)(g, nd->in[0]) + p.r0 * xs,
+     p.S, &s);
 }
-static void SFX(maxpool2d_backward)(bp_graph *g, node *nd, int B, int want_dx) {
+static void SFX(maxpool2d_backward)(bp_graph *g, node *nd, part p, int want_dx) {
     REAL *din = SFX(din_of)(g, nd, 0, want_dx);
     bp_conv_shape s = conv_shape(g, nd);
-    if (din) SFX(bp_maxpool2d_backward)(din, nd->dy, nd->arg, B, &s);
+    size_t xs = (size_t)s.C * s.H * s.W, ys = (size_t)s.O * s.P * s.Q;
+    if (din)
+        SFX(bp_maxpool2d_backward)
+        (din + p.r0 * xs, (REAL *)nd->dy + p.r0 * ys, nd->arg + p.r0 * ys, p.S, &s);
 }
-static void SFX(avgpool2d_forward)(bp_graph *g, node *nd, int B) {
+static void SFX(avgpool2d_forward)(bp_graph *g, node *nd, part p) {
     bp_conv_shape s = conv_shape(g, nd);
-    SFX(bp_avgpool2d_forward)(nd->y, SFX(y_of)(g, nd->in[0]), B, &s);
+    size_t xs = (size_t)s.C * s.H * s.W, ys = (size_t)s.O * s.P * s.Q;
+    SFX(bp_avgpool2d_forward)
+    ((REAL *)nd->y + p.r0 * ys, SFX(y_of)(g, nd->in[0]) + p.r0 * xs, p.S, &s);
 }
-static void SFX(avgpool2d_backward)(bp_graph *g, node *nd, int B, int want_dx) {
+static void SFX(avgpool2d_backward)(bp_graph *g, node *nd, part p, int want_dx) {
     REAL *din = SFX(din_of)(g, nd, 0, want_dx);
     bp_conv_shape s = conv_shape(g, nd);
-    if (din) SFX(bp_avgpool2d_backward)(din, nd->dy, B, &s);
+    size_t xs = (size_t)s.C * s.H * s.W, ys = (size_t)s.O * s.P * s.Q;
+    if (din)
+        SFX(bp_avgpool2d_backward)(din + p.r0 * xs, (REAL *)nd->dy + p.r0 * ys, p.S, &s);
 }
 
 /* layernorm: rows of the last dimension, the same in both modes. */
@@ -403,71 +478,112 @@ static void SFX(concat_backward)(bp_graph *g, node *nd, int B, int want_dx) {
 /* ------------------------------------------------------------------------ */
 /* The walks                                                                 */
 
+/* One node's forward: a part of the batch for an op that splits, else the
+ * whole. A host's failure returns -1 with its message. */
+static int SFX(forward_node)(bp_graph *g, node *nd, part p, bp_rng *r, bp_err *e) {
+    const int B = g->B;
+    switch (nd->op) {
+        case BP_OP_LINEAR: SFX(linear_forward)(g, nd, p); break;
+        case BP_OP_ACT: SFX(act_forward)(g, nd, p); break;
+        case BP_OP_DROPOUT: SFX(dropout_forward)(g, nd, B, r); break;
+        case BP_OP_BATCHNORM1D: SFX(batchnorm_forward)(g, nd, B); break;
+        case BP_OP_ADD: SFX(add_forward)(g, nd, B); break;
+        case BP_OP_CONCAT: SFX(concat_forward)(g, nd, B); break;
+        case BP_OP_CONV2D: SFX(conv2d_forward)(g, nd, p); break;
+        case BP_OP_MAXPOOL2D: SFX(maxpool2d_forward)(g, nd, p); break;
+        case BP_OP_AVGPOOL2D: SFX(avgpool2d_forward)(g, nd, p); break;
+        case BP_OP_BATCHNORM2D: SFX(batchnorm2d_forward)(g, nd, B); break;
+        case BP_OP_HOST: return host_run(g, nd, 0, 0, e);
+        case BP_OP_EMBEDDING: SFX(embedding_forward)(g, nd, B); break;
+        case BP_OP_LSTM:
+        case BP_OP_RNN:
+        case BP_OP_GRU: SFX(rec_forward)(g, nd, B); break;
+        case BP_OP_LAYERNORM: SFX(layernorm_forward)(g, nd, B); break;
+        case BP_OP_ATTENTION: SFX(attention_forward)(g, nd, B); break;
+        case BP_OP_POSITION: SFX(position_forward)(g, nd, B); break;
+        default: break;
+    }
+    return 0;
+}
+
+/* One node's backward, as forward_node. */
+static int SFX(backward_node)(bp_graph *g, node *nd, part p, int want_dx, bp_err *e) {
+    const int B = g->B;
+    switch (nd->op) {
+        case BP_OP_LINEAR: SFX(linear_backward)(g, nd, p, want_dx); break;
+        case BP_OP_ACT: SFX(act_backward)(g, nd, p, want_dx); break;
+        case BP_OP_DROPOUT: SFX(dropout_backward)(g, nd, p, want_dx); break;
+        case BP_OP_BATCHNORM1D: SFX(batchnorm_backward)(g, nd, B, want_dx); break;
+        case BP_OP_ADD: SFX(add_backward)(g, nd, B, want_dx); break;
+        case BP_OP_CONCAT: SFX(concat_backward)(g, nd, B, want_dx); break;
+        case BP_OP_CONV2D: SFX(conv2d_backward)(g, nd, p, want_dx); break;
+        case BP_OP_MAXPOOL2D: SFX(maxpool2d_backward)(g, nd, p, want_dx); break;
+        case BP_OP_AVGPOOL2D: SFX(avgpool2d_backward)(g, nd, p, want_dx); break;
+        case BP_OP_BATCHNORM2D: SFX(batchnorm2d_backward)(g, nd, B, want_dx); break;
+        case BP_OP_HOST: return host_run(g, nd, 1, want_dx, e);
+        case BP_OP_EMBEDDING: SFX(embedding_backward)(g, nd, B, want_dx); break;
+        case BP_OP_LSTM:
+        case BP_OP_RNN:
+        case BP_OP_GRU: SFX(rec_backward)(g, nd, B, want_dx); break;
+        case BP_OP_LAYERNORM: SFX(layernorm_backward)(g, nd, B, want_dx); break;
+        case BP_OP_ATTENTION: SFX(attention_backward)(g, nd, B, want_dx); break;
+        case BP_OP_POSITION: SFX(position_backward)(g, nd, B, want_dx); break;
+        default: break;
+    }
+    return 0;
+}
+
 /* Every node in order, from the input already in place. input, flatten and
  * reshape have nothing to do: their values are another node's. A host's
  * failure stops the walk, with its message. */
 static int SFX(forward_nodes)(bp_graph *g, bp_rng *r, bp_err *e) {
-    const int B = g->B;
-    for (int k = 0; k < g->n_order; k++) {
-        node *nd = &g->nodes[g->order[k]];
-        switch (nd->op) {
-            case BP_OP_LINEAR: SFX(linear_forward)(g, nd, B); break;
-            case BP_OP_ACT: SFX(act_forward)(g, nd, B); break;
-            case BP_OP_DROPOUT: SFX(dropout_forward)(g, nd, B, r); break;
-            case BP_OP_BATCHNORM1D: SFX(batchnorm_forward)(g, nd, B); break;
-            case BP_OP_ADD: SFX(add_forward)(g, nd, B); break;
-            case BP_OP_CONCAT: SFX(concat_forward)(g, nd, B); break;
-            case BP_OP_CONV2D: SFX(conv2d_forward)(g, nd, B); break;
-            case BP_OP_MAXPOOL2D: SFX(maxpool2d_forward)(g, nd, B); break;
-            case BP_OP_AVGPOOL2D: SFX(avgpool2d_forward)(g, nd, B); break;
-            case BP_OP_BATCHNORM2D: SFX(batchnorm2d_forward)(g, nd, B); break;
-            case BP_OP_HOST:
-                if (host_run(g, nd, 0, 0, e)) return -1;
-                break;
-            case BP_OP_EMBEDDING: SFX(embedding_forward)(g, nd, B); break;
-            case BP_OP_LSTM:
-            case BP_OP_RNN:
-            case BP_OP_GRU: SFX(rec_forward)(g, nd, B); break;
-            case BP_OP_LAYERNORM: SFX(layernorm_forward)(g, nd, B); break;
-            case BP_OP_ATTENTION: SFX(attention_forward)(g, nd, B); break;
-            case BP_OP_POSITION: SFX(position_forward)(g, nd, B); break;
-            default: break;
-        }
-    }
+    const part whole = {0, g->B, 0, 1};
+    for (int k = 0; k < g->n_order; k++)
+        if (SFX(forward_node)(g, &g->nodes[g->order[k]], whole, r, e)) return -1;
     return 0;
 }
 
 /* Every node in reverse order, from the output's dy (the loss's), each
  * adding into its inputs' dy and its parameters' gradients. */
 static int SFX(backward_nodes)(bp_graph *g, int want_dx, bp_err *e) {
-    const int B = g->B;
+    const part whole = {0, g->B, 0, 1};
     for (int k = g->n_order - 1; k >= 0; k--) {
         node *nd = &g->nodes[g->order[k]];
         if (!nd->needs) continue; /* frozen, and nothing before it trains */
         count_grads(g, nd);
-        switch (nd->op) {
-            case BP_OP_LINEAR: SFX(linear_backward)(g, nd, B, want_dx); break;
-            case BP_OP_ACT: SFX(act_backward)(g, nd, B, want_dx); break;
-            case BP_OP_DROPOUT: SFX(dropout_backward)(g, nd, B, want_dx); break;
-            case BP_OP_BATCHNORM1D: SFX(batchnorm_backward)(g, nd, B, want_dx); break;
-            case BP_OP_ADD: SFX(add_backward)(g, nd, B, want_dx); break;
-            case BP_OP_CONCAT: SFX(concat_backward)(g, nd, B, want_dx); break;
-            case BP_OP_CONV2D: SFX(conv2d_backward)(g, nd, B, want_dx); break;
-            case BP_OP_MAXPOOL2D: SFX(maxpool2d_backward)(g, nd, B, want_dx); break;
-            case BP_OP_AVGPOOL2D: SFX(avgpool2d_backward)(g, nd, B, want_dx); break;
-            case BP_OP_BATCHNORM2D: SFX(batchnorm2d_backward)(g, nd, B, want_dx); break;
-            case BP_OP_HOST:
-                if (host_run(g, nd, 1, want_dx, e)) return -1;
-                break;
-            case BP_OP_EMBEDDING: SFX(embedding_backward)(g, nd, B, want_dx); break;
-            case BP_OP_LSTM:
-            case BP_OP_RNN:
-            case BP_OP_GRU: SFX(rec_backward)(g, nd, B, want_dx); break;
-            case BP_OP_LAYERNORM: SFX(layernorm_backward)(g, nd, B, want_dx); break;
-            case BP_OP_ATTENTION: SFX(attention_backward)(g, nd, B, want_dx); break;
-            case BP_OP_POSITION: SFX(position_backward)(g, nd, B, want_dx); break;
-            default: break;
-        }
+        if (SFX(backward_node)(g, nd, whole, want_dx, e)) return -1;
     }
     return 0;
+}
+
+/* Member t of T's forward (bp_team_fn; the graph holds no host op, so no
+ * node fails): each node split or on member 0, then a meeting, after which
+ * its output is there for every member to read. */
+static void SFX(forward_member)(void *arg, int t, int T) {
+    bp_graph *g = arg;
+    const part mine = part_of(g->B, t, T), whole = {0, g->B, 0, 1};
+    for (int k = 0; k < g->n_order; k++) {
+        node *nd = &g->nodes[g->order[k]];
+        if (is_view(nd->op)) continue;
+        int split = splits(nd->op, 0);
+        if (split || t == 0) SFX(forward_node)(g, nd, split ? mine : whole, g->walk_rng, NULL);
+        bp_team_sync(g->team);
+    }
+}
+
+/* Member t of T's backward, as forward_member; a conv2d's partial sums of
+ * dW and db are added after the meeting that ends its backward (nobody
+ * reads them before the walk ends, so no second meeting). */
+static void SFX(backward_member)(void *arg, int t, int T) {
+    bp_graph *g = arg;
+    const part mine = part_of(g->B, t, T), whole = {0, g->B, 0, 1};
+    for (int k = g->n_order - 1; k >= 0; k--) {
+        node *nd = &g->nodes[g->order[k]];
+        if (!nd->needs || is_view(nd->op)) continue;
+        int split = splits(nd->op, 1);
+        if (t == 0) count_grads(g, nd);
+        if (split || t == 0) SFX(backward_node)(g, nd, split ? mine : whole, g->walk_dx, NULL);
+        bp_team_sync(g->team);
+        if (nd->op == BP_OP_CONV2D) SFX(conv2d_reduce)(g, nd, t, T);
+    }
 }

@@ -572,6 +572,31 @@ int bp_net_set_training(bp_net *net, int on) {
 static int check_step(const bp_net *net, bp_crit c, const double *y, int B, bp_err *e);
 static int target_width(const bp_net *net, bp_crit c);
 
+static int have_team(bp_net *net, int T);
+/* The multiply-adds a step needs to go to the team (NOTES.md, the team). */
+#define TEAM_MIN_WORK (1L << 20)
+
+/* Lends the net's team to its graph for a pass over B rows when the rule
+ * of a stack's steps says so (take_team: at least 2 rows a member and 2^20
+ * multiply-adds), with the GEMM library single-threaded inside, as
+ * team_step; returns the thread count give_back restores, 0 when nothing
+ * was lent (the pass runs on this thread, with the library's threads: no
+ * team could be had, or the graph cannot be split, bp_graph_set_team). */
+static int lend_team(bp_net *net, int B) {
+    int T = bp_threads();
+    if (T < 2 || B < 2 * T || bp_graph_work(net->graph, B) < TEAM_MIN_WORK ||
+        !have_team(net, T) || bp_graph_set_team(net->graph, net->team, NULL))
+        return 0;
+    bp_set_threads(1, NULL);
+    return T;
+}
+
+static void give_back(bp_net *net, int T) {
+    if (!T) return;
+    bp_graph_set_team(net->graph, NULL, NULL);
+    bp_set_threads(T, NULL);
+}
+
 /* Forward through the graph of rows[0..B-1] of x (or its first B rows). */
 static int graph_run(bp_net *net, const void *x, bp_dtype xt, const int *rows, int B,
                      bp_err *e) {
@@ -586,7 +611,9 @@ static int graph_run(bp_net *net, const void *x, bp_dtype xt, const int *rows, i
 
 static const double *graph_forward(bp_net *net, const void *x, bp_dtype xt, int B,
                                    bp_err *e) {
-    if (graph_run(net, x, xt, NULL, B, e)) return NULL;
+    int T = lend_team(net, B), rc = graph_run(net, x, xt, NULL, B, e);
+    give_back(net, T);
+    if (rc) return NULL;
     const void *out = bp_graph_output_value(net->graph);
     if (net->dtype == BP_F64) return out;
     to_double(net->out, out, BP_F32, (size_t)B * bp_net_outputs(net));
@@ -614,7 +641,9 @@ static int graph_backward(bp_net *net, const double *dout, int want_dx, bp_err *
     if (net->B == 0) return bp_err_set(e, "backward needs a forward first");
     from_double(bp_graph_output_grad(net->graph), net->dtype, dout,
                 (size_t)net->B * bp_net_outputs(net));
-    return bp_graph_backward(net->graph, want_dx, e);
+    int T = lend_team(net, net->B), rc = bp_graph_backward(net->graph, want_dx, e);
+    give_back(net, T);
+    return rc;
 }
 
 /* With lengths (bp_graph_set_lengths), the loss must be over steps (class
@@ -665,7 +694,7 @@ static double step_loss(const bp_net *net, void *dout, const void *out, const vo
 /* A step of the graph: forward, loss, zeroed gradients, backward and, when
  * lr >= 0, gradient descent (not when guard is set and the loss is not
  * finite); the arguments as bp_net_step_rows's. */
-static int graph_step(bp_net *net, const void *x, bp_dtype xt, const int *rows,
+static int graph_pass(bp_net *net, const void *x, bp_dtype xt, const int *rows,
                       const double *y, int B, bp_crit crit, double lr, int guard,
                       double *loss_out, bp_err *e) {
     if (check_step(net, crit, y, B, e) || graph_run(net, x, xt, rows, B, e)) return -1;
@@ -685,6 +714,16 @@ static int graph_step(bp_net *net, const void *x, bp_dtype xt, const int *rows,
     if (lr >= 0 && (!guard || isfinite(l))) graph_sgd(net, lr);
     if (loss_out) *loss_out = l;
     return 0;
+}
+
+/* graph_pass with the team lent for it (lend_team). */
+static int graph_step(bp_net *net, const void *x, bp_dtype xt, const int *rows,
+                      const double *y, int B, bp_crit crit, double lr, int guard,
+                      double *loss_out, bp_err *e) {
+    int T = lend_team(net, B),
+        rc = graph_pass(net, x, xt, rows, y, B, crit, lr, guard, loss_out, e);
+    give_back(net, T);
+    return rc;
 }
 
 /* Appends n modules, each taking the one before (the first the output);
@@ -1022,20 +1061,24 @@ static int one(bp_net *net, const double *x, const double *y, bp_crit crit, doub
  * start and end) and with at least 2 rows for each member. Without a team
  * (threads or memory could not be had, which is not tried again for that
  * count) the step runs on this thread, with OpenBLAS's. */
-#define TEAM_MIN_WORK (1L << 20)
-static int take_team(bp_net *net, int B) {
-    int T = bp_threads();
-    if (T < 2 || B < 2 * T || net->n_layers == 0 || any_frozen(net)) return 0;
-    long work = 0;
-    for (int l = 0; l < net->n_layers; l++)
-        work += (long)B * net->layers[l].I * net->layers[l].O;
-    if (work < TEAM_MIN_WORK || T == net->team_failed) return 0;
+/* The net's team of T, made or remade here; 0 when it cannot be had. */
+static int have_team(bp_net *net, int T) {
+    if (T == net->team_failed) return 0;
     if (net->team && bp_team_size(net->team) != T) {
         bp_team_free(net->team);
         net->team = NULL;
     }
     if (!net->team && !(net->team = bp_team_new(T, NULL))) net->team_failed = T;
     return net->team != NULL;
+}
+
+static int take_team(bp_net *net, int B) {
+    int T = bp_threads();
+    if (T < 2 || B < 2 * T || net->n_layers == 0 || any_frozen(net)) return 0;
+    long work = 0;
+    for (int l = 0; l < net->n_layers; l++)
+        work += (long)B * net->layers[l].I * net->layers[l].O;
+    return work >= TEAM_MIN_WORK && have_team(net, T);
 }
 
 /* The step of bp_net_step_rows (x, rows) or bp_net_train_step (rows NULL)

@@ -291,6 +291,41 @@ void SFX(bp_layer_backward_rows)(REAL *dx, REAL *dh, const REAL *dout, const REA
     }
 }
 
+/* Neurons n0 .. n1-1 of dW = dh^T x and db = dh's column sums over all B
+ * rows: overwritten (acc 0) or added to (acc 1); a NULL dW or db skipped. */
+static void SFX(dense_cols)(REAL *dW, REAL *db, const REAL *dh, const REAL *x, int B,
+                            int I, int O, int n0, int n1, int acc) {
+    const int N = n1 - n0;
+    if (N < 1) return;
+    for (int n = n0; db && !acc && n < n1; n++) db[n] = 0;
+    for (int s = 0; db && s < B; s++) {
+        const REAL *dhs = dh + (size_t)s * O;
+        for (int n = n0; n < n1; n++) db[n] += dhs[n];
+    }
+    if (!dW) return;
+    if ((long)B * I * N >= BLAS_MIN_WORK) {
+        GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, N, I, B, 1, dh + n0, O, x, I, acc,
+             dW + (size_t)n0 * I, I);
+        return;
+    }
+    for (int s = 0; s < B; s++) {
+        const REAL *xs = x + (size_t)s * I, *dhs = dh + (size_t)s * O;
+        for (int n = n0; n < n1; n++) {
+            const REAL g = dhs[n];
+            REAL *dwn = dW + (size_t)n * I;
+            if (s == 0 && !acc)
+                for (int i = 0; i < I; i++) dwn[i] = g * xs[i];
+            else
+                for (int i = 0; i < I; i++) dwn[i] += g * xs[i];
+        }
+    }
+}
+
+void SFX(bp_dense_backward_cols)(REAL *dW, REAL *db, const REAL *dh, const REAL *x, int B,
+                                 int I, int O, int n0, int n1) {
+    SFX(dense_cols)(dW, db, dh, x, B, I, O, n0, n1, 1);
+}
+
 /* Neurons n0 .. n1-1: their rows of dW = dh^T x and their db = the sums of
  * their columns of dh, over all B rows, overwritten; then, if lr >= 0, their
  * step. The second half: it sums over every row of dh, so the team meets
@@ -301,27 +336,7 @@ void SFX(bp_layer_backward_cols)(REAL *dW, REAL *db, REAL *W, REAL *b, const REA
                                  double lr) {
     const int N = n1 - n0;
     if (N < 1) return;
-    for (int n = n0; n < n1; n++) db[n] = 0;
-    for (int s = 0; s < B; s++) {
-        const REAL *dhs = dh + (size_t)s * O;
-        for (int n = n0; n < n1; n++) db[n] += dhs[n];
-    }
-    if ((long)B * I * N >= BLAS_MIN_WORK) {
-        GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, N, I, B, 1, dh + n0, O, x, I, 0,
-             dW + (size_t)n0 * I, I);
-    } else {
-        for (int s = 0; s < B; s++) {
-            const REAL *xs = x + (size_t)s * I, *dhs = dh + (size_t)s * O;
-            for (int n = n0; n < n1; n++) {
-                const REAL g = dhs[n];
-                REAL *dwn = dW + (size_t)n * I;
-                if (s == 0)
-                    for (int i = 0; i < I; i++) dwn[i] = g * xs[i];
-                else
-                    for (int i = 0; i < I; i++) dwn[i] += g * xs[i];
-            }
-        }
-    }
+    SFX(dense_cols)(dW, db, dh, x, B, I, O, n0, n1, 0);
     if (lr >= 0) {
         SFX(bp_sgd_update)(W + (size_t)n0 * I, dW + (size_t)n0 * I, (size_t)N * I, lr);
         SFX(bp_sgd_update)(b + n0, db + n0, (size_t)N, lr);

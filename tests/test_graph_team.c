@@ -1,0 +1,319 @@
+/* test_graph_team.c: a graph's steps split between the network's team of
+ * threads (bp_graph_set_team, net.c's lend_team).
+ *
+ * A CNN with every op the team splits (conv2d with and without bias,
+ * stride 1 and 2, max and average pooling, relu, linear) and the ones it
+ * runs whole on the calling thread (batchnorm2d, dropout's forward), large
+ * enough for the team (about 2 M multiply-adds a step), in both dtypes:
+ *   - the same thread count gives the same bits: two nets trained alike
+ *     at 2 and at 3 threads end with the same weights to the bit;
+ *   - against one thread, 2 and 3 threads (3 members on 2 cores, an
+ *     uneven split of the batch) give the same losses, outputs, gradients
+ *     and weights to rounding: 1e-12 relative in float64, 1e-6 in
+ *     float32, where only the order of sums differs;
+ *   - the team was used (made, of the size asked) and the thread count put
+ *     back; a small batch stays on one thread;
+ *   - frozen tensors: not moved, their gradients not computed, the rest
+ *     as on one thread;
+ *   - a graph with a host op is refused, with the reason, and its steps
+ *     run on the calling thread.
+ * ThreadSanitizer runs it too (test_graph_team_tsan, tests/CMakeLists.txt). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bp_graph.h"
+#include "bp_net.h"
+#include "bp_team.h"
+#include "check.h"
+#include "graph_build.h"
+
+enum { B = 40, C0 = 2, HW = 12, K = 5 };
+
+static int node(bp_op op, int x, bp_node_opts o) { return add(op, x, &o); }
+
+static bp_node_opts window(bp_op op, int k, int stride, int pad) {
+    bp_node_opts o = bp_node_opts_default(op);
+    o.kh = o.kw = k, o.sh = o.sw = stride, o.ph = o.pw = pad, o.rng = &R;
+    return o;
+}
+
+static bp_node_opts act(bp_act a) {
+    bp_node_opts o = bp_node_opts_default(BP_OP_ACT);
+    o.act = a;
+    return o;
+}
+
+/* 2x12x12 images: conv 2->8 3x3 padding 1, batchnorm2d, relu, max pool 2;
+ * conv 8->12 3x3 padding 1 without bias, relu, average pool 2; conv 12->6
+ * 3x3 stride 2 padding 1 (3x3 to 2x2), relu; flatten, dropout 0.25, linear
+ * 24->16, relu, linear 16->K (modules 1 to 14). Weights drawn from seed,
+ * dropout's masks from *r. */
+static bp_net *cnn(bp_dtype t, int seed, bp_rng *r) {
+    begin(t, seed);
+    bp_node_opts o = bp_node_opts_default(BP_OP_INPUT);
+    o.ndim = 3, o.shape[0] = C0, o.shape[1] = o.shape[2] = HW;
+    int h = add(BP_OP_INPUT, 0, &o);
+    o = window(BP_OP_CONV2D, 3, 1, 1), o.in = C0, o.out = 8;
+    h = node(BP_OP_CONV2D, h, o);
+    o = bp_node_opts_default(BP_OP_BATCHNORM2D), o.in = 8;
+    h = node(BP_OP_ACT, node(BP_OP_BATCHNORM2D, h, o), act(BP_ACT_RELU));
+    h = node(BP_OP_MAXPOOL2D, h, window(BP_OP_MAXPOOL2D, 2, 2, 0));
+    o = window(BP_OP_CONV2D, 3, 1, 1), o.in = 8, o.out = 12, o.no_bias = 1;
+    h = node(BP_OP_ACT, node(BP_OP_CONV2D, h, o), act(BP_ACT_RELU));
+    h = node(BP_OP_AVGPOOL2D, h, window(BP_OP_AVGPOOL2D, 2, 2, 0));
+    o = window(BP_OP_CONV2D, 3, 2, 1), o.in = 12, o.out = 6;
+    h = node(BP_OP_ACT, node(BP_OP_CONV2D, h, o), act(BP_ACT_RELU));
+    h = add(BP_OP_FLATTEN, h, NULL);
+    o = bp_node_opts_default(BP_OP_DROPOUT), o.p = 0.25;
+    h = node(BP_OP_DROPOUT, h, o);
+    o = bp_node_opts_default(BP_OP_LINEAR), o.in = 24, o.out = 16, o.rng = &R;
+    h = node(BP_OP_ACT, node(BP_OP_LINEAR, h, o), act(BP_ACT_RELU));
+    o.in = 16, o.out = K;
+    bp_net *net = as_net(node(BP_OP_LINEAR, h, o));
+    net->rng = r;
+    return net;
+}
+
+static double x[B * C0 * HW * HW], y[B * K];
+
+static void data(void) {
+    bp_rng r;
+    bp_rng_seed(&r, 3);
+    for (size_t k = 0; k < sizeof x / sizeof x[0]; k++) x[k] = bp_rng_uniform(&r) - 0.5;
+    memset(y, 0, sizeof y);
+    for (int s = 0; s < B; s++) y[s * K + (s * 7) % K] = 1;
+}
+
+/* Value j of tensor p, in doubles. */
+static double value(const bp_param *p, bp_dtype t, size_t j) {
+    return t == BP_F32 ? ((const float *)p->data)[j] : ((const double *)p->data)[j];
+}
+
+/* The largest |a - b| / (1 + |b|) over every parameter tensor's values
+ * (grads: their gradients), in doubles. */
+static double worst(bp_net *a, bp_net *b, int grads) {
+    int n, m;
+    const bp_param *pa = bp_net_param_list(a, &n), *pb = bp_net_param_list(b, &m);
+    CHECK(n == m);
+    double w = 0;
+    for (int k = 0; k < n && k < m; k++) {
+        const void *u = grads ? pa[k].grad : pa[k].data, *v = grads ? pb[k].grad : pb[k].data;
+        if (!u || !v) continue;
+        for (size_t j = 0; j < pa[k].count; j++) {
+            double p = a->dtype == BP_F32 ? ((const float *)u)[j] : ((const double *)u)[j];
+            double q = b->dtype == BP_F32 ? ((const float *)v)[j] : ((const double *)v)[j];
+            double d = fabs(p - q) / (1 + fabs(q));
+            if (!(d <= w)) w = d;
+        }
+    }
+    return w;
+}
+
+/* Every parameter's values (and gradients) the same bits in a and b; the
+ * first difference printed in hex. */
+static int same_bits(bp_net *a, bp_net *b) {
+    int n, m;
+    const bp_param *pa = bp_net_param_list(a, &n), *pb = bp_net_param_list(b, &m);
+    if (n != m) return 0;
+    size_t z = bp_dtype_size(a->dtype);
+    for (int k = 0; k < n; k++) {
+        size_t bytes = pa[k].count * z;
+        if (memcmp(pa[k].data, pb[k].data, bytes) ||
+            (pa[k].grad && memcmp(pa[k].grad, pb[k].grad, bytes))) {
+            for (size_t j = 0; j < pa[k].count; j++) {
+                double p = value(&pa[k], a->dtype, j), q = value(&pb[k], a->dtype, j);
+                if (memcmp(&p, &q, sizeof p))
+                    fprintf(stderr, "%s[%zu]: %a against %a\n", pa[k].name, j, p, q);
+                if (memcmp(&p, &q, sizeof p)) break;
+            }
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Three SGD steps of softmax cross-entropy at T threads; the last loss. */
+static double train(bp_net *net, int T) {
+    bp_err e;
+    double loss = NAN;
+    CHECK(bp_set_threads(T, &e) == 0);
+    for (int s = 0; s < 3; s++)
+        CHECK(bp_net_train_step(net, x, y, B, BP_LOSS_SOFTMAX_CE, 0.05, &loss, &e) == 0);
+    CHECK(bp_threads() == T); /* put back after each step */
+    return loss;
+}
+
+static void test_same_bits(void) {
+    for (int t = 0; t < BP_DTYPE_COUNT; t++)
+        for (int T = 2; T <= 3; T++) {
+            bp_rng ra, rb;
+            bp_rng_seed(&ra, 9), bp_rng_seed(&rb, 9);
+            bp_net *a = cnn(t, 5, &ra), *b = cnn(t, 5, &rb);
+            double la = train(a, T), lb = train(b, T);
+            CHECK(memcmp(&la, &lb, sizeof la) == 0);
+            CHECK(a->team != NULL && bp_team_size(a->team) == T);
+            CHECK(same_bits(a, b));
+            bp_net_free(a);
+            bp_net_free(b);
+        }
+}
+
+/* Against one thread: steps, then the gradients alone and an evaluation
+ * forward. */
+static void test_against_one(void) {
+    bp_err e;
+    for (int t = 0; t < BP_DTYPE_COUNT; t++) {
+        double tol = t == BP_F64 ? 1e-12 : 1e-6;
+        for (int T = 2; T <= 3; T++) {
+            bp_rng r1, rT;
+            bp_rng_seed(&r1, 4), bp_rng_seed(&rT, 4);
+            bp_net *one = cnn(t, 6, &r1), *many = cnn(t, 6, &rT), *fresh = cnn(t, 6, &r1);
+            double l1 = train(one, 1), lT = train(many, T);
+            CHECK(one->team == NULL && many->team != NULL);
+            CHECK_NEAR(lT, l1, tol * (1 + fabs(l1)));
+            CHECK(worst(many, one, 0) <= tol);
+            CHECK(worst(many, fresh, 0) > 1e-4); /* the steps moved the weights */
+
+            double g1, gT;
+            CHECK(bp_set_threads(1, &e) == 0);
+            CHECK(bp_net_compute_grads(one, x, y, B, BP_LOSS_SOFTMAX_CE, &g1, &e) == 0);
+            CHECK(bp_set_threads(T, &e) == 0);
+            CHECK(bp_net_compute_grads(many, x, y, B, BP_LOSS_SOFTMAX_CE, &gT, &e) == 0);
+            CHECK_NEAR(gT, g1, tol * (1 + fabs(g1)));
+            CHECK(worst(many, one, 1) <= tol);
+            CHECK(worst(many, fresh, 1) > 1e-4); /* gradients there to compare */
+
+            bp_net_set_training(one, 0), bp_net_set_training(many, 0);
+            CHECK(bp_set_threads(1, &e) == 0);
+            const double *o1 = bp_net_forward(one, x, B, &e);
+            double out1[B * K];
+            memcpy(out1, o1, sizeof out1);
+            CHECK(bp_set_threads(T, &e) == 0);
+            const double *oT = bp_net_forward(many, x, B, &e);
+            double w = 0;
+            for (int k = 0; k < B * K; k++) w = fmax(w, fabs(oT[k] - out1[k]) / (1 + fabs(out1[k])));
+            CHECK(w <= tol);
+            bp_net_free(one);
+            bp_net_free(many);
+            bp_net_free(fresh);
+        }
+    }
+}
+
+/* A batch of fewer than 2 rows a member stays on the calling thread: no
+ * team is made for it, and it gives one thread's bits. */
+static void test_small_batch(void) {
+    bp_rng r1, r2;
+    bp_rng_seed(&r1, 2), bp_rng_seed(&r2, 2);
+    bp_net *a = cnn(BP_F64, 7, &r1), *b = cnn(BP_F64, 7, &r2);
+    bp_err e;
+    double la, lb;
+    CHECK(bp_set_threads(1, &e) == 0);
+    CHECK(bp_net_train_step(a, x, y, 5, BP_LOSS_SOFTMAX_CE, 0.05, &la, &e) == 0);
+    CHECK(bp_set_threads(3, &e) == 0);
+    CHECK(bp_net_train_step(b, x, y, 5, BP_LOSS_SOFTMAX_CE, 0.05, &lb, &e) == 0);
+    CHECK(b->team == NULL);
+    CHECK(la == lb && same_bits(a, b));
+    bp_net_free(a);
+    bp_net_free(b);
+}
+
+/* conv 1's weight and bias and the first linear's weight frozen: on a
+ * team they stay as they were, their gradients are not computed (the
+ * counter as one thread's), and the rest trains as on one thread. */
+static void test_frozen(void) {
+    for (int t = 0; t < BP_DTYPE_COUNT; t++) {
+        double tol = t == BP_F64 ? 1e-12 : 1e-6;
+        bp_rng r1, r2;
+        bp_rng_seed(&r1, 8), bp_rng_seed(&r2, 8);
+        bp_net *nets[3] = {cnn(t, 3, &r1), cnn(t, 3, &r2), cnn(t, 3, &r2)};
+        int n;
+        const bp_param *list = bp_net_param_list(nets[0], &n);
+        int frozen[3] = {-1, -1, -1}, f = 0;
+        for (int k = 0; k < n; k++)
+            if (!strcmp(list[k].name, "1.weight") || !strcmp(list[k].name, "1.bias") ||
+                !strcmp(list[k].name, "12.weight"))
+                frozen[f++] = k;
+        CHECK(f == 3);
+        for (int j = 0; j < 2; j++)
+            for (int k = 0; k < f; k++) bp_graph_set_frozen(nets[j]->graph, frozen[k], 1);
+        train(nets[0], 1);
+        int64_t g1 = bp_graph_grads_computed(nets[0]->graph);
+        train(nets[1], 2);
+        CHECK(nets[1]->team != NULL);
+        CHECK(bp_graph_grads_computed(nets[1]->graph) == g1);
+        CHECK(worst(nets[1], nets[0], 0) <= tol);
+        const bp_param *l1 = bp_net_param_list(nets[1], &n),
+                       *l2 = bp_net_param_list(nets[2], &n);
+        for (int k = 0; k < f; k++) /* nets[2] never trained: the initial values */
+            CHECK(memcmp(l1[frozen[k]].data, l2[frozen[k]].data,
+                         l1[frozen[k]].count * bp_dtype_size(t)) == 0);
+        for (int j = 0; j < 3; j++) bp_net_free(nets[j]);
+    }
+}
+
+/* The identity on 8 values a sample, as a host's callbacks. */
+static int host_forward(void *ctx, const bp_host_call *c, bp_err *e) {
+    (void)ctx, (void)e;
+    memcpy(c->out, c->x, (size_t)c->B * 8 * sizeof(double));
+    return 0;
+}
+static int host_backward(void *ctx, const bp_host_call *c, bp_err *e) {
+    (void)ctx, (void)e;
+    for (size_t k = 0; c->dx && k < (size_t)c->B * 8; k++)
+        ((double *)c->dx)[k] += ((const double *)c->dy)[k];
+    return 0;
+}
+
+/* A host op's callbacks run on the calling thread: its graph refuses a
+ * team, and its net, whose step would take one (2 M multiply-adds), steps
+ * on the calling thread, the same bits each time. */
+static void test_host_refused(void) {
+    begin(BP_F64, 1);
+    bp_node_opts o = bp_node_opts_default(BP_OP_INPUT);
+    o.ndim = 1, o.shape[0] = 4096;
+    int h = add(BP_OP_INPUT, 0, &o);
+    o = bp_node_opts_default(BP_OP_LINEAR), o.in = 4096, o.out = 8, o.rng = &R;
+    h = node(BP_OP_LINEAR, h, o);
+    bp_host cb = {.forward = host_forward, .backward = host_backward};
+    o = bp_node_opts_default(BP_OP_HOST), o.name = "same", o.host = &cb;
+    bp_net *net = as_net(node(BP_OP_HOST, h, o));
+    begin(BP_F64, 1); /* the same again */
+    o = bp_node_opts_default(BP_OP_INPUT);
+    o.ndim = 1, o.shape[0] = 4096;
+    h = add(BP_OP_INPUT, 0, &o);
+    o = bp_node_opts_default(BP_OP_LINEAR), o.in = 4096, o.out = 8, o.rng = &R;
+    h = node(BP_OP_LINEAR, h, o);
+    o = bp_node_opts_default(BP_OP_HOST), o.name = "same", o.host = &cb;
+    bp_net *alone = as_net(node(BP_OP_HOST, h, o));
+    bp_team *team = bp_team_new(2, &E);
+    CHECK(team != NULL);
+    CHECK(bp_graph_set_team(net->graph, team, &E) == -1);
+    CHECK_STR(E.msg, "host (module 'same'): runs on the calling thread, so the graph "
+                     "cannot be split between a team");
+    bp_team_free(team);
+    static double hx[64 * 4096], hy[64 * 8];
+    for (size_t k = 0; k < sizeof hx / sizeof hx[0]; k++) hx[k] = (double)(k % 13) / 13;
+    double loss, l1;
+    CHECK(bp_set_threads(2, &E) == 0);
+    CHECK(bp_net_train_step(alone, hx, hy, 64, BP_LOSS_MSE, 0.1, &l1, &E) == 0);
+    CHECK(bp_net_train_step(net, hx, hy, 64, BP_LOSS_MSE, 0.1, &loss, &E) == 0);
+    CHECK(bp_threads() == 2);
+    CHECK(isfinite(loss) && loss == l1 && same_bits(net, alone));
+    bp_net_free(net);
+    bp_net_free(alone);
+}
+
+int main(void) {
+    int before = bp_threads();
+    data();
+    test_same_bits();
+    test_against_one();
+    test_small_batch();
+    test_frozen();
+    test_host_refused();
+    bp_set_threads(before, NULL);
+    return check_report("test_graph_team");
+}
