@@ -39,7 +39,12 @@
  * cores busy through the activations, the loss and the update too, which a
  * split of each product leaves to one thread while the other waits. The
  * same T gives the same bits every time; another T may differ in the last
- * bits, as a thread's products have fewer rows.
+ * bits, as a thread's products have fewer rows. A graph's step (and its
+ * forward and backward alone) of at least 2^20 multiply-adds in its linears
+ * and convolutions, with 2 rows a member, is split between the same team
+ * (bp_graph_set_team: each member's rows of the batch, a linear's neurons
+ * for dW, a convolution's per-member partial sums), under the same rule;
+ * a graph with a host op runs on the calling thread.
  *
  * Every fallible function returns 0 on success and -1 on failure with a
  * sentence in *e (e may be NULL). Nothing here exits or aborts. */

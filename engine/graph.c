@@ -14,7 +14,10 @@
  * the batch (each node's output y and gradient dy, dropout's masks, batch
  * norm's xhat, max pooling's winners, a convolution's workspace of one
  * sample's columns) in one block, grown only when a batch is larger than any
- * before, so that steps after the first allocate nothing. flatten and
+ * before, so that steps after the first allocate nothing; a team's members
+ * 1 .. T-1 have their own columns and partial sums of each convolution's
+ * gradients in a second block, grown only when a larger team comes
+ * (bp_graph_set_team). flatten and
  * reshape own no memory: their y and dy are their input's (a view, as
  * x.view is), so they cost nothing at run time and their backward is the
  * sum their input receives anyway.

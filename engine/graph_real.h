@@ -557,33 +557,46 @@ static int SFX(backward_nodes)(bp_graph *g, int want_dx, bp_err *e) {
 }
 
 /* Member t of T's forward (bp_team_fn; the graph holds no host op, so no
- * node fails): each node split or on member 0, then a meeting, after which
- * its output is there for every member to read. */
+ * node fails): each node split or whole on member 0. The members meet
+ * only where one reads what others wrote since they last met: before a
+ * whole node (it reads every row of its input) unless nothing split ran
+ * since, and after it (every member reads its output). A run of split
+ * nodes needs no meeting: each reads the rows its member wrote. */
 static void SFX(forward_member)(void *arg, int t, int T) {
     bp_graph *g = arg;
     const part mine = part_of(g->B, t, T), whole = {0, g->B, 0, 1};
+    int dirty = 0; /* a split node ran since the last meeting */
     for (int k = 0; k < g->n_order; k++) {
         node *nd = &g->nodes[g->order[k]];
         if (is_view(nd->op)) continue;
         int split = splits(nd->op, 0);
+        if (!split && dirty) bp_team_sync(g->team);
         if (split || t == 0) SFX(forward_node)(g, nd, split ? mine : whole, g->walk_rng, NULL);
-        bp_team_sync(g->team);
+        if (!split) bp_team_sync(g->team);
+        dirty = split;
     }
 }
 
-/* Member t of T's backward, as forward_member; a conv2d's partial sums of
- * dW and db are added after the meeting that ends its backward (nobody
- * reads them before the walk ends, so no second meeting). */
+/* Member t of T's backward, meeting as forward_member does, and also
+ * before a linear (its dW sums over every row of its dy). A conv2d's
+ * partial sums of dW and db are added at the end, after a last meeting. */
 static void SFX(backward_member)(void *arg, int t, int T) {
     bp_graph *g = arg;
     const part mine = part_of(g->B, t, T), whole = {0, g->B, 0, 1};
+    int dirty = 0;
     for (int k = g->n_order - 1; k >= 0; k--) {
         node *nd = &g->nodes[g->order[k]];
         if (!nd->needs || is_view(nd->op)) continue;
         int split = splits(nd->op, 1);
+        if ((!split || nd->op == BP_OP_LINEAR) && dirty) bp_team_sync(g->team);
         if (t == 0) count_grads(g, nd);
         if (split || t == 0) SFX(backward_node)(g, nd, split ? mine : whole, g->walk_dx, NULL);
-        bp_team_sync(g->team);
-        if (nd->op == BP_OP_CONV2D) SFX(conv2d_reduce)(g, nd, t, T);
+        if (!split) bp_team_sync(g->team);
+        dirty = split;
+    }
+    bp_team_sync(g->team);
+    for (int k = 0; k < g->n_order; k++) {
+        node *nd = &g->nodes[g->order[k]];
+        if (nd->needs && nd->op == BP_OP_CONV2D) SFX(conv2d_reduce)(g, nd, t, T);
     }
 }

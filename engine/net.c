@@ -543,8 +543,9 @@ static void forward_layers_any(bp_net *net) {
 /* A graph's stages are the graph's executor (graph.c) between the same      */
 /* boundary as a stack's: begin_forward takes the input into the net's x,   */
 /* the loss is the same kernel on the graph's output, and the gradients and  */
-/* updates walk the parameter list. No fast path: one thread, OpenBLAS's     */
-/* threads in the large products.                                            */
+/* updates walk the parameter list. A large step goes to the net's team    */
+/* (lend_team; bp_graph_set_team splits it), the rest runs on this thread,   */
+/* float64's large products with OpenBLAS's threads.                         */
 
 bp_net *bp_net_from_graph(bp_graph *g, bp_err *e) {
     if (!bp_graph_finished(g)) {

@@ -14,7 +14,9 @@
  * threads whose memory is refused leaves the steps to one thread. Graphs
  * too: a residual network, one with dropout and batch norm, a small CNN
  * (conv2d, batchnorm2d, both pools), a pre-norm attention block with a
- * position embedding, and a two-layer LSTM, in both modes. */
+ * position embedding, and a two-layer LSTM, in both modes, and a CNN whose
+ * steps go to a team of threads. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -243,6 +245,73 @@ static void test_graphs(void) {
         }
 }
 
+/* A CNN on 1x16x16 images large enough for the team (1.2 M multiply-adds
+ * at batch 32): conv2d 1->16 3x3 padding 1, batchnorm2d, relu, max pool 2,
+ * flatten, dropout, linear 1024->4. At 2 threads its first step makes the
+ * team and its members' workspaces; no step after it allocates, in either
+ * mode, nor a forward, a backward to the input or an optimiser's step. */
+static void test_graph_team(void) {
+    enum { B = 32, D = 256 };
+    static double x[B * D], y[B * 4], dx[B * D];
+    bp_rng r;
+    bp_rng_seed(&r, 12);
+    for (int k = 0; k < B * D; k++) x[k] = bp_rng_uniform(&r);
+    for (int k = 0; k < B * 4; k++) y[k] = bp_rng_uniform(&r);
+    for (int t = 0; t < BP_DTYPE_COUNT; t++) {
+        bp_graph *g = bp_graph_new(t, NULL);
+        bp_node_opts o = bp_node_opts_default(BP_OP_INPUT);
+        o.ndim = 3, o.shape[0] = 1, o.shape[1] = o.shape[2] = 16;
+        int h = bp_graph_add(g, BP_OP_INPUT, NULL, 0, &o, NULL);
+        o = bp_node_opts_default(BP_OP_CONV2D);
+        o.in = 1, o.out = 16, o.kh = o.kw = 3, o.ph = o.pw = 1, o.rng = &r;
+        h = bp_graph_add(g, BP_OP_CONV2D, &h, 1, &o, NULL);
+        o = bp_node_opts_default(BP_OP_BATCHNORM2D);
+        o.in = 16;
+        h = bp_graph_add(g, BP_OP_BATCHNORM2D, &h, 1, &o, NULL);
+        o = bp_node_opts_default(BP_OP_ACT);
+        o.act = BP_ACT_RELU;
+        h = bp_graph_add(g, BP_OP_ACT, &h, 1, &o, NULL);
+        o = bp_node_opts_default(BP_OP_MAXPOOL2D);
+        o.kh = o.kw = o.sh = o.sw = 2;
+        h = bp_graph_add(g, BP_OP_MAXPOOL2D, &h, 1, &o, NULL);
+        h = bp_graph_add(g, BP_OP_FLATTEN, &h, 1, NULL, NULL);
+        o = bp_node_opts_default(BP_OP_DROPOUT);
+        o.p = 0.25;
+        h = bp_graph_add(g, BP_OP_DROPOUT, &h, 1, &o, NULL);
+        o = bp_node_opts_default(BP_OP_LINEAR);
+        o.in = 1024, o.out = 4, o.rng = &r;
+        h = bp_graph_add(g, BP_OP_LINEAR, &h, 1, &o, NULL);
+        bp_err e;
+        if (bp_graph_finish(g, h, &e)) fprintf(stderr, "finish: %s\n", e.msg);
+        bp_net *net = bp_net_from_graph(g, NULL);
+        CHECK(net != NULL);
+        if (!net) return;
+        net->rng = &r;
+        bp_optim_config c = bp_optim_config_default(BP_OPTIM_ADAM);
+        bp_optim *opt = bp_optim_new(net, &c, &e);
+        int before_threads = bp_threads();
+        bp_set_threads(2, NULL);
+        double loss;
+        long before = allocations();
+        CHECK(bp_net_train_step(net, x, y, B, BP_LOSS_MSE, 0.01, &loss, &e) == 0);
+        CHECK(allocations() > before);
+        CHECK(net->team != NULL);
+        before = allocations();
+        for (int s = 0; s < 10; s++) {
+            bp_net_set_training(net, s % 2);
+            CHECK(bp_net_train_step(net, x, y, B, BP_LOSS_MSE, 0.01, &loss, &e) == 0);
+            CHECK(bp_net_compute_grads(net, x, y, B, BP_LOSS_MSE, &loss, &e) == 0);
+            CHECK(bp_optim_step(opt, net, &e) == 0);
+            CHECK(bp_net_forward(net, x, B, &e) != NULL);
+            CHECK(bp_net_backward_input(net, y, dx, &e) == 0);
+        }
+        CHECK(allocations() == before);
+        bp_set_threads(before_threads, NULL);
+        bp_optim_free(opt);
+        bp_net_free(net);
+    }
+}
+
 /* A batch larger than any before grows the buffers once, then no more. */
 static void test_growth(void) {
     bp_rng r;
@@ -384,6 +453,7 @@ int main(void) {
     test_engine();
     test_growth();
     test_graphs();
+    test_graph_team();
     test_lua();
     test_team_refused();
     bp_set_allocator(NULL, NULL, NULL, NULL);
