@@ -1346,7 +1346,8 @@ int bp_graph_backward(bp_graph *g, int want_dx, bp_err *e) {
     int rc = 0;
     if (team_on(g)) {
         g->walk_dx = want_dx;
-        bp_team_run(g->team, g->dtype == BP_F32 ? backward_member_f32 : backward_member, g);
+        bp_team_run(g->team, g->dtype == BP_F32 ? backward_member_f32 : backward_member,
+                    g);
     } else {
         rc = g->dtype == BP_F32 ? backward_nodes_f32(g, want_dx, e)
                                 : backward_nodes(g, want_dx, e);

@@ -68,7 +68,8 @@ static void SFX(linear_backward)(bp_graph *g, node *nd, part p, int want_dx) {
     }
     if (dx)
         SFX(bp_dense_backward)
-        (dx + r0 * I, NULL, NULL, dy + r0 * O, xv + r0 * I, T_(nd, 0), (int)(p.S * m), I, O);
+        (dx + r0 * I, NULL, NULL, dy + r0 * O, xv + r0 * I, T_(nd, 0), (int)(p.S * m), I,
+         O);
     SFX(bp_dense_backward_cols)
     (GF_(nd, 0), db, dy, xv, rows, I, O, (int)((long)O * p.t / p.T),
      (int)((long)O * (p.t + 1) / p.T));
@@ -79,7 +80,8 @@ static void SFX(act_forward)(bp_graph *g, node *nd, part p) {
     int last = nd->shape[nd->ndim - 1], rows = (int)(p.S * (nd->count / last));
     size_t at = (size_t)p.r0 * nd->count;
     SFX(bp_act_forward)
-    ((REAL *)nd->y + at, SFX(y_of)(g, nd->in[0]) + at, rows, last, nd->o.act, nd->o.alpha);
+    ((REAL *)nd->y + at, SFX(y_of)(g, nd->in[0]) + at, rows, last, nd->o.act,
+     nd->o.alpha);
 }
 static void SFX(act_backward)(bp_graph *g, node *nd, part p, int want_dx) {
     REAL *din = SFX(din_of)(g, nd, 0, want_dx);
@@ -87,8 +89,8 @@ static void SFX(act_backward)(bp_graph *g, node *nd, part p, int want_dx) {
     int last = nd->shape[nd->ndim - 1], rows = (int)(p.S * (nd->count / last));
     size_t at = (size_t)p.r0 * nd->count;
     SFX(bp_act_backward)
-    (din + at, (REAL *)nd->dy + at, SFX(y_of)(g, nd->in[0]) + at, (REAL *)nd->y + at, rows,
-     last, nd->o.act, nd->o.alpha);
+    (din + at, (REAL *)nd->dy + at, SFX(y_of)(g, nd->in[0]) + at, (REAL *)nd->y + at,
+     rows, last, nd->o.act, nd->o.alpha);
 }
 
 /* dropout: in training a mask drawn from r, kept values scaled by
@@ -183,8 +185,8 @@ static void SFX(conv2d_forward)(bp_graph *g, node *nd, part p) {
     const REAL *b = nd->nb_b ? NULL : T_(nd, 1);
     size_t xs = (size_t)s.C * s.H * s.W, ys = (size_t)s.O * s.P * s.Q;
     SFX(bp_conv2d_forward)
-    ((REAL *)nd->y + p.r0 * ys, SFX(conv_col)(nd, &s, p.t), SFX(y_of)(g, nd->in[0]) + p.r0 * xs,
-     T_(nd, 0), b, p.S, &s);
+    ((REAL *)nd->y + p.r0 * ys, SFX(conv_col)(nd, &s, p.t),
+     SFX(y_of)(g, nd->in[0]) + p.r0 * xs, T_(nd, 0), b, p.S, &s);
 }
 /* dx of the part's samples; dW and db of them summed by member 0 into the
  * gradients, by member t > 0 into its own partial sums (zeroed first),
@@ -571,7 +573,8 @@ static void SFX(forward_member)(void *arg, int t, int T) {
         if (is_view(nd->op)) continue;
         int split = splits(nd->op, 0);
         if (!split && dirty) bp_team_sync(g->team);
-        if (split || t == 0) SFX(forward_node)(g, nd, split ? mine : whole, g->walk_rng, NULL);
+        if (split || t == 0)
+            SFX(forward_node)(g, nd, split ? mine : whole, g->walk_rng, NULL);
         if (!split) bp_team_sync(g->team);
         dirty = split;
     }
@@ -590,7 +593,8 @@ static void SFX(backward_member)(void *arg, int t, int T) {
         int split = splits(nd->op, 1);
         if ((!split || nd->op == BP_OP_LINEAR) && dirty) bp_team_sync(g->team);
         if (t == 0) count_grads(g, nd);
-        if (split || t == 0) SFX(backward_node)(g, nd, split ? mine : whole, g->walk_dx, NULL);
+        if (split || t == 0)
+            SFX(backward_node)(g, nd, split ? mine : whole, g->walk_dx, NULL);
         if (!split) bp_team_sync(g->team);
         dirty = split;
     }

@@ -115,20 +115,25 @@ static void test_engine(void) {
     CHECK(n_free > 0);
 }
 
-/* A CNN's layers on 16 inputs read as 1x4x4: conv2d 1->2 3x3 padding 1,
- * batchnorm2d, relu, avgpool 2 stride 1, maxpool 2 stride 1, flatten to 8
- * values (the last node's id). */
-static int make_cnn(bp_graph *g, int x, bp_rng *r) {
+/* conv2d 1->O 3x3 padding 1 on x, batchnorm2d, relu (the last's id). */
+static int conv_bn_relu(bp_graph *g, int x, int O, bp_rng *r) {
     bp_node_opts o = bp_node_opts_default(BP_OP_CONV2D);
-    o.in = 1, o.out = 2, o.kh = o.kw = 3, o.ph = o.pw = 1, o.rng = r;
+    o.in = 1, o.out = O, o.kh = o.kw = 3, o.ph = o.pw = 1, o.rng = r;
     int h = bp_graph_add(g, BP_OP_CONV2D, &x, 1, &o, NULL);
     o = bp_node_opts_default(BP_OP_BATCHNORM2D);
-    o.in = 2;
+    o.in = O;
     h = bp_graph_add(g, BP_OP_BATCHNORM2D, &h, 1, &o, NULL);
     o = bp_node_opts_default(BP_OP_ACT);
     o.act = BP_ACT_RELU;
-    h = bp_graph_add(g, BP_OP_ACT, &h, 1, &o, NULL);
-    o = bp_node_opts_default(BP_OP_AVGPOOL2D);
+    return bp_graph_add(g, BP_OP_ACT, &h, 1, &o, NULL);
+}
+
+/* A CNN's layers on 16 inputs read as 1x4x4: conv_bn_relu to 2 channels,
+ * avgpool 2 stride 1, maxpool 2 stride 1, flatten to 8 values (the last
+ * node's id). */
+static int make_cnn(bp_graph *g, int x, bp_rng *r) {
+    int h = conv_bn_relu(g, x, 2, r);
+    bp_node_opts o = bp_node_opts_default(BP_OP_AVGPOOL2D);
     o.kh = o.kw = 2;
     h = bp_graph_add(g, BP_OP_AVGPOOL2D, &h, 1, &o, NULL);
     h = bp_graph_add(g, BP_OP_MAXPOOL2D, &h, 1, &o, NULL);
@@ -246,7 +251,7 @@ static void test_graphs(void) {
 }
 
 /* A CNN on 1x16x16 images large enough for the team (1.2 M multiply-adds
- * at batch 32): conv2d 1->16 3x3 padding 1, batchnorm2d, relu, max pool 2,
+ * at batch 32): conv_bn_relu to 16 channels, max pool 2,
  * flatten, dropout, linear 1024->4. At 2 threads its first step makes the
  * team and its members' workspaces; no step after it allocates, in either
  * mode, nor a forward, a backward to the input or an optimiser's step. */
@@ -262,15 +267,7 @@ static void test_graph_team(void) {
         bp_node_opts o = bp_node_opts_default(BP_OP_INPUT);
         o.ndim = 3, o.shape[0] = 1, o.shape[1] = o.shape[2] = 16;
         int h = bp_graph_add(g, BP_OP_INPUT, NULL, 0, &o, NULL);
-        o = bp_node_opts_default(BP_OP_CONV2D);
-        o.in = 1, o.out = 16, o.kh = o.kw = 3, o.ph = o.pw = 1, o.rng = &r;
-        h = bp_graph_add(g, BP_OP_CONV2D, &h, 1, &o, NULL);
-        o = bp_node_opts_default(BP_OP_BATCHNORM2D);
-        o.in = 16;
-        h = bp_graph_add(g, BP_OP_BATCHNORM2D, &h, 1, &o, NULL);
-        o = bp_node_opts_default(BP_OP_ACT);
-        o.act = BP_ACT_RELU;
-        h = bp_graph_add(g, BP_OP_ACT, &h, 1, &o, NULL);
+        h = conv_bn_relu(g, h, 16, &r);
         o = bp_node_opts_default(BP_OP_MAXPOOL2D);
         o.kh = o.kw = o.sh = o.sw = 2;
         h = bp_graph_add(g, BP_OP_MAXPOOL2D, &h, 1, &o, NULL);

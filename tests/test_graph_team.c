@@ -99,11 +99,14 @@ static double worst(bp_net *a, bp_net *b, int grads) {
     CHECK(n == m);
     double w = 0;
     for (int k = 0; k < n && k < m; k++) {
-        const void *u = grads ? pa[k].grad : pa[k].data, *v = grads ? pb[k].grad : pb[k].data;
+        const void *u = grads ? pa[k].grad : pa[k].data,
+                   *v = grads ? pb[k].grad : pb[k].data;
         if (!u || !v) continue;
         for (size_t j = 0; j < pa[k].count; j++) {
-            double p = a->dtype == BP_F32 ? ((const float *)u)[j] : ((const double *)u)[j];
-            double q = b->dtype == BP_F32 ? ((const float *)v)[j] : ((const double *)v)[j];
+            double p =
+                a->dtype == BP_F32 ? ((const float *)u)[j] : ((const double *)u)[j];
+            double q =
+                b->dtype == BP_F32 ? ((const float *)v)[j] : ((const double *)v)[j];
             double d = fabs(p - q) / (1 + fabs(q));
             if (!(d <= w)) w = d;
         }
@@ -193,7 +196,8 @@ static void test_against_one(void) {
             CHECK(bp_set_threads(T, &e) == 0);
             const double *oT = bp_net_forward(many, x, B, &e);
             double w = 0;
-            for (int k = 0; k < B * K; k++) w = fmax(w, fabs(oT[k] - out1[k]) / (1 + fabs(out1[k])));
+            for (int k = 0; k < B * K; k++)
+                w = fmax(w, fabs(oT[k] - out1[k]) / (1 + fabs(out1[k])));
             CHECK(w <= tol);
             bp_net_free(one);
             bp_net_free(many);
