@@ -9,7 +9,7 @@
  *     at 2 and at 3 threads end with the same weights to the bit;
  *   - against one thread, 2 and 3 threads (3 members on 2 cores, an
  *     uneven split of the batch) give the same losses, outputs, gradients
- *     and weights to rounding: 1e-12 relative in float64, 1e-6 in
+ *     (of the weights and of the input) and weights to rounding: 1e-12 relative in float64, 1e-6 in
  *     float32, where only the order of sums differs;
  *   - the team was used (made, of the size asked) and the thread count put
  *     back; a small batch stays on one thread;
@@ -199,6 +199,22 @@ static void test_against_one(void) {
             for (int k = 0; k < B * K; k++)
                 w = fmax(w, fabs(oT[k] - out1[k]) / (1 + fabs(out1[k])));
             CHECK(w <= tol);
+
+            /* dLoss/d(input) of that forward for dLoss/d(output) = y: the
+             * first convolution's dx too, split by rows. */
+            static double dx1[sizeof x / sizeof x[0]], dxT[sizeof x / sizeof x[0]];
+            CHECK(bp_set_threads(1, &e) == 0);
+            CHECK(bp_net_forward(one, x, B, &e) != NULL);
+            CHECK(bp_net_backward_input(one, y, dx1, &e) == 0);
+            CHECK(bp_set_threads(T, &e) == 0);
+            CHECK(bp_net_backward_input(many, y, dxT, &e) == 0);
+            w = 0;
+            double size = 0;
+            for (size_t k = 0; k < sizeof x / sizeof x[0]; k++) {
+                w = fmax(w, fabs(dxT[k] - dx1[k]) / (1 + fabs(dx1[k])));
+                size = fmax(size, fabs(dx1[k]));
+            }
+            CHECK(w <= tol && size > 1e-3);
             bp_net_free(one);
             bp_net_free(many);
             bp_net_free(fresh);
