@@ -406,8 +406,9 @@ void bp_graph_forget(bp_graph *g);
  * The caller keeps the team alive while it is set and makes the GEMM
  * library single-threaded inside (bp_net does both). NULL: the calling
  * thread alone, as before. -1 (and no team set) for a graph with a host
- * op, whose callbacks run on the calling thread, or without memory for the
- * members' workspaces (each conv2d's columns and partial sums for T - 1
+ * op, whose callbacks run on the calling thread, with an lstm, rnn or gru,
+ * whose steps would run on member 0 alone where the library's threads
+ * share them, or without memory for the members' workspaces (each conv2d's columns and partial sums for T - 1
  * members, allocated when the team grows, not per walk).
  *
  * work: the multiply-adds of a forward of B rows through the linears and

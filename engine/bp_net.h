@@ -44,7 +44,7 @@
  * and convolutions, with 2 rows a member, is split between the same team
  * (bp_graph_set_team: each member's rows of the batch, a linear's neurons
  * for dW, a convolution's per-member partial sums), under the same rule;
- * a graph with a host op runs on the calling thread.
+ * a graph with a host op or a recurrent one runs on the calling thread.
  *
  * Every fallible function returns 0 on success and -1 on failure with a
  * sentence in *e (e may be NULL). Nothing here exits or aborts. */

@@ -1114,6 +1114,10 @@ int bp_graph_set_team(bp_graph *g, bp_team *team, bp_err *e) {
             return bp_err_set(e, "%s: runs on the calling thread, so the graph cannot "
                                  "be split between a team",
                               WHAT(nd));
+        if (gates_of(nd->op))
+            return bp_err_set(e, "%s: its steps are not split between a team (the GEMM "
+                                 "library's threads make them faster)",
+                              WHAT(nd));
     }
     int T = bp_team_size(team);
     size_t bytes = team_layout(g, NULL, T);

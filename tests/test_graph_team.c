@@ -16,7 +16,7 @@
  *   - frozen tensors: not moved, their gradients not computed, the rest
  *     as on one thread;
  *   - a graph with a host op is refused, with the reason, and its steps
- *     run on the calling thread.
+ *     run on the calling thread; so is one with an lstm.
  * ThreadSanitizer runs it too (test_graph_team_tsan, tests/CMakeLists.txt). */
 #include <math.h>
 #include <stdio.h>
@@ -326,6 +326,24 @@ static void test_host_refused(void) {
     bp_net_free(alone);
 }
 
+/* An lstm's steps are not split: its graph refuses a team, naming it. */
+static void test_recurrent_refused(void) {
+    begin(BP_F64, 1);
+    bp_node_opts o = bp_node_opts_default(BP_OP_INPUT);
+    o.ndim = 2, o.shape[0] = 5, o.shape[1] = 3;
+    int h = add(BP_OP_INPUT, 0, &o);
+    o = bp_node_opts_default(BP_OP_LSTM);
+    o.in = 3, o.out = 4, o.layers = 1, o.rng = &R, o.name = "enc";
+    bp_net *net = as_net(node(BP_OP_LSTM, h, o));
+    bp_team *team = bp_team_new(2, &E);
+    CHECK(team != NULL);
+    CHECK(bp_graph_set_team(net->graph, team, &E) == -1);
+    CHECK_STR(E.msg, "lstm (module 'enc'): its steps are not split between a team (the "
+                     "GEMM library's threads make them faster)");
+    bp_team_free(team);
+    bp_net_free(net);
+}
+
 int main(void) {
     int before = bp_threads();
     data();
@@ -334,6 +352,7 @@ int main(void) {
     test_small_batch();
     test_frozen();
     test_host_refused();
+    test_recurrent_refused();
     bp_set_threads(before, NULL);
     return check_report("test_graph_team");
 }
