@@ -287,43 +287,45 @@ static int host_backward(void *ctx, const bp_host_call *c, bp_err *e) {
     return 0;
 }
 
-/* A host op's callbacks run on the calling thread: its graph refuses a
- * team, and its net, whose step would take one (2 M multiply-adds), steps
- * on the calling thread, the same bits each time. */
-static void test_host_refused(void) {
+/* bp_graph_set_team refuses a team of 2 for net's graph, saying msg. */
+static void refused(bp_net *net, const char *msg) {
+    bp_team *team = bp_team_new(2, &E);
+    CHECK(team != NULL);
+    CHECK(bp_graph_set_team(net->graph, team, &E) == -1);
+    CHECK_STR(E.msg, msg);
+    bp_team_free(team);
+}
+
+/* 4096 inputs, a linear to 8, the host identity named "same". */
+static bp_net *host_net(const bp_host *cb) {
     begin(BP_F64, 1);
     bp_node_opts o = bp_node_opts_default(BP_OP_INPUT);
     o.ndim = 1, o.shape[0] = 4096;
     int h = add(BP_OP_INPUT, 0, &o);
     o = bp_node_opts_default(BP_OP_LINEAR), o.in = 4096, o.out = 8, o.rng = &R;
     h = node(BP_OP_LINEAR, h, o);
+    o = bp_node_opts_default(BP_OP_HOST), o.name = "same", o.host = cb;
+    return as_net(node(BP_OP_HOST, h, o));
+}
+
+/* A host op's callbacks run on the calling thread: its graph refuses a
+ * team, and its net, whose step would take one (2 M multiply-adds), steps
+ * on the calling thread, the same bits each time. */
+static void test_host_refused(void) {
     bp_host cb = {.forward = host_forward, .backward = host_backward};
-    o = bp_node_opts_default(BP_OP_HOST), o.name = "same", o.host = &cb;
-    bp_net *net = as_net(node(BP_OP_HOST, h, o));
-    begin(BP_F64, 1); /* the same again */
-    o = bp_node_opts_default(BP_OP_INPUT);
-    o.ndim = 1, o.shape[0] = 4096;
-    h = add(BP_OP_INPUT, 0, &o);
-    o = bp_node_opts_default(BP_OP_LINEAR), o.in = 4096, o.out = 8, o.rng = &R;
-    h = node(BP_OP_LINEAR, h, o);
-    o = bp_node_opts_default(BP_OP_HOST), o.name = "same", o.host = &cb;
-    bp_net *alone = as_net(node(BP_OP_HOST, h, o));
-    bp_team *team = bp_team_new(2, &E);
-    CHECK(team != NULL);
-    CHECK(bp_graph_set_team(net->graph, team, &E) == -1);
-    CHECK_STR(E.msg, "host (module 'same'): runs on the calling thread, so the graph "
-                     "cannot be split between a team");
-    bp_team_free(team);
+    bp_net *net = host_net(&cb), *again = host_net(&cb);
+    refused(net, "host (module 'same'): runs on the calling thread, so the graph "
+                 "cannot be split between a team");
     static double hx[64 * 4096], hy[64 * 8];
     for (size_t k = 0; k < sizeof hx / sizeof hx[0]; k++) hx[k] = (double)(k % 13) / 13;
     double loss, l1;
     CHECK(bp_set_threads(2, &E) == 0);
-    CHECK(bp_net_train_step(alone, hx, hy, 64, BP_LOSS_MSE, 0.1, &l1, &E) == 0);
+    CHECK(bp_net_train_step(again, hx, hy, 64, BP_LOSS_MSE, 0.1, &l1, &E) == 0);
     CHECK(bp_net_train_step(net, hx, hy, 64, BP_LOSS_MSE, 0.1, &loss, &E) == 0);
     CHECK(bp_threads() == 2);
-    CHECK(isfinite(loss) && loss == l1 && same_bits(net, alone));
+    CHECK(isfinite(loss) && loss == l1 && same_bits(net, again));
     bp_net_free(net);
-    bp_net_free(alone);
+    bp_net_free(again);
 }
 
 /* An lstm's steps are not split: its graph refuses a team, naming it. */
@@ -335,12 +337,8 @@ static void test_recurrent_refused(void) {
     o = bp_node_opts_default(BP_OP_LSTM);
     o.in = 3, o.out = 4, o.layers = 1, o.rng = &R, o.name = "enc";
     bp_net *net = as_net(node(BP_OP_LSTM, h, o));
-    bp_team *team = bp_team_new(2, &E);
-    CHECK(team != NULL);
-    CHECK(bp_graph_set_team(net->graph, team, &E) == -1);
-    CHECK_STR(E.msg, "lstm (module 'enc'): its steps are not split between a team (the "
-                     "GEMM library's threads make them faster)");
-    bp_team_free(team);
+    refused(net, "lstm (module 'enc'): its steps are not split between a team (the "
+                 "GEMM library's threads make them faster)");
     bp_net_free(net);
 }
 
