@@ -63,14 +63,14 @@ typedef struct node {
     void *nb_b, *nb_db; /* linear without bias: zeros, never listed */
     void *invstd;       /* batchnorm1d, 2d: F values kept for backward */
     void *rstd;         /* layernorm: a row's 1 / sqrt(var + eps), per batch */
+    /* conv2d on a team: members 1 .. T-1's columns and their partial sums
+     * of dW then db, in the team's block (bp_graph_set_team). */
+    void *tcol, *tgrad;
     /* Per batch, in the graph's block (NULL for a view). */
     void *y, *dy, *xhat;
     uint8_t *keep;
     int32_t *arg; /* maxpool2d: each output's winner */
     void *col;    /* conv2d: the columns of one sample (bp_conv_cols) */
-    /* conv2d on a team: members 1 .. T-1's columns and their partial sums
-     * of dW then db, in the team's block (bp_graph_set_team). */
-    void *tcol, *tgrad;
     bp_host host; /* host: the callbacks, ctx owned (names, def NULL) */
     char host_def[BP_GRAPH_MAX_NAME + 1];
     void *work;   /* lstm, rnn, gru: each layer's states and gates, the
