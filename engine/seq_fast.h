@@ -9,7 +9,8 @@
  * dz W_ih once over all steps. The products go to GEMM (OpenBLAS for
  * double, bp_sgemm for float); a step's rows are T G (or T H) values
  * apart, which GEMM's leading dimension says without a copy. The cell is
- * seq_ref.h's. Each must equal seq_ref.h's kernel of the same name with
+ * seq_ref.h's in double, and in float seq_cell.c's (the same formulas
+ * with vectorized activations, B rows a call). Each must equal seq_ref.h's kernel of the same name with
  * _ref to rounding: tests/test_seq.c, test_fast_matches_ref.
  *
  * B, T, I, H, G as in bp_seq.h. */
@@ -34,6 +35,42 @@ static void SFX(hidden_forward)(REAL *z, const REAL *h, const REAL *h0, const RE
              1, z + (size_t)t * G, T * G);
 }
 
+/* Step t's LSTM cells of all B rows, from c_{t-1} (c0 at t = 0; NULL:
+ * zeros): seq_ref.h's cell a row at a time in double, seq_cell.c's
+ * in float. */
+static void SFX(lstm_cells)(REAL *h, REAL *c, REAL *a, const REAL *c0, int t, int B, int T,
+                            int H) {
+#if BP_REAL_F32
+    const size_t th = (size_t)t * H;
+    bp_lstm_step_f32(h + th, c + th, a + 4 * th, t ? c + th - H : c0, (size_t)(t ? T * H : H),
+                   B, T, H);
+#else
+    for (int b = 0; b < B; b++) {
+        size_t bt = (size_t)b * T + t;
+        SFX(lstm_cell)(h + bt * H, c + bt * H, a + bt * 4 * H, PREV(c, c0, b, t), H);
+    }
+#endif
+}
+
+/* Their backward at step t: dz from dh (the layer's B x T x H), the carry
+ * dhn, dcn (B x H each; dcn replaced by dLoss/dc_{t-1}). */
+static void SFX(lstm_cells_backward)(REAL *dz, REAL *dcn, const REAL *dh, const REAL *dhn,
+                                     const REAL *a, const REAL *c, const REAL *c0, int t,
+                                     int B, int T, int H) {
+#if BP_REAL_F32
+    const size_t th = (size_t)t * H;
+    bp_lstm_step_backward_f32(dz + 4 * th, dcn, dh + th, dhn, a + 4 * th, c + th,
+                            t ? c + th - H : c0, (size_t)(t ? T * H : H), B, T, H);
+#else
+    for (int b = 0; b < B; b++) {
+        size_t bt = (size_t)b * T + t;
+        SFX(lstm_cell_backward)
+        (dz + bt * 4 * H, dcn + (size_t)b * H, dh + bt * H, dhn + (size_t)b * H,
+         a + bt * 4 * H, c + bt * H, PREV(c, c0, b, t), H);
+    }
+#endif
+}
+
 void SFX(bp_lstm_forward)(REAL *h, REAL *c, REAL *a, const REAL *x, const REAL *h0,
                           const REAL *c0, const REAL *wih, const REAL *whh,
                           const REAL *bih, const REAL *bhh, int B, int T, int I, int H) {
@@ -41,10 +78,7 @@ void SFX(bp_lstm_forward)(REAL *h, REAL *c, REAL *a, const REAL *x, const REAL *
     SFX(input_forward)(a, x, wih, bih, bhh, B * T, G, I);
     for (int t = 0; t < T; t++) {
         SFX(hidden_forward)(a, h, h0, whh, t, B, T, G, H);
-        for (int b = 0; b < B; b++) {
-            size_t bt = (size_t)b * T + t;
-            SFX(lstm_cell)(h + bt * H, c + bt * H, a + bt * G, PREV(c, c0, b, t), H);
-        }
+        SFX(lstm_cells)(h, c, a, c0, t, B, T, H);
     }
 }
 
@@ -71,12 +105,7 @@ void SFX(bp_lstm_backward)(REAL *dx, REAL *dh0, REAL *dc0, REAL *dwih, REAL *dwh
     REAL *dhn = carry, *dcn = carry + (size_t)B * H;
     memset(carry, 0, sizeof(REAL) * 2 * (size_t)B * H);
     for (int t = T - 1; t >= 0; t--) {
-        for (int b = 0; b < B; b++) {
-            size_t bt = (size_t)b * T + t;
-            SFX(lstm_cell_backward)
-            (dz + bt * G, dcn + (size_t)b * H, dh + bt * H, dhn + (size_t)b * H,
-             a + bt * G, c + bt * H, PREV(c, c0, b, t), H);
-        }
+        SFX(lstm_cells_backward)(dz, dcn, dh, dhn, a, c, c0, t, B, T, H);
         const REAL *hp = t ? h + (size_t)(t - 1) * H : h0;
         GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, H, G, 1, dz + (size_t)t * G,
              T * G, whh, H, 0, dhn, H);

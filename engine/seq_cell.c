@@ -1,0 +1,134 @@
+/* seq_cell.c: the LSTM cell of float networks, a step's B rows at a
+ * time, with activations the compiler vectorizes; the cell the float fast
+ * path (seq_fast.h) runs (seq_int.h declares it).
+ *
+ * Why: the reference cell (seq_ref.h's lstm_cell and lstm_cell_backward)
+ * calls libm's expf and tanhf a value at a time, and glibc's tanhf goes
+ * through expm1f: those calls were 40% of W8's iteration at 1 thread, more
+ * than all its products (scripts/bench/NOTES.md, issue 26). Here exp is
+ * Cephes's expf (a round to the nearest multiple of ln 2, a degree-6
+ * polynomial, 2^n built in the exponent's bits), sigmoid v = 1 / (1 +
+ * exp(-v)) and tanh Cephes's tanhf (an odd polynomial below |v| = 0.625, 1
+ * - 2 / (exp(2|v|) + 1) above), all straight-line code that GCC turns into
+ * vector instructions. The cell's formulas and their order are the
+ * reference's; only the activations differ, each within a few units in
+ * the last place of libm's: tests/test_seq.c, test_cell_f32_bound (the
+ * functions against libm's over a sweep: sigmoid to 3e-7 relative, tanh
+ * to 3e-7 absolute) and test_fast_matches_ref (a whole layer, forward
+ * and backward, to 2e-5).
+ *
+ * Determinism: every operation is one of IEEE's (no contraction into FMA:
+ * -ffp-contract=off; no reciprocal estimates), so the AVX-512, AVX2 and
+ * default builds GCC clones give the same bits, and the same inputs the
+ * same outputs on any machine. A file of its own because it is compiled
+ * with -fno-trapping-math (CMakeLists.txt): without it GCC keeps the
+ * clamps and selects as branches (a comparison might raise a flag nobody
+ * reads) and vectorizes nothing; the values are IEEE's either way.
+ *
+ * Float only: the double build keeps the reference cell (W8 and the
+ * examples are float, and a double network is the one users compare with
+ * libm's to the last digits). */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "seq_int.h"
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
+    !defined(__SANITIZE_THREAD__)
+#define CELL_CLONES                                                                 \
+    __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define CELL_CLONES
+#endif
+#define CELL_INLINE static inline __attribute__((always_inline))
+
+/* e^x for |x| <= 87 (clamped there, so that 2^n stays a normal float; the
+ * LSTM's gates need nothing beyond). */
+CELL_INLINE float cell_exp(float x) {
+    x = x < -87.f ? -87.f : x > 87.f ? 87.f : x;
+    float n = (x * 1.44269504088896341f + 12582912.f) - 12582912.f; /* round(x / ln 2) */
+    float r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.f;
+    int32_t bits = ((int32_t)n + 127) * (1 << 23);
+    float s;
+    memcpy(&s, &bits, sizeof s);
+    return p * s;
+}
+
+CELL_INLINE float cell_sigmoid(float v) { return 1.f / (1.f + cell_exp(-v)); }
+
+CELL_INLINE float cell_tanh(float v) {
+    float a = fabsf(v), z = v * v;
+    float p = -5.70498872745e-3f;
+    p = p * z + 2.06390887954e-2f;
+    p = p * z - 5.37397155531e-2f;
+    p = p * z + 1.33314422036e-1f;
+    p = p * z - 3.33332819422e-1f;
+    float small = v + v * z * p;
+    float large = 1.f - 2.f / (cell_exp(2.f * a) + 1.f);
+    large = v < 0 ? -large : large;
+    return a < 0.625f ? small : large;
+}
+
+/* seq_ref.h's lstm_cell on one row, has_prev a constant where inlined. */
+CELL_INLINE void cell_row(float *restrict h, float *restrict c, float *restrict a,
+                          const float *restrict cprev, int has_prev, int H) {
+    for (int j = 0; j < H; j++) {
+        float i = cell_sigmoid(a[j]), f = cell_sigmoid(a[H + j]), g = cell_tanh(a[2 * H + j]),
+              o = cell_sigmoid(a[3 * H + j]);
+        a[j] = i, a[H + j] = f, a[2 * H + j] = g, a[3 * H + j] = o;
+        c[j] = f * (has_prev ? cprev[j] : 0) + i * g;
+        h[j] = o * cell_tanh(c[j]);
+    }
+}
+
+CELL_CLONES void bp_lstm_step_f32(float *h, float *c, float *a, const float *cprev,
+                                       size_t cstride, int B, int T, int H) {
+    size_t th = (size_t)T * H, tg = 4 * th;
+    for (int b = 0; b < B; b++)
+        if (cprev) cell_row(h + b * th, c + b * th, a + b * tg, cprev + b * cstride, 1, H);
+        else cell_row(h + b * th, c + b * th, a + b * tg, NULL, 0, H);
+}
+
+/* seq_ref.h's lstm_cell_backward on one row. */
+CELL_INLINE void cell_back_row(float *restrict dz, float *restrict dc,
+                               const float *restrict dh_above, const float *restrict dh_next,
+                               const float *restrict a, const float *restrict c,
+                               const float *restrict cprev, int has_prev, int H) {
+    for (int j = 0; j < H; j++) {
+        float i = a[j], f = a[H + j], g = a[2 * H + j], o = a[3 * H + j];
+        float dh = dh_above[j] + dh_next[j], tc = cell_tanh(c[j]);
+        float dct = dc[j] + dh * o * (1 - tc * tc);
+        dz[j] = dct * g * i * (1 - i);
+        dz[H + j] = dct * (has_prev ? cprev[j] : 0) * f * (1 - f);
+        dz[2 * H + j] = dct * i * (1 - g * g);
+        dz[3 * H + j] = dh * tc * o * (1 - o);
+        dc[j] = dct * f;
+    }
+}
+
+CELL_CLONES void bp_lstm_step_backward_f32(float *dz, float *dc, const float *dh_above,
+                                                const float *dh_next, const float *a,
+                                                const float *c, const float *cprev,
+                                                size_t cstride, int B, int T, int H) {
+    size_t th = (size_t)T * H, tg = 4 * th, bh = (size_t)H;
+    for (int b = 0; b < B; b++)
+        if (cprev)
+            cell_back_row(dz + b * tg, dc + b * bh, dh_above + b * th, dh_next + b * bh,
+                          a + b * tg, c + b * th, cprev + b * cstride, 1, H);
+        else
+            cell_back_row(dz + b * tg, dc + b * bh, dh_above + b * th, dh_next + b * bh,
+                          a + b * tg, c + b * th, NULL, 0, H);
+}
+
+void bp_cell_act_f32(float *sig, float *th, const float *v, size_t n) {
+    for (size_t k = 0; k < n; k++) sig[k] = cell_sigmoid(v[k]), th[k] = cell_tanh(v[k]);
+}
