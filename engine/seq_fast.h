@@ -19,8 +19,8 @@
  * x W_ih^T + b (+ b2, NULL: none), G a step. */
 static void SFX(input_forward)(REAL *z, const REAL *x, const REAL *wih, const REAL *b,
                                const REAL *b2, int BT, int G, int I) {
-    for (int bt = 0; bt < BT; bt++)
-        for (int r = 0; r < G; r++) z[(size_t)bt * G + r] = b[r] + (b2 ? b2[r] : 0);
+    for (int r = 0; r < G; r++) z[r] = b[r] + (b2 ? b2[r] : 0);
+    for (int bt = 1; bt < BT; bt++) memcpy(z + (size_t)bt * G, z, sizeof(REAL) * (size_t)G);
     GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, BT, G, I, 1, x, I, wih, I, 1, z, G);
 }
 
@@ -82,16 +82,21 @@ void SFX(bp_lstm_forward)(REAL *h, REAL *c, REAL *a, const REAL *x, const REAL *
     }
 }
 
+/* s[r] += the column sums of z (BT rows of G), a row at a time (a loop
+ * over contiguous values, which the compiler vectorizes: a bias's
+ * gradient, in the reference's order). */
+static void SFX(column_sums)(REAL *restrict s, const REAL *restrict z, int BT, int G) {
+    for (int bt = 0; bt < BT; bt++)
+        for (int r = 0; r < G; r++) s[r] += z[(size_t)bt * G + r];
+}
+
 /* The input's gradients of a recurrent layer over all B T steps at once:
  * dW_ih += dz^T x, db_ih (and db_hh) += dz's column sums, dx += dz W_ih. */
 static void SFX(input_backward)(REAL *dx, REAL *dwih, REAL *dbih, REAL *dbhh, const REAL *dz,
                                 const REAL *x, const REAL *wih, int BT, int G, int I) {
     GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, G, I, BT, 1, dz, G, x, I, 1, dwih, I);
-    for (int bt = 0; bt < BT; bt++)
-        for (int r = 0; r < G; r++) {
-            dbih[r] += dz[(size_t)bt * G + r];
-            if (dbhh) dbhh[r] += dz[(size_t)bt * G + r];
-        }
+    SFX(column_sums)(dbih, dz, BT, G);
+    if (dbhh) SFX(column_sums)(dbhh, dz, BT, G);
     if (dx)
         GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, BT, I, G, 1, dz, G, wih, I, 1, dx, I);
 }
@@ -196,8 +201,7 @@ void SFX(bp_gru_backward)(REAL *dx, REAL *dh0, REAL *dwih, REAL *dwhh, REAL *dbi
             GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, G, H, B, 1, dgh + (size_t)t * G,
                  T * G, hp, t ? T * H : H, 1, dwhh, H);
     }
-    for (size_t bt = 0; bt < (size_t)B * T; bt++)
-        for (int r = 0; r < G; r++) dbhh[r] += dgh[bt * G + r];
+    SFX(column_sums)(dbhh, dgh, B * T, G);
     SFX(input_backward)(dx, dwih, dbih, NULL, dgi, x, wih, B * T, G, I);
     if (dh0) memcpy(dh0, carry, sizeof(REAL) * (size_t)B * H);
 }
