@@ -10,11 +10,11 @@
  * polynomial, 2^n built in the exponent's bits), sigmoid v = 1 / (1 +
  * exp(-v)) and tanh Cephes's tanhf (an odd polynomial below |v| = 0.625, 1
  * - 2 / (exp(2|v|) + 1) above), all straight-line code that GCC turns into
- * vector instructions. The cell's formulas and their order are the
- * reference's; only the activations differ, each within a few units in
- * the last place of libm's: tests/test_seq.c, test_cell_f32_bound (the
- * functions against libm's over a sweep: sigmoid to 3e-7 relative, tanh
- * to 3e-7 absolute) and test_fast_matches_ref (a whole layer, forward
+ * vector instructions. The cell is the reference's own (seq_cell_ref.h,
+ * included below with these activations); only the activations differ,
+ * each within a few units in the last place of libm's: tests/test_seq.c,
+ * test_cell_f32_bound (the functions against libm's over a sweep, both
+ * to 3e-7 relative) and test_fast_matches_ref (a whole layer, forward
  * and backward, to 2e-5).
  *
  * Determinism: every operation is one of IEEE's (no contraction into FMA:
@@ -32,6 +32,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "bp_gemm.h"
+#include "bp_ops.h"
 #include "seq_int.h"
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
@@ -78,55 +80,38 @@ CELL_INLINE float cell_tanh(float v) {
     return a < 0.625f ? small : large;
 }
 
-/* seq_ref.h's lstm_cell on one row, has_prev a constant where inlined. */
-CELL_INLINE void cell_row(float *restrict h, float *restrict c, float *restrict a,
-                          const float *restrict cprev, int has_prev, int H) {
-    for (int j = 0; j < H; j++) {
-        float i = cell_sigmoid(a[j]), f = cell_sigmoid(a[H + j]), g = cell_tanh(a[2 * H + j]),
-              o = cell_sigmoid(a[3 * H + j]);
-        a[j] = i, a[H + j] = f, a[2 * H + j] = g, a[3 * H + j] = o;
-        c[j] = f * (has_prev ? cprev[j] : 0) + i * g;
-        h[j] = o * cell_tanh(c[j]);
-    }
-}
+/* seq_cell_ref.h's cell, the one definition, in float on these
+ * activations, inlined into the loops below. */
+#define BP_REAL_F32 1
+#include "real.h"
+#define CELL_SIGMOID cell_sigmoid
+#define CELL_TANH cell_tanh
+#define CELL_FN CELL_INLINE
+#include "seq_cell_ref.h"
 
+/* The rows of a step one after another; the branch on cprev outside the
+ * cell, so that each inlined copy has a constant NULL or a pointer. */
 CELL_CLONES void bp_lstm_step_f32(float *h, float *c, float *a, const float *cprev,
-                                       size_t cstride, int B, int T, int H) {
+                                  size_t cstride, int B, int T, int H) {
     size_t th = (size_t)T * H, tg = 4 * th;
     for (int b = 0; b < B; b++)
-        if (cprev) cell_row(h + b * th, c + b * th, a + b * tg, cprev + b * cstride, 1, H);
-        else cell_row(h + b * th, c + b * th, a + b * tg, NULL, 0, H);
-}
-
-/* seq_ref.h's lstm_cell_backward on one row. */
-CELL_INLINE void cell_back_row(float *restrict dz, float *restrict dc,
-                               const float *restrict dh_above, const float *restrict dh_next,
-                               const float *restrict a, const float *restrict c,
-                               const float *restrict cprev, int has_prev, int H) {
-    for (int j = 0; j < H; j++) {
-        float i = a[j], f = a[H + j], g = a[2 * H + j], o = a[3 * H + j];
-        float dh = dh_above[j] + dh_next[j], tc = cell_tanh(c[j]);
-        float dct = dc[j] + dh * o * (1 - tc * tc);
-        dz[j] = dct * g * i * (1 - i);
-        dz[H + j] = dct * (has_prev ? cprev[j] : 0) * f * (1 - f);
-        dz[2 * H + j] = dct * i * (1 - g * g);
-        dz[3 * H + j] = dh * tc * o * (1 - o);
-        dc[j] = dct * f;
-    }
+        if (cprev) lstm_cell_f32(h + b * th, c + b * th, a + b * tg, cprev + b * cstride, H);
+        else lstm_cell_f32(h + b * th, c + b * th, a + b * tg, NULL, H);
 }
 
 CELL_CLONES void bp_lstm_step_backward_f32(float *dz, float *dc, const float *dh_above,
-                                                const float *dh_next, const float *a,
-                                                const float *c, const float *cprev,
-                                                size_t cstride, int B, int T, int H) {
+                                           const float *dh_next, const float *a,
+                                           const float *c, const float *cprev,
+                                           size_t cstride, int B, int T, int H) {
     size_t th = (size_t)T * H, tg = 4 * th, bh = (size_t)H;
     for (int b = 0; b < B; b++)
         if (cprev)
-            cell_back_row(dz + b * tg, dc + b * bh, dh_above + b * th, dh_next + b * bh,
-                          a + b * tg, c + b * th, cprev + b * cstride, 1, H);
+            lstm_cell_backward_f32(dz + b * tg, dc + b * bh, dh_above + b * th,
+                                   dh_next + b * bh, a + b * tg, c + b * th,
+                                   cprev + b * cstride, H);
         else
-            cell_back_row(dz + b * tg, dc + b * bh, dh_above + b * th, dh_next + b * bh,
-                          a + b * tg, c + b * th, NULL, 0, H);
+            lstm_cell_backward_f32(dz + b * tg, dc + b * bh, dh_above + b * th,
+                                   dh_next + b * bh, a + b * tg, c + b * th, NULL, H);
 }
 
 void bp_cell_act_f32(float *sig, float *th, const float *v, size_t n) {

@@ -1,8 +1,9 @@
-/* seq_ref.h: the reference kernels of sequences (bp_seq.h), and the LSTM
- * cell both builds share.
+/* seq_ref.h: the reference kernels of sequences (bp_seq.h).
  *
- * The cell (the gates from their sums, the new state, and back) is written
- * once, here, and called by the reference and by the fast path alike: the
+ * The LSTM cell (the gates from their sums, the new state, and back) is
+ * written once, in seq_cell_ref.h, included here, and called by the
+ * reference and by the fast path alike (the float fast path through
+ * seq_cell.c, with vectorized activations): the
  * two differ only in how they make the sums and the weights' gradients,
  * the reference with a loop per sum, a sample and a step at a time, the
  * fast path (seq_fast.h) with matrix products. A template, compiled twice
@@ -27,41 +28,9 @@ void SFX(bp_embedding_backward)(REAL *dw, const REAL *dy, const REAL *ids, size_
 }
 
 /* ------------------------------------------------------------------------ */
-/* The LSTM cell                                                             */
+/* The LSTM cell (seq_cell_ref.h, shared with the float fast path)          */
 
-/* One sample's step: a holds the G sums z on entry and the activated
- * gates i, f, g, o on return; c = f cprev + i g, h = o tanh(c). cprev
- * NULL: zeros. */
-static void SFX(lstm_cell)(REAL *h, REAL *c, REAL *a, const REAL *cprev, int H) {
-    for (int j = 0; j < H; j++) {
-        REAL i = SIGMOID(a[j]), f = SIGMOID(a[H + j]), g = TANH(a[2 * H + j]),
-             o = SIGMOID(a[3 * H + j]);
-        a[j] = i, a[H + j] = f, a[2 * H + j] = g, a[3 * H + j] = o;
-        c[j] = f * (cprev ? cprev[j] : 0) + i * g;
-        h[j] = o * TANH(c[j]);
-    }
-}
-
-/* Its backward: from dh = dh_above + dh_next (what reaches h_t from the
- * layer's output and from step t + 1) and dc (dLoss/dc_t from step t + 1,
- * replaced by dLoss/dc_{t-1}), the sums' gradients dz (G):
- *   dc_t = dc + dh o (1 - tanh^2 c_t),  do = dh tanh c_t,
- *   di = dc_t g, df = dc_t c_{t-1}, dg = dc_t i, dc_{t-1} = dc_t f,
- * each through its gate's derivative (s (1 - s), or 1 - g^2 for tanh). */
-static void SFX(lstm_cell_backward)(REAL *dz, REAL *dc, const REAL *dh_above,
-                                    const REAL *dh_next, const REAL *a, const REAL *c,
-                                    const REAL *cprev, int H) {
-    for (int j = 0; j < H; j++) {
-        REAL i = a[j], f = a[H + j], g = a[2 * H + j], o = a[3 * H + j];
-        REAL dh = dh_above[j] + dh_next[j], tc = TANH(c[j]);
-        REAL dct = dc[j] + dh * o * (1 - tc * tc);
-        dz[j] = dct * g * i * (1 - i);
-        dz[H + j] = dct * (cprev ? cprev[j] : 0) * f * (1 - f);
-        dz[2 * H + j] = dct * i * (1 - g * g);
-        dz[3 * H + j] = dh * tc * o * (1 - o);
-        dc[j] = dct * f;
-    }
-}
+#include "seq_cell_ref.h"
 
 /* Sample b's h_{t-1} and c_{t-1} (the initial state's at t = 0, NULL when
  * that is zeros). */
