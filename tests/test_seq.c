@@ -3,7 +3,8 @@
  *
  * An LSTM of one unit computed by hand (two steps whose gates are known
  * numbers); the fast path (products over all steps) against the reference
- * loops, with and without an initial state, in both dtypes; finite
+ * loops, with and without an initial state, in both dtypes, and the
+ * float path's vectorized sigmoid and tanh against libm's; finite
  * differences of networks through each op in both dtypes at several batch
  * sizes, sequence lengths and layer counts (an embedding's ids have no
  * gradient: its weights are checked); nn.Embedding's and nn.LSTM's default
