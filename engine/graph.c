@@ -723,16 +723,14 @@ static int infer_window(bp_graph *g, node *nd, bp_err *e) {
     return 0;
 }
 
-/* Node nd's shape from its inputs', or an error naming both. */
-static int infer(bp_graph *g, node *nd, bp_err *e) {
-    char wbuf[96], s1[64], s2[64];
-    const node *x = nd->n_in ? &g->nodes[nd->in[0]] : NULL;
+/* infer's ops of features: linear and layer norm on the last dimension, batch norm on the first. */
+static int infer_features(bp_graph *g, node *nd, bp_err *e) {
+    char wbuf[96], s1[64];
+    const node *x = &g->nodes[nd->in[0]];
     const bp_node_opts *o = &nd->o;
     int shape[BP_GRAPH_MAX_DIMS];
-    nd->store = (int)(nd - g->nodes);
 #define XSHAPE shape_text(s1, sizeof s1, x->ndim, x->shape)
     switch (nd->op) {
-        case BP_OP_INPUT: set_shape(nd, o->ndim, o->shape); return 0;
         case BP_OP_LINEAR:
             if (x->shape[x->ndim - 1] != o->in)
                 return bp_err_set(e, "%s: takes %d features, its input has shape %s",
@@ -761,13 +759,19 @@ static int infer(bp_graph *g, node *nd, bp_err *e) {
                                   WHAT(nd), o->in, XSHAPE);
             set_shape(nd, 3, x->shape);
             return 0;
-        case BP_OP_CONV2D:
-        case BP_OP_MAXPOOL2D:
-        case BP_OP_AVGPOOL2D: return infer_window(g, nd, e);
-        case BP_OP_HOST:
-            if (o->ndim) set_shape(nd, o->ndim, o->shape);
-            else set_shape(nd, x->ndim, x->shape);
-            return 0;
+        default: return 0;
+    }
+#undef XSHAPE
+}
+
+/* infer's ops of sequences (T x features): embedding, the recurrent ops, attention and position. */
+static int infer_sequence(bp_graph *g, node *nd, bp_err *e) {
+    char wbuf[96], s1[64];
+    const node *x = &g->nodes[nd->in[0]];
+    const bp_node_opts *o = &nd->o;
+    int shape[BP_GRAPH_MAX_DIMS];
+#define XSHAPE shape_text(s1, sizeof s1, x->ndim, x->shape)
+    switch (nd->op) {
         case BP_OP_EMBEDDING:
             if (x->store != g->input)
                 return bp_err_set(e,
@@ -814,49 +818,87 @@ static int infer(bp_graph *g, node *nd, bp_err *e) {
             set_shape(nd, 2, x->shape);
             return 0;
         }
+        default: return 0;
+    }
+#undef XSHAPE
+}
+
+/* infer's views: flatten and reshape, the same values in another shape. */
+static int infer_view(bp_graph *g, node *nd, bp_err *e) {
+    char wbuf[96], s1[64], s2[64];
+    const node *x = &g->nodes[nd->in[0]];
+    int flat = (int)x->count;
+    if (nd->op == BP_OP_FLATTEN) set_shape(nd, 1, &flat);
+    else set_shape(nd, nd->o.ndim, nd->o.shape);
+    if (nd->count != x->count)
+        return bp_err_set(e, "%s: cannot make %zu values (shape %s) into shape %s",
+                          WHAT(nd), x->count,
+                          shape_text(s1, sizeof s1, x->ndim, x->shape),
+                          shape_text(s2, sizeof s2, nd->ndim, nd->shape));
+    nd->store = x->store;
+    return 0;
+}
+
+/* infer's joins: add (the same shapes) and concat (along the first
+ * dimension). */
+static int infer_join(bp_graph *g, node *nd, bp_err *e) {
+    char wbuf[96], s1[64], s2[64];
+    const node *x = &g->nodes[nd->in[0]];
+    int shape[BP_GRAPH_MAX_DIMS];
+    memcpy(shape, x->shape, sizeof shape);
+    for (int k = 1; k < nd->n_in; k++) {
+        const node *xk = &g->nodes[nd->in[k]];
+        int ok = xk->ndim == x->ndim;
+        for (int d = nd->op == BP_OP_CONCAT; ok && d < x->ndim; d++)
+            ok = xk->shape[d] == x->shape[d];
+        if (!ok)
+            return bp_err_set(e,
+                              nd->op == BP_OP_ADD
+                                  ? "%s: its inputs have shapes %s and %s"
+                                  : "%s: its inputs have shapes %s and %s, which differ "
+                                    "past the first dimension",
+                              WHAT(nd), shape_text(s1, sizeof s1, x->ndim, x->shape),
+                              shape_text(s2, sizeof s2, xk->ndim, xk->shape));
+        if (nd->op == BP_OP_CONCAT) shape[0] += xk->shape[0];
+    }
+    set_shape(nd, x->ndim, shape);
+    if (nd->count > INT32_MAX)
+        return bp_err_set(e, "%s: a sample of %zu values is too large", WHAT(nd), nd->count);
+    return 0;
+}
+
+/* Node nd's shape from its inputs', or an error naming both. */
+static int infer(bp_graph *g, node *nd, bp_err *e) {
+    const node *x = nd->n_in ? &g->nodes[nd->in[0]] : NULL;
+    const bp_node_opts *o = &nd->o;
+    nd->store = (int)(nd - g->nodes);
+    switch (nd->op) {
+        case BP_OP_INPUT: set_shape(nd, o->ndim, o->shape); return 0;
+        case BP_OP_LINEAR:
+        case BP_OP_LAYERNORM:
+        case BP_OP_BATCHNORM1D:
+        case BP_OP_BATCHNORM2D: return infer_features(g, nd, e);
+        case BP_OP_CONV2D:
+        case BP_OP_MAXPOOL2D:
+        case BP_OP_AVGPOOL2D: return infer_window(g, nd, e);
+        case BP_OP_HOST:
+            if (o->ndim) set_shape(nd, o->ndim, o->shape);
+            else set_shape(nd, x->ndim, x->shape);
+            return 0;
+        case BP_OP_EMBEDDING:
+        case BP_OP_LSTM:
+        case BP_OP_RNN:
+        case BP_OP_GRU:
+        case BP_OP_ATTENTION:
+        case BP_OP_POSITION: return infer_sequence(g, nd, e);
         case BP_OP_FLATTEN:
-        case BP_OP_RESHAPE: {
-            int flat = (int)x->count;
-            if (nd->op == BP_OP_FLATTEN) set_shape(nd, 1, &flat);
-            else set_shape(nd, o->ndim, o->shape);
-            if (nd->count != x->count)
-                return bp_err_set(
-                    e, "%s: cannot make %zu values (shape %s) into shape %s", WHAT(nd),
-                    x->count, XSHAPE, shape_text(s2, sizeof s2, nd->ndim, nd->shape));
-            nd->store = x->store;
-            return 0;
-        }
+        case BP_OP_RESHAPE: return infer_view(g, nd, e);
         case BP_OP_ADD:
-        case BP_OP_CONCAT: {
-            memcpy(shape, x->shape, sizeof shape);
-            for (int k = 1; k < nd->n_in; k++) {
-                const node *xk = &g->nodes[nd->in[k]];
-                int ok = xk->ndim == x->ndim;
-                for (int d = nd->op == BP_OP_CONCAT; ok && d < x->ndim; d++)
-                    ok = xk->shape[d] == x->shape[d];
-                if (!ok && nd->op == BP_OP_ADD)
-                    return bp_err_set(e, "%s: its inputs have shapes %s and %s", WHAT(nd),
-                                      XSHAPE,
-                                      shape_text(s2, sizeof s2, xk->ndim, xk->shape));
-                if (!ok)
-                    return bp_err_set(
-                        e,
-                        "%s: its inputs have shapes %s and %s, which differ "
-                        "past the first dimension",
-                        WHAT(nd), XSHAPE, shape_text(s2, sizeof s2, xk->ndim, xk->shape));
-                if (nd->op == BP_OP_CONCAT) shape[0] += xk->shape[0];
-            }
-            set_shape(nd, x->ndim, shape);
-            if (nd->count > INT32_MAX)
-                return bp_err_set(e, "%s: a sample of %zu values is too large", WHAT(nd),
-                                  nd->count);
-            return 0;
-        }
+        case BP_OP_CONCAT: return infer_join(g, nd, e);
         default: /* act, dropout: the input's shape */
             set_shape(nd, x->ndim, x->shape);
             return 0;
     }
-#undef XSHAPE
 }
 
 /* The parameter list: every node's tensors, in the order of the adds. */
