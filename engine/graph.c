@@ -723,7 +723,8 @@ static int infer_window(bp_graph *g, node *nd, bp_err *e) {
     return 0;
 }
 
-/* infer's ops of features: linear and layer norm on the last dimension, batch norm on the first. */
+/* infer's ops of features: linear and layer norm on the last dimension,
+ * batch norm on the first. */
 static int infer_features(bp_graph *g, node *nd, bp_err *e) {
     char wbuf[96], s1[64];
     const node *x = &g->nodes[nd->in[0]];
@@ -764,7 +765,8 @@ static int infer_features(bp_graph *g, node *nd, bp_err *e) {
 #undef XSHAPE
 }
 
-/* infer's ops of sequences (T x features): embedding, the recurrent ops, attention and position. */
+/* infer's ops of sequences (T x features): embedding, the recurrent ops,
+ * attention and position. */
 static int infer_sequence(bp_graph *g, node *nd, bp_err *e) {
     char wbuf[96], s1[64];
     const node *x = &g->nodes[nd->in[0]];
