@@ -84,8 +84,9 @@ static int run_ctx_close(lua_State *L) {
  * parameter is said on stderr and kept as a note of the run. */
 static void warn_unread(lua_State *L, run_ctx *r, const char *script) {
     if (!bp_lua_unread_params(L)) return;
-    const char *msg = lua_pushfstring(L, "parameter given but never read by %s: %s (a typo?)",
-                                      script, lua_tostring(L, -1));
+    const char *msg =
+        lua_pushfstring(L, "parameter given but never read by %s: %s (a typo?)", script,
+                        lua_tostring(L, -1));
     fprintf(stderr, "backprop: warning: %s\n", msg);
     bp_runlog_note(r->log, r->id, msg, NULL);
     lua_pop(L, 2);

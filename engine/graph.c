@@ -73,7 +73,7 @@ typedef struct node {
     void *col;    /* conv2d: the columns of one sample (bp_conv_cols) */
     bp_host host; /* host: the callbacks, ctx owned (names, def NULL) */
     char host_def[BP_GRAPH_MAX_NAME + 1];
-    void *work;   /* lstm, rnn, gru: each layer's states and gates, the
+    void *work; /* lstm, rnn, gru: each layer's states and gates, the
                      workspaces (rec_work); attention's (attn_work) */
     /* A recurrent node's initial state (state_parts x layers x state_B x
      * H, its own memory, kept across forwards) and dLoss/d(it) from the
@@ -140,9 +140,15 @@ const char *bp_op_expected(void) {
 }
 
 bp_node_opts bp_node_opts_default(bp_op op) {
-    bp_node_opts o = {
-        .act = BP_ACT_IDENTITY, .eps = 1e-5, .momentum = 0.1, .p = 0.5, .sh = 1, .sw = 1,
-        .layers = 1, .heads = 1, .causal = 1};
+    bp_node_opts o = {.act = BP_ACT_IDENTITY,
+                      .eps = 1e-5,
+                      .momentum = 0.1,
+                      .p = 0.5,
+                      .sh = 1,
+                      .sw = 1,
+                      .layers = 1,
+                      .heads = 1,
+                      .causal = 1};
     if (op == BP_OP_RNN) o.act = BP_ACT_TANH; /* nn.RNN's nonlinearity */
     return o;
 }
@@ -254,8 +260,8 @@ static int init_linear(bp_graph *g, node *nd, const bp_node_opts *o) {
     for (int t = 0; t < nd->n_t; t++) {
         bp_param *p = &nd->t[t];
         const double *given = nd->op == BP_OP_ATTENTION ? NULL
-                              : t == 0                    ? o->weight
-                                                          : o->bias;
+                              : t == 0                  ? o->weight
+                                                        : o->bias;
         for (size_t j = 0; j < p->count; j++) {
             if ((j & 0xffff) == 0 && o->stop && *o->stop) return -1;
             double v = given    ? given[j]
@@ -275,7 +281,8 @@ static int host_params(bp_graph *g, node *nd, const bp_host *h) {
         snprintf(t->name, sizeof t->name, "%s.%s", nd->name, h->params[k].name);
         t->ndim = h->params[k].ndim;
         t->count = 1;
-        for (int d = 0; d < t->ndim; d++) t->count *= (size_t)(t->shape[d] = h->params[k].shape[d]);
+        for (int d = 0; d < t->ndim; d++)
+            t->count *= (size_t)(t->shape[d] = h->params[k].shape[d]);
         t->trainable = 1;
         t->data = bp_calloc(t->count, g->z);
         t->grad = bp_calloc(t->count, g->z);
@@ -316,9 +323,9 @@ static int make_seq_params(bp_graph *g, node *nd, const bp_node_opts *o) {
         for (size_t j = 0; j < p->count; j++) {
             if ((j & 0xffff) == 0 && o->stop && *o->stop) return -2;
             double v = emb && o->weight ? o->weight[j]
-                       : !o->rng            ? 0
-                       : emb                ? bp_rng_normal(o->rng, 0, 1)
-                                            : -k + 2 * k * bp_rng_uniform(o->rng);
+                       : !o->rng        ? 0
+                       : emb            ? bp_rng_normal(o->rng, 0, 1)
+                                        : -k + 2 * k * bp_rng_uniform(o->rng);
             value_set(p->data, g->dtype, j, v);
         }
     }
@@ -390,8 +397,8 @@ static int check_window(const node *nd, bp_err *e) {
                           WHAT(nd), o->ph, o->pw, o->kh, o->kw);
     size_t n = 1;
     if (nd->op == BP_OP_CONV2D &&
-        (bp_size_mul(&n, (size_t)o->in * o->out, (size_t)o->kh * o->kw) ||
-         n > (size_t)1 << 31))
+        (bp_size_mul(&n, (size_t)o->in * o->out, (size_t)o->kh * o->kw) || n > (size_t)1
+                                                                                   << 31))
         return bp_err_set(e, "%s: %d x %d x %d x %d weights are too many", WHAT(nd),
                           o->out, o->in, o->kh, o->kw);
     return 0;
@@ -437,14 +444,16 @@ static int check_seq(const node *nd, bp_err *e) {
     const bp_node_opts *o = &nd->o;
     int emb = nd->op == BP_OP_EMBEDDING;
     if (o->in < 1 || o->out < 1)
-        return bp_err_set(e, emb ? "%s: needs V >= 1 ids and D >= 1 values (got %d and %d)"
-                                 : "%s: needs in >= 1 and hidden >= 1 (got %d and %d)",
+        return bp_err_set(e,
+                          emb ? "%s: needs V >= 1 ids and D >= 1 values (got %d and %d)"
+                              : "%s: needs in >= 1 and hidden >= 1 (got %d and %d)",
                           WHAT(nd), o->in, o->out);
     if (!emb && (o->layers < 1 || o->layers > BP_GRAPH_MAX_LAYERS))
         return bp_err_set(e, "%s: needs 1 to %d layers (got %d)", WHAT(nd),
                           BP_GRAPH_MAX_LAYERS, o->layers);
     size_t in = (size_t)(o->in > o->out ? o->in : o->out);
-    if ((emb ? (size_t)o->in : (size_t)gates_of(nd->op) * in) * (size_t)o->out > (size_t)1 << 31)
+    if ((emb ? (size_t)o->in : (size_t)gates_of(nd->op) * in) * (size_t)o->out >
+        (size_t)1 << 31)
         return bp_err_set(e, "%s: %d x %d weights are too many", WHAT(nd), o->in, o->out);
     return 0;
 }
@@ -594,7 +603,7 @@ int bp_graph_add(bp_graph *g, bp_op op, const int *inputs, int n_inputs,
         free_node(&nd);
         return bp_err_set(e, rc == -2 ? "interrupted" : "out of memory");
     }
-    nd.o.host = NULL; /* read by check_opts and make_params only */
+    nd.o.host = NULL;       /* read by check_opts and make_params only */
     if (op == BP_OP_HOST) { /* owned from here: free_node releases it */
         nd.host = *o->host;
         for (int k = 0; k < nd.host.n_params; k++)
@@ -689,10 +698,16 @@ static void set_shape(node *nd, int ndim, const int *shape) {
 static bp_conv_shape conv_shape(const bp_graph *g, const node *nd) {
     const node *x = &g->nodes[nd->in[0]];
     const bp_node_opts *o = &nd->o;
-    bp_conv_shape s = {.C = x->shape[0], .H = x->shape[1], .W = x->shape[2],
+    bp_conv_shape s = {.C = x->shape[0],
+                       .H = x->shape[1],
+                       .W = x->shape[2],
                        .O = nd->op == BP_OP_CONV2D ? o->out : x->shape[0],
-                       .KH = o->kh, .KW = o->kw, .SH = o->sh, .SW = o->sw,
-                       .PH = o->ph, .PW = o->pw};
+                       .KH = o->kh,
+                       .KW = o->kw,
+                       .SH = o->sh,
+                       .SW = o->sw,
+                       .PH = o->ph,
+                       .PW = o->pw};
     bp_conv_shape_outputs(&s);
     return s;
 }
@@ -711,10 +726,11 @@ static int infer_window(bp_graph *g, node *nd, bp_err *e) {
                           o->in, s1);
     bp_conv_shape s = conv_shape(g, nd);
     if (s.P < 1 || s.Q < 1)
-        return bp_err_set(e,
-                          "%s: a kernel of %dx%d with a padding of %dx%d does not fit its "
-                          "input of shape %s",
-                          WHAT(nd), o->kh, o->kw, o->ph, o->pw, s1);
+        return bp_err_set(
+            e,
+            "%s: a kernel of %dx%d with a padding of %dx%d does not fit its "
+            "input of shape %s",
+            WHAT(nd), o->kh, o->kw, o->ph, o->pw, s1);
     int shape[3] = {s.O, s.P, s.Q};
     set_shape(nd, 3, shape);
     if (nd->count > INT32_MAX)
@@ -742,7 +758,8 @@ static int infer_features(bp_graph *g, node *nd, bp_err *e) {
             return 0;
         case BP_OP_LAYERNORM:
             if (x->shape[x->ndim - 1] != o->in)
-                return bp_err_set(e, "%s: takes rows of %d features, its input has shape %s",
+                return bp_err_set(e,
+                                  "%s: takes rows of %d features, its input has shape %s",
                                   WHAT(nd), o->in, XSHAPE);
             set_shape(nd, x->ndim, x->shape);
             return 0;
@@ -807,10 +824,11 @@ static int infer_sequence(bp_graph *g, node *nd, bp_err *e) {
                                   "%s: takes sequences of T x %d, its input has shape %s",
                                   WHAT(nd), C, XSHAPE);
             if (block && x->shape[0] > block)
-                return bp_err_set(e,
-                                  "%s: a sequence of %d steps is longer than its block of "
-                                  "%d",
-                                  WHAT(nd), x->shape[0], block);
+                return bp_err_set(
+                    e,
+                    "%s: a sequence of %d steps is longer than its block of "
+                    "%d",
+                    WHAT(nd), x->shape[0], block);
             /* its weights, heads T x T a sample, bounded as a sample's values are */
             if (nd->op == BP_OP_ATTENTION &&
                 (size_t)o->heads * x->shape[0] * x->shape[0] > INT32_MAX)
@@ -865,7 +883,8 @@ static int infer_join(bp_graph *g, node *nd, bp_err *e) {
     }
     set_shape(nd, x->ndim, shape);
     if (nd->count > INT32_MAX)
-        return bp_err_set(e, "%s: a sample of %zu values is too large", WHAT(nd), nd->count);
+        return bp_err_set(e, "%s: a sample of %zu values is too large", WHAT(nd),
+                          nd->count);
     return 0;
 }
 
@@ -1057,7 +1076,8 @@ typedef struct rec_layout {
 } rec_layout;
 
 static rec_layout rec_of(bp_op op) {
-    static const rec_layout lstm = {7, 5, 6, 0, 1, -1, 4, 2}, gru = {8, 6, 7, -1, 0, 3, 6, 1},
+    static const rec_layout lstm = {7, 5, 6, 0, 1, -1, 4, 2},
+                            gru = {8, 6, 7, -1, 0, 3, 6, 1},
                             rnn = {2, 0, 1, -1, -1, -1, 1, 1};
     return op == BP_OP_LSTM ? lstm : op == BP_OP_GRU ? gru : rnn;
 }
@@ -1074,7 +1094,8 @@ static size_t attn_work(const node *nd, int B) {
 static size_t rec_work(const node *nd, int B) {
     rec_layout r = rec_of(nd->op);
     size_t BTH = (size_t)B * nd->shape[0] * nd->o.out;
-    return ((size_t)nd->o.layers * r.per_layer + r.dz) * BTH + (size_t)r.carry * B * nd->o.out;
+    return ((size_t)nd->o.layers * r.per_layer + r.dz) * BTH +
+           (size_t)r.carry * B * nd->o.out;
 }
 
 /* Lays out (base NULL: only sizes) each node's y, dy, keep and xhat for B
@@ -1096,7 +1117,8 @@ static size_t layout(bp_graph *g, char *base, int B) {
             nd->op == BP_OP_LAYERNORM)
             nd->xhat = base ? base + at : NULL, at += bytes;
         if (nd->op == BP_OP_LAYERNORM) /* a value a row */
-            nd->rstd = base ? base + at : NULL, at += up((size_t)B * nd->count / nd->o.in * g->z);
+            nd->rstd = base ? base + at : NULL,
+            at += up((size_t)B * nd->count / nd->o.in * g->z);
         if (nd->op == BP_OP_MAXPOOL2D)
             nd->arg = base ? (int32_t *)(base + at) : NULL, at += up(n * sizeof(int32_t));
         if (nd->op == BP_OP_CONV2D) {
@@ -1155,12 +1177,14 @@ int bp_graph_set_team(bp_graph *g, bp_team *team, bp_err *e) {
     for (int k = 0; k < g->n_order; k++) {
         const node *nd = &g->nodes[g->order[k]];
         if (nd->op == BP_OP_HOST)
-            return bp_err_set(e, "%s: runs on the calling thread, so the graph cannot "
-                                 "be split between a team",
+            return bp_err_set(e,
+                              "%s: runs on the calling thread, so the graph cannot "
+                              "be split between a team",
                               WHAT(nd));
         if (gates_of(nd->op))
-            return bp_err_set(e, "%s: its steps are not split between a team (the GEMM "
-                                 "library's threads make them faster)",
+            return bp_err_set(e,
+                              "%s: its steps are not split between a team (the GEMM "
+                              "library's threads make them faster)",
                               WHAT(nd));
     }
     int T = bp_team_size(team);
@@ -1242,9 +1266,16 @@ static int host_run(bp_graph *g, node *nd, int backward, int want_dx, bp_err *e)
     char wbuf[96];
     const node *x = &g->nodes[nd->in[0]];
     int s = g->nodes[nd->in[0]].store;
-    bp_host_call c = {.B = g->B, .training = g->fwd_training, .in_ndim = x->ndim,
-                      .out_ndim = nd->ndim, .x = g->nodes[s].y, .y = nd->y, .dy = nd->dy,
-                      .out = nd->y, .params = nd->t, .n_params = nd->n_t};
+    bp_host_call c = {.B = g->B,
+                      .training = g->fwd_training,
+                      .in_ndim = x->ndim,
+                      .out_ndim = nd->ndim,
+                      .x = g->nodes[s].y,
+                      .y = nd->y,
+                      .dy = nd->dy,
+                      .out = nd->y,
+                      .params = nd->t,
+                      .n_params = nd->n_t};
     memcpy(c.in_shape, x->shape, sizeof c.in_shape);
     memcpy(c.out_shape, nd->shape, sizeof c.out_shape);
     (void)want_dx;
@@ -1303,7 +1334,8 @@ static int check_ids(const bp_graph *g, const void *x, int B, bp_err *e) {
         if (nd->op != BP_OP_EMBEDDING) continue;
         size_t T = g->nodes[g->input].count, n = (size_t)B * T;
         for (size_t j = 0; j < n; j++) {
-            double v = g->dtype == BP_F32 ? ((const float *)x)[j] : ((const double *)x)[j];
+            double v =
+                g->dtype == BP_F32 ? ((const float *)x)[j] : ((const double *)x)[j];
             if (v >= 1 && v <= nd->o.in && v == floor(v)) continue;
             return bp_err_set(e, "%s: id %.17g in sample %zu at step %zu is not in 1..%d",
                               WHAT(nd), v, j / T + 1, j % T + 1, nd->o.in);
@@ -1318,10 +1350,11 @@ static int check_states(const bp_graph *g, int B, bp_err *e) {
     for (int k = 0; k < g->n_order; k++) {
         const node *nd = &g->nodes[g->order[k]];
         if (nd->state_B && nd->state_B != B)
-            return bp_err_set(e,
-                              "%s: its initial state holds %d sequences, the batch has %d "
-                              "(set one of %d, or zeros)",
-                              WHAT(nd), nd->state_B, B, B);
+            return bp_err_set(
+                e,
+                "%s: its initial state holds %d sequences, the batch has %d "
+                "(set one of %d, or zeros)",
+                WHAT(nd), nd->state_B, B, B);
     }
     return 0;
 }
@@ -1438,7 +1471,8 @@ static node *recurrent(const bp_graph *g, int id, bp_err *e) {
 /* Room for a state of B rows in state and dstate (grown only). */
 static int state_room(const bp_graph *g, node *nd, int B, bp_err *e) {
     if (B <= nd->state_cap) return 0;
-    void *s = bp_calloc(state_count(nd, B), g->z), *d = bp_calloc(state_count(nd, B), g->z);
+    void *s = bp_calloc(state_count(nd, B), g->z),
+         *d = bp_calloc(state_count(nd, B), g->z);
     if (!s || !d) {
         bp_free(s);
         bp_free(d);
@@ -1571,8 +1605,9 @@ static int check_lengths(const bp_graph *g, const int *len, int B, bp_err *e) {
         any = 1;
         for (int b = 0; b < B; b++)
             if (len[b] < 1 || len[b] > nd->shape[0])
-                return bp_err_set(e, "length %d of sequence %d is not in 1..%d, the steps of %s",
-                                  len[b], b + 1, nd->shape[0], WHAT(nd));
+                return bp_err_set(
+                    e, "length %d of sequence %d is not in 1..%d, the steps of %s",
+                    len[b], b + 1, nd->shape[0], WHAT(nd));
     }
     if (!any)
         return bp_err_set(e, "lengths need a recurrent module (lstm, rnn or gru): this "

@@ -66,10 +66,8 @@ static void SFX(linear_backward)(bp_graph *g, node *nd, part p, int want_dx) {
         SFX(bp_dense_backward)(dx, GF_(nd, 0), db, dy, xv, T_(nd, 0), rows, I, O);
         return;
     }
-    if (dx)
-        SFX(bp_dense_backward)
-        (dx + r0 * I, NULL, NULL, dy + r0 * O, xv + r0 * I, T_(nd, 0), (int)(p.S * m), I,
-         O);
+    if (dx) SFX(bp_dense_backward)
+    (dx + r0 * I, NULL, NULL, dy + r0 * O, xv + r0 * I, T_(nd, 0), (int)(p.S * m), I, O);
     SFX(bp_dense_backward_cols)
     (GF_(nd, 0), db, dy, xv, rows, I, O, (int)((long)O * p.t / p.T),
      (int)((long)O * (p.t + 1) / p.T));
@@ -137,12 +135,10 @@ static void SFX(batchnorm_backward)(bp_graph *g, node *nd, int B, int want_dx) {
     (void)want_dx;
     REAL *din = SFX(dy_of)(g, nd->in[0]);
     int F = nd->o.in;
-    if (g->fwd_training && !bn_frozen(nd))
-        SFX(bp_batchnorm_backward_train)
-        (din, G_(nd, 0), G_(nd, 1), nd->dy, nd->xhat, nd->invstd, T_(nd, 0), B, F);
-    else
-        SFX(bp_batchnorm_backward_eval)
-        (din, G_(nd, 0), G_(nd, 1), nd->dy, nd->xhat, nd->invstd, T_(nd, 0), B, F);
+    if (g->fwd_training && !bn_frozen(nd)) SFX(bp_batchnorm_backward_train)
+    (din, G_(nd, 0), G_(nd, 1), nd->dy, nd->xhat, nd->invstd, T_(nd, 0), B, F);
+    else SFX(bp_batchnorm_backward_eval)(din, G_(nd, 0), G_(nd, 1), nd->dy, nd->xhat,
+                                         nd->invstd, T_(nd, 0), B, F);
 }
 
 /* batchnorm2d: batchnorm1d's tensors, each channel's statistics over its
@@ -166,12 +162,10 @@ static void SFX(batchnorm2d_backward)(bp_graph *g, node *nd, int B, int want_dx)
     (void)want_dx;
     REAL *din = SFX(dy_of)(g, nd->in[0]);
     int C = nd->o.in, S = nd->shape[1] * nd->shape[2];
-    if (g->fwd_training && !bn_frozen(nd))
-        SFX(bp_batchnorm2d_backward_train)
-        (din, G_(nd, 0), G_(nd, 1), nd->dy, nd->xhat, nd->invstd, T_(nd, 0), B, C, S);
-    else
-        SFX(bp_batchnorm2d_backward_eval)
-        (din, G_(nd, 0), G_(nd, 1), nd->dy, nd->xhat, nd->invstd, T_(nd, 0), B, C, S);
+    if (g->fwd_training && !bn_frozen(nd)) SFX(bp_batchnorm2d_backward_train)
+    (din, G_(nd, 0), G_(nd, 1), nd->dy, nd->xhat, nd->invstd, T_(nd, 0), B, C, S);
+    else SFX(bp_batchnorm2d_backward_eval)(din, G_(nd, 0), G_(nd, 1), nd->dy, nd->xhat,
+                                           nd->invstd, T_(nd, 0), B, C, S);
 }
 
 /* conv2d: weight and bias (tensors 0, 1; a zero bias never listed without
@@ -238,9 +232,8 @@ static void SFX(maxpool2d_backward)(bp_graph *g, node *nd, part p, int want_dx) 
     REAL *din = SFX(din_of)(g, nd, 0, want_dx);
     bp_conv_shape s = conv_shape(g, nd);
     size_t xs = (size_t)s.C * s.H * s.W, ys = (size_t)s.O * s.P * s.Q;
-    if (din)
-        SFX(bp_maxpool2d_backward)
-        (din + p.r0 * xs, (REAL *)nd->dy + p.r0 * ys, nd->arg + p.r0 * ys, p.S, &s);
+    if (din) SFX(bp_maxpool2d_backward)
+    (din + p.r0 * xs, (REAL *)nd->dy + p.r0 * ys, nd->arg + p.r0 * ys, p.S, &s);
 }
 static void SFX(avgpool2d_forward)(bp_graph *g, node *nd, part p) {
     bp_conv_shape s = conv_shape(g, nd);
@@ -295,9 +288,12 @@ static SFX(rec_bufs) SFX(rec_layer)(bp_graph *g, node *nd, int B, int l) {
     size_t BTH = (size_t)B * nd->shape[0] * nd->o.out;
     rec_layout r = rec_of(nd->op);
     REAL *w = (REAL *)nd->work + (size_t)l * r.per_layer * BTH;
-    SFX(rec_bufs) s = {.h = w + r.h * BTH, .dh = w + r.dh * BTH,
-                       .c = r.c < 0 ? NULL : w + r.c * BTH, .a = r.a < 0 ? NULL : w + r.a * BTH,
-                       .gh = r.gh < 0 ? NULL : w + r.gh * BTH};
+    SFX(rec_bufs)
+    s = {.h = w + r.h * BTH,
+         .dh = w + r.dh * BTH,
+         .c = r.c < 0 ? NULL : w + r.c * BTH,
+         .a = r.a < 0 ? NULL : w + r.a * BTH,
+         .gh = r.gh < 0 ? NULL : w + r.gh * BTH};
     s.x = l ? (REAL *)nd->work + ((size_t)(l - 1) * r.per_layer + r.h) * BTH
             : SFX(y_of)(g, nd->in[0]);
     if (l == nd->o.layers - 1) s.h = nd->y, s.dh = nd->dy;
@@ -331,12 +327,13 @@ static void SFX(rec_forward)(bp_graph *g, node *nd, int B) {
     for (int l = 0; l < nd->o.layers; l++) {
         SFX(rec_bufs) s = SFX(rec_layer)(g, nd, B, l);
         REAL *h0 = SFX(state_at)(nd, nd->state, B, 0, l);
-        const REAL *wih = T_(nd, 4 * l), *whh = T_(nd, 4 * l + 1), *bih = T_(nd, 4 * l + 2),
-                   *bhh = T_(nd, 4 * l + 3);
+        const REAL *wih = T_(nd, 4 * l), *whh = T_(nd, 4 * l + 1),
+                   *bih = T_(nd, 4 * l + 2), *bhh = T_(nd, 4 * l + 3);
         int I = l ? H : nd->o.in;
         if (nd->op == BP_OP_LSTM)
-            SFX(bp_lstm_forward)(s.h, s.c, s.a, s.x, h0, SFX(state_at)(nd, nd->state, B, 1, l),
-                                 wih, whh, bih, bhh, B, T, I, H);
+            SFX(bp_lstm_forward)
+            (s.h, s.c, s.a, s.x, h0, SFX(state_at)(nd, nd->state, B, 1, l), wih, whh, bih,
+             bhh, B, T, I, H);
         else if (nd->op == BP_OP_GRU)
             SFX(bp_gru_forward)(s.h, s.a, s.gh, s.x, h0, wih, whh, bih, bhh, B, T, I, H);
         else SFX(bp_rnn_forward)(s.h, s.x, h0, wih, whh, bih, bhh, relu, B, T, I, H);
@@ -354,7 +351,8 @@ static void SFX(rec_backward)(bp_graph *g, node *nd, int B, int want_dx) {
     SFX(mask_steps)(g, nd->dy, T, H);
     for (int l = nd->o.layers - 1; l >= 0; l--) {
         SFX(rec_bufs) s = SFX(rec_layer)(g, nd, B, l);
-        REAL *dx = l ? SFX(rec_layer)(g, nd, B, l - 1).dh : SFX(din_of)(g, nd, 0, want_dx);
+        REAL *dx =
+            l ? SFX(rec_layer)(g, nd, B, l - 1).dh : SFX(din_of)(g, nd, 0, want_dx);
         if (l) memset(dx, 0, sizeof(REAL) * BTH);
         REAL *h0 = SFX(state_at)(nd, nd->state, B, 0, l),
              *dh0 = SFX(state_at)(nd, nd->dstate, B, 0, l);
@@ -363,16 +361,18 @@ static void SFX(rec_backward)(bp_graph *g, node *nd, int B, int want_dx) {
         const REAL *wih = T_(nd, 4 * l), *whh = T_(nd, 4 * l + 1);
         int I = l ? H : nd->o.in;
         if (nd->op == BP_OP_LSTM)
-            SFX(bp_lstm_backward)(dx, dh0, SFX(state_at)(nd, nd->dstate, B, 1, l), dwih, dwhh,
-                                  dbih, dbhh, dz, carry, s.dh, s.x, h0,
-                                  SFX(state_at)(nd, nd->state, B, 1, l), s.h, s.c, s.a, wih,
-                                  whh, B, T, I, H);
+            SFX(bp_lstm_backward)
+            (dx, dh0, SFX(state_at)(nd, nd->dstate, B, 1, l), dwih, dwhh, dbih, dbhh, dz,
+             carry, s.dh, s.x, h0, SFX(state_at)(nd, nd->state, B, 1, l), s.h, s.c, s.a,
+             wih, whh, B, T, I, H);
         else if (nd->op == BP_OP_GRU)
-            SFX(bp_gru_backward)(dx, dh0, dwih, dwhh, dbih, dbhh, dz, dz + 3 * BTH, carry,
-                                 s.dh, s.x, h0, s.h, s.a, s.gh, wih, whh, B, T, I, H);
+            SFX(bp_gru_backward)
+            (dx, dh0, dwih, dwhh, dbih, dbhh, dz, dz + 3 * BTH, carry, s.dh, s.x, h0, s.h,
+             s.a, s.gh, wih, whh, B, T, I, H);
         else
-            SFX(bp_rnn_backward)(dx, dh0, dwih, dwhh, dbih, dbhh, dz, carry, s.dh, s.x, h0,
-                                 s.h, wih, whh, relu, B, T, I, H);
+            SFX(bp_rnn_backward)
+            (dx, dh0, dwih, dwhh, dbih, dbhh, dz, carry, s.dh, s.x, h0, s.h, wih, whh,
+             relu, B, T, I, H);
     }
 }
 

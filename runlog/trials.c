@@ -241,8 +241,9 @@ int bp_runlog_sweep_find(bp_runlog *log, const char *uid, int64_t *id, int64_t *
                          bp_err *e) {
     bp_runlog_lock(log);
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(bp_runlog_sqlite(log), "SELECT id, trials FROM sweeps WHERE uid = ?",
-                           -1, &st, NULL) == SQLITE_OK)
+    if (sqlite3_prepare_v2(bp_runlog_sqlite(log),
+                           "SELECT id, trials FROM sweeps WHERE uid = ?", -1, &st,
+                           NULL) == SQLITE_OK)
         sqlite3_bind_text(st, 1, uid, -1, SQLITE_STATIC);
     int rc = step_row(log, st, "cannot look up the sweep", e);
     if (rc == 1) {
@@ -259,8 +260,8 @@ int bp_runlog_sweep_uids(bp_runlog *log, char (**uids)[17], size_t *n, bp_err *e
     size_t cap = 0;
     bp_runlog_lock(log);
     sqlite3_stmt *st = NULL;
-    int r = sqlite3_prepare_v2(bp_runlog_sqlite(log), "SELECT uid FROM sweeps ORDER BY id",
-                               -1, &st, NULL);
+    int r = sqlite3_prepare_v2(bp_runlog_sqlite(log),
+                               "SELECT uid FROM sweeps ORDER BY id", -1, &st, NULL);
     int oom = 0;
     while (r == SQLITE_OK && !oom && (r = sqlite3_step(st)) == SQLITE_ROW) {
         if (*n == cap) {
@@ -272,7 +273,7 @@ int bp_runlog_sweep_uids(bp_runlog *log, char (**uids)[17], size_t *n, bp_err *e
         copy_text((*uids)[(*n)++], 17, st, 0);
         r = SQLITE_OK;
     }
-    int rc = oom ? bp_err_set(e, "out of memory")
+    int rc = oom                ? bp_err_set(e, "out of memory")
              : r != SQLITE_DONE ? sl_fail(log, e, "cannot list the sweeps")
                                 : 0;
     sqlite3_finalize(st);

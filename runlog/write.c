@@ -343,7 +343,8 @@ int bp_runlog_text(bp_runlog *log, int64_t run, const char *name, int64_t step,
     pthread_mutex_lock(&log->db_lock);
     int rc = -1;
     sqlite3_stmt *st = rl_prepare(
-        log, "INSERT INTO texts(run_id, name, step, time, text) VALUES (?, ?, ?, ?, ?)", e);
+        log, "INSERT INTO texts(run_id, name, step, time, text) VALUES (?, ?, ?, ?, ?)",
+        e);
     if (st) {
         sqlite3_bind_int64(st, 1, run);
         sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
