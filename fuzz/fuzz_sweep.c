@@ -7,7 +7,7 @@
  * byte choosing grid or random search (trials and seed from the following
  * bytes), then indexes of trials to draw. The contract of bp_sweep.h is
  * checked as well as memory: a failed add adds nothing and says which
- * argument, a trial is n strings "key=value" in the parameters' order, a
+ * argument, an added one is its key then = (?= when conditional), a trial is n strings "key=value" in the parameters' order, a
  * grid value is one of its list, an int draw an integer within its bounds,
  * a seed below 2^63. */
 #include "input.h"
@@ -62,8 +62,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             EXPECT(s->n == before && e.msg[0]);
         } else {
             EXPECT(s->n == before + 1);
-            const char *key = s->params[before].key;
-            EXPECT(!strncmp(arg, key, strlen(key)) && arg[strlen(key)] == '=');
+            const bp_sweep_param *p = &s->params[before];
+            size_t kl = strlen(p->key);
+            /* key=SPEC, or key?=SPEC for a conditional parameter */
+            EXPECT(kl > 0 && !strncmp(arg, p->key, kl) &&
+                   !strncmp(arg + kl, p->conditional ? "?=" : "=", p->conditional ? 2 : 1));
         }
     }
     unsigned mode = fz_byte(&f);
