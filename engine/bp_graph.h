@@ -288,6 +288,10 @@ int bp_graph_truncate(bp_graph *g, int n, int output, bp_err *e);
  * input and at the output (0 before a finish). */
 bp_dtype bp_graph_dtype(const bp_graph *g);
 int bp_graph_nodes(const bp_graph *g);
+
+/* Rows of a recurrent op's weights per hidden value: an lstm's 4 gates, a
+ * gru's 3, an rnn's 1; 0 for an op that is not recurrent. */
+int bp_op_gates(bp_op op);
 int bp_graph_output(const bp_graph *g);
 int bp_graph_finished(const bp_graph *g);
 int bp_graph_inputs(const bp_graph *g);
@@ -412,7 +416,8 @@ void bp_graph_forget(bp_graph *g);
  * members, allocated when the team grows, not per walk).
  *
  * work: the multiply-adds of a forward of B rows through the linears and
- * convolutions, what a step must have to pay for the team's meetings. */
+ * convolutions, what a step must have to pay for the team's meetings; 0
+ * for a graph bp_graph_set_team refuses, so that no team is made for it. */
 int bp_graph_set_team(bp_graph *g, bp_team *team, bp_err *e);
 int64_t bp_graph_work(const bp_graph *g, int B);
 

@@ -161,9 +161,7 @@ static const char *what(const node *nd, char *buf, size_t cap) {
 }
 #define WHAT(nd) what((nd), wbuf, sizeof wbuf)
 
-/* Rows of a recurrent op's weights per hidden value: an lstm's 4 gates, a
- * gru's 3, an rnn's 1; 0 for an op that is not recurrent. */
-static int gates_of(bp_op op) {
+int bp_op_gates(bp_op op) {
     return op == BP_OP_LSTM ? 4 : op == BP_OP_GRU ? 3 : op == BP_OP_RNN ? 1 : 0;
 }
 
@@ -299,7 +297,7 @@ static int host_params(bp_graph *g, node *nd, const bp_host *h) {
  * U(-1/sqrt(H), 1/sqrt(H)) from o->rng as nn.LSTM's, else zeros), drawn
  * in the order of the list. 0, -1 without memory, -2 when stopped. */
 static int make_seq_params(bp_graph *g, node *nd, const bp_node_opts *o) {
-    const int G = gates_of(nd->op) * o->out,
+    const int G = bp_op_gates(nd->op) * o->out,
               emb = nd->op == BP_OP_EMBEDDING || nd->op == BP_OP_POSITION;
     if (emb) {
         if (add_tensor(g, nd, "weight", 2, o->in, o->out, 0, 1)) return -1;
@@ -347,7 +345,7 @@ static int make_params(bp_graph *g, node *nd, const bp_node_opts *o) {
         }
         if (ok && init_linear(g, nd, o)) return -2;
     } else if (nd->op == BP_OP_EMBEDDING || nd->op == BP_OP_POSITION ||
-               gates_of(nd->op)) {
+               bp_op_gates(nd->op)) {
         return make_seq_params(g, nd, o);
     } else if (nd->op == BP_OP_ATTENTION) {
         const int C = o->in;
@@ -452,7 +450,7 @@ static int check_seq(const node *nd, bp_err *e) {
         return bp_err_set(e, "%s: needs 1 to %d layers (got %d)", WHAT(nd),
                           BP_GRAPH_MAX_LAYERS, o->layers);
     size_t in = (size_t)(o->in > o->out ? o->in : o->out);
-    if ((emb ? (size_t)o->in : (size_t)gates_of(nd->op) * in) * (size_t)o->out >
+    if ((emb ? (size_t)o->in : (size_t)bp_op_gates(nd->op) * in) * (size_t)o->out >
         (size_t)1 << 31)
         return bp_err_set(e, "%s: %d x %d weights are too many", WHAT(nd), o->in, o->out);
     return 0;
@@ -1125,7 +1123,7 @@ static size_t layout(bp_graph *g, char *base, int B) {
             bp_conv_shape s = conv_shape(g, nd);
             nd->col = base ? base + at : NULL, at += up(bp_conv_cols(&s) * g->z);
         }
-        if (gates_of(nd->op))
+        if (bp_op_gates(nd->op))
             nd->work = base ? base + at : NULL, at += up(rec_work(nd, B) * g->z);
         if (nd->op == BP_OP_ATTENTION)
             nd->work = base ? base + at : NULL, at += up(attn_work(nd, B) * g->z);
@@ -1169,24 +1167,32 @@ static size_t team_layout(bp_graph *g, char *base, int T) {
     return at;
 }
 
+/* The first node in use that keeps g off a team (a host's module, a
+ * recurrent op), or NULL. */
+static const node *unsplittable(const bp_graph *g) {
+    for (int k = 0; k < g->n_order; k++) {
+        const node *nd = &g->nodes[g->order[k]];
+        if (nd->op == BP_OP_HOST || bp_op_gates(nd->op)) return nd;
+    }
+    return NULL;
+}
+
 int bp_graph_set_team(bp_graph *g, bp_team *team, bp_err *e) {
     char wbuf[96];
     g->team = NULL;
     if (!team) return 0;
     if (!g->finished) return bp_err_set(e, "the graph is not finished");
-    for (int k = 0; k < g->n_order; k++) {
-        const node *nd = &g->nodes[g->order[k]];
-        if (nd->op == BP_OP_HOST)
-            return bp_err_set(e,
-                              "%s: runs on the calling thread, so the graph cannot "
-                              "be split between a team",
-                              WHAT(nd));
-        if (gates_of(nd->op))
-            return bp_err_set(e,
-                              "%s: its steps are not split between a team (the GEMM "
-                              "library's threads make them faster)",
-                              WHAT(nd));
-    }
+    const node *nd = unsplittable(g);
+    if (nd && nd->op == BP_OP_HOST)
+        return bp_err_set(e,
+                          "%s: runs on the calling thread, so the graph cannot "
+                          "be split between a team",
+                          WHAT(nd));
+    if (nd)
+        return bp_err_set(e,
+                          "%s: its steps are not split between a team (the GEMM "
+                          "library's threads make them faster)",
+                          WHAT(nd));
     int T = bp_team_size(team);
     size_t bytes = team_layout(g, NULL, T);
     if (bytes > g->team_bytes) {
@@ -1204,6 +1210,7 @@ int bp_graph_set_team(bp_graph *g, bp_team *team, bp_err *e) {
 
 int64_t bp_graph_work(const bp_graph *g, int B) {
     int64_t work = 0;
+    if (unsplittable(g)) return 0; /* no team is made for what set_team refuses */
     for (int k = 0; k < g->n_order; k++) {
         const node *nd = &g->nodes[g->order[k]];
         if (nd->op == BP_OP_LINEAR)
@@ -1445,7 +1452,7 @@ void bp_graph_forget(bp_graph *g) { g->B = 0; }
 /* Parts of a node's state: an lstm's h and c, a gru's or rnn's h; 0: not
  * recurrent. */
 static int state_parts(const node *nd) {
-    return nd->op == BP_OP_LSTM ? 2 : gates_of(nd->op) ? 1 : 0;
+    return nd->op == BP_OP_LSTM ? 2 : bp_op_gates(nd->op) ? 1 : 0;
 }
 
 /* Values of a state of B rows. */

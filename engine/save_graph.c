@@ -169,7 +169,7 @@ static int node_values(bp_op op, const bp_node_opts *o, size_t *n) {
         case BP_OP_LSTM:
         case BP_OP_GRU:
         case BP_OP_RNN: {
-            size_t gates = op == BP_OP_LSTM ? 4 : op == BP_OP_GRU ? 3 : 1;
+            size_t gates = (size_t)bp_op_gates(op);
             for (int l = 0; l < layers; l++) {
                 if (bp_size_mul3(&w, gates, out, (l ? out : in) + out + 2)) return -1;
                 *n += w;
