@@ -160,9 +160,9 @@ static void restore_states(const saved *s, int n, bp_graph *g) {
     for (int k = 0; k < n; k++) bp_graph_state_set(g, s[k].id, s[k].v, s[k].rows, NULL);
 }
 
-/* Frees what save_states made (s may be NULL). */
-static void free_states(saved *s, const bp_graph *g) {
-    for (int k = 0; s && k < bp_graph_nodes(g); k++) bp_free(s[k].v);
+/* Frees what save_states made: its n states (s may be NULL). */
+static void free_states(saved *s, int n) {
+    for (int k = 0; s && k < n; k++) bp_free(s[k].v);
     bp_free(s);
 }
 
@@ -213,7 +213,7 @@ int bp_net_sample(bp_net *net, int *out, const int *start, int n_start, int leng
     restore_states(s, n_saved, net->graph);
     bp_graph_set_lengths(net->graph, lens, nl, NULL);
 done:
-    free_states(s, net->graph);
+    free_states(s, n_saved);
     bp_free(lens);
     bp_free(work);
     bp_free(x);
