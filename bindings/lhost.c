@@ -73,11 +73,7 @@ static int good_name(const char *s, size_t len) {
 /* Pushes the definitions registered by name (bp.module{name = ...}): a
  * table in the registry, name -> the module's D (l_module). */
 static void push_registry(lua_State *L) {
-    if (lua_getfield(L, LUA_REGISTRYINDEX, REGISTRY) == LUA_TTABLE) return;
-    lua_pop(L, 1);
-    lua_newtable(L);
-    lua_pushvalue(L, -1);
-    lua_setfield(L, LUA_REGISTRYINDEX, REGISTRY);
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, REGISTRY);
 }
 
 /* D's parameters (D at d: names, and init's tensors) into h's n_params and
@@ -145,12 +141,7 @@ static void register_def(lua_State *L, int d, const char *name) {
     bp_host mine, theirs;
     d_params(L, d, &mine);
     push_registry(L);
-    if (lua_getfield(L, -1, name) != LUA_TTABLE) {
-        lua_pop(L, 1);
-        lua_newtable(L);
-        lua_pushvalue(L, -1);
-        lua_setfield(L, -3, name);
-    }
+    luaL_getsubtable(L, -1, name);
     int list = lua_gettop(L), n = (int)lua_rawlen(L, list), at = n + 1;
     for (int k = 1; k <= n && at > n; k++) {
         lua_rawgeti(L, list, k);

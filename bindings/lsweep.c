@@ -240,12 +240,7 @@ static int decide(lua_State *L, const char *arg, const char *dflt, const char *g
 /* Raises if name was suggested before in this run with another spec
  * (canon); else remembers it. Whether it is the first time. */
 static int same_spec(lua_State *L, const char *name, const char *canon) {
-    if (lua_getfield(L, LUA_REGISTRYINDEX, SUGGESTED_KEY) != LUA_TTABLE) {
-        lua_pop(L, 1);
-        lua_newtable(L);
-        lua_pushvalue(L, -1);
-        lua_setfield(L, LUA_REGISTRYINDEX, SUGGESTED_KEY);
-    }
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, SUGGESTED_KEY);
     int first = lua_getfield(L, -1, name) != LUA_TSTRING;
     if (!first && strcmp(lua_tostring(L, -1), canon))
         luaL_error(L,
