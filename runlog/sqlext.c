@@ -120,7 +120,9 @@ enum {
 
 /* Bits of idxNum: which optional constraints xFilter receives, after data
  * and shape, in this order. */
-enum { HAS_LAYER = 1, HAS_NAME = 2, HAS_PARAM = 4 };
+/* NO_ARGS marks a plan without data and shape: the error is raised when it
+ * runs, not when it is planned (see wt_best_index). */
+enum { HAS_LAYER = 1, HAS_NAME = 2, HAS_PARAM = 4, NO_ARGS = 8 };
 
 typedef struct cursor {
     sqlite3_vtab_cursor base;
@@ -159,7 +161,11 @@ static int wt_disconnect(sqlite3_vtab *vt) {
 }
 
 /* data and shape are arguments, so a plan without them usable is refused
- * (SQLITE_CONSTRAINT makes SQLite try another join order). */
+ * (SQLITE_CONSTRAINT makes SQLite try another join order). A plan that does
+ * not see them at all is not an error yet: SQLite also plans each term of a
+ * top-level OR on its own, without the rest of the WHERE clause, and an
+ * error here would fail a query whose whole plan has both arguments. Such a
+ * plan is priced out, and raises the error only if it is the one that runs. */
 static int wt_best_index(sqlite3_vtab *vt, sqlite3_index_info *info) {
     int want[COL_SHAPE + 1], seen_data = 0, seen_shape = 0;
     for (int c = 0; c <= COL_SHAPE; c++) want[c] = -1;
@@ -171,11 +177,12 @@ static int wt_best_index(sqlite3_vtab *vt, sqlite3_index_info *info) {
             continue;
         if (want[con->iColumn] < 0) want[con->iColumn] = k;
     }
+    (void)vt;
     if (!seen_data || !seen_shape) {
-        sqlite3_free(vt->zErrMsg);
-        vt->zErrMsg = sqlite3_mprintf(
-            "bp_weights needs two arguments: a snapshot's data and shape");
-        return SQLITE_ERROR;
+        info->idxNum = NO_ARGS;
+        info->estimatedCost = 1e300;
+        info->estimatedRows = 100000;
+        return SQLITE_OK;
     }
     if (want[COL_DATA] < 0 || want[COL_SHAPE] < 0) return SQLITE_CONSTRAINT;
     int arg = 1, num = 0;
@@ -417,6 +424,12 @@ static int wt_filter(sqlite3_vtab_cursor *cur, int num, const char *idx_str, int
     c->v = NULL, c->t = NULL, c->text = NULL;
     c->lo = c->hi = c->idx = 0;
     c->T = c->at = 0;
+    if (num & NO_ARGS) {
+        sqlite3_free(cur->pVtab->zErrMsg);
+        cur->pVtab->zErrMsg =
+            sqlite3_mprintf("bp_weights needs two arguments: a snapshot's data and shape");
+        return SQLITE_ERROR;
+    }
     /* A NULL snapshot (an outer join) has no rows. */
     if (sqlite3_value_type(argv[0]) == SQLITE_NULL ||
         sqlite3_value_type(argv[1]) == SQLITE_NULL)

@@ -345,6 +345,11 @@ static void test_weights(void) {
     CHECK_STR(rows_of(s, "SELECT count(*) FROM snapshots s, bp_weights(s.data, s.shape) w"
                          " WHERE w.name IN ('w999', 'b31', 'x', 'w11')"),
               "0\n");
+    /* A top-level OR: SQLite plans each term alone, without data and shape. */
+    CHECK_STR(
+        rows_of(s, "SELECT s.step, w.name FROM snapshots s, bp_weights(s.data, s.shape) w"
+                   " WHERE s.run_id = 1 AND w.name = 'w211' OR w.name = 'b21' ORDER BY 1, 2"),
+        "0|b21\n0|w211\n10|b21\n10|w211\n");
     CHECK_STR(rows_of(s, "SELECT count(*) FROM bp_weights(zeroblob(16), '1,1')"), "2\n");
     CHECK_STR(rows_of(s, "SELECT count(*) FROM bp_weights(NULL, '1,1')"), "0\n");
     CHECK_STR(
