@@ -19,16 +19,17 @@
 
 static const char *const part_names[] = {"h", "c"};
 
-/* The node of the module named at arg (a recurrent one: else raises). */
+/* The node of the module named at arg (a recurrent one: else raises), its
+ * state's shape, and *B the rows of its initial state (0: zeros). */
 static int check_module(lua_State *L, bp_net *net, int arg, int *parts, int *layers,
-                        int *H) {
+                        int *H, int *B) {
     const char *name = luaL_checkstring(L, arg);
     int id = -1;
     for (int k = 0; net->graph && k < bp_graph_nodes(net->graph) && id < 0; k++)
         if (strcmp(bp_graph_node_name(net->graph, k), name) == 0) id = k;
     if (id < 0) luaL_argerror(L, arg, lua_pushfstring(L, "no module named '%s'", name));
     bp_err e;
-    if (bp_graph_state_info(net->graph, id, parts, layers, H, &e) < 0)
+    if ((*B = bp_graph_state_info(net->graph, id, parts, layers, H, &e)) < 0)
         luaL_argerror(L, arg, e.msg);
     return id;
 }
@@ -51,10 +52,8 @@ static void push_state(lua_State *L, const double *v, int parts, int layers, int
  * zeros). */
 static int state_of(lua_State *L, bp_state which) {
     bp_net *net = bp_lua_check_net(L, 1);
-    int parts, layers, H, id = check_module(L, net, 2, &parts, &layers, &H);
-    int B = which == BP_STATE_FINAL ? bp_graph_batch(net->graph)
-                                    : bp_graph_state_info(net->graph, id, &parts, &layers,
-                                                          &H, NULL);
+    int parts, layers, H, B, id = check_module(L, net, 2, &parts, &layers, &H, &B);
+    if (which == BP_STATE_FINAL) B = bp_graph_batch(net->graph);
     if (which == BP_STATE_INITIAL && B == 0) {
         lua_pushnil(L);
         return 1;
@@ -76,8 +75,7 @@ static int net_state(lua_State *L) {
 /* net:state_grad(name) -> dLoss/d(initial state) from the last backward */
 static int net_state_grad(lua_State *L) {
     bp_net *net = bp_lua_check_net(L, 1);
-    int parts, layers, H, id = check_module(L, net, 2, &parts, &layers, &H);
-    int B = bp_graph_state_info(net->graph, id, &parts, &layers, &H, NULL);
+    int parts, layers, H, B, id = check_module(L, net, 2, &parts, &layers, &H, &B);
     double *v = lua_newuserdatauv(L, sizeof(double) * (size_t)parts * layers * (B ? B : 1) * H, 0);
     bp_err e;
     if (bp_graph_state_get(net->graph, id, BP_STATE_GRAD, v, &e) < 0)
@@ -123,7 +121,8 @@ static void read_part(lua_State *L, int arg, int p, int layers, int H, int *B, b
 static int net_set_state(lua_State *L) {
     lnet *u = bp_lua_check_lnet(L, 1);
     bp_net *net = u->net;
-    int parts, layers, H, id = check_module(L, net, 2, &parts, &layers, &H), B = 0;
+    int parts, layers, H, B, id = check_module(L, net, 2, &parts, &layers, &H, &B);
+    B = 0;
     bp_err e;
     if (lua_isnoneornil(L, 3)) {
         bp_graph_state_set(net->graph, id, NULL, 0, &e);
