@@ -109,6 +109,20 @@ static int same_params(const bp_host *a, const bp_host *b) {
     return 1;
 }
 
+/* The place in the registry's list at list of the definition whose
+ * parameters are want's, or 0. There is at most one (register_def). */
+static int find_def(lua_State *L, int list, const bp_host *want) {
+    int n = (int)lua_rawlen(L, list);
+    for (int k = 1; k <= n; k++) {
+        bp_host h;
+        lua_rawgeti(L, list, k);
+        d_params(L, lua_gettop(L), &h); /* names alive: the list holds D */
+        lua_pop(L, 1);
+        if (same_params(&h, want)) return k;
+    }
+    return 0;
+}
+
 /* Pushes the definition registered under name whose parameters are want's
  * (want NULL, or none is: the latest registered), or nil. */
 static void push_registered(lua_State *L, const char *name, const bp_host *want) {
@@ -117,19 +131,8 @@ static void push_registered(lua_State *L, const char *name, const bp_host *want)
         lua_remove(L, -2);
         return;
     }
-    int list = lua_gettop(L), n = (int)lua_rawlen(L, list);
-    for (int k = n; want && k >= 1; k--) {
-        bp_host h;
-        lua_rawgeti(L, list, k);
-        d_params(L, lua_gettop(L), &h);
-        if (same_params(&h, want)) {
-            lua_replace(L, list - 1);
-            lua_settop(L, list - 1);
-            return;
-        }
-        lua_pop(L, 1);
-    }
-    lua_rawgeti(L, list, n);
+    int list = lua_gettop(L), at = want ? find_def(L, list, want) : 0;
+    lua_rawgeti(L, list, at ? at : (int)lua_rawlen(L, list));
     lua_replace(L, list - 1);
     lua_settop(L, list - 1);
 }
@@ -138,19 +141,13 @@ static void push_registered(lua_State *L, const char *name, const bp_host *want)
  * shapes (a factory's modules of several sizes are each found again),
  * the latest of a name and shapes replacing the one before. */
 static void register_def(lua_State *L, int d, const char *name) {
-    bp_host mine, theirs;
+    bp_host mine;
     d_params(L, d, &mine);
     push_registry(L);
     luaL_getsubtable(L, -1, name);
-    int list = lua_gettop(L), n = (int)lua_rawlen(L, list), at = n + 1;
-    for (int k = 1; k <= n && at > n; k++) {
-        lua_rawgeti(L, list, k);
-        d_params(L, lua_gettop(L), &theirs);
-        if (same_params(&mine, &theirs)) at = k;
-        lua_pop(L, 1);
-    }
+    int list = lua_gettop(L), at = find_def(L, list, &mine);
     lua_pushvalue(L, d);
-    lua_rawseti(L, list, at);
+    lua_rawseti(L, list, at ? at : (int)lua_rawlen(L, list) + 1);
     lua_pop(L, 2);
 }
 
