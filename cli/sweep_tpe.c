@@ -16,16 +16,18 @@
  *    trial of the same index (bp_sweep_trial): the start-up is uniform, as
  *    Optuna's, and a TPE sweep's first trials are its random twin's.
  *  - Trials are ranked as Optuna ranks them: completed ones by their
- *    objective, then pruned ones (more steps first, then their last value),
- *    then running ones (the constant liar: a running trial counts as the
- *    worst, so that -j N does not propose N times the same setting).
- *    Failed and diverged trials are left out. bp_tpe.h gets the ranks as
- *    losses.
+ *    objective, then pruned ones (more steps first, then their last value;
+ *    one that reported nothing last), then running ones (the constant
+ *    liar: a running trial counts as the worst, so that -j N does not
+ *    propose N times the same setting, and not as finished). Failed and
+ *    diverged trials are left out. bp_tpe.h gets the ranks as losses,
+ *    +INFINITY for the running ones.
  *  - Conditional parameters (key?=SPEC, or a name the script suggests in
  *    some trials only) are absent from the trials that did not read them:
- *    NaN there, which the independent estimator leaves out trial by trial.
- *    tpe:multivariate samples jointly the parameters every observation
- *    has (Optuna's intersection search space) and the others one by one.
+ *    NaN there, which the estimators leave out after the split (bp_tpe.h).
+ *    tpe:multivariate samples jointly the parameters every finished trial
+ *    has (Optuna's intersection search space; not one with a single
+ *    value) and the others one by one.
  *  - The specification is the sweep's with the names its script suggested
  *    so far (sw_spec_now): a name learned late is proposed from
  *    the trials that have it. */
@@ -98,11 +100,11 @@ static double internal(const bp_sweep_param *p, const char *v) {
  * one value (LO = HI), which needs no sampler. */
 static bp_tpe_space space_of(const bp_sweep_param *p) {
     switch (p->kind) {
-        case BP_SWEEP_UNIFORM: return (bp_tpe_space){p->lo < p->hi ? 0 : -1, p->lo, p->hi};
+        case BP_SWEEP_UNIFORM: return (bp_tpe_space){p->lo < p->hi ? 0 : -1, p->lo, p->hi, 0};
         case BP_SWEEP_LOGUNIFORM:
-            return (bp_tpe_space){p->lo < p->hi ? 0 : -1, log(p->lo), log(p->hi)};
-        case BP_SWEEP_INT: return (bp_tpe_space){0, p->lo - 0.5, p->hi + 0.5};
-        default: return (bp_tpe_space){p->n, 0, 0};
+            return (bp_tpe_space){p->lo < p->hi ? 0 : -1, log(p->lo), log(p->hi), 0};
+        case BP_SWEEP_INT: return (bp_tpe_space){0, p->lo - 0.5, p->hi + 0.5, 1};
+        default: return (bp_tpe_space){p->n, 0, 0, 0};
     }
 }
 
@@ -188,11 +190,14 @@ static int gather(obs *o, const sw_runner *R, const bp_trial_obs *h, size_t nh, 
         if (dup || !t->params) continue;
         if (!strcmp(t->status, "running")) {
             o[n++] = (obs){t->trial, 2, 0, 0, t->params};
-        } else if (t->has_objective && isfinite(t->objective) &&
-                   (!strcmp(t->status, "completed") || !strcmp(t->status, "pruned"))) {
-            int pruned = t->status[0] == 'p';
-            o[n++] = (obs){t->trial, pruned, pruned ? -(double)t->last_step : sign * t->objective,
-                           pruned ? sign * t->objective : 0, t->params};
+        } else if (!strcmp(t->status, "completed") && t->has_objective &&
+                   isfinite(t->objective)) {
+            o[n++] = (obs){t->trial, 0, sign * t->objective, 0, t->params};
+            ++*finished;
+        } else if (!strcmp(t->status, "pruned")) { /* Optuna's (-step, value) */
+            double v = t->has_objective ? sign * t->objective : INFINITY;
+            o[n++] = t->last_step < 0 ? (obs){t->trial, 1, 1, 0, t->params}
+                                      : (obs){t->trial, 1, -(double)t->last_step, v, t->params};
             ++*finished;
         }
     }
@@ -253,12 +258,13 @@ static int propose(const bp_sweep_spec *s, int64_t trial, const obs *o, const do
         for (int i = 0; i < n; i++) {
             xs[i * d + j] = internal(&s->params[j],
                                      value_of(o[i].params, s->params[j].key, buf, sizeof buf));
-            if (isnan(xs[i * d + j])) in_joint[j] = 0;
+            if (isnan(xs[i * d + j]) && isfinite(loss[i])) in_joint[j] = 0;
         }
     }
     for (int j = 0; j < d; j++)
         if (sp[j].n < 0) { /* one value: nothing to sample, jointly or not */
-            sp[j] = (bp_tpe_space){1, 0, 0};
+            sp[j] = (bp_tpe_space){1, 0, 0, 0};
+            in_joint[j] = 0; /* Optuna's relative space leaves such out */
             for (int i = 0; i < n; i++) xs[i * d + j] = 0;
         }
     if (propose_joint(out, sp, xs, n, d, in_joint, loss, &r, e)) goto end;
@@ -286,7 +292,7 @@ int sw_tpe_trial(const sw_runner *R, const bp_sweep_spec *s, int64_t trial, char
     obs *o = NULL;
     double *loss = NULL;
     int rc = -1, finished = 0;
-    if (bp_runlog_sweep_history(R->log, R->id, &h, &nh, e)) return -1;
+    if (bp_runlog_sweep_observations(R->log, R->id, &h, &nh, e)) return -1;
     for (size_t k = 0; k < nh; k++)
         if (h[k].trial == trial && (rc = recorded(s, h[k].params, kv)) != 0) goto end;
     int64_t first = trial - trial % bp_sweep_repeats(s);
@@ -306,7 +312,8 @@ int sw_tpe_trial(const sw_runner *R, const bp_sweep_spec *s, int64_t trial, char
         goto end;
     }
     qsort(o, (size_t)n, sizeof *o, cmp_rank);
-    for (int i = 0; i < n; i++) o[i].key1 = i; /* the rank, kept through the sort */
+    for (int i = 0; i < n; i++) /* the rank, kept through the sort; the liar's +inf */
+        o[i].key1 = o[i].cls == 2 ? INFINITY : i;
     qsort(o, (size_t)n, sizeof *o, cmp_trial);
     for (int i = 0; i < n; i++) loss[i] = o[i].key1;
     rc = propose(s, trial, o, loss, n, kv, e);

@@ -457,9 +457,41 @@ int bp_runlog_sweep_pruned(bp_runlog *log, int64_t sweep, bp_trial_pruned **list
     return rc;
 }
 
+/* The rows of st (trial, status, params, objective, step) into *list, the
+ * first of each trial's rows only (st orders them so). */
+static int read_obs(bp_runlog *log, sqlite3_stmt *st, bp_trial_obs **list, size_t *n,
+                    bp_err *e) {
+    size_t cap = 0;
+    int r = SQLITE_ERROR, oom = 0;
+    while (st && !oom && (r = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t trial = sqlite3_column_int64(st, 0);
+        if (*n > 0 && (*list)[*n - 1].trial == trial) continue;
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 64;
+            bp_trial_obs *g = realloc(*list, cap * sizeof *g);
+            if ((oom = !g)) break;
+            *list = g;
+        }
+        bp_trial_obs *o = &(*list)[*n];
+        memset(o, 0, sizeof *o);
+        o->trial = trial;
+        copy_text(o->status, sizeof o->status, st, 1);
+        oom = dup_text(&o->params, st, 2);
+        o->has_objective = sqlite3_column_type(st, 3) != SQLITE_NULL;
+        o->objective = sqlite3_column_double(st, 3);
+        o->last_step = sqlite3_column_type(st, 4) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 4);
+        ++*n;
+    }
+    int rc = end_list(log, st, r, oom, "cannot read the sweep's trials", e);
+    if (rc) {
+        bp_trial_obs_free(*list, *n);
+        *list = NULL, *n = 0;
+    }
+    return rc;
+}
+
 int bp_runlog_sweep_history(bp_runlog *log, int64_t sweep, bp_trial_obs **list, size_t *n,
                             bp_err *e) {
-    size_t cap = 0;
     *list = NULL, *n = 0;
     bp_runlog_lock(log);
     sqlite3_stmt *st = prepare_id(
@@ -469,30 +501,25 @@ int bp_runlog_sweep_history(bp_runlog *log, int64_t sweep, bp_trial_obs **list, 
         " ON s.id = t.sweep_id WHERE ms.run_id = t.run_id AND mn.name = s.objective)"
         " FROM sweep_trials t WHERE t.sweep_id = ? ORDER BY t.trial",
         sweep);
-    int r = SQLITE_ERROR, oom = 0;
-    while (st && !oom && (r = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap) {
-            cap = cap ? 2 * cap : 64;
-            bp_trial_obs *g = realloc(*list, cap * sizeof *g);
-            if ((oom = !g)) break;
-            *list = g;
-        }
-        bp_trial_obs *o = &(*list)[*n];
-        memset(o, 0, sizeof *o);
-        o->trial = sqlite3_column_int64(st, 0);
-        copy_text(o->status, sizeof o->status, st, 1);
-        oom = dup_text(&o->params, st, 2);
-        o->has_objective = sqlite3_column_type(st, 3) != SQLITE_NULL;
-        o->objective = sqlite3_column_double(st, 3);
-        o->last_step = sqlite3_column_int64(st, 4);
-        ++*n;
-    }
-    int rc = end_list(log, st, r, oom, "cannot read the sweep's trials", e);
-    if (rc) {
-        bp_trial_obs_free(*list, *n);
-        *list = NULL, *n = 0;
-    }
-    return rc;
+    return read_obs(log, st, list, n, e);
+}
+
+/* The runs of the sweep by trial, each trial's chosen run first as
+ * sweep_trials chooses it (a finished one, else the latest); the
+ * objective's summary found by its name's id, looked up once. */
+int bp_runlog_sweep_observations(bp_runlog *log, int64_t sweep, bp_trial_obs **list,
+                                 size_t *n, bp_err *e) {
+    *list = NULL, *n = 0;
+    bp_runlog_lock(log);
+    sqlite3_stmt *st = prepare_id(
+        log,
+        "SELECT r.trial, r.status, r.params_text, ms.last_value, ms.last_step FROM runs r"
+        " LEFT JOIN metric_summary ms ON ms.run_id = r.id AND ms.name_id = (SELECT"
+        " mn.id FROM metric_names mn JOIN sweeps s ON mn.name = s.objective WHERE s.id ="
+        " ?1) WHERE r.sweep_id = ?1 AND r.trial IS NOT NULL ORDER BY r.trial, r.status IN"
+        " ('completed', 'failed', 'diverged', 'pruned') DESC, r.started DESC, r.id DESC",
+        sweep);
+    return read_obs(log, st, list, n, e);
 }
 
 void bp_trial_obs_free(bp_trial_obs *list, size_t n) {

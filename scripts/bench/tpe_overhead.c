@@ -23,7 +23,7 @@ int main(int argc, char **argv) {
     if (n < 1 || reps < 1) return 2;
     double *xs = malloc(sizeof *xs * (size_t)n), *ls = malloc(sizeof *ls * (size_t)n);
     double *ms = malloc(sizeof *ms * (size_t)reps), out = 0;
-    bp_tpe_space sp = {0, -10, 10};
+    bp_tpe_space sp = {0, -10, 10, 0};
     bp_rng r;
     bp_err e = {0};
     int rc = 1;
