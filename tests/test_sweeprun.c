@@ -29,6 +29,7 @@
 #include "bp_runlog.h"
 #include "runlog_int.h"
 #include "bp_sweep.h"
+#include "bp_sweeplog.h"
 #include "check.h"
 
 static char dir[64], exe[1024], xor_script[1024];
@@ -1142,6 +1143,38 @@ static void test_tpe_finds_the_minimum(void) {
     CHECK(tpe_x >= 10 && tpe_x > rnd_x); /* a quarter by chance; seed 3 gives 12 and 5 */
 }
 
+/* bp_runlog_sweep_observations (the proposal's straight read of the runs)
+ * against bp_runlog_sweep_history (the sweep_trials view): the same trials
+ * with the same chosen run's status, objective and step, and every pair of
+ * the view's params among the run's. */
+static void check_observations(const char *db) {
+    bp_err e = {0};
+    bp_runlog *log = bp_runlog_open(db, BP_RUNLOG_MUSTEXIST, &e);
+    bp_trial_obs *v = NULL, *o = NULL;
+    size_t nv = 0, no = 0;
+    CHECK(log && bp_runlog_sweep_history(log, 1, &v, &nv, &e) == 0 &&
+          bp_runlog_sweep_observations(log, 1, &o, &no, &e) == 0);
+    CHECK(nv == no && nv > 0);
+    for (size_t k = 0; k < nv && k < no; k++) {
+        CHECK(v[k].trial == o[k].trial && !strcmp(v[k].status, o[k].status));
+        CHECK(v[k].has_objective == o[k].has_objective && v[k].last_step == o[k].last_step);
+        CHECK(!v[k].has_objective || v[k].objective == o[k].objective);
+        char pair[256];
+        for (const char *p = v[k].params; p && *p;) {
+            size_t len = strcspn(p, " ");
+            snprintf(pair, sizeof pair, " %.*s ", (int)len, p);
+            char *all = malloc(strlen(o[k].params) + 3);
+            sprintf(all, " %s ", o[k].params);
+            CHECK(strstr(all, pair) != NULL);
+            free(all);
+            p += len + (p[len] == ' ');
+        }
+    }
+    bp_trial_obs_free(v, nv);
+    bp_trial_obs_free(o, no);
+    bp_runlog_close(log);
+}
+
 /* Killed with -j 1 while a trial runs, then resumed: the same trials, the
  * same settings, seeds and objectives as the sweep never interrupted. */
 static void test_tpe_resume_is_the_same(void) {
@@ -1155,6 +1188,16 @@ static void test_tpe_resume_is_the_same(void) {
     CHECK(done >= 14 && done < 30);
     kill_group(kid);
     CHECK(sh("$BP sweep --db tpek.db --resume 1 -j 1") == 0);
+    /* a later run of trial 0 that did not finish: both choose the finished */
+    sqlite3 *s = NULL;
+    CHECK(sqlite3_open(db, &s) == SQLITE_OK &&
+          sqlite3_exec(s, "INSERT INTO runs(name, started, status, sweep_id, trial)"
+                          " VALUES ('again', 4e9, 'interrupted', 1, 0)",
+                       NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(s);
+    CHECK_ROWS(db, "SELECT count(*) FROM runs WHERE trial = 0", "2\n");
+    check_observations(db);
+    CHECK_ROWS(db, "SELECT status FROM sweep_trials WHERE trial = 0", "completed\n");
     const char *q = "SELECT trial, status, params, quote(objective), seed FROM sweep_trials"
                     " ORDER BY trial";
     char *a = rows(db, q), *b = rows(path_in("tpe.db"), q);
