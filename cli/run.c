@@ -231,6 +231,8 @@ static run_ctx *push_run_ctx(lua_State *L) {
     return r;
 }
 
+static int given_pairs(lua_State *L, const bp_run_record *rec, char ***out);
+
 /* backprop run --resume ID: the run again, from its own record (the script's
  * text as it was stored, its parameters, its seed, its sweep), as the same run; the
  * script's bp.resume{...} puts back its latest checkpoint. */
@@ -260,7 +262,9 @@ static int resume_run(lua_State *L, const opts *o) {
     const char *text = lua_pushlstring(L, rec.script_text, len);
     uint64_t seed = rec.has_seed ? (uint64_t)rec.seed : 1;
     int64_t sweep = rec.sweep_id, trial = rec.trial;
-    int bad = bp_lua_set_params(L, rec.n_params, rec.params);
+    char **pairs;
+    int npairs = given_pairs(L, &rec, &pairs);
+    int bad = bp_lua_set_params(L, npairs, pairs);
     bp_run_record_free(&rec);
     if (bad) return lua_error(L);
     bp_lua_trust_params(L);
@@ -306,16 +310,81 @@ static void parse_run_args(lua_State *L, int argc, char **argv, opts *o,
     }
 }
 
-/* The command line as one string on the stack, for the run's record. */
+/* The command line as one string on the stack, for the run's record: the
+ * words joined by spaces, one with a space or a quote in it single-quoted
+ * as a shell reads it, so that `run --resume` can split it back
+ * (given_pairs). */
 static const char *push_command(lua_State *L, int argc, char **argv) {
     luaL_Buffer cmd;
     luaL_buffinit(L, &cmd);
     for (int i = 0; i < argc; i++) {
         if (i) luaL_addchar(&cmd, ' ');
-        luaL_addstring(&cmd, argv[i]);
+        if (!argv[i][0] || strpbrk(argv[i], " \t\n'\"\\")) {
+            luaL_addchar(&cmd, '\'');
+            for (const char *c = argv[i]; *c; c++)
+                if (*c == '\'') luaL_addstring(&cmd, "'\\''");
+                else luaL_addchar(&cmd, *c);
+            luaL_addchar(&cmd, '\'');
+        } else {
+            luaL_addstring(&cmd, argv[i]);
+        }
     }
     luaL_pushresult(&cmd);
     return lua_tostring(L, -1);
+}
+
+/* Splits the command line s in place into words as push_command wrote
+ * them (single quotes, a backslash outside them escaping one character):
+ * returns how many, at most max. */
+static int split_command(char *s, char **words, int max) {
+    int n = 0;
+    char *out = s;
+    while (*s && n < max) {
+        while (*s == ' ') s++;
+        if (!*s) break;
+        words[n++] = out;
+        for (int quoted = 0; *s && (quoted || *s != ' '); s++) {
+            if (*s == '\'') quoted = !quoted;
+            else if (*s == '\\' && !quoted && s[1]) *out++ = *++s;
+            else *out++ = *s;
+        }
+        if (*s) s++;
+        *out++ = '\0';
+    }
+    return n;
+}
+
+/* The parameters a resumed run is given: the ones it read (rec's), then
+ * those of the command line that started it that it had not read yet (a
+ * parameter read first after its checkpoint keeps its value, not the
+ * default); the command's are left out unless its script word is rec's
+ * script. Into a userdata on the stack; returns how many. */
+static int given_pairs(lua_State *L, const bp_run_record *rec, char ***out) {
+    size_t len = rec->command ? strlen(rec->command) : 0;
+    int max = (int)len / 2 + 2, n = rec->n_params, npairs = 0;
+    char *text = lua_newuserdatauv(L, len + 1, 0);
+    char **words = lua_newuserdatauv(L, sizeof *words * (size_t)max, 0);
+    char **pairs = lua_newuserdatauv(L, sizeof *pairs * (size_t)max, 0);
+    char **all = lua_newuserdatauv(L, sizeof *all * (size_t)(n + max), 0);
+    for (int k = 0; k < n; k++) all[k] = rec->params[k];
+    *out = all;
+    if (!rec->command || !rec->script_path) return n;
+    memcpy(text, rec->command, len + 1);
+    const char *script = NULL;
+    int nw = split_command(text, words, max);
+    for (int i = 2; i < nw; i++) /* past "backprop run", as parse_run_args reads */
+        if (words[i][0] == '-' && words[i][1] == '-') i += strcmp(words[i], "--quiet") != 0;
+        else if (!script) script = words[i];
+        else pairs[npairs++] = words[i];
+    if (!script || strcmp(script, rec->script_path)) return n;
+    for (int j = 0, m = n; j < npairs; j++) {
+        const char *eq = strchr(pairs[j], '=');
+        int read = !eq;
+        for (int k = 0; k < m && !read; k++)
+            read = !strncmp(all[k], pairs[j], (size_t)(eq - pairs[j]) + 1);
+        if (!read) all[n++] = pairs[j];
+    }
+    return n;
 }
 
 int bp_cmd_run(lua_State *L, int argc, char **argv) {

@@ -344,12 +344,14 @@ int bp_runlog_checkpoint_get(bp_runlog *log, int64_t run, void **data, size_t *l
                              int64_t *step_out, bp_err *e);
 
 /* What it takes to run a run again (`backprop run --resume ID`): its name,
- * script, the stored text of the script, status, seed and parameters as
+ * script, the stored text of the script, status, seed, the command line
+ * that started it and the parameters it read as
  * "key=value" strings whose values read back as the recorded ones. Strings
  * are malloc'd (script_path and script_text may be NULL); free with
  * bp_run_record_free. -1 for an unknown run. */
 typedef struct bp_run_record {
     char *name, *script_path, *script_text, *status;
+    char *command; /* the command line that started it, or NULL */
     int has_seed;
     int64_t seed;
     int n_params;

@@ -73,6 +73,7 @@ void bp_run_record_free(bp_run_record *r) {
     free(r->script_path);
     free(r->script_text);
     free(r->status);
+    free(r->command);
     for (int k = 0; k < r->n_params; k++) free(r->params[k]);
     free(r->params);
     memset(r, 0, sizeof *r);
@@ -93,7 +94,7 @@ static int read_run(bp_runlog *log, int64_t run, bp_run_record *r, bp_err *e) {
     sqlite3_stmt *st =
         rl_prepare(log,
                    "SELECT r.name, r.script_path, s.text, r.status, r.seed,"
-                   " r.sweep_id, r.trial FROM runs r"
+                   " r.sweep_id, r.trial, r.command FROM runs r"
                    " LEFT JOIN scripts s ON s.id = r.script_id WHERE r.id = ?1",
                    e);
     if (!st) return -1;
@@ -113,6 +114,7 @@ static int read_run(bp_runlog *log, int64_t run, bp_run_record *r, bp_err *e) {
     r->seed = sqlite3_column_int64(st, 4);
     r->sweep_id = sqlite3_column_int64(st, 5);
     r->trial = sqlite3_column_int64(st, 6);
+    r->command = dup_column(st, 7);
     if (!r->name || !r->status) {
         bp_err_set(e, "out of memory");
         goto end;

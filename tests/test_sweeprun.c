@@ -1477,6 +1477,47 @@ static void test_sweep_resumes_from_checkpoint(void) {
     }
 }
 
+/* A parameter first read after the checkpoint (a conditional one here)
+ * keeps in the resumed run the value its trial was started with, read
+ * back from the run's command line: recorded, and what the script used. */
+static void test_resume_keeps_late_parameters(void) {
+    write_file("late.lua", "local bp = require 'backprop'\n"
+                           "local epochs = bp.param('epochs', 4)\n"
+                           "local stall_at = bp.param('stall_at', 0)\n"
+                           "local start = bp.resume{}\n"
+                           "for epoch = start + 1, epochs do\n"
+                           "  bp.log('loss', 1 / epoch, epoch)\n"
+                           "  bp.checkpoint(epoch, {})\n"
+                           "  if epoch == stall_at then os.execute('sleep 60') end\n"
+                           "end\n"
+                           "bp.log('late', bp.param('late', 1), epochs)\n");
+    char db[512], script[512];
+    snprintf(db, sizeof db, "%s", path_in("late.db"));
+    snprintf(script, sizeof script, "%s", path_in("late.lua"));
+    char *argv[] = {exe,        "sweep", "--db",   db,         "-j",         "1",
+                    "--trials", "1",     script,   "epochs=4", "stall_at=2", "late?=int:5:9",
+                    NULL};
+    pid_t kid = spawn_group(argv);
+    CHECK(await_rows(db, "SELECT max(step) FROM checkpoints", "2\n", 60));
+    kill_group(kid);
+    CHECK_ROWS(db, "SELECT count(*) FROM params WHERE key = 'late'", "0\n");
+    CHECK(sh("$BP sweep --db late.db --resume 1 -j 1") == 0);
+    CHECK_ROWS(db, "SELECT status, attempts FROM sweep_trials", "completed|2\n");
+    CHECK_ROWS(db,
+               "SELECT p.value = CAST(substr(r.command, instr(r.command, 'late=') + 5)"
+               " AS INTEGER), p.value BETWEEN 5 AND 9, m.value = p.value FROM runs r"
+               " JOIN params p ON p.run_id = r.id AND p.key = 'late' JOIN metrics m ON"
+               " m.run_id = r.id JOIN metric_names n ON n.id = m.name_id AND n.name = 'late'",
+               "1|1|1\n");
+    /* the command line is recorded as a shell reads it back: a word with a
+     * space or a quote in it single-quoted */
+    write_file("note.lua", "local bp = require 'backprop'\n"
+                           "bp.log('n', #bp.param('note', ''), 1)\n");
+    CHECK(sh("$BP run --db note.db --quiet note.lua \"note=it's a b\"") == 0);
+    CHECK_ROWS(path_in("note.db"), "SELECT substr(command, instr(command, 'note.lua')) FROM runs",
+               "note.lua 'note=it'\\''s a b'\n");
+}
+
 /* A trial killed before its script read its parameters has none recorded,
  * so a resume of its run would take the defaults: it runs again as a new
  * run, the killed one on record beside it, and its attempts count both. */
@@ -1539,6 +1580,7 @@ int main(void) {
     test_conditional_parameters();
     test_sweep_resumes_from_checkpoint();
     test_sweep_reruns_what_read_nothing();
+    test_resume_keeps_late_parameters();
     int rc = check_report("test_sweeprun");
     if (rc == 0) {
         char cmd[128];
