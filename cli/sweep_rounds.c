@@ -11,8 +11,11 @@
  * the task runs as given (--setting); the round's merge job merges and
  * proposes the next round the same way. A trial of the round that was run
  * before (cancelled, then proposed again) keeps its recorded setting. The
- * rounds propose the command line's parameters; a name the script suggests
- * (bp.suggest) each task draws itself, as random search would. */
+ * rounds propose the command line's parameters and the names the script
+ * suggested (bp.suggest) in the trials merged so far, as one machine's
+ * sweep does (sw_spec_now); a task takes such a name from its setting
+ * (sw_setting_names). Before any is merged (the first round), a task draws
+ * a suggested name itself, as random search would. */
 #define _XOPEN_SOURCE 700
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +49,25 @@ int sw_setting(const bp_sweep_spec *s, const char *text, char **kv, bp_err *e) {
     return rc;
 }
 
+int sw_setting_names(bp_sweep_spec *s, const char *text, bp_err *e) {
+    char arg[1024];
+    for (const char *p = text; *p;) {
+        size_t len = strcspn(p, " ");
+        const char *eq = memchr(p, '=', len);
+        int known = !eq;
+        for (int k = 0; k < s->n && !known; k++)
+            known = strlen(s->params[k].key) == (size_t)(eq - p) &&
+                    !strncmp(s->params[k].key, p, (size_t)(eq - p));
+        if (!known) {
+            snprintf(arg, sizeof arg, "%.*s", (int)len, p);
+            if (bp_sweep_spec_add(s, arg, e)) return -1;
+            s->params[s->n - 1].suggested = 1;
+        }
+        p += len + (p[len] == ' ');
+    }
+    return 0;
+}
+
 int64_t sw_round_of(const sw_view *v, int64_t per_round, int retry) {
     for (int64_t i = 0; i < v->count; i++)
         if (v->state[i] == SW_PENDING || v->state[i] == SW_STOPPED ||
@@ -76,19 +98,21 @@ static int propose_all(const sw_def *d, bp_runlog *log, int64_t id, const int64_
     sw_runner R;
     memset(&R, 0, sizeof R);
     R.log = log, R.id = id, R.d = d, R.jobs = (int)n;
+    bp_sweep_spec *now = log ? sw_spec_now(&R, e) : NULL, *spec = log ? now : d->spec;
+    if (!spec) return -1;
+    if (now) now->sampler = d->spec->sampler;
     R.procs = calloc((size_t)n, sizeof *R.procs);
-    char **kv = calloc((size_t)d->spec->n, sizeof *kv);
+    char **kv = calloc((size_t)spec->n + 1, sizeof *kv);
     int rc = R.procs && kv ? 0 : bp_err_set(e, "out of memory");
     for (int64_t k = 0; k < n && !rc; k++) {
-        rc = log && d->spec->sampler != BP_SAMPLER_RANDOM
-                 ? sw_tpe_trial(&R, d->spec, todo[k], kv, e)
-                 : bp_sweep_trial(d->spec, todo[k], kv, e);
-        if (!rc && !(settings[k] = join_free(kv, d->spec->n)))
-            rc = bp_err_set(e, "out of memory");
+        rc = log && spec->sampler != BP_SAMPLER_RANDOM ? sw_tpe_trial(&R, spec, todo[k], kv, e)
+                                                       : bp_sweep_trial(spec, todo[k], kv, e);
+        if (!rc && !(settings[k] = join_free(kv, spec->n))) rc = bp_err_set(e, "out of memory");
         if (!rc) R.procs[k] = (sw_proc){.pid = 1, .trial = todo[k], .params = settings[k]};
     }
     free(kv);
     free(R.procs);
+    bp_sweep_spec_free(now);
     return rc;
 }
 

@@ -123,6 +123,10 @@ static char *join_params(char *const *kv, int n) {
 bp_sweep_spec *sw_spec_now(const sw_runner *R, bp_err *e) {
     bp_sweep_spec *s = bp_sweep_spec_parse(R->d->spec_text, e);
     bp_sweep_space sp;
+    if (s && R->setting && sw_setting_names(s, R->setting, e)) {
+        bp_sweep_spec_free(s);
+        return NULL;
+    }
     if (!s || s->trials == 0 || R->setting) return s;
     if (bp_runlog_sweep_space(R->log, R->id, &sp, e)) {
         bp_sweep_spec_free(s);

@@ -257,6 +257,12 @@ int sw_cluster(const sw_args *a, const sw_def *d, const bp_sweep_host *h, int ar
  * (sweep_rounds.c) */
 int sw_setting(const bp_sweep_spec *s, const char *text, char **kv, bp_err *e);
 
+/* Adds to s the names of a task's --setting that s does not have: names
+ * the script suggests, which the round proposed from the target's space,
+ * each as a suggested parameter of its one value, so that sw_setting
+ * takes them. -1 with the reason. (sweep_rounds.c) */
+int sw_setting_names(bp_sweep_spec *s, const char *text, bp_err *e);
+
 /* The round (trials [r K, (r + 1) K)) of the first trial still to run, or
  * -1 when none is. */
 int64_t sw_round_of(const sw_view *v, int64_t per_round, int retry);

@@ -121,6 +121,28 @@ same "$(q "$(ls "$T"/s2/*-t0-*.db)" "SELECT params FROM sweep_trials")" "x=0.5 n
 "$BP" sweep --slurm x.sh --rounds 2 bowl.lua x=1 2> e.txt; same "$?" 1
 same "$(cat e.txt)" "backprop: sweep: --rounds R and --per-round K go together, with --slurm"
 
+# 7b. Rounds of a sweep whose space the script declares (bp.suggest), with
+# no parameter on the command line: the first round's tasks draw their
+# names themselves; the next round is TPE's proposal of those names, from
+# the space merged with the trials, and its tasks run it as given.
+cat > bowls.lua <<'LUA'
+local bp = require "backprop"
+local x = bp.suggest("x", "uniform:-2:2", 0.0)
+local n = bp.suggest("n", "int:1:10", 1)
+bp.log("loss", (x - 0.3)^2 + 0.1 * (n - 7)^2, 1)
+LUA
+S=(--slurm "$T/s.sh" --db "$T/sb.db" --rounds 2 --per-round 10 --sampler tpe bowls.lua)
+"$BP" sweep "${S[@]}" > /dev/null 2>e.txt; same "$?" 0
+same "$(grep -c "^[0-9]) SET='' ;;$" s.sh)" 10
+for i in 0 1 2 3 4 5 6 7 8 9; do SLURM_ARRAY_TASK_ID=$i bash s.sh > /dev/null 2>&1 || fail "round 1 task $i"; done
+bash -c "$(sed -n '/^shopt/,/|| exit 1$/p' s-merge.sh)" > /dev/null || fail "the merge lines of s"
+"$BP" sweep "${S[@]}" --after-round 0 > /dev/null 2>e.txt; same "$?" 0
+same "$(grep -cE "^1[0-9]\) SET='x=[-0-9.e]+ n=([1-9]|10)' ;;$" s.sh)" 10
+want=$(sed -n "s/^13) SET='\(.*\)' ;;$/\1/p" s.sh)
+SLURM_ARRAY_TASK_ID=13 bash s.sh > /dev/null 2>&1 || fail "round 2 task 13"
+bash -c "$(sed -n '/^shopt/,/|| exit 1$/p' s-merge.sh)" > /dev/null || fail "the merge lines of s"
+same "$(q sb.db "SELECT params FROM sweep_trials WHERE trial = 13")" "$want"
+
 # 8. Mistakes.
 "$BP" sweep --partition p xor.lua lr=0.1 2> e.txt; same "$?" 1
 same "$(cat e.txt)" "backprop: sweep: --partition, --time, --cpus-per-task, --mem, --account, --sbatch, --throttle, --submit and --retry go with --slurm or --parallel"
