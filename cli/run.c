@@ -373,7 +373,8 @@ static int given_pairs(lua_State *L, const bp_run_record *rec, char ***out) {
     const char *script = NULL;
     int nw = split_command(text, words, max);
     for (int i = 2; i < nw; i++) /* past "backprop run", as parse_run_args reads */
-        if (words[i][0] == '-' && words[i][1] == '-') i += strcmp(words[i], "--quiet") != 0;
+        if (words[i][0] == '-' && words[i][1] == '-')
+            i += strcmp(words[i], "--quiet") != 0;
         else if (!script) script = words[i];
         else pairs[npairs++] = words[i];
     if (!script || strcmp(script, rec->script_path)) return n;

@@ -105,9 +105,11 @@ static int propose_all(const sw_def *d, bp_runlog *log, int64_t id, const int64_
     char **kv = calloc((size_t)spec->n + 1, sizeof *kv);
     int rc = R.procs && kv ? 0 : bp_err_set(e, "out of memory");
     for (int64_t k = 0; k < n && !rc; k++) {
-        rc = log && spec->sampler != BP_SAMPLER_RANDOM ? sw_tpe_trial(&R, spec, todo[k], kv, e)
-                                                       : bp_sweep_trial(spec, todo[k], kv, e);
-        if (!rc && !(settings[k] = join_free(kv, spec->n))) rc = bp_err_set(e, "out of memory");
+        rc = log && spec->sampler != BP_SAMPLER_RANDOM
+                 ? sw_tpe_trial(&R, spec, todo[k], kv, e)
+                 : bp_sweep_trial(spec, todo[k], kv, e);
+        if (!rc && !(settings[k] = join_free(kv, spec->n)))
+            rc = bp_err_set(e, "out of memory");
         if (!rc) R.procs[k] = (sw_proc){.pid = 1, .trial = todo[k], .params = settings[k]};
     }
     free(kv);

@@ -100,7 +100,8 @@ static double internal(const bp_sweep_param *p, const char *v) {
  * one value (LO = HI), which needs no sampler. */
 static bp_tpe_space space_of(const bp_sweep_param *p) {
     switch (p->kind) {
-        case BP_SWEEP_UNIFORM: return (bp_tpe_space){p->lo < p->hi ? 0 : -1, p->lo, p->hi, 0};
+        case BP_SWEEP_UNIFORM:
+            return (bp_tpe_space){p->lo < p->hi ? 0 : -1, p->lo, p->hi, 0};
         case BP_SWEEP_LOGUNIFORM:
             return (bp_tpe_space){p->lo < p->hi ? 0 : -1, log(p->lo), log(p->hi), 0};
         case BP_SWEEP_INT: return (bp_tpe_space){0, p->lo - 0.5, p->hi + 0.5, 1};
@@ -196,8 +197,9 @@ static int gather(obs *o, const sw_runner *R, const bp_trial_obs *h, size_t nh, 
             ++*finished;
         } else if (!strcmp(t->status, "pruned")) { /* Optuna's (-step, value) */
             double v = t->has_objective ? sign * t->objective : INFINITY;
-            o[n++] = t->last_step < 0 ? (obs){t->trial, 1, 1, 0, t->params}
-                                      : (obs){t->trial, 1, -(double)t->last_step, v, t->params};
+            o[n++] = t->last_step < 0
+                         ? (obs){t->trial, 1, 1, 0, t->params}
+                         : (obs){t->trial, 1, -(double)t->last_step, v, t->params};
             ++*finished;
         }
     }

@@ -53,7 +53,8 @@ double tpe_kernel_const(const bp_tpe_space *sp, double mu, double sigma) {
     return sp->step > 0 ? m : m + LOG_SQRT_2PI;
 }
 
-double tpe_kernel_log(const bp_tpe_space *sp, double mu, double sigma, double c, double x) {
+double tpe_kernel_log(const bp_tpe_space *sp, double mu, double sigma, double c,
+                      double x) {
     if (sp->step > 0) {
         double a = fmax(x - 0.5 * sp->step, sp->lo), b = fmin(x + 0.5 * sp->step, sp->hi);
         return tpe_log_mass((a - mu) / sigma, (b - mu) / sigma) - c;
@@ -112,7 +113,8 @@ int tpe_split(char *good, int *finished, const double *losses, int n) {
  * into sigma[0..m]: each sorted mean's larger gap to its neighbours (the
  * ends their one gap), ties in trial order and the prior after its ties,
  * clipped; the prior's HI - LO. */
-static int neighbour_sigmas(double *sigma, const bp_tpe_space *sp, const double *mu, int m) {
+static int neighbour_sigmas(double *sigma, const bp_tpe_space *sp, const double *mu,
+                            int m) {
     double range = sp->hi - sp->lo, floor_ = range / fmin(100.0, 1.0 + (m + 1));
     ranked *rk = bp_malloc(sizeof *rk * (size_t)(m + 1));
     if (!rk) return -1;
@@ -146,7 +148,8 @@ static int mixture_build(mixture *mx, const bp_tpe_space *sp, const double *xs, 
     mx->w = mx->sigma + mx->k;
     mx->c = mx->w + mx->k;
     double total = 1.0;
-    for (int i = 0; i < m; i++) mx->mu[i] = xs[i], total += mx->w[i] = bp_tpe_weight(i, m);
+    for (int i = 0; i < m; i++)
+        mx->mu[i] = xs[i], total += mx->w[i] = bp_tpe_weight(i, m);
     mx->mu[m] = 0.5 * (sp->lo + sp->hi), mx->w[m] = 1.0;
     if (neighbour_sigmas(mx->sigma, sp, mx->mu, m)) return -1;
     for (int i = 0; i <= m; i++) {
@@ -186,12 +189,13 @@ static double mixture_draw(const mixture *mx, const bp_tpe_space *sp, bp_rng *r)
 /* A categorical parameter's log-probabilities of its n values from the m
  * observations xs, into lp[0..n-1]. */
 static void cat_logp(double *lp, const bp_tpe_space *sp, const double *xs, int m) {
-    double total = 1.0, row = sp->n / (m + 1.0) + 1.0; /* an observation's row sum */
+    double total = 1.0, row = sp->n / (m + 1.0) + 1.0;   /* an observation's row sum */
     for (int v = 0; v < sp->n; v++) lp[v] = 1.0 / sp->n; /* the prior's row, weight 1 */
     for (int i = 0; i < m; i++) {
         double w = bp_tpe_weight(i, m);
         total += w;
-        for (int v = 0; v < sp->n; v++) lp[v] += w * (1.0 / (m + 1) + ((int)xs[i] == v)) / row;
+        for (int v = 0; v < sp->n; v++)
+            lp[v] += w * (1.0 / (m + 1) + ((int)xs[i] == v)) / row;
     }
     for (int v = 0; v < sp->n; v++) lp[v] = log(lp[v] / total);
 }
@@ -217,7 +221,8 @@ double bp_tpe_logpdf(const bp_tpe_space *sp, const double *xs, int m, double x) 
  * candidates drawn from l's probabilities. */
 static int propose_choice(double *out, const bp_tpe_space *sp, const double *b, int nb,
                           const double *a, int na, bp_rng *r) {
-    double *lb = bp_malloc(sizeof *lb * 2 * (size_t)sp->n), *la = lb + sp->n, best = -INFINITY;
+    double *lb = bp_malloc(sizeof *lb * 2 * (size_t)sp->n), *la = lb + sp->n,
+           best = -INFINITY;
     if (!lb) return -1;
     cat_logp(lb, sp, b, nb);
     cat_logp(la, sp, a, na);
@@ -240,11 +245,13 @@ static int propose_real(double *out, const bp_tpe_space *sp, const double *b, in
     mixture l = {0}, g = {0};
     int rc = -1, k = (nb > na ? nb : na) + 1;
     double *scratch = bp_malloc(sizeof *scratch * (size_t)k), best = -INFINITY;
-    if (!scratch || mixture_build(&l, sp, b, nb) || mixture_build(&g, sp, a, na)) goto end;
+    if (!scratch || mixture_build(&l, sp, b, nb) || mixture_build(&g, sp, a, na))
+        goto end;
     *out = l.mu[l.k - 1];
     for (int t = 0; t < BP_TPE_CANDIDATES; t++) {
         double x = mixture_draw(&l, sp, r);
-        double score = mixture_logpdf(&l, sp, scratch, x) - mixture_logpdf(&g, sp, scratch, x);
+        double score =
+            mixture_logpdf(&l, sp, scratch, x) - mixture_logpdf(&g, sp, scratch, x);
         if (score > best) best = score, *out = x;
     }
     rc = 0;

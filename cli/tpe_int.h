@@ -32,7 +32,8 @@ double tpe_kernel_const(const bp_tpe_space *sp, double mu, double sigma);
 /* The kernel's log score at x (on the grid for a space with a step): its
  * log density or cell mass less c, tpe_kernel_const's value (or 0 where
  * the caller has folded the constant in). */
-double tpe_kernel_log(const bp_tpe_space *sp, double mu, double sigma, double c, double x);
+double tpe_kernel_log(const bp_tpe_space *sp, double mu, double sigma, double c,
+                      double x);
 
 /* A draw from the kernel inside the bounds (a normal until it falls
  * inside, a hundred tries, then uniform: only a kernel almost wholly

@@ -64,7 +64,8 @@ static int joint_build(joint *jt, const bp_tpe_space *sp, int d, const double *o
             jt->c[m] -= log((double)sp[j].n);
             continue;
         }
-        for (int i = 0; i < m; i++) jt->c[i] -= tpe_kernel_const(&sp[j], obs[i * d + j], jt->sigma[j]);
+        for (int i = 0; i < m; i++)
+            jt->c[i] -= tpe_kernel_const(&sp[j], obs[i * d + j], jt->sigma[j]);
         jt->c[m] -= tpe_kernel_const(&sp[j], jt->mu[m * d + j], range);
     }
     return 0;
@@ -77,7 +78,8 @@ static double sigma_of(const joint *jt, const bp_tpe_space *sp, int i, int j) {
 
 /* Component i's log term at x: its constant plus each kernel's variable
  * part (a real's -z^2/2 or cell mass, a categorical's row value). */
-static double component_log(const joint *jt, const bp_tpe_space *sp, int i, const double *x) {
+static double component_log(const joint *jt, const bp_tpe_space *sp, int i,
+                            const double *x) {
     double l = jt->c[i];
     const double *mu = jt->mu + (size_t)i * jt->d;
     for (int j = 0; j < jt->d; j++) {
@@ -119,7 +121,8 @@ static void joint_draw(double *x, const joint *jt, const bp_tpe_space *sp, bp_rn
         double v = bp_rng_uniform(r), p = 0;
         x[j] = sp[j].n - 1;
         for (int a = 0; a < sp[j].n; a++)
-            if (v < (p += mu < 0 ? 1.0 / sp[j].n : exp(a == (int)mu ? jt->hit[j] : jt->miss[j]))) {
+            if (v < (p += mu < 0 ? 1.0 / sp[j].n
+                                 : exp(a == (int)mu ? jt->hit[j] : jt->miss[j]))) {
                 x[j] = a;
                 break;
             }

@@ -479,7 +479,8 @@ static int read_obs(bp_runlog *log, sqlite3_stmt *st, bp_trial_obs **list, size_
         oom = dup_text(&o->params, st, 2);
         o->has_objective = sqlite3_column_type(st, 3) != SQLITE_NULL;
         o->objective = sqlite3_column_double(st, 3);
-        o->last_step = sqlite3_column_type(st, 4) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 4);
+        o->last_step =
+            sqlite3_column_type(st, 4) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 4);
         ++*n;
     }
     int rc = end_list(log, st, r, oom, "cannot read the sweep's trials", e);

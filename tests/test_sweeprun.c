@@ -1157,7 +1157,8 @@ static void check_observations(const char *db) {
     CHECK(nv == no && nv > 0);
     for (size_t k = 0; k < nv && k < no; k++) {
         CHECK(v[k].trial == o[k].trial && !strcmp(v[k].status, o[k].status));
-        CHECK(v[k].has_objective == o[k].has_objective && v[k].last_step == o[k].last_step);
+        CHECK(v[k].has_objective == o[k].has_objective &&
+              v[k].last_step == o[k].last_step);
         CHECK(!v[k].has_objective || v[k].objective == o[k].objective);
         char pair[256];
         for (const char *p = v[k].params; p && *p;) {
@@ -1191,8 +1192,9 @@ static void test_tpe_resume_is_the_same(void) {
     /* a later run of trial 0 that did not finish: both choose the finished */
     sqlite3 *s = NULL;
     CHECK(sqlite3_open(db, &s) == SQLITE_OK &&
-          sqlite3_exec(s, "INSERT INTO runs(name, started, status, sweep_id, trial)"
-                          " VALUES ('again', 4e9, 'interrupted', 1, 0)",
+          sqlite3_exec(s,
+                       "INSERT INTO runs(name, started, status, sweep_id, trial)"
+                       " VALUES ('again', 4e9, 'interrupted', 1, 0)",
                        NULL, NULL, NULL) == SQLITE_OK);
     sqlite3_close(s);
     CHECK_ROWS(db, "SELECT count(*) FROM runs WHERE trial = 0", "2\n");
@@ -1494,27 +1496,29 @@ static void test_resume_keeps_late_parameters(void) {
     char db[512], script[512];
     snprintf(db, sizeof db, "%s", path_in("late.db"));
     snprintf(script, sizeof script, "%s", path_in("late.lua"));
-    char *argv[] = {exe,        "sweep", "--db",   db,         "-j",         "1",
-                    "--trials", "1",     script,   "epochs=4", "stall_at=2", "late?=int:5:9",
-                    NULL};
+    char *argv[] = {exe,          "sweep",         "--db", db,     "-j",
+                    "1",          "--trials",      "1",    script, "epochs=4",
+                    "stall_at=2", "late?=int:5:9", NULL};
     pid_t kid = spawn_group(argv);
     CHECK(await_rows(db, "SELECT max(step) FROM checkpoints", "2\n", 60));
     kill_group(kid);
     CHECK_ROWS(db, "SELECT count(*) FROM params WHERE key = 'late'", "0\n");
     CHECK(sh("$BP sweep --db late.db --resume 1 -j 1") == 0);
     CHECK_ROWS(db, "SELECT status, attempts FROM sweep_trials", "completed|2\n");
-    CHECK_ROWS(db,
-               "SELECT p.value = CAST(substr(r.command, instr(r.command, 'late=') + 5)"
-               " AS INTEGER), p.value BETWEEN 5 AND 9, m.value = p.value FROM runs r"
-               " JOIN params p ON p.run_id = r.id AND p.key = 'late' JOIN metrics m ON"
-               " m.run_id = r.id JOIN metric_names n ON n.id = m.name_id AND n.name = 'late'",
-               "1|1|1\n");
+    CHECK_ROWS(
+        db,
+        "SELECT p.value = CAST(substr(r.command, instr(r.command, 'late=') + 5)"
+        " AS INTEGER), p.value BETWEEN 5 AND 9, m.value = p.value FROM runs r"
+        " JOIN params p ON p.run_id = r.id AND p.key = 'late' JOIN metrics m ON"
+        " m.run_id = r.id JOIN metric_names n ON n.id = m.name_id AND n.name = 'late'",
+        "1|1|1\n");
     /* the command line is recorded as a shell reads it back: a word with a
      * space or a quote in it single-quoted */
     write_file("note.lua", "local bp = require 'backprop'\n"
                            "bp.log('n', #bp.param('note', ''), 1)\n");
     CHECK(sh("$BP run --db note.db --quiet note.lua \"note=it's a b\"") == 0);
-    CHECK_ROWS(path_in("note.db"), "SELECT substr(command, instr(command, 'note.lua')) FROM runs",
+    CHECK_ROWS(path_in("note.db"),
+               "SELECT substr(command, instr(command, 'note.lua')) FROM runs",
                "note.lua 'note=it'\\''s a b'\n");
 }
 

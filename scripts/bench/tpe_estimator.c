@@ -79,9 +79,11 @@ int main(int argc, char **argv) {
     for (int j = 0; j < 6; j++) h6[j] = (bp_tpe_space){0, 0, 1, 0};
     for (int fn = 0; fn < 2; fn++)
         for (int s = 1; s <= seeds; s++) {
-            double best = fn ? search(hartmann6, h6, 6, n, joint, (uint64_t)s, xs, col, ls)
-                             : search(branin, br, 2, n, joint, (uint64_t)s, xs, col, ls);
-            printf("%s,estimator-%s,%d,%.17g\n", fn ? "hartmann6" : "branin", name, s, best);
+            double best =
+                fn ? search(hartmann6, h6, 6, n, joint, (uint64_t)s, xs, col, ls)
+                   : search(branin, br, 2, n, joint, (uint64_t)s, xs, col, ls);
+            printf("%s,estimator-%s,%d,%.17g\n", fn ? "hartmann6" : "branin", name, s,
+                   best);
         }
     return 0;
 }
