@@ -29,14 +29,15 @@
 #define BLAS_MIN_WORK BP_BLAS_MIN_WORK
 /* The SGD step of a batch (bp_sgd_update) is a pass over every weight, float
  * to double and back, which the default x86-64 target does two values at a
- * time: GCC also builds it for AVX2 and picks at load time. The operations
- * are IEEE's exact ones either way, and AVX2 alone has no FMA to contract
- * into, so the bits are the same. */
+ * time: GCC also builds it for AVX2 and AVX-512 (four and eight) and picks
+ * at load time. The operations are IEEE's exact ones in every clone, and
+ * none contracts a multiply and a subtract into an FMA (AVX2 alone has
+ * none; -ffp-contract=off keeps AVX-512's out), so the bits are the same. */
 /* (Not under ThreadSanitizer, which would run the clones' resolver, called
  * by the loader, before it is set up.) */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
     !defined(__SANITIZE_THREAD__)
-#define SGD_CLONES __attribute__((target_clones("avx2", "default")))
+#define SGD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define SGD_CLONES
 #endif

@@ -1289,6 +1289,50 @@ static void test_split_backward(void) {
         }
 }
 
+/* ------------------------------------------------------------------------ */
+/* The SGD step                                                              */
+
+/* bp_sgd_update (whichever clone the processor picks: AVX-512, AVX2 or
+ * plain, ops.c) against bp_sgd_step one weight at a time, to the bit, in
+ * double and float: lengths 1 to 70 (every tail of 16, 8 and 4 values),
+ * offsets that misalign the vectors, and values with a zero of either sign,
+ * subnormals, large and infinite ones and a NaN. */
+static void test_sgd_update(void) {
+    enum { MAX = 70 };
+    static const double special[] = {0.0,    -0.0,     1e-310, -3e-45, 1.5e38,
+                                     -1e300, INFINITY, -0.25,  NAN};
+    double w[MAX + 3], dw[MAX + 3], want[MAX + 3];
+    float w32[MAX + 3], dw32[MAX + 3], want32[MAX + 3];
+    int wrong = 0;
+    for (int k = 0; k < MAX + 3; k++) {
+        dw[k] = k % 11 == 3 ? special[k % 9] : sin(0.7 * k) * (1 + k);
+        w[k] = k % 7 == 5 ? special[(k + 4) % 9] : cos(1.3 * k) / (1 + k % 5);
+        dw32[k] = (float)dw[k];
+        w32[k] = (float)w[k];
+    }
+    const double lrs[] = {0.05, 1e-3, 0.0};
+    for (int r = 0; r < 3; r++)
+        for (int at = 0; at < 3; at++)
+            for (int N = 1; N <= MAX; N++) {
+                double a[MAX + 3];
+                float a32[MAX + 3];
+                memcpy(a, w, sizeof a);
+                memcpy(a32, w32, sizeof a32);
+                for (int k = 0; k < N; k++) {
+                    want[k] = bp_sgd_step(a[at + k], dw[at + k], lrs[r]);
+                    want32[k] = (float)bp_sgd_step(a32[at + k], dw32[at + k], lrs[r]);
+                }
+                bp_sgd_update(a + at, dw + at, (size_t)N, lrs[r]);
+                bp_sgd_update_f32(a32 + at, dw32 + at, (size_t)N, lrs[r]);
+                wrong += memcmp(a + at, want, sizeof(double) * N) != 0;
+                wrong += memcmp(a32 + at, want32, sizeof(float) * N) != 0;
+                wrong += memcmp(a, w, sizeof(double) * at) != 0; /* before: untouched */
+                wrong += memcmp(a + at + N, w + at + N,
+                                sizeof(double) * (MAX + 3 - at - N)) != 0;
+            }
+    CHECK(wrong == 0);
+}
+
 int main(void) {
     test_names();
     test_activations();
@@ -1301,5 +1345,6 @@ int main(void) {
     test_gradients();
     test_float32_stacks();
     test_split_backward();
+    test_sgd_update();
     return check_report("test_ops");
 }
