@@ -10,10 +10,13 @@
  * what they share).
  *
  * Dimensions: n = samples, d = inputs, k = targets; B = batch, O = outputs. */
+#define _DEFAULT_SOURCE /* madvise's MADV_HUGEPAGE */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sys/mman.h>
 
 #include "bp_alloc.h"
 #include "bp_data.h"
@@ -21,6 +24,20 @@
 
 /* ------------------------------------------------------------------------ */
 /* Making and freeing                                                        */
+
+void dt_advise_rows(void *x, size_t bytes) {
+#ifdef MADV_HUGEPAGE
+    /* Only the whole 2 MiB pages inside the buffer: below a few of them
+     * the hint buys nothing, and its edges are other allocations'. */
+    const uintptr_t huge = (uintptr_t)1 << 21;
+    uintptr_t from = ((uintptr_t)x + huge - 1) & ~(huge - 1);
+    uintptr_t to = ((uintptr_t)x + bytes) & ~(huge - 1);
+    if (to > from + 4 * huge) madvise((void *)from, to - from, MADV_HUGEPAGE);
+#else
+    (void)x;
+    (void)bytes;
+#endif
+}
 
 char *dt_dup_str(const char *s) {
     size_t len = strlen(s) + 1;

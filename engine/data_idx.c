@@ -168,6 +168,7 @@ static void *idx_read(const idx_part *p, size_t z, unsigned char *chunk, bp_err 
     size_t bytes;
     void *buf = NULL;
     if (bp_size_mul(&bytes, cap ? cap : 1, z) || !(buf = bp_malloc(bytes))) goto oom;
+    if (cap == p->count) dt_advise_rows(buf, bytes); /* before its pages are touched */
     while (done < p->count) {
         size_t want = p->count - done < IDX_CHUNK ? p->count - done : IDX_CHUNK;
         long long got = read_bytes(p->f, chunk, want, p->path, e);

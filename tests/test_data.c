@@ -378,6 +378,40 @@ static void test_idx(void) {
     bp_data_free(d);
 }
 
+/* A set large enough that its buffer asks for huge pages (dt_advise_rows:
+ * more than 4 whole 2 MiB pages of floats): 3,000 28 x 28 images, each
+ * value read back as written, float32 and float64, and each label. */
+static void test_idx_large(void) {
+    enum { N = 3000, PXS = 28 * 28 };
+    unsigned char *img = malloc(16 + (size_t)N * PXS), *px = malloc((size_t)N * PXS);
+    unsigned char lab[8 + N], labs[N];
+    CHECK(img && px);
+    if (!img || !px) goto end;
+    for (size_t j = 0; j < (size_t)N * PXS; j++)
+        px[j] = (unsigned char)((j * 7 + j / 13) % 251);
+    for (int r = 0; r < N; r++) labs[r] = (unsigned char)(r % 10);
+    const char *ip = write_bytes("large-idx3-ubyte", img,
+                                 idx_images(img, 0x803, N, 28, 28, px, (size_t)N * PXS));
+    const char *lp =
+        write_bytes("large-idx1-ubyte", lab, idx_labels(lab, 0x801, N, labs, N));
+    bp_err e;
+    for (int f32 = 0; f32 < 2; f32++) {
+        bp_data *d = bp_data_load_idx(ip, lp, 10, f32 ? BP_F32 : BP_F64, &e);
+        CHECK(d && d->n == N && d->d == PXS);
+        if (!d) continue;
+        size_t wrong = 0;
+        for (size_t j = 0; j < (size_t)N * PXS; j++)
+            wrong += (f32 ? d->x32[j] : d->x[j]) != px[j];
+        CHECK(wrong == 0);
+        for (int r = 0; r < N; r++) wrong += d->label[r] != labs[r];
+        CHECK(wrong == 0);
+        bp_data_free(d);
+    }
+end:
+    free(img);
+    free(px);
+}
+
 static void test_idx_errors(void) {
     unsigned char img[64], lab[16];
     size_t li = idx_images(img, 0x803, 3, 2, 2, PX, 12);
@@ -925,6 +959,7 @@ int main(void) {
     test_csv_errors();
     test_csv_real();
     test_idx();
+    test_idx_large();
     test_idx_errors();
     test_sizes_before_allocating();
     test_float32();
