@@ -41,7 +41,8 @@ void SFX(bp_dense_backward)(REAL *dx, REAL *dW, REAL *db, const REAL *dh, const 
         return;
     }
     SFX(bias_backward_ref)(db, dh, B, O);
-    if (dW) GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, O, I, B, 1, dh, O, x, I, 1, dW, I);
+    if (dW)
+        GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, O, I, B, 1, dh, O, x, I, 1, dW, I);
     if (dx)
         GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, I, O, 1, dh, O, W, I, 1, dx,
              I);
@@ -352,15 +353,37 @@ void SFX(bp_layer_backward_cols)(REAL *dW, REAL *db, REAL *W, REAL *b, const REA
 /* test_train_step_is_the_four_stages (a step against the four stages), and  */
 /* for the rows by test_ops.c test_split_backward.                           */
 
+/* softmax_ce's row: softmax_ce_row's loss and softmax_ce_grad_row's
+ * gradient on a cleared row (0 + each term: a -0 term stores +0, as the
+ * reference's add into a zero does), their logsumexp, the same number in
+ * both, computed once. */
+static double SFX(softmax_ce_loss_grad_row)(REAL *ds, const REAL *z, const REAL *y, int c,
+                                            int B, int O) {
+    const REAL lse = SFX(logsumexp)(z, O);
+    if (c >= 0) {
+        for (int n = 0; n < O; n++)
+            ds[n] = (REAL)0 + (EXP(z[n] - lse) - (REAL)(n == c)) / B;
+        return (REAL)(lse - z[c]);
+    }
+    REAL ysum = 0;
+    double l = 0.0;
+    for (int n = 0; n < O; n++) ysum += y[n];
+    for (int n = 0; n < O; n++) ds[n] = (REAL)0 + (EXP(z[n] - lse) * ysum - y[n]) / B;
+    for (int n = 0; n < O; n++) l += y[n] * (lse - z[n]);
+    return l;
+}
+
 /* One row's loss returned and its dLoss/dout stored into ds, for a mean
  * over B rows: an elementwise loss in one pass over the row, each output's
- * p, term and gradient together; softmax_ce's two functions on a cleared
- * row. c: the row's class (0-based) or -1 (row_class, ops_ref.h); a
+ * p, term and gradient together; softmax_ce's above, another row loss's two
+ * functions on a cleared row. c: the row's class (0-based) or -1 (row_class, ops_ref.h); a
  * labelled row's loss is its class's term, its gradient the one-hot row's,
  * as the reference's. */
 static double SFX(loss_grad_row)(REAL *ds, const REAL *os, const REAL *ys, int c, int B,
                                  int O, bp_loss loss, double a) {
     double l = 0.0;
+    if (loss == BP_LOSS_SOFTMAX_CE)
+        return SFX(softmax_ce_loss_grad_row)(ds, os, ys, c, B, O);
 #define ROW_CASE(N, name, loss_row, grad_row, ...) \
     case BP_LOSS_##N:                              \
         memset(ds, 0, sizeof(REAL) * (size_t)O);   \
