@@ -47,13 +47,17 @@
  * sets it), dnnl (oneDNN's dnnl_sgemm), dnnl_omp (the same) or matmul
  * (oneDNN's matmul primitive, created once per shape and cached, as an
  * engine would); the last three only in a build with oneDNN
- * (BP_HAVE_DNNL). THREADS is the library's own thread count
- * (openblas_set_num_threads, or OpenMP's for oneDNN), except for dnnl's w2
- * and w3 at THREADS > 1: there THREADS threads each make their share of
- * each product, as a team's members do (engine/net_team_real.h), with
- * oneDNN single-threaded, which is how the engine runs it (dnnl_omp gives
- * whole products to oneDNN's OpenMP instead). One repetition warms up
- * first and is not printed.
+ * (BP_HAVE_DNNL). dnnl_act and matmul_act (w2 and w3 only): as dnnl and
+ * matmul, each forward product followed by its layer's bias and ReLU (none
+ * on the last layer), as the engine's step has them: dnnl_sgemm and then
+ * one pass over the rows (the engine's bias_act), against a matmul
+ * primitive with the bias and the ReLU fused into it as post-ops. THREADS
+ * is the library's own thread count (openblas_set_num_threads, or
+ * OpenMP's for oneDNN), except for dnnl's w2 and w3 at THREADS > 1: there
+ * THREADS threads each make their share of each product, as a team's
+ * members do (engine/net_team_real.h), with oneDNN single-threaded, which
+ * is how the engine runs it (dnnl_omp gives whole products to oneDNN's
+ * OpenMP instead). One repetition warms up first and is not printed.
  *
  * The buffers hold random floats in [0, 1): the figures do not depend on the
  * values, but denormals or NaNs would. */
@@ -186,8 +190,9 @@ typedef struct prim {
     char ta, tb;
     long M, N, K, lda, ldb, ldc;
     float beta;
+    int bias, relu; /* the fused forward's: a bias row added, then ReLU */
     dnnl_primitive_t p;
-    dnnl_memory_t a, b, c;
+    dnnl_memory_t a, b, c, bias_mem;
 } prim;
 static prim cache[64];
 static int cached;
@@ -204,11 +209,12 @@ static void md_of(dnnl_memory_desc_t *md, long rows, long cols, long ld, int tra
 }
 
 static prim *prim_get(char ta, char tb, long M, long N, long K, long lda, long ldb,
-                      long ldc, float beta) {
+                      long ldc, float beta, int bias, int relu) {
     for (int k = 0; k < cached; k++) {
         prim *q = &cache[k];
         if (q->ta == ta && q->tb == tb && q->M == M && q->N == N && q->K == K &&
-            q->lda == lda && q->ldb == ldb && q->ldc == ldc && q->beta == beta)
+            q->lda == lda && q->ldb == ldb && q->ldc == ldc && q->beta == beta &&
+            q->bias == bias && q->relu == relu)
             return q;
     }
     if (cached == 64) die("too many shapes");
@@ -217,19 +223,22 @@ static prim *prim_get(char ta, char tb, long M, long N, long K, long lda, long l
         OK(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags));
     }
     prim *q = &cache[cached++];
-    *q = (prim){ta, tb, M, N, K, lda, ldb, ldc, beta, NULL, NULL, NULL, NULL};
-    dnnl_memory_desc_t a, b, c;
+    *q = (prim){.ta = ta, .tb = tb, .beta = beta, .bias = bias, .relu = relu};
+    q->M = M, q->N = N, q->K = K, q->lda = lda, q->ldb = ldb, q->ldc = ldc;
+    dnnl_memory_desc_t a, b, c, bm;
     md_of(&a, M, K, lda, ta == 'T');
     md_of(&b, K, N, ldb, tb == 'T');
     md_of(&c, M, N, ldc, 0);
+    md_of(&bm, 1, N, N, 0);
     dnnl_matmul_desc_t d;
-    OK(dnnl_matmul_desc_init(&d, &a, &b, NULL, &c));
+    OK(dnnl_matmul_desc_init(&d, &a, &b, bias ? &bm : NULL, &c));
     dnnl_primitive_attr_t attr;
     OK(dnnl_primitive_attr_create(&attr));
-    if (beta != 0) {
+    if (beta != 0 || relu) {
         dnnl_post_ops_t ops;
         OK(dnnl_post_ops_create(&ops));
-        OK(dnnl_post_ops_append_sum(ops, beta));
+        if (beta != 0) OK(dnnl_post_ops_append_sum(ops, beta));
+        if (relu) OK(dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_relu, 0, 0));
         OK(dnnl_primitive_attr_set_post_ops(attr, ops));
         dnnl_post_ops_destroy(ops);
     }
@@ -237,26 +246,39 @@ static prim *prim_get(char ta, char tb, long M, long N, long K, long lda, long l
     OK(dnnl_primitive_desc_create(&pd, &d, attr, engine, NULL));
     const char *impl = "?";
     dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl);
-    fprintf(stderr, "matmul %c%c %ldx%ldx%ld: %s\n", ta, tb, M, N, K, impl);
+    fprintf(stderr, "matmul %c%c %ldx%ldx%ld%s%s: %s\n", ta, tb, M, N, K,
+            bias ? " +bias" : "", relu ? " relu" : "", impl);
     OK(dnnl_primitive_create(&q->p, pd));
     OK(dnnl_memory_create(&q->a, &a, engine, DNNL_MEMORY_NONE));
     OK(dnnl_memory_create(&q->b, &b, engine, DNNL_MEMORY_NONE));
     OK(dnnl_memory_create(&q->c, &c, engine, DNNL_MEMORY_NONE));
+    if (bias) OK(dnnl_memory_create(&q->bias_mem, &bm, engine, DNNL_MEMORY_NONE));
     dnnl_primitive_desc_destroy(pd);
     dnnl_primitive_attr_destroy(attr);
     return q;
 }
 
-static void matmul(char ta, char tb, long M, long N, long K, const float *A, long lda,
-                   const float *B, long ldb, float beta, float *C, long ldc) {
-    prim *q = prim_get(ta, tb, M, N, K, lda, ldb, ldc, beta);
+/* C = op(A) op(B) + beta C; with bias (N values), C = relu? (op(A) op(B) +
+ * bias), the bias and the ReLU fused into the product as post-ops. */
+static void matmul_act(char ta, char tb, long M, long N, long K, const float *A, long lda,
+                       const float *B, long ldb, float beta, float *C, long ldc,
+                       const float *bias, int relu) {
+    prim *q = prim_get(ta, tb, M, N, K, lda, ldb, ldc, beta, bias != NULL, relu);
     OK(dnnl_memory_set_data_handle(q->a, (void *)A));
     OK(dnnl_memory_set_data_handle(q->b, (void *)B));
     OK(dnnl_memory_set_data_handle(q->c, C));
-    dnnl_exec_arg_t args[3] = {
-        {DNNL_ARG_SRC, q->a}, {DNNL_ARG_WEIGHTS, q->b}, {DNNL_ARG_DST, q->c}};
-    OK(dnnl_primitive_execute(q->p, stream, 3, args));
+    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, q->a},
+                               {DNNL_ARG_WEIGHTS, q->b},
+                               {DNNL_ARG_DST, q->c},
+                               {DNNL_ARG_BIAS, q->bias_mem}};
+    if (bias) OK(dnnl_memory_set_data_handle(q->bias_mem, (void *)bias));
+    OK(dnnl_primitive_execute(q->p, stream, bias ? 4 : 3, args));
     OK(dnnl_stream_wait(stream));
+}
+
+static void matmul(char ta, char tb, long M, long N, long K, const float *A, long lda,
+                   const float *B, long ldb, float beta, float *C, long ldc) {
+    matmul_act(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc, NULL, 0);
 }
 #endif
 
@@ -284,6 +306,34 @@ static void gemm(char ta, char tb, int M, int N, int K, const float *A, int lda,
 }
 
 static int the_threads = 1;
+
+/* LIB dnnl_act or matmul_act: each forward product of w2 and w3 also adds
+ * the layer's bias and, but for the last layer, applies ReLU. */
+static int the_act;
+
+/* h = x W^T over S rows of I inputs to O outputs, then o = relu?(h + b):
+ * with matmul, one primitive with the bias and the ReLU as post-ops,
+ * writing o alone; otherwise the product into h and then the engine's
+ * pass (engine/ops_fast.h bias_act), h += b and o = relu(h), both kept,
+ * as the backward reads h. */
+static void forward_act(int S, int O, int I, const float *x, const float *W,
+                        const float *b, float *h, float *o, int relu) {
+#ifdef BP_HAVE_DNNL
+    if (the_lib == MATMUL) {
+        matmul_act('N', 'T', S, O, I, x, I, W, I, 0, o, O, b, relu);
+        return;
+    }
+#endif
+    gemm('N', 'T', S, O, I, x, I, W, I, 0, h, O);
+    for (int s = 0; s < S; s++) {
+        float *hs = h + (size_t)s * O, *os = o + (size_t)s * O;
+        for (int n = 0; n < O; n++) {
+            float v = hs[n] + b[n];
+            hs[n] = v;
+            os[n] = relu && !(v > 0) ? 0 : v;
+        }
+    }
+}
 
 static void set_threads(int n) {
     the_threads = n;
@@ -314,7 +364,7 @@ static void sgemm_square(int N, int reps) {
 typedef struct share {
     const int *size;
     int L, BMAX, ROWS, reps, t, T;
-    float **W, **dW, **o, **d;
+    float **W, **dW, **o, **d, **b;
 } share;
 
 static void *epochs(void *arg) {
@@ -325,10 +375,16 @@ static void *epochs(void *arg) {
         for (int row = 0; row < j->ROWS; row += j->BMAX) {
             int B = j->ROWS - row < j->BMAX ? j->ROWS - row : j->BMAX;
             int r0 = B * t / T, S = B * (t + 1) / T - r0;
-            for (int l = 0; l < j->L; l++) /* h = x W^T */
-                gemm('N', 'T', S, size[l + 1], size[l], j->o[l] + (size_t)r0 * size[l],
-                     size[l], j->W[l], size[l], 0, j->o[l + 1] + (size_t)r0 * size[l + 1],
-                     size[l + 1]);
+            for (int l = 0; l < j->L; l++) { /* h = x W^T */
+                const float *x = j->o[l] + (size_t)r0 * size[l];
+                float *h = j->o[l + 1] + (size_t)r0 * size[l + 1];
+                if (the_act) /* d[l + 1], dh later, as h */
+                    forward_act(S, size[l + 1], size[l], x, j->W[l], j->b[l],
+                                j->d[l + 1] + (size_t)r0 * size[l + 1], h, l < j->L - 1);
+                else
+                    gemm('N', 'T', S, size[l + 1], size[l], x, size[l], j->W[l], size[l],
+                         0, h, size[l + 1]);
+            }
             for (int l = j->L - 1; l >= 0; l--) {
                 int I = size[l], O = size[l + 1], n0 = O * t / T,
                     N = O * (t + 1) / T - n0;
@@ -349,19 +405,20 @@ static void *epochs(void *arg) {
 /* T = 1: the library's own threads (the_threads); T > 1: T threads, each
  * its share with the library single-threaded, as a team's members. */
 static void net_epoch(const int *size, int L, int BMAX, int ROWS, int reps, int T) {
-    float *W[8], *dW[8], *o[9], *d[9];
+    float *W[8], *dW[8], *o[9], *d[9], *b[8];
     for (int l = 0; l <= L; l++) {
         o[l] = randoms((size_t)BMAX * size[l]);
         d[l] = randoms((size_t)BMAX * size[l]);
         if (l < L) {
             W[l] = randoms((size_t)size[l + 1] * size[l]);
             dW[l] = randoms((size_t)size[l + 1] * size[l]);
+            b[l] = randoms((size_t)size[l + 1]);
         }
     }
     share j[8];
     pthread_t th[8];
     for (int t = 0; t < T; t++) {
-        j[t] = (share){size, L, BMAX, ROWS, reps, t, T, W, dW, o, d};
+        j[t] = (share){size, L, BMAX, ROWS, reps, t, T, W, dW, o, d, b};
         if (t && pthread_create(&th[t], NULL, epochs, &j[t])) die("pthread_create");
     }
     epochs(&j[0]);
@@ -445,13 +502,14 @@ static void w5_epoch(int ROWS, int reps, int T) {
  * L LSTM layers of H (G = 4 H gates), V outputs a step. */
 enum { W8_B = 50, W8_T = 50, W8_E = 128, W8_H = 128, W8_G = 4 * W8_H, W8_L = 2 };
 
-static void w8_iteration(int V, float *x, float *z, float *h, float *w, float *dw, float *y) {
+static void w8_iteration(int V, float *x, float *z, float *h, float *w, float *dw,
+                         float *y) {
     const int B = W8_B, T = W8_T, H = W8_H, G = W8_G, BT = B * T;
     for (int l = 0; l < W8_L; l++) { /* I = E = H: every layer's input is BT x 128 */
         gemm('N', 'T', BT, G, W8_E, x, W8_E, w, W8_E, 1, z, G);
         for (int t = 1; t < T; t++)
-            gemm('N', 'T', B, G, H, h + (size_t)(t - 1) * H, T * H, w, H, 1, z + (size_t)t * G,
-                 T * G);
+            gemm('N', 'T', B, G, H, h + (size_t)(t - 1) * H, T * H, w, H, 1,
+                 z + (size_t)t * G, T * G);
     }
     gemm('N', 'T', BT, V, H, h, H, w, H, 0, y, V);  /* head: y = h W^T */
     gemm('T', 'N', V, H, BT, y, V, h, H, 1, dw, H); /* dW = dy^T h */
@@ -470,7 +528,8 @@ static void w8_iteration(int V, float *x, float *z, float *h, float *w, float *d
 
 static double w8_flops(int V) {
     const double B = W8_B, T = W8_T, H = W8_H, G = W8_G, E = W8_E;
-    double layer = 2 * B * T * G * E * 3 + 2 * B * (T - 1) * G * H * 2 + 2 * B * T * H * G;
+    double layer =
+        2 * B * T * G * E * 3 + 2 * B * (T - 1) * G * H * 2 + 2 * B * T * H * G;
     return W8_L * layer + 3 * 2 * B * T * V * H;
 }
 
@@ -497,15 +556,18 @@ int main(int argc, char **argv) {
     const char *usage =
         "usage: blas_floor peak THREADS REPS | LIB sgemm N THREADS REPS "
         "| LIB w2|w3 THREADS REPS | LIB w5 THREADS REPS [ROWS] | LIB w8 THREADS REPS [V]   "
-        "(LIB: openblas, dnnl, dnnl_omp, matmul)\n";
+        "(LIB: openblas, dnnl, dnnl_omp, matmul, dnnl_act, matmul_act)\n";
     if (argc < 5) {
         fputs(usage, stderr);
         return 2;
     }
     int omp = !strcmp(argv[1], "dnnl_omp");
+    the_act = !strcmp(argv[1], "dnnl_act") || !strcmp(argv[1], "matmul_act");
     if (!strcmp(argv[1], "openblas")) the_lib = OPENBLAS;
-    else if (!strcmp(argv[1], "dnnl") || omp) the_lib = DNNL;
-    else if (!strcmp(argv[1], "matmul")) the_lib = MATMUL;
+    else if (!strcmp(argv[1], "dnnl") || !strcmp(argv[1], "dnnl_act") || omp)
+        the_lib = DNNL;
+    else if (!strcmp(argv[1], "matmul") || !strcmp(argv[1], "matmul_act"))
+        the_lib = MATMUL;
     else {
         fputs(usage, stderr);
         return 2;
