@@ -15,15 +15,17 @@
  * member's neurons; D = the net's inputs, K = its outputs. */
 
 /* Member t of T: rows r0 .. r1-1 of the batch and neurons n0 .. n1-1 of
- * each layer. The forward and each layer's backward_rows touch the member's
- * own rows only, so the team meets once per layer, between backward_rows
- * (which every row of dh must have passed) and backward_cols, whose sums run
- * over all rows. A member steps its own neurons' weights as soon as it has
- * their gradients: no member reads them after that meeting, since dx, the
- * only use of the weights in backward, is computed before it. The loss is
- * summed by every member alike from the rows' losses, in row order (the
- * single thread's sum), so that all decide the same about a step that
- * diverged. */
+ * each layer. The forward and every layer's backward_rows touch the
+ * member's own rows only (a layer's rows need the rows above it and the
+ * weights before the step, never another member's rows), so the team meets
+ * once a step, after the last backward_rows, before the backward_cols,
+ * whose sums run over all rows: one meeting rather than one a layer, each a
+ * wait for the slower member (scripts/bench/NOTES.md, issue 24). A member
+ * steps its own neurons' weights as soon as it has their gradients: no
+ * member reads weights after that meeting, since dx, the only use of them
+ * in backward, is computed before it. The loss is summed by every member
+ * alike from the rows' losses, in row order (the single thread's sum), so
+ * that all decide the same about a step that diverged. */
 static void SFX(team_member)(void *arg, int t, int T) {
     team_job *j = arg;
     bp_net *net = j->net;
@@ -50,7 +52,6 @@ static void SFX(team_member)(void *arg, int t, int T) {
     SFX(bp_loss_grad_rows_crit)
     (Ls[top].F(dout) + (size_t)r0 * K, net->row_loss + r0, Ls[top].F(o) + (size_t)r0 * K,
      y + (size_t)r0 * (j->crit.labels ? 1 : K), S, B, K, j->crit);
-    double lr = j->lr;
     for (int l = top; l >= 0; l--) {
         bp_layer *L = &Ls[l];
         const int I = L->I, O = L->O;
@@ -59,16 +60,18 @@ static void SFX(team_member)(void *arg, int t, int T) {
         SFX(bp_layer_backward_rows)
         (din, L->F(dh) + at, L->F(dout) + at, L->F(h) + at, L->F(o) + at, L->F(W), S, I,
          O, L->act, L->alpha);
-        bp_team_sync(net->team);
-        if (l == top) {
-            double total = 0.0;
-            for (int s = 0; s < B; s++) total += net->row_loss[s];
-            total /= B;
-            if (t == 0) j->loss = total;
-            if (j->guard && !isfinite(total)) lr = -1;
-        }
+    }
+    bp_team_sync(net->team);
+    double lr = j->lr, total = 0.0;
+    for (int s = 0; s < B; s++) total += net->row_loss[s];
+    total /= B;
+    if (t == 0) j->loss = total;
+    if (j->guard && !isfinite(total)) lr = -1;
+    for (int l = top; l >= 0; l--) {
+        bp_layer *L = &Ls[l];
+        const int O = L->O;
         SFX(bp_layer_backward_cols)
-        (L->F(dW), L->F(db), L->F(W), L->F(b), L->F(dh), l > 0 ? Ls[l - 1].F(o) : x, B, I,
-         O, (int)((long)O * t / T), (int)((long)O * (t + 1) / T), lr);
+        (L->F(dW), L->F(db), L->F(W), L->F(b), L->F(dh), l > 0 ? Ls[l - 1].F(o) : x, B,
+         L->I, O, (int)((long)O * t / T), (int)((long)O * (t + 1) / T), lr);
     }
 }
