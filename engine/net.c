@@ -1058,7 +1058,7 @@ static int one(bp_net *net, const double *x, const double *y, bp_crit crit, doub
 
 /* Whether a step of B rows goes to the team of bp_threads() threads, made (or
  * remade, when the count changed) here. Only for a step with enough
- * arithmetic to pay for the team's meetings (one per layer, plus the run's
+ * arithmetic to pay for the team's meetings (one a step, plus the run's
  * start and end) and with at least 2 rows for each member. Without a team
  * (threads or memory could not be had, which is not tried again for that
  * count) the step runs on this thread, with OpenBLAS's. */
