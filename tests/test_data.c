@@ -379,10 +379,11 @@ static void test_idx(void) {
 }
 
 /* A set large enough that its buffer asks for huge pages (dt_advise_rows:
- * more than 4 whole 2 MiB pages of floats): 3,000 28 x 28 images, each
- * value read back as written, float32 and float64, and each label. */
+ * more than 4 whole 2 MiB pages, as floats or doubles): 6,000 28 x 28
+ * images, each value read back as written, float32 and float64, and each
+ * label. */
 static void test_idx_large(void) {
-    enum { N = 3000, PXS = 28 * 28 };
+    enum { N = 6000, PXS = 28 * 28 };
     unsigned char *img = malloc(16 + (size_t)N * PXS), *px = malloc((size_t)N * PXS);
     unsigned char lab[8 + N], labs[N];
     CHECK(img && px);
