@@ -1289,6 +1289,42 @@ static void test_split_backward(void) {
         }
 }
 
+/* bp_loss_grad, softmax_ce's fused row (ops_fast.h softmax_ce_loss_grad_row:
+ * one logsumexp for the loss and the gradient), against the reference's
+ * two kernels, bp_loss_forward and bp_loss_backward into zeros, to the bit,
+ * in double and float: class labels, one-hot rows and soft targets (rows
+ * summing to 0.7), logits from -60 to 60 and rows of equal logits. */
+static void test_softmax_ce_grad_is_stages(void) {
+    enum { B = 7, O = 5 };
+    bp_rng r;
+    bp_rng_seed(&r, 24);
+    double out[B * O], y[B * O], lab[B], da[B * O], db[B * O];
+    float outf[B * O], yf[B * O], labf[B], fa[B * O], fb[B * O];
+    for (int k = 0; k < B * O; k++) out[k] = 120 * bp_rng_uniform(&r) - 60;
+    for (int n = 0; n < O; n++) out[2 * O + n] = 3.25; /* a row of ties */
+    for (int s = 0; s < B; s++) lab[s] = 1 + (double)bp_rng_below(&r, O);
+    for (int targets = 0; targets < 3; targets++) {
+        const bp_crit c = {.loss = BP_LOSS_SOFTMAX_CE, .labels = targets == 0};
+        const double *t = targets ? y : lab;
+        for (int k = 0; k < B * O; k++)
+            y[k] =
+                targets == 1 ? (k % O == (int)lab[k / O] - 1) : 0.7 * ((k * 7) % 5) / 10;
+        for (int k = 0; k < B * O; k++) outf[k] = (float)out[k], yf[k] = (float)y[k];
+        for (int s = 0; s < B; s++) labf[s] = (float)lab[s];
+        const float *tf = targets ? yf : labf;
+        memset(db, 0, sizeof db);
+        double want = bp_loss_forward_crit(out, t, B, O, c);
+        bp_loss_backward_crit(db, out, t, B, O, c);
+        double got = bp_loss_grad_crit(da, out, t, B, O, c);
+        CHECK(memcmp(&got, &want, sizeof got) == 0 && memcmp(da, db, sizeof da) == 0);
+        memset(fb, 0, sizeof fb);
+        want = bp_loss_forward_crit_f32(outf, tf, B, O, c);
+        bp_loss_backward_crit_f32(fb, outf, tf, B, O, c);
+        got = bp_loss_grad_crit_f32(fa, outf, tf, B, O, c);
+        CHECK(memcmp(&got, &want, sizeof got) == 0 && memcmp(fa, fb, sizeof fa) == 0);
+    }
+}
+
 /* ------------------------------------------------------------------------ */
 /* The SGD step                                                              */
 
@@ -1345,6 +1381,7 @@ int main(void) {
     test_gradients();
     test_float32_stacks();
     test_split_backward();
+    test_softmax_ce_grad_is_stages();
     test_sgd_update();
     return check_report("test_ops");
 }
