@@ -350,7 +350,7 @@ void SFX(bp_layer_backward_cols)(REAL *dW, REAL *db, REAL *W, REAL *b, const REA
 /* B = samples of the batch, S = a member's rows of it, O = outputs.         */
 /* Reference: bp_loss_forward, and bp_loss_backward into zeros. Pinned by    */
 /* test_net.c test_train_step_equals_stages and tests/lua/test_net.lua's     */
-/* test_train_step_is_the_four_stages (a step against the four stages), for */
+/* test_train_step_is_the_four_stages (a step against the four stages), for  */
 /* the rows by test_ops.c test_split_backward, and softmax_ce's fused row by */
 /* test_ops.c test_softmax_ce_grad_is_stages (to the bit).                   */
 
