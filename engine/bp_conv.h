@@ -22,7 +22,11 @@
  * forward has both builds too (the reference was a quarter of a W5 step,
  * NOTES.md), equal bit for bit (test_conv.c, test_pool_fast_matches_ref);
  * its backward and average pooling have one, the reference.
- * Every kernel exists for double (the name as written) and float (_f32). */
+ * Every kernel exists for double (the name as written) and float (_f32).
+ *
+ * A float32 graph in a build with oneDNN runs its convolutions on a third
+ * build, oneDNN's own primitives (conv_dnnl.c, bp_conv_dnnl below), held
+ * to the reference to rounding by test_conv.c's test_dnnl_matches_ref. */
 #ifndef BP_CONV_H
 #define BP_CONV_H
 
@@ -101,5 +105,34 @@ void bp_maxpool2d_backward_f32(float *dx, const float *dy, const int32_t *arg, i
                                const bp_conv_shape *s);
 void bp_avgpool2d_forward_f32(float *y, const float *x, int B, const bp_conv_shape *s);
 void bp_avgpool2d_backward_f32(float *dx, const float *dy, int B, const bp_conv_shape *s);
+
+/* float32 convolution on oneDNN's primitives, in the layouts it prefers,
+ * reordered from and to the caller's NCHW buffers (conv_dnnl.c). A cache
+ * holds each batch size and shape's primitives and buffers (the last three),
+ * made on their first call: calls after that allocate nothing. One cache
+ * per thread that calls it (a team's member). */
+typedef struct bp_conv_dnnl bp_conv_dnnl;
+/* NULL on failure, and always in a build without oneDNN. */
+bp_conv_dnnl *bp_conv_dnnl_new(void);
+/* Accepts NULL. */
+void bp_conv_dnnl_free(bp_conv_dnnl *c);
+/* bp_conv2d_forward_f32's work and meaning (b NULL: no bias); 0, or -1
+ * when oneDNN could not (its memory, an unsupported shape): nothing is
+ * then written, and the caller runs bp_conv2d_forward_f32. */
+int bp_conv2d_forward_dnnl(bp_conv_dnnl *c, float *y, const float *x, const float *w,
+                           const float *b, int B, const bp_conv_shape *s);
+/* bp_conv2d_backward_f32's work: dx, dw and db added into, each when not
+ * NULL. 0; -1 when oneDNN could not make its primitives, nothing added
+ * (the caller runs bp_conv2d_backward_f32); -2 when one failed to run
+ * after they were made, which oneDNN's CPU primitives do not, the
+ * gradients then partly added. */
+int bp_conv2d_backward_dnnl(bp_conv_dnnl *c, float *dx, float *dw, float *db,
+                            const float *dy, const float *x, const float *w, int B,
+                            const bp_conv_shape *s);
+/* Whether the backward's dx should go to oneDNN: not for few input
+ * channels (oneDNN's blocked backward data of a 1-channel image took 200
+ * times im2col's time, NOTES.md), where the caller makes dx by
+ * bp_conv2d_backward_f32 with dw and db NULL. */
+int bp_conv_dnnl_takes_dx(const bp_conv_shape *s);
 
 #endif

@@ -34,6 +34,11 @@ void bp_sgemm(int order, int transa, int transb, int M, int N, int K, float alph
               const float *A, int lda, const float *B, int ldb, float beta, float *C,
               int ldc);
 
+/* Sets oneDNN's OpenMP to one thread on the calling thread, once per
+ * thread: before any oneDNN call (bp_sgemm, conv_dnnl.c's primitives), so
+ * that oneDNN never starts threads of its own. Nothing without oneDNN. */
+void bp_gemm_single(void);
+
 /* Writes into buf (size bytes, truncated, always terminated) which library
  * makes dtype's products, with its version and kernels, as `backprop
  * --version` prints it: "OpenBLAS 0.3.21 (Haswell)" or "oneDNN 2.6.3

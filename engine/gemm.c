@@ -57,15 +57,21 @@ static const char *isa_name(dnnl_cpu_isa_t isa) {
 
 static const char *pinned;
 
-void bp_sgemm(int order, int transa, int transb, int M, int N, int K, float alpha,
-              const float *A, int lda, const float *B, int ldb, float beta, float *C,
-              int ldc) {
+void bp_gemm_single(void) {
 #ifdef BP_HAVE_DNNL
     static _Thread_local int single;
     if (!single) {
         omp_set_num_threads(1); /* this thread's setting only */
         single = 1;
     }
+#endif
+}
+
+void bp_sgemm(int order, int transa, int transb, int M, int N, int K, float alpha,
+              const float *A, int lda, const float *B, int ldb, float beta, float *C,
+              int ldc) {
+#ifdef BP_HAVE_DNNL
+    bp_gemm_single();
     if (order == CblasRowMajor &&
         dnnl_sgemm(transa == CblasTrans ? 'T' : 'N', transb == CblasTrans ? 'T' : 'N', M,
                    N, K, alpha, A, lda, B, ldb, beta, C, ldc) == dnnl_success)

@@ -44,6 +44,10 @@
  * BP_HOST_MAX_PARAMS, batchnorm1d five). */
 #define MAX_TENSORS (4 * BP_GRAPH_MAX_LAYERS)
 
+/* The members of a team with a oneDNN cache per conv2d each: members
+ * beyond run im2col (the same bits for the same thread count still). */
+#define DNNL_MEMBERS 16
+
 typedef struct node {
     bp_op op;
     bp_node_opts o; /* a copy: o.name is name[], weight, bias and rng NULL */
@@ -71,6 +75,9 @@ typedef struct node {
     uint8_t *keep;
     int32_t *arg; /* maxpool2d: each output's winner */
     void *col;    /* conv2d: the columns of one sample (bp_conv_cols) */
+    /* conv2d in float32: each member's oneDNN primitives (bp_conv_dnnl),
+     * made on its first step; NULL without oneDNN (conv_dnnl). */
+    bp_conv_dnnl *dnnl[DNNL_MEMBERS];
     bp_host host; /* host: the callbacks, ctx owned (names, def NULL) */
     char host_def[BP_GRAPH_MAX_NAME + 1];
     void *work; /* lstm, rnn, gru: each layer's states and gates, the
@@ -211,6 +218,7 @@ static void free_node(node *nd) {
     bp_free(nd->invstd);
     bp_free(nd->state);
     bp_free(nd->dstate);
+    for (int t = 0; t < DNNL_MEMBERS; t++) bp_conv_dnnl_free(nd->dnnl[t]);
 }
 
 void bp_graph_free(bp_graph *g) {
@@ -1292,6 +1300,14 @@ static int host_run(bp_graph *g, node *nd, int backward, int want_dx, bp_err *e)
                       : nd->host.forward(nd->host.ctx, &c, &inner);
     if (rc) return bp_err_set(e, "%s: %s", WHAT(nd), inner.msg);
     return 0;
+}
+
+/* Member t's oneDNN cache of conv2d nd (float32), made on its first use;
+ * NULL without oneDNN, or past DNNL_MEMBERS: then im2col. */
+static bp_conv_dnnl *conv_dnnl(node *nd, int t) {
+    if (t >= DNNL_MEMBERS) return NULL;
+    if (!nd->dnnl[t]) nd->dnnl[t] = bp_conv_dnnl_new();
+    return nd->dnnl[t];
 }
 
 #define BP_REAL_F32 0

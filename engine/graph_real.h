@@ -169,8 +169,10 @@ static void SFX(batchnorm2d_backward)(bp_graph *g, node *nd, int B, int want_dx)
 }
 
 /* conv2d: weight and bias (tensors 0, 1; a zero bias never listed without
- * one), through im2col and GEMM (bp_conv2d_forward, conv_fast.h), a part's
- * samples in the member's columns (member t > 0: its own in tcol). */
+ * one). In float32 with oneDNN, on its primitives (bp_conv_dnnl, the
+ * member's own cache); else, or if oneDNN cannot, through im2col and GEMM
+ * (bp_conv2d_forward, conv_fast.h), a part's samples in the member's
+ * columns (member t > 0: its own in tcol). */
 static REAL *SFX(conv_col)(node *nd, const bp_conv_shape *s, int t) {
     return t ? (REAL *)nd->tcol + (size_t)(t - 1) * bp_conv_cols(s) : (REAL *)nd->col;
 }
@@ -178,9 +180,13 @@ static void SFX(conv2d_forward)(bp_graph *g, node *nd, part p) {
     bp_conv_shape s = conv_shape(g, nd);
     const REAL *b = nd->nb_b ? NULL : T_(nd, 1);
     size_t xs = (size_t)s.C * s.H * s.W, ys = (size_t)s.O * s.P * s.Q;
-    SFX(bp_conv2d_forward)
-    ((REAL *)nd->y + p.r0 * ys, SFX(conv_col)(nd, &s, p.t),
-     SFX(y_of)(g, nd->in[0]) + p.r0 * xs, T_(nd, 0), b, p.S, &s);
+    REAL *y = (REAL *)nd->y + p.r0 * ys;
+    const REAL *x = SFX(y_of)(g, nd->in[0]) + p.r0 * xs;
+#if BP_REAL_F32
+    bp_conv_dnnl *c = conv_dnnl(nd, p.t);
+    if (c && !bp_conv2d_forward_dnnl(c, y, x, T_(nd, 0), b, p.S, &s)) return;
+#endif
+    SFX(bp_conv2d_forward)(y, SFX(conv_col)(nd, &s, p.t), x, T_(nd, 0), b, p.S, &s);
 }
 /* dx of the part's samples; dW and db of them summed by member 0 into the
  * gradients, by member t > 0 into its own partial sums (zeroed first),
@@ -196,9 +202,21 @@ static void SFX(conv2d_backward)(bp_graph *g, node *nd, part p, int want_dx) {
         if (dw) memset(own, 0, sizeof(REAL) * nw), dw = own;
         if (db) memset(own + nw, 0, sizeof(REAL) * s.O), db = own + nw;
     }
-    SFX(bp_conv2d_backward)
-    (dx ? dx + p.r0 * xs : NULL, dw, db, SFX(conv_col)(nd, &s, p.t),
-     (REAL *)nd->dy + p.r0 * ys, SFX(y_of)(g, nd->in[0]) + p.r0 * xs, T_(nd, 0), p.S, &s);
+    REAL *col = SFX(conv_col)(nd, &s, p.t), *dxp = dx ? dx + p.r0 * xs : NULL;
+    const REAL *dy = (REAL *)nd->dy + p.r0 * ys, *x = SFX(y_of)(g, nd->in[0]) + p.r0 * xs;
+#if BP_REAL_F32
+    /* oneDNN's dx only for images of many channels (bp_conv_dnnl_takes_dx);
+     * -2 (a made primitive failed to run) does not happen on the CPU */
+    bp_conv_dnnl *c = conv_dnnl(nd, p.t);
+    int own_dx = c && bp_conv_dnnl_takes_dx(&s);
+    if (c && bp_conv2d_backward_dnnl(c, own_dx ? dxp : NULL, dw, db, dy, x, T_(nd, 0), p.S,
+                                     &s) != -1) {
+        if (dxp && !own_dx) SFX(bp_conv2d_backward)(dxp, NULL, NULL, col, dy, x, T_(nd, 0),
+                                                    p.S, &s);
+        return;
+    }
+#endif
+    SFX(bp_conv2d_backward)(dxp, dw, db, col, dy, x, T_(nd, 0), p.S, &s);
 }
 /* After every member's conv2d_backward: member t's share of the values of
  * dW then db, each the gradient plus members 1 .. T-1's partial sums in

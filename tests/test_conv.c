@@ -140,6 +140,14 @@ static void test_hand(void) {
 /* ------------------------------------------------------------------------ */
 /* The fast path against the reference                                       */
 
+/* One case of test_dnnl_matches_ref: B samples of shape s, with a bias,
+ * dx wanted, dw wanted (0: a frozen weight). */
+typedef struct dnnl_case {
+    int B;
+    bp_conv_shape s;
+    int bias, dx, dw;
+} dnnl_case;
+
 /* Random x, w, b and dy of shape s for B samples; the fast path's y, dx,
  * dw and db against the reference's, in double and float. */
 static void match(int B, bp_conv_shape s, int bias) {
@@ -196,6 +204,76 @@ static void test_fast_matches_ref(void) {
     match(1, (bp_conv_shape){2, 5, 6, 2, 0, 0, 1, 1, 2, 1, 1, 0}, 1);
     match(2, (bp_conv_shape){3, 8, 7, 5, 0, 0, 3, 2, 2, 1, 1, 0}, 1);
     match(4, (bp_conv_shape){32, 14, 14, 64, 0, 0, 3, 3, 1, 1, 1, 1}, 1); /* W5's 2nd */
+}
+
+/* oneDNN's float32 primitives (bp_conv_dnnl, the path a float32 graph
+ * runs) against the float reference on B samples of shape s: y written;
+ * dx (when dx, and when the shape's dx goes to oneDNN), dw (when dw) and
+ * db (when bias) added into gradients that hold values already; the bound
+ * is test_fast_matches_ref's, sums of up to K terms in another order. A
+ * second call, on the cached primitives, gives the same bits. Skipped
+ * in a build without oneDNN (no cache). */
+static void dnnl_match(dnnl_case k) {
+    bp_conv_shape s = k.s;
+    int B = k.B;
+    bp_conv_shape_outputs(&s);
+    size_t nx = (size_t)B * s.C * s.H * s.W, ny = (size_t)B * s.O * s.P * s.Q,
+           nw = (size_t)s.O * s.C * s.KH * s.KW, n = nx + nw + s.O + ny;
+    float *m = malloc(sizeof(float) * 3 * n);
+    float *x = m, *w = x + nx, *b = w + nw, *dy = b + s.O; /* inputs */
+    float *a = m + n, *c = m + 2 * n; /* the reference's y, dx, dw, db; oneDNN's */
+    bp_rng r;
+    bp_rng_seed(&r, 12);
+    for (size_t j = 0; j < 3 * n; j++) m[j] = (float)(2 * bp_rng_uniform(&r) - 1);
+    memcpy(c, a, sizeof(float) * n); /* the gradients' values before */
+    float *ya = a, *dxa = a + ny, *dwa = dxa + nx, *dba = dwa + nw;
+    float *yc = c, *dxc = c + ny, *dwc = dxc + nx, *dbc = dwc + nw;
+    bp_conv_dnnl *cache = bp_conv_dnnl_new();
+    if (!cache) {
+        free(m);
+        return;
+    }
+    int own_dx = k.dx && bp_conv_dnnl_takes_dx(&s);
+    bp_conv2d_forward_ref_f32(ya, x, w, k.bias ? b : NULL, B, &s);
+    bp_conv2d_backward_ref_f32(own_dx ? dxa : NULL, dwa, k.bias ? dba : NULL, dy, x, w, B,
+                               &s);
+    if (!k.dw) memcpy(dwa, dwc, sizeof(float) * nw); /* not wanted: untouched */
+    CHECK(bp_conv2d_forward_dnnl(cache, yc, x, w, k.bias ? b : NULL, B, &s) == 0);
+    CHECK(bp_conv2d_backward_dnnl(cache, own_dx ? dxc : NULL, k.dw ? dwc : NULL,
+                                  k.bias ? dbc : NULL, dy, x, w, B, &s) == 0);
+    double worst = 0, K = (double)s.C * s.KH * s.KW + (double)B * s.P * s.Q;
+    for (size_t j = 0; j < n - ny; j++) worst = fmax(worst, fabs(a[j] - c[j]));
+    if (!(worst < 4e-7 * K)) fprintf(stderr, "oneDNN: off by %g\n", worst);
+    CHECK(worst < 4e-7 * K);
+    /* again from the same values: the same bits */
+    float *again = malloc(sizeof(float) * ny);
+    CHECK(bp_conv2d_forward_dnnl(cache, again, x, w, k.bias ? b : NULL, B, &s) == 0);
+    CHECK(memcmp(again, yc, sizeof(float) * ny) == 0);
+    /* dx not taken (few channels): refused, nothing added */
+    if (k.dx && !own_dx) {
+        memcpy(again, dxc, sizeof(float) * (nx < ny ? nx : ny));
+        CHECK(bp_conv2d_backward_dnnl(cache, dxc, dwc, NULL, dy, x, w, B, &s) == -1);
+        CHECK(memcmp(again, dxc, sizeof(float) * (nx < ny ? nx : ny)) == 0);
+    }
+    free(again);
+    bp_conv_dnnl_free(cache);
+    free(m);
+}
+
+static void test_dnnl_matches_ref(void) {
+    /* B, then C, H, W, O, KH, KW, SH, SW, PH, PW; bias, dx, dw */
+    const dnnl_case cases[] = {
+        {2, {1, 4, 4, 1, 0, 0, 3, 3, 1, 1, 1, 1}, 1, 1, 1},
+        {3, {3, 7, 5, 4, 0, 0, 3, 3, 2, 2, 0, 0}, 1, 0, 1},
+        {2, {2, 6, 9, 3, 0, 0, 5, 5, 1, 1, 2, 2}, 0, 0, 1},
+        {2, {16, 5, 6, 3, 0, 0, 1, 1, 1, 1, 0, 0}, 1, 1, 1},
+        {1, {20, 5, 6, 2, 0, 0, 1, 1, 2, 1, 1, 0}, 1, 1, 0}, /* dw frozen */
+        {2, {17, 8, 7, 5, 0, 0, 3, 2, 2, 1, 1, 0}, 0, 1, 1},
+        {5, {1, 28, 28, 32, 0, 0, 3, 3, 1, 1, 1, 1}, 1, 0, 1},   /* W5's 1st */
+        {4, {32, 14, 14, 64, 0, 0, 3, 3, 1, 1, 1, 1}, 1, 1, 1}, /* W5's 2nd */
+        {3, {32, 14, 14, 64, 0, 0, 3, 3, 1, 1, 1, 1}, 1, 1, 1}, /* another batch */
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) dnnl_match(cases[k]);
 }
 
 /* Max pooling's fast forward against the reference, exactly (values and
@@ -527,6 +605,7 @@ int main(void) {
     test_hand();
     test_fast_matches_ref();
     test_pool_fast_matches_ref();
+    test_dnnl_matches_ref();
     test_fd_conv();
     test_fd_pools();
     test_fd_batchnorm2d();

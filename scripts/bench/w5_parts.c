@@ -52,6 +52,13 @@ static double now(void) {
     return t.tv_sec + 1e-9 * t.tv_nsec;
 }
 
+/* this thread's CPU time, s */
+static double cpu_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+
 static void die(const char *what) {
     fprintf(stderr, "w5_parts: %s\n", what);
     exit(1);
@@ -244,7 +251,7 @@ static dnnl_stream_t stream;
 typedef struct prim {
     dnnl_primitive_t p;
     int n;
-    dnnl_exec_arg_t args[5];
+    dnnl_exec_arg_t args[6];
 } prim;
 
 /* a memory of desc md, filled with random values */
@@ -264,9 +271,10 @@ static void md4(dnnl_memory_desc_t *md, int a, int b, int c, int d, int tag) {
 }
 
 /* a primitive of pd, with its arguments: kinds[k] the argument, queries[k]
- * the md to allocate for it */
+ * the md to allocate for it, or mems[k] when given (not NULL) */
 static prim prim_of(dnnl_primitive_desc_t pd, int n, const int *kinds,
-                    const dnnl_query_t *queries, const char *what) {
+                    const dnnl_query_t *queries, const dnnl_memory_t *mems,
+                    const char *what) {
     prim q = {NULL, n, {{0, NULL}}};
     const char *impl = "?";
     dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl);
@@ -274,27 +282,75 @@ static prim prim_of(dnnl_primitive_desc_t pd, int n, const int *kinds,
     OK(dnnl_primitive_create(&q.p, pd));
     for (int k = 0; k < n; k++) {
         q.args[k].arg = kinds[k];
-        q.args[k].memory = mem_of(dnnl_primitive_desc_query_md(pd, queries[k], 0));
+        q.args[k].memory = mems && mems[k]
+                               ? mems[k]
+                               : mem_of(dnnl_primitive_desc_query_md(pd, queries[k], 0));
     }
     return q;
 }
 
-static double time_prim(prim *q, int iters, int reps) {
-    double t[MAXREPS];
+/* ms of one pass of the n primitives in order, median of reps of iters
+ * passes; *cpu the same in this thread's CPU time (what the load of a
+ * shared machine moves least) */
+static double time_seq(prim *q, int n, int iters, int reps, double *cpu) {
+    double t[MAXREPS], c[MAXREPS];
     for (int r = -1; r < reps; r++) {
-        double t0 = now();
-        for (int i = 0; i < iters; i++) {
-            OK(dnnl_primitive_execute(q->p, stream, q->n, q->args));
-            OK(dnnl_stream_wait(stream));
-        }
-        if (r >= 0) t[r] = (now() - t0) / iters * 1e3;
+        double t0 = now(), c0 = cpu_now();
+        for (int i = 0; i < iters; i++)
+            for (int k = 0; k < n; k++) {
+                OK(dnnl_primitive_execute(q[k].p, stream, q[k].n, q[k].args));
+                OK(dnnl_stream_wait(stream));
+            }
+        if (r >= 0) t[r] = (now() - t0) / iters * 1e3, c[r] = (cpu_now() - c0) / iters * 1e3;
     }
+    if (cpu) *cpu = median(c, reps);
     return median(t, reps);
 }
 
-/* forward, backward data and backward weights of one conv; tag nchw or any */
-static void dnnl_conv(const char *name, const bp_conv_shape *s, int tag, int iters,
-                      int reps, double out[3]) {
+/* A reorder from memory a to memory b (their layouts differ). */
+static prim reorder_of(dnnl_memory_t a, dnnl_memory_t b) {
+    const dnnl_memory_desc_t *ma, *mb;
+    OK(dnnl_memory_get_memory_desc(a, &ma));
+    OK(dnnl_memory_get_memory_desc(b, &mb));
+    dnnl_primitive_desc_t pd;
+    OK(dnnl_reorder_primitive_desc_create(&pd, ma, eng, mb, eng, NULL));
+    prim q = {NULL, 2, {{DNNL_ARG_FROM, a}, {DNNL_ARG_TO, b}}};
+    OK(dnnl_primitive_create(&q.p, pd));
+    dnnl_primitive_desc_destroy(pd);
+    return q;
+}
+
+/* A user's memory in layout tag for the primitive's memory m: m itself
+ * when its layout is that, else a new one, with the reorder to add
+ * (into m when in, out of m else) at *r, *nr incremented. */
+static dnnl_memory_t user_of(dnnl_memory_t m, int n, int c, int h, int w, int tag, int in,
+                             prim *r, int *nr) {
+    dnnl_memory_desc_t u;
+    const dnnl_memory_desc_t *mm;
+    if (n) md4(&u, n, c, h, w, tag);
+    else { /* a bias, or a 1-d */
+        dnnl_dims_t d = {c};
+        OK(dnnl_memory_desc_init_by_tag(&u, 1, d, dnnl_f32, dnnl_x));
+    }
+    OK(dnnl_memory_get_memory_desc(m, &mm));
+    if (dnnl_memory_desc_equal(&u, mm)) return m;
+    dnnl_memory_t um = mem_of(&u);
+    r[(*nr)++] = in ? reorder_of(um, m) : reorder_of(m, um);
+    return um;
+}
+
+/* One conv's three primitives in a layout (tag nchw, or any: oneDNN's
+ * choice), and with any, the reorders from and to the graph's NCHW
+ * buffers that each pass would need. */
+typedef struct conv_prims {
+    prim fwd, data, weights;
+    prim fwd_in[2], fwd_out[1], bwd_in[2], data_out[1], weights_out[1];
+    int n_fwd_in, n_fwd_out, n_bwd_in, n_data_out, n_weights_out;
+} conv_prims;
+
+static void conv_prims_of(conv_prims *c, const char *name, const bp_conv_shape *s,
+                          int tag) {
+    memset(c, 0, sizeof *c);
     dnnl_memory_desc_t src, w, b, dst;
     md4(&src, B, s->C, s->H, s->W, tag);
     md4(&w, s->O, s->C, s->KH, s->KW, tag == dnnl_format_tag_any ? tag : dnnl_oihw);
@@ -317,38 +373,79 @@ static void dnnl_conv(const char *name, const bp_conv_shape *s, int tag, int ite
     char what[64];
     const char *t = tag == dnnl_format_tag_any ? "any" : "nchw";
     snprintf(what, sizeof what, "%s_%s_fwd", name, t);
-    prim f = prim_of(fpd, 4,
+    c->fwd = prim_of(fpd, 4,
                      (int[]){DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST},
                      (dnnl_query_t[]){dnnl_query_src_md, dnnl_query_weights_md,
                                       dnnl_query_weights_md, dnnl_query_dst_md},
-                     what);
+                     NULL, what);
     /* the bias's md is the second weights md */
-    dnnl_memory_destroy(f.args[2].memory);
-    f.args[2].memory =
+    dnnl_memory_destroy(c->fwd.args[2].memory);
+    c->fwd.args[2].memory =
         mem_of(dnnl_primitive_desc_query_md(fpd, dnnl_query_weights_md, 1));
+    /* backward data reads forward's weights; backward weights forward's src,
+     * and backward data's diff_dst when its layout is the same */
+    dnnl_memory_t srcm = c->fwd.args[0].memory, wm = c->fwd.args[1].memory;
     snprintf(what, sizeof what, "%s_%s_bwd_data", name, t);
-    prim d =
-        prim_of(dpd, 3, (int[]){DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC},
-                (dnnl_query_t[]){dnnl_query_diff_dst_md, dnnl_query_weights_md,
-                                 dnnl_query_diff_src_md},
-                what);
+    c->data = prim_of(dpd, 3, (int[]){DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC},
+                      (dnnl_query_t[]){dnnl_query_diff_dst_md, dnnl_query_weights_md,
+                                       dnnl_query_diff_src_md},
+                      (dnnl_memory_t[]){NULL, wm, NULL}, what);
+    dnnl_memory_t ddm = c->data.args[0].memory;
+    const dnnl_memory_desc_t *ddmd;
+    OK(dnnl_memory_get_memory_desc(ddm, &ddmd));
+    int same_dd =
+        dnnl_memory_desc_equal(ddmd, dnnl_primitive_desc_query_md(wpd, dnnl_query_diff_dst_md, 0));
     snprintf(what, sizeof what, "%s_%s_bwd_weights", name, t);
-    prim g =
+    c->weights =
         prim_of(wpd, 4,
                 (int[]){DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS,
                         DNNL_ARG_DIFF_BIAS},
                 (dnnl_query_t[]){dnnl_query_src_md, dnnl_query_diff_dst_md,
                                  dnnl_query_diff_weights_md, dnnl_query_diff_weights_md},
-                what);
-    dnnl_memory_destroy(g.args[3].memory);
-    g.args[3].memory =
+                (dnnl_memory_t[]){srcm, same_dd ? ddm : NULL, NULL, NULL}, what);
+    dnnl_memory_destroy(c->weights.args[3].memory);
+    c->weights.args[3].memory =
         mem_of(dnnl_primitive_desc_query_md(wpd, dnnl_query_diff_weights_md, 1));
-    out[0] = time_prim(&f, iters, reps);
-    out[1] = time_prim(&d, iters, reps);
-    out[2] = time_prim(&g, iters, reps);
+    /* the reorders from and to NCHW / OIHW */
+    int n = B;
+    user_of(srcm, n, s->C, s->H, s->W, dnnl_nchw, 1, c->fwd_in, &c->n_fwd_in);
+    user_of(wm, s->O, s->C, s->KH, s->KW, dnnl_oihw, 1, c->fwd_in, &c->n_fwd_in);
+    user_of(c->fwd.args[3].memory, n, s->O, s->P, s->Q, dnnl_nchw, 0, c->fwd_out,
+            &c->n_fwd_out);
+    user_of(ddm, n, s->O, s->P, s->Q, dnnl_nchw, 1, c->bwd_in, &c->n_bwd_in);
+    if (!same_dd)
+        user_of(c->weights.args[1].memory, n, s->O, s->P, s->Q, dnnl_nchw, 1, c->bwd_in,
+                &c->n_bwd_in);
+    user_of(c->data.args[2].memory, n, s->C, s->H, s->W, dnnl_nchw, 0, c->data_out,
+            &c->n_data_out);
+    user_of(c->weights.args[2].memory, s->O, s->C, s->KH, s->KW, dnnl_oihw, 0,
+            c->weights_out, &c->n_weights_out);
+    dnnl_primitive_desc_destroy(fpd);
+    dnnl_primitive_desc_destroy(dpd);
+    dnnl_primitive_desc_destroy(wpd);
 }
 
-static double dnnl_pool(const char *name, const bp_conv_shape *s, int iters, int reps) {
+/* out: forward, backward data, backward weights, then the reorders
+ * around each (forward's in and out; diff_dst's in; backward data's out;
+ * backward weights' out); cpu: the same in CPU time */
+static void dnnl_conv(const char *name, const bp_conv_shape *s, int tag, int iters,
+                      int reps, double out[8], double cpu[8]) {
+    conv_prims c;
+    conv_prims_of(&c, name, s, tag);
+    out[0] = time_seq(&c.fwd, 1, iters, reps, &cpu[0]);
+    out[1] = time_seq(&c.data, 1, iters, reps, &cpu[1]);
+    out[2] = time_seq(&c.weights, 1, iters, reps, &cpu[2]);
+    prim *r[5] = {c.fwd_in, c.fwd_out, c.bwd_in, c.data_out, c.weights_out};
+    int nr[5] = {c.n_fwd_in, c.n_fwd_out, c.n_bwd_in, c.n_data_out, c.n_weights_out};
+    for (int k = 0; k < 5; k++)
+        out[3 + k] = nr[k] ? time_seq(r[k], nr[k], iters, reps, &cpu[3 + k]) : 0,
+                cpu[3 + k] = nr[k] ? cpu[3 + k] : 0;
+}
+
+/* max pooling's forward and backward in NCHW, ms of both; cpu the same in
+ * CPU time */
+static double dnnl_pool(const char *name, const bp_conv_shape *s, int iters, int reps,
+                        double *cpu) {
     dnnl_memory_desc_t src, dst;
     md4(&src, B, s->C, s->H, s->W, dnnl_nchw);
     md4(&dst, B, s->O, s->P, s->Q, dnnl_nchw);
@@ -363,30 +460,30 @@ static double dnnl_pool(const char *name, const bp_conv_shape *s, int iters, int
     OK(dnnl_primitive_desc_create(&bpd, &bd, NULL, eng, fpd));
     char what[64];
     snprintf(what, sizeof what, "%s_fwd", name);
-    prim f = prim_of(
+    prim q[2];
+    q[0] = prim_of(
         fpd, 3, (int[]){DNNL_ARG_SRC, DNNL_ARG_DST, DNNL_ARG_WORKSPACE},
         (dnnl_query_t[]){dnnl_query_src_md, dnnl_query_dst_md, dnnl_query_workspace_md},
-        what);
+        NULL, what);
     snprintf(what, sizeof what, "%s_bwd", name);
-    prim b =
-        prim_of(bpd, 3, (int[]){DNNL_ARG_DIFF_DST, DNNL_ARG_WORKSPACE, DNNL_ARG_DIFF_SRC},
-                (dnnl_query_t[]){dnnl_query_diff_dst_md, dnnl_query_workspace_md,
-                                 dnnl_query_diff_src_md},
-                what);
     /* backward reads forward's workspace */
-    b.args[1].memory = f.args[2].memory;
-    return time_prim(&f, iters, reps) + time_prim(&b, iters, reps);
+    q[1] = prim_of(bpd, 3, (int[]){DNNL_ARG_DIFF_DST, DNNL_ARG_WORKSPACE, DNNL_ARG_DIFF_SRC},
+                   (dnnl_query_t[]){dnnl_query_diff_dst_md, dnnl_query_workspace_md,
+                                    dnnl_query_diff_src_md},
+                   (dnnl_memory_t[]){NULL, q[0].args[2].memory, NULL}, what);
+    return time_seq(q, 2, iters, reps, cpu);
 }
 
-/* the engine's kernels of the same work, ms per batch */
+/* the engine's kernels of the same work, ms per batch; cpu in CPU time */
 static double ours(void (*f)(bufs *, const bp_conv_shape *, int), bufs *u,
-                   const bp_conv_shape *s, int dx, int iters, int reps) {
-    double t[MAXREPS];
+                   const bp_conv_shape *s, int dx, int iters, int reps, double *cpu) {
+    double t[MAXREPS], c[MAXREPS];
     for (int r = -1; r < reps; r++) {
-        double t0 = now();
+        double t0 = now(), c0 = cpu_now();
         for (int i = 0; i < iters; i++) f(u, s, dx);
-        if (r >= 0) t[r] = (now() - t0) / iters * 1e3;
+        if (r >= 0) t[r] = (now() - t0) / iters * 1e3, c[r] = (cpu_now() - c0) / iters * 1e3;
     }
+    *cpu = median(c, reps);
     return median(t, reps);
 }
 
@@ -403,6 +500,30 @@ static void pool_both(bufs *u, const bp_conv_shape *s, int dx) {
     pool_kernels(u, s);
 }
 
+/* One conv's lines: the engine's forward and backward; oneDNN's three
+ * passes in NCHW and in its own layouts, and the reorders the latter
+ * needs; and a step's totals (backward data for conv2 only: the first
+ * conv's dx is not wanted). clock 0 wall, 1 CPU. */
+static void conv_lines(const char *name, int l, const double *f, const double *b,
+                       double plain[2][8], double any[2][8]) {
+    for (int k = 0; k < 2; k++) {
+        const char *clock = k ? "cpu" : "wall";
+        const double *p = plain[k], *a = any[k];
+        printf("%s_%s_ms im2col fwd %.4f bwd %.4f | dnnl_nchw fwd %.4f bwd_data %.4f "
+               "bwd_weights %.4f | dnnl_any fwd %.4f bwd_data %.4f bwd_weights %.4f | "
+               "reorders fwd_in %.4f fwd_out %.4f diff_dst_in %.4f diff_src_out %.4f "
+               "diff_w_out %.4f\n",
+               name, clock, f[k], b[k], p[0], p[1], p[2], a[0], a[1], a[2], a[3], a[4], a[5],
+               a[6], a[7]);
+        double any_step = a[0] + (l ? a[1] : 0) + a[2];
+        double moves = a[3] + a[4] + a[5] + (l ? a[6] : 0) + a[7];
+        printf("%s_step_%s_ms im2col %.4f dnnl_nchw %.4f dnnl_any %.4f "
+               "dnnl_any_with_reorders %.4f\n",
+               name, clock, f[k] + b[k], p[0] + (l ? p[1] : 0) + p[2], any_step,
+               any_step + moves);
+    }
+}
+
 static void primitives(int iters, int reps) {
     omp_set_num_threads(1);
     OK(dnnl_engine_create(&eng, dnnl_cpu, 0));
@@ -411,37 +532,33 @@ static void primitives(int iters, int reps) {
     for (int l = 0; l < 2; l++) {
         char name[16];
         snprintf(name, sizeof name, "conv%d", l + 1);
-        double plain[3], any[3];
-        dnnl_conv(name, cs[l], dnnl_nchw, iters, reps, plain);
-        dnnl_conv(name, cs[l], dnnl_format_tag_any, iters, reps, any);
+        double plain[2][8], any[2][8], f[2], b[2];
+        dnnl_conv(name, cs[l], dnnl_nchw, iters, reps, plain[0], plain[1]);
+        dnnl_conv(name, cs[l], dnnl_format_tag_any, iters, reps, any[0], any[1]);
         bufs u = bufs_of(cs[l]);
-        double f = ours(conv_fwd, &u, cs[l], l, iters, reps);
-        double b = ours(conv_bwd, &u, cs[l], l, iters, reps);
-        /* the first conv's dx is not wanted: neither side's figure has it */
-        printf("%s_ms im2col fwd %.4f bwd %.4f | dnnl_nchw fwd %.4f bwd_data %.4f "
-               "bwd_weights %.4f | dnnl_any fwd %.4f bwd_data %.4f bwd_weights %.4f\n",
-               name, f, b, plain[0], plain[1], plain[2], any[0], any[1], any[2]);
-        printf("%s_step_ms im2col %.4f dnnl_nchw %.4f dnnl_any %.4f\n", name, f + b,
-               plain[0] + (l ? plain[1] : 0) + plain[2],
-               any[0] + (l ? any[1] : 0) + any[2]);
+        f[0] = ours(conv_fwd, &u, cs[l], l, iters, reps, &f[1]);
+        b[0] = ours(conv_bwd, &u, cs[l], l, iters, reps, &b[1]);
+        conv_lines(name, l, f, b, plain, any);
     }
     const bp_conv_shape *ps[2] = {&pool1, &pool2};
     for (int l = 0; l < 2; l++) {
         char name[16];
         snprintf(name, sizeof name, "pool%d", l + 1);
-        double d = dnnl_pool(name, ps[l], iters, reps);
+        double dc, oc;
+        double d = dnnl_pool(name, ps[l], iters, reps, &dc);
         bufs u = bufs_of(ps[l]);
-        printf("%s_step_ms ours %.4f dnnl_nchw %.4f\n", name,
-               ours(pool_both, &u, ps[l], 0, iters, reps), d);
+        double o = ours(pool_both, &u, ps[l], 0, iters, reps, &oc);
+        printf("%s_step_ms ours %.4f dnnl_nchw %.4f | cpu ours %.4f dnnl_nchw %.4f\n", name,
+               o, d, oc, dc);
     }
 }
 #endif
 
 int main(int argc, char **argv) {
-    if (argc < 3) die("usage: w5_parts STEPS REPS");
+    if (argc < 3) die("usage: w5_parts STEPS REPS [prims]");
     int steps = atoi(argv[1]), reps = atoi(argv[2]);
     if (steps < 1 || reps < 1 || reps > MAXREPS) die("STEPS >= 1, REPS 1 to 64");
-    parts(steps, reps);
+    if (argc < 4 || strcmp(argv[3], "prims")) parts(steps, reps);
 #ifdef BP_HAVE_DNNL
     primitives(steps, reps);
 #endif

@@ -1,0 +1,396 @@
+/* conv_dnnl.c: float32 convolution through oneDNN's own primitives
+ * (bp_conv.h, bp_conv_dnnl), the path a float32 graph runs in a build with
+ * oneDNN.
+ *
+ * Why: on W5's shapes oneDNN's convolutions in the layouts it prefers
+ * (nChw16c, blocked weights; `jit:avx512_core` here) take half the time of
+ * im2col and per-sample GEMMs, reorders from and to the graph's NCHW
+ * buffers counted; in NCHW itself they are no faster (scripts/bench/
+ * NOTES.md, w5_parts prims). So each call reorders its inputs into the
+ * primitive's layouts, runs the primitive and reorders its outputs back,
+ * adding where bp_conv.h's kernels add (a reorder with a sum post-op).
+ *
+ * Primitives and their buffers are made on a cache's first call for a
+ * batch size and shape and kept (two shapes, the least recently used
+ * replaced): no allocation per step after the first. Each cache has its
+ * own stream, so each member of a team holds its own cache. oneDNN's
+ * OpenMP runs on one thread on the calling thread (bp_gemm_single).
+ * Must equal bp_conv2d_forward_ref_f32 and bp_conv2d_backward_ref_f32 to
+ * rounding: tests/test_conv.c, test_dnnl_matches_ref.
+ *
+ * B, C, H, W, O, P, Q, KH, KW, SH, SW, PH, PW as in bp_conv.h. */
+#include <string.h>
+
+#include "bp_alloc.h"
+#include "bp_conv.h"
+#include "bp_gemm.h"
+
+#ifdef BP_HAVE_DNNL
+#include <oneapi/dnnl/dnnl.h>
+
+/* One argument of a primitive: the caller's buffer (user, in NCHW or
+ * OIHW, its handle set per call) and the primitive's (prim: user itself
+ * when the layouts agree and nothing is added, else its own memory), and
+ * the reorder between them (NULL: none needed). */
+typedef struct slot {
+    dnnl_memory_t user, prim;
+    dnnl_primitive_t move;
+    int dir; /* IN, OUT or ADD */
+} slot;
+
+enum { IN, OUT, ADD }; /* a slot's direction: read, written, added into */
+
+/* A primitive with its scratchpad. */
+typedef struct prim {
+    dnnl_primitive_t p;
+    dnnl_memory_t pad;
+} prim;
+
+/* The batch sizes a cache keeps: a training run's batch, its epoch's last
+ * short batch, and an evaluation's. */
+#define N_ENTRIES 3
+
+typedef struct entry {
+    int B, bias, used; /* used: the call count when last used */
+    bp_conv_shape s;
+    prim fwd, data, weights; /* data's NULL: dx not taken (few channels) */
+    slot x, w, b, y;          /* forward's */
+    slot dy, dyw, wd, dx;     /* backward data's (dy, wd, dx) and weights' dyw */
+    slot xw, dw, db;
+    float *zeros; /* O of them: the bias of a conv without one */
+} entry;
+
+struct bp_conv_dnnl {
+    dnnl_engine_t eng;
+    dnnl_stream_t stream;
+    int calls;
+    entry e[N_ENTRIES];
+};
+
+static void slot_free(slot *s) {
+    if (s->prim && s->prim != s->user) dnnl_memory_destroy(s->prim);
+    if (s->user) dnnl_memory_destroy(s->user);
+    if (s->move) dnnl_primitive_destroy(s->move);
+    memset(s, 0, sizeof *s);
+}
+
+static void prim_free(prim *p) {
+    if (p->p) dnnl_primitive_destroy(p->p);
+    if (p->pad) dnnl_memory_destroy(p->pad);
+    p->p = NULL, p->pad = NULL;
+}
+
+static void entry_free(entry *en) {
+    prim_free(&en->fwd), prim_free(&en->data), prim_free(&en->weights);
+    slot *all[] = {&en->x, &en->w, &en->b, &en->y, &en->dy, &en->dyw,
+                   &en->wd, &en->dx, &en->xw, &en->dw, &en->db};
+    for (size_t k = 0; k < sizeof all / sizeof all[0]; k++) slot_free(all[k]);
+    bp_free(en->zeros);
+    memset(en, 0, sizeof *en);
+}
+
+/* The caller's layout of a 4-d (n > 0: n x c x h x w, NCHW or OIHW) or a
+ * 1-d (n == 0: c values). */
+static int user_md(dnnl_memory_desc_t *md, int n, int c, int h, int w) {
+    dnnl_dims_t d4 = {n, c, h, w}, d1 = {c};
+    return n ? dnnl_memory_desc_init_by_tag(md, 4, d4, dnnl_f32, dnnl_abcd) != dnnl_success
+             : dnnl_memory_desc_init_by_tag(md, 1, d1, dnnl_f32, dnnl_a) != dnnl_success;
+}
+
+/* A reorder from a to b; add: b += a (a sum post-op). */
+static dnnl_primitive_t reorder(dnnl_engine_t eng, dnnl_memory_t a, dnnl_memory_t b,
+                                int add) {
+    const dnnl_memory_desc_t *ma, *mb;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t ops = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_t p = NULL;
+    if (dnnl_memory_get_memory_desc(a, &ma) || dnnl_memory_get_memory_desc(b, &mb) ||
+        dnnl_primitive_attr_create(&attr))
+        goto end;
+    if (add && (dnnl_post_ops_create(&ops) || dnnl_post_ops_append_sum(ops, 1.0f) ||
+                dnnl_primitive_attr_set_post_ops(attr, ops)))
+        goto end;
+    if (dnnl_reorder_primitive_desc_create(&pd, ma, eng, mb, eng, attr) == dnnl_success &&
+        dnnl_primitive_create(&p, pd) != dnnl_success)
+        p = NULL;
+end:
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (ops) dnnl_post_ops_destroy(ops);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    return p;
+}
+
+/* Slot s for the caller's md u and the primitive's md pm, direction dir.
+ * 0 on success. */
+static int slot_init(slot *s, dnnl_engine_t eng, const dnnl_memory_desc_t *u,
+                     const dnnl_memory_desc_t *pm, int dir) {
+    s->dir = dir;
+    if (dnnl_memory_create(&s->user, u, eng, DNNL_MEMORY_NONE)) return -1;
+    if (dir != ADD && dnnl_memory_desc_equal(u, pm)) {
+        s->prim = s->user;
+        return 0;
+    }
+    if (dnnl_memory_create(&s->prim, pm, eng, DNNL_MEMORY_ALLOCATE)) return -1;
+    s->move = dir == IN ? reorder(eng, s->user, s->prim, 0)
+                        : reorder(eng, s->prim, s->user, dir == ADD);
+    return s->move ? 0 : -1;
+}
+
+/* The primitive of pd with a scratchpad of its own. */
+static int prim_init(prim *p, dnnl_engine_t eng, dnnl_primitive_desc_t pd) {
+    const dnnl_memory_desc_t *pad = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    if (pad && dnnl_memory_create(&p->pad, pad, eng, DNNL_MEMORY_ALLOCATE)) return -1;
+    return dnnl_primitive_create(&p->p, pd) != dnnl_success;
+}
+
+static const dnnl_memory_desc_t *md_of(dnnl_primitive_desc_t pd, dnnl_query_t q, int k) {
+    return dnnl_primitive_desc_query_md(pd, q, k);
+}
+
+/* The three operations' descriptions for en's batch and shape, every
+ * layout "any" but the bias's. */
+static int descs(dnnl_convolution_desc_t *fd, dnnl_convolution_desc_t *dd,
+                 dnnl_convolution_desc_t *wd, const entry *en) {
+    const bp_conv_shape *s = &en->s;
+    dnnl_dims_t dx = {en->B, s->C, s->H, s->W}, dw = {s->O, s->C, s->KH, s->KW},
+                dy = {en->B, s->O, s->P, s->Q}, db = {s->O};
+    dnnl_dims_t st = {s->SH, s->SW}, pad = {s->PH, s->PW};
+    dnnl_memory_desc_t x, w, b, y;
+    if (dnnl_memory_desc_init_by_tag(&x, 4, dx, dnnl_f32, dnnl_format_tag_any) ||
+        dnnl_memory_desc_init_by_tag(&w, 4, dw, dnnl_f32, dnnl_format_tag_any) ||
+        dnnl_memory_desc_init_by_tag(&y, 4, dy, dnnl_f32, dnnl_format_tag_any) ||
+        dnnl_memory_desc_init_by_tag(&b, 1, db, dnnl_f32, dnnl_a))
+        return -1;
+    return dnnl_convolution_forward_desc_init(fd, dnnl_forward_training,
+                                              dnnl_convolution_direct, &x, &w, &b, &y, st,
+                                              pad, pad) ||
+           dnnl_convolution_backward_data_desc_init(dd, dnnl_convolution_direct, &x, &w,
+                                                    &y, st, pad, pad) ||
+           dnnl_convolution_backward_weights_desc_init(wd, dnnl_convolution_direct, &x, &w,
+                                                       &b, &y, st, pad, pad);
+}
+
+/* The primitive description of op (0 forward, 1 backward data, 2 backward
+ * weights), with a scratchpad the caller gives; NULL on failure. */
+static dnnl_primitive_desc_t pd_of(bp_conv_dnnl *c, const entry *en, int op) {
+    dnnl_convolution_desc_t d[3];
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_primitive_desc_t fpd = NULL, pd = NULL;
+    if (descs(&d[0], &d[1], &d[2], en) || dnnl_primitive_attr_create(&attr) ||
+        dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user) ||
+        dnnl_primitive_desc_create(&fpd, &d[0], attr, c->eng, NULL))
+        goto end;
+    if (op == 0) pd = fpd, fpd = NULL;
+    else if (dnnl_primitive_desc_create(&pd, &d[op], attr, c->eng, fpd))
+        pd = NULL;
+end:
+    if (fpd) dnnl_primitive_desc_destroy(fpd);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    return pd;
+}
+
+/* Forward's primitive and slots: x, w, b (read), y (written). */
+static int init_forward(bp_conv_dnnl *c, entry *en) {
+    const bp_conv_shape *s = &en->s;
+    dnnl_memory_desc_t x, w, b, y;
+    dnnl_primitive_desc_t pd = pd_of(c, en, 0);
+    en->zeros = bp_calloc((size_t)s->O, sizeof(float));
+    int bad = !pd || !en->zeros || user_md(&x, en->B, s->C, s->H, s->W) ||
+              user_md(&w, s->O, s->C, s->KH, s->KW) || user_md(&b, 0, s->O, 0, 0) ||
+              user_md(&y, en->B, s->O, s->P, s->Q) || prim_init(&en->fwd, c->eng, pd) ||
+              slot_init(&en->x, c->eng, &x, md_of(pd, dnnl_query_src_md, 0), IN) ||
+              slot_init(&en->w, c->eng, &w, md_of(pd, dnnl_query_weights_md, 0), IN) ||
+              slot_init(&en->b, c->eng, &b, md_of(pd, dnnl_query_weights_md, 1), IN) ||
+              slot_init(&en->y, c->eng, &y, md_of(pd, dnnl_query_dst_md, 0), OUT);
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    return bad ? -1 : 0;
+}
+
+/* Backward data's primitive and slots: dy, wd (read), dx (added into). */
+static int init_data(bp_conv_dnnl *c, entry *en) {
+    const bp_conv_shape *s = &en->s;
+    dnnl_memory_desc_t x, w, y;
+    dnnl_primitive_desc_t pd = pd_of(c, en, 1);
+    int bad = !pd || user_md(&x, en->B, s->C, s->H, s->W) ||
+              user_md(&w, s->O, s->C, s->KH, s->KW) ||
+              user_md(&y, en->B, s->O, s->P, s->Q) || prim_init(&en->data, c->eng, pd) ||
+              slot_init(&en->dy, c->eng, &y, md_of(pd, dnnl_query_diff_dst_md, 0), IN) ||
+              slot_init(&en->wd, c->eng, &w, md_of(pd, dnnl_query_weights_md, 0), IN) ||
+              slot_init(&en->dx, c->eng, &x, md_of(pd, dnnl_query_diff_src_md, 0), ADD);
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    return bad ? -1 : 0;
+}
+
+/* Backward weights' primitive and slots: xw, dyw (read), dw, db (added
+ * into). */
+static int init_weights(bp_conv_dnnl *c, entry *en) {
+    const bp_conv_shape *s = &en->s;
+    dnnl_memory_desc_t x, w, b, y;
+    dnnl_primitive_desc_t pd = pd_of(c, en, 2);
+    int bad =
+        !pd || user_md(&x, en->B, s->C, s->H, s->W) ||
+        user_md(&w, s->O, s->C, s->KH, s->KW) || user_md(&b, 0, s->O, 0, 0) ||
+        user_md(&y, en->B, s->O, s->P, s->Q) || prim_init(&en->weights, c->eng, pd) ||
+        slot_init(&en->xw, c->eng, &x, md_of(pd, dnnl_query_src_md, 0), IN) ||
+        slot_init(&en->dyw, c->eng, &y, md_of(pd, dnnl_query_diff_dst_md, 0), IN) ||
+        slot_init(&en->dw, c->eng, &w, md_of(pd, dnnl_query_diff_weights_md, 0), ADD) ||
+        slot_init(&en->db, c->eng, &b, md_of(pd, dnnl_query_diff_weights_md, 1), ADD);
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    return bad ? -1 : 0;
+}
+
+static int same_shape(const bp_conv_shape *a, const bp_conv_shape *b) {
+    return !memcmp(a, b, sizeof *a);
+}
+
+/* c's entry for B samples of shape s, made if new (with its primitives:
+ * backward data's only if bp_conv_dnnl_takes_dx) in place of the least
+ * recently used; NULL when oneDNN cannot. */
+static entry *entry_for(bp_conv_dnnl *c, int B, const bp_conv_shape *s) {
+    entry *en = &c->e[0];
+    c->calls++;
+    for (int k = 0; k < N_ENTRIES; k++)
+        if (c->e[k].B == B && same_shape(&c->e[k].s, s)) {
+            c->e[k].used = c->calls;
+            return &c->e[k];
+        }
+    for (int k = 1; k < N_ENTRIES; k++)
+        if (c->e[k].used < en->used) en = &c->e[k];
+    entry_free(en);
+    en->B = B, en->s = *s, en->used = c->calls;
+    if (init_forward(c, en) || init_weights(c, en) ||
+        (bp_conv_dnnl_takes_dx(s) && init_data(c, en))) {
+        entry_free(en);
+        return NULL;
+    }
+    return en;
+}
+
+/* Runs p on c's stream with n arguments (kind, memory) in pairs, and its
+ * scratchpad. */
+static int run(bp_conv_dnnl *c, const prim *p, int n, const dnnl_exec_arg_t *args) {
+    dnnl_exec_arg_t a[8];
+    memcpy(a, args, sizeof *a * (size_t)n);
+    a[n].arg = DNNL_ARG_SCRATCHPAD, a[n].memory = p->pad;
+    return dnnl_primitive_execute(p->p, c->stream, n + (p->pad != NULL), a) ||
+           dnnl_stream_wait(c->stream);
+}
+
+/* The slot's caller's buffer is v. */
+static int bind(slot *s, const void *v) {
+    return dnnl_memory_set_data_handle(s->user, (void *)v) != dnnl_success;
+}
+
+/* The slot's reorder, when it has one: into the primitive's buffer (IN),
+ * or out of it into the caller's (OUT, ADD). */
+static int move(bp_conv_dnnl *c, const slot *s) {
+    if (!s->move) return 0;
+    int in = s->dir == IN;
+    dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, in ? s->user : s->prim},
+                            {DNNL_ARG_TO, in ? s->prim : s->user}};
+    return dnnl_primitive_execute(s->move, c->stream, 2, a) || dnnl_stream_wait(c->stream);
+}
+
+bp_conv_dnnl *bp_conv_dnnl_new(void) {
+    bp_conv_dnnl *c = bp_calloc(1, sizeof *c);
+    if (!c) return NULL;
+    if (dnnl_engine_create(&c->eng, dnnl_cpu, 0) ||
+        dnnl_stream_create(&c->stream, c->eng, dnnl_stream_default_flags)) {
+        bp_conv_dnnl_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void bp_conv_dnnl_free(bp_conv_dnnl *c) {
+    if (!c) return;
+    for (int k = 0; k < N_ENTRIES; k++) entry_free(&c->e[k]);
+    if (c->stream) dnnl_stream_destroy(c->stream);
+    if (c->eng) dnnl_engine_destroy(c->eng);
+    bp_free(c);
+}
+
+int bp_conv2d_forward_dnnl(bp_conv_dnnl *c, float *y, const float *x, const float *w,
+                           const float *b, int B, const bp_conv_shape *s) {
+    bp_gemm_single();
+    entry *en = entry_for(c, B, s);
+    if (!en || bind(&en->x, x) || bind(&en->w, w) || bind(&en->b, b ? b : en->zeros) ||
+        bind(&en->y, y) || move(c, &en->x) || move(c, &en->w) || move(c, &en->b))
+        return -1;
+    const dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, en->x.prim},
+                                  {DNNL_ARG_WEIGHTS, en->w.prim},
+                                  {DNNL_ARG_BIAS, en->b.prim},
+                                  {DNNL_ARG_DST, en->y.prim}};
+    return run(c, &en->fwd, 4, a) || move(c, &en->y) ? -1 : 0;
+}
+
+/* dw += and db += (each when not NULL) through backward weights. */
+static int backward_weights(bp_conv_dnnl *c, entry *en, float *dw, float *db,
+                            const float *dy, const float *x) {
+    if (bind(&en->xw, x) || bind(&en->dyw, dy) || move(c, &en->xw) || move(c, &en->dyw))
+        return -1;
+    const dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, en->xw.prim},
+                                  {DNNL_ARG_DIFF_DST, en->dyw.prim},
+                                  {DNNL_ARG_DIFF_WEIGHTS, en->dw.prim},
+                                  {DNNL_ARG_DIFF_BIAS, en->db.prim}};
+    if (run(c, &en->weights, 4, a)) return -1;
+    if (dw && (bind(&en->dw, dw) || move(c, &en->dw))) return -1;
+    if (db && (bind(&en->db, db) || move(c, &en->db))) return -1;
+    return 0;
+}
+
+/* dx += through backward data; dy already in backward weights' layout
+ * when shared (the same layout, reordered by backward_weights). */
+static int backward_data(bp_conv_dnnl *c, entry *en, float *dx, const float *dy,
+                         const float *w, int shared) {
+    const dnnl_memory_desc_t *a_md, *b_md;
+    shared = shared && en->dy.move && en->dyw.move &&
+             !dnnl_memory_get_memory_desc(en->dy.prim, &a_md) &&
+             !dnnl_memory_get_memory_desc(en->dyw.prim, &b_md) &&
+             dnnl_memory_desc_equal(a_md, b_md);
+    if (bind(&en->wd, w) || bind(&en->dy, dy) || bind(&en->dx, dx) || move(c, &en->wd) ||
+        (!shared && move(c, &en->dy)))
+        return -1;
+    const dnnl_exec_arg_t a[3] = {{DNNL_ARG_DIFF_DST, shared ? en->dyw.prim : en->dy.prim},
+                                  {DNNL_ARG_WEIGHTS, en->wd.prim},
+                                  {DNNL_ARG_DIFF_SRC, en->dx.prim}};
+    return run(c, &en->data, 3, a) || move(c, &en->dx);
+}
+
+int bp_conv2d_backward_dnnl(bp_conv_dnnl *c, float *dx, float *dw, float *db,
+                            const float *dy, const float *x, const float *w, int B,
+                            const bp_conv_shape *s) {
+    bp_gemm_single();
+    entry *en = entry_for(c, B, s);
+    int weights = dw || db;
+    /* everything made before anything is added, so that -1 leaves the
+     * gradients as they were */
+    if (!en || (dx && !en->data.p)) return -1;
+    if (weights && backward_weights(c, en, dw, db, dy, x)) return -2;
+    if (dx && backward_data(c, en, dx, dy, w, weights)) return -2;
+    return 0;
+}
+
+int bp_conv_dnnl_takes_dx(const bp_conv_shape *s) { return s->C >= 16; }
+
+#else /* a build without oneDNN: no cache, so the caller's own path */
+
+bp_conv_dnnl *bp_conv_dnnl_new(void) { return NULL; }
+void bp_conv_dnnl_free(bp_conv_dnnl *c) { (void)c; }
+int bp_conv2d_forward_dnnl(bp_conv_dnnl *c, float *y, const float *x, const float *w,
+                           const float *b, int B, const bp_conv_shape *s) {
+    (void)c, (void)y, (void)x, (void)w, (void)b, (void)B, (void)s;
+    return -1;
+}
+int bp_conv2d_backward_dnnl(bp_conv_dnnl *c, float *dx, float *dw, float *db,
+                            const float *dy, const float *x, const float *w, int B,
+                            const bp_conv_shape *s) {
+    (void)c, (void)dx, (void)dw, (void)db, (void)dy, (void)x, (void)w, (void)B, (void)s;
+    return -1;
+}
+int bp_conv_dnnl_takes_dx(const bp_conv_shape *s) {
+    (void)s;
+    return 0;
+}
+#endif
