@@ -9,17 +9,26 @@
  *   forward   bp_net_forward_as (training mode: dropout's mask drawn);
  *   backward  bp_net_zero_grad and bp_net_backward (every gradient);
  *   update    bp_optim_step (Adam);
- *   conv      the two convolutions' kernels alone (bp_conv2d_forward_f32,
- *             bp_conv2d_backward_f32, the first without dx), and
+ *   conv      the two convolutions as the graph runs them, forward and
+ *             backward (the first without dx): oneDNN's primitives with
+ *             their reorders in a build with oneDNN (bp_conv_dnnl), else
+ *             im2col;
+ *   conv_im2col the im2col path's kernels (bp_conv2d_forward_f32,
+ *             bp_conv2d_backward_f32), and
  *   conv_gemm the same per-sample products alone (bp_sgemm), so that
- *             conv - conv_gemm is im2col/col2im, the bias and dbias;
+ *             conv_im2col - conv_gemm is im2col/col2im, the bias and dbias;
  *   pool      both max pools' kernels alone, forward and backward.
  * Part 2, the primitives: oneDNN's convolution (forward training, backward
  * data, backward weights) of each conv, in plain NCHW layouts (what the
  * graph's buffers hold) and in the layouts oneDNN prefers (format "any",
  * the reorders into them not counted), and its max pooling forward and
  * backward in NCHW, each beside the engine's kernel of the same work, ms
- * per batch of 64. The library's implementation is printed with each.
+ * per batch of 64, wall-clock and this thread's CPU time. In oneDNN's
+ * layouts the reorders from and to NCHW each pass needs are timed too
+ * (each conv's step "with reorders": what bp_conv_dnnl runs). The
+ * library's implementation is printed with each.
+ *
+ *   w5_parts STEPS REPS prims     part 2 only
  *
  * oneDNN runs on one thread (OpenMP's count set to 1), as the engine runs
  * it (engine/gemm.c). Figures are wall-clock: on a shared machine, read
@@ -157,10 +166,27 @@ static bufs bufs_of(const bp_conv_shape *s) {
     return u;
 }
 
+/* im2col's forward and backward (the first conv without dx) */
 static void conv_kernels(bufs *u, const bp_conv_shape *s, int dx) {
     bp_conv2d_forward_f32(u->y, u->col, u->x, u->w, u->b, B, s);
     bp_conv2d_backward_f32(dx ? u->dx : NULL, u->dw, u->db, u->col, u->dy, u->x, u->w, B,
                            s);
+}
+
+/* the same on oneDNN's primitives (bp_conv_dnnl), as a float32 graph runs
+ * them: dx of few channels through im2col; c NULL: im2col's */
+static void conv_graph(bp_conv_dnnl *c, bufs *u, const bp_conv_shape *s, int dx) {
+    if (!c) {
+        conv_kernels(u, s, dx);
+        return;
+    }
+    int own = bp_conv_dnnl_takes_dx(s);
+    if (bp_conv2d_forward_dnnl(c, u->y, u->x, u->w, u->b, B, s) ||
+        bp_conv2d_backward_dnnl(c, dx && own ? u->dx : NULL, u->dw, u->db, u->dy, u->x,
+                                u->w, B, s))
+        die("oneDNN's convolution failed");
+    if (dx && !own)
+        bp_conv2d_backward_f32(u->dx, NULL, NULL, u->col, u->dy, u->x, u->w, B, s);
 }
 
 /* conv_fast.h's products alone: per sample y = w col, dw += dy col^T, and
@@ -184,9 +210,9 @@ static void pool_kernels(bufs *u, const bp_conv_shape *s) {
     bp_maxpool2d_backward_f32(u->dx, u->y, u->arg, B, s);
 }
 
-enum { FWD, BWD, UPD, CONV, GEMMS, POOL, PARTS };
-static const char *part_names[PARTS] = {"forward", "backward",  "update",
-                                        "conv",    "conv_gemm", "pool"};
+enum { FWD, BWD, UPD, CONV, IM2COL, GEMMS, POOL, PARTS };
+static const char *part_names[PARTS] = {"forward",     "backward",  "update", "conv",
+                                        "conv_im2col", "conv_gemm", "pool"};
 
 static void parts(int steps, int reps) {
     bp_rng r;
@@ -202,6 +228,7 @@ static void parts(int steps, int reps) {
     for (int k = 0; k < B * 10; k++) dout[k] = ((k * 7) % 11 - 5) / 640.0;
     bufs c1 = bufs_of(&conv1), c2 = bufs_of(&conv2), p1 = bufs_of(&pool1),
          p2 = bufs_of(&pool2);
+    bp_conv_dnnl *k1 = bp_conv_dnnl_new(), *k2 = bp_conv_dnnl_new();
     double t[PARTS][MAXREPS];
     for (int rep = -1; rep < reps; rep++) {
         double sum[PARTS] = {0};
@@ -214,13 +241,16 @@ static void parts(int steps, int reps) {
             double t2 = now();
             if (bp_optim_step(opt, net, &e)) die(e.msg);
             double t3 = now();
-            conv_kernels(&c1, &conv1, 0), conv_kernels(&c2, &conv2, 1);
+            conv_graph(k1, &c1, &conv1, 0), conv_graph(k2, &c2, &conv2, 1);
             double t4 = now();
-            conv_gemms(&c1, &conv1, 0), conv_gemms(&c2, &conv2, 1);
+            conv_kernels(&c1, &conv1, 0), conv_kernels(&c2, &conv2, 1);
             double t5 = now();
-            pool_kernels(&p1, &pool1), pool_kernels(&p2, &pool2);
+            conv_gemms(&c1, &conv1, 0), conv_gemms(&c2, &conv2, 1);
             double t6 = now();
-            double d[PARTS] = {t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5};
+            pool_kernels(&p1, &pool1), pool_kernels(&p2, &pool2);
+            double t7 = now();
+            double d[PARTS] = {t1 - t0, t2 - t1, t3 - t2, t4 - t3,
+                               t5 - t4, t6 - t5, t7 - t6};
             for (int k = 0; k < PARTS; k++) sum[k] += d[k];
         }
         for (int k = 0; rep >= 0 && k < PARTS; k++) t[k][rep] = sum[k] / steps * 1e3;
@@ -231,9 +261,10 @@ static void parts(int steps, int reps) {
     for (int k = 0; k < PARTS; k++)
         printf("part_%s_ms %.4f\npart_%s_share %.4f\n", part_names[k], m[k],
                part_names[k], m[k] / step);
-    printf("part_im2col_ms %.4f\npart_im2col_share %.4f\n", m[CONV] - m[GEMMS],
-           (m[CONV] - m[GEMMS]) / step);
-    printf("step_ms %.4f\n", step);
+    printf("part_im2col_ms %.4f\npart_im2col_share %.4f\n", m[IM2COL] - m[GEMMS],
+           (m[IM2COL] - m[GEMMS]) / step);
+    printf("step_ms %.4f\nconv_path %s\n", step, k1 ? "oneDNN primitives" : "im2col");
+    bp_conv_dnnl_free(k1), bp_conv_dnnl_free(k2);
     bp_optim_free(opt);
     bp_net_free(net);
 }
