@@ -80,6 +80,14 @@ void bp_maxpool2d_forward(double *y, int32_t *arg, const double *x, int B,
 void bp_maxpool2d_backward(double *dx, const double *dy, const int32_t *arg, int B,
                            const bp_conv_shape *s);
 
+/* The graph's max pool fused with the ReLU before it: dx += the ReLU's
+ * derivative (h > 0, h the ReLU's input) times dy at each window's winner,
+ * for windows that do not overlap; equal bit for bit to
+ * bp_maxpool2d_backward into a zeroed buffer then the ReLU's bp_act_backward
+ * into a zeroed dx (test_conv.c, test_relu_pool_fused). */
+void bp_maxpool2d_relu_backward(double *dx, const double *dy, const int32_t *arg,
+                                const double *h, int B, const bp_conv_shape *s);
+
 /* Average pooling (nn.AvgPool2d(kernel, stride, padding), count_include_pad
  * true): the window's sum over KH KW, padding counted as zeros. */
 void bp_avgpool2d_forward(double *y, const double *x, int B, const bp_conv_shape *s);
@@ -103,6 +111,8 @@ void bp_maxpool2d_forward_f32(float *y, int32_t *arg, const float *x, int B,
                               const bp_conv_shape *s);
 void bp_maxpool2d_backward_f32(float *dx, const float *dy, const int32_t *arg, int B,
                                const bp_conv_shape *s);
+void bp_maxpool2d_relu_backward_f32(float *dx, const float *dy, const int32_t *arg,
+                                    const float *h, int B, const bp_conv_shape *s);
 void bp_avgpool2d_forward_f32(float *y, const float *x, int B, const bp_conv_shape *s);
 void bp_avgpool2d_backward_f32(float *dx, const float *dy, int B, const bp_conv_shape *s);
 

@@ -103,6 +103,20 @@ void SFX(bp_maxpool2d_backward)(REAL *dx, const REAL *dy, const int32_t *arg, in
             dx[nc * plane + (size_t)arg[nc * out + k]] += dy[nc * out + k];
 }
 
+/* bp_maxpool2d_backward then bp_act_backward's ReLU (bp_ops.h's df: h > 0
+ * ? d : 0) in one pass, for windows that do not overlap, dx starting at
+ * zero with no other writer: at each winner dx += (h > 0 ? dy : 0), the
+ * value the two passes give, and nothing elsewhere, where they add +0. */
+void SFX(bp_maxpool2d_relu_backward)(REAL *dx, const REAL *dy, const int32_t *arg,
+                                     const REAL *h, int B, const bp_conv_shape *s) {
+    size_t plane = (size_t)s->H * s->W, out = (size_t)s->P * s->Q;
+    for (size_t nc = 0; nc < (size_t)B * s->C; nc++)
+        for (size_t k = 0; k < out; k++) {
+            size_t at = nc * plane + (size_t)arg[nc * out + k];
+            dx[at] += SFX(act_df_RELU)(dy[nc * out + k], h[at], 0, 0);
+        }
+}
+
 void SFX(bp_avgpool2d_forward)(REAL *y, const REAL *x, int B, const bp_conv_shape *s) {
     const int H = s->H, W = s->W, P = s->P, Q = s->Q;
     const REAL div = (REAL)(s->KH * s->KW);

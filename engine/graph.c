@@ -61,6 +61,8 @@ typedef struct node {
     int in_use; /* reached from the output by the last finish */
     int needs;  /* set by each backward: dLoss/d(its output) is wanted (an
                    unfrozen tensor at or before it; the input: want_dx) */
+    int fused;  /* a ReLU whose max pool's backward does its work, or that
+                   max pool (fuse_relu_pools) */
     /* Parameters, made by add: W, b, ... as tensors (names set at add). */
     int n_t;
     bp_param t[MAX_TENSORS];
@@ -943,6 +945,42 @@ static int make_list(bp_graph *g, bp_err *e) {
     return 0;
 }
 
+/* How many nodes in use read node id's values (through its store: a
+ * view of it counts as one). */
+static int readers(const bp_graph *g, int id) {
+    int n = 0;
+    for (int k = 0; k < g->n_order; k++) {
+        const node *nd = &g->nodes[g->order[k]];
+        for (int j = 0; j < nd->n_in; j++) n += g->nodes[nd->in[j]].store == id;
+    }
+    return n;
+}
+
+/* Marks each max pool of windows that do not overlap whose input is a
+ * ReLU that it alone reads, the ReLU the only reader of its own input's
+ * store, and neither the output: the pool's backward then adds dy times
+ * the ReLU's derivative at each window's winner straight into the ReLU's
+ * input's gradient, and the ReLU's backward, and the zeroing of its
+ * gradient, are skipped (two passes over the largest tensors of a CNN).
+ * The same bits: that gradient starts at zero with no other writer, each
+ * input wins at most one window, and where none wins the ReLU's backward
+ * added +0 (test_conv.c, test_relu_pool_fused). */
+static void fuse_relu_pools(bp_graph *g) {
+    for (int k = 0; k < g->n_order; k++) g->nodes[g->order[k]].fused = 0;
+    for (int k = 0; k < g->n_order; k++) {
+        node *p = &g->nodes[g->order[k]];
+        if (p->op != BP_OP_MAXPOOL2D || p->o.sh < p->o.kh || p->o.sw < p->o.kw) continue;
+        int r = p->in[0];
+        node *relu = &g->nodes[r];
+        if (relu->op != BP_OP_ACT || relu->o.act != BP_ACT_RELU || relu->store != r ||
+            r == g->output || readers(g, r) != 1)
+            continue;
+        int x = g->nodes[relu->in[0]].store;
+        if (x == g->output || readers(g, x) != 1) continue;
+        p->fused = relu->fused = 1;
+    }
+}
+
 int bp_graph_finish(bp_graph *g, int output, bp_err *e) {
     g->finished = 0;
     g->output = output;
@@ -961,6 +999,7 @@ int bp_graph_finish(bp_graph *g, int output, bp_err *e) {
         rc = infer(g, &g->nodes[g->order[k]], e);
     if (rc == 0) rc = make_list(g, e);
     if (rc) return -1;
+    fuse_relu_pools(g);
     /* The batch buffers are laid out for the old nodes: made again by the
      * next reserve. */
     g->cap = 0;
@@ -1420,7 +1459,7 @@ static void zero_dy(bp_graph *g) {
     int out = g->nodes[g->output].store;
     for (int k = 0; k < g->n_order; k++) {
         node *nd = &g->nodes[g->order[k]];
-        if (nd->dy && g->order[k] != out)
+        if (nd->dy && g->order[k] != out && !(nd->op == BP_OP_ACT && nd->fused))
             memset(nd->dy, 0, (size_t)g->B * nd->count * g->z);
     }
 }

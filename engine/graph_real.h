@@ -83,7 +83,7 @@ static void SFX(act_forward)(bp_graph *g, node *nd, part p) {
 }
 static void SFX(act_backward)(bp_graph *g, node *nd, part p, int want_dx) {
     REAL *din = SFX(din_of)(g, nd, 0, want_dx);
-    if (!din) return;
+    if (!din || nd->fused) return; /* fused: its max pool's backward did it */
     int last = nd->shape[nd->ndim - 1], rows = (int)(p.S * (nd->count / last));
     size_t at = (size_t)p.r0 * nd->count;
     SFX(bp_act_backward)
@@ -246,12 +246,23 @@ static void SFX(maxpool2d_forward)(bp_graph *g, node *nd, part p) {
     ((REAL *)nd->y + p.r0 * ys, nd->arg + p.r0 * ys, SFX(y_of)(g, nd->in[0]) + p.r0 * xs,
      p.S, &s);
 }
+/* Fused with the ReLU before it (graph.c, fuse_relu_pools): dy times the
+ * ReLU's derivative at each winner, added into the ReLU's input's
+ * gradient; the ReLU's needs are the pool's. */
 static void SFX(maxpool2d_backward)(bp_graph *g, node *nd, part p, int want_dx) {
-    REAL *din = SFX(din_of)(g, nd, 0, want_dx);
     bp_conv_shape s = conv_shape(g, nd);
     size_t xs = (size_t)s.C * s.H * s.W, ys = (size_t)s.O * s.P * s.Q;
-    if (din) SFX(bp_maxpool2d_backward)
-    (din + p.r0 * xs, (REAL *)nd->dy + p.r0 * ys, nd->arg + p.r0 * ys, p.S, &s);
+    const REAL *dy = (REAL *)nd->dy + p.r0 * ys;
+    const int32_t *arg = nd->arg + p.r0 * ys;
+    if (nd->fused) {
+        node *relu = &g->nodes[nd->in[0]];
+        REAL *din = SFX(din_of)(g, relu, 0, want_dx);
+        if (din) SFX(bp_maxpool2d_relu_backward)
+        (din + p.r0 * xs, dy, arg, SFX(y_of)(g, relu->in[0]) + p.r0 * xs, p.S, &s);
+        return;
+    }
+    REAL *din = SFX(din_of)(g, nd, 0, want_dx);
+    if (din) SFX(bp_maxpool2d_backward)(din + p.r0 * xs, dy, arg, p.S, &s);
 }
 static void SFX(avgpool2d_forward)(bp_graph *g, node *nd, part p) {
     bp_conv_shape s = conv_shape(g, nd);

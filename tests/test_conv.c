@@ -311,6 +311,56 @@ static void test_pool_fast_matches_ref(void) {
     pool_match((bp_conv_shape){2, 6, 7, 2, 0, 0, 3, 3, 2, 2, 1, 1}, 2);  /* padded: the ref */
 }
 
+/* The max pool's backward fused with the ReLU before it (what a graph runs
+ * for conv -> relu -> maxpool, graph.c's fuse_relu_pools) against the two
+ * passes it replaces, the pool's into a zeroed buffer and the ReLU's
+ * bp_act_backward into a zeroed dx, bit for bit, in both types: inputs
+ * from five values (ties, zeros, negatives: windows whose winner the ReLU
+ * stops), a NaN now and then, and dy with -0.0 among its values. */
+static void relu_pool_match(bp_conv_shape s, int B) {
+    bp_conv_shape_outputs(&s);
+    size_t nx = (size_t)B * s.C * s.H * s.W, ny = (size_t)B * s.C * s.P * s.Q;
+    for (int t = 0; t < 2; t++) {
+        size_t z = t ? sizeof(float) : sizeof(double);
+        char *m = calloc(5 * nx + 2 * ny, z);
+        int32_t *arg = malloc(sizeof(int32_t) * ny);
+        char *h = m, *r = m + nx * z, *a = r + nx * z, *b = a + nx * z, *tmp = b + nx * z;
+        char *dy = tmp + nx * z, *y = dy + ny * z;
+        for (size_t k = 0; k < nx + ny; k++) {
+            double v = (double)(bp_rng_next(&R) % 5) - 2;
+            if (k < nx && bp_rng_next(&R) % 97 == 0) v = NAN;
+            if (k >= nx) v = k % 5 == 1 ? -0.0 : 2 * bp_rng_uniform(&R) - 1;
+            char *at = k < nx ? h + k * z : dy + (k - nx) * z;
+            if (t) *(float *)at = (float)v;
+            else *(double *)at = v;
+        }
+        if (t) {
+            bp_act_forward_f32((float *)r, (float *)h, (int)(nx / s.W), s.W, BP_ACT_RELU, 0);
+            bp_maxpool2d_forward_f32((float *)y, arg, (float *)r, B, &s);
+            bp_maxpool2d_backward_f32((float *)tmp, (float *)dy, arg, B, &s);
+            bp_act_backward_f32((float *)a, (float *)tmp, (float *)h, (float *)r,
+                                (int)(nx / s.W), s.W, BP_ACT_RELU, 0);
+            bp_maxpool2d_relu_backward_f32((float *)b, (float *)dy, arg, (float *)h, B, &s);
+        } else {
+            bp_act_forward((double *)r, (double *)h, (int)(nx / s.W), s.W, BP_ACT_RELU, 0);
+            bp_maxpool2d_forward((double *)y, arg, (double *)r, B, &s);
+            bp_maxpool2d_backward((double *)tmp, (double *)dy, arg, B, &s);
+            bp_act_backward((double *)a, (double *)tmp, (double *)h, (double *)r,
+                            (int)(nx / s.W), s.W, BP_ACT_RELU, 0);
+            bp_maxpool2d_relu_backward((double *)b, (double *)dy, arg, (double *)h, B, &s);
+        }
+        CHECK(memcmp(a, b, nx * z) == 0);
+        free(m), free(arg);
+    }
+}
+
+static void test_relu_pool_fused(void) {
+    /* C, H, W, O, then KH, KW, SH, SW, PH, PW */
+    relu_pool_match((bp_conv_shape){32, 28, 28, 32, 0, 0, 2, 2, 2, 2, 0, 0}, 3); /* W5's */
+    relu_pool_match((bp_conv_shape){2, 5, 5, 2, 0, 0, 2, 2, 2, 2, 0, 0}, 2);
+    relu_pool_match((bp_conv_shape){2, 7, 6, 2, 0, 0, 3, 2, 3, 2, 1, 0}, 2); /* padded */
+}
+
 /* ------------------------------------------------------------------------ */
 /* Finite differences                                                        */
 
@@ -606,6 +656,7 @@ int main(void) {
     test_fast_matches_ref();
     test_pool_fast_matches_ref();
     test_dnnl_matches_ref();
+    test_relu_pool_fused();
     test_fd_conv();
     test_fd_pools();
     test_fd_batchnorm2d();
