@@ -20,13 +20,14 @@
  *   pool      both max pools' kernels alone, forward and backward.
  * Part 2, the primitives: oneDNN's convolution (forward training, backward
  * data, backward weights) of each conv, in plain NCHW layouts (what the
- * graph's buffers hold) and in the layouts oneDNN prefers (format "any",
- * the reorders into them not counted), and its max pooling forward and
- * backward in NCHW, each beside the engine's kernel of the same work, ms
- * per batch of 64, wall-clock and this thread's CPU time. In oneDNN's
- * layouts the reorders from and to NCHW each pass needs are timed too
- * (each conv's step "with reorders": what bp_conv_dnnl runs). The
- * library's implementation is printed with each.
+ * graph's buffers hold) and in the layouts oneDNN prefers (format "any"),
+ * its max pooling forward and backward in NCHW, and its batch norm
+ * (training forward and backward, NCHW, on each conv's output: not in W5,
+ * but issue 25's batchnorm2d), each beside the engine's kernel of the same
+ * work, ms per batch of 64, wall-clock and this thread's CPU time. In
+ * oneDNN's layouts the primitives alone, and the reorders from and to NCHW
+ * each pass needs (each conv's step "with reorders": what bp_conv_dnnl
+ * runs). The library's implementation is printed with each.
  *
  *   w5_parts STEPS REPS prims     part 2 only
  *
@@ -46,6 +47,7 @@
 #include "bp_gemm.h"
 #include "bp_graph.h"
 #include "bp_net.h"
+#include "bp_ops.h"
 #include "bp_optim.h"
 
 #ifdef BP_HAVE_DNNL
@@ -282,7 +284,7 @@ static dnnl_stream_t stream;
 typedef struct prim {
     dnnl_primitive_t p;
     int n;
-    dnnl_exec_arg_t args[6];
+    dnnl_exec_arg_t args[9];
 } prim;
 
 /* a memory of desc md, filled with random values */
@@ -505,6 +507,70 @@ static double dnnl_pool(const char *name, const bp_conv_shape *s, int iters, int
     return time_seq(q, 2, iters, reps, cpu);
 }
 
+/* batch norm's forward (training) and backward on B x C x H x W in NCHW
+ * (not in W5; measured for issue 25's batchnorm2d), ms of both; cpu the
+ * same in CPU time */
+static double dnnl_bnorm(const char *name, int C, int H, int W, int iters, int reps,
+                         double *cpu) {
+    dnnl_memory_desc_t x, v;
+    md4(&x, B, C, H, W, dnnl_nchw);
+    dnnl_dims_t c = {C};
+    OK(dnnl_memory_desc_init_by_tag(&v, 1, c, dnnl_f32, dnnl_x));
+    unsigned flags = dnnl_use_scale | dnnl_use_shift;
+    dnnl_batch_normalization_desc_t fd, bd;
+    OK(dnnl_batch_normalization_forward_desc_init(&fd, dnnl_forward_training, &x, 1e-5f,
+                                                  flags));
+    OK(dnnl_batch_normalization_backward_desc_init(&bd, dnnl_backward, &x, &x, 1e-5f, flags));
+    dnnl_primitive_desc_t fpd, bpd;
+    OK(dnnl_primitive_desc_create(&fpd, &fd, NULL, eng, NULL));
+    OK(dnnl_primitive_desc_create(&bpd, &bd, NULL, eng, fpd));
+    dnnl_memory_t src = mem_of(&x), scale = mem_of(&v), shift = mem_of(&v),
+                  mean = mem_of(&v), var = mem_of(&v);
+    char what[64];
+    snprintf(what, sizeof what, "%s_fwd", name);
+    prim q[2];
+    q[0] = prim_of(fpd, 6,
+                   (int[]){DNNL_ARG_SRC, DNNL_ARG_DST, DNNL_ARG_SCALE, DNNL_ARG_SHIFT,
+                           DNNL_ARG_MEAN, DNNL_ARG_VARIANCE},
+                   (dnnl_query_t[]){dnnl_query_src_md, dnnl_query_dst_md, 0, 0, 0, 0},
+                   (dnnl_memory_t[]){src, NULL, scale, shift, mean, var}, what);
+    snprintf(what, sizeof what, "%s_bwd", name);
+    q[1] = prim_of(bpd, 6,
+                   (int[]){DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_MEAN,
+                           DNNL_ARG_VARIANCE, DNNL_ARG_SCALE, DNNL_ARG_DIFF_SRC},
+                   (dnnl_query_t[]){0, dnnl_query_diff_dst_md, 0, 0, 0,
+                                    dnnl_query_diff_src_md},
+                   (dnnl_memory_t[]){src, NULL, mean, var, scale, NULL}, what);
+    /* the gradients of scale and shift, and the shift, which backward asks
+     * for too */
+    q[1].args[6].arg = DNNL_ARG_DIFF_SCALE, q[1].args[6].memory = mem_of(&v);
+    q[1].args[7].arg = DNNL_ARG_DIFF_SHIFT, q[1].args[7].memory = mem_of(&v);
+    q[1].args[8].arg = DNNL_ARG_SHIFT, q[1].args[8].memory = shift;
+    q[1].n = 9;
+    return time_seq(q, 2, iters, reps, cpu);
+}
+
+/* the engine's batch norm kernels (bp_ops.h) on the same work */
+static double ours_bnorm(int C, int H, int W, int iters, int reps, double *cpu) {
+    size_t n = (size_t)B * C * H * W;
+    float *x = randoms(n), *y = randoms(n), *xhat = randoms(n), *dy = randoms(n),
+          *dx = randoms(n), *v = randoms(7 * (size_t)C);
+    double t[MAXREPS], c[MAXREPS];
+    for (int r = -1; r < reps; r++) {
+        double t0 = now(), c0 = cpu_now();
+        for (int i = 0; i < iters; i++) {
+            bp_batchnorm2d_forward_train_f32(y, xhat, v, v + C, v + 2 * C, x, v + 3 * C,
+                                             v + 4 * C, B, C, H * W, 1e-5, 0.1);
+            bp_batchnorm2d_backward_train_f32(dx, v + 5 * C, v + 6 * C, dy, xhat, v,
+                                              v + 3 * C, B, C, H * W);
+        }
+        if (r >= 0) t[r] = (now() - t0) / iters * 1e3, c[r] = (cpu_now() - c0) / iters * 1e3;
+    }
+    *cpu = median(c, reps);
+    free(x), free(y), free(xhat), free(dy), free(dx), free(v);
+    return median(t, reps);
+}
+
 /* the engine's kernels of the same work, ms per batch; cpu in CPU time */
 static double ours(void (*f)(bufs *, const bp_conv_shape *, int), bufs *u,
                    const bp_conv_shape *s, int dx, int iters, int reps, double *cpu) {
@@ -579,6 +645,18 @@ static void primitives(int iters, int reps) {
         double d = dnnl_pool(name, ps[l], iters, reps, &dc);
         bufs u = bufs_of(ps[l]);
         double o = ours(pool_both, &u, ps[l], 0, iters, reps, &oc);
+        printf("%s_step_ms ours %.4f dnnl_nchw %.4f | cpu ours %.4f dnnl_nchw %.4f\n", name,
+               o, d, oc, dc);
+    }
+    /* batch norm on each conv's output, as a conv -> batchnorm2d network has */
+    const bp_conv_shape *bs[2] = {&conv1, &conv2};
+    for (int l = 0; l < 2; l++) {
+        char name[16];
+        snprintf(name, sizeof name, "bnorm%d", l + 1);
+        const bp_conv_shape *s = bs[l];
+        double dc, oc;
+        double d = dnnl_bnorm(name, s->O, s->P, s->Q, iters, reps, &dc);
+        double o = ours_bnorm(s->O, s->P, s->Q, iters, reps, &oc);
         printf("%s_step_ms ours %.4f dnnl_nchw %.4f | cpu ours %.4f dnnl_nchw %.4f\n", name,
                o, d, oc, dc);
     }
