@@ -190,54 +190,60 @@ end:
     return pd;
 }
 
-/* Forward's primitive and slots: x, w, b (read), y (written). */
+/* The caller's layouts an argument can have: x, w, b, y (or their
+ * gradients'). */
+enum { UX, UW, UB, UY };
+
+/* One argument of a primitive: its slot, the caller's layout, the
+ * primitive's md (query and index) and the direction. */
+typedef struct binding {
+    slot *s;
+    int user;
+    dnnl_query_t q;
+    int k, dir;
+} binding;
+
+/* Op's primitive (0 forward, 1 backward data, 2 backward weights) into p,
+ * and the slots of its n arguments. */
+static int init_op(bp_conv_dnnl *c, entry *en, int op, prim *p, const binding *bs, int n) {
+    const bp_conv_shape *s = &en->s;
+    dnnl_memory_desc_t u[4];
+    dnnl_primitive_desc_t pd = pd_of(c, en, op);
+    int bad = !pd || user_md(&u[UX], en->B, s->C, s->H, s->W) ||
+              user_md(&u[UW], s->O, s->C, s->KH, s->KW) || user_md(&u[UB], 0, s->O, 0, 0) ||
+              user_md(&u[UY], en->B, s->O, s->P, s->Q) || prim_init(p, c->eng, pd);
+    for (int k = 0; !bad && k < n; k++)
+        bad = slot_init(bs[k].s, c->eng, &u[bs[k].user], md_of(pd, bs[k].q, bs[k].k),
+                        bs[k].dir);
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    return bad ? -1 : 0;
+}
+
+/* Forward: x, w, b read, y written; and the zeros of a missing bias. */
 static int init_forward(bp_conv_dnnl *c, entry *en) {
-    const bp_conv_shape *s = &en->s;
-    dnnl_memory_desc_t x, w, b, y;
-    dnnl_primitive_desc_t pd = pd_of(c, en, 0);
-    en->zeros = bp_calloc((size_t)s->O, sizeof(float));
-    int bad = !pd || !en->zeros || user_md(&x, en->B, s->C, s->H, s->W) ||
-              user_md(&w, s->O, s->C, s->KH, s->KW) || user_md(&b, 0, s->O, 0, 0) ||
-              user_md(&y, en->B, s->O, s->P, s->Q) || prim_init(&en->fwd, c->eng, pd) ||
-              slot_init(&en->x, c->eng, &x, md_of(pd, dnnl_query_src_md, 0), IN) ||
-              slot_init(&en->w, c->eng, &w, md_of(pd, dnnl_query_weights_md, 0), IN) ||
-              slot_init(&en->b, c->eng, &b, md_of(pd, dnnl_query_weights_md, 1), IN) ||
-              slot_init(&en->y, c->eng, &y, md_of(pd, dnnl_query_dst_md, 0), OUT);
-    if (pd) dnnl_primitive_desc_destroy(pd);
-    return bad ? -1 : 0;
+    const binding b[] = {{&en->x, UX, dnnl_query_src_md, 0, IN},
+                         {&en->w, UW, dnnl_query_weights_md, 0, IN},
+                         {&en->b, UB, dnnl_query_weights_md, 1, IN},
+                         {&en->y, UY, dnnl_query_dst_md, 0, OUT}};
+    en->zeros = bp_calloc((size_t)en->s.O, sizeof(float));
+    return en->zeros ? init_op(c, en, 0, &en->fwd, b, 4) : -1;
 }
 
-/* Backward data's primitive and slots: dy, wd (read), dx (added into). */
+/* Backward data: dy, wd read, dx added into. */
 static int init_data(bp_conv_dnnl *c, entry *en) {
-    const bp_conv_shape *s = &en->s;
-    dnnl_memory_desc_t x, w, y;
-    dnnl_primitive_desc_t pd = pd_of(c, en, 1);
-    int bad = !pd || user_md(&x, en->B, s->C, s->H, s->W) ||
-              user_md(&w, s->O, s->C, s->KH, s->KW) ||
-              user_md(&y, en->B, s->O, s->P, s->Q) || prim_init(&en->data, c->eng, pd) ||
-              slot_init(&en->dy, c->eng, &y, md_of(pd, dnnl_query_diff_dst_md, 0), IN) ||
-              slot_init(&en->wd, c->eng, &w, md_of(pd, dnnl_query_weights_md, 0), IN) ||
-              slot_init(&en->dx, c->eng, &x, md_of(pd, dnnl_query_diff_src_md, 0), ADD);
-    if (pd) dnnl_primitive_desc_destroy(pd);
-    return bad ? -1 : 0;
+    const binding b[] = {{&en->dy, UY, dnnl_query_diff_dst_md, 0, IN},
+                         {&en->wd, UW, dnnl_query_weights_md, 0, IN},
+                         {&en->dx, UX, dnnl_query_diff_src_md, 0, ADD}};
+    return init_op(c, en, 1, &en->data, b, 3);
 }
 
-/* Backward weights' primitive and slots: xw, dyw (read), dw, db (added
- * into). */
+/* Backward weights: xw, dyw read, dw, db added into. */
 static int init_weights(bp_conv_dnnl *c, entry *en) {
-    const bp_conv_shape *s = &en->s;
-    dnnl_memory_desc_t x, w, b, y;
-    dnnl_primitive_desc_t pd = pd_of(c, en, 2);
-    int bad =
-        !pd || user_md(&x, en->B, s->C, s->H, s->W) ||
-        user_md(&w, s->O, s->C, s->KH, s->KW) || user_md(&b, 0, s->O, 0, 0) ||
-        user_md(&y, en->B, s->O, s->P, s->Q) || prim_init(&en->weights, c->eng, pd) ||
-        slot_init(&en->xw, c->eng, &x, md_of(pd, dnnl_query_src_md, 0), IN) ||
-        slot_init(&en->dyw, c->eng, &y, md_of(pd, dnnl_query_diff_dst_md, 0), IN) ||
-        slot_init(&en->dw, c->eng, &w, md_of(pd, dnnl_query_diff_weights_md, 0), ADD) ||
-        slot_init(&en->db, c->eng, &b, md_of(pd, dnnl_query_diff_weights_md, 1), ADD);
-    if (pd) dnnl_primitive_desc_destroy(pd);
-    return bad ? -1 : 0;
+    const binding b[] = {{&en->xw, UX, dnnl_query_src_md, 0, IN},
+                         {&en->dyw, UY, dnnl_query_diff_dst_md, 0, IN},
+                         {&en->dw, UW, dnnl_query_diff_weights_md, 0, ADD},
+                         {&en->db, UB, dnnl_query_diff_weights_md, 1, ADD}};
+    return init_op(c, en, 2, &en->weights, b, 4);
 }
 
 static int same_shape(const bp_conv_shape *a, const bp_conv_shape *b) {
