@@ -3,18 +3,19 @@
  * oneDNN.
  *
  * Why: on W5's shapes oneDNN's convolutions in the layouts it prefers
- * (nChw16c, blocked weights; `jit:avx512_core` here) take half the time of
- * im2col and per-sample GEMMs, reorders from and to the graph's NCHW
+ * (nChw16c, blocked weights; `jit:avx512_core` here) take 0.6 of the time
+ * of im2col and per-sample GEMMs, reorders from and to the graph's NCHW
  * buffers counted; in NCHW itself they are no faster (scripts/bench/
  * NOTES.md, w5_parts prims). So each call reorders its inputs into the
  * primitive's layouts, runs the primitive and reorders its outputs back,
  * adding where bp_conv.h's kernels add (a reorder with a sum post-op).
  *
  * Primitives and their buffers are made on a cache's first call for a
- * batch size and shape and kept (two shapes, the least recently used
- * replaced): no allocation per step after the first. Each cache has its
- * own stream, so each member of a team holds its own cache. oneDNN's
- * OpenMP runs on one thread on the calling thread (bp_gemm_single).
+ * batch size and shape, all three passes at once, and kept (three sizes,
+ * the least recently used replaced): no allocation per step after the
+ * first of each batch size. Each cache has its own stream, so each member
+ * of a team holds its own cache. oneDNN's OpenMP runs on one thread on the
+ * calling thread (bp_gemm_single).
  * Must equal bp_conv2d_forward_ref_f32 and bp_conv2d_backward_ref_f32 to
  * rounding: tests/test_conv.c, test_dnnl_matches_ref.
  *

@@ -12,8 +12,9 @@
  * float), where nearly all the work is; im2col and col2im only copy. A
  * 1x1 kernel of stride 1 without padding needs no columns: x_n is col.
  * Each must equal conv_ref.h's kernel of the same name with _ref to
- * rounding: tests/test_conv.c, test_fast_matches_ref. Why im2col rather
- * than oneDNN's convolution primitives: scripts/bench/NOTES.md (W5).
+ * rounding: tests/test_conv.c, test_fast_matches_ref. im2col is float64's
+ * path and float32's in a build without oneDNN; with it, float32 goes to
+ * oneDNN's own primitives (conv_dnnl.c; scripts/bench/NOTES.md, W5).
  *
  * B, C, H, W, O, P, Q, KH, KW, SH, SW, PH, PW, K as in bp_conv.h. */
 
