@@ -63,13 +63,6 @@ static double now(void) {
     return t.tv_sec + 1e-9 * t.tv_nsec;
 }
 
-/* this thread's CPU time, s */
-static double cpu_now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return t.tv_sec + 1e-9 * t.tv_nsec;
-}
-
 static void die(const char *what) {
     fprintf(stderr, "w5_parts: %s\n", what);
     exit(1);
@@ -280,6 +273,13 @@ static void parts(int steps, int reps) {
 
 static dnnl_engine_t eng;
 static dnnl_stream_t stream;
+
+/* this thread's CPU time, s */
+static double cpu_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return t.tv_sec + 1e-9 * t.tv_nsec;
+}
 
 typedef struct prim {
     dnnl_primitive_t p;
