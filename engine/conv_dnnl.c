@@ -52,7 +52,8 @@ typedef struct prim {
 #define N_ENTRIES 3
 
 typedef struct entry {
-    int B, bias, used; /* used: the call count when last used */
+    int B;
+    unsigned long used; /* the cache's call count when last used */
     bp_conv_shape s;
     prim fwd, data, weights; /* data's NULL: dx not taken (few channels) */
     slot x, w, b, y;          /* forward's */
@@ -64,7 +65,7 @@ typedef struct entry {
 struct bp_conv_dnnl {
     dnnl_engine_t eng;
     dnnl_stream_t stream;
-    int calls;
+    unsigned long calls;
     entry e[N_ENTRIES];
 };
 
