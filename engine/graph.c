@@ -1341,6 +1341,20 @@ static int host_run(bp_graph *g, node *nd, int backward, int want_dx, bp_err *e)
     return 0;
 }
 
+/* Zeroes rows r0 .. r0 + S - 1 of every gradient but the output's (the
+ * loss's, already there) and a fused ReLU's (never written): the whole
+ * batch before a backward on the calling thread, each member's own rows
+ * on a team (backward_member), so that the zeroing is split too. */
+static void zero_dy(bp_graph *g, int r0, int S) {
+    int out = g->nodes[g->output].store;
+    for (int k = 0; k < g->n_order; k++) {
+        node *nd = &g->nodes[g->order[k]];
+        if (nd->dy && g->order[k] != out && !(nd->op == BP_OP_ACT && nd->fused))
+            memset((char *)nd->dy + (size_t)r0 * nd->count * g->z, 0,
+                   (size_t)S * nd->count * g->z);
+    }
+}
+
 /* Member t's oneDNN cache of conv2d nd (float32), made on its first use;
  * NULL without oneDNN, or past DNNL_MEMBERS: then im2col. */
 static bp_conv_dnnl *conv_dnnl(node *nd, int t) {
@@ -1454,16 +1468,6 @@ void *bp_graph_output_grad(bp_graph *g) { return g->nodes[g->nodes[g->output].st
 const void *bp_graph_input_grad(const bp_graph *g) { return g->nodes[g->input].dy; }
 int bp_graph_batch(const bp_graph *g) { return g->B; }
 
-/* Zeroes every gradient but the output's (the loss's, already there). */
-static void zero_dy(bp_graph *g) {
-    int out = g->nodes[g->output].store;
-    for (int k = 0; k < g->n_order; k++) {
-        node *nd = &g->nodes[g->order[k]];
-        if (nd->dy && g->order[k] != out && !(nd->op == BP_OP_ACT && nd->fused))
-            memset(nd->dy, 0, (size_t)g->B * nd->count * g->z);
-    }
-}
-
 /* Each node's needs, along the order: an unfrozen tensor of its own, or an
  * input that needs; the network's input needs what want_dx says. */
 static void mark_needs(bp_graph *g, int want_dx) {
@@ -1485,13 +1489,13 @@ static void mark_needs(bp_graph *g, int want_dx) {
 int bp_graph_backward(bp_graph *g, int want_dx, bp_err *e) {
     if (!g->finished || g->B == 0) return bp_err_set(e, "backward needs a forward first");
     mark_needs(g, want_dx);
-    zero_dy(g);
     int rc = 0;
     if (team_on(g)) {
         g->walk_dx = want_dx;
         bp_team_run(g->team, g->dtype == BP_F32 ? backward_member_f32 : backward_member,
                     g);
     } else {
+        zero_dy(g, 0, g->B);
         rc = g->dtype == BP_F32 ? backward_nodes_f32(g, want_dx, e)
                                 : backward_nodes(g, want_dx, e);
     }

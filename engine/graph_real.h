@@ -610,12 +610,15 @@ static void SFX(forward_member)(void *arg, int t, int T) {
 }
 
 /* Member t of T's backward, meeting as forward_member does, and also
- * before a linear (its dW sums over every row of its dy). A conv2d's
+ * before a linear (its dW sums over every row of its dy). The members
+ * first zero their own rows of the gradients, and meet. A conv2d's
  * partial sums of dW and db are added at the end, after a last meeting. */
 static void SFX(backward_member)(void *arg, int t, int T) {
     bp_graph *g = arg;
     const part mine = part_of(g->B, t, T), whole = {0, g->B, 0, 1};
     int dirty = 0;
+    zero_dy(g, mine.r0, mine.S);
+    bp_team_sync(g->team);
     for (int k = g->n_order - 1; k >= 0; k--) {
         node *nd = &g->nodes[g->order[k]];
         if (!nd->needs || is_view(nd->op)) continue;
