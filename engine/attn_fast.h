@@ -17,6 +17,27 @@
  *
  * B, T, C, D as in bp_seq.h and attn_ref.h. */
 
+/* The rows' softmax of a head's T x T scores, and its backward: float on
+ * ops_vec.h's vectorized rows (exp by vmath.h), held to attn_ref.h's by
+ * the same test. */
+static void SFX(softmax_rows)(REAL *P, int T, int causal) {
+#if BP_REAL_F32
+    bp_attn_softmax_rows_vec(P, T, causal);
+#else
+    for (int i = 0; i < T; i++) SFX(attn_softmax)(P + (size_t)i * T, causal ? i + 1 : T, T);
+#endif
+}
+static void SFX(softmax_rows_backward)(REAL *dP, const REAL *P, int T, int causal,
+                                       REAL scale) {
+#if BP_REAL_F32
+    bp_attn_softmax_backward_rows_vec(dP, P, T, causal, scale);
+#else
+    for (int i = 0; i < T; i++)
+        SFX(attn_softmax_backward)
+        (dP + (size_t)i * T, P + (size_t)i * T, causal ? i + 1 : T, T, scale);
+#endif
+}
+
 void SFX(bp_attention_forward)(REAL *y, REAL *qkv, REAL *p, REAL *att, const REAL *x,
                                const REAL *wqkv, const REAL *bqkv, const REAL *wo,
                                const REAL *bo, int B, int T, int C, int heads,
@@ -31,8 +52,7 @@ void SFX(bp_attention_forward)(REAL *y, REAL *qkv, REAL *p, REAL *att, const REA
             REAL *P = p + ((size_t)b * heads + h) * T * T;
             GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, scale, q, C3, k, C3, 0,
                  P, T);
-            for (int i = 0; i < T; i++)
-                SFX(attn_softmax)(P + (size_t)i * T, causal ? i + 1 : T, T);
+            SFX(softmax_rows)(P, T, causal);
             GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, 1, P, T, v, C3, 0,
                  att + (size_t)b * T * C + (size_t)h * D, C);
         }
@@ -59,9 +79,7 @@ void SFX(bp_attention_backward)(REAL *dx, REAL *dwqkv, REAL *dbqkv, REAL *dwo, R
                  T);
             GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, T, D, T, 1, P, T, dO, C, 0, dv,
                  C3);
-            for (int i = 0; i < T; i++)
-                SFX(attn_softmax_backward)
-                (dp + (size_t)i * T, P + (size_t)i * T, causal ? i + 1 : T, T, scale);
+            SFX(softmax_rows_backward)(dp, P, T, causal, scale);
             GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, 1, dp, T, k, C3, 0,
                  dq, C3);
             GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, T, D, T, 1, dp, T, q, C3, 0, dk,

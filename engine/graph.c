@@ -39,6 +39,7 @@
 #include "bp_seq.h"
 #include "bp_team.h"
 #include "bp_util.h"
+#include "ops_vec.h"
 
 /* The most tensors a node has: an lstm's four a layer (a host has at most
  * BP_HOST_MAX_PARAMS, batchnorm1d five). */

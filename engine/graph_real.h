@@ -77,6 +77,13 @@ static void SFX(linear_backward)(bp_graph *g, node *nd, part p, int want_dx) {
 static void SFX(act_forward)(bp_graph *g, node *nd, part p) {
     int last = nd->shape[nd->ndim - 1], rows = (int)(p.S * (nd->count / last));
     size_t at = (size_t)p.r0 * nd->count;
+#if BP_REAL_F32
+    if (nd->o.act == BP_ACT_GELU) { /* ops_vec.h's, held to bp_act_forward_f32 */
+        bp_gelu_forward_vec((REAL *)nd->y + at, SFX(y_of)(g, nd->in[0]) + at,
+                            (size_t)rows * last);
+        return;
+    }
+#endif
     SFX(bp_act_forward)
     ((REAL *)nd->y + at, SFX(y_of)(g, nd->in[0]) + at, rows, last, nd->o.act,
      nd->o.alpha);
@@ -86,6 +93,13 @@ static void SFX(act_backward)(bp_graph *g, node *nd, part p, int want_dx) {
     if (!din || nd->fused) return; /* fused: its max pool's backward did it */
     int last = nd->shape[nd->ndim - 1], rows = (int)(p.S * (nd->count / last));
     size_t at = (size_t)p.r0 * nd->count;
+#if BP_REAL_F32
+    if (nd->o.act == BP_ACT_GELU) {
+        bp_gelu_backward_vec(din + at, (REAL *)nd->dy + at, SFX(y_of)(g, nd->in[0]) + at,
+                             (size_t)rows * last);
+        return;
+    }
+#endif
     SFX(bp_act_backward)
     (din + at, (REAL *)nd->dy + at, SFX(y_of)(g, nd->in[0]) + at, (REAL *)nd->y + at,
      rows, last, nd->o.act, nd->o.alpha);
@@ -278,19 +292,27 @@ static void SFX(avgpool2d_backward)(bp_graph *g, node *nd, part p, int want_dx) 
         SFX(bp_avgpool2d_backward)(din + p.r0 * xs, (REAL *)nd->dy + p.r0 * ys, p.S, &s);
 }
 
-/* layernorm: rows of the last dimension, the same in both modes. */
+/* layernorm: rows of the last dimension, the same in both modes; float
+ * on ops_vec.h's kernels, held to the reference's. */
+#if BP_REAL_F32
+#define LAYERNORM_FORWARD bp_layernorm_forward_vec
+#define LAYERNORM_BACKWARD bp_layernorm_backward_vec
+#else
+#define LAYERNORM_FORWARD bp_layernorm_forward
+#define LAYERNORM_BACKWARD bp_layernorm_backward
+#endif
 static void SFX(layernorm_forward)(bp_graph *g, node *nd, int B) {
     int F = nd->o.in, R = (int)((size_t)B * nd->count / F);
-    SFX(bp_layernorm_forward)
-    (nd->y, nd->xhat, nd->rstd, SFX(y_of)(g, nd->in[0]), T_(nd, 0), T_(nd, 1), R, F,
-     nd->o.eps);
+    LAYERNORM_FORWARD(nd->y, nd->xhat, nd->rstd, SFX(y_of)(g, nd->in[0]), T_(nd, 0),
+                      T_(nd, 1), R, F, nd->o.eps);
 }
 static void SFX(layernorm_backward)(bp_graph *g, node *nd, int B, int want_dx) {
     int F = nd->o.in, R = (int)((size_t)B * nd->count / F);
-    SFX(bp_layernorm_backward)
-    (SFX(din_of)(g, nd, 0, want_dx), G_(nd, 0), G_(nd, 1), nd->dy, nd->xhat, nd->rstd,
-     T_(nd, 0), R, F);
+    LAYERNORM_BACKWARD(SFX(din_of)(g, nd, 0, want_dx), G_(nd, 0), G_(nd, 1), nd->dy,
+                       nd->xhat, nd->rstd, T_(nd, 0), R, F);
 }
+#undef LAYERNORM_FORWARD
+#undef LAYERNORM_BACKWARD
 
 /* embedding: each id's row of the weight (ids checked by check_ids). */
 static void SFX(embedding_forward)(bp_graph *g, node *nd, int B) {

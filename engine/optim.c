@@ -574,6 +574,17 @@ static void sgd(const bp_optim *o, const bp_optim_config *c, double *w, const do
  * computes the last line as w - (lr / (1 - b1^t)) * m /
  * (sqrt(v) / sqrt(1 - b2^t) + eps), and AdamW's decay as w * (1 - lr * wd);
  * so does this loop. */
+/* Adam's loop is a pass over every parameter with a square root and a
+ * division each: this file is compiled with -fno-math-errno
+ * (CMakeLists.txt), without which sqrt keeps a scalar call for errno's sake
+ * (v is never negative; the square root is IEEE's correctly rounded one
+ * either way), and GCC builds it for AVX-512 and AVX2 too and picks at load
+ * time; -ffp-contract=off leaves nothing to fuse, so the clones give the
+ * same bits. 2% of W9's iteration before (scripts/bench/NOTES.md). */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
+    !defined(__SANITIZE_THREAD__)
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
 static void adam(const bp_optim *o, const bp_optim_config *c, double *w, const double *g,
                  size_t N, size_t off, double lr, int64_t t) {
     const double wd = c->weight_decay, b1 = c->beta1, b2 = c->beta2;

@@ -20,6 +20,7 @@
 #include "bp_gemm.h"
 #include "bp_ops.h"
 #include "bp_seq.h"
+#include "ops_vec.h"
 #include "seq_int.h"
 
 #define BP_REAL_F32 0

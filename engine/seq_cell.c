@@ -6,8 +6,8 @@
  * calls libm's expf and tanhf a value at a time, and glibc's tanhf goes
  * through expm1f: those calls were 40% of W8's iteration at 1 thread, more
  * than all its products (scripts/bench/NOTES.md, issue 26). Here exp is
- * Cephes's expf (a round to the nearest multiple of ln 2, a degree-6
- * polynomial, 2^n built in the exponent's bits), sigmoid v = 1 / (1 +
+ * vmath.h's vm_exp (Cephes's expf: a round to the nearest multiple of ln 2,
+ * a degree-6 polynomial, 2^n built in the exponent's bits), sigmoid v = 1 / (1 +
  * exp(-v)) and tanh Cephes's tanhf (an odd polynomial below |v| = 0.625, 1
  * - 2 / (exp(2|v|) + 1) above), all straight-line code that GCC turns into
  * vector instructions. The cell is the reference's own (seq_cell_ref.h,
@@ -35,37 +35,12 @@
 #include "bp_gemm.h"
 #include "bp_ops.h"
 #include "seq_int.h"
+#include "vmath.h"
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
-    !defined(__SANITIZE_THREAD__)
-#define CELL_CLONES                                                                 \
-    __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define CELL_CLONES
-#endif
-#define CELL_INLINE static inline __attribute__((always_inline))
+#define CELL_CLONES VM_CLONES
+#define CELL_INLINE VM_INLINE
 
-/* e^x for |x| <= 87 (clamped there, so that 2^n stays a normal float; the
- * LSTM's gates need nothing beyond). */
-CELL_INLINE float cell_exp(float x) {
-    x = x < -87.f ? -87.f : x > 87.f ? 87.f : x;
-    float n = (x * 1.44269504088896341f + 12582912.f) - 12582912.f; /* round(x / ln 2) */
-    float r = x - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.f;
-    int32_t bits = ((int32_t)n + 127) * (1 << 23);
-    float s;
-    memcpy(&s, &bits, sizeof s);
-    return p * s;
-}
-
-CELL_INLINE float cell_sigmoid(float v) { return 1.f / (1.f + cell_exp(-v)); }
+CELL_INLINE float cell_sigmoid(float v) { return 1.f / (1.f + vm_exp(-v)); }
 
 CELL_INLINE float cell_tanh(float v) {
     float a = fabsf(v), z = v * v;
@@ -75,7 +50,7 @@ CELL_INLINE float cell_tanh(float v) {
     p = p * z + 1.33314422036e-1f;
     p = p * z - 3.33332819422e-1f;
     float small = v + v * z * p;
-    float large = 1.f - 2.f / (cell_exp(2.f * a) + 1.f);
+    float large = 1.f - 2.f / (vm_exp(2.f * a) + 1.f);
     large = v < 0 ? -large : large;
     return a < 0.625f ? small : large;
 }

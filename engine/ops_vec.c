@@ -1,0 +1,173 @@
+/* ops_vec.c: a GPT block's float kernels outside its products (GELU, layer
+ * norm, attention's softmax rows), written so that GCC vectorizes them;
+ * the float graph (graph_real.h) and attn_fast.h's float build run these
+ * in place of the reference kernels (ops_vec.h names each one's).
+ *
+ * Why: on W9 (issue 26's character GPT) exact GELU through libm's erff and
+ * expf a value at a time was a fifth of the iteration, layer norm's sums
+ * (each a chain of dependent double additions) and the softmax rows' expf
+ * a tenth more (scripts/bench/NOTES.md). Here erf and exp are vmath.h's,
+ * and each row's sums are taken in lanes: lane l sums the values at
+ * l, l + L, l + 2L, ..., the lanes then added in a fixed order, so that
+ * every clone (vmath.h's VM_CLONES) adds the same numbers in the same
+ * order and gives the same bits. The elementwise formulas are the
+ * references' own; only the order of the sums and the functions erf and
+ * exp differ, each within the bounds tests/test_ops.c's test_vec_kernels
+ * states.
+ *
+ * Compiled with -fno-trapping-math (CMakeLists.txt; vmath.h says why).
+ * Float only: double networks keep the reference kernels. */
+#include "ops_vec.h"
+
+#include <math.h>
+
+#include "vmath.h"
+
+/* Lanes of the row sums: a float vector of AVX-512, two of AVX2. */
+#define LANES 16
+#define DLANES 8
+
+/* The sum of a lane array, in a fixed order (a halving tree). */
+VM_INLINE float lanes_total(float *acc) {
+    for (int w = LANES / 2; w > 0; w /= 2)
+        for (int l = 0; l < w; l++) acc[l] += acc[l + w];
+    return acc[0];
+}
+VM_INLINE double dlanes_total(double *acc) {
+    for (int w = DLANES / 2; w > 0; w /= 2)
+        for (int l = 0; l < w; l++) acc[l] += acc[l + w];
+    return acc[0];
+}
+
+/* Phi(v) = (1 + erf(v / sqrt 2)) / 2 and e^(-v^2 / 2) for one value;
+ * beyond |v| = 13.2 the exponential is 0 (it would be below float's
+ * smallest normal) and erf +-1. */
+VM_INLINE float gelu_parts(float v, float *e) {
+    float x = (v < 0 ? -v : v) * 0.70710678118654752440f;
+    float xc = x < 9.3f ? x : 9.3f;
+    float ex = vm_exp_minus_sq(xc);
+    *e = x < 9.3f ? ex : 0.f;
+    float erf = vm_erf(xc, *e);
+    return 0.5f * (1.f + (v < 0 ? -erf : erf));
+}
+
+VM_CLONES void bp_gelu_forward_vec(float *o, const float *h, size_t n) {
+    for (size_t k = 0; k < n; k++) {
+        float e;
+        o[k] = h[k] * gelu_parts(h[k], &e);
+    }
+}
+
+VM_CLONES void bp_gelu_backward_vec(float *dh, const float *dout, const float *h,
+                                    size_t n) {
+    for (size_t k = 0; k < n; k++) {
+        float e, cdf = gelu_parts(h[k], &e);
+        dh[k] += dout[k] * (cdf + h[k] * (0.39894228040143267794f * e));
+    }
+}
+
+/* The sum of x[0 .. F-1] and of (x - mean)^2, in double lanes. */
+VM_INLINE double row_sum(const float *x, int F, double mean, int squares) {
+    double acc[DLANES] = {0};
+    int f = 0;
+    for (; f + DLANES <= F; f += DLANES)
+        for (int l = 0; l < DLANES; l++) {
+            double d = x[f + l] - mean;
+            acc[l] += squares ? d * d : d;
+        }
+    for (int l = 0; f + l < F; l++) {
+        double d = x[f + l] - mean;
+        acc[l] += squares ? d * d : d;
+    }
+    return dlanes_total(acc);
+}
+
+VM_CLONES void bp_layernorm_forward_vec(float *y, float *xhat, float *rstd, const float *x,
+                                        const float *w, const float *b, int R, int F,
+                                        double eps) {
+    for (int r = 0; r < R; r++) {
+        const float *xr = x + (size_t)r * F;
+        float *yr = y + (size_t)r * F, *hr = xhat + (size_t)r * F;
+        double mean = row_sum(xr, F, 0, 0) / F;
+        double var = row_sum(xr, F, mean, 1);
+        float rs = (float)(1 / sqrt(var / F + eps));
+        rstd[r] = rs;
+        for (int f = 0; f < F; f++) {
+            hr[f] = (float)((xr[f] - mean) * rs);
+            yr[f] = w[f] * hr[f] + b[f];
+        }
+    }
+}
+
+VM_CLONES void bp_layernorm_backward_vec(float *dx, float *dw, float *db, const float *dy,
+                                         const float *xhat, const float *rstd,
+                                         const float *w, int R, int F) {
+    for (int r = 0; r < R; r++) {
+        const float *dyr = dy + (size_t)r * F, *xr = xhat + (size_t)r * F;
+        double a1[DLANES] = {0}, a2[DLANES] = {0}; /* dxhat, dxhat xhat */
+        int f0 = 0;
+#define SUMS(L)                                      \
+    for (int l = 0; l < (L); l++) {                  \
+        double g = dyr[f0 + l] * w[f0 + l];          \
+        a1[l] += g, a2[l] += g * xr[f0 + l];         \
+    }
+        for (; f0 + DLANES <= F; f0 += DLANES) SUMS(DLANES)
+        SUMS(F - f0)
+#undef SUMS
+        for (int f = 0; f < F; f++) {
+            dw[f] += dyr[f] * xr[f];
+            db[f] += dyr[f];
+        }
+        if (!dx) continue;
+        const double s1 = dlanes_total(a1), s2 = dlanes_total(a2);
+        float *dxr = dx + (size_t)r * F;
+        for (int f = 0; f < F; f++)
+            dxr[f] += (float)(rstd[r] * (dyr[f] * w[f] - s1 / F - xr[f] * s2 / F));
+    }
+}
+
+/* One row: softmax over its n scores, zeros from n to T. */
+VM_INLINE void softmax_row(float *p, int n, int T) {
+    float mx[LANES], acc[LANES] = {0};
+    int j0;
+    for (int l = 0; l < LANES; l++) mx[l] = p[0];
+#define MAX(L) \
+    for (int l = 0; l < (L); l++) mx[l] = p[j0 + l] > mx[l] ? p[j0 + l] : mx[l];
+    for (j0 = 0; j0 + LANES <= n; j0 += LANES) MAX(LANES)
+    MAX(n - j0)
+#undef MAX
+    float m = mx[0];
+    for (int l = 1; l < LANES; l++) m = mx[l] > m ? mx[l] : m;
+#define EXPS(L)                                   \
+    for (int l = 0; l < (L); l++) {               \
+        float e = vm_exp(p[j0 + l] - m);          \
+        p[j0 + l] = e;                            \
+        acc[l] += e;                              \
+    }
+    for (j0 = 0; j0 + LANES <= n; j0 += LANES) EXPS(LANES)
+    EXPS(n - j0)
+#undef EXPS
+    const float sum = lanes_total(acc);
+    for (int j = 0; j < n; j++) p[j] /= sum;
+    for (int j = n; j < T; j++) p[j] = 0;
+}
+
+VM_CLONES void bp_attn_softmax_rows_vec(float *p, int T, int causal) {
+    for (int i = 0; i < T; i++) softmax_row(p + (size_t)i * T, causal ? i + 1 : T, T);
+}
+
+VM_CLONES void bp_attn_softmax_backward_rows_vec(float *dp, const float *p, int T,
+                                                 int causal, float scale) {
+    for (int i = 0; i < T; i++) {
+        float *d = dp + (size_t)i * T, acc[LANES] = {0};
+        const float *pi = p + (size_t)i * T;
+        const int n = causal ? i + 1 : T;
+        int j0 = 0;
+        for (; j0 + LANES <= n; j0 += LANES)
+            for (int l = 0; l < LANES; l++) acc[l] += pi[j0 + l] * d[j0 + l];
+        for (int l = 0; l < n - j0; l++) acc[l] += pi[j0 + l] * d[j0 + l];
+        const float dot = lanes_total(acc);
+        for (int j = 0; j < n; j++) d[j] = scale * pi[j] * (d[j] - dot);
+        for (int j = n; j < T; j++) d[j] = 0;
+    }
+}

@@ -1,0 +1,106 @@
+/* vmath.h: float exp and erf as straight-line code that GCC vectorizes,
+ * for the engine's float fast paths (seq_cell.c's LSTM cell, ops_vec.c's
+ * GELU, layer norm and attention softmax).
+ *
+ * Why: glibc's expf and erff are called a value at a time; on W8 and W9
+ * those calls cost more than the products they sit between
+ * (scripts/bench/NOTES.md, issue 26). glibc 2.35's libmvec does have
+ * vector erff and expf, but it declares them only under -ffast-math, and
+ * its SSE, AVX2 and AVX-512 variants and the scalar function a loop's tail
+ * falls back to are different code with no promise of the same bits:
+ * determinism (the same inputs give the same outputs on any machine, and
+ * whatever a value's place in its array) would go. Here every operation is
+ * one of IEEE's (+ - * / and comparisons, -ffp-contract=off, no reciprocal
+ * estimate), so each clone GCC makes (VM_CLONES) gives the same bits as the
+ * plain C.
+ *
+ * A file that includes this must be compiled with -fno-trapping-math
+ * (CMakeLists.txt): without it GCC keeps the clamps and selects as
+ * branches (a comparison might raise a flag nobody reads) and vectorizes
+ * nothing. Not part of the engine's API. */
+#ifndef BP_VMATH_H
+#define BP_VMATH_H
+
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
+    !defined(__SANITIZE_THREAD__)
+#define VM_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define VM_CLONES
+#endif
+#define VM_INLINE static inline __attribute__((always_inline))
+
+/* e^x for |x| <= 87 (clamped there, so that 2^n stays a normal float):
+ * Cephes's expf, a round to the nearest multiple of ln 2, a degree-6
+ * polynomial, 2^n built in the exponent's bits. Within 2 units in the last
+ * place of libm's (tests/test_seq.c, test_cell_f32_bound). */
+VM_INLINE float vm_exp(float x) {
+    x = x < -87.f ? -87.f : x > 87.f ? 87.f : x;
+    float n = (x * 1.44269504088896341f + 12582912.f) - 12582912.f; /* round(x / ln 2) */
+    float r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.f;
+    int32_t bits = ((int32_t)n + 127) * (1 << 23);
+    float s;
+    memcpy(&s, &bits, sizeof s);
+    return p * s;
+}
+
+/* e^(-x^2) for 0 <= x <= 4 (the callers clamp), with x^2 taken exactly:
+ * x = xh + xl, xh x's top 12 bits, so that xh^2 is a float and
+ * e^(-x^2) = e^(-xh^2) e^(-c), c = xl (x + xh) < 2^-7, e^(-c) by its
+ * series to c^3. Rounding x^2 instead would cost up to 16 ulp of it in
+ * the exponent, 1e-6 relative in the result. */
+VM_INLINE float vm_exp_minus_sq(float x) {
+    int32_t bits;
+    memcpy(&bits, &x, sizeof bits);
+    bits &= (int32_t)0xfffff000;
+    float xh;
+    memcpy(&xh, &bits, sizeof xh);
+    float c = (x - xh) * (x + xh);
+    float series = 1.f - c * (1.f - c * (0.5f - c * 0.166666667f));
+    return vm_exp(-(xh * xh)) * series;
+}
+
+/* erf(x) for x >= 0, given e = e^(-x^2) (vm_exp_minus_sq, which the
+ * GELU's backward shares for the normal density). Below 1, x (1 + P(x^2));
+ * from 1 on, 1 - e t Q(t) with t = 1/x, erfc's asymptotic form. P (degree
+ * 6) and Q (degree 8) are Chebyshev fits (mpmath's chebyfit, 40 digits) of
+ * erf(x)/x on x^2 in [0, 1] and of erfc(x) e^(x^2) x on t in [1/4, 1], off
+ * by at most 1.3e-9 and 3.1e-8 before float's rounding; P's constant term
+ * is 1 + 0.128..., the 1 added apart, whose rounding would cost 16 times
+ * more than .128's. Against double erf at most 9.7e-8 off (glibc's erff:
+ * 5.8e-8): tests/test_ops.c, test_vec_erf. From x = 4 on it is 1. */
+VM_INLINE float vm_erf(float x, float e) {
+    float z = x * x;
+    float p = 7.87587506269e-5f;
+    p = p * z - 8.01686428717e-4f;
+    p = p * z + 5.18908742343e-3f;
+    p = p * z - 2.68542120106e-2f;
+    p = p * z + 1.12835947152e-1f;
+    p = p * z - 3.76126266667e-1f;
+    p = p * z + 1.2837916585e-1f;
+    float small = x + x * p;
+    float t = 1.f / (x < 1.f ? 1.f : x);
+    float q = 5.41031272654e-2f;
+    q = q * t - 3.10264113362e-1f;
+    q = q * t + 7.54651793007e-1f;
+    q = q * t - 9.73288906709e-1f;
+    q = q * t + 6.15034856657e-1f;
+    q = q * t + 1.95860787914e-2f;
+    q = q * t - 2.99497410370e-1f;
+    q = q * t + 3.28793318054e-3f;
+    q = q * t + 5.63970239912e-1f;
+    float large = 1.f - e * (t * q);
+    return x < 1.f ? small : large;
+}
+
+#endif
