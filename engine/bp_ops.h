@@ -195,6 +195,9 @@ void bp_dense_forward(double *h, const double *x, const double *W, const double 
  * frozen tensor's, skipped). */
 void bp_dense_backward(double *dx, double *dW, double *db, const double *dh,
                        const double *x, const double *W, int B, int I, int O);
+/* The same with add 0: dx overwritten with dh W, not added to. */
+void bp_dense_backward_to(double *dx, double *dW, double *db, const double *dh,
+                          const double *x, const double *W, int B, int I, int O, int add);
 
 /* Activation: o = f(h), elementwise except softmax (per row). */
 void bp_act_forward(double *o, const double *h, int B, int O, bp_act act, double alpha);
@@ -329,6 +332,8 @@ void bp_dense_forward_f32(float *h, const float *x, const float *W, const float 
                           int I, int O);
 void bp_dense_backward_f32(float *dx, float *dW, float *db, const float *dh,
                            const float *x, const float *W, int B, int I, int O);
+void bp_dense_backward_to_f32(float *dx, float *dW, float *db, const float *dh,
+                              const float *x, const float *W, int B, int I, int O, int add);
 void bp_act_forward_f32(float *o, const float *h, int B, int O, bp_act act, double alpha);
 void bp_act_backward_f32(float *dh, const float *dout, const float *h, const float *o,
                          int B, int O, bp_act act, double alpha);

@@ -64,6 +64,12 @@ typedef struct node {
                    unfrozen tensor at or before it; the input: want_dx) */
     int fused;  /* a ReLU whose max pool's backward does its work, or that
                    max pool (fuse_relu_pools) */
+    /* Set by each backward (mark_writers): bit k of dy_store, this node's
+     * backward stores (=) into input k's dy instead of adding (+=), the
+     * first in the walk to write it; dy_stored, a store's dy is so written
+     * and needs no zeroing. */
+    unsigned dy_store;
+    int dy_stored, dy_seen;
     /* Parameters, made by add: W, b, ... as tensors (names set at add). */
     int n_t;
     bp_param t[MAX_TENSORS];
@@ -1343,14 +1349,16 @@ static int host_run(bp_graph *g, node *nd, int backward, int want_dx, bp_err *e)
 }
 
 /* Zeroes rows r0 .. r0 + S - 1 of every gradient but the output's (the
- * loss's, already there) and a fused ReLU's (never written): the whole
+ * loss's, already there), a fused ReLU's (never written) and those a
+ * backward stores into first (mark_writers, never on a team): the whole
  * batch before a backward on the calling thread, each member's own rows
  * on a team (backward_member), so that the zeroing is split too. */
 static void zero_dy(bp_graph *g, int r0, int S) {
     int out = g->nodes[g->output].store;
     for (int k = 0; k < g->n_order; k++) {
         node *nd = &g->nodes[g->order[k]];
-        if (nd->dy && g->order[k] != out && !(nd->op == BP_OP_ACT && nd->fused))
+        if (nd->dy && g->order[k] != out && !nd->dy_stored &&
+            !(nd->op == BP_OP_ACT && nd->fused))
             memset((char *)nd->dy + (size_t)r0 * nd->count * g->z, 0,
                    (size_t)S * nd->count * g->z);
     }
@@ -1469,6 +1477,46 @@ void *bp_graph_output_grad(bp_graph *g) { return g->nodes[g->nodes[g->output].st
 const void *bp_graph_input_grad(const bp_graph *g) { return g->nodes[g->input].dy; }
 int bp_graph_batch(const bp_graph *g) { return g->B; }
 
+/* The ops whose backward can store into an input's gradient rather than
+ * add to it (graph_real.h: linear through GEMM's beta, the rest by a loop
+ * of each kind). */
+static int stores_dy(bp_op op) {
+    return op == BP_OP_LINEAR || op == BP_OP_ACT || op == BP_OP_ADD ||
+           op == BP_OP_LAYERNORM;
+}
+
+/* Which backward writes each store's dy first: the walk goes against the
+ * order, so the last node in the order to read it, and of its inputs the
+ * first slot that names it. If that op stores (and the walk is not split
+ * between a team, whose members write parts), the buffer needs no zeroing,
+ * a pass over every value of the batch saved for each. The output's dy is
+ * the loss's, and one that no backward wants may still be read
+ * (bp_graph_input_grad): both stay zeroed as before. Why: zeroing every dy was 4% of W9's
+ * iteration, and each add into a zero a read more (scripts/bench/NOTES.md). */
+static void mark_writers(bp_graph *g) {
+    const int out = g->nodes[g->output].store, team = team_on(g);
+    for (int k = 0; k < g->n_order; k++) {
+        node *nd = &g->nodes[g->order[k]];
+        nd->dy_store = 0, nd->dy_stored = 0;
+        nd->dy_seen = 0;
+    }
+    for (int k = g->n_order - 1; k >= 0; k--) {
+        node *c = &g->nodes[g->order[k]];
+        if (!c->needs || is_view(c->op)) continue;
+        for (int j = 0; j < c->n_in && j < 32; j++) {
+            node *x = &g->nodes[g->nodes[c->in[j]].store];
+            if (x->dy_seen) continue;
+            x->dy_seen = 1;
+            /* A fused ReLU is not walked: its max pool adds into x's dy. */
+            if (team || c->fused || !stores_dy(c->op) || !x->needs ||
+                x - g->nodes == out)
+                continue;
+            c->dy_store |= 1u << j;
+            x->dy_stored = 1;
+        }
+    }
+}
+
 /* Each node's needs, along the order: an unfrozen tensor of its own, or an
  * input that needs; the network's input needs what want_dx says. */
 static void mark_needs(bp_graph *g, int want_dx) {
@@ -1490,6 +1538,7 @@ static void mark_needs(bp_graph *g, int want_dx) {
 int bp_graph_backward(bp_graph *g, int want_dx, bp_err *e) {
     if (!g->finished || g->B == 0) return bp_err_set(e, "backward needs a forward first");
     mark_needs(g, want_dx);
+    mark_writers(g);
     int rc = 0;
     if (team_on(g)) {
         g->walk_dx = want_dx;

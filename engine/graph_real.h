@@ -63,7 +63,8 @@ static void SFX(linear_backward)(bp_graph *g, node *nd, part p, int want_dx) {
     REAL *db = nd->nb_db ? NULL : GF_(nd, 1), *dx = SFX(din_of)(g, nd, 0, want_dx);
     const REAL *xv = SFX(y_of)(g, nd->in[0]), *dy = nd->dy;
     if (p.T == 1) {
-        SFX(bp_dense_backward)(dx, GF_(nd, 0), db, dy, xv, T_(nd, 0), rows, I, O);
+        SFX(bp_dense_backward_to)
+        (dx, GF_(nd, 0), db, dy, xv, T_(nd, 0), rows, I, O, !(nd->dy_store & 1u));
         return;
     }
     if (dx) SFX(bp_dense_backward)
@@ -88,18 +89,22 @@ static void SFX(act_forward)(bp_graph *g, node *nd, part p) {
     ((REAL *)nd->y + at, SFX(y_of)(g, nd->in[0]) + at, rows, last, nd->o.act,
      nd->o.alpha);
 }
+/* Its backward stores into din when it is din's first writer (dy_store,
+ * graph.c's mark_writers), else adds. */
 static void SFX(act_backward)(bp_graph *g, node *nd, part p, int want_dx) {
     REAL *din = SFX(din_of)(g, nd, 0, want_dx);
     if (!din || nd->fused) return; /* fused: its max pool's backward did it */
     int last = nd->shape[nd->ndim - 1], rows = (int)(p.S * (nd->count / last));
-    size_t at = (size_t)p.r0 * nd->count;
+    size_t at = (size_t)p.r0 * nd->count, n = (size_t)rows * last;
+    const int add = !(nd->dy_store & 1u);
 #if BP_REAL_F32
     if (nd->o.act == BP_ACT_GELU) {
         bp_gelu_backward_vec(din + at, (REAL *)nd->dy + at, SFX(y_of)(g, nd->in[0]) + at,
-                             (size_t)rows * last);
+                             (REAL *)nd->y + at, n, add);
         return;
     }
 #endif
+    if (!add) memset(din + at, 0, sizeof(REAL) * n);
     SFX(bp_act_backward)
     (din + at, (REAL *)nd->dy + at, SFX(y_of)(g, nd->in[0]) + at, (REAL *)nd->y + at,
      rows, last, nd->o.act, nd->o.alpha);
@@ -293,26 +298,31 @@ static void SFX(avgpool2d_backward)(bp_graph *g, node *nd, part p, int want_dx) 
 }
 
 /* layernorm: rows of the last dimension, the same in both modes; float
- * on ops_vec.h's kernels, held to the reference's. */
-#if BP_REAL_F32
-#define LAYERNORM_FORWARD bp_layernorm_forward_vec
-#define LAYERNORM_BACKWARD bp_layernorm_backward_vec
-#else
-#define LAYERNORM_FORWARD bp_layernorm_forward
-#define LAYERNORM_BACKWARD bp_layernorm_backward
-#endif
+ * on ops_vec.h's kernels, held to the reference's. Backward stores into
+ * din as act_backward does. */
 static void SFX(layernorm_forward)(bp_graph *g, node *nd, int B) {
     int F = nd->o.in, R = (int)((size_t)B * nd->count / F);
-    LAYERNORM_FORWARD(nd->y, nd->xhat, nd->rstd, SFX(y_of)(g, nd->in[0]), T_(nd, 0),
-                      T_(nd, 1), R, F, nd->o.eps);
+#if BP_REAL_F32
+    bp_layernorm_forward_vec
+#else
+    bp_layernorm_forward
+#endif
+        (nd->y, nd->xhat, nd->rstd, SFX(y_of)(g, nd->in[0]), T_(nd, 0), T_(nd, 1), R, F,
+         nd->o.eps);
 }
 static void SFX(layernorm_backward)(bp_graph *g, node *nd, int B, int want_dx) {
     int F = nd->o.in, R = (int)((size_t)B * nd->count / F);
-    LAYERNORM_BACKWARD(SFX(din_of)(g, nd, 0, want_dx), G_(nd, 0), G_(nd, 1), nd->dy,
-                       nd->xhat, nd->rstd, T_(nd, 0), R, F);
+    REAL *din = SFX(din_of)(g, nd, 0, want_dx);
+    const int add = !(nd->dy_store & 1u);
+#if BP_REAL_F32
+    bp_layernorm_backward_vec(din, G_(nd, 0), G_(nd, 1), nd->dy, nd->xhat, nd->rstd,
+                              T_(nd, 0), R, F, add);
+#else
+    if (din && !add) memset(din, 0, sizeof(REAL) * (size_t)R * F);
+    bp_layernorm_backward(din, G_(nd, 0), G_(nd, 1), nd->dy, nd->xhat, nd->rstd, T_(nd, 0),
+                          R, F);
+#endif
 }
-#undef LAYERNORM_FORWARD
-#undef LAYERNORM_BACKWARD
 
 /* embedding: each id's row of the weight (ids checked by check_ids). */
 static void SFX(embedding_forward)(bp_graph *g, node *nd, int B) {
@@ -483,8 +493,13 @@ static void SFX(position_backward)(bp_graph *g, node *nd, int B, int want_dx) {
 static void SFX(add_forward)(bp_graph *g, node *nd, int B) {
     size_t n = (size_t)B * nd->count;
     REAL *y = nd->y;
-    memcpy(y, SFX(y_of)(g, nd->in[0]), sizeof(REAL) * n);
-    for (int k = 1; k < nd->n_in; k++) {
+    const REAL *x0 = SFX(y_of)(g, nd->in[0]);
+    if (nd->n_in < 2) memcpy(y, x0, sizeof(REAL) * n);
+    else { /* the first sum in the pass that copies: one pass less */
+        const REAL *x1 = SFX(y_of)(g, nd->in[1]);
+        for (size_t j = 0; j < n; j++) y[j] = x0[j] + x1[j];
+    }
+    for (int k = 2; k < nd->n_in; k++) {
         const REAL *x = SFX(y_of)(g, nd->in[k]);
         for (size_t j = 0; j < n; j++) y[j] += x[j];
     }
@@ -494,7 +509,8 @@ static void SFX(add_backward)(bp_graph *g, node *nd, int B, int want_dx) {
     const REAL *dy = nd->dy;
     for (int k = 0; k < nd->n_in; k++) {
         REAL *din = SFX(din_of)(g, nd, k, want_dx);
-        if (din)
+        if (din && k < 32 && (nd->dy_store >> k & 1u)) memcpy(din, dy, sizeof(REAL) * n);
+        else if (din)
             for (size_t j = 0; j < n; j++) din[j] += dy[j];
     }
 }

@@ -34,9 +34,13 @@ void SFX(bp_dense_forward)(REAL *h, const REAL *x, const REAL *W, const REAL *b,
     GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, B, O, I, 1, x, I, W, I, 1, h, O);
 }
 
-void SFX(bp_dense_backward)(REAL *dx, REAL *dW, REAL *db, const REAL *dh, const REAL *x,
-                            const REAL *W, int B, int I, int O) {
+/* add 0: dx overwritten (beta 0), what the reference adds to zeros (a
+ * graph's first writer of its input's gradient: graph.c's mark_writers;
+ * pinned by test_ops.c test_dense_reference too). */
+void SFX(bp_dense_backward_to)(REAL *dx, REAL *dW, REAL *db, const REAL *dh, const REAL *x,
+                               const REAL *W, int B, int I, int O, int add) {
     if ((long)B * I * O < BLAS_MIN_WORK) {
+        if (dx && !add) memset(dx, 0, sizeof(REAL) * (size_t)B * I);
         SFX(dense_backward_ref)(dx, dW, db, dh, x, W, B, I, O);
         return;
     }
@@ -44,8 +48,13 @@ void SFX(bp_dense_backward)(REAL *dx, REAL *dW, REAL *db, const REAL *dh, const 
     if (dW)
         GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, O, I, B, 1, dh, O, x, I, 1, dW, I);
     if (dx)
-        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, I, O, 1, dh, O, W, I, 1, dx,
-             I);
+        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, I, O, 1, dh, O, W, I, add != 0,
+             dx, I);
+}
+
+void SFX(bp_dense_backward)(REAL *dx, REAL *dW, REAL *db, const REAL *dh, const REAL *x,
+                            const REAL *W, int B, int I, int O) {
+    SFX(bp_dense_backward_to)(dx, dW, db, dh, x, W, B, I, O, 1);
 }
 
 /* ------------------------------------------------------------------------ */

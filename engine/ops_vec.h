@@ -15,15 +15,19 @@
 
 /* bp_act_forward_f32 with BP_ACT_GELU: o = v Phi(v). */
 void bp_gelu_forward_vec(float *o, const float *h, size_t n);
-/* bp_act_backward_f32 with BP_ACT_GELU: dh += d (Phi(h) + h phi(h)). */
-void bp_gelu_backward_vec(float *dh, const float *dout, const float *h, size_t n);
+/* bp_act_backward_f32 with BP_ACT_GELU: dh += d (Phi(h) + h phi(h)), o the
+ * forward's output; add 0: dh = it (a graph's first writer of dh, which
+ * then needs no zeroing: graph.c's mark_writers). */
+void bp_gelu_backward_vec(float *dh, const float *dout, const float *h, const float *o,
+                          size_t n, int add);
 /* bp_layernorm_forward_f32 and bp_layernorm_backward_f32, the same formulas
- * with each row's sums taken in 8 partial sums. */
+ * with each row's sums taken in 8 partial sums; add 0: dx overwritten, as
+ * above. */
 void bp_layernorm_forward_vec(float *y, float *xhat, float *rstd, const float *x,
                               const float *w, const float *b, int R, int F, double eps);
 void bp_layernorm_backward_vec(float *dx, float *dw, float *db, const float *dy,
                                const float *xhat, const float *rstd, const float *w, int R,
-                               int F);
+                               int F, int add);
 /* attn_ref.h's attn_softmax_f32 on each row of a T x T block (the masked
  * scores need not have been computed: they become zeros). */
 void bp_attn_softmax_rows_vec(float *p, int T, int causal);
