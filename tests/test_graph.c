@@ -215,6 +215,31 @@ static void test_fd_branches(void) {
     }
 }
 
+/* Gradients that a backward stores into rather than adds to, unzeroed
+ * (graph.c's mark_writers): a linear's output read by a GELU and, later
+ * in the order, by an add (which writes first, and stores); a GELU's
+ * output read twice by one add (its first slot stores, its second adds);
+ * a layer norm's output through a flatten into a linear. Twice in a row on
+ * the same buffers, so that a gradient left from the last backward would
+ * show as an error of the second. */
+static void test_fd_stored_gradients(void) {
+    for (int t = 0; t < BP_DTYPE_COUNT; t++) {
+        begin(t, 12);
+        int x = input(2, 2, 3);
+        int a = linear(x, 3, 3, "a");
+        int d = join(BP_OP_ADD, act(a, BP_ACT_GELU, 0), act(a, BP_ACT_IDENTITY, 0), "d");
+        d = join(BP_OP_ADD, d, d, "twice");
+        bp_node_opts lo = bp_node_opts_default(BP_OP_LAYERNORM);
+        lo.in = 3;
+        int ln = add(BP_OP_LAYERNORM, &d, 1, &lo);
+        int f = reshape(linear(flatten(ln), 6, 6, "f"), 2, 3);
+        int s = join(BP_OP_ADD, a, f, "res");
+        bp_net *net = finish(linear(flatten(s), 6, 2, "out"));
+        for (int k = 0; k < 2; k++) fd_run(net, 3, BP_LOSS_MSE, "stored gradients");
+        bp_net_free(net);
+    }
+}
+
 /* ------------------------------------------------------------------------ */
 /* A graph of linear and act modules is the stack of the same layers        */
 
@@ -824,6 +849,7 @@ int main(void) {
     test_fd_dropout();
     test_fd_batchnorm();
     test_fd_branches();
+    test_fd_stored_gradients();
     test_same_as_stack();
     test_stack_names();
     test_optimisers();
