@@ -553,7 +553,9 @@ static int SFX(forward_node)(bp_graph *g, node *nd, part p, bp_rng *r, bp_err *e
     const int B = g->B;
     switch (nd->op) {
         case BP_OP_LINEAR: SFX(linear_forward)(g, nd, p); break;
-        case BP_OP_ACT: SFX(act_forward)(g, nd, p); break;
+        case BP_OP_ACT:
+            if (nd->y) SFX(act_forward)(g, nd, p); /* else an identity's view */
+            break;
         case BP_OP_DROPOUT: SFX(dropout_forward)(g, nd, B, r); break;
         case BP_OP_BATCHNORM1D: SFX(batchnorm_forward)(g, nd, B); break;
         case BP_OP_ADD: SFX(add_forward)(g, nd, B); break;
@@ -580,7 +582,9 @@ static int SFX(backward_node)(bp_graph *g, node *nd, part p, int want_dx, bp_err
     const int B = g->B;
     switch (nd->op) {
         case BP_OP_LINEAR: SFX(linear_backward)(g, nd, p, want_dx); break;
-        case BP_OP_ACT: SFX(act_backward)(g, nd, p, want_dx); break;
+        case BP_OP_ACT:
+            if (nd->dy) SFX(act_backward)(g, nd, p, want_dx);
+            break;
         case BP_OP_DROPOUT: SFX(dropout_backward)(g, nd, p, want_dx); break;
         case BP_OP_BATCHNORM1D: SFX(batchnorm_backward)(g, nd, B, want_dx); break;
         case BP_OP_ADD: SFX(add_backward)(g, nd, B, want_dx); break;
