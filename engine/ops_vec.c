@@ -39,22 +39,11 @@ VM_INLINE double dlanes_total(double *acc) {
     return acc[0];
 }
 
-/* Phi(v) = (1 + erf(v / sqrt 2)) / 2 and e^(-v^2 / 2) for one value;
- * beyond |v| = 13.2 the exponential is 0 (it would be below float's
- * smallest normal) and erf +-1. */
-VM_INLINE float gelu_parts(float v, float *e) {
-    float x = (v < 0 ? -v : v) * 0.70710678118654752440f;
-    float xc = x < 9.3f ? x : 9.3f;
-    float ex = vm_exp_minus_sq(xc);
-    *e = x < 9.3f ? ex : 0.f;
-    float erf = vm_erf(xc, *e);
-    return 0.5f * (1.f + (v < 0 ? -erf : erf));
-}
-
+/* GELU: o = v Phi(v), Phi(v) = (1 + erf(v / sqrt 2)) / 2. */
 VM_CLONES void bp_gelu_forward_vec(float *o, const float *h, size_t n) {
     for (size_t k = 0; k < n; k++) {
-        float e;
-        o[k] = h[k] * gelu_parts(h[k], &e);
+        float v = h[k], erf = vm_erf((v < 0 ? -v : v) * 0.70710678118654752440f);
+        o[k] = v * (0.5f * (1.f + (v < 0 ? -erf : erf)));
     }
 }
 

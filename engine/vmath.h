@@ -54,11 +54,12 @@ VM_INLINE float vm_exp(float x) {
     return p * s;
 }
 
-/* e^(-x^2) for 0 <= x <= 4 (the callers clamp), with x^2 taken exactly:
- * x = xh + xl, xh x's top 12 bits, so that xh^2 is a float and
- * e^(-x^2) = e^(-xh^2) e^(-c), c = xl (x + xh) < 2^-7, e^(-c) by its
- * series to c^3. Rounding x^2 instead would cost up to 16 ulp of it in
- * the exponent, 1e-6 relative in the result. */
+/* e^(-x^2) for 0 <= x <= 9.3 (the callers clamp; e^-87 is float's
+ * smallest normal), with x^2 taken exactly: x = xh + xl, xh x's top 12
+ * bits, so that xh^2 is a float and e^(-x^2) = e^(-xh^2) e^(-c),
+ * c = xl (x + xh) < 0.08, e^(-c) by its series to c^4. Rounding x^2
+ * instead would cost up to 43 ulp of it in the exponent, 5e-6 relative in
+ * the result. Within 2e-7 relative of double: test_ops.c, test_vec_erf. */
 VM_INLINE float vm_exp_minus_sq(float x) {
     int32_t bits;
     memcpy(&bits, &x, sizeof bits);
@@ -66,20 +67,21 @@ VM_INLINE float vm_exp_minus_sq(float x) {
     float xh;
     memcpy(&xh, &bits, sizeof xh);
     float c = (x - xh) * (x + xh);
-    float series = 1.f - c * (1.f - c * (0.5f - c * 0.166666667f));
+    float series = 1.f - c * (1.f - c * (0.5f - c * (0.166666667f - c * 0.0416666667f)));
     return vm_exp(-(xh * xh)) * series;
 }
 
-/* erf(x) for x >= 0, given e = e^(-x^2) (vm_exp_minus_sq, which the
- * GELU's backward shares for the normal density). Below 1, x (1 + P(x^2));
- * from 1 on, 1 - e t Q(t) with t = 1/x, erfc's asymptotic form. P (degree
- * 6) and Q (degree 8) are Chebyshev fits (mpmath's chebyfit, 40 digits) of
- * erf(x)/x on x^2 in [0, 1] and of erfc(x) e^(x^2) x on t in [1/4, 1], off
- * by at most 1.3e-9 and 3.1e-8 before float's rounding; P's constant term
- * is 1 + 0.128..., the 1 added apart, whose rounding would cost 16 times
- * more than .128's. Against double erf at most 9.7e-8 off (glibc's erff:
- * 5.8e-8): tests/test_ops.c, test_vec_erf. From x = 4 on it is 1. */
-VM_INLINE float vm_erf(float x, float e) {
+/* erf(x) for x >= 0. Below 1, x (1 + P(x^2)); from 1 to 4, 1 - Q(u) with
+ * u = (x - 2.5) / 1.5 in [-1, 1]; from 4 on, 1 (erf(4) is 1 - 1.5e-8). P
+ * (degree 6) and Q (degree 14) are Chebyshev fits (mpmath's chebyfit, 40
+ * digits) of erf(x)/x - 1 on x^2 in [0, 1] and of erfc on [1, 4], off by at
+ * most 1.3e-9 and 1.1e-8 before float's rounding; P's constant term .128...
+ * is 1.128... less its 1, added apart, whose rounding would cost 16 times
+ * more, and Q in u rather than x keeps Horner's terms below 0.05 (in x
+ * they would cancel from 1e8). No exponential and no division: straight
+ * multiply-adds. Against double erf 8.5e-8 off at most (glibc's erff:
+ * 5.8e-8): tests/test_ops.c, test_vec_erf. NaN gives NaN. */
+VM_INLINE float vm_erf(float x) {
     float z = x * x;
     float p = 7.87587506269e-5f;
     p = p * z - 8.01686428717e-4f;
@@ -89,17 +91,25 @@ VM_INLINE float vm_erf(float x, float e) {
     p = p * z - 3.76126266667e-1f;
     p = p * z + 1.2837916585e-1f;
     float small = x + x * p;
-    float t = 1.f / (x < 1.f ? 1.f : x);
-    float q = 5.41031272654e-2f;
-    q = q * t - 3.10264113362e-1f;
-    q = q * t + 7.54651793007e-1f;
-    q = q * t - 9.73288906709e-1f;
-    q = q * t + 6.15034856657e-1f;
-    q = q * t + 1.95860787914e-2f;
-    q = q * t - 2.99497410370e-1f;
-    q = q * t + 3.28793318054e-3f;
-    q = q * t + 5.63970239912e-1f;
-    float large = 1.f - e * (t * q);
+    float xc = x < 4.f ? x : 4.f;
+    float u = (xc - 2.5f) * 0.666666667f;
+    float q = -2.58006098801e-4f;
+    q = q * u - 9.4972383513e-5f;
+    q = q * u + 2.03279877448e-3f;
+    q = q * u - 1.54291107477e-3f;
+    q = q * u - 4.66702880669e-3f;
+    q = q * u + 1.04118452365e-2f;
+    q = q * u - 6.6378641387e-3f;
+    q = q * u - 9.57930563355e-3f;
+    q = q * u + 3.18684507334e-2f;
+    q = q * u - 4.63895837328e-2f;
+    q = q * u + 4.36514785728e-2f;
+    q = q * u - 2.81874062662e-2f;
+    q = q * u + 1.22528304099e-2f;
+    q = q * u - 3.26727035531e-3f;
+    q = q * u + 4.06952017445e-4f;
+    float large = x < 4.f ? 1.f - q : 1.f;
+    large = x != x ? x : large; /* NaN: the clamp above would have made it 4 */
     return x < 1.f ? small : large;
 }
 
