@@ -121,10 +121,11 @@ VM_CLONES void bp_layernorm_backward_vec(float *dx, float *dw, float *db, const 
             db[f] += dyr[f];
         }
         if (!dx) continue;
-        const double s1 = dlanes_total(a1), s2 = dlanes_total(a2);
+        /* the means of the sums once a row, not a division a value */
+        const double m1 = dlanes_total(a1) / F, m2 = dlanes_total(a2) / F;
         float *dxr = dx + (size_t)r * F;
         for (int f = 0; f < F; f++) {
-            float g = (float)(rstd[r] * (dyr[f] * w[f] - s1 / F - xr[f] * s2 / F));
+            float g = (float)(rstd[r] * (dyr[f] * w[f] - m1 - xr[f] * m2));
             dxr[f] = add ? dxr[f] + g : g;
         }
     }
