@@ -23,6 +23,7 @@
 #include "bp_net.h"
 #include "bp_team.h"
 #include "bp_util.h"
+#include "ops_vec.h"
 
 /* ------------------------------------------------------------------------ */
 /* The two instantiations of the stages                                      */
@@ -668,6 +669,8 @@ static int check_step_lengths(const int *len, int B, int T, bp_err *e) {
 static double step_loss(const bp_net *net, void *dout, const void *out, const void *y, int B,
                         int T, int O, bp_crit c, const int *len) {
     const int f32 = net->dtype == BP_F32;
+    if (!len && f32 && c.labels && c.loss == BP_LOSS_SOFTMAX_CE) /* ops_vec.h's */
+        return bp_softmax_ce_labels_vec(dout, out, y, B * T, O);
     if (!len)
         return f32 ? bp_loss_grad_crit_f32(dout, out, y, B * T, O, c)
                    : bp_loss_grad_crit(dout, out, y, B * T, O, c);

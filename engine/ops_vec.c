@@ -5,8 +5,9 @@
  *
  * Why: on W9 (issue 26's character GPT) exact GELU through libm's erff and
  * expf a value at a time was a fifth of the iteration, layer norm's sums
- * (each a chain of dependent double additions) and the softmax rows' expf
- * a tenth more (scripts/bench/NOTES.md). Here erf and exp are vmath.h's,
+ * (each a chain of dependent double additions), the softmax rows' expf and
+ * the loss's (three exponentials a logit) a tenth more
+ * (scripts/bench/NOTES.md). Here erf and exp are vmath.h's,
  * and each row's sums are taken in lanes: lane l sums the values at
  * l, l + L, l + 2L, ..., the lanes then added in a fixed order, so that
  * every clone (vmath.h's VM_CLONES) adds the same numbers in the same
@@ -175,4 +176,42 @@ VM_CLONES void bp_attn_softmax_backward_rows_vec(float *dp, const float *p, int 
         for (int j = 0; j < n; j++) d[j] = scale * pi[j] * (d[j] - dot);
         for (int j = n; j < T; j++) d[j] = 0;
     }
+}
+
+/* softmax_ce over R rows of O logits z, each with its label (1 .. O, as
+ * float, checked by the caller): the rows' mean loss returned, and
+ * dLoss/dz = (softmax(z) - onehot) / R stored into ds. One exponential a
+ * logit (the reference takes three: two log-sum-exps and the gradient's),
+ * e = exp(z - max) kept in ds, then ds = (e / sum - onehot) / R. */
+VM_CLONES double bp_softmax_ce_labels_vec(float *ds, const float *z, const float *y, int R,
+                                          int O) {
+    double total = 0;
+    for (int r = 0; r < R; r++) {
+        const float *zr = z + (size_t)r * O;
+        float *dr = ds + (size_t)r * O, mx[LANES], acc[LANES] = {0};
+        const int c = (int)y[r] - 1;
+        int j0;
+        for (int l = 0; l < LANES; l++) mx[l] = zr[0];
+#define MAX(L) \
+    for (int l = 0; l < (L); l++) mx[l] = zr[j0 + l] > mx[l] ? zr[j0 + l] : mx[l];
+        for (j0 = 0; j0 + LANES <= O; j0 += LANES) MAX(LANES)
+        MAX(O - j0)
+#undef MAX
+        float m = mx[0];
+        for (int l = 1; l < LANES; l++) m = mx[l] > m ? mx[l] : m;
+#define EXPS(L)                                   \
+    for (int l = 0; l < (L); l++) {               \
+        float e = vm_exp(zr[j0 + l] - m);         \
+        dr[j0 + l] = e;                           \
+        acc[l] += e;                              \
+    }
+        for (j0 = 0; j0 + LANES <= O; j0 += LANES) EXPS(LANES)
+        EXPS(O - j0)
+#undef EXPS
+        const float sum = lanes_total(acc), lse = m + logf(sum);
+        total += (float)(lse - zr[c]);
+        for (int n = 0; n < O; n++) dr[n] = dr[n] / sum / (float)R;
+        dr[c] -= 1.f / (float)R;
+    }
+    return total / R;
 }

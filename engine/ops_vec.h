@@ -35,4 +35,8 @@ void bp_attn_softmax_rows_vec(float *p, int T, int causal);
 void bp_attn_softmax_backward_rows_vec(float *dp, const float *p, int T, int causal,
                                        float scale);
 
+/* bp_loss_grad_crit_f32 with softmax_ce on labels (crit.labels): the mean
+ * loss of R rows of O logits, their gradient stored into ds (not added). */
+double bp_softmax_ce_labels_vec(float *ds, const float *z, const float *y, int R, int O);
+
 #endif
