@@ -1,7 +1,8 @@
 /* ops_vec.c: a GPT block's float kernels outside its products (GELU, layer
- * norm, attention's softmax rows), written so that GCC vectorizes them;
- * the float graph (graph_real.h) and attn_fast.h's float build run these
- * in place of the reference kernels (ops_vec.h names each one's).
+ * norm, attention's softmax rows, softmax_ce on labels), written so that
+ * GCC vectorizes them; the float graph (graph_real.h), attn_fast.h's float
+ * build and net.c's step run these in place of the reference kernels
+ * (ops_vec.h names each one's).
  *
  * Why: on W9 (issue 26's character GPT) exact GELU through libm's erff and
  * expf a value at a time was a fifth of the iteration, layer norm's sums
@@ -11,10 +12,12 @@
  * and each row's sums are taken in lanes: lane l sums the values at
  * l, l + L, l + 2L, ..., the lanes then added in a fixed order, so that
  * every clone (vmath.h's VM_CLONES) adds the same numbers in the same
- * order and gives the same bits. The elementwise formulas are the
- * references' own; only the order of the sums and the functions erf and
- * exp differ, each within the bounds tests/test_ops.c's test_vec_kernels
- * states.
+ * order and gives the same bits. The formulas are the references', but
+ * for the order of the sums, the functions erf and exp, GELU's backward
+ * taking Phi as o / h and the loss's one exponential a logit (each
+ * function's comment says): each within the bounds that tests/test_ops.c's
+ * test_vec_erf, test_vec_gelu, test_vec_layernorm and test_vec_softmax_ce,
+ * and test_attention.c's test_fast_matches_ref, state.
  *
  * Compiled with -fno-trapping-math (CMakeLists.txt; vmath.h says why).
  * Float only: double networks keep the reference kernels. */

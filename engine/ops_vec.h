@@ -1,8 +1,9 @@
 /* ops_vec.h: the engine's own view of ops_vec.c, the float kernels of a
  * GPT block's elementwise and row ops (GELU, layer norm, attention's
- * softmax rows) written for the vectorizer, which the float graph and
- * attn_fast.h's float build run in place of the reference kernels
- * (ops_ref.h, attn_ref.h). Not part of the engine's API.
+ * softmax rows, the loss) written for the vectorizer, which the float
+ * graph, attn_fast.h's float build and net.c's step run in place of the
+ * reference kernels (ops_ref.h, ops_fast.h, attn_ref.h). Not part of the
+ * engine's API.
  *
  * Each names the reference it must equal and tests/test_ops.c's test that
  * holds it there, with the bound. n = values; R rows of F (layer norm); a

@@ -1,6 +1,6 @@
 /* vmath.h: float exp and erf as straight-line code that GCC vectorizes,
  * for the engine's float fast paths (seq_cell.c's LSTM cell, ops_vec.c's
- * GELU, layer norm and attention softmax).
+ * GELU, attention softmax rows and loss).
  *
  * Why: glibc's expf and erff are called a value at a time; on W8 and W9
  * those calls cost more than the products they sit between
