@@ -135,28 +135,36 @@ VM_CLONES void bp_layernorm_backward_vec(float *dx, float *dw, float *db, const 
     }
 }
 
-/* One row: softmax over its n scores, zeros from n to T. */
-VM_INLINE void softmax_row(float *p, int n, int T) {
+/* e = exp(z - max z) over a row of n values (e may be z), in lanes;
+ * returns their sum, and the max in *m. */
+VM_INLINE float exp_row(float *e, const float *z, int n, float *m) {
     float mx[LANES], acc[LANES] = {0};
     int j0;
-    for (int l = 0; l < LANES; l++) mx[l] = p[0];
+    for (int l = 0; l < LANES; l++) mx[l] = z[0];
 #define MAX(L) \
-    for (int l = 0; l < (L); l++) mx[l] = p[j0 + l] > mx[l] ? p[j0 + l] : mx[l];
+    for (int l = 0; l < (L); l++) mx[l] = z[j0 + l] > mx[l] ? z[j0 + l] : mx[l];
     for (j0 = 0; j0 + LANES <= n; j0 += LANES) MAX(LANES)
     MAX(n - j0)
 #undef MAX
-    float m = mx[0];
-    for (int l = 1; l < LANES; l++) m = mx[l] > m ? mx[l] : m;
+    *m = mx[0];
+    for (int l = 1; l < LANES; l++) *m = mx[l] > *m ? mx[l] : *m;
+    const float mm = *m;
 #define EXPS(L)                                   \
     for (int l = 0; l < (L); l++) {               \
-        float e = vm_exp(p[j0 + l] - m);          \
-        p[j0 + l] = e;                            \
-        acc[l] += e;                              \
+        float v = vm_exp(z[j0 + l] - mm);         \
+        e[j0 + l] = v;                            \
+        acc[l] += v;                              \
     }
     for (j0 = 0; j0 + LANES <= n; j0 += LANES) EXPS(LANES)
     EXPS(n - j0)
 #undef EXPS
-    const float sum = lanes_total(acc);
+    return lanes_total(acc);
+}
+
+/* One row: softmax over its n scores, zeros from n to T. */
+VM_INLINE void softmax_row(float *p, int n, int T) {
+    float m;
+    const float sum = exp_row(p, p, n, &m);
     for (int j = 0; j < n; j++) p[j] /= sum;
     for (int j = n; j < T; j++) p[j] = 0;
 }
@@ -191,27 +199,9 @@ VM_CLONES double bp_softmax_ce_labels_vec(float *ds, const float *z, const float
     double total = 0;
     for (int r = 0; r < R; r++) {
         const float *zr = z + (size_t)r * O;
-        float *dr = ds + (size_t)r * O, mx[LANES], acc[LANES] = {0};
+        float *dr = ds + (size_t)r * O, m;
         const int c = (int)y[r] - 1;
-        int j0;
-        for (int l = 0; l < LANES; l++) mx[l] = zr[0];
-#define MAX(L) \
-    for (int l = 0; l < (L); l++) mx[l] = zr[j0 + l] > mx[l] ? zr[j0 + l] : mx[l];
-        for (j0 = 0; j0 + LANES <= O; j0 += LANES) MAX(LANES)
-        MAX(O - j0)
-#undef MAX
-        float m = mx[0];
-        for (int l = 1; l < LANES; l++) m = mx[l] > m ? mx[l] : m;
-#define EXPS(L)                                   \
-    for (int l = 0; l < (L); l++) {               \
-        float e = vm_exp(zr[j0 + l] - m);         \
-        dr[j0 + l] = e;                           \
-        acc[l] += e;                              \
-    }
-        for (j0 = 0; j0 + LANES <= O; j0 += LANES) EXPS(LANES)
-        EXPS(O - j0)
-#undef EXPS
-        const float sum = lanes_total(acc), lse = m + logf(sum);
+        const float sum = exp_row(dr, zr, O, &m), lse = m + logf(sum);
         total += (float)(lse - zr[c]);
         for (int n = 0; n < O; n++) dr[n] = dr[n] / sum / (float)R;
         dr[c] -= 1.f / (float)R;

@@ -81,33 +81,23 @@ VM_INLINE float vm_exp_minus_sq(float x) {
  * they would cancel from 1e8). No exponential and no division: straight
  * multiply-adds. Against double erf 8.5e-8 off at most (glibc's erff:
  * 5.8e-8): tests/test_ops.c, test_vec_erf. NaN gives NaN. */
+VM_INLINE float vm_poly(const float *c, int n, float x) { /* Horner's, c[0] highest */
+    float p = c[0];
+    for (int k = 1; k < n; k++) p = p * x + c[k];
+    return p;
+}
 VM_INLINE float vm_erf(float x) {
-    float z = x * x;
-    float p = 7.87587506269e-5f;
-    p = p * z - 8.01686428717e-4f;
-    p = p * z + 5.18908742343e-3f;
-    p = p * z - 2.68542120106e-2f;
-    p = p * z + 1.12835947152e-1f;
-    p = p * z - 3.76126266667e-1f;
-    p = p * z + 1.2837916585e-1f;
-    float small = x + x * p;
+    static const float P[7] = {7.87587506269e-5f, -8.01686428717e-4f, 5.18908742343e-3f,
+                               -2.68542120106e-2f, 1.12835947152e-1f,  -3.76126266667e-1f,
+                               1.2837916585e-1f};
+    static const float Q[15] = {-2.58006098801e-4f, -9.4972383513e-5f, 2.03279877448e-3f,
+                                -1.54291107477e-3f, -4.66702880669e-3f, 1.04118452365e-2f,
+                                -6.6378641387e-3f,  -9.57930563355e-3f, 3.18684507334e-2f,
+                                -4.63895837328e-2f, 4.36514785728e-2f,  -2.81874062662e-2f,
+                                1.22528304099e-2f,  -3.26727035531e-3f, 4.06952017445e-4f};
+    float small = x + x * vm_poly(P, 7, x * x);
     float xc = x < 4.f ? x : 4.f;
-    float u = (xc - 2.5f) * 0.666666667f;
-    float q = -2.58006098801e-4f;
-    q = q * u - 9.4972383513e-5f;
-    q = q * u + 2.03279877448e-3f;
-    q = q * u - 1.54291107477e-3f;
-    q = q * u - 4.66702880669e-3f;
-    q = q * u + 1.04118452365e-2f;
-    q = q * u - 6.6378641387e-3f;
-    q = q * u - 9.57930563355e-3f;
-    q = q * u + 3.18684507334e-2f;
-    q = q * u - 4.63895837328e-2f;
-    q = q * u + 4.36514785728e-2f;
-    q = q * u - 2.81874062662e-2f;
-    q = q * u + 1.22528304099e-2f;
-    q = q * u - 3.26727035531e-3f;
-    q = q * u + 4.06952017445e-4f;
+    float q = vm_poly(Q, 15, (xc - 2.5f) * 0.666666667f);
     float large = x < 4.f ? 1.f - q : 1.f;
     large = x != x ? x : large; /* NaN: the clamp above would have made it 4 */
     return x < 1.f ? small : large;
