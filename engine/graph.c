@@ -1508,13 +1508,13 @@ static void mark_writers(bp_graph *g) {
     for (int k = g->n_order - 1; k >= 0; k--) {
         node *c = &g->nodes[g->order[k]];
         if (!c->needs || c->store != g->order[k]) continue; /* a view writes nothing */
-        for (int j = 0; j < c->n_in && j < 32; j++) {
+        for (int j = 0; j < c->n_in; j++) {
             node *x = &g->nodes[g->nodes[c->in[j]].store];
             if (x->dy_seen) continue;
-            x->dy_seen = 1;
+            x->dy_seen = 1; /* written first here: stored, or zeroed and added to */
             /* A fused ReLU is not walked: its max pool adds into x's dy. */
             if (team || c->fused || !stores_dy(c->op) || !x->needs ||
-                x - g->nodes == out)
+                x - g->nodes == out || j >= 32)
                 continue;
             c->dy_store |= 1u << j;
             x->dy_stored = 1;
