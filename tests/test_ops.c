@@ -1374,6 +1374,8 @@ static void test_sgd_update(void) {
                                 sizeof(double) * (MAX + 3 - at - N)) != 0;
             }
     CHECK(wrong == 0);
+}
+
 /* ------------------------------------------------------------------------ */
 /* ops_vec.c's float kernels against their references                       */
 
