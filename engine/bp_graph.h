@@ -400,24 +400,27 @@ void bp_graph_forget(bp_graph *g);
 
 /* A team of threads (bp_team.h) for forward and backward: with team set,
  * a walk over B >= 2 T rows is split between its T members, each taking
- * its B / T samples through linear, act, conv2d and both pools (and
- * dropout's backward), a linear's dW and db by its neurons and a conv2d's
- * as per-member partial sums added in member order; the other ops run
- * whole on the calling thread, member 0, between two meetings of the
- * team. The same T gives the same bits every time (batch norm's
- * statistics are summed in the single thread's order); against one
- * thread, the products' rounding of fewer rows and the partial sums' order.
- * The caller keeps the team alive while it is set and makes the GEMM
- * library single-threaded inside (bp_net does both). NULL: the calling
- * thread alone, as before. -1 (and no team set) for a graph with a host
- * op, whose callbacks run on the calling thread, with an lstm, rnn or gru,
- * whose steps would run on member 0 alone where the library's threads
- * share them, or without memory for the members' workspaces (each conv2d's columns and partial sums for T - 1
- * members, allocated when the team grows, not per walk).
+ * its B / T samples through linear, act, conv2d, both pools, an
+ * embedding's forward, and lstm, rnn and gru (each member its sequences
+ * through every step and layer; and dropout's backward), a linear's and a
+ * recurrent op's weight gradients by their rows (a linear's neurons, a
+ * recurrent op's gates) and a conv2d's as per-member partial sums added
+ * in member order; the other ops run whole on the calling thread, member
+ * 0, between two meetings of the team. The same T gives the same bits
+ * every time (batch norm's statistics are summed in the single thread's
+ * order); against one thread, the products' rounding of fewer rows and
+ * the partial sums' order. The caller keeps the team alive while it is
+ * set and makes the GEMM library single-threaded inside (bp_net does
+ * both). NULL: the calling thread alone, as before. -1 (and no team set)
+ * for a graph with a host op, whose callbacks run on the calling thread,
+ * or without memory for the members' workspaces (each conv2d's columns
+ * and partial sums for T - 1 members, allocated when the team grows, not
+ * per walk).
  *
- * work: the multiply-adds of a forward of B rows through the linears and
- * convolutions, what a step must have to pay for the team's meetings; 0
- * for a graph bp_graph_set_team refuses, so that no team is made for it. */
+ * work: the multiply-adds of a forward of B rows through the linears,
+ * convolutions and recurrent layers, what a step must have to pay for the
+ * team's meetings; 0 for a graph bp_graph_set_team refuses, so that no
+ * team is made for it. */
 int bp_graph_set_team(bp_graph *g, bp_team *team, bp_err *e);
 int64_t bp_graph_work(const bp_graph *g, int B);
 

@@ -69,6 +69,24 @@ void bp_lstm_backward(double *dx, double *dh0, double *dc0, double *dwih, double
                       const double *c0, const double *h, const double *c, const double *a,
                       const double *wih, const double *whh, int B, int T, int I, int H);
 
+/* bp_lstm_backward in two halves, which a team splits (graph_real.h):
+ * _steps on B rows (a block of the batch: the pointers at its first row,
+ * carry 2 B H of its own), back through time, writes dz, adds dx (NULL:
+ * skipped) and overwrites dh0, dc0 (NULL: not wanted); then
+ * bp_rec_backward_weights adds rows g0 .. g1 - 1 (of G) of dwih, dwhh and
+ * of dbih, dbhh from the whole batch's dzi (the input sums' gradients,
+ * B x T x G) and dzh (the hidden sums': an LSTM's and an RNN's are dzi,
+ * a GRU's dgh), its inputs x and outputs h and h0 (NULL: zeros).
+ * bp_lstm_backward is _steps then the weights' rows 0 .. G - 1. */
+void bp_lstm_backward_steps(double *dx, double *dh0, double *dc0, double *dz,
+                            double *carry, const double *dh, const double *c0,
+                            const double *c, const double *a, const double *wih,
+                            const double *whh, int B, int T, int I, int H);
+void bp_rec_backward_weights(double *dwih, double *dwhh, double *dbih, double *dbhh,
+                             const double *dzi, const double *dzh, const double *x,
+                             const double *h, const double *h0, int B, int T, int I, int H,
+                             int G, int g0, int g1);
+
 /* One RNN layer (nn.RNN's equations, nonlinearity tanh, or relu when relu
  * is set): h_t = f(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), from h0 (B x H;
  * NULL: zeros). Writes h (B x T x H), which backward reads (f' from it). */
@@ -90,6 +108,10 @@ void bp_rnn_backward(double *dx, double *dh0, double *dwih, double *dwhh, double
                      double *dbhh, double *dz, double *carry, const double *dh,
                      const double *x, const double *h0, const double *h, const double *wih,
                      const double *whh, int relu, int B, int T, int I, int H);
+/* Its first half, as bp_lstm_backward_steps (carry B H). */
+void bp_rnn_backward_steps(double *dx, double *dh0, double *dz, double *carry,
+                           const double *dh, const double *h, const double *wih,
+                           const double *whh, int relu, int B, int T, int I, int H);
 
 /* One GRU layer (nn.GRU's equations, gates r, z, n; weight_ih 3H x I,
  * weight_hh 3H x H, biases 3H each), per step t:
@@ -115,6 +137,13 @@ void bp_gru_backward(double *dx, double *dh0, double *dwih, double *dwhh, double
                      const double *x, const double *h0, const double *h, const double *a,
                      const double *gh, const double *wih, const double *whh, int B, int T,
                      int I, int H);
+/* Its first half, as bp_lstm_backward_steps (dgi, dgh on B rows, carry
+ * B H); dgi and dgh then go to bp_rec_backward_weights as dzi and dzh. */
+void bp_gru_backward_steps(double *dx, double *dh0, double *dgi, double *dgh,
+                           double *carry, const double *dh, const double *h0,
+                           const double *h, const double *a, const double *gh,
+                           const double *wih, const double *whh, int B, int T, int I,
+                           int H);
 
 /* Multi-head self-attention (nanoGPT's CausalSelfAttention, without
  * dropout; nn.MultiheadAttention's math with q = k = v = x), on x (B x T
@@ -210,6 +239,21 @@ void bp_gru_backward_f32(float *dx, float *dh0, float *dwih, float *dwhh, float 
                      const float *x, const float *h0, const float *h, const float *a,
                      const float *gh, const float *wih, const float *whh, int B, int T,
                      int I, int H);
+void bp_lstm_backward_steps_f32(float *dx, float *dh0, float *dc0, float *dz, float *carry,
+                                const float *dh, const float *c0, const float *c,
+                                const float *a, const float *wih, const float *whh, int B,
+                                int T, int I, int H);
+void bp_rnn_backward_steps_f32(float *dx, float *dh0, float *dz, float *carry,
+                               const float *dh, const float *h, const float *wih,
+                               const float *whh, int relu, int B, int T, int I, int H);
+void bp_gru_backward_steps_f32(float *dx, float *dh0, float *dgi, float *dgh, float *carry,
+                               const float *dh, const float *h0, const float *h,
+                               const float *a, const float *gh, const float *wih,
+                               const float *whh, int B, int T, int I, int H);
+void bp_rec_backward_weights_f32(float *dwih, float *dwhh, float *dbih, float *dbhh,
+                                 const float *dzi, const float *dzh, const float *x,
+                                 const float *h, const float *h0, int B, int T, int I,
+                                 int H, int G, int g0, int g1);
 
 void bp_attention_forward_ref_f32(float *y, float *qkv, float *p, float *att,
                                   const float *x, const float *wqkv, const float *bqkv,

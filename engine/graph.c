@@ -1226,12 +1226,12 @@ static size_t team_layout(bp_graph *g, char *base, int T) {
     return at;
 }
 
-/* The first node in use that keeps g off a team (a host's module, a
- * recurrent op), or NULL. */
+/* The first node in use that keeps g off a team (a host's module, whose
+ * callbacks run on the calling thread), or NULL. */
 static const node *unsplittable(const bp_graph *g) {
     for (int k = 0; k < g->n_order; k++) {
         const node *nd = &g->nodes[g->order[k]];
-        if (nd->op == BP_OP_HOST || bp_op_gates(nd->op)) return nd;
+        if (nd->op == BP_OP_HOST) return nd;
     }
     return NULL;
 }
@@ -1242,15 +1242,10 @@ int bp_graph_set_team(bp_graph *g, bp_team *team, bp_err *e) {
     if (!team) return 0;
     if (!g->finished) return bp_err_set(e, "the graph is not finished");
     const node *nd = unsplittable(g);
-    if (nd && nd->op == BP_OP_HOST)
+    if (nd)
         return bp_err_set(e,
                           "%s: runs on the calling thread, so the graph cannot "
                           "be split between a team",
-                          WHAT(nd));
-    if (nd)
-        return bp_err_set(e,
-                          "%s: its steps are not split between a team (the GEMM "
-                          "library's threads make them faster)",
                           WHAT(nd));
     int T = bp_team_size(team);
     size_t bytes = team_layout(g, NULL, T);
@@ -1279,6 +1274,9 @@ int64_t bp_graph_work(const bp_graph *g, int B) {
             bp_conv_shape s = conv_shape(g, nd);
             work += (int64_t)B * s.O * s.P * s.Q * s.C * s.KH * s.KW;
         }
+        if (bp_op_gates(nd->op)) /* each layer's input and recurrent products */
+            work += (int64_t)B * nd->shape[0] * bp_op_gates(nd->op) * nd->o.out *
+                    ((int64_t)nd->o.in + (int64_t)(2 * nd->o.layers - 1) * nd->o.out);
     }
     return work;
 }
@@ -1296,18 +1294,24 @@ static part part_of(int B, int t, int T) {
 
 /* Whether a walk split between a team gives each member its own rows of
  * op's forward (or backward): the ops whose work is per sample or, in a
- * backward, whose sums over the batch are split otherwise (a linear's by
- * neurons, a conv2d's as partial sums). The rest runs whole on member 0
- * (dropout's forward draws its mask in order; batch norm's and layer
- * norm's statistics are summed in the single thread's order). */
+ * backward, whose sums over the batch are split otherwise (a linear's and
+ * a recurrent op's by rows of the weights' gradients, a conv2d's as
+ * partial sums). The rest runs whole on member 0 (dropout's forward draws
+ * its mask in order; batch norm's and layer norm's statistics are summed
+ * in the single thread's order; an embedding's gradient adds rows of the
+ * batch into the same rows of its weight). */
 static int splits(bp_op op, int backward) {
     switch (op) {
         case BP_OP_LINEAR:
         case BP_OP_ACT:
         case BP_OP_CONV2D:
         case BP_OP_MAXPOOL2D:
-        case BP_OP_AVGPOOL2D: return 1;
+        case BP_OP_AVGPOOL2D:
+        case BP_OP_LSTM:
+        case BP_OP_RNN:
+        case BP_OP_GRU: return 1;
         case BP_OP_DROPOUT: return backward;
+        case BP_OP_EMBEDDING: return !backward;
         default: return 0;
     }
 }

@@ -324,10 +324,12 @@ static void SFX(layernorm_backward)(bp_graph *g, node *nd, int B, int want_dx) {
 #endif
 }
 
-/* embedding: each id's row of the weight (ids checked by check_ids). */
-static void SFX(embedding_forward)(bp_graph *g, node *nd, int B) {
-    size_t n = (size_t)B * nd->shape[0];
-    SFX(bp_embedding_forward)(nd->y, SFX(y_of)(g, nd->in[0]), T_(nd, 0), n, nd->o.out);
+/* embedding: each id's row of the weight (ids checked by check_ids), a
+ * part's samples. */
+static void SFX(embedding_forward)(bp_graph *g, node *nd, part p) {
+    size_t T = (size_t)nd->shape[0], n = (size_t)p.S * T, at = (size_t)p.r0 * T;
+    SFX(bp_embedding_forward)
+    ((REAL *)nd->y + at * nd->o.out, SFX(y_of)(g, nd->in[0]) + at, T_(nd, 0), n, nd->o.out);
 }
 /* The ids have no gradient: the input's dy stays as it is. */
 static void SFX(embedding_backward)(bp_graph *g, node *nd, int B, int want_dx) {
@@ -369,71 +371,114 @@ static REAL *SFX(state_at)(const node *nd, void *v, int B, int p, int l) {
 }
 
 /* With lengths (bp_graph_set_lengths), zeros at the steps of v (B x T x
- * H) past each sequence's length: a layer's outputs after its forward,
- * and the node's dy before its backward. The kernels run every step
- * (the padded ones from whatever ids fill them); once the outputs and
- * their gradients are zeros there, a padded step passes nothing back
- * (its dz is 0 times finite values), so the kernels, reference and fast
- * alike, need not know the lengths. */
-static void SFX(mask_steps)(const bp_graph *g, REAL *v, int T, int H) {
-    for (int b = 0; b < g->len_B; b++)
+ * H) past each sequence's length, for a part's sequences: a layer's
+ * outputs after its forward, and the node's dy before its backward. The
+ * kernels run every step (the padded ones from whatever ids fill them);
+ * once the outputs and their gradients are zeros there, a padded step
+ * passes nothing back (its dz is 0 times finite values), so the kernels,
+ * reference and fast alike, need not know the lengths. */
+static void SFX(mask_steps)(const bp_graph *g, REAL *v, part p, int T, int H) {
+    for (int b = p.r0; b < p.r0 + p.S && b < g->len_B; b++)
         memset(v + ((size_t)b * T + g->len[b]) * H, 0,
                sizeof(REAL) * (size_t)(T - g->len[b]) * H);
 }
 
+/* Layer l's buffers from row r0 of the batch (rec_layer's; I its
+ * inputs, G its gates' values a step). */
+static SFX(rec_bufs) SFX(rec_rows)(SFX(rec_bufs) s, size_t r0, int T, int I, int H, int G) {
+    const size_t tH = (size_t)T * H, tG = (size_t)T * G;
+    s.x += r0 * T * I, s.h += r0 * tH, s.dh += r0 * tH;
+    if (s.c) s.c += r0 * tH;
+    if (s.a) s.a += r0 * tG;
+    if (s.gh) s.gh += r0 * tG;
+    return s;
+}
+
+/* Row r0 of part k (h 0, c 1) of layer l's initial state in v, or NULL. */
+static REAL *SFX(state_row)(const node *nd, void *v, int B, int k, int l, int r0) {
+    REAL *s = SFX(state_at)(nd, v, B, k, l);
+    return s ? s + (size_t)r0 * nd->o.out : NULL;
+}
+
 /* Each layer on the one below's outputs (seq_fast.h's kernels), from the
- * node's initial state; outputs past a sequence's length zeros. */
-static void SFX(rec_forward)(bp_graph *g, node *nd, int B) {
-    const int T = nd->shape[0], H = nd->o.out, relu = nd->o.act == BP_ACT_RELU;
+ * node's initial state, for a part's sequences: rows of a batch never
+ * meet through time, so a member takes its own through every layer
+ * without waiting for the others. Outputs past a sequence's length
+ * zeros. */
+static void SFX(rec_forward)(bp_graph *g, node *nd, part p) {
+    const int B = g->B, T = nd->shape[0], H = nd->o.out, G = bp_op_gates(nd->op) * H,
+              relu = nd->o.act == BP_ACT_RELU, S = p.S, r0 = p.r0;
     for (int l = 0; l < nd->o.layers; l++) {
-        SFX(rec_bufs) s = SFX(rec_layer)(g, nd, B, l);
-        REAL *h0 = SFX(state_at)(nd, nd->state, B, 0, l);
+        int I = l ? H : nd->o.in;
+        SFX(rec_bufs) s = SFX(rec_rows)(SFX(rec_layer)(g, nd, B, l), (size_t)r0, T, I, H, G);
+        REAL *h0 = SFX(state_row)(nd, nd->state, B, 0, l, r0);
         const REAL *wih = T_(nd, 4 * l), *whh = T_(nd, 4 * l + 1),
                    *bih = T_(nd, 4 * l + 2), *bhh = T_(nd, 4 * l + 3);
-        int I = l ? H : nd->o.in;
         if (nd->op == BP_OP_LSTM)
             SFX(bp_lstm_forward)
-            (s.h, s.c, s.a, s.x, h0, SFX(state_at)(nd, nd->state, B, 1, l), wih, whh, bih,
-             bhh, B, T, I, H);
+            (s.h, s.c, s.a, s.x, h0, SFX(state_row)(nd, nd->state, B, 1, l, r0), wih, whh,
+             bih, bhh, S, T, I, H);
         else if (nd->op == BP_OP_GRU)
-            SFX(bp_gru_forward)(s.h, s.a, s.gh, s.x, h0, wih, whh, bih, bhh, B, T, I, H);
-        else SFX(bp_rnn_forward)(s.h, s.x, h0, wih, whh, bih, bhh, relu, B, T, I, H);
-        SFX(mask_steps)(g, s.h, T, H);
+            SFX(bp_gru_forward)(s.h, s.a, s.gh, s.x, h0, wih, whh, bih, bhh, S, T, I, H);
+        else SFX(bp_rnn_forward)(s.h, s.x, h0, wih, whh, bih, bhh, relu, S, T, I, H);
+        SFX(mask_steps)(g, SFX(rec_layer)(g, nd, B, l).h, p, T, H);
     }
 }
+
+/* Layer l's first half of backward (bp_seq.h's _steps kernels) on a
+ * part's sequences: dz (a gru's dgi, then dgh at dz + 3 B T H), the
+ * carry (its rows' own), dx and the initial state's gradient of its
+ * rows. */
+static void SFX(rec_steps)(bp_graph *g, node *nd, part p, int l, REAL *dz, REAL *carry,
+                           REAL *dx) {
+    const int B = g->B, T = nd->shape[0], H = nd->o.out, G = bp_op_gates(nd->op) * H,
+              I = l ? H : nd->o.in, r0 = p.r0, S = p.S;
+    const size_t BTH = (size_t)B * T * H, at = (size_t)r0 * T * G;
+    SFX(rec_bufs) s = SFX(rec_rows)(SFX(rec_layer)(g, nd, B, l), (size_t)r0, T, I, H, G);
+    REAL *h0 = SFX(state_row)(nd, nd->state, B, 0, l, r0),
+         *dh0 = SFX(state_row)(nd, nd->dstate, B, 0, l, r0);
+    const REAL *wih = T_(nd, 4 * l), *whh = T_(nd, 4 * l + 1);
+    carry += (size_t)rec_of(nd->op).carry * r0 * H;
+    if (dx) dx += (size_t)r0 * T * I;
+    if (nd->op == BP_OP_LSTM)
+        SFX(bp_lstm_backward_steps)
+        (dx, dh0, SFX(state_row)(nd, nd->dstate, B, 1, l, r0), dz + at, carry, s.dh,
+         SFX(state_row)(nd, nd->state, B, 1, l, r0), s.c, s.a, wih, whh, S, T, I, H);
+    else if (nd->op == BP_OP_GRU)
+        SFX(bp_gru_backward_steps)
+        (dx, dh0, dz + at, dz + 3 * BTH + at, carry, s.dh, h0, s.h, s.a, s.gh, wih, whh, S,
+         T, I, H);
+    else
+        SFX(bp_rnn_backward_steps)
+        (dx, dh0, dz + at, carry, s.dh, s.h, wih, whh, nd->o.act == BP_ACT_RELU, S, T, I, H);
+}
+
 /* From the last layer down, each layer's dx the dh of the one below; the
- * initial state's gradient into dstate when there is a state. */
-static void SFX(rec_backward)(bp_graph *g, node *nd, int B, int want_dx) {
-    const int T = nd->shape[0], H = nd->o.out, relu = nd->o.act == BP_ACT_RELU;
-    size_t BTH = (size_t)B * T * H;
+ * initial state's gradient into dstate when there is a state. On a team
+ * each member takes its own sequences back through time (rec_steps),
+ * then, once all have (a meeting), its rows of the weights' gradients
+ * over every sequence (bp_rec_backward_weights), and the members meet
+ * again before the next layer's steps overwrite dz. */
+static void SFX(rec_backward)(bp_graph *g, node *nd, part p, int want_dx) {
+    const int B = g->B, T = nd->shape[0], H = nd->o.out, G = bp_op_gates(nd->op) * H;
+    const size_t BTH = (size_t)B * T * H;
     rec_layout r = rec_of(nd->op);
     REAL *dz = (REAL *)nd->work + (size_t)nd->o.layers * r.per_layer * BTH,
          *carry = dz + (size_t)r.dz * BTH;
-    SFX(mask_steps)(g, nd->dy, T, H);
+    SFX(mask_steps)(g, nd->dy, p, T, H);
     for (int l = nd->o.layers - 1; l >= 0; l--) {
-        SFX(rec_bufs) s = SFX(rec_layer)(g, nd, B, l);
         REAL *dx =
             l ? SFX(rec_layer)(g, nd, B, l - 1).dh : SFX(din_of)(g, nd, 0, want_dx);
-        if (l) memset(dx, 0, sizeof(REAL) * BTH);
-        REAL *h0 = SFX(state_at)(nd, nd->state, B, 0, l),
-             *dh0 = SFX(state_at)(nd, nd->dstate, B, 0, l);
-        REAL *dwih = G_(nd, 4 * l), *dwhh = G_(nd, 4 * l + 1), *dbih = G_(nd, 4 * l + 2),
-             *dbhh = G_(nd, 4 * l + 3);
-        const REAL *wih = T_(nd, 4 * l), *whh = T_(nd, 4 * l + 1);
-        int I = l ? H : nd->o.in;
-        if (nd->op == BP_OP_LSTM)
-            SFX(bp_lstm_backward)
-            (dx, dh0, SFX(state_at)(nd, nd->dstate, B, 1, l), dwih, dwhh, dbih, dbhh, dz,
-             carry, s.dh, s.x, h0, SFX(state_at)(nd, nd->state, B, 1, l), s.h, s.c, s.a,
-             wih, whh, B, T, I, H);
-        else if (nd->op == BP_OP_GRU)
-            SFX(bp_gru_backward)
-            (dx, dh0, dwih, dwhh, dbih, dbhh, dz, dz + 3 * BTH, carry, s.dh, s.x, h0, s.h,
-             s.a, s.gh, wih, whh, B, T, I, H);
-        else
-            SFX(bp_rnn_backward)
-            (dx, dh0, dwih, dwhh, dbih, dbhh, dz, carry, s.dh, s.x, h0, s.h, wih, whh,
-             relu, B, T, I, H);
+        if (l) memset(dx + (size_t)p.r0 * T * H, 0, sizeof(REAL) * (size_t)p.S * T * H);
+        SFX(rec_steps)(g, nd, p, l, dz, carry, dx);
+        if (p.T > 1) bp_team_sync(g->team);
+        SFX(rec_bufs) s = SFX(rec_layer)(g, nd, B, l);
+        SFX(bp_rec_backward_weights)
+        (G_(nd, 4 * l), G_(nd, 4 * l + 1), G_(nd, 4 * l + 2), G_(nd, 4 * l + 3), dz,
+         nd->op == BP_OP_GRU ? dz + 3 * BTH : dz, s.x, s.h,
+         SFX(state_at)(nd, nd->state, B, 0, l), B, T, l ? H : nd->o.in, H, G,
+         (int)((long)G * p.t / p.T), (int)((long)G * (p.t + 1) / p.T));
+        if (p.T > 1 && l) bp_team_sync(g->team);
     }
 }
 
@@ -565,10 +610,10 @@ static int SFX(forward_node)(bp_graph *g, node *nd, part p, bp_rng *r, bp_err *e
         case BP_OP_AVGPOOL2D: SFX(avgpool2d_forward)(g, nd, p); break;
         case BP_OP_BATCHNORM2D: SFX(batchnorm2d_forward)(g, nd, B); break;
         case BP_OP_HOST: return host_run(g, nd, 0, 0, e);
-        case BP_OP_EMBEDDING: SFX(embedding_forward)(g, nd, B); break;
+        case BP_OP_EMBEDDING: SFX(embedding_forward)(g, nd, p); break;
         case BP_OP_LSTM:
         case BP_OP_RNN:
-        case BP_OP_GRU: SFX(rec_forward)(g, nd, B); break;
+        case BP_OP_GRU: SFX(rec_forward)(g, nd, p); break;
         case BP_OP_LAYERNORM: SFX(layernorm_forward)(g, nd, B); break;
         case BP_OP_ATTENTION: SFX(attention_forward)(g, nd, B); break;
         case BP_OP_POSITION: SFX(position_forward)(g, nd, B); break;
@@ -597,7 +642,7 @@ static int SFX(backward_node)(bp_graph *g, node *nd, part p, int want_dx, bp_err
         case BP_OP_EMBEDDING: SFX(embedding_backward)(g, nd, B, want_dx); break;
         case BP_OP_LSTM:
         case BP_OP_RNN:
-        case BP_OP_GRU: SFX(rec_backward)(g, nd, B, want_dx); break;
+        case BP_OP_GRU: SFX(rec_backward)(g, nd, p, want_dx); break;
         case BP_OP_LAYERNORM: SFX(layernorm_backward)(g, nd, B, want_dx); break;
         case BP_OP_ATTENTION: SFX(attention_backward)(g, nd, B, want_dx); break;
         case BP_OP_POSITION: SFX(position_backward)(g, nd, B, want_dx); break;

@@ -16,7 +16,12 @@
  *   - frozen tensors: not moved, their gradients not computed, the rest
  *     as on one thread;
  *   - a graph with a host op is refused, with the reason, and its steps
- *     run on the calling thread; so is one with an lstm.
+ *     run on the calling thread;
+ *   - an lstm, gru and rnn of 2 layers, each member taking its sequences
+ *     through time and its rows of the weights' gradients: the same bits
+ *     at the same thread count, one thread's values to rounding (with
+ *     lengths and an initial state too, and their gradients), and finite
+ *     differences of a split graph's loss.
  * ThreadSanitizer runs it too (test_graph_team_tsan, tests/CMakeLists.txt). */
 #include <math.h>
 #include <stdio.h>
@@ -27,6 +32,7 @@
 #include "bp_net.h"
 #include "bp_team.h"
 #include "check.h"
+#include "fd_check.h"
 #include "graph_build.h"
 
 enum { B = 40, C0 = 2, HW = 12, K = 5 };
@@ -328,18 +334,145 @@ static void test_host_refused(void) {
     bp_net_free(again);
 }
 
-/* An lstm's steps are not split: its graph refuses a team, naming it. */
-static void test_recurrent_refused(void) {
-    begin(BP_F64, 1);
+/* ------------------------------------------------------------------------ */
+/* Recurrent ops on a team                                                   */
+
+enum { RT = 8, RI = 16, RH = 32, RK = 3 };
+
+/* x (RT x RI) -> op (lstm, gru, rnn) of 2 layers of RH, named "enc" ->
+ * linear to RK on every step (an output of RT x RK, a label a step): 1.1
+ * M multiply-adds a forward of B rows for the rnn (3.4 M the gru's, 4.6 M
+ * the lstm's), enough for the team (net.c's lend_team). */
+static bp_net *seq_net(bp_dtype t, bp_op op, int seed) {
+    begin(t, seed);
     bp_node_opts o = bp_node_opts_default(BP_OP_INPUT);
-    o.ndim = 2, o.shape[0] = 5, o.shape[1] = 3;
+    o.ndim = 2, o.shape[0] = RT, o.shape[1] = RI;
     int h = add(BP_OP_INPUT, 0, &o);
-    o = bp_node_opts_default(BP_OP_LSTM);
-    o.in = 3, o.out = 4, o.layers = 1, o.rng = &R, o.name = "enc";
-    bp_net *net = as_net(node(BP_OP_LSTM, h, o));
-    refused(net, "lstm (module 'enc'): its steps are not split between a team (the "
-                 "GEMM library's threads make them faster)");
-    bp_net_free(net);
+    o = bp_node_opts_default(op);
+    o.in = RI, o.out = RH, o.layers = 2, o.rng = &R, o.name = "enc";
+    h = node(op, h, o);
+    o = bp_node_opts_default(BP_OP_LINEAR), o.in = RH, o.out = RK, o.rng = &R;
+    return as_net(node(BP_OP_LINEAR, h, o));
+}
+
+static double sx[B * RT * RI], sy[B * RT * RK], slab[B * RT];
+
+static void seq_data(void) {
+    bp_rng r;
+    bp_rng_seed(&r, 5);
+    for (size_t k = 0; k < sizeof sx / sizeof sx[0]; k++) sx[k] = 2 * bp_rng_uniform(&r) - 1;
+    for (size_t k = 0; k < sizeof sy / sizeof sy[0]; k++) sy[k] = bp_rng_uniform(&r);
+    for (size_t k = 0; k < sizeof slab / sizeof slab[0]; k++) slab[k] = 1 + (k * 7) % RK;
+}
+
+/* Three SGD steps of cross-entropy on (sx, slab) at T threads, with lengths
+ * (every third sequence shorter) and an initial state when `more`; the
+ * last loss. */
+static double seq_train(bp_net *net, int T, int more) {
+    const bp_crit ce = {.loss = BP_LOSS_SOFTMAX_CE, .labels = 1};
+    bp_err e;
+    double loss = NAN;
+    if (more) {
+        int len[B], parts, layers, H;
+        for (int b = 0; b < B; b++) len[b] = b % 3 ? RT : 1 + b % RT;
+        CHECK(bp_graph_set_lengths(net->graph, len, B, &e) == 0);
+        CHECK(bp_graph_state_info(net->graph, 1, &parts, &layers, &H, &e) == 0);
+        static double st[2 * 2 * B * RH];
+        for (int k = 0; k < parts * layers * B * H; k++) st[k] = 0.5 * sin(k);
+        CHECK(bp_graph_state_set(net->graph, 1, st, B, &e) == 0);
+    }
+    CHECK(bp_set_threads(T, &e) == 0);
+    for (int s = 0; s < 3; s++)
+        CHECK(bp_net_train_step_crit(net, sx, slab, B, ce, 0.1, &loss, &e) == 0);
+    CHECK(bp_threads() == T);
+    return loss;
+}
+
+/* The largest |a - b| / (1 + |b|) of n doubles. */
+static double worst_of(const double *a, const double *b, size_t n) {
+    double w = 0;
+    for (size_t k = 0; k < n; k++) {
+        double d = fabs(a[k] - b[k]) / (1 + fabs(b[k]));
+        if (!(d <= w)) w = d;
+    }
+    return w;
+}
+
+/* An lstm, gru and rnn graph split between a team: the same bits from two
+ * nets at the same thread count (2, and 3 on 2 cores, an uneven split),
+ * and against one thread the same losses, weights, gradients, dLoss/dx
+ * and dLoss/d(initial state) to rounding (only the products' rows
+ * differ): 1e-12 relative in float64, 2e-6 in float32; with lengths and
+ * an initial state too (each member masks and reads its own rows). */
+static void test_recurrent_team(void) {
+    static const bp_op ops[] = {BP_OP_LSTM, BP_OP_GRU, BP_OP_RNN};
+    bp_err e;
+    for (int t = 0; t < BP_DTYPE_COUNT; t++)
+        for (int o = 0; o < 3; o++)
+            for (int T = 2; T <= 3; T++)
+                for (int more = 0; more < 2; more++) {
+                    double tol = t == BP_F64 ? 1e-12 : 2e-6;
+                    bp_net *a = seq_net(t, ops[o], 3), *b = seq_net(t, ops[o], 3),
+                           *one = seq_net(t, ops[o], 3);
+                    double la = seq_train(a, T, more), lb = seq_train(b, T, more),
+                           l1 = seq_train(one, 1, more);
+                    CHECK(a->team != NULL && bp_team_size(a->team) == T);
+                    CHECK(memcmp(&la, &lb, sizeof la) == 0 && same_bits(a, b));
+                    CHECK(one->team == NULL);
+                    CHECK_NEAR(la, l1, tol * (1 + fabs(l1)));
+                    CHECK(worst(a, one, 0) <= tol && worst(a, one, 1) <= tol);
+
+                    /* dLoss/dx and dLoss/d(initial state) of a forward */
+                    static double dx1[sizeof sx / sizeof sx[0]], dxT[sizeof sx / sizeof sx[0]];
+                    static double ds1[2 * 2 * B * RH], dsT[2 * 2 * B * RH];
+                    CHECK(bp_set_threads(1, &e) == 0);
+                    CHECK(bp_net_forward(one, sx, B, &e) != NULL);
+                    CHECK(bp_net_backward_input(one, sy, dx1, &e) == 0);
+                    CHECK(bp_set_threads(T, &e) == 0);
+                    CHECK(bp_net_forward(a, sx, B, &e) != NULL);
+                    CHECK(bp_net_backward_input(a, sy, dxT, &e) == 0);
+                    CHECK(worst_of(dxT, dx1, sizeof sx / sizeof sx[0]) <= tol);
+                    CHECK(fabs(dx1[0]) + fabs(dx1[B * RT * RI - 1]) > 1e-6);
+                    if (more) {
+                        int n1 = bp_graph_state_get(one->graph, 1, BP_STATE_GRAD, ds1, &e),
+                            nT = bp_graph_state_get(a->graph, 1, BP_STATE_GRAD, dsT, &e);
+                        CHECK(n1 == B && nT == B);
+                        int parts = ops[o] == BP_OP_LSTM ? 2 : 1;
+                        CHECK(worst_of(dsT, ds1, (size_t)parts * 2 * B * RH) <= tol);
+                    }
+                    bp_net_free(a);
+                    bp_net_free(b);
+                    bp_net_free(one);
+                }
+}
+
+/* Finite differences of every weight and input of a small lstm, gru and
+ * rnn graph (4 sequences, 2 layers), its walks on a team of 2 set by hand
+ * (the net's rule would keep so small a step on one thread): the split
+ * forward and backward are the gradient of the split forward's loss. */
+static void test_recurrent_fd(void) {
+    static const bp_op ops[] = {BP_OP_LSTM, BP_OP_GRU, BP_OP_RNN};
+    bp_err e;
+    CHECK(bp_set_threads(1, &e) == 0);
+    bp_team *team = bp_team_new(2, &e);
+    CHECK(team != NULL);
+    for (int t = 0; t < BP_DTYPE_COUNT && team; t++)
+        for (int o = 0; o < 3; o++) {
+            begin(t, 40 + o);
+            bp_node_opts n = bp_node_opts_default(BP_OP_INPUT);
+            n.ndim = 2, n.shape[0] = 3, n.shape[1] = 2;
+            int h = add(BP_OP_INPUT, 0, &n);
+            n = bp_node_opts_default(ops[o]);
+            n.in = 2, n.out = 3, n.layers = 2, n.rng = &R;
+            h = add(BP_OP_FLATTEN, node(ops[o], h, n), NULL);
+            n = bp_node_opts_default(BP_OP_LINEAR), n.in = 9, n.out = 2, n.rng = &R;
+            bp_net *net = as_net(node(BP_OP_LINEAR, h, n));
+            CHECK(bp_graph_set_team(net->graph, team, &e) == 0);
+            fd_run(net, 4, BP_LOSS_HALF_SE, bp_op_name(ops[o]));
+            bp_graph_set_team(net->graph, NULL, NULL);
+            bp_net_free(net);
+        }
+    bp_team_free(team);
 }
 
 int main(void) {
@@ -350,7 +483,9 @@ int main(void) {
     test_small_batch();
     test_frozen();
     test_host_refused();
-    test_recurrent_refused();
+    seq_data();
+    test_recurrent_team();
+    test_recurrent_fd();
     bp_set_threads(before, NULL);
     return check_report("test_graph_team");
 }
