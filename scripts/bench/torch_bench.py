@@ -19,6 +19,7 @@ Usage: /usr/bin/python3 torch_bench.py WORKLOAD threads=N reps=R [key=value ...]
   w3 steps=S            1024-1024-1024-10, batch 256, GFLOP/s
   w5 idx=PREFIX n=N     issue 25's CNN, Adam, batch 64, on the first N images
   w8 dir=DIR iters=K    issue 26's char-rnn, ms per training iteration
+  w8 dir=DIR learn=N    the same trained N iterations: validation loss (nats/char)
   w9 dir=DIR steps=S    issue 26's character GPT on the corpus in DIR, ms an iteration
   w9 dir=DIR learn=N    the same trained N iterations: validation loss (nats/char)
 """
@@ -246,6 +247,12 @@ def w8(kv):
         opt.step()
         return loss
 
+    learn = int(kv.get("learn", 0))
+    if learn:
+        for _ in range(learn):
+            step()
+        v = val_loss(model, text_parts(ids)[1], V, B, T, 8)
+        return [v], "train_loss %.6g" % step().item()
     for _ in range(5):
         step()
     figures = []

@@ -16,15 +16,22 @@
 --     with the engine's shapes at oneDNN's dnnl_sgemm speed, and the
 --     iteration's FLOPs over that time;
 --   the peak: build/blas_floor peak, the processor's FMA peak.
--- A graph runs on the calling thread (the team splits stacks only), so
--- at threads=2 the engine's figure is its 1-thread one beside PyTorch's
--- best at 2. Also the peak resident set of both processes and the load.
+-- At threads=2 the step goes to the net's team (each member its 25
+-- sequences through the LSTM and the head, then its rows of the weights'
+-- gradients), beside PyTorch's best at 2. Also the peak resident set of
+-- both processes and the load.
+-- With learn=N (3000 in the issue) both sides then train a fresh model N
+-- iterations and report the validation loss as char_rnn.lua measures it
+-- (8 of the validation part's sequential batches, spread evenly, as
+-- w9.lua), and their ratio: the issue asks for ours within 2% of
+-- PyTorch's.
 --
 --   backprop run --db results/bench.db scripts/bench/w8.lua threads=1 [iters=20]
---                [dir=/usr/share/games/fortunes]
+--                [dir=/usr/share/games/fortunes] [learn=3000]
 local bp = require "backprop"
 local C = dofile("scripts/bench/common.lua")
 local iters = bp.param("iters", 20)
+local learn = bp.param("learn", 0)
 local dir = bp.param("dir", "/usr/share/games/fortunes")
 local B, T, H = 50, 50, 128
 
@@ -34,11 +41,15 @@ local V = corpus:vocab_size()
 print(string.format("W8 char-rnn: 2 LSTM layers of %d, %d x %d ids, V = %d, float32, Adam, "
                     .. "clip 5, %d thread(s), %s", H, B, T, V, C.threads, C.machine()))
 
-bp.seed(1)
-local net = bp.net(T, bp.sequential{
-  bp.embedding(V, H), bp.lstm(H, H, {layers = 2}), bp.linear(H, V),
-}, {dtype = "float32"})
-local opt = bp.optimizer(net, "adam", {lr = 0.002, clip_norm = 5})
+local net, opt
+local function fresh()
+  bp.seed(1)
+  net = bp.net(T, bp.sequential{
+    bp.embedding(V, H), bp.lstm(H, H, {layers = 2}), bp.linear(H, V),
+  }, {dtype = "float32"})
+  opt = bp.optimizer(net, "adam", {lr = 0.002, clip_norm = 5})
+end
+fresh()
 local ce, batch = bp.loss("softmax_ce"), nil
 local function iterate(k)
   local loss
@@ -90,3 +101,21 @@ C.figure("torch_peak_rss_mb", torch.fields.peak_rss_kb / 1024, "MB")
 C.figure("load_start", load0, "")
 C.figure("load_after_ours", load1, "")
 C.figure("load_end", load2, "")
+
+if learn > 0 then
+  fresh()
+  iterate(learn)
+  local count, total, val = corpus:batches(B, T, "val"), 0, nil
+  local n = math.min(8, count)
+  for v = 1, n do
+    val = corpus:batch(B, T, {part = "val", index = 1 + (v - 1) * count // n, into = val,
+                              dtype = "float32"})
+    total = total + net:evaluate(val, ce).loss
+  end
+  local ours_val = total / n
+  C.figure("learn_iterations", learn, "")
+  C.figure("val_loss", ours_val, "nats/char")
+  local tv = C.torch("w8", string.format("dir=%s learn=%d", dir, learn))
+  C.figure("torch_val_loss", tv.med, "nats/char")
+  C.figure("val_loss_over_torch", ours_val / tv.med, "x")
+end
