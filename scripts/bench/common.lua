@@ -164,6 +164,26 @@ function C.figure(name, v, unit)
   print(string.format("%-28s %12.6g %s", name, v, unit or ""))
 end
 
+-- The learning comparison of issue 26 (w8.lua's and w9.lua's learn=N):
+-- net, trained N iterations, evaluated as the char_*.lua scripts measure
+-- it (8 of the validation part's sequential batches of B x T, spread
+-- evenly), beside PyTorch's validation loss after its own N iterations
+-- (torch_bench.py WORKLOAD learn=N), both logged with their ratio.
+function C.learn_figures(workload, dir, learn, net, corpus, B, T, ce)
+  local count, total, val = corpus:batches(B, T, "val"), 0, nil
+  local n = math.min(8, count)
+  for v = 1, n do
+    val = corpus:batch(B, T, {part = "val", index = 1 + (v - 1) * count // n, into = val})
+    total = total + net:evaluate(val, ce).loss
+  end
+  local ours = total / n
+  C.figure("learn_iterations", learn, "")
+  C.figure("val_loss", ours, "nats/char")
+  local tv = C.torch(workload, string.format("dir=%s learn=%d", dir, learn))
+  C.figure("torch_val_loss", tv.med, "nats/char")
+  C.figure("val_loss_over_torch", ours / tv.med, "x")
+end
+
 -- Writes n images of `side` x `side` random bytes (uniform 0..255) and n
 -- labels (uniform 0..classes-1) as IDX files PREFIX-images-idx3-ubyte and
 -- PREFIX-labels-idx1-ubyte, drawn from Lua's generator seeded with `seed`,

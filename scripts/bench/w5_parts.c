@@ -49,6 +49,7 @@
 #include "bp_net.h"
 #include "bp_ops.h"
 #include "bp_optim.h"
+#include "bench_clock.h"
 
 #ifdef BP_HAVE_DNNL
 #include <oneapi/dnnl/dnnl.h>
@@ -56,12 +57,6 @@ void omp_set_num_threads(int n);
 #endif
 
 enum { B = 64, MAXREPS = 64 };
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + 1e-9 * t.tv_nsec;
-}
 
 static void die(const char *what) {
     fprintf(stderr, "w5_parts: %s\n", what);
@@ -73,16 +68,6 @@ static float *randoms(size_t n) {
     if (!v) die("out of memory");
     for (size_t k = 0; k < n; k++) v[k] = (float)rand() / ((float)RAND_MAX + 1) - 0.5f;
     return v;
-}
-
-static int cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 /* ------------------------------------------------------------------------ */

@@ -105,17 +105,5 @@ C.figure("load_end", load2, "")
 if learn > 0 then
   fresh()
   iterate(learn)
-  local count, total, val = corpus:batches(B, T, "val"), 0, nil
-  local n = math.min(8, count)
-  for v = 1, n do
-    val = corpus:batch(B, T, {part = "val", index = 1 + (v - 1) * count // n, into = val,
-                              dtype = "float32"})
-    total = total + net:evaluate(val, ce).loss
-  end
-  local ours_val = total / n
-  C.figure("learn_iterations", learn, "")
-  C.figure("val_loss", ours_val, "nats/char")
-  local tv = C.torch("w8", string.format("dir=%s learn=%d", dir, learn))
-  C.figure("torch_val_loss", tv.med, "nats/char")
-  C.figure("val_loss_over_torch", ours_val / tv.med, "x")
+  C.learn_figures("w8", dir, learn, net, corpus, B, T, ce)
 end

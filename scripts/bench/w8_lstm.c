@@ -34,6 +34,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_clock.h"
 #include "bp_seq.h"
 
 #ifdef BP_HAVE_DNNL
@@ -42,12 +43,6 @@ void omp_set_num_threads(int n);
 #endif
 
 enum { NB = 50, NT = 50, NI = 128, NH = 128, NG = 4 * NH, NL = 2, MAXREPS = 64 };
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + 1e-9 * t.tv_nsec;
-}
 
 static void die(const char *what) {
     fprintf(stderr, "w8_lstm: %s\n", what);
@@ -66,16 +61,6 @@ static float *zeros(size_t n) {
     float *v = calloc(n, sizeof(float));
     if (!v) die("out of memory");
     return v;
-}
-
-static int cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 /* The problem: input, output gradient and PyTorch's weights per layer;
