@@ -20,8 +20,9 @@
  *   - an lstm, gru and rnn of 2 layers, each member taking its sequences
  *     through time and its rows of the weights' gradients: the same bits
  *     at the same thread count, one thread's values to rounding (with
- *     lengths and an initial state too, and their gradients), and finite
- *     differences of a split graph's loss.
+ *     lengths and an initial state too, and their gradients), char-rnn's
+ *     embedding, lstm and linear likewise, and finite differences of a
+ *     split graph's loss.
  * ThreadSanitizer runs it too (test_graph_team_tsan, tests/CMakeLists.txt). */
 #include <math.h>
 #include <stdio.h>
@@ -446,6 +447,48 @@ static void test_recurrent_team(void) {
                 }
 }
 
+/* char-rnn's shape: ids (RT) -> embedding(RV, RI) -> lstm -> linear to
+ * RK on every step; the embedding's forward split by samples, its
+ * backward whole after the lstm's split one. */
+enum { RV = 20 };
+
+static bp_net *char_net(bp_dtype t) {
+    begin(t, 6);
+    bp_node_opts o = bp_node_opts_default(BP_OP_INPUT);
+    o.ndim = 1, o.shape[0] = RT;
+    int h = add(BP_OP_INPUT, 0, &o);
+    o = bp_node_opts_default(BP_OP_EMBEDDING), o.in = RV, o.out = RI, o.rng = &R;
+    h = node(BP_OP_EMBEDDING, h, o);
+    o = bp_node_opts_default(BP_OP_LSTM);
+    o.in = RI, o.out = RH, o.layers = 2, o.rng = &R;
+    h = node(BP_OP_LSTM, h, o);
+    o = bp_node_opts_default(BP_OP_LINEAR), o.in = RH, o.out = RK, o.rng = &R;
+    return as_net(node(BP_OP_LINEAR, h, o));
+}
+
+/* Three steps at 2 threads twice and at 1: the same bits, and one
+ * thread's weights to rounding. */
+static void test_embedding_team(void) {
+    const bp_crit ce = {.loss = BP_LOSS_SOFTMAX_CE, .labels = 1};
+    static double ids[B * RT];
+    for (int k = 0; k < B * RT; k++) ids[k] = 1 + (k * 13) % RV;
+    bp_err e;
+    for (int t = 0; t < BP_DTYPE_COUNT; t++) {
+        double tol = t == BP_F64 ? 1e-12 : 2e-6, loss[3];
+        bp_net *nets[3] = {char_net(t), char_net(t), char_net(t)};
+        for (int j = 0; j < 3; j++) {
+            CHECK(bp_set_threads(j < 2 ? 2 : 1, &e) == 0);
+            for (int s = 0; s < 3; s++)
+                CHECK(bp_net_train_step_crit(nets[j], ids, slab, B, ce, 0.1, &loss[j], &e) == 0);
+        }
+        CHECK(nets[0]->team != NULL && nets[2]->team == NULL);
+        CHECK(memcmp(&loss[0], &loss[1], sizeof loss[0]) == 0 && same_bits(nets[0], nets[1]));
+        CHECK_NEAR(loss[0], loss[2], tol * (1 + fabs(loss[2])));
+        CHECK(worst(nets[0], nets[2], 0) <= tol && worst(nets[0], nets[2], 1) <= tol);
+        for (int j = 0; j < 3; j++) bp_net_free(nets[j]);
+    }
+}
+
 /* Finite differences of every weight and input of a small lstm, gru and
  * rnn graph (4 sequences, 2 layers), its walks on a team of 2 set by hand
  * (the net's rule would keep so small a step on one thread): the split
@@ -485,6 +528,7 @@ int main(void) {
     test_host_refused();
     seq_data();
     test_recurrent_team();
+    test_embedding_team();
     test_recurrent_fd();
     bp_set_threads(before, NULL);
     return check_report("test_graph_team");
