@@ -10,7 +10,8 @@
  * a training step: both layers forward (keeping what backward reads), then
  * both backward from a gradient at every step's output, with the weights'
  * gradients and dLoss/d(input) (the embedding takes it). Each line is the
- * median over REPS repetitions of ITERS iterations, in ms an iteration:
+ * median over REPS repetitions of ITERS iterations, in ms an iteration,
+ * wall-clock and the thread's CPU time:
  *   engine     bp_lstm_forward_f32 and bp_lstm_backward_f32 per layer;
  *   onednn     one 2-layer dnnl_lstm_forward (training) and
  *              dnnl_lstm_backward primitive, the batch in the engine's
@@ -25,8 +26,8 @@
  * the largest difference of their outputs, dLoss/dx and weight gradients
  * is printed (the two must be one computation). oneDNN's implementation
  * is printed too. oneDNN runs on one thread (OpenMP's count set to 1), as
- * the engine runs it (engine/gemm.c). Wall-clock figures: on a shared
- * machine, read them beside the load. */
+ * the engine runs it (engine/gemm.c). On a shared machine, read the
+ * figures beside the load. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdio.h>
@@ -286,16 +287,27 @@ static double dn_diff(dn *d, const lstm *p) {
 }
 #endif
 
-/* Median over reps of ms an iteration of iters calls of f. */
-static double timed(void (*f)(void *), void *arg, int iters, int reps) {
-    double v[MAXREPS];
+/* Seconds of CPU this thread has used. */
+static double cpu_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+
+/* Prints the medians over reps of ms an iteration of iters calls of f,
+ * wall-clock and the thread's CPU time (which a loaded machine's other
+ * processes inflate less: they take the core away, but the time off it is
+ * not counted). */
+static void timed(const char *what, void (*f)(void *), void *arg, int iters, int reps) {
+    double v[MAXREPS], c[MAXREPS];
     f(arg); /* warm: pages, kernels */
     for (int r = 0; r < reps; r++) {
-        double t0 = now();
+        double t0 = now(), c0 = cpu_now();
         for (int i = 0; i < iters; i++) f(arg);
         v[r] = (now() - t0) / iters * 1e3;
+        c[r] = (cpu_now() - c0) / iters * 1e3;
     }
-    return median(v, reps);
+    printf("%-10s %8.2f wall %8.2f cpu\n", what, median(v, reps), median(c, reps));
 }
 
 static void engine_fn(void *p) { engine_iteration(p); }
@@ -325,10 +337,10 @@ int main(int argc, char **argv) {
     printf("largest difference, oneDNN against the engine: %.3g\n", dn_diff(&d, &p));
 #endif
     for (int round = 0; round < 2; round++) { /* alternating, twice */
-        printf("engine     %8.2f\n", timed(engine_fn, &p, iters, reps));
+        timed("engine", engine_fn, &p, iters, reps);
 #ifdef BP_HAVE_DNNL
-        printf("onednn     %8.2f\n", timed(dn_fn, &d, iters, reps));
-        printf("onednn+io  %8.2f\n", timed(dn_io_fn, &d, iters, reps));
+        timed("onednn", dn_fn, &d, iters, reps);
+        timed("onednn+io", dn_io_fn, &d, iters, reps);
 #endif
     }
     return 0;
