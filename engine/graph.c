@@ -1126,8 +1126,11 @@ static size_t up(size_t n) { return (n + ALIGN - 1) / ALIGN * ALIGN; }
  * work) its states and gates where the offsets say (-1: none), and below
  * the last its h and dh (the last's are the node's y and dy; every layer
  * has the room, for simplicity); then the backward's workspaces (dz units,
- * an lstm's dz, a gru's dgi then dgh, an rnn's dz) and carry (carry units
- * of B H). graph_real.h's rec_layer and the state's states_at find them so. */
+ * an lstm's dz, a gru's dgi then dgh, an rnn's dz; twice with 2 or more
+ * layers, for alternate layers, so that a team's members may start a
+ * layer's steps while others still read the layer above's) and carry
+ * (carry units of B H). graph_real.h's rec_layer and the state's
+ * states_at find them so. */
 typedef struct rec_layout {
     int per_layer, h, dh, c, a, gh, dz, carry;
 } rec_layout;
@@ -1148,10 +1151,13 @@ static size_t attn_work(const node *nd, int B) {
     return 8 * BTC + ((size_t)B * nd->o.heads + 1) * T * T;
 }
 
+/* The backward's sets of dz a recurrent node has (rec_work). */
+static int dz_sets(const node *nd) { return nd->o.layers > 1 ? 2 : 1; }
+
 static size_t rec_work(const node *nd, int B) {
     rec_layout r = rec_of(nd->op);
     size_t BTH = (size_t)B * nd->shape[0] * nd->o.out;
-    return ((size_t)nd->o.layers * r.per_layer + r.dz) * BTH +
+    return ((size_t)nd->o.layers * r.per_layer + (size_t)r.dz * dz_sets(nd)) * BTH +
            (size_t)r.carry * B * nd->o.out;
 }
 
@@ -1294,12 +1300,11 @@ static part part_of(int B, int t, int T) {
 
 /* Whether a walk split between a team gives each member its own rows of
  * op's forward (or backward): the ops whose work is per sample or, in a
- * backward, whose sums over the batch are split otherwise (a linear's and
- * a recurrent op's by rows of the weights' gradients, a conv2d's as
- * partial sums). The rest runs whole on member 0 (dropout's forward draws
- * its mask in order; batch norm's and layer norm's statistics are summed
- * in the single thread's order; an embedding's gradient adds rows of the
- * batch into the same rows of its weight). */
+ * backward, whose sums over the batch are split otherwise (a linear's, a
+ * recurrent op's and an embedding's by rows of the weights' gradients, a
+ * conv2d's as partial sums). The rest runs whole on member 0 (dropout's
+ * forward draws its mask in order; batch norm's and layer norm's
+ * statistics are summed in the single thread's order). */
 static int splits(bp_op op, int backward) {
     switch (op) {
         case BP_OP_LINEAR:
@@ -1311,7 +1316,7 @@ static int splits(bp_op op, int backward) {
         case BP_OP_RNN:
         case BP_OP_GRU: return 1;
         case BP_OP_DROPOUT: return backward;
-        case BP_OP_EMBEDDING: return !backward;
+        case BP_OP_EMBEDDING: return 1;
         default: return 0;
     }
 }

@@ -331,11 +331,26 @@ static void SFX(embedding_forward)(bp_graph *g, node *nd, part p) {
     SFX(bp_embedding_forward)
     ((REAL *)nd->y + at * nd->o.out, SFX(y_of)(g, nd->in[0]) + at, T_(nd, 0), n, nd->o.out);
 }
-/* The ids have no gradient: the input's dy stays as it is. */
-static void SFX(embedding_backward)(bp_graph *g, node *nd, int B, int want_dx) {
+/* The ids have no gradient: the input's dy stays as it is. On a team,
+ * member t adds into its share of the weight's rows (ids lo .. hi - 1)
+ * from every row of the batch, in the batch's order: each row of the
+ * gradient gets one thread's additions in one thread's order. */
+static void SFX(embedding_backward)(bp_graph *g, node *nd, part p, int want_dx) {
     (void)want_dx;
-    size_t n = (size_t)B * nd->shape[0];
-    SFX(bp_embedding_backward)(G_(nd, 0), nd->dy, SFX(y_of)(g, nd->in[0]), n, nd->o.out);
+    const size_t n = (size_t)g->B * nd->shape[0];
+    const int D = nd->o.out, V = nd->o.in;
+    const REAL *ids = SFX(y_of)(g, nd->in[0]), *dy = nd->dy;
+    if (p.T == 1) {
+        SFX(bp_embedding_backward)(G_(nd, 0), dy, ids, n, D);
+        return;
+    }
+    const size_t lo = (size_t)((long)V * p.t / p.T), hi = (size_t)((long)V * (p.t + 1) / p.T);
+    for (size_t k = 0; k < n; k++) {
+        size_t id = (size_t)ids[k] - 1;
+        if (id < lo || id >= hi) continue;
+        REAL *row = G_(nd, 0) + id * D;
+        for (int d = 0; d < D; d++) row[d] += dy[k * D + d];
+    }
 }
 
 /* lstm, rnn, gru: layer l's buffers in the node's work (rec_work in
@@ -457,16 +472,20 @@ static void SFX(rec_steps)(bp_graph *g, node *nd, part p, int l, REAL *dz, REAL 
  * initial state's gradient into dstate when there is a state. On a team
  * each member takes its own sequences back through time (rec_steps),
  * then, once all have (a meeting), its rows of the weights' gradients
- * over every sequence (bp_rec_backward_weights), and the members meet
- * again before the next layer's steps overwrite dz. */
+ * over every sequence (bp_rec_backward_weights). Layers take turns
+ * between two sets of dz (rec_work), so that the next layer's steps may
+ * start while other members still read this one's: the meeting after
+ * those steps is after every member's weights of this layer, before the
+ * layer after next writes this set again. */
 static void SFX(rec_backward)(bp_graph *g, node *nd, part p, int want_dx) {
     const int B = g->B, T = nd->shape[0], H = nd->o.out, G = bp_op_gates(nd->op) * H;
     const size_t BTH = (size_t)B * T * H;
     rec_layout r = rec_of(nd->op);
-    REAL *dz = (REAL *)nd->work + (size_t)nd->o.layers * r.per_layer * BTH,
-         *carry = dz + (size_t)r.dz * BTH;
+    REAL *dzs = (REAL *)nd->work + (size_t)nd->o.layers * r.per_layer * BTH,
+         *carry = dzs + (size_t)r.dz * dz_sets(nd) * BTH;
     SFX(mask_steps)(g, nd->dy, p, T, H);
     for (int l = nd->o.layers - 1; l >= 0; l--) {
+        REAL *dz = dzs + (size_t)(l % 2) * r.dz * BTH;
         REAL *dx =
             l ? SFX(rec_layer)(g, nd, B, l - 1).dh : SFX(din_of)(g, nd, 0, want_dx);
         if (l) memset(dx + (size_t)p.r0 * T * H, 0, sizeof(REAL) * (size_t)p.S * T * H);
@@ -478,7 +497,6 @@ static void SFX(rec_backward)(bp_graph *g, node *nd, part p, int want_dx) {
          nd->op == BP_OP_GRU ? dz + 3 * BTH : dz, s.x, s.h,
          SFX(state_at)(nd, nd->state, B, 0, l), B, T, l ? H : nd->o.in, H, G,
          (int)((long)G * p.t / p.T), (int)((long)G * (p.t + 1) / p.T));
-        if (p.T > 1 && l) bp_team_sync(g->team);
     }
 }
 
@@ -639,7 +657,7 @@ static int SFX(backward_node)(bp_graph *g, node *nd, part p, int want_dx, bp_err
         case BP_OP_AVGPOOL2D: SFX(avgpool2d_backward)(g, nd, p, want_dx); break;
         case BP_OP_BATCHNORM2D: SFX(batchnorm2d_backward)(g, nd, B, want_dx); break;
         case BP_OP_HOST: return host_run(g, nd, 1, want_dx, e);
-        case BP_OP_EMBEDDING: SFX(embedding_backward)(g, nd, B, want_dx); break;
+        case BP_OP_EMBEDDING: SFX(embedding_backward)(g, nd, p, want_dx); break;
         case BP_OP_LSTM:
         case BP_OP_RNN:
         case BP_OP_GRU: SFX(rec_backward)(g, nd, p, want_dx); break;
@@ -697,9 +715,11 @@ static void SFX(forward_member)(void *arg, int t, int T) {
 }
 
 /* Member t of T's backward, meeting as forward_member does, and also
- * before a linear (its dW sums over every row of its dy). The members
- * first zero their own rows of the gradients, and meet. A conv2d's
- * partial sums of dW and db are added at the end, after a last meeting. */
+ * before a linear and an embedding (their weights' gradients sum over
+ * every row of their dy). The members first zero their own rows of the
+ * gradients, and meet. A conv2d's partial sums of dW and db are added at
+ * the end, after a last meeting (the one after a whole node, when one ran
+ * last). */
 static void SFX(backward_member)(void *arg, int t, int T) {
     bp_graph *g = arg;
     const part mine = part_of(g->B, t, T), whole = {0, g->B, 0, 1};
@@ -710,14 +730,15 @@ static void SFX(backward_member)(void *arg, int t, int T) {
         node *nd = &g->nodes[g->order[k]];
         if (!nd->needs || is_view(nd->op)) continue;
         int split = splits(nd->op, 1);
-        if ((!split || nd->op == BP_OP_LINEAR) && dirty) bp_team_sync(g->team);
+        if ((!split || nd->op == BP_OP_LINEAR || nd->op == BP_OP_EMBEDDING) && dirty)
+            bp_team_sync(g->team);
         if (t == 0) count_grads(g, nd);
         if (split || t == 0)
             SFX(backward_node)(g, nd, split ? mine : whole, g->walk_dx, NULL);
         if (!split) bp_team_sync(g->team);
         dirty = split;
     }
-    bp_team_sync(g->team);
+    if (dirty) bp_team_sync(g->team);
     for (int k = 0; k < g->n_order; k++) {
         node *nd = &g->nodes[g->order[k]];
         if (nd->needs && nd->op == BP_OP_CONV2D) SFX(conv2d_reduce)(g, nd, t, T);
