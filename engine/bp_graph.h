@@ -400,12 +400,12 @@ void bp_graph_forget(bp_graph *g);
 
 /* A team of threads (bp_team.h) for forward and backward: with team set,
  * a walk over B >= 2 T rows is split between its T members, each taking
- * its B / T samples through linear, act, conv2d, both pools, an
- * embedding's forward, and lstm, rnn and gru (each member its sequences
- * through every step and layer; and dropout's backward), a linear's and a
- * recurrent op's weight gradients by their rows (a linear's neurons, a
- * recurrent op's gates) and a conv2d's as per-member partial sums added
- * in member order; the other ops run whole on the calling thread, member
+ * its B / T samples through linear, act, conv2d, both pools, embedding,
+ * and lstm, rnn and gru (each member its sequences through every step and
+ * layer; and dropout's backward), a linear's, an embedding's and a
+ * recurrent op's weight gradients by their rows (a linear's neurons, an
+ * embedding's ids, a recurrent op's gates) and a conv2d's as per-member
+ * partial sums added in member order; the other ops run whole on the calling thread, member
  * 0, between two meetings of the team. The same T gives the same bits
  * every time (batch norm's statistics are summed in the single thread's
  * order); against one thread, the products' rounding of fewer rows and

@@ -449,7 +449,7 @@ static void test_recurrent_team(void) {
 
 /* char-rnn's shape: ids (RT) -> embedding(RV, RI) -> lstm -> linear to
  * RK on every step; the embedding's forward split by samples, its
- * backward whole after the lstm's split one. */
+ * gradient by its weight's rows (ids). */
 enum { RV = 20 };
 
 static bp_net *char_net(bp_dtype t) {
