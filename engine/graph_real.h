@@ -719,7 +719,7 @@ static void SFX(forward_member)(void *arg, int t, int T) {
  * every row of their dy). The members first zero their own rows of the
  * gradients, and meet. A conv2d's partial sums of dW and db are added at
  * the end, after a last meeting (the one after a whole node, when one ran
- * last). */
+ * last); without a conv2d the run's end is the last meeting. */
 static void SFX(backward_member)(void *arg, int t, int T) {
     bp_graph *g = arg;
     const part mine = part_of(g->B, t, T), whole = {0, g->B, 0, 1};
@@ -738,6 +738,12 @@ static void SFX(backward_member)(void *arg, int t, int T) {
         if (!split) bp_team_sync(g->team);
         dirty = split;
     }
+    int reduce = 0; /* a conv2d's partial sums to add (else the run's end meets) */
+    for (int k = 0; k < g->n_order; k++) {
+        const node *nd = &g->nodes[g->order[k]];
+        reduce |= nd->needs && nd->op == BP_OP_CONV2D;
+    }
+    if (!reduce) return;
     if (dirty) bp_team_sync(g->team);
     for (int k = 0; k < g->n_order; k++) {
         node *nd = &g->nodes[g->order[k]];
