@@ -68,6 +68,17 @@ static inline void *check_track_realloc(void *p, size_t n) {
         }                                                                            \
     } while (0)
 
+/* The largest |a - b| / (1 + |b|) over n doubles (NaN counts as
+ * largest), for holding one computation to another to rounding. */
+static inline double check_worst(const double *a, const double *b, size_t n) {
+    double w = 0;
+    for (size_t k = 0; k < n; k++) {
+        double d = fabs(a[k] - b[k]) / (1 + fabs(b[k]));
+        if (!(d <= w)) w = d;
+    }
+    return w;
+}
+
 static int check_report(const char *name) {
     printf("%s: %d checks, %d failed\n", name, check_count, check_failures);
     return check_failures ? 1 : 0;

@@ -389,16 +389,6 @@ static double seq_train(bp_net *net, int T, int more) {
     return loss;
 }
 
-/* The largest |a - b| / (1 + |b|) of n doubles. */
-static double worst_of(const double *a, const double *b, size_t n) {
-    double w = 0;
-    for (size_t k = 0; k < n; k++) {
-        double d = fabs(a[k] - b[k]) / (1 + fabs(b[k]));
-        if (!(d <= w)) w = d;
-    }
-    return w;
-}
-
 /* An lstm, gru and rnn graph split between a team: the same bits from two
  * nets at the same thread count (2, and 3 on 2 cores, an uneven split),
  * and against one thread the same losses, weights, gradients, dLoss/dx
@@ -432,14 +422,14 @@ static void test_recurrent_team(void) {
                     CHECK(bp_set_threads(T, &e) == 0);
                     CHECK(bp_net_forward(a, sx, B, &e) != NULL);
                     CHECK(bp_net_backward_input(a, sy, dxT, &e) == 0);
-                    CHECK(worst_of(dxT, dx1, sizeof sx / sizeof sx[0]) <= tol);
+                    CHECK(check_worst(dxT, dx1, sizeof sx / sizeof sx[0]) <= tol);
                     CHECK(fabs(dx1[0]) + fabs(dx1[B * RT * RI - 1]) > 1e-6);
                     if (more) {
                         int n1 = bp_graph_state_get(one->graph, 1, BP_STATE_GRAD, ds1, &e),
                             nT = bp_graph_state_get(a->graph, 1, BP_STATE_GRAD, dsT, &e);
                         CHECK(n1 == B && nT == B);
                         int parts = ops[o] == BP_OP_LSTM ? 2 : 1;
-                        CHECK(worst_of(dsT, ds1, (size_t)parts * 2 * B * RH) <= tol);
+                        CHECK(check_worst(dsT, ds1, (size_t)parts * 2 * B * RH) <= tol);
                     }
                     bp_net_free(a);
                     bp_net_free(b);

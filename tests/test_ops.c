@@ -1197,16 +1197,6 @@ static void test_names(void) {
 /* ------------------------------------------------------------------------ */
 /* The team's halves against the whole                                       */
 
-/* Largest |a - b| / (1 + |b|) over n entries. */
-static double worst_diff(const double *a, const double *b, size_t n) {
-    double w = 0;
-    for (size_t k = 0; k < n; k++) {
-        double d = fabs(a[k] - b[k]) / (1 + fabs(b[k]));
-        if (!(d <= w)) w = d;
-    }
-    return w;
-}
-
 /* bp_layer_backward (acc 0, with a step) against its halves run as a team
  * of T would run them, one member after another: backward_rows on each
  * member's rows, then backward_cols on each member's neurons. On the
@@ -1245,12 +1235,12 @@ static void split_case(int B, int I, int O, bp_act act, int T, bp_rng *r) {
                                O * (t + 1) / T, 0.05);
     int blas = (long)B * I * O >= BP_BLAS_MIN_WORK;
     double tol = blas ? 1e-13 : 0;
-    CHECK(worst_diff(dh[1], dh[0], nh) == 0);
-    CHECK(worst_diff(db[1], db[0], O) == 0);
-    CHECK(worst_diff(dx[1], dx[0], nx) <= tol);
-    CHECK(worst_diff(dW[1], dW[0], nw) <= tol);
-    CHECK(worst_diff(W[1], W[0], nw) <= tol);
-    CHECK(worst_diff(b[1], b[0], O) == 0);
+    CHECK(check_worst(dh[1], dh[0], nh) == 0);
+    CHECK(check_worst(db[1], db[0], O) == 0);
+    CHECK(check_worst(dx[1], dx[0], nx) <= tol);
+    CHECK(check_worst(dW[1], dW[0], nw) <= tol);
+    CHECK(check_worst(W[1], W[0], nw) <= tol);
+    CHECK(check_worst(b[1], b[0], O) == 0);
     double *all[] = {x,     h,     dout,  o,     W[0],  b[0],  W[1],  b[1],
                      dW[0], dW[1], db[0], db[1], dh[0], dh[1], dx[0], dx[1]};
     for (size_t k = 0; k < sizeof all / sizeof all[0]; k++) free(all[k]);
