@@ -480,9 +480,10 @@ static void test_embedding_team(void) {
 }
 
 /* Finite differences of every weight and input of a small lstm, gru and
- * rnn graph (4 sequences, 2 layers), its walks on a team of 2 set by hand
- * (the net's rule would keep so small a step on one thread): the split
- * forward and backward are the gradient of the split forward's loss. */
+ * rnn graph (4 sequences, 2 layers; the lstm 3, so that a set of dz is
+ * used again), its walks on a team of 2 set by hand (the net's rule
+ * would keep so small a step on one thread): the split forward and
+ * backward are the gradient of the split forward's loss. */
 static void test_recurrent_fd(void) {
     static const bp_op ops[] = {BP_OP_LSTM, BP_OP_GRU, BP_OP_RNN};
     bp_err e;
@@ -496,7 +497,7 @@ static void test_recurrent_fd(void) {
             n.ndim = 2, n.shape[0] = 3, n.shape[1] = 2;
             int h = add(BP_OP_INPUT, 0, &n);
             n = bp_node_opts_default(ops[o]);
-            n.in = 2, n.out = 3, n.layers = 2, n.rng = &R;
+            n.in = 2, n.out = 3, n.layers = o ? 2 : 3, n.rng = &R;
             h = add(BP_OP_FLATTEN, node(ops[o], h, n), NULL);
             n = bp_node_opts_default(BP_OP_LINEAR), n.in = 9, n.out = 2, n.rng = &R;
             bp_net *net = as_net(node(BP_OP_LINEAR, h, n));
