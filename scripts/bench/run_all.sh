@@ -25,7 +25,7 @@ if ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
     apt-get install -y python3-torch
 fi
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$BUILD" -j2 --target backprop w1_floor blas_floor graph_overhead w5_parts >/dev/null
+cmake --build "$BUILD" -j2 --target backprop w1_floor blas_floor graph_overhead w5_parts w8_lstm >/dev/null
 mkdir -p results
 
 run() {
@@ -45,6 +45,8 @@ run w5 threads=1 n="${W5_N:-60000}"
 run w5 threads=2 n="${W5_N:-60000}"
 run w8 threads=1
 run w8 threads=2
+echo "w8_lstm (issue 26): W8's two LSTM layers, the engine's loop beside oneDNN's LSTM primitives"
+"$BUILD/w8_lstm" 10 "$REPS"
 echo "w5_parts (issue 25): a W5 step by parts, oneDNN's primitives beside the engine's kernels"
 "$BUILD/w5_parts" 20 "$REPS"
 run w9 threads=1
