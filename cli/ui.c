@@ -11,6 +11,7 @@
 #define _XOPEN_SOURCE 700
 #include <arpa/inet.h>
 #include <errno.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,18 +98,41 @@ static int parse_args(ui_server *s, int argc, char **argv, FILE *err) {
     return 0;
 }
 
-/* Serves until SIGINT or SIGTERM, which are blocked first so that the
- * server's threads never take them. */
+/* Posted by the handler of SIGINT and SIGTERM (sem_post is
+ * async-signal-safe). A handler, not sigwait: the signal goes to any
+ * thread that does not block it, and threads made before serve() could
+ * block nothing (OpenBLAS's pool starts when the library loads), so a
+ * signal that found the main thread not yet in sigwait took the default
+ * action there and killed the process instead of stopping it. */
+static sem_t stop_sem;
+
+static void on_stop(int sig) {
+    (void)sig;
+    sem_post(&stop_sem);
+}
+
+/* Serves until SIGINT or SIGTERM. The server's threads are made with both
+ * blocked, so that they never take them; the main thread waits for the
+ * handler's post. */
 static int serve(ui_server *s, FILE *out, FILE *err) {
     sigset_t set, old;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    struct sigaction act, old_int, old_term;
+    memset(&act, 0, sizeof act);
+    act.sa_handler = on_stop;
+    sigemptyset(&act.sa_mask);
+    sem_init(&stop_sem, 0, 0);
+    sigaction(SIGINT, &act, &old_int);
+    sigaction(SIGTERM, &act, &old_term);
     pthread_sigmask(SIG_BLOCK, &set, &old);
     bp_err e;
-    if (ui_http_start(s, &e)) {
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
-        return bp_cli_fail(err, "ui: %s", e.msg);
+    int rc = ui_http_start(s, &e);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc) {
+        rc = bp_cli_fail(err, "ui: %s", e.msg);
+        goto end;
     }
     /* After listening, so that --port 0 names the port taken. */
     if (!is_loopback(s->host))
@@ -122,12 +146,14 @@ static int serve(ui_server *s, FILE *out, FILE *err) {
     fprintf(out, "backprop ui: %s, read-only, at http://%s%s%s:%d/ (Ctrl-C stops)\n",
             s->db, v6 ? "[" : "", s->host, v6 ? "]" : "", s->port);
     fflush(out);
-    int sig = 0;
-    while (sigwait(&set, &sig) != 0) continue;
+    while (sem_wait(&stop_sem) != 0 && errno == EINTR) continue;
     ui_http_stop(s);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
     fprintf(out, "backprop ui: stopped\n");
-    return 0;
+end:
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    sem_destroy(&stop_sem);
+    return rc;
 }
 
 int bp_cli_ui(const char *db, int argc, char **argv, FILE *out, FILE *err) {
