@@ -26,7 +26,9 @@
  * score, kernel by kernel: a continuous kernel counts as phi(z) / mass, its
  * truncated normal's density times its sigma (Optuna 3.1 leaves the 1/sigma
  * out; later versions put it in), which weights a wide kernel (the prior's,
- * a lone observation's) up by its width; a kernel with a step counts as the
+ * a lone observation's) up by its width. Kept on purpose: it explores more,
+ * and with the 1/sigma this sampler's best values over 300 seeds were
+ * worse on Branin and Hartmann6 (scripts/bench/NOTES.md). A kernel with a step counts as the
  * mass of the step's cell around x, over the mass inside the bounds. A
  * categorical parameter's probabilities: each observation's row is 1/(m+1)
  * on every value plus 1 on its own, normalised; the prior's row uniform;
