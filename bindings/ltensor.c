@@ -358,7 +358,8 @@ static int t_set(lua_State *L) {
 
 /* t[{i, j}], t[i] for one dimension, or a method by name. */
 static int t_index(lua_State *L) {
-    if (lua_type(L, 2) == LUA_TSTRING) {
+    if (lua_type(L, 2) == LUA_TSTRING) { /* a closed tensor's methods too */
+        luaL_checkudata(L, 1, TENSOR_TYPE); /* before its metatable is read */
         lua_getmetatable(L, 1);
         lua_getfield(L, -1, "methods");
         lua_pushvalue(L, 2);

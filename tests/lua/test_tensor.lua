@@ -82,6 +82,10 @@ end
 
 function TestTensor:test_index_errors()
   local t = bp.tensor{{1, 2, 3}, {4, 5, 6}}
+  -- the metamethod called on what is not a tensor (fuzz/regressions/lua)
+  local index = getmetatable(t).__index
+  assert_error_text("backprop.tensor expected, got number", function() return index(5, "get") end)
+  assert_error_text("backprop.tensor expected, got table", function() return index({}, "get") end)
   assert_error_text("index 3 out of range 1..2 in dimension 1", function() return t[{3, 1}] end)
   assert_error_text("index 0 out of range 1..3 in dimension 2", function() return t:get(1, 0) end)
   assert_error_text("index has 1 subscripts, tensor has 2 dimensions", function() return t[1] end)
