@@ -81,6 +81,10 @@ typedef struct bp_fit_config {
     bp_fit_loss_fn host_loss;
     bp_fit_update_fn host_update;
     void *host_ud; /* their first argument */
+    /* Non-zero: a float32 network's plain SGD steps as bp_net_step_rows
+     * takes them by hand, bit for bit; 0: fused into dW's product
+     * (bp_net_set_fused_sgd), which is faster and rounds W otherwise. */
+    int unfused;
 } bp_fit_config;
 
 typedef struct bp_fit bp_fit;

@@ -91,6 +91,11 @@ typedef struct bp_layer {
     float *W32, *b32, *dW32, *db32, *h32, *o32, *dh32, *dout32;
     /* The memory behind whichever set is used, by bp_field (net.c's). */
     void *mem[BP_FIELD_COUNT];
+    /* > 0: the last step's plain SGD update went into W straight from its
+     * product (bp_net_set_fused_sgd) and dW is not written yet; it is made
+     * from x and dh, in this many neuron parts as the step split them,
+     * when the fused steps end. 0: dW is the last backward's. */
+    int dw_lazy;
 } bp_layer;
 
 typedef struct bp_net {
@@ -147,6 +152,8 @@ typedef struct bp_net {
      * built. NULL (note_len 0): none. Set with bp_net_set_note. */
     unsigned char *note;
     size_t note_len;
+    /* Non-zero between bp_net_set_fused_sgd(net, 1) and (net, 0). */
+    int fuse_sgd;
 } bp_net;
 
 /* Initialisation schemes, for weights and biases separately.
@@ -328,6 +335,20 @@ int bp_net_compute_grads(bp_net *net, const double *x, const double *y, int B,
 int bp_net_step_rows(bp_net *net, const void *x, bp_dtype xt, const int *rows,
                      const double *y, int B, bp_loss loss, double lr, double *loss_out,
                      bp_err *e);
+
+/* Plain SGD fused into the product of dW, for a training loop that reads
+ * no gradient between its steps (bp_fit_epoch). On (on != 0): the steps
+ * bp_net_step_rows takes with lr >= 0 in a float32 stack update each
+ * BLAS-sized layer (B I O >= BP_BLAS_MIN_WORK; on a team, every member's
+ * part that size) by W += (-lr) dh^T x, one product into W, and leave its
+ * dW unwritten, which saves writing dW and a pass reading W and dW. W then
+ * rounds otherwise than bp_sgd_update's (test_fit.c test_fused_sgd states
+ * the bound); the same bits for the same thread count. Nothing may read
+ * dW while it is on. Off (on = 0): every dW left unwritten is made from
+ * the last step's inputs and dh, which no one has touched since, by the
+ * product the unfused step would have made: the bits dW would have had.
+ * Float64 networks, graphs and every other step are not affected. */
+void bp_net_set_fused_sgd(bp_net *net, int on);
 
 /* The single-sample path. With B = 1, bp_net_train_step and
  * bp_net_compute_grads run the whole step (forward, loss, backward, update)

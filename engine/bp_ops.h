@@ -460,6 +460,18 @@ void bp_layer_backward_cols_f32(float *dW, float *db, float *W, float *b, const 
 void bp_dense_backward_cols_f32(float *dW, float *db, const float *dh, const float *x,
                                 int B, int I, int O, int n0, int n1);
 
+/* A float32 layer's plain SGD step fused into its dW product, and that
+ * product alone (ops_fast.h says when each applies):
+ *   backward_cols_sgd: backward_cols with lr >= 0 for neurons n0 .. n1-1,
+ *     but W -= lr dh^T x as one product into W, dW left unwritten; W's
+ *     rounding differs from bp_sgd_update's (test_fit.c's bound).
+ *   dw: neurons n0 .. n1-1 of dW = dh^T x, backward_cols' bits. */
+void bp_layer_backward_cols_sgd_f32(float *db, float *W, float *b, const float *dh,
+                                    const float *x, int B, int I, int O, int n0, int n1,
+                                    double lr);
+void bp_layer_dw_f32(float *dW, const float *dh, const float *x, int B, int I, int O,
+                     int n0, int n1);
+
 /* Threads a step may use: OpenBLAS's count for one product, and the size of
  * a network's team for a large mini-batch step (bp_net.h). The default is
  * OpenBLAS's own: OPENBLAS_NUM_THREADS when set, else the number of cores.

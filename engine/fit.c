@@ -10,7 +10,10 @@
  * step (each layer updated as soon as its gradients are known, which saves
  * a pass over the weights); with an optimiser, the gradients and then
  * bp_optim_step. Either way a fit and the same steps done by hand give the
- * same bits (tests/test_fit.c holds them to that). A shuffled batch's inputs
+ * same bits (tests/test_fit.c holds them to that), except a float32
+ * network's plain SGD, whose step goes into W straight from dW's product
+ * (bp_net_set_fused_sgd: within a stated bound of the steps by hand, or
+ * their bits with the config's unfused). A shuffled batch's inputs
  * go from the data's rows straight into the network's input buffer
  * (converted there in a float32 network): a gather into doubles here would
  * be a second copy of every input, a pass over all of the batch's memory
@@ -215,7 +218,13 @@ static int engine_step(bp_fit *f, bp_net *net, const bp_data *data, bp_crit crit
 int bp_fit_epoch(bp_fit *f, bp_net *net, const bp_data *data, double *mean_loss,
                  bp_err *e) {
     int was = bp_net_set_training(net, 1);
+    /* Plain SGD by the engine's step: nothing reads dW between the steps
+     * (on_step gets the loss only), so the step may go into W straight
+     * from dW's product; dW is made when the epoch ends, however it ends. */
+    int fuse = !f->c.opt && !f->c.host_update && !f->c.host_loss && !f->c.unfused;
+    if (fuse) bp_net_set_fused_sgd(net, 1);
     int rc = epoch(f, net, data, mean_loss, e);
+    if (fuse) bp_net_set_fused_sgd(net, 0);
     bp_net_set_training(net, was);
     return rc;
 }

@@ -460,6 +460,7 @@ double *bp_net_grad_bias(bp_net *net, int l, int n, bp_err *e) {
  * buffers are kept (and cap is unchanged) so the net stays usable. */
 static int reserve(bp_net *net, int B, bp_err *e) {
     if (B <= net->cap) return 0;
+    if (net->fuse_sgd && net->dtype == BP_F32) settle_grads_f32(net); /* from buffers freed below */
     if (net->graph && bp_graph_reserve(net->graph, B, e)) return -1;
     size_t z = bp_dtype_size(net->dtype), out = (size_t)B * bp_net_outputs(net);
     int f32 = net->dtype == BP_F32;
@@ -880,7 +881,14 @@ void bp_net_zero_grad(bp_net *net) {
         bp_layer *L = &net->layers[l];
         memset(L->mem[BP_FIELD_DW], 0, z * L->O * L->I);
         memset(L->mem[BP_FIELD_DB], 0, z * L->O);
+        L->dw_lazy = 0;
     }
+}
+
+void bp_net_set_fused_sgd(bp_net *net, int on) {
+    if (!on && net->dtype == BP_F32) settle_grads_f32(net);
+    else if (!on) settle_grads(net);
+    net->fuse_sgd = on != 0;
 }
 
 static void sgd_all(bp_net *net, double lr);
@@ -896,6 +904,7 @@ static void backward_stack(bp_net *net, int acc, double lr, int want_dx) {
         size_t z = bp_dtype_size(net->dtype);
         memset(L->mem[BP_FIELD_DW], 0, z * L->O * L->I);
         memset(L->mem[BP_FIELD_DB], 0, z * L->O);
+        L->dw_lazy = 0;
     }
     if (net->dtype == BP_F32) backward_layers_f32(net, acc, frozen ? -1 : lr, first);
     else backward_layers(net, acc, frozen ? -1 : lr, first);
@@ -1118,6 +1127,7 @@ int bp_net_step_rows_crit(bp_net *net, const void *x, bp_dtype xt, const int *ro
         /* one's fused update cannot wait for the loss: the step's update
          * is a pass of its own, as in bp_net_update. */
         const double *xd = x;
+        for (int k = 0; k < net->n_layers; k++) net->layers[k].dw_lazy = 0; /* one's dW */
         one(net, rows ? xd + (size_t)rows[0] * net->inputs : xd, y, crit, -1, &l);
         if (lr >= 0 && isfinite(l)) sgd_all(net, lr);
     } else if (take_team(net, B)) {

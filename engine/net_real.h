@@ -31,6 +31,14 @@ static void SFX(sgd_layer)(bp_layer *L, double lr, int w, int b) {
     if (b) SFX(bp_sgd_update)(L->F(b), L->F(db), (size_t)L->O, lr);
 }
 
+/* Whether a layer of I inputs and O neurons takes its step fused into its
+ * dW product (bp_net_set_fused_sgd) in a step of B rows split between T
+ * members: float32, the fused steps on, and the smallest member's part
+ * (O / T neurons) BLAS-sized, so that every part's product is GEMM's. */
+static int SFX(fuses)(const bp_net *net, int B, int I, int O, int T) {
+    return BP_REAL_F32 && net->fuse_sgd && (long)B * I * (O / T) >= BP_BLAS_MIN_WORK;
+}
+
 /* Backpropagation from the top layer's dout, which the caller has filled,
  * down to layer first (0: all; the layers below have nothing to train).
  * acc: add into dW and db rather than overwrite them. lr >= 0: gradient
@@ -43,9 +51,39 @@ static void SFX(backward_layers)(bp_net *net, int acc, double lr, int first) {
         bp_layer *L = &net->layers[l];
         const REAL *in = l > 0 ? net->layers[l - 1].F(o) : net->F(x);
         REAL *din = l > first ? net->layers[l - 1].F(dout) : NULL;
+        L->dw_lazy = !acc && lr >= 0 && SFX(fuses)(net, B, L->I, L->O, 1);
+#if BP_REAL_F32
+        if (L->dw_lazy) {
+            /* bp_layer_backward's BLAS-sized halves, the step fused into
+             * the second */
+            bp_layer_backward_rows_f32(din, L->dh32, L->dout32, L->h32, L->o32, L->W32, B,
+                                       L->I, L->O, L->act, L->alpha);
+            bp_layer_backward_cols_sgd_f32(L->db32, L->W32, L->b32, L->dh32, in, B, L->I,
+                                           L->O, 0, L->O, lr);
+            continue;
+        }
+#endif
         SFX(bp_layer_backward)
         (din, L->F(dW), L->F(db), L->F(dh), L->F(dout), L->F(h), L->F(o), in, L->F(W),
          L->F(b), B, L->I, L->O, L->act, L->alpha, acc, lr);
+    }
+}
+
+/* Makes every dW a fused step left unwritten (bp_net_set_fused_sgd), part
+ * by part as that step split the layer's neurons. */
+static void SFX(settle_grads)(bp_net *net) {
+    for (int l = 0; l < net->n_layers; l++) {
+        bp_layer *L = &net->layers[l];
+        const int T = L->dw_lazy;
+        L->dw_lazy = 0;
+#if BP_REAL_F32
+        const float *in = l > 0 ? net->layers[l - 1].o32 : net->x32;
+        for (int t = 0; t < T; t++)
+            bp_layer_dw_f32(L->dW32, L->dh32, in, net->B, L->I, L->O,
+                            (int)((long)L->O * t / T), (int)((long)L->O * (t + 1) / T));
+#else
+        (void)T;
+#endif
     }
 }
 

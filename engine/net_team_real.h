@@ -69,9 +69,19 @@ static void SFX(team_member)(void *arg, int t, int T) {
     if (j->guard && !isfinite(total)) lr = -1;
     for (int l = top; l >= 0; l--) {
         bp_layer *L = &Ls[l];
-        const int O = L->O;
+        const int O = L->O, n0 = (int)((long)O * t / T), n1 = (int)((long)O * (t + 1) / T);
+        const REAL *in = l > 0 ? Ls[l - 1].F(o) : x;
+        /* every member decides alike; member 0 says so for settle_grads */
+        const int fused = lr >= 0 && SFX(fuses)(net, B, L->I, O, T);
+        if (t == 0) L->dw_lazy = fused ? T : 0;
+#if BP_REAL_F32
+        if (fused) {
+            bp_layer_backward_cols_sgd_f32(L->db32, L->W32, L->b32, L->dh32, in, B, L->I, O,
+                                           n0, n1, lr);
+            continue;
+        }
+#endif
         SFX(bp_layer_backward_cols)
-        (L->F(dW), L->F(db), L->F(W), L->F(b), L->F(dh), l > 0 ? Ls[l - 1].F(o) : x, B,
-         L->I, O, (int)((long)O * t / T), (int)((long)O * (t + 1) / T), lr);
+        (L->F(dW), L->F(db), L->F(W), L->F(b), L->F(dh), in, B, L->I, O, n0, n1, lr);
     }
 }

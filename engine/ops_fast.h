@@ -353,6 +353,35 @@ void SFX(bp_layer_backward_cols)(REAL *dW, REAL *db, REAL *W, REAL *b, const REA
     }
 }
 
+#if BP_REAL_F32
+/* Neurons n0 .. n1-1 of a float32 layer's plain SGD step with dW never
+ * stored: db and its step as backward_cols makes them, then W += (-lr)
+ * dh^T x as one product into W (GEMM's beta 1). A fast path: reference
+ * backward_cols with lr (dense_cols' product, then bp_sgd_update in
+ * double); W rounds otherwise (-lr rounded to float, the product's sums
+ * added to W in float), within test_fit.c test_fused_sgd's bound. Only for
+ * a BLAS-sized part (the caller's test, B I (n1 - n0) >= BLAS_MIN_WORK),
+ * so that bp_layer_dw's product is dense_cols' own. */
+void SFX(bp_layer_backward_cols_sgd)(REAL *db, REAL *W, REAL *b, const REAL *dh,
+                                     const REAL *x, int B, int I, int O, int n0, int n1,
+                                     double lr) {
+    const int N = n1 - n0;
+    if (N < 1) return;
+    SFX(dense_cols)(NULL, db, dh, x, B, I, O, n0, n1, 0);
+    GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, N, I, B, (REAL)-lr, dh + n0, O, x, I, 1,
+         W + (size_t)n0 * I, I);
+    SFX(bp_sgd_update)(b + n0, db + n0, (size_t)N, lr);
+}
+
+/* Neurons n0 .. n1-1 of dW = dh^T x over all B rows, overwritten: the
+ * product of backward_cols (the same call, so the same bits), for a dW
+ * that bp_layer_backward_cols_sgd's step left unwritten. */
+void SFX(bp_layer_dw)(REAL *dW, const REAL *dh, const REAL *x, int B, int I, int O, int n0,
+                      int n1) {
+    SFX(dense_cols)(dW, NULL, dh, x, B, I, O, n0, n1, 0);
+}
+#endif
+
 /* ------------------------------------------------------------------------ */
 /* The loss and its gradient together                                        */
 /*                                                                           */

@@ -10,8 +10,10 @@
  * against outputs worked out by hand. Float32 inputs must give a float32
  * network the bits of the same rows in float64, on one thread and on the
  * team of threads. */
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "bp_fit.h"
 #include "check.h"
@@ -470,6 +472,87 @@ static void test_float32_data(void) {
     bp_data_free(rounded);
 }
 
+/* One fit of epochs x (64-row batches, shuffled from seed 5) of plain SGD,
+ * fused or not (bp_fit_config's unfused). */
+static void fit_sgd(bp_net *net, const bp_data *data, int epochs, int unfused) {
+    bp_rng r;
+    bp_rng_seed(&r, 5);
+    bp_fit_config c = {.batch = 64, .loss = BP_LOSS_SOFTMAX_CE, .lr = 0.05, .shuffle = 1,
+                       .rng = &r, .unfused = unfused};
+    bp_err e;
+    bp_fit *f = bp_fit_new(data, &c, &e);
+    CHECK(f != NULL);
+    for (int k = 0; f && k < epochs; k++) CHECK(bp_fit_epoch(f, net, data, NULL, &e) == 0);
+    bp_fit_free(f);
+}
+
+/* Whether tensors k of a and b (the net's parameter list) hold the same
+ * bits: their values (grad 0) or gradients (grad 1). */
+static int same_tensor(const bp_net *a, const bp_net *b, int k, int grad) {
+    int n;
+    const bp_param *ta = bp_net_param_list(a, &n), *tb = bp_net_param_list(b, &n);
+    size_t z = bp_dtype_size(a->dtype) * ta[k].count;
+    return memcmp(grad ? ta[k].grad : ta[k].data, grad ? tb[k].grad : tb[k].data, z) == 0;
+}
+
+/* The plain SGD step fused into dW's product (bp_net_set_fused_sgd), which
+ * a float32 fit takes, against the reference, the same fit unfused (the
+ * steps by hand, held to that above). One step (a batch of all 64 rows):
+ * every dW and db the reference's bits (dW is made after the step by the
+ * reference's own product), each bias too (its step is not fused), and each
+ * weight within 2 float epsilons of |W| + lr |dW|: the reference rounds
+ * W - lr dW once from double, the fused step rounds -lr, lr dW and the sum
+ * to float, and oneDNN's product into W may sum otherwise than into dW.
+ * Several epochs: the same bits twice for the same thread count, on one
+ * thread and on the team of two. A float64 fit is not fused: unfused or
+ * not, the same bits. */
+static void test_fused_sgd(void) {
+    bp_data *one = make_data(64, 200, 10, 9), *many = make_data(300, 200, 10, 10);
+    bp_err e;
+    int before = bp_threads();
+    for (int T = 1; T <= 2; T++) {
+        CHECK(bp_set_threads(T, &e) == 0);
+        bp_net *a = make_wide_net(BP_F32, 10, 3), *b = make_wide_net(BP_F32, 10, 3);
+        fit_sgd(a, one, 1, 0);
+        fit_sgd(b, one, 1, 1);
+        CHECK(T == 1 || a->team != NULL);
+        double worst = 0;
+        for (int l = 0; l < 3; l++) {
+            const bp_layer *La = &a->layers[l], *Lb = &b->layers[l];
+            CHECK(same_tensor(a, b, 2 * l, 1) && same_tensor(a, b, 2 * l + 1, 1));
+            CHECK(same_tensor(a, b, 2 * l + 1, 0));
+            CHECK(La->dw_lazy == 0);
+            for (size_t k = 0; k < (size_t)La->O * La->I; k++) {
+                double w = Lb->W32[k], dw = Lb->dW32[k];
+                double bound = 2 * 0x1p-23 * (fabs(w) + 0.05 * fabs(dw));
+                double off = fabs((double)La->W32[k] - w) / bound;
+                worst = off > worst ? off : worst;
+            }
+        }
+        CHECK(worst <= 1);
+        CHECK(!same_params(a, b)); /* it was fused */
+        bp_net_free(a);
+        bp_net_free(b);
+        a = make_wide_net(BP_F32, 10, 3), b = make_wide_net(BP_F32, 10, 3);
+        fit_sgd(a, many, 3, 0);
+        fit_sgd(b, many, 3, 0);
+        CHECK(same_params(a, b));
+        for (int k = 0; k < 6; k++) CHECK(same_tensor(a, b, k, 1));
+        bp_net_free(a);
+        bp_net_free(b);
+        a = make_wide_net(BP_F64, 10, 3), b = make_wide_net(BP_F64, 10, 3);
+        fit_sgd(a, many, 2, 0);
+        fit_sgd(b, many, 2, 1);
+        CHECK(same_params(a, b));
+        for (int k = 0; k < 6; k++) CHECK(same_tensor(a, b, k, 1));
+        bp_net_free(a);
+        bp_net_free(b);
+    }
+    CHECK(bp_set_threads(before, &e) == 0);
+    bp_data_free(one);
+    bp_data_free(many);
+}
+
 /* A copy of data whose targets are its labels 1..C, one per row (k = 1),
  * as a regression-shaped data set of class numbers holds them. */
 static bp_data *labels_of(const bp_data *data) {
@@ -570,6 +653,7 @@ int main(void) {
     test_refusals();
     test_evaluate();
     test_float32_data();
+    test_fused_sgd();
     test_labels_and_param();
     return check_report("test_fit");
 }
