@@ -110,6 +110,8 @@ static int net_predict(lua_State *L) {
                                              "the network takes %d inputs, the "
                                              "data has %d",
                                              net->inputs, d->d));
+    bp_err me;
+    if (bp_data_materialize(d, &me)) return luaL_error(L, "%s", me.msg); /* rows in place */
     int O = bp_net_outputs(net);
     lua_createtable(L, d->n, 0);
     for (int s = 0; s < d->n; s += EVAL_BATCH) {

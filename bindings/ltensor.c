@@ -697,11 +697,13 @@ static int data_view(lua_State *L, int targets) {
     bp_data *d = bp_lua_check_data(L, 1);
     bp_dtype dtype;
     size_t n, dims[2] = {(size_t)d->n, (size_t)(targets ? d->k : d->d)};
+    bp_err e;
+    /* a view may write rows: byte-backed ones become floats first */
+    if (!targets && d->n && bp_data_materialize(d, &e)) return luaL_error(L, "%s", e.msg);
     void *rows = data_rows(d, targets, &dtype, &n);
     if (d->n == 0)
         return luaL_error(L, "%s: the data set has no rows", targets ? "y" : "x");
     ltensor *u = new_ltensor(L);
-    bp_err e;
     if (!(u->t = bp_tensor_view(dtype, 2, dims, rows, &e))) return luaL_error(L, "%s", e.msg);
     u->data = luaL_checkudata(L, 1, DATA_TYPE); /* its first field is the set */
     u->targets = targets;

@@ -231,6 +231,8 @@ static int net_train_batch(lua_State *L) {
     int B = bp_data_batch(d, (int)first - 1, count, NULL, &y, NULL);
     bp_err e;
     double loss;
+    /* the rows in place: byte-backed ones become floats first */
+    if (bp_data_materialize(d, &e)) return luaL_error(L, "%s", e.msg);
     const void *x = bp_data_row(d, (int)first - 1);
     if (li) {
         loss = bp_lua_script_step(L, 1, x, d->dtype, B, y, d->k, li, opt, oi, lr);

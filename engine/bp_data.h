@@ -39,6 +39,14 @@ typedef struct bp_data {
     bp_dtype dtype;
     double *x;     /* n x d inputs, float64 */
     float *x32;    /* n x d inputs, float32 */
+    /* Byte-backed inputs (an IDX file's pixels as the file holds them: a
+     * quarter of float32's memory, and of what a shuffled batch's gather
+     * reads): input k is table[x8[k]] in the dtype (in float32 data each
+     * entry is a float's value), x and x32 are both NULL, and bp_data_row
+     * gives NULL. bp_data_materialize turns them into x or x32, the same
+     * values; whatever writes rows does that first. NULL: x or x32. */
+    unsigned char *x8;
+    double *table; /* 256 values, with x8 */
     double *y;     /* n x k targets: one-hot rows when there are labels */
     int *label;    /* n class indexes in 0..n_classes-1, or NULL (regression) */
     int n_classes; /* 0 when label is NULL, else k */
@@ -66,8 +74,19 @@ void bp_data_free(bp_data *data);
  * out or t is not a dtype; the data is then unchanged. */
 int bp_data_set_dtype(bp_data *data, bp_dtype t, bp_err *e);
 
-/* Row r's inputs where they lie, in the data's dtype (double or float). */
+/* Row r's inputs where they lie, in the data's dtype (double or float);
+ * NULL in byte-backed data (x8), whose rows bp_data_take_rows converts. */
 const void *bp_data_row(const bp_data *data, int r);
+
+/* Rows rows[0 .. B-1] (rows NULL: start .. start+B-1) of the inputs, in the
+ * data's dtype, into out (B x d): copies, or conversions of byte-backed
+ * rows, the values bp_data_get gives. */
+void bp_data_take_rows(const bp_data *data, void *out, const int *rows, int start, int B);
+
+/* Byte-backed inputs (x8) into x or x32 of the dtype, the same values, the
+ * bytes freed; nothing to do otherwise. -1 when memory runs out (the data
+ * unchanged). */
+int bp_data_materialize(bp_data *data, bp_err *e);
 
 /* Input k of the n x d matrix (row k / d, column k % d), as a double. */
 double bp_data_get(const bp_data *data, size_t k);
@@ -106,8 +125,8 @@ bp_data *bp_data_load_csv(const char *path, const char *target, char delim, int 
  * n x rows x cols unsigned bytes) and a labels file (magic 0x00000801, n
  * bytes). Either may be gzip-compressed or plain: zlib tells them apart by
  * their first bytes, not by their names. The inputs hold the raw pixel
- * values 0..255 in the given dtype (BP_F32: written as floats from the
- * start, never as doubles), d = rows * cols, row by row; scale them with a
+ * values 0..255 in the given dtype, d = rows * cols, row by row, kept as
+ * the file's bytes (x8, with the table of their values); scale them with a
  * scaler (for the
  * usual /255: bp_scaler_fixed(d, 0, 255)). n_classes > 0 fixes the number of
  * classes (10 for MNIST, so that a file lacking some digit still gives
@@ -158,7 +177,7 @@ int bp_data_split(const bp_data *data, double frac_train, double frac_val,
  * data: pointers into data (no copy, valid until the data is shuffled or
  * freed) through x, y and label, each of which may be NULL when not wanted
  * (*label is NULL without labels; *x is NULL in float32 data, whose rows
- * bp_data_row gives). Returns the number of rows, 0 when start
+ * bp_data_row gives, and in byte-backed data). Returns the number of rows, 0 when start
  * is outside 0..n-1 or size < 1. An epoch: shuffle, then
  *   for (int s = 0; (B = bp_data_batch(data, s, 32, &x, &y, NULL)) > 0; s += B) */
 int bp_data_batch(const bp_data *data, int start, int size, const double **x,
@@ -204,7 +223,11 @@ bp_scaler *bp_scaler_fit(const bp_data *train, bp_scale kind, bp_err *e);
  * finite with scale != 0. */
 bp_scaler *bp_scaler_fixed(int d, double shift, double scale, bp_err *e);
 
-/* Scales data's inputs in place. -1 if the widths differ (data unchanged). */
+/* Scales data's inputs in place. -1 if the widths differ (data unchanged).
+ * Byte-backed data stays so under a scaler whose shift and scale are the
+ * same for every column (fixed): its table is scaled, the same formula on
+ * the same values; any other makes it float-backed first
+ * (bp_data_materialize; -1 also when memory for that runs out). */
 int bp_scaler_apply(const bp_scaler *s, bp_data *data, bp_err *e);
 
 /* Frees the scaler; accepts NULL. */

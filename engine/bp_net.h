@@ -154,6 +154,9 @@ typedef struct bp_net {
     size_t note_len;
     /* Non-zero between bp_net_set_fused_sgd(net, 1) and (net, 0). */
     int fuse_sgd;
+    /* During bp_net_step_codes: the 256 values its codes stand for, in the
+     * net's dtype. NULL otherwise. */
+    const void *codes;
 } bp_net;
 
 /* Initialisation schemes, for weights and biases separately.
@@ -335,6 +338,15 @@ int bp_net_compute_grads(bp_net *net, const double *x, const double *y, int B,
 int bp_net_step_rows(bp_net *net, const void *x, bp_dtype xt, const int *rows,
                      const double *y, int B, bp_loss loss, double lr, double *loss_out,
                      bp_err *e);
+
+/* bp_net_step_rows_crit on byte-backed rows (bp_data.h's x8): input i of
+ * row r is table[codes[r * inputs + i]] (256 values, as the data's dtype
+ * holds them), taken in as that value in the data's dtype would be; rows
+ * and the rest as there. The same bits as bp_net_step_rows_crit on the
+ * same rows as float or double values (bp_data_materialize's). */
+int bp_net_step_codes(bp_net *net, const unsigned char *codes, const double *table,
+                      const int *rows, const double *y, int B, bp_crit crit, double lr,
+                      double *loss_out, bp_err *e);
 
 /* Plain SGD fused into the product of dW, for a training loop that reads
  * no gradient between its steps (bp_fit_epoch). On (on != 0): the steps

@@ -84,6 +84,26 @@ static bp_data *data_new(int n, int d, int k, int n_classes, bp_dtype dtype, bp_
     return dt_make(n, d, k, n_classes, dtype, NULL, e);
 }
 
+bp_data *dt_make_codes(int n, int d, int k, int n_classes, bp_dtype dtype,
+                       unsigned char *codes, bp_err *e) {
+    double *table = bp_malloc(sizeof(double) * 256);
+    /* a placeholder for dt_make's inputs, which are the codes instead */
+    void *none = bp_malloc(1);
+    bp_data *data = table && none ? dt_make(n, d, k, n_classes, dtype, none, e) : NULL;
+    if (!data) {
+        if (!table || !none) bp_err_set(e, "out of memory for a data set of %d x %d", n, d);
+        bp_free(table);
+        bp_free(none);
+        return NULL;
+    }
+    bp_free(none);
+    data->x = NULL, data->x32 = NULL;
+    for (int v = 0; v < 256; v++) table[v] = v;
+    data->x8 = codes;
+    data->table = table;
+    return data;
+}
+
 bp_data *dt_make(int n, int d, int k, int n_classes, bp_dtype dtype, void *x, bp_err *e) {
     if (n < 0 || d < 1 || k < 1) {
         bp_err_set(e,
@@ -126,6 +146,8 @@ void bp_data_free(bp_data *data) {
     if (!data) return;
     bp_free(data->x);
     bp_free(data->x32);
+    bp_free(data->x8);
+    bp_free(data->table);
     bp_free(data->y);
     bp_free(data->label);
     free_strings(data->names, data->d);
@@ -137,6 +159,13 @@ void bp_data_free(bp_data *data) {
 int bp_data_set_dtype(bp_data *data, bp_dtype t, bp_err *e) {
     if ((unsigned)t >= BP_DTYPE_COUNT) return bp_err_set(e, "unknown dtype %d", (int)t);
     if (t == data->dtype) return 0;
+    if (data->x8) {
+        /* the table's values as each x[k] below: a float's exactly, or
+         * rounded to one */
+        for (int v = 0; t == BP_F32 && v < 256; v++) data->table[v] = (float)data->table[v];
+        data->dtype = t;
+        return 0;
+    }
     size_t N = (size_t)data->n * data->d;
     if (t == BP_F32) {
         float *x32 = alloc_zero(N, sizeof(float));
@@ -159,12 +188,53 @@ int bp_data_set_dtype(bp_data *data, bp_dtype t, bp_err *e) {
 
 const void *bp_data_row(const bp_data *data, int r) {
     size_t at = (size_t)r * data->d;
+    if (data->x8) return NULL;
     return data->dtype == BP_F32 ? (const void *)(data->x32 + at)
                                  : (const void *)(data->x + at);
 }
 
 double bp_data_get(const bp_data *data, size_t k) {
+    if (data->x8) return data->table[data->x8[k]];
     return data->dtype == BP_F32 ? data->x32[k] : data->x[k];
+}
+
+/* count codes as the values of table in dtype t (as bp_data_get's, in t). */
+static void decode(void *out, bp_dtype t, const unsigned char *codes, const double *table,
+                   size_t count) {
+    if (t == BP_F32) {
+        float *o = out, tab[256];
+        for (int v = 0; v < 256; v++) tab[v] = (float)table[v];
+        for (size_t j = 0; j < count; j++) o[j] = tab[codes[j]];
+    } else {
+        double *o = out;
+        for (size_t j = 0; j < count; j++) o[j] = table[codes[j]];
+    }
+}
+
+void bp_data_take_rows(const bp_data *data, void *out, const int *rows, int start, int B) {
+    const size_t d = (size_t)data->d, z = bp_dtype_size(data->dtype);
+    for (int b = 0; b < B; b++) {
+        size_t r = (size_t)(rows ? rows[b] : start + b);
+        void *to = (char *)out + z * d * b;
+        if (data->x8) decode(to, data->dtype, data->x8 + r * d, data->table, d);
+        else memcpy(to, bp_data_row(data, (int)r), z * d);
+    }
+}
+
+int bp_data_materialize(bp_data *data, bp_err *e) {
+    if (!data->x8) return 0;
+    size_t N = (size_t)data->n * data->d, z = bp_dtype_size(data->dtype);
+    void *x = alloc_zero(N, z);
+    if (!x) return bp_err_set(e, "out of memory for %zu inputs", N);
+    dt_advise_rows(x, z * N);
+    decode(x, data->dtype, data->x8, data->table, N);
+    if (data->dtype == BP_F32) data->x32 = x;
+    else data->x = x;
+    bp_free(data->x8);
+    bp_free(data->table);
+    data->x8 = NULL;
+    data->table = NULL;
+    return 0;
 }
 
 static int copy_names(bp_data *dst, const bp_data *src, bp_err *e) {
@@ -184,11 +254,25 @@ bp_data *bp_data_slice(const bp_data *data, int start, int count, bp_err *e) {
                    (long long)start + count - 1, data->n - 1);
         return NULL;
     }
-    bp_data *part = data_new(count, data->d, data->k, data->n_classes, data->dtype, e);
-    if (!part) return NULL;
     int d = data->d, k = data->k;
-    memcpy((void *)bp_data_row(part, 0), bp_data_row(data, start),
-           bp_dtype_size(data->dtype) * (size_t)count * d);
+    bp_data *part;
+    if (data->x8) {
+        unsigned char *codes = alloc_zero((size_t)count * d, 1);
+        part = codes ? dt_make_codes(count, d, k, data->n_classes, data->dtype, codes, e)
+                     : NULL;
+        if (!part) {
+            if (!codes) bp_err_set(e, "out of memory for a data set of %d x %d", count, d);
+            bp_free(codes);
+            return NULL;
+        }
+        memcpy(codes, data->x8 + (size_t)start * d, (size_t)count * d);
+        memcpy(part->table, data->table, sizeof(double) * 256);
+    } else {
+        part = data_new(count, d, k, data->n_classes, data->dtype, e);
+        if (!part) return NULL;
+        memcpy((void *)bp_data_row(part, 0), bp_data_row(data, start),
+               bp_dtype_size(data->dtype) * (size_t)count * d);
+    }
     memcpy(part->y, data->y + (size_t)start * k, sizeof(double) * (size_t)count * k);
     if (data->label)
         memcpy(part->label, data->label + start, sizeof(int) * (size_t)count);
@@ -214,8 +298,10 @@ int bp_data_shuffle(bp_data *data, bp_rng *r, bp_err *e) {
     for (int i = data->n - 1; i > 0; i--) {
         int j = (int)bp_rng_below(r, (uint64_t)i + 1);
         if (j == i) continue;
-        swap_rows((void *)bp_data_row(data, 0), bp_dtype_size(data->dtype) * d, i, j,
-                  tmp);
+        if (data->x8) swap_rows(data->x8, (size_t)d, i, j, tmp);
+        else
+            swap_rows((void *)bp_data_row(data, 0), bp_dtype_size(data->dtype) * d, i, j,
+                      tmp);
         swap_rows(data->y, sizeof(double) * k, i, j, tmp);
         if (data->label) {
             int t = data->label[i];

@@ -146,40 +146,28 @@ static int expect_end(const idx_part *p, bp_err *e) {
     return 0;
 }
 
-/* Stores got bytes from chunk at element `at` of buf, each as a byte (z 1),
- * a float (4) or a double (8). */
-static void store(void *buf, size_t z, size_t at, const unsigned char *chunk,
-                  size_t got) {
-    if (z == 1) memcpy((unsigned char *)buf + at, chunk, got);
-    else if (z == 4)
-        for (size_t j = 0; j < got; j++) ((float *)buf)[at + j] = chunk[j];
-    else
-        for (size_t j = 0; j < got; j++) ((double *)buf)[at + j] = chunk[j];
-}
-
-/* The part's bytes, each stored as an element of z bytes (store), in a
- * buffer from bp_malloc; the file must end after them. A plain file's size
- * was checked (idx_fits): its buffer is made whole at once. A gzip stream's
+/* The part's bytes, in a buffer from bp_malloc; the file must end after
+ * them. A plain file's size was checked (idx_fits): its buffer is made
+ * whole at once. A gzip stream's
  * grows, doubling from a chunk, only as far as the stream goes, so that a
  * header announcing more than the stream holds costs what it holds; the
  * read stops where the stream ends short. NULL with a message. */
-static void *idx_read(const idx_part *p, size_t z, unsigned char *chunk, bp_err *e) {
+static unsigned char *idx_read(const idx_part *p, unsigned char *chunk, bp_err *e) {
     size_t cap = gzdirect(p->f) || p->count < IDX_CHUNK ? p->count : IDX_CHUNK, done = 0;
-    size_t bytes;
-    void *buf = NULL;
-    if (bp_size_mul(&bytes, cap ? cap : 1, z) || !(buf = bp_malloc(bytes))) goto oom;
-    if (cap == p->count) dt_advise_rows(buf, bytes); /* before its pages are touched */
+    unsigned char *buf = bp_malloc(cap ? cap : 1);
+    if (!buf) goto oom;
+    if (cap == p->count) dt_advise_rows(buf, cap); /* before its pages are touched */
     while (done < p->count) {
         size_t want = p->count - done < IDX_CHUNK ? p->count - done : IDX_CHUNK;
         long long got = read_bytes(p->f, chunk, want, p->path, e);
         if (got < 0) goto fail;
         if (done + (size_t)got > cap) {
             cap = cap * 2 < p->count ? cap * 2 : p->count;
-            void *grown = bp_size_mul(&bytes, cap, z) ? NULL : bp_realloc(buf, bytes);
+            unsigned char *grown = bp_realloc(buf, cap);
             if (!grown) goto oom;
             buf = grown;
         }
-        store(buf, z, done, chunk, (size_t)got);
+        memcpy(buf + done, chunk, (size_t)got);
         done += (size_t)got;
         if ((size_t)got < want) {
             bp_err_set(e, "%s: truncated: expected %zu bytes of %s, got %zu", p->path,
@@ -263,8 +251,8 @@ static int idx_classes(bp_data *data, const unsigned char *lab) {
 }
 
 /* Labels first: they are small and decide the width of y. The pixels are
- * read straight into the inputs' array, converted a chunk at a time, so
- * that they are never all in memory twice. */
+ * read straight into the inputs' array and kept as bytes (x8): a float
+ * array is made only when something writes rows (bp_data_materialize). */
 bp_data *bp_data_load_idx(const char *images_path, const char *labels_path, int n_classes,
                           bp_dtype dtype, bp_err *e) {
     idx f = {.img = {.path = images_path, .what = "pixels", .items = "images"},
@@ -283,12 +271,12 @@ bp_data *bp_data_load_idx(const char *images_path, const char *labels_path, int 
     }
     if (idx_open(&f, e) < 0) goto fail;
     if (!(chunk = bp_malloc(IDX_CHUNK))) goto oom;
-    if (!(lab = idx_read(&f.lab, 1, chunk, e))) goto fail;
+    if (!(lab = idx_read(&f.lab, chunk, e))) goto fail;
     int C = idx_check_labels(&f.lab, lab, n_classes, e);
     if (C < 0) goto fail;
-    if (!(x = idx_read(&f.img, bp_dtype_size(dtype), chunk, e))) goto fail;
+    if (!(x = idx_read(&f.img, chunk, e))) goto fail;
     int d = (int)(f.rows * f.cols);
-    if (!(data = dt_make((int)f.img.n, d, C, C, dtype, x, e))) goto fail;
+    if (!(data = dt_make_codes((int)f.img.n, d, C, C, dtype, x, e))) goto fail;
     x = NULL; /* the data set's now */
     if (idx_classes(data, lab) < 0) goto oom;
     bp_free(chunk);

@@ -43,6 +43,11 @@ static bp_scaler *scaler_new(bp_scale kind, int d, bp_err *e) {
 /* Row r of data's inputs as doubles: where it lies in float64 data, else
  * converted into buf (d values). */
 static const double *row_f64(const bp_data *data, int r, double *buf) {
+    if (data->x8) {
+        const unsigned char *c = data->x8 + (size_t)r * data->d;
+        for (int i = 0; i < data->d; i++) buf[i] = data->table[c[i]];
+        return buf;
+    }
     if (data->dtype == BP_F64) return data->x + (size_t)r * data->d;
     const float *xr = data->x32 + (size_t)r * data->d;
     for (int i = 0; i < data->d; i++) buf[i] = xr[i];
@@ -137,6 +142,22 @@ int bp_scaler_apply(const bp_scaler *s, bp_data *data, bp_err *e) {
     if (s->d != d)
         return bp_err_set(e, "the scaler was fitted to %d columns, the data has %d", s->d,
                           d);
+    /* the same shift and scale, to the bit (signed zeros too), everywhere */
+    int uniform = 1;
+    for (int i = 1; i < d; i++)
+        uniform &= !memcmp(&s->shift[i], &s->shift[0], sizeof(double)) &&
+                   !memcmp(&s->scale[i], &s->scale[0], sizeof(double));
+    if (data->x8 && uniform) {
+        /* each x[k] below is its code's value: the loop's formula on the
+         * 256 values (a float32 set's are floats) */
+        double *t = data->table;
+        for (int v = 0; v < 256; v++) {
+            double scaled = (t[v] - s->shift[0]) / s->scale[0];
+            t[v] = data->dtype == BP_F32 ? (float)scaled : scaled;
+        }
+        return 0;
+    }
+    if (bp_data_materialize(data, e)) return -1;
     for (int r = 0; r < data->n; r++) {
         if (data->dtype == BP_F32) {
             float *xr = data->x32 + (size_t)r * d;

@@ -74,10 +74,10 @@ bp_fit *bp_fit_new(const bp_data *data, const bp_fit_config *c, bp_err *e) {
     if (f) {
         f->order = bp_malloc(sizeof(int) * (size_t)data->n);
         f->yb = bp_malloc(sizeof(double) * (size_t)B * data->k);
-        if (c->host_loss && c->shuffle)
+        if (c->host_loss && (c->shuffle || data->x8))
             f->xb = bp_malloc(bp_dtype_size(data->dtype) * (size_t)B * data->d);
     }
-    if (!f || !f->order || !f->yb || (c->host_loss && c->shuffle && !f->xb)) {
+    if (!f || !f->order || !f->yb || (c->host_loss && (c->shuffle || data->x8) && !f->xb)) {
         bp_fit_free(f);
         bp_err_set(e, "out of memory for a training loop over %d rows", data->n);
         return NULL;
@@ -168,14 +168,15 @@ static int epoch(bp_fit *f, bp_net *net, const bp_data *data, double *mean_loss,
  * The update is the caller's. */
 static int host_step(bp_fit *f, bp_net *net, const bp_data *data, int s, int B,
                      double *loss, bp_err *e) {
-    const size_t row = bp_dtype_size(data->dtype) * (size_t)f->d;
     const void *x = bp_data_row(data, s);
     const double *y = data->y + (size_t)s * f->k;
     if (f->c.shuffle) {
-        for (int b = 0; b < B; b++)
-            memcpy(f->xb + row * b, bp_data_row(data, f->order[s + b]), row);
+        bp_data_take_rows(data, f->xb, f->order + s, 0, B);
         gather_targets(f, data, s, B);
         x = f->xb, y = f->yb;
+    } else if (data->x8) {
+        bp_data_take_rows(data, f->xb, NULL, s, B);
+        x = f->xb;
     }
     const int O = bp_net_outputs(net);
     const size_t size = (size_t)B * O;
@@ -210,6 +211,9 @@ static int engine_step(bp_fit *f, bp_net *net, const bp_data *data, bp_crit crit
         y = data->y + (size_t)s * f->k;
     }
     double lr = f->c.opt || f->c.host_update ? -1 : f->c.lr;
+    if (data->x8)
+        return bp_net_step_codes(net, data->x8 + (size_t)(rows ? 0 : s) * f->d, data->table,
+                                 rows, y, B, crit, lr, loss, e);
     return bp_net_step_rows_crit(net, x, data->dtype, rows, y, B, crit, lr, loss, e);
 }
 
@@ -330,19 +334,24 @@ static int evaluate(bp_net *net, const bp_data *data, int batch, bp_crit crit,
         return -1;
     if ((accuracy || confusion) && !data->label)
         return bp_err_set(e, "accuracy needs class labels, and the data has none");
-    int O = bp_net_outputs(net), K = data->k, right = 0;
+    /* byte-backed rows are converted a batch at a time */
+    int nb = batch < data->n ? batch : data->n;
+    void *xb = data->x8 ? bp_malloc(bp_dtype_size(data->dtype) * (size_t)nb * data->d) : NULL;
+    if (data->x8 && !xb) return bp_err_set(e, "out of memory for a batch of %d rows", nb);
+    int rc = -1, O = bp_net_outputs(net), K = data->k, right = 0;
     int T = crit.labels ? K : 1; /* a sequence's labels: B T rows of O / T */
     double sum = 0;
     if (confusion) memset(confusion, 0, sizeof(int) * (size_t)O * O);
     for (int s = 0; s < data->n; s += batch) {
         int B = data->n - s < batch ? data->n - s : batch;
+        if (xb) bp_data_take_rows(data, xb, NULL, s, B);
         const double *out =
-            bp_net_forward_as(net, bp_data_row(data, s), data->dtype, B, e);
-        if (!out) return -1;
+            bp_net_forward_as(net, xb ? xb : bp_data_row(data, s), data->dtype, B, e);
+        if (!out) goto end;
         const double *y = data->y + (size_t)s * K;
         double l = 0;
         if (loss_out && !host) l = bp_loss_forward_crit(out, y, B * T, O / T, crit);
-        else if (loss_out && host->fn(host->ud, out, O, y, K, B, &l, NULL, e)) return -1;
+        else if (loss_out && host->fn(host->ud, out, O, y, K, B, &l, NULL, e)) goto end;
         sum += l * B;
         if (accuracy)
             for (int b = 0; b < B; b++)
@@ -351,5 +360,8 @@ static int evaluate(bp_net *net, const bp_data *data, int batch, bp_crit crit,
     }
     if (loss_out) *loss_out = sum / data->n;
     if (accuracy) *accuracy = (double)right / data->n;
-    return 0;
+    rc = 0;
+end:
+    bp_free(xb);
+    return rc;
 }

@@ -30,6 +30,15 @@
 
 static void take_in(void *dst, bp_dtype t, const void *src, bp_dtype st, size_t n);
 
+/* An input type of net.c's own beside bp_dtype's: rows of byte codes, each
+ * standing for net->codes[code] (bp_net_step_codes). */
+#define XT_CODES ((bp_dtype)BP_DTYPE_COUNT)
+static size_t in_size(bp_dtype xt) { return xt == XT_CODES ? 1 : bp_dtype_size(xt); }
+static void take_in_net(const bp_net *net, void *dst, const void *src, bp_dtype st,
+                        size_t n);
+static void take_rows(const bp_net *net, void *in, const void *x, bp_dtype xt,
+                      const int *rows, int s0, int s1);
+
 /* A mini-batch step for the net's team of threads (team_member). */
 typedef struct team_job {
     bp_net *net;
@@ -134,6 +143,43 @@ static void take_in(void *dst, bp_dtype t, const void *src, bp_dtype st, size_t 
         double *d = dst;
         const float *f = src;
         for (size_t k = 0; k < n; k++) d[k] = f[k];
+    }
+}
+
+/* take_in into the net's dtype, or the codes' values (XT_CODES). */
+static void take_in_net(const bp_net *net, void *dst, const void *src, bp_dtype st,
+                        size_t n) {
+    const unsigned char *c = src;
+    if (st != XT_CODES) take_in(dst, net->dtype, src, st, n);
+    else if (net->dtype == BP_F32)
+        for (size_t k = 0; k < n; k++) ((float *)dst)[k] = ((const float *)net->codes)[c[k]];
+    else
+        for (size_t k = 0; k < n; k++)
+            ((double *)dst)[k] = ((const double *)net->codes)[c[k]];
+}
+
+/* Rows rows[s0 .. s1-1] of x (of type xt, inputs values each) into rows
+ * s0 .. s1-1 of the net's input buffer in. Codes go through a buffer on the
+ * stack first, whole rows at a time: a plain copy of a row from anywhere
+ * in a large set has its cache lines fetched together, where decoding it
+ * straight from there waited for them one after another (NOTES.md). */
+static void take_rows(const bp_net *net, void *in, const void *x, bp_dtype xt,
+                      const int *rows, int s0, int s1) {
+    const size_t I = (size_t)net->inputs, z = bp_dtype_size(net->dtype), zx = in_size(xt);
+    unsigned char stage[16384];
+    const size_t fit = xt == XT_CODES ? sizeof stage / I : 0;
+    for (int s = s0; s < s1;) {
+        if (!fit) {
+            take_in_net(net, (char *)in + z * I * s, (const char *)x + zx * I * rows[s], xt,
+                        I);
+            s++;
+            continue;
+        }
+        int e = s1 - s < (int)fit ? s1 : s + (int)fit;
+        for (int r = s; r < e; r++)
+            memcpy(stage + I * (r - s), (const unsigned char *)x + I * rows[r], I);
+        take_in_net(net, (char *)in + z * I * s, stage, XT_CODES, I * (e - s));
+        s = e;
     }
 }
 
@@ -518,19 +564,17 @@ static int begin_forward(bp_net *net, const void *x, bp_dtype xt, const int *row
     if (net->n_layers == 0 && !net->graph)
         return bp_err_set(e, "the network has no layers");
     if (B < 1) return bp_err_set(e, "a batch needs at least 1 sample (got %d)", B);
-    if ((unsigned)xt >= BP_DTYPE_COUNT) return bp_err_set(e, "unknown dtype %d", (int)xt);
+    if ((unsigned)xt >= BP_DTYPE_COUNT && !(xt == XT_CODES && net->codes))
+        return bp_err_set(e, "unknown dtype %d", (int)xt);
     if (reserve(net, B, e)) return -1;
     net->B = B;
     const int I = net->inputs;
     void *in = net->dtype == BP_F32 ? (void *)net->x32 : (void *)net->x;
     if (!rows) {
-        take_in(in, net->dtype, x, xt, (size_t)B * I);
+        take_in_net(net, in, x, xt, (size_t)B * I);
         return 0;
     }
-    size_t z = bp_dtype_size(net->dtype), zx = bp_dtype_size(xt);
-    for (int s = 0; s < B; s++)
-        take_in((char *)in + z * I * s, net->dtype,
-                (const char *)x + zx * I * (size_t)rows[s], xt, (size_t)I);
+    take_rows(net, in, x, xt, rows, 0, B);
     return 0;
 }
 
@@ -1116,12 +1160,39 @@ static int team_step(bp_net *net, const void *x, bp_dtype xt, const int *rows,
     return 0;
 }
 
+static int step_rows(bp_net *net, const void *x, bp_dtype xt, const int *rows,
+                     const double *y, int B, bp_crit crit, double lr, double *loss_out,
+                     bp_err *e);
+
 int bp_net_step_rows_crit(bp_net *net, const void *x, bp_dtype xt, const int *rows,
                           const double *y, int B, bp_crit crit, double lr,
                           double *loss_out, bp_err *e) {
+    if ((unsigned)xt >= BP_DTYPE_COUNT) return bp_err_set(e, "unknown dtype %d", (int)xt);
+    return step_rows(net, x, xt, rows, y, B, crit, lr, loss_out, e);
+}
+
+int bp_net_step_codes(bp_net *net, const unsigned char *codes, const double *table,
+                      const int *rows, const double *y, int B, bp_crit crit, double lr,
+                      double *loss_out, bp_err *e) {
+    union {
+        float f[256];
+        double d[256];
+    } values;
+    for (int v = 0; v < 256; v++)
+        if (net->dtype == BP_F32) values.f[v] = (float)table[v];
+        else values.d[v] = table[v];
+    net->codes = &values;
+    int rc = step_rows(net, codes, XT_CODES, rows, y, B, crit, lr, loss_out, e);
+    net->codes = NULL;
+    return rc;
+}
+
+/* bp_net_step_rows_crit, for x of a bp_dtype or XT_CODES. */
+static int step_rows(bp_net *net, const void *x, bp_dtype xt, const int *rows,
+                     const double *y, int B, bp_crit crit, double lr, double *loss_out,
+                     bp_err *e) {
     double l;
     if ((lr >= 0 || isnan(lr)) && check_lr(lr, e)) return -1;
-    if ((unsigned)xt >= BP_DTYPE_COUNT) return bp_err_set(e, "unknown dtype %d", (int)xt);
     if (net->graph) return graph_step(net, x, xt, rows, y, B, crit, lr, 1, loss_out, e);
     if (xt == BP_F64 && take_fast(net, B, crit, y)) {
         /* one's fused update cannot wait for the loss: the step's update

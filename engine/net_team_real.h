@@ -34,11 +34,10 @@ static void SFX(team_member)(void *arg, int t, int T) {
     const int S = r1 - r0, top = net->n_layers - 1, K = Ls[top].O;
     REAL *x = net->F(x);
     const int D = net->inputs;
-    const size_t zx = bp_dtype_size(j->xt);
-    for (int s = r0; s < r1; s++)
-        take_in(x + (size_t)s * D, net->dtype,
-                (const char *)j->x + zx * D * (size_t)(j->rows ? j->rows[s] : s), j->xt,
-                (size_t)D);
+    if (j->rows) take_rows(net, x, j->x, j->xt, j->rows, r0, r1);
+    else
+        take_in_net(net, x + (size_t)r0 * D, (const char *)j->x + in_size(j->xt) * D * r0,
+                    j->xt, (size_t)S * D);
     const REAL *in = x;
     for (int l = 0; l <= top; l++) {
         bp_layer *L = &Ls[l];

@@ -344,7 +344,7 @@ static const unsigned char LAB[3] = {2, 0, 1};
 
 static void check_small_idx(const bp_data *d, int C) {
     CHECK(d->n == 3 && d->d == 4 && d->k == C && d->n_classes == C);
-    for (int j = 0; j < 12; j++) CHECK(d->x[j] == PX[j]);
+    for (int j = 0; j < 12; j++) CHECK(bp_data_get(d, j) == PX[j]);
     for (int r = 0; r < 3; r++) {
         CHECK(d->label[r] == LAB[r]);
         for (int c = 0; c < C; c++) CHECK(d->y[r * C + c] == (c == LAB[r]));
@@ -402,7 +402,7 @@ static void test_idx_large(void) {
         if (!d) continue;
         size_t wrong = 0;
         for (size_t j = 0; j < (size_t)N * PXS; j++)
-            wrong += (f32 ? d->x32[j] : d->x[j]) != px[j];
+            wrong += bp_data_get(d, j) != px[j];
         CHECK(wrong == 0);
         for (int r = 0; r < N; r++) wrong += d->label[r] != labs[r];
         CHECK(wrong == 0);
@@ -501,7 +501,7 @@ static void test_idx_errors(void) {
     bp_data *d = bp_data_load_idx(p, ml, 0, BP_F64, &e);
     CHECK(d && d->n == N && d->d == D && d->n_classes == 1);
     if (d)
-        for (int j = 0; j < N * D; j++) CHECK(d->x[j] == noise[j]);
+        for (int j = 0; j < N * D; j++) CHECK(bp_data_get(d, j) == noise[j]);
     bp_data_free(d);
 }
 
@@ -612,8 +612,8 @@ static void test_fashion_mnist(void) {
     const int first[5] = {9, 2, 1, 1, 6};
     for (int r = 0; r < 5; r++) CHECK(d->label[r] == first[r]);
     double sum = 0, hi = 0;
-    for (int j = 0; j < 784; j++) sum += d->x[j];
-    for (size_t j = 0; j < (size_t)d->n * d->d; j++) hi = fmax(hi, d->x[j]);
+    for (int j = 0; j < 784; j++) sum += bp_data_get(d, j);
+    for (size_t j = 0; j < (size_t)d->n * d->d; j++) hi = fmax(hi, bp_data_get(d, j));
     CHECK(sum == 33456 && hi == 255);
     bp_data_free(d);
 }
@@ -891,7 +891,7 @@ static void test_metrics(void) {
     CHECK(memcmp(m, want2, sizeof m) == 0);
 }
 
-/* float32 inputs: the IDX loader writes them as floats, and every
+/* float32 inputs: the IDX loader's bytes stand for floats, and every
  * operation on a data set gives in float32 what it gives in float64,
  * rounded once to float (the IDX pixels are exact in both). */
 static void test_float32(void) {
@@ -902,8 +902,13 @@ static void test_float32(void) {
     bp_data *b = bp_data_load_idx(ip, lp, 0, BP_F32, &e);
     CHECK(a && b);
     if (!a || !b) return;
-    CHECK(a->dtype == BP_F64 && a->x && !a->x32);
-    CHECK(b->dtype == BP_F32 && b->x32 && !b->x);
+    /* byte-backed as loaded, float-backed once materialized */
+    CHECK(a->dtype == BP_F64 && a->x8 && !a->x && !a->x32);
+    CHECK(b->dtype == BP_F32 && b->x8 && !b->x && !b->x32);
+    for (int j = 0; j < 12; j++) CHECK(bp_data_get(a, j) == PX[j] && bp_data_get(b, j) == PX[j]);
+    CHECK(bp_data_row(b, 2) == NULL);
+    CHECK(bp_data_materialize(a, &e) == 0 && bp_data_materialize(b, &e) == 0);
+    CHECK(a->x && !a->x8 && !a->table && b->x32 && !b->x8 && !b->x);
     for (int j = 0; j < 12; j++) CHECK(b->x32[j] == PX[j] && bp_data_get(b, j) == PX[j]);
     CHECK(bp_data_row(b, 2) == b->x32 + 8 && bp_data_row(a, 1) == a->x + 4);
     const double *x = a->x, *y;

@@ -10,10 +10,13 @@
  * against outputs worked out by hand. Float32 inputs must give a float32
  * network the bits of the same rows in float64, on one thread and on the
  * team of threads. */
+#define _DEFAULT_SOURCE /* mkstemp */
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bp_fit.h"
 #include "check.h"
@@ -553,6 +556,120 @@ static void test_fused_sgd(void) {
     bp_data_free(many);
 }
 
+/* A file of len bytes under /tmp, its path into path (32 bytes). */
+static void temp_file(char *path, const unsigned char *bytes, size_t len) {
+    snprintf(path, 32, "/tmp/test_fit_XXXXXX");
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    if (fd < 0) return;
+    CHECK(write(fd, bytes, len) == (ssize_t)len);
+    close(fd);
+}
+
+/* Whether inputs of a and b are the same bits, each read by bp_data_get
+ * and by bp_data_take_rows (rows 5, 0, n - 1 and 5 again). */
+static int same_inputs(const bp_data *a, const bp_data *b) {
+    if (a->n != b->n || a->d != b->d || a->dtype != b->dtype) return 0;
+    size_t N = (size_t)a->n * a->d, z = bp_dtype_size(a->dtype) * 4 * a->d;
+    for (size_t k = 0; k < N; k++) {
+        double va = bp_data_get(a, k), vb = bp_data_get(b, k);
+        if (memcmp(&va, &vb, sizeof va)) return 0;
+    }
+    const int rows[4] = {5, 0, a->n - 1, 5};
+    char *ra = malloc(z), *rb = malloc(z);
+    bp_data_take_rows(a, ra, rows, 0, 4);
+    bp_data_take_rows(b, rb, rows, 0, 4);
+    int same = memcmp(ra, rb, z) == 0;
+    free(ra);
+    free(rb);
+    return same && memcmp(a->y, b->y, sizeof(double) * a->n * a->k) == 0 &&
+           memcmp(a->label, b->label, sizeof(int) * a->n) == 0;
+}
+
+/* Byte-backed data (an IDX file's bytes, bp_data.h's x8) against the
+ * float-backed set it materializes to, in both dtypes: the same inputs to
+ * the bit after a fixed scaler (which keeps the bytes), a shuffle, slices
+ * and a split (which keep them), a dtype's change both ways; a standard
+ * scaler makes the set float-backed first. Training: the same weights to
+ * the bit after two shuffled epochs of plain SGD (so fused too) in a
+ * float32 and a float64 network, on one thread and on the team, and the
+ * same evaluation. */
+static void test_byte_backed(void) {
+    enum { N = 300, D = 200 };
+    unsigned char *img = malloc(16 + N * D), lab[8 + N];
+    const unsigned char head[16] = {0, 0, 8, 3, 0, 0, N >> 8, N & 255, 0, 0, 0, 10, 0, 0, 0, 20};
+    const unsigned char lhead[8] = {0, 0, 8, 1, 0, 0, N >> 8, N & 255};
+    memcpy(img, head, 16);
+    memcpy(lab, lhead, 8);
+    bp_rng r;
+    bp_rng_seed(&r, 11);
+    for (int k = 0; k < N * D; k++) img[16 + k] = (unsigned char)bp_rng_below(&r, 256);
+    for (int k = 0; k < N; k++) lab[8 + k] = (unsigned char)bp_rng_below(&r, 10);
+    char ip[32], lp[32];
+    temp_file(ip, img, 16 + N * D);
+    temp_file(lp, lab, sizeof lab);
+    bp_err e;
+    int before = bp_threads();
+    for (int dt = 0; dt < 2; dt++) {
+        bp_dtype t = dt ? BP_F32 : BP_F64, other = dt ? BP_F64 : BP_F32;
+        bp_data *a = bp_data_load_idx(ip, lp, 10, t, &e), *b = bp_data_load_idx(ip, lp, 10, t, &e);
+        CHECK(a && b);
+        if (!a || !b) break;
+        CHECK(bp_data_materialize(b, &e) == 0);
+        CHECK(a->x8 && !b->x8 && same_inputs(a, b));
+        bp_scaler *fixed = bp_scaler_fixed(D, 3, 256, &e);
+        CHECK(bp_scaler_apply(fixed, a, &e) == 0 && bp_scaler_apply(fixed, b, &e) == 0);
+        CHECK(a->x8 && same_inputs(a, b));
+        bp_rng ra, rb;
+        bp_rng_seed(&ra, 4);
+        rb = ra;
+        CHECK(bp_data_shuffle(a, &ra, &e) == 0 && bp_data_shuffle(b, &rb, &e) == 0);
+        CHECK(a->x8 && same_inputs(a, b));
+        bp_data *pa[3], *pb[3];
+        CHECK(bp_data_split(a, 0.5, 0.3, &pa[0], &pa[1], &pa[2], &e) == 0);
+        CHECK(bp_data_split(b, 0.5, 0.3, &pb[0], &pb[1], &pb[2], &e) == 0);
+        for (int k = 0; k < 3; k++) CHECK(pa[k]->x8 && same_inputs(pa[k], pb[k]));
+        CHECK(bp_data_set_dtype(pa[0], other, &e) == 0 &&
+              bp_data_set_dtype(pb[0], other, &e) == 0);
+        CHECK(pa[0]->x8 && same_inputs(pa[0], pb[0]));
+        CHECK(bp_data_set_dtype(pa[0], t, &e) == 0 && bp_data_set_dtype(pb[0], t, &e) == 0);
+        CHECK(pa[0]->x8 && same_inputs(pa[0], pb[0]));
+        bp_scaler *st = bp_scaler_fit(pa[1], BP_SCALE_STANDARD, &e);
+        CHECK(bp_scaler_apply(st, pa[1], &e) == 0 && bp_scaler_apply(st, pb[1], &e) == 0);
+        CHECK(!pa[1]->x8 && same_inputs(pa[1], pb[1]));
+        for (int T = 1; T <= 2; T++) {
+            CHECK(bp_set_threads(T, &e) == 0);
+            for (int nt = 0; nt < 2; nt++) {
+                bp_net *na = make_wide_net(nt ? BP_F32 : BP_F64, 10, 3),
+                       *nb = make_wide_net(nt ? BP_F32 : BP_F64, 10, 3);
+                fit_sgd(na, a, 2, 0);
+                fit_sgd(nb, b, 2, 0);
+                CHECK(same_params(na, nb));
+                for (int k = 0; k < 6; k++) CHECK(same_tensor(na, nb, k, 1));
+                double la, lb, ca, cb;
+                CHECK(bp_fit_evaluate(na, a, 64, BP_LOSS_SOFTMAX_CE, &la, &ca, NULL, &e) == 0);
+                CHECK(bp_fit_evaluate(nb, b, 64, BP_LOSS_SOFTMAX_CE, &lb, &cb, NULL, &e) == 0);
+                CHECK(la == lb && ca == cb);
+                bp_net_free(na);
+                bp_net_free(nb);
+            }
+        }
+        CHECK(a->x8 != NULL); /* all of it without floats */
+        for (int k = 0; k < 3; k++) {
+            bp_data_free(pa[k]);
+            bp_data_free(pb[k]);
+        }
+        bp_scaler_free(fixed);
+        bp_scaler_free(st);
+        bp_data_free(a);
+        bp_data_free(b);
+    }
+    CHECK(bp_set_threads(before, &e) == 0);
+    remove(ip);
+    remove(lp);
+    free(img);
+}
+
 /* A copy of data whose targets are its labels 1..C, one per row (k = 1),
  * as a regression-shaped data set of class numbers holds them. */
 static bp_data *labels_of(const bp_data *data) {
@@ -654,6 +771,7 @@ int main(void) {
     test_evaluate();
     test_float32_data();
     test_fused_sgd();
+    test_byte_backed();
     test_labels_and_param();
     return check_report("test_fit");
 }
