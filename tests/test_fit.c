@@ -498,6 +498,25 @@ static int same_tensor(const bp_net *a, const bp_net *b, int k, int grad) {
     return memcmp(grad ? ta[k].grad : ta[k].data, grad ? tb[k].grad : tb[k].data, z) == 0;
 }
 
+/* Whether fits of epochs on da and on db (unfused or not, ua and ub) of
+ * two equal networks of dtype t end with the same weights and gradients,
+ * bit for bit, and evaluate the same, each on its own data. */
+static int fits_agree(bp_dtype t, const bp_data *da, const bp_data *db, int epochs, int ua,
+                      int ub) {
+    bp_net *a = make_wide_net(t, 10, 3), *b = make_wide_net(t, 10, 3);
+    fit_sgd(a, da, epochs, ua);
+    fit_sgd(b, db, epochs, ub);
+    int same = same_params(a, b);
+    for (int k = 0; k < 6; k++) same &= same_tensor(a, b, k, 1);
+    double la, lb, ca, cb;
+    same &= !bp_fit_evaluate(a, da, 64, BP_LOSS_SOFTMAX_CE, &la, &ca, NULL, NULL) &&
+            !bp_fit_evaluate(b, db, 64, BP_LOSS_SOFTMAX_CE, &lb, &cb, NULL, NULL) &&
+            la == lb && ca == cb;
+    bp_net_free(a);
+    bp_net_free(b);
+    return same;
+}
+
 /* The plain SGD step fused into dW's product (bp_net_set_fused_sgd), which
  * a float32 fit takes, against the reference, the same fit unfused (the
  * steps by hand, held to that above). One step (a batch of all 64 rows):
@@ -536,20 +555,8 @@ static void test_fused_sgd(void) {
         CHECK(!same_params(a, b)); /* it was fused */
         bp_net_free(a);
         bp_net_free(b);
-        a = make_wide_net(BP_F32, 10, 3), b = make_wide_net(BP_F32, 10, 3);
-        fit_sgd(a, many, 3, 0);
-        fit_sgd(b, many, 3, 0);
-        CHECK(same_params(a, b));
-        for (int k = 0; k < 6; k++) CHECK(same_tensor(a, b, k, 1));
-        bp_net_free(a);
-        bp_net_free(b);
-        a = make_wide_net(BP_F64, 10, 3), b = make_wide_net(BP_F64, 10, 3);
-        fit_sgd(a, many, 2, 0);
-        fit_sgd(b, many, 2, 1);
-        CHECK(same_params(a, b));
-        for (int k = 0; k < 6; k++) CHECK(same_tensor(a, b, k, 1));
-        bp_net_free(a);
-        bp_net_free(b);
+        CHECK(fits_agree(BP_F32, many, many, 3, 0, 0));
+        CHECK(fits_agree(BP_F64, many, many, 2, 0, 1));
     }
     CHECK(bp_set_threads(before, &e) == 0);
     bp_data_free(one);
@@ -639,20 +646,8 @@ static void test_byte_backed(void) {
         CHECK(!pa[1]->x8 && same_inputs(pa[1], pb[1]));
         for (int T = 1; T <= 2; T++) {
             CHECK(bp_set_threads(T, &e) == 0);
-            for (int nt = 0; nt < 2; nt++) {
-                bp_net *na = make_wide_net(nt ? BP_F32 : BP_F64, 10, 3),
-                       *nb = make_wide_net(nt ? BP_F32 : BP_F64, 10, 3);
-                fit_sgd(na, a, 2, 0);
-                fit_sgd(nb, b, 2, 0);
-                CHECK(same_params(na, nb));
-                for (int k = 0; k < 6; k++) CHECK(same_tensor(na, nb, k, 1));
-                double la, lb, ca, cb;
-                CHECK(bp_fit_evaluate(na, a, 64, BP_LOSS_SOFTMAX_CE, &la, &ca, NULL, &e) == 0);
-                CHECK(bp_fit_evaluate(nb, b, 64, BP_LOSS_SOFTMAX_CE, &lb, &cb, NULL, &e) == 0);
-                CHECK(la == lb && ca == cb);
-                bp_net_free(na);
-                bp_net_free(nb);
-            }
+            CHECK(fits_agree(BP_F32, a, b, 2, 0, 0));
+            CHECK(fits_agree(BP_F64, a, b, 2, 0, 0));
         }
         CHECK(a->x8 != NULL); /* all of it without floats */
         for (int k = 0; k < 3; k++) {
