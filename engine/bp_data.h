@@ -4,7 +4,9 @@
  * mini-batch is a pointer into it and goes to a network without a copy; the
  * 60,000 x 784 Fashion-MNIST training set costs its 376 MB of doubles and
  * nothing more (no Lua table per sample), or 188 MB with float32 inputs,
- * which a float32 network takes as they are. Loaders read CSV files
+ * which a float32 network takes as they are, or, as its IDX files hold it,
+ * 47 MB of bytes standing for either (x8: converted as a batch is
+ * gathered). Loaders read CSV files
  * and IDX files (MNIST, Fashion-MNIST), plain or gzip-compressed; the rest
  * shuffles with the engine's seeded generator, splits, scales with statistics
  * fitted on the training part only, and scores predictions.

@@ -4,8 +4,13 @@
  * (or of floats, for float32 inputs: half the bytes read per epoch, and what a
  * float32 network computes in), so a mini-batch is a pointer and shuffling
  * swaps rows in place: no copy of the data set per epoch, no per-sample
- * allocation. Making and freeing a set, its dtype, slicing, shuffling,
- * splitting and batching live here; the loaders in data_csv.c and
+ * allocation. A set loaded from IDX files keeps the file's bytes instead
+ * (x8) and a table of the 256 values they stand for: a quarter of the
+ * memory a shuffled batch's rows are gathered from, decoded on the way into
+ * the network (bp_net_step_codes); whatever needs the values in place
+ * makes them first (bp_data_materialize). Making and freeing a set, its
+ * dtype, slicing, shuffling, splitting and batching live here; the
+ * loaders in data_csv.c and
  * data_idx.c, scaling in data_scale.c, scoring in score.c (data_int.h is
  * what they share).
  *
