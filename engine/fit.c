@@ -31,8 +31,9 @@ struct bp_fit {
     int n, d, k;
     int *order; /* n row indexes: this epoch's order */
     double *yb; /* B x k: the targets of a shuffled batch */
-    /* A host loss's step only (host_step): a shuffled batch's inputs, in
-     * the data's dtype, since the net's forward takes contiguous rows; and
+    /* A host loss's step only (host_step): a shuffled or byte-backed
+     * batch's inputs, in the data's dtype, since the net's forward takes
+     * contiguous rows of it; and
      * the outputs (a copy: the host may run the net) and their gradient,
      * B x O, grown on the first epoch. */
     unsigned char *xb;
@@ -74,10 +75,10 @@ bp_fit *bp_fit_new(const bp_data *data, const bp_fit_config *c, bp_err *e) {
     if (f) {
         f->order = bp_malloc(sizeof(int) * (size_t)data->n);
         f->yb = bp_malloc(sizeof(double) * (size_t)B * data->k);
-        if (c->host_loss && (c->shuffle || data->x8))
-            f->xb = bp_malloc(bp_dtype_size(data->dtype) * (size_t)B * data->d);
+        if (c->host_loss) /* doubles: an epoch's data may be of either dtype */
+            f->xb = bp_malloc(sizeof(double) * (size_t)B * data->d);
     }
-    if (!f || !f->order || !f->yb || (c->host_loss && (c->shuffle || data->x8) && !f->xb)) {
+    if (!f || !f->order || !f->yb || (c->host_loss && !f->xb)) {
         bp_fit_free(f);
         bp_err_set(e, "out of memory for a training loop over %d rows", data->n);
         return NULL;

@@ -593,6 +593,39 @@ static int same_inputs(const bp_data *a, const bp_data *b) {
            memcmp(a->label, b->label, sizeof(int) * a->n) == 0;
 }
 
+/* A host's loss (bp_fit_loss_fn): half the mean squared error. */
+static int host_mse(void *ud, const double *out, int O, const double *y, int k, int B,
+                    double *loss, double *dout, bp_err *e) {
+    (void)ud, (void)k, (void)e;
+    double sum = 0;
+    for (int j = 0; j < B * O; j++) {
+        sum += (out[j] - y[j]) * (out[j] - y[j]) / 2;
+        if (dout) dout[j] = (out[j] - y[j]) / B;
+    }
+    *loss = sum / B;
+    return 0;
+}
+
+/* Whether an epoch of a host's loss (shuffled or not) on da and on db
+ * leaves two equal float32 networks with the same weights. */
+static int host_fits_agree(const bp_data *da, const bp_data *db, int shuffle) {
+    bp_net *n[2] = {make_wide_net(BP_F32, 10, 3), make_wide_net(BP_F32, 10, 3)};
+    const bp_data *d[2] = {da, db};
+    for (int k = 0; k < 2; k++) {
+        bp_rng r;
+        bp_rng_seed(&r, 5);
+        bp_fit_config c = {.batch = 64, .lr = 0.05, .shuffle = shuffle, .rng = &r,
+                           .host_loss = host_mse};
+        bp_fit *f = bp_fit_new(d[k], &c, NULL);
+        CHECK(f && bp_fit_epoch(f, n[k], d[k], NULL, NULL) == 0);
+        bp_fit_free(f);
+    }
+    int same = same_params(n[0], n[1]);
+    bp_net_free(n[0]);
+    bp_net_free(n[1]);
+    return same;
+}
+
 /* Byte-backed data (an IDX file's bytes, bp_data.h's x8) against the
  * float-backed set it materializes to, in both dtypes: the same inputs to
  * the bit after a fixed scaler (which keeps the bytes), a shuffle, slices
@@ -600,7 +633,7 @@ static int same_inputs(const bp_data *a, const bp_data *b) {
  * scaler makes the set float-backed first. Training: the same weights to
  * the bit after two shuffled epochs of plain SGD (so fused too) in a
  * float32 and a float64 network, on one thread and on the team, and the
- * same evaluation. */
+ * same evaluation; with a host's loss too, shuffled and in order. */
 static void test_byte_backed(void) {
     enum { N = 300, D = 200 };
     unsigned char *img = malloc(16 + N * D), lab[8 + N];
@@ -648,6 +681,7 @@ static void test_byte_backed(void) {
             CHECK(bp_set_threads(T, &e) == 0);
             CHECK(fits_agree(BP_F32, a, b, 2, 0, 0));
             CHECK(fits_agree(BP_F64, a, b, 2, 0, 0));
+            CHECK(host_fits_agree(a, b, 1) && host_fits_agree(a, b, 0));
         }
         CHECK(a->x8 != NULL); /* all of it without floats */
         for (int k = 0; k < 3; k++) {
