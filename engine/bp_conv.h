@@ -145,4 +145,31 @@ int bp_conv2d_backward_dnnl(bp_conv_dnnl *c, float *dx, float *dw, float *db,
  * bp_conv2d_backward_f32 with dw and db NULL. */
 int bp_conv_dnnl_takes_dx(const bp_conv_shape *s);
 
+/* The chain conv2d -> ReLU -> max pool (shape ps) in oneDNN's blocked
+ * layouts (conv_dnnl.c): y = maxpool(relu(conv(x))), the ReLU as the
+ * convolution's post-op and the pool in the blocked layout with a
+ * workspace of its winners, both kept in the cache until the backward; only
+ * y reordered to NCHW. The convolution's and the ReLU's outputs are not
+ * written anywhere the caller sees. 0, or -1 (oneDNN could not; nothing
+ * written, and no backward of the chain until a forward succeeds).
+ * Must equal bp_conv2d_forward_ref_f32, bp_act_forward_f32 (ReLU) and
+ * bp_maxpool2d_forward_ref_f32 in turn, to the convolution's rounding:
+ * tests/test_conv.c, test_chain_matches_ref. */
+int bp_conv_chain_forward_dnnl(bp_conv_dnnl *c, float *y, const float *x, const float *w,
+                               const float *b, int B, const bp_conv_shape *s,
+                               const bp_conv_shape *ps);
+/* Its backward from the pool's dy (NCHW), after the last chained forward
+ * of B samples on c: the ReLU's derivative at each window's winner,
+ * pooling's backward, then dw, db and dx added into (each when not NULL;
+ * dx only where bp_conv_dnnl_takes_dx), and when dh is not NULL the
+ * convolution's output gradient stored there in NCHW (for an im2col dx).
+ * 0; -1 when there is no such forward (nothing written: the caller runs
+ * the three backwards); -2 as bp_conv2d_backward_dnnl's. */
+int bp_conv_chain_backward_dnnl(bp_conv_dnnl *c, float *dx, float *dw, float *db, float *dh,
+                                const float *dy, const float *x, const float *w, int B,
+                                const bp_conv_shape *s);
+/* Whether a max pool of shape ps may end a chain: a build with oneDNN,
+ * no padding, windows that do not overlap. */
+int bp_conv_chain_takes(const bp_conv_shape *ps);
+
 #endif

@@ -390,8 +390,11 @@ int bp_graph_forward(bp_graph *g, const void *x, int B, int training, bp_rng *r,
 void *bp_graph_output_value(bp_graph *g);
 /* Node id's output of the last forward: B (bp_graph_batch) rows of its
  * count values in the graph's dtype; NULL before the first reserve. The
- * buffers move when a reserve grows them. */
-const void *bp_graph_node_value(const bp_graph *g, int id);
+ * buffers move when a reserve grows them. NULL too for a conv2d or ReLU
+ * that the last forward ran inside a chain conv2d -> ReLU -> max pool
+ * (float32 with oneDNN: their values stay in oneDNN's layout, unwritten);
+ * asking takes the node out of chains from the next forward on. */
+const void *bp_graph_node_value(bp_graph *g, int id);
 void *bp_graph_output_grad(bp_graph *g);
 int bp_graph_backward(bp_graph *g, int want_dx, bp_err *e);
 const void *bp_graph_input_grad(const bp_graph *g);

@@ -51,6 +51,21 @@ typedef struct prim {
  * short batch, and an evaluation's. */
 #define N_ENTRIES 3
 
+/* The chain conv2d -> ReLU -> max pool kept in oneDNN's layouts
+ * (bp_conv_chain_forward_dnnl): the convolution with a ReLU post-op into
+ * h, pooled with a workspace of its winners into y's own buffer, which
+ * alone is reordered to the caller's NCHW; backward, the caller's dy into
+ * dy's own buffer, the ReLU's derivative applied there, pooling's backward
+ * into dh (backward weights' diff_dst layout), which the convolution's
+ * backward passes read as they are. */
+typedef struct chain {
+    bp_conv_shape ps; /* the pool's */
+    prim fwd, pool, back;
+    dnnl_memory_t h, ws;
+    slot y, dy, dh; /* dh: to the caller's NCHW, for an im2col dx */
+    int valid;      /* a chained forward's h, ws and y are there */
+} chain;
+
 typedef struct entry {
     int B;
     unsigned long used; /* the cache's call count when last used */
@@ -60,6 +75,7 @@ typedef struct entry {
     slot dy, dyw, wd, dx;     /* backward data's (dy, wd, dx) and weights' dyw */
     slot xw, dw, db;
     float *zeros; /* O of them: the bias of a conv without one */
+    chain ch;     /* made on the first chained call (ch.fwd.p) */
 } entry;
 
 struct bp_conv_dnnl {
@@ -82,7 +98,16 @@ static void prim_free(prim *p) {
     p->p = NULL, p->pad = NULL;
 }
 
+static void chain_free(chain *ch) {
+    prim_free(&ch->fwd), prim_free(&ch->pool), prim_free(&ch->back);
+    if (ch->h) dnnl_memory_destroy(ch->h);
+    if (ch->ws) dnnl_memory_destroy(ch->ws);
+    slot_free(&ch->y), slot_free(&ch->dy), slot_free(&ch->dh);
+    memset(ch, 0, sizeof *ch);
+}
+
 static void entry_free(entry *en) {
+    chain_free(&en->ch);
     prim_free(&en->fwd), prim_free(&en->data), prim_free(&en->weights);
     slot *all[] = {&en->x, &en->w, &en->b, &en->y, &en->dy, &en->dyw,
                    &en->wd, &en->dx, &en->xw, &en->dw, &en->db};
@@ -123,13 +148,14 @@ end:
     return p;
 }
 
-/* Slot s for the caller's md u and the primitive's md pm, direction dir.
- * 0 on success. */
+/* Slot s for the caller's md u and the primitive's md pm, direction dir;
+ * own: the primitive's buffer its own even when the layouts agree. 0 on
+ * success. */
 static int slot_init(slot *s, dnnl_engine_t eng, const dnnl_memory_desc_t *u,
-                     const dnnl_memory_desc_t *pm, int dir) {
+                     const dnnl_memory_desc_t *pm, int dir, int own) {
     s->dir = dir;
     if (dnnl_memory_create(&s->user, u, eng, DNNL_MEMORY_NONE)) return -1;
-    if (dir != ADD && dnnl_memory_desc_equal(u, pm)) {
+    if (!own && dir != ADD && dnnl_memory_desc_equal(u, pm)) {
         s->prim = s->user;
         return 0;
     }
@@ -173,16 +199,33 @@ static int descs(dnnl_convolution_desc_t *fd, dnnl_convolution_desc_t *dd,
                                                        &b, &y, st, pad, pad);
 }
 
+/* A primitive's attributes: a scratchpad the caller gives, and with relu
+ * a ReLU post-op (max(v, 0), the chain's). NULL on failure. */
+static dnnl_primitive_attr_t attr_of(int relu) {
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t ops = NULL;
+    int bad = dnnl_primitive_attr_create(&attr) ||
+              dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user) ||
+              (relu && (dnnl_post_ops_create(&ops) ||
+                        dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_relu, 0.0f,
+                                                     0.0f) ||
+                        dnnl_primitive_attr_set_post_ops(attr, ops)));
+    if (ops) dnnl_post_ops_destroy(ops);
+    if (bad && attr) dnnl_primitive_attr_destroy(attr);
+    return bad ? NULL : attr;
+}
+
 /* The primitive description of op (0 forward, 1 backward data, 2 backward
- * weights), with a scratchpad the caller gives; NULL on failure. */
+ * weights, 3 forward with a ReLU post-op), with a scratchpad the caller
+ * gives; NULL on failure. */
 static dnnl_primitive_desc_t pd_of(bp_conv_dnnl *c, const entry *en, int op) {
     dnnl_convolution_desc_t d[3];
     dnnl_primitive_attr_t attr = NULL;
     dnnl_primitive_desc_t fpd = NULL, pd = NULL;
-    if (descs(&d[0], &d[1], &d[2], en) || dnnl_primitive_attr_create(&attr) ||
-        dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user) ||
+    if (descs(&d[0], &d[1], &d[2], en) || !(attr = attr_of(op == 3)) ||
         dnnl_primitive_desc_create(&fpd, &d[0], attr, c->eng, NULL))
         goto end;
+    if (op == 3) op = 0;
     if (op == 0) pd = fpd, fpd = NULL;
     else if (dnnl_primitive_desc_create(&pd, &d[op], attr, c->eng, fpd))
         pd = NULL;
@@ -216,7 +259,7 @@ static int init_op(bp_conv_dnnl *c, entry *en, int op, prim *p, const binding *b
               user_md(&u[UY], en->B, s->O, s->P, s->Q) || prim_init(p, c->eng, pd);
     for (int k = 0; !bad && k < n; k++)
         bad = slot_init(bs[k].s, c->eng, &u[bs[k].user], md_of(pd, bs[k].q, bs[k].k),
-                        bs[k].dir);
+                        bs[k].dir, 0);
     if (pd) dnnl_primitive_desc_destroy(pd);
     return bad ? -1 : 0;
 }
@@ -333,13 +376,14 @@ int bp_conv2d_forward_dnnl(bp_conv_dnnl *c, float *y, const float *x, const floa
     return run(c, &en->fwd, 4, a) || move(c, &en->y) ? -1 : 0;
 }
 
-/* dw += and db += (each when not NULL) through backward weights. */
+/* dw += and db += (each when not NULL) through backward weights; its
+ * diff_dst d when given (the chain's, in its layout), else dy's. */
 static int backward_weights(bp_conv_dnnl *c, entry *en, float *dw, float *db,
-                            const float *dy, const float *x) {
-    if (bind(&en->xw, x) || bind(&en->dyw, dy) || move(c, &en->xw) || move(c, &en->dyw))
-        return -1;
+                            const float *dy, const float *x, dnnl_memory_t d) {
+    if (bind(&en->xw, x) || move(c, &en->xw)) return -1;
+    if (!d && (bind(&en->dyw, dy) || move(c, &en->dyw))) return -1;
     const dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, en->xw.prim},
-                                  {DNNL_ARG_DIFF_DST, en->dyw.prim},
+                                  {DNNL_ARG_DIFF_DST, d ? d : en->dyw.prim},
                                   {DNNL_ARG_DIFF_WEIGHTS, en->dw.prim},
                                   {DNNL_ARG_DIFF_BIAS, en->db.prim}};
     if (run(c, &en->weights, 4, a)) return -1;
@@ -348,22 +392,33 @@ static int backward_weights(bp_conv_dnnl *c, entry *en, float *dw, float *db,
     return 0;
 }
 
-/* dx += through backward data; dy already in backward weights' layout
- * when shared (the same layout, reordered by backward_weights). */
+/* dx += through backward data; its diff_dst d when given (backward
+ * weights' own, when both read one layout, or the chain's), else dy's. */
 static int backward_data(bp_conv_dnnl *c, entry *en, float *dx, const float *dy,
-                         const float *w, int shared) {
-    const dnnl_memory_desc_t *a_md, *b_md;
-    shared = shared && en->dy.move && en->dyw.move &&
-             !dnnl_memory_get_memory_desc(en->dy.prim, &a_md) &&
-             !dnnl_memory_get_memory_desc(en->dyw.prim, &b_md) &&
-             dnnl_memory_desc_equal(a_md, b_md);
-    if (bind(&en->wd, w) || bind(&en->dy, dy) || bind(&en->dx, dx) || move(c, &en->wd) ||
-        (!shared && move(c, &en->dy)))
-        return -1;
-    const dnnl_exec_arg_t a[3] = {{DNNL_ARG_DIFF_DST, shared ? en->dyw.prim : en->dy.prim},
+                         const float *w, dnnl_memory_t d) {
+    if (bind(&en->wd, w) || bind(&en->dx, dx) || move(c, &en->wd)) return -1;
+    if (!d && (bind(&en->dy, dy) || move(c, &en->dy))) return -1;
+    const dnnl_exec_arg_t a[3] = {{DNNL_ARG_DIFF_DST, d ? d : en->dy.prim},
                                   {DNNL_ARG_WEIGHTS, en->wd.prim},
                                   {DNNL_ARG_DIFF_SRC, en->dx.prim}};
     return run(c, &en->data, 3, a) || move(c, &en->dx);
+}
+
+/* The md of memory m (NULL when oneDNN cannot say). */
+static const dnnl_memory_desc_t *mem_md(dnnl_memory_t m) {
+    const dnnl_memory_desc_t *md;
+    return m && dnnl_memory_get_memory_desc(m, &md) == dnnl_success ? md : NULL;
+}
+
+/* Whether mds a and b are known and equal. */
+static int same_md(const dnnl_memory_desc_t *a, const dnnl_memory_desc_t *b) {
+    return a && b && dnnl_memory_desc_equal(a, b);
+}
+
+/* Whether backward data reads dy in backward weights' layout, so that
+ * the one reorder backward weights made serves both. */
+static int shares_dy(const entry *en) {
+    return en->dy.move && en->dyw.move && same_md(mem_md(en->dy.prim), mem_md(en->dyw.prim));
 }
 
 int bp_conv2d_backward_dnnl(bp_conv_dnnl *c, float *dx, float *dw, float *db,
@@ -375,9 +430,146 @@ int bp_conv2d_backward_dnnl(bp_conv_dnnl *c, float *dx, float *dw, float *db,
     /* everything made before anything is added, so that -1 leaves the
      * gradients as they were */
     if (!en || (dx && !en->data.p)) return -1;
-    if (weights && backward_weights(c, en, dw, db, dy, x)) return -2;
-    if (dx && backward_data(c, en, dx, dy, w, weights)) return -2;
+    if (weights && backward_weights(c, en, dw, db, dy, x, NULL)) return -2;
+    if (dx && backward_data(c, en, dx, dy, w, weights && shares_dy(en) ? en->dyw.prim : NULL))
+        return -2;
     return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The chain conv2d -> ReLU -> max pool                                      */
+
+/* Max pooling's description, forward (back 0: src the ReLU's output h,
+ * dst) or backward (back 1: diff_src, diff_dst), windows of ps without
+ * padding. */
+static int pool_desc(dnnl_pooling_desc_t *d, int back, const dnnl_memory_desc_t *src,
+                     const dnnl_memory_desc_t *dst, const bp_conv_shape *ps) {
+    dnnl_dims_t st = {ps->SH, ps->SW}, k = {ps->KH, ps->KW}, pad = {0, 0};
+    return (back ? dnnl_pooling_backward_desc_init(d, dnnl_pooling_max, src, dst, st, k, pad,
+                                                   pad)
+                 : dnnl_pooling_forward_desc_init(d, dnnl_forward_training, dnnl_pooling_max,
+                                                  src, dst, st, k, pad, pad)) != dnnl_success;
+}
+
+/* The pooling primitives, forward into y's own buffer with a workspace
+ * and backward into dh's layout hmd (backward weights' diff_dst), and
+ * the slots y, dy. */
+static int chain_pools(bp_conv_dnnl *c, entry *en, const dnnl_memory_desc_t *h,
+                       const dnnl_memory_desc_t *dh) {
+    chain *ch = &en->ch;
+    dnnl_primitive_attr_t attr = attr_of(0);
+    dnnl_primitive_desc_t fpd = NULL, bpd = NULL;
+    dnnl_pooling_desc_t fd, bd;
+    dnnl_memory_desc_t any, u;
+    dnnl_dims_t yd = {en->B, en->s.O, ch->ps.P, ch->ps.Q};
+    const dnnl_memory_desc_t *y, *ws;
+    int bad = !attr ||
+              dnnl_memory_desc_init_by_tag(&any, 4, yd, dnnl_f32, dnnl_format_tag_any) ||
+              pool_desc(&fd, 0, h, &any, &ch->ps) ||
+              dnnl_primitive_desc_create(&fpd, &fd, attr, c->eng, NULL);
+    bad = bad || !(y = md_of(fpd, dnnl_query_dst_md, 0)) ||
+          !(ws = md_of(fpd, dnnl_query_workspace_md, 0)) || prim_init(&ch->pool, c->eng, fpd) ||
+          dnnl_memory_create(&ch->ws, ws, c->eng, DNNL_MEMORY_ALLOCATE) ||
+          user_md(&u, en->B, en->s.O, ch->ps.P, ch->ps.Q) ||
+          slot_init(&ch->y, c->eng, &u, y, OUT, 1) || slot_init(&ch->dy, c->eng, &u, y, IN, 1);
+    bad = bad || pool_desc(&bd, 1, dh, y, &ch->ps) ||
+          dnnl_primitive_desc_create(&bpd, &bd, attr, c->eng, fpd) ||
+          !same_md(md_of(bpd, dnnl_query_diff_dst_md, 0), y) ||
+          !same_md(md_of(bpd, dnnl_query_diff_src_md, 0), dh) ||
+          prim_init(&ch->back, c->eng, bpd);
+    if (bpd) dnnl_primitive_desc_destroy(bpd);
+    if (fpd) dnnl_primitive_desc_destroy(fpd);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    return bad ? -1 : 0;
+}
+
+/* en's chain for pool shape ps: the convolution with its ReLU post-op
+ * reading the forward's x, w and b as they are (the same layouts), into
+ * h; the pools; dh in backward weights' diff_dst layout, which backward
+ * data must read too. */
+static int chain_init(bp_conv_dnnl *c, entry *en, const bp_conv_shape *ps) {
+    chain *ch = &en->ch;
+    const bp_conv_shape *s = &en->s;
+    const dnnl_memory_desc_t *h, *dh = mem_md(en->dyw.prim);
+    dnnl_memory_desc_t u;
+    dnnl_primitive_desc_t pd = pd_of(c, en, 3);
+    ch->ps = *ps;
+    int bad = !pd || !dh || !same_md(md_of(pd, dnnl_query_src_md, 0), mem_md(en->x.prim)) ||
+              !same_md(md_of(pd, dnnl_query_weights_md, 0), mem_md(en->w.prim)) ||
+              !same_md(md_of(pd, dnnl_query_weights_md, 1), mem_md(en->b.prim)) ||
+              (en->data.p && !same_md(dh, mem_md(en->dy.prim)));
+    bad = bad || !(h = md_of(pd, dnnl_query_dst_md, 0)) || prim_init(&ch->fwd, c->eng, pd) ||
+          dnnl_memory_create(&ch->h, h, c->eng, DNNL_MEMORY_ALLOCATE) ||
+          chain_pools(c, en, h, dh) || user_md(&u, en->B, s->O, s->P, s->Q) ||
+          slot_init(&ch->dh, c->eng, &u, dh, OUT, 1);
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (bad) chain_free(ch);
+    return bad ? -1 : 0;
+}
+
+int bp_conv_chain_forward_dnnl(bp_conv_dnnl *c, float *y, const float *x, const float *w,
+                               const float *b, int B, const bp_conv_shape *s,
+                               const bp_conv_shape *ps) {
+    bp_gemm_single();
+    entry *en = entry_for(c, B, s);
+    if (!en) return -1;
+    chain *ch = &en->ch;
+    ch->valid = 0;
+    if (ch->fwd.p && !same_shape(&ch->ps, ps)) chain_free(ch);
+    if ((!ch->fwd.p && chain_init(c, en, ps)) || bind(&en->x, x) || bind(&en->w, w) ||
+        bind(&en->b, b ? b : en->zeros) || move(c, &en->x) || move(c, &en->w) ||
+        move(c, &en->b))
+        return -1;
+    const dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, en->x.prim},
+                                  {DNNL_ARG_WEIGHTS, en->w.prim},
+                                  {DNNL_ARG_BIAS, en->b.prim},
+                                  {DNNL_ARG_DST, ch->h}};
+    const dnnl_exec_arg_t p[3] = {{DNNL_ARG_SRC, ch->h},
+                                  {DNNL_ARG_DST, ch->y.prim},
+                                  {DNNL_ARG_WORKSPACE, ch->ws}};
+    if (run(c, &ch->fwd, 4, a) || run(c, &ch->pool, 3, p) || bind(&ch->y, y) ||
+        move(c, &ch->y))
+        return -1;
+    ch->valid = 1;
+    return 0;
+}
+
+/* The ReLU's backward on the pool's dy, in its blocked buffer: each
+ * output's winner is its ReLU's output, so the ReLU's derivative there is
+ * (y > 0), bp_ops.h's `h > 0 ? d : 0` with h the winner's input. */
+static int relu_mask(const chain *ch) {
+    void *dv = NULL, *yv = NULL;
+    const dnnl_memory_desc_t *md = mem_md(ch->y.prim);
+    if (!md || dnnl_memory_get_data_handle(ch->dy.prim, &dv) ||
+        dnnl_memory_get_data_handle(ch->y.prim, &yv) || !dv || !yv)
+        return -1;
+    float *d = dv;
+    const float *y = yv;
+    size_t n = dnnl_memory_desc_get_size(md) / sizeof(float);
+    for (size_t k = 0; k < n; k++) d[k] = y[k] > 0 ? d[k] : 0.0f;
+    return 0;
+}
+
+int bp_conv_chain_backward_dnnl(bp_conv_dnnl *c, float *dx, float *dw, float *db, float *dh,
+                                const float *dy, const float *x, const float *w, int B,
+                                const bp_conv_shape *s) {
+    bp_gemm_single();
+    entry *en = entry_for(c, B, s);
+    if (!en || !en->ch.valid || (dx && !en->data.p)) return -1;
+    chain *ch = &en->ch;
+    const dnnl_exec_arg_t a[3] = {{DNNL_ARG_DIFF_DST, ch->dy.prim},
+                                  {DNNL_ARG_WORKSPACE, ch->ws},
+                                  {DNNL_ARG_DIFF_SRC, ch->dh.prim}};
+    if (bind(&ch->dy, dy) || move(c, &ch->dy) || relu_mask(ch) || run(c, &ch->back, 3, a))
+        return -2;
+    if ((dw || db) && backward_weights(c, en, dw, db, NULL, x, ch->dh.prim)) return -2;
+    if (dx && backward_data(c, en, dx, NULL, w, ch->dh.prim)) return -2;
+    if (dh && (bind(&ch->dh, dh) || move(c, &ch->dh))) return -2;
+    return 0;
+}
+
+int bp_conv_chain_takes(const bp_conv_shape *ps) {
+    return ps->PH == 0 && ps->PW == 0 && ps->SH >= ps->KH && ps->SW >= ps->KW;
 }
 
 int bp_conv_dnnl_takes_dx(const bp_conv_shape *s) { return s->C >= 16; }
@@ -399,6 +591,23 @@ int bp_conv2d_backward_dnnl(bp_conv_dnnl *c, float *dx, float *dw, float *db,
 }
 int bp_conv_dnnl_takes_dx(const bp_conv_shape *s) {
     (void)s;
+    return 0;
+}
+int bp_conv_chain_forward_dnnl(bp_conv_dnnl *c, float *y, const float *x, const float *w,
+                               const float *b, int B, const bp_conv_shape *s,
+                               const bp_conv_shape *ps) {
+    (void)c, (void)y, (void)x, (void)w, (void)b, (void)B, (void)s, (void)ps;
+    return -1;
+}
+int bp_conv_chain_backward_dnnl(bp_conv_dnnl *c, float *dx, float *dw, float *db, float *dh,
+                                const float *dy, const float *x, const float *w, int B,
+                                const bp_conv_shape *s) {
+    (void)c, (void)dx, (void)dw, (void)db, (void)dh, (void)dy, (void)x, (void)w, (void)B,
+        (void)s;
+    return -1;
+}
+int bp_conv_chain_takes(const bp_conv_shape *ps) {
+    (void)ps;
     return 0;
 }
 #endif

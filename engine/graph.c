@@ -64,6 +64,12 @@ typedef struct node {
                    unfrozen tensor at or before it; the input: want_dx) */
     int fused;  /* a ReLU whose max pool's backward does its work, or that
                    max pool (fuse_relu_pools) */
+    /* Set by each forward (set_chains): chain, a conv2d's pool node + 1
+     * when conv2d -> ReLU -> max pool run as one (0: not); chained, that
+     * ReLU or pool, which then do nothing of their own. shown: the node's
+     * values were asked for (bp_graph_node_value), so it is never part of
+     * a chain, which leaves them unwritten. */
+    int chain, chained, shown;
     /* Set by each backward (mark_writers): bit k of dy_store, this node's
      * backward stores (=) into input k's dy instead of adding (+=), the
      * first in the walk to write it; dy_stored, a store's dy is so written
@@ -993,6 +999,29 @@ static void fuse_relu_pools(bp_graph *g) {
     }
 }
 
+/* Marks each fused ReLU and max pool whose ReLU reads a conv2d directly
+ * as a chain run by the conv2d (graph_real.h's chain_forward): in float32
+ * where oneDNN takes the pool (bp_conv_chain_takes), unless a value of
+ * the conv2d or the ReLU was asked for. Before each forward, so that a
+ * forward and its backward agree. */
+static void set_chains(bp_graph *g) {
+    for (int k = 0; k < g->n_order; k++) {
+        node *nd = &g->nodes[g->order[k]];
+        nd->chain = nd->chained = 0;
+    }
+    for (int k = 0; k < g->n_order && g->dtype == BP_F32; k++) {
+        node *p = &g->nodes[g->order[k]];
+        if (p->op != BP_OP_MAXPOOL2D || !p->fused) continue;
+        node *relu = &g->nodes[p->in[0]], *conv = &g->nodes[relu->in[0]];
+        bp_conv_shape ps = conv_shape(g, p);
+        if (conv->op != BP_OP_CONV2D || conv->shown || relu->shown ||
+            !bp_conv_chain_takes(&ps))
+            continue;
+        conv->chain = g->order[k] + 1;
+        relu->chained = p->chained = 1;
+    }
+}
+
 int bp_graph_finish(bp_graph *g, int output, bp_err *e) {
     g->finished = 0;
     g->output = output;
@@ -1363,7 +1392,8 @@ static int host_run(bp_graph *g, node *nd, int backward, int want_dx, bp_err *e)
 }
 
 /* Zeroes rows r0 .. r0 + S - 1 of every gradient but the output's (the
- * loss's, already there), a fused ReLU's (never written) and those a
+ * loss's, already there), a fused ReLU's and a chain's conv2d's (never
+ * written; conv2d_backward zeroes its own if the chain fell back) and those a
  * backward stores into first (mark_writers, never on a team): the whole
  * batch before a backward on the calling thread, each member's own rows
  * on a team (backward_member), so that the zeroing is split too. */
@@ -1371,7 +1401,7 @@ static void zero_dy(bp_graph *g, int r0, int S) {
     int out = g->nodes[g->output].store;
     for (int k = 0; k < g->n_order; k++) {
         node *nd = &g->nodes[g->order[k]];
-        if (nd->dy && g->order[k] != out && !nd->dy_stored &&
+        if (nd->dy && g->order[k] != out && !nd->dy_stored && !nd->chain &&
             !(nd->op == BP_OP_ACT && nd->fused))
             memset((char *)nd->dy + (size_t)r0 * nd->count * g->z, 0,
                    (size_t)S * nd->count * g->z);
@@ -1471,6 +1501,7 @@ int bp_graph_forward(bp_graph *g, const void *x, int B, int training, bp_rng *r,
     g->B = B;
     g->backed = 0;
     g->fwd_training = training != 0;
+    set_chains(g);
     g->nodes[g->input].y = (void *)x;
     int rc = 0;
     if (team_on(g)) {
@@ -1484,8 +1515,10 @@ int bp_graph_forward(bp_graph *g, const void *x, int B, int training, bp_rng *r,
 }
 
 void *bp_graph_output_value(bp_graph *g) { return g->nodes[g->nodes[g->output].store].y; }
-const void *bp_graph_node_value(const bp_graph *g, int id) {
-    return g->nodes[g->nodes[id].store].y;
+const void *bp_graph_node_value(bp_graph *g, int id) {
+    node *nd = &g->nodes[g->nodes[id].store];
+    nd->shown = 1; /* from the next forward on, out of any chain */
+    return nd->chain || (nd->chained && nd->op == BP_OP_ACT) ? NULL : nd->y;
 }
 void *bp_graph_output_grad(bp_graph *g) { return g->nodes[g->nodes[g->output].store].dy; }
 const void *bp_graph_input_grad(const bp_graph *g) { return g->nodes[g->input].dy; }

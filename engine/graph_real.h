@@ -207,6 +207,37 @@ static void SFX(conv2d_forward)(bp_graph *g, node *nd, part p) {
 #endif
     SFX(bp_conv2d_forward)(y, SFX(conv_col)(nd, &s, p.t), x, T_(nd, 0), b, p.S, &s);
 }
+
+static void SFX(maxpool2d_backward)(bp_graph *g, node *nd, part p, int want_dx);
+
+#if BP_REAL_F32
+/* A chain's backward (chain_forward) from its pool's dy, on c: dw, db,
+ * dx (oneDNN's where it takes dx, else im2col's from the convolution's dy
+ * stored by the chain); 1. When the chain's forward did not run on oneDNN,
+ * the pool's backward with its ReLU's into the convolution's dy (which
+ * zero_dy left), and 0: the caller's path goes on from there. */
+static int SFX(chain_backward)(bp_graph *g, node *nd, part p, bp_conv_dnnl *c, REAL *dxp,
+                               REAL *dw, REAL *db, int want_dx) {
+    bp_conv_shape s = conv_shape(g, nd);
+    node *pool = &g->nodes[nd->chain - 1];
+    size_t xs = (size_t)s.C * s.H * s.W, ys = (size_t)s.O * s.P * s.Q;
+    REAL *dy = (REAL *)nd->dy + p.r0 * ys, *col = SFX(conv_col)(nd, &s, p.t);
+    const REAL *x = SFX(y_of)(g, nd->in[0]) + p.r0 * xs;
+    int own_dx = c && bp_conv_dnnl_takes_dx(&s);
+    if (c && bp_conv_chain_backward_dnnl(c, own_dx ? dxp : NULL, dw, db,
+                                         dxp && !own_dx ? dy : NULL,
+                                         (REAL *)pool->dy + p.r0 * pool->count, x, T_(nd, 0),
+                                         p.S, &s) != -1) {
+        if (dxp && !own_dx) SFX(bp_conv2d_backward)(dxp, NULL, NULL, col, dy, x, T_(nd, 0),
+                                                    p.S, &s);
+        return 1;
+    }
+    memset(dy, 0, sizeof(REAL) * p.S * ys);
+    SFX(maxpool2d_backward)(g, pool, p, want_dx);
+    return 0;
+}
+#endif
+
 /* dx of the part's samples; dW and db of them summed by member 0 into the
  * gradients, by member t > 0 into its own partial sums (zeroed first),
  * which conv2d_reduce then adds in member order. */
@@ -222,12 +253,14 @@ static void SFX(conv2d_backward)(bp_graph *g, node *nd, part p, int want_dx) {
         if (db) memset(own + nw, 0, sizeof(REAL) * s.O), db = own + nw;
     }
     REAL *col = SFX(conv_col)(nd, &s, p.t), *dxp = dx ? dx + p.r0 * xs : NULL;
-    const REAL *dy = (REAL *)nd->dy + p.r0 * ys, *x = SFX(y_of)(g, nd->in[0]) + p.r0 * xs;
+    REAL *dy = (REAL *)nd->dy + p.r0 * ys;
+    const REAL *x = SFX(y_of)(g, nd->in[0]) + p.r0 * xs;
 #if BP_REAL_F32
     /* oneDNN's dx only for images of many channels (bp_conv_dnnl_takes_dx);
      * -2 (a made primitive failed to run) does not happen on the CPU */
     bp_conv_dnnl *c = conv_dnnl(nd, p.t);
     int own_dx = c && bp_conv_dnnl_takes_dx(&s);
+    if (nd->chain && SFX(chain_backward)(g, nd, p, c, dxp, dw, db, want_dx)) return;
     if (c && bp_conv2d_backward_dnnl(c, own_dx ? dxp : NULL, dw, db, dy, x, T_(nd, 0), p.S,
                                      &s) != -1) {
         if (dxp && !own_dx) SFX(bp_conv2d_backward)(dxp, NULL, NULL, col, dy, x, T_(nd, 0),
@@ -282,6 +315,26 @@ static void SFX(maxpool2d_backward)(bp_graph *g, node *nd, part p, int want_dx) 
     }
     REAL *din = SFX(din_of)(g, nd, 0, want_dx);
     if (din) SFX(bp_maxpool2d_backward)(din + p.r0 * xs, dy, arg, p.S, &s);
+}
+/* conv2d -> ReLU -> max pool as one, run by the conv2d (graph.c's
+ * set_chains): in float32 on oneDNN in its blocked layouts, the pool's
+ * output alone written (bp_conv_chain_forward_dnnl); if oneDNN cannot,
+ * the three forwards in turn (and conv2d_backward then the three
+ * backwards). The chain's backward is conv2d_backward's. */
+static void SFX(chain_forward)(bp_graph *g, node *nd, part p) {
+    node *pool = &g->nodes[nd->chain - 1], *relu = &g->nodes[pool->in[0]];
+#if BP_REAL_F32
+    bp_conv_shape s = conv_shape(g, nd), ps = conv_shape(g, pool);
+    size_t xs = (size_t)s.C * s.H * s.W;
+    bp_conv_dnnl *c = conv_dnnl(nd, p.t);
+    if (c && !bp_conv_chain_forward_dnnl(c, (REAL *)pool->y + p.r0 * pool->count,
+                                         SFX(y_of)(g, nd->in[0]) + p.r0 * xs, T_(nd, 0),
+                                         nd->nb_b ? NULL : T_(nd, 1), p.S, &s, &ps))
+        return;
+#endif
+    SFX(conv2d_forward)(g, nd, p);
+    SFX(act_forward)(g, relu, p);
+    SFX(maxpool2d_forward)(g, pool, p);
 }
 static void SFX(avgpool2d_forward)(bp_graph *g, node *nd, part p) {
     bp_conv_shape s = conv_shape(g, nd);
@@ -616,15 +669,20 @@ static int SFX(forward_node)(bp_graph *g, node *nd, part p, bp_rng *r, bp_err *e
     const int B = g->B;
     switch (nd->op) {
         case BP_OP_LINEAR: SFX(linear_forward)(g, nd, p); break;
-        case BP_OP_ACT:
-            if (nd->y) SFX(act_forward)(g, nd, p); /* else an identity's view */
+        case BP_OP_ACT: /* no y: an identity's view; chained: its conv2d's */
+            if (nd->y && !nd->chained) SFX(act_forward)(g, nd, p);
             break;
         case BP_OP_DROPOUT: SFX(dropout_forward)(g, nd, B, r); break;
         case BP_OP_BATCHNORM1D: SFX(batchnorm_forward)(g, nd, B); break;
         case BP_OP_ADD: SFX(add_forward)(g, nd, B); break;
         case BP_OP_CONCAT: SFX(concat_forward)(g, nd, B); break;
-        case BP_OP_CONV2D: SFX(conv2d_forward)(g, nd, p); break;
-        case BP_OP_MAXPOOL2D: SFX(maxpool2d_forward)(g, nd, p); break;
+        case BP_OP_CONV2D:
+            if (nd->chain) SFX(chain_forward)(g, nd, p);
+            else SFX(conv2d_forward)(g, nd, p);
+            break;
+        case BP_OP_MAXPOOL2D:
+            if (!nd->chained) SFX(maxpool2d_forward)(g, nd, p);
+            break;
         case BP_OP_AVGPOOL2D: SFX(avgpool2d_forward)(g, nd, p); break;
         case BP_OP_BATCHNORM2D: SFX(batchnorm2d_forward)(g, nd, B); break;
         case BP_OP_HOST: return host_run(g, nd, 0, 0, e);
@@ -653,7 +711,9 @@ static int SFX(backward_node)(bp_graph *g, node *nd, part p, int want_dx, bp_err
         case BP_OP_ADD: SFX(add_backward)(g, nd, B, want_dx); break;
         case BP_OP_CONCAT: SFX(concat_backward)(g, nd, B, want_dx); break;
         case BP_OP_CONV2D: SFX(conv2d_backward)(g, nd, p, want_dx); break;
-        case BP_OP_MAXPOOL2D: SFX(maxpool2d_backward)(g, nd, p, want_dx); break;
+        case BP_OP_MAXPOOL2D: /* chained: its conv2d's backward does it */
+            if (!nd->chained) SFX(maxpool2d_backward)(g, nd, p, want_dx);
+            break;
         case BP_OP_AVGPOOL2D: SFX(avgpool2d_backward)(g, nd, p, want_dx); break;
         case BP_OP_BATCHNORM2D: SFX(batchnorm2d_backward)(g, nd, B, want_dx); break;
         case BP_OP_HOST: return host_run(g, nd, 1, want_dx, e);

@@ -276,6 +276,124 @@ static void test_dnnl_matches_ref(void) {
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) dnnl_match(cases[k]);
 }
 
+/* One case of test_chain_matches_ref: B samples of conv shape s, a max
+ * pool of kernel k and stride st on its ReLU, with a bias, dx wanted, dw
+ * wanted; nan: a NaN in the first sample's input. */
+typedef struct chain_case {
+    int B;
+    bp_conv_shape s;
+    int k, st, bias, dx, dw, nan;
+} chain_case;
+
+/* Equal as numbers (-0 == +0), or both NaN. */
+static int same_value(float a, float b) { return a == b || (isnan(a) && isnan(b)); }
+
+/* The chain on cache for chain_match: y, dx, dw, db of case k into c
+ * (laid out as there); dh, the convolution's dy when im2col makes dx. */
+static int chain_run(bp_conv_dnnl *cache, float *c, chain_case k, const float *x,
+                     const float *w, const float *dy, float *dh, int B, const bp_conv_shape *s,
+                     const bp_conv_shape *ps) {
+    size_t ny = (size_t)B * s->O * ps->P * ps->Q, nx = (size_t)B * s->C * s->H * s->W,
+           nw = (size_t)s->O * s->C * s->KH * s->KW;
+    float *dx = c + ny, *dw = dx + nx, *db = dw + nw;
+    const float *b = k.bias ? w + nw : NULL; /* chain_match's layout: b after w */
+    int own_dx = bp_conv_dnnl_takes_dx(s), rc = 0;
+    rc |= bp_conv_chain_forward_dnnl(cache, c, x, w, b, B, s, ps);
+    rc |= bp_conv_chain_backward_dnnl(cache, k.dx && own_dx ? dx : NULL, k.dw ? dw : NULL,
+                                      k.bias ? db : NULL, k.dx && !own_dx ? dh : NULL, dy, x, w,
+                                      B, s);
+    if (k.dx && !own_dx) {
+        float *col = malloc(sizeof(float) * bp_conv_cols(s));
+        bp_conv2d_backward_f32(dx, NULL, NULL, col, dh, x, w, B, s);
+        free(col);
+    }
+    return rc;
+}
+
+/* The chain conv2d -> ReLU -> max pool on oneDNN (bp_conv_chain_forward_
+ * dnnl and _backward_dnnl, what a float32 graph runs for that pattern)
+ * against the reference chain: bp_conv2d_forward_ref_f32, bp_act_forward_f32
+ * (ReLU), bp_maxpool2d_forward_ref_f32, then their backwards, the pool's
+ * and the ReLU's into zeroed buffers and the convolution's adding into
+ * gradients that hold values already. Every value is a small multiple of a
+ * power of 2 (x in -2..2, w and b in quarters, dy in eighths with -0.0
+ * among them), so every sum is exact in any order: the bound is equality
+ * (as numbers: a zero's sign may differ), which also holds the winners to
+ * the reference's, ties to the first maximum included (windows of equal
+ * values and of ReLU's zeros are common with so few values). dx through
+ * oneDNN for 16 or more channels, else the chain stores the convolution's
+ * dy and im2col makes dx (as the graph does). A second forward and
+ * backward on the cache give the same bits. */
+static void chain_match(chain_case k) {
+    bp_conv_shape s = k.s;
+    int B = k.B;
+    bp_conv_shape_outputs(&s);
+    bp_conv_shape ps = (bp_conv_shape){s.O, s.P, s.Q, s.O, 0, 0, k.k, k.k, k.st, k.st, 0, 0};
+    bp_conv_shape_outputs(&ps);
+    size_t nx = (size_t)B * s.C * s.H * s.W, nh = (size_t)B * s.O * s.P * s.Q,
+           ny = (size_t)B * s.O * ps.P * ps.Q, nw = (size_t)s.O * s.C * s.KH * s.KW;
+    size_t n = nx + nw + s.O + ny; /* x, w, b, dy; then each side's y, dx, dw, db */
+    float *m = calloc(n + 2 * (ny + nx + nw + s.O) + 4 * nh, sizeof(float));
+    float *x = m, *w = x + nx, *b = w + nw, *dy = b + s.O;
+    float *a = dy + ny, *c = a + (ny + nx + nw + s.O), *h = c + (ny + nx + nw + s.O);
+    float *r = h + nh, *dr = r + nh, *dh = dr + nh; /* the reference's h, relu, grads */
+    int32_t *arg = malloc(sizeof(int32_t) * ny);
+    bp_rng g;
+    bp_rng_seed(&g, 13);
+    for (size_t j = 0; j < n; j++) {
+        double v = (double)(bp_rng_next(&g) % 5) - 2;
+        m[j] = (float)(j < nx ? v : j < nx + nw + s.O ? v / 4 : v / 8);
+        if (j >= nx + nw + s.O && bp_rng_next(&g) % 7 == 0) m[j] = -0.0f;
+    }
+    if (k.nan) x[3] = NAN;
+    size_t all = ny + nx + nw + s.O;
+    for (size_t j = 0; j < all; j++) /* the gradients' values before */
+        a[j] = c[j] = (float)((double)(j % 33) / 16 - 1);
+    float *ya = a, *dxa = a + ny, *dwa = dxa + nx, *dba = dwa + nw;
+    bp_conv_dnnl *cache = bp_conv_dnnl_new();
+    if (!cache || !bp_conv_chain_takes(&ps)) { /* a build without oneDNN */
+        free(m), free(arg), bp_conv_dnnl_free(cache);
+        return;
+    }
+    const float *bb = k.bias ? b : NULL;
+    bp_conv2d_forward_ref_f32(h, x, w, bb, B, &s);
+    bp_act_forward_f32(r, h, (int)(nh / s.Q), s.Q, BP_ACT_RELU, 0);
+    bp_maxpool2d_forward_ref_f32(ya, arg, r, B, &ps);
+    bp_maxpool2d_backward_f32(dr, dy, arg, B, &ps);
+    bp_act_backward_f32(dh, dr, h, r, (int)(nh / s.Q), s.Q, BP_ACT_RELU, 0);
+    float *spare = calloc(nw, sizeof(float)); /* the reference always makes dw */
+    bp_conv2d_backward_ref_f32(k.dx ? dxa : NULL, k.dw ? dwa : spare, k.bias ? dba : NULL,
+                               dh, x, w, B, &s);
+    free(spare);
+    float *first = malloc(sizeof(float) * all);
+    for (int call = 0; call < 2; call++) {
+        CHECK(chain_run(cache, c, k, x, w, dy, r, B, &s, &ps) == 0);
+        if (call) CHECK(memcmp(first, c, sizeof(float) * all) == 0); /* the same bits */
+        memcpy(first, c, sizeof(float) * all);
+        for (size_t j = ny; j < all; j++) c[j] = (float)((double)(j % 33) / 16 - 1);
+    }
+    size_t bad = 0;
+    for (size_t j = 0; j < all; j++) bad += !same_value(a[j], first[j]);
+    if (bad) fprintf(stderr, "chain: %zu of %zu values differ\n", bad, all);
+    CHECK(bad == 0);
+    free(first), free(arg), free(m);
+    bp_conv_dnnl_free(cache);
+}
+
+static void test_chain_matches_ref(void) {
+    /* B, then C, H, W, O, KH, KW, SH, SW, PH, PW; pool k, stride; bias, dx, dw, nan */
+    const chain_case cases[] = {
+        {5, {1, 28, 28, 32, 0, 0, 3, 3, 1, 1, 1, 1}, 2, 2, 1, 0, 1, 0},   /* W5's 1st */
+        {4, {32, 14, 14, 64, 0, 0, 3, 3, 1, 1, 1, 1}, 2, 2, 1, 1, 1, 0}, /* W5's 2nd */
+        {3, {32, 14, 14, 64, 0, 0, 3, 3, 1, 1, 1, 1}, 2, 2, 0, 1, 0, 0}, /* frozen dw */
+        {2, {2, 9, 7, 8, 0, 0, 3, 3, 1, 1, 1, 1}, 2, 2, 1, 1, 1, 0},     /* im2col dx */
+        {2, {3, 11, 10, 20, 0, 0, 5, 3, 2, 1, 2, 0}, 3, 3, 1, 1, 1, 0},  /* odd sizes */
+        {3, {16, 8, 8, 16, 0, 0, 1, 1, 1, 1, 0, 0}, 2, 3, 0, 1, 1, 0},   /* stride > k */
+        {2, {1, 6, 6, 4, 0, 0, 3, 3, 1, 1, 1, 1}, 2, 2, 1, 1, 1, 1},     /* a NaN */
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) chain_match(cases[k]);
+}
+
 /* Max pooling's fast forward against the reference, exactly (values and
  * winners), in both types: inputs drawn from five values so that windows
  * hold ties, and a NaN now and then (a NaN wins, as PyTorch's). */
@@ -656,6 +774,7 @@ int main(void) {
     test_fast_matches_ref();
     test_pool_fast_matches_ref();
     test_dnnl_matches_ref();
+    test_chain_matches_ref();
     test_relu_pool_fused();
     test_fd_conv();
     test_fd_pools();

@@ -15,6 +15,9 @@
  *     back; a small batch stays on one thread;
  *   - frozen tensors: not moved, their gradients not computed, the rest
  *     as on one thread;
+ *   - float32 chains conv2d -> relu -> max pool on oneDNN (graph.c's
+ *     set_chains): the same bits at the same thread count, one thread's
+ *     values to rounding, and at one thread the unchained ops' bits;
  *   - a graph with a host op is refused, with the reason, and its steps
  *     run on the calling thread;
  *   - an lstm, gru and rnn of 2 layers, each member taking its sequences
@@ -281,6 +284,77 @@ static void test_frozen(void) {
     }
 }
 
+/* float32 2x12x12 images through two chains conv2d -> relu -> max pool
+ * (graph.c's set_chains: on oneDNN in its blocked layouts): conv 2->16 3x3
+ * padding 1 (its dx by im2col), relu, max pool 2; conv 16->16 3x3 padding
+ * 1 (its dx oneDNN's), relu, max pool 2; flatten, linear 144->K (modules
+ * 1 to 8). plain: the convolutions' values asked for before the first
+ * forward, which keeps them out of chains (the three ops one by one). */
+static bp_net *chain_cnn(int seed, bp_rng *r, int plain) {
+    begin(BP_F32, seed);
+    bp_node_opts o = bp_node_opts_default(BP_OP_INPUT);
+    o.ndim = 3, o.shape[0] = C0, o.shape[1] = o.shape[2] = HW;
+    int h = add(BP_OP_INPUT, 0, &o);
+    for (int c = C0; c <= 16; c += 16 - C0) {
+        o = window(BP_OP_CONV2D, 3, 1, 1), o.in = c, o.out = 16;
+        h = node(BP_OP_ACT, node(BP_OP_CONV2D, h, o), act(BP_ACT_RELU));
+        h = node(BP_OP_MAXPOOL2D, h, window(BP_OP_MAXPOOL2D, 2, 2, 0));
+    }
+    h = add(BP_OP_FLATTEN, h, NULL);
+    o = bp_node_opts_default(BP_OP_LINEAR), o.in = 144, o.out = K, o.rng = &R;
+    bp_net *net = as_net(node(BP_OP_LINEAR, h, o));
+    net->rng = r;
+    if (plain) CHECK(bp_graph_node_value(net->graph, 1) == NULL);
+    if (plain) CHECK(bp_graph_node_value(net->graph, 4) == NULL);
+    return net;
+}
+
+/* The chains on a team: each member its own primitives and buffers. The
+ * same bits at the same thread count (2 and 3); against one thread, to
+ * test_against_one's float32 bound; at one thread, the same bits as the
+ * three ops one by one (the chain's sums are the unchained oneDNN
+ * convolution's, its pool picks the same winners); the input's gradient
+ * (the first convolution's im2col dx from the chain's stored dy) too; and
+ * a chained forward leaves the convolution's values unwritten: asked for,
+ * NULL, then there after the next forward. */
+static void test_chain_team(void) {
+    bp_err e;
+    static double dx1[sizeof x / sizeof x[0]], dxT[sizeof x / sizeof x[0]];
+    for (int T = 2; T <= 3; T++) {
+        bp_rng ra, rb, r1;
+        bp_rng_seed(&ra, 9), bp_rng_seed(&rb, 9), bp_rng_seed(&r1, 9);
+        bp_net *a = chain_cnn(5, &ra, 0), *b = chain_cnn(5, &rb, 0), *one = chain_cnn(5, &r1, 0);
+        double la = train(a, T), lb = train(b, T), l1 = train(one, 1);
+        CHECK(memcmp(&la, &lb, sizeof la) == 0 && same_bits(a, b));
+        CHECK(a->team != NULL);
+        CHECK_NEAR(la, l1, 1e-6 * (1 + fabs(l1)));
+        CHECK(worst(a, one, 0) <= 1e-6);
+        CHECK(bp_net_forward(one, x, B, &e) != NULL);
+        CHECK(bp_net_backward_input(one, y, dx1, &e) == 0);
+        CHECK(bp_set_threads(T, &e) == 0);
+        CHECK(bp_net_forward(a, x, B, &e) != NULL);
+        CHECK(bp_net_backward_input(a, y, dxT, &e) == 0);
+        double w = 0, size = 0;
+        for (size_t k = 0; k < sizeof x / sizeof x[0]; k++) {
+            w = fmax(w, fabs(dxT[k] - dx1[k]) / (1 + fabs(dx1[k])));
+            size = fmax(size, fabs(dx1[k]));
+        }
+        CHECK(w <= 1e-6 && size > 1e-4);
+        bp_net_free(a), bp_net_free(b), bp_net_free(one);
+    }
+    bp_rng rc, rp;
+    bp_rng_seed(&rc, 4), bp_rng_seed(&rp, 4);
+    bp_net *chained = chain_cnn(6, &rc, 0), *plain = chain_cnn(6, &rp, 1);
+    double lc = train(chained, 1), lp = train(plain, 1);
+    CHECK(memcmp(&lc, &lp, sizeof lc) == 0 && same_bits(chained, plain));
+    CHECK(bp_graph_node_value(plain->graph, 2) != NULL);
+    CHECK(bp_graph_node_value(chained->graph, 1) == NULL);   /* not written */
+    CHECK(bp_graph_node_value(chained->graph, 3) != NULL);   /* the pool's output */
+    CHECK(bp_net_forward(chained, x, B, &e) != NULL);        /* no chain for module 1 */
+    CHECK(bp_graph_node_value(chained->graph, 1) != NULL);
+    bp_net_free(chained), bp_net_free(plain);
+}
+
 /* The identity on 8 values a sample, as a host's callbacks. */
 static int host_forward(void *ctx, const bp_host_call *c, bp_err *e) {
     (void)ctx, (void)e;
@@ -516,6 +590,7 @@ int main(void) {
     test_against_one();
     test_small_batch();
     test_frozen();
+    test_chain_team();
     test_host_refused();
     seq_data();
     test_recurrent_team();
