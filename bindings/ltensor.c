@@ -96,7 +96,8 @@ static void check_data_view(lua_State *L, const ltensor *u) {
 }
 
 /* The values of a module's output a view looks at, as the net holds them
- * now, and how many (0: no forward since the net last changed). A graph's
+ * now, and how many (0: no forward since the net last changed; NULL with
+ * n > 0: a module the last forward ran in a chain, bp_graph_node_value). A graph's
  * node id; a stack's layer id (from 0) and field (BP_FIELD_H or _O). */
 static const void *act_rows(const bp_net *net, int id, int field, size_t *n) {
     *n = 0;
@@ -744,6 +745,12 @@ static int net_activation(lua_State *L) {
     if (id < 0) return luaL_argerror(L, 2, lua_pushfstring(L, "no module named '%s'", name));
     size_t count, dims[BP_TENSOR_MAXDIM];
     const void *rows = act_rows(n->net, id, field, &count);
+    if (!rows && count > 0) /* bp_graph_node_value: a chain's, unwritten */
+        return luaL_error(L,
+                          "net:activation: module '%s' ran inside a conv2d -> relu -> "
+                          "maxpool2d chain, which keeps no values of its own: run "
+                          "net:forward again (it keeps them from now on)",
+                          name);
     if (!rows || count == 0)
         return luaL_error(L, "net:activation: no output yet: run net:forward first");
     int ndim = 2, shape[BP_GRAPH_MAX_DIMS];

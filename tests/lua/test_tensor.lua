@@ -351,6 +351,33 @@ function TestTensor:test_net_parameters_as_views()
   assert_error_text("attempt to use a view of a closed network", function() return flat[1] end)
 end
 
+-- A float32 conv2d -> relu -> maxpool2d runs as one chain on oneDNN
+-- (engine/graph.c's set_chains), which keeps no values of the convolution
+-- or the ReLU: asking for them after such a forward is refused with the
+-- reason, and takes them out of chains, so that the next forward keeps
+-- them (the same outputs, to the bit). A build without oneDNN has no
+-- chain: the values are there at once.
+function TestTensor:test_activation_of_a_chain()
+  local net = bp.net({1, 6, 6}, bp.sequential{bp.conv2d(1, 16, 3, {padding = 1}), bp.relu(),
+    bp.maxpool2d(2), bp.flatten(), bp.linear(144, 2)}, {dtype = "float32"})
+  local x = {}
+  for i = 1, 36 do x[i] = math.sin(i) end
+  local out = net:forward({x, x})
+  local ok, err = pcall(net.activation, net, "2")
+  if not ok then
+    lu.assertStrContains(err, "net:activation: module '2' ran inside a conv2d -> relu -> "
+      .. "maxpool2d chain, which keeps no values of its own: run net:forward again (it keeps "
+      .. "them from now on)")
+    lu.assertFalse(pcall(net.activation, net, "1"))
+  end
+  lu.assertEquals(net:forward({x, x}), out)
+  local h, r = net:activation("1"), net:activation("2")
+  lu.assertEquals(h:shape(), {2, 16, 6, 6})
+  for c = 1, 16, 5 do for i = 1, 6 do
+    lu.assertEquals(r[{2, c, i, 3}], math.max(0, h[{2, c, i, 3}]))
+  end end
+end
+
 function TestTensor:test_activations_as_views()
   -- a graph: a module's output after the last forward, {B, shape...}
   local net = bp.net(bp.sequential{bp.linear(2, 3, {name = "fc"}), bp.relu(), bp.linear(3, 1)})
