@@ -19,7 +19,21 @@
  * Must equal bp_conv2d_forward_ref_f32 and bp_conv2d_backward_ref_f32 to
  * rounding: tests/test_conv.c, test_dnnl_matches_ref.
  *
+ * The chain conv2d -> ReLU -> max pool (bp_conv_chain_forward_dnnl, what
+ * a float32 graph runs for that pattern) keeps the convolution's output in
+ * the blocked layout: the ReLU as its post-op, the pool by this file's own
+ * kernels on the blocked values (oneDNN's pooling took 2 to 3 times as
+ * long on W5's shapes, NOTES.md), its output written to NCHW directly; the
+ * backward spreads the pool's dy to the winners (the ReLU's derivative
+ * taken there) straight into the layout the convolution's backward reads.
+ * Two reorders of 1.6 M values a step on W5's first convolution, the
+ * ReLU's passes and the zeroing of its gradient go. Must equal the
+ * reference chain (bp_conv2d_*_ref_f32, the ReLU, bp_maxpool2d_*) to the
+ * convolution's rounding: test_conv.c, test_chain_matches_ref.
+ *
  * B, C, H, W, O, P, Q, KH, KW, SH, SW, PH, PW as in bp_conv.h. */
+#include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "bp_alloc.h"
@@ -51,19 +65,24 @@ typedef struct prim {
  * short batch, and an evaluation's. */
 #define N_ENTRIES 3
 
-/* The chain conv2d -> ReLU -> max pool kept in oneDNN's layouts
- * (bp_conv_chain_forward_dnnl): the convolution with a ReLU post-op into
- * h, pooled with a workspace of its winners into y's own buffer, which
- * alone is reordered to the caller's NCHW; backward, the caller's dy into
- * dy's own buffer, the ReLU's derivative applied there, pooling's backward
- * into dh (backward weights' diff_dst layout), which the convolution's
- * backward passes read as they are. */
+/* The chain conv2d -> ReLU -> max pool kept in oneDNN's blocked layout
+ * (bp_conv_chain_forward_dnnl): the convolution with a ReLU post-op into h
+ * (B x Cb x H x W x L: channels in blocks of L lanes), pooled by
+ * pool_forward straight into the caller's NCHW with each output's winner
+ * in code; backward, the caller's dy gathered into dyb (blocked, the
+ * ReLU's derivative applied) and spread to the winners by pool_backward
+ * into dh (backward weights' diff_dst, the same blocked layout), which the
+ * convolution's backward passes read as it is. */
 typedef struct chain {
     bp_conv_shape ps; /* the pool's */
-    prim fwd, pool, back;
-    dnnl_memory_t h, ws;
-    slot y, dy, dh; /* dh: to the caller's NCHW, for an im2col dx */
-    int valid;      /* a chained forward's h, ws and y are there */
+    prim fwd;
+    dnnl_memory_t h;
+    slot dh;     /* dh.prim: the blocked gradient; to the caller's NCHW for an im2col dx */
+    float *hv, *dhv, *dyb; /* dyb: a plane's P Q L values of room (the kernels') */
+    int32_t *code;
+    int L;     /* lanes of a channel block: 8 or 16 */
+    int valid;   /* a chained forward's h and code are there */
+    int refused; /* chain_init failed for ps: not tried again */
 } chain;
 
 typedef struct entry {
@@ -99,10 +118,10 @@ static void prim_free(prim *p) {
 }
 
 static void chain_free(chain *ch) {
-    prim_free(&ch->fwd), prim_free(&ch->pool), prim_free(&ch->back);
+    prim_free(&ch->fwd);
     if (ch->h) dnnl_memory_destroy(ch->h);
-    if (ch->ws) dnnl_memory_destroy(ch->ws);
-    slot_free(&ch->y), slot_free(&ch->dy), slot_free(&ch->dh);
+    slot_free(&ch->dh);
+    bp_free(ch->dyb), bp_free(ch->code);
     memset(ch, 0, sizeof *ch);
 }
 
@@ -439,71 +458,145 @@ int bp_conv2d_backward_dnnl(bp_conv_dnnl *c, float *dx, float *dw, float *db,
 /* ------------------------------------------------------------------------ */
 /* The chain conv2d -> ReLU -> max pool                                      */
 
-/* Max pooling's description, forward (back 0: src the ReLU's output h,
- * dst) or backward (back 1: diff_src, diff_dst), windows of ps without
- * padding. */
-static int pool_desc(dnnl_pooling_desc_t *d, int back, const dnnl_memory_desc_t *src,
-                     const dnnl_memory_desc_t *dst, const bp_conv_shape *ps) {
-    dnnl_dims_t st = {ps->SH, ps->SW}, k = {ps->KH, ps->KW}, pad = {0, 0};
-    return (back ? dnnl_pooling_backward_desc_init(d, dnnl_pooling_max, src, dst, st, k, pad,
-                                                   pad)
-                 : dnnl_pooling_forward_desc_init(d, dnnl_forward_training, dnnl_pooling_max,
-                                                  src, dst, st, k, pad, pad)) != dnnl_success;
+/* The lanes L of md when it is B x O x H x W in plain channel blocks
+ * (nChw16c or nChw8c: B x Cb x H x W x L, Cb = ceil(O / L), dense, from
+ * offset 0), the layouts the chain's kernels read; else 0. */
+static int lanes_of(const dnnl_memory_desc_t *md, int B, int O, int H, int W) {
+    if (!md || md->format_kind != dnnl_blocked || md->ndims != 4 || md->offset0) return 0;
+    const dnnl_blocking_desc_t *k = &md->format_desc.blocking;
+    if (k->inner_nblks != 1 || k->inner_idxs[0] != 1) return 0;
+    dnnl_dim_t L = k->inner_blks[0], Cb = (O + L - 1) / L;
+    int ok = (L == 8 || L == 16) && md->dims[0] == B && md->dims[1] == O &&
+             md->padded_dims[1] == Cb * L && k->strides[3] == L && k->strides[2] == W * L &&
+             k->strides[1] == H * W * L && k->strides[0] == Cb * H * W * L;
+    return ok ? (int)L : 0;
 }
 
-/* The pooling primitives, forward into y's own buffer with a workspace
- * and backward into dh's layout hmd (backward weights' diff_dst), and
- * the slots y, dy. */
-static int chain_pools(bp_conv_dnnl *c, entry *en, const dnnl_memory_desc_t *h,
-                       const dnnl_memory_desc_t *dh) {
-    chain *ch = &en->ch;
-    dnnl_primitive_attr_t attr = attr_of(0);
-    dnnl_primitive_desc_t fpd = NULL, bpd = NULL;
-    dnnl_pooling_desc_t fd, bd;
-    dnnl_memory_desc_t any, u;
-    dnnl_dims_t yd = {en->B, en->s.O, ch->ps.P, ch->ps.Q};
-    const dnnl_memory_desc_t *y, *ws;
-    int bad = !attr ||
-              dnnl_memory_desc_init_by_tag(&any, 4, yd, dnnl_f32, dnnl_format_tag_any) ||
-              pool_desc(&fd, 0, h, &any, &ch->ps) ||
-              dnnl_primitive_desc_create(&fpd, &fd, attr, c->eng, NULL);
-    bad = bad || !(y = md_of(fpd, dnnl_query_dst_md, 0)) ||
-          !(ws = md_of(fpd, dnnl_query_workspace_md, 0)) || prim_init(&ch->pool, c->eng, fpd) ||
-          dnnl_memory_create(&ch->ws, ws, c->eng, DNNL_MEMORY_ALLOCATE) ||
-          user_md(&u, en->B, en->s.O, ch->ps.P, ch->ps.Q) ||
-          slot_init(&ch->y, c->eng, &u, y, OUT, 1) || slot_init(&ch->dy, c->eng, &u, y, IN, 1);
-    bad = bad || pool_desc(&bd, 1, dh, y, &ch->ps) ||
-          dnnl_primitive_desc_create(&bpd, &bd, attr, c->eng, fpd) ||
-          !same_md(md_of(bpd, dnnl_query_diff_dst_md, 0), y) ||
-          !same_md(md_of(bpd, dnnl_query_diff_src_md, 0), dh) ||
-          prim_init(&ch->back, c->eng, bpd);
-    if (bpd) dnnl_primitive_desc_destroy(bpd);
-    if (fpd) dnnl_primitive_desc_destroy(fpd);
-    if (attr) dnnl_primitive_attr_destroy(attr);
-    return bad ? -1 : 0;
+/* A winner's code when the ReLU's derivative there is 0 (the value is not
+ * above 0): bp_ops.h's ReLU backward `h > 0 ? d : 0`, at h the winner's. */
+#define NONE (-1)
+
+/* The kernels below work on a channel block's L lanes as vectors of 8
+ * (GCC's vector extension; L is 8 or 16), cloned for AVX-512 and AVX2 (as
+ * ops.c's SGD). Vectors of 8, not 16: GCC makes a comparison's mask of
+ * 16 floats lane by lane without AVX-512DQ, of 8 with one instruction. */
+#define CHAIN_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+typedef float f8 __attribute__((vector_size(32)));
+typedef int32_t i8 __attribute__((vector_size(32)));
+
+
+/* Max pooling of h (B x Cb x H x W x L) in ps's windows (no padding, not
+ * overlapping) into y, the caller's NCHW (its O of the Cb L channels), and
+ * code, each output lane's winner (i KW + j in its window; NONE where it
+ * is not above 0): bp_maxpool2d_forward_ref's test, a later value wins
+ * only if greater (or NaN), so ties go to the first maximum. A row of
+ * outputs goes through row (Q x L), then to y a lane at a time. */
+CHAIN_CLONES static void pool_forward(float *y, int32_t *code, float *row, const float *h,
+                                      int B, int O, const bp_conv_shape *ps, int L) {
+    const int Cb = (O + L - 1) / L, W = ps->W, P = ps->P, Q = ps->Q;
+    const f8 zero = {0};
+    for (int nc = 0; nc < B * Cb; nc++) {
+        const int n = nc / Cb, c0 = nc % Cb * L, lanes = O - c0 < L ? O - c0 : L;
+        const float *hc = h + (size_t)nc * ps->H * W * L;
+        int32_t *cd = code + (size_t)nc * P * Q * L;
+        float *yc = y + ((size_t)n * O + c0) * P * Q;
+        for (int p = 0; p < P; p++) {
+            for (int q = 0; q < Q; q++)
+                for (int e = 0; e < L; e += 8) {
+                    const float *at = hc + ((size_t)p * ps->SH * W + (size_t)q * ps->SW) * L + e;
+                    f8 best, x;
+                    i8 arg = {0};
+                    memcpy(&best, at, sizeof best);
+                    for (int i = 0, k = 0; i < ps->KH; i++)
+                        for (int j = 0; j < ps->KW; j++, k++) {
+                            memcpy(&x, at + ((size_t)i * W + j) * L, sizeof x);
+                            i8 win = (x > best) | (x != x);
+                            best = (f8)(((i8)x & win) | ((i8)best & ~win));
+                            arg = (win & k) | (arg & ~win);
+                        }
+                    i8 c = arg | ~(best > zero); /* NONE (-1) where not above 0 */
+                    memcpy(cd + ((size_t)p * Q + q) * L + e, &c, sizeof c);
+                    memcpy(row + (size_t)q * L + e, &best, sizeof best);
+                }
+            for (int l = 0; l < lanes; l++)
+                for (int q = 0; q < Q; q++)
+                    yc[(size_t)l * P * Q + (size_t)p * Q + q] = row[(size_t)q * L + l];
+        }
+    }
+}
+
+/* dh (B x Cb x H x W x L) from the caller's NCHW dy and code: at each
+ * window's winner dy (+ 0, so that -0 is +0 as the reference's sum into
+ * zeros), when its code is not NONE; 0 everywhere else, outside the
+ * windows too (rows and columns past the last window, and between windows
+ * of a stride above the kernel). g: P Q L values of room (dy gathered). */
+CHAIN_CLONES static void pool_backward(float *dh, float *g, const float *dy,
+                                       const int32_t *code, int B, int O,
+                                       const bp_conv_shape *ps, int L) {
+    const int Cb = (O + L - 1) / L, H = ps->H, W = ps->W, P = ps->P, Q = ps->Q;
+    const int SH = ps->SH, SW = ps->SW, KH = ps->KH, KW = ps->KW;
+    for (int nc = 0; nc < B * Cb; nc++) {
+        const int n = nc / Cb, c0 = nc % Cb * L, lanes = O - c0 < L ? O - c0 : L;
+        const float *dyc = dy + ((size_t)n * O + c0) * P * Q;
+        const int32_t *cd = code + (size_t)nc * P * Q * L;
+        memset(g, 0, sizeof(float) * (size_t)P * Q * L);
+        for (int l = 0; l < lanes; l++)
+            for (int pq = 0; pq < P * Q; pq++)
+                g[(size_t)pq * L + l] = dyc[(size_t)l * P * Q + pq] + 0.0f;
+        float *dc = dh + (size_t)nc * H * W * L;
+        for (int r = 0; r < H; r++) {
+            float *o = dc + (size_t)r * W * L;
+            const int p = r / SH, i = r % SH;
+            if (p >= P || i >= KH) {
+                memset(o, 0, sizeof(float) * (size_t)W * L);
+                continue;
+            }
+            for (int q = 0; q < Q; q++)
+                for (int j = 0; j < SW && q * SW + j < W; j++)
+                    for (int e = 0; e < L; e += 8) {
+                        const size_t at = ((size_t)p * Q + q) * L + e;
+                        i8 c, v = {0};
+                        memcpy(&c, cd + at, sizeof c);
+                        memcpy(&v, g + at, sizeof v);
+                        v &= c == (j < KW ? i * KW + j : -2); /* -2: no window */
+                        memcpy(o + ((size_t)q * SW + j) * L + e, &v, sizeof v);
+                    }
+            for (int v = Q * SW; v < W; v++) /* past the last window */
+                memset(o + (size_t)v * L, 0, sizeof(float) * L);
+        }
+    }
 }
 
 /* en's chain for pool shape ps: the convolution with its ReLU post-op
  * reading the forward's x, w and b as they are (the same layouts), into
- * h; the pools; dh in backward weights' diff_dst layout, which backward
- * data must read too. */
+ * h; dh in backward weights' diff_dst layout, which backward data must
+ * read too; both in channel blocks of the same L lanes (lanes_of), else
+ * -1: no chain. */
 static int chain_init(bp_conv_dnnl *c, entry *en, const bp_conv_shape *ps) {
     chain *ch = &en->ch;
     const bp_conv_shape *s = &en->s;
     const dnnl_memory_desc_t *h, *dh = mem_md(en->dyw.prim);
     dnnl_memory_desc_t u;
     dnnl_primitive_desc_t pd = pd_of(c, en, 3);
+    size_t n = (size_t)en->B * (s->O + 16) * ps->P * ps->Q; /* code's: Cb L < O + 16 */
+    void *hv = NULL, *dhv = NULL;
     ch->ps = *ps;
     int bad = !pd || !dh || !same_md(md_of(pd, dnnl_query_src_md, 0), mem_md(en->x.prim)) ||
               !same_md(md_of(pd, dnnl_query_weights_md, 0), mem_md(en->w.prim)) ||
               !same_md(md_of(pd, dnnl_query_weights_md, 1), mem_md(en->b.prim)) ||
               (en->data.p && !same_md(dh, mem_md(en->dy.prim)));
-    bad = bad || !(h = md_of(pd, dnnl_query_dst_md, 0)) || prim_init(&ch->fwd, c->eng, pd) ||
+    bad = bad || !(h = md_of(pd, dnnl_query_dst_md, 0)) ||
+          !(ch->L = lanes_of(h, en->B, s->O, s->P, s->Q)) ||
+          lanes_of(dh, en->B, s->O, s->P, s->Q) != ch->L || prim_init(&ch->fwd, c->eng, pd) ||
           dnnl_memory_create(&ch->h, h, c->eng, DNNL_MEMORY_ALLOCATE) ||
-          chain_pools(c, en, h, dh) || user_md(&u, en->B, s->O, s->P, s->Q) ||
-          slot_init(&ch->dh, c->eng, &u, dh, OUT, 1);
+          user_md(&u, en->B, s->O, s->P, s->Q) || slot_init(&ch->dh, c->eng, &u, dh, OUT, 1) ||
+          dnnl_memory_get_data_handle(ch->h, &hv) ||
+          dnnl_memory_get_data_handle(ch->dh.prim, &dhv) || !hv || !dhv ||
+          !(ch->dyb = bp_malloc(sizeof(float) * 16 * ps->P * ps->Q)) ||
+          !(ch->code = bp_malloc(sizeof(int32_t) * n));
+    ch->hv = hv, ch->dhv = dhv;
     if (pd) dnnl_primitive_desc_destroy(pd);
-    if (bad) chain_free(ch);
+    if (bad) chain_free(ch), ch->ps = *ps, ch->refused = 1;
     return bad ? -1 : 0;
 }
 
@@ -515,8 +608,8 @@ int bp_conv_chain_forward_dnnl(bp_conv_dnnl *c, float *y, const float *x, const 
     if (!en) return -1;
     chain *ch = &en->ch;
     ch->valid = 0;
-    if (ch->fwd.p && !same_shape(&ch->ps, ps)) chain_free(ch);
-    if ((!ch->fwd.p && chain_init(c, en, ps)) || bind(&en->x, x) || bind(&en->w, w) ||
+    if ((ch->fwd.p || ch->refused) && !same_shape(&ch->ps, ps)) chain_free(ch);
+    if (ch->refused || (!ch->fwd.p && chain_init(c, en, ps)) || bind(&en->x, x) || bind(&en->w, w) ||
         bind(&en->b, b ? b : en->zeros) || move(c, &en->x) || move(c, &en->w) ||
         move(c, &en->b))
         return -1;
@@ -524,29 +617,9 @@ int bp_conv_chain_forward_dnnl(bp_conv_dnnl *c, float *y, const float *x, const 
                                   {DNNL_ARG_WEIGHTS, en->w.prim},
                                   {DNNL_ARG_BIAS, en->b.prim},
                                   {DNNL_ARG_DST, ch->h}};
-    const dnnl_exec_arg_t p[3] = {{DNNL_ARG_SRC, ch->h},
-                                  {DNNL_ARG_DST, ch->y.prim},
-                                  {DNNL_ARG_WORKSPACE, ch->ws}};
-    if (run(c, &ch->fwd, 4, a) || run(c, &ch->pool, 3, p) || bind(&ch->y, y) ||
-        move(c, &ch->y))
-        return -1;
+    if (run(c, &ch->fwd, 4, a)) return -1;
+    pool_forward(y, ch->code, ch->dyb, ch->hv, B, s->O, ps, ch->L);
     ch->valid = 1;
-    return 0;
-}
-
-/* The ReLU's backward on the pool's dy, in its blocked buffer: each
- * output's winner is its ReLU's output, so the ReLU's derivative there is
- * (y > 0), bp_ops.h's `h > 0 ? d : 0` with h the winner's input. */
-static int relu_mask(const chain *ch) {
-    void *dv = NULL, *yv = NULL;
-    const dnnl_memory_desc_t *md = mem_md(ch->y.prim);
-    if (!md || dnnl_memory_get_data_handle(ch->dy.prim, &dv) ||
-        dnnl_memory_get_data_handle(ch->y.prim, &yv) || !dv || !yv)
-        return -1;
-    float *d = dv;
-    const float *y = yv;
-    size_t n = dnnl_memory_desc_get_size(md) / sizeof(float);
-    for (size_t k = 0; k < n; k++) d[k] = y[k] > 0 ? d[k] : 0.0f;
     return 0;
 }
 
@@ -557,11 +630,7 @@ int bp_conv_chain_backward_dnnl(bp_conv_dnnl *c, float *dx, float *dw, float *db
     entry *en = entry_for(c, B, s);
     if (!en || !en->ch.valid || (dx && !en->data.p)) return -1;
     chain *ch = &en->ch;
-    const dnnl_exec_arg_t a[3] = {{DNNL_ARG_DIFF_DST, ch->dy.prim},
-                                  {DNNL_ARG_WORKSPACE, ch->ws},
-                                  {DNNL_ARG_DIFF_SRC, ch->dh.prim}};
-    if (bind(&ch->dy, dy) || move(c, &ch->dy) || relu_mask(ch) || run(c, &ch->back, 3, a))
-        return -2;
+    pool_backward(ch->dhv, ch->dyb, dy, ch->code, B, s->O, &ch->ps, ch->L);
     if ((dw || db) && backward_weights(c, en, dw, db, NULL, x, ch->dh.prim)) return -2;
     if (dx && backward_data(c, en, dx, NULL, w, ch->dh.prim)) return -2;
     if (dh && (bind(&ch->dh, dh) || move(c, &ch->dh))) return -2;
@@ -569,7 +638,8 @@ int bp_conv_chain_backward_dnnl(bp_conv_dnnl *c, float *dx, float *dw, float *db
 }
 
 int bp_conv_chain_takes(const bp_conv_shape *ps) {
-    return ps->PH == 0 && ps->PW == 0 && ps->SH >= ps->KH && ps->SW >= ps->KW;
+    return ps->PH == 0 && ps->PW == 0 && ps->SH >= ps->KH && ps->SW >= ps->KW &&
+           ps->KH * ps->KW <= 255;
 }
 
 int bp_conv_dnnl_takes_dx(const bp_conv_shape *s) { return s->C >= 16; }
