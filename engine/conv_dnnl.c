@@ -480,7 +480,14 @@ static int lanes_of(const dnnl_memory_desc_t *md, int B, int O, int H, int W) {
  * (GCC's vector extension; L is 8 or 16), cloned for AVX-512 and AVX2 (as
  * ops.c's SGD). Vectors of 8, not 16: GCC makes a comparison's mask of
  * 16 floats lane by lane without AVX-512DQ, of 8 with one instruction. */
+/* (Not under ThreadSanitizer, which would run the clones' resolver, called
+ * by the loader, before it is set up: ops.c's SGD_CLONES.) */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
+    !defined(__SANITIZE_THREAD__)
 #define CHAIN_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define CHAIN_CLONES
+#endif
 typedef float f8 __attribute__((vector_size(32)));
 typedef int32_t i8 __attribute__((vector_size(32)));
 
