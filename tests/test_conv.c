@@ -5,7 +5,8 @@
  * every output, every weight's gradient and the input's, written out);
  * the fast path (im2col and GEMM) against the reference loops on shapes
  * of every kind, and max pooling's fast forward against its reference bit
- * for bit; finite differences of networks through each op in both
+ * for bit; oneDNN's convolutions, and the chain conv2d -> ReLU -> max pool
+ * in its blocked layout, against the references; finite differences of networks through each op in both
  * dtypes (strides 1 and 2, paddings 0 to 2, kernels 1, 3 and 5, one and
  * several channels, non-square images and kernels, pools overlapping and
  * not, batchnorm2d in both modes); max pooling's ties going to the first
