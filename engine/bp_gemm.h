@@ -34,6 +34,17 @@ void bp_sgemm(int order, int transa, int transb, int M, int N, int K, float alph
               const float *A, int lda, const float *B, int ldb, float beta, float *C,
               int ldc);
 
+/* C (M x N, row-major) = A (M x K) W^T + b, W row-major N x K and b N
+ * values: a linear layer's forward as one oneDNN matmul with b as its bias
+ * input, instead of the bias copied into C's rows and a product with beta
+ * 1 (one pass over C fewer). 0 when done; -1 when not (a build without
+ * oneDNN, or oneDNN refused): then nothing is written, and the caller makes
+ * it the other way. The primitive of each shape is made on the calling
+ * thread's first call of it and kept (a few shapes a thread), so the same
+ * shape gives the same bits; they are not bp_sgemm's bits. Held to the
+ * plain loops by tests/test_ops.c, test_dense_reference. */
+int bp_sgemm_bias(float *C, const float *A, const float *W, const float *b, int M, int N,
+                  int K);
 /* Sets oneDNN's OpenMP to one thread on the calling thread, once per
  * thread: before any oneDNN call (bp_sgemm, conv_dnnl.c's primitives), so
  * that oneDNN never starts threads of its own. Nothing without oneDNN. */

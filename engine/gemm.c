@@ -12,6 +12,7 @@
  * times slower than one thread did (NOTES.md), its threads spinning at
  * barriers for cores that others held; the net's team (bp_team.h) is the
  * one source of threads, and OpenMP never starts one. */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -19,6 +20,7 @@
 /* OpenBLAS's header pulls in <complex.h>, whose macro I would rename. */
 #undef I
 
+#include "bp_alloc.h"
 #include "bp_gemm.h"
 
 /* The instruction sets bp_gemm_pin_isa takes, by the names oneDNN's
@@ -80,6 +82,150 @@ void bp_sgemm(int order, int transa, int transb, int M, int N, int K, float alph
     cblas_sgemm((enum CBLAS_ORDER)order, (enum CBLAS_TRANSPOSE)transa,
                 (enum CBLAS_TRANSPOSE)transb, M, N, K, alpha, A, lda, B, ldb, beta, C,
                 ldc);
+}
+
+#ifdef BP_HAVE_DNNL
+/* bp_sgemm_bias's primitives: oneDNN matmuls with the bias as their bias
+ * input, so that no pass writes the bias rows before the product (and the
+ * product is made with beta 0). A thread's own cache (matmuls of the shapes
+ * it was last asked for, each with its memories and scratchpad, on the
+ * thread's own engine and stream), made on its first call of a shape and
+ * freed when the thread ends: no allocation per step after the first. */
+#define MM_ENTRIES 8
+
+typedef struct mm_entry {
+    int M, N, K;
+    unsigned long used; /* the cache's call count when last used */
+    dnnl_primitive_t p;
+    dnnl_memory_t a, w, b, c, pad;
+} mm_entry;
+
+typedef struct mm_cache {
+    dnnl_engine_t eng;
+    dnnl_stream_t stream;
+    unsigned long calls;
+    mm_entry e[MM_ENTRIES];
+} mm_cache;
+
+static pthread_key_t mm_key;
+static pthread_once_t mm_once = PTHREAD_ONCE_INIT;
+static int mm_key_ok;
+
+static void mm_entry_free(mm_entry *en) {
+    dnnl_memory_t *m[] = {&en->a, &en->w, &en->b, &en->c, &en->pad};
+    for (size_t k = 0; k < sizeof m / sizeof m[0]; k++)
+        if (*m[k]) dnnl_memory_destroy(*m[k]);
+    if (en->p) dnnl_primitive_destroy(en->p);
+    memset(en, 0, sizeof *en);
+}
+
+static void mm_cache_free(void *v) {
+    mm_cache *c = v;
+    if (!c) return;
+    for (int k = 0; k < MM_ENTRIES; k++) mm_entry_free(&c->e[k]);
+    if (c->stream) dnnl_stream_destroy(c->stream);
+    if (c->eng) dnnl_engine_destroy(c->eng);
+    bp_free(c);
+}
+
+static void mm_key_make(void) { mm_key_ok = !pthread_key_create(&mm_key, mm_cache_free); }
+
+/* The calling thread's cache, made on its first call; NULL on failure. */
+static mm_cache *mm_cache_of(void) {
+    pthread_once(&mm_once, mm_key_make);
+    if (!mm_key_ok) return NULL;
+    mm_cache *c = pthread_getspecific(mm_key);
+    if (c) return c;
+    c = bp_calloc(1, sizeof *c);
+    if (!c) return NULL;
+    if (dnnl_engine_create(&c->eng, dnnl_cpu, 0) ||
+        dnnl_stream_create(&c->stream, c->eng, dnnl_stream_default_flags) ||
+        pthread_setspecific(mm_key, c)) {
+        mm_cache_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* en's matmul for C (M x N) = A (M x K) W^T + b, W row-major N x K (oneDNN's
+ * K x N weights in layout ba), with its memories (handles set per call) and
+ * scratchpad; -1 if oneDNN cannot. */
+static int mm_entry_init(mm_entry *en, dnnl_engine_t eng, int M, int N, int K) {
+    dnnl_memory_desc_t ad, wd, bd, cd;
+    dnnl_dims_t da = {M, K}, dw = {K, N}, db = {1, N}, dc = {M, N};
+    dnnl_matmul_desc_t md;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    int rc = -1;
+    if (dnnl_memory_desc_init_by_tag(&ad, 2, da, dnnl_f32, dnnl_ab) ||
+        dnnl_memory_desc_init_by_tag(&wd, 2, dw, dnnl_f32, dnnl_ba) ||
+        dnnl_memory_desc_init_by_tag(&bd, 2, db, dnnl_f32, dnnl_ab) ||
+        dnnl_memory_desc_init_by_tag(&cd, 2, dc, dnnl_f32, dnnl_ab) ||
+        dnnl_matmul_desc_init(&md, &ad, &wd, &bd, &cd) || dnnl_primitive_attr_create(&attr) ||
+        dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user) ||
+        dnnl_primitive_desc_create(&pd, &md, attr, eng, NULL))
+        goto end;
+    const dnnl_memory_desc_t *pad = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    if ((pad && dnnl_memory_desc_get_size(pad) &&
+         dnnl_memory_create(&en->pad, pad, eng, DNNL_MEMORY_ALLOCATE)) ||
+        dnnl_memory_create(&en->a, &ad, eng, DNNL_MEMORY_NONE) ||
+        dnnl_memory_create(&en->w, &wd, eng, DNNL_MEMORY_NONE) ||
+        dnnl_memory_create(&en->b, &bd, eng, DNNL_MEMORY_NONE) ||
+        dnnl_memory_create(&en->c, &cd, eng, DNNL_MEMORY_NONE) ||
+        dnnl_primitive_create(&en->p, pd))
+        goto end;
+    en->M = M, en->N = N, en->K = K;
+    rc = 0;
+end:
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    if (rc) mm_entry_free(en);
+    return rc;
+}
+
+/* c's entry for the shape, made if new in place of the least recently
+ * used; NULL when oneDNN cannot. */
+static mm_entry *mm_entry_for(mm_cache *c, int M, int N, int K) {
+    mm_entry *en = &c->e[0];
+    c->calls++;
+    for (int k = 0; k < MM_ENTRIES; k++)
+        if (c->e[k].p && c->e[k].M == M && c->e[k].N == N && c->e[k].K == K) {
+            c->e[k].used = c->calls;
+            return &c->e[k];
+        }
+    for (int k = 1; k < MM_ENTRIES; k++)
+        if (c->e[k].used < en->used) en = &c->e[k];
+    mm_entry_free(en);
+    if (mm_entry_init(en, c->eng, M, N, K)) return NULL;
+    en->used = c->calls;
+    return en;
+}
+#endif
+
+int bp_sgemm_bias(float *C, const float *A, const float *W, const float *b, int M, int N,
+                  int K) {
+#ifdef BP_HAVE_DNNL
+    bp_gemm_single();
+    mm_cache *c = mm_cache_of();
+    mm_entry *en = c ? mm_entry_for(c, M, N, K) : NULL;
+    if (!en || dnnl_memory_set_data_handle(en->a, (void *)A) ||
+        dnnl_memory_set_data_handle(en->w, (void *)W) ||
+        dnnl_memory_set_data_handle(en->b, (void *)b) ||
+        dnnl_memory_set_data_handle(en->c, C))
+        return -1;
+    dnnl_exec_arg_t a[5] = {{DNNL_ARG_SRC, en->a},
+                            {DNNL_ARG_WEIGHTS, en->w},
+                            {DNNL_ARG_BIAS, en->b},
+                            {DNNL_ARG_DST, en->c},
+                            {DNNL_ARG_SCRATCHPAD, en->pad}};
+    return dnnl_primitive_execute(en->p, c->stream, en->pad ? 5 : 4, a) ||
+                   dnnl_stream_wait(c->stream)
+               ? -1
+               : 0;
+#else
+    (void)C, (void)A, (void)W, (void)b, (void)M, (void)N, (void)K;
+    return -1;
+#endif
 }
 
 void bp_gemm_backend(char *buf, size_t size, bp_dtype dtype) {

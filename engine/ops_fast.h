@@ -30,6 +30,10 @@ void SFX(bp_dense_forward)(REAL *h, const REAL *x, const REAL *W, const REAL *b,
         SFX(dense_forward_ref)(h, x, W, b, B, I, O);
         return;
     }
+#if BP_REAL_F32
+    /* float: the bias as a oneDNN matmul's (bp_sgemm_bias), same test */
+    if (!bp_sgemm_bias(h, x, W, b, B, O, I)) return;
+#endif
     for (int s = 0; s < B; s++) memcpy(h + (size_t)s * O, b, sizeof(REAL) * (size_t)O);
     GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, B, O, I, 1, x, I, W, I, 1, h, O);
 }

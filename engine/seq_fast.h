@@ -29,6 +29,10 @@
  * x W_ih^T + b (+ b2, NULL: none), G a step. */
 static void SFX(input_forward)(REAL *z, const REAL *x, const REAL *wih, const REAL *b,
                                const REAL *b2, int BT, int G, int I) {
+#if BP_REAL_F32
+    /* one bias (attention's projections): a oneDNN matmul's, bp_sgemm_bias */
+    if (!b2 && !bp_sgemm_bias(z, x, wih, b, BT, G, I)) return;
+#endif
     for (int r = 0; r < G; r++) z[r] = b[r] + (b2 ? b2[r] : 0);
     for (int bt = 1; bt < BT; bt++) memcpy(z + (size_t)bt * G, z, sizeof(REAL) * (size_t)G);
     GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, BT, G, I, 1, x, I, wih, I, 1, z, G);

@@ -151,7 +151,7 @@ static void one_layer(int B, int I, int O) {
     bp_layer_backward_cols(dWd, dbd, Wd, bd, dhd, xd, B, I, O, o0, O, -1);
     CHECK(worst_over(dW + (size_t)o0 * I, dWd + (size_t)o0 * I, (size_t)(O - o0) * I,
                      tol) <= 1);
-    bp_dense_forward_f32(h, x, W, b, B, I, O); /* beta 1: the bias first */
+    bp_dense_forward_f32(h, x, W, b, B, I, O); /* the bias: bp_sgemm_bias's */
     bp_dense_forward(hd, xd, Wd, bd, B, I, O);
     CHECK(worst_over(h, hd, nh, tol) <= 1);
     free(x), free(W), free(b), free(dout), free(h), free(o), free(dh), free(dx), free(dW);
@@ -166,6 +166,79 @@ static void test_kernels(void) {
     one_layer(2, 50, 500); /* wide */
     one_layer(1, 4096, 1); /* one sample, one neuron, at the BLAS threshold */
     one_layer(4096, 1, 1); /* one input */
+}
+
+/* bp_sgemm_bias: C = A W^T + b against the sum in double, each value within
+ * (K + 1) u (sum_k |a_ik w_jk| + |b_j|) + u |exact| (the bias one more
+ * addition); C filled with NaN before, so every value must be written.
+ * Then the same bits again, from a primitive made anew after the cache's
+ * eight shapes were replaced (nine others between), and on another
+ * thread. Without oneDNN it declines (-1) and writes nothing. */
+typedef struct bias_job {
+    const float *A, *W, *b;
+    float *C;
+    int M, N, K;
+} bias_job;
+
+static void *bias_product(void *arg) {
+    bias_job *j = arg;
+    CHECK(bp_sgemm_bias(j->C, j->A, j->W, j->b, j->M, j->N, j->K) == 0);
+    return NULL;
+}
+
+static int one_bias_product(int M, int N, int K, int dnnl) {
+    float *A = randoms((size_t)M * K), *W = randoms((size_t)N * K), *b = randoms((size_t)N);
+    float *C = malloc(sizeof(float) * (size_t)M * N);
+    for (size_t k = 0; k < (size_t)M * N; k++) C[k] = NAN;
+    int rc = bp_sgemm_bias(C, A, W, b, M, N, K);
+    CHECK(rc == (dnnl ? 0 : -1));
+    double worst = 0; /* error over its bound, the largest */
+    for (int i = 0; i < M && !rc; i++)
+        for (int j = 0; j < N; j++) {
+            double sum = b[j], mag = fabs(b[j]);
+            for (int k = 0; k < K; k++) {
+                double p = (double)A[(size_t)i * K + k] * W[(size_t)j * K + k];
+                sum += p, mag += fabs(p);
+            }
+            double err = fabs(C[(size_t)i * N + j] - sum);
+            double bound = (K + 1) * U * mag + U * fabs(sum);
+            if (!(err <= bound)) worst = fmax(worst, isnan(err) ? INFINITY : err / bound);
+        }
+    if (rc) CHECK(isnan(C[0]) && isnan(C[(size_t)M * N - 1]));
+    if (worst > 0) fprintf(stderr, "bias product %dx%dx%d: %g x its bound\n", M, N, K, worst);
+    CHECK(worst == 0);
+    free(A), free(W), free(b), free(C);
+    return rc;
+}
+
+static void test_sgemm_bias(void) {
+    char f32[128];
+    bp_gemm_backend(f32, sizeof f32, BP_F32);
+    int dnnl = !strncmp(f32, "oneDNN ", 7);
+    static const int cases[][3] = {{256, 384, 128}, {256, 128, 512}, {64, 114, 128},
+                                   {7, 29, 33},     {1, 100, 64},    {300, 3, 20},
+                                   {1, 1, 1},       {33, 17, 1},     {5, 1, 40}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+        one_bias_product(cases[c][0], cases[c][1], cases[c][2], dnnl);
+    if (!dnnl) return;
+    /* Bits: once, again, after the cache turned over, on another thread. */
+    enum { M = 96, N = 80, K = 72 };
+    float *A = randoms((size_t)M * K), *W = randoms((size_t)N * K), *b = randoms(N);
+    float *C[4];
+    for (int k = 0; k < 4; k++) C[k] = malloc(sizeof(float) * M * N);
+    bias_job j[4];
+    for (int k = 0; k < 4; k++) j[k] = (bias_job){A, W, b, C[k], M, N, K};
+    bias_product(&j[0]);
+    bias_product(&j[1]);
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+        one_bias_product(cases[c][0], cases[c][1], cases[c][2], dnnl);
+    bias_product(&j[2]);
+    pthread_t t;
+    pthread_create(&t, NULL, bias_product, &j[3]);
+    pthread_join(t, NULL);
+    for (int k = 1; k < 4; k++) CHECK(!memcmp(C[0], C[k], sizeof(float) * M * N));
+    for (int k = 0; k < 4; k++) free(C[k]);
+    free(A), free(W), free(b);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -247,6 +320,7 @@ static void test_pin(void) {
 int main(void) {
     test_shapes();
     test_kernels();
+    test_sgemm_bias();
     test_threads_and_bits();
     test_pin();
     return check_report("test_gemm");
