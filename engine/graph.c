@@ -70,6 +70,8 @@ typedef struct node {
      * values were asked for (bp_graph_node_value), so it is never part of
      * a chain, which leaves them unwritten. */
     int chain, chained, shown;
+    int gelu_by; /* float32: a GELU whose forward its input linear makes
+                    (fuse_linear_gelus); on that linear, the GELU's id + 1 */
     /* Set by each backward (mark_writers): bit k of dy_store, this node's
      * backward stores (=) into input k's dy instead of adding (+=), the
      * first in the walk to write it; dy_stored, a store's dy is so written
@@ -1022,6 +1024,24 @@ static void set_chains(bp_graph *g) {
     }
 }
 
+/* Marks each float32 GELU whose input is a linear's own output: the
+ * linear makes the GELU's values too, in blocks of rows, each block's
+ * GELU while its product is still in the cache (graph_real.h's
+ * linear_gelu_forward), and the GELU's forward is skipped. The same
+ * kernels on the same rows (test_graph.c, test_linear_gelu_fused); the
+ * backward is unchanged. Float64 keeps its walk. */
+static void fuse_linear_gelus(bp_graph *g) {
+    for (int k = 0; k < g->n_order; k++) g->nodes[g->order[k]].gelu_by = 0;
+    if (g->dtype != BP_F32) return;
+    for (int k = 0; k < g->n_order; k++) {
+        node *a = &g->nodes[g->order[k]];
+        if (a->op != BP_OP_ACT || a->o.act != BP_ACT_GELU || a->store != g->order[k]) continue;
+        node *lin = &g->nodes[a->in[0]];
+        if (lin->op != BP_OP_LINEAR || lin->store != a->in[0] || lin->gelu_by) continue;
+        lin->gelu_by = g->order[k] + 1, a->gelu_by = 1;
+    }
+}
+
 int bp_graph_finish(bp_graph *g, int output, bp_err *e) {
     g->finished = 0;
     g->output = output;
@@ -1041,6 +1061,7 @@ int bp_graph_finish(bp_graph *g, int output, bp_err *e) {
     if (rc == 0) rc = make_list(g, e);
     if (rc) return -1;
     fuse_relu_pools(g);
+    fuse_linear_gelus(g);
     /* The batch buffers are laid out for the old nodes: made again by the
      * next reserve. */
     g->cap = 0;

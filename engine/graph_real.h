@@ -48,9 +48,25 @@ static void SFX(linear_forward)(bp_graph *g, node *nd, part p) {
     int I = nd->o.in, O = nd->o.out;
     size_t m = x->count / I, r0 = (size_t)p.r0 * m;
     const REAL *b = nd->nb_b ? (const REAL *)nd->nb_b : T_(nd, 1);
-    SFX(bp_dense_forward)
-    ((REAL *)nd->y + r0 * O, SFX(y_of)(g, nd->in[0]) + r0 * I, T_(nd, 0), b,
-     (int)(p.S * m), I, O);
+    REAL *h = (REAL *)nd->y + r0 * O;
+    const REAL *xv = SFX(y_of)(g, nd->in[0]) + r0 * I;
+    int rows = (int)(p.S * m);
+#if BP_REAL_F32
+    /* and its GELU's (fuse_linear_gelus), a block of rows at a time: the
+     * block's GELU reads h from the cache its product just wrote */
+    if (nd->gelu_by) {
+        REAL *o = (REAL *)g->nodes[nd->gelu_by - 1].y + r0 * O;
+        const int block = 65536 / O > 0 ? 65536 / O : 1;
+        for (int s = 0; s < rows; s += block) {
+            int n = rows - s < block ? rows - s : block;
+            SFX(bp_dense_forward)
+            (h + (size_t)s * O, xv + (size_t)s * I, T_(nd, 0), b, n, I, O);
+            bp_gelu_forward_vec(o + (size_t)s * O, h + (size_t)s * O, (size_t)n * O);
+        }
+        return;
+    }
+#endif
+    SFX(bp_dense_forward)(h, xv, T_(nd, 0), b, rows, I, O);
 }
 /* dW += dy^T x, db += column sums of dy, dx += dy W (bp_dense_backward);
  * on a team, dx of the member's rows and dW, db of its neurons
@@ -79,6 +95,7 @@ static void SFX(act_forward)(bp_graph *g, node *nd, part p) {
     int last = nd->shape[nd->ndim - 1], rows = (int)(p.S * (nd->count / last));
     size_t at = (size_t)p.r0 * nd->count;
 #if BP_REAL_F32
+    if (nd->gelu_by) return; /* its linear made it (fuse_linear_gelus) */
     if (nd->o.act == BP_ACT_GELU) { /* ops_vec.h's, held to bp_act_forward_f32 */
         bp_gelu_forward_vec((REAL *)nd->y + at, SFX(y_of)(g, nd->in[0]) + at,
                             (size_t)rows * last);

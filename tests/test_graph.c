@@ -17,10 +17,12 @@
 #include "bp_fit.h"
 #include "bp_graph.h"
 #include "bp_net.h"
+#include "bp_ops.h"
 #include "bp_optim.h"
 #include "bp_save.h"
 #include "check.h"
 #include "fd_check.h"
+#include "ops_vec.h"
 
 /* ------------------------------------------------------------------------ */
 /* Building graphs in a line each                                            */
@@ -238,6 +240,37 @@ static void test_fd_stored_gradients(void) {
         for (int k = 0; k < 2; k++) fd_run(net, 3, BP_LOSS_MSE, "stored gradients");
         bp_net_free(net);
     }
+}
+
+/* A float32 linear feeding a GELU makes the GELU's values itself, a block
+ * of 128 rows (65536 / 512 outputs) at a time (graph.c fuse_linear_gelus):
+ * over 3 samples of 70 rows (two blocks, the second short) both outputs
+ * are the bits of the unfused kernels on all 210 rows at once,
+ * bp_dense_forward_f32 then bp_gelu_forward_vec, on a second forward from
+ * other inputs too (stale values would show). The GELU's backward is
+ * test_fd_acts's (every activation between two linears, float32 too). */
+static void test_linear_gelu_fused(void) {
+    enum { S = 3, M = 70, I = 64, O = 512 };
+    begin(BP_F32, 21);
+    int x = input(2, M, I), h = linear(x, I, O, "fc"), o = act(h, BP_ACT_GELU, 0);
+    bp_net *net = finish(linear(o, O, 8, "out"));
+    int n;
+    const bp_param *t = bp_graph_params(G, &n);
+    size_t nx = (size_t)S * M * I, nh = (size_t)S * M * O;
+    bp_err e;
+    float *xv = malloc(sizeof(float) * nx), *h_ref = malloc(sizeof(float) * nh),
+          *o_ref = malloc(sizeof(float) * nh);
+    for (int round = 0; round < 2; round++) {
+        for (size_t k = 0; k < nx; k++) xv[k] = (float)(2 * bp_rng_uniform(&R) - 1);
+        CHECK(bp_graph_reserve(G, S, &e) == 0);
+        CHECK(bp_graph_forward(G, xv, S, 1, &R, &e) == 0);
+        bp_dense_forward_f32(h_ref, xv, t[0].data, t[1].data, S * M, I, O);
+        bp_gelu_forward_vec(o_ref, h_ref, nh);
+        CHECK(!memcmp(bp_graph_node_value(G, h), h_ref, sizeof(float) * nh));
+        CHECK(!memcmp(bp_graph_node_value(G, o), o_ref, sizeof(float) * nh));
+    }
+    free(xv), free(h_ref), free(o_ref);
+    bp_net_free(net);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -850,6 +883,7 @@ int main(void) {
     test_fd_batchnorm();
     test_fd_branches();
     test_fd_stored_gradients();
+    test_linear_gelu_fused();
     test_same_as_stack();
     test_stack_names();
     test_optimisers();
