@@ -198,6 +198,12 @@ void bp_dense_backward(double *dx, double *dW, double *db, const double *dh,
 /* The same with add 0: dx overwritten with dh W, not added to. */
 void bp_dense_backward_to(double *dx, double *dW, double *db, const double *dh,
                           const double *x, const double *W, int B, int I, int O, int add);
+/* Its db and dx for B rows of a batch of `whole` rows taken in blocks, by
+ * the path bp_dense_backward_to takes for all whole rows (the blocks then
+ * give its bits: each row's dx, and db's sums row after row); dW is left
+ * to a call on all rows. */
+void bp_dense_backward_block(double *dx, double *db, const double *dh, const double *x,
+                             const double *W, int B, int I, int O, int add, int whole);
 
 /* Activation: o = f(h), elementwise except softmax (per row). */
 void bp_act_forward(double *o, const double *h, int B, int O, bp_act act, double alpha);
@@ -334,6 +340,8 @@ void bp_dense_backward_f32(float *dx, float *dW, float *db, const float *dh,
                            const float *x, const float *W, int B, int I, int O);
 void bp_dense_backward_to_f32(float *dx, float *dW, float *db, const float *dh,
                               const float *x, const float *W, int B, int I, int O, int add);
+void bp_dense_backward_block_f32(float *dx, float *db, const float *dh, const float *x,
+                                 const float *W, int B, int I, int O, int add, int whole);
 void bp_act_forward_f32(float *o, const float *h, int B, int O, bp_act act, double alpha);
 void bp_act_backward_f32(float *dh, const float *dout, const float *h, const float *o,
                          int B, int O, bp_act act, double alpha);

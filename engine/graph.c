@@ -72,6 +72,9 @@ typedef struct node {
     int chain, chained, shown;
     int gelu_by; /* float32: a GELU whose forward its input linear makes
                     (fuse_linear_gelus); on that linear, the GELU's id + 1 */
+    int gelu_alone; /* such a linear that its GELU alone reads */
+    int gelu_back;  /* such a GELU whose backward its linear makes in this
+                       walk (mark_writers) */
     /* Set by each backward (mark_writers): bit k of dy_store, this node's
      * backward stores (=) into input k's dy instead of adding (+=), the
      * first in the walk to write it; dy_stored, a store's dy is so written
@@ -1029,9 +1032,13 @@ static void set_chains(bp_graph *g) {
  * GELU while its product is still in the cache (graph_real.h's
  * linear_gelu_forward), and the GELU's forward is skipped. The same
  * kernels on the same rows (test_graph.c, test_linear_gelu_fused); the
- * backward is unchanged. Float64 keeps its walk. */
+ * backward is its linear's too, in the same blocks, where the GELU alone
+ * reads the linear and stores its gradient (mark_writers' gelu_back): each
+ * block's dLoss/dh, then its rows of db and dx while the block is in the
+ * cache, then dW over all rows. Float64 keeps its walk. */
 static void fuse_linear_gelus(bp_graph *g) {
-    for (int k = 0; k < g->n_order; k++) g->nodes[g->order[k]].gelu_by = 0;
+    for (int k = 0; k < g->n_order; k++)
+        g->nodes[g->order[k]].gelu_by = g->nodes[g->order[k]].gelu_alone = 0;
     if (g->dtype != BP_F32) return;
     for (int k = 0; k < g->n_order; k++) {
         node *a = &g->nodes[g->order[k]];
@@ -1039,6 +1046,7 @@ static void fuse_linear_gelus(bp_graph *g) {
         node *lin = &g->nodes[a->in[0]];
         if (lin->op != BP_OP_LINEAR || lin->store != a->in[0] || lin->gelu_by) continue;
         lin->gelu_by = g->order[k] + 1, a->gelu_by = 1;
+        lin->gelu_alone = readers(g, a->in[0]) == 1;
     }
 }
 
@@ -1582,6 +1590,14 @@ static void mark_writers(bp_graph *g) {
             c->dy_store |= 1u << j;
             x->dy_stored = 1;
         }
+    }
+    /* A GELU that stores the gradient of the linear that makes its values
+     * and that it alone reads: that linear's backward makes the GELU's
+     * (graph_real.h linear_gelu_backward). */
+    for (int k = 0; k < g->n_order; k++) {
+        node *a = &g->nodes[g->order[k]];
+        a->gelu_back = a->op == BP_OP_ACT && a->gelu_by && a->needs && (a->dy_store & 1u) &&
+                       g->nodes[a->in[0]].gelu_alone;
     }
 }
 

@@ -71,6 +71,29 @@ static void SFX(linear_forward)(bp_graph *g, node *nd, part p) {
 /* dW += dy^T x, db += column sums of dy, dx += dy W (bp_dense_backward);
  * on a team, dx of the member's rows and dW, db of its neurons
  * (bp_dense_backward_cols), over every row. */
+#if BP_REAL_F32
+/* A linear's backward with its GELU's (graph.c gelu_back, whose comment
+ * says why), in the forward's blocks of rows: the same kernels on the same
+ * rows as the GELU's backward and then the linear's (test_graph.c,
+ * test_linear_gelu_fused). */
+static void linear_gelu_backward(bp_graph *g, node *nd, REAL *dx, REAL *db, int rows) {
+    const node *a = &g->nodes[nd->gelu_by - 1];
+    int I = nd->o.in, O = nd->o.out, add = !(nd->dy_store & 1u);
+    const REAL *xv = SFX(y_of)(g, nd->in[0]), *h = nd->y, *o = a->y, *dout = a->dy;
+    REAL *dh = nd->dy;
+    const int block = 65536 / O > 0 ? 65536 / O : 1;
+    for (int s = 0; s < rows; s += block) {
+        int n = rows - s < block ? rows - s : block;
+        size_t at = (size_t)s * O;
+        bp_gelu_backward_vec(dh + at, dout + at, h + at, o + at, (size_t)n * O, 0);
+        SFX(bp_dense_backward_block)
+        (dx ? dx + (size_t)s * I : NULL, db, dh + at, xv + (size_t)s * I, T_(nd, 0), n, I, O,
+         add, rows);
+    }
+    SFX(bp_dense_backward_to)(NULL, GF_(nd, 0), NULL, dh, xv, T_(nd, 0), rows, I, O, 1);
+}
+#endif
+
 static void SFX(linear_backward)(bp_graph *g, node *nd, part p, int want_dx) {
     const node *x = &g->nodes[nd->in[0]];
     int I = nd->o.in, O = nd->o.out, B = g->B;
@@ -78,6 +101,12 @@ static void SFX(linear_backward)(bp_graph *g, node *nd, part p, int want_dx) {
     int rows = (int)(B * m);
     REAL *db = nd->nb_db ? NULL : GF_(nd, 1), *dx = SFX(din_of)(g, nd, 0, want_dx);
     const REAL *xv = SFX(y_of)(g, nd->in[0]), *dy = nd->dy;
+#if BP_REAL_F32
+    if (nd->gelu_by && g->nodes[nd->gelu_by - 1].gelu_back) {
+        linear_gelu_backward(g, nd, dx, db, rows);
+        return;
+    }
+#endif
     if (p.T == 1) {
         SFX(bp_dense_backward_to)
         (dx, GF_(nd, 0), db, dy, xv, T_(nd, 0), rows, I, O, !(nd->dy_store & 1u));
@@ -111,6 +140,7 @@ static void SFX(act_forward)(bp_graph *g, node *nd, part p) {
 static void SFX(act_backward)(bp_graph *g, node *nd, part p, int want_dx) {
     REAL *din = SFX(din_of)(g, nd, 0, want_dx);
     if (!din || nd->fused) return; /* fused: its max pool's backward did it */
+    if (nd->gelu_back) return; /* its linear's backward makes it (graph.c) */
     int last = nd->shape[nd->ndim - 1], rows = (int)(p.S * (nd->count / last));
     size_t at = (size_t)p.r0 * nd->count, n = (size_t)rows * last;
     const int add = !(nd->dy_store & 1u);

@@ -56,6 +56,21 @@ void SFX(bp_dense_backward_to)(REAL *dx, REAL *dW, REAL *db, const REAL *dh, con
              dx, I);
 }
 
+/* db and dx of a block of B rows by whole's path (bp_ops.h; graph_real.h's
+ * linear with its GELU), pinned by test_graph.c test_linear_gelu_fused. */
+void SFX(bp_dense_backward_block)(REAL *dx, REAL *db, const REAL *dh, const REAL *x,
+                                  const REAL *W, int B, int I, int O, int add, int whole) {
+    if ((long)whole * I * O < BLAS_MIN_WORK) {
+        if (dx && !add) memset(dx, 0, sizeof(REAL) * (size_t)B * I);
+        SFX(dense_backward_ref)(dx, NULL, db, dh, x, W, B, I, O);
+        return;
+    }
+    SFX(bias_backward_ref)(db, dh, B, O);
+    if (dx)
+        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, I, O, 1, dh, O, W, I, add != 0,
+             dx, I);
+}
+
 void SFX(bp_dense_backward)(REAL *dx, REAL *dW, REAL *db, const REAL *dh, const REAL *x,
                             const REAL *W, int B, int I, int O) {
     SFX(bp_dense_backward_to)(dx, dW, db, dh, x, W, B, I, O, 1);

@@ -242,13 +242,58 @@ static void test_fd_stored_gradients(void) {
     }
 }
 
+/* The same values, == (a stored gradient may be -0 where an added one is
+ * +0). */
+static int same_floats(const float *a, const float *b, size_t n) {
+    for (size_t k = 0; k < n; k++)
+        if (!(a[k] == b[k])) return 0;
+    return 1;
+}
+
+/* The backward of x -> linear -> GELU (the output, its gradient given):
+ * the linear makes the GELU's backward too, in the same blocks
+ * (mark_writers' gelu_back), and gives what the unfused kernels give on
+ * all rows at once: bp_gelu_backward_vec, then bp_dense_backward_to_f32. */
+static void linear_gelu_backward_case(int S, int M, int I, int O) {
+    begin(BP_F32, 22);
+    int x = input(2, M, I), h = act(linear(x, I, O, "fc"), BP_ACT_GELU, 0);
+    bp_net *net = finish(h);
+    int n, lin = h - 1;
+    const bp_param *t = bp_graph_params(G, &n);
+    size_t nx = (size_t)S * M * I, nh = (size_t)S * M * O, nw = (size_t)O * I;
+    bp_err e;
+    float *xv = malloc(sizeof(float) * nx), *dh = malloc(sizeof(float) * nh);
+    float *dx = malloc(sizeof(float) * nx), *dW = calloc(nw, sizeof(float)),
+          *db = calloc((size_t)O, sizeof(float));
+    for (size_t k = 0; k < nx; k++) xv[k] = (float)(2 * bp_rng_uniform(&R) - 1);
+    CHECK(bp_graph_reserve(G, S, &e) == 0);
+    CHECK(bp_graph_forward(G, xv, S, 1, &R, &e) == 0);
+    float *dout = bp_graph_output_grad(G);
+    for (size_t k = 0; k < nh; k++) dout[k] = (float)(2 * bp_rng_uniform(&R) - 1);
+    memset(t[0].grad, 0, sizeof(float) * nw);
+    memset(t[1].grad, 0, sizeof(float) * (size_t)O);
+    CHECK(bp_graph_backward(G, 1, &e) == 0);
+    bp_gelu_backward_vec(dh, dout, bp_graph_node_value(G, lin), bp_graph_node_value(G, h), nh,
+                         0);
+    bp_dense_backward_to_f32(dx, dW, db, dh, xv, t[0].data, S * M, I, O, 0);
+    CHECK(same_floats(bp_graph_input_grad(G), dx, nx));
+    CHECK(same_floats(t[0].grad, dW, nw));
+    CHECK(same_floats(t[1].grad, db, (size_t)O));
+    free(xv), free(dh), free(dx), free(dW), free(db);
+    bp_net_free(net);
+}
+
 /* A float32 linear feeding a GELU makes the GELU's values itself, a block
  * of 128 rows (65536 / 512 outputs) at a time (graph.c fuse_linear_gelus):
  * over 3 samples of 70 rows (two blocks, the second short) both outputs
  * are the bits of the unfused kernels on all 210 rows at once,
  * bp_dense_forward_f32 then bp_gelu_forward_vec, on a second forward from
- * other inputs too (stale values would show). The GELU's backward is
- * test_fd_acts's (every activation between two linears, float32 too). */
+ * other inputs too (stale values would show). The backward likewise
+ * (linear_gelu_backward_case), with W9's MLP shape and with blocks of
+ * 4096 rows of 16 outputs and a tail of 1 row, and below BLAS_MIN_WORK
+ * (plain loops); through a graph's walk,
+ * test_fd_acts's finite differences (every activation between two
+ * linears, float32 too). */
 static void test_linear_gelu_fused(void) {
     enum { S = 3, M = 70, I = 64, O = 512 };
     begin(BP_F32, 21);
@@ -271,6 +316,9 @@ static void test_linear_gelu_fused(void) {
     }
     free(xv), free(h_ref), free(o_ref);
     bp_net_free(net);
+    linear_gelu_backward_case(3, 70, 128, 512);
+    linear_gelu_backward_case(4097, 1, 3, 16);
+    linear_gelu_backward_case(3, 2, 2, 4); /* below BLAS_MIN_WORK: the loops */
 }
 
 /* ------------------------------------------------------------------------ */
