@@ -482,11 +482,32 @@ const char *bp_optim_state_name(const bp_optim *o, int i) {
 /* c = max_norm / (norm + 1e-6) if c < 1: the 1e-6 keeps c finite for a zero */
 /* gradient and makes the clipped norm land just under max_norm.             */
 
-/* ss plus the squares of N numbers of type t at p, added in order. */
+/* The squares of N floats summed in 8 double lanes (lane l the values at
+ * l, l + 8, l + 16, ...), the lanes then added in a fixed order: one chain
+ * of dependent additions a value was 0.9% of W9's iteration
+ * (scripts/bench/NOTES.md); every clone adds the same numbers in the same
+ * order (-ffp-contract=off, as Adam's below), so the same bits. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
+    !defined(__SANITIZE_THREAD__)
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+static double squares_f32(const float *v, size_t N) {
+    enum { L = 8 };
+    double acc[L] = {0};
+    size_t k = 0;
+    for (; k + L <= N; k += L)
+        for (int l = 0; l < L; l++) acc[l] += (double)v[k + l] * v[k + l];
+    for (int l = 0; k + l < N; l++) acc[l] += (double)v[k + l] * v[k + l];
+    for (int w = L / 2; w > 0; w /= 2)
+        for (int l = 0; l < w; l++) acc[l] += acc[l + w];
+    return acc[0];
+}
+
+/* ss plus the squares of N numbers of type t at p: double's added in
+ * order, float's a tensor's sum in lanes (squares_f32) added to ss. */
 static double add_squares(double ss, const void *p, bp_dtype t, size_t N) {
     if (t == BP_F32) {
-        const float *v = p;
-        for (size_t k = 0; k < N; k++) ss += (double)v[k] * v[k];
+        ss += squares_f32(p, N);
     } else {
         const double *v = p;
         for (size_t k = 0; k < N; k++) ss += v[k] * v[k];

@@ -626,6 +626,36 @@ static void test_optim_follows_schedule(void) {
 
 /* ------------------------------------------------------------------------ */
 
+/* A float32 net's norm takes each tensor's squares in 8 double lanes
+ * (optim.c squares_f32): a 5-7 layer's 35 weights and 7 biases (tails of 3
+ * and 7 past the lanes) with gradients 1 .. 42, every square and sum exact:
+ * sqrt(42 43 85 / 6) = sqrt(25585), to the bit; then gradients 1 / k,
+ * within 4 roundings of the sum in long double, the same bits twice. */
+static void test_clip_f32_lanes(void) {
+    bp_err e;
+    bp_net *net = bp_net_new_dtype(5, BP_F32, &e);
+    CHECK(bp_net_add(net, 7, BP_ACT_IDENTITY, 0, &e) == 0);
+    int n;
+    const bp_param *t = bp_net_param_list(net, &n);
+    CHECK(n == 2 && t[0].count == 35 && t[1].count == 7);
+    float v = 1;
+    for (int k = 0; k < n; k++)
+        for (size_t j = 0; j < t[k].count; j++) ((float *)t[k].grad)[j] = v++;
+    CHECK(bp_optim_grad_norm(net) == sqrt(25585.0));
+    long double exact = 0;
+    v = 1;
+    for (int k = 0; k < n; k++)
+        for (size_t j = 0; j < t[k].count; j++) {
+            float g = 1 / v++;
+            ((float *)t[k].grad)[j] = g;
+            exact += (long double)g * g;
+        }
+    double norm = bp_optim_grad_norm(net);
+    CHECK(fabs(norm - (double)sqrtl(exact)) <= 4 * 0x1p-53 * norm);
+    CHECK(bp_optim_grad_norm(net) == norm);
+    bp_net_free(net);
+}
+
 static void test_clip(void) {
     /* Gradients (3, 4): norm 5. Clipping to 1 scales by 1 / (5 + 1e-6). */
     bp_net *net = tiny(0, 0);
@@ -884,6 +914,7 @@ int main(void) {
     test_schedules();
     test_optim_follows_schedule();
     test_clip();
+    test_clip_f32_lanes();
     test_state();
     test_shape();
     test_config_errors();
