@@ -40,10 +40,13 @@ void SFX(bp_dense_forward)(REAL *h, const REAL *x, const REAL *W, const REAL *b,
 
 /* add 0: dx overwritten (beta 0), what the reference adds to zeros (a
  * graph's first writer of its input's gradient: graph.c's mark_writers;
- * pinned by test_ops.c test_dense_reference too). */
-void SFX(bp_dense_backward_to)(REAL *dx, REAL *dW, REAL *db, const REAL *dh, const REAL *x,
-                               const REAL *W, int B, int I, int O, int add) {
-    if ((long)B * I * O < BLAS_MIN_WORK) {
+ * pinned by test_ops.c test_dense_reference too). The path (plain loops
+ * or BLAS) is the one for `whole` rows, B of them here: a block of a
+ * batch then gives the whole batch's bits (bp_dense_backward_block). */
+static void SFX(dense_backward_rows)(REAL *dx, REAL *dW, REAL *db, const REAL *dh,
+                                     const REAL *x, const REAL *W, int B, int I, int O,
+                                     int add, int whole) {
+    if ((long)whole * I * O < BLAS_MIN_WORK) {
         if (dx && !add) memset(dx, 0, sizeof(REAL) * (size_t)B * I);
         SFX(dense_backward_ref)(dx, dW, db, dh, x, W, B, I, O);
         return;
@@ -56,19 +59,16 @@ void SFX(bp_dense_backward_to)(REAL *dx, REAL *dW, REAL *db, const REAL *dh, con
              dx, I);
 }
 
+void SFX(bp_dense_backward_to)(REAL *dx, REAL *dW, REAL *db, const REAL *dh, const REAL *x,
+                               const REAL *W, int B, int I, int O, int add) {
+    SFX(dense_backward_rows)(dx, dW, db, dh, x, W, B, I, O, add, B);
+}
+
 /* db and dx of a block of B rows by whole's path (bp_ops.h; graph_real.h's
  * linear with its GELU), pinned by test_graph.c test_linear_gelu_fused. */
 void SFX(bp_dense_backward_block)(REAL *dx, REAL *db, const REAL *dh, const REAL *x,
                                   const REAL *W, int B, int I, int O, int add, int whole) {
-    if ((long)whole * I * O < BLAS_MIN_WORK) {
-        if (dx && !add) memset(dx, 0, sizeof(REAL) * (size_t)B * I);
-        SFX(dense_backward_ref)(dx, NULL, db, dh, x, W, B, I, O);
-        return;
-    }
-    SFX(bias_backward_ref)(db, dh, B, O);
-    if (dx)
-        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, I, O, 1, dh, O, W, I, add != 0,
-             dx, I);
+    SFX(dense_backward_rows)(dx, NULL, db, dh, x, W, B, I, O, add, whole);
 }
 
 void SFX(bp_dense_backward)(REAL *dx, REAL *dW, REAL *db, const REAL *dh, const REAL *x,
