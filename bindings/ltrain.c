@@ -15,6 +15,7 @@
 #include <lua.h>
 
 #include "bp_progress.h"
+#include "bp_util.h"
 #include "lbackprop.h"
 
 /* The common case of bp_lua_check_matrix, fast: one sample as a plain table
@@ -70,8 +71,9 @@ static int script_targets(lua_State *L, int arg, int B, buf *b) {
     return k;
 }
 
-static lnet *step_args(lua_State *L, state *st, int *B, int *single, bp_crit *crit,
-                       bp_optim **opt, double *lr, script_args *sa) {
+BP_STEP_PATH_FIRST static lnet *step_args(lua_State *L, state *st, int *B, int *single,
+                                          bp_crit *crit, bp_optim **opt, double *lr,
+                                          script_args *sa) {
     lnet *n = lua_touserdata(L, 1);
     if (!n || n != st->checked_net || n->running) {
         n = bp_lua_check_lnet(L, 1);
@@ -191,8 +193,8 @@ static inline int train(lua_State *L, int counted) {
     return 1;
 }
 
-static int net_train_step(lua_State *L) { return train(L, 0); }
-static int net_train_steps(lua_State *L) { return train(L, 1); }
+BP_STEP_PATH static int net_train_step(lua_State *L) { return train(L, 0); }
+BP_STEP_PATH static int net_train_steps(lua_State *L) { return train(L, 1); }
 
 /* net:train_batch(d, first, count, loss, lr | optimizer) -> loss: one step,
  * as net:train_step, on rows first..first+count-1 of d (fewer at the end),

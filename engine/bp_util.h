@@ -14,6 +14,24 @@
 
 #include "bp_err.h"
 
+/* BP_STEP_PATH: a function of the single-sample step (the lecture's loop:
+ * net:train_step's binding down to the step's arithmetic), placed in a
+ * section of its own that the linker gathers in one place (GNU ld and gold
+ * put the input sections .text.hot.* together, in link order), so that the
+ * path's code keeps its layout when code elsewhere in the program grows or
+ * shrinks. BP_STEP_PATH_FIRST, on the first of them in link order (the
+ * bindings' step_args, bindings/ltrain.c), starts the group on a 64-byte
+ * line, so that the whole path lies the same way against the lines. At
+ * ~140 ns a step, where that code lay moved W1 (a) by up to 5% with no
+ * instruction changed (scripts/bench/NOTES.md, issue 24). */
+#if defined(__GNUC__) && defined(__ELF__)
+#define BP_STEP_PATH __attribute__((section(".text.hot.bp_step")))
+#define BP_STEP_PATH_FIRST __attribute__((section(".text.hot.bp_step"), aligned(64)))
+#else
+#define BP_STEP_PATH
+#define BP_STEP_PATH_FIRST
+#endif
+
 /* Seconds on the monotonic clock (CLOCK_MONOTONIC): for intervals only, it
  * has no relation to the time of day and never goes back. */
 double bp_clock(void);

@@ -296,7 +296,7 @@ int bp_net_set_note(bp_net *net, const void *p, size_t n, bp_err *e) {
     return 0;
 }
 
-int bp_net_outputs(const bp_net *net) {
+BP_STEP_PATH int bp_net_outputs(const bp_net *net) {
     if (net->graph) return bp_graph_outputs(net->graph);
     return net->n_layers ? net->layers[net->n_layers - 1].O : net->inputs;
 }
@@ -1096,8 +1096,8 @@ static OUT_OF_LINE double one_f32(bp_net *net, const double *x, const double *y,
 /* The single-sample path's step: x and y taken in as the general path takes
  * them (y converted only in a float32 net), the loss into *loss_out when it
  * is not NULL; lr < 0: no update. Returns 0, as the step cannot fail. */
-static int one(bp_net *net, const double *x, const double *y, bp_crit crit, double lr,
-               double *loss_out) {
+BP_STEP_PATH static int one(bp_net *net, const double *x, const double *y, bp_crit crit,
+                            double lr, double *loss_out) {
     const int I = net->inputs;
     double l;
     net->B = 1;
@@ -1249,8 +1249,9 @@ static OUT_OF_LINE int train_step_general(bp_net *net, const double *x, const do
     return 0;
 }
 
-int bp_net_train_step_crit(bp_net *net, const double *x, const double *y, int B,
-                           bp_crit crit, double lr, double *loss_out, bp_err *e) {
+BP_STEP_PATH int bp_net_train_step_crit(bp_net *net, const double *x, const double *y,
+                                        int B, bp_crit crit, double lr, double *loss_out,
+                                        bp_err *e) {
     if (take_fast(net, B, crit, y) && lr >= 0 && lr < INFINITY)
         return one(net, x, y, crit, lr, loss_out);
     return train_step_general(net, x, y, B, crit, lr, loss_out, e);

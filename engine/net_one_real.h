@@ -41,7 +41,7 @@
  * its own would store h and load it back, which puts a trip through memory
  * on the step's critical path). DENSE(F) is that loop, F an expression of
  * v, the sum. */
-static void SFX(forward_one)(bp_layer *L, const REAL *restrict in) {
+BP_STEP_PATH static void SFX(forward_one)(bp_layer *L, const REAL *restrict in) {
     const int I = L->I, O = L->O;
     const REAL *restrict W = L->F(W), *restrict b = L->F(b);
     REAL *restrict h = L->F(h), *restrict o = L->F(o);
@@ -93,8 +93,8 @@ static inline void SFX(row_back)(REAL g, int n, int I, const REAL *restrict in,
  * (NULL for the first layer); then, if lr >= 0, the layer's step. Neuron by
  * neuron, each finished from its dh in the register. GRAD(G) is that loop,
  * G an expression of n, the neuron's dh. */
-static void SFX(backward_one_fast)(bp_layer *L, const REAL *restrict in,
-                                   REAL *restrict din, double lr) {
+BP_STEP_PATH static void SFX(backward_one_fast)(bp_layer *L, const REAL *restrict in,
+                                                REAL *restrict din, double lr) {
     const int I = L->I, O = L->O;
     const REAL *restrict dout = L->F(dout), *restrict h = L->F(h), *restrict o = L->F(o);
     REAL *restrict dh = L->F(dh), *restrict db = L->F(db), *restrict dW = L->F(dW),
@@ -125,8 +125,9 @@ static void SFX(backward_one_fast)(bp_layer *L, const REAL *restrict in,
  * the loss and of dout back. Its update can follow at once: the neurons
  * after it read their own weights only. TOP(F, G) is that loop, F the
  * activation of v and G the dh of d = dLoss/do. Returns the loss. */
-static double SFX(top_one)(bp_layer *L, const REAL *restrict in, REAL *restrict din,
-                           const REAL *restrict y, int half, double lr) {
+BP_STEP_PATH static double SFX(top_one)(bp_layer *L, const REAL *restrict in,
+                                        REAL *restrict din, const REAL *restrict y,
+                                        int half, double lr) {
     const int I = L->I, O = L->O;
     REAL *restrict h = L->F(h), *restrict o = L->F(o), *restrict dout = L->F(dout);
     REAL *restrict dh = L->F(dh), *restrict db = L->F(db), *restrict dW = L->F(dW),
@@ -173,7 +174,8 @@ static double SFX(top_one)(bp_layer *L, const REAL *restrict in, REAL *restrict 
  * squared errors fuse the top layer with the loss; the other losses are
  * bp_loss_grad_crit between the top layer's forward and backward, as in
  * the general path. */
-static double SFX(step_one)(bp_net *net, const REAL *y, bp_crit crit, double lr) {
+BP_STEP_PATH static double SFX(step_one)(bp_net *net, const REAL *y, bp_crit crit,
+                                         double lr) {
     const bp_loss loss = crit.loss;
     bp_layer *Ls = net->layers;
     const int top = net->n_layers - 1;
