@@ -20,13 +20,14 @@
  * put the input sections .text.hot.* together, in link order), so that the
  * path's code keeps its layout when code elsewhere in the program grows or
  * shrinks. BP_STEP_PATH_FIRST, on the first of them in link order (the
- * bindings' step_args, bindings/ltrain.c), starts the group on a 64-byte
- * line, so that the whole path lies the same way against the lines. At
- * ~140 ns a step, where that code lay moved W1 (a) by up to 5% with no
- * instruction changed (scripts/bench/NOTES.md, issue 24). */
+ * bindings' step_args, bindings/ltrain.c), starts the group on a page
+ * (4096 bytes): the step's code then lies the same way against the caches'
+ * sets and lines, and against the Lua library's code, whatever comes
+ * before it. At ~140 ns a step, where that code lay moved W1 (a) by up to
+ * 5% with no instruction changed (scripts/bench/NOTES.md, issue 24). */
 #if defined(__GNUC__) && defined(__ELF__)
 #define BP_STEP_PATH __attribute__((section(".text.hot.bp_step")))
-#define BP_STEP_PATH_FIRST __attribute__((section(".text.hot.bp_step"), aligned(64)))
+#define BP_STEP_PATH_FIRST __attribute__((section(".text.hot.bp_step"), aligned(4096)))
 #else
 #define BP_STEP_PATH
 #define BP_STEP_PATH_FIRST
