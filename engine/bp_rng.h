@@ -8,6 +8,7 @@
 #ifndef BP_RNG_H
 #define BP_RNG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct bp_rng {
@@ -22,6 +23,13 @@ uint64_t bp_rng_next(bp_rng *r);
 
 /* Uniform double in [0, 1), 53 random bits. */
 double bp_rng_uniform(bp_rng *r);
+
+/* u[0 .. n-1] = the next n uniforms, each what bp_rng_uniform would have
+ * returned in turn (the same stream, the same bits): the state kept in
+ * registers through the loop instead of a call and a store per draw
+ * (dropout's masks, a draw per value). Pinned by test_rng.c
+ * test_fill_uniform_matches. */
+void bp_rng_fill_uniform(bp_rng *r, double *u, size_t n);
 
 /* Uniform integer in [0, n); n must be > 0 (returns 0 otherwise). Unbiased. */
 uint64_t bp_rng_below(bp_rng *r, uint64_t n);

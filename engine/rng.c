@@ -37,6 +37,12 @@ uint64_t bp_rng_next(bp_rng *r) {
 
 double bp_rng_uniform(bp_rng *r) { return (double)(bp_rng_next(r) >> 11) * 0x1.0p-53; }
 
+void bp_rng_fill_uniform(bp_rng *r, double *u, size_t n) {
+    bp_rng q = *r; /* a local copy: its words stay in registers */
+    for (size_t k = 0; k < n; k++) u[k] = bp_rng_uniform(&q);
+    *r = q;
+}
+
 uint64_t bp_rng_below(bp_rng *r, uint64_t n) {
     if (n == 0) return 0;
     /* Rejection keeps it unbiased: throw away the top partial bucket. */

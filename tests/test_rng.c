@@ -200,6 +200,26 @@ static void test_uniform(void) {
     CHECK(bp_rng_uniform(&g) == 0x1.0p-53);
 }
 
+/* bp_rng_fill_uniform is bp_rng_uniform n times: the same bits in the same
+ * order, the same state after (block sizes 0, 1, 7 and 1000, one stream). */
+static void test_fill_uniform_matches(void) {
+    static double u[1000];
+    bp_rng a, b;
+    bp_rng_seed(&a, 7);
+    b = a;
+    const size_t sizes[] = {0, 1, 7, 1000, 3};
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+        bp_rng_fill_uniform(&a, u, sizes[i]);
+        int same = 1;
+        for (size_t k = 0; k < sizes[i]; k++) {
+            double want = bp_rng_uniform(&b);
+            same &= memcmp(&u[k], &want, sizeof want) == 0;
+        }
+        CHECK(same);
+        CHECK(memcmp(&a, &b, sizeof a) == 0);
+    }
+}
+
 static void test_below(void) {
     bp_rng r;
     bp_rng_seed(&r, 99);
@@ -355,6 +375,7 @@ int main(void) {
     test_seeds();
     test_copy_state();
     test_uniform();
+    test_fill_uniform_matches();
     test_below();
     test_log();
     test_normal();
