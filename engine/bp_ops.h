@@ -360,6 +360,12 @@ void bp_dropout_forward_f32(float *y, uint8_t *keep, const float *x, size_t n, d
                             bp_rng *r);
 void bp_dropout_backward_f32(float *dx, const float *dy, const uint8_t *keep, size_t n,
                              double p);
+/* The same, bit for bit, in blocks: the draws by bp_rng_fill_uniform, the
+ * mask and values without a branch (ops_fast.h; what a float32 graph runs). */
+void bp_dropout_forward_fast_f32(float *y, uint8_t *keep, const float *x, size_t n, double p,
+                                 bp_rng *r);
+void bp_dropout_backward_fast_f32(float *dx, const float *dy, const uint8_t *keep, size_t n,
+                                  double p);
 void bp_batchnorm_forward_train_f32(float *y, float *xhat, float *invstd, float *run_mean,
                                     float *run_var, const float *x, const float *gamma,
                                     const float *beta, int B, int F, double eps,

@@ -162,8 +162,12 @@ static void SFX(act_backward)(bp_graph *g, node *nd, part p, int want_dx) {
 static void SFX(dropout_forward)(bp_graph *g, node *nd, int B, bp_rng *r) {
     size_t n = (size_t)B * nd->count;
     const REAL *x = SFX(y_of)(g, nd->in[0]);
-    if (g->fwd_training) SFX(bp_dropout_forward)(nd->y, nd->keep, x, n, nd->o.p, r);
-    else memcpy(nd->y, x, sizeof(REAL) * n);
+    if (!g->fwd_training) memcpy(nd->y, x, sizeof(REAL) * n);
+#if BP_REAL_F32
+    else bp_dropout_forward_fast_f32(nd->y, nd->keep, x, n, nd->o.p, r);
+#else
+    else bp_dropout_forward(nd->y, nd->keep, x, n, nd->o.p, r);
+#endif
 }
 /* A part's values of the mask drawn by the forward. */
 static void SFX(dropout_backward)(bp_graph *g, node *nd, part p, int want_dx) {
@@ -173,7 +177,11 @@ static void SFX(dropout_backward)(bp_graph *g, node *nd, part p, int want_dx) {
     const REAL *dy = (const REAL *)nd->dy + at;
     din += at;
     if (g->fwd_training) {
-        SFX(bp_dropout_backward)(din, dy, nd->keep + at, n, nd->o.p);
+#if BP_REAL_F32
+        bp_dropout_backward_fast_f32(din, dy, nd->keep + at, n, nd->o.p);
+#else
+        bp_dropout_backward(din, dy, nd->keep + at, n, nd->o.p);
+#endif
     } else {
         for (size_t k = 0; k < n; k++) din[k] += dy[k];
     }
