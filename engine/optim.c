@@ -604,28 +604,56 @@ static void sgd(const bp_optim *o, const bp_optim_config *c, double *w, const do
  * same bits. 2% of W9's iteration before (scripts/bench/NOTES.md). */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
     !defined(__SANITIZE_THREAD__)
-__attribute__((target_clones("avx512f", "avx2", "default")))
+#define ADAM_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define ADAM_CLONES
 #endif
+
+/* A step's constants, each computed once a call (the powers of the bias
+ * corrections). */
+typedef struct adam_k {
+    double wd, b1, b2, eps, step_size, bc2_sqrt, shrink;
+    int decoupled;
+} adam_k;
+
+static adam_k adam_consts(const bp_optim_config *c, double lr, int64_t t) {
+    adam_k a = {c->weight_decay, c->beta1, c->beta2, c->eps, lr / (1 - pow(c->beta1, (double)t)),
+                sqrt(1 - pow(c->beta2, (double)t)), 1 - lr * c->weight_decay,
+                c->kind == BP_OPTIM_ADAMW};
+    return a;
+}
+
+/* One parameter's step: its new value from w and g, m and v updated. */
+static inline double adam_one(const adam_k *a, double w, double g, double *m, double *v) {
+    if (a->wd != 0) {
+        if (a->decoupled) w *= a->shrink;
+        else g = g + a->wd * w;
+    }
+    *m = a->b1 * *m + (1 - a->b1) * g;
+    *v = a->b2 * *v + (1 - a->b2) * g * g;
+    double denom = sqrt(*v) / a->bc2_sqrt + a->eps;
+    return w - a->step_size * (*m / denom);
+}
+
+ADAM_CLONES
 static void adam(const bp_optim *o, const bp_optim_config *c, double *w, const double *g,
                  size_t N, size_t off, double lr, int64_t t) {
-    const double wd = c->weight_decay, b1 = c->beta1, b2 = c->beta2;
-    const double eps = c->eps;
-    const int decoupled = c->kind == BP_OPTIM_ADAMW;
-    const double step_size = lr / (1 - pow(b1, (double)t));
-    const double bc2_sqrt = sqrt(1 - pow(b2, (double)t));
-    const double shrink = 1 - lr * wd;
+    const adam_k a = adam_consts(c, lr, t);
     double *m = o->m + off, *v = o->v + off;
-    for (size_t k = 0; k < N; k++) {
-        double gk = g[k];
-        if (wd != 0) {
-            if (decoupled) w[k] *= shrink;
-            else gk = gk + wd * w[k];
-        }
-        m[k] = b1 * m[k] + (1 - b1) * gk;
-        v[k] = b2 * v[k] + (1 - b2) * gk * gk;
-        double denom = sqrt(v[k]) / bc2_sqrt + eps;
-        w[k] -= step_size * (m[k] / denom);
-    }
+    for (size_t k = 0; k < N; k++) w[k] = adam_one(&a, w[k], g[k], m + k, v + k);
+}
+
+/* float32 parameters in one pass over w, g, m and v: each value widened
+ * to double, the double rule (adam_one), rounded once back; the same bits
+ * as update_f32's blocks through adam (its reference: test_optim.c
+ * test_adam_f32_one_pass), without the copies in and out and with the
+ * powers computed once a tensor instead of once a block. */
+ADAM_CLONES
+static void adam_f32(const bp_optim *o, const bp_optim_config *c, float *w, const float *g,
+                     size_t N, size_t off, double lr, int64_t t) {
+    const adam_k a = adam_consts(c, lr, t);
+    double *m = o->m + off, *v = o->v + off;
+    for (size_t k = 0; k < N; k++) w[k] = (float)adam_one(&a, w[k], g[k], m + k, v + k);
 }
 
 /* RMSprop (torch.optim.RMSprop), with lr, alpha, eps, momentum mu and L2 wd:
@@ -682,6 +710,10 @@ static void update(const bp_optim *o, const bp_optim_config *c, double *w, const
 static void update_f32(const bp_optim *o, const bp_optim_config *c, float *w,
                        const float *g, size_t N, size_t off, double lr, int64_t t) {
     double wb[BLOCK], gb[BLOCK];
+    if (c->kind == BP_OPTIM_ADAM || c->kind == BP_OPTIM_ADAMW) {
+        adam_f32(o, c, w, g, N, off, lr, t);
+        return;
+    }
     for (size_t k0 = 0; k0 < N; k0 += BLOCK) {
         size_t n = N - k0 < BLOCK ? N - k0 : BLOCK;
         for (size_t k = 0; k < n; k++) {
