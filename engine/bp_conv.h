@@ -163,6 +163,8 @@ int bp_conv_chain_forward_dnnl(bp_conv_dnnl *c, float *y, const float *x, const 
  * pooling's backward, then dw, db and dx added into (each when not NULL;
  * dx only where bp_conv_dnnl_takes_dx), and when dh is not NULL the
  * convolution's output gradient stored there in NCHW (for an im2col dx).
+ * x must hold what that forward read: when it is the same buffer, backward
+ * weights reads the forward's reorder of it instead of making another.
  * 0; -1 when there is no such forward (nothing written: the caller runs
  * the three backwards); -2 as bp_conv2d_backward_dnnl's. */
 int bp_conv_chain_backward_dnnl(bp_conv_dnnl *c, float *dx, float *dw, float *db, float *dh,

@@ -94,6 +94,7 @@ typedef struct entry {
     slot dy, dyw, wd, dx;     /* backward data's (dy, wd, dx) and weights' dyw */
     slot xw, dw, db;
     float *zeros; /* O of them: the bias of a conv without one */
+    const float *xin; /* the x whose reorder x.prim holds (a forward's), else NULL */
     chain ch;     /* made on the first chained call (ch.fwd.p) */
 } entry;
 
@@ -385,6 +386,7 @@ int bp_conv2d_forward_dnnl(bp_conv_dnnl *c, float *y, const float *x, const floa
                            const float *b, int B, const bp_conv_shape *s) {
     bp_gemm_single();
     entry *en = entry_for(c, B, s);
+    if (en) en->xin = NULL;
     if (!en || bind(&en->x, x) || bind(&en->w, w) || bind(&en->b, b ? b : en->zeros) ||
         bind(&en->y, y) || move(c, &en->x) || move(c, &en->w) || move(c, &en->b))
         return -1;
@@ -396,12 +398,14 @@ int bp_conv2d_forward_dnnl(bp_conv_dnnl *c, float *y, const float *x, const floa
 }
 
 /* dw += and db += (each when not NULL) through backward weights; its
- * diff_dst d when given (the chain's, in its layout), else dy's. */
+ * diff_dst d when given (the chain's, in its layout), else dy's; its src
+ * xs when given (the forward's reorder of x), else x's. */
 static int backward_weights(bp_conv_dnnl *c, entry *en, float *dw, float *db,
-                            const float *dy, const float *x, dnnl_memory_t d) {
-    if (bind(&en->xw, x) || move(c, &en->xw)) return -1;
+                            const float *dy, const float *x, dnnl_memory_t d,
+                            dnnl_memory_t xs) {
+    if (!xs && (bind(&en->xw, x) || move(c, &en->xw))) return -1;
     if (!d && (bind(&en->dyw, dy) || move(c, &en->dyw))) return -1;
-    const dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, en->xw.prim},
+    const dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, xs ? xs : en->xw.prim},
                                   {DNNL_ARG_DIFF_DST, d ? d : en->dyw.prim},
                                   {DNNL_ARG_DIFF_WEIGHTS, en->dw.prim},
                                   {DNNL_ARG_DIFF_BIAS, en->db.prim}};
@@ -434,6 +438,14 @@ static int same_md(const dnnl_memory_desc_t *a, const dnnl_memory_desc_t *b) {
     return a && b && dnnl_memory_desc_equal(a, b);
 }
 
+/* Whether the forward's reorder of x (x.prim, still x's: xin) is in
+ * backward weights' src layout, so that backward weights reads it instead
+ * of reordering x again (W5's second convolution: its 32-channel input). */
+static int shares_x(const entry *en, const float *x) {
+    return en->xin == x && en->x.move && en->xw.move &&
+           same_md(mem_md(en->x.prim), mem_md(en->xw.prim));
+}
+
 /* Whether backward data reads dy in backward weights' layout, so that
  * the one reorder backward weights made serves both. */
 static int shares_dy(const entry *en) {
@@ -449,7 +461,7 @@ int bp_conv2d_backward_dnnl(bp_conv_dnnl *c, float *dx, float *dw, float *db,
     /* everything made before anything is added, so that -1 leaves the
      * gradients as they were */
     if (!en || (dx && !en->data.p)) return -1;
-    if (weights && backward_weights(c, en, dw, db, dy, x, NULL)) return -2;
+    if (weights && backward_weights(c, en, dw, db, dy, x, NULL, NULL)) return -2;
     if (dx && backward_data(c, en, dx, dy, w, weights && shares_dy(en) ? en->dyw.prim : NULL))
         return -2;
     return 0;
@@ -616,10 +628,12 @@ int bp_conv_chain_forward_dnnl(bp_conv_dnnl *c, float *y, const float *x, const 
     chain *ch = &en->ch;
     ch->valid = 0;
     if ((ch->fwd.p || ch->refused) && !same_shape(&ch->ps, ps)) chain_free(ch);
+    en->xin = NULL;
     if (ch->refused || (!ch->fwd.p && chain_init(c, en, ps)) || bind(&en->x, x) || bind(&en->w, w) ||
         bind(&en->b, b ? b : en->zeros) || move(c, &en->x) || move(c, &en->w) ||
         move(c, &en->b))
         return -1;
+    en->xin = x;
     const dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, en->x.prim},
                                   {DNNL_ARG_WEIGHTS, en->w.prim},
                                   {DNNL_ARG_BIAS, en->b.prim},
@@ -638,7 +652,8 @@ int bp_conv_chain_backward_dnnl(bp_conv_dnnl *c, float *dx, float *dw, float *db
     if (!en || !en->ch.valid || (dx && !en->data.p)) return -1;
     chain *ch = &en->ch;
     pool_backward(ch->dhv, ch->dyb, dy, ch->code, B, s->O, &ch->ps, ch->L);
-    if ((dw || db) && backward_weights(c, en, dw, db, NULL, x, ch->dh.prim)) return -2;
+    dnnl_memory_t xs = shares_x(en, x) ? en->x.prim : NULL;
+    if ((dw || db) && backward_weights(c, en, dw, db, NULL, x, ch->dh.prim, xs)) return -2;
     if (dx && backward_data(c, en, dx, NULL, w, ch->dh.prim)) return -2;
     if (dh && (bind(&ch->dh, dh) || move(c, &ch->dh))) return -2;
     return 0;
