@@ -22,8 +22,11 @@ void bp_rng_seed(bp_rng *r, uint64_t seed) {
     for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&seed);
 }
 
-uint64_t bp_rng_next(bp_rng *r) {
-    uint64_t *s = r->s;
+/* One step of xoshiro256** on the words s: the next 64 bits. Inline, so
+ * that bp_rng_fill_uniform's loop keeps the words in registers (a call to
+ * the exported bp_rng_next cannot be inlined in this position-independent
+ * build). */
+static inline uint64_t next_of(uint64_t *s) {
     uint64_t result = rotl(s[1] * 5, 7) * 9;
     uint64_t t = s[1] << 17;
     s[2] ^= s[0];
@@ -35,12 +38,20 @@ uint64_t bp_rng_next(bp_rng *r) {
     return result;
 }
 
-double bp_rng_uniform(bp_rng *r) { return (double)(bp_rng_next(r) >> 11) * 0x1.0p-53; }
+uint64_t bp_rng_next(bp_rng *r) { return next_of(r->s); }
+
+/* 53 random bits as a double in [0, 1); below 2^53, so the signed
+ * conversion is exact and the same value. */
+static inline double uniform_of(uint64_t bits) {
+    return (double)(int64_t)(bits >> 11) * 0x1.0p-53;
+}
+
+double bp_rng_uniform(bp_rng *r) { return uniform_of(next_of(r->s)); }
 
 void bp_rng_fill_uniform(bp_rng *r, double *u, size_t n) {
-    bp_rng q = *r; /* a local copy: its words stay in registers */
-    for (size_t k = 0; k < n; k++) u[k] = bp_rng_uniform(&q);
-    *r = q;
+    uint64_t s[4] = {r->s[0], r->s[1], r->s[2], r->s[3]}; /* in registers */
+    for (size_t k = 0; k < n; k++) u[k] = uniform_of(next_of(s));
+    for (int i = 0; i < 4; i++) r->s[i] = s[i];
 }
 
 uint64_t bp_rng_below(bp_rng *r, uint64_t n) {
