@@ -75,8 +75,10 @@ typedef struct prim {
  * convolution's backward passes read as it is. */
 typedef struct chain {
     bp_conv_shape ps; /* the pool's */
-    prim fwd;
-    dnnl_memory_t h;
+    prim fwd;         /* the convolution of nb samples, a part of the batch */
+    dnnl_memory_t xp, h; /* its src (a view into x.prim, set per part) and dst */
+    size_t xstep;     /* floats of one sample in x.prim's layout */
+    int nb;           /* samples a part: h stays in the cache while pooled */
     slot dh;     /* dh.prim: the blocked gradient; to the caller's NCHW for an im2col dx */
     float *hv, *dhv, *dyb; /* dyb: a plane's P Q L values of room (the kernels') */
     int32_t *code;
@@ -121,6 +123,7 @@ static void prim_free(prim *p) {
 static void chain_free(chain *ch) {
     prim_free(&ch->fwd);
     if (ch->h) dnnl_memory_destroy(ch->h);
+    if (ch->xp) dnnl_memory_destroy(ch->xp);
     slot_free(&ch->dh);
     bp_free(ch->dyb), bp_free(ch->code);
     memset(ch, 0, sizeof *ch);
@@ -196,13 +199,13 @@ static const dnnl_memory_desc_t *md_of(dnnl_primitive_desc_t pd, dnnl_query_t q,
     return dnnl_primitive_desc_query_md(pd, q, k);
 }
 
-/* The three operations' descriptions for en's batch and shape, every
+/* The three operations' descriptions for B samples of en's shape, every
  * layout "any" but the bias's. */
 static int descs(dnnl_convolution_desc_t *fd, dnnl_convolution_desc_t *dd,
-                 dnnl_convolution_desc_t *wd, const entry *en) {
+                 dnnl_convolution_desc_t *wd, const entry *en, int B) {
     const bp_conv_shape *s = &en->s;
-    dnnl_dims_t dx = {en->B, s->C, s->H, s->W}, dw = {s->O, s->C, s->KH, s->KW},
-                dy = {en->B, s->O, s->P, s->Q}, db = {s->O};
+    dnnl_dims_t dx = {B, s->C, s->H, s->W}, dw = {s->O, s->C, s->KH, s->KW},
+                dy = {B, s->O, s->P, s->Q}, db = {s->O};
     dnnl_dims_t st = {s->SH, s->SW}, pad = {s->PH, s->PW};
     dnnl_memory_desc_t x, w, b, y;
     if (dnnl_memory_desc_init_by_tag(&x, 4, dx, dnnl_f32, dnnl_format_tag_any) ||
@@ -236,13 +239,13 @@ static dnnl_primitive_attr_t attr_of(int relu) {
 }
 
 /* The primitive description of op (0 forward, 1 backward data, 2 backward
- * weights, 3 forward with a ReLU post-op), with a scratchpad the caller
- * gives; NULL on failure. */
-static dnnl_primitive_desc_t pd_of(bp_conv_dnnl *c, const entry *en, int op) {
+ * weights, 3 forward with a ReLU post-op) for B samples of en's shape,
+ * with a scratchpad the caller gives; NULL on failure. */
+static dnnl_primitive_desc_t pd_of(bp_conv_dnnl *c, const entry *en, int op, int B) {
     dnnl_convolution_desc_t d[3];
     dnnl_primitive_attr_t attr = NULL;
     dnnl_primitive_desc_t fpd = NULL, pd = NULL;
-    if (descs(&d[0], &d[1], &d[2], en) || !(attr = attr_of(op == 3)) ||
+    if (descs(&d[0], &d[1], &d[2], en, B) || !(attr = attr_of(op == 3)) ||
         dnnl_primitive_desc_create(&fpd, &d[0], attr, c->eng, NULL))
         goto end;
     if (op == 3) op = 0;
@@ -273,7 +276,7 @@ typedef struct binding {
 static int init_op(bp_conv_dnnl *c, entry *en, int op, prim *p, const binding *bs, int n) {
     const bp_conv_shape *s = &en->s;
     dnnl_memory_desc_t u[4];
-    dnnl_primitive_desc_t pd = pd_of(c, en, op);
+    dnnl_primitive_desc_t pd = pd_of(c, en, op, en->B);
     int bad = !pd || user_md(&u[UX], en->B, s->C, s->H, s->W) ||
               user_md(&u[UW], s->O, s->C, s->KH, s->KW) || user_md(&u[UB], 0, s->O, 0, 0) ||
               user_md(&u[UY], en->B, s->O, s->P, s->Q) || prim_init(p, c->eng, pd);
@@ -504,43 +507,114 @@ typedef float f8 __attribute__((vector_size(32)));
 typedef int32_t i8 __attribute__((vector_size(32)));
 
 
+/* The 8 x 8 transpose of r (r[i][k] becomes r[k][i]): three rounds of
+ * shuffles, the same whatever the clone. */
+static inline __attribute__((always_inline)) void transpose8(f8 r[8]) {
+    f8 t[8];
+    for (int k = 0; k < 8; k += 2) {
+        t[k] = __builtin_shuffle(r[k], r[k + 1], (i8){0, 8, 1, 9, 4, 12, 5, 13});
+        t[k + 1] = __builtin_shuffle(r[k], r[k + 1], (i8){2, 10, 3, 11, 6, 14, 7, 15});
+    }
+    for (int k = 0; k < 8; k += 4)
+        for (int m = 0; m < 2; m++) {
+            r[k + m] = __builtin_shuffle(t[k + m], t[k + m + 2], (i8){0, 1, 8, 9, 4, 5, 12, 13});
+            r[k + m + 2] =
+                __builtin_shuffle(t[k + m], t[k + m + 2], (i8){2, 3, 10, 11, 6, 7, 14, 15});
+        }
+    for (int m = 0; m < 4; m++) {
+        t[m] = __builtin_shuffle(r[m], r[m + 4], (i8){0, 1, 2, 3, 8, 9, 10, 11});
+        t[m + 4] = __builtin_shuffle(r[m], r[m + 4], (i8){4, 5, 6, 7, 12, 13, 14, 15});
+    }
+    /* the second round left columns 1 and 2 (5 and 6) swapped */
+    static const int at[8] = {0, 2, 1, 3, 4, 6, 5, 7};
+    for (int c = 0; c < 8; c++) r[c] = t[at[c]];
+}
+
+/* y (lanes planes of n values, NCHW: y[l n + k]) from g (n x L: g[k L +
+ * l]), the lanes below `lanes` of each row; 8 x 8 blocks by transpose8,
+ * the last n % 8 values a value at a time. */
+static inline __attribute__((always_inline)) void to_planes(float *y, const float *g, int n, int lanes, int L) {
+    int k = 0;
+    for (; k + 8 <= n; k += 8)
+        for (int e = 0; e < lanes; e += 8) {
+            f8 r[8];
+            for (int m = 0; m < 8; m++) memcpy(&r[m], g + (size_t)(k + m) * L + e, sizeof r[m]);
+            transpose8(r);
+            for (int m = 0; m < 8 && e + m < lanes; m++)
+                memcpy(y + (size_t)(e + m) * n + k, &r[m], sizeof r[m]);
+        }
+    for (int l = 0; l < lanes; l++)
+        for (int q = k; q < n; q++) y[(size_t)l * n + q] = g[(size_t)q * L + l];
+}
+
+/* g (n x L) from y (lanes planes of n values) + 0 (-0 made +0, as the
+ * reference's sum into zeros), the lanes from `lanes` to L 0: to_planes
+ * backward. */
+static inline __attribute__((always_inline)) void from_planes(float *g, const float *y, int n, int lanes, int L) {
+    int k = 0;
+    for (; k + 8 <= n; k += 8)
+        for (int e = 0; e < L; e += 8) {
+            f8 r[8];
+            for (int m = 0; m < 8; m++) {
+                r[m] = (f8){0};
+                if (e + m < lanes) memcpy(&r[m], y + (size_t)(e + m) * n + k, sizeof r[m]);
+                r[m] += 0.0f;
+            }
+            transpose8(r);
+            for (int m = 0; m < 8; m++) memcpy(g + (size_t)(k + m) * L + e, &r[m], sizeof r[m]);
+        }
+    for (int q = k; q < n; q++)
+        for (int l = 0; l < L; l++)
+            g[(size_t)q * L + l] = l < lanes ? y[(size_t)l * n + q] + 0.0f : 0.0f;
+}
+
+/* One value x of a window, place k, against the window's best so far
+ * (bp_maxpool2d_forward_ref's test): x wins if greater, or NaN. */
+static inline __attribute__((always_inline)) void window_take(f8 *best, i8 *arg, f8 x, int k) {
+    i8 win = (x > *best) | (x != x);
+    *best = (f8)(((i8)x & win) | ((i8)*best & ~win));
+    *arg = (win & k) | (*arg & ~win);
+}
+
 /* Max pooling of h (B x Cb x H x W x L) in ps's windows (no padding, not
  * overlapping) into y, the caller's NCHW (its O of the Cb L channels), and
  * code, each output lane's winner (i KW + j in its window; NONE where it
  * is not above 0): bp_maxpool2d_forward_ref's test, a later value wins
- * only if greater (or NaN), so ties go to the first maximum. A row of
- * outputs goes through row (Q x L), then to y a lane at a time. */
-CHAIN_CLONES static void pool_forward(float *y, int32_t *code, float *row, const float *h,
+ * only if greater (or NaN), so ties go to the first maximum. A plane of
+ * outputs goes to g (P Q x L), then to y by to_planes. */
+CHAIN_CLONES static void pool_forward(float *y, int32_t *code, float *g, const float *h,
                                       int B, int O, const bp_conv_shape *ps, int L) {
     const int Cb = (O + L - 1) / L, W = ps->W, P = ps->P, Q = ps->Q;
+    const int two = ps->KH == 2 && ps->KW == 2; /* W5's windows, unrolled */
     const f8 zero = {0};
     for (int nc = 0; nc < B * Cb; nc++) {
         const int n = nc / Cb, c0 = nc % Cb * L, lanes = O - c0 < L ? O - c0 : L;
         const float *hc = h + (size_t)nc * ps->H * W * L;
         int32_t *cd = code + (size_t)nc * P * Q * L;
-        float *yc = y + ((size_t)n * O + c0) * P * Q;
-        for (int p = 0; p < P; p++) {
+        for (int p = 0; p < P; p++)
             for (int q = 0; q < Q; q++)
                 for (int e = 0; e < L; e += 8) {
                     const float *at = hc + ((size_t)p * ps->SH * W + (size_t)q * ps->SW) * L + e;
                     f8 best, x;
                     i8 arg = {0};
                     memcpy(&best, at, sizeof best);
-                    for (int i = 0, k = 0; i < ps->KH; i++)
-                        for (int j = 0; j < ps->KW; j++, k++) {
-                            memcpy(&x, at + ((size_t)i * W + j) * L, sizeof x);
-                            i8 win = (x > best) | (x != x);
-                            best = (f8)(((i8)x & win) | ((i8)best & ~win));
-                            arg = (win & k) | (arg & ~win);
+                    if (two) {
+                        const size_t off[4] = {0, (size_t)L, (size_t)W * L, (size_t)(W + 1) * L};
+                        for (int k = 1; k < 4; k++) {
+                            memcpy(&x, at + off[k], sizeof x);
+                            window_take(&best, &arg, x, k);
                         }
+                    } else
+                        for (int i = 0, k = 0; i < ps->KH; i++)
+                            for (int j = 0; j < ps->KW; j++, k++) {
+                                memcpy(&x, at + ((size_t)i * W + j) * L, sizeof x);
+                                window_take(&best, &arg, x, k);
+                            }
                     i8 c = arg | ~(best > zero); /* NONE (-1) where not above 0 */
                     memcpy(cd + ((size_t)p * Q + q) * L + e, &c, sizeof c);
-                    memcpy(row + (size_t)q * L + e, &best, sizeof best);
+                    memcpy(g + ((size_t)p * Q + q) * L + e, &best, sizeof best);
                 }
-            for (int l = 0; l < lanes; l++)
-                for (int q = 0; q < Q; q++)
-                    yc[(size_t)l * P * Q + (size_t)p * Q + q] = row[(size_t)q * L + l];
-        }
+        to_planes(y + ((size_t)n * O + c0) * P * Q, g, P * Q, lanes, L);
     }
 }
 
@@ -556,12 +630,8 @@ CHAIN_CLONES static void pool_backward(float *dh, float *g, const float *dy,
     const int SH = ps->SH, SW = ps->SW, KH = ps->KH, KW = ps->KW;
     for (int nc = 0; nc < B * Cb; nc++) {
         const int n = nc / Cb, c0 = nc % Cb * L, lanes = O - c0 < L ? O - c0 : L;
-        const float *dyc = dy + ((size_t)n * O + c0) * P * Q;
         const int32_t *cd = code + (size_t)nc * P * Q * L;
-        memset(g, 0, sizeof(float) * (size_t)P * Q * L);
-        for (int l = 0; l < lanes; l++)
-            for (int pq = 0; pq < P * Q; pq++)
-                g[(size_t)pq * L + l] = dyc[(size_t)l * P * Q + pq] + 0.0f;
+        from_planes(g, dy + ((size_t)n * O + c0) * P * Q, P * Q, lanes, L);
         float *dc = dh + (size_t)nc * H * W * L;
         for (int r = 0; r < H; r++) {
             float *o = dc + (size_t)r * W * L;
@@ -574,7 +644,7 @@ CHAIN_CLONES static void pool_backward(float *dh, float *g, const float *dy,
                 for (int j = 0; j < SW && q * SW + j < W; j++)
                     for (int e = 0; e < L; e += 8) {
                         const size_t at = ((size_t)p * Q + q) * L + e;
-                        i8 c, v = {0};
+                        i8 c, v;
                         memcpy(&c, cd + at, sizeof c);
                         memcpy(&v, g + at, sizeof v);
                         v &= c == (j < KW ? i * KW + j : -2); /* -2: no window */
@@ -586,28 +656,63 @@ CHAIN_CLONES static void pool_backward(float *dh, float *g, const float *dy,
     }
 }
 
-/* en's chain for pool shape ps: the convolution with its ReLU post-op
- * reading the forward's x, w and b as they are (the same layouts), into
- * h; dh in backward weights' diff_dst layout, which backward data must
- * read too; both in channel blocks of the same L lanes (lanes_of), else
- * -1: no chain. */
+/* Floats of one sample in md (B samples, dense, the batch outermost and
+ * not blocked) when part is the same layout of nb samples, so that md's
+ * samples n to n + nb - 1 are part at n times that; else 0. */
+static size_t sample_step(const dnnl_memory_desc_t *md, const dnnl_memory_desc_t *part,
+                          int nb) {
+    if (!md || !part || md->format_kind != dnnl_blocked || md->offset0) return 0;
+    const dnnl_blocking_desc_t *k = &md->format_desc.blocking;
+    dnnl_dim_t one = 1;
+    for (int d = 1; d < md->ndims; d++) one *= md->padded_dims[d];
+    for (int i = 0; i < k->inner_nblks; i++)
+        if (k->inner_idxs[i] == 0) return 0;
+    dnnl_memory_desc_t m = *md;
+    m.dims[0] = m.padded_dims[0] = nb;
+    return k->strides[0] == one && dnnl_memory_desc_equal(&m, part) ? (size_t)one : 0;
+}
+
+/* The bytes of the convolution's output a part of the chain's forward
+ * makes: pooled while still in the core's cache (L2 holds 1 to 2 MB on
+ * the machines measured, NOTES.md), instead of written out whole and read
+ * back. */
+#define PART_BYTES (512 << 10)
+
+/* Samples in a part of B: the largest divisor of B whose outputs, each
+ * of `one` bytes, fit in PART_BYTES (at least 1). */
+static int part_size(int B, size_t one) {
+    int nb = B;
+    while (nb > 1 && (B % nb || (size_t)nb * one > PART_BYTES)) nb--;
+    return nb;
+}
+
+/* en's chain for pool shape ps: the convolution with its ReLU post-op for
+ * a part of nb samples, reading the forward's x (a part of it, in the same
+ * layout), w and b as they are, into h; dh in backward weights' diff_dst
+ * layout, which backward data must read too; h and dh in channel blocks
+ * of the same L lanes (lanes_of), else -1: no chain. */
 static int chain_init(bp_conv_dnnl *c, entry *en, const bp_conv_shape *ps) {
     chain *ch = &en->ch;
     const bp_conv_shape *s = &en->s;
     const dnnl_memory_desc_t *h, *dh = mem_md(en->dyw.prim);
     dnnl_memory_desc_t u;
-    dnnl_primitive_desc_t pd = pd_of(c, en, 3);
     size_t n = (size_t)en->B * (s->O + 16) * ps->P * ps->Q; /* code's: Cb L < O + 16 */
+    ch->nb = part_size(en->B, sizeof(float) * (size_t)(s->O + 15) / 16 * 16 * s->P * s->Q);
+    dnnl_primitive_desc_t pd = pd_of(c, en, 3, ch->nb);
     void *hv = NULL, *dhv = NULL;
     ch->ps = *ps;
-    int bad = !pd || !dh || !same_md(md_of(pd, dnnl_query_src_md, 0), mem_md(en->x.prim)) ||
+    int bad = !pd || !dh ||
+              !(ch->xstep = sample_step(mem_md(en->x.prim), md_of(pd, dnnl_query_src_md, 0),
+                                        ch->nb)) ||
               !same_md(md_of(pd, dnnl_query_weights_md, 0), mem_md(en->w.prim)) ||
               !same_md(md_of(pd, dnnl_query_weights_md, 1), mem_md(en->b.prim)) ||
               (en->data.p && !same_md(dh, mem_md(en->dy.prim)));
     bad = bad || !(h = md_of(pd, dnnl_query_dst_md, 0)) ||
-          !(ch->L = lanes_of(h, en->B, s->O, s->P, s->Q)) ||
+          !(ch->L = lanes_of(h, ch->nb, s->O, s->P, s->Q)) ||
           lanes_of(dh, en->B, s->O, s->P, s->Q) != ch->L || prim_init(&ch->fwd, c->eng, pd) ||
           dnnl_memory_create(&ch->h, h, c->eng, DNNL_MEMORY_ALLOCATE) ||
+          dnnl_memory_create(&ch->xp, md_of(pd, dnnl_query_src_md, 0), c->eng,
+                             DNNL_MEMORY_NONE) ||
           user_md(&u, en->B, s->O, s->P, s->Q) || slot_init(&ch->dh, c->eng, &u, dh, OUT, 1) ||
           dnnl_memory_get_data_handle(ch->h, &hv) ||
           dnnl_memory_get_data_handle(ch->dh.prim, &dhv) || !hv || !dhv ||
@@ -617,6 +722,29 @@ static int chain_init(bp_conv_dnnl *c, entry *en, const bp_conv_shape *ps) {
     if (pd) dnnl_primitive_desc_destroy(pd);
     if (bad) chain_free(ch), ch->ps = *ps, ch->refused = 1;
     return bad ? -1 : 0;
+}
+
+/* The chain's forward over x.prim (bound and moved), a part of nb samples
+ * at a time: the convolution into h, then its pool into y and code. */
+static int chain_parts(bp_conv_dnnl *c, entry *en, float *y, int B) {
+    chain *ch = &en->ch;
+    const bp_conv_shape *s = &en->s, *ps = &ch->ps;
+    const size_t ystep = (size_t)s->O * ps->P * ps->Q,
+                 cstep = (size_t)(s->O + ch->L - 1) / ch->L * ch->L * ps->P * ps->Q;
+    void *xv = NULL;
+    if (dnnl_memory_get_data_handle(en->x.prim, &xv) || !xv) return -1;
+    for (int n = 0; n < B; n += ch->nb) {
+        if (dnnl_memory_set_data_handle(ch->xp, (float *)xv + (size_t)n * ch->xstep))
+            return -1;
+        const dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, ch->xp},
+                                      {DNNL_ARG_WEIGHTS, en->w.prim},
+                                      {DNNL_ARG_BIAS, en->b.prim},
+                                      {DNNL_ARG_DST, ch->h}};
+        if (run(c, &ch->fwd, 4, a)) return -1;
+        pool_forward(y + n * ystep, ch->code + n * cstep, ch->dyb, ch->hv, ch->nb, s->O, ps,
+                     ch->L);
+    }
+    return 0;
 }
 
 int bp_conv_chain_forward_dnnl(bp_conv_dnnl *c, float *y, const float *x, const float *w,
@@ -629,17 +757,12 @@ int bp_conv_chain_forward_dnnl(bp_conv_dnnl *c, float *y, const float *x, const 
     ch->valid = 0;
     if ((ch->fwd.p || ch->refused) && !same_shape(&ch->ps, ps)) chain_free(ch);
     en->xin = NULL;
-    if (ch->refused || (!ch->fwd.p && chain_init(c, en, ps)) || bind(&en->x, x) || bind(&en->w, w) ||
-        bind(&en->b, b ? b : en->zeros) || move(c, &en->x) || move(c, &en->w) ||
-        move(c, &en->b))
+    if (ch->refused || (!ch->fwd.p && chain_init(c, en, ps)) || bind(&en->x, x) ||
+        bind(&en->w, w) || bind(&en->b, b ? b : en->zeros) || move(c, &en->x) ||
+        move(c, &en->w) || move(c, &en->b))
         return -1;
     en->xin = x;
-    const dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, en->x.prim},
-                                  {DNNL_ARG_WEIGHTS, en->w.prim},
-                                  {DNNL_ARG_BIAS, en->b.prim},
-                                  {DNNL_ARG_DST, ch->h}};
-    if (run(c, &ch->fwd, 4, a)) return -1;
-    pool_forward(y, ch->code, ch->dyb, ch->hv, B, s->O, ps, ch->L);
+    if (chain_parts(c, en, y, B)) return -1;
     ch->valid = 1;
     return 0;
 }

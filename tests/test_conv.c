@@ -402,8 +402,55 @@ static void test_chain_matches_ref(void) {
         {2, {3, 11, 10, 20, 0, 0, 5, 3, 2, 1, 2, 0}, 3, 3, 1, 1, 1, 0},  /* odd sizes */
         {3, {16, 8, 8, 16, 0, 0, 1, 1, 1, 1, 0, 0}, 2, 3, 0, 1, 1, 0},   /* stride > k */
         {2, {1, 6, 6, 4, 0, 0, 3, 3, 1, 1, 1, 1}, 2, 2, 1, 1, 1, 1},     /* a NaN */
+        /* forwards in parts (conv_dnnl.c's part_size): 3 parts of 4, 7 of
+         * 1, 2 of 9 */
+        {12, {1, 28, 28, 32, 0, 0, 3, 3, 1, 1, 1, 1}, 2, 2, 1, 0, 1, 0},
+        {7, {1, 28, 28, 32, 0, 0, 3, 3, 1, 1, 1, 1}, 2, 2, 1, 0, 1, 1},
+        {18, {32, 14, 14, 64, 0, 0, 3, 3, 1, 1, 1, 1}, 2, 2, 1, 1, 1, 0},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) chain_match(cases[k]);
+}
+
+/* The chain's forward, which runs its convolution a part of the batch at a
+ * time (a few samples, so that the pool reads them from the cache), gives
+ * the bits of the convolution over the whole batch in one call
+ * (bp_conv2d_forward_dnnl), then the ReLU and the reference pool: random
+ * values, so that the sums round, on W5's two shapes at its batch of 64 and
+ * a team member's 32, and at 7 (parts of 1). What keeps a float32 graph's
+ * values those of a chain run whole. */
+static void chain_parts_bits(int B, bp_conv_shape s) {
+    bp_conv_shape_outputs(&s);
+    bp_conv_shape ps = (bp_conv_shape){s.O, s.P, s.Q, s.O, 0, 0, 2, 2, 2, 2, 0, 0};
+    bp_conv_shape_outputs(&ps);
+    size_t nx = (size_t)B * s.C * s.H * s.W, nh = (size_t)B * s.O * s.P * s.Q,
+           ny = (size_t)B * s.O * ps.P * ps.Q, nw = (size_t)s.O * s.C * s.KH * s.KW;
+    float *m = malloc(sizeof(float) * (nx + nw + s.O + 2 * nh + 2 * ny));
+    float *x = m, *w = x + nx, *b = w + nw, *h = b + s.O, *r = h + nh, *ya = r + nh,
+          *yb = ya + ny;
+    int32_t *arg = malloc(sizeof(int32_t) * ny);
+    bp_rng g;
+    bp_rng_seed(&g, 29);
+    for (size_t j = 0; j < nx + nw + s.O; j++) m[j] = (float)(2 * bp_rng_uniform(&g) - 1);
+    bp_conv_dnnl *whole = bp_conv_dnnl_new(), *parts = bp_conv_dnnl_new();
+    if (whole && parts && bp_conv_chain_takes(&ps)) {
+        CHECK(bp_conv2d_forward_dnnl(whole, h, x, w, b, B, &s) == 0);
+        bp_act_forward_f32(r, h, (int)(nh / s.Q), s.Q, BP_ACT_RELU, 0);
+        bp_maxpool2d_forward_ref_f32(ya, arg, r, B, &ps);
+        int rc = bp_conv_chain_forward_dnnl(parts, yb, x, w, b, B, &s, &ps);
+        size_t bad = 0;
+        for (size_t j = 0; rc == 0 && j < ny; j++) bad += ya[j] != yb[j];
+        if (bad) fprintf(stderr, "chain in parts: %zu of %zu values differ\n", bad, ny);
+        CHECK(rc == -1 || bad == 0); /* -1: oneDNN held to SSE4.1, no chain */
+    }
+    bp_conv_dnnl_free(whole), bp_conv_dnnl_free(parts);
+    free(m), free(arg);
+}
+
+static void test_chain_parts_bits(void) {
+    const bp_conv_shape c1 = {1, 28, 28, 32, 0, 0, 3, 3, 1, 1, 1, 1},
+                        c2 = {32, 14, 14, 64, 0, 0, 3, 3, 1, 1, 1, 1};
+    const int batches[] = {64, 32, 7};
+    for (int k = 0; k < 3; k++) chain_parts_bits(batches[k], c1), chain_parts_bits(batches[k], c2);
 }
 
 /* Max pooling's fast forward against the reference, exactly (values and
@@ -787,6 +834,7 @@ int main(void) {
     test_pool_fast_matches_ref();
     test_dnnl_matches_ref();
     test_chain_matches_ref();
+    test_chain_parts_bits();
     test_relu_pool_fused();
     test_fd_conv();
     test_fd_pools();
