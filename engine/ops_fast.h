@@ -521,7 +521,39 @@ typedef float drop_f8 __attribute__((vector_size(32)));
 typedef int32_t drop_i8 __attribute__((vector_size(32)));
 typedef int64_t drop_l8 __attribute__((vector_size(64)));
 typedef double drop_d8 __attribute__((vector_size(64)));
-typedef uint8_t drop_b8 __attribute__((vector_size(8)));
+
+/* mk: the lanes' masks of 8 bytes of keep (0 or 1): each byte shifted down from
+ * its place in one of two 32-bit words, a vector shift (AVX2's vpsrlvd),
+ * not a conversion of a vector of bytes, which GCC makes a byte at a time
+ * (through the stack: store-forwarding stalls, a third of the backward's
+ * time). */
+static inline __attribute__((always_inline)) void drop_mask(drop_i8 *mk, const uint8_t *keep) {
+    uint64_t u;
+    memcpy(&u, keep, sizeof u);
+    const int32_t lo = (int32_t)(uint32_t)u, hi = (int32_t)(uint32_t)(u >> 32);
+    drop_i8 w = {lo, lo, lo, lo, hi, hi, hi, hi};
+    *mk = ((w >> (drop_i8){0, 8, 16, 24, 0, 8, 16, 24}) & 0xff) != 0;
+}
+
+/* The m values of a block from its uniforms u: y and keep at k0. */
+SGD_CLONES static void drop_block(float *y, uint8_t *keep, const float *x, const double *u,
+                                  size_t m, double p, float scale) {
+    size_t k = 0;
+    for (; k + 8 <= m; k += 8) {
+        drop_d8 d;
+        drop_f8 v;
+        memcpy(&d, u + k, sizeof d);
+        memcpy(&v, x + k, sizeof v);
+        drop_i8 mk = __builtin_convertvector((drop_l8)(d >= p), drop_i8); /* u >= p */
+        v = (drop_f8)((drop_i8)(v * scale) & mk);
+        memcpy(y + k, &v, sizeof v);
+    }
+    for (size_t j = 0; j < k; j++) keep[j] = u[j] >= p; /* bytes: GCC's vectorizer */
+    for (; k < m; k++) {
+        keep[k] = u[k] >= p;
+        y[k] = keep[k] ? x[k] * scale : 0.0f;
+    }
+}
 
 void bp_dropout_forward_fast_f32(float *y, uint8_t *keep, const float *x, size_t n, double p,
                                  bp_rng *r) {
@@ -532,49 +564,38 @@ void bp_dropout_forward_fast_f32(float *y, uint8_t *keep, const float *x, size_t
     const float scale = (float)(1.0 / (1.0 - p));
     double u[DROP_BLOCK];
     for (size_t k0 = 0; k0 < n; k0 += DROP_BLOCK) {
-        size_t m = n - k0 < DROP_BLOCK ? n - k0 : DROP_BLOCK, k = 0;
+        size_t m = n - k0 < DROP_BLOCK ? n - k0 : DROP_BLOCK;
         bp_rng_fill_uniform(r, u, m);
-        for (; k + 8 <= m; k += 8) {
-            drop_d8 d;
-            drop_f8 v;
-            memcpy(&d, u + k, sizeof d);
-            memcpy(&v, x + k0 + k, sizeof v);
-            drop_i8 mk = __builtin_convertvector((drop_l8)(d >= p), drop_i8); /* u >= p */
-            v = (drop_f8)((drop_i8)(v * scale) & mk);
-            drop_b8 kb = __builtin_convertvector(mk & 1, drop_b8);
-            memcpy(y + k0 + k, &v, sizeof v);
-            memcpy(keep + k0 + k, &kb, sizeof kb);
-        }
-        for (; k < m; k++) {
-            keep[k0 + k] = u[k] >= p;
-            y[k0 + k] = keep[k0 + k] ? x[k0 + k] * scale : 0.0f;
-        }
+        drop_block(y + k0, keep + k0, x + k0, u, m, p, scale);
     }
 }
 
 /* dx + dy * scale where kept, dx's own bits where dropped (dx + 0 would
  * turn -0.0 into +0.0): a select between the two by the mask's lanes. */
-void bp_dropout_backward_fast_f32(float *dx, const float *dy, const uint8_t *keep, size_t n,
-                                  double p) {
-    if (p <= 0 || p >= 1) {
-        bp_dropout_backward_f32(dx, dy, keep, n, p);
-        return;
-    }
-    const float scale = (float)(1.0 / (1.0 - p));
+SGD_CLONES static void drop_back(float *dx, const float *dy, const uint8_t *keep, size_t n,
+                                 float scale) {
     size_t k = 0;
     for (; k + 8 <= n; k += 8) {
-        drop_b8 kb;
         drop_f8 d, g;
-        memcpy(&kb, keep + k, sizeof kb);
         memcpy(&d, dx + k, sizeof d);
         memcpy(&g, dy + k, sizeof g);
-        drop_i8 mk = -__builtin_convertvector(kb, drop_i8); /* 1 -> all ones */
+        drop_i8 mk;
+        drop_mask(&mk, keep + k);
         drop_i8 s = (drop_i8)(d + g * scale), o = (drop_i8)d;
         d = (drop_f8)((s & mk) | (o & ~mk));
         memcpy(dx + k, &d, sizeof d);
     }
     for (; k < n; k++)
         if (keep[k]) dx[k] += dy[k] * scale;
+}
+
+void bp_dropout_backward_fast_f32(float *dx, const float *dy, const uint8_t *keep, size_t n,
+                                  double p) {
+    if (p <= 0 || p >= 1) {
+        bp_dropout_backward_f32(dx, dy, keep, n, p);
+        return;
+    }
+    drop_back(dx, dy, keep, n, (float)(1.0 / (1.0 - p)));
 }
 #undef DROP_BLOCK
 #endif
