@@ -618,6 +618,29 @@ CHAIN_CLONES static void pool_forward(float *y, int32_t *code, float *g, const f
     }
 }
 
+/* pool_backward's plane dc (H x W x L) for W5's 2x2 windows of stride 2:
+ * each output's code and dy read once for its four places, in two rows. */
+static inline __attribute__((always_inline)) void spread_two(float *dc, const float *g,
+                                                             const int32_t *cd, int H, int W,
+                                                             int P, int Q, int L) {
+    for (int p = 0; p < P; p++) {
+        float *o0 = dc + (size_t)2 * p * W * L, *o1 = o0 + (size_t)W * L;
+        for (int q = 0; q < Q; q++)
+            for (int e = 0; e < L; e += 8) {
+                const size_t at = ((size_t)p * Q + q) * L + e, to = (size_t)2 * q * L + e;
+                i8 c, v, u[4];
+                memcpy(&c, cd + at, sizeof c);
+                memcpy(&v, g + at, sizeof v);
+                for (int k = 0; k < 4; k++) u[k] = v & (c == k);
+                memcpy(o0 + to, &u[0], sizeof v), memcpy(o0 + to + L, &u[1], sizeof v);
+                memcpy(o1 + to, &u[2], sizeof v), memcpy(o1 + to + L, &u[3], sizeof v);
+            }
+        for (int r = 0; r < 2; r++) /* past the last window */
+            memset((r ? o1 : o0) + (size_t)2 * Q * L, 0, sizeof(float) * (W - 2 * Q) * L);
+    }
+    memset(dc + (size_t)2 * P * W * L, 0, sizeof(float) * (H - 2 * P) * W * L);
+}
+
 /* dh (B x Cb x H x W x L) from the caller's NCHW dy and code: at each
  * window's winner dy (+ 0, so that -0 is +0 as the reference's sum into
  * zeros), when its code is not NONE; 0 everywhere else, outside the
@@ -633,6 +656,10 @@ CHAIN_CLONES static void pool_backward(float *dh, float *g, const float *dy,
         const int32_t *cd = code + (size_t)nc * P * Q * L;
         from_planes(g, dy + ((size_t)n * O + c0) * P * Q, P * Q, lanes, L);
         float *dc = dh + (size_t)nc * H * W * L;
+        if (KH == 2 && KW == 2 && SH == 2 && SW == 2) {
+            spread_two(dc, g, cd, H, W, P, Q, L);
+            continue;
+        }
         for (int r = 0; r < H; r++) {
             float *o = dc + (size_t)r * W * L;
             const int p = r / SH, i = r % SH;
