@@ -724,7 +724,7 @@ static int chain_init(bp_conv_dnnl *c, entry *en, const bp_conv_shape *ps) {
     const dnnl_memory_desc_t *h, *dh = mem_md(en->dyw.prim);
     dnnl_memory_desc_t u;
     size_t n = (size_t)en->B * (s->O + 16) * ps->P * ps->Q; /* code's: Cb L < O + 16 */
-    ch->nb = part_size(en->B, sizeof(float) * (size_t)(s->O + 15) / 16 * 16 * s->P * s->Q);
+    ch->nb = part_size(en->B, sizeof(float) * ((size_t)(s->O + 15) / 16 * 16) * s->P * s->Q);
     dnnl_primitive_desc_t pd = pd_of(c, en, 3, ch->nb);
     void *hv = NULL, *dhv = NULL;
     ch->ps = *ps;
