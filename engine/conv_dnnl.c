@@ -81,7 +81,7 @@ typedef struct chain {
     int nb;           /* samples a part: h stays in the cache while pooled */
     slot dh;     /* dh.prim: the blocked gradient; to the caller's NCHW for an im2col dx */
     float *hv, *dhv, *dyb; /* dyb: a plane's P Q L values of room (the kernels') */
-    int32_t *code;
+    int16_t *code;
     int L;     /* lanes of a channel block: 8 or 16 */
     int valid;   /* a chained forward's h and code are there */
     int refused; /* chain_init failed for ps: not tried again */
@@ -505,6 +505,11 @@ static int lanes_of(const dnnl_memory_desc_t *md, int B, int O, int H, int W) {
 #endif
 typedef float f8 __attribute__((vector_size(32)));
 typedef int32_t i8 __attribute__((vector_size(32)));
+/* A winner's code in 16 bits (a window of at most 255 places), half the
+ * bytes of 32 to write in the forward and read back in the backward; GCC
+ * converts 8 of them to and from i8 in vector instructions (vpmovsxwd, a
+ * pack), where 8 bytes it converts one at a time. */
+typedef int16_t h8 __attribute__((vector_size(16)));
 
 
 /* The 8 x 8 transpose of r (r[i][k] becomes r[k][i]): three rounds of
@@ -582,7 +587,7 @@ static inline __attribute__((always_inline)) void window_take(f8 *best, i8 *arg,
  * is not above 0): bp_maxpool2d_forward_ref's test, a later value wins
  * only if greater (or NaN), so ties go to the first maximum. A plane of
  * outputs goes to g (P Q x L), then to y by to_planes. */
-CHAIN_CLONES static void pool_forward(float *y, int32_t *code, float *g, const float *h,
+CHAIN_CLONES static void pool_forward(float *y, int16_t *code, float *g, const float *h,
                                       int B, int O, const bp_conv_shape *ps, int L) {
     const int Cb = (O + L - 1) / L, W = ps->W, P = ps->P, Q = ps->Q;
     const int two = ps->KH == 2 && ps->KW == 2; /* W5's windows, unrolled */
@@ -590,7 +595,7 @@ CHAIN_CLONES static void pool_forward(float *y, int32_t *code, float *g, const f
     for (int nc = 0; nc < B * Cb; nc++) {
         const int n = nc / Cb, c0 = nc % Cb * L, lanes = O - c0 < L ? O - c0 : L;
         const float *hc = h + (size_t)nc * ps->H * W * L;
-        int32_t *cd = code + (size_t)nc * P * Q * L;
+        int16_t *cd = code + (size_t)nc * P * Q * L;
         for (int p = 0; p < P; p++)
             for (int q = 0; q < Q; q++)
                 for (int e = 0; e < L; e += 8) {
@@ -610,7 +615,7 @@ CHAIN_CLONES static void pool_forward(float *y, int32_t *code, float *g, const f
                                 memcpy(&x, at + ((size_t)i * W + j) * L, sizeof x);
                                 window_take(&best, &arg, x, k);
                             }
-                    i8 c = arg | ~(best > zero); /* NONE (-1) where not above 0 */
+                    h8 c = __builtin_convertvector(arg | ~(best > zero), h8); /* NONE: -1 */
                     memcpy(cd + ((size_t)p * Q + q) * L + e, &c, sizeof c);
                     memcpy(g + ((size_t)p * Q + q) * L + e, &best, sizeof best);
                 }
@@ -621,15 +626,17 @@ CHAIN_CLONES static void pool_forward(float *y, int32_t *code, float *g, const f
 /* pool_backward's plane dc (H x W x L) for W5's 2x2 windows of stride 2:
  * each output's code and dy read once for its four places, in two rows. */
 static inline __attribute__((always_inline)) void spread_two(float *dc, const float *g,
-                                                             const int32_t *cd, int H, int W,
+                                                             const int16_t *cd, int H, int W,
                                                              int P, int Q, int L) {
     for (int p = 0; p < P; p++) {
         float *o0 = dc + (size_t)2 * p * W * L, *o1 = o0 + (size_t)W * L;
         for (int q = 0; q < Q; q++)
             for (int e = 0; e < L; e += 8) {
                 const size_t at = ((size_t)p * Q + q) * L + e, to = (size_t)2 * q * L + e;
+                h8 ch;
                 i8 c, v, u[4];
-                memcpy(&c, cd + at, sizeof c);
+                memcpy(&ch, cd + at, sizeof ch);
+                c = __builtin_convertvector(ch, i8);
                 memcpy(&v, g + at, sizeof v);
                 for (int k = 0; k < 4; k++) u[k] = v & (c == k);
                 memcpy(o0 + to, &u[0], sizeof v), memcpy(o0 + to + L, &u[1], sizeof v);
@@ -647,13 +654,13 @@ static inline __attribute__((always_inline)) void spread_two(float *dc, const fl
  * windows too (rows and columns past the last window, and between windows
  * of a stride above the kernel). g: P Q L values of room (dy gathered). */
 CHAIN_CLONES static void pool_backward(float *dh, float *g, const float *dy,
-                                       const int32_t *code, int B, int O,
+                                       const int16_t *code, int B, int O,
                                        const bp_conv_shape *ps, int L) {
     const int Cb = (O + L - 1) / L, H = ps->H, W = ps->W, P = ps->P, Q = ps->Q;
     const int SH = ps->SH, SW = ps->SW, KH = ps->KH, KW = ps->KW;
     for (int nc = 0; nc < B * Cb; nc++) {
         const int n = nc / Cb, c0 = nc % Cb * L, lanes = O - c0 < L ? O - c0 : L;
-        const int32_t *cd = code + (size_t)nc * P * Q * L;
+        const int16_t *cd = code + (size_t)nc * P * Q * L;
         from_planes(g, dy + ((size_t)n * O + c0) * P * Q, P * Q, lanes, L);
         float *dc = dh + (size_t)nc * H * W * L;
         if (KH == 2 && KW == 2 && SH == 2 && SW == 2) {
@@ -671,8 +678,10 @@ CHAIN_CLONES static void pool_backward(float *dh, float *g, const float *dy,
                 for (int j = 0; j < SW && q * SW + j < W; j++)
                     for (int e = 0; e < L; e += 8) {
                         const size_t at = ((size_t)p * Q + q) * L + e;
+                        h8 ch;
                         i8 c, v;
-                        memcpy(&c, cd + at, sizeof c);
+                        memcpy(&ch, cd + at, sizeof ch);
+                        c = __builtin_convertvector(ch, i8);
                         memcpy(&v, g + at, sizeof v);
                         v &= c == (j < KW ? i * KW + j : -2); /* -2: no window */
                         memcpy(o + ((size_t)q * SW + j) * L + e, &v, sizeof v);
@@ -744,7 +753,7 @@ static int chain_init(bp_conv_dnnl *c, entry *en, const bp_conv_shape *ps) {
           dnnl_memory_get_data_handle(ch->h, &hv) ||
           dnnl_memory_get_data_handle(ch->dh.prim, &dhv) || !hv || !dhv ||
           !(ch->dyb = bp_malloc(sizeof(float) * 16 * ps->P * ps->Q)) ||
-          !(ch->code = bp_malloc(sizeof(int32_t) * n));
+          !(ch->code = bp_malloc(sizeof(int16_t) * n));
     ch->hv = hv, ch->dhv = dhv;
     if (pd) dnnl_primitive_desc_destroy(pd);
     if (bad) chain_free(ch), ch->ps = *ps, ch->refused = 1;
