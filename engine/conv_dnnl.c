@@ -27,7 +27,11 @@
  * backward spreads the pool's dy to the winners (the ReLU's derivative
  * taken there) straight into the layout the convolution's backward reads.
  * Two reorders of 1.6 M values a step on W5's first convolution, the
- * ReLU's passes and the zeroing of its gradient go. Must equal the
+ * ReLU's passes and the zeroing of its gradient go. The convolution runs a
+ * part of the batch at a time (chain_parts), each part pooled while its
+ * output is still in the core's cache rather than read back from memory;
+ * oneDNN gives each sample the bits of the whole batch's call
+ * (test_conv.c, test_chain_parts_bits). Must equal the
  * reference chain (bp_conv2d_*_ref_f32, the ReLU, bp_maxpool2d_*) to the
  * convolution's rounding: test_conv.c, test_chain_matches_ref.
  *
