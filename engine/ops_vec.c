@@ -161,31 +161,99 @@ VM_INLINE float exp_row(float *e, const float *z, int n, float *m) {
     return lanes_total(acc);
 }
 
-/* One row: softmax over its n scores, zeros from n to T. */
+/* Attention's rows, 16 lanes at a time by vmath.h's vector type (GCC's
+ * vectorizer left these loops scalar, a row's ragged end and lane sums
+ * defeating it). Every loop runs whole vectors up to n rounded up to
+ * them, the masked values in the last (j >= n) selected away (a max that
+ * keeps its lane, an exponential of 0 not kept, a sum that adds +0),
+ * rather than stopping at n and finishing a value at a time; the vectors
+ * wholly past n are zeros without arithmetic, so a causal row does the
+ * exponentials of its own length, not of T. The masked scores (which GEMM
+ * computed, or may not have: any bits) never reach a kept result. Lane l
+ * still sums the values at l, l + LANES, ... below n in that order, so the
+ * bits are those of the loops over n values that were here:
+ * tests/test_ops.c test_vec_softmax_rows holds them to that definition
+ * written a value at a time. */
+/* vmath.h's vectors pass through inlined functions only: no ABI to change
+ * (GCC reports it at the file's end, so not popped) */
+#pragma GCC diagnostic ignored "-Wpsabi"
+static const vm_i16 iota16 = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+
+/* k <= 16 floats at p into a vector's first lanes (the rest 0), and back */
+VM_INLINE vm_f16 load16(const float *p, int k) {
+    vm_f16 v = {0};
+    if (k == LANES) memcpy(&v, p, sizeof v); /* one load, not a call */
+    else memcpy(&v, p, sizeof(float) * (size_t)k);
+    return v;
+}
+VM_INLINE void store16(float *p, vm_f16 v, int k) {
+    if (k == LANES) memcpy(p, &v, sizeof v);
+    else memcpy(p, &v, sizeof(float) * (size_t)k);
+}
+
+VM_INLINE float total16(vm_f16 v) {
+    float acc[LANES];
+    memcpy(acc, &v, sizeof acc);
+    return lanes_total(acc);
+}
+
+/* n rounded up to whole lanes, at most T: the vectors past it are masked
+ * wholly */
+VM_INLINE int lanes_end(int n, int T) {
+    const int end = n + (LANES - 1 - (n - 1) % LANES);
+    return end < T ? end : T;
+}
+
+/* One row: softmax over its n scores of T, zeros from n to T. The vectors
+ * wholly past n are zeros without an exponential. */
 VM_INLINE void softmax_row(float *p, int n, int T) {
-    float m;
-    const float sum = exp_row(p, p, n, &m);
-    for (int j = 0; j < n; j++) p[j] /= sum;
-    for (int j = n; j < T; j++) p[j] = 0;
+    const int end = lanes_end(n, T);
+    vm_f16 mx = vm_splat(p[0]), acc = {0};
+    for (int j0 = 0; j0 < end; j0 += LANES) {
+        const int k = end - j0 < LANES ? end - j0 : LANES;
+        const vm_f16 z = vm_sel(iota16 + j0 < n, load16(p + j0, k), mx);
+        mx = vm_sel(z > mx, z, mx);
+    }
+    float m = mx[0];
+    for (int l = 1; l < LANES; l++) m = mx[l] > m ? mx[l] : m;
+    for (int j0 = 0; j0 < end; j0 += LANES) {
+        const int k = end - j0 < LANES ? end - j0 : LANES;
+        const vm_i16 in = iota16 + j0 < n;
+        const vm_f16 zero = {0};
+        const vm_f16 v = vm_sel(in, vm_exp16(vm_sel(in, load16(p + j0, k) - m, zero)), zero);
+        store16(p + j0, v, k);
+        acc += v;
+    }
+    const float sum = total16(acc);
+    for (int j = 0; j < end; j++) p[j] = p[j] / sum; /* masked: 0 / sum = 0 */
+    for (int j = end; j < T; j++) p[j] = 0;
 }
 
 VM_CLONES void bp_attn_softmax_rows_vec(float *p, int T, int causal) {
     for (int i = 0; i < T; i++) softmax_row(p + (size_t)i * T, causal ? i + 1 : T, T);
 }
 
+/* The backward of each row, in whole vectors as softmax_row (the masked
+ * dp, any bits, selected away: p there is 0, but 0 times inf is not). */
 VM_CLONES void bp_attn_softmax_backward_rows_vec(float *dp, const float *p, int T,
                                                  int causal, float scale) {
+    const vm_f16 zero = {0};
     for (int i = 0; i < T; i++) {
-        float *d = dp + (size_t)i * T, acc[LANES] = {0};
+        float *d = dp + (size_t)i * T;
         const float *pi = p + (size_t)i * T;
-        const int n = causal ? i + 1 : T;
-        int j0 = 0;
-        for (; j0 + LANES <= n; j0 += LANES)
-            for (int l = 0; l < LANES; l++) acc[l] += pi[j0 + l] * d[j0 + l];
-        for (int l = 0; l < n - j0; l++) acc[l] += pi[j0 + l] * d[j0 + l];
-        const float dot = lanes_total(acc);
-        for (int j = 0; j < n; j++) d[j] = scale * pi[j] * (d[j] - dot);
-        for (int j = n; j < T; j++) d[j] = 0;
+        const int n = causal ? i + 1 : T, end = lanes_end(n, T);
+        vm_f16 acc = {0};
+        for (int j0 = 0; j0 < end; j0 += LANES) {
+            const int k = end - j0 < LANES ? end - j0 : LANES;
+            acc += vm_sel(iota16 + j0 < n, load16(pi + j0, k) * load16(d + j0, k), zero);
+        }
+        const float dot = total16(acc);
+        for (int j0 = 0; j0 < end; j0 += LANES) {
+            const int k = end - j0 < LANES ? end - j0 : LANES;
+            const vm_f16 g = scale * load16(pi + j0, k) * (load16(d + j0, k) - dot);
+            store16(d + j0, vm_sel(iota16 + j0 < n, g, zero), k);
+        }
+        for (int j = end; j < T; j++) d[j] = 0;
     }
 }
 

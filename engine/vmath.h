@@ -103,4 +103,40 @@ VM_INLINE float vm_erf(float x) {
     return x < 1.f ? small : large;
 }
 
+/* vm_exp on 16 floats at once by GCC's vector extension, the same
+ * operations in the same order lane by lane, so the same bits as vm_exp
+ * on each (tests/test_ops.c test_vec_exp_lanes). For loops GCC's
+ * vectorizer leaves scalar (rows with a per-lane mask and lane sums):
+ * a clone without AVX-512 runs the vector as narrower ones. C has no
+ * vector ?:, so selects are bitwise (vm_sel). */
+#pragma GCC diagnostic push
+/* always inlined: no call passes these vectors, so no ABI to change */
+#pragma GCC diagnostic ignored "-Wpsabi"
+typedef float vm_f16 __attribute__((vector_size(64)));
+typedef int32_t vm_i16 __attribute__((vector_size(64)));
+VM_INLINE vm_f16 vm_sel(vm_i16 m, vm_f16 a, vm_f16 b) { /* m ? a : b, m 0 or -1 */
+    return (vm_f16)((m & (vm_i16)a) | (~m & (vm_i16)b));
+}
+VM_INLINE vm_f16 vm_splat(float x) {
+    return (vm_f16){x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x};
+}
+VM_INLINE vm_f16 vm_exp16(vm_f16 x) {
+    x = vm_sel(x < -87.f, vm_splat(-87.f), x);
+    x = vm_sel(x > 87.f, vm_splat(87.f), x);
+    vm_f16 n = (x * 1.44269504088896341f + 12582912.f) - 12582912.f;
+    vm_f16 r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    vm_f16 p = vm_splat(1.9875691500e-4f);
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.f;
+    vm_i16 bits = (__builtin_convertvector(n, vm_i16) + 127) * (1 << 23);
+    return p * (vm_f16)bits;
+}
+
+#pragma GCC diagnostic pop
+
 #endif

@@ -1601,6 +1601,70 @@ static void test_vec_softmax_ce(void) {
     }
 }
 
+/* Attention's softmax rows (ops_vec.c, in whole vectors with the masked
+ * lanes selected away) against their definition written a value at a
+ * time: lane l of 16 sums the values at l, l + 16, ... below n in that
+ * order, the lanes then added by halving; every output to the bit, forward
+ * and backward, causal or not, for T = 1, 5, 16, 37 (two vectors and a
+ * tail) and 64 (W9's), the masked scores and gradients NaN, inf or huge
+ * (a kernel that let them into a kept result, or summed a lane otherwise,
+ * fails). */
+static float lanes_sum_ref(float *acc) {
+    for (int w = 8; w > 0; w /= 2)
+        for (int l = 0; l < w; l++) acc[l] += acc[l + w];
+    return acc[0];
+}
+static void softmax_row_ref(float *p, int n, int T) {
+    float mx[16], acc[16] = {0}, m;
+    for (int l = 0; l < 16; l++) mx[l] = p[0];
+    for (int j = 0; j < n; j++) mx[j % 16] = p[j] > mx[j % 16] ? p[j] : mx[j % 16];
+    m = mx[0];
+    for (int l = 1; l < 16; l++) m = mx[l] > m ? mx[l] : m;
+    for (int j = 0; j < n; j++) p[j] = vm_exp(p[j] - m), acc[j % 16] += p[j];
+    const float sum = lanes_sum_ref(acc);
+    for (int j = 0; j < n; j++) p[j] /= sum;
+    for (int j = n; j < T; j++) p[j] = 0;
+}
+static void softmax_back_ref(float *d, const float *p, int n, int T, float scale) {
+    float acc[16] = {0};
+    for (int j = 0; j < n; j++) acc[j % 16] += p[j] * d[j];
+    const float dot = lanes_sum_ref(acc);
+    for (int j = 0; j < n; j++) d[j] = scale * p[j] * (d[j] - dot);
+    for (int j = n; j < T; j++) d[j] = 0;
+}
+static void test_vec_softmax_rows(void) {
+    bp_rng r;
+    bp_rng_seed(&r, 29);
+    const int Ts[] = {1, 5, 16, 37, 64};
+    const float junk[] = {NAN, INFINITY, -INFINITY, 3e38f};
+    for (int t = 0; t < 5; t++)
+        for (int causal = 0; causal < 2; causal++) {
+            const int T = Ts[t];
+            const size_t n = (size_t)T * T;
+            float *p = malloc(sizeof(float) * n), *pr = malloc(sizeof(float) * n),
+                  *d = malloc(sizeof(float) * n), *dr = malloc(sizeof(float) * n);
+            for (int i = 0; i < T; i++)
+                for (int j = 0; j < T; j++) {
+                    const size_t at = (size_t)i * T + j;
+                    const int masked = causal && j > i;
+                    p[at] = masked ? junk[j % 4] : (float)(12 * bp_rng_uniform(&r) - 6);
+                    d[at] = masked ? junk[(i + j) % 4] : (float)(2 * bp_rng_uniform(&r) - 1);
+                }
+            memcpy(pr, p, sizeof(float) * n);
+            bp_attn_softmax_rows_vec(p, T, causal);
+            for (int i = 0; i < T; i++) softmax_row_ref(pr + (size_t)i * T, causal ? i + 1 : T, T);
+            CHECK(memcmp(p, pr, sizeof(float) * n) == 0);
+            memcpy(dr, d, sizeof(float) * n);
+            bp_attn_softmax_backward_rows_vec(d, p, T, causal, 0.125f);
+            for (int i = 0; i < T; i++)
+                softmax_back_ref(dr + (size_t)i * T, pr + (size_t)i * T, causal ? i + 1 : T, T,
+                                 0.125f);
+            CHECK(memcmp(d, dr, sizeof(float) * n) == 0);
+            for (size_t k = 0; k < n; k++) CHECK(isfinite(p[k]) && isfinite(d[k]));
+            free(p), free(pr), free(d), free(dr);
+        }
+}
+
 int main(void) {
     test_names();
     test_activations();
@@ -1620,5 +1684,6 @@ int main(void) {
     test_vec_gelu();
     test_vec_layernorm();
     test_vec_softmax_ce();
+    test_vec_softmax_rows();
     return check_report("test_ops");
 }
