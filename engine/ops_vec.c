@@ -44,7 +44,7 @@ VM_INLINE double dlanes_total(double *acc) {
 }
 
 /* GELU: o = v Phi(v), Phi(v) = (1 + erf(v / sqrt 2)) / 2. */
-VM_CLONES void bp_gelu_forward_vec(float *o, const float *h, size_t n) {
+VM_CLONES_FMA void bp_gelu_forward_vec(float *o, const float *h, size_t n) {
     for (size_t k = 0; k < n; k++) {
         float v = h[k], erf = vm_erf((v < 0 ? -v : v) * 0.70710678118654752440f);
         o[k] = v * (0.5f * (1.f + (v < 0 ? -erf : erf)));
@@ -65,7 +65,7 @@ VM_CLONES void bp_gelu_forward_vec(float *o, const float *h, size_t n) {
         float g = dout[k] * (cdf + v * (0.39894228040143267794f * e));              \
         STORE;                                                                      \
     }
-VM_CLONES void bp_gelu_backward_vec(float *dh, const float *dout, const float *h,
+VM_CLONES_FMA void bp_gelu_backward_vec(float *dh, const float *dout, const float *h,
                                     const float *o, size_t n, int add) {
     if (add) GELU_GRAD(dh[k] += g)
     else GELU_GRAD(dh[k] = g)

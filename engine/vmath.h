@@ -12,7 +12,13 @@
  * whatever a value's place in its array) would go. Here every operation is
  * one of IEEE's (+ - * / and comparisons, -ffp-contract=off, no reciprocal
  * estimate), so each clone GCC makes (VM_CLONES) gives the same bits as the
- * plain C.
+ * plain C. GELU's polynomials (vm_erf, vm_exp_minus_sq) take their
+ * multiply-adds fused, written out as fmaf: IEEE's fusedMultiplyAdd, one
+ * rounding, so the same bits again in every clone (VM_CLONES_FMA: an
+ * instruction in the AVX-512 and x86-64-v3 clones, glibc's exact fmaf in
+ * the default one, slow but equal), at half the vector operations of a
+ * multiply then an add (a compiler's contraction, by contrast, would fuse
+ * in some clones and not others).
  *
  * A file that includes this must be compiled with -fno-trapping-math
  * (CMakeLists.txt): without it GCC keeps the clamps and selects as
@@ -27,8 +33,11 @@
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
     !defined(__SANITIZE_THREAD__)
 #define VM_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#define VM_CLONES_FMA \
+    __attribute__((target_clones("avx512f", "arch=x86-64-v3", "default")))
 #else
 #define VM_CLONES
+#define VM_CLONES_FMA
 #endif
 #define VM_INLINE static inline __attribute__((always_inline))
 
@@ -55,7 +64,8 @@ VM_INLINE float vm_exp(float x) {
 }
 
 /* e^(-x^2) for 0 <= x <= 9.3 (the callers clamp; e^-87 is float's
- * smallest normal), with x^2 taken exactly: x = xh + xl, xh x's top 12
+ * smallest normal), vm_exp's steps with their multiply-adds fused, with
+ * x^2 taken exactly: x = xh + xl, xh x's top 12
  * bits, so that xh^2 is a float and e^(-x^2) = e^(-xh^2) e^(-c),
  * c = xl (x + xh) < 0.08, e^(-c) by its series to c^4. Rounding x^2
  * instead would cost up to 43 ulp of it in the exponent, 5e-6 relative in
@@ -68,7 +78,22 @@ VM_INLINE float vm_exp_minus_sq(float x) {
     memcpy(&xh, &bits, sizeof xh);
     float c = (x - xh) * (x + xh);
     float series = 1.f - c * (1.f - c * (0.5f - c * (0.166666667f - c * 0.0416666667f)));
-    return vm_exp(-(xh * xh)) * series;
+    float y = -(xh * xh); /* in [-87, 0]: vm_exp's steps with fused multiply-adds */
+    y = y < -87.f ? -87.f : y;
+    float n = (y * 1.44269504088896341f + 12582912.f) - 12582912.f;
+    float r = __builtin_fmaf(n, -0.693359375f, y);
+    r = __builtin_fmaf(n, 2.12194440e-4f, r);
+    float p = 1.9875691500e-4f;
+    p = __builtin_fmaf(p, r, 1.3981999507e-3f);
+    p = __builtin_fmaf(p, r, 8.3334519073e-3f);
+    p = __builtin_fmaf(p, r, 4.1665795894e-2f);
+    p = __builtin_fmaf(p, r, 1.6666665459e-1f);
+    p = __builtin_fmaf(p, r, 5.0000001201e-1f);
+    p = __builtin_fmaf(p * r, r, r) + 1.f;
+    int32_t eb = ((int32_t)n + 127) * (1 << 23);
+    float s;
+    memcpy(&s, &eb, sizeof s);
+    return p * s * series;
 }
 
 /* erf(x) for x >= 0. Below 1, x (1 + P(x^2)); from 1 to 4, 1 - Q(u) with
@@ -79,11 +104,11 @@ VM_INLINE float vm_exp_minus_sq(float x) {
  * is 1.128... less its 1, added apart, whose rounding would cost 16 times
  * more, and Q in u rather than x keeps Horner's terms below 0.05 (in x
  * they would cancel from 1e8). No exponential and no division: straight
- * multiply-adds. Against double erf 8.5e-8 off at most (glibc's erff:
+ * fused multiply-adds. Against double erf 8.5e-8 off at most (glibc's erff:
  * 5.8e-8): tests/test_ops.c, test_vec_erf. NaN gives NaN. */
 VM_INLINE float vm_poly(const float *c, int n, float x) { /* Horner's, c[0] highest */
     float p = c[0];
-    for (int k = 1; k < n; k++) p = p * x + c[k];
+    for (int k = 1; k < n; k++) p = __builtin_fmaf(p, x, c[k]);
     return p;
 }
 VM_INLINE float vm_erf(float x) {
@@ -95,7 +120,7 @@ VM_INLINE float vm_erf(float x) {
                                 -6.6378641387e-3f,  -9.57930563355e-3f, 3.18684507334e-2f,
                                 -4.63895837328e-2f, 4.36514785728e-2f,  -2.81874062662e-2f,
                                 1.22528304099e-2f,  -3.26727035531e-3f, 4.06952017445e-4f};
-    float small = x + x * vm_poly(P, 7, x * x);
+    float small = __builtin_fmaf(x, vm_poly(P, 7, x * x), x);
     float xc = x < 4.f ? x : 4.f;
     float q = vm_poly(Q, 15, (xc - 2.5f) * 0.666666667f);
     float large = x < 4.f ? 1.f - q : 1.f;
@@ -105,7 +130,8 @@ VM_INLINE float vm_erf(float x) {
 
 /* vm_exp on 16 floats at once by GCC's vector extension, the same
  * operations in the same order lane by lane, so the same bits as vm_exp
- * on each (tests/test_ops.c test_vec_exp_lanes). For loops GCC's
+ * on each (tests/test_ops.c test_vec_softmax_rows holds the rows that use
+ * it to vm_exp's, bit for bit). For loops GCC's
  * vectorizer leaves scalar (rows with a per-lane mask and lane sums):
  * a clone without AVX-512 runs the vector as narrower ones. C has no
  * vector ?:, so selects are bitwise (vm_sel). */
