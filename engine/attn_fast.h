@@ -11,7 +11,10 @@
  * the next and its outputs C apart, which GEMM's leading dimensions say
  * without a copy. Under a causal mask the products compute the masked
  * scores too (T^2 instead of T(T+1)/2 sums) and the softmax zeroes them:
- * one product beats the ragged rows the mask would leave. Each must equal
+ * one product beats the ragged rows the mask would leave. In float, a head
+ * whose T and D are multiples of 16 (W9's 64 and 32) instead runs
+ * attn_vec.c's register blocks, which skip the masked blocks and GEMM's
+ * call (test_attention.c test_vec_head). Each must equal
  * attn_ref.h's kernel of the same name with _ref to rounding:
  * tests/test_attention.c, test_fast_matches_ref.
  *
@@ -50,6 +53,13 @@ void SFX(bp_attention_forward)(REAL *y, REAL *qkv, REAL *p, REAL *att, const REA
             const REAL *q = qkv + (size_t)b * T * C3 + (size_t)h * D, *k = q + C,
                        *v = q + 2 * C;
             REAL *P = p + ((size_t)b * heads + h) * T * T;
+#if BP_REAL_F32
+            if (bp_attn_head_vec_ok(T, D)) {
+                bp_attn_head_forward_vec(att + (size_t)b * T * C + (size_t)h * D, C, P, q, k,
+                                         v, C3, T, D, scale, causal);
+                continue;
+            }
+#endif
             GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, scale, q, C3, k, C3, 0,
                  P, T);
             SFX(softmax_rows)(P, T, causal);
@@ -75,6 +85,13 @@ void SFX(bp_attention_backward)(REAL *dx, REAL *dwqkv, REAL *dbqkv, REAL *dwo, R
             const REAL *P = p + ((size_t)b * heads + h) * T * T;
             const REAL *dO = datt + (size_t)b * T * C + (size_t)h * D;
             REAL *dq = dqkv + at, *dk = dq + C, *dv = dq + 2 * C;
+#if BP_REAL_F32
+            if (bp_attn_head_vec_ok(T, D)) {
+                bp_attn_head_backward_vec(dq, dk, dv, dp, P, dO, C, q, k, v, C3, T, D, scale,
+                                          causal);
+                continue;
+            }
+#endif
             GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, 1, dO, C, v, C3, 0, dp,
                  T);
             GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, T, D, T, 1, P, T, dO, C, 0, dv,

@@ -36,6 +36,22 @@ void bp_attn_softmax_rows_vec(float *p, int T, int causal);
 void bp_attn_softmax_backward_rows_vec(float *dp, const float *p, int T, int causal,
                                        float scale);
 
+/* One head of one sample of attention (attn_vec.c): attn_fast.h's two
+ * products and softmax rows for it, out = softmax(scale q k^T) v with P its
+ * T x T weights (causal: the weights past a row's step are 0); backward,
+ * from dO, dq, dk and dv written (not added), dp the T x T scratch. q, k,
+ * v and dq, dk, dv rows ld apart, out and dO rows ldo apart. Only where
+ * bp_attn_head_vec_ok(T, D): T and D multiples of 16, T D at most
+ * BP_ATTN_VEC_MAX. Held to attn_ref.h's by tests/test_attention.c. */
+#define BP_ATTN_VEC_MAX 8192
+int bp_attn_head_vec_ok(int T, int D);
+void bp_attn_head_forward_vec(float *out, int ldo, float *P, const float *q, const float *k,
+                              const float *v, int ld, int T, int D, float scale, int causal);
+void bp_attn_head_backward_vec(float *dq, float *dk, float *dv, float *dp, const float *P,
+                               const float *dO, int ldo, const float *q, const float *k,
+                               const float *v, int ld, int T, int D, float scale,
+                               int causal);
+
 /* bp_loss_grad_crit_f32 with softmax_ce on labels (crit.labels): the mean
  * loss of R rows of O logits, their gradient stored into ds (not added). */
 double bp_softmax_ce_labels_vec(float *ds, const float *z, const float *y, int R, int O);

@@ -23,6 +23,7 @@
 #include "check.h"
 #include "fd_check.h"
 #include "graph_build.h"
+#include "ops_vec.h"
 
 /* An input of shape T x C. */
 static int seq_input(int T, int C) {
@@ -127,8 +128,12 @@ static void fast_vs_ref(int B, int T, int C, int heads, int causal, int f32) {
     size_t nin[6] = {nx, nw, 3 * (size_t)C, (size_t)C * C, (size_t)C, nx};
     double *in[6];
     void *fin[6];
+    /* the weights in nn.Linear's range from C = 32 on: of range 1 there,
+     * W9's C = 128 makes scores of tens, whose softmax turns float's
+     * rounding of them (either path's) into 1e-3 */
+    const double ws = C >= 32 ? 1 / sqrt((double)C) : 1;
     for (int k = 0; k < 6; k++) {
-        in[k] = randoms(nin[k], 1);
+        in[k] = randoms(nin[k], k == 1 || k == 3 ? ws : 1);
         fin[k] = f32 ? (void *)floats(in[k], nin[k]) : (void *)in[k];
     }
     /* outputs: y, qkv, p, att | dx, dwqkv, dbqkv, dwo, dbo | datt, dqkv, dp */
@@ -176,14 +181,86 @@ static void fast_vs_ref(int B, int T, int C, int heads, int causal, int f32) {
 
 static void test_fast_matches_ref(void) {
     bp_rng_seed(&R, 5);
-    /* T = 37: float's softmax rows (ops_vec.c) in two whole lanes and a tail */
-    const int shapes[][4] = {
-        {1, 1, 1, 1}, {2, 5, 8, 2}, {3, 7, 6, 3}, {2, 16, 16, 4}, {2, 37, 8, 2}};
+    /* T = 37: float's softmax rows (ops_vec.c) in two whole lanes and a tail;
+     * T = 64, D = 32 (W9's heads) and T = 32, D = 16: float's heads by
+     * attn_vec.c's register blocks */
+    const int shapes[][4] = {{1, 1, 1, 1},   {2, 5, 8, 2},   {3, 7, 6, 3},  {2, 16, 16, 4},
+                             {2, 37, 8, 2},  {2, 64, 128, 4}, {3, 32, 32, 2}};
     for (int f32 = 0; f32 < 2; f32++)
-        for (int s = 0; s < 5; s++)
+        for (int s = 0; s < 7; s++)
             for (int causal = 0; causal < 2; causal++)
                 fast_vs_ref(shapes[s][0], shapes[s][1], shapes[s][2], shapes[s][3],
                             causal, f32);
+}
+
+/* attn_vec.c's heads against their products written plainly: each sum over
+ * all its terms in ascending order by fmaf, as GEMM's definition (the
+ * masked terms, zeros, included), then the same softmax rows: every value
+ * equal (==: the kernel skips only exact zeros, which can change a zero's
+ * sign and nothing else), forward (P, out) and backward (dS, dq, dk, dv),
+ * causal or not, for W9's heads (T 64, D 32) and T 32, D 16, inside rows ld
+ * apart as in qkv. A block summed in another order, a causal range cut one
+ * term short or a score left unwritten that the softmax reads, fails. */
+static float dot_ref(const float *a, int as, const float *b, int bs, int n) {
+    float s = 0;
+    for (int k = 0; k < n; k++) s = fmaf(a[(size_t)k * as], b[(size_t)k * bs], s);
+    return s;
+}
+static void test_vec_head(void) {
+    bp_rng_seed(&R, 41);
+    const int shapes[2][2] = {{64, 32}, {32, 16}};
+    for (int s = 0; s < 2; s++)
+        for (int causal = 0; causal < 2; causal++) {
+            const int T = shapes[s][0], D = shapes[s][1], ld = 3 * D + 5, ldo = D + 3;
+            const float scale = 1 / sqrtf((float)D);
+            CHECK(bp_attn_head_vec_ok(T, D));
+            float *qkv = calloc((size_t)T * ld, sizeof(float)),
+                  *dO = calloc((size_t)T * ldo, sizeof(float)),
+                  *out = calloc((size_t)T * ldo, sizeof(float)),
+                  *P = malloc(sizeof(float) * T * T), *Pr = malloc(sizeof(float) * T * T),
+                  *dp = malloc(sizeof(float) * T * T), *dpr = malloc(sizeof(float) * T * T),
+                  *dqkv = calloc((size_t)T * ld, sizeof(float));
+            for (int i = 0; i < T; i++) {
+                for (int c = 0; c < 3 * D; c++)
+                    qkv[(size_t)i * ld + c] = (float)(4 * bp_rng_uniform(&R) - 2);
+                for (int c = 0; c < D; c++)
+                    dO[(size_t)i * ldo + c] = (float)(2 * bp_rng_uniform(&R) - 1);
+            }
+            for (int k = 0; k < T * T; k++) P[k] = dp[k] = NAN; /* unwritten: NaN */
+            const float *q = qkv, *k = qkv + D, *v = qkv + 2 * D;
+            bp_attn_head_forward_vec(out, ldo, P, q, k, v, ld, T, D, scale, causal);
+            for (int i = 0; i < T; i++)
+                for (int j = 0; j < T; j++)
+                    Pr[i * T + j] = scale * dot_ref(q + (size_t)i * ld, 1, k + (size_t)j * ld, 1, D);
+            bp_attn_softmax_rows_vec(Pr, T, causal);
+            int bad = 0;
+            for (int x = 0; x < T * T; x++) bad += !(P[x] == Pr[x]);
+            for (int i = 0; i < T; i++)
+                for (int c = 0; c < D; c++)
+                    bad += !(out[(size_t)i * ldo + c] == dot_ref(Pr + i * T, 1, v + c, ld, T));
+            /* backward */
+            bp_attn_head_backward_vec(dqkv, dqkv + D, dqkv + 2 * D, dp, P, dO, ldo, q, k, v,
+                                      ld, T, D, scale, causal);
+            for (int i = 0; i < T; i++)
+                for (int j = 0; j < T; j++)
+                    dpr[i * T + j] = dot_ref(dO + (size_t)i * ldo, 1, v + (size_t)j * ld, 1, D);
+            for (int j = 0; j < T; j++)
+                for (int c = 0; c < D; c++)
+                    bad += !(dqkv[(size_t)j * ld + 2 * D + c] ==
+                             dot_ref(Pr + j, T, dO + c, ldo, T));
+            bp_attn_softmax_backward_rows_vec(dpr, Pr, T, causal, scale);
+            for (int x = 0; x < T * T; x++) bad += !(dp[x] == dpr[x]);
+            for (int i = 0; i < T; i++)
+                for (int c = 0; c < D; c++) {
+                    bad += !(dqkv[(size_t)i * ld + c] == dot_ref(dpr + i * T, 1, k + c, ld, T));
+                    bad += !(dqkv[(size_t)i * ld + D + c] == dot_ref(dpr + i, T, q + c, ld, T));
+                }
+            if (bad) fprintf(stderr, "vec head T=%d D=%d causal=%d: %d values differ\n", T, D, causal, bad);
+            CHECK(bad == 0);
+            free(qkv), free(dO), free(out), free(P), free(Pr), free(dp), free(dpr), free(dqkv);
+        }
+    CHECK(!bp_attn_head_vec_ok(37, 32) && !bp_attn_head_vec_ok(64, 8) &&
+          !bp_attn_head_vec_ok(1024, 32));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -428,6 +505,7 @@ int main(void) {
     test_hand_kernels();
     test_hand_graph();
     test_fast_matches_ref();
+    test_vec_head();
     test_fd_attention();
     test_fd_position();
     test_fd_gpt_block();
