@@ -35,7 +35,7 @@
 #define RB 8   /* rows a register block, at most */
 #define MAXV 4 /* vectors of columns a register block */
 
-VM_INLINE vm_f16 ld(const float *p) {
+VM_INLINE vm_f16 ld_(const float *p) {
     vm_f16 v;
     memcpy(&v, p, sizeof v);
     return v;
@@ -58,7 +58,7 @@ VM_INLINE void block(float *C, int ldc, const float *A, int ar, int ak, const fl
     for (int k = k0; k < k1; k++) {
         vm_f16 b[MAXV];
 #pragma GCC unroll 4
-        for (int c = 0; c < NV; c++) b[c] = ld(B + (size_t)k * ldb + c * V);
+        for (int c = 0; c < NV; c++) b[c] = ld_(B + (size_t)k * ldb + c * V);
 #pragma GCC unroll 8
         for (int r = 0; r < R; r++) {
             const vm_f16 a = vm_splat(A[(size_t)r * ar + (size_t)k * ak]);
@@ -116,10 +116,15 @@ VM_CLONES_FMA static void product(float *C, int ldc, const float *A, int ar, int
     }
 }
 
-/* x's T rows of D (ld apart) transposed into t, D rows of T */
+/* x's T rows of D (ld apart) transposed into t, D rows of T: the rows
+ * first copied whole (vector loads, all independent, where a value at a
+ * time waited on each row's cache miss), then transposed in L1 */
 static void transpose(float *t, const float *x, int ld, int T, int D) {
+    float rows[BP_ATTN_VEC_MAX];
     for (int i = 0; i < T; i++)
-        for (int d = 0; d < D; d++) t[(size_t)d * T + i] = x[(size_t)i * ld + d];
+        for (int d = 0; d < D; d += V) st(rows + (size_t)i * D + d, ld_(x + (size_t)i * ld + d));
+    for (int d = 0; d < D; d++)
+        for (int i = 0; i < T; i++) t[(size_t)d * T + i] = rows[(size_t)i * D + d];
 }
 
 int bp_attn_head_vec_ok(int T, int D) {
