@@ -8,24 +8,36 @@
  * meetings when each member has a core (microseconds), where a sleep and a
  * wake-up would cost as much as the work. The sleep is for a member whose
  * core another program took: spinning or yielding would only burn the time
- * the others need. No way of waiting makes a team fast without its cores,
- * though (two processes with a team of two each on two cores are slower
- * than with one thread each, however they wait), which is why a sweep
- * gives each trial its share of the cores (cli/sweeprun.c). */
+ * the others need. How long a wait spins adapts: halved after a wait that
+ * slept longer than a whole spin (the member waited for had no core, and a
+ * team whose members share one spent most of it spinning at every
+ * meeting), doubled back up to the most after one that a spin met or a
+ * short sleep ended (scripts/bench/NOTES.md, issue 24, i24-w2d). No way of
+ * waiting makes a team fast without its cores, though (two processes with
+ * a team of two each on two cores are slower than with one thread each,
+ * however they wait), which is why a sweep gives each trial its share of
+ * the cores (cli/sweeprun.c). */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bp_alloc.h"
 #include "bp_team.h"
 
 /* Pauses before a wait turns into a sleep: tens of microseconds, longer
  * than a member waits for the others at a meeting when each has a core,
- * and for the next step of a fit. */
+ * and for the next step of a fit. That is the most a wait spins; the team
+ * spins less after waits that ended in a long sleep anyway (wait_change). */
 #define SPINS 2000
+/* The least a wait spins: a few hundred nanoseconds. */
+#define MIN_SPINS 16
+/* A sleep longer than a wait's whole spin (SPINS pauses, ~20 us): the
+ * member waited for was not running (wait_change). */
+#define LONG_SLEEP_NS 20000L
 
 struct bp_team {
     int T;
@@ -37,6 +49,7 @@ struct bp_team {
     atomic_int arrived;  /* at the meeting, this phase */
     atomic_uint phase;   /* meetings passed */
     atomic_int sleepers; /* waits asleep on wake */
+    atomic_int spins;    /* pauses a wait spins before it sleeps */
     pthread_mutex_t mu;
     pthread_cond_t wake;
 };
@@ -52,20 +65,41 @@ static void relax(void) {
 #endif
 }
 
-/* Waits until *v differs from old: spinning, then asleep on the team's
- * condition variable. Dekker's handshake with bump(): this raises sleepers
- * and then reads *v, bump raises *v and then reads sleepers (all
- * sequentially consistent), so one of the two sees the other. */
+/* Waits until *v differs from old: spinning (team->spins pauses), then
+ * asleep on the team's condition variable; and sets the next wait's spin.
+ * Dekker's handshake with bump(): this raises sleepers and then reads *v,
+ * bump raises *v and then reads sleepers (all sequentially consistent), so
+ * one of the two sees the other. */
 static void wait_change(bp_team *team, atomic_uint *v, unsigned old) {
-    for (int k = 0; k < SPINS; k++) {
-        if (atomic_load_explicit(v, memory_order_acquire) != old) return;
+    const int n = atomic_load_explicit(&team->spins, memory_order_relaxed);
+    for (int k = 0; k < n; k++) {
+        if (atomic_load_explicit(v, memory_order_acquire) != old) {
+            /* the spin paid: spin longer next time, up to SPINS */
+            if (n < SPINS)
+                atomic_store_explicit(&team->spins, n * 2 < SPINS ? n * 2 : SPINS,
+                                      memory_order_relaxed);
+            return;
+        }
         relax();
     }
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     pthread_mutex_lock(&team->mu);
     atomic_fetch_add(&team->sleepers, 1);
     while (atomic_load(v) == old) pthread_cond_wait(&team->wake, &team->mu);
     atomic_fetch_sub(&team->sleepers, 1);
     pthread_mutex_unlock(&team->mu);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    /* Asleep for longer than a whole spin: the member waited for had no
+     * core (two members on one, or another program on its own), and a
+     * spin of SPINS would have been spent for nothing too. Spin half as
+     * long next time, so that a team without its cores does not burn the
+     * one it has at every meeting. A short sleep means the other was
+     * running and a longer spin would have met it: twice as long. */
+    long ns = (t1.tv_sec - t0.tv_sec) * 1000000000L + (t1.tv_nsec - t0.tv_nsec);
+    int next = ns > LONG_SLEEP_NS ? (n / 2 > MIN_SPINS ? n / 2 : MIN_SPINS)
+                                  : (n * 2 < SPINS ? n * 2 : SPINS);
+    atomic_store_explicit(&team->spins, next, memory_order_relaxed);
 }
 
 /* Moves *v on, waking whoever sleeps on the team's condition variable. */
@@ -105,6 +139,7 @@ bp_team *bp_team_new(int T, bp_err *e) {
         return NULL;
     }
     team->T = 1; /* members started so far, with the caller */
+    atomic_init(&team->spins, SPINS);
     pthread_mutex_init(&team->mu, NULL);
     pthread_cond_init(&team->wake, NULL);
     /* The members block every signal (they inherit the mask they are made
