@@ -16,6 +16,7 @@
  * layer's arrays are owned through mem[] (void pointers, one per bp_field),
  * and W, b, ... or W32, b32, ... are typed views of the same memory. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,10 +104,28 @@ static void set_views(bp_layer *L) {
 
 static int is_batch_field(int f) { return f >= BP_FIELD_H; }
 
+/* A layer's per-batch arrays start on a 64-byte line: a team whose members
+ * write a layer's neurons of every row (net_team_real.h forward_cols) then
+ * shares no line between two members where its split falls on a multiple
+ * of 16 floats. The byte before the block says how far it was moved from
+ * what bp_malloc gave. */
+static void *line_alloc(size_t size) {
+    unsigned char *p = bp_malloc(size + 64);
+    if (!p) return NULL;
+    unsigned char *a = p + 64 - (uintptr_t)p % 64;
+    a[-1] = (unsigned char)(a - p);
+    return a;
+}
+
+static void line_free(void *a) {
+    if (a) bp_free((unsigned char *)a - ((unsigned char *)a)[-1]);
+}
+
 static void free_fields(bp_layer *L, int batch) {
     for (int f = 0; f < BP_FIELD_COUNT; f++)
         if (is_batch_field(f) == batch) {
-            bp_free(L->mem[f]);
+            if (batch) line_free(L->mem[f]);
+            else bp_free(L->mem[f]);
             L->mem[f] = NULL;
         }
     set_views(L);
@@ -526,9 +545,9 @@ static int reserve(bp_net *net, int B, bp_err *e) {
         void *m[BP_FIELD_COUNT] = {0};
         int ok = 1;
         for (int f = BP_FIELD_H; f < BP_FIELD_COUNT; f++)
-            ok &= (m[f] = bp_malloc(z * B * L->O)) != NULL;
+            ok &= (m[f] = line_alloc(z * B * L->O)) != NULL;
         if (!ok) {
-            for (int f = BP_FIELD_H; f < BP_FIELD_COUNT; f++) bp_free(m[f]);
+            for (int f = BP_FIELD_H; f < BP_FIELD_COUNT; f++) line_free(m[f]);
             bp_free(x);
             bp_free(y32);
             bp_free(out64);
