@@ -440,6 +440,8 @@ void bp_layer_backward_f32(float *dx, float *dW, float *db, float *dh, const flo
  *     and each row's loss into row_loss[0 .. S-1] (bp_loss_grad's total is
  *     their sum in row order over B); y is the S rows' targets (S x 1 with
  *     labels, the _crit form).
+ *   forward_cols: bp_layer_forward's h and o for neurons n0 .. n1-1 only,
+ *     over all B rows (an elementwise activation's layer).
  *   backward_rows: dh and dx = dh W (NULL: skipped) of S rows, overwritten.
  *   backward_cols: after every member's backward_rows, dW and db of neurons
  *     n0 .. n1-1 over all B rows, overwritten, then their step if lr >= 0.
@@ -453,6 +455,9 @@ void bp_loss_grad_rows(double *dout, double *row_loss, const double *out, const 
                        int S, int B, int O, bp_loss loss);
 void bp_loss_grad_rows_crit(double *dout, double *row_loss, const double *out,
                             const double *y, int S, int B, int O, bp_crit c);
+void bp_layer_forward_cols(double *h, double *o, const double *x, const double *W,
+                           const double *b, int B, int I, int O, int n0, int n1,
+                           bp_act act, double alpha);
 void bp_layer_backward_rows(double *dx, double *dh, const double *dout, const double *h,
                             const double *o, const double *W, int S, int I, int O,
                             bp_act act, double alpha);
@@ -465,6 +470,9 @@ void bp_loss_grad_rows_f32(float *dout, double *row_loss, const float *out,
                            const float *y, int S, int B, int O, bp_loss loss);
 void bp_loss_grad_rows_crit_f32(float *dout, double *row_loss, const float *out,
                                 const float *y, int S, int B, int O, bp_crit c);
+void bp_layer_forward_cols_f32(float *h, float *o, const float *x, const float *W,
+                               const float *b, int B, int I, int O, int n0, int n1,
+                               bp_act act, double alpha);
 void bp_layer_backward_rows_f32(float *dx, float *dh, const float *dout, const float *h,
                                 const float *o, const float *W, int S, int I, int O,
                                 bp_act act, double alpha);

@@ -202,6 +202,41 @@ void SFX(bp_layer_forward)(REAL *h, REAL *o, const REAL *x, const REAL *W, const
     SFX(bias_act)(o, h, NULL, B, O, act, alpha);
 }
 
+/* Neurons n0 .. n1-1 of bp_layer_forward over all B rows: their columns of h
+ * and o (rows of O values), the other columns untouched. A team's member
+ * makes its own neurons' values of a whole batch so that it reads no
+ * weights but those it steps itself (net_team_real.h). Elementwise
+ * activations only: a row activation needs the whole row. The reference's
+ * path is chosen by the whole layer's size, as bp_layer_forward chooses
+ * it; on the plain loops the same sums in the same order (the bits), on
+ * BLAS the product of a block of W's rows (its rounding). Pinned by
+ * test_ops.c test_split_forward. */
+void SFX(bp_layer_forward_cols)(REAL *h, REAL *o, const REAL *x, const REAL *W,
+                                const REAL *b, int B, int I, int O, int n0, int n1,
+                                bp_act act, double alpha) {
+    const int N = n1 - n0;
+    if (N < 1) return;
+    if ((long)B * I * O >= BLAS_MIN_WORK) {
+        GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, B, N, I, 1, x, I,
+             W + (size_t)n0 * I, I, 0, h + n0, O);
+        for (int s = 0; s < B; s++)
+            SFX(bias_act)
+            (o + (size_t)s * O + n0, h + (size_t)s * O + n0, b + n0, 1, N, act, alpha);
+        return;
+    }
+    for (int s = 0; s < B; s++) {
+        const REAL *xs = x + (size_t)s * I;
+        REAL *hs = h + (size_t)s * O;
+        for (int n = n0; n < n1; n++) {
+            const REAL *wn = W + (size_t)n * I;
+            REAL acc = b[n];
+            for (int i = 0; i < I; i++) acc += wn[i] * xs[i];
+            hs[n] = acc;
+        }
+        SFX(bias_act)(o + (size_t)s * O + n0, hs + n0, NULL, 1, N, act, alpha);
+    }
+}
+
 /* One sample back through a small layer, and its update: everything about
  * neuron n (its dh, its row of dW, its share of dx, its step) in one go. The
  * sums and products are the general loops', in the same order. */

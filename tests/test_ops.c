@@ -1294,6 +1294,91 @@ static void split_case(int B, int I, int O, bp_act act, int T, bp_rng *r) {
     for (size_t k = 0; k < sizeof all / sizeof all[0]; k++) free(all[k]);
 }
 
+/* bp_layer_forward_cols against bp_layer_forward, in double and float: the
+ * members' blocks of neurons (n0 .. n1-1, an uneven split and empty parts
+ * included) together give the whole layer's h and o, to the bit on the
+ * plain loops and to BLAS's rounding of a block of W's rows otherwise
+ * (the relative difference bounded, NaN-filled outputs all overwritten),
+ * and a block writes its own columns only. */
+static void split_forward_case(int B, int I, int O, bp_act act, const int *cut, int parts,
+                               bp_rng *r) {
+    size_t nx = (size_t)B * I, nh = (size_t)B * O, nw = (size_t)O * I;
+    double *x = alloc_fill(nx, -1, 1, r), *W = alloc_fill(nw, -1, 1, r);
+    double *b = alloc_fill(O, -1, 1, r);
+    double *h[2], *o[2];
+    float *xf = malloc(sizeof(float) * nx), *Wf = malloc(sizeof(float) * nw),
+          *bf = malloc(sizeof(float) * O), *hf[2], *of[2];
+    for (size_t k = 0; k < nx; k++) xf[k] = (float)x[k];
+    for (size_t k = 0; k < nw; k++) Wf[k] = (float)W[k];
+    for (int n = 0; n < O; n++) bf[n] = (float)b[n];
+    for (int k = 0; k < 2; k++) {
+        h[k] = alloc_fill(nh, NAN, NAN, r);
+        o[k] = alloc_fill(nh, NAN, NAN, r);
+        hf[k] = malloc(sizeof(float) * nh);
+        of[k] = malloc(sizeof(float) * nh);
+        for (size_t j = 0; j < nh; j++) hf[k][j] = of[k][j] = NAN;
+    }
+    bp_layer_forward(h[0], o[0], x, W, b, B, I, O, act, 0.1);
+    bp_layer_forward_f32(hf[0], of[0], xf, Wf, bf, B, I, O, act, 0.1);
+    for (int t = 0; t < parts; t++) {
+        bp_layer_forward_cols(h[1], o[1], x, W, b, B, I, O, cut[t], cut[t + 1], act, 0.1);
+        bp_layer_forward_cols_f32(hf[1], of[1], xf, Wf, bf, B, I, O, cut[t], cut[t + 1],
+                                  act, 0.1);
+        if (t > 0) continue;
+        int outside = 0; /* the first block alone: every other column untouched */
+        for (size_t j = 0; j < nh; j++) {
+            int n = (int)(j % (size_t)O), in = n >= cut[0] && n < cut[1];
+            outside += !in && (!isnan(h[1][j]) || !isnan(o[1][j]) || !isnan(hf[1][j]));
+        }
+        CHECK(outside == 0);
+    }
+    const int blas = (long)B * I * O >= BP_BLAS_MIN_WORK;
+    double worst = 0, worst_f = 0;
+    for (size_t j = 0; j < nh; j++) {
+        double d[4] = {fabs(h[1][j] - h[0][j]) / (1 + fabs(h[0][j])),
+                       fabs(o[1][j] - o[0][j]) / (1 + fabs(o[0][j])),
+                       fabs((double)hf[1][j] - hf[0][j]) / (1 + fabs(hf[0][j])),
+                       fabs((double)of[1][j] - of[0][j]) / (1 + fabs(of[0][j]))};
+        for (int k = 0; k < 4; k++) {
+            double *w = k < 2 ? &worst : &worst_f;
+            if (!(d[k] <= *w)) *w = d[k]; /* a NaN left behind stays NaN */
+        }
+    }
+    if (blas) {
+        CHECK(worst <= 1e-13);
+        CHECK(worst_f <= 1e-5);
+    } else {
+        CHECK(memcmp(h[0], h[1], sizeof(double) * nh) == 0);
+        CHECK(memcmp(o[0], o[1], sizeof(double) * nh) == 0);
+        CHECK(memcmp(hf[0], hf[1], sizeof(float) * nh) == 0);
+        CHECK(memcmp(of[0], of[1], sizeof(float) * nh) == 0);
+    }
+    double *all[] = {x, W, b, h[0], h[1], o[0], o[1]};
+    for (size_t k = 0; k < sizeof all / sizeof all[0]; k++) free(all[k]);
+    float *allf[] = {xf, Wf, bf, hf[0], hf[1], of[0], of[1]};
+    for (size_t k = 0; k < sizeof allf / sizeof allf[0]; k++) free(allf[k]);
+}
+
+static void test_split_forward(void) {
+    bp_rng r;
+    bp_rng_seed(&r, 12);
+    static const int shapes[][3] = {{6, 5, 4}, {3, 7, 33}, {64, 40, 48}, {64, 200, 100}};
+    static const bp_act acts[] = {BP_ACT_IDENTITY, BP_ACT_SIGMOID, BP_ACT_RELU,
+                                  BP_ACT_LEAKY_RELU};
+    for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++)
+        for (size_t a = 0; a < sizeof acts / sizeof acts[0]; a++) {
+            const int O = shapes[c][2];
+            for (int T = 1; T <= 3; T++) {
+                int cut[4];
+                for (int t = 0; t <= T; t++) cut[t] = O * t / T;
+                split_forward_case(shapes[c][0], shapes[c][1], O, acts[a], cut, T, &r);
+            }
+            /* uneven, with an empty part, as a team's split on 64-byte lines */
+            const int cut[4] = {0, O / 4, O / 4, O};
+            split_forward_case(shapes[c][0], shapes[c][1], O, acts[a], cut, 3, &r);
+        }
+}
+
 /* bp_loss_grad against bp_loss_grad_rows on each member's rows: the same
  * dLoss/dout, and the rows' losses summed in row order over B give the same
  * total, to the bit. */
@@ -1678,6 +1763,7 @@ int main(void) {
     test_gradients();
     test_float32_stacks();
     test_split_backward();
+    test_split_forward();
     test_softmax_ce_grad_is_stages();
     test_sgd_update();
     test_vec_erf();
