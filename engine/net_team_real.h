@@ -4,9 +4,10 @@
  * A fast path. Reference: the same step on one thread, the stages of
  * net_real.h (bp_net_step_rows, bp_net_train_step, bp_net_compute_grads
  * without a team). The same bits for the same team size; against one
- * thread, OpenBLAS's rounding of products of fewer rows. Pinned by
- * test_net.c test_team_step (and test_net_tsan, under ThreadSanitizer) and,
- * for the kernels' halves, test_ops.c test_split_backward.
+ * thread, the library's rounding of products of fewer rows, or (the first
+ * layer's forward by neurons) of fewer neurons. Pinned by test_net.c
+ * test_team_step (and test_net_tsan, under ThreadSanitizer) and, for the
+ * kernels' halves, test_ops.c test_split_backward and test_split_forward.
  *
  * Included only by net.c, after net_real.h, once per number type (real.h).
  *
@@ -14,13 +15,33 @@
  * rows r0 .. r1-1; per layer I = inputs, O = outputs, and n0 .. n1-1 the
  * member's neurons; D = the net's inputs, K = its outputs. */
 
+/* Whether the first layer's forward goes by neurons (forward_cols over the
+ * whole batch) rather than by rows: a layer of an elementwise activation
+ * with at least as many neurons as the batch has rows, each member's part
+ * a product. By rows, every member reads every neuron's weights, half of
+ * them (T-1 of T) stepped by another member's core the step before, so
+ * they cross between the cores' caches twice a step (read there, then
+ * taken back to be written); by neurons, a member reads and steps its own
+ * only, and what crosses is the other members' rows of the input, which
+ * backward_cols reads anyway and then finds in the cache. That is fewer
+ * bytes where O >= B; the price is two more meetings. scripts/bench/NOTES.md,
+ * issue 24 (i24-w2d). */
+static int SFX(forward_by_neurons)(const bp_net *net, int B, int T) {
+    const bp_layer *L = &net->layers[0];
+    return !bp_act_is_row(L->act) && L->O >= B &&
+           (long)B * L->I * (L->O / T) >= BP_BLAS_MIN_WORK;
+}
+
 /* Member t of T: rows r0 .. r1-1 of the batch and neurons n0 .. n1-1 of
  * each layer. The forward and every layer's backward_rows touch the
  * member's own rows only (a layer's rows need the rows above it and the
  * weights before the step, never another member's rows), so the team meets
  * once a step, after the last backward_rows, before the backward_cols,
  * whose sums run over all rows: one meeting rather than one a layer, each a
- * wait for the slower member (scripts/bench/NOTES.md, issue 24). A member
+ * wait for the slower member (scripts/bench/NOTES.md, issue 24). The first
+ * layer's forward may go by neurons instead (forward_by_neurons), with a
+ * meeting before it (every member's rows of the input taken) and one after
+ * it (every neuron's values, which the next layer's rows read). A member
  * steps its own neurons' weights as soon as it has their gradients: no
  * member reads weights after that meeting, since dx, the only use of them
  * in backward, is computed before it. The loss is summed by every member
@@ -38,8 +59,23 @@ static void SFX(team_member)(void *arg, int t, int T) {
     else
         take_in_net(net, x + (size_t)r0 * D, (const char *)j->x + in_size(j->xt) * D * r0,
                     j->xt, (size_t)S * D);
-    const REAL *in = x;
-    for (int l = 0; l <= top; l++) {
+    int l0 = 0;
+    if (SFX(forward_by_neurons)(net, B, T)) {
+        /* each member's neurons from a 64-byte line of h and o (net.c
+         * line_alloc): no line of them written by two members */
+        bp_layer *L = &Ls[0];
+        const long q = 64 / sizeof(REAL);
+        const int n0 = (int)((L->O * t / T + q / 2) / q * q),
+                  n1 = t == T - 1 ? L->O : (int)((L->O * (t + 1) / T + q / 2) / q * q);
+        bp_team_sync(net->team);
+        SFX(bp_layer_forward_cols)
+        (L->F(h), L->F(o), x, L->F(W), L->F(b), B, L->I, L->O, n0 < L->O ? n0 : L->O,
+         n1 < L->O ? n1 : L->O, L->act, L->alpha);
+        bp_team_sync(net->team);
+        l0 = 1;
+    }
+    const REAL *in = l0 ? Ls[0].F(o) : x;
+    for (int l = l0; l <= top; l++) {
         bp_layer *L = &Ls[l];
         const size_t at = (size_t)r0 * L->O;
         SFX(bp_layer_forward)
