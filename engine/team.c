@@ -8,15 +8,15 @@
  * meetings when each member has a core (microseconds), where a sleep and a
  * wake-up would cost as much as the work. The sleep is for a member whose
  * core another program took: spinning or yielding would only burn the time
- * the others need. How long a wait spins adapts: halved after a wait that
- * slept longer than a whole spin (the member waited for had no core, and a
- * team whose members share one spent most of it spinning at every
- * meeting), doubled back up to the most after one that a spin met or a
- * short sleep ended (scripts/bench/NOTES.md, issue 24, i24-w2d). No way of
- * waiting makes a team fast without its cores, though (two processes with
- * a team of two each on two cores are slower than with one thread each,
- * however they wait), which is why a sweep gives each trial its share of
- * the cores (cli/sweeprun.c). */
+ * the others need. How long a wait spins adapts: halved after a wait whose
+ * change came longer than a whole spin into its sleep (the member waited
+ * for had no core, and a team whose members share one spent most of it
+ * spinning at every meeting), doubled back up to the most after one that a
+ * spin met or that came sooner (scripts/bench/NOTES.md, issue 24,
+ * i24-w2d). No way of waiting makes a team fast without its cores, though
+ * (two processes with a team of two each on two cores are slower than with
+ * one thread each, however they wait), which is why a sweep gives each
+ * trial its share of the cores (cli/sweeprun.c). */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <signal.h>
@@ -35,9 +35,10 @@
 #define SPINS 2000
 /* The least a wait spins: a few hundred nanoseconds. */
 #define MIN_SPINS 16
-/* A sleep longer than a wait's whole spin (SPINS pauses, ~20 us): the
- * member waited for was not running (wait_change). */
-#define LONG_SLEEP_NS 20000L
+/* A change that came longer than a wait's whole spin (SPINS pauses, ~20
+ * us) after its sleep began: the member waited for was not running
+ * (wait_change). */
+#define LONG_SLEEP_NS 20000LL
 
 struct bp_team {
     int T;
@@ -50,6 +51,7 @@ struct bp_team {
     atomic_uint phase;   /* meetings passed */
     atomic_int sleepers; /* waits asleep on wake */
     atomic_int spins;    /* pauses a wait spins before it sleeps */
+    long long bumped;    /* when a bump last woke sleepers (ns; under mu) */
     pthread_mutex_t mu;
     pthread_cond_t wake;
 };
@@ -58,6 +60,12 @@ typedef struct member {
     bp_team *team;
     int t;
 } member;
+
+static long long now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1000000000LL + t.tv_nsec;
+}
 
 static void relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -82,23 +90,29 @@ static void wait_change(bp_team *team, atomic_uint *v, unsigned old) {
         }
         relax();
     }
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    const long long t0 = now_ns();
+    long long woken = t0; /* no sleep: the change came as the spin ended */
     pthread_mutex_lock(&team->mu);
     atomic_fetch_add(&team->sleepers, 1);
-    while (atomic_load(v) == old) pthread_cond_wait(&team->wake, &team->mu);
+    while (atomic_load(v) == old) {
+        pthread_cond_wait(&team->wake, &team->mu);
+        woken = team->bumped;
+    }
     atomic_fetch_sub(&team->sleepers, 1);
     pthread_mutex_unlock(&team->mu);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    /* Asleep for longer than a whole spin: the member waited for had no
-     * core (two members on one, or another program on its own), and a
-     * spin of SPINS would have been spent for nothing too. Spin half as
-     * long next time, so that a team without its cores does not burn the
-     * one it has at every meeting. A short sleep means the other was
-     * running and a longer spin would have met it: twice as long. */
-    long ns = (t1.tv_sec - t0.tv_sec) * 1000000000L + (t1.tv_nsec - t0.tv_nsec);
-    int next = ns > LONG_SLEEP_NS ? (n / 2 > MIN_SPINS ? n / 2 : MIN_SPINS)
-                                  : (n * 2 < SPINS ? n * 2 : SPINS);
+    /* The change came later than a whole spin after the sleep began: the
+     * member waited for had no core (two members on one, or another
+     * program on its own), and a spin of SPINS would have been spent for
+     * nothing too. Spin half as long next time, so that a team without
+     * its cores does not burn the one it has at every meeting. It came
+     * sooner: the other was running and a longer spin would have met it,
+     * twice as long (not SPINS at once: members sharing a core meet within
+     * a spin now and then, and a team that went back to SPINS each time
+     * spun most of its one core away again). Timed to the bump, not to
+     * this thread's waking, which on a virtual machine can take longer
+     * than a spin by itself. */
+    int next = woken - t0 > LONG_SLEEP_NS ? (n / 2 > MIN_SPINS ? n / 2 : MIN_SPINS)
+                                          : (n * 2 < SPINS ? n * 2 : SPINS);
     atomic_store_explicit(&team->spins, next, memory_order_relaxed);
 }
 
@@ -107,6 +121,7 @@ static void bump(bp_team *team, atomic_uint *v) {
     atomic_fetch_add(v, 1);
     if (atomic_load(&team->sleepers)) {
         pthread_mutex_lock(&team->mu);
+        team->bumped = now_ns();
         pthread_cond_broadcast(&team->wake);
         pthread_mutex_unlock(&team->mu);
     }
