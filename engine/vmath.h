@@ -45,17 +45,21 @@
  * Cephes's expf, a round to the nearest multiple of ln 2, a degree-6
  * polynomial, 2^n built in the exponent's bits. Within 2 units in the last
  * place of libm's (tests/test_seq.c, test_cell_f32_bound). */
+/* Its steps, on a float or on a vector of them (vm_exp16): n = round(x /
+ * ln 2), r = x - n ln 2 in two parts, and the polynomial of r, by Horner's
+ * rule from its highest term. */
+#define VM_EXP_REDUCE(n, r, x)                                   \
+    n = ((x) * 1.44269504088896341f + 12582912.f) - 12582912.f; \
+    r = (x) - n * 0.693359375f;                                   \
+    r = r - n * -2.12194440e-4f
+#define VM_EXP_POLY(r)                                                                  \
+    (((((1.9875691500e-4f * (r) + 1.3981999507e-3f) * (r) + 8.3334519073e-3f) * (r) + \
+       4.1665795894e-2f) * (r) + 1.6666665459e-1f) * (r) + 5.0000001201e-1f)
 VM_INLINE float vm_exp(float x) {
     x = x < -87.f ? -87.f : x > 87.f ? 87.f : x;
-    float n = (x * 1.44269504088896341f + 12582912.f) - 12582912.f; /* round(x / ln 2) */
-    float r = x - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
+    float n, r;
+    VM_EXP_REDUCE(n, r, x);
+    float p = VM_EXP_POLY(r);
     p = p * r * r + r + 1.f;
     int32_t bits = ((int32_t)n + 127) * (1 << 23);
     float s;
@@ -149,15 +153,9 @@ VM_INLINE vm_f16 vm_splat(float x) {
 VM_INLINE vm_f16 vm_exp16(vm_f16 x) {
     x = vm_sel(x < -87.f, vm_splat(-87.f), x);
     x = vm_sel(x > 87.f, vm_splat(87.f), x);
-    vm_f16 n = (x * 1.44269504088896341f + 12582912.f) - 12582912.f;
-    vm_f16 r = x - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    vm_f16 p = vm_splat(1.9875691500e-4f);
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
+    vm_f16 n, r;
+    VM_EXP_REDUCE(n, r, x);
+    vm_f16 p = VM_EXP_POLY(r);
     p = p * r * r + r + 1.f;
     vm_i16 bits = (__builtin_convertvector(n, vm_i16) + 127) * (1 << 23);
     return p * (vm_f16)bits;
