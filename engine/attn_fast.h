@@ -69,15 +69,18 @@ void SFX(bp_attention_forward)(REAL *y, REAL *qkv, REAL *p, REAL *att, const REA
     SFX(input_forward)(y, att, wo, bo, NULL, BT, C, C);
 }
 
-void SFX(bp_attention_backward)(REAL *dx, REAL *dwqkv, REAL *dbqkv, REAL *dwo, REAL *dbo,
-                                REAL *datt, REAL *dqkv, REAL *dp, const REAL *dy,
-                                const REAL *x, const REAL *qkv, const REAL *p,
-                                const REAL *att, const REAL *wqkv, const REAL *wo, int B,
-                                int T, int C, int heads, int causal) {
+/* dx stored (GEMM's beta 0: no zeroing before, no read of dx) where the
+ * graph's backward writes it first (graph.c mark_writers), added
+ * otherwise; datt is a workspace, stored the same way. */
+void SFX(bp_attention_backward_store)(REAL *dx, REAL *dwqkv, REAL *dbqkv, REAL *dwo,
+                                      REAL *dbo, REAL *datt, REAL *dqkv, REAL *dp,
+                                      const REAL *dy, const REAL *x, const REAL *qkv,
+                                      const REAL *p, const REAL *att, const REAL *wqkv,
+                                      const REAL *wo, int B, int T, int C, int heads,
+                                      int causal, int dx_store) {
     const int D = C / heads, C3 = 3 * C, BT = B * T;
     const REAL scale = SFX(attn_scale)(C, heads);
-    memset(datt, 0, sizeof(REAL) * (size_t)BT * C);
-    SFX(input_backward)(datt, dwo, dbo, NULL, dy, att, wo, BT, C, C);
+    SFX(input_backward)(datt, dwo, dbo, NULL, dy, att, wo, BT, C, C, 0);
     for (int b = 0; b < B; b++)
         for (int h = 0; h < heads; h++) {
             const size_t at = (size_t)b * T * C3 + (size_t)h * D;
@@ -102,5 +105,15 @@ void SFX(bp_attention_backward)(REAL *dx, REAL *dwqkv, REAL *dbqkv, REAL *dwo, R
             GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, T, D, T, 1, dp, T, q, C3, 0, dk,
                  C3);
         }
-    SFX(input_backward)(dx, dwqkv, dbqkv, NULL, dqkv, x, wqkv, BT, C3, C);
+    SFX(input_backward)(dx, dwqkv, dbqkv, NULL, dqkv, x, wqkv, BT, C3, C, dx_store ? 0 : 1);
+}
+
+void SFX(bp_attention_backward)(REAL *dx, REAL *dwqkv, REAL *dbqkv, REAL *dwo, REAL *dbo,
+                                REAL *datt, REAL *dqkv, REAL *dp, const REAL *dy,
+                                const REAL *x, const REAL *qkv, const REAL *p,
+                                const REAL *att, const REAL *wqkv, const REAL *wo, int B,
+                                int T, int C, int heads, int causal) {
+    SFX(bp_attention_backward_store)
+    (dx, dwqkv, dbqkv, dwo, dbo, datt, dqkv, dp, dy, x, qkv, p, att, wqkv, wo, B, T, C, heads,
+     causal, 0);
 }

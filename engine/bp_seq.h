@@ -182,6 +182,14 @@ void bp_attention_backward(double *dx, double *dwqkv, double *dbqkv, double *dwo
                            const double *dy, const double *x, const double *qkv,
                            const double *p, const double *att, const double *wqkv,
                            const double *wo, int B, int T, int C, int heads, int causal);
+/* bp_attention_backward with dx stored (written, not added) if dx_store:
+ * the graph's, where its backward writes dx first. */
+void bp_attention_backward_store(double *dx, double *dwqkv, double *dbqkv, double *dwo,
+                                 double *dbo, double *datt, double *dqkv, double *dp,
+                                 const double *dy, const double *x, const double *qkv,
+                                 const double *p, const double *att, const double *wqkv,
+                                 const double *wo, int B, int T, int C, int heads, int causal,
+                                 int dx_store);
 
 /* The same kernels on floats (ids too are floats: whole numbers below
  * 2^24 are exact). */
@@ -275,5 +283,11 @@ void bp_attention_backward_f32(float *dx, float *dwqkv, float *dbqkv, float *dwo
                                const float *p, const float *att, const float *wqkv,
                                const float *wo, int B, int T, int C, int heads,
                                int causal);
+void bp_attention_backward_store_f32(float *dx, float *dwqkv, float *dbqkv, float *dwo,
+                                     float *dbo, float *datt, float *dqkv, float *dp,
+                                     const float *dy, const float *x, const float *qkv,
+                                     const float *p, const float *att, const float *wqkv,
+                                     const float *wo, int B, int T, int C, int heads,
+                                     int causal, int dx_store);
 
 #endif

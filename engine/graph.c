@@ -1558,7 +1558,7 @@ int bp_graph_batch(const bp_graph *g) { return g->B; }
  * of each kind). */
 static int stores_dy(bp_op op) {
     return op == BP_OP_LINEAR || op == BP_OP_ACT || op == BP_OP_ADD ||
-           op == BP_OP_LAYERNORM;
+           op == BP_OP_LAYERNORM || op == BP_OP_ATTENTION || op == BP_OP_POSITION;
 }
 
 /* Which backward writes each store's dy first: the walk goes against the

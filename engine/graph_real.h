@@ -634,10 +634,10 @@ static void SFX(attention_forward)(bp_graph *g, node *nd, int B) {
 }
 static void SFX(attention_backward)(bp_graph *g, node *nd, int B, int want_dx) {
     SFX(attn_bufs) s = SFX(attn_of)(nd, B);
-    SFX(bp_attention_backward)
+    SFX(bp_attention_backward_store)
     (SFX(din_of)(g, nd, 0, want_dx), G_(nd, 0), G_(nd, 1), G_(nd, 2), G_(nd, 3), s.datt,
      s.dqkv, s.dp, nd->dy, SFX(y_of)(g, nd->in[0]), s.qkv, s.p, s.att, T_(nd, 0),
-     T_(nd, 2), B, nd->shape[0], nd->o.in, nd->o.heads, nd->o.causal);
+     T_(nd, 2), B, nd->shape[0], nd->o.in, nd->o.heads, nd->o.causal, nd->dy_store & 1u);
 }
 
 /* position: y[b][t] = x[b][t] + weight[t] over T x C values a sample (T
@@ -653,10 +653,12 @@ static void SFX(position_forward)(bp_graph *g, node *nd, int B) {
 static void SFX(position_backward)(bp_graph *g, node *nd, int B, int want_dx) {
     REAL *din = SFX(din_of)(g, nd, 0, want_dx), *dw = G_(nd, 0);
     const REAL *dy = nd->dy;
+    const int store = nd->dy_store & 1u; /* this backward writes din first (mark_writers) */
     for (size_t b = 0; b < (size_t)B; b++)
         for (size_t k = 0; k < nd->count; k++) {
-            dw[k] += dy[b * nd->count + k];
-            if (din) din[b * nd->count + k] += dy[b * nd->count + k];
+            const size_t j = b * nd->count + k;
+            dw[k] += dy[j];
+            if (din) din[j] = store ? dy[j] : din[j] + dy[j];
         }
 }
 

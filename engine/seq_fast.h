@@ -127,21 +127,25 @@ void SFX(bp_rec_backward_weights)(REAL *dwih, REAL *dwhh, REAL *dbih, REAL *dbhh
     SFX(column_sums)(dbhh, dzh, BT, G, g0, g1);
 }
 
-/* dx += dz W_ih over all B T steps at once (dx NULL: not wanted). */
-static void SFX(input_dx)(REAL *dx, const REAL *dz, const REAL *wih, int BT, int G, int I) {
+/* dx = beta dx + dz W_ih over all B T steps at once (dx NULL: not wanted;
+ * beta 1 adds, 0 stores without reading dx). */
+static void SFX(input_dx)(REAL *dx, const REAL *dz, const REAL *wih, int BT, int G, int I,
+                          REAL beta) {
     if (dx)
-        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, BT, I, G, 1, dz, G, wih, I, 1, dx, I);
+        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, BT, I, G, 1, dz, G, wih, I, beta, dx,
+             I);
 }
 
 /* A linear map's gradients over all BT rows at once (attention's,
  * attn_fast.h): dW += dz^T x, db (and db2, NULL: none) += dz's column
- * sums, dx += dz W (NULL: not wanted). */
+ * sums, dx = beta dx + dz W (NULL: not wanted). */
 static void SFX(input_backward)(REAL *dx, REAL *dw, REAL *db, REAL *db2, const REAL *dz,
-                                const REAL *x, const REAL *w, int BT, int G, int I) {
+                                const REAL *x, const REAL *w, int BT, int G, int I,
+                                REAL beta) {
     GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, G, I, BT, 1, dz, G, x, I, 1, dw, I);
     SFX(column_sums)(db, dz, BT, G, 0, G);
     if (db2) SFX(column_sums)(db2, dz, BT, G, 0, G);
-    SFX(input_dx)(dx, dz, w, BT, G, I);
+    SFX(input_dx)(dx, dz, w, BT, G, I, beta);
 }
 
 void SFX(bp_lstm_backward_steps)(REAL *dx, REAL *dh0, REAL *dc0, REAL *dz, REAL *carry,
@@ -156,7 +160,7 @@ void SFX(bp_lstm_backward_steps)(REAL *dx, REAL *dh0, REAL *dc0, REAL *dz, REAL 
         GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, H, G, 1, dz + (size_t)t * G,
              T * G, whh, H, 0, dhn, H);
     }
-    SFX(input_dx)(dx, dz, wih, B * T, G, I);
+    SFX(input_dx)(dx, dz, wih, B * T, G, I, 1);
     if (dh0) memcpy(dh0, dhn, sizeof(REAL) * (size_t)B * H);
     if (dc0) memcpy(dc0, dcn, sizeof(REAL) * (size_t)B * H);
 }
@@ -198,7 +202,7 @@ void SFX(bp_rnn_backward_steps)(REAL *dx, REAL *dh0, REAL *dz, REAL *carry, cons
         GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, H, H, 1, dz + (size_t)t * H,
              T * H, whh, H, 0, carry, H);
     }
-    SFX(input_dx)(dx, dz, wih, B * T, H, I);
+    SFX(input_dx)(dx, dz, wih, B * T, H, I, 1);
     if (dh0) memcpy(dh0, carry, sizeof(REAL) * (size_t)B * H);
 }
 
@@ -247,7 +251,7 @@ void SFX(bp_gru_backward_steps)(REAL *dx, REAL *dh0, REAL *dgi, REAL *dgh, REAL 
         GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, H, G, 1, dgh + (size_t)t * G,
              T * G, whh, H, 1, carry, H);
     }
-    SFX(input_dx)(dx, dgi, wih, B * T, G, I);
+    SFX(input_dx)(dx, dgi, wih, B * T, G, I, 1);
     if (dh0) memcpy(dh0, carry, sizeof(REAL) * (size_t)B * H);
 }
 

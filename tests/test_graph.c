@@ -242,6 +242,41 @@ static void test_fd_stored_gradients(void) {
     }
 }
 
+static int seq_op(bp_op op, int x, int C, int block) {
+    bp_node_opts o = bp_node_opts_default(op);
+    if (op == BP_OP_ATTENTION) o.in = C, o.heads = 2, o.causal = 1, o.block = block;
+    else o.out = C, o.in = block; /* position */
+    o.rng = &R;
+    return add(op, &x, 1, &o);
+}
+
+/* Attention and position store their input's gradient where they write it
+ * first (attention by its dx product's beta 0, position by a copy), and
+ * add to it otherwise: a linear read by the position alone (stored), a
+ * layer norm read by the first attention alone (stored), a position read
+ * by the second attention and then by an add (the add stores, the
+ * attention adds). Finite differences twice on the same buffers, as
+ * test_fd_stored_gradients: a store turned off without the zeroing, or an
+ * add where the buffer is not zeroed, leaves the first backward's values
+ * in the second's. */
+static void test_fd_stored_attention(void) {
+    enum { T = 4, C = 8 };
+    for (int t = 0; t < BP_DTYPE_COUNT; t++) {
+        begin(t, 13);
+        int x = input(2, T, C);
+        int p = seq_op(BP_OP_POSITION, linear(x, C, C, "a"), C, T);
+        bp_node_opts lo = bp_node_opts_default(BP_OP_LAYERNORM);
+        lo.in = C;
+        int ln = add(BP_OP_LAYERNORM, &p, 1, &lo);
+        int r = join(BP_OP_ADD, p, seq_op(BP_OP_ATTENTION, ln, C, T), "r1");
+        int q = seq_op(BP_OP_POSITION, r, C, T);
+        r = join(BP_OP_ADD, q, seq_op(BP_OP_ATTENTION, q, C, T), "r2");
+        bp_net *net = finish(linear(flatten(r), T * C, 2, "out"));
+        for (int k = 0; k < 2; k++) fd_run(net, 3, BP_LOSS_MSE, "stored by attention");
+        bp_net_free(net);
+    }
+}
+
 /* The same values, == (a stored gradient may be -0 where an added one is
  * +0). */
 static int same_floats(const float *a, const float *b, size_t n) {
@@ -931,6 +966,7 @@ int main(void) {
     test_fd_batchnorm();
     test_fd_branches();
     test_fd_stored_gradients();
+    test_fd_stored_attention();
     test_linear_gelu_fused();
     test_same_as_stack();
     test_stack_names();
