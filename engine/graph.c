@@ -73,6 +73,10 @@ typedef struct node {
     int gelu_by; /* float32: a GELU whose forward its input linear makes
                     (fuse_linear_gelus); on that linear, the GELU's id + 1 */
     int gelu_alone; /* such a linear that its GELU alone reads */
+    int gelu_d;     /* such a linear whose last forward, a training one on
+                       the calling thread, left in its dy buffer (free until
+                       the backward) the GELU's derivative, for
+                       linear_gelu_backward to read instead of h and o */
     int gelu_back;  /* such a GELU whose backward its linear makes in this
                        walk (mark_writers) */
     /* Set by each backward (mark_writers): bit k of dy_store, this node's

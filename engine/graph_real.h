@@ -57,11 +57,16 @@ static void SFX(linear_forward)(bp_graph *g, node *nd, part p) {
     if (nd->gelu_by) {
         REAL *o = (REAL *)g->nodes[nd->gelu_by - 1].y + r0 * O;
         const int block = 65536 / O > 0 ? 65536 / O : 1;
+        /* training, the whole batch here: the derivative too, while h is
+         * in the cache (gelu_d), into the dy buffer the backward stores */
+        REAL *d = g->fwd_training && p.T == 1 && nd->gelu_alone && nd->dy ? nd->dy : NULL;
+        nd->gelu_d = d != NULL;
         for (int s = 0; s < rows; s += block) {
             int n = rows - s < block ? rows - s : block;
-            SFX(bp_dense_forward)
-            (h + (size_t)s * O, xv + (size_t)s * I, T_(nd, 0), b, n, I, O);
-            bp_gelu_forward_vec(o + (size_t)s * O, h + (size_t)s * O, (size_t)n * O);
+            size_t at = (size_t)s * O;
+            SFX(bp_dense_forward)(h + at, xv + (size_t)s * I, T_(nd, 0), b, n, I, O);
+            if (d) bp_gelu_forward_d_vec(o + at, d + at, h + at, (size_t)n * O);
+            else bp_gelu_forward_vec(o + at, h + at, (size_t)n * O);
         }
         return;
     }
@@ -85,12 +90,14 @@ static void linear_gelu_backward(bp_graph *g, node *nd, REAL *dx, REAL *db, int 
     for (int s = 0; s < rows; s += block) {
         int n = rows - s < block ? rows - s : block;
         size_t at = (size_t)s * O;
-        bp_gelu_backward_vec(dh + at, dout + at, h + at, o + at, (size_t)n * O, 0);
+        if (nd->gelu_d) bp_gelu_backward_d_vec(dh + at, dout + at, dh + at, (size_t)n * O);
+        else bp_gelu_backward_vec(dh + at, dout + at, h + at, o + at, (size_t)n * O, 0);
         SFX(bp_dense_backward_block)
         (dx ? dx + (size_t)s * I : NULL, db, dh + at, xv + (size_t)s * I, T_(nd, 0), n, I, O,
          add, rows);
     }
     SFX(bp_dense_backward_to)(NULL, GF_(nd, 0), NULL, dh, xv, T_(nd, 0), rows, I, O, 1);
+    nd->gelu_d = 0; /* dh is in its buffer now */
 }
 #endif
 

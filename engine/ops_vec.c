@@ -72,6 +72,29 @@ VM_CLONES_FMA void bp_gelu_backward_vec(float *dh, const float *dout, const floa
 }
 #undef GELU_GRAD
 
+/* The forward, then in d the factor GELU_GRAD multiplies dout by, the same
+ * expression of the same h and o, so that bp_gelu_backward_d_vec's dout d
+ * is bp_gelu_backward_vec's value to the bit (test_ops.c
+ * test_vec_gelu_d). */
+VM_CLONES_FMA void bp_gelu_forward_d_vec(float *o, float *d, const float *h, size_t n) {
+    for (size_t k = 0; k < n; k++) {
+        float v = h[k], erf = vm_erf((v < 0 ? -v : v) * 0.70710678118654752440f);
+        o[k] = v * (0.5f * (1.f + (v < 0 ? -erf : erf)));
+    }
+    for (size_t k = 0; k < n; k++) {
+        float v = h[k], x = (v < 0 ? -v : v) * 0.70710678118654752440f;
+        float xc = x < 9.3f ? x : 9.3f;
+        float e = x < 9.3f ? vm_exp_minus_sq(xc) : 0.f;
+        float cdf = v != 0 ? o[k] / v : 0.5f;
+        d[k] = cdf + v * (0.39894228040143267794f * e);
+    }
+}
+/* dh = dout d (dh may be d). */
+VM_CLONES_FMA void bp_gelu_backward_d_vec(float *dh, const float *dout, const float *d,
+                                      size_t n) {
+    for (size_t k = 0; k < n; k++) dh[k] = dout[k] * d[k];
+}
+
 /* Layer norm's rows 8 values at a time by GCC's vector extension (float
  * vectors of 8, their double lanes: GCC's vectorizer had left the double
  * sums and the backward's last loop largely scalar), the tail a value at a

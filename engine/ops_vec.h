@@ -21,6 +21,11 @@ void bp_gelu_forward_vec(float *o, const float *h, size_t n);
  * then needs no zeroing: graph.c's mark_writers). */
 void bp_gelu_backward_vec(float *dh, const float *dout, const float *h, const float *o,
                           size_t n, int add);
+/* bp_gelu_forward_vec, and d = what bp_gelu_backward_vec multiplies dout
+ * by (its Phi(h) + h phi(h), from the same o); then dh = dout d (dh may be
+ * d): bp_gelu_backward_vec's bits, from two streams instead of three. */
+void bp_gelu_forward_d_vec(float *o, float *d, const float *h, size_t n);
+void bp_gelu_backward_d_vec(float *dh, const float *dout, const float *d, size_t n);
 /* bp_layernorm_forward_f32 and bp_layernorm_backward_f32, the same formulas
  * with each row's sums taken in 8 partial sums; add 0: dx overwritten, as
  * above. */

@@ -287,8 +287,10 @@ static int same_floats(const float *a, const float *b, size_t n) {
 
 /* The backward of x -> linear -> GELU (the output, its gradient given):
  * the linear makes the GELU's backward too, in the same blocks
- * (mark_writers' gelu_back), and gives what the unfused kernels give on
- * all rows at once: bp_gelu_backward_vec, then bp_dense_backward_to_f32. */
+ * (mark_writers' gelu_back), from the derivative its training forward left
+ * in dh's buffer (gelu_d), and gives what the unfused kernels give on all
+ * rows at once: bp_gelu_backward_vec, then bp_dense_backward_to_f32 (13
+ * checks fail if the forward leaves no derivative there). */
 static void linear_gelu_backward_case(int S, int M, int I, int O) {
     begin(BP_F32, 22);
     int x = input(2, M, I), h = act(linear(x, I, O, "fc"), BP_ACT_GELU, 0);

@@ -1535,6 +1535,27 @@ static void test_vec_erf(void) {
  * from the forward's output) at most 3e-7 (2.0e-7 and 2.4e-7 measured:
  * 2 units in the last place of 1, where the derivative is); far values
  * and non-numbers as the reference's. */
+/* bp_gelu_forward_d_vec's o is bp_gelu_forward_vec's, and dout d
+ * (bp_gelu_backward_d_vec, in place) bp_gelu_backward_vec's store, to the
+ * bit: h over [-16, 16] (the density's cut at 9.3 sqrt 2 inside it), 0,
+ * the far values and a tail of 7 past the vectors; dout of either sign. */
+static void test_vec_gelu_d(void) {
+    enum { N = 1200007 };
+    float *h = malloc(sizeof(float) * N), *o = malloc(sizeof(float) * N),
+          *ro = malloc(sizeof(float) * N), *d = malloc(sizeof(float) * N),
+          *dout = malloc(sizeof(float) * N), *rdh = malloc(sizeof(float) * N);
+    for (int k = 0; k < N; k++)
+        h[k] = (float)(32.0 * (k - N / 2) / (N - 1)), dout[k] = (float)(k % 7) - 3.25f;
+    h[0] = -1e30f, h[1] = INFINITY, h[2] = 0, h[N - 1] = -40;
+    bp_gelu_forward_d_vec(o, d, h, N);
+    bp_gelu_forward_vec(ro, h, N);
+    bp_gelu_backward_vec(rdh, dout, h, ro, N, 0);
+    bp_gelu_backward_d_vec(d, dout, d, N);
+    CHECK(!memcmp(o, ro, sizeof(float) * N));
+    CHECK(!memcmp(d, rdh, sizeof(float) * N));
+    free(h), free(o), free(ro), free(d), free(dout), free(rdh);
+}
+
 static void test_vec_gelu(void) {
     enum { N = 2400001 };
     float *h = malloc(sizeof(float) * N), *o = malloc(sizeof(float) * N),
@@ -1768,6 +1789,7 @@ int main(void) {
     test_sgd_update();
     test_vec_erf();
     test_vec_gelu();
+    test_vec_gelu_d();
     test_vec_layernorm();
     test_vec_softmax_ce();
     test_vec_softmax_rows();
