@@ -507,6 +507,7 @@ static int lanes_of(const dnnl_memory_desc_t *md, int B, int O, int H, int W) {
 #else
 #define CHAIN_CLONES
 #endif
+#pragma GCC diagnostic ignored "-Wpsabi" /* inlined vectors only: no ABI */
 typedef float f8 __attribute__((vector_size(32)));
 typedef int32_t i8 __attribute__((vector_size(32)));
 /* A winner's code in 16 bits (a window of at most 255 places), half the
@@ -517,22 +518,23 @@ typedef int16_t h8 __attribute__((vector_size(16)));
 
 
 /* The 8 x 8 transpose of r (r[i][k] becomes r[k][i]): three rounds of
- * shuffles, the same whatever the clone. */
+ * shuffles (__builtin_shufflevector: GCC 12's and clang's alike), the same
+ * whatever the clone. */
 static inline __attribute__((always_inline)) void transpose8(f8 r[8]) {
     f8 t[8];
     for (int k = 0; k < 8; k += 2) {
-        t[k] = __builtin_shuffle(r[k], r[k + 1], (i8){0, 8, 1, 9, 4, 12, 5, 13});
-        t[k + 1] = __builtin_shuffle(r[k], r[k + 1], (i8){2, 10, 3, 11, 6, 14, 7, 15});
+        t[k] = __builtin_shufflevector(r[k], r[k + 1], 0, 8, 1, 9, 4, 12, 5, 13);
+        t[k + 1] = __builtin_shufflevector(r[k], r[k + 1], 2, 10, 3, 11, 6, 14, 7, 15);
     }
     for (int k = 0; k < 8; k += 4)
         for (int m = 0; m < 2; m++) {
-            r[k + m] = __builtin_shuffle(t[k + m], t[k + m + 2], (i8){0, 1, 8, 9, 4, 5, 12, 13});
+            r[k + m] = __builtin_shufflevector(t[k + m], t[k + m + 2], 0, 1, 8, 9, 4, 5, 12, 13);
             r[k + m + 2] =
-                __builtin_shuffle(t[k + m], t[k + m + 2], (i8){2, 3, 10, 11, 6, 7, 14, 15});
+                __builtin_shufflevector(t[k + m], t[k + m + 2], 2, 3, 10, 11, 6, 7, 14, 15);
         }
     for (int m = 0; m < 4; m++) {
-        t[m] = __builtin_shuffle(r[m], r[m + 4], (i8){0, 1, 2, 3, 8, 9, 10, 11});
-        t[m + 4] = __builtin_shuffle(r[m], r[m + 4], (i8){4, 5, 6, 7, 12, 13, 14, 15});
+        t[m] = __builtin_shufflevector(r[m], r[m + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+        t[m + 4] = __builtin_shufflevector(r[m], r[m + 4], 4, 5, 6, 7, 12, 13, 14, 15);
     }
     /* the second round left columns 1 and 2 (5 and 6) swapped */
     static const int at[8] = {0, 2, 1, 3, 4, 6, 5, 7};
