@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "bp_optim.h"
+#include "bp_team.h"
 #include "bp_util.h"
 #include "optim_int.h"
 
@@ -808,27 +809,79 @@ static int clip_before(bp_optim *o, bp_net *net, bp_err *e) {
     return 0;
 }
 
+/* A step's updates, for the members of the net's team to split. */
+typedef struct step_job {
+    const bp_optim *o;
+    const bp_param *t;
+    int n, f32;
+    const bp_optim_config *cs;
+    const double *lrs;
+} step_job;
+
+/* Where member m of M starts in N entries: whole 64-byte lines of float32
+ * (16 entries), so that two members never write one line. */
+static size_t share_start(size_t N, int m, int M) {
+    return m == M ? N : (N * (size_t)m / (size_t)M) & ~(size_t)15;
+}
+
+/* Member m of M's part of every tensor's update (bp_team_fn); with M = 1,
+ * the whole step. Every rule here is entry by entry, so a split gives the
+ * same bits as one pass (test_optim.c test_step_on_team). */
+static void step_member(void *arg, int m, int M) {
+    const step_job *s = arg;
+    const bp_optim *o = s->o;
+    size_t off = 0;
+    for (int k = 0, j = 0; k < s->n; k++) {
+        const bp_param *p = &s->t[k];
+        if (!p->trainable) continue;
+        if (!p->frozen) {
+            int g = o->group_of[j];
+            int64_t ts = o->tsteps[j];
+            size_t a = share_start(p->count, m, M), b = share_start(p->count, m + 1, M);
+            if (s->f32)
+                update_f32(o, &s->cs[g], (float *)p->data + a, (const float *)p->grad + a,
+                           b - a, off + a, s->lrs[g], ts);
+            else
+                update(o, &s->cs[g], (double *)p->data + a, (const double *)p->grad + a, b - a,
+                       off + a, s->lrs[g], ts);
+        }
+        off += p->count;
+        j++;
+    }
+}
+
+/* The entries a step must update before the net's team takes it: below
+ * this a team's wake-up costs more than the half of a pass it saves
+ * (scripts/bench/NOTES.md, issue 25, the optimiser on the team). */
+#define TEAM_MIN_ENTRIES ((size_t)1 << 16)
+
+/* The net's team when it has one of the thread count in force and the step
+ * is large enough to split; else NULL. */
+static bp_team *step_team(const bp_net *net, const bp_param *t, int n) {
+    if (!net->team || bp_team_size(net->team) != bp_threads()) return NULL;
+    size_t entries = 0;
+    for (int k = 0; k < n; k++)
+        if (t[k].trainable && !t[k].frozen) entries += t[k].count;
+    return entries >= TEAM_MIN_ENTRIES ? net->team : NULL;
+}
+
 /* The groups' configs for the step live on the stack: no allocation. */
 int bp_optim_step(bp_optim *o, bp_net *net, bp_err *e) {
     if (check_shape(o, net, e) || check_cycle(o, e) || clip_before(o, net, e)) return -1;
     bp_optim_config cs[BP_OPTIM_MAX_GROUPS + 1];
     double lrs[BP_OPTIM_MAX_GROUPS + 1];
     step_configs(o, cs, lrs);
-    size_t off = 0;
     int n;
     const bp_param *t = bp_net_param_list(net, &n);
     for (int k = 0, j = 0; k < n; k++) {
         if (!t[k].trainable) continue;
-        int g = o->group_of[j];
-        if (!t[k].frozen) {
-            int64_t ts = ++o->tsteps[j];
-            if (net->dtype == BP_F32)
-                update_f32(o, &cs[g], t[k].data, t[k].grad, t[k].count, off, lrs[g], ts);
-            else update(o, &cs[g], t[k].data, t[k].grad, t[k].count, off, lrs[g], ts);
-        }
-        off += t[k].count;
+        if (!t[k].frozen) ++o->tsteps[j];
         j++;
     }
+    step_job s = {o, t, n, net->dtype == BP_F32, cs, lrs};
+    bp_team *team = step_team(net, t, n);
+    if (team) bp_team_run(team, step_member, &s);
+    else step_member(&s, 0, 1);
     for (int g = 0; g < o->G; g++) o->groups[g].lr_last = lrs[g];
     o->steps++;
     return 0;

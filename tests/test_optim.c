@@ -17,6 +17,7 @@
 
 #include "bp_net.h"
 #include "bp_optim.h"
+#include "bp_team.h"
 #include "check.h"
 #include "optim_tiny.h"
 
@@ -706,6 +707,62 @@ static void test_adam_f32_one_pass(void) {
     }
 }
 
+/* A step large enough for the net's team (optim.c step_member: each
+ * member a part of every tensor, cut at 64-byte lines) gives the bits of
+ * the same step on one thread: two copies of a 300-200-37 net (67,437
+ * entries, above the team's threshold; 2.bias frozen), each rule, both
+ * dtypes, 3 steps of the same gradients, one copy with a team of 2. A
+ * part updated twice or skipped changes the weights. */
+static void test_step_on_team(void) {
+    bp_err e = {{0}};
+    const bp_optim_kind kinds[] = {BP_OPTIM_ADAM, BP_OPTIM_ADAMW, BP_OPTIM_SGD, BP_OPTIM_RMSPROP};
+    for (int dt = 0; dt < 2; dt++)
+        for (int r = 0; r < 4; r++) {
+            bp_dtype d = dt ? BP_F32 : BP_F64;
+            bp_net *a = bp_net_new_dtype(300, d, &e), *b = bp_net_new_dtype(300, d, &e);
+            for (int k = 0; k < 2; k++) {
+                bp_net *net = k ? b : a;
+                CHECK(bp_net_add(net, 200, BP_ACT_RELU, 0, &e) == 0);
+                CHECK(bp_net_add(net, 37, BP_ACT_IDENTITY, 0, &e) == 0);
+                CHECK(bp_net_freeze(net, "2.bias", 1, &e) == 1);
+            }
+            a->team = bp_team_new(2, &e);
+            CHECK(a->team != NULL);
+            bp_optim_config c = bp_optim_config_default(kinds[r]);
+            c.weight_decay = 0.01;
+            if (kinds[r] == BP_OPTIM_SGD) c.momentum = 0.9, c.nesterov = 1;
+            if (kinds[r] == BP_OPTIM_RMSPROP) c.momentum = 0.5, c.centered = 1;
+            bp_optim *oa = make(a, c), *ob = make(b, c);
+            int n;
+            const bp_param *ta = bp_net_param_list(a, &n), *tb = bp_net_param_list(b, &n);
+            size_t size = bp_dtype_size(d), entries = 0;
+            for (int k = 0; k < n; k++) entries += ta[k].frozen ? 0 : ta[k].count;
+            CHECK(entries > (1 << 16));
+            for (int t = 0; t < 3; t++) {
+                for (int k = 0; k < n; k++)
+                    for (size_t j = 0; j < ta[k].count; j++) {
+                        double g = 0.3 * sin(1.0 + (double)j * (t + 1) + k);
+                        if (d == BP_F32) ((float *)ta[k].grad)[j] = (float)g;
+                        else ((double *)ta[k].grad)[j] = g;
+                    }
+                for (int k = 0; k < n; k++) {
+                    memcpy(tb[k].data, ta[k].data, ta[k].count * size);
+                    memcpy(tb[k].grad, ta[k].grad, ta[k].count * size);
+                }
+                bp_set_threads(2, &e);
+                CHECK(bp_optim_step(oa, a, &e) == 0);
+                bp_set_threads(1, &e);
+                CHECK(bp_optim_step(ob, b, &e) == 0);
+                for (int k = 0; k < n; k++)
+                    CHECK(memcmp(ta[k].data, tb[k].data, ta[k].count * size) == 0);
+            }
+            bp_optim_free(oa);
+            bp_optim_free(ob);
+            bp_net_free(a);
+            bp_net_free(b);
+        }
+}
+
 static void test_clip(void) {
     /* Gradients (3, 4): norm 5. Clipping to 1 scales by 1 / (5 + 1e-6). */
     bp_net *net = tiny(0, 0);
@@ -966,6 +1023,7 @@ int main(void) {
     test_clip();
     test_clip_f32_lanes();
     test_adam_f32_one_pass();
+    test_step_on_team();
     test_state();
     test_shape();
     test_config_errors();
