@@ -283,6 +283,16 @@ const double *bp_net_forward(bp_net *net, const double *x, int B, bp_err *e);
 const double *bp_net_forward_as(bp_net *net, const void *x, bp_dtype xt, int B,
                                 bp_err *e);
 
+/* bp_net_forward_as of the rows rows[0..B-1] of x (x's first B rows when
+ * rows is NULL), x of type xt, or with table set, rows of byte codes each
+ * standing for table[code] (256 values, as bp_net_step_codes takes them):
+ * the rows go from x into the net's input buffer, converted on the way, as
+ * in bp_net_step_rows_crit and bp_net_step_codes, without a gather into a
+ * batch of the caller's and a copy of it (a host's loss in bp_fit). The
+ * same bits as bp_net_forward_as on those rows gathered (decoded). */
+const double *bp_net_forward_rows(bp_net *net, const void *x, bp_dtype xt,
+                                  const double *table, const int *rows, int B, bp_err *e);
+
 /* Sets every dW and db to zero. */
 void bp_net_zero_grad(bp_net *net);
 

@@ -31,12 +31,9 @@ struct bp_fit {
     int n, d, k;
     int *order; /* n row indexes: this epoch's order */
     double *yb; /* B x k: the targets of a shuffled batch */
-    /* A host loss's step only (host_step): a shuffled or byte-backed
-     * batch's inputs, in the data's dtype, since the net's forward takes
-     * contiguous rows of it; and
-     * the outputs (a copy: the host may run the net) and their gradient,
-     * B x O, grown on the first epoch. */
-    unsigned char *xb;
+    /* A host loss's step only (host_step): the outputs (a copy: the host
+     * may run the net) and their gradient, B x O, grown on the first
+     * epoch. */
     double *ob, *gb;
     size_t ob_size;
     int64_t steps;
@@ -75,10 +72,8 @@ bp_fit *bp_fit_new(const bp_data *data, const bp_fit_config *c, bp_err *e) {
     if (f) {
         f->order = bp_malloc(sizeof(int) * (size_t)data->n);
         f->yb = bp_malloc(sizeof(double) * (size_t)B * data->k);
-        if (c->host_loss) /* doubles: an epoch's data may be of either dtype */
-            f->xb = bp_malloc(sizeof(double) * (size_t)B * data->d);
     }
-    if (!f || !f->order || !f->yb || (c->host_loss && !f->xb)) {
+    if (!f || !f->order || !f->yb) {
         bp_fit_free(f);
         bp_err_set(e, "out of memory for a training loop over %d rows", data->n);
         return NULL;
@@ -96,7 +91,6 @@ void bp_fit_free(bp_fit *f) {
     if (!f) return;
     bp_free(f->order);
     bp_free(f->yb);
-    bp_free(f->xb);
     bp_free(f->ob);
     bp_free(f->gb);
     bp_free(f);
@@ -169,15 +163,15 @@ static int epoch(bp_fit *f, bp_net *net, const bp_data *data, double *mean_loss,
  * The update is the caller's. */
 static int host_step(bp_fit *f, bp_net *net, const bp_data *data, int s, int B,
                      double *loss, bp_err *e) {
-    const void *x = bp_data_row(data, s);
+    /* the batch's rows straight from the data into the net (decoded there
+     * when byte-backed): no gather into a batch of ours and copy of it */
+    const int *rows = f->c.shuffle ? f->order + s : NULL;
+    const int r0 = rows ? 0 : s;
+    const void *x = data->x8 ? (const void *)(data->x8 + (size_t)r0 * f->d) : bp_data_row(data, r0);
     const double *y = data->y + (size_t)s * f->k;
-    if (f->c.shuffle) {
-        bp_data_take_rows(data, f->xb, f->order + s, 0, B);
+    if (rows) {
         gather_targets(f, data, s, B);
-        x = f->xb, y = f->yb;
-    } else if (data->x8) {
-        bp_data_take_rows(data, f->xb, NULL, s, B);
-        x = f->xb;
+        y = f->yb;
     }
     const int O = bp_net_outputs(net);
     const size_t size = (size_t)B * O;
@@ -189,7 +183,8 @@ static int host_step(bp_fit *f, bp_net *net, const bp_data *data, int s, int B,
         f->ob_size = f->ob && f->gb ? size : 0;
         if (!f->ob_size) return bp_err_set(e, "out of memory for a batch's outputs");
     }
-    const double *out = bp_net_forward_as(net, x, data->dtype, B, e);
+    const double *out = bp_net_forward_rows(net, x, data->dtype, data->x8 ? data->table : NULL,
+                                            rows, B, e);
     if (!out) return -1;
     memcpy(f->ob, out, sizeof(double) * size);
     if (f->c.host_loss(f->c.host_ud, f->ob, O, y, f->k, B, loss, f->gb, e)) return -1;

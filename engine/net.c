@@ -675,9 +675,9 @@ static int graph_run(bp_net *net, const void *x, bp_dtype xt, const int *rows, i
     return 0;
 }
 
-static const double *graph_forward(bp_net *net, const void *x, bp_dtype xt, int B,
-                                   bp_err *e) {
-    int T = lend_team(net, B), rc = graph_run(net, x, xt, NULL, B, e);
+static const double *graph_forward(bp_net *net, const void *x, bp_dtype xt,
+                                   const int *rows, int B, bp_err *e) {
+    int T = lend_team(net, B), rc = graph_run(net, x, xt, rows, B, e);
     give_back(net, T);
     if (rc) return NULL;
     const void *out = bp_graph_output_value(net->graph);
@@ -923,10 +923,34 @@ const double *bp_net_forward(bp_net *net, const double *x, int B, bp_err *e) {
     return bp_net_forward_as(net, x, BP_F64, B, e);
 }
 
+static const double *forward_rows(bp_net *net, const void *x, bp_dtype xt, const int *rows,
+                                  int B, bp_err *e);
+
 const double *bp_net_forward_as(bp_net *net, const void *x, bp_dtype xt, int B,
                                 bp_err *e) {
-    if (net->graph) return graph_forward(net, x, xt, B, e);
-    if (begin_forward(net, x, xt, NULL, B, e)) return NULL;
+    return forward_rows(net, x, xt, NULL, B, e);
+}
+
+const double *bp_net_forward_rows(bp_net *net, const void *x, bp_dtype xt,
+                                  const double *table, const int *rows, int B, bp_err *e) {
+    if (!table) return forward_rows(net, x, xt, rows, B, e);
+    union {
+        float f[256];
+        double d[256];
+    } values;
+    for (int v = 0; v < 256; v++)
+        if (net->dtype == BP_F32) values.f[v] = (float)table[v];
+        else values.d[v] = table[v];
+    net->codes = &values;
+    const double *out = forward_rows(net, x, XT_CODES, rows, B, e);
+    net->codes = NULL;
+    return out;
+}
+
+static const double *forward_rows(bp_net *net, const void *x, bp_dtype xt, const int *rows,
+                                  int B, bp_err *e) {
+    if (net->graph) return graph_forward(net, x, xt, rows, B, e);
+    if (begin_forward(net, x, xt, rows, B, e)) return NULL;
     forward_layers_any(net);
     bp_layer *top = &net->layers[net->n_layers - 1];
     if (net->dtype == BP_F64) return top->o;
