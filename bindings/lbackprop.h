@@ -263,9 +263,12 @@ bp_dtype bp_lua_opt_dtype(lua_State *L, int arg);
 /* ------------------------------------------------------------------------ */
 /* Types' checks, for the files that take another's objects */
 
-/* The tensor at i (raises if it is none, or closed); a new tensor pushed
- * (raises on a bad shape or no memory). */
+/* The tensor at i (raises if it is none, or closed); whether the value at
+ * i is a tensor (open or not: a small one has a metatable of its own,
+ * ltensor.c, so luaL_testudata does not tell); a new tensor pushed (raises
+ * on a bad shape or no memory). */
 struct bp_tensor *bp_lua_check_tensor(lua_State *L, int i);
+int bp_lua_is_tensor(lua_State *L, int i);
 struct bp_tensor *bp_lua_push_tensor(lua_State *L, bp_dtype dtype, int ndim,
                                      const size_t *dims);
 

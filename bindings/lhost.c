@@ -167,7 +167,7 @@ static void read_params(lua_State *L, int d) {
         if (n == BP_HOST_MAX_PARAMS)
             luaL_argerror(L, 1, lua_pushfstring(L, "field 'params': at most %d tensors",
                                                 BP_HOST_MAX_PARAMS));
-        if (!luaL_testudata(L, -1, TENSOR_TYPE))
+        if (!bp_lua_is_tensor(L, -1))
             luaL_argerror(L, 1, lua_pushfstring(L, "field 'params': '%s': a tensor expected, "
                                                    "got %s", s, luaL_typename(L, -1)));
         int k = n++;
@@ -464,7 +464,7 @@ static bp_tensor *result(lua_State *T, int want, const char *fn, const char *wha
     bp_tensor *w = bp_lua_check_tensor(T, want);
     char ws[64], rs[64];
     bp_tensor_shape_str(ws, sizeof ws, w);
-    if (!luaL_testudata(T, -1, TENSOR_TYPE))
+    if (!bp_lua_is_tensor(T, -1))
         luaL_error(T, "%s returned %s, expected %s: a tensor of shape %s", fn,
                    luaL_typename(T, -1), what, ws);
     bp_tensor *r = bp_lua_check_tensor(T, -1);

@@ -93,13 +93,14 @@ static double call_loss(lua_State *L, int li, int backward, const double *out, i
             luaL_error(L, "the Lua loss's forward returned %s, expected a number",
                        luaL_typename(L, -1));
     } else {
-        bp_tensor *g = luaL_testudata(L, -1, TENSOR_TYPE) ? bp_lua_check_tensor(L, -1) : NULL;
+        bp_tensor *g = bp_lua_is_tensor(L, -1) ? bp_lua_check_tensor(L, -1) : NULL;
         if (!g || g->n != (size_t)B * O || g->dims[0] != (size_t)B)
             luaL_error(L,
                        "the Lua loss's backward returned %s, expected dLoss/dout: a "
                        "tensor of shape {%d, %d}",
                        g ? "a tensor of another shape" : luaL_typename(L, -1), B, O);
-        for (size_t j = 0; j < g->n; j++) dout[j] = bp_tensor_get(g, j);
+        if (g->dtype == BP_F64) memcpy(dout, g->data, sizeof(double) * g->n);
+        else for (size_t j = 0; j < g->n; j++) dout[j] = bp_tensor_get(g, j);
     }
     lua_settop(L, uv - 1);
     return v;

@@ -7,6 +7,13 @@
  * arguments, makes result tensors and turns the engine's messages into
  * errors (a wrong shape is a programming error: it raises).
  *
+ * A small tensor (SMALL_BYTES of numbers at most: a loss's 64 x 10, a
+ * layer's batch of activations) is one userdata holding its bp_tensor and
+ * its numbers, with a metatable of its own that has no __gc: every `+` or
+ * `:exp()` of a script makes one, and a malloc, a calloc's zeros and a
+ * finalizer each had cost more than the arithmetic (scripts/bench/NOTES.md,
+ * issue 15). test_ud accepts either metatable wherever a tensor is taken.
+ *
  * Views (reshape) share their owner's numbers. A view holds its owner as
  * its user value, so the collector never frees the owner first; and the
  * owner counts its open views, so an explicit owner:close() while a view is
@@ -30,6 +37,7 @@
  * A method's result goes into a new tensor, or into `out`, its optional last
  * argument, so that a hot loop allocates nothing. */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -55,7 +63,27 @@ typedef struct ltensor {
     int targets;          /* which rows: the inputs (0) or the targets (1) */
     int host, live;       /* a host view, and whether its call is running */
     unsigned gen;         /* the owner's calls so far; a view's at its making */
+    bp_tensor own;        /* t for a small tensor, its numbers after the struct */
 } ltensor;
+
+/* A tensor of at most this many bytes of numbers is one userdata: the
+ * struct, then the numbers (on a 64-byte line), freed by the collector with
+ * it. No malloc and free per result, nothing zeroed that the operation
+ * overwrites, and the collector counts what the tensor holds (a malloc'd
+ * block it does not see, so a loop of small results once let megabytes of
+ * them pile up between cycles). Well under glibc's mmap threshold (128 KiB);
+ * larger tensors keep their own block, calloc's, which gives fresh pages of
+ * zeros without touching them. */
+#define SMALL_BYTES 65536
+#define SMALL_ALIGN 64
+
+/* Registry keys (their addresses) of the two metatables: TENSOR_TYPE's,
+ * and the small tensors' own, the same but without __gc. A small tensor
+ * that is no view has nothing to free but its userdata, and a finalizer
+ * would keep it a cycle longer for nothing: the collector calls a few
+ * finalizers a step, and a loop making results faster than that grew the
+ * heap without bound (18 MB after 10,000 steps of a loss of 64 x 10). */
+static const char tensor_key, small_key;
 
 static ltensor *new_ltensor(lua_State *L) {
     ltensor *u = lua_newuserdatauv(L, sizeof *u, 1);
@@ -125,8 +153,33 @@ static void check_act_view(lua_State *L, const ltensor *u) {
                       "forward of another batch size, or a module added)");
 }
 
+/* The tensor userdata at i (either metatable), or NULL. */
+static ltensor *test_ud(lua_State *L, int i) {
+    ltensor *u = lua_touserdata(L, i);
+    if (!u || !lua_getmetatable(L, i)) return NULL;
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &tensor_key);
+    int is = lua_rawequal(L, -1, -2);
+    lua_pop(L, 1);
+    if (!is) {
+        lua_rawgetp(L, LUA_REGISTRYINDEX, &small_key);
+        is = lua_rawequal(L, -1, -2);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    return is ? u : NULL;
+}
+
+/* The tensor userdata at i; raises as luaL_checkudata when it is none. */
+static ltensor *check_ud(lua_State *L, int i) {
+    ltensor *u = test_ud(L, i);
+    if (!u) luaL_typeerror(L, i, TENSOR_TYPE);
+    return u;
+}
+
+int bp_lua_is_tensor(lua_State *L, int i) { return test_ud(L, i) != NULL; }
+
 bp_tensor *bp_lua_check_tensor(lua_State *L, int i) {
-    ltensor *u = luaL_checkudata(L, i, TENSOR_TYPE);
+    ltensor *u = check_ud(L, i);
     if (u->closed || !u->t) luaL_error(L, "attempt to use a closed tensor");
     const ltensor *o = u->base ? u->base : u;
     if (o->host && (!o->live || u->gen != o->gen))
@@ -139,36 +192,57 @@ bp_tensor *bp_lua_check_tensor(lua_State *L, int i) {
 }
 
 static bp_tensor *test_tensor(lua_State *L, int i) {
-    return luaL_testudata(L, i, TENSOR_TYPE) ? bp_lua_check_tensor(L, i) : NULL;
+    return test_ud(L, i) ? bp_lua_check_tensor(L, i) : NULL;
 }
 
-/* Pushes a new tensor of dims and dtype; raises on failure. */
-bp_tensor *bp_lua_push_tensor(lua_State *L, bp_dtype dtype, int ndim, const size_t *dims) {
-    ltensor *u = new_ltensor(L);
+/* Pushes a new tensor of dims and dtype, its numbers zeros when zero is
+ * set, else left for the caller to write, every one; raises on failure. */
+static bp_tensor *push_new(lua_State *L, bp_dtype dtype, int ndim, const size_t *dims,
+                           int zero) {
+    bp_tensor shape;
     bp_err e;
-    u->t = bp_tensor_new(dtype, ndim, dims, &e);
-    if (!u->t) luaL_error(L, "%s", e.msg);
+    if (bp_tensor_init(&shape, dtype, ndim, dims, NULL, &e) < 0) luaL_error(L, "%s", e.msg);
+    const size_t bytes = shape.n * bp_dtype_size(dtype);
+    if (bytes > SMALL_BYTES) {
+        ltensor *u = new_ltensor(L);
+        u->t = bp_tensor_new(dtype, ndim, dims, &e);
+        if (!u->t) luaL_error(L, "%s", e.msg);
+        return u->t;
+    }
+    ltensor *u = lua_newuserdatauv(L, sizeof *u + SMALL_ALIGN - 1 + bytes, 1);
+    memset(u, 0, sizeof *u);
+    uintptr_t at = (uintptr_t)(u + 1);
+    shape.data = (char *)(u + 1) + (SMALL_ALIGN - at % SMALL_ALIGN) % SMALL_ALIGN;
+    if (zero) memset(shape.data, 0, bytes);
+    u->own = shape;
+    u->t = &u->own;
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &small_key);
+    lua_setmetatable(L, -2);
     return u->t;
 }
 
+/* Pushes a new zero-filled tensor of dims and dtype; raises on failure. */
+bp_tensor *bp_lua_push_tensor(lua_State *L, bp_dtype dtype, int ndim, const size_t *dims) {
+    return push_new(L, dtype, ndim, dims, 1);
+}
+
+/* Lets go of u's tensor: frees it unless it lives in u's userdata. */
+static void drop(ltensor *u) {
+    if (u->t != &u->own) bp_tensor_free(u->t);
+    u->t = NULL;
+}
+
 static int tensor_close(lua_State *L) {
-    ltensor *u = luaL_checkudata(L, 1, TENSOR_TYPE);
+    ltensor *u = check_ud(L, 1);
     if (u->closed) return 0;
     u->closed = 1;
     if (u->host) return 0; /* the module's context frees it */
     if (u->base) { /* a view: release the owner, freeing it if it was closed */
-        bp_tensor_free(u->t);
-        u->t = NULL;
-        if (--u->base->views == 0 && u->base->closed && !u->base->host) {
-            bp_tensor_free(u->base->t);
-            u->base->t = NULL;
-        }
+        drop(u);
+        if (--u->base->views == 0 && u->base->closed && !u->base->host) drop(u->base);
         return 0;
     }
-    if (u->views == 0) {
-        bp_tensor_free(u->t);
-        u->t = NULL;
-    }
+    if (u->views == 0) drop(u);
     return 0;
 }
 
@@ -186,7 +260,8 @@ static bp_tensor *result(lua_State *L, int i, const bp_tensor *like, const size_
         lua_pushvalue(L, i);
         return out;
     }
-    return bp_lua_push_tensor(L, like->dtype, like->ndim, dims ? dims : like->dims);
+    /* every operation writes each number of its out */
+    return push_new(L, like->dtype, like->ndim, dims ? dims : like->dims, 0);
 }
 
 /* Subscripts (1-based) at stack positions first..first+count-1, or in the
@@ -360,7 +435,7 @@ static int t_set(lua_State *L) {
 /* t[{i, j}], t[i] for one dimension, or a method by name. */
 static int t_index(lua_State *L) {
     if (lua_type(L, 2) == LUA_TSTRING) { /* a closed tensor's methods too */
-        luaL_checkudata(L, 1, TENSOR_TYPE); /* before its metatable is read */
+        check_ud(L, 1); /* before its metatable is read */
         lua_getmetatable(L, 1);
         lua_getfield(L, -1, "methods");
         lua_pushvalue(L, 2);
@@ -448,7 +523,7 @@ static int operator(lua_State *L, char op, const char *fn) {
     if (lua_isnumber(L, 1)) {
         bp_tensor *b = bp_lua_check_tensor(L, 2);
         bp_err e;
-        bp_tensor *out = bp_lua_push_tensor(L, b->dtype, b->ndim, b->dims);
+        bp_tensor *out = push_new(L, b->dtype, b->ndim, b->dims, 0);
         for (size_t i = 0; i < b->n; i++) bp_tensor_set(out, i, lua_tonumber(L, 1));
         if (bp_tensor_binary(out, out, op, b, &e) < 0) raise_err(L, fn, &e);
         return 1;
@@ -559,7 +634,7 @@ static int t_transpose(lua_State *L) {
 
 /* t:reshape(shape): a view of the same numbers in another shape. */
 static int t_reshape(lua_State *L) {
-    ltensor *src = luaL_checkudata(L, 1, TENSOR_TYPE);
+    ltensor *src = check_ud(L, 1);
     bp_tensor *a = bp_lua_check_tensor(L, 1);
     size_t dims[BP_TENSOR_MAXDIM];
     int next, ndim = read_shape(L, 2, dims, &next);
@@ -597,7 +672,7 @@ static int t_clone(lua_State *L) {
         dtype = bp_lua_dtype_at_top(L, 2, NULL);
         lua_pop(L, 1);
     }
-    bp_tensor_copy(bp_lua_push_tensor(L, dtype, a->ndim, a->dims), a, &e);
+    bp_tensor_copy(push_new(L, dtype, a->ndim, a->dims, 0), a, &e);
     return 1;
 }
 
@@ -818,6 +893,18 @@ void bp_lua_open_tensor(lua_State *L) {
     lua_pushvalue(L, -3);
     lua_pushcclosure(L, t_index, 1);
     lua_setfield(L, -2, "__index");
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &tensor_key);
+    lua_newtable(L); /* the small tensors': the same, without __gc */
+    lua_pushnil(L);
+    while (lua_next(L, -3)) {
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, -4);
+    }
+    lua_pushnil(L);
+    lua_setfield(L, -2, "__gc");
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &small_key);
     lua_pop(L, 1);
     bp_lua_add_funcs(L, tensor_funcs);
     bp_lua_add_methods(L, NET_TYPE, net_view_methods);

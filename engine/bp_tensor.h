@@ -46,6 +46,14 @@ bp_tensor *bp_tensor_new(bp_dtype dtype, int ndim, const size_t *dims, bp_err *e
 bp_tensor *bp_tensor_view(bp_dtype dtype, int ndim, const size_t *dims, void *data,
                           bp_err *e);
 
+/* Fills *t, a struct the caller holds, as a tensor of dims over data (NULL
+ * allowed until the caller sets it, once t->n tells how many numbers it
+ * needs); t owns nothing. bp_tensor_view without the allocation, for a
+ * caller that keeps the struct and the numbers in one block of its own (the
+ * Lua binding's small tensors). -1 with a message for a bad shape. */
+int bp_tensor_init(bp_tensor *t, bp_dtype dtype, int ndim, const size_t *dims, void *data,
+                   bp_err *e);
+
 /* Frees t, and its numbers if it owns them. Accepts NULL. */
 void bp_tensor_free(bp_tensor *t);
 

@@ -55,18 +55,30 @@ static int shape_check(bp_dtype dtype, int ndim, const size_t *dims, size_t *n, 
     return 0;
 }
 
+int bp_tensor_init(bp_tensor *t, bp_dtype dtype, int ndim, const size_t *dims, void *data,
+                   bp_err *e) {
+    size_t n = 0;
+    if (shape_check(dtype, ndim, dims, &n, e) < 0) return -1;
+    memset(t, 0, sizeof *t);
+    t->dtype = dtype;
+    t->ndim = ndim;
+    for (int i = 0; i < BP_TENSOR_MAXDIM; i++) t->dims[i] = i < ndim ? dims[i] : 1;
+    t->n = n;
+    t->data = data;
+    return 0;
+}
+
 static bp_tensor *tensor_make(bp_dtype dtype, int ndim, const size_t *dims, size_t *n,
                               bp_err *e) {
-    if (shape_check(dtype, ndim, dims, n, e) < 0) return NULL;
-    bp_tensor *t = bp_calloc(1, sizeof *t);
+    bp_tensor shape;
+    if (bp_tensor_init(&shape, dtype, ndim, dims, NULL, e) < 0) return NULL;
+    bp_tensor *t = bp_malloc(sizeof *t);
     if (!t) {
         bp_err_set(e, "tensor: out of memory");
         return NULL;
     }
-    t->dtype = dtype;
-    t->ndim = ndim;
-    for (int i = 0; i < BP_TENSOR_MAXDIM; i++) t->dims[i] = i < ndim ? dims[i] : 1;
-    t->n = *n;
+    *t = shape;
+    *n = t->n;
     return t;
 }
 
