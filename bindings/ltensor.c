@@ -157,11 +157,11 @@ static void check_act_view(lua_State *L, const ltensor *u) {
 static ltensor *test_ud(lua_State *L, int i) {
     ltensor *u = lua_touserdata(L, i);
     if (!u || !lua_getmetatable(L, i)) return NULL;
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &tensor_key);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &small_key); /* the more common */
     int is = lua_rawequal(L, -1, -2);
     lua_pop(L, 1);
     if (!is) {
-        lua_rawgetp(L, LUA_REGISTRYINDEX, &small_key);
+        lua_rawgetp(L, LUA_REGISTRYINDEX, &tensor_key);
         is = lua_rawequal(L, -1, -2);
         lua_pop(L, 1);
     }

@@ -79,6 +79,18 @@ static void SFX(clamp_fast)(REAL *out, const REAL *a, double lo, double hi, size
  * up to 256 columns j at a time (so the inner loop runs along memory). */
 static void SFX(reduce_fast)(REAL *out, const REAL *a, char op, size_t outer, size_t len,
                              size_t inner) {
+    if (inner == 1) { /* along memory (a whole tensor's sum): one accumulator */
+        for (size_t o = 0; o < outer; o++) {
+            const REAL *x = a + o * len;
+            double acc = x[0];
+            if (op == 'x')
+                for (size_t l = 1; l < len; l++) acc = x[l] > acc ? x[l] : acc;
+            else
+                for (size_t l = 1; l < len; l++) acc += x[l];
+            out[o] = (REAL)(op == 'm' ? acc / (double)len : acc);
+        }
+        return;
+    }
     double acc[256];
     for (size_t o = 0; o < outer; o++)
         for (size_t j0 = 0; j0 < inner; j0 += 256) {

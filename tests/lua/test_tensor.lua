@@ -286,6 +286,13 @@ function TestTensor:test_fast_paths_equal_reference()
       end)
     end
   end
+  -- a whole tensor's (a number): a float32 tensor's takes the reference
+  -- loop (the number's out is float64), a float64 tensor's the fast one
+  for _, red in ipairs{"sum", "mean", "max"} do
+    local c64 = C:clone("float64")
+    local want, got = C[red](C), c64[red](c64)
+    lu.assertTrue(got == want, string.format("%s of all: fast %.17g, reference %.17g", red, got, want))
+  end
   fast_vs_reference("transpose", function(way) return as(way, A):t(out(way, A, {300, 6})) end)
   fast_vs_reference("copy", function(way) return out(way, A):copy(as(way, A)) end)
 end
