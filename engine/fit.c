@@ -167,7 +167,8 @@ static int host_step(bp_fit *f, bp_net *net, const bp_data *data, int s, int B,
      * when byte-backed): no gather into a batch of ours and copy of it */
     const int *rows = f->c.shuffle ? f->order + s : NULL;
     const int r0 = rows ? 0 : s;
-    const void *x = data->x8 ? (const void *)(data->x8 + (size_t)r0 * f->d) : bp_data_row(data, r0);
+    const void *x =
+        data->x8 ? (const void *)(data->x8 + (size_t)r0 * f->d) : bp_data_row(data, r0);
     const double *y = data->y + (size_t)s * f->k;
     if (rows) {
         gather_targets(f, data, s, B);
