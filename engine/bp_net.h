@@ -157,6 +157,12 @@ typedef struct bp_net {
     /* During bp_net_step_codes: the 256 values its codes stand for, in the
      * net's dtype. NULL otherwise. */
     const void *codes;
+    /* During bp_net_step_codes of a float32 net, non-zero when every code v
+     * stands for code_c * v + code_a (float arithmetic, the table's bits:
+     * W2's v / 256), which a row then decodes by arithmetic in vectors
+     * (bp_codes_affine_vec) instead of a table look-up a byte. */
+    int codes_affine;
+    float code_c, code_a;
 } bp_net;
 
 /* Initialisation schemes, for weights and biases separately.

@@ -170,6 +170,8 @@ static void take_in_net(const bp_net *net, void *dst, const void *src, bp_dtype 
                         size_t n) {
     const unsigned char *c = src;
     if (st != XT_CODES) take_in(dst, net->dtype, src, st, n);
+    else if (net->codes_affine)
+        bp_codes_affine_vec(dst, c, n, net->code_c, net->code_a);
     else if (net->dtype == BP_F32)
         for (size_t k = 0; k < n; k++) ((float *)dst)[k] = ((const float *)net->codes)[c[k]];
     else
@@ -181,7 +183,8 @@ static void take_in_net(const bp_net *net, void *dst, const void *src, bp_dtype 
  * s0 .. s1-1 of the net's input buffer in. Codes go through a buffer on the
  * stack first, whole rows at a time: a plain copy of a row from anywhere
  * in a large set has its cache lines fetched together, where decoding it
- * straight from there waited for them one after another (NOTES.md). */
+ * straight from there waited for them one after another (NOTES.md; so did
+ * the decode by arithmetic, codes_affine, in vectors). */
 static void take_rows(const bp_net *net, void *in, const void *x, bp_dtype xt,
                       const int *rows, int s0, int s1) {
     const size_t I = (size_t)net->inputs, z = bp_dtype_size(net->dtype), zx = in_size(xt);
@@ -1225,8 +1228,11 @@ int bp_net_step_codes(bp_net *net, const unsigned char *codes, const double *tab
         if (net->dtype == BP_F32) values.f[v] = (float)table[v];
         else values.d[v] = table[v];
     net->codes = &values;
+    net->codes_affine = net->dtype == BP_F32 &&
+                        bp_codes_affine_of(&net->code_c, &net->code_a, values.f);
     int rc = step_rows(net, codes, XT_CODES, rows, y, B, crit, lr, loss_out, e);
     net->codes = NULL;
+    net->codes_affine = 0;
     return rc;
 }
 

@@ -1,5 +1,6 @@
 /* ops_vec.c: a GPT block's float kernels outside its products (GELU, layer
- * norm, attention's softmax rows, softmax_ce on labels), written so that
+ * norm, attention's softmax rows, softmax_ce on labels) and the decode of
+ * byte-backed rows by arithmetic, written so that
  * GCC vectorizes them; the float graph (graph_real.h), attn_fast.h's float
  * build and net.c's step run these in place of the reference kernels
  * (ops_vec.h names each one's).
@@ -332,4 +333,23 @@ VM_CLONES double bp_softmax_ce_labels_vec(float *ds, const float *z, const float
         dr[c] -= 1.f / (float)R;
     }
     return total / R;
+}
+
+/* A byte-backed batch's rows decoded by arithmetic: 16 codes a vector,
+ * where a table look-up takes one byte at a time (W2: a tenth of the
+ * step's time outside its products went to the look-ups, NOTES.md). */
+VM_CLONES void bp_codes_affine_vec(float *dst, const unsigned char *codes, size_t n, float c,
+                                   float a) {
+    for (size_t k = 0; k < n; k++) dst[k] = (float)codes[k] * c + a;
+}
+
+int bp_codes_affine_of(float *c, float *a, const float *table) {
+    unsigned char codes[256];
+    float d[256];
+    for (int v = 0; v < 256; v++) codes[v] = (unsigned char)v;
+    bp_codes_affine_vec(d, codes, 256, table[1] - table[0], table[0]);
+    if (memcmp(d, table, sizeof d)) return 0;
+    *c = table[1] - table[0];
+    *a = table[0];
+    return 1;
 }

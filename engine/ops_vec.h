@@ -1,12 +1,13 @@
 /* ops_vec.h: the engine's own view of ops_vec.c, the float kernels of a
  * GPT block's elementwise and row ops (GELU, layer norm, attention's
- * softmax rows, the loss) written for the vectorizer, which the float
- * graph, attn_fast.h's float build and net.c's step run in place of the
- * reference kernels (ops_ref.h, ops_fast.h, attn_ref.h). Not part of the
- * engine's API.
+ * softmax rows, the loss) and of byte codes' decode, written for the
+ * vectorizer, which the float graph, attn_fast.h's float build and net.c's
+ * step run in place of the reference kernels (ops_ref.h, ops_fast.h,
+ * attn_ref.h; the decode: a table's look-up). Not part of the engine's
+ * API.
  *
- * Each names the reference it must equal and tests/test_ops.c's test that
- * holds it there, with the bound. n = values; R rows of F (layer norm); a
+ * Each names the reference it must equal and the test that holds it
+ * there (tests/test_ops.c's; the decode: test_fit.c's), with the bound. n = values; R rows of F (layer norm); a
  * T x T block of attention weights, row i of n = i + 1 (causal) or T
  * scores. */
 #ifndef BP_OPS_VEC_H
@@ -60,5 +61,16 @@ void bp_attn_head_backward_vec(float *dq, float *dk, float *dv, float *dp, const
 /* bp_loss_grad_crit_f32 with softmax_ce on labels (crit.labels): the mean
  * loss of R rows of O logits, their gradient stored into ds (not added). */
 double bp_softmax_ce_labels_vec(float *ds, const float *z, const float *y, int R, int O);
+
+/* n byte codes into floats, dst[k] = c * codes[k] + a (a multiply, then an
+ * add, each rounded: -ffp-contract=off): the decode of a table that is that
+ * expression's values, bit for bit (net.c checks every code first, so this
+ * is the table look-up's bits: test_fit.c test_codes_affine). */
+void bp_codes_affine_vec(float *dst, const unsigned char *codes, size_t n, float c, float a);
+/* Whether each of the 256 values of table is bp_codes_affine_vec's of its
+ * code, c and a taken from the first two, to the bit: then 1, and *c and
+ * *a set; else 0 (a scale whose products round otherwise than the table's
+ * quotients, a table of no line), and the table is looked up. */
+int bp_codes_affine_of(float *c, float *a, const float *table);
 
 #endif

@@ -20,6 +20,7 @@
 
 #include "bp_fit.h"
 #include "check.h"
+#include "ops_vec.h"
 
 /* n rows of d inputs in [-1, 1) and one-hot targets of C classes. */
 static bp_data *make_data(int n, int d, int C, uint64_t seed) {
@@ -772,6 +773,85 @@ static void test_forward_rows(void) {
     free(g32);
 }
 
+/* Byte codes decoded by arithmetic where their float table is c v + a
+ * (bp_codes_affine_of, bp_codes_affine_vec: W2's v / 256) against the
+ * reference, the table looked up (the set's materialized floats, which
+ * bp_data_materialize makes by the look-up). The check: true for the
+ * tables of a line whose every value is the arithmetic's (v / 256, (v - 3)
+ * / 256, -v / 8), false for a curve (v^2 / 65536) and a line whose products
+ * round otherwise somewhere (v / 255: said by the arithmetic written out
+ * here), and the arithmetic then gives every code's table bits. Training on
+ * each table: two shuffled epochs of a float32 network, byte-backed or
+ * materialized, the same weights, gradients and evaluation to the bit, on
+ * one thread and on the team of two. */
+static void test_codes_affine(void) {
+    enum { N = 300, D = 200, TABLES = 5 };
+    unsigned char *img = malloc(16 + N * D), lab[8 + N];
+    const unsigned char head[16] = {0, 0, 8, 3, 0, 0, N >> 8, N & 255, 0, 0, 0, 10, 0, 0, 0, 20};
+    const unsigned char lhead[8] = {0, 0, 8, 1, 0, 0, N >> 8, N & 255};
+    memcpy(img, head, 16);
+    memcpy(lab, lhead, 8);
+    bp_rng r;
+    bp_rng_seed(&r, 12);
+    for (int k = 0; k < N * D; k++) img[16 + k] = (unsigned char)bp_rng_below(&r, 256);
+    for (int k = 0; k < N; k++) lab[8 + k] = (unsigned char)bp_rng_below(&r, 10);
+    char ip[32], lp[32];
+    temp_file(ip, img, 16 + N * D);
+    temp_file(lp, lab, sizeof lab);
+    bp_err e;
+    int before = bp_threads(), lines = 0;
+    for (int tb = 0; tb < TABLES; tb++) {
+        double table[256];
+        float ft[256];
+        for (int v = 0; v < 256; v++) {
+            table[v] = tb == 0   ? v / 256.0
+                       : tb == 1 ? (v - 3) / 256.0
+                       : tb == 2 ? -v / 8.0
+                       : tb == 3 ? (double)v * v / 65536
+                                 : v / 255.0;
+            ft[v] = (float)table[v];
+            table[v] = ft[v]; /* a float set's table holds floats' values */
+        }
+        /* the arithmetic written out: c v, then + a, each rounded */
+        const float c = ft[1] - ft[0], a = ft[0];
+        int line = 1;
+        for (int v = 0; v < 256; v++) {
+            float p = (float)v * c;
+            float q = p + a;
+            line &= memcmp(&q, &ft[v], sizeof q) == 0;
+        }
+        CHECK(line == (tb <= 2 || (tb == 4 && line)));
+        lines += line;
+        float gc = 0, ga = 0;
+        CHECK(bp_codes_affine_of(&gc, &ga, ft) == line);
+        if (line) {
+            unsigned char codes[256];
+            float out[256];
+            for (int v = 0; v < 256; v++) codes[255 - v] = (unsigned char)v;
+            bp_codes_affine_vec(out, codes, 256, gc, ga);
+            for (int v = 0; v < 256; v++) CHECK(memcmp(&out[v], &ft[255 - v], 4) == 0);
+        }
+        bp_data *x8 = bp_data_load_idx(ip, lp, 10, BP_F32, &e),
+                *fl = bp_data_load_idx(ip, lp, 10, BP_F32, &e);
+        CHECK(x8 && fl && x8->x8 && x8->table);
+        if (!x8 || !fl || !x8->table) break;
+        memcpy(x8->table, table, sizeof table);
+        memcpy(fl->table, table, sizeof table);
+        CHECK(bp_data_materialize(fl, &e) == 0 && same_inputs(x8, fl));
+        for (int T = 1; T <= 2; T++) {
+            CHECK(bp_set_threads(T, &e) == 0);
+            CHECK(fits_agree(BP_F32, x8, fl, 2, 0, 0));
+        }
+        bp_data_free(x8);
+        bp_data_free(fl);
+    }
+    CHECK(lines >= 3);
+    CHECK(bp_set_threads(before, &e) == 0);
+    remove(ip);
+    remove(lp);
+    free(img);
+}
+
 /* A copy of data whose targets are its labels 1..C, one per row (k = 1),
  * as a regression-shaped data set of class numbers holds them. */
 static bp_data *labels_of(const bp_data *data) {
@@ -875,6 +955,7 @@ int main(void) {
     test_float32_data();
     test_fused_sgd();
     test_byte_backed();
+    test_codes_affine();
     test_labels_and_param();
     return check_report("test_fit");
 }
