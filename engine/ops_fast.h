@@ -89,7 +89,12 @@ void SFX(bp_dense_backward)(REAL *dx, REAL *dW, REAL *db, const REAL *dh, const 
 
 /* o = f(h) over B rows; with b, first h += b in the same pass (the bias of
  * a product that BLAS made with beta 0), so each value is read and written
- * once. EACH(F) is that pass, F an expression of v, the value of h. */
+ * once. EACH(F) is that pass, F an expression of v, the value of h. Built
+ * for AVX-512 and AVX2 too (SGD_CLONES, ops.c), as act_grad and
+ * dense_cols' bias sums: the default target's vectors are four floats;
+ * the same operations on each value in every clone, so the same bits
+ * (test_ops.c test_act_pass_clones). */
+SGD_CLONES
 static void SFX(bias_act)(REAL *o, REAL *h, const REAL *b, int B, int O, bp_act act,
                           double alpha) {
     const REAL a = (REAL)alpha;
@@ -126,6 +131,7 @@ static void SFX(bias_act)(REAL *o, REAL *h, const REAL *b, int B, int O, bp_act 
 /* dh = dLoss/dh over B rows, overwritten; with db, also db += dh in the same
  * pass (the bias gradient). One loop for each case of db, so that none
  * tests it per value and each can be vectorised over n. */
+SGD_CLONES
 static void SFX(act_grad)(REAL *dh, REAL *db, const REAL *dout, const REAL *h,
                           const REAL *o, int B, int O, bp_act act, double alpha) {
     const REAL a = (REAL)alpha;
@@ -357,6 +363,7 @@ void SFX(bp_layer_backward_rows)(REAL *dx, REAL *dh, const REAL *dout, const REA
 
 /* Neurons n0 .. n1-1 of dW = dh^T x and db = dh's column sums over all B
  * rows: overwritten (acc 0) or added to (acc 1); a NULL dW or db skipped. */
+SGD_CLONES
 static void SFX(dense_cols)(REAL *dW, REAL *db, const REAL *dh, const REAL *x, int B,
                             int I, int O, int n0, int n1, int acc) {
     const int N = n1 - n0;

@@ -1455,6 +1455,76 @@ static void test_softmax_ce_grad_is_stages(void) {
     }
 }
 
+/* Two floats the same bits, or both zeros (the references add into a
+ * zeroed buffer, where 0 + -0 is +0; the fast passes store). */
+static int same_or_zeros(float a, float b) {
+    return memcmp(&a, &b, sizeof a) == 0 || (a == 0 && b == 0);
+}
+
+/* The float layer's passes outside its products, built for AVX-512 and AVX2
+ * too (ops_fast.h bias_act, act_grad, dense_cols; whichever clone the
+ * processor picks) against the reference kernels (ops_ref.h, built for the
+ * default target only), value by value: every elementwise activation,
+ * lengths 1 to 37 (every vector's tail), 3 rows on the plain loops and 64
+ * on BLAS (where the bias joins the activation's pass), values with zeros
+ * of either sign, large, subnormal and NaN ones (as h: neurons of zero
+ * weights and such a bias; in dout). The forward's o is f(h) of its own
+ * h, and on BLAS h is the product without the bias (a bias of zeros) plus
+ * b (the plain loops start their sums at b); dh
+ * (bp_layer_backward_rows) is bp_act_backward's; db (backward_cols) the
+ * column sums of dh in row order. */
+static void test_act_pass_clones(void) {
+    enum { I = 8, MAXO = 37, MAXB = 64 };
+    static const float special[] = {0.0f, -0.0f, 1e30f, -1e-40f, NAN, 2.5f};
+    bp_rng r;
+    bp_rng_seed(&r, 23);
+    float x[MAXB * I], W[MAXO * I], b[MAXO], zb[MAXO] = {0}, h[MAXB * MAXO],
+        h0[MAXB * MAXO], o[MAXB * MAXO], oref[MAXB * MAXO], dout[MAXB * MAXO],
+        dh[MAXB * MAXO], dref[MAXB * MAXO], db[MAXO], dW[MAXO * I], bb[MAXO];
+    for (int k = 0; k < MAXB * I; k++) x[k] = (float)(2 * bp_rng_uniform(&r) - 1);
+    for (int k = 0; k < MAXO * I; k++) W[k] = (float)(2 * bp_rng_uniform(&r) - 1);
+    for (int k = 0; k < MAXO; k++) b[k] = (float)(bp_rng_uniform(&r) - 0.5);
+    /* neurons whose h is a special value: zero weights, the value as bias */
+    for (int j = 0; j < 4; j++) {
+        b[2 + 3 * j] = special[j + 1];
+        memset(W + (size_t)(2 + 3 * j) * I, 0, sizeof(float) * I);
+    }
+    for (int k = 0; k < MAXB * MAXO; k++)
+        dout[k] = k % 13 == 4 ? special[k % 6] : (float)(2 * bp_rng_uniform(&r) - 1);
+    int wrong = 0, cases = 0;
+    for (int act = 0; act < BP_ACT_COUNT; act++) {
+        if (bp_act_is_row((bp_act)act)) continue;
+        for (int B = 3; B <= MAXB; B += MAXB - 3)
+            for (int O = 1; O <= MAXO; O++) {
+                const size_t n = (size_t)B * O;
+                const int blas = (long)B * I * O >= BP_BLAS_MIN_WORK;
+                bp_layer_forward_f32(h0, o, x, W, zb, B, I, O, (bp_act)act, 0.1);
+                bp_layer_forward_f32(h, o, x, W, b, B, I, O, (bp_act)act, 0.1);
+                for (size_t k = 0; blas && k < n; k++) {
+                    float want = h0[k] + b[k % O];
+                    wrong += !same_or_zeros(h[k], want);
+                }
+                bp_act_forward_f32(oref, h, B, O, (bp_act)act, 0.1);
+                for (size_t k = 0; k < n; k++) wrong += !same_or_zeros(o[k], oref[k]);
+                bp_layer_backward_rows_f32(NULL, dh, dout, h, oref, W, B, I, O, (bp_act)act,
+                                           0.1);
+                memset(dref, 0, sizeof(float) * n);
+                bp_act_backward_f32(dref, dout, h, oref, B, O, (bp_act)act, 0.1);
+                for (size_t k = 0; k < n; k++) wrong += !same_or_zeros(dh[k], dref[k]);
+                memcpy(bb, b, sizeof(float) * O);
+                bp_layer_backward_cols_f32(dW, db, W, bb, dh, x, B, I, O, 0, O, -1);
+                for (int j = 0; j < O; j++) {
+                    float sum = 0;
+                    for (int s = 0; s < B; s++) sum += dh[(size_t)s * O + j];
+                    wrong += !same_or_zeros(db[j], sum);
+                }
+                cases++;
+            }
+    }
+    CHECK(cases > 2 * MAXO * 3);
+    CHECK(wrong == 0);
+}
+
 /* ------------------------------------------------------------------------ */
 /* The SGD step                                                              */
 
@@ -1787,6 +1857,7 @@ int main(void) {
     test_split_forward();
     test_softmax_ce_grad_is_stages();
     test_sgd_update();
+    test_act_pass_clones();
     test_vec_erf();
     test_vec_gelu();
     test_vec_gelu_d();
