@@ -170,8 +170,7 @@ static void take_in_net(const bp_net *net, void *dst, const void *src, bp_dtype 
                         size_t n) {
     const unsigned char *c = src;
     if (st != XT_CODES) take_in(dst, net->dtype, src, st, n);
-    else if (net->codes_affine)
-        bp_codes_affine_vec(dst, c, n, net->code_c, net->code_a);
+    else if (net->codes_affine) bp_codes_affine_vec(dst, c, n, net->code_c, net->code_a);
     else if (net->dtype == BP_F32)
         for (size_t k = 0; k < n; k++) ((float *)dst)[k] = ((const float *)net->codes)[c[k]];
     else

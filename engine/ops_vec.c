@@ -1,9 +1,9 @@
 /* ops_vec.c: a GPT block's float kernels outside its products (GELU, layer
  * norm, attention's softmax rows, softmax_ce on labels) and the decode of
- * byte-backed rows by arithmetic, written so that
- * GCC vectorizes them; the float graph (graph_real.h), attn_fast.h's float
- * build and net.c's step run these in place of the reference kernels
- * (ops_vec.h names each one's).
+ * byte-backed rows by arithmetic, written so that GCC vectorizes them; the
+ * float graph (graph_real.h), attn_fast.h's float build and net.c's step
+ * run these in place of the reference kernels (ops_vec.h names each
+ * one's).
  *
  * Why: on W9 (issue 26's character GPT) exact GELU through libm's erff and
  * expf a value at a time was a fifth of the iteration, layer norm's sums
@@ -336,8 +336,10 @@ VM_CLONES double bp_softmax_ce_labels_vec(float *ds, const float *z, const float
 }
 
 /* A byte-backed batch's rows decoded by arithmetic: 16 codes a vector,
- * where a table look-up takes one byte at a time (W2: a tenth of the
- * step's time outside its products went to the look-ups, NOTES.md). */
+ * where a table look-up takes one byte at a time (on W2 the look-ups were
+ * the largest of the step's passes outside its products: NOTES.md, issue
+ * 24, i24-w2e). The conversion of a byte is exact and the multiply and
+ * the add are IEEE's, so every clone gives the same bits. */
 VM_CLONES void bp_codes_affine_vec(float *dst, const unsigned char *codes, size_t n, float c,
                                    float a) {
     for (size_t k = 0; k < n; k++) dst[k] = (float)codes[k] * c + a;

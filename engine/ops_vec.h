@@ -7,9 +7,9 @@
  * API.
  *
  * Each names the reference it must equal and the test that holds it
- * there (tests/test_ops.c's; the decode: test_fit.c's), with the bound. n = values; R rows of F (layer norm); a
- * T x T block of attention weights, row i of n = i + 1 (causal) or T
- * scores. */
+ * there (tests/test_ops.c's; the decode: test_fit.c's), with the bound.
+ * n = values; R rows of F (layer norm); a T x T block of attention
+ * weights, row i of n = i + 1 (causal) or T scores. */
 #ifndef BP_OPS_VEC_H
 #define BP_OPS_VEC_H
 

@@ -1506,8 +1506,8 @@ static void test_act_pass_clones(void) {
                 }
                 bp_act_forward_f32(oref, h, B, O, (bp_act)act, 0.1);
                 for (size_t k = 0; k < n; k++) wrong += !same_or_zeros(o[k], oref[k]);
-                bp_layer_backward_rows_f32(NULL, dh, dout, h, oref, W, B, I, O, (bp_act)act,
-                                           0.1);
+                bp_layer_backward_rows_f32(NULL, dh, dout, h, oref, W, B, I, O,
+                                           (bp_act)act, 0.1);
                 memset(dref, 0, sizeof(float) * n);
                 bp_act_backward_f32(dref, dout, h, oref, B, O, (bp_act)act, 0.1);
                 for (size_t k = 0; k < n; k++) wrong += !same_or_zeros(dh[k], dref[k]);
