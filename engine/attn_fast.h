@@ -81,7 +81,7 @@ void SFX(bp_attention_backward_store)(REAL *dx, REAL *dwqkv, REAL *dbqkv, REAL *
     const int D = C / heads, C3 = 3 * C, BT = B * T;
     const REAL scale = SFX(attn_scale)(C, heads);
     SFX(input_backward)(datt, dwo, dbo, NULL, dy, att, wo, BT, C, C, 0);
-    for (int b = 0; b < B; b++)
+    for (int b = 0; b < B; b++) {
         for (int h = 0; h < heads; h++) {
             const size_t at = (size_t)b * T * C3 + (size_t)h * D;
             const REAL *q = qkv + at, *k = q + C, *v = q + 2 * C;
@@ -105,7 +105,12 @@ void SFX(bp_attention_backward_store)(REAL *dx, REAL *dwqkv, REAL *dbqkv, REAL *
             GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, T, D, T, 1, dp, T, q, C3, 0, dk,
                  C3);
         }
-    SFX(input_backward)(dx, dwqkv, dbqkv, NULL, dqkv, x, wqkv, BT, C3, C, dx_store ? 0 : 1);
+        /* dbqkv's sums over the sample's rows while they are in L2 (98 KB in
+         * W9, where the whole batch's dqkv came back from L3): each column's
+         * terms still in ascending rows, so input_backward's bits */
+        SFX(column_sums)(dbqkv, dqkv + (size_t)b * T * C3, T, C3, 0, C3);
+    }
+    SFX(input_backward)(dx, dwqkv, NULL, NULL, dqkv, x, wqkv, BT, C3, C, dx_store ? 0 : 1);
 }
 
 void SFX(bp_attention_backward)(REAL *dx, REAL *dwqkv, REAL *dbqkv, REAL *dwo, REAL *dbo,

@@ -143,7 +143,7 @@ static void SFX(input_backward)(REAL *dx, REAL *dw, REAL *db, REAL *db2, const R
                                 const REAL *x, const REAL *w, int BT, int G, int I,
                                 REAL beta) {
     GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, G, I, BT, 1, dz, G, x, I, 1, dw, I);
-    SFX(column_sums)(db, dz, BT, G, 0, G);
+    if (db) SFX(column_sums)(db, dz, BT, G, 0, G); /* NULL: the caller summed dz */
     if (db2) SFX(column_sums)(db2, dz, BT, G, 0, G);
     SFX(input_dx)(dx, dz, w, BT, G, I, beta);
 }
