@@ -5,7 +5,8 @@
  * and outputs written out, with and without the causal mask, through both
  * kernels and through a graph. The fast path (products) against the
  * reference (a sum at a time) in both dtypes, causal or not, several
- * heads. Finite differences in both dtypes: attention alone, the position
+ * heads; the biases' gradient a sample at a time equal to the whole
+ * batch's column sums. Finite differences in both dtypes: attention alone, the position
  * embedding, and a pre-norm GPT block (layernorm, attention, add;
  * layernorm, linear 4C, gelu, linear C, add) after token and position
  * embeddings. Causality: changing the steps after t leaves every output
@@ -191,6 +192,64 @@ static void test_fast_matches_ref(void) {
             for (int causal = 0; causal < 2; causal++)
                 fast_vs_ref(shapes[s][0], shapes[s][1], shapes[s][2], shapes[s][3],
                             causal, f32);
+}
+
+/* The query, key and value biases' gradient (attn_fast.h sums dqkv's
+ * columns a sample at a time, after its heads): equal (==) to dqkv's
+ * columns summed over all B T rows in ascending order onto what dbqkv held,
+ * in both dtypes, on the register blocks' heads (T 64, D 32) and GEMM's (T
+ * 37). A sample left out or summed twice, or a column's terms taken in
+ * another order, fails. */
+static void bias_sums(int B, int T, int C, int heads, int f32) {
+    const size_t nx = (size_t)B * T * C, C3 = 3 * (size_t)C, z = f32 ? 4 : 8;
+    const double ws = 1 / sqrt((double)C);
+    double *in[6];
+    void *fin[6];
+    size_t nin[6] = {nx, C3 * C, C3, (size_t)C * C, (size_t)C, nx};
+    for (int k = 0; k < 6; k++) {
+        in[k] = randoms(nin[k], k == 1 || k == 3 ? ws : 1);
+        fin[k] = f32 ? (void *)floats(in[k], nin[k]) : (void *)in[k];
+    }
+    void *y = calloc(nx, z), *qkv = calloc(3 * nx, z), *p = calloc((size_t)B * heads * T * T, z),
+         *att = calloc(nx, z), *dx = calloc(nx, z), *dw = calloc(C3 * C, z),
+         *db = calloc(C3, z), *dwo = calloc((size_t)C * C, z), *dbo = calloc(C, z),
+         *datt = calloc(nx, z), *dqkv = calloc(3 * nx, z), *dp = calloc((size_t)T * T, z);
+    int bad = 0;
+    if (f32) {
+        float *b = db, *g = dqkv, e[3 * 128];
+        for (size_t r = 0; r < C3; r++) b[r] = e[r] = (float)in[2][r];
+        bp_attention_forward_f32(y, qkv, p, att, fin[0], fin[1], fin[2], fin[3], fin[4], B, T, C,
+                                 heads, 1);
+        bp_attention_backward_f32(dx, dw, db, dwo, dbo, datt, dqkv, dp, fin[5], fin[0], qkv, p,
+                                  att, fin[1], fin[3], B, T, C, heads, 1);
+        for (size_t bt = 0; bt < (size_t)B * T; bt++)
+            for (size_t r = 0; r < C3; r++) e[r] += g[bt * C3 + r];
+        for (size_t r = 0; r < C3; r++) bad += !(b[r] == e[r]);
+    } else {
+        double *b = db, *g = dqkv, e[3 * 128];
+        for (size_t r = 0; r < C3; r++) b[r] = e[r] = in[2][r];
+        bp_attention_forward(y, qkv, p, att, in[0], in[1], in[2], in[3], in[4], B, T, C, heads, 1);
+        bp_attention_backward(dx, dw, db, dwo, dbo, datt, dqkv, dp, in[5], in[0], qkv, p, att,
+                              in[1], in[3], B, T, C, heads, 1);
+        for (size_t bt = 0; bt < (size_t)B * T; bt++)
+            for (size_t r = 0; r < C3; r++) e[r] += g[bt * C3 + r];
+        for (size_t r = 0; r < C3; r++) bad += !(b[r] == e[r]);
+    }
+    if (bad) fprintf(stderr, "attention bias sums B=%d T=%d f32=%d: %d differ\n", B, T, f32, bad);
+    CHECK(bad == 0);
+    void *all[] = {y, qkv, p, att, dx, dw, db, dwo, dbo, datt, dqkv, dp};
+    for (int k = 0; k < 12; k++) free(all[k]);
+    for (int k = 0; k < 6; k++) {
+        if (f32) free(fin[k]);
+        free(in[k]);
+    }
+}
+static void test_bias_sums(void) {
+    bp_rng_seed(&R, 43);
+    for (int f32 = 0; f32 < 2; f32++) {
+        bias_sums(3, 64, 128, 4, f32);
+        bias_sums(4, 37, 8, 2, f32);
+    }
 }
 
 /* attn_vec.c's heads against their products written plainly: each sum over
@@ -506,6 +565,7 @@ int main(void) {
     test_hand_graph();
     test_fast_matches_ref();
     test_vec_head();
+    test_bias_sums();
     test_fd_attention();
     test_fd_position();
     test_fd_gpt_block();
