@@ -176,9 +176,12 @@ void bp_attn_head_backward_vec(float *dq, float *dk, float *dv, float *dp, const
                                const float *v, int ld, int T, int D, float scale, int causal) {
     float vt[BP_ATTN_VEC_MAX];
     transpose(vt, v, ld, T, D);
+    /* dS before dv: the softmax's backward reads P's rows in order (a stream
+     * the prefetchers follow, where P comes from memory), so that dv's
+     * strips of P's columns then come from L1; the same sums */
     product(dp, T, dO, ldo, 1, vt, T, T, T, D, 1, causal, 0, 0);   /* dP = dO v^T */
-    product(dv, ld, P, 1, T, dO, ldo, T, D, T, 1, 0, 0, causal);   /* dv = P^T dO */
     bp_attn_softmax_backward_rows_vec(dp, P, T, causal, scale);    /* dS */
+    product(dv, ld, P, 1, T, dO, ldo, T, D, T, 1, 0, 0, causal);   /* dv = P^T dO */
     product(dq, ld, dp, T, 1, k, ld, T, D, T, 1, 0, causal, 0);    /* dq = dS k */
     product(dk, ld, dp, 1, T, q, ld, T, D, T, 1, 0, 0, causal);    /* dk = dS^T q */
 }
