@@ -79,14 +79,12 @@ VM_CLONES_FMA void bp_gelu_backward_vec(float *dh, const float *dout, const floa
  * test_vec_gelu_d). */
 VM_CLONES_FMA void bp_gelu_forward_d_vec(float *o, float *d, const float *h, size_t n) {
     for (size_t k = 0; k < n; k++) {
-        float v = h[k], erf = vm_erf((v < 0 ? -v : v) * 0.70710678118654752440f);
-        o[k] = v * (0.5f * (1.f + (v < 0 ? -erf : erf)));
-    }
-    for (size_t k = 0; k < n; k++) {
-        float v = h[k], x = (v < 0 ? -v : v) * 0.70710678118654752440f;
+        float v = h[k], x = (v < 0 ? -v : v) * 0.70710678118654752440f, erf = vm_erf(x);
+        float ok = v * (0.5f * (1.f + (v < 0 ? -erf : erf)));
         float xc = x < 9.3f ? x : 9.3f;
         float e = x < 9.3f ? vm_exp_minus_sq(xc) : 0.f;
-        float cdf = v != 0 ? o[k] / v : 0.5f;
+        float cdf = v != 0 ? ok / v : 0.5f;
+        o[k] = ok;
         d[k] = cdf + v * (0.39894228040143267794f * e);
     }
 }
