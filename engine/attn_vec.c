@@ -116,7 +116,7 @@ VM_CLONES_FMA static void product(float *C, int ldc, const float *A, int ar, int
     }
 }
 
-typedef float f8 __attribute__((vector_size(32)));
+typedef float f8 __attribute__((vector_size(32))); /* a transpose's row of 8 */
 
 /* The 8 x 8 transpose of r (r[i][k] becomes r[k][i]) in three rounds of
  * shuffles (__builtin_shufflevector, GCC 12's and clang's alike): pairs of
@@ -143,9 +143,10 @@ VM_INLINE void transpose8(f8 r[8]) {
 
 /* x's T rows of D (ld apart) transposed into t, D rows of T, in 8 x 8
  * blocks: each block's 8 row loads independent (where a value at a time
- * waited on each row's cache miss), the transpose in registers (a value at
- * a time, through a copy of the rows, was 1.7% of W9's samples). T and D
- * multiples of 8. Cloned: the default clone runs the vectors as pairs. */
+ * waited on each row's cache miss), the transpose in registers rather than
+ * a value at a time through a copy of the rows (scripts/bench/NOTES.md,
+ * i26-w9g). T and D multiples of 8. Cloned: the default clone runs the
+ * vectors as pairs. */
 VM_CLONES static void transpose(float *t, const float *x, int ld, int T, int D) {
     for (int i0 = 0; i0 < T; i0 += 8)
         for (int d0 = 0; d0 < D; d0 += 8) {
