@@ -73,6 +73,9 @@ static void relax(void) {
 #endif
 }
 
+/* A spin of n pauses doubled, at most SPINS. */
+static int longer(int n) { return n * 2 < SPINS ? n * 2 : SPINS; }
+
 /* Waits until *v differs from old: spinning (team->spins pauses), then
  * asleep on the team's condition variable; and sets the next wait's spin.
  * Dekker's handshake with bump(): this raises sleepers and then reads *v,
@@ -83,9 +86,7 @@ static void wait_change(bp_team *team, atomic_uint *v, unsigned old) {
     for (int k = 0; k < n; k++) {
         if (atomic_load_explicit(v, memory_order_acquire) != old) {
             /* the spin paid: spin longer next time, up to SPINS */
-            if (n < SPINS)
-                atomic_store_explicit(&team->spins, n * 2 < SPINS ? n * 2 : SPINS,
-                                      memory_order_relaxed);
+            if (n < SPINS) atomic_store_explicit(&team->spins, longer(n), memory_order_relaxed);
             return;
         }
         relax();
@@ -111,8 +112,7 @@ static void wait_change(bp_team *team, atomic_uint *v, unsigned old) {
      * spun most of its one core away again). Timed to the bump, not to
      * this thread's waking, which on a virtual machine can take longer
      * than a spin by itself. */
-    int next = woken - t0 > LONG_SLEEP_NS ? (n / 2 > MIN_SPINS ? n / 2 : MIN_SPINS)
-                                          : (n * 2 < SPINS ? n * 2 : SPINS);
+    int next = woken - t0 > LONG_SLEEP_NS ? (n / 2 > MIN_SPINS ? n / 2 : MIN_SPINS) : longer(n);
     atomic_store_explicit(&team->spins, next, memory_order_relaxed);
 }
 
