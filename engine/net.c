@@ -933,17 +933,25 @@ const double *bp_net_forward_as(bp_net *net, const void *x, bp_dtype xt, int B,
     return forward_rows(net, x, xt, NULL, B, e);
 }
 
+/* The 256 values byte codes stand for, in the net's dtype: on the caller's
+ * stack while a pass reads them through net->codes. */
+typedef union code_values {
+    float f[256];
+    double d[256];
+} code_values;
+
+static void codes_in(bp_net *net, code_values *values, const double *table) {
+    for (int v = 0; v < 256; v++)
+        if (net->dtype == BP_F32) values->f[v] = (float)table[v];
+        else values->d[v] = table[v];
+    net->codes = values;
+}
+
 const double *bp_net_forward_rows(bp_net *net, const void *x, bp_dtype xt,
                                   const double *table, const int *rows, int B, bp_err *e) {
     if (!table) return forward_rows(net, x, xt, rows, B, e);
-    union {
-        float f[256];
-        double d[256];
-    } values;
-    for (int v = 0; v < 256; v++)
-        if (net->dtype == BP_F32) values.f[v] = (float)table[v];
-        else values.d[v] = table[v];
-    net->codes = &values;
+    code_values values;
+    codes_in(net, &values, table);
     const double *out = forward_rows(net, x, XT_CODES, rows, B, e);
     net->codes = NULL;
     return out;
@@ -1219,14 +1227,8 @@ int bp_net_step_rows_crit(bp_net *net, const void *x, bp_dtype xt, const int *ro
 int bp_net_step_codes(bp_net *net, const unsigned char *codes, const double *table,
                       const int *rows, const double *y, int B, bp_crit crit, double lr,
                       double *loss_out, bp_err *e) {
-    union {
-        float f[256];
-        double d[256];
-    } values;
-    for (int v = 0; v < 256; v++)
-        if (net->dtype == BP_F32) values.f[v] = (float)table[v];
-        else values.d[v] = table[v];
-    net->codes = &values;
+    code_values values;
+    codes_in(net, &values, table);
     net->codes_affine = net->dtype == BP_F32 &&
                         bp_codes_affine_of(&net->code_c, &net->code_a, values.f);
     int rc = step_rows(net, codes, XT_CODES, rows, y, B, crit, lr, loss_out, e);

@@ -635,20 +635,31 @@ static int host_fits_agree(const bp_data *da, const bp_data *db, int shuffle) {
  * the bit after two shuffled epochs of plain SGD (so fused too) in a
  * float32 and a float64 network, on one thread and on the team, and the
  * same evaluation; with a host's loss too, shuffled and in order. */
-static void test_byte_backed(void) {
-    enum { N = 300, D = 200 };
+/* An IDX pair of N random images of 10 x 20 bytes and labels 0..9 from
+ * the seed, written to temporary files named into ip and lp (32 bytes
+ * each); the images' bytes are returned (16 header bytes first; the
+ * caller frees them). */
+enum { IDX_N = 300, IDX_D = 200 };
+static unsigned char *idx_pair(char *ip, char *lp, uint64_t seed) {
+    enum { N = IDX_N, D = IDX_D };
     unsigned char *img = malloc(16 + N * D), lab[8 + N];
     const unsigned char head[16] = {0, 0, 8, 3, 0, 0, N >> 8, N & 255, 0, 0, 0, 10, 0, 0, 0, 20};
     const unsigned char lhead[8] = {0, 0, 8, 1, 0, 0, N >> 8, N & 255};
     memcpy(img, head, 16);
     memcpy(lab, lhead, 8);
     bp_rng r;
-    bp_rng_seed(&r, 11);
+    bp_rng_seed(&r, seed);
     for (int k = 0; k < N * D; k++) img[16 + k] = (unsigned char)bp_rng_below(&r, 256);
     for (int k = 0; k < N; k++) lab[8 + k] = (unsigned char)bp_rng_below(&r, 10);
-    char ip[32], lp[32];
     temp_file(ip, img, 16 + N * D);
     temp_file(lp, lab, sizeof lab);
+    return img;
+}
+
+static void test_byte_backed(void) {
+    enum { N = IDX_N, D = IDX_D };
+    char ip[32], lp[32];
+    unsigned char *img = idx_pair(ip, lp, 11);
     bp_err e;
     int before = bp_threads();
     for (int dt = 0; dt < 2; dt++) {
@@ -785,19 +796,9 @@ static void test_forward_rows(void) {
  * materialized, the same weights, gradients and evaluation to the bit, on
  * one thread and on the team of two. */
 static void test_codes_affine(void) {
-    enum { N = 300, D = 200, TABLES = 5 };
-    unsigned char *img = malloc(16 + N * D), lab[8 + N];
-    const unsigned char head[16] = {0, 0, 8, 3, 0, 0, N >> 8, N & 255, 0, 0, 0, 10, 0, 0, 0, 20};
-    const unsigned char lhead[8] = {0, 0, 8, 1, 0, 0, N >> 8, N & 255};
-    memcpy(img, head, 16);
-    memcpy(lab, lhead, 8);
-    bp_rng r;
-    bp_rng_seed(&r, 12);
-    for (int k = 0; k < N * D; k++) img[16 + k] = (unsigned char)bp_rng_below(&r, 256);
-    for (int k = 0; k < N; k++) lab[8 + k] = (unsigned char)bp_rng_below(&r, 10);
+    enum { N = IDX_N, D = IDX_D, TABLES = 5 };
     char ip[32], lp[32];
-    temp_file(ip, img, 16 + N * D);
-    temp_file(lp, lab, sizeof lab);
+    unsigned char *img = idx_pair(ip, lp, 12);
     bp_err e;
     int before = bp_threads(), lines = 0;
     for (int tb = 0; tb < TABLES; tb++) {
