@@ -90,10 +90,14 @@ static void linear_gelu_backward(bp_graph *g, node *nd, REAL *dx, REAL *db, int 
     for (int s = 0; s < rows; s += block) {
         int n = rows - s < block ? rows - s : block;
         size_t at = (size_t)s * O;
-        if (nd->gelu_d) bp_gelu_backward_d_vec(dh + at, dout + at, dh + at, (size_t)n * O);
+        REAL *bdb = db; /* the bias's sums, if not made with dh */
+        if (nd->gelu_d && db)
+            bp_gelu_backward_d_bias_vec(dh + at, db, dout + at, dh + at, n, O), bdb = NULL;
+        else if (nd->gelu_d)
+            bp_gelu_backward_d_vec(dh + at, dout + at, dh + at, (size_t)n * O);
         else bp_gelu_backward_vec(dh + at, dout + at, h + at, o + at, (size_t)n * O, 0);
         SFX(bp_dense_backward_block)
-        (dx ? dx + (size_t)s * I : NULL, db, dh + at, xv + (size_t)s * I, T_(nd, 0), n, I, O,
+        (dx ? dx + (size_t)s * I : NULL, bdb, dh + at, xv + (size_t)s * I, T_(nd, 0), n, I, O,
          add, rows);
     }
     SFX(bp_dense_backward_to)(NULL, GF_(nd, 0), NULL, dh, xv, T_(nd, 0), rows, I, O, 1);

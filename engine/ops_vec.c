@@ -93,6 +93,22 @@ VM_CLONES_FMA void bp_gelu_backward_d_vec(float *dh, const float *dout, const fl
                                       size_t n) {
     for (size_t k = 0; k < n; k++) dh[k] = dout[k] * d[k];
 }
+/* The same over R rows of O, each row's dh added into db in that pass
+ * (db[j] += dh[r][j], rows ascending: bias_backward_ref's order, so its
+ * bits), instead of a second pass reading dh back for the linear's bias
+ * (graph_real.h linear_gelu_backward; test_ops.c test_vec_gelu_d_bias). */
+VM_CLONES void bp_gelu_backward_d_bias_vec(float *dh, float *db, const float *dout,
+                                           const float *d, int R, int O) {
+    for (int r = 0; r < R; r++) {
+        float *dhr = dh + (size_t)r * O;
+        const float *dor = dout + (size_t)r * O, *dr = d + (size_t)r * O;
+        for (int j = 0; j < O; j++) {
+            const float g = dor[j] * dr[j];
+            dhr[j] = g;
+            db[j] += g;
+        }
+    }
+}
 
 /* Layer norm's rows 8 values at a time by GCC's vector extension (float
  * vectors of 8, their double lanes: GCC's vectorizer had left the double

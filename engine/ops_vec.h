@@ -27,6 +27,10 @@ void bp_gelu_backward_vec(float *dh, const float *dout, const float *h, const fl
  * d): bp_gelu_backward_vec's bits, from two streams instead of three. */
 void bp_gelu_forward_d_vec(float *o, float *d, const float *h, size_t n);
 void bp_gelu_backward_d_vec(float *dh, const float *dout, const float *d, size_t n);
+/* bp_gelu_backward_d_vec over R rows of O, each row's dh also added into
+ * db (bias_backward's sum, the same order); dh may be d. */
+void bp_gelu_backward_d_bias_vec(float *dh, float *db, const float *dout, const float *d,
+                                 int R, int O);
 /* bp_layernorm_forward_f32 and bp_layernorm_backward_f32, the same formulas
  * with each row's sums taken in 8 partial sums; add 0: dx overwritten, as
  * above. */

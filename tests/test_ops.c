@@ -1626,6 +1626,26 @@ static void test_vec_gelu_d(void) {
     free(h), free(o), free(ro), free(d), free(dout), free(rdh);
 }
 
+/* bp_gelu_backward_d_bias_vec: dh equal to bp_gelu_backward_d_vec's and db
+ * to dh's columns added row by row onto db's start (bias_backward_ref's
+ * order), bit for bit, O = 37 for the vectors' tail, dh in place of d. */
+static void test_vec_gelu_d_bias(void) {
+    enum { R = 131, O = 37 };
+    float dout[R * O], d[R * O], rdh[R * O], db[O], rdb[O];
+    for (int k = 0; k < R * O; k++)
+        dout[k] = (float)sin(k * 0.37) * 3, d[k] = (float)cos(k * 0.11) + 0.25f;
+    for (int j = 0; j < O; j++) db[j] = rdb[j] = (float)j / 7 - 2;
+    bp_gelu_backward_d_vec(rdh, dout, d, (size_t)R * O);
+    for (int r = 0; r < R; r++)
+        for (int j = 0; j < O; j++) rdb[j] += rdh[r * O + j];
+    bp_gelu_backward_d_bias_vec(d, db, dout, d, R, O);
+    CHECK(!memcmp(d, rdh, sizeof d));
+    CHECK(!memcmp(db, rdb, sizeof db));
+    float once[O];
+    for (int j = 0; j < O; j++) once[j] = (float)j / 7 - 2 + rdh[j];
+    CHECK(memcmp(db, once, sizeof db) != 0); /* every row was added, not the first */
+}
+
 static void test_vec_gelu(void) {
     enum { N = 2400001 };
     float *h = malloc(sizeof(float) * N), *o = malloc(sizeof(float) * N),
@@ -1861,6 +1881,7 @@ int main(void) {
     test_vec_erf();
     test_vec_gelu();
     test_vec_gelu_d();
+    test_vec_gelu_d_bias();
     test_vec_layernorm();
     test_vec_softmax_ce();
     test_vec_softmax_rows();
