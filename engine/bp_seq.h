@@ -273,6 +273,10 @@ void bp_attention_backward_ref_f32(float *dx, float *dwqkv, float *dbqkv, float 
                                    const float *p, const float *att, const float *wqkv,
                                    const float *wo, int B, int T, int C, int heads,
                                    int causal);
+/* The products' path in float: a head whose T and D are multiples of 16
+ * (attn_vec.c's) leaves p's values past the vector of 16 that holds each
+ * row's last kept weight unwritten under a causal mask (the other paths
+ * write their zeros): only this backward reads p, and it reads no further. */
 void bp_attention_forward_f32(float *y, float *qkv, float *p, float *att, const float *x,
                               const float *wqkv, const float *bqkv, const float *wo,
                               const float *bo, int B, int T, int C, int heads,

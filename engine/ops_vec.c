@@ -329,6 +329,131 @@ VM_CLONES void bp_attn_softmax_backward_rows_vec(float *dp, const float *p, int 
     }
 }
 
+/* The 16 x 16 transpose of w (w[i][l] becomes w[l][i]): at each step b
+ * (8, 4, 2, 1) rows i and i + b, for i without the bit b, exchange their
+ * off-diagonal blocks of b lanes, which transposes every 2 b x 2 b block
+ * of b x b blocks; after the four steps, the whole. 64 two-vector
+ * shuffles (__builtin_shufflevector, GCC 12's and clang's alike), only
+ * moves: the same values whatever the clone. */
+#define SHUF(b, ...)                                                                   \
+    for (int i = 0; i < LANES; i++)                                                    \
+        if (!(i & (b))) {                                                              \
+            const vm_f16 x = w[i], y = w[i + (b)];                                     \
+            w[i] = __builtin_shufflevector(x, y, __VA_ARGS__);                         \
+            w[i + (b)] = __builtin_shufflevector(x, y, OTHER##b);                      \
+        }
+#define OTHER8 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31
+#define OTHER4 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31
+#define OTHER2 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31
+#define OTHER1 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31
+VM_INLINE void transpose16(vm_f16 w[LANES]) {
+    SHUF(8, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23)
+    SHUF(4, 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27)
+    SHUF(2, 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29)
+    SHUF(1, 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30)
+}
+#undef SHUF
+#undef OTHER8
+#undef OTHER4
+#undef OTHER2
+#undef OTHER1
+
+/* lanes_total of each of 16 rows' lane sums w[r], as one vector (lane r
+ * row r's): w transposed, then the same halving tree on whole vectors, so
+ * each row's additions are lanes_total's, in its order. */
+VM_INLINE vm_f16 rows_total16(vm_f16 w[LANES]) {
+    transpose16(w);
+    for (int h = LANES / 2; h > 0; h /= 2)
+        for (int l = 0; l < h; l++) w[l] += w[l + h];
+    return w[0];
+}
+
+/* bp_attn_softmax_rows_vec's rows 16 at a time, for T a multiple of 16
+ * (attn_vec.c's heads): the same operations on each row, but a row's two
+ * reductions across its lanes (the maximum, a chain of 15 dependent
+ * compares, and lanes_total's tree) done for 16 rows at once on their
+ * lanes transposed, where one row's chain of latencies (some 150 cycles a
+ * row of W9) left the units idle. Each row's maximum still takes its
+ * lanes 0 .. 15 in that order, its sum lanes_total's tree: the same bits
+ * (tests/test_ops.c test_vec_softmax_rows16). Under a causal mask a
+ * group's 16 rows end at the same vector (i0 + 16); the values past it
+ * are not written (softmax_row writes zeros there): attn_vec.c's products
+ * read no further (test_attention.c test_vec_head). */
+VM_CLONES void bp_attn_softmax_rows16_vec(float *p, int T, int causal) {
+    const vm_f16 zero = {0};
+    for (int i0 = 0; i0 < T; i0 += LANES) {
+        const int end = causal ? i0 + LANES : T;
+        vm_f16 w[LANES];
+        for (int r = 0; r < LANES; r++) {
+            const float *row = p + (size_t)(i0 + r) * T;
+            const int n = causal ? i0 + r + 1 : T;
+            vm_f16 mx = vm_splat(row[0]);
+            for (int j0 = 0; j0 < end; j0 += LANES) {
+                const vm_f16 z = vm_sel(iota16 + j0 < n, load16(row + j0, LANES), mx);
+                mx = vm_sel(z > mx, z, mx);
+            }
+            w[r] = mx;
+        }
+        transpose16(w);
+        vm_f16 m = w[0];
+        for (int l = 1; l < LANES; l++) m = vm_sel(w[l] > m, w[l], m);
+        for (int r = 0; r < LANES; r++) {
+            float *row = p + (size_t)(i0 + r) * T;
+            const int n = causal ? i0 + r + 1 : T;
+            const float mr = m[r];
+            vm_f16 acc = {0};
+            for (int j0 = 0; j0 < end; j0 += LANES) {
+                const vm_i16 in = iota16 + j0 < n;
+                const vm_f16 v =
+                    vm_sel(in, vm_exp16(vm_sel(in, load16(row + j0, LANES) - mr, zero)), zero);
+                store16(row + j0, v, LANES);
+                acc += v;
+            }
+            w[r] = acc;
+        }
+        const vm_f16 sum = rows_total16(w);
+        for (int r = 0; r < LANES; r++) {
+            float *row = p + (size_t)(i0 + r) * T;
+            const float s = sum[r];
+            for (int j0 = 0; j0 < end; j0 += LANES)
+                store16(row + j0, load16(row + j0, LANES) / s, LANES);
+        }
+    }
+}
+
+/* bp_attn_softmax_backward_rows_vec's rows 16 at a time likewise (T a
+ * multiple of 16): each row's dot product's lanes summed by lanes_total's
+ * tree on the 16 rows' lanes transposed; the same bits, the values past a
+ * causal group's last vector not written. */
+VM_CLONES void bp_attn_softmax_backward_rows16_vec(float *dp, const float *p, int T,
+                                                   int causal, float scale) {
+    const vm_f16 zero = {0};
+    for (int i0 = 0; i0 < T; i0 += LANES) {
+        const int end = causal ? i0 + LANES : T;
+        vm_f16 w[LANES];
+        for (int r = 0; r < LANES; r++) {
+            const float *d = dp + (size_t)(i0 + r) * T, *pi = p + (size_t)(i0 + r) * T;
+            const int n = causal ? i0 + r + 1 : T;
+            vm_f16 acc = {0};
+            for (int j0 = 0; j0 < end; j0 += LANES)
+                acc += vm_sel(iota16 + j0 < n, load16(pi + j0, LANES) * load16(d + j0, LANES),
+                              zero);
+            w[r] = acc;
+        }
+        const vm_f16 dot = rows_total16(w);
+        for (int r = 0; r < LANES; r++) {
+            float *d = dp + (size_t)(i0 + r) * T;
+            const float *pi = p + (size_t)(i0 + r) * T;
+            const int n = causal ? i0 + r + 1 : T;
+            const float dt = dot[r];
+            for (int j0 = 0; j0 < end; j0 += LANES) {
+                const vm_f16 g = scale * load16(pi + j0, LANES) * (load16(d + j0, LANES) - dt);
+                store16(d + j0, vm_sel(iota16 + j0 < n, g, zero), LANES);
+            }
+        }
+    }
+}
+
 /* softmax_ce over R rows of O logits z, each with its label (1 .. O, as
  * float, checked by the caller): the rows' mean loss returned, and
  * dLoss/dz = (softmax(z) - onehot) / R stored into ds. One exponential a

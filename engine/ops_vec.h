@@ -45,6 +45,13 @@ void bp_attn_softmax_rows_vec(float *p, int T, int causal);
 /* attn_ref.h's attn_softmax_backward_f32 on each row of the block. */
 void bp_attn_softmax_backward_rows_vec(float *dp, const float *p, int T, int causal,
                                        float scale);
+/* The same two for T a multiple of 16 (attn_vec.c's heads), 16 rows at a
+ * time, with the same bits; under a causal mask the values past the
+ * vector of each row's last kept value are not written (the others'
+ * zeros), so a reader must not read them. */
+void bp_attn_softmax_rows16_vec(float *p, int T, int causal);
+void bp_attn_softmax_backward_rows16_vec(float *dp, const float *p, int T, int causal,
+                                         float scale);
 
 /* One head of one sample of attention (attn_vec.c): attn_fast.h's two
  * products and softmax rows for it, out = softmax(scale q k^T) v with P its

@@ -1861,6 +1861,58 @@ static void test_vec_softmax_rows(void) {
         }
 }
 
+/* ops_vec.c's 16-row kernels (attn_vec.c's heads, T a multiple of 16)
+ * against the row kernels above, pinned to their definition: every value
+ * up to the vector of each row's last kept value equal bit for bit, and
+ * the values past it left as they were (not written: the junk still
+ * there), causal or not; rows with equal maxima of either sign of zero,
+ * and junk (NaN, inf) in the masked lanes. A group's row reduced in
+ * another order, or a row's values taken from another row, fails. */
+static void test_vec_softmax_rows16(void) {
+    bp_rng r;
+    bp_rng_seed(&r, 31);
+    const int Ts[] = {16, 32, 64};
+    const float junk[] = {NAN, INFINITY, -INFINITY, 3e38f};
+    for (int t = 0; t < 3; t++)
+        for (int causal = 0; causal < 2; causal++) {
+            const int T = Ts[t];
+            const size_t n = (size_t)T * T;
+            float *p = malloc(sizeof(float) * n), *pr = malloc(sizeof(float) * n),
+                  *in = malloc(sizeof(float) * n), *d = malloc(sizeof(float) * n),
+                  *dr = malloc(sizeof(float) * n), *din = malloc(sizeof(float) * n);
+            for (int i = 0; i < T; i++)
+                for (int j = 0; j < T; j++) {
+                    const size_t at = (size_t)i * T + j;
+                    const int masked = causal && j > i;
+                    /* row 3's scores all zeros of both signs, row 5's a tie */
+                    const float z = i == 3 ? (j % 2 ? -0.f : 0.f)
+                                    : i == 5 ? 2.5f
+                                             : (float)(12 * bp_rng_uniform(&r) - 6);
+                    p[at] = masked ? junk[j % 4] : z;
+                    d[at] = masked ? junk[(i + j) % 4] : (float)(2 * bp_rng_uniform(&r) - 1);
+                }
+            memcpy(pr, p, sizeof(float) * n), memcpy(in, p, sizeof(float) * n);
+            memcpy(dr, d, sizeof(float) * n), memcpy(din, d, sizeof(float) * n);
+            bp_attn_softmax_rows16_vec(p, T, causal);
+            bp_attn_softmax_rows_vec(pr, T, causal);
+            bp_attn_softmax_backward_rows16_vec(d, p, T, causal, 0.125f);
+            bp_attn_softmax_backward_rows_vec(dr, pr, T, causal, 0.125f);
+            int bad = 0;
+            for (int i = 0; i < T; i++) {
+                const int end = causal ? (i / 16 + 1) * 16 : T;
+                const size_t at = (size_t)i * T, kept = sizeof(float) * end,
+                             past = sizeof(float) * (T - end);
+                bad += memcmp(p + at, pr + at, kept) != 0;
+                bad += memcmp(d + at, dr + at, kept) != 0;
+                bad += memcmp(p + at + end, in + at + end, past) != 0;
+                bad += memcmp(d + at + end, din + at + end, past) != 0;
+            }
+            if (bad) fprintf(stderr, "softmax rows16 T=%d causal=%d: %d rows differ\n", T, causal, bad);
+            CHECK(bad == 0);
+            free(p), free(pr), free(in), free(d), free(dr), free(din);
+        }
+}
+
 int main(void) {
     test_names();
     test_activations();
@@ -1885,5 +1937,6 @@ int main(void) {
     test_vec_layernorm();
     test_vec_softmax_ce();
     test_vec_softmax_rows();
+    test_vec_softmax_rows16();
     return check_report("test_ops");
 }
