@@ -31,6 +31,24 @@ double bp_rng_uniform(bp_rng *r);
  * test_fill_uniform_matches. */
 void bp_rng_fill_uniform(bp_rng *r, double *u, size_t n);
 
+/* A jump of n draws: xoshiro256**'s state moves by a linear map T of
+ * GF(2)^256, and T^n is q(T) for q = x^n modulo T's characteristic
+ * polynomial, so a generator can skip n draws in 256 steps whatever n
+ * (bp_rng_skip), as the members of a team do to draw their own parts of
+ * one stream. */
+typedef struct bp_rng_jump {
+    uint64_t n;    /* the draws it skips */
+    uint64_t q[4]; /* x^n mod the characteristic polynomial, bit i x^i */
+} bp_rng_jump;
+
+/* j made to skip n draws: some microseconds for n near 2^20 (a squaring
+ * of q per bit of n), so keep it where the same n comes again. */
+void bp_rng_jump_make(bp_rng_jump *j, uint64_t n);
+
+/* r moved j->n draws ahead: the state j->n calls of bp_rng_next would
+ * leave (its draws not made). Pinned by test_rng.c test_jump_matches_draws. */
+void bp_rng_skip(bp_rng *r, const bp_rng_jump *j);
+
 /* Uniform integer in [0, n); n must be > 0 (returns 0 otherwise). Unbiased. */
 uint64_t bp_rng_below(bp_rng *r, uint64_t n);
 

@@ -48,6 +48,9 @@
 /* The members of a team with a oneDNN cache per conv2d each: members
  * beyond run im2col (the same bits for the same thread count still). */
 #define DNNL_MEMBERS 16
+/* A dropout's jumps kept per member: a part's start and the node's end
+ * for two batch sizes (an epoch's and its last, shorter batch). */
+#define JUMP_SLOTS 4
 
 typedef struct node {
     bp_op op;
@@ -94,6 +97,11 @@ typedef struct node {
     /* conv2d on a team: members 1 .. T-1's columns and their partial sums
      * of dW then db, in the team's block (bp_graph_set_team). */
     void *tcol, *tgrad;
+    /* dropout on a team: each member's JUMP_SLOTS jumps of the generator
+     * (its part's start, the node's end; n 0 an empty slot), made on first
+     * use and kept across steps, for tjump_T members (bp_graph_set_team). */
+    bp_rng_jump *tjump;
+    int tjump_T;
     /* Per batch, in the graph's block (NULL for a view). */
     void *y, *dy, *xhat;
     uint8_t *keep;
@@ -136,7 +144,8 @@ struct bp_graph {
     bp_team *team;
     void *team_block;
     size_t team_bytes;
-    bp_rng *walk_rng;
+    bp_rng *walk_rng;  /* the walk's generator, read by every member */
+    bp_rng walk_end;   /* its state after a split walk (member 0's) */
     int walk_dx;
 };
 
@@ -242,6 +251,7 @@ static void free_node(node *nd) {
     bp_free(nd->invstd);
     bp_free(nd->state);
     bp_free(nd->dstate);
+    bp_free(nd->tjump);
     for (int t = 0; t < DNNL_MEMBERS; t++) bp_conv_dnnl_free(nd->dnnl[t]);
 }
 
@@ -1294,6 +1304,21 @@ static size_t team_layout(bp_graph *g, char *base, int T) {
     return at;
 }
 
+/* Each dropout's jump slots for T members, empty; kept once made (a team
+ * is lent to the graph for each step, and the jumps serve every step). */
+static int reserve_jumps(bp_graph *g, int T) {
+    for (int k = 0; k < g->n_order; k++) {
+        node *nd = &g->nodes[g->order[k]];
+        if (nd->op != BP_OP_DROPOUT || nd->tjump_T >= T) continue;
+        bp_rng_jump *j = bp_calloc((size_t)T * JUMP_SLOTS, sizeof *j);
+        if (!j) return -1;
+        bp_free(nd->tjump);
+        nd->tjump = j;
+        nd->tjump_T = T;
+    }
+    return 0;
+}
+
 /* The first node in use that keeps g off a team (a host's module, whose
  * callbacks run on the calling thread), or NULL. */
 static const node *unsplittable(const bp_graph *g) {
@@ -1326,6 +1351,8 @@ int bp_graph_set_team(bp_graph *g, bp_team *team, bp_err *e) {
         g->team_bytes = bytes;
     }
     team_layout(g, g->team_block, T);
+    if (reserve_jumps(g, T))
+        return bp_err_set(e, "out of memory for a team of %d's dropout jumps", T);
     g->team = team;
     return 0;
 }
@@ -1360,14 +1387,27 @@ static part part_of(int B, int t, int T) {
     return (part){r0, r1 - r0, t, T};
 }
 
+/* Member t's jump of n draws for dropout node nd, from its slots (most
+ * recent first; made in the first on a miss). Only member t touches
+ * them. */
+static const bp_rng_jump *jump_of(node *nd, int t, uint64_t n) {
+    bp_rng_jump *s = nd->tjump + (size_t)t * JUMP_SLOTS;
+    for (int k = 0; k < JUMP_SLOTS; k++)
+        if (s[k].n == n) return &s[k];
+    memmove(s + 1, s, (JUMP_SLOTS - 1) * sizeof *s);
+    bp_rng_jump_make(&s[0], n);
+    return &s[0];
+}
+
 /* Whether a walk split between a team gives each member its own rows of
  * op's forward (or backward): the ops whose work is per sample or, in a
  * backward, whose sums over the batch are split otherwise (a linear's, a
  * recurrent op's and an embedding's by rows of the weights' gradients, a
- * conv2d's as partial sums). The rest runs whole on member 0 (dropout's
- * forward draws its mask in order; batch norm's and layer norm's
- * statistics are summed in the single thread's order). */
-static int splits(bp_op op, int backward) {
+ * conv2d's as partial sums), dropout too (each member skips the
+ * generator to its part's first draw). The rest runs whole on member 0
+ * (batch norm's and layer norm's statistics are summed in the single
+ * thread's order). */
+static int splits(bp_op op) {
     switch (op) {
         case BP_OP_LINEAR:
         case BP_OP_ACT:
@@ -1377,7 +1417,7 @@ static int splits(bp_op op, int backward) {
         case BP_OP_LSTM:
         case BP_OP_RNN:
         case BP_OP_GRU: return 1;
-        case BP_OP_DROPOUT: return backward;
+        case BP_OP_DROPOUT: /* each member its part of the stream (dropout_forward) */
         case BP_OP_EMBEDDING: return 1;
         default: return 0;
     }
@@ -1540,6 +1580,7 @@ int bp_graph_forward(bp_graph *g, const void *x, int B, int training, bp_rng *r,
     if (team_on(g)) {
         g->walk_rng = r;
         bp_team_run(g->team, g->dtype == BP_F32 ? forward_member_f32 : forward_member, g);
+        if (r) *r = g->walk_end; /* not before: every member starts from *r */
     } else {
         rc = g->dtype == BP_F32 ? forward_nodes_f32(g, r, e) : forward_nodes(g, r, e);
     }

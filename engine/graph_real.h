@@ -169,16 +169,30 @@ static void SFX(act_backward)(bp_graph *g, node *nd, part p, int want_dx) {
 }
 
 /* dropout: in training a mask drawn from r, kept values scaled by
- * 1 / (1 - p); in evaluation a copy. */
-static void SFX(dropout_forward)(bp_graph *g, node *nd, int B, bp_rng *r) {
-    size_t n = (size_t)B * nd->count;
-    const REAL *x = SFX(y_of)(g, nd->in[0]);
-    if (!g->fwd_training) memcpy(nd->y, x, sizeof(REAL) * n);
+ * 1 / (1 - p); in evaluation a copy. A part of a split walk draws the
+ * values of its rows where the whole would have: from r (the member's
+ * copy of the walk's generator) skipped to its first value, and r is then
+ * skipped past the node (a draw per value, none at p = 0 or 1): the same
+ * bits as one thread's. */
+static void SFX(dropout_forward)(bp_graph *g, node *nd, part p, bp_rng *r) {
+    size_t F = nd->count, at = (size_t)p.r0 * F, n = (size_t)p.S * F;
+    const REAL *x = SFX(y_of)(g, nd->in[0]) + at;
+    REAL *y = (REAL *)nd->y + at;
+    if (!g->fwd_training) {
+        memcpy(y, x, sizeof(REAL) * n);
+        return;
+    }
+    int draws = nd->o.p > 0 && nd->o.p < 1; /* else r may be NULL */
+    bp_rng mine = draws ? *r : (bp_rng){{0}};
+    if (draws && at) bp_rng_skip(&mine, jump_of(nd, p.t, at));
 #if BP_REAL_F32
-    else bp_dropout_forward_fast_f32(nd->y, nd->keep, x, n, nd->o.p, r);
+    bp_dropout_forward_fast_f32(y, nd->keep + at, x, n, nd->o.p, &mine);
 #else
-    else bp_dropout_forward(nd->y, nd->keep, x, n, nd->o.p, r);
+    bp_dropout_forward(y, nd->keep + at, x, n, nd->o.p, &mine);
 #endif
+    if (!draws) return;
+    if (p.r0 + p.S == g->B) *r = mine; /* the last part ends where the whole does */
+    else bp_rng_skip(r, jump_of(nd, p.t, (uint64_t)g->B * F));
 }
 /* A part's values of the mask drawn by the forward. */
 static void SFX(dropout_backward)(bp_graph *g, node *nd, part p, int want_dx) {
@@ -740,7 +754,7 @@ static int SFX(forward_node)(bp_graph *g, node *nd, part p, bp_rng *r, bp_err *e
         case BP_OP_ACT: /* no y: an identity's view; chained: its conv2d's */
             if (nd->y && !nd->chained) SFX(act_forward)(g, nd, p);
             break;
-        case BP_OP_DROPOUT: SFX(dropout_forward)(g, nd, B, r); break;
+        case BP_OP_DROPOUT: SFX(dropout_forward)(g, nd, p, r); break;
         case BP_OP_BATCHNORM1D: SFX(batchnorm_forward)(g, nd, B); break;
         case BP_OP_ADD: SFX(add_forward)(g, nd, B); break;
         case BP_OP_CONCAT: SFX(concat_forward)(g, nd, B); break;
@@ -829,17 +843,18 @@ static int SFX(backward_nodes)(bp_graph *g, int want_dx, bp_err *e) {
 static void SFX(forward_member)(void *arg, int t, int T) {
     bp_graph *g = arg;
     const part mine = part_of(g->B, t, T), whole = {0, g->B, 0, 1};
+    bp_rng r = g->walk_rng ? *g->walk_rng : (bp_rng){{0}}; /* the member's own */
     int dirty = 0; /* a split node ran since the last meeting */
     for (int k = 0; k < g->n_order; k++) {
         node *nd = &g->nodes[g->order[k]];
         if (is_view(nd->op)) continue;
-        int split = splits(nd->op, 0);
+        int split = splits(nd->op);
         if (!split && dirty) bp_team_sync(g->team);
-        if (split || t == 0)
-            SFX(forward_node)(g, nd, split ? mine : whole, g->walk_rng, NULL);
+        if (split || t == 0) SFX(forward_node)(g, nd, split ? mine : whole, &r, NULL);
         if (!split) bp_team_sync(g->team);
         dirty = split;
     }
+    if (t == 0) g->walk_end = r; /* read once the run has ended */
 }
 
 /* Member t of T's backward, meeting as forward_member does, and also
@@ -857,7 +872,7 @@ static void SFX(backward_member)(void *arg, int t, int T) {
     for (int k = g->n_order - 1; k >= 0; k--) {
         node *nd = &g->nodes[g->order[k]];
         if (!nd->needs || is_view(nd->op)) continue;
-        int split = splits(nd->op, 1);
+        int split = splits(nd->op);
         if ((!split || nd->op == BP_OP_LINEAR || nd->op == BP_OP_EMBEDDING) && dirty)
             bp_team_sync(g->team);
         if (t == 0) count_grads(g, nd);

@@ -54,6 +54,57 @@ void bp_rng_fill_uniform(bp_rng *r, double *u, size_t n) {
     for (int i = 0; i < 4; i++) r->s[i] = s[i];
 }
 
+/* xoshiro256's characteristic polynomial x^256 + CHAR_LOW (bit i of word
+ * i / 64 the coefficient of x^i): Berlekamp-Massey's on 700 steps of the
+ * state's lowest bit. It is primitive (the period is 2^256 - 1), so every
+ * nonzero state satisfies it; test_rng.c checks the jumps it makes against
+ * the draws themselves. */
+static const uint64_t CHAR_LOW[4] = {0x9d116f2bb0f0f001ULL, 0x0280002bcefd1a5eULL,
+                                     0x04b4edcf26259f85ULL, 0x0003c03c3f3ecb19ULL};
+
+/* a = a x mod the polynomial. */
+static void times_x(uint64_t a[4]) {
+    uint64_t top = a[3] >> 63;
+    for (int k = 3; k > 0; k--) a[k] = a[k] << 1 | a[k - 1] >> 63;
+    a[0] <<= 1;
+    if (top)
+        for (int k = 0; k < 4; k++) a[k] ^= CHAR_LOW[k];
+}
+
+/* r = a b mod the polynomial (r may be a or b): b's terms from x^0 up,
+ * a multiplied by x each time. */
+static void times_mod(uint64_t r[4], const uint64_t a[4], const uint64_t b[4]) {
+    uint64_t acc[4] = {0}, s[4] = {a[0], a[1], a[2], a[3]};
+    for (int i = 0; i < 256; i++) {
+        if (b[i / 64] >> (i % 64) & 1)
+            for (int k = 0; k < 4; k++) acc[k] ^= s[k];
+        times_x(s);
+    }
+    for (int k = 0; k < 4; k++) r[k] = acc[k];
+}
+
+void bp_rng_jump_make(bp_rng_jump *j, uint64_t n) {
+    uint64_t q[4] = {1, 0, 0, 0}; /* x^0; then x^(n's leading bits) */
+    int top = 63;
+    while (top >= 0 && !(n >> top & 1)) top--; /* 1 squared is 1 */
+    for (int b = top; b >= 0; b--) {
+        times_mod(q, q, q);
+        if (n >> b & 1) times_x(q);
+    }
+    j->n = n;
+    for (int k = 0; k < 4; k++) j->q[k] = q[k];
+}
+
+void bp_rng_skip(bp_rng *r, const bp_rng_jump *j) {
+    uint64_t acc[4] = {0}, s[4] = {r->s[0], r->s[1], r->s[2], r->s[3]};
+    for (int i = 0; i < 256; i++) { /* q(T) s = T^n s */
+        if (j->q[i / 64] >> (i % 64) & 1)
+            for (int k = 0; k < 4; k++) acc[k] ^= s[k];
+        (void)next_of(s);
+    }
+    for (int k = 0; k < 4; k++) r->s[k] = acc[k];
+}
+
 uint64_t bp_rng_below(bp_rng *r, uint64_t n) {
     if (n == 0) return 0;
     /* Rejection keeps it unbiased: throw away the top partial bucket. */

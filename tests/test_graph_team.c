@@ -3,7 +3,7 @@
  *
  * A CNN with every op the team splits (conv2d with and without bias,
  * stride 1 and 2, max and average pooling, relu, linear) and the ones it
- * runs whole on the calling thread (batchnorm2d, dropout's forward), large
+ * runs whole on the calling thread (batchnorm2d), large
  * enough for the team (about 2 M multiply-adds a step), in both dtypes:
  *   - the same thread count gives the same bits: two nets trained alike
  *     at 2 and at 3 threads end with the same weights to the bit;
@@ -13,6 +13,8 @@
  *     float32, where only the order of sums differs;
  *   - the team was used (made, of the size asked) and the thread count put
  *     back; a small batch stays on one thread;
+ *   - dropout's masks drawn in parts, each member's from the generator
+ *     skipped to its rows: one thread's masks and end state to the bit;
  *   - frozen tensors: not moved, their gradients not computed, the rest
  *     as on one thread;
  *   - float32 chains conv2d -> relu -> max pool on oneDNN (graph.c's
@@ -229,6 +231,60 @@ static void test_against_one(void) {
             bp_net_free(many);
             bp_net_free(fresh);
         }
+    }
+}
+
+/* Two dropouts in a row (p 0.5, then 0.25) before a linear 288 -> 96 (B
+ * 40, work enough for a team), each member drawing its rows' masks from
+ * the stream skipped to them (graph.c jump_of): at 2 and 3 threads (parts
+ * of 20 and of 13, 13, 14 rows) both dropouts' values are one thread's to
+ * the bit, over two training forwards (the second from the first's
+ * generator state, with the jumps kept from the first), and the generator
+ * ends where one thread's does. */
+static void test_dropout_parts(void) {
+    enum { F = 288 };
+    for (int t = 0; t < BP_DTYPE_COUNT; t++) {
+        bp_net *nets[3];
+        int d1 = 0, d2 = 0;
+        bp_rng rs[3];
+        for (int T = 1; T <= 3; T++) {
+            begin(t, 3);
+            bp_node_opts o = bp_node_opts_default(BP_OP_INPUT);
+            o.ndim = 1, o.shape[0] = F;
+            int h = add(BP_OP_INPUT, 0, &o);
+            o = bp_node_opts_default(BP_OP_DROPOUT), o.p = 0.5;
+            d1 = h = node(BP_OP_DROPOUT, h, o);
+            o.p = 0.25;
+            d2 = h = node(BP_OP_DROPOUT, h, o);
+            o = bp_node_opts_default(BP_OP_LINEAR), o.in = F, o.out = 96, o.rng = &R;
+            nets[T - 1] = as_net(node(BP_OP_LINEAR, h, o));
+            bp_rng_seed(&rs[T - 1], 17);
+            nets[T - 1]->rng = &rs[T - 1];
+            bp_net_set_training(nets[T - 1], 1);
+        }
+        size_t z = bp_dtype_size(t), bytes = (size_t)B * F * z;
+        for (int pass = 0; pass < 2; pass++) {
+            void *v1[2] = {malloc(bytes), malloc(bytes)};
+            for (int T = 1; T <= 3; T++) {
+                bp_err e;
+                CHECK(bp_set_threads(T, &e) == 0);
+                CHECK(bp_net_forward(nets[T - 1], x, B, &e) != NULL);
+                CHECK(T == 1 || nets[T - 1]->team != NULL);
+                bp_graph *g = nets[T - 1]->graph;
+                const void *a = bp_graph_node_value(g, d1), *b = bp_graph_node_value(g, d2);
+                if (T == 1) {
+                    memcpy(v1[0], a, bytes);
+                    memcpy(v1[1], b, bytes);
+                } else {
+                    CHECK(memcmp(a, v1[0], bytes) == 0);
+                    CHECK(memcmp(b, v1[1], bytes) == 0);
+                    CHECK(memcmp(&rs[T - 1], &rs[0], sizeof rs[0]) == 0);
+                }
+            }
+            free(v1[0]);
+            free(v1[1]);
+        }
+        for (int T = 0; T < 3; T++) bp_net_free(nets[T]);
     }
 }
 
@@ -589,6 +645,7 @@ int main(void) {
     test_same_bits();
     test_against_one();
     test_small_batch();
+    test_dropout_parts();
     test_frozen();
     test_chain_team();
     test_host_refused();

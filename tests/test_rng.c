@@ -220,6 +220,66 @@ static void test_fill_uniform_matches(void) {
     }
 }
 
+/* bp_rng_skip skips exactly n draws: its state is the reference's after n
+ * ref_next calls, for n around the words' and the polynomial's edges and
+ * W5's dropout (64 x 3136 values); for n too large to draw, jumps compose
+ * (n1 then n2 is n1 + n2, either order), and the jump applied to Vigna's
+ * published 2^128 polynomial (xoshiro256starstar.c's jump()) is his
+ * jump's state. */
+static void test_jump_matches_draws(void) {
+    const uint64_t ns[] = {0, 1, 2, 63, 64, 65, 255, 256, 257, 1000, 100352, 200704};
+    for (size_t i = 0; i < sizeof ns / sizeof *ns; i++) {
+        bp_rng r;
+        ref_rng f;
+        bp_rng_seed(&r, 5 + i);
+        ref_seed(&f, 5 + i);
+        bp_rng_jump j;
+        bp_rng_jump_make(&j, ns[i]);
+        CHECK(j.n == ns[i]);
+        bp_rng_skip(&r, &j);
+        for (uint64_t k = 0; k < ns[i]; k++) ref_next(&f);
+        CHECK(memcmp(r.s, f.s, sizeof r.s) == 0);
+        CHECK(bp_rng_next(&r) == ref_next(&f));
+    }
+    const uint64_t n1 = (1ULL << 40) + 12345, n2 = (1ULL << 41) + 7;
+    bp_rng_jump j1, j2, j12;
+    bp_rng_jump_make(&j1, n1);
+    bp_rng_jump_make(&j2, n2);
+    bp_rng_jump_make(&j12, n1 + n2);
+    bp_rng a, b, c;
+    bp_rng_seed(&a, 11);
+    b = c = a;
+    bp_rng_skip(&a, &j1);
+    bp_rng_skip(&a, &j2);
+    bp_rng_skip(&b, &j2);
+    bp_rng_skip(&b, &j1);
+    bp_rng_skip(&c, &j12);
+    CHECK(memcmp(&a, &c, sizeof a) == 0);
+    CHECK(memcmp(&b, &c, sizeof b) == 0);
+
+    /* Vigna's jump(): the same loop over his constant's bits. */
+    static const uint64_t JUMP[] = {0x180ec6d33cfd0aba, 0xd5a61266f0c9392c,
+                                    0xa9582618e03fc9aa, 0x39abdc4529b1661c};
+    ref_rng f;
+    ref_seed(&f, 3);
+    uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (int i = 0; i < 4; i++)
+        for (int b2 = 0; b2 < 64; b2++) {
+            if (JUMP[i] & UINT64_C(1) << b2) {
+                s0 ^= f.s[0];
+                s1 ^= f.s[1];
+                s2 ^= f.s[2];
+                s3 ^= f.s[3];
+            }
+            ref_next(&f);
+        }
+    bp_rng g;
+    bp_rng_seed(&g, 3);
+    bp_rng_jump vj = {0, {JUMP[0], JUMP[1], JUMP[2], JUMP[3]}};
+    bp_rng_skip(&g, &vj);
+    CHECK(g.s[0] == s0 && g.s[1] == s1 && g.s[2] == s2 && g.s[3] == s3);
+}
+
 static void test_below(void) {
     bp_rng r;
     bp_rng_seed(&r, 99);
@@ -376,6 +436,7 @@ int main(void) {
     test_copy_state();
     test_uniform();
     test_fill_uniform_matches();
+    test_jump_matches_draws();
     test_below();
     test_log();
     test_normal();
