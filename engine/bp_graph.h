@@ -397,6 +397,11 @@ void *bp_graph_output_value(bp_graph *g);
 const void *bp_graph_node_value(bp_graph *g, int id);
 void *bp_graph_output_grad(bp_graph *g);
 int bp_graph_backward(bp_graph *g, int want_dx, bp_err *e);
+/* backward into gradients set to zero first (every trainable tensor's,
+ * frozen ones too): the same as zeroing them and calling backward, with
+ * the zeroing shared by the team, where it is one pass fewer on the
+ * calling thread between the team's runs. */
+int bp_graph_backward_fresh(bp_graph *g, int want_dx, bp_err *e);
 const void *bp_graph_input_grad(const bp_graph *g);
 int bp_graph_batch(const bp_graph *g);
 void bp_graph_forget(bp_graph *g);

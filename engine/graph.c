@@ -147,6 +147,7 @@ struct bp_graph {
     bp_rng *walk_rng;  /* the walk's generator, read by every member */
     bp_rng walk_end;   /* its state after a split walk (member 0's) */
     int walk_dx;
+    int walk_fresh; /* the backward zeroes the tensors' gradients first */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -1481,6 +1482,19 @@ static void zero_dy(bp_graph *g, int r0, int S) {
     }
 }
 
+/* Member t of T's share of every trainable tensor's gradient zeroed: each
+ * tensor cut at 64-byte lines (bp_graph_backward_fresh). */
+static void zero_grads(bp_graph *g, int t, int T) {
+    const size_t line = 64 / g->z;
+    for (int k = 0; k < g->n_list; k++) {
+        const bp_param *p = &g->list[k];
+        if (!p->trainable) continue;
+        size_t a = p->count * t / T / line * line,
+               b = t + 1 == T ? p->count : p->count * (t + 1) / T / line * line;
+        memset((char *)p->grad + a * g->z, 0, (b - a) * g->z);
+    }
+}
+
 /* Member t's oneDNN cache of conv2d nd (float32), made on its first use;
  * NULL without oneDNN, or past DNNL_MEMBERS: then im2col. */
 static bp_conv_dnnl *conv_dnnl(node *nd, int t) {
@@ -1664,22 +1678,34 @@ static void mark_needs(bp_graph *g, int want_dx) {
     }
 }
 
-int bp_graph_backward(bp_graph *g, int want_dx, bp_err *e) {
+/* backward, with every trainable tensor's gradient zeroed first when
+ * fresh. */
+static int backward(bp_graph *g, int want_dx, int fresh, bp_err *e) {
     if (!g->finished || g->B == 0) return bp_err_set(e, "backward needs a forward first");
     mark_needs(g, want_dx);
     mark_writers(g);
     int rc = 0;
     if (team_on(g)) {
         g->walk_dx = want_dx;
+        g->walk_fresh = fresh;
         bp_team_run(g->team, g->dtype == BP_F32 ? backward_member_f32 : backward_member,
                     g);
     } else {
+        if (fresh) zero_grads(g, 0, 1);
         zero_dy(g, 0, g->B);
         rc = g->dtype == BP_F32 ? backward_nodes_f32(g, want_dx, e)
                                 : backward_nodes(g, want_dx, e);
     }
     g->backed = rc == 0;
     return rc;
+}
+
+int bp_graph_backward(bp_graph *g, int want_dx, bp_err *e) {
+    return backward(g, want_dx, 0, e);
+}
+
+int bp_graph_backward_fresh(bp_graph *g, int want_dx, bp_err *e) {
+    return backward(g, want_dx, 1, e);
 }
 
 void bp_graph_forget(bp_graph *g) { g->B = 0; }

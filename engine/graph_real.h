@@ -860,13 +860,14 @@ static void SFX(forward_member)(void *arg, int t, int T) {
 /* Member t of T's backward, meeting as forward_member does, and also
  * before a linear and an embedding (their weights' gradients sum over
  * every row of their dy). The members first zero their own rows of the
- * gradients, and meet. A conv2d's partial sums of dW and db are added at
+ * gradients (and their shares of the tensors' when fresh), and meet. A conv2d's partial sums of dW and db are added at
  * the end, after a last meeting (the one after a whole node, when one ran
  * last); without a conv2d the run's end is the last meeting. */
 static void SFX(backward_member)(void *arg, int t, int T) {
     bp_graph *g = arg;
     const part mine = part_of(g->B, t, T), whole = {0, g->B, 0, 1};
     int dirty = 0;
+    if (g->walk_fresh) zero_grads(g, t, T);
     zero_dy(g, mine.r0, mine.S);
     bp_team_sync(g->team);
     for (int k = g->n_order - 1; k >= 0; k--) {

@@ -779,8 +779,7 @@ static int graph_pass(bp_net *net, const void *x, bp_dtype xt, const int *rows,
     if (len && check_step_lengths(len, B, crit.labels ? T : 0, e)) return -1;
     double l = step_loss(net, dout, out, net->dtype == BP_F32 ? (const void *)net->y32 : y, B,
                          T, O, crit, len);
-    graph_zero_grad(net);
-    if (bp_graph_backward(net->graph, 0, e)) return -1;
+    if (bp_graph_backward_fresh(net->graph, 0, e)) return -1; /* zeroed grads */
     if (lr >= 0 && (!guard || isfinite(l))) graph_sgd(net, lr);
     if (loss_out) *loss_out = l;
     return 0;

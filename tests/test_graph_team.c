@@ -15,6 +15,7 @@
  *     back; a small batch stays on one thread;
  *   - dropout's masks drawn in parts, each member's from the generator
  *     skipped to its rows: one thread's masks and end state to the bit;
+ *   - a step's gradients zeroed by the members at the backward's start;
  *   - frozen tensors: not moved, their gradients not computed, the rest
  *     as on one thread;
  *   - float32 chains conv2d -> relu -> max pool on oneDNN (graph.c's
@@ -286,6 +287,35 @@ static void test_dropout_parts(void) {
         }
         for (int T = 0; T < 3; T++) bp_net_free(nets[T]);
     }
+}
+
+/* A step's gradients start from zero whatever they held (graph_pass's
+ * bp_graph_backward_fresh: each member zeroes its share of every tensor's
+ * at the backward's start): gradients filled with 7 first give the bits
+ * of gradients left at 0, at 1 thread and at 3 (a tensor's shares cut at
+ * 64-byte lines, conv 2's 96 weights' in uneven parts). */
+static void test_fresh_grads(void) {
+    bp_err e;
+    for (int t = 0; t < BP_DTYPE_COUNT; t++)
+        for (int T = 1; T <= 3; T += 2) {
+            bp_rng ra, rb;
+            bp_rng_seed(&ra, 12), bp_rng_seed(&rb, 12);
+            bp_net *a = cnn(t, 13, &ra), *b = cnn(t, 13, &rb);
+            int n;
+            const bp_param *p = bp_net_param_list(a, &n);
+            for (int k = 0; k < n; k++)
+                for (size_t j = 0; p[k].grad && j < p[k].count; j++)
+                    if (t == BP_F32) ((float *)p[k].grad)[j] = 7;
+                    else ((double *)p[k].grad)[j] = 7;
+            double la, lb;
+            CHECK(bp_set_threads(T, &e) == 0);
+            CHECK(bp_net_compute_grads(a, x, y, B, BP_LOSS_SOFTMAX_CE, &la, &e) == 0);
+            CHECK(bp_net_compute_grads(b, x, y, B, BP_LOSS_SOFTMAX_CE, &lb, &e) == 0);
+            CHECK(T == 1 ? a->team == NULL : a->team != NULL);
+            CHECK(la == lb && same_bits(a, b));
+            bp_net_free(a);
+            bp_net_free(b);
+        }
 }
 
 /* A batch of fewer than 2 rows a member stays on the calling thread: no
@@ -646,6 +676,7 @@ int main(void) {
     test_against_one();
     test_small_batch();
     test_dropout_parts();
+    test_fresh_grads();
     test_frozen();
     test_chain_team();
     test_host_refused();
