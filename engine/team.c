@@ -28,17 +28,23 @@
 #include "bp_alloc.h"
 #include "bp_team.h"
 
-/* Pauses before a wait turns into a sleep: tens of microseconds, longer
- * than a member waits for the others at a meeting when each has a core,
- * and for the next step of a fit. That is the most a wait spins; the team
- * spins less after waits that ended in a long sleep anyway (wait_change). */
-#define SPINS 2000
+/* How long a wait spins before it sleeps, at most (ns): longer than a
+ * member waits for the others at a meeting when each has a core, and than
+ * the calling thread's own work between two runs of a fit's step (its
+ * batch, loss and optimiser's set-up: tens of microseconds), so that a
+ * member waiting for the next run is awake when it comes; waking one
+ * takes about as long again on a virtual machine. Timed by the clock, not
+ * counted in pauses, whose length differs tenfold between processors
+ * (scripts/bench/NOTES.md, issue 25, i25-drop). The team spins less
+ * after waits that ended in a long sleep anyway (wait_change). */
+#define SPIN_NS 100000
 /* The least a wait spins: a few hundred nanoseconds. */
-#define MIN_SPINS 16
-/* A change that came longer than a wait's whole spin (SPINS pauses, ~20
- * us) after its sleep began: the member waited for was not running
- * (wait_change). */
-#define LONG_SLEEP_NS 20000LL
+#define MIN_SPIN_NS 250
+/* Pauses between two readings of the clock in a spin. */
+#define CLOCK_EVERY 32
+/* A change that came longer than a wait's whole spin after its sleep
+ * began: the member waited for was not running (wait_change). */
+#define LONG_SLEEP_NS ((long long)SPIN_NS)
 
 struct bp_team {
     int T;
@@ -50,7 +56,7 @@ struct bp_team {
     atomic_int arrived;  /* at the meeting, this phase */
     atomic_uint phase;   /* meetings passed */
     atomic_int sleepers; /* waits asleep on wake */
-    atomic_int spins;    /* pauses a wait spins before it sleeps */
+    atomic_int spin_ns;  /* how long a wait spins before it sleeps */
     long long bumped;    /* when a bump last woke sleepers (ns; under mu) */
     pthread_mutex_t mu;
     pthread_cond_t wake;
@@ -73,23 +79,28 @@ static void relax(void) {
 #endif
 }
 
-/* A spin of n pauses doubled, at most SPINS. */
-static int longer(int n) { return n * 2 < SPINS ? n * 2 : SPINS; }
+/* A spin of n ns doubled, at most SPIN_NS. */
+static int longer(int n) { return n * 2 < SPIN_NS ? n * 2 : SPIN_NS; }
 
-/* Waits until *v differs from old: spinning (team->spins pauses), then
+/* Waits until *v differs from old: spinning (team->spin_ns), then
  * asleep on the team's condition variable; and sets the next wait's spin.
  * Dekker's handshake with bump(): this raises sleepers and then reads *v,
  * bump raises *v and then reads sleepers (all sequentially consistent), so
  * one of the two sees the other. */
 static void wait_change(bp_team *team, atomic_uint *v, unsigned old) {
-    const int n = atomic_load_explicit(&team->spins, memory_order_relaxed);
-    for (int k = 0; k < n; k++) {
+    const int n = atomic_load_explicit(&team->spin_ns, memory_order_relaxed);
+    long long end = 0; /* read once the first pauses did not end the wait */
+    for (int k = 1;; k++) {
         if (atomic_load_explicit(v, memory_order_acquire) != old) {
-            /* the spin paid: spin longer next time, up to SPINS */
-            if (n < SPINS) atomic_store_explicit(&team->spins, longer(n), memory_order_relaxed);
+            /* the spin paid: spin longer next time, up to SPIN_NS */
+            if (n < SPIN_NS) atomic_store_explicit(&team->spin_ns, longer(n), memory_order_relaxed);
             return;
         }
         relax();
+        if (k % CLOCK_EVERY) continue;
+        long long t = now_ns();
+        if (!end) end = t + n;
+        else if (t >= end) break;
     }
     const long long t0 = now_ns();
     long long woken = t0; /* no sleep: the change came as the spin ended */
@@ -103,17 +114,17 @@ static void wait_change(bp_team *team, atomic_uint *v, unsigned old) {
     pthread_mutex_unlock(&team->mu);
     /* The change came later than a whole spin after the sleep began: the
      * member waited for had no core (two members on one, or another
-     * program on its own), and a spin of SPINS would have been spent for
+     * program on its own), and a spin of SPIN_NS would have been spent for
      * nothing too. Spin half as long next time, so that a team without
      * its cores does not burn the one it has at every meeting. It came
      * sooner: the other was running and a longer spin would have met it,
-     * twice as long (not SPINS at once: members sharing a core meet within
-     * a spin now and then, and a team that went back to SPINS each time
+     * twice as long (not SPIN_NS at once: members sharing a core meet within
+     * a spin now and then, and a team that went back to SPIN_NS each time
      * spun most of its one core away again). Timed to the bump, not to
      * this thread's waking, which on a virtual machine can take longer
      * than a spin by itself. */
-    int next = woken - t0 > LONG_SLEEP_NS ? (n / 2 > MIN_SPINS ? n / 2 : MIN_SPINS) : longer(n);
-    atomic_store_explicit(&team->spins, next, memory_order_relaxed);
+    int next = woken - t0 > LONG_SLEEP_NS ? (n / 2 > MIN_SPIN_NS ? n / 2 : MIN_SPIN_NS) : longer(n);
+    atomic_store_explicit(&team->spin_ns, next, memory_order_relaxed);
 }
 
 /* Moves *v on, waking whoever sleeps on the team's condition variable. */
@@ -154,7 +165,7 @@ bp_team *bp_team_new(int T, bp_err *e) {
         return NULL;
     }
     team->T = 1; /* members started so far, with the caller */
-    atomic_init(&team->spins, SPINS);
+    atomic_init(&team->spin_ns, SPIN_NS);
     pthread_mutex_init(&team->mu, NULL);
     pthread_cond_init(&team->wake, NULL);
     /* The members block every signal (they inherit the mask they are made
