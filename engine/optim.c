@@ -26,6 +26,7 @@
  * one parameter array (O * I for W, O for b), P = parameters of the net. */
 #include <inttypes.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -816,38 +817,54 @@ typedef struct step_job {
     int n, f32;
     const bp_optim_config *cs;
     const double *lrs;
+    atomic_size_t next; /* the next chunk a member claims */
 } step_job;
 
-/* Where member m of M starts in N entries: whole 64-byte lines of float32
- * (16 entries), so that two members never write one line. */
-static size_t share_start(size_t N, int m, int M) {
-    return m == M ? N : (N * (size_t)m / (size_t)M) & ~(size_t)15;
-}
+/* Entries a member claims at a time: 64 KB of float32, whole 64-byte
+ * lines, so that two members never write one line. */
+#define STEP_CHUNK ((size_t)1 << 14)
 
-/* Member m of M's part of every tensor's update (bp_team_fn); with M = 1,
- * the whole step. Every rule here is entry by entry, so a split gives the
- * same bits as one pass (test_optim.c test_step_on_team). */
-static void step_member(void *arg, int m, int M) {
-    const step_job *s = arg;
+/* The update of the step's chunk c (each unfrozen trainable tensor's
+ * entries in chunks of STEP_CHUNK, in the list's order); 0 when there is
+ * no chunk c. */
+static int update_chunk(const step_job *s, size_t c) {
     const bp_optim *o = s->o;
     size_t off = 0;
     for (int k = 0, j = 0; k < s->n; k++) {
         const bp_param *p = &s->t[k];
         if (!p->trainable) continue;
-        if (!p->frozen) {
+        size_t chunks = p->frozen ? 0 : (p->count + STEP_CHUNK - 1) / STEP_CHUNK;
+        if (c < chunks) {
             int g = o->group_of[j];
             int64_t ts = o->tsteps[j];
-            size_t a = share_start(p->count, m, M), b = share_start(p->count, m + 1, M);
+            size_t a = c * STEP_CHUNK, b = p->count - a < STEP_CHUNK ? p->count : a + STEP_CHUNK;
             if (s->f32)
                 update_f32(o, &s->cs[g], (float *)p->data + a, (const float *)p->grad + a,
                            b - a, off + a, s->lrs[g], ts);
             else
                 update(o, &s->cs[g], (double *)p->data + a, (const double *)p->grad + a, b - a,
                        off + a, s->lrs[g], ts);
+            return 1;
         }
+        c -= chunks;
         off += p->count;
         j++;
     }
+    return 0;
+}
+
+/* A member's share of the step's update (bp_team_fn; alone, the whole
+ * step): chunks claimed one at a time until none is left, so that a member
+ * slowed down (its core shared with another program, or come late to the
+ * run) takes fewer and the other more, rather than the other waiting at
+ * the run's end for a fixed half. Every rule here is entry by entry, so
+ * whoever updates a chunk, the bits are one pass's (test_optim.c
+ * test_step_on_team). */
+static void step_member(void *arg, int m, int M) {
+    (void)m, (void)M;
+    step_job *s = arg;
+    while (update_chunk(s, atomic_fetch_add_explicit(&s->next, 1, memory_order_relaxed)))
+        ;
 }
 
 /* The entries a step must update before the net's team takes it: below
@@ -878,7 +895,7 @@ int bp_optim_step(bp_optim *o, bp_net *net, bp_err *e) {
         if (!t[k].frozen) ++o->tsteps[j];
         j++;
     }
-    step_job s = {o, t, n, net->dtype == BP_F32, cs, lrs};
+    step_job s = {o, t, n, net->dtype == BP_F32, cs, lrs, 0};
     bp_team *team = step_team(net, t, n);
     if (team) bp_team_run(team, step_member, &s);
     else step_member(&s, 0, 1);
