@@ -1828,24 +1828,34 @@ static void softmax_back_ref(float *d, const float *p, int n, int T, float scale
     for (int j = 0; j < n; j++) d[j] = scale * p[j] * (d[j] - dot);
     for (int j = n; j < T; j++) d[j] = 0;
 }
+/* T x T scores p and gradients d for the softmax rows' tests: uniform in
+ * [-6, 6) and [-1, 1), junk (NaN, infinities, 3e38) where a causal mask
+ * hides them; with ties, row 3's scores zeros of both signs and row 5's
+ * all equal. */
+static void softmax_inputs(float *p, float *d, int T, int causal, int ties, bp_rng *r) {
+    static const float junk[] = {NAN, INFINITY, -INFINITY, 3e38f};
+    for (int i = 0; i < T; i++)
+        for (int j = 0; j < T; j++) {
+            const size_t at = (size_t)i * T + j;
+            const int masked = causal && j > i;
+            const float z = ties && i == 3   ? (j % 2 ? -0.f : 0.f)
+                            : ties && i == 5 ? 2.5f
+                                             : (float)(12 * bp_rng_uniform(r) - 6);
+            p[at] = masked ? junk[j % 4] : z;
+            d[at] = masked ? junk[(i + j) % 4] : (float)(2 * bp_rng_uniform(r) - 1);
+        }
+}
 static void test_vec_softmax_rows(void) {
     bp_rng r;
     bp_rng_seed(&r, 29);
     const int Ts[] = {1, 5, 16, 37, 64};
-    const float junk[] = {NAN, INFINITY, -INFINITY, 3e38f};
     for (int t = 0; t < 5; t++)
         for (int causal = 0; causal < 2; causal++) {
             const int T = Ts[t];
             const size_t n = (size_t)T * T;
             float *p = malloc(sizeof(float) * n), *pr = malloc(sizeof(float) * n),
                   *d = malloc(sizeof(float) * n), *dr = malloc(sizeof(float) * n);
-            for (int i = 0; i < T; i++)
-                for (int j = 0; j < T; j++) {
-                    const size_t at = (size_t)i * T + j;
-                    const int masked = causal && j > i;
-                    p[at] = masked ? junk[j % 4] : (float)(12 * bp_rng_uniform(&r) - 6);
-                    d[at] = masked ? junk[(i + j) % 4] : (float)(2 * bp_rng_uniform(&r) - 1);
-                }
+            softmax_inputs(p, d, T, causal, 0, &r);
             memcpy(pr, p, sizeof(float) * n);
             bp_attn_softmax_rows_vec(p, T, causal);
             for (int i = 0; i < T; i++) softmax_row_ref(pr + (size_t)i * T, causal ? i + 1 : T, T);
@@ -1872,7 +1882,6 @@ static void test_vec_softmax_rows16(void) {
     bp_rng r;
     bp_rng_seed(&r, 31);
     const int Ts[] = {16, 32, 64};
-    const float junk[] = {NAN, INFINITY, -INFINITY, 3e38f};
     for (int t = 0; t < 3; t++)
         for (int causal = 0; causal < 2; causal++) {
             const int T = Ts[t];
@@ -1880,17 +1889,7 @@ static void test_vec_softmax_rows16(void) {
             float *p = malloc(sizeof(float) * n), *pr = malloc(sizeof(float) * n),
                   *in = malloc(sizeof(float) * n), *d = malloc(sizeof(float) * n),
                   *dr = malloc(sizeof(float) * n), *din = malloc(sizeof(float) * n);
-            for (int i = 0; i < T; i++)
-                for (int j = 0; j < T; j++) {
-                    const size_t at = (size_t)i * T + j;
-                    const int masked = causal && j > i;
-                    /* row 3's scores all zeros of both signs, row 5's a tie */
-                    const float z = i == 3 ? (j % 2 ? -0.f : 0.f)
-                                    : i == 5 ? 2.5f
-                                             : (float)(12 * bp_rng_uniform(&r) - 6);
-                    p[at] = masked ? junk[j % 4] : z;
-                    d[at] = masked ? junk[(i + j) % 4] : (float)(2 * bp_rng_uniform(&r) - 1);
-                }
+            softmax_inputs(p, d, T, causal, 1, &r);
             memcpy(pr, p, sizeof(float) * n), memcpy(in, p, sizeof(float) * n);
             memcpy(dr, d, sizeof(float) * n), memcpy(din, d, sizeof(float) * n);
             bp_attn_softmax_rows16_vec(p, T, causal);
